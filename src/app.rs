@@ -1,0 +1,58 @@
+//! Wiring: opens the chosen store and builds the service on it. The only file
+//! that names a storage backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::auth::ServerKey;
+use crate::config::Config;
+use crate::mcp::BridgeServer;
+use crate::service::{Bridge, SharedRedactor, SystemClock};
+use crate::store::sqlite::{OpenMode, SqliteStore};
+
+/// The backend this build uses.
+pub type AppStore = SqliteStore;
+
+/// An opened bridge and the settings it was built from.
+pub struct App {
+    /// The service layer.
+    pub bridge: Arc<Bridge<AppStore>>,
+    /// The database file.
+    pub db_path: PathBuf,
+    /// The validated configuration.
+    pub config: Config,
+}
+
+/// The key file beside a database: `bridge.key` in the same directory.
+pub fn key_path(db: &Path) -> PathBuf {
+    db.with_file_name("bridge.key")
+}
+
+impl App {
+    /// Opens the database at `db` (creating it and its key in `OpenMode::Create`).
+    ///
+    /// # Errors
+    /// When the key file or database cannot be opened, with the path in the message.
+    pub fn open(db: &Path, config: Config, mode: OpenMode) -> anyhow::Result<App> {
+        let store = match SqliteStore::open(db, mode, config.durability) {
+            Err(crate::store::StoreError::NotFound) => anyhow::bail!("no database at {}", db.display()),
+            other => other.with_context(|| format!("cannot open database {}", db.display()))?,
+        };
+        let key_file = key_path(db);
+        let key = match mode {
+            OpenMode::Create => ServerKey::load_or_create(&key_file)?,
+            OpenMode::Existing => ServerKey::load(&key_file)?,
+        };
+        let redactor = SharedRedactor::new(config.redaction.clone());
+        redactor.warm_up();
+        let bridge = Bridge::new(store, key, redactor, config.bridge.clone(), Arc::new(SystemClock));
+        Ok(App { bridge: Arc::new(bridge), db_path: db.to_owned(), config })
+    }
+
+    /// The MCP server over this bridge.
+    pub fn mcp_server(&self) -> BridgeServer<AppStore> {
+        BridgeServer::new(Arc::clone(&self.bridge))
+    }
+}

@@ -1,0 +1,210 @@
+//! Session tokens: the server key file, HMAC derivation and constant-time checks.
+//!
+//! A token is `HMAC-SHA256(key, "mcp-bridge/token/v1" ‖ 0 ‖ conversation ‖ 0 ‖ side)`,
+//! so it is bound to one conversation and one side, and the database holds
+//! nothing from which a token could be rebuilt: whoever wants one needs the key
+//! file too. The management CLI re-derives tokens the same way. This module does
+//! no logging; tokens and key bytes never leave it except as return values.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::domain::{ConversationId, Side};
+
+/// Bytes of key material.
+pub const KEY_BYTES: usize = 32;
+/// Bytes in a session token (shown as 64 hex digits).
+pub const TOKEN_BYTES: usize = 32;
+
+/// What can go wrong with the key file.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading, creating or checking the file failed.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Group or other users may read or write the key.
+    #[error("key file {path} has mode {mode:03o}; other users could forge tokens. Run `chmod 600 {path}`")]
+    TooOpen {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file does not hold 64 hex digits.
+    #[error("key file {path} is corrupt (expected 64 hex digits)")]
+    Corrupt {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The OS random generator failed.
+    #[error("cannot generate a key: {0}")]
+    Random(String),
+}
+
+/// The server's secret key. Its `Debug` never shows the bytes.
+#[derive(Clone)]
+pub struct ServerKey([u8; KEY_BYTES]);
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerKey(<secret>)")
+    }
+}
+
+/// A session token as presented by a client. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Token([u8; TOKEN_BYTES]);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<secret>)")
+    }
+}
+
+impl Token {
+    /// Decodes 64 hex digits. Upper- and lower-case are both accepted, since a
+    /// human may retype a token.
+    ///
+    /// # Errors
+    /// When the text is not 64 hex digits; the error does not echo it.
+    pub fn parse(text: &str) -> Result<Self, crate::domain::InvalidValue> {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        if text.len() != TOKEN_BYTES * 2 || hex::decode_to_slice(text, &mut bytes).is_err() {
+            return Err(crate::domain::InvalidValue::new("token", "must be 64 hex digits"));
+        }
+        Ok(Self(bytes))
+    }
+
+    /// The token as 64 lowercase hex digits, for handing to its owner.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl ServerKey {
+    /// Wraps raw key bytes (tests and imports).
+    pub const fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
+        Self(bytes)
+    }
+
+    /// Loads the key at `path`, creating it (mode 0600, atomically) on first use.
+    ///
+    /// Two servers starting at once on a fresh directory must end up with the
+    /// same key, so a new key is written to a private temporary file and then
+    /// hard-linked into place, which fails if another process got there first;
+    /// the loser simply reads the winner's key.
+    ///
+    /// # Errors
+    /// [`KeyError::TooOpen`] when group or others have any access,
+    /// [`KeyError::Corrupt`] for a malformed file, [`KeyError::Io`] otherwise.
+    pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
+        match Self::load(path) {
+            Err(KeyError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        let mut bytes = [0u8; KEY_BYTES];
+        getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+        let io_err = |source| KeyError::Io { path: path.to_owned(), source };
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        let written = (|| {
+            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            file.write_all(hex::encode(bytes).as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            fs::hard_link(&tmp, path)
+        })();
+        let _ = fs::remove_file(&tmp);
+        match written {
+            Ok(()) => Ok(Self(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Self::load(path),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Loads an existing key file, refusing one that others can read.
+    ///
+    /// # Errors
+    /// As for [`ServerKey::load_or_create`], and `NotFound` when missing.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let io_err = |source| KeyError::Io { path: path.to_owned(), source };
+        let meta = fs::metadata(path).map_err(io_err)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::TooOpen { path: path.to_owned(), mode });
+        }
+        let text = fs::read_to_string(path).map_err(io_err)?;
+        let mut bytes = [0u8; KEY_BYTES];
+        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| KeyError::Corrupt { path: path.to_owned() })?;
+        Ok(Self(bytes))
+    }
+
+    /// The token of `side` in `conversation`.
+    pub fn derive(&self, conversation: &ConversationId, side: Side) -> Token {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        mac.update(b"mcp-bridge/token/v1\0");
+        mac.update(conversation.as_str().as_bytes());
+        mac.update(b"\0");
+        mac.update(side.as_str().as_bytes());
+        let mut out = [0u8; TOKEN_BYTES];
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        Token(out)
+    }
+
+    /// Whether `token` belongs to `side` of `conversation`, compared in constant time.
+    pub fn verify(&self, conversation: &ConversationId, side: Side, token: &Token) -> bool {
+        self.derive(conversation, side).0.ct_eq(&token.0).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(n: u8) -> ConversationId {
+        ConversationId::parse(&format!("conv_{:016x}", n)).unwrap()
+    }
+
+    #[test]
+    fn tokens_are_bound_to_conversation_and_side() {
+        let key = ServerKey::from_bytes([7; KEY_BYTES]);
+        let a = key.derive(&conv(1), Side::A);
+        assert!(key.verify(&conv(1), Side::A, &a));
+        assert!(!key.verify(&conv(1), Side::B, &a));
+        assert!(!key.verify(&conv(2), Side::A, &a));
+        let other_key = ServerKey::from_bytes([8; KEY_BYTES]);
+        assert!(!other_key.verify(&conv(1), Side::A, &a));
+        assert_eq!(Token::parse(&a.to_hex()).unwrap().to_hex(), a.to_hex());
+        assert_eq!(Token::parse(&a.to_hex().to_uppercase()).unwrap().to_hex(), a.to_hex());
+        assert!(Token::parse("abc").is_err());
+        assert!(!format!("{a:?}").contains(&a.to_hex()));
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bridge.key");
+        let first = ServerKey::load_or_create(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let second = ServerKey::load_or_create(&path).unwrap();
+        assert_eq!(first.0, second.0);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(ServerKey::load(&path), Err(KeyError::TooOpen { .. })));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(&path, "nonsense").unwrap();
+        assert!(matches!(ServerKey::load(&path), Err(KeyError::Corrupt { .. })));
+    }
+}

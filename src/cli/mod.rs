@@ -1,0 +1,156 @@
+//! The `mcp-bridge` command line: argument definitions and dispatch only.
+//! Each subcommand lives in its own module and calls the service layer.
+
+mod demo;
+mod redact;
+mod serve;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config};
+
+/// Multi-agent coordination over MCP: authenticated, redacted, rate-limited, audited messages.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-bridge", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the MCP server on stdio (what an MCP client launches).
+    #[command(after_help = "Example:\n  mcp-bridge serve --db ~/.local/share/mcp-bridge/bridge.db")]
+    Serve(serve::ServeArgs),
+    /// Watch two agents talk through two server processes on a temporary database.
+    #[command(after_help = "Example:\n  mcp-bridge demo")]
+    Demo(demo::DemoArgs),
+    /// Redact secrets from stdin to stdout with the server's engine.
+    #[command(after_help = "Examples:\n  mcp-bridge redact < notes.txt\n  mcp-bridge redact --jsonl < cases.jsonl\n  mcp-bridge redact --list")]
+    Redact(redact::RedactArgs),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the annotated example configuration file.
+    #[command(after_help = "Example:\n  mcp-bridge config example > ~/.config/mcp-bridge/config.toml")]
+    Example,
+    /// Print the effective configuration after the file and environment are applied.
+    Show(ConfigArgs),
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Configuration file (default: $MCP_BRIDGE_CONFIG, else ~/.config/mcp-bridge/config.toml if present).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Loads the configuration from the chosen file and the environment.
+    ///
+    /// # Errors
+    /// When the file is unreadable or a setting is invalid.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        let file = self
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("MCP_BRIDGE_CONFIG").map(PathBuf::from))
+            .or_else(config::default_path);
+        Ok(Config::load(file.as_deref(), std::env::vars())?)
+    }
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database file (default: $MCP_BRIDGE_DB, else ~/.local/share/mcp-bridge/bridge.db).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+impl DbArgs {
+    /// The database path: `--db`, else `positional`, else `$MCP_BRIDGE_DB`, else the default.
+    ///
+    /// # Errors
+    /// When `--db` and a positional path are both given.
+    pub fn db_path(&self, positional: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+        if self.db.is_some() && positional.is_some() {
+            anyhow::bail!("give the database either as --db PATH or as a positional PATH, not both");
+        }
+        Ok(self
+            .db
+            .clone()
+            .or(positional)
+            .or_else(|| std::env::var_os("MCP_BRIDGE_DB").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(config::default_db_path))
+    }
+}
+
+/// Starts logging to stderr at `level` for this crate. rmcp's own logs stay at
+/// `warn` whatever the level: at debug it prints whole requests, tokens and
+/// message text included.
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,mcp_bridge={level},rmcp=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Parses the command line, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("mcp-bridge: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Redact(args) => redact::run(args),
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", config::EXAMPLE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Show(args)) => {
+            let config = args.load()?;
+            println!("{config:#?}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A Tokio runtime for one command.
+///
+/// # Errors
+/// When the runtime cannot start.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}

@@ -1,0 +1,40 @@
+//! `mcp-bridge serve`: the MCP server on stdio.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::DbArgs;
+use crate::app::App;
+use crate::store::sqlite::OpenMode;
+use crate::transport;
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Database file, as an alternative to --db (as in `mcp-bridge serve /path/bridge.db`).
+    #[arg(value_name = "PATH")]
+    path: Option<PathBuf>,
+}
+
+/// Runs the server until the client disconnects or the process is signalled.
+///
+/// # Errors
+/// Configuration, database or key-file problems at start-up.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.db.config.load()?;
+    super::init_logging(&config.log_level);
+    let db_path = args.db.db_path(args.path)?;
+    let runtime = super::runtime()?;
+    let result = runtime.block_on(async {
+        let app = App::open(&db_path, config, OpenMode::Create)?;
+        tracing::info!(db = %app.db_path.display(), "serving MCP on stdio");
+        transport::stdio::serve(app.mcp_server(), transport::shutdown::signal()).await
+    });
+    // Blocking reads of a non-pipe stdin cannot be cancelled; do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    result.map(|()| ExitCode::SUCCESS)
+}

@@ -1,0 +1,410 @@
+//! Settings: defaults, then the TOML file, then `MCP_BRIDGE_*` variables, then
+//! flags, validated once into a [`Config`] that nothing downstream re-checks.
+//!
+//! The raw layer is plain serde with `deny_unknown_fields`, so a misspelt key
+//! is a start-up error that names it. Environment variables map onto keys:
+//! `MCP_BRIDGE_CONVERSATION_TTL_MINUTES=5` sets `conversation_ttl_minutes`, and
+//! `__` separates sections (`MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_MINUTE=20`).
+//! Two shorthands: `MCP_BRIDGE_RATE_LIMITS=off` and `MCP_BRIDGE_YOLO=1`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ratelimit::Limits;
+use crate::redact::{CustomPattern, RedactionSettings, Redactor};
+use crate::service::{BridgeSettings, ToolLimits};
+use crate::store::sqlite::Durability;
+
+/// The annotated example configuration, printed by `mcp-bridge config example`.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+/// Environment variables read by the CLI itself rather than mapped onto keys.
+const CLI_VARIABLES: &[&str] = &["MCP_BRIDGE_DB", "MCP_BRIDGE_CONFIG"];
+
+/// A setting that could not be used; names the key or variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key or a bad value.
+    #[error("config file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (names the key).
+        message: String,
+    },
+    /// An environment variable names an unknown key or holds a bad value.
+    #[error("environment variable {name}: {message}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("setting `{key}`: {message}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawConfig {
+    conversation_ttl_minutes: f64,
+    heartbeat_timeout_s: u64,
+    durability: String,
+    log_level: String,
+    rate_limits: RawRateLimits,
+    redaction: RawRedaction,
+    yolo: RawYolo,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            conversation_ttl_minutes: 180.0,
+            heartbeat_timeout_s: 120,
+            durability: "normal".into(),
+            log_level: "info".into(),
+            rate_limits: RawRateLimits::default(),
+            redaction: RawRedaction::default(),
+            yolo: RawYolo::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRateLimits {
+    enabled: bool,
+    send_to_partner: RawLimits,
+    check_messages: RawLimits,
+    update_my_status: RawLimits,
+    check_partner_status: RawLimits,
+}
+
+impl Default for RawRateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            send_to_partner: RawLimits::default(),
+            check_messages: RawLimits::default(),
+            update_my_status: RawLimits::default(),
+            check_partner_status: RawLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawLimits {
+    per_minute: Option<u32>,
+    per_hour: Option<u32>,
+    per_day: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRedaction {
+    allow: Vec<String>,
+    patterns: Vec<RawPattern>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPattern {
+    name: String,
+    regex: String,
+    placeholder: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawYolo {
+    enabled: bool,
+}
+
+/// Default limits: the seed's for sends; reads and heartbeats generous enough
+/// that polling every second never trips them.
+pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
+    send_to_partner: Limits { per_minute: Some(10), per_hour: Some(100), per_day: Some(500) },
+    check_messages: Limits { per_minute: Some(300), per_hour: Some(10_000), per_day: Some(100_000) },
+    update_my_status: Limits { per_minute: Some(120), per_hour: Some(3_600), per_day: Some(50_000) },
+    check_partner_status: Limits { per_minute: Some(120), per_hour: Some(3_600), per_day: Some(50_000) },
+};
+
+/// YOLO settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct YoloConfig {
+    /// Whether this server offers command execution at all.
+    pub enabled: bool,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What the service layer needs.
+    pub bridge: BridgeSettings,
+    /// How commits reach the disk.
+    pub durability: Durability,
+    /// `tracing` filter for this crate's logs.
+    pub log_level: String,
+    /// User redaction patterns and allow-list (already validated).
+    pub redaction: RedactionSettings,
+    /// YOLO settings.
+    pub yolo: YoloConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        match validate(RawConfig::default()) {
+            Ok(c) => c,
+            Err(e) => unreachable!("the defaults are valid: {e}"),
+        }
+    }
+}
+
+/// The default configuration file, if one exists: `<config dir>/mcp-bridge/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("mcp-bridge").join("config.toml")).filter(|p| p.is_file())
+}
+
+/// The default database: `$XDG_DATA_HOME/mcp-bridge/bridge.db` (or the platform's data dir).
+pub fn default_db_path() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("mcp-bridge").join("bridge.db")
+}
+
+impl Config {
+    /// Loads `file` (if any) and the `MCP_BRIDGE_*` variables among `env`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad key, variable or value.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| file_error(path, &e))?;
+                // Check the file alone first, so its errors name the file.
+                table.clone().try_into::<RawConfig>().map_err(|e| file_error(path, &e))?;
+                table
+            }
+            None => toml::Table::new(),
+        };
+        let mut vars: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("MCP_BRIDGE_")).collect();
+        vars.sort();
+        for (name, value) in vars {
+            if CLI_VARIABLES.contains(&name.as_str()) || name.starts_with("MCP_BRIDGE_TEST_") {
+                continue;
+            }
+            apply_env(&mut table, &name, &value)?;
+            table
+                .clone()
+                .try_into::<RawConfig>()
+                .map_err(|e| ConfigError::Env { name: name.clone(), message: e.message().to_owned() })?;
+        }
+        let raw: RawConfig = table.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid { key: String::new(), message: e.to_string() })?;
+        validate(raw)
+    }
+}
+
+fn file_error(path: &Path, e: &toml::de::Error) -> ConfigError {
+    ConfigError::File { path: path.to_owned(), message: e.to_string().trim().replace('\n', " ") }
+}
+
+/// Sets the key an environment variable stands for.
+fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let bad = |message: &str| ConfigError::Env { name: name.to_owned(), message: message.to_owned() };
+    let key = &name["MCP_BRIDGE_".len()..];
+    let switch = |v: &str| match v.to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Some(true),
+        "0" | "off" | "false" | "no" => Some(false),
+        _ => None,
+    };
+    let (path, value): (Vec<String>, toml::Value) = match key {
+        "RATE_LIMITS" => {
+            let on = switch(value).ok_or_else(|| bad("expected on or off"))?;
+            (vec!["rate_limits".into(), "enabled".into()], toml::Value::Boolean(on))
+        }
+        "YOLO" => {
+            let on = switch(value).ok_or_else(|| bad("expected 1 or 0"))?;
+            (vec!["yolo".into(), "enabled".into()], toml::Value::Boolean(on))
+        }
+        "LOG" => (vec!["log_level".into()], toml::Value::String(value.to_owned())),
+        _ => {
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            if path.iter().any(String::is_empty) {
+                return Err(bad("is not a setting"));
+            }
+            (path, parse_env_value(value))
+        }
+    };
+    let (last, sections) = path.split_last().ok_or_else(|| bad("is not a setting"))?;
+    let mut node = table;
+    for section in sections {
+        let entry = node.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry.as_table_mut().ok_or_else(|| bad("conflicts with a non-table setting"))?;
+    }
+    node.insert(last.clone(), value);
+    Ok(())
+}
+
+/// Reads a variable's value as a TOML literal (number, boolean, array…),
+/// falling back to a plain string.
+fn parse_env_value(value: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()))
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.to_owned(), message: message.into() }
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let ttl = raw.conversation_ttl_minutes;
+    if !ttl.is_finite() || ttl <= 0.0 || ttl > 5_256_000.0 {
+        return Err(invalid("conversation_ttl_minutes", "must be a positive number of minutes (at most ten years)"));
+    }
+    if raw.heartbeat_timeout_s == 0 {
+        return Err(invalid("heartbeat_timeout_s", "must be at least 1"));
+    }
+    let durability = match raw.durability.as_str() {
+        "normal" => Durability::Normal,
+        "full" => Durability::Full,
+        _ => return Err(invalid("durability", "must be \"normal\" or \"full\"")),
+    };
+    tracing_subscriber::EnvFilter::try_new(&raw.log_level).map_err(|e| invalid("log_level", e.to_string()))?;
+    let rate_limits = if raw.rate_limits.enabled {
+        let r = &raw.rate_limits;
+        Some(ToolLimits {
+            send_to_partner: limits("send_to_partner", &r.send_to_partner, DEFAULT_LIMITS.send_to_partner)?,
+            check_messages: limits("check_messages", &r.check_messages, DEFAULT_LIMITS.check_messages)?,
+            update_my_status: limits("update_my_status", &r.update_my_status, DEFAULT_LIMITS.update_my_status)?,
+            check_partner_status: limits("check_partner_status", &r.check_partner_status, DEFAULT_LIMITS.check_partner_status)?,
+        })
+    } else {
+        None
+    };
+    let redaction = RedactionSettings {
+        patterns: raw
+            .redaction
+            .patterns
+            .into_iter()
+            .map(|p| CustomPattern { name: p.name, regex: p.regex, placeholder: p.placeholder })
+            .collect(),
+        allow: raw.redaction.allow,
+    };
+    // Only user additions need compiling here; the built-in rules are tested.
+    if !redaction.patterns.is_empty() || !redaction.allow.is_empty() {
+        Redactor::new(&redaction).map_err(|e| invalid("redaction", e.to_string()))?;
+    }
+    Ok(Config {
+        bridge: BridgeSettings {
+            conversation_ttl_us: (ttl * 60_000_000.0) as i64,
+            heartbeat_timeout_s: raw.heartbeat_timeout_s,
+            rate_limits,
+        },
+        durability,
+        log_level: raw.log_level,
+        redaction,
+        yolo: YoloConfig { enabled: raw.yolo.enabled },
+    })
+}
+
+fn limits(tool: &str, raw: &RawLimits, default: Limits) -> Result<Limits, ConfigError> {
+    let pick = |window: &str, value: Option<u32>, fallback: Option<u32>| match value {
+        Some(0) => Err(invalid(&format!("rate_limits.{tool}.{window}"), "must be at least 1 (set rate_limits.enabled = false to turn limits off)")),
+        Some(n) => Ok(Some(n)),
+        None => Ok(fallback),
+    };
+    Ok(Limits {
+        per_minute: pick("per_minute", raw.per_minute, default.per_minute)?,
+        per_hour: pick("per_hour", raw.per_hour, default.per_hour)?,
+        per_day: pick("per_day", raw.per_day, default.per_day)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn load_str(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path), env(vars))
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.bridge.conversation_ttl_us, 180 * 60_000_000);
+        assert_eq!(c.bridge.rate_limits, Some(DEFAULT_LIMITS));
+        assert!(!c.yolo.enabled);
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        Config::load(Some(&path), env(&[])).unwrap();
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = load_str(
+            "conversation_ttl_minutes = 10\n[rate_limits.send_to_partner]\nper_minute = 3\n",
+            &[("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", "0.5"), ("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_HOUR", "7")],
+        )
+        .unwrap();
+        assert_eq!(c.bridge.conversation_ttl_us, 30_000_000);
+        let send = c.bridge.rate_limits.unwrap().send_to_partner;
+        assert_eq!((send.per_minute, send.per_hour, send.per_day), (Some(3), Some(7), Some(500)));
+        let off = Config::load(None, env(&[("MCP_BRIDGE_RATE_LIMITS", "off"), ("MCP_BRIDGE_YOLO", "1")])).unwrap();
+        assert_eq!(off.bridge.rate_limits, None);
+        assert!(off.yolo.enabled);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let e = load_str("conversation_ttl_minute = 5\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("conversation_ttl_minute"), "{e}");
+        let e = Config::load(None, env(&[("MCP_BRIDGE_BOGUS", "1")])).unwrap_err().to_string();
+        assert!(e.contains("MCP_BRIDGE_BOGUS"), "{e}");
+        let e = Config::load(None, env(&[("MCP_BRIDGE_RATE_LIMITS", "maybe")])).unwrap_err().to_string();
+        assert!(e.contains("MCP_BRIDGE_RATE_LIMITS"), "{e}");
+        let e = load_str("durability = \"sometimes\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("durability"), "{e}");
+        let e = load_str("conversation_ttl_minutes = -1\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("conversation_ttl_minutes"), "{e}");
+        let e = load_str("[rate_limits.send_to_partner]\nper_minute = 0\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("rate_limits.send_to_partner.per_minute"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_redaction_regex_names_the_pattern() {
+        let e = load_str("[[redaction.patterns]]\nname = \"acme_token\"\nregex = \"acme_(\"\nplaceholder = \"ACME_REDACTED\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("acme_token"), "{e}");
+    }
+}

@@ -1,0 +1,32 @@
+//! mcp-multiagent-bridge: an MCP server through which LLM agent sessions
+//! coordinate — authenticated, redacted, rate-limited, audited messages on a
+//! store shared by every server process.
+//!
+//! # Layout
+//!
+//! Calls go one way: transport → mcp → service → store.
+//!
+//! - [`cli`]: the `mcp-bridge` command line; dispatch only.
+//! - [`app`]: wiring; opens the store and builds the service. The only file naming a backend.
+//! - [`config`]: defaults + TOML file + `MCP_BRIDGE_*` variables → validated [`config::Config`].
+//! - [`transport`]: stdio (and the shutdown signal).
+//! - [`mcp`]: the tools as rmcp declares them; argument schemas, results, error mapping.
+//! - [`service`]: the rules: authentication, expiry, size, redaction, long-poll, audit.
+//! - [`store`]: the `Store` trait and its SQLite backend; every SQL string lives there.
+//! - [`domain`]: ids and values, validated on construction.
+//! - [`auth`]: the key file and HMAC session tokens.
+//! - [`redact`]: the secret-redaction engine.
+//! - [`ratelimit`], [`audit`]: pure rate-window decisions and the audit hash chain.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod mcp;
+pub mod ratelimit;
+pub mod redact;
+pub mod service;
+pub mod store;
+pub mod transport;

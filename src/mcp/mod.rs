@@ -1,0 +1,142 @@
+//! The MCP tool layer: `BridgeServer` declares the tools with rmcp's macros
+//! and translates between wire types and the service layer. It holds no rules
+//! of its own and knows nothing of the transport that carries it.
+
+pub mod error;
+pub mod params;
+pub mod results;
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+
+use self::error::ToolFailure;
+use self::params::{
+    ArgumentError, CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters, SendToPartnerParams,
+    UpdateMyStatusParams,
+};
+use self::results::{CheckMessagesResult, CheckPartnerStatusResult, CreateConversationResult, SendToPartnerResult, UpdateMyStatusResult};
+use crate::service::{Bridge, CheckMessages, SendToPartner, UpdateStatus};
+use crate::store::Store;
+
+/// Instructions sent to clients at `initialize`; short, since every client
+/// pays for them in its context window.
+const INSTRUCTIONS: &str = "Coordinate with another agent. One side calls create_conversation and privately \
+hands conversation_id and session_b_token to the partner. Both then pass conversation_id, session_id and token \
+to every call: send_to_partner to write, check_messages (wait_seconds up to 60 to wait) to read, \
+update_my_status and check_partner_status for heartbeats. Secrets in messages are redacted.";
+
+/// The MCP server: one per connection, sharing one [`Bridge`].
+pub struct BridgeServer<S: Store> {
+    bridge: Arc<Bridge<S>>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl<S: Store> Clone for BridgeServer<S> {
+    fn clone(&self) -> Self {
+        Self { bridge: Arc::clone(&self.bridge), tool_router: self.tool_router.clone() }
+    }
+}
+
+impl<S: Store> BridgeServer<S> {
+    /// Decodes a tool's arguments, auditing (and refusing) a schema mismatch.
+    async fn arguments<T>(&self, tool: &'static str, params: Parameters<T>) -> Result<T, ToolFailure> {
+        match params.args {
+            Ok(args) => Ok(args),
+            Err(error) => Err(self.reject(tool, &params.raw_ids, error).await),
+        }
+    }
+
+    async fn reject(&self, tool: &'static str, raw_ids: &(Option<String>, Option<String>), error: ArgumentError) -> ToolFailure {
+        self.bridge.record_rejected_call(tool, raw_ids.0.as_deref(), raw_ids.1.as_deref(), "invalid_params").await;
+        ToolFailure::Arguments { tool, error }
+    }
+}
+
+#[tool_router]
+impl<S: Store> BridgeServer<S> {
+    /// A server over `bridge`.
+    pub fn new(bridge: Arc<Bridge<S>>) -> Self {
+        Self { bridge, tool_router: Self::tool_router() }
+    }
+
+    #[tool(description = "Open a conversation with a partner agent. You are session \"a\"; privately give your partner \
+the conversation_id and session_b_token. Conversations expire (default 3 h).")]
+    async fn create_conversation(&self, params: Parameters<CreateConversationParams>) -> Result<Json<CreateConversationResult>, ToolFailure> {
+        let args = self.arguments("create_conversation", params).await?;
+        let created = self.bridge.create_conversation(&args.my_role, &args.partner_role).await?;
+        Ok(Json(created.into()))
+    }
+
+    #[tool(description = "Send a message to your partner. Secrets are redacted before it is stored; at most 51200 bytes.")]
+    async fn send_to_partner(&self, params: Parameters<SendToPartnerParams>) -> Result<Json<SendToPartnerResult>, ToolFailure> {
+        const TOOL: &str = "send_to_partner";
+        let raw_ids = params.raw_ids.clone();
+        let args = self.arguments(TOOL, params).await?;
+        let creds = match args.credentials() {
+            Ok(c) => c,
+            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
+        };
+        let send = SendToPartner { message: args.message, action_type: args.action_type.into(), files_involved: args.files_involved };
+        let sent = self.bridge.send_to_partner(&creds, send).await?;
+        Ok(Json(sent.into()))
+    }
+
+    #[tool(description = "Receive your unread messages in send order; each is delivered once. With wait_seconds > 0, \
+waits up to that long for the first one.")]
+    async fn check_messages(
+        &self,
+        params: Parameters<CheckMessagesParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<CheckMessagesResult>, ToolFailure> {
+        const TOOL: &str = "check_messages";
+        let raw_ids = params.raw_ids.clone();
+        let args = self.arguments(TOOL, params).await?;
+        let checked = args.credentials().and_then(|c| Ok((c, args.wait_and_limit()?)));
+        let (creds, (wait, limit)) = match checked {
+            Ok(v) => v,
+            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
+        };
+        let ct = context.ct.clone();
+        let inbox = self.bridge.check_messages(&creds, CheckMessages { wait, limit }, async move { ct.cancelled().await }).await?;
+        Ok(Json(inbox.into()))
+    }
+
+    #[tool(description = "Publish your status (working, waiting, blocked, complete) and an optional note; this is your heartbeat.")]
+    async fn update_my_status(&self, params: Parameters<UpdateMyStatusParams>) -> Result<Json<UpdateMyStatusResult>, ToolFailure> {
+        const TOOL: &str = "update_my_status";
+        let raw_ids = params.raw_ids.clone();
+        let args = self.arguments(TOOL, params).await?;
+        let creds = match args.check().and_then(|()| args.credentials()) {
+            Ok(c) => c,
+            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
+        };
+        let updated = self.bridge.update_my_status(&creds, UpdateStatus { status: args.status.into(), note: args.note }).await?;
+        Ok(Json(updated.into()))
+    }
+
+    #[tool(description = "See your partner's last status and note, and whether its heartbeat is recent (alive).")]
+    async fn check_partner_status(&self, params: Parameters<CheckPartnerStatusParams>) -> Result<Json<CheckPartnerStatusResult>, ToolFailure> {
+        const TOOL: &str = "check_partner_status";
+        let raw_ids = params.raw_ids.clone();
+        let args = self.arguments(TOOL, params).await?;
+        let creds = match args.credentials() {
+            Ok(c) => c,
+            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
+        };
+        let status = self.bridge.check_partner_status(&creds).await?;
+        Ok(Json(status.into()))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl<S: Store> ServerHandler for BridgeServer<S> {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}

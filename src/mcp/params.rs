@@ -1,0 +1,313 @@
+//! Tool inputs: strict serde types whose JSON Schemas clients see, and their
+//! conversion into domain values.
+//!
+//! Every struct denies unknown fields (the schema then says
+//! `additionalProperties: false`), closed sets are enums, and bounds come from
+//! the constants in `domain`, so the schema and the check are one definition.
+//! Arguments that break the schema are answered with a JSON-RPC
+//! `invalid params` error (SPEC §3), not a tool result.
+
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::JsonObject;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Token;
+use crate::domain::{
+    self, ActionType, CONVERSATION_ID_PATTERN, ConversationId, DEFAULT_PAGE, InvalidValue, MAX_FILES, MAX_NOTE_CHARS, MAX_PAGE,
+    MAX_PATH_CHARS, MAX_ROLE_CHARS, MAX_WAIT_SECONDS, ROLE_PATTERN, Side, Status,
+};
+use crate::service::SessionCredentials;
+
+/// Schema pattern for tokens (either case; tokens are shown in lowercase).
+const TOKEN_SCHEMA_PATTERN: &str = r"^[0-9a-fA-F]{64}$";
+
+/// Tool arguments as received: either the typed value or why it does not fit
+/// the schema. Named `Parameters` because rmcp's `#[tool]` macro finds a tool's
+/// input schema through a parameter of that name; unlike rmcp's own wrapper it
+/// hands a mismatch to the tool (which audits it) instead of answering for it.
+pub struct Parameters<T> {
+    /// The decoded arguments.
+    pub args: Result<T, ArgumentError>,
+    /// `conversation_id` and `session_id` as sent, if they were strings, for the audit trail.
+    pub raw_ids: (Option<String>, Option<String>),
+}
+
+impl<T: JsonSchema> JsonSchema for Parameters<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
+
+impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
+        let arguments: JsonObject = context.arguments.take().unwrap_or_default();
+        let raw = |k: &str| arguments.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let raw_ids = (raw("conversation_id"), raw("session_id"));
+        let args = serde_json::from_value(serde_json::Value::Object(arguments)).map_err(|e| ArgumentError(sanitize(&e.to_string())));
+        Ok(Self { args, raw_ids })
+    }
+}
+
+/// Arguments that do not fit a tool's schema; the text never repeats a client value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ArgumentError(pub String);
+
+impl From<InvalidValue> for ArgumentError {
+    fn from(e: InvalidValue) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Replaces quoted client values in a serde message with `…`, keeping quoted
+/// identifiers (field and variant names), so a secret sent in the wrong field
+/// never travels into an error text or a log line.
+fn sanitize(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        let after = &rest[start + 1..];
+        let Some(len) = after.find(quote) else { break };
+        let inner = &after[..len];
+        out.push_str(&rest[..start]);
+        out.push(quote);
+        let identifier = !inner.is_empty() && inner.len() <= 32 && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        out.push_str(if identifier { inner } else { "…" });
+        out.push(quote);
+        rest = &after[len + 1..];
+    }
+    out.push_str(rest);
+    // serde names the position of the error; it says nothing about the value.
+    out
+}
+
+/// Which side of the conversation the caller is.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+pub enum SessionId {
+    /// The creator.
+    #[serde(rename = "a")]
+    A,
+    /// The partner.
+    #[serde(rename = "b")]
+    B,
+}
+
+impl From<SessionId> for Side {
+    fn from(s: SessionId) -> Self {
+        match s {
+            SessionId::A => Side::A,
+            SessionId::B => Side::B,
+        }
+    }
+}
+
+/// The kinds of message an agent may send.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// A suggested plan or change.
+    Proposal,
+    /// A question.
+    Question,
+    /// An answer.
+    Answer,
+    /// Plain information.
+    #[default]
+    Info,
+    /// A review.
+    Review,
+    /// A progress report.
+    Status,
+    /// A request to act.
+    Request,
+    /// An acknowledgement.
+    Ack,
+}
+
+impl From<MessageKind> for ActionType {
+    fn from(k: MessageKind) -> Self {
+        match k {
+            MessageKind::Proposal => ActionType::Proposal,
+            MessageKind::Question => ActionType::Question,
+            MessageKind::Answer => ActionType::Answer,
+            MessageKind::Info => ActionType::Info,
+            MessageKind::Review => ActionType::Review,
+            MessageKind::Status => ActionType::Status,
+            MessageKind::Request => ActionType::Request,
+            MessageKind::Ack => ActionType::Ack,
+        }
+    }
+}
+
+/// A heartbeat status.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusValue {
+    /// Busy on the task.
+    Working,
+    /// Waiting for the partner.
+    Waiting,
+    /// Stuck.
+    Blocked,
+    /// Done.
+    Complete,
+}
+
+impl From<StatusValue> for Status {
+    fn from(s: StatusValue) -> Self {
+        match s {
+            StatusValue::Working => Status::Working,
+            StatusValue::Waiting => Status::Waiting,
+            StatusValue::Blocked => Status::Blocked,
+            StatusValue::Complete => Status::Complete,
+        }
+    }
+}
+
+/// Arguments of `create_conversation`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversationParams {
+    /// Your role, e.g. "backend_developer".
+    #[schemars(length(min = 1, max = MAX_ROLE_CHARS), pattern(ROLE_PATTERN))]
+    pub my_role: String,
+    /// Your partner's role, e.g. "frontend_developer".
+    #[schemars(length(min = 1, max = MAX_ROLE_CHARS), pattern(ROLE_PATTERN))]
+    pub partner_role: String,
+}
+
+/// Declares a session tool's argument struct: the three credentials every
+/// session tool takes, then its own fields. (serde's `flatten` cannot be
+/// combined with `deny_unknown_fields`, so the credentials are spelled out.)
+macro_rules! session_params {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// The conversation, as returned by create_conversation.
+            #[schemars(length(min = 21, max = 21), pattern(CONVERSATION_ID_PATTERN))]
+            pub conversation_id: String,
+            /// Your side: "a" (creator) or "b" (partner).
+            pub session_id: SessionId,
+            /// Your session token (64 hex digits).
+            #[schemars(length(min = 64, max = 64), pattern(TOKEN_SCHEMA_PATTERN))]
+            pub token: String,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// Validates the credentials.
+            ///
+            /// # Errors
+            /// When the id or token is malformed.
+            pub fn credentials(&self) -> Result<SessionCredentials, ArgumentError> {
+                Ok(SessionCredentials {
+                    conversation: ConversationId::parse(&self.conversation_id)?,
+                    side: self.session_id.into(),
+                    token: Token::parse(&self.token)?,
+                })
+            }
+        }
+    };
+}
+
+session_params! {
+/// Arguments of `send_to_partner`.
+pub struct SendToPartnerParams {
+    /// The message (UTF-8, at most 51200 bytes). Secrets are redacted before storage.
+    #[schemars(length(min = 1))]
+    pub message: String,
+    /// What the message is for (default "info").
+    #[serde(default)]
+    pub action_type: MessageKind,
+    /// Paths the message concerns.
+    #[serde(default)]
+    #[schemars(length(max = MAX_FILES), inner(length(min = 1, max = MAX_PATH_CHARS)))]
+    pub files_involved: Vec<String>,
+}
+}
+
+session_params! {
+/// Arguments of `check_messages`.
+pub struct CheckMessagesParams {
+    /// Seconds to wait for a first message when none is waiting (0–60, default 0).
+    #[schemars(range(min = 0, max = MAX_WAIT_SECONDS))]
+    pub wait_seconds: Option<f64>,
+    /// Most messages to return (1–500, default 100); `more` says if any are left.
+    #[schemars(range(min = 1, max = MAX_PAGE))]
+    pub limit: Option<u32>,
+}
+}
+
+impl CheckMessagesParams {
+    /// The validated wait and page size.
+    ///
+    /// # Errors
+    /// When either is out of range.
+    pub fn wait_and_limit(&self) -> Result<(std::time::Duration, u32), ArgumentError> {
+        let wait = self.wait_seconds.unwrap_or(0.0);
+        if !(0.0..=MAX_WAIT_SECONDS as f64).contains(&wait) {
+            return Err(InvalidValue::new("wait_seconds", format!("must be between 0 and {MAX_WAIT_SECONDS}")).into());
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(InvalidValue::new("limit", format!("must be between 1 and {MAX_PAGE}")).into());
+        }
+        Ok((std::time::Duration::from_secs_f64(wait), limit))
+    }
+}
+
+session_params! {
+/// Arguments of `update_my_status`.
+pub struct UpdateMyStatusParams {
+    /// Your current status.
+    pub status: StatusValue,
+    /// A short note for your partner (at most 500 characters; redacted).
+    #[schemars(length(max = MAX_NOTE_CHARS))]
+    pub note: Option<String>,
+}
+}
+
+impl UpdateMyStatusParams {
+    /// Validates the note length.
+    ///
+    /// # Errors
+    /// When the note is too long.
+    pub fn check(&self) -> Result<(), ArgumentError> {
+        match &self.note {
+            Some(note) => domain::check_note(note).map_err(Into::into),
+            None => Ok(()),
+        }
+    }
+}
+
+session_params! {
+/// Arguments of `check_partner_status`.
+pub struct CheckPartnerStatusParams {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_keeps_names_and_hides_values() {
+        let e = serde_json::from_str::<CheckMessagesParams>(
+            r#"{"conversation_id":"conv_0000000000000001","session_id":"a","token":"x","wait_seconds":"AKIAIOSFODNN7SECRET1"}"#,
+        )
+        .unwrap_err();
+        let text = sanitize(&e.to_string());
+        assert!(!text.contains("AKIA"), "{text}");
+        assert_eq!(sanitize("unknown field `extra`, expected `token`"), "unknown field `extra`, expected `token`");
+        assert_eq!(sanitize("invalid value: string \"Hunter2!\""), "invalid value: string \"…\"");
+    }
+}

@@ -1,0 +1,203 @@
+//! Sliding-window rate limits, decided from stored counters. Pure: no I/O.
+//!
+//! Each session (conversation + side) has, per tool, three windows: a minute,
+//! an hour and a day. The store keeps a counter per time bucket (1 s buckets for
+//! the minute window, 1 min for the hour, 15 min for the day) so that every
+//! process sharing the database sees the same counts. A window's count is the
+//! sum of the buckets that overlap it; the oldest bucket is counted whole, so
+//! the limit is never exceeded within any true window (at worst a call is
+//! refused up to one bucket early). Deciding is here; counting is the store's.
+
+use crate::domain::Timestamp;
+
+/// One of the three sliding windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Window {
+    /// The last 60 seconds.
+    Minute,
+    /// The last hour.
+    Hour,
+    /// The last 24 hours.
+    Day,
+}
+
+impl Window {
+    /// All windows, shortest first.
+    pub const ALL: [Window; 3] = [Window::Minute, Window::Hour, Window::Day];
+
+    /// Length in seconds.
+    pub const fn seconds(self) -> i64 {
+        match self {
+            Window::Minute => 60,
+            Window::Hour => 3_600,
+            Window::Day => 86_400,
+        }
+    }
+
+    /// Width of one counting bucket in seconds.
+    pub const fn bucket_seconds(self) -> i64 {
+        match self {
+            Window::Minute => 1,
+            Window::Hour => 60,
+            Window::Day => 900,
+        }
+    }
+
+    /// `minute`, `hour` or `day`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Window::Minute => "minute",
+            Window::Hour => "hour",
+            Window::Day => "day",
+        }
+    }
+
+    /// The bucket `at` falls into.
+    pub const fn bucket_of(self, at: Timestamp) -> i64 {
+        at.as_secs().div_euclid(self.bucket_seconds())
+    }
+
+    /// The oldest bucket that still overlaps the window ending at `at`.
+    pub const fn oldest_bucket(self, at: Timestamp) -> i64 {
+        (at.as_secs() - self.seconds()).div_euclid(self.bucket_seconds())
+    }
+}
+
+/// The limits of one tool; `None` means that window is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Calls allowed per minute.
+    pub per_minute: Option<u32>,
+    /// Calls allowed per hour.
+    pub per_hour: Option<u32>,
+    /// Calls allowed per day.
+    pub per_day: Option<u32>,
+}
+
+impl Limits {
+    /// The limit of `window`.
+    pub const fn of(&self, window: Window) -> Option<u32> {
+        match window {
+            Window::Minute => self.per_minute,
+            Window::Hour => self.per_hour,
+            Window::Day => self.per_day,
+        }
+    }
+}
+
+/// A quota check the store performs atomically with the action it guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Which counter: the tool name.
+    pub class: &'static str,
+    /// The limits to enforce.
+    pub limits: Limits,
+}
+
+/// Why a call was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The full window that needs the longest wait.
+    pub window: Window,
+    /// Its limit.
+    pub limit: u32,
+    /// Whole seconds until a call would be accepted again (at least 1).
+    pub retry_after_s: u64,
+}
+
+/// Decides whether one more call fits. `buckets(window)` returns the stored
+/// `(bucket, count)` pairs of that window from [`Window::oldest_bucket`] on,
+/// oldest first.
+///
+/// # Errors
+/// The [`Refusal`] when some window is full.
+pub fn decide(
+    limits: &Limits,
+    at: Timestamp,
+    mut buckets: impl FnMut(Window) -> Vec<(i64, i64)>,
+) -> Result<(), Refusal> {
+    let mut worst: Option<Refusal> = None;
+    for window in Window::ALL {
+        let Some(limit) = limits.of(window) else { continue };
+        let counts = buckets(window);
+        let total: i64 = counts.iter().map(|&(_, n)| n).sum();
+        if total < i64::from(limit) {
+            continue;
+        }
+        let refusal = Refusal { window, limit, retry_after_s: retry_after(window, limit, at, &counts, total) };
+        if worst.is_none_or(|w| refusal.retry_after_s > w.retry_after_s) {
+            worst = Some(refusal);
+        }
+    }
+    worst.map_or(Ok(()), Err)
+}
+
+/// Seconds until enough old buckets have left the window for one more call.
+fn retry_after(window: Window, limit: u32, at: Timestamp, counts: &[(i64, i64)], total: i64) -> u64 {
+    let mut remaining = total;
+    for &(bucket, n) in counts {
+        remaining -= n;
+        if remaining < i64::from(limit) {
+            // The bucket stops overlapping once the window start passes its end.
+            let leaves_at_us = ((bucket + 1) * window.bucket_seconds() + window.seconds()) * 1_000_000;
+            let wait_us = leaves_at_us - at.as_micros();
+            return u64::try_from((wait_us + 999_999) / 1_000_000).unwrap_or(0).max(1);
+        }
+    }
+    u64::try_from(window.seconds()).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEND: Limits = Limits { per_minute: Some(10), per_hour: Some(100), per_day: Some(500) };
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_micros(secs * 1_000_000)
+    }
+
+    #[test]
+    fn under_the_limit_is_allowed() {
+        assert!(decide(&SEND, at(1_000), |_| vec![(999, 9)]).is_ok());
+        assert!(decide(&SEND, at(1_000), |_| vec![]).is_ok());
+    }
+
+    #[test]
+    fn a_full_minute_says_when_to_retry() {
+        let now = at(1_000);
+        let r = decide(&SEND, now, |w| if w == Window::Minute { vec![(970, 4), (990, 6)] } else { vec![] }).unwrap_err();
+        assert_eq!(r.window, Window::Minute);
+        assert_eq!(r.limit, 10);
+        // Bucket 970 stops overlapping at 971 + 60 = 1031.
+        assert_eq!(r.retry_after_s, 31);
+    }
+
+    #[test]
+    fn the_longest_wait_wins() {
+        let now = at(100_000);
+        let r = decide(&SEND, now, |w| match w {
+            Window::Minute => vec![(99_990, 10)],
+            Window::Hour => vec![(Window::Hour.bucket_of(now) - 30, 100)],
+            Window::Day => vec![],
+        })
+        .unwrap_err();
+        assert_eq!(r.window, Window::Hour);
+        assert!(r.retry_after_s > 60);
+    }
+
+    #[test]
+    fn unlimited_windows_are_skipped() {
+        let none = Limits { per_minute: None, per_hour: None, per_day: None };
+        assert!(decide(&none, at(5), |_| vec![(5, 1_000_000)]).is_ok());
+    }
+
+    #[test]
+    fn buckets_cover_the_window() {
+        let now = at(3_600 * 30 + 17);
+        for w in Window::ALL {
+            let span = w.bucket_of(now) - w.oldest_bucket(now);
+            assert_eq!(span, w.seconds() / w.bucket_seconds(), "{w:?}");
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The five coordination tools: create, send, check (with long-poll), status
+//! and partner status.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use super::{Bridge, ServiceError, session_draft};
+use crate::audit::AuditDraft;
+use crate::auth::Token;
+use crate::domain::{ActionType, ConversationId, Message, MessageText, Role, Sender, Side, Status, Timestamp, check_files, check_note};
+use crate::store::{Guard, NewConversation, NewMessage, StatusRecord, Store, StoreError};
+
+/// Proof of identity presented with every session call.
+#[derive(Debug, Clone)]
+pub struct SessionCredentials {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// The caller's side.
+    pub side: Side,
+    /// The caller's token.
+    pub token: Token,
+}
+
+/// A new conversation and its two tokens.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// Its id.
+    pub conversation: ConversationId,
+    /// Token of side `a` (the caller).
+    pub token_a: Token,
+    /// Token of side `b` (to hand to the partner).
+    pub token_b: Token,
+    /// When it expires.
+    pub expires_at: Timestamp,
+}
+
+/// A message to send.
+#[derive(Debug, Clone)]
+pub struct SendToPartner {
+    /// The text, not yet redacted.
+    pub message: String,
+    /// What it is for.
+    pub action_type: ActionType,
+    /// Paths it concerns, not yet redacted.
+    pub files_involved: Vec<String>,
+}
+
+/// A stored message's receipt.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The new message's id.
+    pub message_id: i64,
+    /// When it was stored.
+    pub created_at: Timestamp,
+    /// Secrets removed, per kind.
+    pub redactions: BTreeMap<String, usize>,
+}
+
+/// How to read an inbox.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckMessages {
+    /// How long to wait for a first message (zero: answer at once).
+    pub wait: Duration,
+    /// Largest page.
+    pub limit: u32,
+}
+
+/// A page of delivered messages.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    /// Messages in send order.
+    pub messages: Vec<Message>,
+    /// Whether more are waiting.
+    pub more: bool,
+}
+
+/// A heartbeat to record.
+#[derive(Debug, Clone)]
+pub struct UpdateStatus {
+    /// The status.
+    pub status: Status,
+    /// An optional note, not yet redacted.
+    pub note: Option<String>,
+}
+
+/// A recorded heartbeat.
+#[derive(Debug, Clone)]
+pub struct StatusUpdated {
+    /// The status.
+    pub status: Status,
+    /// When it was recorded.
+    pub updated_at: Timestamp,
+}
+
+/// What the partner last reported.
+#[derive(Debug, Clone)]
+pub struct PartnerStatus {
+    /// The partner's role.
+    pub partner_role: String,
+    /// Its status, or `None` before its first heartbeat.
+    pub status: Option<Status>,
+    /// Its note.
+    pub note: Option<String>,
+    /// When it last reported.
+    pub last_heartbeat: Option<Timestamp>,
+    /// Seconds since then.
+    pub seconds_since_heartbeat: Option<u64>,
+    /// Whether the heartbeat is recent enough.
+    pub alive: bool,
+}
+
+impl<S: Store> Bridge<S> {
+    /// Opens a conversation; the caller is side `a`.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidArgument`] for bad roles, or storage failures.
+    pub async fn create_conversation(&self, my_role: &str, partner_role: &str) -> Result<Created, ServiceError> {
+        let draft = AuditDraft::new("mcp", "create_conversation");
+        let roles = Role::parse("my_role", my_role).and_then(|a| Ok((a, Role::parse("partner_role", partner_role)?)));
+        let (role_a, role_b) = match roles {
+            Ok(r) => r,
+            Err(e) => return Err(self.refuse(draft, e.into()).await),
+        };
+        let created_at = self.clock.now();
+        let expires_at = created_at.plus_micros(self.settings.conversation_ttl_us);
+        // 64 random bits make a collision unlikely; retry the rare one.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let id = match ConversationId::random() {
+                Ok(id) => id,
+                Err(e) => return Err(self.refuse(draft, ServiceError::Internal(StoreError::Backend(Box::new(e)))).await),
+            };
+            let new = NewConversation { id: id.clone(), role_a: role_a.clone(), role_b: role_b.clone(), created_at, expires_at };
+            let guard = Guard { at: created_at, session: None, quota: None, audit: draft.clone().on(Some(id.as_str()), Some("a")) };
+            match self.store.create_conversation(new, guard).await {
+                Ok(()) => {
+                    return Ok(Created {
+                        token_a: self.key.derive(&id, Side::A),
+                        token_b: self.key.derive(&id, Side::B),
+                        conversation: id,
+                        expires_at,
+                    });
+                }
+                Err(StoreError::Conflict(_)) if attempts < 5 => continue,
+                Err(e) => return Err(self.refuse(draft, e.into()).await),
+            }
+        }
+    }
+
+    /// Sends a message to the partner.
+    ///
+    /// # Errors
+    /// Authentication, expiry, size, argument, rate-limit or storage failures.
+    pub async fn send_to_partner(&self, creds: &SessionCredentials, send: SendToPartner) -> Result<Sent, ServiceError> {
+        const TOOL: &str = "send_to_partner";
+        let at = self.clock.now();
+        let mut draft = session_draft(TOOL, creds);
+        draft.bytes = Some(i64::try_from(send.message.len()).unwrap_or(i64::MAX));
+        self.authorize(creds, &draft, at).await?;
+        let text = match MessageText::parse(send.message) {
+            Ok(t) => t,
+            Err(e) => return Err(self.refuse(draft, e.into()).await),
+        };
+        if let Err(e) = check_files(&send.files_involved) {
+            return Err(self.refuse(draft, e.into()).await);
+        }
+        if send.action_type == ActionType::System {
+            let e = crate::domain::InvalidValue::new("action_type", "`system` is reserved for the bridge");
+            return Err(self.refuse(draft, e.into()).await);
+        }
+
+        let redactor = self.redactor.get();
+        let mut redactions = BTreeMap::new();
+        let mut tally = |counts: BTreeMap<String, usize>| {
+            for (kind, n) in counts {
+                *redactions.entry(kind).or_insert(0) += n;
+            }
+        };
+        let redacted = redactor.redact(text.as_str());
+        let content = redacted.text.into_owned();
+        tally(redacted.counts);
+        let files_involved = send
+            .files_involved
+            .iter()
+            .map(|path| {
+                let r = redactor.redact(path);
+                let out = r.text.into_owned();
+                tally(r.counts);
+                out
+            })
+            .collect();
+
+        draft.count = Some(i64::try_from(redactions.values().sum::<usize>()).unwrap_or(i64::MAX));
+        if !redactions.is_empty() {
+            let kinds: Vec<String> = redactions.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+            draft.detail = Some(format!("redactions={}", kinds.join(",")));
+        }
+        let message = NewMessage {
+            conversation: creds.conversation.clone(),
+            from: Sender::Side(creds.side),
+            action_type: send.action_type,
+            content,
+            files_involved,
+            created_at: at,
+        };
+        let guard = self.guard(creds, TOOL, at, draft.clone());
+        match self.store.send_message(message, guard).await {
+            Ok(message_id) => Ok(Sent { message_id, created_at: at, redactions }),
+            Err(e) => Err(self.refuse(draft, e.into()).await),
+        }
+    }
+
+    /// Takes the caller's undelivered messages, waiting up to `check.wait` for
+    /// the first one. `cancelled` resolves when the client gives up; the wait
+    /// then ends at once and nothing is marked delivered.
+    ///
+    /// # Errors
+    /// Authentication, expiry, rate-limit, cancellation or storage failures.
+    pub async fn check_messages(
+        &self,
+        creds: &SessionCredentials,
+        check: CheckMessages,
+        cancelled: impl Future<Output = ()> + Send,
+    ) -> Result<Inbox, ServiceError> {
+        const TOOL: &str = "check_messages";
+        let at = self.clock.now();
+        let draft = session_draft(TOOL, creds);
+        self.authorize(creds, &draft, at).await?;
+
+        if check.wait.is_zero() {
+            let guard = self.guard(creds, TOOL, at, draft.clone());
+            return match self.store.take_messages(creds.conversation.clone(), creds.side, check.limit, true, guard).await {
+                Ok(page) => {
+                    let page = page.unwrap_or_default();
+                    Ok(Inbox { messages: page.messages, more: page.more })
+                }
+                Err(e) => Err(self.refuse(draft, e.into()).await),
+            };
+        }
+
+        // A long-poll spends its quota once, up front; the final take is unmetered.
+        if let Err(e) = self.store.spend_quota(self.guard(creds, TOOL, at, draft.clone())).await {
+            return Err(self.refuse(draft, e.into()).await);
+        }
+        let deadline = tokio::time::Instant::now() + check.wait;
+        let mut feed = self.store.changes();
+        tokio::pin!(cancelled);
+        loop {
+            feed.mark_seen();
+            let last_chance = tokio::time::Instant::now() >= deadline;
+            let pending = match self.store.has_pending(&creds.conversation, creds.side).await {
+                Ok(p) => p,
+                Err(e) => return Err(self.refuse(draft, e.into()).await),
+            };
+            if pending || last_chance {
+                let guard = Guard { quota: None, ..self.guard(creds, TOOL, self.clock.now(), draft.clone()) };
+                match self.store.take_messages(creds.conversation.clone(), creds.side, check.limit, last_chance, guard).await {
+                    Ok(Some(page)) => return Ok(Inbox { messages: page.messages, more: page.more }),
+                    // Another checker on the same side took them first: keep waiting.
+                    Ok(None) => {}
+                    Err(e) => return Err(self.refuse(draft, e.into()).await),
+                }
+            }
+            tokio::select! {
+                () = feed.changed() => {}
+                () = tokio::time::sleep_until(deadline) => {}
+                () = &mut cancelled => return Err(self.refuse(draft, ServiceError::Cancelled).await),
+            }
+        }
+    }
+
+    /// Records the caller's heartbeat.
+    ///
+    /// # Errors
+    /// Authentication, expiry, argument, rate-limit or storage failures.
+    pub async fn update_my_status(&self, creds: &SessionCredentials, update: UpdateStatus) -> Result<StatusUpdated, ServiceError> {
+        const TOOL: &str = "update_my_status";
+        let at = self.clock.now();
+        let mut draft = session_draft(TOOL, creds);
+        self.authorize(creds, &draft, at).await?;
+        if let Some(note) = &update.note
+            && let Err(e) = check_note(note)
+        {
+            return Err(self.refuse(draft, e.into()).await);
+        }
+        let note = update.note.map(|n| {
+            let r = self.redactor.get().redact(&n);
+            draft.count = Some(i64::try_from(r.counts.values().sum::<usize>()).unwrap_or(i64::MAX));
+            r.text.into_owned()
+        });
+        let record = StatusRecord { status: update.status, note, updated_at: at };
+        draft.detail = Some(format!("status={}", update.status));
+        let guard = self.guard(creds, TOOL, at, draft.clone());
+        match self.store.set_status(creds.conversation.clone(), creds.side, record, guard).await {
+            Ok(()) => Ok(StatusUpdated { status: update.status, updated_at: at }),
+            Err(e) => Err(self.refuse(draft, e.into()).await),
+        }
+    }
+
+    /// Reports the partner's last heartbeat.
+    ///
+    /// # Errors
+    /// Authentication, expiry, rate-limit or storage failures.
+    pub async fn check_partner_status(&self, creds: &SessionCredentials) -> Result<PartnerStatus, ServiceError> {
+        const TOOL: &str = "check_partner_status";
+        let at = self.clock.now();
+        let draft = session_draft(TOOL, creds);
+        self.authorize(creds, &draft, at).await?;
+        let guard = self.guard(creds, TOOL, at, draft.clone());
+        let conversation = match self.store.observe_conversation(creds.conversation.clone(), guard).await {
+            Ok(c) => c,
+            Err(e) => return Err(self.refuse(draft, e.into()).await),
+        };
+        let Some(partner) = conversation.participant(creds.side.partner()) else {
+            let e = ServiceError::Internal(StoreError::Corrupt(format!("{} has no side {}", creds.conversation, creds.side.partner())));
+            return Err(self.refuse(draft, e).await);
+        };
+        let heartbeat = partner.status.as_ref();
+        let age = heartbeat.map(|s| u64::try_from(at.micros_since(s.updated_at).max(0) / 1_000_000).unwrap_or(0));
+        Ok(PartnerStatus {
+            partner_role: partner.role.clone(),
+            status: heartbeat.map(|s| s.status),
+            note: heartbeat.and_then(|s| s.note.clone()),
+            last_heartbeat: heartbeat.map(|s| s.updated_at),
+            seconds_since_heartbeat: age,
+            alive: age.is_some_and(|a| a <= self.settings.heartbeat_timeout_s),
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! `ServiceError`: one variant per outcome of the contract, each with a stable
+//! wire code. The text says what happened and what to do; it never echoes a
+//! token or message content.
+
+use crate::audit::Outcome;
+use crate::domain::{InvalidValue, MessageSizeError, Timestamp};
+use crate::ratelimit::Window;
+use crate::store::StoreError;
+
+/// Why a tool call or management action did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Wrong token, another side's token, another conversation's token, or an
+    /// unknown conversation — deliberately indistinguishable.
+    #[error("authentication failed: check conversation_id, session_id and token (tokens belong to one conversation and one side)")]
+    AuthFailed,
+    /// The conversation is past its expiry.
+    #[error("conversation expired at {expired_at}; create a new conversation")]
+    ConversationExpired {
+        /// When it expired.
+        expired_at: Timestamp,
+    },
+    /// The message exceeds the size limit (the text is not echoed).
+    #[error("message is {size} bytes, the limit is {limit} bytes; split it into smaller messages")]
+    MessageTooLarge {
+        /// Bytes received.
+        size: usize,
+        /// Bytes allowed.
+        limit: usize,
+    },
+    /// A rate-limit window is full.
+    #[error("rate limit reached: at most {limit} calls per {} for this session; retry in {retry_after_s} s", window.as_str())]
+    RateLimited {
+        /// The full window.
+        window: Window,
+        /// Its limit.
+        limit: u32,
+        /// Seconds until a call would be accepted.
+        retry_after_s: u64,
+    },
+    /// An argument is well-formed but not acceptable.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(#[from] InvalidValue),
+    /// YOLO mode is not enabled on this server.
+    #[error("command execution is disabled on this server (start it with MCP_BRIDGE_YOLO=1 to offer it)")]
+    YoloDisabled,
+    /// The database stayed locked too long.
+    #[error("the bridge database is busy; retry in a moment")]
+    Busy,
+    /// The client cancelled the call (or went away) before it finished.
+    #[error("the call was cancelled")]
+    Cancelled,
+    /// Anything else; details are logged, not returned.
+    #[error("internal error; the server log has details")]
+    Internal(#[source] StoreError),
+}
+
+impl ServiceError {
+    /// The stable wire code.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            ServiceError::AuthFailed => "auth_failed",
+            ServiceError::ConversationExpired { .. } => "conversation_expired",
+            ServiceError::MessageTooLarge { .. } => "message_too_large",
+            ServiceError::RateLimited { .. } => crate::store::RATE_LIMITED_CODE,
+            ServiceError::InvalidArgument(_) => "invalid_argument",
+            ServiceError::YoloDisabled => "yolo_disabled",
+            ServiceError::Busy => "busy",
+            ServiceError::Cancelled => "cancelled",
+            ServiceError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// How the audit trail classifies it.
+    pub const fn outcome(&self) -> Outcome {
+        match self {
+            ServiceError::AuthFailed
+            | ServiceError::ConversationExpired { .. }
+            | ServiceError::RateLimited { .. }
+            | ServiceError::YoloDisabled => Outcome::Denied,
+            _ => Outcome::Error,
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // A conversation deleted under us looks exactly like an unknown one.
+            StoreError::NotFound => ServiceError::AuthFailed,
+            StoreError::Busy => ServiceError::Busy,
+            StoreError::QuotaExceeded(r) => {
+                ServiceError::RateLimited { window: r.window, limit: r.limit, retry_after_s: r.retry_after_s }
+            }
+            other => ServiceError::Internal(other),
+        }
+    }
+}
+
+impl From<MessageSizeError> for ServiceError {
+    fn from(e: MessageSizeError) -> Self {
+        match e {
+            MessageSizeError::Empty => ServiceError::InvalidArgument(InvalidValue::new("message", "must not be empty")),
+            MessageSizeError::TooLarge { size, limit } => ServiceError::MessageTooLarge { size, limit },
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The rules of the bridge, independent of any transport: `Bridge<S: Store>`.
+//!
+//! Each tool call runs one pipeline: authenticate (HMAC, then the conversation
+//! and its expiry) → size → redact → store, where the store applies the rate
+//! limit and appends the audit record in the same transaction. Refusals decided
+//! here (bad token, expired, too large) are audited here. The MCP layer and the
+//! management CLI both call this layer; neither touches the store directly.
+
+mod conversation;
+mod error;
+mod redaction;
+
+use std::sync::Arc;
+
+pub use conversation::{
+    CheckMessages, Created, Inbox, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,
+};
+pub use error::ServiceError;
+pub use redaction::SharedRedactor;
+
+use crate::audit::{AuditDraft, Outcome};
+use crate::auth::ServerKey;
+use crate::domain::{ConversationId, Side, Timestamp};
+use crate::ratelimit::{Limits, Quota};
+use crate::store::{Conversation, Guard, Store};
+
+/// Where "now" comes from; tests substitute their own.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Per-tool rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolLimits {
+    /// `send_to_partner`.
+    pub send_to_partner: Limits,
+    /// `check_messages`.
+    pub check_messages: Limits,
+    /// `update_my_status`.
+    pub update_my_status: Limits,
+    /// `check_partner_status`.
+    pub check_partner_status: Limits,
+}
+
+/// The validated settings the service needs.
+#[derive(Debug, Clone)]
+pub struct BridgeSettings {
+    /// Lifetime of a conversation, in microseconds.
+    pub conversation_ttl_us: i64,
+    /// A partner is alive if its last heartbeat is at most this old.
+    pub heartbeat_timeout_s: u64,
+    /// Rate limits, or `None` when turned off.
+    pub rate_limits: Option<ToolLimits>,
+}
+
+/// The bridge's rules over a store.
+pub struct Bridge<S: Store> {
+    store: S,
+    key: ServerKey,
+    redactor: Arc<SharedRedactor>,
+    settings: BridgeSettings,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: Store> Bridge<S> {
+    /// Assembles a bridge.
+    pub fn new(store: S, key: ServerKey, redactor: Arc<SharedRedactor>, settings: BridgeSettings, clock: Arc<dyn Clock>) -> Self {
+        Self { store, key, redactor, settings, clock }
+    }
+
+    /// The store (for management commands built on the same layer).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The redaction engine.
+    pub fn redactor(&self) -> &SharedRedactor {
+        &self.redactor
+    }
+
+    /// Records a call that was refused before it reached the service, e.g. for
+    /// arguments that do not fit the schema. Ids are recorded only when they are
+    /// well-formed, so the audit trail never stores arbitrary client text.
+    pub async fn record_rejected_call(&self, action: &str, conversation: Option<&str>, side: Option<&str>, code: &str) {
+        let conversation = conversation.and_then(|c| ConversationId::parse(c).ok());
+        let side = side.and_then(|s| Side::parse(s).ok());
+        let draft = AuditDraft::new("mcp", action)
+            .on(conversation.as_ref().map(ConversationId::as_str), side.map(Side::as_str))
+            .failed(Outcome::Error, code);
+        self.audit(draft).await;
+    }
+
+    /// Appends an audit record on its own. Failing to audit a refusal must not
+    /// turn the refusal into a different answer, so the failure is only logged.
+    async fn audit(&self, draft: AuditDraft) {
+        if let Err(e) = self.store.append_audit(self.clock.now(), draft).await {
+            tracing::error!(error = %e, "cannot append to the audit trail");
+        }
+    }
+
+    /// Audits `err` for `draft`'s call and hands it back.
+    async fn refuse(&self, draft: AuditDraft, err: ServiceError) -> ServiceError {
+        if let ServiceError::Internal(cause) = &err {
+            tracing::error!(error = %cause, action = %draft.action, "internal error");
+        }
+        // Quota refusals were audited by the store in the refused transaction.
+        if !matches!(err, ServiceError::RateLimited { .. }) {
+            self.audit(draft.failed(err.outcome(), err.code())).await;
+        }
+        err
+    }
+
+    /// Checks a session's credentials: the token first (no store access), then
+    /// that the conversation exists and has not expired.
+    async fn authorize(&self, creds: &SessionCredentials, draft: &AuditDraft, at: Timestamp) -> Result<Conversation, ServiceError> {
+        if !self.key.verify(&creds.conversation, creds.side, &creds.token) {
+            return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await);
+        }
+        let conversation = match self.store.conversation(&creds.conversation).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await),
+            Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
+        };
+        if at >= conversation.expires_at {
+            let err = ServiceError::ConversationExpired { expired_at: conversation.expires_at };
+            return Err(self.refuse(draft.clone(), err).await);
+        }
+        Ok(conversation)
+    }
+
+    /// The guard for a session's call to `tool`.
+    fn guard(&self, creds: &SessionCredentials, tool: &'static str, at: Timestamp, audit: AuditDraft) -> Guard {
+        let quota = self.settings.rate_limits.map(|l| Quota {
+            class: tool,
+            limits: match tool {
+                "send_to_partner" => l.send_to_partner,
+                "check_messages" => l.check_messages,
+                "update_my_status" => l.update_my_status,
+                _ => l.check_partner_status,
+            },
+        });
+        Guard { at, session: Some((creds.conversation.clone(), creds.side)), quota, audit }
+    }
+}
+
+/// A session's audit draft for `tool`.
+fn session_draft(tool: &'static str, creds: &SessionCredentials) -> AuditDraft {
+    AuditDraft::new("mcp", tool).on(Some(creds.conversation.as_str()), Some(creds.side.as_str()))
+}

@@ -1,0 +1,140 @@
+//! Opening a SQLite database: private files, connection settings, migrations.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::sql_err;
+use crate::store::StoreError;
+
+/// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: survives a crash of any process; the
+    /// last commits may be lost on power failure.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced; survives power loss.
+    Full,
+}
+
+/// Whether a missing database may be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the directory (0700) and database (0600) as needed, and migrate.
+    Create,
+    /// The database must exist already; still migrated forward.
+    Existing,
+}
+
+/// Creates the directory and an empty database file with private permissions,
+/// so SQLite never creates them with the process umask. SQLite gives the
+/// `-wal` and `-shm` files the database file's permissions.
+fn prepare_files(path: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Backend(Box::new(e));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+    }
+    match fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(e)),
+    }
+    tighten(path).map_err(io)
+}
+
+/// Removes group and other access from an existing database file.
+fn tighten(path: &Path) -> std::io::Result<()> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "database was readable by other users; setting mode 0600");
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+/// Waits on a locked database: short sleeps first (a commit takes tens of
+/// microseconds), growing to 2 ms, for about ten seconds in all. SQLite's own
+/// busy timeout sleeps in steps of up to 100 ms, which would make a waiting
+/// writer miss the lock many times over under contention.
+fn busy_wait(attempt: i32) -> bool {
+    const MAX_ATTEMPTS: i32 = 5_100;
+    if attempt >= MAX_ATTEMPTS {
+        return false;
+    }
+    let micros = (50 * (u64::try_from(attempt).unwrap_or(0) + 1)).min(2_000);
+    std::thread::sleep(Duration::from_micros(micros));
+    true
+}
+
+/// Opens `path`, configures the connection and brings the schema up to date.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for a missing database in [`OpenMode::Existing`],
+/// [`StoreError::SchemaTooNew`] for a database from a newer build, and
+/// backend errors for unreadable or corrupt files.
+pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Connection, StoreError> {
+    match mode {
+        OpenMode::Create => prepare_files(path)?,
+        OpenMode::Existing if !path.is_file() => return Err(StoreError::NotFound),
+        OpenMode::Existing => {}
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).map_err(sql_err)?;
+    conn.busy_handler(Some(busy_wait)).map_err(sql_err)?;
+    let journal: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql_err)?;
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt(format!("cannot switch the database to WAL mode (got {journal})")));
+    }
+    let synchronous = match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+    ))
+    .map_err(sql_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Applies missing migrations in one immediate transaction, re-reading the
+/// version under the write lock so two processes starting together migrate once.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version = user_version(conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let mut conn_tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql_err)?;
+    let version = user_version(&conn_tx)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+    }
+    let start = usize::try_from(version).unwrap_or(0);
+    for (i, script) in MIGRATIONS.iter().enumerate().skip(start) {
+        conn_tx.execute_batch(script).map_err(sql_err)?;
+        tracing::info!(version = i + 1, "database schema migrated");
+    }
+    conn_tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql_err)?;
+    conn_tx.set_drop_behavior(rusqlite::DropBehavior::Commit);
+    conn_tx.commit().map_err(sql_err)
+}
+
+fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql_err)
+}

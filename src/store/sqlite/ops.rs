@@ -1,0 +1,318 @@
+//! The SQL of each store operation, as synchronous functions on a connection.
+//! Every write runs inside an immediate transaction opened by the caller.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::sql_err;
+use crate::audit::{AuditDraft, AuditRecord, GENESIS_HASH, Outcome};
+use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
+use crate::ratelimit::{self, Window};
+use crate::store::{Conversation, Guard, NewConversation, NewMessage, Page, Participant, RATE_LIMITED_CODE, StatusRecord, StoreError};
+
+/// Reads a conversation with its participants.
+pub fn conversation(conn: &Connection, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.created_at, c.expires_at, p.side, p.role, p.status, p.note, p.status_at
+             FROM conversations c JOIN participants p ON p.conversation_id = c.id
+             WHERE c.id = ?1 ORDER BY p.side",
+        )
+        .map_err(sql_err)?;
+    let mut rows = stmt.query([id.as_str()]).map_err(sql_err)?;
+    let mut found: Option<Conversation> = None;
+    while let Some(row) = rows.next().map_err(sql_err)? {
+        let conversation = found.get_or_insert_with(|| Conversation {
+            id: id.clone(),
+            created_at: Timestamp::from_micros(row.get(0).unwrap_or_default()),
+            expires_at: Timestamp::from_micros(row.get(1).unwrap_or_default()),
+            participants: Vec::with_capacity(2),
+        });
+        let side: String = row.get(2).map_err(sql_err)?;
+        let status: Option<String> = row.get(4).map_err(sql_err)?;
+        let status = match status {
+            None => None,
+            Some(s) => Some(StatusRecord {
+                status: Status::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                note: row.get(5).map_err(sql_err)?,
+                updated_at: Timestamp::from_micros(row.get::<_, Option<i64>>(6).map_err(sql_err)?.unwrap_or_default()),
+            }),
+        };
+        conversation.participants.push(Participant {
+            side: Side::parse(&side).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            role: row.get(3).map_err(sql_err)?,
+            status,
+        });
+    }
+    Ok(found)
+}
+
+/// Checks the guard's quota and, if it has room, spends one call of it.
+/// On refusal the guard's audit record is appended as denied.
+pub fn spend_quota(tx: &Transaction, guard: &Guard) -> Result<(), StoreError> {
+    let (Some(quota), Some((conversation, side))) = (&guard.quota, &guard.session) else {
+        return Ok(());
+    };
+    let key = (conversation.as_str(), side.as_str(), quota.class);
+    let mut select = tx
+        .prepare_cached(
+            "SELECT bucket, count FROM rate_buckets
+             WHERE conversation_id = ?1 AND side = ?2 AND class = ?3 AND window = ?4 AND bucket >= ?5
+             ORDER BY bucket",
+        )
+        .map_err(sql_err)?;
+    let mut failure = None;
+    let decision = ratelimit::decide(&quota.limits, guard.at, |window| {
+        let rows = select
+            .query_map(params![key.0, key.1, key.2, window.as_str(), window.oldest_bucket(guard.at)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+        rows.unwrap_or_else(|e| {
+            failure = Some(e);
+            Vec::new()
+        })
+    });
+    if let Some(e) = failure {
+        return Err(sql_err(e));
+    }
+    if let Err(refusal) = decision {
+        let draft = guard.audit.clone().failed(Outcome::Denied, RATE_LIMITED_CODE);
+        append_audit(tx, guard.at, draft)?;
+        return Err(StoreError::QuotaExceeded(refusal));
+    }
+    let mut bump = tx
+        .prepare_cached(
+            "INSERT INTO rate_buckets (conversation_id, side, class, window, bucket, count) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+             ON CONFLICT DO UPDATE SET count = count + 1",
+        )
+        .map_err(sql_err)?;
+    let mut prune = tx
+        .prepare_cached(
+            "DELETE FROM rate_buckets WHERE conversation_id = ?1 AND side = ?2 AND class = ?3 AND window = ?4 AND bucket < ?5",
+        )
+        .map_err(sql_err)?;
+    for window in Window::ALL {
+        if quota.limits.of(window).is_none() {
+            continue;
+        }
+        bump.execute(params![key.0, key.1, key.2, window.as_str(), window.bucket_of(guard.at)]).map_err(sql_err)?;
+        prune.execute(params![key.0, key.1, key.2, window.as_str(), window.oldest_bucket(guard.at)]).map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+/// Appends one record to the audit chain.
+pub fn append_audit(tx: &Connection, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
+    let head: Option<(i64, String)> = tx
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sql_err)?;
+    let (seq, prev) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
+    let record = AuditRecord::seal(seq + 1, at, draft, prev);
+    let d = &record.draft;
+    tx.prepare_cached(
+        "INSERT INTO audit_log (seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            record.seq,
+            record.at.as_micros(),
+            d.actor,
+            d.action,
+            d.conversation,
+            d.side,
+            d.outcome.as_str(),
+            d.code,
+            d.bytes,
+            d.count,
+            d.detail,
+            record.prev_hash,
+            record.hash
+        ])
+    })
+    .map_err(sql_err)?;
+    tx.prepare_cached("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2")
+        .and_then(|mut s| s.execute(params![record.seq, record.hash]))
+        .map_err(sql_err)?;
+    Ok(())
+}
+
+/// Inserts a conversation and its two participants.
+pub fn create_conversation(tx: &Transaction, new: &NewConversation) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT INTO conversations (id, created_at, expires_at) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![new.id.as_str(), new.created_at.as_micros(), new.expires_at.as_micros()]))
+        .map_err(sql_err)?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO participants (conversation_id, side, role) VALUES (?1, ?2, ?3)")
+        .map_err(sql_err)?;
+    for (side, role) in [(Side::A, &new.role_a), (Side::B, &new.role_b)] {
+        insert.execute(params![new.id.as_str(), side.as_str(), role.as_str()]).map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+/// Inserts a message and one pending delivery per other participant.
+pub fn insert_message(tx: &Transaction, message: &NewMessage) -> Result<i64, StoreError> {
+    let files = serde_json::to_string(&message.files_involved).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO messages (conversation_id, from_side, action_type, content, files, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    message.conversation.as_str(),
+                    message.from.as_str(),
+                    message.action_type.as_str(),
+                    message.content,
+                    files,
+                    message.created_at.as_micros()
+                ],
+                |r| r.get(0),
+            )
+        })
+        .map_err(sql_err)?;
+    tx.prepare_cached(
+        "INSERT INTO deliveries (conversation_id, recipient, message_id)
+         SELECT conversation_id, side, ?2 FROM participants WHERE conversation_id = ?1 AND side <> ?3",
+    )
+    .and_then(|mut s| s.execute(params![message.conversation.as_str(), id, message.from.as_str()]))
+    .map_err(sql_err)?;
+    Ok(id)
+}
+
+/// Reads up to `limit` undelivered messages of `recipient` (plus whether more wait)
+/// and marks the returned ones delivered.
+pub fn take_messages(
+    tx: &Transaction,
+    conversation: &ConversationId,
+    recipient: Side,
+    limit: u32,
+    at: Timestamp,
+) -> Result<Page, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system')
+             FROM deliveries d
+             JOIN messages m ON m.id = d.message_id
+             LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
+             WHERE d.conversation_id = ?1 AND d.recipient = ?2 AND d.delivered_at IS NULL
+             ORDER BY d.message_id
+             LIMIT ?3",
+        )
+        .map_err(sql_err)?;
+    let mut rows = stmt.query(params![conversation.as_str(), recipient.as_str(), i64::from(limit) + 1]).map_err(sql_err)?;
+    let mut messages = Vec::new();
+    let mut more = false;
+    while let Some(row) = rows.next().map_err(sql_err)? {
+        if messages.len() == limit as usize {
+            more = true;
+            break;
+        }
+        messages.push(decode_message(row)?);
+    }
+    drop(rows);
+    if let Some(last) = messages.last() {
+        tx.prepare_cached(
+            "UPDATE deliveries SET delivered_at = ?4
+             WHERE conversation_id = ?1 AND recipient = ?2 AND delivered_at IS NULL AND message_id <= ?3",
+        )
+        .and_then(|mut s| s.execute(params![conversation.as_str(), recipient.as_str(), last.id, at.as_micros()]))
+        .map_err(sql_err)?;
+    }
+    Ok(Page { messages, more })
+}
+
+fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
+    let corrupt = |e: crate::domain::InvalidValue| StoreError::Corrupt(e.to_string());
+    let from: String = row.get(1).map_err(sql_err)?;
+    let action: String = row.get(2).map_err(sql_err)?;
+    let files: String = row.get(4).map_err(sql_err)?;
+    Ok(Message {
+        id: row.get(0).map_err(sql_err)?,
+        from: Sender::parse(&from).map_err(corrupt)?,
+        action_type: ActionType::parse(&action).map_err(corrupt)?,
+        content: row.get(3).map_err(sql_err)?,
+        files_involved: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created_at: Timestamp::from_micros(row.get(5).map_err(sql_err)?),
+        from_role: row.get(6).map_err(sql_err)?,
+    })
+}
+
+/// Whether `recipient` has anything undelivered.
+pub fn has_pending(conn: &Connection, conversation: &ConversationId, recipient: Side) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE conversation_id = ?1 AND recipient = ?2 AND delivered_at IS NULL)",
+    )
+    .and_then(|mut s| s.query_row(params![conversation.as_str(), recipient.as_str()], |r| r.get(0)))
+    .map_err(sql_err)
+}
+
+/// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
+pub fn set_status(tx: &Transaction, conversation: &ConversationId, side: Side, status: &StatusRecord) -> Result<(), StoreError> {
+    let changed = tx
+        .prepare_cached("UPDATE participants SET status = ?3, note = ?4, status_at = ?5 WHERE conversation_id = ?1 AND side = ?2")
+        .and_then(|mut s| {
+            s.execute(params![
+                conversation.as_str(),
+                side.as_str(),
+                status.status.as_str(),
+                status.note,
+                status.updated_at.as_micros()
+            ])
+        })
+        .map_err(sql_err)?;
+    if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Audit records after `after_seq`, oldest first.
+pub fn audit_records(conn: &Connection, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash
+             FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(params![after_seq, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+                r.get::<_, Option<i64>>(9)?,
+                r.get::<_, Option<String>>(10)?,
+                r.get::<_, String>(11)?,
+                r.get::<_, String>(12)?,
+            ))
+        })
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, at, actor, action, conversation, side, outcome, code, bytes, count, detail, prev_hash, hash) = row.map_err(sql_err)?;
+        let draft = AuditDraft {
+            actor: match actor.as_str() {
+                "mcp" => "mcp",
+                "cli" => "cli",
+                _ => "unknown",
+            },
+            action,
+            conversation,
+            side,
+            outcome: Outcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("audit record {seq} has outcome {outcome:?}")))?,
+            code,
+            bytes,
+            count,
+            detail,
+        };
+        out.push(AuditRecord { seq, at: Timestamp::from_micros(at), draft, prev_hash, hash });
+    }
+    Ok(out)
+}

@@ -1,0 +1,89 @@
+//! Cross-process wake-ups for SQLite: a small `<db>-wake` file that a writer
+//! touches right after committing a message, watched with inotify.
+//!
+//! Watching the `-wal` file instead would fire a moment *before* the commit is
+//! visible (the WAL frames are written before the WAL index is updated), so a
+//! woken reader could miss the message and go back to sleep. Touching a file
+//! after `COMMIT` returns orders the event after visibility. Where inotify is
+//! unavailable the feed's fallback interval still finds the message.
+
+use std::fs::File;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::signal::ChangeHub;
+
+/// The writer's side: a file to touch after each message commit.
+#[derive(Debug)]
+pub struct WakeFile {
+    path: PathBuf,
+    file: Option<File>,
+    counter: AtomicU64,
+}
+
+impl WakeFile {
+    /// Opens (creating, mode 0600) the wake file beside `db`. Failing to open it
+    /// only degrades wake-ups to the fallback interval, so it is not an error.
+    pub fn open(db: &Path) -> Self {
+        let path = wake_path(db);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .inspect_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot open the wake-up file; long-polls fall back to polling"))
+            .ok();
+        Self { path, file, counter: AtomicU64::new(0) }
+    }
+
+    /// Signals other processes; call after a commit that stored a message.
+    pub fn touch(&self) {
+        if let Some(file) = &self.file {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            // One small positional write: a single IN_MODIFY event, no growth.
+            let _ = file.write_at(&n.to_le_bytes(), 0);
+        }
+    }
+
+    /// Starts forwarding changes of the wake file to `hub` (needs a Tokio runtime).
+    pub fn watch(&self, hub: Arc<ChangeHub>) {
+        watch(&self.path, hub);
+    }
+}
+
+fn wake_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push("-wake");
+    db.with_file_name(name)
+}
+
+#[cfg(target_os = "linux")]
+fn watch(path: &Path, hub: Arc<ChangeHub>) {
+    use futures_util::StreamExt;
+    use inotify::{Inotify, WatchMask};
+
+    let started = Inotify::init().and_then(|inotify| {
+        inotify.watches().add(path, WatchMask::MODIFY)?;
+        inotify.into_event_stream([0u8; 256])
+    });
+    match started {
+        Ok(mut events) => {
+            tokio::spawn(async move {
+                while let Some(event) = events.next().await {
+                    if event.is_err() {
+                        break;
+                    }
+                    hub.notify();
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "inotify unavailable; long-polls fall back to polling"),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn watch(_path: &Path, _hub: Arc<ChangeHub>) {}

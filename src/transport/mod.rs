@@ -1,0 +1,5 @@
+//! Transports that carry the MCP server: stdio now (HTTP in its own issue),
+//! and the one shutdown signal they all honour.
+
+pub mod shutdown;
+pub mod stdio;

@@ -1,0 +1,35 @@
+//! MCP over the process's stdin and stdout, as MCP clients spawn local servers.
+//!
+//! stdout carries only protocol messages; logs go to stderr.
+
+use std::future::Future;
+
+use rmcp::ServiceExt;
+
+use crate::mcp::BridgeServer;
+use crate::store::Store;
+
+/// Serves `server` on stdio until the client closes stdin or `shutdown` resolves.
+///
+/// # Errors
+/// When the MCP session cannot start (e.g. the client's `initialize` is malformed).
+pub async fn serve<S: Store>(server: BridgeServer<S>, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // Non-blocking pipes when stdin/stdout are FIFOs (how clients launch us):
+    // no hand-off to the blocking pool for every line.
+    let running = server.serve(rmcp::transport::stdio_pipes()).await?;
+    let stop = running.cancellation_token();
+    tokio::pin!(shutdown);
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        quit = &mut waiting => {
+            tracing::debug!(?quit, "client closed the session");
+        }
+        () = &mut shutdown => {
+            tracing::info!("shutting down");
+            stop.cancel();
+            let _ = waiting.await;
+        }
+    }
+    Ok(())
+}
