@@ -1,5 +1,5 @@
 -- Schema version 1: conversations with participants, messages with per-recipient
--- delivery, heartbeats, rate-limit buckets and the hash-chained audit trail.
+-- pending deliveries, heartbeats, rate-limit buckets and the hash-chained audit trail.
 -- Times are microseconds since the Unix epoch (UTC).
 
 CREATE TABLE conversations (
@@ -19,10 +19,14 @@ CREATE TABLE participants (
     PRIMARY KEY (conversation_id, side)
 ) STRICT, WITHOUT ROWID;
 
--- AUTOINCREMENT: ids are never reused, even after cleanup deletes the newest rows,
--- so the id order is the send order for the life of the database.
+-- Ids increase in send order. They are assigned explicitly as one more than the
+-- larger of the current maximum and `meta.message_id_floor` (raised by cleanup),
+-- so an id is never reused even after the newest messages are deleted; this
+-- gives AUTOINCREMENT's guarantee without writing `sqlite_sequence` on every send.
+-- No secondary index: management commands that list a conversation scan the
+-- table, which keeps each send to as few page writes as possible.
 CREATE TABLE messages (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              INTEGER PRIMARY KEY,
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     from_side       TEXT NOT NULL,
     action_type     TEXT NOT NULL,
@@ -31,19 +35,22 @@ CREATE TABLE messages (
     created_at      INTEGER NOT NULL
 ) STRICT;
 
-CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-
-CREATE TABLE deliveries (
-    conversation_id TEXT NOT NULL,
-    recipient       TEXT NOT NULL,
-    message_id      INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-    delivered_at    INTEGER,
-    PRIMARY KEY (conversation_id, recipient, message_id)
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX deliveries_pending ON deliveries(conversation_id, recipient, message_id)
-    WHERE delivered_at IS NULL;
-CREATE INDEX deliveries_by_message ON deliveries(message_id);
+INSERT INTO meta (key, value) VALUES ('message_id_floor', 0);
+
+-- One row per message a recipient has not taken yet; taking it deletes the row,
+-- so an inbox check reads exactly the pending range of this primary key. No foreign
+-- key: rows are removed with their conversation by `cleanup`, explicitly.
+CREATE TABLE pending_deliveries (
+    conversation_id TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    message_id      INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, recipient, message_id)
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE rate_buckets (
     conversation_id TEXT NOT NULL,
@@ -56,6 +63,10 @@ CREATE TABLE rate_buckets (
 ) STRICT, WITHOUT ROWID;
 
 -- No foreign key: the audit trail outlives the conversations it mentions.
+-- The row with seq = 9223372036854775807 is not a record but the chain's head
+-- (the last seq in `count`, its hash in `hash`), so removing records from the end
+-- is detectable too. It sorts last, so it shares the newest records' leaf page
+-- and keeping it current costs no extra page write.
 CREATE TABLE audit_log (
     seq             INTEGER PRIMARY KEY,
     at              INTEGER NOT NULL,
@@ -70,13 +81,4 @@ CREATE TABLE audit_log (
     detail          TEXT,
     prev_hash       TEXT NOT NULL,
     hash            TEXT NOT NULL
-) STRICT;
-
-CREATE INDEX audit_by_conversation ON audit_log(conversation_id, seq);
-
--- The chain's head, so removing records from the end is detectable too.
-CREATE TABLE audit_head (
-    id   INTEGER PRIMARY KEY CHECK (id = 1),
-    seq  INTEGER NOT NULL,
-    hash TEXT NOT NULL
 ) STRICT;

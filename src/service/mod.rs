@@ -10,6 +10,7 @@ mod conversation;
 mod error;
 mod redaction;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use conversation::{
@@ -64,8 +65,35 @@ pub struct BridgeSettings {
     pub rate_limits: Option<ToolLimits>,
 }
 
+/// Expiry times of conversations this process has seen, so that checking a
+/// token does not read the database. Existence and expiry never change for a
+/// live conversation; one deleted by `cleanup` had expired already, and writes
+/// to a deleted conversation fail in the store anyway.
+#[derive(Default)]
+struct ExpiryCache {
+    map: std::sync::Mutex<HashMap<ConversationId, Timestamp>>,
+}
+
+impl ExpiryCache {
+    /// Entries kept before the cache starts afresh (a few hundred KiB at most).
+    const CAPACITY: usize = 4096;
+
+    fn get(&self, id: &ConversationId) -> Option<Timestamp> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(id).copied()
+    }
+
+    fn insert(&self, conversation: &Conversation) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(conversation.id.clone(), conversation.expires_at);
+    }
+}
+
 /// The bridge's rules over a store.
 pub struct Bridge<S: Store> {
+    expiries: ExpiryCache,
     store: S,
     key: ServerKey,
     redactor: Arc<SharedRedactor>,
@@ -76,7 +104,7 @@ pub struct Bridge<S: Store> {
 impl<S: Store> Bridge<S> {
     /// Assembles a bridge.
     pub fn new(store: S, key: ServerKey, redactor: Arc<SharedRedactor>, settings: BridgeSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { store, key, redactor, settings, clock }
+        Self { expiries: ExpiryCache::default(), store, key, redactor, settings, clock }
     }
 
     /// The store (for management commands built on the same layer).
@@ -123,20 +151,26 @@ impl<S: Store> Bridge<S> {
 
     /// Checks a session's credentials: the token first (no store access), then
     /// that the conversation exists and has not expired.
-    async fn authorize(&self, creds: &SessionCredentials, draft: &AuditDraft, at: Timestamp) -> Result<Conversation, ServiceError> {
+    async fn authorize(&self, creds: &SessionCredentials, draft: &AuditDraft, at: Timestamp) -> Result<(), ServiceError> {
         if !self.key.verify(&creds.conversation, creds.side, &creds.token) {
             return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await);
         }
-        let conversation = match self.store.conversation(&creds.conversation).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await),
-            Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
+        let expires_at = match self.expiries.get(&creds.conversation) {
+            Some(t) => t,
+            None => match self.store.conversation(&creds.conversation).await {
+                Ok(Some(c)) => {
+                    self.expiries.insert(&c);
+                    c.expires_at
+                }
+                Ok(None) => return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await),
+                Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
+            },
         };
-        if at >= conversation.expires_at {
-            let err = ServiceError::ConversationExpired { expired_at: conversation.expires_at };
+        if at >= expires_at {
+            let err = ServiceError::ConversationExpired { expired_at: expires_at };
             return Err(self.refuse(draft.clone(), err).await);
         }
-        Ok(conversation)
+        Ok(())
     }
 
     /// The guard for a session's call to `tool`.

@@ -194,11 +194,16 @@ pub trait Store: Send + Sync + 'static {
     /// Reads a conversation for a status check and records the call.
     fn observe_conversation(&self, conversation: ConversationId, guard: Guard) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
 
-    /// Appends an audit record on its own (refusals decided before any store work).
+    /// Appends an audit record on its own (refusals decided before any store
+    /// work). It may be batched with other records and land a moment later;
+    /// [`Store::flush`] forces it out.
     fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Audit records, oldest first, from `after_seq` on, at most `limit`.
     fn audit_records(&self, after_seq: i64, limit: u32) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+
+    /// Appends every audit record still held back for batching.
+    fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A feed that wakes whenever a message may have been stored by any process.
     fn changes(&self) -> ChangeFeed;

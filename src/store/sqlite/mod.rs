@@ -9,16 +9,18 @@
 
 mod open;
 mod ops;
+mod spool;
 mod wake;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode};
 
 pub use open::{Durability, OpenMode, SCHEMA_VERSION};
 
+use self::spool::AuditSpool;
 use self::wake::WakeFile;
 use super::signal::ChangeHub;
 use super::{ChangeFeed, Conversation, Guard, NewConversation, NewMessage, Page, StatusRecord, Store, StoreError};
@@ -45,12 +47,72 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// An immediate write transaction driven by cached statements: rusqlite's own
+/// `Transaction` parses `BEGIN`/`COMMIT` text on every use, which costs more
+/// than a whole small tool call's SQL. Rolls back when dropped uncommitted.
+struct WriteTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> WriteTx<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
+        conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).map_err(sql_err)?;
+        Ok(Self { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.open = false;
+        let done = self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        if done.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
+        }
+        done.map(|_| ()).map_err(sql_err)
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
+        }
+    }
+}
+
 struct Inner {
     conn: Mutex<Connection>,
     path: PathBuf,
     hub: Arc<ChangeHub>,
     wake: WakeFile,
     watching: OnceLock<()>,
+    spool: Arc<AuditSpool>,
+}
+
+impl Drop for Inner {
+    /// Appends whatever audit records are still waiting, so a clean exit loses none.
+    fn drop(&mut self) {
+        if self.spool.is_empty() {
+            return;
+        }
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let flushed = open::allow_waiting(|| {
+            let tx = WriteTx::begin(&conn)?;
+            let n = self.spool.append_all(&tx)?;
+            tx.commit()?;
+            self.spool.forget(n);
+            Ok::<_, StoreError>(())
+        });
+        if let Err(e) = flushed {
+            tracing::error!(error = %e, "cannot append the last audit records");
+        }
+    }
 }
 
 /// A [`Store`] on one SQLite file shared by any number of processes.
@@ -79,6 +141,7 @@ impl SqliteStore {
                 hub: Arc::new(ChangeHub::new(FALLBACK_POLL)),
                 wake: WakeFile::open(path),
                 watching: OnceLock::new(),
+                spool: Arc::new(AuditSpool::default()),
             }),
         })
     }
@@ -88,46 +151,91 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `op` on the connection on the blocking pool.
+    /// Runs `op` on the connection.
+    ///
+    /// The fast path runs it right here on the runtime thread: an operation
+    /// takes tens of microseconds, and handing it to the blocking pool would
+    /// cost more than the work itself. It is taken only when the connection is
+    /// free and the database is not locked by another process (the busy handler
+    /// refuses to wait on this thread). Otherwise `op` runs again from the start
+    /// on the blocking pool, where waiting for the lock is allowed.
     async fn call<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        if let Ok(mut conn) = self.inner.conn.try_lock() {
+            match op(&mut conn) {
+                Err(StoreError::Busy) => {}
+                done => return done,
+            }
+        }
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             // A panic while holding the lock cannot leave the connection in a
             // half-written state (transactions roll back on drop), so a
             // poisoned mutex is safe to keep using.
             let mut conn = inner.conn.lock().unwrap_or_else(|p| p.into_inner());
-            op(&mut conn)
+            open::allow_waiting(|| op(&mut conn))
         })
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?
     }
 
-    /// Runs `op` in an immediate transaction, committing on success. When `op`
-    /// fails with a quota refusal, the refusal's audit record is committed too.
+    /// Runs `op` in an immediate transaction, committing on success. Spooled
+    /// audit records are appended first, so the chain keeps call order. When
+    /// `op` fails with a quota refusal, the refusal's audit record is committed too.
     async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let spool = Arc::clone(&self.inner.spool);
         self.call(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
-            match op(&tx) {
-                Ok(value) => {
-                    tx.commit().map_err(sql_err)?;
-                    Ok(value)
-                }
-                Err(refusal @ StoreError::QuotaExceeded(_)) => {
-                    tx.commit().map_err(sql_err)?;
-                    Err(refusal)
-                }
-                Err(e) => Err(e),
-            }
+            let tx = WriteTx::begin(conn)?;
+            let spooled = spool.append_all(&tx)?;
+            let result = match op(&tx) {
+                Ok(value) => Ok(value),
+                Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
+                Err(e) => return Err(e),
+            };
+            tx.commit()?;
+            spool.forget(spooled);
+            result
         })
         .await
+    }
+
+    /// Queues the audit record of a call that wrote nothing (see `spool`).
+    fn defer_audit(&self, at: Timestamp, draft: AuditDraft) {
+        if !self.inner.spool.push(at, draft) {
+            return;
+        }
+        let store = self.clone();
+        let flush = async move {
+            tokio::time::sleep(spool::FLUSH_DELAY).await;
+            store.inner.spool.flush_started();
+            if let Err(e) = store.flush().await {
+                tracing::error!(error = %e, "cannot append spooled audit records; will retry with the next write");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(flush)),
+            // No runtime (a synchronous caller): the records are appended by
+            // the next write or when the store is dropped.
+            Err(_) => self.inner.spool.flush_started(),
+        }
+    }
+
+    /// Appends every spooled audit record now.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        if self.inner.spool.is_empty() {
+            return Ok(());
+        }
+        self.write(|_| Ok(())).await
     }
 
     /// Tells waiters in this and other processes that a message was stored.
@@ -146,7 +254,7 @@ impl Store for SqliteStore {
     async fn create_conversation(&self, new: NewConversation, guard: Guard) -> Result<(), StoreError> {
         self.write(move |tx| {
             ops::create_conversation(tx, &new)?;
-            ops::append_audit(tx, guard.at, guard.audit)
+            ops::append_audit(tx, guard.at, &guard.audit)
         })
         .await
     }
@@ -156,7 +264,7 @@ impl Store for SqliteStore {
             .write(move |tx| {
                 ops::spend_quota(tx, &guard)?;
                 let id = ops::insert_message(tx, &message)?;
-                ops::append_audit(tx, guard.at, guard.audit)?;
+                ops::append_audit(tx, guard.at, &guard.audit)?;
                 Ok(id)
             })
             .await?;
@@ -172,16 +280,26 @@ impl Store for SqliteStore {
         final_attempt: bool,
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
+        if guard.quota.is_none() && !self.has_pending(&conversation, recipient).await? {
+            // Nothing to take and no quota to spend: a read, not a write.
+            if !final_attempt {
+                return Ok(None);
+            }
+            let mut draft = guard.audit;
+            draft.count = Some(0);
+            self.defer_audit(guard.at, draft);
+            return Ok(Some(Page::default()));
+        }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
-            let page = ops::take_messages(tx, &conversation, recipient, limit, guard.at)?;
+            let page = ops::take_messages(tx, &conversation, recipient, limit)?;
             if page.messages.is_empty() && !final_attempt {
                 // Nothing to hand out yet and the caller will try again: leave no trace.
                 return Ok(None);
             }
-            let mut draft = guard.audit;
+            let mut draft = guard.audit.clone();
             draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
-            ops::append_audit(tx, guard.at, draft)?;
+            ops::append_audit(tx, guard.at, &draft)?;
             Ok(Some(page))
         })
         .await
@@ -203,27 +321,38 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             ops::set_status(tx, &conversation, side, &status)?;
-            ops::append_audit(tx, guard.at, guard.audit)
+            ops::append_audit(tx, guard.at, &guard.audit)
         })
         .await
     }
 
     async fn observe_conversation(&self, conversation: ConversationId, guard: Guard) -> Result<Conversation, StoreError> {
+        if guard.quota.is_none() {
+            let found = self.conversation(&conversation).await?.ok_or(StoreError::NotFound)?;
+            self.defer_audit(guard.at, guard.audit);
+            return Ok(found);
+        }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             let found = ops::conversation(tx, &conversation)?.ok_or(StoreError::NotFound)?;
-            ops::append_audit(tx, guard.at, guard.audit)?;
+            ops::append_audit(tx, guard.at, &guard.audit)?;
             Ok(found)
         })
         .await
     }
 
     async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
-        self.write(move |tx| ops::append_audit(tx, at, draft)).await
+        self.defer_audit(at, draft);
+        Ok(())
     }
 
     async fn audit_records(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        self.flush().await?;
         self.call(move |conn| ops::audit_records(conn, after_seq, limit)).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        SqliteStore::flush(self).await
     }
 
     fn changes(&self) -> ChangeFeed {

@@ -1,7 +1,7 @@
 //! The SQL of each store operation, as synchronous functions on a connection.
 //! Every write runs inside an immediate transaction opened by the caller.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql_err;
 use crate::audit::{AuditDraft, AuditRecord, GENESIS_HASH, Outcome};
@@ -48,7 +48,7 @@ pub fn conversation(conn: &Connection, id: &ConversationId) -> Result<Option<Con
 
 /// Checks the guard's quota and, if it has room, spends one call of it.
 /// On refusal the guard's audit record is appended as denied.
-pub fn spend_quota(tx: &Transaction, guard: &Guard) -> Result<(), StoreError> {
+pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
     let (Some(quota), Some((conversation, side))) = (&guard.quota, &guard.session) else {
         return Ok(());
     };
@@ -77,7 +77,7 @@ pub fn spend_quota(tx: &Transaction, guard: &Guard) -> Result<(), StoreError> {
     }
     if let Err(refusal) = decision {
         let draft = guard.audit.clone().failed(Outcome::Denied, RATE_LIMITED_CODE);
-        append_audit(tx, guard.at, draft)?;
+        append_audit(tx, guard.at, &draft)?;
         return Err(StoreError::QuotaExceeded(refusal));
     }
     let mut bump = tx
@@ -102,13 +102,13 @@ pub fn spend_quota(tx: &Transaction, guard: &Guard) -> Result<(), StoreError> {
 }
 
 /// Appends one record to the audit chain.
-pub fn append_audit(tx: &Connection, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
+pub fn append_audit(tx: &Connection, at: Timestamp, draft: &AuditDraft) -> Result<(), StoreError> {
     let head: Option<(i64, String)> = tx
-        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .prepare_cached("SELECT count, hash FROM audit_log WHERE seq = 9223372036854775807")
         .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(sql_err)?;
     let (seq, prev) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
-    let record = AuditRecord::seal(seq + 1, at, draft, prev);
+    let record = AuditRecord::seal(seq + 1, at, draft.clone(), prev);
     let d = &record.draft;
     tx.prepare_cached(
         "INSERT INTO audit_log (seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash)
@@ -132,14 +132,18 @@ pub fn append_audit(tx: &Connection, at: Timestamp, draft: AuditDraft) -> Result
         ])
     })
     .map_err(sql_err)?;
-    tx.prepare_cached("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET seq = ?1, hash = ?2")
+    tx.prepare_cached(
+        "INSERT INTO audit_log (seq, at, actor, action, outcome, count, prev_hash, hash)
+         VALUES (9223372036854775807, 0, 'head', 'head', 'ok', ?1, '', ?2)
+         ON CONFLICT (seq) DO UPDATE SET count = ?1, hash = ?2",
+    )
         .and_then(|mut s| s.execute(params![record.seq, record.hash]))
         .map_err(sql_err)?;
     Ok(())
 }
 
 /// Inserts a conversation and its two participants.
-pub fn create_conversation(tx: &Transaction, new: &NewConversation) -> Result<(), StoreError> {
+pub fn create_conversation(tx: &Connection, new: &NewConversation) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT INTO conversations (id, created_at, expires_at) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![new.id.as_str(), new.created_at.as_micros(), new.expires_at.as_micros()]))
         .map_err(sql_err)?;
@@ -153,12 +157,15 @@ pub fn create_conversation(tx: &Transaction, new: &NewConversation) -> Result<()
 }
 
 /// Inserts a message and one pending delivery per other participant.
-pub fn insert_message(tx: &Transaction, message: &NewMessage) -> Result<i64, StoreError> {
+pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, StoreError> {
     let files = serde_json::to_string(&message.files_involved).map_err(|e| StoreError::Backend(Box::new(e)))?;
     let id: i64 = tx
         .prepare_cached(
-            "INSERT INTO messages (conversation_id, from_side, action_type, content, files, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at)
+             VALUES (
+                 max(coalesce((SELECT max(id) FROM messages), 0), (SELECT value FROM meta WHERE key = 'message_id_floor')) + 1,
+                 ?1, ?2, ?3, ?4, ?5, ?6
+             ) RETURNING id",
         )
         .and_then(|mut s| {
             s.query_row(
@@ -175,7 +182,7 @@ pub fn insert_message(tx: &Transaction, message: &NewMessage) -> Result<i64, Sto
         })
         .map_err(sql_err)?;
     tx.prepare_cached(
-        "INSERT INTO deliveries (conversation_id, recipient, message_id)
+        "INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
          SELECT conversation_id, side, ?2 FROM participants WHERE conversation_id = ?1 AND side <> ?3",
     )
     .and_then(|mut s| s.execute(params![message.conversation.as_str(), id, message.from.as_str()]))
@@ -185,20 +192,14 @@ pub fn insert_message(tx: &Transaction, message: &NewMessage) -> Result<i64, Sto
 
 /// Reads up to `limit` undelivered messages of `recipient` (plus whether more wait)
 /// and marks the returned ones delivered.
-pub fn take_messages(
-    tx: &Transaction,
-    conversation: &ConversationId,
-    recipient: Side,
-    limit: u32,
-    at: Timestamp,
-) -> Result<Page, StoreError> {
+pub fn take_messages(tx: &Connection, conversation: &ConversationId, recipient: Side, limit: u32) -> Result<Page, StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system')
-             FROM deliveries d
+             FROM pending_deliveries d
              JOIN messages m ON m.id = d.message_id
              LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
-             WHERE d.conversation_id = ?1 AND d.recipient = ?2 AND d.delivered_at IS NULL
+             WHERE d.conversation_id = ?1 AND d.recipient = ?2
              ORDER BY d.message_id
              LIMIT ?3",
         )
@@ -216,10 +217,9 @@ pub fn take_messages(
     drop(rows);
     if let Some(last) = messages.last() {
         tx.prepare_cached(
-            "UPDATE deliveries SET delivered_at = ?4
-             WHERE conversation_id = ?1 AND recipient = ?2 AND delivered_at IS NULL AND message_id <= ?3",
+            "DELETE FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2 AND message_id <= ?3",
         )
-        .and_then(|mut s| s.execute(params![conversation.as_str(), recipient.as_str(), last.id, at.as_micros()]))
+        .and_then(|mut s| s.execute(params![conversation.as_str(), recipient.as_str(), last.id]))
         .map_err(sql_err)?;
     }
     Ok(Page { messages, more })
@@ -244,14 +244,14 @@ fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
 /// Whether `recipient` has anything undelivered.
 pub fn has_pending(conn: &Connection, conversation: &ConversationId, recipient: Side) -> Result<bool, StoreError> {
     conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE conversation_id = ?1 AND recipient = ?2 AND delivered_at IS NULL)",
+        "SELECT EXISTS (SELECT 1 FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2)",
     )
     .and_then(|mut s| s.query_row(params![conversation.as_str(), recipient.as_str()], |r| r.get(0)))
     .map_err(sql_err)
 }
 
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
-pub fn set_status(tx: &Transaction, conversation: &ConversationId, side: Side, status: &StatusRecord) -> Result<(), StoreError> {
+pub fn set_status(tx: &Connection, conversation: &ConversationId, side: Side, status: &StatusRecord) -> Result<(), StoreError> {
     let changed = tx
         .prepare_cached("UPDATE participants SET status = ?3, note = ?4, status_at = ?5 WHERE conversation_id = ?1 AND side = ?2")
         .and_then(|mut s| {
@@ -272,7 +272,7 @@ pub fn audit_records(conn: &Connection, after_seq: i64, limit: u32) -> Result<Ve
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash
-             FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+             FROM audit_log WHERE seq > ?1 AND seq < 9223372036854775807 ORDER BY seq LIMIT ?2",
         )
         .map_err(sql_err)?;
     let rows = stmt
