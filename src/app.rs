@@ -37,7 +37,9 @@ impl App {
     /// When the key file or database cannot be opened, with the path in the message.
     pub fn open(db: &Path, config: Config, mode: OpenMode) -> anyhow::Result<App> {
         let store = match SqliteStore::open(db, mode, config.durability) {
-            Err(crate::store::StoreError::NotFound) => anyhow::bail!("no database at {}", db.display()),
+            Err(crate::store::StoreError::NotFound) => {
+                anyhow::bail!("no database at {}", db.display())
+            }
             other => other.with_context(|| format!("cannot open database {}", db.display()))?,
         };
         let key_file = key_path(db);
@@ -47,8 +49,18 @@ impl App {
         };
         let redactor = SharedRedactor::new(config.redaction.clone());
         redactor.warm_up();
-        let bridge = Bridge::new(store, key, redactor, config.bridge.clone(), Arc::new(SystemClock));
-        Ok(App { bridge: Arc::new(bridge), db_path: db.to_owned(), config })
+        let bridge = Bridge::new(
+            store,
+            key,
+            redactor,
+            config.bridge.clone(),
+            Arc::new(SystemClock),
+        );
+        Ok(App {
+            bridge: Arc::new(bridge),
+            db_path: db.to_owned(),
+            config,
+        })
     }
 
     /// The MCP server over this bridge.

@@ -119,7 +119,13 @@ impl AuditRecord {
     /// Seals `draft` as record `seq` after a record whose hash is `prev_hash`.
     pub fn seal(seq: i64, at: Timestamp, draft: AuditDraft, prev_hash: String) -> Self {
         let hash = chain_hash(&prev_hash, &canonical(seq, at, &draft));
-        Self { seq, at, draft, prev_hash, hash }
+        Self {
+            seq,
+            at,
+            draft,
+            prev_hash,
+            hash,
+        }
     }
 
     /// The hash this record should have given its fields.
@@ -172,7 +178,9 @@ pub enum ChainBreak {
         seq: i64,
     },
     /// Records are missing at the end, compared with the stored head.
-    #[error("the trail ends at record {last} but the head says {head}: records were removed from the end")]
+    #[error(
+        "the trail ends at record {last} but the head says {head}: records were removed from the end"
+    )]
     Truncated {
         /// The last record present.
         last: i64,
@@ -190,7 +198,10 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self { prev_hash: GENESIS_HASH.to_owned(), prev_seq: 0 }
+        Self {
+            prev_hash: GENESIS_HASH.to_owned(),
+            prev_seq: 0,
+        }
     }
 }
 
@@ -218,7 +229,10 @@ impl ChainVerifier {
     pub fn finish(self, head: Option<(i64, &str)>) -> Result<i64, ChainBreak> {
         let (head_seq, head_hash) = head.unwrap_or((0, GENESIS_HASH));
         if head_seq > self.prev_seq {
-            return Err(ChainBreak::Truncated { last: self.prev_seq, head: head_seq });
+            return Err(ChainBreak::Truncated {
+                last: self.prev_seq,
+                head: head_seq,
+            });
         }
         if head_seq < self.prev_seq || head_hash != self.prev_hash {
             return Err(ChainBreak::Broken { seq: self.prev_seq });
@@ -235,8 +249,10 @@ mod tests {
         let mut prev = GENESIS_HASH.to_owned();
         (1..=n)
             .map(|seq| {
-                let draft = AuditDraft::new("mcp", "send_to_partner").on(Some("conv_0000000000000001"), Some("a"));
-                let r = AuditRecord::seal(seq, Timestamp::from_micros(seq * 10), draft, prev.clone());
+                let draft = AuditDraft::new("mcp", "send_to_partner")
+                    .on(Some("conv_0000000000000001"), Some("a"));
+                let r =
+                    AuditRecord::seal(seq, Timestamp::from_micros(seq * 10), draft, prev.clone());
                 prev.clone_from(&r.hash);
                 r
             })
@@ -272,10 +288,21 @@ mod tests {
         assert_eq!(verify(&removed, head), Err(ChainBreak::Broken { seq: 4 }));
 
         let mut inserted = c.clone();
-        let fake = AuditRecord::seal(3, Timestamp::from_micros(1), AuditDraft::new("cli", "x"), c[1].hash.clone());
+        let fake = AuditRecord::seal(
+            3,
+            Timestamp::from_micros(1),
+            AuditDraft::new("cli", "x"),
+            c[1].hash.clone(),
+        );
         inserted.insert(2, fake);
-        assert!(matches!(verify(&inserted, head), Err(ChainBreak::Broken { .. })));
+        assert!(matches!(
+            verify(&inserted, head),
+            Err(ChainBreak::Broken { .. })
+        ));
 
-        assert_eq!(verify(&c[..4], head), Err(ChainBreak::Truncated { last: 4, head: 5 }));
+        assert_eq!(
+            verify(&c[..4], head),
+            Err(ChainBreak::Truncated { last: 4, head: 5 })
+        );
     }
 }

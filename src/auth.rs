@@ -36,7 +36,9 @@ pub enum KeyError {
         source: io::Error,
     },
     /// Group or other users may read or write the key.
-    #[error("key file {path} has mode {mode:03o}; other users could forge tokens. Run `chmod 600 {path}`")]
+    #[error(
+        "key file {path} has mode {mode:03o}; other users could forge tokens. Run `chmod 600 {path}`"
+    )]
     TooOpen {
         /// The key file.
         path: PathBuf,
@@ -83,7 +85,10 @@ impl Token {
     pub fn parse(text: &str) -> Result<Self, crate::domain::InvalidValue> {
         let mut bytes = [0u8; TOKEN_BYTES];
         if text.len() != TOKEN_BYTES * 2 || hex::decode_to_slice(text, &mut bytes).is_err() {
-            return Err(crate::domain::InvalidValue::new("token", "must be 64 hex digits"));
+            return Err(crate::domain::InvalidValue::new(
+                "token",
+                "must be 64 hex digits",
+            ));
         }
         Ok(Self(bytes))
     }
@@ -117,10 +122,17 @@ impl ServerKey {
         }
         let mut bytes = [0u8; KEY_BYTES];
         getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
-        let io_err = |source| KeyError::Io { path: path.to_owned(), source };
+        let io_err = |source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
         let written = (|| {
-            let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
             file.write_all(hex::encode(bytes).as_bytes())?;
             file.write_all(b"\n")?;
             file.sync_all()?;
@@ -139,21 +151,30 @@ impl ServerKey {
     /// # Errors
     /// As for [`ServerKey::load_or_create`], and `NotFound` when missing.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let io_err = |source| KeyError::Io { path: path.to_owned(), source };
+        let io_err = |source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let meta = fs::metadata(path).map_err(io_err)?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::TooOpen { path: path.to_owned(), mode });
+            return Err(KeyError::TooOpen {
+                path: path.to_owned(),
+                mode,
+            });
         }
         let text = fs::read_to_string(path).map_err(io_err)?;
         let mut bytes = [0u8; KEY_BYTES];
-        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| KeyError::Corrupt { path: path.to_owned() })?;
+        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| KeyError::Corrupt {
+            path: path.to_owned(),
+        })?;
         Ok(Self(bytes))
     }
 
     /// The token of `side` in `conversation`.
     pub fn derive(&self, conversation: &ConversationId, side: Side) -> Token {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC accepts keys of any length");
         mac.update(b"mcp-bridge/token/v1\0");
         mac.update(conversation.as_str().as_bytes());
         mac.update(b"\0");
@@ -187,7 +208,10 @@ mod tests {
         let other_key = ServerKey::from_bytes([8; KEY_BYTES]);
         assert!(!other_key.verify(&conv(1), Side::A, &a));
         assert_eq!(Token::parse(&a.to_hex()).unwrap().to_hex(), a.to_hex());
-        assert_eq!(Token::parse(&a.to_hex().to_uppercase()).unwrap().to_hex(), a.to_hex());
+        assert_eq!(
+            Token::parse(&a.to_hex().to_uppercase()).unwrap().to_hex(),
+            a.to_hex()
+        );
         assert!(Token::parse("abc").is_err());
         assert!(!format!("{a:?}").contains(&a.to_hex()));
     }
@@ -202,9 +226,15 @@ mod tests {
         let second = ServerKey::load_or_create(&path).unwrap();
         assert_eq!(first.0, second.0);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(ServerKey::load(&path), Err(KeyError::TooOpen { .. })));
+        assert!(matches!(
+            ServerKey::load(&path),
+            Err(KeyError::TooOpen { .. })
+        ));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         fs::write(&path, "nonsense").unwrap();
-        assert!(matches!(ServerKey::load(&path), Err(KeyError::Corrupt { .. })));
+        assert!(matches!(
+            ServerKey::load(&path),
+            Err(KeyError::Corrupt { .. })
+        ));
     }
 }

@@ -140,10 +140,26 @@ struct RawYolo {
 /// Default limits: the seed's for sends; reads and heartbeats generous enough
 /// that polling every second never trips them.
 pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
-    send_to_partner: Limits { per_minute: Some(10), per_hour: Some(100), per_day: Some(500) },
-    check_messages: Limits { per_minute: Some(300), per_hour: Some(10_000), per_day: Some(100_000) },
-    update_my_status: Limits { per_minute: Some(120), per_hour: Some(3_600), per_day: Some(50_000) },
-    check_partner_status: Limits { per_minute: Some(120), per_hour: Some(3_600), per_day: Some(50_000) },
+    send_to_partner: Limits {
+        per_minute: Some(10),
+        per_hour: Some(100),
+        per_day: Some(500),
+    },
+    check_messages: Limits {
+        per_minute: Some(300),
+        per_hour: Some(10_000),
+        per_day: Some(100_000),
+    },
+    update_my_status: Limits {
+        per_minute: Some(120),
+        per_hour: Some(3_600),
+        per_day: Some(50_000),
+    },
+    check_partner_status: Limits {
+        per_minute: Some(120),
+        per_hour: Some(3_600),
+        per_day: Some(50_000),
+    },
 };
 
 /// YOLO settings.
@@ -179,12 +195,17 @@ impl Default for Config {
 
 /// The default configuration file, if one exists: `<config dir>/mcp-bridge/config.toml`.
 pub fn default_path() -> Option<PathBuf> {
-    dirs::config_dir().map(|d| d.join("mcp-bridge").join("config.toml")).filter(|p| p.is_file())
+    dirs::config_dir()
+        .map(|d| d.join("mcp-bridge").join("config.toml"))
+        .filter(|p| p.is_file())
 }
 
 /// The default database: `$XDG_DATA_HOME/mcp-bridge/bridge.db` (or the platform's data dir).
 pub fn default_db_path() -> PathBuf {
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("mcp-bridge").join("bridge.db")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("mcp-bridge")
+        .join("bridge.db")
 }
 
 impl Config {
@@ -192,18 +213,30 @@ impl Config {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the first bad key, variable or value.
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
                 let table: toml::Table = toml::from_str(&text).map_err(|e| file_error(path, &e))?;
                 // Check the file alone first, so its errors name the file.
-                table.clone().try_into::<RawConfig>().map_err(|e| file_error(path, &e))?;
+                table
+                    .clone()
+                    .try_into::<RawConfig>()
+                    .map_err(|e| file_error(path, &e))?;
                 table
             }
             None => toml::Table::new(),
         };
-        let mut vars: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("MCP_BRIDGE_")).collect();
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("MCP_BRIDGE_"))
+            .collect();
         vars.sort();
         for (name, value) in vars {
             if CLI_VARIABLES.contains(&name.as_str()) || name.starts_with("MCP_BRIDGE_TEST_") {
@@ -213,20 +246,35 @@ impl Config {
             table
                 .clone()
                 .try_into::<RawConfig>()
-                .map_err(|e| ConfigError::Env { name: name.clone(), message: e.message().to_owned() })?;
+                .map_err(|e| ConfigError::Env {
+                    name: name.clone(),
+                    message: e.message().to_owned(),
+                })?;
         }
-        let raw: RawConfig = table.try_into().map_err(|e: toml::de::Error| ConfigError::Invalid { key: String::new(), message: e.to_string() })?;
+        let raw: RawConfig =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    key: String::new(),
+                    message: e.to_string(),
+                })?;
         validate(raw)
     }
 }
 
 fn file_error(path: &Path, e: &toml::de::Error) -> ConfigError {
-    ConfigError::File { path: path.to_owned(), message: e.to_string().trim().replace('\n', " ") }
+    ConfigError::File {
+        path: path.to_owned(),
+        message: e.to_string().trim().replace('\n', " "),
+    }
 }
 
 /// Sets the key an environment variable stands for.
 fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
-    let bad = |message: &str| ConfigError::Env { name: name.to_owned(), message: message.to_owned() };
+    let bad = |message: &str| ConfigError::Env {
+        name: name.to_owned(),
+        message: message.to_owned(),
+    };
     let key = &name["MCP_BRIDGE_".len()..];
     let switch = |v: &str| match v.to_ascii_lowercase().as_str() {
         "1" | "on" | "true" | "yes" => Some(true),
@@ -236,13 +284,22 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
     let (path, value): (Vec<String>, toml::Value) = match key {
         "RATE_LIMITS" => {
             let on = switch(value).ok_or_else(|| bad("expected on or off"))?;
-            (vec!["rate_limits".into(), "enabled".into()], toml::Value::Boolean(on))
+            (
+                vec!["rate_limits".into(), "enabled".into()],
+                toml::Value::Boolean(on),
+            )
         }
         "YOLO" => {
             let on = switch(value).ok_or_else(|| bad("expected 1 or 0"))?;
-            (vec!["yolo".into(), "enabled".into()], toml::Value::Boolean(on))
+            (
+                vec!["yolo".into(), "enabled".into()],
+                toml::Value::Boolean(on),
+            )
         }
-        "LOG" => (vec!["log_level".into()], toml::Value::String(value.to_owned())),
+        "LOG" => (
+            vec!["log_level".into()],
+            toml::Value::String(value.to_owned()),
+        ),
         _ => {
             let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
             if path.iter().any(String::is_empty) {
@@ -254,8 +311,12 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
     let (last, sections) = path.split_last().ok_or_else(|| bad("is not a setting"))?;
     let mut node = table;
     for section in sections {
-        let entry = node.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        node = entry.as_table_mut().ok_or_else(|| bad("conflicts with a non-table setting"))?;
+        let entry = node
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .ok_or_else(|| bad("conflicts with a non-table setting"))?;
     }
     node.insert(last.clone(), value);
     Ok(())
@@ -271,13 +332,19 @@ fn parse_env_value(value: &str) -> toml::Value {
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.to_owned(), message: message.into() }
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        message: message.into(),
+    }
 }
 
 fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let ttl = raw.conversation_ttl_minutes;
     if !ttl.is_finite() || ttl <= 0.0 || ttl > 5_256_000.0 {
-        return Err(invalid("conversation_ttl_minutes", "must be a positive number of minutes (at most ten years)"));
+        return Err(invalid(
+            "conversation_ttl_minutes",
+            "must be a positive number of minutes (at most ten years)",
+        ));
     }
     if raw.heartbeat_timeout_s == 0 {
         return Err(invalid("heartbeat_timeout_s", "must be at least 1"));
@@ -287,14 +354,31 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         "full" => Durability::Full,
         _ => return Err(invalid("durability", "must be \"normal\" or \"full\"")),
     };
-    tracing_subscriber::EnvFilter::try_new(&raw.log_level).map_err(|e| invalid("log_level", e.to_string()))?;
+    tracing_subscriber::EnvFilter::try_new(&raw.log_level)
+        .map_err(|e| invalid("log_level", e.to_string()))?;
     let rate_limits = if raw.rate_limits.enabled {
         let r = &raw.rate_limits;
         Some(ToolLimits {
-            send_to_partner: limits("send_to_partner", &r.send_to_partner, DEFAULT_LIMITS.send_to_partner)?,
-            check_messages: limits("check_messages", &r.check_messages, DEFAULT_LIMITS.check_messages)?,
-            update_my_status: limits("update_my_status", &r.update_my_status, DEFAULT_LIMITS.update_my_status)?,
-            check_partner_status: limits("check_partner_status", &r.check_partner_status, DEFAULT_LIMITS.check_partner_status)?,
+            send_to_partner: limits(
+                "send_to_partner",
+                &r.send_to_partner,
+                DEFAULT_LIMITS.send_to_partner,
+            )?,
+            check_messages: limits(
+                "check_messages",
+                &r.check_messages,
+                DEFAULT_LIMITS.check_messages,
+            )?,
+            update_my_status: limits(
+                "update_my_status",
+                &r.update_my_status,
+                DEFAULT_LIMITS.update_my_status,
+            )?,
+            check_partner_status: limits(
+                "check_partner_status",
+                &r.check_partner_status,
+                DEFAULT_LIMITS.check_partner_status,
+            )?,
         })
     } else {
         None
@@ -304,7 +388,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             .redaction
             .patterns
             .into_iter()
-            .map(|p| CustomPattern { name: p.name, regex: p.regex, placeholder: p.placeholder })
+            .map(|p| CustomPattern {
+                name: p.name,
+                regex: p.regex,
+                placeholder: p.placeholder,
+            })
             .collect(),
         allow: raw.redaction.allow,
     };
@@ -321,13 +409,18 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         durability,
         log_level: raw.log_level,
         redaction,
-        yolo: YoloConfig { enabled: raw.yolo.enabled },
+        yolo: YoloConfig {
+            enabled: raw.yolo.enabled,
+        },
     })
 }
 
 fn limits(tool: &str, raw: &RawLimits, default: Limits) -> Result<Limits, ConfigError> {
     let pick = |window: &str, value: Option<u32>, fallback: Option<u32>| match value {
-        Some(0) => Err(invalid(&format!("rate_limits.{tool}.{window}"), "must be at least 1 (set rate_limits.enabled = false to turn limits off)")),
+        Some(0) => Err(invalid(
+            &format!("rate_limits.{tool}.{window}"),
+            "must be at least 1 (set rate_limits.enabled = false to turn limits off)",
+        )),
         Some(n) => Ok(Some(n)),
         None => Ok(fallback),
     };
@@ -343,7 +436,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn load_str(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -373,30 +469,52 @@ mod tests {
     fn environment_overrides_the_file() {
         let c = load_str(
             "conversation_ttl_minutes = 10\n[rate_limits.send_to_partner]\nper_minute = 3\n",
-            &[("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", "0.5"), ("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_HOUR", "7")],
+            &[
+                ("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", "0.5"),
+                ("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_HOUR", "7"),
+            ],
         )
         .unwrap();
         assert_eq!(c.bridge.conversation_ttl_us, 30_000_000);
         let send = c.bridge.rate_limits.unwrap().send_to_partner;
-        assert_eq!((send.per_minute, send.per_hour, send.per_day), (Some(3), Some(7), Some(500)));
-        let off = Config::load(None, env(&[("MCP_BRIDGE_RATE_LIMITS", "off"), ("MCP_BRIDGE_YOLO", "1")])).unwrap();
+        assert_eq!(
+            (send.per_minute, send.per_hour, send.per_day),
+            (Some(3), Some(7), Some(500))
+        );
+        let off = Config::load(
+            None,
+            env(&[("MCP_BRIDGE_RATE_LIMITS", "off"), ("MCP_BRIDGE_YOLO", "1")]),
+        )
+        .unwrap();
         assert_eq!(off.bridge.rate_limits, None);
         assert!(off.yolo.enabled);
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
-        let e = load_str("conversation_ttl_minute = 5\n", &[]).unwrap_err().to_string();
+        let e = load_str("conversation_ttl_minute = 5\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("conversation_ttl_minute"), "{e}");
-        let e = Config::load(None, env(&[("MCP_BRIDGE_BOGUS", "1")])).unwrap_err().to_string();
+        let e = Config::load(None, env(&[("MCP_BRIDGE_BOGUS", "1")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("MCP_BRIDGE_BOGUS"), "{e}");
-        let e = Config::load(None, env(&[("MCP_BRIDGE_RATE_LIMITS", "maybe")])).unwrap_err().to_string();
+        let e = Config::load(None, env(&[("MCP_BRIDGE_RATE_LIMITS", "maybe")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("MCP_BRIDGE_RATE_LIMITS"), "{e}");
-        let e = load_str("durability = \"sometimes\"\n", &[]).unwrap_err().to_string();
+        let e = load_str("durability = \"sometimes\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("durability"), "{e}");
-        let e = load_str("conversation_ttl_minutes = -1\n", &[]).unwrap_err().to_string();
+        let e = load_str("conversation_ttl_minutes = -1\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("conversation_ttl_minutes"), "{e}");
-        let e = load_str("[rate_limits.send_to_partner]\nper_minute = 0\n", &[]).unwrap_err().to_string();
+        let e = load_str("[rate_limits.send_to_partner]\nper_minute = 0\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rate_limits.send_to_partner.per_minute"), "{e}");
     }
 

@@ -43,7 +43,10 @@ pub struct InvalidValue {
 impl InvalidValue {
     /// Builds the error for `field`.
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self { field, reason: reason.into() }
+        Self {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -133,7 +136,9 @@ impl ConversationId {
     pub fn parse(text: &str) -> Result<Self, InvalidValue> {
         let ok = text.len() == 21
             && text.starts_with("conv_")
-            && text[5..].bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            && text[5..]
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if ok {
             Ok(Self(text.to_owned()))
         } else {
@@ -246,10 +251,19 @@ impl Role {
     pub fn parse(field: &'static str, text: &str) -> Result<Self, InvalidValue> {
         let chars = text.chars().count();
         if chars == 0 || chars > MAX_ROLE_CHARS {
-            return Err(InvalidValue::new(field, format!("must be 1 to {MAX_ROLE_CHARS} characters")));
+            return Err(InvalidValue::new(
+                field,
+                format!("must be 1 to {MAX_ROLE_CHARS} characters"),
+            ));
         }
-        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b' ')) {
-            return Err(InvalidValue::new(field, "may hold only letters, digits, `_`, `-` and spaces"));
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b' '))
+        {
+            return Err(InvalidValue::new(
+                field,
+                "may hold only letters, digits, `_`, `-` and spaces",
+            ));
         }
         Ok(Self(text.to_owned()))
     }
@@ -380,7 +394,10 @@ impl MessageText {
             return Err(MessageSizeError::Empty);
         }
         if text.len() > MAX_MESSAGE_BYTES {
-            return Err(MessageSizeError::TooLarge { size: text.len(), limit: MAX_MESSAGE_BYTES });
+            return Err(MessageSizeError::TooLarge {
+                size: text.len(),
+                limit: MAX_MESSAGE_BYTES,
+            });
         }
         Ok(Self(text))
     }
@@ -420,7 +437,10 @@ pub enum MessageSizeError {
 /// When too long.
 pub fn check_note(note: &str) -> Result<(), InvalidValue> {
     if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(InvalidValue::new("note", format!("must be at most {MAX_NOTE_CHARS} characters")));
+        return Err(InvalidValue::new(
+            "note",
+            format!("must be at most {MAX_NOTE_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -432,7 +452,10 @@ pub fn check_note(note: &str) -> Result<(), InvalidValue> {
 /// Naming the first offending entry by position.
 pub fn check_files(files: &[String]) -> Result<(), InvalidValue> {
     if files.len() > MAX_FILES {
-        return Err(InvalidValue::new("files_involved", format!("may list at most {MAX_FILES} paths")));
+        return Err(InvalidValue::new(
+            "files_involved",
+            format!("may list at most {MAX_FILES} paths"),
+        ));
     }
     for (i, path) in files.iter().enumerate() {
         let chars = path.chars().count();
@@ -472,7 +495,16 @@ mod tests {
     #[test]
     fn conversation_ids_are_strict() {
         assert!(ConversationId::parse("conv_0123456789abcdef").is_ok());
-        for bad in ["", "conv_", "conv_0123456789ABCDEF", "conv_0123456789abcde", "xonv_0123456789abcdef", "conv_0123456789abcdef0", "conv_0123456789abcdeg", "conv_0123456789abcdé"] {
+        for bad in [
+            "",
+            "conv_",
+            "conv_0123456789ABCDEF",
+            "conv_0123456789abcde",
+            "xonv_0123456789abcdef",
+            "conv_0123456789abcdef0",
+            "conv_0123456789abcdeg",
+            "conv_0123456789abcdé",
+        ] {
             assert!(ConversationId::parse(bad).is_err(), "{bad:?}");
         }
         let id = ConversationId::random().unwrap();
@@ -494,11 +526,17 @@ mod tests {
         assert!(MessageText::parse("x".repeat(MAX_MESSAGE_BYTES)).is_ok());
         assert_eq!(
             MessageText::parse("x".repeat(MAX_MESSAGE_BYTES + 1)).unwrap_err(),
-            MessageSizeError::TooLarge { size: MAX_MESSAGE_BYTES + 1, limit: MAX_MESSAGE_BYTES }
+            MessageSizeError::TooLarge {
+                size: MAX_MESSAGE_BYTES + 1,
+                limit: MAX_MESSAGE_BYTES
+            }
         );
         // 'é' is two bytes: 25 601 of them are 51 202 bytes.
         assert!(MessageText::parse("é".repeat(25_601)).is_err());
-        assert_eq!(MessageText::parse(String::new()).unwrap_err(), MessageSizeError::Empty);
+        assert_eq!(
+            MessageText::parse(String::new()).unwrap_err(),
+            MessageSizeError::Empty
+        );
     }
 
     #[test]

@@ -118,13 +118,19 @@ pub fn decide(
 ) -> Result<(), Refusal> {
     let mut worst: Option<Refusal> = None;
     for window in Window::ALL {
-        let Some(limit) = limits.of(window) else { continue };
+        let Some(limit) = limits.of(window) else {
+            continue;
+        };
         let counts = buckets(window);
         let total: i64 = counts.iter().map(|&(_, n)| n).sum();
         if total < i64::from(limit) {
             continue;
         }
-        let refusal = Refusal { window, limit, retry_after_s: retry_after(window, limit, at, &counts, total) };
+        let refusal = Refusal {
+            window,
+            limit,
+            retry_after_s: retry_after(window, limit, at, &counts, total),
+        };
         if worst.is_none_or(|w| refusal.retry_after_s > w.retry_after_s) {
             worst = Some(refusal);
         }
@@ -133,15 +139,24 @@ pub fn decide(
 }
 
 /// Seconds until enough old buckets have left the window for one more call.
-fn retry_after(window: Window, limit: u32, at: Timestamp, counts: &[(i64, i64)], total: i64) -> u64 {
+fn retry_after(
+    window: Window,
+    limit: u32,
+    at: Timestamp,
+    counts: &[(i64, i64)],
+    total: i64,
+) -> u64 {
     let mut remaining = total;
     for &(bucket, n) in counts {
         remaining -= n;
         if remaining < i64::from(limit) {
             // The bucket stops overlapping once the window start passes its end.
-            let leaves_at_us = ((bucket + 1) * window.bucket_seconds() + window.seconds()) * 1_000_000;
+            let leaves_at_us =
+                ((bucket + 1) * window.bucket_seconds() + window.seconds()) * 1_000_000;
             let wait_us = leaves_at_us - at.as_micros();
-            return u64::try_from((wait_us + 999_999) / 1_000_000).unwrap_or(0).max(1);
+            return u64::try_from((wait_us + 999_999) / 1_000_000)
+                .unwrap_or(0)
+                .max(1);
         }
     }
     u64::try_from(window.seconds()).unwrap_or(1)
@@ -151,7 +166,11 @@ fn retry_after(window: Window, limit: u32, at: Timestamp, counts: &[(i64, i64)],
 mod tests {
     use super::*;
 
-    const SEND: Limits = Limits { per_minute: Some(10), per_hour: Some(100), per_day: Some(500) };
+    const SEND: Limits = Limits {
+        per_minute: Some(10),
+        per_hour: Some(100),
+        per_day: Some(500),
+    };
 
     fn at(secs: i64) -> Timestamp {
         Timestamp::from_micros(secs * 1_000_000)
@@ -166,7 +185,14 @@ mod tests {
     #[test]
     fn a_full_minute_says_when_to_retry() {
         let now = at(1_000);
-        let r = decide(&SEND, now, |w| if w == Window::Minute { vec![(970, 4), (990, 6)] } else { vec![] }).unwrap_err();
+        let r = decide(&SEND, now, |w| {
+            if w == Window::Minute {
+                vec![(970, 4), (990, 6)]
+            } else {
+                vec![]
+            }
+        })
+        .unwrap_err();
         assert_eq!(r.window, Window::Minute);
         assert_eq!(r.limit, 10);
         // Bucket 970 stops overlapping at 971 + 60 = 1031.
@@ -188,7 +214,11 @@ mod tests {
 
     #[test]
     fn unlimited_windows_are_skipped() {
-        let none = Limits { per_minute: None, per_hour: None, per_day: None };
+        let none = Limits {
+            per_minute: None,
+            per_hour: None,
+            per_day: None,
+        };
         assert!(decide(&none, at(5), |_| vec![(5, 1_000_000)]).is_ok());
     }
 

@@ -31,7 +31,9 @@ enum Command {
     #[command(after_help = "Example:\n  mcp-bridge demo")]
     Demo(demo::DemoArgs),
     /// Redact secrets from stdin to stdout with the server's engine.
-    #[command(after_help = "Examples:\n  mcp-bridge redact < notes.txt\n  mcp-bridge redact --jsonl < cases.jsonl\n  mcp-bridge redact --list")]
+    #[command(
+        after_help = "Examples:\n  mcp-bridge redact < notes.txt\n  mcp-bridge redact --jsonl < cases.jsonl\n  mcp-bridge redact --list"
+    )]
     Redact(redact::RedactArgs),
     /// Configuration helpers.
     #[command(subcommand)]
@@ -41,7 +43,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Print the annotated example configuration file.
-    #[command(after_help = "Example:\n  mcp-bridge config example > ~/.config/mcp-bridge/config.toml")]
+    #[command(
+        after_help = "Example:\n  mcp-bridge config example > ~/.config/mcp-bridge/config.toml"
+    )]
     Example,
     /// Print the effective configuration after the file and environment are applied.
     Show(ConfigArgs),
@@ -87,13 +91,19 @@ impl DbArgs {
     /// When `--db` and a positional path are both given.
     pub fn db_path(&self, positional: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         if self.db.is_some() && positional.is_some() {
-            anyhow::bail!("give the database either as --db PATH or as a positional PATH, not both");
+            anyhow::bail!(
+                "give the database either as --db PATH or as a positional PATH, not both"
+            );
         }
         Ok(self
             .db
             .clone()
             .or(positional)
-            .or_else(|| std::env::var_os("MCP_BRIDGE_DB").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os("MCP_BRIDGE_DB")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(config::default_db_path))
     }
 }
@@ -127,7 +137,10 @@ pub fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -152,5 +165,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// # Errors
 /// When the runtime cannot start.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

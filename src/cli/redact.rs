@@ -40,7 +40,11 @@ pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
         let kinds = redactor.kinds();
         let width = kinds.iter().map(|k| k.name.len()).max().unwrap_or(0);
         for k in kinds {
-            writeln!(out, "{:width$}  {:32}  {}", k.name, k.placeholder, k.description)?;
+            writeln!(
+                out,
+                "{:width$}  {:32}  {}",
+                k.name, k.placeholder, k.description
+            )?;
         }
     } else if args.jsonl {
         for (n, line) in std::io::stdin().lock().lines().enumerate() {
@@ -48,14 +52,18 @@ pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
             if line.trim().is_empty() {
                 continue;
             }
-            let input: Line = serde_json::from_str(&line).with_context(|| format!("line {}: expected {{\"text\": \"…\"}}", n + 1))?;
+            let input: Line = serde_json::from_str(&line)
+                .with_context(|| format!("line {}: expected {{\"text\": \"…\"}}", n + 1))?;
             let redacted = redactor.redact(&input.text);
             serde_json::to_writer(&mut out, &serde_json::json!({ "text": redacted.text }))?;
             out.write_all(b"\n")?;
         }
     } else {
         let mut bytes = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut bytes).context("cannot read stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("cannot read stdin")?;
         let text = String::from_utf8_lossy(&bytes);
         out.write_all(redactor.redact(&text).text.as_bytes())?;
     }

@@ -37,7 +37,12 @@ impl IntoCallToolResult for ToolFailure {
         match self {
             ToolFailure::Service(e) => {
                 let mut body = json!({ "code": e.code(), "message": e.to_string() });
-                if let ServiceError::RateLimited { window, limit, retry_after_s } = &e {
+                if let ServiceError::RateLimited {
+                    window,
+                    limit,
+                    retry_after_s,
+                } = &e
+                {
                     body["retry_after_s"] = json!(retry_after_s);
                     body["window"] = json!(window.as_str());
                     body["limit"] = json!(limit);
@@ -48,9 +53,10 @@ impl IntoCallToolResult for ToolFailure {
                 }
                 Ok(CallToolResult::structured_error(body).into())
             }
-            ToolFailure::Arguments { tool, error } => {
-                Err(ErrorData::invalid_params(format!("invalid arguments for {tool}: {error}"), None))
-            }
+            ToolFailure::Arguments { tool, error } => Err(ErrorData::invalid_params(
+                format!("invalid arguments for {tool}: {error}"),
+                None,
+            )),
         }
     }
 }

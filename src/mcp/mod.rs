@@ -12,13 +12,17 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use tokio_util::sync::CancellationToken;
 
 use self::error::ToolFailure;
 use self::params::{
-    ArgumentError, CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters, SendToPartnerParams,
-    UpdateMyStatusParams,
+    ArgumentError, CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams,
+    Parameters, SendToPartnerParams, UpdateMyStatusParams,
 };
-use self::results::{CheckMessagesResult, CheckPartnerStatusResult, CreateConversationResult, SendToPartnerResult, UpdateMyStatusResult};
+use self::results::{
+    CheckMessagesResult, CheckPartnerStatusResult, CreateConversationResult, SendToPartnerResult,
+    UpdateMyStatusResult,
+};
 use crate::service::{Bridge, CheckMessages, SendToPartner, UpdateStatus};
 use crate::store::Store;
 
@@ -33,25 +37,54 @@ update_my_status and check_partner_status for heartbeats. Secrets in messages ar
 pub struct BridgeServer<S: Store> {
     bridge: Arc<Bridge<S>>,
     tool_router: ToolRouter<Self>,
+    /// Cancelled when the session's transport closes (client gone).
+    session_end: CancellationToken,
 }
 
 impl<S: Store> Clone for BridgeServer<S> {
     fn clone(&self) -> Self {
-        Self { bridge: Arc::clone(&self.bridge), tool_router: self.tool_router.clone() }
+        Self {
+            bridge: Arc::clone(&self.bridge),
+            tool_router: self.tool_router.clone(),
+            session_end: self.session_end.clone(),
+        }
     }
 }
 
 impl<S: Store> BridgeServer<S> {
+    /// Ends waiting calls when `token` is cancelled (the transport knows when
+    /// its client has gone; the server does not).
+    pub fn with_session_end(mut self, token: CancellationToken) -> Self {
+        self.session_end = token;
+        self
+    }
+
     /// Decodes a tool's arguments, auditing (and refusing) a schema mismatch.
-    async fn arguments<T>(&self, tool: &'static str, params: Parameters<T>) -> Result<T, ToolFailure> {
+    async fn arguments<T>(
+        &self,
+        tool: &'static str,
+        params: Parameters<T>,
+    ) -> Result<T, ToolFailure> {
         match params.args {
             Ok(args) => Ok(args),
             Err(error) => Err(self.reject(tool, &params.raw_ids, error).await),
         }
     }
 
-    async fn reject(&self, tool: &'static str, raw_ids: &(Option<String>, Option<String>), error: ArgumentError) -> ToolFailure {
-        self.bridge.record_rejected_call(tool, raw_ids.0.as_deref(), raw_ids.1.as_deref(), "invalid_params").await;
+    async fn reject(
+        &self,
+        tool: &'static str,
+        raw_ids: &(Option<String>, Option<String>),
+        error: ArgumentError,
+    ) -> ToolFailure {
+        self.bridge
+            .record_rejected_call(
+                tool,
+                raw_ids.0.as_deref(),
+                raw_ids.1.as_deref(),
+                "invalid_params",
+            )
+            .await;
         ToolFailure::Arguments { tool, error }
     }
 }
@@ -60,19 +93,36 @@ impl<S: Store> BridgeServer<S> {
 impl<S: Store> BridgeServer<S> {
     /// A server over `bridge`.
     pub fn new(bridge: Arc<Bridge<S>>) -> Self {
-        Self { bridge, tool_router: Self::tool_router() }
+        Self {
+            bridge,
+            tool_router: Self::tool_router(),
+            session_end: CancellationToken::new(),
+        }
     }
 
-    #[tool(description = "Open a conversation with a partner agent. You are session \"a\"; privately give your partner \
-the conversation_id and session_b_token. Conversations expire (default 3 h).")]
-    async fn create_conversation(&self, params: Parameters<CreateConversationParams>) -> Result<Json<CreateConversationResult>, ToolFailure> {
+    #[tool(
+        description = "Open a conversation with a partner agent. You are session \"a\"; privately give your partner \
+the conversation_id and session_b_token. Conversations expire (default 3 h)."
+    )]
+    async fn create_conversation(
+        &self,
+        params: Parameters<CreateConversationParams>,
+    ) -> Result<Json<CreateConversationResult>, ToolFailure> {
         let args = self.arguments("create_conversation", params).await?;
-        let created = self.bridge.create_conversation(&args.my_role, &args.partner_role).await?;
+        let created = self
+            .bridge
+            .create_conversation(&args.my_role, &args.partner_role)
+            .await?;
         Ok(Json(created.into()))
     }
 
-    #[tool(description = "Send a message to your partner. Secrets are redacted before it is stored; at most 51200 bytes.")]
-    async fn send_to_partner(&self, params: Parameters<SendToPartnerParams>) -> Result<Json<SendToPartnerResult>, ToolFailure> {
+    #[tool(
+        description = "Send a message to your partner. Secrets are redacted before it is stored; at most 51200 bytes."
+    )]
+    async fn send_to_partner(
+        &self,
+        params: Parameters<SendToPartnerParams>,
+    ) -> Result<Json<SendToPartnerResult>, ToolFailure> {
         const TOOL: &str = "send_to_partner";
         let raw_ids = params.raw_ids.clone();
         let args = self.arguments(TOOL, params).await?;
@@ -80,13 +130,19 @@ the conversation_id and session_b_token. Conversations expire (default 3 h).")]
             Ok(c) => c,
             Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
         };
-        let send = SendToPartner { message: args.message, action_type: args.action_type.into(), files_involved: args.files_involved };
+        let send = SendToPartner {
+            message: args.message,
+            action_type: args.action_type.into(),
+            files_involved: args.files_involved,
+        };
         let sent = self.bridge.send_to_partner(&creds, send).await?;
         Ok(Json(sent.into()))
     }
 
-    #[tool(description = "Receive your unread messages in send order; each is delivered once. With wait_seconds > 0, \
-waits up to that long for the first one.")]
+    #[tool(
+        description = "Receive your unread messages in send order; each is delivered once. With wait_seconds > 0, \
+waits up to that long for the first one."
+    )]
     async fn check_messages(
         &self,
         params: Parameters<CheckMessagesParams>,
@@ -95,18 +151,34 @@ waits up to that long for the first one.")]
         const TOOL: &str = "check_messages";
         let raw_ids = params.raw_ids.clone();
         let args = self.arguments(TOOL, params).await?;
-        let checked = args.credentials().and_then(|c| Ok((c, args.wait_and_limit()?)));
+        let checked = args
+            .credentials()
+            .and_then(|c| Ok((c, args.wait_and_limit()?)));
         let (creds, (wait, limit)) = match checked {
             Ok(v) => v,
             Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
         };
-        let ct = context.ct.clone();
-        let inbox = self.bridge.check_messages(&creds, CheckMessages { wait, limit }, async move { ct.cancelled().await }).await?;
+        let (request, session) = (context.ct.clone(), self.session_end.clone());
+        let cancelled = async move {
+            tokio::select! {
+                () = request.cancelled() => {}
+                () = session.cancelled() => {}
+            }
+        };
+        let inbox = self
+            .bridge
+            .check_messages(&creds, CheckMessages { wait, limit }, cancelled)
+            .await?;
         Ok(Json(inbox.into()))
     }
 
-    #[tool(description = "Publish your status (working, waiting, blocked, complete) and an optional note; this is your heartbeat.")]
-    async fn update_my_status(&self, params: Parameters<UpdateMyStatusParams>) -> Result<Json<UpdateMyStatusResult>, ToolFailure> {
+    #[tool(
+        description = "Publish your status (working, waiting, blocked, complete) and an optional note; this is your heartbeat."
+    )]
+    async fn update_my_status(
+        &self,
+        params: Parameters<UpdateMyStatusParams>,
+    ) -> Result<Json<UpdateMyStatusResult>, ToolFailure> {
         const TOOL: &str = "update_my_status";
         let raw_ids = params.raw_ids.clone();
         let args = self.arguments(TOOL, params).await?;
@@ -114,12 +186,26 @@ waits up to that long for the first one.")]
             Ok(c) => c,
             Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
         };
-        let updated = self.bridge.update_my_status(&creds, UpdateStatus { status: args.status.into(), note: args.note }).await?;
+        let updated = self
+            .bridge
+            .update_my_status(
+                &creds,
+                UpdateStatus {
+                    status: args.status.into(),
+                    note: args.note,
+                },
+            )
+            .await?;
         Ok(Json(updated.into()))
     }
 
-    #[tool(description = "See your partner's last status and note, and whether its heartbeat is recent (alive).")]
-    async fn check_partner_status(&self, params: Parameters<CheckPartnerStatusParams>) -> Result<Json<CheckPartnerStatusResult>, ToolFailure> {
+    #[tool(
+        description = "See your partner's last status and note, and whether its heartbeat is recent (alive)."
+    )]
+    async fn check_partner_status(
+        &self,
+        params: Parameters<CheckPartnerStatusParams>,
+    ) -> Result<Json<CheckPartnerStatusResult>, ToolFailure> {
         const TOOL: &str = "check_partner_status";
         let raw_ids = params.raw_ids.clone();
         let args = self.arguments(TOOL, params).await?;

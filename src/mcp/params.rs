@@ -16,8 +16,9 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::Token;
 use crate::domain::{
-    self, ActionType, CONVERSATION_ID_PATTERN, ConversationId, DEFAULT_PAGE, InvalidValue, MAX_FILES, MAX_NOTE_CHARS, MAX_PAGE,
-    MAX_PATH_CHARS, MAX_ROLE_CHARS, MAX_WAIT_SECONDS, ROLE_PATTERN, Side, Status,
+    self, ActionType, CONVERSATION_ID_PATTERN, ConversationId, DEFAULT_PAGE, InvalidValue,
+    MAX_FILES, MAX_NOTE_CHARS, MAX_PAGE, MAX_PATH_CHARS, MAX_ROLE_CHARS, MAX_WAIT_SECONDS,
+    ROLE_PATTERN, Side, Status,
 };
 use crate::service::SessionCredentials;
 
@@ -50,7 +51,8 @@ impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Paramet
         let arguments: JsonObject = context.arguments.take().unwrap_or_default();
         let raw = |k: &str| arguments.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let raw_ids = (raw("conversation_id"), raw("session_id"));
-        let args = serde_json::from_value(serde_json::Value::Object(arguments)).map_err(|e| ArgumentError(sanitize(&e.to_string())));
+        let args = serde_json::from_value(serde_json::Value::Object(arguments))
+            .map_err(|e| ArgumentError(sanitize(&e.to_string())));
         Ok(Self { args, raw_ids })
     }
 }
@@ -79,7 +81,9 @@ fn sanitize(message: &str) -> String {
         let inner = &after[..len];
         out.push_str(&rest[..start]);
         out.push(quote);
-        let identifier = !inner.is_empty() && inner.len() <= 32 && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let identifier = !inner.is_empty()
+            && inner.len() <= 32
+            && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         out.push_str(if identifier { inner } else { "…" });
         out.push(quote);
         rest = &after[len + 1..];
@@ -256,11 +260,17 @@ impl CheckMessagesParams {
     pub fn wait_and_limit(&self) -> Result<(std::time::Duration, u32), ArgumentError> {
         let wait = self.wait_seconds.unwrap_or(0.0);
         if !(0.0..=MAX_WAIT_SECONDS as f64).contains(&wait) {
-            return Err(InvalidValue::new("wait_seconds", format!("must be between 0 and {MAX_WAIT_SECONDS}")).into());
+            return Err(InvalidValue::new(
+                "wait_seconds",
+                format!("must be between 0 and {MAX_WAIT_SECONDS}"),
+            )
+            .into());
         }
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(InvalidValue::new("limit", format!("must be between 1 and {MAX_PAGE}")).into());
+            return Err(
+                InvalidValue::new("limit", format!("must be between 1 and {MAX_PAGE}")).into(),
+            );
         }
         Ok((std::time::Duration::from_secs_f64(wait), limit))
     }
@@ -307,7 +317,13 @@ mod tests {
         .unwrap_err();
         let text = sanitize(&e.to_string());
         assert!(!text.contains("AKIA"), "{text}");
-        assert_eq!(sanitize("unknown field `extra`, expected `token`"), "unknown field `extra`, expected `token`");
-        assert_eq!(sanitize("invalid value: string \"Hunter2!\""), "invalid value: string \"…\"");
+        assert_eq!(
+            sanitize("unknown field `extra`, expected `token`"),
+            "unknown field `extra`, expected `token`"
+        );
+        assert_eq!(
+            sanitize("invalid value: string \"Hunter2!\""),
+            "invalid value: string \"…\""
+        );
     }
 }

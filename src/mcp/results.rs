@@ -46,7 +46,11 @@ pub struct SendToPartnerResult {
 
 impl From<Sent> for SendToPartnerResult {
     fn from(s: Sent) -> Self {
-        Self { message_id: s.message_id, created_at: s.created_at.to_rfc3339(), redactions: s.redactions }
+        Self {
+            message_id: s.message_id,
+            created_at: s.created_at.to_rfc3339(),
+            redactions: s.redactions,
+        }
     }
 }
 
@@ -94,7 +98,10 @@ pub struct CheckMessagesResult {
 
 impl From<Inbox> for CheckMessagesResult {
     fn from(i: Inbox) -> Self {
-        Self { messages: i.messages.into_iter().map(MessageView::from).collect(), more: i.more }
+        Self {
+            messages: i.messages.into_iter().map(MessageView::from).collect(),
+            more: i.more,
+        }
     }
 }
 
@@ -109,7 +116,10 @@ pub struct UpdateMyStatusResult {
 
 impl From<StatusUpdated> for UpdateMyStatusResult {
     fn from(s: StatusUpdated) -> Self {
-        Self { status: s.status.as_str().to_owned(), updated_at: s.updated_at.to_rfc3339() }
+        Self {
+            status: s.status.as_str().to_owned(),
+            updated_at: s.updated_at.to_rfc3339(),
+        }
     }
 }
 

@@ -85,13 +85,48 @@ pub struct Redactor {
 }
 
 const BUILTIN: &[(&str, &str, &str, &str)] = &[
-    ("private_key", "PRIVATE_KEY_REDACTED", "PEM private keys", r"(?s)(?P<secret>-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----.*?-----END [A-Z ]*PRIVATE KEY( BLOCK)?-----)"),
-    ("aws_access_key_id", "AWS_KEY_REDACTED", "AWS access key ids", r"\b(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b"),
-    ("github_token", "GITHUB_TOKEN_REDACTED", "GitHub tokens", r"\b(?P<secret>(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82}))\b"),
-    ("openai_api_key", "OPENAI_KEY_REDACTED", "OpenAI keys", r"\b(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})"),
-    ("http_bearer_token", "BEARER_TOKEN_REDACTED", "Bearer tokens", r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/\-]{8,}=*)"),
-    ("password_assignment", "PASSWORD_REDACTED", "passwords", r#"(?i)\b(?:password|passwd|pwd)\b(?:\s+is)?\s*[:=]\s*["']?(?P<secret>[^\s"',;]+)"#),
-    ("api_key_assignment", "API_KEY_REDACTED", "API keys", r#"(?i)\bapi[_-]?key\b\s*[:=]\s*["']?(?P<secret>[A-Za-z0-9_\-]{16,})"#),
+    (
+        "private_key",
+        "PRIVATE_KEY_REDACTED",
+        "PEM private keys",
+        r"(?s)(?P<secret>-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----.*?-----END [A-Z ]*PRIVATE KEY( BLOCK)?-----)",
+    ),
+    (
+        "aws_access_key_id",
+        "AWS_KEY_REDACTED",
+        "AWS access key ids",
+        r"\b(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+    ),
+    (
+        "github_token",
+        "GITHUB_TOKEN_REDACTED",
+        "GitHub tokens",
+        r"\b(?P<secret>(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82}))\b",
+    ),
+    (
+        "openai_api_key",
+        "OPENAI_KEY_REDACTED",
+        "OpenAI keys",
+        r"\b(?P<secret>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})",
+    ),
+    (
+        "http_bearer_token",
+        "BEARER_TOKEN_REDACTED",
+        "Bearer tokens",
+        r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/\-]{8,}=*)",
+    ),
+    (
+        "password_assignment",
+        "PASSWORD_REDACTED",
+        "passwords",
+        r#"(?i)\b(?:password|passwd|pwd)\b(?:\s+is)?\s*[:=]\s*["']?(?P<secret>[^\s"',;]+)"#,
+    ),
+    (
+        "api_key_assignment",
+        "API_KEY_REDACTED",
+        "API keys",
+        r#"(?i)\bapi[_-]?key\b\s*[:=]\s*["']?(?P<secret>[A-Za-z0-9_\-]{16,})"#,
+    ),
 ];
 
 impl Redactor {
@@ -116,9 +151,15 @@ impl Redactor {
             })
             .collect();
         for p in &settings.patterns {
-            let regex = Regex::new(&p.regex).map_err(|e| RedactError::BadPattern { name: p.name.clone(), reason: e.to_string() })?;
+            let regex = Regex::new(&p.regex).map_err(|e| RedactError::BadPattern {
+                name: p.name.clone(),
+                reason: e.to_string(),
+            })?;
             if regex.is_match("") {
-                return Err(RedactError::BadPattern { name: p.name.clone(), reason: "matches the empty string".into() });
+                return Err(RedactError::BadPattern {
+                    name: p.name.clone(),
+                    reason: "matches the empty string".into(),
+                });
             }
             rules.push(Rule {
                 name: p.name.clone(),
@@ -132,7 +173,10 @@ impl Redactor {
             .allow
             .iter()
             .map(|a| {
-                Regex::new(&format!("^(?:{a})$")).map_err(|e| RedactError::BadAllow { entry: a.clone(), reason: e.to_string() })
+                Regex::new(&format!("^(?:{a})$")).map_err(|e| RedactError::BadAllow {
+                    entry: a.clone(),
+                    reason: e.to_string(),
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(Redactor { rules, allow })
@@ -148,8 +192,12 @@ impl Redactor {
             let mut last = 0;
             let mut n = 0;
             for caps in rule.regex.captures_iter(current) {
-                let Some(m) = caps.name("secret").or_else(|| caps.get(0)) else { continue };
-                if self.allow.iter().any(|a| a.is_match(m.as_str())) || m.as_str().ends_with("_REDACTED") {
+                let Some(m) = caps.name("secret").or_else(|| caps.get(0)) else {
+                    continue;
+                };
+                if self.allow.iter().any(|a| a.is_match(m.as_str()))
+                    || m.as_str().ends_with("_REDACTED")
+                {
                     continue;
                 }
                 result.push_str(&current[last..m.start()]);

@@ -8,7 +8,10 @@ use std::time::Duration;
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
-use crate::domain::{ActionType, ConversationId, Message, MessageText, Role, Sender, Side, Status, Timestamp, check_files, check_note};
+use crate::domain::{
+    ActionType, ConversationId, Message, MessageText, Role, Sender, Side, Status, Timestamp,
+    check_files, check_note,
+};
 use crate::store::{Guard, NewConversation, NewMessage, StatusRecord, Store, StoreError};
 
 /// Proof of identity presented with every session call.
@@ -115,9 +118,14 @@ impl<S: Store> Bridge<S> {
     ///
     /// # Errors
     /// [`ServiceError::InvalidArgument`] for bad roles, or storage failures.
-    pub async fn create_conversation(&self, my_role: &str, partner_role: &str) -> Result<Created, ServiceError> {
+    pub async fn create_conversation(
+        &self,
+        my_role: &str,
+        partner_role: &str,
+    ) -> Result<Created, ServiceError> {
         let draft = AuditDraft::new("mcp", "create_conversation");
-        let roles = Role::parse("my_role", my_role).and_then(|a| Ok((a, Role::parse("partner_role", partner_role)?)));
+        let roles = Role::parse("my_role", my_role)
+            .and_then(|a| Ok((a, Role::parse("partner_role", partner_role)?)));
         let (role_a, role_b) = match roles {
             Ok(r) => r,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
@@ -130,10 +138,28 @@ impl<S: Store> Bridge<S> {
             attempts += 1;
             let id = match ConversationId::random() {
                 Ok(id) => id,
-                Err(e) => return Err(self.refuse(draft, ServiceError::Internal(StoreError::Backend(Box::new(e)))).await),
+                Err(e) => {
+                    return Err(self
+                        .refuse(
+                            draft,
+                            ServiceError::Internal(StoreError::Backend(Box::new(e))),
+                        )
+                        .await);
+                }
             };
-            let new = NewConversation { id: id.clone(), role_a: role_a.clone(), role_b: role_b.clone(), created_at, expires_at };
-            let guard = Guard { at: created_at, session: None, quota: None, audit: draft.clone().on(Some(id.as_str()), Some("a")) };
+            let new = NewConversation {
+                id: id.clone(),
+                role_a: role_a.clone(),
+                role_b: role_b.clone(),
+                created_at,
+                expires_at,
+            };
+            let guard = Guard {
+                at: created_at,
+                session: None,
+                quota: None,
+                audit: draft.clone().on(Some(id.as_str()), Some("a")),
+            };
             match self.store.create_conversation(new, guard).await {
                 Ok(()) => {
                     return Ok(Created {
@@ -153,7 +179,11 @@ impl<S: Store> Bridge<S> {
     ///
     /// # Errors
     /// Authentication, expiry, size, argument, rate-limit or storage failures.
-    pub async fn send_to_partner(&self, creds: &SessionCredentials, send: SendToPartner) -> Result<Sent, ServiceError> {
+    pub async fn send_to_partner(
+        &self,
+        creds: &SessionCredentials,
+        send: SendToPartner,
+    ) -> Result<Sent, ServiceError> {
         const TOOL: &str = "send_to_partner";
         let at = self.clock.now();
         let mut draft = session_draft(TOOL, creds);
@@ -167,7 +197,10 @@ impl<S: Store> Bridge<S> {
             return Err(self.refuse(draft, e.into()).await);
         }
         if send.action_type == ActionType::System {
-            let e = crate::domain::InvalidValue::new("action_type", "`system` is reserved for the bridge");
+            let e = crate::domain::InvalidValue::new(
+                "action_type",
+                "`system` is reserved for the bridge",
+            );
             return Err(self.refuse(draft, e.into()).await);
         }
 
@@ -207,7 +240,11 @@ impl<S: Store> Bridge<S> {
         };
         let guard = self.guard(creds, TOOL, at, draft.clone());
         match self.store.send_message(message, guard).await {
-            Ok(message_id) => Ok(Sent { message_id, created_at: at, redactions }),
+            Ok(message_id) => Ok(Sent {
+                message_id,
+                created_at: at,
+                redactions,
+            }),
             Err(e) => Err(self.refuse(draft, e.into()).await),
         }
     }
@@ -231,17 +268,34 @@ impl<S: Store> Bridge<S> {
 
         if check.wait.is_zero() {
             let guard = self.guard(creds, TOOL, at, draft.clone());
-            return match self.store.take_messages(creds.conversation.clone(), creds.side, check.limit, true, guard).await {
+            return match self
+                .store
+                .take_messages(
+                    creds.conversation.clone(),
+                    creds.side,
+                    check.limit,
+                    true,
+                    guard,
+                )
+                .await
+            {
                 Ok(page) => {
                     let page = page.unwrap_or_default();
-                    Ok(Inbox { messages: page.messages, more: page.more })
+                    Ok(Inbox {
+                        messages: page.messages,
+                        more: page.more,
+                    })
                 }
                 Err(e) => Err(self.refuse(draft, e.into()).await),
             };
         }
 
         // A long-poll spends its quota once, up front; the final take is unmetered.
-        if let Err(e) = self.store.spend_quota(self.guard(creds, TOOL, at, draft.clone())).await {
+        if let Err(e) = self
+            .store
+            .spend_quota(self.guard(creds, TOOL, at, draft.clone()))
+            .await
+        {
             return Err(self.refuse(draft, e.into()).await);
         }
         let deadline = tokio::time::Instant::now() + check.wait;
@@ -250,14 +304,36 @@ impl<S: Store> Bridge<S> {
         loop {
             feed.mark_seen();
             let last_chance = tokio::time::Instant::now() >= deadline;
-            let pending = match self.store.has_pending(&creds.conversation, creds.side).await {
+            let pending = match self
+                .store
+                .has_pending(&creds.conversation, creds.side)
+                .await
+            {
                 Ok(p) => p,
                 Err(e) => return Err(self.refuse(draft, e.into()).await),
             };
             if pending || last_chance {
-                let guard = Guard { quota: None, ..self.guard(creds, TOOL, self.clock.now(), draft.clone()) };
-                match self.store.take_messages(creds.conversation.clone(), creds.side, check.limit, last_chance, guard).await {
-                    Ok(Some(page)) => return Ok(Inbox { messages: page.messages, more: page.more }),
+                let guard = Guard {
+                    quota: None,
+                    ..self.guard(creds, TOOL, self.clock.now(), draft.clone())
+                };
+                match self
+                    .store
+                    .take_messages(
+                        creds.conversation.clone(),
+                        creds.side,
+                        check.limit,
+                        last_chance,
+                        guard,
+                    )
+                    .await
+                {
+                    Ok(Some(page)) => {
+                        return Ok(Inbox {
+                            messages: page.messages,
+                            more: page.more,
+                        });
+                    }
                     // Another checker on the same side took them first: keep waiting.
                     Ok(None) => {}
                     Err(e) => return Err(self.refuse(draft, e.into()).await),
@@ -275,7 +351,11 @@ impl<S: Store> Bridge<S> {
     ///
     /// # Errors
     /// Authentication, expiry, argument, rate-limit or storage failures.
-    pub async fn update_my_status(&self, creds: &SessionCredentials, update: UpdateStatus) -> Result<StatusUpdated, ServiceError> {
+    pub async fn update_my_status(
+        &self,
+        creds: &SessionCredentials,
+        update: UpdateStatus,
+    ) -> Result<StatusUpdated, ServiceError> {
         const TOOL: &str = "update_my_status";
         let at = self.clock.now();
         let mut draft = session_draft(TOOL, creds);
@@ -290,11 +370,22 @@ impl<S: Store> Bridge<S> {
             draft.count = Some(i64::try_from(r.counts.values().sum::<usize>()).unwrap_or(i64::MAX));
             r.text.into_owned()
         });
-        let record = StatusRecord { status: update.status, note, updated_at: at };
+        let record = StatusRecord {
+            status: update.status,
+            note,
+            updated_at: at,
+        };
         draft.detail = Some(format!("status={}", update.status));
         let guard = self.guard(creds, TOOL, at, draft.clone());
-        match self.store.set_status(creds.conversation.clone(), creds.side, record, guard).await {
-            Ok(()) => Ok(StatusUpdated { status: update.status, updated_at: at }),
+        match self
+            .store
+            .set_status(creds.conversation.clone(), creds.side, record, guard)
+            .await
+        {
+            Ok(()) => Ok(StatusUpdated {
+                status: update.status,
+                updated_at: at,
+            }),
             Err(e) => Err(self.refuse(draft, e.into()).await),
         }
     }
@@ -303,22 +394,34 @@ impl<S: Store> Bridge<S> {
     ///
     /// # Errors
     /// Authentication, expiry, rate-limit or storage failures.
-    pub async fn check_partner_status(&self, creds: &SessionCredentials) -> Result<PartnerStatus, ServiceError> {
+    pub async fn check_partner_status(
+        &self,
+        creds: &SessionCredentials,
+    ) -> Result<PartnerStatus, ServiceError> {
         const TOOL: &str = "check_partner_status";
         let at = self.clock.now();
         let draft = session_draft(TOOL, creds);
         self.authorize(creds, &draft, at).await?;
         let guard = self.guard(creds, TOOL, at, draft.clone());
-        let conversation = match self.store.observe_conversation(creds.conversation.clone(), guard).await {
+        let conversation = match self
+            .store
+            .observe_conversation(creds.conversation.clone(), guard)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
         let Some(partner) = conversation.participant(creds.side.partner()) else {
-            let e = ServiceError::Internal(StoreError::Corrupt(format!("{} has no side {}", creds.conversation, creds.side.partner())));
+            let e = ServiceError::Internal(StoreError::Corrupt(format!(
+                "{} has no side {}",
+                creds.conversation,
+                creds.side.partner()
+            )));
             return Err(self.refuse(draft, e).await);
         };
         let heartbeat = partner.status.as_ref();
-        let age = heartbeat.map(|s| u64::try_from(at.micros_since(s.updated_at).max(0) / 1_000_000).unwrap_or(0));
+        let age = heartbeat
+            .map(|s| u64::try_from(at.micros_since(s.updated_at).max(0) / 1_000_000).unwrap_or(0));
         Ok(PartnerStatus {
             partner_role: partner.role.clone(),
             status: heartbeat.map(|s| s.status),

@@ -12,7 +12,9 @@ use crate::store::StoreError;
 pub enum ServiceError {
     /// Wrong token, another side's token, another conversation's token, or an
     /// unknown conversation — deliberately indistinguishable.
-    #[error("authentication failed: check conversation_id, session_id and token (tokens belong to one conversation and one side)")]
+    #[error(
+        "authentication failed: check conversation_id, session_id and token (tokens belong to one conversation and one side)"
+    )]
     AuthFailed,
     /// The conversation is past its expiry.
     #[error("conversation expired at {expired_at}; create a new conversation")]
@@ -42,7 +44,9 @@ pub enum ServiceError {
     #[error("invalid argument: {0}")]
     InvalidArgument(#[from] InvalidValue),
     /// YOLO mode is not enabled on this server.
-    #[error("command execution is disabled on this server (start it with MCP_BRIDGE_YOLO=1 to offer it)")]
+    #[error(
+        "command execution is disabled on this server (start it with MCP_BRIDGE_YOLO=1 to offer it)"
+    )]
     YoloDisabled,
     /// The database stayed locked too long.
     #[error("the bridge database is busy; retry in a moment")]
@@ -89,9 +93,11 @@ impl From<StoreError> for ServiceError {
             // A conversation deleted under us looks exactly like an unknown one.
             StoreError::NotFound => ServiceError::AuthFailed,
             StoreError::Busy => ServiceError::Busy,
-            StoreError::QuotaExceeded(r) => {
-                ServiceError::RateLimited { window: r.window, limit: r.limit, retry_after_s: r.retry_after_s }
-            }
+            StoreError::QuotaExceeded(r) => ServiceError::RateLimited {
+                window: r.window,
+                limit: r.limit,
+                retry_after_s: r.retry_after_s,
+            },
             other => ServiceError::Internal(other),
         }
     }
@@ -100,8 +106,12 @@ impl From<StoreError> for ServiceError {
 impl From<MessageSizeError> for ServiceError {
     fn from(e: MessageSizeError) -> Self {
         match e {
-            MessageSizeError::Empty => ServiceError::InvalidArgument(InvalidValue::new("message", "must not be empty")),
-            MessageSizeError::TooLarge { size, limit } => ServiceError::MessageTooLarge { size, limit },
+            MessageSizeError::Empty => {
+                ServiceError::InvalidArgument(InvalidValue::new("message", "must not be empty"))
+            }
+            MessageSizeError::TooLarge { size, limit } => {
+                ServiceError::MessageTooLarge { size, limit }
+            }
         }
     }
 }

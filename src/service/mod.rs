@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use conversation::{
-    CheckMessages, Created, Inbox, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,
+    CheckMessages, Created, Inbox, PartnerStatus, SendToPartner, Sent, SessionCredentials,
+    StatusUpdated, UpdateStatus,
 };
 pub use error::ServiceError;
 pub use redaction::SharedRedactor;
@@ -79,7 +80,11 @@ impl ExpiryCache {
     const CAPACITY: usize = 4096;
 
     fn get(&self, id: &ConversationId) -> Option<Timestamp> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(id).copied()
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
     }
 
     fn insert(&self, conversation: &Conversation) {
@@ -103,8 +108,21 @@ pub struct Bridge<S: Store> {
 
 impl<S: Store> Bridge<S> {
     /// Assembles a bridge.
-    pub fn new(store: S, key: ServerKey, redactor: Arc<SharedRedactor>, settings: BridgeSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { expiries: ExpiryCache::default(), store, key, redactor, settings, clock }
+    pub fn new(
+        store: S,
+        key: ServerKey,
+        redactor: Arc<SharedRedactor>,
+        settings: BridgeSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            expiries: ExpiryCache::default(),
+            store,
+            key,
+            redactor,
+            settings,
+            clock,
+        }
     }
 
     /// The store (for management commands built on the same layer).
@@ -120,11 +138,20 @@ impl<S: Store> Bridge<S> {
     /// Records a call that was refused before it reached the service, e.g. for
     /// arguments that do not fit the schema. Ids are recorded only when they are
     /// well-formed, so the audit trail never stores arbitrary client text.
-    pub async fn record_rejected_call(&self, action: &str, conversation: Option<&str>, side: Option<&str>, code: &str) {
+    pub async fn record_rejected_call(
+        &self,
+        action: &str,
+        conversation: Option<&str>,
+        side: Option<&str>,
+        code: &str,
+    ) {
         let conversation = conversation.and_then(|c| ConversationId::parse(c).ok());
         let side = side.and_then(|s| Side::parse(s).ok());
         let draft = AuditDraft::new("mcp", action)
-            .on(conversation.as_ref().map(ConversationId::as_str), side.map(Side::as_str))
+            .on(
+                conversation.as_ref().map(ConversationId::as_str),
+                side.map(Side::as_str),
+            )
             .failed(Outcome::Error, code);
         self.audit(draft).await;
     }
@@ -151,8 +178,16 @@ impl<S: Store> Bridge<S> {
 
     /// Checks a session's credentials: the token first (no store access), then
     /// that the conversation exists and has not expired.
-    async fn authorize(&self, creds: &SessionCredentials, draft: &AuditDraft, at: Timestamp) -> Result<(), ServiceError> {
-        if !self.key.verify(&creds.conversation, creds.side, &creds.token) {
+    async fn authorize(
+        &self,
+        creds: &SessionCredentials,
+        draft: &AuditDraft,
+        at: Timestamp,
+    ) -> Result<(), ServiceError> {
+        if !self
+            .key
+            .verify(&creds.conversation, creds.side, &creds.token)
+        {
             return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await);
         }
         let expires_at = match self.expiries.get(&creds.conversation) {
@@ -167,14 +202,22 @@ impl<S: Store> Bridge<S> {
             },
         };
         if at >= expires_at {
-            let err = ServiceError::ConversationExpired { expired_at: expires_at };
+            let err = ServiceError::ConversationExpired {
+                expired_at: expires_at,
+            };
             return Err(self.refuse(draft.clone(), err).await);
         }
         Ok(())
     }
 
     /// The guard for a session's call to `tool`.
-    fn guard(&self, creds: &SessionCredentials, tool: &'static str, at: Timestamp, audit: AuditDraft) -> Guard {
+    fn guard(
+        &self,
+        creds: &SessionCredentials,
+        tool: &'static str,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Guard {
         let quota = self.settings.rate_limits.map(|l| Quota {
             class: tool,
             limits: match tool {
@@ -184,7 +227,12 @@ impl<S: Store> Bridge<S> {
                 _ => l.check_partner_status,
             },
         });
-        Guard { at, session: Some((creds.conversation.clone(), creds.side)), quota, audit }
+        Guard {
+            at,
+            session: Some((creds.conversation.clone(), creds.side)),
+            quota,
+            audit,
+        }
     }
 }
 

@@ -19,15 +19,20 @@ pub struct SharedRedactor {
 impl SharedRedactor {
     /// A handle that compiles `settings` on first use.
     pub fn new(settings: RedactionSettings) -> Arc<Self> {
-        Arc::new(Self { cell: OnceLock::new(), settings })
+        Arc::new(Self {
+            cell: OnceLock::new(),
+            settings,
+        })
     }
 
     /// Starts compiling on a background thread.
     pub fn warm_up(self: &Arc<Self>) {
         let me = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name("redactor".into()).spawn(move || {
-            me.get();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("redactor".into())
+            .spawn(move || {
+                me.get();
+            });
         if let Err(e) = spawned {
             tracing::debug!(error = %e, "cannot pre-compile the redactor; it compiles on first use");
         }

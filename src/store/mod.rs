@@ -35,7 +35,9 @@ pub enum StoreError {
     #[error("rate limit reached for the {} window", .0.window.as_str())]
     QuotaExceeded(ratelimit::Refusal),
     /// The database was written by a newer mcp-bridge.
-    #[error("the database has schema version {found}, newer than the {supported} this mcp-bridge supports; upgrade mcp-bridge")]
+    #[error(
+        "the database has schema version {found}, newer than the {supported} this mcp-bridge supports; upgrade mcp-bridge"
+    )]
     SchemaTooNew {
         /// Version found in the file.
         found: i64,
@@ -154,13 +156,24 @@ pub struct Page {
 /// atomic across every process sharing the store.
 pub trait Store: Send + Sync + 'static {
     /// Looks a conversation up, with its participants and their status.
-    fn conversation(&self, id: &ConversationId) -> impl Future<Output = Result<Option<Conversation>, StoreError>> + Send;
+    fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> impl Future<Output = Result<Option<Conversation>, StoreError>> + Send;
 
     /// Stores a new conversation.
-    fn create_conversation(&self, new: NewConversation, guard: Guard) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create_conversation(
+        &self,
+        new: NewConversation,
+        guard: Guard,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a message and queues it for every other participant; returns its id.
-    fn send_message(&self, message: NewMessage, guard: Guard) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    fn send_message(
+        &self,
+        message: NewMessage,
+        guard: Guard,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// Takes up to `limit` undelivered messages of `recipient`, oldest first,
     /// and marks them delivered. When the page is empty and `final_attempt` is
@@ -176,7 +189,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Page>, StoreError>> + Send;
 
     /// Whether `recipient` has undelivered messages. Read-only.
-    fn has_pending(&self, conversation: &ConversationId, recipient: Side) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn has_pending(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Spends one call of quota without doing anything else (start of a long-poll).
     /// The guard's audit record is appended only if the quota is refused.
@@ -192,15 +209,27 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Reads a conversation for a status check and records the call.
-    fn observe_conversation(&self, conversation: ConversationId, guard: Guard) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+    fn observe_conversation(
+        &self,
+        conversation: ConversationId,
+        guard: Guard,
+    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
 
     /// Appends an audit record on its own (refusals decided before any store
     /// work). It may be batched with other records and land a moment later;
     /// [`Store::flush`] forces it out.
-    fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn append_audit(
+        &self,
+        at: Timestamp,
+        draft: AuditDraft,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Audit records, oldest first, from `after_seq` on, at most `limit`.
-    fn audit_records(&self, after_seq: i64, limit: u32) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+    fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
 
     /// Appends every audit record still held back for batching.
     fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

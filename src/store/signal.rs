@@ -21,7 +21,10 @@ impl ChangeHub {
     /// notifications that cannot be delivered (a writer killed between its
     /// commit and its notification, a filesystem without change events).
     pub fn new(fallback: Duration) -> Self {
-        Self { tx: watch::Sender::new(0), fallback }
+        Self {
+            tx: watch::Sender::new(0),
+            fallback,
+        }
     }
 
     /// Tells every feed that something may have changed.
@@ -31,7 +34,10 @@ impl ChangeHub {
 
     /// A new feed.
     pub fn subscribe(&self) -> ChangeFeed {
-        ChangeFeed { rx: self.tx.subscribe(), fallback: self.fallback }
+        ChangeFeed {
+            rx: self.tx.subscribe(),
+            fallback: self.fallback,
+        }
     }
 }
 
@@ -74,7 +80,9 @@ mod tests {
         let mut feed = hub.subscribe();
         feed.mark_seen();
         hub.notify();
-        tokio::time::timeout(Duration::from_secs(5), feed.changed()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), feed.changed())
+            .await
+            .unwrap();
     }
 
     #[tokio::test(start_paused = true)]

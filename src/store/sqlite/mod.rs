@@ -23,7 +23,10 @@ pub use open::{Durability, OpenMode, SCHEMA_VERSION};
 use self::spool::AuditSpool;
 use self::wake::WakeFile;
 use super::signal::ChangeHub;
-use super::{ChangeFeed, Conversation, Guard, NewConversation, NewMessage, Page, StatusRecord, Store, StoreError};
+use super::{
+    ChangeFeed, Conversation, Guard, NewConversation, NewMessage, Page, StatusRecord, Store,
+    StoreError,
+};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
 
@@ -40,7 +43,9 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
                 rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound,
                 _ => StoreError::Conflict(e.to_string()),
             },
-            ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => StoreError::Corrupt(e.to_string()),
+            ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
+                StoreError::Corrupt(e.to_string())
+            }
             _ => StoreError::Backend(Box::new(e)),
         },
         _ => StoreError::Backend(Box::new(e)),
@@ -57,15 +62,23 @@ struct WriteTx<'c> {
 
 impl<'c> WriteTx<'c> {
     fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
-        conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).map_err(sql_err)?;
+        conn.prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_err)?;
         Ok(Self { conn, open: true })
     }
 
     fn commit(mut self) -> Result<(), StoreError> {
         self.open = false;
-        let done = self.conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        let done = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
         if done.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
         }
         done.map(|_| ()).map_err(sql_err)
     }
@@ -81,7 +94,10 @@ impl std::ops::Deref for WriteTx<'_> {
 impl Drop for WriteTx<'_> {
     fn drop(&mut self) {
         if self.open && !self.conn.is_autocommit() {
-            let _ = self.conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
         }
     }
 }
@@ -123,7 +139,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -251,7 +269,11 @@ impl Store for SqliteStore {
         self.call(move |conn| ops::conversation(conn, &id)).await
     }
 
-    async fn create_conversation(&self, new: NewConversation, guard: Guard) -> Result<(), StoreError> {
+    async fn create_conversation(
+        &self,
+        new: NewConversation,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             ops::create_conversation(tx, &new)?;
             ops::append_audit(tx, guard.at, &guard.audit)
@@ -305,9 +327,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn has_pending(&self, conversation: &ConversationId, recipient: Side) -> Result<bool, StoreError> {
+    async fn has_pending(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+    ) -> Result<bool, StoreError> {
         let conversation = conversation.clone();
-        self.call(move |conn| ops::has_pending(conn, &conversation, recipient)).await
+        self.call(move |conn| ops::has_pending(conn, &conversation, recipient))
+            .await
     }
 
     async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
@@ -317,7 +344,13 @@ impl Store for SqliteStore {
         self.write(move |tx| ops::spend_quota(tx, &guard)).await
     }
 
-    async fn set_status(&self, conversation: ConversationId, side: Side, status: StatusRecord, guard: Guard) -> Result<(), StoreError> {
+    async fn set_status(
+        &self,
+        conversation: ConversationId,
+        side: Side,
+        status: StatusRecord,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             ops::set_status(tx, &conversation, side, &status)?;
@@ -326,9 +359,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn observe_conversation(&self, conversation: ConversationId, guard: Guard) -> Result<Conversation, StoreError> {
+    async fn observe_conversation(
+        &self,
+        conversation: ConversationId,
+        guard: Guard,
+    ) -> Result<Conversation, StoreError> {
         if guard.quota.is_none() {
-            let found = self.conversation(&conversation).await?.ok_or(StoreError::NotFound)?;
+            let found = self
+                .conversation(&conversation)
+                .await?
+                .ok_or(StoreError::NotFound)?;
             self.defer_audit(guard.at, guard.audit);
             return Ok(found);
         }
@@ -346,9 +386,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn audit_records(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+    async fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         self.flush().await?;
-        self.call(move |conn| ops::audit_records(conn, after_seq, limit)).await
+        self.call(move |conn| ops::audit_records(conn, after_seq, limit))
+            .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -356,7 +401,9 @@ impl Store for SqliteStore {
     }
 
     fn changes(&self) -> ChangeFeed {
-        self.inner.watching.get_or_init(|| self.inner.wake.watch(Arc::clone(&self.inner.hub)));
+        self.inner
+            .watching
+            .get_or_init(|| self.inner.wake.watch(Arc::clone(&self.inner.hub)));
         self.inner.hub.subscribe()
     }
 }

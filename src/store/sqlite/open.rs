@@ -44,9 +44,18 @@ fn prepare_files(path: &Path) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
     }
-    match fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(io(e)),
@@ -114,10 +123,15 @@ pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Conne
     // typical call touches three or four, each holding a few hundred bytes of
     // new data. 1 KiB pages halve the cost of a commit compared with 4 KiB.
     // (Takes effect only when the file is new; WAL mode fixes it afterwards.)
-    conn.execute_batch("PRAGMA page_size = 1024").map_err(sql_err)?;
-    let journal: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql_err)?;
+    conn.execute_batch("PRAGMA page_size = 1024")
+        .map_err(sql_err)?;
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(sql_err)?;
     if !journal.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Corrupt(format!("cannot switch the database to WAL mode (got {journal})")));
+        return Err(StoreError::Corrupt(format!(
+            "cannot switch the database to WAL mode (got {journal})"
+        )));
     }
     let synchronous = match durability {
         Durability::Normal => "NORMAL",
@@ -133,7 +147,11 @@ pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Conne
     // which made each call parse and plan its SQL again. The query-planner
     // stability guarantee keeps plans value-independent, so cached statements
     // stay compiled.
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(sql_err)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     let migrated = migrate(&conn);
     MAY_WAIT.with(|w| w.set(false));
@@ -146,26 +164,36 @@ pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Conne
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version = user_version(conn)?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     if version == SCHEMA_VERSION {
         return Ok(());
     }
-    let mut conn_tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql_err)?;
+    let mut conn_tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
     let version = user_version(&conn_tx)?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found: version, supported: SCHEMA_VERSION });
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     let start = usize::try_from(version).unwrap_or(0);
     for (i, script) in MIGRATIONS.iter().enumerate().skip(start) {
         conn_tx.execute_batch(script).map_err(sql_err)?;
         tracing::info!(version = i + 1, "database schema migrated");
     }
-    conn_tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql_err)?;
+    conn_tx
+        .pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(sql_err)?;
     conn_tx.set_drop_behavior(rusqlite::DropBehavior::Commit);
     conn_tx.commit().map_err(sql_err)
 }
 
 fn user_version(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql_err)
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql_err)
 }

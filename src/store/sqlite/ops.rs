@@ -7,10 +7,16 @@ use super::sql_err;
 use crate::audit::{AuditDraft, AuditRecord, GENESIS_HASH, Outcome};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
 use crate::ratelimit::{self, Window};
-use crate::store::{Conversation, Guard, NewConversation, NewMessage, Page, Participant, RATE_LIMITED_CODE, StatusRecord, StoreError};
+use crate::store::{
+    Conversation, Guard, NewConversation, NewMessage, Page, Participant, RATE_LIMITED_CODE,
+    StatusRecord, StoreError,
+};
 
 /// Reads a conversation with its participants.
-pub fn conversation(conn: &Connection, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
+pub fn conversation(
+    conn: &Connection,
+    id: &ConversationId,
+) -> Result<Option<Conversation>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT c.created_at, c.expires_at, p.side, p.role, p.status, p.note, p.status_at
@@ -34,7 +40,11 @@ pub fn conversation(conn: &Connection, id: &ConversationId) -> Result<Option<Con
             Some(s) => Some(StatusRecord {
                 status: Status::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 note: row.get(5).map_err(sql_err)?,
-                updated_at: Timestamp::from_micros(row.get::<_, Option<i64>>(6).map_err(sql_err)?.unwrap_or_default()),
+                updated_at: Timestamp::from_micros(
+                    row.get::<_, Option<i64>>(6)
+                        .map_err(sql_err)?
+                        .unwrap_or_default(),
+                ),
             }),
         };
         conversation.participants.push(Participant {
@@ -63,9 +73,16 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
     let mut failure = None;
     let decision = ratelimit::decide(&quota.limits, guard.at, |window| {
         let rows = select
-            .query_map(params![key.0, key.1, key.2, window.as_str(), window.oldest_bucket(guard.at)], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })
+            .query_map(
+                params![
+                    key.0,
+                    key.1,
+                    key.2,
+                    window.as_str(),
+                    window.oldest_bucket(guard.at)
+                ],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
         rows.unwrap_or_else(|e| {
             failure = Some(e);
@@ -76,7 +93,10 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
         return Err(sql_err(e));
     }
     if let Err(refusal) = decision {
-        let draft = guard.audit.clone().failed(Outcome::Denied, RATE_LIMITED_CODE);
+        let draft = guard
+            .audit
+            .clone()
+            .failed(Outcome::Denied, RATE_LIMITED_CODE);
         append_audit(tx, guard.at, &draft)?;
         return Err(StoreError::QuotaExceeded(refusal));
     }
@@ -95,8 +115,23 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
         if quota.limits.of(window).is_none() {
             continue;
         }
-        bump.execute(params![key.0, key.1, key.2, window.as_str(), window.bucket_of(guard.at)]).map_err(sql_err)?;
-        prune.execute(params![key.0, key.1, key.2, window.as_str(), window.oldest_bucket(guard.at)]).map_err(sql_err)?;
+        bump.execute(params![
+            key.0,
+            key.1,
+            key.2,
+            window.as_str(),
+            window.bucket_of(guard.at)
+        ])
+        .map_err(sql_err)?;
+        prune
+            .execute(params![
+                key.0,
+                key.1,
+                key.2,
+                window.as_str(),
+                window.oldest_bucket(guard.at)
+            ])
+            .map_err(sql_err)?;
     }
     Ok(())
 }
@@ -137,28 +172,39 @@ pub fn append_audit(tx: &Connection, at: Timestamp, draft: &AuditDraft) -> Resul
          VALUES (9223372036854775807, 0, 'head', 'head', 'ok', ?1, '', ?2)
          ON CONFLICT (seq) DO UPDATE SET count = ?1, hash = ?2",
     )
-        .and_then(|mut s| s.execute(params![record.seq, record.hash]))
-        .map_err(sql_err)?;
+    .and_then(|mut s| s.execute(params![record.seq, record.hash]))
+    .map_err(sql_err)?;
     Ok(())
 }
 
 /// Inserts a conversation and its two participants.
 pub fn create_conversation(tx: &Connection, new: &NewConversation) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT INTO conversations (id, created_at, expires_at) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![new.id.as_str(), new.created_at.as_micros(), new.expires_at.as_micros()]))
+        .and_then(|mut s| {
+            s.execute(params![
+                new.id.as_str(),
+                new.created_at.as_micros(),
+                new.expires_at.as_micros()
+            ])
+        })
         .map_err(sql_err)?;
     let mut insert = tx
-        .prepare_cached("INSERT INTO participants (conversation_id, side, role) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT INTO participants (conversation_id, side, role) VALUES (?1, ?2, ?3)",
+        )
         .map_err(sql_err)?;
     for (side, role) in [(Side::A, &new.role_a), (Side::B, &new.role_b)] {
-        insert.execute(params![new.id.as_str(), side.as_str(), role.as_str()]).map_err(sql_err)?;
+        insert
+            .execute(params![new.id.as_str(), side.as_str(), role.as_str()])
+            .map_err(sql_err)?;
     }
     Ok(())
 }
 
 /// Inserts a message and one pending delivery per other participant.
 pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, StoreError> {
-    let files = serde_json::to_string(&message.files_involved).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let files = serde_json::to_string(&message.files_involved)
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
     let id: i64 = tx
         .prepare_cached(
             "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at)
@@ -192,7 +238,12 @@ pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, Stor
 
 /// Reads up to `limit` undelivered messages of `recipient` (plus whether more wait)
 /// and marks the returned ones delivered.
-pub fn take_messages(tx: &Connection, conversation: &ConversationId, recipient: Side, limit: u32) -> Result<Page, StoreError> {
+pub fn take_messages(
+    tx: &Connection,
+    conversation: &ConversationId,
+    recipient: Side,
+    limit: u32,
+) -> Result<Page, StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system')
@@ -204,7 +255,13 @@ pub fn take_messages(tx: &Connection, conversation: &ConversationId, recipient: 
              LIMIT ?3",
         )
         .map_err(sql_err)?;
-    let mut rows = stmt.query(params![conversation.as_str(), recipient.as_str(), i64::from(limit) + 1]).map_err(sql_err)?;
+    let mut rows = stmt
+        .query(params![
+            conversation.as_str(),
+            recipient.as_str(),
+            i64::from(limit) + 1
+        ])
+        .map_err(sql_err)?;
     let mut messages = Vec::new();
     let mut more = false;
     while let Some(row) = rows.next().map_err(sql_err)? {
@@ -235,14 +292,19 @@ fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
         from: Sender::parse(&from).map_err(corrupt)?,
         action_type: ActionType::parse(&action).map_err(corrupt)?,
         content: row.get(3).map_err(sql_err)?,
-        files_involved: serde_json::from_str(&files).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        files_involved: serde_json::from_str(&files)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         created_at: Timestamp::from_micros(row.get(5).map_err(sql_err)?),
         from_role: row.get(6).map_err(sql_err)?,
     })
 }
 
 /// Whether `recipient` has anything undelivered.
-pub fn has_pending(conn: &Connection, conversation: &ConversationId, recipient: Side) -> Result<bool, StoreError> {
+pub fn has_pending(
+    conn: &Connection,
+    conversation: &ConversationId,
+    recipient: Side,
+) -> Result<bool, StoreError> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2)",
     )
@@ -251,7 +313,12 @@ pub fn has_pending(conn: &Connection, conversation: &ConversationId, recipient: 
 }
 
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
-pub fn set_status(tx: &Connection, conversation: &ConversationId, side: Side, status: &StatusRecord) -> Result<(), StoreError> {
+pub fn set_status(
+    tx: &Connection,
+    conversation: &ConversationId,
+    side: Side,
+    status: &StatusRecord,
+) -> Result<(), StoreError> {
     let changed = tx
         .prepare_cached("UPDATE participants SET status = ?3, note = ?4, status_at = ?5 WHERE conversation_id = ?1 AND side = ?2")
         .and_then(|mut s| {
@@ -264,11 +331,19 @@ pub fn set_status(tx: &Connection, conversation: &ConversationId, side: Side, st
             ])
         })
         .map_err(sql_err)?;
-    if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// Audit records after `after_seq`, oldest first.
-pub fn audit_records(conn: &Connection, after_seq: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+pub fn audit_records(
+    conn: &Connection,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<AuditRecord>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash
@@ -296,7 +371,21 @@ pub fn audit_records(conn: &Connection, after_seq: i64, limit: u32) -> Result<Ve
         .map_err(sql_err)?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, at, actor, action, conversation, side, outcome, code, bytes, count, detail, prev_hash, hash) = row.map_err(sql_err)?;
+        let (
+            seq,
+            at,
+            actor,
+            action,
+            conversation,
+            side,
+            outcome,
+            code,
+            bytes,
+            count,
+            detail,
+            prev_hash,
+            hash,
+        ) = row.map_err(sql_err)?;
         let draft = AuditDraft {
             actor: match actor.as_str() {
                 "mcp" => "mcp",
@@ -306,13 +395,21 @@ pub fn audit_records(conn: &Connection, after_seq: i64, limit: u32) -> Result<Ve
             action,
             conversation,
             side,
-            outcome: Outcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("audit record {seq} has outcome {outcome:?}")))?,
+            outcome: Outcome::parse(&outcome).ok_or_else(|| {
+                StoreError::Corrupt(format!("audit record {seq} has outcome {outcome:?}"))
+            })?,
             code,
             bytes,
             count,
             detail,
         };
-        out.push(AuditRecord { seq, at: Timestamp::from_micros(at), draft, prev_hash, hash });
+        out.push(AuditRecord {
+            seq,
+            at: Timestamp::from_micros(at),
+            draft,
+            prev_hash,
+            hash,
+        });
     }
     Ok(out)
 }

@@ -37,7 +37,11 @@ impl WakeFile {
             .open(&path)
             .inspect_err(|e| tracing::warn!(path = %path.display(), error = %e, "cannot open the wake-up file; long-polls fall back to polling"))
             .ok();
-        Self { path, file, counter: AtomicU64::new(0) }
+        Self {
+            path,
+            file,
+            counter: AtomicU64::new(0),
+        }
     }
 
     /// Signals other processes; call after a commit that stored a message.
@@ -81,7 +85,9 @@ fn watch(path: &Path, hub: Arc<ChangeHub>) {
                 }
             });
         }
-        Err(e) => tracing::warn!(error = %e, "inotify unavailable; long-polls fall back to polling"),
+        Err(e) => {
+            tracing::warn!(error = %e, "inotify unavailable; long-polls fall back to polling")
+        }
     }
 }
 
