@@ -1,0 +1,312 @@
+//! Secret assignments in every syntax that carries them: `.env`, `export`,
+//! YAML, JSON, TOML, INI, Spring properties, code (`=`, `:=`, `=>`, typed
+//! `: &str =`, call arguments, `?? "fallback"`), CLI flags (`--password x`),
+//! Dockerfile `ENV`, XML elements, query strings (`?api_key=`), ADO.NET
+//! (`Password=…;`), `name:`/`value:` pairs and prose (`the password is …`).
+//!
+//! A keyword hit (`pass`, `key`, `token`, …) grows to the whole identifier,
+//! the identifier is classified by [`super::names`], and only the value is
+//! replaced. Every look-around is bounded, and the identifier just parsed is
+//! remembered so other keywords inside it are skipped.
+
+use super::kinds::Kind;
+use super::names::{NameClass, classify, split_words};
+use super::operator::{Op, literal_context, parse_op, skip_blank};
+use super::scan::{Scan, priority};
+use super::text::{find_ci, line_end};
+use super::value::{Strictness, is_secret_value};
+
+/// Longest identifier part we grow on either side of a keyword.
+const MAX_IDENT: usize = 64;
+/// Longest quoted value we read.
+const MAX_VALUE: usize = 1024;
+/// Longest bare (unquoted) value we read.
+const MAX_BARE: usize = 256;
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
+}
+
+/// Handles a keyword anchor found at `start..end`.
+pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
+    let bytes = scan.bytes;
+    if start < scan.ident_done {
+        return;
+    }
+    let mut s = start;
+    while s > 0 && is_ident(bytes[s - 1]) {
+        if start - s >= MAX_IDENT {
+            return;
+        }
+        s -= 1;
+    }
+    let mut e = end;
+    while e < bytes.len() && is_ident(bytes[e]) {
+        if e - end >= MAX_IDENT {
+            scan.ident_done = e;
+            return;
+        }
+        e += 1;
+    }
+    scan.ident_done = e;
+    let raw_s = s;
+    while s < e && matches!(bytes[s], b'-' | b'.') {
+        s += 1;
+    }
+    while e > s && matches!(bytes[e - 1], b'-' | b'.') {
+        e -= 1;
+    }
+    // Our own placeholders are not names (`TOKEN_REDACTED: x` must stay as is
+    // on a second pass).
+    if s >= e || super::kinds::is_placeholder_like(&bytes[s..e]) {
+        return;
+    }
+    let flag = bytes[raw_s] == b'-' && s - raw_s <= 2;
+    if let Some(vstart) = name_value_form(bytes, raw_s, e) {
+        let Some((vs, ve, quoted)) = read_value(bytes, vstart, false) else {
+            return;
+        };
+        emit(scan, s, e, raw_s, &[], vs, ve, quoted, Op::Assign);
+        return;
+    }
+    let Some((op, vstart, extra)) = parse_op(bytes, raw_s, e, flag) else {
+        return;
+    };
+    let query = raw_s > 0 && matches!(bytes[raw_s - 1], b'?' | b'&');
+    let Some((vs, ve, quoted)) = read_value(bytes, vstart, query) else {
+        return;
+    };
+    if op == Op::Literal && !quoted {
+        return;
+    }
+    let literal = quoted || (op == Op::Assign && literal_context(bytes, raw_s, e, vstart, ve));
+    emit(scan, s, e, raw_s, &extra, vs, ve, literal, op);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    scan: &mut Scan<'_>,
+    s: usize,
+    e: usize,
+    raw_s: usize,
+    extra: &[u8],
+    vs: usize,
+    ve: usize,
+    quoted: bool,
+    op: Op,
+) {
+    let bytes = scan.bytes;
+    let mut words = Vec::new();
+    if let Some(prev) = prev_word(bytes, raw_s) {
+        split_words(prev, &mut words);
+    }
+    let before = words.len();
+    split_words(&bytes[s..e], &mut words);
+    split_words(extra, &mut words);
+    let own = words.len() - before;
+    let Some(class) = classify(&words, own) else {
+        return;
+    };
+    let v = &bytes[vs..ve];
+    let class = refine(class, v, quoted);
+    if op == Op::Prose && class.strictness == Strictness::Password && !quoted && v.len() < 6 {
+        return;
+    }
+    if op == Op::Space && v.contains(&b' ') {
+        return;
+    }
+    if op == Op::Weak && !clearly_generated(v) {
+        return;
+    }
+    // In prose a bare 40/64-hex word after "is" is far more often a commit or
+    // digest than a key (`the token fix is cfd1387…`).
+    if matches!(op, Op::Weak | Op::Prose)
+        && !quoted
+        && matches!(v.len(), 40 | 64)
+        && v.iter().all(u8::is_ascii_hexdigit)
+    {
+        return;
+    }
+    if class.kind == Kind::HttpBasicAuth || is_secret_value(v, class.strictness, quoted) {
+        scan.push(vs, ve, class.kind, class.priority);
+        // Keywords inside an accepted value are part of the secret: skip them.
+        scan.ident_done = scan.ident_done.max(ve);
+    }
+}
+
+/// For a value introduced by nothing but a space: at least 12 bytes with
+/// lower, upper and digits (or 32+ hex), no spaces.
+fn clearly_generated(v: &[u8]) -> bool {
+    let p = super::text::Profile::of(v);
+    let hex = v.len() >= 32 && v.iter().all(u8::is_ascii_hexdigit) && p.digit > 0;
+    (v.len() >= 12 && p.lower > 0 && p.upper > 0 && p.digit > 0 && p.space == 0) || hex
+}
+
+/// Adjusts a class from the value's own shape: a base64 `user:password` under
+/// an `auth` name is HTTP Basic; a 40-char base64 secret beside AWS words is AWS.
+fn refine(class: NameClass, v: &[u8], _quoted: bool) -> NameClass {
+    if class.kind == Kind::TokenAssignment && super::http::basic_blob_ok(v) {
+        return NameClass {
+            kind: Kind::HttpBasicAuth,
+            ..class
+        };
+    }
+    if class.kind == Kind::SecretAssignment
+        && v.len() == 88
+        && v.ends_with(b"==")
+        && v.iter().all(|&b| super::text::is_b64(b))
+    {
+        return NameClass {
+            kind: Kind::AzureStorageKey,
+            ..class
+        };
+    }
+    class
+}
+
+/// The alphabetic word right before the identifier (`new password`, `AWS Secret`).
+fn prev_word(bytes: &[u8], raw_s: usize) -> Option<&[u8]> {
+    if raw_s < 2 || bytes[raw_s - 1] != b' ' {
+        return None;
+    }
+    let end = raw_s - 1;
+    let mut s = end;
+    while s > 0 && bytes[s - 1].is_ascii_alphabetic() && end - s < 16 {
+        s -= 1;
+    }
+    if s == end || (s > 0 && bytes[s - 1].is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(&bytes[s..end])
+}
+
+/// `name: DB_PASSWORD` … `value: x` (Kubernetes env, ECS, GitHub API JSON):
+/// returns where the value starts.
+fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
+    let ls = raw_s.saturating_sub(16);
+    let mut p = raw_s;
+    if p > ls && matches!(bytes[p - 1], b'"' | b'\'') {
+        p -= 1;
+    }
+    while p > ls && bytes[p - 1] == b' ' {
+        p -= 1;
+    }
+    let head = &bytes[ls..p];
+    let key_ok = [
+        &b"name:"[..],
+        b"name\":",
+        b"name=",
+        b"name':",
+        b"Name\":",
+        b" key=",
+    ]
+    .iter()
+    .any(|k| head.len() >= k.len() && head[head.len() - k.len()..].eq_ignore_ascii_case(k));
+    if !key_ok {
+        return None;
+    }
+    let hi = (e + 200).min(bytes.len());
+    let win = &bytes[e..hi];
+    let at = find_ci(win, b"value")?;
+    let mut i = e + at + 5;
+    if e + at > 0 && bytes[e + at - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
+        i += 1;
+    }
+    i = skip_blank(bytes, i);
+    if i < bytes.len() && matches!(bytes[i], b':' | b'=') {
+        Some(skip_blank(bytes, i + 1))
+    } else {
+        None
+    }
+}
+
+/// Reads the value starting at `i`: a string literal (`"…"`, `'…'`, `` `…` ``,
+/// escaped `\"…\"`, Python/Rust prefixed `r"…"`), or a bare word.
+fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize, bool)> {
+    let n = bytes.len();
+    if i >= n {
+        return None;
+    }
+    let mut i = i;
+    if i + 1 < n
+        && matches!(bytes[i], b'r' | b'b' | b'f' | b'u' | b'R')
+        && matches!(bytes[i + 1], b'"' | b'\'')
+    {
+        i += 1;
+    }
+    // Escaped quotes inside a JSON string: `\"value\"`.
+    if bytes[i] == b'\\' && matches!(bytes.get(i + 1), Some(b'"' | b'\'')) {
+        let q = [b'\\', bytes[i + 1]];
+        let vs = i + 2;
+        let hi = line_end(bytes, vs).min(vs + MAX_VALUE);
+        let rel = bytes[vs..hi].windows(2).position(|w| w == q)?;
+        return Some((vs, vs + rel, true));
+    }
+    if matches!(bytes[i], b'"' | b'\'' | b'`') {
+        let q = bytes[i];
+        let triple = bytes.len() >= i + 3 && bytes[i + 1] == q && bytes[i + 2] == q;
+        let vs = if triple { i + 3 } else { i + 1 };
+        let hi = line_end(bytes, vs).min(vs + MAX_VALUE);
+        let mut k = vs;
+        while k < hi {
+            if bytes[k] == b'\\' {
+                k += 2;
+                continue;
+            }
+            if bytes[k] == q {
+                return Some((vs, k, true));
+            }
+            k += 1;
+        }
+        // Unterminated: fall through to a bare read after the quote.
+        return bare(bytes, vs, query).map(|(s, e)| (s, e, false));
+    }
+    bare(bytes, i, query).map(|(s, e)| (s, e, false))
+}
+
+fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
+    let n = bytes.len();
+    let mut e = i;
+    while e < n && e - i < MAX_BARE {
+        let b = bytes[e];
+        let stop = matches!(
+            b,
+            b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'`' | b',' | b';' | b'<' | b'\\'
+        ) || (query && matches!(b, b'&' | b'#'));
+        if stop {
+            break;
+        }
+        e += 1;
+    }
+    while e > i && matches!(bytes[e - 1], b'.' | b':' | b')' | b']' | b'}' | b'>') {
+        e -= 1;
+    }
+    (e > i).then_some((i, e))
+}
+
+/// `az storage account keys list` output: `{"keyName": "key1", …, "value": "<base64>"}`.
+pub(crate) fn on_azure_key_list(scan: &mut Scan<'_>, end: usize) {
+    let bytes = scan.bytes;
+    let hi = (end + 200).min(bytes.len());
+    let Some(at) = find_ci(&bytes[end..hi], b"\"value\"") else {
+        return;
+    };
+    let mut i = skip_blank(bytes, end + at + 7);
+    if i >= bytes.len() || bytes[i] != b':' {
+        return;
+    }
+    i = skip_blank(bytes, i + 1);
+    let Some((vs, ve, true)) = read_value(bytes, i, false) else {
+        return;
+    };
+    let v = &bytes[vs..ve];
+    if v.len() >= 40
+        && v.iter().all(|&b| super::text::is_b64(b))
+        && is_secret_value(v, Strictness::Random, true)
+    {
+        scan.push(vs, ve, Kind::AzureStorageKey, priority::NAMED);
+    }
+}

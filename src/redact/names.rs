@@ -1,0 +1,216 @@
+//! Classifies the *name* in `name = value`: is it a password, a secret, an
+//! API key, a token — and does it pin a product (`DD_API_KEY`,
+//! `TWILIO_AUTH_TOKEN`, `aws_secret_access_key`)? Names are split into
+//! lowercase words (`openweatherApiKey` → `openweather api key`), so
+//! `passwordless`, `password_hash`, `max_tokens` or `token_count` do not count.
+
+use super::kinds::Kind;
+use super::scan::priority;
+use super::value::Strictness;
+use super::words::{ANY_STOP, KEY_QUALIFIERS, PASS_FALSE, SUFFIX_STOP};
+
+/// What a secret-bearing name says about its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NameClass {
+    pub kind: Kind,
+    pub strictness: Strictness,
+    pub priority: u8,
+}
+
+fn is_password_word(w: &str) -> bool {
+    w.ends_with("password")
+        || w.ends_with("passwd")
+        || w.ends_with("passphrase")
+        || w.ends_with("pwd")
+        || w == "pw"
+        || w == "passwort"
+        || (w.ends_with("pass") && !PASS_FALSE.contains(&w))
+}
+
+/// Splits `name` into lowercase words at non-alphanumerics and camelCase humps.
+pub(crate) fn split_words(name: &[u8], out: &mut Vec<String>) {
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut Vec<String>| {
+        if !cur.is_empty() {
+            out.push(std::mem::take(cur));
+        }
+    };
+    for (i, &b) in name.iter().enumerate() {
+        if !b.is_ascii_alphanumeric() {
+            flush(&mut cur, out);
+            continue;
+        }
+        let prev = if i > 0 { name[i - 1] } else { b' ' };
+        let next = name.get(i + 1).copied().unwrap_or(b' ');
+        let hump = b.is_ascii_uppercase()
+            && (prev.is_ascii_lowercase()
+                || (prev.is_ascii_uppercase() && next.is_ascii_lowercase()));
+        if hump {
+            flush(&mut cur, out);
+        }
+        cur.push(char::from(b.to_ascii_lowercase()));
+    }
+    flush(&mut cur, out);
+}
+
+/// Classifies the name whose words are `words`; `ident_words` is how many of
+/// them (at the end) come from the identifier itself rather than the
+/// preceding prose word.
+pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass> {
+    let last = words.last()?.as_str();
+    if SUFFIX_STOP.contains(&last) && !(last == "id" && secret_id(words)) {
+        return None;
+    }
+    if words.iter().any(|w| ANY_STOP.contains(&w.as_str())) {
+        return None;
+    }
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let joined: String = words.concat();
+    let jc = |s: &str| joined.contains(s);
+    let named = |kind| {
+        Some(NameClass {
+            kind,
+            strictness: Strictness::Random,
+            priority: priority::NAMED,
+        })
+    };
+    let generic = |kind, strictness| {
+        Some(NameClass {
+            kind,
+            strictness,
+            priority: priority::ASSIGN,
+        })
+    };
+    let keyish =
+        has("key") || has("token") || has("secret") || jc("apikey") || jc("token") || jc("secret");
+
+    if words.iter().any(|w| is_password_word(w)) {
+        return generic(Kind::PasswordAssignment, Strictness::Password);
+    }
+    if jc("secretaccesskey") || (has("aws") && (jc("secret") || jc("sessiontoken"))) {
+        return named(Kind::AwsSecretAccessKey);
+    }
+    if has("twilio") && (jc("token") || has("auth")) {
+        return named(Kind::TwilioAuthToken);
+    }
+    if has("twilio") && keyish {
+        return named(Kind::TwilioApiKey);
+    }
+    if (has("datadog") || has("dd") || jc("ddapi") || jc("ddapp"))
+        && (keyish || has("api") || has("app"))
+    {
+        return named(Kind::DatadogKey);
+    }
+    if ((has("cloudflare") || has("cf")) && keyish) || joined == "xauthkey" {
+        return named(Kind::CloudflareApiToken);
+    }
+    if has("heroku") && keyish {
+        return named(Kind::HerokuApiKey);
+    }
+    if has("mailgun") && keyish {
+        return named(Kind::MailgunApiKey);
+    }
+    if has("vault") && jc("token") {
+        return named(Kind::VaultToken);
+    }
+    if jc("accountkey") || jc("storagekey") || jc("sharedaccesskey") || (has("azure") && has("key"))
+    {
+        return named(Kind::AzureStorageKey);
+    }
+    if (has("relic") || has("newrelic")) && keyish {
+        return named(Kind::NewrelicKey);
+    }
+    if has("sentry") && keyish {
+        return named(Kind::SentryToken);
+    }
+    if has("databricks") && keyish {
+        return named(Kind::DatabricksToken);
+    }
+    if has("discord") && jc("token") {
+        return named(Kind::DiscordBotToken);
+    }
+    if has("telegram") && jc("token") {
+        return named(Kind::TelegramBotToken);
+    }
+    let secretish = words.iter().any(|w| w.ends_with("secret"))
+        || [
+            "secretkey",
+            "signingkey",
+            "encryptionkey",
+            "privatekey",
+            "masterkey",
+            "hmackey",
+            "sessionkey",
+            "jwtkey",
+        ]
+        .iter()
+        .any(|s| jc(s));
+    if secretish {
+        return generic(Kind::SecretAssignment, Strictness::Random);
+    }
+    if has("credential") || has("credentials") || has("creds") {
+        return generic(Kind::SecretAssignment, Strictness::Random);
+    }
+    if jc("apikey") {
+        return generic(Kind::ApiKeyAssignment, Strictness::Random);
+    }
+    if words.iter().any(|w| w.ends_with("token")) {
+        return generic(Kind::TokenAssignment, Strictness::Random);
+    }
+    if last == "key" {
+        let own = &words[words.len().saturating_sub(ident_words)..];
+        if own.len() >= 2 && own.iter().any(|w| KEY_QUALIFIERS.contains(&w.as_str())) {
+            return generic(Kind::ApiKeyAssignment, Strictness::Random);
+        }
+        return generic(Kind::ApiKeyAssignment, Strictness::Bare);
+    }
+    if last == "auth" || last == "authkey" {
+        return generic(Kind::TokenAssignment, Strictness::Random);
+    }
+    None
+}
+
+/// `secret_id` (Vault AppRole) holds a secret; `key_id`, `token_id` do not.
+fn secret_id(words: &[String]) -> bool {
+    words.len() >= 2 && words[words.len() - 2] == "secret"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(name: &str) -> Option<Kind> {
+        let mut w = Vec::new();
+        split_words(name.as_bytes(), &mut w);
+        let n = w.len();
+        classify(&w, n).map(|c| c.kind)
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(class("SMTP_PASSWORD"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("PGPASSWORD"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("password_hash"), None);
+        assert_eq!(class("passwordless"), None);
+        assert_eq!(class("max_tokens"), None);
+        assert_eq!(class("token_count"), None);
+        assert_eq!(class("api_key_env_var"), None);
+        assert_eq!(class("openweatherApiKey"), Some(Kind::ApiKeyAssignment));
+        assert_eq!(class("x-api-key"), Some(Kind::ApiKeyAssignment));
+        assert_eq!(class("secretAccessKey"), Some(Kind::AwsSecretAccessKey));
+        assert_eq!(
+            class("aws_secret_access_key"),
+            Some(Kind::AwsSecretAccessKey)
+        );
+        assert_eq!(class("TWILIO_AUTH_TOKEN"), Some(Kind::TwilioAuthToken));
+        assert_eq!(class("DD_APP_KEY"), Some(Kind::DatadogKey));
+        assert_eq!(class("client_secret"), Some(Kind::SecretAssignment));
+        assert_eq!(class("secretKeyRef"), None);
+        assert_eq!(class("AccessKeyId"), None);
+        assert_eq!(class("GH_TOKEN"), Some(Kind::TokenAssignment));
+        assert_eq!(class("_authToken"), Some(Kind::TokenAssignment));
+        assert_eq!(class("Author"), None);
+        assert_eq!(class("public_key"), None);
+        assert_eq!(class("bypass"), None);
+    }
+}

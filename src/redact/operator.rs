@@ -1,0 +1,334 @@
+//! The operator between a secret-bearing name and its value, in every syntax
+//! we accept: `=`, `:`, `:=`, `=>`, `==`, typed `: &str =`, Go `string =`,
+//! call arguments `(`, `,`, fallbacks `??` / `||` / `or`, XML `>`, Markdown
+//! table cells, prose (`is`, `was`, `for the admin account is`), and plain
+//! whitespace after CLI flags, Dockerfile `ENV` and `.netrc` keywords.
+
+use super::text::{contains_ci, line_end, line_start, near_line_start};
+
+/// How the value was introduced; decides what the value may look like.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Op {
+    /// `=`, `:`, `:=`, `=>`, `==`, `>` (XML), typed `: &str =`.
+    Assign,
+    /// `is`, `was`, `to`: prose.
+    Prose,
+    /// `(`, `,`, `??`, `||`, `or`: the value must be a string literal.
+    Literal,
+    /// Whitespace after a CLI flag, Dockerfile `ENV` or `.netrc` keyword.
+    Space,
+    /// Plain whitespace in prose (`with password X`): the value must look generated.
+    Weak,
+}
+
+pub(crate) fn skip_blank(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Type annotations that may sit between `name:` and `=`.
+const TYPES: &[&str] = &[
+    "&str",
+    "&'static str",
+    "str",
+    "String",
+    "string",
+    "Option<&str>",
+    "Option<String>",
+    "&[u8]",
+    "SecretString",
+    "Secret<String>",
+    "char*",
+    "const char*",
+    "[]byte",
+    "&'static [u8]",
+    "any",
+    "text",
+    "Str",
+];
+
+/// Words that may continue a spoken name (`Secret Access Key [None]:`).
+const CONTINUATION: &[&str] = &[
+    "access", "key", "id", "token", "secret", "api", "auth", "code",
+];
+
+/// Parses what follows the identifier; returns the operator, where the value
+/// starts and any continuation words that belong to the name.
+pub(crate) fn parse_op(
+    bytes: &[u8],
+    raw_s: usize,
+    e: usize,
+    flag: bool,
+) -> Option<(Op, usize, Vec<u8>)> {
+    let n = bytes.len();
+    let mut i = e;
+    let mut quoted_name = raw_s > 0 && matches!(bytes[raw_s - 1], b'"' | b'\'' | b'`');
+    // Closing quote / bracket of the name: `"password"`, `\"password\"`, `["KEY"]`, `getenv("KEY")`.
+    let mut closers = 0;
+    while i < n && closers < 4 && matches!(bytes[i], b'"' | b'\'' | b'`' | b'\\' | b']' | b')') {
+        if matches!(bytes[i], b'"' | b'\'' | b'`') {
+            quoted_name = true;
+        }
+        i += 1;
+        closers += 1;
+    }
+    let mut extra = Vec::new();
+    let mut j = i;
+    // Spoken continuation words, then an optional `[None]` prompt default.
+    loop {
+        let k = skip_blank(bytes, j);
+        if k == j || k >= n {
+            break;
+        }
+        let w_end = (k..n)
+            .find(|&x| !bytes[x].is_ascii_alphabetic())
+            .unwrap_or(n);
+        let w = &bytes[k..w_end];
+        if w_end > k
+            && CONTINUATION
+                .iter()
+                .any(|c| w.eq_ignore_ascii_case(c.as_bytes()))
+        {
+            extra.extend_from_slice(b" ");
+            extra.extend_from_slice(w);
+            j = w_end;
+        } else {
+            break;
+        }
+    }
+    let mut k = skip_blank(bytes, j);
+    if k < n && bytes[k] == b'[' {
+        let close = bytes[k..(k + 40).min(n)]
+            .iter()
+            .position(|&b| b == b']' || b == b'\n')?;
+        if bytes[k + close] == b']' {
+            k = skip_blank(bytes, k + close + 1);
+        }
+    }
+    if !extra.is_empty() || k > j {
+        i = k;
+    } else {
+        extra.clear();
+        i = skip_blank(bytes, i);
+    }
+    if i >= n {
+        return None;
+    }
+    let rest = &bytes[i..(i + 4).min(n)];
+    let after = |len: usize| skip_blank(bytes, i + len);
+    if rest.starts_with(b":=") || rest.starts_with(b"=>") {
+        return Some((Op::Assign, after(2), extra));
+    }
+    if rest.starts_with(b"===") {
+        return Some((Op::Assign, after(3), extra));
+    }
+    if rest.starts_with(b"==") {
+        return Some((Op::Assign, after(2), extra));
+    }
+    if rest.starts_with(b"=") {
+        return Some((Op::Assign, after(1), extra));
+    }
+    if rest.starts_with(b"::") || rest.starts_with(b":/") {
+        return None;
+    }
+    if rest.starts_with(b":") {
+        // `secret:prod/db` (ARNs, image tags, `host:port`) is not an assignment;
+        // a colon glued to its value counts only in JSON, headers and quotes.
+        let glued = !matches!(bytes.get(i + 1), Some(b' ' | b'\t'));
+        let header_like = bytes[raw_s..e].contains(&b'-');
+        if glued
+            && !quoted_name
+            && !header_like
+            && !matches!(bytes.get(i + 1), Some(b'"' | b'\'' | b'`'))
+        {
+            return None;
+        }
+        let v = after(1);
+        return Some((Op::Assign, skip_type(bytes, v).unwrap_or(v), extra));
+    }
+    // Markdown table row: `| db_password | value |`.
+    if rest.starts_with(b"| ") && bytes[line_start(bytes, raw_s)] == b'|' {
+        let v = skip_blank(bytes, i + 1);
+        if v < n && bytes[v] != b'|' {
+            return Some((Op::Assign, v, extra));
+        }
+    }
+    if rest.starts_with(b"??") || rest.starts_with(b"||") {
+        return Some((Op::Literal, after(2), extra));
+    }
+    if (rest.starts_with(b"(") && !quoted_name) || (rest.starts_with(b",") && quoted_name) {
+        return Some((Op::Literal, after(1), extra));
+    }
+    if rest.starts_with(b">") && raw_s > 0 && bytes[raw_s - 1] == b'<' {
+        return Some((Op::Assign, i + 1, extra));
+    }
+    if i > e && bytes[i].is_ascii_alphabetic() {
+        let w_end = (i..n)
+            .find(|&x| !bytes[x].is_ascii_alphabetic())
+            .unwrap_or(n);
+        let w = &bytes[i..w_end];
+        if [&b"is"[..], b"was", b"to"]
+            .iter()
+            .any(|x| w.eq_ignore_ascii_case(x))
+        {
+            let mut v = skip_blank(bytes, w_end);
+            for filler in [&b"now "[..], b"still ", b"currently ", b"set to ", b"just "] {
+                if bytes.len() >= v + filler.len()
+                    && bytes[v..v + filler.len()].eq_ignore_ascii_case(filler)
+                {
+                    v = skip_blank(bytes, v + filler.len());
+                }
+            }
+            if v < n && bytes[v] == b':' {
+                v = skip_blank(bytes, v + 1);
+            }
+            return Some((Op::Prose, v, extra));
+        }
+        if w == b"or" {
+            return Some((Op::Literal, skip_blank(bytes, w_end), extra));
+        }
+        // Go: `var apiKey string = "…"`.
+        if TYPES.iter().any(|t| w == t.as_bytes()) {
+            let k = skip_blank(bytes, w_end);
+            if k < n && bytes[k] == b'=' && bytes.get(k + 1) != Some(&b'=') {
+                return Some((Op::Assign, skip_blank(bytes, k + 1), extra));
+            }
+        }
+        if i > e && (flag || space_keyword_line(bytes, raw_s, e)) {
+            return Some((Op::Space, i, extra));
+        }
+    }
+    if i > e
+        && (flag || space_keyword_line(bytes, raw_s, e))
+        && matches!(bytes[i], b'"' | b'\'' | b'0'..=b'9')
+    {
+        return Some((Op::Space, i, extra));
+    }
+    if i > e {
+        if let Some(v) = spoken_is(bytes, i) {
+            return Some((Op::Prose, v, extra));
+        }
+        // `with password X`, `using token X`: only a value that is clearly generated counts.
+        if bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'`' | b'"' | b'\'') {
+            return Some((Op::Weak, i, extra));
+        }
+    }
+    None
+}
+
+/// `password for the admin account is X`, `token for staging: X`: a few plain
+/// words, then `is` / `was` / `:`, on the same line. Returns where X starts.
+fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
+    let hi = line_end(bytes, from).min(from + 48);
+    let mut i = from;
+    let mut words = 0;
+    while i < hi && words <= 5 {
+        let ws = i;
+        while i < hi && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-') {
+            i += 1;
+        }
+        let w = &bytes[ws..i];
+        if w.is_empty() {
+            return None;
+        }
+        words += 1;
+        if i < hi && bytes[i] == b':' && bytes.get(i + 1) == Some(&b' ') {
+            return Some(skip_blank(bytes, i + 1));
+        }
+        if w.eq_ignore_ascii_case(b"is") || w.eq_ignore_ascii_case(b"was") {
+            let mut v = skip_blank(bytes, i);
+            if v < bytes.len() && bytes[v] == b':' {
+                v = skip_blank(bytes, v + 1);
+            }
+            return (words > 1).then_some(v);
+        }
+        if i >= hi || bytes[i] != b' ' {
+            return None;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Is an unquoted value a literal rather than a variable? True for `.env`
+/// style `UPPER_NAME=value` (no spaces around `=`) and for YAML / INI lines
+/// `name: value` / `name = value` that start the line and end with the value.
+pub(crate) fn literal_context(
+    bytes: &[u8],
+    raw_s: usize,
+    e: usize,
+    vstart: usize,
+    ve: usize,
+) -> bool {
+    let name = &bytes[raw_s..e];
+    let glued = vstart == e + 1 && bytes.get(e) == Some(&b'=');
+    let upper = name
+        .iter()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"_-.".contains(b));
+    if glued && upper {
+        return true;
+    }
+    let Some(ls) = near_line_start(bytes, raw_s, 24) else {
+        return false;
+    };
+    let head = trim(&bytes[ls..raw_s]);
+    let head_ok = head.is_empty()
+        || head == b"-"
+        || head.eq_ignore_ascii_case(b"export")
+        || head.eq_ignore_ascii_case(b"ENV");
+    let rest_end = bytes[ve..(ve + 64).min(bytes.len())]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| ve + p);
+    let Some(rest_end) = rest_end.or((ve + 64 >= bytes.len()).then_some(bytes.len())) else {
+        return false;
+    };
+    let rest = trim(&bytes[ve..rest_end]);
+    head_ok && (rest.is_empty() || rest.starts_with(b"#")) && bytes.get(e) != Some(&b'(')
+}
+
+/// `name: &str = "…"`: returns where the value starts after a known type.
+fn skip_type(bytes: &[u8], v: usize) -> Option<usize> {
+    let le = line_end(bytes, v).min(v + 40);
+    let eq = bytes[v..le].iter().position(|&b| b == b'=')?;
+    if bytes.get(v + eq + 1) == Some(&b'=') || bytes.get(v + eq + 1) == Some(&b'>') {
+        return None;
+    }
+    let ty = trim(&bytes[v..v + eq]);
+    TYPES
+        .iter()
+        .any(|t| ty == t.as_bytes())
+        .then(|| skip_blank(bytes, v + eq + 1))
+}
+
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    let a = s.iter().position(|&b| b != b' ').unwrap_or(s.len());
+    let b = s.iter().rposition(|&b| b != b' ').map_or(a, |p| p + 1);
+    &s[a..b]
+}
+
+/// Lines where `NAME value` (no operator) assigns: Dockerfile `ENV`, `.netrc`,
+/// `redis.conf`'s `requirepass`, `set -x` in fish.
+fn space_keyword_line(bytes: &[u8], raw_s: usize, e: usize) -> bool {
+    let ls = near_line_start(bytes, raw_s, 160).unwrap_or(raw_s.saturating_sub(160));
+    let head = trim(&bytes[ls..raw_s]);
+    const LINE_KEYWORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "requirepass",
+        "masterauth",
+        "masterpass",
+    ];
+    let name = &bytes[raw_s..e];
+    head.eq_ignore_ascii_case(b"ENV")
+        || (head.is_empty()
+            && LINE_KEYWORDS
+                .iter()
+                .any(|k| name.eq_ignore_ascii_case(k.as_bytes())))
+        || head.ends_with(b" login")
+        || contains_ci(head, b"machine ")
+        || head == b"set -x"
+        || head == b"set -gx"
+}

@@ -1,0 +1,286 @@
+//! The single pass: one Aho-Corasick automaton over every literal anchor of
+//! every detector (token prefixes, keywords, `://`, PEM armour, …), run once
+//! over the text; each anchor hit hands a small, bounded window to its
+//! detector, which pushes candidate spans. Then overlapping candidates are
+//! merged and the text is rebuilt with placeholders.
+//!
+//! Why an anchor automaton and not a `RegexSet` of sixty patterns: a set only
+//! says *which* patterns matched, so every matching pattern would be re-run
+//! over the whole text, and a few shape-only patterns would defeat the literal
+//! prefilter. Here the text is read once by the automaton and every detector
+//! only looks at a window of bounded size (or, for PEM and Kubernetes
+//! documents, at a region it then marks as done), so the work is linear in the
+//! input. Regexes used for verification are compiled by the `regex` crate,
+//! which never backtracks.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use super::kinds::Kind;
+use super::{assign, http, k8s, pem, tokens, url};
+
+/// A span of the input to replace with a kind's placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    pub start: usize,
+    pub end: usize,
+    pub kind: u16,
+    pub priority: u8,
+}
+
+/// Priorities used when candidates overlap: the higher one names the merged span.
+pub(crate) mod priority {
+    /// Whole PEM blocks: they swallow anything random inside their body.
+    pub const PEM: u8 = 100;
+    /// User-configured patterns.
+    pub const CUSTOM: u8 = 90;
+    /// Self-identifying tokens (`ghp_…`, `AKIA…`, JWTs, webhook URLs).
+    pub const TOKEN: u8 = 80;
+    /// Kubernetes Secret values.
+    pub const K8S: u8 = 70;
+    /// Passwords in URLs.
+    pub const URL: u8 = 60;
+    /// Authorization headers, curl -u, auth tuples.
+    pub const HTTP: u8 = 50;
+    /// Assignments whose name pins a product (`DD_API_KEY`, `TWILIO_AUTH_TOKEN`).
+    pub const NAMED: u8 = 45;
+    /// Generic assignments (`password=`, `api_key:`).
+    pub const ASSIGN: u8 = 40;
+}
+
+/// What an anchor hit triggers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trigger {
+    /// Verify token rule `n` of [`tokens::RULES`] around the hit.
+    Token(u16),
+    /// A secret-ish word: parse `name <op> value` around it.
+    Keyword,
+    /// `://`: look for `user:password@`.
+    Url,
+    /// `-----BEGIN `.
+    PemBegin,
+    /// `-----END `.
+    PemEnd,
+    /// `service_account`: marks a GCP key file.
+    ServiceAccount,
+    /// `kind: Secret` in YAML or JSON.
+    K8sSecret,
+    /// `authorization` header name.
+    Authorization,
+    /// `bearer` scheme word.
+    Bearer,
+    /// `basic` scheme word.
+    Basic,
+    /// Short CLI flags that carry credentials (`-u`, `-p`, `-a`).
+    CliFlag,
+    /// `--password-stdin` (the password is echoed into the pipe).
+    PasswordStdin,
+    /// `auth=(` / `BasicAuth(` tuples.
+    AuthTuple,
+    /// `keyName` in `az storage account keys list` output.
+    AzureKeyList,
+}
+
+/// Keyword anchors: a hit starts identifier parsing in [`assign`].
+const KEYWORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "key",
+    "token",
+    "credential",
+    "auth",
+];
+
+/// The compiled anchor automaton and what each pattern triggers.
+pub(crate) struct Anchors {
+    automaton: AhoCorasick,
+    triggers: Vec<Vec<Trigger>>,
+}
+
+impl Anchors {
+    /// Builds the automaton from the token rules and the fixed anchors.
+    pub(crate) fn build() -> Anchors {
+        let mut pairs: Vec<(String, Trigger)> = Vec::new();
+        for (i, rule) in tokens::RULES.iter().enumerate() {
+            let id = u16::try_from(i).unwrap_or(u16::MAX);
+            for a in rule.anchors {
+                pairs.push(((*a).to_ascii_lowercase(), Trigger::Token(id)));
+            }
+        }
+        for k in KEYWORDS {
+            pairs.push(((*k).to_string(), Trigger::Keyword));
+        }
+        let fixed: &[(&str, Trigger)] = &[
+            ("://", Trigger::Url),
+            ("-----begin ", Trigger::PemBegin),
+            ("-----end ", Trigger::PemEnd),
+            ("service_account", Trigger::ServiceAccount),
+            ("kind: secret", Trigger::K8sSecret),
+            ("\"kind\": \"secret\"", Trigger::K8sSecret),
+            ("\"kind\":\"secret\"", Trigger::K8sSecret),
+            ("kind: \"secret\"", Trigger::K8sSecret),
+            ("authorization", Trigger::Authorization),
+            ("bearer", Trigger::Bearer),
+            ("basic ", Trigger::Basic),
+            (" -u", Trigger::CliFlag),
+            (" -p", Trigger::CliFlag),
+            (" -a", Trigger::CliFlag),
+            ("--user", Trigger::CliFlag),
+            ("--auth", Trigger::CliFlag),
+            ("--password-stdin", Trigger::PasswordStdin),
+            ("auth=(", Trigger::AuthTuple),
+            ("basicauth(", Trigger::AuthTuple),
+            ("btoa(", Trigger::AuthTuple),
+            ("b64encode(", Trigger::AuthTuple),
+            ("keyname", Trigger::AzureKeyList),
+        ];
+        for (a, t) in fixed {
+            pairs.push(((*a).to_string(), *t));
+        }
+        let mut patterns: Vec<String> = Vec::new();
+        let mut triggers: Vec<Vec<Trigger>> = Vec::new();
+        for (p, t) in pairs {
+            match patterns.iter().position(|q| *q == p) {
+                Some(i) => triggers[i].push(t),
+                None => {
+                    patterns.push(p);
+                    triggers.push(vec![t]);
+                }
+            }
+        }
+        // The patterns are fixed literals; building can only fail on resource
+        // limits that these few hundred bytes of patterns cannot reach.
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .or_else(|_| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .build(&patterns)
+            })
+            .expect("anchor literals always compile");
+        Anchors {
+            automaton,
+            triggers,
+        }
+    }
+
+    /// Number of distinct literal anchors.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.triggers.len()
+    }
+}
+
+/// State of one redaction pass.
+pub(crate) struct Scan<'t> {
+    pub bytes: &'t [u8],
+    pub out: Vec<Candidate>,
+    /// End of the last identifier parsed, so anchors inside it are skipped.
+    pub ident_done: usize,
+    /// End of the last Kubernetes document scanned.
+    pub k8s_done: usize,
+    pub pem_begins: Vec<usize>,
+    pub pem_ends: Vec<usize>,
+    pub service_accounts: Vec<usize>,
+}
+
+impl<'t> Scan<'t> {
+    /// Records a candidate span (empty spans are ignored).
+    pub(crate) fn push(&mut self, start: usize, end: usize, kind: Kind, priority: u8) {
+        if start < end && end <= self.bytes.len() {
+            self.out.push(Candidate {
+                start,
+                end,
+                kind: kind.id(),
+                priority,
+            });
+        }
+    }
+}
+
+/// Runs every built-in detector over `text` and returns the raw candidates.
+pub(crate) fn scan_builtin(
+    anchors: &Anchors,
+    rules: &tokens::Compiled,
+    text: &str,
+) -> Vec<Candidate> {
+    let mut scan = Scan {
+        bytes: text.as_bytes(),
+        out: Vec::new(),
+        ident_done: 0,
+        k8s_done: 0,
+        pem_begins: Vec::new(),
+        pem_ends: Vec::new(),
+        service_accounts: Vec::new(),
+    };
+    for m in anchors.automaton.find_overlapping_iter(text.as_bytes()) {
+        for &t in &anchors.triggers[m.pattern().as_usize()] {
+            dispatch(&mut scan, rules, t, m.start(), m.end());
+        }
+    }
+    pem::finish(&mut scan);
+    scan.out
+}
+
+fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: usize, end: usize) {
+    match t {
+        Trigger::Token(i) => tokens::verify(scan, rules, usize::from(i), start, end),
+        Trigger::Keyword => assign::on_keyword(scan, start, end),
+        Trigger::Url => url::on_scheme_sep(scan, start),
+        Trigger::PemBegin => scan.pem_begins.push(start),
+        Trigger::PemEnd => scan.pem_ends.push(start),
+        Trigger::ServiceAccount => scan.service_accounts.push(start),
+        Trigger::K8sSecret => k8s::on_kind_secret(scan, start, end),
+        Trigger::Authorization => http::on_authorization(scan, end),
+        Trigger::Bearer => http::on_bearer(scan, start, end),
+        Trigger::Basic => http::on_basic(scan, start, end),
+        Trigger::CliFlag => http::on_cli_flag(scan, start, end),
+        Trigger::PasswordStdin => http::on_password_stdin(scan, start),
+        Trigger::AuthTuple => http::on_auth_tuple(scan, end),
+        Trigger::AzureKeyList => assign::on_azure_key_list(scan, end),
+    }
+}
+
+/// Merges overlapping candidates: the union of their spans, named by the
+/// highest-priority member (ties keep the earlier, longer one).
+pub(crate) fn merge(mut cands: Vec<Candidate>) -> Vec<Candidate> {
+    cands.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut out: Vec<Candidate> = Vec::with_capacity(cands.len());
+    for c in cands {
+        match out.last_mut() {
+            Some(last) if c.start < last.end => {
+                last.end = last.end.max(c.end);
+                if c.priority > last.priority {
+                    last.kind = c.kind;
+                    last.priority = c.priority;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_are_deduplicated_and_merge_unions() {
+        let a = Anchors::build();
+        assert!(a.len() > 100, "{}", a.len());
+        let c = |start, end, priority| Candidate {
+            start,
+            end,
+            kind: 0,
+            priority,
+        };
+        let m = merge(vec![c(5, 9, 40), c(0, 6, 80), c(20, 30, 10)]);
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].start, m[0].end, m[0].priority), (0, 9, 80));
+        eprintln!("anchors: {}", a.len());
+    }
+}

@@ -1,0 +1,236 @@
+//! Behaviour of the public API: partial replacement, surrounding text kept
+//! byte for byte, UTF-8, idempotence, user patterns, allow-list and errors.
+
+use super::super::{CustomPattern, RedactError, RedactionSettings, Redactor};
+use super::redactor;
+use std::borrow::Cow;
+
+#[test]
+fn clean_text_is_borrowed() {
+    let t = "commit cfd13877c0226dd2a70c88aa8233e75fab3dad68\nrequest_id=b688b2d4-ab9b-44c1-a53c-5bbfeacde863";
+    let out = redactor().redact(t);
+    assert!(matches!(out.text, Cow::Borrowed(_)));
+    assert!(out.counts.is_empty());
+}
+
+#[test]
+fn whole_value_is_replaced_not_a_word() {
+    let r = redactor();
+    assert_eq!(
+        r.redact("Password is: hunter2").text,
+        "Password is: PASSWORD_REDACTED"
+    );
+    assert_eq!(
+        r.redact("password: \"correct horse battery staple\"").text,
+        "password: \"PASSWORD_REDACTED\""
+    );
+    assert_eq!(
+        r.redact("SMTP_PASSWORD=VCK=j^9uC@=ERnpEc53@wrp\nPORT=1")
+            .text,
+        "SMTP_PASSWORD=PASSWORD_REDACTED\nPORT=1"
+    );
+}
+
+#[test]
+fn only_the_url_password_is_replaced() {
+    let r = redactor();
+    let out = r.redact("DATABASE_URL=postgres://app:nsiMoGemmTK44qKjafYZW93FZdr@db:5432/relay");
+    assert_eq!(
+        out.text,
+        "DATABASE_URL=postgres://app:PASSWORD_REDACTED@db:5432/relay"
+    );
+    assert_eq!(out.counts.get("database_url_postgres"), Some(&1));
+}
+
+#[test]
+fn multibyte_text_around_secrets_is_kept() {
+    let r = redactor();
+    let t = "Schlüssel → 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 ✓ 日本語, passwort=\"pässwörd-Ω-123\" ünd";
+    let out = r.redact(t);
+    assert_eq!(
+        out.text,
+        "Schlüssel → GITHUB_TOKEN_REDACTED ✓ 日本語, passwort=\"PASSWORD_REDACTED\" ünd"
+    );
+}
+
+#[test]
+fn seed_placeholders_are_kept() {
+    let r = redactor();
+    let cases = [
+        ("AKIAXVZPYCEQTGR7SAQ6", "AWS_KEY_REDACTED"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAJbO54c+YIUzwL/Yt8N/Th3BmvJpamuRtcy4A7IjQX7Ud\n-----END RSA PRIVATE KEY-----",
+            "PRIVATE_KEY_REDACTED",
+        ),
+        (
+            "Authorization: Bearer K3NO4oKczipt8djBZfcV6PeVZcvm2AI1jy1Kt4sm",
+            "BEARER_TOKEN_REDACTED",
+        ),
+        ("api_key=Z4CRYu4udt1o1G9c3d8k2aC1mz", "API_KEY_REDACTED"),
+        ("password=Tr0ub4dor&3x", "PASSWORD_REDACTED"),
+        (
+            "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",
+            "GITHUB_TOKEN_REDACTED",
+        ),
+        (
+            "sk-abcd1234EFGH5678ijkl9012MNOP3456qrst7890UVWX",
+            "OPENAI_KEY_REDACTED",
+        ),
+    ];
+    for (t, ph) in cases {
+        let out = r.redact(t);
+        assert!(out.text.contains(ph), "{t:?} -> {:?}", out.text);
+    }
+}
+
+#[test]
+fn escaped_pem_in_json_is_replaced_whole() {
+    let t = r#"{"private_key": "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFakeFakeFakeBodyBodyBodyBodyBodyBody0123456789abcdefAoGCCqGSM49\nAwEHoUQDQgAE\n-----END EC PRIVATE KEY-----\n", "x": 1}"#;
+    let out = redactor().redact(t);
+    assert_eq!(
+        out.text,
+        r#"{"private_key": "PRIVATE_KEY_REDACTED\n", "x": 1}"#
+    );
+}
+
+#[test]
+fn custom_pattern_with_secret_group() {
+    let settings = RedactionSettings {
+        patterns: vec![CustomPattern {
+            name: "acme_internal".into(),
+            regex: r"acme_(?P<secret>[a-z0-9]{24})".into(),
+            placeholder: "ACME_TOKEN_REDACTED".into(),
+        }],
+        allow: vec![],
+    };
+    let r = Redactor::new(&settings).expect("valid settings");
+    let out = r.redact("token acme_0123456789abcdefghijklmn end");
+    assert_eq!(out.text, "token acme_ACME_TOKEN_REDACTED end");
+    assert_eq!(out.counts.get("acme_internal"), Some(&1));
+    assert!(
+        r.kinds()
+            .iter()
+            .any(|k| k.name == "acme_internal" && !k.builtin)
+    );
+    assert_eq!(r.redact(&out.text).text, out.text);
+}
+
+#[test]
+fn allow_list_keeps_matching_values() {
+    let settings = RedactionSettings {
+        patterns: vec![],
+        allow: vec![r"AKIA[A-Z0-9]{12}TEST".into()],
+    };
+    let r = Redactor::new(&settings).expect("valid settings");
+    assert_eq!(
+        r.redact("id AKIAABCDEFGHIJKLTEST").text,
+        "id AKIAABCDEFGHIJKLTEST"
+    );
+    assert_eq!(
+        r.redact("id AKIAABCDEFGHIJKLMNOP").text,
+        "id AWS_KEY_REDACTED"
+    );
+}
+
+#[test]
+fn bad_settings_name_the_culprit() {
+    let bad = |name: &str, regex: &str, placeholder: &str| {
+        let s = RedactionSettings {
+            patterns: vec![CustomPattern {
+                name: name.into(),
+                regex: regex.into(),
+                placeholder: placeholder.into(),
+            }],
+            allow: vec![],
+        };
+        Redactor::new(&s).expect_err("must be refused")
+    };
+    let e = bad("broken", "(unclosed", "X_REDACTED");
+    assert!(
+        matches!(e, RedactError::BadPattern { .. }) && e.to_string().contains("broken"),
+        "{e}"
+    );
+    assert!(matches!(
+        bad("empty", "a*", "X_REDACTED"),
+        RedactError::BadPattern { .. }
+    ));
+    assert!(matches!(
+        bad("Bad-Name", "abc", "X_REDACTED"),
+        RedactError::BadPattern { .. }
+    ));
+    assert!(matches!(
+        bad("jwt", "abc", "X_REDACTED"),
+        RedactError::BadPattern { .. }
+    ));
+    assert!(matches!(
+        bad("ok", "abc", "lower"),
+        RedactError::BadPlaceholder { .. }
+    ));
+    assert!(matches!(
+        bad("ok", "REDACTED", "X_REDACTED"),
+        RedactError::BadPattern { .. }
+    ));
+    let e = Redactor::new(&RedactionSettings {
+        patterns: vec![],
+        allow: vec!["[z-a]".into()],
+    })
+    .expect_err("bad allow");
+    assert!(
+        matches!(e, RedactError::BadAllow { .. }) && e.to_string().contains("[z-a]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn kinds_list_is_complete() {
+    let kinds = redactor().kinds();
+    assert!(kinds.len() >= 65);
+    for seed in [
+        "AWS_KEY_REDACTED",
+        "PRIVATE_KEY_REDACTED",
+        "BEARER_TOKEN_REDACTED",
+        "API_KEY_REDACTED",
+        "PASSWORD_REDACTED",
+        "GITHUB_TOKEN_REDACTED",
+        "OPENAI_KEY_REDACTED",
+    ] {
+        assert!(kinds.iter().any(|k| k.placeholder == seed), "{seed}");
+    }
+    for k in &kinds {
+        assert!(k.builtin && !k.description.is_empty());
+        // A placeholder must never be redacted itself.
+        let t = format!("{} {}", k.placeholder, k.placeholder);
+        assert_eq!(redactor().redact(&t).text, t);
+    }
+}
+
+#[test]
+fn redactor_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Redactor>();
+}
+
+#[test]
+fn pathological_inputs_stay_fast() {
+    let r = redactor();
+    let inputs = [
+        "-----BEGIN RSA PRIVATE KEY-----\n".repeat(5000),
+        "password=".repeat(20_000),
+        "ghp_".repeat(30_000),
+        format!("https://{}", "a:b@".repeat(20_000)),
+        "kind: Secret\ndata:\n".repeat(5000),
+        "a".repeat(200_000),
+        ".".repeat(200_000),
+        "eyJ".repeat(50_000),
+    ];
+    for t in &inputs {
+        let start = std::time::Instant::now();
+        let out = r.redact(t);
+        assert!(std::str::from_utf8(out.text.as_bytes()).is_ok());
+        assert!(
+            start.elapsed().as_secs_f64() < 2.0,
+            "slow on input starting {:?}",
+            &t[..20]
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Tests of the redaction engine: one positive and one near-miss negative per
+//! kind ([`kinds_table`]), behaviour of the public API ([`behaviour`]) and
+//! properties over generated inputs ([`props`]).
+
+mod behaviour;
+mod kinds_table;
+mod props;
+
+use super::Redactor;
+use kinds_table::KIND_CASES;
+use std::sync::OnceLock;
+
+/// One redactor for all tests (building it is cheap, but there is no need to repeat it).
+pub(super) fn redactor() -> &'static Redactor {
+    static R: OnceLock<Redactor> = OnceLock::new();
+    R.get_or_init(Redactor::builtin)
+}
+
+/// Checks the positive and the near-miss negative of `kind`.
+fn check_kind(kind: &str) {
+    let r = redactor();
+    let (_, pos, secret, neg) = KIND_CASES
+        .iter()
+        .find(|c| c.0 == kind)
+        .unwrap_or_else(|| panic!("no test case for kind {kind}"));
+    let out = r.redact(pos);
+    assert!(
+        !out.text.contains(secret),
+        "{kind}: secret survived in {:?}",
+        out.text
+    );
+    assert_eq!(
+        out.counts.get(kind).copied(),
+        Some(1),
+        "{kind}: counts {:?} for {:?}",
+        out.counts,
+        out.text
+    );
+    let placeholder = r
+        .kinds()
+        .into_iter()
+        .find(|k| k.name == kind)
+        .map(|k| k.placeholder);
+    let placeholder = placeholder.unwrap_or_else(|| panic!("{kind} is not a known kind"));
+    assert!(
+        out.text.contains(&placeholder),
+        "{kind}: {placeholder} missing in {:?}",
+        out.text
+    );
+    let again = r.redact(&out.text);
+    assert_eq!(again.text, out.text, "{kind}: not idempotent");
+    let n = r.redact(neg);
+    assert_eq!(
+        n.text, *neg,
+        "{kind}: near-miss negative was changed ({:?})",
+        n.counts
+    );
+}
+
+macro_rules! per_kind {
+    ($($kind:ident),* $(,)?) => {
+        mod kinds {
+            $(
+                #[test]
+                fn $kind() {
+                    super::check_kind(stringify!($kind));
+                }
+            )*
+        }
+    };
+}
+
+per_kind!(
+    aws_access_key_id,
+    aws_secret_access_key,
+    gcp_api_key,
+    gcp_service_account_key,
+    azure_storage_key,
+    azure_ad_client_secret,
+    digitalocean_token,
+    cloudflare_api_token,
+    heroku_api_key,
+    vault_token,
+    terraform_cloud_token,
+    github_pat_classic,
+    github_fine_grained_pat,
+    github_oauth_token,
+    github_app_token,
+    gitlab_pat,
+    npm_token,
+    pypi_token,
+    dockerhub_pat,
+    huggingface_token,
+    openai_api_key_legacy,
+    openai_project_key,
+    anthropic_api_key,
+    groq_api_key,
+    slack_bot_token,
+    slack_user_token,
+    slack_webhook_url,
+    discord_bot_token,
+    discord_webhook_url,
+    telegram_bot_token,
+    twilio_api_key,
+    twilio_auth_token,
+    sendgrid_api_key,
+    mailgun_api_key,
+    stripe_secret_key,
+    stripe_restricted_key,
+    stripe_webhook_secret,
+    shopify_token,
+    square_token,
+    datadog_key,
+    newrelic_key,
+    sentry_token,
+    databricks_token,
+    atlassian_api_token,
+    grafana_token,
+    linear_api_key,
+    postman_api_key,
+    private_key_rsa,
+    private_key_ec,
+    private_key_openssh,
+    private_key_pgp,
+    private_key_pkcs8,
+    age_secret_key,
+    jwt,
+    database_url_postgres,
+    database_url_mysql,
+    database_url_mongodb,
+    database_url_redis,
+    url_credentials,
+    http_basic_auth,
+    http_bearer_token,
+    password_assignment,
+    secret_assignment,
+    api_key_assignment,
+    token_assignment,
+    kubernetes_secret
+);
+
+#[test]
+fn every_builtin_kind_has_a_case() {
+    for k in redactor().kinds() {
+        assert!(
+            KIND_CASES.iter().any(|c| c.0 == k.name),
+            "kind {} has no unit test case",
+            k.name
+        );
+    }
+}

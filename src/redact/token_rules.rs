@@ -1,0 +1,122 @@
+//! The table of self-identifying token formats, one entry per format, written
+//! from each provider's public format (see KINDS.md for sources).
+//!
+//! Conventions: patterns are ASCII-only (`unicode(false)`), use no counted
+//! repetition wider than a token's real length, and start with `^` when the
+//! token starts at its anchor (`back == 0`). Unbounded `+`/`{n,}` repetitions
+//! are bounded in practice by `max_len`, the size of the window searched.
+
+use super::kinds::Kind;
+use super::tokens::{After, Check, TokenRule, edge_b64, edge_word, edge_word_dash};
+
+const fn rule(
+    kind: Kind,
+    anchors: &'static [&'static str],
+    max_len: usize,
+    pattern: &'static str,
+) -> TokenRule {
+    TokenRule {
+        kind,
+        anchors,
+        back: 0,
+        max_len,
+        pattern,
+        edge: edge_word,
+        check: Check::NotFake { skip: 0 },
+        after: After::None,
+        quick: None,
+        secret_group: false,
+        report: true,
+    }
+}
+
+const fn with_edge(mut r: TokenRule, edge: fn(u8) -> bool) -> TokenRule {
+    r.edge = edge;
+    r
+}
+
+const fn with_back(mut r: TokenRule, back: usize) -> TokenRule {
+    r.back = back;
+    r
+}
+
+const fn with_check(mut r: TokenRule, check: Check) -> TokenRule {
+    r.check = check;
+    r
+}
+
+const fn skip(r: TokenRule, n: usize) -> TokenRule {
+    with_check(r, Check::NotFake { skip: n })
+}
+
+/// The first two bytes at the anchor must be exactly `SK` / `AC` (the
+/// automaton matched them case-insensitively) and be followed by hex.
+fn quick_twilio(bytes: &[u8], at: usize) -> bool {
+    bytes.len() > at + 34
+        && bytes[at].is_ascii_uppercase()
+        && bytes[at + 1].is_ascii_uppercase()
+        && bytes[at + 2].is_ascii_hexdigit()
+        && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
+}
+
+/// Discord tokens have a 6-byte middle segment: the dot 7 bytes on must be a dot.
+fn quick_discord(bytes: &[u8], at: usize) -> bool {
+    at >= 23
+        && bytes.get(at + 7) == Some(&b'.')
+        && bytes[at - 1].is_ascii_alphanumeric()
+        && bytes
+            .get(at + 1)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+}
+
+/// Every self-identifying token format.
+#[rustfmt::skip]
+pub(crate) static RULES: &[TokenRule] = &[
+    TokenRule { after: After::AwsPair, ..skip(rule(Kind::AwsAccessKeyId, &["AKIA", "ASIA", "ABIA", "ACCA"], 20, r"^(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}"), 4) },
+    with_edge(skip(rule(Kind::GcpApiKey, &["AIza"], 39, r"^AIza[A-Za-z0-9_-]{35}"), 4), edge_word_dash),
+    with_edge(with_back(rule(Kind::AzureAdClientSecret, &["Q~"], 40, r"[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}"), 4), |b| b == b'_' || b == b'~' || b == b'.' || b == b'-'),
+    TokenRule { secret_group: true, ..with_edge(rule(Kind::AzureStorageKey, &["AccountKey=", "SharedAccessKey="], 120, r"^(?i:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{20,}={0,2})"), |_| false) },
+    skip(rule(Kind::DigitaloceanToken, &["dop_v1_", "doo_v1_", "dor_v1_"], 71, r"^do[opr]_v1_[a-f0-9]{64}"), 7),
+    skip(rule(Kind::CloudflareApiToken, &["v1.0-"], 180, r"^v1\.0-[a-f0-9]{24}-[a-f0-9]{146}"), 5),
+    with_edge(skip(rule(Kind::HerokuApiKey, &["HRKU-"], 70, r"^HRKU-AA[A-Za-z0-9_-]{56,60}"), 7), edge_word_dash),
+    with_edge(skip(rule(Kind::VaultToken, &["hvs.", "hvb.", "hvr."], 400, r"^hv[sbr]\.[A-Za-z0-9_-]{24,}"), 4), edge_word_dash),
+    with_edge(with_back(rule(Kind::TerraformCloudToken, &[".atlasv1."], 90, r"[a-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}"), 14), |b| b == b'_' || b == b'-' || b == b'='),
+    with_check(rule(Kind::GithubPatClassic, &["ghp_"], 40, r"^ghp_[A-Za-z0-9]{36}"), Check::GithubChecksum),
+    with_check(rule(Kind::GithubOauthToken, &["gho_"], 40, r"^gho_[A-Za-z0-9]{36}"), Check::GithubChecksum),
+    with_check(rule(Kind::GithubAppToken, &["ghu_", "ghs_", "ghr_"], 260, r"^gh[usr]_[A-Za-z0-9]{36,255}"), Check::GithubChecksum),
+    skip(rule(Kind::GithubFineGrainedPat, &["github_pat_"], 255, r"^github_pat_[A-Za-z0-9_]{50,240}"), 11),
+    with_edge(skip(rule(Kind::GitlabPat, &[ "glpat-", "glrt-", "gldt-", "glptt-", "gloas-", "glcbt-", "glimt-", "glft-", "glsoat-", "glagent-", "glffct-", "GR1348941", ], 310, r"^(?:(?:glpat|glrt|gldt|glptt|gloas|glcbt|glimt|glft|glsoat|glagent|glffct)-[A-Za-z0-9_-]{20,300}(?:\.[0-9a-z]{2}[0-9a-z]{7,})?|GR1348941[A-Za-z0-9_-]{20,})"), 5), edge_word_dash),
+    with_check(rule(Kind::NpmToken, &["npm_"], 40, r"^npm_[A-Za-z0-9]{36}"), Check::GithubChecksum),
+    with_edge(skip(rule(Kind::PypiToken, &["pypi-AgE"], 1100, r"^pypi-AgE[A-Za-z0-9_-]{50,}"), 8), edge_word_dash),
+    with_edge(skip(rule(Kind::DockerhubPat, &["dckr_pat_", "dckr_oat_"], 100, r"^dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}"), 9), edge_word_dash),
+    skip(rule(Kind::HuggingfaceToken, &["hf_", "api_org_"], 42, r"^(?:hf_|api_org_)[A-Za-z]{34}"), 3),
+    with_edge(skip(rule(Kind::OpenaiProjectKey, &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"], 260, r"^sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,}"), 8), edge_word_dash),
+    with_edge(skip(rule(Kind::OpenaiApiKeyLegacy, &["sk-"], 200, r"^sk-[A-Za-z0-9]{32,}"), 3), edge_word_dash),
+    with_edge(skip(rule(Kind::AnthropicApiKey, &["sk-ant-"], 260, r"^sk-ant-[a-z]{2,6}[0-9]{2}-[A-Za-z0-9_-]{32,}"), 13), edge_word_dash),
+    skip(rule(Kind::GroqApiKey, &["gsk_"], 56, r"^gsk_[A-Za-z0-9]{52}"), 4),
+    with_edge(skip(rule(Kind::SlackBotToken, &["xoxb-", "xapp-"], 200, r"^(?:xoxb-[0-9]{6,}-[A-Za-z0-9-]{20,}|xapp-[0-9]-[A-Z0-9]{8,}-[0-9]{8,}-[A-Za-z0-9]{20,})"), 5), edge_word_dash),
+    with_edge(skip(rule(Kind::SlackUserToken, &[ "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe.", "xoxe-", ], 300, r"^xox(?:[paors]-[0-9]{4,}-[A-Za-z0-9-]{20,}|e\.xox[bp]-[0-9]-[A-Za-z0-9-]{40,}|e-[0-9]-[A-Za-z0-9-]{40,})"), 5), edge_word_dash),
+    with_edge(with_check(with_back(rule(Kind::SlackWebhookUrl, &["hooks.slack.com/"], 200, r"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,}"), 8), Check::WebhookSecret), |b| b == b'/' || b == b'_' || b == b'-'),
+    with_edge(with_check(with_back(rule(Kind::DiscordWebhookUrl, &["/api/webhooks/"], 200, r"(?:https?://)?(?:(?:canary\.|ptb\.)?discord(?:app)?\.com)/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{50,90}"), 40), Check::WebhookSecret), edge_word_dash),
+    TokenRule { quick: Some(quick_discord), ..with_edge(with_check(with_back(rule(Kind::DiscordBotToken, &["."], 72, r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"), 28), Check::DiscordId), edge_word_dash) },
+    with_edge(with_back(skip(rule(Kind::TelegramBotToken, &[":AA"], 50, r"[0-9]{8,10}:AA[A-Za-z0-9_-]{33}"), 12), 10), edge_word_dash),
+    TokenRule { quick: Some(quick_twilio), after: After::TwilioKey, ..skip(rule(Kind::TwilioApiKey, &["SK"], 34, r"^SK[0-9a-fA-F]{32}"), 2) },
+    TokenRule { quick: Some(quick_twilio), after: After::TwilioAccount, report: false, ..rule(Kind::TwilioAuthToken, &["AC"], 34, r"^AC[0-9a-f]{32}") },
+    with_edge(skip(rule(Kind::SendgridApiKey, &["SG."], 69, r"^SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"), 3), edge_word_dash),
+    skip(rule(Kind::MailgunApiKey, &["key-"], 36, r"^key-[0-9a-zA-Z]{32}"), 4),
+    skip(rule(Kind::StripeSecretKey, &["sk_live_", "sk_test_"], 260, r"^sk_(?:live|test)_[A-Za-z0-9]{20,}"), 8),
+    skip(rule(Kind::StripeRestrictedKey, &["rk_live_", "rk_test_"], 260, r"^rk_(?:live|test)_[A-Za-z0-9]{20,}"), 8),
+    with_edge(skip(rule(Kind::StripeWebhookSecret, &["whsec_"], 200, r"^whsec_[A-Za-z0-9+/=]{24,}"), 6), edge_b64),
+    skip(rule(Kind::ShopifyToken, &["shpat_", "shpca_", "shppa_", "shpss_"], 38, r"^shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"), 6),
+    with_edge(skip(rule(Kind::SquareToken, &["sq0atp-", "sq0csp-", "EAAA"], 200, r"^(?:sq0atp-[A-Za-z0-9_-]{22,}|sq0csp-[A-Za-z0-9_-]{40,}|EAAA[A-Za-z0-9_-]{60,})"), 4), edge_word_dash),
+    skip(rule(Kind::NewrelicKey, &["NRAK-", "NRII-"], 50, r"^(?:NRAK-[A-Z0-9]{27}|NRII-[A-Za-z0-9_-]{32})"), 5),
+    with_back(rule(Kind::NewrelicKey, &["NRAL"], 40, r"[a-fA-F0-9]{36}NRAL"), 36),
+    with_edge(skip(rule(Kind::SentryToken, &["sntryu_", "sntrys_"], 400, r"^(?:sntryu_[a-f0-9]{64}|sntrys_[A-Za-z0-9_=+/-]{40,})"), 7), edge_b64),
+    skip(rule(Kind::DatabricksToken, &["dapi"], 38, r"^dapi[a-f0-9]{32}(?:-[0-9])?"), 4),
+    with_edge(skip(rule(Kind::AtlassianApiToken, &["ATATT3"], 260, r"^ATATT3[A-Za-z0-9_=-]{150,}"), 6), edge_word_dash),
+    with_edge(skip(rule(Kind::GrafanaToken, &["glsa_", "glc_"], 420, r"^(?:glsa_[A-Za-z0-9]{32}_[a-fA-F0-9]{8}|glc_[A-Za-z0-9+/]{32,}={0,2})"), 4), edge_b64),
+    skip(rule(Kind::LinearApiKey, &["lin_api_"], 48, r"^lin_api_[A-Za-z0-9]{40}"), 8),
+    skip(rule(Kind::PostmanApiKey, &["PMAK-"], 64, r"^PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"), 5),
+    skip(rule(Kind::AgeSecretKey, &["AGE-SECRET-KEY-1"], 74, r"^AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"), 16),
+    with_edge(with_check(rule(Kind::Jwt, &["eyJ"], 4096, r"^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"), Check::Jwt), edge_word_dash),
+];

@@ -1,0 +1,109 @@
+//! Word lists used to judge names and values: placeholders, fixtures,
+//! references, and the name words that do or do not mark a secret slot.
+//!
+//! Kept apart from the logic in [`super::value`] and [`super::names`] so the
+//! lists can grow without touching the rules.
+
+#[rustfmt::skip]
+/// Substrings that mark a value as a placeholder or an elided / masked secret.
+/// Each is long or odd enough never to occur by chance in a random token.
+pub(crate) const PLACEHOLDER_PARTS: &[&str] = &[
+    "example", "changeme", "change_me", "change-me", "changeit", "placeholder", "replace", "redacted", "dummy",
+    "xxxx", "****", "...", "\u{2026}", "\u{2022}\u{2022}", "goes_here", "goes-here", "goeshere", "notreal",
+    "not-a-real", "not_a_real", "fake-", "fake_", "<", ">", "0000000", "1234567890", "abcdef", "secretvalue",
+    "secret-value", "secret_value", "my-secret", "my_secret", "mysecret", "supersecret", "super-secret",
+    "super_secret",
+];
+
+#[rustfmt::skip]
+/// Short placeholder words, only counted as whole words (`YOUR_API_KEY`,
+/// `xoxb-your-token`, `TODO`), since as substrings they occur in random text.
+pub(crate) const PLACEHOLDER_WORDS: &[&str] = &[
+    "your", "todo", "tbd", "fixme", "insert", "here", "none", "null", "xxx", "fake",
+];
+
+#[rustfmt::skip]
+/// Exact values (case-insensitive) that are fixtures or defaults, not secrets.
+pub(crate) const TRIVIAL: &[&str] = &[
+    "password", "passw0rd", "p@ssw0rd", "p@ssword", "password1", "password123", "pass", "pass123", "passwd", "test",
+    "test123", "testing", "testpass", "testpassword", "secret", "secret123", "s3cr3t", "changeme", "changeit",
+    "admin", "admin123", "administrator", "root", "toor", "postgres", "mysql", "mongo", "redis", "guest", "user",
+    "username", "demo", "default", "letmein", "qwerty", "qwerty123", "123456", "1234567", "12345678", "123456789",
+    "abc123", "foobar", "foo", "bar", "baz", "hunter", "none", "null", "nil", "undefined", "true", "false", "yes",
+    "no", "on", "off", "string", "str", "text", "required", "optional", "hidden", "masked", "empty", "token",
+    "apikey", "api_key", "api-key", "key", "value", "secretkey", "secret_key", "dev", "development", "local",
+    "localhost", "prod", "production", "staging", "pw", "pwd", "welcome", "welcome1", "iloveyou", "master", "login",
+    "access", "private", "public", "enabled", "disabled", "sha256", "bcrypt", "argon2",
+];
+
+#[rustfmt::skip]
+/// Words that, padded with digits and punctuation (`Welcome1!`, `test123`,
+/// `Admin@2024`), make a fixture password rather than a real one.
+pub(crate) const TRIVIAL_CORES: &[&str] = &[
+    "test", "testing", "tester", "demo", "admin", "user", "guest", "secret", "password", "pass", "qwerty",
+    "letmein", "welcome", "root", "postgres", "mysql", "changeme", "foo", "bar", "foobar", "alice", "bob", "hello",
+    "abc", "xyz", "default", "sample", "example", "pw", "pwd", "dev", "local", "app", "db",
+];
+
+#[rustfmt::skip]
+/// Prefixes of expressions that reference a secret kept elsewhere.
+pub(crate) const REFERENCE_PREFIXES: &[&str] = &[
+    "${", "$(", "{{", "#{", "@{", "process.env", "os.environ", "os.getenv", "getenv(", "env(", "env.", "env:",
+    "env[", "ENV[", "ENV.", "secrets.", "secret.", "vars.", "var.", "local.", "locals.", "data.", "module.",
+    "settings.", "config.", "conf.", "cfg.", "self.", "this.", "props.", "args.", "opts.", "options.", "params.",
+    "request.", "req.", "input.", "inputs.", "context.", "ctx.", ".Values", "Values.", "vault:", "op://", "ref+",
+    "arn:", "sm://", "file:", "keyring", "@Microsoft.KeyVault", "System.getenv", "std::env", "import.meta",
+    "Deno.env", "System.Environment", "Environment.Get", "Secret(", "SecretStr(", "getpass", "input(", "prompt(",
+    "None", "nil", "null", "undefined", "get_secret", "get_password", "read_secret", "fetch_secret",
+];
+
+#[rustfmt::skip]
+/// Last words that make a name describe something about a secret, not hold one.
+pub(crate) const SUFFIX_STOP: &[&str] = &[
+    "hash", "hashed", "digest", "checksum", "length", "len", "policy", "policies", "reset", "field", "fields",
+    "prompt", "file", "files", "path", "paths", "dir", "url", "uri", "urls", "endpoint", "expiry", "expires",
+    "expiration", "expired", "ttl", "lifetime", "type", "types", "name", "names", "count", "counts", "limit",
+    "limits", "max", "min", "size", "usage", "format", "prefix", "suffix", "header", "headers", "param", "params",
+    "env", "var", "vars", "variable", "ref", "refs", "arn", "version", "rotation", "store", "storage", "manager",
+    "source", "mode", "provider", "helper", "command", "cmd", "script", "location", "timeout", "interval", "label",
+    "hint", "placeholder", "pattern", "regex", "validator", "validation", "strength", "required", "enabled",
+    "error", "errors", "message", "msg", "generator", "input", "ids", "index", "column", "table", "attribute",
+    "option", "options", "less", "changed", "updated", "at", "used", "sent", "verified", "check", "rule", "rules",
+    "reference", "holder", "bucket", "group", "role", "audience", "issuer", "algorithm", "alg", "scope", "scopes",
+    "kind", "class", "request", "response", "result", "callback", "handler", "cache", "list", "map", "set", "id",
+    "owner", "policy", "question", "confirmed", "authority", "mechanism", "method", "strategy", "config",
+    "settings", "dialog", "form", "page", "screen", "button", "link", "fingerprint", "bits", "algo", "store",
+    "server", "host", "port", "user", "username", "login", "email", "account", "region", "project", "vault",
+    "stdin", "stdout", "hex", "bytes", "encoded", "urlsafe",
+];
+
+#[rustfmt::skip]
+/// Words anywhere in a name that make it something other than a secret slot.
+pub(crate) const ANY_STOP: &[&str] = &[
+    "public", "publishable", "primary", "foreign", "sort", "partition", "idempotency", "hotkey", "keyboard",
+    "keyword", "keywords", "keystroke", "keychain", "keyring", "keystore", "keypair", "tokenizer", "tokenize",
+    "tokenized", "tokens", "keys", "secrets", "passwords", "monkey", "turkey", "donkey", "jockey", "hockey",
+    "whiskey", "pagination", "next", "continuation", "cursor", "sync", "passwordless", "passkey", "passkeys",
+    "secretary", "example", "sample", "dummy", "fake", "mock", "placeholder", "fixture", "lookup", "composite",
+    "unique", "is", "has", "should", "enable", "show", "hide", "validate", "verify", "forgot", "require",
+    "requires", "allow", "min", "max", "num", "total", "sitekey", "recaptcha", "captcha", "author", "authored",
+    "authors", "oauth2", "spoken", "cache", "redis", "s3", "object", "lock", "routing", "dedup", "dedupe", "row",
+    "hash", "range", "map", "dict", "bucket", "blob", "gpg", "pgp", "fingerprint", "ssh", "known", "host",
+    "hotkeys", "shortcut", "your", "i18n", "translation", "label", "css", "react", "jsx", "prop", "props", "enum",
+];
+
+#[rustfmt::skip]
+/// Words ending in `pass` that are not passwords.
+pub(crate) const PASS_FALSE: &[&str] = &[
+    "bypass", "compass", "surpass", "overpass", "underpass", "trespass", "encompass", "multipass", "firstpass",
+    "onepass",
+];
+
+#[rustfmt::skip]
+/// Qualifiers that make `…_key` an API key rather than a map key.
+pub(crate) const KEY_QUALIFIERS: &[&str] = &[
+    "api", "access", "app", "application", "license", "licence", "client", "consumer", "subscription", "service",
+    "admin", "write", "read", "ingest", "dev", "developer", "partner", "merchant", "bot", "personal", "org",
+    "organization", "private", "signing", "encryption", "master", "secret", "sdk", "integration", "rest", "live",
+    "prod", "production", "webhook", "hmac", "session", "cookie", "jwt", "auth", "x",
+];

@@ -1,0 +1,4 @@
+//! The end-to-end suite: one test binary, one module per area.
+
+mod util;
+mod probe;

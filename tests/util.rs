@@ -1,0 +1,369 @@
+//! Shared helpers for the end-to-end tests: a temporary environment per test,
+//! the real `mcp-bridge` binary, MCP clients connected to real `mcp-bridge
+//! serve` processes over stdio, and read-only access to the shared database.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode};
+use rmcp::service::{Peer, RoleClient, RunningService, ServiceError};
+use rmcp::ServiceExt;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+/// How long any single wait for an event may take before the test fails.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A test's private directory, database path and environment.
+pub struct TestEnv {
+    /// The test's directory (removed when the env is dropped).
+    pub dir: PathBuf,
+    /// The database file, in a subdirectory the server must create.
+    pub db: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl TestEnv {
+    /// A fresh directory named after the test.
+    pub fn new(name: &str) -> Self {
+        let tmp = tempfile::Builder::new().prefix(&format!("mcp-bridge-e2e-{name}-")).tempdir().expect("create temp dir");
+        let dir = tmp.path().to_owned();
+        let db = dir.join("data").join("bridge.db");
+        Self { dir, db, _tmp: tmp }
+    }
+
+    /// The variables every spawned process gets: no `MCP_BRIDGE_*` from the
+    /// outside, and XDG/temp directories inside the test's directory so no
+    /// user config file or data directory is ever read.
+    fn isolate(&self, cmd: &mut std::process::Command) {
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("MCP_BRIDGE_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", self.dir.join("xdg-config"))
+            .env("XDG_DATA_HOME", self.dir.join("xdg-data"))
+            .env("TMPDIR", &self.dir)
+            .env("NO_COLOR", "1")
+            .current_dir(&self.dir);
+    }
+
+    /// A command for the real `mcp-bridge` binary, isolated from the caller's environment.
+    pub fn bridge(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-bridge"));
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    /// `mcp-bridge serve --db <db>` with `vars` set.
+    pub fn serve_command(&self, vars: &[(&str, &str)]) -> std::process::Command {
+        let mut cmd = self.bridge();
+        cmd.arg("serve").arg("--db").arg(&self.db);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// A server on the shared database with default settings.
+    pub async fn server(&self) -> Server {
+        self.server_with(&[]).await
+    }
+
+    /// A server on the shared database with extra environment variables.
+    pub async fn server_with(&self, vars: &[(&str, &str)]) -> Server {
+        Server::spawn(self.serve_command(vars)).await
+    }
+
+    /// A read-only connection to the shared database, for assertions.
+    pub fn db(&self) -> rusqlite::Connection {
+        open_read_only(&self.db)
+    }
+
+    /// Runs `sql` (one integer result) on a read-only connection.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The raw bytes of the database file and its WAL (whatever exists now).
+    pub fn raw_db_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        for suffix in ["", "-wal"] {
+            let path = PathBuf::from(format!("{}{suffix}", self.db.display()));
+            if let Ok(bytes) = std::fs::read(&path) {
+                files.push((path, bytes));
+            }
+        }
+        assert!(!files.is_empty(), "no database file at {}", self.db.display());
+        files
+    }
+}
+
+/// Opens `path` read-only.
+pub fn open_read_only(path: &Path) -> rusqlite::Connection {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    conn.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
+    conn
+}
+
+/// The MCP client type the tests use.
+pub type Client = RunningService<RoleClient, ()>;
+
+/// A running `mcp-bridge serve` child with a connected rmcp client.
+pub struct Server {
+    /// The connected client.
+    pub client: Client,
+    child: tokio::process::Child,
+    stderr: tokio::task::JoinHandle<Vec<u8>>,
+}
+
+/// What a server left behind when it stopped.
+pub struct Stopped {
+    /// Its exit status.
+    pub status: std::process::ExitStatus,
+    /// Everything it wrote on stderr.
+    pub stderr: String,
+}
+
+impl Server {
+    /// Spawns `cmd` (an `mcp-bridge serve` command) and completes the MCP handshake.
+    pub async fn spawn(cmd: std::process::Command) -> Server {
+        let mut cmd = tokio::process::Command::from(cmd);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn mcp-bridge serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut err = child.stderr.take().expect("piped stderr");
+        let stderr = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = err.read_to_end(&mut buf).await;
+            buf
+        });
+        let client = match tokio::time::timeout(EVENT_TIMEOUT, ().serve((stdout, stdin))).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                let _ = child.kill().await;
+                let text = String::from_utf8_lossy(&stderr.await.unwrap_or_default()).into_owned();
+                panic!("MCP handshake with mcp-bridge serve failed: {e}\nstderr:\n{text}");
+            }
+            Err(_) => panic!("MCP handshake with mcp-bridge serve timed out"),
+        };
+        Server { client, child, stderr }
+    }
+
+    /// The client's peer, cloneable into tasks.
+    pub fn peer(&self) -> Peer<RoleClient> {
+        self.client.peer().clone()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("server still running")
+    }
+
+    /// Closes the client (and with it the server's stdin) and waits for the
+    /// server to exit by itself; fails the test if it takes longer than `within`.
+    pub async fn stop_within(self, within: Duration) -> Stopped {
+        let Server { client, mut child, stderr } = self;
+        let _ = tokio::time::timeout(within, client.cancel()).await;
+        let status = match tokio::time::timeout(within, child.wait()).await {
+            Ok(status) => status.expect("wait for mcp-bridge serve"),
+            Err(_) => {
+                let _ = child.kill().await;
+                panic!("mcp-bridge serve did not exit within {within:?} after its stdin closed");
+            }
+        };
+        let bytes = tokio::time::timeout(EVENT_TIMEOUT, stderr).await.expect("stderr closes").unwrap_or_default();
+        Stopped { status, stderr: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    /// [`Server::stop_within`] with a generous bound, asserting a clean exit.
+    pub async fn stop(self) -> Stopped {
+        let stopped = self.stop_within(EVENT_TIMEOUT).await;
+        assert!(stopped.status.success(), "server exited with {:?}; stderr:\n{}", stopped.status, stopped.stderr);
+        stopped
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = Peer<RoleClient>;
+    fn deref(&self) -> &Peer<RoleClient> {
+        self.client.peer()
+    }
+}
+
+/// Calls `tool`, returning rmcp's answer as is (JSON-RPC errors included).
+pub async fn try_call(peer: &Peer<RoleClient>, tool: &str, args: Value) -> Result<CallToolResult, ServiceError> {
+    let Value::Object(map) = args else { panic!("tool arguments must be a JSON object: {args}") };
+    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(map);
+    tokio::time::timeout(Duration::from_secs(90), peer.call_tool(params)).await.expect("tool call timed out")
+}
+
+/// Calls `tool`; a JSON-RPC error fails the test.
+pub async fn call(peer: &Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
+    match try_call(peer, tool, args).await {
+        Ok(result) => result,
+        Err(e) => panic!("{tool}: JSON-RPC error {e}"),
+    }
+}
+
+/// The structured result of a successful call; checks the text copy too.
+pub fn ok(result: &CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "expected success, got {result:?}");
+    structured(result)
+}
+
+/// The structured content of a result, checked against its text copy.
+pub fn structured(result: &CallToolResult) -> Value {
+    let body = result.structured_content.clone().unwrap_or_else(|| panic!("no structuredContent in {result:?}"));
+    assert!(body.is_object(), "structuredContent is not an object: {body}");
+    let texts: Vec<&str> = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.as_str()).collect();
+    assert_eq!(texts.len(), 1, "expected one text copy in {result:?}");
+    let copy: Value = serde_json::from_str(texts[0]).unwrap_or_else(|e| panic!("text copy is not JSON ({e}): {}", texts[0]));
+    assert_eq!(copy, body, "the text copy differs from structuredContent");
+    body
+}
+
+/// The structured error of a refused call, checking `isError` and the code.
+pub fn tool_error(result: &CallToolResult, code: &str) -> Value {
+    assert_eq!(result.is_error, Some(true), "expected a tool error {code}, got {result:?}");
+    let body = structured(result);
+    assert_eq!(body["code"], code, "wrong error code in {body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
+    body
+}
+
+/// Asserts that `answer` is a JSON-RPC `invalid params` error and returns its message.
+pub fn invalid_params(answer: Result<CallToolResult, ServiceError>, what: &str) -> String {
+    match answer {
+        Err(ServiceError::McpError(e)) => {
+            assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{what}: wrong JSON-RPC code in {e:?}");
+            e.message.into_owned()
+        }
+        Err(e) => panic!("{what}: expected a JSON-RPC invalid-params error, got {e}"),
+        Ok(r) => panic!("{what}: expected a JSON-RPC invalid-params error, got a result {r:?}"),
+    }
+}
+
+/// A conversation and its two tokens.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    /// `conv_…`.
+    pub id: String,
+    /// Side a's token.
+    pub a: String,
+    /// Side b's token.
+    pub b: String,
+}
+
+impl Conv {
+    /// Opens a conversation through `peer`.
+    pub async fn create(peer: &Peer<RoleClient>) -> Conv {
+        Self::create_with_roles(peer, "backend", "frontend").await
+    }
+
+    /// Opens a conversation with the given roles.
+    pub async fn create_with_roles(peer: &Peer<RoleClient>, a: &str, b: &str) -> Conv {
+        let body = ok(&call(peer, "create_conversation", json!({"my_role": a, "partner_role": b})).await);
+        let field = |k: &str| body[k].as_str().unwrap_or_else(|| panic!("no {k} in {body}")).to_owned();
+        Conv { id: field("conversation_id"), a: field("session_a_token"), b: field("session_b_token") }
+    }
+
+    /// The token of `side`.
+    pub fn token(&self, side: &str) -> &str {
+        match side {
+            "a" => &self.a,
+            "b" => &self.b,
+            other => panic!("no side {other}"),
+        }
+    }
+
+    /// The credentials of `side`, plus `extra` fields.
+    pub fn args(&self, side: &str, extra: Value) -> Value {
+        let mut v = json!({"conversation_id": self.id, "session_id": side, "token": self.token(side)});
+        merge(&mut v, extra);
+        v
+    }
+}
+
+/// Adds (or replaces) the fields of `extra` in `base`.
+pub fn merge(base: &mut Value, extra: Value) {
+    if let (Value::Object(b), Value::Object(e)) = (base, extra) {
+        b.extend(e);
+    }
+}
+
+/// Sends `message` from `side` and returns the structured result.
+pub async fn send(peer: &Peer<RoleClient>, conv: &Conv, side: &str, message: &str) -> Value {
+    ok(&call(peer, "send_to_partner", conv.args(side, json!({"message": message}))).await)
+}
+
+/// Checks `side`'s inbox once (no waiting) and returns the structured result.
+pub async fn check(peer: &Peer<RoleClient>, conv: &Conv, side: &str, extra: Value) -> Value {
+    ok(&call(peer, "check_messages", conv.args(side, extra)).await)
+}
+
+/// The messages of a `check_messages` result.
+pub fn messages(body: &Value) -> Vec<Value> {
+    body["messages"].as_array().unwrap_or_else(|| panic!("no messages in {body}")).clone()
+}
+
+/// The contents of a `check_messages` result.
+pub fn contents(body: &Value) -> Vec<String> {
+    messages(body).iter().map(|m| m["content"].as_str().expect("content").to_owned()).collect()
+}
+
+/// Waits (polling) until `condition` holds, failing the test after [`EVENT_TIMEOUT`].
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `n` random bytes as lowercase hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).expect("random bytes");
+    hex::encode(bytes)
+}
+
+/// `n` random characters from `alphabet`.
+pub fn random_from(alphabet: &str, n: usize) -> String {
+    let chars: Vec<char> = alphabet.chars().collect();
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).expect("random bytes");
+    bytes.iter().map(|b| chars[usize::from(*b) % chars.len()]).collect()
+}
+
+/// Upper- and lower-case letters and digits.
+pub const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Counts the rows of `table` (a fixed table name from the schema).
+pub fn rows(env: &TestEnv, table: &str) -> i64 {
+    env.count(&format!("SELECT count(*) FROM {table}"))
+}
+
+/// A snapshot of everything a refused call must leave unchanged.
+#[derive(Debug, PartialEq, Eq)]
+pub struct StoreState {
+    conversations: i64,
+    messages: i64,
+    pending: i64,
+    statuses: Vec<(String, String, Option<String>, Option<String>, Option<i64>)>,
+}
+
+/// Reads the state a refused call must not change (everything but the audit log and quotas).
+pub fn store_state(env: &TestEnv) -> StoreState {
+    let db = env.db();
+    let mut stmt = db.prepare("SELECT conversation_id, side, status, note, status_at FROM participants ORDER BY 1, 2").expect("query participants");
+    let statuses = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .expect("participants")
+        .collect::<Result<_, _>>()
+        .expect("participants rows");
+    StoreState { conversations: rows(env, "conversations"), messages: rows(env, "messages"), pending: rows(env, "pending_deliveries"), statuses }
+}
