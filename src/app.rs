@@ -35,7 +35,7 @@ impl App {
     ///
     /// # Errors
     /// When the key file or database cannot be opened, with the path in the message.
-    pub fn open(db: &Path, config: Config, mode: OpenMode) -> anyhow::Result<App> {
+    pub fn open(db: &Path, mut config: Config, mode: OpenMode) -> anyhow::Result<App> {
         let store = match SqliteStore::open(db, mode, config.durability) {
             Err(crate::store::StoreError::NotFound) => {
                 anyhow::bail!("no database at {}", db.display())
@@ -47,6 +47,17 @@ impl App {
             OpenMode::Create => ServerKey::load_or_create(&key_file)?,
             OpenMode::Existing => ServerKey::load(&key_file)?,
         };
+        // Commands must never see the database or the key: hide their directory.
+        if let Some(dir) = db.parent().and_then(|d| {
+            std::fs::canonicalize(if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            })
+            .ok()
+        }) {
+            config.bridge.yolo.hide.push(dir);
+        }
         let redactor = SharedRedactor::new(config.redaction.clone());
         redactor.warm_up();
         let bridge = Bridge::new(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::ratelimit::Limits;
 use crate::redact::{CustomPattern, RedactionSettings, Redactor};
-use crate::service::{BridgeSettings, ToolLimits};
+use crate::service::{BridgeSettings, ToolLimits, YoloSettings};
 use crate::store::sqlite::Durability;
 
 /// The annotated example configuration, printed by `mcp-bridge config example`.
@@ -131,10 +131,51 @@ struct RawPattern {
     placeholder: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawYolo {
     enabled: bool,
+    activation_minutes: f64,
+    approval_minutes: f64,
+    allow_unsandboxed: bool,
+    max_output_bytes: usize,
+    extra_ro_binds: Vec<PathBuf>,
+    limits: RawRunLimits,
+}
+
+impl Default for RawYolo {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            activation_minutes: 60.0,
+            approval_minutes: 5.0,
+            allow_unsandboxed: false,
+            max_output_bytes: 16 * 1024,
+            extra_ro_binds: Vec::new(),
+            limits: RawRunLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRunLimits {
+    cpu_seconds: u64,
+    memory_mb: u64,
+    max_processes: u64,
+    max_file_mb: u64,
+}
+
+impl Default for RawRunLimits {
+    fn default() -> Self {
+        let d = crate::runner::Limits::default();
+        Self {
+            cpu_seconds: d.cpu_seconds,
+            memory_mb: d.memory_bytes >> 20,
+            max_processes: d.max_processes,
+            max_file_mb: d.max_file_bytes >> 20,
+        }
+    }
 }
 
 /// Default limits: the seed's for sends; reads and heartbeats generous enough
@@ -162,13 +203,6 @@ pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
     },
 };
 
-/// YOLO settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct YoloConfig {
-    /// Whether this server offers command execution at all.
-    pub enabled: bool,
-}
-
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -180,8 +214,6 @@ pub struct Config {
     pub log_level: String,
     /// User redaction patterns and allow-list (already validated).
     pub redaction: RedactionSettings,
-    /// YOLO settings.
-    pub yolo: YoloConfig,
 }
 
 impl Default for Config {
@@ -405,13 +437,59 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             conversation_ttl_us: (ttl * 60_000_000.0) as i64,
             heartbeat_timeout_s: raw.heartbeat_timeout_s,
             rate_limits,
+            yolo: yolo(raw.yolo)?,
         },
         durability,
         log_level: raw.log_level,
         redaction,
-        yolo: YoloConfig {
-            enabled: raw.yolo.enabled,
+    })
+}
+
+fn minutes_to_us(key: &str, minutes: f64) -> Result<i64, ConfigError> {
+    if !minutes.is_finite() || minutes <= 0.0 || minutes > 5_256_000.0 {
+        return Err(invalid(key, "must be a positive number of minutes"));
+    }
+    Ok((minutes * 60_000_000.0) as i64)
+}
+
+fn yolo(raw: RawYolo) -> Result<YoloSettings, ConfigError> {
+    let l = &raw.limits;
+    for (key, value) in [
+        ("cpu_seconds", l.cpu_seconds),
+        ("memory_mb", l.memory_mb),
+        ("max_processes", l.max_processes),
+        ("max_file_mb", l.max_file_mb),
+    ] {
+        if value == 0 {
+            return Err(invalid(&format!("yolo.limits.{key}"), "must be at least 1"));
+        }
+    }
+    if !(1024..=1 << 20).contains(&raw.max_output_bytes) {
+        return Err(invalid(
+            "yolo.max_output_bytes",
+            "must be between 1024 and 1048576",
+        ));
+    }
+    if let Some(p) = raw.extra_ro_binds.iter().find(|p| !p.is_absolute()) {
+        return Err(invalid(
+            "yolo.extra_ro_binds",
+            format!("{} is not an absolute path", p.display()),
+        ));
+    }
+    Ok(YoloSettings {
+        enabled: raw.enabled,
+        activation_ttl_us: minutes_to_us("yolo.activation_minutes", raw.activation_minutes)?,
+        approval_ttl_us: minutes_to_us("yolo.approval_minutes", raw.approval_minutes)?,
+        allow_unsandboxed: raw.allow_unsandboxed,
+        max_output_bytes: raw.max_output_bytes,
+        limits: crate::runner::Limits {
+            cpu_seconds: l.cpu_seconds,
+            memory_bytes: l.memory_mb.saturating_mul(1 << 20),
+            max_processes: l.max_processes,
+            max_file_bytes: l.max_file_mb.saturating_mul(1 << 20),
         },
+        extra_ro_binds: raw.extra_ro_binds,
+        hide: Vec::new(),
     })
 }
 
@@ -454,7 +532,7 @@ mod tests {
         let c = Config::load(None, env(&[])).unwrap();
         assert_eq!(c.bridge.conversation_ttl_us, 180 * 60_000_000);
         assert_eq!(c.bridge.rate_limits, Some(DEFAULT_LIMITS));
-        assert!(!c.yolo.enabled);
+        assert!(!c.bridge.yolo.enabled);
     }
 
     #[test]
@@ -487,7 +565,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(off.bridge.rate_limits, None);
-        assert!(off.yolo.enabled);
+        assert!(off.bridge.yolo.enabled);
     }
 
     #[test]

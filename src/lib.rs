@@ -16,6 +16,7 @@
 //! - [`domain`]: ids and values, validated on construction.
 //! - [`auth`]: the key file and HMAC session tokens.
 //! - [`redact`]: the secret-redaction engine.
+//! - [`runner`]: YOLO command policy, sandbox arguments, running and snapshots.
 //! - [`ratelimit`], [`audit`]: pure rate-window decisions and the audit hash chain.
 
 pub mod app;
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod mcp;
 pub mod ratelimit;
 pub mod redact;
+pub mod runner;
 pub mod service;
 pub mod store;
 pub mod transport;

@@ -1,12 +1,12 @@
 //! Delivery through real `mcp-bridge serve` processes sharing one database:
-//! messages cross processes, the published tool schemas, exactly-once in-order
+//! messages and heartbeats cross processes, exactly-once in-order
 //! delivery under competing checkers, paging, and persistence across a restart.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::util::*;
 
@@ -22,19 +22,47 @@ async fn messages_and_status_cross_processes() {
     let s1 = env.server().await;
     let s2 = env.server().await;
 
-    let created = ok(&call(&s1, "create_conversation", json!({"my_role": "backend_developer", "partner_role": "frontend dev"})).await);
+    let created = ok(&call(
+        &s1,
+        "create_conversation",
+        json!({"my_role": "backend_developer", "partner_role": "frontend dev"}),
+    )
+    .await);
     let conv_id = created["conversation_id"].as_str().unwrap();
-    assert!(conv_id.starts_with("conv_") && is_hex(&conv_id[5..], 16), "bad conversation id {conv_id}");
-    let (ta, tb) = (created["session_a_token"].as_str().unwrap(), created["session_b_token"].as_str().unwrap());
-    assert!(is_hex(ta, 64) && is_hex(tb, 64) && ta != tb, "bad tokens in {created}");
-    let expires = jiff::Timestamp::parse_rfc3339(created["expires_at"].as_str().unwrap());
-    let hours = (expires - jiff::Timestamp::now()).total(jiff::Unit::Minute).unwrap() / 60.0;
-    assert!((2.9..=3.0).contains(&hours), "conversation should expire in 3 h, got {hours} h");
-    let conv = Conv { id: conv_id.into(), a: ta.into(), b: tb.into() };
+    assert!(
+        conv_id.starts_with("conv_") && is_hex(&conv_id[5..], 16),
+        "bad conversation id {conv_id}"
+    );
+    let (ta, tb) = (
+        created["session_a_token"].as_str().unwrap(),
+        created["session_b_token"].as_str().unwrap(),
+    );
+    assert!(
+        is_hex(ta, 64) && is_hex(tb, 64) && ta != tb,
+        "bad tokens in {created}"
+    );
+    let expires: jiff::Timestamp = created["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .expect("expires_at is RFC 3339");
+    let hours = expires.duration_since(jiff::Timestamp::now()).as_secs_f64() / 3600.0;
+    assert!(
+        (2.9..=3.0).contains(&hours),
+        "conversation should expire in 3 h, got {hours} h"
+    );
+    let conv = Conv {
+        id: conv_id.into(),
+        a: ta.into(),
+        b: tb.into(),
+    };
 
     // Before any heartbeat, the partner's status is unknown.
     let before = ok(&call(&s2, "check_partner_status", conv.args("b", json!({}))).await);
-    assert_eq!(before, json!({"partner_role": "backend_developer", "status": "unknown", "note": null, "last_heartbeat": null, "seconds_since_heartbeat": null, "alive": false}));
+    assert_eq!(
+        before,
+        json!({"partner_role": "backend_developer", "status": "unknown", "note": null, "last_heartbeat": null, "seconds_since_heartbeat": null, "alive": false})
+    );
 
     let sent = ok(&call(
         &s1,
@@ -55,7 +83,10 @@ async fn messages_and_status_cross_processes() {
         }]})
     );
     // Delivered once: a second check (on either process) finds nothing.
-    assert_eq!(check(&s1, &conv, "b", json!({})).await, json!({"messages": [], "more": false}));
+    assert_eq!(
+        check(&s1, &conv, "b", json!({})).await,
+        json!({"messages": [], "more": false})
+    );
 
     // The reply travels the other way, with the default action type.
     let reply = send(&s2, &conv, "b", "ack, building the list view").await;
@@ -63,120 +94,57 @@ async fn messages_and_status_cross_processes() {
     let got = messages(&inbox);
     assert_eq!(got.len(), 1, "{inbox}");
     assert_eq!(got[0]["id"], reply["message_id"]);
-    assert_eq!((got[0]["from_session"].as_str(), got[0]["from_role"].as_str()), (Some("b"), Some("frontend dev")));
-    assert_eq!((got[0]["action_type"].as_str(), got[0]["files_involved"].clone()), (Some("info"), json!([])));
-    assert!(reply["message_id"].as_i64().unwrap() > id, "ids must increase in send order");
+    assert_eq!(
+        (
+            got[0]["from_session"].as_str(),
+            got[0]["from_role"].as_str()
+        ),
+        (Some("b"), Some("frontend dev"))
+    );
+    assert_eq!(
+        (
+            got[0]["action_type"].as_str(),
+            got[0]["files_involved"].clone()
+        ),
+        (Some("info"), json!([]))
+    );
+    assert!(
+        reply["message_id"].as_i64().unwrap() > id,
+        "ids must increase in send order"
+    );
 
     // A heartbeat written by one process is read by the other.
-    let updated = ok(&call(&s1, "update_my_status", conv.args("a", json!({"status": "working", "note": "adding ?done"}))).await);
+    let updated = ok(&call(
+        &s1,
+        "update_my_status",
+        conv.args("a", json!({"status": "working", "note": "adding ?done"})),
+    )
+    .await);
     assert_eq!(updated["status"], "working");
     let status = ok(&call(&s2, "check_partner_status", conv.args("b", json!({}))).await);
-    assert_eq!((status["status"].as_str(), status["note"].as_str(), status["alive"].as_bool()), (Some("working"), Some("adding ?done"), Some(true)));
+    assert_eq!(
+        (
+            status["status"].as_str(),
+            status["note"].as_str(),
+            status["alive"].as_bool()
+        ),
+        (Some("working"), Some("adding ?done"), Some(true))
+    );
     assert_eq!(status["last_heartbeat"], updated["updated_at"]);
-    assert!(status["seconds_since_heartbeat"].as_u64().is_some_and(|s| s <= 5), "{status}");
+    assert!(
+        status["seconds_since_heartbeat"]
+            .as_u64()
+            .is_some_and(|s| s <= 5),
+        "{status}"
+    );
     let mine = ok(&call(&s1, "check_partner_status", conv.args("a", json!({}))).await);
-    assert_eq!((mine["partner_role"].as_str(), mine["status"].as_str()), (Some("frontend dev"), Some("unknown")));
+    assert_eq!(
+        (mine["partner_role"].as_str(), mine["status"].as_str()),
+        (Some("frontend dev"), Some("unknown"))
+    );
 
     s1.stop().await;
     s2.stop().await;
-}
-
-/// Follows a local `$ref` (`#/$defs/Name`) inside `root`.
-fn resolve<'a>(root: &'a Map<String, Value>, node: &'a Value) -> &'a Value {
-    match node.get("$ref").and_then(Value::as_str) {
-        Some(r) => {
-            let name = r.strip_prefix("#/$defs/").unwrap_or_else(|| panic!("unexpected $ref {r}"));
-            &root["$defs"][name]
-        }
-        None => node,
-    }
-}
-
-/// The closed set of strings a schema node allows: `enum`, or `oneOf`/`anyOf` of `const`s.
-fn closed_set(root: &Map<String, Value>, node: &Value) -> BTreeSet<String> {
-    let node = resolve(root, node);
-    if let Some(values) = node.get("enum").and_then(Value::as_array) {
-        return values.iter().map(|v| v.as_str().expect("string enum").to_owned()).collect();
-    }
-    let alternatives = node.get("oneOf").or_else(|| node.get("anyOf")).and_then(Value::as_array);
-    let alternatives = alternatives.unwrap_or_else(|| panic!("not a closed set: {node}"));
-    alternatives.iter().map(|v| v["const"].as_str().unwrap_or_else(|| panic!("not a const: {v}")).to_owned()).collect()
-}
-
-fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-#[tokio::test]
-async fn tools_list_publishes_strict_schemas() {
-    let env = TestEnv::new("tools_list");
-    let s = env.server().await;
-    let tools = s.client.list_all_tools().await.expect("tools/list");
-    let by_name: BTreeMap<String, _> = tools.into_iter().map(|t| (t.name.to_string(), t)).collect();
-    assert_eq!(
-        by_name.keys().cloned().collect::<BTreeSet<_>>(),
-        set(&["check_messages", "check_partner_status", "create_conversation", "send_to_partner", "update_my_status"])
-    );
-
-    let mut required_of = BTreeMap::new();
-    for (name, tool) in &by_name {
-        let input = &*tool.input_schema;
-        let description = tool.description.as_deref().unwrap_or("");
-        assert!(!description.is_empty() && description.len() < 300, "{name}: description should be short: {description:?}");
-        assert_eq!(input.get("type"), Some(&json!("object")), "{name}");
-        assert_eq!(input.get("additionalProperties"), Some(&json!(false)), "{name} must refuse unknown fields");
-        let output = tool.output_schema.as_deref().unwrap_or_else(|| panic!("{name} has no outputSchema"));
-        assert_eq!(output.get("type"), Some(&json!("object")), "{name} outputSchema");
-        assert!(output.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty()), "{name} outputSchema has no properties");
-        let required: BTreeSet<String> = input["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
-        required_of.insert(name.clone(), required);
-
-        let props = input["properties"].as_object().unwrap_or_else(|| panic!("{name} has no properties"));
-        if name == "create_conversation" {
-            for role in ["my_role", "partner_role"] {
-                let p = &props[role];
-                assert_eq!((p["minLength"].as_u64(), p["maxLength"].as_u64()), (Some(1), Some(64)), "{name}.{role}");
-                assert!(p["pattern"].as_str().is_some_and(|s| s.starts_with('^') && s.ends_with('$')), "{name}.{role}: {p}");
-            }
-            continue;
-        }
-        let id = &props["conversation_id"];
-        assert_eq!((id["minLength"].as_u64(), id["maxLength"].as_u64()), (Some(21), Some(21)), "{name}.conversation_id");
-        assert_eq!(id["pattern"], "^conv_[0-9a-f]{16}$", "{name}.conversation_id");
-        let token = &props["token"];
-        assert_eq!((token["minLength"].as_u64(), token["maxLength"].as_u64()), (Some(64), Some(64)), "{name}.token");
-        assert!(token["pattern"].as_str().is_some_and(|p| p.contains("{64}")), "{name}.token: {token}");
-        assert_eq!(closed_set(input, &props["session_id"]), set(&["a", "b"]), "{name}.session_id");
-    }
-
-    let schema = |tool: &str| by_name[tool].input_schema.clone();
-    let send = schema("send_to_partner");
-    let actions = closed_set(&send, &send["properties"]["action_type"]);
-    assert_eq!(actions, set(&["proposal", "question", "answer", "info", "review", "status", "request", "ack"]));
-    assert_eq!(send["properties"]["message"]["minLength"], 1);
-    let files = &send["properties"]["files_involved"];
-    assert_eq!((files["maxItems"].as_u64(), files["items"]["maxLength"].as_u64()), (Some(100), Some(4096)), "{files}");
-    let status = schema("update_my_status");
-    assert_eq!(closed_set(&status, &status["properties"]["status"]), set(&["working", "waiting", "blocked", "complete"]));
-    assert_eq!(status["properties"]["note"]["maxLength"], 500);
-    let checkm = schema("check_messages");
-    let wait = &checkm["properties"]["wait_seconds"];
-    assert_eq!((wait["minimum"].as_f64(), wait["maximum"].as_f64()), (Some(0.0), Some(60.0)), "{wait}");
-    let limit = &checkm["properties"]["limit"];
-    assert_eq!((limit["minimum"].as_f64(), limit["maximum"].as_f64()), (Some(1.0), Some(500.0)), "{limit}");
-
-    let creds = ["conversation_id", "session_id", "token"];
-    assert_eq!(required_of["create_conversation"], set(&["my_role", "partner_role"]));
-    assert_eq!(required_of["send_to_partner"], set(&[&creds[..], &["message"]].concat()));
-    assert_eq!(required_of["check_messages"], set(&creds));
-    assert_eq!(required_of["update_my_status"], set(&[&creds[..], &["status"]].concat()));
-    assert_eq!(required_of["check_partner_status"], set(&creds));
-
-    // The output schema names the fields the results really carry.
-    let out = by_name["check_messages"].output_schema.clone().unwrap();
-    let fields: BTreeSet<String> = out["properties"].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(fields, set(&["messages", "more"]));
-    s.stop().await;
 }
 
 /// One checker: long-polls side b's inbox until the sender is done and a check
@@ -185,7 +153,13 @@ async fn checker(server: Arc<Server>, conv: Conv, limit: u32, done: Arc<AtomicBo
     let mut received = Vec::new();
     loop {
         let finished = done.load(Ordering::SeqCst);
-        let body = check(&server, &conv, "b", json!({"limit": limit, "wait_seconds": 0.2})).await;
+        let body = check(
+            &server,
+            &conv,
+            "b",
+            json!({"limit": limit, "wait_seconds": 0.2}),
+        )
+        .await;
         let page = messages(&body);
         assert!(page.len() <= limit as usize, "page larger than the limit");
         if page.is_empty() && finished {
@@ -205,7 +179,12 @@ async fn competing_checkers_receive_each_message_exactly_once_in_order() {
     let mut checkers = Vec::new();
     for limit in [3, 17, 100] {
         let server = Arc::new(env.server_with(NO_LIMITS).await);
-        let task = tokio::spawn(checker(Arc::clone(&server), conv.clone(), limit, Arc::clone(&done)));
+        let task = tokio::spawn(checker(
+            Arc::clone(&server),
+            conv.clone(),
+            limit,
+            Arc::clone(&done),
+        ));
         checkers.push((server, task));
     }
 
@@ -213,7 +192,9 @@ async fn competing_checkers_receive_each_message_exactly_once_in_order() {
     let mut last = 0;
     for i in 0..COUNT {
         let text = format!("message {i} [{}] {}", random_hex(6), "x".repeat(i % 40));
-        let id = send(&sender, &conv, "a", &text).await["message_id"].as_i64().unwrap();
+        let id = send(&sender, &conv, "a", &text).await["message_id"]
+            .as_i64()
+            .unwrap();
         assert!(id > last, "message ids must increase in send order");
         last = id;
         sent.insert(id, text);
@@ -222,23 +203,50 @@ async fn competing_checkers_receive_each_message_exactly_once_in_order() {
 
     let mut union = Vec::new();
     for (server, task) in checkers {
-        let received = tokio::time::timeout(std::time::Duration::from_secs(60), task).await.expect("checker finished").expect("checker task");
+        let received = tokio::time::timeout(std::time::Duration::from_secs(60), task)
+            .await
+            .expect("checker finished")
+            .expect("checker task");
         let ids: Vec<i64> = received.iter().map(|m| m["id"].as_i64().unwrap()).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "one checker's messages are out of order: {ids:?}");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "one checker's messages are out of order: {ids:?}"
+        );
         for m in &received {
             let id = m["id"].as_i64().unwrap();
-            assert_eq!(m["content"].as_str(), sent.get(&id).map(String::as_str), "content of message {id}");
-            assert_eq!(m["from_session"], "a", "side b received its own message {id}");
+            assert_eq!(
+                m["content"].as_str(),
+                sent.get(&id).map(String::as_str),
+                "content of message {id}"
+            );
+            assert_eq!(
+                m["from_session"], "a",
+                "side b received its own message {id}"
+            );
         }
         union.extend(ids);
-        Arc::into_inner(server).expect("checker released its server").stop().await;
+        Arc::into_inner(server)
+            .expect("checker released its server")
+            .stop()
+            .await;
     }
-    assert_eq!(union.len(), COUNT, "messages delivered more than once or lost");
+    assert_eq!(
+        union.len(),
+        COUNT,
+        "messages delivered more than once or lost"
+    );
     union.sort_unstable();
-    assert_eq!(union, sent.keys().copied().collect::<Vec<_>>(), "the union of deliveries is not every message once");
+    assert_eq!(
+        union,
+        sent.keys().copied().collect::<Vec<_>>(),
+        "the union of deliveries is not every message once"
+    );
 
     // The sender never receives its own messages, and nothing is left pending.
-    assert_eq!(check(&sender, &conv, "a", json!({})).await, json!({"messages": [], "more": false}));
+    assert_eq!(
+        check(&sender, &conv, "a", json!({})).await,
+        json!({"messages": [], "more": false})
+    );
     assert_eq!(rows(&env, "pending_deliveries"), 0);
     sender.stop().await;
 }
@@ -251,25 +259,45 @@ async fn limit_pages_the_inbox_and_more_says_what_is_left() {
     let conv = Conv::create(&s1).await;
     let mut ids = Vec::new();
     for i in 0..250 {
-        ids.push(send(&s1, &conv, "a", &format!("page test {i}")).await["message_id"].as_i64().unwrap());
+        ids.push(
+            send(&s1, &conv, "a", &format!("page test {i}")).await["message_id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     let mut got = Vec::new();
     for (expected, more) in [(100, true), (100, true), (50, false)] {
         let page = check(&s2, &conv, "b", json!({"limit": 100})).await;
-        assert_eq!((messages(&page).len(), page["more"].as_bool()), (expected, Some(more)), "page sizes");
+        assert_eq!(
+            (messages(&page).len(), page["more"].as_bool()),
+            (expected, Some(more)),
+            "page sizes"
+        );
         got.extend(messages(&page).iter().map(|m| m["id"].as_i64().unwrap()));
     }
-    assert_eq!(got, ids, "pages must continue where the last one stopped, in send order");
-    assert_eq!(check(&s2, &conv, "b", json!({"limit": 100})).await, json!({"messages": [], "more": false}));
+    assert_eq!(
+        got, ids,
+        "pages must continue where the last one stopped, in send order"
+    );
+    assert_eq!(
+        check(&s2, &conv, "b", json!({"limit": 100})).await,
+        json!({"messages": [], "more": false})
+    );
 
     // Without a limit a page holds 100 messages.
     for i in 0..101 {
         send(&s2, &conv, "b", &format!("default page {i}")).await;
     }
     let page = check(&s1, &conv, "a", json!({})).await;
-    assert_eq!((messages(&page).len(), page["more"].as_bool()), (100, Some(true)));
+    assert_eq!(
+        (messages(&page).len(), page["more"].as_bool()),
+        (100, Some(true))
+    );
     let page = check(&s1, &conv, "a", json!({"limit": 500})).await;
-    assert_eq!((contents(&page), page["more"].as_bool()), (vec!["default page 100".to_owned()], Some(false)));
+    assert_eq!(
+        (contents(&page), page["more"].as_bool()),
+        (vec!["default page 100".to_owned()], Some(false))
+    );
     s1.stop().await;
     s2.stop().await;
 }
@@ -280,7 +308,12 @@ async fn messages_and_status_survive_a_restart() {
     let first = env.server().await;
     let conv = Conv::create(&first).await;
     let sent = send(&first, &conv, "a", "persisted across restarts").await;
-    ok(&call(&first, "update_my_status", conv.args("a", json!({"status": "blocked", "note": "waiting on CI"}))).await);
+    ok(&call(
+        &first,
+        "update_my_status",
+        conv.args("a", json!({"status": "blocked", "note": "waiting on CI"})),
+    )
+    .await);
     first.stop().await;
 
     let second = env.server().await;
@@ -288,7 +321,10 @@ async fn messages_and_status_survive_a_restart() {
     assert_eq!(contents(&inbox), vec!["persisted across restarts"]);
     assert_eq!(messages(&inbox)[0]["id"], sent["message_id"]);
     let status = ok(&call(&second, "check_partner_status", conv.args("b", json!({}))).await);
-    assert_eq!((status["status"].as_str(), status["note"].as_str()), (Some("blocked"), Some("waiting on CI")));
+    assert_eq!(
+        (status["status"].as_str(), status["note"].as_str()),
+        (Some("blocked"), Some("waiting on CI"))
+    );
     // The tokens still work after the restart (the key file persisted), and ids keep increasing.
     let next = send(&second, &conv, "a", "after the restart").await;
     assert!(next["message_id"].as_i64() > sent["message_id"].as_i64());

@@ -1,4 +1,15 @@
-//! The end-to-end suite: one test binary, one module per area.
+//! The end-to-end suite: one test binary, one module per area. Every test
+//! drives real `mcp-bridge` processes (most of them several `serve` processes
+//! sharing one database) through rmcp's client over stdio.
 
+mod arguments;
+mod audit_e2e;
+mod auth;
+mod config_cli;
+mod limits;
+mod longpoll;
+mod mcp_stdio;
+mod redaction_e2e;
+mod schemas;
+mod stderr_e2e;
 mod util;
-mod probe;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode};
 use rmcp::service::{Peer, RoleClient, RunningService, ServiceError};
-use rmcp::ServiceExt;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
@@ -27,7 +27,10 @@ pub struct TestEnv {
 impl TestEnv {
     /// A fresh directory named after the test.
     pub fn new(name: &str) -> Self {
-        let tmp = tempfile::Builder::new().prefix(&format!("mcp-bridge-e2e-{name}-")).tempdir().expect("create temp dir");
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("mcp-bridge-e2e-{name}-"))
+            .tempdir()
+            .expect("create temp dir");
         let dir = tmp.path().to_owned();
         let db = dir.join("data").join("bridge.db");
         Self { dir, db, _tmp: tmp }
@@ -83,7 +86,9 @@ impl TestEnv {
 
     /// Runs `sql` (one integer result) on a read-only connection.
     pub fn count(&self, sql: &str) -> i64 {
-        self.db().query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.db()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// The raw bytes of the database file and its WAL (whatever exists now).
@@ -95,16 +100,23 @@ impl TestEnv {
                 files.push((path, bytes));
             }
         }
-        assert!(!files.is_empty(), "no database file at {}", self.db.display());
+        assert!(
+            !files.is_empty(),
+            "no database file at {}",
+            self.db.display()
+        );
         files
     }
 }
 
 /// Opens `path` read-only.
 pub fn open_read_only(path: &Path) -> rusqlite::Connection {
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = rusqlite::Connection::open_with_flags(path, flags).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    conn.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    conn.busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
     conn
 }
 
@@ -131,7 +143,10 @@ impl Server {
     /// Spawns `cmd` (an `mcp-bridge serve` command) and completes the MCP handshake.
     pub async fn spawn(cmd: std::process::Command) -> Server {
         let mut cmd = tokio::process::Command::from(cmd);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn mcp-bridge serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let stdin = child.stdin.take().expect("piped stdin");
@@ -150,7 +165,11 @@ impl Server {
             }
             Err(_) => panic!("MCP handshake with mcp-bridge serve timed out"),
         };
-        Server { client, child, stderr }
+        Server {
+            client,
+            child,
+            stderr,
+        }
     }
 
     /// The client's peer, cloneable into tasks.
@@ -166,7 +185,11 @@ impl Server {
     /// Closes the client (and with it the server's stdin) and waits for the
     /// server to exit by itself; fails the test if it takes longer than `within`.
     pub async fn stop_within(self, within: Duration) -> Stopped {
-        let Server { client, mut child, stderr } = self;
+        let Server {
+            client,
+            mut child,
+            stderr,
+        } = self;
         let _ = tokio::time::timeout(within, client.cancel()).await;
         let status = match tokio::time::timeout(within, child.wait()).await {
             Ok(status) => status.expect("wait for mcp-bridge serve"),
@@ -175,14 +198,25 @@ impl Server {
                 panic!("mcp-bridge serve did not exit within {within:?} after its stdin closed");
             }
         };
-        let bytes = tokio::time::timeout(EVENT_TIMEOUT, stderr).await.expect("stderr closes").unwrap_or_default();
-        Stopped { status, stderr: String::from_utf8_lossy(&bytes).into_owned() }
+        let bytes = tokio::time::timeout(EVENT_TIMEOUT, stderr)
+            .await
+            .expect("stderr closes")
+            .unwrap_or_default();
+        Stopped {
+            status,
+            stderr: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     /// [`Server::stop_within`] with a generous bound, asserting a clean exit.
     pub async fn stop(self) -> Stopped {
         let stopped = self.stop_within(EVENT_TIMEOUT).await;
-        assert!(stopped.status.success(), "server exited with {:?}; stderr:\n{}", stopped.status, stopped.stderr);
+        assert!(
+            stopped.status.success(),
+            "server exited with {:?}; stderr:\n{}",
+            stopped.status,
+            stopped.stderr
+        );
         stopped
     }
 }
@@ -195,10 +229,18 @@ impl std::ops::Deref for Server {
 }
 
 /// Calls `tool`, returning rmcp's answer as is (JSON-RPC errors included).
-pub async fn try_call(peer: &Peer<RoleClient>, tool: &str, args: Value) -> Result<CallToolResult, ServiceError> {
-    let Value::Object(map) = args else { panic!("tool arguments must be a JSON object: {args}") };
+pub async fn try_call(
+    peer: &Peer<RoleClient>,
+    tool: &str,
+    args: Value,
+) -> Result<CallToolResult, ServiceError> {
+    let Value::Object(map) = args else {
+        panic!("tool arguments must be a JSON object: {args}")
+    };
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(map);
-    tokio::time::timeout(Duration::from_secs(90), peer.call_tool(params)).await.expect("tool call timed out")
+    tokio::time::timeout(Duration::from_secs(90), peer.call_tool(params))
+        .await
+        .expect("tool call timed out")
 }
 
 /// Calls `tool`; a JSON-RPC error fails the test.
@@ -211,27 +253,50 @@ pub async fn call(peer: &Peer<RoleClient>, tool: &str, args: Value) -> CallToolR
 
 /// The structured result of a successful call; checks the text copy too.
 pub fn ok(result: &CallToolResult) -> Value {
-    assert_ne!(result.is_error, Some(true), "expected success, got {result:?}");
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "expected success, got {result:?}"
+    );
     structured(result)
 }
 
 /// The structured content of a result, checked against its text copy.
 pub fn structured(result: &CallToolResult) -> Value {
-    let body = result.structured_content.clone().unwrap_or_else(|| panic!("no structuredContent in {result:?}"));
-    assert!(body.is_object(), "structuredContent is not an object: {body}");
-    let texts: Vec<&str> = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.as_str()).collect();
+    let body = result
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| panic!("no structuredContent in {result:?}"));
+    assert!(
+        body.is_object(),
+        "structuredContent is not an object: {body}"
+    );
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .map(|t| t.text.as_str())
+        .collect();
     assert_eq!(texts.len(), 1, "expected one text copy in {result:?}");
-    let copy: Value = serde_json::from_str(texts[0]).unwrap_or_else(|e| panic!("text copy is not JSON ({e}): {}", texts[0]));
+    let copy: Value = serde_json::from_str(texts[0])
+        .unwrap_or_else(|e| panic!("text copy is not JSON ({e}): {}", texts[0]));
     assert_eq!(copy, body, "the text copy differs from structuredContent");
     body
 }
 
 /// The structured error of a refused call, checking `isError` and the code.
 pub fn tool_error(result: &CallToolResult, code: &str) -> Value {
-    assert_eq!(result.is_error, Some(true), "expected a tool error {code}, got {result:?}");
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected a tool error {code}, got {result:?}"
+    );
     let body = structured(result);
     assert_eq!(body["code"], code, "wrong error code in {body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message in {body}"
+    );
     body
 }
 
@@ -239,7 +304,11 @@ pub fn tool_error(result: &CallToolResult, code: &str) -> Value {
 pub fn invalid_params(answer: Result<CallToolResult, ServiceError>, what: &str) -> String {
     match answer {
         Err(ServiceError::McpError(e)) => {
-            assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{what}: wrong JSON-RPC code in {e:?}");
+            assert_eq!(
+                e.code,
+                ErrorCode::INVALID_PARAMS,
+                "{what}: wrong JSON-RPC code in {e:?}"
+            );
             e.message.into_owned()
         }
         Err(e) => panic!("{what}: expected a JSON-RPC invalid-params error, got {e}"),
@@ -266,9 +335,23 @@ impl Conv {
 
     /// Opens a conversation with the given roles.
     pub async fn create_with_roles(peer: &Peer<RoleClient>, a: &str, b: &str) -> Conv {
-        let body = ok(&call(peer, "create_conversation", json!({"my_role": a, "partner_role": b})).await);
-        let field = |k: &str| body[k].as_str().unwrap_or_else(|| panic!("no {k} in {body}")).to_owned();
-        Conv { id: field("conversation_id"), a: field("session_a_token"), b: field("session_b_token") }
+        let body = ok(&call(
+            peer,
+            "create_conversation",
+            json!({"my_role": a, "partner_role": b}),
+        )
+        .await);
+        let field = |k: &str| {
+            body[k]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {k} in {body}"))
+                .to_owned()
+        };
+        Conv {
+            id: field("conversation_id"),
+            a: field("session_a_token"),
+            b: field("session_b_token"),
+        }
     }
 
     /// The token of `side`.
@@ -282,7 +365,8 @@ impl Conv {
 
     /// The credentials of `side`, plus `extra` fields.
     pub fn args(&self, side: &str, extra: Value) -> Value {
-        let mut v = json!({"conversation_id": self.id, "session_id": side, "token": self.token(side)});
+        let mut v =
+            json!({"conversation_id": self.id, "session_id": side, "token": self.token(side)});
         merge(&mut v, extra);
         v
     }
@@ -297,7 +381,12 @@ pub fn merge(base: &mut Value, extra: Value) {
 
 /// Sends `message` from `side` and returns the structured result.
 pub async fn send(peer: &Peer<RoleClient>, conv: &Conv, side: &str, message: &str) -> Value {
-    ok(&call(peer, "send_to_partner", conv.args(side, json!({"message": message}))).await)
+    ok(&call(
+        peer,
+        "send_to_partner",
+        conv.args(side, json!({"message": message})),
+    )
+    .await)
 }
 
 /// Checks `side`'s inbox once (no waiting) and returns the structured result.
@@ -307,19 +396,28 @@ pub async fn check(peer: &Peer<RoleClient>, conv: &Conv, side: &str, extra: Valu
 
 /// The messages of a `check_messages` result.
 pub fn messages(body: &Value) -> Vec<Value> {
-    body["messages"].as_array().unwrap_or_else(|| panic!("no messages in {body}")).clone()
+    body["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages in {body}"))
+        .clone()
 }
 
 /// The contents of a `check_messages` result.
 pub fn contents(body: &Value) -> Vec<String> {
-    messages(body).iter().map(|m| m["content"].as_str().expect("content").to_owned()).collect()
+    messages(body)
+        .iter()
+        .map(|m| m["content"].as_str().expect("content").to_owned())
+        .collect()
 }
 
 /// Waits (polling) until `condition` holds, failing the test after [`EVENT_TIMEOUT`].
 pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -336,7 +434,10 @@ pub fn random_from(alphabet: &str, n: usize) -> String {
     let chars: Vec<char> = alphabet.chars().collect();
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).expect("random bytes");
-    bytes.iter().map(|b| chars[usize::from(*b) % chars.len()]).collect()
+    bytes
+        .iter()
+        .map(|b| chars[usize::from(*b) % chars.len()])
+        .collect()
 }
 
 /// Upper- and lower-case letters and digits.
@@ -347,23 +448,37 @@ pub fn rows(env: &TestEnv, table: &str) -> i64 {
     env.count(&format!("SELECT count(*) FROM {table}"))
 }
 
+/// One participant's heartbeat: conversation, side, status, note, time.
+type StatusRow = (String, String, Option<String>, Option<String>, Option<i64>);
+
 /// A snapshot of everything a refused call must leave unchanged.
 #[derive(Debug, PartialEq, Eq)]
 pub struct StoreState {
     conversations: i64,
     messages: i64,
     pending: i64,
-    statuses: Vec<(String, String, Option<String>, Option<String>, Option<i64>)>,
+    statuses: Vec<StatusRow>,
 }
 
 /// Reads the state a refused call must not change (everything but the audit log and quotas).
 pub fn store_state(env: &TestEnv) -> StoreState {
     let db = env.db();
-    let mut stmt = db.prepare("SELECT conversation_id, side, status, note, status_at FROM participants ORDER BY 1, 2").expect("query participants");
+    let mut stmt = db
+        .prepare(
+            "SELECT conversation_id, side, status, note, status_at FROM participants ORDER BY 1, 2",
+        )
+        .expect("query participants");
     let statuses = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .expect("participants")
         .collect::<Result<_, _>>()
         .expect("participants rows");
-    StoreState { conversations: rows(env, "conversations"), messages: rows(env, "messages"), pending: rows(env, "pending_deliveries"), statuses }
+    StoreState {
+        conversations: rows(env, "conversations"),
+        messages: rows(env, "messages"),
+        pending: rows(env, "pending_deliveries"),
+        statuses,
+    }
 }

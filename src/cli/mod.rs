@@ -2,8 +2,12 @@
 //! Each subcommand lives in its own module and calls the service layer.
 
 mod demo;
+mod manage;
+mod output;
 mod redact;
 mod serve;
+mod transfer;
+mod yolo;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,11 +34,54 @@ enum Command {
     /// Watch two agents talk through two server processes on a temporary database.
     #[command(after_help = "Example:\n  mcp-bridge demo")]
     Demo(demo::DemoArgs),
+    /// List every conversation: roles, times, message counts, each side's status.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge list\n  mcp-bridge list --active --json | jq '.conversations[].id'"
+    )]
+    List(manage::ListArgs),
+    /// Show a conversation's header and its messages in order.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge show conv_0123456789abcdef\n  mcp-bridge show conv_0123456789abcdef --full\n  mcp-bridge show conv_0123456789abcdef --json"
+    )]
+    Show(manage::ShowArgs),
+    /// Re-derive a conversation's two session tokens from the key file (secrets!).
+    #[command(
+        after_help = "Examples:\n  mcp-bridge tokens conv_0123456789abcdef\n  mcp-bridge tokens conv_0123456789abcdef --json | jq -r .session_b_token"
+    )]
+    Tokens(manage::TokensArgs),
+    /// Show the audit trail (newest last), or verify its hash chain.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge audit\n  mcp-bridge audit conv_0123456789abcdef 100\n  mcp-bridge audit --since 2h --action send_to_partner\n  mcp-bridge audit --verify"
+    )]
+    Audit(manage::AuditArgs),
+    /// Delete expired conversations with their messages; the audit trail stays.
+    #[command(after_help = "Examples:\n  mcp-bridge cleanup --dry-run\n  mcp-bridge cleanup")]
+    Cleanup(manage::CleanupArgs),
+    /// Export conversations, messages and statuses (never tokens or the key) as versioned JSON.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge export -o bridge-export.json\n  mcp-bridge export conv_0123456789abcdef --jsonl > conv.jsonl"
+    )]
+    Export(transfer::ExportArgs),
+    /// Import an export file; importing the same file twice changes nothing.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge import bridge-export.json\n  mcp-bridge import --db /srv/new/bridge.db bridge-export.json"
+    )]
+    Import(transfer::ImportArgs),
+    /// Copy the live database (online backup API) and its key to FILE and FILE.key.
+    #[command(after_help = "Example:\n  mcp-bridge backup ~/backups/bridge-2026-01-31.db")]
+    Backup(transfer::BackupArgs),
+    /// Replace the database with a backup (checked first) and put its key back.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge restore ~/backups/bridge-2026-01-31.db\n  mcp-bridge restore ~/backups/bridge-2026-01-31.db --force   # servers still running"
+    )]
+    Restore(transfer::RestoreArgs),
     /// Redact secrets from stdin to stdout with the server's engine.
     #[command(
         after_help = "Examples:\n  mcp-bridge redact < notes.txt\n  mcp-bridge redact --jsonl < cases.jsonl\n  mcp-bridge redact --list"
     )]
     Redact(redact::RedactArgs),
+    /// The human stages of command execution: confirm, approve, deny, revoke, status, restore.
+    Yolo(yolo::YoloArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -55,7 +102,7 @@ enum ConfigCommand {
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// Configuration file (default: $MCP_BRIDGE_CONFIG, else ~/.config/mcp-bridge/config.toml if present).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub config: Option<PathBuf>,
 }
 
@@ -78,7 +125,7 @@ impl ConfigArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Database file (default: $MCP_BRIDGE_DB, else ~/.local/share/mcp-bridge/bridge.db).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub db: Option<PathBuf>,
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -147,7 +194,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::List(args) => manage::list(args),
+        Command::Show(args) => manage::show(args),
+        Command::Tokens(args) => manage::tokens(args),
+        Command::Audit(args) => manage::audit(args),
+        Command::Cleanup(args) => manage::cleanup(args),
+        Command::Export(args) => transfer::export(args),
+        Command::Import(args) => transfer::import(args),
+        Command::Backup(args) => transfer::backup(args),
+        Command::Restore(args) => transfer::restore(args),
         Command::Redact(args) => redact::run(args),
+        Command::Yolo(args) => yolo::run(args),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)

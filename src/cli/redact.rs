@@ -12,7 +12,8 @@ use crate::redact::Redactor;
 /// Arguments of `redact`.
 #[derive(Debug, Args)]
 pub struct RedactArgs {
-    /// Read and write one JSON object {"text": …} per line, in order.
+    /// Read and write one JSON object {"text": …} per line, in order (a blank
+    /// input line gives a blank output line).
     #[arg(long)]
     jsonl: bool,
     /// Print the kinds of secret the engine redacts, with their placeholders.
@@ -47,16 +48,30 @@ pub fn run(args: RedactArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     } else if args.jsonl {
-        for (n, line) in std::io::stdin().lock().lines().enumerate() {
-            let line = line.context("cannot read stdin")?;
-            if line.trim().is_empty() {
-                continue;
+        // An outer buffer whose emptiness says "the next read may block".
+        let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+        let mut line = String::new();
+        for n in 1.. {
+            line.clear();
+            if input.read_line(&mut line).context("cannot read stdin")? == 0 {
+                break;
             }
-            let input: Line = serde_json::from_str(&line)
-                .with_context(|| format!("line {}: expected {{\"text\": \"…\"}}", n + 1))?;
-            let redacted = redactor.redact(&input.text);
-            serde_json::to_writer(&mut out, &serde_json::json!({ "text": redacted.text }))?;
-            out.write_all(b"\n")?;
+            let text = line.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                // One output line per input line, so callers can zip them.
+                out.write_all(b"\n")?;
+            } else {
+                let parsed: Line = serde_json::from_str(text)
+                    .with_context(|| format!("line {n}: expected {{\"text\": \"…\"}}"))?;
+                let redacted = redactor.redact(&parsed.text);
+                serde_json::to_writer(&mut out, &serde_json::json!({ "text": redacted.text }))?;
+                out.write_all(b"\n")?;
+            }
+            // Answer each line before waiting for the next, so a caller can
+            // drive the filter one line at a time; batch input stays buffered.
+            if input.buffer().is_empty() {
+                out.flush()?;
+            }
         }
     } else {
         let mut bytes = Vec::new();

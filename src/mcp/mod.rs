@@ -5,6 +5,7 @@
 pub mod error;
 pub mod params;
 pub mod results;
+mod yolo;
 
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use self::results::{
     UpdateMyStatusResult,
 };
 use crate::service::{Bridge, CheckMessages, SendToPartner, UpdateStatus};
-use crate::store::Store;
+use crate::store::YoloStore;
 
 /// Instructions sent to clients at `initialize`; short, since every client
 /// pays for them in its context window.
@@ -34,14 +35,14 @@ to every call: send_to_partner to write, check_messages (wait_seconds up to 60 t
 update_my_status and check_partner_status for heartbeats. Secrets in messages are redacted.";
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
-pub struct BridgeServer<S: Store> {
+pub struct BridgeServer<S: YoloStore> {
     bridge: Arc<Bridge<S>>,
     tool_router: ToolRouter<Self>,
     /// Cancelled when the session's transport closes (client gone).
     session_end: CancellationToken,
 }
 
-impl<S: Store> Clone for BridgeServer<S> {
+impl<S: YoloStore> Clone for BridgeServer<S> {
     fn clone(&self) -> Self {
         Self {
             bridge: Arc::clone(&self.bridge),
@@ -51,7 +52,7 @@ impl<S: Store> Clone for BridgeServer<S> {
     }
 }
 
-impl<S: Store> BridgeServer<S> {
+impl<S: YoloStore> BridgeServer<S> {
     /// Ends waiting calls when `token` is cancelled (the transport knows when
     /// its client has gone; the server does not).
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
@@ -90,12 +91,13 @@ impl<S: Store> BridgeServer<S> {
 }
 
 #[tool_router]
-impl<S: Store> BridgeServer<S> {
+impl<S: YoloStore> BridgeServer<S> {
     /// A server over `bridge`.
     pub fn new(bridge: Arc<Bridge<S>>) -> Self {
+        let tool_router = Self::tool_router() + yolo::router(bridge.yolo_enabled());
         Self {
             bridge,
-            tool_router: Self::tool_router(),
+            tool_router,
             session_end: CancellationToken::new(),
         }
     }
@@ -108,7 +110,12 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
         &self,
         params: Parameters<CreateConversationParams>,
     ) -> Result<Json<CreateConversationResult>, ToolFailure> {
-        let args = self.arguments("create_conversation", params).await?;
+        const TOOL: &str = "create_conversation";
+        let raw_ids = params.raw_ids.clone();
+        let args = self.arguments(TOOL, params).await?;
+        if let Err(e) = args.check() {
+            return Err(self.reject(TOOL, &raw_ids, e).await);
+        }
         let created = self
             .bridge
             .create_conversation(&args.my_role, &args.partner_role)
@@ -126,7 +133,7 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
         const TOOL: &str = "send_to_partner";
         let raw_ids = params.raw_ids.clone();
         let args = self.arguments(TOOL, params).await?;
-        let creds = match args.credentials() {
+        let creds = match args.check().and_then(|()| args.credentials()) {
             Ok(c) => c,
             Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
         };
@@ -219,7 +226,7 @@ waits up to that long for the first one."
 }
 
 #[tool_handler(router = self.tool_router)]
-impl<S: Store> ServerHandler for BridgeServer<S> {
+impl<S: YoloStore> ServerHandler for BridgeServer<S> {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION")))

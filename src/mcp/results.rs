@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::domain::Message;
-use crate::service::{Created, Inbox, PartnerStatus, Sent, StatusUpdated};
+use crate::service::{Created, Execution, Inbox, PartnerStatus, RunPlan, Sent, StatusUpdated};
+use crate::store::Activation;
 
 /// Result of `create_conversation`.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -149,6 +150,154 @@ impl From<PartnerStatus> for CheckPartnerStatusResult {
             last_heartbeat: p.last_heartbeat.map(|t| t.to_rfc3339()),
             seconds_since_heartbeat: p.seconds_since_heartbeat,
             alive: p.alive,
+        }
+    }
+}
+
+/// Result of `enable_yolo_mode`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EnableYoloModeResult {
+    /// Always "pending_confirmation": nothing is enabled until a human confirms.
+    pub status: String,
+    /// The conversation.
+    pub conversation_id: String,
+    /// The requested mode.
+    pub mode: String,
+    /// The workspace, canonicalised.
+    pub workspace: String,
+    /// Per-command timeout in seconds.
+    pub timeout_s: u32,
+    /// Whether commands will run in the sandbox.
+    pub sandbox: bool,
+    /// What has to happen next.
+    pub next_step: String,
+}
+
+impl From<Activation> for EnableYoloModeResult {
+    fn from(a: Activation) -> Self {
+        let r = a.request;
+        Self {
+            status: "pending_confirmation".into(),
+            next_step: format!(
+                "a human runs `mcp-bridge yolo confirm {}` in a terminal",
+                r.conversation
+            ),
+            conversation_id: r.conversation.to_string(),
+            mode: r.mode.as_str().into(),
+            workspace: r.workspace.display().to_string(),
+            timeout_s: r.timeout_s,
+            sandbox: r.sandbox,
+        }
+    }
+}
+
+/// The snapshot taken before a command ran.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotView {
+    /// Its id (for `mcp-bridge yolo restore`).
+    pub id: String,
+    /// The git ref holding it.
+    pub git_ref: String,
+    /// The commit.
+    pub commit: String,
+}
+
+/// Result of `execute_command`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecuteCommandResult {
+    /// "dry_run", "pending_approval" or "completed".
+    pub status: String,
+    /// The proposal (absent for a dry run).
+    pub proposal_id: Option<String>,
+    /// What runs: program and arguments.
+    pub argv: Vec<String>,
+    /// Whether it runs through `sh -c`.
+    pub via_shell: bool,
+    /// The mode it was checked under.
+    pub mode: String,
+    /// The working directory.
+    pub workspace: String,
+    /// Whether it runs in the sandbox (no network, read-only system, private /tmp).
+    pub sandboxed: bool,
+    /// Whether it may write to the workspace.
+    pub writable_workspace: bool,
+    /// Timeout in seconds (the whole process group is killed).
+    pub timeout_s: u32,
+    /// What has to happen next, if anything.
+    pub next_step: Option<String>,
+    /// Exit code (completed runs that exited).
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// Whether the timeout killed it.
+    pub timed_out: Option<bool>,
+    /// Wall-clock duration in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// Standard output (redacted, capped).
+    pub stdout: Option<String>,
+    /// Standard error (redacted, capped).
+    pub stderr: Option<String>,
+    /// Whether stdout was cut at the cap.
+    pub stdout_truncated: Option<bool>,
+    /// Whether stderr was cut at the cap.
+    pub stderr_truncated: Option<bool>,
+    /// The snapshot taken first, in a git workspace.
+    pub snapshot: Option<SnapshotView>,
+    /// The system message that told the partner.
+    pub message_id: Option<i64>,
+}
+
+impl From<Execution> for ExecuteCommandResult {
+    fn from(e: Execution) -> Self {
+        let base = |status: &str, plan: &RunPlan| Self {
+            status: status.into(),
+            proposal_id: None,
+            argv: plan.argv.clone(),
+            via_shell: plan.via_shell,
+            mode: plan.mode.as_str().into(),
+            workspace: plan.workspace.display().to_string(),
+            sandboxed: plan.sandboxed,
+            writable_workspace: plan.writable_workspace,
+            timeout_s: plan.timeout_s,
+            next_step: None,
+            exit_code: None,
+            signal: None,
+            timed_out: None,
+            duration_ms: None,
+            stdout: None,
+            stderr: None,
+            stdout_truncated: None,
+            stderr_truncated: None,
+            snapshot: None,
+            message_id: None,
+        };
+        match e {
+            Execution::DryRun(plan) => base("dry_run", &plan),
+            Execution::Proposed { proposal_id, plan } => Self {
+                next_step: Some(format!(
+                    "a human runs `mcp-bridge yolo approve {proposal_id}` and gives you the approval token; then call execute_command again with the same command and approval_token"
+                )),
+                proposal_id: Some(proposal_id),
+                ..base("pending_approval", &plan)
+            },
+            Execution::Ran(run) => Self {
+                proposal_id: Some(run.proposal_id),
+                exit_code: run.exit_code,
+                signal: run.signal,
+                timed_out: Some(run.timed_out),
+                duration_ms: Some(u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX)),
+                stdout: Some(run.stdout),
+                stderr: Some(run.stderr),
+                stdout_truncated: Some(run.stdout_truncated),
+                stderr_truncated: Some(run.stderr_truncated),
+                snapshot: run.snapshot.map(|s| SnapshotView {
+                    id: s.id,
+                    git_ref: s.git_ref,
+                    commit: s.commit_id,
+                }),
+                message_id: Some(run.message_id),
+                ..base("completed", &run.plan)
+            },
         }
     }
 }

@@ -237,6 +237,7 @@ impl<S: Store> Bridge<S> {
             content,
             files_involved,
             created_at: at,
+            to: None,
         };
         let guard = self.guard(creds, TOOL, at, draft.clone());
         match self.store.send_message(message, guard).await {

@@ -48,6 +48,37 @@ pub enum ServiceError {
         "command execution is disabled on this server (start it with MCP_BRIDGE_YOLO=1 to offer it)"
     )]
     YoloDisabled,
+    /// YOLO mode is not active for this conversation (never confirmed, expired or revoked).
+    #[error(
+        "command execution is not active for this conversation: call enable_yolo_mode, then a human must run `mcp-bridge yolo confirm {conversation}`"
+    )]
+    YoloNotActive {
+        /// The conversation.
+        conversation: String,
+    },
+    /// The command policy refused the command.
+    #[error("command refused (rule {rule}): {detail}")]
+    CommandRefused {
+        /// The rule that refused it.
+        rule: &'static str,
+        /// Why, in words.
+        detail: String,
+    },
+    /// The approval token cannot be used for this call.
+    #[error("{}", approval_text(*.0))]
+    ApprovalRefused(crate::store::Redemption),
+    /// The sandbox is required but unavailable, or turned off but not allowed.
+    #[error("{0}")]
+    SandboxUnavailable(String),
+    /// Snapshotting the git workspace failed, so the command was not run.
+    #[error("could not snapshot the git workspace, so the command was not run: {0}")]
+    SnapshotFailed(String),
+    /// A management action named something that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A management action raced with another one.
+    #[error("{0}")]
+    Conflict(String),
     /// The database stayed locked too long.
     #[error("the bridge database is busy; retry in a moment")]
     Busy,
@@ -69,6 +100,17 @@ impl ServiceError {
             ServiceError::RateLimited { .. } => crate::store::RATE_LIMITED_CODE,
             ServiceError::InvalidArgument(_) => "invalid_argument",
             ServiceError::YoloDisabled => "yolo_disabled",
+            ServiceError::YoloNotActive { .. } => "yolo_not_active",
+            ServiceError::CommandRefused { .. } => "command_refused",
+            ServiceError::ApprovalRefused(r) => match r {
+                crate::store::Redemption::Expired => "approval_expired",
+                crate::store::Redemption::AlreadyUsed => "approval_used",
+                _ => "approval_invalid",
+            },
+            ServiceError::SandboxUnavailable(_) => "sandbox_unavailable",
+            ServiceError::SnapshotFailed(_) => "snapshot_failed",
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Conflict(_) => "conflict",
             ServiceError::Busy => "busy",
             ServiceError::Cancelled => "cancelled",
             ServiceError::Internal(_) => "internal_error",
@@ -81,7 +123,11 @@ impl ServiceError {
             ServiceError::AuthFailed
             | ServiceError::ConversationExpired { .. }
             | ServiceError::RateLimited { .. }
-            | ServiceError::YoloDisabled => Outcome::Denied,
+            | ServiceError::YoloDisabled
+            | ServiceError::YoloNotActive { .. }
+            | ServiceError::CommandRefused { .. }
+            | ServiceError::ApprovalRefused(_)
+            | ServiceError::SandboxUnavailable(_) => Outcome::Denied,
             _ => Outcome::Error,
         }
     }
@@ -112,6 +158,23 @@ impl From<MessageSizeError> for ServiceError {
             MessageSizeError::TooLarge { size, limit } => {
                 ServiceError::MessageTooLarge { size, limit }
             }
+        }
+    }
+}
+
+fn approval_text(r: crate::store::Redemption) -> &'static str {
+    use crate::store::Redemption;
+    match r {
+        Redemption::Unknown => {
+            "approval token not valid: propose the command without approval_token and ask the human to run `mcp-bridge yolo approve PROPOSAL`"
+        }
+        Redemption::OtherConversation => "approval token belongs to another conversation",
+        Redemption::OtherCommand => {
+            "approval token was issued for a different command; pass exactly the approved command text"
+        }
+        Redemption::Expired => "approval token has expired; propose the command again",
+        Redemption::AlreadyUsed => {
+            "approval token was already used; each approval runs its command once"
         }
     }
 }

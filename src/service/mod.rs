@@ -6,19 +6,28 @@
 //! here (bad token, expired, too large) are audited here. The MCP layer and the
 //! management CLI both call this layer; neither touches the store directly.
 
+mod admin;
 mod conversation;
 mod error;
+mod oversight;
 mod redaction;
+mod yolo;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use admin::{
+    AdminError, ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Export, ExportFileError,
+    Imported, Layout, Listing, RevealedTokens, Shown, validate_export, write_export,
+};
 pub use conversation::{
     CheckMessages, Created, Inbox, PartnerStatus, SendToPartner, Sent, SessionCredentials,
     StatusUpdated, UpdateStatus,
 };
 pub use error::ServiceError;
+pub use oversight::Approval;
 pub use redaction::SharedRedactor;
+pub use yolo::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
 use crate::audit::{AuditDraft, Outcome};
 use crate::auth::ServerKey;
@@ -64,6 +73,8 @@ pub struct BridgeSettings {
     pub heartbeat_timeout_s: u64,
     /// Rate limits, or `None` when turned off.
     pub rate_limits: Option<ToolLimits>,
+    /// Command execution.
+    pub yolo: YoloSettings,
 }
 
 /// Expiry times of conversations this process has seen, so that checking a
@@ -128,6 +139,11 @@ impl<S: Store> Bridge<S> {
     /// The store (for management commands built on the same layer).
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Whether this server offers command execution.
+    pub fn yolo_enabled(&self) -> bool {
+        self.settings.yolo.enabled
     }
 
     /// The redaction engine.

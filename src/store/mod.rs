@@ -8,12 +8,23 @@
 //! decided by the service layer and the pure `ratelimit`/`audit` modules; the
 //! store only applies those decisions atomically.
 
+mod admin;
 mod signal;
 pub mod sqlite;
+mod yolo;
 
 use std::future::Future;
 
+pub use admin::{
+    AdminStore, AuditFor, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
+    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
+    RemovedConversation, UnreadableRecord,
+};
 pub use signal::ChangeFeed;
+pub use yolo::{
+    Activation, ActivationRequest, ActivationState, NewSnapshot, Proposal, ProposalState,
+    Redemption, Snapshot, YoloStore,
+};
 
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ActionType, ConversationId, Message, Role, Sender, Side, Status, Timestamp};
@@ -127,6 +138,8 @@ pub struct NewMessage {
     pub files_involved: Vec<String>,
     /// When it was sent.
     pub created_at: Timestamp,
+    /// Only this side receives it; `None` means every participant but the sender.
+    pub to: Option<Side>,
 }
 
 /// What every mutating call carries: the time, the session it acts for, an

@@ -11,13 +11,13 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::sync::CancellationToken;
 
 use crate::mcp::BridgeServer;
-use crate::store::Store;
+use crate::store::YoloStore;
 
 /// Serves `server` on stdio until the client closes stdin or `shutdown` resolves.
 ///
 /// # Errors
 /// When the MCP session cannot start (e.g. the client's `initialize` is malformed).
-pub async fn serve<S: Store>(
+pub async fn serve<S: YoloStore>(
     server: BridgeServer<S>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {

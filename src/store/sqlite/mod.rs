@@ -7,10 +7,12 @@
 //! database's single write lock up front: concurrent writers in other processes
 //! queue on the busy handler instead of failing halfway through a transaction.
 
+mod admin;
 mod open;
 mod ops;
 mod spool;
 mod wake;
+mod yolo;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -229,9 +229,17 @@ pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, Stor
         .map_err(sql_err)?;
     tx.prepare_cached(
         "INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
-         SELECT conversation_id, side, ?2 FROM participants WHERE conversation_id = ?1 AND side <> ?3",
+         SELECT conversation_id, side, ?2 FROM participants
+         WHERE conversation_id = ?1 AND side <> ?3 AND (?4 IS NULL OR side = ?4)",
     )
-    .and_then(|mut s| s.execute(params![message.conversation.as_str(), id, message.from.as_str()]))
+    .and_then(|mut s| {
+        s.execute(params![
+            message.conversation.as_str(),
+            id,
+            message.from.as_str(),
+            message.to.map(Side::as_str)
+        ])
+    })
     .map_err(sql_err)?;
     Ok(id)
 }

@@ -1,0 +1,81 @@
+//! The two YOLO tools. They are always listed; on a server started without
+//! `MCP_BRIDGE_YOLO=1` their descriptions say so and they answer `yolo_disabled`.
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::{Json, tool, tool_router};
+
+use super::BridgeServer;
+use super::error::ToolFailure;
+use super::params::{EnableYoloModeParams, ExecuteCommandParams, Parameters};
+use super::results::{EnableYoloModeResult, ExecuteCommandResult};
+use crate::service::{EnableYolo, ExecuteCommand};
+use crate::store::YoloStore;
+
+/// Appended to both descriptions when this server does not offer execution.
+const DISABLED_NOTE: &str =
+    " DISABLED on this server (it was not started with MCP_BRIDGE_YOLO=1): answers yolo_disabled.";
+
+#[tool_router(router = yolo_router, vis = "pub(super)")]
+impl<S: YoloStore> BridgeServer<S> {
+    #[tool(
+        description = "Ask for command execution in this conversation (mode safe, restricted or yolo, in an existing \
+workspace). Nothing is enabled until a human confirms it in a terminal."
+    )]
+    async fn enable_yolo_mode(
+        &self,
+        params: Parameters<EnableYoloModeParams>,
+    ) -> Result<Json<EnableYoloModeResult>, ToolFailure> {
+        const TOOL: &str = "enable_yolo_mode";
+        let raw_ids = params.raw_ids.clone();
+        let args = self.arguments(TOOL, params).await?;
+        let creds = match args.check().and_then(|()| args.credentials()) {
+            Ok(c) => c,
+            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
+        };
+        let enable = EnableYolo {
+            mode: args.mode.into(),
+            workspace: args.workspace,
+            timeout_s: args.timeout_s,
+            sandbox: args.sandbox,
+        };
+        let activation = self.bridge.enable_yolo_mode(&creds, enable).await?;
+        Ok(Json(activation.into()))
+    }
+
+    #[tool(
+        description = "Run a shell command once a human approved it. Without approval_token it is checked and stored \
+as a proposal (nothing runs); a human approves it with `mcp-bridge yolo approve`; call again with the same command and \
+the approval_token to run it. dry_run shows what would run."
+    )]
+    async fn execute_command(
+        &self,
+        params: Parameters<ExecuteCommandParams>,
+    ) -> Result<Json<ExecuteCommandResult>, ToolFailure> {
+        const TOOL: &str = "execute_command";
+        let raw_ids = params.raw_ids.clone();
+        let args = self.arguments(TOOL, params).await?;
+        let creds = match args.check().and_then(|()| args.credentials()) {
+            Ok(c) => c,
+            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
+        };
+        let exec = ExecuteCommand {
+            command: args.command,
+            dry_run: args.dry_run,
+            approval_token: args.approval_token,
+        };
+        let execution = self.bridge.execute_command(&creds, exec).await?;
+        Ok(Json(execution.into()))
+    }
+}
+
+/// The YOLO tools, described as disabled unless `enabled`.
+pub(super) fn router<S: YoloStore>(enabled: bool) -> ToolRouter<BridgeServer<S>> {
+    let mut router = BridgeServer::<S>::yolo_router();
+    if !enabled {
+        for route in router.map.values_mut() {
+            let description = route.attr.description.as_deref().unwrap_or_default();
+            route.attr.description = Some(format!("{description}{DISABLED_NOTE}").into());
+        }
+    }
+    router
+}

@@ -1,0 +1,433 @@
+//! The `restricted` mode list: everything in `safe`, plus listed subcommands of the
+//! project tools, and running a file that is inside the workspace.
+//!
+//! * `git` `status diff log show add commit branch checkout (of a branch) switch stash
+//!   (not `clear`) restore rev-parse ls-files grep blame annotate tag shortlog describe
+//!   reflog (not `expire`/`delete`) show-ref cat-file merge-base for-each-ref diff-tree
+//!   diff-index diff-files ls-tree rev-list name-rev version`. Not: push, pull, fetch,
+//!   clone, remote, submodule, config, credential, filter-branch, reset, clean, rebase,
+//!   gc …; no `-c`/`--config-env`/`--exec-path`/`-p` global options, no `--ext-diff`,
+//!   no `grep -O`.
+//! * `cargo` `build check test clippy fmt run doc tree metadata bench` (and their short
+//!   aliases). Not: install, publish, login, new, add, update, clean …; no `+toolchain`,
+//!   `--config`, `-Z`, `doc --open`.
+//! * `npm` `test run run-script start ls list`. Not `install`/`ci`: they fetch packages
+//!   and run the packages' own install scripts, and the sandbox has no network anyway;
+//!   a human installs dependencies. No `exec`/`npx`, publish, login, adduser, config;
+//!   no `--script-shell`, `--userconfig`, `--registry`, `-g`.
+//! * `pip`/`pip3` `list show freeze check`. Not install/download/uninstall/config.
+//! * `pytest`/`py.test`, `python -m pytest`, `python -m unittest`.
+//! * `python`/`python3`/`python3.N`, `node`, `sh`, `bash` running a script file inside
+//!   the workspace (a few harmless interpreter flags); never `-c`, `-e`, `-m` (other
+//!   than pytest/unittest), stdin or a REPL. `node --test` may run without a file.
+//! * `make`/`gmake` (no `--eval`), and `./script` or `dir/script` inside the workspace.
+//!
+//! Every path-like argument must stay inside the workspace, as in `safe`. The project
+//! code these run (build scripts, tests, Makefiles, git hooks and filters, npm scripts)
+//! can do anything the sandbox allows: restricted mode limits what the agent can ask
+//! for directly, not what the project's own code does.
+
+use std::path::Path;
+
+mod scripts;
+
+use super::args::{self, Spec, listed};
+use super::readonly;
+use super::words::{self, Program};
+use super::{Refusal, rule};
+
+/// Checks a command in `restricted` mode.
+pub(super) fn check(argv: &[String], workspace: &Path) -> Result<(), Refusal> {
+    let Some(argv0) = argv.first() else {
+        return Err(Refusal::new(rule::EMPTY_COMMAND, "the command is empty"));
+    };
+    let args = argv.get(1..).unwrap_or_default();
+    let name = match words::program(argv0, workspace, true)? {
+        Program::Script(_) => return any_args(argv0, args, workspace),
+        Program::Named(name) => name,
+    };
+    match name.as_str() {
+        "git" => git(args, workspace),
+        "cargo" => cargo(args, workspace),
+        "npm" => npm(args, workspace),
+        "pip" | "pip3" => pip(&name, args, workspace),
+        "pytest" | "py.test" => pytest(args, workspace),
+        "make" | "gmake" => make(&name, args, workspace),
+        "node" | "nodejs" => scripts::node(&name, args, workspace),
+        "sh" | "bash" => scripts::shell(&name, args, workspace),
+        n if is_python(n) => scripts::python(n, args, workspace),
+        _ => readonly::check_named(&name, argv, workspace, true),
+    }
+}
+
+fn is_python(name: &str) -> bool {
+    name.strip_prefix("python").is_some_and(|v| {
+        v.is_empty()
+            || (v.starts_with(|c: char| c.is_ascii_digit())
+                && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    })
+}
+
+/// Path-checks every operand and option value of a program we know nothing else about.
+pub(super) fn any_args(program: &str, args: &[String], workspace: &Path) -> Result<(), Refusal> {
+    let parsed = args::parse(program, args, &Spec::default(), workspace)?;
+    args::check_operands(workspace, &parsed.operands)
+}
+
+pub(super) fn refuse(rule: &'static str, detail: impl Into<String>) -> Result<(), Refusal> {
+    Err(Refusal::new(rule, detail))
+}
+
+const GIT_SUBCOMMANDS: &str = "status diff log show add commit branch checkout switch stash restore rev-parse ls-files grep blame annotate tag shortlog describe reflog show-ref cat-file merge-base for-each-ref diff-tree diff-index diff-files ls-tree rev-list name-rev version";
+
+fn git(args: &[String], workspace: &Path) -> Result<(), Refusal> {
+    let mut i = 0;
+    while let Some(arg) = args.get(i).filter(|a| a.starts_with('-')) {
+        i += 1;
+        match arg.as_str() {
+            "--no-pager"
+            | "-P"
+            | "--no-replace-objects"
+            | "--literal-pathspecs"
+            | "--glob-pathspecs"
+            | "--noglob-pathspecs"
+            | "--icase-pathspecs"
+            | "--no-optional-locks"
+            | "--version"
+            | "--no-advice"
+            | "--bare" => {}
+            "-C" | "--git-dir" | "--work-tree" => {
+                let value = args.get(i).map_or("", String::as_str);
+                args::check_path(workspace, value)?;
+                i += 1;
+            }
+            a if a.starts_with("--git-dir=") || a.starts_with("--work-tree=") => {
+                let value = a.split_once('=').map_or("", |(_, v)| v);
+                args::check_path(workspace, value)?;
+            }
+            "-c" | "--config-env" | "--exec-path" => {
+                return refuse(
+                    rule::OPTION_NOT_ALLOWED,
+                    format!(
+                        "`git {arg}` changes git's configuration or helpers, which can run programs (core.pager, core.fsmonitor, …); set configuration in the repository instead"
+                    ),
+                );
+            }
+            "-p" | "--paginate" => {
+                return refuse(
+                    rule::OPTION_NOT_ALLOWED,
+                    "`git --paginate` starts a pager; output is returned to you anyway",
+                );
+            }
+            _ => {
+                return refuse(
+                    rule::OPTION_NOT_ALLOWED,
+                    format!(
+                        "`git {arg}` is not an allowed global option (allowed: --no-pager, -C DIR, --git-dir, --work-tree, pathspec options)"
+                    ),
+                );
+            }
+        }
+    }
+    let Some(sub) = args.get(i) else {
+        return Ok(());
+    };
+    let rest = &args[i + 1..];
+    if !listed(GIT_SUBCOMMANDS, sub) {
+        let why = match sub.as_str() {
+            "push" | "pull" | "fetch" | "clone" | "remote" | "submodule" | "ls-remote"
+            | "send-email" | "request-pull" => "uses the network or changes remotes",
+            "config" | "credential" | "credential-store" | "credential-cache" => {
+                "changes configuration or credentials"
+            }
+            "filter-branch" | "filter-repo" | "reset" | "clean" | "rebase" | "gc" | "prune"
+            | "update-ref" | "replace" | "merge" | "cherry-pick" | "revert" | "am" | "apply"
+            | "rm" | "mv" | "worktree" | "init" | "notes" => {
+                "rewrites history, deletes work or changes more than the listed subcommands"
+            }
+            _ => "is not on the restricted-mode list",
+        };
+        return refuse(
+            rule::SUBCOMMAND_NOT_ALLOWED,
+            format!(
+                "`git {sub}` {why}; allowed: {}",
+                GIT_SUBCOMMANDS.replace(' ', ", ")
+            ),
+        );
+    }
+    match (sub.as_str(), rest.first().map(String::as_str)) {
+        ("stash", Some("clear")) => {
+            return refuse(
+                rule::SUBCOMMAND_NOT_ALLOWED,
+                "`git stash clear` drops every stash at once; drop them one by one",
+            );
+        }
+        ("reflog", Some("expire" | "delete")) => {
+            return refuse(
+                rule::SUBCOMMAND_NOT_ALLOWED,
+                "`git reflog expire/delete` destroys the history that makes mistakes recoverable",
+            );
+        }
+        _ => {}
+    }
+    let spec = Spec {
+        short_values: match sub.as_str() {
+            "commit" => "mFCct",
+            "tag" => "mFu",
+            "stash" => "m",
+            "log" | "diff" | "show" | "shortlog" | "whatchanged" => "SGn",
+            "grep" => "ef",
+            "checkout" | "switch" => "bBc",
+            _ => "",
+        },
+        long_values: "--message --grep --author --committer --format --pretty --since --until --after --before --file --template --date --orphan",
+        refused: &[
+            (
+                "--ext-diff",
+                rule::OPTION_NOT_ALLOWED,
+                "runs an external diff program",
+            ),
+            (
+                "-O",
+                rule::OPTION_NOT_ALLOWED,
+                "opens the matches in a pager program",
+            ),
+            (
+                "--open-files-in-pager",
+                rule::OPTION_NOT_ALLOWED,
+                "opens the matches in a pager program",
+            ),
+            ("--exec", rule::OPTION_NOT_ALLOWED, "runs a program"),
+            ("--upload-pack", rule::OPTION_NOT_ALLOWED, "runs a program"),
+            ("--receive-pack", rule::OPTION_NOT_ALLOWED, "runs a program"),
+        ],
+        text: "-m --message --grep --author --committer --format --pretty -S -G --since --until --after --before --date -e -b -B -c -C -u --orphan",
+    };
+    let parsed = args::parse(&format!("git {sub}"), rest, &spec, workspace)?;
+    let mut operands = parsed.operands.as_slice();
+    if sub == "checkout" {
+        // One operand: the branch to switch to, or the start point of `-b NAME`.
+        let dashdash = rest.iter().any(|a| a == "--");
+        if dashdash
+            || parsed.saw(&[
+                "-p", "--patch", "--ours", "--theirs", "-f", "--force", "-m", "--merge",
+            ])
+            || operands.len() > 1
+        {
+            return refuse(
+                rule::SUBCOMMAND_NOT_ALLOWED,
+                "`git checkout` is allowed for switching or creating a branch (`git checkout NAME`, `git checkout -b NAME [START]`); to discard changes to files use `git restore`",
+            );
+        }
+    }
+    if sub == "grep" && !parsed.saw(&["-e", "-f"]) && !operands.is_empty() {
+        operands = &operands[1..];
+    }
+    args::check_operands(workspace, operands)
+}
+
+fn cargo(args: &[String], workspace: &Path) -> Result<(), Refusal> {
+    const SUBCOMMANDS: &str = "build b check c test t clippy fmt run r doc d tree metadata bench";
+    let mut i = 0;
+    while let Some(arg) = args
+        .get(i)
+        .filter(|a| a.starts_with('-') || a.starts_with('+'))
+    {
+        i += 1;
+        match arg.as_str() {
+            "-v" | "-vv" | "-q" | "--verbose" | "--quiet" | "--locked" | "--offline"
+            | "--frozen" | "-V" | "--version" | "--list" => {}
+            "--color" => i += 1,
+            a if a.starts_with("--color=") => {}
+            a if a.starts_with('+') => {
+                return refuse(
+                    rule::OPTION_NOT_ALLOWED,
+                    format!("`cargo {a}` selects another toolchain; use the default one"),
+                );
+            }
+            a => {
+                return refuse(
+                    rule::OPTION_NOT_ALLOWED,
+                    format!(
+                        "`cargo {a}` is not an allowed global option (`--config` and `-Z` can run programs or change the build; allowed: -v, -q, --locked, --offline, --frozen, --color)"
+                    ),
+                );
+            }
+        }
+    }
+    let Some(sub) = args.get(i) else {
+        return Ok(());
+    };
+    if !listed(SUBCOMMANDS, sub) {
+        let why = match sub.as_str() {
+            "install" | "uninstall" => "installs programs outside the workspace",
+            "publish" | "login" | "logout" | "owner" | "yank" => "uses registry credentials",
+            "new" | "init" | "add" | "remove" | "update" | "fetch" | "vendor"
+            | "generate-lockfile" => "changes the project's dependencies or needs the network",
+            "clean" => "deletes build output",
+            _ => "is not on the restricted-mode list",
+        };
+        return refuse(
+            rule::SUBCOMMAND_NOT_ALLOWED,
+            format!(
+                "`cargo {sub}` {why}; allowed: build, check, test, clippy, fmt, run, doc, tree, metadata, bench"
+            ),
+        );
+    }
+    let spec = Spec {
+        short_values: "pjF",
+        long_values: "--package --jobs --features --bin --example --test --bench --target --profile --manifest-path --target-dir --message-format --color --exclude --format-version --edges --invert --prune --depth --prefix",
+        refused: &[
+            (
+                "--config",
+                rule::OPTION_NOT_ALLOWED,
+                "overrides configuration, which can name programs to run",
+            ),
+            (
+                "-Z",
+                rule::OPTION_NOT_ALLOWED,
+                "enables unstable cargo features",
+            ),
+            ("--open", rule::OPTION_NOT_ALLOWED, "opens a browser"),
+            (
+                "--registry",
+                rule::OPTION_NOT_ALLOWED,
+                "talks to a registry",
+            ),
+            ("--index", rule::OPTION_NOT_ALLOWED, "talks to a registry"),
+        ],
+        text: "-p --package -j --jobs -F --features --bin --example --test --bench --target --profile --message-format --color --exclude --format-version --edges --invert --prune --depth --prefix",
+    };
+    let parsed = args::parse(&format!("cargo {sub}"), &args[i + 1..], &spec, workspace)?;
+    args::check_operands(workspace, &parsed.operands)
+}
+
+fn npm(args: &[String], workspace: &Path) -> Result<(), Refusal> {
+    const SUBCOMMANDS: &str = "test t tst run run-script rum urn start ls list ll la";
+    let spec = Spec {
+        short_values: "w",
+        long_values: "--prefix --workspace --loglevel",
+        refused: &[
+            (
+                "--script-shell",
+                rule::OPTION_NOT_ALLOWED,
+                "replaces the shell that runs scripts",
+            ),
+            (
+                "--userconfig",
+                rule::OPTION_NOT_ALLOWED,
+                "loads another configuration",
+            ),
+            (
+                "--globalconfig",
+                rule::OPTION_NOT_ALLOWED,
+                "loads another configuration",
+            ),
+            (
+                "--registry",
+                rule::OPTION_NOT_ALLOWED,
+                "talks to another registry",
+            ),
+            (
+                "--node-options",
+                rule::OPTION_NOT_ALLOWED,
+                "passes options that can load code",
+            ),
+            ("--call", rule::OPTION_NOT_ALLOWED, "runs a command string"),
+            ("-c", rule::OPTION_NOT_ALLOWED, "runs a command string"),
+            (
+                "-g",
+                rule::OPTION_NOT_ALLOWED,
+                "acts on global packages outside the workspace",
+            ),
+            (
+                "--global",
+                rule::OPTION_NOT_ALLOWED,
+                "acts on global packages outside the workspace",
+            ),
+        ],
+        text: "-w --workspace --loglevel",
+    };
+    let parsed = args::parse("npm", args, &spec, workspace)?;
+    let Some(sub) = parsed.operands.first() else {
+        return Ok(());
+    };
+    if !listed(SUBCOMMANDS, sub) {
+        let why = match sub.as_str() {
+            "install" | "i" | "ci" | "add" | "update" | "up" | "rebuild" | "link" | "ln" => {
+                "downloads packages and runs their install scripts (and the sandbox has no network); install dependencies yourself, then use restricted mode"
+            }
+            "exec" | "x" => "downloads and runs packages",
+            "publish" | "unpublish" | "login" | "logout" | "adduser" | "add-user" | "token"
+            | "owner" | "deprecate" | "dist-tag" => "uses registry credentials",
+            "config" | "set" | "get" => "changes npm configuration",
+            _ => "is not on the restricted-mode list",
+        };
+        return refuse(
+            rule::SUBCOMMAND_NOT_ALLOWED,
+            format!("`npm {sub}` {why}; allowed: test, run SCRIPT, start, ls"),
+        );
+    }
+    args::check_operands(workspace, &parsed.operands[1..])
+}
+
+fn pip(name: &str, args: &[String], workspace: &Path) -> Result<(), Refusal> {
+    const SUBCOMMANDS: &str = "list show freeze check";
+    let spec = Spec {
+        long_values: "--path --format --exclude",
+        text: "--format --exclude",
+        ..Spec::default()
+    };
+    let parsed = args::parse(name, args, &spec, workspace)?;
+    let Some(sub) = parsed.operands.first() else {
+        return Ok(());
+    };
+    if !listed(SUBCOMMANDS, sub) {
+        let why = match sub.as_str() {
+            "install" | "download" | "wheel" => {
+                "downloads and installs packages, running their build code (and the sandbox has no network)"
+            }
+            "uninstall" => "removes packages",
+            "config" | "cache" => "changes pip's configuration or cache",
+            _ => "is not on the restricted-mode list",
+        };
+        return refuse(
+            rule::SUBCOMMAND_NOT_ALLOWED,
+            format!("`{name} {sub}` {why}; allowed: list, show, freeze, check"),
+        );
+    }
+    args::check_operands(workspace, &parsed.operands[1..])
+}
+
+pub(super) fn pytest(args: &[String], workspace: &Path) -> Result<(), Refusal> {
+    let spec = Spec {
+        short_values: "kmpcon",
+        long_values: "--rootdir --basetemp --junitxml --junit-xml --confcutdir --ignore --ignore-glob --deselect --maxfail --tb --durations --import-mode --override-ini --log-level --cov --cov-report",
+        text: "-k -m -p -o -n --maxfail --tb --durations --import-mode --override-ini --log-level --ignore-glob --cov-report",
+        ..Spec::default()
+    };
+    let parsed = args::parse("pytest", args, &spec, workspace)?;
+    args::check_operands(workspace, &parsed.operands)
+}
+
+fn make(name: &str, args: &[String], workspace: &Path) -> Result<(), Refusal> {
+    let spec = Spec {
+        short_values: "fCIjlWoE",
+        long_values: "--file --makefile --directory --include-dir --jobs --load-average --what-if --new-file --assume-new --old-file --assume-old",
+        refused: &[
+            (
+                "--eval",
+                rule::OPTION_NOT_ALLOWED,
+                "evaluates make code given on the command line",
+            ),
+            (
+                "-E",
+                rule::OPTION_NOT_ALLOWED,
+                "evaluates make code given on the command line",
+            ),
+        ],
+        text: "-j --jobs -l --load-average",
+    };
+    let parsed = args::parse(name, args, &spec, workspace)?;
+    args::check_operands(workspace, &parsed.operands)
+}

@@ -1,0 +1,392 @@
+//! Bubblewrap (`bwrap`) arguments, the fixed environment and the resource limits for
+//! running an approved command. Pure: builds values only; the runner spawns
+//! `bwrap ARGS -- ARGV`, applies [`Limits`] with `setrlimit` before exec, caps output
+//! and enforces the timeout.
+//!
+//! The sandbox starts from bwrap's empty root and adds only what programs need:
+//!
+//! * `/usr` and the `/bin`, `/sbin`, `/lib*` entry points, read-only;
+//! * a short list of harmless `/etc` files (dynamic loader, users/groups, name service,
+//!   time zone, TLS roots, git/magic/mime defaults, alternatives), read-only. Never
+//!   `/etc/shadow`, `/etc/sudoers`, `/etc/ssh` or anything else not listed;
+//! * the workspace, at its own path, read-only unless `writable_workspace` (yolo mode);
+//! * `extra_ro_binds` (e.g. a toolchain under `/opt` or `~/.rustup`), read-only;
+//! * a fresh `/proc`, a minimal `/dev` (null, zero, random, tty …, no disks), a private
+//!   writable `/tmp` that is also `$HOME`.
+//!
+//! `/root`, `/home`, `/var`, `/run`, `/srv`, `/mnt`, `/media` and the host's `/tmp` are
+//! simply not there. Each `hide` path that lies under something bound (the workspace, an
+//! extra bind, `/usr`, a bound `/etc` entry) gets an empty read-only tmpfs over it, so the
+//! bridge's data directory (database, key) is invisible even when it sits inside the
+//! workspace. Then the root itself is remounted read-only.
+//!
+//! All namespaces are unshared (`--unshare-all`): no network (only a down `lo`), own
+//! PIDs, IPC, UTS and, where the kernel allows, user and cgroup namespaces; all
+//! capabilities are dropped; `--new-session` stops terminal-injection via `TIOCSTI`;
+//! `--die-with-parent` ends the sandbox with the server; `--clearenv` drops every server
+//! variable, and only [`sandbox_env`] is set.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// `$HOME` inside the sandbox: the private, writable `/tmp`.
+pub const SANDBOX_HOME: &str = "/tmp";
+
+/// System directories bound read-only when they exist on the host.
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
+
+/// `/etc` entries bound read-only when they exist: what programs need to start, resolve
+/// users, read the time zone and verify TLS, and nothing that holds a secret.
+const ETC_ENTRIES: &[&str] = &[
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/localtime",
+    "/etc/timezone",
+    "/etc/os-release",
+    "/etc/debian_version",
+    "/etc/ssl/certs",
+    "/etc/ca-certificates",
+    "/etc/gitconfig",
+    "/etc/magic",
+    "/etc/mime.types",
+    "/etc/protocols",
+    "/etc/services",
+];
+
+/// Where a sandboxed command may look and write.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxSpec<'a> {
+    /// The workspace (canonical); also the working directory.
+    pub workspace: &'a Path,
+    /// Bind the workspace read-write (yolo mode) instead of read-only.
+    pub writable_workspace: bool,
+    /// Directories that must be invisible inside (e.g. the bridge's data directory with
+    /// its database and key). Give canonical paths of existing directories; to hide a
+    /// single file, hide its directory.
+    pub hide: &'a [PathBuf],
+    /// More host paths to bind read-only at the same place (a toolchain, a cache).
+    /// Missing ones are skipped.
+    pub extra_ro_binds: &'a [PathBuf],
+}
+
+/// The arguments that go between `bwrap` and `--` + the command's argv.
+pub fn bwrap_args(spec: &SandboxSpec) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
+        args.extend(items.iter().map(|i| i.as_ref().to_os_string()));
+    };
+    push(&[
+        &"--die-with-parent",
+        &"--new-session",
+        &"--unshare-all",
+        &"--cap-drop",
+        &"ALL",
+    ]);
+    push(&[&"--clearenv"]);
+    for (key, value) in sandbox_env() {
+        push(&[&"--setenv", &key, &value]);
+    }
+    let mut bound: Vec<&Path> = Vec::new();
+    for dir in SYSTEM_DIRS.iter().chain(ETC_ENTRIES) {
+        push(&[&"--ro-bind-try", dir, dir]);
+        bound.push(Path::new(dir));
+    }
+    push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &"/tmp"]);
+    for extra in spec.extra_ro_binds {
+        push(&[&"--ro-bind-try", extra, extra]);
+        bound.push(extra);
+    }
+    let bind = if spec.writable_workspace {
+        "--bind"
+    } else {
+        "--ro-bind"
+    };
+    push(&[&bind, &spec.workspace, &spec.workspace]);
+    bound.push(spec.workspace);
+    for hidden in spec.hide {
+        if bound.iter().any(|b| hidden.starts_with(b)) {
+            push(&[&"--tmpfs", hidden, &"--remount-ro", hidden]);
+        }
+    }
+    push(&[&"--chdir", &spec.workspace, &"--remount-ro", &"/"]);
+    args
+}
+
+/// The fixed environment of every command, sandboxed or not: never the server's.
+pub fn sandbox_env() -> Vec<(String, String)> {
+    [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("HOME", SANDBOX_HOME),
+        ("TMPDIR", "/tmp"),
+        ("LANG", "C.UTF-8"),
+        // No terminal: programs should not emit colour or cursor control.
+        ("TERM", "dumb"),
+        ("NO_COLOR", "1"),
+        ("SHELL", "/bin/sh"),
+        // Nobody can answer a pager or a credential prompt.
+        ("PAGER", "cat"),
+        ("GIT_PAGER", "cat"),
+        ("GIT_TERMINAL_PROMPT", "0"),
+        // The workspace is read-only outside yolo mode; don't try to write .pyc files.
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Resource limits the runner applies (`setrlimit`) to the command before exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `RLIMIT_CPU`, per process, in seconds.
+    pub cpu_seconds: u64,
+    /// `RLIMIT_AS` (address space), per process, in bytes.
+    pub memory_bytes: u64,
+    /// `RLIMIT_NPROC`: processes and threads of the user.
+    pub max_processes: u64,
+    /// `RLIMIT_FSIZE`: largest file a process may write, in bytes.
+    pub max_file_bytes: u64,
+}
+
+impl Default for Limits {
+    /// * `cpu_seconds` 600: the wall-clock timeout (at most 600 s) is the real stop; this
+    ///   only backs it up, and a single process cannot use more CPU than that on a core.
+    /// * `memory_bytes` 4 GiB: enough address space for rustc, node and test runners
+    ///   (address space is reserved generously, well above what is resident), small
+    ///   enough that a runaway allocation fails instead of pushing a shared 24 GiB machine
+    ///   into swap.
+    /// * `max_processes` 512: a parallel build or test run needs tens to a couple of
+    ///   hundred tasks (threads count); a fork bomb hits the wall quickly. The limit is
+    ///   per user, so run the bridge as a dedicated user (and root ignores it).
+    /// * `max_file_bytes` 1 GiB: debug binaries and build caches fit; filling the disk
+    ///   with one file does not.
+    fn default() -> Self {
+        Self {
+            cpu_seconds: 600,
+            memory_bytes: 4 << 30,
+            max_processes: 512,
+            max_file_bytes: 1 << 30,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Output};
+
+    fn args_text(spec: &SandboxSpec) -> Vec<String> {
+        bwrap_args(spec)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn has_seq(args: &[String], seq: &[&str]) -> bool {
+        args.windows(seq.len())
+            .any(|w| w.iter().zip(seq).all(|(a, b)| a == b))
+    }
+
+    #[test]
+    fn arguments_isolate_and_bind_the_workspace() {
+        let ws = Path::new("/srv/ws");
+        let hide = [
+            PathBuf::from("/srv/ws/.bridge"),
+            PathBuf::from("/var/lib/bridge"),
+        ];
+        let spec = SandboxSpec {
+            workspace: ws,
+            writable_workspace: false,
+            hide: &hide,
+            extra_ro_binds: &[],
+        };
+        let args = args_text(&spec);
+        for flag in [
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-all",
+            "--clearenv",
+        ] {
+            assert!(args.iter().any(|a| a == flag), "{flag} missing");
+        }
+        assert!(has_seq(&args, &["--cap-drop", "ALL"]));
+        assert!(has_seq(&args, &["--ro-bind", "/srv/ws", "/srv/ws"]));
+        assert!(!args.iter().any(|a| a == "--bind"));
+        assert!(has_seq(&args, &["--tmpfs", "/tmp"]));
+        assert!(has_seq(&args, &["--dev", "/dev"]));
+        assert!(has_seq(&args, &["--proc", "/proc"]));
+        assert!(has_seq(&args, &["--chdir", "/srv/ws"]));
+        assert!(has_seq(&args, &["--tmpfs", "/srv/ws/.bridge"]));
+        // Not under anything bound, so it is invisible without a mask.
+        assert!(!args.iter().any(|a| a == "/var/lib/bridge"));
+        assert!(
+            !has_seq(&args, &["--ro-bind", "/", "/"]) && !has_seq(&args, &["--bind", "/", "/"])
+        );
+        assert!(
+            !args
+                .iter()
+                .any(|a| a == "/root" || a == "/home" || a == "/etc")
+        );
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.contains("shadow") || a.contains("sudoers"))
+        );
+        assert_eq!(
+            args.last().map(String::as_str),
+            Some("/"),
+            "root remounted read-only last"
+        );
+        let writable = SandboxSpec {
+            writable_workspace: true,
+            ..spec
+        };
+        assert!(has_seq(
+            &args_text(&writable),
+            &["--bind", "/srv/ws", "/srv/ws"]
+        ));
+    }
+
+    #[test]
+    fn environment_is_fixed() {
+        let env = sandbox_env();
+        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        for key in ["PATH", "HOME", "LANG", "TERM"] {
+            assert!(keys.contains(&key), "{key} missing");
+        }
+        assert!(env.contains(&("TERM".into(), "dumb".into())));
+        assert!(!keys.iter().any(|k| k.starts_with("MCP_BRIDGE")));
+        let args = args_text(&SandboxSpec {
+            workspace: Path::new("/w"),
+            writable_workspace: false,
+            hide: &[],
+            extra_ro_binds: &[],
+        });
+        assert!(has_seq(&args, &["--setenv", "HOME", SANDBOX_HOME]));
+    }
+
+    #[test]
+    fn default_limits_are_set() {
+        let limits = Limits::default();
+        assert!(limits.cpu_seconds >= 600);
+        assert!(limits.memory_bytes >= 1 << 30);
+        assert!(limits.max_processes >= 64);
+        assert!(limits.max_file_bytes >= 1 << 20);
+    }
+
+    /// Whether bwrap exists and may create namespaces here; the live tests skip otherwise.
+    fn bwrap_works() -> bool {
+        let ok = Command::new("bwrap")
+            .args(["--ro-bind", "/", "/", "--unshare-all", "--", "/bin/true"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("skipped: bwrap is missing or cannot create namespaces here");
+        }
+        ok
+    }
+
+    fn sandboxed(spec: &SandboxSpec, argv: &[&str]) -> Output {
+        Command::new("bwrap")
+            .args(bwrap_args(spec))
+            .arg("--")
+            .args(argv)
+            // A server variable that must not leak into the sandbox.
+            .env("MCP_BRIDGE_TEST_SECRET", "leaked")
+            .output()
+            .expect("bwrap runs")
+    }
+
+    fn stdout(output: &Output) -> String {
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    #[test]
+    fn bwrap_runs_commands_in_the_sandbox() {
+        if !bwrap_works() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ws = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir(ws.join(".bridge")).expect("mkdir");
+        std::fs::write(ws.join(".bridge/key"), "secret").expect("write");
+        std::fs::write(ws.join("hello.txt"), "hello").expect("write");
+        let hide = [ws.join(".bridge")];
+        let spec = SandboxSpec {
+            workspace: &ws,
+            writable_workspace: false,
+            hide: &hide,
+            extra_ro_binds: &[],
+        };
+        let run = |argv: &[&str]| sandboxed(&spec, argv);
+
+        let out = run(&["/bin/true"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(run(&["cat", "/etc/hostname"]).status.success());
+        assert_eq!(stdout(&run(&["cat", "hello.txt"])), "hello");
+        assert_eq!(stdout(&run(&["pwd"])).trim(), ws.display().to_string());
+
+        // The hidden directory is an empty mount; its files are gone.
+        assert!(!run(&["cat", ".bridge/key"]).status.success());
+        assert_eq!(stdout(&run(&["ls", "-A", ".bridge"])), "");
+
+        // Read-only workspace and system; writable private /tmp.
+        assert!(!run(&["touch", "new.txt"]).status.success());
+        assert!(!run(&["touch", "/usr/x"]).status.success());
+        assert!(run(&["touch", "/tmp/x"]).status.success());
+
+        // Nothing of the host's private places.
+        for path in [
+            "/root",
+            "/home",
+            "/etc/shadow",
+            "/etc/sudoers",
+            "/var",
+            "/run",
+        ] {
+            assert!(!run(&["ls", path]).status.success(), "{path} is visible");
+        }
+
+        // Fixed environment only.
+        let env = stdout(&run(&["env"]));
+        assert!(!env.contains("MCP_BRIDGE_TEST_SECRET"), "{env}");
+        assert!(env.contains("TERM=dumb"), "{env}");
+
+        // No network: the only interface is loopback.
+        let interfaces = stdout(&run(&["cat", "/proc/net/dev"]));
+        let names: Vec<&str> = interfaces
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(str::trim)
+            .collect();
+        assert_eq!(names, ["lo"], "{interfaces}");
+
+        // Yolo mode may write the workspace, still not the hidden directory.
+        let writable = SandboxSpec {
+            writable_workspace: true,
+            ..spec
+        };
+        assert!(sandboxed(&writable, &["touch", "new.txt"]).status.success());
+        assert!(ws.join("new.txt").exists());
+        assert!(
+            !sandboxed(&writable, &["touch", ".bridge/other"])
+                .status
+                .success()
+        );
+        assert!(!ws.join(".bridge/other").exists());
+    }
+}

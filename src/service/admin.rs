@@ -1,0 +1,528 @@
+//! The management commands' rules: what `list`, `show`, `tokens`, `audit`,
+//! `cleanup`, `export`, `import`, `backup` and `restore` may do, and the audit
+//! record each of them leaves (actor `cli`; never message content or tokens).
+//!
+//! Calls the store through [`AdminStore`] only. Everything a command reveals
+//! (message text, tokens) is audited before it is handed back, so a command
+//! whose audit record cannot be written reveals nothing.
+
+mod chain;
+mod transfer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use chain::{ChainFault, ChainReport, ChainWalk};
+pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, write_export};
+
+use super::Bridge;
+use crate::audit::{AuditDraft, AuditRecord, Outcome};
+use crate::auth::Token;
+use crate::domain::{ConversationId, Side, Timestamp};
+use crate::store::{
+    AdminStore, AuditQuery, CleanupReport, Conversation, ConversationRecord, ConversationSummary,
+    CopyProgress, CopyReport, FileCheck, ImportReport, StoreError,
+};
+
+/// Why a management command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No conversation has this id (or it was cleaned up).
+    #[error("unknown conversation {0} (`mcp-bridge list` shows the conversations)")]
+    UnknownConversation(ConversationId),
+    /// The conversation has expired and the command needs `--force` for it.
+    #[error(
+        "conversation {id} expired at {expired_at}; its tokens no longer work (add --force to print them anyway)"
+    )]
+    Expired {
+        /// The conversation.
+        id: ConversationId,
+        /// When it expired.
+        expired_at: Timestamp,
+    },
+    /// The import file cannot be used.
+    #[error(transparent)]
+    ExportFile(#[from] ExportFileError),
+    /// The import file disagrees with the database.
+    #[error("{0}")]
+    Conflict(String),
+    /// A backup file is damaged, from a newer build, or not a bridge database.
+    #[error("{0}")]
+    BadBackup(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(text) => AdminError::Conflict(text),
+            other => AdminError::Store(other),
+        }
+    }
+}
+
+impl AdminError {
+    /// Whether the command was refused (exit 1) rather than failing (exit 2).
+    pub const fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            AdminError::UnknownConversation(_) | AdminError::Expired { .. }
+        )
+    }
+
+    /// The code the audit trail records.
+    const fn code(&self) -> &'static str {
+        match self {
+            AdminError::UnknownConversation(_) => "unknown_conversation",
+            AdminError::Expired { .. } => "conversation_expired",
+            AdminError::ExportFile(ExportFileError::TooNew { .. }) => "export_too_new",
+            AdminError::ExportFile(_) => "invalid_export",
+            AdminError::Conflict(_) => "conflict",
+            AdminError::BadBackup(_) => "bad_backup",
+            AdminError::Store(StoreError::Busy) => "busy",
+            AdminError::Store(_) => "internal_error",
+        }
+    }
+}
+
+/// Every conversation at a moment, for `list`.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// When it was read.
+    pub at: Timestamp,
+    /// A side is alive if its heartbeat is at most this old.
+    pub heartbeat_timeout_s: u64,
+    /// The conversations, oldest first.
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// One conversation in full, for `show`.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    /// When it was read.
+    pub at: Timestamp,
+    /// A side is alive if its heartbeat is at most this old.
+    pub heartbeat_timeout_s: u64,
+    /// The conversation and its messages.
+    pub record: ConversationRecord,
+}
+
+/// Re-derived session tokens. The tokens' `Debug` never shows them.
+#[derive(Debug, Clone)]
+pub struct RevealedTokens {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Whether it has expired (the tokens were revealed with `--force`).
+    pub expired: bool,
+    /// One token per side, side `a` first.
+    pub tokens: Vec<(Side, Token)>,
+}
+
+/// An export ready to be written.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// When it was made.
+    pub at: Timestamp,
+    /// The conversations with their messages.
+    pub records: Vec<ConversationRecord>,
+}
+
+impl Export {
+    /// Messages in all.
+    pub fn messages(&self) -> usize {
+        self.records.iter().map(|r| r.messages.len()).sum()
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// Conversations in the file.
+    pub conversations_in_file: usize,
+    /// Messages in the file.
+    pub messages_in_file: usize,
+    /// Secrets redacted from the file's texts before storing them.
+    pub redactions: usize,
+    /// What changed in the database.
+    pub report: ImportReport,
+}
+
+/// Checks an export file completely without storing anything.
+///
+/// # Errors
+/// As [`Bridge::import`] for the file itself.
+pub fn validate_export(text: &str) -> Result<(), ExportFileError> {
+    transfer::read_export(text).map(drop)
+}
+
+fn cli(action: &str) -> AuditDraft {
+    AuditDraft::new("cli", action)
+}
+
+impl<S: AdminStore> Bridge<S> {
+    /// Appends a management action's audit record; a failure is the command's failure.
+    async fn record(&self, at: Timestamp, draft: AuditDraft) -> Result<(), AdminError> {
+        self.store
+            .record_management(at, draft)
+            .await
+            .map_err(AdminError::from)
+    }
+
+    /// Records a refused or failed management action and hands the error back.
+    async fn refused(&self, at: Timestamp, draft: AuditDraft, err: AdminError) -> AdminError {
+        let outcome = if err.is_refusal() {
+            Outcome::Denied
+        } else {
+            Outcome::Error
+        };
+        if let Err(e) = self
+            .store
+            .record_management(at, draft.failed(outcome, err.code()))
+            .await
+        {
+            tracing::error!(error = %e, "cannot append to the audit trail");
+        }
+        err
+    }
+
+    /// Every conversation with counts and heartbeats.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn list_conversations(&self) -> Result<Listing, AdminError> {
+        let at = self.clock.now();
+        let conversations = self.store.conversation_summaries().await?;
+        let mut draft = cli("list");
+        draft.count = Some(i64::try_from(conversations.len()).unwrap_or(i64::MAX));
+        self.record(at, draft).await?;
+        Ok(Listing {
+            at,
+            heartbeat_timeout_s: self.settings.heartbeat_timeout_s,
+            conversations,
+        })
+    }
+
+    /// One conversation with all its messages and their read state.
+    ///
+    /// # Errors
+    /// [`AdminError::UnknownConversation`], or storage failures.
+    pub async fn show_conversation(&self, id: &ConversationId) -> Result<Shown, AdminError> {
+        let at = self.clock.now();
+        let draft = cli("show").on(Some(id.as_str()), None);
+        let found = self
+            .store
+            .conversation_records(Some(vec![id.clone()]))
+            .await?;
+        let Some(record) = found.into_iter().next() else {
+            let err = AdminError::UnknownConversation(id.clone());
+            return Err(self.refused(at, draft, err).await);
+        };
+        let mut draft = draft;
+        draft.count = Some(i64::try_from(record.messages.len()).unwrap_or(i64::MAX));
+        self.record(at, draft).await?;
+        Ok(Shown {
+            at,
+            heartbeat_timeout_s: self.settings.heartbeat_timeout_s,
+            record,
+        })
+    }
+
+    /// Re-derives both session tokens of a conversation from the server key.
+    /// Refuses an expired conversation unless `force`. Audited as "tokens
+    /// revealed", without the tokens.
+    ///
+    /// # Errors
+    /// [`AdminError::UnknownConversation`], [`AdminError::Expired`], or storage failures.
+    pub async fn reveal_tokens(
+        &self,
+        id: &ConversationId,
+        force: bool,
+    ) -> Result<RevealedTokens, AdminError> {
+        let at = self.clock.now();
+        let mut draft = cli("tokens").on(Some(id.as_str()), None);
+        draft.detail = Some(format!("tokens revealed for {id}"));
+        let conversation = match self.store.conversation(id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                let err = AdminError::UnknownConversation(id.clone());
+                draft.detail = None;
+                return Err(self.refused(at, draft, err).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let expired = at >= conversation.expires_at;
+        if expired && !force {
+            let err = AdminError::Expired {
+                id: id.clone(),
+                expired_at: conversation.expires_at,
+            };
+            draft.detail = None;
+            return Err(self.refused(at, draft, err).await);
+        }
+        if expired {
+            draft.detail = Some(format!("tokens revealed for {id} (expired, --force)"));
+        }
+        let tokens: Vec<(Side, Token)> = conversation
+            .participants
+            .iter()
+            .map(|p| (p.side, self.key.derive(id, p.side)))
+            .collect();
+        draft.count = Some(i64::try_from(tokens.len()).unwrap_or(i64::MAX));
+        self.record(at, draft).await?;
+        Ok(RevealedTokens {
+            conversation,
+            expired,
+            tokens,
+        })
+    }
+
+    /// The newest audit records matching `query`, oldest first.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn audit_trail(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, AdminError> {
+        let at = self.clock.now();
+        let mut draft = cli("audit").on(
+            query.conversation.as_ref().map(ConversationId::as_str),
+            None,
+        );
+        let records = self.store.audit_query(query).await?;
+        draft.count = Some(i64::try_from(records.len()).unwrap_or(i64::MAX));
+        self.record(at, draft).await?;
+        Ok(records)
+    }
+
+    /// Walks the whole hash chain from one snapshot.
+    ///
+    /// # Errors
+    /// Storage failures (a broken chain is a report, not an error).
+    pub async fn verify_audit(&self) -> Result<ChainReport, AdminError> {
+        let at = self.clock.now();
+        let report = self.store.walk_audit_chain(ChainWalk::default()).await?;
+        let mut draft = cli("audit_verify");
+        draft.count = Some(report.records);
+        match &report.fault {
+            None => self.record(at, draft).await?,
+            Some(fault) => {
+                draft.detail = Some(format!("{} at record {}", fault.kind(), fault.seq()));
+                let draft = draft.failed(Outcome::Error, "chain_broken");
+                // A tampered trail may not take another record (e.g. a forged
+                // one holds the next seq); the report matters more than its record.
+                if let Err(e) = self.record(at, draft).await {
+                    tracing::warn!(error = %e, "cannot record the verification in the broken audit trail");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes expired conversations (or, with `dry_run`, says which would go).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn cleanup(&self, dry_run: bool) -> Result<CleanupReport, AdminError> {
+        let at = self.clock.now();
+        let audit = Arc::new(|report: &CleanupReport| {
+            let mut draft = cli("cleanup");
+            draft.count = Some(i64::try_from(report.removed.len()).unwrap_or(i64::MAX));
+            draft.detail = Some(format!(
+                "{}conversations={} messages={} rate_buckets={}",
+                if report.dry_run { "dry-run " } else { "" },
+                report.removed.len(),
+                report.messages(),
+                report.rate_buckets
+            ));
+            draft
+        });
+        Ok(self.store.cleanup(at, dry_run, audit).await?)
+    }
+
+    /// Reads conversations for export: the named ones, or every one.
+    ///
+    /// # Errors
+    /// [`AdminError::UnknownConversation`] for the first id not found, or storage failures.
+    pub async fn export(&self, ids: Option<Vec<ConversationId>>) -> Result<Export, AdminError> {
+        let at = self.clock.now();
+        let records = self.store.conversation_records(ids.clone()).await?;
+        if let Some(missing) = ids
+            .iter()
+            .flatten()
+            .find(|id| !records.iter().any(|r| &r.conversation.id == *id))
+        {
+            let draft = cli("export").on(Some(missing.as_str()), None);
+            let err = AdminError::UnknownConversation(missing.clone());
+            return Err(self.refused(at, draft, err).await);
+        }
+        let export = Export { at, records };
+        let mut draft = cli("export");
+        if let [only] = export.records.as_slice() {
+            draft = draft.on(Some(only.conversation.id.as_str()), None);
+        }
+        draft.count = Some(i64::try_from(export.records.len()).unwrap_or(i64::MAX));
+        draft.detail = Some(format!("messages={}", export.messages()));
+        self.record(at, draft).await?;
+        Ok(export)
+    }
+
+    /// Validates an export file completely, redacts its texts with this
+    /// bridge's engine, and stores it in one transaction. Importing the same
+    /// file again changes nothing.
+    ///
+    /// # Errors
+    /// [`AdminError::ExportFile`] for a newer or invalid file,
+    /// [`AdminError::Conflict`] when a conversation id exists with other
+    /// content, or storage failures. Nothing is written on error.
+    pub async fn import(&self, text: &str) -> Result<Imported, AdminError> {
+        let at = self.clock.now();
+        let mut records = match transfer::read_export(text) {
+            Ok(r) => r,
+            Err(e) => return Err(self.refused(at, cli("import"), e.into()).await),
+        };
+        let redactor = self.redactor.get();
+        let mut redactions = 0;
+        let mut clean = |text: &mut String| {
+            let r = redactor.redact(text);
+            redactions += r.counts.values().sum::<usize>();
+            let out = r.text.into_owned();
+            *text = out;
+        };
+        for record in &mut records {
+            for p in &mut record.conversation.participants {
+                if let Some(note) = p.status.as_mut().and_then(|s| s.note.as_mut()) {
+                    clean(note);
+                }
+            }
+            for m in &mut record.messages {
+                clean(&mut m.message.content);
+                m.message.files_involved.iter_mut().for_each(&mut clean);
+            }
+        }
+        let conversations_in_file = records.len();
+        let messages_in_file = records.iter().map(|r| r.messages.len()).sum();
+        let audit = Arc::new(move |report: &ImportReport| {
+            let mut draft = cli("import");
+            draft.count = Some(i64::try_from(report.messages_added).unwrap_or(i64::MAX));
+            draft.detail = Some(format!(
+                "conversations_added={} conversations_updated={} messages_added={} messages_skipped={} redactions={redactions}",
+                report.conversations_added,
+                report.conversations_updated,
+                report.messages_added,
+                report.messages_skipped
+            ));
+            draft
+        });
+        match self.store.import(records, at, audit).await {
+            Ok(report) => Ok(Imported {
+                conversations_in_file,
+                messages_in_file,
+                redactions,
+                report,
+            }),
+            Err(e) => Err(self.refused(at, cli("import"), e.into()).await),
+        }
+    }
+
+    /// Copies the live database to `dest` from one consistent snapshot.
+    ///
+    /// # Errors
+    /// Storage or file-system failures.
+    pub async fn backup(
+        &self,
+        dest: &Path,
+        progress: CopyProgress,
+    ) -> Result<CopyReport, AdminError> {
+        let at = self.clock.now();
+        let report = self.store.backup_to(dest, progress).await?;
+        let mut draft = cli("backup");
+        draft.bytes = Some(i64::try_from(report.bytes()).unwrap_or(i64::MAX));
+        self.record(at, draft).await?;
+        Ok(report)
+    }
+
+    /// Checks that `path` is a sound bridge database this build can use,
+    /// before it is restored.
+    ///
+    /// # Errors
+    /// [`AdminError::BadBackup`] naming the problem, or storage failures.
+    pub fn check_backup(path: &Path) -> Result<FileCheck, AdminError> {
+        let check = match S::check_file(path) {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => {
+                return Err(AdminError::BadBackup(format!(
+                    "no backup file at {}",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                return Err(AdminError::BadBackup(format!(
+                    "{} is not a readable database: {e}",
+                    path.display()
+                )));
+            }
+        };
+        if let Some(problem) = check.problems.first() {
+            return Err(AdminError::BadBackup(format!(
+                "{} fails the integrity check ({} problems, first: {problem})",
+                path.display(),
+                check.problems.len()
+            )));
+        }
+        if check.schema_version > check.supported_schema_version {
+            return Err(AdminError::BadBackup(format!(
+                "{} has schema version {}, newer than the {} this mcp-bridge supports; upgrade mcp-bridge",
+                path.display(),
+                check.schema_version,
+                check.supported_schema_version
+            )));
+        }
+        if !check.is_bridge {
+            return Err(AdminError::BadBackup(format!(
+                "{} is not an mcp-bridge database",
+                path.display()
+            )));
+        }
+        Ok(check)
+    }
+
+    /// The id of another process using the database at `path`, if any. Call
+    /// before opening it in this process.
+    ///
+    /// # Errors
+    /// When the lock state cannot be read.
+    pub fn database_in_use(path: &Path) -> Result<Option<u32>, AdminError> {
+        Ok(S::in_use(path)?)
+    }
+
+    /// Replaces this database's content with the backup at `src` (checked with
+    /// [`Bridge::check_backup`] first). Open the database again afterwards so
+    /// the schema is brought up to date, then call [`Bridge::record_restore`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn restore_from(
+        &self,
+        src: &Path,
+        progress: CopyProgress,
+    ) -> Result<CopyReport, AdminError> {
+        Ok(self.store.restore_from(src, progress).await?)
+    }
+
+    /// Appends the audit record of a finished restore to the restored trail.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn record_restore(
+        &self,
+        report: &CopyReport,
+        forced: bool,
+    ) -> Result<(), AdminError> {
+        let mut draft = cli("restore");
+        draft.bytes = Some(i64::try_from(report.bytes()).unwrap_or(i64::MAX));
+        if forced {
+            draft.detail = Some("forced over a database in use".to_owned());
+        }
+        self.record(self.clock.now(), draft).await
+    }
+}

@@ -1,0 +1,263 @@
+//! YOLO mode, the human's side: the decisions `mcp-bridge yolo …` records
+//! (confirm an activation, approve or deny a proposal, revoke, restore a
+//! snapshot). The terminal interaction itself lives in the CLI; the rules and
+//! the audit records live here.
+
+use super::yolo::{random_id, token_hash};
+use super::{Bridge, ServiceError};
+use crate::audit::{AuditDraft, Outcome};
+use crate::domain::{ConversationId, Timestamp};
+use crate::runner::{self, SandboxSettings, snapshot};
+use crate::store::{
+    Activation, ActivationState, Conversation, Proposal, ProposalState, Snapshot, YoloStore,
+};
+
+/// An approval to hand to the agent.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    /// The single-use token (shown once; only its hash is stored).
+    pub token: String,
+    /// Until when it can be redeemed.
+    pub expires_at: Timestamp,
+}
+
+fn cli_draft(action: &str, conversation: Option<&ConversationId>) -> AuditDraft {
+    AuditDraft::new("cli", action).on(conversation.map(ConversationId::as_str), None)
+}
+
+impl<S: YoloStore> Bridge<S> {
+    async fn cli_failure(&self, draft: AuditDraft, e: ServiceError) -> ServiceError {
+        self.refuse(draft, e).await
+    }
+
+    /// The pending activation of `conversation` with its conversation, for a human to review.
+    ///
+    /// # Errors
+    /// `not_found` when the conversation has no pending activation.
+    pub async fn yolo_pending_activation(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<(Conversation, Activation), ServiceError> {
+        let conv = self.store.conversation(conversation).await?;
+        let activation = self.store.activation(conversation).await?;
+        match (conv, activation) {
+            (Some(c), Some(a)) if a.state == ActivationState::Pending => Ok((c, a)),
+            (Some(_), Some(a)) => Err(ServiceError::NotFound(format!(
+                "{conversation} has no pending activation request (its activation is {}); the agent must call enable_yolo_mode first",
+                a.state.as_str()
+            ))),
+            _ => Err(ServiceError::NotFound(format!(
+                "{conversation} has no pending activation request; the agent must call enable_yolo_mode first"
+            ))),
+        }
+    }
+
+    /// Activates the reviewed request (the human typed the phrase and the code).
+    ///
+    /// # Errors
+    /// `conflict` when the request changed meanwhile.
+    pub async fn yolo_confirm(&self, activation: &Activation) -> Result<Activation, ServiceError> {
+        let conv = &activation.request.conversation;
+        let at = self.clock.now();
+        let expires_at = at.plus_micros(self.settings.yolo.activation_ttl_us);
+        let mut draft = cli_draft("yolo confirm", Some(conv));
+        draft.detail = Some(format!(
+            "mode={} sandbox={}",
+            activation.request.mode, activation.request.sandbox
+        ));
+        match self
+            .store
+            .confirm_activation(
+                conv.clone(),
+                activation.request.requested_at,
+                expires_at,
+                at,
+                draft.clone(),
+            )
+            .await
+        {
+            Ok(()) => Ok(Activation {
+                state: ActivationState::Active,
+                confirmed_at: Some(at),
+                expires_at: Some(expires_at),
+                ..activation.clone()
+            }),
+            Err(crate::store::StoreError::Conflict(m)) => {
+                Err(self.cli_failure(draft, ServiceError::Conflict(m)).await)
+            }
+            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+        }
+    }
+
+    /// Records a confirmation the human did not complete (wrong phrase or code).
+    pub async fn yolo_confirmation_failed(&self, conversation: &ConversationId, reason: &str) {
+        let mut draft = cli_draft("yolo confirm", Some(conversation))
+            .failed(Outcome::Denied, "confirmation_failed");
+        draft.detail = Some(reason.to_owned());
+        self.audit(draft).await;
+    }
+
+    /// Ends YOLO mode for `conversation` at once; pending and approved proposals are denied.
+    ///
+    /// # Errors
+    /// `not_found` when it had none.
+    pub async fn yolo_revoke(&self, conversation: &ConversationId) -> Result<(), ServiceError> {
+        let draft = cli_draft("yolo revoke", Some(conversation));
+        match self
+            .store
+            .revoke_activation(conversation.clone(), self.clock.now(), draft.clone())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(crate::store::StoreError::NotFound) => {
+                let e =
+                    ServiceError::NotFound(format!("{conversation} has no activation to revoke"));
+                Err(self.cli_failure(draft, e).await)
+            }
+            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+        }
+    }
+
+    /// Every activation and proposal, for `mcp-bridge yolo status`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn yolo_status(
+        &self,
+        conversation: Option<ConversationId>,
+    ) -> Result<(Vec<Activation>, Vec<Proposal>), ServiceError> {
+        let mut activations = self.store.activations().await?;
+        if let Some(c) = &conversation {
+            activations.retain(|a| &a.request.conversation == c);
+        }
+        let proposals = self.store.proposals(conversation).await?;
+        Ok((activations, proposals))
+    }
+
+    /// A pending proposal with its conversation's activation, for a human to review.
+    ///
+    /// # Errors
+    /// `not_found` for an unknown or already decided proposal, or when YOLO
+    /// mode is not active for its conversation.
+    pub async fn yolo_pending_proposal(
+        &self,
+        id: &str,
+    ) -> Result<(Proposal, Activation), ServiceError> {
+        let proposal = self
+            .store
+            .proposal(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no proposal {id}")))?;
+        if proposal.state != ProposalState::Pending {
+            return Err(ServiceError::NotFound(format!(
+                "proposal {id} is already {}",
+                proposal.state.as_str()
+            )));
+        }
+        match self.store.activation(&proposal.conversation).await? {
+            Some(a) if a.is_active(self.clock.now()) => Ok((proposal, a)),
+            _ => Err(ServiceError::NotFound(format!(
+                "YOLO mode is not active for {} (expired or revoked); the proposal cannot be approved",
+                proposal.conversation
+            ))),
+        }
+    }
+
+    /// Approves a reviewed proposal and returns its single-use token.
+    ///
+    /// # Errors
+    /// `conflict` when it was decided meanwhile.
+    pub async fn yolo_approve(&self, proposal: &Proposal) -> Result<Approval, ServiceError> {
+        let at = self.clock.now();
+        let mut draft = cli_draft("yolo approve", Some(&proposal.conversation));
+        draft.detail = Some(format!("proposal={}", proposal.id));
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw)
+            .map_err(|e| ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e))))?;
+        let token = format!("apv_{}", hex::encode(raw));
+        let expires_at = at.plus_micros(self.settings.yolo.approval_ttl_us);
+        match self
+            .store
+            .approve_proposal(
+                proposal.id.clone(),
+                token_hash(&token),
+                expires_at,
+                at,
+                draft.clone(),
+            )
+            .await
+        {
+            Ok(()) => Ok(Approval { token, expires_at }),
+            Err(crate::store::StoreError::Conflict(m)) => {
+                Err(self.cli_failure(draft, ServiceError::Conflict(m)).await)
+            }
+            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+        }
+    }
+
+    /// Denies a pending proposal.
+    ///
+    /// # Errors
+    /// `not_found` or `conflict` when it is unknown or already decided.
+    pub async fn yolo_deny(&self, id: &str) -> Result<Proposal, ServiceError> {
+        let proposal = self
+            .store
+            .proposal(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no proposal {id}")))?;
+        let mut draft = cli_draft("yolo deny", Some(&proposal.conversation));
+        draft.detail = Some(format!("proposal={id}"));
+        match self
+            .store
+            .deny_proposal(id.to_owned(), self.clock.now(), draft.clone())
+            .await
+        {
+            Ok(()) => Ok(proposal),
+            Err(crate::store::StoreError::Conflict(m)) => {
+                Err(self.cli_failure(draft, ServiceError::Conflict(m)).await)
+            }
+            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+        }
+    }
+
+    /// Writes a snapshot's files back into its workspace.
+    ///
+    /// # Errors
+    /// `not_found` for an unknown snapshot; git or sandbox failures.
+    pub async fn yolo_restore(&self, id: &str) -> Result<Snapshot, ServiceError> {
+        let snap = self
+            .store
+            .snapshot(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no snapshot {id}")))?;
+        let mut draft = cli_draft("yolo restore", Some(&snap.conversation));
+        draft.detail = Some(format!("snapshot={id}"));
+        // Restore in the sandbox when it is available; a human asked for this
+        // exact restore, so the host is an acceptable fallback.
+        let sandbox = runner::find_bwrap().map(|bwrap| SandboxSettings {
+            bwrap,
+            writable_workspace: true,
+            hide: self.settings.yolo.hide.clone(),
+            extra_ro_binds: self.settings.yolo.extra_ro_binds.clone(),
+        });
+        match snapshot::restore(&snap.workspace, &snap.snapshot.commit_id, sandbox.as_ref()).await {
+            Ok(()) => {
+                self.audit(draft).await;
+                self.store.flush().await?;
+                Ok(snap)
+            }
+            Err(e) => Err(self
+                .cli_failure(draft, ServiceError::SnapshotFailed(e.to_string()))
+                .await),
+        }
+    }
+
+    /// A fresh one-time confirmation code (shown to the human, retyped by them).
+    ///
+    /// # Errors
+    /// When the OS random generator fails.
+    pub fn yolo_confirmation_code(&self) -> Result<String, ServiceError> {
+        let id = random_id("")?;
+        Ok(id[..8].to_uppercase())
+    }
+}

@@ -1,0 +1,397 @@
+//! The SQLite side of [`YoloStore`]: activations, proposals, approvals and
+//! snapshots. Redeeming an approval is a single immediate transaction, so two
+//! processes racing with one token cannot both win.
+
+use std::path::PathBuf;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{SqliteStore, ops, sql_err};
+use crate::audit::{AuditDraft, Outcome};
+use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
+use crate::store::{
+    Activation, ActivationRequest, ActivationState, Guard, NewMessage, NewSnapshot, Proposal,
+    ProposalState, Redemption, Snapshot, StoreError, YoloStore,
+};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("unreadable {what}"))
+}
+
+fn time(v: Option<i64>) -> Option<Timestamp> {
+    v.map(Timestamp::from_micros)
+}
+
+const ACTIVATION_COLUMNS: &str = "conversation_id, requested_by, mode, workspace, timeout_s, sandbox, requested_at, state, confirmed_at, expires_at";
+
+fn decode_activation(row: &Row<'_>) -> Result<Activation, StoreError> {
+    let get = |i| row.get::<_, String>(i).map_err(sql_err);
+    let conversation = ConversationId::parse(&get(0)?).map_err(|_| corrupt("activation"))?;
+    Ok(Activation {
+        request: ActivationRequest {
+            conversation,
+            requested_by: Side::parse(&get(1)?).map_err(|_| corrupt("activation"))?,
+            mode: YoloMode::parse(&get(2)?).map_err(|_| corrupt("activation"))?,
+            workspace: PathBuf::from(get(3)?),
+            timeout_s: row.get(4).map_err(sql_err)?,
+            sandbox: row.get(5).map_err(sql_err)?,
+            requested_at: Timestamp::from_micros(row.get(6).map_err(sql_err)?),
+        },
+        state: ActivationState::parse(&get(7)?).ok_or_else(|| corrupt("activation"))?,
+        confirmed_at: time(row.get(8).map_err(sql_err)?),
+        expires_at: time(row.get(9).map_err(sql_err)?),
+    })
+}
+
+const PROPOSAL_COLUMNS: &str = "id, conversation_id, side, command, mode, created_at, state, decided_at, approval_expires_at, used_at";
+
+fn decode_proposal(row: &Row<'_>) -> Result<Proposal, StoreError> {
+    let get = |i| row.get::<_, String>(i).map_err(sql_err);
+    Ok(Proposal {
+        id: get(0)?,
+        conversation: ConversationId::parse(&get(1)?).map_err(|_| corrupt("proposal"))?,
+        side: Side::parse(&get(2)?).map_err(|_| corrupt("proposal"))?,
+        command: get(3)?,
+        mode: YoloMode::parse(&get(4)?).map_err(|_| corrupt("proposal"))?,
+        created_at: Timestamp::from_micros(row.get(5).map_err(sql_err)?),
+        state: ProposalState::parse(&get(6)?).ok_or_else(|| corrupt("proposal"))?,
+        decided_at: time(row.get(7).map_err(sql_err)?),
+        approval_expires_at: time(row.get(8).map_err(sql_err)?),
+        used_at: time(row.get(9).map_err(sql_err)?),
+    })
+}
+
+fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(sql_err)?;
+    let mut rows = stmt.query(params).map_err(sql_err)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql_err)? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+fn find_proposal(conn: &Connection, id: &str) -> Result<Option<Proposal>, StoreError> {
+    Ok(query_all(
+        conn,
+        &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE id = ?1"),
+        [id],
+        decode_proposal,
+    )?
+    .pop())
+}
+
+/// Moves a pending proposal to `state`; [`StoreError::Conflict`] when it is not pending.
+fn decide(
+    tx: &Connection,
+    id: &str,
+    state: ProposalState,
+    hash: Option<&str>,
+    expires: Option<Timestamp>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE yolo_proposals SET state = ?2, decided_at = ?3, approval_hash = ?4, approval_expires_at = ?5
+             WHERE id = ?1 AND state = 'pending'",
+        )
+        .and_then(|mut s| s.execute(params![id, state.as_str(), at.as_micros(), hash, expires.map(Timestamp::as_micros)]))
+        .map_err(sql_err)?;
+    match changed {
+        1 => Ok(()),
+        _ if find_proposal(tx, id)?.is_none() => Err(StoreError::NotFound),
+        _ => Err(StoreError::Conflict(format!(
+            "proposal {id} is no longer pending"
+        ))),
+    }
+}
+
+impl YoloStore for SqliteStore {
+    async fn request_activation(
+        &self,
+        request: ActivationRequest,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            ops::spend_quota(tx, &guard)?;
+            let r = &request;
+            tx.prepare_cached(&format!(
+                "INSERT INTO yolo_activations ({ACTIVATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', NULL, NULL)
+                 ON CONFLICT (conversation_id) DO UPDATE SET requested_by = ?2, mode = ?3, workspace = ?4, timeout_s = ?5,
+                     sandbox = ?6, requested_at = ?7, state = 'pending', confirmed_at = NULL, expires_at = NULL"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    r.conversation.as_str(),
+                    r.requested_by.as_str(),
+                    r.mode.as_str(),
+                    r.workspace.to_string_lossy(),
+                    r.timeout_s,
+                    r.sandbox,
+                    r.requested_at.as_micros()
+                ])
+            })
+            .map_err(sql_err)?;
+            ops::append_audit(tx, guard.at, &guard.audit)
+        })
+        .await
+    }
+
+    async fn activation(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<Activation>, StoreError> {
+        let id = conversation.clone();
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {ACTIVATION_COLUMNS} FROM yolo_activations WHERE conversation_id = ?1"
+            );
+            Ok(query_all(conn, &sql, [id.as_str()], decode_activation)?.pop())
+        })
+        .await
+    }
+
+    async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
+        self.call(|conn| {
+            let sql = format!(
+                "SELECT {ACTIVATION_COLUMNS} FROM yolo_activations ORDER BY requested_at DESC"
+            );
+            query_all(conn, &sql, [], decode_activation)
+        })
+        .await
+    }
+
+    async fn confirm_activation(
+        &self,
+        conversation: ConversationId,
+        requested_at: Timestamp,
+        expires_at: Timestamp,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE yolo_activations SET state = 'active', confirmed_at = ?3, expires_at = ?4
+                     WHERE conversation_id = ?1 AND requested_at = ?2 AND state = 'pending'",
+                )
+                .and_then(|mut s| s.execute(params![conversation.as_str(), requested_at.as_micros(), at.as_micros(), expires_at.as_micros()]))
+                .map_err(sql_err)?;
+            if changed != 1 {
+                return Err(StoreError::Conflict("the activation request changed while it was being confirmed".into()));
+            }
+            ops::append_audit(tx, at, &audit)
+        })
+        .await
+    }
+
+    async fn revoke_activation(
+        &self,
+        conversation: ConversationId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached("UPDATE yolo_activations SET state = 'revoked', expires_at = ?2 WHERE conversation_id = ?1 AND state <> 'revoked'")
+                .and_then(|mut s| s.execute(params![conversation.as_str(), at.as_micros()]))
+                .map_err(sql_err)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.prepare_cached(
+                "UPDATE yolo_proposals SET state = 'denied', decided_at = ?2 WHERE conversation_id = ?1 AND state IN ('pending', 'approved')",
+            )
+            .and_then(|mut s| s.execute(params![conversation.as_str(), at.as_micros()]))
+            .map_err(sql_err)?;
+            ops::append_audit(tx, at, &audit)
+        })
+        .await
+    }
+
+    async fn create_proposal(&self, proposal: Proposal, guard: Guard) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            ops::spend_quota(tx, &guard)?;
+            let p = &proposal;
+            tx.prepare_cached(
+                "INSERT INTO yolo_proposals (id, conversation_id, side, command, mode, created_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+            )
+            .and_then(|mut s| s.execute(params![p.id, p.conversation.as_str(), p.side.as_str(), p.command, p.mode.as_str(), p.created_at.as_micros()]))
+            .map_err(sql_err)?;
+            ops::append_audit(tx, guard.at, &guard.audit)
+        })
+        .await
+    }
+
+    async fn proposal(&self, id: &str) -> Result<Option<Proposal>, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn| find_proposal(conn, &id)).await
+    }
+
+    async fn proposals(
+        &self,
+        conversation: Option<ConversationId>,
+    ) -> Result<Vec<Proposal>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE ?1 IS NULL OR conversation_id = ?1 ORDER BY created_at DESC"
+            );
+            query_all(conn, &sql, [conversation.as_ref().map(ConversationId::as_str)], decode_proposal)
+        })
+        .await
+    }
+
+    async fn approve_proposal(
+        &self,
+        id: String,
+        token_hash: String,
+        expires_at: Timestamp,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            decide(
+                tx,
+                &id,
+                ProposalState::Approved,
+                Some(&token_hash),
+                Some(expires_at),
+                at,
+            )?;
+            ops::append_audit(tx, at, &audit)
+        })
+        .await
+    }
+
+    async fn deny_proposal(
+        &self,
+        id: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            decide(tx, &id, ProposalState::Denied, None, None, at)?;
+            ops::append_audit(tx, at, &audit)
+        })
+        .await
+    }
+
+    async fn redeem_approval(
+        &self,
+        conversation: ConversationId,
+        command: String,
+        token_hash: String,
+        guard: Guard,
+    ) -> Result<Result<Proposal, Redemption>, StoreError> {
+        self.write(move |tx| {
+            ops::spend_quota(tx, &guard)?;
+            let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
+            let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], decode_proposal)?.pop();
+            let verdict = match found {
+                None => Err(Redemption::Unknown),
+                Some(p) if p.conversation != conversation => Err(Redemption::OtherConversation),
+                Some(p) if p.state == ProposalState::Used => Err(Redemption::AlreadyUsed),
+                Some(p) if p.state != ProposalState::Approved => Err(Redemption::Unknown),
+                Some(p) if p.command != command => Err(Redemption::OtherCommand),
+                Some(p) if p.approval_expires_at.is_none_or(|e| guard.at >= e) => Err(Redemption::Expired),
+                Some(p) => Ok(p),
+            };
+            match verdict {
+                Ok(mut proposal) => {
+                    let changed = tx
+                        .prepare_cached("UPDATE yolo_proposals SET state = 'used', used_at = ?2 WHERE id = ?1 AND state = 'approved'")
+                        .and_then(|mut s| s.execute(params![proposal.id, guard.at.as_micros()]))
+                        .map_err(sql_err)?;
+                    if changed != 1 {
+                        return Ok(Err(Redemption::AlreadyUsed));
+                    }
+                    proposal.state = ProposalState::Used;
+                    proposal.used_at = Some(guard.at);
+                    Ok(Ok(proposal))
+                }
+                Err(refusal) => {
+                    let code = match refusal {
+                        Redemption::Expired => "approval_expired",
+                        Redemption::AlreadyUsed => "approval_used",
+                        _ => "approval_invalid",
+                    };
+                    ops::append_audit(tx, guard.at, &guard.audit.clone().failed(Outcome::Denied, code))?;
+                    Ok(Err(refusal))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn record_run(
+        &self,
+        result: NewMessage,
+        snapshot: Option<(NewSnapshot, PathBuf)>,
+        guard: Guard,
+    ) -> Result<i64, StoreError> {
+        let id = self
+            .write(move |tx| {
+                if let Some((snap, workspace)) = &snapshot {
+                    tx.prepare_cached(
+                        "INSERT INTO yolo_snapshots (id, conversation_id, proposal_id, workspace, git_ref, commit_id, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            snap.id,
+                            result.conversation.as_str(),
+                            snap.proposal_id,
+                            workspace.to_string_lossy(),
+                            snap.git_ref,
+                            snap.commit_id,
+                            guard.at.as_micros()
+                        ])
+                    })
+                    .map_err(sql_err)?;
+                }
+                let id = ops::insert_message(tx, &result)?;
+                ops::append_audit(tx, guard.at, &guard.audit)?;
+                Ok(id)
+            })
+            .await?;
+        self.announce_message();
+        Ok(id)
+    }
+
+    async fn snapshot(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "SELECT id, proposal_id, git_ref, commit_id, conversation_id, workspace, created_at FROM yolo_snapshots WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([&id], |r| {
+                    Ok((
+                        NewSnapshot { id: r.get(0)?, proposal_id: r.get(1)?, git_ref: r.get(2)?, commit_id: r.get(3)? },
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(sql_err)?
+            .map(|(snapshot, conversation, workspace, at)| {
+                Ok(Snapshot {
+                    snapshot,
+                    conversation: ConversationId::parse(&conversation).map_err(|_| corrupt("snapshot"))?,
+                    workspace: PathBuf::from(workspace),
+                    created_at: Timestamp::from_micros(at),
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+}

@@ -1,0 +1,222 @@
+//! The binary's start-up: configuration errors, the example configuration,
+//! file permissions, the key-file check, and the demo.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Output, Stdio};
+
+use serde_json::json;
+
+use crate::util::*;
+
+fn run(cmd: &mut std::process::Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("run mcp-bridge")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Asserts that `serve` refused to start, saying something containing every one of `words`.
+fn assert_refused(out: &Output, words: &[&str]) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "serve should have refused to start; stderr:\n{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing may reach stdout (the protocol channel): {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for word in words {
+        assert!(
+            err.contains(word),
+            "the error should mention {word:?}:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_settings_are_start_up_errors_that_name_them() {
+    let env = TestEnv::new("unknown_settings");
+    let file = env.dir.join("config.toml");
+    std::fs::write(
+        &file,
+        "conversation_ttl_minutes = 5\nconversation_tll_minutes = 10\n",
+    )
+    .unwrap();
+    assert_refused(
+        &run(env.serve_command(&[]).arg("--config").arg(&file)),
+        &["conversation_tll_minutes", "config.toml"],
+    );
+    std::fs::write(
+        &file,
+        "[rate_limits.send_to_partner]\nper_minute = 3\nper_second = 1\n",
+    )
+    .unwrap();
+    assert_refused(
+        &run(env.serve_command(&[]).arg("--config").arg(&file)),
+        &["per_second"],
+    );
+    assert_refused(
+        &run(&mut env.serve_command(&[("MCP_BRIDGE_FOO", "1")])),
+        &["MCP_BRIDGE_FOO"],
+    );
+    assert_refused(
+        &run(&mut env.serve_command(&[("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_WEEK", "1")])),
+        &["MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_WEEK"],
+    );
+    // $MCP_BRIDGE_CONFIG is read as well.
+    std::fs::write(&file, "bogus_key = true\n").unwrap();
+    assert_refused(
+        &run(&mut env.serve_command(&[("MCP_BRIDGE_CONFIG", file.to_str().unwrap())])),
+        &["bogus_key"],
+    );
+    // Nothing was created for a server that never started.
+    assert!(!env.db.exists(), "a refused start created the database");
+}
+
+#[tokio::test]
+async fn the_example_configuration_is_a_valid_config_file() {
+    let env = TestEnv::new("config_example");
+    let out = run(env.bridge().args(["config", "example"]));
+    assert!(
+        out.status.success(),
+        "config example failed: {}",
+        stderr(&out)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8 example");
+    let table: toml::Table = toml::from_str(&text).expect("the example is TOML");
+    assert!(
+        table.contains_key("rate_limits") && table.contains_key("conversation_ttl_minutes"),
+        "{text}"
+    );
+    let file = env.dir.join("example.toml");
+    std::fs::write(&file, &text).unwrap();
+    let shown = run(env.bridge().args(["config", "show", "--config"]).arg(&file));
+    assert!(
+        shown.status.success(),
+        "config show rejected the example: {}",
+        stderr(&shown)
+    );
+
+    // A server started with it works.
+    let mut cmd = env.serve_command(&[]);
+    cmd.arg("--config").arg(&file);
+    let server = Server::spawn(cmd).await;
+    let conv = Conv::create(&server).await;
+    send(&server, &conv, "a", "configured by the example").await;
+    assert_eq!(
+        contents(&check(&server, &conv, "b", json!({})).await),
+        vec!["configured by the example"]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn database_files_are_private_and_an_open_key_file_is_refused() {
+    let env = TestEnv::new("permissions");
+    let server = env.server().await;
+    let conv = Conv::create(&server).await;
+    send(&server, &conv, "a", "make the WAL exist").await;
+
+    let dir = env.db.parent().unwrap();
+    assert_eq!(mode(dir), 0o700, "database directory");
+    assert_eq!(mode(&env.db), 0o600, "database file");
+    let key = dir.join("bridge.key");
+    assert_eq!(mode(&key), 0o600, "key file");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(
+            mode(&path) & 0o077,
+            0,
+            "{} is open to other users",
+            path.display()
+        );
+    }
+    server.stop().await;
+
+    // A key file others can read: serve refuses to start and says why.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_refused(&run(&mut env.serve_command(&[])), &["bridge.key", "644"]);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_refused(&run(&mut env.serve_command(&[])), &["bridge.key"]);
+    // Fixed, it starts again and the old tokens still work.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = env.server().await;
+    assert_eq!(
+        contents(&check(&server, &conv, "b", json!({})).await),
+        vec!["make the WAL exist"]
+    );
+    server.stop().await;
+}
+
+#[test]
+fn the_database_can_be_given_positionally_or_by_environment() {
+    let env = TestEnv::new("db_path");
+    // `serve PATH` and `serve --db PATH` together are ambiguous.
+    let both = run(env
+        .bridge()
+        .arg("serve")
+        .arg("--db")
+        .arg(&env.db)
+        .arg(env.dir.join("other.db")));
+    assert_refused(&both, &["--db"]);
+    assert!(!env.db.exists());
+    // With stdin closed at once, serve still opens (creating) the database first.
+    let positional = env.dir.join("pos").join("bridge.db");
+    run(env.bridge().arg("serve").arg(&positional));
+    assert!(positional.is_file() && positional.with_file_name("bridge.key").is_file());
+    let by_env = env.dir.join("env").join("bridge.db");
+    run(env.bridge().arg("serve").env("MCP_BRIDGE_DB", &by_env));
+    assert!(by_env.is_file());
+}
+
+#[test]
+fn the_demo_shows_a_message_crossing_and_a_redaction() {
+    let env = TestEnv::new("demo");
+    let out = run(env.bridge().arg("demo"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        stderr(&out)
+    );
+    let received: Vec<&str> = stdout.lines().filter(|l| l.contains('←')).collect();
+    assert!(
+        !received.is_empty(),
+        "no message was received in the demo:\n{stdout}"
+    );
+    assert!(
+        received[0].contains("AWS_KEY_REDACTED"),
+        "the received proposal should be redacted: {}",
+        received[0]
+    );
+    assert!(
+        !received.iter().any(|l| l.contains("AKIA")),
+        "a received message holds an AWS key:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("refused (auth_failed)"),
+        "the demo's intruder check:\n{stdout}"
+    );
+    // The demo cleans up after itself.
+    let left: Vec<_> = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("mcp-bridge-demo")
+        })
+        .collect();
+    assert!(left.is_empty(), "the demo left {left:?} behind");
+}

@@ -1,0 +1,222 @@
+//! Helpers for the management-CLI tests: run the real `mcp-bridge` binary on a
+//! test's database, and populate databases through real `serve` processes.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+/// What a finished command left behind.
+#[derive(Debug)]
+pub struct Run {
+    /// Its exit code.
+    pub code: i32,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(
+            self.code, 0,
+            "expected success; stderr:\n{}\nstdout:\n{}",
+            self.stderr, self.stdout
+        );
+        self.stdout
+    }
+
+    /// Asserts success and parses stdout as JSON.
+    pub fn json(self) -> Value {
+        let out = self.ok();
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{out}"))
+    }
+
+    /// Asserts exit code `code` and a single clean line on stderr holding `text`; returns that line.
+    pub fn fails(self, code: i32, text: &str) -> String {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}; stderr:\n{}\nstdout:\n{}",
+            self.stderr, self.stdout
+        );
+        let line = self.stderr.trim_end();
+        assert!(line.contains(text), "{text:?} not in stderr {line:?}");
+        assert_eq!(
+            line.lines().count(),
+            1,
+            "expected one line on stderr, got:\n{line}"
+        );
+        assert!(
+            !line.contains("panicked") && !line.contains("backtrace"),
+            "{line}"
+        );
+        line.to_owned()
+    }
+}
+
+/// Runs `mcp-bridge ARGS --db DB` and collects its output.
+pub async fn cli_on(env: &TestEnv, db: &Path, args: &[&str]) -> Run {
+    let mut cmd = env.bridge();
+    cmd.args(args).arg("--db").arg(db);
+    run_cmd(cmd, None).await
+}
+
+/// Runs `mcp-bridge ARGS --db <the test's database>`.
+pub async fn cli(env: &TestEnv, args: &[&str]) -> Run {
+    cli_on(env, &env.db, args).await
+}
+
+/// Runs `cmd`, feeding `stdin` if given.
+pub async fn run_cmd(cmd: std::process::Command, stdin: Option<&[u8]>) -> Run {
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawn mcp-bridge");
+    if let Some(bytes) = stdin {
+        use tokio::io::AsyncWriteExt;
+        let mut input = child.stdin.take().expect("piped stdin");
+        input.write_all(bytes).await.expect("write stdin");
+        drop(input);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("mcp-bridge did not finish within 60 s")
+        .expect("wait for mcp-bridge");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Replaces relative times (`(3 min ago)`, `(in 2 h)`, `(just now)`, `, 5 s ago`)
+/// so that outputs taken moments apart compare equal.
+pub fn mask_relative(text: &str) -> String {
+    let re =
+        regex::Regex::new(r"\((?:in [^)]*|[^)]* ago|just now)\)|, (?:\d+ \w+ )+ago|, just now")
+            .expect("regex");
+    re.replace_all(text, "(…)").into_owned()
+}
+
+/// Rate limits off, so tests can send quickly.
+pub const NO_LIMITS: &[(&str, &str)] = &[("MCP_BRIDGE_RATE_LIMITS", "off")];
+
+/// What [`populate`] created.
+#[derive(Debug, Clone)]
+pub struct Populated {
+    /// Two sides, several messages both ways, statuses, one unread message.
+    pub busy: Conv,
+    /// A second, quieter conversation.
+    pub quiet: Conv,
+    /// The `send_to_partner` results of `busy`, in order.
+    pub sent: Vec<Value>,
+}
+
+/// Fills the test's database through two real `serve` processes, then stops them.
+pub async fn populate(env: &TestEnv) -> Populated {
+    let s1 = env.server_with(NO_LIMITS).await;
+    let s2 = env.server_with(NO_LIMITS).await;
+    let busy = Conv::create_with_roles(&s1, "backend", "frontend dev").await;
+    let quiet = Conv::create_with_roles(&s2, "writer", "reviewer").await;
+    let mut sent = Vec::new();
+    let long = "line one\nline two\nline three\nline four\nline five";
+    sent.push(ok(&call(&s1, "send_to_partner", busy.args("a", json!({
+        "message": "POST /todos returns 201", "action_type": "proposal", "files_involved": ["api/routes.rs", "docs/api.md"]
+    }))).await));
+    sent.push(ok(&call(&s2, "send_to_partner", busy.args("b", json!({
+        "message": "deploy key AKIAZ7QWERTYUIOPASDF is in the env", "action_type": "question"
+    }))).await));
+    sent.push(ok(&call(
+        &s1,
+        "send_to_partner",
+        busy.args("a", json!({"message": long, "action_type": "answer"})),
+    )
+    .await));
+    // b reads everything so far; a reads b's question; then b writes once more (left unread by a).
+    assert_eq!(messages(&check(&s2, &busy, "b", json!({})).await).len(), 2);
+    assert_eq!(messages(&check(&s1, &busy, "a", json!({})).await).len(), 1);
+    sent.push(send(&s2, &busy, "b", "thanks, building the list view").await);
+    ok(&call(
+        &s1,
+        "update_my_status",
+        busy.args("a", json!({"status": "working", "note": "adding ?done"})),
+    )
+    .await);
+    ok(&call(
+        &s2,
+        "update_my_status",
+        busy.args("b", json!({"status": "waiting"})),
+    )
+    .await);
+    send(&s2, &quiet, "a", "draft chapter 1").await;
+    s1.stop().await;
+    s2.stop().await;
+    Populated { busy, quiet, sent }
+}
+
+/// A task sending messages in `conv` through `server` until stopped; returns
+/// the ids of the messages the server acknowledged, in order.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<std::sync::Mutex<Vec<i64>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    /// Starts writing.
+    pub fn start(server: &Server, conv: &Conv) -> Writer {
+        let peer = server.peer();
+        let conv = conv.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = {
+            let (stop, acked) = (Arc::clone(&stop), Arc::clone(&acked));
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Acquire) {
+                    n += 1;
+                    let side = if n % 2 == 0 { "a" } else { "b" };
+                    let sent = send(&peer, &conv, side, &format!("burst message {n}")).await;
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push(sent["message_id"].as_i64().expect("message_id"));
+                }
+            })
+        };
+        Writer { stop, acked, task }
+    }
+
+    /// The ids acknowledged so far.
+    pub fn acked(&self) -> Vec<i64> {
+        self.acked.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` messages are acknowledged.
+    pub async fn wait_for(&self, n: usize) {
+        let acked = Arc::clone(&self.acked);
+        wait_until("acknowledged messages", || acked.lock().unwrap().len() >= n).await;
+    }
+
+    /// Stops writing and returns every acknowledged id.
+    pub async fn stop(self) -> Vec<i64> {
+        self.stop.store(true, Ordering::Release);
+        tokio::time::timeout(EVENT_TIMEOUT, self.task)
+            .await
+            .expect("writer stops")
+            .expect("writer task");
+        self.acked.lock().unwrap().clone()
+    }
+}
