@@ -1,7 +1,8 @@
 //! Helpers for the management-CLI tests: run the real `mcp-bridge` binary on a
 //! test's database, and populate databases through real `serve` processes.
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,4 +220,73 @@ impl Writer {
             .expect("writer task");
         self.acked.lock().unwrap().clone()
     }
+}
+
+/// `2026-01-31 12:00:00 UTC` for an RFC 3339 time, as the CLI prints it.
+pub fn absolute(rfc3339: &Value) -> String {
+    let ts: jiff::Timestamp = rfc3339.as_str().expect("a time").parse().expect("RFC 3339");
+    ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The cells of a table row (columns are separated by at least two spaces).
+pub fn cells(line: &str) -> Vec<String> {
+    regex::Regex::new(r"\s{2,}")
+        .unwrap()
+        .split(line.trim())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The row of `table` that starts with `key`.
+pub fn row(table: &str, key: &str) -> Vec<String> {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("no row {key} in:\n{table}"));
+    cells(line)
+}
+
+/// The element of `list[key]` whose `id` is `id`.
+pub fn find<'v>(list: &'v Value, key: &str, id: &str) -> &'v Value {
+    list[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {list}"))
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in {list}"))
+}
+
+/// The message ids stored in a database file.
+pub fn message_ids(db: &Path) -> Vec<i64> {
+    let conn = open_read_only(db);
+    let mut stmt = conn.prepare("SELECT id FROM messages ORDER BY id").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The permission bits of `path`.
+pub fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Copies a stopped database (and its key) into `dir`, returning the copy's path.
+pub fn copy_db(env: &TestEnv, dir: &str) -> PathBuf {
+    let target = env.dir.join(dir);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::copy(&env.db, target.join("bridge.db")).unwrap();
+    std::fs::copy(
+        env.db.with_file_name("bridge.key"),
+        target.join("bridge.key"),
+    )
+    .unwrap();
+    target.join("bridge.db")
+}
+
+/// Runs `sql` on the database file directly, as someone with file access could.
+pub fn tamper(db: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }

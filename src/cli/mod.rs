@@ -2,6 +2,7 @@
 //! Each subcommand lives in its own module and calls the service layer.
 
 mod demo;
+mod inspect;
 mod manage;
 mod output;
 mod redact;
@@ -38,17 +39,17 @@ enum Command {
     #[command(
         after_help = "Examples:\n  mcp-bridge list\n  mcp-bridge list --active --json | jq '.conversations[].id'"
     )]
-    List(manage::ListArgs),
+    List(inspect::ListArgs),
     /// Show a conversation's header and its messages in order.
     #[command(
         after_help = "Examples:\n  mcp-bridge show conv_0123456789abcdef\n  mcp-bridge show conv_0123456789abcdef --full\n  mcp-bridge show conv_0123456789abcdef --json"
     )]
-    Show(manage::ShowArgs),
+    Show(inspect::ShowArgs),
     /// Re-derive a conversation's two session tokens from the key file (secrets!).
     #[command(
         after_help = "Examples:\n  mcp-bridge tokens conv_0123456789abcdef\n  mcp-bridge tokens conv_0123456789abcdef --json | jq -r .session_b_token"
     )]
-    Tokens(manage::TokensArgs),
+    Tokens(inspect::TokensArgs),
     /// Show the audit trail (newest last), or verify its hash chain.
     #[command(
         after_help = "Examples:\n  mcp-bridge audit\n  mcp-bridge audit conv_0123456789abcdef 100\n  mcp-bridge audit --since 2h --action send_to_partner\n  mcp-bridge audit --verify"
@@ -194,9 +195,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
-        Command::List(args) => manage::list(args),
-        Command::Show(args) => manage::show(args),
-        Command::Tokens(args) => manage::tokens(args),
+        Command::List(args) => inspect::list(args),
+        Command::Show(args) => inspect::show(args),
+        Command::Tokens(args) => inspect::tokens(args),
         Command::Audit(args) => manage::audit(args),
         Command::Cleanup(args) => manage::cleanup(args),
         Command::Export(args) => transfer::export(args),

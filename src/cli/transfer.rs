@@ -14,9 +14,9 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use super::manage::{CommonArgs, open_app, parse_conversation, settle};
+use super::manage::{CommonArgs, open_app, parse_conversation, settled};
 use super::output::{self, ProgressBar};
-use crate::app::{self, AppStore};
+use crate::app::{self, App, AppStore};
 use crate::auth::ServerKey;
 use crate::domain::ConversationId;
 use crate::service::{
@@ -24,16 +24,6 @@ use crate::service::{
 };
 use crate::store::CopyProgress;
 use crate::store::sqlite::OpenMode;
-
-/// Unwraps a settled management outcome or returns its exit code.
-macro_rules! settled {
-    ($e:expr) => {
-        match settle($e)? {
-            Ok(v) => v,
-            Err(code) => return Ok(code),
-        }
-    };
-}
 
 /// Arguments of `export`.
 #[derive(Debug, Args)]
@@ -137,9 +127,11 @@ fn write_private(
     written.with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn refuse(text: &str) -> ExitCode {
+/// Records a refusal in the audit trail, says why on stderr, and exits with 1.
+fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
+    super::runtime()?.block_on(app.bridge.record_refusal(action, code))?;
     let _ = writeln!(std::io::stderr(), "mcp-bridge: {text}");
-    ExitCode::from(1)
+    Ok(ExitCode::from(1))
 }
 
 /// The size of a database with its WAL, for deciding on a progress bar.
@@ -167,16 +159,14 @@ fn progress(bar: Option<Arc<ProgressBar>>) -> CopyProgress {
 /// # Errors
 /// Database, file or output failures.
 pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let app = open_app(&args.common.db, OpenMode::Existing)?;
     if let Some(path) = &args.output
         && path.exists()
         && !args.force
     {
-        return Ok(refuse(&format!(
-            "{} exists; add --force to overwrite it",
-            path.display()
-        )));
+        let text = format!("{} exists; add --force to overwrite it", path.display());
+        return refused(&app, "export", "exists", &text);
     }
-    let app = open_app(&args.common.db, OpenMode::Existing)?;
     let ids = (!args.conversations.is_empty()).then_some(args.conversations);
     let export = settled!(super::runtime()?.block_on(app.bridge.export(ids)));
     let layout = if args.jsonl {
@@ -326,17 +316,13 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
 /// Database, key-file or file-system failures.
 pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let key_dest = backup_key_path(&args.file);
-    if !args.force {
-        for path in [&args.file, &key_dest] {
-            if path.exists() {
-                return Ok(refuse(&format!(
-                    "{} exists; add --force to overwrite it",
-                    path.display()
-                )));
-            }
-        }
-    }
     let app = open_app(&args.common.db, OpenMode::Existing)?;
+    if !args.force
+        && let Some(path) = [&args.file, &key_dest].into_iter().find(|p| p.exists())
+    {
+        let text = format!("{} exists; add --force to overwrite it", path.display());
+        return refused(&app, "backup", "exists", &text);
+    }
     let key_src = app::key_path(&app.db_path);
     // App::open has loaded (and so checked) this key file already.
     let key = fs::read(&key_src).with_context(|| format!("cannot read {}", key_src.display()))?;
@@ -417,10 +403,12 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     if db.exists() {
         if let Some(pid) = Bridge::<AppStore>::database_in_use(&db).map_err(fail)? {
             if !args.force {
-                return Ok(refuse(&format!(
+                let text = format!(
                     "{} is in use by process {pid} (a running mcp-bridge serve?); stop it first, or add --force to restore under it",
                     db.display()
-                )));
+                );
+                let app = open_app(&args.common.db, OpenMode::Existing)?;
+                return refused(&app, "restore", "in_use", &text);
             }
             forced = true;
         }

@@ -18,8 +18,8 @@ const DISABLED_NOTE: &str =
 #[tool_router(router = yolo_router, vis = "pub(super)")]
 impl<S: YoloStore> BridgeServer<S> {
     #[tool(
-        description = "Ask for command execution in this conversation (mode safe, restricted or yolo, in an existing \
-workspace). Nothing is enabled until a human confirms it in a terminal."
+        description = "Ask for command execution in a workspace (mode safe, restricted or yolo). Nothing is enabled \
+until a human confirms it in a terminal."
     )]
     async fn enable_yolo_mode(
         &self,
@@ -43,9 +43,8 @@ workspace). Nothing is enabled until a human confirms it in a terminal."
     }
 
     #[tool(
-        description = "Run a shell command once a human approved it. Without approval_token it is checked and stored \
-as a proposal (nothing runs); a human approves it with `mcp-bridge yolo approve`; call again with the same command and \
-the approval_token to run it. dry_run shows what would run."
+        description = "Propose a shell command (nothing runs yet); once a human approves it, call again with the same \
+command and the approval_token to run it once. dry_run shows what would run."
     )]
     async fn execute_command(
         &self,

@@ -187,6 +187,17 @@ impl<S: AdminStore> Bridge<S> {
         err
     }
 
+    /// Records a management command refused before it reached the store, such
+    /// as a backup that would overwrite a file or a restore onto a database in
+    /// use. `code` is a short stable word such as `exists` or `in_use`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn record_refusal(&self, action: &str, code: &str) -> Result<(), AdminError> {
+        let draft = cli(action).failed(Outcome::Denied, code);
+        self.record(self.clock.now(), draft).await
+    }
+
     /// Every conversation with counts and heartbeats.
     ///
     /// # Errors

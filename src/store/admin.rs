@@ -223,7 +223,8 @@ pub trait AdminStore: Store {
     /// message being present when one with the same sender, time, action type,
     /// content and files is. Messages keep their ids when every new one of a
     /// conversation is above every id the database has used, and are
-    /// renumbered (in order) otherwise. Appends `audit(&report)`.
+    /// renumbered (in order, above every id in the database and in `records`)
+    /// otherwise. Appends `audit(&report)`.
     fn import(
         &self,
         records: Vec<ConversationRecord>,

@@ -1,0 +1,200 @@
+//! The import transaction: conversations added or checked against what is
+//! stored, messages merged by their natural identity, ids kept or renumbered
+//! so that none is ever reused.
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, params};
+
+use super::super::{ops, sql_err};
+use crate::domain::{ConversationId, Message, Side, Timestamp};
+use crate::store::admin::{AuditFor, ConversationRecord, ImportReport};
+use crate::store::{Conversation, StoreError};
+
+/// The natural identity of a message within its conversation: an imported
+/// message is already present when one with the same key is.
+type MessageKey = (String, i64, String, String, String);
+
+fn message_key(m: &Message) -> Result<MessageKey, StoreError> {
+    Ok((
+        m.from.as_str().to_owned(),
+        m.created_at.as_micros(),
+        m.action_type.as_str().to_owned(),
+        m.content.clone(),
+        serde_json::to_string(&m.files_involved).map_err(|e| StoreError::Backend(Box::new(e)))?,
+    ))
+}
+
+fn stored_keys(tx: &Connection, id: &ConversationId) -> Result<HashSet<MessageKey>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT from_side, created_at, action_type, content, files FROM messages WHERE conversation_id = ?1",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map([id.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+fn high_water(tx: &Connection) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "SELECT max(coalesce((SELECT max(id) FROM messages), 0), (SELECT value FROM meta WHERE key = 'message_id_floor'))",
+    )
+    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+    .map_err(sql_err)
+}
+
+fn same_header(stored: &Conversation, file: &Conversation) -> bool {
+    let roles = |c: &Conversation| -> Vec<(Side, String)> {
+        c.participants
+            .iter()
+            .map(|p| (p.side, p.role.clone()))
+            .collect()
+    };
+    stored.created_at == file.created_at
+        && stored.expires_at == file.expires_at
+        && roles(stored) == roles(file)
+}
+
+pub(super) fn import(
+    tx: &Connection,
+    records: &[ConversationRecord],
+    at: Timestamp,
+    audit: &AuditFor<ImportReport>,
+) -> Result<ImportReport, StoreError> {
+    let mut report = ImportReport::default();
+    // Ids at or below this were used once in this database (the floor remembers
+    // deleted ones); an imported message keeps its id only above it.
+    let floor = high_water(tx)?;
+    // Renumbered messages go above every id in the file too, so they can
+    // never take an id that a later conversation of the file keeps.
+    let file_max = records
+        .iter()
+        .flat_map(|r| r.messages.iter().map(|m| m.message.id))
+        .max()
+        .unwrap_or(0);
+    let mut next_id = floor.max(file_max) + 1;
+    for record in records {
+        let file = &record.conversation;
+        let existing = ops::conversation(tx, &file.id)?;
+        let mut changed = false;
+        let known = match &existing {
+            Some(stored) => {
+                if !same_header(stored, file) {
+                    return Err(StoreError::Conflict(format!(
+                        "conversation {} already exists with other roles or times; nothing was imported",
+                        file.id
+                    )));
+                }
+                for p in &file.participants {
+                    let (Some(new), Some(old)) = (&p.status, stored.participant(p.side)) else {
+                        continue;
+                    };
+                    if old
+                        .status
+                        .as_ref()
+                        .is_none_or(|s| s.updated_at < new.updated_at)
+                    {
+                        ops::set_status(tx, &file.id, p.side, new)?;
+                        changed = true;
+                    }
+                }
+                stored_keys(tx, &file.id)?
+            }
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO conversations (id, created_at, expires_at) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        file.id.as_str(),
+                        file.created_at.as_micros(),
+                        file.expires_at.as_micros()
+                    ])
+                })
+                .map_err(sql_err)?;
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO participants (conversation_id, side, role, status, note, status_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )
+                    .map_err(sql_err)?;
+                for p in &file.participants {
+                    insert
+                        .execute(params![
+                            file.id.as_str(),
+                            p.side.as_str(),
+                            p.role,
+                            p.status.as_ref().map(|s| s.status.as_str()),
+                            p.status.as_ref().and_then(|s| s.note.as_deref()),
+                            p.status.as_ref().map(|s| s.updated_at.as_micros()),
+                        ])
+                        .map_err(sql_err)?;
+                }
+                HashSet::new()
+            }
+        };
+        let mut seen = known;
+        let mut new = Vec::new();
+        for m in &record.messages {
+            if seen.insert(message_key(&m.message)?) {
+                new.push(m);
+            } else {
+                report.messages_skipped += 1;
+            }
+        }
+        let keep_ids = new.iter().all(|m| m.message.id > floor);
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(sql_err)?;
+        let mut deliver = tx
+            .prepare_cached(
+                "INSERT INTO pending_deliveries (conversation_id, recipient, message_id) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(sql_err)?;
+        for m in &new {
+            let msg = &m.message;
+            let files = serde_json::to_string(&msg.files_involved)
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let id = if keep_ids {
+                msg.id
+            } else {
+                next_id += 1;
+                next_id - 1
+            };
+            insert
+                .execute(params![
+                    id,
+                    file.id.as_str(),
+                    msg.from.as_str(),
+                    msg.action_type.as_str(),
+                    msg.content,
+                    files,
+                    msg.created_at.as_micros()
+                ])
+                .map_err(sql_err)?;
+            for side in &m.unread_by {
+                deliver
+                    .execute(params![file.id.as_str(), side.as_str(), id])
+                    .map_err(sql_err)?;
+            }
+        }
+        report.messages_added += new.len() as u64;
+        if !keep_ids {
+            report.messages_renumbered += new.len() as u64;
+        }
+        match (existing.is_some(), changed || !new.is_empty()) {
+            (false, _) => report.conversations_added += 1,
+            (true, true) => report.conversations_updated += 1,
+            (true, false) => report.conversations_unchanged += 1,
+        }
+    }
+    ops::append_audit(tx, at, &audit(&report))?;
+    Ok(report)
+}

@@ -1,0 +1,306 @@
+//! Helpers for the YOLO end-to-end tests: the human stages (`mcp-bridge yolo
+//! confirm|approve` typed on a pseudo-terminal), the agent stages over MCP,
+//! and read-only looks at the YOLO tables and the audit trail.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+use rmcp::model::CallToolResult;
+use rmcp::service::{Peer, RoleClient};
+use serde_json::{Value, json};
+
+use crate::pty::Pty;
+use crate::util::*;
+
+/// The phrase `yolo confirm` asks for.
+pub const PHRASE: &str = "I UNDERSTAND THE RISKS";
+
+/// The variable that makes a server offer YOLO mode.
+pub const YOLO_ON: (&str, &str) = ("MCP_BRIDGE_YOLO", "1");
+
+/// Fails (does not skip) when bubblewrap is missing: CI installs it.
+pub fn require_bwrap() {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("bwrap").is_file()));
+    assert!(
+        found,
+        "bubblewrap (`bwrap`) is not on PATH: the YOLO sandbox tests need it \
+         (CI installs it; Debian/Ubuntu: apt-get install bubblewrap)"
+    );
+}
+
+/// A fresh directory `name` inside the test's directory, canonical.
+pub fn workspace(env: &TestEnv, name: &str) -> PathBuf {
+    let dir = env.dir.join(name);
+    std::fs::create_dir_all(&dir).expect("create workspace");
+    dir.canonicalize().expect("canonical workspace")
+}
+
+/// `mcp-bridge yolo ARGS --db DB` with `vars` set.
+pub fn yolo_cli(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = env.bridge();
+    cmd.arg("yolo").args(args).arg("--db").arg(&env.db);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs a `yolo` subcommand with stdin closed (not a terminal).
+pub fn yolo_plain(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    yolo_cli(env, args, &[])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run mcp-bridge yolo")
+}
+
+/// Runs `f` on a blocking thread (pty I/O blocks).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("pty task")
+}
+
+/// What the human types at `yolo confirm`'s second prompt.
+#[derive(Debug, Clone, Copy)]
+pub enum Code {
+    /// The code the command printed.
+    Shown,
+    /// Something else.
+    Typed(&'static str),
+}
+
+/// Runs `yolo confirm CONV` on a pty, typing `phrase` and then `code` (when
+/// the code prompt comes); returns the exit status and the transcript.
+pub async fn confirm_typing(
+    env: &TestEnv,
+    conv: &str,
+    phrase: &'static str,
+    code: Code,
+) -> (ExitStatus, String) {
+    let cmd = yolo_cli(env, &["confirm", conv], &[]);
+    blocking(move || {
+        let mut pty = Pty::spawn(cmd);
+        pty.expect("to continue: ");
+        pty.send_line(phrase);
+        if phrase == PHRASE {
+            pty.expect("one-time code: ");
+            let shown = pty.expect("\n> ");
+            assert!(
+                shown.len() == 8 && shown.bytes().all(|b| b.is_ascii_alphanumeric()),
+                "odd one-time code {shown:?}"
+            );
+            match code {
+                Code::Shown => pty.send_line(&shown),
+                Code::Typed(text) => pty.send_line(text),
+            }
+        }
+        pty.finish()
+    })
+    .await
+}
+
+/// Confirms `conv`'s pending activation the way a human does; asserts success.
+pub async fn confirm(env: &TestEnv, conv: &str) -> String {
+    let (status, transcript) = confirm_typing(env, conv, PHRASE, Code::Shown).await;
+    assert!(status.success(), "confirm failed ({status}):\n{transcript}");
+    assert!(
+        transcript.contains(&format!("Command execution is ACTIVE for {conv}")),
+        "{transcript}"
+    );
+    transcript
+}
+
+/// Runs `yolo approve PROPOSAL` on a pty and answers `yes`; returns the
+/// status, the transcript and the approval token if one was printed.
+pub async fn approve_typing(
+    env: &TestEnv,
+    proposal: &str,
+    vars: &[(&str, &str)],
+) -> (ExitStatus, String, Option<String>) {
+    let cmd = yolo_cli(env, &["approve", proposal], vars);
+    let (status, transcript) = blocking(move || {
+        let mut pty = Pty::spawn(cmd);
+        pty.expect("Type `yes`: ");
+        pty.send_line("yes");
+        pty.finish()
+    })
+    .await;
+    let token = transcript.find("apv_").map(|at| {
+        let token: String = transcript[at..].chars().take(36).collect();
+        assert!(
+            token.len() == 36 && token[4..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "odd approval token {token:?} in:\n{transcript}"
+        );
+        token
+    });
+    (status, transcript, token)
+}
+
+/// Approves `proposal` the way a human does and returns the token.
+pub async fn approve(env: &TestEnv, proposal: &str, vars: &[(&str, &str)]) -> String {
+    let (status, transcript, token) = approve_typing(env, proposal, vars).await;
+    assert!(status.success(), "approve failed ({status}):\n{transcript}");
+    token.unwrap_or_else(|| panic!("no approval token in:\n{transcript}"))
+}
+
+/// Runs `yolo approve PROPOSAL` on a pty and expects a refusal before the prompt.
+pub async fn approve_refused(env: &TestEnv, proposal: &str) -> String {
+    let cmd = yolo_cli(env, &["approve", proposal], &[]);
+    let (status, transcript) = blocking(move || Pty::spawn(cmd).finish()).await;
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "approve should refuse:\n{transcript}"
+    );
+    assert!(!transcript.contains("apv_"), "{transcript}");
+    transcript
+}
+
+/// Calls `enable_yolo_mode` for side a with `extra` arguments.
+pub async fn enable(
+    peer: &Peer<RoleClient>,
+    conv: &Conv,
+    mode: &str,
+    workspace: &Path,
+    extra: Value,
+) -> CallToolResult {
+    let mut args = json!({"mode": mode, "workspace": workspace});
+    merge(&mut args, extra);
+    call(peer, "enable_yolo_mode", conv.args("a", args)).await
+}
+
+/// Asks for `mode` in `workspace` and confirms it on a pty.
+pub async fn activate(
+    env: &TestEnv,
+    peer: &Peer<RoleClient>,
+    conv: &Conv,
+    mode: &str,
+    workspace: &Path,
+    extra: Value,
+) {
+    let body = ok(&enable(peer, conv, mode, workspace, extra).await);
+    assert_eq!(body["status"], "pending_confirmation", "{body}");
+    confirm(env, &conv.id).await;
+}
+
+/// Calls `execute_command` as `side` with `extra` arguments.
+pub async fn execute(
+    peer: &Peer<RoleClient>,
+    conv: &Conv,
+    side: &str,
+    command: &str,
+    extra: Value,
+) -> CallToolResult {
+    let mut args = json!({"command": command});
+    merge(&mut args, extra);
+    call(peer, "execute_command", conv.args(side, args)).await
+}
+
+/// Proposes `command` as `side` and returns the proposal id.
+pub async fn propose(peer: &Peer<RoleClient>, conv: &Conv, side: &str, command: &str) -> String {
+    let body = ok(&execute(peer, conv, side, command, json!({})).await);
+    assert_eq!(body["status"], "pending_approval", "{body}");
+    body["proposal_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no proposal_id in {body}"))
+        .to_owned()
+}
+
+/// Proposes `command` as side a and gets a human's approval token for it.
+pub async fn approved(
+    env: &TestEnv,
+    peer: &Peer<RoleClient>,
+    conv: &Conv,
+    command: &str,
+) -> String {
+    let proposal = propose(peer, conv, "a", command).await;
+    approve(env, &proposal, &[]).await
+}
+
+/// Proposes, approves and runs `command` as side a; returns the completed result.
+pub async fn run(env: &TestEnv, peer: &Peer<RoleClient>, conv: &Conv, command: &str) -> Value {
+    let token = approved(env, peer, conv, command).await;
+    let body = ok(&execute(peer, conv, "a", command, json!({"approval_token": token})).await);
+    assert_eq!(body["status"], "completed", "{body}");
+    body
+}
+
+/// The state of `conv`'s activation, if it has one.
+pub fn activation_state(env: &TestEnv, conv: &str) -> Option<String> {
+    env.db()
+        .query_row(
+            "SELECT state FROM yolo_activations WHERE conversation_id = ?1",
+            [conv],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+/// The state of proposal `id`.
+pub fn proposal_state(env: &TestEnv, id: &str) -> String {
+    env.db()
+        .query_row(
+            "SELECT state FROM yolo_proposals WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("proposal {id}: {e}"))
+}
+
+/// One audit record: action, outcome, code, detail.
+pub type AuditRow = (String, String, Option<String>, Option<String>);
+
+/// `conv`'s audit records in order.
+pub fn audit_rows(env: &TestEnv, conv: &str) -> Vec<AuditRow> {
+    let db = env.db();
+    let mut stmt = db
+        .prepare(
+            "SELECT action, outcome, code, detail FROM audit_log WHERE conversation_id = ?1 ORDER BY seq",
+        )
+        .expect("query audit_log");
+    stmt.query_map([conv], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("audit rows")
+        .collect::<Result<_, _>>()
+        .expect("audit rows")
+}
+
+/// Every text column of the audit log, concatenated (to search for leaks).
+pub fn audit_text(env: &TestEnv) -> String {
+    let db = env.db();
+    let mut stmt = db
+        .prepare(
+            "SELECT coalesce(actor,'') || ' ' || action || ' ' || coalesce(conversation_id,'') || ' ' \
+             || coalesce(code,'') || ' ' || coalesce(detail,'') FROM audit_log",
+        )
+        .expect("query audit_log");
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .expect("audit text")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("audit text")
+        .join("\n")
+}
+
+/// The error message of a refused `execute_command`, checking its code.
+pub fn refusal(result: &CallToolResult, code: &str) -> String {
+    tool_error(result, code)["message"]
+        .as_str()
+        .expect("message")
+        .to_owned()
+}
+
+/// Waits until `conv` has `n` audit records that `keep` selects and returns them.
+/// Records of calls that change nothing are appended a moment after the call
+/// answers (and in another process's order), so tests wait for them.
+pub async fn wait_audit(
+    env: &TestEnv,
+    conv: &str,
+    n: usize,
+    keep: impl Fn(&AuditRow) -> bool,
+) -> Vec<AuditRow> {
+    let mut found = Vec::new();
+    wait_until(&format!("{n} audit records"), || {
+        found = audit_rows(env, conv).into_iter().filter(&keep).collect();
+        found.len() >= n
+    })
+    .await;
+    found
+}
