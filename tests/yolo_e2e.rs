@@ -224,6 +224,9 @@ async fn yolo_happy_path_across_two_processes_with_a_human_at_a_terminal() {
             .starts_with(&format!("ran proposal={proposal} exit 0 "))
     );
     assert!(actions[5].1.contains("sandbox=true"), "{}", actions[5].1);
+    for record in [&actions[2].1, &actions[3].1, &actions[5].1] {
+        assert!(record.contains("AWS_KEY_REDACTED"), "{record}");
+    }
     let audit = audit_text(&env);
     assert!(
         !audit.contains(&key),

@@ -7,8 +7,6 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
@@ -26,11 +24,10 @@ fn loopback_listener() -> (TcpListener, u16) {
     (listener, port)
 }
 
-/// A command that connects to `port` on 127.0.0.1 and exits 0 only if it could.
+/// A command that connects to `port` on 127.0.0.1 and exits 0 only if it could
+/// (bash's `/dev/tcp`: bash is on every Debian-like machine, python3 may not be).
 fn connect_command(port: u16) -> String {
-    format!(
-        "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 3); print(\"connected\")'"
-    )
+    format!("bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected'")
 }
 
 /// Whether anything connected to `listener` (it never waits).
@@ -107,7 +104,9 @@ async fn yolo_sandboxed_commands_reach_no_loopback_no_outside_path_and_no_server
     assert_ne!(exit_code(&body), 0, "{body}");
     assert_dir_has_no(&data, "planted");
 
-    // The server's environment stays outside.
+    // The server's environment (which does hold the marker) stays outside.
+    let environ = std::fs::read(format!("/proc/{}/environ", s.pid())).expect("server environ");
+    assert!(String::from_utf8_lossy(&environ).contains(&marker));
     let body = run(&env, &s, &conv, "env").await;
     let printed = body["stdout"].as_str().expect("stdout");
     assert!(
@@ -129,18 +128,36 @@ fn assert_dir_has_no(dir: &Path, name: &str) {
     assert!(!names.iter().any(|n| n == name), "{names:?}");
 }
 
-/// Whether any process's command line contains `needle`.
-fn process_with(needle: &str) -> bool {
+/// The command lines (arguments joined by spaces) of every process.
+fn command_lines() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
+        return Vec::new();
     };
-    entries.flatten().any(|e| {
-        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| {
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| {
             String::from_utf8_lossy(&c)
+                .trim_end_matches('\0')
                 .replace('\0', " ")
-                .contains(needle)
         })
-    })
+        .collect()
+}
+
+/// Processes (pid, command line) whose command line contains `marker`.
+fn survivors(marker: &str) -> Vec<(i32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse().ok()?;
+            let line = std::fs::read(e.path().join("cmdline")).ok()?;
+            let line = String::from_utf8_lossy(&line).replace('\0', " ");
+            line.contains(marker).then_some((pid, line))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,22 +175,24 @@ async fn yolo_the_timeout_kills_sleeping_grandchildren() {
     let token = approved(&env, &s, &conv, &command).await;
 
     // Watch /proc while it runs, to know the sleeps really started.
-    let seen = Arc::new(AtomicBool::new(false));
     let watcher = {
-        let (seen, bg, detached) = (Arc::clone(&seen), bg.clone(), detached.clone());
+        let (bg, detached) = (bg.clone(), detached.clone());
         tokio::spawn(async move {
+            // Exactly these command lines: the sleeps themselves, not the
+            // shells and bwrap whose arguments merely mention them.
             wait_until("the sleeping grandchildren", || {
-                process_with(&format!("sleep {bg}")) && process_with(&format!("sleep {detached}"))
+                let lines = command_lines();
+                [&bg, &detached]
+                    .iter()
+                    .all(|t| lines.iter().any(|l| *l == format!("sleep {t}")))
             })
             .await;
-            seen.store(true, Ordering::SeqCst);
         })
     };
     let body = ok(&execute(&s, &conv, "a", &command, json!({"approval_token": token})).await);
     watcher
         .await
         .expect("both sleeps were running during the command");
-    assert!(seen.load(Ordering::SeqCst));
     assert_eq!(body["status"], "completed", "{body}");
     assert_eq!(body["timed_out"], true, "{body}");
     assert_eq!(body["exit_code"], json!(null), "{body}");
@@ -182,10 +201,19 @@ async fn yolo_the_timeout_kills_sleeping_grandchildren() {
         (2000..10_000).contains(&ms),
         "ran {ms} ms with a 2 s timeout"
     );
-    wait_until("every sleep of the command to be gone", || {
-        !process_with(&format!("sleep {bg}")) && !process_with(&format!("sleep {detached}"))
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    while !survivors(&digits).is_empty() {
+        if tokio::time::Instant::now() >= deadline {
+            // Do not leave them sleeping for five minutes after a failure.
+            let pids = survivors(&digits);
+            for (pid, _) in &pids {
+                // SAFETY: plain kill(2) on processes this test started.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            panic!("processes of the command outlived its timeout: {pids:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let report = messages(&check(&s, &conv, "b", json!({})).await);
     assert!(
         report[0]["content"]

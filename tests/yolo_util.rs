@@ -18,7 +18,8 @@ pub const PHRASE: &str = "I UNDERSTAND THE RISKS";
 /// The variable that makes a server offer YOLO mode.
 pub const YOLO_ON: (&str, &str) = ("MCP_BRIDGE_YOLO", "1");
 
-/// Fails (does not skip) when bubblewrap is missing: CI installs it.
+/// Fails (does not skip) when bubblewrap is missing or cannot create its
+/// namespaces here: CI installs it, so a skip would hide a broken sandbox.
 pub fn require_bwrap() {
     let found = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("bwrap").is_file()));
@@ -26,6 +27,16 @@ pub fn require_bwrap() {
         found,
         "bubblewrap (`bwrap`) is not on PATH: the YOLO sandbox tests need it \
          (CI installs it; Debian/Ubuntu: apt-get install bubblewrap)"
+    );
+    let probe = std::process::Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "--unshare-all", "--", "true"])
+        .output()
+        .expect("run bwrap");
+    assert!(
+        probe.status.success(),
+        "bubblewrap is installed but cannot create a sandbox here (user namespaces \
+         disabled?): {}",
+        String::from_utf8_lossy(&probe.stderr)
     );
 }
 

@@ -8,9 +8,11 @@
 //! queue on the busy handler instead of failing halfway through a transaction.
 
 mod admin;
+mod checkpoint;
 mod open;
 mod ops;
 mod spool;
+mod tx;
 mod wake;
 mod yolo;
 
@@ -22,7 +24,9 @@ use rusqlite::{Connection, ErrorCode};
 
 pub use open::{Durability, OpenMode, SCHEMA_VERSION};
 
+use self::checkpoint::Checkpointer;
 use self::spool::AuditSpool;
+use self::tx::WriteTx;
 use self::wake::WakeFile;
 use super::signal::ChangeHub;
 use super::{
@@ -54,56 +58,6 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
-/// An immediate write transaction driven by cached statements: rusqlite's own
-/// `Transaction` parses `BEGIN`/`COMMIT` text on every use, which costs more
-/// than a whole small tool call's SQL. Rolls back when dropped uncommitted.
-struct WriteTx<'c> {
-    conn: &'c Connection,
-    open: bool,
-}
-
-impl<'c> WriteTx<'c> {
-    fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
-        conn.prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-            .map_err(sql_err)?;
-        Ok(Self { conn, open: true })
-    }
-
-    fn commit(mut self) -> Result<(), StoreError> {
-        self.open = false;
-        let done = self
-            .conn
-            .prepare_cached("COMMIT")
-            .and_then(|mut s| s.execute([]));
-        if done.is_err() && !self.conn.is_autocommit() {
-            let _ = self
-                .conn
-                .prepare_cached("ROLLBACK")
-                .and_then(|mut s| s.execute([]));
-        }
-        done.map(|_| ()).map_err(sql_err)
-    }
-}
-
-impl std::ops::Deref for WriteTx<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn
-    }
-}
-
-impl Drop for WriteTx<'_> {
-    fn drop(&mut self) {
-        if self.open && !self.conn.is_autocommit() {
-            let _ = self
-                .conn
-                .prepare_cached("ROLLBACK")
-                .and_then(|mut s| s.execute([]));
-        }
-    }
-}
-
 struct Inner {
     conn: Mutex<Connection>,
     path: PathBuf,
@@ -111,6 +65,7 @@ struct Inner {
     wake: WakeFile,
     watching: OnceLock<()>,
     spool: Arc<AuditSpool>,
+    checkpointer: Checkpointer,
 }
 
 impl Drop for Inner {
@@ -153,7 +108,8 @@ impl SqliteStore {
     /// # Errors
     /// See [`open::open`].
     pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Self, StoreError> {
-        let conn = open::open(path, mode, durability)?;
+        let mut conn = open::open(path, mode, durability)?;
+        let checkpointer = Checkpointer::install(&mut conn)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
@@ -162,6 +118,7 @@ impl SqliteStore {
                 wake: WakeFile::open(path),
                 watching: OnceLock::new(),
                 spool: Arc::new(AuditSpool::default()),
+                checkpointer,
             }),
         })
     }
@@ -211,19 +168,23 @@ impl SqliteStore {
         F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let spool = Arc::clone(&self.inner.spool);
-        self.call(move |conn| {
-            let tx = WriteTx::begin(conn)?;
-            let spooled = spool.append_all(&tx)?;
-            let result = match op(&tx) {
-                Ok(value) => Ok(value),
-                Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
-                Err(e) => return Err(e),
-            };
-            tx.commit()?;
-            spool.forget(spooled);
-            result
-        })
-        .await
+        let result = self
+            .call(move |conn| {
+                let tx = WriteTx::begin(conn)?;
+                let spooled = spool.append_all(&tx)?;
+                let result = match op(&tx) {
+                    Ok(value) => Ok(value),
+                    Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
+                    Err(e) => return Err(e),
+                };
+                tx.commit()?;
+                spool.forget(spooled);
+                result
+            })
+            .await;
+        // Spawned, so it runs only after this call (and any announcement) is done.
+        self.checkpoint_if_due();
+        result
     }
 
     /// Queues the audit record of a call that wrote nothing (see `spool`).
@@ -262,6 +223,27 @@ impl SqliteStore {
     fn announce_message(&self) {
         self.inner.hub.notify();
         self.inner.wake.touch();
+    }
+
+    /// Checkpoints the WAL in the background once it has grown past the
+    /// threshold — after the commit has been announced and answered, so no
+    /// reader or writer waits for the fsyncs a checkpoint does.
+    fn checkpoint_if_due(&self) {
+        if !self.inner.checkpointer.claim() {
+            return;
+        }
+        let store = self.clone();
+        let work = async move {
+            let done = store.call(|conn| checkpoint::run(conn)).await;
+            store.inner.checkpointer.release();
+            if let Err(e) = done {
+                tracing::debug!(error = %e, "checkpoint skipped");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(work)),
+            Err(_) => self.inner.checkpointer.release(),
+        }
     }
 }
 

@@ -141,8 +141,7 @@ pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Conne
         Durability::Full => "FULL",
     };
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-         PRAGMA wal_autocheckpoint = 4000;"
+        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
     ))
     .map_err(sql_err)?;
     // The bundled SQLite has STAT4, whose planner may look at bound values; a

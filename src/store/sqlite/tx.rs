@@ -1,0 +1,58 @@
+//! The write transaction every mutating store operation runs in.
+
+use rusqlite::Connection;
+
+use super::sql_err;
+use crate::store::StoreError;
+
+/// An immediate write transaction driven by cached statements: rusqlite's own
+/// `Transaction` parses `BEGIN`/`COMMIT` text on every use, which costs more
+/// than a whole small tool call's SQL. Rolls back when dropped uncommitted.
+pub struct WriteTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> WriteTx<'c> {
+    /// Takes the database's write lock (`BEGIN IMMEDIATE`).
+    pub fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
+        conn.prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_err)?;
+        Ok(Self { conn, open: true })
+    }
+
+    /// Commits (rolling back if the commit fails).
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.open = false;
+        let done = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
+        if done.is_err() && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+        done.map(|_| ()).map_err(sql_err)
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
+}
