@@ -234,7 +234,7 @@ impl SqliteStore {
         }
         let store = self.clone();
         let work = async move {
-            let done = store.call(|conn| checkpoint::run(conn)).await;
+            let done = store.call(checkpoint::run).await;
             store.inner.checkpointer.release();
             if let Err(e) = done {
                 tracing::debug!(error = %e, "checkpoint skipped");
