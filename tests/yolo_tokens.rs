@@ -154,3 +154,29 @@ async fn yolo_two_processes_racing_with_one_token_run_the_command_once() {
     let reports = messages(&check(&s2, &conv, "b", json!({})).await);
     assert_eq!(reports.len(), 3, "{reports:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yolo_a_new_activation_request_voids_earlier_approvals() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-rerequest");
+    let s = env.server_with(&[YOLO_ON]).await;
+    let ws = workspace(&env, "ws");
+    let other = workspace(&env, "other");
+    std::fs::write(other.join("a.txt"), "other workspace\n").expect("write");
+    let conv = Conv::create(&s).await;
+    activate(&env, &s, &conv, "safe", &ws, json!({})).await;
+    let token = approved(&env, &s, &conv, "cat a.txt").await;
+    let pending = propose(&s, &conv, "a", "ls").await;
+
+    // The agent asks again, for more power somewhere else, and a human confirms
+    // that: the approval given for safe mode in `ws` must not run there.
+    activate(&env, &s, &conv, "yolo", &other, json!({})).await;
+    let with = json!({"approval_token": token});
+    refusal(
+        &execute(&s, &conv, "a", "cat a.txt", with).await,
+        "approval_invalid",
+    );
+    assert_eq!(proposal_state(&env, &pending), "denied");
+    approve_refused(&env, &pending).await;
+    assert!(messages(&check(&s, &conv, "b", json!({})).await).is_empty());
+}

@@ -27,6 +27,15 @@ use self::results::{
 use crate::service::{Bridge, CheckMessages, SendToPartner, UpdateStatus};
 use crate::store::YoloStore;
 
+/// Method name of the request a transport substitutes for a line that was
+/// not usable JSON, with `params.problem` = `parse` or `too_long`.
+pub const INVALID_LINE_METHOD: &str = "mcp-bridge/invalid-line";
+
+/// Longest request line a transport accepts, in bytes. The largest legitimate
+/// request (a 50 KiB message of escaped characters plus 100 paths of 4096
+/// characters) stays well below it.
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Instructions sent to clients at `initialize`; short, since every client
 /// pays for them in its context window.
 const INSTRUCTIONS: &str = "Coordinate with another agent. One side calls create_conversation and privately \
@@ -227,6 +236,29 @@ waits up to that long for the first one."
 
 #[tool_handler(router = self.tool_router)]
 impl<S: YoloStore> ServerHandler for BridgeServer<S> {
+    /// Answers the transport guard's stand-in for a line that was not usable
+    /// JSON (see `transport::guard`); any other unknown method is not found.
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, rmcp::ErrorData> {
+        if request.method != INVALID_LINE_METHOD {
+            return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, request.method, None));
+        }
+        let problem = request.params.as_ref().and_then(|p| p.get("problem")).and_then(|p| p.as_str());
+        Err(match problem {
+            Some("too_long") => rmcp::ErrorData::invalid_request(
+                format!("request line longer than {} bytes; nothing was done", MAX_LINE_BYTES),
+                None,
+            ),
+            _ => rmcp::ErrorData::parse_error(
+                "the request is not valid JSON (syntax, invalid UTF-8, a number out of range or nesting too deep); nothing was done",
+                None,
+            ),
+        })
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION")))

@@ -185,7 +185,8 @@ pub struct Snapshot {
 
 /// YOLO persistence. Each method is atomic across processes.
 pub trait YoloStore: Store {
-    /// Records (or replaces) a pending activation for the request's conversation.
+    /// Records (or replaces) a pending activation for the request's conversation;
+    /// the conversation's pending and approved proposals are denied, as on revoke.
     fn request_activation(
         &self,
         request: ActivationRequest,

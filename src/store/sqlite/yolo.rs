@@ -137,6 +137,14 @@ impl YoloStore for SqliteStore {
                 ])
             })
             .map_err(sql_err)?;
+            // The request replaces the previous activation, so what was proposed or
+            // approved under it dies with it: an approval given for one mode and
+            // workspace must not run in another once the new request is confirmed.
+            tx.prepare_cached(
+                "UPDATE yolo_proposals SET state = 'denied', decided_at = ?2 WHERE conversation_id = ?1 AND state IN ('pending', 'approved')",
+            )
+            .and_then(|mut s| s.execute(params![r.conversation.as_str(), r.requested_at.as_micros()]))
+            .map_err(sql_err)?;
             ops::append_audit(tx, guard.at, &guard.audit)
         })
         .await
