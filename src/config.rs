@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::ratelimit::Limits;
 use crate::redact::{CustomPattern, RedactionSettings, Redactor};
-use crate::service::{BridgeSettings, ToolLimits, YoloSettings};
+use crate::service::{BridgeSettings, ResourceLimits, ToolLimits, YoloSettings};
 use crate::store::sqlite::Durability;
 
 /// The annotated example configuration, printed by `mcp-bridge config example`.
@@ -70,6 +70,26 @@ struct RawConfig {
     rate_limits: RawRateLimits,
     redaction: RawRedaction,
     yolo: RawYolo,
+    limits: RawResourceLimits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawResourceLimits {
+    conversations_per_hour: u32,
+    max_pending_messages: u32,
+    max_long_polls: u32,
+}
+
+impl Default for RawResourceLimits {
+    fn default() -> Self {
+        let d = ResourceLimits::default();
+        Self {
+            conversations_per_hour: d.conversations_per_hour,
+            max_pending_messages: d.max_pending_messages,
+            max_long_polls: d.max_long_polls,
+        }
+    }
 }
 
 impl Default for RawConfig {
@@ -82,6 +102,7 @@ impl Default for RawConfig {
             rate_limits: RawRateLimits::default(),
             redaction: RawRedaction::default(),
             yolo: RawYolo::default(),
+            limits: RawResourceLimits::default(),
         }
     }
 }
@@ -438,10 +459,28 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             heartbeat_timeout_s: raw.heartbeat_timeout_s,
             rate_limits,
             yolo: yolo(raw.yolo)?,
+            limits: resource_limits(&raw.limits)?,
         },
         durability,
         log_level: raw.log_level,
         redaction,
+    })
+}
+
+fn resource_limits(raw: &RawResourceLimits) -> Result<ResourceLimits, ConfigError> {
+    for (key, value) in [
+        ("conversations_per_hour", raw.conversations_per_hour),
+        ("max_pending_messages", raw.max_pending_messages),
+        ("max_long_polls", raw.max_long_polls),
+    ] {
+        if value == 0 {
+            return Err(invalid(&format!("limits.{key}"), "must be at least 1"));
+        }
+    }
+    Ok(ResourceLimits {
+        conversations_per_hour: raw.conversations_per_hour,
+        max_pending_messages: raw.max_pending_messages,
+        max_long_polls: raw.max_long_polls,
     })
 }
 

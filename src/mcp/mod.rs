@@ -244,12 +244,23 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CustomResult, rmcp::ErrorData> {
         if request.method != INVALID_LINE_METHOD {
-            return Err(rmcp::ErrorData::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, request.method, None));
+            return Err(rmcp::ErrorData::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                request.method,
+                None,
+            ));
         }
-        let problem = request.params.as_ref().and_then(|p| p.get("problem")).and_then(|p| p.as_str());
+        let problem = request
+            .params
+            .as_ref()
+            .and_then(|p| p.get("problem"))
+            .and_then(|p| p.as_str());
         Err(match problem {
             Some("too_long") => rmcp::ErrorData::invalid_request(
-                format!("request line longer than {} bytes; nothing was done", MAX_LINE_BYTES),
+                format!(
+                    "request line longer than {} bytes; nothing was done",
+                    MAX_LINE_BYTES
+                ),
                 None,
             ),
             _ => rmcp::ErrorData::parse_error(

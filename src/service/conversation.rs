@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{Bridge, ServiceError, session_draft};
@@ -160,7 +161,15 @@ impl<S: Store> Bridge<S> {
                 quota: None,
                 audit: draft.clone().on(Some(id.as_str()), Some("a")),
             };
-            match self.store.create_conversation(new, guard).await {
+            match self
+                .store
+                .create_conversation(
+                    new,
+                    Some(self.settings.limits.conversations_per_hour),
+                    guard,
+                )
+                .await
+            {
                 Ok(()) => {
                     return Ok(Created {
                         token_a: self.key.derive(&id, Side::A),
@@ -240,7 +249,15 @@ impl<S: Store> Bridge<S> {
             to: None,
         };
         let guard = self.guard(creds, TOOL, at, draft.clone());
-        match self.store.send_message(message, guard).await {
+        match self
+            .store
+            .send_message(
+                message,
+                Some(self.settings.limits.max_pending_messages),
+                guard,
+            )
+            .await
+        {
             Ok(message_id) => Ok(Sent {
                 message_id,
                 created_at: at,
@@ -291,6 +308,15 @@ impl<S: Store> Bridge<S> {
             };
         }
 
+        let Some(_slot) = LongPollSlot::take(&self.long_polls, self.settings.limits.max_long_polls)
+        else {
+            let e = ServiceError::ResourceLimit {
+                what: "long-polls waiting in this server process",
+                limit: self.settings.limits.max_long_polls,
+                advice: "call check_messages with wait_seconds 0, or retry in a moment",
+            };
+            return Err(self.refuse(draft, e).await);
+        };
         // A long-poll spends its quota once, up front; the final take is unmetered.
         if let Err(e) = self
             .store
@@ -431,5 +457,26 @@ impl<S: Store> Bridge<S> {
             seconds_since_heartbeat: age,
             alive: age.is_some_and(|a| a <= self.settings.heartbeat_timeout_s),
         })
+    }
+}
+
+/// One of the process's long-poll places, given back when dropped (also when
+/// the waiting call is cancelled).
+struct LongPollSlot<'a>(&'a AtomicU32);
+
+impl<'a> LongPollSlot<'a> {
+    fn take(count: &'a AtomicU32, limit: u32) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(count))
+    }
+}
+
+impl Drop for LongPollSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -73,6 +73,16 @@ pub enum ServiceError {
     /// Snapshotting the git workspace failed, so the command was not run.
     #[error("could not snapshot the git workspace, so the command was not run: {0}")]
     SnapshotFailed(String),
+    /// A resource bound of this bridge was reached.
+    #[error("{what} reached its limit of {limit}; {advice}")]
+    ResourceLimit {
+        /// Which bound.
+        what: &'static str,
+        /// Its value.
+        limit: u32,
+        /// What to do.
+        advice: &'static str,
+    },
     /// A management action named something that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -109,6 +119,7 @@ impl ServiceError {
             },
             ServiceError::SandboxUnavailable(_) => "sandbox_unavailable",
             ServiceError::SnapshotFailed(_) => "snapshot_failed",
+            ServiceError::ResourceLimit { .. } => "resource_limit",
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::Busy => "busy",
@@ -127,7 +138,8 @@ impl ServiceError {
             | ServiceError::YoloNotActive { .. }
             | ServiceError::CommandRefused { .. }
             | ServiceError::ApprovalRefused(_)
-            | ServiceError::SandboxUnavailable(_) => Outcome::Denied,
+            | ServiceError::SandboxUnavailable(_)
+            | ServiceError::ResourceLimit { .. } => Outcome::Denied,
             _ => Outcome::Error,
         }
     }
@@ -143,6 +155,11 @@ impl From<StoreError> for ServiceError {
                 window: r.window,
                 limit: r.limit,
                 retry_after_s: r.retry_after_s,
+            },
+            StoreError::LimitReached { what, limit } => ServiceError::ResourceLimit {
+                what,
+                limit,
+                advice: "wait until the partner reads its messages or older conversations age out, or raise the limit in [limits]",
             },
             other => ServiceError::Internal(other),
         }

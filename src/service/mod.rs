@@ -64,6 +64,27 @@ pub struct ToolLimits {
     pub check_partner_status: Limits,
 }
 
+/// Bounds that keep one database and one process from being overwhelmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// Conversations the database accepts per hour (all processes together).
+    pub conversations_per_hour: u32,
+    /// Unread messages a recipient may have waiting in one conversation.
+    pub max_pending_messages: u32,
+    /// Long-polls one server process keeps waiting at once.
+    pub max_long_polls: u32,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        Self {
+            conversations_per_hour: 1_000,
+            max_pending_messages: 10_000,
+            max_long_polls: 64,
+        }
+    }
+}
+
 /// The validated settings the service needs.
 #[derive(Debug, Clone)]
 pub struct BridgeSettings {
@@ -75,6 +96,8 @@ pub struct BridgeSettings {
     pub rate_limits: Option<ToolLimits>,
     /// Command execution.
     pub yolo: YoloSettings,
+    /// Resource bounds.
+    pub limits: ResourceLimits,
 }
 
 /// Expiry times of conversations this process has seen, so that checking a
@@ -110,6 +133,8 @@ impl ExpiryCache {
 /// The bridge's rules over a store.
 pub struct Bridge<S: Store> {
     expiries: ExpiryCache,
+    /// Long-polls waiting in this process right now.
+    long_polls: std::sync::atomic::AtomicU32,
     store: S,
     key: ServerKey,
     redactor: Arc<SharedRedactor>,
@@ -128,6 +153,7 @@ impl<S: Store> Bridge<S> {
     ) -> Self {
         Self {
             expiries: ExpiryCache::default(),
+            long_polls: std::sync::atomic::AtomicU32::new(0),
             store,
             key,
             redactor,

@@ -45,6 +45,14 @@ pub enum StoreError {
     /// A rate-limit window is full; nothing was done.
     #[error("rate limit reached for the {} window", .0.window.as_str())]
     QuotaExceeded(ratelimit::Refusal),
+    /// A resource bound was reached; nothing was done.
+    #[error("limit reached: {what} (limit {limit})")]
+    LimitReached {
+        /// Which bound, in words.
+        what: &'static str,
+        /// Its value.
+        limit: u32,
+    },
     /// The database was written by a newer mcp-bridge.
     #[error(
         "the database has schema version {found}, newer than the {supported} this mcp-bridge supports; upgrade mcp-bridge"
@@ -174,17 +182,22 @@ pub trait Store: Send + Sync + 'static {
         id: &ConversationId,
     ) -> impl Future<Output = Result<Option<Conversation>, StoreError>> + Send;
 
-    /// Stores a new conversation.
+    /// Stores a new conversation, unless `max_per_hour` conversations were
+    /// created in the last hour ([`StoreError::LimitReached`]).
     fn create_conversation(
         &self,
         new: NewConversation,
+        max_per_hour: Option<u32>,
         guard: Guard,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Stores a message and queues it for every other participant; returns its id.
+    /// Stores a message and queues it for every other participant; returns its
+    /// id. Refused with [`StoreError::LimitReached`] when a recipient already
+    /// has `max_pending` unread messages.
     fn send_message(
         &self,
         message: NewMessage,
+        max_pending: Option<u32>,
         guard: Guard,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 

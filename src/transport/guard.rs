@@ -59,7 +59,15 @@ pub struct LineGuard<R> {
 impl<R> LineGuard<R> {
     /// Guards `inner`; `closed` is cancelled when it reaches end of file.
     pub fn new(inner: R, closed: CancellationToken) -> Self {
-        Self { inner, pending: Vec::new(), ready: Vec::new(), taken: 0, skipping: None, eof: false, closed }
+        Self {
+            inner,
+            pending: Vec::new(),
+            ready: Vec::new(),
+            taken: 0,
+            skipping: None,
+            eof: false,
+            closed,
+        }
     }
 
     /// Moves every complete line of `pending` to `ready`, checked; starts or
@@ -70,7 +78,8 @@ impl<R> LineGuard<R> {
             let end = start + offset;
             if let Some(head) = self.skipping.take() {
                 // The end of an over-long line.
-                self.ready.extend_from_slice(&stand_in(&head, LineProblem::TooLong));
+                self.ready
+                    .extend_from_slice(&stand_in(&head, LineProblem::TooLong));
             } else {
                 let line = &self.pending[start..end];
                 match check(line) {
@@ -106,7 +115,9 @@ fn check(line: &[u8]) -> Option<LineProblem> {
     }
     // Skipping a value does not convert numbers; only a full parse sees one
     // out of range (1e400). Do it only when an exponent could be present.
-    let exponent = trimmed.windows(2).any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'));
+    let exponent = trimmed
+        .windows(2)
+        .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'));
     if exponent && serde_json::from_slice::<serde_json::Value>(trimmed).is_err() {
         return Some(LineProblem::Parse);
     }
@@ -143,14 +154,27 @@ fn find_id(line: &[u8]) -> Option<serde_json::Value> {
         if s.get(end) != Some(&b'"') {
             return None;
         }
-        return std::str::from_utf8(&s[..end]).ok().map(|t| serde_json::Value::String(t.to_owned()));
+        return std::str::from_utf8(&s[..end])
+            .ok()
+            .map(|t| serde_json::Value::String(t.to_owned()));
     }
-    let end = rest.iter().position(|b| !(b.is_ascii_digit() || *b == b'-')).unwrap_or(rest.len());
-    std::str::from_utf8(&rest[..end]).ok()?.parse::<i64>().ok().map(serde_json::Value::from)
+    let end = rest
+        .iter()
+        .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+        .unwrap_or(rest.len());
+    std::str::from_utf8(&rest[..end])
+        .ok()?
+        .parse::<i64>()
+        .ok()
+        .map(serde_json::Value::from)
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for LineGuard<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         loop {
             if self.taken < self.ready.len() {
                 let n = out.remaining().min(self.ready.len() - self.taken);
@@ -209,7 +233,10 @@ mod tests {
     #[tokio::test]
     async fn bad_lines_become_stand_ins_with_their_id() {
         let out = through(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"params\":{\"limit\":1e400}}\nnot json\n{\"id\": \"x\", \xff}\n").await;
-        let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines[0]["id"], 7);
         assert_eq!(lines[0]["method"], INVALID_LINE_METHOD);
         assert_eq!(lines[0]["params"]["problem"], "parse");
@@ -223,7 +250,10 @@ mod tests {
         input.extend(std::iter::repeat_n(b'a', MAX_LINE_BYTES * 2));
         input.extend_from_slice(b"\"}\n{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"ping\"}\n");
         let out = through(&input).await;
-        let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["id"], 9);
         assert_eq!(lines[0]["params"]["problem"], "too_long");

@@ -256,18 +256,30 @@ impl Store for SqliteStore {
     async fn create_conversation(
         &self,
         new: NewConversation,
+        max_per_hour: Option<u32>,
         guard: Guard,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
+            if let Some(limit) = max_per_hour {
+                ops::check_recent_conversations(tx, new.created_at, limit)?;
+            }
             ops::create_conversation(tx, &new)?;
             ops::append_audit(tx, guard.at, &guard.audit)
         })
         .await
     }
 
-    async fn send_message(&self, message: NewMessage, guard: Guard) -> Result<i64, StoreError> {
+    async fn send_message(
+        &self,
+        message: NewMessage,
+        max_pending: Option<u32>,
+        guard: Guard,
+    ) -> Result<i64, StoreError> {
         let id = self
             .write(move |tx| {
+                if let Some(limit) = max_pending {
+                    ops::check_pending(tx, &message, limit)?;
+                }
                 ops::spend_quota(tx, &guard)?;
                 let id = ops::insert_message(tx, &message)?;
                 ops::append_audit(tx, guard.at, &guard.audit)?;

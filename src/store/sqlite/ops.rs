@@ -421,3 +421,74 @@ pub fn audit_records(
     }
     Ok(out)
 }
+
+/// Refuses when `limit` conversations were created in the hour before `at`.
+pub fn check_recent_conversations(
+    tx: &Connection,
+    at: Timestamp,
+    limit: u32,
+) -> Result<(), StoreError> {
+    let since = at.plus_micros(-3_600_000_000);
+    let recent: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM conversations WHERE created_at > ?1 LIMIT ?2)",
+        )
+        .and_then(|mut s| s.query_row(params![since.as_micros(), limit], |r| r.get(0)))
+        .map_err(sql_err)?;
+    if recent >= i64::from(limit) {
+        return Err(StoreError::LimitReached {
+            what: "conversations created in the last hour in this database",
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses when a recipient of `message` already has `limit` unread messages.
+///
+/// Ids only grow, so a recipient's unread messages all lie between its oldest
+/// unread id and the newest id: when that span is below the limit (the usual
+/// case) no counting is needed; otherwise at most `limit` rows are counted.
+pub fn check_pending(tx: &Connection, message: &NewMessage, limit: u32) -> Result<(), StoreError> {
+    let newest: i64 = tx
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(sql_err)?;
+    let mut recipients = tx
+        .prepare_cached(
+            "SELECT p.side, (SELECT min(d.message_id) FROM pending_deliveries d
+                             WHERE d.conversation_id = p.conversation_id AND d.recipient = p.side)
+             FROM participants p WHERE p.conversation_id = ?1 AND p.side <> ?2 AND (?3 IS NULL OR p.side = ?3)",
+        )
+        .map_err(sql_err)?;
+    let rows = recipients
+        .query_map(
+            params![
+                message.conversation.as_str(),
+                message.from.as_str(),
+                message.to.map(Side::as_str)
+            ],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)),
+        )
+        .map_err(sql_err)?;
+    for row in rows {
+        let (side, oldest) = row.map_err(sql_err)?;
+        let Some(oldest) = oldest else { continue };
+        if newest - oldest + 1 < i64::from(limit) {
+            continue;
+        }
+        let pending: i64 = tx
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2 LIMIT ?3)",
+            )
+            .and_then(|mut s| s.query_row(params![message.conversation.as_str(), side, limit], |r| r.get(0)))
+            .map_err(sql_err)?;
+        if pending >= i64::from(limit) {
+            return Err(StoreError::LimitReached {
+                what: "unread messages waiting for the recipient",
+                limit,
+            });
+        }
+    }
+    Ok(())
+}
