@@ -95,11 +95,10 @@ fn sanitize(message: &str) -> String {
 
 /// Which side of the conversation the caller is.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[schemars(inline)]
 pub enum SessionId {
-    /// The creator.
     #[serde(rename = "a")]
     A,
-    /// The partner.
     #[serde(rename = "b")]
     B,
 }
@@ -115,24 +114,17 @@ impl From<SessionId> for Side {
 
 /// The kinds of message an agent may send.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[schemars(inline)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
-    /// A suggested plan or change.
     Proposal,
-    /// A question.
     Question,
-    /// An answer.
     Answer,
-    /// Plain information.
     #[default]
     Info,
-    /// A review.
     Review,
-    /// A progress report.
     Status,
-    /// A request to act.
     Request,
-    /// An acknowledgement.
     Ack,
 }
 
@@ -153,15 +145,12 @@ impl From<MessageKind> for ActionType {
 
 /// A heartbeat status.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[schemars(inline)]
 #[serde(rename_all = "lowercase")]
 pub enum StatusValue {
-    /// Busy on the task.
     Working,
-    /// Waiting for the partner.
     Waiting,
-    /// Stuck.
     Blocked,
-    /// Done.
     Complete,
 }
 
@@ -333,13 +322,11 @@ pub struct CheckPartnerStatusParams {}
 
 /// How much an approved command may do.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[schemars(inline)]
 #[serde(rename_all = "lowercase")]
 pub enum ModeValue {
-    /// Read-only programs inside the workspace.
     Safe,
-    /// Safe plus listed git/cargo/npm/pip/pytest subcommands and workspace scripts.
     Restricted,
-    /// Anything except the always-blocked list, through `sh -c`.
     Yolo,
 }
 
