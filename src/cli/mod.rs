@@ -169,8 +169,22 @@ pub fn init_logging(level: &str) {
         .try_init();
 }
 
+/// Reports a panic by its location only: a panic's message could carry a
+/// value from a request (a token, message text), and nothing secret may reach
+/// stderr. No backtrace either; the location is enough to file a bug.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map_or_else(
+            || "unknown location".to_owned(),
+            |l| format!("{}:{}", l.file(), l.line()),
+        );
+        eprintln!("mcp-bridge: internal error at {location}; please report it");
+    }));
+}
+
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
+    install_panic_hook();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -36,6 +36,40 @@ pub const INVALID_LINE_METHOD: &str = "mcp-bridge/invalid-line";
 /// characters) stays well below it.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Removes what schemars adds beyond standard JSON Schema — numeric
+/// `format`s such as `uint32` or `double` — which validating clients (AJV in the MCP
+/// Inspector, among others) warn about. Bounds are given by `minimum`/`maximum`.
+pub(crate) fn portable_schema(schema: &mut schemars::Schema) {
+    if let Some(object) = schema.as_object_mut() {
+        let numeric_format = object
+            .get("format")
+            .and_then(|f| f.as_str())
+            .is_some_and(|f| {
+                f.starts_with("int") || f.starts_with("uint") || f == "double" || f == "float"
+            });
+        if numeric_format {
+            object.remove("format");
+        }
+        for value in object.values_mut() {
+            match value {
+                serde_json::Value::Object(_) => {
+                    if let Ok(sub) = <&mut schemars::Schema>::try_from(value) {
+                        portable_schema(sub);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for item in items.iter_mut() {
+                        if let Ok(sub) = <&mut schemars::Schema>::try_from(item) {
+                            portable_schema(sub);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Instructions sent to clients at `initialize`; short, since every client
 /// pays for them in its context window.
 const INSTRUCTIONS: &str = "Coordinate with another agent. One side calls create_conversation and privately \
