@@ -241,23 +241,26 @@ impl ChainVerifier {
     }
 }
 
+/// A valid chain of `n` records, for tests here and in the verifier's users.
+#[cfg(test)]
+pub(crate) fn test_chain(n: i64) -> Vec<AuditRecord> {
+    let mut prev = GENESIS_HASH.to_owned();
+    (1..=n)
+        .map(|seq| {
+            let draft = AuditDraft::new("mcp", "send_to_partner")
+                .on(Some("conv_0000000000000001"), Some("a"));
+            let r = AuditRecord::seal(seq, Timestamp::from_micros(seq * 10), draft, prev.clone());
+            prev.clone_from(&r.hash);
+            r
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn chain(n: i64) -> Vec<AuditRecord> {
-        let mut prev = GENESIS_HASH.to_owned();
-        (1..=n)
-            .map(|seq| {
-                let draft = AuditDraft::new("mcp", "send_to_partner")
-                    .on(Some("conv_0000000000000001"), Some("a"));
-                let r =
-                    AuditRecord::seal(seq, Timestamp::from_micros(seq * 10), draft, prev.clone());
-                prev.clone_from(&r.hash);
-                r
-            })
-            .collect()
-    }
+    use test_chain as chain;
 
     fn verify(records: &[AuditRecord], head: Option<(i64, &str)>) -> Result<i64, ChainBreak> {
         let mut v = ChainVerifier::default();

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::error::ToolFailure;
 use self::params::{
-    ArgumentError, CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams,
-    Parameters, SendToPartnerParams, UpdateMyStatusParams,
+    CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters,
+    SendToPartnerParams, ToolArgs, UpdateMyStatusParams,
 };
 use self::results::{
     CheckMessagesResult, CheckPartnerStatusResult, CreateConversationResult, SendToPartnerResult,
@@ -103,33 +103,27 @@ impl<S: YoloStore> BridgeServer<S> {
         self
     }
 
-    /// Decodes a tool's arguments, auditing (and refusing) a schema mismatch.
-    async fn arguments<T>(
+    /// A tool's validated arguments; a schema mismatch is audited and refused.
+    async fn arguments<T: ToolArgs>(
         &self,
         tool: &'static str,
         params: Parameters<T>,
-    ) -> Result<T, ToolFailure> {
+    ) -> Result<T::Valid, ToolFailure> {
         match params.args {
             Ok(args) => Ok(args),
-            Err(error) => Err(self.reject(tool, &params.raw_ids, error).await),
+            Err(error) => {
+                let (conversation, side) = &params.raw_ids;
+                self.bridge
+                    .record_rejected_call(
+                        tool,
+                        conversation.as_deref(),
+                        side.as_deref(),
+                        "invalid_params",
+                    )
+                    .await;
+                Err(ToolFailure::Arguments { tool, error })
+            }
         }
-    }
-
-    async fn reject(
-        &self,
-        tool: &'static str,
-        raw_ids: &(Option<String>, Option<String>),
-        error: ArgumentError,
-    ) -> ToolFailure {
-        self.bridge
-            .record_rejected_call(
-                tool,
-                raw_ids.0.as_deref(),
-                raw_ids.1.as_deref(),
-                "invalid_params",
-            )
-            .await;
-        ToolFailure::Arguments { tool, error }
     }
 }
 
@@ -153,12 +147,7 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
         &self,
         params: Parameters<CreateConversationParams>,
     ) -> Result<Json<CreateConversationResult>, ToolFailure> {
-        const TOOL: &str = "create_conversation";
-        let raw_ids = params.raw_ids.clone();
-        let args = self.arguments(TOOL, params).await?;
-        if let Err(e) = args.check() {
-            return Err(self.reject(TOOL, &raw_ids, e).await);
-        }
+        let args = self.arguments("create_conversation", params).await?;
         let created = self
             .bridge
             .create_conversation(&args.my_role, &args.partner_role)
@@ -173,13 +162,7 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
         &self,
         params: Parameters<SendToPartnerParams>,
     ) -> Result<Json<SendToPartnerResult>, ToolFailure> {
-        const TOOL: &str = "send_to_partner";
-        let raw_ids = params.raw_ids.clone();
-        let args = self.arguments(TOOL, params).await?;
-        let creds = match args.check().and_then(|()| args.credentials()) {
-            Ok(c) => c,
-            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
-        };
+        let (creds, args) = self.arguments("send_to_partner", params).await?;
         let send = SendToPartner {
             message: args.message,
             action_type: args.action_type.into(),
@@ -198,16 +181,8 @@ waits up to that long for the first one."
         params: Parameters<CheckMessagesParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<CheckMessagesResult>, ToolFailure> {
-        const TOOL: &str = "check_messages";
-        let raw_ids = params.raw_ids.clone();
-        let args = self.arguments(TOOL, params).await?;
-        let checked = args
-            .credentials()
-            .and_then(|c| Ok((c, args.wait_and_limit()?)));
-        let (creds, (wait, limit)) = match checked {
-            Ok(v) => v,
-            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
-        };
+        let (creds, args) = self.arguments("check_messages", params).await?;
+        let (wait, limit) = (args.wait(), args.page());
         let (request, session) = (context.ct.clone(), self.session_end.clone());
         let cancelled = async move {
             tokio::select! {
@@ -229,13 +204,7 @@ waits up to that long for the first one."
         &self,
         params: Parameters<UpdateMyStatusParams>,
     ) -> Result<Json<UpdateMyStatusResult>, ToolFailure> {
-        const TOOL: &str = "update_my_status";
-        let raw_ids = params.raw_ids.clone();
-        let args = self.arguments(TOOL, params).await?;
-        let creds = match args.check().and_then(|()| args.credentials()) {
-            Ok(c) => c,
-            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
-        };
+        let (creds, args) = self.arguments("update_my_status", params).await?;
         let updated = self
             .bridge
             .update_my_status(
@@ -256,13 +225,7 @@ waits up to that long for the first one."
         &self,
         params: Parameters<CheckPartnerStatusParams>,
     ) -> Result<Json<CheckPartnerStatusResult>, ToolFailure> {
-        const TOOL: &str = "check_partner_status";
-        let raw_ids = params.raw_ids.clone();
-        let args = self.arguments(TOOL, params).await?;
-        let creds = match args.credentials() {
-            Ok(c) => c,
-            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
-        };
+        let (creds, _) = self.arguments("check_partner_status", params).await?;
         let status = self.bridge.check_partner_status(&creds).await?;
         Ok(Json(status.into()))
     }

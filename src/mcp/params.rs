@@ -29,14 +29,28 @@ const TOKEN_SCHEMA_PATTERN: &str = r"^[0-9a-fA-F]{64}$";
 /// the schema. Named `Parameters` because rmcp's `#[tool]` macro finds a tool's
 /// input schema through a parameter of that name; unlike rmcp's own wrapper it
 /// hands a mismatch to the tool (which audits it) instead of answering for it.
-pub struct Parameters<T> {
-    /// The decoded arguments.
-    pub args: Result<T, ArgumentError>,
+pub struct Parameters<T: ToolArgs> {
+    /// The decoded and validated arguments.
+    pub args: Result<T::Valid, ArgumentError>,
     /// `conversation_id` and `session_id` as sent, if they were strings, for the audit trail.
     pub raw_ids: (Option<String>, Option<String>),
 }
 
-impl<T: JsonSchema> JsonSchema for Parameters<T> {
+/// Arguments a tool can decode: serde checks the shape, [`ToolArgs::validate`]
+/// the rest of the schema (lengths, patterns, ranges) and turns them into the
+/// values the tool works with.
+pub trait ToolArgs: DeserializeOwned {
+    /// What validation produces.
+    type Valid;
+
+    /// Checks what serde cannot.
+    ///
+    /// # Errors
+    /// The first argument that breaks the schema.
+    fn validate(self) -> Result<Self::Valid, ArgumentError>;
+}
+
+impl<T: ToolArgs + JsonSchema> JsonSchema for Parameters<T> {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         T::schema_name()
     }
@@ -46,13 +60,14 @@ impl<T: JsonSchema> JsonSchema for Parameters<T> {
     }
 }
 
-impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
+impl<S, T: ToolArgs> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
         let arguments: JsonObject = context.arguments.take().unwrap_or_default();
         let raw = |k: &str| arguments.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let raw_ids = (raw("conversation_id"), raw("session_id"));
-        let args = serde_json::from_value(serde_json::Value::Object(arguments))
-            .map_err(|e| ArgumentError(sanitize(&e.to_string())));
+        let args = serde_json::from_value::<T>(serde_json::Value::Object(arguments))
+            .map_err(|e| ArgumentError(sanitize(&e.to_string())))
+            .and_then(T::validate);
         Ok(Self { args, raw_ids })
     }
 }
@@ -178,6 +193,15 @@ pub struct CreateConversationParams {
     pub partner_role: String,
 }
 
+impl ToolArgs for CreateConversationParams {
+    type Valid = Self;
+
+    fn validate(self) -> Result<Self, ArgumentError> {
+        self.check()?;
+        Ok(self)
+    }
+}
+
 impl CreateConversationParams {
     /// Validates both roles against the schema's length and pattern.
     ///
@@ -216,12 +240,21 @@ macro_rules! session_params {
             ///
             /// # Errors
             /// When the id or token is malformed.
-            pub fn credentials(&self) -> Result<SessionCredentials, ArgumentError> {
+            fn credentials(&self) -> Result<SessionCredentials, ArgumentError> {
                 Ok(SessionCredentials {
                     conversation: ConversationId::parse(&self.conversation_id)?,
                     side: self.session_id.into(),
                     token: Token::parse(&self.token)?,
                 })
+            }
+        }
+
+        impl ToolArgs for $name {
+            type Valid = (SessionCredentials, $name);
+
+            fn validate(self) -> Result<Self::Valid, ArgumentError> {
+                self.check()?;
+                Ok((self.credentials()?, self))
             }
         }
     };
@@ -256,11 +289,25 @@ pub struct CheckMessagesParams {
 }
 
 impl CheckMessagesParams {
-    /// The validated wait and page size.
+    /// How long to wait (checked by [`CheckMessagesParams::check`]).
+    pub fn wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(
+            self.wait_seconds
+                .unwrap_or(0.0)
+                .clamp(0.0, MAX_WAIT_SECONDS as f64),
+        )
+    }
+
+    /// The page size (checked by [`CheckMessagesParams::check`]).
+    pub fn page(&self) -> u32 {
+        self.limit.unwrap_or(DEFAULT_PAGE)
+    }
+
+    /// Validates the wait and page size.
     ///
     /// # Errors
     /// When either is out of range.
-    pub fn wait_and_limit(&self) -> Result<(std::time::Duration, u32), ArgumentError> {
+    pub fn check(&self) -> Result<(), ArgumentError> {
         let wait = self.wait_seconds.unwrap_or(0.0);
         if !(0.0..=MAX_WAIT_SECONDS as f64).contains(&wait) {
             return Err(InvalidValue::new(
@@ -275,7 +322,17 @@ impl CheckMessagesParams {
                 InvalidValue::new("limit", format!("must be between 1 and {MAX_PAGE}")).into(),
             );
         }
-        Ok((std::time::Duration::from_secs_f64(wait), limit))
+        Ok(())
+    }
+}
+
+impl CheckPartnerStatusParams {
+    /// Nothing beyond the credentials to check.
+    ///
+    /// # Errors
+    /// Never.
+    pub fn check(&self) -> Result<(), ArgumentError> {
+        Ok(())
     }
 }
 

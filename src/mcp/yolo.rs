@@ -25,13 +25,7 @@ until a human confirms it in a terminal."
         &self,
         params: Parameters<EnableYoloModeParams>,
     ) -> Result<Json<EnableYoloModeResult>, ToolFailure> {
-        const TOOL: &str = "enable_yolo_mode";
-        let raw_ids = params.raw_ids.clone();
-        let args = self.arguments(TOOL, params).await?;
-        let creds = match args.check().and_then(|()| args.credentials()) {
-            Ok(c) => c,
-            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
-        };
+        let (creds, args) = self.arguments("enable_yolo_mode", params).await?;
         let enable = EnableYolo {
             mode: args.mode.into(),
             workspace: args.workspace,
@@ -50,13 +44,7 @@ command and the approval_token to run it once. dry_run shows what would run."
         &self,
         params: Parameters<ExecuteCommandParams>,
     ) -> Result<Json<ExecuteCommandResult>, ToolFailure> {
-        const TOOL: &str = "execute_command";
-        let raw_ids = params.raw_ids.clone();
-        let args = self.arguments(TOOL, params).await?;
-        let creds = match args.check().and_then(|()| args.credentials()) {
-            Ok(c) => c,
-            Err(e) => return Err(self.reject(TOOL, &raw_ids, e).await),
-        };
+        let (creds, args) = self.arguments("execute_command", params).await?;
         let exec = ExecuteCommand {
             command: args.command,
             dry_run: args.dry_run,

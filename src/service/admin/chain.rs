@@ -225,17 +225,7 @@ mod tests {
     use crate::domain::Timestamp;
 
     fn chain(n: i64) -> Vec<AuditRecord> {
-        let mut prev = GENESIS_HASH.to_owned();
-        (1..=n)
-            .map(|seq| {
-                let draft = AuditDraft::new("mcp", "send_to_partner")
-                    .on(Some("conv_0000000000000001"), Some("a"));
-                let r =
-                    AuditRecord::seal(seq, Timestamp::from_micros(seq * 10), draft, prev.clone());
-                prev.clone_from(&r.hash);
-                r
-            })
-            .collect()
+        crate::audit::test_chain(n)
     }
 
     fn head(records: &[AuditRecord]) -> Option<(i64, String)> {
