@@ -7,15 +7,14 @@
 //! for the activation's mode, and the approval token must match this
 //! conversation and this exact command text and not have been used.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
-use crate::domain::{InvalidValue, Side, Timestamp, YoloMode};
-use crate::runner::{self, Limits, RunOutput, SandboxSettings, policy, snapshot};
+use crate::domain::{InvalidValue, Timestamp, YoloMode};
+use crate::runner::{self, RunOutput, SandboxSettings, policy, snapshot};
 use crate::store::{
     Activation, ActivationRequest, Guard, NewMessage, NewSnapshot, Proposal, ProposalState,
     YoloStore,
@@ -23,132 +22,12 @@ use crate::store::{
 
 use super::SessionCredentials;
 
-/// YOLO settings the service needs.
-#[derive(Debug, Clone)]
-pub struct YoloSettings {
-    /// Whether this server offers command execution at all.
-    pub enabled: bool,
-    /// How long a confirmed activation lasts, in microseconds.
-    pub activation_ttl_us: i64,
-    /// How long an approval token stays valid, in microseconds.
-    pub approval_ttl_us: i64,
-    /// Whether `sandbox: false` is accepted.
-    pub allow_unsandboxed: bool,
-    /// Bytes kept of stdout and of stderr each.
-    pub max_output_bytes: usize,
-    /// Resource limits of a command.
-    pub limits: Limits,
-    /// Host paths bound read-only into the sandbox (toolchains).
-    pub extra_ro_binds: Vec<PathBuf>,
-    /// Directories hidden inside the sandbox (the bridge's data directory).
-    pub hide: Vec<PathBuf>,
-}
+mod report;
+mod types;
 
-impl Default for YoloSettings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            activation_ttl_us: 60 * 60_000_000,
-            approval_ttl_us: 5 * 60_000_000,
-            allow_unsandboxed: false,
-            max_output_bytes: 16 * 1024,
-            limits: Limits::default(),
-            extra_ro_binds: Vec::new(),
-            hide: Vec::new(),
-        }
-    }
-}
+pub use types::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
-/// Arguments of `enable_yolo_mode`.
-#[derive(Debug, Clone)]
-pub struct EnableYolo {
-    /// How much commands may do.
-    pub mode: YoloMode,
-    /// An existing directory.
-    pub workspace: String,
-    /// Per-command timeout, 1–600 s.
-    pub timeout_s: u32,
-    /// Run commands in the sandbox.
-    pub sandbox: bool,
-}
-
-/// Arguments of `execute_command`.
-#[derive(Debug, Clone)]
-pub struct ExecuteCommand {
-    /// The command text.
-    pub command: String,
-    /// Only say what would run.
-    pub dry_run: bool,
-    /// A human's approval token for exactly this command.
-    pub approval_token: Option<String>,
-}
-
-/// Where a command would run.
-#[derive(Debug, Clone)]
-pub struct RunPlan {
-    /// The program and arguments.
-    pub argv: Vec<String>,
-    /// Whether it goes through `sh -c` (yolo mode).
-    pub via_shell: bool,
-    /// The mode it was checked under.
-    pub mode: YoloMode,
-    /// The working directory.
-    pub workspace: PathBuf,
-    /// Whether it runs in the sandbox.
-    pub sandboxed: bool,
-    /// Whether the workspace is writable inside.
-    pub writable_workspace: bool,
-    /// The timeout.
-    pub timeout_s: u32,
-    /// Resource limits.
-    pub limits: Limits,
-}
-
-/// What `execute_command` did.
-#[derive(Debug, Clone)]
-pub enum Execution {
-    /// `dry_run`: nothing stored, nothing run.
-    DryRun(RunPlan),
-    /// Stored as a proposal waiting for a human.
-    Proposed {
-        /// Its id.
-        proposal_id: String,
-        /// What would run.
-        plan: RunPlan,
-    },
-    /// Approved and run.
-    Ran(CommandRun),
-}
-
-/// A finished command.
-#[derive(Debug, Clone)]
-pub struct CommandRun {
-    /// The proposal it ran for.
-    pub proposal_id: String,
-    /// What ran.
-    pub plan: RunPlan,
-    /// Exit code, if it exited.
-    pub exit_code: Option<i32>,
-    /// Signal, if one ended it.
-    pub signal: Option<i32>,
-    /// Whether the timeout ended it.
-    pub timed_out: bool,
-    /// How long it took.
-    pub duration: Duration,
-    /// Redacted standard output (capped).
-    pub stdout: String,
-    /// Redacted standard error (capped).
-    pub stderr: String,
-    /// Whether stdout was cut.
-    pub stdout_truncated: bool,
-    /// Whether stderr was cut.
-    pub stderr_truncated: bool,
-    /// The snapshot taken before it ran, if the workspace is a git repository.
-    pub snapshot: Option<NewSnapshot>,
-    /// The system message sent to the partner.
-    pub message_id: i64,
-}
-
+use report::{describe_outcome, partner_report};
 /// Longest command text quoted in the audit trail.
 const AUDIT_COMMAND_CHARS: usize = 200;
 
@@ -516,53 +395,4 @@ impl<S: YoloStore> Bridge<S> {
             message_id,
         }))
     }
-}
-
-fn describe_outcome(output: &RunOutput) -> String {
-    match (output.timed_out, output.exit_code, output.signal) {
-        (true, _, _) => "timed out (killed)".to_owned(),
-        (false, Some(code), _) => format!("exit {code}"),
-        (false, None, Some(signal)) => format!("killed by signal {signal}"),
-        (false, None, None) => "ended".to_owned(),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn partner_report(
-    side: Side,
-    proposal: &Proposal,
-    command: &str,
-    plan: &RunPlan,
-    outcome: &str,
-    stdout: &str,
-    stderr: &str,
-    output: &RunOutput,
-    snapshot: Option<&NewSnapshot>,
-) -> String {
-    let cut = |truncated: bool| if truncated { " (truncated)" } else { "" };
-    let shown: String = command.chars().take(2000).collect();
-    let mut text = format!(
-        "Command run for session {side} (proposal {}), {} mode, {} in {}:\n$ {shown}\n{outcome} after {:.2} s\n",
-        proposal.id,
-        plan.mode,
-        if plan.sandboxed {
-            "sandboxed"
-        } else {
-            "NOT sandboxed"
-        },
-        plan.workspace.display(),
-        output.duration.as_secs_f64(),
-    );
-    if let Some(s) = snapshot {
-        text.push_str(&format!(
-            "snapshot before the run: {} ({}); restore with `mcp-bridge yolo restore {}`\n",
-            s.id, s.git_ref, s.id
-        ));
-    }
-    text.push_str(&format!(
-        "--- stdout{} ---\n{stdout}\n--- stderr{} ---\n{stderr}\n",
-        cut(output.stdout.truncated),
-        cut(output.stderr.truncated)
-    ));
-    text
 }
