@@ -16,53 +16,20 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 use super::{SqliteStore, ops, sql_err};
-use crate::audit::{AuditDraft, AuditRecord, Outcome};
+use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
 use crate::store::admin::{
     AdminStore, AuditFor, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
-    RemovedConversation, UnreadableRecord,
+    RemovedConversation,
 };
 use crate::store::{Conversation, Participant, StatusRecord, StoreError};
 
-/// The `seq` of the chain-head row of `audit_log` (not a record).
-const HEAD_SEQ: i64 = i64::MAX;
-
-/// A deferred (read) transaction: one snapshot for all reads inside it. Ends
-/// when dropped; it never writes, so rolling back is the same as committing.
-struct ReadTx<'c> {
-    conn: &'c Connection,
-}
-
-impl<'c> ReadTx<'c> {
-    fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
-        conn.prepare_cached("BEGIN DEFERRED")
-            .and_then(|mut s| s.execute([]))
-            .map_err(sql_err)?;
-        Ok(Self { conn })
-    }
-}
-
-impl std::ops::Deref for ReadTx<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn
-    }
-}
-
-impl Drop for ReadTx<'_> {
-    fn drop(&mut self) {
-        if !self.conn.is_autocommit() {
-            let _ = self
-                .conn
-                .prepare_cached("ROLLBACK")
-                .and_then(|mut s| s.execute([]));
-        }
-    }
-}
+use super::audit::{audit_query, walk_chain};
+use super::tx::ReadTx;
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -267,101 +234,6 @@ fn records(
         });
     }
     Ok(out)
-}
-
-/// Decodes an audit row (`seq, at, actor, action, conversation_id, side,
-/// outcome, code, bytes, count, detail, prev_hash, hash`).
-fn decode_audit(
-    row: &rusqlite::Row<'_>,
-) -> Result<Result<AuditRecord, UnreadableRecord>, StoreError> {
-    let seq: i64 = row.get(0).map_err(sql_err)?;
-    let outcome: String = row.get(6).map_err(sql_err)?;
-    let Some(outcome) = Outcome::parse(&outcome) else {
-        return Ok(Err(UnreadableRecord {
-            seq,
-            reason: format!("unknown outcome {outcome:?}"),
-        }));
-    };
-    let actor: String = row.get(2).map_err(sql_err)?;
-    let draft = AuditDraft {
-        // The canonical form hashes the actor, so an unknown one (a hand-edited
-        // row) fails the chain check as it should.
-        actor: match actor.as_str() {
-            "mcp" => "mcp",
-            "cli" => "cli",
-            _ => "unknown",
-        },
-        action: row.get(3).map_err(sql_err)?,
-        conversation: row.get(4).map_err(sql_err)?,
-        side: row.get(5).map_err(sql_err)?,
-        outcome,
-        code: row.get(7).map_err(sql_err)?,
-        bytes: row.get(8).map_err(sql_err)?,
-        count: row.get(9).map_err(sql_err)?,
-        detail: row.get(10).map_err(sql_err)?,
-    };
-    Ok(Ok(AuditRecord {
-        seq,
-        at: Timestamp::from_micros(row.get(1).map_err(sql_err)?),
-        draft,
-        prev_hash: row.get(11).map_err(sql_err)?,
-        hash: row.get(12).map_err(sql_err)?,
-    }))
-}
-
-const AUDIT_COLUMNS: &str = "seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash";
-
-fn audit_query(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-    let sql = format!(
-        "SELECT {AUDIT_COLUMNS} FROM audit_log
-         WHERE seq < ?1 AND (?2 IS NULL OR conversation_id = ?2) AND (?3 IS NULL OR at >= ?3)
-           AND (?4 IS NULL OR action = ?4)
-         ORDER BY seq DESC LIMIT ?5"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
-    let mut rows = stmt
-        .query(params![
-            HEAD_SEQ,
-            query.conversation.as_ref().map(ConversationId::as_str),
-            query.since.map(Timestamp::as_micros),
-            query.action,
-            query.limit
-        ])
-        .map_err(sql_err)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(sql_err)? {
-        match decode_audit(row)? {
-            Ok(record) => out.push(record),
-            Err(bad) => {
-                return Err(StoreError::Corrupt(format!(
-                    "audit record {} is unreadable: {}",
-                    bad.seq, bad.reason
-                )));
-            }
-        }
-    }
-    out.reverse();
-    Ok(out)
-}
-
-fn walk_chain<W: AuditWalk>(conn: &Connection, mut walker: W) -> Result<W::Output, StoreError> {
-    let tx = ReadTx::begin(conn)?;
-    let head: Option<(i64, String)> = tx
-        .prepare_cached("SELECT count, hash FROM audit_log WHERE seq = ?1")
-        .and_then(|mut s| {
-            s.query_row([HEAD_SEQ], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(sql_err)?;
-    let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq < ?1 ORDER BY seq");
-    let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
-    let mut rows = stmt.query([HEAD_SEQ]).map_err(sql_err)?;
-    while let Some(row) = rows.next().map_err(sql_err)? {
-        if !walker.visit(decode_audit(row)?) {
-            break;
-        }
-    }
-    Ok(walker.finish(head))
 }
 
 /// The conversations expired at `now` that cleanup removes, with their counts.

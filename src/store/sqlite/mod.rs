@@ -8,6 +8,7 @@
 //! queue on the busy handler instead of failing halfway through a transaction.
 
 mod admin;
+mod audit;
 mod checkpoint;
 mod open;
 mod ops;
@@ -388,7 +389,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         self.flush().await?;
-        self.call(move |conn| ops::audit_records(conn, after_seq, limit))
+        self.call(move |conn| audit::records_after(conn, after_seq, limit))
             .await
     }
 

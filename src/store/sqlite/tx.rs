@@ -1,4 +1,4 @@
-//! The write transaction every mutating store operation runs in.
+//! The transactions store operations run in: a read snapshot, or the write lock.
 
 use rusqlite::Connection;
 
@@ -49,6 +49,40 @@ impl std::ops::Deref for WriteTx<'_> {
 impl Drop for WriteTx<'_> {
     fn drop(&mut self) {
         if self.open && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+        }
+    }
+}
+
+/// A deferred (read) transaction: one snapshot for all reads inside it. Ends
+/// when dropped; it never writes, so rolling back is the same as committing.
+pub struct ReadTx<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> ReadTx<'c> {
+    /// Starts a read transaction (one consistent snapshot).
+    pub fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
+        conn.prepare_cached("BEGIN DEFERRED")
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_err)?;
+        Ok(Self { conn })
+    }
+}
+
+impl std::ops::Deref for ReadTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
             let _ = self
                 .conn
                 .prepare_cached("ROLLBACK")
