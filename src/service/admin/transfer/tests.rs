@@ -1,0 +1,163 @@
+//! Tests of the export format: round trips, validation and refusals.
+use super::*;
+
+fn sample() -> Vec<ConversationRecord> {
+    let status = StatusRecord {
+        status: Status::Working,
+        note: Some("on it".into()),
+        updated_at: Timestamp::from_micros(1_700_000_000_500_000),
+    };
+    let conversation = Conversation {
+        id: ConversationId::parse("conv_00000000000000aa").unwrap(),
+        created_at: Timestamp::from_micros(1_700_000_000_000_000),
+        expires_at: Timestamp::from_micros(1_700_010_800_000_000),
+        participants: vec![
+            Participant {
+                side: Side::A,
+                role: "backend".into(),
+                status: Some(status),
+            },
+            Participant {
+                side: Side::B,
+                role: "frontend dev".into(),
+                status: None,
+            },
+        ],
+    };
+    let message = |id, from, unread_by| MessageRecord {
+        message: Message {
+            id,
+            from,
+            from_role: match from {
+                Sender::Side(Side::A) => "backend".into(),
+                Sender::Side(Side::B) => "frontend dev".into(),
+                Sender::System => "system".into(),
+            },
+            action_type: ActionType::Proposal,
+            content: format!("message {id}\nsecond line"),
+            files_involved: vec!["src/lib.rs".into()],
+            created_at: Timestamp::from_micros(1_700_000_001_000_000 + id),
+        },
+        unread_by,
+    };
+    vec![ConversationRecord {
+        conversation,
+        messages: vec![
+            message(3, Sender::Side(Side::A), vec![]),
+            message(9, Sender::Side(Side::B), vec![Side::A]),
+            message(10, Sender::System, vec![Side::A, Side::B]),
+        ],
+    }]
+}
+
+fn export(layout: Layout) -> String {
+    let mut out = Vec::new();
+    write_export(
+        &mut out,
+        &sample(),
+        Timestamp::from_micros(1_700_000_100_000_000),
+        layout,
+    )
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn both_layouts_round_trip() {
+    for layout in [Layout::Json, Layout::JsonLines] {
+        assert_eq!(
+            read_export(&export(layout)).unwrap(),
+            sample(),
+            "{layout:?}"
+        );
+    }
+    let lines = export(Layout::JsonLines);
+    assert_eq!(lines.lines().count(), 1 + 1 + 3);
+    assert!(
+        lines
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"layout\":\"jsonl\"")
+    );
+}
+
+#[test]
+fn newer_versions_are_refused() {
+    for layout in [Layout::Json, Layout::JsonLines] {
+        let text = export(layout)
+            .replacen("\"version\": 1", "\"version\": 2", 1)
+            .replacen("\"version\":1", "\"version\":2", 1);
+        assert_eq!(
+            read_export(&text),
+            Err(ExportFileError::TooNew {
+                found: 2,
+                supported: 1
+            }),
+            "{layout:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_files_name_the_problem() {
+    let json = export(Layout::Json);
+    let cases = [
+        (
+            json.replace("conv_00000000000000aa", "conv_XYZ"),
+            "conversation_id",
+        ),
+        (
+            json.replace("\"proposal\"", "\"shout\""),
+            "message 3: `action_type`",
+        ),
+        (
+            json.replace("\"frontend dev\"", "\"x;rm -rf\""),
+            "side b: `role`",
+        ),
+        (
+            json.replacen("\"id\": 9", "\"id\": 2", 1),
+            "increasing id order",
+        ),
+        (
+            json.replace(
+                "\"unread_by\": [\n            \"a\"\n          ]",
+                "\"unread_by\": [\"b\"]",
+            ),
+            "own sender",
+        ),
+        (
+            json.replace("mcp-bridge-export", "something-else"),
+            "`format`",
+        ),
+        (
+            json.replace(
+                "\"content\": \"message 3\\nsecond line\"",
+                "\"content\": \"\"",
+            ),
+            "`content`",
+        ),
+        (
+            json.replacen("\"status_at\"", "\"surprise\"", 1),
+            "unknown field",
+        ),
+        (
+            "{\"format\": \"mcp-bridge-export\", \"version\": 1, \"conversations\": [".into(),
+            "invalid",
+        ),
+        ("garbage".into(), "not an mcp-bridge export"),
+    ];
+    for (text, expected) in cases {
+        let err = read_export(&text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{expected:?} not in {err:?}");
+    }
+    let lines = export(Layout::JsonLines);
+    let moved: Vec<&str> = lines.lines().collect();
+    let reordered = [moved[0], moved[2], moved[1]].join("\n");
+    assert!(
+        read_export(&reordered)
+            .unwrap_err()
+            .to_string()
+            .contains("line 2: a message before any conversation")
+    );
+}
