@@ -95,8 +95,6 @@ enum ConfigCommand {
         after_help = "Example:\n  mcp-bridge config example > ~/.config/mcp-bridge/config.toml"
     )]
     Example,
-    /// Print the effective configuration after the file and environment are applied.
-    Show(ConfigArgs),
 }
 
 /// Where the configuration comes from.
@@ -222,11 +220,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Yolo(args) => yolo::run(args),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Config(ConfigCommand::Show(args)) => {
-            let config = args.load()?;
-            println!("{config:#?}");
             Ok(ExitCode::SUCCESS)
         }
     }
