@@ -70,6 +70,78 @@ pub(crate) fn portable_schema(schema: &mut schemars::Schema) {
     }
 }
 
+/// [`portable_schema`] for tool inputs, where an optional field is simply
+/// left out: `"type": ["integer", "null"]` becomes `"type": "integer"`. Some
+/// clients (Gemini's function declarations among them) cannot express a
+/// union type; the server still accepts an explicit `null` for such a field.
+pub(crate) fn input_schema(schema: &mut schemars::Schema) {
+    portable_schema(schema);
+    strip_null_types(schema);
+}
+
+/// [`portable_schema`] for tool results, where a field may really be `null`:
+/// `"type": ["string", "null"]` becomes `"anyOf": [{"type": "string"},
+/// {"type": "null"}]`, the form validators recommend for portability.
+pub(crate) fn output_schema(schema: &mut schemars::Schema) {
+    portable_schema(schema);
+    nullable_as_any_of(schema);
+}
+
+fn nullable_as_any_of(schema: &mut schemars::Schema) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let nullable = match object.get("type") {
+        Some(serde_json::Value::Array(types))
+            if types.len() == 2 && types.iter().any(|t| t == "null") =>
+        {
+            types.iter().find(|t| *t != "null").cloned()
+        }
+        _ => None,
+    };
+    if let Some(kind) = nullable {
+        object.remove("type");
+        object.insert(
+            "anyOf".into(),
+            serde_json::json!([{ "type": kind }, { "type": "null" }]),
+        );
+    }
+    for key in ["properties", "$defs"] {
+        if let Some(serde_json::Value::Object(children)) = object.get_mut(key) {
+            for value in children.values_mut() {
+                if let Ok(sub) = <&mut schemars::Schema>::try_from(value) {
+                    nullable_as_any_of(sub);
+                }
+            }
+        }
+    }
+    if let Some(items) = object.get_mut("items")
+        && let Ok(sub) = <&mut schemars::Schema>::try_from(items)
+    {
+        nullable_as_any_of(sub);
+    }
+}
+
+fn strip_null_types(schema: &mut schemars::Schema) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(serde_json::Value::Array(types)) = object.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            object.insert("type".into(), only);
+        }
+    }
+    if let Some(serde_json::Value::Object(properties)) = object.get_mut("properties") {
+        for value in properties.values_mut() {
+            if let Ok(sub) = <&mut schemars::Schema>::try_from(value) {
+                strip_null_types(sub);
+            }
+        }
+    }
+}
+
 /// Instructions sent to clients at `initialize`; short, since every client
 /// pays for them in its context window.
 const INSTRUCTIONS: &str = "Coordinate with another agent. One side calls create_conversation and privately \
@@ -241,9 +313,21 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CustomResult, rmcp::ErrorData> {
         if request.method != INVALID_LINE_METHOD {
+            // The name is client text: echo it (and let rmcp log it) only when
+            // it looks like a method name, never a long or arbitrary string.
+            let plain = request.method.len() <= 64
+                && request
+                    .method
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b));
+            let message = if plain {
+                format!("method not found: {}", request.method)
+            } else {
+                "method not found".to_owned()
+            };
             return Err(rmcp::ErrorData::new(
                 rmcp::model::ErrorCode::METHOD_NOT_FOUND,
-                request.method,
+                message,
                 None,
             ));
         }

@@ -182,7 +182,7 @@ impl From<StatusValue> for Status {
 
 /// Arguments of `create_conversation`.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::input_schema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationParams {
     /// Your role, e.g. "backend_developer".
@@ -221,7 +221,7 @@ macro_rules! session_params {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
         #[derive(Debug, Deserialize, JsonSchema)]
-        #[schemars(transform = crate::mcp::portable_schema)]
+        #[schemars(transform = crate::mcp::input_schema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// The conversation, as returned by create_conversation.

@@ -12,7 +12,7 @@ use crate::store::Activation;
 
 /// Result of `create_conversation`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct CreateConversationResult {
     /// The new conversation's id.
     pub conversation_id: String,
@@ -37,7 +37,7 @@ impl From<Created> for CreateConversationResult {
 
 /// Result of `send_to_partner`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct SendToPartnerResult {
     /// The stored message's id.
     pub message_id: i64,
@@ -59,7 +59,7 @@ impl From<Sent> for SendToPartnerResult {
 
 /// One delivered message.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct MessageView {
     /// Message id; ids increase in send order.
     pub id: i64,
@@ -93,7 +93,7 @@ impl From<Message> for MessageView {
 
 /// Result of `check_messages`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct CheckMessagesResult {
     /// Your unread messages in send order; each is delivered only once.
     pub messages: Vec<MessageView>,
@@ -112,7 +112,7 @@ impl From<Inbox> for CheckMessagesResult {
 
 /// Result of `update_my_status`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct UpdateMyStatusResult {
     /// The recorded status.
     pub status: String,
@@ -131,7 +131,7 @@ impl From<StatusUpdated> for UpdateMyStatusResult {
 
 /// Result of `check_partner_status`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct CheckPartnerStatusResult {
     /// Your partner's role.
     pub partner_role: String,
@@ -162,7 +162,7 @@ impl From<PartnerStatus> for CheckPartnerStatusResult {
 
 /// Result of `enable_yolo_mode`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct EnableYoloModeResult {
     /// Always "pending_confirmation": nothing is enabled until a human confirms.
     pub status: String,
@@ -200,7 +200,7 @@ impl From<Activation> for EnableYoloModeResult {
 
 /// The snapshot taken before a command ran.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct SnapshotView {
     /// Its id (for `mcp-bridge yolo restore`).
     pub id: String,
@@ -212,7 +212,7 @@ pub struct SnapshotView {
 
 /// Result of `execute_command`.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(transform = crate::mcp::portable_schema)]
+#[schemars(transform = crate::mcp::output_schema)]
 pub struct ExecuteCommandResult {
     /// "dry_run", "pending_approval" or "completed".
     pub status: String,
