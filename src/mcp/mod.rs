@@ -314,12 +314,13 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
     ) -> Result<rmcp::model::CustomResult, rmcp::ErrorData> {
         if request.method != INVALID_LINE_METHOD {
             // The name is client text: echo it (and let rmcp log it) only when
-            // it looks like a method name, never a long or arbitrary string.
+            // it looks like a method name — letters and separators, no digits —
+            // never a long or arbitrary string that could hold a secret.
             let plain = request.method.len() <= 64
                 && request
                     .method
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b));
+                    .all(|b| b.is_ascii_alphabetic() || b"/_.".contains(&b));
             let message = if plain {
                 format!("method not found: {}", request.method)
             } else {

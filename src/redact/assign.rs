@@ -23,6 +23,11 @@ const MAX_VALUE: usize = 1024;
 /// Longest bare (unquoted) value we read.
 const MAX_BARE: usize = 256;
 
+/// Whether an identifier is, or contains, one of our placeholders.
+fn contains_placeholder(ident: &[u8]) -> bool {
+    super::kinds::is_placeholder_like(ident) || ident.windows(9).any(|w| w == b"_REDACTED")
+}
+
 fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
 }
@@ -57,8 +62,10 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         e -= 1;
     }
     // Our own placeholders are not names (`TOKEN_REDACTED: x` must stay as is
-    // on a second pass).
-    if s >= e || super::kinds::is_placeholder_like(&bytes[s..e]) {
+    // on a second pass), nor is a word a placeholder was glued into
+    // (`keyTOKEN_REDACTED hp_1…`): the first pass did not read it as a name,
+    // so the second must not either, or redaction would not be idempotent.
+    if s >= e || contains_placeholder(&bytes[raw_s..e]) {
         return;
     }
     let flag = bytes[raw_s] == b'-' && s - raw_s <= 2;

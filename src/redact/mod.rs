@@ -131,6 +131,9 @@ const DOC_EXAMPLES: &[&str] = &[
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
 ];
 
+/// Extra passes over an already redacted text before giving up on a fixpoint.
+const MAX_EXTRA_PASSES: usize = 3;
+
 /// The compiled redaction engine. Build it once (it is `Send + Sync`) and
 /// share it, e.g. in an `Arc`.
 pub struct Redactor {
@@ -203,6 +206,28 @@ impl Redactor {
     /// Replaces every secret in `text` with its kind's placeholder.
     /// Text around a secret is kept byte for byte; the result is valid UTF-8.
     pub fn redact<'a>(&self, text: &'a str) -> Redaction<'a> {
+        let mut result = self.redact_once(text);
+        // Replacing a secret puts a placeholder where it was, and the words
+        // around it can then read differently (a name glued to a placeholder,
+        // a value that now follows `NAME:`). Passing over the result again
+        // until nothing changes keeps redaction idempotent whatever the input;
+        // a later pass only sees already-redacted text, so it is cheap.
+        for _ in 0..MAX_EXTRA_PASSES {
+            let Cow::Owned(current) = &result.text else {
+                break;
+            };
+            let again = self.redact_once(current);
+            let Cow::Owned(next) = again.text else { break };
+            for (kind, n) in again.counts {
+                *result.counts.entry(kind).or_insert(0) += n;
+            }
+            result.text = Cow::Owned(next);
+        }
+        result
+    }
+
+    /// One pass over `text`.
+    fn redact_once<'a>(&self, text: &'a str) -> Redaction<'a> {
         let mut cands = scan::scan_builtin(&self.anchors, &self.rules, text);
         let base = SPECS.len();
         self.customs.scan(text, |start, end, idx| {

@@ -313,7 +313,7 @@ impl<S: Store> Bridge<S> {
             let e = ServiceError::ResourceLimit {
                 what: "long-polls waiting in this server process",
                 limit: self.settings.limits.max_long_polls,
-                advice: "call check_messages with wait_seconds 0, or retry in a moment",
+                advice: "call check_messages with wait_seconds 0, or retry in a moment (setting limits.max_long_polls)",
             };
             return Err(self.refuse(draft, e).await);
         };

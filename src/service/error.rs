@@ -159,7 +159,11 @@ impl From<StoreError> for ServiceError {
             StoreError::LimitReached { what, limit } => ServiceError::ResourceLimit {
                 what,
                 limit,
-                advice: "wait until the partner reads its messages or older conversations age out, or raise the limit in [limits]",
+                advice: if what.starts_with("conversations") {
+                    "reuse an existing conversation or retry later (setting limits.conversations_per_hour)"
+                } else {
+                    "wait until the partner reads its messages (setting limits.max_pending_messages)"
+                },
             },
             other => ServiceError::Internal(other),
         }

@@ -11,6 +11,12 @@
 //! `-32600` for an over-long line). Lines longer than the limit are never
 //! buffered whole. When stdin closes, the guard cancels a token so waiting
 //! calls end at once.
+//!
+//! Before the MCP lifecycle has started, rmcp ends the whole session on a
+//! message that is not a request (a stray notification or response), so
+//! until a line that starts it has passed (a well-formed `initialize`, or a
+//! request carrying its protocol version in `_meta`), the guard drops such
+//! messages: neither expects an answer.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -54,6 +60,8 @@ pub struct LineGuard<R> {
     skipping: Option<Vec<u8>>,
     eof: bool,
     closed: CancellationToken,
+    /// Whether a line that starts the MCP lifecycle has passed.
+    started: bool,
 }
 
 impl<R> LineGuard<R> {
@@ -67,6 +75,7 @@ impl<R> LineGuard<R> {
             skipping: None,
             eof: false,
             closed,
+            started: false,
         }
     }
 
@@ -84,8 +93,15 @@ impl<R> LineGuard<R> {
                 let line = &self.pending[start..end];
                 match check(line) {
                     None => {
-                        self.ready.extend_from_slice(line);
-                        self.ready.push(b'\n');
+                        let keep = self.started || {
+                            let (keep, starts) = before_start(line);
+                            self.started = starts;
+                            keep
+                        };
+                        if keep {
+                            self.ready.extend_from_slice(line);
+                            self.ready.push(b'\n');
+                        }
                     }
                     Some(problem) => self.ready.extend_from_slice(&stand_in(line, problem)),
                 }
@@ -110,18 +126,103 @@ fn check(line: &[u8]) -> Option<LineProblem> {
     if trimmed.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err() {
+    // Skipping a string does not check its UTF-8, and rmcp ignores a line
+    // that is not UTF-8 without answering it.
+    if std::str::from_utf8(trimmed).is_err()
+        || serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_err()
+    {
         return Some(LineProblem::Parse);
     }
-    // Skipping a value does not convert numbers; only a full parse sees one
-    // out of range (1e400). Do it only when an exponent could be present.
-    let exponent = trimmed
-        .windows(2)
-        .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'e' | b'E'));
-    if exponent && serde_json::from_slice::<serde_json::Value>(trimmed).is_err() {
+    // Skipping a value neither converts numbers nor decodes `\u` escapes;
+    // only a full parse sees a number out of range (1e400, or an integer of
+    // hundreds of digits) or a lone surrogate (`\ud800`). Do it only when one
+    // could be present.
+    if needs_full_parse(trimmed) && serde_json::from_slice::<serde_json::Value>(trimmed).is_err() {
         return Some(LineProblem::Parse);
     }
     None
+}
+
+/// Whether `line` holds an exponent, a surrogate escape, a run of digits too
+/// long for an `f64` or nesting deeper than serde_json's limit of 128: what
+/// skipping a value does not check (it skips nesting without recursing).
+fn needs_full_parse(line: &[u8]) -> bool {
+    let (mut digits, mut depth) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in line.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+                if b == b'u' && matches!(line.get(i + 1), Some(b'd' | b'D')) {
+                    return true;
+                }
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits >= 300 {
+                    return true;
+                }
+                continue;
+            }
+            b'e' | b'E' if digits > 0 => return true,
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > 100 {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        digits = 0;
+    }
+    false
+}
+
+/// For a valid JSON line seen before the lifecycle started: whether to pass it
+/// on (a notification or a response is dropped, since rmcp would end the
+/// session on it) and whether it starts the lifecycle, judged as rmcp's
+/// handshake judges it: an `initialize` request, or any other request but
+/// `ping` and `discover` with complete protocol metadata.
+fn before_start(line: &[u8]) -> (bool, bool) {
+    use rmcp::model::{
+        ClientJsonRpcMessage, ClientRequest, GetMeta, JsonRpcMessage, ProtocolVersion,
+    };
+    let Ok(serde_json::Value::Object(message)) = serde_json::from_slice(line) else {
+        return (true, false);
+    };
+    let request =
+        message.contains_key("id") && message.get("method").is_some_and(|m| m.is_string());
+    if !request {
+        let stray = ["method", "result", "error"]
+            .iter()
+            .any(|k| message.contains_key(*k));
+        return (!stray, false);
+    }
+    let starts =
+        match serde_json::from_value::<ClientJsonRpcMessage>(serde_json::Value::Object(message)) {
+            Ok(JsonRpcMessage::Request(r)) => match &r.request {
+                ClientRequest::InitializeRequest(_) => true,
+                ClientRequest::PingRequest(_) | ClientRequest::DiscoverRequest(_) => false,
+                other => {
+                    let meta = other.get_meta();
+                    meta.protocol_version().is_some()
+                        && meta
+                            .missing_required_keys(&ProtocolVersion::V_2026_07_28)
+                            .is_empty()
+                }
+            },
+            _ => false,
+        };
+    (true, starts)
 }
 
 /// The request that stands in for a bad line: same id if one can be found
@@ -162,6 +263,13 @@ fn find_id(line: &[u8]) -> Option<serde_json::Value> {
         .iter()
         .position(|b| !(b.is_ascii_digit() || *b == b'-'))
         .unwrap_or(rest.len());
+    // `1e400` or `1.5` is not an id this server could answer to.
+    if rest
+        .get(end)
+        .is_some_and(|b| !(b.is_ascii_whitespace() || matches!(b, b',' | b'}')))
+    {
+        return None;
+    }
     std::str::from_utf8(&rest[..end])
         .ok()?
         .parse::<i64>()
@@ -258,6 +366,70 @@ mod tests {
         assert_eq!(lines[0]["id"], 9);
         assert_eq!(lines[0]["params"]["problem"], "too_long");
         assert_eq!(lines[1]["method"], "ping");
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_inside_a_string_is_a_parse_error() {
+        let out =
+            through(b"{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"ping\",\"x\":\"\xff\xfe\"}\n")
+                .await;
+        let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(
+            (line["id"].as_i64(), line["method"].as_str()),
+            (Some(16), Some(INVALID_LINE_METHOD))
+        );
+    }
+
+    #[tokio::test]
+    async fn what_skipping_misses_is_a_parse_error() {
+        let huge = format!("{{\"id\":4,\"n\":{}}}\n", "9".repeat(400));
+        let deep = format!(
+            "{{\"id\":4,\"x\":{}1{}}}\n",
+            "{\"a\":".repeat(200),
+            "}".repeat(200)
+        );
+        for line in [
+            "{\"id\":4,\"x\":\"\\ud800\"}\n",
+            "{\"id\":4,\"x\":\"\\uDFFF\"}\n",
+            "{\"id\":4,\"n\":2E999}\n",
+            &huge,
+            &deep,
+        ] {
+            let out = through(line.as_bytes()).await;
+            assert!(out.contains(INVALID_LINE_METHOD), "{line}: {out}");
+        }
+        let fine = format!(
+            "{{\"id\":4,\"x\":\"\\ud83e\\udd80 \\u00e9 date 2e3 {}\",\"n\":1e300,\"y\":{}1{}}}\n",
+            "{[".repeat(500),
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        assert_eq!(through(fine.as_bytes()).await, fine);
+    }
+
+    #[tokio::test]
+    async fn stray_messages_before_initialize_are_dropped() {
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#;
+        let input = format!(
+            "{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n\
+             {{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{{}}}}\n\
+             {{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}}\n\
+             {{\"jsonrpc\":\"2.0\",\"id\":6,\"error\":{{\"code\":1,\"message\":\"x\"}}}}\n\
+             {{}}\n{init}\n{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}}\n"
+        );
+        let out = through(input.as_bytes()).await;
+        let lines: Vec<&str> = out.lines().collect();
+        // The initialize without params (not one to rmcp) and `{}` pass, to be answered
+        // -32600; only the well-formed initialize starts the lifecycle.
+        assert_eq!(
+            lines,
+            vec![
+                r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#,
+                "{}",
+                init,
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            ]
+        );
     }
 
     #[tokio::test]

@@ -234,3 +234,18 @@ fn pathological_inputs_stay_fast() {
         );
     }
 }
+
+/// Inputs the fuzzer found where a first pass left text that a second pass
+/// read differently (a name glued to a placeholder, a value after `NAME:`).
+#[test]
+fn redaction_is_idempotent_on_fuzzer_findings() {
+    let r = Redactor::builtin();
+    for input in [
+        "token key0!c0!\0||sstB hp_1||stBstB",
+        "curlc4567tokenrization: Bejwtkeybcdestaging key secret: Bejwtkeybcdestaging key AfKIA KsessionkeyEY-%--gh-i",
+    ] {
+        let once = r.redact(input).text.into_owned();
+        let twice = r.redact(&once).text.into_owned();
+        assert_eq!(once, twice, "not idempotent for {input:?}");
+    }
+}
