@@ -4,15 +4,17 @@
 //! threshold, so that commit — and the long-poll wake-up that follows it —
 //! waits for the checkpoint's page copies and fsyncs (milliseconds). Instead a
 //! WAL hook only records the WAL's size, and the store checkpoints (PASSIVE:
-//! never blocking other connections) on a separate task after the commit has
-//! been announced. Every process does this for its own commits, so the WAL
-//! stays bounded as long as any process writes.
+//! never blocking other connections) on the blocking pool after the commit
+//! has been announced, through a connection of its own so that requests never
+//! queue behind the checkpoint's writes and fsyncs. Every process does this
+//! for its own commits, so the WAL stays bounded as long as any process writes.
 
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
 use rusqlite::wal::CheckpointMode;
+use rusqlite::{Connection, OpenFlags};
 
 use super::sql_err;
 use crate::store::StoreError;
@@ -25,6 +27,9 @@ const CHECKPOINT_FRAMES: i32 = 4000;
 pub struct Checkpointer {
     frames: Arc<AtomicI32>,
     running: AtomicBool,
+    path: PathBuf,
+    /// The checkpointing connection, opened on first use.
+    conn: Mutex<Option<Connection>>,
 }
 
 impl Checkpointer {
@@ -32,7 +37,7 @@ impl Checkpointer {
     ///
     /// # Errors
     /// When the hook cannot be registered.
-    pub fn install(conn: &mut Connection) -> Result<Self, StoreError> {
+    pub fn install(conn: &mut Connection, path: PathBuf) -> Result<Self, StoreError> {
         let frames = Arc::new(AtomicI32::new(0));
         let seen = Arc::clone(&frames);
         conn.wal_hook(Some(
@@ -45,6 +50,8 @@ impl Checkpointer {
         Ok(Self {
             frames,
             running: AtomicBool::new(false),
+            path,
+            conn: Mutex::new(None),
         })
     }
 
@@ -62,12 +69,23 @@ impl Checkpointer {
     }
 }
 
-/// Runs a passive checkpoint on `conn`.
-///
-/// # Errors
-/// When SQLite reports an error other than being busy.
-pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
-        .map(|_| ())
-        .map_err(sql_err)
+impl Checkpointer {
+    /// Runs a passive checkpoint on the checkpointing connection (blocking).
+    ///
+    /// # Errors
+    /// When the connection cannot be opened or SQLite reports an error.
+    pub fn run(&self) -> Result<(), StoreError> {
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            *slot = Some(Connection::open_with_flags(&self.path, flags).map_err(sql_err)?);
+        }
+        match slot.as_mut() {
+            Some(conn) => conn
+                .wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
+                .map(|_| ())
+                .map_err(sql_err),
+            None => Ok(()),
+        }
+    }
 }

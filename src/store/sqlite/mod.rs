@@ -110,7 +110,7 @@ impl SqliteStore {
     /// See [`open::open`].
     pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Self, StoreError> {
         let mut conn = open::open(path, mode, durability)?;
-        let checkpointer = Checkpointer::install(&mut conn)?;
+        let checkpointer = Checkpointer::install(&mut conn, path.to_owned())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
@@ -233,16 +233,16 @@ impl SqliteStore {
         if !self.inner.checkpointer.claim() {
             return;
         }
-        let store = self.clone();
-        let work = async move {
-            let done = store.call(checkpoint::run).await;
-            store.inner.checkpointer.release();
+        let inner = Arc::clone(&self.inner);
+        let work = move || {
+            let done = inner.checkpointer.run();
+            inner.checkpointer.release();
             if let Err(e) = done {
                 tracing::debug!(error = %e, "checkpoint skipped");
             }
         };
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(work)),
+            Ok(runtime) => drop(runtime.spawn_blocking(work)),
             Err(_) => self.inner.checkpointer.release(),
         }
     }
