@@ -226,17 +226,7 @@ async fn killed_servers_lose_no_acknowledged_message(name: &str, durability: &st
         "every stored message has its audit record and no other send was recorded"
     );
     assert_eq!(stored as usize, seen.len(), "stored but never delivered");
-    let verify = env
-        .bridge()
-        .args(["audit", "--verify", "--json", "--db"])
-        .arg(&env.db)
-        .output()
-        .expect("run audit --verify");
-    let report: Value = serde_json::from_slice(&verify.stdout).expect("audit --verify --json");
-    assert!(
-        verify.status.success() && report["intact"] == true,
-        "audit chain broken after the kills: {report}"
-    );
+    let _ = assert_audit_intact(&env, "audit chain broken after the kills");
     eprintln!(
         "crash ({durability}): {rounds} SIGKILLs in {:.1} s; {total_acked} acknowledged messages all delivered, \
          {in_flight_committed} more committed while their answer was in flight, 0 lost, audit chain intact",

@@ -148,19 +148,6 @@ async fn unread_messages_are_bounded_per_recipient_until_it_reads() {
     s2.stop().await;
 }
 
-/// Long-polls of `conv`'s side `side` that have started waiting: each spends
-/// its check quota up front, so the rate bucket counts them.
-fn polls_started(env: &TestEnv, conv: &Conv, side: &str) -> i64 {
-    env.db()
-        .query_row(
-            "SELECT coalesce(sum(count), 0) FROM rate_buckets
-             WHERE conversation_id = ?1 AND side = ?2 AND class = 'check_messages' AND window = 'minute'",
-            [&conv.id, side],
-            |r| r.get(0),
-        )
-        .expect("read rate buckets")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_polls_are_bounded_per_process() {
     let env = TestEnv::new("limit_long_polls");

@@ -8,19 +8,6 @@ use serde_json::json;
 
 use crate::util::*;
 
-/// Check quota spent by `side` of `conv` in the minute window. A long-poll
-/// spends its quota up front, so a new count means the poll has started.
-fn polls_started(env: &TestEnv, conv: &Conv, side: &str) -> i64 {
-    env.db()
-        .query_row(
-            "SELECT coalesce(sum(count), 0) FROM rate_buckets
-             WHERE conversation_id = ?1 AND side = ?2 AND class = 'check_messages' AND window = 'minute'",
-            [&conv.id, side],
-            |r| r.get(0),
-        )
-        .expect("read rate buckets")
-}
-
 /// Audit records of `check_messages` calls by `side` of `conv` that ended with `code`.
 fn audited(env: &TestEnv, conv: &Conv, side: &str, code: &str) -> i64 {
     env.db()

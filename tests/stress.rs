@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rmcp::service::{Peer, RoleClient};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::util::*;
 
@@ -374,17 +374,7 @@ async fn sixteen_processes_deliver_every_message_exactly_once_in_order() {
         total as i64,
         "the audit trail counts every delivery once"
     );
-    let verify = env
-        .bridge()
-        .args(["audit", "--verify", "--json", "--db"])
-        .arg(&env.db)
-        .output()
-        .expect("run audit --verify");
-    let report: Value = serde_json::from_slice(&verify.stdout).expect("audit --verify --json");
-    assert!(
-        verify.status.success() && report["intact"] == true,
-        "audit chain broken: {report}"
-    );
+    let report = assert_audit_intact(&env, "audit chain broken");
     eprintln!(
         "stress: {total} messages acknowledged and delivered exactly once; {blocked} long-polls waited before their answer; \
          sending took {:.1} s, all done in {:.1} s ({:.0} messages/s); {} audit records verified",

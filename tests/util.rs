@@ -482,3 +482,33 @@ pub fn store_state(env: &TestEnv) -> StoreState {
         statuses,
     }
 }
+
+/// How many long-polls (`check_messages` calls that spent quota) `side` of
+/// `conv` started in the current minute, from the rate-limit counters.
+pub fn polls_started(env: &TestEnv, conv: &Conv, side: &str) -> i64 {
+    env.db()
+        .query_row(
+            "SELECT coalesce(sum(count), 0) FROM rate_buckets
+             WHERE conversation_id = ?1 AND side = ?2 AND class = 'check_messages' AND window = 'minute'",
+            [&conv.id, side],
+            |r| r.get(0),
+        )
+        .expect("read rate buckets")
+}
+
+/// Runs `mcp-bridge audit --verify --json` and fails with `context` unless the
+/// chain is intact; returns the report.
+pub fn assert_audit_intact(env: &TestEnv, context: &str) -> Value {
+    let verify = env
+        .bridge()
+        .args(["audit", "--verify", "--json", "--db"])
+        .arg(&env.db)
+        .output()
+        .expect("run audit --verify");
+    let report: Value = serde_json::from_slice(&verify.stdout).expect("audit --verify --json");
+    assert!(
+        verify.status.success() && report["intact"] == true,
+        "{context}: {report}"
+    );
+    report
+}

@@ -73,6 +73,14 @@ pub fn audit_query(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditRec
             query.limit
         ])
         .map_err(sql_err)?;
+    let mut out = collect(&mut rows)?;
+    out.reverse();
+    Ok(out)
+}
+
+/// Decodes every row; an unreadable record is an error here (only the chain
+/// walk reports it as a finding).
+fn collect(rows: &mut rusqlite::Rows<'_>) -> Result<Vec<AuditRecord>, StoreError> {
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(sql_err)? {
         match decode_audit(row)? {
@@ -85,10 +93,11 @@ pub fn audit_query(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditRec
             }
         }
     }
-    out.reverse();
     Ok(out)
 }
 
+/// Walks the whole chain in order inside one read snapshot, then hands the
+/// walker the stored head.
 pub fn walk_chain<W: AuditWalk>(conn: &Connection, mut walker: W) -> Result<W::Output, StoreError> {
     let tx = ReadTx::begin(conn)?;
     let head: Option<(i64, String)> = tx
@@ -122,17 +131,5 @@ pub fn records_after(
     let mut rows = stmt
         .query(params![after_seq, HEAD_SEQ, limit])
         .map_err(sql_err)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(sql_err)? {
-        match decode_audit(row)? {
-            Ok(record) => out.push(record),
-            Err(bad) => {
-                return Err(StoreError::Corrupt(format!(
-                    "audit record {} is unreadable: {}",
-                    bad.seq, bad.reason
-                )));
-            }
-        }
-    }
-    Ok(out)
+    collect(&mut rows)
 }
