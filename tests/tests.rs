@@ -20,7 +20,6 @@ mod pty;
 mod redaction_e2e;
 mod schemas;
 mod secrets;
-mod stderr_e2e;
 mod stress;
 mod util;
 mod util_cli;
