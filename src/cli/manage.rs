@@ -15,7 +15,7 @@ use super::output::{self, Cell, Color, Style, Table};
 use crate::app::App;
 use crate::audit::{AuditRecord, Outcome};
 use crate::domain::{ConversationId, Timestamp};
-use crate::service::AdminError;
+use crate::service::ServiceError;
 use crate::store::sqlite::OpenMode;
 use crate::store::{AuditQuery, Conversation};
 
@@ -117,7 +117,7 @@ pub(super) fn open_app(db: &DbArgs, mode: OpenMode) -> anyhow::Result<App> {
 
 /// Splits a management outcome into its value, or a refusal (printed, exit 1),
 /// or an error (exit 2).
-pub(super) fn settle<T>(result: Result<T, AdminError>) -> anyhow::Result<Result<T, ExitCode>> {
+pub(super) fn settle<T>(result: Result<T, ServiceError>) -> anyhow::Result<Result<T, ExitCode>> {
     match result {
         Ok(v) => Ok(Ok(v)),
         Err(e) if e.is_refusal() => {

@@ -20,7 +20,7 @@ use crate::app::{self, App, AppStore};
 use crate::auth::ServerKey;
 use crate::domain::ConversationId;
 use crate::service::{
-    AdminError, Bridge, EXPORT_FORMAT, EXPORT_VERSION, Layout, validate_export, write_export,
+    Bridge, EXPORT_FORMAT, EXPORT_VERSION, Layout, ServiceError, validate_export, write_export,
 };
 use crate::store::CopyProgress;
 use crate::store::sqlite::OpenMode;
@@ -249,7 +249,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let result = super::runtime()?.block_on(app.bridge.import(&text));
     let imported = match result {
-        Err(e @ (AdminError::ExportFile(_) | AdminError::Conflict(_))) => {
+        Err(e @ (ServiceError::ExportFile(_) | ServiceError::Conflict(_))) => {
             return Err(anyhow::Error::new(e).context(format!("cannot import {name}")));
         }
         other => settled!(other),
@@ -382,7 +382,7 @@ fn install_key(db: &Path, key: &[u8]) -> anyhow::Result<PathBuf> {
 /// # Errors
 /// A damaged backup, a missing key, database or file-system failures.
 pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    let fail = |e: AdminError| {
+    let fail = |e: ServiceError| {
         anyhow::Error::new(e).context(format!("cannot restore {}", args.file.display()))
     };
     Bridge::<AppStore>::check_backup(&args.file).map_err(fail)?;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use chain::{ChainFault, ChainReport, ChainWalk};
 pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, write_export};
 
-use super::Bridge;
+use super::{Bridge, ServiceError};
 use crate::audit::{AuditDraft, AuditRecord, Outcome};
 use crate::auth::Token;
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -23,69 +23,6 @@ use crate::store::{
     AdminStore, AuditQuery, CleanupReport, Conversation, ConversationRecord, ConversationSummary,
     CopyProgress, CopyReport, FileCheck, ImportReport, StoreError,
 };
-
-/// Why a management command did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    /// No conversation has this id (or it was cleaned up).
-    #[error("unknown conversation {0} (`mcp-bridge list` shows the conversations)")]
-    UnknownConversation(ConversationId),
-    /// The conversation has expired and the command needs `--force` for it.
-    #[error(
-        "conversation {id} expired at {expired_at}; its tokens no longer work (add --force to print them anyway)"
-    )]
-    Expired {
-        /// The conversation.
-        id: ConversationId,
-        /// When it expired.
-        expired_at: Timestamp,
-    },
-    /// The import file cannot be used.
-    #[error(transparent)]
-    ExportFile(#[from] ExportFileError),
-    /// The import file disagrees with the database.
-    #[error("{0}")]
-    Conflict(String),
-    /// A backup file is damaged, from a newer build, or not a bridge database.
-    #[error("{0}")]
-    BadBackup(String),
-    /// The storage failed.
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl From<StoreError> for AdminError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(text) => AdminError::Conflict(text),
-            other => AdminError::Store(other),
-        }
-    }
-}
-
-impl AdminError {
-    /// Whether the command was refused (exit 1) rather than failing (exit 2).
-    pub const fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            AdminError::UnknownConversation(_) | AdminError::Expired { .. }
-        )
-    }
-
-    /// The code the audit trail records.
-    const fn code(&self) -> &'static str {
-        match self {
-            AdminError::UnknownConversation(_) => "unknown_conversation",
-            AdminError::Expired { .. } => "conversation_expired",
-            AdminError::ExportFile(ExportFileError::TooNew { .. }) => "export_too_new",
-            AdminError::ExportFile(_) => "invalid_export",
-            AdminError::Conflict(_) => "conflict",
-            AdminError::BadBackup(_) => "bad_backup",
-            AdminError::Store(StoreError::Busy) => "busy",
-            AdminError::Store(_) => "internal_error",
-        }
-    }
-}
 
 /// Every conversation at a moment, for `list`.
 #[derive(Debug, Clone)]
@@ -163,15 +100,15 @@ fn cli(action: &str) -> AuditDraft {
 
 impl<S: AdminStore> Bridge<S> {
     /// Appends a management action's audit record; a failure is the command's failure.
-    async fn record(&self, at: Timestamp, draft: AuditDraft) -> Result<(), AdminError> {
+    async fn record(&self, at: Timestamp, draft: AuditDraft) -> Result<(), ServiceError> {
         self.store
             .record_management(at, draft)
             .await
-            .map_err(AdminError::from)
+            .map_err(ServiceError::from)
     }
 
     /// Records a refused or failed management action and hands the error back.
-    async fn refused(&self, at: Timestamp, draft: AuditDraft, err: AdminError) -> AdminError {
+    async fn refused(&self, at: Timestamp, draft: AuditDraft, err: ServiceError) -> ServiceError {
         let outcome = if err.is_refusal() {
             Outcome::Denied
         } else {
@@ -193,7 +130,7 @@ impl<S: AdminStore> Bridge<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn record_refusal(&self, action: &str, code: &str) -> Result<(), AdminError> {
+    pub async fn record_refusal(&self, action: &str, code: &str) -> Result<(), ServiceError> {
         let draft = cli(action).failed(Outcome::Denied, code);
         self.record(self.clock.now(), draft).await
     }
@@ -202,7 +139,7 @@ impl<S: AdminStore> Bridge<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn list_conversations(&self) -> Result<Listing, AdminError> {
+    pub async fn list_conversations(&self) -> Result<Listing, ServiceError> {
         let at = self.clock.now();
         let conversations = self.store.conversation_summaries().await?;
         let mut draft = cli("list");
@@ -218,8 +155,8 @@ impl<S: AdminStore> Bridge<S> {
     /// One conversation with all its messages and their read state.
     ///
     /// # Errors
-    /// [`AdminError::UnknownConversation`], or storage failures.
-    pub async fn show_conversation(&self, id: &ConversationId) -> Result<Shown, AdminError> {
+    /// [`ServiceError::UnknownConversation`], or storage failures.
+    pub async fn show_conversation(&self, id: &ConversationId) -> Result<Shown, ServiceError> {
         let at = self.clock.now();
         let draft = cli("show").on(Some(id.as_str()), None);
         let found = self
@@ -227,7 +164,7 @@ impl<S: AdminStore> Bridge<S> {
             .conversation_records(Some(vec![id.clone()]))
             .await?;
         let Some(record) = found.into_iter().next() else {
-            let err = AdminError::UnknownConversation(id.clone());
+            let err = ServiceError::UnknownConversation(id.clone());
             return Err(self.refused(at, draft, err).await);
         };
         let mut draft = draft;
@@ -245,19 +182,19 @@ impl<S: AdminStore> Bridge<S> {
     /// revealed", without the tokens.
     ///
     /// # Errors
-    /// [`AdminError::UnknownConversation`], [`AdminError::Expired`], or storage failures.
+    /// [`ServiceError::UnknownConversation`], [`ServiceError::TokensExpired`], or storage failures.
     pub async fn reveal_tokens(
         &self,
         id: &ConversationId,
         force: bool,
-    ) -> Result<RevealedTokens, AdminError> {
+    ) -> Result<RevealedTokens, ServiceError> {
         let at = self.clock.now();
         let mut draft = cli("tokens").on(Some(id.as_str()), None);
         draft.detail = Some(format!("tokens revealed for {id}"));
         let conversation = match self.store.conversation(id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
-                let err = AdminError::UnknownConversation(id.clone());
+                let err = ServiceError::UnknownConversation(id.clone());
                 draft.detail = None;
                 return Err(self.refused(at, draft, err).await);
             }
@@ -265,7 +202,7 @@ impl<S: AdminStore> Bridge<S> {
         };
         let expired = at >= conversation.expires_at;
         if expired && !force {
-            let err = AdminError::Expired {
+            let err = ServiceError::TokensExpired {
                 id: id.clone(),
                 expired_at: conversation.expires_at,
             };
@@ -293,7 +230,7 @@ impl<S: AdminStore> Bridge<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn audit_trail(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, AdminError> {
+    pub async fn audit_trail(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, ServiceError> {
         let at = self.clock.now();
         let mut draft = cli("audit").on(
             query.conversation.as_ref().map(ConversationId::as_str),
@@ -309,7 +246,7 @@ impl<S: AdminStore> Bridge<S> {
     ///
     /// # Errors
     /// Storage failures (a broken chain is a report, not an error).
-    pub async fn verify_audit(&self) -> Result<ChainReport, AdminError> {
+    pub async fn verify_audit(&self) -> Result<ChainReport, ServiceError> {
         let at = self.clock.now();
         let report = self.store.walk_audit_chain(ChainWalk::default()).await?;
         let mut draft = cli("audit_verify");
@@ -333,7 +270,7 @@ impl<S: AdminStore> Bridge<S> {
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn cleanup(&self, dry_run: bool) -> Result<CleanupReport, AdminError> {
+    pub async fn cleanup(&self, dry_run: bool) -> Result<CleanupReport, ServiceError> {
         let at = self.clock.now();
         let audit = Arc::new(|report: &CleanupReport| {
             let mut draft = cli("cleanup");
@@ -353,8 +290,8 @@ impl<S: AdminStore> Bridge<S> {
     /// Reads conversations for export: the named ones, or every one.
     ///
     /// # Errors
-    /// [`AdminError::UnknownConversation`] for the first id not found, or storage failures.
-    pub async fn export(&self, ids: Option<Vec<ConversationId>>) -> Result<Export, AdminError> {
+    /// [`ServiceError::UnknownConversation`] for the first id not found, or storage failures.
+    pub async fn export(&self, ids: Option<Vec<ConversationId>>) -> Result<Export, ServiceError> {
         let at = self.clock.now();
         let records = self.store.conversation_records(ids.clone()).await?;
         if let Some(missing) = ids
@@ -363,7 +300,7 @@ impl<S: AdminStore> Bridge<S> {
             .find(|id| !records.iter().any(|r| &r.conversation.id == *id))
         {
             let draft = cli("export").on(Some(missing.as_str()), None);
-            let err = AdminError::UnknownConversation(missing.clone());
+            let err = ServiceError::UnknownConversation(missing.clone());
             return Err(self.refused(at, draft, err).await);
         }
         let export = Export { at, records };
@@ -382,10 +319,10 @@ impl<S: AdminStore> Bridge<S> {
     /// file again changes nothing.
     ///
     /// # Errors
-    /// [`AdminError::ExportFile`] for a newer or invalid file,
-    /// [`AdminError::Conflict`] when a conversation id exists with other
+    /// [`ServiceError::ExportFile`] for a newer or invalid file,
+    /// [`ServiceError::Conflict`] when a conversation id exists with other
     /// content, or storage failures. Nothing is written on error.
-    pub async fn import(&self, text: &str) -> Result<Imported, AdminError> {
+    pub async fn import(&self, text: &str) -> Result<Imported, ServiceError> {
         let at = self.clock.now();
         let mut records = match transfer::read_export(text) {
             Ok(r) => r,
@@ -443,7 +380,7 @@ impl<S: AdminStore> Bridge<S> {
         &self,
         dest: &Path,
         progress: CopyProgress,
-    ) -> Result<CopyReport, AdminError> {
+    ) -> Result<CopyReport, ServiceError> {
         let at = self.clock.now();
         let report = self.store.backup_to(dest, progress).await?;
         let mut draft = cli("backup");
@@ -456,32 +393,32 @@ impl<S: AdminStore> Bridge<S> {
     /// before it is restored.
     ///
     /// # Errors
-    /// [`AdminError::BadBackup`] naming the problem, or storage failures.
-    pub fn check_backup(path: &Path) -> Result<FileCheck, AdminError> {
+    /// [`ServiceError::BadBackup`] naming the problem, or storage failures.
+    pub fn check_backup(path: &Path) -> Result<FileCheck, ServiceError> {
         let check = match S::check_file(path) {
             Ok(c) => c,
             Err(StoreError::NotFound) => {
-                return Err(AdminError::BadBackup(format!(
+                return Err(ServiceError::BadBackup(format!(
                     "no backup file at {}",
                     path.display()
                 )));
             }
             Err(e) => {
-                return Err(AdminError::BadBackup(format!(
+                return Err(ServiceError::BadBackup(format!(
                     "{} is not a readable database: {e}",
                     path.display()
                 )));
             }
         };
         if let Some(problem) = check.problems.first() {
-            return Err(AdminError::BadBackup(format!(
+            return Err(ServiceError::BadBackup(format!(
                 "{} fails the integrity check ({} problems, first: {problem})",
                 path.display(),
                 check.problems.len()
             )));
         }
         if check.schema_version > check.supported_schema_version {
-            return Err(AdminError::BadBackup(format!(
+            return Err(ServiceError::BadBackup(format!(
                 "{} has schema version {}, newer than the {} this mcp-bridge supports; upgrade mcp-bridge",
                 path.display(),
                 check.schema_version,
@@ -489,7 +426,7 @@ impl<S: AdminStore> Bridge<S> {
             )));
         }
         if !check.is_bridge {
-            return Err(AdminError::BadBackup(format!(
+            return Err(ServiceError::BadBackup(format!(
                 "{} is not an mcp-bridge database",
                 path.display()
             )));
@@ -502,7 +439,7 @@ impl<S: AdminStore> Bridge<S> {
     ///
     /// # Errors
     /// When the lock state cannot be read.
-    pub fn database_in_use(path: &Path) -> Result<Option<u32>, AdminError> {
+    pub fn database_in_use(path: &Path) -> Result<Option<u32>, ServiceError> {
         Ok(S::in_use(path)?)
     }
 
@@ -516,7 +453,7 @@ impl<S: AdminStore> Bridge<S> {
         &self,
         src: &Path,
         progress: CopyProgress,
-    ) -> Result<CopyReport, AdminError> {
+    ) -> Result<CopyReport, ServiceError> {
         Ok(self.store.restore_from(src, progress).await?)
     }
 
@@ -528,7 +465,7 @@ impl<S: AdminStore> Bridge<S> {
         &self,
         report: &CopyReport,
         forced: bool,
-    ) -> Result<(), AdminError> {
+    ) -> Result<(), ServiceError> {
         let mut draft = cli("restore");
         draft.bytes = Some(i64::try_from(report.bytes()).unwrap_or(i64::MAX));
         if forced {

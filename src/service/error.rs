@@ -83,6 +83,25 @@ pub enum ServiceError {
         /// What to do.
         advice: &'static str,
     },
+    /// A management command named a conversation that does not exist.
+    #[error("unknown conversation {0} (`mcp-bridge list` shows the conversations)")]
+    UnknownConversation(crate::domain::ConversationId),
+    /// `tokens` for an expired conversation without `--force`.
+    #[error(
+        "conversation {id} expired at {expired_at}; its tokens no longer work (add --force to print them anyway)"
+    )]
+    TokensExpired {
+        /// The conversation.
+        id: crate::domain::ConversationId,
+        /// When it expired.
+        expired_at: Timestamp,
+    },
+    /// An import file that cannot be used.
+    #[error(transparent)]
+    ExportFile(#[from] super::admin::ExportFileError),
+    /// A backup file that is damaged, from a newer build, or not a bridge database.
+    #[error("{0}")]
+    BadBackup(String),
     /// A management action named something that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -120,12 +139,28 @@ impl ServiceError {
             ServiceError::SandboxUnavailable(_) => "sandbox_unavailable",
             ServiceError::SnapshotFailed(_) => "snapshot_failed",
             ServiceError::ResourceLimit { .. } => "resource_limit",
+            ServiceError::UnknownConversation(_) => "unknown_conversation",
+            ServiceError::TokensExpired { .. } => "conversation_expired",
+            ServiceError::ExportFile(super::admin::ExportFileError::TooNew { .. }) => {
+                "export_too_new"
+            }
+            ServiceError::ExportFile(_) => "invalid_export",
+            ServiceError::BadBackup(_) => "bad_backup",
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::Busy => "busy",
             ServiceError::Cancelled => "cancelled",
             ServiceError::Internal(_) => "internal_error",
         }
+    }
+
+    /// Whether a management command was refused (exit code 1) rather than
+    /// failed (exit code 2).
+    pub const fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::UnknownConversation(_) | ServiceError::TokensExpired { .. }
+        )
     }
 
     /// How the audit trail classifies it.
@@ -139,7 +174,9 @@ impl ServiceError {
             | ServiceError::CommandRefused { .. }
             | ServiceError::ApprovalRefused(_)
             | ServiceError::SandboxUnavailable(_)
-            | ServiceError::ResourceLimit { .. } => Outcome::Denied,
+            | ServiceError::ResourceLimit { .. }
+            | ServiceError::UnknownConversation(_)
+            | ServiceError::TokensExpired { .. } => Outcome::Denied,
             _ => Outcome::Error,
         }
     }
@@ -165,6 +202,7 @@ impl From<StoreError> for ServiceError {
                     "wait until the partner reads its messages (setting limits.max_pending_messages)"
                 },
             },
+            StoreError::Conflict(text) => ServiceError::Conflict(text),
             other => ServiceError::Internal(other),
         }
     }

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use admin::{
-    AdminError, ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Export, ExportFileError,
-    Imported, Layout, Listing, RevealedTokens, Shown, validate_export, write_export,
+    ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Export, ExportFileError, Imported,
+    Layout, Listing, RevealedTokens, Shown, validate_export, write_export,
 };
 pub use conversation::{
     CheckMessages, Created, Inbox, PartnerStatus, SendToPartner, Sent, SessionCredentials,
