@@ -23,8 +23,12 @@ pub const MAX_NOTE_CHARS: usize = 500;
 pub const MAX_FILES: usize = 100;
 /// Longest path in `files_involved`, in characters.
 pub const MAX_PATH_CHARS: usize = 4096;
-/// Longest long-poll, in seconds.
+/// Largest `wait_seconds` a client may ask for (the seed's bound).
 pub const MAX_WAIT_SECONDS: u64 = 60;
+/// Longest a long-poll really waits, in seconds: below the 60 s tool-call
+/// timeout of Codex and of the TypeScript SDK (and so of most editors), so a
+/// wait that finds nothing still answers before the client gives up on it.
+pub const LONG_POLL_CAP_SECONDS: u64 = 45;
 /// Largest page of messages one `check_messages` call returns.
 pub const MAX_PAGE: u32 = 500;
 /// Page size when the caller gives none.

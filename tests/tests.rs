@@ -7,6 +7,7 @@ mod audit_e2e;
 mod auth;
 mod cli_manage;
 mod cli_transfer;
+mod client_compat;
 mod clients;
 mod config_cli;
 mod crash;

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod params;
+mod progress;
 pub mod results;
 mod yolo;
 
@@ -146,8 +147,9 @@ fn strip_null_types(schema: &mut schemars::Schema) {
 /// pays for them in its context window.
 const INSTRUCTIONS: &str = "Coordinate with another agent. One side calls create_conversation and privately \
 hands conversation_id and session_b_token to the partner. Both then pass conversation_id, session_id and token \
-to every call: send_to_partner to write, check_messages (wait_seconds up to 60 to wait) to read, \
-update_my_status and check_partner_status for heartbeats. Secrets in messages are redacted.";
+to every call: send_to_partner to write, check_messages to read (pass wait_seconds, up to 45 s, to wait for a \
+reply instead of sleeping), update_my_status and check_partner_status for heartbeats. Never put a token in a \
+message; secrets in messages are redacted.";
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: YoloStore> {
@@ -212,8 +214,16 @@ impl<S: YoloStore> BridgeServer<S> {
     }
 
     #[tool(
-        description = "Open a conversation with a partner agent. You are session \"a\"; privately give your partner \
-the conversation_id and session_b_token. Conversations expire (default 3 h)."
+        title = "Create conversation",
+        description = "Open a conversation with a partner agent; you are session \"a\". Have the human give your \
+partner conversation_id and session_b_token; never put a token in a message. Expires after 3 h by default.",
+        annotations(
+            title = "Create conversation",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn create_conversation(
         &self,
@@ -228,7 +238,16 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
     }
 
     #[tool(
-        description = "Send a message to your partner. Secrets are redacted before it is stored; at most 51200 bytes."
+        title = "Send to partner",
+        description = "Send a message to your partner (at most 51200 bytes; secrets are redacted). Then wait for the \
+reply with check_messages and wait_seconds, not by sleeping.",
+        annotations(
+            title = "Send to partner",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn send_to_partner(
         &self,
@@ -245,8 +264,16 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
     }
 
     #[tool(
-        description = "Receive your unread messages in send order; each is delivered once. With wait_seconds > 0, \
-waits up to that long for the first one."
+        title = "Check messages",
+        description = "Receive your unread messages in send order, each once. To wait for one, pass wait_seconds \
+(waits up to 45 s, returns as soon as one arrives) instead of sleeping; call again if it comes back empty.",
+        annotations(
+            title = "Check messages",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn check_messages(
         &self,
@@ -262,15 +289,28 @@ waits up to that long for the first one."
                 () = session.cancelled() => {}
             }
         };
-        let inbox = self
+        let work = self
             .bridge
-            .check_messages(&creds, CheckMessages { wait, limit }, cancelled)
-            .await?;
+            .check_messages(&creds, CheckMessages { wait, limit }, cancelled);
+        let inbox = match context.meta.get_progress_token() {
+            Some(token) if !wait.is_zero() => {
+                progress::report_while(work, &context.peer, token, wait).await
+            }
+            _ => work.await,
+        }?;
         Ok(Json(inbox.into()))
     }
 
     #[tool(
-        description = "Publish your status (working, waiting, blocked, complete) and an optional note; this is your heartbeat."
+        title = "Update my status",
+        description = "Publish your status (working, waiting, blocked, complete) and an optional note; this is your heartbeat.",
+        annotations(
+            title = "Update my status",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn update_my_status(
         &self,
@@ -291,7 +331,13 @@ waits up to that long for the first one."
     }
 
     #[tool(
-        description = "See your partner's last status and note, and whether its heartbeat is recent (alive)."
+        title = "Check partner status",
+        description = "See your partner's last status and note, and whether its heartbeat is recent (alive).",
+        annotations(
+            title = "Check partner status",
+            read_only_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn check_partner_status(
         &self,
