@@ -11,6 +11,7 @@ mod client_compat;
 mod clients;
 mod config_cli;
 mod crash;
+mod delivery;
 mod hostile;
 mod limits;
 mod limits_resource;

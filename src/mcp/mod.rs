@@ -2,6 +2,7 @@
 //! and translates between wire types and the service layer. It holds no rules
 //! of its own and knows nothing of the transport that carries it.
 
+pub mod delivery;
 pub mod error;
 pub mod params;
 mod progress;
@@ -16,6 +17,7 @@ use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio_util::sync::CancellationToken;
 
+use self::delivery::WrittenReplies;
 use self::error::ToolFailure;
 use self::params::{
     CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters,
@@ -157,6 +159,9 @@ pub struct BridgeServer<S: YoloStore> {
     tool_router: ToolRouter<Self>,
     /// Cancelled when the session's transport closes (client gone).
     session_end: CancellationToken,
+    /// Set when the transport reports written replies: inbox pages are then
+    /// leased and acknowledged once written (see [`delivery`]).
+    replies: Option<Arc<WrittenReplies<S>>>,
 }
 
 impl<S: YoloStore> Clone for BridgeServer<S> {
@@ -165,6 +170,7 @@ impl<S: YoloStore> Clone for BridgeServer<S> {
             bridge: Arc::clone(&self.bridge),
             tool_router: self.tool_router.clone(),
             session_end: self.session_end.clone(),
+            replies: self.replies.clone(),
         }
     }
 }
@@ -175,6 +181,16 @@ impl<S: YoloStore> BridgeServer<S> {
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
         self.session_end = token;
         self
+    }
+
+    /// For a transport that can tell when a reply has been written: inbox
+    /// pages are then leased and acknowledged through the returned
+    /// [`WrittenReplies`], which the transport must notify of every response
+    /// it sends (see `transport::written`).
+    pub fn reporting_written_replies(mut self) -> (Self, Arc<WrittenReplies<S>>) {
+        let replies = WrittenReplies::new(Arc::clone(&self.bridge));
+        self.replies = Some(Arc::clone(&replies));
+        (self, replies)
     }
 
     /// A tool's validated arguments; a schema mismatch is audited and refused.
@@ -210,6 +226,7 @@ impl<S: YoloStore> BridgeServer<S> {
             bridge,
             tool_router,
             session_end: CancellationToken::new(),
+            replies: None,
         }
     }
 
@@ -289,15 +306,25 @@ reply with check_messages and wait_seconds, not by sleeping.",
                 () = session.cancelled() => {}
             }
         };
-        let work = self
-            .bridge
-            .check_messages(&creds, CheckMessages { wait, limit }, cancelled);
-        let inbox = match context.meta.get_progress_token() {
+        if let Some(replies) = &self.replies {
+            // Our own last page must be acknowledged before we look again.
+            replies.settle().await;
+        }
+        let check = CheckMessages {
+            wait,
+            limit,
+            leased: self.replies.is_some(),
+        };
+        let work = self.bridge.check_messages(&creds, check, cancelled);
+        let mut inbox = match context.meta.get_progress_token() {
             Some(token) if !wait.is_zero() => {
                 progress::report_while(work, &context.peer, token, wait).await
             }
             _ => work.await,
         }?;
+        if let (Some(replies), Some(receipt)) = (&self.replies, inbox.receipt.take()) {
+            replies.expect(context.id.clone(), receipt);
+        }
         Ok(Json(inbox.into()))
     }
 
