@@ -129,6 +129,11 @@ async fn unread_messages_are_bounded_per_recipient_until_it_reads() {
     // Reading two frees two places, across processes.
     let page = check(&s2, &conv, "b", json!({"limit": 2})).await;
     assert_eq!(contents(&page), vec!["m0", "m1"]);
+    // A page leaves the inbox once its written reply is acknowledged.
+    wait_until("the page to be acknowledged", || {
+        env.count("SELECT count(*) FROM pending_deliveries WHERE recipient = 'b'") == 3
+    })
+    .await;
     send(&s1, &conv, "a", "m5").await;
     send(&s2, &conv, "a", "m6").await;
     refused(
