@@ -261,6 +261,24 @@ pub fn ok(result: &CallToolResult) -> Value {
     structured(result)
 }
 
+/// The text blocks of a result.
+fn texts(result: &CallToolResult) -> Vec<&str> {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .map(|t| t.text.as_str())
+        .collect()
+}
+
+/// The `{code, message, …}` a refused call carries under `_meta`.
+fn error_meta(result: &CallToolResult) -> Option<&Value> {
+    result
+        .meta
+        .as_ref()
+        .and_then(|m| m.0.get("mcp-bridge/error"))
+}
+
 /// The structured content of a result, checked against its text copy.
 pub fn structured(result: &CallToolResult) -> Value {
     let body = result
@@ -271,12 +289,7 @@ pub fn structured(result: &CallToolResult) -> Value {
         body.is_object(),
         "structuredContent is not an object: {body}"
     );
-    let texts: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .map(|t| t.text.as_str())
-        .collect();
+    let texts = texts(result);
     assert_eq!(texts.len(), 1, "expected one text copy in {result:?}");
     let copy: Value = serde_json::from_str(texts[0])
         .unwrap_or_else(|e| panic!("text copy is not JSON ({e}): {}", texts[0]));
@@ -298,21 +311,13 @@ pub fn tool_error(result: &CallToolResult, code: &str) -> Value {
         result.structured_content.is_none(),
         "a tool error must not carry structuredContent: {result:?}"
     );
-    let body = result
-        .meta
-        .as_ref()
-        .and_then(|m| m.0.get("mcp-bridge/error"))
+    let body = error_meta(result)
         .cloned()
         .unwrap_or_else(|| panic!("no _meta error in {result:?}"));
     assert_eq!(body["code"], code, "wrong error code in {body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(!message.is_empty(), "no message in {body}");
-    let texts: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .map(|t| t.text.as_str())
-        .collect();
+    let texts = texts(result);
     assert_eq!(
         texts,
         [format!("{code}: {message}").as_str()],
@@ -325,10 +330,7 @@ pub fn tool_error(result: &CallToolResult, code: &str) -> Value {
 /// or the `{code, message, …}` of a refused call (see [`tool_error`]).
 pub fn body(result: &CallToolResult) -> Value {
     if result.is_error == Some(true) {
-        let code = result
-            .meta
-            .as_ref()
-            .and_then(|m| m.0.get("mcp-bridge/error"))
+        let code = error_meta(result)
             .and_then(|e| e["code"].as_str())
             .unwrap_or_else(|| panic!("no error code in {result:?}"))
             .to_owned();
