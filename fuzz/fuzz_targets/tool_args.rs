@@ -14,6 +14,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use mcp_bridge::app::App;
 use mcp_bridge::config::Config;
+use mcp_bridge::mcp::error::ERROR_META_KEY;
 use mcp_bridge::store::sqlite::OpenMode;
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode};
@@ -146,10 +147,31 @@ fuzz_target!(|data: &[u8]| {
     });
     match answer {
         Ok(result) if result.is_error == Some(true) => {
-            let body = result.structured_content.unwrap_or_default();
+            // A refusal carries no structuredContent (clients validate it
+            // against the output schema); its code and advice are in `_meta`
+            // and in the one text block, which starts with the code.
+            assert!(result.structured_content.is_none(), "{result:?}");
+            let body = result
+                .meta
+                .as_ref()
+                .and_then(|m| m.0.get(ERROR_META_KEY))
+                .cloned()
+                .unwrap_or_default();
+            let code = body["code"]
+                .as_str()
+                .unwrap_or_else(|| panic!("tool error without code: {result:?}"));
             assert!(
-                body["code"].is_string() && body["message"].is_string(),
-                "tool error without code: {body}"
+                body["message"].is_string(),
+                "tool error without message: {body}"
+            );
+            let text = result
+                .content
+                .first()
+                .and_then(|c| c.as_text())
+                .map(|t| t.text.as_str());
+            assert!(
+                text.is_some_and(|t| t.starts_with(&format!("{code}: "))),
+                "tool error text does not start with its code: {result:?}"
             );
         }
         Ok(result) => assert!(
