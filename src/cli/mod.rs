@@ -6,7 +6,9 @@ mod inspect;
 mod manage;
 mod output;
 mod redact;
+mod screen;
 mod serve;
+mod terminal;
 mod transfer;
 mod yolo;
 
@@ -190,7 +192,7 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("mcp-bridge: {e:#}");
+            output::error_line(&format!("{e:#}"));
             ExitCode::from(2)
         }
     }
