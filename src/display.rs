@@ -103,15 +103,17 @@ pub fn push_escape(out: &mut String, c: char) {
 /// serde leaves raw (DEL, C1, the invisible characters) written as a JSON
 /// `\uXXXX` escape (a surrogate pair above U+FFFF). The JSON means exactly
 /// the same; only its bytes become safe to print. serde_json already escapes
-/// C0 controls, and such characters can only occur inside JSON strings, so
-/// replacing them wherever they occur is exact.
+/// C0 controls inside strings, so a raw newline, tab or carriage return is
+/// layout and stays; the other characters can only occur inside JSON
+/// strings, so replacing them wherever they occur is exact.
 pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
-    if !has_unsafe(json) {
+    let escaped = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\t' | '\r');
+    if !json.chars().any(escaped) {
         return std::borrow::Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
-        if is_unsafe(c) {
+        if escaped(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 let _ = write!(out, "\\u{unit:04x}");
@@ -192,9 +194,9 @@ mod tests {
             "text": "a\u{202e}b\u{9b}c\u{7f}d\u{e0041}e\x1b",
             "plain": "x\\u202e",
         });
-        let raw = serde_json::to_string(&value).unwrap();
+        let raw = serde_json::to_string_pretty(&value).unwrap();
         let safe = json_safe(&raw);
-        assert!(!has_unsafe(&safe), "{safe}");
+        assert!(!has_unsafe(&safe.replace('\n', "")), "{safe}");
         assert!(
             safe.contains("\\u202e") && safe.contains("\\udb40\\udc41"),
             "{safe}"

@@ -11,6 +11,7 @@ mod clients;
 mod config_cli;
 mod crash;
 mod hostile;
+mod hostile_files;
 mod limits;
 mod limits_resource;
 mod longpoll;

@@ -11,7 +11,7 @@ use super::sql_err;
 use crate::store::StoreError;
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_yolo.sql"),
 ];
