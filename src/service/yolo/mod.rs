@@ -111,10 +111,11 @@ impl<S: YoloStore> Bridge<S> {
         if !self.settings.yolo.enabled {
             return Err(self.refuse(draft, ServiceError::YoloDisabled).await);
         }
-        let workspace = match workspace::check(&enable.workspace, &self.settings.yolo.hide) {
-            Ok(p) => p,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
-        };
+        let workspace =
+            match workspace::check(&enable.workspace, &self.settings.yolo.hide, enable.sandbox) {
+                Ok(p) => p,
+                Err(e) => return Err(self.refuse(draft, e.into()).await),
+            };
         if !enable.sandbox && !self.settings.yolo.allow_unsandboxed {
             let e = ServiceError::SandboxUnavailable(
                 "sandbox: false is not allowed by this server's configuration (yolo.allow_unsandboxed)".into(),

@@ -4,7 +4,9 @@
 //! reach far more than a project: `/`, a home directory, a top-level system
 //! directory or anything inside the operating system's own trees, and the
 //! directories hidden from commands (the bridge's data directory, with its
-//! database, key and passphrase hash, is always one).
+//! database, key and passphrase hash, is always one): the workspace may not
+//! be one or lie inside one, and without the sandbox (which hides them) it
+//! may not contain one either.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -78,7 +80,7 @@ fn home_directories() -> Vec<PathBuf> {
 /// An `invalid_argument` naming the reason: control or invisible characters
 /// (in the text given or in the directory it resolves to), not an existing
 /// directory, or a directory that is never a workspace.
-pub fn check(raw: &str, hidden: &[PathBuf]) -> Result<PathBuf, InvalidValue> {
+pub fn check(raw: &str, hidden: &[PathBuf], sandboxed: bool) -> Result<PathBuf, InvalidValue> {
     if display::has_unsafe(raw) {
         return Err(refuse(
             "must not contain control, bidi or invisible characters",
@@ -93,12 +95,17 @@ pub fn check(raw: &str, hidden: &[PathBuf]) -> Result<PathBuf, InvalidValue> {
             "resolves to a path with control, bidi or invisible characters",
         ));
     }
-    check_resolved(&path, hidden, &home_directories())?;
+    check_resolved(&path, hidden, sandboxed, &home_directories())?;
     Ok(path)
 }
 
 /// The rules on an already resolved directory.
-fn check_resolved(path: &Path, hidden: &[PathBuf], homes: &[PathBuf]) -> Result<(), InvalidValue> {
+fn check_resolved(
+    path: &Path,
+    hidden: &[PathBuf],
+    sandboxed: bool,
+    homes: &[PathBuf],
+) -> Result<(), InvalidValue> {
     let parts: Vec<&str> = path
         .components()
         .filter_map(|c| match c {
@@ -125,12 +132,14 @@ fn check_resolved(path: &Path, hidden: &[PathBuf], homes: &[PathBuf]) -> Result<
             "must not be a home directory (every dotfile, key and credential in it would be in reach); use a project directory inside it",
         ));
     }
-    if hidden
-        .iter()
-        .any(|h| path.starts_with(h) || h.starts_with(path))
-    {
+    if hidden.iter().any(|h| path.starts_with(h)) {
         return Err(refuse(
-            "must not be, contain or lie inside the bridge's data directory (its database, key and passphrase) or another directory hidden from commands",
+            "must not be or lie inside the bridge's data directory (its database, key and passphrase) or another directory hidden from commands",
+        ));
+    }
+    if !sandboxed && hidden.iter().any(|h| h.starts_with(path)) {
+        return Err(refuse(
+            "must not contain the bridge's data directory (its database, key and passphrase) when commands run without the sandbox, which would hide it",
         ));
     }
     Ok(())
@@ -145,7 +154,18 @@ mod tests {
         let homes = [PathBuf::from("/home/ann"), PathBuf::from("/root")];
         let data = [PathBuf::from("/home/ann/.local/share/mcp-bridge")];
         let check =
-            |p: &str| check_resolved(Path::new(p), &data, &homes).map_err(|e| e.to_string());
+            |p: &str| check_resolved(Path::new(p), &data, false, &homes).map_err(|e| e.to_string());
+        // The sandbox hides the data directory, so a workspace around it is fine there.
+        assert!(check_resolved(Path::new("/home/ann/.local"), &data, true, &homes).is_ok());
+        assert!(
+            check_resolved(
+                Path::new("/home/ann/.local/share/mcp-bridge"),
+                &data,
+                true,
+                &homes
+            )
+            .is_err()
+        );
         for refused in [
             "/",
             "/home",
@@ -185,7 +205,7 @@ mod tests {
             "/tmp/a\nmode: safe",
             "/tmp/\u{200b}",
         ] {
-            let e = check(raw, &[]).unwrap_err().to_string();
+            let e = check(raw, &[], true).unwrap_err().to_string();
             assert!(e.contains("control, bidi or invisible"), "{raw:?}: {e}");
         }
     }
