@@ -22,6 +22,7 @@ mod redaction_e2e;
 mod schemas;
 mod secrets;
 mod stress;
+mod terminal_safety;
 mod util;
 mod util_cli;
 mod yolo_e2e;
