@@ -1,7 +1,11 @@
-//! Wiring: opens the chosen store and builds the service on it. The only file
-//! that names a storage backend.
+//! Wiring: resolves the database path, opens the chosen store and builds the
+//! service on it. The only file that names a storage backend.
+//!
+//! The database path is resolved once, following symlinks, before anything
+//! is derived from it: the key, wake-up and passphrase files sit beside the
+//! real database, so every server reaching it by any path agrees on tokens.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -10,7 +14,7 @@ use crate::auth::ServerKey;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
 use crate::service::{Bridge, SharedRedactor, SystemClock};
-use crate::store::sqlite::{OpenMode, SqliteStore};
+use crate::store::sqlite::{OpenMode, Refused, SqliteStore};
 
 /// The backend this build uses.
 pub type AppStore = SqliteStore;
@@ -25,6 +29,47 @@ pub struct App {
     pub config: Config,
 }
 
+/// `path` made absolute with every symlink followed: the existing part is
+/// canonicalised, a part that does not exist yet (to be created) is
+/// appended with `.` and `..` applied. Idempotent.
+///
+/// # Errors
+/// A symlink to nowhere, or a component that cannot be read.
+pub fn resolve_db_path(path: &Path) -> anyhow::Result<PathBuf> {
+    let absolute = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir()
+            .context("cannot read the current directory")?
+            .join(path)
+    };
+    let mut resolved = PathBuf::from("/");
+    let mut exists = true;
+    for component in absolute.components() {
+        match component {
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::Normal(name) => {
+                let next = resolved.join(name);
+                if exists && std::fs::symlink_metadata(&next).is_ok() {
+                    resolved = std::fs::canonicalize(&next).with_context(|| {
+                        format!(
+                            "cannot resolve {}: a symbolic link to something that does not exist?",
+                            next.display()
+                        )
+                    })?;
+                } else {
+                    exists = false;
+                    resolved = next;
+                }
+            }
+        }
+    }
+    Ok(resolved)
+}
+
 /// The key file beside a database: `bridge.key` in the same directory.
 pub fn key_path(db: &Path) -> PathBuf {
     db.with_file_name("bridge.key")
@@ -36,9 +81,14 @@ impl App {
     /// # Errors
     /// When the key file or database cannot be opened, with the path in the message.
     pub fn open(db: &Path, mut config: Config, mode: OpenMode) -> anyhow::Result<App> {
+        let db = &resolve_db_path(db)?;
         let store = match SqliteStore::open(db, mode, config.durability) {
             Err(crate::store::StoreError::NotFound) => {
                 anyhow::bail!("no database at {}", db.display())
+            }
+            // The refusal names the path and the fix already.
+            Err(crate::store::StoreError::Backend(e)) if e.is::<Refused>() => {
+                anyhow::bail!("{e}")
             }
             other => other.with_context(|| format!("cannot open database {}", db.display()))?,
         };

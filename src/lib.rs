@@ -15,7 +15,9 @@
 //! - [`store`]: the `Store` trait and its SQLite backend; every SQL string lives there.
 //! - [`domain`]: ids and values, validated on construction.
 //! - [`auth`]: the key file and HMAC session tokens.
+//! - [`operator`]: the operator passphrase (an Argon2id hash) for the human stages of YOLO mode.
 //! - [`redact`]: the secret-redaction engine.
+//! - [`display`]: which characters agent text may not show a terminal raw, and their escapes.
 //! - [`runner`]: YOLO command policy, sandbox arguments, running and snapshots.
 //! - [`ratelimit`], [`audit`]: pure rate-window decisions and the audit hash chain.
 
@@ -24,8 +26,10 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod display;
 pub mod domain;
 pub mod mcp;
+pub mod operator;
 pub mod ratelimit;
 pub mod redact;
 pub mod runner;

@@ -728,9 +728,10 @@ async fn errors_are_one_clear_line_and_a_closed_pipe_is_fine() {
         garbage.with_file_name("bridge.key"),
     )
     .unwrap();
-    cli_on(&env, &garbage, &["list"])
-        .await
-        .fails(2, "cannot open database");
+    cli_on(&env, &garbage, &["list"]).await.fails(
+        2,
+        "is not an SQLite database; mcp-bridge leaves it untouched",
+    );
 
     // `mcp-bridge list | head -0`: the reader is gone before anything is written.
     let mut cmd = tokio::process::Command::from(env.bridge());
@@ -832,11 +833,11 @@ async fn show_defuses_escape_sequences_and_labels_the_bridges_own_messages() {
     );
     assert!(
         shown.contains(
-            "b: blocked \"see \\u{1b}]0;pwned\\u{7}\", heartbeat 2026-01-31 12:05:00 UTC (…)"
+            "b: blocked \"see \\x1b]0;pwned\\x07\", heartbeat 2026-01-31 12:05:00 UTC (…)"
         ),
         "{shown}"
     );
-    assert!(shown.contains("#7  2026-01-31 12:01:00 UTC (…)  a (ops) → b (dev)  request  read\n    clear \\u{1b}[2J the screen\n"), "{shown}");
+    assert!(shown.contains("#7  2026-01-31 12:01:00 UTC (…)  a (ops) → b (dev)  request  read\n    clear \\x1b[2J the screen\n"), "{shown}");
     assert!(shown.contains("#8  2026-01-31 12:02:00 UTC (…)  bridge (system)  system  unread by b\n    exit 0 after 12 ms\n"), "{shown}");
     let json = cli(&env, &["show", "conv_00000000000000c1", "--json"])
         .await

@@ -15,6 +15,13 @@ use crate::util::*;
 /// The phrase `yolo confirm` asks for.
 pub const PHRASE: &str = "I UNDERSTAND THE RISKS";
 
+/// The operator passphrase the tests set and type.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// The prompt `yolo confirm`, `yolo approve` and `yolo passphrase` show
+/// before reading the passphrase (with echo off).
+pub const PASSPHRASE_PROMPT: &str = "Operator passphrase: ";
+
 /// The variable that makes a server offer YOLO mode.
 pub const YOLO_ON: (&str, &str) = ("MCP_BRIDGE_YOLO", "1");
 
@@ -70,6 +77,51 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.expect("pty task")
 }
 
+/// The operator passphrase file of `env`'s database.
+pub fn passphrase_file(env: &TestEnv) -> PathBuf {
+    env.db.with_file_name("operator.passphrase")
+}
+
+/// Runs `yolo passphrase` on a pty, typing `new` twice (after `old`, when
+/// one is set already); returns the exit status and the transcript.
+pub async fn passphrase_typing(
+    env: &TestEnv,
+    old: Option<&'static str>,
+    new: &'static str,
+    again: &'static str,
+) -> (ExitStatus, String) {
+    let cmd = yolo_cli(env, &["passphrase"], &[]);
+    blocking(move || {
+        let mut pty = Pty::spawn(cmd);
+        if let Some(old) = old {
+            pty.expect(PASSPHRASE_PROMPT);
+            pty.send_line(old);
+        }
+        pty.expect("New passphrase: ");
+        pty.send_line(new);
+        pty.expect("Repeat it: ");
+        pty.send_line(again);
+        pty.finish()
+    })
+    .await
+}
+
+/// Sets [`PASSPHRASE`] unless a passphrase is set already, the way a human does.
+pub async fn ensure_passphrase(env: &TestEnv) {
+    if passphrase_file(env).exists() {
+        return;
+    }
+    let (status, transcript) = passphrase_typing(env, None, PASSPHRASE, PASSPHRASE).await;
+    assert!(
+        status.success(),
+        "yolo passphrase failed ({status}):\n{transcript}"
+    );
+    assert!(
+        !transcript.contains(PASSPHRASE),
+        "the passphrase was echoed:\n{transcript}"
+    );
+}
+
 /// What the human types at `yolo confirm`'s second prompt.
 #[derive(Debug, Clone, Copy)]
 pub enum Code {
@@ -87,6 +139,19 @@ pub async fn confirm_typing(
     phrase: &'static str,
     code: Code,
 ) -> (ExitStatus, String) {
+    confirm_with_passphrase(env, conv, phrase, code, PASSPHRASE).await
+}
+
+/// As [`confirm_typing`], typing `passphrase` at the last prompt (which
+/// comes only after the right phrase and code).
+pub async fn confirm_with_passphrase(
+    env: &TestEnv,
+    conv: &str,
+    phrase: &'static str,
+    code: Code,
+    passphrase: &'static str,
+) -> (ExitStatus, String) {
+    ensure_passphrase(env).await;
     let cmd = yolo_cli(env, &["confirm", conv], &[]);
     blocking(move || {
         let mut pty = Pty::spawn(cmd);
@@ -100,7 +165,11 @@ pub async fn confirm_typing(
                 "odd one-time code {shown:?}"
             );
             match code {
-                Code::Shown => pty.send_line(&shown),
+                Code::Shown => {
+                    pty.send_line(&shown);
+                    pty.expect(PASSPHRASE_PROMPT);
+                    pty.send_line(passphrase);
+                }
                 Code::Typed(text) => pty.send_line(text),
             }
         }
@@ -127,11 +196,24 @@ pub async fn approve_typing(
     proposal: &str,
     vars: &[(&str, &str)],
 ) -> (ExitStatus, String, Option<String>) {
+    approve_with_passphrase(env, proposal, vars, PASSPHRASE).await
+}
+
+/// As [`approve_typing`], typing `passphrase` after `yes`.
+pub async fn approve_with_passphrase(
+    env: &TestEnv,
+    proposal: &str,
+    vars: &[(&str, &str)],
+    passphrase: &'static str,
+) -> (ExitStatus, String, Option<String>) {
+    ensure_passphrase(env).await;
     let cmd = yolo_cli(env, &["approve", proposal], vars);
     let (status, transcript) = blocking(move || {
         let mut pty = Pty::spawn(cmd);
         pty.expect("Type `yes`: ");
         pty.send_line("yes");
+        pty.expect(PASSPHRASE_PROMPT);
+        pty.send_line(passphrase);
         pty.finish()
     })
     .await;

@@ -2,7 +2,8 @@
 //! heartbeats), `show` (one conversation and its messages) and `tokens`
 //! (re-derived session tokens). They open an existing database and call the
 //! service layer; agent-written text is passed through
-//! [`output::sanitize`] before it reaches a terminal.
+//! shown through [`output::line`] and [`output::block`] (and table cells),
+//! so it cannot act on the terminal.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -280,7 +281,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let role_line: Vec<String> = c
         .participants
         .iter()
-        .map(|p| format!("{}: {}", p.side, output::sanitize(&p.role)))
+        .map(|p| format!("{}: {}", p.side, output::line(&p.role)))
         .collect();
     writeln!(out, "  {}{}", label("roles"), role_line.join("   "))?;
     writeln!(
@@ -305,7 +306,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 let note = s
                     .note
                     .as_deref()
-                    .map(|n| format!(" \"{}\"", output::sanitize(n)))
+                    .map(|n| format!(" \"{}\"", output::line(n)))
                     .unwrap_or_default();
                 format!(
                     "{}{note}, heartbeat {}",
@@ -346,11 +347,11 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             (Sender::Side(side), Some(to)) => {
                 let to: Vec<String> = to
                     .iter()
-                    .map(|p| format!("{} ({})", p.side, output::sanitize(&p.role)))
+                    .map(|p| format!("{} ({})", p.side, output::line(&p.role)))
                     .collect();
                 format!(
                     "{side} ({}) → {}",
-                    output::sanitize(&msg.from_role),
+                    output::line(&msg.from_role),
                     to.join(", ")
                 )
             }
@@ -371,7 +372,8 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             output::when(msg.created_at, now),
             msg.action_type,
         )?;
-        let text = output::sanitize(&msg.content);
+        let text = output::block(&msg.content);
+        let text = text.as_str();
         let lines: Vec<&str> = text.lines().collect();
         let limit = if args.full {
             lines.len()
@@ -403,7 +405,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             let files: Vec<String> = msg
                 .files_involved
                 .iter()
-                .map(|f| output::sanitize(f))
+                .map(|f| output::line(f).to_string())
                 .collect();
             writeln!(
                 out,
@@ -459,7 +461,7 @@ pub fn tokens(args: TokensArgs) -> anyhow::Result<ExitCode> {
         for (side, token) in &revealed.tokens {
             let role = c
                 .participant(*side)
-                .map(|p| output::sanitize(&p.role))
+                .map(|p| p.role.clone())
                 .unwrap_or_default();
             table.row(vec![
                 side.as_str().into(),

@@ -5,6 +5,7 @@
 //! only; output goes through [`super::output`].
 
 use std::io::{BufWriter, Write};
+
 use std::process::ExitCode;
 
 use clap::Args;
@@ -121,7 +122,7 @@ pub(super) fn settle<T>(result: Result<T, ServiceError>) -> anyhow::Result<Resul
     match result {
         Ok(v) => Ok(Ok(v)),
         Err(e) if e.is_refusal() => {
-            let _ = writeln!(std::io::stderr(), "mcp-bridge: {e}");
+            output::error_line(&e.to_string());
             Ok(Err(ExitCode::from(1)))
         }
         Err(e) => Err(e.into()),
@@ -139,15 +140,16 @@ macro_rules! settled {
 }
 pub(super) use settled;
 
-pub(super) fn stdout() -> BufWriter<std::io::StdoutLock<'static>> {
-    BufWriter::new(std::io::stdout().lock())
+/// Standard output as a human-facing [`output::Screen`].
+pub(super) fn stdout() -> BufWriter<output::Screen<std::io::StdoutLock<'static>>> {
+    output::screen()
 }
 
 /// The roles of a conversation, `a ↔ b`.
 pub(super) fn roles(c: &Conversation) -> String {
     c.participants
         .iter()
-        .map(|p| output::sanitize(&p.role))
+        .map(|p| output::line(&p.role).to_string())
         .collect::<Vec<_>>()
         .join(" ↔ ")
 }
@@ -293,13 +295,13 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
             detail.push(format!("count={n}"));
         }
         if let Some(text) = &d.detail {
-            detail.push(output::sanitize(text));
+            detail.push(text.clone());
         }
         table.row(vec![
             r.seq.to_string().into(),
             output::when(r.at, now).into(),
             d.actor.into(),
-            output::sanitize(&d.action).into(),
+            d.action.as_str().into(),
             d.conversation.as_deref().unwrap_or("-").into(),
             d.side.as_deref().unwrap_or("-").into(),
             outcome,

@@ -6,7 +6,9 @@ mod inspect;
 mod manage;
 mod output;
 mod redact;
+mod screen;
 mod serve;
+mod terminal;
 mod transfer;
 mod yolo;
 
@@ -131,26 +133,29 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
-    /// The database path: `--db`, else `positional`, else `$MCP_BRIDGE_DB`, else the default.
+    /// The database path, resolved (see [`crate::app::resolve_db_path`]):
+    /// `--db`, else `positional`, else `$MCP_BRIDGE_DB`, else the default.
     ///
     /// # Errors
-    /// When `--db` and a positional path are both given.
+    /// When `--db` and a positional path are both given, or the path cannot be resolved.
     pub fn db_path(&self, positional: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         if self.db.is_some() && positional.is_some() {
             anyhow::bail!(
                 "give the database either as --db PATH or as a positional PATH, not both"
             );
         }
-        Ok(self
-            .db
-            .clone()
-            .or(positional)
-            .or_else(|| {
-                std::env::var_os("MCP_BRIDGE_DB")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(config::default_db_path))
+        crate::app::resolve_db_path(
+            &self
+                .db
+                .clone()
+                .or(positional)
+                .or_else(|| {
+                    std::env::var_os("MCP_BRIDGE_DB")
+                        .filter(|v| !v.is_empty())
+                        .map(PathBuf::from)
+                })
+                .unwrap_or_else(config::default_db_path),
+        )
     }
 }
 
@@ -190,7 +195,7 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("mcp-bridge: {e:#}");
+            output::error_line(&format!("{e:#}"));
             ExitCode::from(2)
         }
     }

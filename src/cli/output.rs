@@ -2,14 +2,24 @@
 //! relative times, colour on a terminal, a progress bar on stderr, and JSON
 //! for `--json`. Formatting only; calls nothing.
 //!
-//! Text that agents wrote (message content, roles, notes, paths) can hold
-//! terminal escape sequences; [`sanitize`] makes control characters visible
-//! before anything agent-supplied reaches a human's terminal.
+//! Text that agents wrote (message content, roles, notes, paths, commands)
+//! can hold escape sequences, bidi overrides and invisible characters. It
+//! reaches a human only through [`line`] or [`block`] (a [`Shown`], whose
+//! characters [`crate::display`] made visible) or a table [`Cell`] (which
+//! does the same to its text), and every human-facing stream is a
+//! [`Screen`], which escapes whatever control still reaches it except the
+//! colour codes [`Style`] itself writes — so a forgotten call costs at most
+//! a line break, never the terminal. JSON goes through
+//! [`crate::display::json_safe`]: the same value, safe bytes.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use super::screen::Screen;
+use crate::display::{self, Lines};
 use crate::domain::Timestamp;
 
 /// A colour or emphasis for a piece of output.
@@ -30,7 +40,16 @@ pub enum Color {
 }
 
 impl Color {
-    const fn code(self) -> &'static str {
+    pub(super) const ALL: [Color; 6] = [
+        Color::Bold,
+        Color::Dim,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Cyan,
+    ];
+
+    pub(super) const fn code(self) -> &'static str {
         match self {
             Color::Bold => "1",
             Color::Dim => "2",
@@ -45,7 +64,7 @@ impl Color {
 /// Whether to colour stdout: only on a terminal, and never with `NO_COLOR` set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
-    color: bool,
+    pub(super) color: bool,
 }
 
 impl Style {
@@ -67,7 +86,8 @@ impl Style {
     }
 }
 
-/// One table cell: its text and an optional colour (padding ignores the colour).
+/// One table cell: its text, made visible-safe as one line, and an optional
+/// colour (padding ignores the colour).
 #[derive(Debug, Clone)]
 pub struct Cell {
     text: String,
@@ -78,7 +98,7 @@ impl Cell {
     /// A plain cell.
     pub fn plain(text: impl Into<String>) -> Self {
         Self {
-            text: text.into(),
+            text: line(&text.into()).to_string(),
             color: None,
         }
     }
@@ -86,8 +106,8 @@ impl Cell {
     /// A coloured cell.
     pub fn colored(text: impl Into<String>, color: Color) -> Self {
         Self {
-            text: text.into(),
             color: Some(color),
+            ..Self::plain(text)
         }
     }
 }
@@ -231,19 +251,50 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// Makes agent-written text safe for a terminal: control characters other
-/// than newline and tab become visible escapes (`\u{1b}`), so no escape
-/// sequence can move the cursor, recolour or retitle the human's terminal.
-pub fn sanitize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
+/// Agent-controlled text made visible-safe for a terminal; its `Display`
+/// writes the escaped form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown<'a>(Cow<'a, str>);
+
+impl Shown<'_> {
+    /// The escaped text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    out
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+/// A single-line field an agent controls (a role, a note, a path, a
+/// command, an error that echoes stored text): every control character,
+/// newline included, and every invisible or bidi character becomes a
+/// visible escape such as `\x1b` or `\u{202e}`.
+pub fn line(text: &str) -> Shown<'_> {
+    Shown(display::visible(text, Lines::One))
+}
+
+/// A multi-line text an agent controls (a message body): as [`line`], but
+/// newlines and tabs are kept.
+pub fn block(text: &str) -> Shown<'_> {
+    Shown(display::visible(text, Lines::Many))
+}
+
+/// Standard output as a [`Screen`], buffered; colour codes pass when
+/// [`Style::detect`] would colour.
+pub fn screen() -> std::io::BufWriter<Screen<std::io::StdoutLock<'static>>> {
+    let colour = Style::detect().color;
+    std::io::BufWriter::new(Screen::new(std::io::stdout().lock(), colour))
+}
+
+/// Prints `mcp-bridge: TEXT` on stderr as one visible-safe line: errors can
+/// echo what an agent or a file supplied (a path, a name, a value).
+pub fn error_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "mcp-bridge: {}", line(text));
 }
 
 /// Shortens one line to `max` characters, marking the cut with `…`.
@@ -261,7 +312,8 @@ pub fn truncate(line: &str, max: usize) -> String {
 /// # Errors
 /// When `out` fails.
 pub fn write_json(out: &mut dyn Write, value: &serde_json::Value) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+    let text = serde_json::to_string_pretty(value)?;
+    out.write_all(display::json_safe(&text).as_bytes())?;
     out.write_all(b"\n")
 }
 
@@ -358,7 +410,12 @@ mod tests {
 
     #[test]
     fn control_characters_are_made_visible() {
-        assert_eq!(sanitize("a\x1b[2Jb\tc\nd\u{7}"), "a\\u{1b}[2Jb\tc\nd\\u{7}");
+        assert_eq!(
+            block("a\x1b[2Jb\tc\nd\u{7}").as_str(),
+            "a\\x1b[2Jb\tc\nd\\x07"
+        );
+        assert_eq!(line("a\nb\u{202e}").to_string(), "a\\x0ab\\u{202e}");
+        assert_eq!(Cell::plain("x\ny").text, "x\\x0ay");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
         assert_eq!(bytes(512), "512 bytes");

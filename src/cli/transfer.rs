@@ -130,7 +130,7 @@ fn write_private(
 /// Records a refusal in the audit trail, says why on stderr, and exits with 1.
 fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(app.bridge.record_refusal(action, code))?;
-    let _ = writeln!(std::io::stderr(), "mcp-bridge: {text}");
+    output::error_line(text);
     Ok(ExitCode::from(1))
 }
 
@@ -183,7 +183,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     write_private(path, |w| {
         write_export(w, &export.records, export.at, layout)
     })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = output::screen();
     if args.common.json {
         output::write_json(
             &mut out,
@@ -255,7 +255,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         other => settled!(other),
     };
     let r = &imported.report;
-    let mut out = std::io::stdout().lock();
+    let mut out = output::screen();
     if args.common.json {
         output::write_json(
             &mut out,
@@ -344,7 +344,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     fs::rename(&tmp, &args.file)
         .with_context(|| format!("cannot write {}", args.file.display()))?;
     write_private(&key_dest, |w| w.write_all(&key))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = output::screen();
     if args.common.json {
         output::write_json(
             &mut out,
@@ -441,7 +441,7 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             db.display()
         );
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = output::screen();
     if args.common.json {
         output::write_json(
             &mut out,

@@ -1,16 +1,22 @@
 //! `mcp-bridge yolo …`: the human stages of YOLO mode. `confirm` and `approve`
-//! insist on a terminal on stdin, so an agent with shell access cannot pipe
-//! its way through them.
+//! insist on a terminal on stdin, so an agent cannot pipe its way through
+//! them, and on the operator passphrase ([`crate::operator`]), since an agent
+//! with a shell can fake a terminal. Everything an agent supplied (roles,
+//! workspace, command) is shown through [`output::line`] on a
+//! [`output::Screen`], so it cannot redraw the prompt.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::DbArgs;
+use super::output::{self, line};
+use super::terminal::{ask, ask_secret, stdin_is_terminal};
 use crate::app::App;
 use crate::domain::{ConversationId, Timestamp, YoloMode};
+use crate::operator::{Passphrase, PassphraseError};
 use crate::service::ServiceError;
 use crate::store::sqlite::OpenMode;
 use crate::store::{Activation, Proposal};
@@ -35,6 +41,9 @@ enum YoloCommand {
         /// The conversation.
         conversation: String,
     },
+    /// Set or change the operator passphrase that confirm and approve ask for (needs a terminal).
+    #[command(after_help = "Example:\n  mcp-bridge yolo passphrase")]
+    Passphrase,
     /// Approve one proposed command and print its single-use approval token (needs a terminal).
     #[command(after_help = "Example:\n  mcp-bridge yolo approve prop_0123456789abcdef")]
     Approve {
@@ -81,33 +90,56 @@ pub fn run(args: YoloArgs) -> anyhow::Result<ExitCode> {
     let db = args.db.db_path(None)?;
     super::runtime()?.block_on(async move {
         let app = App::open(&db, config, OpenMode::Existing)?;
+        let mut out = output::screen();
         let outcome = match args.command {
-            YoloCommand::Confirm { conversation } => confirm(&app, &parse_conversation(&conversation)?).await,
-            YoloCommand::Approve { proposal } => approve(&app, &proposal).await,
+            YoloCommand::Confirm { conversation } => {
+                confirm(&app, &mut out, &parse_conversation(&conversation)?).await
+            }
+            YoloCommand::Passphrase => set_passphrase(&app, &mut out).await,
+            YoloCommand::Approve { proposal } => approve(&app, &mut out, &proposal).await,
             YoloCommand::Deny { proposal } => app.bridge.yolo_deny(&proposal).await.map(|p| {
-                println!("Denied {} ({}): {}", p.id, p.conversation, p.command);
+                let _ = writeln!(
+                    out,
+                    "Denied {} ({}): {}",
+                    line(&p.id),
+                    p.conversation,
+                    line(&p.command)
+                );
             }),
             YoloCommand::Revoke { conversation } => {
                 let conversation = parse_conversation(&conversation)?;
                 app.bridge.yolo_revoke(&conversation).await.map(|()| {
-                    println!("Command execution revoked for {conversation}; its pending proposals were denied.");
+                    let _ = writeln!(
+                        out,
+                        "Command execution revoked for {conversation}; its pending proposals were denied."
+                    );
                 })
             }
             YoloCommand::Status { conversation, json } => {
                 let conversation = conversation.as_deref().map(parse_conversation).transpose()?;
                 let (activations, proposals) = app.bridge.yolo_status(conversation).await?;
-                print_status(&activations, &proposals, json);
+                print_status(&mut out, &activations, &proposals, json)?;
                 Ok(())
             }
-            YoloCommand::Restore { snapshot } => app.bridge.yolo_restore(&snapshot).await.map(|s| {
-                println!("Restored {} into {} (files created after the snapshot were left in place).", s.snapshot.id, s.workspace.display());
-            }),
+            YoloCommand::Restore { snapshot } => {
+                app.bridge.yolo_restore(&snapshot).await.map(|s| {
+                    let _ = writeln!(
+                        out,
+                        "Restored {} into {} (files created after the snapshot were left in place).",
+                        line(&s.snapshot.id),
+                        line(&s.workspace.to_string_lossy())
+                    );
+                })
+            }
         };
+        out.flush()?;
         app.bridge.store().flush().await?;
         match outcome {
             Ok(()) => Ok(ExitCode::SUCCESS),
-            Err(e @ (ServiceError::NotFound(_) | ServiceError::Conflict(_) | ServiceError::Cancelled)) => {
-                eprintln!("mcp-bridge: {e}");
+            Err(
+                e @ (ServiceError::NotFound(_) | ServiceError::Conflict(_) | ServiceError::Cancelled),
+            ) => {
+                output::error_line(&e.to_string());
                 Ok(ExitCode::from(1))
             }
             Err(e) => Err(e.into()),
@@ -121,7 +153,7 @@ fn parse_conversation(text: &str) -> anyhow::Result<ConversationId> {
 
 /// Refuses to go on unless stdin is a terminal (a human, not a pipe).
 fn require_terminal(what: &str) -> Result<(), ServiceError> {
-    if std::io::stdin().is_terminal() {
+    if stdin_is_terminal() {
         Ok(())
     } else {
         Err(ServiceError::Conflict(format!(
@@ -130,12 +162,119 @@ fn require_terminal(what: &str) -> Result<(), ServiceError> {
     }
 }
 
-fn ask(prompt: &str) -> String {
-    print!("{prompt}");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    line.trim_end_matches(['\r', '\n']).to_owned()
+/// The screen the human stages write to.
+type Out = std::io::BufWriter<output::Screen<std::io::StdoutLock<'static>>>;
+
+/// Writes `text` and flushes it before a prompt (output errors only lose
+/// text on a terminal that is gone; the answer that follows fails then).
+fn say(out: &mut Out, text: std::fmt::Arguments<'_>) {
+    let _ = out.write_fmt(text);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+/// Refuses unless an operator passphrase is set; checked before anything
+/// is shown, so a human is not walked through a confirmation that must fail.
+async fn require_passphrase(
+    app: &App,
+    action: &str,
+    conversation: Option<&ConversationId>,
+) -> Result<Passphrase, ServiceError> {
+    let passphrase = Passphrase::beside(&app.db_path);
+    match passphrase.is_set() {
+        Ok(true) => Ok(passphrase),
+        Ok(false) => {
+            let e = PassphraseError::NotSet {
+                path: passphrase.path().to_owned(),
+            };
+            Err(passphrase_refused(app, action, conversation, "not set", e).await)
+        }
+        Err(e) => Err(passphrase_refused(app, action, conversation, "unusable file", e).await),
+    }
+}
+
+/// Audits a passphrase refusal and turns it into the command's refusal.
+async fn passphrase_refused(
+    app: &App,
+    action: &str,
+    conversation: Option<&ConversationId>,
+    reason: &str,
+    e: PassphraseError,
+) -> ServiceError {
+    app.bridge
+        .yolo_passphrase_refused(action, conversation, reason)
+        .await;
+    ServiceError::Conflict(e.to_string())
+}
+
+/// Asks for the operator passphrase and checks it (wrong answers are
+/// counted and audited).
+async fn check_passphrase(
+    app: &App,
+    passphrase: &Passphrase,
+    action: &str,
+    conversation: Option<&ConversationId>,
+) -> Result<(), ServiceError> {
+    let answer = ask_secret("Operator passphrase: ")
+        .map_err(|e| ServiceError::Conflict(format!("cannot read the passphrase: {e}")))?;
+    match passphrase.check(&answer) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let reason = match &e {
+                PassphraseError::Wrong { .. } => "wrong passphrase",
+                PassphraseError::Locked { .. } => "locked after wrong passphrases",
+                _ => "unusable file",
+            };
+            Err(passphrase_refused(app, action, conversation, reason, e).await)
+        }
+    }
+}
+
+/// `yolo passphrase`: sets the passphrase, or changes it given the old one.
+async fn set_passphrase(app: &App, out: &mut Out) -> Result<(), ServiceError> {
+    const ACTION: &str = "yolo passphrase";
+    require_terminal("passphrase")?;
+    let passphrase = Passphrase::beside(&app.db_path);
+    let changing = match passphrase.is_set() {
+        Ok(set) => set,
+        Err(e) => return Err(passphrase_refused(app, ACTION, None, "unusable file", e).await),
+    };
+    if changing {
+        say(
+            out,
+            format_args!(
+                "An operator passphrase is set; to change it, give the current one first."
+            ),
+        );
+        check_passphrase(app, &passphrase, ACTION, None).await?;
+    } else {
+        say(
+            out,
+            format_args!(
+                "Choose the operator passphrase that `yolo confirm` and `yolo approve` will ask for.\n\
+             Use several random words, and never give it to an agent."
+            ),
+        );
+    }
+    let read = |prompt| {
+        ask_secret(prompt)
+            .map_err(|e| ServiceError::Conflict(format!("cannot read the passphrase: {e}")))
+    };
+    let new = read("New passphrase: ")?;
+    let again = read("Repeat it: ")?;
+    passphrase
+        .set(&new, &again)
+        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+    app.bridge.yolo_passphrase_set(changing).await;
+    say(
+        out,
+        format_args!(
+            "Operator passphrase {} (an Argon2id hash in {}).",
+            if changing { "changed" } else { "set" },
+            line(&passphrase.path().to_string_lossy())
+        ),
+    );
+    Ok(())
 }
 
 fn mode_text(mode: YoloMode) -> &'static str {
@@ -150,39 +289,66 @@ fn mode_text(mode: YoloMode) -> &'static str {
     }
 }
 
-fn describe_activation(a: &Activation) {
+fn describe_activation(out: &mut Out, a: &Activation) {
     let r = &a.request;
-    println!("  mode:       {}", mode_text(r.mode));
-    println!("  workspace:  {}", r.workspace.display());
+    say(out, format_args!("  mode:       {}", mode_text(r.mode)));
+    say(
+        out,
+        format_args!("  workspace:  {}", line(&r.workspace.to_string_lossy())),
+    );
     if r.sandbox {
-        println!(
-            "  sandbox:    on (bubblewrap: no network, read-only system, private /tmp, clean environment)"
+        say(
+            out,
+            format_args!(
+                "  sandbox:    on (bubblewrap: no network, read-only system, private /tmp, clean environment)"
+            ),
         );
     } else {
-        println!(
-            "  sandbox:    OFF — commands run directly on this machine with your user's rights"
+        say(
+            out,
+            format_args!(
+                "  sandbox:    OFF — commands run directly on this machine with your user's rights"
+            ),
         );
     }
-    println!("  timeout:    {} s per command", r.timeout_s);
+    say(
+        out,
+        format_args!("  timeout:    {} s per command", r.timeout_s),
+    );
 }
 
-async fn confirm(app: &App, conversation: &ConversationId) -> Result<(), ServiceError> {
+async fn confirm(
+    app: &App,
+    out: &mut Out,
+    conversation: &ConversationId,
+) -> Result<(), ServiceError> {
+    const ACTION: &str = "yolo confirm";
     let bridge = &app.bridge;
     require_terminal("confirm")?;
+    let passphrase = require_passphrase(app, ACTION, Some(conversation)).await?;
     let (conv, activation) = bridge.yolo_pending_activation(conversation).await?;
     let roles: Vec<String> = conv
         .participants
         .iter()
-        .map(|p| format!("{} ({})", p.role, p.side))
+        .map(|p| format!("{} ({})", line(&p.role), p.side))
         .collect();
-    println!("Request to enable command execution in {conversation}");
-    println!("  between:    {}", roles.join(" and "));
-    println!(
-        "  asked by:   side {} at {}",
-        activation.request.requested_by, activation.request.requested_at
+    say(
+        out,
+        format_args!("Request to enable command execution in {conversation}"),
     );
-    describe_activation(&activation);
-    println!("Every command still needs your approval (`mcp-bridge yolo approve`).");
+    say(out, format_args!("  between:    {}", roles.join(" and ")));
+    say(
+        out,
+        format_args!(
+            "  asked by:   side {} at {}",
+            activation.request.requested_by, activation.request.requested_at
+        ),
+    );
+    describe_activation(out, &activation);
+    say(
+        out,
+        format_args!("Every command still needs your approval (`mcp-bridge yolo approve`)."),
+    );
     if ask(&format!("Type `{CONFIRM_PHRASE}` to continue: ")) != CONFIRM_PHRASE {
         bridge
             .yolo_confirmation_failed(conversation, "wrong phrase")
@@ -200,45 +366,74 @@ async fn confirm(app: &App, conversation: &ConversationId) -> Result<(), Service
             "the code did not match; nothing was enabled".into(),
         ));
     }
+    check_passphrase(app, &passphrase, ACTION, Some(conversation)).await?;
     let active = bridge.yolo_confirm(&activation).await?;
     let until = active
         .expires_at
         .map_or_else(String::new, |t| t.to_string());
-    println!("Command execution is ACTIVE for {conversation} until {until}.");
-    println!("Revoke it at any time: mcp-bridge yolo revoke {conversation}");
+    say(
+        out,
+        format_args!("Command execution is ACTIVE for {conversation} until {until}."),
+    );
+    say(
+        out,
+        format_args!("Revoke it at any time: mcp-bridge yolo revoke {conversation}"),
+    );
     Ok(())
 }
 
-async fn approve(app: &App, id: &str) -> Result<(), ServiceError> {
+async fn approve(app: &App, out: &mut Out, id: &str) -> Result<(), ServiceError> {
+    const ACTION: &str = "yolo approve";
     let bridge = &app.bridge;
     require_terminal("approve")?;
     let (proposal, activation) = bridge.yolo_pending_proposal(id).await?;
-    println!(
-        "Proposal {} in {} from side {} at {}",
-        proposal.id, proposal.conversation, proposal.side, proposal.created_at
+    let passphrase = require_passphrase(app, ACTION, Some(&proposal.conversation)).await?;
+    say(
+        out,
+        format_args!(
+            "Proposal {} in {} from side {} at {}",
+            line(&proposal.id),
+            proposal.conversation,
+            proposal.side,
+            proposal.created_at
+        ),
     );
-    describe_activation(&activation);
-    println!("  command (exactly what will run):");
-    println!("    {}", proposal.command.escape_debug());
+    describe_activation(out, &activation);
+    say(out, format_args!("  command (exactly what will run):"));
+    say(out, format_args!("    {}", line(&proposal.command)));
     if ask("Approve this exact command? Type `yes`: ") != "yes" {
         return Err(ServiceError::Conflict(
             "not approved; the proposal is still pending (deny it with `mcp-bridge yolo deny`)"
                 .into(),
         ));
     }
+    check_passphrase(app, &passphrase, ACTION, Some(&proposal.conversation)).await?;
     let approval = bridge.yolo_approve(&proposal).await?;
-    println!(
-        "Approval token (single use, this command only, valid until {}):",
-        approval.expires_at
+    // The token goes to this terminal only: never to a log, the audit trail
+    // or stderr (only its hash is stored).
+    say(
+        out,
+        format_args!(
+            "Approval token (single use, this command only, valid until {}):",
+            approval.expires_at
+        ),
     );
-    println!("{}", approval.token);
-    println!(
-        "Give it to the agent: it calls execute_command with the same command and approval_token."
+    say(out, format_args!("{}", approval.token));
+    say(
+        out,
+        format_args!(
+            "Give it to the agent: it calls execute_command with the same command and approval_token."
+        ),
     );
     Ok(())
 }
 
-fn print_status(activations: &[Activation], proposals: &[Proposal], as_json: bool) {
+fn print_status(
+    out: &mut Out,
+    activations: &[Activation],
+    proposals: &[Proposal],
+    as_json: bool,
+) -> std::io::Result<()> {
     let now = Timestamp::now();
     if as_json {
         let a: Vec<_> = activations
@@ -266,11 +461,11 @@ fn print_status(activations: &[Activation], proposals: &[Proposal], as_json: boo
                 })
             })
             .collect();
-        println!("{}", json!({ "activations": a, "proposals": p }));
-        return;
+        let text = json!({ "activations": a, "proposals": p }).to_string();
+        return writeln!(out, "{}", crate::display::json_safe(&text));
     }
     if activations.is_empty() {
-        println!("No YOLO activations.");
+        writeln!(out, "No YOLO activations.")?;
     }
     for a in activations {
         let state = match (a.state, a.is_active(now)) {
@@ -281,23 +476,26 @@ fn print_status(activations: &[Activation], proposals: &[Proposal], as_json: boo
             .expires_at
             .map(|t| format!(" until {t}"))
             .unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "{}  {state}{until}  mode {}  sandbox {}  workspace {}",
             a.request.conversation,
             a.request.mode,
             if a.request.sandbox { "on" } else { "OFF" },
-            a.request.workspace.display()
-        );
+            line(&a.request.workspace.to_string_lossy())
+        )?;
     }
     for p in proposals {
-        let command: String = p.command.chars().take(60).collect();
-        println!(
+        let command = output::truncate(&line(&p.command).to_string(), 60);
+        writeln!(
+            out,
             "  {}  {:<8}  side {}  {}  {}",
-            p.id,
+            line(&p.id),
             p.state.as_str(),
             p.side,
             p.created_at,
-            command.escape_debug()
-        );
+            command
+        )?;
     }
+    Ok(())
 }

@@ -431,6 +431,13 @@ impl<S: AdminStore> Bridge<S> {
                 path.display()
             )));
         }
+        if !check.unexpected.is_empty() {
+            return Err(ServiceError::BadBackup(format!(
+                "{} holds what mcp-bridge never writes, so it is refused: {}",
+                path.display(),
+                check.unexpected.join("; ")
+            )));
+        }
         Ok(check)
     }
 
@@ -454,7 +461,11 @@ impl<S: AdminStore> Bridge<S> {
         src: &Path,
         progress: CopyProgress,
     ) -> Result<CopyReport, ServiceError> {
-        Ok(self.store.restore_from(src, progress).await?)
+        match self.store.restore_from(src, progress).await {
+            Ok(report) => Ok(report),
+            Err(StoreError::Conflict(why)) => Err(ServiceError::BadBackup(why)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Appends the audit record of a finished restore to the restored trail.

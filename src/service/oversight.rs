@@ -97,6 +97,27 @@ impl<S: YoloStore> Bridge<S> {
         self.audit(draft).await;
     }
 
+    /// Records a human stage refused because of the operator passphrase
+    /// (`reason`: wrong, not set, locked, or a damaged file).
+    pub async fn yolo_passphrase_refused(
+        &self,
+        action: &str,
+        conversation: Option<&ConversationId>,
+        reason: &str,
+    ) {
+        let mut draft =
+            cli_draft(action, conversation).failed(Outcome::Denied, "passphrase_refused");
+        draft.detail = Some(reason.to_owned());
+        self.audit(draft).await;
+    }
+
+    /// Records that the operator passphrase was set (or changed).
+    pub async fn yolo_passphrase_set(&self, changed: bool) {
+        let mut draft = cli_draft("yolo passphrase", None);
+        draft.detail = Some(if changed { "changed" } else { "set" }.to_owned());
+        self.audit(draft).await;
+    }
+
     /// Ends YOLO mode for `conversation` at once; pending and approved proposals are denied.
     ///
     /// # Errors

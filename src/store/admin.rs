@@ -165,6 +165,10 @@ pub struct FileCheck {
     pub supported_schema_version: i64,
     /// Whether it has the bridge's tables.
     pub is_bridge: bool,
+    /// What it holds that the bridge never writes: schema objects other than
+    /// its migrations' (or changed ones), counters out of range. Each names
+    /// the object or the value.
+    pub unexpected: Vec<String>,
 }
 
 /// Builds the audit record of an action once its outcome is known (inside the

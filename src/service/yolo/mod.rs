@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
-use crate::domain::{InvalidValue, Timestamp, YoloMode};
+use crate::domain::{Timestamp, YoloMode};
 use crate::runner::{self, RunOutput, SandboxSettings, policy, snapshot};
 use crate::store::{
     Activation, ActivationRequest, Guard, NewMessage, NewSnapshot, Proposal, ProposalState,
@@ -24,6 +24,7 @@ use super::SessionCredentials;
 
 mod report;
 mod types;
+mod workspace;
 
 pub use types::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
@@ -110,13 +111,11 @@ impl<S: YoloStore> Bridge<S> {
         if !self.settings.yolo.enabled {
             return Err(self.refuse(draft, ServiceError::YoloDisabled).await);
         }
-        let workspace = match std::fs::canonicalize(&enable.workspace) {
-            Ok(p) if p.is_dir() => p,
-            _ => {
-                let e = InvalidValue::new("workspace", "must be an existing directory");
-                return Err(self.refuse(draft, e.into()).await);
-            }
-        };
+        let workspace =
+            match workspace::check(&enable.workspace, &self.settings.yolo.hide, enable.sandbox) {
+                Ok(p) => p,
+                Err(e) => return Err(self.refuse(draft, e.into()).await),
+            };
         if !enable.sandbox && !self.settings.yolo.allow_unsandboxed {
             let e = ServiceError::SandboxUnavailable(
                 "sandbox: false is not allowed by this server's configuration (yolo.allow_unsandboxed)".into(),

@@ -11,6 +11,7 @@
 
 mod copy;
 mod import;
+mod schema;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
 
-pub use open::{Durability, OpenMode, SCHEMA_VERSION};
+pub use open::{Durability, OpenMode, Refused, SCHEMA_VERSION};
 
 use self::checkpoint::Checkpointer;
 use self::spool::AuditSpool;

@@ -1,6 +1,12 @@
 //! Opening a SQLite database: private files, connection settings, migrations.
+//!
+//! The bridge sets the mode of the files it creates (directory 0700, database
+//! 0600) and never changes the mode of a file it finds: an existing path must
+//! already be a private SQLite database (or an empty private file), else the
+//! open is refused with what to do, before SQLite touches it.
 
 use std::fs;
+use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
@@ -11,7 +17,7 @@ use super::sql_err;
 use crate::store::StoreError;
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_yolo.sql"),
     include_str!("../../../migrations/sqlite/0003_delivery_leases.sql"),
@@ -40,6 +46,55 @@ pub enum OpenMode {
     Existing,
 }
 
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Why an existing path is not opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(String);
+
+fn refused(text: String) -> StoreError {
+    StoreError::Backend(Box::new(Refused(text)))
+}
+
+/// Checks a path that exists before SQLite opens it: a regular file holding
+/// an SQLite database (or nothing yet) that only its owner may read. Reads
+/// its first 16 bytes; changes nothing.
+///
+/// # Errors
+/// A refusal naming the path and the fix, or the I/O failure.
+pub fn check_existing(path: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Backend(Box::new(e));
+    let meta = fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(refused(format!(
+            "{} is not a regular file, so it is not an SQLite database; give the path of a database file",
+            path.display()
+        )));
+    }
+    let mut head = Vec::with_capacity(16);
+    fs::File::open(path)
+        .map_err(io)?
+        .take(16)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if !head.is_empty() && head != SQLITE_HEADER {
+        return Err(refused(format!(
+            "{} is not an SQLite database; mcp-bridge leaves it untouched (give the path of a bridge database, or of a file that does not exist yet)",
+            path.display()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(refused(format!(
+            "{path} has mode {mode:03o}; other users could read every message. Run `chmod 600 {path}` (and make its directory private) if it is yours",
+            path = path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Creates the directory and an empty database file with private permissions,
 /// so SQLite never creates them with the process umask. SQLite gives the
 /// `-wal` and `-shm` files the database file's permissions.
@@ -60,21 +115,10 @@ fn prepare_files(path: &Path) -> Result<(), StoreError> {
         .mode(0o600)
         .open(path)
     {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(io(e)),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_existing(path),
+        Err(e) => Err(io(e)),
     }
-    tighten(path).map_err(io)
-}
-
-/// Removes group and other access from an existing database file.
-fn tighten(path: &Path) -> std::io::Result<()> {
-    let mode = fs::metadata(path)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), "database was readable by other users; setting mode 0600");
-        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700))?;
-    }
-    Ok(())
 }
 
 thread_local! {
@@ -115,8 +159,8 @@ fn busy_wait(attempt: i32) -> bool {
 pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Connection, StoreError> {
     match mode {
         OpenMode::Create => prepare_files(path)?,
-        OpenMode::Existing if !path.is_file() => return Err(StoreError::NotFound),
-        OpenMode::Existing => {}
+        OpenMode::Existing if !path.exists() => return Err(StoreError::NotFound),
+        OpenMode::Existing => check_existing(path)?,
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(sql_err)?;

@@ -13,7 +13,9 @@
 //! or JSON lines: a header line `{"format": …, "version": 1, "exported_at": …,
 //! "layout": "jsonl"}`, then one `{"conversation": {…}}` line per conversation
 //! (without `messages`), each followed by its `{"message": {"conversation_id": …, …}}`
-//! lines in order. Tokens and the server key are never part of it.
+//! lines in order. Tokens and the server key are never part of it. DEL, C1,
+//! bidi and invisible characters are written as `\uXXXX` escapes (the same
+//! value), so printing an export cannot act on a terminal.
 //!
 //! Decoding checks every field with the domain constructors and returns either
 //! every record or the first problem; nothing is written before that.
@@ -22,6 +24,8 @@ use std::collections::HashSet;
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
+
+use crate::display::json_safe;
 
 use crate::domain::{
     ActionType, ConversationId, MAX_MESSAGE_BYTES, Message, Role, Sender, Side, Status, Timestamp,
@@ -39,6 +43,16 @@ const MAX_IMPORTED_AGENT_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
 /// Largest bridge (`system`) message accepted on import, in bytes: a command's
 /// capped output.
 const MAX_IMPORTED_SYSTEM_BYTES: usize = 4 << 20;
+/// Largest message id accepted on import: 2^53, the largest integer every
+/// JSON reader keeps exact. New ids are one more than the largest used, so
+/// a file with an id near `i64::MAX` would make every later send in every
+/// conversation fail; under this bound a database needs about 2^62 more
+/// messages before that could happen.
+pub const MAX_IMPORTED_ID: i64 = 1 << 53;
+/// Earliest time accepted on import (2000-01-01T00:00:00Z), in µs since the epoch.
+const MIN_IMPORTED_MICROS: i64 = 946_684_800_000_000;
+/// Latest time accepted on import (3000-01-01T00:00:00Z), in µs since the epoch.
+const MAX_IMPORTED_MICROS: i64 = 32_503_680_000_000_000;
 
 /// How an export is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +205,8 @@ pub fn write_export(
                     })
                     .collect(),
             };
-            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            let text = serde_json::to_string_pretty(&doc)?;
+            out.write_all(json_safe(&text).as_bytes())?;
             out.write_all(b"\n")
         }
         Layout::JsonLines => {
@@ -201,23 +216,30 @@ pub fn write_export(
                 exported_at: Some(at.to_rfc3339()),
                 layout: Some("jsonl".to_owned()),
             };
-            serde_json::to_writer(&mut *out, &header)?;
-            out.write_all(b"\n")?;
+            json_line(out, &header)?;
             for r in records {
-                serde_json::to_writer(
-                    &mut *out,
+                json_line(
+                    out,
                     &FileLine::Conversation(file_conversation(&r.conversation)),
                 )?;
-                out.write_all(b"\n")?;
                 for m in &r.messages {
-                    let line = FileLine::Message(file_message(m, Some(&r.conversation.id)));
-                    serde_json::to_writer(&mut *out, &line)?;
-                    out.write_all(b"\n")?;
+                    json_line(
+                        out,
+                        &FileLine::Message(file_message(m, Some(&r.conversation.id))),
+                    )?;
                 }
             }
             Ok(())
         }
     }
+}
+
+/// Writes `value` as one JSON line, with every character that could act on
+/// a terminal escaped (the same JSON value; see [`json_safe`]).
+fn json_line(out: &mut dyn Write, value: &impl Serialize) -> std::io::Result<()> {
+    let text = serde_json::to_string(value)?;
+    out.write_all(json_safe(&text).as_bytes())?;
+    out.write_all(b"\n")
 }
 
 /// Checks the header: the right format and a version this build reads.
@@ -308,8 +330,14 @@ fn read_lines(text: &str) -> Result<Vec<FileConversation>, ExportFileError> {
 }
 
 fn time(field: &'static str, text: &str) -> Result<Timestamp, String> {
-    Timestamp::parse_rfc3339(text)
-        .map_err(|_| format!("`{field}` is not an RFC 3339 time: {text:?}"))
+    let t = Timestamp::parse_rfc3339(text)
+        .map_err(|_| format!("`{field}` is not an RFC 3339 time: {text:?}"))?;
+    if !(MIN_IMPORTED_MICROS..MAX_IMPORTED_MICROS).contains(&t.as_micros()) {
+        return Err(format!(
+            "`{field}` {text:?} is outside the years 2000 to 2999"
+        ));
+    }
+    Ok(t)
 }
 
 fn validate(file: Vec<FileConversation>) -> Result<Vec<ConversationRecord>, ExportFileError> {
@@ -401,8 +429,8 @@ fn conversation(
 }
 
 fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord, String> {
-    if m.id < 1 {
-        return Err("`id` must be positive".into());
+    if !(1..=MAX_IMPORTED_ID).contains(&m.id) {
+        return Err(format!("`id` must be 1 to {MAX_IMPORTED_ID} (2^53)"));
     }
     let from = Sender::parse(&m.from)
         .map_err(|_| format!("`from` {:?} must be \"a\", \"b\" or \"system\"", m.from))?;

@@ -161,3 +161,66 @@ fn bad_files_name_the_problem() {
             .contains("line 2: a message before any conversation")
     );
 }
+
+#[test]
+fn ids_and_times_out_of_range_are_refused() {
+    let json = export(Layout::Json);
+    for (from, to, problem) in [
+        (
+            "\"id\": 9",
+            "\"id\": 9223372036854775807",
+            "`id` must be 1 to",
+        ),
+        ("\"id\": 9", "\"id\": 9007199254740993", "`id` must be 1 to"),
+        ("\"id\": 3", "\"id\": 0", "`id` must be 1 to"),
+        (
+            "2023-11-14T22:13:21",
+            "1969-12-31T23:59:59",
+            "outside the years 2000 to 2999",
+        ),
+        (
+            "2023-11-14T22:13:21",
+            "3000-01-01T00:00:00",
+            "outside the years 2000 to 2999",
+        ),
+    ] {
+        assert!(json.contains(from), "{from} not in the sample");
+        let text = json.replacen(from, to, 1);
+        let e = read_export(&text).unwrap_err().to_string();
+        assert!(e.contains(problem), "{to}: {e}");
+    }
+    // The bound itself is accepted: 2^53 (with the following ids above it).
+    let at_bound = json
+        .replacen("\"id\": 3,", "\"id\": 9007199254740990,", 1)
+        .replacen("\"id\": 9,", "\"id\": 9007199254740991,", 1)
+        .replacen("\"id\": 10,", "\"id\": 9007199254740992,", 1);
+    let records = read_export(&at_bound).unwrap();
+    assert_eq!(records[0].messages[2].message.id, MAX_IMPORTED_ID);
+}
+
+#[test]
+fn exports_escape_what_could_act_on_a_terminal_and_read_back_the_same() {
+    let mut records = sample();
+    let hostile = "rlo\u{202e}csi\u{9b}2Jdel\u{7f}zw\u{200b}esc\x1b[2J";
+    records[0].messages[0].message.content = hostile.to_owned();
+    for layout in [Layout::Json, Layout::JsonLines] {
+        let mut out = Vec::new();
+        write_export(
+            &mut out,
+            &records,
+            Timestamp::from_micros(1_700_000_100_000_000),
+            layout,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !crate::display::has_unsafe(&text.replace('\n', "")),
+            "{text}"
+        );
+        assert!(
+            text.contains("\\u202e") && text.contains("\\u009b"),
+            "{text}"
+        );
+        assert_eq!(read_export(&text).unwrap(), records, "{layout:?}");
+    }
+}

@@ -1,10 +1,14 @@
 //! Copies of whole databases: the online backup (from one snapshot, while
 //! other processes write), restore into a live database, the read-only check
 //! of a backup file, and whether another process has a database open.
+//!
+//! A restore checks its source again on the very connection and snapshot it
+//! copies from, so a file swapped or changed after `check_file` cannot slip
+//! through.
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,7 +16,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::super::sql_err;
-use super::{ReadTx, corrupt, count, io_err};
+use super::{ReadTx, corrupt, count, io_err, schema};
 use crate::store::StoreError;
 use crate::store::admin::{CopyProgress, CopyReport, FileCheck};
 
@@ -37,16 +41,22 @@ const CORE_TABLES: [&str; 6] = [
     "audit_log",
 ];
 
-/// Creates (or truncates) `path` with mode 0600.
+/// Creates `path` anew with mode 0600. Whatever was there (a leftover, or a
+/// symlink planted at the name) is removed, never followed, so no file the
+/// bridge did not create is truncated or has its mode changed.
 fn private_file(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(e)),
+        _ => {}
+    }
     fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(io_err)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_err)
+    Ok(())
 }
 
 /// Runs an online backup from `from` to `to` step by step, reporting progress.
@@ -135,7 +145,24 @@ pub(super) fn restore_from(
     progress: &CopyProgress,
 ) -> Result<CopyReport, StoreError> {
     let source = open_read_only(src)?;
-    copy(&source, conn, progress)
+    let snapshot = ReadTx::begin(&source)?;
+    let check = inspect(&snapshot)?;
+    let refusal = check
+        .problems
+        .first()
+        .or(check.unexpected.first())
+        .cloned()
+        .or_else(|| (!check.is_bridge).then(|| "it is not an mcp-bridge database".to_owned()))
+        .or_else(|| {
+            (check.schema_version > check.supported_schema_version)
+                .then(|| "its schema is newer than this mcp-bridge".to_owned())
+        });
+    if let Some(why) = refusal {
+        return Err(StoreError::Conflict(format!(
+            "the backup changed after it was checked: {why}; nothing was restored"
+        )));
+    }
+    copy(&snapshot, conn, progress)
 }
 
 fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
@@ -151,6 +178,13 @@ fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 
 pub(super) fn check_file(path: &Path) -> Result<FileCheck, StoreError> {
     let conn = open_read_only(path)?;
+    let snapshot = ReadTx::begin(&conn)?;
+    inspect(&snapshot)
+}
+
+/// Checks an open database: integrity, schema version, the bridge's tables,
+/// and anything the bridge would not have written.
+fn inspect(conn: &Connection) -> Result<FileCheck, StoreError> {
     let schema_version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(sql_err)?;
@@ -173,11 +207,21 @@ pub(super) fn check_file(path: &Path) -> Result<FileCheck, StoreError> {
             |r| r.get(0),
         )
         .map_err(sql_err)?;
+    let supported_schema_version = super::super::SCHEMA_VERSION;
+    let is_bridge = tables == CORE_TABLES.len() as i64;
+    let mut unexpected = Vec::new();
+    if schema_version <= supported_schema_version {
+        unexpected = schema::foreign_objects(conn, schema_version)?;
+        if unexpected.is_empty() && is_bridge && problems.is_empty() {
+            unexpected = schema::counters_out_of_range(conn)?;
+        }
+    }
     Ok(FileCheck {
         problems,
         schema_version,
-        supported_schema_version: super::super::SCHEMA_VERSION,
-        is_bridge: tables == CORE_TABLES.len() as i64,
+        supported_schema_version,
+        is_bridge,
+        unexpected,
     })
 }
 

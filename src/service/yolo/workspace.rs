@@ -1,0 +1,212 @@
+//! Which directories may be a YOLO workspace. An agent names the workspace,
+//! so it is refused when it could disguise itself on the human's screen
+//! (control, bidi or invisible characters) or when commands there could
+//! reach far more than a project: `/`, a home directory, a top-level system
+//! directory or anything inside the operating system's own trees, and the
+//! directories hidden from commands (the bridge's data directory, with its
+//! database, key and passphrase hash, is always one): the workspace may not
+//! be one or lie inside one, and without the sandbox (which hides them) it
+//! may not contain one either.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::display;
+use crate::domain::InvalidValue;
+
+/// Top-level directories that are never a workspace themselves.
+const SYSTEM_TOP: &[&str] = &[
+    "bin",
+    "boot",
+    "dev",
+    "etc",
+    "home",
+    "lib",
+    "lib32",
+    "lib64",
+    "libx32",
+    "lost+found",
+    "media",
+    "mnt",
+    "nix",
+    "opt",
+    "proc",
+    "root",
+    "run",
+    "sbin",
+    "snap",
+    "srv",
+    "sys",
+    "tmp",
+    "usr",
+    "var",
+];
+
+/// Top-level directories that nothing inside may be a workspace either: the
+/// operating system, its configuration and the kernel's pseudo-filesystems.
+const SYSTEM_TREES: &[&str] = &[
+    "bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin", "sys",
+    "usr",
+];
+
+fn refuse(reason: impl Into<String>) -> InvalidValue {
+    InvalidValue::new("workspace", reason)
+}
+
+/// The home directories of this machine: the server's own (`$HOME`) and
+/// every account's in `/etc/passwd`, resolved.
+fn home_directories() -> Vec<PathBuf> {
+    let mut homes: Vec<PathBuf> = Vec::new();
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        homes.push(PathBuf::from(home));
+    }
+    if let Ok(passwd) = std::fs::read_to_string("/etc/passwd") {
+        homes.extend(
+            passwd
+                .lines()
+                .filter_map(|l| l.split(':').nth(5))
+                .filter(|h| h.starts_with('/'))
+                .map(PathBuf::from),
+        );
+    }
+    homes
+        .into_iter()
+        .filter_map(|h| std::fs::canonicalize(h).ok())
+        .collect()
+}
+
+/// Checks the workspace an agent asked for and returns it resolved.
+///
+/// # Errors
+/// An `invalid_argument` naming the reason: control or invisible characters
+/// (in the text given or in the directory it resolves to), not an existing
+/// directory, or a directory that is never a workspace.
+pub fn check(raw: &str, hidden: &[PathBuf], sandboxed: bool) -> Result<PathBuf, InvalidValue> {
+    if display::has_unsafe(raw) {
+        return Err(refuse(
+            "must not contain control, bidi or invisible characters",
+        ));
+    }
+    let path = match std::fs::canonicalize(raw) {
+        Ok(p) if p.is_dir() => p,
+        _ => return Err(refuse("must be an existing directory")),
+    };
+    if display::has_unsafe(&path.to_string_lossy()) {
+        return Err(refuse(
+            "resolves to a path with control, bidi or invisible characters",
+        ));
+    }
+    check_resolved(&path, hidden, sandboxed, &home_directories())?;
+    Ok(path)
+}
+
+/// The rules on an already resolved directory.
+fn check_resolved(
+    path: &Path,
+    hidden: &[PathBuf],
+    sandboxed: bool,
+    homes: &[PathBuf],
+) -> Result<(), InvalidValue> {
+    let parts: Vec<&str> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => p.to_str(),
+            _ => None,
+        })
+        .collect();
+    match parts.as_slice() {
+        [] => return Err(refuse("must not be the root directory /")),
+        [top] if SYSTEM_TOP.contains(top) => {
+            return Err(refuse(format!(
+                "must not be the system directory /{top}; use a project directory"
+            )));
+        }
+        [top, ..] if SYSTEM_TREES.contains(top) => {
+            return Err(refuse(format!(
+                "must not be inside the system directory /{top}; use a project directory"
+            )));
+        }
+        _ => {}
+    }
+    if homes.iter().any(|h| h == path) {
+        return Err(refuse(
+            "must not be a home directory (every dotfile, key and credential in it would be in reach); use a project directory inside it",
+        ));
+    }
+    if hidden.iter().any(|h| path.starts_with(h)) {
+        return Err(refuse(
+            "must not be or lie inside the bridge's data directory (its database, key and passphrase) or another directory hidden from commands",
+        ));
+    }
+    if !sandboxed && hidden.iter().any(|h| h.starts_with(path)) {
+        return Err(refuse(
+            "must not contain the bridge's data directory (its database, key and passphrase) when commands run without the sandbox, which would hide it",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dangerous_directories_are_refused_and_projects_are_not() {
+        let homes = [PathBuf::from("/home/ann"), PathBuf::from("/root")];
+        let data = [PathBuf::from("/home/ann/.local/share/mcp-bridge")];
+        let check =
+            |p: &str| check_resolved(Path::new(p), &data, false, &homes).map_err(|e| e.to_string());
+        // The sandbox hides the data directory, so a workspace around it is fine there.
+        assert!(check_resolved(Path::new("/home/ann/.local"), &data, true, &homes).is_ok());
+        assert!(
+            check_resolved(
+                Path::new("/home/ann/.local/share/mcp-bridge"),
+                &data,
+                true,
+                &homes
+            )
+            .is_err()
+        );
+        for refused in [
+            "/",
+            "/home",
+            "/etc",
+            "/usr",
+            "/tmp",
+            "/var",
+            "/root",
+            "/home/ann",
+            "/proc/self",
+            "/etc/nginx",
+            "/usr/local/src",
+            "/dev/shm",
+            "/sys/kernel",
+            "/home/ann/.local/share/mcp-bridge",
+            "/home/ann/.local/share/mcp-bridge/sub",
+            "/home/ann/.local",
+        ] {
+            assert!(check(refused).is_err(), "{refused} was accepted");
+        }
+        for allowed in [
+            "/home/ann/project",
+            "/work/repo",
+            "/srv/app/src",
+            "/tmp/build-1",
+            "/var/tmp/x",
+        ] {
+            assert!(check(allowed).is_ok(), "{allowed}: {:?}", check(allowed));
+        }
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_before_anything_else() {
+        for raw in [
+            "/tmp/x\x1b[2J",
+            "/tmp/\u{202e}x",
+            "/tmp/a\nmode: safe",
+            "/tmp/\u{200b}",
+        ] {
+            let e = check(raw, &[], true).unwrap_err().to_string();
+            assert!(e.contains("control, bidi or invisible"), "{raw:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! What a backup file must hold before it may replace a database: exactly
+//! the schema objects this build's migrations create for its schema version
+//! (same type, name, table and SQL) and nothing else — a trigger, view,
+//! index or table of anyone else's could divert or leak messages once it is
+//! restored — and counters small enough that the next message id or audit
+//! sequence number cannot run out.
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::super::open::MIGRATIONS;
+use super::super::sql_err;
+use crate::store::StoreError;
+
+/// Largest message id, id floor or audit sequence number a backup may hold
+/// (2^53, as on import): new ones are one more than the largest used.
+const MAX_COUNTER: i64 = 1 << 53;
+
+/// One row of `sqlite_master`: type, name, table, SQL.
+type Object = (String, String, String, Option<String>);
+
+fn objects(conn: &Connection) -> Result<Vec<Object>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .map_err(sql_err)?;
+    rows.collect::<Result<_, _>>().map_err(sql_err)
+}
+
+/// The objects the migrations up to `version` create, from a scratch
+/// in-memory database.
+fn expected(version: i64) -> Result<Vec<Object>, StoreError> {
+    let conn = Connection::open_with_flags(":memory:", OpenFlags::default()).map_err(sql_err)?;
+    let upto = usize::try_from(version).unwrap_or(0).min(MIGRATIONS.len());
+    for script in &MIGRATIONS[..upto] {
+        conn.execute_batch(script).map_err(sql_err)?;
+    }
+    objects(&conn)
+}
+
+/// Every way the schema of `conn` (at `version`) differs from what the
+/// bridge creates, each naming the object.
+pub(super) fn foreign_objects(conn: &Connection, version: i64) -> Result<Vec<String>, StoreError> {
+    let want = expected(version)?;
+    let have = objects(conn)?;
+    let mut out = Vec::new();
+    for object in &have {
+        if want.contains(object) {
+            continue;
+        }
+        let (kind, name, _, _) = object;
+        if want.iter().any(|w| &w.0 == kind && &w.1 == name) {
+            out.push(format!(
+                "{kind} `{name}` differs from the one mcp-bridge creates"
+            ));
+        } else {
+            out.push(format!("{kind} `{name}` was not created by mcp-bridge"));
+        }
+    }
+    for (kind, name, _, _) in &want {
+        if !have.iter().any(|h| &h.0 == kind && &h.1 == name) {
+            out.push(format!("{kind} `{name}` is missing"));
+        }
+    }
+    Ok(out)
+}
+
+/// Counters above [`MAX_COUNTER`]; call only on a schema without foreign objects.
+pub(super) fn counters_out_of_range(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let checks = [
+        ("message id", "SELECT max(id) FROM messages"),
+        (
+            "message id floor",
+            "SELECT max(value) FROM meta WHERE key = 'message_id_floor'",
+        ),
+        (
+            "audit sequence number",
+            "SELECT max(seq) FROM audit_log WHERE seq < 9223372036854775807",
+        ),
+        (
+            "audit chain head",
+            "SELECT max(count) FROM audit_log WHERE seq = 9223372036854775807",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (what, sql) in checks {
+        let value: Option<i64> = conn.query_row(sql, [], |r| r.get(0)).map_err(sql_err)?;
+        if let Some(v) = value.filter(|v| !(0..=MAX_COUNTER).contains(v)) {
+            out.push(format!("holds a {what} of {v}, outside 0 to 2^53"));
+        }
+    }
+    Ok(out)
+}
