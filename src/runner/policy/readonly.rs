@@ -16,7 +16,7 @@
 use std::path::Path;
 
 use super::args::{self, Spec, listed};
-use super::words::{self, Program};
+use super::simple::{self, Program};
 use super::{Refusal, rule};
 
 const FOLLOWS: &str =
@@ -280,7 +280,7 @@ pub(super) fn check(argv: &[String], workspace: &Path) -> Result<(), Refusal> {
     let Some(argv0) = argv.first() else {
         return Err(Refusal::new(rule::EMPTY_COMMAND, "the command is empty"));
     };
-    match words::program(argv0, workspace, false)? {
+    match simple::program(argv0, workspace, false)? {
         Program::Named(name) => check_named(&name, argv, workspace, false),
         Program::Script(_) => Err(Refusal::new(
             rule::PROGRAM_NOT_ALLOWED,

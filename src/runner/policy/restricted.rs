@@ -33,7 +33,7 @@ mod scripts;
 
 use super::args::{self, Spec, listed};
 use super::readonly;
-use super::words::{self, Program};
+use super::simple::{self, Program};
 use super::{Refusal, rule};
 
 /// Checks a command in `restricted` mode.
@@ -42,7 +42,7 @@ pub(super) fn check(argv: &[String], workspace: &Path) -> Result<(), Refusal> {
         return Err(Refusal::new(rule::EMPTY_COMMAND, "the command is empty"));
     };
     let args = argv.get(1..).unwrap_or_default();
-    let name = match words::program(argv0, workspace, true)? {
+    let name = match simple::program(argv0, workspace, true)? {
         Program::Script(_) => return any_args(argv0, args, workspace),
         Program::Named(name) => name,
     };
