@@ -42,6 +42,7 @@
 //! in `/bin`, `/usr/bin`, `/sbin`, `/usr/sbin` or `/usr/local/bin`.
 
 mod args;
+mod audit;
 mod blocklist;
 mod lex;
 mod paths;

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use super::args::{self, Spec, listed};
 use super::simple::{self, Program};
-use super::{Refusal, rule};
+use super::{Refusal, audit, rule};
 
 const FOLLOWS: &str =
     "follows symbolic links while walking directories, which can leave the workspace";
@@ -49,18 +49,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
         | "cksum" => (
             Spec {
                 short_values: "la",
-                refused: &[
-                    (
-                        "-c",
-                        rule::OUTSIDE_WORKSPACE,
-                        "reads file names from a checksum file, which cannot be checked",
-                    ),
-                    (
-                        "--check",
-                        rule::OUTSIDE_WORKSPACE,
-                        "reads file names from a checksum file, which cannot be checked",
-                    ),
-                ],
                 ..plain
             },
             Paths,
@@ -74,7 +62,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
                 short_values: "ITw",
                 long_values: "--ignore --hide --format --sort --time-style --block-size --tabsize --width --quoting-style --indicator-style --time",
                 text: "-I --ignore --hide --time-style --format --sort",
-                ..plain
             },
             Paths,
         ),
@@ -90,10 +77,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
             Spec {
                 short_values: "efmABCdD",
                 long_values: "--regexp --file --max-count --after-context --before-context --context --directories --devices --include --exclude --exclude-from --exclude-dir --label --binary-files --group-separator",
-                refused: &[
-                    ("-R", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    ("--dereference-recursive", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                ],
                 text: "-e --regexp --include --exclude --exclude-dir --label --group-separator -d -D --directories --devices --binary-files",
             },
             Pattern,
@@ -102,15 +85,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
             Spec {
                 short_values: "efgjmtTABCMErd",
                 long_values: "--regexp --file --glob --iglob --type --type-not --type-add --type-clear --max-count --max-depth --threads --replace --after-context --before-context --context --encoding --max-columns --max-filesize --ignore-file --path-separator --sort --sortr --colors --context-separator --field-match-separator --field-context-separator --pre-glob --engine --dfa-size-limit --regex-size-limit",
-                refused: &[
-                    ("-L", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    ("--follow", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    (
-                        "--pre",
-                        rule::OPTION_NOT_ALLOWED,
-                        "runs a preprocessor program on every file",
-                    ),
-                ],
                 text: "-e --regexp -g --glob --iglob -t -T --type --type-not --type-add --type-clear -r --replace --pre-glob --sort --sortr --colors --context-separator --field-match-separator --field-context-separator --path-separator -E --encoding --engine",
             },
             Pattern,
@@ -120,7 +94,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
                 short_values: "c",
                 long_values: "--format --printf",
                 text: "-c --format --printf",
-                ..plain
             },
             Paths,
         ),
@@ -128,19 +101,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
             Spec {
                 short_values: "eFfmP",
                 long_values: "--exclude --exclude-quiet --separator --files-from --magic-file --parameter",
-                refused: &[
-                    ("-C", rule::NOT_READ_ONLY, "writes a compiled magic file"),
-                    (
-                        "--compile",
-                        rule::NOT_READ_ONLY,
-                        "writes a compiled magic file",
-                    ),
-                    (
-                        "-f",
-                        rule::OUTSIDE_WORKSPACE,
-                        "reads file names from a file, which cannot be checked",
-                    ),
-                ],
                 text: "-e -F -P --exclude --exclude-quiet --separator --parameter",
             },
             Paths,
@@ -150,7 +110,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
                 short_values: "CUFIxXSDLW",
                 long_values: "--label --ifdef --exclude --exclude-from --ignore-matching-lines --show-function-line --starting-file --from-file --to-file --tabsize --width --horizon-lines --line-format --old-line-format --new-line-format --unchanged-line-format --old-group-format --new-group-format --unchanged-group-format --changed-group-format --palette",
                 text: "-F -I -x -S -D -L --label --ifdef --exclude --ignore-matching-lines --show-function-line --starting-file --line-format --old-line-format --new-line-format --unchanged-line-format --old-group-format --new-group-format --unchanged-group-format --changed-group-format --palette",
-                ..plain
             },
             Paths,
         ),
@@ -165,15 +124,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
             Spec {
                 short_values: "LPIoHT",
                 long_values: "--filelimit --timefmt --charset --sort",
-                refused: &[
-                    ("-o", rule::NOT_READ_ONLY, "writes the listing to a file"),
-                    (
-                        "-R",
-                        rule::NOT_READ_ONLY,
-                        "writes a 00Tree.html file into every directory",
-                    ),
-                    ("-l", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                ],
                 text: "-P -I -H -T --timefmt --charset --sort",
             },
             Paths,
@@ -182,10 +132,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
             Spec {
                 short_values: "BdtX",
                 long_values: "--block-size --max-depth --threshold --exclude --exclude-from --time-style",
-                refused: &[
-                    ("-L", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    ("--dereference", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                ],
                 text: "-B -t --block-size --threshold --exclude --time-style",
             },
             Paths,
@@ -195,7 +141,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
                 short_values: "Btx",
                 long_values: "--block-size --type --exclude-type",
                 text: "-B -t -x --block-size --type --exclude-type --output",
-                ..plain
             },
             Paths,
         ),
@@ -203,29 +148,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
             Spec {
                 short_values: "kotST",
                 long_values: "--key --output --field-separator --buffer-size --temporary-directory --parallel --random-source --compress-program --sort --batch-size",
-                refused: &[
-                    ("-o", rule::NOT_READ_ONLY, "writes the result to a file"),
-                    (
-                        "--output",
-                        rule::NOT_READ_ONLY,
-                        "writes the result to a file",
-                    ),
-                    (
-                        "-T",
-                        rule::NOT_READ_ONLY,
-                        "writes temporary files into a directory",
-                    ),
-                    (
-                        "--temporary-directory",
-                        rule::NOT_READ_ONLY,
-                        "writes temporary files into a directory",
-                    ),
-                    (
-                        "--compress-program",
-                        rule::OPTION_NOT_ALLOWED,
-                        "runs another program",
-                    ),
-                ],
                 text: "-k --key -t --field-separator -S --buffer-size --parallel --sort --batch-size",
             },
             Paths,
@@ -243,7 +165,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
                 short_values: "bcfd",
                 long_values: "--bytes --characters --fields --delimiter --output-delimiter",
                 text: "-b -c -f -d --bytes --characters --fields --delimiter --output-delimiter",
-                ..plain
             },
             Paths,
         ),
@@ -263,10 +184,6 @@ fn spec(name: &str) -> Option<(Spec, Operands)> {
             Spec {
                 short_values: "dfrs",
                 long_values: "--date --file --reference --set",
-                refused: &[
-                    ("-s", rule::NOT_READ_ONLY, "sets the system clock"),
-                    ("--set", rule::NOT_READ_ONLY, "sets the system clock"),
-                ],
                 text: "-d --date",
             },
             Paths,
@@ -307,6 +224,12 @@ pub(super) fn check_named(
     if operands == Operands::Text {
         return Ok(());
     }
+    // binutils expands every `@FILE` argument into the options in FILE.
+    if name == "strings"
+        && let Some(file) = args.iter().find(|a| a.starts_with('@'))
+    {
+        return Err(audit::refuse("strings", "@FILE", file));
+    }
     let parsed = args::parse(name, args, &spec, workspace)?;
     let mut files = parsed.operands.as_slice();
     match name {
@@ -328,12 +251,6 @@ pub(super) fn check_named(
                 "`uniq IN OUT` writes its second operand; give one input file",
             ));
         }
-        "file" if parsed.saw(&["--files-from"]) => {
-            return Err(Refusal::new(
-                rule::OUTSIDE_WORKSPACE,
-                "`file --files-from` reads file names from a file, which cannot be checked",
-            ));
-        }
         _ => {}
     }
     let pattern_given = parsed.saw(&["-e", "-f", "--regexp", "--file", "--files", "--type-list"]);
@@ -346,40 +263,6 @@ pub(super) fn check_named(
 /// `find`: start paths must be inside; actions that delete, run programs or write files,
 /// and symlink following, are refused.
 fn find(args: &[String], workspace: &Path) -> Result<(), Refusal> {
-    const REFUSED: &[(&str, &str, &str)] = &[
-        ("-delete", rule::NOT_READ_ONLY, "deletes what it finds"),
-        (
-            "-exec",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        (
-            "-execdir",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        (
-            "-ok",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        (
-            "-okdir",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        ("-fprint", rule::NOT_READ_ONLY, "writes a file"),
-        ("-fprint0", rule::NOT_READ_ONLY, "writes a file"),
-        ("-fprintf", rule::NOT_READ_ONLY, "writes a file"),
-        ("-fls", rule::NOT_READ_ONLY, "writes a file"),
-        ("-L", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-        ("-follow", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-        (
-            "-files0-from",
-            rule::OUTSIDE_WORKSPACE,
-            "reads start points from a file, which cannot be checked",
-        ),
-    ];
     /// Tests whose value is a file to compare with.
     const FILE_VALUED: &str = "-newer -anewer -cnewer -samefile";
     let mut in_expression = false;
@@ -387,8 +270,8 @@ fn find(args: &[String], workspace: &Path) -> Result<(), Refusal> {
     while i < args.len() {
         let arg = args[i].as_str();
         i += 1;
-        if let Some((_, rule, why)) = REFUSED.iter().find(|(o, ..)| *o == arg) {
-            return Err(Refusal::new(rule, format!("`find {arg}` {why}")));
+        if let Some(refusal) = audit::refused_flag("find", arg) {
+            return Err(refusal);
         }
         if !in_expression {
             match arg {

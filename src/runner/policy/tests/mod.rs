@@ -44,7 +44,7 @@ fn run(command: &str, mode: YoloMode, ws: &Path) -> Result<Plan, Refusal> {
     evaluate(command, mode, ws)
 }
 
-fn rule_of(command: &str, mode: YoloMode, ws: &Path) -> Option<&'static str> {
+pub(super) fn rule_of(command: &str, mode: YoloMode, ws: &Path) -> Option<&'static str> {
     run(command, mode, ws).err().map(|r| r.rule)
 }
 
