@@ -23,6 +23,7 @@ mod secrets;
 mod stress;
 mod util;
 mod util_cli;
+mod yolo_audit;
 mod yolo_e2e;
 mod yolo_sandbox;
 mod yolo_table;
