@@ -236,6 +236,7 @@ pub(super) const AUDIT: &[Entry] = &[
     e("pytest/py.test", Flags(&["--pastebin"]), Network, OPTION, Restricted, "pytest --help: --pastebin=mode: send failed|all info to bpaste.net", "pytest --pastebin=all"),
     e("pytest/py.test", Rule("-W ACTION::CATEGORY with a dotted category"), LoadsCode, OPTION, Restricted, "pytest --help: -W PYTHONWARNINGS; the category's module is imported", "pytest -W error::evil.Warning tests"),
     e("pytest/py.test", Rule("--junitxml, --log-file, --basetemp, --debug=FILE, --rootdir, --confcutdir, -c: paths"), WritesFiles, INSIDE, Restricted, "pytest --help: --junit-xml=path, --log-file, --basetemp=dir (removed if it exists)", "pytest --junitxml=/tmp/r.xml"),
+    e("pytest/py.test", Rule("--cov-report TYPE:DEST (pytest-cov): DEST is a path"), WritesFiles, INSIDE, Restricted, "pytest-cov: --cov-report=html:DIR writes the report into DIR", "pytest --cov-report=html:/tmp/cov tests"),
     e("pytest/py.test", Rule("test files and conftest.py of the workspace"), LoadsCode, PROJECT, Restricted, "pytest: collects test_*.py and conftest.py", "pytest tests"),
     // python
     e("python/python3", Rule("-c CODE, - (stdin), -i"), RunsProgram, OPTION, Restricted, "python(1): -c command; - reads stdin; -i inspects interactively", "python3 -c 'print(1)'"),

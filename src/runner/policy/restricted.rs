@@ -417,6 +417,12 @@ pub(super) fn pytest(args: &[String], workspace: &Path) -> Result<(), Refusal> {
         if option == "-p" && !value.starts_with("no:") {
             return Err(audit::refuse("pytest", "-p NAME", &shown));
         }
+        // pytest-cov writes `TYPE:DEST` reports to DEST.
+        if option.starts_with("--cov-r")
+            && let Some((_, dest)) = value.split_once(':')
+        {
+            args::check_path(workspace, dest)?;
+        }
         let warnings =
             option == "-W" || (option.len() > 4 && "--pythonwarnings".starts_with(option));
         if warnings && scripts::imports_category(value) {
