@@ -190,41 +190,9 @@ fn find(args: &[String], workspace: &Path) -> Result<(), Refusal> {
 
 /// `find` primaries whose next word is a value (a pattern, number, format …).
 fn takes_value(primary: &str) -> bool {
-    matches!(
+    listed(
+        "-name -iname -path -ipath -wholename -iwholename -regex -iregex -lname -ilname -type -xtype -size -perm -user -group -uid -gid -mtime -mmin -atime -amin -ctime -cmin -maxdepth -mindepth -links -inum -printf -fstype -used -context -regextype",
         primary,
-        "-name"
-            | "-iname"
-            | "-path"
-            | "-ipath"
-            | "-wholename"
-            | "-iwholename"
-            | "-regex"
-            | "-iregex"
-            | "-lname"
-            | "-ilname"
-            | "-type"
-            | "-xtype"
-            | "-size"
-            | "-perm"
-            | "-user"
-            | "-group"
-            | "-uid"
-            | "-gid"
-            | "-mtime"
-            | "-mmin"
-            | "-atime"
-            | "-amin"
-            | "-ctime"
-            | "-cmin"
-            | "-maxdepth"
-            | "-mindepth"
-            | "-links"
-            | "-inum"
-            | "-printf"
-            | "-fstype"
-            | "-used"
-            | "-context"
-            | "-regextype"
     )
 }
 

@@ -6,21 +6,29 @@
 //!   reflog (not `expire`/`delete`) show-ref cat-file merge-base for-each-ref diff-tree
 //!   diff-index diff-files ls-tree rev-list name-rev version`. Not: push, pull, fetch,
 //!   clone, remote, submodule, config, credential, filter-branch, reset, clean, rebase,
-//!   gc …; no `-c`/`--config-env`/`--exec-path`/`-p` global options, no `--ext-diff`,
-//!   no `grep -O`.
+//!   gc …; no `-c`/`--config-env`/`--exec-path`/`-p` global options, nothing that runs
+//!   a pager, editor, signer, diff or textconv program, no `--output`.
 //! * `cargo` `build check test clippy fmt run doc tree metadata bench` (and their short
 //!   aliases). Not: install, publish, login, new, add, update, clean …; no `+toolchain`,
-//!   `--config`, `-Z`, `doc --open`.
-//! * `npm` `test run run-script start ls list`. Not `install`/`ci`: they fetch packages
+//!   `--config`, `-Z`, `doc --open`; `clippy -- ARGS` only lint levels.
+//! * `npm` `test run run-script start ls list`, with a short list of options only (npm
+//!   reads every other `--key=value` as configuration, and keys such as `script-shell`
+//!   and `node-options` name programs and code). Not `install`/`ci`: they fetch packages
 //!   and run the packages' own install scripts, and the sandbox has no network anyway;
-//!   a human installs dependencies. No `exec`/`npx`, publish, login, adduser, config;
-//!   no `--script-shell`, `--userconfig`, `--registry`, `-g`.
-//! * `pip`/`pip3` `list show freeze check`. Not install/download/uninstall/config.
-//! * `pytest`/`py.test`, `python -m pytest`, `python -m unittest`.
+//!   a human installs dependencies. No `exec`/`npx`, publish, login, adduser, config.
+//! * `pip`/`pip3` `list show freeze check`. Not install/download/uninstall/config; no
+//!   `--python`.
+//! * `pytest`/`py.test`, `python -m pytest`, `python -m unittest` (of workspace modules);
+//!   no `-p NAME` but `-p no:NAME`, no `-o`, `--pyargs`, `--pdbcls`.
 //! * `python`/`python3`/`python3.N`, `node`, `sh`, `bash` running a script file inside
 //!   the workspace (a few harmless interpreter flags); never `-c`, `-e`, `-m` (other
-//!   than pytest/unittest), stdin or a REPL. `node --test` may run without a file.
-//! * `make`/`gmake` (no `--eval`), and `./script` or `dir/script` inside the workspace.
+//!   than pytest/unittest), stdin or a REPL, nor modules loaded by `--require`,
+//!   `--test-reporter`, `-W …::pkg.Category`. `node --test` may run without a file.
+//! * `make`/`gmake` with targets and options only: no `--eval`, and no `NAME=value`
+//!   operand (`X:=$(shell …)`, `SHELL=prog` are make code), so only the workspace's
+//!   makefile says what runs; and `./script` or `dir/script` inside the workspace.
+//!
+//! What each refused option does, and the manual that says so, is in `audit`.
 //!
 //! Every path-like argument must stay inside the workspace, as in `safe`. The project
 //! code these run (build scripts, tests, Makefiles, git hooks and filters, npm scripts)
