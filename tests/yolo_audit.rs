@@ -111,12 +111,18 @@ async fn restricted_make_runs_no_make_code_from_the_command_line() {
     .await;
     s.refused("make 'X!=sh build.sh'", "option-not-allowed", says)
         .await;
+    s.refused(
+        "make -j 'X:=$(shell sh build.sh)'",
+        "option-not-allowed",
+        says,
+    )
+    .await;
     s.refused("make SHELL=./build.sh test", "option-not-allowed", "SHELL")
         .await;
     s.refused("make --eval 'x:;@id' x", "option-not-allowed", says)
         .await;
     s.allowed("make -j2 test", &["make", "-j2", "test"]).await;
-    s.nothing_ran(4).await;
+    s.nothing_ran(5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -447,12 +447,13 @@ fn make(name: &str, args: &[String], workspace: &Path) -> Result<(), Refusal> {
         text: "-j --jobs -l --load-average",
     };
     let parsed = args::parse(name, args, &spec, workspace)?;
-    // Make reads a `NAME=value` operand as make code, which can run anything
+    // Make reads a `NAME=value` argument as make code, which can run anything
     // (`X:=$(shell …)`, `SHELL=prog`); only the workspace's makefile may say what runs.
-    if let Some(code) = parsed
-        .operands
+    // Every word is looked at, not only operands: `-j`, `-l` and `-O` take an optional
+    // value, so `make -j X=…` is an assignment to make, not a value of `-j`.
+    if let Some(code) = args
         .iter()
-        .find(|o| o.contains('=') || o.contains('$'))
+        .find(|a| !a.starts_with('-') && (a.contains('=') || a.contains('$')))
     {
         let form = if code.starts_with("SHELL=") {
             "SHELL="

@@ -231,6 +231,8 @@ const TABLE: &[Row] = &[
     // The audit's refusals leave the everyday spellings alone.
     ("make -j4 test", PNA, OK, OK),
     ("make 'X:=$(shell id)' all", PNA, no(OPTION_NOT_ALLOWED), OK),
+    ("make -j 'X:=$(shell id)'", PNA, no(OPTION_NOT_ALLOWED), OK),
+    ("make -f Makefile -C src -j 4 test", PNA, OK, OK),
     ("rg --hostname-bin ./build.sh x src", no(OPTION_NOT_ALLOWED), no(OPTION_NOT_ALLOWED), OK),
     ("file -z README.md", no(OPTION_NOT_ALLOWED), no(OPTION_NOT_ALLOWED), OK),
     ("file README.md", OK, OK, OK),
