@@ -188,7 +188,8 @@ fn git(args: &[String], workspace: &Path) -> Result<(), Refusal> {
             "checkout" | "switch" => "bBc",
             _ => "",
         },
-        long_values: "--message --grep --author --committer --format --pretty --since --until --after --before --file --template --date --orphan",
+        // `--pretty` takes a value only after `=`: `--pretty X` makes X an operand.
+        long_values: "--message --grep --author --committer --format --since --until --after --before --file --template --date --orphan",
         text: "-m --message --grep --author --committer --format --pretty -S -G --since --until --after --before --date -e -b -B -c -C -u --orphan",
     };
     let parsed = args::parse(&format!("git {sub}"), rest, &spec, workspace)?;
@@ -323,8 +324,10 @@ fn npm(args: &[String], workspace: &Path) -> Result<(), Refusal> {
     // npm reads every `--key[=value]` before `--` as configuration, and several keys
     // name programs or code (script-shell, shell, node-options, userconfig …), so only
     // these are accepted.
-    const FLAGS: &str = "-s --silent -q --quiet -d -dd -ddd --verbose --json -p --parseable -l --long -a --all --workspaces -ws --include-workspace-root --if-present --ignore-scripts --no-color --no-progress --foreground-scripts";
-    const VALUED: &str = "--loglevel --workspace -w --prefix --depth --omit --include --color";
+    // Options whose type includes Boolean never take the next word as their value
+    // (nopt), so `--color` is a flag here: `npm --color install` installs.
+    const FLAGS: &str = "-s --silent -q --quiet -d -dd -ddd --verbose --json -p --parseable -l --long -a --all --workspaces -ws --include-workspace-root --if-present --ignore-scripts --color --no-color --no-progress --foreground-scripts";
+    const VALUED: &str = "--loglevel --workspace -w --prefix --depth --omit --include";
     let mut operands: Vec<String> = Vec::new();
     let mut i = 0;
     while let Some(arg) = args.get(i) {

@@ -250,6 +250,8 @@ const TABLE: &[Row] = &[
     ("python3 -m unittest antigravity", PNA, no(OPTION_NOT_ALLOWED), OK),
     ("node --test --test-reporter=tap", PNA, OK, OK),
     ("npm test --silent", PNA, OK, OK),
+    ("npm --color install", PNA, no(SUBCOMMAND_NOT_ALLOWED), OK),
+    ("git log --pretty /etc/passwd", PNA, no(OUTSIDE_WORKSPACE), OK),
     ("npm run build -- --watch", PNA, OK, OK),
     ("npm test --node-options=--require=./app.js", PNA, no(OPTION_NOT_ALLOWED), OK),
     ("cargo clippy -- -D warnings -Aclippy::all --cap-lints=warn", PNA, OK, OK),
