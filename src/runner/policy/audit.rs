@@ -12,9 +12,10 @@
 //! and checks the verdict, so an entry cannot say more than the policy does.
 //!
 //! Manuals read: the Debian 12 man pages (GNU coreutils 9.1, grep 3.8, findutils 4.9,
-//! diffutils 3.8, file 5.44, binutils 2.40, tree 2.1, make 4.3, git 2.47, ripgrep 13 and
-//! ripgrep 14's `rg --help`), `cargo help`, `npm help config` (npm 9), `pip --help`
-//! (pip 24), `pytest --help` (pytest 8), `python3 --help-xoptions`, `node --help` (20).
+//! diffutils 3.8, file 5.44 and its source, binutils 2.40, tree 2.1, make 4.3 and the
+//! GNU make manual, git 2.47, ripgrep 13) and ripgrep 14's `rg --help`; `cargo help`
+//! (1.95), `npm help config` (npm 11), `pip --help` (pip 23), `pytest --help`
+//! (pytest 9), `python3 --help-xoptions` (3.11), `node --help` (20).
 
 use super::rule;
 
@@ -164,7 +165,7 @@ pub(super) const AUDIT: &[Entry] = &[
     e("find", Rule("-newer, -anewer, -cnewer, -samefile, -newerXY FILE: paths"), ReadsOutside, INSIDE, Safe, "find(1): -newer reference", "find . -newer /etc/passwd"),
     // tree
     e("tree", Flags(&["-o"]), WritesFiles, NOT_READ_ONLY, Safe, "tree(1): -o filename: send output to filename", "tree -o out.txt"),
-    e("tree", Flags(&["-R"]), WritesFiles, NOT_READ_ONLY, Safe, "tree(1): -R: recursively cross down the tree and write 00Tree.html files (with -H)", "tree -R -H . src"),
+    e("tree", Flags(&["-R"]), WritesFiles, NOT_READ_ONLY, Safe, "tree(1): -R: recursively cross down the tree each level directories, at each level outputting to a file named 00Tree.html", "tree -R -H . src"),
     e("tree", Flags(&["-l"]), FollowsLinks, OUTSIDE, Safe, "tree(1): -l: follow symbolic links like directories", "tree -l"),
     e("tree", Rule("--fromfile: operands are files holding a listing"), ReadsOutside, INSIDE, Safe, "tree(1): --fromfile: read paths from files", "tree --fromfile /etc/passwd"),
     // du, diff, ls, checksums, strings, date, uniq
@@ -185,11 +186,12 @@ pub(super) const AUDIT: &[Entry] = &[
     e("sed", Rule("the program"), RunsProgram, NOT_LISTED, Safe, "sed(1): the e command runs a shell command; w writes a file; -i edits in place", "sed -n p README.md"),
     e("xargs", Rule("the program"), RunsProgram, NOT_LISTED, Safe, "xargs(1): runs COMMAND with arguments read from input", "xargs cat"),
     e("fd/fdfind", Rule("the program"), RunsProgram, NOT_LISTED, Safe, "fd(1): -x, --exec and -X, --exec-batch run a command per result", "fd x"),
+    e("sdiff/diff3", Rule("the program"), RunsProgram, NOT_LISTED, Safe, "sdiff(1), diff3(1): --diff-program=PROGRAM; sdiff writes merged output (-o)", "sdiff README.md notes/a.txt"),
     e("env/printenv", Rule("the program"), RunsProgram, NOT_LISTED, Safe, "env(1): runs COMMAND in a changed environment, or prints the environment", "env"),
     // make
-    e("make/gmake", Rule("NAME=VALUE operands (=, :=, ::=, +=, ?=, !=) and operands with `$`: command-line make code"), RunsProgram, OPTION, Restricted, "make(1): variable definitions on the command line override the makefile; GNU make manual 8.13 ($(shell)) and 6.10", "make 'X:=$(shell id)' all"),
-    e("make/gmake", Rule("SHELL=PROGRAM operand"), RunsProgram, OPTION, Restricted, "GNU make manual 5.3.2: recipes run with the program in SHELL", "make SHELL=./build.sh test"),
-    e("make/gmake", Flags(&["--eval", "-E"]), RunsProgram, OPTION, Restricted, "make(1): -E string, --eval=string: evaluate string as makefile syntax", "make --eval 'x:;@id' x"),
+    e("make/gmake", Rule("NAME=VALUE operands (=, :=, ::=, +=, ?=, !=) and operands with `$`: command-line make code"), RunsProgram, OPTION, Restricted, "GNU make manual 9.5 Overriding Variables (a NAME=VALUE argument is make code) and 8.13 The shell Function", "make 'X:=$(shell id)' all"),
+    e("make/gmake", Rule("SHELL=PROGRAM operand"), RunsProgram, OPTION, Restricted, "GNU make manual 5.3.2 Choosing the Shell: recipes run with the program in SHELL", "make SHELL=./build.sh test"),
+    e("make/gmake", Flags(&["--eval", "-E"]), RunsProgram, OPTION, Restricted, "GNU make manual 9.8 Options Summary: -E string, --eval=string: evaluate string as makefile syntax", "make --eval 'x:;@id' x"),
     e("make/gmake", Rule("-f FILE, -C DIR, -I DIR: paths"), ReadsOutside, INSIDE, Restricted, "make(1): -f file, -C dir, -I dir", "make -f /tmp/Makefile"),
     e("make/gmake", Rule("targets: the workspace Makefile's recipes"), RunsProgram, PROJECT, Restricted, "make(1): runs the recipes of the makefile in the working directory", "make test"),
     // git
