@@ -380,6 +380,51 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The scan and `shlex` agree with yolo mode's full shell tokenizer: whenever
+        /// the scan accepts a command, the words are the same, and a word globs when
+        /// the tokenizer saw an unquoted glob in it (and only then, but for brackets).
+        #[test]
+        fn words_and_globs_agree_with_the_shell_tokenizer(chars in proptest::collection::vec(
+            proptest::sample::select(&[
+                'a', ' ', '\t', '\'', '"', '\\', '*', '?', '[', ']', '{', '}', ',', '=', '#', '~', '-', '\n',
+            ][..]),
+            0..24,
+        )) {
+            let command: String = chars.into_iter().collect();
+            let (Ok(marked), Ok(script)) = (scan(&command), super::super::lex::lex(&command)) else {
+                return Ok(());
+            };
+            let mut theirs = Vec::new();
+            for token in &script.tokens {
+                match token {
+                    super::super::lex::Token::Word(w) => {
+                        theirs.push((w.static_text().unwrap_or_default(), w.has_glob()));
+                    }
+                    // Bare `{`/`}`: `argv` refuses those words.
+                    super::super::lex::Token::Op(_) => return Ok(()),
+                }
+            }
+            let ours: Vec<(String, bool)> = shlex::split(&marked)
+                .unwrap_or_default()
+                .iter()
+                .map(|w| (w.chars().map(|c| stood_for(c).unwrap_or(c)).collect(), is_glob(w)))
+                .collect();
+            proptest::prop_assert_eq!(ours.len(), theirs.len(), "{:?}", command);
+            // The tokenizer only sees `[…]` within one unquoted run; `[\a]` is a
+            // bracket expression to `sh` too, so here it may glob where it did not.
+            let theirs: Vec<(String, bool)> = theirs
+                .into_iter()
+                .zip(&ours)
+                .map(|((text, glob), (_, our_glob))| {
+                    let bracket = text.contains('[') && text.contains(']');
+                    (text, glob || (bracket && *our_glob))
+                })
+                .collect();
+            proptest::prop_assert_eq!(ours, theirs, "{:?}", command);
+        }
+    }
+
     #[test]
     fn only_unquoted_glob_characters_glob() {
         assert!(is_glob("a\u{E000}"));
