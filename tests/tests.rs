@@ -27,6 +27,7 @@ mod stress;
 mod terminal_safety;
 mod util;
 mod util_cli;
+mod yolo_audit;
 mod yolo_e2e;
 mod yolo_sandbox;
 mod yolo_table;

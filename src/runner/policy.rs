@@ -7,30 +7,30 @@
 //!    other than tab and newline, and no Unicode bidirectional or invisible formatting
 //!    characters, which could make the command a human approves look different from the
 //!    one that runs (`control-character`, `too-long`).
-//! 2. **Tokenizing (every mode).** A POSIX-sh tokenizer (`lex`) splits the command into
-//!    words and operators with positions, and tokenizes `$(…)`, backticks and `<(…)`
-//!    recursively. Unbalanced quotes, a trailing `\`, an unmatched `)`, a here-document
-//!    without its end line, odd `$((…))` or nesting past 12 levels: `unparseable`.
-//! 3. **The always-blocked list (every mode)** (`blocklist`): privilege escalation,
-//!    deleting `/`, top-level directories or a home directory, writing block devices,
-//!    download-and-run, fork bombs. It scans every simple command, in every list,
+//! 2. **`yolo`**: a POSIX-sh tokenizer (`lex`) splits the command into words and
+//!    operators, tokenizing `$(…)`, backticks and `<(…)` recursively (unbalanced quotes,
+//!    a here-document without its end line, nesting past 12 levels: `unparseable`). The
+//!    always-blocked list (`blocklist`) then scans every simple command, in every list,
 //!    pipeline, subshell, group, substitution, here-document fed to a shell, and
 //!    `sh -c`/`eval`/`alias`/`trap`/`watch`/`env -S` string, recursively, looking
 //!    through wrappers (`env`, `nice`, `timeout`, `nohup`, `command`, `exec`, `busybox`,
-//!    `xargs`, `find -exec` …). In `yolo` mode it also refuses what it cannot see
-//!    into: a program name, `eval`/`sh -c` string or code piped into a shell that is
-//!    only known at run time (`dynamic-command`).
-//! 4. **`yolo`** then runs `sh -c COMMAND` ([`Plan::via_shell`]).
-//! 5. **`safe` and `restricted`** need a single simple command: no operators
-//!    (`shell-operator`, including `#` comments and unquoted `{a,b}`), no redirections
-//!    (`redirection`), no `$(…)`/backticks/`<(…)`/`$((…))` (`substitution`), no `$VAR`,
-//!    `${…}`, `$'…'` (`variable-expansion`), no `NAME=value` prefix (`assignment`).
-//!    Unquoted globs are expanded here, inside the workspace only (`outside-workspace`,
-//!    `glob-too-broad`); a `~` is outside the workspace. Every argument that can name a
-//!    file must resolve inside the workspace after following symbolic links
-//!    (`outside-workspace`). The program must be on the mode's list (`program-not-allowed`),
-//!    its subcommand and options too (`subcommand-not-allowed`, `option-not-allowed`,
-//!    `not-read-only`). The plan runs the words directly, with no shell.
+//!    `xargs`, `find -exec` …): privilege escalation, deleting `/`, top-level or home
+//!    directories, writing block devices, download-and-run, fork bombs, and what it
+//!    cannot see into (a program name or code only known at run time:
+//!    `dynamic-command`). The plan runs `sh -c COMMAND` ([`Plan::via_shell`]).
+//! 3. **`safe` and `restricted`** (`simple`) run one program with no shell, so they need
+//!    no shell grammar: any unquoted shell metacharacter is refused (`shell-operator` for
+//!    `; & | ( )`, newline, a leading `#`, brace expansion; `redirection` for `< >`;
+//!    `substitution` for `$(`, backquotes, `<(`; `variable-expansion` for any other `$`;
+//!    `assignment` for a leading `NAME=value`; `outside-workspace` for a leading `~`),
+//!    then the `shlex` crate splits the words. Unquoted globs are expanded here, inside
+//!    the workspace only (`outside-workspace`, `glob-too-broad`). Every argument that can
+//!    name a file must resolve inside the workspace after following symbolic links
+//!    (`outside-workspace`). The program must be on the mode's list
+//!    (`program-not-allowed`), its subcommand and options too (`subcommand-not-allowed`,
+//!    `option-not-allowed`, `not-read-only`); the options of listed programs that run
+//!    other programs, load code, write files or read outside the workspace are audited in
+//!    `audit`, each with its verdict and manual reference.
 //!    * `safe` (`readonly`): read-only programs; nothing that writes, executes other
 //!      programs, follows symbolic links out of a recursive walk, or prints the environment.
 //!    * `restricted` (`restricted`): `safe` plus listed subcommands of git, cargo, npm,
@@ -42,12 +42,13 @@
 //! in `/bin`, `/usr/bin`, `/sbin`, `/usr/sbin` or `/usr/local/bin`.
 
 mod args;
+mod audit;
 mod blocklist;
 mod lex;
 mod paths;
 mod readonly;
 mod restricted;
-mod words;
+mod simple;
 
 #[cfg(test)]
 mod tests;
@@ -152,46 +153,44 @@ impl std::error::Error for Refusal {}
 /// A [`Refusal`] naming the first rule the command breaks.
 pub fn evaluate(command: &str, mode: YoloMode, workspace: &Path) -> Result<Plan, Refusal> {
     precheck(command)?;
-    let script = lex::lex(command).map_err(|e| {
-        Refusal::new(
-            rule::UNPARSEABLE,
-            format!("the command cannot be parsed safely: {e}"),
-        )
-    })?;
-    if script.tokens.is_empty() {
-        return Err(Refusal::new(rule::EMPTY_COMMAND, "the command is empty"));
-    }
-    blocklist::check(&script, mode == YoloMode::Yolo)?;
-    match mode {
-        YoloMode::Yolo => Ok(Plan {
+    if mode == YoloMode::Yolo {
+        let script = lex::lex(command).map_err(|e| {
+            Refusal::new(
+                rule::UNPARSEABLE,
+                format!("the command cannot be parsed safely: {e}"),
+            )
+        })?;
+        if script.tokens.is_empty() {
+            return Err(Refusal::new(rule::EMPTY_COMMAND, "the command is empty"));
+        }
+        blocklist::check(&script)?;
+        return Ok(Plan {
             argv: vec!["sh".into(), "-c".into(), command.into()],
             via_shell: true,
-        }),
-        YoloMode::Safe | YoloMode::Restricted => {
-            // Containment compares canonical paths; accept a non-canonical spelling of
-            // the workspace rather than refusing every path through a symlink in it.
-            let canonical = workspace.canonicalize().map_err(|e| {
-                Refusal::new(
-                    rule::OUTSIDE_WORKSPACE,
-                    format!(
-                        "the workspace {} cannot be resolved: {e}",
-                        workspace.display()
-                    ),
-                )
-            })?;
-            let workspace = canonical.as_path();
-            let argv = words::simple_command(&script, command, workspace)?;
-            if mode == YoloMode::Safe {
-                readonly::check(&argv, workspace)?;
-            } else {
-                restricted::check(&argv, workspace)?;
-            }
-            Ok(Plan {
-                argv,
-                via_shell: false,
-            })
-        }
+        });
     }
+    // Containment compares canonical paths; accept a non-canonical spelling of the
+    // workspace rather than refusing every path through a symlink in it.
+    let canonical = workspace.canonicalize().map_err(|e| {
+        Refusal::new(
+            rule::OUTSIDE_WORKSPACE,
+            format!(
+                "the workspace {} cannot be resolved: {e}",
+                workspace.display()
+            ),
+        )
+    })?;
+    let workspace = canonical.as_path();
+    let argv = simple::argv(command, workspace)?;
+    if mode == YoloMode::Safe {
+        readonly::check(&argv, workspace)?;
+    } else {
+        restricted::check(&argv, workspace)?;
+    }
+    Ok(Plan {
+        argv,
+        via_shell: false,
+    })
 }
 
 /// Length and character checks that need no parsing.

@@ -1,7 +1,8 @@
 //! Option parsing shared by the `safe` and `restricted` program rules: walks a program's
 //! arguments the way getopt would (short clusters, attached values, `--long=value`,
-//! GNU abbreviations of long options, `--`), refuses listed options and checks that every
-//! argument that can name a file stays inside the workspace.
+//! GNU abbreviations of long options, `--`), refuses the options the audit table
+//! (`audit`) refuses for the program, and checks that every argument that can name a
+//! file stays inside the workspace.
 //!
 //! When the walker is unsure it errs towards checking more: an unknown option's next
 //! word is treated as an operand (so it is path-checked), and a non-alphanumeric
@@ -9,7 +10,7 @@
 
 use std::path::Path;
 
-use super::{Refusal, paths, rule};
+use super::{Refusal, audit, paths, rule};
 
 /// How one program's options look.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,8 +20,6 @@ pub(super) struct Spec {
     /// Long options (space-separated) that take the next word as their value when
     /// given without `=`.
     pub long_values: &'static str,
-    /// Options refused outright: spelling (`-o`, `--output`), rule id, and why.
-    pub refused: &'static [(&'static str, &'static str, &'static str)],
     /// Options (space-separated) whose value is free text (a pattern, a message), not
     /// a path.
     pub text: &'static str,
@@ -34,6 +33,8 @@ pub(super) struct Parsed {
     pub operands: Vec<String>,
     /// Every option seen, as `-x` or `--long` (as typed, so possibly abbreviated).
     pub seen: Vec<String>,
+    /// The options that took a value, with the value.
+    pub values: Vec<(String, String)>,
 }
 
 impl Parsed {
@@ -47,8 +48,8 @@ impl Parsed {
     }
 }
 
-/// Walks `args` (without the program name), refusing listed options and path-checking
-/// option values that are not text.
+/// Walks `args` (without the program name), refusing the options `audit` refuses for
+/// `program` (`rg`, `git commit` …) and path-checking option values that are not text.
 pub(super) fn parse(
     program: &str,
     args: &[String],
@@ -75,7 +76,7 @@ pub(super) fn parse(
                 None => (long, None),
             };
             let option = format!("--{name}");
-            refuse_listed(program, &option, spec, true)?;
+            refuse_audited(program, &option)?;
             if ["files0", "files-from", "pathspec-from"]
                 .iter()
                 .any(|f| name.starts_with(f))
@@ -95,10 +96,11 @@ pub(super) fn parse(
                 }
                 None => None,
             };
-            if let Some(v) = value
-                && !listed(spec.text, &option)
-            {
-                check_path(workspace, &v)?;
+            if let Some(v) = value {
+                if !listed(spec.text, &option) {
+                    check_path(workspace, &v)?;
+                }
+                parsed.values.push((option.clone(), v));
             }
             parsed.seen.push(option);
             continue;
@@ -113,10 +115,10 @@ pub(super) fn parse(
                 break;
             }
             let option = format!("-{c}");
-            refuse_listed(program, &option, spec, false)?;
+            refuse_audited(program, &option)?;
             let takes_value = spec.short_values.contains(c);
             let is_text = listed(spec.text, &option);
-            parsed.seen.push(option);
+            parsed.seen.push(option.clone());
             if takes_value {
                 let rest: String = cluster[k + 1..].iter().collect();
                 let value = if !rest.is_empty() {
@@ -127,10 +129,11 @@ pub(super) fn parse(
                 } else {
                     None
                 };
-                if let Some(v) = value
-                    && !is_text
-                {
-                    check_path(workspace, &v)?;
+                if let Some(v) = value {
+                    if !is_text {
+                        check_path(workspace, &v)?;
+                    }
+                    parsed.values.push((option, v));
                 }
                 break;
             }
@@ -140,18 +143,8 @@ pub(super) fn parse(
     Ok(parsed)
 }
 
-fn refuse_listed(program: &str, option: &str, spec: &Spec, long: bool) -> Result<(), Refusal> {
-    for (refused, rule, why) in spec.refused {
-        let hit = if long {
-            refused.starts_with("--") && refused.starts_with(option) && option.len() > 2
-        } else {
-            *refused == option
-        };
-        if hit {
-            return Err(Refusal::new(rule, format!("`{program} {refused}` {why}")));
-        }
-    }
-    Ok(())
+fn refuse_audited(program: &str, option: &str) -> Result<(), Refusal> {
+    audit::refused_flag(program, option).map_or(Ok(()), Err)
 }
 
 /// Checks that `value` resolves inside the workspace.

@@ -1,11 +1,11 @@
-//! POSIX-sh tokenizer for the command policy: turns a command line into words and
+//! POSIX-sh tokenizer for `yolo` mode's always-blocked list: turns a command line into words and
 //! operators with byte positions, the way `sh` would split it, without running anything.
 //!
 //! It knows single and double quotes, backslash escapes and line continuations, the
 //! unquoted operators (`;` `;;` `&` `&&` `|` `||` `|&` `(` `)` newline, `{`/`}` as whole
 //! words, every redirection including here-documents and here-strings), `#` comments, and
 //! inside words: `$NAME`/`${…}` expansions, `$(…)`, backticks, `$((…))`, `<(…)`/`>(…)`,
-//! `$'…'`/`$"…"`, a leading `~`, and which literal characters were quoted (so a later glob
+//! `$'…'`/`$"…"`, a leading `~`, and which literal characters were quoted (so a glob
 //! check can tell `*` from `'*'`). Command and process substitutions are tokenized
 //! recursively, so the checks can see the commands inside them.
 //!
@@ -27,8 +27,6 @@ pub(crate) const MAX_DEPTH: usize = 12;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Script {
     pub tokens: Vec<Token>,
-    /// An unquoted `#` comment was dropped somewhere in this list.
-    pub has_comment: bool,
 }
 
 /// One shell token.
@@ -195,22 +193,6 @@ impl Word {
             }
         }
         Some(tail.rsplit('/').next().unwrap_or(&tail).to_string())
-    }
-
-    /// The word as a glob pattern: quoted literal characters are backslash-escaped.
-    pub fn glob_pattern(&self) -> String {
-        let mut out = String::new();
-        for piece in &self.pieces {
-            if let Piece::Lit { text, quoted } = piece {
-                for c in text.chars() {
-                    if *quoted && matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-            }
-        }
-        out
     }
 
     /// The command lists that run when this word is expanded.

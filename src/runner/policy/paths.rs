@@ -83,7 +83,7 @@ pub(super) fn resolve_inside(workspace: &Path, arg: &str) -> Result<PathBuf, Ref
 }
 
 /// Expands a glob pattern (quoted metacharacters backslash-escaped, see
-/// `Word::glob_pattern`) inside the workspace. Like `sh`, a pattern that matches nothing
+/// `simple::glob_pattern`) inside the workspace. Like `sh`, a pattern that matches nothing
 /// stands for itself (`literal`). Matches keep the pattern's spelling of its directory
 /// part (`src/*.rs` gives `src/main.rs`) and come sorted.
 pub(super) fn expand_glob(

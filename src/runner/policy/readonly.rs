@@ -16,11 +16,13 @@
 use std::path::Path;
 
 use super::args::{self, Spec, listed};
-use super::words::{self, Program};
-use super::{Refusal, rule};
+use super::simple::{self, Program};
+use super::{Refusal, audit, rule};
 
 const FOLLOWS: &str =
     "follows symbolic links while walking directories, which can leave the workspace";
+
+use Operands::{Paths, Pattern, Text};
 
 /// How a listed program's operands are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,246 +35,48 @@ enum Operands {
     Pattern,
 }
 
+/// The `safe` list: programs (space-separated), their short options that take a value,
+/// their long options that take the next word as their value, the options whose value
+/// is free text rather than a path, and how their operands are treated. The options
+/// they must never get are in `audit`.
+#[rustfmt::skip]
+const PROGRAMS: &[(&str, &str, &str, &str, Operands)] = &[
+    ("cat wc rev realpath readlink which comm", "", "", "--output-delimiter", Paths),
+    ("md5sum sha1sum sha224sum sha256sum sha384sum sha512sum b2sum cksum", "la", "", "", Paths),
+    ("echo printf basename dirname seq expr true false sleep numfmt whoami id uname nproc arch pwd tr", "", "", "", Text),
+    ("ls", "ITw", "--ignore --hide --format --sort --time-style --block-size --tabsize --width --quoting-style --indicator-style --time", "-I --ignore --hide --time-style --format --sort", Paths),
+    ("head tail", "ncs", "--lines --bytes --pid --sleep-interval --max-unchanged-stats", "", Paths),
+    ("grep egrep fgrep", "efmABCdD", "--regexp --file --max-count --after-context --before-context --context --directories --devices --include --exclude --exclude-from --exclude-dir --label --binary-files --group-separator", "-e --regexp --include --exclude --exclude-dir --label --group-separator -d -D --directories --devices --binary-files", Pattern),
+    ("rg", "efgjmtTABCMErd", "--regexp --file --glob --iglob --type --type-not --type-add --type-clear --max-count --max-depth --threads --replace --after-context --before-context --context --encoding --max-columns --max-filesize --ignore-file --path-separator --sort --sortr --colors --context-separator --field-match-separator --field-context-separator --pre-glob --engine --dfa-size-limit --regex-size-limit", "-e --regexp -g --glob --iglob -t -T --type --type-not --type-add --type-clear -r --replace --pre-glob --sort --sortr --colors --context-separator --field-match-separator --field-context-separator --path-separator -E --encoding --engine", Pattern),
+    ("stat", "c", "--format --printf", "-c --format --printf", Paths),
+    ("file", "eFfmP", "--exclude --exclude-quiet --separator --files-from --magic-file --parameter", "-e -F -P --exclude --exclude-quiet --separator --parameter", Paths),
+    ("diff", "CUFIxXSDLW", "--label --ifdef --exclude --exclude-from --ignore-matching-lines --show-function-line --starting-file --from-file --to-file --tabsize --width --horizon-lines --line-format --old-line-format --new-line-format --unchanged-line-format --old-group-format --new-group-format --unchanged-group-format --changed-group-format --palette", "-F -I -x -S -D -L --label --ifdef --exclude --ignore-matching-lines --show-function-line --starting-file --line-format --old-line-format --new-line-format --unchanged-line-format --old-group-format --new-group-format --unchanged-group-format --changed-group-format --palette", Paths),
+    ("cmp", "in", "", "", Paths),
+    ("tree", "LPIoHT", "--filelimit --timefmt --charset --sort", "-P -I -H -T --timefmt --charset --sort", Paths),
+    ("du", "BdtX", "--block-size --max-depth --threshold --exclude --exclude-from --time-style", "-B -t --block-size --threshold --exclude --time-style", Paths),
+    ("df", "Btx", "--block-size --type --exclude-type", "-B -t -x --block-size --type --exclude-type --output", Paths),
+    ("sort", "kotST", "--key --output --field-separator --buffer-size --temporary-directory --parallel --random-source --compress-program --sort --batch-size", "-k --key -t --field-separator -S --buffer-size --parallel --sort --batch-size", Paths),
+    ("uniq", "fsw", "--skip-fields --skip-chars --check-chars", "", Paths),
+    ("cut", "bcfd", "--bytes --characters --fields --delimiter --output-delimiter", "-b -c -f -d --bytes --characters --fields --delimiter --output-delimiter", Paths),
+    // The union of these programs' value-taking short options. Their values (separators,
+    // widths, counts) are still path-checked: a letter that is a plain flag in one of
+    // them must not let the next operand go unchecked.
+    ("nl tac fold fmt column expand unexpand paste join od hexdump strings base64 base32", "abdefghijlnoprstvwxACEHNRST12", "--separator --delimiters --output-separator --table-columns --width --tabs", "", Paths),
+    ("date", "dfrs", "--date --file --reference --set", "-d --date", Paths),
+];
+
 /// The spec of a listed program, or `None` when it is not in `safe`.
 fn spec(name: &str) -> Option<(Spec, Operands)> {
-    use Operands::{Paths, Pattern, Text};
-    let plain = Spec::default();
-    Some(match name {
-        "cat" | "wc" | "rev" | "realpath" | "readlink" | "which" | "comm" => (
-            Spec {
-                text: "--output-delimiter",
-                ..plain
-            },
-            Paths,
-        ),
-        "md5sum" | "sha1sum" | "sha224sum" | "sha256sum" | "sha384sum" | "sha512sum" | "b2sum"
-        | "cksum" => (
-            Spec {
-                short_values: "la",
-                refused: &[
-                    (
-                        "-c",
-                        rule::OUTSIDE_WORKSPACE,
-                        "reads file names from a checksum file, which cannot be checked",
-                    ),
-                    (
-                        "--check",
-                        rule::OUTSIDE_WORKSPACE,
-                        "reads file names from a checksum file, which cannot be checked",
-                    ),
-                ],
-                ..plain
-            },
-            Paths,
-        ),
-        "echo" | "printf" | "basename" | "dirname" | "seq" | "expr" | "true" | "false"
-        | "sleep" | "numfmt" | "whoami" | "id" | "uname" | "nproc" | "arch" | "pwd" | "tr" => {
-            (plain, Text)
-        }
-        "ls" => (
-            Spec {
-                short_values: "ITw",
-                long_values: "--ignore --hide --format --sort --time-style --block-size --tabsize --width --quoting-style --indicator-style --time",
-                text: "-I --ignore --hide --time-style --format --sort",
-                ..plain
-            },
-            Paths,
-        ),
-        "head" | "tail" => (
-            Spec {
-                short_values: "ncs",
-                long_values: "--lines --bytes --pid --sleep-interval --max-unchanged-stats",
-                ..plain
-            },
-            Paths,
-        ),
-        "grep" | "egrep" | "fgrep" => (
-            Spec {
-                short_values: "efmABCdD",
-                long_values: "--regexp --file --max-count --after-context --before-context --context --directories --devices --include --exclude --exclude-from --exclude-dir --label --binary-files --group-separator",
-                refused: &[
-                    ("-R", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    ("--dereference-recursive", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                ],
-                text: "-e --regexp --include --exclude --exclude-dir --label --group-separator -d -D --directories --devices --binary-files",
-            },
-            Pattern,
-        ),
-        "rg" => (
-            Spec {
-                short_values: "efgjmtTABCMErd",
-                long_values: "--regexp --file --glob --iglob --type --type-not --type-add --type-clear --max-count --max-depth --threads --replace --after-context --before-context --context --encoding --max-columns --max-filesize --ignore-file --path-separator --sort --sortr --colors --context-separator --field-match-separator --field-context-separator --pre-glob --engine --dfa-size-limit --regex-size-limit",
-                refused: &[
-                    ("-L", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    ("--follow", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    (
-                        "--pre",
-                        rule::OPTION_NOT_ALLOWED,
-                        "runs a preprocessor program on every file",
-                    ),
-                ],
-                text: "-e --regexp -g --glob --iglob -t -T --type --type-not --type-add --type-clear -r --replace --pre-glob --sort --sortr --colors --context-separator --field-match-separator --field-context-separator --path-separator -E --encoding --engine",
-            },
-            Pattern,
-        ),
-        "stat" => (
-            Spec {
-                short_values: "c",
-                long_values: "--format --printf",
-                text: "-c --format --printf",
-                ..plain
-            },
-            Paths,
-        ),
-        "file" => (
-            Spec {
-                short_values: "eFfmP",
-                long_values: "--exclude --exclude-quiet --separator --files-from --magic-file --parameter",
-                refused: &[
-                    ("-C", rule::NOT_READ_ONLY, "writes a compiled magic file"),
-                    (
-                        "--compile",
-                        rule::NOT_READ_ONLY,
-                        "writes a compiled magic file",
-                    ),
-                    (
-                        "-f",
-                        rule::OUTSIDE_WORKSPACE,
-                        "reads file names from a file, which cannot be checked",
-                    ),
-                ],
-                text: "-e -F -P --exclude --exclude-quiet --separator --parameter",
-            },
-            Paths,
-        ),
-        "diff" => (
-            Spec {
-                short_values: "CUFIxXSDLW",
-                long_values: "--label --ifdef --exclude --exclude-from --ignore-matching-lines --show-function-line --starting-file --from-file --to-file --tabsize --width --horizon-lines --line-format --old-line-format --new-line-format --unchanged-line-format --old-group-format --new-group-format --unchanged-group-format --changed-group-format --palette",
-                text: "-F -I -x -S -D -L --label --ifdef --exclude --ignore-matching-lines --show-function-line --starting-file --line-format --old-line-format --new-line-format --unchanged-line-format --old-group-format --new-group-format --unchanged-group-format --changed-group-format --palette",
-                ..plain
-            },
-            Paths,
-        ),
-        "cmp" => (
-            Spec {
-                short_values: "in",
-                ..plain
-            },
-            Paths,
-        ),
-        "tree" => (
-            Spec {
-                short_values: "LPIoHT",
-                long_values: "--filelimit --timefmt --charset --sort",
-                refused: &[
-                    ("-o", rule::NOT_READ_ONLY, "writes the listing to a file"),
-                    (
-                        "-R",
-                        rule::NOT_READ_ONLY,
-                        "writes a 00Tree.html file into every directory",
-                    ),
-                    ("-l", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                ],
-                text: "-P -I -H -T --timefmt --charset --sort",
-            },
-            Paths,
-        ),
-        "du" => (
-            Spec {
-                short_values: "BdtX",
-                long_values: "--block-size --max-depth --threshold --exclude --exclude-from --time-style",
-                refused: &[
-                    ("-L", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                    ("--dereference", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-                ],
-                text: "-B -t --block-size --threshold --exclude --time-style",
-            },
-            Paths,
-        ),
-        "df" => (
-            Spec {
-                short_values: "Btx",
-                long_values: "--block-size --type --exclude-type",
-                text: "-B -t -x --block-size --type --exclude-type --output",
-                ..plain
-            },
-            Paths,
-        ),
-        "sort" => (
-            Spec {
-                short_values: "kotST",
-                long_values: "--key --output --field-separator --buffer-size --temporary-directory --parallel --random-source --compress-program --sort --batch-size",
-                refused: &[
-                    ("-o", rule::NOT_READ_ONLY, "writes the result to a file"),
-                    (
-                        "--output",
-                        rule::NOT_READ_ONLY,
-                        "writes the result to a file",
-                    ),
-                    (
-                        "-T",
-                        rule::NOT_READ_ONLY,
-                        "writes temporary files into a directory",
-                    ),
-                    (
-                        "--temporary-directory",
-                        rule::NOT_READ_ONLY,
-                        "writes temporary files into a directory",
-                    ),
-                    (
-                        "--compress-program",
-                        rule::OPTION_NOT_ALLOWED,
-                        "runs another program",
-                    ),
-                ],
-                text: "-k --key -t --field-separator -S --buffer-size --parallel --sort --batch-size",
-            },
-            Paths,
-        ),
-        "uniq" => (
-            Spec {
-                short_values: "fsw",
-                long_values: "--skip-fields --skip-chars --check-chars",
-                ..plain
-            },
-            Paths,
-        ),
-        "cut" => (
-            Spec {
-                short_values: "bcfd",
-                long_values: "--bytes --characters --fields --delimiter --output-delimiter",
-                text: "-b -c -f -d --bytes --characters --fields --delimiter --output-delimiter",
-                ..plain
-            },
-            Paths,
-        ),
-        "nl" | "tac" | "fold" | "fmt" | "column" | "expand" | "unexpand" | "paste" | "join"
-        | "od" | "hexdump" | "strings" | "base64" | "base32" => (
-            Spec {
-                // The union of these programs' value-taking short options. Their values
-                // (separators, widths, counts) are still path-checked: a letter that is
-                // a plain flag in one of them must not let the next operand go unchecked.
-                short_values: "abdefghijlnoprstvwxACEHNRST12",
-                long_values: "--separator --delimiters --output-separator --table-columns --width --tabs",
-                ..plain
-            },
-            Paths,
-        ),
-        "date" => (
-            Spec {
-                short_values: "dfrs",
-                long_values: "--date --file --reference --set",
-                refused: &[
-                    ("-s", rule::NOT_READ_ONLY, "sets the system clock"),
-                    ("--set", rule::NOT_READ_ONLY, "sets the system clock"),
-                ],
-                text: "-d --date",
-            },
-            Paths,
-        ),
-        _ => return None,
-    })
+    PROGRAMS.iter().find(|p| listed(p.0, name)).map(
+        |&(_, short_values, long_values, text, operands)| {
+            let spec = Spec {
+                short_values,
+                long_values,
+                text,
+            };
+            (spec, operands)
+        },
+    )
 }
 
 /// Checks a command in `safe` mode.
@@ -280,7 +84,7 @@ pub(super) fn check(argv: &[String], workspace: &Path) -> Result<(), Refusal> {
     let Some(argv0) = argv.first() else {
         return Err(Refusal::new(rule::EMPTY_COMMAND, "the command is empty"));
     };
-    match words::program(argv0, workspace, false)? {
+    match simple::program(argv0, workspace, false)? {
         Program::Named(name) => check_named(&name, argv, workspace, false),
         Program::Script(_) => Err(Refusal::new(
             rule::PROGRAM_NOT_ALLOWED,
@@ -307,6 +111,12 @@ pub(super) fn check_named(
     if operands == Operands::Text {
         return Ok(());
     }
+    // binutils expands every `@FILE` argument into the options in FILE.
+    if name == "strings"
+        && let Some(file) = args.iter().find(|a| a.starts_with('@'))
+    {
+        return Err(audit::refuse("strings", "@FILE", file));
+    }
     let parsed = args::parse(name, args, &spec, workspace)?;
     let mut files = parsed.operands.as_slice();
     match name {
@@ -328,12 +138,6 @@ pub(super) fn check_named(
                 "`uniq IN OUT` writes its second operand; give one input file",
             ));
         }
-        "file" if parsed.saw(&["--files-from"]) => {
-            return Err(Refusal::new(
-                rule::OUTSIDE_WORKSPACE,
-                "`file --files-from` reads file names from a file, which cannot be checked",
-            ));
-        }
         _ => {}
     }
     let pattern_given = parsed.saw(&["-e", "-f", "--regexp", "--file", "--files", "--type-list"]);
@@ -346,40 +150,6 @@ pub(super) fn check_named(
 /// `find`: start paths must be inside; actions that delete, run programs or write files,
 /// and symlink following, are refused.
 fn find(args: &[String], workspace: &Path) -> Result<(), Refusal> {
-    const REFUSED: &[(&str, &str, &str)] = &[
-        ("-delete", rule::NOT_READ_ONLY, "deletes what it finds"),
-        (
-            "-exec",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        (
-            "-execdir",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        (
-            "-ok",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        (
-            "-okdir",
-            rule::NOT_READ_ONLY,
-            "runs a program on what it finds",
-        ),
-        ("-fprint", rule::NOT_READ_ONLY, "writes a file"),
-        ("-fprint0", rule::NOT_READ_ONLY, "writes a file"),
-        ("-fprintf", rule::NOT_READ_ONLY, "writes a file"),
-        ("-fls", rule::NOT_READ_ONLY, "writes a file"),
-        ("-L", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-        ("-follow", rule::OUTSIDE_WORKSPACE, FOLLOWS),
-        (
-            "-files0-from",
-            rule::OUTSIDE_WORKSPACE,
-            "reads start points from a file, which cannot be checked",
-        ),
-    ];
     /// Tests whose value is a file to compare with.
     const FILE_VALUED: &str = "-newer -anewer -cnewer -samefile";
     let mut in_expression = false;
@@ -387,8 +157,8 @@ fn find(args: &[String], workspace: &Path) -> Result<(), Refusal> {
     while i < args.len() {
         let arg = args[i].as_str();
         i += 1;
-        if let Some((_, rule, why)) = REFUSED.iter().find(|(o, ..)| *o == arg) {
-            return Err(Refusal::new(rule, format!("`find {arg}` {why}")));
+        if let Some(refusal) = audit::refused_flag("find", arg) {
+            return Err(refusal);
         }
         if !in_expression {
             match arg {
@@ -420,41 +190,9 @@ fn find(args: &[String], workspace: &Path) -> Result<(), Refusal> {
 
 /// `find` primaries whose next word is a value (a pattern, number, format …).
 fn takes_value(primary: &str) -> bool {
-    matches!(
+    listed(
+        "-name -iname -path -ipath -wholename -iwholename -regex -iregex -lname -ilname -type -xtype -size -perm -user -group -uid -gid -mtime -mmin -atime -amin -ctime -cmin -maxdepth -mindepth -links -inum -printf -fstype -used -context -regextype",
         primary,
-        "-name"
-            | "-iname"
-            | "-path"
-            | "-ipath"
-            | "-wholename"
-            | "-iwholename"
-            | "-regex"
-            | "-iregex"
-            | "-lname"
-            | "-ilname"
-            | "-type"
-            | "-xtype"
-            | "-size"
-            | "-perm"
-            | "-user"
-            | "-group"
-            | "-uid"
-            | "-gid"
-            | "-mtime"
-            | "-mmin"
-            | "-atime"
-            | "-amin"
-            | "-ctime"
-            | "-cmin"
-            | "-maxdepth"
-            | "-mindepth"
-            | "-links"
-            | "-inum"
-            | "-printf"
-            | "-fstype"
-            | "-used"
-            | "-context"
-            | "-regextype"
     )
 }
 

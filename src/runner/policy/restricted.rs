@@ -6,21 +6,29 @@
 //!   reflog (not `expire`/`delete`) show-ref cat-file merge-base for-each-ref diff-tree
 //!   diff-index diff-files ls-tree rev-list name-rev version`. Not: push, pull, fetch,
 //!   clone, remote, submodule, config, credential, filter-branch, reset, clean, rebase,
-//!   gc …; no `-c`/`--config-env`/`--exec-path`/`-p` global options, no `--ext-diff`,
-//!   no `grep -O`.
+//!   gc …; no `-c`/`--config-env`/`--exec-path`/`-p` global options, nothing that runs
+//!   a pager, editor, signer, diff or textconv program, no `--output`.
 //! * `cargo` `build check test clippy fmt run doc tree metadata bench` (and their short
 //!   aliases). Not: install, publish, login, new, add, update, clean …; no `+toolchain`,
-//!   `--config`, `-Z`, `doc --open`.
-//! * `npm` `test run run-script start ls list`. Not `install`/`ci`: they fetch packages
+//!   `--config`, `-Z`, `doc --open`; `clippy -- ARGS` only lint levels.
+//! * `npm` `test run run-script start ls list`, with a short list of options only (npm
+//!   reads every other `--key=value` as configuration, and keys such as `script-shell`
+//!   and `node-options` name programs and code). Not `install`/`ci`: they fetch packages
 //!   and run the packages' own install scripts, and the sandbox has no network anyway;
-//!   a human installs dependencies. No `exec`/`npx`, publish, login, adduser, config;
-//!   no `--script-shell`, `--userconfig`, `--registry`, `-g`.
-//! * `pip`/`pip3` `list show freeze check`. Not install/download/uninstall/config.
-//! * `pytest`/`py.test`, `python -m pytest`, `python -m unittest`.
+//!   a human installs dependencies. No `exec`/`npx`, publish, login, adduser, config.
+//! * `pip`/`pip3` `list show freeze check`. Not install/download/uninstall/config; no
+//!   `--python`.
+//! * `pytest`/`py.test`, `python -m pytest`, `python -m unittest` (of workspace modules);
+//!   no `-p NAME` but `-p no:NAME`, no `-o`, `--pyargs`, `--pdbcls`.
 //! * `python`/`python3`/`python3.N`, `node`, `sh`, `bash` running a script file inside
 //!   the workspace (a few harmless interpreter flags); never `-c`, `-e`, `-m` (other
-//!   than pytest/unittest), stdin or a REPL. `node --test` may run without a file.
-//! * `make`/`gmake` (no `--eval`), and `./script` or `dir/script` inside the workspace.
+//!   than pytest/unittest), stdin or a REPL, nor modules loaded by `--require`,
+//!   `--test-reporter`, `-W …::pkg.Category`. `node --test` may run without a file.
+//! * `make`/`gmake` with targets and options only: no `--eval`, and no `NAME=value`
+//!   operand (`X:=$(shell …)`, `SHELL=prog` are make code), so only the workspace's
+//!   makefile says what runs; and `./script` or `dir/script` inside the workspace.
+//!
+//! What each refused option does, and the manual that says so, is in `audit`.
 //!
 //! Every path-like argument must stay inside the workspace, as in `safe`. The project
 //! code these run (build scripts, tests, Makefiles, git hooks and filters, npm scripts)
@@ -33,8 +41,8 @@ mod scripts;
 
 use super::args::{self, Spec, listed};
 use super::readonly;
-use super::words::{self, Program};
-use super::{Refusal, rule};
+use super::simple::{self, Program};
+use super::{Refusal, audit, rule};
 
 /// Checks a command in `restricted` mode.
 pub(super) fn check(argv: &[String], workspace: &Path) -> Result<(), Refusal> {
@@ -42,7 +50,7 @@ pub(super) fn check(argv: &[String], workspace: &Path) -> Result<(), Refusal> {
         return Err(Refusal::new(rule::EMPTY_COMMAND, "the command is empty"));
     };
     let args = argv.get(1..).unwrap_or_default();
-    let name = match words::program(argv0, workspace, true)? {
+    let name = match simple::program(argv0, workspace, true)? {
         Program::Script(_) => return any_args(argv0, args, workspace),
         Program::Named(name) => name,
     };
@@ -180,27 +188,8 @@ fn git(args: &[String], workspace: &Path) -> Result<(), Refusal> {
             "checkout" | "switch" => "bBc",
             _ => "",
         },
-        long_values: "--message --grep --author --committer --format --pretty --since --until --after --before --file --template --date --orphan",
-        refused: &[
-            (
-                "--ext-diff",
-                rule::OPTION_NOT_ALLOWED,
-                "runs an external diff program",
-            ),
-            (
-                "-O",
-                rule::OPTION_NOT_ALLOWED,
-                "opens the matches in a pager program",
-            ),
-            (
-                "--open-files-in-pager",
-                rule::OPTION_NOT_ALLOWED,
-                "opens the matches in a pager program",
-            ),
-            ("--exec", rule::OPTION_NOT_ALLOWED, "runs a program"),
-            ("--upload-pack", rule::OPTION_NOT_ALLOWED, "runs a program"),
-            ("--receive-pack", rule::OPTION_NOT_ALLOWED, "runs a program"),
-        ],
+        // `--pretty` takes a value only after `=`: `--pretty X` makes X an operand.
+        long_values: "--message --grep --author --committer --format --since --until --after --before --file --template --date --orphan",
         text: "-m --message --grep --author --committer --format --pretty -S -G --since --until --after --before --date -e -b -B -c -C -u --orphan",
     };
     let parsed = args::parse(&format!("git {sub}"), rest, &spec, workspace)?;
@@ -277,79 +266,107 @@ fn cargo(args: &[String], workspace: &Path) -> Result<(), Refusal> {
     let spec = Spec {
         short_values: "pjF",
         long_values: "--package --jobs --features --bin --example --test --bench --target --profile --manifest-path --target-dir --message-format --color --exclude --format-version --edges --invert --prune --depth --prefix",
-        refused: &[
-            (
-                "--config",
-                rule::OPTION_NOT_ALLOWED,
-                "overrides configuration, which can name programs to run",
-            ),
-            (
-                "-Z",
-                rule::OPTION_NOT_ALLOWED,
-                "enables unstable cargo features",
-            ),
-            ("--open", rule::OPTION_NOT_ALLOWED, "opens a browser"),
-            (
-                "--registry",
-                rule::OPTION_NOT_ALLOWED,
-                "talks to a registry",
-            ),
-            ("--index", rule::OPTION_NOT_ALLOWED, "talks to a registry"),
-        ],
         text: "-p --package -j --jobs -F --features --bin --example --test --bench --target --profile --message-format --color --exclude --format-version --edges --invert --prune --depth --prefix",
     };
-    let parsed = args::parse(&format!("cargo {sub}"), &args[i + 1..], &spec, workspace)?;
+    let rest = &args[i + 1..];
+    let parsed = args::parse(&format!("cargo {sub}"), rest, &spec, workspace)?;
+    if sub == "clippy"
+        && let Some(end) = rest.iter().position(|a| a == "--")
+    {
+        clippy_lints(&rest[end + 1..])?;
+    }
     args::check_operands(workspace, &parsed.operands)
+}
+
+/// What `cargo clippy -- ARGS` may pass on: clippy-driver hands every argument to
+/// rustc, where `-C linker=PROGRAM` and friends run programs, so only lint levels.
+fn clippy_lints(args: &[String]) -> Result<(), Refusal> {
+    let lint = |name: &str| {
+        !name.is_empty()
+            && !name.starts_with('-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-'))
+    };
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        i += 1;
+        let ok = match arg.as_str() {
+            "-A" | "-W" | "-D" | "-F" | "--allow" | "--warn" | "--deny" | "--forbid"
+            | "--cap-lints" => {
+                i += 1;
+                args.get(i - 1).is_some_and(|v| lint(v))
+            }
+            a => {
+                ["-A", "-W", "-D", "-F"]
+                    .iter()
+                    .any(|f| a.strip_prefix(f).is_some_and(lint))
+                    || [
+                        "--allow=",
+                        "--warn=",
+                        "--deny=",
+                        "--forbid=",
+                        "--cap-lints=",
+                    ]
+                    .iter()
+                    .any(|f| a.strip_prefix(f).is_some_and(lint))
+            }
+        };
+        if !ok {
+            return Err(audit::refuse("cargo clippy", "arguments after --", arg));
+        }
+    }
+    Ok(())
 }
 
 fn npm(args: &[String], workspace: &Path) -> Result<(), Refusal> {
     const SUBCOMMANDS: &str = "test t tst run run-script rum urn start ls list ll la";
-    let spec = Spec {
-        short_values: "w",
-        long_values: "--prefix --workspace --loglevel",
-        refused: &[
-            (
-                "--script-shell",
-                rule::OPTION_NOT_ALLOWED,
-                "replaces the shell that runs scripts",
-            ),
-            (
-                "--userconfig",
-                rule::OPTION_NOT_ALLOWED,
-                "loads another configuration",
-            ),
-            (
-                "--globalconfig",
-                rule::OPTION_NOT_ALLOWED,
-                "loads another configuration",
-            ),
-            (
-                "--registry",
-                rule::OPTION_NOT_ALLOWED,
-                "talks to another registry",
-            ),
-            (
-                "--node-options",
-                rule::OPTION_NOT_ALLOWED,
-                "passes options that can load code",
-            ),
-            ("--call", rule::OPTION_NOT_ALLOWED, "runs a command string"),
-            ("-c", rule::OPTION_NOT_ALLOWED, "runs a command string"),
-            (
-                "-g",
-                rule::OPTION_NOT_ALLOWED,
-                "acts on global packages outside the workspace",
-            ),
-            (
-                "--global",
-                rule::OPTION_NOT_ALLOWED,
-                "acts on global packages outside the workspace",
-            ),
-        ],
-        text: "-w --workspace --loglevel",
-    };
-    let parsed = args::parse("npm", args, &spec, workspace)?;
-    let Some(sub) = parsed.operands.first() else {
+    // npm reads every `--key[=value]` before `--` as configuration, and several keys
+    // name programs or code (script-shell, shell, node-options, userconfig …), so only
+    // these are accepted.
+    // Options whose type includes Boolean never take the next word as their value
+    // (nopt), so `--color` is a flag here: `npm --color install` installs.
+    const FLAGS: &str = "-s --silent -q --quiet -d -dd -ddd --verbose --json -p --parseable -l --long -a --all --workspaces -ws --include-workspace-root --if-present --ignore-scripts --color --no-color --no-progress --foreground-scripts";
+    const VALUED: &str = "--loglevel --workspace -w --prefix --depth --omit --include";
+    let mut operands: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        i += 1;
+        if arg == "--" {
+            operands.extend(args[i..].iter().cloned());
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            operands.push(arg.clone());
+            continue;
+        }
+        let (flag, attached) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value)),
+            None => (arg.as_str(), None),
+        };
+        if attached.is_none() && listed(FLAGS, flag) {
+            continue;
+        }
+        if !listed(VALUED, flag) {
+            let form = if flag.starts_with("--node") {
+                "--node-options"
+            } else {
+                "--script-shell"
+            };
+            return Err(audit::refuse("npm", form, arg));
+        }
+        let value = match attached {
+            Some(value) => value,
+            None => {
+                i += 1;
+                args.get(i - 1).map_or("", String::as_str)
+            }
+        };
+        if flag == "--prefix" {
+            args::check_path(workspace, value)?;
+        }
+    }
+    let Some(sub) = operands.first() else {
         return Ok(());
     };
     if !listed(SUBCOMMANDS, sub) {
@@ -368,7 +385,7 @@ fn npm(args: &[String], workspace: &Path) -> Result<(), Refusal> {
             format!("`npm {sub}` {why}; allowed: test, run SCRIPT, start, ls"),
         );
     }
-    args::check_operands(workspace, &parsed.operands[1..])
+    args::check_operands(workspace, &operands[1..])
 }
 
 fn pip(name: &str, args: &[String], workspace: &Path) -> Result<(), Refusal> {
@@ -401,12 +418,28 @@ fn pip(name: &str, args: &[String], workspace: &Path) -> Result<(), Refusal> {
 
 pub(super) fn pytest(args: &[String], workspace: &Path) -> Result<(), Refusal> {
     let spec = Spec {
-        short_values: "kmpcon",
-        long_values: "--rootdir --basetemp --junitxml --junit-xml --confcutdir --ignore --ignore-glob --deselect --maxfail --tb --durations --import-mode --override-ini --log-level --cov --cov-report",
-        text: "-k -m -p -o -n --maxfail --tb --durations --import-mode --override-ini --log-level --ignore-glob --cov-report",
-        ..Spec::default()
+        short_values: "kmpconrW",
+        long_values: "--rootdir --basetemp --junitxml --junit-xml --confcutdir --ignore --ignore-glob --deselect --maxfail --tb --durations --import-mode --log-level --cov --cov-report --pythonwarnings",
+        text: "-k -m -p -n -r -W --maxfail --tb --durations --import-mode --log-level --ignore-glob --cov-report --pythonwarnings",
     };
     let parsed = args::parse("pytest", args, &spec, workspace)?;
+    for (option, value) in &parsed.values {
+        let shown = format!("{option} {value}");
+        if option == "-p" && !value.starts_with("no:") {
+            return Err(audit::refuse("pytest", "-p NAME", &shown));
+        }
+        // pytest-cov writes `TYPE:DEST` reports to DEST.
+        if option.starts_with("--cov-r")
+            && let Some((_, dest)) = value.split_once(':')
+        {
+            args::check_path(workspace, dest)?;
+        }
+        let warnings =
+            option == "-W" || (option.len() > 4 && "--pythonwarnings".starts_with(option));
+        if warnings && scripts::imports_category(value) {
+            return Err(audit::refuse("pytest", "-W", &shown));
+        }
+    }
     args::check_operands(workspace, &parsed.operands)
 }
 
@@ -414,20 +447,23 @@ fn make(name: &str, args: &[String], workspace: &Path) -> Result<(), Refusal> {
     let spec = Spec {
         short_values: "fCIjlWoE",
         long_values: "--file --makefile --directory --include-dir --jobs --load-average --what-if --new-file --assume-new --old-file --assume-old",
-        refused: &[
-            (
-                "--eval",
-                rule::OPTION_NOT_ALLOWED,
-                "evaluates make code given on the command line",
-            ),
-            (
-                "-E",
-                rule::OPTION_NOT_ALLOWED,
-                "evaluates make code given on the command line",
-            ),
-        ],
         text: "-j --jobs -l --load-average",
     };
     let parsed = args::parse(name, args, &spec, workspace)?;
+    // Make reads a `NAME=value` argument as make code, which can run anything
+    // (`X:=$(shell …)`, `SHELL=prog`); only the workspace's makefile may say what runs.
+    // Every word is looked at, not only operands: `-j`, `-l` and `-O` take an optional
+    // value, so `make -j X=…` is an assignment to make, not a value of `-j`.
+    if let Some(code) = args
+        .iter()
+        .find(|a| !a.starts_with('-') && (a.contains('=') || a.contains('$')))
+    {
+        let form = if code.starts_with("SHELL=") {
+            "SHELL="
+        } else {
+            "NAME=VALUE"
+        };
+        return Err(audit::refuse(name, form, code));
+    }
     args::check_operands(workspace, &parsed.operands)
 }

@@ -31,16 +31,13 @@ impl Scan {
                 ),
             );
         }
-        if self.strict {
-            return refuse(
-                rule::DYNAMIC_COMMAND,
-                format!(
-                    "the program `{}` is only known at run time, so it cannot be checked against the always-blocked list; name the program literally",
-                    shown(word)
-                ),
-            );
-        }
-        Ok(())
+        refuse(
+            rule::DYNAMIC_COMMAND,
+            format!(
+                "the program `{}` is only known at run time, so it cannot be checked against the always-blocked list; name the program literally",
+                shown(word)
+            ),
+        )
     }
 
     /// A word that a shell will run as code.
@@ -55,14 +52,13 @@ impl Scan {
         }
         match word.static_text() {
             Some(text) => self.code_text(&text, what),
-            None if self.strict => refuse(
+            None => refuse(
                 rule::DYNAMIC_COMMAND,
                 format!(
                     "the code given to `{what}` (`{}`) is only known at run time, so it cannot be checked; write the commands out",
                     shown(word)
                 ),
             ),
-            None => Ok(()),
         }
     }
 
@@ -94,8 +90,11 @@ impl Scan {
         let texts: Option<Vec<String>> = args.iter().map(|w| w.static_text()).collect();
         match texts {
             Some(texts) => self.code_text(&texts.join(" "), "eval"),
-            None if self.strict => refuse(rule::DYNAMIC_COMMAND, "`eval` of a value only known at run time cannot be checked; write the commands out".to_string()),
-            None => Ok(()),
+            None => refuse(
+                rule::DYNAMIC_COMMAND,
+                "`eval` of a value only known at run time cannot be checked; write the commands out"
+                    .to_string(),
+            ),
         }
     }
 
@@ -110,7 +109,7 @@ impl Scan {
                 ),
             );
         }
-        if has_process(word) && self.strict {
+        if has_process(word) {
             return refuse(
                 rule::DYNAMIC_COMMAND,
                 format!(
@@ -209,7 +208,7 @@ impl Scan {
                             ),
                         );
                     }
-                    if self.strict && doc.pieces.iter().any(|p| matches!(p, Piece::Dynamic(_))) {
+                    if doc.pieces.iter().any(|p| matches!(p, Piece::Dynamic(_))) {
                         return refuse(
                             rule::DYNAMIC_COMMAND,
                             format!(

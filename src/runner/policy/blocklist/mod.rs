@@ -1,7 +1,8 @@
-//! The always-blocked list, applied in every mode before the mode's own rules:
-//! privilege escalation, deleting `/`/top-level/home directories, writing devices,
-//! download-and-run, fork bombs; and, in `yolo` mode (`strict`), code that is only known
-//! at run time (`dynamic-command`).
+//! The always-blocked list of `yolo` mode: privilege escalation, deleting
+//! `/`/top-level/home directories, writing devices, download-and-run, fork bombs, and
+//! code that is only known at run time (`dynamic-command`). `safe` and `restricted`
+//! mode never get here: they refuse every shell metacharacter and run only listed
+//! programs, none of which is on this list.
 //!
 //! It walks the whole command: every simple command of every list and pipeline, in
 //! subshells and groups, inside `$(…)`, backticks and `<(…)` (anywhere in a word,
@@ -12,8 +13,8 @@
 //! `busybox`, `xargs`, `stdbuf`, `setsid`, `time`, `strace` …) are looked through.
 //!
 //! This is a blocklist: it catches the mistakes and the tricks it knows, not a
-//! determined adversary (an interpreter's own code, a script file's contents, or values
-//! computed at run time in `safe`/`restricted` mode are not seen). The sandbox is the
+//! determined adversary (an interpreter's own code or a script file's contents are not
+//! seen). The sandbox is the
 //! boundary; this list keeps the obvious disasters from being proposed at all. Pure.
 
 mod code;
@@ -32,10 +33,9 @@ const RESERVED: &[&str] = &[
     "!", "if", "then", "else", "elif", "do", "while", "until", "fi", "done", "esac", "in",
 ];
 
-/// Checks the always-blocked list; `strict` (yolo mode) also refuses run-time code.
-pub(super) fn check(script: &Script, strict: bool) -> Result<(), Refusal> {
+/// Checks the always-blocked list, refusing also code only known at run time.
+pub(super) fn check(script: &Script) -> Result<(), Refusal> {
     Scan {
-        strict,
         depth: 0,
         cwd_unknown: false,
         downloads: Vec::new(),
@@ -45,7 +45,6 @@ pub(super) fn check(script: &Script, strict: bool) -> Result<(), Refusal> {
 
 /// State carried through one command, in source order.
 struct Scan {
-    strict: bool,
     depth: usize,
     /// A `cd` went somewhere that may be `/` or a home directory.
     cwd_unknown: bool,

@@ -18,8 +18,9 @@ pub(super) enum Next<'a, 'w> {
     Done,
 }
 
-/// Skips a wrapper's leading options; `valued` options take the next word.
-fn skip_options<'a, 'w>(args: &'a [&'w Word], valued: &[&str]) -> &'a [&'w Word] {
+/// Skips a wrapper's leading options; `valued` options (space-separated) take the
+/// next word.
+fn skip_options<'a, 'w>(args: &'a [&'w Word], valued: &str) -> &'a [&'w Word] {
     let mut i = 0;
     while let Some(text) = args.get(i).and_then(|w| w.static_text()) {
         if text == "--" {
@@ -30,7 +31,7 @@ fn skip_options<'a, 'w>(args: &'a [&'w Word], valued: &[&str]) -> &'a [&'w Word]
             break;
         }
         i += 1;
-        if valued.contains(&text.as_str()) {
+        if listed(valued, &text) {
             i += 1;
         }
     }
@@ -93,61 +94,24 @@ pub(super) fn wrapper<'a, 'w>(name: &str, words: &'a [&'w Word]) -> Option<Next<
         }
         // Refused by the privilege rule before this is used; looked through so a
         // pipeline check still sees `curl … | sudo bash`.
-        "sudo" | "doas" => run(skip_options(
-            args,
-            &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"],
-        )),
-        "nice" => run(skip_options(args, &["-n", "--adjustment"])),
-        "nohup" | "builtin" | "unbuffer" | "catchsegv" | "busybox" => run(skip_options(args, &[])),
-        "time" => run(skip_options(args, &["-f", "-o", "--format", "--output"])),
-        "exec" => run(skip_options(args, &["-a"])),
-        "setsid" => run(skip_options(args, &[])),
-        "stdbuf" => run(skip_options(
-            args,
-            &["-i", "-o", "-e", "--input", "--output", "--error"],
-        )),
+        "sudo" | "doas" => run(skip_options(args, "-u -g -C -D -h -p -r -t -U -T")),
+        "nice" => run(skip_options(args, "-n --adjustment")),
+        "nohup" | "builtin" | "unbuffer" | "catchsegv" | "busybox" => run(skip_options(args, "")),
+        "time" => run(skip_options(args, "-f -o --format --output")),
+        "exec" => run(skip_options(args, "-a")),
+        "setsid" => run(skip_options(args, "")),
+        "stdbuf" => run(skip_options(args, "-i -o -e --input --output --error")),
         "xargs" => run(skip_options(
             args,
-            &[
-                "-a",
-                "-d",
-                "-E",
-                "-I",
-                "-L",
-                "-n",
-                "-P",
-                "-s",
-                "--arg-file",
-                "--delimiter",
-                "--eof",
-                "--replace",
-                "--max-lines",
-                "--max-args",
-                "--max-procs",
-                "--max-chars",
-                "--process-slot-var",
-            ],
+            "-a -d -E -I -L -n -P -s --arg-file --delimiter --eof --replace --max-lines --max-args --max-procs --max-chars --process-slot-var",
         )),
         "strace" | "ltrace" => run(skip_options(
             args,
-            &[
-                "-e", "-o", "-p", "-s", "-u", "-a", "-b", "-E", "-I", "-O", "-P", "-S", "-X", "-U",
-            ],
+            "-e -o -p -s -u -a -b -E -I -O -P -S -X -U",
         )),
         "unshare" => run(skip_options(
             args,
-            &[
-                "-S",
-                "-G",
-                "-R",
-                "-w",
-                "--setuid",
-                "--setgid",
-                "--root",
-                "--wd",
-                "--map-user",
-                "--map-group",
-            ],
+            "-S -G -R -w --setuid --setgid --root --wd --map-user --map-group",
         )),
         "command" => {
             let verbose = args
@@ -158,32 +122,29 @@ pub(super) fn wrapper<'a, 'w>(name: &str, words: &'a [&'w Word]) -> Option<Next<
             if verbose {
                 Some(Next::Done)
             } else {
-                run(skip_options(args, &[]))
+                run(skip_options(args, ""))
             }
         }
         "timeout" => {
-            let rest = skip_options(args, &["-s", "--signal", "-k", "--kill-after"]);
+            let rest = skip_options(args, "-s --signal -k --kill-after");
             run(rest.get(1..).unwrap_or_default())
         }
         "ionice" | "chrt" | "taskset" => {
             if has_option(args, &["-p", "--pid", "-P", "--pgid", "-u", "--uid"]) {
                 return Some(Next::Done);
             }
-            let rest = skip_options(
-                args,
-                &["-c", "-n", "--class", "--classdata", "-T", "-P", "-D"],
-            );
+            let rest = skip_options(args, "-c -n --class --classdata -T -P -D");
             run(if name == "ionice" {
                 rest
             } else {
                 rest.get(1..).unwrap_or_default()
             })
         }
-        "chroot" => run(skip_options(args, &["--userspec", "--groups"])
+        "chroot" => run(skip_options(args, "--userspec --groups")
             .get(1..)
             .unwrap_or_default()),
         "flock" => {
-            let rest = skip_options(args, &["-w", "--timeout", "-E", "--conflict-exit-code"]);
+            let rest = skip_options(args, "-w --timeout -E --conflict-exit-code");
             if let Some(code) = args
                 .iter()
                 .position(|w| matches!(w.static_text().as_deref(), Some("-c" | "--command")))
@@ -197,7 +158,7 @@ pub(super) fn wrapper<'a, 'w>(name: &str, words: &'a [&'w Word]) -> Option<Next<
         }
         "watch" => {
             let exec = has_option(args, &["-x", "--exec"]);
-            let rest = skip_options(args, &["-n", "--interval", "-q", "--equexit"]);
+            let rest = skip_options(args, "-n --interval -q --equexit");
             if exec {
                 return run(rest);
             }
@@ -397,7 +358,7 @@ pub(super) fn xargs_deletes(words: &[&Word]) -> bool {
 /// The words an `echo`/`printf` stage prints.
 pub(super) fn echoed<'a, 'w>(words: &'a [&'w Word]) -> &'a [&'w Word] {
     match words.first().and_then(|w| program_name(w)).as_deref() {
-        Some("echo" | "printf") => skip_options(&words[1..], &[]),
+        Some("echo" | "printf") => skip_options(&words[1..], ""),
         _ => &[],
     }
 }

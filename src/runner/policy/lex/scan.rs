@@ -119,7 +119,6 @@ impl Lexer<'_> {
                     self.read_heredocs(&mut script, &mut pending)?;
                 }
                 '#' => {
-                    script.has_comment = true;
                     while self.peek().is_some_and(|c| c != '\n') {
                         self.bump();
                     }

@@ -277,34 +277,7 @@ impl Lexer<'_> {
                 }
                 '$' => self.dollar(&mut inner, true)?,
                 '`' => self.backtick(&mut inner, false)?,
-                c if c.is_ascii_alphanumeric()
-                    || matches!(
-                        c,
-                        ' ' | '\t'
-                            | '\n'
-                            | '+'
-                            | '-'
-                            | '*'
-                            | '/'
-                            | '%'
-                            | '<'
-                            | '>'
-                            | '='
-                            | '!'
-                            | '&'
-                            | '|'
-                            | '^'
-                            | '~'
-                            | '?'
-                            | ':'
-                            | ','
-                            | '_'
-                            | '.'
-                            | '#'
-                            | '['
-                            | ']'
-                    ) =>
-                {
+                c if c.is_ascii_alphanumeric() || " \t\n+-*/%<>=!&|^~?:,_.#[]".contains(c) => {
                     self.pos += 1;
                 }
                 c => return self.err(format!("unsupported character `{c}` in `$((…))`")),

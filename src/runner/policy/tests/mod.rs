@@ -44,7 +44,7 @@ fn run(command: &str, mode: YoloMode, ws: &Path) -> Result<Plan, Refusal> {
     evaluate(command, mode, ws)
 }
 
-fn rule_of(command: &str, mode: YoloMode, ws: &Path) -> Option<&'static str> {
+pub(super) fn rule_of(command: &str, mode: YoloMode, ws: &Path) -> Option<&'static str> {
     run(command, mode, ws).err().map(|r| r.rule)
 }
 
@@ -222,18 +222,20 @@ fn refusals_name_their_rule() {
 #[test]
 fn deep_nesting_is_refused_not_overflowed() {
     let (_dir, ws) = workspace();
+    let deep = "$(".repeat(2000) + &")".repeat(2000);
+    let nested = "sh -c \"".to_string() + &"sh -c '".repeat(30);
+    let wrappers = "nice ".repeat(3000) + "sudo id";
+    let evals = "eval ".repeat(1000) + "sudo id";
+    assert_eq!(rule_of(&deep, YoloMode::Yolo, &ws), Some(rule::UNPARSEABLE));
+    assert_eq!(
+        rule_of(&wrappers, YoloMode::Yolo, &ws),
+        Some(rule::PRIVILEGE_ESCALATION)
+    );
+    // Safe and restricted mode refuse these before any nesting is looked at.
     for mode in [YoloMode::Safe, YoloMode::Restricted, YoloMode::Yolo] {
-        let deep = "$(".repeat(2000) + &")".repeat(2000);
-        assert_eq!(rule_of(&deep, mode, &ws), Some(rule::UNPARSEABLE));
-        let nested = "sh -c \"".to_string() + &"sh -c '".repeat(30);
-        assert!(run(&nested, mode, &ws).is_err());
-        let wrappers = "nice ".repeat(3000) + "sudo id";
-        assert_eq!(
-            rule_of(&wrappers, mode, &ws),
-            Some(rule::PRIVILEGE_ESCALATION)
-        );
-        let evals = "eval ".repeat(1000) + "sudo id";
-        assert!(run(&evals, mode, &ws).is_err());
+        for command in [&deep, &nested, &wrappers, &evals] {
+            assert!(run(command, mode, &ws).is_err(), "{}", mode.as_str());
+        }
     }
 }
 
