@@ -22,6 +22,7 @@
 
 mod assign;
 mod custom;
+mod fold;
 mod http;
 mod k8s;
 mod kinds;
@@ -34,6 +35,7 @@ mod token_rules;
 mod tokens;
 mod url;
 mod value;
+mod view;
 mod words;
 
 #[cfg(test)]
@@ -228,9 +230,13 @@ impl Redactor {
 
     /// One pass over `text`.
     fn redact_once<'a>(&self, text: &'a str) -> Redaction<'a> {
-        let mut cands = scan::scan_builtin(&self.anchors, &self.rules, text);
+        // Detectors read the normalised view; spans are mapped back to the
+        // original before anything is replaced.
+        let view = view::View::build(text);
+        let vt = view.text();
+        let mut cands = scan::scan_builtin(&self.anchors, &self.rules, vt);
         let base = SPECS.len();
-        self.customs.scan(text, |start, end, idx| {
+        self.customs.scan(vt, |start, end, idx| {
             let kind = u16::try_from(base + idx).unwrap_or(u16::MAX);
             cands.push(Candidate {
                 start,
@@ -240,14 +246,18 @@ impl Redactor {
             });
         });
         cands.retain_mut(|c| {
-            c.start = text::floor_char(text, c.start);
-            c.end = text::ceil_char(text, c.end);
-            let v = &text[c.start..c.end];
-            c.start < c.end
+            c.start = text::floor_char(vt, c.start);
+            c.end = text::ceil_char(vt, c.end);
+            let v = &vt[c.start..c.end];
+            let keep = c.start < c.end
                 && usize::from(c.kind) < self.kinds.len()
                 && !is_placeholder_like(v.as_bytes())
                 && !DOC_EXAMPLES.contains(&v)
-                && !self.allow.allows(v)
+                && !self.allow.allows(v);
+            (c.start, c.end) = view.to_original(c.start, c.end);
+            c.start = text::floor_char(text, c.start);
+            c.end = text::ceil_char(text, c.end);
+            keep && c.start < c.end
         });
         if cands.is_empty() {
             return Redaction {

@@ -1,8 +1,13 @@
 //! Tests of the redaction engine: one positive and one near-miss negative per
-//! kind ([`kinds_table`]), behaviour of the public API ([`behaviour`]) and
-//! properties over generated inputs ([`props`]).
+//! kind ([`kinds_table`]), many of each per class of issue 11 ([`classes`]),
+//! behaviour of the public API ([`behaviour`]) and properties over generated
+//! inputs ([`props`]).
 
 mod behaviour;
+mod classes;
+mod classes_a;
+mod classes_b;
+mod classes_c;
 mod kinds_table;
 mod props;
 
