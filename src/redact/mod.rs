@@ -21,15 +21,22 @@
 //! them, so redacting twice changes nothing.
 
 mod assign;
+mod block;
+mod cookie;
 mod custom;
+mod fallback;
 mod fold;
 mod http;
 mod k8s;
 mod kinds;
 mod names;
+mod nextline;
 mod operator;
 mod pem;
+mod phrase;
+mod ppk;
 mod scan;
+mod signed;
 mod text;
 mod token_rules;
 mod tokens;

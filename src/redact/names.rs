@@ -7,7 +7,7 @@
 use super::kinds::Kind;
 use super::scan::priority;
 use super::value::Strictness;
-use super::words::{ANY_STOP, KEY_QUALIFIERS, PASS_FALSE, SUFFIX_STOP};
+use super::words::{ANY_STOP, KEY_QUALIFIERS, PASS_FALSE, PASSWORD_STOP, SUFFIX_STOP};
 
 /// What a secret-bearing name says about its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +61,13 @@ pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass
     if SUFFIX_STOP.contains(&last) && !(last == "id" && secret_id(words)) {
         return None;
     }
-    if words.iter().any(|w| ANY_STOP.contains(&w.as_str())) {
+    let password = words.iter().any(|w| is_password_word(w));
+    // A service or store named before a password word (`REDIS_PASSWORD`,
+    // `keystore_password`, `ssh_password`) still names a password.
+    let stop = |w: &&String| {
+        ANY_STOP.contains(&w.as_str()) && (!password || PASSWORD_STOP.contains(&w.as_str()))
+    };
+    if words.iter().any(|w| stop(&w)) {
         return None;
     }
     let has = |w: &str| words.iter().any(|x| x == w);
@@ -84,7 +90,7 @@ pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass
     let keyish =
         has("key") || has("token") || has("secret") || jc("apikey") || jc("token") || jc("secret");
 
-    if words.iter().any(|w| is_password_word(w)) {
+    if password {
         return generic(Kind::PasswordAssignment, Strictness::Password);
     }
     if jc("secretaccesskey") || (has("aws") && (jc("secret") || jc("sessiontoken"))) {
@@ -212,5 +218,10 @@ mod tests {
         assert_eq!(class("Author"), None);
         assert_eq!(class("public_key"), None);
         assert_eq!(class("bypass"), None);
+        assert_eq!(class("REDIS_PASSWORD"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("keystorePassword"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("redis_key"), None);
+        assert_eq!(class("show_password"), None);
+        assert_eq!(class("example_password"), None);
     }
 }

@@ -16,7 +16,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
-use super::{assign, http, k8s, pem, tokens, url};
+use super::{assign, cookie, fallback, http, k8s, pem, ppk, signed, tokens, url};
 
 /// A span of the input to replace with a kind's placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,11 +78,28 @@ pub(crate) enum Trigger {
     AuthTuple,
     /// `keyName` in `az storage account keys list` output.
     AzureKeyList,
+    /// Base64 of `-----BEGIN ` or of a PuTTY header.
+    B64Armour,
+    /// `---- BEGIN SSH2 `.
+    Ssh2Begin,
+    /// `PuTTY-User-Key-File-`.
+    Putty,
+    /// `default` / `fallback`: a literal default of a setting.
+    Default,
+    /// `sig=` of an Azure shared access signature.
+    Sig,
+    /// `X-Amz-Signature=`, `X-Amz-Security-Token=`, `X-Goog-Signature=`.
+    Presigned,
+    /// `Cookie:`, `Set-Cookie:`, `--cookie`, `curl -b`.
+    CookieHeader,
+    /// A well-known session cookie name followed by `=`.
+    CookieName,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
 const KEYWORDS: &[&str] = &[
     "pass",
+    "pw",
     "pwd",
     "secret",
     "key",
@@ -133,6 +150,27 @@ impl Anchors {
             ("btoa(", Trigger::AuthTuple),
             ("b64encode(", Trigger::AuthTuple),
             ("keyname", Trigger::AzureKeyList),
+            ("ls0tls1crudjti", Trigger::B64Armour),
+            ("uhvuvfktvxnlci1lzxktrmlszs", Trigger::B64Armour),
+            ("---- begin ssh2 ", Trigger::Ssh2Begin),
+            ("putty-user-key-file-", Trigger::Putty),
+            ("default", Trigger::Default),
+            ("fallback", Trigger::Default),
+            ("sig=", Trigger::Sig),
+            ("x-amz-signature=", Trigger::Presigned),
+            ("x-amz-security-token=", Trigger::Presigned),
+            ("x-goog-signature=", Trigger::Presigned),
+            ("cookie:", Trigger::CookieHeader),
+            ("--cookie ", Trigger::CookieHeader),
+            (" -b ", Trigger::CookieHeader),
+            ("phpsessid=", Trigger::CookieName),
+            ("jsessionid=", Trigger::CookieName),
+            ("connect.sid=", Trigger::CookieName),
+            ("sessionid=", Trigger::CookieName),
+            ("_session=", Trigger::CookieName),
+            ("session-token=", Trigger::CookieName),
+            ("_sess=", Trigger::CookieName),
+            ("asp.net_sessionid=", Trigger::CookieName),
         ];
         for (a, t) in fixed {
             pairs.push(((*a).to_string(), *t));
@@ -241,6 +279,14 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::PasswordStdin => http::on_password_stdin(scan, start),
         Trigger::AuthTuple => http::on_auth_tuple(scan, end),
         Trigger::AzureKeyList => assign::on_azure_key_list(scan, end),
+        Trigger::B64Armour => pem::on_b64_armour(scan, start),
+        Trigger::Ssh2Begin => pem::on_ssh2_begin(scan, start),
+        Trigger::Putty => ppk::on_header(scan, start),
+        Trigger::Default => fallback::on_default(scan, start, end),
+        Trigger::Sig => signed::on_sig(scan, start, end),
+        Trigger::Presigned => signed::on_presigned(scan, start, end),
+        Trigger::CookieHeader => cookie::on_header(scan, end),
+        Trigger::CookieName => cookie::on_name(scan, start, end),
     }
 }
 

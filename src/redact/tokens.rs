@@ -65,6 +65,10 @@ pub(crate) struct TokenRule {
     pub secret_group: bool,
     /// The token kind is not itself a secret (used only for pairing).
     pub report: bool,
+    /// `(prefix, full)`: a match shorter than `full` bytes is a token cut
+    /// short (a truncated paste, a terminal that scrolled); it is accepted
+    /// only when its part after `prefix` bytes still looks generated.
+    pub short: Option<(usize, usize)>,
 }
 
 /// The compiled regexes, one per rule, in rule order.
@@ -142,6 +146,12 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
     }
     let token = &bytes[ms..me];
     if !passes(rule.check, token) {
+        return;
+    }
+    if let Some((prefix, full)) = rule.short
+        && token.len() < full
+        && !cut_short_ok(&token[prefix.min(token.len())..])
+    {
         return;
     }
     let (ss, se) = group.unwrap_or((ms, me));
@@ -222,6 +232,17 @@ fn pair_after(
             return;
         }
     }
+}
+
+/// The visible part of a token cut short: long enough, letters and digits,
+/// high entropy, no placeholder or mask.
+fn cut_short_ok(body: &[u8]) -> bool {
+    let p = super::text::Profile::of(body);
+    body.len() >= 12
+        && p.digit > 0
+        && p.lower + p.upper > 0
+        && super::text::entropy(body) >= 3.0
+        && !super::value::is_token_body_fake(body)
 }
 
 /// Mixed character classes and high entropy: a generated secret, not a word or digest.
@@ -307,7 +328,7 @@ fn jwt_ok(token: &[u8]) -> bool {
     let header = parts.next().unwrap_or(b"");
     let _payload = parts.next();
     let sig = parts.next().unwrap_or(b"");
-    if sig == JWT_IO_EXAMPLE_SIG || sig.iter().all(|&b| b == sig[0]) {
+    if sig == JWT_IO_EXAMPLE_SIG || (!sig.is_empty() && sig.iter().all(|&b| b == sig[0])) {
         return false;
     }
     match super::text::b64_decode(header) {

@@ -104,8 +104,8 @@ pub(super) const POSITIVES: &[Case] = &[
     Case { class: "cut_short", text: "Set-Cookie: PHPSESSID=ello7xk6i1cfyjt8v3ivdvk7xh; path=/; HttpOnly", secrets: &["ello7xk6i1cfyjt8v3ivdvk7xh"] },
     Case { class: "cut_short", text: "curl -b \"connect.sid=s%3AeS_e4TWRdD96NYOMWotSxI0Ftrpiis7O.p-gQw6c6XTMkVwHsAq-04lQwZRAnZkUdZGicBmLNxRZ\" https://app.acme.io/api/me", secrets: &["s%3AeS_e4TWRdD96NYOMWotSxI0Ftrpiis7O.p-gQw6c6XTMkVwHsAq-04lQwZRAnZkUdZGicBmLNxRZ"] },
     Case { class: "cut_short", text: "Cookie: __Secure-next-auth.session-token=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..OVaX5V8_MfM_vEPWcTzosx.zZ_zVfLFOAEZhbueyl4vvyavCXCtmNWtr01LPU2FvI9jydS6PcQYciXUdlWwBM4-1l9rkjAXeHGls8PYBOO1zbrR6MbhDriq2g_xxhB258S6eN0xcXHK_ObMCtVksyKKCiCVafdXjqVdCinEK9MzdKHgWR89SvucvPvUQQjZce6VbXNqhQK502UwG7SJO9Gki-e3jIFl.ftC2m1wDKGq3ojdBHhR-U2", secrets: &["eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..OVaX5V8_MfM_vEPWcTzosx.zZ_zVfLFOAEZhbueyl4vvyavCXCtmNWtr01LPU2FvI9jydS6PcQYciXUdlWwBM4-1l9rkjAXeHGls8PYBOO1zbrR6MbhDriq2g_xxhB258S6eN0xcXHK_ObMCtVksyKKCiCVafdXjqVdCinEK9MzdKHgWR89SvucvPvUQQjZce6VbXNqhQK502UwG7SJO9Gki-e3jIFl.ftC2m1wDKGq3ojdBHhR-U2"] },
-    Case { class: "cut_short", text: "JSESSIONID={UH:32}", secrets: &["{UH:32}"] },
-    Case { class: "cut_short", text: "cookie: _gh_sess=pmwTn7Nqi9tm2YkYuq5yvMZtRxWoW84Wmp8GYUnIT6igazKVJuHrsgQbZjcWVhUrL5McI+s69m+HoRTWtA84DmQYKXY1lg5ZYE7X8nVWX0Wg2LJmya45agDp; logged_in=yes", secrets: &["pmwTn7Nqi9tm2YkYuq5yvMZtRxWoW84Wmp8GYUnIT6igazKVJuHrsgQbZjcWVhUrL5McI+s69m+HoRTWtA84DmQYKXY1lg5ZYE7X8nVWX0Wg2LJmya45agDp"] },
+    Case { class: "cut_short", text: "JSESSIONID=A9C49E3A8FB9D696BAECB36B4C5A5FE5", secrets: &["A9C49E3A8FB9D696BAECB36B4C5A5FE5"] },
+    Case { class: "cut_short", text: "cookie: _gh_sess=mp8GYUnIT6igazKVJuHrsgQbZjcWVhUrL5McI+s69m+HoRTWtA84DmQYKXY1lg5ZYE7X8nVWX0Wg2LJmya45agDpMRFzrFQ1bJeFUFv0VVqK5YqRG4u5YgvI; logged_in=yes", secrets: &["mp8GYUnIT6igazKVJuHrsgQbZjcWVhUrL5McI+s69m+HoRTWtA84DmQYKXY1lg5ZYE7X8nVWX0Wg2LJmya45agDpMRFzrFQ1bJeFUFv0VVqK5YqRG4u5YgvI"] },
 ];
 
 /// Near misses: each text must come through byte for byte.
@@ -153,8 +153,8 @@ pub(super) const NEGATIVES: &[(&str, &str)] = &[
     ("json_urls", "\"pattern\": \"^https?:\\\\/\\\\/[^\\\\/]+\\\\/?$\""),
     ("json_urls", "{\"mail\":\"mailto:alice@example.com\",\"at\":\"user@host\"}"),
     ("json_urls", "next=https%3A%2F%2Fapp.acme.io%2Fdashboard%3Ftab%3D2"),
-    ("wrapped", "commit 341ca14d627151bd55a2e6a41ebe68b2b679beff\nf3f7d4e256dbf3099e9c1fa6a23b1a1417132d31\nMerge pull request #12"),
-    ("wrapped", "sha256:ec26b6ff02c8c8a27d3c89ab2c8b8dc03aca1bc428b293fab0fb59f22f4540ec\nsha256:bc3dbaa014bd52f6ef51b16288b086c5d55b4e36d0749c96d9bb073245376dc0"),
+    ("wrapped", "commit b679befff3f7d4e256dbf3099e9c1fa6a23b1a14\n17132d31ec26b6ff02c8c8a27d3c89ab2c8b8dc0\nMerge pull request #12"),
+    ("wrapped", "sha256:3aca1bc428b293fab0fb59f22f4540ecbc3dbaa014bd52f6ef51b16288b086c5\nsha256:d55b4e36d0749c96d9bb073245376dc0563eb5391b4861547d351afb1939e21b"),
     ("wrapped", "ghp_ tokens are forty characters\nlong and start with a prefix"),
     ("wrapped", "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\nThat is the 1x1 pixel."),
     ("wrapped", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9\nis the header every HS256 token shares"),
@@ -162,9 +162,9 @@ pub(super) const NEGATIVES: &[(&str, &str)] = &[
     ("cut_short", "the key is sk-proj-...abcd, rotated yesterday"),
     ("cut_short", "sk-ant-... keys live in the vault; xoxb-... is the bot token"),
     ("cut_short", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9 is just the header"),
-    ("cut_short", "Cookie: theme=dark; lang=en-US; _ga=GA1.2.231752989.1490524930"),
+    ("cut_short", "Cookie: theme=dark; lang=en-US; _ga=GA1.2.672225804.4014066679"),
     ("cut_short", "Set-Cookie: sessionid=; expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"),
-    ("cut_short", "{\"conversation_id\": \"conv_547d351afb1939e2\", \"session_id\": \"a\"}"),
+    ("cut_short", "{\"conversation_id\": \"conv_d72dfc8939e099b0\", \"session_id\": \"a\"}"),
     ("cut_short", "Django keeps the session id in the sessionid cookie."),
     ("cut_short", "token ghp_1234 is too short to be real"),
 ];

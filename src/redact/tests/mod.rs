@@ -141,7 +141,14 @@ per_kind!(
     secret_assignment,
     api_key_assignment,
     token_assignment,
-    kubernetes_secret
+    kubernetes_secret,
+    aws_session_token,
+    google_oauth_client_secret,
+    google_oauth_token,
+    private_key_putty,
+    azure_sas_token,
+    signed_url,
+    session_cookie
 );
 
 #[test]

@@ -1,0 +1,144 @@
+//! Passwords of several words (`correct horse battery staple`,
+//! `Blue Sky Over Denver!`) written without quotes: where such a value ends,
+//! and whether the words are a passphrase or a sentence about one
+//! (`see the vault entry`, `must be at least 12 characters`).
+//!
+//! The test is the words themselves: a passphrase is a few content words;
+//! prose about a password needs function words (`the`, `for`, `is`, …) or
+//! the vocabulary of password talk (`vault`, `rotated`, `required`, …).
+
+use super::text::line_end;
+
+/// Function words: common in sentences, rare in a passphrase.
+#[rustfmt::skip]
+const FUNCTION: &[&str] = &[
+    "the", "a", "an", "and", "or", "but", "if", "of", "in", "on", "at", "to", "for", "from", "by", "with",
+    "without", "into", "onto", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do",
+    "does", "did", "not", "no", "yes", "this", "that", "these", "those", "it", "its", "we", "you", "they", "he",
+    "she", "our", "your", "their", "my", "his", "her", "me", "us", "them", "there", "here", "then", "than", "so",
+    "as", "also", "only", "just", "still", "now", "when", "where", "which", "who", "what", "how", "why", "will",
+    "would", "can", "could", "should", "must", "may", "might", "shall", "every", "each", "all", "any", "some",
+    "same", "such", "please", "via", "per", "i", "am",
+];
+
+/// The vocabulary of talk about passwords: a value holding one of these
+/// describes the password instead of being it.
+#[rustfmt::skip]
+const TALK: &[&str] = &[
+    "see", "use", "using", "used", "ask", "set", "stored", "store", "kept", "saved", "changed", "updated",
+    "rotated", "reset", "required", "needed", "missing", "wrong", "invalid", "expired", "sent", "given", "shown",
+    "printed", "logged", "least", "characters", "chars", "length", "minimum", "maximum", "value", "entry", "vault",
+    "file", "env", "environment", "variable", "secret", "password", "passwords", "token", "key", "staging",
+    "production", "none", "null", "empty", "unknown", "blank", "hidden", "masked", "redacted", "default",
+    "provided", "configured", "enabled", "disabled", "true", "false", "unset", "change", "rotate", "policy",
+    "words", "word", "login", "sso", "manager", "keychain", "1password", "lastpass", "bitwarden", "later",
+    "above", "below", "current", "case", "sensitive", "todo", "placeholder", "example", "here",
+];
+
+fn count_in(words: &[&[u8]], list: &[&str]) -> usize {
+    words
+        .iter()
+        .filter(|w| {
+            let w: Vec<u8> = w
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .map(u8::to_ascii_lowercase)
+                .collect();
+            list.iter().any(|s| s.as_bytes() == w.as_slice())
+        })
+        .count()
+}
+
+/// Whether `v`, which holds spaces, reads as a passphrase. `quoted` values
+/// were written as literals, so only clear prose is refused; unquoted ones
+/// must be a few content words and nothing else.
+pub(crate) fn phrase_ok(v: &[u8], quoted: bool) -> bool {
+    let words: Vec<&[u8]> = v
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|w| !w.is_empty())
+        .collect();
+    // Words of letters and digits, with at most a mark or two.
+    if words
+        .iter()
+        .any(|w| w.iter().filter(|b| b.is_ascii_alphanumeric()).count() * 2 <= w.len())
+    {
+        return false;
+    }
+    let function = count_in(&words, FUNCTION);
+    let talk = count_in(&words, TALK);
+    if quoted {
+        // A literal is refused only when it talks about the password.
+        return talk == 0 && !(function >= 3 && v.ends_with(b"."));
+    }
+    // `$API_KEY here`, `<token> x`: a reference or placeholder, not words.
+    if words
+        .iter()
+        .any(|w| matches!(w[0], b'$' | b'%' | b'{' | b'<' | b'[' | b'(' | b'*' | b'&'))
+    {
+        return false;
+    }
+    let digit = v.iter().any(u8::is_ascii_digit);
+    ((3..=8).contains(&words.len())
+        || (words.len() == 2 && digit && words.iter().all(|w| w.len() >= 3)))
+        && v.len() >= 10
+        && function + talk == 0
+        && words.iter().all(|w| w.len() <= 24)
+        && !v.ends_with(b":")
+}
+
+/// Where an unquoted multi-word value that starts at `vs` ends: at the end
+/// of the line, before a ` #` comment, at `;` (connection strings) or `<`
+/// (XML), and before a sentence's final dot.
+pub(crate) fn phrase_end(bytes: &[u8], vs: usize) -> usize {
+    let le = line_end(bytes, vs).min(vs + 160);
+    let mut e = vs;
+    while e < le {
+        let b = bytes[e];
+        if matches!(b, b';' | b'<' | b'"' | b'`' | b'\r')
+            || (b == b'#' && e > vs && bytes[e - 1] == b' ')
+            || (b == b'.' && (e + 1 == le || bytes[e + 1] == b' '))
+            || (b == b',' && bytes.get(e + 1) == Some(&b' '))
+        {
+            break;
+        }
+        e += 1;
+    }
+    while e > vs && matches!(bytes[e - 1], b' ' | b'\t') {
+        e -= 1;
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrases() {
+        for p in [
+            "correct horse battery staple",
+            "purple monkey dishwasher 42",
+            "Blue Sky Over Denver!",
+            "blue whale song 9",
+        ] {
+            assert!(phrase_ok(p.as_bytes(), false), "{p}");
+        }
+        for p in [
+            "see the vault entry",
+            "required for all admin accounts",
+            "must be at least 12 characters",
+            "ask Maria for it",
+            "not set",
+            "same as staging",
+            "Use your SSO login",
+        ] {
+            assert!(!phrase_ok(p.as_bytes(), false), "{p}");
+        }
+        assert!(phrase_ok(b"correct horse battery staple", true));
+        assert!(phrase_ok(b"my dog has fleas 2024", true));
+        assert!(!phrase_ok(b"commit sk-", false));
+        assert!(!phrase_ok(b"Use the value from the vault.", true));
+        let t = b"password: Violet Harbor Lamp 77. Next";
+        assert_eq!(&t[10..phrase_end(t, 10)], b"Violet Harbor Lamp 77");
+    }
+}
