@@ -22,6 +22,7 @@
 
 mod assign;
 mod block;
+mod cli;
 mod cookie;
 mod custom;
 mod fallback;
@@ -33,6 +34,7 @@ mod names;
 mod nextline;
 mod operator;
 mod pem;
+mod pgpass;
 mod phrase;
 mod ppk;
 mod scan;

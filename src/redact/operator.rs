@@ -199,7 +199,12 @@ pub(crate) fn parse_op(
         return Some((Op::Assign, after(2), extra));
     }
     if rest.starts_with(b"=") {
-        return Some((Op::Assign, after(1), extra));
+        let v = after(1);
+        if next_line_follows(bytes, v) && !matches!(bytes.get(v), Some(b'|' | b'>')) {
+            // `name =` and the value wrapped onto the next, indented line.
+            return Some((Op::NextLine, v, extra));
+        }
+        return Some((Op::Assign, v, extra));
     }
     if rest.starts_with(b"::") || rest.starts_with(b":/") {
         return None;

@@ -16,7 +16,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
-use super::{assign, cookie, fallback, http, k8s, pem, ppk, signed, tokens, url};
+use super::{assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, signed, tokens, url};
 
 /// A span of the input to replace with a kind's placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub(crate) enum Trigger {
     Keyword,
     /// `://`: look for `user:password@`.
     Url,
+    /// `%3A%2F%2F`: a percent-encoded URL inside a query parameter.
+    EncodedUrl,
     /// `-----BEGIN `.
     PemBegin,
     /// `-----END `.
@@ -94,6 +96,12 @@ pub(crate) enum Trigger {
     CookieHeader,
     /// A well-known session cookie name followed by `=`.
     CookieName,
+    /// The name of a command-line tool that takes a password argument.
+    Program,
+    /// `pgpass`: the lines around it may be `host:port:db:user:password`.
+    PgpassName,
+    /// `:5432:`, `:*:`: the port field of a `.pgpass` line.
+    PgpassPort,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -129,6 +137,13 @@ impl Anchors {
         }
         let fixed: &[(&str, Trigger)] = &[
             ("://", Trigger::Url),
+            ("%3a%2f%2f", Trigger::EncodedUrl),
+            ("pgpass", Trigger::PgpassName),
+            (":*:", Trigger::PgpassPort),
+            (":5432:", Trigger::PgpassPort),
+            (":5433:", Trigger::PgpassPort),
+            (":5434:", Trigger::PgpassPort),
+            (":6432:", Trigger::PgpassPort),
             ("-----begin ", Trigger::PemBegin),
             ("-----end ", Trigger::PemEnd),
             ("service_account", Trigger::ServiceAccount),
@@ -174,6 +189,9 @@ impl Anchors {
         ];
         for (a, t) in fixed {
             pairs.push(((*a).to_string(), *t));
+        }
+        for a in cli::anchors() {
+            pairs.push((a.to_ascii_lowercase(), Trigger::Program));
         }
         let mut patterns: Vec<String> = Vec::new();
         let mut triggers: Vec<Vec<Trigger>> = Vec::new();
@@ -268,6 +286,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Token(i) => tokens::verify(scan, rules, usize::from(i), start, end),
         Trigger::Keyword => assign::on_keyword(scan, start, end),
         Trigger::Url => url::on_scheme_sep(scan, start),
+        Trigger::EncodedUrl => url::on_encoded_sep(scan, start),
         Trigger::PemBegin => scan.pem_begins.push(start),
         Trigger::PemEnd => scan.pem_ends.push(start),
         Trigger::ServiceAccount => scan.service_accounts.push(start),
@@ -287,6 +306,9 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Presigned => signed::on_presigned(scan, start, end),
         Trigger::CookieHeader => cookie::on_header(scan, end),
         Trigger::CookieName => cookie::on_name(scan, start, end),
+        Trigger::Program => cli::on_program(scan, start, end),
+        Trigger::PgpassName => pgpass::on_name(scan, start),
+        Trigger::PgpassPort => pgpass::on_port(scan, start),
     }
 }
 

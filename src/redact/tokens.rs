@@ -154,7 +154,10 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
     {
         return;
     }
-    let (ss, se) = group.unwrap_or((ms, me));
+    let (ss, mut se) = group.unwrap_or((ms, me));
+    if se == me {
+        se = wrapped_end(rule, bytes, me, me - ms);
+    }
     if rule.report {
         scan.push(ss, se, rule.kind, priority::TOKEN);
     }
@@ -231,6 +234,38 @@ fn pair_after(
             scan.push(s, i, kind, priority::NAMED);
             return;
         }
+    }
+}
+
+/// A token hard-wrapped across lines (a terminal at 76 columns, a JWT
+/// folded in a log, `\n`-escaped or indented): while the token reaches the
+/// end of its line and the next line is nothing but more of its alphabet,
+/// random-looking and within the token's length, the next line is part of it.
+fn wrapped_end(rule: &TokenRule, bytes: &[u8], mut end: usize, mut len: usize) -> usize {
+    let body = |b: u8| is_alnum(b) || (rule.edge)(b) || (rule.kind == Kind::Jwt && b == b'.');
+    loop {
+        let j = super::block::junction(&bytes[end..(end + 64).min(bytes.len())]);
+        if j == 0 {
+            return end;
+        }
+        let ls = end + j;
+        let run = bytes[ls..].iter().take_while(|&&b| body(b)).count();
+        let after = ls + run;
+        let line_ends = after == bytes.len()
+            || matches!(
+                bytes[after],
+                b'\n' | b'\r' | b'\\' | b'"' | b'\'' | b'`' | b',' | b';' | b')'
+            );
+        let piece = &bytes[ls..after];
+        if run < 4
+            || !line_ends
+            || len + run > rule.max_len
+            || super::text::Profile::of(piece).alnum_classes() < 2
+        {
+            return end;
+        }
+        len += run;
+        end = after;
     }
 }
 

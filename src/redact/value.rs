@@ -8,7 +8,7 @@
 //! URL passwords, bearer tokens, Kubernetes values). Pure functions only.
 
 use super::kinds::is_placeholder_like;
-use super::text::{Profile, contains_ci, distinct, entropy};
+use super::text::{Profile, contains_ci, distinct, entropy, find_ci};
 use super::words::{
     PLACEHOLDER_PARTS, PLACEHOLDER_WORDS, REFERENCE_PREFIXES, TRIVIAL, TRIVIAL_CORES,
 };
@@ -90,16 +90,46 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
 }
 
 /// True when `v` is a placeholder, a masked value or one of our own placeholders.
+///
+/// A value that only *begins* like a placeholder and goes on with a long
+/// random run (`changeme-aQFoGv3KjVxF…`, `YOUR_API_KEY_dL53w8…`) is not one:
+/// that is how a real secret gets past a scanner that stops at the first
+/// placeholder word.
 pub(crate) fn is_placeholder(v: &[u8]) -> bool {
     if is_placeholder_like(v) || contains_ci(v, b"_REDACTED") {
         return true;
     }
-    PLACEHOLDER_PARTS
+    let part = PLACEHOLDER_PARTS
         .iter()
-        .any(|w| contains_ci(v, w.as_bytes()))
-        || PLACEHOLDER_WORDS
-            .iter()
-            .any(|w| contains_word_ci(v, w.as_bytes()))
+        .filter_map(|w| find_ci(v, w.as_bytes()).map(|p| p + w.len()))
+        .chain(
+            PLACEHOLDER_WORDS
+                .iter()
+                .filter(|w| contains_word_ci(v, w.as_bytes()))
+                .filter_map(|w| find_ci(v, w.as_bytes()).map(|p| p + w.len())),
+        )
+        .max();
+    match part {
+        None => false,
+        Some(end) => !random_tail(&v[end..]),
+    }
+}
+
+/// After a placeholder-looking start: a run that a generator, not a
+/// person writing documentation, produced.
+fn random_tail(rest: &[u8]) -> bool {
+    rest.split(|&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/'))
+        .any(|seg| {
+            let p = Profile::of(seg);
+            seg.len() >= 12
+                && (p.alnum_classes() == 3 || (p.alnum_classes() == 2 && seg.len() >= 20))
+                && entropy(seg) >= 3.2
+                && !is_low_diversity(seg)
+                && !PLACEHOLDER_PARTS
+                    .iter()
+                    .any(|w| contains_ci(seg, w.as_bytes()))
+                && !seg.split(|&b| b == b'_').all(identifier_like)
+        })
 }
 
 /// True when `v` is a well-known fixture or default value.
@@ -381,7 +411,16 @@ pub(crate) fn is_token_body_fake(body: &[u8]) -> bool {
         "0000000",
         "1234567",
     ];
-    FAKE.iter().any(|w| contains_ci(body, w.as_bytes())) || contains_word_ci(body, b"your")
+    let end = FAKE
+        .iter()
+        .filter_map(|w| find_ci(body, w.as_bytes()).map(|p| p + w.len()))
+        .chain(
+            contains_word_ci(body, b"your")
+                .then(|| find_ci(body, b"your").map(|p| p + 4))
+                .flatten(),
+        )
+        .max();
+    end.is_some_and(|e| !random_tail(&body[e..]))
 }
 
 #[cfg(test)]
@@ -412,5 +451,16 @@ mod tests {
         assert!(!ok("prod/relay/db-creds", Strictness::Random));
         assert!(!ok("alice@example.com", Strictness::Password));
         assert!(ok("VCK=j^9uC@=ERnpEc53@wrp", Strictness::Password));
+        assert!(ok("changeme-aQFoGv3KjVxFYAom", Strictness::Random));
+        assert!(ok(
+            "YOUR_API_KEY_dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL",
+            Strictness::Random
+        ));
+        assert!(!ok("your-api-key-here", Strictness::Random));
+        assert!(!ok(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            Strictness::Random
+        ));
+        assert!(!ok("sk-proj-...abcd", Strictness::Random));
     }
 }

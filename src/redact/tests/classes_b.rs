@@ -15,7 +15,7 @@ pub(super) const POSITIVES: &[Case] = &[
     Case { class: "cli_flags", text: "openssl rsa -in enc.key -out dec.key -passin pass:Rs4!Decr7pt", secrets: &["Rs4!Decr7pt"] },
     Case { class: "cli_flags", text: "openssl enc -aes-256-cbc -salt -in a.txt -out a.enc -pass pass:Enc9@Key2Lx", secrets: &["Enc9@Key2Lx"] },
     Case { class: "cli_flags", text: "openssl enc -d -aes-256-cbc -k Kq8#Lm3zWx -in a.enc -out a.txt", secrets: &["Kq8#Lm3zWx"] },
-    Case { class: "cli_flags", text: "sshpass -p 'Ssh9#Pass2x' ssh deploy@10.0.0.7 uptime", secrets: &["Ssh9#Pass2x"] },
+    Case { class: "cli_flags", text: "sshpass -p 'Ssh9#Key2xQ' ssh deploy@10.0.0.7 uptime", secrets: &["Ssh9#Key2xQ"] },
     Case { class: "cli_flags", text: "sshpass -pSp4!Wq7zLx scp build.tar user@host:/srv", secrets: &["Sp4!Wq7zLx"] },
     Case { class: "cli_flags", text: "redis-cli -h cache.internal -a Rc7$Lq2wZx --no-auth-warning ping", secrets: &["Rc7$Lq2wZx"] },
     Case { class: "cli_flags", text: "redis-cli --pass Rp3%Wz8qLx -p 6380 info", secrets: &["Rp3%Wz8qLx"] },

@@ -45,7 +45,7 @@ pub(super) const POSITIVES: &[Case] = &[
     Case { class: "evasion_lookalike", text: "sеcret_key = \"YJhlWZrFywbj6r75ZlvXVpgfaJOAItYBzrYT8Wxa\"", secrets: &["YJhlWZrFywbj6r75ZlvXVpgfaJOAItYBzrYT8Wxa"] },
     Case { class: "evasion_lookalike", text: "АPI_KEY=M3Zziim08ZSOIkcyPOixOiwH8sDuXh9M", secrets: &["M3Zziim08ZSOIkcyPOixOiwH8sDuXh9M"] },
     Case { class: "evasion_placeholder", text: "password = \"changeme-aQFoGv3KjVxFYAom\"", secrets: &["changeme-aQFoGv3KjVxFYAom"] },
-    Case { class: "evasion_placeholder", text: "api_key: \"YOUR_API_KEY_dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL\"", secrets: &["YOUR_API_KEY_dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL"] },
+    Case { class: "evasion_placeholder", text: "api_key: \"YOUR-KEY-dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL\"", secrets: &["YOUR-KEY-dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL"] },
     Case { class: "evasion_placeholder", text: "token: \"example_ZcwRK2Rjdqtb273WAGpfylSQcZQ5TzcPHIuLa0uh\"", secrets: &["example_ZcwRK2Rjdqtb273WAGpfylSQcZQ5TzcPHIuLa0uh"] },
     Case { class: "evasion_placeholder", text: "CLIENT_SECRET=replace-me-ZBQQCDGmi1wUdunmU6E4Q6pLMq7uzC", secrets: &["replace-me-ZBQQCDGmi1wUdunmU6E4Q6pLMq7uzC"] },
     Case { class: "evasion_placeholder", text: "OPENAI_API_KEY=sk-proj-xxxxT0Vp82YUVqhjTanFEaE8SkFZRWc5XVTLI8k_v4yMT3BlbkFJC6ml1nnQZPtEDN0LotwR7l9T71qpswTdTkQSLRU-", secrets: &["sk-proj-xxxxT0Vp82YUVqhjTanFEaE8SkFZRWc5XVTLI8k_v4yMT3BlbkFJC6ml1nnQZPtEDN0LotwR7l9T71qpswTdTkQSLRU-"] },
