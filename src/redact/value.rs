@@ -128,7 +128,9 @@ fn random_tail(rest: &[u8]) -> bool {
                 && !PLACEHOLDER_PARTS
                     .iter()
                     .any(|w| contains_ci(seg, w.as_bytes()))
-                && !seg.split(|&b| b == b'_').all(identifier_like)
+                // Digits inside the run, not a number appended to a word.
+                && seg[..seg.len() - 1].iter().any(u8::is_ascii_digit)
+                && seg.iter().filter(|b| b.is_ascii_digit()).count() < seg.len() / 2
         })
 }
 
@@ -452,6 +454,8 @@ mod tests {
         assert!(!ok("alice@example.com", Strictness::Password));
         assert!(ok("VCK=j^9uC@=ERnpEc53@wrp", Strictness::Password));
         assert!(ok("changeme-aQFoGv3KjVxFYAom", Strictness::Random));
+        assert!(ok("changeme-U1euB8uJ72ExlMaQx2y5", Strictness::Password));
+        assert!(!ok("example_password_value_12", Strictness::Random));
         assert!(ok(
             "YOUR_API_KEY_dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL",
             Strictness::Random
