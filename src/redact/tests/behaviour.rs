@@ -249,3 +249,43 @@ fn redaction_is_idempotent_on_fuzzer_findings() {
         assert_eq!(once, twice, "not idempotent for {input:?}");
     }
 }
+
+/// Inputs proptest found where words after `password is` were taken for a
+/// passphrase (a reference, a word and a mark).
+#[test]
+fn prose_after_password_is_not_a_passphrase() {
+    for t in [
+        "password is $API_KEY api",
+        "password is commit sk- \n",
+        "password is commit sk- \t",
+    ] {
+        assert_eq!(redactor().redact(t).text, t);
+    }
+}
+
+/// The matching view: a secret hidden by invisible or look-alike characters
+/// is replaced whole, hidden characters included, and the text around it is
+/// kept byte for byte.
+#[test]
+fn hidden_and_look_alike_characters_are_replaced_with_the_secret() {
+    let r = redactor();
+    assert_eq!(
+        r.redact("é → g\u{200B}hp_zuHfozCNfa80RzFhBxMO4Dn2r6iqUk40NKed ✓")
+            .text,
+        "é → GITHUB_TOKEN_REDACTED ✓"
+    );
+    assert_eq!(
+        r.redact("p\u{0430}ssword: Tr0ub4dor&3x").text,
+        "p\u{0430}ssword: PASSWORD_REDACTED"
+    );
+    assert_eq!(
+        r.redact("ｇｈｐ＿zuHfozCNfa80RzFhBxMO4Dn2r6iqUk40NKed")
+            .text,
+        "GITHUB_TOKEN_REDACTED"
+    );
+    let clean = "Пароль хранится в Vault; ΤΟΚΕΝ δεν υπάρχει; ﬁle ＡＢＣ";
+    assert!(matches!(
+        r.redact(clean).text,
+        std::borrow::Cow::Borrowed(_)
+    ));
+}
