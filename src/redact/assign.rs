@@ -13,7 +13,7 @@ use super::kinds::Kind;
 use super::names::{NameClass, classify, split_words};
 use super::nextline;
 use super::operator::{Op, literal_context, parse_op, skip_blank};
-use super::phrase::{phrase_end, phrase_ok};
+use super::phrase::{phrase_end, phrase_head_ok, phrase_name, phrase_ok};
 use super::scan::{Scan, priority};
 use super::text::{find_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
@@ -135,11 +135,15 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
             }
             let literal =
                 quoted || (op == Op::Assign && literal_context(bytes, raw_s, e, vstart, ve));
+            // Several words may be one password after `=`, `:` or `is`,
+            // not after a verb (`pass to the linker`) or in a shell line.
             let phrase = (!quoted
-                && matches!(op, Op::Assign | Op::Prose)
+                && ((op == Op::Assign && phrase_head_ok(bytes, raw_s))
+                    || (op == Op::Prose && after_is(bytes, vs)))
                 && bytes.get(ve) == Some(&b' ')
                 && !line_head_is(bytes, raw_s, b"export"))
-            .then(|| phrase_end(bytes, vs));
+            .then(|| phrase_end(bytes, vs))
+            .flatten();
             Value {
                 vs,
                 ve,
@@ -176,6 +180,20 @@ impl Value {
             phrase: None,
         }
     }
+}
+
+/// Whether the value at `vs` follows the word `is` or `was` (and maybe a colon).
+fn after_is(bytes: &[u8], vs: usize) -> bool {
+    let mut i = vs;
+    while i > 0 && matches!(bytes[i - 1], b' ' | b':') {
+        i -= 1;
+    }
+    let mut s = i;
+    while s > 0 && bytes[s - 1].is_ascii_alphabetic() {
+        s -= 1;
+    }
+    let w = &bytes[s..i];
+    w.eq_ignore_ascii_case(b"is") || w.eq_ignore_ascii_case(b"was")
 }
 
 /// Whether the line holding `at` starts with `word` (`export NAME=…`).
@@ -239,6 +257,7 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
     // words read as one, they are the value (not just the first word).
     if let Some(pe) = value.phrase
         && class.strictness == Strictness::Password
+        && words.last().is_some_and(|w| phrase_name(w))
         && pe > ve
     {
         let pv = &bytes[vs..pe];

@@ -61,7 +61,12 @@ pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass
     if SUFFIX_STOP.contains(&last) && !(last == "id" && secret_id(words)) {
         return None;
     }
-    let password = words.iter().any(|w| is_password_word(w));
+    // `pw` names a password only as the name's last word (`DB_PW`), not as
+    // a prefix (`pw_uid`, `pw_name` of struct passwd).
+    let password = words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| is_password_word(w) && (w != "pw" || i + 1 == words.len()));
     // A service or store named before a password word (`REDIS_PASSWORD`,
     // `keystore_password`, `ssh_password`) still names a password.
     let stop = |w: &&String| {
@@ -219,6 +224,8 @@ mod tests {
         assert_eq!(class("public_key"), None);
         assert_eq!(class("bypass"), None);
         assert_eq!(class("REDIS_PASSWORD"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("DB_PW"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("pw_uid"), None);
         assert_eq!(class("keystorePassword"), Some(Kind::PasswordAssignment));
         assert_eq!(class("redis_key"), None);
         assert_eq!(class("show_password"), None);

@@ -200,7 +200,10 @@ pub(crate) fn parse_op(
     }
     if rest.starts_with(b"=") {
         let v = after(1);
-        if next_line_follows(bytes, v) && !matches!(bytes.get(v), Some(b'|' | b'>')) {
+        if next_line_follows(bytes, v)
+            && !matches!(bytes.get(v), Some(b'|' | b'>'))
+            && key_starts_line(bytes, raw_s)
+        {
             // `name =` and the value wrapped onto the next, indented line.
             return Some((Op::NextLine, v, extra));
         }
@@ -222,8 +225,10 @@ pub(crate) fn parse_op(
             return None;
         }
         let v = after(1);
+        // Only a key that starts its line (YAML, pretty JSON) takes its value
+        // from the next lines; `if password:` in Python opens a block.
         if next_line_follows(bytes, v) {
-            return Some((Op::NextLine, v, extra));
+            return key_starts_line(bytes, raw_s).then_some((Op::NextLine, v, extra));
         }
         return Some((Op::Assign, skip_type(bytes, v).unwrap_or(v), extra));
     }
@@ -295,6 +300,14 @@ pub(crate) fn parse_op(
         }
     }
     None
+}
+
+/// Whether only indentation, a YAML list dash or an opening quote stands
+/// before the name at `raw_s` on its line.
+fn key_starts_line(bytes: &[u8], raw_s: usize) -> bool {
+    let ls = line_start(bytes, raw_s);
+    let head = trim(&bytes[ls..raw_s]);
+    matches!(head, b"" | b"-" | b"\"" | b"'" | b"- \"" | b"- '")
 }
 
 /// After `name:`, nothing but a block indicator (`|`, `>-`, …) or a comment

@@ -66,7 +66,13 @@ fn entry(scan: &mut Scan<'_>, ws: usize, we: usize) {
         return;
     }
     let pw = &bytes[c4 + 1..we];
-    if pw != b"*" && is_secret_value(pw, Strictness::Password, true) {
+    // A password's own colons are escaped (`\:`); more fields mean another
+    // format (`/etc/passwd` has seven).
+    let more_fields = pw
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b':' && (i == 0 || pw[i - 1] != b'\\'));
+    if pw != b"*" && !more_fields && is_secret_value(pw, Strictness::Password, true) {
         scan.push(c4 + 1, we, Kind::PasswordAssignment, priority::URL);
     }
 }

@@ -77,6 +77,29 @@ pub(crate) fn phrase_ok(v: &[u8], quoted: bool) -> bool {
     {
         return false;
     }
+    // Distinct words of letters and digits (a `-` or `'` inside, a `!`, `?`
+    // or `.` at the end): `commit commit sk-` is not a passphrase.
+    let word_ok = |w: &&[u8]| {
+        let core = {
+            let mut c = *w;
+            while let [rest @ .., b'!' | b'?' | b'.'] = c {
+                c = rest;
+            }
+            c
+        };
+        !core.is_empty()
+            && core[0].is_ascii_alphanumeric()
+            && core[core.len() - 1].is_ascii_alphanumeric()
+            && core
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'\'')
+    };
+    let mut lower: Vec<Vec<u8>> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    lower.sort();
+    lower.dedup();
+    if !words.iter().all(word_ok) || lower.len() != words.len() {
+        return false;
+    }
     let digit = v.iter().any(u8::is_ascii_digit);
     ((3..=8).contains(&words.len())
         || (words.len() == 2 && digit && words.iter().all(|w| w.len() >= 3)))
@@ -88,16 +111,19 @@ pub(crate) fn phrase_ok(v: &[u8], quoted: bool) -> bool {
 
 /// Where an unquoted multi-word value that starts at `vs` ends: at the end
 /// of the line, before a ` #` comment, at `;` (connection strings) or `<`
-/// (XML), and before a sentence's final dot.
-pub(crate) fn phrase_end(bytes: &[u8], vs: usize) -> usize {
+/// (XML), and before a sentence's final dot. `None` when a comma ends it:
+/// a list or a clause, not a password.
+pub(crate) fn phrase_end(bytes: &[u8], vs: usize) -> Option<usize> {
     let le = line_end(bytes, vs).min(vs + 160);
     let mut e = vs;
     while e < le {
         let b = bytes[e];
+        if b == b',' {
+            return None;
+        }
         if matches!(b, b';' | b'<' | b'"' | b'`' | b'\r')
             || (b == b'#' && e > vs && bytes[e - 1] == b' ')
             || (b == b'.' && (e + 1 == le || bytes[e + 1] == b' '))
-            || (b == b',' && bytes.get(e + 1) == Some(&b' '))
         {
             break;
         }
@@ -106,7 +132,32 @@ pub(crate) fn phrase_end(bytes: &[u8], vs: usize) -> usize {
     while e > vs && matches!(bytes[e - 1], b' ' | b'\t') {
         e -= 1;
     }
-    e
+    Some(e)
+}
+
+/// Whether a name (its last word) is one that holds passphrases: a
+/// `password` or `passphrase`, not `passwd` (the Unix database), `pass`
+/// (a verb) or `pwd` (a directory).
+pub(crate) fn phrase_name(last_word: &str) -> bool {
+    ["password", "passphrase", "passwort", "passcode"]
+        .iter()
+        .any(|w| last_word.ends_with(w))
+}
+
+/// Whether the text between the start of the line and a name at `raw_s`
+/// leaves the name a key: nothing, a YAML list dash, the opening `<` of an
+/// XML element, the `;` of a connection string, or a few plain words that
+/// are part of a spoken name (`wifi password:`).
+pub(crate) fn phrase_head_ok(bytes: &[u8], raw_s: usize) -> bool {
+    if raw_s > 0 && matches!(bytes[raw_s - 1], b'<' | b';') {
+        return true;
+    }
+    let ls = super::text::line_start(bytes, raw_s);
+    let head = super::operator::trim(&bytes[ls..raw_s]);
+    head.is_empty()
+        || head == b"-"
+        || (head.iter().all(|b| b.is_ascii_alphabetic() || *b == b' ')
+            && head.split(|&b| b == b' ').filter(|w| !w.is_empty()).count() <= 3)
 }
 
 #[cfg(test)]
@@ -137,8 +188,13 @@ mod tests {
         assert!(phrase_ok(b"correct horse battery staple", true));
         assert!(phrase_ok(b"my dog has fleas 2024", true));
         assert!(!phrase_ok(b"commit sk-", false));
+        assert!(!phrase_ok(b"commit commit sk-", false));
+        assert!(!phrase_ok(b"amber amber amber", false));
         assert!(!phrase_ok(b"Use the value from the vault.", true));
         let t = b"password: Violet Harbor Lamp 77. Next";
-        assert_eq!(&t[10..phrase_end(t, 10)], b"Violet Harbor Lamp 77");
+        assert_eq!(phrase_end(t, 10), Some(31));
+        assert_eq!(phrase_end(b"Add _apt user, in order", 0), None);
+        assert!(phrase_head_ok(b"wifi password", 5));
+        assert!(!phrase_head_ok(b"  * passwd.master", 4));
     }
 }

@@ -273,6 +273,14 @@ fn is_env_name(v: &[u8]) -> bool {
 
 /// `config.api_key`, `settings.SECRET`: an attribute path (no digits).
 fn is_attribute_path(v: &[u8]) -> bool {
+    // `crate::uid_t`, `std::env::var`: a path of identifiers.
+    if v.windows(2).any(|w| w == b"::") {
+        return v
+            .split(|&b| b == b':')
+            .all(|seg| seg.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'))
+            && !v.starts_with(b":")
+            && !v.ends_with(b":");
+    }
     v.contains(&b'.')
         && !v.iter().any(u8::is_ascii_digit)
         && v.split(|&b| b == b'.').all(|seg| {

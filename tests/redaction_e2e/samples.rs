@@ -264,15 +264,13 @@ pub fn of(class: &str) -> Vec<ClassSample> {
                 "amber", "rocket", "window", "piano", "tulip", "engine", "frost", "harbor",
                 "violet",
             ];
-            let pick = |n: usize| -> String {
-                (0..n)
-                    .map(|_| {
-                        words[usize::from_str_radix(&random_hex(2), 16).unwrap_or(0) % words.len()]
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            let (a, b) = (format!("{} {}", pick(3), random_from(DIGITS, 2)), pick(4));
+            // Distinct words in a random order.
+            let mut order: Vec<(String, &str)> =
+                words.iter().map(|w| (random_hex(8), *w)).collect();
+            order.sort();
+            let picked: Vec<&str> = order.iter().map(|(_, w)| *w).collect();
+            let a = format!("{} {}", picked[..3].join(" "), random_from(DIGITS, 2));
+            let b = picked[3..7].join(" ");
             vec![
                 sample(format!("smtp:\n  password: {a}\n  port: 587"), &[&a]),
                 sample(format!("The wifi password is {b}."), &[&b]),
