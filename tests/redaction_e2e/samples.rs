@@ -92,7 +92,7 @@ pub fn of(class: &str) -> Vec<ClassSample> {
                 body.join("\n")
             );
             let key = b64(pem.as_bytes());
-            let token = format!("{}.{}", random_hex(6), random_hex(16));
+            let token = format!("{}.{}", random_hex(3), random_hex(8));
             vec![
                 sample(
                     format!(
@@ -110,7 +110,7 @@ pub fn of(class: &str) -> Vec<ClassSample> {
         }
         "putty" => {
             let private: Vec<String> = (0..3).map(|_| random_from(B64, 64)).collect();
-            let mac = random_hex(64);
+            let mac = random_hex(32);
             let text = format!(
                 "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAI{}\n{}\nPrivate-Lines: 3\n{}\nPrivate-MAC: {mac}\n",
                 random_from(B64, 39),
@@ -156,8 +156,7 @@ pub fn of(class: &str) -> Vec<ClassSample> {
         }
         "azure_sas" => {
             let raw: Vec<u8> = (0..32)
-                .map(|_| random_hex(2))
-                .map(|h| u8::from_str_radix(&h, 16).unwrap_or(7))
+                .map(|_| u8::from_str_radix(&random_hex(1), 16).unwrap_or(7))
                 .collect();
             let sig = b64(&raw)
                 .replace('+', "%2B")
