@@ -42,10 +42,15 @@ enum Style {
     AfterSubcommand(&'static [&'static str]),
     /// The word after a here-string `<<<` (`sudo -S <<< SECRET`).
     HereString,
+    /// The word after a literal keyword word (`nmcli … password SECRET`).
+    AfterWord(&'static str),
+    /// The n-th word (`wpa_passphrase SSID SECRET`).
+    Nth(usize),
 }
 
 use Style::{
-    After, AfterSubcommand, Apart, Either, Glued, HereString, LastWithBatch, OracleLogin, Prefixed,
+    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, Nth,
+    OracleLogin, Prefixed,
 };
 
 /// Programs (exact command names) and their password arguments.
@@ -77,6 +82,13 @@ const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["az"], &[Apart("-p"), Apart("--password")]),
     (&["curl"], &[Apart("--oauth2-bearer")]),
     (&["sudo", "passwd", "chpasswd"], &[HereString]),
+    (&["lftp"], &[After("-u", b',')]),
+    (&["ipmitool"], &[Apart("-P")]),
+    (&["snmpwalk", "snmpget", "snmpset", "snmpbulkwalk", "snmpbulkget", "snmptable", "snmpgetnext",
+       "snmptrap"], &[Apart("-A"), Apart("-X")]),
+    (&["twine"], &[Apart("-p"), Apart("--password")]),
+    (&["nmcli"], &[AfterWord("password"), AfterWord("wifi-sec.psk"), AfterWord("802-11-wireless-security.psk")]),
+    (&["wpa_passphrase"], &[Nth(1)]),
 ];
 
 /// Bytes that start a new command or a redirection.
@@ -275,6 +287,12 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
                     out.push(unquoted(bytes, *n, 0));
                 }
             }
+            AfterWord(word) if t == word.as_bytes() => {
+                if let Some(n) = next(k) {
+                    out.push(unquoted(bytes, n, 0));
+                }
+            }
+            Nth(n) if k == n && !t.starts_with(b"-") => out.push(unquoted(bytes, *w, 0)),
             HereString if t == b"<<<" => {
                 if let Some(n) = next(k) {
                     out.push(unquoted(bytes, n, 0));

@@ -23,6 +23,7 @@ fn is_password_word(w: &str) -> bool {
         || w.ends_with("passphrase")
         || w.ends_with("pwd")
         || w == "pw"
+        || w == "psk"
         || w == "passwort"
         || (w.ends_with("pass") && !PASS_FALSE.contains(&w))
 }

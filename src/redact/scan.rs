@@ -108,6 +108,7 @@ pub(crate) enum Trigger {
 const KEYWORDS: &[&str] = &[
     "pass",
     "pw",
+    "psk",
     "pwd",
     "secret",
     "key",

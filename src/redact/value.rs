@@ -128,8 +128,11 @@ fn random_tail(rest: &[u8]) -> bool {
                 && !PLACEHOLDER_PARTS
                     .iter()
                     .any(|w| contains_ci(seg, w.as_bytes()))
-                // Digits inside the run, not a number appended to a word.
-                && seg[..seg.len() - 1].iter().any(u8::is_ascii_digit)
+                // Digits inside the run, not a number appended to a word (a
+                // long run may be letters only: one in 200 random 32-char
+                // base64 strings has no digit).
+                && (seg[..seg.len() - 1].iter().any(u8::is_ascii_digit)
+                    || (seg.len() >= 24 && entropy(seg) >= 3.8))
                 && seg.iter().filter(|b| b.is_ascii_digit()).count() < seg.len() / 2
         })
 }
