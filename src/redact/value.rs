@@ -355,7 +355,7 @@ fn password_ok(v: &[u8], p: &Profile, quoted: bool) -> bool {
     if alnum < 3 || alnum * 3 < v.len() {
         return false;
     }
-    if v.len() < 6 || contains_ci(v, b"pass") || contains_ci(v, b"pwd") {
+    if v.len() < 6 || names_a_password(v) {
         return false;
     }
     if p.space > 0 {
@@ -372,6 +372,35 @@ fn password_ok(v: &[u8], p: &Profile, quoted: bool) -> bool {
         return v.len() >= 12 && p.upper >= 2 && p.lower >= 2 && !v.contains(&b'_');
     }
     p.digit > 0 || p.symbol > 0 || p.upper > 0
+}
+
+/// `mypassword`, `password_hash_column`, `pass123`, `$PWD`: a value built on
+/// the word password names one (or is a weak fixture). `S3cure!Pass` is a
+/// password that merely contains the word.
+fn names_a_password(v: &[u8]) -> bool {
+    let Some((at, len)) = ["password", "passwd", "pass", "pwd"]
+        .iter()
+        .find_map(|w| find_ci(v, w.as_bytes()).map(|p| (p, w.len())))
+    else {
+        return false;
+    };
+    if is_identifier_word(v) {
+        return true;
+    }
+    // What is left besides the word: a few characters, one class, or a
+    // fixture (`pass123`) means the value is built on the word.
+    let rest = || {
+        v[..at]
+            .iter()
+            .chain(&v[at + len..])
+            .copied()
+            .filter(u8::is_ascii_alphanumeric)
+    };
+    let n = rest().count();
+    let classes = usize::from(rest().any(|b| b.is_ascii_lowercase()))
+        + usize::from(rest().any(|b| b.is_ascii_uppercase()))
+        + usize::from(rest().any(|b| b.is_ascii_digit()));
+    n < 4 || classes < 2 || (n <= 16 && is_trivial(&rest().collect::<Vec<u8>>()))
 }
 
 fn random_ok(v: &[u8], p: &Profile, min_len: usize) -> bool {
@@ -465,6 +494,15 @@ mod tests {
         assert!(!ok("alice@example.com", Strictness::Password));
         assert!(ok("VCK=j^9uC@=ERnpEc53@wrp", Strictness::Password));
         assert!(ok("changeme-aQFoGv3KjVxFYAom", Strictness::Random));
+        assert!(is_secret_value(b"S3cure!Pass", Strictness::Password, true));
+        assert!(!is_secret_value(b"password123", Strictness::Password, true));
+        assert!(!is_secret_value(b"mypassword", Strictness::Password, true));
+        assert!(!is_secret_value(
+            b"password_hash_column",
+            Strictness::Password,
+            true
+        ));
+        assert!(!is_secret_value(b"Pass1234", Strictness::Password, true));
         assert!(ok("changeme-U1euB8uJ72ExlMaQx2y5", Strictness::Password));
         assert!(!ok("example_password_value_12", Strictness::Random));
         assert!(ok(
