@@ -138,9 +138,9 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
             // Several words may be one password after `=`, `:` or `is`,
             // not after a verb (`pass to the linker`) or in a shell line.
             let phrase = (!quoted
+                && bytes.get(ve) == Some(&b' ')
                 && ((op == Op::Assign && phrase_head_ok(bytes, raw_s))
                     || (op == Op::Prose && after_is(bytes, vs)))
-                && bytes.get(ve) == Some(&b' ')
                 && !line_head_is(bytes, raw_s, b"export"))
             .then(|| phrase_end(bytes, vs))
             .flatten();
@@ -198,7 +198,9 @@ fn after_is(bytes: &[u8], vs: usize) -> bool {
 
 /// Whether the line holding `at` starts with `word` (`export NAME=…`).
 fn line_head_is(bytes: &[u8], at: usize, word: &[u8]) -> bool {
-    let ls = line_start(bytes, at);
+    let Some(ls) = super::text::near_line_start(bytes, at, 64) else {
+        return false;
+    };
     let head = super::operator::trim(&bytes[ls..at]);
     head.len() >= word.len() && head[..word.len()].eq_ignore_ascii_case(word)
 }

@@ -13,13 +13,13 @@
 
 use super::kinds::Kind;
 use super::scan::{Scan, priority};
-use super::text::{line_end, line_start};
+use super::text::{line_end, near_line_start};
 use super::value::{Strictness, is_secret_value};
 
 /// Longest command we read.
-const MAX_COMMAND: usize = 2048;
-/// Most words of one command we look at.
-const MAX_WORDS: usize = 64;
+const MAX_COMMAND: usize = 1024;
+/// Most words of one command we look at (a password flag comes early).
+const MAX_WORDS: usize = 24;
 
 /// How a program takes its password.
 #[derive(Clone, Copy)]
@@ -216,16 +216,22 @@ pub(crate) fn on_program(scan: &mut Scan<'_>, start: usize, end: usize) {
         return;
     }
     let name = &bytes[ws..we];
-    let Some((_, styles)) = PROGRAMS
-        .iter()
-        .find(|(names, _)| names.iter().any(|n| n.as_bytes() == name))
-    else {
+    let Some((program, styles)) = PROGRAMS.iter().find_map(|(names, styles)| {
+        names
+            .iter()
+            .find(|n| n.as_bytes() == name)
+            .map(|n| (*n, styles))
+    }) else {
         return;
     };
+    if ws < scan.cli_done.0 && scan.cli_done.1 == program {
+        return;
+    }
     if name == b"sudo" || name == b"passwd" || name == b"chpasswd" {
         echoed(scan, ws, name == b"chpasswd");
     }
     let args = words(bytes, we);
+    scan.cli_done = (args.last().map_or(we, |w| w.end), program);
     for style in *styles {
         for (vs, ve) in find(bytes, &args, *style) {
             if is_secret_value(&bytes[vs..ve], Strictness::Password, true) {
@@ -326,7 +332,7 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
 /// value before the pipe into the program at `prog`.
 fn echoed(scan: &mut Scan<'_>, prog: usize, pair: bool) {
     let bytes = scan.bytes;
-    let ls = line_start(bytes, prog).max(prog.saturating_sub(512));
+    let ls = near_line_start(bytes, prog, 512).unwrap_or(prog.saturating_sub(512));
     let head = &bytes[ls..prog];
     let Some(pipe) = head.iter().rposition(|&b| b == b'|') else {
         return;

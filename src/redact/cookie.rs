@@ -86,7 +86,11 @@ fn pair(bytes: &[u8], i: usize, limit: usize) -> Option<((usize, usize), (usize,
 /// After `Cookie:` / `Set-Cookie:` / `--cookie` / `-b`: every session-like pair.
 pub(crate) fn on_header(scan: &mut Scan<'_>, end: usize) {
     let bytes = scan.bytes;
+    if end < scan.cookie_done {
+        return;
+    }
     let limit = line_end(bytes, end).min(end + MAX_HEADER);
+    scan.cookie_done = limit;
     let mut i = end;
     let mut first = true;
     let set_cookie = end >= 11 && bytes[end - 11..end].eq_ignore_ascii_case(b"set-cookie:");

@@ -12,13 +12,15 @@
 use super::names::{NameClass, classify, split_words};
 use super::operator::skip_blank;
 use super::scan::Scan;
-use super::text::{line_end, line_start};
+use super::text::{line_end, near_line_start};
 use super::value::is_secret_value;
 
 /// How many lines up the enclosing key may be.
 const MAX_LINES_UP: usize = 6;
 /// How far along the line a name is looked for.
 const NAME_REACH: usize = 200;
+/// How many identifiers on either side of the value are looked at.
+const MAX_NAMES: usize = 8;
 
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
@@ -42,7 +44,8 @@ fn name_in(hay: &[u8], backward: bool) -> Option<NameClass> {
     if backward {
         idents.reverse();
     }
-    idents.into_iter().find_map(|w| {
+    // The name is near the value; a few identifiers are enough to look at.
+    idents.into_iter().take(MAX_NAMES).find_map(|w| {
         let lower = w.to_ascii_lowercase();
         if lower.ends_with(b"default") || lower == b"fallback" {
             return None;
@@ -72,7 +75,7 @@ fn enclosing(bytes: &[u8], ls: usize) -> Option<NameClass> {
         if cur == 0 {
             return None;
         }
-        let prev = line_start(bytes, cur - 1);
+        let prev = near_line_start(bytes, cur - 1, NAME_REACH)?;
         let line = &bytes[prev..cur - 1];
         cur = prev;
         let ind = indent(prev);
@@ -102,7 +105,7 @@ pub(crate) fn on_default(scan: &mut Scan<'_>, start: usize, end: usize) {
         e += 1;
     }
     let word = bytes[s..e].to_ascii_lowercase();
-    let ls = line_start(bytes, s);
+    let ls = near_line_start(bytes, s, NAME_REACH).unwrap_or(s.saturating_sub(NAME_REACH));
     let (value, class) = if word.ends_with(b"ordefault") || word == b"setdefault" {
         // getOrDefault("NAME", "value"), setdefault("NAME", "value")
         let i = skip_blank(bytes, e);
@@ -139,6 +142,9 @@ pub(crate) fn on_default(scan: &mut Scan<'_>, start: usize, end: usize) {
         let Some((vs, ve)) = literal_at(bytes, i) else {
             return;
         };
+        if ve - vs < 6 {
+            return;
+        }
         let before = &bytes[ls.max(s.saturating_sub(NAME_REACH))..s];
         let after_end = line_end(bytes, ve).min(ve + NAME_REACH);
         let class = name_in(before, true)

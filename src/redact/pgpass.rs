@@ -14,6 +14,8 @@ use super::value::{Strictness, is_secret_value};
 
 /// How many lines after the word `pgpass` are read.
 const LINES_AFTER: usize = 12;
+/// Longest host name we look back over from a port field.
+const MAX_FIELD: usize = 256;
 
 fn field_ok(f: &[u8], port: bool) -> bool {
     !f.is_empty()
@@ -77,10 +79,22 @@ fn entry(scan: &mut Scan<'_>, ws: usize, we: usize) {
     }
 }
 
-/// Handles a port-like anchor (`:5432:`, `:*:`) at `start`: its own line.
+/// Handles a port-like anchor (`:5432:`, `:*:`) at `start`: the word
+/// around it (bounded, so a line of colons costs nothing per hit).
 pub(crate) fn on_port(scan: &mut Scan<'_>, start: usize) {
     let bytes = scan.bytes;
-    line(scan, line_start(bytes, start), line_end(bytes, start));
+    let stop = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'');
+    let lo = start.saturating_sub(MAX_FIELD);
+    let ws = bytes[lo..start]
+        .iter()
+        .rposition(|&b| stop(b))
+        .map_or(lo, |p| lo + p + 1);
+    let hi = (start + 4 * MAX_FIELD).min(bytes.len());
+    let we = bytes[start..hi]
+        .iter()
+        .position(|&b| stop(b))
+        .map_or(hi, |p| start + p);
+    entry(scan, ws, we);
 }
 
 /// Handles the word `pgpass` at `start`: its line and the lines after it.

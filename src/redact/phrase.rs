@@ -152,7 +152,10 @@ pub(crate) fn phrase_head_ok(bytes: &[u8], raw_s: usize) -> bool {
     if raw_s > 0 && matches!(bytes[raw_s - 1], b'<' | b';') {
         return true;
     }
-    let ls = super::text::line_start(bytes, raw_s);
+    // A head longer than a few words is prose or code, whatever it holds.
+    let Some(ls) = super::text::near_line_start(bytes, raw_s, 48) else {
+        return false;
+    };
     let head = super::operator::trim(&bytes[ls..raw_s]);
     head.is_empty()
         || head == b"-"

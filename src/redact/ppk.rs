@@ -42,13 +42,14 @@ fn header(line: &[u8]) -> Option<&[u8]> {
 /// Handles `PuTTY-User-Key-File-` found at `start`.
 pub(crate) fn on_header(scan: &mut Scan<'_>, start: usize) {
     let bytes = scan.bytes;
-    if !bytes[start..].starts_with(b"PuTTY-User-Key-File-") {
+    if start < scan.ppk_done || !bytes[start..].starts_with(b"PuTTY-User-Key-File-") {
         return;
     }
     let limit = (start + MAX_PPK).min(bytes.len());
     let mut end = start;
     let mut private = false;
     for (s, e) in Lines::new(bytes, start, limit) {
+        scan.ppk_done = e;
         let line = &bytes[s..e];
         match header(line) {
             Some(name) => {

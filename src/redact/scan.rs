@@ -242,6 +242,15 @@ pub(crate) struct Scan<'t> {
     pub pem_begins: Vec<usize>,
     pub pem_ends: Vec<usize>,
     pub service_accounts: Vec<usize>,
+    /// End of the last query parameter, cookie header and PuTTY file read:
+    /// anchors inside a region already read are skipped, which keeps a text
+    /// of repeated anchors linear.
+    pub param_done: usize,
+    pub cookie_done: usize,
+    pub ppk_done: usize,
+    /// The last command read by [`cli`] (its program word and where its words
+    /// end): the same program named again inside it is an argument.
+    pub cli_done: (usize, &'static str),
 }
 
 impl<'t> Scan<'t> {
@@ -272,6 +281,10 @@ pub(crate) fn scan_builtin(
         pem_begins: Vec::new(),
         pem_ends: Vec::new(),
         service_accounts: Vec::new(),
+        param_done: 0,
+        cookie_done: 0,
+        ppk_done: 0,
+        cli_done: (0, ""),
     };
     for m in anchors.automaton.find_overlapping_iter(text.as_bytes()) {
         for &t in &anchors.triggers[m.pattern().as_usize()] {

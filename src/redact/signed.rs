@@ -9,13 +9,15 @@
 
 use super::kinds::Kind;
 use super::scan::{Scan, priority};
-use super::text::{b64_decode, contains_ci, line_end, line_start};
+use super::text::{b64_decode, contains_ci, line_end, near_line_start};
 use super::value::is_token_body_fake;
 
 /// Longest parameter value we read.
 const MAX_PARAM: usize = 8 * 1024;
 /// How far around a `sig=` its sibling SAS parameters are looked for.
 const CONTEXT: usize = 600;
+/// Longest `sig=` value taken for a signature.
+const MAX_SIG: usize = 256;
 
 /// Bytes that end a query parameter's value.
 fn ends_param(b: u8) -> bool {
@@ -85,18 +87,20 @@ fn url_decoded(v: &[u8]) -> Vec<u8> {
 /// Handles `sig=` found at `start..end`.
 pub(crate) fn on_sig(scan: &mut Scan<'_>, start: usize, end: usize) {
     let bytes = scan.bytes;
-    if !param_start(bytes, start) || bytes[start] != b's' {
+    if start < scan.param_done || !param_start(bytes, start) || bytes[start] != b's' {
         return;
     }
     let (vs, ve) = param(bytes, end);
+    scan.param_done = ve;
     let v = &bytes[vs..ve];
-    if v.len() < 16 || is_token_body_fake(v) {
+    // An HMAC-SHA256 is 44 base64 characters, percent-encoded at most 60.
+    if v.len() < 16 || v.len() > MAX_SIG || is_token_body_fake(v) {
         return;
     }
     let Some(mac) = b64_decode(&url_decoded(v)) else {
         return;
     };
-    let lo = line_start(bytes, start).max(start.saturating_sub(CONTEXT));
+    let lo = near_line_start(bytes, start, CONTEXT).unwrap_or(start.saturating_sub(CONTEXT));
     let hi = line_end(bytes, ve).min(ve + CONTEXT);
     let around = &bytes[lo..hi];
     let sas = ["sv=", "se=", "sr=", "sp=", "skn=", "spr=", "srt="]
@@ -112,10 +116,11 @@ pub(crate) fn on_sig(scan: &mut Scan<'_>, start: usize, end: usize) {
 /// `X-Amz-Security-Token=` found at `start..end`.
 pub(crate) fn on_presigned(scan: &mut Scan<'_>, start: usize, end: usize) {
     let bytes = scan.bytes;
-    if !param_start(bytes, start) {
+    if start < scan.param_done || !param_start(bytes, start) {
         return;
     }
     let (vs, ve) = param(bytes, end);
+    scan.param_done = ve;
     let v = &bytes[vs..ve];
     let token = bytes[start..end].eq_ignore_ascii_case(b"x-amz-security-token=");
     let ok = if token {

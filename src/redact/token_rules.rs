@@ -136,9 +136,9 @@ pub(crate) static RULES: &[TokenRule] = &[
     skip(rule(Kind::PostmanApiKey, &["PMAK-"], 64, r"^PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"), 5),
     skip(rule(Kind::AgeSecretKey, &["AGE-SECRET-KEY-1"], 74, r"^AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"), 16),
     cut(with_edge(skip(rule(Kind::GoogleOauthClientSecret, &["GOCSPX-"], 40, r"^GOCSPX-[A-Za-z0-9_-]{12,32}"), 7), edge_word_dash), 7, 35),
-    cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["ya29."], 4096, r"^ya29\.[A-Za-z0-9_.-]{14,}[A-Za-z0-9_-]"), 5), edge_word_dash), 5, 100),
+    cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["ya29."], 2048, r"^ya29\.[A-Za-z0-9_.-]{14,}[A-Za-z0-9_-]"), 5), edge_word_dash), 5, 100),
     cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["1//0"], 1024, r"^1//0[A-Za-z0-9_-]{16,}"), 4), edge_word_dash), 4, 60),
     cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["4/0A"], 1024, r"^4/0A[A-Za-z0-9_-]{16,}"), 4), edge_word_dash), 4, 60),
     TokenRule { quick: Some(quick_sts), ..with_edge(skip(with_back(rule(Kind::AwsSessionToken, &["oJb3JpZ2luX2Vj", "oGZXIvYXdz"], 8192, r"[A-Za-z0-9+/]{2}(?:oJb3JpZ2luX2Vj|oGZXIvYXdz)(?:[A-Za-z0-9+/=]|%2[BbFf]|%3[Dd]){8,}"), 2), 16), |b| b == b'+' || b == b'/' || b == b'=' || b == b'%') },
-    with_edge(with_check(rule(Kind::Jwt, &["eyJ"], 4096, r"^eyJ[A-Za-z0-9_-]{8,}\.(?:eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+)?|[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), Check::Jwt), edge_word_dash),
+    with_edge(with_check(rule(Kind::Jwt, &["eyJ"], 16 * 1024, r"^eyJ[A-Za-z0-9_-]{8,2048}\.(?:eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+)?|[A-Za-z0-9_-]{0,2048}\.[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), Check::Jwt), edge_word_dash),
 ];

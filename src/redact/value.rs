@@ -7,6 +7,10 @@
 //! This is the main false-positive defence for the context kinds (assignments,
 //! URL passwords, bearer tokens, Kubernetes values). Pure functions only.
 
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::kinds::is_placeholder_like;
 use super::text::{Profile, contains_ci, distinct, entropy, find_ci};
 use super::words::{
@@ -99,20 +103,44 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
     if is_placeholder_like(v) || contains_ci(v, b"_REDACTED") {
         return true;
     }
-    let part = PLACEHOLDER_PARTS
-        .iter()
-        .filter_map(|w| find_ci(v, w.as_bytes()).map(|p| p + w.len()))
-        .chain(
-            PLACEHOLDER_WORDS
-                .iter()
-                .filter(|w| contains_word_ci(v, w.as_bytes()))
-                .filter_map(|w| find_ci(v, w.as_bytes()).map(|p| p + w.len())),
-        )
-        .max();
-    match part {
+    match placeholder_end(v) {
         None => false,
         Some(end) => !random_tail(&v[end..]),
     }
+}
+
+/// One automaton over every placeholder part and word (ASCII case
+/// insensitive), so judging a value costs one pass, not one per word.
+fn placeholder_automaton() -> &'static (AhoCorasick, usize) {
+    static AC: OnceLock<(AhoCorasick, usize)> = OnceLock::new();
+    AC.get_or_init(|| {
+        let patterns: Vec<&str> = PLACEHOLDER_PARTS
+            .iter()
+            .chain(PLACEHOLDER_WORDS)
+            .copied()
+            .collect();
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            // Fixed literals of a few hundred bytes: building cannot fail.
+            .expect("placeholder literals always compile");
+        (automaton, PLACEHOLDER_PARTS.len())
+    })
+}
+
+/// Where the last placeholder part (or whole placeholder word) in `v` ends.
+fn placeholder_end(v: &[u8]) -> Option<usize> {
+    let (automaton, parts) = placeholder_automaton();
+    automaton
+        .find_overlapping_iter(v)
+        .filter(|m| {
+            // Words (`your`, `here`, …) count only standing alone.
+            m.pattern().as_usize() < *parts
+                || ((m.start() == 0 || !v[m.start() - 1].is_ascii_alphanumeric())
+                    && (m.end() == v.len() || !v[m.end()].is_ascii_alphanumeric()))
+        })
+        .map(|m| m.end())
+        .max()
 }
 
 /// After a placeholder-looking start: a run that a generator, not a
@@ -125,9 +153,7 @@ fn random_tail(rest: &[u8]) -> bool {
                 && (p.alnum_classes() == 3 || (p.alnum_classes() == 2 && seg.len() >= 20))
                 && entropy(seg) >= 3.2
                 && !is_low_diversity(seg)
-                && !PLACEHOLDER_PARTS
-                    .iter()
-                    .any(|w| contains_ci(seg, w.as_bytes()))
+                && placeholder_end(seg).is_none()
                 // Digits inside the run, not a number appended to a word (a
                 // long run may be letters only: one in 200 random 32-char
                 // base64 strings has no digit).
@@ -330,7 +356,7 @@ pub(crate) fn is_secret_value(v: &[u8], strictness: Strictness, quoted: bool) ->
     if !shape_ok {
         return false;
     }
-    if is_reference(v) || is_placeholder(v) || is_trivial(v) || is_low_diversity(v) {
+    if is_low_diversity(v) || is_trivial(v) || is_reference(v) || is_placeholder(v) {
         return false;
     }
     if is_numeric_like(v)

@@ -222,6 +222,20 @@ fn pathological_inputs_stay_fast() {
         "a".repeat(200_000),
         ".".repeat(200_000),
         "eyJ".repeat(50_000),
+        // Anchors of the detectors added for issue 11, repeated.
+        "default=\"".repeat(10_000),
+        "sig=".repeat(20_000),
+        "x-amz-security-token=".repeat(5_000),
+        "Cookie: a=".repeat(10_000),
+        "PuTTY-User-Key-File-2: ".repeat(5_000),
+        "LS0tLS1CRUdJTi".repeat(10_000),
+        "${PW:-".repeat(20_000),
+        ":*:".repeat(20_000),
+        "mysql -p".repeat(10_000),
+        "password:\n".repeat(20_000),
+        "pgpass\n".repeat(20_000),
+        "\u{200B}".repeat(50_000),
+        "а".repeat(100_000),
     ];
     for t in &inputs {
         let start = std::time::Instant::now();
