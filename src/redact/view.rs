@@ -65,6 +65,7 @@ impl<'a> View<'a> {
             units: Vec::new(),
             word_end: 0,
             word_folds: false,
+            cache: Box::new([('\0', Flags::default()); CACHE]),
         };
         b.run();
         match b.out {
@@ -169,6 +170,41 @@ struct Builder<'a> {
     /// The current word's end, and whether its look-alikes are folded.
     word_end: usize,
     word_folds: bool,
+    /// What is known about recently seen characters (text in one language
+    /// repeats few of them): a direct-mapped cache of [`Flags`].
+    cache: Box<[(char, Flags); CACHE]>,
+}
+
+/// Slots of the character cache.
+const CACHE: usize = 512;
+
+/// What the view needs to know about a non-ASCII character.
+#[derive(Clone, Copy, Default)]
+struct Flags {
+    /// Canonical combining class 0.
+    starter: bool,
+    /// Kept as it is by NFKC, drops nothing, folds nothing.
+    plain: bool,
+    /// A look-alike of an ASCII letter.
+    confusable: bool,
+    /// A combining mark.
+    mark: bool,
+}
+
+impl Flags {
+    fn of(c: char) -> Flags {
+        let confusable = confusable(c).is_some();
+        let mark = is_combining_mark(c);
+        Flags {
+            starter: canonical_combining_class(c) == 0,
+            plain: !confusable
+                && !mark
+                && !is_invisible(c)
+                && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes,
+            confusable,
+            mark,
+        }
+    }
 }
 
 impl Builder<'_> {
@@ -192,19 +228,54 @@ impl Builder<'_> {
                 continue;
             }
             // A starter and the combining marks after it normalise together.
-            let mut j = i + utf8_len(b);
+            let first = i + utf8_len(b);
+            let mut j = first;
             while j < bytes.len() && bytes[j] >= 0x80 {
                 let Some(c) = text[j..].chars().next() else {
                     break;
                 };
-                if canonical_combining_class(c) == 0 {
+                if self.flags(c).starter {
                     break;
                 }
                 j += c.len_utf8();
             }
-            self.segment(i, j);
+            // Most non-ASCII text (accents, CJK, emoji, Cyrillic prose) is one
+            // character at a time that the view keeps: decided without
+            // building anything.
+            let keep = j == first && text[i..].chars().next().is_some_and(|c| self.keeps(i, c));
+            if !keep {
+                self.segment(i, j);
+            }
             i = j;
         }
+    }
+
+    /// Whether the single character `c` at original offset `i` stays as it is.
+    fn keeps(&mut self, i: usize, c: char) -> bool {
+        let f = self.flags(c);
+        if f.plain {
+            return true;
+        }
+        if f.mark
+            && self
+                .prev_view_byte(i)
+                .is_some_and(|p| p.is_ascii_alphanumeric())
+        {
+            return false;
+        }
+        if f.confusable {
+            return !self.word_folds_at(i);
+        }
+        false
+    }
+
+    /// [`Flags`] of `c`, from the cache when it was seen recently.
+    fn flags(&mut self, c: char) -> Flags {
+        let slot = &mut self.cache[c as usize % CACHE];
+        if slot.0 != c {
+            *slot = (c, Flags::of(c));
+        }
+        slot.1
     }
 
     /// Normalises the original segment `i..j` (non-ASCII) into the view.
