@@ -413,6 +413,19 @@ fn names_a_password(v: &[u8]) -> bool {
     if is_identifier_word(v) {
         return true;
     }
+    // The word inside a longer run of letters is part of an identifier
+    // (`ResourceOwnerPasswordCredentialsGrant(…)`).
+    let mut rs = at;
+    while rs > 0 && v[rs - 1].is_ascii_alphanumeric() {
+        rs -= 1;
+    }
+    let mut re = at + len;
+    while re < v.len() && v[re].is_ascii_alphanumeric() {
+        re += 1;
+    }
+    if re - rs > len && v[rs..re].iter().all(u8::is_ascii_alphabetic) {
+        return true;
+    }
     // What is left besides the word: a few characters, one class, or a
     // fixture (`pass123`) means the value is built on the word.
     let rest = || {

@@ -108,7 +108,8 @@ pub(crate) const PASSWORD_STOP: &[&str] = &[
 /// Words ending in `pass` that are not passwords.
 pub(crate) const PASS_FALSE: &[&str] = &[
     "bypass", "compass", "surpass", "overpass", "underpass", "trespass", "encompass", "multipass", "firstpass",
-    "onepass",
+    "onepass", "buypass", "keepass", "lastpass", "ezpass", "skipass", "subpass", "renderpass", "mainpass",
+    "shadowpass", "depthpass", "secondpass", "prepass", "postpass", "singlepass", "twopass", "boardingpass",
 ];
 
 #[rustfmt::skip]
