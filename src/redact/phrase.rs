@@ -146,8 +146,8 @@ pub(crate) fn phrase_name(last_word: &str) -> bool {
 
 /// Whether the text between the start of the line and a name at `raw_s`
 /// leaves the name a key: nothing, a YAML list dash, the opening `<` of an
-/// XML element, the `;` of a connection string, or a few plain words that
-/// are part of a spoken name (`wifi password:`).
+/// XML element, the `;` of a connection string, or prose (`wifi password:`,
+/// `I reset it, new password:`).
 pub(crate) fn phrase_head_ok(bytes: &[u8], raw_s: usize) -> bool {
     if raw_s > 0 && matches!(bytes[raw_s - 1], b'<' | b';') {
         return true;
@@ -157,10 +157,14 @@ pub(crate) fn phrase_head_ok(bytes: &[u8], raw_s: usize) -> bool {
         return false;
     };
     let head = super::operator::trim(&bytes[ls..raw_s]);
+    // Prose before the name (`I reset it, new password: …`) is fine; code
+    // (`(Widget::setPassphrase): …`, `* passwd.master:`) is not.
     head.is_empty()
         || head == b"-"
-        || (head.iter().all(|b| b.is_ascii_alphabetic() || *b == b' ')
-            && head.split(|&b| b == b' ').filter(|w| !w.is_empty()).count() <= 3)
+        || (bytes[raw_s - 1] == b' '
+            && head.iter().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b' ' | b',' | b'.' | b'\'' | b'!' | b'?')
+            }))
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub(super) const POSITIVES: &[Case] = &[
     Case { class: "evasion_placeholder", text: "GITHUB_TOKEN=ghp_xxxx0w0WwSuWnhdx4ltkK6Eya460OJW5cx5I", secrets: &["ghp_xxxx0w0WwSuWnhdx4ltkK6Eya460OJW5cx5I"] },
     Case { class: "evasion_placeholder", text: "secret: \"placeholder7f7JNKRbNbh5rIyRAgfRCPYC\"", secrets: &["placeholder7f7JNKRbNbh5rIyRAgfRCPYC"] },
     Case { class: "evasion_placeholder", text: "api_key = \"<token>qYCQhMivmCiuxk6EfhwLsQnd4tNsHgJU\"", secrets: &["<token>qYCQhMivmCiuxk6EfhwLsQnd4tNsHgJU"] },
+    Case { class: "multi_word", text: "I reset it, new password: Kestrel Ember Harbor 4720", secrets: &["Kestrel Ember Harbor 4720"] },
 ];
 
 /// Near misses: each text must come through byte for byte.
@@ -98,4 +99,6 @@ pub(super) const NEGATIVES: &[(&str, &str)] = &[
     ("evasion_placeholder", "password: \"dummy_password_123\""),
     ("evasion_placeholder", "OPENAI_API_KEY=sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
     ("evasion_placeholder", "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+    ("multi_word", "(PinLineEdit::setFormattedPassphrase): Restore adjusted selection after"),
+    ("multi_word", "Note, the new password: must be set before the release tomorrow"),
 ];
