@@ -189,6 +189,10 @@ struct Flags {
     confusable: bool,
     /// A combining mark.
     mark: bool,
+    /// Part of a word (a letter, digit, mark or invisible character).
+    word: bool,
+    /// A letter of real non-Latin writing ([`is_foreign_letter`]).
+    foreign: bool,
 }
 
 impl Flags {
@@ -203,6 +207,8 @@ impl Flags {
                 && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes,
             confusable,
             mark,
+            word: c.is_alphanumeric() || mark || is_invisible(c),
+            foreign: is_foreign_letter(c),
         }
     }
 }
@@ -336,27 +342,35 @@ impl Builder<'_> {
             return self.word_folds;
         }
         let text = self.text;
-        let in_word = |c: char| {
-            c.is_alphanumeric() || c == '_' || c == '-' || is_invisible(c) || is_combining_mark(c)
-        };
         let mut foreign = false;
         for c in text[..i].chars().rev().take(WORD_REACH) {
-            if !in_word(c) {
+            let (word, f) = self.word_and_foreign(c);
+            if !word {
                 break;
             }
-            foreign |= is_foreign_letter(c);
+            foreign |= f;
         }
         let mut end = i;
         for c in text[i..].chars().take(WORD_REACH) {
-            if !in_word(c) {
+            let (word, f) = self.word_and_foreign(c);
+            if !word {
                 break;
             }
-            foreign |= is_foreign_letter(c);
+            foreign |= f;
             end += c.len_utf8();
         }
         self.word_end = end;
         self.word_folds = !foreign;
         self.word_folds
+    }
+
+    /// Whether `c` belongs to a word, and whether it is a foreign letter.
+    fn word_and_foreign(&mut self, c: char) -> (bool, bool) {
+        if c.is_ascii() {
+            return (c.is_ascii_alphanumeric() || c == '_' || c == '-', false);
+        }
+        let f = self.flags(c);
+        (f.word, f.foreign)
     }
 
     /// The view holds `with` where the original holds `i..j`.
