@@ -36,6 +36,7 @@ mod operator;
 mod pem;
 mod pgpass;
 mod phrase;
+mod placeholder;
 mod ppk;
 mod scan;
 mod signed;
