@@ -4,6 +4,8 @@
 //! `os.environ["X"]`), an empty or trivial fixture value (`"test"`), a number,
 //! a path, a name.
 //!
+//! Placeholders and masks are told apart in [`super::placeholder`].
+//!
 //! This is the main false-positive defence for the context kinds (assignments,
 //! URL passwords, bearer tokens, Kubernetes values). Pure functions only.
 
