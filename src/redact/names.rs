@@ -58,6 +58,61 @@ pub(crate) fn split_words(name: &[u8], out: &mut Vec<String>) {
 /// them (at the end) come from the identifier itself rather than the
 /// preceding prose word.
 pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass> {
+    classify_words(words, ident_words).or_else(|| {
+        // Digits written for look-alike letters (`passw0rd`, `s3cret`,
+        // `t0ken`, `ap1_k3y`): the name read with letters.
+        let folded: Vec<String> = words.iter().map(|w| unleet(w)).collect();
+        (folded != words)
+            .then(|| classify_words(&folded, ident_words))
+            .flatten()
+    })
+}
+
+/// Secret words as they read once look-alike digits are letters again.
+const LEET_ROOTS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "key",
+    "api",
+    "apikey",
+    "credential",
+    "credentials",
+    "auth",
+    "secretkey",
+    "accesskey",
+];
+
+/// `w` with `0 1 3 4 5 7` read as `o i e a s t`, when that spells a secret
+/// word (`passw0rd` → `password`); otherwise `w` unchanged (`sha256`, `v2`).
+fn unleet(w: &str) -> String {
+    if !w.bytes().any(|b| b"013457".contains(&b)) || !w.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return w.to_string();
+    }
+    let folded: String = w
+        .chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' => 'i',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '7' => 't',
+            c => c,
+        })
+        .collect();
+    if LEET_ROOTS.iter().any(|r| folded.ends_with(r)) {
+        folded
+    } else {
+        w.to_string()
+    }
+}
+
+fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
     let last = words.last()?.as_str();
     if SUFFIX_STOP.contains(&last) && !(last == "id" && secret_id(words)) {
         return None;
@@ -227,6 +282,12 @@ mod tests {
         assert_eq!(class("REDIS_PASSWORD"), Some(Kind::PasswordAssignment));
         assert_eq!(class("DB_PW"), Some(Kind::PasswordAssignment));
         assert_eq!(class("pw_uid"), None);
+        assert_eq!(class("passw0rd"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("DB_P4SSWORD"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("s3cret"), Some(Kind::SecretAssignment));
+        assert_eq!(class("ap1_k3y"), Some(Kind::ApiKeyAssignment));
+        assert_eq!(class("sha256"), None);
+        assert_eq!(class("oauth2"), None);
         assert_eq!(class("keystorePassword"), Some(Kind::PasswordAssignment));
         assert_eq!(class("redis_key"), None);
         assert_eq!(class("show_password"), None);

@@ -55,6 +55,11 @@ pub(super) const POSITIVES: &[Case] = &[
     Case { class: "evasion_placeholder", text: "secret: \"placeholder7f7JNKRbNbh5rIyRAgfRCPYC\"", secrets: &["placeholder7f7JNKRbNbh5rIyRAgfRCPYC"] },
     Case { class: "evasion_placeholder", text: "api_key = \"<token>qYCQhMivmCiuxk6EfhwLsQnd4tNsHgJU\"", secrets: &["<token>qYCQhMivmCiuxk6EfhwLsQnd4tNsHgJU"] },
     Case { class: "multi_word", text: "I reset it, new password: Kestrel Ember Harbor 4720", secrets: &["Kestrel Ember Harbor 4720"] },
+    Case { class: "evasion_lookalike", text: "passw0rd: Lq8#Wz2xKv", secrets: &["Lq8#Wz2xKv"] },
+    Case { class: "evasion_lookalike", text: "DB_P4SSWORD=Pw7!Qz3xLm", secrets: &["Pw7!Qz3xLm"] },
+    Case { class: "evasion_lookalike", text: "s3cret_key = \"QGuhoZaMQ9FUOYpkRoGuJT4PxcD4O8FrkH8qBv36\"", secrets: &["QGuhoZaMQ9FUOYpkRoGuJT4PxcD4O8FrkH8qBv36"] },
+    Case { class: "evasion_lookalike", text: "ap1_k3y: t8mNQ7qVh68qMxJQeIIDX4n1l32KxX0I", secrets: &["t8mNQ7qVh68qMxJQeIIDX4n1l32KxX0I"] },
+    Case { class: "evasion_lookalike", text: "t0ken=5SRtqwxh0FJhXorhe7xE6hvrMoV71GyiYRBkDYRj", secrets: &["5SRtqwxh0FJhXorhe7xE6hvrMoV71GyiYRBkDYRj"] },
 ];
 
 /// Near misses: each text must come through byte for byte.
@@ -101,4 +106,8 @@ pub(super) const NEGATIVES: &[(&str, &str)] = &[
     ("evasion_placeholder", "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
     ("multi_word", "(PinLineEdit::setFormattedPassphrase): Restore adjusted selection after"),
     ("multi_word", "Note, the new password: must be set before the release tomorrow"),
+    ("evasion_lookalike", "sha256: f1b8ae7bc192b9573bd71ba411fa14a0fbfae6809a630cff50ce268b9e9c288d"),
+    ("evasion_lookalike", "oauth2 flow with pkce"),
+    ("evasion_lookalike", "x509 certificate chain"),
+    ("evasion_lookalike", "route53 zone id Z123ABC"),
 ];
