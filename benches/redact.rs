@@ -1,6 +1,7 @@
 //! Throughput of `Redactor::redact` on secret-free text (prose, code, logs,
-//! hashes, UUIDs: everything that must pass unchanged) and on text dense with
-//! secrets of many kinds. Reported as bytes/second by criterion.
+//! hashes, UUIDs: everything that must pass unchanged), on the same with
+//! non-ASCII in every line (which goes through the normalising view), and on
+//! text dense with secrets of many kinds. Reported as bytes/second by criterion.
 //!
 //! Run with a short measurement: `cargo bench --bench redact -- --measurement-time 3`.
 
@@ -81,6 +82,29 @@ fn secret_free(size: usize) -> String {
     s
 }
 
+/// Secret-free text with non-ASCII in every line (accents, CJK, emoji,
+/// Cyrillic and Greek prose, a zero-width joiner): every chunk goes through
+/// the normalising view, and must still come out unchanged.
+fn secret_free_unicode(size: usize) -> String {
+    const UNICODE: &[&str] = &[
+        "Der Schlüssel liegt im Tresor → bitte nicht ändern. ",
+        "日本語のテキストも含まれています。",
+        "Привет, коллеги: релиз завтра, ключи в хранилище. ",
+        "Η έκδοση κυκλοφορεί αύριο. ",
+        "naïve café déjà vu — “quoted” ",
+        "👩\u{200D}💻 shipped it 🎉 ",
+    ];
+    let mut r = Rng(0x51_7cc1_b727_220a);
+    let mut s = String::with_capacity(size + 1024);
+    for line in secret_free(size).lines() {
+        s.push_str(line);
+        s.push(' ');
+        s.push_str(r.pick(UNICODE));
+        s.push('\n');
+    }
+    s
+}
+
 fn secret_dense(size: usize) -> String {
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
     let mut s = String::with_capacity(size + 1024);
@@ -149,6 +173,13 @@ fn bench(c: &mut Criterion) {
             &clean[lo..(first + 80).min(clean.len())]
         );
     }
+    let unicode = secret_free_unicode(400 * 1024);
+    let out = redactor.redact(&unicode);
+    assert!(
+        out.text == unicode.as_str(),
+        "secret-free unicode text changed: {:?}",
+        out.counts
+    );
     let dense = secret_dense(200 * 1024);
     let n: usize = redactor.redact(&dense).counts.values().sum();
     eprintln!("dense text: {} bytes, {n} secrets", dense.len());
@@ -158,6 +189,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(clean.len() as u64));
     g.bench_function("secret_free", |b| {
         b.iter(|| redactor.redact(std::hint::black_box(&clean)).counts.len())
+    });
+    g.throughput(Throughput::Bytes(unicode.len() as u64));
+    g.bench_function("secret_free_unicode", |b| {
+        b.iter(|| redactor.redact(std::hint::black_box(&unicode)).counts.len())
     });
     g.throughput(Throughput::Bytes(dense.len() as u64));
     g.bench_function("secret_dense", |b| {

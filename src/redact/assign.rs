@@ -11,17 +11,24 @@
 
 use super::kinds::Kind;
 use super::names::{NameClass, classify, split_words};
+use super::nextline;
 use super::operator::{Op, literal_context, parse_op, skip_blank};
+use super::phrase::{phrase_end, phrase_head_ok, phrase_name, phrase_ok};
 use super::scan::{Scan, priority};
-use super::text::{find_ci, line_end};
+use super::text::{find_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
 
 /// Longest identifier part we grow on either side of a keyword.
 const MAX_IDENT: usize = 64;
 /// Longest quoted value we read.
 const MAX_VALUE: usize = 1024;
-/// Longest bare (unquoted) value we read.
+/// Longest bare (unquoted) value we read and judge.
 const MAX_BARE: usize = 256;
+/// Longest run an accepted bare value is extended to: session tokens run to
+/// a few KB, and a value cut at [`MAX_BARE`] would leave its tail behind.
+const MAX_RUN: usize = 16 * 1024;
+/// Longest part of a value that is judged (the whole value is replaced).
+const MAX_JUDGED: usize = 1024;
 
 /// Whether an identifier is, or contains, one of our placeholders.
 fn contains_placeholder(ident: &[u8]) -> bool {
@@ -54,6 +61,14 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         e += 1;
     }
     scan.ident_done = e;
+    // `${NAME-default}`: the `-` starts the default, not more name.
+    if s >= 2
+        && &bytes[s - 2..s] == b"${"
+        && let Some(d) = bytes[s..e].iter().position(|&b| b == b'-')
+    {
+        e = s + d;
+        scan.ident_done = e;
+    }
     let raw_s = s;
     while s < e && matches!(bytes[s], b'-' | b'.') {
         s += 1;
@@ -70,38 +85,155 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     }
     let flag = bytes[raw_s] == b'-' && s - raw_s <= 2;
     if let Some(vstart) = name_value_form(bytes, raw_s, e) {
-        let Some((vs, ve, quoted)) = read_value(bytes, vstart, false) else {
+        let found = if super::operator::next_line_follows(bytes, vstart) {
+            nextline::value(bytes, line_start(bytes, vstart), vstart)
+        } else {
+            read_value(bytes, vstart, false)
+        };
+        let Some((vs, ve, quoted)) = found else {
             return;
         };
-        emit(scan, s, e, raw_s, &[], vs, ve, quoted, Op::Assign);
+        let value = Value::new(vs, ve, quoted);
+        emit(scan, s, e, raw_s, &[], value, Op::Assign);
         return;
     }
     let Some((op, vstart, extra)) = parse_op(bytes, raw_s, e, flag) else {
         return;
     };
-    let query = raw_s > 0 && matches!(bytes[raw_s - 1], b'?' | b'&');
-    let Some((vs, ve, quoted)) = read_value(bytes, vstart, query) else {
-        return;
+    let value = match op {
+        Op::Default => {
+            let Some((vs, ve)) = expansion_default(bytes, vstart) else {
+                return;
+            };
+            Value::new(vs, ve, true)
+        }
+        Op::NextLine => {
+            let Some((vs, ve, quoted)) = nextline::value(bytes, line_start(bytes, raw_s), vstart)
+            else {
+                return;
+            };
+            // A YAML scalar is a literal; an unquoted one of several words
+            // must still read as a passphrase.
+            Value {
+                literal: true,
+                phrase: (!quoted).then_some(ve),
+                ..Value::new(vs, ve, quoted)
+            }
+        }
+        _ => {
+            let vstart = if op == Op::Literal {
+                skip_default_word(bytes, vstart)
+            } else {
+                vstart
+            };
+            let query = raw_s > 0 && matches!(bytes[raw_s - 1], b'?' | b'&');
+            let Some((vs, ve, quoted)) = read_value(bytes, vstart, query) else {
+                return;
+            };
+            if op == Op::Literal && !quoted {
+                return;
+            }
+            let literal =
+                quoted || (op == Op::Assign && literal_context(bytes, raw_s, e, vstart, ve));
+            // Several words may be one password after `=`, `:` or `is`,
+            // not after a verb (`pass to the linker`) or in a shell line.
+            let phrase = (!quoted
+                && bytes.get(ve) == Some(&b' ')
+                && ((op == Op::Assign && phrase_head_ok(bytes, raw_s))
+                    || (op == Op::Prose && after_is(bytes, vs)))
+                && !line_head_is(bytes, raw_s, b"export"))
+            .then(|| phrase_end(bytes, vs))
+            .flatten();
+            Value {
+                vs,
+                ve,
+                quoted,
+                literal,
+                phrase,
+            }
+        }
     };
-    if op == Op::Literal && !quoted {
-        return;
-    }
-    let literal = quoted || (op == Op::Assign && literal_context(bytes, raw_s, e, vstart, ve));
-    emit(scan, s, e, raw_s, &extra, vs, ve, literal, op);
+    emit(scan, s, e, raw_s, &extra, value, op);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn emit(
-    scan: &mut Scan<'_>,
-    s: usize,
-    e: usize,
-    raw_s: usize,
-    extra: &[u8],
+/// A value found for a name: where it is, how it was written, and, for an
+/// unquoted value that stopped at a space, where it would end if it were a
+/// passphrase of several words.
+#[derive(Clone, Copy)]
+struct Value {
     vs: usize,
     ve: usize,
+    /// Written as a string literal.
     quoted: bool,
-    op: Op,
-) {
+    /// Quoted, or in a place where a bare word is a literal (`.env`, YAML).
+    literal: bool,
+    phrase: Option<usize>,
+}
+
+impl Value {
+    fn new(vs: usize, ve: usize, quoted: bool) -> Value {
+        Value {
+            vs,
+            ve,
+            quoted,
+            literal: quoted,
+            phrase: None,
+        }
+    }
+}
+
+/// Whether the value at `vs` follows the word `is` or `was` (and maybe a colon).
+fn after_is(bytes: &[u8], vs: usize) -> bool {
+    let mut i = vs;
+    while i > 0 && matches!(bytes[i - 1], b' ' | b':') {
+        i -= 1;
+    }
+    let mut s = i;
+    while s > 0 && bytes[s - 1].is_ascii_alphabetic() {
+        s -= 1;
+    }
+    let w = &bytes[s..i];
+    w.eq_ignore_ascii_case(b"is") || w.eq_ignore_ascii_case(b"was")
+}
+
+/// Whether the line holding `at` starts with `word` (`export NAME=…`).
+fn line_head_is(bytes: &[u8], at: usize, word: &[u8]) -> bool {
+    let Some(ls) = super::text::near_line_start(bytes, at, 64) else {
+        return false;
+    };
+    let head = super::operator::trim(&bytes[ls..at]);
+    head.len() >= word.len() && head[..word.len()].eq_ignore_ascii_case(word)
+}
+
+/// `default="…"`, `fallback=…` between a call's name argument and its
+/// literal (`env("KEY", default="…")`): skipped to reach the literal.
+fn skip_default_word(bytes: &[u8], i: usize) -> usize {
+    for w in [&b"default"[..], b"defaultValue", b"fallback"] {
+        if bytes.len() >= i + w.len() && bytes[i..i + w.len()].eq_ignore_ascii_case(w) {
+            let j = skip_blank(bytes, i + w.len());
+            if matches!(bytes.get(j), Some(b'=' | b':')) {
+                return skip_blank(bytes, j + 1);
+            }
+        }
+    }
+    i
+}
+
+/// The default in `${NAME:-value}` (also `-`, `:=`, `=`, Spring's `:`),
+/// up to the closing brace; a default that is itself an expansion is none.
+fn expansion_default(bytes: &[u8], vs: usize) -> Option<(usize, usize)> {
+    let le = line_end(bytes, vs).min(vs + MAX_VALUE);
+    let close = bytes[vs..le].iter().position(|&b| b == b'}')?;
+    let (mut s, mut e) = (vs, vs + close);
+    if e > s + 1 && matches!(bytes[s], b'"' | b'\'') && bytes[e - 1] == bytes[s] {
+        s += 1;
+        e -= 1;
+    }
+    let v = &bytes[s..e];
+    (!v.is_empty() && !v.contains(&b'$') && !v.contains(&b'{')).then_some((s, e))
+}
+
+fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], value: Value, op: Op) {
     let bytes = scan.bytes;
     let mut words = Vec::new();
     if let Some(prev) = prev_word(bytes, raw_s) {
@@ -114,16 +246,56 @@ fn emit(
     let Some(class) = classify(&words, own) else {
         return;
     };
-    let v = &bytes[vs..ve];
+    let Value { vs, ve, quoted, .. } = value;
+    // A block scalar is judged by its first line; a very long value by its
+    // start (the whole of it is replaced).
+    let first_line = bytes[vs..ve]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(ve, |p| vs + p);
+    let v = &bytes[vs..first_line.min(vs + MAX_JUDGED)];
     let class = refine(class, v, quoted);
-    if op == Op::Prose && class.strictness == Strictness::Password && !quoted && v.len() < 6 {
-        return;
+    // An unquoted value that stopped at a space may be a passphrase; where the
+    // words read as one, they are the value (not just the first word).
+    if let Some(pe) = value.phrase
+        && class.strictness == Strictness::Password
+        && words.last().is_some_and(|w| phrase_name(w))
+        && pe > ve
+    {
+        let pv = &bytes[vs..pe];
+        if phrase_ok(pv, false) && is_secret_value(pv, Strictness::Password, true) {
+            scan.push(vs, pe, class.kind, class.priority);
+            scan.ident_done = scan.ident_done.max(pe);
+            return;
+        }
     }
-    if op == Op::Space && v.contains(&b' ') {
-        return;
+    let accepted = value_accepted(class, v, value, op);
+    if accepted {
+        let ve = if !quoted && ve - vs >= MAX_BARE {
+            run_end(bytes, ve)
+        } else {
+            ve
+        };
+        scan.push(vs, ve, class.kind, class.priority);
+        // Keywords inside an accepted value are part of the secret: skip them.
+        scan.ident_done = scan.ident_done.max(ve);
+    }
+}
+
+/// Whether the first word (or line) `v` of a value is a secret for `class`.
+fn value_accepted(class: NameClass, v: &[u8], value: Value, op: Op) -> bool {
+    let quoted = value.quoted;
+    if op == Op::Prose && class.strictness == Strictness::Password && !quoted && v.len() < 6 {
+        return false;
+    }
+    if v.contains(&b' ') {
+        // Several words: a passphrase written as a literal, not prose about one.
+        if !phrase_ok(v, quoted && op != Op::NextLine) || (op == Op::Space && !quoted) {
+            return false;
+        }
     }
     if op == Op::Weak && !clearly_generated(v) {
-        return;
+        return false;
     }
     // In prose a bare 40/64-hex word after "is" is far more often a commit or
     // digest than a key (`the token fix is cfd1387…`).
@@ -132,13 +304,9 @@ fn emit(
         && matches!(v.len(), 40 | 64)
         && v.iter().all(u8::is_ascii_hexdigit)
     {
-        return;
+        return false;
     }
-    if class.kind == Kind::HttpBasicAuth || is_secret_value(v, class.strictness, quoted) {
-        scan.push(vs, ve, class.kind, class.priority);
-        // Keywords inside an accepted value are part of the secret: skip them.
-        scan.ident_done = scan.ident_done.max(ve);
-    }
+    class.kind == Kind::HttpBasicAuth || is_secret_value(v, class.strictness, value.literal)
 }
 
 /// For a value introduced by nothing but a space: at least 12 bytes with
@@ -274,16 +442,27 @@ fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize, bool
     bare(bytes, i, query).map(|(s, e)| (s, e, false))
 }
 
+/// Where the run of value bytes that reached [`MAX_BARE`] at `from` ends.
+fn run_end(bytes: &[u8], from: usize) -> usize {
+    let hi = (from + MAX_RUN).min(bytes.len());
+    bytes[from..hi]
+        .iter()
+        .position(|&b| bare_stop(b, false))
+        .map_or(hi, |p| from + p)
+}
+
+fn bare_stop(b: u8, query: bool) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'`' | b',' | b';' | b'<' | b'\\'
+    ) || (query && matches!(b, b'&' | b'#'))
+}
+
 fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
     let n = bytes.len();
     let mut e = i;
     while e < n && e - i < MAX_BARE {
-        let b = bytes[e];
-        let stop = matches!(
-            b,
-            b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'`' | b',' | b';' | b'<' | b'\\'
-        ) || (query && matches!(b, b'&' | b'#'));
-        if stop {
+        if bare_stop(bytes[e], query) {
             break;
         }
         e += 1;

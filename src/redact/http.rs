@@ -11,7 +11,7 @@ use super::text::{b64_decode, contains_ci, line_end, line_start};
 use super::value::{Strictness, is_placeholder, is_reference, is_secret_value, is_trivial};
 
 /// Longest credential we read after a scheme word.
-const MAX_CREDENTIAL: usize = 4096;
+const MAX_CREDENTIAL: usize = 16 * 1024;
 
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b)
@@ -88,7 +88,10 @@ pub(crate) fn on_bearer(scan: &mut Scan<'_>, start: usize, end: usize) {
 
 fn bearer_credential(scan: &mut Scan<'_>, cs: usize, ce: usize) {
     let tok = &scan.bytes[cs..ce];
-    if tok.len() >= 16 && is_secret_value(tok, Strictness::Random, false) {
+    // A long token (an Azure AD access token runs to a few KB) is judged by
+    // its start and replaced whole.
+    let judged = &tok[..tok.len().min(1024)];
+    if tok.len() >= 16 && is_secret_value(judged, Strictness::Random, false) {
         scan.push(cs, ce, Kind::HttpBearerToken, priority::HTTP);
     }
 }

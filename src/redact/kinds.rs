@@ -78,6 +78,13 @@ pub(crate) enum Kind {
     ApiKeyAssignment,
     TokenAssignment,
     KubernetesSecret,
+    AwsSessionToken,
+    GoogleOauthClientSecret,
+    GoogleOauthToken,
+    PrivateKeyPutty,
+    AzureSasToken,
+    SignedUrl,
+    SessionCookie,
 }
 
 /// Name, placeholder and description of one built-in kind.
@@ -168,6 +175,13 @@ pub(crate) const SPECS: &[KindSpec] = &[
     spec("api_key_assignment", "API_KEY_REDACTED", "literal value assigned to an api-key-like name (api_key, apiKey, X-API-Key, ?api_key=, …)"),
     spec("token_assignment", "TOKEN_REDACTED", "literal value assigned to a token-like name (auth_token, access_token, GH_TOKEN, …)"),
     spec("kubernetes_secret", "K8S_SECRET_REDACTED", "values under data: / stringData: of a kind: Secret manifest"),
+    spec("aws_session_token", "AWS_SESSION_TOKEN_REDACTED", "AWS STS session token: base64 starting IQoJb3JpZ2luX2Vj… / FwoGZXIvYXdz…, also URL-encoded"),
+    spec("google_oauth_client_secret", "GOOGLE_OAUTH_SECRET_REDACTED", "Google OAuth client secret: GOCSPX- + 28"),
+    spec("google_oauth_token", "GOOGLE_OAUTH_TOKEN_REDACTED", "Google OAuth tokens: ya29. access, 1//0 refresh, 4/0A authorization code"),
+    spec("private_key_putty", "PRIVATE_KEY_REDACTED", "PuTTY private key file (PuTTY-User-Key-File-2/3), raw, indented or \\n-escaped"),
+    spec("azure_sas_token", "AZURE_SAS_REDACTED", "signature (sig=) of an Azure shared access signature, in URLs, connection strings and SharedAccessSignature headers"),
+    spec("signed_url", "URL_SIGNATURE_REDACTED", "signature or session token of a pre-signed URL: X-Amz-Signature, X-Amz-Security-Token, X-Goog-Signature"),
+    spec("session_cookie", "SESSION_COOKIE_REDACTED", "session cookie value: Cookie / Set-Cookie / curl -b with sessionid, PHPSESSID, JSESSIONID, connect.sid, *session*, …"),
 ];
 
 impl Kind {
@@ -192,7 +206,7 @@ mod tests {
 
     #[test]
     fn specs_follow_the_enum() {
-        assert_eq!(SPECS.len(), Kind::KubernetesSecret as usize + 1);
+        assert_eq!(SPECS.len(), Kind::SessionCookie as usize + 1);
         assert_eq!(
             SPECS[Kind::AwsAccessKeyId as usize].name,
             "aws_access_key_id"

@@ -1,39 +1,64 @@
-//! Secret redaction: every message text, note and file path goes through
-//! [`Redactor::redact`] before it is stored, and each secret found is replaced
-//! with a placeholder naming its kind (`AWS_KEY_REDACTED`, `PASSWORD_REDACTED`,
-//! …). About sixty built-in kinds (see [`Redactor::kinds`]), plus user
-//! patterns and an allow-list from the config file.
+//! Secret redaction: every message text, note, file path and role name goes
+//! through [`Redactor::redact`] before it is stored, and each secret found is
+//! replaced with a placeholder naming its kind (`AWS_KEY_REDACTED`,
+//! `PASSWORD_REDACTED`, …). About seventy built-in kinds (see
+//! [`Redactor::kinds`]), plus user patterns and an allow-list from the config
+//! file.
 //!
 //! How it works, and why it stays fast on any input:
-//! - [`scan`] runs one Aho-Corasick automaton over the text, looking for the
+//! - [`view`] normalises the text into a matching view (NFKC, invisible
+//!   characters dropped, look-alike letters folded, JSON URL escapes decoded)
+//!   with a map back to the original; ASCII text without escapes is its own
+//!   view.
+//! - [`scan`] runs one Aho-Corasick automaton over the view, looking for the
 //!   literal anchors of every detector (token prefixes such as `ghp_`,
-//!   keywords such as `password`, `://`, PEM armour, `kind: Secret`, …).
+//!   keywords such as `password`, `://`, PEM armour, `kind: Secret`, tool
+//!   names, …).
 //! - Each hit hands a bounded window to its detector: [`tokens`] (prefixed
-//!   tokens, verified by small regexes and checks), [`assign`] (`name = value`
-//!   in every syntax, classified by [`names`], judged by [`value`]), [`url`],
-//!   [`http`], [`pem`], [`k8s`]. Work per hit is bounded, so the whole pass is
-//!   linear in the input, and `regex` never backtracks.
-//! - Overlapping candidates are merged, the allow-list is applied, and the
-//!   text is rebuilt. Where only part of a match is secret (the password in a
-//!   URL, the value of an assignment) only that part is replaced.
+//!   tokens, verified by small regexes and checks, also cut short or
+//!   hard-wrapped), [`assign`] (`name = value` in every syntax, classified by
+//!   [`names`], judged by [`value`] and [`placeholder`], with [`nextline`]
+//!   values and [`phrase`] passphrases), [`fallback`] (secrets given as
+//!   defaults), [`cli`] (password flags of common tools), [`url`], [`http`],
+//!   [`cookie`], [`signed`] (SAS and pre-signed URLs), [`pem`] and [`ppk`]
+//!   (key files, walked by [`block`]), [`pgpass`], [`k8s`]. Work per hit is
+//!   bounded, so the whole pass is linear in the input, and `regex` never
+//!   backtracks.
+//! - Candidate spans are mapped back to the original, overlapping ones are
+//!   merged, the allow-list is applied, and the text is rebuilt. Where only
+//!   part of a match is secret (the password in a URL, the value of an
+//!   assignment) only that part is replaced; text outside every span is kept
+//!   byte for byte.
 //!
 //! Placeholders are `[A-Z0-9_]+` ending in `_REDACTED` and no detector accepts
 //! them, so redacting twice changes nothing.
 
 mod assign;
+mod block;
+mod cli;
+mod cookie;
 mod custom;
+mod fallback;
+mod fold;
 mod http;
 mod k8s;
 mod kinds;
 mod names;
+mod nextline;
 mod operator;
 mod pem;
+mod pgpass;
+mod phrase;
+mod placeholder;
+mod ppk;
 mod scan;
+mod signed;
 mod text;
 mod token_rules;
 mod tokens;
 mod url;
 mod value;
+mod view;
 mod words;
 
 #[cfg(test)]
@@ -228,9 +253,13 @@ impl Redactor {
 
     /// One pass over `text`.
     fn redact_once<'a>(&self, text: &'a str) -> Redaction<'a> {
-        let mut cands = scan::scan_builtin(&self.anchors, &self.rules, text);
+        // Detectors read the normalised view; spans are mapped back to the
+        // original before anything is replaced.
+        let view = view::View::build(text);
+        let vt = view.text();
+        let mut cands = scan::scan_builtin(&self.anchors, &self.rules, vt);
         let base = SPECS.len();
-        self.customs.scan(text, |start, end, idx| {
+        self.customs.scan(vt, |start, end, idx| {
             let kind = u16::try_from(base + idx).unwrap_or(u16::MAX);
             cands.push(Candidate {
                 start,
@@ -240,14 +269,18 @@ impl Redactor {
             });
         });
         cands.retain_mut(|c| {
-            c.start = text::floor_char(text, c.start);
-            c.end = text::ceil_char(text, c.end);
-            let v = &text[c.start..c.end];
-            c.start < c.end
+            c.start = text::floor_char(vt, c.start);
+            c.end = text::ceil_char(vt, c.end);
+            let v = &vt[c.start..c.end];
+            let keep = c.start < c.end
                 && usize::from(c.kind) < self.kinds.len()
                 && !is_placeholder_like(v.as_bytes())
                 && !DOC_EXAMPLES.contains(&v)
-                && !self.allow.allows(v)
+                && !self.allow.allows(v);
+            (c.start, c.end) = view.to_original(c.start, c.end);
+            c.start = text::floor_char(text, c.start);
+            c.end = text::ceil_char(text, c.end);
+            keep && c.start < c.end
         });
         if cands.is_empty() {
             return Redaction {

@@ -7,7 +7,7 @@
 use super::kinds::Kind;
 use super::scan::priority;
 use super::value::Strictness;
-use super::words::{ANY_STOP, KEY_QUALIFIERS, PASS_FALSE, SUFFIX_STOP};
+use super::words::{ANY_STOP, KEY_QUALIFIERS, PASS_FALSE, PASSWORD_STOP, SUFFIX_STOP};
 
 /// What a secret-bearing name says about its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +23,7 @@ fn is_password_word(w: &str) -> bool {
         || w.ends_with("passphrase")
         || w.ends_with("pwd")
         || w == "pw"
+        || w == "psk"
         || w == "passwort"
         || (w.ends_with("pass") && !PASS_FALSE.contains(&w))
 }
@@ -57,11 +58,77 @@ pub(crate) fn split_words(name: &[u8], out: &mut Vec<String>) {
 /// them (at the end) come from the identifier itself rather than the
 /// preceding prose word.
 pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass> {
+    classify_words(words, ident_words).or_else(|| {
+        // Digits written for look-alike letters (`passw0rd`, `s3cret`,
+        // `t0ken`, `ap1_k3y`): the name read with letters.
+        let folded: Vec<String> = words.iter().map(|w| unleet(w)).collect();
+        (folded != words)
+            .then(|| classify_words(&folded, ident_words))
+            .flatten()
+    })
+}
+
+/// Secret words as they read once look-alike digits are letters again.
+const LEET_ROOTS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "key",
+    "api",
+    "apikey",
+    "credential",
+    "credentials",
+    "auth",
+    "secretkey",
+    "accesskey",
+];
+
+/// `w` with `0 1 3 4 5 7` read as `o i e a s t`, when that spells a secret
+/// word (`passw0rd` → `password`); otherwise `w` unchanged (`sha256`, `v2`).
+fn unleet(w: &str) -> String {
+    if !w.bytes().any(|b| b"013457".contains(&b)) || !w.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return w.to_string();
+    }
+    let folded: String = w
+        .chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' => 'i',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '7' => 't',
+            c => c,
+        })
+        .collect();
+    if LEET_ROOTS.iter().any(|r| folded.ends_with(r)) {
+        folded
+    } else {
+        w.to_string()
+    }
+}
+
+fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
     let last = words.last()?.as_str();
     if SUFFIX_STOP.contains(&last) && !(last == "id" && secret_id(words)) {
         return None;
     }
-    if words.iter().any(|w| ANY_STOP.contains(&w.as_str())) {
+    // `pw` names a password only as the name's last word (`DB_PW`), not as
+    // a prefix (`pw_uid`, `pw_name` of struct passwd).
+    let password = words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| is_password_word(w) && (w != "pw" || i + 1 == words.len()));
+    // A service or store named before a password word (`REDIS_PASSWORD`,
+    // `keystore_password`, `ssh_password`) still names a password.
+    let stop = |w: &&String| {
+        ANY_STOP.contains(&w.as_str()) && (!password || PASSWORD_STOP.contains(&w.as_str()))
+    };
+    if words.iter().any(|w| stop(&w)) {
         return None;
     }
     let has = |w: &str| words.iter().any(|x| x == w);
@@ -84,7 +151,7 @@ pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass
     let keyish =
         has("key") || has("token") || has("secret") || jc("apikey") || jc("token") || jc("secret");
 
-    if words.iter().any(|w| is_password_word(w)) {
+    if password {
         return generic(Kind::PasswordAssignment, Strictness::Password);
     }
     if jc("secretaccesskey") || (has("aws") && (jc("secret") || jc("sessiontoken"))) {
@@ -212,5 +279,18 @@ mod tests {
         assert_eq!(class("Author"), None);
         assert_eq!(class("public_key"), None);
         assert_eq!(class("bypass"), None);
+        assert_eq!(class("REDIS_PASSWORD"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("DB_PW"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("pw_uid"), None);
+        assert_eq!(class("passw0rd"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("DB_P4SSWORD"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("s3cret"), Some(Kind::SecretAssignment));
+        assert_eq!(class("ap1_k3y"), Some(Kind::ApiKeyAssignment));
+        assert_eq!(class("sha256"), None);
+        assert_eq!(class("oauth2"), None);
+        assert_eq!(class("keystorePassword"), Some(Kind::PasswordAssignment));
+        assert_eq!(class("redis_key"), None);
+        assert_eq!(class("show_password"), None);
+        assert_eq!(class("example_password"), None);
     }
 }

@@ -19,6 +19,50 @@ pub(crate) enum Op {
     Space,
     /// Plain whitespace in prose (`with password X`): the value must look generated.
     Weak,
+    /// The default of a variable expansion: `${NAME:-value}`, `${NAME=value}`,
+    /// Spring's `${name:value}`; the value runs to the closing brace.
+    Default,
+    /// `name:` with the value on the following, deeper-indented lines (YAML).
+    NextLine,
+}
+
+/// Calls that return their argument when a lookup finds nothing:
+/// `env::var("X").unwrap_or("fallback")`, `.getOrElse("…")`, `.orElse("…")`.
+const FALLBACK_CALLS: &[&str] = &[
+    ".unwrap_or_else(",
+    ".unwrap_or(",
+    ".or_else(",
+    ".orElse(",
+    ".orElseGet(",
+    ".getOrElse(",
+    ".or(",
+    ".default(",
+];
+
+/// After a fallback call's `(`: an optional closure head (`|_|`, `||`,
+/// `() =>`, `_ ->`) before the literal.
+fn skip_closure_head(bytes: &[u8], i: usize) -> usize {
+    let i = skip_blank(bytes, i);
+    for head in [
+        &b"|_|"[..],
+        b"||",
+        b"|e|",
+        b"|_e|",
+        b"() ->",
+        b"() =>",
+        b"_ =>",
+        b"_ ->",
+    ] {
+        if bytes[i..].starts_with(head) {
+            return skip_blank(bytes, i + head.len());
+        }
+    }
+    i
+}
+
+/// `${NAME` just before `raw_s`: the name of a shell or Spring expansion.
+fn in_expansion(bytes: &[u8], raw_s: usize) -> bool {
+    raw_s >= 2 && &bytes[raw_s - 2..raw_s] == b"${"
 }
 
 pub(crate) fn skip_blank(bytes: &[u8], mut i: usize) -> usize {
@@ -118,6 +162,33 @@ pub(crate) fn parse_op(
     }
     let rest = &bytes[i..(i + 4).min(n)];
     let after = |len: usize| skip_blank(bytes, i + len);
+    if in_expansion(bytes, raw_s) {
+        // `${NAME:?message}` and `${NAME:+alt}` hold no default.
+        for op in [&b":-"[..], b":=", b"-", b"=", b":"] {
+            if rest.starts_with(op) && !rest[op.len()..].starts_with(b"?") {
+                return Some((Op::Default, i + op.len(), extra));
+            }
+        }
+        return None;
+    }
+    if rest.starts_with(b"?=") {
+        return Some((Op::Assign, after(2), extra));
+    }
+    if rest.starts_with(b"?:") {
+        return Some((Op::Literal, after(2), extra));
+    }
+    if closers > 0 && bytes[e..i].contains(&b')') {
+        // `getenv("X") { "fallback" }` (Ruby's fetch block) and `.unwrap_or("…")`.
+        if rest.starts_with(b"{") {
+            return Some((Op::Literal, after(1), extra));
+        }
+        if let Some(call) = FALLBACK_CALLS
+            .iter()
+            .find(|c| bytes[i..].starts_with(c.as_bytes()))
+        {
+            return Some((Op::Literal, skip_closure_head(bytes, i + call.len()), extra));
+        }
+    }
     if rest.starts_with(b":=") || rest.starts_with(b"=>") {
         return Some((Op::Assign, after(2), extra));
     }
@@ -128,7 +199,15 @@ pub(crate) fn parse_op(
         return Some((Op::Assign, after(2), extra));
     }
     if rest.starts_with(b"=") {
-        return Some((Op::Assign, after(1), extra));
+        let v = after(1);
+        if next_line_follows(bytes, v)
+            && !matches!(bytes.get(v), Some(b'|' | b'>'))
+            && key_starts_line(bytes, raw_s)
+        {
+            // `name =` and the value wrapped onto the next, indented line.
+            return Some((Op::NextLine, v, extra));
+        }
+        return Some((Op::Assign, v, extra));
     }
     if rest.starts_with(b"::") || rest.starts_with(b":/") {
         return None;
@@ -136,7 +215,7 @@ pub(crate) fn parse_op(
     if rest.starts_with(b":") {
         // `secret:prod/db` (ARNs, image tags, `host:port`) is not an assignment;
         // a colon glued to its value counts only in JSON, headers and quotes.
-        let glued = !matches!(bytes.get(i + 1), Some(b' ' | b'\t'));
+        let glued = !matches!(bytes.get(i + 1), Some(b' ' | b'\t' | b'\n' | b'\r') | None);
         let header_like = bytes[raw_s..e].contains(&b'-');
         if glued
             && !quoted_name
@@ -146,6 +225,11 @@ pub(crate) fn parse_op(
             return None;
         }
         let v = after(1);
+        // Only a key that starts its line (YAML, pretty JSON) takes its value
+        // from the next lines; `if password:` in Python opens a block.
+        if next_line_follows(bytes, v) {
+            return key_starts_line(bytes, raw_s).then_some((Op::NextLine, v, extra));
+        }
         return Some((Op::Assign, skip_type(bytes, v).unwrap_or(v), extra));
     }
     // Markdown table row: `| db_password | value |`.
@@ -216,6 +300,31 @@ pub(crate) fn parse_op(
         }
     }
     None
+}
+
+/// Whether only indentation, a YAML list dash or an opening quote stands
+/// before the name at `raw_s` on its line.
+fn key_starts_line(bytes: &[u8], raw_s: usize) -> bool {
+    let ls = line_start(bytes, raw_s);
+    let head = trim(&bytes[ls..raw_s]);
+    matches!(head, b"" | b"-" | b"\"" | b"'" | b"- \"" | b"- '")
+}
+
+/// After `name:`, nothing but a block indicator (`|`, `>-`, …) or a comment
+/// before the line ends: the value, if any, is on the next lines.
+pub(crate) fn next_line_follows(bytes: &[u8], v: usize) -> bool {
+    let mut i = v;
+    if i < bytes.len() && matches!(bytes[i], b'|' | b'>') {
+        i += 1;
+        while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'0'..=b'9') {
+            i += 1;
+        }
+        i = skip_blank(bytes, i);
+    }
+    if i < bytes.len() && bytes[i] == b'#' && (i == v || bytes[i - 1] == b' ') {
+        i = line_end(bytes, i);
+    }
+    i >= bytes.len() || matches!(bytes[i], b'\n' | b'\r')
 }
 
 /// `password for the admin account is X`, `token for staging: X`: a few plain

@@ -7,8 +7,10 @@
 //! BEGIN and END positions are collected during the single pass and paired
 //! here, so finding the end of a block costs a binary search, not a rescan.
 
+use super::block::{Lines, is_base64_line, junction};
 use super::kinds::Kind;
 use super::scan::{Scan, priority};
+use super::text::{b64_decode, is_b64};
 
 /// Longest armour label we accept (`-----BEGIN ` … `-----`).
 const MAX_LABEL: usize = 48;
@@ -117,41 +119,31 @@ fn matching_end(
     }
 }
 
-/// A block pasted without its END line: the body runs while its lines (or
-/// `\n`-escaped segments) are base64, PEM headers or one blank line.
+/// A block pasted without its END line: the body runs while its lines
+/// (however they are broken, see [`Lines`]) are base64, PEM headers or one
+/// blank line.
 fn truncated_end(bytes: &[u8], body_start: usize) -> usize {
     let limit = (body_start + MAX_BLOCK).min(bytes.len());
     let mut end = body_start;
-    let mut i = body_start;
     let mut blank_seen = false;
-    let mut first = true;
-    while i < limit {
-        // Skip the line break: a real one or an escaped `\n` / `\\n` / `\r\n`.
-        let brk = line_break_len(&bytes[i..limit]);
-        if brk == 0 && !first {
-            break;
-        }
-        i += brk;
-        first = false;
-        let seg_start = i;
-        while i < limit && !matches!(bytes[i], b'\n' | b'\r' | b'\\' | b'"' | b'\'' | b'`') {
-            i += 1;
-        }
-        let seg = trim_indent(&bytes[seg_start..i]);
+    for (k, (s, e)) in Lines::new(bytes, body_start, limit).enumerate() {
+        let seg = &bytes[s..e];
         if seg.is_empty() {
+            // The rest of the BEGIN line is normally empty; a blank line
+            // inside the body (PGP) is allowed once.
+            if k == 0 {
+                continue;
+            }
             if blank_seen {
                 break;
             }
             blank_seen = true;
             continue;
         }
-        let b64 = seg
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
         let crc = seg[0] == b'=' && seg.len() <= 5;
         let header = end == body_start && seg.contains(&b':') && seg.len() < 80;
-        if (b64 && (seg.len() >= 16 || crc)) || header {
-            end = i;
+        if (is_base64_line(seg) && (seg.len() >= 16 || crc)) || header {
+            end = e;
         } else {
             break;
         }
@@ -159,24 +151,104 @@ fn truncated_end(bytes: &[u8], body_start: usize) -> usize {
     end
 }
 
-fn line_break_len(s: &[u8]) -> usize {
-    for brk in [&b"\r\n"[..], b"\n", b"\\r\\n", b"\\n", b"\\\\n"] {
-        if s.starts_with(brk) {
-            return brk.len();
-        }
+/// Base64 of `-----BEGIN ` and of `PuTTY-User-Key-File`: a key file encoded
+/// once more (kubeconfig `client-key-data`, a key in an environment variable).
+const B64_ARMOUR: [&[u8]; 2] = [b"LS0tLS1CRUdJTi", b"UHVUVFktVXNlci1LZXktRmlsZS"];
+
+/// Handles a base64-encoded key file starting at `start`: the whole encoded
+/// run is replaced when it decodes to a private key's armour.
+pub(crate) fn on_b64_armour(scan: &mut Scan<'_>, start: usize) {
+    let bytes = scan.bytes;
+    if !B64_ARMOUR.iter().any(|a| bytes[start..].starts_with(a))
+        || (start > 0
+            && (bytes[start - 1].is_ascii_alphanumeric()
+                || matches!(bytes[start - 1], b'+' | b'/')))
+    {
+        return;
     }
-    0
+    let head_end = (start + 64).min(bytes.len());
+    let head_len = bytes[start..head_end]
+        .iter()
+        .take_while(|&&b| is_b64(b))
+        .count()
+        / 4
+        * 4;
+    let Some(head) = b64_decode(&bytes[start..start + head_len]) else {
+        return;
+    };
+    let kind = if head.starts_with(b"PuTTY-User-Key-File") {
+        Kind::PrivateKeyPutty
+    } else {
+        let Some(label) = head
+            .strip_prefix(b"-----BEGIN ")
+            .and_then(|rest| rest.split(|&b| b == b'-').next())
+        else {
+            return;
+        };
+        match kind_of(label) {
+            Some(k) => k,
+            None => return,
+        }
+    };
+    scan.push(start, encoded_end(bytes, start), kind, priority::PEM);
 }
 
-fn trim_indent(s: &[u8]) -> &[u8] {
-    let lead = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-    let s = &s[lead..];
-    let trail = s
-        .iter()
-        .rev()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    &s[..s.len() - trail]
+/// End of a base64 run, followed across line breaks while the lines are
+/// full-width base64 (`base64` wraps at 76 columns, OpenSSL at 64).
+fn encoded_end(bytes: &[u8], start: usize) -> usize {
+    let limit = (start + 4 * MAX_BLOCK).min(bytes.len());
+    let run = |i: usize| i + bytes[i..limit].iter().take_while(|&&b| is_b64(b)).count();
+    let mut end = run(start);
+    let mut width = end - start;
+    loop {
+        let j = junction(&bytes[end..limit]);
+        if j == 0 || width < 60 {
+            return end;
+        }
+        let next = run(end + j);
+        let len = next - (end + j);
+        if len == 0
+            || len > width
+            || (next < limit && !matches!(bytes[next], b'\n' | b'\r' | b'\\' | b'"' | b'\'' | b' '))
+        {
+            return end;
+        }
+        width = len;
+        end = next;
+    }
+}
+
+/// `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----` (SSH.com / Tectia, and
+/// PuTTYgen's export): replaced from BEGIN to END, or to the end of the
+/// body when the END line is missing.
+pub(crate) fn on_ssh2_begin(scan: &mut Scan<'_>, start: usize) {
+    const BEGIN: &[u8] = b"---- BEGIN SSH2 ";
+    const END: &[u8] = b"---- END SSH2 ";
+    let bytes = scan.bytes;
+    if !bytes[start..].starts_with(BEGIN) {
+        return;
+    }
+    let label_start = start + BEGIN.len();
+    let rest = &bytes[label_start..(label_start + MAX_LABEL).min(bytes.len())];
+    let Some(close) = rest.windows(5).position(|w| w == b" ----") else {
+        return;
+    };
+    if !rest[..close].ends_with(b"PRIVATE KEY") {
+        return;
+    }
+    let body = label_start + close + 5;
+    let hi = (body + MAX_BLOCK).min(bytes.len());
+    let end = match memchr::memmem::find(&bytes[body..hi], END) {
+        Some(at) => {
+            let e = body + at + END.len();
+            e + bytes[e..hi]
+                .windows(4)
+                .position(|w| w == b"----")
+                .map_or(0, |p| p + 4)
+        }
+        None => truncated_end(bytes, body),
+    };
+    scan.push(start, end, Kind::PrivateKeyPkcs8, priority::PEM);
 }
 
 #[cfg(test)]

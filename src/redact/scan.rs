@@ -16,7 +16,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
-use super::{assign, http, k8s, pem, tokens, url};
+use super::{assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, signed, tokens, url};
 
 /// A span of the input to replace with a kind's placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub(crate) enum Trigger {
     Keyword,
     /// `://`: look for `user:password@`.
     Url,
+    /// `%3A%2F%2F`: a percent-encoded URL inside a query parameter.
+    EncodedUrl,
     /// `-----BEGIN `.
     PemBegin,
     /// `-----END `.
@@ -78,11 +80,46 @@ pub(crate) enum Trigger {
     AuthTuple,
     /// `keyName` in `az storage account keys list` output.
     AzureKeyList,
+    /// Base64 of `-----BEGIN ` or of a PuTTY header.
+    B64Armour,
+    /// `---- BEGIN SSH2 `.
+    Ssh2Begin,
+    /// `PuTTY-User-Key-File-`.
+    Putty,
+    /// `default` / `fallback`: a literal default of a setting.
+    Default,
+    /// `sig=` of an Azure shared access signature.
+    Sig,
+    /// `X-Amz-Signature=`, `X-Amz-Security-Token=`, `X-Goog-Signature=`.
+    Presigned,
+    /// `Cookie:`, `Set-Cookie:`, `--cookie`, `curl -b`.
+    CookieHeader,
+    /// A well-known session cookie name followed by `=`.
+    CookieName,
+    /// The name of a command-line tool that takes a password argument.
+    Program,
+    /// `pgpass`: the lines around it may be `host:port:db:user:password`.
+    PgpassName,
+    /// `:5432:`, `:*:`: the port field of a `.pgpass` line.
+    PgpassPort,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
 const KEYWORDS: &[&str] = &[
     "pass",
+    "pw",
+    "psk",
+    // Look-alike digits in secret words (`p4ssword`, `s3cret`, `t0ken`).
+    "p4ss",
+    "pa55",
+    "p455",
+    "s3cr",
+    "secr3",
+    "5ecr",
+    "t0k",
+    "tok3",
+    "k3y",
+    "ap1",
     "pwd",
     "secret",
     "key",
@@ -112,6 +149,13 @@ impl Anchors {
         }
         let fixed: &[(&str, Trigger)] = &[
             ("://", Trigger::Url),
+            ("%3a%2f%2f", Trigger::EncodedUrl),
+            ("pgpass", Trigger::PgpassName),
+            (":*:", Trigger::PgpassPort),
+            (":5432:", Trigger::PgpassPort),
+            (":5433:", Trigger::PgpassPort),
+            (":5434:", Trigger::PgpassPort),
+            (":6432:", Trigger::PgpassPort),
             ("-----begin ", Trigger::PemBegin),
             ("-----end ", Trigger::PemEnd),
             ("service_account", Trigger::ServiceAccount),
@@ -133,9 +177,33 @@ impl Anchors {
             ("btoa(", Trigger::AuthTuple),
             ("b64encode(", Trigger::AuthTuple),
             ("keyname", Trigger::AzureKeyList),
+            ("ls0tls1crudjti", Trigger::B64Armour),
+            ("uhvuvfktvxnlci1lzxktrmlszs", Trigger::B64Armour),
+            ("---- begin ssh2 ", Trigger::Ssh2Begin),
+            ("putty-user-key-file-", Trigger::Putty),
+            ("default", Trigger::Default),
+            ("fallback", Trigger::Default),
+            ("sig=", Trigger::Sig),
+            ("x-amz-signature=", Trigger::Presigned),
+            ("x-amz-security-token=", Trigger::Presigned),
+            ("x-goog-signature=", Trigger::Presigned),
+            ("cookie:", Trigger::CookieHeader),
+            ("--cookie ", Trigger::CookieHeader),
+            (" -b ", Trigger::CookieHeader),
+            ("phpsessid=", Trigger::CookieName),
+            ("jsessionid=", Trigger::CookieName),
+            ("connect.sid=", Trigger::CookieName),
+            ("sessionid=", Trigger::CookieName),
+            ("_session=", Trigger::CookieName),
+            ("session-token=", Trigger::CookieName),
+            ("_sess=", Trigger::CookieName),
+            ("asp.net_sessionid=", Trigger::CookieName),
         ];
         for (a, t) in fixed {
             pairs.push(((*a).to_string(), *t));
+        }
+        for a in cli::anchors() {
+            pairs.push((a.to_ascii_lowercase(), Trigger::Program));
         }
         let mut patterns: Vec<String> = Vec::new();
         let mut triggers: Vec<Vec<Trigger>> = Vec::new();
@@ -185,6 +253,15 @@ pub(crate) struct Scan<'t> {
     pub pem_begins: Vec<usize>,
     pub pem_ends: Vec<usize>,
     pub service_accounts: Vec<usize>,
+    /// End of the last query parameter, cookie header and PuTTY file read:
+    /// anchors inside a region already read are skipped, which keeps a text
+    /// of repeated anchors linear.
+    pub param_done: usize,
+    pub cookie_done: usize,
+    pub ppk_done: usize,
+    /// The last command read by [`cli`] (its program word and where its words
+    /// end): the same program named again inside it is an argument.
+    pub cli_done: (usize, &'static str),
 }
 
 impl<'t> Scan<'t> {
@@ -215,6 +292,10 @@ pub(crate) fn scan_builtin(
         pem_begins: Vec::new(),
         pem_ends: Vec::new(),
         service_accounts: Vec::new(),
+        param_done: 0,
+        cookie_done: 0,
+        ppk_done: 0,
+        cli_done: (0, ""),
     };
     for m in anchors.automaton.find_overlapping_iter(text.as_bytes()) {
         for &t in &anchors.triggers[m.pattern().as_usize()] {
@@ -230,6 +311,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Token(i) => tokens::verify(scan, rules, usize::from(i), start, end),
         Trigger::Keyword => assign::on_keyword(scan, start, end),
         Trigger::Url => url::on_scheme_sep(scan, start),
+        Trigger::EncodedUrl => url::on_encoded_sep(scan, start),
         Trigger::PemBegin => scan.pem_begins.push(start),
         Trigger::PemEnd => scan.pem_ends.push(start),
         Trigger::ServiceAccount => scan.service_accounts.push(start),
@@ -241,6 +323,17 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::PasswordStdin => http::on_password_stdin(scan, start),
         Trigger::AuthTuple => http::on_auth_tuple(scan, end),
         Trigger::AzureKeyList => assign::on_azure_key_list(scan, end),
+        Trigger::B64Armour => pem::on_b64_armour(scan, start),
+        Trigger::Ssh2Begin => pem::on_ssh2_begin(scan, start),
+        Trigger::Putty => ppk::on_header(scan, start),
+        Trigger::Default => fallback::on_default(scan, start, end),
+        Trigger::Sig => signed::on_sig(scan, start, end),
+        Trigger::Presigned => signed::on_presigned(scan, start, end),
+        Trigger::CookieHeader => cookie::on_header(scan, end),
+        Trigger::CookieName => cookie::on_name(scan, start, end),
+        Trigger::Program => cli::on_program(scan, start, end),
+        Trigger::PgpassName => pgpass::on_name(scan, start),
+        Trigger::PgpassPort => pgpass::on_port(scan, start),
     }
 }
 

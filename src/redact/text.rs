@@ -139,7 +139,15 @@ pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() {
         return None;
     }
-    (0..=hay.len() - needle.len()).find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
+    // Candidates are found by their first byte in either case (memchr), so a
+    // value without it costs one fast pass.
+    let last = hay.len() - needle.len();
+    let (lo, up) = (
+        needle[0].to_ascii_lowercase(),
+        needle[0].to_ascii_uppercase(),
+    );
+    memchr::memchr2_iter(lo, up, &hay[..=last])
+        .find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 /// Decodes standard or URL-safe base64, padded or not; `None` on any other byte.

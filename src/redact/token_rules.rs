@@ -27,7 +27,14 @@ const fn rule(
         quick: None,
         secret_group: false,
         report: true,
+        short: None,
     }
+}
+
+/// Accepts matches shorter than `full` bytes when the part after `prefix` looks generated.
+const fn cut(mut r: TokenRule, prefix: usize, full: usize) -> TokenRule {
+    r.short = Some((prefix, full));
+    r
 }
 
 const fn with_edge(mut r: TokenRule, edge: fn(u8) -> bool) -> TokenRule {
@@ -69,31 +76,41 @@ fn quick_discord(bytes: &[u8], at: usize) -> bool {
             .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
 }
 
+/// AWS STS tokens: the anchor sits two bytes into the token, and those two
+/// must be base64 that nothing base64 touches on the left.
+fn quick_sts(bytes: &[u8], at: usize) -> bool {
+    at >= 2
+        && (at == 2
+            || !(bytes[at - 3].is_ascii_alphanumeric() || matches!(bytes[at - 3], b'+' | b'/')))
+        && super::text::is_b64(bytes[at - 1])
+        && super::text::is_b64(bytes[at - 2])
+}
+
 /// Every self-identifying token format.
 #[rustfmt::skip]
 pub(crate) static RULES: &[TokenRule] = &[
-    TokenRule { after: After::AwsPair, ..skip(rule(Kind::AwsAccessKeyId, &["AKIA", "ASIA", "ABIA", "ACCA"], 20, r"^(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}"), 4) },
+    TokenRule { after: After::AwsPair, ..cut(skip(rule(Kind::AwsAccessKeyId, &["AKIA", "ASIA", "ABIA", "ACCA"], 20, r"^(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,16}"), 4), 4, 20) },
     with_edge(skip(rule(Kind::GcpApiKey, &["AIza"], 39, r"^AIza[A-Za-z0-9_-]{35}"), 4), edge_word_dash),
     with_edge(with_back(rule(Kind::AzureAdClientSecret, &["Q~"], 40, r"[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}"), 4), |b| b == b'_' || b == b'~' || b == b'.' || b == b'-'),
     TokenRule { secret_group: true, ..with_edge(rule(Kind::AzureStorageKey, &["AccountKey=", "SharedAccessKey="], 120, r"^(?i:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{20,}={0,2})"), |_| false) },
-    skip(rule(Kind::DigitaloceanToken, &["dop_v1_", "doo_v1_", "dor_v1_"], 71, r"^do[opr]_v1_[a-f0-9]{64}"), 7),
+    cut(skip(rule(Kind::DigitaloceanToken, &["dop_v1_", "doo_v1_", "dor_v1_"], 71, r"^do[opr]_v1_[a-f0-9]{24,64}"), 7), 7, 71),
     skip(rule(Kind::CloudflareApiToken, &["v1.0-"], 180, r"^v1\.0-[a-f0-9]{24}-[a-f0-9]{146}"), 5),
     with_edge(skip(rule(Kind::HerokuApiKey, &["HRKU-"], 70, r"^HRKU-AA[A-Za-z0-9_-]{56,60}"), 7), edge_word_dash),
     with_edge(skip(rule(Kind::VaultToken, &["hvs.", "hvb.", "hvr."], 400, r"^hv[sbr]\.[A-Za-z0-9_-]{24,}"), 4), edge_word_dash),
     with_edge(with_back(rule(Kind::TerraformCloudToken, &[".atlasv1."], 90, r"[a-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}"), 14), |b| b == b'_' || b == b'-' || b == b'='),
-    with_check(rule(Kind::GithubPatClassic, &["ghp_"], 40, r"^ghp_[A-Za-z0-9]{36}"), Check::GithubChecksum),
-    with_check(rule(Kind::GithubOauthToken, &["gho_"], 40, r"^gho_[A-Za-z0-9]{36}"), Check::GithubChecksum),
-    with_check(rule(Kind::GithubAppToken, &["ghu_", "ghs_", "ghr_"], 260, r"^gh[usr]_[A-Za-z0-9]{36,255}"), Check::GithubChecksum),
-    skip(rule(Kind::GithubFineGrainedPat, &["github_pat_"], 255, r"^github_pat_[A-Za-z0-9_]{50,240}"), 11),
-    with_edge(skip(rule(Kind::GitlabPat, &[ "glpat-", "glrt-", "gldt-", "glptt-", "gloas-", "glcbt-", "glimt-", "glft-", "glsoat-", "glagent-", "glffct-", "GR1348941", ], 310, r"^(?:(?:glpat|glrt|gldt|glptt|gloas|glcbt|glimt|glft|glsoat|glagent|glffct)-[A-Za-z0-9_-]{20,300}(?:\.[0-9a-z]{2}[0-9a-z]{7,})?|GR1348941[A-Za-z0-9_-]{20,})"), 5), edge_word_dash),
-    with_check(rule(Kind::NpmToken, &["npm_"], 40, r"^npm_[A-Za-z0-9]{36}"), Check::GithubChecksum),
+    cut(with_check(rule(Kind::GithubPatClassic, &["ghp_"], 40, r"^ghp_[A-Za-z0-9]{16,36}"), Check::GithubChecksum), 4, 40),
+    cut(with_check(rule(Kind::GithubOauthToken, &["gho_"], 40, r"^gho_[A-Za-z0-9]{16,36}"), Check::GithubChecksum), 4, 40),
+    cut(with_check(rule(Kind::GithubAppToken, &["ghu_", "ghs_", "ghr_"], 260, r"^gh[usr]_[A-Za-z0-9]{16,255}"), Check::GithubChecksum), 4, 40),
+    cut(skip(rule(Kind::GithubFineGrainedPat, &["github_pat_"], 255, r"^github_pat_[A-Za-z0-9_]{16,240}"), 11), 11, 93),
+    with_edge(skip(rule(Kind::GitlabPat, &[ "glpat-", "glrt-", "gldt-", "glptt-", "gloas-", "glcbt-", "glimt-", "glft-", "glsoat-", "glagent-", "glffct-", "GR1348941", ], 310, r"^(?:(?:glpat|glrt|gldt|glptt|gloas|glcbt|glimt|glft|glsoat|glagent|glffct)-[A-Za-z0-9_-]{12,300}(?:\.[0-9a-z]{2}[0-9a-z]{7,})?|GR1348941[A-Za-z0-9_-]{20,})"), 5), edge_word_dash),
+    cut(with_check(rule(Kind::NpmToken, &["npm_"], 40, r"^npm_[A-Za-z0-9]{16,36}"), Check::GithubChecksum), 4, 40),
     with_edge(skip(rule(Kind::PypiToken, &["pypi-AgE"], 1100, r"^pypi-AgE[A-Za-z0-9_-]{50,}"), 8), edge_word_dash),
     with_edge(skip(rule(Kind::DockerhubPat, &["dckr_pat_", "dckr_oat_"], 100, r"^dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}"), 9), edge_word_dash),
     skip(rule(Kind::HuggingfaceToken, &["hf_", "api_org_"], 42, r"^(?:hf_|api_org_)[A-Za-z]{34}"), 3),
-    with_edge(skip(rule(Kind::OpenaiProjectKey, &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"], 260, r"^sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,}"), 8), edge_word_dash),
-    with_edge(skip(rule(Kind::OpenaiApiKeyLegacy, &["sk-"], 200, r"^sk-[A-Za-z0-9]{32,}"), 3), edge_word_dash),
-    with_edge(skip(rule(Kind::AnthropicApiKey, &["sk-ant-"], 260, r"^sk-ant-[a-z]{2,6}[0-9]{2}-[A-Za-z0-9_-]{32,}"), 13), edge_word_dash),
-    skip(rule(Kind::GroqApiKey, &["gsk_"], 56, r"^gsk_[A-Za-z0-9]{52}"), 4),
+    cut(with_edge(skip(rule(Kind::OpenaiProjectKey, &["sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"], 260, r"^sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{16,}"), 8), edge_word_dash), 8, 100),
+    cut(with_edge(skip(rule(Kind::OpenaiApiKeyLegacy, &["sk-"], 200, r"^sk-[A-Za-z0-9]{20,}"), 3), edge_word_dash), 3, 51),
+    cut(with_edge(skip(rule(Kind::AnthropicApiKey, &["sk-ant-"], 260, r"^sk-ant-[a-z]{2,6}[0-9]{2}-[A-Za-z0-9_-]{16,}"), 13), edge_word_dash), 13, 100),
+    cut(skip(rule(Kind::GroqApiKey, &["gsk_"], 56, r"^gsk_[A-Za-z0-9]{20,52}"), 4), 4, 56),
     with_edge(skip(rule(Kind::SlackBotToken, &["xoxb-", "xapp-"], 200, r"^(?:xoxb-[0-9]{6,}-[A-Za-z0-9-]{20,}|xapp-[0-9]-[A-Z0-9]{8,}-[0-9]{8,}-[A-Za-z0-9]{20,})"), 5), edge_word_dash),
     with_edge(skip(rule(Kind::SlackUserToken, &[ "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe.", "xoxe-", ], 300, r"^xox(?:[paors]-[0-9]{4,}-[A-Za-z0-9-]{20,}|e\.xox[bp]-[0-9]-[A-Za-z0-9-]{40,}|e-[0-9]-[A-Za-z0-9-]{40,})"), 5), edge_word_dash),
     with_edge(with_check(with_back(rule(Kind::SlackWebhookUrl, &["hooks.slack.com/"], 200, r"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,}"), 8), Check::WebhookSecret), |b| b == b'/' || b == b'_' || b == b'-'),
@@ -104,8 +121,8 @@ pub(crate) static RULES: &[TokenRule] = &[
     TokenRule { quick: Some(quick_twilio), after: After::TwilioAccount, report: false, ..rule(Kind::TwilioAuthToken, &["AC"], 34, r"^AC[0-9a-f]{32}") },
     with_edge(skip(rule(Kind::SendgridApiKey, &["SG."], 69, r"^SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"), 3), edge_word_dash),
     skip(rule(Kind::MailgunApiKey, &["key-"], 36, r"^key-[0-9a-zA-Z]{32}"), 4),
-    skip(rule(Kind::StripeSecretKey, &["sk_live_", "sk_test_"], 260, r"^sk_(?:live|test)_[A-Za-z0-9]{20,}"), 8),
-    skip(rule(Kind::StripeRestrictedKey, &["rk_live_", "rk_test_"], 260, r"^rk_(?:live|test)_[A-Za-z0-9]{20,}"), 8),
+    cut(skip(rule(Kind::StripeSecretKey, &["sk_live_", "sk_test_"], 260, r"^sk_(?:live|test)_[A-Za-z0-9]{14,}"), 8), 8, 32),
+    cut(skip(rule(Kind::StripeRestrictedKey, &["rk_live_", "rk_test_"], 260, r"^rk_(?:live|test)_[A-Za-z0-9]{14,}"), 8), 8, 32),
     with_edge(skip(rule(Kind::StripeWebhookSecret, &["whsec_"], 200, r"^whsec_[A-Za-z0-9+/=]{24,}"), 6), edge_b64),
     skip(rule(Kind::ShopifyToken, &["shpat_", "shpca_", "shppa_", "shpss_"], 38, r"^shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"), 6),
     with_edge(skip(rule(Kind::SquareToken, &["sq0atp-", "sq0csp-", "EAAA"], 200, r"^(?:sq0atp-[A-Za-z0-9_-]{22,}|sq0csp-[A-Za-z0-9_-]{40,}|EAAA[A-Za-z0-9_-]{60,})"), 4), edge_word_dash),
@@ -118,5 +135,10 @@ pub(crate) static RULES: &[TokenRule] = &[
     skip(rule(Kind::LinearApiKey, &["lin_api_"], 48, r"^lin_api_[A-Za-z0-9]{40}"), 8),
     skip(rule(Kind::PostmanApiKey, &["PMAK-"], 64, r"^PMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"), 5),
     skip(rule(Kind::AgeSecretKey, &["AGE-SECRET-KEY-1"], 74, r"^AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"), 16),
-    with_edge(with_check(rule(Kind::Jwt, &["eyJ"], 4096, r"^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"), Check::Jwt), edge_word_dash),
+    cut(with_edge(skip(rule(Kind::GoogleOauthClientSecret, &["GOCSPX-"], 40, r"^GOCSPX-[A-Za-z0-9_-]{12,32}"), 7), edge_word_dash), 7, 35),
+    cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["ya29."], 2048, r"^ya29\.[A-Za-z0-9_.-]{14,}[A-Za-z0-9_-]"), 5), edge_word_dash), 5, 100),
+    cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["1//0"], 1024, r"^1//0[A-Za-z0-9_-]{16,}"), 4), edge_word_dash), 4, 60),
+    cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["4/0A"], 1024, r"^4/0A[A-Za-z0-9_-]{16,}"), 4), edge_word_dash), 4, 60),
+    TokenRule { quick: Some(quick_sts), ..with_edge(skip(with_back(rule(Kind::AwsSessionToken, &["oJb3JpZ2luX2Vj", "oGZXIvYXdz"], 8192, r"[A-Za-z0-9+/]{2}(?:oJb3JpZ2luX2Vj|oGZXIvYXdz)(?:[A-Za-z0-9+/=]|%2[BbFf]|%3[Dd]){8,}"), 2), 16), |b| b == b'+' || b == b'/' || b == b'=' || b == b'%') },
+    with_edge(with_check(rule(Kind::Jwt, &["eyJ"], 16 * 1024, r"^eyJ[A-Za-z0-9_-]{8,2048}\.(?:eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+)?|[A-Za-z0-9_-]{0,2048}\.[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), Check::Jwt), edge_word_dash),
 ];

@@ -65,6 +65,10 @@ pub(crate) struct TokenRule {
     pub secret_group: bool,
     /// The token kind is not itself a secret (used only for pairing).
     pub report: bool,
+    /// `(prefix, full)`: a match shorter than `full` bytes is a token cut
+    /// short (a truncated paste, a terminal that scrolled); it is accepted
+    /// only when its part after `prefix` bytes still looks generated.
+    pub short: Option<(usize, usize)>,
 }
 
 /// The compiled regexes, one per rule, in rule order.
@@ -144,7 +148,16 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
     if !passes(rule.check, token) {
         return;
     }
-    let (ss, se) = group.unwrap_or((ms, me));
+    if let Some((prefix, full)) = rule.short
+        && token.len() < full
+        && !cut_short_ok(&token[prefix.min(token.len())..])
+    {
+        return;
+    }
+    let (ss, mut se) = group.unwrap_or((ms, me));
+    if se == me {
+        se = wrapped_end(rule, bytes, me, me - ms);
+    }
     if rule.report {
         scan.push(ss, se, rule.kind, priority::TOKEN);
     }
@@ -222,6 +235,49 @@ fn pair_after(
             return;
         }
     }
+}
+
+/// A token hard-wrapped across lines (a terminal at 76 columns, a JWT
+/// folded in a log, `\n`-escaped or indented): while the token reaches the
+/// end of its line and the next line is nothing but more of its alphabet,
+/// random-looking and within the token's length, the next line is part of it.
+fn wrapped_end(rule: &TokenRule, bytes: &[u8], mut end: usize, mut len: usize) -> usize {
+    let body = |b: u8| is_alnum(b) || (rule.edge)(b) || (rule.kind == Kind::Jwt && b == b'.');
+    loop {
+        let j = super::block::junction(&bytes[end..(end + 64).min(bytes.len())]);
+        if j == 0 {
+            return end;
+        }
+        let ls = end + j;
+        let run = bytes[ls..].iter().take_while(|&&b| body(b)).count();
+        let after = ls + run;
+        let line_ends = after == bytes.len()
+            || matches!(
+                bytes[after],
+                b'\n' | b'\r' | b'\\' | b'"' | b'\'' | b'`' | b',' | b';' | b')'
+            );
+        let piece = &bytes[ls..after];
+        if run < 4
+            || !line_ends
+            || len + run > rule.max_len
+            || super::text::Profile::of(piece).alnum_classes() < 2
+        {
+            return end;
+        }
+        len += run;
+        end = after;
+    }
+}
+
+/// The visible part of a token cut short: long enough, letters and digits,
+/// high entropy, no placeholder or mask.
+fn cut_short_ok(body: &[u8]) -> bool {
+    let p = super::text::Profile::of(body);
+    body.len() >= 12
+        && p.digit > 0
+        && p.lower + p.upper > 0
+        && super::text::entropy(body) >= 3.0
+        && !super::value::is_token_body_fake(body)
 }
 
 /// Mixed character classes and high entropy: a generated secret, not a word or digest.
@@ -307,7 +363,7 @@ fn jwt_ok(token: &[u8]) -> bool {
     let header = parts.next().unwrap_or(b"");
     let _payload = parts.next();
     let sig = parts.next().unwrap_or(b"");
-    if sig == JWT_IO_EXAMPLE_SIG || sig.iter().all(|&b| b == sig[0]) {
+    if sig == JWT_IO_EXAMPLE_SIG || (!sig.is_empty() && sig.iter().all(|&b| b == sig[0])) {
         return false;
     }
     match super::text::b64_decode(header) {

@@ -30,6 +30,9 @@ pub(crate) fn on_scheme_sep(scan: &mut Scan<'_>, sep: usize) {
     let mut last_at = None;
     while end < bytes.len() && end - auth_start <= MAX_USERINFO {
         match bytes[end] {
+            // A password with an unencoded `#` or `?` (`https://ci:pa#ss@host`):
+            // they end the authority only if no `@` follows.
+            b'?' | b'#' if last_at.is_none() && at_follows(bytes, end + 1, auth_start) => {}
             b'/' | b'?' | b'#' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'`' | b'<'
             | b'>' | b'\\' | b'|' | b'{' | b'}' => break,
             b'@' => last_at = Some(end),
@@ -62,6 +65,61 @@ pub(crate) fn on_scheme_sep(scan: &mut Scan<'_>, sep: usize) {
             }
         }
     }
+}
+
+/// Handles a percent-encoded `%3A%2F%2F` found at `sep` (a URL inside a
+/// query parameter: `?next=postgres%3A%2F%2Fapp%3Apw%40db`): the same
+/// search with `%3A` for `:`, `%40` for `@` and `%2F` ending the authority.
+pub(crate) fn on_encoded_sep(scan: &mut Scan<'_>, sep: usize) {
+    let bytes = scan.bytes;
+    let mut s = sep;
+    while s > 0 && sep - s < MAX_SCHEME && is_scheme_byte(bytes[s - 1]) {
+        s -= 1;
+    }
+    if s == sep || !bytes[s].is_ascii_alphabetic() {
+        return;
+    }
+    let kind = kind_for(&bytes[s..sep], false);
+    let auth_start = sep + 9;
+    let code = |i: usize, c: &[u8]| bytes.len() >= i + 3 && bytes[i..i + 3].eq_ignore_ascii_case(c);
+    let mut end = auth_start;
+    let (mut colon, mut at) = (None, None);
+    while end < bytes.len() && end - auth_start <= MAX_USERINFO {
+        if code(end, b"%2F")
+            || code(end, b"%3F")
+            || matches!(
+                bytes[end],
+                b'&' | b'/' | b'?' | b'#' | b' ' | b'\n' | b'"' | b'\'' | b'<'
+            )
+        {
+            break;
+        }
+        if code(end, b"%40") {
+            at = Some(end);
+        } else if code(end, b"%3A") && colon.is_none() {
+            colon = Some(end);
+        }
+        end += 1;
+    }
+    if let (Some(c), Some(a)) = (colon, at)
+        && c < a
+        && a + 3 < end
+        && password_ok(&bytes[auth_start..c], &bytes[c + 3..a])
+    {
+        scan.push(c + 3, a, kind, priority::URL);
+    }
+}
+
+/// Whether an `@` comes after `from` before anything that ends an authority.
+fn at_follows(bytes: &[u8], from: usize, auth_start: usize) -> bool {
+    let hi = (auth_start + MAX_USERINFO).min(bytes.len());
+    bytes[from.min(hi)..hi].iter().find(|&&b| {
+        b == b'@'
+            || matches!(
+                b,
+                b'/' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'<' | b'>'
+            )
+    }) == Some(&b'@')
 }
 
 fn is_scheme_byte(b: u8) -> bool {

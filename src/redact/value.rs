@@ -4,14 +4,14 @@
 //! `os.environ["X"]`), an empty or trivial fixture value (`"test"`), a number,
 //! a path, a name.
 //!
+//! Placeholders and masks are told apart in [`super::placeholder`].
+//!
 //! This is the main false-positive defence for the context kinds (assignments,
 //! URL passwords, bearer tokens, Kubernetes values). Pure functions only.
 
-use super::kinds::is_placeholder_like;
-use super::text::{Profile, contains_ci, distinct, entropy};
-use super::words::{
-    PLACEHOLDER_PARTS, PLACEHOLDER_WORDS, REFERENCE_PREFIXES, TRIVIAL, TRIVIAL_CORES,
-};
+pub(crate) use super::placeholder::{is_placeholder, is_token_body_fake};
+use super::text::{Profile, contains_ci, distinct, entropy, find_ci};
+use super::words::{REFERENCE_PREFIXES, TRIVIAL, TRIVIAL_CORES};
 
 /// How much evidence a value needs before it is treated as a secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,19 +87,6 @@ pub(crate) fn is_reference(v: &[u8]) -> bool {
         || (v.first() == Some(&b'<') && v.last() == Some(&b'>'))
         || (v.first() == Some(&b'[') && v.last() == Some(&b']'))
         || (v.first() == Some(&b'{') && v.last() == Some(&b'}'))
-}
-
-/// True when `v` is a placeholder, a masked value or one of our own placeholders.
-pub(crate) fn is_placeholder(v: &[u8]) -> bool {
-    if is_placeholder_like(v) || contains_ci(v, b"_REDACTED") {
-        return true;
-    }
-    PLACEHOLDER_PARTS
-        .iter()
-        .any(|w| contains_ci(v, w.as_bytes()))
-        || PLACEHOLDER_WORDS
-            .iter()
-            .any(|w| contains_word_ci(v, w.as_bytes()))
 }
 
 /// True when `v` is a well-known fixture or default value.
@@ -241,6 +228,14 @@ fn is_env_name(v: &[u8]) -> bool {
 
 /// `config.api_key`, `settings.SECRET`: an attribute path (no digits).
 fn is_attribute_path(v: &[u8]) -> bool {
+    // `crate::uid_t`, `std::env::var`: a path of identifiers.
+    if v.windows(2).any(|w| w == b"::") {
+        return v
+            .split(|&b| b == b':')
+            .all(|seg| seg.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'))
+            && !v.starts_with(b":")
+            && !v.ends_with(b":");
+    }
     v.contains(&b'.')
         && !v.iter().any(u8::is_ascii_digit)
         && v.split(|&b| b == b'.').all(|seg| {
@@ -287,7 +282,7 @@ pub(crate) fn is_secret_value(v: &[u8], strictness: Strictness, quoted: bool) ->
     if !shape_ok {
         return false;
     }
-    if is_reference(v) || is_placeholder(v) || is_trivial(v) || is_low_diversity(v) {
+    if is_low_diversity(v) || is_trivial(v) || is_reference(v) || is_placeholder(v) {
         return false;
     }
     if is_numeric_like(v)
@@ -312,7 +307,7 @@ fn password_ok(v: &[u8], p: &Profile, quoted: bool) -> bool {
     if alnum < 3 || alnum * 3 < v.len() {
         return false;
     }
-    if v.len() < 6 || contains_ci(v, b"pass") || contains_ci(v, b"pwd") {
+    if v.len() < 6 || names_a_password(v) {
         return false;
     }
     if p.space > 0 {
@@ -329,6 +324,48 @@ fn password_ok(v: &[u8], p: &Profile, quoted: bool) -> bool {
         return v.len() >= 12 && p.upper >= 2 && p.lower >= 2 && !v.contains(&b'_');
     }
     p.digit > 0 || p.symbol > 0 || p.upper > 0
+}
+
+/// `mypassword`, `password_hash_column`, `pass123`, `$PWD`: a value built on
+/// the word password names one (or is a weak fixture). `S3cure!Pass` is a
+/// password that merely contains the word.
+fn names_a_password(v: &[u8]) -> bool {
+    let Some((at, len)) = ["password", "passwd", "pass", "pwd"]
+        .iter()
+        .find_map(|w| find_ci(v, w.as_bytes()).map(|p| (p, w.len())))
+    else {
+        return false;
+    };
+    if is_identifier_word(v) {
+        return true;
+    }
+    // The word inside a longer run of letters is part of an identifier
+    // (`ResourceOwnerPasswordCredentialsGrant(…)`).
+    let mut rs = at;
+    while rs > 0 && v[rs - 1].is_ascii_alphanumeric() {
+        rs -= 1;
+    }
+    let mut re = at + len;
+    while re < v.len() && v[re].is_ascii_alphanumeric() {
+        re += 1;
+    }
+    if re - rs > len && v[rs..re].iter().all(u8::is_ascii_alphabetic) {
+        return true;
+    }
+    // What is left besides the word: a few characters, one class, or a
+    // fixture (`pass123`) means the value is built on the word.
+    let rest = || {
+        v[..at]
+            .iter()
+            .chain(&v[at + len..])
+            .copied()
+            .filter(u8::is_ascii_alphanumeric)
+    };
+    let n = rest().count();
+    let classes = usize::from(rest().any(|b| b.is_ascii_lowercase()))
+        + usize::from(rest().any(|b| b.is_ascii_uppercase()))
+        + usize::from(rest().any(|b| b.is_ascii_digit()));
+    n < 4 || classes < 2 || (n <= 16 && is_trivial(&rest().collect::<Vec<u8>>()))
 }
 
 fn random_ok(v: &[u8], p: &Profile, min_len: usize) -> bool {
@@ -365,25 +402,6 @@ pub(crate) fn is_hex_or_uuid(v: &[u8]) -> bool {
     hex || uuid
 }
 
-/// Placeholder / masking check for the random part of a self-identifying token
-/// (`ghp_****`, `sk-proj-...abcd`, `xoxb-your-token`, `AKIAIOSFODNN7EXAMPLE`).
-pub(crate) fn is_token_body_fake(body: &[u8]) -> bool {
-    if body.len() >= 8 && is_low_diversity(body) {
-        return true;
-    }
-    const FAKE: &[&str] = &[
-        "example",
-        "xxxxx",
-        "****",
-        "...",
-        "redacted",
-        "placeholder",
-        "0000000",
-        "1234567",
-    ];
-    FAKE.iter().any(|w| contains_ci(body, w.as_bytes())) || contains_word_ci(body, b"your")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,5 +430,27 @@ mod tests {
         assert!(!ok("prod/relay/db-creds", Strictness::Random));
         assert!(!ok("alice@example.com", Strictness::Password));
         assert!(ok("VCK=j^9uC@=ERnpEc53@wrp", Strictness::Password));
+        assert!(ok("changeme-aQFoGv3KjVxFYAom", Strictness::Random));
+        assert!(is_secret_value(b"S3cure!Pass", Strictness::Password, true));
+        assert!(!is_secret_value(b"password123", Strictness::Password, true));
+        assert!(!is_secret_value(b"mypassword", Strictness::Password, true));
+        assert!(!is_secret_value(
+            b"password_hash_column",
+            Strictness::Password,
+            true
+        ));
+        assert!(!is_secret_value(b"Pass1234", Strictness::Password, true));
+        assert!(ok("changeme-U1euB8uJ72ExlMaQx2y5", Strictness::Password));
+        assert!(!ok("example_password_value_12", Strictness::Random));
+        assert!(ok(
+            "YOUR_API_KEY_dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL",
+            Strictness::Random
+        ));
+        assert!(!ok("your-api-key-here", Strictness::Random));
+        assert!(!ok(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            Strictness::Random
+        ));
+        assert!(!ok("sk-proj-...abcd", Strictness::Random));
     }
 }

@@ -93,10 +93,23 @@ pub(crate) const ANY_STOP: &[&str] = &[
 ];
 
 #[rustfmt::skip]
+/// The subset of [`ANY_STOP`] that also keeps a password word from naming a
+/// password slot (`show_password`, `example_password`); the rest of
+/// `ANY_STOP` names a service or store (`redis_password`).
+pub(crate) const PASSWORD_STOP: &[&str] = &[
+    "public", "publishable", "passwordless", "passkey", "passkeys", "passwords", "example", "sample", "dummy",
+    "fake", "mock", "placeholder", "fixture", "is", "has", "should", "enable", "show", "hide", "validate",
+    "verify", "forgot", "require", "requires", "allow", "min", "max", "num", "total", "hash", "your", "i18n",
+    "translation", "label", "css", "react", "jsx", "prop", "props", "enum", "spoken", "author", "authored",
+    "authors", "lookup", "next", "cursor",
+];
+
+#[rustfmt::skip]
 /// Words ending in `pass` that are not passwords.
 pub(crate) const PASS_FALSE: &[&str] = &[
     "bypass", "compass", "surpass", "overpass", "underpass", "trespass", "encompass", "multipass", "firstpass",
-    "onepass",
+    "onepass", "buypass", "keepass", "lastpass", "ezpass", "skipass", "subpass", "renderpass", "mainpass",
+    "shadowpass", "depthpass", "secondpass", "prepass", "postpass", "singlepass", "twopass", "boardingpass",
 ];
 
 #[rustfmt::skip]

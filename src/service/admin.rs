@@ -329,7 +329,25 @@ impl<S: AdminStore> Bridge<S> {
             Err(e) => return Err(self.refused(at, cli("import"), e.into()).await),
         };
         let redactor = self.redactor.get();
-        let mut redactions = 0;
+        // Roles are redacted as at creation (a file may come from an older
+        // bridge); a message's role is its sender's, so both get the same text.
+        let mut role_counts = std::collections::BTreeMap::new();
+        let mut clean_role = |role: &mut String| {
+            if let Some(text) = super::redaction::redact_role(redactor, role, &mut role_counts) {
+                *role = text;
+            }
+        };
+        for record in &mut records {
+            for p in &mut record.conversation.participants {
+                clean_role(&mut p.role);
+            }
+            for m in &mut record.messages {
+                if m.message.from != crate::domain::Sender::System {
+                    clean_role(&mut m.message.from_role);
+                }
+            }
+        }
+        let mut redactions = role_counts.values().sum::<usize>();
         let mut clean = |text: &mut String| {
             let r = redactor.redact(text);
             redactions += r.counts.values().sum::<usize>();

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::redaction::redact_role;
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
@@ -110,6 +111,28 @@ impl<S: Store> Bridge<S> {
             Ok(r) => r,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
+        let mut draft = draft;
+        let mut redactions = BTreeMap::new();
+        let redactor = self.redactor.get();
+        let mut clean = |field: &'static str, role: Role| match redact_role(
+            redactor,
+            role.as_str(),
+            &mut redactions,
+        ) {
+            None => role,
+            // Placeholders and cut role text use only the role alphabet, so
+            // this parses; the constant is the fallback for the impossible rest.
+            Some(text) => Role::parse(field, &text)
+                .or_else(|_| Role::parse(field, "ROLE_REDACTED"))
+                .expect("a constant role is valid"),
+        };
+        let (role_a, role_b) = (clean("my_role", role_a), clean("partner_role", role_b));
+        if !redactions.is_empty() {
+            let kinds: Vec<String> = redactions.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+            draft.count =
+                Some(i64::try_from(redactions.values().sum::<usize>()).unwrap_or(i64::MAX));
+            draft.detail = Some(format!("redactions={}", kinds.join(",")));
+        }
         let created_at = self.clock.now();
         let expires_at = created_at.plus_micros(self.settings.conversation_ttl_us);
         // 64 random bits make a collision unlikely; retry the rare one.

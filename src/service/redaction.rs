@@ -50,3 +50,23 @@ impl SharedRedactor {
         })
     }
 }
+
+/// Redacts a role name like any other text an agent sends (a role is free
+/// text that the partner, the CLI and the audit views show). A placeholder
+/// can be longer than the secret it replaces, so the result is cut to the
+/// role length limit: losing the tail of a placeholder is better than
+/// refusing the conversation or storing a role no parser accepts.
+pub(crate) fn redact_role(
+    redactor: &Redactor,
+    role: &str,
+    counts: &mut std::collections::BTreeMap<String, usize>,
+) -> Option<String> {
+    let r = redactor.redact(role);
+    if r.counts.is_empty() {
+        return None;
+    }
+    for (kind, n) in r.counts {
+        *counts.entry(kind).or_insert(0) += n;
+    }
+    Some(r.text.chars().take(crate::domain::MAX_ROLE_CHARS).collect())
+}

@@ -222,6 +222,20 @@ fn pathological_inputs_stay_fast() {
         "a".repeat(200_000),
         ".".repeat(200_000),
         "eyJ".repeat(50_000),
+        // Anchors of the detectors added for issue 11, repeated.
+        "default=\"".repeat(10_000),
+        "sig=".repeat(20_000),
+        "x-amz-security-token=".repeat(5_000),
+        "Cookie: a=".repeat(10_000),
+        "PuTTY-User-Key-File-2: ".repeat(5_000),
+        "LS0tLS1CRUdJTi".repeat(10_000),
+        "${PW:-".repeat(20_000),
+        ":*:".repeat(20_000),
+        "mysql -p".repeat(10_000),
+        "password:\n".repeat(20_000),
+        "pgpass\n".repeat(20_000),
+        "\u{200B}".repeat(50_000),
+        "а".repeat(100_000),
     ];
     for t in &inputs {
         let start = std::time::Instant::now();
@@ -248,4 +262,44 @@ fn redaction_is_idempotent_on_fuzzer_findings() {
         let twice = r.redact(&once).text.into_owned();
         assert_eq!(once, twice, "not idempotent for {input:?}");
     }
+}
+
+/// Inputs proptest found where words after `password is` were taken for a
+/// passphrase (a reference, a word and a mark).
+#[test]
+fn prose_after_password_is_not_a_passphrase() {
+    for t in [
+        "password is $API_KEY api",
+        "password is commit sk- \n",
+        "password is commit sk- \t",
+    ] {
+        assert_eq!(redactor().redact(t).text, t);
+    }
+}
+
+/// The matching view: a secret hidden by invisible or look-alike characters
+/// is replaced whole, hidden characters included, and the text around it is
+/// kept byte for byte.
+#[test]
+fn hidden_and_look_alike_characters_are_replaced_with_the_secret() {
+    let r = redactor();
+    assert_eq!(
+        r.redact("é → g\u{200B}hp_zuHfozCNfa80RzFhBxMO4Dn2r6iqUk40NKed ✓")
+            .text,
+        "é → GITHUB_TOKEN_REDACTED ✓"
+    );
+    assert_eq!(
+        r.redact("p\u{0430}ssword: Tr0ub4dor&3x").text,
+        "p\u{0430}ssword: PASSWORD_REDACTED"
+    );
+    assert_eq!(
+        r.redact("ｇｈｐ＿zuHfozCNfa80RzFhBxMO4Dn2r6iqUk40NKed")
+            .text,
+        "GITHUB_TOKEN_REDACTED"
+    );
+    let clean = "Пароль хранится в Vault; ΤΟΚΕΝ δεν υπάρχει; ﬁle ＡＢＣ";
+    assert!(matches!(
+        r.redact(clean).text,
+        std::borrow::Cow::Borrowed(_)
+    ));
 }

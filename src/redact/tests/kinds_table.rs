@@ -400,4 +400,46 @@ pub(super) const KIND_CASES: &[(&str, &str, &str, &str)] = &[
         "V0FJR0ZrcmsyNzV5VlRoeTBv",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: relay\ndata:\n  mode: V0FJR0ZrcmsyNzV5VlRoeTBv\n",
     ),
+    (
+        "aws_session_token",
+        "sts returned IQoJb3JpZ2luX2VjEsW5uqSVZu9kK1V1miDZU4XcXF8cVGROoX9YE17swJaevAszj0OvEmMlrltQ10v7SUw9ZRLsAwNpSpw23 for the role",
+        "EsW5uqSVZu9kK1V1miDZU4XcXF8cVGROoX9YE17swJaevAszj0OvEmMlrltQ10v7SUw9ZRLsAwNpSpw23",
+        "base64 of origin_ec is b3JpZ2luX2Vj, nothing more",
+    ),
+    (
+        "google_oauth_client_secret",
+        "{\"web\": {\"client_secret\": \"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\"}}",
+        "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",
+        "client secrets start with GOCSPX- followed by 28 characters",
+    ),
+    (
+        "google_oauth_token",
+        "refreshed: 1//0gabVVloZaXZxmCu1VShIqmArIntn9oX98WHgCtzC1uwB5FXZPf7stg7NvlE3L ok",
+        "1//0gabVVloZaXZxmCu1VShIqmArIntn9oX98WHgCtzC1uwB5FXZPf7stg7NvlE3L",
+        "python: 7//2 == 3 and 1//0 raises ZeroDivisionError",
+    ),
+    (
+        "private_key_putty",
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: eddsa-key\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIGr1Vq2yHd0b6pT7mL0sQ9e3Xv8Kj4Zw5Nc2Uu7Yh1Fa\nPrivate-Lines: 1\nAAAAIP3m9sV0kQ7xR2cL8tY5wZ1nB4jH6gD0fE9aS3uK7vMq\nPrivate-MAC: 6ab4a829a95249f512c17b8ed411fa644d35db41d94e5efaf89fc43c5fa52f8b\n",
+        "AAAAIP3m9sV0kQ7xR2cL8tY5wZ1nB4jH6gD0fE9aS3uK7vMq",
+        "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: public half only\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIGr1Vq2yHd0b6pT7mL0sQ9e3Xv8Kj4Zw5Nc2Uu7Yh1Fa\n",
+    ),
+    (
+        "azure_sas_token",
+        "https://acme.blob.core.windows.net/c/b.bin?sv=2022-11-02&sp=r&se=2025-01-01&sr=b&sig=%2FxHCoyHxWdF98S88ENGDDc%2BUTVfGLu2%2B6Iy4joKCUBI%3D",
+        "xHCoyHxWdF98S88ENGDDc",
+        "sig = sign(message)  # sig=<base64 signature> goes in the URL",
+    ),
+    (
+        "signed_url",
+        "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Expires=900&X-Goog-Signature=6ab4a829a95249f512c17b8ed411fa644d35db41d94e5efaf89fc43c5fa52f8b",
+        "6ab4a829a95249f512c17b8ed411fa644d35db41d94e5efaf89fc43c5fa52f8b",
+        "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=",
+    ),
+    (
+        "session_cookie",
+        "Set-Cookie: PHPSESSID=ewctx9r5qsvla49qur3s6wwrw0; path=/; HttpOnly",
+        "ewctx9r5qsvla49qur3s6wwrw0",
+        "Set-Cookie: theme=dark; path=/; Max-Age=31536000",
+    ),
 ];

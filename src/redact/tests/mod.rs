@@ -1,8 +1,13 @@
 //! Tests of the redaction engine: one positive and one near-miss negative per
-//! kind ([`kinds_table`]), behaviour of the public API ([`behaviour`]) and
-//! properties over generated inputs ([`props`]).
+//! kind ([`kinds_table`]), many of each per class of issue 11 ([`classes`]),
+//! behaviour of the public API ([`behaviour`]) and properties over generated
+//! inputs ([`props`]).
 
 mod behaviour;
+mod classes;
+mod classes_a;
+mod classes_b;
+mod classes_c;
 mod kinds_table;
 mod props;
 
@@ -136,7 +141,14 @@ per_kind!(
     secret_assignment,
     api_key_assignment,
     token_assignment,
-    kubernetes_secret
+    kubernetes_secret,
+    aws_session_token,
+    google_oauth_client_secret,
+    google_oauth_token,
+    private_key_putty,
+    azure_sas_token,
+    signed_url,
+    session_cookie
 );
 
 #[test]

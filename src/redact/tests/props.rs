@@ -115,3 +115,57 @@ proptest! {
         prop_assert_eq!(twice.text.as_ref(), once.as_str());
     }
 }
+
+/// Characters the matching view drops: zero-width, soft hyphen, BOM, bidi
+/// controls, variation selectors, tags.
+const HIDDEN: &[&str] = &[
+    "\u{200B}",
+    "\u{200C}",
+    "\u{200D}",
+    "\u{00AD}",
+    "\u{FEFF}",
+    "\u{202E}",
+    "\u{2066}",
+    "\u{FE0F}",
+    "\u{E0041}",
+];
+
+/// Secret-free text with hidden characters sprinkled in.
+fn safe_text_with_hidden() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => prop::sample::select(SAFE),
+            1 => prop::sample::select(HIDDEN),
+        ],
+        0..60,
+    )
+    .prop_map(|v| v.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hidden_characters_alone_change_nothing(t in safe_text_with_hidden()) {
+        let out = redactor().redact(&t);
+        prop_assert_eq!(out.text.as_ref(), t.as_str());
+    }
+
+    #[test]
+    fn a_hidden_character_anywhere_in_a_token_does_not_hide_it(
+        at in 0usize..40,
+        hidden in prop::sample::select(HIDDEN),
+    ) {
+        let token = "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";
+        let t = format!("push with {}{hidden}{} please", &token[..at], &token[at..]);
+        let out = redactor().redact(&t).text.into_owned();
+        prop_assert!(out.starts_with("push with ") && out.ends_with(" please"), "{}", out);
+        let body: Vec<char> = token[4..].chars().collect();
+        for w in body.windows(8) {
+            let run: String = w.iter().collect();
+            prop_assert!(!out.contains(&run), "{:?} survived in {:?}", run, out);
+        }
+        let again = redactor().redact(&out).text.into_owned();
+        prop_assert_eq!(again, out);
+    }
+}

@@ -1,0 +1,133 @@
+//! Values written on the line after their name: YAML plain or quoted
+//! scalars on the next, deeper-indented line, block scalars (`|`, `>-`, …)
+//! and pretty-printed JSON that breaks after `"password":`.
+//!
+//! ```yaml
+//! password:
+//!   hunter2-but-longer
+//! client_secret: >-
+//!   Zq8…
+//! ```
+//!
+//! A next line that is itself a mapping key, a list item, a comment or a
+//! flow collection is structure, not a value.
+
+use super::text::line_end;
+
+/// Blank lines allowed between the name and its value.
+const MAX_BLANK: usize = 2;
+/// Longest block scalar we read.
+const MAX_BLOCK: usize = 4096;
+
+fn indent_at(bytes: &[u8], ls: usize) -> usize {
+    bytes[ls..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count()
+}
+
+/// Indentation of the key on the line that starts at `ls`, counting a
+/// YAML list marker (`  - name: x` has its keys at 4).
+fn key_indent(bytes: &[u8], ls: usize) -> usize {
+    let ind = indent_at(bytes, ls);
+    if bytes.get(ls + ind) == Some(&b'-') && bytes.get(ls + ind + 1) == Some(&b' ') {
+        ind + 2 + indent_at(bytes, ls + ind + 2)
+    } else {
+        ind
+    }
+}
+
+/// The value of the name whose line starts at `name_line` and whose colon
+/// is followed (at `after`) by nothing or a block indicator. Returns the
+/// value's span and whether it was quoted.
+pub(crate) fn value(bytes: &[u8], name_line: usize, after: usize) -> Option<(usize, usize, bool)> {
+    let parent = key_indent(bytes, name_line);
+    let block = matches!(bytes.get(after), Some(b'|' | b'>'));
+    let mut ls = line_end(bytes, after) + 1;
+    let mut blanks = 0;
+    loop {
+        if ls >= bytes.len() {
+            return None;
+        }
+        let le = line_end(bytes, ls);
+        if bytes[ls..le]
+            .iter()
+            .all(|&b| b == b' ' || b == b'\r' || b == b'\t')
+        {
+            blanks += 1;
+            if blanks > MAX_BLANK {
+                return None;
+            }
+            ls = le + 1;
+            continue;
+        }
+        break;
+    }
+    let ind = indent_at(bytes, ls);
+    if ind <= parent {
+        return None;
+    }
+    let vs = ls + ind;
+    let le = line_end(bytes, vs);
+    let mut ve = le;
+    while ve > vs && matches!(bytes[ve - 1], b' ' | b'\r' | b'\t') {
+        ve -= 1;
+    }
+    if block {
+        // Every following line indented deeper than the key belongs to it.
+        let mut end = ve;
+        let mut next = le + 1;
+        while next < bytes.len() && next - vs < MAX_BLOCK {
+            let nle = line_end(bytes, next);
+            let line = &bytes[next..nle];
+            let blank = line.iter().all(|&b| b == b' ' || b == b'\r');
+            if !blank && indent_at(bytes, next) <= parent {
+                break;
+            }
+            if !blank {
+                end = nle;
+                while end > next && matches!(bytes[end - 1], b' ' | b'\r') {
+                    end -= 1;
+                }
+            }
+            next = nle + 1;
+        }
+        return Some((vs, end, false));
+    }
+    let line = &bytes[vs..ve];
+    if let Some(&q) = line.first()
+        && matches!(q, b'"' | b'\'')
+    {
+        let close = line[1..].iter().position(|&b| b == q)?;
+        let tail = &line[close + 2..];
+        return (tail.is_empty() || tail == b",").then_some((vs + 1, vs + 1 + close, true));
+    }
+    let structure = matches!(
+        line[0],
+        b'-' | b'#' | b'{' | b'[' | b'&' | b'*' | b'!' | b'?' | b'<'
+    ) || line.ends_with(b":")
+        || line.windows(2).any(|w| w == b": ");
+    (!structure).then_some((vs, ve, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(t: &str) -> Option<&str> {
+        let colon = t.find(':')? + 1;
+        let after = colon + t[colon..].chars().take_while(|c| *c == ' ').count();
+        value(t.as_bytes(), 0, after).map(|(s, e, _)| &t[s..e])
+    }
+
+    #[test]
+    fn next_line_values() {
+        assert_eq!(v("password:\n  hunter2x\nhost: db"), Some("hunter2x"));
+        assert_eq!(v("password: >-\n    a b\n    c\nx: 1"), Some("a b\n    c"));
+        assert_eq!(v("\"password\":\n    \"pw1\",\n"), Some("pw1"));
+        assert_eq!(v("password:\n  secretKeyRef:\n    name: db"), None);
+        assert_eq!(v("password:\n- a\n"), None);
+        assert_eq!(v("password:\nhost: x"), None);
+        assert_eq!(v("  - password:\n      pw2\n"), Some("pw2"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Whether a value stands in for a secret instead of being one: a
+//! placeholder (`YOUR_API_KEY`, `<token>`, `changeme`), a mask (`****`,
+//! `sk-proj-...abcd`), a documented example (`…EXAMPLE`) or one of our own
+//! placeholders. A value that only *begins* like a placeholder and goes on
+//! with a long random run is not one: that is how a real secret would slip
+//! past a scanner that stops at the first placeholder word.
+
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+
+use super::kinds::is_placeholder_like;
+use super::text::{Profile, contains_ci, entropy, find_ci};
+use super::value::{contains_word_ci, is_low_diversity};
+use super::words::{PLACEHOLDER_PARTS, PLACEHOLDER_WORDS};
+
+/// True when `v` is a placeholder, a masked value or one of our own placeholders.
+///
+/// A value that only *begins* like a placeholder and goes on with a long
+/// random run (`changeme-aQFoGv3KjVxF…`, `YOUR_API_KEY_dL53w8…`) is not one:
+/// that is how a real secret gets past a scanner that stops at the first
+/// placeholder word.
+pub(crate) fn is_placeholder(v: &[u8]) -> bool {
+    if is_placeholder_like(v) || contains_ci(v, b"_REDACTED") {
+        return true;
+    }
+    match placeholder_end(v) {
+        None => false,
+        Some(end) => !random_tail(&v[end..]),
+    }
+}
+
+/// One automaton over every placeholder part and word (ASCII case
+/// insensitive), so judging a value costs one pass, not one per word.
+fn placeholder_automaton() -> &'static (AhoCorasick, usize) {
+    static AC: OnceLock<(AhoCorasick, usize)> = OnceLock::new();
+    AC.get_or_init(|| {
+        let patterns: Vec<&str> = PLACEHOLDER_PARTS
+            .iter()
+            .chain(PLACEHOLDER_WORDS)
+            .copied()
+            .collect();
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            // Fixed literals of a few hundred bytes: building cannot fail.
+            .expect("placeholder literals always compile");
+        (automaton, PLACEHOLDER_PARTS.len())
+    })
+}
+
+/// Where the last placeholder part (or whole placeholder word) in `v` ends.
+fn placeholder_end(v: &[u8]) -> Option<usize> {
+    let (automaton, parts) = placeholder_automaton();
+    automaton
+        .find_overlapping_iter(v)
+        .filter(|m| {
+            // Words (`your`, `here`, …) count only standing alone.
+            m.pattern().as_usize() < *parts
+                || ((m.start() == 0 || !v[m.start() - 1].is_ascii_alphanumeric())
+                    && (m.end() == v.len() || !v[m.end()].is_ascii_alphanumeric()))
+        })
+        .map(|m| m.end())
+        .max()
+}
+
+/// After a placeholder-looking start: a run that a generator, not a
+/// person writing documentation, produced.
+fn random_tail(rest: &[u8]) -> bool {
+    rest.split(|&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/'))
+        .any(|seg| {
+            let p = Profile::of(seg);
+            seg.len() >= 12
+                && (p.alnum_classes() == 3 || (p.alnum_classes() == 2 && seg.len() >= 20))
+                && entropy(seg) >= 3.2
+                && !is_low_diversity(seg)
+                && placeholder_end(seg).is_none()
+                // Digits inside the run, not a number appended to a word (a
+                // long run may be letters only: one in 200 random 32-char
+                // base64 strings has no digit).
+                && (seg[..seg.len() - 1].iter().any(u8::is_ascii_digit)
+                    || (seg.len() >= 24 && entropy(seg) >= 3.8))
+                && seg.iter().filter(|b| b.is_ascii_digit()).count() < seg.len() / 2
+        })
+}
+
+/// Placeholder / masking check for the random part of a self-identifying token
+/// (`ghp_****`, `sk-proj-...abcd`, `xoxb-your-token`, `AKIAIOSFODNN7EXAMPLE`).
+pub(crate) fn is_token_body_fake(body: &[u8]) -> bool {
+    if body.len() >= 8 && is_low_diversity(body) {
+        return true;
+    }
+    const FAKE: &[&str] = &[
+        "example",
+        "xxxxx",
+        "****",
+        "...",
+        "redacted",
+        "placeholder",
+        "0000000",
+        "1234567",
+    ];
+    let end = FAKE
+        .iter()
+        .filter_map(|w| find_ci(body, w.as_bytes()).map(|p| p + w.len()))
+        .chain(
+            contains_word_ci(body, b"your")
+                .then(|| find_ci(body, b"your").map(|p| p + 4))
+                .flatten(),
+        )
+        .max();
+    end.is_some_and(|e| !random_tail(&body[e..]))
+}
