@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::audit::AuditKey;
 use crate::auth::ServerKey;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
@@ -36,16 +37,31 @@ impl App {
     /// # Errors
     /// When the key file or database cannot be opened, with the path in the message.
     pub fn open(db: &Path, mut config: Config, mode: OpenMode) -> anyhow::Result<App> {
-        let store = match SqliteStore::open(db, mode, config.durability) {
+        // The key comes first: the store seals its audit chain with it from
+        // the moment it opens (a migration signs the chain head).
+        let key_file = key_path(db);
+        let key = match mode {
+            OpenMode::Create => {
+                SqliteStore::prepare(db)
+                    .with_context(|| format!("cannot create database {}", db.display()))?;
+                ServerKey::load_or_create(&key_file)?
+            }
+            OpenMode::Existing if !db.is_file() => {
+                anyhow::bail!("no database at {}", db.display())
+            }
+            OpenMode::Existing => ServerKey::load(&key_file).with_context(|| {
+                format!(
+                    "the database's key file is needed (it signs the audit trail and derives the session tokens) but {} is unusable",
+                    key_file.display()
+                )
+            })?,
+        };
+        let audit_key = AuditKey::derive(&key);
+        let store = match SqliteStore::open(db, mode, config.durability, audit_key) {
             Err(crate::store::StoreError::NotFound) => {
                 anyhow::bail!("no database at {}", db.display())
             }
             other => other.with_context(|| format!("cannot open database {}", db.display()))?,
-        };
-        let key_file = key_path(db);
-        let key = match mode {
-            OpenMode::Create => ServerKey::load_or_create(&key_file)?,
-            OpenMode::Existing => ServerKey::load(&key_file)?,
         };
         // Commands must never see the database or the key: hide their directory.
         if let Some(dir) = db.parent().and_then(|d| {
