@@ -78,8 +78,8 @@ struct RawConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawAudit {
-    /// Days; absent keeps records forever.
-    retention_days: Option<u32>,
+    /// Days (fractions allowed); absent keeps records forever.
+    retention_days: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -484,14 +484,17 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             rate_limits,
             yolo: yolo(raw.yolo)?,
             limits: resource_limits(&raw.limits)?,
-            audit_retention_days: match raw.audit.retention_days {
-                Some(0) => {
+            audit_retention_us: match raw.audit.retention_days {
+                None => None,
+                Some(days) if days.is_finite() && days > 0.0 && days <= 365_000.0 => {
+                    Some((days * 86_400_000_000.0) as i64)
+                }
+                Some(_) => {
                     return Err(invalid(
                         "audit.retention_days",
-                        "must be at least 1 (leave it out to keep audit records forever)",
+                        "must be a positive number of days (leave it out to keep audit records forever)",
                     ));
                 }
-                days => days,
             },
         },
         durability,
@@ -671,10 +674,7 @@ mod tests {
     #[test]
     fn audit_retention_and_unauthenticated_quotas_are_settings() {
         let c = Config::load(None, env(&[])).unwrap();
-        assert_eq!(
-            c.bridge.audit_retention_days, None,
-            "kept forever by default"
-        );
+        assert_eq!(c.bridge.audit_retention_us, None, "kept forever by default");
         let unauth = c.bridge.rate_limits.unwrap().unauthenticated;
         assert!(
             unauth.per_hour.unwrap() < c.bridge.limits.conversations_per_hour,
@@ -685,7 +685,7 @@ mod tests {
             &[("MCP_BRIDGE_RATE_LIMITS__UNAUTHENTICATED__PER_HOUR", "9")],
         )
         .unwrap();
-        assert_eq!(c.bridge.audit_retention_days, Some(30));
+        assert_eq!(c.bridge.audit_retention_us, Some(30 * 86_400_000_000));
         let unauth = c.bridge.rate_limits.unwrap().unauthenticated;
         assert_eq!(
             (unauth.per_minute, unauth.per_hour, unauth.per_day),

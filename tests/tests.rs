@@ -3,6 +3,7 @@
 //! sharing one database) through rmcp's client over stdio.
 
 mod arguments;
+mod audit_chain;
 mod audit_e2e;
 mod auth;
 mod cli_manage;

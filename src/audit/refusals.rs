@@ -3,15 +3,16 @@
 //! one per call. Pure: the caller supplies the time and appends what comes out.
 //!
 //! A refusal's *source key* is who refused what and why: actor, action,
-//! conversation, side, outcome and code. The first refusal of a key is recorded
-//! as usual and opens a window of [`REFUSAL_WINDOW_US`]; further refusals of the
-//! same key inside that window are only counted. When the window ends, one
-//! summary record stands for all of them: same key, `count` = the number of
-//! refusals it stands for, `bytes` = their total size, `detail` =
-//! `repeated=N first_at=… last_at=…`. So every refusal is counted exactly once —
-//! the number of refused calls of a key is the number of its plain records plus
-//! the `count` of its `repeated=` records — while a flood of any length adds at
-//! most two records per key per window. Conversation ids are client-chosen
+//! conversation, side, outcome and code. The first refusal of a key opens a
+//! window of [`REFUSAL_WINDOW_US`]; the first [`RECORDED_PER_WINDOW`] refusals
+//! of the key in the window are recorded as usual (with their own details),
+//! further ones are only counted. When the window ends, one summary record
+//! stands for those: same key, `count` = the number of refusals it stands for,
+//! `bytes` = their total size, `detail` = `repeated=N first_at=… last_at=…`.
+//! So every refusal is counted exactly once — the number of refused calls of a
+//! key is the number of its plain records plus the `count` of its `repeated=`
+//! records — while a flood of any length adds at most
+//! [`RECORDED_PER_WINDOW`] + 1 records per key per window. Conversation ids are client-chosen
 //! (bad-token calls may name any well-formed id), so at most [`MAX_OPEN_KEYS`]
 //! keys are tracked at once; refusals of further keys fold into a key without
 //! conversation and side.
@@ -23,6 +24,9 @@ use crate::domain::Timestamp;
 
 /// How long repeats of one refusal are folded together, in microseconds.
 pub const REFUSAL_WINDOW_US: i64 = 10_000_000;
+
+/// Refusals of one key recorded one by one per window before the rest are counted.
+pub const RECORDED_PER_WINDOW: u32 = 10;
 
 /// Source keys tracked at once before further ones share an overflow key.
 pub const MAX_OPEN_KEYS: usize = 256;
@@ -64,6 +68,7 @@ impl SourceKey {
 #[derive(Debug, Clone)]
 struct Window {
     opened_at: Timestamp,
+    recorded: u32,
     folded: i64,
     bytes: Option<i64>,
     first_folded_at: Timestamp,
@@ -74,6 +79,7 @@ impl Window {
     fn opened(at: Timestamp) -> Self {
         Self {
             opened_at: at,
+            recorded: 1,
             folded: 0,
             bytes: None,
             first_folded_at: at,
@@ -130,6 +136,11 @@ impl RefusalFolder {
         }
         let mut out = Vec::with_capacity(2);
         if let Some(window) = self.open.get_mut(&key) {
+            if at < window.ends_at() && window.recorded < RECORDED_PER_WINDOW {
+                window.recorded += 1;
+                out.push((at, session_of(&key, draft)));
+                return out;
+            }
             if at < window.ends_at() {
                 if window.folded == 0 {
                     window.first_folded_at = at;
@@ -146,17 +157,7 @@ impl RefusalFolder {
         } else {
             self.open.insert(key.clone(), Window::opened(at));
         }
-        // An overflow key's own first record names no conversation either.
-        let draft = if key.conversation.is_none() && draft.conversation.is_some() {
-            AuditDraft {
-                conversation: None,
-                side: None,
-                ..draft
-            }
-        } else {
-            draft
-        };
-        out.push((at, draft));
+        out.push((at, session_of(&key, draft)));
         out
     }
 
@@ -200,6 +201,20 @@ impl RefusalFolder {
     }
 }
 
+/// `draft` as recorded under `key`: an overflow key's records name no
+/// conversation either.
+fn session_of(key: &SourceKey, draft: AuditDraft) -> AuditDraft {
+    if key.conversation.is_none() && draft.conversation.is_some() {
+        AuditDraft {
+            conversation: None,
+            side: None,
+            ..draft
+        }
+    } else {
+        draft
+    }
+}
+
 /// How many refused calls `draft` stands for: the `count` of a summary, 1 for any other refusal.
 pub fn refusals_in(draft: &AuditDraft) -> i64 {
     match (&draft.outcome, &draft.detail) {
@@ -230,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn a_flood_becomes_two_records_per_window_with_an_exact_count() {
+    fn a_flood_becomes_a_few_records_per_window_with_an_exact_count() {
         let mut f = RefusalFolder::default();
         let mut written = Vec::new();
         // 25 s of one refusal every millisecond: 25 000 calls.
@@ -240,18 +255,19 @@ mod tests {
         }
         written.extend(f.take_all());
         assert_eq!(total(&written), 25_000);
-        // Windows open at 0, 10 000 and 20 000 ms: a record and a summary each.
-        assert_eq!(written.len(), 6, "{written:#?}");
-        let summary = &written[1].1;
-        assert_eq!(summary.count, Some(9_999));
-        assert_eq!(summary.bytes, Some(99_990));
+        // Windows open at 0, 10 000 and 20 000 ms: ten records and a summary each.
+        let per_window = RECORDED_PER_WINDOW as usize + 1;
+        assert_eq!(written.len(), 3 * per_window, "{written:#?}");
+        let summary = &written[per_window - 1].1;
+        assert_eq!(summary.count, Some(9_990));
+        assert_eq!(summary.bytes, Some(99_900));
         assert_eq!(summary.code.as_deref(), Some("auth_failed"));
         assert!(
             summary
                 .detail
                 .as_deref()
                 .unwrap()
-                .starts_with("repeated=9999 first_at="),
+                .starts_with("repeated=9990 first_at="),
             "{summary:?}"
         );
         assert!(!f.holds_refusals());
@@ -271,8 +287,11 @@ mod tests {
     #[test]
     fn a_repeat_after_the_window_flushes_the_summary_first() {
         let mut f = RefusalFolder::default();
-        f.admit(at(0), refusal("conv_0000000000000001"));
-        assert!(f.admit(at(5), refusal("conv_0000000000000001")).is_empty());
+        for ms in 0..RECORDED_PER_WINDOW {
+            let one = f.admit(at(i64::from(ms)), refusal("conv_0000000000000001"));
+            assert_eq!(one.len(), 1);
+        }
+        assert!(f.admit(at(50), refusal("conv_0000000000000001")).is_empty());
         assert_eq!(f.next_due(), Some(at(10_000)));
         let later = f.admit(at(10_001), refusal("conv_0000000000000001"));
         assert_eq!(later.len(), 2);
@@ -290,11 +309,15 @@ mod tests {
         written.extend(f.take_all());
         assert_eq!(total(&written), 10_000);
         assert!(f.open.is_empty());
-        // The tracked keys each wrote one record; everything else folded into
-        // one overflow key (a record and a summary).
-        assert_eq!(written.len(), MAX_OPEN_KEYS + 2, "{}", written.len());
-        let overflow = written.last().unwrap();
-        assert_eq!(overflow.1.conversation, None);
-        assert_eq!(overflow.1.count, Some(10_000 - MAX_OPEN_KEYS as i64 - 1));
+        // The tracked keys each wrote one record; everything else went to one
+        // overflow key (its first records and a summary), naming no conversation.
+        let recorded = RECORDED_PER_WINDOW as usize;
+        assert_eq!(written.len(), MAX_OPEN_KEYS + recorded + 1);
+        let overflow = &written[MAX_OPEN_KEYS..];
+        assert!(overflow.iter().all(|(_, d)| d.conversation.is_none()));
+        assert_eq!(
+            overflow.last().unwrap().1.count,
+            Some(10_000 - (MAX_OPEN_KEYS + recorded) as i64)
+        );
     }
 }

@@ -278,8 +278,8 @@ impl<S: AdminStore> Bridge<S> {
         let at = self.clock.now();
         let audit_cutoff = self
             .settings
-            .audit_retention_days
-            .map(|days| at.plus_micros(-i64::from(days) * 86_400_000_000));
+            .audit_retention_us
+            .map(|retention| at.plus_micros(-retention));
         let audit = Arc::new(|report: &CleanupReport| {
             let mut draft = cli("cleanup");
             draft.count = Some(i64::try_from(report.removed.len()).unwrap_or(i64::MAX));

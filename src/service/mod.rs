@@ -103,9 +103,9 @@ pub struct BridgeSettings {
     pub yolo: YoloSettings,
     /// Resource bounds.
     pub limits: ResourceLimits,
-    /// Audit records older than this many days are pruned by `cleanup`;
-    /// `None` keeps them forever.
-    pub audit_retention_days: Option<u32>,
+    /// Audit records older than this (µs) are pruned by `cleanup`; `None`
+    /// keeps them forever.
+    pub audit_retention_us: Option<i64>,
 }
 
 /// Expiry times of conversations this process has seen, so that checking a
