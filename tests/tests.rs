@@ -5,6 +5,7 @@
 mod arguments;
 mod audit_chain;
 mod audit_e2e;
+mod audit_limits;
 mod auth;
 mod cli_manage;
 mod cli_transfer;
