@@ -334,3 +334,70 @@ async fn retention_prunes_old_records_and_verify_still_proves_the_rest() {
     );
     assert_eq!(fault(&env, &untouched).await, ("altered".to_owned(), 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trail_written_before_the_key_keeps_verifying_after_the_upgrade() {
+    use mcp_bridge::audit::{AuditDraft, AuditKey, AuditRecord, ChainRules, GENESIS_HASH};
+    use mcp_bridge::domain::Timestamp;
+
+    // A schema-2 database as the previous release left it: records sealed
+    // with plain SHA-256, the head holding only the last seq and hash.
+    let env = TestEnv::new("chain_upgrade");
+    std::fs::create_dir_all(env.db.parent().unwrap()).unwrap();
+    let old = rusqlite::Connection::open(&env.db).unwrap();
+    old.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+        .unwrap();
+    old.execute_batch(include_str!("../migrations/sqlite/0002_yolo.sql"))
+        .unwrap();
+    old.pragma_update(None, "user_version", 2).unwrap();
+    // The key is irrelevant below the switch-over point: the legacy rule is unkeyed.
+    let legacy = ChainRules::new(AuditKey::from_bytes(&[0; 32]), i64::MAX);
+    let mut prev = GENESIS_HASH.to_owned();
+    for seq in 1..=3 {
+        let r = AuditRecord::seal(
+            seq,
+            Timestamp::from_micros(micros_now() - 1_000 + seq),
+            AuditDraft::new("cli", "list"),
+            prev.clone(),
+            &legacy,
+        );
+        old.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, outcome, prev_hash, hash) VALUES (?1, ?2, 'cli', 'list', 'ok', ?3, ?4)",
+            rusqlite::params![r.seq, r.at.as_micros(), r.prev_hash, r.hash],
+        )
+        .unwrap();
+        prev = r.hash;
+    }
+    old.execute(
+        &format!("INSERT INTO audit_log (seq, at, actor, action, outcome, count, prev_hash, hash) VALUES ({HEAD}, 0, 'head', 'head', 'ok', 3, '', ?1)"),
+        [&prev],
+    )
+    .unwrap();
+    drop(old);
+
+    // The new release opens it (migrating it) and goes on with keyed records.
+    let s = env.server().await;
+    let conv = Conv::create(&s).await;
+    send(&s, &conv, "a", "after the upgrade").await;
+    s.stop().await;
+    let (code, report) = verify(&env, &env.db).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["keyed_from"], 4, "{report}");
+    assert_eq!(report["records"], 5, "{report}");
+
+    // The records from before the switch-over are still checked, by their own rule…
+    let altered = copy_db(&env, "altered");
+    tamper(
+        &altered,
+        "UPDATE audit_log SET action = 'tokens' WHERE seq = 2",
+    );
+    assert_eq!(fault(&env, &altered).await, ("altered".to_owned(), 2));
+    // …and moving the switch-over point (to pass forged records off as old
+    // ones) breaks the head's signature.
+    let moved = copy_db(&env, "moved");
+    tamper(
+        &moved,
+        &format!("UPDATE audit_log SET detail = '{{\"keyed_from\":99}}' WHERE seq = {HEAD}"),
+    );
+    assert_eq!(fault(&env, &moved).await.0, "head_forged");
+}

@@ -210,9 +210,11 @@ impl SqliteStore {
 
     /// Queues the audit record of a call that wrote nothing (see `spool`).
     fn defer_audit(&self, at: Timestamp, draft: AuditDraft) {
-        let flush_now = self.inner.spool.push(at, draft);
-        self.arm_window_timer();
-        if !flush_now {
+        let pushed = self.inner.spool.push(at, draft);
+        if pushed.counted {
+            self.arm_window_timer();
+        }
+        if !pushed.schedule_flush {
             return;
         }
         let store = self.clone();

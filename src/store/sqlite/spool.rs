@@ -38,6 +38,16 @@ struct Waiting {
     folder: RefusalFolder,
 }
 
+/// What [`AuditSpool::push`] did, and what the caller must arrange.
+#[derive(Debug, Clone, Copy)]
+pub struct Pushed {
+    /// A record was queued and no flush is scheduled yet: schedule one.
+    pub schedule_flush: bool,
+    /// The record was only counted as a repeat: its window's summary must be
+    /// appended when the window ends.
+    pub counted: bool,
+}
+
 /// Records waiting to be appended, and the refusal windows still open.
 #[derive(Debug, Default)]
 pub struct AuditSpool {
@@ -48,17 +58,19 @@ pub struct AuditSpool {
 }
 
 impl AuditSpool {
-    /// Queues a record (or counts it as a repeat); returns whether the caller
-    /// must schedule a flush.
-    pub fn push(&self, at: Timestamp, draft: AuditDraft) -> bool {
-        let ready = {
+    /// Queues a record, or counts it as a repeat of a refusal.
+    pub fn push(&self, at: Timestamp, draft: AuditDraft) -> Pushed {
+        let queued = {
             let mut w = self.lock();
             let ready = w.folder.admit(at, draft);
-            let any = !ready.is_empty();
+            let queued = !ready.is_empty();
             w.records.extend(ready);
-            any
+            queued
         };
-        ready && !self.scheduled.swap(true, Ordering::AcqRel)
+        Pushed {
+            schedule_flush: queued && !self.scheduled.swap(true, Ordering::AcqRel),
+            counted: !queued,
+        }
     }
 
     /// Marks the scheduled flush as started, so later records schedule another.
