@@ -223,7 +223,7 @@ fn canonical(seq: i64, at: Timestamp, d: &AuditDraft) -> String {
     serde_json::to_string(&fields).unwrap_or_default()
 }
 
-/// The unkeyed rule of records written before schema version 3.
+/// The unkeyed rule of records written before schema version 4.
 fn legacy_hash(prev_hash: &str, canonical: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());

@@ -1,6 +1,6 @@
 //! The audit trail's MAC key, derived from `bridge.key`. Pure: no I/O.
 //!
-//! Every record appended since schema version 3 is sealed with
+//! Every record appended since schema version 4 is sealed with
 //! `HMAC-SHA256(audit key, …)` instead of a bare SHA-256, and so is the chain
 //! head. Someone who can write the database but cannot read `bridge.key` can
 //! therefore not recompute the chain after editing it, nor re-sign a head

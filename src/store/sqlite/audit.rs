@@ -68,7 +68,7 @@ fn write_head(tx: &Connection, head: &ChainHead) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Signs the head a migration left unsigned (schema version 3 makes the
+/// Signs the head a migration left unsigned (schema version 4 makes the
 /// chain keyed): the trail as it stands at the upgrade is trusted, the way a
 /// re-anchoring does, and every record from here on is keyed.
 pub fn sign_migrated_head(tx: &Connection, key: &AuditKey) -> Result<(), StoreError> {

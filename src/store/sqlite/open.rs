@@ -15,12 +15,13 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_yolo.sql"),
-    include_str!("../../../migrations/sqlite/0003_keyed_audit.sql"),
+    include_str!("../../../migrations/sqlite/0003_delivery_leases.sql"),
+    include_str!("../../../migrations/sqlite/0004_keyed_audit.sql"),
 ];
 
 /// The version whose migration makes the audit chain keyed: its head must be
 /// signed with the key in the migrating transaction.
-const KEYED_AUDIT_VERSION: usize = 3;
+const KEYED_AUDIT_VERSION: usize = 4;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

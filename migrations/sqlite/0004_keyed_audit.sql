@@ -1,4 +1,4 @@
--- Schema version 3: the audit chain becomes keyed.
+-- Schema version 4: the audit chain becomes keyed.
 --
 -- From here on every record is sealed with HMAC-SHA256 under a key derived
 -- from bridge.key, and the chain head (the row with seq = 9223372036854775807)
