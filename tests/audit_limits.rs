@@ -117,6 +117,35 @@ async fn a_flood_of_bad_token_calls_adds_a_bounded_number_of_records_with_an_exa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folded_refusals_are_appended_when_their_window_ends_not_only_at_exit() {
+    let env = TestEnv::new("refusal_window");
+    let s = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&s).await;
+    let stranger = json!({"conversation_id": conv.id, "session_id": "b",
+                          "token": random_hex(32), "wait_seconds": 0});
+    for _ in 0..30 {
+        tool_error(
+            &call(&s, "check_messages", stranger.clone()).await,
+            "auth_failed",
+        );
+    }
+    // The first ten are recorded at once, the other twenty when the 10 s
+    // window ends, by the running server.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refused_calls(&env, Some(&conv.id), "auth_failed") < 30 {
+        assert!(
+            Instant::now() < deadline,
+            "the window's summary never came: {} refusals on record",
+            refused_calls(&env, Some(&conv.id), "auth_failed")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(records_with(&env, Some(&conv.id), "auth_failed"), 11);
+    s.stop().await;
+    assert_eq!(refused_calls(&env, Some(&conv.id), "auth_failed"), 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_process_cannot_use_up_the_conversation_quota() {
     let env = TestEnv::new("quota_per_process");
     let vars = [
