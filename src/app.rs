@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::audit::AuditKey;
 use crate::auth::ServerKey;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
@@ -82,7 +83,33 @@ impl App {
     /// When the key file or database cannot be opened, with the path in the message.
     pub fn open(db: &Path, mut config: Config, mode: OpenMode) -> anyhow::Result<App> {
         let db = &resolve_db_path(db)?;
-        let store = match SqliteStore::open(db, mode, config.durability) {
+        // The key comes first: the store seals its audit chain with it from
+        // the moment it opens (a migration signs the chain head).
+        let key_file = key_path(db);
+        let key = match mode {
+            OpenMode::Create => {
+                match SqliteStore::prepare(db) {
+                    // The refusal names the path and the fix already.
+                    Err(crate::store::StoreError::Backend(e)) if e.is::<Refused>() => {
+                        anyhow::bail!("{e}")
+                    }
+                    other => other
+                        .with_context(|| format!("cannot create database {}", db.display()))?,
+                }
+                ServerKey::load_or_create(&key_file)?
+            }
+            OpenMode::Existing if !db.is_file() => {
+                anyhow::bail!("no database at {}", db.display())
+            }
+            OpenMode::Existing => ServerKey::load(&key_file).with_context(|| {
+                format!(
+                    "the database's key file is needed (it signs the audit trail and derives the session tokens) but {} is unusable",
+                    key_file.display()
+                )
+            })?,
+        };
+        let audit_key = AuditKey::derive(&key);
+        let store = match SqliteStore::open(db, mode, config.durability, audit_key) {
             Err(crate::store::StoreError::NotFound) => {
                 anyhow::bail!("no database at {}", db.display())
             }
@@ -91,11 +118,6 @@ impl App {
                 anyhow::bail!("{e}")
             }
             other => other.with_context(|| format!("cannot open database {}", db.display()))?,
-        };
-        let key_file = key_path(db);
-        let key = match mode {
-            OpenMode::Create => ServerKey::load_or_create(&key_file)?,
-            OpenMode::Existing => ServerKey::load(&key_file)?,
         };
         // Commands must never see the database or the key: hide their directory.
         if let Some(dir) = db.parent().and_then(|d| {

@@ -171,6 +171,19 @@ impl ServerKey {
         Ok(Self(bytes))
     }
 
+    /// A 32-byte key for another purpose, derived as `HMAC-SHA256(key, label)`,
+    /// so one key file serves several uses without one use revealing another's
+    /// key. Labels are fixed strings such as `"mcp-bridge audit chain v1"`;
+    /// none starts with the token derivation's `mcp-bridge/token/` prefix.
+    pub fn derive_subkey(&self, label: &str) -> [u8; KEY_BYTES] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC accepts keys of any length");
+        mac.update(label.as_bytes());
+        let mut out = [0u8; KEY_BYTES];
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
+    }
+
     /// The token of `side` in `conversation`.
     pub fn derive(&self, conversation: &ConversationId, side: Side) -> Token {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)

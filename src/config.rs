@@ -71,6 +71,15 @@ struct RawConfig {
     redaction: RawRedaction,
     yolo: RawYolo,
     limits: RawResourceLimits,
+    audit: RawAudit,
+}
+
+/// `[audit]`: how long audit records are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawAudit {
+    /// Days (fractions allowed); absent keeps records forever.
+    retention_days: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +112,7 @@ impl Default for RawConfig {
             redaction: RawRedaction::default(),
             yolo: RawYolo::default(),
             limits: RawResourceLimits::default(),
+            audit: RawAudit::default(),
         }
     }
 }
@@ -115,6 +125,7 @@ struct RawRateLimits {
     check_messages: RawLimits,
     update_my_status: RawLimits,
     check_partner_status: RawLimits,
+    unauthenticated: RawLimits,
 }
 
 impl Default for RawRateLimits {
@@ -125,6 +136,7 @@ impl Default for RawRateLimits {
             check_messages: RawLimits::default(),
             update_my_status: RawLimits::default(),
             check_partner_status: RawLimits::default(),
+            unauthenticated: RawLimits::default(),
         }
     }
 }
@@ -221,6 +233,13 @@ pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
         per_minute: Some(120),
         per_hour: Some(3_600),
         per_day: Some(50_000),
+    },
+    // Per server process: a fifth of the database-wide
+    // `limits.conversations_per_hour` (1000), so no single client can use it up.
+    unauthenticated: Limits {
+        per_minute: Some(60),
+        per_hour: Some(200),
+        per_day: Some(1_000),
     },
 };
 
@@ -432,6 +451,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 &r.check_partner_status,
                 DEFAULT_LIMITS.check_partner_status,
             )?,
+            unauthenticated: limits(
+                "unauthenticated",
+                &r.unauthenticated,
+                DEFAULT_LIMITS.unauthenticated,
+            )?,
         })
     } else {
         None
@@ -460,6 +484,18 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             rate_limits,
             yolo: yolo(raw.yolo)?,
             limits: resource_limits(&raw.limits)?,
+            audit_retention_us: match raw.audit.retention_days {
+                None => None,
+                Some(days) if days.is_finite() && days > 0.0 && days <= 365_000.0 => {
+                    Some((days * 86_400_000_000.0) as i64)
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        "audit.retention_days",
+                        "must be a positive number of days (leave it out to keep audit records forever)",
+                    ));
+                }
+            },
         },
         durability,
         log_level: raw.log_level,
@@ -633,6 +669,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rate_limits.send_to_partner.per_minute"), "{e}");
+    }
+
+    #[test]
+    fn audit_retention_and_unauthenticated_quotas_are_settings() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.bridge.audit_retention_us, None, "kept forever by default");
+        let unauth = c.bridge.rate_limits.unwrap().unauthenticated;
+        assert!(
+            unauth.per_hour.unwrap() < c.bridge.limits.conversations_per_hour,
+            "one process must not be able to use up the database-wide quota"
+        );
+        let c = load_str(
+            "[audit]\nretention_days = 30\n[rate_limits.unauthenticated]\nper_minute = 5\n",
+            &[("MCP_BRIDGE_RATE_LIMITS__UNAUTHENTICATED__PER_HOUR", "9")],
+        )
+        .unwrap();
+        assert_eq!(c.bridge.audit_retention_us, Some(30 * 86_400_000_000));
+        let unauth = c.bridge.rate_limits.unwrap().unauthenticated;
+        assert_eq!(
+            (unauth.per_minute, unauth.per_hour, unauth.per_day),
+            (Some(5), Some(9), Some(1_000))
+        );
+        let e = load_str("[audit]\nretention_days = 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("audit.retention_days"), "{e}");
+        let e = load_str("[audit]\nretention = 3\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retention"), "{e}");
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! process sharing the database sees the same counts. A window's count is the
 //! sum of the buckets that overlap it; the oldest bucket is counted whole, so
 //! the limit is never exceeded within any true window (at worst a call is
-//! refused up to one bucket early). Deciding is here; counting is the store's.
+//! refused up to one bucket early). Deciding is here; counting is the store's —
+//! except for quotas that are per server process by design (unauthenticated
+//! calls, counted per client process), whose buckets [`LocalWindows`] keeps
+//! in memory with the same windows and the same decision.
 
 use crate::domain::Timestamp;
 
@@ -162,6 +165,46 @@ fn retry_after(
     u64::try_from(window.seconds()).unwrap_or(1)
 }
 
+/// Bucket counters kept in memory, for a quota that belongs to one process.
+#[derive(Debug, Clone, Default)]
+pub struct LocalWindows {
+    /// `(bucket, count)` per window, oldest first, in [`Window::ALL`] order.
+    buckets: [Vec<(i64, i64)>; 3],
+}
+
+impl LocalWindows {
+    /// Spends one call at `at` if every window of `limits` has room.
+    ///
+    /// # Errors
+    /// The [`Refusal`] when a window is full; nothing is spent then.
+    pub fn spend(&mut self, limits: &Limits, at: Timestamp) -> Result<(), Refusal> {
+        for (i, window) in Window::ALL.into_iter().enumerate() {
+            let oldest = window.oldest_bucket(at);
+            self.buckets[i].retain(|&(bucket, _)| bucket >= oldest);
+        }
+        decide(limits, at, |window| {
+            self.buckets[Self::index(window)].clone()
+        })?;
+        for window in Window::ALL {
+            let buckets = &mut self.buckets[Self::index(window)];
+            let bucket = window.bucket_of(at);
+            match buckets.last_mut() {
+                Some((b, n)) if *b == bucket => *n += 1,
+                _ => buckets.push((bucket, 1)),
+            }
+        }
+        Ok(())
+    }
+
+    fn index(window: Window) -> usize {
+        match window {
+            Window::Minute => 0,
+            Window::Hour => 1,
+            Window::Day => 2,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +263,30 @@ mod tests {
             per_day: None,
         };
         assert!(decide(&none, at(5), |_| vec![(5, 1_000_000)]).is_ok());
+    }
+
+    #[test]
+    fn local_windows_refuse_when_full_and_recover_when_the_window_moves() {
+        let limits = Limits {
+            per_minute: Some(3),
+            per_hour: Some(5),
+            per_day: None,
+        };
+        let mut w = LocalWindows::default();
+        for s in 0..3 {
+            w.spend(&limits, at(1_000 + s)).unwrap();
+        }
+        let r = w.spend(&limits, at(1_003)).unwrap_err();
+        assert_eq!((r.window, r.limit), (Window::Minute, 3));
+        // A refusal spends nothing: the minute frees up, the hour fills at 5.
+        w.spend(&limits, at(1_061)).unwrap();
+        w.spend(&limits, at(1_062)).unwrap();
+        let r = w.spend(&limits, at(1_130)).unwrap_err();
+        assert_eq!(r.window, Window::Hour);
+        assert!(r.retry_after_s > 3_000);
+        // Old buckets are dropped, so memory stays bounded.
+        w.spend(&limits, at(1_000 + 3_700)).unwrap();
+        assert!(w.buckets.iter().all(|b| b.len() <= 2), "{:?}", w.buckets);
     }
 
     #[test]

@@ -465,11 +465,14 @@ async fn audit_verify_catches_records_altered_inserted_and_removed_in_the_file()
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
+    // Sealed with the real key, as only someone holding bridge.key could.
+    let key = mcp_bridge::auth::ServerKey::load(&env.db.with_file_name("bridge.key")).unwrap();
     let fake = mcp_bridge::audit::AuditRecord::seal(
         4,
         mcp_bridge::domain::Timestamp::from_micros(at + 1),
         mcp_bridge::audit::AuditDraft::new("cli", "cleanup"),
         prev_hash,
+        &mcp_bridge::audit::ChainRules::keyed(mcp_bridge::audit::AuditKey::derive(&key)),
     );
     tamper(
         &inserted,

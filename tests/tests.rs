@@ -3,7 +3,9 @@
 //! sharing one database) through rmcp's client over stdio.
 
 mod arguments;
+mod audit_chain;
 mod audit_e2e;
+mod audit_limits;
 mod auth;
 mod cli_manage;
 mod cli_transfer;

@@ -564,3 +564,19 @@ pub fn assert_audit_intact(env: &TestEnv, context: &str) -> Value {
     );
     report
 }
+
+/// How many refused calls with `code` the audit trail holds for `conv`:
+/// one per plain record, plus the count of each summary of folded repeats
+/// (`detail` starting with `repeated=`). Read after the servers have exited,
+/// since the last summaries are appended then.
+pub fn refused_calls(env: &TestEnv, conv: Option<&str>, code: &str) -> i64 {
+    env.db()
+        .query_row(
+            "SELECT coalesce(sum(CASE WHEN detail LIKE 'repeated=%' THEN count ELSE 1 END), 0)
+             FROM audit_log WHERE code = ?2 AND (?1 IS NULL OR conversation_id = ?1)
+               AND seq < 9223372036854775807",
+            rusqlite::params![conv, code],
+            |r| r.get(0),
+        )
+        .expect("count refusals")
+}

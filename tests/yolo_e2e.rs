@@ -124,13 +124,14 @@ async fn yolo_happy_path_across_two_processes_with_a_human_at_a_terminal() {
     }
     assert_eq!(activation_state(&env, &conv.id).as_deref(), Some("active"));
 
-    // Stage 4: a proposal on the other process; nothing runs.
-    let command = format!("grep -n -e alpha -e {key} notes.txt");
+    // Stage 4: a proposal on the other process; nothing runs. (A command
+    // holding a secret would be refused: see audit_trail.rs.)
+    let command = "grep -n -e alpha -e AKIA notes.txt".to_owned();
     let dry = ok(&execute(&s2, &conv, "a", &command, json!({"dry_run": true})).await);
     assert_eq!(dry["status"], "dry_run", "{dry}");
     assert_eq!(
         dry["argv"],
-        json!(["grep", "-n", "-e", "alpha", "-e", key, "notes.txt"])
+        json!(["grep", "-n", "-e", "alpha", "-e", "AKIA", "notes.txt"])
     );
     assert_eq!(dry["via_shell"], false);
     assert_eq!(dry["proposal_id"], json!(null));
@@ -208,14 +209,14 @@ async fn yolo_happy_path_across_two_processes_with_a_human_at_a_terminal() {
     );
     assert!(actions[0].1.contains("mode=safe") && actions[0].1.contains("timeout_s=20"));
     assert!(
-        actions[2].1.starts_with("dry_run command=grep"),
+        actions[2].1.starts_with("dry_run command_digest="),
         "{}",
         actions[2].1
     );
     assert!(
         actions[3]
             .1
-            .starts_with(&format!("proposal={proposal} command=grep"))
+            .starts_with(&format!("proposal={proposal} command_digest="))
     );
     assert_eq!(actions[4].1, format!("proposal={proposal}"));
     assert!(
@@ -224,9 +225,18 @@ async fn yolo_happy_path_across_two_processes_with_a_human_at_a_terminal() {
             .starts_with(&format!("ran proposal={proposal} exit 0 "))
     );
     assert!(actions[5].1.contains("sandbox=true"), "{}", actions[5].1);
-    for record in [&actions[2].1, &actions[3].1, &actions[5].1] {
-        assert!(record.contains("AWS_KEY_REDACTED"), "{record}");
-    }
+    // The command itself is never in the trail, only one keyed digest of it.
+    let digests: std::collections::BTreeSet<&str> = [&actions[2].1, &actions[3].1, &actions[5].1]
+        .iter()
+        .map(|record| {
+            assert!(!record.contains("grep"), "{record}");
+            record
+                .split_once("command_digest=")
+                .map(|(_, d)| d)
+                .unwrap_or_else(|| panic!("no digest in {record}"))
+        })
+        .collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
     let audit = audit_text(&env);
     assert!(
         !audit.contains(&key),

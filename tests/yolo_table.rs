@@ -233,14 +233,13 @@ async fn yolo_command_table_verdicts_per_mode_over_mcp() {
         TABLE.len() * 3,
         failures.join("\n")
     );
-    // Dry runs store nothing; every refusal is in the audit trail.
+    // Dry runs store nothing; every refusal is in the audit trail (repeats
+    // beyond the first few of a window as one summary with their count).
     assert_eq!(rows(&env, "yolo_proposals"), 0);
+    s.stop().await;
     for (mode, conv) in &convs {
         let n = refused.get(mode).copied().unwrap_or(0);
-        let logged = wait_audit(&env, &conv.id, n, |r| {
-            r.2.as_deref() == Some("command_refused")
-        })
-        .await;
-        assert_eq!(logged.len(), n, "{mode}");
+        let logged = refused_calls(&env, Some(&conv.id), "command_refused");
+        assert_eq!(logged, n as i64, "{mode}");
     }
 }

@@ -18,7 +18,7 @@ use crate::audit::{AuditRecord, Outcome};
 use crate::domain::{ConversationId, Timestamp};
 use crate::service::ServiceError;
 use crate::store::sqlite::OpenMode;
-use crate::store::{AuditQuery, Conversation};
+use crate::store::{AuditPrune, AuditQuery, Conversation};
 
 /// Audit records shown when no limit is given.
 const DEFAULT_AUDIT_LIMIT: u32 = 50;
@@ -220,9 +220,14 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 .fault
                 .as_ref()
                 .map(|f| json!({"kind": f.kind(), "seq": f.seq(), "message": f.to_string()}));
+            let pruned = report.pruned.as_ref().map(|p| {
+                json!({"records": p.records, "first_kept": p.first_seq,
+                       "through": Timestamp::from_micros(p.through_us).to_rfc3339()})
+            });
             output::write_json(
                 &mut out,
-                &json!({"intact": report.fault.is_none(), "records": report.records, "head": report.head, "fault": fault}),
+                &json!({"intact": report.fault.is_none(), "records": report.records, "head": report.head,
+                        "keyed_from": report.keyed_from, "pruned": pruned, "fault": fault}),
             )?;
         } else if let Some(fault) = &report.fault {
             writeln!(
@@ -241,6 +246,16 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 if report.records == 1 { "" } else { "s" },
                 report.head.unwrap_or(0)
             )?;
+            if let Some(p) = &report.pruned {
+                writeln!(
+                    out,
+                    "{} older record{} pruned for retention (through {}); the trail continues from record {}",
+                    p.records,
+                    if p.records == 1 { " was" } else { "s were" },
+                    Timestamp::from_micros(p.through_us).to_rfc3339(),
+                    p.first_seq
+                )?;
+            }
         }
         out.flush()?;
         return Ok(if report.fault.is_some() {
@@ -355,10 +370,15 @@ pub fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
                 "removed_conversations": report.removed.len(),
                 "removed_messages": report.messages(),
                 "removed_rate_buckets": report.rate_buckets,
+                "audit_pruned": match &report.audit {
+                    AuditPrune::Pruned { records, first_kept } => json!({"records": records, "first_kept": first_kept}),
+                    AuditPrune::Refused(why) => json!({"refused": why}),
+                    AuditPrune::Off | AuditPrune::Nothing => Value::Null,
+                },
             }),
         )?;
         out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(prune_exit(&report.audit));
     }
     let style = Style::detect();
     let verb = if report.dry_run {
@@ -407,6 +427,22 @@ pub fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
             if report.rate_buckets == 1 { "" } else { "s" }
         )?;
     }
+    match &report.audit {
+        AuditPrune::Off | AuditPrune::Nothing => {}
+        AuditPrune::Pruned {
+            records,
+            first_kept,
+        } => writeln!(
+            out,
+            "{verb} {records} audit record{} older than the retention (audit.retention_days); the trail now starts at record {first_kept}, after a signed checkpoint.",
+            if *records == 1 { "" } else { "s" },
+        )?,
+        AuditPrune::Refused(why) => writeln!(
+            out,
+            "{} {why}",
+            style.paint("Audit records were not pruned:", Color::Red)
+        )?,
+    }
     if report.dry_run {
         writeln!(out, "Dry run: nothing was deleted.")?;
     } else if !report.removed.is_empty() {
@@ -416,5 +452,14 @@ pub fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(prune_exit(&report.audit))
+}
+
+/// Exit 1 when pruning was refused (the trail is not intact), 0 otherwise.
+fn prune_exit(prune: &AuditPrune) -> ExitCode {
+    if matches!(prune, AuditPrune::Refused(_)) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -51,6 +51,7 @@ impl IntoCallToolResult for ToolFailure {
                     window,
                     limit,
                     retry_after_s,
+                    ..
                 } = &e
                 {
                     body["retry_after_s"] = json!(retry_after_s);

@@ -20,8 +20,8 @@ use crate::audit::{AuditDraft, AuditRecord, Outcome};
 use crate::auth::Token;
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::{
-    AdminStore, AuditQuery, CleanupReport, Conversation, ConversationRecord, ConversationSummary,
-    CopyProgress, CopyReport, FileCheck, ImportReport, StoreError,
+    AdminStore, AuditPrune, AuditQuery, CleanupReport, Conversation, ConversationRecord,
+    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, StoreError,
 };
 
 /// Every conversation at a moment, for `list`.
@@ -248,7 +248,10 @@ impl<S: AdminStore> Bridge<S> {
     /// Storage failures (a broken chain is a report, not an error).
     pub async fn verify_audit(&self) -> Result<ChainReport, ServiceError> {
         let at = self.clock.now();
-        let report = self.store.walk_audit_chain(ChainWalk::default()).await?;
+        let report = self
+            .store
+            .walk_audit_chain(ChainWalk::new(self.audit_key.clone()))
+            .await?;
         let mut draft = cli("audit_verify");
         draft.count = Some(report.records);
         match &report.fault {
@@ -266,17 +269,27 @@ impl<S: AdminStore> Bridge<S> {
         Ok(report)
     }
 
-    /// Deletes expired conversations (or, with `dry_run`, says which would go).
+    /// Deletes expired conversations (or, with `dry_run`, says which would
+    /// go) and, with an audit retention set, prunes the older audit records.
     ///
     /// # Errors
     /// Storage failures.
     pub async fn cleanup(&self, dry_run: bool) -> Result<CleanupReport, ServiceError> {
         let at = self.clock.now();
+        let audit_cutoff = self
+            .settings
+            .audit_retention_us
+            .map(|retention| at.plus_micros(-retention));
         let audit = Arc::new(|report: &CleanupReport| {
             let mut draft = cli("cleanup");
             draft.count = Some(i64::try_from(report.removed.len()).unwrap_or(i64::MAX));
+            let pruned = match &report.audit {
+                AuditPrune::Pruned { records, .. } => format!(" audit_pruned={records}"),
+                AuditPrune::Refused(_) => " audit_pruned=refused".to_owned(),
+                AuditPrune::Off | AuditPrune::Nothing => String::new(),
+            };
             draft.detail = Some(format!(
-                "{}conversations={} messages={} rate_buckets={}",
+                "{}conversations={} messages={} rate_buckets={}{pruned}",
                 if report.dry_run { "dry-run " } else { "" },
                 report.removed.len(),
                 report.messages(),
@@ -284,7 +297,7 @@ impl<S: AdminStore> Bridge<S> {
             ));
             draft
         });
-        Ok(self.store.cleanup(at, dry_run, audit).await?)
+        Ok(self.store.cleanup(at, dry_run, audit_cutoff, audit).await?)
     }
 
     /// Reads conversations for export: the named ones, or every one.

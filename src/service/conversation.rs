@@ -134,6 +134,11 @@ impl<S: Store> Bridge<S> {
             draft.detail = Some(format!("redactions={}", kinds.join(",")));
         }
         let created_at = self.clock.now();
+        // Nobody is authenticated yet: this process's quota of such calls
+        // keeps one client from spending the database-wide one alone.
+        if let Err(e) = self.spend_unauthenticated(created_at) {
+            return Err(self.refuse(draft, e).await);
+        }
         let expires_at = created_at.plus_micros(self.settings.conversation_ttl_us);
         // 64 random bits make a collision unlikely; retry the rare one.
         let mut attempts = 0;

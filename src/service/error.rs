@@ -31,7 +31,7 @@ pub enum ServiceError {
         limit: usize,
     },
     /// A rate-limit window is full.
-    #[error("rate limit reached: at most {limit} calls per {} for this session; retry in {retry_after_s} s", window.as_str())]
+    #[error("rate limit reached: at most {limit} calls per {} {scope}; retry in {retry_after_s} s", window.as_str())]
     RateLimited {
         /// The full window.
         window: Window,
@@ -39,6 +39,8 @@ pub enum ServiceError {
         limit: u32,
         /// Seconds until a call would be accepted.
         retry_after_s: u64,
+        /// Whose calls are counted, e.g. [`SESSION_SCOPE`].
+        scope: &'static str,
     },
     /// An argument is well-formed but not acceptable.
     #[error("invalid argument: {0}")]
@@ -182,6 +184,12 @@ impl ServiceError {
     }
 }
 
+/// The scope of a session's own rate limits.
+pub const SESSION_SCOPE: &str = "for this session";
+
+/// The scope of the per-process quota of unauthenticated calls.
+pub const UNAUTHENTICATED_SCOPE: &str = "for calls without a valid token (new conversations and failed authentications) from this client process (rate_limits.unauthenticated)";
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -192,6 +200,7 @@ impl From<StoreError> for ServiceError {
                 window: r.window,
                 limit: r.limit,
                 retry_after_s: r.retry_after_s,
+                scope: SESSION_SCOPE,
             },
             StoreError::LimitReached { what, limit } => ServiceError::ResourceLimit {
                 what,

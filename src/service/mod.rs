@@ -30,10 +30,10 @@ pub use oversight::Approval;
 pub use redaction::SharedRedactor;
 pub use yolo::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
-use crate::audit::{AuditDraft, Outcome};
+use crate::audit::{AuditDraft, AuditKey, Outcome};
 use crate::auth::ServerKey;
 use crate::domain::{ConversationId, Side, Timestamp};
-use crate::ratelimit::{Limits, Quota};
+use crate::ratelimit::{Limits, LocalWindows, Quota};
 use crate::store::{Conversation, Guard, Store};
 
 /// Where "now" comes from; tests substitute their own.
@@ -63,6 +63,11 @@ pub struct ToolLimits {
     pub update_my_status: Limits,
     /// `check_partner_status`.
     pub check_partner_status: Limits,
+    /// Calls made without a valid token — `create_conversation` and every
+    /// failed authentication — counted per server process (one process
+    /// serves one client), so one client cannot spend the database-wide
+    /// conversation quota alone.
+    pub unauthenticated: Limits,
 }
 
 /// Bounds that keep one database and one process from being overwhelmed.
@@ -99,6 +104,9 @@ pub struct BridgeSettings {
     pub yolo: YoloSettings,
     /// Resource bounds.
     pub limits: ResourceLimits,
+    /// Audit records older than this (µs) are pruned by `cleanup`; `None`
+    /// keeps them forever.
+    pub audit_retention_us: Option<i64>,
 }
 
 /// Expiry times of conversations this process has seen, so that checking a
@@ -136,8 +144,12 @@ pub struct Bridge<S: Store> {
     expiries: ExpiryCache,
     /// Long-polls waiting in this process right now.
     long_polls: std::sync::atomic::AtomicU32,
+    /// Unauthenticated calls made through this process (see [`ToolLimits::unauthenticated`]).
+    unauthenticated: std::sync::Mutex<LocalWindows>,
     store: S,
     key: ServerKey,
+    /// The audit chain's key, for verifying it and for digests of client text.
+    audit_key: AuditKey,
     redactor: Arc<SharedRedactor>,
     settings: BridgeSettings,
     clock: Arc<dyn Clock>,
@@ -155,7 +167,9 @@ impl<S: Store> Bridge<S> {
         Self {
             expiries: ExpiryCache::default(),
             long_polls: std::sync::atomic::AtomicU32::new(0),
+            unauthenticated: std::sync::Mutex::new(LocalWindows::default()),
             store,
+            audit_key: AuditKey::derive(&key),
             key,
             redactor,
             settings,
@@ -207,16 +221,47 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// Audits `err` for `draft`'s call and hands it back.
+    /// Audits `err` for `draft`'s call and hands it back. The record goes
+    /// through the store's batching, where repeats of a refusal are folded
+    /// into one record with a count.
     async fn refuse(&self, draft: AuditDraft, err: ServiceError) -> ServiceError {
         if let ServiceError::Internal(cause) = &err {
             tracing::error!(error = %cause, action = %draft.action, "internal error");
         }
-        // Quota refusals were audited by the store in the refused transaction.
-        if !matches!(err, ServiceError::RateLimited { .. }) {
-            self.audit(draft.failed(err.outcome(), err.code())).await;
-        }
+        self.audit(draft.failed(err.outcome(), err.code())).await;
         err
+    }
+
+    /// Spends one unauthenticated call of this process's quota at `at`.
+    ///
+    /// # Errors
+    /// [`ServiceError::RateLimited`] when a window is full.
+    fn spend_unauthenticated(&self, at: Timestamp) -> Result<(), ServiceError> {
+        let Some(limits) = self.settings.rate_limits.map(|l| l.unauthenticated) else {
+            return Ok(());
+        };
+        let mut windows = self
+            .unauthenticated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        windows
+            .spend(&limits, at)
+            .map_err(|r| ServiceError::RateLimited {
+                window: r.window,
+                limit: r.limit,
+                retry_after_s: r.retry_after_s,
+                scope: error::UNAUTHENTICATED_SCOPE,
+            })
+    }
+
+    /// Refuses a call whose credentials failed: `auth_failed`, or
+    /// `rate_limited` once this process has used up its unauthenticated quota.
+    async fn refuse_credentials(&self, draft: &AuditDraft, at: Timestamp) -> ServiceError {
+        let err = match self.spend_unauthenticated(at) {
+            Ok(()) => ServiceError::AuthFailed,
+            Err(limited) => limited,
+        };
+        self.refuse(draft.clone(), err).await
     }
 
     /// Checks a session's credentials: the token first (no store access), then
@@ -231,7 +276,7 @@ impl<S: Store> Bridge<S> {
             .key
             .verify(&creds.conversation, creds.side, &creds.token)
         {
-            return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await);
+            return Err(self.refuse_credentials(draft, at).await);
         }
         let expires_at = match self.expiries.get(&creds.conversation) {
             Some(t) => t,
@@ -240,7 +285,7 @@ impl<S: Store> Bridge<S> {
                     self.expiries.insert(&c);
                     c.expires_at
                 }
-                Ok(None) => return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await),
+                Ok(None) => return Err(self.refuse_credentials(draft, at).await),
                 Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
             },
         };

@@ -151,8 +151,20 @@ impl<S: YoloStore> Bridge<S> {
         if let Some(c) = &conversation {
             activations.retain(|a| &a.request.conversation == c);
         }
-        let proposals = self.store.proposals(conversation).await?;
+        let mut proposals = self.store.proposals(conversation).await?;
+        for p in &mut proposals {
+            self.redact_command(p);
+        }
         Ok((activations, proposals))
+    }
+
+    /// Redacts a stored command before it is shown. Commands with a secret
+    /// are refused before they are stored; this covers proposals stored by
+    /// older versions and secrets of kinds configured since.
+    fn redact_command(&self, proposal: &mut Proposal) {
+        if let std::borrow::Cow::Owned(clean) = self.redactor.get().redact(&proposal.command).text {
+            proposal.command = clean;
+        }
     }
 
     /// A pending proposal with its conversation's activation, for a human to review.
@@ -173,6 +185,18 @@ impl<S: YoloStore> Bridge<S> {
             return Err(ServiceError::NotFound(format!(
                 "proposal {id} is already {}",
                 proposal.state.as_str()
+            )));
+        }
+        // What the human approves must be exactly what runs, shown whole.
+        if !self
+            .redactor
+            .get()
+            .redact(&proposal.command)
+            .counts
+            .is_empty()
+        {
+            return Err(ServiceError::NotFound(format!(
+                "proposal {id} holds what looks like a secret, so it cannot be shown for approval; deny it (`mcp-bridge yolo deny {id}`) and have the agent propose the command without the secret"
             )));
         }
         match self.store.activation(&proposal.conversation).await? {
@@ -233,7 +257,11 @@ impl<S: YoloStore> Bridge<S> {
             .deny_proposal(id.to_owned(), self.clock.now(), draft.clone())
             .await
         {
-            Ok(()) => Ok(proposal),
+            Ok(()) => {
+                let mut proposal = proposal;
+                self.redact_command(&mut proposal);
+                Ok(proposal)
+            }
             Err(crate::store::StoreError::Conflict(m)) => {
                 Err(self.cli_failure(draft, ServiceError::Conflict(m)).await)
             }

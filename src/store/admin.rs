@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{Conversation, Store, StoreError};
-use crate::audit::{AuditDraft, AuditRecord};
+use crate::audit::{AuditDraft, AuditRecord, ChainHead};
 use crate::domain::{ConversationId, Message, Side, Timestamp};
 
 /// A conversation with its message counts, for `list`.
@@ -83,10 +83,32 @@ pub struct UnreadableRecord {
 pub trait AuditWalk: Clone + Send + 'static {
     /// What the walk produces.
     type Output: Send + 'static;
+    /// Sees the stored chain head (`None` when there is none) before any
+    /// record; returns `false` to stop at once.
+    fn begin(&mut self, head: Option<ChainHead>) -> bool;
     /// Sees the next record in `seq` order; returns `false` to stop early.
     fn visit(&mut self, record: Result<AuditRecord, UnreadableRecord>) -> bool;
-    /// Ends the walk with the stored chain head (`seq`, `hash`), if any.
-    fn finish(self, head: Option<(i64, String)>) -> Self::Output;
+    /// Ends the walk.
+    fn finish(self) -> Self::Output;
+}
+
+/// What retention pruning of the audit trail did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AuditPrune {
+    /// No retention is configured.
+    #[default]
+    Off,
+    /// Nothing was old enough.
+    Nothing,
+    /// `records` records were removed; `first_kept` is the oldest left.
+    Pruned {
+        /// Records removed by this pruning.
+        records: i64,
+        /// The `seq` of the oldest record kept.
+        first_kept: i64,
+    },
+    /// Nothing was removed because the trail is not intact; says where.
+    Refused(String),
 }
 
 /// A conversation removed (or to be removed) by cleanup.
@@ -109,6 +131,8 @@ pub struct CleanupReport {
     pub removed: Vec<RemovedConversation>,
     /// Rate-limit counters removed with them (and any left by deleted conversations).
     pub rate_buckets: u64,
+    /// Audit records pruned for retention.
+    pub audit: AuditPrune,
 }
 
 impl CleanupReport {
@@ -212,12 +236,15 @@ pub trait AdminStore: Store {
 
     /// Deletes every conversation expired at `now` with its messages,
     /// deliveries, statuses and rate counters, keeping the audit trail and
-    /// raising the message-id floor so no id is reused. With `dry_run`, only
-    /// reports. Either way appends `audit(&report)`.
+    /// raising the message-id floor so no id is reused; with
+    /// `audit_cutoff`, also prunes the audit records older than it (only
+    /// when what goes is intact), leaving a signed checkpoint. With
+    /// `dry_run`, only reports. Either way appends `audit(&report)`.
     fn cleanup(
         &self,
         now: Timestamp,
         dry_run: bool,
+        audit_cutoff: Option<Timestamp>,
         audit: AuditFor<CleanupReport>,
     ) -> impl Future<Output = Result<CleanupReport, StoreError>> + Send;
 

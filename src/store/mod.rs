@@ -16,7 +16,7 @@ mod yolo;
 use std::future::Future;
 
 pub use admin::{
-    AdminStore, AuditFor, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
+    AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation, UnreadableRecord,
 };

@@ -1,19 +1,26 @@
-//! `audit --verify`: walks the hash chain and names the first record that was
-//! altered, inserted or removed. Pure: the store feeds the records.
+//! `audit --verify`: checks the signed chain head, then walks the chain and
+//! names the first record that was altered, inserted or removed. Pure: the
+//! store feeds the head and the records.
 //!
-//! The checks are those of [`crate::audit::ChainVerifier`] (each record's own
-//! hash, its link to the previous one, its position, and the stored head);
-//! this walk also tells the three kinds of tampering apart, e.g. a record
-//! whose hash fits its contents only under the next lower `seq` was renumbered
-//! to make room for an inserted one.
+//! The checks are those of [`crate::audit::ChainVerifier`] (the head's MAC,
+//! each record's seal under the audit key — or the legacy SHA-256 rule before
+//! the switch-over — its link to the previous one, its position, and the end
+//! the head records); this walk also tells the kinds of tampering apart, e.g.
+//! a record whose seal fits its contents only under the next lower `seq` was
+//! renumbered to make room for an inserted one, and it reports records in
+//! which a server noted that it found the head missing or forged.
 
-use crate::audit::{AuditRecord, GENESIS_HASH};
+use crate::audit::{AuditKey, AuditRecord, ChainHead, ChainRules, Checkpoint, GENESIS_HASH};
 use crate::store::{AuditWalk, UnreadableRecord};
+
+/// The actor and action of a record a server wrote on finding the chain head
+/// missing or forged (see the store's `audit::append`).
+const EVIDENCE: (&str, &str) = ("bridge", "audit_chain");
 
 /// The first place the audit trail stops being intact.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainFault {
-    /// A record's contents no longer match its hash.
+    /// A record's contents no longer match its seal.
     #[error("record {seq} was altered: its hash does not match its contents")]
     Altered {
         /// The record.
@@ -43,13 +50,31 @@ pub enum ChainFault {
         /// The first record that does not follow its predecessor.
         seq: i64,
     },
-    /// The stored chain head is missing or does not match the last record.
+    /// The signed head does not match the last record.
     #[error(
-        "the chain head does not match the last record ({last}): the head or the newest records were changed"
+        "the chain head does not match the last record ({last}): records after it were replaced"
     )]
     Head {
         /// The last record present.
         last: i64,
+    },
+    /// There is no chain head at all.
+    #[error("the chain head is missing: it was deleted, with the newest records or all of them")]
+    HeadMissing,
+    /// The head's MAC does not match it.
+    #[error(
+        "the chain head does not match its signature: it was edited (records cut off the end, a hash copied into it, the switch-over or pruning checkpoint changed), or bridge.key is not the key this trail was written with"
+    )]
+    HeadForged,
+    /// A server found the head missing or forged before appending record `seq`.
+    #[error(
+        "record {seq}: a server found the chain head {what} before appending it, so the trail had been tampered with before then"
+    )]
+    Tampered {
+        /// The record that says so.
+        seq: i64,
+        /// `missing` or `forged`.
+        what: &'static str,
     },
 }
 
@@ -62,18 +87,21 @@ fn removed_text(first: i64, last: i64) -> String {
 }
 
 impl ChainFault {
-    /// The first record concerned.
+    /// The first record concerned (0 for a missing or forged head).
     pub const fn seq(&self) -> i64 {
         match self {
             ChainFault::Altered { seq }
             | ChainFault::Inserted { seq, .. }
-            | ChainFault::Broken { seq } => *seq,
+            | ChainFault::Broken { seq }
+            | ChainFault::Tampered { seq, .. } => *seq,
             ChainFault::Removed { first, .. } => *first,
             ChainFault::Head { last } => *last,
+            ChainFault::HeadMissing | ChainFault::HeadForged => 0,
         }
     }
 
-    /// `altered`, `inserted`, `removed`, `broken` or `head`.
+    /// `altered`, `inserted`, `removed`, `broken`, `head`, `head_missing`,
+    /// `head_forged` or `tampered`.
     pub const fn kind(&self) -> &'static str {
         match self {
             ChainFault::Altered { .. } => "altered",
@@ -81,6 +109,9 @@ impl ChainFault {
             ChainFault::Removed { .. } => "removed",
             ChainFault::Broken { .. } => "broken",
             ChainFault::Head { .. } => "head",
+            ChainFault::HeadMissing => "head_missing",
+            ChainFault::HeadForged => "head_forged",
+            ChainFault::Tampered { .. } => "tampered",
         }
     }
 }
@@ -90,8 +121,12 @@ impl ChainFault {
 pub struct ChainReport {
     /// Records checked (up to and including the first bad one).
     pub records: i64,
-    /// The stored head's `seq`, if there is a head.
+    /// The signed head's last `seq`, if there is a head.
     pub head: Option<i64>,
+    /// The first keyed record, from the signed head.
+    pub keyed_from: Option<i64>,
+    /// What retention pruning removed, from the signed head.
+    pub pruned: Option<Checkpoint>,
     /// The first fault, or `None` when the trail is intact.
     pub fault: Option<ChainFault>,
 }
@@ -99,6 +134,10 @@ pub struct ChainReport {
 /// The walk's state; the store clones a fresh one for each attempt.
 #[derive(Debug, Clone)]
 pub struct ChainWalk {
+    rules: ChainRules,
+    head: Option<ChainHead>,
+    keyed_from: Option<i64>,
+    pruned: Option<Checkpoint>,
     records: i64,
     last_seq: i64,
     last_hash: String,
@@ -107,9 +146,14 @@ pub struct ChainWalk {
     fault: Option<ChainFault>,
 }
 
-impl Default for ChainWalk {
-    fn default() -> Self {
+impl ChainWalk {
+    /// A walk checking seals and the head with `key`.
+    pub fn new(key: AuditKey) -> Self {
         Self {
+            rules: ChainRules::keyed(key),
+            head: None,
+            keyed_from: None,
+            pruned: None,
             records: 0,
             last_seq: 0,
             last_hash: GENESIS_HASH.to_owned(),
@@ -117,13 +161,11 @@ impl Default for ChainWalk {
             fault: None,
         }
     }
-}
 
-impl ChainWalk {
     fn judge(&self, r: &AuditRecord) -> Option<ChainFault> {
         let expected_seq = self.last_seq + 1;
-        if r.expected_hash() != r.hash {
-            let as_seq = |seq: i64| AuditRecord { seq, ..r.clone() }.expected_hash() == r.hash;
+        if !r.is_sealed(&self.rules) {
+            let as_seq = |seq: i64| AuditRecord { seq, ..r.clone() }.is_sealed(&self.rules);
             if r.seq == expected_seq && as_seq(r.seq - 1) {
                 // It was sealed one place lower: something was put before it.
                 return Some(if r.prev_hash == self.before_last_hash {
@@ -164,12 +206,43 @@ impl ChainWalk {
         if r.prev_hash != self.last_hash {
             return Some(ChainFault::Broken { seq: r.seq });
         }
+        if (r.draft.actor, r.draft.action.as_str()) == EVIDENCE {
+            let what = match r.draft.code.as_deref() {
+                Some("head_missing") => "missing",
+                _ => "forged",
+            };
+            return Some(ChainFault::Tampered { seq: r.seq, what });
+        }
         None
     }
 }
 
 impl AuditWalk for ChainWalk {
     type Output = ChainReport;
+
+    fn begin(&mut self, head: Option<ChainHead>) -> bool {
+        let Some(head) = head else {
+            self.fault = Some(ChainFault::HeadMissing);
+            return false;
+        };
+        let anchor = match head.parsed_anchor() {
+            Ok(a) if head.is_signed_by(self.rules.key()) => a,
+            _ => {
+                self.head = Some(head);
+                self.fault = Some(ChainFault::HeadForged);
+                return false;
+            }
+        };
+        self.rules = ChainRules::new(self.rules.key().clone(), anchor.keyed_from);
+        let (start_seq, start_hash) = anchor.start();
+        self.last_seq = start_seq;
+        self.last_hash = start_hash.to_owned();
+        self.before_last_hash = start_hash.to_owned();
+        self.keyed_from = Some(anchor.keyed_from);
+        self.pruned = anchor.pruned;
+        self.head = Some(head);
+        true
+    }
 
     fn visit(&mut self, record: Result<AuditRecord, UnreadableRecord>) -> bool {
         self.records += 1;
@@ -189,30 +262,35 @@ impl AuditWalk for ChainWalk {
         true
     }
 
-    fn finish(self, head: Option<(i64, String)>) -> ChainReport {
-        let head_seq = head.as_ref().map(|(s, _)| *s);
-        let fault = self.fault.or_else(|| match head {
-            None if self.last_seq == 0 => None,
-            None => Some(ChainFault::Head {
-                last: self.last_seq,
-            }),
-            Some((seq, _)) if seq > self.last_seq => Some(ChainFault::Removed {
-                first: self.last_seq + 1,
-                last: seq,
-                at_end: true,
-            }),
-            Some((seq, _)) if seq < self.last_seq => Some(ChainFault::Inserted {
-                seq: seq + 1,
-                how: "it lies after the end the chain head records",
-            }),
-            Some((_, hash)) if hash != self.last_hash => Some(ChainFault::Head {
-                last: self.last_seq,
-            }),
-            Some(_) => None,
+    fn finish(self) -> ChainReport {
+        let head_seq = self.head.as_ref().map(|h| h.last_seq);
+        let fault = self.fault.or_else(|| {
+            // `begin` saw a signed head, or there would be a fault already.
+            let head = self.head.as_ref()?;
+            if head.last_seq > self.last_seq {
+                Some(ChainFault::Removed {
+                    first: self.last_seq + 1,
+                    last: head.last_seq,
+                    at_end: true,
+                })
+            } else if head.last_seq < self.last_seq {
+                Some(ChainFault::Inserted {
+                    seq: head.last_seq + 1,
+                    how: "it lies after the end the chain head records",
+                })
+            } else if head.last_hash != self.last_hash {
+                Some(ChainFault::Head {
+                    last: self.last_seq,
+                })
+            } else {
+                None
+            }
         });
         ChainReport {
             records: self.records,
             head: head_seq,
+            keyed_from: self.keyed_from,
+            pruned: self.pruned,
             fault,
         }
     }
@@ -221,61 +299,63 @@ impl AuditWalk for ChainWalk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{AuditDraft, ChainVerifier, Outcome};
+    use crate::audit::{Anchor, AuditDraft, ChainVerifier, Outcome, test_chain, test_key};
     use crate::domain::Timestamp;
 
-    fn chain(n: i64) -> Vec<AuditRecord> {
-        crate::audit::test_chain(n)
-    }
-
-    fn head(records: &[AuditRecord]) -> Option<(i64, String)> {
-        records.last().map(|r| (r.seq, r.hash.clone()))
-    }
-
-    fn walk(records: &[AuditRecord], head: Option<(i64, String)>) -> ChainReport {
-        let mut w = ChainWalk::default();
-        for r in records {
-            if !w.visit(Ok(r.clone())) {
-                break;
+    fn walk(records: &[AuditRecord], head: Option<&ChainHead>) -> ChainReport {
+        let mut w = ChainWalk::new(test_key());
+        if w.begin(head.cloned()) {
+            for r in records {
+                if !w.visit(Ok(r.clone())) {
+                    break;
+                }
             }
         }
-        w.finish(head)
+        w.finish()
     }
 
-    /// The crate's verifier must agree on whether (and from where) a chain is broken.
-    fn verifier_agrees(records: &[AuditRecord], head: Option<(i64, String)>) -> bool {
-        let mut v = ChainVerifier::default();
+    /// The crate's verifier must agree on whether a chain is broken.
+    fn verifier_agrees(records: &[AuditRecord], head: &ChainHead) -> bool {
+        let mut v = ChainVerifier::new(test_key(), &head.parsed_anchor().unwrap());
         let pushed = records.iter().try_for_each(|r| v.push(r));
-        let verdict = pushed.and_then(|()| v.finish(head.as_ref().map(|(s, h)| (*s, h.as_str()))));
-        verdict.is_ok() == walk(records, head).fault.is_none()
+        let verdict = pushed.and_then(|()| v.finish(head));
+        verdict.is_ok() == walk(records, Some(head)).fault.is_none()
+    }
+
+    fn keyed() -> ChainRules {
+        ChainRules::keyed(test_key())
     }
 
     #[test]
     fn intact_chains_pass() {
-        let c = chain(5);
-        let report = walk(&c, head(&c));
+        let (c, head) = test_chain(5);
+        let report = walk(&c, Some(&head));
         assert_eq!(report.fault, None);
-        assert_eq!((report.records, report.head), (5, Some(5)));
-        assert_eq!(walk(&[], None).fault, None);
-        assert!(verifier_agrees(&c, head(&c)));
+        assert_eq!(
+            (report.records, report.head, report.keyed_from),
+            (5, Some(5), Some(1))
+        );
+        let (empty, head) = test_chain(0);
+        assert_eq!(walk(&empty, Some(&head)).fault, None);
+        assert!(verifier_agrees(&c, &test_chain(5).1));
     }
 
     #[test]
     fn each_tampering_is_named() {
-        let c = chain(6);
-        let h = head(&c);
+        let (c, head) = test_chain(6);
+        let h = Some(&head);
 
         let mut altered = c.clone();
         altered[2].draft.outcome = Outcome::Denied;
         assert_eq!(
-            walk(&altered, h.clone()).fault,
+            walk(&altered, h).fault,
             Some(ChainFault::Altered { seq: 3 })
         );
-        assert!(verifier_agrees(&altered, h.clone()));
+        assert!(verifier_agrees(&altered, &head));
 
         let mut removed = c.clone();
         removed.remove(2);
-        let fault = walk(&removed, h.clone()).fault;
+        let fault = walk(&removed, h).fault;
         assert_eq!(
             fault,
             Some(ChainFault::Removed {
@@ -284,7 +364,7 @@ mod tests {
                 at_end: false
             })
         );
-        assert!(verifier_agrees(&removed, h.clone()));
+        assert!(verifier_agrees(&removed, &head));
 
         // Removed and the rest renumbered to close the gap.
         let mut closed: Vec<AuditRecord> = removed.clone();
@@ -292,7 +372,7 @@ mod tests {
             r.seq -= 1;
         }
         assert_eq!(
-            walk(&closed, h.clone()).fault,
+            walk(&closed, h).fault,
             Some(ChainFault::Removed {
                 first: 3,
                 last: 3,
@@ -300,47 +380,141 @@ mod tests {
             })
         );
 
-        // A well-sealed forgery put in as record 3, the rest renumbered.
+        // A well-sealed forgery (made with the key) put in as record 3, the rest renumbered.
         let mut inserted = c.clone();
         let fake = AuditRecord::seal(
             3,
             Timestamp::from_micros(25),
             AuditDraft::new("cli", "x"),
             c[1].hash.clone(),
+            &keyed(),
         );
         inserted.insert(2, fake);
         for r in inserted.iter_mut().skip(3) {
             r.seq += 1;
         }
-        let fault = walk(&inserted, h.clone()).fault.unwrap();
+        let fault = walk(&inserted, h).fault.unwrap();
         assert_eq!((fault.kind(), fault.seq()), ("inserted", 3));
-        assert!(verifier_agrees(&inserted, h.clone()));
+        assert!(verifier_agrees(&inserted, &head));
 
         // Records appended past the head.
-        let longer = chain(7);
-        let fault = walk(&longer, h.clone()).fault.unwrap();
+        let (longer, _) = test_chain(7);
+        let fault = walk(&longer, h).fault.unwrap();
         assert_eq!((fault.kind(), fault.seq()), ("inserted", 7));
 
-        // The newest records cut off.
+        // The newest records cut off, and all of them.
         assert_eq!(
-            walk(&c[..4], h.clone()).fault,
+            walk(&c[..4], h).fault,
             Some(ChainFault::Removed {
                 first: 5,
                 last: 6,
                 at_end: true
             })
         );
-        assert!(verifier_agrees(&c[..4], h));
+        assert!(verifier_agrees(&c[..4], &head));
+        assert_eq!(
+            walk(&[], h).fault,
+            Some(ChainFault::Removed {
+                first: 1,
+                last: 6,
+                at_end: true
+            })
+        );
 
         let unreadable = {
-            let mut w = ChainWalk::default();
+            let mut w = ChainWalk::new(test_key());
+            w.begin(Some(head.clone()));
             w.visit(Ok(c[0].clone()));
             w.visit(Err(UnreadableRecord {
                 seq: 2,
                 reason: "bad outcome".into(),
             }));
-            w.finish(head(&c))
+            w.finish()
         };
         assert_eq!(unreadable.fault, Some(ChainFault::Altered { seq: 2 }));
+    }
+
+    #[test]
+    fn a_missing_copied_or_foreign_head_is_reported() {
+        let (c, head) = test_chain(6);
+        assert_eq!(walk(&c, None).fault, Some(ChainFault::HeadMissing));
+        // The newest records cut off and the head pointed at the new last one.
+        let copied = ChainHead {
+            last_seq: 4,
+            last_hash: c[3].hash.clone(),
+            ..head.clone()
+        };
+        assert_eq!(
+            walk(&c[..4], Some(&copied)).fault,
+            Some(ChainFault::HeadForged)
+        );
+        assert!(verifier_agrees(&c[..4], &copied));
+        let foreign = ChainHead::sign(
+            &crate::audit::AuditKey::from_bytes(&[5; 32]),
+            6,
+            c[5].hash.clone(),
+            head.anchor.clone(),
+        );
+        let report = walk(&c, Some(&foreign));
+        assert_eq!(report.fault, Some(ChainFault::HeadForged));
+        assert_eq!(report.head, Some(6));
+    }
+
+    #[test]
+    fn a_pruned_chain_verifies_from_its_checkpoint() {
+        let (c, head) = test_chain(6);
+        let anchor = Anchor {
+            keyed_from: 1,
+            pruned: Some(Checkpoint {
+                first_seq: 4,
+                prev_hash: c[2].hash.clone(),
+                records: 3,
+                through_us: 30,
+            }),
+        };
+        let pruned_head = ChainHead::sign(&test_key(), 6, head.last_hash.clone(), anchor.to_text());
+        let report = walk(&c[3..], Some(&pruned_head));
+        assert_eq!(report.fault, None);
+        assert_eq!(report.pruned.as_ref().map(|p| p.records), Some(3));
+        assert!(verifier_agrees(&c[3..], &pruned_head));
+        // One more record deleted below the checkpoint's first kept record.
+        assert_eq!(
+            walk(&c[4..], Some(&pruned_head)).fault,
+            Some(ChainFault::Removed {
+                first: 4,
+                last: 4,
+                at_end: false
+            })
+        );
+        // Everything kept deleted too.
+        assert_eq!(
+            walk(&[], Some(&pruned_head)).fault.map(|f| f.kind()),
+            Some("removed")
+        );
+    }
+
+    #[test]
+    fn a_servers_note_of_a_forged_head_is_reported() {
+        let (c, head) = test_chain(3);
+        let mut note =
+            AuditDraft::new("bridge", "audit_chain").failed(Outcome::Error, "head_forged");
+        note.count = Some(9);
+        let evidence = AuditRecord::seal(
+            4,
+            Timestamp::from_micros(40),
+            note,
+            c[2].hash.clone(),
+            &keyed(),
+        );
+        let mut records = c.clone();
+        records.push(evidence.clone());
+        let head = head.advance(&test_key(), 4, evidence.hash.clone());
+        assert_eq!(
+            walk(&records, Some(&head)).fault,
+            Some(ChainFault::Tampered {
+                seq: 4,
+                what: "forged"
+            })
+        );
     }
 }

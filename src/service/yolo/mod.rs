@@ -29,8 +29,6 @@ mod workspace;
 pub use types::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
 use report::{describe_outcome, partner_report};
-/// Longest command text quoted in the audit trail.
-const AUDIT_COMMAND_CHARS: usize = 200;
 
 /// A random id `prefix` + 16 hex digits.
 pub(super) fn random_id(prefix: &str) -> Result<String, ServiceError> {
@@ -54,17 +52,35 @@ impl<S: YoloStore> Bridge<S> {
     ) -> AuditDraft {
         let mut draft = session_draft(tool, creds);
         if let Some(command) = command {
+            // Client text never goes into the trail, even redacted (the call
+            // may not even be authenticated): its size and a keyed digest
+            // that matches the same text again.
             draft.bytes = Some(i64::try_from(command.len()).unwrap_or(i64::MAX));
-            let redacted = self.redactor.get().redact(command).text.into_owned();
             draft.detail = Some(format!(
-                "command={}",
-                redacted
-                    .chars()
-                    .take(AUDIT_COMMAND_CHARS)
-                    .collect::<String>()
+                "command_digest={}",
+                self.audit_key.text_digest(command)
             ));
         }
         draft
+    }
+
+    /// Refuses a command that holds a secret. Proposals are stored and shown
+    /// to the human who approves them, and what runs must be exactly what the
+    /// human saw; so a command with a secret can neither be stored as it is
+    /// nor run from a redacted copy.
+    fn refuse_secrets(&self, command: &str) -> Result<(), ServiceError> {
+        let found = self.redactor.get().redact(command).counts;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let kinds: Vec<&str> = found.keys().map(String::as_str).collect();
+        Err(ServiceError::CommandRefused {
+            rule: "secret_in_command",
+            detail: format!(
+                "it holds what looks like a secret ({}); commands are stored and shown to the human who approves them, so none may carry one: put the secret in a file in the workspace and have the command read it",
+                kinds.join(", ")
+            ),
+        })
     }
 
     /// The sandbox for an activation, or why commands cannot run.
@@ -175,6 +191,9 @@ impl<S: YoloStore> Bridge<S> {
             }
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
+        if let Err(e) = self.refuse_secrets(&exec.command) {
+            return Err(self.refuse(draft, e).await);
+        }
         let mode = activation.request.mode;
         let checked = policy::evaluate(&exec.command, mode, &activation.request.workspace);
         let plan = match checked {

@@ -23,14 +23,14 @@ use super::{SqliteStore, ops, sql_err};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
 use crate::store::admin::{
-    AdminStore, AuditFor, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
+    AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation,
 };
 use crate::store::{Conversation, Participant, StatusRecord, StoreError};
 
 use super::audit::{audit_query, walk_chain};
-use super::tx::ReadTx;
+use super::tx::{ReadTx, WriteTx};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -294,9 +294,10 @@ fn expired(tx: &Connection, now: Timestamp) -> Result<Vec<RemovedConversation>, 
 }
 
 fn cleanup(
-    tx: &Connection,
+    tx: &WriteTx<'_>,
     now: Timestamp,
     dry_run: bool,
+    audit_cutoff: Option<Timestamp>,
     audit: &AuditFor<CleanupReport>,
 ) -> Result<CleanupReport, StoreError> {
     let removed = expired(tx, now)?;
@@ -340,10 +341,15 @@ fn cleanup(
         }
         i64::try_from(deleted).unwrap_or(i64::MAX)
     };
+    let pruned = match audit_cutoff {
+        Some(cutoff) => super::audit::prune(tx, cutoff, dry_run)?,
+        None => AuditPrune::Off,
+    };
     let report = CleanupReport {
         dry_run,
         removed,
         rate_buckets: count(rate_buckets),
+        audit: pruned,
     };
     ops::append_audit(tx, now, &audit(&report))?;
     Ok(report)
@@ -381,9 +387,10 @@ impl AdminStore for SqliteStore {
         &self,
         now: Timestamp,
         dry_run: bool,
+        audit_cutoff: Option<Timestamp>,
         audit: AuditFor<CleanupReport>,
     ) -> Result<CleanupReport, StoreError> {
-        self.write(move |tx| cleanup(tx, now, dry_run, &audit))
+        self.write(move |tx| cleanup(tx, now, dry_run, audit_cutoff, &audit))
             .await
     }
 

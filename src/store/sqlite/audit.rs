@@ -1,18 +1,292 @@
-//! Reading the audit trail back: the one decoder of `audit_log` rows, used by
-//! the chain export for tools and by the management queries and chain walks.
-//! (Appending lives with the other writes in `ops`.)
+//! The audit trail in SQL: appending to the keyed chain with its signed head,
+//! signing the head when the chain becomes keyed, pruning for retention, and
+//! reading records back (the one decoder of `audit_log` rows, used by the
+//! management queries, the chain walk and the record export).
+//!
+//! The head is the row with `seq` = [`HEAD_SEQ`]: `count` holds the last
+//! record's `seq`, `hash` its hash, `detail` the anchor and `prev_hash` the
+//! head's MAC. It sorts last, so it shares the newest records' leaf page and
+//! keeping it current costs no extra page write. What the fields mean and
+//! how they are checked is `crate::audit`'s business; this file only stores
+//! them and applies the chain's decisions.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql_err;
-use super::tx::ReadTx;
-use crate::audit::{AuditDraft, AuditRecord, Outcome};
+use super::tx::{ReadTx, WriteTx};
+use crate::audit::{
+    Anchor, AuditDraft, AuditKey, AuditRecord, ChainHead, ChainRules, ChainVerifier, Checkpoint,
+    GENESIS_HASH, Outcome,
+};
 use crate::domain::{ConversationId, Timestamp};
 use crate::store::StoreError;
-use crate::store::admin::{AuditQuery, AuditWalk, UnreadableRecord};
+use crate::store::admin::{AuditPrune, AuditQuery, AuditWalk, UnreadableRecord};
 
 /// The `seq` of the chain-head row of `audit_log` (not a record).
 pub const HEAD_SEQ: i64 = i64::MAX;
+
+/// The actor of records the bridge writes about its own trail.
+pub const BRIDGE_ACTOR: &str = "bridge";
+
+/// The action of a record saying the head was found missing or forged.
+pub const CHAIN_ACTION: &str = "audit_chain";
+
+/// Reads the chain head, if there is one.
+pub fn read_head(conn: &Connection) -> Result<Option<ChainHead>, StoreError> {
+    conn.prepare_cached(
+        "SELECT count, hash, prev_hash, coalesce(detail, '') FROM audit_log WHERE seq = 9223372036854775807",
+    )
+    .and_then(|mut s| {
+        s.query_row([], |r| {
+            Ok(ChainHead {
+                last_seq: r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                last_hash: r.get(1)?,
+                mac: r.get(2)?,
+                anchor: r.get(3)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(sql_err)
+}
+
+fn write_head(tx: &Connection, head: &ChainHead) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO audit_log (seq, at, actor, action, outcome, count, hash, prev_hash, detail)
+         VALUES (9223372036854775807, 0, 'head', 'head', 'ok', ?1, ?2, ?3, ?4)
+         ON CONFLICT (seq) DO UPDATE SET count = ?1, hash = ?2, prev_hash = ?3, detail = ?4",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            head.last_seq,
+            head.last_hash,
+            head.mac,
+            head.anchor
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+/// Signs the head a migration left unsigned (schema version 4 makes the
+/// chain keyed): the trail as it stands at the upgrade is trusted, the way a
+/// re-anchoring does, and every record from here on is keyed.
+pub fn sign_migrated_head(tx: &Connection, key: &AuditKey) -> Result<(), StoreError> {
+    let head = read_head(tx)?
+        .ok_or_else(|| StoreError::Corrupt("the audit migration left no chain head".to_owned()))?;
+    let signed = ChainHead::sign(key, head.last_seq, head.last_hash, head.anchor);
+    write_head(tx, &signed)
+}
+
+/// The last record present (ignoring the head): `seq` and hash.
+fn last_record(tx: &Connection) -> Result<Option<(i64, String)>, StoreError> {
+    tx.prepare_cached(
+        "SELECT seq, hash FROM audit_log WHERE seq < 9223372036854775807 ORDER BY seq DESC LIMIT 1",
+    )
+    .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+    .map_err(sql_err)
+}
+
+fn insert(tx: &Connection, record: &AuditRecord) -> Result<(), StoreError> {
+    let d = &record.draft;
+    tx.prepare_cached(
+        "INSERT INTO audit_log (seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            record.seq,
+            record.at.as_micros(),
+            d.actor,
+            d.action,
+            d.conversation,
+            d.side,
+            d.outcome.as_str(),
+            d.code,
+            d.bytes,
+            d.count,
+            d.detail,
+            record.prev_hash,
+            record.hash
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+/// Appends one record to the chain and signs the new head.
+///
+/// A head that is missing or whose MAC fails was tampered with (or written
+/// under another key). Appending after it as if nothing happened would sign
+/// the tampering into the trail, and refusing every write would let anyone
+/// with write access to the file stop the bridge; instead the chain goes on
+/// from the last record present, after a record that says what was found, so
+/// `audit --verify` reports it for as long as the trail exists.
+pub fn append(tx: &WriteTx<'_>, at: Timestamp, draft: &AuditDraft) -> Result<(), StoreError> {
+    let key = tx.audit_key();
+    let head = match read_head(tx)? {
+        Some(head) if head.is_signed_by(key) => head,
+        found => {
+            let head = resume_after_tampering(tx, key, at, found)?;
+            return seal_and_insert(tx, key, &head, at, draft);
+        }
+    };
+    seal_and_insert(tx, key, &head, at, draft)
+}
+
+fn seal_and_insert(
+    tx: &Connection,
+    key: &AuditKey,
+    head: &ChainHead,
+    at: Timestamp,
+    draft: &AuditDraft,
+) -> Result<(), StoreError> {
+    let rules = ChainRules::keyed(key.clone());
+    let record = AuditRecord::seal(
+        head.last_seq + 1,
+        at,
+        draft.clone(),
+        head.last_hash.clone(),
+        &rules,
+    );
+    insert(tx, &record)?;
+    write_head(tx, &head.advance(key, record.seq, record.hash))
+}
+
+/// Records that the head was missing or forged and returns the head to go on from.
+fn resume_after_tampering(
+    tx: &Connection,
+    key: &AuditKey,
+    at: Timestamp,
+    found: Option<ChainHead>,
+) -> Result<ChainHead, StoreError> {
+    let (last_seq, last_hash) = last_record(tx)?.unwrap_or((0, GENESIS_HASH.to_owned()));
+    let code = if found.is_some() {
+        "head_forged"
+    } else {
+        "head_missing"
+    };
+    tracing::error!(
+        code,
+        last_record = last_seq,
+        "the audit trail's chain head was tampered with; recording it in the trail (run `mcp-bridge audit --verify`)"
+    );
+    // The forged head's anchor is not to be trusted, but the record below is
+    // reported whatever the anchor says; keep its switch-over no later than here.
+    let mut anchor = found
+        .as_ref()
+        .and_then(|h| h.parsed_anchor().ok())
+        .unwrap_or_default();
+    anchor.keyed_from = anchor.keyed_from.min(last_seq + 1);
+    let resumed = ChainHead::sign(key, last_seq, last_hash, anchor.to_text());
+    let mut draft = AuditDraft::new(BRIDGE_ACTOR, CHAIN_ACTION).failed(Outcome::Error, code);
+    draft.count = found.map(|h| h.last_seq);
+    let rules = ChainRules::keyed(key.clone());
+    let record = AuditRecord::seal(last_seq + 1, at, draft, resumed.last_hash.clone(), &rules);
+    insert(tx, &record)?;
+    let head = resumed.advance(key, record.seq, record.hash);
+    write_head(tx, &head)?;
+    Ok(head)
+}
+
+/// Removes the records older than `cutoff` (all of them with `dry_run`
+/// false), after checking that what goes was intact, and records a signed
+/// checkpoint in the head so the remainder still verifies.
+pub fn prune(tx: &WriteTx<'_>, cutoff: Timestamp, dry_run: bool) -> Result<AuditPrune, StoreError> {
+    let key = tx.audit_key();
+    let Some(head) = read_head(tx)?.filter(|h| h.is_signed_by(key)) else {
+        return Ok(AuditPrune::Refused(
+            "the audit chain head is missing or does not match its signature; run `mcp-bridge audit --verify`".to_owned(),
+        ));
+    };
+    let Ok(anchor) = head.parsed_anchor() else {
+        return Ok(AuditPrune::Refused(
+            "the audit chain anchor is unreadable".to_owned(),
+        ));
+    };
+    let (start_seq, _) = anchor.start();
+    // The first record to keep: the oldest at or after the cutoff.
+    let keep_from: i64 = tx
+        .prepare_cached(
+            "SELECT seq FROM audit_log WHERE seq > ?1 AND seq < 9223372036854775807 AND at >= ?2 ORDER BY seq LIMIT 1",
+        )
+        .and_then(|mut s| s.query_row(params![start_seq, cutoff.as_micros()], |r| r.get(0)).optional())
+        .map_err(sql_err)?
+        .unwrap_or(head.last_seq + 1);
+    if keep_from <= start_seq + 1 {
+        return Ok(AuditPrune::Nothing);
+    }
+    // Check what is about to go, so pruning never destroys evidence of tampering.
+    let mut verifier = ChainVerifier::new(key.clone(), &anchor);
+    let mut through_us = 0;
+    let sql =
+        format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ?1 AND seq < ?2 ORDER BY seq");
+    let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
+    let mut rows = stmt.query(params![start_seq, keep_from]).map_err(sql_err)?;
+    while let Some(row) = rows.next().map_err(sql_err)? {
+        let record = match decode_audit(row)? {
+            Ok(r) => r,
+            Err(bad) => return Ok(refused_at(bad.seq)),
+        };
+        if verifier.push(&record).is_err() {
+            return Ok(refused_at(record.seq));
+        }
+        through_us = through_us.max(record.at.as_micros());
+    }
+    drop(rows);
+    let (last_pruned, prev_hash) = verifier.last();
+    if last_pruned != keep_from - 1 {
+        return Ok(refused_at(last_pruned + 1));
+    }
+    let prev_hash = prev_hash.to_owned();
+    let follows: Option<String> = tx
+        .prepare_cached("SELECT prev_hash FROM audit_log WHERE seq = ?1")
+        .and_then(|mut s| s.query_row([keep_from], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    let tail_ok = match follows {
+        Some(p) => p == prev_hash,
+        None => keep_from == head.last_seq + 1 && head.last_hash == prev_hash,
+    };
+    if !tail_ok {
+        return Ok(refused_at(keep_from));
+    }
+    let records = keep_from - 1 - start_seq;
+    if dry_run {
+        return Ok(AuditPrune::Pruned {
+            records,
+            first_kept: keep_from,
+        });
+    }
+    let total = anchor.pruned.as_ref().map_or(0, |c| c.records) + records;
+    let through_us = anchor
+        .pruned
+        .as_ref()
+        .map_or(through_us, |c| c.through_us.max(through_us));
+    let new_anchor = Anchor {
+        keyed_from: anchor.keyed_from,
+        pruned: Some(Checkpoint {
+            first_seq: keep_from,
+            prev_hash,
+            records: total,
+            through_us,
+        }),
+    };
+    tx.prepare_cached("DELETE FROM audit_log WHERE seq < ?1")
+        .and_then(|mut s| s.execute([keep_from]))
+        .map_err(sql_err)?;
+    let head = ChainHead::sign(key, head.last_seq, head.last_hash, new_anchor.to_text());
+    write_head(tx, &head)?;
+    Ok(AuditPrune::Pruned {
+        records,
+        first_kept: keep_from,
+    })
+}
+
+fn refused_at(seq: i64) -> AuditPrune {
+    AuditPrune::Refused(format!(
+        "the audit trail is not intact at record {seq}; pruning would destroy the evidence (run `mcp-bridge audit --verify`)"
+    ))
+}
 
 /// Decodes an audit row (`seq, at, actor, action, conversation_id, side,
 /// outcome, code, bytes, count, detail, prev_hash, hash`).
@@ -34,6 +308,7 @@ pub fn decode_audit(
         actor: match actor.as_str() {
             "mcp" => "mcp",
             "cli" => "cli",
+            BRIDGE_ACTOR => BRIDGE_ACTOR,
             _ => "unknown",
         },
         action: row.get(3).map_err(sql_err)?,
@@ -96,17 +371,13 @@ fn collect(rows: &mut rusqlite::Rows<'_>) -> Result<Vec<AuditRecord>, StoreError
     Ok(out)
 }
 
-/// Walks the whole chain in order inside one read snapshot, then hands the
-/// walker the stored head.
+/// Hands the walker the stored head, then every record in order, all inside
+/// one read snapshot.
 pub fn walk_chain<W: AuditWalk>(conn: &Connection, mut walker: W) -> Result<W::Output, StoreError> {
     let tx = ReadTx::begin(conn)?;
-    let head: Option<(i64, String)> = tx
-        .prepare_cached("SELECT count, hash FROM audit_log WHERE seq = ?1")
-        .and_then(|mut s| {
-            s.query_row([HEAD_SEQ], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(sql_err)?;
+    if !walker.begin(read_head(&tx)?) {
+        return Ok(walker.finish());
+    }
     let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq < ?1 ORDER BY seq");
     let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
     let mut rows = stmt.query([HEAD_SEQ]).map_err(sql_err)?;
@@ -115,7 +386,7 @@ pub fn walk_chain<W: AuditWalk>(conn: &Connection, mut walker: W) -> Result<W::O
             break;
         }
     }
-    Ok(walker.finish(head))
+    Ok(walker.finish())
 }
 
 /// Records after `after_seq`, oldest first, at most `limit`.

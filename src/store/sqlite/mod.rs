@@ -34,7 +34,7 @@ use super::{
     ChangeFeed, Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending,
     Receipt, StatusRecord, Store, StoreError,
 };
-use crate::audit::{AuditDraft, AuditRecord};
+use crate::audit::{AuditDraft, AuditKey, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
 
 /// How often a long-poll re-checks the database even without a wake-up.
@@ -67,6 +67,7 @@ struct Inner {
     watching: OnceLock<()>,
     spool: Arc<AuditSpool>,
     checkpointer: Checkpointer,
+    audit_key: AuditKey,
 }
 
 impl Drop for Inner {
@@ -75,9 +76,10 @@ impl Drop for Inner {
         if self.spool.is_empty() {
             return;
         }
+        self.spool.close_windows(Timestamp::now(), true);
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let flushed = open::allow_waiting(|| {
-            let tx = WriteTx::begin(&conn)?;
+            let tx = WriteTx::begin(&conn, &self.audit_key)?;
             let n = self.spool.append_all(&tx)?;
             tx.commit()?;
             self.spool.forget(n);
@@ -104,12 +106,27 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the database at `path`.
+    /// Creates the database's directory (0700) and an empty file (0600) if
+    /// they are missing, so files beside it (the key) can be made first.
+    ///
+    /// # Errors
+    /// When the directory or file cannot be created.
+    pub fn prepare(path: &Path) -> Result<(), StoreError> {
+        open::prepare_files(path)
+    }
+
+    /// Opens (or creates) the database at `path`, whose audit chain is
+    /// sealed with `audit_key`.
     ///
     /// # Errors
     /// See [`open::open`].
-    pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Self, StoreError> {
-        let mut conn = open::open(path, mode, durability)?;
+    pub fn open(
+        path: &Path,
+        mode: OpenMode,
+        durability: Durability,
+        audit_key: AuditKey,
+    ) -> Result<Self, StoreError> {
+        let mut conn = open::open(path, mode, durability, &audit_key)?;
         let checkpointer = Checkpointer::install(&mut conn, path.to_owned())?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -120,6 +137,7 @@ impl SqliteStore {
                 watching: OnceLock::new(),
                 spool: Arc::new(AuditSpool::default()),
                 checkpointer,
+                audit_key,
             }),
         })
     }
@@ -162,16 +180,18 @@ impl SqliteStore {
 
     /// Runs `op` in an immediate transaction, committing on success. Spooled
     /// audit records are appended first, so the chain keeps call order. When
-    /// `op` fails with a quota refusal, the refusal's audit record is committed too.
+    /// `op` fails with a quota refusal, the spooled records are committed anyway.
     async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let spool = Arc::clone(&self.inner.spool);
+        let inner = Arc::clone(&self.inner);
+        spool.close_windows(Timestamp::now(), false);
         let result = self
             .call(move |conn| {
-                let tx = WriteTx::begin(conn)?;
+                let tx = WriteTx::begin(conn, &inner.audit_key)?;
                 let spooled = spool.append_all(&tx)?;
                 let result = match op(&tx) {
                     Ok(value) => Ok(value),
@@ -190,7 +210,11 @@ impl SqliteStore {
 
     /// Queues the audit record of a call that wrote nothing (see `spool`).
     fn defer_audit(&self, at: Timestamp, draft: AuditDraft) {
-        if !self.inner.spool.push(at, draft) {
+        let pushed = self.inner.spool.push(at, draft);
+        if pushed.counted {
+            self.arm_window_timer();
+        }
+        if !pushed.schedule_flush {
             return;
         }
         let store = self.clone();
@@ -209,12 +233,37 @@ impl SqliteStore {
         }
     }
 
+    /// Makes sure the summary of the earliest open refusal window is
+    /// appended when the window ends, even if no other call comes.
+    fn arm_window_timer(&self) {
+        let Some(due) = self.inner.spool.claim_window_timer() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime (a synchronous caller): summaries go out with the
+            // next write or when the store is dropped.
+            self.inner.spool.window_timer_fired();
+            return;
+        };
+        let store = self.clone();
+        drop(runtime.spawn(async move {
+            let wait = due.micros_since(Timestamp::now()).max(0);
+            tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
+            store.inner.spool.window_timer_fired();
+            if let Err(e) = store.flush().await {
+                tracing::error!(error = %e, "cannot append refusal summaries; will retry with the next write");
+            }
+            store.arm_window_timer();
+        }));
+    }
+
     /// Appends every spooled audit record now.
     ///
     /// # Errors
     /// When the database cannot be written.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        if self.inner.spool.is_empty() {
+        self.inner.spool.close_windows(Timestamp::now(), false);
+        if !self.inner.spool.has_records() {
             return Ok(());
         }
         self.write(|_| Ok(())).await

@@ -14,6 +14,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::sql_err;
+use crate::audit::AuditKey;
 use crate::store::StoreError;
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
@@ -21,7 +22,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_yolo.sql"),
     include_str!("../../../migrations/sqlite/0003_delivery_leases.sql"),
+    include_str!("../../../migrations/sqlite/0004_keyed_audit.sql"),
 ];
+
+/// The version whose migration makes the audit chain keyed: its head must be
+/// signed with the key in the migrating transaction.
+const KEYED_AUDIT_VERSION: usize = 4;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -98,7 +104,7 @@ pub fn check_existing(path: &Path) -> Result<(), StoreError> {
 /// Creates the directory and an empty database file with private permissions,
 /// so SQLite never creates them with the process umask. SQLite gives the
 /// `-wal` and `-shm` files the database file's permissions.
-fn prepare_files(path: &Path) -> Result<(), StoreError> {
+pub fn prepare_files(path: &Path) -> Result<(), StoreError> {
     let io = |e: std::io::Error| StoreError::Backend(Box::new(e));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
@@ -156,7 +162,12 @@ fn busy_wait(attempt: i32) -> bool {
 /// [`StoreError::NotFound`] for a missing database in [`OpenMode::Existing`],
 /// [`StoreError::SchemaTooNew`] for a database from a newer build, and
 /// backend errors for unreadable or corrupt files.
-pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Connection, StoreError> {
+pub fn open(
+    path: &Path,
+    mode: OpenMode,
+    durability: Durability,
+    audit_key: &AuditKey,
+) -> Result<Connection, StoreError> {
     match mode {
         OpenMode::Create => prepare_files(path)?,
         OpenMode::Existing if !path.exists() => return Err(StoreError::NotFound),
@@ -200,7 +211,7 @@ pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Conne
     )
     .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(64);
-    let migrated = migrate(&conn);
+    let migrated = migrate(&conn, audit_key);
     MAY_WAIT.with(|w| w.set(false));
     migrated?;
     Ok(conn)
@@ -208,7 +219,7 @@ pub fn open(path: &Path, mode: OpenMode, durability: Durability) -> Result<Conne
 
 /// Applies missing migrations in one immediate transaction, re-reading the
 /// version under the write lock so two processes starting together migrate once.
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
+fn migrate(conn: &Connection, audit_key: &AuditKey) -> Result<(), StoreError> {
     let version = user_version(conn)?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
@@ -231,6 +242,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let start = usize::try_from(version).unwrap_or(0);
     for (i, script) in MIGRATIONS.iter().enumerate().skip(start) {
         conn_tx.execute_batch(script).map_err(sql_err)?;
+        if i + 1 == KEYED_AUDIT_VERSION {
+            super::audit::sign_migrated_head(&conn_tx, audit_key)?;
+        }
         tracing::info!(version = i + 1, "database schema migrated");
     }
     conn_tx

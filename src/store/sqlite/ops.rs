@@ -4,12 +4,13 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql_err;
-use crate::audit::{AuditDraft, AuditRecord, GENESIS_HASH, Outcome};
+use super::tx::WriteTx;
+use crate::audit::AuditDraft;
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
 use crate::ratelimit::{self, Window};
 use crate::store::{
     Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Participant, Pending,
-    RATE_LIMITED_CODE, Receipt, StatusRecord, StoreError,
+    Receipt, StatusRecord, StoreError,
 };
 
 /// Reads a conversation with its participants.
@@ -57,7 +58,8 @@ pub fn conversation(
 }
 
 /// Checks the guard's quota and, if it has room, spends one call of it.
-/// On refusal the guard's audit record is appended as denied.
+/// A refusal writes nothing: the service audits it like any other refusal,
+/// so repeats of it are folded into one record.
 pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
     let (Some(quota), Some((conversation, side))) = (&guard.quota, &guard.session) else {
         return Ok(());
@@ -93,11 +95,6 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
         return Err(sql_err(e));
     }
     if let Err(refusal) = decision {
-        let draft = guard
-            .audit
-            .clone()
-            .failed(Outcome::Denied, RATE_LIMITED_CODE);
-        append_audit(tx, guard.at, &draft)?;
         return Err(StoreError::QuotaExceeded(refusal));
     }
     let mut bump = tx
@@ -136,45 +133,9 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Appends one record to the audit chain.
-pub fn append_audit(tx: &Connection, at: Timestamp, draft: &AuditDraft) -> Result<(), StoreError> {
-    let head: Option<(i64, String)> = tx
-        .prepare_cached("SELECT count, hash FROM audit_log WHERE seq = 9223372036854775807")
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql_err)?;
-    let (seq, prev) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
-    let record = AuditRecord::seal(seq + 1, at, draft.clone(), prev);
-    let d = &record.draft;
-    tx.prepare_cached(
-        "INSERT INTO audit_log (seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            record.seq,
-            record.at.as_micros(),
-            d.actor,
-            d.action,
-            d.conversation,
-            d.side,
-            d.outcome.as_str(),
-            d.code,
-            d.bytes,
-            d.count,
-            d.detail,
-            record.prev_hash,
-            record.hash
-        ])
-    })
-    .map_err(sql_err)?;
-    tx.prepare_cached(
-        "INSERT INTO audit_log (seq, at, actor, action, outcome, count, prev_hash, hash)
-         VALUES (9223372036854775807, 0, 'head', 'head', 'ok', ?1, '', ?2)
-         ON CONFLICT (seq) DO UPDATE SET count = ?1, hash = ?2",
-    )
-    .and_then(|mut s| s.execute(params![record.seq, record.hash]))
-    .map_err(sql_err)?;
-    Ok(())
+/// Appends one record to the audit chain (see `audit::append`).
+pub fn append_audit(tx: &WriteTx<'_>, at: Timestamp, draft: &AuditDraft) -> Result<(), StoreError> {
+    super::audit::append(tx, at, draft)
 }
 
 /// Inserts a conversation and its two participants.

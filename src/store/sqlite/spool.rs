@@ -1,5 +1,5 @@
 //! Audit records of calls that change nothing, held briefly and appended in
-//! batches.
+//! batches; repeated refusals folded into summaries.
 //!
 //! An empty inbox check, a status read or a refused token would otherwise each
 //! pay for a write transaction of their own just to append one audit record —
@@ -7,35 +7,70 @@
 //! process's next write transaction, or at most [`FLUSH_DELAY`], whichever comes
 //! first, and is appended then (in order, before that transaction's own record).
 //! Records of calls that do change something are appended in the same
-//! transaction as the change. The price: if the process is killed with SIGKILL,
-//! the read-only calls of its last few milliseconds go unrecorded.
+//! transaction as the change.
+//!
+//! Refusals pass through [`RefusalFolder`] on the way in: a repeat of a
+//! refusal within its window is only counted, and the window's summary record
+//! is appended once the window has ended (a timer makes sure it does even if
+//! nothing else happens) or when the store is dropped. The price of both: if
+//! the process is killed with SIGKILL, the read-only calls of its last few
+//! milliseconds, and the repeats of its last refusal window, go unrecorded.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rusqlite::Connection;
-
 use super::ops;
+use super::tx::WriteTx;
 use crate::audit::AuditDraft;
+use crate::audit::refusals::RefusalFolder;
 use crate::domain::Timestamp;
 use crate::store::StoreError;
 
 /// Longest time a record waits before it is appended.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
 
-/// Records waiting to be appended, oldest first.
+#[derive(Debug, Default)]
+struct Waiting {
+    /// Records to append, oldest first.
+    records: Vec<(Timestamp, AuditDraft)>,
+    /// Refusal windows still counting repeats.
+    folder: RefusalFolder,
+}
+
+/// What [`AuditSpool::push`] did, and what the caller must arrange.
+#[derive(Debug, Clone, Copy)]
+pub struct Pushed {
+    /// A record was queued and no flush is scheduled yet: schedule one.
+    pub schedule_flush: bool,
+    /// The record was only counted as a repeat: its window's summary must be
+    /// appended when the window ends.
+    pub counted: bool,
+}
+
+/// Records waiting to be appended, and the refusal windows still open.
 #[derive(Debug, Default)]
 pub struct AuditSpool {
-    records: Mutex<Vec<(Timestamp, AuditDraft)>>,
+    waiting: Mutex<Waiting>,
     scheduled: AtomicBool,
+    /// Whether a timer is set for the end of the earliest refusal window.
+    window_timer: AtomicBool,
 }
 
 impl AuditSpool {
-    /// Queues a record; returns whether the caller must schedule a flush.
-    pub fn push(&self, at: Timestamp, draft: AuditDraft) -> bool {
-        self.lock().push((at, draft));
-        !self.scheduled.swap(true, Ordering::AcqRel)
+    /// Queues a record, or counts it as a repeat of a refusal.
+    pub fn push(&self, at: Timestamp, draft: AuditDraft) -> Pushed {
+        let queued = {
+            let mut w = self.lock();
+            let ready = w.folder.admit(at, draft);
+            let queued = !ready.is_empty();
+            w.records.extend(ready);
+            queued
+        };
+        Pushed {
+            schedule_flush: queued && !self.scheduled.swap(true, Ordering::AcqRel),
+            counted: !queued,
+        }
     }
 
     /// Marks the scheduled flush as started, so later records schedule another.
@@ -43,32 +78,62 @@ impl AuditSpool {
         self.scheduled.store(false, Ordering::Release);
     }
 
-    /// Whether nothing is waiting.
+    /// When the earliest refusal window with counted repeats ends, if no timer
+    /// is set for it yet (claiming the timer).
+    pub fn claim_window_timer(&self) -> Option<Timestamp> {
+        let due = self.lock().folder.next_due()?;
+        (!self.window_timer.swap(true, Ordering::AcqRel)).then_some(due)
+    }
+
+    /// Releases the window timer once it has fired.
+    pub fn window_timer_fired(&self) {
+        self.window_timer.store(false, Ordering::Release);
+    }
+
+    /// Whether nothing is waiting (no record, no repeat to summarise).
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        let w = self.lock();
+        w.records.is_empty() && !w.folder.holds_refusals()
+    }
+
+    /// Whether records are waiting to be appended (open windows aside).
+    pub fn has_records(&self) -> bool {
+        !self.lock().records.is_empty()
+    }
+
+    /// Moves the summaries of refusal windows that ended by `now` (all of
+    /// them with `all`) to the records waiting.
+    pub fn close_windows(&self, now: Timestamp, all: bool) {
+        let mut w = self.lock();
+        let due = if all {
+            w.folder.take_all()
+        } else {
+            w.folder.take_due(now)
+        };
+        w.records.extend(due);
     }
 
     /// Appends every waiting record inside the open transaction `tx` and
     /// returns how many; call [`AuditSpool::forget`] with that number once the
     /// transaction has committed (if it rolls back, they stay queued).
-    pub fn append_all(&self, tx: &Connection) -> Result<usize, StoreError> {
+    pub fn append_all(&self, tx: &WriteTx<'_>) -> Result<usize, StoreError> {
         let records = self.lock();
-        for (at, draft) in records.iter() {
+        for (at, draft) in records.records.iter() {
             ops::append_audit(tx, *at, draft)?;
         }
-        Ok(records.len())
+        Ok(records.records.len())
     }
 
     /// Drops the first `n` records, which a committed transaction appended.
     pub fn forget(&self, n: usize) {
-        let mut records = self.lock();
-        let n = n.min(records.len());
-        records.drain(..n);
+        let mut w = self.lock();
+        let n = n.min(w.records.len());
+        w.records.drain(..n);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Timestamp, AuditDraft)>> {
-        // The vector is always in a consistent state; a panic elsewhere
-        // while holding the lock does not invalidate it.
-        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        // The state is always consistent between statements; a panic
+        // elsewhere while holding the lock does not invalidate it.
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

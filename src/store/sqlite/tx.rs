@@ -3,23 +3,35 @@
 use rusqlite::Connection;
 
 use super::sql_err;
+use crate::audit::AuditKey;
 use crate::store::StoreError;
 
 /// An immediate write transaction driven by cached statements: rusqlite's own
 /// `Transaction` parses `BEGIN`/`COMMIT` text on every use, which costs more
 /// than a whole small tool call's SQL. Rolls back when dropped uncommitted.
+/// Carries the audit key, since every write appends to the keyed chain.
 pub struct WriteTx<'c> {
     conn: &'c Connection,
+    audit_key: &'c AuditKey,
     open: bool,
 }
 
 impl<'c> WriteTx<'c> {
     /// Takes the database's write lock (`BEGIN IMMEDIATE`).
-    pub fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
+    pub fn begin(conn: &'c Connection, audit_key: &'c AuditKey) -> Result<Self, StoreError> {
         conn.prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut s| s.execute([]))
             .map_err(sql_err)?;
-        Ok(Self { conn, open: true })
+        Ok(Self {
+            conn,
+            audit_key,
+            open: true,
+        })
+    }
+
+    /// The key audit records are sealed with.
+    pub fn audit_key(&self) -> &AuditKey {
+        self.audit_key
     }
 
     /// Commits (rolling back if the commit fails).

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, params};
 
+use super::super::tx::WriteTx;
 use super::super::{ops, sql_err};
 use crate::domain::{ConversationId, Message, Side, Timestamp};
 use crate::store::admin::{AuditFor, ConversationRecord, ImportReport};
@@ -60,7 +61,7 @@ fn same_header(stored: &Conversation, file: &Conversation) -> bool {
 }
 
 pub(super) fn import(
-    tx: &Connection,
+    tx: &WriteTx<'_>,
     records: &[ConversationRecord],
     at: Timestamp,
     audit: &AuditFor<ImportReport>,
