@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::ratelimit::Limits;
 use crate::redact::{CustomPattern, RedactionSettings, Redactor};
-use crate::service::{BridgeSettings, ResourceLimits, ToolLimits, YoloSettings};
+use crate::service::{BridgeSettings, ResourceLimits, TeamSettings, ToolLimits, YoloSettings};
 use crate::store::sqlite::Durability;
 
 /// The annotated example configuration, printed by `mcp-bridge config example`.
@@ -71,6 +71,24 @@ struct RawConfig {
     redaction: RawRedaction,
     yolo: RawYolo,
     limits: RawResourceLimits,
+    teams: RawTeams,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawTeams {
+    max_participants: u32,
+    invite_minutes: f64,
+}
+
+impl Default for RawTeams {
+    fn default() -> Self {
+        let d = TeamSettings::default();
+        Self {
+            max_participants: d.max_participants,
+            invite_minutes: d.invite_ttl_us as f64 / 60_000_000.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +121,7 @@ impl Default for RawConfig {
             redaction: RawRedaction::default(),
             yolo: RawYolo::default(),
             limits: RawResourceLimits::default(),
+            teams: RawTeams::default(),
         }
     }
 }
@@ -115,6 +134,7 @@ struct RawRateLimits {
     check_messages: RawLimits,
     update_my_status: RawLimits,
     check_partner_status: RawLimits,
+    join_conversation: RawLimits,
 }
 
 impl Default for RawRateLimits {
@@ -125,6 +145,7 @@ impl Default for RawRateLimits {
             check_messages: RawLimits::default(),
             update_my_status: RawLimits::default(),
             check_partner_status: RawLimits::default(),
+            join_conversation: RawLimits::default(),
         }
     }
 }
@@ -221,6 +242,11 @@ pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
         per_minute: Some(120),
         per_hour: Some(3_600),
         per_day: Some(50_000),
+    },
+    join_conversation: Limits {
+        per_minute: Some(30),
+        per_hour: Some(300),
+        per_day: Some(1_000),
     },
 };
 
@@ -432,6 +458,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 &r.check_partner_status,
                 DEFAULT_LIMITS.check_partner_status,
             )?,
+            join_conversation: limits(
+                "join_conversation",
+                &r.join_conversation,
+                DEFAULT_LIMITS.join_conversation,
+            )?,
         })
     } else {
         None
@@ -460,6 +491,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             rate_limits,
             yolo: yolo(raw.yolo)?,
             limits: resource_limits(&raw.limits)?,
+            teams: teams(&raw.teams)?,
         },
         durability,
         log_level: raw.log_level,
@@ -481,6 +513,20 @@ fn resource_limits(raw: &RawResourceLimits) -> Result<ResourceLimits, ConfigErro
         conversations_per_hour: raw.conversations_per_hour,
         max_pending_messages: raw.max_pending_messages,
         max_long_polls: raw.max_long_polls,
+    })
+}
+
+fn teams(raw: &RawTeams) -> Result<TeamSettings, ConfigError> {
+    let most = crate::domain::MAX_SESSIONS as u32;
+    if !(2..=most).contains(&raw.max_participants) {
+        return Err(invalid(
+            "teams.max_participants",
+            format!("must be between 2 and {most} (one session id per letter a to z)"),
+        ));
+    }
+    Ok(TeamSettings {
+        max_participants: raw.max_participants,
+        invite_ttl_us: minutes_to_us("teams.invite_minutes", raw.invite_minutes)?,
     })
 }
 
@@ -633,6 +679,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("rate_limits.send_to_partner.per_minute"), "{e}");
+    }
+
+    #[test]
+    fn team_settings_are_bounded() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.bridge.teams.max_participants, 16);
+        assert_eq!(c.bridge.teams.invite_ttl_us, 10 * 60_000_000);
+        let c = load_str("[teams]\nmax_participants = 3\ninvite_minutes = 1.5\n", &[]).unwrap();
+        assert_eq!(c.bridge.teams.max_participants, 3);
+        assert_eq!(c.bridge.teams.invite_ttl_us, 90_000_000);
+        for bad in [
+            "max_participants = 1",
+            "max_participants = 27",
+            "invite_minutes = 0",
+        ] {
+            let e = load_str(&format!("[teams]\n{bad}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("teams."), "{bad}: {e}");
+        }
+        let c = Config::load(None, env(&[("MCP_BRIDGE_TEAMS__MAX_PARTICIPANTS", "4")])).unwrap();
+        assert_eq!(c.bridge.teams.max_participants, 4);
     }
 
     #[test]

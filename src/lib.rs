@@ -17,6 +17,7 @@
 //! - [`auth`]: the key file and HMAC session tokens.
 //! - [`redact`]: the secret-redaction engine.
 //! - [`runner`]: YOLO command policy, sandbox arguments, running and snapshots.
+//! - [`process`]: `/proc` lookups that tie `serve` and `inbox` to the client that spawned them.
 //! - [`ratelimit`], [`audit`]: pure rate-window decisions and the audit hash chain.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod mcp;
+pub mod process;
 pub mod ratelimit;
 pub mod redact;
 pub mod runner;

@@ -1,17 +1,16 @@
-//! The five coordination tools: create, send, check (with long-poll), status
-//! and partner status.
+//! The coordination tools: create a conversation, send (to the partner, to
+//! everyone or to chosen participants), heartbeats and the others' status.
+//! Reading the inbox lives in `delivery`; invites and membership in `team`.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
+use super::team::{Addressing, ParticipantView, recipients};
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
 use crate::domain::{
-    ActionType, ConversationId, Message, MessageText, Role, Sender, Side, Status, Timestamp,
-    check_files, check_note,
+    ActionType, ConversationId, MessageText, Role, Sender, Side, Status, Timestamp, check_files,
+    check_note,
 };
 use crate::store::{Guard, NewConversation, NewMessage, StatusRecord, Store, StoreError};
 
@@ -48,6 +47,8 @@ pub struct SendToPartner {
     pub action_type: ActionType,
     /// Paths it concerns, not yet redacted.
     pub files_involved: Vec<String>,
+    /// Who it is for.
+    pub to: Addressing,
 }
 
 /// A stored message's receipt.
@@ -59,24 +60,8 @@ pub struct Sent {
     pub created_at: Timestamp,
     /// Secrets removed, per kind.
     pub redactions: BTreeMap<String, usize>,
-}
-
-/// How to read an inbox.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckMessages {
-    /// How long to wait for a first message (zero: answer at once).
-    pub wait: Duration,
-    /// Largest page.
-    pub limit: u32,
-}
-
-/// A page of delivered messages.
-#[derive(Debug, Clone)]
-pub struct Inbox {
-    /// Messages in send order.
-    pub messages: Vec<Message>,
-    /// Whether more are waiting.
-    pub more: bool,
+    /// The roles it was addressed to.
+    pub to: Vec<String>,
 }
 
 /// A heartbeat to record.
@@ -97,9 +82,11 @@ pub struct StatusUpdated {
     pub updated_at: Timestamp,
 }
 
-/// What the partner last reported.
+/// What the partner last reported, and every participant's status.
 #[derive(Debug, Clone)]
 pub struct PartnerStatus {
+    /// Every active participant (the caller included), in session order.
+    pub participants: Vec<ParticipantView>,
     /// The partner's role.
     pub partner_role: String,
     /// Its status, or `None` before its first heartbeat.
@@ -131,6 +118,14 @@ impl<S: Store> Bridge<S> {
             Ok(r) => r,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
+        // Roles name participants in `to`, so they must be told apart.
+        if role_a.as_str().eq_ignore_ascii_case(role_b.as_str()) {
+            let e = crate::domain::InvalidValue::new(
+                "partner_role",
+                "must differ from my_role (roles name participants)",
+            );
+            return Err(self.refuse(draft, e.into()).await);
+        }
         let created_at = self.clock.now();
         let expires_at = created_at.plus_micros(self.settings.conversation_ttl_us);
         // 64 random bits make a collision unlikely; retry the rare one.
@@ -184,20 +179,32 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// Sends a message to the partner.
+    /// Sends a message as `tool` (`send_to_partner` or `send_message`): to
+    /// the participants `send.to` names, or to everyone else. Observers get a
+    /// copy of every message and may not send.
     ///
     /// # Errors
-    /// Authentication, expiry, size, argument, rate-limit or storage failures.
-    pub async fn send_to_partner(
+    /// Authentication, permission, expiry, size, argument, rate-limit or storage failures.
+    pub async fn send_message(
         &self,
         creds: &SessionCredentials,
         send: SendToPartner,
+        tool: &'static str,
     ) -> Result<Sent, ServiceError> {
-        const TOOL: &str = "send_to_partner";
         let at = self.clock.now();
-        let mut draft = session_draft(TOOL, creds);
+        let mut draft = session_draft(tool, creds);
         draft.bytes = Some(i64::try_from(send.message.len()).unwrap_or(i64::MAX));
-        self.authorize(creds, &draft, at).await?;
+        let caller = self.authorize(creds, &draft, at).await?;
+        if !caller.kind.may_send() {
+            let e = ServiceError::Forbidden(
+                "observers receive every message but cannot send; ask the owner to invite you as a member".into(),
+            );
+            return Err(self.refuse(draft, e).await);
+        }
+        let (to, deliver_to) = match recipients(&caller.conversation, caller.side, &send.to) {
+            Ok(r) => r,
+            Err(e) => return Err(self.refuse(draft, e.into()).await),
+        };
         let text = match MessageText::parse(send.message) {
             Ok(t) => t,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
@@ -239,6 +246,7 @@ impl<S: Store> Bridge<S> {
             let kinds: Vec<String> = redactions.iter().map(|(k, n)| format!("{k}:{n}")).collect();
             draft.detail = Some(format!("redactions={}", kinds.join(",")));
         }
+        let to_roles = caller.conversation.roles_of(&to);
         let message = NewMessage {
             conversation: creds.conversation.clone(),
             from: Sender::Side(creds.side),
@@ -246,9 +254,11 @@ impl<S: Store> Bridge<S> {
             content,
             files_involved,
             created_at: at,
-            to: None,
+            to,
+            deliver_to,
         };
-        let guard = self.guard(creds, TOOL, at, draft.clone());
+        // Both sending tools spend the same quota.
+        let guard = self.guard(creds, "send_to_partner", at, draft.clone());
         match self
             .store
             .send_message(
@@ -262,115 +272,9 @@ impl<S: Store> Bridge<S> {
                 message_id,
                 created_at: at,
                 redactions,
+                to: to_roles,
             }),
             Err(e) => Err(self.refuse(draft, e.into()).await),
-        }
-    }
-
-    /// Takes the caller's undelivered messages, waiting up to `check.wait` for
-    /// the first one. `cancelled` resolves when the client gives up; the wait
-    /// then ends at once and nothing is marked delivered.
-    ///
-    /// # Errors
-    /// Authentication, expiry, rate-limit, cancellation or storage failures.
-    pub async fn check_messages(
-        &self,
-        creds: &SessionCredentials,
-        check: CheckMessages,
-        cancelled: impl Future<Output = ()> + Send,
-    ) -> Result<Inbox, ServiceError> {
-        const TOOL: &str = "check_messages";
-        let at = self.clock.now();
-        let draft = session_draft(TOOL, creds);
-        self.authorize(creds, &draft, at).await?;
-
-        if check.wait.is_zero() {
-            let guard = self.guard(creds, TOOL, at, draft.clone());
-            return match self
-                .store
-                .take_messages(
-                    creds.conversation.clone(),
-                    creds.side,
-                    check.limit,
-                    true,
-                    guard,
-                )
-                .await
-            {
-                Ok(page) => {
-                    let page = page.unwrap_or_default();
-                    Ok(Inbox {
-                        messages: page.messages,
-                        more: page.more,
-                    })
-                }
-                Err(e) => Err(self.refuse(draft, e.into()).await),
-            };
-        }
-
-        let Some(_slot) = LongPollSlot::take(&self.long_polls, self.settings.limits.max_long_polls)
-        else {
-            let e = ServiceError::ResourceLimit {
-                what: "long-polls waiting in this server process",
-                limit: self.settings.limits.max_long_polls,
-                advice: "call check_messages with wait_seconds 0, or retry in a moment (setting limits.max_long_polls)",
-            };
-            return Err(self.refuse(draft, e).await);
-        };
-        // A long-poll spends its quota once, up front; the final take is unmetered.
-        if let Err(e) = self
-            .store
-            .spend_quota(self.guard(creds, TOOL, at, draft.clone()))
-            .await
-        {
-            return Err(self.refuse(draft, e.into()).await);
-        }
-        let deadline = tokio::time::Instant::now() + check.wait;
-        let mut feed = self.store.changes();
-        tokio::pin!(cancelled);
-        loop {
-            feed.mark_seen();
-            let last_chance = tokio::time::Instant::now() >= deadline;
-            let pending = match self
-                .store
-                .has_pending(&creds.conversation, creds.side)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
-            };
-            if pending || last_chance {
-                let guard = Guard {
-                    quota: None,
-                    ..self.guard(creds, TOOL, self.clock.now(), draft.clone())
-                };
-                match self
-                    .store
-                    .take_messages(
-                        creds.conversation.clone(),
-                        creds.side,
-                        check.limit,
-                        last_chance,
-                        guard,
-                    )
-                    .await
-                {
-                    Ok(Some(page)) => {
-                        return Ok(Inbox {
-                            messages: page.messages,
-                            more: page.more,
-                        });
-                    }
-                    // Another checker on the same side took them first: keep waiting.
-                    Ok(None) => {}
-                    Err(e) => return Err(self.refuse(draft, e.into()).await),
-                }
-            }
-            tokio::select! {
-                () = feed.changed() => {}
-                () = tokio::time::sleep_until(deadline) => {}
-                () = &mut cancelled => return Err(self.refuse(draft, ServiceError::Cancelled).await),
-            }
         }
     }
 
@@ -438,45 +342,35 @@ impl<S: Store> Bridge<S> {
             Ok(c) => c,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
-        let Some(partner) = conversation.participant(creds.side.partner()) else {
-            let e = ServiceError::Internal(StoreError::Corrupt(format!(
-                "{} has no side {}",
-                creds.conversation,
-                creds.side.partner()
-            )));
-            return Err(self.refuse(draft, e).await);
-        };
-        let heartbeat = partner.status.as_ref();
-        let age = heartbeat
-            .map(|s| u64::try_from(at.micros_since(s.updated_at).max(0) / 1_000_000).unwrap_or(0));
-        Ok(PartnerStatus {
-            partner_role: partner.role.clone(),
-            status: heartbeat.map(|s| s.status),
-            note: heartbeat.and_then(|s| s.note.clone()),
-            last_heartbeat: heartbeat.map(|s| s.updated_at),
-            seconds_since_heartbeat: age,
-            alive: age.is_some_and(|a| a <= self.settings.heartbeat_timeout_s),
+        let participants: Vec<ParticipantView> = conversation
+            .active()
+            .map(|p| ParticipantView::of(p, at, self.settings.heartbeat_timeout_s))
+            .collect();
+        // The partner: the owner for everyone else, `b` (or the next one still
+        // there) for the owner — in a two-party conversation, the other side.
+        let others = || participants.iter().filter(|p| p.side != creds.side);
+        let partner = others()
+            .find(|p| p.kind == crate::domain::ParticipantKind::Owner)
+            .or_else(|| others().next());
+        Ok(match partner {
+            Some(p) => PartnerStatus {
+                partner_role: p.role.clone(),
+                status: p.status,
+                note: p.note.clone(),
+                last_heartbeat: p.last_heartbeat,
+                seconds_since_heartbeat: p.seconds_since_heartbeat,
+                alive: p.alive,
+                participants,
+            },
+            None => PartnerStatus {
+                partner_role: String::new(),
+                status: None,
+                note: None,
+                last_heartbeat: None,
+                seconds_since_heartbeat: None,
+                alive: false,
+                participants,
+            },
         })
-    }
-}
-
-/// One of the process's long-poll places, given back when dropped (also when
-/// the waiting call is cancelled).
-struct LongPollSlot<'a>(&'a AtomicU32);
-
-impl<'a> LongPollSlot<'a> {
-    fn take(count: &'a AtomicU32, limit: u32) -> Option<Self> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Self(count))
-    }
-}
-
-impl Drop for LongPollSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
