@@ -411,6 +411,9 @@ impl<S: AdminStore> Bridge<S> {
             }
         };
         if let Some(problem) = check.problems.first() {
+            // SQLite may report several findings in one row, one per line;
+            // the message stays one line.
+            let problem = problem.split_whitespace().collect::<Vec<_>>().join(" ");
             return Err(ServiceError::BadBackup(format!(
                 "{} fails the integrity check ({} problems, first: {problem})",
                 path.display(),

@@ -96,15 +96,32 @@ impl ToolArgs for JoinConversationParams {
 }
 
 /// Who a message is for: one role or session id, or a list of them.
-#[derive(Debug, Clone, Default, JsonSchema)]
-#[schemars(inline)]
-pub struct Recipients(
-    #[schemars(length(min = 1, max = MAX_SESSIONS), inner(length(min = 1, max = MAX_ROLE_CHARS)))]
-    pub Vec<String>,
-);
+#[derive(Debug, Clone, Default)]
+pub struct Recipients(pub Vec<String>);
 
-/// Accepts a single name as well as a list (models write either), while the
-/// schema publishes the list, which every client can express.
+/// One name or a list: models write either, and the schema says so.
+impl JsonSchema for Recipients {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Recipients".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let name =
+            serde_json::json!({"type": "string", "minLength": 1, "maxLength": MAX_ROLE_CHARS});
+        schemars::json_schema!({
+            "description": "Roles or session ids to write to (one, or a list); omit to write to everyone else.",
+            "anyOf": [
+                name,
+                {"type": "array", "items": name, "minItems": 1, "maxItems": MAX_SESSIONS}
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Recipients {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -129,7 +146,8 @@ pub struct SendMessageParams {
     /// The message (UTF-8, at most 51200 bytes). Secrets are redacted before storage.
     #[schemars(length(min = 1))]
     pub message: String,
-    /// Roles or session ids to write to; omit to write to everyone else.
+    #[serde(default)]
+    #[schemars(with = "Recipients")]
     pub to: Option<Recipients>,
     /// What the message is for (default "info").
     #[serde(default)]
