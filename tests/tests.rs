@@ -21,6 +21,7 @@ mod redaction_e2e;
 mod schemas;
 mod secrets;
 mod stress;
+mod teams;
 mod util;
 mod util_cli;
 mod yolo_e2e;

@@ -1,17 +1,20 @@
 //! The `bridge://inbox` resource: what waits for this session's conversations,
 //! read without marking anything read, and a subscription that sends
 //! `notifications/resources/updated` when a message for it arrives, so a
-//! client that honours subscriptions is pushed instead of polling.
+//! client that honours subscriptions is pushed instead of polling — through
+//! `resources/subscribe` (protocol versions up to 2025-11-25) or
+//! `subscriptions/listen` (2026-07-28).
 
 use std::sync::Arc;
 
 use rmcp::ErrorData;
 use rmcp::RoleServer;
+use rmcp::model::SubscriptionFilter;
 use rmcp::model::{
     ListResourcesResult, ReadResourceResult, Resource, ResourceContents,
     ResourceUpdatedNotificationParam,
 };
-use rmcp::service::Peer;
+use rmcp::service::{Peer, SubscriptionContext};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -106,13 +109,50 @@ impl<S: YoloStore> BridgeServer<S> {
         }
         let stop = self.session_end.child_token();
         *watch = Some(stop.clone());
-        tokio::spawn(watch_inbox(
-            Arc::clone(&self.bridge),
-            Arc::clone(&self.session),
-            peer,
-            stop,
-        ));
+        let (bridge, session) = (Arc::clone(&self.bridge), Arc::clone(&self.session));
+        tokio::spawn(async move {
+            let notify = || {
+                let peer = peer.clone();
+                async move {
+                    peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(INBOX_URI))
+                        .await
+                        .is_ok()
+                }
+            };
+            watch_inbox(bridge, session, notify, stop).await;
+        });
         Ok(())
+    }
+
+    /// The part of a `subscriptions/listen` filter this server serves: the inbox resource.
+    pub(super) fn inbox_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let wanted = requested
+            .resource_subscriptions
+            .as_ref()
+            .is_some_and(|uris| uris.iter().any(|u| u == INBOX_URI));
+        wanted.then(|| {
+            SubscriptionFilter::builder()
+                .resource_subscription(INBOX_URI)
+                .build()
+        })
+    }
+
+    /// Runs a `subscriptions/listen` subscription to the inbox until the
+    /// client cancels it or the session ends.
+    pub(super) async fn listen_inbox(&self, context: SubscriptionContext) {
+        let stop = self.session_end.child_token();
+        let sink = context.sink().clone();
+        let notify = || {
+            let sink = sink.clone();
+            async move { sink.notify_resource_updated(INBOX_URI).await.is_ok() }
+        };
+        tokio::select! {
+            () = watch_inbox(Arc::clone(&self.bridge), Arc::clone(&self.session), notify, stop.clone()) => {}
+            () = context.cancelled() => stop.cancel(),
+        }
     }
 
     /// `resources/unsubscribe`: ends the watch.
@@ -132,15 +172,19 @@ impl<S: YoloStore> BridgeServer<S> {
     }
 }
 
-/// Notifies `peer` each time the unread count of `session`'s conversations
+/// Calls `notify` each time the unread count of `session`'s conversations
 /// rises (a message arrived), woken by the store's change feed (commits of
-/// any process), until `stop` is cancelled or the client is gone.
-async fn watch_inbox<S: Store>(
+/// any process), until `stop` is cancelled or `notify` reports the client gone.
+async fn watch_inbox<S, N, F>(
     bridge: Arc<crate::service::Bridge<S>>,
     session: Arc<Session>,
-    peer: Peer<RoleServer>,
+    notify: N,
     stop: CancellationToken,
-) {
+) where
+    S: Store,
+    N: Fn() -> F,
+    F: std::future::Future<Output = bool>,
+{
     let mut feed = bridge.store().changes();
     let mut last: u64 = 0;
     loop {
@@ -152,12 +196,7 @@ async fn watch_inbox<S: Store>(
                 last
             }
         };
-        if now > last
-            && peer
-                .notify_resource_updated(ResourceUpdatedNotificationParam::new(INBOX_URI))
-                .await
-                .is_err()
-        {
+        if now > last && !notify().await {
             return;
         }
         last = now;
