@@ -172,8 +172,8 @@ impl<S: YoloStore> BridgeServer<S> {
     }
 }
 
-/// Calls `notify` each time the unread count of `session`'s conversations
-/// rises (a message arrived), woken by the store's change feed (commits of
+/// Calls `notify` each time a message arrives for `session`'s conversations
+/// (the newest unread id grows), woken by the store's change feed (commits of
 /// any process), until `stop` is cancelled or `notify` reports the client gone.
 async fn watch_inbox<S, N, F>(
     bridge: Arc<crate::service::Bridge<S>>,
@@ -186,20 +186,26 @@ async fn watch_inbox<S, N, F>(
     F: std::future::Future<Output = bool>,
 {
     let mut feed = bridge.store().changes();
-    let mut last: u64 = 0;
+    // What waited before the subscription is no news.
+    let mut last = bridge
+        .newest_unread(&sessions(&session))
+        .await
+        .unwrap_or(None);
     loop {
         feed.mark_seen();
-        let now = match bridge.unread_count(&sessions(&session)).await {
+        let newest = match bridge.newest_unread(&sessions(&session)).await {
             Ok(n) => n,
             Err(e) => {
-                tracing::warn!(error = %e, "inbox watch: cannot count unread messages");
+                tracing::warn!(error = %e, "inbox watch: cannot read the inbox");
                 last
             }
         };
-        if now > last && !notify().await {
-            return;
+        if newest > last {
+            if !notify().await {
+                return;
+            }
+            last = newest;
         }
-        last = now;
         tokio::select! {
             () = feed.changed() => {}
             () = stop.cancelled() => return,

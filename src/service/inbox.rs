@@ -116,20 +116,21 @@ impl<S: Store> Bridge<S> {
         Ok(out)
     }
 
-    /// How many messages wait for `sessions` in all (no audit: a count
-    /// reveals no content; the inbox resource's watch calls this on every wake).
+    /// The id of the newest message waiting for any of `sessions`: it grows
+    /// exactly when a message arrives for them. No audit (an id reveals no
+    /// content); the inbox resource's watch calls this on every wake-up.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn unread_count(
+    pub async fn newest_unread(
         &self,
         sessions: &[(ConversationId, Side)],
-    ) -> Result<u64, ServiceError> {
-        let mut total = 0;
+    ) -> Result<Option<i64>, ServiceError> {
+        let mut newest = None;
         for (conversation, side) in sessions {
-            total += self.store.peek_unread(conversation, *side, 0).await?.count;
+            newest = newest.max(self.store.peek_unread(conversation, *side, 0).await?.newest);
         }
-        Ok(total)
+        Ok(newest)
     }
 
     /// The sessions held by live servers that `client` spawned, oldest first.

@@ -71,6 +71,8 @@ pub struct ClientBinding {
 pub struct Unread {
     /// Undelivered messages in all.
     pub count: u64,
+    /// The id of the newest of them.
+    pub newest: Option<i64>,
     /// The oldest of them, up to the limit asked for, in send order.
     pub first: Vec<Message>,
 }

@@ -187,15 +187,20 @@ pub fn peek_unread(
     side: Side,
     limit: u32,
 ) -> Result<Unread, StoreError> {
-    let count: i64 = conn
+    let (count, newest): (i64, Option<i64>) = conn
         .prepare_cached(
-            "SELECT count(*) FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2",
+            "SELECT count(*), max(message_id) FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2",
         )
-        .and_then(|mut s| s.query_row(params![conversation.as_str(), side.as_str()], |r| r.get(0)))
+        .and_then(|mut s| {
+            s.query_row(params![conversation.as_str(), side.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+        })
         .map_err(sql_err)?;
     if count == 0 || limit == 0 {
         return Ok(Unread {
             count: u64::try_from(count).unwrap_or(0),
+            newest,
             first: Vec::new(),
         });
     }
@@ -219,6 +224,7 @@ pub fn peek_unread(
     }
     Ok(Unread {
         count: u64::try_from(count).unwrap_or(0),
+        newest,
         first,
     })
 }
