@@ -22,6 +22,7 @@ mod schemas;
 mod secrets;
 mod stress;
 mod teams;
+mod teams_cli;
 mod teams_sessions;
 mod util;
 mod util_cli;

@@ -272,7 +272,7 @@ fn pair_table(shown: &[&ConversationSummary], now: Timestamp, timeout: u64) -> T
 }
 
 /// Who a message was addressed to: as stored, or, for a message from before
-/// teams, every participant but its sender. Unknown (`None`) for the bridge's
+/// teams, every participant but its sender that had joined by then. Unknown (`None`) for the bridge's
 /// own messages of that time, which went to one side only.
 fn recipients<'c>(c: &'c Conversation, m: &Message) -> Option<Vec<&'c Participant>> {
     match (&m.to, m.from) {
@@ -283,9 +283,7 @@ fn recipients<'c>(c: &'c Conversation, m: &Message) -> Option<Vec<&'c Participan
                 .collect(),
         ),
         (None, Sender::System) => None,
-        (None, Sender::Side(side)) => {
-            Some(c.participants.iter().filter(|p| p.side != side).collect())
-        }
+        (None, Sender::Side(side)) => Some(c.everyone_else_at(side, m.created_at).collect()),
     }
 }
 

@@ -36,7 +36,10 @@ impl Side {
 
     /// The `index`-th session id (0 is `a`), if there is one.
     pub fn nth(index: usize) -> Option<Side> {
-        (index < MAX_SESSIONS).then(|| Side(index as u8))
+        u8::try_from(index)
+            .ok()
+            .filter(|_| index < MAX_SESSIONS)
+            .map(Side)
     }
 
     /// Position in joining order (0 for `a`).

@@ -241,8 +241,17 @@ impl<S: YoloStore> BridgeServer<S> {
 impl<S: YoloStore> BridgeServer<S> {
     /// A server over `bridge`.
     pub fn new(bridge: Arc<Bridge<S>>) -> Self {
-        let tool_router =
+        let mut tool_router =
             Self::tool_router() + team::router() + yolo::router(bridge.yolo_enabled());
+        // 2020-12 is MCP's default dialect: naming it in every schema would
+        // cost each client 60 bytes per schema in tools/list, on every turn.
+        for route in tool_router.map.values_mut() {
+            let attr = &mut route.attr;
+            Arc::make_mut(&mut attr.input_schema).remove("$schema");
+            if let Some(out) = attr.output_schema.as_mut() {
+                Arc::make_mut(out).remove("$schema");
+            }
+        }
         Self {
             bridge,
             tool_router,

@@ -207,13 +207,13 @@ macro_rules! session_params {
         #[schemars(transform = crate::mcp::input_schema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
-            /// The conversation; omit to use this session's own.
+            /// Omit in a session that created or joined.
             #[schemars(length(min = 21, max = 21), pattern(CONVERSATION_ID_PATTERN))]
             pub conversation_id: Option<String>,
-            /// Your session id ("a", "b", …); omit to use this session's own.
+            /// Your session id (a, b, …); omit likewise.
             #[schemars(length(min = 1, max = 1), pattern(SESSION_ID_PATTERN))]
             pub session_id: Option<String>,
-            /// Your session token (64 hex digits); omit to use this session's own.
+            /// Your token; omit likewise.
             #[schemars(length(min = 64, max = 64), pattern(TOKEN_SCHEMA_PATTERN))]
             pub token: Option<String>,
             $($(#[$fmeta])* pub $field: $ty,)*

@@ -47,9 +47,7 @@ fn addressed_roles(conversation: &Conversation, message: &Message) -> Vec<String
     match (&message.to, message.from) {
         (Some(sides), _) => conversation.roles_of(sides),
         (None, Sender::Side(from)) => conversation
-            .participants
-            .iter()
-            .filter(|p| p.side != from)
+            .everyone_else_at(from, message.created_at)
             .map(|p| p.role.clone())
             .collect(),
         (None, Sender::System) => Vec::new(),

@@ -88,6 +88,18 @@ impl Conversation {
         self.active().find(|p| p.side == side)
     }
 
+    /// Who a message stored before teams went to: every participant but its
+    /// sender that had already joined when it was sent.
+    pub fn everyone_else_at(
+        &self,
+        from: Side,
+        at: Timestamp,
+    ) -> impl Iterator<Item = &super::Participant> {
+        self.participants
+            .iter()
+            .filter(move |p| p.side != from && p.joined_at.is_none_or(|j| j <= at))
+    }
+
     /// The roles of `sides`, in the order given (a side no longer known — it
     /// joined after this conversation was read — is named by its session id).
     pub fn roles_of(&self, sides: &[Side]) -> Vec<String> {

@@ -11,19 +11,15 @@ use crate::service::{Invited, JoinedSession, MyConversation, ParticipantView, Re
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(transform = crate::mcp::output_schema)]
 pub struct ParticipantInfo {
-    /// Its session id.
     pub session_id: String,
-    /// Its role.
     pub role: String,
     /// owner, member or observer.
     pub kind: String,
-    /// working, waiting, blocked, complete, or unknown before its first update.
+    /// working, waiting, blocked, complete or unknown.
     pub status: String,
-    /// Its last note, if any.
     pub note: Option<String>,
-    /// Seconds since its last status update, if any.
     pub seconds_since_heartbeat: Option<u64>,
-    /// Whether that update is recent.
+    /// Heartbeat recent enough.
     pub alive: bool,
 }
 
@@ -49,14 +45,12 @@ fn infos(v: Vec<ParticipantView>) -> Vec<ParticipantInfo> {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(transform = crate::mcp::output_schema)]
 pub struct CreateInviteResult {
-    /// Single-use code for a human to give the newcomer (not through a message).
+    /// Single-use; give it to a human, never in a message.
     pub invite_code: String,
-    /// The newcomer's role.
     pub role: String,
-    /// member or observer.
     #[serde(rename = "as")]
     pub kind: String,
-    /// When the code stops working (RFC 3339, UTC).
+    /// RFC 3339, UTC.
     pub expires_at: String,
 }
 
@@ -75,19 +69,15 @@ impl From<Invited> for CreateInviteResult {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(transform = crate::mcp::output_schema)]
 pub struct JoinConversationResult {
-    /// The conversation.
     pub conversation_id: String,
-    /// Your session id.
     pub session_id: String,
-    /// Your token; this session remembers it, so later calls may omit it.
+    /// Your token; this session remembers it.
     pub token: String,
-    /// Your role.
     pub role: String,
     /// member or observer.
     pub kind: String,
-    /// When the conversation expires (RFC 3339, UTC).
+    /// RFC 3339, UTC.
     pub expires_at: String,
-    /// Everyone taking part, you included.
     pub participants: Vec<ParticipantInfo>,
 }
 
@@ -134,9 +124,7 @@ impl From<Sent> for SendMessageResult {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(transform = crate::mcp::output_schema)]
 pub struct RemoveParticipantResult {
-    /// The removed participant's session id; its token no longer works.
     pub removed_session_id: String,
-    /// Its role.
     pub removed_role: String,
     /// Everyone still taking part.
     pub participants: Vec<ParticipantInfo>,
@@ -156,21 +144,15 @@ impl From<Removed> for RemoveParticipantResult {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(transform = crate::mcp::output_schema)]
 pub struct MyConversationInfo {
-    /// The conversation.
     pub conversation_id: String,
-    /// Your session id in it.
     pub session_id: String,
-    /// Your role.
     pub role: String,
-    /// owner, member or observer.
     pub kind: Option<String>,
-    /// active, expired, removed (the owner removed you) or gone (cleaned up).
+    /// active, expired, removed or gone.
     pub state: String,
-    /// When it expires (RFC 3339, UTC).
     pub expires_at: Option<String>,
     /// Messages waiting for you.
     pub unread: u64,
-    /// Everyone taking part.
     pub participants: Vec<ParticipantInfo>,
 }
 
