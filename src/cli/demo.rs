@@ -87,10 +87,17 @@ async fn call(client: &Client, tool: &'static str, args: Value) -> anyhow::Resul
         .call_tool(CallToolRequestParams::new(tool).with_arguments(map))
         .await
         .with_context(|| format!("{tool} failed"))?;
-    let body = result.structured_content.clone().unwrap_or(Value::Null);
     if result.is_error == Some(true) {
-        bail!("{tool} answered an error: {body}");
+        // A refusal is one text block, `<code>: <advice>`.
+        let text: Vec<&str> = result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text())
+            .map(|t| t.text.as_str())
+            .collect();
+        bail!("{tool} answered an error: {}", text.join(" "));
     }
+    let body = result.structured_content.clone().unwrap_or(Value::Null);
     Ok(body)
 }
 

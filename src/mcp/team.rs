@@ -20,8 +20,16 @@ use crate::store::YoloStore;
 #[tool_router(router = team_router, vis = "pub(super)")]
 impl<S: YoloStore> BridgeServer<S> {
     #[tool(
+        title = "Create invite",
         description = "Owner only: make a single-use code (expires in 10 min) that lets one more agent join with `role`, \
-as member or observer. Give it to the human, never in a message."
+as member or observer. Give it to the human, never in a message.",
+        annotations(
+            title = "Create invite",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn create_invite(
         &self,
@@ -37,7 +45,15 @@ as member or observer. Give it to the human, never in a message."
     }
 
     #[tool(
-        description = "Join a conversation with an invite code from a human. This session then remembers its credentials."
+        title = "Join conversation",
+        description = "Join a conversation with an invite code from a human. This session then remembers its credentials.",
+        annotations(
+            title = "Join conversation",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn join_conversation(
         &self,
@@ -50,8 +66,16 @@ as member or observer. Give it to the human, never in a message."
     }
 
     #[tool(
+        title = "Send message",
         description = "Send a message to the participants `to` names (roles or session ids), or to everyone else if omitted. \
-Secrets are redacted; at most 51200 bytes."
+Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages and wait_seconds.",
+        annotations(
+            title = "Send message",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn send_message(
         &self,
@@ -73,7 +97,15 @@ Secrets are redacted; at most 51200 bytes."
     }
 
     #[tool(
-        description = "Owner only: remove a participant (role or session id); its token stops working at once."
+        title = "Remove participant",
+        description = "Owner only: remove a participant (role or session id); its token stops working at once.",
+        annotations(
+            title = "Remove participant",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn remove_participant(
         &self,
@@ -89,7 +121,13 @@ Secrets are redacted; at most 51200 bytes."
     }
 
     #[tool(
-        description = "List the conversations this session created or joined, with roles, participants and unread counts."
+        title = "List my conversations",
+        description = "List the conversations this session created or joined, with roles, participants and unread counts.",
+        annotations(
+            title = "List my conversations",
+            read_only_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn list_my_conversations(
         &self,

@@ -1,14 +1,32 @@
-//! Reading inboxes: `check_messages` takes a session's undelivered messages
-//! (or those of every session the caller is bound to), waiting for the first
-//! one when asked — woken by a commit in any process, never by a sleep loop.
+//! Reading inboxes: `check_messages`, its long-poll, and leases.
+//!
+//! A call reads one session's inbox, or those of every session the caller is
+//! bound to (each message then names its conversation); the long-poll is
+//! woken by a commit in any process, never by a sleep loop.
+//!
+//! A page handed to a reader whose transport reports written replies is
+//! *leased*, not removed: the messages stay queued, invisible to other
+//! readers of the same inbox, until [`Bridge::acknowledge`] is called once
+//! the reply is written. A reader killed between the take and the write never
+//! acknowledges, so its lease lapses after [`LEASE`] and the next reader gets
+//! the same messages again, with the same ids, in order. Nothing behind a
+//! live lease overtakes it, so each recipient still sees its messages in send
+//! order. Without a lease (transports that cannot report writes) a take
+//! removes the messages at once, as before.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{Bridge, Caller, ServiceError, SessionCredentials, session_draft};
-use crate::domain::{ConversationId, Message, Sender};
-use crate::store::{Conversation, Page, Store};
+use crate::audit::AuditDraft;
+use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Timestamp};
+use crate::store::{Conversation, Lease, PageLimit, Pending, Receipt, Store};
+
+/// How long a leased page waits for its acknowledgement before it is handed
+/// out again. Written replies are acknowledged within milliseconds; this only
+/// bounds how long the messages of a reader that died stay out of reach.
+pub const LEASE: Duration = Duration::from_secs(20);
 
 /// How to read an inbox.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +35,9 @@ pub struct CheckMessages {
     pub wait: Duration,
     /// Largest page (over all the sessions read).
     pub limit: u32,
+    /// Whether the caller will acknowledge the page once its reply is
+    /// written (see the module documentation).
+    pub leased: bool,
 }
 
 /// A delivered message with what a recipient needs to place it.
@@ -31,18 +52,20 @@ pub struct Delivered {
 }
 
 /// A page of delivered messages.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Inbox {
     /// Messages in send order.
     pub messages: Vec<Delivered>,
     /// Whether more are waiting.
     pub more: bool,
+    /// What acknowledges the page, one per session it was taken from, when leased.
+    pub receipts: Vec<Receipt>,
 }
 
 const TOOL: &str = "check_messages";
 
 /// Roles a message was addressed to: as stored, or, for a message from
-/// before teams, every participant but its sender.
+/// before teams, every participant but its sender that had joined by then.
 fn addressed_roles(conversation: &Conversation, message: &Message) -> Vec<String> {
     match (&message.to, message.from) {
         (Some(sides), _) => conversation.roles_of(sides),
@@ -54,6 +77,13 @@ fn addressed_roles(conversation: &Conversation, message: &Message) -> Vec<String
     }
 }
 
+/// The audit draft of a call over `creds` (the first session names it).
+fn draft_for(creds: &[SessionCredentials]) -> AuditDraft {
+    creds
+        .first()
+        .map_or_else(|| AuditDraft::new("mcp", TOOL), |c| session_draft(TOOL, c))
+}
+
 impl<S: Store> Bridge<S> {
     /// Takes the undelivered messages of the sessions in `creds` (one, or
     /// every bound one), oldest first, waiting up to `check.wait` for the
@@ -62,7 +92,8 @@ impl<S: Store> Bridge<S> {
     ///
     /// Each session's messages are taken in their own transaction, exactly
     /// once and in send order; a page over several conversations is merged by
-    /// id (the global send order).
+    /// id (the global send order). A session removed while waiting ends the
+    /// wait with `auth_failed`.
     ///
     /// # Errors
     /// Authentication, expiry, rate-limit, cancellation or storage failures
@@ -81,9 +112,9 @@ impl<S: Store> Bridge<S> {
         }
         if check.wait.is_zero() {
             return self
-                .take_all(&callers, check.limit, true, true)
+                .take_all(&callers, check, true, true)
                 .await
-                .map(|i| i.unwrap_or_else(empty));
+                .map(Option::unwrap_or_default);
         }
         let Some(_slot) = LongPollSlot::take(&self.long_polls, self.settings.limits.max_long_polls)
         else {
@@ -92,11 +123,7 @@ impl<S: Store> Bridge<S> {
                 limit: self.settings.limits.max_long_polls,
                 advice: "call check_messages with wait_seconds 0, or retry in a moment (setting limits.max_long_polls)",
             };
-            let draft = creds.first().map_or_else(
-                || crate::audit::AuditDraft::new("mcp", TOOL),
-                |c| session_draft(TOOL, c),
-            );
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft_for(creds), e).await);
         };
         // A long-poll spends its quota once, up front; the final take is unmetered.
         for (c, _) in &callers {
@@ -114,107 +141,154 @@ impl<S: Store> Bridge<S> {
         tokio::pin!(cancelled);
         loop {
             feed.mark_seen();
+            let now = self.clock.now();
             let last_chance = tokio::time::Instant::now() >= deadline;
+            let mut ready = false;
+            let mut wake_at = deadline;
             for (c, _) in &callers {
                 if !self.still_member(&c.conversation, c.side).await {
-                    let draft = session_draft(TOOL, c);
-                    return Err(self.refuse(draft, ServiceError::AuthFailed).await);
+                    return Err(self
+                        .refuse(session_draft(TOOL, c), ServiceError::AuthFailed)
+                        .await);
                 }
-            }
-            let mut pending = false;
-            for (c, _) in &callers {
-                match self.store.has_pending(&c.conversation, c.side).await {
-                    Ok(p) => pending |= p,
+                match self.store.pending(&c.conversation, c.side, now).await {
+                    Ok(Pending::Ready) => ready = true,
+                    // Behind another reader's lease, look again when it lapses
+                    // (an acknowledgement wakes the feed sooner).
+                    Ok(Pending::LeasedUntil(until)) => {
+                        let micros = u64::try_from(until.micros_since(now).max(0)).unwrap_or(0);
+                        let lapse = tokio::time::Instant::now() + Duration::from_micros(micros);
+                        wake_at = wake_at.min(lapse);
+                    }
+                    Ok(Pending::Nothing) => {}
                     Err(e) => return Err(self.refuse(session_draft(TOOL, c), e.into()).await),
                 }
             }
-            if pending || last_chance {
+            if ready || last_chance {
                 // Another checker on the same session may take them first:
                 // then nothing is returned and the wait goes on.
-                if let Some(inbox) = self
-                    .take_all(&callers, check.limit, last_chance, false)
-                    .await?
-                {
+                if let Some(inbox) = self.take_all(&callers, check, last_chance, false).await? {
                     return Ok(inbox);
                 }
             }
             tokio::select! {
                 () = feed.changed() => {}
-                () = tokio::time::sleep_until(deadline) => {}
+                () = tokio::time::sleep_until(wake_at) => {}
                 () = &mut cancelled => {
-                    let draft = creds.first().map_or_else(
-                        || crate::audit::AuditDraft::new("mcp", TOOL),
-                        |c| session_draft(TOOL, c),
-                    );
-                    return Err(self.refuse(draft, ServiceError::Cancelled).await);
+                    return Err(self.refuse(draft_for(creds), ServiceError::Cancelled).await);
                 }
             }
         }
     }
 
-    /// Takes up to `limit` messages over `callers`, session by session. With
-    /// `final_attempt` false an empty result is `None` and leaves no trace;
-    /// `metered` spends each session's quota (a plain check, not a long-poll).
+    /// Takes one page over `callers`, session by session, within the count
+    /// and reply-size limits. With `final_attempt` false an empty result is
+    /// `None` and leaves no trace; `metered` spends each session's quota (a
+    /// plain check, not a long-poll).
     async fn take_all(
         &self,
         callers: &[(&SessionCredentials, Caller)],
-        limit: u32,
+        check: CheckMessages,
         final_attempt: bool,
         metered: bool,
     ) -> Result<Option<Inbox>, ServiceError> {
-        let mut messages = Vec::new();
-        let mut more = false;
+        let mut inbox = Inbox::default();
+        let mut bytes = 0usize;
         let mut answered = false;
         for (c, caller) in callers {
-            let room = limit.saturating_sub(u32::try_from(messages.len()).unwrap_or(u32::MAX));
-            if room == 0 {
+            let taken = u32::try_from(inbox.messages.len()).unwrap_or(u32::MAX);
+            let room = check.limit.saturating_sub(taken);
+            if room == 0 || bytes >= MAX_REPLY_BYTES {
                 // The page is full; say whether this session has anything left.
-                match self.store.has_pending(&c.conversation, c.side).await {
-                    Ok(p) => more |= p,
+                match self
+                    .store
+                    .pending(&c.conversation, c.side, self.clock.now())
+                    .await
+                {
+                    Ok(p) => inbox.more |= p != Pending::Nothing,
                     Err(e) => return Err(self.refuse(session_draft(TOOL, c), e.into()).await),
                 }
                 continue;
             }
             let draft = session_draft(TOOL, c);
-            let mut guard = self.guard(c, TOOL, self.clock.now(), draft.clone());
+            let now = self.clock.now();
+            let mut guard = self.guard(c, TOOL, now, draft.clone());
             if !metered {
                 guard.quota = None;
             }
-            let page: Page = match self
+            let lease = match self.lease(check.leased, now) {
+                Ok(l) => l,
+                Err(e) => return Err(self.refuse(draft, e).await),
+            };
+            let limit = PageLimit {
+                count: room,
+                bytes: MAX_REPLY_BYTES - bytes,
+            };
+            let page = match self
                 .store
-                .take_messages(c.conversation.clone(), c.side, room, final_attempt, guard)
+                .take_messages(
+                    c.conversation.clone(),
+                    c.side,
+                    limit,
+                    lease,
+                    final_attempt,
+                    guard,
+                )
                 .await
             {
-                Ok(Some(page)) => {
-                    answered = true;
-                    page
-                }
+                Ok(Some(page)) => page,
                 Ok(None) => continue,
                 Err(e) => return Err(self.refuse(draft, e.into()).await),
             };
-            more |= page.more;
-            messages.extend(page.messages.into_iter().map(|message| Delivered {
-                to: addressed_roles(&caller.conversation, &message),
-                conversation: c.conversation.clone(),
-                message,
-            }));
+            answered = true;
+            inbox.more |= page.more;
+            inbox.receipts.extend(page.receipt);
+            for message in page.messages {
+                bytes += message.content.len()
+                    + message
+                        .files_involved
+                        .iter()
+                        .map(String::len)
+                        .sum::<usize>();
+                inbox.messages.push(Delivered {
+                    to: addressed_roles(&caller.conversation, &message),
+                    conversation: c.conversation.clone(),
+                    message,
+                });
+            }
         }
         if !answered && !final_attempt {
             return Ok(None);
         }
-        messages.sort_by_key(|d| d.message.id);
-        Ok(Some(Inbox { messages, more }))
+        inbox.messages.sort_by_key(|d| d.message.id);
+        Ok(Some(inbox))
+    }
+
+    /// A fresh lease for a take at `now`, when the caller acknowledges pages.
+    fn lease(&self, leased: bool, now: Timestamp) -> Result<Option<Lease>, ServiceError> {
+        if !leased {
+            return Ok(None);
+        }
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e))))?;
+        Ok(Some(Lease {
+            id: i64::from_le_bytes(bytes),
+            until: now.plus_micros(i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX)),
+        }))
+    }
+
+    /// Removes a leased page from its inbox once its reply has been written.
+    /// A failure is logged, not returned: the lease then lapses and the page
+    /// is delivered again, which is the safe direction.
+    pub async fn acknowledge(&self, receipt: Receipt) {
+        if let Err(e) = self.store.acknowledge(receipt).await {
+            tracing::warn!(error = %e, "cannot acknowledge a delivered page; it will be delivered again");
+        }
     }
 }
 
-fn empty() -> Inbox {
-    Inbox {
-        messages: Vec::new(),
-        more: false,
-    }
-}
-
-/// One of the process's long-poll places, given back when dropped (also when
+/// One of the process's long-poll slots, given back when dropped (also when
 /// the waiting call is cancelled).
 struct LongPollSlot<'a>(&'a AtomicU32);
 

@@ -26,7 +26,7 @@ pub use admin::{
 pub use conversation::{
     Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,
 };
-pub use delivery::{CheckMessages, Delivered, Inbox};
+pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
 pub use error::ServiceError;
 pub use inbox::{UnreadMessage, UnreadSummary};
 pub use oversight::Approval;

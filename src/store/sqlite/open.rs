@@ -14,7 +14,8 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_yolo.sql"),
-    include_str!("../../../migrations/sqlite/0003_teams.sql"),
+    include_str!("../../../migrations/sqlite/0003_delivery_leases.sql"),
+    include_str!("../../../migrations/sqlite/0004_teams.sql"),
 ];
 
 /// The schema version this build writes.

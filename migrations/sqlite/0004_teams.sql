@@ -1,4 +1,4 @@
--- Schema version 3: conversations of more than two participants.
+-- Schema version 4: conversations of more than two participants.
 -- Existing conversations keep working unchanged: side 'a' becomes their owner,
 -- side 'b' a member, and their messages keep going to every other participant.
 
