@@ -169,6 +169,14 @@ async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
         ok(&call(&stranger, "list_my_conversations", json!({})).await),
         json!({"conversations": []})
     );
+    // Explicit credentials narrow the list only when they are genuine.
+    let forged = json!({"conversation_id": one.id, "session_id": "b", "token": one.a});
+    tool_error(
+        &call(&stranger, "list_my_conversations", forged).await,
+        "auth_failed",
+    );
+    let mine = ok(&call(&stranger, "list_my_conversations", one.args("b", json!({}))).await);
+    assert_eq!(mine["conversations"][0]["role"], "frontend");
     // … and works as before with them.
     assert_eq!(
         contents(&check(&stranger, &one, "a", json!({})).await),
@@ -182,7 +190,7 @@ async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
     .await);
     // Refusals are audited (read-only ones a moment later: they are batched).
     wait_until("the refusals to be audited", || {
-        env.count("SELECT count(*) FROM audit_log WHERE code = 'auth_failed'") >= before + 7
+        env.count("SELECT count(*) FROM audit_log WHERE code = 'auth_failed'") >= before + 8
     })
     .await;
     for s in [owner, member, stranger, helper] {

@@ -447,12 +447,6 @@ impl<S: Store> Bridge<S> {
                 self.join_failures.record(at);
                 return Err(ServiceError::InviteInvalid);
             }
-            Err(StoreError::Conflict(_)) => {
-                let e = ServiceError::Forbidden(
-                    "this invite's role was taken meanwhile; ask the owner for a new invite".into(),
-                );
-                return Err(self.refuse(draft, e).await);
-            }
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
         let c = &joined.conversation;
@@ -541,7 +535,8 @@ impl<S: Store> Bridge<S> {
     /// unread count. Reads only; one audit record for the call.
     ///
     /// # Errors
-    /// Storage failures.
+    /// [`ServiceError::AuthFailed`] for a token that is not the session's;
+    /// storage failures.
     pub async fn my_conversations(
         &self,
         bound: &[SessionCredentials],
@@ -549,6 +544,14 @@ impl<S: Store> Bridge<S> {
         let at = self.clock.now();
         let mut draft = AuditDraft::new("mcp", "list_my_conversations");
         draft.count = Some(i64::try_from(bound.len()).unwrap_or(i64::MAX));
+        // Explicit credentials may narrow the list: they must be genuine.
+        if let Some(b) = bound
+            .iter()
+            .find(|b| !self.key.verify(&b.conversation, b.side, &b.token))
+        {
+            let draft = draft.on(Some(b.conversation.as_str()), Some(b.side.as_str()));
+            return Err(self.refuse(draft, ServiceError::AuthFailed).await);
+        }
         let mut out = Vec::with_capacity(bound.len());
         for b in bound {
             let found = match self.store.conversation(&b.conversation).await {
