@@ -11,6 +11,7 @@ mod conversation;
 mod delivery;
 mod error;
 mod inbox;
+mod invite;
 mod oversight;
 mod redaction;
 mod session;
@@ -29,13 +30,11 @@ pub use conversation::{
 pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
 pub use error::ServiceError;
 pub use inbox::{UnreadMessage, UnreadSummary};
+pub use invite::{Invited, JoinedSession};
 pub use oversight::Approval;
 pub use redaction::SharedRedactor;
 pub use session::{ClientProcess, CredentialArgs, Scope, Session, resolve};
-pub use team::{
-    Addressing, Invited, JoinedSession, MyConversation, ParticipantView, Removed, SessionState,
-    TeamSettings,
-};
+pub use team::{Addressing, MyConversation, ParticipantView, Removed, SessionState, TeamSettings};
 pub use yolo::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
 use crate::audit::{AuditDraft, Outcome};
@@ -128,7 +127,7 @@ pub(crate) struct Caller {
 /// The bridge's rules over a store.
 pub struct Bridge<S: Store> {
     /// Failed joins in this process, for the per-process guessing limit.
-    join_failures: team::FailureWindow,
+    join_failures: invite::FailureWindow,
     /// Long-polls waiting in this process right now.
     long_polls: std::sync::atomic::AtomicU32,
     store: S,
@@ -148,7 +147,7 @@ impl<S: Store> Bridge<S> {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            join_failures: team::FailureWindow::default(),
+            join_failures: invite::FailureWindow::default(),
             long_polls: std::sync::atomic::AtomicU32::new(0),
             store,
             key,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::{SqliteStore, ops, sql_err};
+use super::{SqliteStore, ops, rows, sql_err};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Timestamp};
 use crate::store::admin::{
@@ -50,7 +50,7 @@ fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>, StoreError>
             "SELECT c.id, c.created_at, c.expires_at, {}
              FROM conversations c JOIN participants p ON p.conversation_id = c.id
              ORDER BY c.created_at, c.id, length(p.side), p.side",
-            ops::PARTICIPANT_COLUMNS
+            rows::PARTICIPANT_COLUMNS
         ))
         .map_err(sql_err)?;
     let mut rows = stmt.query([]).map_err(sql_err)?;
@@ -65,7 +65,7 @@ fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>, StoreError>
                 participants: Vec::with_capacity(2),
             });
         }
-        let participant = ops::decode_participant(row, 3)?;
+        let participant = rows::decode_participant(row, 3)?;
         if let Some(c) = out.last_mut() {
             c.participants.push(participant);
         }
@@ -207,7 +207,7 @@ fn records(
                 content: row.get(4).map_err(sql_err)?,
                 files_involved: serde_json::from_str(&files).map_err(corrupt)?,
                 created_at: Timestamp::from_micros(row.get(6).map_err(sql_err)?),
-                to: ops::decode_sides(row.get(7).map_err(sql_err)?)?,
+                to: rows::decode_sides(row.get(7).map_err(sql_err)?)?,
             },
             unread_by: pending.remove(&id).unwrap_or_default(),
         });

@@ -12,6 +12,7 @@ mod audit;
 mod checkpoint;
 mod open;
 mod ops;
+mod rows;
 mod spool;
 mod team;
 mod tx;

@@ -3,54 +3,16 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sql_err;
+use super::{rows, sql_err};
 use crate::audit::{AuditDraft, AuditRecord, GENESIS_HASH, Outcome};
 use crate::domain::{
-    ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Status, Timestamp,
+    ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Timestamp,
 };
 use crate::ratelimit::{self, Quota, Window};
 use crate::store::{
-    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Participant, Pending,
+    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending,
     RATE_LIMITED_CODE, Receipt, StatusRecord, StoreError,
 };
-
-/// The participant columns every reader selects, in [`decode_participant`]'s order.
-pub const PARTICIPANT_COLUMNS: &str =
-    "p.side, p.role, p.kind, p.status, p.note, p.status_at, p.joined_at, p.removed_at";
-
-/// Decodes the [`PARTICIPANT_COLUMNS`] starting at column `at`.
-pub fn decode_participant(row: &rusqlite::Row<'_>, at: usize) -> Result<Participant, StoreError> {
-    let corrupt = |e: crate::domain::InvalidValue| StoreError::Corrupt(e.to_string());
-    let side: String = row.get(at).map_err(sql_err)?;
-    let kind: String = row.get(at + 2).map_err(sql_err)?;
-    let status: Option<String> = row.get(at + 3).map_err(sql_err)?;
-    let status = match status {
-        None => None,
-        Some(s) => Some(StatusRecord {
-            status: Status::parse(&s).map_err(corrupt)?,
-            note: row.get(at + 4).map_err(sql_err)?,
-            updated_at: Timestamp::from_micros(
-                row.get::<_, Option<i64>>(at + 5)
-                    .map_err(sql_err)?
-                    .unwrap_or_default(),
-            ),
-        }),
-    };
-    let time = |i: usize| -> Result<Option<Timestamp>, StoreError> {
-        Ok(row
-            .get::<_, Option<i64>>(at + i)
-            .map_err(sql_err)?
-            .map(Timestamp::from_micros))
-    };
-    Ok(Participant {
-        side: Side::parse(&side).map_err(corrupt)?,
-        role: row.get(at + 1).map_err(sql_err)?,
-        kind: ParticipantKind::parse(&kind).map_err(corrupt)?,
-        status,
-        joined_at: time(6)?,
-        removed_at: time(7)?,
-    })
-}
 
 /// Reads a conversation with its participants.
 pub fn conversation(
@@ -59,9 +21,10 @@ pub fn conversation(
 ) -> Result<Option<Conversation>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT c.created_at, c.expires_at, {PARTICIPANT_COLUMNS}
+            "SELECT c.created_at, c.expires_at, {}
              FROM conversations c JOIN participants p ON p.conversation_id = c.id
-             WHERE c.id = ?1 ORDER BY length(p.side), p.side"
+             WHERE c.id = ?1 ORDER BY length(p.side), p.side",
+            rows::PARTICIPANT_COLUMNS
         ))
         .map_err(sql_err)?;
     let mut rows = stmt.query([id.as_str()]).map_err(sql_err)?;
@@ -73,7 +36,9 @@ pub fn conversation(
             expires_at: Timestamp::from_micros(row.get(1).unwrap_or_default()),
             participants: Vec::with_capacity(2),
         });
-        conversation.participants.push(decode_participant(row, 2)?);
+        conversation
+            .participants
+            .push(rows::decode_participant(row, 2)?);
     }
     Ok(found)
 }
@@ -253,27 +218,6 @@ pub fn create_conversation(tx: &Connection, new: &NewConversation) -> Result<(),
     Ok(())
 }
 
-/// Encodes sides for the `recipients` column: `b,c`.
-pub fn encode_sides(sides: &[Side]) -> String {
-    sides
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Decodes the `recipients` column (`NULL` for messages from before teams).
-pub fn decode_sides(text: Option<String>) -> Result<Option<Vec<Side>>, StoreError> {
-    let Some(text) = text else { return Ok(None) };
-    if text.is_empty() {
-        return Ok(Some(Vec::new()));
-    }
-    text.split(',')
-        .map(|s| Side::parse(s).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
 /// Inserts a message and one pending delivery per recipient that is still an
 /// active participant. [`StoreError::NotFound`] when the sender was removed
 /// meanwhile (its token stopped working before this commit).
@@ -308,7 +252,7 @@ pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, Stor
                     message.content,
                     files,
                     message.created_at.as_micros(),
-                    encode_sides(&message.to)
+                    rows::encode_sides(&message.to)
                 ],
                 |r| r.get(0),
             )
@@ -480,7 +424,7 @@ pub fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         created_at: Timestamp::from_micros(row.get(5).map_err(sql_err)?),
         from_role: row.get(6).map_err(sql_err)?,
-        to: decode_sides(row.get(7).map_err(sql_err)?)?,
+        to: rows::decode_sides(row.get(7).map_err(sql_err)?)?,
     })
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, params};
 
-use super::super::{ops, sql_err};
+use super::super::{ops, rows, sql_err};
 use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{AuditFor, ConversationRecord, ImportReport};
 use crate::store::{Conversation, Participant, StoreError};
@@ -202,7 +202,7 @@ pub(super) fn import(
                     msg.content,
                     files,
                     msg.created_at.as_micros(),
-                    msg.to.as_deref().map(ops::encode_sides)
+                    msg.to.as_deref().map(rows::encode_sides)
                 ])
                 .map_err(sql_err)?;
             for side in &m.unread_by {
