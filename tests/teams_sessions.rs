@@ -151,6 +151,38 @@ async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
     )
     .await);
     assert_eq!(contents(&narrowed), ["only two"]);
+    // Removed from one conversation, the session still reads the other at once.
+    ok(&call(
+        &owner,
+        "remove_participant",
+        json!({"conversation_id": one.id, "participant": "qa"}),
+    )
+    .await);
+    say(
+        &owner,
+        "still here",
+        json!({"conversation_id": two.id, "to": "qa"}),
+    )
+    .await;
+    let rest = ok(&call(&member, "check_messages", json!({})).await);
+    assert_eq!(contents(&rest), ["still here"]);
+    tool_error(
+        &call(
+            &member,
+            "check_messages",
+            json!({"conversation_id": one.id}),
+        )
+        .await,
+        "auth_failed",
+    );
+    let states = ok(&call(&member, "list_my_conversations", json!({})).await);
+    assert_eq!(
+        (
+            states["conversations"][0]["state"].as_str(),
+            states["conversations"][1]["state"].as_str()
+        ),
+        (Some("removed"), Some("active"))
+    );
 
     // A process that never created or joined is refused without credentials …
     let before = env.count("SELECT count(*) FROM audit_log WHERE code = 'auth_failed'");

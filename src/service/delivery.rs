@@ -105,10 +105,21 @@ impl<S: Store> Bridge<S> {
         cancelled: impl Future<Output = ()> + Send,
     ) -> Result<Inbox, ServiceError> {
         let at = self.clock.now();
+        // Reading every bound session, one that expired or was removed is
+        // left out (its refusal is audited) rather than failing the others.
         let mut callers = Vec::with_capacity(creds.len());
+        let mut first_refusal = None;
         for c in creds {
-            let caller = self.authorize(c, &session_draft(TOOL, c), at).await?;
-            callers.push((c, caller));
+            match self.authorize(c, &session_draft(TOOL, c), at).await {
+                Ok(caller) => callers.push((c, caller)),
+                Err(e) if creds.len() > 1 => {
+                    first_refusal.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if callers.is_empty() {
+            return Err(first_refusal.unwrap_or(ServiceError::AuthFailed));
         }
         if check.wait.is_zero() {
             return self
@@ -145,12 +156,26 @@ impl<S: Store> Bridge<S> {
             let last_chance = tokio::time::Instant::now() >= deadline;
             let mut ready = false;
             let mut wake_at = deadline;
-            for (c, _) in &callers {
-                if !self.still_member(&c.conversation, c.side).await {
-                    return Err(self
+            // A session removed while waiting stops the wait for it; the
+            // call fails only when no session is left.
+            let mut kept = Vec::with_capacity(callers.len());
+            for (c, caller) in callers {
+                if self.still_member(&c.conversation, c.side).await {
+                    kept.push((c, caller));
+                } else {
+                    let refusal = self
                         .refuse(session_draft(TOOL, c), ServiceError::AuthFailed)
-                        .await);
+                        .await;
+                    if kept.is_empty() && creds.len() == 1 {
+                        return Err(refusal);
+                    }
                 }
+            }
+            callers = kept;
+            if callers.is_empty() {
+                return Err(ServiceError::AuthFailed);
+            }
+            for (c, _) in &callers {
                 match self.store.pending(&c.conversation, c.side, now).await {
                     Ok(Pending::Ready) => ready = true,
                     // Behind another reader's lease, look again when it lapses
