@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::domain::{ConversationId, Side};
+use crate::domain::{ConversationId, InviteCode, Side};
 
 /// Bytes of key material.
 pub const KEY_BYTES: usize = 32;
@@ -197,6 +197,17 @@ impl ServerKey {
         Token(out)
     }
 
+    /// The stored form of an invite code: `HMAC-SHA256(key, "mcp-bridge/invite/v1" ‖ 0 ‖ code)`
+    /// in hex. Keyed, so a copy of the database alone cannot test guesses
+    /// offline; looked up by equality (the hash of a guess reveals nothing).
+    pub fn invite_hash(&self, code: &InviteCode) -> String {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC accepts keys of any length");
+        mac.update(b"mcp-bridge/invite/v1\0");
+        mac.update(code.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// Whether `token` belongs to `side` of `conversation`, compared in constant time.
     pub fn verify(&self, conversation: &ConversationId, side: Side, token: &Token) -> bool {
         self.derive(conversation, side).0.ct_eq(&token.0).into()
@@ -227,6 +238,23 @@ mod tests {
         );
         assert!(Token::parse("abc").is_err());
         assert!(!format!("{a:?}").contains(&a.to_hex()));
+        let c = key.derive(&conv(1), Side::nth(2).unwrap());
+        assert!(!key.verify(&conv(1), Side::B, &c));
+        assert!(key.verify(&conv(1), Side::nth(2).unwrap(), &c));
+    }
+
+    #[test]
+    fn invite_hashes_are_keyed_and_distinct() {
+        let key = ServerKey::from_bytes([7; KEY_BYTES]);
+        let code = InviteCode::parse("7KQ2-M9XD-4HTP-0R3C").unwrap();
+        let same = InviteCode::parse("7kq2m9xd4htp0r3c").unwrap();
+        assert_eq!(key.invite_hash(&code), key.invite_hash(&same));
+        assert_eq!(key.invite_hash(&code).len(), 64);
+        let other = InviteCode::parse("7KQ2-M9XD-4HTP-0R3D").unwrap();
+        assert_ne!(key.invite_hash(&code), key.invite_hash(&other));
+        let other_key = ServerKey::from_bytes([8; KEY_BYTES]);
+        assert_ne!(key.invite_hash(&code), other_key.invite_hash(&code));
+        assert!(!key.invite_hash(&code).contains("7KQ2"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::ratelimit::Limits;
 use crate::redact::{CustomPattern, RedactionSettings, Redactor};
-use crate::service::{BridgeSettings, ResourceLimits, ToolLimits, YoloSettings};
+use crate::service::{BridgeSettings, ResourceLimits, TeamSettings, ToolLimits, YoloSettings};
 use crate::store::sqlite::Durability;
 
 /// The annotated example configuration, printed by `mcp-bridge config example`.
@@ -72,6 +72,7 @@ struct RawConfig {
     yolo: RawYolo,
     limits: RawResourceLimits,
     audit: RawAudit,
+    teams: RawTeams,
 }
 
 /// `[audit]`: how long audit records are kept.
@@ -80,6 +81,25 @@ struct RawConfig {
 struct RawAudit {
     /// Days (fractions allowed); absent keeps records forever.
     retention_days: Option<f64>,
+}
+
+/// `[teams]`: conversations of more than two participants.
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawTeams {
+    max_participants: u32,
+    invite_minutes: f64,
+}
+
+impl Default for RawTeams {
+    fn default() -> Self {
+        let d = TeamSettings::default();
+        Self {
+            max_participants: d.max_participants,
+            invite_minutes: d.invite_ttl_us as f64 / 60_000_000.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +133,7 @@ impl Default for RawConfig {
             yolo: RawYolo::default(),
             limits: RawResourceLimits::default(),
             audit: RawAudit::default(),
+            teams: RawTeams::default(),
         }
     }
 }
@@ -126,6 +147,7 @@ struct RawRateLimits {
     update_my_status: RawLimits,
     check_partner_status: RawLimits,
     unauthenticated: RawLimits,
+    join_conversation: RawLimits,
 }
 
 impl Default for RawRateLimits {
@@ -137,6 +159,7 @@ impl Default for RawRateLimits {
             update_my_status: RawLimits::default(),
             check_partner_status: RawLimits::default(),
             unauthenticated: RawLimits::default(),
+            join_conversation: RawLimits::default(),
         }
     }
 }
@@ -239,6 +262,11 @@ pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
     unauthenticated: Limits {
         per_minute: Some(60),
         per_hour: Some(200),
+        per_day: Some(1_000),
+    },
+    join_conversation: Limits {
+        per_minute: Some(30),
+        per_hour: Some(300),
         per_day: Some(1_000),
     },
 };
@@ -456,6 +484,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 &r.unauthenticated,
                 DEFAULT_LIMITS.unauthenticated,
             )?,
+            join_conversation: limits(
+                "join_conversation",
+                &r.join_conversation,
+                DEFAULT_LIMITS.join_conversation,
+            )?,
         })
     } else {
         None
@@ -496,6 +529,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                     ));
                 }
             },
+            teams: teams(&raw.teams)?,
         },
         durability,
         log_level: raw.log_level,
@@ -517,6 +551,20 @@ fn resource_limits(raw: &RawResourceLimits) -> Result<ResourceLimits, ConfigErro
         conversations_per_hour: raw.conversations_per_hour,
         max_pending_messages: raw.max_pending_messages,
         max_long_polls: raw.max_long_polls,
+    })
+}
+
+fn teams(raw: &RawTeams) -> Result<TeamSettings, ConfigError> {
+    let most = crate::domain::MAX_SESSIONS as u32;
+    if !(2..=most).contains(&raw.max_participants) {
+        return Err(invalid(
+            "teams.max_participants",
+            format!("must be between 2 and {most} (one session id per letter a to z)"),
+        ));
+    }
+    Ok(TeamSettings {
+        max_participants: raw.max_participants,
+        invite_ttl_us: minutes_to_us("teams.invite_minutes", raw.invite_minutes)?,
     })
 }
 
@@ -699,6 +747,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("retention"), "{e}");
+    }
+
+    #[test]
+    fn team_settings_are_bounded() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.bridge.teams.max_participants, 16);
+        assert_eq!(c.bridge.teams.invite_ttl_us, 10 * 60_000_000);
+        let c = load_str("[teams]\nmax_participants = 3\ninvite_minutes = 1.5\n", &[]).unwrap();
+        assert_eq!(c.bridge.teams.max_participants, 3);
+        assert_eq!(c.bridge.teams.invite_ttl_us, 90_000_000);
+        for bad in [
+            "max_participants = 1",
+            "max_participants = 27",
+            "invite_minutes = 0",
+        ] {
+            let e = load_str(&format!("[teams]\n{bad}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("teams."), "{bad}: {e}");
+        }
+        let c = Config::load(None, env(&[("MCP_BRIDGE_TEAMS__MAX_PARTICIPANTS", "4")])).unwrap();
+        assert_eq!(c.bridge.teams.max_participants, 4);
     }
 
     #[test]

@@ -171,54 +171,6 @@ impl fmt::Display for ConversationId {
     }
 }
 
-/// One side of a two-party conversation. Side `a` created it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Side {
-    /// The creator.
-    A,
-    /// The partner the creator hands a token to.
-    B,
-}
-
-impl Side {
-    /// Both sides, in order.
-    pub const ALL: [Side; 2] = [Side::A, Side::B];
-
-    /// `"a"` or `"b"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Side::A => "a",
-            Side::B => "b",
-        }
-    }
-
-    /// The other side.
-    pub const fn partner(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-
-    /// Validates `"a"` or `"b"`.
-    ///
-    /// # Errors
-    /// For anything else.
-    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
-        match text {
-            "a" => Ok(Side::A),
-            "b" => Ok(Side::B),
-            _ => Err(InvalidValue::new("session_id", "must be \"a\" or \"b\"")),
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Who wrote a message: a side, or the bridge itself (command results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sender {
@@ -339,6 +291,14 @@ macro_rules! wire_enum {
         }
     };
 }
+
+mod invite;
+mod session;
+
+pub use invite::{
+    INVITE_BITS, INVITE_CODE_PATTERN, INVITE_SYMBOLS, InviteCode, MAX_INVITE_CODE_CHARS,
+};
+pub use session::{MAX_SESSIONS, ParticipantKind, SESSION_ID_PATTERN, Side};
 
 wire_enum! {
     /// What a message is for; helps the partner decide how to react.
@@ -503,6 +463,10 @@ pub struct Message {
     pub files_involved: Vec<String>,
     /// When it was stored.
     pub created_at: Timestamp,
+    /// The participants it was addressed to, in session order; `None` for a
+    /// message stored before conversations had more than two participants,
+    /// which went to every participant but its sender.
+    pub to: Option<Vec<Side>>,
 }
 
 #[cfg(test)]
@@ -562,7 +526,6 @@ mod tests {
             assert_eq!(ActionType::parse(a.as_str()).unwrap(), *a);
         }
         assert!(Status::parse("sleeping").is_err());
-        assert_eq!(Side::A.partner(), Side::B);
         assert_eq!(Sender::parse("system").unwrap(), Sender::System);
     }
 

@@ -19,6 +19,7 @@
 //! - [`redact`]: the secret-redaction engine.
 //! - [`display`]: which characters agent text may not show a terminal raw, and their escapes.
 //! - [`runner`]: YOLO command policy, sandbox arguments, running and snapshots.
+//! - [`process`]: `/proc` lookups that tie `serve` and `inbox` to the client that spawned them.
 //! - [`ratelimit`], [`audit`]: pure rate-window decisions and the audit hash chain.
 
 pub mod app;
@@ -30,6 +31,7 @@ pub mod display;
 pub mod domain;
 pub mod mcp;
 pub mod operator;
+pub mod process;
 pub mod ratelimit;
 pub mod redact;
 pub mod runner;

@@ -84,8 +84,8 @@ fn bad_calls(conv: &Conv) -> Vec<(&'static str, &'static str, Value)> {
         ),
         (
             "send_to_partner",
-            "out-of-enum session_id",
-            creds(json!({"message": "hi", "session_id": "c"})),
+            "two-letter session_id",
+            creds(json!({"message": "hi", "session_id": "ab"})),
         ),
         (
             "send_to_partner",
@@ -95,8 +95,8 @@ fn bad_calls(conv: &Conv) -> Vec<(&'static str, &'static str, Value)> {
         ("send_to_partner", "missing message", creds(json!({}))),
         (
             "send_to_partner",
-            "missing token",
-            without("token", json!({"message": "hi"})),
+            "token without session_id",
+            without("session_id", json!({"message": "hi"})),
         ),
         (
             "send_to_partner",
@@ -196,8 +196,8 @@ fn bad_calls(conv: &Conv) -> Vec<(&'static str, &'static str, Value)> {
         ),
         (
             "check_partner_status",
-            "missing token",
-            without("token", json!({})),
+            "token without conversation_id",
+            without("conversation_id", json!({})),
         ),
         (
             "check_partner_status",

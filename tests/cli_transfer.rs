@@ -20,14 +20,14 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
     assert_eq!(
         said,
         format!(
-            "Exported 2 conversations (5 messages) to {file_arg} (format version 1; no tokens, no key).\n"
+            "Exported 2 conversations (5 messages) to {file_arg} (format version 2; no tokens, no key).\n"
         )
     );
     assert_eq!(mode(&file), 0o600);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(
         (&doc["format"], &doc["version"]),
-        (&json!("mcp-bridge-export"), &json!(1))
+        (&json!("mcp-bridge-export"), &json!(2))
     );
     let text = std::fs::read_to_string(&file).unwrap();
     for secret in [&p.busy.a, &p.busy.b, &p.quiet.a] {
@@ -207,11 +207,11 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
 
     // A newer format version, a corrupt file, and a conflicting conversation are refused whole.
     let newer = env.dir.join("newer.json");
-    std::fs::write(&newer, text.replacen("\"version\": 1", "\"version\": 2", 1)).unwrap();
+    std::fs::write(&newer, text.replacen("\"version\": 2", "\"version\": 3", 1)).unwrap();
     let empty = env.dir.join("never").join("bridge.db");
     cli_on(&env, &empty, &["import", newer.to_str().unwrap()])
         .await
-        .fails(2, "format version 2, newer than version 1");
+        .fails(2, "format version 3, newer than version 2");
     assert!(!empty.exists(), "a refused import created a database");
     let corrupt = env.dir.join("corrupt.json");
     std::fs::write(&corrupt, text.replace("\"question\"", "\"gossip\"")).unwrap();

@@ -38,6 +38,11 @@ async fn every_tool_has_a_title_and_truthful_annotations() {
         ("check_partner_status", true, false, false),
         ("enable_yolo_mode", false, false, false),
         ("execute_command", false, true, true),
+        ("create_invite", false, false, false),
+        ("join_conversation", false, false, false),
+        ("send_message", false, false, false),
+        ("remove_participant", false, true, false),
+        ("list_my_conversations", true, false, false),
     ];
     assert_eq!(by_name.len(), expected.len(), "{:?}", by_name.keys());
     for (name, read_only, destructive, open_world) in expected {

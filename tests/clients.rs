@@ -35,13 +35,18 @@ const INSPECTOR_SPEC: &str = "@modelcontextprotocol/inspector@2.12.0";
 const SECRET: &str = "AKIAZ7Q3K5M2N8P4R6TX";
 const SECRET_PLACEHOLDER: &str = "AWS_KEY_REDACTED";
 
-/// The seven tools, sorted.
-const TOOLS: [&str; 7] = [
+/// The twelve tools, sorted.
+const TOOLS: [&str; 12] = [
     "check_messages",
     "check_partner_status",
     "create_conversation",
+    "create_invite",
     "enable_yolo_mode",
     "execute_command",
+    "join_conversation",
+    "list_my_conversations",
+    "remove_participant",
+    "send_message",
     "send_to_partner",
     "update_my_status",
 ];
@@ -247,7 +252,7 @@ fn assert_conversation(created: &Value) {
     );
 }
 
-/// Asserts a listing holds the seven tools, each with a closed input schema
+/// Asserts a listing holds the twelve tools, each with a closed input schema
 /// and an object output schema. `input`/`output` name the schema keys.
 fn assert_tool_listing(tools: &[Value], input: &str, output: &str) {
     let mut names: Vec<&str> = tools
@@ -411,6 +416,7 @@ fn python_sdk(name: &str, spec: &str, major: u64) {
             "action_type": "request",
             "content": format!("deploy with {SECRET_PLACEHOLDER} then run the migration"),
             "files_involved": ["deploy/aws.env"], "created_at": sent["created_at"],
+            "conversation_id": created["conversation_id"], "to": ["frontend_dev"],
         }),
         "{name}: message as received"
     );

@@ -339,8 +339,8 @@ fn wire_cases() -> Vec<(&'static str, Vec<u8>, Vec<Expect>)> {
         ("an id below i64", br#"{"jsonrpc":"2.0","id":-9223372036854775809,"method":"ping"}"#.to_vec(), vec![Expect::Error(Value::Null, INVALID_REQUEST)]),
         ("an id of 1e400", br#"{"jsonrpc":"2.0","id":1e400,"method":"ping"}"#.to_vec(), vec![Expect::Error(Value::Null, NO_ID)]),
         ("an unknown method", request(108, "no/such/method", json!({})), vec![Expect::Error(json!(108), NOT_FOUND)]),
-        ("an unoffered capability", request(109, "resources/list", json!({})), vec![Expect::Error(json!(109), NOT_FOUND)]),
-        ("prompts/get", request(110, "prompts/get", json!({"name": "x"})), vec![Expect::Error(json!(110), NOT_FOUND)]),
+        ("an unoffered capability", request(109, "completion/complete", json!({"ref": {"type": "ref/prompt", "name": "x"}, "argument": {"name": "a", "value": "b"}})), vec![Expect::Error(json!(109), NOT_FOUND)]),
+        ("an unknown prompt", request(110, "prompts/get", json!({"name": "x"})), vec![Expect::Error(json!(110), INVALID_PARAMS)]),
         ("a 1 MB method name", request(111, &"m".repeat(1 << 20), json!({})), vec![Expect::Error(json!(111), NOT_FOUND)]),
         ("a method name holding a secret", request(112, "sk-proj-0123456789abcdefghijklmnopqrstuvwxyz", json!({})), vec![Expect::Error(json!(112), NOT_FOUND)]),
         ("an unknown tool", tool_call(113, "drop_database", json!({})), vec![Expect::Error(json!(113), INVALID_PARAMS)]),
@@ -349,7 +349,7 @@ fn wire_cases() -> Vec<(&'static str, Vec<u8>, Vec<Expect>)> {
         ("a tool name that is a number", request(116, "tools/call", json!({"name": 5, "arguments": {}})), vec![Expect::Error(json!(116), BAD_CALL)]),
         ("arguments as an array", request(117, "tools/call", json!({"name": "send_to_partner", "arguments": []})), vec![Expect::Error(json!(117), BAD_CALL)]),
         ("arguments as a string", request(118, "tools/call", json!({"name": "send_to_partner", "arguments": "x"})), vec![Expect::Error(json!(118), BAD_CALL)]),
-        ("no arguments", request(119, "tools/call", json!({"name": "check_messages"})), vec![Expect::Error(json!(119), INVALID_PARAMS)]),
+        ("no arguments from an unbound session", request(119, "tools/call", json!({"name": "check_messages"})), vec![Expect::ToolError(json!(119), "auth_failed")]),
         ("invalid UTF-8 in a string", b"{\"jsonrpc\":\"2.0\",\"id\":120,\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}".to_vec(), vec![Expect::Error(json!(120), PARSE)]),
         ("an overlong UTF-8 encoding", b"{\"jsonrpc\":\"2.0\",\"id\":121,\"method\":\"ping\",\"params\":{\"x\":\"\xc0\xaf\"}}".to_vec(), vec![Expect::Error(json!(121), PARSE)]),
         ("a UTF-16 surrogate in UTF-8", b"{\"jsonrpc\":\"2.0\",\"id\":122,\"method\":\"ping\",\"params\":{\"x\":\"\xed\xa0\x80\"}}".to_vec(), vec![Expect::Error(json!(122), PARSE)]),
@@ -449,7 +449,9 @@ fn valid_value(name: &str) -> Value {
         "conversation_id" => json!("conv_0123456789abcdef"),
         "session_id" => json!("a"),
         "token" => json!("0".repeat(64)),
-        "my_role" | "partner_role" => json!("dev"),
+        "my_role" | "partner_role" | "role" => json!("dev"),
+        "invite_code" => json!("0000-0000-0000-0000"),
+        "participant" => json!("b"),
         "message" => json!("hello"),
         "status" => json!("working"),
         "mode" => json!("safe"),
@@ -555,7 +557,7 @@ async fn hostile_bytes_get_proper_answers_and_memory_stays_bounded() {
         .as_array()
         .unwrap_or_else(|| panic!("tools/list answered {listed}"))
         .clone();
-    assert_eq!(tools.len(), 7, "every tool is listed");
+    assert_eq!(tools.len(), 12, "every tool is listed");
 
     let (mut inputs_peaks, mut peaks) = (Vec::new(), Vec::new());
     let mut wrong = 0;

@@ -58,10 +58,21 @@ async fn messages_and_status_cross_processes() {
     };
 
     // Before any heartbeat, the partner's status is unknown.
-    let before = ok(&call(&s2, "check_partner_status", conv.args("b", json!({}))).await);
+    let mut before = ok(&call(&s2, "check_partner_status", conv.args("b", json!({}))).await);
+    let participants = before
+        .as_object_mut()
+        .and_then(|o| o.remove("participants"))
+        .expect("participants");
     assert_eq!(
         before,
         json!({"partner_role": "backend_developer", "status": "unknown", "note": null, "last_heartbeat": null, "seconds_since_heartbeat": null, "alive": false})
+    );
+    assert_eq!(
+        participants,
+        json!([
+            {"session_id": "a", "role": "backend_developer", "kind": "owner", "status": "unknown", "note": null, "seconds_since_heartbeat": null, "alive": false},
+            {"session_id": "b", "role": "frontend dev", "kind": "member", "status": "unknown", "note": null, "seconds_since_heartbeat": null, "alive": false}
+        ])
     );
 
     let sent = ok(&call(
@@ -79,7 +90,7 @@ async fn messages_and_status_cross_processes() {
         json!({"more": false, "messages": [{
             "id": id, "from_session": "a", "from_role": "backend_developer", "action_type": "proposal",
             "content": "POST /todos returns 201", "files_involved": ["api/routes.rs", "docs/api.md"],
-            "created_at": sent["created_at"],
+            "created_at": sent["created_at"], "conversation_id": conv.id, "to": ["frontend dev"],
         }]})
     );
     // Delivered once: a second check (on either process) finds nothing.

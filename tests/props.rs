@@ -26,7 +26,7 @@ use rmcp::service::{Peer, RoleClient, ServiceError};
 use serde_json::{Map, Value, json};
 
 /// Every tool the server offers (the YOLO ones answer `yolo_disabled`).
-const TOOLS: [&str; 7] = [
+const TOOLS: [&str; 12] = [
     "create_conversation",
     "send_to_partner",
     "check_messages",
@@ -34,10 +34,21 @@ const TOOLS: [&str; 7] = [
     "check_partner_status",
     "enable_yolo_mode",
     "execute_command",
+    "create_invite",
+    "join_conversation",
+    "send_message",
+    "remove_participant",
+    "list_my_conversations",
 ];
 
 /// Every argument name of every tool.
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 23] = [
+    "role",
+    "as",
+    "expires_minutes",
+    "invite_code",
+    "to",
+    "participant",
     "my_role",
     "partner_role",
     "conversation_id",
@@ -233,7 +244,26 @@ fn any_key() -> impl Strategy<Value = String> {
 /// A value that fits `key`'s schema (ids and tokens are filled in by the fixture).
 fn fitting(key: &str) -> BoxedStrategy<Value> {
     match key {
-        "my_role" | "partner_role" => "[a-zA-Z0-9_ -]{1,64}".prop_map(Value::from).boxed(),
+        "my_role" | "partner_role" | "role" => "[a-zA-Z0-9_ -]{1,64}".prop_map(Value::from).boxed(),
+        "as" => prop::sample::select(vec!["member", "observer"])
+            .prop_map(Value::from)
+            .boxed(),
+        "expires_minutes" => (1u32..=1440).prop_map(Value::from).boxed(),
+        "invite_code" => "[0-9A-Za-z-]{16,24}".prop_map(Value::from).boxed(),
+        "to" => prop_oneof![
+            "[a-z]{1,8}".prop_map(Value::from),
+            prop::collection::vec(
+                prop::sample::select(vec!["a", "b", "c", "backend", "frontend"]),
+                1..4
+            )
+            .prop_map(|v| json!(v)),
+        ]
+        .boxed(),
+        // Never side b: removing it would break the fixture's later calls
+        // (removal itself is proven in tests/teams.rs).
+        "participant" => prop::sample::select(vec!["a", "c", "ghost", "backend"])
+            .prop_map(Value::from)
+            .boxed(),
         "message" | "command" => ".{1,40}".prop_map(Value::from).boxed(),
         "note" => ".{0,40}".prop_map(Value::from).boxed(),
         "action_type" => prop::sample::select(vec![
@@ -274,6 +304,10 @@ fn required(tool: &str) -> &'static [&'static str] {
         "update_my_status" => &["status"],
         "enable_yolo_mode" => &["mode", "workspace"],
         "execute_command" => &["command"],
+        "create_invite" => &["role"],
+        "join_conversation" => &["invite_code"],
+        "send_message" => &["message"],
+        "remove_participant" => &["participant"],
         _ => &[],
     }
 }
@@ -338,7 +372,7 @@ fn arbitrary_tool_arguments_always_get_an_answer() {
             let args = match shape {
                 Shape::Random(fields) => Value::Object(fields.into_iter().collect()),
                 Shape::NearValid(side_a, base, changes) => {
-                    let mut args = if tool == "create_conversation" {
+                    let mut args = if tool == "create_conversation" || tool == "join_conversation" {
                         Map::new()
                     } else {
                         fixture.valid(if side_a { "a" } else { "b" })

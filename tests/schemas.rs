@@ -1,6 +1,8 @@
-//! What `tools/list` publishes: the five tools, each with a strict input
-//! schema (unknown fields refused, closed sets, bounds and patterns on ids and
-//! tokens), an output schema, and a short description.
+//! What `tools/list` publishes: the coordination and team tools, each with a
+//! strict input schema (unknown fields refused, closed sets, bounds and
+//! patterns on ids and tokens), an output schema, and a short description.
+//! Credentials are optional everywhere: a session bound by create or join may
+//! leave them out.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,6 +66,11 @@ async fn tools_list_publishes_strict_schemas() {
         "create_conversation",
         "send_to_partner",
         "update_my_status",
+        "create_invite",
+        "join_conversation",
+        "send_message",
+        "remove_participant",
+        "list_my_conversations",
     ]);
     let listed = by_name.keys().cloned().collect::<BTreeSet<_>>();
     assert!(
@@ -102,10 +109,11 @@ async fn tools_list_publishes_strict_schemas() {
                 .is_some_and(|p| !p.is_empty()),
             "{name} outputSchema has no properties"
         );
-        let required: BTreeSet<String> = input["required"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let required: BTreeSet<String> = input
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
             .map(|v| v.as_str().unwrap().to_owned())
             .collect();
         required_of.insert(name.clone(), required);
@@ -113,6 +121,14 @@ async fn tools_list_publishes_strict_schemas() {
         let props = input["properties"]
             .as_object()
             .unwrap_or_else(|| panic!("{name} has no properties"));
+        if name == "join_conversation" {
+            let code = &props["invite_code"];
+            assert!(
+                code["pattern"].as_str().is_some_and(|p| p.starts_with('^')),
+                "{code}"
+            );
+            continue;
+        }
         if name == "create_conversation" {
             for role in ["my_role", "partner_role"] {
                 let p = &props[role];
@@ -152,9 +168,14 @@ async fn tools_list_publishes_strict_schemas() {
                 .is_some_and(|p| p.contains("{64}")),
             "{name}.token: {token}"
         );
+        let session = &props["session_id"];
         assert_eq!(
-            closed_set(input, &props["session_id"]),
-            set(&["a", "b"]),
+            (
+                session["minLength"].as_u64(),
+                session["maxLength"].as_u64(),
+                session["pattern"].as_str()
+            ),
+            (Some(1), Some(1), Some("^[a-z]$")),
             "{name}.session_id"
         );
     }
@@ -198,21 +219,35 @@ async fn tools_list_publishes_strict_schemas() {
         "{limit}"
     );
 
-    let creds = ["conversation_id", "session_id", "token"];
+    // Credentials are never required: a bound session leaves them out.
     assert_eq!(
         required_of["create_conversation"],
         set(&["my_role", "partner_role"])
     );
+    assert_eq!(required_of["send_to_partner"], set(&["message"]));
+    assert_eq!(required_of["send_message"], set(&["message"]));
+    assert_eq!(required_of["check_messages"], set(&[]));
+    assert_eq!(required_of["update_my_status"], set(&["status"]));
+    assert_eq!(required_of["check_partner_status"], set(&[]));
+    assert_eq!(required_of["create_invite"], set(&["role"]));
+    assert_eq!(required_of["join_conversation"], set(&["invite_code"]));
+    assert_eq!(required_of["remove_participant"], set(&["participant"]));
+    assert_eq!(required_of["list_my_conversations"], set(&[]));
+    let invite = schema("create_invite");
     assert_eq!(
-        required_of["send_to_partner"],
-        set(&[&creds[..], &["message"]].concat())
+        closed_set(&invite, &invite["properties"]["as"]),
+        set(&["member", "observer"])
     );
-    assert_eq!(required_of["check_messages"], set(&creds));
+    let to = &schema("send_message")["properties"]["to"];
     assert_eq!(
-        required_of["update_my_status"],
-        set(&[&creds[..], &["status"]].concat())
+        (
+            to["anyOf"][0]["type"].as_str(),
+            to["anyOf"][1]["type"].as_str(),
+            to["anyOf"][1]["maxItems"].as_u64()
+        ),
+        (Some("string"), Some("array"), Some(26)),
+        "{to}"
     );
-    assert_eq!(required_of["check_partner_status"], set(&creds));
 
     // The output schema names the fields the results really carry.
     let out = by_name["check_messages"].output_schema.clone().unwrap();
@@ -223,5 +258,18 @@ async fn tools_list_publishes_strict_schemas() {
         .cloned()
         .collect();
     assert_eq!(fields, set(&["messages", "more"]));
+    let message = &out["$defs"]["MessageView"]["properties"];
+    for field in [
+        "conversation_id",
+        "to",
+        "from_session",
+        "from_role",
+        "content",
+    ] {
+        assert!(
+            message.get(field).is_some(),
+            "MessageView lacks {field}: {out:?}"
+        );
+    }
     s.stop().await;
 }

@@ -21,7 +21,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode};
 use rmcp::service::{Peer, RoleClient, RunningService, ServiceError};
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 7] = [
+const TOOLS: [&str; 12] = [
     "create_conversation",
     "send_to_partner",
     "check_messages",
@@ -29,6 +29,11 @@ const TOOLS: [&str; 7] = [
     "check_partner_status",
     "enable_yolo_mode",
     "execute_command",
+    "create_invite",
+    "join_conversation",
+    "send_message",
+    "remove_participant",
+    "list_my_conversations",
 ];
 
 struct Fixture {

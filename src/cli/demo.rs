@@ -1,6 +1,7 @@
-//! `mcp-bridge demo`: two agents talking through two real `mcp-bridge serve`
-//! processes on one temporary database, driven through the MCP SDK's client —
-//! exactly how two agent sessions use the bridge.
+//! `mcp-bridge demo`: a team of agents talking through real `mcp-bridge serve`
+//! processes (one each) on one temporary database, driven through the MCP
+//! SDK's client — exactly how agent sessions use the bridge: an owner, its
+//! partner, a member and an observer who joined with invite codes.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -86,10 +87,17 @@ async fn call(client: &Client, tool: &'static str, args: Value) -> anyhow::Resul
         .call_tool(CallToolRequestParams::new(tool).with_arguments(map))
         .await
         .with_context(|| format!("{tool} failed"))?;
-    let body = result.structured_content.clone().unwrap_or(Value::Null);
     if result.is_error == Some(true) {
-        bail!("{tool} answered an error: {body}");
+        // A refusal is one text block, `<code>: <advice>`.
+        let text: Vec<&str> = result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text())
+            .map(|t| t.text.as_str())
+            .collect();
+        bail!("{tool} answered an error: {}", text.join(" "));
     }
+    let body = result.structured_content.clone().unwrap_or(Value::Null);
     Ok(body)
 }
 
@@ -107,79 +115,183 @@ fn quote(text: &str) -> String {
     }
 }
 
+/// The error code of a refused call, or `ACCEPTED (bug!)`.
+fn refusal(result: anyhow::Result<Value>) -> String {
+    match result {
+        Ok(_) => "ACCEPTED (bug!)".to_owned(),
+        Err(e) => {
+            let text = format!("{e:#}");
+            ["auth_failed", "forbidden", "invite_invalid"]
+                .into_iter()
+                .find(|code| text.contains(code))
+                .map_or_else(|| "refused".to_owned(), |code| format!("refused ({code})"))
+        }
+    }
+}
+
+fn field(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_owned()
+}
+
+fn with(base: &Value, extra: Value) -> Value {
+    let mut v = base.clone();
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    v
+}
+
+fn show_inbox(who: &str, inbox: &Value, since: Option<Instant>) {
+    let messages = inbox["messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() {
+        say(who, "← nothing for me");
+    }
+    for m in messages {
+        let after = since
+            .map(|t| format!(" ({:.1?} after the send)", t.elapsed()))
+            .unwrap_or_default();
+        say(
+            who,
+            format!(
+                "← {} from {} to [{}]{after}: {}",
+                m["action_type"].as_str().unwrap_or("?"),
+                m["from_role"].as_str().unwrap_or("?"),
+                m["to"]
+                    .as_array()
+                    .map(|to| to
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default(),
+                quote(m["content"].as_str().unwrap_or(""))
+            ),
+        );
+    }
+}
+
 async fn play(db: &Path) -> anyhow::Result<()> {
     println!(
-        "Two agents, each with its own `mcp-bridge serve` process, sharing {}\n",
+        "A team of four agents, each with its own `mcp-bridge serve` process, sharing {}\n",
         db.display()
     );
     let started = Instant::now();
     let backend = spawn_server(db).await?;
     let frontend = spawn_server(db).await?;
+    let qa = spawn_server(db).await?;
+    let reviewer = spawn_server(db).await?;
     let tools = backend.list_all_tools().await?;
-    let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
     say(
         "bridge",
         format!(
-            "two servers up in {:.0?}; tools: {}",
+            "four servers up in {:.0?}; {} tools",
             started.elapsed(),
-            names.join(", ")
+            tools.len()
         ),
     );
 
     let created = call(
         &backend,
         "create_conversation",
-        json!({"my_role": "backend_developer", "partner_role": "frontend_developer"}),
+        json!({"my_role": "backend", "partner_role": "frontend"}),
     )
     .await?;
-    let conv = created["conversation_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let token_a = created["session_a_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let token_b = created["session_b_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let conv = field(&created, "conversation_id");
+    say(
+        "backend",
+        format!("create_conversation → {conv} (I am session a, the owner)"),
+    );
+    say(
+        "backend",
+        "hands session_b_token to the frontend agent (the two-party way)",
+    );
+    let b = json!({"conversation_id": conv, "session_id": "b", "token": field(&created, "session_b_token")});
+
+    let invite_qa = call(&backend, "create_invite", json!({"role": "qa"})).await?;
+    let invite_reviewer = call(
+        &backend,
+        "create_invite",
+        json!({"role": "reviewer", "as": "observer"}),
+    )
+    .await?;
+    let (code_qa, code_reviewer) = (
+        field(&invite_qa, "invite_code"),
+        field(&invite_reviewer, "invite_code"),
+    );
     say(
         "backend",
         format!(
-            "create_conversation → {conv}, expires {}",
-            created["expires_at"].as_str().unwrap_or("?")
+            "create_invite(qa) → {code_qa}; create_invite(reviewer, as observer) → {code_reviewer}"
         ),
     );
+    say("human", "types each code into its agent");
+    let joined = call(
+        &qa,
+        "join_conversation",
+        json!({"invite_code": code_qa.to_lowercase()}),
+    )
+    .await?;
     say(
-        "backend",
-        "hands conversation_id and session_b_token to the frontend agent",
+        "qa",
+        format!(
+            "join_conversation(\"{}\") → session {}, {}; my server now remembers my credentials",
+            code_qa.to_lowercase(),
+            field(&joined, "session_id"),
+            field(&joined, "kind")
+        ),
     );
-    let a = json!({"conversation_id": conv, "session_id": "a", "token": token_a});
-    let b = json!({"conversation_id": conv, "session_id": "b", "token": token_b});
-    let with = |base: &Value, extra: Value| {
-        let mut v = base.clone();
-        if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
-            m.extend(e);
-        }
-        v
-    };
-
+    let joined = call(
+        &reviewer,
+        "join_conversation",
+        json!({"invite_code": code_reviewer}),
+    )
+    .await?;
+    let team: Vec<String> = joined["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{} {} ({})",
+                field(p, "session_id"),
+                field(p, "role"),
+                field(p, "kind")
+            )
+        })
+        .collect();
+    say(
+        "reviewer",
+        format!(
+            "join_conversation → session {}; team: {}",
+            field(&joined, "session_id"),
+            team.join(", ")
+        ),
+    );
+    let again = call(
+        &frontend,
+        "join_conversation",
+        json!({"invite_code": code_qa}),
+    )
+    .await;
     say(
         "frontend",
-        "check_messages(wait_seconds = 10) … long-polling",
+        format!("join_conversation with qa's used code → {}", refusal(again)),
+    );
+
+    say(
+        "reviewer",
+        "check_messages(wait_seconds = 10) … long-polling, no credentials passed",
     );
     let waiting = {
-        let args = with(&b, json!({"wait_seconds": 10}));
-        let frontend = frontend.peer().clone();
+        let reviewer = reviewer.peer().clone();
         tokio::spawn(async move {
+            let args = json!({"wait_seconds": 10});
             let Value::Object(map) = args else {
                 unreachable!("built as an object")
             };
-            let r = frontend
+            reviewer
                 .call_tool(CallToolRequestParams::new("check_messages").with_arguments(map))
-                .await;
-            (Instant::now(), r)
+                .await
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -187,108 +299,110 @@ async fn play(db: &Path) -> anyhow::Result<()> {
     let proposal = "API: POST /todos → 201, GET /todos → 200. Staging key AKIAZ7QWERTY2XCVB5NM";
     say(
         "backend",
-        format!("send_to_partner(proposal): {}", quote(proposal)),
+        format!("send_message(to: frontend, proposal): {}", quote(proposal)),
     );
     let sent_at = Instant::now();
-    let sent = call(&backend, "send_to_partner", with(&a, json!({"message": proposal, "action_type": "proposal", "files_involved": ["api/routes.rs"]}))).await?;
+    let sent = call(
+        &backend,
+        "send_message",
+        json!({"to": "frontend", "message": proposal, "action_type": "proposal", "files_involved": ["api/routes.rs"]}),
+    )
+    .await?;
     say(
         "backend",
         format!(
-            "  → message {} stored; redactions {}",
-            sent["message_id"], sent["redactions"]
+            "  → message {} stored, to {}; redactions {}",
+            sent["message_id"], sent["to"], sent["redactions"]
         ),
     );
+    let seen = waiting.await??.structured_content.unwrap_or(Value::Null);
+    show_inbox("reviewer", &seen, Some(sent_at));
+    let inbox = call(&frontend, "check_messages", b.clone()).await?;
+    show_inbox("frontend", &inbox, None);
+    let inbox = call(&qa, "check_messages", json!({})).await?;
+    show_inbox("qa", &inbox, None);
 
-    let (woke_at, result) = waiting.await?;
-    let inbox = result?.structured_content.unwrap_or(Value::Null);
-    for m in inbox["messages"].as_array().into_iter().flatten() {
-        say(
-            "frontend",
-            format!(
-                "← {} from {} ({:.1?} after the send): {}",
-                m["action_type"].as_str().unwrap_or("?"),
-                m["from_role"].as_str().unwrap_or("?"),
-                woke_at.duration_since(sent_at),
-                quote(m["content"].as_str().unwrap_or(""))
-            ),
-        );
-    }
-
-    let reply =
-        "Looks good. Can GET /todos take ?done=true|false? I'll build the list view against it.";
+    let question = "Can GET /todos take ?done=true|false? qa: please cover both in the tests.";
     say(
         "frontend",
-        format!("send_to_partner(question): {}", quote(reply)),
+        format!(
+            "send_message(to: [backend, qa], question): {}",
+            quote(question)
+        ),
     );
     call(
         &frontend,
-        "send_to_partner",
-        with(&b, json!({"message": reply, "action_type": "question"})),
+        "send_message",
+        with(
+            &b,
+            json!({"to": ["backend", "qa"], "message": question, "action_type": "question"}),
+        ),
     )
     .await?;
-    let inbox = call(
-        &backend,
-        "check_messages",
-        with(&a, json!({"wait_seconds": 5})),
-    )
-    .await?;
-    for m in inbox["messages"].as_array().into_iter().flatten() {
-        say(
-            "backend",
-            format!(
-                "← {} from {}: {}",
-                m["action_type"].as_str().unwrap_or("?"),
-                m["from_role"].as_str().unwrap_or("?"),
-                quote(m["content"].as_str().unwrap_or(""))
-            ),
-        );
+    for (who, client) in [("backend", &backend), ("qa", &qa), ("reviewer", &reviewer)] {
+        let inbox = call(client, "check_messages", json!({"wait_seconds": 5})).await?;
+        show_inbox(who, &inbox, None);
     }
+    let attempt = call(&reviewer, "send_message", json!({"message": "LGTM"})).await;
+    say(
+        "reviewer",
+        format!("send_message as an observer → {}", refusal(attempt)),
+    );
 
     call(
         &backend,
         "update_my_status",
-        with(
-            &a,
-            json!({"status": "working", "note": "adding the ?done filter"}),
-        ),
+        json!({"status": "working", "note": "adding the ?done filter"}),
     )
     .await?;
     say(
         "backend",
         "update_my_status(working, \"adding the ?done filter\")",
     );
-    let status = call(&frontend, "check_partner_status", b.clone()).await?;
+    let status = call(&qa, "check_partner_status", json!({})).await?;
+    let everyone: Vec<String> = status["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| format!("{} {}", field(p, "role"), field(p, "status")))
+        .collect();
     say(
-        "frontend",
-        format!(
-            "check_partner_status → {} is {} ({}), alive: {}",
-            status["partner_role"].as_str().unwrap_or("?"),
-            status["status"].as_str().unwrap_or("?"),
-            status["note"].as_str().unwrap_or(""),
-            status["alive"]
-        ),
+        "qa",
+        format!("check_partner_status → {}", everyone.join(", ")),
     );
 
+    let removed = call(&backend, "remove_participant", json!({"participant": "qa"})).await?;
+    say(
+        "backend",
+        format!(
+            "remove_participant(qa) → session {} removed",
+            field(&removed, "removed_session_id")
+        ),
+    );
+    let after = call(&qa, "check_messages", json!({})).await;
+    say(
+        "qa",
+        format!("check_messages after removal → {}", refusal(after)),
+    );
     let intruder = call(
         &frontend,
         "check_messages",
-        with(&a, json!({"session_id": "b"})),
+        with(&b, json!({"session_id": "a"})),
     )
     .await;
     say(
         "frontend",
         format!(
-            "check_messages with side a's token as side b → {}",
-            if intruder.is_err() {
-                "refused (auth_failed)"
-            } else {
-                "ACCEPTED (bug!)"
-            }
+            "check_messages with side b's token as side a → {}",
+            refusal(intruder)
         ),
     );
 
-    backend.cancel().await?;
-    frontend.cancel().await?;
-    println!("\nEvery call above is in the hash-chained audit trail; no message text or token is.");
+    for client in [backend, frontend, qa, reviewer] {
+        client.cancel().await?;
+    }
+    println!(
+        "\nEvery call above is in the hash-chained audit trail; no message text, token or invite code is."
+    );
     Ok(())
 }

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::manage::{CommonArgs, open_app, parse_conversation, roles, settled, stdout};
 use super::output::{self, Cell, Color, Style, Table};
-use crate::domain::{ConversationId, Sender, Side, Status, Timestamp};
+use crate::domain::{ConversationId, Message, ParticipantKind, Sender, Side, Status, Timestamp};
 use crate::store::sqlite::OpenMode;
-use crate::store::{Conversation, MessageRecord, Participant};
+use crate::store::{Conversation, ConversationSummary, MessageRecord, Participant};
 
 /// Lines of a message `show` prints without `--full`.
 const PREVIEW_LINES: usize = 3;
@@ -72,6 +72,9 @@ fn participant_json(p: &Participant, now: Timestamp, timeout_s: u64) -> Value {
     json!({
         "side": p.side.as_str(),
         "role": p.role,
+        "kind": p.kind.as_str(),
+        "joined_at": p.joined_at.map(Timestamp::to_rfc3339),
+        "removed_at": p.removed_at.map(Timestamp::to_rfc3339),
         "status": status.map(|s| s.status.as_str()),
         "note": status.and_then(|s| s.note.as_deref()),
         "last_heartbeat": status.map(|s| s.updated_at.to_rfc3339()),
@@ -146,48 +149,11 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&[
-        "ID",
-        "ROLES (A ↔ B)",
-        "CREATED",
-        "EXPIRES",
-        "MESSAGES",
-        "UNREAD A/B",
-        "A STATUS",
-        "B STATUS",
-    ]);
-    for s in &shown {
-        let c = &s.conversation;
-        let expires = if now >= c.expires_at {
-            Cell::colored(
-                format!("expired ({})", output::relative(c.expires_at, now)),
-                Color::Red,
-            )
-        } else {
-            Cell::plain(output::when(c.expires_at, now))
-        };
-        let unread = format!("{}/{}", s.unread_by(Side::A), s.unread_by(Side::B));
-        let unread = if s.unread.iter().any(|(_, n)| *n > 0) {
-            Cell::colored(unread, Color::Yellow)
-        } else {
-            Cell::plain(unread)
-        };
-        let status = |side| {
-            c.participant(side)
-                .map_or_else(|| Cell::plain("-"), |p| status_cell(p, now, timeout))
-        };
-        table.row(vec![
-            Cell::colored(c.id.as_str(), Color::Cyan),
-            roles(c).into(),
-            output::when(c.created_at, now).into(),
-            expires,
-            s.messages.to_string().into(),
-            unread,
-            status(Side::A),
-            status(Side::B),
-        ]);
+    if shown.iter().any(|s| s.conversation.participants.len() != 2) {
+        team_table(&shown, now, timeout).write(&mut out, style)?;
+    } else {
+        pair_table(&shown, now, timeout).write(&mut out, style)?;
     }
-    table.write(&mut out, style)?;
     let expired = shown
         .iter()
         .filter(|s| now >= s.conversation.expires_at)
@@ -207,13 +173,118 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Who receives a message: every participant but its sender. Unknown (`None`)
-/// for the bridge's own messages, which may go to one side only; the store
-/// keeps their recipients only until they are read.
-fn recipients(c: &Conversation, from: Sender) -> Option<Vec<&Participant>> {
-    match from {
-        Sender::System => None,
-        Sender::Side(side) => Some(c.participants.iter().filter(|p| p.side != side).collect()),
+fn expiry_cell(c: &Conversation, now: Timestamp) -> Cell {
+    if now >= c.expires_at {
+        Cell::colored(
+            format!("expired ({})", output::relative(c.expires_at, now)),
+            Color::Red,
+        )
+    } else {
+        Cell::plain(output::when(c.expires_at, now))
+    }
+}
+
+/// `list` when some conversation has more than two participants: one row per
+/// participant, the conversation's columns on its first row.
+fn team_table(shown: &[&ConversationSummary], now: Timestamp, timeout: u64) -> Table {
+    let mut table = Table::new(&[
+        "ID", "CREATED", "EXPIRES", "MESSAGES", "SESSION", "ROLE", "KIND", "UNREAD", "STATUS",
+    ]);
+    for s in shown {
+        let c = &s.conversation;
+        for (i, p) in c.participants.iter().enumerate() {
+            let head = if i == 0 {
+                vec![
+                    Cell::colored(c.id.as_str(), Color::Cyan),
+                    output::when(c.created_at, now).into(),
+                    expiry_cell(c, now),
+                    s.messages.to_string().into(),
+                ]
+            } else {
+                vec![
+                    Cell::plain(""),
+                    Cell::plain(""),
+                    Cell::plain(""),
+                    Cell::plain(""),
+                ]
+            };
+            let unread = s.unread_by(p.side);
+            let status = match p.removed_at {
+                Some(at) => {
+                    Cell::colored(format!("removed {}", output::relative(at, now)), Color::Dim)
+                }
+                None => status_cell(p, now, timeout),
+            };
+            let mut row = head;
+            row.extend([
+                p.side.as_str().into(),
+                p.role.as_str().into(),
+                p.kind.as_str().into(),
+                if unread > 0 {
+                    Cell::colored(unread.to_string(), Color::Yellow)
+                } else {
+                    Cell::plain(unread.to_string())
+                },
+                status,
+            ]);
+            table.row(row);
+        }
+    }
+    table
+}
+
+/// `list` when every conversation has two participants: one row each.
+fn pair_table(shown: &[&ConversationSummary], now: Timestamp, timeout: u64) -> Table {
+    let mut table = Table::new(&[
+        "ID",
+        "ROLES (A ↔ B)",
+        "CREATED",
+        "EXPIRES",
+        "MESSAGES",
+        "UNREAD A/B",
+        "A STATUS",
+        "B STATUS",
+    ]);
+    for s in shown {
+        let c = &s.conversation;
+        let unread = format!("{}/{}", s.unread_by(Side::A), s.unread_by(Side::B));
+        let unread = if s.unread.iter().any(|(_, n)| *n > 0) {
+            Cell::colored(unread, Color::Yellow)
+        } else {
+            Cell::plain(unread)
+        };
+        let status = |side| match c.participant(side) {
+            None => Cell::plain("-"),
+            Some(p) if p.removed_at.is_some() => Cell::colored("removed", Color::Dim),
+            Some(p) => status_cell(p, now, timeout),
+        };
+        table.row(vec![
+            Cell::colored(c.id.as_str(), Color::Cyan),
+            roles(c).into(),
+            output::when(c.created_at, now).into(),
+            expiry_cell(c, now),
+            s.messages.to_string().into(),
+            unread,
+            status(Side::A),
+            status(Side::B),
+        ]);
+    }
+    table
+}
+
+/// Who a message was addressed to: as stored, or, for a message from before
+/// teams, every participant but its sender that had joined by then. Unknown (`None`) for the bridge's
+/// own messages of that time, which went to one side only.
+fn recipients<'c>(c: &'c Conversation, m: &Message) -> Option<Vec<&'c Participant>> {
+    match (&m.to, m.from) {
+        (Some(sides), _) => Some(
+            c.participants
+                .iter()
+                .filter(|p| sides.contains(&p.side))
+                .collect(),
+        ),
+        (None, Sender::System) => None,
+        (None, Sender::Side(side)) => Some(c.everyone_else_at(side, m.created_at).collect()),
     }
 }
 
@@ -224,7 +295,7 @@ fn message_json(c: &Conversation, m: &MessageRecord) -> Value {
         "created_at": msg.created_at.to_rfc3339(),
         "from": msg.from.as_str(),
         "from_role": msg.from_role,
-        "to": recipients(c, msg.from).map(|to| to.iter().map(|p| p.side.as_str()).collect::<Vec<_>>()),
+        "to": recipients(c, msg).map(|to| to.iter().map(|p| p.side.as_str()).collect::<Vec<_>>()),
         "action_type": msg.action_type.as_str(),
         "read": m.unread_by.is_empty(),
         "unread_by": m.unread_by.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
@@ -242,6 +313,9 @@ fn conversation_json(c: &Conversation, now: Timestamp) -> Value {
         "participants": c.participants.iter().map(|p| json!({
             "side": p.side.as_str(),
             "role": p.role,
+            "kind": p.kind.as_str(),
+            "joined_at": p.joined_at.map(Timestamp::to_rfc3339),
+            "removed_at": p.removed_at.map(Timestamp::to_rfc3339),
             "status": p.status.as_ref().map(|s| s.status.as_str()),
             "note": p.status.as_ref().and_then(|s| s.note.as_deref()),
             "last_heartbeat": p.status.as_ref().map(|s| s.updated_at.to_rfc3339()),
@@ -281,7 +355,21 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let role_line: Vec<String> = c
         .participants
         .iter()
-        .map(|p| format!("{}: {}", p.side, output::line(&p.role)))
+        .map(|p| {
+            let mut notes = Vec::new();
+            if p.kind == ParticipantKind::Observer {
+                notes.push("observer");
+            }
+            if p.removed_at.is_some() {
+                notes.push("removed");
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join(", "))
+            };
+            format!("{}: {}{notes}", p.side, output::line(&p.role))
+        })
         .collect();
     writeln!(out, "  {}{}", label("roles"), role_line.join("   "))?;
     writeln!(
@@ -342,7 +430,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     )?;
     for m in messages {
         let msg = &m.message;
-        let to = recipients(c, msg.from);
+        let to = recipients(c, msg);
         let direction = match (msg.from, &to) {
             (Sender::Side(side), Some(to)) => {
                 let to: Vec<String> = to

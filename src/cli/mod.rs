@@ -2,6 +2,7 @@
 //! Each subcommand lives in its own module and calls the service layer.
 
 mod demo;
+mod inbox;
 mod inspect;
 mod manage;
 mod output;
@@ -47,7 +48,7 @@ enum Command {
         after_help = "Examples:\n  mcp-bridge show conv_0123456789abcdef\n  mcp-bridge show conv_0123456789abcdef --full\n  mcp-bridge show conv_0123456789abcdef --json"
     )]
     Show(inspect::ShowArgs),
-    /// Re-derive a conversation's two session tokens from the key file (secrets!).
+    /// Re-derive a conversation's session tokens from the key file (secrets!).
     #[command(
         after_help = "Examples:\n  mcp-bridge tokens conv_0123456789abcdef\n  mcp-bridge tokens conv_0123456789abcdef --json | jq -r .session_b_token"
     )]
@@ -78,6 +79,11 @@ enum Command {
         after_help = "Examples:\n  mcp-bridge restore ~/backups/bridge-2026-01-31.db\n  mcp-bridge restore ~/backups/bridge-2026-01-31.db --force   # servers still running"
     )]
     Restore(transfer::RestoreArgs),
+    /// For client hooks: unread messages of the agent session this runs under (marks nothing read).
+    #[command(
+        after_help = "Examples:\n  mcp-bridge inbox                 # text; nothing when nothing is unread\n  mcp-bridge inbox --hook claude   # in a Claude Code UserPromptSubmit/PostToolUse/Stop hook\n  mcp-bridge inbox --hook gemini   # in a Gemini CLI BeforeAgent/AfterTool/AfterAgent hook"
+    )]
+    Inbox(inbox::InboxArgs),
     /// Redact secrets from stdin to stdout with the server's engine.
     #[command(
         after_help = "Examples:\n  mcp-bridge redact < notes.txt\n  mcp-bridge redact --jsonl < cases.jsonl\n  mcp-bridge redact --list"
@@ -221,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(args),
         Command::Backup(args) => transfer::backup(args),
         Command::Restore(args) => transfer::restore(args),
+        Command::Inbox(args) => inbox::inbox(args),
         Command::Redact(args) => redact::run(args),
         Command::Yolo(args) => yolo::run(args),
         Command::Config(ConfigCommand::Example) => {

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::DbArgs;
+use std::sync::Arc;
+
 use crate::app::App;
+use crate::service::{ClientProcess, Session};
 use crate::store::sqlite::OpenMode;
 use crate::transport;
 
@@ -32,7 +35,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let result = runtime.block_on(async {
         let app = App::open(&db_path, config, OpenMode::Create)?;
         tracing::info!(db = %app.db_path.display(), "serving MCP on stdio");
-        transport::stdio::serve(app.mcp_server(), transport::shutdown::signal()).await
+        // On stdio the client is the parent process; `mcp-bridge inbox`, run
+        // by the same client's hooks, finds this session's conversations through it.
+        let session = match (crate::process::parent(), crate::process::current()) {
+            (Some(client), Some(server)) => Session::for_process(ClientProcess { client, server }),
+            _ => Session::new(),
+        };
+        let session = Arc::new(session);
+        let server = app.mcp_server().with_session(Arc::clone(&session));
+        let served = transport::stdio::serve(server, transport::shutdown::signal()).await;
+        if let Err(e) = app.bridge.unbind_process(&session).await {
+            tracing::warn!(error = %e, "cannot forget this server's session bindings");
+        }
+        served
     });
     // Blocking reads of a non-pipe stdin cannot be cancelled; do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));

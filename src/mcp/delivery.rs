@@ -21,16 +21,17 @@ use crate::store::{Receipt, Store};
 /// The receipts of one connection's replies not yet written.
 pub struct WrittenReplies<S: Store> {
     bridge: Arc<Bridge<S>>,
-    waiting: Mutex<HashMap<RequestId, Receipt>>,
+    waiting: Mutex<HashMap<RequestId, Vec<Receipt>>>,
     /// Acknowledgements started and not yet committed.
     in_flight: AtomicUsize,
     settled: Notify,
 }
 
-/// A receipt whose reply is being written; acknowledge or drop it.
+/// The receipts (one per inbox the page came from) of a reply being
+/// written; acknowledge or drop them.
 pub struct Writing<S: Store> {
     replies: Arc<WrittenReplies<S>>,
-    receipt: Receipt,
+    receipts: Vec<Receipt>,
 }
 
 impl<S: Store> WrittenReplies<S> {
@@ -44,19 +45,19 @@ impl<S: Store> WrittenReplies<S> {
         })
     }
 
-    /// Files `receipt` until the reply to `request` is written.
-    pub fn expect(&self, request: RequestId, receipt: Receipt) {
-        self.lock().insert(request, receipt);
+    /// Files `receipts` until the reply to `request` is written.
+    pub fn expect(&self, request: RequestId, receipts: Vec<Receipt>) {
+        self.lock().insert(request, receipts);
     }
 
     /// The receipt of the reply to `request`, about to be written. Counted as
     /// in flight from this moment, so [`WrittenReplies::settle`] waits for it.
     pub fn writing(self: &Arc<Self>, request: &RequestId) -> Option<Writing<S>> {
-        let receipt = self.lock().remove(request)?;
+        let receipts = self.lock().remove(request)?;
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         Some(Writing {
             replies: Arc::clone(self),
-            receipt,
+            receipts,
         })
     }
 
@@ -73,7 +74,7 @@ impl<S: Store> WrittenReplies<S> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Receipt>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Vec<Receipt>>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (single insert/remove), so a poisoned lock is still usable.
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
@@ -88,7 +89,9 @@ impl<S: Store> WrittenReplies<S> {
 impl<S: Store> Writing<S> {
     /// The reply was written: remove its messages from the inbox.
     pub async fn written(self) {
-        self.replies.bridge.acknowledge(self.receipt.clone()).await;
+        for receipt in &self.receipts {
+            self.replies.bridge.acknowledge(receipt.clone()).await;
+        }
         self.replies.finished();
     }
 

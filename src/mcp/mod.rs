@@ -4,9 +4,12 @@
 
 pub mod delivery;
 pub mod error;
+mod inbox;
 pub mod params;
 mod progress;
+mod prompts;
 pub mod results;
+mod team;
 mod yolo;
 
 use std::sync::Arc;
@@ -27,7 +30,10 @@ use self::results::{
     CheckMessagesResult, CheckPartnerStatusResult, CreateConversationResult, SendToPartnerResult,
     UpdateMyStatusResult,
 };
-use crate::service::{Bridge, CheckMessages, SendToPartner, UpdateStatus};
+use crate::service::{
+    Addressing, Bridge, CheckMessages, CredentialArgs, Scope, SendToPartner, ServiceError, Session,
+    SessionCredentials, UpdateStatus,
+};
 use crate::store::YoloStore;
 
 /// Method name of the request a transport substitutes for a line that was
@@ -147,11 +153,11 @@ fn strip_null_types(schema: &mut schemars::Schema) {
 
 /// Instructions sent to clients at `initialize`; short, since every client
 /// pays for them in its context window.
-const INSTRUCTIONS: &str = "Coordinate with another agent. One side calls create_conversation and privately \
-hands conversation_id and session_b_token to the partner. Both then pass conversation_id, session_id and token \
-to every call: send_to_partner to write, check_messages to read (pass wait_seconds, up to 45 s, to wait for a \
-reply instead of sleeping), update_my_status and check_partner_status for heartbeats. Never put a token in a \
-message; secrets in messages are redacted.";
+const INSTRUCTIONS: &str = "Coordinate with other agents. One calls create_conversation (its partner gets \
+session_b_token) and create_invite for more; the others call join_conversation with the code a human gives them. \
+The session then remembers its credentials: send_message (or send_to_partner) to write, check_messages to read \
+(pass wait_seconds, up to 45 s, to wait for a reply instead of sleeping), update_my_status and \
+check_partner_status for heartbeats. Never put a token or invite code in a message; secrets are redacted.";
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: YoloStore> {
@@ -159,6 +165,10 @@ pub struct BridgeServer<S: YoloStore> {
     tool_router: ToolRouter<Self>,
     /// Cancelled when the session's transport closes (client gone).
     session_end: CancellationToken,
+    /// The credentials this MCP session created or joined with.
+    session: Arc<Session>,
+    /// The watch behind a `bridge://inbox` subscription, if any.
+    inbox_watch: Arc<std::sync::Mutex<Option<CancellationToken>>>,
     /// Set when the transport reports written replies: inbox pages are then
     /// leased and acknowledged once written (see [`delivery`]).
     replies: Option<Arc<WrittenReplies<S>>>,
@@ -170,6 +180,8 @@ impl<S: YoloStore> Clone for BridgeServer<S> {
             bridge: Arc::clone(&self.bridge),
             tool_router: self.tool_router.clone(),
             session_end: self.session_end.clone(),
+            session: Arc::clone(&self.session),
+            inbox_watch: Arc::clone(&self.inbox_watch),
             replies: self.replies.clone(),
         }
     }
@@ -181,6 +193,31 @@ impl<S: YoloStore> BridgeServer<S> {
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
         self.session_end = token;
         self
+    }
+
+    /// Runs this server for `session` (e.g. one that knows its client process).
+    pub fn with_session(mut self, session: Arc<Session>) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// The MCP session's bound credentials.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// The one session a call acts for: its explicit credentials, or this
+    /// MCP session's own (see `service::session`).
+    async fn credentials(
+        &self,
+        tool: &'static str,
+        args: CredentialArgs,
+    ) -> Result<SessionCredentials, ToolFailure> {
+        let creds = self
+            .bridge
+            .credentials(&self.session, tool, args, Scope::One)
+            .await?;
+        Ok(creds.into_iter().next().ok_or(ServiceError::AuthFailed)?)
     }
 
     /// For a transport that can tell when a reply has been written: inbox
@@ -221,11 +258,23 @@ impl<S: YoloStore> BridgeServer<S> {
 impl<S: YoloStore> BridgeServer<S> {
     /// A server over `bridge`.
     pub fn new(bridge: Arc<Bridge<S>>) -> Self {
-        let tool_router = Self::tool_router() + yolo::router(bridge.yolo_enabled());
+        let mut tool_router =
+            Self::tool_router() + team::router() + yolo::router(bridge.yolo_enabled());
+        // 2020-12 is MCP's default dialect: naming it in every schema would
+        // cost each client 60 bytes per schema in tools/list, on every turn.
+        for route in tool_router.map.values_mut() {
+            let attr = &mut route.attr;
+            Arc::make_mut(&mut attr.input_schema).remove("$schema");
+            if let Some(out) = attr.output_schema.as_mut() {
+                Arc::make_mut(out).remove("$schema");
+            }
+        }
         Self {
             bridge,
             tool_router,
             session_end: CancellationToken::new(),
+            session: Arc::new(Session::new()),
+            inbox_watch: Arc::default(),
             replies: None,
         }
     }
@@ -251,6 +300,12 @@ partner conversation_id and session_b_token; never put a token in a message. Exp
             .bridge
             .create_conversation(&args.my_role, &args.partner_role)
             .await?;
+        let creds = SessionCredentials {
+            conversation: created.conversation.clone(),
+            side: crate::domain::Side::A,
+            token: created.token_a.clone(),
+        };
+        self.bridge.bind(&self.session, creds).await;
         Ok(Json(created.into()))
     }
 
@@ -271,12 +326,17 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<SendToPartnerParams>,
     ) -> Result<Json<SendToPartnerResult>, ToolFailure> {
         let (creds, args) = self.arguments("send_to_partner", params).await?;
+        let creds = self.credentials("send_to_partner", creds).await?;
         let send = SendToPartner {
             message: args.message,
             action_type: args.action_type.into(),
             files_involved: args.files_involved,
+            to: Addressing::Everyone,
         };
-        let sent = self.bridge.send_to_partner(&creds, send).await?;
+        let sent = self
+            .bridge
+            .send_message(&creds, send, "send_to_partner")
+            .await?;
         Ok(Json(sent.into()))
     }
 
@@ -298,6 +358,11 @@ reply with check_messages and wait_seconds, not by sleeping.",
         context: RequestContext<RoleServer>,
     ) -> Result<Json<CheckMessagesResult>, ToolFailure> {
         let (creds, args) = self.arguments("check_messages", params).await?;
+        // Without conversation_id, a session bound to several reads them all.
+        let creds = self
+            .bridge
+            .credentials(&self.session, "check_messages", creds, Scope::All)
+            .await?;
         let (wait, limit) = (args.wait(), args.page());
         let (request, session) = (context.ct.clone(), self.session_end.clone());
         let cancelled = async move {
@@ -322,8 +387,10 @@ reply with check_messages and wait_seconds, not by sleeping.",
             }
             _ => work.await,
         }?;
-        if let (Some(replies), Some(receipt)) = (&self.replies, inbox.receipt.take()) {
-            replies.expect(context.id.clone(), receipt);
+        if let Some(replies) = &self.replies
+            && !inbox.receipts.is_empty()
+        {
+            replies.expect(context.id.clone(), std::mem::take(&mut inbox.receipts));
         }
         Ok(Json(inbox.into()))
     }
@@ -344,6 +411,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<UpdateMyStatusParams>,
     ) -> Result<Json<UpdateMyStatusResult>, ToolFailure> {
         let (creds, args) = self.arguments("update_my_status", params).await?;
+        let creds = self.credentials("update_my_status", creds).await?;
         let updated = self
             .bridge
             .update_my_status(
@@ -371,6 +439,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<CheckPartnerStatusParams>,
     ) -> Result<Json<CheckPartnerStatusResult>, ToolFailure> {
         let (creds, _) = self.arguments("check_partner_status", params).await?;
+        let creds = self.credentials("check_partner_status", creds).await?;
         let status = self.bridge.check_partner_status(&creds).await?;
         Ok(Json(status.into()))
     }
@@ -425,9 +494,79 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         })
     }
 
+    async fn list_prompts(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, rmcp::ErrorData> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, rmcp::ErrorData> {
+        prompts::get(&request).map(Into::into)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, rmcp::ErrorData> {
+        Ok(inbox::list())
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
+        self.read_inbox(&request.uri).await.map(Into::into)
+    }
+
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.subscribe_inbox(&request.uri, context.peer)
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.unsubscribe_inbox(&request.uri)
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        self.inbox_filter(requested)
+    }
+
+    async fn listen(
+        &self,
+        context: rmcp::service::SubscriptionContext,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.listen_inbox(context).await;
+        Ok(())
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build(),
+        )
+        .with_server_info(Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
     }
 }

@@ -18,9 +18,9 @@ use crate::auth::Token;
 use crate::domain::{
     self, ActionType, CONVERSATION_ID_PATTERN, ConversationId, DEFAULT_PAGE, InvalidValue,
     LONG_POLL_CAP_SECONDS, MAX_FILES, MAX_NOTE_CHARS, MAX_PAGE, MAX_PATH_CHARS, MAX_ROLE_CHARS,
-    MAX_WAIT_SECONDS, ROLE_PATTERN, Side, Status, YoloMode,
+    MAX_WAIT_SECONDS, ROLE_PATTERN, SESSION_ID_PATTERN, Side, Status, YoloMode,
 };
-use crate::service::SessionCredentials;
+use crate::service::CredentialArgs;
 
 /// Schema pattern for tokens (either case; tokens are shown in lowercase).
 const TOKEN_SCHEMA_PATTERN: &str = r"^[0-9a-fA-F]{64}$";
@@ -129,25 +129,6 @@ fn sanitize(message: &str) -> String {
     out
 }
 
-/// Which side of the conversation the caller is.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[schemars(inline)]
-pub enum SessionId {
-    #[serde(rename = "a")]
-    A,
-    #[serde(rename = "b")]
-    B,
-}
-
-impl From<SessionId> for Side {
-    fn from(s: SessionId) -> Self {
-        match s {
-            SessionId::A => Side::A,
-            SessionId::B => Side::B,
-        }
-    }
-}
-
 /// The kinds of message an agent may send.
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[schemars(inline)]
@@ -236,8 +217,10 @@ impl CreateConversationParams {
 }
 
 /// Declares a session tool's argument struct: the three credentials every
-/// session tool takes, then its own fields. (serde's `flatten` cannot be
-/// combined with `deny_unknown_fields`, so the credentials are spelled out.)
+/// session tool takes — all optional, since a session bound by
+/// `create_conversation` or `join_conversation` may leave them out — then its
+/// own fields. (serde's `flatten` cannot be combined with
+/// `deny_unknown_fields`, so the credentials are spelled out.)
 macro_rules! session_params {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
@@ -245,33 +228,34 @@ macro_rules! session_params {
         #[schemars(transform = crate::mcp::input_schema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
-            /// The conversation, as returned by create_conversation.
+            /// Omit in a session that created or joined.
             #[schemars(length(min = 21, max = 21), pattern(CONVERSATION_ID_PATTERN))]
-            pub conversation_id: String,
-            /// Your side: "a" (creator) or "b" (partner).
-            pub session_id: SessionId,
-            /// Your session token (64 hex digits).
+            pub conversation_id: Option<String>,
+            /// Your session id (a, b, …); omit likewise.
+            #[schemars(length(min = 1, max = 1), pattern(SESSION_ID_PATTERN))]
+            pub session_id: Option<String>,
+            /// Your token; omit likewise.
             #[schemars(length(min = 64, max = 64), pattern(TOKEN_SCHEMA_PATTERN))]
-            pub token: String,
+            pub token: Option<String>,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
         impl $name {
-            /// Validates the credentials.
+            /// Validates the credentials that were given.
             ///
             /// # Errors
-            /// When the id or token is malformed.
-            fn credentials(&self) -> Result<SessionCredentials, ArgumentError> {
-                Ok(SessionCredentials {
-                    conversation: ConversationId::parse(&self.conversation_id)?,
-                    side: self.session_id.into(),
-                    token: Token::parse(&self.token)?,
-                })
+            /// When an id or the token is malformed.
+            fn credentials(&self) -> Result<CredentialArgs, ArgumentError> {
+                credential_args(
+                    self.conversation_id.as_deref(),
+                    self.session_id.as_deref(),
+                    self.token.as_deref(),
+                )
             }
         }
 
         impl ToolArgs for $name {
-            type Valid = (SessionCredentials, $name);
+            type Valid = (CredentialArgs, $name);
 
             fn validate(self) -> Result<Self::Valid, ArgumentError> {
                 self.check()?;
@@ -280,6 +264,38 @@ macro_rules! session_params {
         }
     };
 }
+
+/// Validates the credentials a call gave: each must be well-formed, and a
+/// token needs both ids (a bound session leaves out all three, or narrows its
+/// choice with `conversation_id`/`session_id` alone).
+///
+/// # Errors
+/// When one is malformed, or a token comes without its ids.
+fn credential_args(
+    conversation: Option<&str>,
+    side: Option<&str>,
+    token: Option<&str>,
+) -> Result<CredentialArgs, ArgumentError> {
+    let args = CredentialArgs {
+        conversation: conversation.map(ConversationId::parse).transpose()?,
+        side: side.map(Side::parse).transpose()?,
+        token: token.map(Token::parse).transpose()?,
+    };
+    if args.token.is_some() && (args.conversation.is_none() || args.side.is_none()) {
+        return Err(ArgumentError(
+            "`token` comes with `conversation_id` and `session_id`".into(),
+        ));
+    }
+    Ok(args)
+}
+
+// After `session_params!`, which it uses.
+mod team;
+
+pub use team::{
+    CreateInviteParams, InviteAs, JoinConversationParams, ListMyConversationsParams, Recipients,
+    RemoveParticipantParams, SendMessageParams,
+};
 
 session_params! {
 /// Arguments of `send_to_partner`.

@@ -6,9 +6,17 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::domain::Message;
-use crate::service::{Created, Execution, Inbox, PartnerStatus, RunPlan, Sent, StatusUpdated};
+use crate::service::{
+    Created, Delivered, Execution, Inbox, PartnerStatus, RunPlan, Sent, StatusUpdated,
+};
 use crate::store::Activation;
+
+mod team;
+
+pub use team::{
+    CreateInviteResult, JoinConversationResult, ListMyConversationsResult, ParticipantInfo,
+    RemoveParticipantResult, SendMessageResult,
+};
 
 /// Result of `create_conversation`.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -63,7 +71,9 @@ impl From<Sent> for SendToPartnerResult {
 pub struct MessageView {
     /// Message id; ids increase in send order.
     pub id: i64,
-    /// The sender's side ("a", "b") or "system" for the bridge.
+    /// Its conversation.
+    pub conversation_id: String,
+    /// The sender's session id, or "system" for the bridge.
     pub from_session: String,
     /// The sender's role.
     pub from_role: String,
@@ -75,18 +85,23 @@ pub struct MessageView {
     pub files_involved: Vec<String>,
     /// When it was sent (RFC 3339, UTC).
     pub created_at: String,
+    /// The roles it was addressed to (observers see messages addressed to others too).
+    pub to: Vec<String>,
 }
 
-impl From<Message> for MessageView {
-    fn from(m: Message) -> Self {
+impl From<Delivered> for MessageView {
+    fn from(d: Delivered) -> Self {
+        let m = d.message;
         Self {
             id: m.id,
+            conversation_id: d.conversation.to_string(),
             from_session: m.from.as_str().to_owned(),
             from_role: m.from_role,
             action_type: m.action_type.as_str().to_owned(),
             content: m.content,
             files_involved: m.files_involved,
             created_at: m.created_at.to_rfc3339(),
+            to: d.to,
         }
     }
 }
@@ -145,11 +160,18 @@ pub struct CheckPartnerStatusResult {
     pub seconds_since_heartbeat: Option<u64>,
     /// Whether that update is recent enough to call the partner alive.
     pub alive: bool,
+    /// Everyone taking part (you included), in session order.
+    pub participants: Vec<ParticipantInfo>,
 }
 
 impl From<PartnerStatus> for CheckPartnerStatusResult {
     fn from(p: PartnerStatus) -> Self {
         Self {
+            participants: p
+                .participants
+                .into_iter()
+                .map(ParticipantInfo::from)
+                .collect(),
             partner_role: p.partner_role,
             status: p.status.map_or("unknown", |s| s.as_str()).to_owned(),
             note: p.note,

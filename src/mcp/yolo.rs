@@ -34,6 +34,7 @@ until a human confirms it in a terminal.",
         params: Parameters<EnableYoloModeParams>,
     ) -> Result<Json<EnableYoloModeResult>, ToolFailure> {
         let (creds, args) = self.arguments("enable_yolo_mode", params).await?;
+        let creds = self.credentials("enable_yolo_mode", creds).await?;
         let enable = EnableYolo {
             mode: args.mode.into(),
             workspace: args.workspace,
@@ -61,6 +62,7 @@ command and the approval_token to run it once. dry_run shows what would run.",
         params: Parameters<ExecuteCommandParams>,
     ) -> Result<Json<ExecuteCommandResult>, ToolFailure> {
         let (creds, args) = self.arguments("execute_command", params).await?;
+        let creds = self.credentials("execute_command", creds).await?;
         let exec = ExecuteCommand {
             command: args.command,
             dry_run: args.dry_run,

@@ -53,7 +53,7 @@ pub struct RevealedTokens {
     pub conversation: Conversation,
     /// Whether it has expired (the tokens were revealed with `--force`).
     pub expired: bool,
-    /// One token per side, side `a` first.
+    /// One token per active participant, side `a` first.
     pub tokens: Vec<(Side, Token)>,
 }
 
@@ -177,7 +177,7 @@ impl<S: AdminStore> Bridge<S> {
         })
     }
 
-    /// Re-derives both session tokens of a conversation from the server key.
+    /// Re-derives the session tokens of a conversation's active participants from the server key.
     /// Refuses an expired conversation unless `force`. Audited as "tokens
     /// revealed", without the tokens.
     ///
@@ -212,9 +212,9 @@ impl<S: AdminStore> Bridge<S> {
         if expired {
             draft.detail = Some(format!("tokens revealed for {id} (expired, --force)"));
         }
+        // A removed participant's token no longer works; it is not shown.
         let tokens: Vec<(Side, Token)> = conversation
-            .participants
-            .iter()
+            .active()
             .map(|p| (p.side, self.key.derive(id, p.side)))
             .collect();
         draft.count = Some(i64::try_from(tokens.len()).unwrap_or(i64::MAX));
@@ -442,6 +442,9 @@ impl<S: AdminStore> Bridge<S> {
             }
         };
         if let Some(problem) = check.problems.first() {
+            // SQLite may report several findings in one row, one per line;
+            // the message stays one line.
+            let problem = problem.split_whitespace().collect::<Vec<_>>().join(" ");
             return Err(ServiceError::BadBackup(format!(
                 "{} fails the integrity check ({} problems, first: {problem})",
                 path.display(),

@@ -1,9 +1,11 @@
-//! Four of the coordination tools: create, send, status and partner status
-//! (reading an inbox is `delivery`).
+//! The coordination tools: create a conversation, send (to the partner, to
+//! everyone or to chosen participants), heartbeats and the others' status.
+//! Reading the inbox lives in `delivery`; invites and membership in `team`.
 
 use std::collections::BTreeMap;
 
 use super::redaction::redact_role;
+use super::team::{Addressing, ParticipantView, recipients};
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
@@ -46,6 +48,8 @@ pub struct SendToPartner {
     pub action_type: ActionType,
     /// Paths it concerns, not yet redacted.
     pub files_involved: Vec<String>,
+    /// Who it is for.
+    pub to: Addressing,
 }
 
 /// A stored message's receipt.
@@ -57,6 +61,8 @@ pub struct Sent {
     pub created_at: Timestamp,
     /// Secrets removed, per kind.
     pub redactions: BTreeMap<String, usize>,
+    /// The roles it was addressed to.
+    pub to: Vec<String>,
 }
 
 /// A heartbeat to record.
@@ -77,9 +83,11 @@ pub struct StatusUpdated {
     pub updated_at: Timestamp,
 }
 
-/// What the partner last reported.
+/// What the partner last reported, and every participant's status.
 #[derive(Debug, Clone)]
 pub struct PartnerStatus {
+    /// Every active participant (the caller included), in session order.
+    pub participants: Vec<ParticipantView>,
     /// The partner's role.
     pub partner_role: String,
     /// Its status, or `None` before its first heartbeat.
@@ -132,6 +140,14 @@ impl<S: Store> Bridge<S> {
             draft.count =
                 Some(i64::try_from(redactions.values().sum::<usize>()).unwrap_or(i64::MAX));
             draft.detail = Some(format!("redactions={}", kinds.join(",")));
+        }
+        // Roles name participants in `to`, so they must be told apart.
+        if role_a.as_str().eq_ignore_ascii_case(role_b.as_str()) {
+            let e = crate::domain::InvalidValue::new(
+                "partner_role",
+                "must differ from my_role (roles name participants)",
+            );
+            return Err(self.refuse(draft, e.into()).await);
         }
         let created_at = self.clock.now();
         // Nobody is authenticated yet: this process's quota of such calls
@@ -191,20 +207,32 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// Sends a message to the partner.
+    /// Sends a message as `tool` (`send_to_partner` or `send_message`): to
+    /// the participants `send.to` names, or to everyone else. Observers get a
+    /// copy of every message and may not send.
     ///
     /// # Errors
-    /// Authentication, expiry, size, argument, rate-limit or storage failures.
-    pub async fn send_to_partner(
+    /// Authentication, permission, expiry, size, argument, rate-limit or storage failures.
+    pub async fn send_message(
         &self,
         creds: &SessionCredentials,
         send: SendToPartner,
+        tool: &'static str,
     ) -> Result<Sent, ServiceError> {
-        const TOOL: &str = "send_to_partner";
         let at = self.clock.now();
-        let mut draft = session_draft(TOOL, creds);
+        let mut draft = session_draft(tool, creds);
         draft.bytes = Some(i64::try_from(send.message.len()).unwrap_or(i64::MAX));
-        self.authorize(creds, &draft, at).await?;
+        let caller = self.authorize(creds, &draft, at).await?;
+        if !caller.kind.may_send() {
+            let e = ServiceError::Forbidden(
+                "observers receive every message but cannot send; ask the owner to invite you as a member".into(),
+            );
+            return Err(self.refuse(draft, e).await);
+        }
+        let (to, deliver_to) = match recipients(&caller.conversation, caller.side, &send.to) {
+            Ok(r) => r,
+            Err(e) => return Err(self.refuse(draft, e.into()).await),
+        };
         let text = match MessageText::parse(send.message) {
             Ok(t) => t,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
@@ -246,6 +274,7 @@ impl<S: Store> Bridge<S> {
             let kinds: Vec<String> = redactions.iter().map(|(k, n)| format!("{k}:{n}")).collect();
             draft.detail = Some(format!("redactions={}", kinds.join(",")));
         }
+        let to_roles = caller.conversation.roles_of(&to);
         let message = NewMessage {
             conversation: creds.conversation.clone(),
             from: Sender::Side(creds.side),
@@ -253,9 +282,11 @@ impl<S: Store> Bridge<S> {
             content,
             files_involved,
             created_at: at,
-            to: None,
+            to,
+            deliver_to,
         };
-        let guard = self.guard(creds, TOOL, at, draft.clone());
+        // Both sending tools spend the same quota.
+        let guard = self.guard(creds, "send_to_partner", at, draft.clone());
         match self
             .store
             .send_message(
@@ -269,6 +300,7 @@ impl<S: Store> Bridge<S> {
                 message_id,
                 created_at: at,
                 redactions,
+                to: to_roles,
             }),
             Err(e) => Err(self.refuse(draft, e.into()).await),
         }
@@ -338,24 +370,35 @@ impl<S: Store> Bridge<S> {
             Ok(c) => c,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
-        let Some(partner) = conversation.participant(creds.side.partner()) else {
-            let e = ServiceError::Internal(StoreError::Corrupt(format!(
-                "{} has no side {}",
-                creds.conversation,
-                creds.side.partner()
-            )));
-            return Err(self.refuse(draft, e).await);
-        };
-        let heartbeat = partner.status.as_ref();
-        let age = heartbeat
-            .map(|s| u64::try_from(at.micros_since(s.updated_at).max(0) / 1_000_000).unwrap_or(0));
-        Ok(PartnerStatus {
-            partner_role: partner.role.clone(),
-            status: heartbeat.map(|s| s.status),
-            note: heartbeat.and_then(|s| s.note.clone()),
-            last_heartbeat: heartbeat.map(|s| s.updated_at),
-            seconds_since_heartbeat: age,
-            alive: age.is_some_and(|a| a <= self.settings.heartbeat_timeout_s),
+        let participants: Vec<ParticipantView> = conversation
+            .active()
+            .map(|p| ParticipantView::of(p, at, self.settings.heartbeat_timeout_s))
+            .collect();
+        // The partner: the owner for everyone else, `b` (or the next one still
+        // there) for the owner — in a two-party conversation, the other side.
+        let others = || participants.iter().filter(|p| p.side != creds.side);
+        let partner = others()
+            .find(|p| p.kind == crate::domain::ParticipantKind::Owner)
+            .or_else(|| others().next());
+        Ok(match partner {
+            Some(p) => PartnerStatus {
+                partner_role: p.role.clone(),
+                status: p.status,
+                note: p.note.clone(),
+                last_heartbeat: p.last_heartbeat,
+                seconds_since_heartbeat: p.seconds_since_heartbeat,
+                alive: p.alive,
+                participants,
+            },
+            None => PartnerStatus {
+                partner_role: String::new(),
+                status: None,
+                note: None,
+                last_heartbeat: None,
+                seconds_since_heartbeat: None,
+                alive: false,
+                participants,
+            },
         })
     }
 }

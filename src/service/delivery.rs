@@ -1,4 +1,8 @@
-//! Reading an inbox: `check_messages`, its long-poll, and leases.
+//! Reading inboxes: `check_messages`, its long-poll, and leases.
+//!
+//! A call reads one session's inbox, or those of every session the caller is
+//! bound to (each message then names its conversation); the long-poll is
+//! woken by a commit in any process, never by a sleep loop.
 //!
 //! A page handed to a reader whose transport reports written replies is
 //! *leased*, not removed: the messages stay queued, invisible to other
@@ -14,9 +18,10 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{Bridge, ServiceError, SessionCredentials, session_draft};
-use crate::domain::{MAX_REPLY_BYTES, Message, Timestamp};
-use crate::store::{Guard, Lease, PageLimit, Pending, Receipt, Store};
+use super::{Bridge, Caller, ServiceError, SessionCredentials, session_draft};
+use crate::audit::AuditDraft;
+use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Timestamp};
+use crate::store::{Conversation, Lease, PageLimit, Pending, Receipt, Store};
 
 /// How long a leased page waits for its acknowledgement before it is handed
 /// out again. Written replies are acknowledged within milliseconds; this only
@@ -28,87 +33,100 @@ pub const LEASE: Duration = Duration::from_secs(20);
 pub struct CheckMessages {
     /// How long to wait for a first message (zero: answer at once).
     pub wait: Duration,
-    /// Largest page.
+    /// Largest page (over all the sessions read).
     pub limit: u32,
     /// Whether the caller will acknowledge the page once its reply is
     /// written (see the module documentation).
     pub leased: bool,
 }
 
-/// A page of delivered messages.
+/// A delivered message with what a recipient needs to place it.
 #[derive(Debug, Clone)]
+pub struct Delivered {
+    /// Its conversation.
+    pub conversation: ConversationId,
+    /// The message.
+    pub message: Message,
+    /// The roles it was addressed to.
+    pub to: Vec<String>,
+}
+
+/// A page of delivered messages.
+#[derive(Debug, Clone, Default)]
 pub struct Inbox {
     /// Messages in send order.
-    pub messages: Vec<Message>,
+    pub messages: Vec<Delivered>,
     /// Whether more are waiting.
     pub more: bool,
-    /// What acknowledges the page, when it was leased.
-    pub receipt: Option<Receipt>,
+    /// What acknowledges the page, one per session it was taken from, when leased.
+    pub receipts: Vec<Receipt>,
+}
+
+const TOOL: &str = "check_messages";
+
+/// Roles a message was addressed to: as stored, or, for a message from
+/// before teams, every participant but its sender that had joined by then.
+fn addressed_roles(conversation: &Conversation, message: &Message) -> Vec<String> {
+    match (&message.to, message.from) {
+        (Some(sides), _) => conversation.roles_of(sides),
+        (None, Sender::Side(from)) => conversation
+            .everyone_else_at(from, message.created_at)
+            .map(|p| p.role.clone())
+            .collect(),
+        (None, Sender::System) => Vec::new(),
+    }
+}
+
+/// The audit draft of a call over `creds` (the first session names it).
+fn draft_for(creds: &[SessionCredentials]) -> AuditDraft {
+    creds
+        .first()
+        .map_or_else(|| AuditDraft::new("mcp", TOOL), |c| session_draft(TOOL, c))
 }
 
 impl<S: Store> Bridge<S> {
-    /// Takes the caller's undelivered messages, waiting up to `check.wait` for
-    /// the first one. `cancelled` resolves when the client gives up; the wait
-    /// then ends at once and nothing is marked delivered.
+    /// Takes the undelivered messages of the sessions in `creds` (one, or
+    /// every bound one), oldest first, waiting up to `check.wait` for the
+    /// first. `cancelled` resolves when the client gives up; the wait then
+    /// ends at once and nothing is marked delivered.
+    ///
+    /// Each session's messages are taken in their own transaction, exactly
+    /// once and in send order; a page over several conversations is merged by
+    /// id (the global send order). A session removed while waiting ends the
+    /// wait with `auth_failed`.
     ///
     /// # Errors
-    /// Authentication, expiry, rate-limit, cancellation or storage failures.
+    /// Authentication, expiry, rate-limit, cancellation or storage failures
+    /// (for several sessions, the first one that fails).
     pub async fn check_messages(
         &self,
-        creds: &SessionCredentials,
+        creds: &[SessionCredentials],
         check: CheckMessages,
         cancelled: impl Future<Output = ()> + Send,
     ) -> Result<Inbox, ServiceError> {
-        const TOOL: &str = "check_messages";
         let at = self.clock.now();
-        let draft = session_draft(TOOL, creds);
-        self.authorize(creds, &draft, at).await?;
-        let limit = PageLimit {
-            count: check.limit,
-            bytes: MAX_REPLY_BYTES,
-        };
-        let lease = |now: Timestamp| -> Result<Option<Lease>, ServiceError> {
-            if !check.leased {
-                return Ok(None);
+        // Reading every bound session, one that expired or was removed is
+        // left out (its refusal is audited) rather than failing the others.
+        let mut callers = Vec::with_capacity(creds.len());
+        let mut first_refusal = None;
+        for c in creds {
+            match self.authorize(c, &session_draft(TOOL, c), at).await {
+                Ok(caller) => callers.push((c, caller)),
+                Err(e) if creds.len() > 1 => {
+                    first_refusal.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
             }
-            let mut bytes = [0u8; 8];
-            getrandom::fill(&mut bytes).map_err(|e| {
-                ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e)))
-            })?;
-            Ok(Some(Lease {
-                id: i64::from_le_bytes(bytes),
-                until: now.plus_micros(i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX)),
-            }))
-        };
-        let inbox = |page: crate::store::Page| Inbox {
-            messages: page.messages,
-            more: page.more,
-            receipt: page.receipt,
-        };
-
-        if check.wait.is_zero() {
-            let guard = self.guard(creds, TOOL, at, draft.clone());
-            let lease = match lease(at) {
-                Ok(l) => l,
-                Err(e) => return Err(self.refuse(draft, e).await),
-            };
-            return match self
-                .store
-                .take_messages(
-                    creds.conversation.clone(),
-                    creds.side,
-                    limit,
-                    lease,
-                    true,
-                    guard,
-                )
-                .await
-            {
-                Ok(page) => Ok(inbox(page.unwrap_or_default())),
-                Err(e) => Err(self.refuse(draft, e.into()).await),
-            };
         }
-
+        if callers.is_empty() {
+            return Err(first_refusal.unwrap_or(ServiceError::AuthFailed));
+        }
+        if check.wait.is_zero() {
+            return self
+                .take_all(&callers, check, true, true)
+                .await
+                .map(Option::unwrap_or_default);
+        }
         let Some(_slot) = LongPollSlot::take(&self.long_polls, self.settings.limits.max_long_polls)
         else {
             let e = ServiceError::ResourceLimit {
@@ -116,15 +134,18 @@ impl<S: Store> Bridge<S> {
                 limit: self.settings.limits.max_long_polls,
                 advice: "call check_messages with wait_seconds 0, or retry in a moment (setting limits.max_long_polls)",
             };
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft_for(creds), e).await);
         };
         // A long-poll spends its quota once, up front; the final take is unmetered.
-        if let Err(e) = self
-            .store
-            .spend_quota(self.guard(creds, TOOL, at, draft.clone()))
-            .await
-        {
-            return Err(self.refuse(draft, e.into()).await);
+        for (c, _) in &callers {
+            let draft = session_draft(TOOL, c);
+            if let Err(e) = self
+                .store
+                .spend_quota(self.guard(c, TOOL, at, draft.clone()))
+                .await
+            {
+                return Err(self.refuse(draft, e.into()).await);
+            }
         }
         let deadline = tokio::time::Instant::now() + check.wait;
         let mut feed = self.store.changes();
@@ -133,58 +154,153 @@ impl<S: Store> Bridge<S> {
             feed.mark_seen();
             let now = self.clock.now();
             let last_chance = tokio::time::Instant::now() >= deadline;
-            let pending = match self
-                .store
-                .pending(&creds.conversation, creds.side, now)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
-            };
-            if pending == Pending::Ready || last_chance {
-                let guard = Guard {
-                    quota: None,
-                    ..self.guard(creds, TOOL, now, draft.clone())
-                };
-                let lease = match lease(now) {
-                    Ok(l) => l,
-                    Err(e) => return Err(self.refuse(draft, e).await),
-                };
-                match self
-                    .store
-                    .take_messages(
-                        creds.conversation.clone(),
-                        creds.side,
-                        limit,
-                        lease,
-                        last_chance,
-                        guard,
-                    )
-                    .await
-                {
-                    Ok(Some(page)) => return Ok(inbox(page)),
-                    // Another checker on the same side took them first: keep waiting.
-                    Ok(None) => {}
-                    Err(e) => return Err(self.refuse(draft, e.into()).await),
+            let mut ready = false;
+            let mut wake_at = deadline;
+            // A session removed while waiting stops the wait for it; the
+            // call fails only when no session is left.
+            let mut kept = Vec::with_capacity(callers.len());
+            for (c, caller) in callers {
+                if self.still_member(&c.conversation, c.side).await {
+                    kept.push((c, caller));
+                } else {
+                    let refusal = self
+                        .refuse(session_draft(TOOL, c), ServiceError::AuthFailed)
+                        .await;
+                    if kept.is_empty() && creds.len() == 1 {
+                        return Err(refusal);
+                    }
                 }
             }
-            // Behind another reader's lease, look again when it lapses (an
-            // acknowledgement wakes the feed sooner).
-            let wake_at = match pending {
-                Pending::LeasedUntil(until) => {
-                    let micros = until.micros_since(now).max(0);
-                    let lapse = tokio::time::Instant::now()
-                        + Duration::from_micros(u64::try_from(micros).unwrap_or(0));
-                    lapse.min(deadline)
+            callers = kept;
+            if callers.is_empty() {
+                return Err(ServiceError::AuthFailed);
+            }
+            for (c, _) in &callers {
+                match self.store.pending(&c.conversation, c.side, now).await {
+                    Ok(Pending::Ready) => ready = true,
+                    // Behind another reader's lease, look again when it lapses
+                    // (an acknowledgement wakes the feed sooner).
+                    Ok(Pending::LeasedUntil(until)) => {
+                        let micros = u64::try_from(until.micros_since(now).max(0)).unwrap_or(0);
+                        let lapse = tokio::time::Instant::now() + Duration::from_micros(micros);
+                        wake_at = wake_at.min(lapse);
+                    }
+                    Ok(Pending::Nothing) => {}
+                    Err(e) => return Err(self.refuse(session_draft(TOOL, c), e.into()).await),
                 }
-                _ => deadline,
-            };
+            }
+            if ready || last_chance {
+                // Another checker on the same session may take them first:
+                // then nothing is returned and the wait goes on.
+                if let Some(inbox) = self.take_all(&callers, check, last_chance, false).await? {
+                    return Ok(inbox);
+                }
+            }
             tokio::select! {
                 () = feed.changed() => {}
                 () = tokio::time::sleep_until(wake_at) => {}
-                () = &mut cancelled => return Err(self.refuse(draft, ServiceError::Cancelled).await),
+                () = &mut cancelled => {
+                    return Err(self.refuse(draft_for(creds), ServiceError::Cancelled).await);
+                }
             }
         }
+    }
+
+    /// Takes one page over `callers`, session by session, within the count
+    /// and reply-size limits. With `final_attempt` false an empty result is
+    /// `None` and leaves no trace; `metered` spends each session's quota (a
+    /// plain check, not a long-poll).
+    async fn take_all(
+        &self,
+        callers: &[(&SessionCredentials, Caller)],
+        check: CheckMessages,
+        final_attempt: bool,
+        metered: bool,
+    ) -> Result<Option<Inbox>, ServiceError> {
+        let mut inbox = Inbox::default();
+        let mut bytes = 0usize;
+        let mut answered = false;
+        for (c, caller) in callers {
+            let taken = u32::try_from(inbox.messages.len()).unwrap_or(u32::MAX);
+            let room = check.limit.saturating_sub(taken);
+            if room == 0 || bytes >= MAX_REPLY_BYTES {
+                // The page is full; say whether this session has anything left.
+                match self
+                    .store
+                    .pending(&c.conversation, c.side, self.clock.now())
+                    .await
+                {
+                    Ok(p) => inbox.more |= p != Pending::Nothing,
+                    Err(e) => return Err(self.refuse(session_draft(TOOL, c), e.into()).await),
+                }
+                continue;
+            }
+            let draft = session_draft(TOOL, c);
+            let now = self.clock.now();
+            let mut guard = self.guard(c, TOOL, now, draft.clone());
+            if !metered {
+                guard.quota = None;
+            }
+            let lease = match self.lease(check.leased, now) {
+                Ok(l) => l,
+                Err(e) => return Err(self.refuse(draft, e).await),
+            };
+            let limit = PageLimit {
+                count: room,
+                bytes: MAX_REPLY_BYTES - bytes,
+            };
+            let page = match self
+                .store
+                .take_messages(
+                    c.conversation.clone(),
+                    c.side,
+                    limit,
+                    lease,
+                    final_attempt,
+                    guard,
+                )
+                .await
+            {
+                Ok(Some(page)) => page,
+                Ok(None) => continue,
+                Err(e) => return Err(self.refuse(draft, e.into()).await),
+            };
+            answered = true;
+            inbox.more |= page.more;
+            inbox.receipts.extend(page.receipt);
+            for message in page.messages {
+                bytes += message.content.len()
+                    + message
+                        .files_involved
+                        .iter()
+                        .map(String::len)
+                        .sum::<usize>();
+                inbox.messages.push(Delivered {
+                    to: addressed_roles(&caller.conversation, &message),
+                    conversation: c.conversation.clone(),
+                    message,
+                });
+            }
+        }
+        if !answered && !final_attempt {
+            return Ok(None);
+        }
+        inbox.messages.sort_by_key(|d| d.message.id);
+        Ok(Some(inbox))
+    }
+
+    /// A fresh lease for a take at `now`, when the caller acknowledges pages.
+    fn lease(&self, leased: bool, now: Timestamp) -> Result<Option<Lease>, ServiceError> {
+        if !leased {
+            return Ok(None);
+        }
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e))))?;
+        Ok(Some(Lease {
+            id: i64::from_le_bytes(bytes),
+            until: now.plus_micros(i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX)),
+        }))
     }
 
     /// Removes a leased page from its inbox once its reply has been written.
@@ -197,7 +313,8 @@ impl<S: Store> Bridge<S> {
     }
 }
 
-/// One of the process's long-poll slots, given back when dropped.
+/// One of the process's long-poll slots, given back when dropped (also when
+/// the waiting call is cancelled).
 struct LongPollSlot<'a>(&'a AtomicU32);
 
 impl<'a> LongPollSlot<'a> {

@@ -42,6 +42,15 @@ pub enum ServiceError {
         /// Whose calls are counted, e.g. [`SESSION_SCOPE`].
         scope: &'static str,
     },
+    /// An invite code that is unknown, already used or expired — deliberately
+    /// indistinguishable, so guessing learns nothing.
+    #[error(
+        "invite code not valid (unknown, already used or expired); ask the conversation's owner for a new one"
+    )]
+    InviteInvalid,
+    /// The caller's kind of participant may not do this (e.g. an observer sending).
+    #[error("{0}")]
+    Forbidden(String),
     /// An argument is well-formed but not acceptable.
     #[error("invalid argument: {0}")]
     InvalidArgument(#[from] InvalidValue),
@@ -130,6 +139,8 @@ impl ServiceError {
             ServiceError::MessageTooLarge { .. } => "message_too_large",
             ServiceError::RateLimited { .. } => crate::store::RATE_LIMITED_CODE,
             ServiceError::InvalidArgument(_) => "invalid_argument",
+            ServiceError::InviteInvalid => crate::store::INVITE_INVALID_CODE,
+            ServiceError::Forbidden(_) => "forbidden",
             ServiceError::YoloDisabled => "yolo_disabled",
             ServiceError::YoloNotActive { .. } => "yolo_not_active",
             ServiceError::CommandRefused { .. } => "command_refused",
@@ -171,6 +182,8 @@ impl ServiceError {
             ServiceError::AuthFailed
             | ServiceError::ConversationExpired { .. }
             | ServiceError::RateLimited { .. }
+            | ServiceError::InviteInvalid
+            | ServiceError::Forbidden(_)
             | ServiceError::YoloDisabled
             | ServiceError::YoloNotActive { .. }
             | ServiceError::CommandRefused { .. }
@@ -207,6 +220,10 @@ impl From<StoreError> for ServiceError {
                 limit,
                 advice: if what.starts_with("conversations") {
                     "reuse an existing conversation or retry later (setting limits.conversations_per_hour)"
+                } else if what.contains("participants") {
+                    "remove a participant first, or start another conversation (setting teams.max_participants)"
+                } else if what.starts_with("session ids") {
+                    "start another conversation"
                 } else {
                     "wait until the partner reads its messages (setting limits.max_pending_messages)"
                 },

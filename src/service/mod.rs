@@ -10,11 +10,14 @@ mod admin;
 mod conversation;
 mod delivery;
 mod error;
+mod inbox;
+mod invite;
 mod oversight;
 mod redaction;
+mod session;
+mod team;
 mod yolo;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use admin::{
@@ -24,15 +27,19 @@ pub use admin::{
 pub use conversation::{
     Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,
 };
-pub use delivery::{CheckMessages, Inbox, LEASE};
+pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
 pub use error::ServiceError;
+pub use inbox::{UnreadMessage, UnreadSummary};
+pub use invite::{Invited, JoinedSession};
 pub use oversight::Approval;
 pub use redaction::SharedRedactor;
+pub use session::{ClientProcess, CredentialArgs, Scope, Session, resolve};
+pub use team::{Addressing, MyConversation, ParticipantView, Removed, SessionState, TeamSettings};
 pub use yolo::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
 use crate::audit::{AuditDraft, AuditKey, Outcome};
 use crate::auth::ServerKey;
-use crate::domain::{ConversationId, Side, Timestamp};
+use crate::domain::{ConversationId, ParticipantKind, Side, Timestamp};
 use crate::ratelimit::{Limits, LocalWindows, Quota};
 use crate::store::{Conversation, Guard, Store};
 
@@ -68,6 +75,8 @@ pub struct ToolLimits {
     /// serves one client), so one client cannot spend the database-wide
     /// conversation quota alone.
     pub unauthenticated: Limits,
+    /// Failed `join_conversation` calls, counted across all processes.
+    pub join_conversation: Limits,
 }
 
 /// Bounds that keep one database and one process from being overwhelmed.
@@ -107,41 +116,26 @@ pub struct BridgeSettings {
     /// Audit records older than this (µs) are pruned by `cleanup`; `None`
     /// keeps them forever.
     pub audit_retention_us: Option<i64>,
+    /// Conversations of more than two participants.
+    pub teams: TeamSettings,
 }
 
-/// Expiry times of conversations this process has seen, so that checking a
-/// token does not read the database. Existence and expiry never change for a
-/// live conversation; one deleted by `cleanup` had expired already, and writes
-/// to a deleted conversation fail in the store anyway.
-#[derive(Default)]
-struct ExpiryCache {
-    map: std::sync::Mutex<HashMap<ConversationId, Timestamp>>,
-}
-
-impl ExpiryCache {
-    /// Entries kept before the cache starts afresh (a few hundred KiB at most).
-    const CAPACITY: usize = 4096;
-
-    fn get(&self, id: &ConversationId) -> Option<Timestamp> {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .copied()
-    }
-
-    fn insert(&self, conversation: &Conversation) {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= Self::CAPACITY {
-            map.clear();
-        }
-        map.insert(conversation.id.clone(), conversation.expires_at);
-    }
+/// An authenticated caller: the conversation as read for this call and the
+/// caller's own seat in it.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    /// The conversation, with every participant.
+    pub conversation: Conversation,
+    /// The caller's session id.
+    pub side: Side,
+    /// What the caller may do.
+    pub kind: ParticipantKind,
 }
 
 /// The bridge's rules over a store.
 pub struct Bridge<S: Store> {
-    expiries: ExpiryCache,
+    /// Failed joins in this process, for the per-process guessing limit.
+    join_failures: invite::FailureWindow,
     /// Long-polls waiting in this process right now.
     long_polls: std::sync::atomic::AtomicU32,
     /// Unauthenticated calls made through this process (see [`ToolLimits::unauthenticated`]).
@@ -165,7 +159,7 @@ impl<S: Store> Bridge<S> {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            expiries: ExpiryCache::default(),
+            join_failures: invite::FailureWindow::default(),
             long_polls: std::sync::atomic::AtomicU32::new(0),
             unauthenticated: std::sync::Mutex::new(LocalWindows::default()),
             store,
@@ -265,37 +259,51 @@ impl<S: Store> Bridge<S> {
     }
 
     /// Checks a session's credentials: the token first (no store access), then
-    /// that the conversation exists and has not expired.
+    /// that the conversation exists and has not expired, and that the caller
+    /// is still one of its participants (a removed participant's token stops
+    /// working at once, in every process).
     async fn authorize(
         &self,
         creds: &SessionCredentials,
         draft: &AuditDraft,
         at: Timestamp,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Caller, ServiceError> {
         if !self
             .key
             .verify(&creds.conversation, creds.side, &creds.token)
         {
             return Err(self.refuse_credentials(draft, at).await);
         }
-        let expires_at = match self.expiries.get(&creds.conversation) {
-            Some(t) => t,
-            None => match self.store.conversation(&creds.conversation).await {
-                Ok(Some(c)) => {
-                    self.expiries.insert(&c);
-                    c.expires_at
-                }
-                Ok(None) => return Err(self.refuse_credentials(draft, at).await),
-                Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
-            },
+        let conversation = match self.store.conversation(&creds.conversation).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(self.refuse_credentials(draft, at).await),
+            Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
         };
-        if at >= expires_at {
+        if at >= conversation.expires_at {
             let err = ServiceError::ConversationExpired {
-                expired_at: expires_at,
+                expired_at: conversation.expires_at,
             };
             return Err(self.refuse(draft.clone(), err).await);
         }
-        Ok(())
+        let Some(kind) = conversation.active_participant(creds.side).map(|p| p.kind) else {
+            return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await);
+        };
+        Ok(Caller {
+            conversation,
+            side: creds.side,
+            kind,
+        })
+    }
+
+    /// Whether `side` is still an active participant right now (re-checked
+    /// while a long-poll waits, so a removal ends it). A storage failure
+    /// counts as yes: the next call checks again.
+    async fn still_member(&self, conversation: &ConversationId, side: Side) -> bool {
+        match self.store.conversation(conversation).await {
+            Ok(Some(c)) => c.active_participant(side).is_some(),
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// The guard for a session's call to `tool`.
@@ -312,6 +320,7 @@ impl<S: Store> Bridge<S> {
                 "send_to_partner" => l.send_to_partner,
                 "check_messages" => l.check_messages,
                 "update_my_status" => l.update_my_status,
+                "join_conversation" => l.join_conversation,
                 _ => l.check_partner_status,
             },
         });

@@ -11,6 +11,7 @@
 mod admin;
 mod signal;
 pub mod sqlite;
+mod team;
 mod yolo;
 
 use std::future::Future;
@@ -21,13 +22,16 @@ pub use admin::{
     RemovedConversation, UnreadableRecord,
 };
 pub use signal::ChangeFeed;
+pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
 pub use yolo::{
     Activation, ActivationRequest, ActivationState, NewSnapshot, Proposal, ProposalState,
     Redemption, Snapshot, YoloStore,
 };
 
 use crate::audit::{AuditDraft, AuditRecord};
-use crate::domain::{ActionType, ConversationId, Message, Role, Sender, Side, Status, Timestamp};
+use crate::domain::{
+    ActionType, ConversationId, Message, ParticipantKind, Role, Sender, Side, Status, Timestamp,
+};
 use crate::ratelimit::{self, Quota};
 
 /// What can go wrong in a backend, by meaning.
@@ -100,15 +104,21 @@ pub struct StatusRecord {
     pub updated_at: Timestamp,
 }
 
-/// One side of a conversation.
+/// One participant of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Participant {
-    /// Which side.
+    /// Its session id.
     pub side: Side,
-    /// Its role.
+    /// Its role, unique among the conversation's active participants.
     pub role: String,
+    /// What it may do.
+    pub kind: ParticipantKind,
     /// Its last heartbeat, if it ever sent one.
     pub status: Option<StatusRecord>,
+    /// When it joined with an invite (`None` for the two sides made with the conversation).
+    pub joined_at: Option<Timestamp>,
+    /// When the owner removed it; its token no longer works.
+    pub removed_at: Option<Timestamp>,
 }
 
 /// A stored conversation.
@@ -120,7 +130,7 @@ pub struct Conversation {
     pub created_at: Timestamp,
     /// Expiry time.
     pub expires_at: Timestamp,
-    /// Its participants, side `a` first.
+    /// Its participants in session order (`a` first), removed ones included.
     pub participants: Vec<Participant>,
 }
 
@@ -146,8 +156,11 @@ pub struct NewMessage {
     pub files_involved: Vec<String>,
     /// When it was sent.
     pub created_at: Timestamp,
-    /// Only this side receives it; `None` means every participant but the sender.
-    pub to: Option<Side>,
+    /// The participants it is addressed to (kept with the message, shown as `to`).
+    pub to: Vec<Side>,
+    /// Every participant that gets a copy: the addressees and the observers.
+    /// Copies for participants removed meanwhile are not queued.
+    pub deliver_to: Vec<Side>,
 }
 
 /// What every mutating call carries: the time, the session it acts for, an
@@ -302,6 +315,71 @@ pub trait Store: Send + Sync + 'static {
         conversation: ConversationId,
         guard: Guard,
     ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+
+    /// Stores an invite, unless its role is taken case-insensitively by an
+    /// active participant or an outstanding invite ([`StoreError::Conflict`]),
+    /// or active participants and outstanding invites already number
+    /// `max_participants` ([`StoreError::LimitReached`]).
+    fn create_invite(
+        &self,
+        invite: NewInvite,
+        max_participants: u32,
+        guard: Guard,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Redeems the invite whose code hashes to `code_hash` if it is unused and
+    /// unexpired at `guard.at`: marks it used and adds its participant with the
+    /// next session id, in one transaction, so a code works once however many
+    /// processes race for it. `Ok(None)` when there is no such invite; that
+    /// failure is counted in `failures` (a global quota, checked first:
+    /// [`StoreError::QuotaExceeded`] when full) and audited as
+    /// [`INVITE_INVALID_CODE`]. [`StoreError::LimitReached`] when the
+    /// conversation already has `max_participants` active participants or has
+    /// used every session id; [`StoreError::Conflict`] when the role was taken
+    /// meanwhile (nothing is written then).
+    fn redeem_invite(
+        &self,
+        code_hash: String,
+        max_participants: u32,
+        failures: Option<Quota>,
+        guard: Guard,
+    ) -> impl Future<Output = Result<Option<Joined>, StoreError>> + Send;
+
+    /// Marks `side` removed at `guard.at` and drops its undelivered copies and
+    /// client bindings. [`StoreError::NotFound`] if it is not an active participant.
+    fn remove_participant(
+        &self,
+        conversation: ConversationId,
+        side: Side,
+        guard: Guard,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// How many messages wait for `side` and the oldest `limit` of them, without
+    /// marking anything read. Read-only.
+    fn peek_unread(
+        &self,
+        conversation: &ConversationId,
+        side: Side,
+        limit: u32,
+    ) -> impl Future<Output = Result<Unread, StoreError>> + Send;
+
+    /// Records that a server process is bound to a session (idempotent).
+    fn record_binding(
+        &self,
+        binding: ClientBinding,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Forgets every binding of the server process `server` (it is exiting).
+    fn forget_bindings(
+        &self,
+        server: ProcessStamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The bindings recorded for servers spawned by `client`, oldest first.
+    fn client_bindings(
+        &self,
+        client: ProcessStamp,
+    ) -> impl Future<Output = Result<Vec<ClientBinding>, StoreError>> + Send;
 
     /// Appends an audit record on its own (refusals decided before any store
     /// work). It may be batched with other records and land a moment later;

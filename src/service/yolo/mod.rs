@@ -123,9 +123,13 @@ impl<S: YoloStore> Bridge<S> {
             "mode={} sandbox={} timeout_s={}",
             enable.mode, enable.sandbox, enable.timeout_s
         ));
-        self.authorize(creds, &draft, at).await?;
+        let caller = self.authorize(creds, &draft, at).await?;
         if !self.settings.yolo.enabled {
             return Err(self.refuse(draft, ServiceError::YoloDisabled).await);
+        }
+        if !caller.kind.may_send() {
+            let e = ServiceError::Forbidden("observers cannot ask for or run commands".into());
+            return Err(self.refuse(draft, e).await);
         }
         let workspace =
             match workspace::check(&enable.workspace, &self.settings.yolo.hide, enable.sandbox) {
@@ -177,9 +181,13 @@ impl<S: YoloStore> Bridge<S> {
         const TOOL: &str = "execute_command";
         let at = self.clock.now();
         let draft = self.yolo_draft(TOOL, creds, Some(&exec.command));
-        self.authorize(creds, &draft, at).await?;
+        let caller = self.authorize(creds, &draft, at).await?;
         if !self.settings.yolo.enabled {
             return Err(self.refuse(draft, ServiceError::YoloDisabled).await);
+        }
+        if !caller.kind.may_send() {
+            let e = ServiceError::Forbidden("observers cannot ask for or run commands".into());
+            return Err(self.refuse(draft, e).await);
         }
         let activation = match self.store.activation(&creds.conversation).await {
             Ok(Some(a)) if a.is_active(at) => a,
@@ -370,6 +378,16 @@ impl<S: YoloStore> Bridge<S> {
             &output,
             snapshot.as_ref(),
         );
+        // Everyone else learns what ran: the members addressed, observers copied.
+        let (to, deliver_to) = match self.store.conversation(&creds.conversation).await {
+            Ok(Some(c)) => crate::service::team::recipients(
+                &c,
+                creds.side,
+                &crate::service::Addressing::Everyone,
+            )
+            .unwrap_or_default(),
+            _ => (Vec::new(), Vec::new()),
+        };
         let message = NewMessage {
             conversation: creds.conversation.clone(),
             from: crate::domain::Sender::System,
@@ -377,7 +395,8 @@ impl<S: YoloStore> Bridge<S> {
             content,
             files_involved: Vec::new(),
             created_at: at,
-            to: Some(creds.side.partner()),
+            to,
+            deliver_to,
         };
         draft.count = output.exit_code.map(i64::from);
         draft.detail = Some(format!(

@@ -19,15 +19,15 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::{SqliteStore, ops, sql_err};
+use super::{SqliteStore, ops, rows, sql_err};
 use crate::audit::{AuditDraft, AuditRecord};
-use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
+use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Timestamp};
 use crate::store::admin::{
     AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation,
 };
-use crate::store::{Conversation, Participant, StatusRecord, StoreError};
+use crate::store::{Conversation, StoreError};
 
 use super::audit::{audit_query, walk_chain};
 use super::tx::{ReadTx, WriteTx};
@@ -47,11 +47,12 @@ fn count(n: i64) -> u64 {
 /// Every conversation with its participants, oldest first.
 fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>, StoreError> {
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT c.id, c.created_at, c.expires_at, p.side, p.role, p.status, p.note, p.status_at
+        .prepare_cached(&format!(
+            "SELECT c.id, c.created_at, c.expires_at, {}
              FROM conversations c JOIN participants p ON p.conversation_id = c.id
-             ORDER BY c.created_at, c.id, p.side",
-        )
+             ORDER BY c.created_at, c.id, length(p.side), p.side",
+            rows::PARTICIPANT_COLUMNS
+        ))
         .map_err(sql_err)?;
     let mut rows = stmt.query([]).map_err(sql_err)?;
     let mut out: Vec<Conversation> = Vec::new();
@@ -65,35 +66,12 @@ fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>, StoreError>
                 participants: Vec::with_capacity(2),
             });
         }
-        let participant = decode_participant(row, 3)?;
+        let participant = rows::decode_participant(row, 3)?;
         if let Some(c) = out.last_mut() {
             c.participants.push(participant);
         }
     }
     Ok(out)
-}
-
-/// Decodes `side, role, status, note, status_at` starting at column `at`.
-fn decode_participant(row: &rusqlite::Row<'_>, at: usize) -> Result<Participant, StoreError> {
-    let side: String = row.get(at).map_err(sql_err)?;
-    let status: Option<String> = row.get(at + 2).map_err(sql_err)?;
-    let status = match status {
-        None => None,
-        Some(s) => Some(StatusRecord {
-            status: Status::parse(&s).map_err(corrupt)?,
-            note: row.get(at + 3).map_err(sql_err)?,
-            updated_at: Timestamp::from_micros(
-                row.get::<_, Option<i64>>(at + 4)
-                    .map_err(sql_err)?
-                    .unwrap_or_default(),
-            ),
-        }),
-    };
-    Ok(Participant {
-        side: Side::parse(&side).map_err(corrupt)?,
-        role: row.get(at + 1).map_err(sql_err)?,
-        status,
-    })
 }
 
 fn summaries(conn: &Connection) -> Result<Vec<ConversationSummary>, StoreError> {
@@ -198,7 +176,7 @@ fn records(
     }
     let mut stmt = tx
         .prepare_cached(
-            "SELECT conversation_id, id, from_side, action_type, content, files, created_at
+            "SELECT conversation_id, id, from_side, action_type, content, files, created_at, recipients
              FROM messages ORDER BY id",
         )
         .map_err(sql_err)?;
@@ -230,6 +208,7 @@ fn records(
                 content: row.get(4).map_err(sql_err)?,
                 files_involved: serde_json::from_str(&files).map_err(corrupt)?,
                 created_at: Timestamp::from_micros(row.get(6).map_err(sql_err)?),
+                to: rows::decode_sides(row.get(7).map_err(sql_err)?)?,
             },
             unread_by: pending.remove(&id).unwrap_or_default(),
         });

@@ -12,7 +12,9 @@ mod audit;
 mod checkpoint;
 mod open;
 mod ops;
+mod rows;
 mod spool;
+mod team;
 mod tx;
 mod wake;
 mod yolo;
@@ -31,11 +33,13 @@ use self::tx::WriteTx;
 use self::wake::WakeFile;
 use super::signal::ChangeHub;
 use super::{
-    ChangeFeed, Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending,
-    Receipt, StatusRecord, Store, StoreError,
+    ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
+    NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
+    Unread,
 };
 use crate::audit::{AuditDraft, AuditKey, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
+use crate::ratelimit::Quota;
 
 /// How often a long-poll re-checks the database even without a wake-up.
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
@@ -437,6 +441,77 @@ impl Store for SqliteStore {
             Ok(found)
         })
         .await
+    }
+
+    async fn create_invite(
+        &self,
+        invite: NewInvite,
+        max_participants: u32,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            team::create_invite(tx, &invite, max_participants)?;
+            ops::append_audit(tx, guard.at, &guard.audit)
+        })
+        .await
+    }
+
+    async fn redeem_invite(
+        &self,
+        code_hash: String,
+        max_participants: u32,
+        failures: Option<Quota>,
+        guard: Guard,
+    ) -> Result<Option<Joined>, StoreError> {
+        self.write(move |tx| {
+            team::redeem_invite(tx, &code_hash, max_participants, failures.as_ref(), &guard)
+        })
+        .await
+    }
+
+    async fn remove_participant(
+        &self,
+        conversation: ConversationId,
+        side: Side,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            team::remove_participant(tx, &conversation, side, guard.at)?;
+            ops::append_audit(tx, guard.at, &guard.audit)
+        })
+        .await?;
+        // A long-poll of the removed session wakes and finds its token dead.
+        self.announce_message();
+        Ok(())
+    }
+
+    async fn peek_unread(
+        &self,
+        conversation: &ConversationId,
+        side: Side,
+        limit: u32,
+    ) -> Result<Unread, StoreError> {
+        let conversation = conversation.clone();
+        self.call(move |conn| team::peek_unread(conn, &conversation, side, limit))
+            .await
+    }
+
+    async fn record_binding(&self, binding: ClientBinding) -> Result<(), StoreError> {
+        self.write(move |tx| team::record_binding(tx, &binding))
+            .await
+    }
+
+    async fn forget_bindings(&self, server: ProcessStamp) -> Result<(), StoreError> {
+        self.write(move |tx| team::forget_bindings(tx, server))
+            .await
+    }
+
+    async fn client_bindings(
+        &self,
+        client: ProcessStamp,
+    ) -> Result<Vec<ClientBinding>, StoreError> {
+        self.call(move |conn| team::client_bindings(conn, client))
+            .await
     }
 
     async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {

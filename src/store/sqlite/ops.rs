@@ -3,14 +3,16 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sql_err;
 use super::tx::WriteTx;
+use super::{rows, sql_err};
 use crate::audit::AuditDraft;
-use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
-use crate::ratelimit::{self, Window};
+use crate::domain::{
+    ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Timestamp,
+};
+use crate::ratelimit::{self, Quota, Window};
 use crate::store::{
-    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Participant, Pending,
-    Receipt, StatusRecord, StoreError,
+    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending, Receipt,
+    StatusRecord, StoreError,
 };
 
 /// Reads a conversation with its participants.
@@ -19,11 +21,12 @@ pub fn conversation(
     id: &ConversationId,
 ) -> Result<Option<Conversation>, StoreError> {
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT c.created_at, c.expires_at, p.side, p.role, p.status, p.note, p.status_at
+        .prepare_cached(&format!(
+            "SELECT c.created_at, c.expires_at, {}
              FROM conversations c JOIN participants p ON p.conversation_id = c.id
-             WHERE c.id = ?1 ORDER BY p.side",
-        )
+             WHERE c.id = ?1 ORDER BY length(p.side), p.side",
+            rows::PARTICIPANT_COLUMNS
+        ))
         .map_err(sql_err)?;
     let mut rows = stmt.query([id.as_str()]).map_err(sql_err)?;
     let mut found: Option<Conversation> = None;
@@ -34,25 +37,9 @@ pub fn conversation(
             expires_at: Timestamp::from_micros(row.get(1).unwrap_or_default()),
             participants: Vec::with_capacity(2),
         });
-        let side: String = row.get(2).map_err(sql_err)?;
-        let status: Option<String> = row.get(4).map_err(sql_err)?;
-        let status = match status {
-            None => None,
-            Some(s) => Some(StatusRecord {
-                status: Status::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                note: row.get(5).map_err(sql_err)?,
-                updated_at: Timestamp::from_micros(
-                    row.get::<_, Option<i64>>(6)
-                        .map_err(sql_err)?
-                        .unwrap_or_default(),
-                ),
-            }),
-        };
-        conversation.participants.push(Participant {
-            side: Side::parse(&side).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            role: row.get(3).map_err(sql_err)?,
-            status,
-        });
+        conversation
+            .participants
+            .push(rows::decode_participant(row, 2)?);
     }
     Ok(found)
 }
@@ -64,7 +51,19 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
     let (Some(quota), Some((conversation, side))) = (&guard.quota, &guard.session) else {
         return Ok(());
     };
-    let key = (conversation.as_str(), side.as_str(), quota.class);
+    let key = (conversation.as_str(), side.as_str());
+    check_quota(tx, key, quota, guard)?;
+    bump_quota(tx, key, quota, guard.at)
+}
+
+/// Refuses (appending the guard's audit record as denied) when `quota`,
+/// counted under `key` (conversation, side), has no room at `guard.at`.
+pub fn check_quota(
+    tx: &Connection,
+    key: (&str, &str),
+    quota: &Quota,
+    guard: &Guard,
+) -> Result<(), StoreError> {
     let mut select = tx
         .prepare_cached(
             "SELECT bucket, count FROM rate_buckets
@@ -79,7 +78,7 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
                 params![
                     key.0,
                     key.1,
-                    key.2,
+                    quota.class,
                     window.as_str(),
                     window.oldest_bucket(guard.at)
                 ],
@@ -97,6 +96,16 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
     if let Err(refusal) = decision {
         return Err(StoreError::QuotaExceeded(refusal));
     }
+    Ok(())
+}
+
+/// Counts one call of `quota` under `key` at `at` and prunes old buckets.
+pub fn bump_quota(
+    tx: &Connection,
+    key: (&str, &str),
+    quota: &Quota,
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let mut bump = tx
         .prepare_cached(
             "INSERT INTO rate_buckets (conversation_id, side, class, window, bucket, count) VALUES (?1, ?2, ?3, ?4, ?5, 1)
@@ -115,18 +124,18 @@ pub fn spend_quota(tx: &Connection, guard: &Guard) -> Result<(), StoreError> {
         bump.execute(params![
             key.0,
             key.1,
-            key.2,
+            quota.class,
             window.as_str(),
-            window.bucket_of(guard.at)
+            window.bucket_of(at)
         ])
         .map_err(sql_err)?;
         prune
             .execute(params![
                 key.0,
                 key.1,
-                key.2,
+                quota.class,
                 window.as_str(),
-                window.oldest_bucket(guard.at)
+                window.oldest_bucket(at)
             ])
             .map_err(sql_err)?;
     }
@@ -151,27 +160,48 @@ pub fn create_conversation(tx: &Connection, new: &NewConversation) -> Result<(),
         .map_err(sql_err)?;
     let mut insert = tx
         .prepare_cached(
-            "INSERT INTO participants (conversation_id, side, role) VALUES (?1, ?2, ?3)",
+            "INSERT INTO participants (conversation_id, side, role, kind) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(sql_err)?;
-    for (side, role) in [(Side::A, &new.role_a), (Side::B, &new.role_b)] {
+    for (side, role, kind) in [
+        (Side::A, &new.role_a, ParticipantKind::Owner),
+        (Side::B, &new.role_b, ParticipantKind::Member),
+    ] {
         insert
-            .execute(params![new.id.as_str(), side.as_str(), role.as_str()])
+            .execute(params![
+                new.id.as_str(),
+                side.as_str(),
+                role.as_str(),
+                kind.as_str()
+            ])
             .map_err(sql_err)?;
     }
     Ok(())
 }
 
-/// Inserts a message and one pending delivery per other participant.
+/// Inserts a message and one pending delivery per recipient that is still an
+/// active participant. [`StoreError::NotFound`] when the sender was removed
+/// meanwhile (its token stopped working before this commit).
 pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, StoreError> {
+    if let Sender::Side(side) = message.from {
+        let active: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM participants WHERE conversation_id = ?1 AND side = ?2 AND removed_at IS NULL)",
+            )
+            .and_then(|mut s| s.query_row(params![message.conversation.as_str(), side.as_str()], |r| r.get(0)))
+            .map_err(sql_err)?;
+        if !active {
+            return Err(StoreError::NotFound);
+        }
+    }
     let files = serde_json::to_string(&message.files_involved)
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
     let id: i64 = tx
         .prepare_cached(
-            "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at)
+            "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
              VALUES (
                  max(coalesce((SELECT max(id) FROM messages), 0), (SELECT value FROM meta WHERE key = 'message_id_floor')) + 1,
-                 ?1, ?2, ?3, ?4, ?5, ?6
+                 ?1, ?2, ?3, ?4, ?5, ?6, ?7
              ) RETURNING id",
         )
         .and_then(|mut s| {
@@ -182,26 +212,30 @@ pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, Stor
                     message.action_type.as_str(),
                     message.content,
                     files,
-                    message.created_at.as_micros()
+                    message.created_at.as_micros(),
+                    rows::encode_sides(&message.to)
                 ],
                 |r| r.get(0),
             )
         })
         .map_err(sql_err)?;
-    tx.prepare_cached(
-        "INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
-         SELECT conversation_id, side, ?2 FROM participants
-         WHERE conversation_id = ?1 AND side <> ?3 AND (?4 IS NULL OR side = ?4)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            message.conversation.as_str(),
-            id,
-            message.from.as_str(),
-            message.to.map(Side::as_str)
-        ])
-    })
-    .map_err(sql_err)?;
+    let mut deliver = tx
+        .prepare_cached(
+            "INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
+             SELECT conversation_id, side, ?2 FROM participants
+             WHERE conversation_id = ?1 AND side = ?3 AND side <> ?4 AND removed_at IS NULL",
+        )
+        .map_err(sql_err)?;
+    for side in &message.deliver_to {
+        deliver
+            .execute(params![
+                message.conversation.as_str(),
+                id,
+                side.as_str(),
+                message.from.as_str()
+            ])
+            .map_err(sql_err)?;
+    }
     Ok(id)
 }
 
@@ -219,7 +253,7 @@ pub fn take_messages(
     let mut stmt = tx
         .prepare_cached(
             "SELECT m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system'),
-                    d.lease_until
+                    m.recipients, d.lease_until
              FROM pending_deliveries d
              JOIN messages m ON m.id = d.message_id
              LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
@@ -239,7 +273,7 @@ pub fn take_messages(
     let mut bytes = 0usize;
     let mut more = false;
     while let Some(row) = rows.next().map_err(sql_err)? {
-        let leased_until: Option<i64> = row.get(7).map_err(sql_err)?;
+        let leased_until: Option<i64> = row.get(8).map_err(sql_err)?;
         if leased_until.is_some_and(|until| until > now.as_micros()) {
             // Another reader holds it; nothing after it may overtake it.
             more = !messages.is_empty();
@@ -336,7 +370,8 @@ pub fn acknowledge(tx: &Connection, receipt: &Receipt) -> Result<(), StoreError>
     Ok(())
 }
 
-fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
+/// Decodes `id, from_side, action_type, content, files, created_at, from_role, recipients`.
+pub fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
     let corrupt = |e: crate::domain::InvalidValue| StoreError::Corrupt(e.to_string());
     let from: String = row.get(1).map_err(sql_err)?;
     let action: String = row.get(2).map_err(sql_err)?;
@@ -350,6 +385,7 @@ fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         created_at: Timestamp::from_micros(row.get(5).map_err(sql_err)?),
         from_role: row.get(6).map_err(sql_err)?,
+        to: rows::decode_sides(row.get(7).map_err(sql_err)?)?,
     })
 }
 
@@ -439,25 +475,16 @@ pub fn check_pending(tx: &Connection, message: &NewMessage, limit: u32) -> Resul
         .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(sql_err)?;
-    let mut recipients = tx
+    let mut oldest_pending = tx
         .prepare_cached(
-            "SELECT p.side, (SELECT min(d.message_id) FROM pending_deliveries d
-                             WHERE d.conversation_id = p.conversation_id AND d.recipient = p.side)
-             FROM participants p WHERE p.conversation_id = ?1 AND p.side <> ?2 AND (?3 IS NULL OR p.side = ?3)",
+            "SELECT min(message_id) FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2",
         )
         .map_err(sql_err)?;
-    let rows = recipients
-        .query_map(
-            params![
-                message.conversation.as_str(),
-                message.from.as_str(),
-                message.to.map(Side::as_str)
-            ],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)),
-        )
-        .map_err(sql_err)?;
-    for row in rows {
-        let (side, oldest) = row.map_err(sql_err)?;
+    for side in &message.deliver_to {
+        let side = side.as_str();
+        let oldest: Option<i64> = oldest_pending
+            .query_row(params![message.conversation.as_str(), side], |r| r.get(0))
+            .map_err(sql_err)?;
         let Some(oldest) = oldest else { continue };
         if newest - oldest + 1 < i64::from(limit) {
             continue;

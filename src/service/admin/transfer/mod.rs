@@ -1,13 +1,16 @@
-//! The export file format, version 1, and its validation on import.
+//! The export file format, version 2, and its validation on import (versions
+//! 1 and 2: version 1 files, from before teams, have exactly the sides `a`
+//! and `b`, no `kind`, no `to`).
 //!
 //! Two layouts hold the same data. A JSON document:
 //!
 //! ```json
 //! {"format": "mcp-bridge-export", "version": 1, "exported_at": "…",
 //!  "conversations": [{"id": "conv_…", "created_at": "…", "expires_at": "…",
-//!    "participants": [{"side": "a", "role": "…", "status": "working", "note": null, "status_at": "…"}],
+//!    "participants": [{"side": "a", "role": "…", "kind": "owner", "status": "working",
+//!                      "note": null, "status_at": "…", "joined_at": null, "removed_at": null}],
 //!    "messages": [{"id": 7, "from": "a", "action_type": "info", "content": "…",
-//!                  "files_involved": [], "created_at": "…", "unread_by": ["b"]}]}]}
+//!                  "files_involved": [], "created_at": "…", "to": ["b"], "unread_by": ["b"]}]}]}
 //! ```
 //!
 //! or JSON lines: a header line `{"format": …, "version": 1, "exported_at": …,
@@ -28,15 +31,15 @@ use serde::{Deserialize, Serialize};
 use crate::display::json_safe;
 
 use crate::domain::{
-    ActionType, ConversationId, MAX_MESSAGE_BYTES, Message, Role, Sender, Side, Status, Timestamp,
-    check_files, check_note,
+    ActionType, ConversationId, MAX_MESSAGE_BYTES, MAX_SESSIONS, Message, ParticipantKind, Role,
+    Sender, Side, Status, Timestamp, check_files, check_note,
 };
 use crate::store::{Conversation, ConversationRecord, MessageRecord, Participant, StatusRecord};
 
 /// The `format` field of every export.
 pub const EXPORT_FORMAT: &str = "mcp-bridge-export";
 /// The format version this build writes and the newest it reads.
-pub const EXPORT_VERSION: u64 = 1;
+pub const EXPORT_VERSION: u64 = 2;
 /// Largest agent message accepted on import, in bytes: redaction placeholders
 /// may make a stored text somewhat longer than the send limit.
 const MAX_IMPORTED_AGENT_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
@@ -120,9 +123,16 @@ struct FileConversation {
 struct FileParticipant {
     side: String,
     role: String,
+    /// Absent in version 1: `a` is the owner, `b` a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
     status: Option<String>,
     note: Option<String>,
     status_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    joined_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    removed_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -136,6 +146,9 @@ struct FileMessage {
     content: String,
     files_involved: Vec<String>,
     created_at: String,
+    /// The addressees; absent in version 1 (every participant but the sender).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<Vec<String>>,
     unread_by: Vec<String>,
 }
 
@@ -159,9 +172,12 @@ fn file_conversation(c: &Conversation) -> FileConversation {
             .map(|p| FileParticipant {
                 side: p.side.as_str().to_owned(),
                 role: p.role.clone(),
+                kind: Some(p.kind.as_str().to_owned()),
                 status: p.status.as_ref().map(|s| s.status.as_str().to_owned()),
                 note: p.status.as_ref().and_then(|s| s.note.clone()),
                 status_at: p.status.as_ref().map(|s| s.updated_at.to_rfc3339()),
+                joined_at: p.joined_at.map(Timestamp::to_rfc3339),
+                removed_at: p.removed_at.map(Timestamp::to_rfc3339),
             })
             .collect(),
         messages: None,
@@ -177,6 +193,11 @@ fn file_message(m: &MessageRecord, conversation: Option<&ConversationId>) -> Fil
         content: m.message.content.clone(),
         files_involved: m.message.files_involved.clone(),
         created_at: m.message.created_at.to_rfc3339(),
+        to: m
+            .message
+            .to
+            .as_ref()
+            .map(|to| to.iter().map(|s| s.as_str().to_owned()).collect()),
         unread_by: m.unread_by.iter().map(|s| s.as_str().to_owned()).collect(),
     }
 }
@@ -368,12 +389,24 @@ fn conversation(
     }
     let mut participants = Vec::with_capacity(c.participants.len());
     for p in c.participants {
-        let side = Side::parse(&p.side)
-            .map_err(|_| format!("participant side {:?} must be \"a\" or \"b\"", p.side))?;
+        let side = Side::parse(&p.side).map_err(|_| {
+            format!(
+                "participant side {:?} must be one lowercase letter (\"a\", \"b\", …)",
+                p.side
+            )
+        })?;
         if participants.iter().any(|q: &Participant| q.side == side) {
             return Err(format!("side {side} appears twice"));
         }
         let role = Role::parse("role", &p.role).map_err(|e| format!("side {side}: {e}"))?;
+        let kind = match &p.kind {
+            None if side == Side::A => ParticipantKind::Owner,
+            None => ParticipantKind::Member,
+            Some(k) => ParticipantKind::parse(k).map_err(|e| format!("side {side}: {e}"))?,
+        };
+        if (kind == ParticipantKind::Owner) != (side == Side::A) {
+            return Err(format!("side {side}: the owner is side a, and only side a"));
+        }
         let status = match (p.status, p.status_at) {
             (None, None) if p.note.is_none() => None,
             (Some(status), Some(at)) => {
@@ -392,15 +425,39 @@ fn conversation(
                 ));
             }
         };
+        let optional_time = |field: &'static str, t: &Option<String>| {
+            t.as_deref()
+                .map(|t| time(field, t))
+                .transpose()
+                .map_err(|e| format!("side {side}: {e}"))
+        };
         participants.push(Participant {
             side,
             role: role.as_str().to_owned(),
+            kind,
             status,
+            joined_at: optional_time("joined_at", &p.joined_at)?,
+            removed_at: optional_time("removed_at", &p.removed_at)?,
         });
     }
     participants.sort_by_key(|p| p.side);
-    if participants.iter().map(|p| p.side).collect::<Vec<_>>() != Side::ALL {
-        return Err("must have exactly the participants \"a\" and \"b\"".into());
+    let contiguous = participants
+        .iter()
+        .enumerate()
+        .all(|(i, p)| p.side.index() == i);
+    if participants.len() < 2 || !contiguous {
+        return Err(format!(
+            "must have the participants \"a\", \"b\" and any others in order without gaps (at most {MAX_SESSIONS})"
+        ));
+    }
+    let mut roles = HashSet::new();
+    for p in participants.iter().filter(|p| p.removed_at.is_none()) {
+        if !roles.insert(p.role.to_ascii_lowercase()) {
+            return Err(format!(
+                "role {} is held by two active participants",
+                p.role
+            ));
+        }
     }
     let conversation = Conversation {
         id,
@@ -433,7 +490,7 @@ fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord,
         return Err(format!("`id` must be 1 to {MAX_IMPORTED_ID} (2^53)"));
     }
     let from = Sender::parse(&m.from)
-        .map_err(|_| format!("`from` {:?} must be \"a\", \"b\" or \"system\"", m.from))?;
+        .map_err(|_| format!("`from` {:?} must be a session id or \"system\"", m.from))?;
     let from_role = match from {
         Sender::System => "system".to_owned(),
         Sender::Side(side) => conversation
@@ -451,17 +508,25 @@ fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord,
     }
     check_files(&m.files_involved).map_err(|e| e.to_string())?;
     let created_at = time("created_at", &m.created_at)?;
-    let mut unread_by = Vec::with_capacity(m.unread_by.len());
-    for s in &m.unread_by {
-        let side = Side::parse(s).map_err(|_| format!("`unread_by` holds {s:?}, not a side"))?;
-        if Sender::Side(side) == from {
-            return Err(format!("`unread_by` holds its own sender {side}"));
+    let sides = |field: &str, names: &[String]| -> Result<Vec<Side>, String> {
+        let mut out: Vec<Side> = Vec::with_capacity(names.len());
+        for s in names {
+            let side = Side::parse(s)
+                .ok()
+                .filter(|side| conversation.participant(*side).is_some())
+                .ok_or_else(|| format!("`{field}` holds {s:?}, not a participant"))?;
+            if Sender::Side(side) == from {
+                return Err(format!("`{field}` holds its own sender {side}"));
+            }
+            if out.contains(&side) {
+                return Err(format!("`{field}` holds {side} twice"));
+            }
+            out.push(side);
         }
-        if unread_by.contains(&side) {
-            return Err(format!("`unread_by` holds {side} twice"));
-        }
-        unread_by.push(side);
-    }
+        Ok(out)
+    };
+    let unread_by = sides("unread_by", &m.unread_by)?;
+    let to = m.to.as_deref().map(|to| sides("to", to)).transpose()?;
     Ok(MessageRecord {
         message: Message {
             id: m.id,
@@ -471,6 +536,7 @@ fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord,
             content: m.content,
             files_involved: m.files_involved,
             created_at,
+            to,
         },
         unread_by,
     })

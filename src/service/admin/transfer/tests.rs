@@ -15,12 +15,18 @@ fn sample() -> Vec<ConversationRecord> {
             Participant {
                 side: Side::A,
                 role: "backend".into(),
+                kind: ParticipantKind::Owner,
                 status: Some(status),
+                joined_at: None,
+                removed_at: None,
             },
             Participant {
                 side: Side::B,
                 role: "frontend dev".into(),
+                kind: ParticipantKind::Member,
                 status: None,
+                joined_at: None,
+                removed_at: None,
             },
         ],
     };
@@ -30,13 +36,18 @@ fn sample() -> Vec<ConversationRecord> {
             from,
             from_role: match from {
                 Sender::Side(Side::A) => "backend".into(),
-                Sender::Side(Side::B) => "frontend dev".into(),
+                Sender::Side(_) => "frontend dev".into(),
                 Sender::System => "system".into(),
             },
             action_type: ActionType::Proposal,
             content: format!("message {id}\nsecond line"),
             files_involved: vec!["src/lib.rs".into()],
             created_at: Timestamp::from_micros(1_700_000_001_000_000 + id),
+            to: match from {
+                Sender::Side(Side::A) => Some(vec![Side::B]),
+                Sender::Side(_) => Some(vec![Side::A]),
+                Sender::System => None,
+            },
         },
         unread_by,
     };
@@ -86,13 +97,13 @@ fn both_layouts_round_trip() {
 fn newer_versions_are_refused() {
     for layout in [Layout::Json, Layout::JsonLines] {
         let text = export(layout)
-            .replacen("\"version\": 1", "\"version\": 2", 1)
-            .replacen("\"version\":1", "\"version\":2", 1);
+            .replacen("\"version\": 2", "\"version\": 3", 1)
+            .replacen("\"version\":2", "\"version\":3", 1);
         assert_eq!(
             read_export(&text),
             Err(ExportFileError::TooNew {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }),
             "{layout:?}"
         );
@@ -142,7 +153,7 @@ fn bad_files_name_the_problem() {
             "unknown field",
         ),
         (
-            "{\"format\": \"mcp-bridge-export\", \"version\": 1, \"conversations\": [".into(),
+            "{\"format\": \"mcp-bridge-export\", \"version\": 2, \"conversations\": [".into(),
             "invalid",
         ),
         ("garbage".into(), "not an mcp-bridge export"),
@@ -223,4 +234,85 @@ fn exports_escape_what_could_act_on_a_terminal_and_read_back_the_same() {
         );
         assert_eq!(read_export(&text).unwrap(), records, "{layout:?}");
     }
+}
+
+/// A version 1 file, as the build before teams wrote it: no `kind`, no `to`.
+const VERSION_1: &str = r#"{
+  "format": "mcp-bridge-export", "version": 1, "exported_at": "2023-11-14T22:15:00.000000Z",
+  "conversations": [{
+    "id": "conv_00000000000000aa",
+    "created_at": "2023-11-14T22:13:20.000000Z", "expires_at": "2023-11-15T01:13:20.000000Z",
+    "participants": [
+      {"side": "a", "role": "backend", "status": null, "note": null, "status_at": null},
+      {"side": "b", "role": "frontend", "status": null, "note": null, "status_at": null}],
+    "messages": [{"id": 4, "from": "b", "action_type": "info", "content": "hi",
+                  "files_involved": [], "created_at": "2023-11-14T22:14:00.000000Z", "unread_by": ["a"]}]
+  }]
+}"#;
+
+#[test]
+fn version_1_files_still_import() {
+    let records = read_export(VERSION_1).unwrap();
+    let c = &records[0].conversation;
+    assert_eq!(
+        c.participants.iter().map(|p| p.kind).collect::<Vec<_>>(),
+        [ParticipantKind::Owner, ParticipantKind::Member]
+    );
+    let m = &records[0].messages[0];
+    assert_eq!(
+        (m.message.to.clone(), m.unread_by.clone()),
+        (None, vec![Side::A])
+    );
+}
+
+#[test]
+fn teams_round_trip_and_are_checked() {
+    let mut records = sample();
+    let c = &mut records[0].conversation;
+    c.participants.push(Participant {
+        side: Side::nth(2).unwrap(),
+        role: "reviewer".into(),
+        kind: ParticipantKind::Observer,
+        status: None,
+        joined_at: Some(Timestamp::from_micros(1_700_000_000_700_000)),
+        removed_at: Some(Timestamp::from_micros(1_700_000_000_900_000)),
+    });
+    records[0].messages[0].message.to = Some(vec![Side::B, Side::nth(2).unwrap()]);
+    let mut out = Vec::new();
+    write_export(&mut out, &records, Timestamp::from_micros(1), Layout::Json).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(read_export(&text).unwrap(), records);
+    let cases = [
+        (
+            text.replacen("\"owner\"", "\"member\"", 1),
+            "owner is side a",
+        ),
+        (text.replace("\"observer\"", "\"owner\""), "owner is side a"),
+        (
+            text.replace("\"side\": \"c\"", "\"side\": \"d\""),
+            "without gaps",
+        ),
+        (
+            text.replacen("\"c\"\n          ]", "\"x\"\n          ]", 1),
+            "not a participant",
+        ),
+    ];
+    for (bad, expected) in cases {
+        assert_ne!(bad, text, "{expected}: the replacement did not apply");
+        let err = read_export(&bad).unwrap_err().to_string();
+        assert!(err.contains(expected), "{expected:?} not in {err:?}");
+    }
+    // A removed participant's role may be taken again, an active one's not.
+    let c = &mut records[0].conversation;
+    c.participants[2].role = "Backend".into();
+    let mut out = Vec::new();
+    write_export(&mut out, &records, Timestamp::from_micros(1), Layout::Json).unwrap();
+    assert!(read_export(&String::from_utf8(out).unwrap()).is_ok());
+    records[0].conversation.participants[2].removed_at = None;
+    let mut out = Vec::new();
+    write_export(&mut out, &records, Timestamp::from_micros(1), Layout::Json).unwrap();
+    let err = read_export(&String::from_utf8(out).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("two active"), "{err}");
 }

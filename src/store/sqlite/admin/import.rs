@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use rusqlite::{Connection, params};
 
 use super::super::tx::WriteTx;
-use super::super::{ops, sql_err};
-use crate::domain::{ConversationId, Message, Side, Timestamp};
+use super::super::{ops, rows, sql_err};
+use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{AuditFor, ConversationRecord, ImportReport};
-use crate::store::{Conversation, StoreError};
+use crate::store::{Conversation, Participant, StoreError};
 
 /// The natural identity of a message within its conversation: an imported
 /// message is already present when one with the same key is.
@@ -48,16 +48,45 @@ fn high_water(tx: &Connection) -> Result<i64, StoreError> {
     .map_err(sql_err)
 }
 
+/// Whether `file` describes the stored conversation: the same times, and the
+/// same participants as far as both go (either may have more: people joined
+/// after the export, or after the database was copied).
 fn same_header(stored: &Conversation, file: &Conversation) -> bool {
-    let roles = |c: &Conversation| -> Vec<(Side, String)> {
-        c.participants
-            .iter()
-            .map(|p| (p.side, p.role.clone()))
-            .collect()
-    };
+    let seat =
+        |p: &Participant| -> (Side, String, ParticipantKind) { (p.side, p.role.clone(), p.kind) };
     stored.created_at == file.created_at
         && stored.expires_at == file.expires_at
-        && roles(stored) == roles(file)
+        && stored
+            .participants
+            .iter()
+            .zip(&file.participants)
+            .all(|(a, b)| seat(a) == seat(b))
+}
+
+fn insert_participant(
+    tx: &Connection,
+    id: &ConversationId,
+    p: &Participant,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO participants (conversation_id, side, role, status, note, status_at, kind, joined_at, removed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id.as_str(),
+            p.side.as_str(),
+            p.role,
+            p.status.as_ref().map(|s| s.status.as_str()),
+            p.status.as_ref().and_then(|s| s.note.as_deref()),
+            p.status.as_ref().map(|s| s.updated_at.as_micros()),
+            p.kind.as_str(),
+            p.joined_at.map(Timestamp::as_micros),
+            p.removed_at.map(Timestamp::as_micros),
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
 }
 
 pub(super) fn import(
@@ -91,9 +120,20 @@ pub(super) fn import(
                     )));
                 }
                 for p in &file.participants {
-                    let (Some(new), Some(old)) = (&p.status, stored.participant(p.side)) else {
+                    let Some(old) = stored.participant(p.side) else {
+                        insert_participant(tx, &file.id, p)?;
+                        changed = true;
                         continue;
                     };
+                    if let (Some(removed), None) = (p.removed_at, old.removed_at) {
+                        tx.prepare_cached(
+                            "UPDATE participants SET removed_at = ?3 WHERE conversation_id = ?1 AND side = ?2",
+                        )
+                        .and_then(|mut s| s.execute(params![file.id.as_str(), p.side.as_str(), removed.as_micros()]))
+                        .map_err(sql_err)?;
+                        changed = true;
+                    }
+                    let Some(new) = &p.status else { continue };
                     if old
                         .status
                         .as_ref()
@@ -117,23 +157,8 @@ pub(super) fn import(
                     ])
                 })
                 .map_err(sql_err)?;
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO participants (conversation_id, side, role, status, note, status_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )
-                    .map_err(sql_err)?;
                 for p in &file.participants {
-                    insert
-                        .execute(params![
-                            file.id.as_str(),
-                            p.side.as_str(),
-                            p.role,
-                            p.status.as_ref().map(|s| s.status.as_str()),
-                            p.status.as_ref().and_then(|s| s.note.as_deref()),
-                            p.status.as_ref().map(|s| s.updated_at.as_micros()),
-                        ])
-                        .map_err(sql_err)?;
+                    insert_participant(tx, &file.id, p)?;
                 }
                 HashSet::new()
             }
@@ -150,8 +175,8 @@ pub(super) fn import(
         let keep_ids = new.iter().all(|m| m.message.id > floor);
         let mut insert = tx
             .prepare_cached(
-                "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(sql_err)?;
         let mut deliver = tx
@@ -177,7 +202,8 @@ pub(super) fn import(
                     msg.action_type.as_str(),
                     msg.content,
                     files,
-                    msg.created_at.as_micros()
+                    msg.created_at.as_micros(),
+                    msg.to.as_deref().map(rows::encode_sides)
                 ])
                 .map_err(sql_err)?;
             for side in &m.unread_by {

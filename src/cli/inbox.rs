@@ -1,0 +1,249 @@
+//! `mcp-bridge inbox`: what waits for the agent session this command runs
+//! under, for a client's hooks (Claude Code's `UserPromptSubmit`,
+//! `PostToolUse`, `Stop`; Gemini CLI's `BeforeAgent`, `AfterTool`,
+//! `AfterAgent`), so the client reminds the agent to read its messages.
+//!
+//! No token is needed: a client spawns both its MCP server and its hooks, so
+//! the command walks up from its own parent to the first process that has a
+//! running `serve` child bound to a conversation. It prints unread counts and
+//! the first line of each unread message, marks nothing read, and prints
+//! nothing at all when nothing waits. Agent text is printed with control
+//! characters made visible, as stored (redacted).
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use super::manage::{CommonArgs, stdout};
+use super::output;
+use crate::app::App;
+use crate::service::UnreadSummary;
+use crate::store::sqlite::OpenMode;
+
+/// Largest hook input read from stdin, in bytes (hooks send a small JSON object).
+const MAX_HOOK_INPUT: u64 = 1 << 20;
+
+/// Which client's hook protocol to answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookClient {
+    /// Claude Code: reads the event from stdin; answers with `hookSpecificOutput.additionalContext`, or `decision: block` for `Stop`.
+    Claude,
+    /// Gemini CLI: the same for `BeforeAgent`/`AfterTool`, and `decision: block` for `AfterAgent`.
+    Gemini,
+}
+
+/// Arguments of `inbox`.
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    /// Answer in a client's hook format (reads the hook's JSON input from stdin).
+    #[arg(long, value_enum, value_name = "CLIENT")]
+    hook: Option<HookClient>,
+    /// Look for the agent session from this process up, instead of from this command's parent.
+    #[arg(long, value_name = "PID")]
+    pid: Option<u32>,
+    /// Messages previewed per conversation.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100))]
+    limit: u32,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// What the hook said about itself on stdin.
+#[derive(Debug, Default)]
+struct HookInput {
+    event: Option<String>,
+    /// The client is already continuing because of a stop hook: saying
+    /// "continue" again would loop.
+    stop_hook_active: bool,
+}
+
+fn read_hook_input() -> HookInput {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return HookInput::default();
+    }
+    let mut text = String::new();
+    if stdin
+        .lock()
+        .take(MAX_HOOK_INPUT)
+        .read_to_string(&mut text)
+        .is_err()
+    {
+        return HookInput::default();
+    }
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    HookInput {
+        event: value["hook_event_name"].as_str().map(str::to_owned),
+        stop_hook_active: value["stop_hook_active"].as_bool().unwrap_or(false),
+    }
+}
+
+/// The reminder an agent reads: counts, then each conversation's first lines.
+fn render(summaries: &[UnreadSummary]) -> String {
+    let total: u64 = summaries.iter().map(|s| s.unread).sum();
+    let mut text = format!(
+        "mcp-bridge: {total} unread message{} from your team. Call check_messages to read {} (that marks {} read).\n",
+        if total == 1 { "" } else { "s" },
+        if total == 1 { "it" } else { "them" },
+        if total == 1 { "it" } else { "them" },
+    );
+    for s in summaries {
+        text.push_str(&format!(
+            "- {} (you are {}, session {}): {} unread\n",
+            s.conversation,
+            output::line(&s.role),
+            s.side,
+            s.unread
+        ));
+        for m in &s.first {
+            text.push_str(&format!(
+                "  #{} from {} [{}]: {}\n",
+                m.id,
+                output::line(&m.from_role),
+                m.action_type,
+                output::line(&m.first_line)
+            ));
+        }
+        let more = s.unread.saturating_sub(s.first.len() as u64);
+        if more > 0 {
+            text.push_str(&format!("  … and {more} more\n"));
+        }
+    }
+    text
+}
+
+fn summaries_json(summaries: &[UnreadSummary]) -> Value {
+    json!({
+        "unread": summaries.iter().map(|s| s.unread).sum::<u64>(),
+        "conversations": summaries.iter().map(|s| json!({
+            "conversation_id": s.conversation.as_str(),
+            "session_id": s.side.as_str(),
+            "role": s.role,
+            "unread": s.unread,
+            "first": s.first.iter().map(|m| json!({
+                "id": m.id,
+                "from_role": m.from_role,
+                "action_type": m.action_type.as_str(),
+                "first_line": m.first_line,
+                "created_at": m.created_at.to_rfc3339(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The hook answer for `client` at `event` carrying `text`, or `None` to
+/// print the text as it is (an event without a structured answer).
+fn hook_answer(client: HookClient, event: Option<&str>, text: &str) -> Option<Value> {
+    let event = event?;
+    let stop = match client {
+        HookClient::Claude => matches!(event, "Stop" | "SubagentStop"),
+        HookClient::Gemini => event == "AfterAgent",
+    };
+    if stop {
+        // The agent was about to stop: keep it going, with the reminder as its next instruction.
+        return Some(json!({"decision": "block", "reason": text}));
+    }
+    let context = match client {
+        HookClient::Claude => matches!(event, "UserPromptSubmit" | "PostToolUse" | "SessionStart"),
+        HookClient::Gemini => matches!(event, "BeforeAgent" | "AfterTool" | "SessionStart"),
+    };
+    context
+        .then(|| json!({"hookSpecificOutput": {"hookEventName": event, "additionalContext": text}}))
+}
+
+/// `mcp-bridge inbox`.
+///
+/// # Errors
+/// Database or output failures. (With `--hook`, failures exit 1 instead, a
+/// code hook runners treat as a non-blocking problem.)
+pub fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
+    let hook_input = match args.hook {
+        Some(_) => read_hook_input(),
+        None => HookInput::default(),
+    };
+    if hook_input.stop_hook_active {
+        return Ok(ExitCode::SUCCESS);
+    }
+    match (run(&args, &hook_input), args.hook) {
+        (Ok(code), _) => Ok(code),
+        (Err(e), Some(_)) => {
+            let _ = writeln!(std::io::stderr(), "mcp-bridge inbox: {e:#}");
+            Ok(ExitCode::from(1))
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+fn run(args: &InboxArgs, hook_input: &HookInput) -> anyhow::Result<ExitCode> {
+    let path = args.common.db.db_path(None)?;
+    if !path.exists() {
+        // No bridge database: no conversation, so nothing waits.
+        if args.common.json {
+            output::write_json(&mut stdout(), &summaries_json(&[]))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = args.common.db.config.load()?;
+    super::init_logging("warn");
+    let app = App::open(&path, config, OpenMode::Existing)?;
+    let start = args.pid.unwrap_or_else(std::os::unix::process::parent_id);
+    let summaries = super::runtime()?.block_on(async {
+        for ancestor in crate::process::ancestors(start) {
+            let sessions = app
+                .bridge
+                .client_sessions(ancestor, crate::process::alive)
+                .await?;
+            if !sessions.is_empty() {
+                return app.bridge.unread(&sessions, args.limit, "cli").await;
+            }
+        }
+        Ok(Vec::new())
+    })?;
+    let mut out = stdout();
+    if args.common.json {
+        output::write_json(&mut out, &summaries_json(&summaries))?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if summaries.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = render(&summaries);
+    match args
+        .hook
+        .and_then(|client| hook_answer(client, hook_input.event.as_deref(), &text))
+    {
+        Some(answer) => {
+            serde_json::to_writer(&mut out, &answer)?;
+            out.write_all(b"\n")?;
+        }
+        None => out.write_all(text.as_bytes())?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_answers_follow_each_client() {
+        let a = hook_answer(HookClient::Claude, Some("UserPromptSubmit"), "x").unwrap();
+        assert_eq!(a["hookSpecificOutput"]["additionalContext"], "x");
+        assert_eq!(a["hookSpecificOutput"]["hookEventName"], "UserPromptSubmit");
+        let a = hook_answer(HookClient::Claude, Some("Stop"), "x").unwrap();
+        assert_eq!(
+            (a["decision"].as_str(), a["reason"].as_str()),
+            (Some("block"), Some("x"))
+        );
+        let a = hook_answer(HookClient::Gemini, Some("AfterAgent"), "x").unwrap();
+        assert_eq!(a["decision"], "block");
+        let a = hook_answer(HookClient::Gemini, Some("AfterTool"), "x").unwrap();
+        assert_eq!(a["hookSpecificOutput"]["additionalContext"], "x");
+        assert_eq!(hook_answer(HookClient::Gemini, Some("Stop"), "x"), None);
+        assert_eq!(hook_answer(HookClient::Claude, None, "x"), None);
+    }
+}

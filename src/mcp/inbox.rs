@@ -1,0 +1,214 @@
+//! The `bridge://inbox` resource: what waits for this session's conversations,
+//! read without marking anything read, and a subscription that sends
+//! `notifications/resources/updated` when a message for it arrives, so a
+//! client that honours subscriptions is pushed instead of polling — through
+//! `resources/subscribe` (protocol versions up to 2025-11-25) or
+//! `subscriptions/listen` (2026-07-28).
+
+use std::sync::Arc;
+
+use rmcp::ErrorData;
+use rmcp::RoleServer;
+use rmcp::model::SubscriptionFilter;
+use rmcp::model::{
+    ListResourcesResult, ReadResourceResult, Resource, ResourceContents,
+    ResourceUpdatedNotificationParam,
+};
+use rmcp::service::{Peer, SubscriptionContext};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::BridgeServer;
+use crate::service::{Session, UnreadSummary};
+use crate::store::{Store, YoloStore};
+
+/// The resource's URI.
+pub const INBOX_URI: &str = "bridge://inbox";
+/// Messages previewed per session.
+const PREVIEW: u32 = 10;
+
+/// The resources this server offers.
+pub(super) fn list() -> ListResourcesResult {
+    ListResourcesResult::with_all_items(vec![
+        Resource::new(INBOX_URI, "inbox")
+            .with_description(
+                "Unread messages of this session's conversations (counts and first lines; nothing is marked read). Subscribe to be notified when one arrives.",
+            )
+            .with_mime_type("application/json"),
+    ])
+}
+
+fn unknown(uri: &str) -> ErrorData {
+    let shown: String = uri.chars().take(80).filter(|c| !c.is_control()).collect();
+    ErrorData::resource_not_found(
+        format!("no resource {shown}; the bridge offers {INBOX_URI}"),
+        None,
+    )
+}
+
+fn sessions(session: &Session) -> Vec<(crate::domain::ConversationId, crate::domain::Side)> {
+    session
+        .bound()
+        .into_iter()
+        .map(|c| (c.conversation, c.side))
+        .collect()
+}
+
+fn render(summaries: &[UnreadSummary]) -> serde_json::Value {
+    json!({
+        "unread": summaries.iter().map(|s| s.unread).sum::<u64>(),
+        "conversations": summaries.iter().map(|s| json!({
+            "conversation_id": s.conversation.as_str(),
+            "session_id": s.side.as_str(),
+            "role": s.role,
+            "unread": s.unread,
+            "first": s.first.iter().map(|m| json!({
+                "id": m.id,
+                "from_role": m.from_role,
+                "action_type": m.action_type.as_str(),
+                "first_line": m.first_line,
+                "created_at": m.created_at.to_rfc3339(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+impl<S: YoloStore> BridgeServer<S> {
+    /// `resources/read` of the inbox.
+    pub(super) async fn read_inbox(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+        if uri != INBOX_URI {
+            return Err(unknown(uri));
+        }
+        let summaries = self
+            .bridge
+            .unread(&sessions(&self.session), PREVIEW, "mcp")
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot read the inbox resource");
+                ErrorData::internal_error("cannot read the inbox; the server log has details", None)
+            })?;
+        let text = render(&summaries).to_string();
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, INBOX_URI).with_mime_type("application/json"),
+        ]))
+    }
+
+    /// `resources/subscribe`: starts (once) a watch that notifies `peer`
+    /// whenever the number of unread messages of this session grows.
+    pub(super) fn subscribe_inbox(
+        &self,
+        uri: &str,
+        peer: Peer<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if uri != INBOX_URI {
+            return Err(unknown(uri));
+        }
+        let mut watch = self.inbox_watch.lock().unwrap_or_else(|p| p.into_inner());
+        if watch.as_ref().is_some_and(|w| !w.is_cancelled()) {
+            return Ok(());
+        }
+        let stop = self.session_end.child_token();
+        *watch = Some(stop.clone());
+        let (bridge, session) = (Arc::clone(&self.bridge), Arc::clone(&self.session));
+        tokio::spawn(async move {
+            let notify = || {
+                let peer = peer.clone();
+                async move {
+                    peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(INBOX_URI))
+                        .await
+                        .is_ok()
+                }
+            };
+            watch_inbox(bridge, session, notify, stop).await;
+        });
+        Ok(())
+    }
+
+    /// The part of a `subscriptions/listen` filter this server serves: the inbox resource.
+    pub(super) fn inbox_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let wanted = requested
+            .resource_subscriptions
+            .as_ref()
+            .is_some_and(|uris| uris.iter().any(|u| u == INBOX_URI));
+        wanted.then(|| {
+            SubscriptionFilter::builder()
+                .resource_subscription(INBOX_URI)
+                .build()
+        })
+    }
+
+    /// Runs a `subscriptions/listen` subscription to the inbox until the
+    /// client cancels it or the session ends.
+    pub(super) async fn listen_inbox(&self, context: SubscriptionContext) {
+        let stop = self.session_end.child_token();
+        let sink = context.sink().clone();
+        let notify = || {
+            let sink = sink.clone();
+            async move { sink.notify_resource_updated(INBOX_URI).await.is_ok() }
+        };
+        tokio::select! {
+            () = watch_inbox(Arc::clone(&self.bridge), Arc::clone(&self.session), notify, stop.clone()) => {}
+            () = context.cancelled() => stop.cancel(),
+        }
+    }
+
+    /// `resources/unsubscribe`: ends the watch.
+    pub(super) fn unsubscribe_inbox(&self, uri: &str) -> Result<(), ErrorData> {
+        if uri != INBOX_URI {
+            return Err(unknown(uri));
+        }
+        if let Some(w) = self
+            .inbox_watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            w.cancel();
+        }
+        Ok(())
+    }
+}
+
+/// Calls `notify` each time a message arrives for `session`'s conversations
+/// (the newest unread id grows), woken by the store's change feed (commits of
+/// any process), until `stop` is cancelled or `notify` reports the client gone.
+async fn watch_inbox<S, N, F>(
+    bridge: Arc<crate::service::Bridge<S>>,
+    session: Arc<Session>,
+    notify: N,
+    stop: CancellationToken,
+) where
+    S: Store,
+    N: Fn() -> F,
+    F: std::future::Future<Output = bool>,
+{
+    let mut feed = bridge.store().changes();
+    // What waited before the subscription is no news.
+    let mut last = bridge
+        .newest_unread(&sessions(&session))
+        .await
+        .unwrap_or(None);
+    loop {
+        feed.mark_seen();
+        let newest = match bridge.newest_unread(&sessions(&session)).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "inbox watch: cannot read the inbox");
+                last
+            }
+        };
+        if newest > last {
+            if !notify().await {
+                return;
+            }
+            last = newest;
+        }
+        tokio::select! {
+            () = feed.changed() => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Unread previews: how many messages wait for a session and the first line
+//! of each, read without marking anything read. Serves `mcp-bridge inbox`
+//! (run by a client's hooks, which finds the session through the process that
+//! spawned both it and the server) and the `bridge://inbox` MCP resource.
+
+use super::Bridge;
+use crate::audit::AuditDraft;
+use crate::domain::{ActionType, ConversationId, Side, Timestamp};
+use crate::store::{ProcessStamp, Store};
+
+use super::ServiceError;
+
+/// Longest first line kept in a preview, in characters.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// One unread message, previewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadMessage {
+    /// Its id.
+    pub id: i64,
+    /// The sender's role (`system` for the bridge).
+    pub from_role: String,
+    /// What it is for.
+    pub action_type: ActionType,
+    /// Its first non-empty line, cut at [`PREVIEW_CHARS`] (redacted, as stored).
+    pub first_line: String,
+    /// When it was sent.
+    pub created_at: Timestamp,
+}
+
+/// What waits for one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadSummary {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// The session.
+    pub side: Side,
+    /// Its role.
+    pub role: String,
+    /// Unread messages in all.
+    pub unread: u64,
+    /// The oldest of them, previewed.
+    pub first: Vec<UnreadMessage>,
+}
+
+/// The first non-empty line of `text`, cut at [`PREVIEW_CHARS`] characters.
+fn first_line(text: &str) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut out: String = line.trim().chars().take(PREVIEW_CHARS).collect();
+    if line.trim().chars().count() > PREVIEW_CHARS || text.trim().lines().count() > 1 {
+        out.push('…');
+    }
+    out
+}
+
+impl<S: Store> Bridge<S> {
+    /// Previews what waits for each of `sessions` (at most `per_session`
+    /// messages each), skipping sessions that expired, were removed or whose
+    /// conversation is gone. Audited as `inbox` by `actor` when it reveals
+    /// anything (hooks run it on every prompt; empty checks leave no trace).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn unread(
+        &self,
+        sessions: &[(ConversationId, Side)],
+        per_session: u32,
+        actor: &'static str,
+    ) -> Result<Vec<UnreadSummary>, ServiceError> {
+        let at = self.clock.now();
+        let mut out = Vec::new();
+        for (conversation, side) in sessions {
+            let Some(c) = self.store.conversation(conversation).await? else {
+                continue;
+            };
+            let Some(me) = c.active_participant(*side) else {
+                continue;
+            };
+            if at >= c.expires_at {
+                continue;
+            }
+            let unread = self
+                .store
+                .peek_unread(conversation, *side, per_session)
+                .await?;
+            if unread.count == 0 {
+                continue;
+            }
+            out.push(UnreadSummary {
+                conversation: conversation.clone(),
+                side: *side,
+                role: me.role.clone(),
+                unread: unread.count,
+                first: unread
+                    .first
+                    .into_iter()
+                    .map(|m| UnreadMessage {
+                        id: m.id,
+                        from_role: m.from_role,
+                        action_type: m.action_type,
+                        first_line: first_line(&m.content),
+                        created_at: m.created_at,
+                    })
+                    .collect(),
+            });
+        }
+        let total: u64 = out.iter().map(|s| s.unread).sum();
+        if total > 0 {
+            let mut draft = AuditDraft::new(actor, "inbox");
+            if let [only] = out.as_slice() {
+                draft = draft.on(Some(only.conversation.as_str()), Some(only.side.as_str()));
+            }
+            draft.count = Some(i64::try_from(total).unwrap_or(i64::MAX));
+            self.store.append_audit(at, draft).await?;
+        }
+        Ok(out)
+    }
+
+    /// The id of the newest message waiting for any of `sessions`: it grows
+    /// exactly when a message arrives for them. No audit (an id reveals no
+    /// content); the inbox resource's watch calls this on every wake-up.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn newest_unread(
+        &self,
+        sessions: &[(ConversationId, Side)],
+    ) -> Result<Option<i64>, ServiceError> {
+        let mut newest = None;
+        for (conversation, side) in sessions {
+            newest = newest.max(self.store.peek_unread(conversation, *side, 0).await?.newest);
+        }
+        Ok(newest)
+    }
+
+    /// The sessions held by live servers that `client` spawned, oldest first.
+    /// `alive` says whether a server process still runs (pid and start time
+    /// match), so bindings left by a crashed server are ignored.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn client_sessions(
+        &self,
+        client: ProcessStamp,
+        alive: impl Fn(ProcessStamp) -> bool,
+    ) -> Result<Vec<(ConversationId, Side)>, ServiceError> {
+        let mut out: Vec<(ConversationId, Side)> = Vec::new();
+        for b in self.store.client_bindings(client).await? {
+            let key = (b.conversation, b.side);
+            if alive(b.server) && !out.contains(&key) {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previews_take_the_first_non_empty_line() {
+        assert_eq!(first_line("hello"), "hello");
+        assert_eq!(first_line("\n\n  hello  \nworld"), "hello…");
+        assert_eq!(
+            first_line(&"x".repeat(250)).chars().count(),
+            PREVIEW_CHARS + 1
+        );
+        assert_eq!(first_line(""), "");
+    }
+}

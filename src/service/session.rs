@@ -1,0 +1,307 @@
+//! Sessions that remember who they are: the credentials an MCP session (a
+//! stdio server process, later an HTTP session) is bound to after it created
+//! or joined a conversation, and how a call's explicit or omitted credentials
+//! resolve against them.
+//!
+//! A call may pass `conversation_id`, `session_id` and `token` as before; or
+//! omit the token, and then the bound sessions are used, narrowed by whatever
+//! it did pass. A session bound to nothing gets `auth_failed`, exactly like a
+//! wrong token.
+
+use std::sync::Mutex;
+
+use super::{Bridge, ServiceError, SessionCredentials};
+use crate::audit::AuditDraft;
+use crate::auth::Token;
+use crate::domain::{ConversationId, InvalidValue, Side};
+use crate::store::{ClientBinding, ProcessStamp, Store};
+
+/// Credentials as a call gave them: any of the three may be missing.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialArgs {
+    /// `conversation_id`, if given.
+    pub conversation: Option<ConversationId>,
+    /// `session_id`, if given.
+    pub side: Option<Side>,
+    /// `token`, if given (then the other two must be too).
+    pub token: Option<Token>,
+}
+
+/// How many bound sessions a call may act for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Exactly one (sending, status, invites…).
+    One,
+    /// Every matching bound session (reading the inbox).
+    All,
+}
+
+/// The process pair a stdio session runs in: the client that spawned the
+/// server, and the server itself. `mcp-bridge inbox`, started by the same
+/// client, finds the session's conversations through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientProcess {
+    /// The MCP client process (the server's parent).
+    pub client: ProcessStamp,
+    /// This server process.
+    pub server: ProcessStamp,
+}
+
+/// One MCP session's bound credentials. Tokens never leave it except to
+/// authenticate this session's own calls.
+#[derive(Debug, Default)]
+pub struct Session {
+    bound: Mutex<Vec<SessionCredentials>>,
+    process: Option<ClientProcess>,
+}
+
+impl Session {
+    /// A session of a connection whose client process is unknown (in-process, HTTP).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A stdio session spawned by `process.client`.
+    pub fn for_process(process: ClientProcess) -> Self {
+        Self {
+            bound: Mutex::default(),
+            process: Some(process),
+        }
+    }
+
+    /// The client and server processes, when known.
+    pub fn process(&self) -> Option<ClientProcess> {
+        self.process
+    }
+
+    /// The bound credentials, oldest first.
+    pub fn bound(&self) -> Vec<SessionCredentials> {
+        self.bound.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Adds `creds` unless that session is bound already; whether it was new.
+    fn add(&self, creds: SessionCredentials) -> bool {
+        let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        if bound
+            .iter()
+            .any(|b| b.conversation == creds.conversation && b.side == creds.side)
+        {
+            return false;
+        }
+        bound.push(creds);
+        true
+    }
+}
+
+/// Picks the credentials a call acts with. Pure, so the rules are testable.
+///
+/// # Errors
+/// [`ServiceError::InvalidArgument`] for a token without its conversation and
+/// session, or an ambiguous choice among several bound sessions;
+/// [`ServiceError::AuthFailed`] when nothing bound matches.
+pub fn resolve(
+    args: CredentialArgs,
+    bound: &[SessionCredentials],
+    scope: Scope,
+) -> Result<Vec<SessionCredentials>, ServiceError> {
+    if let Some(token) = args.token {
+        return match (args.conversation, args.side) {
+            (Some(conversation), Some(side)) => Ok(vec![SessionCredentials {
+                conversation,
+                side,
+                token,
+            }]),
+            _ => Err(InvalidValue::new(
+                "token",
+                "comes with conversation_id and session_id (or leave all three out to use this session's own)",
+            )
+            .into()),
+        };
+    }
+    let matching: Vec<SessionCredentials> = bound
+        .iter()
+        .filter(|b| {
+            args.conversation
+                .as_ref()
+                .is_none_or(|c| *c == b.conversation)
+        })
+        .filter(|b| args.side.is_none_or(|s| s == b.side))
+        .cloned()
+        .collect();
+    match (matching.len(), scope) {
+        (0, _) => Err(ServiceError::AuthFailed),
+        (1, _) | (_, Scope::All) => Ok(matching),
+        (_, Scope::One) => {
+            let choices: Vec<String> = matching
+                .iter()
+                .map(|b| format!("{} (session {})", b.conversation, b.side))
+                .collect();
+            Err(InvalidValue::new(
+                "conversation_id",
+                format!(
+                    "is needed: this session takes part in {}; pass one of them (and session_id if both are yours)",
+                    choices.join(", ")
+                ),
+            )
+            .into())
+        }
+    }
+}
+
+impl<S: Store> Bridge<S> {
+    /// Binds `session` to `creds` (after create or join) and records the
+    /// binding for `mcp-bridge inbox` when the client process is known. A
+    /// failure to record only costs the inbox hook, so it is logged, not returned.
+    pub async fn bind(&self, session: &Session, creds: SessionCredentials) {
+        let (conversation, side) = (creds.conversation.clone(), creds.side);
+        if !session.add(creds) {
+            return;
+        }
+        let Some(process) = session.process() else {
+            return;
+        };
+        let binding = ClientBinding {
+            client: process.client,
+            server: process.server,
+            conversation,
+            side,
+            bound_at: self.clock.now(),
+        };
+        if let Err(e) = self.store.record_binding(binding).await {
+            tracing::warn!(error = %e, "cannot record the session binding for `mcp-bridge inbox`");
+        }
+    }
+
+    /// Forgets this server process's bindings (it is exiting).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn unbind_process(&self, session: &Session) -> Result<(), ServiceError> {
+        match session.process() {
+            Some(p) => Ok(self.store.forget_bindings(p.server).await?),
+            None => Ok(()),
+        }
+    }
+
+    /// The credentials `tool` acts with: [`resolve`], with a refusal audited.
+    ///
+    /// # Errors
+    /// As [`resolve`].
+    pub async fn credentials(
+        &self,
+        session: &Session,
+        tool: &'static str,
+        args: CredentialArgs,
+        scope: Scope,
+    ) -> Result<Vec<SessionCredentials>, ServiceError> {
+        let given = (args.conversation.clone(), args.side);
+        match resolve(args, &session.bound(), scope) {
+            Ok(creds) => Ok(creds),
+            Err(e) => {
+                let draft = AuditDraft::new("mcp", tool).on(
+                    given.0.as_ref().map(ConversationId::as_str),
+                    given.1.map(Side::as_str),
+                );
+                Err(self.refuse(draft, e).await)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(n: u8) -> ConversationId {
+        ConversationId::parse(&format!("conv_{n:016x}")).unwrap()
+    }
+
+    fn token() -> Token {
+        Token::parse(&"ab".repeat(32)).unwrap()
+    }
+
+    fn bound(n: u8, side: Side) -> SessionCredentials {
+        SessionCredentials {
+            conversation: conv(n),
+            side,
+            token: token(),
+        }
+    }
+
+    fn picked(r: Result<Vec<SessionCredentials>, ServiceError>) -> Vec<(ConversationId, Side)> {
+        r.unwrap()
+            .into_iter()
+            .map(|c| (c.conversation, c.side))
+            .collect()
+    }
+
+    #[test]
+    fn explicit_credentials_win_and_need_all_three() {
+        let args = CredentialArgs {
+            conversation: Some(conv(9)),
+            side: Some(Side::B),
+            token: Some(token()),
+        };
+        assert_eq!(
+            picked(resolve(args, &[bound(1, Side::A)], Scope::One)),
+            vec![(conv(9), Side::B)]
+        );
+        let half = CredentialArgs {
+            token: Some(token()),
+            side: Some(Side::A),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(
+            resolve(half, &[], Scope::One).unwrap_err().code(),
+            "invalid_argument"
+        );
+    }
+
+    #[test]
+    fn nothing_bound_is_an_authentication_failure() {
+        let err = resolve(CredentialArgs::default(), &[], Scope::All).unwrap_err();
+        assert_eq!(err.code(), "auth_failed");
+        let other = CredentialArgs {
+            conversation: Some(conv(2)),
+            ..CredentialArgs::default()
+        };
+        let err = resolve(other, &[bound(1, Side::A)], Scope::One).unwrap_err();
+        assert_eq!(err.code(), "auth_failed");
+    }
+
+    #[test]
+    fn bound_sessions_are_narrowed_by_what_was_given() {
+        let b = [
+            bound(1, Side::A),
+            bound(2, Side::nth(2).unwrap()),
+            bound(2, Side::B),
+        ];
+        assert_eq!(
+            picked(resolve(CredentialArgs::default(), &b[..1], Scope::One)),
+            vec![(conv(1), Side::A)]
+        );
+        let err = resolve(CredentialArgs::default(), &b, Scope::One).unwrap_err();
+        assert_eq!(err.code(), "invalid_argument");
+        assert!(err.to_string().contains(conv(2).as_str()), "{err}");
+        assert_eq!(
+            picked(resolve(CredentialArgs::default(), &b, Scope::All)).len(),
+            3
+        );
+        let two = CredentialArgs {
+            conversation: Some(conv(2)),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(
+            resolve(two.clone(), &b, Scope::One).unwrap_err().code(),
+            "invalid_argument"
+        );
+        let two_b = CredentialArgs {
+            side: Some(Side::B),
+            ..two
+        };
+        assert_eq!(
+            picked(resolve(two_b, &b, Scope::One)),
+            vec![(conv(2), Side::B)]
+        );
+    }
+}

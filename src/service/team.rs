@@ -1,0 +1,465 @@
+//! Teams: addressing, removal and the conversations a session is bound to.
+//! The rules live here — only the owner removes, roles are unique, observers
+//! see everything and send nothing — and the store applies them atomically.
+//! Invites and joining are in `invite`.
+
+use super::{Bridge, ServiceError, SessionCredentials, session_draft};
+use crate::audit::AuditDraft;
+use crate::domain::{ConversationId, InvalidValue, ParticipantKind, Side, Status, Timestamp};
+use crate::store::{Conversation, Guard, Participant, Store};
+
+/// Settings for conversations of more than two participants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeamSettings {
+    /// Active participants a conversation may have (2 to 26).
+    pub max_participants: u32,
+    /// Default invite lifetime, in microseconds.
+    pub invite_ttl_us: i64,
+}
+
+impl Default for TeamSettings {
+    fn default() -> Self {
+        Self {
+            max_participants: 16,
+            invite_ttl_us: 10 * 60_000_000,
+        }
+    }
+}
+
+/// Who a message is for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Addressing {
+    /// Every other participant.
+    #[default]
+    Everyone,
+    /// The named participants: roles (case-insensitive) or session ids.
+    To(Vec<String>),
+}
+
+/// Resolves `to` for a message from `from`: the addressees (shown as `to`)
+/// and everyone who gets a copy (the addressees plus every observer), both in
+/// session order. A name is a role first (case-insensitive), then a session id.
+///
+/// # Errors
+/// When a name matches no active participant, names the sender, or nobody
+/// would receive the message.
+pub fn recipients(
+    conversation: &Conversation,
+    from: Side,
+    to: &Addressing,
+) -> Result<(Vec<Side>, Vec<Side>), InvalidValue> {
+    let others: Vec<&Participant> = conversation.active().filter(|p| p.side != from).collect();
+    let mut addressed: Vec<Side> = match to {
+        Addressing::Everyone => others
+            .iter()
+            .filter(|p| !p.kind.sees_everything())
+            .map(|p| p.side)
+            .collect(),
+        Addressing::To(names) => {
+            if names.is_empty() {
+                return Err(InvalidValue::new(
+                    "to",
+                    "names nobody; leave it out to write to everyone",
+                ));
+            }
+            let mut sides = Vec::with_capacity(names.len());
+            for name in names {
+                let side = find(conversation, name).ok_or_else(|| {
+                    InvalidValue::new(
+                        "to",
+                        format!(
+                            "names {:?}, which is no participant's role or session id here (check_partner_status lists them)",
+                            printable(name)
+                        ),
+                    )
+                })?;
+                if side == from {
+                    return Err(InvalidValue::new("to", "names yourself"));
+                }
+                sides.push(side);
+            }
+            sides
+        }
+    };
+    addressed.sort();
+    addressed.dedup();
+    let mut deliver: Vec<Side> = addressed.clone();
+    deliver.extend(
+        others
+            .iter()
+            .filter(|p| p.kind.sees_everything())
+            .map(|p| p.side),
+    );
+    deliver.sort();
+    deliver.dedup();
+    if deliver.is_empty() {
+        return Err(InvalidValue::new(
+            "to",
+            "leaves nobody to receive the message: you are alone in this conversation",
+        ));
+    }
+    Ok((addressed, deliver))
+}
+
+/// The active participant `name` designates: a role (case-insensitive), else a session id.
+fn find(conversation: &Conversation, name: &str) -> Option<Side> {
+    let name = name.trim();
+    conversation
+        .active()
+        .find(|p| p.role.eq_ignore_ascii_case(name))
+        .or_else(|| {
+            Side::parse(name)
+                .ok()
+                .and_then(|s| conversation.active_participant(s))
+        })
+        .map(|p| p.side)
+}
+
+/// A client-supplied name as it may appear in an error text: short, and only
+/// the characters a role may hold.
+fn printable(name: &str) -> String {
+    name.chars()
+        .take(64)
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '))
+        .collect()
+}
+
+/// A participant as the tools show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantView {
+    /// Session id.
+    pub side: Side,
+    /// Role.
+    pub role: String,
+    /// What it may do.
+    pub kind: ParticipantKind,
+    /// Last status, if any.
+    pub status: Option<Status>,
+    /// Its note.
+    pub note: Option<String>,
+    /// When it last reported.
+    pub last_heartbeat: Option<Timestamp>,
+    /// Seconds since then.
+    pub seconds_since_heartbeat: Option<u64>,
+    /// Whether that is recent enough.
+    pub alive: bool,
+}
+
+impl ParticipantView {
+    /// `p` as seen at `now`, alive if its heartbeat is at most `timeout_s` old.
+    pub fn of(p: &Participant, now: Timestamp, timeout_s: u64) -> Self {
+        let heartbeat = p.status.as_ref();
+        let age = heartbeat
+            .map(|s| u64::try_from(now.micros_since(s.updated_at).max(0) / 1_000_000).unwrap_or(0));
+        Self {
+            side: p.side,
+            role: p.role.clone(),
+            kind: p.kind,
+            status: heartbeat.map(|s| s.status),
+            note: heartbeat.and_then(|s| s.note.clone()),
+            last_heartbeat: heartbeat.map(|s| s.updated_at),
+            seconds_since_heartbeat: age,
+            alive: age.is_some_and(|a| a <= timeout_s),
+        }
+    }
+}
+
+/// A removed participant.
+#[derive(Debug, Clone)]
+pub struct Removed {
+    /// Its session id.
+    pub side: Side,
+    /// Its role.
+    pub role: String,
+    /// Who is left.
+    pub participants: Vec<ParticipantView>,
+}
+
+/// Where a bound session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Works.
+    Active,
+    /// The conversation expired.
+    Expired,
+    /// The owner removed this session.
+    Removed,
+    /// The conversation no longer exists (cleaned up).
+    Gone,
+}
+
+impl SessionState {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Active => "active",
+            SessionState::Expired => "expired",
+            SessionState::Removed => "removed",
+            SessionState::Gone => "gone",
+        }
+    }
+}
+
+/// One conversation this session is bound to.
+#[derive(Debug, Clone)]
+pub struct MyConversation {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// This session's id in it.
+    pub side: Side,
+    /// This session's role (empty when the conversation is gone).
+    pub role: String,
+    /// What this session may do.
+    pub kind: Option<ParticipantKind>,
+    /// Whether it still works.
+    pub state: SessionState,
+    /// When the conversation expires.
+    pub expires_at: Option<Timestamp>,
+    /// Messages waiting for this session.
+    pub unread: u64,
+    /// Everyone taking part.
+    pub participants: Vec<ParticipantView>,
+}
+
+impl<S: Store> Bridge<S> {
+    /// Removes a participant (by role or session id) from the caller's
+    /// conversation. Only the owner may, and not itself. The removed token
+    /// stops working at once in every process.
+    ///
+    /// # Errors
+    /// Authentication, permission, argument or storage failures.
+    pub async fn remove_participant(
+        &self,
+        creds: &SessionCredentials,
+        who: &str,
+    ) -> Result<Removed, ServiceError> {
+        const TOOL: &str = "remove_participant";
+        let at = self.clock.now();
+        let mut draft = session_draft(TOOL, creds);
+        let caller = self.authorize(creds, &draft, at).await?;
+        if !caller.kind.may_manage() {
+            let e = ServiceError::Forbidden(
+                "only the conversation's owner (session a) may remove participants".into(),
+            );
+            return Err(self.refuse(draft, e).await);
+        }
+        let target = match find(&caller.conversation, who) {
+            Some(side) if side == caller.side => Err(InvalidValue::new(
+                "participant",
+                "is yourself; the owner cannot leave its own conversation",
+            )),
+            Some(side) => Ok(side),
+            None => Err(InvalidValue::new(
+                "participant",
+                format!(
+                    "names {:?}, which is no active participant's role or session id here",
+                    printable(who)
+                ),
+            )),
+        };
+        let side = match target {
+            Ok(s) => s,
+            Err(e) => return Err(self.refuse(draft, e.into()).await),
+        };
+        draft.detail = Some(format!("removed={side}"));
+        let guard = Guard {
+            at,
+            session: None,
+            quota: None,
+            audit: draft.clone(),
+        };
+        if let Err(e) = self
+            .store
+            .remove_participant(creds.conversation.clone(), side, guard)
+            .await
+        {
+            return Err(self.refuse(draft, e.into()).await);
+        }
+        let role = caller
+            .conversation
+            .participant(side)
+            .map(|p| p.role.clone())
+            .unwrap_or_default();
+        let mut participants = self.views(&caller.conversation, at);
+        participants.retain(|p| p.side != side);
+        Ok(Removed {
+            side,
+            role,
+            participants,
+        })
+    }
+
+    /// The conversations `bound` names, with this session's role, state and
+    /// unread count. Reads only; one audit record for the call.
+    ///
+    /// # Errors
+    /// [`ServiceError::AuthFailed`] for a token that is not the session's;
+    /// storage failures.
+    pub async fn my_conversations(
+        &self,
+        bound: &[SessionCredentials],
+    ) -> Result<Vec<MyConversation>, ServiceError> {
+        let at = self.clock.now();
+        let mut draft = AuditDraft::new("mcp", "list_my_conversations");
+        draft.count = Some(i64::try_from(bound.len()).unwrap_or(i64::MAX));
+        // Explicit credentials may narrow the list: they must be genuine.
+        if let Some(b) = bound
+            .iter()
+            .find(|b| !self.key.verify(&b.conversation, b.side, &b.token))
+        {
+            let draft = draft.on(Some(b.conversation.as_str()), Some(b.side.as_str()));
+            return Err(self.refuse(draft, ServiceError::AuthFailed).await);
+        }
+        let mut out = Vec::with_capacity(bound.len());
+        for b in bound {
+            let found = match self.store.conversation(&b.conversation).await {
+                Ok(c) => c,
+                Err(e) => return Err(self.refuse(draft, e.into()).await),
+            };
+            let Some(c) = found else {
+                out.push(MyConversation {
+                    conversation: b.conversation.clone(),
+                    side: b.side,
+                    role: String::new(),
+                    kind: None,
+                    state: SessionState::Gone,
+                    expires_at: None,
+                    unread: 0,
+                    participants: Vec::new(),
+                });
+                continue;
+            };
+            let me = c.participant(b.side);
+            let state = if at >= c.expires_at {
+                SessionState::Expired
+            } else if me.is_none_or(|p| p.removed_at.is_some()) {
+                SessionState::Removed
+            } else {
+                SessionState::Active
+            };
+            let unread = if state == SessionState::Active {
+                match self.store.peek_unread(&c.id, b.side, 0).await {
+                    Ok(u) => u.count,
+                    Err(e) => return Err(self.refuse(draft, e.into()).await),
+                }
+            } else {
+                0
+            };
+            out.push(MyConversation {
+                conversation: c.id.clone(),
+                side: b.side,
+                role: me.map(|p| p.role.clone()).unwrap_or_default(),
+                kind: me.map(|p| p.kind),
+                state,
+                expires_at: Some(c.expires_at),
+                unread,
+                participants: self.views(&c, at),
+            });
+        }
+        self.audit(draft).await;
+        Ok(out)
+    }
+
+    /// Every active participant of `c` as the tools show it.
+    pub(super) fn views(&self, c: &Conversation, at: Timestamp) -> Vec<ParticipantView> {
+        c.active()
+            .map(|p| ParticipantView::of(p, at, self.settings.heartbeat_timeout_s))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Participant;
+
+    fn conversation(kinds: &[(&str, ParticipantKind, bool)]) -> Conversation {
+        Conversation {
+            id: ConversationId::parse("conv_0000000000000001").unwrap(),
+            created_at: Timestamp::from_micros(0),
+            expires_at: Timestamp::from_micros(1),
+            participants: kinds
+                .iter()
+                .enumerate()
+                .map(|(i, (role, kind, removed))| Participant {
+                    side: Side::nth(i).unwrap(),
+                    role: (*role).to_owned(),
+                    kind: *kind,
+                    status: None,
+                    joined_at: None,
+                    removed_at: removed.then(|| Timestamp::from_micros(1)),
+                })
+                .collect(),
+        }
+    }
+
+    fn sides(names: &[&str]) -> Vec<Side> {
+        names.iter().map(|n| Side::parse(n).unwrap()).collect()
+    }
+
+    fn to(names: &[&str]) -> Addressing {
+        Addressing::To(names.iter().map(|n| (*n).to_owned()).collect())
+    }
+
+    use ParticipantKind::{Member, Observer, Owner};
+
+    #[test]
+    fn everyone_means_every_other_member_and_the_observers_get_copies() {
+        let c = conversation(&[
+            ("lead", Owner, false),
+            ("backend", Member, false),
+            ("watcher", Observer, false),
+            ("frontend", Member, false),
+            ("gone", Member, true),
+        ]);
+        let (to_, deliver) = recipients(&c, Side::A, &Addressing::Everyone).unwrap();
+        assert_eq!(to_, sides(&["b", "d"]));
+        assert_eq!(deliver, sides(&["b", "c", "d"]));
+        let (to_, deliver) = recipients(&c, Side::B, &Addressing::Everyone).unwrap();
+        assert_eq!(to_, sides(&["a", "d"]));
+        assert_eq!(deliver, sides(&["a", "c", "d"]));
+    }
+
+    #[test]
+    fn names_are_roles_first_then_session_ids() {
+        let c = conversation(&[
+            ("lead", Owner, false),
+            ("Backend", Member, false),
+            ("watcher", Observer, false),
+            ("d", Member, false),
+        ]);
+        let (to_, deliver) = recipients(&c, Side::A, &to(&["backend"])).unwrap();
+        assert_eq!((to_, deliver), (sides(&["b"]), sides(&["b", "c"])));
+        let (to_, _) = recipients(&c, Side::A, &to(&["d", "b", "BACKEND"])).unwrap();
+        assert_eq!(to_, sides(&["b", "d"]));
+        // "d" is a role here, and it is session d's own.
+        let (to_, _) = recipients(&c, Side::B, &to(&["d"])).unwrap();
+        assert_eq!(to_, sides(&["d"]));
+        let (to_, deliver) = recipients(&c, Side::B, &to(&["watcher"])).unwrap();
+        assert_eq!((to_, deliver), (sides(&["c"]), sides(&["c"])));
+    }
+
+    #[test]
+    fn bad_addresses_are_refused() {
+        let c = conversation(&[
+            ("lead", Owner, false),
+            ("backend", Member, false),
+            ("gone", Member, true),
+        ]);
+        for (from, names, needle) in [
+            (Side::A, vec!["lead"], "yourself"),
+            (Side::A, vec!["a"], "yourself"),
+            (Side::A, vec!["nobody"], "no participant"),
+            (Side::A, vec!["gone"], "no participant"),
+            (Side::A, vec!["c"], "no participant"),
+            (Side::A, vec![], "nobody"),
+            (Side::A, vec!["\u{1b}[31mx"], "no participant"),
+        ] {
+            let e = recipients(&c, from, &to(&names)).unwrap_err().to_string();
+            assert!(e.contains(needle), "{names:?}: {e}");
+            assert!(!e.contains('\u{1b}'), "{e}");
+        }
+        let alone = conversation(&[("lead", Owner, false), ("backend", Member, true)]);
+        assert!(recipients(&alone, Side::A, &Addressing::Everyone).is_err());
+    }
+}
