@@ -20,6 +20,7 @@ mod pty;
 mod redaction_e2e;
 mod schemas;
 mod secrets;
+mod setup;
 mod stress;
 mod util;
 mod util_cli;

@@ -225,8 +225,8 @@ mod tests {
             .and_then(Value::as_u64)
             .expect("timeout_s has a maximum");
         assert_eq!(max, MAX_COMMAND_TIMEOUT_S);
-        assert!(TOOL_TIMEOUT_S > MAX_COMMAND_TIMEOUT_S);
-        assert!(TOOL_TIMEOUT_S > MAX_WAIT_SECONDS);
+        const { assert!(TOOL_TIMEOUT_S > MAX_COMMAND_TIMEOUT_S) };
+        const { assert!(TOOL_TIMEOUT_S > MAX_WAIT_SECONDS) };
     }
 
     #[test]

@@ -174,10 +174,10 @@ impl Places {
     /// The project directory and, when it sits in a git work tree, the tree's root.
     fn project_roots(&self) -> Vec<PathBuf> {
         let mut roots = vec![self.project.clone()];
-        if let Some(git_root) = self.project.ancestors().find(|d| d.join(".git").exists()) {
-            if git_root != self.project {
-                roots.push(git_root.to_owned());
-            }
+        if let Some(git_root) = self.project.ancestors().find(|d| d.join(".git").exists())
+            && git_root != self.project
+        {
+            roots.push(git_root.to_owned());
         }
         roots
     }
