@@ -422,9 +422,10 @@ fn check_clients(db: &Path, r: &mut Report) -> anyhow::Result<()> {
                         format!("{head}, with a {} s tool timeout: a YOLO command near its limit would be cut off ({TOOL_TIMEOUT_S} s recommended)", e.timeout_s),
                         rerun.clone(),
                     );
-                } else if this
-                    .as_ref()
-                    .is_some_and(|t| std::fs::canonicalize(&cmd).ok().as_ref() != Some(t))
+                } else if !inv.via_launcher
+                    && this
+                        .as_ref()
+                        .is_some_and(|t| std::fs::canonicalize(&cmd).ok().as_ref() != Some(t))
                 {
                     r.warn(
                         "clients",

@@ -34,6 +34,13 @@ const fn max(a: u64, b: u64) -> u64 {
 /// The name this binary is installed under.
 pub const BINARY_NAME: &str = "mcp-bridge";
 
+/// The Python package (wheel) that ships this binary, and the launcher
+/// script of the same name in it.
+pub const PACKAGE_NAME: &str = "mcp-multiagent-bridge";
+
+/// Programs that run a Python package's executable from a cache.
+const LAUNCHERS: [&str; 3] = ["uvx", "uv", "pipx"];
+
 /// The command line a client runs to start the bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
@@ -57,12 +64,19 @@ impl Launch {
     ) -> anyhow::Result<Launch> {
         let exe = std::fs::canonicalize(exe)
             .with_context(|| format!("cannot resolve this program's path {}", exe.display()))?;
-        let command = if on_path(path_var).as_deref() == Some(exe.as_path()) {
+        let mut args = Vec::new();
+        // Run by `uvx`, this file lives in uv's cache, which `uv cache clean`
+        // empties (and uvx puts it on PATH only for this run): the client
+        // should ask uvx each time instead. Checked first for that reason.
+        let command = if in_uv_cache(&exe) && find_command("uvx", path_var).is_some() {
+            args.push(PACKAGE_NAME.to_owned());
+            "uvx".to_owned()
+        } else if on_path(path_var).as_deref() == Some(exe.as_path()) {
             BINARY_NAME.to_owned()
         } else {
             utf8(&exe)?.to_owned()
         };
-        let mut args = vec!["serve".to_owned()];
+        args.push("serve".to_owned());
         if let Some(db) = db {
             let db = if db.is_absolute() {
                 db.to_owned()
@@ -92,6 +106,17 @@ fn on_path(path_var: Option<&OsStr>) -> Option<PathBuf> {
         .map(|dir| dir.join(BINARY_NAME))
         .find(|p| is_executable(p))
         .and_then(|p| std::fs::canonicalize(p).ok())
+}
+
+/// Whether `exe` sits in uv's cache (`<cache>/archive-v0/<id>/bin/…`, the
+/// cache root marked by `CACHEDIR.TAG`), as it does when run by `uvx`.
+fn in_uv_cache(exe: &Path) -> bool {
+    exe.ancestors().any(|dir| {
+        dir.file_name() == Some(OsStr::new("archive-v0"))
+            && dir
+                .parent()
+                .is_some_and(|root| root.join("CACHEDIR.TAG").is_file())
+    })
 }
 
 /// Whether `path` is an executable regular file (following links).
@@ -158,6 +183,9 @@ pub struct Invocation {
     pub command: String,
     /// Its arguments.
     pub args: Vec<String>,
+    /// Whether a package launcher (`uvx`, `uv tool run`, `pipx run`) starts
+    /// the bridge, rather than the command being the bridge itself.
+    pub via_launcher: bool,
     /// The database it names (`--db`, a positional path or `MCP_BRIDGE_DB` in
     /// the entry's environment), if any.
     pub db: Option<PathBuf>,
@@ -176,11 +204,16 @@ impl Invocation {
                 .map(|v| v.as_str().map(str::to_owned))
                 .collect::<Option<_>>()?,
         };
-        let is_bridge = Path::new(&command).file_name() == Some(OsStr::new(BINARY_NAME));
-        if !is_bridge || args.first().map(String::as_str) != Some("serve") {
+        let name = Path::new(&command).file_name()?.to_str()?;
+        let (serve_args, via_launcher) = if name == BINARY_NAME || name == PACKAGE_NAME {
+            (&args[..], false)
+        } else if LAUNCHERS.contains(&name) {
+            (after_package(&args)?, true)
+        } else {
             return None;
-        }
-        let db = db_argument(&args[1..]).or_else(|| {
+        };
+        let rest = serve_args.strip_prefix(&["serve".to_owned()])?;
+        let db = db_argument(rest).or_else(|| {
             entry
                 .get("env")
                 .and_then(|e| e.get("MCP_BRIDGE_DB"))
@@ -188,8 +221,35 @@ impl Invocation {
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from)
         });
-        Some(Invocation { command, args, db })
+        Some(Invocation {
+            command,
+            args,
+            via_launcher,
+            db,
+        })
     }
+}
+
+/// A launcher's arguments after the package: `uvx [opts] mcp-multiagent-bridge[@v] ARGS`,
+/// `uvx --from mcp-multiagent-bridge mcp-bridge ARGS`, `uv tool run …`, `pipx run …`.
+fn after_package(args: &[String]) -> Option<&[String]> {
+    let is_package = |a: &str| {
+        a.strip_prefix(PACKAGE_NAME)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['@', '=', '<', '>', '~', '[']))
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--from" && args.get(i + 1).is_some_and(|p| is_package(p)) {
+            let exe = args.get(i + 2)?;
+            return (exe == BINARY_NAME || exe == PACKAGE_NAME).then(|| &args[i + 3..]);
+        }
+        if is_package(a) {
+            return Some(&args[i + 1..]);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The database named by `serve`'s arguments: `--db PATH`, `--db=PATH` or a positional path.
@@ -262,6 +322,40 @@ mod tests {
     }
 
     #[test]
+    fn a_binary_in_uvs_cache_is_launched_through_uvx() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("uv-cache");
+        let bin = cache.join("archive-v0/AbCd/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(
+            cache.join("CACHEDIR.TAG"),
+            "Signature: 8a477f597d28d172789f06886806bc55",
+        )
+        .unwrap();
+        let exe = bin.join(BINARY_NAME);
+        let tools = dir.path().join("tools");
+        std::fs::create_dir(&tools).unwrap();
+        for f in [&exe, &tools.join("uvx")] {
+            std::fs::write(f, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        // uvx puts the tool's own bin directory on PATH while it runs it.
+        let path = std::env::join_paths([&tools, &bin]).unwrap();
+        let l = Launch::resolve(&exe, Some(&path), Some(Path::new("/d/b.db")), dir.path()).unwrap();
+        assert_eq!(l.command, "uvx");
+        assert_eq!(
+            l.args,
+            ["mcp-multiagent-bridge", "serve", "--db", "/d/b.db"]
+        );
+        let entry = json!({"command": l.command, "args": l.args});
+        assert!(Invocation::recognise(&entry).unwrap().via_launcher);
+        // Without uvx on PATH, the binary's own path is all there is.
+        let l = Launch::resolve(&exe, None, None, dir.path()).unwrap();
+        assert_eq!(Path::new(&l.command), std::fs::canonicalize(&exe).unwrap());
+    }
+
+    #[test]
     fn recognises_bridge_entries_and_their_database() {
         let e = json!({"command": "/opt/bin/mcp-bridge", "args": ["serve", "--db", "/d/b.db"]});
         let i = Invocation::recognise(&e).unwrap();
@@ -280,7 +374,35 @@ mod tests {
         );
         let e = json!({"command": "mcp-bridge", "args": ["serve"]});
         assert_eq!(Invocation::recognise(&e).unwrap().db, None);
+        for (launched, db) in [
+            (
+                json!({"command": "uvx", "args": ["mcp-multiagent-bridge", "serve"]}),
+                None,
+            ),
+            (
+                json!({"command": "uvx", "args": ["mcp-multiagent-bridge@0.1.0", "serve", "--db", "/u.db"]}),
+                Some("/u.db"),
+            ),
+            (
+                json!({"command": "uvx", "args": ["--from", "mcp-multiagent-bridge", "mcp-bridge", "serve"]}),
+                None,
+            ),
+            (
+                json!({"command": "/usr/bin/uv", "args": ["tool", "run", "mcp-multiagent-bridge", "serve"]}),
+                None,
+            ),
+            (
+                json!({"command": "pipx", "args": ["run", "mcp-multiagent-bridge", "serve"]}),
+                None,
+            ),
+        ] {
+            let i = Invocation::recognise(&launched).unwrap_or_else(|| panic!("{launched}"));
+            assert!(i.via_launcher);
+            assert_eq!(i.db, db.map(PathBuf::from));
+        }
         for other in [
+            json!({"command": "uvx", "args": ["mcp-multiagent-bridge", "demo"]}),
+            json!({"command": "uvx", "args": ["other-package", "serve"]}),
             json!({"command": "mcp-bridge", "args": ["demo"]}),
             json!({"command": "npx", "args": ["serve"]}),
             json!({"url": "http://x"}),
