@@ -34,6 +34,11 @@ impl Homes {
     /// `mcp-bridge ARGS` run in the project, with this HOME and a PATH
     /// that does not hold `mcp-bridge`.
     fn command(&self, args: &[&str]) -> std::process::Command {
+        self.command_in(&self.project, args)
+    }
+
+    /// [`Homes::command`] with the working directory `dir`.
+    fn command_in(&self, dir: &Path, args: &[&str]) -> std::process::Command {
         let mut cmd = self.env.bridge();
         for var in [
             "CLAUDE_CONFIG_DIR",
@@ -45,7 +50,7 @@ impl Homes {
         }
         cmd.env("HOME", &self.home)
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .current_dir(&self.project)
+            .current_dir(dir)
             .args(args);
         cmd
     }
@@ -640,4 +645,29 @@ async fn doctor_finds_the_clients_configured_for_this_bridge() {
         line(&report, "ok", "clients", label);
     }
     assert!(report.ends_with("\n0 failures, 0 warnings\n"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_finds_claude_project_files_up_to_the_git_root() {
+    let h = Homes::new("doctor-parents");
+    create_database(&h).await;
+    let db = db_arg(&h);
+    std::fs::create_dir(h.project.join(".git")).unwrap();
+    let sub = h.project.join("crates/core");
+    std::fs::create_dir_all(&sub).unwrap();
+    h.run(&["setup", "claude-code", "--scope", "project", "--db", &db])
+        .await
+        .ok();
+    let report = run_cmd(h.command_in(&sub, &["doctor", "--db", &db]), None)
+        .await
+        .ok();
+    line(
+        &report,
+        "ok",
+        "clients",
+        &format!(
+            "Claude Code (project scope, {}): `bridge` runs",
+            h.project.join(".mcp.json").display()
+        ),
+    );
 }

@@ -3,8 +3,10 @@
 //! - User scope: `mcpServers` at the top of `~/.claude.json`, or of
 //!   `$CLAUDE_CONFIG_DIR/.claude.json` when that variable is set (and the
 //!   legacy `.config.json` in the config directory when it exists).
-//! - Project scope: `mcpServers` in `.mcp.json` at the project root; Claude
-//!   Code asks once per project before it starts servers from that file.
+//! - Project scope: `mcpServers` in `.mcp.json` in the current directory (as
+//!   `claude mcp add -s project` writes it); Claude Code also reads the
+//!   `.mcp.json` of each directory above, up to the git root, and asks once
+//!   per project before it starts servers from these files.
 //! - Entry: `type: "stdio"`, `command`, `args`, optional `env`, and `timeout`,
 //!   the per-server tool-call timeout in milliseconds, which overrides the
 //!   `MCP_TOOL_TIMEOUT` variable for this server only. Without either the
@@ -34,6 +36,7 @@ pub const SPEC: ClientSpec = ClientSpec {
     timeout_s,
     check: "claude mcp list",
     notes,
+    reads_parent_projects: true,
 };
 
 fn path(scope: Scope, places: &Places) -> anyhow::Result<PathBuf> {

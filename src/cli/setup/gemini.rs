@@ -33,6 +33,7 @@ pub const SPEC: ClientSpec = ClientSpec {
     timeout_s,
     check: "gemini mcp list",
     notes,
+    reads_parent_projects: false,
 };
 
 fn path(scope: Scope, places: &Places) -> anyhow::Result<PathBuf> {

@@ -118,6 +118,9 @@ pub struct ClientSpec {
     pub check: &'static str,
     /// What the user should know after setup at a scope.
     notes: fn(Scope, &Places) -> Vec<String>,
+    /// Whether the client also reads the project file of each directory
+    /// above the current one, up to the git root.
+    reads_parent_projects: bool,
 }
 
 /// Where the clients keep their files, from the environment of this process.
@@ -169,6 +172,19 @@ impl Places {
     fn project_is(&self, dir: &Path) -> bool {
         let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
         canon(&self.project) == canon(dir)
+    }
+
+    /// The project directory and those above it up to the root of its git
+    /// work tree (only the project directory outside git).
+    fn project_dirs(&self) -> Vec<PathBuf> {
+        let Some(git_root) = self.project.ancestors().find(|d| d.join(".git").exists()) else {
+            return vec![self.project.clone()];
+        };
+        self.project
+            .ancestors()
+            .take_while(|d| d.starts_with(git_root))
+            .map(Path::to_owned)
+            .collect()
     }
 
     /// The project directory and, when it sits in a git work tree, the tree's root.
@@ -300,10 +316,26 @@ pub fn find_configured(places: &Places) -> Vec<Found> {
     let mut found = Vec::new();
     for client in Client::ALL {
         let spec = client.spec();
+        let mut files: Vec<(Scope, PathBuf)> = Vec::new();
         for scope in [Scope::User, Scope::Project] {
             let Ok(path) = (spec.path)(scope, places) else {
                 continue;
             };
+            files.push((scope, path));
+        }
+        if spec.reads_parent_projects {
+            // The same file in the directories above, up to the git root.
+            for dir in places.project_dirs().into_iter().skip(1) {
+                let moved = Places {
+                    project: dir,
+                    ..places.clone()
+                };
+                if let Ok(path) = (spec.path)(Scope::Project, &moved) {
+                    files.push((Scope::Project, path));
+                }
+            }
+        }
+        for (scope, path) in files {
             let text = match std::fs::read_to_string(&path) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
