@@ -562,6 +562,20 @@ async fn doctor_reports_a_group_readable_key_with_the_fix() {
         "database",
         "does not exist yet (nor its key)",
     );
+    // A configuration the server would refuse is a failure that names the key.
+    let config = fresh.env.dir.join("bad.toml");
+    std::fs::write(&config, "conversation_ttl_minute = 5\n").unwrap();
+    let run = fresh
+        .run(&["doctor", "--config", config.to_str().unwrap()])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let fail = line(&run.stdout, "fail", "config", "conversation_ttl_minute");
+    assert!(fail.contains(&config.display().to_string()), "{fail}");
+    assert!(
+        run.stdout.contains("fix: correct the setting named above"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
