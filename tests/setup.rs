@@ -662,19 +662,34 @@ async fn doctor_finds_the_clients_configured_for_this_bridge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doctor_finds_claude_project_files_up_to_the_git_root() {
+async fn doctor_finds_claude_project_files_and_local_entries() {
     let h = Homes::new("doctor-parents");
     create_database(&h).await;
     let db = db_arg(&h);
     std::fs::create_dir(h.project.join(".git")).unwrap();
     let sub = h.project.join("crates/core");
     std::fs::create_dir_all(&sub).unwrap();
+    // `.mcp.json` at the git root, doctor run two levels below.
     h.run(&["setup", "claude-code", "--scope", "project", "--db", &db])
         .await
         .ok();
-    let report = run_cmd(h.command_in(&sub, &["doctor", "--db", &db]), None)
-        .await
-        .ok();
+    // What `claude mcp add bridge -- mcp-bridge serve` writes by default: a
+    // "local" entry, in the user file under the project's directory.
+    let claude_json = h.home.join(".claude.json");
+    let local = json!({
+        "numStartups": 1,
+        "projects": {
+            h.project.to_str().unwrap(): {
+                "allowedTools": [],
+                "mcpServers": {"old": {"type": "stdio", "command": "mcp-bridge", "args": ["serve"], "env": {}}}
+            },
+            "/elsewhere": {"mcpServers": {"far": {"command": "mcp-bridge", "args": ["serve"]}}}
+        }
+    });
+    std::fs::write(&claude_json, local.to_string()).unwrap();
+    let run = run_cmd(h.command_in(&sub, &["doctor", "--db", &db]), None).await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let report = run.stdout;
     line(
         &report,
         "ok",
@@ -683,5 +698,23 @@ async fn doctor_finds_claude_project_files_up_to_the_git_root() {
             "Claude Code (project scope, {}): `bridge` runs",
             h.project.join(".mcp.json").display()
         ),
+    );
+    let fail = line(
+        &report,
+        "fail",
+        "clients",
+        &format!(
+            "Claude Code (local scope, {}): `old` runs mcp-bridge serve, which does not exist",
+            claude_json.display()
+        ),
+    );
+    let fix = report.lines().skip_while(|l| *l != fail).nth(1).unwrap();
+    assert_eq!(
+        fix.trim(),
+        "fix: claude mcp remove old -s local && mcp-bridge setup claude-code"
+    );
+    assert!(
+        !report.contains("`far`"),
+        "other projects' entries are not this project's:\n{report}"
     );
 }

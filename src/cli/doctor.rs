@@ -353,17 +353,13 @@ fn check_clients(db: &Path, r: &mut Report) -> anyhow::Result<()> {
         let spec = client.spec();
         let mut any = false;
         for f in found.iter().filter(|f| f.client == client) {
-            let flag = match f.scope {
-                Scope::User => String::new(),
-                Scope::Project => " --scope project".to_owned(),
+            let (scope, flag) = match (f.scope, f.local) {
+                (_, true) => ("local", String::new()),
+                (Scope::User, false) => ("user", String::new()),
+                (Scope::Project, false) => ("project", " --scope project".to_owned()),
             };
-            let rerun = format!("mcp-bridge setup {}{flag}", spec.arg);
-            let place = format!(
-                "{} ({} scope, {})",
-                spec.label,
-                f.scope.as_str(),
-                f.path.display()
-            );
+            let mut rerun = format!("mcp-bridge setup {}{flag}", spec.arg);
+            let place = format!("{} ({scope} scope, {})", spec.label, f.path.display());
             let entries = match &f.entries {
                 Ok(e) => e,
                 Err(e) => {
@@ -377,6 +373,13 @@ fn check_clients(db: &Path, r: &mut Report) -> anyhow::Result<()> {
             };
             for e in entries {
                 any = true;
+                if f.local {
+                    // Local entries shadow the user-scope one setup writes.
+                    rerun = format!(
+                        "claude mcp remove {} -s local && mcp-bridge setup {}",
+                        e.name, spec.arg
+                    );
+                }
                 let inv = &e.invocation;
                 let line = std::iter::once(&inv.command)
                     .chain(&inv.args)

@@ -36,6 +36,7 @@ pub const SPEC: ClientSpec = ClientSpec {
     timeout_s,
     check: "claude mcp list",
     notes,
+    local_table: Some("projects"),
     reads_parent_projects: true,
 };
 

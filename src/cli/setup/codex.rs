@@ -38,6 +38,7 @@ pub const SPEC: ClientSpec = ClientSpec {
     timeout_s,
     check: "codex mcp list",
     notes,
+    local_table: None,
     reads_parent_projects: false,
 };
 

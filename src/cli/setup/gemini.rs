@@ -33,6 +33,7 @@ pub const SPEC: ClientSpec = ClientSpec {
     timeout_s,
     check: "gemini mcp list",
     notes,
+    local_table: None,
     reads_parent_projects: false,
 };
 

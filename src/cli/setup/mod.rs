@@ -121,6 +121,9 @@ pub struct ClientSpec {
     /// Whether the client also reads the project file of each directory
     /// above the current one, up to the git root.
     reads_parent_projects: bool,
+    /// The user file's table of per-project tables that hold more servers
+    /// (Claude Code's `projects`, keyed by project directory).
+    local_table: Option<&'static str>,
 }
 
 /// Where the clients keep their files, from the environment of this process.
@@ -292,6 +295,9 @@ pub struct Found {
     pub client: Client,
     /// The scope of the file.
     pub scope: Scope,
+    /// Whether the entries are Claude Code's "local" ones: this project's
+    /// table inside the user file (what `claude mcp add` writes by default).
+    pub local: bool,
     /// The file.
     pub path: PathBuf,
     /// The entries that start `mcp-bridge serve`, or why the file could not be read.
@@ -311,63 +317,97 @@ pub struct FoundEntry {
     pub disabled: bool,
 }
 
-/// Reads every client's user and project files that exist.
+/// Where a client keeps a table of servers: a file, and the keys leading to the table.
+struct Source {
+    scope: Scope,
+    local: bool,
+    path: PathBuf,
+    table: Vec<String>,
+}
+
+/// Reads every client's user and project files that exist (and Claude
+/// Code's per-project "local" tables in its user file).
 pub fn find_configured(places: &Places) -> Vec<Found> {
     let mut found = Vec::new();
     for client in Client::ALL {
         let spec = client.spec();
-        let mut files: Vec<(Scope, PathBuf)> = Vec::new();
+        let mut sources = Vec::new();
+        let mut add = |scope, local, path, table: Vec<String>| {
+            sources.push(Source {
+                scope,
+                local,
+                path,
+                table,
+            });
+        };
+        let servers = vec![spec.servers_key.to_owned()];
         for scope in [Scope::User, Scope::Project] {
-            let Ok(path) = (spec.path)(scope, places) else {
-                continue;
-            };
-            files.push((scope, path));
-        }
-        if spec.reads_parent_projects {
-            // The same file in the directories above, up to the git root.
-            for dir in places.project_dirs().into_iter().skip(1) {
-                let moved = Places {
-                    project: dir,
-                    ..places.clone()
-                };
-                if let Ok(path) = (spec.path)(Scope::Project, &moved) {
-                    files.push((Scope::Project, path));
-                }
+            if let Ok(path) = (spec.path)(scope, places) {
+                add(scope, false, path, servers.clone());
             }
         }
-        for (scope, path) in files {
-            let text = match std::fs::read_to_string(&path) {
+        for dir in places.project_dirs() {
+            let moved = Places {
+                project: dir.clone(),
+                ..places.clone()
+            };
+            if spec.reads_parent_projects
+                && dir != places.project
+                && let Ok(path) = (spec.path)(Scope::Project, &moved)
+            {
+                add(Scope::Project, false, path, servers.clone());
+            }
+            if let (Some(key), Ok(path)) = (spec.local_table, (spec.path)(Scope::User, places)) {
+                let table = vec![
+                    key.to_owned(),
+                    dir.to_string_lossy().into_owned(),
+                    spec.servers_key.to_owned(),
+                ];
+                add(Scope::User, true, path, table);
+            }
+        }
+        for source in sources {
+            let text = match std::fs::read_to_string(&source.path) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // Reported once, for the user scope.
+                Err(_) if source.local => continue,
                 Err(e) => {
                     found.push(Found {
                         client,
-                        scope,
-                        path,
+                        scope: source.scope,
+                        local: false,
+                        path: source.path,
                         entries: Err(e.to_string()),
                     });
                     continue;
                 }
             };
-            let entries = merge::servers(spec.format, &text, spec.servers_key)
-                .map_err(|e| e.to_string())
-                .map(|servers| {
-                    servers
-                        .into_iter()
-                        .filter_map(|(name, entry)| {
-                            Some(FoundEntry {
-                                invocation: Invocation::recognise(&entry)?,
-                                timeout_s: (spec.timeout_s)(&entry),
-                                disabled: entry.get("enabled") == Some(&Value::Bool(false)),
-                                name,
-                            })
+            let table: Vec<&str> = source.table.iter().map(String::as_str).collect();
+            let entries = match merge::servers(spec.format, &text, &table) {
+                Ok(servers) => Ok(servers
+                    .into_iter()
+                    .filter_map(|(name, entry)| {
+                        Some(FoundEntry {
+                            invocation: Invocation::recognise(&entry)?,
+                            timeout_s: (spec.timeout_s)(&entry),
+                            disabled: entry.get("enabled") == Some(&Value::Bool(false)),
+                            name,
                         })
-                        .collect()
-                });
+                    })
+                    .collect::<Vec<_>>()),
+                // A broken user file is reported once, for the user scope.
+                Err(_) if source.local => continue,
+                Err(e) => Err(e.to_string()),
+            };
+            if source.local && entries.as_ref().is_ok_and(Vec::is_empty) {
+                continue;
+            }
             found.push(Found {
                 client,
-                scope,
-                path,
+                scope: source.scope,
+                local: source.local,
+                path: source.path,
                 entries,
             });
         }

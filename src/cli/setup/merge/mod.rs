@@ -60,23 +60,20 @@ pub fn merge(format: Format, text: &str, desired: &Desired<'_>) -> Result<String
     }
 }
 
-/// Every server entry in `text`, by name, as JSON values (TOML converted).
+/// Every server entry in the table at the keys `table` (`["mcpServers"]`)
+/// of `text`, by name, as JSON values (TOML converted). A missing table has none.
 ///
 /// # Errors
-/// [`MergeError`] when the text does not parse or the servers key is not a table.
+/// [`MergeError`] when the text does not parse or the table is not a table.
 pub fn servers(
     format: Format,
     text: &str,
-    servers_key: &str,
+    table: &[&str],
 ) -> Result<Vec<(String, Value)>, MergeError> {
-    let root = match format {
-        Format::Json { comments } => json::to_value(text, comments)?,
-        Format::Toml => toml::to_value(text)?,
-    };
-    match root.get(servers_key) {
+    match lookup(format, text, table)? {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Object(map)) => Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        Some(_) => Err(not_a_table(servers_key)),
+        Some(Value::Object(map)) => Ok(map.into_iter().collect()),
+        Some(_) => Err(not_a_table(&table.join("."))),
     }
 }
 

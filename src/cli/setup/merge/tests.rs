@@ -99,7 +99,7 @@ fn jsonc_keeps_comments() {
         out.contains("// my settings") && out.contains("/* keep */"),
         "{out}"
     );
-    assert_eq!(servers(JSONC, &out, "mcpServers").unwrap().len(), 1);
+    assert_eq!(servers(JSONC, &out, &["mcpServers"]).unwrap().len(), 1);
     assert!(matches!(
         merge(JSON, before, &desired("mcpServers", claude_fields())),
         Err(MergeError::Syntax(_))
@@ -182,7 +182,7 @@ trust_level = "trusted"
         out.contains("[projects.\"/home/me/p\"]\ntrust_level = \"trusted\"\n"),
         "{out}"
     );
-    let found = servers(Format::Toml, &out, "mcp_servers").unwrap();
+    let found = servers(Format::Toml, &out, &["mcp_servers"]).unwrap();
     let bridge = &found.iter().find(|(n, _)| n == "bridge").unwrap().1;
     assert_eq!(bridge["tool_timeout_sec"], 630);
     assert_eq!(bridge["args"], json!(["serve", "--db", "/d/b.db"]));
@@ -207,7 +207,7 @@ fn toml_inline_servers_table() {
         &desired("mcp_servers", codex_fields()),
     )
     .unwrap();
-    let found = servers(Format::Toml, &out, "mcp_servers").unwrap();
+    let found = servers(Format::Toml, &out, &["mcp_servers"]).unwrap();
     assert_eq!(found.len(), 2, "{out}");
 }
 
