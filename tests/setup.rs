@@ -718,3 +718,45 @@ async fn doctor_finds_claude_project_files_and_local_entries() {
         "other projects' entries are not this project's:\n{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_client_files_never_reach_the_terminal() {
+    let h = Homes::new("setup-secrets");
+    // Claude Code keeps an API key in its user file; a dry run's context shows it.
+    let api_key = format!(
+        "sk-ant-api03-{}AA",
+        "Zq7x9Kp2Lm4Nw8Rt".repeat(6).get(..93).unwrap()
+    );
+    let claude = h.home.join(".claude.json");
+    std::fs::write(
+        &claude,
+        format!("{{\n  \"numStartups\": 2,\n  \"primaryApiKey\": \"{api_key}\"\n}}"),
+    )
+    .unwrap();
+    let out = h.run(&["setup", "claude-code", "--dry-run"]).await.ok();
+    assert!(
+        out.contains("\"primaryApiKey\""),
+        "the context line is shown:\n{out}"
+    );
+    assert!(!out.contains(&api_key), "{out}");
+    assert!(!out.contains("Zq7x9Kp2Lm4Nw8Rt"), "{out}");
+    // A parser's error excerpt quotes the broken line.
+    let token = format!(
+        "ghp_{}",
+        "a1B2c3D4e5F6g7H8i9J0".repeat(2).get(..36).unwrap()
+    );
+    let codex = h.home.join(".codex/config.toml");
+    std::fs::create_dir_all(codex.parent().unwrap()).unwrap();
+    std::fs::write(
+        &codex,
+        format!("[mcp_servers.gh.env]\nGITHUB_TOKEN = \"{token}\n"),
+    )
+    .unwrap();
+    let run = h.run(&["setup", "codex"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("was left unchanged"), "{}", run.stderr);
+    assert!(!run.stderr.contains(&token), "{}", run.stderr);
+    let report = h.run(&["doctor"]).await.stdout;
+    line(&report, "fail", "clients", "cannot be read");
+    assert!(!report.contains(&token), "{report}");
+}

@@ -365,7 +365,7 @@ fn check_clients(db: &Path, r: &mut Report) -> anyhow::Result<()> {
                 Err(e) => {
                     r.fail(
                         "clients",
-                        format!("{place} cannot be read: {e}"),
+                        format!("{place} cannot be read: {}", setup::without_secrets(e)),
                         format!("fix the file: {} cannot read it either", spec.label),
                     );
                     continue;

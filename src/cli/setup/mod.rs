@@ -246,10 +246,11 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         current.text.as_deref().unwrap_or(""),
         &desired,
     )
-    .with_context(|| {
-        format!(
-            "{} was left unchanged: fix it (or move it away) and run setup again; `mcp-bridge setup --print {}` shows the entry to add by hand",
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{} was left unchanged: {}; fix it (or move it away) and run setup again; `mcp-bridge setup --print {}` shows the entry to add by hand",
             current.real.display(),
+            without_secrets(&e.to_string()),
             spec.arg
         )
     })?;
@@ -263,7 +264,8 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if args.dry_run {
-        print!("{}", file::diff(&path, current.text.as_deref(), &new));
+        let diff = file::diff(&path, current.text.as_deref(), &new);
+        print!("{}", without_secrets(&diff));
         println!("Dry run: {} was not written.", path.display());
         return Ok(ExitCode::SUCCESS);
     }
@@ -286,6 +288,17 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         println!("Note: {note}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` with secrets replaced by placeholders. A diff's context lines and a
+/// parser's error excerpt come from the client's file, and a user file can
+/// hold an API key (`primaryApiKey` in `~/.claude.json`, tokens in `env`);
+/// nothing secret may reach the terminal.
+pub fn without_secrets(text: &str) -> String {
+    crate::redact::Redactor::builtin()
+        .redact(text)
+        .text
+        .into_owned()
 }
 
 /// A client file that exists, and the bridge servers in it.
