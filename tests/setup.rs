@@ -1,7 +1,8 @@
-//! `mcp-bridge setup` and `mcp-bridge doctor` on the real binary, with `HOME`
-//! in a temporary directory and the working directory in a temporary project:
-//! each client's file at each scope, what survives a merge, idempotence,
-//! `--dry-run`, refusals, `--print`, and doctor's checks and client detection.
+//! `mcp-bridge setup` on the real binary, with `HOME` in a temporary
+//! directory and the working directory in a temporary project: each client's
+//! file at each scope, what survives a merge, idempotence, `--dry-run`,
+//! refusals, `--print`, secrets kept off the terminal. Also the helpers the
+//! `doctor` tests share.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -12,17 +13,17 @@ use crate::util::*;
 use crate::util_cli::*;
 
 /// The tool timeout setup writes, in seconds.
-const TIMEOUT_S: u64 = 630;
+pub const TIMEOUT_S: u64 = 630;
 
 /// A test's home directory and project directory.
-struct Homes {
-    env: TestEnv,
-    home: PathBuf,
-    project: PathBuf,
+pub struct Homes {
+    pub env: TestEnv,
+    pub home: PathBuf,
+    pub project: PathBuf,
 }
 
 impl Homes {
-    fn new(name: &str) -> Homes {
+    pub fn new(name: &str) -> Homes {
         let env = TestEnv::new(name);
         let home = env.dir.join("home");
         let project = env.dir.join("project");
@@ -33,12 +34,12 @@ impl Homes {
 
     /// `mcp-bridge ARGS` run in the project, with this HOME and a PATH
     /// that does not hold `mcp-bridge`.
-    fn command(&self, args: &[&str]) -> std::process::Command {
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
         self.command_in(&self.project, args)
     }
 
     /// [`Homes::command`] with the working directory `dir`.
-    fn command_in(&self, dir: &Path, args: &[&str]) -> std::process::Command {
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> std::process::Command {
         let mut cmd = self.env.bridge();
         for var in [
             "CLAUDE_CONFIG_DIR",
@@ -55,12 +56,12 @@ impl Homes {
         cmd
     }
 
-    async fn run(&self, args: &[&str]) -> Run {
+    pub async fn run(&self, args: &[&str]) -> Run {
         run_cmd(self.command(args), None).await
     }
 
     /// Every file under the test's directory with its bytes (to prove nothing changed).
-    fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
         fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return;
@@ -82,7 +83,7 @@ impl Homes {
 }
 
 /// The binary every entry should name when `mcp-bridge` is not on PATH.
-fn exe() -> String {
+pub fn exe() -> String {
     std::fs::canonicalize(env!("CARGO_BIN_EXE_mcp-bridge"))
         .unwrap()
         .to_str()
@@ -90,20 +91,31 @@ fn exe() -> String {
         .to_owned()
 }
 
-fn read_json(path: &Path) -> Value {
+pub fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
 }
 
-fn read_toml(path: &Path) -> Value {
+pub fn read_toml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let table: toml::Table =
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()));
     serde_json::to_value(table).unwrap()
 }
 
-fn file_mode(path: &Path) -> u32 {
+pub fn file_mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The report line whose topic is `topic` and whose text contains `text`.
+pub fn line<'a>(report: &'a str, level: &str, topic: &str, text: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells.first() == Some(&level) && cells.get(1) == Some(&topic) && l.contains(text)
+        })
+        .unwrap_or_else(|| panic!("no `{level} {topic} …{text}…` line in:\n{report}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,252 +483,6 @@ async fn print_gives_the_snippet_only() {
         bad.stderr
     );
     assert_eq!(h.snapshot(), before);
-}
-
-/// Creates the test's database and key through a real server, then stops it.
-async fn create_database(h: &Homes) {
-    h.env.server().await.stop().await;
-    assert!(h.env.db.is_file());
-}
-
-fn db_arg(h: &Homes) -> String {
-    h.env.db.to_str().unwrap().to_owned()
-}
-
-/// The report line whose topic is `topic` and whose text contains `text`.
-fn line<'a>(report: &'a str, level: &str, topic: &str, text: &str) -> &'a str {
-    report
-        .lines()
-        .find(|l| {
-            let cells: Vec<&str> = l.split_whitespace().collect();
-            cells.first() == Some(&level) && cells.get(1) == Some(&topic) && l.contains(text)
-        })
-        .unwrap_or_else(|| panic!("no `{level} {topic} …{text}…` line in:\n{report}"))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doctor_on_a_healthy_setup() {
-    let h = Homes::new("doctor-healthy");
-    create_database(&h).await;
-    let db = db_arg(&h);
-    h.run(&["setup", "claude-code", "--db", &db]).await.ok();
-    let report = h.run(&["doctor", "--db", &db]).await.ok();
-    line(&report, "ok", "config", "no config file, defaults");
-    line(&report, "ok", "files", "is private (mode 700)");
-    line(&report, "ok", "database", &format!("{db}: schema"));
-    line(&report, "ok", "database", "integrity ok");
-    line(&report, "ok", "key", "bridge.key is private");
-    line(&report, "ok", "sandbox", "bwrap works");
-    line(
-        &report,
-        "ok",
-        "clients",
-        &format!(
-            "Claude Code (user scope, {}): `bridge` runs {} serve --db {db} (tool timeout 630 s)",
-            h.home.join(".claude.json").display(),
-            exe()
-        ),
-    );
-    line(
-        &report,
-        "warn",
-        "clients",
-        "Codex is not configured for this bridge",
-    );
-    line(
-        &report,
-        "warn",
-        "clients",
-        "Gemini CLI is not configured for this bridge",
-    );
-    assert!(
-        report.contains("fix: mcp-bridge setup codex (if you use it)"),
-        "{report}"
-    );
-    assert!(report.ends_with("\n0 failures, 2 warnings\n"), "{report}");
-    assert!(!report.contains("fail "), "{report}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doctor_reports_a_group_readable_key_with_the_fix() {
-    let h = Homes::new("doctor-key");
-    create_database(&h).await;
-    let key = h.env.db.with_file_name("bridge.key");
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let run = h.run(&["doctor", "--db", &db_arg(&h)]).await;
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    let report = run.stdout;
-    let fail = line(&report, "fail", "key", "has mode 640");
-    assert!(fail.contains("other users could forge tokens"), "{fail}");
-    let next = report.lines().skip_while(|l| *l != fail).nth(1).unwrap();
-    assert_eq!(next.trim(), format!("fix: chmod 600 {}", key.display()));
-    assert!(report.ends_with("\n1 failure, 3 warnings\n"), "{report}");
-    // Doctor changes nothing: the key is still as it was.
-    assert_eq!(file_mode(&key), 0o640);
-    // A fresh machine, on the other hand, has nothing to fail.
-    let fresh = Homes::new("doctor-fresh");
-    let report = fresh.run(&["doctor"]).await.ok();
-    line(
-        &report,
-        "warn",
-        "database",
-        "does not exist yet (nor its key)",
-    );
-    // A configuration the server would refuse is a failure that names the key.
-    let config = fresh.env.dir.join("bad.toml");
-    std::fs::write(&config, "conversation_ttl_minute = 5\n").unwrap();
-    let run = fresh
-        .run(&["doctor", "--config", config.to_str().unwrap()])
-        .await;
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    let fail = line(&run.stdout, "fail", "config", "conversation_ttl_minute");
-    assert!(fail.contains(&config.display().to_string()), "{fail}");
-    assert!(
-        run.stdout.contains("fix: correct the setting named above"),
-        "{}",
-        run.stdout
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doctor_finds_the_clients_configured_for_this_bridge() {
-    let h = Homes::new("doctor-clients");
-    create_database(&h).await;
-    let db = db_arg(&h);
-    // Codex in the project, on this database, but the project is not trusted.
-    h.run(&["setup", "codex", "--scope", "project", "--db", &db])
-        .await
-        .ok();
-    // Gemini for the user, on another database, next to an unrelated server.
-    let gemini = h.home.join(".gemini/settings.json");
-    std::fs::create_dir_all(gemini.parent().unwrap()).unwrap();
-    std::fs::write(
-        &gemini,
-        "{\"mcpServers\": {\"docs\": {\"command\": \"docs-server\"}}}",
-    )
-    .unwrap();
-    h.run(&["setup", "gemini", "--db", "/srv/other.db"])
-        .await
-        .ok();
-    // Claude Code's project file, written by hand, names a binary that is gone.
-    std::fs::write(
-        h.project.join(".mcp.json"),
-        r#"{"mcpServers": {"agents": {"command": "/opt/gone/mcp-bridge", "args": ["serve"]}}}"#,
-    )
-    .unwrap();
-
-    let run = h.run(&["doctor", "--db", &db]).await;
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    let report = run.stdout;
-    line(
-        &report,
-        "fail",
-        "clients",
-        "`agents` runs /opt/gone/mcp-bridge serve, which does not exist",
-    );
-    line(
-        &report,
-        "warn",
-        "clients",
-        "Codex ignores project files until the project is trusted",
-    );
-    line(&report, "warn", "clients", "on database /srv/other.db");
-    assert!(
-        !report.contains("docs"),
-        "unrelated servers are not reported:\n{report}"
-    );
-    assert!(!report.contains("is not configured"), "{report}");
-
-    // Trusting the project and fixing the others makes every client line ok.
-    std::fs::create_dir_all(h.home.join(".codex")).unwrap();
-    std::fs::write(
-        h.home.join(".codex/config.toml"),
-        format!(
-            "[projects.\"{}\"]\ntrust_level = \"trusted\"\n",
-            h.project.display()
-        ),
-    )
-    .unwrap();
-    h.run(&["setup", "gemini", "--db", &db]).await.ok();
-    h.run(&[
-        "setup",
-        "claude-code",
-        "--scope",
-        "project",
-        "--name",
-        "agents",
-        "--db",
-        &db,
-    ])
-    .await
-    .ok();
-    let report = h.run(&["doctor", "--db", &db]).await.ok();
-    for label in [
-        "Claude Code (project scope",
-        "Codex (project scope",
-        "Gemini CLI (user scope",
-    ] {
-        line(&report, "ok", "clients", label);
-    }
-    assert!(report.ends_with("\n0 failures, 0 warnings\n"), "{report}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doctor_finds_claude_project_files_and_local_entries() {
-    let h = Homes::new("doctor-parents");
-    create_database(&h).await;
-    let db = db_arg(&h);
-    std::fs::create_dir(h.project.join(".git")).unwrap();
-    let sub = h.project.join("crates/core");
-    std::fs::create_dir_all(&sub).unwrap();
-    // `.mcp.json` at the git root, doctor run two levels below.
-    h.run(&["setup", "claude-code", "--scope", "project", "--db", &db])
-        .await
-        .ok();
-    // What `claude mcp add bridge -- mcp-bridge serve` writes by default: a
-    // "local" entry, in the user file under the project's directory.
-    let claude_json = h.home.join(".claude.json");
-    let local = json!({
-        "numStartups": 1,
-        "projects": {
-            h.project.to_str().unwrap(): {
-                "allowedTools": [],
-                "mcpServers": {"old": {"type": "stdio", "command": "mcp-bridge", "args": ["serve"], "env": {}}}
-            },
-            "/elsewhere": {"mcpServers": {"far": {"command": "mcp-bridge", "args": ["serve"]}}}
-        }
-    });
-    std::fs::write(&claude_json, local.to_string()).unwrap();
-    let run = run_cmd(h.command_in(&sub, &["doctor", "--db", &db]), None).await;
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    let report = run.stdout;
-    line(
-        &report,
-        "ok",
-        "clients",
-        &format!(
-            "Claude Code (project scope, {}): `bridge` runs",
-            h.project.join(".mcp.json").display()
-        ),
-    );
-    let fail = line(
-        &report,
-        "fail",
-        "clients",
-        &format!(
-            "Claude Code (local scope, {}): `old` runs mcp-bridge serve, which does not exist",
-            claude_json.display()
-        ),
-    );
-    let fix = report.lines().skip_while(|l| *l != fail).nth(1).unwrap();
-    assert_eq!(
-        fix.trim(),
-        "fix: claude mcp remove old -s local && mcp-bridge setup claude-code"
-    );
-    assert!(
-        !report.contains("`far`"),
-        "other projects' entries are not this project's:\n{report}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

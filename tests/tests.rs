@@ -10,6 +10,7 @@ mod cli_transfer;
 mod clients;
 mod config_cli;
 mod crash;
+mod doctor;
 mod hostile;
 mod limits;
 mod limits_resource;
