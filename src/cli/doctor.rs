@@ -17,7 +17,7 @@ use super::setup::{self, Client, Places, Scope};
 use crate::app::{AppStore, key_path};
 use crate::auth::{KeyError, ServerKey};
 use crate::config::{self, Config};
-use crate::domain::MAX_WAIT_SECONDS;
+use crate::domain::LONG_POLL_CAP_SECONDS;
 use crate::runner::{self, RunSpec, SandboxSettings};
 use crate::service::Bridge;
 
@@ -413,10 +413,10 @@ fn check_clients(db: &Path, r: &mut Report) -> anyhow::Result<()> {
                         format!("{head}, on database {} (this check is of {})", entry_db.display(), db.display()),
                         format!("agents must share one database: {rerun} --db {}, or run doctor with --db {}", launch::shell_quote(&db.to_string_lossy()), launch::shell_quote(&entry_db.to_string_lossy())),
                     );
-                } else if e.timeout_s <= MAX_WAIT_SECONDS {
+                } else if e.timeout_s <= LONG_POLL_CAP_SECONDS {
                     r.warn(
                         "clients",
-                        format!("{head}, with a {} s tool timeout: a long-poll ({MAX_WAIT_SECONDS} s) times out", e.timeout_s),
+                        format!("{head}, with a {} s tool timeout: a long-poll ({LONG_POLL_CAP_SECONDS} s) times out", e.timeout_s),
                         rerun.clone(),
                     );
                 } else if e.timeout_s < TOOL_TIMEOUT_S {

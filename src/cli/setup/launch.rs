@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::domain::MAX_WAIT_SECONDS;
+use crate::domain::LONG_POLL_CAP_SECONDS;
 
 /// The longest `timeout_s` `enable_yolo_mode` accepts: an `execute_command`
 /// call may legitimately run this long. (A unit test checks it against the
@@ -25,7 +25,8 @@ const TIMEOUT_MARGIN_S: u64 = 30;
 /// than the longest call the bridge can legitimately take (a long-poll, or a
 /// YOLO command at its maximum timeout), so a client never gives up on a
 /// call that is still doing what it was asked to.
-pub const TOOL_TIMEOUT_S: u64 = max(MAX_WAIT_SECONDS, MAX_COMMAND_TIMEOUT_S) + TIMEOUT_MARGIN_S;
+pub const TOOL_TIMEOUT_S: u64 =
+    max(LONG_POLL_CAP_SECONDS, MAX_COMMAND_TIMEOUT_S) + TIMEOUT_MARGIN_S;
 
 const fn max(a: u64, b: u64) -> u64 {
     if a > b { a } else { b }
@@ -286,7 +287,7 @@ mod tests {
             .expect("timeout_s has a maximum");
         assert_eq!(max, MAX_COMMAND_TIMEOUT_S);
         const { assert!(TOOL_TIMEOUT_S > MAX_COMMAND_TIMEOUT_S) };
-        const { assert!(TOOL_TIMEOUT_S > MAX_WAIT_SECONDS) };
+        const { assert!(TOOL_TIMEOUT_S > LONG_POLL_CAP_SECONDS) };
     }
 
     #[test]
