@@ -3,6 +3,7 @@
 
 mod demo;
 mod inbox;
+mod doctor;
 mod inspect;
 mod manage;
 mod output;
@@ -10,6 +11,7 @@ mod redact;
 mod screen;
 mod serve;
 mod terminal;
+mod setup;
 mod transfer;
 mod yolo;
 
@@ -94,6 +96,14 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Register this bridge in Claude Code, Codex or Gemini CLI (their own config files).
+    #[command(
+        after_help = "Examples:\n  mcp-bridge setup claude-code\n  mcp-bridge setup codex --scope project --dry-run\n  mcp-bridge setup gemini --db ~/shared/bridge.db\n  mcp-bridge setup --print codex"
+    )]
+    Setup(setup::SetupArgs),
+    /// Check the database, key, permissions, config, sandbox and which clients use this bridge.
+    #[command(after_help = "Example:\n  mcp-bridge doctor")]
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,12 +129,16 @@ impl ConfigArgs {
     /// # Errors
     /// When the file is unreadable or a setting is invalid.
     pub fn load(&self) -> anyhow::Result<Config> {
-        let file = self
-            .config
+        Ok(Config::load(self.file().as_deref(), std::env::vars())?)
+    }
+
+    /// The file [`ConfigArgs::load`] reads: `--config`, else `$MCP_BRIDGE_CONFIG`,
+    /// else the default file if it exists.
+    pub fn file(&self) -> Option<PathBuf> {
+        self.config
             .clone()
             .or_else(|| std::env::var_os("MCP_BRIDGE_CONFIG").map(PathBuf::from))
-            .or_else(config::default_path);
-        Ok(Config::load(file.as_deref(), std::env::vars())?)
+            .or_else(config::default_path)
     }
 }
 
@@ -230,6 +244,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inbox(args) => inbox::inbox(args),
         Command::Redact(args) => redact::run(args),
         Command::Yolo(args) => yolo::run(args),
+        Command::Setup(args) => setup::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)

@@ -1,0 +1,185 @@
+//! Reading and replacing a client's configuration file: follow a symlink to
+//! the real file, write a temporary file beside it with the same permissions,
+//! fsync, rename over it. A reader never sees half a file, and a failure
+//! leaves the old file as it was. Also the unified diff `--dry-run` prints.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// A configuration file as found on disk.
+#[derive(Debug)]
+pub struct Current {
+    /// The file that is read and replaced (a symlink's target).
+    pub real: PathBuf,
+    /// Its text, or `None` when it does not exist yet.
+    pub text: Option<String>,
+    /// Its permission bits, when it exists.
+    pub mode: Option<u32>,
+}
+
+/// Reads `path` (following symlinks).
+///
+/// # Errors
+/// When it exists but cannot be read, or is not UTF-8 text.
+pub fn read(path: &Path) -> anyhow::Result<Current> {
+    let real = match fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A dangling symlink: write where it points, so the link stays a link.
+            match fs::read_link(path) {
+                Ok(target) => path.parent().unwrap_or(Path::new("/")).join(target),
+                Err(_) => path.to_owned(),
+            }
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    match fs::read(&real) {
+        Ok(bytes) => {
+            let mode = fs::metadata(&real)
+                .with_context(|| format!("cannot read {}", real.display()))?
+                .permissions()
+                .mode()
+                & 0o7777;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", real.display()))?;
+            Ok(Current {
+                real,
+                text: Some(text),
+                mode: Some(mode),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Current {
+            real,
+            text: None,
+            mode: None,
+        }),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", real.display())),
+    }
+}
+
+/// Replaces `current.real` with `text` atomically, keeping its mode (or
+/// giving a new file `new_mode`), creating missing parent directories with
+/// `dir_mode`.
+///
+/// # Errors
+/// When a directory or the file cannot be written; the old file is untouched then.
+pub fn write(current: &Current, text: &str, new_mode: u32, dir_mode: u32) -> anyhow::Result<()> {
+    let path = &current.real;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(dir_mode)
+            .create(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    let mode = current.mode.unwrap_or(new_mode);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.mcp-bridge-{}.tmp", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The umask may have narrowed the mode given to open().
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        // The rename itself reaches the disk with the directory.
+        fs::File::open(dir)?.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(())
+}
+
+/// A unified diff from `old` (absent: a new file) to `new`, labelled with `path`.
+pub fn diff(path: &Path, old: Option<&str>, new: &str) -> String {
+    let label = path.display().to_string();
+    let (from, old) = match old {
+        Some(text) => (format!("a{label}"), text),
+        None => ("/dev/null".to_owned(), ""),
+    };
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&from, &format!("b{label}"))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_atomically_keeping_mode_and_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        fs::write(&real, "{}").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let cur = read(&link).unwrap();
+        assert_eq!(cur.text.as_deref(), Some("{}"));
+        write(&cur, "{\"a\": 1}\n", 0o600, 0o700).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(&real).unwrap(), "{\"a\": 1}\n");
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 2, "no temporary file is left behind");
+
+        let fresh = dir.path().join("new/sub/config.toml");
+        let cur = read(&fresh).unwrap();
+        assert!(cur.text.is_none());
+        write(&cur, "x = 1\n", 0o600, 0o700).unwrap();
+        assert_eq!(
+            fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let sub = dir.path().join("new/sub");
+        assert_eq!(
+            fs::metadata(sub).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+
+    #[test]
+    fn diff_is_unified() {
+        let d = diff(
+            Path::new("/h/.codex/config.toml"),
+            Some("a = 1\n"),
+            "a = 1\nb = 2\n",
+        );
+        assert_eq!(
+            d,
+            "--- a/h/.codex/config.toml\n+++ b/h/.codex/config.toml\n@@ -1 +1,2 @@\n a = 1\n+b = 2\n"
+        );
+        let d = diff(Path::new("/p/.mcp.json"), None, "{}\n");
+        assert!(
+            d.starts_with("--- /dev/null\n+++ b/p/.mcp.json\n@@ -0,0 +1 @@\n+{}\n"),
+            "{d}"
+        );
+    }
+}

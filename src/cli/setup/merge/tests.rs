@@ -1,0 +1,222 @@
+//! Merging into real-looking client files: what must change, what must not.
+
+use serde_json::json;
+
+use super::*;
+
+fn desired<'a>(servers_key: &'a str, fields: Vec<(&'a str, Value)>) -> Desired<'a> {
+    Desired {
+        servers_key,
+        name: "bridge",
+        fields,
+        conflicting: &["url", "headers"],
+    }
+}
+
+fn claude_fields() -> Vec<(&'static str, Value)> {
+    vec![
+        ("type", json!("stdio")),
+        ("command", json!("/opt/mcp-bridge")),
+        ("args", json!(["serve"])),
+        ("timeout", json!(630000)),
+    ]
+}
+
+const JSON: Format = Format::Json { comments: false };
+const JSONC: Format = Format::Json { comments: true };
+
+#[test]
+fn json_new_file() {
+    let out = merge(JSON, "", &desired("mcpServers", claude_fields())).unwrap();
+    assert_eq!(
+        out,
+        r#"{
+  "mcpServers": {
+    "bridge": {
+      "type": "stdio",
+      "command": "/opt/mcp-bridge",
+      "args": ["serve"],
+      "timeout": 630000
+    }
+  }
+}
+"#
+    );
+    assert_eq!(
+        merge(JSON, &out, &desired("mcpServers", claude_fields())).unwrap(),
+        out,
+        "a second merge changes nothing"
+    );
+}
+
+#[test]
+fn json_keeps_other_servers_keys_order_and_indentation() {
+    let before = r#"{
+    "numStartups": 3,
+    "mcpServers": {
+        "other": {"command": "npx", "args": ["-y", "x"]}
+    },
+    "theme": "dark"
+}"#;
+    let out = merge(JSON, before, &desired("mcpServers", claude_fields())).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["mcpServers"]["other"],
+        json!({"command": "npx", "args": ["-y", "x"]})
+    );
+    assert_eq!(v["mcpServers"]["bridge"]["command"], "/opt/mcp-bridge");
+    assert_eq!(v["theme"], "dark");
+    assert!(out.starts_with("{\n    \"numStartups\": 3,\n    \"mcpServers\": {\n        \"other\": {\"command\": \"npx\", \"args\": [\"-y\", \"x\"]},\n        \"bridge\": {\n            \"type\""), "{out}");
+    assert!(out.ends_with("    \"theme\": \"dark\"\n}"), "{out}");
+}
+
+#[test]
+fn json_updates_only_owned_keys_of_an_existing_entry() {
+    let before = r#"{
+  "mcpServers": {
+    "bridge": {
+      "command": "/old/mcp-bridge",
+      "args": ["serve"],
+      "url": "http://stale",
+      "alwaysLoad": true
+    }
+  }
+}"#;
+    let out = merge(JSON, before, &desired("mcpServers", claude_fields())).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["mcpServers"]["bridge"],
+        json!({"command": "/opt/mcp-bridge", "args": ["serve"], "alwaysLoad": true, "type": "stdio", "timeout": 630000})
+    );
+}
+
+#[test]
+fn jsonc_keeps_comments() {
+    let before =
+        "{\n  // my settings\n  \"ui\": {\"theme\": \"x\"}, /* keep */\n  \"mcpServers\": {}\n}\n";
+    let out = merge(JSONC, before, &desired("mcpServers", claude_fields())).unwrap();
+    assert!(
+        out.contains("// my settings") && out.contains("/* keep */"),
+        "{out}"
+    );
+    assert_eq!(servers(JSONC, &out, &["mcpServers"]).unwrap().len(), 1);
+    assert!(matches!(
+        merge(JSON, before, &desired("mcpServers", claude_fields())),
+        Err(MergeError::Syntax(_))
+    ));
+}
+
+#[test]
+fn json_refuses_what_the_client_would_refuse() {
+    for bad in [
+        "{",
+        "{\"a\": 1,}",
+        "[1]",
+        "{\"mcpServers\": []}",
+        "nonsense",
+    ] {
+        assert!(
+            merge(JSON, bad, &desired("mcpServers", claude_fields())).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+fn codex_fields() -> Vec<(&'static str, Value)> {
+    vec![
+        ("command", json!("mcp-bridge")),
+        ("args", json!(["serve", "--db", "/d/b.db"])),
+        ("tool_timeout_sec", json!(630)),
+    ]
+}
+
+#[test]
+fn toml_new_file_and_idempotence() {
+    let out = merge(Format::Toml, "", &desired("mcp_servers", codex_fields())).unwrap();
+    assert_eq!(
+        out,
+        "[mcp_servers.bridge]\ncommand = \"mcp-bridge\"\nargs = [\"serve\", \"--db\", \"/d/b.db\"]\ntool_timeout_sec = 630\n"
+    );
+    assert_eq!(
+        merge(Format::Toml, &out, &desired("mcp_servers", codex_fields())).unwrap(),
+        out
+    );
+}
+
+#[test]
+fn toml_keeps_comments_and_other_tables() {
+    let before = r#"# my codex config
+model = "o4" # inline comment
+
+[mcp_servers.other]
+command = "npx"
+args = ["-y", "x"]
+
+[mcp_servers.bridge]
+# pinned by hand
+command = "/old/mcp-bridge"
+args = ["serve"]
+enabled_tools = ["send_to_partner"]
+url = "http://stale"
+
+[projects."/home/me/p"]
+trust_level = "trusted"
+"#;
+    let out = merge(
+        Format::Toml,
+        before,
+        &desired("mcp_servers", codex_fields()),
+    )
+    .unwrap();
+    assert!(
+        out.starts_with("# my codex config\nmodel = \"o4\" # inline comment\n"),
+        "{out}"
+    );
+    assert!(out.contains("# pinned by hand"), "{out}");
+    assert!(
+        out.contains("enabled_tools = [\"send_to_partner\"]"),
+        "{out}"
+    );
+    assert!(!out.contains("stale"), "{out}");
+    assert!(
+        out.contains("[projects.\"/home/me/p\"]\ntrust_level = \"trusted\"\n"),
+        "{out}"
+    );
+    let found = servers(Format::Toml, &out, &["mcp_servers"]).unwrap();
+    let bridge = &found.iter().find(|(n, _)| n == "bridge").unwrap().1;
+    assert_eq!(bridge["tool_timeout_sec"], 630);
+    assert_eq!(bridge["args"], json!(["serve", "--db", "/d/b.db"]));
+    assert_eq!(found.len(), 2);
+    assert_eq!(
+        lookup(
+            Format::Toml,
+            &out,
+            &["projects", "/home/me/p", "trust_level"]
+        )
+        .unwrap(),
+        Some(json!("trusted"))
+    );
+}
+
+#[test]
+fn toml_inline_servers_table() {
+    let before = "mcp_servers = { other = { command = \"x\" } }\n";
+    let out = merge(
+        Format::Toml,
+        before,
+        &desired("mcp_servers", codex_fields()),
+    )
+    .unwrap();
+    let found = servers(Format::Toml, &out, &["mcp_servers"]).unwrap();
+    assert_eq!(found.len(), 2, "{out}");
+}
+
+#[test]
+fn toml_refuses_broken_files() {
+    for bad in ["[mcp_servers", "mcp_servers = 3\n", "a = \n"] {
+        assert!(
+            merge(Format::Toml, bad, &desired("mcp_servers", codex_fields())).is_err(),
+            "{bad}"
+        );
+    }
+}
