@@ -1,0 +1,266 @@
+//! Every tool, refused and successful, through clients nobody on this project
+//! wrote (issue 10): the official TypeScript SDK, the Python SDK 2.x and 1.x,
+//! and the MCP Inspector CLI each run the plan of `sweep.rs`, and every
+//! result they hand over is held to the tool-error contract there.
+//!
+//! The TypeScript SDK is the one that matters most: editors, agent frameworks,
+//! the Inspector and Gemini CLI embed it, and before issue 10 it threw
+//! `-32602 Structured content does not match the tool's output schema` for
+//! every refused call instead of showing it. The YOLO steps need bubblewrap,
+//! like the YOLO sandbox tests.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::provision::{PY1_SPEC, PY2_SPEC, inspector, python_env, run, ts_sdk};
+use crate::sweep::{self, Step};
+use crate::util::*;
+use crate::yolo_util::{require_bwrap, workspace};
+
+/// How long one Inspector run (one call) may take.
+const INSPECTOR_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A support script under `tests/support`.
+fn support(name: &str) -> String {
+    format!("{}/tests/support/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The test's environment, plan steps and plan file.
+fn setup(name: &str) -> (TestEnv, Vec<Step>, std::path::PathBuf) {
+    require_bwrap();
+    let env = TestEnv::new(name);
+    let steps = sweep::steps(&workspace(&env, "ws"));
+    let plan = env.dir.join("plan.json");
+    std::fs::write(&plan, sweep::plan_json(&env, &steps).to_string()).expect("write plan");
+    (env, steps, plan)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_every_tool() {
+    let prefix = ts_sdk();
+    let (env, steps, plan) = setup("ts-sweep");
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(support("ts_sweep.mjs"))
+        .arg(&prefix)
+        .arg(&plan)
+        .current_dir(&env.dir);
+    let (header, results) = sweep::run_runner(&env, "TypeScript SDK", cmd).await;
+    let version = header["sdk_version"].as_str().unwrap_or_default();
+    assert!(version.starts_with("1."), "SDK version {header}");
+    eprintln!("TypeScript SDK {version}");
+    sweep::assert_results(&format!("TypeScript SDK {version}"), &steps, &results, true);
+}
+
+async fn python_sweep(name: &str, spec: &str, major: &str) {
+    let python = python_env(name, spec);
+    let (env, steps, plan) = setup(&format!("{name}-sweep"));
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(support("py_sweep.py"))
+        .arg(&plan)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(&env.dir);
+    let (header, results) = sweep::run_runner(&env, name, cmd).await;
+    let version = header["sdk_version"].as_str().unwrap_or_default();
+    assert!(
+        version.split('.').next() == Some(major),
+        "{name}: installed mcp {header}"
+    );
+    sweep::assert_results(&format!("Python SDK {version}"), &steps, &results, true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_2x_every_tool() {
+    python_sweep("py2", PY2_SPEC, "2").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_1x_every_tool() {
+    python_sweep("py1", PY1_SPEC, "1").await;
+}
+
+// ---------------------------------------------------------------------------
+// The Inspector CLI: one process per call, so the plan runs here
+// ---------------------------------------------------------------------------
+
+/// `value` with every `${N.field}` replaced from `values[N]`.
+fn resolve(value: &Value, values: &[Value]) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve(v, values)))
+                .collect(),
+        ),
+        Value::String(s) if s.starts_with("${") && s.ends_with('}') => {
+            let (n, field) = s[2..s.len() - 1]
+                .split_once('.')
+                .unwrap_or_else(|| panic!("bad placeholder {s}"));
+            let n: usize = n.parse().expect("step number");
+            let found = &values[n][field];
+            assert!(!found.is_null(), "{s}: step {n} gave {}", values[n]);
+            found.clone()
+        }
+        other => other.clone(),
+    }
+}
+
+/// The Inspector command for a call on the plan's server `server`.
+fn inspector_call(env: &TestEnv, plan: &Value, server: &str, tool: &str, args: &Value) -> Command {
+    let mut cmd = Command::new(inspector());
+    cmd.arg("--cli");
+    let vars = plan["env"].as_object().expect("env").iter().chain(
+        plan["servers"][server]
+            .as_object()
+            .expect("server env")
+            .iter(),
+    );
+    for (k, v) in vars {
+        cmd.arg("-e")
+            .arg(format!("{k}={}", v.as_str().expect("string value")));
+    }
+    cmd.arg(&plan["command"].as_str().expect("command"));
+    for a in plan["args"].as_array().expect("args") {
+        cmd.arg(a.as_str().expect("arg"));
+    }
+    cmd.args(["--method", "tools/call", "--tool-name", tool]);
+    for (k, v) in args.as_object().expect("arguments") {
+        let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        cmd.arg("--tool-arg").arg(format!("{k}={v}"));
+    }
+    cmd.current_dir(&env.dir);
+    cmd
+}
+
+/// One call through the Inspector, recorded like the other runners do. The
+/// CLI prints the result on stdout (exit 0, or 5 for a tool error) and a
+/// JSON-RPC error as `{"error": {"message": …}}` on stderr (without the
+/// numeric code).
+fn inspect_step(n: usize, tool: &str, mut cmd: Command) -> Value {
+    let out = run(&mut cmd, INSPECTOR_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    match out.status.code() {
+        Some(0 | 5) => {
+            let result: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "step {n}: Inspector output is not JSON ({e}):\n{}",
+                    out.output()
+                )
+            });
+            let texts: Vec<&Value> = result["content"]
+                .as_array()
+                .expect("content")
+                .iter()
+                .filter(|c| c["type"] == "text")
+                .map(|c| &c["text"])
+                .collect();
+            json!({
+                "step": n, "tool": tool, "raised": null,
+                "is_error": result["isError"] == true,
+                "structured": result.get("structuredContent"),
+                "texts": texts,
+                "meta": result.get("_meta"),
+            })
+        }
+        _ => {
+            let message = out
+                .stderr
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find_map(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| out.output());
+            json!({"step": n, "tool": tool, "raised": {"code": null, "message": message}})
+        }
+    }
+}
+
+/// The output schemas the server lists, by tool.
+fn output_schemas(env: &TestEnv, plan: &Value) -> Value {
+    let mut cmd = Command::new(inspector());
+    cmd.arg("--cli")
+        .arg(plan["command"].as_str().expect("command"))
+        .args(["serve", "--db"])
+        .arg(&env.db)
+        .args(["--method", "tools/list"])
+        .current_dir(&env.dir);
+    let out = run(&mut cmd, INSPECTOR_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "tools/list:\n{}", out.output());
+    let listed: Value = serde_json::from_str(&out.stdout).expect("tools/list JSON");
+    listed["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().expect("name").to_owned(),
+                t["outputSchema"].clone(),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Validates each successful result with the Inspector's own JSON Schema validator.
+fn add_schema_errors(env: &TestEnv, prefix: &Path, schemas: &Value, records: &mut [Value]) {
+    let pairs: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let instance = if r["is_error"] == false {
+                &r["structured"]
+            } else {
+                &Value::Null
+            };
+            json!({"schema": schemas[r["tool"].as_str().expect("tool")], "instance": instance})
+        })
+        .collect();
+    let input = env.dir.join("validate.json");
+    std::fs::write(&input, Value::from(pairs).to_string()).expect("write pairs");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("exec node \"$0\" \"$1\" < \"$2\"")
+        .arg(support("validate.mjs"))
+        .arg(prefix)
+        .arg(&input);
+    let out = run(&mut cmd, INSPECTOR_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "validate.mjs:\n{}", out.output());
+    let errors: Vec<Value> = serde_json::from_str(&out.stdout).expect("validation JSON");
+    for (record, errors) in records.iter_mut().zip(errors) {
+        record["schema_errors"] = if record["is_error"] == false {
+            errors
+        } else {
+            json!([])
+        };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspector_every_tool() {
+    let bin = inspector();
+    let prefix = bin.ancestors().nth(3).expect("npm prefix").to_owned();
+    let (env, steps, plan) = setup("inspector-sweep");
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(plan).expect("plan")).expect("plan JSON");
+    let mut values = vec![Value::Null; steps.len()];
+    let mut records = Vec::new();
+    for (n, step) in plan["steps"].as_array().expect("steps").iter().enumerate() {
+        if step.get("pause").is_some() {
+            values[n] = sweep::answer_pause(&env, &resolve(step, &values)).await;
+            continue;
+        }
+        let tool = step["tool"].as_str().expect("tool");
+        let args = resolve(&step["args"], &values);
+        let cmd = inspector_call(
+            &env,
+            &plan,
+            step["server"].as_str().expect("server"),
+            tool,
+            &args,
+        );
+        let record = inspect_step(n, tool, cmd);
+        values[n] = record["structured"].clone();
+        records.push(record);
+    }
+    let schemas = output_schemas(&env, &plan);
+    add_schema_errors(&env, &prefix, &schemas, &mut records);
+    sweep::assert_results("MCP Inspector", &steps, &records, false);
+}
