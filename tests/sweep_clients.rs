@@ -120,7 +120,7 @@ fn inspector_call(env: &TestEnv, plan: &Value, server: &str, tool: &str, args: &
         cmd.arg("-e")
             .arg(format!("{k}={}", v.as_str().expect("string value")));
     }
-    cmd.arg(&plan["command"].as_str().expect("command"));
+    cmd.arg(plan["command"].as_str().expect("command"));
     for a in plan["args"].as_array().expect("args") {
         cmd.arg(a.as_str().expect("arg"));
     }

@@ -2,6 +2,7 @@
 //! drives real `mcp-bridge` processes (most of them several `serve` processes
 //! sharing one database) through rmcp's client over stdio.
 
+mod agent_clis;
 mod arguments;
 mod audit_e2e;
 mod auth;
@@ -21,6 +22,7 @@ mod pty;
 mod redaction_e2e;
 mod schemas;
 mod secrets;
+mod stand_in;
 mod stress;
 mod sweep;
 mod sweep_clients;
