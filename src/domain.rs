@@ -23,8 +23,18 @@ pub const MAX_NOTE_CHARS: usize = 500;
 pub const MAX_FILES: usize = 100;
 /// Longest path in `files_involved`, in characters.
 pub const MAX_PATH_CHARS: usize = 4096;
-/// Longest long-poll, in seconds.
+/// Largest `wait_seconds` a client may ask for (the seed's bound).
 pub const MAX_WAIT_SECONDS: u64 = 60;
+/// Longest a long-poll really waits, in seconds: below the 60 s tool-call
+/// timeout of Codex and of the TypeScript SDK (and so of most editors), so a
+/// wait that finds nothing still answers before the client gives up on it.
+pub const LONG_POLL_CAP_SECONDS: u64 = 45;
+/// Most bytes of paths one message may list in `files_involved`, together.
+pub const MAX_FILES_BYTES: usize = 16 * 1024;
+/// Most bytes of message text and paths one `check_messages` reply carries
+/// (at least one message is always returned, whatever its size); `more`
+/// says when others wait.
+pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
 /// Largest page of messages one `check_messages` call returns.
 pub const MAX_PAGE: u32 = 500;
 /// Page size when the caller gives none.
@@ -455,6 +465,13 @@ pub fn check_files(files: &[String]) -> Result<(), InvalidValue> {
         return Err(InvalidValue::new(
             "files_involved",
             format!("may list at most {MAX_FILES} paths"),
+        ));
+    }
+    let total: usize = files.iter().map(String::len).sum();
+    if total > MAX_FILES_BYTES {
+        return Err(InvalidValue::new(
+            "files_involved",
+            format!("the paths take {total} bytes together; at most {MAX_FILES_BYTES}"),
         ));
     }
     for (i, path) in files.iter().enumerate() {

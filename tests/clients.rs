@@ -278,9 +278,23 @@ fn python_sdk(name: &str, spec: &str, major: u64) {
         "{name}: partner status {partner}"
     );
 
-    // A domain error: a tool result with isError and a stable code.
-    let refused = py_result("wrong token", &summary["wrong_token"], true);
-    assert_eq!(refused["code"], "auth_failed", "{name}: {refused}");
+    // A domain error: a tool result with isError whose text names the code,
+    // and no structured content the SDK could hold against the output schema.
+    let refused = &summary["wrong_token"];
+    assert!(
+        refused.get("raised").is_none() && refused["is_error"] == true,
+        "{name}: a refused call must be a tool error: {refused}"
+    );
+    assert!(
+        refused["structured"].is_null(),
+        "{name}: a tool error must not carry structured content: {refused}"
+    );
+    assert!(
+        refused["texts"][0]
+            .as_str()
+            .is_some_and(|t| t.starts_with("auth_failed: ")),
+        "{name}: the error text must start with its code: {refused}"
+    );
 
     // A schema violation: both SDK lines surface the JSON-RPC error as an
     // exception (McpError in 1.x, MCPError in 2.x) carrying -32602.
@@ -609,6 +623,9 @@ fn stateless_call(server: &mut RawServer, tool: &str, arguments: Value) -> Value
         .get("result")
         .unwrap_or_else(|| panic!("{tool}: no result: {answer}"))
         .clone();
+    if result["isError"] == true {
+        return result;
+    }
     let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().expect("text"))
         .unwrap_or_else(|e| panic!("{tool}: text copy is not JSON ({e}): {result}"));
     assert_eq!(
@@ -682,11 +699,7 @@ fn stateless_2026_07_28_without_initialize() {
     let mut wrong = side("b");
     wrong["token"] = json!("0".repeat(64));
     let refused = stateless_call(&mut server, "check_messages", wrong);
-    assert_eq!(refused["isError"], json!(true), "{refused}");
-    assert_eq!(
-        refused["structuredContent"]["code"], "auth_failed",
-        "{refused}"
-    );
+    assert_eq!(raw_error_code(&refused), Some("auth_failed"), "{refused}");
 
     // A request without the envelope (and no initialize before) is a JSON-RPC
     // error, and the server keeps answering.

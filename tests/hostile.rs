@@ -199,7 +199,7 @@ fn matches(expect: &Expect, msg: &Value) -> bool {
         Expect::ToolError(want, code) => {
             id == *want
                 && msg["result"]["isError"] == true
-                && msg["result"]["structuredContent"]["code"] == *code
+                && raw_error_code(&msg["result"]) == Some(*code)
         }
     }
 }

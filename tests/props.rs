@@ -366,12 +366,13 @@ fn arbitrary_tool_arguments_always_get_an_answer() {
             });
             let kind = match outcome {
                 Ok(result) if result.is_error == Some(true) => {
-                    let body = result.structured_content.unwrap_or_default();
+                    let raw = serde_json::to_value(&result).unwrap_or_default();
+                    let code = crate::util::raw_error_code(&raw);
                     prop_assert!(
-                        body["code"].is_string() && body["message"].is_string(),
-                        "a tool error without code or message: {body}"
+                        code.is_some() && raw["_meta"]["mcp-bridge/error"]["message"].is_string(),
+                        "a tool error without code or message: {raw}"
                     );
-                    format!("tool error {}", body["code"].as_str().unwrap_or_default())
+                    format!("tool error {}", code.unwrap_or_default())
                 }
                 Ok(result) => {
                     prop_assert!(

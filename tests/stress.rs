@@ -118,8 +118,10 @@ async fn sender(
             }
         };
         if result.is_error == Some(true) {
-            let body = result.structured_content.unwrap_or_default();
-            failure(&failures, format!("send c{c} {side} #{seq}: {body}"));
+            failure(
+                &failures,
+                format!("send c{c} {side} #{seq}: {:?}", result.content),
+            );
             continue;
         }
         let body = structured(&result);
@@ -173,8 +175,7 @@ async fn checker(
             }
         };
         if result.is_error == Some(true) {
-            let body = result.structured_content.unwrap_or_default();
-            failure(&failures, format!("check {side}: {body}"));
+            failure(&failures, format!("check {side}: {:?}", result.content));
             return received;
         }
         let body = structured(&result);

@@ -284,20 +284,70 @@ pub fn structured(result: &CallToolResult) -> Value {
     body
 }
 
-/// The structured error of a refused call, checking `isError` and the code.
+/// The error of a refused call as `{code, message, …}` (from `_meta`),
+/// checking `isError`, the code, that no `structuredContent` is sent (it
+/// would break clients that validate it against the output schema) and that
+/// the one text block reads `<code>: <message>`.
 pub fn tool_error(result: &CallToolResult, code: &str) -> Value {
     assert_eq!(
         result.is_error,
         Some(true),
         "expected a tool error {code}, got {result:?}"
     );
-    let body = structured(result);
-    assert_eq!(body["code"], code, "wrong error code in {body}");
     assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "no message in {body}"
+        result.structured_content.is_none(),
+        "a tool error must not carry structuredContent: {result:?}"
+    );
+    let body = result
+        .meta
+        .as_ref()
+        .and_then(|m| m.0.get("mcp-bridge/error"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no _meta error in {result:?}"));
+    assert_eq!(body["code"], code, "wrong error code in {body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "no message in {body}");
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text())
+        .map(|t| t.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [format!("{code}: {message}").as_str()],
+        "the error text must name the code and the advice"
     );
     body
+}
+
+/// A result's body whatever its outcome: the structured content of a success,
+/// or the `{code, message, …}` of a refused call (see [`tool_error`]).
+pub fn body(result: &CallToolResult) -> Value {
+    if result.is_error == Some(true) {
+        let code = result
+            .meta
+            .as_ref()
+            .and_then(|m| m.0.get("mcp-bridge/error"))
+            .and_then(|e| e["code"].as_str())
+            .unwrap_or_else(|| panic!("no error code in {result:?}"))
+            .to_owned();
+        tool_error(result, &code)
+    } else {
+        structured(result)
+    }
+}
+
+/// The error code of a refused call as raw JSON (a `CallToolResult` object
+/// read off the wire), if it is one: its `_meta` names the code and its text
+/// starts with it.
+pub fn raw_error_code(result: &Value) -> Option<&str> {
+    if result["isError"] != true || result.get("structuredContent").is_some() {
+        return None;
+    }
+    let code = result["_meta"]["mcp-bridge/error"]["code"].as_str()?;
+    let text = result["content"][0]["text"].as_str()?;
+    text.starts_with(&format!("{code}: ")).then_some(code)
 }
 
 /// Asserts that `answer` is a JSON-RPC `invalid params` error and returns its message.

@@ -148,7 +148,7 @@ async fn verdict(
     command: &str,
 ) -> Result<Option<String>, String> {
     let result = execute(peer, conv, "a", command, json!({"dry_run": true})).await;
-    let body = structured(&result);
+    let body = body(&result);
     if result.is_error != Some(true) {
         let yolo = mode == "yolo";
         let plan_ok = body["status"] == "dry_run"

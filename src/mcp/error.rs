@@ -1,16 +1,26 @@
 //! The one place where failures become MCP answers.
 //!
-//! Domain failures (`ServiceError`) become tool results with `isError: true`,
-//! a text the model can act on and a structured `{code, message, …}`; schema
-//! violations become JSON-RPC `invalid params` errors (SPEC §3).
+//! Domain failures (`ServiceError`) become tool results with `isError: true`
+//! whose one text block reads `<code>: <what happened and what to do>`;
+//! schema violations become JSON-RPC `invalid params` errors (SPEC §3).
+//!
+//! A refused call carries no `structuredContent`: the TypeScript SDK (inside
+//! the Inspector, Gemini CLI and most editors) validates structured content
+//! against the tool's `outputSchema` even when `isError` is set, and throws a
+//! schema error instead of showing ours. The text is not a bare JSON document
+//! either, since Gemini CLI turns such text into structured content on its
+//! own. Scripts find the same fields as JSON under `_meta` ([`ERROR_META_KEY`]).
 
 use rmcp::ErrorData;
 use rmcp::handler::server::tool::IntoCallToolResult;
-use rmcp::model::{CallToolResponse, CallToolResult};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, MetaObject};
 use serde_json::json;
 
 use super::params::ArgumentError;
 use crate::service::ServiceError;
+
+/// The `_meta` key under which a refused call's `{code, message, …}` travels.
+pub const ERROR_META_KEY: &str = "mcp-bridge/error";
 
 /// Why a tool call failed.
 #[derive(Debug)]
@@ -51,7 +61,12 @@ impl IntoCallToolResult for ToolFailure {
                     body["size"] = json!(size);
                     body["limit"] = json!(limit);
                 }
-                Ok(CallToolResult::structured_error(body).into())
+                let text = format!("{}: {}", e.code(), e);
+                let mut meta = serde_json::Map::new();
+                meta.insert(ERROR_META_KEY.to_owned(), body);
+                let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+                result.meta = Some(MetaObject(meta));
+                Ok(result.into())
             }
             ToolFailure::Arguments { tool, error } => Err(ErrorData::invalid_params(
                 format!("invalid arguments for {tool}: {error}"),

@@ -2,8 +2,10 @@
 //! and translates between wire types and the service layer. It holds no rules
 //! of its own and knows nothing of the transport that carries it.
 
+pub mod delivery;
 pub mod error;
 pub mod params;
+mod progress;
 pub mod results;
 mod yolo;
 
@@ -15,6 +17,7 @@ use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio_util::sync::CancellationToken;
 
+use self::delivery::WrittenReplies;
 use self::error::ToolFailure;
 use self::params::{
     CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters,
@@ -146,8 +149,9 @@ fn strip_null_types(schema: &mut schemars::Schema) {
 /// pays for them in its context window.
 const INSTRUCTIONS: &str = "Coordinate with another agent. One side calls create_conversation and privately \
 hands conversation_id and session_b_token to the partner. Both then pass conversation_id, session_id and token \
-to every call: send_to_partner to write, check_messages (wait_seconds up to 60 to wait) to read, \
-update_my_status and check_partner_status for heartbeats. Secrets in messages are redacted.";
+to every call: send_to_partner to write, check_messages to read (pass wait_seconds, up to 45 s, to wait for a \
+reply instead of sleeping), update_my_status and check_partner_status for heartbeats. Never put a token in a \
+message; secrets in messages are redacted.";
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: YoloStore> {
@@ -155,6 +159,9 @@ pub struct BridgeServer<S: YoloStore> {
     tool_router: ToolRouter<Self>,
     /// Cancelled when the session's transport closes (client gone).
     session_end: CancellationToken,
+    /// Set when the transport reports written replies: inbox pages are then
+    /// leased and acknowledged once written (see [`delivery`]).
+    replies: Option<Arc<WrittenReplies<S>>>,
 }
 
 impl<S: YoloStore> Clone for BridgeServer<S> {
@@ -163,6 +170,7 @@ impl<S: YoloStore> Clone for BridgeServer<S> {
             bridge: Arc::clone(&self.bridge),
             tool_router: self.tool_router.clone(),
             session_end: self.session_end.clone(),
+            replies: self.replies.clone(),
         }
     }
 }
@@ -173,6 +181,16 @@ impl<S: YoloStore> BridgeServer<S> {
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
         self.session_end = token;
         self
+    }
+
+    /// For a transport that can tell when a reply has been written: inbox
+    /// pages are then leased and acknowledged through the returned
+    /// [`WrittenReplies`], which the transport must notify of every response
+    /// it sends (see `transport::written`).
+    pub fn reporting_written_replies(mut self) -> (Self, Arc<WrittenReplies<S>>) {
+        let replies = WrittenReplies::new(Arc::clone(&self.bridge));
+        self.replies = Some(Arc::clone(&replies));
+        (self, replies)
     }
 
     /// A tool's validated arguments; a schema mismatch is audited and refused.
@@ -208,12 +226,21 @@ impl<S: YoloStore> BridgeServer<S> {
             bridge,
             tool_router,
             session_end: CancellationToken::new(),
+            replies: None,
         }
     }
 
     #[tool(
-        description = "Open a conversation with a partner agent. You are session \"a\"; privately give your partner \
-the conversation_id and session_b_token. Conversations expire (default 3 h)."
+        title = "Create conversation",
+        description = "Open a conversation with a partner agent; you are session \"a\". Have the human give your \
+partner conversation_id and session_b_token; never put a token in a message. Expires after 3 h by default.",
+        annotations(
+            title = "Create conversation",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn create_conversation(
         &self,
@@ -228,7 +255,16 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
     }
 
     #[tool(
-        description = "Send a message to your partner. Secrets are redacted before it is stored; at most 51200 bytes."
+        title = "Send to partner",
+        description = "Send a message to your partner (at most 51200 bytes; secrets are redacted). Then wait for the \
+reply with check_messages and wait_seconds, not by sleeping.",
+        annotations(
+            title = "Send to partner",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn send_to_partner(
         &self,
@@ -245,8 +281,16 @@ the conversation_id and session_b_token. Conversations expire (default 3 h)."
     }
 
     #[tool(
-        description = "Receive your unread messages in send order; each is delivered once. With wait_seconds > 0, \
-waits up to that long for the first one."
+        title = "Check messages",
+        description = "Receive your unread messages in send order, each once. To wait for one, pass wait_seconds \
+(waits up to 45 s, returns as soon as one arrives) instead of sleeping; call again if it comes back empty.",
+        annotations(
+            title = "Check messages",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn check_messages(
         &self,
@@ -262,15 +306,38 @@ waits up to that long for the first one."
                 () = session.cancelled() => {}
             }
         };
-        let inbox = self
-            .bridge
-            .check_messages(&creds, CheckMessages { wait, limit }, cancelled)
-            .await?;
+        if let Some(replies) = &self.replies {
+            // Our own last page must be acknowledged before we look again.
+            replies.settle().await;
+        }
+        let check = CheckMessages {
+            wait,
+            limit,
+            leased: self.replies.is_some(),
+        };
+        let work = self.bridge.check_messages(&creds, check, cancelled);
+        let mut inbox = match context.meta.get_progress_token() {
+            Some(token) if !wait.is_zero() => {
+                progress::report_while(work, &context.peer, token, wait).await
+            }
+            _ => work.await,
+        }?;
+        if let (Some(replies), Some(receipt)) = (&self.replies, inbox.receipt.take()) {
+            replies.expect(context.id.clone(), receipt);
+        }
         Ok(Json(inbox.into()))
     }
 
     #[tool(
-        description = "Publish your status (working, waiting, blocked, complete) and an optional note; this is your heartbeat."
+        title = "Update my status",
+        description = "Publish your status (working, waiting, blocked, complete) and an optional note; this is your heartbeat.",
+        annotations(
+            title = "Update my status",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn update_my_status(
         &self,
@@ -291,7 +358,13 @@ waits up to that long for the first one."
     }
 
     #[tool(
-        description = "See your partner's last status and note, and whether its heartbeat is recent (alive)."
+        title = "Check partner status",
+        description = "See your partner's last status and note, and whether its heartbeat is recent (alive).",
+        annotations(
+            title = "Check partner status",
+            read_only_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn check_partner_status(
         &self,

@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use crate::auth::Token;
 use crate::domain::{
     self, ActionType, CONVERSATION_ID_PATTERN, ConversationId, DEFAULT_PAGE, InvalidValue,
-    MAX_FILES, MAX_NOTE_CHARS, MAX_PAGE, MAX_PATH_CHARS, MAX_ROLE_CHARS, MAX_WAIT_SECONDS,
-    ROLE_PATTERN, Side, Status, YoloMode,
+    LONG_POLL_CAP_SECONDS, MAX_FILES, MAX_NOTE_CHARS, MAX_PAGE, MAX_PATH_CHARS, MAX_ROLE_CHARS,
+    MAX_WAIT_SECONDS, ROLE_PATTERN, Side, Status, YoloMode,
 };
 use crate::service::SessionCredentials;
 
@@ -60,9 +60,30 @@ impl<T: ToolArgs + JsonSchema> JsonSchema for Parameters<T> {
     }
 }
 
+/// Arguments that MCP clients add to every tool on their own, which the
+/// server accepts and ignores while still refusing any other unknown field:
+/// Gemini CLI declares an optional boolean `wait_for_previous` on every tool
+/// it hands its model (and tells the model to set it on dependent calls), then
+/// passes it through. Only the type the client sends is accepted, so a value
+/// of another shape is still an error.
+const CLIENT_INJECTED_FLAGS: [&str; 1] = ["wait_for_previous"];
+
+/// Takes the client-injected flags out of `arguments`.
+fn drop_client_injected(arguments: &mut JsonObject) {
+    for name in CLIENT_INJECTED_FLAGS {
+        if arguments
+            .get(name)
+            .is_some_and(|v| v.is_boolean() || v.is_null())
+        {
+            arguments.remove(name);
+        }
+    }
+}
+
 impl<S, T: ToolArgs> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, rmcp::ErrorData> {
-        let arguments: JsonObject = context.arguments.take().unwrap_or_default();
+        let mut arguments: JsonObject = context.arguments.take().unwrap_or_default();
+        drop_client_injected(&mut arguments);
         let raw = |k: &str| arguments.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let raw_ids = (raw("conversation_id"), raw("session_id"));
         let args = serde_json::from_value::<T>(serde_json::Value::Object(arguments))
@@ -279,7 +300,7 @@ pub struct SendToPartnerParams {
 session_params! {
 /// Arguments of `check_messages`.
 pub struct CheckMessagesParams {
-    /// Seconds to wait for a first message when none is waiting (0–60, default 0).
+    /// Seconds to wait for a first message when none is waiting (default 0; waits at most 45).
     #[schemars(range(min = 0, max = MAX_WAIT_SECONDS))]
     pub wait_seconds: Option<f64>,
     /// Most messages to return (1–500, default 100); `more` says if any are left.
@@ -294,7 +315,7 @@ impl CheckMessagesParams {
         std::time::Duration::from_secs_f64(
             self.wait_seconds
                 .unwrap_or(0.0)
-                .clamp(0.0, MAX_WAIT_SECONDS as f64),
+                .clamp(0.0, LONG_POLL_CAP_SECONDS as f64),
         )
     }
 
@@ -505,6 +526,38 @@ mod tests {
         assert_eq!(
             sanitize("invalid value: string \"Hunter2!\""),
             "invalid value: string \"…\""
+        );
+    }
+
+    #[test]
+    fn long_polls_are_capped_below_client_timeouts() {
+        let parse = |wait: f64| {
+            serde_json::from_value::<CheckMessagesParams>(serde_json::json!({
+                "conversation_id": "conv_0000000000000001", "session_id": "a",
+                "token": "0".repeat(64), "wait_seconds": wait
+            }))
+            .expect("valid")
+        };
+        for (asked, waited) in [(0.0, 0), (10.0, 10), (45.0, 45), (60.0, 45)] {
+            let params = parse(asked);
+            assert!(params.check().is_ok(), "{asked} is a valid wait");
+            assert_eq!(params.wait().as_secs(), waited, "wait_seconds {asked}");
+        }
+    }
+
+    #[test]
+    fn only_the_injected_flags_of_known_clients_are_dropped() {
+        let mut args = serde_json::json!({"a": 1, "wait_for_previous": true, "other": true});
+        let map = args.as_object_mut().expect("object");
+        drop_client_injected(map);
+        assert_eq!(map.len(), 2);
+        assert!(!map.contains_key("wait_for_previous"));
+        let mut odd = serde_json::json!({"wait_for_previous": "yes"});
+        let map = odd.as_object_mut().expect("object");
+        drop_client_injected(map);
+        assert!(
+            map.contains_key("wait_for_previous"),
+            "a string is not the client's flag"
         );
     }
 }

@@ -18,8 +18,16 @@ const DISABLED_NOTE: &str =
 #[tool_router(router = yolo_router, vis = "pub(super)")]
 impl<S: YoloStore> BridgeServer<S> {
     #[tool(
+        title = "Request command execution",
         description = "Ask for command execution in a workspace (mode safe, restricted or yolo). Nothing is enabled \
-until a human confirms it in a terminal."
+until a human confirms it in a terminal.",
+        annotations(
+            title = "Request command execution",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn enable_yolo_mode(
         &self,
@@ -37,8 +45,16 @@ until a human confirms it in a terminal."
     }
 
     #[tool(
+        title = "Execute command",
         description = "Propose a shell command (nothing runs yet); once a human approves it, call again with the same \
-command and the approval_token to run it once. dry_run shows what would run."
+command and the approval_token to run it once. dry_run shows what would run.",
+        annotations(
+            title = "Execute command",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn execute_command(
         &self,

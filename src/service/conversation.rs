@@ -1,17 +1,14 @@
-//! The five coordination tools: create, send, check (with long-poll), status
-//! and partner status.
+//! Four of the coordination tools: create, send, status and partner status
+//! (reading an inbox is `delivery`).
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
 use crate::domain::{
-    ActionType, ConversationId, Message, MessageText, Role, Sender, Side, Status, Timestamp,
-    check_files, check_note,
+    ActionType, ConversationId, MessageText, Role, Sender, Side, Status, Timestamp, check_files,
+    check_note,
 };
 use crate::store::{Guard, NewConversation, NewMessage, StatusRecord, Store, StoreError};
 
@@ -59,24 +56,6 @@ pub struct Sent {
     pub created_at: Timestamp,
     /// Secrets removed, per kind.
     pub redactions: BTreeMap<String, usize>,
-}
-
-/// How to read an inbox.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckMessages {
-    /// How long to wait for a first message (zero: answer at once).
-    pub wait: Duration,
-    /// Largest page.
-    pub limit: u32,
-}
-
-/// A page of delivered messages.
-#[derive(Debug, Clone)]
-pub struct Inbox {
-    /// Messages in send order.
-    pub messages: Vec<Message>,
-    /// Whether more are waiting.
-    pub more: bool,
 }
 
 /// A heartbeat to record.
@@ -267,113 +246,6 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// Takes the caller's undelivered messages, waiting up to `check.wait` for
-    /// the first one. `cancelled` resolves when the client gives up; the wait
-    /// then ends at once and nothing is marked delivered.
-    ///
-    /// # Errors
-    /// Authentication, expiry, rate-limit, cancellation or storage failures.
-    pub async fn check_messages(
-        &self,
-        creds: &SessionCredentials,
-        check: CheckMessages,
-        cancelled: impl Future<Output = ()> + Send,
-    ) -> Result<Inbox, ServiceError> {
-        const TOOL: &str = "check_messages";
-        let at = self.clock.now();
-        let draft = session_draft(TOOL, creds);
-        self.authorize(creds, &draft, at).await?;
-
-        if check.wait.is_zero() {
-            let guard = self.guard(creds, TOOL, at, draft.clone());
-            return match self
-                .store
-                .take_messages(
-                    creds.conversation.clone(),
-                    creds.side,
-                    check.limit,
-                    true,
-                    guard,
-                )
-                .await
-            {
-                Ok(page) => {
-                    let page = page.unwrap_or_default();
-                    Ok(Inbox {
-                        messages: page.messages,
-                        more: page.more,
-                    })
-                }
-                Err(e) => Err(self.refuse(draft, e.into()).await),
-            };
-        }
-
-        let Some(_slot) = LongPollSlot::take(&self.long_polls, self.settings.limits.max_long_polls)
-        else {
-            let e = ServiceError::ResourceLimit {
-                what: "long-polls waiting in this server process",
-                limit: self.settings.limits.max_long_polls,
-                advice: "call check_messages with wait_seconds 0, or retry in a moment (setting limits.max_long_polls)",
-            };
-            return Err(self.refuse(draft, e).await);
-        };
-        // A long-poll spends its quota once, up front; the final take is unmetered.
-        if let Err(e) = self
-            .store
-            .spend_quota(self.guard(creds, TOOL, at, draft.clone()))
-            .await
-        {
-            return Err(self.refuse(draft, e.into()).await);
-        }
-        let deadline = tokio::time::Instant::now() + check.wait;
-        let mut feed = self.store.changes();
-        tokio::pin!(cancelled);
-        loop {
-            feed.mark_seen();
-            let last_chance = tokio::time::Instant::now() >= deadline;
-            let pending = match self
-                .store
-                .has_pending(&creds.conversation, creds.side)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
-            };
-            if pending || last_chance {
-                let guard = Guard {
-                    quota: None,
-                    ..self.guard(creds, TOOL, self.clock.now(), draft.clone())
-                };
-                match self
-                    .store
-                    .take_messages(
-                        creds.conversation.clone(),
-                        creds.side,
-                        check.limit,
-                        last_chance,
-                        guard,
-                    )
-                    .await
-                {
-                    Ok(Some(page)) => {
-                        return Ok(Inbox {
-                            messages: page.messages,
-                            more: page.more,
-                        });
-                    }
-                    // Another checker on the same side took them first: keep waiting.
-                    Ok(None) => {}
-                    Err(e) => return Err(self.refuse(draft, e.into()).await),
-                }
-            }
-            tokio::select! {
-                () = feed.changed() => {}
-                () = tokio::time::sleep_until(deadline) => {}
-                () = &mut cancelled => return Err(self.refuse(draft, ServiceError::Cancelled).await),
-            }
-        }
-    }
-
     /// Records the caller's heartbeat.
     ///
     /// # Errors
@@ -457,26 +329,5 @@ impl<S: Store> Bridge<S> {
             seconds_since_heartbeat: age,
             alive: age.is_some_and(|a| a <= self.settings.heartbeat_timeout_s),
         })
-    }
-}
-
-/// One of the process's long-poll places, given back when dropped (also when
-/// the waiting call is cancelled).
-struct LongPollSlot<'a>(&'a AtomicU32);
-
-impl<'a> LongPollSlot<'a> {
-    fn take(count: &'a AtomicU32, limit: u32) -> Option<Self> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Self(count))
-    }
-}
-
-impl Drop for LongPollSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod conversation;
+mod delivery;
 mod error;
 mod oversight;
 mod redaction;
@@ -21,9 +22,9 @@ pub use admin::{
     Layout, Listing, RevealedTokens, Shown, validate_export, write_export,
 };
 pub use conversation::{
-    CheckMessages, Created, Inbox, PartnerStatus, SendToPartner, Sent, SessionCredentials,
-    StatusUpdated, UpdateStatus,
+    Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,
 };
+pub use delivery::{CheckMessages, Inbox, LEASE};
 pub use error::ServiceError;
 pub use oversight::Approval;
 pub use redaction::SharedRedactor;

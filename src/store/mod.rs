@@ -164,6 +164,56 @@ pub struct Guard {
     pub audit: AuditDraft,
 }
 
+/// How much one inbox check may take: a count and a size, so that a page of
+/// large messages stays a reply of bounded size. At least one message is
+/// always taken when one is available, whatever its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit {
+    /// Most messages.
+    pub count: u32,
+    /// Most bytes of text and paths together.
+    pub bytes: usize,
+}
+
+/// A lease on the messages of one take: they stay queued, invisible to
+/// other readers of the same inbox, until [`Store::acknowledge`] removes them
+/// or `until` passes (the reader died before its reply was written), when
+/// they are handed out again, with the same ids, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// Random per take, so an acknowledgement removes exactly its own rows.
+    pub id: i64,
+    /// When an unacknowledged lease lapses.
+    pub until: Timestamp,
+}
+
+/// Proof that a page was handed out under a lease, for [`Store::acknowledge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// The reader.
+    pub recipient: Side,
+    /// The lease.
+    pub lease_id: i64,
+    /// First message id of the page.
+    pub first: i64,
+    /// Last message id of the page.
+    pub last: i64,
+}
+
+/// What an inbox holds for its reader right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// Nothing queued.
+    Nothing,
+    /// Messages ready to take.
+    Ready,
+    /// The oldest queued message is leased to another reader until then;
+    /// nothing after it may be delivered before it (order per recipient).
+    LeasedUntil(Timestamp),
+}
+
 /// A page of messages taken from an inbox.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
@@ -171,6 +221,8 @@ pub struct Page {
     pub messages: Vec<Message>,
     /// Whether more were waiting beyond this page.
     pub more: bool,
+    /// When the page was taken under a lease: what acknowledges it.
+    pub receipt: Option<Receipt>,
 }
 
 /// Persistence for the bridge. Implementations must make each mutating method
@@ -202,24 +254,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// Takes up to `limit` undelivered messages of `recipient`, oldest first,
-    /// and marks them delivered. When the page is empty and `final_attempt` is
-    /// false, nothing is written at all (no audit, no quota): the caller is
+    /// stopping before the first one leased to another reader. Without a
+    /// `lease` they are removed from the inbox at once; with one they are
+    /// leased (see [`Lease`]) and the page carries the [`Receipt`] that
+    /// removes them. When the page is empty and `final_attempt` is false,
+    /// nothing is written at all (no audit, no quota): the caller is
     /// long-polling and will try again.
     fn take_messages(
         &self,
         conversation: ConversationId,
         recipient: Side,
-        limit: u32,
+        limit: PageLimit,
+        lease: Option<Lease>,
         final_attempt: bool,
         guard: Guard,
     ) -> impl Future<Output = Result<Option<Page>, StoreError>> + Send;
 
-    /// Whether `recipient` has undelivered messages. Read-only.
-    fn has_pending(
+    /// Removes the messages of a leased page from the inbox: its reply has
+    /// been written. Rows whose lease has since passed to another reader are
+    /// left alone. Wakes waiting readers of the same inbox.
+    fn acknowledge(&self, receipt: Receipt) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What `recipient` has queued at `now`. Read-only.
+    fn pending(
         &self,
         conversation: &ConversationId,
         recipient: Side,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Pending, StoreError>> + Send;
 
     /// Spends one call of quota without doing anything else (start of a long-poll).
     /// The guard's audit record is appended only if the quota is refused.

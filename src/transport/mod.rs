@@ -4,3 +4,4 @@
 pub mod guard;
 pub mod shutdown;
 pub mod stdio;
+pub mod written;

@@ -7,7 +7,10 @@ use std::future::Future;
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
+use rmcp::transport::async_rw::AsyncRwTransport;
+
 use super::guard::LineGuard;
+use super::written::ReportWrites;
 
 use crate::mcp::BridgeServer;
 use crate::store::YoloStore;
@@ -25,10 +28,9 @@ pub async fn serve<S: YoloStore>(
     let (reader, writer) = rmcp::transport::stdio_pipes();
     let closed = CancellationToken::new();
     let reader = LineGuard::new(reader, closed.clone());
-    let running = server
-        .with_session_end(closed)
-        .serve((reader, writer))
-        .await?;
+    let (server, replies) = server.with_session_end(closed).reporting_written_replies();
+    let transport = ReportWrites::new(AsyncRwTransport::new_server(reader, writer), replies);
+    let running = server.serve(transport).await?;
     let stop = running.cancellation_token();
     tokio::pin!(shutdown);
     let waiting = running.waiting();

@@ -31,8 +31,8 @@ use self::tx::WriteTx;
 use self::wake::WakeFile;
 use super::signal::ChangeHub;
 use super::{
-    ChangeFeed, Conversation, Guard, NewConversation, NewMessage, Page, StatusRecord, Store,
-    StoreError,
+    ChangeFeed, Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending,
+    Receipt, StatusRecord, Store, StoreError,
 };
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -295,11 +295,15 @@ impl Store for SqliteStore {
         &self,
         conversation: ConversationId,
         recipient: Side,
-        limit: u32,
+        limit: PageLimit,
+        lease: Option<Lease>,
         final_attempt: bool,
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
-        if guard.quota.is_none() && !self.has_pending(&conversation, recipient).await? {
+        let now = guard.at;
+        if guard.quota.is_none()
+            && self.pending(&conversation, recipient, now).await? != Pending::Ready
+        {
             // Nothing to take and no quota to spend: a read, not a write.
             if !final_attempt {
                 return Ok(None);
@@ -311,7 +315,7 @@ impl Store for SqliteStore {
         }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
-            let page = ops::take_messages(tx, &conversation, recipient, limit)?;
+            let page = ops::take_messages(tx, &conversation, recipient, limit, lease, now)?;
             if page.messages.is_empty() && !final_attempt {
                 // Nothing to hand out yet and the caller will try again: leave no trace.
                 return Ok(None);
@@ -324,13 +328,21 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn has_pending(
+    async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
+        self.write(move |tx| ops::acknowledge(tx, &receipt)).await?;
+        // A reader of the same inbox may be waiting behind this lease.
+        self.announce_message();
+        Ok(())
+    }
+
+    async fn pending(
         &self,
         conversation: &ConversationId,
         recipient: Side,
-    ) -> Result<bool, StoreError> {
+        now: Timestamp,
+    ) -> Result<Pending, StoreError> {
         let conversation = conversation.clone();
-        self.call(move |conn| ops::has_pending(conn, &conversation, recipient))
+        self.call(move |conn| ops::pending(conn, &conversation, recipient, now))
             .await
     }
 

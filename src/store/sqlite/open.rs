@@ -14,6 +14,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_yolo.sql"),
+    include_str!("../../../migrations/sqlite/0003_delivery_leases.sql"),
 ];
 
 /// The schema version this build writes.

@@ -8,8 +8,8 @@ use crate::audit::{AuditDraft, AuditRecord, GENESIS_HASH, Outcome};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Status, Timestamp};
 use crate::ratelimit::{self, Window};
 use crate::store::{
-    Conversation, Guard, NewConversation, NewMessage, Page, Participant, RATE_LIMITED_CODE,
-    StatusRecord, StoreError,
+    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Participant, Pending,
+    RATE_LIMITED_CODE, Receipt, StatusRecord, StoreError,
 };
 
 /// Reads a conversation with its participants.
@@ -244,17 +244,21 @@ pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, Stor
     Ok(id)
 }
 
-/// Reads up to `limit` undelivered messages of `recipient` (plus whether more wait)
-/// and marks the returned ones delivered.
+/// Takes the next page of `recipient`'s inbox at `now` (see
+/// [`crate::store::Store::take_messages`]): rows in message order, stopping
+/// at the first one still leased to another reader, within `limit`.
 pub fn take_messages(
     tx: &Connection,
     conversation: &ConversationId,
     recipient: Side,
-    limit: u32,
+    limit: PageLimit,
+    lease: Option<Lease>,
+    now: Timestamp,
 ) -> Result<Page, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system')
+            "SELECT m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system'),
+                    d.lease_until
              FROM pending_deliveries d
              JOIN messages m ON m.id = d.message_id
              LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
@@ -267,27 +271,108 @@ pub fn take_messages(
         .query(params![
             conversation.as_str(),
             recipient.as_str(),
-            i64::from(limit) + 1
+            i64::from(limit.count) + 1
         ])
         .map_err(sql_err)?;
-    let mut messages = Vec::new();
+    let mut messages: Vec<Message> = Vec::new();
+    let mut bytes = 0usize;
     let mut more = false;
     while let Some(row) = rows.next().map_err(sql_err)? {
-        if messages.len() == limit as usize {
+        let leased_until: Option<i64> = row.get(7).map_err(sql_err)?;
+        if leased_until.is_some_and(|until| until > now.as_micros()) {
+            // Another reader holds it; nothing after it may overtake it.
+            more = !messages.is_empty();
+            break;
+        }
+        if messages.len() == limit.count as usize {
             more = true;
             break;
         }
-        messages.push(decode_message(row)?);
+        let message = decode_message(row)?;
+        let size = message.content.len()
+            + message
+                .files_involved
+                .iter()
+                .map(String::len)
+                .sum::<usize>();
+        if !messages.is_empty() && bytes + size > limit.bytes {
+            more = true;
+            break;
+        }
+        bytes += size;
+        messages.push(message);
     }
     drop(rows);
-    if let Some(last) = messages.last() {
-        tx.prepare_cached(
-            "DELETE FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2 AND message_id <= ?3",
-        )
-        .and_then(|mut s| s.execute(params![conversation.as_str(), recipient.as_str(), last.id]))
-        .map_err(sql_err)?;
-    }
-    Ok(Page { messages, more })
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+        return Ok(Page::default());
+    };
+    let (first, last) = (first.id, last.id);
+    let receipt = match lease {
+        None => {
+            tx.prepare_cached(
+                "DELETE FROM pending_deliveries
+                 WHERE conversation_id = ?1 AND recipient = ?2 AND message_id BETWEEN ?3 AND ?4",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    conversation.as_str(),
+                    recipient.as_str(),
+                    first,
+                    last
+                ])
+            })
+            .map_err(sql_err)?;
+            None
+        }
+        Some(lease) => {
+            tx.prepare_cached(
+                "UPDATE pending_deliveries SET lease_id = ?5, lease_until = ?6
+                 WHERE conversation_id = ?1 AND recipient = ?2 AND message_id BETWEEN ?3 AND ?4",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    conversation.as_str(),
+                    recipient.as_str(),
+                    first,
+                    last,
+                    lease.id,
+                    lease.until.as_micros()
+                ])
+            })
+            .map_err(sql_err)?;
+            Some(Receipt {
+                conversation: conversation.clone(),
+                recipient,
+                lease_id: lease.id,
+                first,
+                last,
+            })
+        }
+    };
+    Ok(Page {
+        messages,
+        more,
+        receipt,
+    })
+}
+
+/// Removes the rows of an acknowledged lease (see [`crate::store::Store::acknowledge`]).
+pub fn acknowledge(tx: &Connection, receipt: &Receipt) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM pending_deliveries
+         WHERE conversation_id = ?1 AND recipient = ?2 AND message_id BETWEEN ?3 AND ?4 AND lease_id = ?5",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            receipt.conversation.as_str(),
+            receipt.recipient.as_str(),
+            receipt.first,
+            receipt.last,
+            receipt.lease_id
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
 }
 
 fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
@@ -307,17 +392,32 @@ fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
     })
 }
 
-/// Whether `recipient` has anything undelivered.
-pub fn has_pending(
+/// What `recipient` has queued at `now`: its oldest row decides.
+pub fn pending(
     conn: &Connection,
     conversation: &ConversationId,
     recipient: Side,
-) -> Result<bool, StoreError> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2)",
-    )
-    .and_then(|mut s| s.query_row(params![conversation.as_str(), recipient.as_str()], |r| r.get(0)))
-    .map_err(sql_err)
+    now: Timestamp,
+) -> Result<Pending, StoreError> {
+    let oldest: Option<Option<i64>> = conn
+        .prepare_cached(
+            "SELECT lease_until FROM pending_deliveries
+             WHERE conversation_id = ?1 AND recipient = ?2 ORDER BY message_id LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![conversation.as_str(), recipient.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+        .map_err(sql_err)?;
+    Ok(match oldest {
+        None => Pending::Nothing,
+        Some(Some(until)) if until > now.as_micros() => {
+            Pending::LeasedUntil(Timestamp::from_micros(until))
+        }
+        Some(_) => Pending::Ready,
+    })
 }
 
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.

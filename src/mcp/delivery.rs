@@ -1,0 +1,99 @@
+//! Acknowledging leased inbox pages once their replies are written.
+//!
+//! A transport that knows when a reply has been handed to its client (stdio:
+//! the write to stdout finished) gives its server a [`WrittenReplies`]. The
+//! server then takes `check_messages` pages under a lease and files each
+//! page's receipt under its request id; the transport, after writing the
+//! response with that id, acknowledges the page. A reply that is never
+//! written (the process died, the client went away) leaves the lease to
+//! lapse, and the messages go to the next reader (see `service::delivery`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::RequestId;
+use tokio::sync::Notify;
+
+use crate::service::Bridge;
+use crate::store::{Receipt, Store};
+
+/// The receipts of one connection's replies not yet written.
+pub struct WrittenReplies<S: Store> {
+    bridge: Arc<Bridge<S>>,
+    waiting: Mutex<HashMap<RequestId, Receipt>>,
+    /// Acknowledgements started and not yet committed.
+    in_flight: AtomicUsize,
+    settled: Notify,
+}
+
+/// A receipt whose reply is being written; acknowledge or drop it.
+pub struct Writing<S: Store> {
+    replies: Arc<WrittenReplies<S>>,
+    receipt: Receipt,
+}
+
+impl<S: Store> WrittenReplies<S> {
+    /// Receipts acknowledged through `bridge`.
+    pub fn new(bridge: Arc<Bridge<S>>) -> Arc<Self> {
+        Arc::new(Self {
+            bridge,
+            waiting: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            settled: Notify::new(),
+        })
+    }
+
+    /// Files `receipt` until the reply to `request` is written.
+    pub fn expect(&self, request: RequestId, receipt: Receipt) {
+        self.lock().insert(request, receipt);
+    }
+
+    /// The receipt of the reply to `request`, about to be written. Counted as
+    /// in flight from this moment, so [`WrittenReplies::settle`] waits for it.
+    pub fn writing(self: &Arc<Self>, request: &RequestId) -> Option<Writing<S>> {
+        let receipt = self.lock().remove(request)?;
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        Some(Writing {
+            replies: Arc::clone(self),
+            receipt,
+        })
+    }
+
+    /// Waits until every acknowledgement started so far has committed, so a
+    /// client that reads a reply and asks again at once is not kept waiting
+    /// behind its own lease.
+    pub async fn settle(&self) {
+        loop {
+            let settled = self.settled.notified();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            settled.await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Receipt>> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (single insert/remove), so a poisoned lock is still usable.
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn finished(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.settled.notify_waiters();
+    }
+}
+
+impl<S: Store> Writing<S> {
+    /// The reply was written: remove its messages from the inbox.
+    pub async fn written(self) {
+        self.replies.bridge.acknowledge(self.receipt.clone()).await;
+        self.replies.finished();
+    }
+
+    /// The reply could not be written: leave the lease to lapse.
+    pub fn failed(self) {
+        self.replies.finished();
+    }
+}
