@@ -127,7 +127,7 @@ fn single_message(what: &str, body: &Value) -> Value {
 // The official Python SDK
 // ---------------------------------------------------------------------------
 
-/// Runs tests/clients/py_session.py under the SDK installed by `spec` and
+/// Runs tests/support/py_session.py under the SDK installed by `spec` and
 /// checks everything it recorded.
 fn python_sdk(name: &str, spec: &str, major: u64) {
     let python = python_env(name, spec);
