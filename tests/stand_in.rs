@@ -61,6 +61,8 @@ impl StandIn {
             .arg(&script)
             .arg("--record")
             .arg(&record)
+            // Ends with the test process: its stdin is a pipe this side holds.
+            .arg("--stdin")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

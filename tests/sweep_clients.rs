@@ -264,3 +264,49 @@ async fn inspector_every_tool() {
     add_schema_errors(&env, &prefix, &schemas, &mut records);
     sweep::assert_results("MCP Inspector", &steps, &records, false);
 }
+
+/// A long-poll longer than the client's request timeout: the TypeScript SDK
+/// gives up on a quiet request after its timeout (60 s by default, the same
+/// as Codex's tool timeout) unless progress notifications reset it. The call
+/// waits 14 s under a 9 s timeout that progress resets, so it succeeds only
+/// if the bridge sent progress while it waited (every 5 s).
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_long_poll_outlives_its_timeout() {
+    let prefix = ts_sdk();
+    let env = TestEnv::new("ts-progress");
+    let creds = |side: &str| {
+        json!({"conversation_id": "${0.conversation_id}", "session_id": side,
+               "token": format!("${{0.session_{side}_token}}")})
+    };
+    let mut wait = creds("b");
+    wait["wait_seconds"] = json!(14);
+    let mut plan = sweep::plan_json(&env, &[]);
+    plan["steps"] = json!([
+        {"server": "main", "tool": "create_conversation",
+         "args": {"my_role": "backend", "partner_role": "frontend"}},
+        {"server": "main", "tool": "check_messages", "args": wait,
+         "options": {"timeout_ms": 9000, "reset_on_progress": true}},
+    ]);
+    let file = env.dir.join("plan.json");
+    std::fs::write(&file, plan.to_string()).expect("write plan");
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(support("ts_sweep.mjs"))
+        .arg(&prefix)
+        .arg(&file)
+        .current_dir(&env.dir);
+    let (_, results) = sweep::run_runner(&env, "TypeScript SDK", cmd).await;
+    let waited = &results[1];
+    assert!(
+        waited["raised"].is_null(),
+        "the SDK gave up on the long-poll: {waited}"
+    );
+    assert_eq!(
+        waited["structured"],
+        json!({"messages": [], "more": false}),
+        "{waited}"
+    );
+    assert!(
+        waited["progress"].as_u64().is_some_and(|n| n >= 2),
+        "progress every 5 s while waiting 14 s: {waited}"
+    );
+}

@@ -1,9 +1,10 @@
 """A scripted stand-in for an LLM API, so a real agent CLI can be tested offline.
 
-    python3 stand_in_model.py --api anthropic|openai|gemini --script S.json --record DIR
+    python3 stand_in_model.py --api anthropic|openai|gemini --script S.json --record DIR [--port N] [--stdin]
 
-Serves one API on 127.0.0.1 (a free port, printed as the first stdout line,
-`listening on http://127.0.0.1:PORT`) until stdin closes or it is killed:
+Serves one API on 127.0.0.1 (port N, or a free one; the first stdout line is
+`listening on http://127.0.0.1:PORT`) until it is killed or, with `--stdin`,
+until its stdin closes (so it cannot outlive a test that dies):
 
 - `anthropic`: the Messages API (`POST /v1/messages`, SSE when `stream` is
   true), what Claude Code speaks to `ANTHROPIC_BASE_URL`;
@@ -490,21 +491,34 @@ def handler_for(stand_in):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A CLI closing a kept-alive connection is not a failure.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--api", choices=["anthropic", "openai", "gemini"], required=True)
     parser.add_argument("--script", required=True)
     parser.add_argument("--record", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--stdin", action="store_true", help="stop when stdin closes")
     args = parser.parse_args()
     with open(args.script) as f:
         script = json.load(f)
     api = {"anthropic": Anthropic, "openai": OpenAIResponses, "gemini": Gemini}[args.api]
     stand_in = StandIn(api, script, args.record)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(stand_in))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), handler_for(stand_in))
     print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    if not args.stdin:
+        server.serve_forever()
+        return
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    # Runs until the test closes stdin (or the process is killed).
     sys.stdin.read()
     server.shutdown()
 

@@ -11,6 +11,10 @@
 // Successful structured content is also checked with the SDK's own JSON
 // Schema validator (the one Client uses) and its errors recorded.
 //
+// A step's optional "options" ({timeout_ms, reset_on_progress}) become the
+// request options of callTool, with a progress callback whose calls are
+// counted in the record's "progress".
+//
 // Line protocol (stdout): {"sdk_version": ...} first, {"pause": ...} when the
 // test must act (its answer arrives as one JSON line on stdin), and
 // {"results": [...]} last.
@@ -90,7 +94,16 @@ async function main() {
     const { client, schemas } = await server(step.server);
     const record = { step: n, tool: step.tool, raised: null };
     try {
-      const result = await client.callTool({ name: step.tool, arguments: resolve(step.args) });
+      // A step may set the request's timeout and whether progress resets it;
+      // the SDK sends a progressToken only when it is given onprogress.
+      const options = step.options && {
+        timeout: step.options.timeout_ms,
+        resetTimeoutOnProgress: step.options.reset_on_progress,
+        onprogress: () => {
+          record.progress = (record.progress ?? 0) + 1;
+        },
+      };
+      const result = await client.callTool({ name: step.tool, arguments: resolve(step.args) }, undefined, options);
       record.is_error = result.isError ?? false;
       record.structured = result.structuredContent ?? null;
       record.texts = result.content.filter((c) => c.type === "text").map((c) => c.text);
