@@ -11,25 +11,16 @@
 //!   copy of it;
 //! - arguments that break the schema stay a JSON-RPC `-32602` error.
 //!
-//! Runners speak a line protocol on stdio (`tests/support/ts_sweep.mjs`,
-//! `tests/support/py_sweep.py`): the plan file is their argument; a line
-//! `{"pause": …}` asks the test to act as the human (confirm the YOLO mode,
-//! approve a command) and is answered with one JSON line; the last line is
-//! `{"results": [...]}`. A string `${N.field}` in a step stands for `field`
-//! of step N's structured content (or of the answer to pause N).
+//! The plan is JSON ([`plan_json`]) that the runners in `sweep_clients.rs`
+//! execute. A string `${N.field}` in a step stands for `field` of step N's
+//! structured content (or of the answer to pause N, where the test acts as
+//! the human).
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::util::*;
-use crate::yolo_util;
-
-/// How long a runner may take for the whole plan.
-const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// A token of the right shape that belongs to no session.
 pub const WRONG_TOKEN: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -334,93 +325,6 @@ pub fn plan_json(env: &TestEnv, steps: &[Step]) -> Value {
         "servers": servers(),
         "steps": steps,
     })
-}
-
-/// Acts as the human for a pause line; returns the answer line's object.
-pub async fn answer_pause(env: &TestEnv, pause: &Value) -> Value {
-    match pause["pause"].as_str() {
-        Some("confirm") => {
-            let conv = pause["conversation"].as_str().expect("conversation id");
-            yolo_util::confirm(env, conv).await;
-            json!({"confirmed": conv})
-        }
-        Some("approve") => {
-            let proposal = pause["proposal"].as_str().expect("proposal id");
-            let token = yolo_util::approve(env, proposal, &[]).await;
-            json!({"approval_token": token})
-        }
-        other => panic!("unknown pause {other:?} in {pause}"),
-    }
-}
-
-/// Runs a line-protocol runner `cmd` to the end, answering its pauses;
-/// returns its first line (which names the client's version) and its results.
-pub async fn run_runner(
-    env: &TestEnv,
-    client: &str,
-    mut cmd: tokio::process::Command,
-) -> (Value, Vec<Value>) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("{client}: could not start the runner: {e}"));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let mut err = child.stderr.take().expect("piped stderr");
-    let stderr = tokio::spawn(async move {
-        let mut buf = String::new();
-        let _ = err.read_to_string(&mut buf).await;
-        buf
-    });
-    let mut header = Value::Null;
-    let drive = async {
-        while let Some(line) = lines.next_line().await.expect("runner stdout") {
-            let value: Value = match serde_json::from_str(&line) {
-                Ok(v) => v,
-                Err(_) => {
-                    eprintln!("{client} runner: {line}");
-                    continue;
-                }
-            };
-            if value.get("pause").is_some() {
-                let answer = answer_pause(env, &value).await;
-                let mut text = answer.to_string();
-                text.push('\n');
-                stdin
-                    .write_all(text.as_bytes())
-                    .await
-                    .expect("answer a pause");
-                stdin.flush().await.expect("flush");
-            } else if let Some(results) = value.get("results") {
-                return Some(results.as_array().expect("results list").clone());
-            } else if header.is_null() {
-                header = value;
-            }
-        }
-        None
-    };
-    let results = tokio::time::timeout(RUN_TIMEOUT, drive).await;
-    let status = tokio::time::timeout(EVENT_TIMEOUT, child.wait()).await;
-    let stderr = tokio::time::timeout(EVENT_TIMEOUT, stderr)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    match results {
-        Ok(Some(results)) => {
-            assert!(
-                matches!(status, Ok(Ok(s)) if s.success()),
-                "{client}: the runner failed after its results ({status:?}):\n{stderr}"
-            );
-            (header, results)
-        }
-        Ok(None) => panic!("{client}: the runner ended without results ({status:?}):\n{stderr}"),
-        Err(_) => panic!("{client}: the runner did not finish within {RUN_TIMEOUT:?}:\n{stderr}"),
-    }
 }
 
 /// Holds every recorded result to its step's expectation (see the module doc).

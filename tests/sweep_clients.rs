@@ -3,6 +3,13 @@
 //! and the MCP Inspector CLI each run the plan of `sweep.rs`, and every
 //! result they hand over is held to the tool-error contract there.
 //!
+//! The SDK runners speak a line protocol on stdio (`tests/support/ts_sweep.mjs`,
+//! `tests/support/py_sweep.py`): the plan file is their argument; a line
+//! `{"pause": …}` asks the test to act as the human (confirm the YOLO mode,
+//! approve a command) and is answered with one JSON line; the last line is
+//! `{"results": [...]}`. The Inspector CLI makes one call per process, so its
+//! plan runs here.
+//!
 //! The TypeScript SDK is the one that matters most: editors, agent frameworks,
 //! the Inspector and Gemini CLI embed it, and before issue 10 it threw
 //! `-32602 Structured content does not match the tool's output schema` for
@@ -10,15 +17,19 @@
 //! like the YOLO sandbox tests.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::provision::{PY1_SPEC, PY2_SPEC, inspector, python_env, run, ts_sdk};
 use crate::sweep::{self, Step};
 use crate::util::*;
-use crate::yolo_util::{require_bwrap, workspace};
+use crate::yolo_util::{approve, confirm, require_bwrap, workspace};
+
+/// How long a runner may take for the whole plan.
+const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// How long one Inspector run (one call) may take.
 const INSPECTOR_TIMEOUT: Duration = Duration::from_secs(60);
@@ -26,6 +37,93 @@ const INSPECTOR_TIMEOUT: Duration = Duration::from_secs(60);
 /// A support script under `tests/support`.
 fn support(name: &str) -> String {
     format!("{}/tests/support/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Acts as the human for a pause line; returns the answer line's object.
+async fn answer_pause(env: &TestEnv, pause: &Value) -> Value {
+    match pause["pause"].as_str() {
+        Some("confirm") => {
+            let conv = pause["conversation"].as_str().expect("conversation id");
+            confirm(env, conv).await;
+            json!({"confirmed": conv})
+        }
+        Some("approve") => {
+            let proposal = pause["proposal"].as_str().expect("proposal id");
+            let token = approve(env, proposal, &[]).await;
+            json!({"approval_token": token})
+        }
+        other => panic!("unknown pause {other:?} in {pause}"),
+    }
+}
+
+/// Runs a line-protocol runner `cmd` to the end, answering its pauses;
+/// returns its first line (which names the client's version) and its results.
+async fn run_runner(
+    env: &TestEnv,
+    client: &str,
+    mut cmd: tokio::process::Command,
+) -> (Value, Vec<Value>) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{client}: could not start the runner: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let mut err = child.stderr.take().expect("piped stderr");
+    let stderr = tokio::spawn(async move {
+        let mut buf = String::new();
+        let _ = err.read_to_string(&mut buf).await;
+        buf
+    });
+    let mut header = Value::Null;
+    let drive = async {
+        while let Some(line) = lines.next_line().await.expect("runner stdout") {
+            let value: Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                Err(_) => {
+                    eprintln!("{client} runner: {line}");
+                    continue;
+                }
+            };
+            if value.get("pause").is_some() {
+                let answer = answer_pause(env, &value).await;
+                let mut text = answer.to_string();
+                text.push('\n');
+                stdin
+                    .write_all(text.as_bytes())
+                    .await
+                    .expect("answer a pause");
+                stdin.flush().await.expect("flush");
+            } else if let Some(results) = value.get("results") {
+                return Some(results.as_array().expect("results list").clone());
+            } else if header.is_null() {
+                header = value;
+            }
+        }
+        None
+    };
+    let results = tokio::time::timeout(RUN_TIMEOUT, drive).await;
+    let status = tokio::time::timeout(EVENT_TIMEOUT, child.wait()).await;
+    let stderr = tokio::time::timeout(EVENT_TIMEOUT, stderr)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    match results {
+        Ok(Some(results)) => {
+            assert!(
+                matches!(status, Ok(Ok(s)) if s.success()),
+                "{client}: the runner failed after its results ({status:?}):\n{stderr}"
+            );
+            (header, results)
+        }
+        Ok(None) => panic!("{client}: the runner ended without results ({status:?}):\n{stderr}"),
+        Err(_) => panic!("{client}: the runner did not finish within {RUN_TIMEOUT:?}:\n{stderr}"),
+    }
 }
 
 /// The test's environment, plan steps and plan file.
@@ -47,7 +145,7 @@ async fn typescript_sdk_every_tool() {
         .arg(&prefix)
         .arg(&plan)
         .current_dir(&env.dir);
-    let (header, results) = sweep::run_runner(&env, "TypeScript SDK", cmd).await;
+    let (header, results) = run_runner(&env, "TypeScript SDK", cmd).await;
     let version = header["sdk_version"].as_str().unwrap_or_default();
     assert!(version.starts_with("1."), "SDK version {header}");
     eprintln!("TypeScript SDK {version}");
@@ -62,7 +160,7 @@ async fn python_sweep(name: &str, spec: &str, major: &str) {
         .arg(&plan)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(&env.dir);
-    let (header, results) = sweep::run_runner(&env, name, cmd).await;
+    let (header, results) = run_runner(&env, name, cmd).await;
     let version = header["sdk_version"].as_str().unwrap_or_default();
     assert!(
         version.split('.').next() == Some(major),
@@ -244,7 +342,7 @@ async fn inspector_every_tool() {
     let mut records = Vec::new();
     for (n, step) in plan["steps"].as_array().expect("steps").iter().enumerate() {
         if step.get("pause").is_some() {
-            values[n] = sweep::answer_pause(&env, &resolve(step, &values)).await;
+            values[n] = answer_pause(&env, &resolve(step, &values)).await;
             continue;
         }
         let tool = step["tool"].as_str().expect("tool");
@@ -294,7 +392,7 @@ async fn typescript_sdk_long_poll_outlives_its_timeout() {
         .arg(&prefix)
         .arg(&file)
         .current_dir(&env.dir);
-    let (_, results) = sweep::run_runner(&env, "TypeScript SDK", cmd).await;
+    let (_, results) = run_runner(&env, "TypeScript SDK", cmd).await;
     let waited = &results[1];
     assert!(
         waited["raised"].is_null(),

@@ -3,6 +3,7 @@
 //! sharing one database) through rmcp's client over stdio.
 
 mod agent_clis;
+mod agent_sessions;
 mod arguments;
 mod audit_e2e;
 mod auth;
