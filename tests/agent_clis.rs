@@ -91,8 +91,8 @@ impl Place {
     }
 
     /// `cli` with only the variables it needs: PATH (for `node`), a private
-    /// HOME and TMPDIR, and its model's address when `model` is given.
-    pub fn command(&self, cli: Cli, model: Option<&StandIn>) -> Command {
+    /// HOME and TMPDIR, and the address of its (stand-in) model.
+    pub fn command(&self, cli: Cli, model: &StandIn) -> Command {
         let mut cmd = Command::new(cli.bin());
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -108,9 +108,7 @@ impl Place {
                     .env("DISABLE_ERROR_REPORTING", "1")
                     .env("DISABLE_AUTOUPDATER", "1")
                     .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
-                if let Some(model) = model {
-                    cmd.env("ANTHROPIC_BASE_URL", model.url());
-                }
+                cmd.env("ANTHROPIC_BASE_URL", model.url());
             }
             // Codex reads its provider's key from the variable the provider
             // names (see `codex_provider`).
@@ -120,9 +118,7 @@ impl Place {
             Cli::Gemini => {
                 cmd.env("GEMINI_API_KEY", "stand-in")
                     .env("GEMINI_CLI_TRUST_WORKSPACE", "true");
-                if let Some(model) = model {
-                    cmd.env("GOOGLE_GEMINI_BASE_URL", model.url());
-                }
+                cmd.env("GOOGLE_GEMINI_BASE_URL", model.url());
             }
         }
         cmd
@@ -249,10 +245,20 @@ fn read_json(path: &Path) -> Value {
 
 /// Runs `<cli> mcp list` in `place` and returns its output.
 fn mcp_list(place: &Place, cli: Cli) -> String {
-    let mut cmd = place.command(cli, None);
+    let model = idle_model(place, cli);
+    let mut cmd = place.command(cli, &model);
     cmd.args(["mcp", "list"]);
     let out = place.run_ok(&format!("{cli:?} mcp list"), cmd);
     format!("{}{}", out.stdout, out.stderr)
+}
+
+/// A stand-in model with nothing to say, for runs that need no model: a CLI
+/// left at its default endpoint would try the internet (Claude Code then
+/// waits 20 s for a connection that never comes), and traffic stays on loopback.
+fn idle_model(place: &Place, cli: Cli) -> StandIn {
+    let model = StandIn::start(&place.env.dir, cli.api(), &json!([]));
+    place.use_model(cli, &model);
+    model
 }
 
 /// The line of `listing` about the bridge.
@@ -303,7 +309,8 @@ fn codex_mcp_list_loads() {
     for scope in [Scope::User, Scope::Project] {
         let place = Place::new(&format!("codex-list-{scope:?}"));
         place.register(Cli::Codex, scope);
-        let mut cmd = place.command(Cli::Codex, None);
+        let model = idle_model(&place, Cli::Codex);
+        let mut cmd = place.command(Cli::Codex, &model);
         cmd.args(["mcp", "list", "--json"]);
         let out = place.run_ok("codex mcp list --json", cmd);
         let listed: Value = serde_json::from_str(&out.stdout)

@@ -117,7 +117,7 @@ async fn scripted_session(session: Session<'_>) -> (Place, StandIn, Vec<Value>, 
     let model = StandIn::start(&place.env.dir, cli.api(), &turns);
     place.register(cli, Scope::User);
     place.use_model(cli, &model);
-    let mut cmd = place.command(cli, Some(&model));
+    let mut cmd = place.command(cli, &model);
     cmd.args(args);
     let out = tokio::task::block_in_place(|| place.run_ok(&format!("{cli:?} session"), cmd));
 
