@@ -5,6 +5,8 @@
 //! model: the refusal as `auth_failed: <advice>` text, the successful results
 //! as JSON, and the session going on to the model's final answer.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::agent_clis::{Cli, Place, Scope};
@@ -42,12 +44,31 @@ fn session_turns(flag: Option<(&str, Value)>, extra: &[Value]) -> Value {
     Value::from(turns)
 }
 
-/// The text the bridge gives for a wrong token, from the bridge itself: the
-/// same refused call through rmcp's client, read from the result's `_meta`
-/// (falling back to the structured content of servers from before issue 10,
-/// so that the CLI checks, not this reference, fail on them).
-async fn auth_failed_text(env: &TestEnv) -> String {
+/// What the bridge itself says, for comparison with what a CLI handed its
+/// model: its tool descriptions and the text of a wrong-token refusal.
+struct Reference {
+    /// Tool name → description, from `tools/list`.
+    descriptions: BTreeMap<String, String>,
+    /// `auth_failed: <message>`.
+    refusal: String,
+}
+
+/// Asks the bridge through rmcp's client. The refusal is read from the
+/// result's `_meta` (falling back to the structured content of servers from
+/// before issue 10, so that the CLI checks, not this reference, fail on them).
+async fn reference(env: &TestEnv) -> Reference {
     let server = env.server().await;
+    let descriptions = server
+        .client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| {
+            let description = t.description.as_deref().unwrap_or_default().to_owned();
+            (t.name.to_string(), description)
+        })
+        .collect();
     let conv = Conv::create(&server).await;
     let mut args = conv.args("a", json!({"message": "hello"}));
     args["token"] = json!(WRONG_TOKEN);
@@ -60,11 +81,39 @@ async fn auth_failed_text(env: &TestEnv) -> String {
         .or_else(|| refused.structured_content.clone())
         .unwrap_or_else(|| panic!("no error body in {refused:?}"));
     server.stop().await;
-    format!(
-        "{}: {}",
-        error["code"].as_str().expect("code"),
-        error["message"].as_str().expect("message")
-    )
+    Reference {
+        descriptions,
+        refusal: format!(
+            "{}: {}",
+            error["code"].as_str().expect("code"),
+            error["message"].as_str().expect("message")
+        ),
+    }
+}
+
+/// Asserts that every bridge tool `declared` to the model carries the
+/// bridge's whole description: in a non-interactive run, descriptions are
+/// all a model learns of the bridge (Claude Code's `-p` does not pass the
+/// server's instructions on). Returns how many bridge tools were declared.
+fn assert_descriptions(cli: Cli, declared: &Value, reference: &Reference) -> usize {
+    let mut seen = 0;
+    for tool in declared.as_array().expect("declared tools") {
+        let name = tool["name"].as_str().unwrap_or_default();
+        let Some((bare, description)) = reference
+            .descriptions
+            .iter()
+            .find(|(bare, _)| name.ends_with(bare.as_str()) && name.contains("bridge"))
+        else {
+            continue;
+        };
+        seen += 1;
+        let given = tool["description"].as_str().unwrap_or_default();
+        assert!(
+            given.contains(description.as_str()),
+            "{cli:?}: the model was given {given:?} for {bare}, not the bridge's {description:?}"
+        );
+    }
+    seen
 }
 
 /// The first JSON object inside a tool result as a CLI hands it over (bare,
@@ -112,7 +161,8 @@ async fn scripted_session(session: Session<'_>) -> (Place, StandIn, Vec<Value>, 
         args,
     } = session;
     let place = Place::new(name);
-    let expected_refusal = auth_failed_text(&place.env).await;
+    let reference = reference(&place.env).await;
+    let expected_refusal = &reference.refusal;
     let turns = session_turns(flag, &extra_turns);
     let model = StandIn::start(&place.env.dir, cli.api(), &turns);
     place.register(cli, Scope::User);
@@ -149,7 +199,7 @@ async fn scripted_session(session: Session<'_>) -> (Place, StandIn, Vec<Value>, 
     // The refusal reached the model as text that names the code and the advice.
     let refusal = results[1]["text"].as_str().expect("text");
     assert!(
-        refusal.contains(&expected_refusal),
+        refusal.contains(expected_refusal.as_str()),
         "{cli:?}: the model should read `{expected_refusal}` after the refused send; it got:\n{refusal}"
     );
     assert_eq!(
@@ -172,6 +222,11 @@ async fn scripted_session(session: Session<'_>) -> (Place, StandIn, Vec<Value>, 
         out.stdout.contains(FINAL_TEXT),
         "{cli:?}: the model's final answer should be the CLI's output:\n{}",
         out.output()
+    );
+    let declared = assert_descriptions(cli, &model.turn(0)["declared"], &reference);
+    assert!(
+        declared >= 3,
+        "{cli:?}: the scripted tools were offered to the model"
     );
     (place, model, results, out)
 }

@@ -29,7 +29,7 @@ probes, next-speaker checks) get a short neutral answer without using a turn.
 Everything is recorded in DIR: `requests.jsonl` (path and body of every
 request) and `exchanges.jsonl`, one line per scripted request: the turn it
 got, the tool results it carried back (`{"name", "text", "is_error"}`, in
-order) and the tools it declared (`{"name", "parameters"}`), so a test can
+order) and the tools it declared (`{"name", "description", "parameters"}`), so a test can
 check what the CLI handed the model.
 """
 
@@ -129,7 +129,11 @@ class Anthropic:
 
     @staticmethod
     def declared(body):
-        return [{"name": t.get("name"), "parameters": t.get("input_schema")} for t in body.get("tools") or [] if "name" in t]
+        return [
+            {"name": t.get("name"), "description": t.get("description"), "parameters": t.get("input_schema")}
+            for t in body.get("tools") or []
+            if "name" in t
+        ]
 
     @staticmethod
     def history(body):
@@ -229,7 +233,9 @@ class OpenAIResponses:
                 if t.get("type") == "namespace" or "tools" in t:
                     walk(t.get("tools"), prefix + (t.get("name") or "") + "/")
                 elif "name" in t:
-                    found.append({"name": prefix + t["name"], "parameters": t.get("parameters"), "tool": t})
+                    found.append(
+                        {"name": prefix + t["name"], "description": t.get("description"), "parameters": t.get("parameters")}
+                    )
 
         walk(body.get("tools"), "")
         return found
@@ -312,7 +318,11 @@ class Gemini:
         for tool in body.get("tools") or []:
             for decl in tool.get("functionDeclarations") or []:
                 found.append(
-                    {"name": decl.get("name"), "parameters": decl.get("parametersJsonSchema") or decl.get("parameters")}
+                    {
+                        "name": decl.get("name"),
+                        "description": decl.get("description"),
+                        "parameters": decl.get("parametersJsonSchema") or decl.get("parameters"),
+                    }
                 )
         return found
 
@@ -417,7 +427,7 @@ class StandIn:
                     "turn": calls,
                     "answer": call if isinstance(call, str) else {"name": call[0], "args": call[1]},
                     "tool_results": results,
-                    "declared": [{"name": t["name"], "parameters": t["parameters"]} for t in declared],
+                    "declared": declared,
                 },
             )
         return (200, *api.answer(path, body, n, call))
