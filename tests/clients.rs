@@ -3,32 +3,17 @@
 //! stateless 2026-07-28 exchange without `initialize`.
 //!
 //! The clients are provisioned by the tests themselves, once, into
-//! `<target dir>/mcp-clients/` (Python virtualenvs through `python3 -m venv` +
-//! pip, the Inspector through `npm install --prefix`), under a file lock per
-//! client so parallel tests and parallel `cargo test` runs install each one at
-//! most once; later runs reuse the install. Provisioning needs PyPI and the npm
-//! registry: without them these tests fail, naming the command that failed.
-//! Delete `<target dir>/mcp-clients` to reinstall (e.g. to pick up a newer
-//! release within the pinned major versions).
+//! `<target dir>/mcp-clients/` (see `provision.rs`).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::provision::{PY1_SPEC, PY2_SPEC, inspector, python_env, run};
 use crate::util::*;
-
-/// The official Python SDK, current major version.
-const PY2_SPEC: &str = "mcp>=2,<3";
-/// The official Python SDK, previous major version (still widely deployed).
-const PY1_SPEC: &str = "mcp>=1,<2";
-/// The MCP Inspector. Pinned exactly: since 0.16 its package declares
-/// `engines.node >= 22`, though this release runs on the Node.js 20 of the
-/// project's machines; a later release may not.
-const INSPECTOR_SPEC: &str = "@modelcontextprotocol/inspector@2.12.0";
 
 /// A fake AWS access key id of the real shape (not the documented example key,
 /// which is deliberately left alone).
@@ -55,177 +40,8 @@ const TOOLS: [&str; 12] = [
 const HANDSHAKE_VERSIONS: [&str; 2] = ["2025-06-18", "2025-11-25"];
 const STATELESS_VERSION: &str = "2026-07-28";
 
-/// How long an install command may take.
-const INSTALL_TIMEOUT: Duration = Duration::from_secs(900);
 /// How long one client run may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
-
-// ---------------------------------------------------------------------------
-// Provisioning
-// ---------------------------------------------------------------------------
-
-/// `<target dir>/mcp-clients`, beside the build outputs of this very test binary.
-fn cache_root() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("CARGO_TARGET_TMPDIR has a parent (the target dir)")
-        .join("mcp-clients")
-}
-
-/// What a finished command left behind.
-struct Finished {
-    status: std::process::ExitStatus,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Runs `cmd` (stdin closed) in its own process group, killing the whole group
-/// after `timeout`. `Err` says what went wrong, naming the command.
-fn run(cmd: &mut Command, timeout: Duration) -> Result<Finished, String> {
-    use std::os::unix::process::CommandExt;
-    let shown = format!("{cmd:?}");
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let group = i32::try_from(child.id()).expect("pid fits i32");
-            // SAFETY: signals the process group this function created.
-            unsafe { libc::kill(-group, libc::SIGKILL) };
-            let _ = child.wait();
-            return Err(format!(
-                "`{shown}` did not finish within {timeout:?}; stderr so far:\n{}",
-                stderr.join().unwrap_or_default()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Ok(Finished {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-        elapsed: start.elapsed(),
-    })
-}
-
-/// Runs an install step, turning any failure into a message naming the command.
-fn install_step(cmd: &mut Command, why: &str) -> Result<(), String> {
-    let out = run(cmd, INSTALL_TIMEOUT)?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{cmd:?}` failed ({}) while {why}.\n--- stdout\n{}\n--- stderr\n{}",
-            out.status, out.stdout, out.stderr
-        ))
-    }
-}
-
-/// `<cache>/<name>/<entry>`, provisioned by `install` unless an earlier run
-/// already did so for the same `spec` (and `entry` still exists). Holds an exclusive lock on
-/// `<cache>/<name>.lock` meanwhile, so concurrent tests (threads or processes)
-/// wait for one install instead of racing. A marker written last tells a
-/// complete install from an interrupted one, which is removed and redone.
-fn provision(
-    name: &str,
-    spec: &str,
-    entry: &str,
-    install: impl FnOnce(&Path) -> Result<(), String>,
-) -> PathBuf {
-    let root = cache_root();
-    std::fs::create_dir_all(&root)
-        .unwrap_or_else(|e| panic!("create client cache {}: {e}", root.display()));
-    let lock_path = root.join(format!("{name}.lock"));
-    let lock = std::fs::File::create(&lock_path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("lock {}: {e}", lock_path.display()));
-
-    let dir = root.join(name);
-    let marker = dir.join(".mcp-bridge-provisioned");
-    if std::fs::read_to_string(&marker).is_ok_and(|s| s == spec) && dir.join(entry).exists() {
-        return dir.join(entry);
-    }
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("remove stale {}: {e}", dir.display()));
-    }
-    let start = Instant::now();
-    if let Err(problem) = install(&dir) {
-        panic!(
-            "provisioning the MCP client `{spec}` into {} failed. These interoperability tests \
-             install their clients from PyPI / the npm registry on first use and need access \
-             to them.\n{problem}",
-            dir.display()
-        );
-    }
-    std::fs::write(&marker, spec).unwrap_or_else(|e| panic!("write {}: {e}", marker.display()));
-    eprintln!(
-        "provisioned {spec} into {} in {:.1} s",
-        dir.display(),
-        start.elapsed().as_secs_f64()
-    );
-    let entry = dir.join(entry);
-    assert!(entry.exists(), "{} missing after install", entry.display());
-    entry
-}
-
-/// A virtualenv with `spec` installed; returns its interpreter.
-fn python_env(name: &str, spec: &str) -> PathBuf {
-    provision(name, spec, "bin/python", |dir| {
-        install_step(
-            Command::new("python3").arg("-m").arg("venv").arg(dir),
-            "creating a virtualenv (Debian needs the python3-venv package)",
-        )?;
-        install_step(
-            Command::new(dir.join("bin/python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .arg(spec),
-            "installing the MCP Python SDK from PyPI",
-        )
-    })
-}
-
-/// The Inspector CLI's entry point, installed with npm.
-fn inspector() -> PathBuf {
-    let entry = "node_modules/.bin/mcp-inspector";
-    provision("inspector", INSPECTOR_SPEC, entry, |dir| {
-        std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        install_step(
-            Command::new("npm")
-                .arg("install")
-                .arg("--prefix")
-                .arg(dir)
-                .args(["--no-audit", "--no-fund", "--loglevel=error"])
-                .arg(INSPECTOR_SPEC),
-            "installing the MCP Inspector from the npm registry",
-        )
-    })
-}
 
 // ---------------------------------------------------------------------------
 // Shared checks
@@ -316,14 +132,14 @@ fn single_message(what: &str, body: &Value) -> Value {
 // The official Python SDK
 // ---------------------------------------------------------------------------
 
-/// Runs tests/clients/py_session.py under the SDK installed by `spec` and
+/// Runs tests/support/py_session.py under the SDK installed by `spec` and
 /// checks everything it recorded.
 fn python_sdk(name: &str, spec: &str, major: u64) {
     let python = python_env(name, spec);
     let env = TestEnv::new(name);
     let logs = env.dir.join("logs");
     std::fs::create_dir_all(&logs).expect("log dir");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/py_session.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/py_session.py");
     let mut cmd = Command::new(&python);
     cmd.arg(script)
         .arg("--bin")

@@ -2,6 +2,8 @@
 //! drives real `mcp-bridge` processes (most of them several `serve` processes
 //! sharing one database) through rmcp's client over stdio.
 
+mod agent_clis;
+mod agent_sessions;
 mod arguments;
 mod audit_chain;
 mod audit_e2e;
@@ -22,12 +24,16 @@ mod limits_resource;
 mod longpoll;
 mod mcp_stdio;
 mod props;
+mod provision;
 mod pty;
 mod redaction_e2e;
 mod schemas;
 mod secrets;
 mod setup;
+mod stand_in;
 mod stress;
+mod sweep;
+mod sweep_clients;
 mod teams;
 mod teams_cli;
 mod teams_sessions;

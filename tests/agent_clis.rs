@@ -1,0 +1,334 @@
+//! The real agent CLIs — Claude Code, Codex, Gemini CLI — with the bridge
+//! registered the way a user does it (issue 10): `<cli> mcp list` loads the
+//! registration, in user and in project scope, and for the CLIs whose listing
+//! connects shows the bridge connected. The shared [`Place`] (a private HOME
+//! and project, the CLI's command and environment, the registration) also
+//! serves the scripted sessions in `agent_sessions.rs`.
+//!
+//! Every CLI runs with a private HOME and project directory inside the test's
+//! temporary directory, a clean environment and only loopback traffic. The
+//! CLIs are npm packages, provisioned like the other clients (`provision.rs`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::provision::{CLAUDE_CODE_SPEC, CODEX_SPEC, Finished, GEMINI_CLI_SPEC, agent_cli, run};
+use crate::stand_in::{Api, StandIn};
+use crate::util::*;
+
+/// How long one CLI run may take (they take seconds; provisioning is separate).
+const CLI_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The three CLIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cli {
+    /// `@anthropic-ai/claude-code`.
+    ClaudeCode,
+    /// `@openai/codex`.
+    Codex,
+    /// `@google/gemini-cli`.
+    Gemini,
+}
+
+/// Where a registration goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The user's own configuration under HOME.
+    User,
+    /// The project's configuration.
+    Project,
+}
+
+impl Cli {
+    /// The CLI's command, installed on first use.
+    pub fn bin(self) -> PathBuf {
+        match self {
+            Cli::ClaudeCode => agent_cli("claude-code", CLAUDE_CODE_SPEC, "claude"),
+            Cli::Codex => agent_cli("codex", CODEX_SPEC, "codex"),
+            Cli::Gemini => agent_cli("gemini-cli", GEMINI_CLI_SPEC, "gemini"),
+        }
+    }
+
+    /// The API of its model.
+    pub fn api(self) -> Api {
+        match self {
+            Cli::ClaudeCode => Api::Anthropic,
+            Cli::Codex => Api::OpenAi,
+            Cli::Gemini => Api::Gemini,
+        }
+    }
+}
+
+/// A test's private HOME and project directory, and its bridge database.
+pub struct Place {
+    /// The test's directory and database.
+    pub env: TestEnv,
+    /// The CLI's HOME.
+    pub home: PathBuf,
+    /// The directory the CLI runs in.
+    pub project: PathBuf,
+}
+
+impl Place {
+    pub fn new(name: &str) -> Place {
+        let env = TestEnv::new(name);
+        let home = env.dir.join("home");
+        let project = env.dir.join("project");
+        for dir in [&home, &project] {
+            std::fs::create_dir_all(dir).expect("create dir");
+        }
+        // Canonical, since CLIs key per-project settings by the real path.
+        let project = project.canonicalize().expect("canonical project");
+        Place { env, home, project }
+    }
+
+    /// `args` of the server entry: `serve --db <the test's database>`.
+    pub fn serve_args(&self) -> Value {
+        json!(["serve", "--db", self.env.db])
+    }
+
+    /// `cli` with only the variables it needs: PATH (for `node`), a private
+    /// HOME and TMPDIR, and the address of its (stand-in) model.
+    pub fn command(&self, cli: Cli, model: &StandIn) -> Command {
+        let mut cmd = Command::new(cli.bin());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("TMPDIR", &self.env.dir)
+            .env("LANG", "C.UTF-8")
+            .env("NO_COLOR", "1")
+            .current_dir(&self.project);
+        match cli {
+            Cli::ClaudeCode => {
+                cmd.env("ANTHROPIC_API_KEY", "stand-in")
+                    .env("DISABLE_TELEMETRY", "1")
+                    .env("DISABLE_ERROR_REPORTING", "1")
+                    .env("DISABLE_AUTOUPDATER", "1")
+                    .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+                cmd.env("ANTHROPIC_BASE_URL", model.url());
+            }
+            // Codex reads its provider's key from the variable the provider
+            // names (see `codex_provider`).
+            Cli::Codex => {
+                cmd.env("STAND_IN_API_KEY", "stand-in");
+            }
+            Cli::Gemini => {
+                cmd.env("GEMINI_API_KEY", "stand-in")
+                    .env("GEMINI_CLI_TRUST_WORKSPACE", "true");
+                cmd.env("GOOGLE_GEMINI_BASE_URL", model.url());
+            }
+        }
+        cmd
+    }
+
+    /// Runs `cmd`, failing the test unless it exits successfully.
+    pub fn run_ok(&self, what: &str, mut cmd: Command) -> Finished {
+        let out = run(&mut cmd, CLI_TIMEOUT).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            out.status.success(),
+            "{what} failed ({}):\n{}",
+            out.status,
+            out.output()
+        );
+        eprintln!("{what}: {:.1} s", out.elapsed.as_secs_f64());
+        out
+    }
+
+    fn write(&self, path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create dir");
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
+    /// Registers the bridge with `cli` in `scope`, as README.md documents it
+    /// (the files a user writes or `claude mcp add` writes), plus what the
+    /// CLI itself records when the user approves a project's servers.
+    pub fn register(&self, cli: Cli, scope: Scope) {
+        let bin = env!("CARGO_BIN_EXE_mcp-bridge");
+        let servers = json!({"bridge": {"command": bin, "args": self.serve_args()}});
+        match (cli, scope) {
+            (Cli::ClaudeCode, Scope::User) => {
+                self.write(
+                    &self.home.join(".claude.json"),
+                    &json!({"mcpServers": servers}).to_string(),
+                );
+            }
+            (Cli::ClaudeCode, Scope::Project) => {
+                self.write(
+                    &self.project.join(".mcp.json"),
+                    &json!({"mcpServers": servers}).to_string(),
+                );
+                // What answering "use this project's servers" stores.
+                let approved = json!({"projects": {self.project.to_string_lossy(): {
+                    "enabledMcpjsonServers": ["bridge"], "hasTrustDialogAccepted": true,
+                }}});
+                self.write(&self.home.join(".claude.json"), &approved.to_string());
+            }
+            (Cli::Codex, scope) => {
+                let entry = format!(
+                    "[mcp_servers.bridge]\ncommand = {}\nargs = {}\n",
+                    toml_string(bin),
+                    self.serve_args()
+                );
+                let user = self.home.join(".codex/config.toml");
+                match scope {
+                    Scope::User => self.write(&user, &entry),
+                    Scope::Project => {
+                        self.write(&self.project.join(".codex/config.toml"), &entry);
+                        // Codex reads a project's file only once it is trusted.
+                        let trust = format!(
+                            "[projects.{}]\ntrust_level = \"trusted\"\n",
+                            toml_string(&self.project.to_string_lossy())
+                        );
+                        self.write(&user, &trust);
+                    }
+                }
+            }
+            (Cli::Gemini, scope) => {
+                let file = match scope {
+                    Scope::User => self.home.join(".gemini/settings.json"),
+                    Scope::Project => self.project.join(".gemini/settings.json"),
+                };
+                let mut settings = read_json(&file);
+                settings["mcpServers"] = servers;
+                self.write(&file, &settings.to_string());
+            }
+        }
+    }
+
+    /// Points `cli` at `model` in its own user configuration (Claude Code
+    /// and Gemini CLI take the address from the environment instead).
+    pub fn use_model(&self, cli: Cli, model: &StandIn) {
+        match cli {
+            Cli::ClaudeCode => {}
+            Cli::Codex => {
+                let file = self.home.join(".codex/config.toml");
+                let existing = std::fs::read_to_string(&file).unwrap_or_default();
+                // Top-level keys go before any table.
+                let provider = format!(
+                    "model = \"stand-in\"\nmodel_provider = \"stand-in\"\n{existing}\n\
+                     [model_providers.stand-in]\nname = \"stand-in\"\nbase_url = \"{}/v1\"\n\
+                     env_key = \"STAND_IN_API_KEY\"\nwire_api = \"responses\"\n",
+                    model.url()
+                );
+                self.write(&file, &provider);
+            }
+            Cli::Gemini => {
+                let file = self.home.join(".gemini/settings.json");
+                let mut settings = read_json(&file);
+                settings["security"] = json!({"auth": {"selectedType": "gemini-api-key"}});
+                settings["privacy"] = json!({"usageStatisticsEnabled": false});
+                self.write(&file, &settings.to_string());
+            }
+        }
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).expect("string")
+}
+
+/// A JSON file's object, or an empty object when there is no file.
+fn read_json(path: &Path) -> Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+// ---------------------------------------------------------------------------
+// `mcp list`: the CLI loads the registration and connects
+// ---------------------------------------------------------------------------
+
+/// Runs `<cli> mcp list` in `place` and returns its output.
+fn mcp_list(place: &Place, cli: Cli) -> String {
+    let model = idle_model(place, cli);
+    let mut cmd = place.command(cli, &model);
+    cmd.args(["mcp", "list"]);
+    let out = place.run_ok(&format!("{cli:?} mcp list"), cmd);
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+/// A stand-in model with nothing to say, for runs that need no model: a CLI
+/// left at its default endpoint would try the internet (Claude Code then
+/// waits 20 s for a connection that never comes), and traffic stays on loopback.
+fn idle_model(place: &Place, cli: Cli) -> StandIn {
+    let model = StandIn::start(&place.env.dir, cli.api(), &json!([]));
+    place.use_model(cli, &model);
+    model
+}
+
+/// The line of `listing` about the bridge.
+fn bridge_line(listing: &str) -> &str {
+    listing
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .trim_start_matches('✓')
+                .trim_start()
+                .starts_with("bridge")
+        })
+        .unwrap_or_else(|| panic!("the bridge is not listed:\n{listing}"))
+}
+
+#[test]
+fn claude_code_mcp_list_connects() {
+    for scope in [Scope::User, Scope::Project] {
+        let place = Place::new(&format!("claude-list-{scope:?}"));
+        place.register(Cli::ClaudeCode, scope);
+        let listing = mcp_list(&place, Cli::ClaudeCode);
+        let line = bridge_line(&listing);
+        assert!(
+            line.contains(env!("CARGO_BIN_EXE_mcp-bridge")) && line.ends_with("✔ Connected"),
+            "{scope:?}: Claude Code should connect to the bridge:\n{listing}"
+        );
+    }
+}
+
+#[test]
+fn gemini_cli_mcp_list_connects() {
+    for scope in [Scope::User, Scope::Project] {
+        let place = Place::new(&format!("gemini-list-{scope:?}"));
+        place.register(Cli::Gemini, scope);
+        let listing = mcp_list(&place, Cli::Gemini);
+        let line = bridge_line(&listing);
+        assert!(
+            line.contains(env!("CARGO_BIN_EXE_mcp-bridge")) && line.ends_with("- Connected"),
+            "{scope:?}: Gemini CLI should connect to the bridge:\n{listing}"
+        );
+    }
+}
+
+/// Codex's listing shows the configuration without starting servers; the
+/// scripted session below proves it connects with the same registration.
+#[test]
+fn codex_mcp_list_loads() {
+    for scope in [Scope::User, Scope::Project] {
+        let place = Place::new(&format!("codex-list-{scope:?}"));
+        place.register(Cli::Codex, scope);
+        let model = idle_model(&place, Cli::Codex);
+        let mut cmd = place.command(Cli::Codex, &model);
+        cmd.args(["mcp", "list", "--json"]);
+        let out = place.run_ok("codex mcp list --json", cmd);
+        let listed: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{scope:?}: not JSON ({e}):\n{}", out.output()));
+        let bridge = listed
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["name"] == "bridge"))
+            .unwrap_or_else(|| panic!("{scope:?}: the bridge is not listed: {listed}"));
+        assert_eq!(bridge["enabled"], true, "{scope:?}: {bridge}");
+        assert_eq!(
+            bridge["transport"]["command"],
+            env!("CARGO_BIN_EXE_mcp-bridge"),
+            "{scope:?}: {bridge}"
+        );
+        assert_eq!(
+            bridge["transport"]["args"],
+            place.serve_args(),
+            "{scope:?}: {bridge}"
+        );
+    }
+}
