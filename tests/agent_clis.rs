@@ -42,6 +42,15 @@ pub enum Scope {
     Project,
 }
 
+impl Scope {
+    fn arg(self) -> &'static str {
+        match self {
+            Scope::User => "user",
+            Scope::Project => "project",
+        }
+    }
+}
+
 impl Cli {
     /// The CLI's command, installed on first use.
     pub fn bin(self) -> PathBuf {
@@ -49,6 +58,24 @@ impl Cli {
             Cli::ClaudeCode => agent_cli("claude-code", CLAUDE_CODE_SPEC, "claude"),
             Cli::Codex => agent_cli("codex", CODEX_SPEC, "codex"),
             Cli::Gemini => agent_cli("gemini-cli", GEMINI_CLI_SPEC, "gemini"),
+        }
+    }
+
+    /// Its name on `mcp-bridge setup`'s command line.
+    fn setup_arg(self) -> &'static str {
+        match self {
+            Cli::ClaudeCode => "claude-code",
+            Cli::Codex => "codex",
+            Cli::Gemini => "gemini",
+        }
+    }
+
+    /// Its name in setup's report.
+    fn label(self) -> &'static str {
+        match self {
+            Cli::ClaudeCode => "Claude Code",
+            Cli::Codex => "Codex",
+            Cli::Gemini => "Gemini CLI",
         }
     }
 
@@ -142,59 +169,53 @@ impl Place {
         std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
-    /// Registers the bridge with `cli` in `scope`, as README.md documents it
-    /// (the files a user writes or `claude mcp add` writes), plus what the
-    /// CLI itself records when the user approves a project's servers.
+    /// Registers the bridge with `cli` in `scope` the way a user does:
+    /// `mcp-bridge setup <cli> --scope <scope> --db <the test's database>`
+    /// run in the project with the private HOME, then, for a project scope,
+    /// what the CLI records once the user agrees to use the project's servers.
     pub fn register(&self, cli: Cli, scope: Scope) {
-        let bin = env!("CARGO_BIN_EXE_mcp-bridge");
-        let servers = json!({"bridge": {"command": bin, "args": self.serve_args()}});
+        let (client, scope_arg) = (cli.setup_arg(), scope.arg());
+        let mut setup = self.env.bridge();
+        setup
+            .env("HOME", &self.home)
+            .env_remove("CODEX_HOME")
+            .env_remove("GEMINI_CLI_HOME")
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .current_dir(&self.project)
+            .args(["setup", client, "--scope", scope_arg, "--db"])
+            .arg(&self.env.db);
+        let out = self.run_ok(
+            &format!("mcp-bridge setup {client} --scope {scope_arg}"),
+            setup,
+        );
+        assert!(
+            out.stdout.contains(&format!("Configured {}", cli.label())),
+            "setup's report:\n{}",
+            out.output()
+        );
         match (cli, scope) {
-            (Cli::ClaudeCode, Scope::User) => {
-                self.write(
-                    &self.home.join(".claude.json"),
-                    &json!({"mcpServers": servers}).to_string(),
-                );
-            }
             (Cli::ClaudeCode, Scope::Project) => {
-                self.write(
-                    &self.project.join(".mcp.json"),
-                    &json!({"mcpServers": servers}).to_string(),
-                );
                 // What answering "use this project's servers" stores.
-                let approved = json!({"projects": {self.project.to_string_lossy(): {
+                let file = self.home.join(".claude.json");
+                let mut state = read_json(&file);
+                state["projects"][self.project.to_string_lossy().as_ref()] = json!({
                     "enabledMcpjsonServers": ["bridge"], "hasTrustDialogAccepted": true,
-                }}});
-                self.write(&self.home.join(".claude.json"), &approved.to_string());
+                });
+                self.write(&file, &state.to_string());
             }
-            (Cli::Codex, scope) => {
-                let entry = format!(
-                    "[mcp_servers.bridge]\ncommand = {}\nargs = {}\n",
-                    toml_string(bin),
-                    self.serve_args()
-                );
-                let user = self.home.join(".codex/config.toml");
-                match scope {
-                    Scope::User => self.write(&user, &entry),
-                    Scope::Project => {
-                        self.write(&self.project.join(".codex/config.toml"), &entry);
-                        // Codex reads a project's file only once it is trusted.
-                        let trust = format!(
-                            "[projects.{}]\ntrust_level = \"trusted\"\n",
-                            toml_string(&self.project.to_string_lossy())
-                        );
-                        self.write(&user, &trust);
-                    }
-                }
+            (Cli::Codex, Scope::Project) => {
+                // What trusting the project stores; Codex reads a project's
+                // file only then.
+                let file = self.home.join(".codex/config.toml");
+                let mut text = std::fs::read_to_string(&file).unwrap_or_default();
+                text.push_str(&format!(
+                    "\n[projects.{}]\ntrust_level = \"trusted\"\n",
+                    toml_string(&self.project.to_string_lossy())
+                ));
+                self.write(&file, &text);
             }
-            (Cli::Gemini, scope) => {
-                let file = match scope {
-                    Scope::User => self.home.join(".gemini/settings.json"),
-                    Scope::Project => self.project.join(".gemini/settings.json"),
-                };
-                let mut settings = read_json(&file);
-                settings["mcpServers"] = servers;
-                self.write(&file, &settings.to_string());
-            }
+            // Gemini CLI trusts the folder through GEMINI_CLI_TRUST_WORKSPACE.
+            _ => {}
         }
     }
 
