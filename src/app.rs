@@ -86,21 +86,24 @@ impl App {
         // The key comes first: the store seals its audit chain with it from
         // the moment it opens (a migration signs the chain head).
         let key_file = key_path(db);
-        let key = match mode {
-            OpenMode::Create => {
-                match SqliteStore::prepare(db) {
-                    // The refusal names the path and the fix already.
-                    Err(crate::store::StoreError::Backend(e)) if e.is::<Refused>() => {
-                        anyhow::bail!("{e}")
-                    }
-                    other => other
-                        .with_context(|| format!("cannot create database {}", db.display()))?,
-                }
-                ServerKey::load_or_create(&key_file)?
-            }
+        // The file is checked before the key is read, so a path that is not
+        // a private SQLite database gets that refusal, untouched.
+        let checked = match mode {
+            OpenMode::Create => SqliteStore::prepare(db),
             OpenMode::Existing if !db.is_file() => {
                 anyhow::bail!("no database at {}", db.display())
             }
+            OpenMode::Existing => SqliteStore::check_file(db),
+        };
+        match checked {
+            // The refusal names the path and the fix already.
+            Err(crate::store::StoreError::Backend(e)) if e.is::<Refused>() => {
+                anyhow::bail!("{e}")
+            }
+            other => other.with_context(|| format!("cannot open database {}", db.display()))?,
+        }
+        let key = match mode {
+            OpenMode::Create => ServerKey::load_or_create(&key_file)?,
             OpenMode::Existing => ServerKey::load(&key_file).with_context(|| {
                 format!(
                     "the database's key file is needed (it signs the audit trail and derives the session tokens) but {} is unusable",

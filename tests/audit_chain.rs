@@ -374,6 +374,7 @@ async fn a_trail_written_before_the_key_keeps_verifying_after_the_upgrade() {
     )
     .unwrap();
     drop(old);
+    make_private(&env.db);
 
     // The new release opens it (migrating it) and goes on with keyed records.
     let s = env.server().await;

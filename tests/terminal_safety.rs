@@ -69,7 +69,7 @@ async fn every_human_output_shows_agent_text_visibly() {
         conv.args("b", json!({"status": "blocked", "note": HOSTILE})),
     )
     .await);
-    // A refused command is audited with its (redacted) text.
+    // A refused command is audited by its digest only: no agent text.
     tool_error(
         &execute(&s, &conv, "a", &format!("ls {HOSTILE}"), json!({})).await,
         "yolo_not_active",
@@ -80,7 +80,16 @@ async fn every_human_output_shows_agent_text_visibly() {
     assert_visible("show", &shown);
     assert!(shown.contains("    line one\n    pay "), "{shown}");
     let audit = cli(&env, &["audit", &conv.id]).await.ok();
-    assert_visible("audit", &audit);
+    for c in RAW {
+        assert!(
+            !audit.contains(c),
+            "audit: raw {c:?} reached the terminal:\n{audit:?}"
+        );
+    }
+    assert!(
+        audit.contains("command_digest=") && !audit.contains("hidden"),
+        "the trail holds a digest, never the command's text:\n{audit}"
+    );
     let list = cli(&env, &["list"]).await.ok();
     assert!(!list.contains(RAW), "list: {list:?}");
 

@@ -580,3 +580,24 @@ pub fn refused_calls(env: &TestEnv, conv: Option<&str>, code: &str) -> i64 {
         )
         .expect("count refusals")
 }
+
+/// Gives a database file made by a test (and its `-wal`/`-shm`, if any) the
+/// private mode the bridge insists on: rusqlite creates them with the umask.
+pub fn make_private(db: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        if std::path::Path::new(&path).exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 600");
+        }
+    }
+}
+
+/// The schema version a current server migrates to: one per SQLite migration file.
+pub fn migrations() -> i64 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    let files = std::fs::read_dir(dir).expect("migrations directory");
+    i64::try_from(files.count()).expect("few migrations")
+}

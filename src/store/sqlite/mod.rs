@@ -119,6 +119,14 @@ impl SqliteStore {
         open::prepare_files(path)
     }
 
+    /// Checks that an existing `path` is a private SQLite database, changing nothing.
+    ///
+    /// # Errors
+    /// A [`open::Refused`] naming the problem and its fix.
+    pub fn check_file(path: &Path) -> Result<(), StoreError> {
+        open::check_existing(path)
+    }
+
     /// Opens (or creates) the database at `path`, whose audit chain is
     /// sealed with `audit_key`.
     ///
