@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::redaction::redact_role;
+use super::redaction::{clean_role, note_redactions};
 use super::team::{Addressing, ParticipantView, recipients};
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
@@ -122,25 +122,9 @@ impl<S: Store> Bridge<S> {
         let mut draft = draft;
         let mut redactions = BTreeMap::new();
         let redactor = self.redactor.get();
-        let mut clean = |field: &'static str, role: Role| match redact_role(
-            redactor,
-            role.as_str(),
-            &mut redactions,
-        ) {
-            None => role,
-            // Placeholders and cut role text use only the role alphabet, so
-            // this parses; the constant is the fallback for the impossible rest.
-            Some(text) => Role::parse(field, &text)
-                .or_else(|_| Role::parse(field, "ROLE_REDACTED"))
-                .expect("a constant role is valid"),
-        };
-        let (role_a, role_b) = (clean("my_role", role_a), clean("partner_role", role_b));
-        if !redactions.is_empty() {
-            let kinds: Vec<String> = redactions.iter().map(|(k, n)| format!("{k}:{n}")).collect();
-            draft.count =
-                Some(i64::try_from(redactions.values().sum::<usize>()).unwrap_or(i64::MAX));
-            draft.detail = Some(format!("redactions={}", kinds.join(",")));
-        }
+        let role_a = clean_role(redactor, "my_role", role_a, &mut redactions);
+        let role_b = clean_role(redactor, "partner_role", role_b, &mut redactions);
+        note_redactions(&mut draft, &redactions);
         // Roles name participants in `to`, so they must be told apart.
         if role_a.as_str().eq_ignore_ascii_case(role_b.as_str()) {
             let e = crate::domain::InvalidValue::new(

@@ -127,6 +127,10 @@ impl<S: Store> Bridge<S> {
             Ok(v) => v,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };
+        // A role is free text every participant and the CLI see.
+        let mut redactions = std::collections::BTreeMap::new();
+        let role = super::redaction::clean_role(self.redactor.get(), "role", role, &mut redactions);
+        super::redaction::note_redactions(&mut draft, &redactions);
         let expires_at = at.plus_micros(ttl_us).min(caller.conversation.expires_at);
         // 80 random bits: a collision with a stored code is practically
         // impossible, but costs only a retry.

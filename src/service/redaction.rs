@@ -70,3 +70,37 @@ pub(crate) fn redact_role(
     }
     Some(r.text.chars().take(crate::domain::MAX_ROLE_CHARS).collect())
 }
+
+/// A role with any secret in it replaced (see [`redact_role`]), still a
+/// valid role: placeholders and cut role text use only the role alphabet, so
+/// this parses; the constant is the fallback for the impossible rest.
+pub(crate) fn clean_role(
+    redactor: &Redactor,
+    field: &'static str,
+    role: crate::domain::Role,
+    counts: &mut std::collections::BTreeMap<String, usize>,
+) -> crate::domain::Role {
+    match redact_role(redactor, role.as_str(), counts) {
+        None => role,
+        Some(text) => crate::domain::Role::parse(field, &text)
+            .or_else(|_| crate::domain::Role::parse(field, "ROLE_REDACTED"))
+            .expect("a constant role is valid"),
+    }
+}
+
+/// Records what redaction replaced in an audit draft: counts only.
+pub(crate) fn note_redactions(
+    draft: &mut crate::audit::AuditDraft,
+    counts: &std::collections::BTreeMap<String, usize>,
+) {
+    if counts.is_empty() {
+        return;
+    }
+    let kinds: Vec<String> = counts.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+    draft.count = Some(i64::try_from(counts.values().sum::<usize>()).unwrap_or(i64::MAX));
+    let redactions = format!("redactions={}", kinds.join(","));
+    draft.detail = Some(match draft.detail.take() {
+        Some(d) => format!("{d} {redactions}"),
+        None => redactions,
+    });
+}

@@ -164,7 +164,8 @@ async fn role_names_are_redacted_like_any_other_text() {
         format!("db admin password {password}"),
     );
     let conv = Conv::create_with_roles(&s1, &role_a, &role_b).await;
-    let secrets = vec![token.clone(), password.clone()];
+    let invited_token = format!("ghp_{}", random_from(ALNUM, 36));
+    let secrets = vec![token.clone(), password.clone(), invited_token.clone()];
     let clean = |what: &str, text: &str| {
         for s in &secrets {
             assert!(
@@ -204,7 +205,27 @@ async fn role_names_are_redacted_like_any_other_text() {
     clean("audit", &audit);
     assert!(audit.contains("redactions=github_pat_classic:1"), "{audit}");
 
+    // A role given in an invite is redacted the same way, before it is stored.
+    let invited = ok(&call(
+        &s1,
+        "create_invite",
+        json!({"role": format!("reviewer {invited_token}")}),
+    )
+    .await);
+    let role_c = invited["role"].as_str().expect("role");
+    clean("invited role", role_c);
+    assert_eq!(role_c, "reviewer GITHUB_TOKEN_REDACTED");
+    let s3 = env.server_with(NO_LIMITS).await;
+    let joined = ok(&call(
+        &s3,
+        "join_conversation",
+        json!({"invite_code": invited["invite_code"]}),
+    )
+    .await);
+    assert_eq!(joined["role"], role_c);
+
     s1.stop().await;
     s2.stop().await;
+    s3.stop().await;
     assert_not_in_files(&env, &secrets, "GITHUB_TOKEN_REDACTED");
 }

@@ -241,8 +241,11 @@ fn pathological_inputs_stay_fast() {
         let start = std::time::Instant::now();
         let out = r.redact(t);
         assert!(std::str::from_utf8(out.text.as_bytes()).is_ok());
+        // Only catastrophic (super-linear) behaviour fails this: a linear
+        // pass over these inputs takes milliseconds even in a debug build on
+        // a loaded machine, a quadratic one minutes.
         assert!(
-            start.elapsed().as_secs_f64() < 2.0,
+            start.elapsed().as_secs_f64() < 30.0,
             "slow on input starting {:?}",
             &t[..20]
         );
