@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::manage::{CommonArgs, stdout};
 use super::output;
 use crate::app::App;
-use crate::service::UnreadSummary;
+use crate::service::{UnreadSummary, summaries_json};
 use crate::store::sqlite::OpenMode;
 
 /// Largest hook input read from stdin, in bytes (hooks send a small JSON object).
@@ -112,25 +112,6 @@ fn render(summaries: &[UnreadSummary]) -> String {
         }
     }
     text
-}
-
-fn summaries_json(summaries: &[UnreadSummary]) -> Value {
-    json!({
-        "unread": summaries.iter().map(|s| s.unread).sum::<u64>(),
-        "conversations": summaries.iter().map(|s| json!({
-            "conversation_id": s.conversation.as_str(),
-            "session_id": s.side.as_str(),
-            "role": s.role,
-            "unread": s.unread,
-            "first": s.first.iter().map(|m| json!({
-                "id": m.id,
-                "from_role": m.from_role,
-                "action_type": m.action_type.as_str(),
-                "first_line": m.first_line,
-                "created_at": m.created_at.to_rfc3339(),
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// The hook answer for `client` at `event` carrying `text`, or `None` to

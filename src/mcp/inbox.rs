@@ -15,11 +15,10 @@ use rmcp::model::{
     ResourceUpdatedNotificationParam,
 };
 use rmcp::service::{Peer, SubscriptionContext};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::BridgeServer;
-use crate::service::{Session, UnreadSummary};
+use crate::service::{Session, summaries_json};
 use crate::store::{Store, YoloStore};
 
 /// The resource's URI.
@@ -54,25 +53,6 @@ fn sessions(session: &Session) -> Vec<(crate::domain::ConversationId, crate::dom
         .collect()
 }
 
-fn render(summaries: &[UnreadSummary]) -> serde_json::Value {
-    json!({
-        "unread": summaries.iter().map(|s| s.unread).sum::<u64>(),
-        "conversations": summaries.iter().map(|s| json!({
-            "conversation_id": s.conversation.as_str(),
-            "session_id": s.side.as_str(),
-            "role": s.role,
-            "unread": s.unread,
-            "first": s.first.iter().map(|m| json!({
-                "id": m.id,
-                "from_role": m.from_role,
-                "action_type": m.action_type.as_str(),
-                "first_line": m.first_line,
-                "created_at": m.created_at.to_rfc3339(),
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 impl<S: YoloStore> BridgeServer<S> {
     /// `resources/read` of the inbox.
     pub(super) async fn read_inbox(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
@@ -87,7 +67,7 @@ impl<S: YoloStore> BridgeServer<S> {
                 tracing::error!(error = %e, "cannot read the inbox resource");
                 ErrorData::internal_error("cannot read the inbox; the server log has details", None)
             })?;
-        let text = render(&summaries).to_string();
+        let text = summaries_json(&summaries).to_string();
         Ok(ReadResourceResult::new(vec![
             ResourceContents::text(text, INBOX_URI).with_mime_type("application/json"),
         ]))

@@ -43,6 +43,27 @@ pub struct UnreadSummary {
     pub first: Vec<UnreadMessage>,
 }
 
+/// Unread summaries as the JSON both the CLI (`inbox --json`) and the
+/// `bridge://inbox` resource give: one shape for scripts and clients.
+pub fn summaries_json(summaries: &[UnreadSummary]) -> serde_json::Value {
+    serde_json::json!({
+        "unread": summaries.iter().map(|s| s.unread).sum::<u64>(),
+        "conversations": summaries.iter().map(|s| serde_json::json!({
+            "conversation_id": s.conversation.as_str(),
+            "session_id": s.side.as_str(),
+            "role": s.role,
+            "unread": s.unread,
+            "first": s.first.iter().map(|m| serde_json::json!({
+                "id": m.id,
+                "from_role": m.from_role,
+                "action_type": m.action_type.as_str(),
+                "first_line": m.first_line,
+                "created_at": m.created_at.to_rfc3339(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// The first non-empty line of `text`, cut at [`PREVIEW_CHARS`] characters.
 fn first_line(text: &str) -> String {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");

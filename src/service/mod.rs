@@ -29,7 +29,7 @@ pub use conversation::{
 };
 pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
 pub use error::ServiceError;
-pub use inbox::{UnreadMessage, UnreadSummary};
+pub use inbox::{UnreadMessage, UnreadSummary, summaries_json};
 pub use invite::{Invited, JoinedSession};
 pub use oversight::Approval;
 pub use redaction::SharedRedactor;
