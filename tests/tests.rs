@@ -14,6 +14,8 @@ mod cli_transfer;
 mod client_compat;
 mod clients;
 mod config_cli;
+mod console;
+mod console_util;
 mod crash;
 mod delivery;
 mod doctor;
