@@ -217,7 +217,7 @@ pub async fn conversations<S: Backend>(
         let now = listing.at;
         let t = listing.heartbeat_timeout_s;
         let body = html! {
-            h1 { "Conversations" }
+            h1 { "Conversations" span id="live".live { "connecting…" } }
             p.hint { "Updates as agents send messages and heartbeats. Heartbeats older than " (t) " s count as not alive." }
             table id="conversations" {
                 thead { tr { th { "Conversation" } th { "Participants (status, heartbeat age)" } th { "Messages" } th { "Unread" } th { "Last message" } th { "Expires" } } }
@@ -415,7 +415,7 @@ pub async fn yolo<S: Backend>(
         let admin = who.user().role == ConsoleRole::Admin;
         let csrf = match &who { Caller::Session { csrf, .. } => csrf.clone(), Caller::Bearer(_) => String::new() };
         let body = html! {
-            h1 { "YOLO: command execution" }
+            h1 { "YOLO: command execution" span id="live".live { "connecting…" } }
             @if !admin { p.notice { "You are signed in as an observer: you see every request, and decide none." } }
             h2 { "Activations" }
             @if activations.is_empty() { p.empty { "No agent has asked to run commands." } }
