@@ -28,7 +28,7 @@ impl ConsoleProc {
     pub async fn start_with(env: &TestEnv, extra: &[&str]) -> ConsoleProc {
         let mut cmd = env.bridge();
         cmd.arg("console").arg("--db").arg(&env.db);
-        if !extra.iter().any(|a| *a == "--listen") {
+        if !extra.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
         cmd.args(extra);
