@@ -9,11 +9,10 @@
 //! be served on its own (`mcp-bridge console`) or nested under `/console`.
 //!
 //! - [`session`]: sessions, cookies, CSRF, bearer tokens.
-//! - [`pages`]: the HTML pages; [`actions`]: sign-in and the YOLO forms.
+//! - [`pages`]: the reading pages; [`yolo`]: the YOLO page and decisions; [`signin`]: sign-in/out.
 //! - [`api`]: `/api/*` JSON; [`live`]: the change watcher and SSE streams.
 //! - [`json`]: JSON shapes; [`assets`]: CSS and JS; [`server`]: listening, TLS.
 
-pub mod actions;
 pub mod api;
 pub mod assets;
 pub mod json;
@@ -21,6 +20,8 @@ pub mod live;
 pub mod pages;
 pub mod server;
 pub mod session;
+pub mod signin;
+pub mod yolo;
 
 use std::sync::Arc;
 
@@ -66,6 +67,11 @@ pub struct Console<S: Backend> {
 impl<S: Backend> Console<S> {
     /// `path` under the console's base.
     pub fn href(&self, path: &str) -> String {
+        // Nested with axum's `Router::nest`, the router's `/` answers the
+        // bare prefix (`/console`), not `/console/`.
+        if path == "/" && !self.options.base.is_empty() {
+            return self.options.base.clone();
+        }
         format!("{}{path}", self.options.base)
     }
 }
@@ -91,15 +97,15 @@ pub fn router<S: Backend>(
         .route("/", get(pages::conversations::<S>))
         .route(
             "/login",
-            get(actions::login_page::<S>).post(actions::login::<S>),
+            get(signin::login_page::<S>).post(signin::login::<S>),
         )
-        .route("/logout", post(actions::logout::<S>))
+        .route("/logout", post(signin::logout::<S>))
         .route("/conversations/{id}", get(pages::conversation::<S>))
         .route("/audit", get(pages::audit::<S>))
-        .route("/yolo", get(pages::yolo::<S>))
-        .route("/yolo/confirm/{conversation}", post(actions::confirm::<S>))
-        .route("/yolo/approve/{proposal}", post(actions::approve::<S>))
-        .route("/yolo/deny/{proposal}", post(actions::deny::<S>))
+        .route("/yolo", get(yolo::page::<S>))
+        .route("/yolo/confirm/{conversation}", post(yolo::confirm::<S>))
+        .route("/yolo/approve/{proposal}", post(yolo::approve::<S>))
+        .route("/yolo/deny/{proposal}", post(yolo::deny::<S>))
         .route("/events", get(api::events::<S>))
         .route("/api/conversations", get(api::conversations::<S>))
         .route("/api/conversations/{id}", get(api::conversation::<S>))
@@ -232,4 +238,49 @@ pub fn message_of(e: &ServiceError) -> String {
 /// A redirect to the sign-in page.
 pub fn to_login<S: Backend>(console: &Console<S>) -> Response {
     Redirect::to(&console.href("/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::OpenMode;
+
+    /// What `serve --http` will do: nest the console under `/console`.
+    #[tokio::test]
+    async fn the_console_nests_under_a_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            crate::config::Config::load(None, std::iter::empty::<(String, String)>()).unwrap();
+        let app = App::open(&dir.path().join("bridge.db"), config, OpenMode::Create).unwrap();
+        let options = ConsoleOptions {
+            base: "/console".into(),
+            tls: false,
+        };
+        let router = Router::new().nest("/console", app_router(&app, options));
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/console", tcp.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(tcp, router).await });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let home = client.get(&base).send().await.unwrap();
+        assert_eq!(home.status(), StatusCode::SEE_OTHER);
+        assert_eq!(home.headers()["location"], "/console/login");
+        let login = client.get(format!("{base}/login")).send().await.unwrap();
+        assert_eq!(login.headers()["content-security-policy"], CSP);
+        let html = login.text().await.unwrap();
+        assert!(html.contains("action=\"/console/login\""), "{html}");
+        assert!(html.contains("src=\"/console/assets/console.js\""), "{html}");
+        assert!(html.contains("data-base=\"/console\""), "{html}");
+        let js = client
+            .get(format!("{base}/assets/console.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(js.status(), StatusCode::OK);
+        assert!(!js.text().await.unwrap().contains("innerHTML ="));
+        let api = client.get(format!("{base}/api/audit")).send().await.unwrap();
+        assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    }
 }

@@ -6,17 +6,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::{Backend, Caller, Console, caller, json::activation_state, message_of, status_of};
+use super::{Backend, Caller, Console, caller, message_of, status_of};
 use crate::domain::{ConversationId, Timestamp};
-use crate::service::{CONFIRM_PHRASE, ServiceError};
-use crate::store::{
-    AuditQuery, ConsoleRole, Conversation, ConversationSummary, Participant, ProposalState,
-};
+use crate::service::ServiceError;
+use crate::store::{AuditQuery, Conversation, ConversationSummary, Participant};
 
 /// Which nav entry is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +182,7 @@ pub fn error_page<S: Backend>(
 }
 
 /// Runs `f` for a signed-in caller, or sends the browser to sign in.
-async fn signed_in<S: Backend, F, Fut>(
+pub(super) async fn signed_in<S: Backend, F, Fut>(
     console: &Arc<Console<S>>,
     headers: &HeaderMap,
     f: F,
@@ -388,111 +386,6 @@ pub async fn audit<S: Backend>(
         Ok(layout(&c2, Some(&who), "Audit", Nav::Audit, "audit", None, body).into_response())
     })
     .await
-}
-
-fn mode_text(mode: crate::domain::YoloMode) -> &'static str {
-    use crate::domain::YoloMode;
-    match mode {
-        YoloMode::Safe => "safe — read-only programs inside the workspace, no shell",
-        YoloMode::Restricted => {
-            "restricted — read-only programs plus listed git/cargo/npm/pip/pytest subcommands and workspace scripts, no shell"
-        }
-        YoloMode::Yolo => {
-            "yolo — ANY shell command except the always-blocked list, through sh -c, workspace writable"
-        }
-    }
-}
-
-/// `GET /yolo`: activations and proposals; admins decide here.
-pub async fn yolo<S: Backend>(
-    State(console): State<Arc<Console<S>>>,
-    headers: HeaderMap,
-) -> Response {
-    let c2 = Arc::clone(&console);
-    signed_in(&console, &headers, |who| async move {
-        let (activations, proposals) = c2.bridge.console_yolo().await?;
-        let now = c2.bridge.console_now();
-        let admin = who.user().role == ConsoleRole::Admin;
-        let csrf = match &who { Caller::Session { csrf, .. } => csrf.clone(), Caller::Bearer(_) => String::new() };
-        let body = html! {
-            h1 { "YOLO: command execution" span id="live".live { "connecting…" } }
-            @if !admin { p.notice { "You are signed in as an observer: you see every request, and decide none." } }
-            h2 { "Activations" }
-            @if activations.is_empty() { p.empty { "No agent has asked to run commands." } }
-            @for a in &activations {
-                @let r = &a.request;
-                @let state = activation_state(a, now);
-                section.activation.(state) data-conversation=(r.conversation.as_str()) {
-                    h3 { code { (r.conversation.as_str()) } " — " (state) }
-                    dl {
-                        dt { "asked by" } dd { "side " (r.requested_by.as_str()) " at " (r.requested_at) }
-                        dt { "mode" } dd.mode { (mode_text(r.mode)) }
-                        dt { "workspace" } dd { code.workspace { (r.workspace.to_string_lossy()) } }
-                        dt { "sandbox" } dd.sandbox {
-                            @if r.sandbox { "on (bubblewrap: no network, read-only system, private /tmp, clean environment)" }
-                            @else { strong { "OFF — commands run directly on this machine with the server's user rights" } }
-                        }
-                        dt { "timeout" } dd { (r.timeout_s) " s per command" }
-                        @if let Some(t) = a.expires_at { dt { "active until" } dd { (t) } }
-                    }
-                    @if admin && state == "pending" {
-                        form.decide method="post" action=(c2.href(&format!("/yolo/confirm/{}", r.conversation.as_str()))) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            input type="hidden" name="requested_at" value=(r.requested_at.as_micros());
-                            label { "Type " code { (CONFIRM_PHRASE) } " " input name="phrase" autocomplete="off" required; }
-                            label { "Operator passphrase " input name="passphrase" type="password" autocomplete="off" required; }
-                            button type="submit" { "Confirm activation" }
-                        }
-                    }
-                }
-            }
-            h2 { "Proposed commands" }
-            @if proposals.is_empty() { p.empty { "No commands proposed." } }
-            @for p in &proposals {
-                section.proposal.(p.state.as_str()) id=(format!("proposal-{}", p.id)) data-proposal=(p.id) {
-                    h3 { code { (p.id) } " — " (p.state.as_str()) }
-                    dl {
-                        dt { "conversation" } dd { a href=(c2.href(&format!("/conversations/{}", p.conversation.as_str()))) { code { (p.conversation.as_str()) } } }
-                        dt { "from" } dd { "side " (p.side.as_str()) " at " (p.created_at) }
-                        dt { "mode" } dd { (p.mode.as_str()) }
-                        @if let Some(a) = activations.iter().find(|a| a.request.conversation == p.conversation) {
-                            dt { "workspace" } dd { code { (a.request.workspace.to_string_lossy()) } }
-                            dt { "sandbox" } dd { @if a.request.sandbox { "on" } @else { strong { "OFF" } } }
-                        }
-                        dt { "command (exactly what will run)" } dd { pre.command { (p.command) } }
-                    }
-                    @if admin && p.state == ProposalState::Pending {
-                        form.decide method="post" action=(c2.href(&format!("/yolo/approve/{}", p.id))) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            label { "Operator passphrase " input name="passphrase" type="password" autocomplete="off" required; }
-                            button type="submit" { "Approve this exact command" }
-                        }
-                        form.decide method="post" action=(c2.href(&format!("/yolo/deny/{}", p.id))) {
-                            input type="hidden" name="csrf" value=(csrf);
-                            button.deny type="submit" { "Deny" }
-                        }
-                    }
-                }
-            }
-        };
-        Ok(layout(&c2, Some(&who), "YOLO", Nav::Yolo, "yolo", None, body).into_response())
-    })
-    .await
-}
-
-/// A plain status page with a message (for decisions).
-pub fn outcome_page<S: Backend>(
-    console: &Console<S>,
-    who: &Caller,
-    status: StatusCode,
-    title: &str,
-    body: Markup,
-) -> Response {
-    (
-        status,
-        layout(console, Some(who), title, Nav::Yolo, "outcome", None, body),
-    )
-        .into_response()
 }
 
 #[cfg(test)]
