@@ -466,6 +466,30 @@ async fn admins_decide_yolo_with_the_passphrase_and_observers_cannot() {
             .windows(token.len())
             .any(|w| w == token.as_bytes())
     );
+
+    // Revoking ends it at once; observers cannot.
+    let refused = observer_b
+        .post(
+            &format!("/yolo/revoke/{}", conv.id),
+            &[("csrf", &observer_b.csrf)],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        crate::yolo_util::activation_state(&env, &conv.id).as_deref(),
+        Some("active")
+    );
+    let revoked = admin_b
+        .post(
+            &format!("/yolo/revoke/{}", conv.id),
+            &[("csrf", &admin_b.csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        crate::yolo_util::activation_state(&env, &conv.id).as_deref(),
+        Some("revoked")
+    );
     server.stop().await;
 }
 
@@ -540,4 +564,67 @@ async fn listening_rules_and_tls() {
             && cookie.contains("HttpOnly"),
         "{cookie}"
     );
+}
+
+#[tokio::test]
+async fn token_commands_create_list_and_revoke() {
+    let env = TestEnv::new("console_tokens");
+    let token = make_token(&env, "alice", "admin");
+    assert!(
+        token.starts_with("mcpc_") && token.len() == 5 + 64,
+        "{token}"
+    );
+    let run = |args: &[&str]| {
+        env.bridge()
+            .arg("console")
+            .args(args)
+            .arg("--db")
+            .arg(&env.db)
+            .output()
+            .unwrap()
+    };
+    let dup = run(&["token", "create", "alice", "--role", "observer"]);
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("exists already"));
+    let bad = run(&["token", "create", "<b>", "--role", "observer"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = run(&["token", "create", "wall", "--role", "observer"]);
+    assert!(text.status.success());
+    assert!(String::from_utf8_lossy(&text.stdout).contains("shown only now"));
+    let list = run(&["token", "list", "--json"]);
+    let v: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let names: Vec<_> = v["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("alice".to_owned(), "admin".to_owned()),
+            ("wall".to_owned(), "observer".to_owned())
+        ]
+    );
+    assert!(
+        !String::from_utf8_lossy(&list.stdout).contains("mcpc_"),
+        "list never shows tokens"
+    );
+    assert!(run(&["token", "revoke", "wall"]).status.success());
+    assert_eq!(
+        run(&["token", "revoke", "wall"]).status.code(),
+        Some(1),
+        "revoking twice is refused"
+    );
+    let plain = String::from_utf8_lossy(&run(&["token", "list"]).stdout).into_owned();
+    assert!(
+        plain.contains("wall") && plain.contains("revoked"),
+        "{plain}"
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM audit_log WHERE action IN ('console token create', 'console token revoke')"), 3);
 }

@@ -34,7 +34,7 @@ impl ConsoleProc {
         cmd.args(extra);
         let mut cmd = tokio::process::Command::from(cmd);
         cmd.stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn mcp-bridge console");
         let stdout = child.stdout.take().expect("piped stdout");

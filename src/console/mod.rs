@@ -106,6 +106,7 @@ pub fn router<S: Backend>(
         .route("/yolo/confirm/{conversation}", post(yolo::confirm::<S>))
         .route("/yolo/approve/{proposal}", post(yolo::approve::<S>))
         .route("/yolo/deny/{proposal}", post(yolo::deny::<S>))
+        .route("/yolo/revoke/{conversation}", post(yolo::revoke::<S>))
         .route("/events", get(api::events::<S>))
         .route("/api/conversations", get(api::conversations::<S>))
         .route("/api/conversations/{id}", get(api::conversation::<S>))
@@ -271,7 +272,10 @@ mod tests {
         assert_eq!(login.headers()["content-security-policy"], CSP);
         let html = login.text().await.unwrap();
         assert!(html.contains("action=\"/console/login\""), "{html}");
-        assert!(html.contains("src=\"/console/assets/console.js\""), "{html}");
+        assert!(
+            html.contains("src=\"/console/assets/console.js\""),
+            "{html}"
+        );
         assert!(html.contains("data-base=\"/console\""), "{html}");
         let js = client
             .get(format!("{base}/assets/console.js"))
@@ -280,7 +284,11 @@ mod tests {
             .unwrap();
         assert_eq!(js.status(), StatusCode::OK);
         assert!(!js.text().await.unwrap().contains("innerHTML ="));
-        let api = client.get(format!("{base}/api/audit")).send().await.unwrap();
+        let api = client
+            .get(format!("{base}/api/audit"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     }
 }

@@ -67,6 +67,13 @@ pub async fn page<S: Backend>(
                         dt { "timeout" } dd { (r.timeout_s) " s per command" }
                         @if let Some(t) = a.expires_at { dt { "active until" } dd { (t) } }
                     }
+                    @if admin && state == "active" {
+                        form.decide method="post" action=(c2.href(&format!("/yolo/revoke/{}", r.conversation.as_str()))) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.deny type="submit" { "Revoke now" }
+                            span.hint { "ends command execution at once; pending approvals die with it" }
+                        }
+                    }
                     @if admin && state == "pending" {
                         form.decide method="post" action=(c2.href(&format!("/yolo/confirm/{}", r.conversation.as_str()))) {
                             input type="hidden" name="csrf" value=(csrf);
@@ -291,6 +298,41 @@ pub async fn deny<S: Backend>(
                 p { a href=(console.href("/yolo")) { "Back to YOLO" } }
             };
             outcome_page(&console, &who, StatusCode::OK, "Denied", body)
+        }
+        Err(e) => refused(&console, &who, &e),
+    }
+}
+
+/// `POST /yolo/revoke/{conversation}`: an admin ends command execution at once.
+pub async fn revoke<S: Backend>(
+    State(console): State<Arc<Console<S>>>,
+    Path(conversation): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let who = match checked(&console, &headers, &form.csrf, "yolo revoke").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Ok(conversation) = ConversationId::parse(&conversation) else {
+        return refused(
+            &console,
+            &who,
+            &ServiceError::NotFound("no such conversation".into()),
+        );
+    };
+    match console
+        .bridge
+        .console_revoke(who.user(), &conversation)
+        .await
+    {
+        Ok(()) => {
+            let body = html! {
+                h1 { "Revoked" }
+                p id="outcome" { "Command execution revoked for " code { (conversation.as_str()) } "; its pending proposals were denied." }
+                p { a href=(console.href("/yolo")) { "Back to YOLO" } }
+            };
+            outcome_page(&console, &who, StatusCode::OK, "Revoked", body)
         }
         Err(e) => refused(&console, &who, &e),
     }

@@ -26,6 +26,8 @@ use crate::store::{
 pub const CONSOLE_TOKEN_PREFIX: &str = "mcpc_";
 /// Longest console token name, in bytes.
 pub const MAX_TOKEN_NAME: usize = 64;
+/// How often a token's `last_used_at` is updated at most, in microseconds.
+const TOUCH_INTERVAL_US: i64 = 60 * 1_000_000;
 /// What a human types to confirm an activation from the console.
 pub const CONFIRM_PHRASE: &str = "I UNDERSTAND THE RISKS";
 
@@ -182,7 +184,11 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
                 .record_management(at, user.draft("console sign_in", None))
                 .await?;
         }
-        if let Err(e) = self.store.touch_console_token(t.name, at).await {
+        // A script polling the API should not cost a write per request.
+        let stale = t
+            .last_used_at
+            .is_none_or(|used| at.micros_since(used) >= TOUCH_INTERVAL_US);
+        if stale && let Err(e) = self.store.touch_console_token(t.name, at).await {
             tracing::warn!(error = %e, "cannot record a console token's use");
         }
         Ok(user)

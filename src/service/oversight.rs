@@ -190,7 +190,19 @@ impl<S: YoloStore> Bridge<S> {
     /// # Errors
     /// `not_found` when it had none.
     pub async fn yolo_revoke(&self, conversation: &ConversationId) -> Result<(), ServiceError> {
-        let draft = cli_draft("yolo revoke", Some(conversation));
+        self.yolo_revoke_by(&Decider::CLI, conversation).await
+    }
+
+    /// [`Bridge::yolo_revoke`] on behalf of `by`.
+    pub(super) async fn yolo_revoke_by(
+        &self,
+        by: &Decider<'_>,
+        conversation: &ConversationId,
+    ) -> Result<(), ServiceError> {
+        let mut draft = by.draft("yolo revoke", Some(conversation));
+        if let Some(name) = by.name {
+            draft.detail = Some(format!("by={name}"));
+        }
         match self
             .store
             .revoke_activation(conversation.clone(), self.clock.now(), draft.clone())

@@ -137,4 +137,19 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             .await?;
         self.yolo_deny_by(&user.decider(), id).await
     }
+
+    /// Ends command execution for `conversation` at once, for an admin (no
+    /// passphrase: revoking only makes things safer).
+    ///
+    /// # Errors
+    /// `forbidden` for an observer; `not_found` without an activation.
+    pub async fn console_revoke(
+        &self,
+        user: &ConsoleUser,
+        conversation: &ConversationId,
+    ) -> Result<(), ServiceError> {
+        self.console_admin(user, "yolo revoke", Some(conversation))
+            .await?;
+        self.yolo_revoke_by(&user.decider(), conversation).await
+    }
 }
