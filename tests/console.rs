@@ -342,6 +342,9 @@ async fn events_stream_messages_statuses_and_audit_records_as_they_commit() {
     send(&server, &conv, "b", "second").await;
     let m2 = next_event(&mut stream, "message", |_| true).await;
     assert_eq!(m2["content"], "second");
+    // The console stops on SIGTERM even with event streams open.
+    assert_eq!(console.terminate().await, Some(0));
+    drop((stream, all));
     server.stop().await;
 }
 

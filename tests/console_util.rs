@@ -15,7 +15,7 @@ use crate::util::*;
 pub struct ConsoleProc {
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub base: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
 }
 
 impl ConsoleProc {
@@ -49,10 +49,21 @@ impl ConsoleProc {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .trim_end_matches('/')
             .to_owned();
-        ConsoleProc {
-            base,
-            _child: child,
-        }
+        ConsoleProc { base, child }
+    }
+}
+
+impl ConsoleProc {
+    /// Sends SIGTERM and waits for the console to exit; returns its exit code.
+    pub async fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().expect("console still running");
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe { libc::kill(i32::try_from(pid).unwrap(), libc::SIGTERM) };
+        let status = tokio::time::timeout(EVENT_TIMEOUT, self.child.wait())
+            .await
+            .expect("the console exits after SIGTERM")
+            .unwrap();
+        status.code()
     }
 }
 

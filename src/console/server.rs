@@ -105,11 +105,39 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Serves `router` on `tcp` (with TLS when `tls` is given) until `shutdown`.
+/// How long requests in flight may finish after a shutdown signal. Event
+/// streams never finish by themselves, so the console stops after this
+/// even with a browser still watching.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Serves `router` on `tcp` (with TLS when `tls` is given) until `shutdown`,
+/// then gives requests in flight [`SHUTDOWN_GRACE`] to finish.
 ///
 /// # Errors
 /// When serving fails.
 pub async fn serve(
+    tcp: TcpListener,
+    tls: Option<ServerConfig>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signalled.cancel();
+    });
+    let graceful = stop.clone().cancelled_owned();
+    tokio::select! {
+        served = serve_until(tcp, tls, router, graceful) => served,
+        () = async {
+            stop.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => Ok(()),
+    }
+}
+
+async fn serve_until(
     tcp: TcpListener,
     tls: Option<ServerConfig>,
     router: Router,
