@@ -319,6 +319,11 @@ async fn events_stream_messages_statuses_and_audit_records_as_they_commit() {
     assert_eq!(m["from"], "a");
     assert!(m["content"].as_str().unwrap().starts_with("hello from a"));
     assert!(!m["content"].as_str().unwrap().contains("hunter2"), "{m}");
+    let line = next_event(&mut stream, "conversation", |v| v["messages"] == 1).await;
+    assert_eq!(
+        line["unread"]["b"], 1,
+        "the overview line comes with it: {line}"
+    );
     let audit = next_event(&mut all, "audit", |v| v["action"] == "send_to_partner").await;
     assert_eq!(audit["conversation_id"], conv.id.as_str());
 

@@ -107,6 +107,15 @@ async fn the_console_in_a_real_browser() {
     })
     .await;
     b.screenshot(&shot("conversations")).await;
+    // The overview follows new messages without a reload (or a refetch).
+    b.script("document.body.dataset.marker = 'list';").await;
+    send(&server, &other, "b", "Agreed, two steps.").await;
+    let count = format!("tr[data-conversation=\"{}\"] td:nth-child(3)", other.id);
+    b.wait_text(&count, |t| t == "2").await;
+    assert_eq!(
+        b.script("return document.body.dataset.marker;").await,
+        "list"
+    );
 
     // Agent text is text: the script tag shows literally and never runs.
     b.goto(&format!("{base}/conversations/{}", conv.id)).await;

@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 use super::{Backend, json as view};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::service::{Bridge, ServiceError};
-use crate::store::{ConversationRecord, ProposalState};
+use crate::store::{ConversationRecord, ConversationSummary, ProposalState};
 
 /// Audit records read per poll; more wait for the next turn of the loop.
 const AUDIT_BATCH: u32 = 500;
@@ -29,7 +29,8 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// One change, ready to send.
 #[derive(Debug, Clone)]
 pub struct LiveEvent {
-    /// `message`, `status`, `read`, `proposal`, `activation` or `audit`.
+    /// `message`, `status`, `read`, `conversation` (the overview line after
+    /// any of those), `proposal`, `activation` or `audit`.
     pub kind: &'static str,
     /// The conversation concerned, for per-conversation streams.
     pub conversation: Option<String>,
@@ -195,10 +196,17 @@ impl<S: Backend> Watcher<S> {
             }
             seen.unread.insert(m.message.id, m.unread_by.clone());
         }
-        if announce {
+        if announce && !events.is_empty() {
             for (kind, data) in events {
                 self.emit(kind, Some(&id), data);
             }
+            // The overview's row, so a page need not fetch (and audit) the list.
+            let summary = summarize(r);
+            self.emit(
+                "conversation",
+                Some(&id),
+                view::summary(&summary, now, timeout),
+            );
         }
     }
 
@@ -227,6 +235,29 @@ impl<S: Backend> Watcher<S> {
             }
         }
         Ok(())
+    }
+}
+
+/// The overview line of a conversation read in full.
+fn summarize(r: &ConversationRecord) -> ConversationSummary {
+    let unread = r
+        .conversation
+        .participants
+        .iter()
+        .map(|p| {
+            let n = r
+                .messages
+                .iter()
+                .filter(|m| m.unread_by.contains(&p.side))
+                .count();
+            (p.side, u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .collect();
+    ConversationSummary {
+        conversation: r.conversation.clone(),
+        messages: u64::try_from(r.messages.len()).unwrap_or(u64::MAX),
+        unread,
+        last_message_at: r.messages.last().map(|m| m.message.created_at),
     }
 }
 

@@ -110,34 +110,33 @@
     tickAges();
   }
 
+  // One overview row from a conversation's JSON (an `conversation` event or the list).
+  function updateRow(c) {
+    const tbody = document.querySelector("#conversations tbody");
+    if (!tbody) return;
+    const row = tbody.querySelector('tr[data-conversation="' + CSS.escape(c.id) + '"]');
+    if (!row) { location.reload(); return; }
+    const cells = row.children;
+    cells[2].textContent = String(c.messages);
+    const unread = cells[3];
+    unread.textContent = "";
+    Object.keys(c.unread).forEach(function (side) {
+      const n = c.unread[side];
+      unread.appendChild(el("span", "unread" + (n === 0 ? " zero" : ""), side + ": " + n));
+      unread.appendChild(document.createTextNode(" "));
+    });
+    if (c.last_message_at) {
+      cells[4].textContent = "";
+      const a = el("span", "age"); a.dataset.since = c.last_message_at; cells[4].appendChild(a);
+    }
+    c.participants.forEach(function (p) { p.conversation_id = c.id; setStatus(p); });
+    tickAges();
+  }
+
   function refreshList() {
     fetch(base + "/api/conversations", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) {
-        if (!data) return;
-        const tbody = document.querySelector("#conversations tbody");
-        if (!tbody) return;
-        const known = new Set(Array.from(tbody.querySelectorAll("tr[data-conversation]")).map(function (r) { return r.dataset.conversation; }));
-        data.conversations.forEach(function (c) {
-          if (!known.has(c.id)) { location.reload(); return; }
-          const row = tbody.querySelector('tr[data-conversation="' + CSS.escape(c.id) + '"]');
-          const cells = row.children;
-          cells[2].textContent = String(c.messages);
-          const unread = cells[3];
-          unread.textContent = "";
-          Object.keys(c.unread).forEach(function (side) {
-            const n = c.unread[side];
-            unread.appendChild(el("span", "unread" + (n === 0 ? " zero" : ""), side + ": " + n));
-            unread.appendChild(document.createTextNode(" "));
-          });
-          if (c.last_message_at) {
-            cells[4].textContent = "";
-            const a = el("span", "age"); a.dataset.since = c.last_message_at; cells[4].appendChild(a);
-          }
-          c.participants.forEach(function (p) { p.conversation_id = c.id; setStatus(p); });
-        });
-        tickAges();
-      });
+      .then(function (data) { if (data) data.conversations.forEach(updateRow); });
   }
 
   function catchUp() {
@@ -160,7 +159,9 @@
   source.addEventListener("message", function (e) {
     const m = JSON.parse(e.data);
     if (page === "conversation" && m.conversation_id === conv) addMessage(m, true);
-    if (page === "conversations") refreshList();
+  });
+  source.addEventListener("conversation", function (e) {
+    if (page === "conversations") updateRow(JSON.parse(e.data));
   });
   source.addEventListener("status", function (e) {
     const p = JSON.parse(e.data);
@@ -170,7 +171,6 @@
     const r = JSON.parse(e.data);
     const li = document.getElementById("m" + r.message_id);
     if (li) { const rs = li.querySelector(".readstate"); if (rs) rs.textContent = readText(r.unread_by); }
-    if (page === "conversations") refreshList();
   });
   function yoloChanged() {
     if (page !== "yolo") return;
