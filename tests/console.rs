@@ -271,6 +271,22 @@ async fn api_serves_json_and_pages_escape_agent_text() {
     let records = audit["records"].as_array().unwrap();
     assert_eq!(records.len(), 1, "{audit}");
     assert_eq!(records[0]["action"], "send_to_partner");
+    let recent: Value = api(
+        &console,
+        Some(&observer),
+        "/api/audit?since=1h&action=create_conversation",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        recent["records"].as_array().unwrap().len(),
+        1,
+        "ages work as in the CLI: {recent}"
+    );
+    let bad = api(&console, Some(&observer), "/api/audit?since=yesterday").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let page = browser.get("/audit?verify=1").await.text().await.unwrap();
     assert!(page.contains("Chain intact"), "{page}");
     // The console's own reads are in the trail, by name.

@@ -323,7 +323,10 @@ impl AuditFilter {
             .map(|c| ConversationId::parse(&c))
             .transpose()?;
         let since = nonempty(&self.since)
-            .map(|s| Timestamp::parse_rfc3339(&s))
+            .map(|s| {
+                crate::domain::parse_since(&s, Timestamp::now())
+                    .map_err(|reason| crate::domain::InvalidValue::new("since", reason))
+            })
             .transpose()?;
         Ok(AuditQuery {
             conversation,
@@ -353,7 +356,7 @@ pub async fn audit<S: Backend>(
             form.filters method="get" action=(c2.href("/audit")) {
                 label { "Conversation " input name="conversation" value=[query.conversation.as_ref().map(|c| c.as_str())] placeholder="conv_…"; }
                 label { "Action " input name="action" value=[query.action.as_deref()] placeholder="send_to_partner"; }
-                label { "Since " input name="since" value=[filter.since.as_deref()] placeholder="2026-01-31T12:00:00Z"; }
+                label { "Since " input name="since" value=[filter.since.as_deref()] placeholder="2h, 2026-01-31 or RFC 3339"; }
                 label { "Limit " input name="limit" type="number" min="1" max="5000" value=(query.limit); }
                 label { input type="checkbox" name="verify" value="1" checked[verify.is_some()]; " verify the chain" }
                 button type="submit" { "Show" }
