@@ -33,7 +33,18 @@ pub fn installed() -> Option<(String, String)> {
 pub struct Browser {
     url: String,
     http: reqwest::Client,
-    _driver: tokio::process::Child,
+    driver: tokio::process::Child,
+}
+
+impl Drop for Browser {
+    /// A test that fails before [`Browser::quit`] must not leave Chromium
+    /// running: kill the driver's whole process group.
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id().and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill(2) on our own child's process group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
 }
 
 impl Browser {
@@ -48,6 +59,9 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
+            // Its own process group, which the browser it starts inherits,
+            // so a failing test can kill both (see `Drop`).
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("spawn chromedriver");
@@ -90,7 +104,7 @@ impl Browser {
         Browser {
             url: format!("{base}/session/{id}"),
             http,
-            _driver: child,
+            driver: child,
         }
     }
 
