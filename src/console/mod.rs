@@ -157,8 +157,8 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-/// How a request is authenticated.
-#[derive(Debug, Clone)]
+/// How a request is authenticated. No `Debug`: it holds the CSRF token.
+#[derive(Clone)]
 pub enum Caller {
     /// A browser session (forms need its CSRF token).
     Session {

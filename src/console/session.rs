@@ -20,7 +20,8 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 const MAX_SESSIONS: usize = 1024;
 
 /// A signed-in browser.
-#[derive(Debug, Clone)]
+// No `Debug`: it holds the CSRF token.
+#[derive(Clone)]
 pub struct Session {
     /// The token's holder.
     pub user: ConsoleUser,
@@ -31,7 +32,7 @@ pub struct Session {
 
 /// The sessions of one console process, by the digest of their id (a
 /// memory dump shows no usable cookie).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
 }

@@ -54,7 +54,8 @@ pub async fn login_page<S: Backend>(State(console): State<Arc<Console<S>>>) -> R
 }
 
 /// The sign-in form.
-#[derive(Debug, Deserialize)]
+// No `Debug`: it holds a token.
+#[derive(Deserialize)]
 pub struct LoginForm {
     /// The console token.
     #[serde(default)]
@@ -116,7 +117,7 @@ pub async fn login<S: Backend>(
 }
 
 /// A form that carries only the CSRF token.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CsrfForm {
     /// The session's CSRF token.
     #[serde(default)]

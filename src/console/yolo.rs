@@ -174,7 +174,8 @@ async fn checked<S: Backend>(
 }
 
 /// The activation form.
-#[derive(Debug, Deserialize)]
+// No `Debug`: it holds the passphrase.
+#[derive(Deserialize)]
 pub struct ConfirmForm {
     #[serde(default)]
     csrf: String,
@@ -239,7 +240,8 @@ pub async fn confirm<S: Backend>(
 }
 
 /// The approval form.
-#[derive(Debug, Deserialize)]
+// No `Debug`: it holds the passphrase.
+#[derive(Deserialize)]
 pub struct ApproveForm {
     #[serde(default)]
     csrf: String,
