@@ -61,7 +61,8 @@ impl Outcome {
 /// What the caller knows about an action before the store records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditDraft {
-    /// Who acted: `mcp` (a tool call) or `cli` (a management command).
+    /// Who acted: `mcp` (a tool call), `cli` (a management command) or
+    /// `console` (the web console, with the token's name in `detail`).
     pub actor: &'static str,
     /// The tool or command name.
     pub action: String,

@@ -294,11 +294,13 @@ macro_rules! wire_enum {
 
 mod invite;
 mod session;
+mod since;
 
 pub use invite::{
     INVITE_BITS, INVITE_CODE_PATTERN, INVITE_SYMBOLS, InviteCode, MAX_INVITE_CODE_CHARS,
 };
 pub use session::{MAX_SESSIONS, ParticipantKind, SESSION_ID_PATTERN, Side};
+pub use since::parse_since;
 
 wire_enum! {
     /// What a message is for; helps the partner decide how to react.

@@ -10,6 +10,7 @@
 //! - [`app`]: wiring; opens the store and builds the service. The only file naming a backend.
 //! - [`config`]: defaults + TOML file + `MCP_BRIDGE_*` variables → validated [`config::Config`].
 //! - [`transport`]: stdio (and the shutdown signal).
+//! - [`console`]: the web console (axum): pages, JSON API, live events; calls the service.
 //! - [`mcp`]: the tools as rmcp declares them; argument schemas, results, error mapping.
 //! - [`service`]: the rules: authentication, expiry, size, redaction, long-poll, audit.
 //! - [`store`]: the `Store` trait and its SQLite backend; every SQL string lives there.
@@ -27,6 +28,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod display;
 pub mod domain;
 pub mod mcp;

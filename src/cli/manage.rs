@@ -77,32 +77,7 @@ pub(super) fn parse_conversation(text: &str) -> Result<ConversationId, String> {
 
 /// Parses `--since`: RFC 3339, a UTC date, or an age before now.
 fn parse_since(text: &str) -> Result<Timestamp, String> {
-    if let Ok(t) = Timestamp::parse_rfc3339(text) {
-        return Ok(t);
-    }
-    if let Ok(date) = text.parse::<jiff::civil::Date>()
-        && let Ok(zoned) = date.to_zoned(jiff::tz::TimeZone::UTC)
-    {
-        return Ok(Timestamp::from_micros(zoned.timestamp().as_microsecond()));
-    }
-    let bad = || {
-        format!(
-            "{text:?} is not a time: use RFC 3339 (2026-01-31T12:00:00Z), a date (2026-01-31) or an age (30m, 2h, 7d)"
-        )
-    };
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(bad()),
-    };
-    let micros = n.checked_mul(seconds * 1_000_000).ok_or_else(bad)?;
-    Ok(Timestamp::now().plus_micros(-micros))
+    crate::domain::parse_since(text, Timestamp::now())
 }
 
 /// Opens the database named by `db` for a management command.

@@ -1,6 +1,7 @@
 //! The `mcp-bridge` command line: argument definitions and dispatch only.
 //! Each subcommand lives in its own module and calls the service layer.
 
+mod console;
 mod demo;
 mod doctor;
 mod inbox;
@@ -93,6 +94,11 @@ enum Command {
     Redact(redact::RedactArgs),
     /// The human stages of command execution: confirm, approve, deny, revoke, status, restore.
     Yolo(yolo::YoloArgs),
+    /// The web console for the humans overseeing the agents, and its sign-in tokens.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge console token create alice --role admin\n  mcp-bridge console                      # http://127.0.0.1:8766/\n  mcp-bridge console --listen 0.0.0.0:8766 --tls-cert cert.pem --tls-key key.pem"
+    )]
+    Console(console::ConsoleArgs),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -244,6 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inbox(args) => inbox::inbox(args),
         Command::Redact(args) => redact::run(args),
         Command::Yolo(args) => yolo::run(args),
+        Command::Console(args) => console::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Config(ConfigCommand::Example) => {

@@ -7,6 +7,7 @@
 //! management CLI both call this layer; neither touches the store directly.
 
 mod admin;
+mod console;
 mod conversation;
 mod delivery;
 mod error;
@@ -23,6 +24,10 @@ use std::sync::Arc;
 pub use admin::{
     ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Export, ExportFileError, Imported,
     Layout, Listing, RevealedTokens, Shown, validate_export, write_export,
+};
+pub use console::{
+    CONFIRM_PHRASE, CONSOLE_TOKEN_PREFIX, ConsoleUser, console_token_hash, random_secret,
+    valid_token_name,
 };
 pub use conversation::{
     Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,

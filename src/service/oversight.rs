@@ -22,7 +22,37 @@ pub struct Approval {
 }
 
 fn cli_draft(action: &str, conversation: Option<&ConversationId>) -> AuditDraft {
-    AuditDraft::new("cli", action).on(conversation.map(ConversationId::as_str), None)
+    Decider::CLI.draft(action, conversation)
+}
+
+/// Who takes a human decision: the terminal (`cli`), or a named console
+/// token (`console`), whose name goes into the audit record's detail.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Decider<'a> {
+    /// The audit actor.
+    pub actor: &'static str,
+    /// The console token's name, if any.
+    pub name: Option<&'a str>,
+}
+
+impl Decider<'_> {
+    /// The management command line.
+    pub const CLI: Decider<'static> = Decider {
+        actor: "cli",
+        name: None,
+    };
+
+    fn draft(&self, action: &str, conversation: Option<&ConversationId>) -> AuditDraft {
+        AuditDraft::new(self.actor, action).on(conversation.map(ConversationId::as_str), None)
+    }
+
+    /// Sets the draft's detail to `text`, naming the console token if any.
+    fn detail(&self, draft: &mut AuditDraft, text: String) {
+        draft.detail = Some(match self.name {
+            Some(name) => format!("{text} by={name}"),
+            None => text,
+        });
+    }
 }
 
 impl<S: YoloStore> Bridge<S> {
@@ -57,14 +87,26 @@ impl<S: YoloStore> Bridge<S> {
     /// # Errors
     /// `conflict` when the request changed meanwhile.
     pub async fn yolo_confirm(&self, activation: &Activation) -> Result<Activation, ServiceError> {
+        self.yolo_confirm_by(&Decider::CLI, activation).await
+    }
+
+    /// [`Bridge::yolo_confirm`] on behalf of `by`.
+    pub(super) async fn yolo_confirm_by(
+        &self,
+        by: &Decider<'_>,
+        activation: &Activation,
+    ) -> Result<Activation, ServiceError> {
         let conv = &activation.request.conversation;
         let at = self.clock.now();
         let expires_at = at.plus_micros(self.settings.yolo.activation_ttl_us);
-        let mut draft = cli_draft("yolo confirm", Some(conv));
-        draft.detail = Some(format!(
-            "mode={} sandbox={}",
-            activation.request.mode, activation.request.sandbox
-        ));
+        let mut draft = by.draft("yolo confirm", Some(conv));
+        by.detail(
+            &mut draft,
+            format!(
+                "mode={} sandbox={}",
+                activation.request.mode, activation.request.sandbox
+            ),
+        );
         match self
             .store
             .confirm_activation(
@@ -91,9 +133,21 @@ impl<S: YoloStore> Bridge<S> {
 
     /// Records a confirmation the human did not complete (wrong phrase or code).
     pub async fn yolo_confirmation_failed(&self, conversation: &ConversationId, reason: &str) {
-        let mut draft = cli_draft("yolo confirm", Some(conversation))
+        self.yolo_confirmation_failed_by(&Decider::CLI, conversation, reason)
+            .await;
+    }
+
+    /// [`Bridge::yolo_confirmation_failed`] on behalf of `by`.
+    pub(super) async fn yolo_confirmation_failed_by(
+        &self,
+        by: &Decider<'_>,
+        conversation: &ConversationId,
+        reason: &str,
+    ) {
+        let mut draft = by
+            .draft("yolo confirm", Some(conversation))
             .failed(Outcome::Denied, "confirmation_failed");
-        draft.detail = Some(reason.to_owned());
+        by.detail(&mut draft, reason.to_owned());
         self.audit(draft).await;
     }
 
@@ -105,9 +159,22 @@ impl<S: YoloStore> Bridge<S> {
         conversation: Option<&ConversationId>,
         reason: &str,
     ) {
-        let mut draft =
-            cli_draft(action, conversation).failed(Outcome::Denied, "passphrase_refused");
-        draft.detail = Some(reason.to_owned());
+        self.yolo_passphrase_refused_by(&Decider::CLI, action, conversation, reason)
+            .await;
+    }
+
+    /// [`Bridge::yolo_passphrase_refused`] on behalf of `by`.
+    pub(super) async fn yolo_passphrase_refused_by(
+        &self,
+        by: &Decider<'_>,
+        action: &str,
+        conversation: Option<&ConversationId>,
+        reason: &str,
+    ) {
+        let mut draft = by
+            .draft(action, conversation)
+            .failed(Outcome::Denied, "passphrase_refused");
+        by.detail(&mut draft, reason.to_owned());
         self.audit(draft).await;
     }
 
@@ -123,7 +190,19 @@ impl<S: YoloStore> Bridge<S> {
     /// # Errors
     /// `not_found` when it had none.
     pub async fn yolo_revoke(&self, conversation: &ConversationId) -> Result<(), ServiceError> {
-        let draft = cli_draft("yolo revoke", Some(conversation));
+        self.yolo_revoke_by(&Decider::CLI, conversation).await
+    }
+
+    /// [`Bridge::yolo_revoke`] on behalf of `by`.
+    pub(super) async fn yolo_revoke_by(
+        &self,
+        by: &Decider<'_>,
+        conversation: &ConversationId,
+    ) -> Result<(), ServiceError> {
+        let mut draft = by.draft("yolo revoke", Some(conversation));
+        if let Some(name) = by.name {
+            draft.detail = Some(format!("by={name}"));
+        }
         match self
             .store
             .revoke_activation(conversation.clone(), self.clock.now(), draft.clone())
@@ -213,9 +292,18 @@ impl<S: YoloStore> Bridge<S> {
     /// # Errors
     /// `conflict` when it was decided meanwhile.
     pub async fn yolo_approve(&self, proposal: &Proposal) -> Result<Approval, ServiceError> {
+        self.yolo_approve_by(&Decider::CLI, proposal).await
+    }
+
+    /// [`Bridge::yolo_approve`] on behalf of `by`.
+    pub(super) async fn yolo_approve_by(
+        &self,
+        by: &Decider<'_>,
+        proposal: &Proposal,
+    ) -> Result<Approval, ServiceError> {
         let at = self.clock.now();
-        let mut draft = cli_draft("yolo approve", Some(&proposal.conversation));
-        draft.detail = Some(format!("proposal={}", proposal.id));
+        let mut draft = by.draft("yolo approve", Some(&proposal.conversation));
+        by.detail(&mut draft, format!("proposal={}", proposal.id));
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw)
             .map_err(|e| ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e))))?;
@@ -245,13 +333,22 @@ impl<S: YoloStore> Bridge<S> {
     /// # Errors
     /// `not_found` or `conflict` when it is unknown or already decided.
     pub async fn yolo_deny(&self, id: &str) -> Result<Proposal, ServiceError> {
+        self.yolo_deny_by(&Decider::CLI, id).await
+    }
+
+    /// [`Bridge::yolo_deny`] on behalf of `by`.
+    pub(super) async fn yolo_deny_by(
+        &self,
+        by: &Decider<'_>,
+        id: &str,
+    ) -> Result<Proposal, ServiceError> {
         let proposal = self
             .store
             .proposal(id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no proposal {id}")))?;
-        let mut draft = cli_draft("yolo deny", Some(&proposal.conversation));
-        draft.detail = Some(format!("proposal={id}"));
+        let mut draft = by.draft("yolo deny", Some(&proposal.conversation));
+        by.detail(&mut draft, format!("proposal={id}"));
         match self
             .store
             .deny_proposal(id.to_owned(), self.clock.now(), draft.clone())

@@ -308,6 +308,7 @@ pub fn decode_audit(
         actor: match actor.as_str() {
             "mcp" => "mcp",
             "cli" => "cli",
+            "console" => "console",
             BRIDGE_ACTOR => BRIDGE_ACTOR,
             _ => "unknown",
         },

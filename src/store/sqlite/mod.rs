@@ -10,6 +10,7 @@
 mod admin;
 mod audit;
 mod checkpoint;
+mod console;
 mod open;
 mod ops;
 mod rows;

@@ -1,0 +1,185 @@
+// mcp-bridge console: live updates over Server-Sent Events.
+// Agent text is only ever placed with textContent / createTextNode: never
+// innerHTML, so nothing an agent wrote can become markup or script.
+"use strict";
+(function () {
+  const body = document.body;
+  const base = body.dataset.base || "";
+  const page = body.dataset.page;
+  const conv = body.dataset.conversation;
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  // Text with redaction placeholders wrapped in <mark>, built node by node.
+  function highlighted(parent, text) {
+    const re = /[A-Z][A-Z0-9_]*_REDACTED(?![A-Za-z0-9_])/g;
+    let last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      const mark = el("mark", "redacted", m[0]);
+      mark.title = "a secret was removed here";
+      parent.appendChild(mark);
+      last = m.index + m[0].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function ageText(seconds) {
+    if (seconds < 60) return seconds + " s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min ago";
+  }
+
+  function tickAges() {
+    const now = Date.now();
+    document.querySelectorAll(".age[data-since]").forEach(function (e) {
+      const t = Date.parse(e.dataset.since);
+      if (isNaN(t)) return;
+      const s = Math.max(0, Math.floor((now - t) / 1000));
+      e.textContent = ageText(s);
+      if (e.dataset.timeout) e.classList.toggle("alive", s <= Number(e.dataset.timeout));
+    });
+  }
+  setInterval(tickAges, 1000);
+
+  function readText(unreadBy) {
+    return unreadBy.length === 0 ? "read by every recipient" : "not yet read by: " + unreadBy.join(", ");
+  }
+
+  function addMessage(m, fresh) {
+    const list = document.getElementById("messages");
+    if (!list || document.getElementById("m" + m.id)) return;
+    const li = el("li", "message" + (m.from === "system" ? " system" : "") + (fresh ? " fresh" : ""));
+    li.id = "m" + m.id;
+    li.dataset.id = m.id;
+    const meta = el("div", "meta");
+    meta.appendChild(el("span", "from", m.from_role + " (" + m.from + ")"));
+    meta.appendChild(document.createTextNode(" "));
+    meta.appendChild(el("span", "kind", m.action_type));
+    if (m.to) {
+      meta.appendChild(document.createTextNode(" → "));
+      meta.appendChild(el("span", "to", m.to.join(", ")));
+    }
+    meta.appendChild(document.createTextNode(" "));
+    const time = el("time", null, m.created_at);
+    time.setAttribute("datetime", m.created_at);
+    meta.appendChild(time);
+    li.appendChild(meta);
+    const pre = el("pre", "content");
+    highlighted(pre, m.content);
+    li.appendChild(pre);
+    if (m.files_involved && m.files_involved.length) {
+      const ul = el("ul", "files");
+      m.files_involved.forEach(function (f) {
+        const li2 = el("li");
+        const code = el("code");
+        highlighted(code, f);
+        li2.appendChild(code);
+        ul.appendChild(li2);
+      });
+      li.appendChild(ul);
+    }
+    li.appendChild(el("div", "readstate", readText(m.unread_by || [])));
+    list.appendChild(li);
+    const none = document.getElementById("no-messages");
+    if (none) none.remove();
+  }
+
+  function setStatus(p) {
+    document.querySelectorAll('.participant[data-side="' + CSS.escape(p.session_id) + '"]').forEach(function (div) {
+      const row = div.closest("[data-conversation]");
+      if (row && row.dataset.conversation !== p.conversation_id && page !== "conversation") return;
+      const s = div.querySelector(".status");
+      if (s) { s.textContent = p.status; s.className = "status " + p.status; }
+      let age = div.querySelector(".age");
+      if (p.last_heartbeat) {
+        if (!age) { div.appendChild(document.createTextNode(" ")); age = el("span", "age"); div.appendChild(age); }
+        age.dataset.since = p.last_heartbeat;
+      }
+      let note = div.querySelector(".note");
+      if (p.note) {
+        if (!note) { div.appendChild(document.createTextNode(" — ")); note = el("span", "note"); div.appendChild(note); }
+        note.textContent = p.note;
+      } else if (note) { note.textContent = ""; }
+    });
+    tickAges();
+  }
+
+  // One overview row from a conversation's JSON (an `conversation` event or the list).
+  function updateRow(c) {
+    const tbody = document.querySelector("#conversations tbody");
+    if (!tbody) return;
+    const row = tbody.querySelector('tr[data-conversation="' + CSS.escape(c.id) + '"]');
+    if (!row) { location.reload(); return; }
+    const cells = row.children;
+    cells[2].textContent = String(c.messages);
+    const unread = cells[3];
+    unread.textContent = "";
+    Object.keys(c.unread).forEach(function (side) {
+      const n = c.unread[side];
+      unread.appendChild(el("span", "unread" + (n === 0 ? " zero" : ""), side + ": " + n));
+      unread.appendChild(document.createTextNode(" "));
+    });
+    if (c.last_message_at) {
+      cells[4].textContent = "";
+      const a = el("span", "age"); a.dataset.since = c.last_message_at; cells[4].appendChild(a);
+    }
+    c.participants.forEach(function (p) { p.conversation_id = c.id; setStatus(p); });
+    tickAges();
+  }
+
+  function refreshList() {
+    fetch(base + "/api/conversations", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) data.conversations.forEach(updateRow); });
+  }
+
+  function catchUp() {
+    fetch(base + "/api/conversations/" + encodeURIComponent(conv), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) data.messages.forEach(function (m) { addMessage(m, false); }); });
+  }
+
+  if (!page || page === "login" || page === "error" || page === "outcome") { tickAges(); return; }
+  const url = base + "/events" + (page === "conversation" && conv ? "?conversation=" + encodeURIComponent(conv) : "");
+  const source = new EventSource(url);
+  const live = document.getElementById("live");
+  source.onopen = function () {
+    if (live) { live.textContent = "live"; live.className = "live on"; }
+    // Whatever was committed between rendering the page and subscribing.
+    if (page === "conversation") catchUp();
+    if (page === "conversations") refreshList();
+  };
+  source.onerror = function () { if (live) { live.textContent = "reconnecting…"; live.className = "live"; } };
+  source.addEventListener("message", function (e) {
+    const m = JSON.parse(e.data);
+    if (page === "conversation" && m.conversation_id === conv) addMessage(m, true);
+  });
+  source.addEventListener("conversation", function (e) {
+    if (page === "conversations") updateRow(JSON.parse(e.data));
+  });
+  source.addEventListener("status", function (e) {
+    const p = JSON.parse(e.data);
+    if (page === "conversation" || page === "conversations") setStatus(p);
+  });
+  source.addEventListener("read", function (e) {
+    const r = JSON.parse(e.data);
+    const li = document.getElementById("m" + r.message_id);
+    if (li) { const rs = li.querySelector(".readstate"); if (rs) rs.textContent = readText(r.unread_by); }
+  });
+  function yoloChanged() {
+    if (page !== "yolo") return;
+    // Never throw away what a human is typing; otherwise show the new state.
+    const typing = Array.from(document.querySelectorAll("form.decide input:not([type=hidden])")).some(function (i) { return i.value !== ""; });
+    if (!typing) location.reload();
+  }
+  source.addEventListener("proposal", yoloChanged);
+  source.addEventListener("activation", yoloChanged);
+  source.addEventListener("lagged", function () { location.reload(); });
+  tickAges();
+})();

@@ -1,0 +1,190 @@
+//! Who is asking: console sessions (random ids in an `HttpOnly`,
+//! `SameSite=Strict` cookie, `Secure` under TLS; kept in this process's
+//! memory, only as digests), their CSRF tokens, and bearer tokens for the
+//! JSON API. A session re-checks its token on every request, so revoking a
+//! token ends its sessions at once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use subtle::ConstantTimeEq;
+
+use crate::service::{ConsoleUser, console_token_hash};
+
+/// How long a session lasts after sign-in.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Sessions one console keeps at once; the oldest go first.
+const MAX_SESSIONS: usize = 1024;
+
+/// A signed-in browser.
+// No `Debug`: it holds the CSRF token.
+#[derive(Clone)]
+pub struct Session {
+    /// The token's holder.
+    pub user: ConsoleUser,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
+    started: Instant,
+}
+
+/// The sessions of one console process, by the digest of their id (a
+/// memory dump shows no usable cookie).
+#[derive(Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, Session>>,
+}
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        // The map holds no invariant a panicking holder could break halfway.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a session with id `id` for `user`.
+    pub fn open(&self, id: &str, user: ConsoleUser, csrf: String) {
+        let mut map = self.lock();
+        map.retain(|_, s| s.started.elapsed() < SESSION_TTL);
+        if map.len() >= MAX_SESSIONS
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.started)
+                .map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.insert(
+            console_token_hash(id),
+            Session {
+                user,
+                csrf,
+                started: Instant::now(),
+            },
+        );
+    }
+
+    /// The live session with id `id`.
+    pub fn get(&self, id: &str) -> Option<Session> {
+        let key = console_token_hash(id);
+        let mut map = self.lock();
+        match map.get(&key) {
+            Some(s) if s.started.elapsed() < SESSION_TTL => Some(s.clone()),
+            Some(_) => {
+                map.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends the session with id `id`.
+    pub fn close(&self, id: &str) {
+        self.lock().remove(&console_token_hash(id));
+    }
+
+    /// Ends every session of the token whose digest is `token_hash`.
+    pub fn close_token(&self, token_hash: &str) {
+        self.lock().retain(|_, s| s.user.token_hash != token_hash);
+    }
+}
+
+/// The cookie names: `__Host-` prefixed under TLS, which browsers accept
+/// only with `Secure`, `Path=/` and no `Domain`.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieNames {
+    /// The session cookie.
+    pub session: &'static str,
+    /// The sign-in form's double-submit cookie.
+    pub login: &'static str,
+    /// Whether cookies carry `Secure`.
+    pub secure: bool,
+}
+
+impl CookieNames {
+    /// The names for a console served with (`secure`) or without TLS.
+    pub const fn new(secure: bool) -> Self {
+        if secure {
+            Self {
+                session: "__Host-mcpb_console",
+                login: "__Host-mcpb_console_login",
+                secure: true,
+            }
+        } else {
+            Self {
+                session: "mcpb_console",
+                login: "mcpb_console_login",
+                secure: false,
+            }
+        }
+    }
+
+    /// A `Set-Cookie` value for `name=value`, removed when `value` is empty.
+    pub fn set(&self, name: &str, value: &str, max_age: Duration) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let age = if value.is_empty() {
+            0
+        } else {
+            max_age.as_secs()
+        };
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={age}{secure}")
+    }
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The bearer token of the request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether `given` is `expected`, in constant time.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn cookies_and_bearer_are_parsed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; mcpb_console=xyz; b=2"),
+        );
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer  tok "));
+        assert_eq!(cookie(&h, "mcpb_console"), Some("xyz"));
+        assert_eq!(cookie(&h, "mcpb"), None);
+        assert_eq!(bearer(&h), Some("tok"));
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abd", "abc"));
+        assert!(!same_secret("", ""));
+    }
+
+    #[test]
+    fn cookies_are_strict_and_secure_under_tls() {
+        let c = CookieNames::new(true).set("__Host-x", "v", SESSION_TTL);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("Secure"));
+        let plain = CookieNames::new(false).set("x", "", SESSION_TTL);
+        assert!(plain.contains("Max-Age=0") && !plain.contains("Secure"));
+    }
+}

@@ -1,0 +1,145 @@
+//! Signing in and out: a console token opens a session (a double-submit
+//! cookie stands in for the CSRF token a session does not have yet);
+//! signing out needs the session's CSRF token.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+
+use super::pages::{Nav, error_page, layout};
+use super::session::{SESSION_TTL, cookie, same_secret};
+use super::{Backend, Caller, Console, caller};
+use crate::service::{ServiceError, random_secret};
+
+/// How long the sign-in form stays valid.
+const LOGIN_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn login_form<S: Backend>(
+    console: &Console<S>,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let nonce = match random_secret() {
+        Ok(n) => n,
+        Err(e) => return error_page(console, None, &e),
+    };
+    let body = html! {
+        h1 { "Sign in" }
+        @if let Some(e) = error { p.error { (e) } }
+        form id="login" method="post" action=(console.href("/login")) {
+            input type="hidden" name="csrf" value=(nonce);
+            label { "Console token " input id="token" name="token" type="password" autocomplete="off" required; }
+            button type="submit" { "Sign in" }
+        }
+        p.hint { "Create a token with " code { "mcp-bridge console token create NAME --role admin|observer" } "." }
+    };
+    let set = console
+        .cookies
+        .set(console.cookies.login, &nonce, LOGIN_TTL);
+    (
+        status,
+        [(header::SET_COOKIE, set)],
+        layout(console, None, "Sign in", Nav::None, "login", None, body),
+    )
+        .into_response()
+}
+
+/// `GET /login`.
+pub async fn login_page<S: Backend>(State(console): State<Arc<Console<S>>>) -> Response {
+    login_form(&console, StatusCode::OK, None)
+}
+
+/// The sign-in form.
+// No `Debug`: it holds a token.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    /// The console token.
+    #[serde(default)]
+    token: String,
+    /// Must equal the sign-in cookie.
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /login`: a valid token opens a session.
+pub async fn login<S: Backend>(
+    State(console): State<Arc<Console<S>>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, console.cookies.login).unwrap_or("");
+    if !same_secret(&form.csrf, expected) {
+        console
+            .bridge
+            .console_refused(None, "console sign_in", None, "csrf")
+            .await;
+        return login_form(
+            &console,
+            StatusCode::FORBIDDEN,
+            Some("The form expired or was not sent by this page; sign in again."),
+        );
+    }
+    match console
+        .bridge
+        .console_authenticate(form.token.trim(), "sign_in")
+        .await
+    {
+        Ok(user) => {
+            let (id, csrf) = match (random_secret(), random_secret()) {
+                (Ok(id), Ok(csrf)) => (id, csrf),
+                (Err(e), _) | (_, Err(e)) => return error_page(&console, None, &e),
+            };
+            console.sessions.open(&id, user, csrf);
+            let c = &console.cookies;
+            let response = Redirect::to(&console.href("/")).into_response();
+            let (mut parts, body) = response.into_parts();
+            for value in [
+                c.set(c.session, &id, SESSION_TTL),
+                c.set(c.login, "", LOGIN_TTL),
+            ] {
+                if let Ok(v) = value.parse() {
+                    parts.headers.append(header::SET_COOKIE, v);
+                }
+            }
+            Response::from_parts(parts, body)
+        }
+        Err(ServiceError::AuthFailed) => login_form(
+            &console,
+            StatusCode::UNAUTHORIZED,
+            Some("That is not a valid console token."),
+        ),
+        Err(e) => error_page(&console, None, &e),
+    }
+}
+
+/// A form that carries only the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    /// The session's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// `POST /logout`.
+pub async fn logout<S: Backend>(
+    State(console): State<Arc<Console<S>>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Ok(Some(Caller::Session { csrf, .. })) = caller(&console, &headers).await
+        && same_secret(&form.csrf, &csrf)
+        && let Some(id) = cookie(&headers, console.cookies.session)
+    {
+        console.sessions.close(id);
+    }
+    let c = &console.cookies;
+    (
+        [(header::SET_COOKIE, c.set(c.session, "", SESSION_TTL))],
+        Redirect::to(&console.href("/login")),
+    )
+        .into_response()
+}
