@@ -4,9 +4,9 @@
 //! the operator passphrase, sees the command's result arrive, shows agent
 //! `<script>` as text, and checks that a form without the CSRF token and an
 //! observer's approval are refused. Saves the README's screenshots to
-//! `docs/console/`.
+//! `docs/console/` when `MCP_BRIDGE_SCREENSHOTS=1`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -15,10 +15,18 @@ use crate::util::*;
 use crate::webdriver::{self, Browser};
 use crate::yolo_util::{PASSPHRASE, YOLO_ON, enable, ensure_passphrase, propose, workspace};
 
+/// Where a screenshot goes: the README's `docs/console/` when
+/// `MCP_BRIDGE_SCREENSHOTS=1` (to refresh them), otherwise a scratch
+/// directory, so an ordinary test run leaves the checkout unchanged.
 fn shot(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/console")
-        .join(format!("{name}.png"))
+    let dir = if std::env::var_os("MCP_BRIDGE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/console")
+    } else {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot directory");
+        dir
+    };
+    dir.join(format!("{name}.png"))
 }
 
 /// Posts a form built in the page (as a hostile or stale page would), with
