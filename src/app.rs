@@ -15,6 +15,7 @@ use crate::auth::ServerKey;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
 use crate::service::{Bridge, SharedRedactor, SystemClock};
+use crate::store::sealed::Sealer;
 use crate::store::sqlite::{OpenMode, Refused, SqliteStore};
 
 /// The backend this build uses.
@@ -112,7 +113,8 @@ impl App {
             })?,
         };
         let audit_key = AuditKey::derive(&key);
-        let store = match SqliteStore::open(db, mode, config.durability, audit_key) {
+        let sealer = Sealer::new(&key);
+        let store = match SqliteStore::open(db, mode, config.durability, audit_key, sealer) {
             Err(crate::store::StoreError::NotFound) => {
                 anyhow::bail!("no database at {}", db.display())
             }

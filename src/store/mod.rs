@@ -9,6 +9,8 @@
 //! store only applies those decisions atomically.
 
 mod admin;
+pub mod data_keys;
+pub mod sealed;
 mod signal;
 pub mod sqlite;
 mod team;
