@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 pub use admin::{
     ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Export, ExportFileError, Imported,
-    Layout, Listing, RevealedTokens, Shown, validate_export, write_export,
+    Layout, Listing, RevealedTokens, SEALED_FORMAT, Shown, is_sealed, validate_export,
+    validate_sealed_export, write_export,
 };
 pub use conversation::{
     Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,

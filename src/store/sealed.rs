@@ -287,6 +287,65 @@ impl Sealer {
     }
 }
 
+/// Seals a whole document (an export) under a key of its own, derived from
+/// `key` for `label`: `base64(nonce ‖ ciphertext ‖ tag)`, with `label` as the
+/// associated data. No epoch and no salt: whoever holds the same key file
+/// can open it, on any bridge.
+///
+/// # Errors
+/// When the system has no randomness.
+pub fn seal_document(key: &ServerKey, label: &str, plain: &[u8]) -> Result<String, StoreError> {
+    let cipher = document_cipher(key, label);
+    let mut nonce = [0u8; NONCE_BYTES];
+    getrandom::fill(&mut nonce).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let sealed = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: label.as_bytes(),
+            },
+        )
+        .map_err(|_| StoreError::Corrupt("the document cannot be sealed".into()))?;
+    let mut body = Vec::with_capacity(NONCE_BYTES + sealed.len());
+    body.extend_from_slice(&nonce);
+    body.extend_from_slice(&sealed);
+    Ok(STANDARD_NO_PAD.encode(body))
+}
+
+/// Opens what [`seal_document`] made with the same key and label; `None`
+/// when it was altered or sealed under another key.
+pub fn open_document(key: &ServerKey, label: &str, sealed: &str) -> Option<Vec<u8>> {
+    let body = STANDARD_NO_PAD.decode(sealed.trim()).ok()?;
+    if body.len() < NONCE_BYTES + TAG_BYTES {
+        return None;
+    }
+    let (nonce, sealed) = body.split_at(NONCE_BYTES);
+    document_cipher(key, label)
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: label.as_bytes(),
+            },
+        )
+        .ok()
+}
+
+fn document_cipher(key: &ServerKey, label: &str) -> XChaCha20Poly1305 {
+    let key = key.derive_subkey(&format!("mcp-bridge document v1 {label}"));
+    let Ok(cipher) = XChaCha20Poly1305::new_from_slice(&key) else {
+        unreachable!("derive_subkey gives 32 bytes, XChaCha20-Poly1305's key size")
+    };
+    cipher
+}
+
+/// A short public name of a key file (16 hex digits, derived one-way), so
+/// a sealed export can say which key opens it without revealing the key.
+pub fn key_fingerprint(key: &ServerKey) -> String {
+    hex::encode(&key.derive_subkey("mcp-bridge key fingerprint v1")[..8])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +425,24 @@ mod tests {
         let learnt = other.open(SLOT, newer, || Ok(vec![two.clone()])).unwrap();
         assert_eq!(learnt, "x");
         assert!(other.knows(2));
+    }
+
+    #[test]
+    fn documents_open_only_with_the_same_key_and_label() {
+        let key = ServerKey::from_bytes([1; 32]);
+        let sealed = seal_document(&key, "export", b"every message").unwrap();
+        assert!(!sealed.contains("message"));
+        assert_eq!(
+            open_document(&key, "export", &sealed).unwrap(),
+            b"every message"
+        );
+        assert!(open_document(&key, "other", &sealed).is_none());
+        let other = ServerKey::from_bytes([2; 32]);
+        assert!(open_document(&other, "export", &sealed).is_none());
+        assert!(open_document(&key, "export", "AAAA").is_none());
+        assert_eq!(key_fingerprint(&key), key_fingerprint(&key.clone()));
+        assert_ne!(key_fingerprint(&key), key_fingerprint(&other));
+        assert_eq!(key_fingerprint(&key).len(), 16);
     }
 
     #[test]
