@@ -240,7 +240,7 @@ fn check_key(db: &Path, key: &Path, r: &mut Report) {
         );
     }
     let shown = launch::shell_quote(&key.to_string_lossy());
-    match ServerKey::load(&key) {
+    match ServerKey::load(key) {
         Ok(_) => r.ok("key", format!("{} is private (mode 600)", key.display())),
         Err(KeyError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound && !db.is_file() => {}

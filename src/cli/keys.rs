@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use super::manage::{CommonArgs, open_app};
 use super::output;
+use crate::service::RESEAL_BATCH;
 use crate::store::sqlite::OpenMode;
 
 /// Arguments of `key`.
@@ -27,11 +29,25 @@ enum KeyCommand {
     #[command(
         after_help = "Servers keep running; values are re-sealed in short transactions. A rotation\nthat is interrupted leaves everything readable; run it again to finish.\n\nExamples:\n  mcp-bridge key rotate\n  mcp-bridge key rotate --db /srv/bridge/bridge.db --json"
     )]
-    Rotate(CommonArgs),
+    Rotate(RotateArgs),
     /// Show the data-key epochs and how many stored values each one seals.
     #[command(after_help = "Example:\n  mcp-bridge key status --json")]
     Status(CommonArgs),
 }
+
+/// Arguments of `key rotate`.
+#[derive(Debug, Args)]
+struct RotateArgs {
+    /// Rows re-sealed per transaction (smaller: servers wait less behind each batch).
+    #[arg(long, value_name = "ROWS", default_value_t = RESEAL_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch: u32,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// For the crash tests only: abort (as a kill would) after this many batches.
+const ABORT_AFTER_VAR: &str = "MCP_BRIDGE_TEST_ROTATE_ABORT_AFTER";
 
 /// Runs `key …`.
 ///
@@ -39,16 +55,28 @@ enum KeyCommand {
 /// Database or key-file failures, or a stored value that does not open.
 pub fn run(args: KeyArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        KeyCommand::Rotate(common) => rotate(&common),
+        KeyCommand::Rotate(args) => rotate(&args),
         KeyCommand::Status(common) => status(&common),
     }
 }
 
-fn rotate(args: &CommonArgs) -> anyhow::Result<ExitCode> {
+fn rotate(rotate: &RotateArgs) -> anyhow::Result<ExitCode> {
+    let args = &rotate.common;
     let app = open_app(&args.db, OpenMode::Existing)?;
+    let abort_after: Option<u64> = std::env::var(ABORT_AFTER_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let batches = AtomicU64::new(0);
+    let progress = Arc::new(move |_: &crate::store::data_keys::Resealed| {
+        let done = batches.fetch_add(1, Ordering::Relaxed) + 1;
+        if abort_after.is_some_and(|n| done >= n) {
+            // As abrupt as a kill: no destructor, no flush, no audit record.
+            std::process::abort();
+        }
+    });
     let rotation = super::runtime()?
-        .block_on(app.bridge.rotate_data_key(Arc::new(|_| {})))
-        .context("the rotation stopped; every value is still readable, and running `mcp-bridge key rotate` again finishes it")?;
+        .block_on(app.bridge.rotate_data_key(rotate.batch, progress))
+        .context("the rotation stopped; no key was retired, so every value readable before still is (run `mcp-bridge key rotate` again once the cause is fixed)")?;
     let mut out = output::screen();
     if args.json {
         output::write_json(

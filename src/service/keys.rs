@@ -12,7 +12,7 @@ use crate::audit::{AuditDraft, Outcome};
 use crate::store::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
 use crate::store::{AdminStore, StoreError};
 
-/// Rows re-sealed per transaction: small enough that a server's call never
+/// Rows re-sealed per transaction by default: small enough that a server's call never
 /// waits long behind one batch, large enough that a rotation of a big
 /// database does not spend its time in commits.
 pub const RESEAL_BATCH: u32 = 200;
@@ -28,7 +28,7 @@ pub struct Rotation {
     pub retired: Retired,
 }
 
-/// Progress of a rotation: values read so far.
+/// Called after each batch of a rotation with the totals so far.
 pub type RotationProgress = Arc<dyn Fn(&Resealed) + Send + Sync>;
 
 impl<S: AdminStore + DataKeyStore> Bridge<S> {
@@ -39,6 +39,7 @@ impl<S: AdminStore + DataKeyStore> Bridge<S> {
     /// error); the values re-sealed before it stay re-sealed and readable.
     pub async fn rotate_data_key(
         &self,
+        batch: u32,
         progress: RotationProgress,
     ) -> Result<Rotation, ServiceError> {
         let started = self.clock.now();
@@ -48,7 +49,7 @@ impl<S: AdminStore + DataKeyStore> Bridge<S> {
         let mut cursor = ResealCursor::default();
         let mut total = Resealed::default();
         while cursor != ResealCursor::Done {
-            match self.store.reseal(cursor, RESEAL_BATCH).await {
+            match self.store.reseal(cursor, batch.max(1)).await {
                 Ok((next, done)) => {
                     cursor = next;
                     total += done;
