@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 pub use chain::{ChainFault, ChainReport, ChainWalk};
 pub use transfer::{
-    EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, SEALED_FORMAT, is_sealed, write_export,
+    EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, SEALED_FORMAT, is_sealed, seal_export,
+    write_export,
 };
 
 use super::{Bridge, ServiceError};
@@ -344,15 +345,6 @@ impl<S: AdminStore> Bridge<S> {
         ));
         self.record(at, draft).await?;
         Ok(export)
-    }
-
-    /// Seals a whole export file (`plain`, either layout) with this bridge's
-    /// key file, for writing out: see [`SEALED_FORMAT`].
-    ///
-    /// # Errors
-    /// When the system has no randomness.
-    pub fn seal_export(&self, plain: &[u8]) -> Result<String, ServiceError> {
-        Ok(transfer::seal_export(&self.key, plain)?)
     }
 
     /// Validates an export file (sealed with this bridge's key file, or

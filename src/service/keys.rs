@@ -1,4 +1,5 @@
-//! The rules of `mcp-bridge key rotate` and `key status`: a rotation adds a
+//! The rules of `mcp-bridge key rotate` and `key status` (and the sealing of
+//! exports with the key file): a rotation adds a
 //! data-key epoch, re-seals every stored value under it in short batches
 //! (servers keep running between them), then retires the epochs no value
 //! uses. Every step is its own transaction, so a rotation killed anywhere
@@ -93,6 +94,15 @@ impl<S: AdminStore + DataKeyStore> Bridge<S> {
             tracing::error!(error = %e, "cannot append to the audit trail");
         }
         err
+    }
+
+    /// Seals a whole export file (`plain`, either layout) with this bridge's
+    /// key file, for writing out: see [`super::SEALED_FORMAT`].
+    ///
+    /// # Errors
+    /// When the system has no randomness.
+    pub fn seal_export(&self, plain: &[u8]) -> Result<String, ServiceError> {
+        Ok(super::admin::seal_export(&self.key, plain)?)
     }
 
     /// How the stored values are sealed.
