@@ -468,6 +468,12 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     // Opening again brings an older backup's schema up to date.
     let app = open_app(&args.common.db, OpenMode::Existing)?;
     settled!(runtime.block_on(app.bridge.record_restore(&report, forced)));
+    if args.no_key {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: --no-key kept this database's key file; the restored messages, notes and commands open only if the backup was made with the same key file (`mcp-bridge show` names any value that does not)"
+        );
+    }
     if forced {
         let _ = writeln!(
             std::io::stderr(),
