@@ -113,8 +113,8 @@ pub struct Epoch {
 pub struct Sealer {
     /// `HMAC(bridge.key, SUBKEY_LABEL)`; the epoch keys are derived from it.
     subkey: Arc<[u8; 32]>,
-    /// Ciphers by epoch, derived on first use.
-    ciphers: Arc<RwLock<HashMap<i64, Arc<XChaCha20Poly1305>>>>,
+    /// Ciphers by epoch, with the salt each was derived from, derived on first use.
+    ciphers: Arc<RwLock<HashMap<i64, (String, Arc<XChaCha20Poly1305>)>>>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -141,8 +141,10 @@ impl Sealer {
     }
 
     /// Registers `epoch`, so values sealed under it can be opened and sealed.
+    /// A different salt for a known epoch replaces it (the stored salt is the
+    /// truth; nothing is cached that the database did not commit).
     pub fn learn(&self, epoch: &Epoch) {
-        if self.cipher(epoch.number).is_some() {
+        if self.knows(epoch) {
             return;
         }
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.subkey[..])
@@ -156,12 +158,16 @@ impl Sealer {
         self.ciphers
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(epoch.number, Arc::new(cipher));
+            .insert(epoch.number, (epoch.salt.clone(), Arc::new(cipher)));
     }
 
-    /// Whether the key of `epoch` is known.
-    pub fn knows(&self, epoch: i64) -> bool {
-        self.cipher(epoch).is_some()
+    /// Whether the key of `epoch` (with this salt) is known.
+    pub fn knows(&self, epoch: &Epoch) -> bool {
+        self.ciphers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&epoch.number)
+            .is_some_and(|(salt, _)| *salt == epoch.salt)
     }
 
     fn cipher(&self, epoch: i64) -> Option<Arc<XChaCha20Poly1305>> {
@@ -169,7 +175,7 @@ impl Sealer {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&epoch)
-            .cloned()
+            .map(|(_, cipher)| Arc::clone(cipher))
     }
 
     /// Seals `plain` for `slot` under `epoch`, which must have been learnt.
@@ -420,11 +426,23 @@ mod tests {
         );
         // Another process with the same key learns epoch 2 when it first meets it.
         let other = sealer(1);
-        assert!(!other.knows(2));
+        assert!(!other.knows(&two));
         assert!(other.open(SLOT, newer.clone(), none).is_err());
-        let learnt = other.open(SLOT, newer, || Ok(vec![two.clone()])).unwrap();
+        let learnt = other
+            .open(SLOT, newer.clone(), || Ok(vec![two.clone()]))
+            .unwrap();
         assert_eq!(learnt, "x");
-        assert!(other.knows(2));
+        assert!(other.knows(&two));
+        // The stored salt wins over a cached one for the same epoch.
+        let wrong = Epoch {
+            number: 2,
+            salt: "ffff".into(),
+        };
+        other.learn(&wrong);
+        assert!(other.knows(&wrong) && !other.knows(&two));
+        assert!(other.open(SLOT, newer.clone(), none).is_err());
+        other.learn(&two);
+        assert_eq!(other.open(SLOT, newer, none).unwrap(), "x");
     }
 
     #[test]

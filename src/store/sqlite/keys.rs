@@ -37,9 +37,7 @@ pub fn current_epoch(conn: &Connection, sealer: &Sealer) -> Result<i64, StoreErr
             StoreError::NotFound => StoreError::Corrupt("the database holds no data key".into()),
             other => other,
         })?;
-    if !sealer.knows(number) {
-        sealer.learn(&Epoch { number, salt });
-    }
+    sealer.learn(&Epoch { number, salt });
     Ok(number)
 }
 
@@ -85,7 +83,8 @@ pub fn add_epoch(tx: &WriteTx<'_>, created_at: i64) -> Result<i64, StoreError> {
     tx.prepare_cached("INSERT INTO data_keys (epoch, salt, created_at) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![next, salt, created_at]))
         .map_err(sql_err)?;
-    tx.sealer().learn(&Epoch { number: next, salt });
+    // Not learnt here: the sealer learns an epoch only as read back from the
+    // database (next transaction), so a rolled-back insert is never cached.
     Ok(next)
 }
 

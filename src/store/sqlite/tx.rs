@@ -49,11 +49,6 @@ impl<'c> WriteTx<'c> {
         self.audit_key
     }
 
-    /// The sealer values are sealed and opened with.
-    pub fn sealer(&self) -> &Sealer {
-        self.sealer
-    }
-
     /// The current data-key epoch (read once per transaction).
     pub fn epoch(&self) -> Result<i64, StoreError> {
         if let Some(epoch) = self.epoch.get() {
