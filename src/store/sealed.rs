@@ -106,6 +106,9 @@ pub struct Epoch {
     pub salt: String,
 }
 
+/// An epoch's cipher and the salt it was derived from.
+type Derived = (String, Arc<XChaCha20Poly1305>);
+
 /// Seals and opens values under the data keys derived from one `bridge.key`.
 /// Cheap to clone; every clone shares the cache of derived ciphers, so a
 /// data key is derived once per epoch and process, not once per value.
@@ -114,7 +117,7 @@ pub struct Sealer {
     /// `HMAC(bridge.key, SUBKEY_LABEL)`; the epoch keys are derived from it.
     subkey: Arc<[u8; 32]>,
     /// Ciphers by epoch, with the salt each was derived from, derived on first use.
-    ciphers: Arc<RwLock<HashMap<i64, (String, Arc<XChaCha20Poly1305>)>>>,
+    ciphers: Arc<RwLock<HashMap<i64, Derived>>>,
 }
 
 impl std::fmt::Debug for Sealer {
