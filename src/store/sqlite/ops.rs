@@ -11,7 +11,7 @@ use crate::domain::{
     ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Timestamp,
 };
 use crate::ratelimit::{self, Quota, Window};
-use crate::store::sealed::{Column, Slot, note_row};
+use crate::store::sealed::{Column, Epoch, Slot, note_row};
 use crate::store::{
     Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending, Receipt,
     StatusRecord, StoreError,
@@ -200,13 +200,23 @@ pub fn insert_message(tx: &WriteTx<'_>, message: &NewMessage) -> Result<i64, Sto
     let files = serde_json::to_string(&message.files_involved)
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
     // The id is bound into the sealed values, so it is chosen first (under
-    // this transaction's write lock, so no other writer can take it).
-    let id: i64 = tx
+    // this transaction's write lock, so no other writer can take it); the
+    // current data-key epoch comes with it, in the same statement.
+    let (id, epoch, salt): (i64, i64, String) = tx
         .prepare_cached(
-            "SELECT max(coalesce((SELECT max(id) FROM messages), 0), (SELECT value FROM meta WHERE key = 'message_id_floor')) + 1",
+            "SELECT max(coalesce((SELECT max(id) FROM messages), 0), (SELECT value FROM meta WHERE key = 'message_id_floor')) + 1,
+                    k.epoch, k.salt
+             FROM (SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1) AS k",
         )
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(sql_err)?;
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .map_err(|e| match sql_err(e) {
+            StoreError::NotFound => StoreError::Corrupt("the database holds no data key".into()),
+            other => other,
+        })?;
+    tx.adopt_epoch(Epoch {
+        number: epoch,
+        salt,
+    });
     let row = id.to_string();
     let content = tx.seal(Slot::new(Column::MessageContent, &row), &message.content)?;
     let files = tx.seal(Slot::new(Column::MessageFiles, &row), &files)?;

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use super::{keys, sql_err};
 use crate::audit::AuditKey;
 use crate::store::StoreError;
-use crate::store::sealed::{Sealer, Slot};
+use crate::store::sealed::{Epoch, Sealer, Slot};
 
 /// An immediate write transaction driven by cached statements: rusqlite's own
 /// `Transaction` parses `BEGIN`/`COMMIT` text on every use, which costs more
@@ -57,6 +57,14 @@ impl<'c> WriteTx<'c> {
         let epoch = keys::current_epoch(self.conn, self.sealer)?;
         self.epoch.set(Some(epoch));
         Ok(epoch)
+    }
+
+    /// Takes `epoch` as the current one, as read under this transaction's
+    /// write lock by a statement that needed other columns too (saving the
+    /// separate read [`WriteTx::epoch`] would do).
+    pub fn adopt_epoch(&self, epoch: Epoch) {
+        self.sealer.learn(&epoch);
+        self.epoch.set(Some(epoch.number));
     }
 
     /// `plain` sealed for `slot` under the current data key.
