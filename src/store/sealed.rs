@@ -32,6 +32,11 @@ use crate::auth::ServerKey;
 
 /// What every sealed value starts with.
 pub const PREFIX: &str = "s1.";
+/// How an empty `files_involved` list is stored: as it is, unsealed. A
+/// sealed value is as long as its plaintext plus a fixed overhead, so the
+/// sealed form of `[]` would tell a reader exactly as much, while costing
+/// about 60 bytes in every message row without files.
+pub const EMPTY_LIST: &str = "[]";
 /// Nonce length of XChaCha20-Poly1305.
 const NONCE_BYTES: usize = 24;
 /// Tag length of Poly1305.

@@ -9,7 +9,7 @@ use super::{SqliteStore, ops, sql_err};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
 use crate::store::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
-use crate::store::sealed::{Column, Epoch, PREFIX, Sealer, Slot, note_row};
+use crate::store::sealed::{Column, EMPTY_LIST, Epoch, PREFIX, Sealer, Slot, note_row};
 use crate::store::{AuditFor, StoreError};
 
 /// Every epoch the database holds, oldest first.
@@ -139,7 +139,11 @@ pub fn reseal_batch(
                 let row = id.to_string();
                 let new_content =
                     reseal(&mut done, Slot::new(Column::MessageContent, &row), content)?;
-                let new_files = reseal(&mut done, Slot::new(Column::MessageFiles, &row), files)?;
+                let new_files = if files == EMPTY_LIST {
+                    None
+                } else {
+                    reseal(&mut done, Slot::new(Column::MessageFiles, &row), files)?
+                };
                 if new_content.is_none() && new_files.is_none() {
                     continue;
                 }
@@ -273,7 +277,8 @@ pub fn census(conn: &Connection) -> Result<KeyCensus, StoreError> {
     let mut stmt = tx
         .prepare_cached(
             "WITH v(x) AS (
-                 SELECT content FROM messages UNION ALL SELECT files FROM messages
+                 SELECT content FROM messages
+                 UNION ALL SELECT files FROM messages WHERE files <> '[]'
                  UNION ALL SELECT note FROM participants WHERE note IS NOT NULL
                  UNION ALL SELECT command FROM yolo_proposals)
              SELECT CASE WHEN substr(x, 1, 3) = 's1.'

@@ -11,7 +11,7 @@ use crate::domain::{
     ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Timestamp,
 };
 use crate::ratelimit::{self, Quota, Window};
-use crate::store::sealed::{Column, Epoch, Slot, note_row};
+use crate::store::sealed::{Column, EMPTY_LIST, Epoch, Slot, note_row};
 use crate::store::{
     Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending, Receipt,
     StatusRecord, StoreError,
@@ -219,7 +219,11 @@ pub fn insert_message(tx: &WriteTx<'_>, message: &NewMessage) -> Result<i64, Sto
     });
     let row = id.to_string();
     let content = tx.seal(Slot::new(Column::MessageContent, &row), &message.content)?;
-    let files = tx.seal(Slot::new(Column::MessageFiles, &row), &files)?;
+    let files = if files == EMPTY_LIST {
+        files
+    } else {
+        tx.seal(Slot::new(Column::MessageFiles, &row), &files)?
+    };
     tx.prepare_cached(
         "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

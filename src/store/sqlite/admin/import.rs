@@ -10,7 +10,7 @@ use super::super::tx::WriteTx;
 use super::super::{ops, rows, sql_err};
 use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{AuditFor, ConversationRecord, ImportReport};
-use crate::store::sealed::{Column, Slot, note_row};
+use crate::store::sealed::{Column, EMPTY_LIST, Slot, note_row};
 use crate::store::{Conversation, Participant, StoreError};
 
 /// The natural identity of a message within its conversation: an imported
@@ -219,7 +219,11 @@ pub(super) fn import(
             };
             let row = id.to_string();
             let content = tx.seal(Slot::new(Column::MessageContent, &row), &msg.content)?;
-            let files = tx.seal(Slot::new(Column::MessageFiles, &row), &files)?;
+            let files = if files == EMPTY_LIST {
+                files
+            } else {
+                tx.seal(Slot::new(Column::MessageFiles, &row), &files)?
+            };
             insert
                 .execute(params![
                     id,
