@@ -2,8 +2,9 @@
 //! service on it. The only file that names a storage backend.
 //!
 //! The database path is resolved once, following symlinks, before anything
-//! is derived from it: the key, wake-up and passphrase files sit beside the
-//! real database, so every server reaching it by any path agrees on tokens.
+//! is derived from it: the key (unless `key_file` puts it elsewhere), wake-up
+//! and passphrase files sit beside the real database, so every server
+//! reaching it by any path agrees on tokens.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::auth::ServerKey;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
 use crate::service::{Bridge, SharedRedactor, SystemClock};
+use crate::store::sealed::Sealer;
 use crate::store::sqlite::{OpenMode, Refused, SqliteStore};
 
 /// The backend this build uses.
@@ -26,6 +28,8 @@ pub struct App {
     pub bridge: Arc<Bridge<AppStore>>,
     /// The database file.
     pub db_path: PathBuf,
+    /// The key file (see [`key_file`]).
+    pub key_file: PathBuf,
     /// The validated configuration.
     pub config: Config,
 }
@@ -76,6 +80,26 @@ pub fn key_path(db: &Path) -> PathBuf {
     db.with_file_name("bridge.key")
 }
 
+/// The key file of the database at `db`: `key_file` from the configuration,
+/// else `bridge.key` beside the database.
+pub fn key_file(db: &Path, config: &Config) -> PathBuf {
+    config.key_file.clone().unwrap_or_else(|| key_path(db))
+}
+
+/// Creates the key file's directory (mode 0700) when `key_file` puts it
+/// apart from the database and it does not exist yet.
+fn prepare_key_dir(key_file: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match key_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the key file's directory {}", dir.display())),
+        _ => Ok(()),
+    }
+}
+
 impl App {
     /// Opens the database at `db` (creating it and its key in `OpenMode::Create`).
     ///
@@ -85,7 +109,7 @@ impl App {
         let db = &resolve_db_path(db)?;
         // The key comes first: the store seals its audit chain with it from
         // the moment it opens (a migration signs the chain head).
-        let key_file = key_path(db);
+        let key_file = key_file(db, &config);
         // The file is checked before the key is read, so a path that is not
         // a private SQLite database gets that refusal, untouched.
         let checked = match mode {
@@ -103,16 +127,20 @@ impl App {
             other => other.with_context(|| format!("cannot open database {}", db.display()))?,
         }
         let key = match mode {
-            OpenMode::Create => ServerKey::load_or_create(&key_file)?,
+            OpenMode::Create => {
+                prepare_key_dir(&key_file)?;
+                ServerKey::load_or_create(&key_file)?
+            }
             OpenMode::Existing => ServerKey::load(&key_file).with_context(|| {
                 format!(
-                    "the database's key file is needed (it signs the audit trail and derives the session tokens) but {} is unusable",
+                    "the database's key file is needed (it unseals the stored messages, signs the audit trail and derives the session tokens) but {} is unusable",
                     key_file.display()
                 )
             })?,
         };
         let audit_key = AuditKey::derive(&key);
-        let store = match SqliteStore::open(db, mode, config.durability, audit_key) {
+        let sealer = Sealer::new(&key);
+        let store = match SqliteStore::open(db, mode, config.durability, audit_key, sealer) {
             Err(crate::store::StoreError::NotFound) => {
                 anyhow::bail!("no database at {}", db.display())
             }
@@ -122,16 +150,19 @@ impl App {
             }
             other => other.with_context(|| format!("cannot open database {}", db.display()))?,
         };
-        // Commands must never see the database or the key: hide their directory.
-        if let Some(dir) = db.parent().and_then(|d| {
-            std::fs::canonicalize(if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                d
-            })
-            .ok()
-        }) {
-            config.bridge.yolo.hide.push(dir);
+        // Commands must never see the database or the key: hide their directories.
+        for file in [db, &key_file] {
+            if let Some(dir) = file.parent().and_then(|d| {
+                std::fs::canonicalize(if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                })
+                .ok()
+            }) && !config.bridge.yolo.hide.contains(&dir)
+            {
+                config.bridge.yolo.hide.push(dir);
+            }
         }
         let redactor = SharedRedactor::new(config.redaction.clone());
         redactor.warm_up();
@@ -145,6 +176,7 @@ impl App {
         Ok(App {
             bridge: Arc::new(bridge),
             db_path: db.to_owned(),
+            key_file,
             config,
         })
     }

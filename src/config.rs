@@ -67,6 +67,7 @@ struct RawConfig {
     heartbeat_timeout_s: u64,
     durability: String,
     log_level: String,
+    key_file: Option<PathBuf>,
     rate_limits: RawRateLimits,
     redaction: RawRedaction,
     yolo: RawYolo,
@@ -128,6 +129,7 @@ impl Default for RawConfig {
             heartbeat_timeout_s: 120,
             durability: "normal".into(),
             log_level: "info".into(),
+            key_file: None,
             rate_limits: RawRateLimits::default(),
             redaction: RawRedaction::default(),
             yolo: RawYolo::default(),
@@ -282,6 +284,10 @@ pub struct Config {
     pub log_level: String,
     /// User redaction patterns and allow-list (already validated).
     pub redaction: RedactionSettings,
+    /// Where the key file is, when not `bridge.key` beside the database
+    /// (absolute, `~` expanded). Tokens, the audit chain's key and the data
+    /// keys of encryption at rest all derive from it.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -398,6 +404,10 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
         }
         "LOG" => (
             vec!["log_level".into()],
+            toml::Value::String(value.to_owned()),
+        ),
+        "KEY_FILE" => (
+            vec!["key_file".into()],
             toml::Value::String(value.to_owned()),
         ),
         _ => {
@@ -534,7 +544,27 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         durability,
         log_level: raw.log_level,
         redaction,
+        key_file: raw.key_file.map(key_file).transpose()?,
     })
+}
+
+/// Checks `key_file`: an absolute path, or one under the home directory
+/// written `~/…`. A relative path is refused: it would name a different
+/// file for each directory a server or command is started from.
+fn key_file(path: PathBuf) -> Result<PathBuf, ConfigError> {
+    let text = path.to_string_lossy();
+    if let Some(rest) = text.strip_prefix("~/") {
+        let home = dirs::home_dir()
+            .ok_or_else(|| invalid("key_file", "uses ~ but the home directory is unknown"))?;
+        return Ok(home.join(rest));
+    }
+    if !path.is_absolute() || path.file_name().is_none() {
+        return Err(invalid(
+            "key_file",
+            "must be the absolute path of a file (or ~/…), e.g. /secure/mcp-bridge/bridge.key",
+        ));
+    }
+    Ok(path)
 }
 
 fn resource_limits(raw: &RawResourceLimits) -> Result<ResourceLimits, ConfigError> {

@@ -16,11 +16,13 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
     let p = populate(&env).await;
     let file = env.dir.join("export.json");
     let file_arg = file.to_str().unwrap();
-    let said = cli(&env, &["export", "-o", file_arg]).await.ok();
+    let said = cli(&env, &["export", "--plaintext", "-o", file_arg])
+        .await
+        .ok();
     assert_eq!(
         said,
         format!(
-            "Exported 2 conversations (5 messages) to {file_arg} (format version 2; no tokens, no key).\n"
+            "Exported 2 conversations (5 messages) to {file_arg} (format version 2; no tokens, no key; plaintext).\n"
         )
     );
     assert_eq!(mode(&file), 0o600);
@@ -36,10 +38,12 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
     let busy = find(&doc, "conversations", &p.busy.id);
     assert_eq!(busy["messages"][3]["unread_by"], json!(["a"]));
     assert_eq!(busy["participants"][0]["status"], "working");
-    cli(&env, &["export", "-o", file_arg])
+    cli(&env, &["export", "--plaintext", "-o", file_arg])
         .await
         .fails(1, "exists; add --force");
-    let lines = cli(&env, &["export", "--jsonl", &p.busy.id]).await.ok();
+    let lines = cli(&env, &["export", "--plaintext", "--jsonl", &p.busy.id])
+        .await
+        .ok();
     assert_eq!(lines.lines().count(), 1 + 1 + 4);
     let jsonl = env.dir.join("export.jsonl");
     std::fs::write(&jsonl, &lines).unwrap();
@@ -81,7 +85,7 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
     let export_of = |db: PathBuf| {
         let env = &env;
         async move {
-            let mut doc = cli_on(env, &db, &["export"]).await.json();
+            let mut doc = cli_on(env, &db, &["export", "--plaintext"]).await.json();
             doc["exported_at"] = Value::Null;
             doc
         }
@@ -123,9 +127,17 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
     let later = send(&server, &p.busy, "a", "one more thing").await;
     server.stop().await;
     let newer_export = env.dir.join("later.json");
-    cli(&env, &["export", "-o", newer_export.to_str().unwrap()])
-        .await
-        .ok();
+    cli(
+        &env,
+        &[
+            "export",
+            "--plaintext",
+            "-o",
+            newer_export.to_str().unwrap(),
+        ],
+    )
+    .await
+    .ok();
     let merged = cli_on(
         &env,
         &fresh,
@@ -260,7 +272,9 @@ async fn backup_during_a_write_burst_restores_every_acknowledged_message() {
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let out = cli(&env, &["backup", file.to_str().unwrap()]).await.ok();
     let acked_during = writer.acked();
-    let during = cli(&env, &["export", &p.quiet.id]).await.json();
+    let during = cli(&env, &["export", "--plaintext", &p.quiet.id])
+        .await
+        .json();
     let exported: Vec<i64> = during["conversations"][0]["messages"]
         .as_array()
         .unwrap()

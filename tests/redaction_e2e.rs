@@ -112,17 +112,15 @@ fn assert_clean(what: &str, text: &str, secrets: &[String]) {
     }
 }
 
-/// Asserts that none of `secrets` occurs in the raw bytes of the database files.
-fn assert_not_in_files(env: &TestEnv, secrets: &[String], placeholder_expected: &str) {
+/// Asserts that none of `secrets` occurs in the raw bytes of the database
+/// files. Stored texts are sealed (encryption at rest), so the redacted
+/// placeholders cannot be looked for in the bytes; that these are the files
+/// holding the conversations is checked through SQL instead.
+fn assert_not_in_files(env: &TestEnv, secrets: &[String]) {
     let files = env.raw_db_bytes();
-    let found_placeholder = files.iter().any(|(_, bytes)| {
-        bytes
-            .windows(placeholder_expected.len())
-            .any(|w| w == placeholder_expected.as_bytes())
-    });
     assert!(
-        found_placeholder,
-        "the database files do not even hold {placeholder_expected}: is this the right file?"
+        env.count("SELECT count(*) FROM conversations") > 0,
+        "the database holds no conversation: is this the right file?"
     );
     for (path, bytes) in &files {
         for secret in secrets {
@@ -294,8 +292,8 @@ async fn every_seed_kind_is_redacted_in_messages_notes_and_paths() {
     assert_eq!(got[2], "src/plain.rs");
 
     // No byte of any secret in the database or its WAL, while running and after a checkpoint.
-    assert_not_in_files(&env, &all_secrets, "AWS_KEY_REDACTED");
+    assert_not_in_files(&env, &all_secrets);
     s1.stop().await;
     s2.stop().await;
-    assert_not_in_files(&env, &all_secrets, "AWS_KEY_REDACTED");
+    assert_not_in_files(&env, &all_secrets);
 }

@@ -274,8 +274,8 @@ async fn no_byte_the_bridge_writes_holds_a_secret_it_was_given() {
         vec!["audit", "--limit", "1000"],
         vec!["audit", "--limit", "1000", "--json"],
         vec!["audit", "--verify"],
-        vec!["export"],
-        vec!["export", "--jsonl"],
+        vec!["export", "--plaintext"],
+        vec!["export", "--plaintext", "--jsonl"],
         vec!["tokens", conv.id.as_str()],
         vec!["tokens", conv.id.as_str(), "--json"],
     ] {

@@ -288,9 +288,12 @@ async fn the_management_commands_show_and_move_teams() {
 
     // export → import into a fresh database: the same conversation, shown the same.
     let file = env.dir.join("team.json");
-    cli(&env, &["export", "-o", file.to_str().unwrap()])
-        .await
-        .ok();
+    cli(
+        &env,
+        &["export", "--plaintext", "-o", file.to_str().unwrap()],
+    )
+    .await
+    .ok();
     let fresh = env.dir.join("fresh").join("bridge.db");
     cli_on(&env, &fresh, &["import", file.to_str().unwrap()])
         .await

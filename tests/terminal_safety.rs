@@ -112,7 +112,7 @@ async fn every_human_output_shows_agent_text_visibly() {
             assert_eq!(value["conversation"]["participants"][1]["note"], HOSTILE);
         }
     }
-    let exported = cli(&env, &["export"]).await.ok();
+    let exported = cli(&env, &["export", "--plaintext"]).await.ok();
     for c in RAW {
         assert!(!exported.contains(c), "export: raw {c:?}");
     }

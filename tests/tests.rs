@@ -5,6 +5,7 @@
 mod agent_clis;
 mod agent_sessions;
 mod arguments;
+mod at_rest;
 mod audit_chain;
 mod audit_e2e;
 mod audit_limits;

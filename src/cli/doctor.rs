@@ -14,7 +14,7 @@ use clap::Args;
 use super::DbArgs;
 use super::setup::launch::{self, TOOL_TIMEOUT_S};
 use super::setup::{self, Client, Places, Scope};
-use crate::app::{AppStore, key_path};
+use crate::app::{self, AppStore, key_path};
 use crate::auth::{KeyError, ServerKey};
 use crate::config::{self, Config};
 use crate::domain::LONG_POLL_CAP_SECONDS;
@@ -79,7 +79,10 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let db = args.db.db_path(None)?;
     check_files(&db, &mut report);
     check_database(&db, &mut report);
-    check_key(&db, &mut report);
+    let key = config
+        .as_ref()
+        .map_or_else(|| key_path(&db), |c| app::key_file(&db, c));
+    check_key(&db, &key, &mut report);
     check_sandbox(config.as_ref(), &mut report);
     check_clients(&db, &mut report)?;
     for c in &report.0 {
@@ -222,10 +225,22 @@ fn check_database(db: &Path, r: &mut Report) {
     }
 }
 
-fn check_key(db: &Path, r: &mut Report) {
-    let key = key_path(db);
+fn check_key(db: &Path, key: &Path, r: &mut Report) {
+    if key.parent() != db.parent() && db.with_file_name("bridge.key").exists() {
+        r.warn(
+            "key",
+            format!(
+                "key_file puts the key at {}, but a bridge.key also lies beside the database",
+                key.display()
+            ),
+            format!(
+                "if it is a copy of the key, delete it: a database beside its key reveals everything (rm {})",
+                launch::shell_quote(&db.with_file_name("bridge.key").to_string_lossy())
+            ),
+        );
+    }
     let shown = launch::shell_quote(&key.to_string_lossy());
-    match ServerKey::load(&key) {
+    match ServerKey::load(key) {
         Ok(_) => r.ok("key", format!("{} is private (mode 600)", key.display())),
         Err(KeyError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound && !db.is_file() => {}

@@ -6,6 +6,7 @@ mod demo;
 mod doctor;
 mod inbox;
 mod inspect;
+mod keys;
 mod manage;
 mod output;
 mod redact;
@@ -107,6 +108,8 @@ enum Command {
         after_help = "Examples:\n  mcp-bridge setup claude-code\n  mcp-bridge setup codex --scope project --dry-run\n  mcp-bridge setup gemini --db ~/shared/bridge.db\n  mcp-bridge setup --print codex"
     )]
     Setup(setup::SetupArgs),
+    /// Encryption at rest: rotate the data key online, or show how values are sealed.
+    Key(keys::KeyArgs),
     /// Check the database, key, permissions, config, sandbox and which clients use this bridge.
     #[command(after_help = "Example:\n  mcp-bridge doctor")]
     Doctor(doctor::DoctorArgs),
@@ -253,6 +256,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Console(args) => console::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Key(args) => keys::run(args),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)

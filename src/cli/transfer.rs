@@ -20,7 +20,8 @@ use crate::app::{self, App, AppStore};
 use crate::auth::ServerKey;
 use crate::domain::ConversationId;
 use crate::service::{
-    Bridge, EXPORT_FORMAT, EXPORT_VERSION, Layout, ServiceError, validate_export, write_export,
+    Bridge, EXPORT_FORMAT, EXPORT_VERSION, Layout, ServiceError, is_sealed, validate_export,
+    validate_sealed_export, write_export,
 };
 use crate::store::CopyProgress;
 use crate::store::sqlite::OpenMode;
@@ -40,6 +41,9 @@ pub struct ExportArgs {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     force: bool,
+    /// Write readable JSON instead of a file sealed with the key file (prints a warning).
+    #[arg(long)]
+    plaintext: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -168,21 +172,29 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         return refused(&app, "export", "exists", &text);
     }
     let ids = (!args.conversations.is_empty()).then_some(args.conversations);
-    let export = settled!(super::runtime()?.block_on(app.bridge.export(ids)));
+    let export = settled!(super::runtime()?.block_on(app.bridge.export(ids, !args.plaintext)));
     let layout = if args.jsonl {
         Layout::JsonLines
     } else {
         Layout::Json
     };
+    let mut text = Vec::new();
+    write_export(&mut text, &export.records, export.at, layout)?;
+    if args.plaintext {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: this export is plaintext: whoever reads it reads every message. Keep it private and delete it after use (without --plaintext, exports are sealed with the key file)."
+        );
+    } else {
+        text = app.bridge.seal_export(&text)?.into_bytes();
+    }
     let Some(path) = &args.output else {
         let mut out = BufWriter::new(std::io::stdout().lock());
-        write_export(&mut out, &export.records, export.at, layout)?;
+        out.write_all(&text)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     };
-    write_private(path, |w| {
-        write_export(w, &export.records, export.at, layout)
-    })?;
+    write_private(path, |w| w.write_all(&text))?;
     let mut out = output::screen();
     if args.common.json {
         output::write_json(
@@ -192,6 +204,8 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
                 "format": EXPORT_FORMAT,
                 "version": EXPORT_VERSION,
                 "layout": if args.jsonl { "jsonl" } else { "json" },
+                "sealed": !args.plaintext,
+                "key_file": (!args.plaintext).then_some(&app.key_file),
                 "conversations": export.records.len(),
                 "messages": export.messages(),
             }),
@@ -200,11 +214,19 @@ pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         let n = export.records.len();
         writeln!(
             out,
-            "Exported {n} conversation{} ({} message{}) to {} (format version {EXPORT_VERSION}; no tokens, no key).",
+            "Exported {n} conversation{} ({} message{}) to {} (format version {EXPORT_VERSION}; no tokens, no key; {}).",
             if n == 1 { "" } else { "s" },
             export.messages(),
             if export.messages() == 1 { "" } else { "s" },
-            path.display()
+            path.display(),
+            if args.plaintext {
+                "plaintext".to_owned()
+            } else {
+                format!(
+                    "sealed: only a bridge with the key file {} can import it",
+                    app.key_file.display()
+                )
+            }
         )?;
     }
     out.flush()?;
@@ -237,7 +259,20 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let created = !db.exists();
     if created {
         // Do not leave an empty database behind for a file that cannot be imported.
-        validate_export(&text).with_context(|| format!("cannot import {name}"))?;
+        if is_sealed(&text) {
+            let config = args.common.db.config.load()?;
+            let key_file = app::key_file(&db, &config);
+            let key = ServerKey::load(&key_file).with_context(|| {
+                format!(
+                    "cannot import {name}: it is sealed with a key file, and there is none at {} yet; put the key file of the bridge it came from there first",
+                    key_file.display()
+                )
+            })?;
+            validate_sealed_export(&key, &text)
+        } else {
+            validate_export(&text)
+        }
+        .with_context(|| format!("cannot import {name}"))?;
     }
     let app = open_app(&args.common.db, OpenMode::Create)?;
     if created {
@@ -323,7 +358,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
         let text = format!("{} exists; add --force to overwrite it", path.display());
         return refused(&app, "backup", "exists", &text);
     }
-    let key_src = app::key_path(&app.db_path);
+    let key_src = app.key_file.clone();
     // App::open has loaded (and so checked) this key file already.
     let key = fs::read(&key_src).with_context(|| format!("cannot read {}", key_src.display()))?;
     let bar = ProgressBar::for_size("backing up", database_size(&app.db_path)).map(Arc::new);
@@ -370,11 +405,10 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the key file beside the database at `db` (mode 0600, atomically).
-fn install_key(db: &Path, key: &[u8]) -> anyhow::Result<PathBuf> {
-    let path = app::key_path(db);
-    write_private(&path, |w| w.write_all(key))?;
-    Ok(path)
+/// Writes the database's key file at `path` (mode 0600, atomically).
+fn install_key(path: &Path, key: &[u8]) -> anyhow::Result<PathBuf> {
+    write_private(path, |w| w.write_all(key))?;
+    Ok(path.to_owned())
 }
 
 /// `mcp-bridge restore FILE`.
@@ -422,18 +456,24 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let size = fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::for_size("restoring", size).map(Arc::new);
-    let report = {
+    let (report, key_file) = {
         let app = open_app(&args.common.db, OpenMode::Create)?;
         let result = runtime.block_on(app.bridge.restore_from(&args.file, progress(bar.clone())));
         if let Some(bar) = &bar {
             bar.finish();
         }
-        result.map_err(fail)?
+        (result.map_err(fail)?, app.key_file.clone())
     };
-    let key_path = key.map(|k| install_key(&db, &k)).transpose()?;
+    let key_path = key.map(|k| install_key(&key_file, &k)).transpose()?;
     // Opening again brings an older backup's schema up to date.
     let app = open_app(&args.common.db, OpenMode::Existing)?;
     settled!(runtime.block_on(app.bridge.record_restore(&report, forced)));
+    if args.no_key {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: --no-key kept this database's key file; the restored messages, notes and commands open only if the backup was made with the same key file (`mcp-bridge show` names any value that does not)"
+        );
+    }
     if forced {
         let _ = writeln!(
             std::io::stderr(),

@@ -13,11 +13,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use chain::{ChainFault, ChainReport, ChainWalk};
-pub use transfer::{EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, write_export};
+pub use transfer::{
+    EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, SEALED_FORMAT, is_sealed, seal_export,
+    write_export,
+};
 
 use super::{Bridge, ServiceError};
 use crate::audit::{AuditDraft, AuditRecord, Outcome};
-use crate::auth::Token;
+use crate::auth::{ServerKey, Token};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::{
     AdminStore, AuditPrune, AuditQuery, CleanupReport, Conversation, ConversationRecord,
@@ -92,6 +95,15 @@ pub struct Imported {
 /// As [`Bridge::import`] for the file itself.
 pub fn validate_export(text: &str) -> Result<(), ExportFileError> {
     transfer::read_export(text).map(drop)
+}
+
+/// Opens a sealed export with `key` and checks the export inside it
+/// completely, without storing anything.
+///
+/// # Errors
+/// As [`Bridge::import`] for the file itself.
+pub fn validate_sealed_export(key: &ServerKey, text: &str) -> Result<(), ExportFileError> {
+    validate_export(&transfer::open_sealed(key, text)?)
 }
 
 fn cli(action: &str) -> AuditDraft {
@@ -304,7 +316,11 @@ impl<S: AdminStore> Bridge<S> {
     ///
     /// # Errors
     /// [`ServiceError::UnknownConversation`] for the first id not found, or storage failures.
-    pub async fn export(&self, ids: Option<Vec<ConversationId>>) -> Result<Export, ServiceError> {
+    pub async fn export(
+        &self,
+        ids: Option<Vec<ConversationId>>,
+        sealed: bool,
+    ) -> Result<Export, ServiceError> {
         let at = self.clock.now();
         let records = self.store.conversation_records(ids.clone()).await?;
         if let Some(missing) = ids
@@ -322,12 +338,17 @@ impl<S: AdminStore> Bridge<S> {
             draft = draft.on(Some(only.conversation.id.as_str()), None);
         }
         draft.count = Some(i64::try_from(export.records.len()).unwrap_or(i64::MAX));
-        draft.detail = Some(format!("messages={}", export.messages()));
+        draft.detail = Some(format!(
+            "messages={} {}",
+            export.messages(),
+            if sealed { "sealed" } else { "plaintext" }
+        ));
         self.record(at, draft).await?;
         Ok(export)
     }
 
-    /// Validates an export file completely, redacts its texts with this
+    /// Validates an export file (sealed with this bridge's key file, or
+    /// plaintext) completely, redacts its texts with this
     /// bridge's engine, and stores it in one transaction. Importing the same
     /// file again changes nothing.
     ///
@@ -337,6 +358,16 @@ impl<S: AdminStore> Bridge<S> {
     /// content, or storage failures. Nothing is written on error.
     pub async fn import(&self, text: &str) -> Result<Imported, ServiceError> {
         let at = self.clock.now();
+        let opened;
+        let text = if transfer::is_sealed(text) {
+            opened = match transfer::open_sealed(&self.key, text) {
+                Ok(t) => t,
+                Err(e) => return Err(self.refused(at, cli("import"), e.into()).await),
+            };
+            opened.as_str()
+        } else {
+            text
+        };
         let mut records = match transfer::read_export(text) {
             Ok(r) => r,
             Err(e) => return Err(self.refused(at, cli("import"), e.into()).await),

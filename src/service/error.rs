@@ -157,6 +157,9 @@ impl ServiceError {
             ServiceError::ExportFile(super::admin::ExportFileError::TooNew { .. }) => {
                 "export_too_new"
             }
+            ServiceError::ExportFile(super::admin::ExportFileError::OtherKey { .. }) => {
+                "export_other_key"
+            }
             ServiceError::ExportFile(_) => "invalid_export",
             ServiceError::BadBackup(_) => "bad_backup",
             ServiceError::NotFound(_) => "not_found",

@@ -13,6 +13,7 @@ mod delivery;
 mod error;
 mod inbox;
 mod invite;
+mod keys;
 mod oversight;
 mod redaction;
 mod session;
@@ -23,7 +24,8 @@ use std::sync::Arc;
 
 pub use admin::{
     ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Export, ExportFileError, Imported,
-    Layout, Listing, RevealedTokens, Shown, validate_export, write_export,
+    Layout, Listing, RevealedTokens, SEALED_FORMAT, Shown, is_sealed, validate_export,
+    validate_sealed_export, write_export,
 };
 pub use console::{
     CONFIRM_PHRASE, CONSOLE_TOKEN_PREFIX, ConsoleUser, console_token_hash, random_secret,
@@ -36,6 +38,7 @@ pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
 pub use error::ServiceError;
 pub use inbox::{UnreadMessage, UnreadSummary, summaries_json};
 pub use invite::{Invited, JoinedSession};
+pub use keys::{RESEAL_BATCH, Rotation, RotationProgress};
 pub use oversight::Approval;
 pub use redaction::SharedRedactor;
 pub use session::{ClientProcess, CredentialArgs, Scope, Session, resolve};

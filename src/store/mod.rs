@@ -10,6 +10,8 @@
 
 mod admin;
 mod console;
+pub mod data_keys;
+pub mod sealed;
 mod signal;
 pub mod sqlite;
 mod team;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use super::keys::Opener;
 use super::{SqliteStore, ops, rows, sql_err};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Timestamp};
@@ -27,6 +28,7 @@ use crate::store::admin::{
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation,
 };
+use crate::store::sealed::{Column, Sealer, Slot};
 use crate::store::{Conversation, StoreError};
 
 use super::audit::{audit_query, walk_chain};
@@ -45,7 +47,10 @@ fn count(n: i64) -> u64 {
 }
 
 /// Every conversation with its participants, oldest first.
-fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>, StoreError> {
+fn all_conversations(
+    conn: &Connection,
+    opener: Opener<'_>,
+) -> Result<Vec<Conversation>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT c.id, c.created_at, c.expires_at, {}
@@ -66,7 +71,7 @@ fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>, StoreError>
                 participants: Vec::with_capacity(2),
             });
         }
-        let participant = rows::decode_participant(row, 3)?;
+        let participant = rows::decode_participant(row, 3, &id, opener)?;
         if let Some(c) = out.last_mut() {
             c.participants.push(participant);
         }
@@ -74,9 +79,9 @@ fn all_conversations(conn: &Connection) -> Result<Vec<Conversation>, StoreError>
     Ok(out)
 }
 
-fn summaries(conn: &Connection) -> Result<Vec<ConversationSummary>, StoreError> {
+fn summaries(conn: &Connection, sealer: &Sealer) -> Result<Vec<ConversationSummary>, StoreError> {
     let tx = ReadTx::begin(conn)?;
-    let conversations = all_conversations(&tx)?;
+    let conversations = all_conversations(&tx, Opener::new(conn, sealer))?;
     let mut totals: HashMap<String, (i64, i64)> = HashMap::new();
     {
         let mut stmt = tx
@@ -135,11 +140,13 @@ fn summaries(conn: &Connection) -> Result<Vec<ConversationSummary>, StoreError> 
 
 fn records(
     conn: &Connection,
+    sealer: &Sealer,
     ids: Option<&[ConversationId]>,
 ) -> Result<Vec<ConversationRecord>, StoreError> {
     let tx = ReadTx::begin(conn)?;
+    let opener = Opener::new(conn, sealer);
     let wanted: Option<HashSet<&str>> = ids.map(|ids| ids.iter().map(|i| i.as_str()).collect());
-    let mut out: Vec<ConversationRecord> = all_conversations(&tx)?
+    let mut out: Vec<ConversationRecord> = all_conversations(&tx, opener)?
         .into_iter()
         .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(c.id.as_str())))
         .map(|conversation| ConversationRecord {
@@ -197,7 +204,15 @@ fn records(
                 .map(|p| p.role.clone())
                 .ok_or_else(|| corrupt(format!("message {id} is from a missing side {side}")))?,
         };
-        let files: String = row.get(5).map_err(sql_err)?;
+        let row_key = id.to_string();
+        let content = opener.open(
+            Slot::new(Column::MessageContent, &row_key),
+            row.get(4).map_err(sql_err)?,
+        )?;
+        let files = opener.open(
+            Slot::new(Column::MessageFiles, &row_key),
+            row.get(5).map_err(sql_err)?,
+        )?;
         record.messages.push(MessageRecord {
             message: Message {
                 id,
@@ -205,7 +220,7 @@ fn records(
                 from_role,
                 action_type: ActionType::parse(&row.get::<_, String>(3).map_err(sql_err)?)
                     .map_err(corrupt)?,
-                content: row.get(4).map_err(sql_err)?,
+                content,
                 files_involved: serde_json::from_str(&files).map_err(corrupt)?,
                 created_at: Timestamp::from_micros(row.get(6).map_err(sql_err)?),
                 to: rows::decode_sides(row.get(7).map_err(sql_err)?)?,
@@ -217,7 +232,7 @@ fn records(
 }
 
 /// The conversations expired at `now` that cleanup removes, with their counts.
-fn expired(tx: &Connection, now: Timestamp) -> Result<Vec<RemovedConversation>, StoreError> {
+fn expired(tx: &WriteTx<'_>, now: Timestamp) -> Result<Vec<RemovedConversation>, StoreError> {
     let ids: Vec<String> = tx
         .prepare_cached(
             "SELECT id FROM conversations WHERE expires_at <= ?1 ORDER BY expires_at, id",
@@ -261,7 +276,7 @@ fn expired(tx: &Connection, now: Timestamp) -> Result<Vec<RemovedConversation>, 
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let parsed = ConversationId::parse(&id).map_err(corrupt)?;
-        let conversation = ops::conversation(tx, &parsed)?
+        let conversation = ops::conversation(tx.opener(), tx, &parsed)?
             .ok_or_else(|| corrupt(format!("conversation {id} has no participants")))?;
         out.push(RemovedConversation {
             conversation,
@@ -336,14 +351,17 @@ fn cleanup(
 
 impl AdminStore for SqliteStore {
     async fn conversation_summaries(&self) -> Result<Vec<ConversationSummary>, StoreError> {
-        self.call(|conn| summaries(conn)).await
+        let sealer = self.inner.sealer.clone();
+        self.call(move |conn| summaries(conn, &sealer)).await
     }
 
     async fn conversation_records(
         &self,
         ids: Option<Vec<ConversationId>>,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
-        self.call(move |conn| records(conn, ids.as_deref())).await
+        let sealer = self.inner.sealer.clone();
+        self.call(move |conn| records(conn, &sealer, ids.as_deref()))
+            .await
     }
 
     async fn audit_query(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

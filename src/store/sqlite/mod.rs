@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod checkpoint;
 mod console;
+mod keys;
 mod open;
 mod ops;
 mod rows;
@@ -32,6 +33,7 @@ use self::checkpoint::Checkpointer;
 use self::spool::AuditSpool;
 use self::tx::WriteTx;
 use self::wake::WakeFile;
+use super::sealed::Sealer;
 use super::signal::ChangeHub;
 use super::{
     ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
@@ -73,6 +75,7 @@ struct Inner {
     spool: Arc<AuditSpool>,
     checkpointer: Checkpointer,
     audit_key: AuditKey,
+    sealer: Sealer,
 }
 
 impl Drop for Inner {
@@ -84,7 +87,7 @@ impl Drop for Inner {
         self.spool.close_windows(Timestamp::now(), true);
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let flushed = open::allow_waiting(|| {
-            let tx = WriteTx::begin(&conn, &self.audit_key)?;
+            let tx = WriteTx::begin(&conn, &self.audit_key, &self.sealer)?;
             let n = self.spool.append_all(&tx)?;
             tx.commit()?;
             self.spool.forget(n);
@@ -129,7 +132,7 @@ impl SqliteStore {
     }
 
     /// Opens (or creates) the database at `path`, whose audit chain is
-    /// sealed with `audit_key`.
+    /// sealed with `audit_key` and whose texts are sealed with `sealer`.
     ///
     /// # Errors
     /// See [`open::open`].
@@ -138,6 +141,7 @@ impl SqliteStore {
         mode: OpenMode,
         durability: Durability,
         audit_key: AuditKey,
+        sealer: Sealer,
     ) -> Result<Self, StoreError> {
         let mut conn = open::open(path, mode, durability, &audit_key)?;
         let checkpointer = Checkpointer::install(&mut conn, path.to_owned())?;
@@ -151,6 +155,7 @@ impl SqliteStore {
                 spool: Arc::new(AuditSpool::default()),
                 checkpointer,
                 audit_key,
+                sealer,
             }),
         })
     }
@@ -204,7 +209,7 @@ impl SqliteStore {
         spool.close_windows(Timestamp::now(), false);
         let result = self
             .call(move |conn| {
-                let tx = WriteTx::begin(conn, &inner.audit_key)?;
+                let tx = WriteTx::begin(conn, &inner.audit_key, &inner.sealer)?;
                 let spooled = spool.append_all(&tx)?;
                 let result = match op(&tx) {
                     Ok(value) => Ok(value),
@@ -313,7 +318,9 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
         let id = id.clone();
-        self.call(move |conn| ops::conversation(conn, &id)).await
+        let sealer = self.inner.sealer.clone();
+        self.call(move |conn| ops::conversation(keys::Opener::new(conn, &sealer), conn, &id))
+            .await
     }
 
     async fn create_conversation(
@@ -445,7 +452,8 @@ impl Store for SqliteStore {
         }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
-            let found = ops::conversation(tx, &conversation)?.ok_or(StoreError::NotFound)?;
+            let found =
+                ops::conversation(tx.opener(), tx, &conversation)?.ok_or(StoreError::NotFound)?;
             ops::append_audit(tx, guard.at, &guard.audit)?;
             Ok(found)
         })
@@ -501,7 +509,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Unread, StoreError> {
         let conversation = conversation.clone();
-        self.call(move |conn| team::peek_unread(conn, &conversation, side, limit))
+        let sealer = self.inner.sealer.clone();
+        self.call(move |conn| team::peek_unread(conn, &sealer, &conversation, side, limit))
             .await
     }
 

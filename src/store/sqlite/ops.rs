@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::keys::Opener;
 use super::tx::WriteTx;
 use super::{rows, sql_err};
 use crate::audit::AuditDraft;
@@ -10,6 +11,7 @@ use crate::domain::{
     ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Timestamp,
 };
 use crate::ratelimit::{self, Quota, Window};
+use crate::store::sealed::{Column, EMPTY_LIST, Epoch, Slot, note_row};
 use crate::store::{
     Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending, Receipt,
     StatusRecord, StoreError,
@@ -17,6 +19,7 @@ use crate::store::{
 
 /// Reads a conversation with its participants.
 pub fn conversation(
+    opener: Opener<'_>,
     conn: &Connection,
     id: &ConversationId,
 ) -> Result<Option<Conversation>, StoreError> {
@@ -39,7 +42,7 @@ pub fn conversation(
         });
         conversation
             .participants
-            .push(rows::decode_participant(row, 2)?);
+            .push(rows::decode_participant(row, 2, id.as_str(), opener)?);
     }
     Ok(found)
 }
@@ -182,7 +185,7 @@ pub fn create_conversation(tx: &Connection, new: &NewConversation) -> Result<(),
 /// Inserts a message and one pending delivery per recipient that is still an
 /// active participant. [`StoreError::NotFound`] when the sender was removed
 /// meanwhile (its token stopped working before this commit).
-pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, StoreError> {
+pub fn insert_message(tx: &WriteTx<'_>, message: &NewMessage) -> Result<i64, StoreError> {
     if let Sender::Side(side) = message.from {
         let active: bool = tx
             .prepare_cached(
@@ -196,29 +199,48 @@ pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, Stor
     }
     let files = serde_json::to_string(&message.files_involved)
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let id: i64 = tx
+    // The id is bound into the sealed values, so it is chosen first (under
+    // this transaction's write lock, so no other writer can take it); the
+    // current data-key epoch comes with it, in the same statement.
+    let (id, epoch, salt): (i64, i64, String) = tx
         .prepare_cached(
-            "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
-             VALUES (
-                 max(coalesce((SELECT max(id) FROM messages), 0), (SELECT value FROM meta WHERE key = 'message_id_floor')) + 1,
-                 ?1, ?2, ?3, ?4, ?5, ?6, ?7
-             ) RETURNING id",
+            "SELECT max(coalesce((SELECT max(id) FROM messages), 0), (SELECT value FROM meta WHERE key = 'message_id_floor')) + 1,
+                    k.epoch, k.salt
+             FROM (SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1) AS k",
         )
-        .and_then(|mut s| {
-            s.query_row(
-                params![
-                    message.conversation.as_str(),
-                    message.from.as_str(),
-                    message.action_type.as_str(),
-                    message.content,
-                    files,
-                    message.created_at.as_micros(),
-                    rows::encode_sides(&message.to)
-                ],
-                |r| r.get(0),
-            )
-        })
-        .map_err(sql_err)?;
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .map_err(|e| match sql_err(e) {
+            StoreError::NotFound => StoreError::Corrupt("the database holds no data key".into()),
+            other => other,
+        })?;
+    tx.adopt_epoch(Epoch {
+        number: epoch,
+        salt,
+    });
+    let row = id.to_string();
+    let content = tx.seal(Slot::new(Column::MessageContent, &row), &message.content)?;
+    let files = if files == EMPTY_LIST {
+        files
+    } else {
+        tx.seal(Slot::new(Column::MessageFiles, &row), &files)?
+    };
+    tx.prepare_cached(
+        "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id,
+            message.conversation.as_str(),
+            message.from.as_str(),
+            message.action_type.as_str(),
+            content,
+            files,
+            message.created_at.as_micros(),
+            rows::encode_sides(&message.to)
+        ])
+    })
+    .map_err(sql_err)?;
     let mut deliver = tx
         .prepare_cached(
             "INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
@@ -243,7 +265,7 @@ pub fn insert_message(tx: &Connection, message: &NewMessage) -> Result<i64, Stor
 /// [`crate::store::Store::take_messages`]): rows in message order, stopping
 /// at the first one still leased to another reader, within `limit`.
 pub fn take_messages(
-    tx: &Connection,
+    tx: &WriteTx<'_>,
     conversation: &ConversationId,
     recipient: Side,
     limit: PageLimit,
@@ -283,7 +305,7 @@ pub fn take_messages(
             more = true;
             break;
         }
-        let message = decode_message(row)?;
+        let message = decode_message(row, tx.opener())?;
         let size = message.content.len()
             + message
                 .files_involved
@@ -371,16 +393,25 @@ pub fn acknowledge(tx: &Connection, receipt: &Receipt) -> Result<(), StoreError>
 }
 
 /// Decodes `id, from_side, action_type, content, files, created_at, from_role, recipients`.
-pub fn decode_message(row: &rusqlite::Row<'_>) -> Result<Message, StoreError> {
+pub fn decode_message(row: &rusqlite::Row<'_>, opener: Opener<'_>) -> Result<Message, StoreError> {
     let corrupt = |e: crate::domain::InvalidValue| StoreError::Corrupt(e.to_string());
+    let id: i64 = row.get(0).map_err(sql_err)?;
     let from: String = row.get(1).map_err(sql_err)?;
     let action: String = row.get(2).map_err(sql_err)?;
-    let files: String = row.get(4).map_err(sql_err)?;
+    let id_text = id.to_string();
+    let content = opener.open(
+        Slot::new(Column::MessageContent, &id_text),
+        row.get(3).map_err(sql_err)?,
+    )?;
+    let files = opener.open(
+        Slot::new(Column::MessageFiles, &id_text),
+        row.get(4).map_err(sql_err)?,
+    )?;
     Ok(Message {
-        id: row.get(0).map_err(sql_err)?,
+        id,
         from: Sender::parse(&from).map_err(corrupt)?,
         action_type: ActionType::parse(&action).map_err(corrupt)?,
-        content: row.get(3).map_err(sql_err)?,
+        content,
         files_involved: serde_json::from_str(&files)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         created_at: Timestamp::from_micros(row.get(5).map_err(sql_err)?),
@@ -419,11 +450,19 @@ pub fn pending(
 
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
 pub fn set_status(
-    tx: &Connection,
+    tx: &WriteTx<'_>,
     conversation: &ConversationId,
     side: Side,
     status: &StatusRecord,
 ) -> Result<(), StoreError> {
+    let note = status
+        .note
+        .as_deref()
+        .map(|n| {
+            let row = note_row(conversation.as_str(), side.as_str());
+            tx.seal(Slot::new(Column::StatusNote, &row), n)
+        })
+        .transpose()?;
     let changed = tx
         .prepare_cached("UPDATE participants SET status = ?3, note = ?4, status_at = ?5 WHERE conversation_id = ?1 AND side = ?2")
         .and_then(|mut s| {
@@ -431,7 +470,7 @@ pub fn set_status(
                 conversation.as_str(),
                 side.as_str(),
                 status.status.as_str(),
-                status.note,
+                note,
                 status.updated_at.as_micros()
             ])
         })

@@ -3,25 +3,42 @@
 
 use rusqlite::Row;
 
+use super::keys::Opener;
 use super::sql_err;
 use crate::domain::{ParticipantKind, Side, Status, Timestamp};
+use crate::store::sealed::{Column, Slot, note_row};
 use crate::store::{Participant, StatusRecord, StoreError};
 
 /// The participant columns every reader selects, in [`decode_participant`]'s order.
 pub const PARTICIPANT_COLUMNS: &str =
     "p.side, p.role, p.kind, p.status, p.note, p.status_at, p.joined_at, p.removed_at";
 
-/// Decodes the [`PARTICIPANT_COLUMNS`] starting at column `at`.
-pub fn decode_participant(row: &Row<'_>, at: usize) -> Result<Participant, StoreError> {
+/// Decodes the [`PARTICIPANT_COLUMNS`] starting at column `at`, of a
+/// participant of `conversation` (its note is sealed for that row).
+pub fn decode_participant(
+    row: &Row<'_>,
+    at: usize,
+    conversation: &str,
+    opener: Opener<'_>,
+) -> Result<Participant, StoreError> {
     let corrupt = |e: crate::domain::InvalidValue| StoreError::Corrupt(e.to_string());
     let side: String = row.get(at).map_err(sql_err)?;
+    let note: Option<String> = row.get(at + 4).map_err(sql_err)?;
+    let note = note
+        .map(|n| {
+            opener.open(
+                Slot::new(Column::StatusNote, &note_row(conversation, &side)),
+                n,
+            )
+        })
+        .transpose()?;
     let kind: String = row.get(at + 2).map_err(sql_err)?;
     let status: Option<String> = row.get(at + 3).map_err(sql_err)?;
     let status = match status {
         None => None,
         Some(s) => Some(StatusRecord {
             status: Status::parse(&s).map_err(corrupt)?,
-            note: row.get(at + 4).map_err(sql_err)?,
+            note,
             updated_at: Timestamp::from_micros(
                 row.get::<_, Option<i64>>(at + 5)
                     .map_err(sql_err)?

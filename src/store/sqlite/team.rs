@@ -4,11 +4,13 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::keys::Opener;
 use super::tx::WriteTx;
 use super::{ops, sql_err};
 use crate::audit::Outcome;
 use crate::domain::{ConversationId, MAX_SESSIONS, ParticipantKind, Side, Timestamp};
 use crate::ratelimit::Quota;
+use crate::store::sealed::Sealer;
 use crate::store::{
     ClientBinding, Guard, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, StoreError, Unread,
 };
@@ -150,7 +152,7 @@ pub fn redeem_invite(
     draft.side = Some(side.as_str().to_owned());
     draft.detail = Some(format!("joined as {kind}"));
     ops::append_audit(tx, guard.at, &draft)?;
-    let conversation = ops::conversation(tx, &id)?.ok_or(StoreError::NotFound)?;
+    let conversation = ops::conversation(tx.opener(), tx, &id)?.ok_or(StoreError::NotFound)?;
     Ok(Some(Joined { conversation, side }))
 }
 
@@ -184,6 +186,7 @@ pub fn remove_participant(
 /// Counts `side`'s undelivered messages and reads the oldest `limit`.
 pub fn peek_unread(
     conn: &Connection,
+    sealer: &Sealer,
     conversation: &ConversationId,
     side: Side,
     limit: u32,
@@ -221,7 +224,7 @@ pub fn peek_unread(
         .map_err(sql_err)?;
     let mut first = Vec::new();
     while let Some(row) = rows.next().map_err(sql_err)? {
-        first.push(ops::decode_message(row)?);
+        first.push(ops::decode_message(row, Opener::new(conn, sealer))?);
     }
     Ok(Unread {
         count: u64::try_from(count).unwrap_or(0),

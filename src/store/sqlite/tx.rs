@@ -1,30 +1,45 @@
 //! The transactions store operations run in: a read snapshot, or the write lock.
 
+use std::cell::Cell;
+
 use rusqlite::Connection;
 
-use super::sql_err;
+use super::{keys, sql_err};
 use crate::audit::AuditKey;
 use crate::store::StoreError;
+use crate::store::sealed::{Epoch, Sealer, Slot};
 
 /// An immediate write transaction driven by cached statements: rusqlite's own
 /// `Transaction` parses `BEGIN`/`COMMIT` text on every use, which costs more
 /// than a whole small tool call's SQL. Rolls back when dropped uncommitted.
-/// Carries the audit key, since every write appends to the keyed chain.
+/// Carries the audit key, since every write appends to the keyed chain, and
+/// the sealer, since message texts, notes and commands are written sealed.
 pub struct WriteTx<'c> {
     conn: &'c Connection,
     audit_key: &'c AuditKey,
+    sealer: &'c Sealer,
+    /// The current data-key epoch, read once under this transaction's write
+    /// lock the first time a value is sealed: a rotation committed before it
+    /// is always seen, so no process seals under a key being retired.
+    epoch: Cell<Option<i64>>,
     open: bool,
 }
 
 impl<'c> WriteTx<'c> {
     /// Takes the database's write lock (`BEGIN IMMEDIATE`).
-    pub fn begin(conn: &'c Connection, audit_key: &'c AuditKey) -> Result<Self, StoreError> {
+    pub fn begin(
+        conn: &'c Connection,
+        audit_key: &'c AuditKey,
+        sealer: &'c Sealer,
+    ) -> Result<Self, StoreError> {
         conn.prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut s| s.execute([]))
             .map_err(sql_err)?;
         Ok(Self {
             conn,
             audit_key,
+            sealer,
+            epoch: Cell::new(None),
             open: true,
         })
     }
@@ -32,6 +47,39 @@ impl<'c> WriteTx<'c> {
     /// The key audit records are sealed with.
     pub fn audit_key(&self) -> &AuditKey {
         self.audit_key
+    }
+
+    /// The current data-key epoch (read once per transaction).
+    pub fn epoch(&self) -> Result<i64, StoreError> {
+        if let Some(epoch) = self.epoch.get() {
+            return Ok(epoch);
+        }
+        let epoch = keys::current_epoch(self.conn, self.sealer)?;
+        self.epoch.set(Some(epoch));
+        Ok(epoch)
+    }
+
+    /// Takes `epoch` as the current one, as read under this transaction's
+    /// write lock by a statement that needed other columns too (saving the
+    /// separate read [`WriteTx::epoch`] would do).
+    pub fn adopt_epoch(&self, epoch: Epoch) {
+        self.sealer.learn(&epoch);
+        self.epoch.set(Some(epoch.number));
+    }
+
+    /// `plain` sealed for `slot` under the current data key.
+    pub fn seal(&self, slot: Slot<'_>, plain: &str) -> Result<String, StoreError> {
+        self.sealer.seal(self.epoch()?, slot, plain)
+    }
+
+    /// What row decoders open values with in this transaction.
+    pub fn opener(&self) -> keys::Opener<'_> {
+        keys::Opener::new(self.conn, self.sealer)
+    }
+
+    /// A stored value of `slot`, opened.
+    pub fn open_value(&self, slot: Slot<'_>, stored: String) -> Result<String, StoreError> {
+        keys::open(self.conn, self.sealer, slot, stored)
     }
 
     /// Commits (rolling back if the commit fails).

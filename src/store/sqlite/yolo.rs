@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::keys::Opener;
 use super::{SqliteStore, ops, sql_err};
 use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
+use crate::store::sealed::{Column, Sealer, Slot};
 use crate::store::{
     Activation, ActivationRequest, ActivationState, Guard, NewMessage, NewSnapshot, Proposal,
     ProposalState, Redemption, Snapshot, StoreError, YoloStore,
@@ -45,13 +47,15 @@ fn decode_activation(row: &Row<'_>) -> Result<Activation, StoreError> {
 
 const PROPOSAL_COLUMNS: &str = "id, conversation_id, side, command, mode, created_at, state, decided_at, approval_expires_at, used_at";
 
-fn decode_proposal(row: &Row<'_>) -> Result<Proposal, StoreError> {
+fn decode_proposal(row: &Row<'_>, opener: Opener<'_>) -> Result<Proposal, StoreError> {
     let get = |i| row.get::<_, String>(i).map_err(sql_err);
+    let id = get(0)?;
+    let command = opener.open(Slot::new(Column::ProposalCommand, &id), get(3)?)?;
     Ok(Proposal {
-        id: get(0)?,
+        id,
         conversation: ConversationId::parse(&get(1)?).map_err(|_| corrupt("proposal"))?,
         side: Side::parse(&get(2)?).map_err(|_| corrupt("proposal"))?,
-        command: get(3)?,
+        command,
         mode: YoloMode::parse(&get(4)?).map_err(|_| corrupt("proposal"))?,
         created_at: Timestamp::from_micros(row.get(5).map_err(sql_err)?),
         state: ProposalState::parse(&get(6)?).ok_or_else(|| corrupt("proposal"))?,
@@ -65,7 +69,7 @@ fn query_all<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-    decode: fn(&Row<'_>) -> Result<T, StoreError>,
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let mut stmt = conn.prepare_cached(sql).map_err(sql_err)?;
     let mut rows = stmt.query(params).map_err(sql_err)?;
@@ -76,12 +80,17 @@ fn query_all<T>(
     Ok(out)
 }
 
-fn find_proposal(conn: &Connection, id: &str) -> Result<Option<Proposal>, StoreError> {
+fn find_proposal(
+    conn: &Connection,
+    sealer: &Sealer,
+    id: &str,
+) -> Result<Option<Proposal>, StoreError> {
+    let opener = Opener::new(conn, sealer);
     Ok(query_all(
         conn,
         &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE id = ?1"),
         [id],
-        decode_proposal,
+        |r| decode_proposal(r, opener),
     )?
     .pop())
 }
@@ -104,7 +113,13 @@ fn decide(
         .map_err(sql_err)?;
     match changed {
         1 => Ok(()),
-        _ if find_proposal(tx, id)?.is_none() => Err(StoreError::NotFound),
+        _ if !tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM yolo_proposals WHERE id = ?1)")
+            .and_then(|mut s| s.query_row([id], |r| r.get::<_, bool>(0)))
+            .map_err(sql_err)? =>
+        {
+            Err(StoreError::NotFound)
+        }
         _ => Err(StoreError::Conflict(format!(
             "proposal {id} is no longer pending"
         ))),
@@ -226,11 +241,12 @@ impl YoloStore for SqliteStore {
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             let p = &proposal;
+            let command = tx.seal(Slot::new(Column::ProposalCommand, &p.id), &p.command)?;
             tx.prepare_cached(
                 "INSERT INTO yolo_proposals (id, conversation_id, side, command, mode, created_at, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
             )
-            .and_then(|mut s| s.execute(params![p.id, p.conversation.as_str(), p.side.as_str(), p.command, p.mode.as_str(), p.created_at.as_micros()]))
+            .and_then(|mut s| s.execute(params![p.id, p.conversation.as_str(), p.side.as_str(), command, p.mode.as_str(), p.created_at.as_micros()]))
             .map_err(sql_err)?;
             ops::append_audit(tx, guard.at, &guard.audit)
         })
@@ -239,18 +255,22 @@ impl YoloStore for SqliteStore {
 
     async fn proposal(&self, id: &str) -> Result<Option<Proposal>, StoreError> {
         let id = id.to_owned();
-        self.call(move |conn| find_proposal(conn, &id)).await
+        let sealer = self.inner.sealer.clone();
+        self.call(move |conn| find_proposal(conn, &sealer, &id))
+            .await
     }
 
     async fn proposals(
         &self,
         conversation: Option<ConversationId>,
     ) -> Result<Vec<Proposal>, StoreError> {
+        let sealer = self.inner.sealer.clone();
         self.call(move |conn| {
             let sql = format!(
                 "SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE ?1 IS NULL OR conversation_id = ?1 ORDER BY created_at DESC"
             );
-            query_all(conn, &sql, [conversation.as_ref().map(ConversationId::as_str)], decode_proposal)
+            let opener = Opener::new(conn, &sealer);
+            query_all(conn, &sql, [conversation.as_ref().map(ConversationId::as_str)], |r| decode_proposal(r, opener))
         })
         .await
     }
@@ -300,7 +320,8 @@ impl YoloStore for SqliteStore {
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
-            let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], decode_proposal)?.pop();
+            let opener = tx.opener();
+            let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], |r| decode_proposal(r, opener))?.pop();
             let verdict = match found {
                 None => Err(Redemption::Unknown),
                 Some(p) if p.conversation != conversation => Err(Redemption::OtherConversation),

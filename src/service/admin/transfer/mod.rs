@@ -23,6 +23,10 @@
 //! Decoding checks every field with the domain constructors and returns either
 //! every record or the first problem; nothing is written before that.
 
+mod envelope;
+
+pub use envelope::{SEALED_FORMAT, is_sealed, open as open_sealed, seal as seal_export};
+
 use std::collections::HashSet;
 use std::io::Write;
 
@@ -82,6 +86,16 @@ pub enum ExportFileError {
     /// The file is not a valid export.
     #[error("the export file is invalid: {0}")]
     Invalid(String),
+    /// A sealed export made with another key file.
+    #[error(
+        "the export is sealed with the key file whose fingerprint is {found}, but this bridge's key file is {ours}; import it with the key file of the bridge it came from (key_file or bridge.key beside the database), or export it again with --plaintext"
+    )]
+    OtherKey {
+        /// The fingerprint the export names.
+        found: String,
+        /// This bridge's key fingerprint.
+        ours: String,
+    },
 }
 
 fn invalid(text: impl Into<String>) -> ExportFileError {

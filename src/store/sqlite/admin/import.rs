@@ -10,6 +10,7 @@ use super::super::tx::WriteTx;
 use super::super::{ops, rows, sql_err};
 use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{AuditFor, ConversationRecord, ImportReport};
+use crate::store::sealed::{Column, EMPTY_LIST, Slot, note_row};
 use crate::store::{Conversation, Participant, StoreError};
 
 /// The natural identity of a message within its conversation: an imported
@@ -26,18 +27,31 @@ fn message_key(m: &Message) -> Result<MessageKey, StoreError> {
     ))
 }
 
-fn stored_keys(tx: &Connection, id: &ConversationId) -> Result<HashSet<MessageKey>, StoreError> {
+/// The keys of the messages stored in conversation `id`, with their texts opened.
+fn stored_keys(tx: &WriteTx<'_>, id: &ConversationId) -> Result<HashSet<MessageKey>, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT from_side, created_at, action_type, content, files FROM messages WHERE conversation_id = ?1",
+            "SELECT from_side, created_at, action_type, content, files, id FROM messages WHERE conversation_id = ?1",
         )
         .map_err(sql_err)?;
     let rows = stmt
         .query_map([id.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                r.get::<_, i64>(5)?,
+            ))
         })
         .map_err(sql_err)?;
-    rows.collect::<Result<_, _>>().map_err(sql_err)
+    let mut keys = HashSet::new();
+    for row in rows {
+        let ((from, at, action, content, files), message): (MessageKey, i64) =
+            row.map_err(sql_err)?;
+        let message = message.to_string();
+        let content = tx.open_value(Slot::new(Column::MessageContent, &message), content)?;
+        let files = tx.open_value(Slot::new(Column::MessageFiles, &message), files)?;
+        keys.insert((from, at, action, content, files));
+    }
+    Ok(keys)
 }
 
 fn high_water(tx: &Connection) -> Result<i64, StoreError> {
@@ -64,10 +78,19 @@ fn same_header(stored: &Conversation, file: &Conversation) -> bool {
 }
 
 fn insert_participant(
-    tx: &Connection,
+    tx: &WriteTx<'_>,
     id: &ConversationId,
     p: &Participant,
 ) -> Result<(), StoreError> {
+    let note = p
+        .status
+        .as_ref()
+        .and_then(|s| s.note.as_deref())
+        .map(|n| {
+            let row = note_row(id.as_str(), p.side.as_str());
+            tx.seal(Slot::new(Column::StatusNote, &row), n)
+        })
+        .transpose()?;
     tx.prepare_cached(
         "INSERT INTO participants (conversation_id, side, role, status, note, status_at, kind, joined_at, removed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -78,7 +101,7 @@ fn insert_participant(
             p.side.as_str(),
             p.role,
             p.status.as_ref().map(|s| s.status.as_str()),
-            p.status.as_ref().and_then(|s| s.note.as_deref()),
+            note,
             p.status.as_ref().map(|s| s.updated_at.as_micros()),
             p.kind.as_str(),
             p.joined_at.map(Timestamp::as_micros),
@@ -109,7 +132,7 @@ pub(super) fn import(
     let mut next_id = floor.max(file_max) + 1;
     for record in records {
         let file = &record.conversation;
-        let existing = ops::conversation(tx, &file.id)?;
+        let existing = ops::conversation(tx.opener(), tx, &file.id)?;
         let mut changed = false;
         let known = match &existing {
             Some(stored) => {
@@ -194,13 +217,20 @@ pub(super) fn import(
                 next_id += 1;
                 next_id - 1
             };
+            let row = id.to_string();
+            let content = tx.seal(Slot::new(Column::MessageContent, &row), &msg.content)?;
+            let files = if files == EMPTY_LIST {
+                files
+            } else {
+                tx.seal(Slot::new(Column::MessageFiles, &row), &files)?
+            };
             insert
                 .execute(params![
                     id,
                     file.id.as_str(),
                     msg.from.as_str(),
                     msg.action_type.as_str(),
-                    msg.content,
+                    content,
                     files,
                     msg.created_at.as_micros(),
                     msg.to.as_deref().map(rows::encode_sides)
