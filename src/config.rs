@@ -20,7 +20,7 @@ use crate::store::sqlite::Durability;
 pub const EXAMPLE: &str = include_str!("../config.example.toml");
 
 /// Environment variables read by the CLI itself rather than mapped onto keys.
-const CLI_VARIABLES: &[&str] = &["MCP_BRIDGE_DB", "MCP_BRIDGE_CONFIG"];
+const CLI_VARIABLES: &[&str] = &["MCP_BRIDGE_DB", "MCP_BRIDGE_CONFIG", "MCP_BRIDGE_KEY_FILE"];
 
 /// A setting that could not be used; names the key or variable.
 #[derive(Debug, thiserror::Error)]

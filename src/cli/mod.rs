@@ -2,16 +2,16 @@
 //! Each subcommand lives in its own module and calls the service layer.
 
 mod demo;
-mod inbox;
 mod doctor;
+mod inbox;
 mod inspect;
 mod manage;
 mod output;
 mod redact;
 mod screen;
 mod serve;
-mod terminal;
 mod setup;
+mod terminal;
 mod transfer;
 mod yolo;
 

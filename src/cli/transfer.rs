@@ -323,7 +323,7 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
         let text = format!("{} exists; add --force to overwrite it", path.display());
         return refused(&app, "backup", "exists", &text);
     }
-    let key_src = app::key_path(&app.db_path);
+    let key_src = app.key_file.clone();
     // App::open has loaded (and so checked) this key file already.
     let key = fs::read(&key_src).with_context(|| format!("cannot read {}", key_src.display()))?;
     let bar = ProgressBar::for_size("backing up", database_size(&app.db_path)).map(Arc::new);

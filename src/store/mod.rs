@@ -9,7 +9,10 @@
 //! store only applies those decisions atomically.
 
 mod admin;
+mod any;
+pub mod postgres;
 mod signal;
+mod spool;
 pub mod sqlite;
 mod team;
 mod yolo;
@@ -21,6 +24,7 @@ pub use admin::{
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation, UnreadableRecord,
 };
+pub use any::AnyStore;
 pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
 pub use yolo::{

@@ -13,7 +13,6 @@ mod checkpoint;
 mod open;
 mod ops;
 mod rows;
-mod spool;
 mod team;
 mod tx;
 mod wake;
@@ -28,10 +27,10 @@ use rusqlite::{Connection, ErrorCode};
 pub use open::{Durability, OpenMode, Refused, SCHEMA_VERSION};
 
 use self::checkpoint::Checkpointer;
-use self::spool::AuditSpool;
 use self::tx::WriteTx;
 use self::wake::WakeFile;
 use super::signal::ChangeHub;
+use super::spool::{self, AuditSpool};
 use super::{
     ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
     NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
@@ -84,7 +83,9 @@ impl Drop for Inner {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let flushed = open::allow_waiting(|| {
             let tx = WriteTx::begin(&conn, &self.audit_key)?;
-            let n = self.spool.append_all(&tx)?;
+            let n = self
+                .spool
+                .append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
             tx.commit()?;
             self.spool.forget(n);
             Ok::<_, StoreError>(())
@@ -196,7 +197,7 @@ impl SqliteStore {
         let result = self
             .call(move |conn| {
                 let tx = WriteTx::begin(conn, &inner.audit_key)?;
-                let spooled = spool.append_all(&tx)?;
+                let spooled = spool.append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
                 let result = match op(&tx) {
                     Ok(value) => Ok(value),
                     Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
