@@ -113,7 +113,7 @@ impl App {
     /// When the key file or database cannot be opened, with the path in the message.
     pub fn open(db: &Path, config: Config, mode: OpenMode) -> anyhow::Result<App> {
         if let Some(url) = pg_url(db) {
-            return Self::open_postgres(&url, config, mode);
+            return Self::open_postgres(&url, &pg_key_path(), config, mode);
         }
         let db = &resolve_db_path(db)?;
         // The key comes first: the store seals its audit chain with it from
@@ -165,11 +165,30 @@ impl App {
         ))
     }
 
-    /// Opens (and migrates) the PostgreSQL database at `url`.
-    fn open_postgres(url: &PgUrl, config: Config, mode: OpenMode) -> anyhow::Result<App> {
-        let key_file = pg_key_path();
+    /// Opens (and migrates) the PostgreSQL database at `url`, whose key is
+    /// `key_file` (created in `OpenMode::Create` if missing).
+    ///
+    /// # Errors
+    /// When the key file or database cannot be opened.
+    pub fn open_postgres(
+        url: &PgUrl,
+        key_file: &Path,
+        config: Config,
+        mode: OpenMode,
+    ) -> anyhow::Result<App> {
+        let key_file = key_file.to_owned();
         let key = match mode {
-            OpenMode::Create => ServerKey::load_or_create(&key_file)?,
+            OpenMode::Create => {
+                if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    use std::os::unix::fs::DirBuilderExt;
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                ServerKey::load_or_create(&key_file)?
+            }
             OpenMode::Existing => ServerKey::load(&key_file).with_context(|| {
                 format!(
                     "the database's key file is needed (it signs the audit trail and derives the session tokens) but {} is unusable; set MCP_BRIDGE_KEY_FILE to the key file every server of this database shares",
@@ -177,7 +196,7 @@ impl App {
                 )
             })?,
         };
-        let store = PgStore::open(url, AuditKey::derive(&key))
+        let store = PgStore::open(url, config.durability, AuditKey::derive(&key))
             .with_context(|| format!("cannot open database {url}"))?;
         let db_path = key_file.with_file_name("postgres.db");
         Ok(Self::build(

@@ -122,7 +122,8 @@ impl<'c> Write<'c> {
     }
 
     /// Wakes long-polls on every server when this transaction commits
-    /// (`NOTIFY` is delivered at commit, and only if it commits).
+    /// (`NOTIFY` is delivered at commit, and only if it commits). A message
+    /// insert sends its own notification in its statement.
     pub fn wake(&self, payload: String) {
         let mut w = lock(&self.wake);
         if !w.contains(&payload) {

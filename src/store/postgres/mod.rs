@@ -35,6 +35,7 @@ use super::{
 use crate::audit::{AuditDraft, AuditKey, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::ratelimit::Quota;
+use crate::store::sqlite::Durability;
 
 /// Runs `$body` (an expression using the [`Write`] `$w`) in a write
 /// transaction and finishes it (see [`PgStore::finish`]).
@@ -185,13 +186,37 @@ impl PgStore {
     /// advisory lock) and builds the pool. Blocks until done; callable from
     /// inside a runtime.
     ///
+    /// `durability` maps onto PostgreSQL's `synchronous_commit`. `Normal` is
+    /// `off`: a commit is acknowledged once it is in PostgreSQL's WAL buffers,
+    /// so it survives any crash of mcp-bridge processes, and the database
+    /// stays consistent after any crash, but a crash of the PostgreSQL server
+    /// or its host may lose the last fraction of a second of commits. Every
+    /// transaction appends to the one audit chain, so with `on` commits wait
+    /// for each other's disk flush, one at a time. `Full` is `on`.
+    ///
     /// # Errors
     /// A bad URL, an unreachable server, or a schema newer than this build's.
-    pub fn open(url: &PgUrl, audit_key: AuditKey) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
+    pub fn open(
+        url: &PgUrl,
+        durability: Durability,
+        audit_key: AuditKey,
+    ) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
             .expose()
             .parse()
             .map_err(|e: tokio_postgres::Error| StoreError::Backend(Box::new(e)))?;
+        let setting = match durability {
+            Durability::Normal => "-c synchronous_commit=off",
+            Durability::Full => "-c synchronous_commit=on",
+        };
+        let options = match config.get_options() {
+            Some(given) if !given.is_empty() => format!("{given} {setting}"),
+            _ => setting.to_owned(),
+        };
+        config.options(&options);
+        if config.get_application_name().is_none() {
+            config.application_name("mcp-bridge");
+        }
         let migrating = config.clone();
         let key = audit_key.clone();
         on_own_thread(async move {
@@ -355,7 +380,7 @@ impl Store for PgStore {
         guard: Guard,
     ) -> Result<i64, StoreError> {
         let id = in_tx!(self, |w| {
-            ops::lock_conversation(w.db(), message.conversation.as_str()).await?;
+            ops::lock_for_send(w.db(), &message).await?;
             if let Some(limit) = max_pending {
                 ops::check_pending(w.db(), &message, limit).await?;
             }

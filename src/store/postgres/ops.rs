@@ -299,28 +299,27 @@ pub async fn check_pending(db: Db<'_>, message: &NewMessage, limit: u32) -> Resu
 }
 
 /// Inserts a message and one pending delivery per recipient that is still an
-/// active participant, and wakes their long-polls at commit. The caller holds
-/// the conversation's lock ([`lock_conversation`]).
+/// active participant, and wakes their long-polls at commit, in one
+/// statement. The caller holds the conversation's lock ([`lock_conversation`])
+/// and has checked the sender ([`lock_for_send`]).
 pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, StoreError> {
-    let db = w.db();
     let conversation = message.conversation.as_str();
-    if let Sender::Side(side) = message.from {
-        let active = db
-            .opt(
-                "SELECT 1 FROM participants WHERE conversation_id = $1 AND side = $2 AND removed_at IS NULL",
-                &[&conversation, &side.as_str()],
-            )
-            .await?;
-        if active.is_none() {
-            return Err(StoreError::NotFound);
-        }
-    }
     let files = serde_json::to_string(&message.files_involved)
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let row = db
+    let sides: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
+    let wake = format!("{conversation}:{}", encode_sides(&message.deliver_to));
+    let row = w
+        .db()
         .one(
-            "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
-             VALUES (nextval('message_ids'), $1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "WITH m AS (
+                 INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
+                 VALUES (nextval('message_ids'), $1, $2, $3, $4, $5, $6, $7) RETURNING id
+             ), d AS (
+                 INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
+                 SELECT p.conversation_id, p.side, m.id FROM participants p, m
+                 WHERE p.conversation_id = $1 AND p.side = ANY($8) AND p.side <> $2 AND p.removed_at IS NULL
+             ), n AS (SELECT pg_notify($9, $10))
+             SELECT m.id FROM m, n",
             &[
                 &conversation,
                 &message.from.as_str(),
@@ -329,23 +328,39 @@ pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, 
                 &files,
                 &message.created_at.as_micros(),
                 &encode_sides(&message.to),
+                &sides,
+                &super::listen::CHANNEL,
+                &wake,
             ],
         )
         .await?;
-    let id: i64 = get(&row, 0)?;
-    let sides: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
-    db.exec(
-        "INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
-         SELECT conversation_id, side, $2 FROM participants
-         WHERE conversation_id = $1 AND side = ANY($3) AND side <> $4 AND removed_at IS NULL",
-        &[&conversation, &id, &sides, &message.from.as_str()],
-    )
-    .await?;
-    w.wake(format!(
-        "{conversation}:{}",
-        encode_sides(&message.deliver_to)
-    ));
-    Ok(id)
+    get(&row, 0)
+}
+
+/// Locks the conversation for a send ([`lock_conversation`]) and checks, in
+/// the same statement, that a participant sender is still active:
+/// [`StoreError::NotFound`] when the conversation is gone or the sender was
+/// removed (its token stopped working before this commit).
+pub async fn lock_for_send(db: Db<'_>, message: &NewMessage) -> Result<(), StoreError> {
+    let row = db
+        .one(
+            "SELECT $2::text IS NULL OR EXISTS (
+                 SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
+             FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c",
+            &[
+                &message.conversation.as_str(),
+                &match message.from {
+                    Sender::Side(side) => Some(side.as_str()),
+                    Sender::System => None,
+                },
+            ],
+        )
+        .await?;
+    if get::<bool>(&row, 0)? {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }
 
 /// Locks `recipient`'s inbox (its participant row) until commit, so two

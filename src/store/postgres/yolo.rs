@@ -385,7 +385,7 @@ impl YoloStore for PgStore {
         guard: Guard,
     ) -> Result<i64, StoreError> {
         let id = in_tx!(self, |w| {
-            ops::lock_conversation(w.db(), result.conversation.as_str()).await?;
+            ops::lock_for_send(w.db(), &result).await?;
             if let Some((snap, workspace)) = &snapshot {
                 w.db()
                     .exec(
