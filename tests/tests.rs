@@ -23,6 +23,7 @@ mod limits;
 mod limits_resource;
 mod longpoll;
 mod mcp_stdio;
+mod pg_cluster;
 mod props;
 mod provision;
 mod pty;

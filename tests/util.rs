@@ -36,6 +36,23 @@ impl TestEnv {
         Self { dir, db, _tmp: tmp }
     }
 
+    /// A fresh environment on a fresh PostgreSQL database (see `util_pg`):
+    /// `db` holds its URL, so `--db` arguments built from it work unchanged,
+    /// and every process gets the test's key file. `None` (the reason
+    /// printed) when no PostgreSQL is available: the test returns early.
+    /// [`TestEnv::db`] and the helpers reading SQLite do not apply.
+    pub fn postgres(name: &str) -> Option<Self> {
+        let url = crate::util_pg::fresh_db(name)?;
+        let mut env = Self::new(name);
+        env.db = PathBuf::from(url);
+        Some(env)
+    }
+
+    /// The key file of a PostgreSQL environment.
+    pub fn pg_key_file(&self) -> PathBuf {
+        self.dir.join("keys").join("bridge.key")
+    }
+
     /// The variables every spawned process gets: no `MCP_BRIDGE_*` from the
     /// outside, and XDG/temp directories inside the test's directory so no
     /// user config file or data directory is ever read.
@@ -50,6 +67,9 @@ impl TestEnv {
             .env("TMPDIR", &self.dir)
             .env("NO_COLOR", "1")
             .current_dir(&self.dir);
+        if self.db.to_string_lossy().starts_with("postgres://") {
+            cmd.env("MCP_BRIDGE_KEY_FILE", self.pg_key_file());
+        }
     }
 
     /// A command for the real `mcp-bridge` binary, isolated from the caller's environment.
