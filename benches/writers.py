@@ -2,7 +2,7 @@
 """Concurrent writers through several `mcp-bridge serve` processes on one database.
 
   benches/writers.py --db postgres://user@host/db [--writers 16] [--servers 4] [-n 500]
-                     [--bin target/release/mcp-bridge]
+                     [--bin target/release/mcp-bridge] [--env K=V ...]
 
 Starts --servers server processes on the database (SQLite path or PostgreSQL URL),
 creates one conversation per writer, and lets --writers threads each send -n
@@ -65,6 +65,7 @@ def main():
     ap.add_argument("--servers", type=int, default=4)
     ap.add_argument("-n", type=int, default=500)
     ap.add_argument("--bin", default="target/release/mcp-bridge")
+    ap.add_argument("--env", action="append", default=[], help="K=V for the servers")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="writers-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_BRIDGE_")}
@@ -74,6 +75,9 @@ def main():
     env["XDG_CONFIG_HOME"] = tmp
     # More unread messages than the default per-recipient bound may pile up.
     env["MCP_BRIDGE_LIMITS__MAX_PENDING_MESSAGES"] = str(a.n + 10)
+    for kv in a.env:
+        k, _, v = kv.partition("=")
+        env[k] = v
     servers = [Rpc([a.bin, "serve", "--db", a.db], env) for _ in range(a.servers)]
     for s in servers:
         s.init()

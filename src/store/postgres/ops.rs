@@ -12,8 +12,8 @@ use crate::domain::{
 };
 use crate::ratelimit::{self, Quota, Window};
 use crate::store::{
-    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Participant, Pending,
-    Receipt, StatusRecord, StoreError,
+    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageFill, PageLimit,
+    Participant, Pending, Receipt, StatusRecord, StoreError,
 };
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -402,33 +402,13 @@ pub async fn take_messages(
             ],
         )
         .await?;
-    let mut messages: Vec<Message> = Vec::new();
-    let mut bytes = 0usize;
-    let mut more = false;
+    let mut fill = PageFill::new(limit, now);
     for row in &rows {
-        let leased_until: Option<i64> = get(row, 8)?;
-        if leased_until.is_some_and(|until| until > now.as_micros()) {
-            more = !messages.is_empty();
+        if !fill.offer(get(row, 8)?, || decode_message(row))? {
             break;
         }
-        if messages.len() == limit.count as usize {
-            more = true;
-            break;
-        }
-        let message = decode_message(row)?;
-        let size = message.content.len()
-            + message
-                .files_involved
-                .iter()
-                .map(String::len)
-                .sum::<usize>();
-        if !messages.is_empty() && bytes + size > limit.bytes {
-            more = true;
-            break;
-        }
-        bytes += size;
-        messages.push(message);
     }
+    let PageFill { messages, more, .. } = fill;
     let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
         return Ok(Page::default());
     };

@@ -125,14 +125,9 @@ async fn redeem(
         .as_ref()
         .map(decode_proposal)
         .transpose()?;
-    let verdict = match found {
-        None => Err(Redemption::Unknown),
-        Some(p) if p.conversation != *conversation => Err(Redemption::OtherConversation),
-        Some(p) if p.state == ProposalState::Used => Err(Redemption::AlreadyUsed),
-        Some(p) if p.state != ProposalState::Approved => Err(Redemption::Unknown),
-        Some(p) if p.command != command => Err(Redemption::OtherCommand),
-        Some(p) if p.approval_expires_at.is_none_or(|e| guard.at >= e) => Err(Redemption::Expired),
-        Some(p) => Ok(p),
+    let verdict = match Redemption::judge(found.as_ref(), conversation, command, guard.at) {
+        Ok(()) => found.ok_or(Redemption::Unknown),
+        Err(refusal) => Err(refusal),
     };
     let verdict = match verdict {
         Ok(mut proposal) => {
@@ -151,12 +146,10 @@ async fn redeem(
         }
         Err(refusal) => refusal,
     };
-    let code = match verdict {
-        Redemption::Expired => "approval_expired",
-        Redemption::AlreadyUsed => "approval_used",
-        _ => "approval_invalid",
-    };
-    w.audit(guard.at, guard.audit.clone().failed(Outcome::Denied, code));
+    w.audit(
+        guard.at,
+        guard.audit.clone().failed(Outcome::Denied, verdict.code()),
+    );
     Ok(Err(verdict))
 }
 
