@@ -415,7 +415,7 @@ impl Store for PgStore {
             self.defer_audit(guard.at, draft);
             return Ok(Some(Page::default()));
         }
-        let taken = in_tx!(self, |w| {
+        in_tx!(self, |w| {
             ops::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
             ops::spend_quota(w.db(), &guard).await?;
             let page =
@@ -427,8 +427,7 @@ impl Store for PgStore {
             draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
             w.audit(guard.at, draft);
             Ok(Some(page))
-        });
-        taken
+        })
     }
 
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
