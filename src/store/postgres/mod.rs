@@ -13,7 +13,9 @@ mod db;
 mod listen;
 mod migrate;
 mod ops;
+mod store;
 mod team;
+mod url;
 mod yolo;
 
 use std::sync::{Arc, OnceLock};
@@ -23,18 +25,14 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 pub use migrate::SCHEMA_VERSION;
+pub use url::{PgUrl, is_url};
 
 use self::db::{Db, Write, pg_err};
+use super::StoreError;
 use super::signal::ChangeHub;
 use super::spool::{self, AuditSpool};
-use super::{
-    ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
-    NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
-    Unread,
-};
-use crate::audit::{AuditDraft, AuditKey, AuditRecord};
-use crate::domain::{ConversationId, Side, Timestamp};
-use crate::ratelimit::Quota;
+use crate::audit::{AuditDraft, AuditKey};
+use crate::domain::Timestamp;
 use crate::store::sqlite::Durability;
 
 /// Runs `$body` (an expression using the [`Write`] `$w`) in a write
@@ -56,59 +54,6 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 /// Connections per process: a server's calls are short, and many servers
 /// (one per agent) share one database's connection limit.
 const POOL_SIZE: usize = 4;
-
-/// Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`).
-pub fn is_url(db: &str) -> bool {
-    db.starts_with("postgres://") || db.starts_with("postgresql://")
-}
-
-/// A connection URL whose password never reaches `Debug` or `Display`.
-#[derive(Clone)]
-pub struct PgUrl(String);
-
-impl PgUrl {
-    /// Wraps `url` if it is a PostgreSQL URL.
-    pub fn parse(url: &str) -> Option<Self> {
-        is_url(url).then(|| Self(url.to_owned()))
-    }
-
-    /// The URL itself, password included (for connecting only).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for PgUrl {
-    /// The URL with any password replaced by `***`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (scheme, rest) = self.0.split_once("://").unwrap_or(("postgres", &self.0));
-        let (authority, tail) = rest
-            .split_once('/')
-            .map_or((rest, None), |(a, t)| (a, Some(t)));
-        let authority = match authority.rsplit_once('@') {
-            Some((user, host)) => match user.split_once(':') {
-                Some((name, _)) => format!("{name}:***@{host}"),
-                None => format!("{user}@{host}"),
-            },
-            None => authority.to_owned(),
-        };
-        // A password may also come as a query parameter.
-        let tail = tail.map(|t| match t.split_once('?') {
-            Some((path, query)) if query.contains("password") => format!("{path}?***"),
-            _ => t.to_owned(),
-        });
-        match tail {
-            Some(t) => write!(f, "{scheme}://{authority}/{t}"),
-            None => write!(f, "{scheme}://{authority}"),
-        }
-    }
-}
-
-impl std::fmt::Debug for PgUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PgUrl({self})")
-    }
-}
 
 struct Inner {
     pool: Pool,
@@ -348,251 +293,5 @@ impl PgStore {
             return Ok(());
         }
         in_tx!(self, |_w| Ok(()))
-    }
-}
-
-impl Store for PgStore {
-    async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
-        let client = self.client().await?;
-        ops::conversation(Db::Client(&client), id).await
-    }
-
-    async fn create_conversation(
-        &self,
-        new: NewConversation,
-        max_per_hour: Option<u32>,
-        guard: Guard,
-    ) -> Result<(), StoreError> {
-        in_tx!(self, |w| {
-            if let Some(limit) = max_per_hour {
-                ops::check_recent_conversations(w.db(), new.created_at, limit).await?;
-            }
-            ops::create_conversation(w.db(), &new).await?;
-            w.audit(guard.at, guard.audit);
-            Ok(())
-        })
-    }
-
-    async fn send_message(
-        &self,
-        message: NewMessage,
-        max_pending: Option<u32>,
-        guard: Guard,
-    ) -> Result<i64, StoreError> {
-        let id = in_tx!(self, |w| {
-            ops::lock_for_send(w.db(), &message).await?;
-            if let Some(limit) = max_pending {
-                ops::check_pending(w.db(), &message, limit).await?;
-            }
-            ops::spend_quota(w.db(), &guard).await?;
-            let id = ops::insert_message(&w, &message).await?;
-            w.audit(guard.at, guard.audit);
-            Ok(id)
-        })?;
-        // Waiters in this process need no round trip through the server.
-        self.inner.hub.notify();
-        Ok(id)
-    }
-
-    async fn take_messages(
-        &self,
-        conversation: ConversationId,
-        recipient: Side,
-        limit: PageLimit,
-        lease: Option<Lease>,
-        final_attempt: bool,
-        guard: Guard,
-    ) -> Result<Option<Page>, StoreError> {
-        let now = guard.at;
-        if guard.quota.is_none()
-            && self.pending(&conversation, recipient, now).await? != Pending::Ready
-        {
-            if !final_attempt {
-                return Ok(None);
-            }
-            let mut draft = guard.audit;
-            draft.count = Some(0);
-            self.defer_audit(guard.at, draft);
-            return Ok(Some(Page::default()));
-        }
-        in_tx!(self, |w| {
-            ops::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
-            ops::spend_quota(w.db(), &guard).await?;
-            let page =
-                ops::take_messages(w.db(), &conversation, recipient, limit, lease, now).await?;
-            if page.messages.is_empty() && !final_attempt {
-                return Ok(None);
-            }
-            let mut draft = guard.audit.clone();
-            draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
-            w.audit(guard.at, draft);
-            Ok(Some(page))
-        })
-    }
-
-    async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
-        in_tx!(self, |w| {
-            ops::acknowledge(w.db(), &receipt).await?;
-            // A reader of the same inbox may be waiting behind this lease.
-            w.wake(format!(
-                "{}:{}",
-                receipt.conversation,
-                receipt.recipient.as_str()
-            ));
-            Ok(())
-        })?;
-        self.inner.hub.notify();
-        Ok(())
-    }
-
-    async fn pending(
-        &self,
-        conversation: &ConversationId,
-        recipient: Side,
-        now: Timestamp,
-    ) -> Result<Pending, StoreError> {
-        let client = self.client().await?;
-        ops::pending(Db::Client(&client), conversation, recipient, now).await
-    }
-
-    async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
-        if guard.quota.is_none() {
-            return Ok(());
-        }
-        in_tx!(self, |w| ops::spend_quota(w.db(), &guard).await)
-    }
-
-    async fn set_status(
-        &self,
-        conversation: ConversationId,
-        side: Side,
-        status: StatusRecord,
-        guard: Guard,
-    ) -> Result<(), StoreError> {
-        in_tx!(self, |w| {
-            ops::spend_quota(w.db(), &guard).await?;
-            ops::set_status(w.db(), &conversation, side, &status).await?;
-            w.audit(guard.at, guard.audit);
-            Ok(())
-        })
-    }
-
-    async fn observe_conversation(
-        &self,
-        conversation: ConversationId,
-        guard: Guard,
-    ) -> Result<Conversation, StoreError> {
-        if guard.quota.is_none() {
-            let found = self
-                .conversation(&conversation)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            self.defer_audit(guard.at, guard.audit);
-            return Ok(found);
-        }
-        in_tx!(self, |w| {
-            ops::spend_quota(w.db(), &guard).await?;
-            let found = ops::conversation(w.db(), &conversation)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            w.audit(guard.at, guard.audit);
-            Ok(found)
-        })
-    }
-
-    async fn create_invite(
-        &self,
-        invite: NewInvite,
-        max_participants: u32,
-        guard: Guard,
-    ) -> Result<(), StoreError> {
-        in_tx!(self, |w| {
-            team::create_invite(w.db(), &invite, max_participants).await?;
-            w.audit(guard.at, guard.audit);
-            Ok(())
-        })
-    }
-
-    async fn redeem_invite(
-        &self,
-        code_hash: String,
-        max_participants: u32,
-        failures: Option<Quota>,
-        guard: Guard,
-    ) -> Result<Option<Joined>, StoreError> {
-        in_tx!(self, |w| {
-            team::redeem_invite(&w, &code_hash, max_participants, failures.as_ref(), &guard).await
-        })
-    }
-
-    async fn remove_participant(
-        &self,
-        conversation: ConversationId,
-        side: Side,
-        guard: Guard,
-    ) -> Result<(), StoreError> {
-        in_tx!(self, |w| {
-            team::remove_participant(w.db(), &conversation, side, guard.at).await?;
-            w.audit(guard.at, guard.audit);
-            // A long-poll of the removed session wakes and finds its token dead.
-            w.wake(format!("{conversation}:{}", side.as_str()));
-            Ok(())
-        })?;
-        self.inner.hub.notify();
-        Ok(())
-    }
-
-    async fn peek_unread(
-        &self,
-        conversation: &ConversationId,
-        side: Side,
-        limit: u32,
-    ) -> Result<Unread, StoreError> {
-        let client = self.client().await?;
-        team::peek_unread(Db::Client(&client), conversation, side, limit).await
-    }
-
-    async fn record_binding(&self, binding: ClientBinding) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        team::record_binding(Db::Client(&client), &binding).await
-    }
-
-    async fn forget_bindings(&self, server: ProcessStamp) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        team::forget_bindings(Db::Client(&client), server).await
-    }
-
-    async fn client_bindings(
-        &self,
-        client: ProcessStamp,
-    ) -> Result<Vec<ClientBinding>, StoreError> {
-        let conn = self.client().await?;
-        team::client_bindings(Db::Client(&conn), client).await
-    }
-
-    async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
-        self.defer_audit(at, draft);
-        Ok(())
-    }
-
-    async fn audit_records(
-        &self,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.flush_spool().await?;
-        let client = self.client().await?;
-        audit::records_after(Db::Client(&client), after_seq, limit).await
-    }
-
-    async fn flush(&self) -> Result<(), StoreError> {
-        self.flush_spool().await
-    }
-
-    fn changes(&self) -> ChangeFeed {
-        self.inner.listening.get_or_init(|| {
-            listen::spawn(self.inner.config.clone(), Arc::clone(&self.inner.hub));
-        });
-        self.inner.hub.subscribe()
     }
 }
