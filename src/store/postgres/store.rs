@@ -67,17 +67,6 @@ impl Store for PgStore {
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
         let now = guard.at;
-        if guard.quota.is_none()
-            && self.pending(&conversation, recipient, now).await? != Pending::Ready
-        {
-            if !final_attempt {
-                return Ok(None);
-            }
-            let mut draft = guard.audit;
-            draft.count = Some(0);
-            self.defer_audit(guard.at, draft);
-            return Ok(Some(Page::default()));
-        }
         in_tx!(self, |w| {
             ops::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
             ops::spend_quota(w.db(), &guard).await?;
@@ -145,14 +134,6 @@ impl Store for PgStore {
         conversation: ConversationId,
         guard: Guard,
     ) -> Result<Conversation, StoreError> {
-        if guard.quota.is_none() {
-            let found = self
-                .conversation(&conversation)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            self.defer_audit(guard.at, guard.audit);
-            return Ok(found);
-        }
         in_tx!(self, |w| {
             ops::spend_quota(w.db(), &guard).await?;
             let found = ops::conversation(w.db(), &conversation)

@@ -355,18 +355,6 @@ impl Store for SqliteStore {
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
         let now = guard.at;
-        if guard.quota.is_none()
-            && self.pending(&conversation, recipient, now).await? != Pending::Ready
-        {
-            // Nothing to take and no quota to spend: a read, not a write.
-            if !final_attempt {
-                return Ok(None);
-            }
-            let mut draft = guard.audit;
-            draft.count = Some(0);
-            self.defer_audit(guard.at, draft);
-            return Ok(Some(Page::default()));
-        }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             let page = ops::take_messages(tx, &conversation, recipient, limit, lease, now)?;
@@ -427,14 +415,6 @@ impl Store for SqliteStore {
         conversation: ConversationId,
         guard: Guard,
     ) -> Result<Conversation, StoreError> {
-        if guard.quota.is_none() {
-            let found = self
-                .conversation(&conversation)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            self.defer_audit(guard.at, guard.audit);
-            return Ok(found);
-        }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             let found = ops::conversation(tx, &conversation)?.ok_or(StoreError::NotFound)?;
