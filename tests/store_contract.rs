@@ -140,6 +140,7 @@ contract!(quota_holds_across_servers, quota_across_servers);
 contract!(invite_redeemed_once_across_servers, invite_once);
 contract!(long_poll_woken_by_another_server, long_poll_wake);
 contract!(removed_sender_is_refused_by_every_server, removed_sender);
+contract!(texts_travel_verbatim_nul_included, verbatim);
 
 /// Four senders on two servers and two readers of the one inbox on both:
 /// every message arrives exactly once, ids ascend, each sender's messages in
@@ -330,6 +331,60 @@ async fn long_poll_wake(db: Db) {
         .map(|d| d.message.content)
         .collect();
     assert_eq!(got, vec!["wake up".to_owned()]);
+}
+
+/// Message texts and status notes come back byte for byte, NUL and all
+/// (PostgreSQL's TEXT cannot hold a NUL, so its schema keeps them as bytes).
+async fn verbatim(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let created = one
+        .bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    let texts = [
+        "a NUL \u{0} inside",
+        "'; DROP TABLE messages; --",
+        "🦀 \u{202E}rtl \u{10FFFF}",
+    ];
+    for t in texts {
+        one.bridge
+            .send_message(&creds(&created, Side::A), text(t), "send_to_partner")
+            .await
+            .expect("send");
+    }
+    let inbox = two
+        .bridge
+        .check_messages(
+            &[creds(&created, Side::B)],
+            check(0),
+            std::future::pending(),
+        )
+        .await
+        .expect("check");
+    let got: Vec<String> = inbox
+        .messages
+        .into_iter()
+        .map(|d| d.message.content)
+        .collect();
+    assert_eq!(got, texts);
+    let note = "note with a NUL \u{0} too";
+    one.bridge
+        .update_my_status(
+            &creds(&created, Side::A),
+            mcp_bridge::service::UpdateStatus {
+                status: mcp_bridge::domain::Status::Working,
+                note: Some(note.to_owned()),
+            },
+        )
+        .await
+        .expect("status");
+    let seen = two
+        .bridge
+        .check_partner_status(&creds(&created, Side::B))
+        .await
+        .expect("partner status");
+    assert_eq!(seen.note.as_deref(), Some(note));
 }
 
 /// A participant removed through one server can no longer send through the other.

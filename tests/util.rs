@@ -25,8 +25,20 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    /// A fresh directory named after the test.
+    /// A fresh directory named after the test. With `MCP_BRIDGE_TEST_E2E_PG`
+    /// set, its database is a fresh PostgreSQL one (see [`TestEnv::postgres`]),
+    /// so the end-to-end tests that read the database only through
+    /// [`TestEnv::count`] run against PostgreSQL unchanged.
     pub fn new(name: &str) -> Self {
+        if std::env::var_os("MCP_BRIDGE_TEST_E2E_PG").is_some() {
+            if let Some(env) = Self::postgres(name) {
+                return env;
+            }
+        }
+        Self::sqlite(name)
+    }
+
+    fn sqlite(name: &str) -> Self {
         let tmp = tempfile::Builder::new()
             .prefix(&format!("mcp-bridge-e2e-{name}-"))
             .tempdir()
@@ -43,7 +55,7 @@ impl TestEnv {
     /// [`TestEnv::db`] and the helpers reading SQLite do not apply.
     pub fn postgres(name: &str) -> Option<Self> {
         let url = crate::util_pg::fresh_db(name)?;
-        let mut env = Self::new(name);
+        let mut env = Self::sqlite(name);
         env.db = PathBuf::from(url);
         Some(env)
     }
@@ -99,13 +111,29 @@ impl TestEnv {
         Server::spawn(self.serve_command(vars)).await
     }
 
+    /// The PostgreSQL URL of the database, if it is one.
+    pub fn pg_url(&self) -> Option<String> {
+        let db = self.db.to_string_lossy();
+        db.starts_with("postgres://").then(|| db.into_owned())
+    }
+
     /// A read-only connection to the shared database, for assertions.
     pub fn db(&self) -> rusqlite::Connection {
+        assert!(
+            self.pg_url().is_none(),
+            "this test reads the SQLite file directly and does not run on PostgreSQL"
+        );
         open_read_only(&self.db)
     }
 
-    /// Runs `sql` (one integer result) on a read-only connection.
+    /// Runs `sql` (one integer result) on the database, SQLite or PostgreSQL.
     pub fn count(&self, sql: &str) -> i64 {
+        if let Some(url) = self.pg_url() {
+            let out = crate::util_pg::sql(&url, sql);
+            return out
+                .parse()
+                .unwrap_or_else(|e| panic!("{sql}: {out:?}: {e}"));
+        }
         self.db()
             .query_row(sql, [], |r| r.get(0))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))

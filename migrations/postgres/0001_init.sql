@@ -11,6 +11,9 @@
 -- * The audit chain head row is locked (`FOR UPDATE`) by every append.
 -- * Rate-limit buckets are bumped first (`INSERT … ON CONFLICT DO UPDATE`),
 --   which locks them, then counted: two servers cannot both take the last call.
+-- * Free texts an agent writes (message content, status notes, proposed
+--   commands) are BYTEA holding UTF-8: PostgreSQL's TEXT cannot hold a NUL
+--   character, and agents' texts travel verbatim, NULs included.
 
 CREATE TABLE conversations (
     id          TEXT PRIMARY KEY,
@@ -26,7 +29,7 @@ CREATE TABLE participants (
     side            TEXT NOT NULL,
     role            TEXT NOT NULL,
     status          TEXT,
-    note            TEXT,
+    note            BYTEA,
     status_at       BIGINT,
     kind            TEXT NOT NULL DEFAULT 'member',
     joined_at       BIGINT,
@@ -41,7 +44,7 @@ CREATE TABLE messages (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     from_side       TEXT NOT NULL,
     action_type     TEXT NOT NULL,
-    content         TEXT NOT NULL,
+    content         BYTEA NOT NULL,
     files           TEXT NOT NULL,
     created_at      BIGINT NOT NULL,
     recipients      TEXT
@@ -109,7 +112,7 @@ CREATE TABLE yolo_proposals (
     id                  TEXT PRIMARY KEY,
     conversation_id     TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     side                TEXT NOT NULL,
-    command             TEXT NOT NULL,
+    command             BYTEA NOT NULL,
     mode                TEXT NOT NULL,
     created_at          BIGINT NOT NULL,
     state               TEXT NOT NULL,

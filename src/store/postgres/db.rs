@@ -37,6 +37,22 @@ pub fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> 
     row.try_get(i).map_err(pg_err)
 }
 
+/// Reads column `i` of `row`, a BYTEA holding UTF-8 text (see the schema).
+pub fn text(row: &Row, i: usize) -> Result<String, StoreError> {
+    String::from_utf8(get::<Vec<u8>>(row, i)?)
+        .map_err(|e| StoreError::Corrupt(format!("column {i} is not UTF-8: {e}")))
+}
+
+/// Reads column `i` of `row`, an optional BYTEA holding UTF-8 text.
+pub fn opt_text(row: &Row, i: usize) -> Result<Option<String>, StoreError> {
+    get::<Option<Vec<u8>>>(row, i)?
+        .map(|b| {
+            String::from_utf8(b)
+                .map_err(|e| StoreError::Corrupt(format!("column {i} is not UTF-8: {e}")))
+        })
+        .transpose()
+}
+
 /// Where statements run: a pooled client (reads) or a transaction.
 #[derive(Clone, Copy)]
 pub enum Db<'a> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tokio_postgres::Row;
 
-use super::db::{Db, Write, get};
+use super::db::{Db, Write, get, opt_text, text};
 use crate::domain::{
     ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Status, Timestamp,
 };
@@ -33,7 +33,7 @@ pub fn decode_participant(row: &Row, at: usize) -> Result<Participant, StoreErro
         None => None,
         Some(s) => Some(StatusRecord {
             status: Status::parse(&s).map_err(corrupt)?,
-            note: get(row, at + 4)?,
+            note: opt_text(row, at + 4)?,
             updated_at: Timestamp::from_micros(
                 get::<Option<i64>>(row, at + 5)?.unwrap_or_default(),
             ),
@@ -85,7 +85,7 @@ pub fn decode_message(row: &Row) -> Result<Message, StoreError> {
         id: get(row, 0)?,
         from: Sender::parse(&from).map_err(corrupt)?,
         action_type: ActionType::parse(&action).map_err(corrupt)?,
-        content: get(row, 3)?,
+        content: text(row, 3)?,
         files_involved: serde_json::from_str(&files).map_err(corrupt)?,
         created_at: Timestamp::from_micros(get(row, 5)?),
         from_role: get(row, 6)?,
@@ -324,7 +324,7 @@ pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, 
                 &conversation,
                 &message.from.as_str(),
                 &message.action_type.as_str(),
-                &message.content,
+                &message.content.as_bytes(),
                 &files,
                 &message.created_at.as_micros(),
                 &encode_sides(&message.to),
@@ -509,7 +509,7 @@ pub async fn set_status(
                 &conversation.as_str(),
                 &side.as_str(),
                 &status.status.as_str(),
-                &status.note,
+                &status.note.as_deref().map(str::as_bytes),
                 &status.updated_at.as_micros(),
             ],
         )

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tokio_postgres::Row;
 
-use super::db::{Db, Write, get, pg_err};
+use super::db::{Db, Write, get, pg_err, text as utf8};
 use super::{PgStore, in_tx, ops};
 use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
@@ -52,7 +52,7 @@ fn decode_proposal(row: &Row) -> Result<Proposal, StoreError> {
         id: text(0)?,
         conversation: ConversationId::parse(&text(1)?).map_err(|_| corrupt("proposal"))?,
         side: Side::parse(&text(2)?).map_err(|_| corrupt("proposal"))?,
-        command: text(3)?,
+        command: utf8(row, 3)?,
         mode: YoloMode::parse(&text(4)?).map_err(|_| corrupt("proposal"))?,
         created_at: Timestamp::from_micros(get(row, 5)?),
         state: ProposalState::parse(&text(6)?).ok_or_else(|| corrupt("proposal"))?,
@@ -289,7 +289,7 @@ impl YoloStore for PgStore {
                         &p.id,
                         &p.conversation.as_str(),
                         &p.side.as_str(),
-                        &p.command,
+                        &p.command.as_bytes(),
                         &p.mode.as_str(),
                         &p.created_at.as_micros(),
                     ],

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::super::db::{Write, get};
+use super::super::db::{Write, get, text};
 use super::super::ops::{self, encode_sides};
 use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{ConversationRecord, ImportReport};
@@ -54,7 +54,7 @@ async fn insert_participant(
                 &p.side.as_str(),
                 &p.role,
                 &p.status.as_ref().map(|s| s.status.as_str()),
-                &p.status.as_ref().and_then(|s| s.note.as_deref()),
+                &p.status.as_ref().and_then(|s| s.note.as_deref()).map(str::as_bytes),
                 &p.status.as_ref().map(|s| s.updated_at.as_micros()),
                 &p.kind.as_str(),
                 &p.joined_at.map(Timestamp::as_micros),
@@ -133,7 +133,7 @@ pub(super) async fn import(
                     )
                     .await?
                 {
-                    keys.insert((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?, get(&r, 3)?, get(&r, 4)?));
+                    keys.insert((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?, text(&r, 3)?, get(&r, 4)?));
                 }
                 keys
             }
@@ -180,7 +180,7 @@ pub(super) async fn import(
                     &file.id.as_str(),
                     &msg.from.as_str(),
                     &msg.action_type.as_str(),
-                    &msg.content,
+                    &msg.content.as_bytes(),
                     &files_text(msg)?,
                     &msg.created_at.as_micros(),
                     &msg.to.as_deref().map(encode_sides),
