@@ -30,10 +30,10 @@ impl TestEnv {
     /// so the end-to-end tests that read the database only through
     /// [`TestEnv::count`] run against PostgreSQL unchanged.
     pub fn new(name: &str) -> Self {
-        if std::env::var_os("MCP_BRIDGE_TEST_E2E_PG").is_some() {
-            if let Some(env) = Self::postgres(name) {
-                return env;
-            }
+        if std::env::var_os("MCP_BRIDGE_TEST_E2E_PG").is_some()
+            && let Some(env) = Self::postgres(name)
+        {
+            return env;
         }
         Self::sqlite(name)
     }
