@@ -269,3 +269,62 @@ async fn management_commands_work_on_postgres_and_move_data_to_sqlite() {
     );
     assert_chain_intact(&env, "after management commands");
 }
+
+/// The `LISTEN` connections of servers on this test's database, by backend pid.
+fn listeners(env: &TestEnv) -> Vec<String> {
+    let url = env.db.to_string_lossy().into_owned();
+    let out = crate::util_pg::sql(
+        &url,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN mcp_bridge' AND pid <> pg_backend_pid() ORDER BY pid",
+    );
+    out.lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// When a server's `LISTEN` connection is cut, it connects again (and its
+/// long-polls re-check), and wake-ups from other servers keep arriving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listen_connection_is_reestablished() {
+    let Some(env) = TestEnv::postgres("pg_listen_reconnect") else {
+        return;
+    };
+    let (one, two) = (env.server().await, env.server().await);
+    let conv = Conv::create(&one).await;
+    // The first long-poll starts the server's listener.
+    check(&one, &conv, "b", json!({"wait_seconds": 1})).await;
+    let mut first = Vec::new();
+    crate::util::wait_until("the listener is up", || {
+        first = listeners(&env);
+        first.len() == 1
+    })
+    .await;
+    let url = env.db.to_string_lossy().into_owned();
+    crate::util_pg::sql(&url, &format!("SELECT pg_terminate_backend({})", first[0]));
+    crate::util::wait_until("a new listener replaces the cut one", || {
+        let now = listeners(&env);
+        now.len() == 1 && now != first
+    })
+    .await;
+    let waiting = {
+        let peer = one.peer();
+        let conv = conv.clone();
+        tokio::spawn(async move {
+            ok(&call(
+                &peer,
+                "check_messages",
+                conv.args("b", json!({"wait_seconds": 60})),
+            )
+            .await)
+        })
+    };
+    send(&two, &conv, "a", "after the reconnect").await;
+    let body = tokio::time::timeout(EVENT_TIMEOUT, waiting)
+        .await
+        .expect("the long-poll returned")
+        .expect("task");
+    assert_eq!(contents(&body), vec!["after the reconnect"]);
+    one.stop().await;
+    two.stop().await;
+}
