@@ -535,3 +535,52 @@ async fn export_records(app: &App) -> serde_json::Value {
     }
     value
 }
+
+/// Servers starting together on a fresh PostgreSQL database: the advisory
+/// lock lets one migrate while the others wait, and all of them work on the
+/// one schema with one audit chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_starting_together_migrate_once() {
+    let Some(db) = Db::postgres("migrate_together") else {
+        return;
+    };
+    // Hosts share a key file made once (creating it is not what races here).
+    std::fs::create_dir_all(db.key.parent().expect("key dir")).expect("key dir");
+    mcp_bridge::auth::ServerKey::load_or_create(&db.key).expect("key");
+    let db = Arc::new(db);
+    let mut opening = Vec::new();
+    for _ in 0..6 {
+        let db = Arc::clone(&db);
+        opening.push(std::thread::spawn(move || db.open(NO_LIMITS)));
+    }
+    let apps: Vec<App> = opening
+        .into_iter()
+        .map(|t| t.join().expect("open"))
+        .collect();
+    let Target::Postgres(url) = &db.target else {
+        unreachable!("a postgres db")
+    };
+    let versions = util_pg::sql(
+        url.expose(),
+        "SELECT count(*), max(version) FROM mcp_bridge_schema",
+    );
+    assert_eq!(versions, "1|1", "one schema version row");
+    for (i, app) in apps.iter().enumerate() {
+        let created = app
+            .bridge
+            .create_conversation("a", "b")
+            .await
+            .expect("create");
+        app.bridge
+            .send_message(
+                &creds(&created, Side::A),
+                text(&format!("from {i}")),
+                "send_to_partner",
+            )
+            .await
+            .expect("send");
+    }
+    let report = apps[0].bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "{:?}", report.fault);
+    assert_eq!(report.records, 12, "two records per server, one chain");
+}
