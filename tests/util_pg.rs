@@ -71,6 +71,7 @@ fn start() -> Result<PgServer, String> {
         return Err("starting a throw-away PostgreSQL needs root (it runs as user postgres); set MCP_BRIDGE_TEST_PG".into());
     }
     let (uid, gid) = postgres_user().ok_or("no `postgres` user")?;
+    remove_dead_servers();
     let dir = tempfile::Builder::new()
         .prefix("mcp-bridge-test-pg-")
         .tempdir()
@@ -190,6 +191,33 @@ pub fn sql(url: &str, sql: &str) -> String {
         .expect("a PostgreSQL server")
         .run_sql(db, sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Removes the directories of throw-away servers from earlier test runs
+/// (the server dies with its test process, but its directory stays): those
+/// whose server is no longer running.
+fn remove_dead_servers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("mcp-bridge-test-pg-");
+        if !ours {
+            continue;
+        }
+        let pid = std::fs::read_to_string(path.join("data").join("postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = pid.is_some_and(|p| unsafe { libc::kill(p, 0) } == 0);
+        if !alive {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
 }
 
 fn postgres_user() -> Option<(u32, u32)> {
