@@ -1,10 +1,15 @@
 //! Wiring: resolves the database path, opens the chosen store and builds the
-//! service on it. The only file that names a storage backend.
+//! service on it. The only file that picks a storage backend: a
+//! `postgres://` or `postgresql://` URL selects PostgreSQL, anything else is
+//! an SQLite file path.
 //!
 //! The database path is resolved once, following symlinks, before anything
 //! is derived from it: the key (unless `key_file` puts it elsewhere), wake-up
 //! and passphrase files sit beside the real database, so every server
-//! reaching it by any path agrees on tokens.
+//! reaching it by any path agrees on tokens. A PostgreSQL database has no
+//! "beside": its key file is `key_file` (or `$MCP_BRIDGE_KEY_FILE`), else
+//! `bridge.key` in the data directory, and every host serving one database
+//! must hold a copy of the same key file.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -16,20 +21,26 @@ use crate::auth::ServerKey;
 use crate::config::Config;
 use crate::mcp::BridgeServer;
 use crate::service::{Bridge, SharedRedactor, SystemClock};
+use crate::store::AnyStore;
+use crate::store::postgres::{PgStore, PgUrl};
 use crate::store::sealed::Sealer;
 use crate::store::sqlite::{OpenMode, Refused, SqliteStore};
 
-/// The backend this build uses.
-pub type AppStore = SqliteStore;
+/// The store the application runs on (SQLite or PostgreSQL, chosen at start-up).
+pub type AppStore = AnyStore;
 
 /// An opened bridge and the settings it was built from.
 pub struct App {
     /// The service layer.
     pub bridge: Arc<Bridge<AppStore>>,
-    /// The database file.
+    /// The database file; for PostgreSQL, a name in the key file's directory
+    /// (files that sit beside an SQLite database, such as the operator
+    /// passphrase, sit there).
     pub db_path: PathBuf,
-    /// The key file (see [`key_file`]).
+    /// The key file.
     pub key_file: PathBuf,
+    /// The database as shown to people (a PostgreSQL URL without its password).
+    pub db_name: String,
     /// The validated configuration.
     pub config: Config,
 }
@@ -41,6 +52,9 @@ pub struct App {
 /// # Errors
 /// A symlink to nowhere, or a component that cannot be read.
 pub fn resolve_db_path(path: &Path) -> anyhow::Result<PathBuf> {
+    if pg_url(path).is_some() {
+        return Ok(path.to_owned());
+    }
     let absolute = if path.is_absolute() {
         path.to_owned()
     } else {
@@ -100,12 +114,29 @@ fn prepare_key_dir(key_file: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// The PostgreSQL URL `db` names, if it names one.
+pub fn pg_url(db: &Path) -> Option<PgUrl> {
+    db.to_str().and_then(PgUrl::parse)
+}
+
+/// The key file of a PostgreSQL database: `key_file` from the configuration
+/// (or `$MCP_BRIDGE_KEY_FILE`), else `bridge.key` in the data directory.
+pub fn pg_key_path(config: &Config) -> PathBuf {
+    config
+        .key_file
+        .clone()
+        .unwrap_or_else(|| key_path(&crate::config::default_db_path()))
+}
+
 impl App {
     /// Opens the database at `db` (creating it and its key in `OpenMode::Create`).
     ///
     /// # Errors
     /// When the key file or database cannot be opened, with the path in the message.
-    pub fn open(db: &Path, mut config: Config, mode: OpenMode) -> anyhow::Result<App> {
+    pub fn open(db: &Path, config: Config, mode: OpenMode) -> anyhow::Result<App> {
+        if let Some(url) = pg_url(db) {
+            return Self::open_postgres(&url, &pg_key_path(&config), config, mode);
+        }
         let db = &resolve_db_path(db)?;
         // The key comes first: the store seals its audit chain with it from
         // the moment it opens (a migration signs the chain head).
@@ -117,7 +148,7 @@ impl App {
             OpenMode::Existing if !db.is_file() => {
                 anyhow::bail!("no database at {}", db.display())
             }
-            OpenMode::Existing => SqliteStore::check_file(db),
+            OpenMode::Existing => SqliteStore::check_private_database(db),
         };
         match checked {
             // The refusal names the path and the fix already.
@@ -141,6 +172,7 @@ impl App {
         let audit_key = AuditKey::derive(&key);
         let sealer = Sealer::new(&key);
         let store = match SqliteStore::open(db, mode, config.durability, audit_key, sealer) {
+            Ok(store) => AnyStore::Sqlite(store),
             Err(crate::store::StoreError::NotFound) => {
                 anyhow::bail!("no database at {}", db.display())
             }
@@ -148,10 +180,74 @@ impl App {
             Err(crate::store::StoreError::Backend(e)) if e.is::<Refused>() => {
                 anyhow::bail!("{e}")
             }
-            other => other.with_context(|| format!("cannot open database {}", db.display()))?,
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot open database {}", db.display()));
+            }
         };
+        Ok(Self::build(
+            store,
+            key,
+            db.to_owned(),
+            key_file,
+            db.display().to_string(),
+            config,
+        ))
+    }
+
+    /// Opens (and migrates) the PostgreSQL database at `url`, whose key is
+    /// `key_file` (created in `OpenMode::Create` if missing).
+    ///
+    /// # Errors
+    /// When the key file or database cannot be opened.
+    pub fn open_postgres(
+        url: &PgUrl,
+        key_file: &Path,
+        config: Config,
+        mode: OpenMode,
+    ) -> anyhow::Result<App> {
+        let key_file = key_file.to_owned();
+        let key = match mode {
+            OpenMode::Create => {
+                if let Some(dir) = key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    use std::os::unix::fs::DirBuilderExt;
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                ServerKey::load_or_create(&key_file)?
+            }
+            OpenMode::Existing => ServerKey::load(&key_file).with_context(|| {
+                format!(
+                    "the database's key file is needed (it signs the audit trail and derives the session tokens) but {} is unusable; set MCP_BRIDGE_KEY_FILE to the key file every server of this database shares",
+                    key_file.display()
+                )
+            })?,
+        };
+        let store = PgStore::open(url, config.durability, AuditKey::derive(&key))
+            .with_context(|| format!("cannot open database {url}"))?;
+        let db_path = key_file.with_file_name("postgres.db");
+        Ok(Self::build(
+            AnyStore::Postgres(store),
+            key,
+            db_path,
+            key_file,
+            url.to_string(),
+            config,
+        ))
+    }
+
+    fn build(
+        store: AnyStore,
+        key: ServerKey,
+        db: PathBuf,
+        key_file: PathBuf,
+        db_name: String,
+        mut config: Config,
+    ) -> App {
         // Commands must never see the database or the key: hide their directories.
-        for file in [db, &key_file] {
+        for file in [&db, &key_file] {
             if let Some(dir) = file.parent().and_then(|d| {
                 std::fs::canonicalize(if d.as_os_str().is_empty() {
                     Path::new(".")
@@ -173,12 +269,13 @@ impl App {
             config.bridge.clone(),
             Arc::new(SystemClock),
         );
-        Ok(App {
+        App {
             bridge: Arc::new(bridge),
-            db_path: db.to_owned(),
+            db_path: db,
             key_file,
+            db_name,
             config,
-        })
+        }
     }
 
     /// The MCP server over this bridge.

@@ -25,8 +25,20 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    /// A fresh directory named after the test.
+    /// A fresh directory named after the test. With `MCP_BRIDGE_TEST_E2E_PG`
+    /// set, its database is a fresh PostgreSQL one (see [`TestEnv::postgres`]),
+    /// so the end-to-end tests that read the database only through
+    /// [`TestEnv::count`] run against PostgreSQL unchanged.
     pub fn new(name: &str) -> Self {
+        if std::env::var_os("MCP_BRIDGE_TEST_E2E_PG").is_some()
+            && let Some(env) = Self::postgres(name)
+        {
+            return env;
+        }
+        Self::sqlite(name)
+    }
+
+    fn sqlite(name: &str) -> Self {
         let tmp = tempfile::Builder::new()
             .prefix(&format!("mcp-bridge-e2e-{name}-"))
             .tempdir()
@@ -34,6 +46,23 @@ impl TestEnv {
         let dir = tmp.path().to_owned();
         let db = dir.join("data").join("bridge.db");
         Self { dir, db, _tmp: tmp }
+    }
+
+    /// A fresh environment on a fresh PostgreSQL database (see `util_pg`):
+    /// `db` holds its URL, so `--db` arguments built from it work unchanged,
+    /// and every process gets the test's key file. `None` (the reason
+    /// printed) when no PostgreSQL is available: the test returns early.
+    /// [`TestEnv::db`] and the helpers reading SQLite do not apply.
+    pub fn postgres(name: &str) -> Option<Self> {
+        let url = crate::util_pg::fresh_db(name)?;
+        let mut env = Self::sqlite(name);
+        env.db = PathBuf::from(url);
+        Some(env)
+    }
+
+    /// The key file of a PostgreSQL environment.
+    pub fn pg_key_file(&self) -> PathBuf {
+        self.dir.join("keys").join("bridge.key")
     }
 
     /// The variables every spawned process gets: no `MCP_BRIDGE_*` from the
@@ -50,6 +79,9 @@ impl TestEnv {
             .env("TMPDIR", &self.dir)
             .env("NO_COLOR", "1")
             .current_dir(&self.dir);
+        if self.db.to_string_lossy().starts_with("postgres://") {
+            cmd.env("MCP_BRIDGE_KEY_FILE", self.pg_key_file());
+        }
     }
 
     /// A command for the real `mcp-bridge` binary, isolated from the caller's environment.
@@ -79,13 +111,29 @@ impl TestEnv {
         Server::spawn(self.serve_command(vars)).await
     }
 
+    /// The PostgreSQL URL of the database, if it is one.
+    pub fn pg_url(&self) -> Option<String> {
+        let db = self.db.to_string_lossy();
+        db.starts_with("postgres://").then(|| db.into_owned())
+    }
+
     /// A read-only connection to the shared database, for assertions.
     pub fn db(&self) -> rusqlite::Connection {
+        assert!(
+            self.pg_url().is_none(),
+            "this test reads the SQLite file directly and does not run on PostgreSQL"
+        );
         open_read_only(&self.db)
     }
 
-    /// Runs `sql` (one integer result) on a read-only connection.
+    /// Runs `sql` (one integer result) on the database, SQLite or PostgreSQL.
     pub fn count(&self, sql: &str) -> i64 {
+        if let Some(url) = self.pg_url() {
+            let out = crate::util_pg::sql(&url, sql);
+            return out
+                .parse()
+                .unwrap_or_else(|e| panic!("{sql}: {out:?}: {e}"));
+        }
         self.db()
             .query_row(sql, [], |r| r.get(0))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))

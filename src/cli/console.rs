@@ -16,8 +16,8 @@ use super::manage::open_app;
 use super::output::line;
 use crate::console::{ConsoleOptions, app_router, server};
 use crate::service::ServiceError;
-use crate::store::ConsoleRole;
 use crate::store::sqlite::OpenMode;
+use crate::store::{ConsoleRole, Store};
 
 /// Arguments of `console`.
 #[derive(Debug, Args)]

@@ -14,12 +14,13 @@ use clap::Args;
 use super::DbArgs;
 use super::setup::launch::{self, TOOL_TIMEOUT_S};
 use super::setup::{self, Client, Places, Scope};
-use crate::app::{self, AppStore, key_path};
+use crate::app::{self, App, AppStore, key_path};
 use crate::auth::{KeyError, ServerKey};
 use crate::config::{self, Config};
 use crate::domain::LONG_POLL_CAP_SECONDS;
 use crate::runner::{self, RunSpec, SandboxSettings};
 use crate::service::Bridge;
+use crate::store::sqlite::OpenMode;
 
 /// Arguments of `doctor`.
 #[derive(Debug, Args)]
@@ -77,12 +78,16 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     let config = check_config(&args.db, &mut report);
     let db = args.db.db_path(None)?;
-    check_files(&db, &mut report);
-    check_database(&db, &mut report);
-    let key = config
-        .as_ref()
-        .map_or_else(|| key_path(&db), |c| app::key_file(&db, c));
-    check_key(&db, &key, &mut report);
+    if let Some(url) = crate::app::pg_url(&db) {
+        check_postgres(&url, config.clone(), &mut report);
+    } else {
+        check_files(&db, &mut report);
+        check_database(&db, &mut report);
+        let key = config
+            .as_ref()
+            .map_or_else(|| key_path(&db), |c| app::key_file(&db, c));
+        check_key(&db, &key, &mut report);
+    }
     check_sandbox(config.as_ref(), &mut report);
     check_clients(&db, &mut report)?;
     for c in &report.0 {
@@ -139,6 +144,33 @@ fn check_config(args: &DbArgs, r: &mut Report) -> Option<Config> {
             );
             None
         }
+    }
+}
+
+/// A PostgreSQL database: its key file, and whether it opens (connects,
+/// migrates) with it.
+fn check_postgres(url: &crate::store::postgres::PgUrl, config: Option<Config>, r: &mut Report) {
+    let config = config.unwrap_or_default();
+    let key = crate::app::pg_key_path(&config);
+    if !key.is_file() {
+        r.fail(
+            "key",
+            format!("no key file at {}", key.display()),
+            "copy the key file every server of this database shares there, or set `key_file` (or MCP_BRIDGE_KEY_FILE) to it".into(),
+        );
+        return;
+    }
+    let opened = App::open_postgres(url, &key, config, OpenMode::Existing);
+    match opened {
+        Ok(_) => r.ok(
+            "database",
+            format!("{url} opens with the key {}", key.display()),
+        ),
+        Err(e) => r.fail(
+            "database",
+            format!("{url} cannot be opened: {e:#}"),
+            "check that the server is reachable, the URL's user may connect and create tables, and `key_file` (or MCP_BRIDGE_KEY_FILE) names this database's key".into(),
+        ),
     }
 }
 

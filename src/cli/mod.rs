@@ -154,7 +154,7 @@ impl ConfigArgs {
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// Database file (default: $MCP_BRIDGE_DB, else ~/.local/share/mcp-bridge/bridge.db).
+    /// Database file, or a postgres:// URL (default: $MCP_BRIDGE_DB, else ~/.local/share/mcp-bridge/bridge.db).
     #[arg(long, value_name = "PATH", global = true)]
     pub db: Option<PathBuf>,
     #[command(flatten)]

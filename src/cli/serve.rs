@@ -34,7 +34,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let result = runtime.block_on(async {
         let app = App::open(&db_path, config, OpenMode::Create)?;
-        tracing::info!(db = %app.db_path.display(), "serving MCP on stdio");
+        tracing::info!(db = %app.db_name, "serving MCP on stdio");
         // On stdio the client is the parent process; `mcp-bridge inbox`, run
         // by the same client's hooks, finds this session's conversations through it.
         let session = match (crate::process::parent(), crate::process::current()) {

@@ -347,9 +347,23 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
 
 /// `mcp-bridge backup FILE`.
 ///
+/// `backup` and `restore` copy SQLite files: for a PostgreSQL database, say
+/// what to use instead.
+fn refuse_postgres(db: &super::DbArgs, what: &str) -> anyhow::Result<()> {
+    if app::pg_url(&db.db_path(None)?).is_some() {
+        anyhow::bail!(
+            "cannot {what} a PostgreSQL database file by file: use `mcp-bridge export -o FILE` \
+             (and `mcp-bridge import FILE`, into either kind of database), or PostgreSQL's pg_dump, \
+             which also keeps the audit trail"
+        );
+    }
+    Ok(())
+}
+
 /// # Errors
 /// Database, key-file or file-system failures.
 pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    refuse_postgres(&args.common.db, "back up")?;
     let key_dest = backup_key_path(&args.file);
     let app = open_app(&args.common.db, OpenMode::Existing)?;
     if !args.force
@@ -416,6 +430,7 @@ fn install_key(path: &Path, key: &[u8]) -> anyhow::Result<PathBuf> {
 /// # Errors
 /// A damaged backup, a missing key, database or file-system failures.
 pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    refuse_postgres(&args.common.db, "restore")?;
     let fail = |e: ServiceError| {
         anyhow::Error::new(e).context(format!("cannot restore {}", args.file.display()))
     };

@@ -19,7 +19,7 @@ use crate::domain::{ConversationId, Timestamp, YoloMode};
 use crate::operator::{Passphrase, PassphraseError};
 use crate::service::ServiceError;
 use crate::store::sqlite::OpenMode;
-use crate::store::{Activation, Proposal};
+use crate::store::{Activation, Proposal, Store};
 
 /// The phrase a human types to confirm an activation.
 pub const CONFIRM_PHRASE: &str = "I UNDERSTAND THE RISKS";

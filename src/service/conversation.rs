@@ -346,11 +346,24 @@ impl<S: Store> Bridge<S> {
         let draft = session_draft(TOOL, creds);
         self.authorize(creds, &draft, at).await?;
         let guard = self.guard(creds, TOOL, at, draft.clone());
-        let conversation = match self
-            .store
-            .observe_conversation(creds.conversation.clone(), guard)
-            .await
-        {
+        // With no quota to spend, a status check is a read: its audit record
+        // goes through the store's batched appends.
+        let observed = if guard.quota.is_none() {
+            match self.store.conversation(&creds.conversation).await {
+                Ok(Some(found)) => self
+                    .store
+                    .append_audit(guard.at, guard.audit)
+                    .await
+                    .map(|()| found),
+                Ok(None) => Err(crate::store::StoreError::NotFound),
+                Err(e) => Err(e),
+            }
+        } else {
+            self.store
+                .observe_conversation(creds.conversation.clone(), guard)
+                .await
+        };
+        let conversation = match observed {
             Ok(c) => c,
             Err(e) => return Err(self.refuse(draft, e.into()).await),
         };

@@ -21,7 +21,9 @@ use std::time::Duration;
 use super::{Bridge, Caller, ServiceError, SessionCredentials, session_draft};
 use crate::audit::AuditDraft;
 use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Timestamp};
-use crate::store::{Conversation, Lease, PageLimit, Pending, Receipt, Store};
+use crate::store::{
+    Conversation, Guard, Lease, Page, PageLimit, Pending, Receipt, Store, StoreError,
+};
 
 /// How long a leased page waits for its acknowledgement before it is handed
 /// out again. Written replies are acknowledged within milliseconds; this only
@@ -249,18 +251,7 @@ impl<S: Store> Bridge<S> {
                 count: room,
                 bytes: MAX_REPLY_BYTES - bytes,
             };
-            let page = match self
-                .store
-                .take_messages(
-                    c.conversation.clone(),
-                    c.side,
-                    limit,
-                    lease,
-                    final_attempt,
-                    guard,
-                )
-                .await
-            {
+            let page = match self.take(c, limit, lease, final_attempt, guard).await {
                 Ok(Some(page)) => page,
                 Ok(None) => continue,
                 Err(e) => return Err(self.refuse(draft, e.into()).await),
@@ -287,6 +278,45 @@ impl<S: Store> Bridge<S> {
         }
         inbox.messages.sort_by_key(|d| d.message.id);
         Ok(Some(inbox))
+    }
+
+    /// Takes a page of `c`'s inbox. With no quota to spend and nothing ready
+    /// to take, this is a read, not a write: a long-poll that will try again
+    /// leaves no trace, and a final empty answer is audited through the
+    /// store's batched appends instead of a transaction of its own.
+    async fn take(
+        &self,
+        c: &SessionCredentials,
+        limit: PageLimit,
+        lease: Option<Lease>,
+        final_attempt: bool,
+        guard: Guard,
+    ) -> Result<Option<Page>, StoreError> {
+        if guard.quota.is_none()
+            && self
+                .store
+                .pending(&c.conversation, c.side, guard.at)
+                .await?
+                != Pending::Ready
+        {
+            if !final_attempt {
+                return Ok(None);
+            }
+            let mut draft = guard.audit;
+            draft.count = Some(0);
+            self.store.append_audit(guard.at, draft).await?;
+            return Ok(Some(Page::default()));
+        }
+        self.store
+            .take_messages(
+                c.conversation.clone(),
+                c.side,
+                limit,
+                lease,
+                final_attempt,
+                guard,
+            )
+            .await
     }
 
     /// A fresh lease for a take at `now`, when the caller acknowledges pages.

@@ -9,10 +9,14 @@
 //! store only applies those decisions atomically.
 
 mod admin;
+mod any;
+mod any_extras;
 mod console;
 pub mod data_keys;
+pub mod postgres;
 pub mod sealed;
 mod signal;
+mod spool;
 pub mod sqlite;
 mod team;
 mod yolo;
@@ -24,6 +28,7 @@ pub use admin::{
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation, UnreadableRecord,
 };
+pub use any::AnyStore;
 pub use console::{ConsoleRole, ConsoleStore, ConsoleToken};
 pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
@@ -240,6 +245,68 @@ pub struct Page {
     pub more: bool,
     /// When the page was taken under a lease: what acknowledges it.
     pub receipt: Option<Receipt>,
+}
+
+/// Fills a page from an inbox's rows, read in message order: the rules every
+/// backend's take applies. A row leased to another reader ends the page
+/// (nothing may overtake it); so do the count and the byte bound, except that
+/// the first message is always taken.
+#[derive(Debug)]
+pub struct PageFill {
+    limit: PageLimit,
+    now: Timestamp,
+    bytes: usize,
+    /// The messages taken so far.
+    pub messages: Vec<Message>,
+    /// Whether messages were left for a later page.
+    pub more: bool,
+}
+
+impl PageFill {
+    /// An empty page under `limit`, for a take at `now`.
+    pub fn new(limit: PageLimit, now: Timestamp) -> Self {
+        Self {
+            limit,
+            now,
+            bytes: 0,
+            messages: Vec::new(),
+            more: false,
+        }
+    }
+
+    /// Offers the next row (its lease, then its message, decoded only when
+    /// needed); `false` when the page is complete and reading should stop.
+    ///
+    /// # Errors
+    /// When `decode` fails.
+    pub fn offer(
+        &mut self,
+        leased_until: Option<i64>,
+        decode: impl FnOnce() -> Result<Message, StoreError>,
+    ) -> Result<bool, StoreError> {
+        if leased_until.is_some_and(|until| until > self.now.as_micros()) {
+            self.more = !self.messages.is_empty();
+            return Ok(false);
+        }
+        if self.messages.len() == self.limit.count as usize {
+            self.more = true;
+            return Ok(false);
+        }
+        let message = decode()?;
+        let size = message.content.len()
+            + message
+                .files_involved
+                .iter()
+                .map(String::len)
+                .sum::<usize>();
+        if !self.messages.is_empty() && self.bytes + size > self.limit.bytes {
+            self.more = true;
+            return Ok(false);
+        }
+        self.bytes += size;
+        self.messages.push(message);
+        Ok(true)
+    }
 }
 
 /// Persistence for the bridge. Implementations must make each mutating method

@@ -157,6 +157,38 @@ pub enum Redemption {
     AlreadyUsed,
 }
 
+impl Redemption {
+    /// Judges the approval found for a token (if any) against the command
+    /// about to run, in the order the refusals are reported: every backend
+    /// applies this inside its redeeming transaction, then marks the
+    /// proposal used only if it is still approved at that moment.
+    pub fn judge(
+        found: Option<&Proposal>,
+        conversation: &ConversationId,
+        command: &str,
+        at: Timestamp,
+    ) -> Result<(), Redemption> {
+        match found {
+            None => Err(Redemption::Unknown),
+            Some(p) if p.conversation != *conversation => Err(Redemption::OtherConversation),
+            Some(p) if p.state == ProposalState::Used => Err(Redemption::AlreadyUsed),
+            Some(p) if p.state != ProposalState::Approved => Err(Redemption::Unknown),
+            Some(p) if p.command != command => Err(Redemption::OtherCommand),
+            Some(p) if p.approval_expires_at.is_none_or(|e| at >= e) => Err(Redemption::Expired),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The code the audit trail records for this refusal.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Redemption::Expired => "approval_expired",
+            Redemption::AlreadyUsed => "approval_used",
+            _ => "approval_invalid",
+        }
+    }
+}
+
 /// A snapshot to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSnapshot {

@@ -15,7 +15,6 @@ mod keys;
 mod open;
 mod ops;
 mod rows;
-mod spool;
 mod team;
 mod tx;
 mod wake;
@@ -30,11 +29,11 @@ use rusqlite::{Connection, ErrorCode};
 pub use open::{Durability, OpenMode, Refused, SCHEMA_VERSION};
 
 use self::checkpoint::Checkpointer;
-use self::spool::AuditSpool;
 use self::tx::WriteTx;
 use self::wake::WakeFile;
 use super::sealed::Sealer;
 use super::signal::ChangeHub;
+use super::spool::{self, AuditSpool};
 use super::{
     ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
     NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
@@ -88,7 +87,9 @@ impl Drop for Inner {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let flushed = open::allow_waiting(|| {
             let tx = WriteTx::begin(&conn, &self.audit_key, &self.sealer)?;
-            let n = self.spool.append_all(&tx)?;
+            let n = self
+                .spool
+                .append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
             tx.commit()?;
             self.spool.forget(n);
             Ok::<_, StoreError>(())
@@ -127,7 +128,7 @@ impl SqliteStore {
     ///
     /// # Errors
     /// A [`open::Refused`] naming the problem and its fix.
-    pub fn check_file(path: &Path) -> Result<(), StoreError> {
+    pub fn check_private_database(path: &Path) -> Result<(), StoreError> {
         open::check_existing(path)
     }
 
@@ -210,7 +211,7 @@ impl SqliteStore {
         let result = self
             .call(move |conn| {
                 let tx = WriteTx::begin(conn, &inner.audit_key, &inner.sealer)?;
-                let spooled = spool.append_all(&tx)?;
+                let spooled = spool.append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
                 let result = match op(&tx) {
                     Ok(value) => Ok(value),
                     Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
@@ -370,18 +371,6 @@ impl Store for SqliteStore {
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
         let now = guard.at;
-        if guard.quota.is_none()
-            && self.pending(&conversation, recipient, now).await? != Pending::Ready
-        {
-            // Nothing to take and no quota to spend: a read, not a write.
-            if !final_attempt {
-                return Ok(None);
-            }
-            let mut draft = guard.audit;
-            draft.count = Some(0);
-            self.defer_audit(guard.at, draft);
-            return Ok(Some(Page::default()));
-        }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             let page = ops::take_messages(tx, &conversation, recipient, limit, lease, now)?;
@@ -442,14 +431,6 @@ impl Store for SqliteStore {
         conversation: ConversationId,
         guard: Guard,
     ) -> Result<Conversation, StoreError> {
-        if guard.quota.is_none() {
-            let found = self
-                .conversation(&conversation)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            self.defer_audit(guard.at, guard.audit);
-            return Ok(found);
-        }
         self.write(move |tx| {
             ops::spend_quota(tx, &guard)?;
             let found =

@@ -13,8 +13,8 @@ use crate::domain::{
 use crate::ratelimit::{self, Quota, Window};
 use crate::store::sealed::{Column, EMPTY_LIST, Epoch, Slot, note_row};
 use crate::store::{
-    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageLimit, Pending, Receipt,
-    StatusRecord, StoreError,
+    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageFill, PageLimit, Pending,
+    Receipt, StatusRecord, StoreError,
 };
 
 /// Reads a conversation with its participants.
@@ -291,34 +291,14 @@ pub fn take_messages(
             i64::from(limit.count) + 1
         ])
         .map_err(sql_err)?;
-    let mut messages: Vec<Message> = Vec::new();
-    let mut bytes = 0usize;
-    let mut more = false;
+    let mut fill = PageFill::new(limit, now);
     while let Some(row) = rows.next().map_err(sql_err)? {
         let leased_until: Option<i64> = row.get(8).map_err(sql_err)?;
-        if leased_until.is_some_and(|until| until > now.as_micros()) {
-            // Another reader holds it; nothing after it may overtake it.
-            more = !messages.is_empty();
+        if !fill.offer(leased_until, || decode_message(row, tx.opener()))? {
             break;
         }
-        if messages.len() == limit.count as usize {
-            more = true;
-            break;
-        }
-        let message = decode_message(row, tx.opener())?;
-        let size = message.content.len()
-            + message
-                .files_involved
-                .iter()
-                .map(String::len)
-                .sum::<usize>();
-        if !messages.is_empty() && bytes + size > limit.bytes {
-            more = true;
-            break;
-        }
-        bytes += size;
-        messages.push(message);
     }
+    let PageFill { messages, more, .. } = fill;
     drop(rows);
     let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
         return Ok(Page::default());

@@ -322,14 +322,9 @@ impl YoloStore for SqliteStore {
             let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
             let opener = tx.opener();
             let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], |r| decode_proposal(r, opener))?.pop();
-            let verdict = match found {
-                None => Err(Redemption::Unknown),
-                Some(p) if p.conversation != conversation => Err(Redemption::OtherConversation),
-                Some(p) if p.state == ProposalState::Used => Err(Redemption::AlreadyUsed),
-                Some(p) if p.state != ProposalState::Approved => Err(Redemption::Unknown),
-                Some(p) if p.command != command => Err(Redemption::OtherCommand),
-                Some(p) if p.approval_expires_at.is_none_or(|e| guard.at >= e) => Err(Redemption::Expired),
-                Some(p) => Ok(p),
+            let verdict = match Redemption::judge(found.as_ref(), &conversation, &command, guard.at) {
+                Ok(()) => found.ok_or(Redemption::Unknown),
+                Err(refusal) => Err(refusal),
             };
             match verdict {
                 Ok(mut proposal) => {
@@ -345,12 +340,7 @@ impl YoloStore for SqliteStore {
                     Ok(Ok(proposal))
                 }
                 Err(refusal) => {
-                    let code = match refusal {
-                        Redemption::Expired => "approval_expired",
-                        Redemption::AlreadyUsed => "approval_used",
-                        _ => "approval_invalid",
-                    };
-                    ops::append_audit(tx, guard.at, &guard.audit.clone().failed(Outcome::Denied, code))?;
+                    ops::append_audit(tx, guard.at, &guard.audit.clone().failed(Outcome::Denied, refusal.code()))?;
                     Ok(Err(refusal))
                 }
             }

@@ -20,12 +20,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::ops;
-use super::tx::WriteTx;
 use crate::audit::AuditDraft;
 use crate::audit::refusals::RefusalFolder;
 use crate::domain::Timestamp;
-use crate::store::StoreError;
 
 /// Longest time a record waits before it is appended.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
@@ -113,15 +110,37 @@ impl AuditSpool {
         w.records.extend(due);
     }
 
-    /// Appends every waiting record inside the open transaction `tx` and
-    /// returns how many; call [`AuditSpool::forget`] with that number once the
-    /// transaction has committed (if it rolls back, they stay queued).
-    pub fn append_all(&self, tx: &WriteTx<'_>) -> Result<usize, StoreError> {
+    /// Runs `append` on every waiting record (oldest first) and returns how
+    /// many; call [`AuditSpool::forget`] with that number once the transaction
+    /// they were appended in has committed (if it rolls back, they stay
+    /// queued). For a backend whose writes are serialised by one connection.
+    pub fn append_all<E>(
+        &self,
+        mut append: impl FnMut(Timestamp, &AuditDraft) -> Result<(), E>,
+    ) -> Result<usize, E> {
         let records = self.lock();
         for (at, draft) in records.records.iter() {
-            ops::append_audit(tx, *at, draft)?;
+            append(*at, draft)?;
         }
         Ok(records.records.len())
+    }
+
+    /// Takes every waiting record out, for a backend whose writes run
+    /// concurrently: each record goes to exactly one transaction. Hand them
+    /// back with [`AuditSpool::put_back`] if that transaction fails.
+    pub fn take(&self) -> Vec<(Timestamp, AuditDraft)> {
+        std::mem::take(&mut self.lock().records)
+    }
+
+    /// Returns records taken by [`AuditSpool::take`] whose transaction failed,
+    /// ahead of any queued since, so the trail keeps their order.
+    pub fn put_back(&self, mut taken: Vec<(Timestamp, AuditDraft)>) {
+        if taken.is_empty() {
+            return;
+        }
+        let mut w = self.lock();
+        taken.append(&mut w.records);
+        w.records = taken;
     }
 
     /// Drops the first `n` records, which a committed transaction appended.

@@ -1,0 +1,102 @@
+//! The console's tokens and the data keys on [`AnyStore`]: SQLite has both;
+//! this build's PostgreSQL backend has neither yet, and says so clearly
+//! instead of pretending (the console and `key rotate` refuse on it).
+
+use super::StoreError;
+use super::admin::AuditFor;
+use super::any::AnyStore;
+use super::console::{ConsoleStore, ConsoleToken};
+use super::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
+use crate::audit::AuditDraft;
+use crate::domain::Timestamp;
+
+/// What a PostgreSQL database cannot do in this build.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0} is not available on a PostgreSQL database in this build; use an SQLite database for it"
+)]
+pub struct NotOnPostgres(pub &'static str);
+
+fn not_on_postgres(what: &'static str) -> StoreError {
+    StoreError::Backend(Box::new(NotOnPostgres(what)))
+}
+
+impl ConsoleStore for AnyStore {
+    async fn create_console_token(
+        &self,
+        token: ConsoleToken,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.create_console_token(token, audit).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+        }
+    }
+    async fn console_tokens(&self) -> Result<Vec<ConsoleToken>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.console_tokens().await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+        }
+    }
+    async fn console_token_by_hash(
+        &self,
+        token_hash: String,
+    ) -> Result<Option<ConsoleToken>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.console_token_by_hash(token_hash).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+        }
+    }
+    async fn revoke_console_token(
+        &self,
+        name: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.revoke_console_token(name, at, audit).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+        }
+    }
+    async fn touch_console_token(&self, name: String, at: Timestamp) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.touch_console_token(name, at).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+        }
+    }
+}
+
+impl DataKeyStore for AnyStore {
+    async fn add_data_key(&self, at: Timestamp, audit: AuditDraft) -> Result<i64, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.add_data_key(at, audit).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+        }
+    }
+    async fn reseal(
+        &self,
+        cursor: ResealCursor,
+        batch: u32,
+    ) -> Result<(ResealCursor, Resealed), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.reseal(cursor, batch).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+        }
+    }
+    async fn retire_data_keys(
+        &self,
+        at: Timestamp,
+        audit: AuditFor<Retired>,
+    ) -> Result<Retired, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.retire_data_keys(at, audit).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+        }
+    }
+    async fn data_key_census(&self) -> Result<KeyCensus, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.data_key_census().await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The PostgreSQL side of [`AdminStore`]: summaries, whole conversations,
+//! audit queries and the chain walk, cleanup and import. Backup and restore
+//! copy SQLite files; a PostgreSQL database is backed up with `export` (or
+//! PostgreSQL's own tools), so those two refuse with what to do instead.
+
+mod import;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::audit::{self, audit_query, walk_chain};
+use super::db::{Db, Write, get, pg_err};
+use super::ops::{self, PARTICIPANT_COLUMNS, decode_message, decode_participant};
+use super::{PgStore, in_tx};
+use crate::audit::{AuditDraft, AuditRecord};
+use crate::domain::{ConversationId, Sender, Side, Timestamp};
+use crate::store::admin::{
+    AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
+    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
+    RemovedConversation,
+};
+use crate::store::{Conversation, StoreError};
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Conversations with their participants, oldest first (all, or those in `ids`).
+async fn conversations(
+    db: Db<'_>,
+    ids: Option<&[String]>,
+) -> Result<Vec<Conversation>, StoreError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT c.id, c.created_at, c.expires_at, {PARTICIPANT_COLUMNS}
+                 FROM conversations c JOIN participants p ON p.conversation_id = c.id
+                 WHERE $1::text[] IS NULL OR c.id = ANY($1)
+                 ORDER BY c.created_at, c.id, length(p.side), p.side"
+            ),
+            &[&ids],
+        )
+        .await?;
+    let mut out: Vec<Conversation> = Vec::new();
+    for row in &rows {
+        let id: String = get(row, 0)?;
+        if out.last().is_none_or(|c| c.id.as_str() != id) {
+            out.push(Conversation {
+                id: ConversationId::parse(&id).map_err(corrupt)?,
+                created_at: Timestamp::from_micros(get(row, 1)?),
+                expires_at: Timestamp::from_micros(get(row, 2)?),
+                participants: Vec::with_capacity(2),
+            });
+        }
+        let participant = decode_participant(row, 3)?;
+        if let Some(c) = out.last_mut() {
+            c.participants.push(participant);
+        }
+    }
+    Ok(out)
+}
+
+async fn summaries(db: Db<'_>) -> Result<Vec<ConversationSummary>, StoreError> {
+    let conversations = conversations(db, None).await?;
+    let mut totals: HashMap<String, (i64, i64)> = HashMap::new();
+    for r in db
+        .query(
+            "SELECT conversation_id, count(*), max(created_at) FROM messages GROUP BY conversation_id",
+            &[],
+        )
+        .await?
+    {
+        totals.insert(get(&r, 0)?, (get(&r, 1)?, get(&r, 2)?));
+    }
+    let mut unread: HashMap<(String, String), i64> = HashMap::new();
+    for r in db
+        .query(
+            "SELECT conversation_id, recipient, count(*) FROM pending_deliveries GROUP BY conversation_id, recipient",
+            &[],
+        )
+        .await?
+    {
+        unread.insert((get(&r, 0)?, get(&r, 1)?), get(&r, 2)?);
+    }
+    Ok(conversations
+        .into_iter()
+        .map(|conversation| {
+            let id = conversation.id.as_str().to_owned();
+            let (messages, last) = totals.get(&id).copied().unwrap_or((0, 0));
+            let unread = conversation
+                .participants
+                .iter()
+                .map(|p| {
+                    let key = (id.clone(), p.side.as_str().to_owned());
+                    (p.side, count(unread.get(&key).copied().unwrap_or(0)))
+                })
+                .collect();
+            ConversationSummary {
+                conversation,
+                messages: count(messages),
+                unread,
+                last_message_at: (messages > 0).then(|| Timestamp::from_micros(last)),
+            }
+        })
+        .collect())
+}
+
+async fn records(
+    db: Db<'_>,
+    ids: Option<&[ConversationId]>,
+) -> Result<Vec<ConversationRecord>, StoreError> {
+    let wanted: Option<Vec<String>> =
+        ids.map(|ids| ids.iter().map(|i| i.as_str().to_owned()).collect());
+    let mut out = Vec::new();
+    for conversation in conversations(db, wanted.as_deref()).await? {
+        let id = conversation.id.as_str();
+        let mut pending: HashMap<i64, Vec<Side>> = HashMap::new();
+        for r in db
+            .query(
+                "SELECT message_id, recipient FROM pending_deliveries WHERE conversation_id = $1 ORDER BY recipient",
+                &[&id],
+            )
+            .await?
+        {
+            pending
+                .entry(get(&r, 0)?)
+                .or_default()
+                .push(Side::parse(&get::<String>(&r, 1)?).map_err(corrupt)?);
+        }
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {} FROM messages m
+                     LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
+                     WHERE m.conversation_id = $1 ORDER BY m.id",
+                    ops::MESSAGE_COLUMNS
+                ),
+                &[&id],
+            )
+            .await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let message = decode_message(r)?;
+            if let Sender::Side(side) = message.from
+                && conversation.participant(side).is_none()
+            {
+                return Err(corrupt(format!(
+                    "message {} is from a missing side {side}",
+                    message.id
+                )));
+            }
+            messages.push(MessageRecord {
+                unread_by: pending.remove(&message.id).unwrap_or_default(),
+                message,
+            });
+        }
+        out.push(ConversationRecord {
+            conversation,
+            messages,
+        });
+    }
+    Ok(out)
+}
+
+/// The conversations expired at `now` that cleanup removes, with their counts.
+async fn expired(db: Db<'_>, now: Timestamp) -> Result<Vec<RemovedConversation>, StoreError> {
+    let at = now.as_micros();
+    let rows = db
+        .query(
+            "SELECT c.id,
+                    (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
+                    (SELECT count(*) FROM pending_deliveries d WHERE d.conversation_id = c.id)
+             FROM conversations c WHERE c.expires_at <= $1 ORDER BY c.expires_at, c.id",
+            &[&at],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id = ConversationId::parse(&get::<String>(r, 0)?).map_err(corrupt)?;
+        let conversation = ops::conversation(db, &id)
+            .await?
+            .ok_or_else(|| corrupt(format!("conversation {id} has no participants")))?;
+        out.push(RemovedConversation {
+            conversation,
+            messages: count(get(r, 1)?),
+            unread: count(get(r, 2)?),
+        });
+    }
+    Ok(out)
+}
+
+async fn cleanup(
+    w: &Write<'_>,
+    key: &crate::audit::AuditKey,
+    now: Timestamp,
+    dry_run: bool,
+    audit_cutoff: Option<Timestamp>,
+) -> Result<CleanupReport, StoreError> {
+    let db = w.db();
+    let removed = expired(db, now).await?;
+    const STALE: &str =
+        "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > $1)";
+    let at = now.as_micros();
+    let rate_buckets: i64 = if dry_run {
+        get(
+            &db.one(
+                &format!("SELECT count(*) FROM rate_buckets WHERE {STALE}"),
+                &[&at],
+            )
+            .await?,
+            0,
+        )?
+    } else {
+        let deleted = db
+            .exec(&format!("DELETE FROM rate_buckets WHERE {STALE}"), &[&at])
+            .await?;
+        db.exec(
+            &format!("DELETE FROM pending_deliveries WHERE {STALE}"),
+            &[&at],
+        )
+        .await?;
+        // Participants, messages, invites, bindings and YOLO rows go by cascade;
+        // message ids come from a sequence, so none is handed out again.
+        db.exec("DELETE FROM conversations WHERE expires_at <= $1", &[&at])
+            .await?;
+        i64::try_from(deleted).unwrap_or(i64::MAX)
+    };
+    let pruned = match audit_cutoff {
+        Some(cutoff) => audit::prune(db, key, cutoff, dry_run).await?,
+        None => AuditPrune::Off,
+    };
+    Ok(CleanupReport {
+        dry_run,
+        removed,
+        rate_buckets: count(rate_buckets),
+        audit: pruned,
+    })
+}
+
+fn file_backups_only() -> StoreError {
+    StoreError::Backend(
+        "backup and restore copy SQLite database files; for a PostgreSQL database use \
+         `mcp-bridge export FILE` and `mcp-bridge import FILE` (or pg_dump)"
+            .into(),
+    )
+}
+
+impl AdminStore for PgStore {
+    async fn conversation_summaries(&self) -> Result<Vec<ConversationSummary>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        summaries(Db::Tx(&tx)).await
+    }
+
+    async fn conversation_records(
+        &self,
+        ids: Option<Vec<ConversationId>>,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        records(Db::Tx(&tx), ids.as_deref()).await
+    }
+
+    async fn audit_query(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        self.flush_spool().await?;
+        let client = self.client().await?;
+        audit_query(Db::Client(&client), &query).await
+    }
+
+    async fn walk_audit_chain<W: AuditWalk>(&self, walker: W) -> Result<W::Output, StoreError> {
+        self.flush_spool().await?;
+        let mut client = self.client().await?;
+        let tx = snapshot(&mut client).await?;
+        walk_chain(Db::Tx(&tx), walker).await
+    }
+
+    async fn record_management(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            w.audit(at, draft.clone());
+            Ok(())
+        })
+    }
+
+    async fn cleanup(
+        &self,
+        now: Timestamp,
+        dry_run: bool,
+        audit_cutoff: Option<Timestamp>,
+        audit: AuditFor<CleanupReport>,
+    ) -> Result<CleanupReport, StoreError> {
+        let key = self.inner.audit_key.clone();
+        in_tx!(self, |w| {
+            let report = cleanup(&w, &key, now, dry_run, audit_cutoff).await?;
+            w.audit(now, audit(&report));
+            Ok(report)
+        })
+    }
+
+    async fn import(
+        &self,
+        records: Vec<ConversationRecord>,
+        at: Timestamp,
+        audit: AuditFor<ImportReport>,
+    ) -> Result<ImportReport, StoreError> {
+        let records = Arc::new(records);
+        let report = in_tx!(self, |w| {
+            let report = import::import(&w, &records).await?;
+            w.audit(at, audit(&report));
+            if report.messages_added > 0 {
+                w.wake("import".to_owned());
+            }
+            Ok(report)
+        })?;
+        self.inner.hub.notify();
+        Ok(report)
+    }
+
+    async fn backup_to(
+        &self,
+        _dest: &Path,
+        _progress: CopyProgress,
+    ) -> Result<CopyReport, StoreError> {
+        Err(file_backups_only())
+    }
+
+    async fn restore_from(
+        &self,
+        _src: &Path,
+        _progress: CopyProgress,
+    ) -> Result<CopyReport, StoreError> {
+        Err(file_backups_only())
+    }
+
+    fn check_file(path: &Path) -> Result<FileCheck, StoreError> {
+        // A backup file is an SQLite file whatever the live store is.
+        <crate::store::sqlite::SqliteStore as AdminStore>::check_file(path)
+    }
+
+    fn in_use(_path: &Path) -> Result<Option<u32>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A read-only repeatable-read transaction: one snapshot for a whole listing.
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg_err)
+}

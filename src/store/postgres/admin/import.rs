@@ -1,0 +1,213 @@
+//! The import transaction on PostgreSQL: the same rules as SQLite's (merge by
+//! a message's natural identity, keep ids above every id ever used, else
+//! renumber), with the table locked against concurrent sends so no id drawn
+//! from the sequence meanwhile can collide, and the sequence moved past the
+//! ids imported.
+
+use std::collections::HashSet;
+
+use super::super::db::{Write, get, text};
+use super::super::ops::{self, encode_sides};
+use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
+use crate::store::admin::{ConversationRecord, ImportReport};
+use crate::store::{Conversation, Participant, StoreError};
+
+type MessageKey = (String, i64, String, String, String);
+
+fn files_text(m: &Message) -> Result<String, StoreError> {
+    serde_json::to_string(&m.files_involved).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+fn message_key(m: &Message) -> Result<MessageKey, StoreError> {
+    Ok((
+        m.from.as_str().to_owned(),
+        m.created_at.as_micros(),
+        m.action_type.as_str().to_owned(),
+        m.content.clone(),
+        files_text(m)?,
+    ))
+}
+
+fn same_header(stored: &Conversation, file: &Conversation) -> bool {
+    let seat =
+        |p: &Participant| -> (Side, String, ParticipantKind) { (p.side, p.role.clone(), p.kind) };
+    stored.created_at == file.created_at
+        && stored.expires_at == file.expires_at
+        && stored
+            .participants
+            .iter()
+            .zip(&file.participants)
+            .all(|(a, b)| seat(a) == seat(b))
+}
+
+async fn insert_participant(
+    w: &Write<'_>,
+    id: &ConversationId,
+    p: &Participant,
+) -> Result<(), StoreError> {
+    w.db()
+        .exec(
+            "INSERT INTO participants (conversation_id, side, role, status, note, status_at, kind, joined_at, removed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &id.as_str(),
+                &p.side.as_str(),
+                &p.role,
+                &p.status.as_ref().map(|s| s.status.as_str()),
+                &p.status.as_ref().and_then(|s| s.note.as_deref()).map(str::as_bytes),
+                &p.status.as_ref().map(|s| s.updated_at.as_micros()),
+                &p.kind.as_str(),
+                &p.joined_at.map(Timestamp::as_micros),
+                &p.removed_at.map(Timestamp::as_micros),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn import(
+    w: &Write<'_>,
+    records: &[ConversationRecord],
+) -> Result<ImportReport, StoreError> {
+    let db = w.db();
+    let mut report = ImportReport::default();
+    db.exec("LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE", &[])
+        .await?;
+    let floor: i64 = get(
+        &db.one(
+            "SELECT greatest(coalesce((SELECT max(id) FROM messages), 0),
+                             (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM message_ids))",
+            &[],
+        )
+        .await?,
+        0,
+    )?;
+    let file_max = records
+        .iter()
+        .flat_map(|r| r.messages.iter().map(|m| m.message.id))
+        .max()
+        .unwrap_or(0);
+    let mut next_id = floor.max(file_max) + 1;
+    let mut high = floor;
+    for record in records {
+        let file = &record.conversation;
+        let existing = ops::conversation(db, &file.id).await?;
+        let mut changed = false;
+        let known: HashSet<MessageKey> = match &existing {
+            Some(stored) => {
+                if !same_header(stored, file) {
+                    return Err(StoreError::Conflict(format!(
+                        "conversation {} already exists with other roles or times; nothing was imported",
+                        file.id
+                    )));
+                }
+                for p in &file.participants {
+                    let Some(old) = stored.participant(p.side) else {
+                        insert_participant(w, &file.id, p).await?;
+                        changed = true;
+                        continue;
+                    };
+                    if let (Some(removed), None) = (p.removed_at, old.removed_at) {
+                        db.exec(
+                            "UPDATE participants SET removed_at = $3 WHERE conversation_id = $1 AND side = $2",
+                            &[&file.id.as_str(), &p.side.as_str(), &removed.as_micros()],
+                        )
+                        .await?;
+                        changed = true;
+                    }
+                    let Some(new) = &p.status else { continue };
+                    if old
+                        .status
+                        .as_ref()
+                        .is_none_or(|s| s.updated_at < new.updated_at)
+                    {
+                        ops::set_status(db, &file.id, p.side, new).await?;
+                        changed = true;
+                    }
+                }
+                let mut keys = HashSet::new();
+                for r in db
+                    .query(
+                        "SELECT from_side, created_at, action_type, content, files FROM messages WHERE conversation_id = $1",
+                        &[&file.id.as_str()],
+                    )
+                    .await?
+                {
+                    keys.insert((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?, text(&r, 3)?, get(&r, 4)?));
+                }
+                keys
+            }
+            None => {
+                db.exec(
+                    "INSERT INTO conversations (id, created_at, expires_at) VALUES ($1, $2, $3)",
+                    &[
+                        &file.id.as_str(),
+                        &file.created_at.as_micros(),
+                        &file.expires_at.as_micros(),
+                    ],
+                )
+                .await?;
+                for p in &file.participants {
+                    insert_participant(w, &file.id, p).await?;
+                }
+                HashSet::new()
+            }
+        };
+        let mut seen = known;
+        let mut new = Vec::new();
+        for m in &record.messages {
+            if seen.insert(message_key(&m.message)?) {
+                new.push(m);
+            } else {
+                report.messages_skipped += 1;
+            }
+        }
+        let keep_ids = new.iter().all(|m| m.message.id > floor);
+        for m in &new {
+            let msg = &m.message;
+            let id = if keep_ids {
+                msg.id
+            } else {
+                next_id += 1;
+                next_id - 1
+            };
+            high = high.max(id);
+            db.exec(
+                "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &id,
+                    &file.id.as_str(),
+                    &msg.from.as_str(),
+                    &msg.action_type.as_str(),
+                    &msg.content.as_bytes(),
+                    &files_text(msg)?,
+                    &msg.created_at.as_micros(),
+                    &msg.to.as_deref().map(encode_sides),
+                ],
+            )
+            .await?;
+            for side in &m.unread_by {
+                db.exec(
+                    "INSERT INTO pending_deliveries (conversation_id, recipient, message_id) VALUES ($1, $2, $3)",
+                    &[&file.id.as_str(), &side.as_str(), &id],
+                )
+                .await?;
+            }
+        }
+        report.messages_added += new.len() as u64;
+        if !keep_ids {
+            report.messages_renumbered += new.len() as u64;
+        }
+        match (existing.is_some(), changed || !new.is_empty()) {
+            (false, _) => report.conversations_added += 1,
+            (true, true) => report.conversations_updated += 1,
+            (true, false) => report.conversations_unchanged += 1,
+        }
+    }
+    if high > floor {
+        db.exec("SELECT setval('message_ids', $1)", &[&high])
+            .await?;
+    }
+    Ok(report)
+}

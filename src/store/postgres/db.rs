@@ -1,0 +1,162 @@
+//! The driver's edge: error translation, one statement helper over a pooled
+//! client or an open transaction, and the write transaction every mutating
+//! call runs in (its audit records and wake-up go out just before the commit).
+
+use std::sync::Mutex;
+
+use deadpool_postgres::{ClientWrapper, Transaction};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{Row, Statement};
+
+use crate::audit::AuditDraft;
+use crate::domain::Timestamp;
+use crate::store::StoreError;
+
+/// Statement parameters.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Translates driver errors into meanings; nothing tokio-postgres leaves this backend.
+pub fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(e.to_string()),
+        Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => StoreError::NotFound,
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::LOCK_NOT_AVAILABLE =>
+        {
+            StoreError::Busy
+        }
+        _ => StoreError::Backend(Box::new(e)),
+    }
+}
+
+/// Reads column `i` of `row`.
+pub fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
+    row.try_get(i).map_err(pg_err)
+}
+
+/// Reads column `i` of `row`, a BYTEA holding UTF-8 text (see the schema).
+pub fn text(row: &Row, i: usize) -> Result<String, StoreError> {
+    String::from_utf8(get::<Vec<u8>>(row, i)?)
+        .map_err(|e| StoreError::Corrupt(format!("column {i} is not UTF-8: {e}")))
+}
+
+/// Reads column `i` of `row`, an optional BYTEA holding UTF-8 text.
+pub fn opt_text(row: &Row, i: usize) -> Result<Option<String>, StoreError> {
+    get::<Option<Vec<u8>>>(row, i)?
+        .map(|b| {
+            String::from_utf8(b)
+                .map_err(|e| StoreError::Corrupt(format!("column {i} is not UTF-8: {e}")))
+        })
+        .transpose()
+}
+
+/// Where statements run: a pooled client (reads) or a transaction.
+#[derive(Clone, Copy)]
+pub enum Db<'a> {
+    /// Autocommit, one statement at a time.
+    Client(&'a ClientWrapper),
+    /// Inside an open transaction.
+    Tx(&'a Transaction<'a>),
+    /// Inside a transaction on a connection of its own (no statement cache).
+    Raw(&'a tokio_postgres::Transaction<'a>),
+}
+
+impl Db<'_> {
+    async fn stmt(&self, sql: &str) -> Result<Statement, StoreError> {
+        match self {
+            Db::Client(c) => c.prepare_cached(sql).await,
+            Db::Tx(t) => t.prepare_cached(sql).await,
+            Db::Raw(t) => t.prepare(sql).await,
+        }
+        .map_err(pg_err)
+    }
+
+    /// Every row of `sql`.
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let stmt = self.stmt(sql).await?;
+        match self {
+            Db::Client(c) => c.query(&stmt, params).await,
+            Db::Tx(t) => t.query(&stmt, params).await,
+            Db::Raw(t) => t.query(&stmt, params).await,
+        }
+        .map_err(pg_err)
+    }
+
+    /// The row of `sql`, if any.
+    pub async fn opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// The one row of `sql`.
+    pub async fn one(&self, sql: &str, params: Params<'_>) -> Result<Row, StoreError> {
+        self.opt(sql, params).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs `sql`; the number of rows it changed.
+    pub async fn exec(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+        let stmt = self.stmt(sql).await?;
+        match self {
+            Db::Client(c) => c.execute(&stmt, params).await,
+            Db::Tx(t) => t.execute(&stmt, params).await,
+            Db::Raw(t) => t.execute(&stmt, params).await,
+        }
+        .map_err(pg_err)
+    }
+}
+
+/// A write transaction. Audit records are collected and appended by
+/// [`super::PgStore::finish`] right before the commit, so the chain head (one
+/// row every writer locks) is held for as short a time as possible, and
+/// always last: every transaction takes its row locks in the same order
+/// (conversation or inbox, rate buckets, audit head), so none deadlock.
+pub struct Write<'c> {
+    pub(super) tx: Transaction<'c>,
+    audit: Mutex<Vec<(Timestamp, AuditDraft)>>,
+    wake: Mutex<Vec<String>>,
+}
+
+impl<'c> Write<'c> {
+    pub(super) fn new(tx: Transaction<'c>) -> Self {
+        Self {
+            tx,
+            audit: Mutex::new(Vec::new()),
+            wake: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Statements inside this transaction.
+    pub fn db(&self) -> Db<'_> {
+        Db::Tx(&self.tx)
+    }
+
+    /// Appends `draft` to the audit chain when this transaction commits.
+    pub fn audit(&self, at: Timestamp, draft: AuditDraft) {
+        lock(&self.audit).push((at, draft));
+    }
+
+    /// Wakes long-polls on every server when this transaction commits
+    /// (`NOTIFY` is delivered at commit, and only if it commits). A message
+    /// insert sends its own notification in its statement.
+    pub fn wake(&self, payload: String) {
+        let mut w = lock(&self.wake);
+        if !w.contains(&payload) {
+            w.push(payload);
+        }
+    }
+
+    pub(super) fn take_audit(&self) -> Vec<(Timestamp, AuditDraft)> {
+        std::mem::take(&mut *lock(&self.audit))
+    }
+
+    pub(super) fn take_wake(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.wake))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Only plain pushes happen under these locks; a panic cannot leave them half-done.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,97 @@
+//! Schema migrations for PostgreSQL, run when a store opens. A session-level
+//! advisory lock makes servers that start together take turns: the first
+//! migrates, the others find the schema current.
+
+use tokio_postgres::Client;
+
+use super::db::{get, pg_err};
+use crate::audit::AuditKey;
+use crate::store::StoreError;
+
+/// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The advisory lock key migrations hold (any constant no other tool uses).
+const MIGRATION_LOCK: i64 = 0x6d63_705f_6272_6467; // "mcp_brdg"
+
+/// Brings the schema up to [`SCHEMA_VERSION`]; signs the audit head the
+/// first migration creates.
+pub async fn migrate(client: &mut Client, key: &AuditKey) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_err)?;
+    let done = run(client, key).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_err);
+    done.and(unlocked.map(drop))
+}
+
+async fn run(client: &mut Client, key: &AuditKey) -> Result<(), StoreError> {
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS mcp_bridge_schema (version BIGINT NOT NULL)")
+        .await
+        .map_err(pg_err)?;
+    let row = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM mcp_bridge_schema",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+    let version: i64 = get(&row, 0)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, script) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = client.transaction().await.map_err(pg_err)?;
+        tx.batch_execute(script).await.map_err(pg_err)?;
+        let to = i as i64 + 1;
+        if i == 0 {
+            // The first script creates the keyed chain's head; it needs the key.
+            sign(&tx, key).await?;
+        }
+        tx.execute("DELETE FROM mcp_bridge_schema", &[])
+            .await
+            .map_err(pg_err)?;
+        tx.execute(
+            "INSERT INTO mcp_bridge_schema (version) VALUES ($1)",
+            &[&to],
+        )
+        .await
+        .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+async fn sign(tx: &tokio_postgres::Transaction<'_>, key: &AuditKey) -> Result<(), StoreError> {
+    let row = tx
+        .query_one(
+            "SELECT count, hash, coalesce(detail, '') FROM audit_log WHERE seq = 9223372036854775807",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+    let head = crate::audit::ChainHead::sign(
+        key,
+        get::<Option<i64>>(&row, 0)?.unwrap_or(0),
+        get(&row, 1)?,
+        get(&row, 2)?,
+    );
+    tx.execute(
+        "UPDATE audit_log SET count = $1, hash = $2, prev_hash = $3, detail = $4 WHERE seq = 9223372036854775807",
+        &[&head.last_seq, &head.last_hash, &head.mac, &head.anchor],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! The PostgreSQL backend: a connection pool per process, every PostgreSQL
+//! SQL string of the crate (here and in `migrations/postgres/`), for teams
+//! whose agents run on several hosts against one shared database.
+//!
+//! Several `serve` processes on several hosts write at once under READ
+//! COMMITTED, so where SQLite relies on its single writer this backend takes
+//! row locks (see `migrations/postgres/0001_init.sql` for which and why).
+//! tokio-postgres is async, so nothing here blocks a runtime thread.
+
+mod admin;
+mod audit;
+mod db;
+mod listen;
+mod migrate;
+mod ops;
+mod store;
+mod team;
+mod url;
+mod yolo;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+pub use migrate::SCHEMA_VERSION;
+pub use url::{PgUrl, is_url};
+
+use self::db::{Db, Write, pg_err};
+use super::StoreError;
+use super::signal::ChangeHub;
+use super::spool::{self, AuditSpool};
+use crate::audit::{AuditDraft, AuditKey};
+use crate::domain::Timestamp;
+use crate::store::sqlite::Durability;
+
+/// Runs `$body` (an expression using the [`Write`] `$w`) in a write
+/// transaction and finishes it (see [`PgStore::finish`]).
+macro_rules! in_tx {
+    ($store:expr, |$w:ident| $body:expr) => {{
+        let mut client = $store.client().await?;
+        let $w = Write::new(client.transaction().await.map_err(pg_err)?);
+        let result = async { $body }.await;
+        $store.finish($w, result).await
+    }};
+}
+pub(crate) use in_tx;
+
+/// How often a long-poll re-checks even without a notification: only a
+/// safety net, since `NOTIFY` reaches every listening server at commit.
+const FALLBACK_POLL: Duration = Duration::from_secs(1);
+
+/// Connections per process: a server's calls are short, and many servers
+/// (one per agent) share one database's connection limit.
+const POOL_SIZE: usize = 4;
+
+struct Inner {
+    pool: Pool,
+    config: tokio_postgres::Config,
+    url: PgUrl,
+    hub: Arc<ChangeHub>,
+    listening: OnceLock<()>,
+    spool: Arc<AuditSpool>,
+    audit_key: AuditKey,
+}
+
+impl Drop for Inner {
+    /// Appends whatever audit records are still waiting, so a clean exit loses
+    /// none. The pool's connections may belong to a runtime that is shutting
+    /// down, so this uses a connection of its own on a thread of its own.
+    fn drop(&mut self) {
+        if self.spool.is_empty() {
+            return;
+        }
+        self.spool.close_windows(Timestamp::now(), true);
+        let records = self.spool.take();
+        let config = self.config.clone();
+        let key = self.audit_key.clone();
+        let done = on_own_thread(async move {
+            let (mut client, connection) = config.connect(NoTls).await.map_err(pg_err)?;
+            drop(tokio::spawn(connection));
+            let tx = client.transaction().await.map_err(pg_err)?;
+            audit::append_all(Db::Raw(&tx), &key, &records).await?;
+            tx.commit().await.map_err(pg_err)
+        });
+        if let Err(e) = done {
+            tracing::error!(error = %e, "cannot append the last audit records");
+        }
+    }
+}
+
+/// Runs `work` to completion on a new thread with its own runtime: usable
+/// from synchronous code and from inside a runtime alike.
+fn on_own_thread<T: Send>(
+    work: impl Future<Output = Result<T, StoreError>> + Send,
+) -> Result<T, StoreError> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StoreError::Backend(Box::new(e)))?
+                .block_on(work)
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(StoreError::Backend(
+                "the PostgreSQL helper thread panicked".into(),
+            ))
+        })
+    })
+}
+
+/// A [`Store`] on one PostgreSQL database shared by any number of servers on any hosts.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.inner.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url`, migrates its schema (under an
+    /// advisory lock) and builds the pool. Blocks until done; callable from
+    /// inside a runtime.
+    ///
+    /// `durability` maps onto PostgreSQL's `synchronous_commit`. `Normal` is
+    /// `off`: a commit is acknowledged once it is in PostgreSQL's WAL buffers,
+    /// so it survives any crash of mcp-bridge processes, and the database
+    /// stays consistent after any crash, but a crash of the PostgreSQL server
+    /// or its host may lose the last fraction of a second of commits. Every
+    /// transaction appends to the one audit chain, so with `on` commits wait
+    /// for each other's disk flush, one at a time. `Full` is `on`.
+    ///
+    /// # Errors
+    /// A bad URL, an unreachable server, or a schema newer than this build's.
+    pub fn open(
+        url: &PgUrl,
+        durability: Durability,
+        audit_key: AuditKey,
+    ) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .expose()
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Backend(Box::new(e)))?;
+        let setting = match durability {
+            Durability::Normal => "-c synchronous_commit=off",
+            Durability::Full => "-c synchronous_commit=on",
+        };
+        let options = match config.get_options() {
+            Some(given) if !given.is_empty() => format!("{given} {setting}"),
+            _ => setting.to_owned(),
+        };
+        config.options(&options);
+        if config.get_application_name().is_none() {
+            config.application_name("mcp-bridge");
+        }
+        let migrating = config.clone();
+        let key = audit_key.clone();
+        on_own_thread(async move {
+            let (mut client, connection) = migrating.connect(NoTls).await.map_err(pg_err)?;
+            let driver = tokio::spawn(connection);
+            let done = migrate::migrate(&mut client, &key).await;
+            drop(client);
+            let _ = driver.await;
+            done
+        })?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                config,
+                url: url.clone(),
+                hub: Arc::new(ChangeHub::new(FALLBACK_POLL)),
+                listening: OnceLock::new(),
+                spool: Arc::new(AuditSpool::default()),
+                audit_key,
+            }),
+        })
+    }
+
+    /// The database URL (its `Display` hides the password).
+    pub fn url(&self) -> &PgUrl {
+        &self.inner.url
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))
+    }
+
+    /// Commits `w` when `result` is a success, after appending the records
+    /// spooled so far and `w`'s own, and sending its wake-ups; rolls back
+    /// otherwise. Spooled records whose commit failed go back to the spool.
+    async fn finish<T>(
+        &self,
+        w: Write<'_>,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let value = result?;
+        let mut records = self.inner.spool.take();
+        let spooled = records.len();
+        records.extend(w.take_audit());
+        let done = async {
+            audit::append_all(w.db(), &self.inner.audit_key, &records).await?;
+            for payload in w.take_wake() {
+                w.db()
+                    .exec("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload])
+                    .await?;
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        let committed = match done {
+            Ok(()) => w.tx.commit().await.map_err(pg_err),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = committed {
+            records.truncate(spooled);
+            self.inner.spool.put_back(records);
+            return Err(e);
+        }
+        Ok(value)
+    }
+
+    /// Queues the audit record of a call that wrote nothing (see `spool`).
+    fn defer_audit(&self, at: Timestamp, draft: AuditDraft) {
+        let pushed = self.inner.spool.push(at, draft);
+        if pushed.counted {
+            self.arm_window_timer();
+        }
+        if !pushed.schedule_flush {
+            return;
+        }
+        let store = self.clone();
+        let flush = async move {
+            tokio::time::sleep(spool::FLUSH_DELAY).await;
+            store.inner.spool.flush_started();
+            if let Err(e) = store.flush_spool().await {
+                tracing::error!(error = %e, "cannot append spooled audit records; will retry with the next write");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(flush)),
+            Err(_) => self.inner.spool.flush_started(),
+        }
+    }
+
+    fn arm_window_timer(&self) {
+        let Some(due) = self.inner.spool.claim_window_timer() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.inner.spool.window_timer_fired();
+            return;
+        };
+        let store = self.clone();
+        drop(runtime.spawn(async move {
+            let wait = due.micros_since(Timestamp::now()).max(0);
+            tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
+            store.inner.spool.window_timer_fired();
+            if let Err(e) = store.flush_spool().await {
+                tracing::error!(error = %e, "cannot append refusal summaries; will retry with the next write");
+            }
+            store.arm_window_timer();
+        }));
+    }
+
+    /// Appends every spooled audit record now.
+    async fn flush_spool(&self) -> Result<(), StoreError> {
+        self.inner.spool.close_windows(Timestamp::now(), false);
+        if !self.inner.spool.has_records() {
+            return Ok(());
+        }
+        in_tx!(self, |_w| Ok(()))
+    }
+}

@@ -1,0 +1,522 @@
+//! The SQL of the tools' store operations on PostgreSQL. Writes run inside a
+//! [`Write`] opened by the caller; the locks they take are what keep the
+//! store's promises with many writers on many hosts (see the schema's notes).
+
+use std::collections::HashMap;
+
+use tokio_postgres::Row;
+
+use super::db::{Db, Write, get, opt_text, text};
+use crate::domain::{
+    ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Status, Timestamp,
+};
+use crate::ratelimit::{self, Quota, Window};
+use crate::store::{
+    Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageFill, PageLimit,
+    Participant, Pending, Receipt, StatusRecord, StoreError,
+};
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// The participant columns every reader selects, in [`decode_participant`]'s order.
+pub const PARTICIPANT_COLUMNS: &str =
+    "p.side, p.role, p.kind, p.status, p.note, p.status_at, p.joined_at, p.removed_at";
+
+/// Decodes the [`PARTICIPANT_COLUMNS`] starting at column `at`.
+pub fn decode_participant(row: &Row, at: usize) -> Result<Participant, StoreError> {
+    let side: String = get(row, at)?;
+    let kind: String = get(row, at + 2)?;
+    let status: Option<String> = get(row, at + 3)?;
+    let status = match status {
+        None => None,
+        Some(s) => Some(StatusRecord {
+            status: Status::parse(&s).map_err(corrupt)?,
+            note: opt_text(row, at + 4)?,
+            updated_at: Timestamp::from_micros(
+                get::<Option<i64>>(row, at + 5)?.unwrap_or_default(),
+            ),
+        }),
+    };
+    let time = |i: usize| -> Result<Option<Timestamp>, StoreError> {
+        Ok(get::<Option<i64>>(row, at + i)?.map(Timestamp::from_micros))
+    };
+    Ok(Participant {
+        side: Side::parse(&side).map_err(corrupt)?,
+        role: get(row, at + 1)?,
+        kind: ParticipantKind::parse(&kind).map_err(corrupt)?,
+        status,
+        joined_at: time(6)?,
+        removed_at: time(7)?,
+    })
+}
+
+/// Encodes sides for the `recipients` column: `b,c`.
+pub fn encode_sides(sides: &[Side]) -> String {
+    sides
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_sides(text: Option<String>) -> Result<Option<Vec<Side>>, StoreError> {
+    let Some(text) = text else { return Ok(None) };
+    if text.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    text.split(',')
+        .map(|s| Side::parse(s).map_err(corrupt))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Message columns in [`decode_message`]'s order, from `messages m` and the
+/// sender's participant row `p`.
+pub const MESSAGE_COLUMNS: &str = "m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system'), m.recipients";
+
+/// Decodes [`MESSAGE_COLUMNS`].
+pub fn decode_message(row: &Row) -> Result<Message, StoreError> {
+    let from: String = get(row, 1)?;
+    let action: String = get(row, 2)?;
+    let files: String = get(row, 4)?;
+    Ok(Message {
+        id: get(row, 0)?,
+        from: Sender::parse(&from).map_err(corrupt)?,
+        action_type: ActionType::parse(&action).map_err(corrupt)?,
+        content: text(row, 3)?,
+        files_involved: serde_json::from_str(&files).map_err(corrupt)?,
+        created_at: Timestamp::from_micros(get(row, 5)?),
+        from_role: get(row, 6)?,
+        to: decode_sides(get(row, 7)?)?,
+    })
+}
+
+/// Reads a conversation with its participants.
+pub async fn conversation(
+    db: Db<'_>,
+    id: &ConversationId,
+) -> Result<Option<Conversation>, StoreError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT c.created_at, c.expires_at, {PARTICIPANT_COLUMNS}
+                 FROM conversations c JOIN participants p ON p.conversation_id = c.id
+                 WHERE c.id = $1 ORDER BY length(p.side), p.side"
+            ),
+            &[&id.as_str()],
+        )
+        .await?;
+    let mut found: Option<Conversation> = None;
+    for row in &rows {
+        if found.is_none() {
+            found = Some(Conversation {
+                id: id.clone(),
+                created_at: Timestamp::from_micros(get(row, 0)?),
+                expires_at: Timestamp::from_micros(get(row, 1)?),
+                participants: Vec::with_capacity(2),
+            });
+        }
+        if let Some(c) = found.as_mut() {
+            c.participants.push(decode_participant(row, 2)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Locks a conversation's row until commit: sends to it, and joins, queue
+/// here, so message ids are drawn in commit order. [`StoreError::NotFound`]
+/// when it is gone.
+pub async fn lock_conversation(db: Db<'_>, id: &str) -> Result<(), StoreError> {
+    db.one(
+        "SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE",
+        &[&id],
+    )
+    .await
+    .map(drop)
+}
+
+/// Spends one call of the guard's quota, refusing when it has no room. The
+/// buckets are bumped first, which locks them, and counted after: a second
+/// server spending the same quota waits for this one's commit and then
+/// counts it. A refusal rolls the whole transaction back.
+pub async fn spend_quota(db: Db<'_>, guard: &Guard) -> Result<(), StoreError> {
+    let (Some(quota), Some((conversation, side))) = (&guard.quota, &guard.session) else {
+        return Ok(());
+    };
+    let key = (conversation.as_str(), side.as_str());
+    bump_quota(db, key, quota, guard.at).await?;
+    check_quota(db, key, quota, guard.at, true).await
+}
+
+/// Refuses when `quota` under `key` has no room at `at`; `own` says whether
+/// this transaction already counted its own call (it is not held against it).
+pub async fn check_quota(
+    db: Db<'_>,
+    key: (&str, &str),
+    quota: &Quota,
+    at: Timestamp,
+    own: bool,
+) -> Result<(), StoreError> {
+    let rows = db
+        .query(
+            "SELECT \"window\", bucket, count FROM rate_buckets
+             WHERE conversation_id = $1 AND side = $2 AND class = $3",
+            &[&key.0, &key.1, &quota.class],
+        )
+        .await?;
+    let mut by_window: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+    for row in &rows {
+        by_window
+            .entry(get(row, 0)?)
+            .or_default()
+            .push((get(row, 1)?, get(row, 2)?));
+    }
+    let decision = ratelimit::decide(&quota.limits, at, |window| {
+        let current = window.bucket_of(at);
+        let oldest = window.oldest_bucket(at);
+        let mut buckets: Vec<(i64, i64)> = by_window
+            .get(window.as_str())
+            .map(|b| b.iter().copied().filter(|(b, _)| *b >= oldest).collect())
+            .unwrap_or_default();
+        buckets.sort_unstable();
+        if own {
+            for (b, n) in &mut buckets {
+                if *b == current {
+                    *n -= 1;
+                }
+            }
+        }
+        buckets
+    });
+    decision.map_err(StoreError::QuotaExceeded)
+}
+
+/// Counts one call of `quota` under `key` at `at` and prunes old buckets.
+pub async fn bump_quota(
+    db: Db<'_>,
+    key: (&str, &str),
+    quota: &Quota,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    for window in Window::ALL {
+        if quota.limits.of(window).is_none() {
+            continue;
+        }
+        let name = window.as_str();
+        db.exec(
+            "INSERT INTO rate_buckets (conversation_id, side, class, \"window\", bucket, count) VALUES ($1, $2, $3, $4, $5, 1)
+             ON CONFLICT (conversation_id, side, class, \"window\", bucket) DO UPDATE SET count = rate_buckets.count + 1",
+            &[&key.0, &key.1, &quota.class, &name, &window.bucket_of(at)],
+        )
+        .await?;
+        db.exec(
+            "DELETE FROM rate_buckets WHERE conversation_id = $1 AND side = $2 AND class = $3 AND \"window\" = $4 AND bucket < $5",
+            &[&key.0, &key.1, &quota.class, &name, &window.oldest_bucket(at)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Inserts a conversation and its two participants.
+pub async fn create_conversation(db: Db<'_>, new: &NewConversation) -> Result<(), StoreError> {
+    db.exec(
+        "INSERT INTO conversations (id, created_at, expires_at) VALUES ($1, $2, $3)",
+        &[
+            &new.id.as_str(),
+            &new.created_at.as_micros(),
+            &new.expires_at.as_micros(),
+        ],
+    )
+    .await?;
+    for (side, role, kind) in [
+        (Side::A, &new.role_a, ParticipantKind::Owner),
+        (Side::B, &new.role_b, ParticipantKind::Member),
+    ] {
+        db.exec(
+            "INSERT INTO participants (conversation_id, side, role, kind) VALUES ($1, $2, $3, $4)",
+            &[
+                &new.id.as_str(),
+                &side.as_str(),
+                &role.as_str(),
+                &kind.as_str(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Refuses when `limit` conversations were created in the hour before `at`.
+/// Serialised by a transaction-scoped advisory lock, so servers creating
+/// conversations at the same moment count each other.
+pub async fn check_recent_conversations(
+    db: Db<'_>,
+    at: Timestamp,
+    limit: u32,
+) -> Result<(), StoreError> {
+    db.exec(
+        "SELECT pg_advisory_xact_lock(hashtext('mcp_bridge.create_conversation'))",
+        &[],
+    )
+    .await?;
+    let since = at.plus_micros(-3_600_000_000);
+    let row = db
+        .one(
+            "SELECT count(*) FROM (SELECT 1 FROM conversations WHERE created_at > $1 LIMIT $2) t",
+            &[&since.as_micros(), &i64::from(limit)],
+        )
+        .await?;
+    if get::<i64>(&row, 0)? >= i64::from(limit) {
+        return Err(StoreError::LimitReached {
+            what: "conversations created in the last hour in this database",
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses when a recipient of `message` already has `limit` unread messages.
+/// Runs under the conversation's lock, so concurrent sends count each other.
+pub async fn check_pending(db: Db<'_>, message: &NewMessage, limit: u32) -> Result<(), StoreError> {
+    for side in &message.deliver_to {
+        let row = db
+            .one(
+                "SELECT count(*) FROM (SELECT 1 FROM pending_deliveries WHERE conversation_id = $1 AND recipient = $2 LIMIT $3) t",
+                &[&message.conversation.as_str(), &side.as_str(), &i64::from(limit)],
+            )
+            .await?;
+        if get::<i64>(&row, 0)? >= i64::from(limit) {
+            return Err(StoreError::LimitReached {
+                what: "unread messages waiting for the recipient",
+                limit,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a message and one pending delivery per recipient that is still an
+/// active participant, and wakes their long-polls at commit, in one
+/// statement. The caller holds the conversation's lock ([`lock_conversation`])
+/// and has checked the sender ([`lock_for_send`]).
+pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, StoreError> {
+    let conversation = message.conversation.as_str();
+    let files = serde_json::to_string(&message.files_involved)
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let sides: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
+    let wake = format!("{conversation}:{}", encode_sides(&message.deliver_to));
+    let row = w
+        .db()
+        .one(
+            "WITH m AS (
+                 INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
+                 VALUES (nextval('message_ids'), $1, $2, $3, $4, $5, $6, $7) RETURNING id
+             ), d AS (
+                 INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
+                 SELECT p.conversation_id, p.side, m.id FROM participants p, m
+                 WHERE p.conversation_id = $1 AND p.side = ANY($8) AND p.side <> $2 AND p.removed_at IS NULL
+             ), n AS (SELECT pg_notify($9, $10))
+             SELECT m.id FROM m, n",
+            &[
+                &conversation,
+                &message.from.as_str(),
+                &message.action_type.as_str(),
+                &message.content.as_bytes(),
+                &files,
+                &message.created_at.as_micros(),
+                &encode_sides(&message.to),
+                &sides,
+                &super::listen::CHANNEL,
+                &wake,
+            ],
+        )
+        .await?;
+    get(&row, 0)
+}
+
+/// Locks the conversation for a send ([`lock_conversation`]) and checks, in
+/// the same statement, that a participant sender is still active:
+/// [`StoreError::NotFound`] when the conversation is gone or the sender was
+/// removed (its token stopped working before this commit).
+pub async fn lock_for_send(db: Db<'_>, message: &NewMessage) -> Result<(), StoreError> {
+    let row = db
+        .one(
+            "SELECT $2::text IS NULL OR EXISTS (
+                 SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
+             FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c",
+            &[
+                &message.conversation.as_str(),
+                &match message.from {
+                    Sender::Side(side) => Some(side.as_str()),
+                    Sender::System => None,
+                },
+            ],
+        )
+        .await?;
+    if get::<bool>(&row, 0)? {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
+/// Locks `recipient`'s inbox (its participant row) until commit, so two
+/// readers of one inbox take turns and never hand out the same message.
+pub async fn lock_inbox(db: Db<'_>, conversation: &str, recipient: Side) -> Result<(), StoreError> {
+    db.opt(
+        "SELECT 1 FROM participants WHERE conversation_id = $1 AND side = $2 FOR NO KEY UPDATE",
+        &[&conversation, &recipient.as_str()],
+    )
+    .await
+    .map(drop)
+}
+
+/// Takes the next page of `recipient`'s inbox at `now`; the caller holds the
+/// inbox lock ([`lock_inbox`]). Same rules as SQLite's `take_messages`.
+pub async fn take_messages(
+    db: Db<'_>,
+    conversation: &ConversationId,
+    recipient: Side,
+    limit: PageLimit,
+    lease: Option<Lease>,
+    now: Timestamp,
+) -> Result<Page, StoreError> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS}, d.lease_until
+                 FROM pending_deliveries d
+                 JOIN messages m ON m.id = d.message_id
+                 LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
+                 WHERE d.conversation_id = $1 AND d.recipient = $2
+                 ORDER BY d.message_id
+                 LIMIT $3"
+            ),
+            &[
+                &conversation.as_str(),
+                &recipient.as_str(),
+                &(i64::from(limit.count) + 1),
+            ],
+        )
+        .await?;
+    let mut fill = PageFill::new(limit, now);
+    for row in &rows {
+        if !fill.offer(get(row, 8)?, || decode_message(row))? {
+            break;
+        }
+    }
+    let PageFill { messages, more, .. } = fill;
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+        return Ok(Page::default());
+    };
+    let (first, last) = (first.id, last.id);
+    let receipt = match lease {
+        None => {
+            db.exec(
+                "DELETE FROM pending_deliveries
+                 WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
+                &[&conversation.as_str(), &recipient.as_str(), &first, &last],
+            )
+            .await?;
+            None
+        }
+        Some(lease) => {
+            db.exec(
+                "UPDATE pending_deliveries SET lease_id = $5, lease_until = $6
+                 WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
+                &[
+                    &conversation.as_str(),
+                    &recipient.as_str(),
+                    &first,
+                    &last,
+                    &lease.id,
+                    &lease.until.as_micros(),
+                ],
+            )
+            .await?;
+            Some(Receipt {
+                conversation: conversation.clone(),
+                recipient,
+                lease_id: lease.id,
+                first,
+                last,
+            })
+        }
+    };
+    Ok(Page {
+        messages,
+        more,
+        receipt,
+    })
+}
+
+/// Removes the rows of an acknowledged lease.
+pub async fn acknowledge(db: Db<'_>, receipt: &Receipt) -> Result<(), StoreError> {
+    db.exec(
+        "DELETE FROM pending_deliveries
+         WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4 AND lease_id = $5",
+        &[
+            &receipt.conversation.as_str(),
+            &receipt.recipient.as_str(),
+            &receipt.first,
+            &receipt.last,
+            &receipt.lease_id,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What `recipient` has queued at `now`: its oldest row decides.
+pub async fn pending(
+    db: Db<'_>,
+    conversation: &ConversationId,
+    recipient: Side,
+    now: Timestamp,
+) -> Result<Pending, StoreError> {
+    let oldest = db
+        .opt(
+            "SELECT lease_until FROM pending_deliveries
+             WHERE conversation_id = $1 AND recipient = $2 ORDER BY message_id LIMIT 1",
+            &[&conversation.as_str(), &recipient.as_str()],
+        )
+        .await?;
+    let Some(row) = oldest else {
+        return Ok(Pending::Nothing);
+    };
+    Ok(match get::<Option<i64>>(&row, 0)? {
+        Some(until) if until > now.as_micros() => {
+            Pending::LeasedUntil(Timestamp::from_micros(until))
+        }
+        _ => Pending::Ready,
+    })
+}
+
+/// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
+pub async fn set_status(
+    db: Db<'_>,
+    conversation: &ConversationId,
+    side: Side,
+    status: &StatusRecord,
+) -> Result<(), StoreError> {
+    let changed = db
+        .exec(
+            "UPDATE participants SET status = $3, note = $4, status_at = $5 WHERE conversation_id = $1 AND side = $2",
+            &[
+                &conversation.as_str(),
+                &side.as_str(),
+                &status.status.as_str(),
+                &status.note.as_deref().map(str::as_bytes),
+                &status.updated_at.as_micros(),
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! [`Store`] on PostgreSQL: each tool operation as one transaction over the
+//! SQL in `ops` and `team`, with the same outcomes as the SQLite backend.
+
+use std::sync::Arc;
+
+use super::db::{Db, Write, pg_err};
+use super::{PgStore, audit, in_tx, listen, ops, team};
+use crate::audit::{AuditDraft, AuditRecord};
+use crate::domain::{ConversationId, Side, Timestamp};
+use crate::ratelimit::Quota;
+use crate::store::{
+    ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
+    NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
+    Unread,
+};
+
+impl Store for PgStore {
+    async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
+        let client = self.client().await?;
+        ops::conversation(Db::Client(&client), id).await
+    }
+
+    async fn create_conversation(
+        &self,
+        new: NewConversation,
+        max_per_hour: Option<u32>,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            if let Some(limit) = max_per_hour {
+                ops::check_recent_conversations(w.db(), new.created_at, limit).await?;
+            }
+            ops::create_conversation(w.db(), &new).await?;
+            w.audit(guard.at, guard.audit);
+            Ok(())
+        })
+    }
+
+    async fn send_message(
+        &self,
+        message: NewMessage,
+        max_pending: Option<u32>,
+        guard: Guard,
+    ) -> Result<i64, StoreError> {
+        let id = in_tx!(self, |w| {
+            ops::lock_for_send(w.db(), &message).await?;
+            if let Some(limit) = max_pending {
+                ops::check_pending(w.db(), &message, limit).await?;
+            }
+            ops::spend_quota(w.db(), &guard).await?;
+            let id = ops::insert_message(&w, &message).await?;
+            w.audit(guard.at, guard.audit);
+            Ok(id)
+        })?;
+        // Waiters in this process need no round trip through the server.
+        self.inner.hub.notify();
+        Ok(id)
+    }
+
+    async fn take_messages(
+        &self,
+        conversation: ConversationId,
+        recipient: Side,
+        limit: PageLimit,
+        lease: Option<Lease>,
+        final_attempt: bool,
+        guard: Guard,
+    ) -> Result<Option<Page>, StoreError> {
+        let now = guard.at;
+        in_tx!(self, |w| {
+            ops::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
+            ops::spend_quota(w.db(), &guard).await?;
+            let page =
+                ops::take_messages(w.db(), &conversation, recipient, limit, lease, now).await?;
+            if page.messages.is_empty() && !final_attempt {
+                return Ok(None);
+            }
+            let mut draft = guard.audit.clone();
+            draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
+            w.audit(guard.at, draft);
+            Ok(Some(page))
+        })
+    }
+
+    async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            ops::acknowledge(w.db(), &receipt).await?;
+            // A reader of the same inbox may be waiting behind this lease.
+            w.wake(format!(
+                "{}:{}",
+                receipt.conversation,
+                receipt.recipient.as_str()
+            ));
+            Ok(())
+        })?;
+        self.inner.hub.notify();
+        Ok(())
+    }
+
+    async fn pending(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+    ) -> Result<Pending, StoreError> {
+        let client = self.client().await?;
+        ops::pending(Db::Client(&client), conversation, recipient, now).await
+    }
+
+    async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
+        if guard.quota.is_none() {
+            return Ok(());
+        }
+        in_tx!(self, |w| ops::spend_quota(w.db(), &guard).await)
+    }
+
+    async fn set_status(
+        &self,
+        conversation: ConversationId,
+        side: Side,
+        status: StatusRecord,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            ops::spend_quota(w.db(), &guard).await?;
+            ops::set_status(w.db(), &conversation, side, &status).await?;
+            w.audit(guard.at, guard.audit);
+            Ok(())
+        })
+    }
+
+    async fn observe_conversation(
+        &self,
+        conversation: ConversationId,
+        guard: Guard,
+    ) -> Result<Conversation, StoreError> {
+        in_tx!(self, |w| {
+            ops::spend_quota(w.db(), &guard).await?;
+            let found = ops::conversation(w.db(), &conversation)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            w.audit(guard.at, guard.audit);
+            Ok(found)
+        })
+    }
+
+    async fn create_invite(
+        &self,
+        invite: NewInvite,
+        max_participants: u32,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            team::create_invite(w.db(), &invite, max_participants).await?;
+            w.audit(guard.at, guard.audit);
+            Ok(())
+        })
+    }
+
+    async fn redeem_invite(
+        &self,
+        code_hash: String,
+        max_participants: u32,
+        failures: Option<Quota>,
+        guard: Guard,
+    ) -> Result<Option<Joined>, StoreError> {
+        in_tx!(self, |w| {
+            team::redeem_invite(&w, &code_hash, max_participants, failures.as_ref(), &guard).await
+        })
+    }
+
+    async fn remove_participant(
+        &self,
+        conversation: ConversationId,
+        side: Side,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            team::remove_participant(w.db(), &conversation, side, guard.at).await?;
+            w.audit(guard.at, guard.audit);
+            // A long-poll of the removed session wakes and finds its token dead.
+            w.wake(format!("{conversation}:{}", side.as_str()));
+            Ok(())
+        })?;
+        self.inner.hub.notify();
+        Ok(())
+    }
+
+    async fn peek_unread(
+        &self,
+        conversation: &ConversationId,
+        side: Side,
+        limit: u32,
+    ) -> Result<Unread, StoreError> {
+        let client = self.client().await?;
+        team::peek_unread(Db::Client(&client), conversation, side, limit).await
+    }
+
+    async fn record_binding(&self, binding: ClientBinding) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        team::record_binding(Db::Client(&client), &binding).await
+    }
+
+    async fn forget_bindings(&self, server: ProcessStamp) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        team::forget_bindings(Db::Client(&client), server).await
+    }
+
+    async fn client_bindings(
+        &self,
+        client: ProcessStamp,
+    ) -> Result<Vec<ClientBinding>, StoreError> {
+        let conn = self.client().await?;
+        team::client_bindings(Db::Client(&conn), client).await
+    }
+
+    async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
+        self.defer_audit(at, draft);
+        Ok(())
+    }
+
+    async fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.flush_spool().await?;
+        let client = self.client().await?;
+        audit::records_after(Db::Client(&client), after_seq, limit).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.flush_spool().await
+    }
+
+    fn changes(&self) -> ChangeFeed {
+        self.inner.listening.get_or_init(|| {
+            listen::spawn(self.inner.config.clone(), Arc::clone(&self.inner.hub));
+        });
+        self.inner.hub.subscribe()
+    }
+}

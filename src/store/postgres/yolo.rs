@@ -1,0 +1,429 @@
+//! The PostgreSQL side of [`YoloStore`]. An approval is redeemed with
+//! `UPDATE … WHERE state = 'approved'`, which PostgreSQL re-checks after
+//! waiting for a concurrent redeemer's row lock: of two servers racing with
+//! one token, exactly one changes the row.
+
+use std::path::PathBuf;
+
+use tokio_postgres::Row;
+
+use super::db::{Db, Write, get, pg_err, text as utf8};
+use super::{PgStore, in_tx, ops};
+use crate::audit::{AuditDraft, Outcome};
+use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
+use crate::store::{
+    Activation, ActivationRequest, ActivationState, Guard, NewMessage, NewSnapshot, Proposal,
+    ProposalState, Redemption, Snapshot, StoreError, YoloStore,
+};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("unreadable {what}"))
+}
+
+fn time(v: Option<i64>) -> Option<Timestamp> {
+    v.map(Timestamp::from_micros)
+}
+
+const ACTIVATION_COLUMNS: &str = "conversation_id, requested_by, mode, workspace, timeout_s, sandbox, requested_at, state, confirmed_at, expires_at";
+
+fn decode_activation(row: &Row) -> Result<Activation, StoreError> {
+    let text = |i| get::<String>(row, i);
+    Ok(Activation {
+        request: ActivationRequest {
+            conversation: ConversationId::parse(&text(0)?).map_err(|_| corrupt("activation"))?,
+            requested_by: Side::parse(&text(1)?).map_err(|_| corrupt("activation"))?,
+            mode: YoloMode::parse(&text(2)?).map_err(|_| corrupt("activation"))?,
+            workspace: PathBuf::from(text(3)?),
+            timeout_s: u32::try_from(get::<i64>(row, 4)?).map_err(|_| corrupt("activation"))?,
+            sandbox: get(row, 5)?,
+            requested_at: Timestamp::from_micros(get(row, 6)?),
+        },
+        state: ActivationState::parse(&text(7)?).ok_or_else(|| corrupt("activation"))?,
+        confirmed_at: time(get(row, 8)?),
+        expires_at: time(get(row, 9)?),
+    })
+}
+
+const PROPOSAL_COLUMNS: &str = "id, conversation_id, side, command, mode, created_at, state, decided_at, approval_expires_at, used_at";
+
+fn decode_proposal(row: &Row) -> Result<Proposal, StoreError> {
+    let text = |i| get::<String>(row, i);
+    Ok(Proposal {
+        id: text(0)?,
+        conversation: ConversationId::parse(&text(1)?).map_err(|_| corrupt("proposal"))?,
+        side: Side::parse(&text(2)?).map_err(|_| corrupt("proposal"))?,
+        command: utf8(row, 3)?,
+        mode: YoloMode::parse(&text(4)?).map_err(|_| corrupt("proposal"))?,
+        created_at: Timestamp::from_micros(get(row, 5)?),
+        state: ProposalState::parse(&text(6)?).ok_or_else(|| corrupt("proposal"))?,
+        decided_at: time(get(row, 7)?),
+        approval_expires_at: time(get(row, 8)?),
+        used_at: time(get(row, 9)?),
+    })
+}
+
+async fn find_proposal(db: Db<'_>, id: &str) -> Result<Option<Proposal>, StoreError> {
+    db.opt(
+        &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE id = $1"),
+        &[&id],
+    )
+    .await?
+    .as_ref()
+    .map(decode_proposal)
+    .transpose()
+}
+
+/// Moves a pending proposal to `state`; [`StoreError::Conflict`] when it is not pending.
+async fn decide(
+    db: Db<'_>,
+    id: &str,
+    state: ProposalState,
+    hash: Option<&str>,
+    expires: Option<Timestamp>,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    let changed = db
+        .exec(
+            "UPDATE yolo_proposals SET state = $2, decided_at = $3, approval_hash = $4, approval_expires_at = $5
+             WHERE id = $1 AND state = 'pending'",
+            &[&id, &state.as_str(), &at.as_micros(), &hash, &expires.map(Timestamp::as_micros)],
+        )
+        .await?;
+    match changed {
+        1 => Ok(()),
+        _ if find_proposal(db, id).await?.is_none() => Err(StoreError::NotFound),
+        _ => Err(StoreError::Conflict(format!(
+            "proposal {id} is no longer pending"
+        ))),
+    }
+}
+
+async fn deny_open_proposals(db: Db<'_>, conversation: &str, at: i64) -> Result<(), StoreError> {
+    db.exec(
+        "UPDATE yolo_proposals SET state = 'denied', decided_at = $2 WHERE conversation_id = $1 AND state IN ('pending', 'approved')",
+        &[&conversation, &at],
+    )
+    .await
+    .map(drop)
+}
+
+async fn redeem(
+    w: &Write<'_>,
+    conversation: &ConversationId,
+    command: &str,
+    token_hash: &str,
+    guard: &Guard,
+) -> Result<Result<Proposal, Redemption>, StoreError> {
+    let db = w.db();
+    ops::spend_quota(db, guard).await?;
+    let found = db
+        .opt(
+            &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = $1"),
+            &[&token_hash],
+        )
+        .await?
+        .as_ref()
+        .map(decode_proposal)
+        .transpose()?;
+    let verdict = match Redemption::judge(found.as_ref(), conversation, command, guard.at) {
+        Ok(()) => found.ok_or(Redemption::Unknown),
+        Err(refusal) => Err(refusal),
+    };
+    let verdict = match verdict {
+        Ok(mut proposal) => {
+            let changed = db
+                .exec(
+                    "UPDATE yolo_proposals SET state = 'used', used_at = $2 WHERE id = $1 AND state = 'approved'",
+                    &[&proposal.id, &guard.at.as_micros()],
+                )
+                .await?;
+            if changed == 1 {
+                proposal.state = ProposalState::Used;
+                proposal.used_at = Some(guard.at);
+                return Ok(Ok(proposal));
+            }
+            Redemption::AlreadyUsed
+        }
+        Err(refusal) => refusal,
+    };
+    w.audit(
+        guard.at,
+        guard.audit.clone().failed(Outcome::Denied, verdict.code()),
+    );
+    Ok(Err(verdict))
+}
+
+impl YoloStore for PgStore {
+    async fn request_activation(
+        &self,
+        request: ActivationRequest,
+        guard: Guard,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            ops::spend_quota(w.db(), &guard).await?;
+            let r = &request;
+            let workspace = r.workspace.to_string_lossy().into_owned();
+            w.db().exec(
+                &format!(
+                    "INSERT INTO yolo_activations ({ACTIVATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', NULL, NULL)
+                     ON CONFLICT (conversation_id) DO UPDATE SET requested_by = $2, mode = $3, workspace = $4, timeout_s = $5,
+                         sandbox = $6, requested_at = $7, state = 'pending', confirmed_at = NULL, expires_at = NULL"
+                ),
+                &[
+                    &r.conversation.as_str(),
+                    &r.requested_by.as_str(),
+                    &r.mode.as_str(),
+                    &workspace,
+                    &i64::from(r.timeout_s),
+                    &r.sandbox,
+                    &r.requested_at.as_micros(),
+                ],
+            )
+            .await?;
+            // As in SQLite: what was proposed or approved under the previous
+            // activation dies with it.
+            deny_open_proposals(w.db(), r.conversation.as_str(), r.requested_at.as_micros())
+                .await?;
+            w.audit(guard.at, guard.audit.clone());
+            Ok(())
+        })
+    }
+
+    async fn activation(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<Activation>, StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .opt(
+                &format!(
+                    "SELECT {ACTIVATION_COLUMNS} FROM yolo_activations WHERE conversation_id = $1"
+                ),
+                &[&conversation.as_str()],
+            )
+            .await?
+            .as_ref()
+            .map(decode_activation)
+            .transpose()
+    }
+
+    async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .query(
+                &format!(
+                    "SELECT {ACTIVATION_COLUMNS} FROM yolo_activations ORDER BY requested_at DESC"
+                ),
+                &[],
+            )
+            .await?
+            .iter()
+            .map(decode_activation)
+            .collect()
+    }
+
+    async fn confirm_activation(
+        &self,
+        conversation: ConversationId,
+        requested_at: Timestamp,
+        expires_at: Timestamp,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            let changed = w
+                .db()
+                .exec(
+                    "UPDATE yolo_activations SET state = 'active', confirmed_at = $3, expires_at = $4
+                     WHERE conversation_id = $1 AND requested_at = $2 AND state = 'pending'",
+                    &[
+                        &conversation.as_str(),
+                        &requested_at.as_micros(),
+                        &at.as_micros(),
+                        &expires_at.as_micros(),
+                    ],
+                )
+                .await?;
+            if changed != 1 {
+                return Err(StoreError::Conflict(
+                    "the activation request changed while it was being confirmed".into(),
+                ));
+            }
+            w.audit(at, audit.clone());
+            Ok(())
+        })
+    }
+
+    async fn revoke_activation(
+        &self,
+        conversation: ConversationId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            let changed = w
+                .db()
+                .exec(
+                    "UPDATE yolo_activations SET state = 'revoked', expires_at = $2 WHERE conversation_id = $1 AND state <> 'revoked'",
+                    &[&conversation.as_str(), &at.as_micros()],
+                )
+                .await?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            deny_open_proposals(w.db(), conversation.as_str(), at.as_micros()).await?;
+            w.audit(at, audit.clone());
+            Ok(())
+        })
+    }
+
+    async fn create_proposal(&self, proposal: Proposal, guard: Guard) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            ops::spend_quota(w.db(), &guard).await?;
+            let p = &proposal;
+            w.db()
+                .exec(
+                    "INSERT INTO yolo_proposals (id, conversation_id, side, command, mode, created_at, state)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
+                    &[
+                        &p.id,
+                        &p.conversation.as_str(),
+                        &p.side.as_str(),
+                        &p.command.as_bytes(),
+                        &p.mode.as_str(),
+                        &p.created_at.as_micros(),
+                    ],
+                )
+                .await?;
+            w.audit(guard.at, guard.audit.clone());
+            Ok(())
+        })
+    }
+
+    async fn proposal(&self, id: &str) -> Result<Option<Proposal>, StoreError> {
+        let client = self.client().await?;
+        find_proposal(Db::Client(&client), id).await
+    }
+
+    async fn proposals(
+        &self,
+        conversation: Option<ConversationId>,
+    ) -> Result<Vec<Proposal>, StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .query(
+                &format!(
+                    "SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE $1::text IS NULL OR conversation_id = $1 ORDER BY created_at DESC"
+                ),
+                &[&conversation.as_ref().map(ConversationId::as_str)],
+            )
+            .await?
+            .iter()
+            .map(decode_proposal)
+            .collect()
+    }
+
+    async fn approve_proposal(
+        &self,
+        id: String,
+        token_hash: String,
+        expires_at: Timestamp,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            decide(
+                w.db(),
+                &id,
+                ProposalState::Approved,
+                Some(&token_hash),
+                Some(expires_at),
+                at,
+            )
+            .await?;
+            w.audit(at, audit.clone());
+            Ok(())
+        })
+    }
+
+    async fn deny_proposal(
+        &self,
+        id: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            decide(w.db(), &id, ProposalState::Denied, None, None, at).await?;
+            w.audit(at, audit.clone());
+            Ok(())
+        })
+    }
+
+    async fn redeem_approval(
+        &self,
+        conversation: ConversationId,
+        command: String,
+        token_hash: String,
+        guard: Guard,
+    ) -> Result<Result<Proposal, Redemption>, StoreError> {
+        in_tx!(self, |w| {
+            redeem(&w, &conversation, &command, &token_hash, &guard).await
+        })
+    }
+
+    async fn record_run(
+        &self,
+        result: NewMessage,
+        snapshot: Option<(NewSnapshot, PathBuf)>,
+        guard: Guard,
+    ) -> Result<i64, StoreError> {
+        let id = in_tx!(self, |w| {
+            ops::lock_for_send(w.db(), &result).await?;
+            if let Some((snap, workspace)) = &snapshot {
+                w.db()
+                    .exec(
+                        "INSERT INTO yolo_snapshots (id, conversation_id, proposal_id, workspace, git_ref, commit_id, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        &[
+                            &snap.id,
+                            &result.conversation.as_str(),
+                            &snap.proposal_id,
+                            &workspace.to_string_lossy().into_owned(),
+                            &snap.git_ref,
+                            &snap.commit_id,
+                            &guard.at.as_micros(),
+                        ],
+                    )
+                    .await?;
+            }
+            let id = ops::insert_message(&w, &result).await?;
+            w.audit(guard.at, guard.audit.clone());
+            Ok(id)
+        })?;
+        self.inner.hub.notify();
+        Ok(id)
+    }
+
+    async fn snapshot(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let client = self.client().await?;
+        let row = Db::Client(&client)
+            .opt(
+                "SELECT id, proposal_id, git_ref, commit_id, conversation_id, workspace, created_at FROM yolo_snapshots WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(Snapshot {
+            snapshot: NewSnapshot {
+                id: get(&r, 0)?,
+                proposal_id: get(&r, 1)?,
+                git_ref: get(&r, 2)?,
+                commit_id: get(&r, 3)?,
+            },
+            conversation: ConversationId::parse(&get::<String>(&r, 4)?)
+                .map_err(|_| corrupt("snapshot"))?,
+            workspace: PathBuf::from(get::<String>(&r, 5)?),
+            created_at: Timestamp::from_micros(get(&r, 6)?),
+        }))
+    }
+}

@@ -1,0 +1,240 @@
+//! A PostgreSQL server for the tests that need one, and a fresh database per
+//! test on it.
+//!
+//! `MCP_BRIDGE_TEST_PG=postgres://…` names a running server (`.ci/postgres`
+//! starts one). Without it, the first test that asks starts a throw-away
+//! PostgreSQL 15 of its own when the binaries are installed
+//! (`/usr/lib/postgresql/15/bin`, or `$PG_BIN`) and this runs as root (the
+//! server runs as the `postgres` user): tests start what they need. It dies
+//! with the test process (a parent-death signal). Without either, the
+//! PostgreSQL tests skip themselves with a printed reason.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A server the tests may create databases on.
+pub struct PgServer {
+    /// `postgres://user@host:port` (no database).
+    base: String,
+    psql: PathBuf,
+}
+
+/// The test server, or why there is none.
+pub fn server() -> Result<&'static PgServer, &'static str> {
+    static SERVER: OnceLock<Result<PgServer, String>> = OnceLock::new();
+    SERVER.get_or_init(start).as_ref().map_err(String::as_str)
+}
+
+/// A fresh database's URL, or `None` (with the reason printed) when no
+/// PostgreSQL is available, so the calling test can return early.
+pub fn fresh_db(test: &str) -> Option<String> {
+    match server() {
+        Ok(server) => Some(server.create_db(test)),
+        Err(why) => {
+            eprintln!("skipping the PostgreSQL part of {test}: {why}");
+            None
+        }
+    }
+}
+
+fn bin_dir() -> PathBuf {
+    std::env::var_os("PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+fn start() -> Result<PgServer, String> {
+    let bin = bin_dir();
+    let psql = if bin.join("psql").is_file() {
+        bin.join("psql")
+    } else {
+        PathBuf::from("psql")
+    };
+    if let Ok(url) = std::env::var("MCP_BRIDGE_TEST_PG") {
+        let base = url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .filter(|b| b.contains("://") && !b.ends_with('/'))
+            .ok_or("MCP_BRIDGE_TEST_PG must be postgres://user@host:port/db")?;
+        return Ok(PgServer { base, psql });
+    }
+    if !bin.join("postgres").is_file() {
+        return Err(
+            "no PostgreSQL binaries (set MCP_BRIDGE_TEST_PG or install postgresql-15)".into(),
+        );
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("starting a throw-away PostgreSQL needs root (it runs as user postgres); set MCP_BRIDGE_TEST_PG".into());
+    }
+    let (uid, gid) = postgres_user().ok_or("no `postgres` user")?;
+    remove_dead_servers();
+    let dir = tempfile::Builder::new()
+        .prefix("mcp-bridge-test-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    chown(&dir, uid, gid)?;
+    let data = dir.join("data");
+    let init = Command::new(bin.join("initdb"))
+        .args(["-A", "trust", "-U", "postgres", "-D"])
+        .arg(&data)
+        .uid(uid)
+        .gid(gid)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("initdb: {e}"))?;
+    if !init.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&init.stderr)
+        ));
+    }
+    let port = free_port()?;
+    let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(bin.join("postgres"));
+    cmd.arg("-D")
+        .arg(&data)
+        .args(["-k"])
+        .arg(&dir)
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .args(["-c", "max_connections=400", "-c", "fsync=off"])
+        .uid(uid)
+        .gid(gid)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    // SAFETY: prctl is async-signal-safe. Runs after the uid change, which
+    // would otherwise clear the parent-death signal.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // The parent-death signal fires when the spawning *thread* ends, so the
+    // server is spawned from a thread that lives as long as the process.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let spawned = cmd.spawn();
+        let ok = spawned.is_ok();
+        let _ = tx.send(spawned.map(drop).map_err(|e| e.to_string()));
+        if ok {
+            loop {
+                std::thread::park();
+            }
+        }
+    });
+    rx.recv()
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot start postgres: {e}"))?;
+    let server = PgServer {
+        base: format!("postgres://postgres@127.0.0.1:{port}"),
+        psql,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.run_sql("postgres", "SELECT 1").is_err() {
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+            return Err(format!("postgres did not come up within a minute: {log}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(server)
+}
+
+impl PgServer {
+    /// Creates a database named after `test` (plus randomness) and returns its URL.
+    pub fn create_db(&self, test: &str) -> String {
+        let clean: String = test
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(30)
+            .collect();
+        let name = format!("t_{clean}_{}", crate::util::random_hex(6));
+        self.run_sql("postgres", &format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+        format!("{}/{name}", self.base)
+    }
+
+    /// Runs `sql` on database `db` with psql; its output (unaligned, tuples only).
+    pub fn run_sql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new(&self.psql)
+            .arg(format!("{}/{db}", self.base))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+/// Runs `sql` on the database at `url` (from [`fresh_db`]).
+pub fn sql(url: &str, sql: &str) -> String {
+    let (_, db) = url.rsplit_once('/').expect("a database URL");
+    server()
+        .expect("a PostgreSQL server")
+        .run_sql(db, sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Removes the directories of throw-away servers from earlier test runs
+/// (the server dies with its test process, but its directory stays): those
+/// whose server is no longer running.
+fn remove_dead_servers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("mcp-bridge-test-pg-");
+        if !ours {
+            continue;
+        }
+        let pid = std::fs::read_to_string(path.join("data").join("postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<i32>().ok()));
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = pid.is_some_and(|p| unsafe { libc::kill(p, 0) } == 0);
+        if !alive {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+fn postgres_user() -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.first() == Some(&"postgres") && f.len() > 3)
+            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+            .flatten()
+    })
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| e.to_string())
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
