@@ -2,16 +2,18 @@
 //! Each subcommand lives in its own module and calls the service layer.
 
 mod demo;
-mod inbox;
 mod doctor;
+mod http_token;
+mod inbox;
 mod inspect;
 mod manage;
 mod output;
 mod redact;
 mod screen;
 mod serve;
-mod terminal;
+mod serve_http;
 mod setup;
+mod terminal;
 mod transfer;
 mod yolo;
 
@@ -34,7 +36,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the MCP server on stdio (what an MCP client launches).
+    /// Run the MCP server on stdio (what an MCP client launches), or on HTTP with --http.
     #[command(after_help = "Example:\n  mcp-bridge serve --db ~/.local/share/mcp-bridge/bridge.db")]
     Serve(serve::ServeArgs),
     /// Watch two agents talk through two server processes on a temporary database.
@@ -101,6 +103,11 @@ enum Command {
         after_help = "Examples:\n  mcp-bridge setup claude-code\n  mcp-bridge setup codex --scope project --dry-run\n  mcp-bridge setup gemini --db ~/shared/bridge.db\n  mcp-bridge setup --print codex"
     )]
     Setup(setup::SetupArgs),
+    /// Named bearer tokens for `serve --http`: create (printed once), list, revoke.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge http-token create laptop-claude --role agent\n  mcp-bridge http-token list\n  mcp-bridge http-token revoke laptop-claude"
+    )]
+    HttpToken(http_token::HttpTokenArgs),
     /// Check the database, key, permissions, config, sandbox and which clients use this bridge.
     #[command(after_help = "Example:\n  mcp-bridge doctor")]
     Doctor(doctor::DoctorArgs),
@@ -246,6 +253,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Yolo(args) => yolo::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::HttpToken(args) => http_token::run(args),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)

@@ -100,3 +100,42 @@ impl<S: Store> Writing<S> {
         self.replies.finished();
     }
 }
+
+/// The receipts of the inbox pages in one HTTP response. The HTTP transport
+/// puts an empty slot into each request's extensions; `check_messages` then
+/// leases its page and files the receipts here, and the transport
+/// acknowledges them once the response body has been handed to the
+/// connection (see `transport::http::written`).
+#[derive(Debug, Clone, Default)]
+pub struct ReplySlot(Arc<Mutex<Vec<Receipt>>>);
+
+impl ReplySlot {
+    /// Files `receipts` for acknowledgement after the response is written.
+    pub fn file(&self, receipts: Vec<Receipt>) {
+        self.lock().extend(receipts);
+    }
+
+    /// Takes every receipt filed so far.
+    pub fn take(&self) -> Vec<Receipt> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Whether nothing is waiting for acknowledgement.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The slot of the HTTP request a call came in, if it came over HTTP.
+    pub fn of(extensions: &rmcp::model::Extensions) -> Option<ReplySlot> {
+        extensions
+            .get::<axum::http::request::Parts>()?
+            .extensions
+            .get::<ReplySlot>()
+            .cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Receipt>> {
+        // Only pushes and takes happen under the lock: a poisoned one is intact.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

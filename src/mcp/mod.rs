@@ -20,7 +20,7 @@ use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio_util::sync::CancellationToken;
 
-use self::delivery::WrittenReplies;
+use self::delivery::{ReplySlot, WrittenReplies};
 use self::error::ToolFailure;
 use self::params::{
     CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters,
@@ -172,6 +172,9 @@ pub struct BridgeServer<S: YoloStore> {
     /// Set when the transport reports written replies: inbox pages are then
     /// leased and acknowledged once written (see [`delivery`]).
     replies: Option<Arc<WrittenReplies<S>>>,
+    /// Cancelled when the server shuts down: waiting long-polls then
+    /// return an empty page instead of an error.
+    shutdown: CancellationToken,
 }
 
 impl<S: YoloStore> Clone for BridgeServer<S> {
@@ -183,6 +186,7 @@ impl<S: YoloStore> Clone for BridgeServer<S> {
             session: Arc::clone(&self.session),
             inbox_watch: Arc::clone(&self.inbox_watch),
             replies: self.replies.clone(),
+            shutdown: self.shutdown.clone(),
         }
     }
 }
@@ -192,6 +196,13 @@ impl<S: YoloStore> BridgeServer<S> {
     /// its client has gone; the server does not).
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
         self.session_end = token;
+        self
+    }
+
+    /// Ends waiting long-polls with an empty page when `token` is cancelled
+    /// (a server shutting down gracefully).
+    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
         self
     }
 
@@ -276,6 +287,7 @@ impl<S: YoloStore> BridgeServer<S> {
             session: Arc::new(Session::new()),
             inbox_watch: Arc::default(),
             replies: None,
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -365,32 +377,46 @@ reply with check_messages and wait_seconds, not by sleeping.",
             .await?;
         let (wait, limit) = (args.wait(), args.page());
         let (request, session) = (context.ct.clone(), self.session_end.clone());
+        let shutdown = self.shutdown.clone();
+        let stopping = shutdown.clone();
         let cancelled = async move {
             tokio::select! {
                 () = request.cancelled() => {}
                 () = session.cancelled() => {}
+                () = stopping.cancelled() => {}
             }
         };
         if let Some(replies) = &self.replies {
             // Our own last page must be acknowledged before we look again.
             replies.settle().await;
         }
+        // Over HTTP the request carries its own slot for the page's receipts.
+        let http_slot = ReplySlot::of(&context.extensions);
         let check = CheckMessages {
             wait,
             limit,
-            leased: self.replies.is_some(),
+            leased: self.replies.is_some() || http_slot.is_some(),
         };
         let work = self.bridge.check_messages(&creds, check, cancelled);
-        let mut inbox = match context.meta.get_progress_token() {
+        let inbox = match context.meta.get_progress_token() {
             Some(token) if !wait.is_zero() => {
                 progress::report_while(work, &context.peer, token, wait).await
             }
             _ => work.await,
-        }?;
-        if let Some(replies) = &self.replies
-            && !inbox.receipts.is_empty()
-        {
-            replies.expect(context.id.clone(), std::mem::take(&mut inbox.receipts));
+        };
+        let mut inbox = match inbox {
+            // The server is stopping: nothing was taken, so the wait just
+            // ends empty and the client asks again (of the next server).
+            Err(ServiceError::Cancelled) if shutdown.is_cancelled() => Default::default(),
+            other => other?,
+        };
+        if !inbox.receipts.is_empty() {
+            let receipts = std::mem::take(&mut inbox.receipts);
+            match (&http_slot, &self.replies) {
+                (Some(slot), _) => slot.file(receipts),
+                (None, Some(replies)) => replies.expect(context.id.clone(), receipts),
+                (None, None) => {}
+            }
         }
         Ok(Json(inbox.into()))
     }

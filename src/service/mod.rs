@@ -10,6 +10,7 @@ mod admin;
 mod conversation;
 mod delivery;
 mod error;
+mod http_token;
 mod inbox;
 mod invite;
 mod oversight;
@@ -29,6 +30,9 @@ pub use conversation::{
 };
 pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
 pub use error::ServiceError;
+pub use http_token::{
+    HTTP_TOKEN_PREFIX, HttpIdentity, parse_token_name, token_hash, token_matches,
+};
 pub use inbox::{UnreadMessage, UnreadSummary};
 pub use invite::{Invited, JoinedSession};
 pub use oversight::Approval;

@@ -9,6 +9,7 @@
 //! store only applies those decisions atomically.
 
 mod admin;
+mod http_token;
 mod signal;
 pub mod sqlite;
 mod team;
@@ -21,6 +22,7 @@ pub use admin::{
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation, UnreadableRecord,
 };
+pub use http_token::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken};
 pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
 pub use yolo::{

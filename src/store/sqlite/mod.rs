@@ -10,6 +10,7 @@
 mod admin;
 mod audit;
 mod checkpoint;
+mod http_token;
 mod open;
 mod ops;
 mod rows;
