@@ -140,14 +140,12 @@ impl<S: HttpTokenStore> Access<S> {
         }
     }
 
-    /// Spends one request of `identity`'s quota.
-    fn spend(&self, identity: &str) -> Result<(), Response> {
-        let Some(limits) = &self.requests else {
-            return Ok(());
-        };
+    /// Spends one request of `identity`'s quota; the refusal when it is used up.
+    fn spend(&self, identity: &str) -> Option<Response> {
+        let limits = self.requests.as_ref()?;
         let mut windows = lock(&self.windows);
         let window = windows.entry(identity.to_owned()).or_default();
-        window.spend(limits, Timestamp::now()).map_err(|r| {
+        window.spend(limits, Timestamp::now()).err().map(|r| {
             let mut response = refusal(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!(
@@ -204,7 +202,25 @@ pub(super) fn refusal(status: StatusCode, text: &str) -> Response {
         .into_response()
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+/// 400 with a JSON-RPC parse error: the body was not a JSON-RPC message.
+fn parse_error() -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32700,
+            "message": "the request body is not a JSON-RPC message (invalid JSON, or not a request, notification or response); nothing was done",
+        },
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -316,14 +332,24 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
             &format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
         );
     }
-    if let Err(response) = access.spend(&identity.name) {
+    if let Some(response) = access.spend(&identity.name) {
         return response;
     }
     let in_flight = (request.method() == Method::POST).then(|| access.in_flight.enter());
     let slot = ReplySlot::default();
     request.extensions_mut().insert(slot.clone());
     request.extensions_mut().insert(identity);
+    let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
+        t.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    });
     let response = next.run(request).await;
+    // rmcp answers a body that is not JSON-RPC with 415, as if the media
+    // type were wrong; it is a parse error, so say that.
+    if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return parse_error();
+    }
     let (parts, body) = response.into_parts();
     let body = AckBody::new(body, slot, Arc::clone(&access.bridge), in_flight);
     Response::from_parts(parts, Body::new(body))
