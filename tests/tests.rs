@@ -20,6 +20,7 @@ mod doctor;
 mod hostile;
 mod hostile_files;
 mod http;
+mod http_clients;
 mod http_hostile;
 mod limits;
 mod limits_resource;
