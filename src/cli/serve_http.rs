@@ -110,7 +110,8 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
         tracing::info!(db = %app.db_path.display(), "serving MCP over HTTP");
         let serving = Serving::new(std::sync::Arc::clone(&app.bridge), &options);
         let router = serving.router();
-        transport::http::serve(serving, router, &options, transport::shutdown::signal()).await?;
+        let shutdown = transport::shutdown::armed();
+        transport::http::serve(serving, router, &options, shutdown).await?;
         if let Err(e) = app.bridge.store().flush().await {
             tracing::warn!(error = %e, "cannot append the last audit records");
         }

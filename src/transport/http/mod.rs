@@ -269,7 +269,11 @@ pub async fn serve<S: HttpTokenStore + YoloStore>(
                         files.key.display()
                     )
                 })?;
-            tokio::spawn(reload_on_hangup(tls.clone(), files.clone()));
+            // Installed before the server says it is ready: SIGHUP's default
+            // action would end the process.
+            let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("cannot watch SIGHUP for certificate reloads")?;
+            tokio::spawn(reload_on_hangup(hangups, tls.clone(), files.clone()));
             let server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle.clone());
             tokio::spawn(async move { server.serve(app).await })
         }
@@ -298,12 +302,11 @@ pub async fn serve<S: HttpTokenStore + YoloStore>(
 
 /// Reloads the certificate and key on every SIGHUP; a failed reload keeps
 /// the previous pair and says why.
-async fn reload_on_hangup(tls: axum_server::tls_rustls::RustlsConfig, files: TlsFiles) {
-    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
-        tracing::warn!("cannot watch SIGHUP; the certificate will not be reloaded");
-        return;
-    };
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    files: TlsFiles,
+) {
     while hangups.recv().await.is_some() {
         match tls.reload_from_pem_file(&files.cert, &files.key).await {
             Ok(()) => tracing::info!(cert = %files.cert.display(), "reloaded the TLS certificate"),
