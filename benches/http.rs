@@ -169,7 +169,11 @@ async fn run(o: Options) {
     let pid = child.id().expect("pid");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let url = loop {
-        let line = lines.next_line().await.expect("stderr").expect("server line");
+        let line = lines
+            .next_line()
+            .await
+            .expect("stderr")
+            .expect("server line");
         if let Some(url) = line.strip_prefix("mcp-bridge: serving MCP on ") {
             break url.to_owned();
         }
@@ -183,7 +187,11 @@ async fn run(o: Options) {
         url,
         next_id: AtomicU64::new(1),
     });
-    println!("server {} (pid {pid}), RSS {} KiB at start", bench.url, rss_kib(pid));
+    println!(
+        "server {} (pid {pid}), RSS {} KiB at start",
+        bench.url,
+        rss_kib(pid)
+    );
 
     // 1. Throughput: every client sends to its own conversation.
     let mut convs = Vec::new();
@@ -199,7 +207,9 @@ async fn run(o: Options) {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                bench.send(&conv, "a message of ordinary length, nothing secret in it").await;
+                bench
+                    .send(&conv, "a message of ordinary length, nothing secret in it")
+                    .await;
                 latencies.push(t.elapsed());
             }
             latencies

@@ -177,3 +177,90 @@ async fn sigterm_ends_waiting_long_polls_empty_and_exits_cleanly() {
     assert_eq!(rows(&env, "pending_deliveries"), 0);
     assert_eq!(rows(&env, "messages"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bearer_token_has_its_own_quota_of_unauthenticated_calls() {
+    let env = TestEnv::new("http_quota");
+    let first = make_token(&env, "first", "agent");
+    let second = make_token(&env, "second", "agent");
+    let capped = [("MCP_BRIDGE_RATE_LIMITS__UNAUTHENTICATED__PER_MINUTE", "3")];
+    let server = HttpServer::start(&env, &[], &capped).await;
+    let a = server.client(Some(&first)).await;
+    for _ in 0..3 {
+        Conv::create(a.peer()).await;
+    }
+    let refused = call(
+        a.peer(),
+        "create_conversation",
+        json!({"my_role": "x", "partner_role": "y"}),
+    )
+    .await;
+    let refused = tool_error(&refused, "rate_limited");
+    assert!(
+        refused.to_string().contains("bearer token"),
+        "the refusal names its scope: {refused}"
+    );
+    // Another token's clients are not held back by the first one's calls,
+    // although they share the server process.
+    let b = server.client(Some(&second)).await;
+    Conv::create(b.peer()).await;
+    drop((a, b));
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_right_after_a_delivered_page_sees_the_rest() {
+    let env = TestEnv::new("http_recheck");
+    let token = "shared-token-0123456789abcdef";
+    let server = HttpServer::start(
+        &env,
+        &[],
+        &[
+            ("MCP_BRIDGE_HTTP_TOKEN", token),
+            ("MCP_BRIDGE_RATE_LIMITS", "off"),
+        ],
+    )
+    .await;
+    let created = stateless(
+        &server.url,
+        Some(token),
+        1,
+        "create_conversation",
+        json!({"my_role": "a", "partner_role": "b"}),
+    )
+    .await
+    .message();
+    let conv = created["result"]["structuredContent"].clone();
+    let creds = |side: &str| {
+        json!({
+            "conversation_id": conv["conversation_id"],
+            "session_id": side,
+            "token": conv[format!("session_{side}_token")],
+        })
+    };
+    let mut id = 2;
+    for round in 0..20 {
+        for n in 0..2 {
+            let mut args = creds("a");
+            merge(&mut args, json!({"message": format!("{round}.{n}")}));
+            stateless(&server.url, Some(token), id, "send_to_partner", args).await;
+            id += 1;
+        }
+        // Each page is acknowledged only once written; the next check, sent
+        // the moment the first answer arrived, still gets the second message.
+        for n in 0..2 {
+            let mut args = creds("b");
+            merge(&mut args, json!({"limit": 1}));
+            let page = stateless(&server.url, Some(token), id, "check_messages", args)
+                .await
+                .message();
+            id += 1;
+            let got = contents(&page["result"]["structuredContent"]);
+            assert_eq!(got, [format!("{round}.{n}")], "round {round}: {page}");
+        }
+    }
+    assert_eq!(rows(&env, "pending_deliveries"), 0);
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}

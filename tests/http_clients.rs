@@ -44,6 +44,11 @@ fn python_over_http(name: &str, spec: &str, major: u64) {
         !out.output().contains(&token),
         "{name}: the token was printed"
     );
+    assert!(
+        !out.stderr.contains("Session termination failed"),
+        "{name}: closing the session was not accepted:\n{}",
+        out.stderr
+    );
     let line = out.stdout.lines().last().unwrap_or_default();
     let rec: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
     let version = rec["sdk_version"].as_str().expect("version");

@@ -386,12 +386,20 @@ reply with check_messages and wait_seconds, not by sleeping.",
                 () = stopping.cancelled() => {}
             }
         };
+        // Over HTTP the request carries its own slot for the page's receipts.
+        let http_slot = ReplySlot::of(&context.extensions);
         if let Some(replies) = &self.replies {
             // Our own last page must be acknowledged before we look again.
             replies.settle().await;
         }
-        // Over HTTP the request carries its own slot for the page's receipts.
-        let http_slot = ReplySlot::of(&context.extensions);
+        if let Some(slot) = &http_slot {
+            // The same over HTTP, for every earlier response of these inboxes.
+            let inboxes: Vec<_> = creds
+                .iter()
+                .map(|c| (c.conversation.clone(), c.side))
+                .collect();
+            slot.settle(&inboxes).await;
+        }
         let check = CheckMessages {
             wait,
             limit,
@@ -473,6 +481,22 @@ reply with check_messages and wait_seconds, not by sleeping.",
 
 #[tool_handler(router = self.tool_router)]
 impl<S: YoloStore> ServerHandler for BridgeServer<S> {
+    /// Runs each tool call with its unauthenticated calls counted for the
+    /// HTTP bearer token it came with, if any (see `service::with_quota_scope`).
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let scope = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<crate::service::HttpIdentity>())
+            .map(|identity| identity.name.clone());
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
+    }
+
     /// Answers the transport guard's stand-in for a line that was not usable
     /// JSON (see `transport::guard`); any other unknown method is not found.
     async fn on_custom_request(

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::domain::Timestamp;
-use crate::mcp::delivery::ReplySlot;
+use crate::mcp::delivery::{InFlightPages, ReplySlot};
 use crate::ratelimit::{Limits, LocalWindows};
 use crate::service::{Bridge, HttpIdentity, token_hash, token_matches};
 use crate::store::{HttpRole, HttpTokenStore};
@@ -52,6 +52,8 @@ pub struct Access<S: HttpTokenStore> {
     pub(super) stopping: CancellationToken,
     /// MCP requests in flight, for a graceful shutdown.
     pub(super) in_flight: Arc<InFlight>,
+    /// Inbox pages in responses not yet written (see `mcp::delivery`).
+    pages: Arc<InFlightPages>,
     windows: Mutex<HashMap<String, LocalWindows>>,
     cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
 }
@@ -79,6 +81,7 @@ impl<S: HttpTokenStore> Access<S> {
             tls,
             stopping,
             in_flight: Arc::default(),
+            pages: Arc::default(),
             windows: Mutex::default(),
             cache: Mutex::default(),
         }
@@ -336,9 +339,10 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
         return response;
     }
     let in_flight = (request.method() == Method::POST).then(|| access.in_flight.enter());
-    let slot = ReplySlot::default();
+    let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
     request.extensions_mut().insert(identity);
+    let deleting = request.method() == Method::DELETE;
     let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
         t.trim_start()
             .to_ascii_lowercase()
@@ -350,7 +354,16 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
     if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return parse_error();
     }
-    let (parts, body) = response.into_parts();
+    // rmcp answers a session's DELETE with 202; the Python SDK (and RFC
+    // 9110 for a completed deletion) expects 200 or 204 and warns otherwise.
+    if deleting && response.status() == StatusCode::ACCEPTED {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let (mut parts, body) = response.into_parts();
+    if !slot.is_empty() {
+        // See `AckBody::size_hint`: a page's response ends only once acknowledged.
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
     let body = AckBody::new(body, slot, Arc::clone(&access.bridge), in_flight);
     Response::from_parts(parts, Body::new(body))
 }

@@ -115,12 +115,14 @@ impl<S: Store> http_body::Body for AckBody<S> {
             }
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Ready(None) => {
-                    let receipts = this.slot.take();
+                    let pages = this.slot.take();
                     let bridge = Arc::clone(&this.bridge);
                     this.acking = Some(Box::pin(async move {
-                        for receipt in receipts {
-                            bridge.acknowledge(receipt).await;
+                        for receipt in pages.receipts() {
+                            bridge.acknowledge(receipt.clone()).await;
                         }
+                        // Counted in flight until acknowledged (dropped here).
+                        drop(pages);
                     }));
                 }
                 other => return other,
@@ -135,6 +137,16 @@ impl<S: Store> http_body::Body for AckBody<S> {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        if self.slot.is_empty() {
+            self.inner.size_hint()
+        } else {
+            // Not exact: hyper then sends the body chunked and polls it to
+            // its end (with an exact length it stops after the last byte and
+            // never sees the end, where the acknowledgement happens), and the
+            // client sees the response complete only once it is acknowledged.
+            let mut hint = SizeHint::new();
+            hint.set_lower(self.inner.size_hint().lower());
+            hint
+        }
     }
 }
