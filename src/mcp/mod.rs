@@ -162,7 +162,8 @@ check_partner_status for heartbeats. Never put a token or invite code in a messa
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: YoloStore> {
     bridge: Arc<Bridge<S>>,
-    tool_router: ToolRouter<Self>,
+    /// Shared by every session of an HTTP server (see [`BridgeServer::new_session`]).
+    tool_router: Arc<ToolRouter<Self>>,
     /// Cancelled when the session's transport closes (client gone).
     session_end: CancellationToken,
     /// The credentials this MCP session created or joined with.
@@ -181,7 +182,7 @@ impl<S: YoloStore> Clone for BridgeServer<S> {
     fn clone(&self) -> Self {
         Self {
             bridge: Arc::clone(&self.bridge),
-            tool_router: self.tool_router.clone(),
+            tool_router: Arc::clone(&self.tool_router),
             session_end: self.session_end.clone(),
             session: Arc::clone(&self.session),
             inbox_watch: Arc::clone(&self.inbox_watch),
@@ -197,6 +198,22 @@ impl<S: YoloStore> BridgeServer<S> {
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
         self.session_end = token;
         self
+    }
+
+    /// A server for a new MCP session over the same bridge and tools: the
+    /// tool router (with its schemas) is shared, the session state is fresh.
+    /// Building the router anew costs far more than a whole tool call, so an
+    /// HTTP server makes one server and calls this per session or request.
+    pub fn new_session(&self) -> Self {
+        Self {
+            bridge: Arc::clone(&self.bridge),
+            tool_router: Arc::clone(&self.tool_router),
+            session_end: CancellationToken::new(),
+            session: Arc::new(Session::new()),
+            inbox_watch: Arc::default(),
+            replies: None,
+            shutdown: self.shutdown.clone(),
+        }
     }
 
     /// Ends waiting long-polls with an empty page when `token` is cancelled
@@ -282,7 +299,7 @@ impl<S: YoloStore> BridgeServer<S> {
         }
         Self {
             bridge,
-            tool_router,
+            tool_router: Arc::new(tool_router),
             session_end: CancellationToken::new(),
             session: Arc::new(Session::new()),
             inbox_watch: Arc::default(),

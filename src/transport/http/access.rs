@@ -31,7 +31,11 @@ const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
 const TOKEN_CACHE_ENTRIES: usize = 4_096;
 
 /// Name of the identity behind the shared token from the settings.
-pub const SHARED_TOKEN_NAME: &str = "shared";
+/// (Not a valid token name, so no named token can share its quotas.)
+pub const SHARED_TOKEN_NAME: &str = "(shared)";
+
+/// Name of the identity of every caller under `--no-auth`.
+pub const NO_AUTH_NAME: &str = "(anonymous)";
 
 /// The access rules of one server.
 pub struct Access<S: HttpTokenStore> {
@@ -283,7 +287,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
         .to_owned();
     let identity = if access.no_auth {
         HttpIdentity {
-            name: "anonymous".to_owned(),
+            name: NO_AUTH_NAME.to_owned(),
             role: HttpRole::Agent,
         }
     } else {

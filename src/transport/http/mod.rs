@@ -159,10 +159,11 @@ impl<S: HttpTokenStore + YoloStore> Serving<S> {
     /// `Origin` checks of the returned router apply to them too when they are
     /// added with [`Serving::protect`].
     pub fn router(&self) -> Router {
-        let bridge = Arc::clone(&self.access.bridge);
-        let long_polls = self.long_polls.clone();
-        let factory =
-            move || Ok(BridgeServer::new(Arc::clone(&bridge)).with_shutdown(long_polls.clone()));
+        // One template; each session (or stateless request) gets a fresh
+        // session state over its shared tool router.
+        let template = BridgeServer::new(Arc::clone(&self.access.bridge))
+            .with_shutdown(self.long_polls.clone());
+        let factory = move || Ok(template.new_session());
         let config = StreamableHttpServerConfig::default()
             .with_cancellation_token(self.sessions.clone())
             // Checked by `access` before anything else, for every route.
