@@ -275,11 +275,19 @@ pub async fn serve<S: HttpTokenStore + YoloStore>(
             let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
                 .context("cannot watch SIGHUP for certificate reloads")?;
             tokio::spawn(reload_on_hangup(hangups, tls.clone(), files.clone()));
-            let server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle.clone());
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new());
+            let server = axum_server::from_tcp(listener)?
+                .acceptor(acceptor)
+                .handle(handle.clone());
             tokio::spawn(async move { server.serve(app).await })
         }
         None => {
-            let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+            // No Nagle: a response's last small write (an SSE event, the end
+            // of a chunked body) must not wait for the client's delayed ACK.
+            let server = axum_server::from_tcp(listener)?
+                .acceptor(axum_server::accept::NoDelayAcceptor::new())
+                .handle(handle.clone());
             tokio::spawn(async move { server.serve(app).await })
         }
     };
