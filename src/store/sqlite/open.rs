@@ -24,7 +24,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_delivery_leases.sql"),
     include_str!("../../../migrations/sqlite/0004_keyed_audit.sql"),
     include_str!("../../../migrations/sqlite/0005_teams.sql"),
-    include_str!("../../../migrations/sqlite/0007_http_tokens.sql"),
+    include_str!("../../../migrations/sqlite/0008_http_tokens.sql"),
 ];
 
 /// The version whose migration makes the audit chain keyed: its head must be
