@@ -16,6 +16,10 @@ use crate::redact::{CustomPattern, RedactionSettings, Redactor};
 use crate::service::{BridgeSettings, ResourceLimits, TeamSettings, ToolLimits, YoloSettings};
 use crate::store::sqlite::Durability;
 
+mod http;
+
+pub use http::{DEFAULT_HTTP_LONG_POLLS, DEFAULT_REQUEST_LIMITS, HttpSettings};
+
 /// The annotated example configuration, printed by `mcp-bridge config example`.
 pub const EXAMPLE: &str = include_str!("../config.example.toml");
 
@@ -74,6 +78,7 @@ struct RawConfig {
     limits: RawResourceLimits,
     audit: RawAudit,
     teams: RawTeams,
+    http: http::RawHttp,
 }
 
 /// `[audit]`: how long audit records are kept.
@@ -136,6 +141,7 @@ impl Default for RawConfig {
             limits: RawResourceLimits::default(),
             audit: RawAudit::default(),
             teams: RawTeams::default(),
+            http: http::RawHttp::default(),
         }
     }
 }
@@ -288,6 +294,8 @@ pub struct Config {
     /// (absolute, `~` expanded). Tokens, the audit chain's key and the data
     /// keys of encryption at rest all derive from it.
     pub key_file: Option<PathBuf>,
+    /// The HTTP transport's settings.
+    pub http: HttpSettings,
 }
 
 impl Default for Config {
@@ -402,6 +410,10 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
                 toml::Value::Boolean(on),
             )
         }
+        "HTTP_TOKEN" => (
+            vec!["http".into(), "token".into()],
+            toml::Value::String(value.to_owned()),
+        ),
         "LOG" => (
             vec!["log_level".into()],
             toml::Value::String(value.to_owned()),
@@ -466,6 +478,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     };
     tracing_subscriber::EnvFilter::try_new(&raw.log_level)
         .map_err(|e| invalid("log_level", e.to_string()))?;
+    let http = http::validate(raw.http.clone(), raw.rate_limits.enabled)?;
     let rate_limits = if raw.rate_limits.enabled {
         let r = &raw.rate_limits;
         Some(ToolLimits {
@@ -545,6 +558,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         log_level: raw.log_level,
         redaction,
         key_file: raw.key_file.map(key_file).transpose()?,
+        http,
     })
 }
 

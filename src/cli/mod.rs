@@ -4,6 +4,7 @@
 mod console;
 mod demo;
 mod doctor;
+mod http_token;
 mod inbox;
 mod inspect;
 mod keys;
@@ -12,6 +13,7 @@ mod output;
 mod redact;
 mod screen;
 mod serve;
+mod serve_http;
 mod setup;
 mod terminal;
 mod transfer;
@@ -36,7 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the MCP server on stdio (what an MCP client launches).
+    /// Run the MCP server on stdio (what an MCP client launches), or on HTTP with --http.
     #[command(after_help = "Example:\n  mcp-bridge serve --db ~/.local/share/mcp-bridge/bridge.db")]
     Serve(serve::ServeArgs),
     /// Watch two agents talk through two server processes on a temporary database.
@@ -110,6 +112,11 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Encryption at rest: rotate the data key online, or show how values are sealed.
     Key(keys::KeyArgs),
+    /// Named bearer tokens for `serve --http`: create (printed once), list, revoke.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge http-token create laptop-claude --role agent\n  mcp-bridge http-token list\n  mcp-bridge http-token revoke laptop-claude"
+    )]
+    HttpToken(http_token::HttpTokenArgs),
     /// Check the database, key, permissions, config, sandbox and which clients use this bridge.
     #[command(after_help = "Example:\n  mcp-bridge doctor")]
     Doctor(doctor::DoctorArgs),
@@ -257,6 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Setup(args) => setup::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Key(args) => keys::run(args),
+        Command::HttpToken(args) => http_token::run(args),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)

@@ -1,4 +1,5 @@
-//! `mcp-bridge serve`: the MCP server on stdio.
+//! `mcp-bridge serve`: the MCP server on stdio, or with `--http` on
+//! streamable HTTP for many clients at once.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ pub struct ServeArgs {
     /// Database file, as an alternative to --db (as in `mcp-bridge serve /path/bridge.db`).
     #[arg(value_name = "PATH")]
     path: Option<PathBuf>,
+    #[command(flatten)]
+    http: super::serve_http::HttpArgs,
 }
 
 /// Runs the server until the client disconnects or the process is signalled.
@@ -31,6 +34,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.db.config.load()?;
     super::init_logging(&config.log_level);
     let db_path = args.db.db_path(args.path)?;
+    if let Some(options) = args.http.options(&config)? {
+        return super::serve_http::run(&db_path, config, options);
+    }
     let runtime = super::runtime()?;
     let result = runtime.block_on(async {
         let app = App::open(&db_path, config, OpenMode::Create)?;

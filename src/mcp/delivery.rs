@@ -100,3 +100,162 @@ impl<S: Store> Writing<S> {
         self.replies.finished();
     }
 }
+
+/// Longest a `check_messages` over HTTP waits for an earlier response of the
+/// same inbox to be written and acknowledged before it reads anyway (and then
+/// finds the page still leased). Responses are written within milliseconds;
+/// this only bounds a client that stops reading mid-response.
+const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+type Inbox = (crate::domain::ConversationId, crate::domain::Side);
+
+/// The inboxes whose leased pages are in responses not yet written and
+/// acknowledged, across every HTTP request of the process. A new read of such
+/// an inbox first waits for them ([`InFlightPages::settle`]), so a client that
+/// reads a response and asks again at once is not answered "empty" while its
+/// last page is still being acknowledged (over stdio, `WrittenReplies::settle`
+/// does this per connection).
+#[derive(Debug, Default)]
+pub struct InFlightPages {
+    pages: Mutex<HashMap<Inbox, usize>>,
+    settled: Notify,
+}
+
+impl InFlightPages {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Inbox, usize>> {
+        // Single map operations under the lock: a poisoned one is intact.
+        self.pages.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn begin(&self, receipts: &[Receipt]) {
+        let mut pages = self.lock();
+        for r in receipts {
+            *pages
+                .entry((r.conversation.clone(), r.recipient))
+                .or_default() += 1;
+        }
+    }
+
+    fn end(&self, receipts: &[Receipt]) {
+        {
+            let mut pages = self.lock();
+            for r in receipts {
+                let key = (r.conversation.clone(), r.recipient);
+                if let Some(n) = pages.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        pages.remove(&key);
+                    }
+                }
+            }
+        }
+        self.settled.notify_waiters();
+    }
+
+    /// Waits (at most [`SETTLE_TIMEOUT`]) until no page of `inboxes` is in flight.
+    pub async fn settle(&self, inboxes: &[Inbox]) {
+        let wait = async {
+            loop {
+                let settled = self.settled.notified();
+                tokio::pin!(settled);
+                settled.as_mut().enable();
+                if !inboxes.iter().any(|k| self.lock().contains_key(k)) {
+                    return;
+                }
+                settled.await;
+            }
+        };
+        let _ = tokio::time::timeout(SETTLE_TIMEOUT, wait).await;
+    }
+}
+
+/// Receipts filed for acknowledgement, counted in flight until dropped.
+#[derive(Debug)]
+pub struct PendingPages {
+    receipts: Vec<Receipt>,
+    pages: Arc<InFlightPages>,
+}
+
+impl PendingPages {
+    /// The receipts, to acknowledge; they stay counted until `self` is dropped.
+    pub fn receipts(&self) -> &[Receipt] {
+        &self.receipts
+    }
+}
+
+impl Drop for PendingPages {
+    fn drop(&mut self) {
+        self.pages.end(&self.receipts);
+    }
+}
+
+#[derive(Debug)]
+struct SlotInner {
+    receipts: Mutex<Vec<Receipt>>,
+    pages: Arc<InFlightPages>,
+}
+
+impl Drop for SlotInner {
+    fn drop(&mut self) {
+        // A response that never reached its body (dropped earlier): its pages
+        // are no longer in flight; their leases lapse.
+        let left = std::mem::take(&mut *self.receipts.lock().unwrap_or_else(|p| p.into_inner()));
+        self.pages.end(&left);
+    }
+}
+
+/// The receipts of the inbox pages in one HTTP response. The HTTP transport
+/// puts an empty slot into each request's extensions; `check_messages` then
+/// leases its page and files the receipts here, and the transport
+/// acknowledges them once the response body has been handed to the
+/// connection (see `transport::http::written`).
+#[derive(Debug, Clone)]
+pub struct ReplySlot(Arc<SlotInner>);
+
+impl ReplySlot {
+    /// An empty slot whose pages count in `pages`.
+    pub fn new(pages: Arc<InFlightPages>) -> Self {
+        Self(Arc::new(SlotInner {
+            receipts: Mutex::default(),
+            pages,
+        }))
+    }
+
+    /// Files `receipts` for acknowledgement after the response is written.
+    pub fn file(&self, receipts: Vec<Receipt>) {
+        self.0.pages.begin(&receipts);
+        self.lock().extend(receipts);
+    }
+
+    /// Takes every receipt filed so far.
+    pub fn take(&self) -> PendingPages {
+        PendingPages {
+            receipts: std::mem::take(&mut *self.lock()),
+            pages: Arc::clone(&self.0.pages),
+        }
+    }
+
+    /// Whether nothing is waiting for acknowledgement.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Waits until earlier responses carrying pages of `inboxes` are written.
+    pub async fn settle(&self, inboxes: &[Inbox]) {
+        self.0.pages.settle(inboxes).await;
+    }
+
+    /// The slot of the HTTP request a call came in, if it came over HTTP.
+    pub fn of(extensions: &rmcp::model::Extensions) -> Option<ReplySlot> {
+        extensions
+            .get::<axum::http::request::Parts>()?
+            .extensions
+            .get::<ReplySlot>()
+            .cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Receipt>> {
+        // Only pushes and takes happen under the lock: a poisoned one is intact.
+        self.0.receipts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -20,7 +20,7 @@ use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio_util::sync::CancellationToken;
 
-use self::delivery::WrittenReplies;
+use self::delivery::{ReplySlot, WrittenReplies};
 use self::error::ToolFailure;
 use self::params::{
     CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters,
@@ -162,7 +162,8 @@ check_partner_status for heartbeats. Never put a token or invite code in a messa
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: YoloStore> {
     bridge: Arc<Bridge<S>>,
-    tool_router: ToolRouter<Self>,
+    /// Shared by every session of an HTTP server (see [`BridgeServer::new_session`]).
+    tool_router: Arc<ToolRouter<Self>>,
     /// Cancelled when the session's transport closes (client gone).
     session_end: CancellationToken,
     /// The credentials this MCP session created or joined with.
@@ -172,17 +173,21 @@ pub struct BridgeServer<S: YoloStore> {
     /// Set when the transport reports written replies: inbox pages are then
     /// leased and acknowledged once written (see [`delivery`]).
     replies: Option<Arc<WrittenReplies<S>>>,
+    /// Cancelled when the server shuts down: waiting long-polls then
+    /// return an empty page instead of an error.
+    shutdown: CancellationToken,
 }
 
 impl<S: YoloStore> Clone for BridgeServer<S> {
     fn clone(&self) -> Self {
         Self {
             bridge: Arc::clone(&self.bridge),
-            tool_router: self.tool_router.clone(),
+            tool_router: Arc::clone(&self.tool_router),
             session_end: self.session_end.clone(),
             session: Arc::clone(&self.session),
             inbox_watch: Arc::clone(&self.inbox_watch),
             replies: self.replies.clone(),
+            shutdown: self.shutdown.clone(),
         }
     }
 }
@@ -192,6 +197,29 @@ impl<S: YoloStore> BridgeServer<S> {
     /// its client has gone; the server does not).
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
         self.session_end = token;
+        self
+    }
+
+    /// A server for a new MCP session over the same bridge and tools: the
+    /// tool router (with its schemas) is shared, the session state is fresh.
+    /// Building the router anew costs far more than a whole tool call, so an
+    /// HTTP server makes one server and calls this per session or request.
+    pub fn new_session(&self) -> Self {
+        Self {
+            bridge: Arc::clone(&self.bridge),
+            tool_router: Arc::clone(&self.tool_router),
+            session_end: CancellationToken::new(),
+            session: Arc::new(Session::new()),
+            inbox_watch: Arc::default(),
+            replies: None,
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// Ends waiting long-polls with an empty page when `token` is cancelled
+    /// (a server shutting down gracefully).
+    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
         self
     }
 
@@ -271,11 +299,12 @@ impl<S: YoloStore> BridgeServer<S> {
         }
         Self {
             bridge,
-            tool_router,
+            tool_router: Arc::new(tool_router),
             session_end: CancellationToken::new(),
             session: Arc::new(Session::new()),
             inbox_watch: Arc::default(),
             replies: None,
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -365,32 +394,54 @@ reply with check_messages and wait_seconds, not by sleeping.",
             .await?;
         let (wait, limit) = (args.wait(), args.page());
         let (request, session) = (context.ct.clone(), self.session_end.clone());
+        let shutdown = self.shutdown.clone();
+        let stopping = shutdown.clone();
         let cancelled = async move {
             tokio::select! {
                 () = request.cancelled() => {}
                 () = session.cancelled() => {}
+                () = stopping.cancelled() => {}
             }
         };
+        // Over HTTP the request carries its own slot for the page's receipts.
+        let http_slot = ReplySlot::of(&context.extensions);
         if let Some(replies) = &self.replies {
             // Our own last page must be acknowledged before we look again.
             replies.settle().await;
         }
+        if let Some(slot) = &http_slot {
+            // The same over HTTP, for every earlier response of these inboxes.
+            let inboxes: Vec<_> = creds
+                .iter()
+                .map(|c| (c.conversation.clone(), c.side))
+                .collect();
+            slot.settle(&inboxes).await;
+        }
         let check = CheckMessages {
             wait,
             limit,
-            leased: self.replies.is_some(),
+            leased: self.replies.is_some() || http_slot.is_some(),
         };
         let work = self.bridge.check_messages(&creds, check, cancelled);
-        let mut inbox = match context.meta.get_progress_token() {
+        let inbox = match context.meta.get_progress_token() {
             Some(token) if !wait.is_zero() => {
                 progress::report_while(work, &context.peer, token, wait).await
             }
             _ => work.await,
-        }?;
-        if let Some(replies) = &self.replies
-            && !inbox.receipts.is_empty()
-        {
-            replies.expect(context.id.clone(), std::mem::take(&mut inbox.receipts));
+        };
+        let mut inbox = match inbox {
+            // The server is stopping: nothing was taken, so the wait just
+            // ends empty and the client asks again (of the next server).
+            Err(ServiceError::Cancelled) if shutdown.is_cancelled() => Default::default(),
+            other => other?,
+        };
+        if !inbox.receipts.is_empty() {
+            let receipts = std::mem::take(&mut inbox.receipts);
+            match (&http_slot, &self.replies) {
+                (Some(slot), _) => slot.file(receipts),
+                (None, Some(replies)) => replies.expect(context.id.clone(), receipts),
+                (None, None) => {}
+            }
         }
         Ok(Json(inbox.into()))
     }
@@ -447,6 +498,22 @@ reply with check_messages and wait_seconds, not by sleeping.",
 
 #[tool_handler(router = self.tool_router)]
 impl<S: YoloStore> ServerHandler for BridgeServer<S> {
+    /// Runs each tool call with its unauthenticated calls counted for the
+    /// HTTP bearer token it came with, if any (see `service::with_quota_scope`).
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let scope = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<crate::service::HttpIdentity>())
+            .map(|identity| identity.name.clone());
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
+    }
+
     /// Answers the transport guard's stand-in for a line that was not usable
     /// JSON (see `transport::guard`); any other unknown method is not found.
     async fn on_custom_request(

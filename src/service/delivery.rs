@@ -151,6 +151,12 @@ impl<S: Store> Bridge<S> {
         }
         let deadline = tokio::time::Instant::now() + check.wait;
         let mut feed = self.store.changes();
+        // Only a change to one of these inboxes (or one of unknown scope) wakes us.
+        feed.narrow(
+            callers
+                .iter()
+                .map(|(c, _)| (c.conversation.clone(), c.side)),
+        );
         tokio::pin!(cancelled);
         loop {
             feed.mark_seen();

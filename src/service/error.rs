@@ -203,6 +203,9 @@ impl ServiceError {
 /// The scope of a session's own rate limits.
 pub const SESSION_SCOPE: &str = "for this session";
 
+/// The scope of the per-bearer-token quota of unauthenticated calls (HTTP).
+pub const UNAUTHENTICATED_TOKEN_SCOPE: &str = "for calls without a valid session token (new conversations and failed authentications) made with this HTTP bearer token (rate_limits.unauthenticated)";
+
 /// The scope of the per-process quota of unauthenticated calls.
 pub const UNAUTHENTICATED_SCOPE: &str = "for calls without a valid token (new conversations and failed authentications) from this client process (rate_limits.unauthenticated)";
 

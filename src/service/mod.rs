@@ -11,10 +11,12 @@ mod console;
 mod conversation;
 mod delivery;
 mod error;
+mod http_token;
 mod inbox;
 mod invite;
 mod keys;
 mod oversight;
+mod quota_scope;
 mod redaction;
 mod session;
 mod team;
@@ -36,10 +38,14 @@ pub use conversation::{
 };
 pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
 pub use error::ServiceError;
+pub use http_token::{
+    HTTP_TOKEN_PREFIX, HttpIdentity, parse_token_name, token_hash, token_matches,
+};
 pub use inbox::{UnreadMessage, UnreadSummary, summaries_json};
 pub use invite::{Invited, JoinedSession};
 pub use keys::{RESEAL_BATCH, Rotation, RotationProgress};
 pub use oversight::Approval;
+pub use quota_scope::with_quota_scope;
 pub use redaction::SharedRedactor;
 pub use session::{ClientProcess, CredentialArgs, Scope, Session, resolve};
 pub use team::{Addressing, MyConversation, ParticipantView, Removed, SessionState, TeamSettings};
@@ -148,6 +154,8 @@ pub struct Bridge<S: Store> {
     long_polls: std::sync::atomic::AtomicU32,
     /// Unauthenticated calls made through this process (see [`ToolLimits::unauthenticated`]).
     unauthenticated: std::sync::Mutex<LocalWindows>,
+    /// The same, per bearer token, for calls that came over HTTP (see `quota_scope`).
+    unauthenticated_by_token: std::sync::Mutex<std::collections::HashMap<String, LocalWindows>>,
     store: S,
     key: ServerKey,
     /// The audit chain's key, for verifying it and for digests of client text.
@@ -170,6 +178,7 @@ impl<S: Store> Bridge<S> {
             join_failures: invite::FailureWindow::default(),
             long_polls: std::sync::atomic::AtomicU32::new(0),
             unauthenticated: std::sync::Mutex::new(LocalWindows::default()),
+            unauthenticated_by_token: std::sync::Mutex::default(),
             store,
             audit_key: AuditKey::derive(&key),
             key,
@@ -242,18 +251,31 @@ impl<S: Store> Bridge<S> {
         let Some(limits) = self.settings.rate_limits.map(|l| l.unauthenticated) else {
             return Ok(());
         };
+        let refused = |r: crate::ratelimit::Refusal, scope| ServiceError::RateLimited {
+            window: r.window,
+            limit: r.limit,
+            retry_after_s: r.retry_after_s,
+            scope,
+        };
+        if let Some(token) = quota_scope::current() {
+            // Keyed by token name: bounded by the number of tokens.
+            let mut by_token = self
+                .unauthenticated_by_token
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            return by_token
+                .entry(token)
+                .or_default()
+                .spend(&limits, at)
+                .map_err(|r| refused(r, error::UNAUTHENTICATED_TOKEN_SCOPE));
+        }
         let mut windows = self
             .unauthenticated
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         windows
             .spend(&limits, at)
-            .map_err(|r| ServiceError::RateLimited {
-                window: r.window,
-                limit: r.limit,
-                retry_after_s: r.retry_after_s,
-                scope: error::UNAUTHENTICATED_SCOPE,
-            })
+            .map_err(|r| refused(r, error::UNAUTHENTICATED_SCOPE))
     }
 
     /// Refuses a call whose credentials failed: `auth_failed`, or

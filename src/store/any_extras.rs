@@ -1,5 +1,5 @@
-//! The console's tokens and the data keys on [`AnyStore`]: SQLite has both;
-//! this build's PostgreSQL backend has neither yet, and says so clearly
+//! The console's tokens, the data keys and named HTTP tokens on [`AnyStore`]: SQLite
+//! has all three; this build's PostgreSQL backend not yet, and says so clearly
 //! instead of pretending (the console and `key rotate` refuse on it).
 
 use super::StoreError;
@@ -7,6 +7,7 @@ use super::admin::AuditFor;
 use super::any::AnyStore;
 use super::console::{ConsoleStore, ConsoleToken};
 use super::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
+use super::http_token::{HttpToken, HttpTokenStore, NewHttpToken};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
 
@@ -97,6 +98,47 @@ impl DataKeyStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.data_key_census().await,
             AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+        }
+    }
+}
+
+/// Named HTTP tokens live in SQLite only in this build. On PostgreSQL none can
+/// be created, so none exists: `serve --http` accepts the shared token
+/// (`MCP_BRIDGE_HTTP_TOKEN`) alone there.
+impl HttpTokenStore for AnyStore {
+    async fn create_http_token(
+        &self,
+        token: NewHttpToken,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.create_http_token(token, audit).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres(
+                "named HTTP tokens (serve --http takes the shared MCP_BRIDGE_HTTP_TOKEN there)",
+            )),
+        }
+    }
+    async fn http_token_by_hash(&self, hash: [u8; 32]) -> Result<Option<HttpToken>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.http_token_by_hash(hash).await,
+            AnyStore::Postgres(_) => Ok(None),
+        }
+    }
+    async fn http_tokens(&self) -> Result<Vec<HttpToken>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.http_tokens().await,
+            AnyStore::Postgres(_) => Ok(Vec::new()),
+        }
+    }
+    async fn revoke_http_token(
+        &self,
+        name: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.revoke_http_token(name, at, audit).await,
+            AnyStore::Postgres(_) => Err(not_on_postgres("named HTTP tokens")),
         }
     }
 }

@@ -13,6 +13,7 @@ mod any;
 mod any_extras;
 mod console;
 pub mod data_keys;
+mod http_token;
 pub mod postgres;
 pub mod sealed;
 mod signal;
@@ -30,6 +31,7 @@ pub use admin::{
 };
 pub use any::AnyStore;
 pub use console::{ConsoleRole, ConsoleStore, ConsoleToken};
+pub use http_token::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken};
 pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
 pub use yolo::{

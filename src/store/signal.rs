@@ -1,41 +1,141 @@
-//! Wake-ups for long-polls: a per-process counter that any backend bumps when
-//! a message may have been stored, by this process or (through the backend's
-//! own mechanism) by another one.
+//! Wake-ups for long-polls: a per-process hub that a backend tells when a
+//! message may have been stored, acknowledged or a participant removed.
+//!
+//! A waiting `check_messages` narrows its feed to the inboxes it reads
+//! (conversation and recipient), so a message wakes only the waiters of
+//! its recipients, not every long-poll of the process: with thousands of idle
+//! waiters, one send costs one wake-up, not thousands of store queries.
+//! A change whose inboxes are unknown (another process wrote, seen through
+//! the backend's own mechanism) wakes every feed, which then re-checks.
 //!
 //! Waiters re-check the store after every wake-up, so a spurious wake costs one
-//! cheap query and a missed notification costs at most the fallback interval.
+//! cheap query; the fallback interval bounds what a lost notification costs.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
+
+use crate::domain::{ConversationId, Side};
+
+/// How long a narrowed feed waits without any notification before it
+/// re-checks anyway: narrowed feeds are woken by every change that concerns
+/// them, in this process directly and from others through a broad
+/// notification, so this is only a safety net.
+const NARROWED_FALLBACK: Duration = Duration::from_secs(15);
+
+/// One waiter's wake-up state.
+#[derive(Debug, Default)]
+struct FeedState {
+    seq: AtomicU64,
+    notify: Notify,
+}
+
+impl FeedState {
+    fn wake(&self) {
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        self.notify.notify_waiters();
+    }
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    /// Feeds that want every change.
+    broad: HashMap<u64, Arc<FeedState>>,
+    /// Feeds narrowed to inboxes, by conversation: (recipient, feed id, feed).
+    by_conversation: HashMap<ConversationId, Vec<(Side, u64, Arc<FeedState>)>>,
+}
 
 /// The sending half, owned by a backend.
 #[derive(Debug)]
 pub struct ChangeHub {
-    tx: watch::Sender<u64>,
+    registry: Arc<Mutex<Registry>>,
     fallback: Duration,
 }
 
+fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+    // Every critical section leaves the maps consistent; a poisoned lock is intact.
+    registry.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl ChangeHub {
-    /// A hub whose feeds also wake every `fallback`, as a safety net for
-    /// notifications that cannot be delivered (a writer killed between its
-    /// commit and its notification, a filesystem without change events).
+    /// A hub whose broad feeds also wake every `fallback`, as a safety net
+    /// for notifications that cannot be delivered (a writer killed between
+    /// its commit and its notification, a filesystem without change events).
     pub fn new(fallback: Duration) -> Self {
         Self {
-            tx: watch::Sender::new(0),
+            registry: Arc::default(),
             fallback,
         }
     }
 
     /// Tells every feed that something may have changed.
     pub fn notify(&self) {
-        self.tx.send_modify(|n| *n = n.wrapping_add(1));
+        let registry = lock(&self.registry);
+        for feed in registry.broad.values() {
+            feed.wake();
+        }
+        for feeds in registry.by_conversation.values() {
+            for (_, _, feed) in feeds {
+                feed.wake();
+            }
+        }
     }
 
-    /// A new feed.
+    /// Tells the waiters of `conversation`'s inboxes of `recipients` (and the
+    /// broad feeds) that something may have changed there.
+    pub fn notify_inboxes(&self, conversation: &ConversationId, recipients: &[Side]) {
+        let registry = lock(&self.registry);
+        for feed in registry.broad.values() {
+            feed.wake();
+        }
+        if let Some(feeds) = registry.by_conversation.get(conversation) {
+            for (side, _, feed) in feeds {
+                if recipients.contains(side) {
+                    feed.wake();
+                }
+            }
+        }
+    }
+
+    /// Tells every waiter of `conversation` (e.g. a participant was removed).
+    pub fn notify_conversation(&self, conversation: &ConversationId) {
+        let registry = lock(&self.registry);
+        for feed in registry.broad.values() {
+            feed.wake();
+        }
+        if let Some(feeds) = registry.by_conversation.get(conversation) {
+            for (_, _, feed) in feeds {
+                feed.wake();
+            }
+        }
+    }
+
+    /// Whether any feed is waiting (so a backend can skip polling for others' changes).
+    pub fn has_feeds(&self) -> bool {
+        let registry = lock(&self.registry);
+        !registry.broad.is_empty() || !registry.by_conversation.is_empty()
+    }
+
+    /// A new feed that wakes on every change; [`ChangeFeed::narrow`] it.
     pub fn subscribe(&self) -> ChangeFeed {
+        let state = Arc::new(FeedState::default());
+        let id = {
+            let mut registry = lock(&self.registry);
+            registry.next_id += 1;
+            let id = registry.next_id;
+            registry.broad.insert(id, Arc::clone(&state));
+            id
+        };
         ChangeFeed {
-            rx: self.tx.subscribe(),
+            registry: Arc::clone(&self.registry),
+            id,
+            state,
+            seen: 0,
+            keys: Vec::new(),
             fallback: self.fallback,
         }
     }
@@ -44,28 +144,71 @@ impl ChangeHub {
 /// The receiving half: one per waiting call.
 #[derive(Debug)]
 pub struct ChangeFeed {
-    rx: watch::Receiver<u64>,
+    registry: Arc<Mutex<Registry>>,
+    id: u64,
+    state: Arc<FeedState>,
+    seen: u64,
+    /// The inboxes it is narrowed to; empty: broad.
+    keys: Vec<(ConversationId, Side)>,
     fallback: Duration,
 }
 
 impl ChangeFeed {
+    /// Wakes this feed only for changes to these inboxes (and changes of
+    /// unknown scope); call before the first [`ChangeFeed::mark_seen`].
+    pub fn narrow(&mut self, inboxes: impl IntoIterator<Item = (ConversationId, Side)>) {
+        let inboxes: Vec<_> = inboxes.into_iter().collect();
+        if inboxes.is_empty() || !self.keys.is_empty() {
+            return;
+        }
+        let mut registry = lock(&self.registry);
+        registry.broad.remove(&self.id);
+        for (conversation, side) in &inboxes {
+            registry
+                .by_conversation
+                .entry(conversation.clone())
+                .or_default()
+                .push((*side, self.id, Arc::clone(&self.state)));
+        }
+        drop(registry);
+        self.keys = inboxes;
+        self.fallback = NARROWED_FALLBACK.max(self.fallback);
+    }
+
     /// Marks every change so far as seen; call it before checking the store,
     /// so a change that lands during the check still wakes [`ChangeFeed::changed`].
     pub fn mark_seen(&mut self) {
-        self.rx.borrow_and_update();
+        self.seen = self.state.seq.load(Ordering::Acquire);
     }
 
     /// Returns once something may have changed since [`ChangeFeed::mark_seen`],
     /// or after the fallback interval.
     pub async fn changed(&mut self) {
+        let notified = self.state.notify.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a wake between the two is not lost.
+        notified.as_mut().enable();
+        if self.state.seq.load(Ordering::Acquire) != self.seen {
+            return;
+        }
         tokio::select! {
-            result = self.rx.changed() => {
-                if result.is_err() {
-                    // The hub is gone (shutting down): degrade to plain polling.
-                    tokio::time::sleep(self.fallback).await;
+            () = notified => {}
+            () = tokio::time::sleep(self.fallback) => {}
+        }
+    }
+}
+
+impl Drop for ChangeFeed {
+    fn drop(&mut self) {
+        let mut registry = lock(&self.registry);
+        registry.broad.remove(&self.id);
+        for (conversation, _) in &self.keys {
+            if let Some(feeds) = registry.by_conversation.get_mut(conversation) {
+                feeds.retain(|(_, id, _)| *id != self.id);
+                if feeds.is_empty() {
+                    registry.by_conversation.remove(conversation);
                 }
             }
-            () = tokio::time::sleep(self.fallback) => {}
         }
     }
 }
@@ -73,6 +216,10 @@ impl ChangeFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn conv(n: u8) -> ConversationId {
+        ConversationId::parse(&format!("conv_{:016x}", n)).unwrap()
+    }
 
     #[tokio::test]
     async fn a_change_after_mark_seen_wakes_the_feed() {
@@ -93,5 +240,40 @@ mod tests {
         let started = tokio::time::Instant::now();
         feed.changed().await;
         assert!(started.elapsed() >= Duration::from_millis(250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_wakes_only_the_waiters_of_its_recipients() {
+        let hub = ChangeHub::new(Duration::from_millis(250));
+        let mut to_b = hub.subscribe();
+        to_b.narrow([(conv(1), Side::B)]);
+        let mut to_a = hub.subscribe();
+        to_a.narrow([(conv(1), Side::A)]);
+        let mut elsewhere = hub.subscribe();
+        elsewhere.narrow([(conv(2), Side::B)]);
+        for feed in [&mut to_b, &mut to_a, &mut elsewhere] {
+            feed.mark_seen();
+        }
+        hub.notify_inboxes(&conv(1), &[Side::B]);
+        let woken = |f: &ChangeFeed| f.state.seq.load(Ordering::Acquire) != f.seen;
+        assert!(woken(&to_b));
+        assert!(!woken(&to_a));
+        assert!(!woken(&elsewhere));
+        hub.notify_conversation(&conv(1));
+        assert!(woken(&to_a));
+        assert!(!woken(&elsewhere));
+        hub.notify();
+        assert!(woken(&elsewhere));
+    }
+
+    #[test]
+    fn dropped_feeds_leave_the_registry() {
+        let hub = ChangeHub::new(Duration::from_millis(250));
+        let mut feed = hub.subscribe();
+        feed.narrow([(conv(1), Side::B), (conv(2), Side::A)]);
+        let broad = hub.subscribe();
+        assert!(hub.has_feeds());
+        drop((feed, broad));
+        assert!(!hub.has_feeds());
     }
 }

@@ -1,7 +1,8 @@
-//! Transports that carry the MCP server: stdio now (HTTP in its own issue),
+//! Transports that carry the MCP server: stdio and streamable HTTP,
 //! and the one shutdown signal they all honour.
 
 pub mod guard;
+pub mod http;
 pub mod shutdown;
 pub mod stdio;
 pub mod written;

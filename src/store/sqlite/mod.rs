@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod checkpoint;
 mod console;
+mod http_token;
 mod keys;
 mod open;
 mod ops;
@@ -288,7 +289,43 @@ impl SqliteStore {
         self.write(|_| Ok(())).await
     }
 
-    /// Tells waiters in this and other processes that a message was stored.
+    /// While anyone waits, checks `PRAGMA data_version` every
+    /// [`FALLBACK_POLL`] and wakes every feed when another process committed:
+    /// one query per process instead of one per waiter, as the safety net for
+    /// wake-up file events that never came (see `wake`).
+    fn poll_other_writers(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        drop(runtime.spawn(async move {
+            let mut last: Option<i64> = None;
+            loop {
+                tokio::time::sleep(FALLBACK_POLL).await;
+                let Some(inner) = weak.upgrade() else { return };
+                if !inner.hub.has_feeds() {
+                    last = None;
+                    continue;
+                }
+                let store = SqliteStore { inner };
+                let version = store
+                    .call(|conn| {
+                        conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+                            .map_err(sql_err)
+                    })
+                    .await;
+                if let Ok(version) = version {
+                    if last.is_some_and(|l| l != version) {
+                        store.inner.hub.notify();
+                    }
+                    last = Some(version);
+                }
+            }
+        }));
+    }
+
+    /// Tells every waiter in this and other processes that messages may have
+    /// been stored (imports, system messages: changes of wide or unknown scope).
     fn announce_message(&self) {
         self.inner.hub.notify();
         self.inner.wake.touch();
@@ -346,6 +383,7 @@ impl Store for SqliteStore {
         max_pending: Option<u32>,
         guard: Guard,
     ) -> Result<i64, StoreError> {
+        let (conversation, recipients) = (message.conversation.clone(), message.deliver_to.clone());
         let id = self
             .write(move |tx| {
                 if let Some(limit) = max_pending {
@@ -357,7 +395,8 @@ impl Store for SqliteStore {
                 Ok(id)
             })
             .await?;
-        self.announce_message();
+        self.inner.hub.notify_inboxes(&conversation, &recipients);
+        self.inner.wake.touch();
         Ok(id)
     }
 
@@ -387,9 +426,11 @@ impl Store for SqliteStore {
     }
 
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
+        let (conversation, recipient) = (receipt.conversation.clone(), receipt.recipient);
         self.write(move |tx| ops::acknowledge(tx, &receipt)).await?;
         // A reader of the same inbox may be waiting behind this lease.
-        self.announce_message();
+        self.inner.hub.notify_inboxes(&conversation, &[recipient]);
+        self.inner.wake.touch();
         Ok(())
     }
 
@@ -473,13 +514,15 @@ impl Store for SqliteStore {
         side: Side,
         guard: Guard,
     ) -> Result<(), StoreError> {
+        let removed_from = conversation.clone();
         self.write(move |tx| {
             team::remove_participant(tx, &conversation, side, guard.at)?;
             ops::append_audit(tx, guard.at, &guard.audit)
         })
         .await?;
         // A long-poll of the removed session wakes and finds its token dead.
-        self.announce_message();
+        self.inner.hub.notify_conversation(&removed_from);
+        self.inner.wake.touch();
         Ok(())
     }
 
@@ -533,9 +576,10 @@ impl Store for SqliteStore {
     }
 
     fn changes(&self) -> ChangeFeed {
-        self.inner
-            .watching
-            .get_or_init(|| self.inner.wake.watch(Arc::clone(&self.inner.hub)));
+        self.inner.watching.get_or_init(|| {
+            self.inner.wake.watch(Arc::clone(&self.inner.hub));
+            self.poll_other_writers();
+        });
         self.inner.hub.subscribe()
     }
 }

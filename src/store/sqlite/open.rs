@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0005_teams.sql"),
     include_str!("../../../migrations/sqlite/0006_console.sql"),
     include_str!("../../../migrations/sqlite/0007_data_keys.sql"),
+    include_str!("../../../migrations/sqlite/0008_http_tokens.sql"),
 ];
 
 /// The version whose migration makes the audit chain keyed: its head must be

@@ -1,0 +1,122 @@
+//! `mcp-bridge serve --http`: the flags of the HTTP transport and the run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::store::sqlite::OpenMode;
+use crate::store::{HttpTokenStore, Store};
+use crate::transport;
+use crate::transport::http::{DEFAULT_ADDR, HttpOptions, Serving, TlsFiles};
+
+/// Flags of `serve` for the HTTP transport.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Serve streamable HTTP on ADDR (default 127.0.0.1:8765) at /mcp instead of stdio.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_ADDR)]
+    http: Option<SocketAddr>,
+    /// TLS certificate chain (PEM); reloaded with the key on SIGHUP.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on an address that is not loopback (tokens travel in clear text).
+    #[arg(long)]
+    insecure_http: bool,
+    /// No bearer token check (only on a loopback address).
+    #[arg(long)]
+    no_auth: bool,
+    /// Also allow requests from this browser Origin (repeatable), e.g. https://app.example.com.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
+    /// Also answer to this Host name or host:port (repeatable), e.g. bridge.example.com.
+    #[arg(long, value_name = "HOST")]
+    allow_host: Vec<String>,
+}
+
+impl HttpArgs {
+    /// The HTTP options, or `None` to serve stdio.
+    ///
+    /// # Errors
+    /// HTTP-only flags given without `--http`.
+    pub fn options(&self, config: &Config) -> anyhow::Result<Option<HttpOptions>> {
+        let Some(addr) = self.http else {
+            let http_only = self.tls_cert.is_some()
+                || self.insecure_http
+                || self.no_auth
+                || !self.allow_origin.is_empty()
+                || !self.allow_host.is_empty();
+            if http_only {
+                anyhow::bail!(
+                    "--tls-cert, --tls-key, --insecure-http, --no-auth, --allow-origin and --allow-host need --http"
+                );
+            }
+            return Ok(None);
+        };
+        let mut settings = config.http.clone();
+        settings
+            .allowed_origins
+            .extend(self.allow_origin.iter().cloned());
+        settings
+            .allowed_hosts
+            .extend(self.allow_host.iter().cloned());
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        Ok(Some(HttpOptions {
+            addr,
+            tls,
+            insecure_http: self.insecure_http,
+            no_auth: self.no_auth,
+            settings,
+        }))
+    }
+}
+
+/// Serves HTTP until SIGINT or SIGTERM, then drains (see `transport::http`).
+///
+/// # Errors
+/// Start-up problems: database, refused flag combinations, address, TLS files.
+pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::Result<ExitCode> {
+    // One process serves every client here: the per-process long-poll bound
+    // of stdio would cap the whole fleet.
+    config.bridge.limits.max_long_polls = options.settings.max_long_polls;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let app = App::open(db_path, config, OpenMode::Create)?;
+        let named = app
+            .bridge
+            .store()
+            .http_tokens()
+            .await
+            .context("cannot read the HTTP tokens")?
+            .iter()
+            .filter(|t| t.revoked_at.is_none())
+            .count();
+        options.check(named)?;
+        tracing::info!(db = %app.db_path.display(), "serving MCP over HTTP");
+        let serving = Serving::new(std::sync::Arc::clone(&app.bridge), &options);
+        let router = serving.router();
+        let shutdown = transport::shutdown::armed();
+        transport::http::serve(serving, router, &options, shutdown).await?;
+        if let Err(e) = app.bridge.store().flush().await {
+            tracing::warn!(error = %e, "cannot append the last audit records");
+        }
+        anyhow::Ok(())
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result.map(|()| ExitCode::SUCCESS)
+}

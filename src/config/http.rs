@@ -1,0 +1,109 @@
+//! `[http]`: settings of the streamable HTTP transport (`serve --http`).
+//! Flags of `serve` override them; the token also comes from
+//! `MCP_BRIDGE_HTTP_TOKEN`.
+
+use serde::Deserialize;
+
+use super::{ConfigError, RawLimits, invalid, limits};
+use crate::ratelimit::Limits;
+
+/// Requests one bearer token may make, unless configured otherwise: far
+/// above what an agent does (a few calls a second at most), low enough that
+/// one runaway client cannot starve the others.
+pub const DEFAULT_REQUEST_LIMITS: Limits = Limits {
+    per_minute: Some(6_000),
+    per_hour: Some(120_000),
+    per_day: None,
+};
+
+/// Long-polls waiting at once in an HTTP server: one process serves every
+/// client, so the stdio default (`limits.max_long_polls`) would be far too low.
+pub const DEFAULT_HTTP_LONG_POLLS: u32 = 20_000;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawHttp {
+    token: Option<String>,
+    allowed_origins: Vec<String>,
+    allowed_hosts: Vec<String>,
+    requests: RawLimits,
+    max_long_polls: u32,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            token: None,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            requests: RawLimits::default(),
+            max_long_polls: DEFAULT_HTTP_LONG_POLLS,
+        }
+    }
+}
+
+/// Validated `[http]` settings.
+#[derive(Clone, Default)]
+pub struct HttpSettings {
+    /// The shared bearer token (`MCP_BRIDGE_HTTP_TOKEN`), if set.
+    pub token: Option<String>,
+    /// Browser origins allowed besides the server's own (e.g. `https://app.example.com`).
+    pub allowed_origins: Vec<String>,
+    /// `Host` values allowed besides loopback and the bound address.
+    pub allowed_hosts: Vec<String>,
+    /// Requests per bearer token, or `None` with rate limits off.
+    pub requests: Option<Limits>,
+    /// Long-polls waiting at once in this process (replaces `limits.max_long_polls`).
+    pub max_long_polls: u32,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("allowed_origins", &self.allowed_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("requests", &self.requests)
+            .field("max_long_polls", &self.max_long_polls)
+            .finish()
+    }
+}
+
+/// Checks `[http]`; `rate_limits_on` is `rate_limits.enabled`.
+pub(super) fn validate(raw: RawHttp, rate_limits_on: bool) -> Result<HttpSettings, ConfigError> {
+    if let Some(token) = &raw.token
+        && (token.len() < 16 || token.chars().any(|c| !c.is_ascii_graphic()))
+    {
+        return Err(invalid(
+            "http.token",
+            "must be at least 16 printable characters without spaces (e.g. `openssl rand -hex 32`)",
+        ));
+    }
+    for origin in &raw.allowed_origins {
+        if origin != "null" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+            return Err(invalid(
+                "http.allowed_origins",
+                format!("{origin:?} must start with http:// or https://"),
+            ));
+        }
+    }
+    if raw.max_long_polls == 0 {
+        return Err(invalid("http.max_long_polls", "must be at least 1"));
+    }
+    let requests = if rate_limits_on {
+        Some(limits(
+            "http.requests",
+            &raw.requests,
+            DEFAULT_REQUEST_LIMITS,
+        )?)
+    } else {
+        None
+    };
+    Ok(HttpSettings {
+        token: raw.token,
+        allowed_origins: raw.allowed_origins,
+        allowed_hosts: raw.allowed_hosts,
+        requests,
+        max_long_polls: raw.max_long_polls,
+    })
+}

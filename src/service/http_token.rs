@@ -1,0 +1,173 @@
+//! Named bearer tokens of the HTTP transport: made (printed once, stored as a
+//! SHA-256), listed, revoked, and matched against a presented bearer token.
+//!
+//! A token is 256 random bits, so a plain SHA-256 is enough to store it: no
+//! dictionary can reach it, and the database alone holds no usable token.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Bridge, ServiceError};
+use crate::audit::AuditDraft;
+use crate::domain::InvalidValue;
+use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, StoreError};
+
+/// Prefix of every named token, so that secret scanners (ours included)
+/// recognise one that leaks into a message or a log.
+pub const HTTP_TOKEN_PREFIX: &str = "mcpb_";
+
+/// Longest token name, in characters.
+pub const MAX_TOKEN_NAME_CHARS: usize = 64;
+
+/// Who a presented bearer token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpIdentity {
+    /// The token's name (`env` for the token given by setting).
+    pub name: String,
+    /// What it may do.
+    pub role: HttpRole,
+}
+
+/// SHA-256 of a presented token's text.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Whether `presented` is `expected`, in time independent of where they differ
+/// (both are hashed first, so the length does not show either).
+pub fn token_matches(presented: &str, expected: &str) -> bool {
+    token_hash(presented).ct_eq(&token_hash(expected)).into()
+}
+
+/// Checks an operator-chosen token name: 1–64 letters, digits, `_`, `-`, `.`.
+///
+/// # Errors
+/// [`InvalidValue`] for `name` saying what is allowed.
+pub fn parse_token_name(name: &str) -> Result<&str, InvalidValue> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= MAX_TOKEN_NAME_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(name)
+    } else {
+        Err(InvalidValue::new(
+            "name",
+            "must be 1-64 letters, digits, '_', '-' or '.'",
+        ))
+    }
+}
+
+fn management_draft(action: &str, name: &str, role: Option<HttpRole>) -> AuditDraft {
+    let mut draft = AuditDraft::new("cli", action);
+    draft.detail = Some(match role {
+        Some(role) => format!("name={name} role={}", role.as_str()),
+        None => format!("name={name}"),
+    });
+    draft
+}
+
+impl<S: HttpTokenStore> Bridge<S> {
+    /// Makes a token named `name` with `role` and returns its text, which is
+    /// never stored and cannot be shown again.
+    ///
+    /// # Errors
+    /// A bad name, a name already used, or a storage failure.
+    pub async fn create_http_token(
+        &self,
+        name: &str,
+        role: HttpRole,
+    ) -> Result<String, ServiceError> {
+        let name = parse_token_name(name)?;
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| ServiceError::Internal(StoreError::Backend(Box::new(e))))?;
+        let token = format!("{HTTP_TOKEN_PREFIX}{}", hex::encode(secret));
+        let new = NewHttpToken {
+            name: name.to_owned(),
+            role,
+            hash: token_hash(&token),
+            created_at: self.clock.now(),
+        };
+        self.store
+            .create_http_token(new, management_draft("http_token_create", name, Some(role)))
+            .await?;
+        Ok(token)
+    }
+
+    /// Revokes the token `name`; requests carrying it fail from the next
+    /// check on (see the HTTP transport's cache).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when no unrevoked token has that name.
+    pub async fn revoke_http_token(&self, name: &str) -> Result<(), ServiceError> {
+        let name = parse_token_name(name)?;
+        match self
+            .store
+            .revoke_http_token(
+                name.to_owned(),
+                self.clock.now(),
+                management_draft("http_token_revoke", name, None),
+            )
+            .await
+        {
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
+                "no active HTTP token named {name:?}; `mcp-bridge http-token list` shows them"
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    /// Every named token (hashes only), revoked ones included.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn http_tokens(&self) -> Result<Vec<HttpToken>, ServiceError> {
+        Ok(self.store.http_tokens().await?)
+    }
+
+    /// The named, unrevoked token `presented` is, if any.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn http_identity(
+        &self,
+        presented: &str,
+    ) -> Result<Option<HttpIdentity>, ServiceError> {
+        if !presented.starts_with(HTTP_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let hash = token_hash(presented);
+        let found = self.store.http_token_by_hash(hash).await?;
+        // The lookup was by hash; compare again in constant time so that no
+        // backend's index comparison is what decides.
+        Ok(found
+            .filter(|t| bool::from(t.hash.ct_eq(&hash)))
+            .map(|t| HttpIdentity {
+                name: t.name,
+                role: t.role,
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(parse_token_name("ci-runner.1").is_ok());
+        for bad in ["", "has space", "ünï", &"x".repeat(65)] {
+            assert!(parse_token_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_match_only_themselves() {
+        assert!(token_matches("secret-one", "secret-one"));
+        assert!(!token_matches("secret-one", "secret-two"));
+        assert!(!token_matches("secret", "secret-one"));
+        assert!(!token_matches("", "secret-one"));
+    }
+}

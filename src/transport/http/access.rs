@@ -1,0 +1,386 @@
+//! Who may reach the HTTP endpoints: the `Host` and `Origin` allow-lists
+//! (DNS rebinding and cross-site requests), the bearer token (the shared one
+//! from the settings, or a named one from `mcp-bridge http-token`), the
+//! request-body bound and the per-token request rate. Refusals are plain
+//! HTTP statuses with a sentence saying what to do; nothing behind them runs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio_util::sync::CancellationToken;
+
+use super::written::{AckBody, InFlight};
+use super::{MAX_BODY_BYTES, METADATA_PATH};
+use crate::domain::Timestamp;
+use crate::mcp::delivery::{InFlightPages, ReplySlot};
+use crate::ratelimit::{Limits, LocalWindows};
+use crate::service::{Bridge, HttpIdentity, token_hash, token_matches};
+use crate::store::{HttpRole, HttpTokenStore};
+
+/// How long a named token's lookup is reused: a revoked token stops working
+/// at most this long after `mcp-bridge http-token revoke`.
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Most named-token lookups remembered at once.
+const TOKEN_CACHE_ENTRIES: usize = 4_096;
+
+/// Name of the identity behind the shared token from the settings.
+/// (Not a valid token name, so no named token can share its quotas.)
+pub const SHARED_TOKEN_NAME: &str = "(shared)";
+
+/// Name of the identity of every caller under `--no-auth`.
+pub const NO_AUTH_NAME: &str = "(anonymous)";
+
+/// The access rules of one server.
+pub struct Access<S: HttpTokenStore> {
+    pub(super) bridge: Arc<Bridge<S>>,
+    /// The shared token, if one is set.
+    pub(super) shared_token: Option<String>,
+    /// Whether the bearer check is off (loopback only; checked at start-up).
+    pub(super) no_auth: bool,
+    /// `Host` values accepted (host, or host:port), lower case.
+    pub(super) hosts: Vec<String>,
+    /// `Origin` values accepted besides the server's own.
+    pub(super) origins: Vec<String>,
+    /// Requests per token, or none.
+    pub(super) requests: Option<Limits>,
+    /// Whether TLS is on (for the URLs the metadata names).
+    pub(super) tls: bool,
+    /// Cancelled when the server begins to shut down: new requests get 503.
+    pub(super) stopping: CancellationToken,
+    /// MCP requests in flight, for a graceful shutdown.
+    pub(super) in_flight: Arc<InFlight>,
+    /// Inbox pages in responses not yet written (see `mcp::delivery`).
+    pages: Arc<InFlightPages>,
+    windows: Mutex<HashMap<String, LocalWindows>>,
+    cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
+}
+
+impl<S: HttpTokenStore> Access<S> {
+    /// Rules over `bridge`; see the fields.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        bridge: Arc<Bridge<S>>,
+        shared_token: Option<String>,
+        no_auth: bool,
+        hosts: Vec<String>,
+        origins: Vec<String>,
+        requests: Option<Limits>,
+        tls: bool,
+        stopping: CancellationToken,
+    ) -> Self {
+        Self {
+            bridge,
+            shared_token,
+            no_auth,
+            hosts: hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+            origins,
+            requests,
+            tls,
+            stopping,
+            in_flight: Arc::default(),
+            pages: Arc::default(),
+            windows: Mutex::default(),
+            cache: Mutex::default(),
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    /// Whether `host` (a `Host` header value) is one this server answers to.
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let name = strip_port(&host);
+        self.hosts.iter().any(|h| *h == host || *h == name)
+    }
+
+    /// Whether a browser at `origin` may call: the server's own origin or a listed one.
+    fn origin_allowed(&self, origin: &str, host: &str) -> bool {
+        let own = format!("{}://{}", self.scheme(), host.to_ascii_lowercase());
+        origin.eq_ignore_ascii_case(&own) || self.origins.iter().any(|o| o == origin)
+    }
+
+    /// The identity behind a presented token, if it is valid.
+    async fn identify(&self, presented: &str) -> Result<Option<HttpIdentity>, Response> {
+        if let Some(shared) = &self.shared_token
+            && token_matches(presented, shared)
+        {
+            return Ok(Some(HttpIdentity {
+                name: SHARED_TOKEN_NAME.to_owned(),
+                role: HttpRole::Agent,
+            }));
+        }
+        let hash = token_hash(presented);
+        {
+            let cache = lock(&self.cache);
+            if let Some((identity, at)) = cache.get(&hash)
+                && at.elapsed() < TOKEN_CACHE_TTL
+            {
+                return Ok(Some(identity.clone()));
+            }
+        }
+        match self.bridge.http_identity(presented).await {
+            Ok(Some(identity)) => {
+                let mut cache = lock(&self.cache);
+                if cache.len() >= TOKEN_CACHE_ENTRIES {
+                    cache.clear();
+                }
+                cache.insert(hash, (identity.clone(), Instant::now()));
+                Ok(Some(identity))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot look up an HTTP token");
+                Err(refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the token store cannot be read right now; retry in a moment",
+                ))
+            }
+        }
+    }
+
+    /// Spends one request of `identity`'s quota; the refusal when it is used up.
+    fn spend(&self, identity: &str) -> Option<Response> {
+        let limits = self.requests.as_ref()?;
+        let mut windows = lock(&self.windows);
+        let window = windows.entry(identity.to_owned()).or_default();
+        window.spend(limits, Timestamp::now()).err().map(|r| {
+            let mut response = refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "this token made {} requests in the last {}, its limit (http.requests); retry in {} s",
+                    r.limit,
+                    r.window.as_str(),
+                    r.retry_after_s
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&r.retry_after_s.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        })
+    }
+
+    /// `WWW-Authenticate` for a 401 or 403 on `host`.
+    fn challenge(&self, host: &str, error: Option<&str>) -> HeaderValue {
+        let mut value = format!(
+            "Bearer realm=\"mcp-bridge\", resource_metadata=\"{}://{}{}\"",
+            self.scheme(),
+            host,
+            METADATA_PATH
+        );
+        if let Some(error) = error {
+            value.push_str(&format!(", error=\"{error}\""));
+        }
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Each critical section is a single map operation: a poisoned lock is intact.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `host` without a `:port` suffix (IPv6 literals keep their brackets).
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| &host[..=h.len()]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// A refusal with `text` as its body.
+pub(super) fn refusal(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{text}\n"),
+    )
+        .into_response()
+}
+
+/// 400 with a JSON-RPC parse error: the body was not a JSON-RPC message.
+fn parse_error() -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32700,
+            "message": "the request body is not a JSON-RPC message (invalid JSON, or not a request, notification or response); nothing was done",
+        },
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every route: `Host` and `Origin` first, so a rebinding or cross-site
+/// request learns nothing, not even whether a token is needed.
+pub(super) async fn check_site<S: HttpTokenStore>(
+    State(access): State<Arc<Access<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let Some(host) = header_str(headers, header::HOST)
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+    else {
+        return refusal(StatusCode::BAD_REQUEST, "the request has no Host header");
+    };
+    if !access.host_allowed(&host) {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "this Host is not served here; the operator can allow it with --allow-host (http.allowed_hosts)",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|o| access.origin_allowed(o, &host));
+        if !allowed {
+            return refusal(
+                StatusCode::FORBIDDEN,
+                "requests from this Origin are not allowed; the operator can allow it with --allow-origin (http.allowed_origins)",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// The MCP endpoint: shutdown, bearer token, role, body size and rate, then
+/// the request runs with its identity and a [`ReplySlot`] in its extensions.
+pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
+    State(access): State<Arc<Access<S>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if access.stopping.is_cancelled() {
+        let mut response = refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; retry in a moment",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
+    let host = header_str(request.headers(), header::HOST)
+        .unwrap_or("localhost")
+        .to_owned();
+    let identity = if access.no_auth {
+        HttpIdentity {
+            name: NO_AUTH_NAME.to_owned(),
+            role: HttpRole::Agent,
+        }
+    } else {
+        let presented = header_str(request.headers(), header::AUTHORIZATION)
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty());
+        let found = match presented {
+            Some(token) => match access.identify(token).await {
+                Ok(found) => found,
+                Err(response) => return response,
+            },
+            None => None,
+        };
+        let Some(identity) = found else {
+            let text = if presented.is_some() {
+                "the bearer token is not valid (revoked, mistyped, or for another server)"
+            } else {
+                "this server needs `Authorization: Bearer <token>`: the shared token (MCP_BRIDGE_HTTP_TOKEN) or one from `mcp-bridge http-token create`"
+            };
+            let mut response = refusal(StatusCode::UNAUTHORIZED, text);
+            let error = presented.map(|_| "invalid_token");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, access.challenge(&host, error));
+            return response;
+        };
+        identity
+    };
+    if !identity.role.may_call_tools() {
+        let mut response = refusal(
+            StatusCode::FORBIDDEN,
+            "an observer token may not call MCP tools; use an agent or operator token",
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            access.challenge(&host, Some("insufficient_scope")),
+        );
+        return response;
+    }
+    let too_large = header_str(request.headers(), header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    if too_large {
+        return refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
+        );
+    }
+    if let Some(response) = access.spend(&identity.name) {
+        return response;
+    }
+    let in_flight = (request.method() == Method::POST).then(|| access.in_flight.enter());
+    let slot = ReplySlot::new(Arc::clone(&access.pages));
+    request.extensions_mut().insert(slot.clone());
+    request.extensions_mut().insert(identity);
+    let deleting = request.method() == Method::DELETE;
+    let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
+        t.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    });
+    let response = next.run(request).await;
+    // rmcp answers a body that is not JSON-RPC with 415, as if the media
+    // type were wrong; it is a parse error, so say that.
+    if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return parse_error();
+    }
+    // rmcp answers a session's DELETE with 202; the Python SDK (and RFC
+    // 9110 for a completed deletion) expects 200 or 204 and warns otherwise.
+    if deleting && response.status() == StatusCode::ACCEPTED {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let (mut parts, body) = response.into_parts();
+    if !slot.is_empty() {
+        // See `AckBody::size_hint`: a page's response ends only once acknowledged.
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    let body = AckBody::new(body, slot, Arc::clone(&access.bridge), in_flight);
+    Response::from_parts(parts, Body::new(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_port;
+
+    #[test]
+    fn ports_are_stripped_from_hosts() {
+        assert_eq!(strip_port("localhost:8765"), "localhost");
+        assert_eq!(strip_port("example.com"), "example.com");
+        assert_eq!(strip_port("[::1]:8765"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+    }
+}

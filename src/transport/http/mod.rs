@@ -1,0 +1,327 @@
+//! MCP over streamable HTTP (rmcp's server on axum), with optional TLS.
+//!
+//! One process serves many clients: clients speaking 2025-06-18 or
+//! 2025-11-25 get an MCP session (`Mcp-Session-Id`), each with its own
+//! [`BridgeServer`] and so its own bound conversation credentials; requests of
+//! the stateless 2026-07-28 protocol each get a fresh server, bound to
+//! nothing (they pass credentials explicitly). In front of it all sit the
+//! access rules of [`access`]. [`router`] builds the whole `axum::Router`, so
+//! another router (the web console) can be nested into it before serving.
+//!
+//! Shutdown: new requests get 503, waiting long-polls return an empty page,
+//! calls in flight finish and their responses are written (and their inbox
+//! pages acknowledged), then the sessions and connections close.
+
+mod access;
+mod written;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+pub use access::SHARED_TOKEN_NAME;
+
+use self::access::Access;
+use crate::config::HttpSettings;
+use crate::mcp::BridgeServer;
+use crate::service::Bridge;
+use crate::store::{HttpTokenStore, YoloStore};
+
+/// Where the MCP endpoint is mounted.
+pub const MCP_PATH: &str = "/mcp";
+
+/// The OAuth protected resource metadata of the MCP endpoint (RFC 9728).
+pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
+
+/// The same metadata at the host's root, for clients that look there first.
+const ROOT_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// Largest request body accepted, in bytes: just above the largest
+/// legitimate request (a 50 KiB message, escaped, with 100 paths of 4096
+/// characters is about 0.5 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long a shutdown waits for calls in flight before closing anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default address of `serve --http`.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8765";
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// TLS, when given.
+    pub tls: Option<TlsFiles>,
+    /// Plain HTTP on a non-loopback address, explicitly.
+    pub insecure_http: bool,
+    /// No bearer check (loopback only), explicitly.
+    pub no_auth: bool,
+    /// Settings from the config (token, allow-lists, limits).
+    pub settings: HttpSettings,
+}
+
+impl HttpOptions {
+    /// Refuses combinations that would expose the bridge: plain HTTP or no
+    /// authentication beyond loopback, or no token at all.
+    ///
+    /// # Errors
+    /// A sentence naming the flag that fixes it.
+    pub fn check(&self, named_tokens: usize) -> anyhow::Result<()> {
+        let loopback = self.addr.ip().is_loopback();
+        if !loopback && self.tls.is_none() && !self.insecure_http {
+            anyhow::bail!(
+                "{} is not a loopback address: give --tls-cert and --tls-key, or --insecure-http to send tokens and messages in clear text",
+                self.addr
+            );
+        }
+        if self.no_auth && !loopback {
+            anyhow::bail!("--no-auth is allowed only on a loopback address");
+        }
+        if !self.no_auth && self.settings.token.is_none() && named_tokens == 0 {
+            anyhow::bail!(
+                "no bearer token is configured: set MCP_BRIDGE_HTTP_TOKEN (or http.token), create one with `mcp-bridge http-token create NAME`, or pass --no-auth on a loopback address"
+            );
+        }
+        Ok(())
+    }
+
+    /// `Host` values the server answers to: loopback names, the bound
+    /// address, and the configured ones.
+    fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if !self.addr.ip().is_unspecified() {
+            hosts.push(match self.addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            });
+        }
+        hosts.extend(self.settings.allowed_hosts.iter().cloned());
+        hosts
+    }
+}
+
+/// The running server's handles that a router needs.
+pub struct Serving<S: HttpTokenStore + YoloStore> {
+    access: Arc<Access<S>>,
+    /// Cancelled to end every MCP session and SSE stream.
+    sessions: CancellationToken,
+    /// Cancelled to end waiting long-polls with an empty page.
+    long_polls: CancellationToken,
+}
+
+impl<S: HttpTokenStore + YoloStore> Serving<S> {
+    /// State for serving `bridge` with `options`.
+    pub fn new(bridge: Arc<Bridge<S>>, options: &HttpOptions) -> Self {
+        let access = Access::new(
+            bridge,
+            options.settings.token.clone(),
+            options.no_auth,
+            options.hosts(),
+            options.settings.allowed_origins.clone(),
+            options.settings.requests,
+            options.tls.is_some(),
+            CancellationToken::new(),
+        );
+        Self {
+            access: Arc::new(access),
+            sessions: CancellationToken::new(),
+            long_polls: CancellationToken::new(),
+        }
+    }
+
+    /// The whole application: `/mcp` and the metadata. Nest further routers
+    /// (e.g. `.nest("/console", console)`) before serving; the `Host` and
+    /// `Origin` checks of the returned router apply to them too when they are
+    /// added with [`Serving::protect`].
+    pub fn router(&self) -> Router {
+        // One template; each session (or stateless request) gets a fresh
+        // session state over its shared tool router.
+        let template = BridgeServer::new(Arc::clone(&self.access.bridge))
+            .with_shutdown(self.long_polls.clone());
+        let factory = move || Ok(template.new_session());
+        let config = StreamableHttpServerConfig::default()
+            .with_cancellation_token(self.sessions.clone())
+            // Checked by `access` before anything else, for every route.
+            .disable_allowed_hosts()
+            .disable_allowed_origins()
+            .with_json_response(true)
+            .with_max_request_body_bytes(MAX_BODY_BYTES);
+        let mcp =
+            StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);
+        let mcp =
+            Router::new()
+                .route_service(MCP_PATH, mcp)
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::clone(&self.access),
+                    access::check_caller::<S>,
+                ));
+        let metadata = Router::new()
+            .route(METADATA_PATH, get(metadata::<S>))
+            .route(ROOT_METADATA_PATH, get(metadata::<S>))
+            .with_state(Arc::clone(&self.access));
+        self.protect(mcp.merge(metadata))
+    }
+
+    /// `router` behind the `Host` and `Origin` checks.
+    pub fn protect(&self, router: Router) -> Router {
+        router.layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&self.access),
+            access::check_site::<S>,
+        ))
+    }
+
+    /// Shuts down in order: refuse new requests, end long-polls empty, let
+    /// calls in flight finish (bounded), then close sessions and streams.
+    pub async fn drain(&self) {
+        self.access.stopping.cancel();
+        self.long_polls.cancel();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.access.in_flight.idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("calls still running after {DRAIN_TIMEOUT:?}; closing anyway");
+        }
+        self.sessions.cancel();
+    }
+}
+
+/// RFC 9728 protected resource metadata: the resource, that tokens go in
+/// the `Authorization` header, and the roles a token may carry. No
+/// authorization server is named: tokens come from the operator.
+async fn metadata<S: HttpTokenStore + YoloStore>(
+    State(access): State<Arc<Access<S>>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if access.tls { "https" } else { "http" };
+    let body = serde_json::json!({
+        "resource": format!("{scheme}://{host}{MCP_PATH}"),
+        "resource_name": "mcp-bridge",
+        "authorization_servers": [],
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": ["agent", "operator", "observer"],
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Serves `router` (from [`Serving::router`]) on `options.addr` until
+/// `shutdown` resolves, then drains. Prints the URL it serves on to stderr.
+///
+/// # Errors
+/// When the address cannot be bound or the TLS files cannot be read.
+pub async fn serve<S: HttpTokenStore + YoloStore>(
+    serving: Serving<S>,
+    router: Router,
+    options: &HttpOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(options.addr)
+        .with_context(|| format!("cannot listen on {}", options.addr))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let app = router.into_make_service();
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let server = match &options.tls {
+        Some(files) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot use the TLS certificate {} with key {}",
+                        files.cert.display(),
+                        files.key.display()
+                    )
+                })?;
+            // Installed before the server says it is ready: SIGHUP's default
+            // action would end the process.
+            let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("cannot watch SIGHUP for certificate reloads")?;
+            tokio::spawn(reload_on_hangup(hangups, tls.clone(), files.clone()));
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new());
+            let server = axum_server::from_tcp(listener)?
+                .acceptor(acceptor)
+                .handle(handle.clone());
+            tokio::spawn(async move { server.serve(app).await })
+        }
+        None => {
+            // No Nagle: a response's last small write (an SSE event, the end
+            // of a chunked body) must not wait for the client's delayed ACK.
+            let server = axum_server::from_tcp(listener)?
+                .acceptor(axum_server::accept::NoDelayAcceptor::new())
+                .handle(handle.clone());
+            tokio::spawn(async move { server.serve(app).await })
+        }
+    };
+    // The one line scripts and tests read to learn the port (e.g. with :0).
+    eprintln!("mcp-bridge: serving MCP on {scheme}://{bound}{MCP_PATH}");
+    tracing::info!(address = %bound, tls = options.tls.is_some(), "serving MCP over HTTP");
+    tokio::pin!(server);
+    tokio::select! {
+        () = shutdown => {
+            tracing::info!("shutting down: finishing calls in flight");
+            serving.drain().await;
+            handle.graceful_shutdown(Some(Duration::from_secs(5)));
+            (&mut server).await.context("the HTTP server task failed")??;
+        }
+        ended = &mut server => {
+            ended.context("the HTTP server task failed")??;
+        }
+    }
+    Ok(())
+}
+
+/// Reloads the certificate and key on every SIGHUP; a failed reload keeps
+/// the previous pair and says why.
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    files: TlsFiles,
+) {
+    while hangups.recv().await.is_some() {
+        match tls.reload_from_pem_file(&files.cert, &files.key).await {
+            Ok(()) => tracing::info!(cert = %files.cert.display(), "reloaded the TLS certificate"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload the TLS certificate; keeping the previous one")
+            }
+        }
+    }
+}

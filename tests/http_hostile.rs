@@ -1,0 +1,344 @@
+//! Hostile HTTP: no token, a wrong or revoked token, an observer token, a
+//! foreign Origin or Host, an oversized or malformed body, plain HTTP off
+//! loopback, `--no-auth` off loopback. Each gets a clear status, and nothing
+//! in the store changes. TLS: served with a self-signed certificate made by
+//! the `openssl` CLI and reloaded on SIGHUP.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::util::*;
+use crate::util_http::*;
+
+fn initialize() -> String {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "hostile", "version": "1"}}
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_get_clear_statuses_and_change_nothing() {
+    let env = TestEnv::new("http_hostile");
+    let agent = make_token(&env, "agent-1", "agent");
+    let observer = make_token(&env, "watcher", "observer");
+    let revoked = make_token(&env, "old", "agent");
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let before = store_state(&env);
+    let create = stateless_call(
+        1,
+        "create_conversation",
+        json!({"my_role": "x", "partner_role": "y"}),
+    );
+
+    // No token: 401 with a challenge naming the resource metadata.
+    let answer = post(&server.url, None, STATELESS_HEADERS, create.clone()).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    let challenge = answer.header("www-authenticate").to_owned();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    let metadata_url = format!(
+        "http://{}/.well-known/oauth-protected-resource/mcp",
+        server.authority
+    );
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{challenge}"
+    );
+    assert!(!challenge.contains("error="), "{challenge}");
+
+    // The metadata (RFC 9728) needs no token and names the resource.
+    let metadata = get(&metadata_url, &[]).await;
+    assert_eq!(metadata.status, 200);
+    let metadata: serde_json::Value = serde_json::from_str(&metadata.body).expect("JSON");
+    assert_eq!(metadata["resource"], server.url);
+    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+
+    // A wrong token, one of the right length and prefix, and a non-bearer scheme.
+    let forged = format!("mcpb_{}", "0".repeat(64));
+    for bad in ["wrong", forged.as_str()] {
+        let answer = post(&server.url, Some(bad), STATELESS_HEADERS, create.clone()).await;
+        assert_eq!(answer.status, 401, "{bad}: {}", answer.body);
+        assert!(
+            answer
+                .header("www-authenticate")
+                .contains("error=\"invalid_token\"")
+        );
+    }
+    let basic = post(
+        &server.url,
+        None,
+        &[("authorization", "Basic YWdlbnQ6cHc=")],
+        create.clone(),
+    )
+    .await;
+    assert_eq!(basic.status, 401);
+
+    // Revoked: refused once the server's one-second cache has let it go.
+    let revoke = env
+        .bridge()
+        .args(["http-token", "revoke", "old", "--db"])
+        .arg(&env.db)
+        .output()
+        .expect("revoke");
+    assert!(revoke.status.success());
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let answer = post(&server.url, Some(&revoked), &[], initialize()).await;
+        if answer.status == 401 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "revoked token still accepted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Observer tokens are for the console, not the tools.
+    let answer = post(
+        &server.url,
+        Some(&observer),
+        STATELESS_HEADERS,
+        create.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(
+        answer
+            .header("www-authenticate")
+            .contains("insufficient_scope")
+    );
+
+    // Foreign Origin and Host: 403 before the token is even looked at.
+    let answer = post(
+        &server.url,
+        Some(&agent),
+        &[("origin", "https://evil.example")],
+        create.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("Origin"), "{}", answer.body);
+    let answer = post(
+        &server.url,
+        None,
+        &[("host", "evil.example")],
+        create.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("Host"), "{}", answer.body);
+    // The server's own origin is fine.
+    let own = format!("http://{}", server.authority);
+    let answer = post(
+        &server.url,
+        Some(&agent),
+        &[("origin", own.as_str())],
+        initialize(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    // Oversized: refused from Content-Length, and while streaming without it.
+    let huge = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{{\"pad\":\"{}\"}}}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let answer = post(&server.url, Some(&agent), STATELESS_HEADERS, huge.clone()).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    let chunks = futures_util::stream::iter(
+        huge.into_bytes()
+            .chunks(64 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    // The server may close the connection before the client has sent it all.
+    match try_post(
+        &server.url,
+        Some(&agent),
+        STATELESS_HEADERS,
+        reqwest::Body::wrap_stream(chunks),
+    )
+    .await
+    {
+        Ok(answer) => assert_eq!(answer.status, 413, "{}", answer.body),
+        Err(e) => eprintln!("streamed oversized body: connection closed early ({e})"),
+    }
+
+    // Malformed JSON: a JSON-RPC parse error, nothing run.
+    let answer = post(
+        &server.url,
+        Some(&agent),
+        STATELESS_HEADERS,
+        "{\"jsonrpc\": \"2.0\", \"id\": 1,",
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.message()["error"]["code"], -32700, "{}", answer.body);
+
+    assert_eq!(
+        store_state(&env),
+        before,
+        "a refused request changed the store"
+    );
+    assert_eq!(rows(&env, "conversations"), 0);
+    // The server still serves.
+    let client = server.client(Some(&agent)).await;
+    Conv::create(client.peer()).await;
+    drop(client);
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+    for secret in [&agent, &observer, &revoked] {
+        assert!(
+            !stderr.contains(secret.as_str()),
+            "a token leaked to stderr"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_and_no_auth_are_refused_off_loopback() {
+    let env = TestEnv::new("http_exposed");
+    let token = [("MCP_BRIDGE_HTTP_TOKEN", "shared-token-0123456789abcdef")];
+    let err = HttpServer::try_start(&env, "0.0.0.0:0", &[], &token)
+        .await
+        .err()
+        .expect("plain HTTP on 0.0.0.0 is refused");
+    assert!(
+        err.contains("--tls-cert") && err.contains("--insecure-http"),
+        "{err}"
+    );
+    let err = HttpServer::try_start(&env, "0.0.0.0:0", &["--insecure-http", "--no-auth"], &[])
+        .await
+        .err()
+        .expect("--no-auth on 0.0.0.0 is refused");
+    assert!(
+        err.contains("--no-auth is allowed only on a loopback address"),
+        "{err}"
+    );
+    let err = HttpServer::try_start(&env, "127.0.0.1:0", &[], &[])
+        .await
+        .err()
+        .expect("no token at all is refused");
+    assert!(err.contains("MCP_BRIDGE_HTTP_TOKEN"), "{err}");
+    // Explicitly insecure is allowed, and still needs a token.
+    let server = HttpServer::try_start(&env, "0.0.0.0:0", &["--insecure-http"], &token)
+        .await
+        .expect("--insecure-http serves");
+    let port = server
+        .authority
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_owned();
+    let answer = post(
+        &format!("http://127.0.0.1:{port}/mcp"),
+        None,
+        &[],
+        initialize(),
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    let (status, _) = server.terminate().await;
+    assert!(status.success());
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir` as `cert.pem`/`key.pem`.
+fn self_signed(dir: &std::path::Path, name: &str) {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .arg("-subj")
+        .arg(format!("/CN={name}"))
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `curl --cacert CA URL`: the subject CN the server presented, or the failure.
+fn curl_subject(ca: &std::path::Path, url: &str) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args(["-sS", "-v", "--max-time", "5", "--cacert"])
+        .arg(ca)
+        .arg(url)
+        .output()
+        .expect("run curl");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        return Err(err);
+    }
+    Ok(err
+        .lines()
+        .find_map(|l| l.split("subject: ").nth(1))
+        .unwrap_or_default()
+        .to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_and_reloads_the_certificate_on_sighup() {
+    let env = TestEnv::new("http_tls");
+    let certs = env.dir.join("certs");
+    std::fs::create_dir_all(&certs).expect("dir");
+    self_signed(&certs, "first");
+    let first_ca = env.dir.join("first.pem");
+    std::fs::copy(certs.join("cert.pem"), &first_ca).expect("copy");
+    let (cert, key) = (certs.join("cert.pem"), certs.join("key.pem"));
+    let token = [("MCP_BRIDGE_HTTP_TOKEN", "shared-token-0123456789abcdef")];
+    let args = [
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ];
+    let server = HttpServer::start(&env, &args, &token).await;
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let metadata = server
+        .url
+        .replace("/mcp", "/.well-known/oauth-protected-resource");
+    let subject = curl_subject(&first_ca, &metadata).expect("TLS with the first certificate");
+    assert!(subject.contains("first"), "{subject}");
+    // Plain HTTP to the TLS port gets no MCP answer.
+    let plain = reqwest::Client::new()
+        .get(metadata.replace("https://", "http://"))
+        .send()
+        .await;
+    assert!(plain.map(|r| r.status().as_u16() != 200).unwrap_or(true));
+
+    self_signed(&certs, "second");
+    server.signal(libc::SIGHUP);
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        match curl_subject(&cert, &metadata) {
+            Ok(subject) if subject.contains("second") => break,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the new certificate was not served: {other:?}\n{}",
+                server.stderr()
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}
