@@ -17,6 +17,7 @@ mod clients;
 mod config_cli;
 mod console;
 mod console_browser;
+mod console_mounted;
 mod console_util;
 mod console_yolo;
 mod crash;

@@ -9,10 +9,14 @@ use clap::Args;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::console::ConsoleOptions;
 use crate::store::sqlite::OpenMode;
 use crate::store::{HttpTokenStore, Store};
 use crate::transport;
 use crate::transport::http::{DEFAULT_ADDR, HttpOptions, Serving, TlsFiles};
+
+/// Where `serve --http --console` mounts the web console.
+const CONSOLE_PATH: &str = "/console";
 
 /// Flags of `serve` for the HTTP transport.
 #[derive(Debug, Args)]
@@ -38,6 +42,9 @@ pub struct HttpArgs {
     /// Also answer to this Host name or host:port (repeatable), e.g. bridge.example.com.
     #[arg(long, value_name = "HOST")]
     allow_host: Vec<String>,
+    /// Also serve the web console under /console (signed in with console tokens).
+    #[arg(long)]
+    console: bool,
 }
 
 impl HttpArgs {
@@ -51,10 +58,11 @@ impl HttpArgs {
                 || self.insecure_http
                 || self.no_auth
                 || !self.allow_origin.is_empty()
-                || !self.allow_host.is_empty();
+                || !self.allow_host.is_empty()
+                || self.console;
             if http_only {
                 anyhow::bail!(
-                    "--tls-cert, --tls-key, --insecure-http, --no-auth, --allow-origin and --allow-host need --http"
+                    "--tls-cert, --tls-key, --insecure-http, --no-auth, --allow-origin, --allow-host and --console need --http"
                 );
             }
             return Ok(None);
@@ -74,6 +82,7 @@ impl HttpArgs {
             _ => None,
         };
         Ok(Some(HttpOptions {
+            console: self.console,
             addr,
             tls,
             insecure_http: self.insecure_http,
@@ -109,7 +118,22 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
         options.check(named)?;
         tracing::info!(db = %app.db_path.display(), "serving MCP over HTTP");
         let serving = Serving::new(std::sync::Arc::clone(&app.bridge), &options);
-        let router = serving.router();
+        let mut router = serving.router();
+        if options.console {
+            // The console signs its users in itself (console tokens, not
+            // bearer tokens); the Host and Origin checks still apply.
+            let console = crate::console::app_router(
+                &app,
+                ConsoleOptions {
+                    base: CONSOLE_PATH.to_owned(),
+                    tls: options.tls.is_some(),
+                },
+            );
+            router = router.nest(CONSOLE_PATH, serving.protect(console)).route(
+                &format!("{CONSOLE_PATH}/"),
+                axum::routing::get(|| async { axum::response::Redirect::permanent(CONSOLE_PATH) }),
+            );
+        }
         let shutdown = transport::shutdown::armed();
         transport::http::serve(serving, router, &options, shutdown).await?;
         if let Err(e) = app.bridge.store().flush().await {

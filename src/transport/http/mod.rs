@@ -80,6 +80,8 @@ pub struct HttpOptions {
     pub no_auth: bool,
     /// Settings from the config (token, allow-lists, limits).
     pub settings: HttpSettings,
+    /// Whether the web console is mounted under `/console`.
+    pub console: bool,
 }
 
 impl HttpOptions {
