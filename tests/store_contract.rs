@@ -17,10 +17,11 @@ use mcp_bridge::config::Config;
 use mcp_bridge::domain::{ActionType, ParticipantKind, Side};
 use mcp_bridge::service::{
     Addressing, CheckMessages, Created, Layout, SendToPartner, ServiceError, SessionCredentials,
-    write_export,
+    console_token_hash, write_export,
 };
 use mcp_bridge::store::postgres::PgUrl;
 use mcp_bridge::store::sqlite::OpenMode;
+use mcp_bridge::store::{AuditQuery, ConsoleRole};
 
 use crate::util::EVENT_TIMEOUT;
 use crate::util_pg;
@@ -141,6 +142,7 @@ contract!(invite_redeemed_once_across_servers, invite_once);
 contract!(long_poll_woken_by_another_server, long_poll_wake);
 contract!(removed_sender_is_refused_by_every_server, removed_sender);
 contract!(texts_travel_verbatim_nul_included, verbatim);
+contract!(console_tokens_across_servers, console_tokens);
 
 /// Four senders on two servers and two readers of the one inbox on both:
 /// every message arrives exactly once, ids ascend, each sender's messages in
@@ -411,6 +413,102 @@ async fn removed_sender(db: Db) {
         refused.is_err(),
         "a removed participant's token must stop working"
     );
+}
+
+/// Console tokens: created through one server, listed, signed in with
+/// (found by hash, use recorded) and revoked through the other; a taken name
+/// (revoked or not) conflicts; the `console` actor's records keep the chain intact.
+async fn console_tokens(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let (admin, admin_secret) = one
+        .bridge
+        .console_token_create("ops-admin", ConsoleRole::Admin)
+        .await
+        .expect("create admin");
+    let (watcher, _) = one
+        .bridge
+        .console_token_create("watcher", ConsoleRole::Observer)
+        .await
+        .expect("create observer");
+    assert_eq!(admin.token_hash, console_token_hash(&admin_secret));
+    let taken = two
+        .bridge
+        .console_token_create("ops-admin", ConsoleRole::Observer)
+        .await;
+    assert!(
+        matches!(taken, Err(ServiceError::Conflict(_))),
+        "a taken name conflicts: {taken:?}"
+    );
+
+    let listed = two.bridge.console_token_list().await.expect("list");
+    let names: Vec<_> = listed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["ops-admin", "watcher"], "oldest first");
+    assert_eq!(listed[0].role, ConsoleRole::Admin);
+    assert_eq!(listed[1], watcher);
+    assert!(listed[0].last_used_at.is_none() && listed[0].revoked_at.is_none());
+
+    let user = two
+        .bridge
+        .console_authenticate(&admin_secret, "sign_in")
+        .await
+        .expect("sign in by hash");
+    assert_eq!(user.name, "ops-admin");
+    assert_eq!(user.role, ConsoleRole::Admin);
+    let used = one.bridge.console_token_list().await.expect("list")[0].clone();
+    assert!(used.last_used_at.is_some(), "the sign-in touched the token");
+    assert!(
+        matches!(
+            one.bridge.console_authenticate("mcpc_0000", "api").await,
+            Err(ServiceError::AuthFailed)
+        ),
+        "an unknown token is refused"
+    );
+
+    one.bridge
+        .console_token_revoke("ops-admin")
+        .await
+        .expect("revoke");
+    assert!(
+        matches!(
+            two.bridge.console_token_revoke("ops-admin").await,
+            Err(ServiceError::NotFound(_))
+        ),
+        "revoking twice finds nothing to revoke"
+    );
+    assert!(!two.bridge.console_still_valid(&user).await.expect("valid?"));
+    assert!(
+        matches!(
+            two.bridge.console_authenticate(&admin_secret, "api").await,
+            Err(ServiceError::AuthFailed)
+        ),
+        "a revoked token signs nobody in"
+    );
+    let revoked = two.bridge.console_token_list().await.expect("list")[0].clone();
+    assert!(revoked.revoked_at.is_some(), "revoking keeps the row");
+    assert!(
+        matches!(
+            one.bridge
+                .console_token_create("ops-admin", ConsoleRole::Admin)
+                .await,
+            Err(ServiceError::Conflict(_))
+        ),
+        "a revoked name stays taken"
+    );
+
+    let trail = one
+        .bridge
+        .audit_trail(AuditQuery {
+            conversation: None,
+            since: None,
+            action: Some("console sign_in".into()),
+            limit: 10,
+        })
+        .await
+        .expect("audit trail");
+    assert_eq!(trail.len(), 1, "one sign-in recorded");
+    assert_eq!(trail[0].draft.actor, "console");
+    let report = two.bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
 }
 
 /// Conversations move SQLite → PostgreSQL → SQLite through export/import

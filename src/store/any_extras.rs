@@ -1,6 +1,6 @@
 //! The console's tokens and the data keys on [`AnyStore`]: SQLite has both;
-//! this build's PostgreSQL backend has neither yet, and says so clearly
-//! instead of pretending (the console and `key rotate` refuse on it).
+//! PostgreSQL has the console's tokens, but not yet the data keys, and says
+//! so clearly instead of pretending (`key rotate` refuses on it).
 
 use super::StoreError;
 use super::admin::AuditFor;
@@ -29,13 +29,13 @@ impl ConsoleStore for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.create_console_token(token, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.create_console_token(token, audit).await,
         }
     }
     async fn console_tokens(&self) -> Result<Vec<ConsoleToken>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.console_tokens().await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.console_tokens().await,
         }
     }
     async fn console_token_by_hash(
@@ -44,7 +44,7 @@ impl ConsoleStore for AnyStore {
     ) -> Result<Option<ConsoleToken>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.console_token_by_hash(token_hash).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.console_token_by_hash(token_hash).await,
         }
     }
     async fn revoke_console_token(
@@ -55,13 +55,13 @@ impl ConsoleStore for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.revoke_console_token(name, at, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.revoke_console_token(name, at, audit).await,
         }
     }
     async fn touch_console_token(&self, name: String, at: Timestamp) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.touch_console_token(name, at).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.touch_console_token(name, at).await,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod admin;
 mod audit;
+mod console;
 mod db;
 mod listen;
 mod migrate;
