@@ -27,19 +27,19 @@ use crate::util::EVENT_TIMEOUT;
 use crate::util_pg;
 
 /// One database of either kind, with its key file.
-struct Db {
+pub(crate) struct Db {
     _tmp: tempfile::TempDir,
-    target: Target,
+    pub(crate) target: Target,
     key: PathBuf,
 }
 
-enum Target {
+pub(crate) enum Target {
     Sqlite(PathBuf),
     Postgres(PgUrl),
 }
 
 impl Db {
-    fn sqlite(test: &str) -> Db {
+    pub(crate) fn sqlite(test: &str) -> Db {
         let tmp = tempfile::Builder::new()
             .prefix(&format!("mcp-bridge-contract-{test}-"))
             .tempdir()
@@ -53,7 +53,7 @@ impl Db {
         }
     }
 
-    fn postgres(test: &str) -> Option<Db> {
+    pub(crate) fn postgres(test: &str) -> Option<Db> {
         let url = util_pg::fresh_db(test)?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!("mcp-bridge-contract-{test}-"))
@@ -68,7 +68,7 @@ impl Db {
     }
 
     /// A "server process" on this database with `env` as its MCP_BRIDGE_* settings.
-    fn open(&self, env: &[(&str, &str)]) -> App {
+    pub(crate) fn open(&self, env: &[(&str, &str)]) -> App {
         let config = Config::load(
             None,
             env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
@@ -83,9 +83,9 @@ impl Db {
     }
 }
 
-const NO_LIMITS: &[(&str, &str)] = &[("MCP_BRIDGE_RATE_LIMITS", "off")];
+pub(crate) const NO_LIMITS: &[(&str, &str)] = &[("MCP_BRIDGE_RATE_LIMITS", "off")];
 
-fn creds(created: &Created, side: Side) -> SessionCredentials {
+pub(crate) fn creds(created: &Created, side: Side) -> SessionCredentials {
     SessionCredentials {
         conversation: created.conversation.clone(),
         side,
@@ -97,7 +97,7 @@ fn creds(created: &Created, side: Side) -> SessionCredentials {
     }
 }
 
-fn text(message: &str) -> SendToPartner {
+pub(crate) fn text(message: &str) -> SendToPartner {
     SendToPartner {
         message: message.to_owned(),
         action_type: ActionType::Info,
@@ -106,7 +106,7 @@ fn text(message: &str) -> SendToPartner {
     }
 }
 
-fn check(wait_s: u64) -> CheckMessages {
+pub(crate) fn check(wait_s: u64) -> CheckMessages {
     CheckMessages {
         wait: Duration::from_secs(wait_s),
         limit: 100,
@@ -120,18 +120,19 @@ macro_rules! contract {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                super::$body(super::Db::sqlite(stringify!($name))).await;
+                super::$body($crate::store_contract::Db::sqlite(stringify!($name))).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                if let Some(db) = super::Db::postgres(stringify!($name)) {
+                if let Some(db) = $crate::store_contract::Db::postgres(stringify!($name)) {
                     super::$body(db).await;
                 }
             }
         }
     };
 }
+pub(crate) use contract;
 
 contract!(
     concurrent_senders_and_readers_exactly_once_in_order,
@@ -551,7 +552,8 @@ async fn export_import_moves_data_between_backends() {
     assert_eq!(first.messages.len(), 2);
     let exported = export_text(&lite).await;
 
-    let postgres = pg.open(NO_LIMITS);
+    // The key file is copied first: texts are sealed with it as they are imported.
+    let postgres = postgres_with_key(&pg, &sqlite);
     let imported = postgres
         .bridge
         .import(&exported)
@@ -662,7 +664,11 @@ async fn servers_starting_together_migrate_once() {
         url.expose(),
         "SELECT count(*), max(version) FROM mcp_bridge_schema",
     );
-    assert_eq!(versions, "1|1", "one schema version row");
+    assert_eq!(
+        versions,
+        format!("1|{}", mcp_bridge::store::postgres::SCHEMA_VERSION),
+        "one schema version row"
+    );
     for (i, app) in apps.iter().enumerate() {
         let created = app
             .bridge

@@ -38,6 +38,7 @@ mod secrets;
 mod setup;
 mod stand_in;
 mod store_contract;
+mod store_sealed;
 mod stress;
 mod sweep;
 mod sweep_clients;

@@ -1,6 +1,5 @@
-//! The console's tokens and the data keys on [`AnyStore`]: SQLite has both;
-//! PostgreSQL has the console's tokens, but not yet the data keys, and says
-//! so clearly instead of pretending (`key rotate` refuses on it).
+//! The console's tokens and the data keys on [`AnyStore`]: both backends
+//! have both; this only routes each call to the backend in use.
 
 use super::StoreError;
 use super::admin::AuditFor;
@@ -9,17 +8,6 @@ use super::console::{ConsoleStore, ConsoleToken};
 use super::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
-
-/// What a PostgreSQL database cannot do in this build.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{0} is not available on a PostgreSQL database in this build; use an SQLite database for it"
-)]
-pub struct NotOnPostgres(pub &'static str);
-
-fn not_on_postgres(what: &'static str) -> StoreError {
-    StoreError::Backend(Box::new(NotOnPostgres(what)))
-}
 
 impl ConsoleStore for AnyStore {
     async fn create_console_token(
@@ -70,7 +58,7 @@ impl DataKeyStore for AnyStore {
     async fn add_data_key(&self, at: Timestamp, audit: AuditDraft) -> Result<i64, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.add_data_key(at, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.add_data_key(at, audit).await,
         }
     }
     async fn reseal(
@@ -80,7 +68,7 @@ impl DataKeyStore for AnyStore {
     ) -> Result<(ResealCursor, Resealed), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.reseal(cursor, batch).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.reseal(cursor, batch).await,
         }
     }
     async fn retire_data_keys(
@@ -90,13 +78,13 @@ impl DataKeyStore for AnyStore {
     ) -> Result<Retired, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.retire_data_keys(at, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.retire_data_keys(at, audit).await,
         }
     }
     async fn data_key_census(&self) -> Result<KeyCensus, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.data_key_census().await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.data_key_census().await,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_console.sql"),
+    include_str!("../../../migrations/postgres/0003_data_keys.sql"),
 ];
 
 /// The schema version this build writes.
