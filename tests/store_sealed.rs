@@ -7,8 +7,10 @@
 use std::sync::Arc;
 
 use mcp_bridge::app::App;
-use mcp_bridge::domain::{Side, Status};
+use mcp_bridge::audit::AuditDraft;
+use mcp_bridge::domain::{Side, Status, Timestamp, YoloMode};
 use mcp_bridge::service::{Created, SendToPartner, UpdateStatus};
+use mcp_bridge::store::{Guard, Proposal, ProposalState, YoloStore};
 
 use crate::store_contract::{Db, NO_LIMITS, Target, check, contract, creds, text};
 use crate::util_pg;
@@ -45,17 +47,22 @@ fn exec(db: &Db, sql: &str) {
     }
 }
 
-/// Every sealed-column value stored: message contents and file lists, notes.
+/// Every sealed-column value stored: message contents and file lists,
+/// notes, proposed commands.
 fn stored_values(db: &Db) -> Vec<String> {
     raw(
         db,
         "SELECT convert_from(content, 'UTF8') FROM messages
          UNION ALL SELECT files FROM messages
-         UNION ALL SELECT convert_from(note, 'UTF8') FROM participants WHERE note IS NOT NULL",
+         UNION ALL SELECT convert_from(note, 'UTF8') FROM participants WHERE note IS NOT NULL
+         UNION ALL SELECT convert_from(command, 'UTF8') FROM yolo_proposals",
         "SELECT content FROM messages UNION ALL SELECT files FROM messages
-         UNION ALL SELECT note FROM participants WHERE note IS NOT NULL",
+         UNION ALL SELECT note FROM participants WHERE note IS NOT NULL
+         UNION ALL SELECT command FROM yolo_proposals",
     )
 }
+
+const PROPOSAL: &str = "proposal-0001";
 
 async fn conversation_with_texts(one: &App, marker: &str) -> Created {
     let created = one
@@ -83,6 +90,30 @@ async fn conversation_with_texts(one: &App, marker: &str) -> Created {
         )
         .await
         .expect("status");
+    let at = Timestamp::now();
+    let proposal = Proposal {
+        id: PROPOSAL.to_owned(),
+        conversation: created.conversation.clone(),
+        side: Side::A,
+        command: format!("echo {marker}"),
+        mode: YoloMode::Safe,
+        created_at: at,
+        state: ProposalState::Pending,
+        decided_at: None,
+        approval_expires_at: None,
+        used_at: None,
+    };
+    let guard = Guard {
+        at,
+        session: None,
+        quota: None,
+        audit: AuditDraft::new("mcp", "propose_command"),
+    };
+    one.bridge
+        .store()
+        .create_proposal(proposal, guard)
+        .await
+        .expect("propose");
     created
 }
 
@@ -113,6 +144,16 @@ async fn read_back(app: &App, created: &Created, marker: &str) {
         .await
         .expect("partner status");
     assert_eq!(seen.note, Some(format!("note {marker}")));
+    let proposal = app
+        .bridge
+        .store()
+        .proposal(PROPOSAL)
+        .await
+        .expect("proposal")
+        .expect("stored");
+    assert_eq!(proposal.command, format!("echo {marker}"));
+    let listed = app.bridge.store().proposals(None).await.expect("proposals");
+    assert_eq!(listed, [proposal]);
 }
 
 /// A marker sent through one server is nowhere in the raw columns, every
@@ -122,7 +163,11 @@ async fn sealed_at_rest(db: Db) {
     let marker = "MARKER-7f3a9c";
     let created = conversation_with_texts(&one, marker).await;
     let values = stored_values(&db);
-    assert_eq!(values.len(), 3 + 3 + 1, "contents, file lists, the note");
+    assert_eq!(
+        values.len(),
+        3 + 3 + 1 + 1,
+        "contents, file lists, the note, the command"
+    );
     for v in &values {
         assert!(!v.contains(marker), "plaintext at rest: {v}");
         assert!(v.starts_with("s1.1."), "sealed under epoch 1: {v}");
@@ -150,7 +195,7 @@ async fn rotation(db: Db) {
     );
     let before = one.bridge.data_key_census().await.expect("census");
     assert_eq!(before.epochs, [1]);
-    assert_eq!(before.sealed, [(1, 7)]);
+    assert_eq!(before.sealed, [(1, 8)]);
     assert_eq!(before.plaintext, 1);
 
     let batches = Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -167,8 +212,8 @@ async fn rotation(db: Db) {
         .expect("rotate");
     assert_eq!(rotation.epoch, 2);
     assert_eq!(
-        rotation.resealed.resealed, 8,
-        "7 sealed values and the legacy note"
+        rotation.resealed.resealed, 9,
+        "8 sealed values and the legacy note"
     );
     assert_eq!(rotation.resealed.were_plain, 1);
     assert_eq!(rotation.retired.retired, [1]);
@@ -180,7 +225,7 @@ async fn rotation(db: Db) {
 
     let after = two.bridge.data_key_census().await.expect("census");
     assert_eq!(after.epochs, [2]);
-    assert_eq!(after.sealed, [(2, 8)]);
+    assert_eq!(after.sealed, [(2, 9)]);
     assert_eq!(after.plaintext, 0);
     for v in stored_values(&db) {
         assert!(v.starts_with("s1.2."), "sealed under epoch 2: {v}");
@@ -199,7 +244,7 @@ async fn rotation(db: Db) {
         .await
         .expect("send");
     let census = one.bridge.data_key_census().await.expect("census");
-    assert_eq!(census.sealed, [(2, 9)]);
+    assert_eq!(census.sealed, [(2, 10)]);
     let report = one.bridge.verify_audit().await.expect("verify");
     assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
 }
