@@ -327,8 +327,9 @@ pub async fn check_pending(db: Db<'_>, message: &NewMessage, limit: u32) -> Resu
 
 /// Inserts a message and one pending delivery per recipient that is still an
 /// active participant, and wakes their long-polls at commit, in one
-/// statement. The caller holds the conversation's lock ([`lock_conversation`])
-/// and has checked the sender ([`lock_for_send`]).
+/// statement, after drawing the id and sealing the texts for it. The caller
+/// holds the conversation's lock ([`lock_conversation`]) and has checked the
+/// sender ([`lock_for_send`]).
 pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, StoreError> {
     let conversation = message.conversation.as_str();
     let files = serde_json::to_string(&message.files_involved)
