@@ -225,8 +225,13 @@ impl App {
                 )
             })?,
         };
-        let store = PgStore::open(url, config.durability, AuditKey::derive(&key))
-            .with_context(|| format!("cannot open database {url}"))?;
+        let store = PgStore::open(
+            url,
+            config.durability,
+            AuditKey::derive(&key),
+            Sealer::new(&key),
+        )
+        .with_context(|| format!("cannot open database {url}"))?;
         let db_path = key_file.with_file_name("postgres.db");
         Ok(Self::build(
             AnyStore::Postgres(store),

@@ -225,6 +225,21 @@ async fn management_commands_work_on_postgres_and_move_data_to_sqlite() {
     };
     let listed: serde_json::Value = serde_json::from_str(&run(&["list", "--json"])).expect("json");
     assert!(listed.to_string().contains(&conv.id), "{listed}");
+    // Encryption at rest by URL: a rotation moves every value to epoch 2.
+    let rotated: serde_json::Value =
+        serde_json::from_str(&run(&["key", "rotate", "--json"])).expect("json");
+    assert_eq!(rotated["epoch"], 2, "{rotated}");
+    assert_eq!(rotated["retired_epochs"], json!([1]), "{rotated}");
+    assert!(
+        rotated["database"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("postgres")),
+        "the database is named by its URL: {rotated}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&run(&["key", "status", "--json"])).expect("json");
+    assert_eq!(status["current_epoch"], 2, "{status}");
+    assert_eq!(status["plaintext"], 0, "{status}");
     let shown = run(&["show", &conv.id, "--json"]);
     assert!(shown.contains("kept across the move"), "{shown}");
     run(&["cleanup", "--dry-run"]);

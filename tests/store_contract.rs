@@ -17,28 +17,29 @@ use mcp_bridge::config::Config;
 use mcp_bridge::domain::{ActionType, ParticipantKind, Side};
 use mcp_bridge::service::{
     Addressing, CheckMessages, Created, Layout, SendToPartner, ServiceError, SessionCredentials,
-    write_export,
+    console_token_hash, write_export,
 };
 use mcp_bridge::store::postgres::PgUrl;
 use mcp_bridge::store::sqlite::OpenMode;
+use mcp_bridge::store::{AuditQuery, ConsoleRole};
 
 use crate::util::EVENT_TIMEOUT;
 use crate::util_pg;
 
 /// One database of either kind, with its key file.
-struct Db {
+pub(crate) struct Db {
     _tmp: tempfile::TempDir,
-    target: Target,
+    pub(crate) target: Target,
     key: PathBuf,
 }
 
-enum Target {
+pub(crate) enum Target {
     Sqlite(PathBuf),
     Postgres(PgUrl),
 }
 
 impl Db {
-    fn sqlite(test: &str) -> Db {
+    pub(crate) fn sqlite(test: &str) -> Db {
         let tmp = tempfile::Builder::new()
             .prefix(&format!("mcp-bridge-contract-{test}-"))
             .tempdir()
@@ -52,7 +53,7 @@ impl Db {
         }
     }
 
-    fn postgres(test: &str) -> Option<Db> {
+    pub(crate) fn postgres(test: &str) -> Option<Db> {
         let url = util_pg::fresh_db(test)?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!("mcp-bridge-contract-{test}-"))
@@ -67,7 +68,7 @@ impl Db {
     }
 
     /// A "server process" on this database with `env` as its MCP_BRIDGE_* settings.
-    fn open(&self, env: &[(&str, &str)]) -> App {
+    pub(crate) fn open(&self, env: &[(&str, &str)]) -> App {
         let config = Config::load(
             None,
             env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
@@ -82,9 +83,9 @@ impl Db {
     }
 }
 
-const NO_LIMITS: &[(&str, &str)] = &[("MCP_BRIDGE_RATE_LIMITS", "off")];
+pub(crate) const NO_LIMITS: &[(&str, &str)] = &[("MCP_BRIDGE_RATE_LIMITS", "off")];
 
-fn creds(created: &Created, side: Side) -> SessionCredentials {
+pub(crate) fn creds(created: &Created, side: Side) -> SessionCredentials {
     SessionCredentials {
         conversation: created.conversation.clone(),
         side,
@@ -96,7 +97,7 @@ fn creds(created: &Created, side: Side) -> SessionCredentials {
     }
 }
 
-fn text(message: &str) -> SendToPartner {
+pub(crate) fn text(message: &str) -> SendToPartner {
     SendToPartner {
         message: message.to_owned(),
         action_type: ActionType::Info,
@@ -105,7 +106,7 @@ fn text(message: &str) -> SendToPartner {
     }
 }
 
-fn check(wait_s: u64) -> CheckMessages {
+pub(crate) fn check(wait_s: u64) -> CheckMessages {
     CheckMessages {
         wait: Duration::from_secs(wait_s),
         limit: 100,
@@ -119,18 +120,19 @@ macro_rules! contract {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                super::$body(super::Db::sqlite(stringify!($name))).await;
+                super::$body($crate::store_contract::Db::sqlite(stringify!($name))).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                if let Some(db) = super::Db::postgres(stringify!($name)) {
+                if let Some(db) = $crate::store_contract::Db::postgres(stringify!($name)) {
                     super::$body(db).await;
                 }
             }
         }
     };
 }
+pub(crate) use contract;
 
 contract!(
     concurrent_senders_and_readers_exactly_once_in_order,
@@ -141,6 +143,7 @@ contract!(invite_redeemed_once_across_servers, invite_once);
 contract!(long_poll_woken_by_another_server, long_poll_wake);
 contract!(removed_sender_is_refused_by_every_server, removed_sender);
 contract!(texts_travel_verbatim_nul_included, verbatim);
+contract!(console_tokens_across_servers, console_tokens);
 
 /// Four senders on two servers and two readers of the one inbox on both:
 /// every message arrives exactly once, ids ascend, each sender's messages in
@@ -413,6 +416,102 @@ async fn removed_sender(db: Db) {
     );
 }
 
+/// Console tokens: created through one server, listed, signed in with
+/// (found by hash, use recorded) and revoked through the other; a taken name
+/// (revoked or not) conflicts; the `console` actor's records keep the chain intact.
+async fn console_tokens(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let (admin, admin_secret) = one
+        .bridge
+        .console_token_create("ops-admin", ConsoleRole::Admin)
+        .await
+        .expect("create admin");
+    let (watcher, _) = one
+        .bridge
+        .console_token_create("watcher", ConsoleRole::Observer)
+        .await
+        .expect("create observer");
+    assert_eq!(admin.token_hash, console_token_hash(&admin_secret));
+    let taken = two
+        .bridge
+        .console_token_create("ops-admin", ConsoleRole::Observer)
+        .await;
+    assert!(
+        matches!(taken, Err(ServiceError::Conflict(_))),
+        "a taken name conflicts: {taken:?}"
+    );
+
+    let listed = two.bridge.console_token_list().await.expect("list");
+    let names: Vec<_> = listed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["ops-admin", "watcher"], "oldest first");
+    assert_eq!(listed[0].role, ConsoleRole::Admin);
+    assert_eq!(listed[1], watcher);
+    assert!(listed[0].last_used_at.is_none() && listed[0].revoked_at.is_none());
+
+    let user = two
+        .bridge
+        .console_authenticate(&admin_secret, "sign_in")
+        .await
+        .expect("sign in by hash");
+    assert_eq!(user.name, "ops-admin");
+    assert_eq!(user.role, ConsoleRole::Admin);
+    let used = one.bridge.console_token_list().await.expect("list")[0].clone();
+    assert!(used.last_used_at.is_some(), "the sign-in touched the token");
+    assert!(
+        matches!(
+            one.bridge.console_authenticate("mcpc_0000", "api").await,
+            Err(ServiceError::AuthFailed)
+        ),
+        "an unknown token is refused"
+    );
+
+    one.bridge
+        .console_token_revoke("ops-admin")
+        .await
+        .expect("revoke");
+    assert!(
+        matches!(
+            two.bridge.console_token_revoke("ops-admin").await,
+            Err(ServiceError::NotFound(_))
+        ),
+        "revoking twice finds nothing to revoke"
+    );
+    assert!(!two.bridge.console_still_valid(&user).await.expect("valid?"));
+    assert!(
+        matches!(
+            two.bridge.console_authenticate(&admin_secret, "api").await,
+            Err(ServiceError::AuthFailed)
+        ),
+        "a revoked token signs nobody in"
+    );
+    let revoked = two.bridge.console_token_list().await.expect("list")[0].clone();
+    assert!(revoked.revoked_at.is_some(), "revoking keeps the row");
+    assert!(
+        matches!(
+            one.bridge
+                .console_token_create("ops-admin", ConsoleRole::Admin)
+                .await,
+            Err(ServiceError::Conflict(_))
+        ),
+        "a revoked name stays taken"
+    );
+
+    let trail = one
+        .bridge
+        .audit_trail(AuditQuery {
+            conversation: None,
+            since: None,
+            action: Some("console sign_in".into()),
+            limit: 10,
+        })
+        .await
+        .expect("audit trail");
+    assert_eq!(trail.len(), 1, "one sign-in recorded");
+    assert_eq!(trail[0].draft.actor, "console");
+    let report = two.bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
+}
+
 /// Conversations move SQLite → PostgreSQL → SQLite through export/import
 /// unchanged, unread state included, and keep working on each side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,7 +552,8 @@ async fn export_import_moves_data_between_backends() {
     assert_eq!(first.messages.len(), 2);
     let exported = export_text(&lite).await;
 
-    let postgres = pg.open(NO_LIMITS);
+    // The key file is copied first: texts are sealed with it as they are imported.
+    let postgres = postgres_with_key(&pg, &sqlite);
     let imported = postgres
         .bridge
         .import(&exported)
@@ -564,7 +664,11 @@ async fn servers_starting_together_migrate_once() {
         url.expose(),
         "SELECT count(*), max(version) FROM mcp_bridge_schema",
     );
-    assert_eq!(versions, "1|1", "one schema version row");
+    assert_eq!(
+        versions,
+        format!("1|{}", mcp_bridge::store::postgres::SCHEMA_VERSION),
+        "one schema version row"
+    );
     for (i, app) in apps.iter().enumerate() {
         let created = app
             .bridge

@@ -42,6 +42,8 @@ mod secrets;
 mod setup;
 mod stand_in;
 mod store_contract;
+mod store_http_tokens;
+mod store_sealed;
 mod stress;
 mod sweep;
 mod sweep_clients;

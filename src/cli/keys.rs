@@ -82,7 +82,7 @@ fn rotate(rotate: &RotateArgs) -> anyhow::Result<ExitCode> {
         output::write_json(
             &mut out,
             &json!({
-                "database": app.db_path,
+                "database": app.db_name,
                 "epoch": rotation.epoch,
                 "scanned": rotation.resealed.scanned,
                 "resealed": rotation.resealed.resealed,
@@ -95,7 +95,7 @@ fn rotate(rotate: &RotateArgs) -> anyhow::Result<ExitCode> {
         writeln!(
             out,
             "Rotated the data key of {} to epoch {}: {} value{} re-sealed ({} of them plaintext until now) out of {} read.",
-            app.db_path.display(),
+            app.db_name,
             rotation.epoch,
             rotation.resealed.resealed,
             if rotation.resealed.resealed == 1 {
@@ -153,7 +153,7 @@ fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
         output::write_json(
             &mut out,
             &json!({
-                "database": app.db_path,
+                "database": app.db_name,
                 "current_epoch": census.current,
                 "epochs": census.epochs,
                 "sealed": census.sealed.iter().map(|(e, n)| json!({"epoch": e, "values": n})).collect::<Vec<_>>(),

@@ -1,6 +1,5 @@
-//! The console's tokens, the data keys and named HTTP tokens on [`AnyStore`]: SQLite
-//! has all three; this build's PostgreSQL backend not yet, and says so clearly
-//! instead of pretending (the console and `key rotate` refuse on it).
+//! The console's tokens, the data keys and named HTTP tokens on [`AnyStore`]:
+//! both backends have all three; this only routes each call to the backend in use.
 
 use super::StoreError;
 use super::admin::AuditFor;
@@ -11,17 +10,6 @@ use super::http_token::{HttpToken, HttpTokenStore, NewHttpToken};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
 
-/// What a PostgreSQL database cannot do in this build.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{0} is not available on a PostgreSQL database in this build; use an SQLite database for it"
-)]
-pub struct NotOnPostgres(pub &'static str);
-
-fn not_on_postgres(what: &'static str) -> StoreError {
-    StoreError::Backend(Box::new(NotOnPostgres(what)))
-}
-
 impl ConsoleStore for AnyStore {
     async fn create_console_token(
         &self,
@@ -30,13 +18,13 @@ impl ConsoleStore for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.create_console_token(token, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.create_console_token(token, audit).await,
         }
     }
     async fn console_tokens(&self) -> Result<Vec<ConsoleToken>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.console_tokens().await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.console_tokens().await,
         }
     }
     async fn console_token_by_hash(
@@ -45,7 +33,7 @@ impl ConsoleStore for AnyStore {
     ) -> Result<Option<ConsoleToken>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.console_token_by_hash(token_hash).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.console_token_by_hash(token_hash).await,
         }
     }
     async fn revoke_console_token(
@@ -56,13 +44,13 @@ impl ConsoleStore for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.revoke_console_token(name, at, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.revoke_console_token(name, at, audit).await,
         }
     }
     async fn touch_console_token(&self, name: String, at: Timestamp) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.touch_console_token(name, at).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("the web console")),
+            AnyStore::Postgres(p) => p.touch_console_token(name, at).await,
         }
     }
 }
@@ -71,7 +59,7 @@ impl DataKeyStore for AnyStore {
     async fn add_data_key(&self, at: Timestamp, audit: AuditDraft) -> Result<i64, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.add_data_key(at, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.add_data_key(at, audit).await,
         }
     }
     async fn reseal(
@@ -81,7 +69,7 @@ impl DataKeyStore for AnyStore {
     ) -> Result<(ResealCursor, Resealed), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.reseal(cursor, batch).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.reseal(cursor, batch).await,
         }
     }
     async fn retire_data_keys(
@@ -91,20 +79,17 @@ impl DataKeyStore for AnyStore {
     ) -> Result<Retired, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.retire_data_keys(at, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.retire_data_keys(at, audit).await,
         }
     }
     async fn data_key_census(&self) -> Result<KeyCensus, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.data_key_census().await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("encryption at rest (key rotate)")),
+            AnyStore::Postgres(p) => p.data_key_census().await,
         }
     }
 }
 
-/// Named HTTP tokens live in SQLite only in this build. On PostgreSQL none can
-/// be created, so none exists: `serve --http` accepts the shared token
-/// (`MCP_BRIDGE_HTTP_TOKEN`) alone there.
 impl HttpTokenStore for AnyStore {
     async fn create_http_token(
         &self,
@@ -113,21 +98,19 @@ impl HttpTokenStore for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.create_http_token(token, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres(
-                "named HTTP tokens (serve --http takes the shared MCP_BRIDGE_HTTP_TOKEN there)",
-            )),
+            AnyStore::Postgres(p) => p.create_http_token(token, audit).await,
         }
     }
     async fn http_token_by_hash(&self, hash: [u8; 32]) -> Result<Option<HttpToken>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.http_token_by_hash(hash).await,
-            AnyStore::Postgres(_) => Ok(None),
+            AnyStore::Postgres(p) => p.http_token_by_hash(hash).await,
         }
     }
     async fn http_tokens(&self) -> Result<Vec<HttpToken>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.http_tokens().await,
-            AnyStore::Postgres(_) => Ok(Vec::new()),
+            AnyStore::Postgres(p) => p.http_tokens().await,
         }
     }
     async fn revoke_http_token(
@@ -138,7 +121,7 @@ impl HttpTokenStore for AnyStore {
     ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.revoke_http_token(name, at, audit).await,
-            AnyStore::Postgres(_) => Err(not_on_postgres("named HTTP tokens")),
+            AnyStore::Postgres(p) => p.revoke_http_token(name, at, audit).await,
         }
     }
 }

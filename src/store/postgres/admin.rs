@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::audit::{self, audit_query, walk_chain};
 use super::db::{Db, Write, get, pg_err};
+use super::keys::decoded;
 use super::ops::{self, PARTICIPANT_COLUMNS, decode_message, decode_participant};
 use super::{PgStore, in_tx};
 use crate::audit::{AuditDraft, AuditRecord};
@@ -20,6 +21,7 @@ use crate::store::admin::{
     ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
     RemovedConversation,
 };
+use crate::store::sealed::Sealer;
 use crate::store::{Conversation, StoreError};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -33,6 +35,7 @@ fn count(n: i64) -> u64 {
 /// Conversations with their participants, oldest first (all, or those in `ids`).
 async fn conversations(
     db: Db<'_>,
+    sealer: &Sealer,
     ids: Option<&[String]>,
 ) -> Result<Vec<Conversation>, StoreError> {
     let rows = db
@@ -46,27 +49,30 @@ async fn conversations(
             &[&ids],
         )
         .await?;
-    let mut out: Vec<Conversation> = Vec::new();
-    for row in &rows {
-        let id: String = get(row, 0)?;
-        if out.last().is_none_or(|c| c.id.as_str() != id) {
-            out.push(Conversation {
-                id: ConversationId::parse(&id).map_err(corrupt)?,
-                created_at: Timestamp::from_micros(get(row, 1)?),
-                expires_at: Timestamp::from_micros(get(row, 2)?),
-                participants: Vec::with_capacity(2),
-            });
+    decoded(db, sealer, |o| {
+        let mut out: Vec<Conversation> = Vec::new();
+        for row in &rows {
+            let id: String = get(row, 0)?;
+            if out.last().is_none_or(|c| c.id.as_str() != id) {
+                out.push(Conversation {
+                    id: ConversationId::parse(&id).map_err(corrupt)?,
+                    created_at: Timestamp::from_micros(get(row, 1)?),
+                    expires_at: Timestamp::from_micros(get(row, 2)?),
+                    participants: Vec::with_capacity(2),
+                });
+            }
+            let participant = decode_participant(o, &id, row, 3)?;
+            if let Some(c) = out.last_mut() {
+                c.participants.push(participant);
+            }
         }
-        let participant = decode_participant(row, 3)?;
-        if let Some(c) = out.last_mut() {
-            c.participants.push(participant);
-        }
-    }
-    Ok(out)
+        Ok(out)
+    })
+    .await
 }
 
-async fn summaries(db: Db<'_>) -> Result<Vec<ConversationSummary>, StoreError> {
-    let conversations = conversations(db, None).await?;
+async fn summaries(db: Db<'_>, sealer: &Sealer) -> Result<Vec<ConversationSummary>, StoreError> {
+    let conversations = conversations(db, sealer, None).await?;
     let mut totals: HashMap<String, (i64, i64)> = HashMap::new();
     for r in db
         .query(
@@ -112,12 +118,13 @@ async fn summaries(db: Db<'_>) -> Result<Vec<ConversationSummary>, StoreError> {
 
 async fn records(
     db: Db<'_>,
+    sealer: &Sealer,
     ids: Option<&[ConversationId]>,
 ) -> Result<Vec<ConversationRecord>, StoreError> {
     let wanted: Option<Vec<String>> =
         ids.map(|ids| ids.iter().map(|i| i.as_str().to_owned()).collect());
     let mut out = Vec::new();
-    for conversation in conversations(db, wanted.as_deref()).await? {
+    for conversation in conversations(db, sealer, wanted.as_deref()).await? {
         let id = conversation.id.as_str();
         let mut pending: HashMap<i64, Vec<Side>> = HashMap::new();
         for r in db
@@ -143,9 +150,14 @@ async fn records(
                 &[&id],
             )
             .await?;
+        let decoded_messages = decoded(db, sealer, |o| {
+            rows.iter()
+                .map(|r| decode_message(o, r))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
         let mut messages = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let message = decode_message(r)?;
+        for message in decoded_messages {
             if let Sender::Side(side) = message.from
                 && conversation.participant(side).is_none()
             {
@@ -168,7 +180,11 @@ async fn records(
 }
 
 /// The conversations expired at `now` that cleanup removes, with their counts.
-async fn expired(db: Db<'_>, now: Timestamp) -> Result<Vec<RemovedConversation>, StoreError> {
+async fn expired(
+    db: Db<'_>,
+    sealer: &Sealer,
+    now: Timestamp,
+) -> Result<Vec<RemovedConversation>, StoreError> {
     let at = now.as_micros();
     let rows = db
         .query(
@@ -182,7 +198,7 @@ async fn expired(db: Db<'_>, now: Timestamp) -> Result<Vec<RemovedConversation>,
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let id = ConversationId::parse(&get::<String>(r, 0)?).map_err(corrupt)?;
-        let conversation = ops::conversation(db, &id)
+        let conversation = ops::conversation(db, sealer, &id)
             .await?
             .ok_or_else(|| corrupt(format!("conversation {id} has no participants")))?;
         out.push(RemovedConversation {
@@ -202,7 +218,7 @@ async fn cleanup(
     audit_cutoff: Option<Timestamp>,
 ) -> Result<CleanupReport, StoreError> {
     let db = w.db();
-    let removed = expired(db, now).await?;
+    let removed = expired(db, w.sealer(), now).await?;
     const STALE: &str =
         "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > $1)";
     let at = now.as_micros();
@@ -254,7 +270,7 @@ impl AdminStore for PgStore {
     async fn conversation_summaries(&self) -> Result<Vec<ConversationSummary>, StoreError> {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
-        summaries(Db::Tx(&tx)).await
+        summaries(Db::Tx(&tx), &self.inner.sealer).await
     }
 
     async fn conversation_records(
@@ -263,7 +279,7 @@ impl AdminStore for PgStore {
     ) -> Result<Vec<ConversationRecord>, StoreError> {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
-        records(Db::Tx(&tx), ids.as_deref()).await
+        records(Db::Tx(&tx), &self.inner.sealer, ids.as_deref()).await
     }
 
     async fn audit_query(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
@@ -347,7 +363,7 @@ impl AdminStore for PgStore {
 }
 
 /// A read-only repeatable-read transaction: one snapshot for a whole listing.
-async fn snapshot(
+pub(super) async fn snapshot(
     client: &mut deadpool_postgres::Object,
 ) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
     client

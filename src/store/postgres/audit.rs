@@ -206,6 +206,7 @@ pub fn decode_audit(row: &Row) -> Result<Result<AuditRecord, UnreadableRecord>, 
         actor: match actor.as_str() {
             "mcp" => "mcp",
             "cli" => "cli",
+            "console" => "console",
             BRIDGE_ACTOR => BRIDGE_ACTOR,
             _ => "unknown",
         },

@@ -12,6 +12,7 @@ use tokio_postgres::{Row, Statement};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
 use crate::store::StoreError;
+use crate::store::sealed::{Sealer, Slot};
 
 /// Statement parameters.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -35,22 +36,6 @@ pub fn pg_err(e: tokio_postgres::Error) -> StoreError {
 /// Reads column `i` of `row`.
 pub fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
     row.try_get(i).map_err(pg_err)
-}
-
-/// Reads column `i` of `row`, a BYTEA holding UTF-8 text (see the schema).
-pub fn text(row: &Row, i: usize) -> Result<String, StoreError> {
-    String::from_utf8(get::<Vec<u8>>(row, i)?)
-        .map_err(|e| StoreError::Corrupt(format!("column {i} is not UTF-8: {e}")))
-}
-
-/// Reads column `i` of `row`, an optional BYTEA holding UTF-8 text.
-pub fn opt_text(row: &Row, i: usize) -> Result<Option<String>, StoreError> {
-    get::<Option<Vec<u8>>>(row, i)?
-        .map(|b| {
-            String::from_utf8(b)
-                .map_err(|e| StoreError::Corrupt(format!("column {i} is not UTF-8: {e}")))
-        })
-        .transpose()
 }
 
 /// Where statements run: a pooled client (reads) or a transaction.
@@ -116,20 +101,46 @@ pub struct Write<'c> {
     pub(super) tx: Transaction<'c>,
     audit: Mutex<Vec<(Timestamp, AuditDraft)>>,
     wake: Mutex<Vec<String>>,
+    sealer: Sealer,
+    /// The current data-key epoch, read once in this transaction.
+    epoch: Mutex<Option<i64>>,
 }
 
 impl<'c> Write<'c> {
-    pub(super) fn new(tx: Transaction<'c>) -> Self {
+    pub(super) fn new(tx: Transaction<'c>, sealer: Sealer) -> Self {
         Self {
             tx,
             audit: Mutex::new(Vec::new()),
             wake: Mutex::new(Vec::new()),
+            sealer,
+            epoch: Mutex::new(None),
         }
     }
 
     /// Statements inside this transaction.
     pub fn db(&self) -> Db<'_> {
         Db::Tx(&self.tx)
+    }
+
+    /// The sealer values written and read in this transaction go through.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// The current data-key epoch, read (and learnt) once per transaction.
+    pub async fn epoch(&self) -> Result<i64, StoreError> {
+        if let Some(epoch) = *lock(&self.epoch) {
+            return Ok(epoch);
+        }
+        let epoch = super::keys::current_epoch(&self.tx, &self.sealer).await?;
+        *lock(&self.epoch) = Some(epoch);
+        Ok(epoch)
+    }
+
+    /// Seals `plain` for `slot` under the current epoch.
+    pub async fn seal(&self, slot: Slot<'_>, plain: &str) -> Result<String, StoreError> {
+        let epoch = self.epoch().await?;
+        self.sealer.seal(epoch, slot, plain)
     }
 
     /// Appends `draft` to the audit chain when this transaction commits.

@@ -9,7 +9,12 @@ use crate::audit::AuditKey;
 use crate::store::StoreError;
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_console.sql"),
+    include_str!("../../../migrations/postgres/0003_data_keys.sql"),
+    include_str!("../../../migrations/postgres/0004_http_tokens.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

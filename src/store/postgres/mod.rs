@@ -9,7 +9,10 @@
 
 mod admin;
 mod audit;
+mod console;
 mod db;
+mod http_token;
+mod keys;
 mod listen;
 mod migrate;
 mod ops;
@@ -33,6 +36,7 @@ use super::signal::ChangeHub;
 use super::spool::{self, AuditSpool};
 use crate::audit::{AuditDraft, AuditKey};
 use crate::domain::Timestamp;
+use crate::store::sealed::Sealer;
 use crate::store::sqlite::Durability;
 
 /// Runs `$body` (an expression using the [`Write`] `$w`) in a write
@@ -40,7 +44,10 @@ use crate::store::sqlite::Durability;
 macro_rules! in_tx {
     ($store:expr, |$w:ident| $body:expr) => {{
         let mut client = $store.client().await?;
-        let $w = Write::new(client.transaction().await.map_err(pg_err)?);
+        let $w = Write::new(
+            client.transaction().await.map_err(pg_err)?,
+            $store.inner.sealer.clone(),
+        );
         let result = async { $body }.await;
         $store.finish($w, result).await
     }};
@@ -63,6 +70,7 @@ struct Inner {
     listening: OnceLock<()>,
     spool: Arc<AuditSpool>,
     audit_key: AuditKey,
+    sealer: Sealer,
 }
 
 impl Drop for Inner {
@@ -145,6 +153,7 @@ impl PgStore {
         url: &PgUrl,
         durability: Durability,
         audit_key: AuditKey,
+        sealer: Sealer,
     ) -> Result<Self, StoreError> {
         let mut config: tokio_postgres::Config = url
             .expose()
@@ -192,6 +201,7 @@ impl PgStore {
                 listening: OnceLock::new(),
                 spool: Arc::new(AuditSpool::default()),
                 audit_key,
+                sealer,
             }),
         })
     }

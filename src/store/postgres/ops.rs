@@ -6,11 +6,13 @@ use std::collections::HashMap;
 
 use tokio_postgres::Row;
 
-use super::db::{Db, Write, get, opt_text, text};
+use super::db::{Db, Write, get};
+use super::keys::{Opener, decoded};
 use crate::domain::{
     ActionType, ConversationId, Message, ParticipantKind, Sender, Side, Status, Timestamp,
 };
 use crate::ratelimit::{self, Quota, Window};
+use crate::store::sealed::{Column, EMPTY_LIST, Sealer, Slot, note_row};
 use crate::store::{
     Conversation, Guard, Lease, NewConversation, NewMessage, Page, PageFill, PageLimit,
     Participant, Pending, Receipt, StatusRecord, StoreError,
@@ -24,8 +26,14 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 pub const PARTICIPANT_COLUMNS: &str =
     "p.side, p.role, p.kind, p.status, p.note, p.status_at, p.joined_at, p.removed_at";
 
-/// Decodes the [`PARTICIPANT_COLUMNS`] starting at column `at`.
-pub fn decode_participant(row: &Row, at: usize) -> Result<Participant, StoreError> {
+/// Decodes the [`PARTICIPANT_COLUMNS`] starting at column `at`, of a
+/// participant of `conversation` (its note is sealed for that row).
+pub fn decode_participant(
+    o: &Opener<'_>,
+    conversation: &str,
+    row: &Row,
+    at: usize,
+) -> Result<Participant, StoreError> {
     let side: String = get(row, at)?;
     let kind: String = get(row, at + 2)?;
     let status: Option<String> = get(row, at + 3)?;
@@ -33,7 +41,14 @@ pub fn decode_participant(row: &Row, at: usize) -> Result<Participant, StoreErro
         None => None,
         Some(s) => Some(StatusRecord {
             status: Status::parse(&s).map_err(corrupt)?,
-            note: opt_text(row, at + 4)?,
+            note: get::<Option<Vec<u8>>>(row, at + 4)?
+                .map(|note| {
+                    o.open_bytes(
+                        Slot::new(Column::StatusNote, &note_row(conversation, &side)),
+                        note,
+                    )
+                })
+                .transpose()?,
             updated_at: Timestamp::from_micros(
                 get::<Option<i64>>(row, at + 5)?.unwrap_or_default(),
             ),
@@ -77,15 +92,22 @@ fn decode_sides(text: Option<String>) -> Result<Option<Vec<Side>>, StoreError> {
 pub const MESSAGE_COLUMNS: &str = "m.id, m.from_side, m.action_type, m.content, m.files, m.created_at, COALESCE(p.role, 'system'), m.recipients";
 
 /// Decodes [`MESSAGE_COLUMNS`].
-pub fn decode_message(row: &Row) -> Result<Message, StoreError> {
+pub fn decode_message(o: &Opener<'_>, row: &Row) -> Result<Message, StoreError> {
+    let id: i64 = get(row, 0)?;
+    let key = id.to_string();
     let from: String = get(row, 1)?;
     let action: String = get(row, 2)?;
     let files: String = get(row, 4)?;
+    let files = if files == EMPTY_LIST {
+        files
+    } else {
+        o.open(Slot::new(Column::MessageFiles, &key), files)?
+    };
     Ok(Message {
-        id: get(row, 0)?,
+        id,
         from: Sender::parse(&from).map_err(corrupt)?,
         action_type: ActionType::parse(&action).map_err(corrupt)?,
-        content: text(row, 3)?,
+        content: o.open_bytes(Slot::new(Column::MessageContent, &key), get(row, 3)?)?,
         files_involved: serde_json::from_str(&files).map_err(corrupt)?,
         created_at: Timestamp::from_micros(get(row, 5)?),
         from_role: get(row, 6)?,
@@ -96,6 +118,7 @@ pub fn decode_message(row: &Row) -> Result<Message, StoreError> {
 /// Reads a conversation with its participants.
 pub async fn conversation(
     db: Db<'_>,
+    sealer: &Sealer,
     id: &ConversationId,
 ) -> Result<Option<Conversation>, StoreError> {
     let rows = db
@@ -108,21 +131,25 @@ pub async fn conversation(
             &[&id.as_str()],
         )
         .await?;
-    let mut found: Option<Conversation> = None;
-    for row in &rows {
-        if found.is_none() {
-            found = Some(Conversation {
-                id: id.clone(),
-                created_at: Timestamp::from_micros(get(row, 0)?),
-                expires_at: Timestamp::from_micros(get(row, 1)?),
-                participants: Vec::with_capacity(2),
-            });
+    decoded(db, sealer, |o| {
+        let mut found: Option<Conversation> = None;
+        for row in &rows {
+            if found.is_none() {
+                found = Some(Conversation {
+                    id: id.clone(),
+                    created_at: Timestamp::from_micros(get(row, 0)?),
+                    expires_at: Timestamp::from_micros(get(row, 1)?),
+                    participants: Vec::with_capacity(2),
+                });
+            }
+            if let Some(c) = found.as_mut() {
+                c.participants
+                    .push(decode_participant(o, id.as_str(), row, 2)?);
+            }
         }
-        if let Some(c) = found.as_mut() {
-            c.participants.push(decode_participant(row, 2)?);
-        }
-    }
-    Ok(found)
+        Ok(found)
+    })
+    .await
 }
 
 /// Locks a conversation's row until commit: sends to it, and joins, queue
@@ -300,12 +327,26 @@ pub async fn check_pending(db: Db<'_>, message: &NewMessage, limit: u32) -> Resu
 
 /// Inserts a message and one pending delivery per recipient that is still an
 /// active participant, and wakes their long-polls at commit, in one
-/// statement. The caller holds the conversation's lock ([`lock_conversation`])
-/// and has checked the sender ([`lock_for_send`]).
+/// statement, after drawing the id and sealing the texts for it. The caller
+/// holds the conversation's lock ([`lock_conversation`]) and has checked the
+/// sender ([`lock_for_send`]).
 pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, StoreError> {
     let conversation = message.conversation.as_str();
     let files = serde_json::to_string(&message.files_involved)
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    // The id is bound into the sealed values, so it is drawn first (under
+    // the conversation's lock, so still in commit order).
+    let id: i64 = get(&w.db().one("SELECT nextval('message_ids')", &[]).await?, 0)?;
+    let key = id.to_string();
+    let content = w
+        .seal(Slot::new(Column::MessageContent, &key), &message.content)
+        .await?;
+    let files = if files == EMPTY_LIST {
+        files
+    } else {
+        w.seal(Slot::new(Column::MessageFiles, &key), &files)
+            .await?
+    };
     let sides: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
     let wake = format!("{conversation}:{}", encode_sides(&message.deliver_to));
     let row = w
@@ -313,7 +354,7 @@ pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, 
         .one(
             "WITH m AS (
                  INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
-                 VALUES (nextval('message_ids'), $1, $2, $3, $4, $5, $6, $7) RETURNING id
+                 VALUES ($11, $1, $2, $3, $4, $5, $6, $7) RETURNING id
              ), d AS (
                  INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
                  SELECT p.conversation_id, p.side, m.id FROM participants p, m
@@ -324,13 +365,14 @@ pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, 
                 &conversation,
                 &message.from.as_str(),
                 &message.action_type.as_str(),
-                &message.content.as_bytes(),
+                &content.as_bytes(),
                 &files,
                 &message.created_at.as_micros(),
                 &encode_sides(&message.to),
                 &sides,
                 &super::listen::CHANNEL,
                 &wake,
+                &id,
             ],
         )
         .await?;
@@ -378,6 +420,7 @@ pub async fn lock_inbox(db: Db<'_>, conversation: &str, recipient: Side) -> Resu
 /// inbox lock ([`lock_inbox`]). Same rules as SQLite's `take_messages`.
 pub async fn take_messages(
     db: Db<'_>,
+    sealer: &Sealer,
     conversation: &ConversationId,
     recipient: Side,
     limit: PageLimit,
@@ -402,12 +445,16 @@ pub async fn take_messages(
             ],
         )
         .await?;
-    let mut fill = PageFill::new(limit, now);
-    for row in &rows {
-        if !fill.offer(get(row, 8)?, || decode_message(row))? {
-            break;
+    let fill = decoded(db, sealer, |o| {
+        let mut fill = PageFill::new(limit, now);
+        for row in &rows {
+            if !fill.offer(get(row, 8)?, || decode_message(o, row))? {
+                break;
+            }
         }
-    }
+        Ok(fill)
+    })
+    .await?;
     let PageFill { messages, more, .. } = fill;
     let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
         return Ok(Page::default());
@@ -497,19 +544,27 @@ pub async fn pending(
 
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
 pub async fn set_status(
-    db: Db<'_>,
+    w: &Write<'_>,
     conversation: &ConversationId,
     side: Side,
     status: &StatusRecord,
 ) -> Result<(), StoreError> {
-    let changed = db
+    let note = match &status.note {
+        Some(note) => {
+            let row = note_row(conversation.as_str(), side.as_str());
+            Some(w.seal(Slot::new(Column::StatusNote, &row), note).await?)
+        }
+        None => None,
+    };
+    let changed = w
+        .db()
         .exec(
             "UPDATE participants SET status = $3, note = $4, status_at = $5 WHERE conversation_id = $1 AND side = $2",
             &[
                 &conversation.as_str(),
                 &side.as_str(),
                 &status.status.as_str(),
-                &status.note.as_deref().map(str::as_bytes),
+                &note.as_deref().map(str::as_bytes),
                 &status.updated_at.as_micros(),
             ],
         )

@@ -17,7 +17,7 @@ use crate::store::{
 impl Store for PgStore {
     async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
         let client = self.client().await?;
-        ops::conversation(Db::Client(&client), id).await
+        ops::conversation(Db::Client(&client), &self.inner.sealer, id).await
     }
 
     async fn create_conversation(
@@ -70,8 +70,16 @@ impl Store for PgStore {
         in_tx!(self, |w| {
             ops::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
             ops::spend_quota(w.db(), &guard).await?;
-            let page =
-                ops::take_messages(w.db(), &conversation, recipient, limit, lease, now).await?;
+            let page = ops::take_messages(
+                w.db(),
+                w.sealer(),
+                &conversation,
+                recipient,
+                limit,
+                lease,
+                now,
+            )
+            .await?;
             if page.messages.is_empty() && !final_attempt {
                 return Ok(None);
             }
@@ -123,7 +131,7 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         in_tx!(self, |w| {
             ops::spend_quota(w.db(), &guard).await?;
-            ops::set_status(w.db(), &conversation, side, &status).await?;
+            ops::set_status(&w, &conversation, side, &status).await?;
             w.audit(guard.at, guard.audit);
             Ok(())
         })
@@ -136,7 +144,7 @@ impl Store for PgStore {
     ) -> Result<Conversation, StoreError> {
         in_tx!(self, |w| {
             ops::spend_quota(w.db(), &guard).await?;
-            let found = ops::conversation(w.db(), &conversation)
+            let found = ops::conversation(w.db(), w.sealer(), &conversation)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             w.audit(guard.at, guard.audit);
@@ -193,7 +201,14 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Unread, StoreError> {
         let client = self.client().await?;
-        team::peek_unread(Db::Client(&client), conversation, side, limit).await
+        team::peek_unread(
+            Db::Client(&client),
+            &self.inner.sealer,
+            conversation,
+            side,
+            limit,
+        )
+        .await
     }
 
     async fn record_binding(&self, binding: ClientBinding) -> Result<(), StoreError> {

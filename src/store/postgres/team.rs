@@ -2,10 +2,12 @@
 //! conversation's lock), removal, unread previews and client bindings.
 
 use super::db::{Db, Write, get};
+use super::keys::decoded;
 use super::ops::{self, MESSAGE_COLUMNS};
 use crate::audit::Outcome;
 use crate::domain::{ConversationId, MAX_SESSIONS, ParticipantKind, Side, Timestamp};
 use crate::ratelimit::Quota;
+use crate::store::sealed::Sealer;
 use crate::store::{
     ClientBinding, Guard, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, StoreError, Unread,
 };
@@ -142,7 +144,7 @@ pub async fn redeem_invite(
     draft.side = Some(side.as_str().to_owned());
     draft.detail = Some(format!("joined as {kind}"));
     w.audit(guard.at, draft);
-    let conversation = ops::conversation(db, &id)
+    let conversation = ops::conversation(db, w.sealer(), &id)
         .await?
         .ok_or(StoreError::NotFound)?;
     Ok(Some(Joined { conversation, side }))
@@ -177,6 +179,7 @@ pub async fn remove_participant(
 /// Counts `side`'s undelivered messages and reads the oldest `limit`.
 pub async fn peek_unread(
     db: Db<'_>,
+    sealer: &Sealer,
     conversation: &ConversationId,
     side: Side,
     limit: u32,
@@ -210,10 +213,12 @@ pub async fn peek_unread(
             &[&conversation.as_str(), &side.as_str(), &i64::from(limit)],
         )
         .await?;
-    let first = rows
-        .iter()
-        .map(ops::decode_message)
-        .collect::<Result<_, _>>()?;
+    let first = decoded(db, sealer, |o| {
+        rows.iter()
+            .map(|r| ops::decode_message(o, r))
+            .collect::<Result<_, _>>()
+    })
+    .await?;
     Ok(Unread {
         count,
         newest,

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 use tokio_postgres::Row;
 
-use super::db::{Db, Write, get, pg_err, text as utf8};
+use super::db::{Db, Write, get, pg_err};
+use super::keys::{Opener, decoded};
 use super::{PgStore, in_tx, ops};
 use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
+use crate::store::sealed::{Column, Sealer, Slot};
 use crate::store::{
     Activation, ActivationRequest, ActivationState, Guard, NewMessage, NewSnapshot, Proposal,
     ProposalState, Redemption, Snapshot, StoreError, YoloStore,
@@ -46,13 +48,15 @@ fn decode_activation(row: &Row) -> Result<Activation, StoreError> {
 
 const PROPOSAL_COLUMNS: &str = "id, conversation_id, side, command, mode, created_at, state, decided_at, approval_expires_at, used_at";
 
-fn decode_proposal(row: &Row) -> Result<Proposal, StoreError> {
+fn decode_proposal(o: &Opener<'_>, row: &Row) -> Result<Proposal, StoreError> {
     let text = |i| get::<String>(row, i);
+    let id = text(0)?;
+    let command = o.open_bytes(Slot::new(Column::ProposalCommand, &id), get(row, 3)?)?;
     Ok(Proposal {
-        id: text(0)?,
+        id,
         conversation: ConversationId::parse(&text(1)?).map_err(|_| corrupt("proposal"))?,
         side: Side::parse(&text(2)?).map_err(|_| corrupt("proposal"))?,
-        command: utf8(row, 3)?,
+        command,
         mode: YoloMode::parse(&text(4)?).map_err(|_| corrupt("proposal"))?,
         created_at: Timestamp::from_micros(get(row, 5)?),
         state: ProposalState::parse(&text(6)?).ok_or_else(|| corrupt("proposal"))?,
@@ -62,15 +66,21 @@ fn decode_proposal(row: &Row) -> Result<Proposal, StoreError> {
     })
 }
 
-async fn find_proposal(db: Db<'_>, id: &str) -> Result<Option<Proposal>, StoreError> {
-    db.opt(
-        &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE id = $1"),
-        &[&id],
-    )
-    .await?
-    .as_ref()
-    .map(decode_proposal)
-    .transpose()
+async fn find_proposal(
+    db: Db<'_>,
+    sealer: &Sealer,
+    id: &str,
+) -> Result<Option<Proposal>, StoreError> {
+    let row = db
+        .opt(
+            &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE id = $1"),
+            &[&id],
+        )
+        .await?;
+    decoded(db, sealer, |o| {
+        row.as_ref().map(|r| decode_proposal(o, r)).transpose()
+    })
+    .await
 }
 
 /// Moves a pending proposal to `state`; [`StoreError::Conflict`] when it is not pending.
@@ -91,7 +101,13 @@ async fn decide(
         .await?;
     match changed {
         1 => Ok(()),
-        _ if find_proposal(db, id).await?.is_none() => Err(StoreError::NotFound),
+        _ if db
+            .opt("SELECT 1 FROM yolo_proposals WHERE id = $1", &[&id])
+            .await?
+            .is_none() =>
+        {
+            Err(StoreError::NotFound)
+        }
         _ => Err(StoreError::Conflict(format!(
             "proposal {id} is no longer pending"
         ))),
@@ -121,10 +137,11 @@ async fn redeem(
             &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = $1"),
             &[&token_hash],
         )
-        .await?
-        .as_ref()
-        .map(decode_proposal)
-        .transpose()?;
+        .await?;
+    let found = decoded(db, w.sealer(), |o| {
+        found.as_ref().map(|r| decode_proposal(o, r)).transpose()
+    })
+    .await?;
     let verdict = match Redemption::judge(found.as_ref(), conversation, command, guard.at) {
         Ok(()) => found.ok_or(Redemption::Unknown),
         Err(refusal) => Err(refusal),
@@ -281,6 +298,9 @@ impl YoloStore for PgStore {
         in_tx!(self, |w| {
             ops::spend_quota(w.db(), &guard).await?;
             let p = &proposal;
+            let command = w
+                .seal(Slot::new(Column::ProposalCommand, &p.id), &p.command)
+                .await?;
             w.db()
                 .exec(
                     "INSERT INTO yolo_proposals (id, conversation_id, side, command, mode, created_at, state)
@@ -289,7 +309,7 @@ impl YoloStore for PgStore {
                         &p.id,
                         &p.conversation.as_str(),
                         &p.side.as_str(),
-                        &p.command.as_bytes(),
+                        &command.as_bytes(),
                         &p.mode.as_str(),
                         &p.created_at.as_micros(),
                     ],
@@ -302,7 +322,7 @@ impl YoloStore for PgStore {
 
     async fn proposal(&self, id: &str) -> Result<Option<Proposal>, StoreError> {
         let client = self.client().await?;
-        find_proposal(Db::Client(&client), id).await
+        find_proposal(Db::Client(&client), &self.inner.sealer, id).await
     }
 
     async fn proposals(
@@ -310,17 +330,19 @@ impl YoloStore for PgStore {
         conversation: Option<ConversationId>,
     ) -> Result<Vec<Proposal>, StoreError> {
         let client = self.client().await?;
-        Db::Client(&client)
+        let db = Db::Client(&client);
+        let rows = db
             .query(
                 &format!(
                     "SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE $1::text IS NULL OR conversation_id = $1 ORDER BY created_at DESC"
                 ),
                 &[&conversation.as_ref().map(ConversationId::as_str)],
             )
-            .await?
-            .iter()
-            .map(decode_proposal)
-            .collect()
+            .await?;
+        decoded(db, &self.inner.sealer, |o| {
+            rows.iter().map(|r| decode_proposal(o, r)).collect()
+        })
+        .await
     }
 
     async fn approve_proposal(

@@ -6,10 +6,12 @@
 
 use std::collections::HashSet;
 
-use super::super::db::{Write, get, text};
+use super::super::db::{Write, get};
+use super::super::keys::decoded;
 use super::super::ops::{self, encode_sides};
 use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{ConversationRecord, ImportReport};
+use crate::store::sealed::{Column, EMPTY_LIST, Slot, note_row};
 use crate::store::{Conversation, Participant, StoreError};
 
 type MessageKey = (String, i64, String, String, String);
@@ -45,6 +47,13 @@ async fn insert_participant(
     id: &ConversationId,
     p: &Participant,
 ) -> Result<(), StoreError> {
+    let note = match p.status.as_ref().and_then(|s| s.note.as_deref()) {
+        Some(note) => {
+            let row = note_row(id.as_str(), p.side.as_str());
+            Some(w.seal(Slot::new(Column::StatusNote, &row), note).await?)
+        }
+        None => None,
+    };
     w.db()
         .exec(
             "INSERT INTO participants (conversation_id, side, role, status, note, status_at, kind, joined_at, removed_at)
@@ -54,7 +63,7 @@ async fn insert_participant(
                 &p.side.as_str(),
                 &p.role,
                 &p.status.as_ref().map(|s| s.status.as_str()),
-                &p.status.as_ref().and_then(|s| s.note.as_deref()).map(str::as_bytes),
+                &note.as_deref().map(str::as_bytes),
                 &p.status.as_ref().map(|s| s.updated_at.as_micros()),
                 &p.kind.as_str(),
                 &p.joined_at.map(Timestamp::as_micros),
@@ -91,7 +100,7 @@ pub(super) async fn import(
     let mut high = floor;
     for record in records {
         let file = &record.conversation;
-        let existing = ops::conversation(db, &file.id).await?;
+        let existing = ops::conversation(db, w.sealer(), &file.id).await?;
         let mut changed = false;
         let known: HashSet<MessageKey> = match &existing {
             Some(stored) => {
@@ -121,21 +130,33 @@ pub(super) async fn import(
                         .as_ref()
                         .is_none_or(|s| s.updated_at < new.updated_at)
                     {
-                        ops::set_status(db, &file.id, p.side, new).await?;
+                        ops::set_status(w, &file.id, p.side, new).await?;
                         changed = true;
                     }
                 }
-                let mut keys = HashSet::new();
-                for r in db
+                let rows = db
                     .query(
-                        "SELECT from_side, created_at, action_type, content, files FROM messages WHERE conversation_id = $1",
+                        "SELECT from_side, created_at, action_type, content, files, id FROM messages WHERE conversation_id = $1",
                         &[&file.id.as_str()],
                     )
-                    .await?
-                {
-                    keys.insert((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?, text(&r, 3)?, get(&r, 4)?));
-                }
-                keys
+                    .await?;
+                decoded(db, w.sealer(), |o| {
+                    let mut keys = HashSet::new();
+                    for r in &rows {
+                        let row = get::<i64>(r, 5)?.to_string();
+                        let files: String = get(r, 4)?;
+                        let files = if files == EMPTY_LIST {
+                            files
+                        } else {
+                            o.open(Slot::new(Column::MessageFiles, &row), files)?
+                        };
+                        let content =
+                            o.open_bytes(Slot::new(Column::MessageContent, &row), get(r, 3)?)?;
+                        keys.insert((get(r, 0)?, get(r, 1)?, get(r, 2)?, content, files));
+                    }
+                    Ok(keys)
+                })
+                .await?
             }
             None => {
                 db.exec(
@@ -172,6 +193,17 @@ pub(super) async fn import(
                 next_id - 1
             };
             high = high.max(id);
+            let row = id.to_string();
+            let content = w
+                .seal(Slot::new(Column::MessageContent, &row), &msg.content)
+                .await?;
+            let files = files_text(msg)?;
+            let files = if files == EMPTY_LIST {
+                files
+            } else {
+                w.seal(Slot::new(Column::MessageFiles, &row), &files)
+                    .await?
+            };
             db.exec(
                 "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -180,8 +212,8 @@ pub(super) async fn import(
                     &file.id.as_str(),
                     &msg.from.as_str(),
                     &msg.action_type.as_str(),
-                    &msg.content.as_bytes(),
-                    &files_text(msg)?,
+                    &content.as_bytes(),
+                    &files,
                     &msg.created_at.as_micros(),
                     &msg.to.as_deref().map(encode_sides),
                 ],

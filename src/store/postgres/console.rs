@@ -1,0 +1,124 @@
+//! The PostgreSQL side of [`ConsoleStore`]: the `console_tokens` table
+//! (`migrations/postgres/0002_console.sql`).
+
+use tokio_postgres::Row;
+
+use super::db::{Db, Write, get, pg_err};
+use super::{PgStore, in_tx};
+use crate::audit::AuditDraft;
+use crate::domain::Timestamp;
+use crate::store::{ConsoleRole, ConsoleStore, ConsoleToken, StoreError};
+
+const COLUMNS: &str = "name, role, token_hash, created_at, revoked_at, last_used_at";
+
+fn decode(row: &Row) -> Result<ConsoleToken, StoreError> {
+    let role: String = get(row, 1)?;
+    Ok(ConsoleToken {
+        name: get(row, 0)?,
+        role: ConsoleRole::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt("unreadable console token".into()))?,
+        token_hash: get(row, 2)?,
+        created_at: Timestamp::from_micros(get(row, 3)?),
+        revoked_at: get::<Option<i64>>(row, 4)?.map(Timestamp::from_micros),
+        last_used_at: get::<Option<i64>>(row, 5)?.map(Timestamp::from_micros),
+    })
+}
+
+impl ConsoleStore for PgStore {
+    async fn create_console_token(
+        &self,
+        token: ConsoleToken,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            // ON CONFLICT covers the name only: a duplicate hash (a 256-bit
+            // collision) still fails loudly as a unique violation.
+            let inserted = w
+                .db()
+                .exec(
+                    &format!(
+                        "INSERT INTO console_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, NULL, NULL)
+                         ON CONFLICT (name) DO NOTHING"
+                    ),
+                    &[
+                        &token.name,
+                        &token.role.as_str(),
+                        &token.token_hash,
+                        &token.created_at.as_micros(),
+                    ],
+                )
+                .await?;
+            if inserted != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "a console token named {:?} exists already (revoked names are kept too)",
+                    token.name
+                )));
+            }
+            w.audit(token.created_at, audit);
+            Ok(())
+        })
+    }
+
+    async fn console_tokens(&self) -> Result<Vec<ConsoleToken>, StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .query(
+                &format!("SELECT {COLUMNS} FROM console_tokens ORDER BY created_at, name"),
+                &[],
+            )
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn console_token_by_hash(
+        &self,
+        token_hash: String,
+    ) -> Result<Option<ConsoleToken>, StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .opt(
+                &format!("SELECT {COLUMNS} FROM console_tokens WHERE token_hash = $1"),
+                &[&token_hash],
+            )
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    async fn revoke_console_token(
+        &self,
+        name: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            let changed = w
+                .db()
+                .exec(
+                    "UPDATE console_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
+                    &[&name, &at.as_micros()],
+                )
+                .await?;
+            if changed != 1 {
+                return Err(StoreError::NotFound);
+            }
+            w.audit(at, audit);
+            Ok(())
+        })
+    }
+
+    async fn touch_console_token(&self, name: String, at: Timestamp) -> Result<(), StoreError> {
+        // One autocommit statement: no audit record, so no transaction needed.
+        let client = self.client().await?;
+        Db::Client(&client)
+            .exec(
+                "UPDATE console_tokens SET last_used_at = $2 WHERE name = $1",
+                &[&name, &at.as_micros()],
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! Named HTTP bearer tokens on both stores (the contract of `store_contract`,
+//! one test per backend): made on one server, matched by hash and listed on
+//! another, never reused by name, and refused everywhere once revoked.
+
+use mcp_bridge::service::ServiceError;
+use mcp_bridge::store::HttpRole;
+
+use crate::store_contract::{Db, NO_LIMITS, contract};
+
+contract!(http_tokens_across_servers, http_tokens);
+
+async fn http_tokens(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let laptop = one
+        .bridge
+        .create_http_token("laptop", HttpRole::Agent)
+        .await
+        .expect("create agent token");
+    one.bridge
+        .create_http_token("wallboard", HttpRole::Observer)
+        .await
+        .expect("create observer token");
+    let taken = two
+        .bridge
+        .create_http_token("laptop", HttpRole::Operator)
+        .await;
+    assert!(
+        matches!(taken, Err(ServiceError::Conflict(_))),
+        "a taken name conflicts: {taken:?}"
+    );
+
+    let listed = two.bridge.http_tokens().await.expect("list");
+    let names: Vec<_> = listed.iter().map(|t| (t.name.as_str(), t.role)).collect();
+    assert_eq!(
+        names,
+        [
+            ("laptop", HttpRole::Agent),
+            ("wallboard", HttpRole::Observer)
+        ]
+    );
+    let who = two
+        .bridge
+        .http_identity(&laptop)
+        .await
+        .expect("lookup")
+        .expect("the token is known on the other server");
+    assert_eq!((who.name.as_str(), who.role), ("laptop", HttpRole::Agent));
+    let last = if laptop.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &laptop[..laptop.len() - 1]);
+    assert!(
+        two.bridge
+            .http_identity(&forged)
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    one.bridge
+        .revoke_http_token("laptop")
+        .await
+        .expect("revoke");
+    assert!(
+        two.bridge
+            .http_identity(&laptop)
+            .await
+            .expect("lookup")
+            .is_none(),
+        "a revoked token is refused by every server"
+    );
+    assert!(
+        matches!(
+            two.bridge.revoke_http_token("laptop").await,
+            Err(ServiceError::NotFound(_))
+        ),
+        "revoking twice finds nothing to revoke"
+    );
+    let again = one
+        .bridge
+        .create_http_token("laptop", HttpRole::Agent)
+        .await;
+    assert!(
+        matches!(again, Err(ServiceError::Conflict(_))),
+        "a revoked name is never reused: {again:?}"
+    );
+    let listed = one.bridge.http_tokens().await.expect("list");
+    assert!(listed[0].revoked_at.is_some() && listed[1].revoked_at.is_none());
+    let report = two.bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
+}

@@ -1,0 +1,250 @@
+//! Encryption at rest on both stores (the contract of `store_contract`, one
+//! test per backend): what a server writes is sealed in the database's own
+//! columns yet reads back intact through another server, and `key rotate`
+//! moves every value, legacy plaintext included, to a new data key that a
+//! server which never saw the rotation still opens.
+
+use std::sync::Arc;
+
+use mcp_bridge::app::App;
+use mcp_bridge::audit::AuditDraft;
+use mcp_bridge::domain::{Side, Status, Timestamp, YoloMode};
+use mcp_bridge::service::{Created, SendToPartner, UpdateStatus};
+use mcp_bridge::store::{Guard, Proposal, ProposalState, YoloStore};
+
+use crate::store_contract::{Db, NO_LIMITS, Target, check, contract, creds, text};
+use crate::util_pg;
+
+contract!(texts_are_sealed_in_the_database, sealed_at_rest);
+contract!(key_rotation_reseals_every_value, rotation);
+
+/// Rows of `pg` (PostgreSQL, texts as BYTEA shown as UTF-8) or `lite` (SQLite) on `db`.
+fn raw(db: &Db, pg: &str, lite: &str) -> Vec<String> {
+    match &db.target {
+        Target::Postgres(url) => util_pg::sql(url.expose(), pg)
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        Target::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).expect("open sqlite");
+            let mut stmt = conn.prepare(lite).expect("prepare");
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        }
+    }
+}
+
+/// Runs a statement on `db` (the same SQL on both).
+fn exec(db: &Db, sql: &str) {
+    match &db.target {
+        Target::Postgres(url) => drop(util_pg::sql(url.expose(), sql)),
+        Target::Sqlite(path) => {
+            let conn = rusqlite::Connection::open(path).expect("open sqlite");
+            conn.execute_batch(sql).expect("exec");
+        }
+    }
+}
+
+/// Every sealed-column value stored: message contents and file lists,
+/// notes, proposed commands.
+fn stored_values(db: &Db) -> Vec<String> {
+    raw(
+        db,
+        "SELECT convert_from(content, 'UTF8') FROM messages
+         UNION ALL SELECT files FROM messages
+         UNION ALL SELECT convert_from(note, 'UTF8') FROM participants WHERE note IS NOT NULL
+         UNION ALL SELECT convert_from(command, 'UTF8') FROM yolo_proposals",
+        "SELECT content FROM messages UNION ALL SELECT files FROM messages
+         UNION ALL SELECT note FROM participants WHERE note IS NOT NULL
+         UNION ALL SELECT command FROM yolo_proposals",
+    )
+}
+
+const PROPOSAL: &str = "proposal-0001";
+
+async fn conversation_with_texts(one: &App, marker: &str) -> Created {
+    let created = one
+        .bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    for i in 0..3 {
+        let message = SendToPartner {
+            files_involved: vec![format!("src/{marker}-{i}.rs")],
+            ..text(&format!("{marker} number {i}"))
+        };
+        one.bridge
+            .send_message(&creds(&created, Side::A), message, "send_to_partner")
+            .await
+            .expect("send");
+    }
+    one.bridge
+        .update_my_status(
+            &creds(&created, Side::A),
+            UpdateStatus {
+                status: Status::Working,
+                note: Some(format!("note {marker}")),
+            },
+        )
+        .await
+        .expect("status");
+    let at = Timestamp::now();
+    let proposal = Proposal {
+        id: PROPOSAL.to_owned(),
+        conversation: created.conversation.clone(),
+        side: Side::A,
+        command: format!("echo {marker}"),
+        mode: YoloMode::Safe,
+        created_at: at,
+        state: ProposalState::Pending,
+        decided_at: None,
+        approval_expires_at: None,
+        used_at: None,
+    };
+    let guard = Guard {
+        at,
+        session: None,
+        quota: None,
+        audit: AuditDraft::new("mcp", "propose_command"),
+    };
+    one.bridge
+        .store()
+        .create_proposal(proposal, guard)
+        .await
+        .expect("propose");
+    created
+}
+
+/// Reads everything `conversation_with_texts` wrote through `app`.
+async fn read_back(app: &App, created: &Created, marker: &str) {
+    let inbox = app
+        .bridge
+        .check_messages(&[creds(created, Side::B)], check(0), std::future::pending())
+        .await
+        .expect("check");
+    let got: Vec<(String, Vec<String>)> = inbox
+        .messages
+        .into_iter()
+        .map(|d| (d.message.content, d.message.files_involved))
+        .collect();
+    let want: Vec<(String, Vec<String>)> = (0..3)
+        .map(|i| {
+            (
+                format!("{marker} number {i}"),
+                vec![format!("src/{marker}-{i}.rs")],
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    let seen = app
+        .bridge
+        .check_partner_status(&creds(created, Side::B))
+        .await
+        .expect("partner status");
+    assert_eq!(seen.note, Some(format!("note {marker}")));
+    let proposal = app
+        .bridge
+        .store()
+        .proposal(PROPOSAL)
+        .await
+        .expect("proposal")
+        .expect("stored");
+    assert_eq!(proposal.command, format!("echo {marker}"));
+    let listed = app.bridge.store().proposals(None).await.expect("proposals");
+    assert_eq!(listed, [proposal]);
+}
+
+/// A marker sent through one server is nowhere in the raw columns, every
+/// value there is sealed, and the other server reads it all back intact.
+async fn sealed_at_rest(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let marker = "MARKER-7f3a9c";
+    let created = conversation_with_texts(&one, marker).await;
+    let values = stored_values(&db);
+    assert_eq!(
+        values.len(),
+        3 + 3 + 1 + 1,
+        "contents, file lists, the note, the command"
+    );
+    for v in &values {
+        assert!(!v.contains(marker), "plaintext at rest: {v}");
+        assert!(v.starts_with("s1.1."), "sealed under epoch 1: {v}");
+    }
+    read_back(&two, &created, marker).await;
+}
+
+/// A rotation through one server re-seals every value (a legacy plaintext
+/// note included) under epoch 2 and retires epoch 1; the other server,
+/// which never saw epoch 2, reads everything back.
+async fn rotation(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let marker = "ROTATE-51d0";
+    let created = conversation_with_texts(&one, marker).await;
+    // A note as an older build stored it: plaintext.
+    let legacy = match db.target {
+        Target::Postgres(_) => "convert_to('legacy note', 'UTF8')",
+        Target::Sqlite(_) => "'legacy note'",
+    };
+    exec(
+        &db,
+        &format!(
+            "UPDATE participants SET note = {legacy}, status = 'waiting', status_at = 1 WHERE side = 'b'"
+        ),
+    );
+    let before = one.bridge.data_key_census().await.expect("census");
+    assert_eq!(before.epochs, [1]);
+    assert_eq!(before.sealed, [(1, 8)]);
+    assert_eq!(before.plaintext, 1);
+
+    let batches = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = Arc::clone(&batches);
+    let rotation = one
+        .bridge
+        .rotate_data_key(
+            2,
+            Arc::new(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }),
+        )
+        .await
+        .expect("rotate");
+    assert_eq!(rotation.epoch, 2);
+    assert_eq!(
+        rotation.resealed.resealed, 9,
+        "8 sealed values and the legacy note"
+    );
+    assert_eq!(rotation.resealed.were_plain, 1);
+    assert_eq!(rotation.retired.retired, [1]);
+    assert!(rotation.retired.kept.is_empty());
+    assert!(
+        batches.load(std::sync::atomic::Ordering::Relaxed) > 2,
+        "batches of 2 rows walk every table"
+    );
+
+    let after = two.bridge.data_key_census().await.expect("census");
+    assert_eq!(after.epochs, [2]);
+    assert_eq!(after.sealed, [(2, 9)]);
+    assert_eq!(after.plaintext, 0);
+    for v in stored_values(&db) {
+        assert!(v.starts_with("s1.2."), "sealed under epoch 2: {v}");
+    }
+    read_back(&two, &created, marker).await;
+    let legacy = one
+        .bridge
+        .check_partner_status(&creds(&created, Side::A))
+        .await
+        .expect("partner status");
+    assert_eq!(legacy.note.as_deref(), Some("legacy note"));
+
+    // Writes after the rotation seal under the new epoch on both servers.
+    two.bridge
+        .send_message(&creds(&created, Side::B), text("after"), "send_to_partner")
+        .await
+        .expect("send");
+    let census = one.bridge.data_key_census().await.expect("census");
+    assert_eq!(census.sealed, [(2, 10)]);
+    let report = one.bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
+}
