@@ -57,10 +57,11 @@ async fn a_reader_killed_before_its_reply_is_written_loses_nothing() {
         let sent = send(&writer.peer(), &conv, "a", &bulky(n)).await;
         ids.push(sent["message_id"].as_i64().expect("id"));
     }
-    // The long-poll woke for the first message and leased it alone; the
-    // other two queue behind that lease.
+    // The long-poll woke for the first message and leased what had arrived
+    // by then (one message, or more on a slow machine); the rest queue
+    // behind that lease.
     wait_until("the reader's page to be leased", || {
-        env.count("SELECT count(*) FROM pending_deliveries WHERE lease_id IS NOT NULL") == 1
+        env.count("SELECT count(*) FROM pending_deliveries WHERE lease_id IS NOT NULL") >= 1
     })
     .await;
     // Not acknowledged: the reply is still stuck in the pipe.
