@@ -7,7 +7,10 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::util::EVENT_TIMEOUT;
+/// How long the page may take to show what a test waits for. Longer than the
+/// suite's usual event timeout: a step may verify the operator passphrase
+/// (Argon2id, 64 MiB) while the whole suite loads the machine.
+const PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -68,7 +71,7 @@ impl Browser {
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         // Wait for the driver to answer its status endpoint.
-        tokio::time::timeout(EVENT_TIMEOUT, async {
+        tokio::time::timeout(PAGE_TIMEOUT, async {
             loop {
                 if let Ok(r) = http.get(format!("{base}/status")).send().await
                     && let Ok(v) = r.json::<Value>().await
@@ -143,7 +146,7 @@ impl Browser {
 
     /// Waits for an element matching `css`.
     pub async fn find(&self, css: &str) -> String {
-        tokio::time::timeout(EVENT_TIMEOUT, async {
+        tokio::time::timeout(PAGE_TIMEOUT, async {
             loop {
                 if let Some(e) = self.find_now(css).await {
                     return e;
@@ -152,7 +155,7 @@ impl Browser {
             }
         })
         .await
-        .unwrap_or_else(|_| panic!("no element {css} appeared within {EVENT_TIMEOUT:?}"))
+        .unwrap_or_else(|_| panic!("no element {css} appeared within {PAGE_TIMEOUT:?}"))
     }
 
     /// The visible text of `element`.
@@ -170,7 +173,7 @@ impl Browser {
 
     /// Waits until the element matching `css` has text satisfying `want`; returns it.
     pub async fn wait_text(&self, css: &str, want: impl Fn(&str) -> bool) -> String {
-        tokio::time::timeout(EVENT_TIMEOUT, async {
+        tokio::time::timeout(PAGE_TIMEOUT, async {
             loop {
                 if let Some(e) = self.find_now(css).await {
                     let t = self.text(&e).await;
@@ -182,7 +185,7 @@ impl Browser {
             }
         })
         .await
-        .unwrap_or_else(|_| panic!("{css} did not show the expected text within {EVENT_TIMEOUT:?}"))
+        .unwrap_or_else(|_| panic!("{css} did not show the expected text within {PAGE_TIMEOUT:?}"))
     }
 
     /// Types `text` into the element matching `css`.
