@@ -15,6 +15,7 @@ mod console;
 pub mod data_keys;
 mod http_token;
 pub mod postgres;
+pub mod prune;
 pub mod sealed;
 mod signal;
 mod spool;

@@ -15,12 +15,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::sql_err;
 use super::tx::{ReadTx, WriteTx};
 use crate::audit::{
-    Anchor, AuditDraft, AuditKey, AuditRecord, ChainHead, ChainRules, ChainVerifier, Checkpoint,
-    GENESIS_HASH, Outcome,
+    AuditDraft, AuditKey, AuditRecord, ChainHead, ChainRules, ChainVerifier, GENESIS_HASH, Outcome,
 };
 use crate::domain::{ConversationId, Timestamp};
 use crate::store::StoreError;
 use crate::store::admin::{AuditPrune, AuditQuery, AuditWalk, UnreadableRecord};
+use crate::store::prune::{self, PrunePlan, Verified, refused_at};
 
 /// The `seq` of the chain-head row of `audit_log` (not a record).
 pub const HEAD_SEQ: i64 = i64::MAX;
@@ -235,57 +235,31 @@ pub fn prune(tx: &WriteTx<'_>, cutoff: Timestamp, dry_run: bool) -> Result<Audit
     }
     drop(rows);
     let (last_pruned, prev_hash) = verifier.last();
-    if last_pruned != keep_from - 1 {
-        return Ok(refused_at(last_pruned + 1));
-    }
     let prev_hash = prev_hash.to_owned();
     let follows: Option<String> = tx
         .prepare_cached("SELECT prev_hash FROM audit_log WHERE seq = ?1")
         .and_then(|mut s| s.query_row([keep_from], |r| r.get(0)).optional())
         .map_err(sql_err)?;
-    let tail_ok = match follows {
-        Some(p) => p == prev_hash,
-        None => keep_from == head.last_seq + 1 && head.last_hash == prev_hash,
+    let verified = Verified {
+        head: &head,
+        anchor: &anchor,
+        start_seq,
+        keep_from,
+        last_pruned,
+        prev_hash,
+        follows,
+        through_us,
     };
-    if !tail_ok {
-        return Ok(refused_at(keep_from));
-    }
-    let records = keep_from - 1 - start_seq;
-    if dry_run {
-        return Ok(AuditPrune::Pruned {
-            records,
-            first_kept: keep_from,
-        });
-    }
-    let total = anchor.pruned.as_ref().map_or(0, |c| c.records) + records;
-    let through_us = anchor
-        .pruned
-        .as_ref()
-        .map_or(through_us, |c| c.through_us.max(through_us));
-    let new_anchor = Anchor {
-        keyed_from: anchor.keyed_from,
-        pruned: Some(Checkpoint {
-            first_seq: keep_from,
-            prev_hash,
-            records: total,
-            through_us,
-        }),
+    let (new_anchor, answer) = match prune::plan(verified, dry_run) {
+        PrunePlan::Answer(answer) => return Ok(answer),
+        PrunePlan::Apply { anchor, answer } => (anchor, answer),
     };
     tx.prepare_cached("DELETE FROM audit_log WHERE seq < ?1")
         .and_then(|mut s| s.execute([keep_from]))
         .map_err(sql_err)?;
     let head = ChainHead::sign(key, head.last_seq, head.last_hash, new_anchor.to_text());
     write_head(tx, &head)?;
-    Ok(AuditPrune::Pruned {
-        records,
-        first_kept: keep_from,
-    })
-}
-
-fn refused_at(seq: i64) -> AuditPrune {
-    AuditPrune::Refused(format!(
-        "the audit trail is not intact at record {seq}; pruning would destroy the evidence (run `mcp-bridge audit --verify`)"
-    ))
+    Ok(answer)
 }
 
 /// Decodes an audit row (`seq, at, actor, action, conversation_id, side,
