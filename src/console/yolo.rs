@@ -54,7 +54,7 @@ pub async fn page<S: Backend>(
             @for a in &activations {
                 @let r = &a.request;
                 @let state = activation_state(a, now);
-                section.activation.(state) data-conversation=(r.conversation.as_str()) {
+                section.activation.(state) data-conversation=(r.conversation.as_str()) data-state=(state) data-requested=(r.requested_at.as_micros()) {
                     h3 { code { (r.conversation.as_str()) } " — " (state) }
                     dl {
                         dt { "asked by" } dd { "side " (r.requested_by.as_str()) " at " (r.requested_at) }
@@ -88,7 +88,7 @@ pub async fn page<S: Backend>(
             h2 { "Proposed commands" }
             @if proposals.is_empty() { p.empty { "No commands proposed." } }
             @for p in &proposals {
-                section.proposal.(p.state.as_str()) id=(format!("proposal-{}", p.id)) data-proposal=(p.id) {
+                section.proposal.(p.state.as_str()) id=(format!("proposal-{}", p.id)) data-proposal=(p.id) data-state=(p.state.as_str()) {
                     h3 { code { (p.id) } " — " (p.state.as_str()) }
                     dl {
                         dt { "conversation" } dd { a href=(c2.href(&format!("/conversations/{}", p.conversation.as_str()))) { code { (p.conversation.as_str()) } } }

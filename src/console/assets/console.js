@@ -172,8 +172,21 @@
     const li = document.getElementById("m" + r.message_id);
     if (li) { const rs = li.querySelector(".readstate"); if (rs) rs.textContent = readText(r.unread_by); }
   });
-  function yoloChanged() {
+  // Whether the page already shows what an event announces (an event about
+  // the state the page was rendered with must not reload it).
+  function alreadyShown(kind, d) {
+    return Array.from(document.querySelectorAll("section." + kind)).some(function (s) {
+      if (s.dataset.state !== String(d.state)) return false;
+      if (kind === "proposal") return s.dataset.proposal === String(d.id);
+      return s.dataset.conversation === String(d.conversation_id) &&
+        s.dataset.requested === String(d.requested_at_us);
+    });
+  }
+  function yoloChanged(e) {
     if (page !== "yolo") return;
+    let d = null;
+    try { d = JSON.parse(e.data); } catch (_) { d = null; }
+    if (d && alreadyShown(e.type, d)) return;
     // Never throw away what a human is typing; otherwise show the new state.
     const typing = Array.from(document.querySelectorAll("form.decide input:not([type=hidden])")).some(function (i) { return i.value !== ""; });
     if (!typing) location.reload();
