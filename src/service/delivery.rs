@@ -340,11 +340,23 @@ impl<S: Store> Bridge<S> {
     }
 
     /// Removes a leased page from its inbox once its reply has been written.
-    /// A failure is logged, not returned: the lease then lapses and the page
-    /// is delivered again, which is the safe direction.
+    /// A passing failure (a busy database) is retried, since a page whose
+    /// acknowledgement is lost is delivered a second time when its lease
+    /// lapses; a lasting one is logged, not returned: redelivery is the safe
+    /// direction.
     pub async fn acknowledge(&self, receipt: Receipt) {
-        if let Err(e) = self.store.acknowledge(receipt).await {
-            tracing::warn!(error = %e, "cannot acknowledge a delivered page; it will be delivered again");
+        const ATTEMPTS: u32 = 4;
+        for attempt in 1..=ATTEMPTS {
+            match self.store.acknowledge(receipt.clone()).await {
+                Ok(()) => return,
+                Err(e) if attempt == ATTEMPTS => {
+                    tracing::warn!(error = %e, "cannot acknowledge a delivered page; it will be delivered again");
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, attempt, "acknowledging a delivered page again");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+            }
         }
     }
 }
