@@ -10,6 +10,7 @@ mod audit_chain;
 mod audit_e2e;
 mod audit_limits;
 mod auth;
+mod backup_export;
 mod cli_manage;
 mod cli_transfer;
 mod client_compat;

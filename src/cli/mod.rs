@@ -1,6 +1,7 @@
 //! The `mcp-bridge` command line: argument definitions and dispatch only.
 //! Each subcommand lives in its own module and calls the service layer.
 
+mod backup_export;
 mod console;
 mod demo;
 mod doctor;

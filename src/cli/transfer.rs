@@ -63,12 +63,12 @@ pub struct ImportArgs {
 pub struct BackupArgs {
     /// The backup file to write; the key is written beside it as FILE.key.
     #[arg(value_name = "FILE")]
-    file: PathBuf,
+    pub(super) file: PathBuf,
     /// Overwrite FILE and FILE.key if they exist.
     #[arg(long)]
-    force: bool,
+    pub(super) force: bool,
     #[command(flatten)]
-    common: CommonArgs,
+    pub(super) common: CommonArgs,
 }
 
 /// Arguments of `restore`.
@@ -76,20 +76,20 @@ pub struct BackupArgs {
 pub struct RestoreArgs {
     /// The backup file (with its key beside it as FILE.key).
     #[arg(value_name = "FILE")]
-    file: PathBuf,
+    pub(super) file: PathBuf,
     /// Restore even while servers use the database (they see the restored data at once).
     #[arg(long)]
-    force: bool,
+    pub(super) force: bool,
     /// Restore the database only and keep the target's key (tokens of restored
     /// conversations then differ from the ones handed out before).
     #[arg(long)]
-    no_key: bool,
+    pub(super) no_key: bool,
     #[command(flatten)]
-    common: CommonArgs,
+    pub(super) common: CommonArgs,
 }
 
 /// `FILE.key`: where a backup's key file goes.
-fn backup_key_path(file: &Path) -> PathBuf {
+pub(super) fn backup_key_path(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
     name.push(".key");
     PathBuf::from(name)
@@ -106,7 +106,7 @@ fn partial_path(path: &Path) -> PathBuf {
 
 /// Writes `path` (mode 0600) through a temporary file renamed into place, so
 /// a reader never sees half a file and a failure leaves the old one.
-fn write_private(
+pub(super) fn write_private(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
@@ -132,8 +132,20 @@ fn write_private(
 }
 
 /// Records a refusal in the audit trail, says why on stderr, and exits with 1.
-fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
-    super::runtime()?.block_on(app.bridge.record_refusal(action, code))?;
+pub(super) fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
+    refused_on(&super::runtime()?, app, action, code, text)
+}
+
+/// [`refused`] on the runtime the command already uses: a PostgreSQL
+/// connection lives on the runtime that opened it.
+pub(super) fn refused_on(
+    runtime: &tokio::runtime::Runtime,
+    app: &App,
+    action: &str,
+    code: &str,
+    text: &str,
+) -> anyhow::Result<ExitCode> {
+    runtime.block_on(app.bridge.record_refusal(action, code))?;
     output::error_line(text);
     Ok(ExitCode::from(1))
 }
@@ -345,25 +357,27 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `mcp-bridge backup FILE`.
-///
-/// `backup` and `restore` copy SQLite files: for a PostgreSQL database, say
-/// what to use instead.
-fn refuse_postgres(db: &super::DbArgs, what: &str) -> anyhow::Result<()> {
+/// A database-file backup cannot go into a PostgreSQL database: say what does.
+fn refuse_postgres(db: &super::DbArgs) -> anyhow::Result<()> {
     if app::pg_url(&db.db_path(None)?).is_some() {
         anyhow::bail!(
-            "cannot {what} a PostgreSQL database file by file: use `mcp-bridge export -o FILE` \
-             (and `mcp-bridge import FILE`, into either kind of database), or PostgreSQL's pg_dump, \
-             which also keeps the audit trail"
+            "cannot restore an SQLite database file into a PostgreSQL database: restore a backup \
+             made by `mcp-bridge backup` on a PostgreSQL database, or move the conversations with \
+             `mcp-bridge export --db FILE -o EXPORT` and `mcp-bridge import EXPORT`"
         );
     }
     Ok(())
 }
 
+/// `mcp-bridge backup FILE`: SQLite's online backup of the file, or, for a
+/// PostgreSQL database, an export-based backup.
+///
 /// # Errors
 /// Database, key-file or file-system failures.
 pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    refuse_postgres(&args.common.db, "back up")?;
+    if app::pg_url(&args.common.db.db_path(None)?).is_some() {
+        return super::backup_export::backup(&args);
+    }
     let key_dest = backup_key_path(&args.file);
     let app = open_app(&args.common.db, OpenMode::Existing)?;
     if !args.force
@@ -430,7 +444,10 @@ fn install_key(path: &Path, key: &[u8]) -> anyhow::Result<PathBuf> {
 /// # Errors
 /// A damaged backup, a missing key, database or file-system failures.
 pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    refuse_postgres(&args.common.db, "restore")?;
+    if super::backup_export::is_export_file(&args.file)? {
+        return super::backup_export::restore(&args);
+    }
+    refuse_postgres(&args.common.db)?;
     let fail = |e: ServiceError| {
         anyhow::Error::new(e).context(format!("cannot restore {}", args.file.display()))
     };

@@ -24,7 +24,7 @@ use crate::auth::{ServerKey, Token};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::{
     AdminStore, AuditPrune, AuditQuery, CleanupReport, Conversation, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, StoreError,
+    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport, StoreError,
 };
 
 /// Every conversation at a moment, for `list`.
@@ -357,12 +357,49 @@ impl<S: AdminStore> Bridge<S> {
     /// [`ServiceError::Conflict`] when a conversation id exists with other
     /// content, or storage failures. Nothing is written on error.
     pub async fn import(&self, text: &str) -> Result<Imported, ServiceError> {
+        self.store_export(text, &self.key, ImportMode::Merge).await
+    }
+
+    /// Restores an export-based backup (what `backup` writes for a PostgreSQL
+    /// database): opens it with `key` (the backup's own key file, or this
+    /// bridge's for `None`), checks and redacts it as [`Bridge::import`] does, and
+    /// replaces every conversation of the database with the file's in one
+    /// transaction. The audit trail stays and records the restore.
+    ///
+    /// # Errors
+    /// As [`Bridge::import`], except that no conversation can conflict.
+    pub async fn restore_export(
+        &self,
+        text: &str,
+        key: Option<&ServerKey>,
+    ) -> Result<Imported, ServiceError> {
+        let key = key.unwrap_or(&self.key);
+        self.store_export(text, key, ImportMode::Replace).await
+    }
+
+    /// Whether `other` is this bridge's key file (then the session tokens of
+    /// conversations restored from a backup made with it stay the same).
+    pub fn has_key(&self, other: &ServerKey) -> bool {
+        const LABEL: &str = "mcp-bridge: same key file";
+        self.key.derive_subkey(LABEL) == other.derive_subkey(LABEL)
+    }
+
+    async fn store_export(
+        &self,
+        text: &str,
+        key: &ServerKey,
+        mode: ImportMode,
+    ) -> Result<Imported, ServiceError> {
+        let action = match mode {
+            ImportMode::Merge => "import",
+            ImportMode::Replace => "restore",
+        };
         let at = self.clock.now();
         let opened;
         let text = if transfer::is_sealed(text) {
-            opened = match transfer::open_sealed(&self.key, text) {
+            opened = match transfer::open_sealed(key, text) {
                 Ok(t) => t,
-                Err(e) => return Err(self.refused(at, cli("import"), e.into()).await),
+                Err(e) => return Err(self.refused(at, cli(action), e.into()).await),
             };
             opened.as_str()
         } else {
@@ -370,7 +407,7 @@ impl<S: AdminStore> Bridge<S> {
         };
         let mut records = match transfer::read_export(text) {
             Ok(r) => r,
-            Err(e) => return Err(self.refused(at, cli("import"), e.into()).await),
+            Err(e) => return Err(self.refused(at, cli(action), e.into()).await),
         };
         let redactor = self.redactor.get();
         // Roles are redacted as at creation (a file may come from an older
@@ -412,10 +449,17 @@ impl<S: AdminStore> Bridge<S> {
         let conversations_in_file = records.len();
         let messages_in_file = records.iter().map(|r| r.messages.len()).sum();
         let audit = Arc::new(move |report: &ImportReport| {
-            let mut draft = cli("import");
+            let mut draft = cli(action);
             draft.count = Some(i64::try_from(report.messages_added).unwrap_or(i64::MAX));
+            let removed = match mode {
+                ImportMode::Merge => String::new(),
+                ImportMode::Replace => format!(
+                    "export-based conversations_removed={} ",
+                    report.conversations_removed
+                ),
+            };
             draft.detail = Some(format!(
-                "conversations_added={} conversations_updated={} messages_added={} messages_skipped={} redactions={redactions}",
+                "{removed}conversations_added={} conversations_updated={} messages_added={} messages_skipped={} redactions={redactions}",
                 report.conversations_added,
                 report.conversations_updated,
                 report.messages_added,
@@ -423,15 +467,32 @@ impl<S: AdminStore> Bridge<S> {
             ));
             draft
         });
-        match self.store.import(records, at, audit).await {
+        match self.store.import(records, mode, at, audit).await {
             Ok(report) => Ok(Imported {
                 conversations_in_file,
                 messages_in_file,
                 redactions,
                 report,
             }),
-            Err(e) => Err(self.refused(at, cli("import"), e.into()).await),
+            Err(e) => Err(self.refused(at, cli(action), e.into()).await),
         }
+    }
+
+    /// Reads every conversation for an export-based backup (the kind a
+    /// PostgreSQL database gets: its file cannot be copied), from one
+    /// snapshot, and records the backup. The caller seals and writes it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn backup_export(&self) -> Result<Export, ServiceError> {
+        let at = self.clock.now();
+        let records = self.store.conversation_records(None).await?;
+        let export = Export { at, records };
+        let mut draft = cli("backup");
+        draft.count = Some(i64::try_from(export.records.len()).unwrap_or(i64::MAX));
+        draft.detail = Some(format!("export-based messages={}", export.messages()));
+        self.record(at, draft).await?;
+        Ok(export)
     }
 
     /// Copies the live database to `dest` from one consistent snapshot.

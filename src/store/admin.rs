@@ -157,6 +157,20 @@ pub struct ImportReport {
     pub messages_skipped: u64,
     /// Messages stored under a new id because theirs was taken or below the id floor.
     pub messages_renumbered: u64,
+    /// Conversations deleted first because the import replaced the database's
+    /// conversations ([`ImportMode::Replace`]).
+    pub conversations_removed: u64,
+}
+
+/// How an import treats the conversations already in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Keep them; merge the file's into them (`import`).
+    Merge,
+    /// Delete every conversation first, in the same transaction, so the
+    /// database holds exactly the file's (`restore` of an export-based
+    /// backup). The audit trail stays, and no message id is handed out again.
+    Replace,
 }
 
 /// The size of a copied database.
@@ -255,10 +269,12 @@ pub trait AdminStore: Store {
     /// content and files is. Messages keep their ids when every new one of a
     /// conversation is above every id the database has used, and are
     /// renumbered (in order, above every id in the database and in `records`)
-    /// otherwise. Appends `audit(&report)`.
+    /// otherwise. With [`ImportMode::Replace`], every conversation is deleted
+    /// first (as by cleanup), so none can conflict. Appends `audit(&report)`.
     fn import(
         &self,
         records: Vec<ConversationRecord>,
+        mode: ImportMode,
         at: Timestamp,
         audit: AuditFor<ImportReport>,
     ) -> impl Future<Output = Result<ImportReport, StoreError>> + Send;

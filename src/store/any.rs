@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::admin::{
     AdminStore, AuditFor, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport,
+    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport,
 };
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
@@ -282,10 +282,11 @@ impl AdminStore for AnyStore {
     async fn import(
         &self,
         records: Vec<ConversationRecord>,
+        mode: ImportMode,
         at: Timestamp,
         audit: AuditFor<ImportReport>,
     ) -> Result<ImportReport, StoreError> {
-        each!(self, s => s.import(records, at, audit).await)
+        each!(self, s => s.import(records, mode, at, audit).await)
     }
     async fn backup_to(
         &self,

@@ -18,8 +18,8 @@ use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Sender, Side, Timestamp};
 use crate::store::admin::{
     AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
-    RemovedConversation,
+    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport,
+    MessageRecord, RemovedConversation,
 };
 use crate::store::sealed::Sealer;
 use crate::store::{Conversation, StoreError};
@@ -210,6 +210,28 @@ async fn expired(
     Ok(out)
 }
 
+/// Deletes every conversation expiring at or before `at` (microseconds;
+/// `i64::MAX` for all of them) with everything that hangs off it, and the
+/// deliveries and rate counters of conversations gone. Returns the rate
+/// counters deleted. Message ids come from a sequence, so none is handed out
+/// again.
+pub(super) async fn delete_expiring_by(db: Db<'_>, at: i64) -> Result<i64, StoreError> {
+    const STALE: &str =
+        "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > $1)";
+    let deleted = db
+        .exec(&format!("DELETE FROM rate_buckets WHERE {STALE}"), &[&at])
+        .await?;
+    db.exec(
+        &format!("DELETE FROM pending_deliveries WHERE {STALE}"),
+        &[&at],
+    )
+    .await?;
+    // Participants, messages, invites, bindings and YOLO rows go by cascade.
+    db.exec("DELETE FROM conversations WHERE expires_at <= $1", &[&at])
+        .await?;
+    Ok(i64::try_from(deleted).unwrap_or(i64::MAX))
+}
+
 async fn cleanup(
     w: &Write<'_>,
     key: &crate::audit::AuditKey,
@@ -232,19 +254,7 @@ async fn cleanup(
             0,
         )?
     } else {
-        let deleted = db
-            .exec(&format!("DELETE FROM rate_buckets WHERE {STALE}"), &[&at])
-            .await?;
-        db.exec(
-            &format!("DELETE FROM pending_deliveries WHERE {STALE}"),
-            &[&at],
-        )
-        .await?;
-        // Participants, messages, invites, bindings and YOLO rows go by cascade;
-        // message ids come from a sequence, so none is handed out again.
-        db.exec("DELETE FROM conversations WHERE expires_at <= $1", &[&at])
-            .await?;
-        i64::try_from(deleted).unwrap_or(i64::MAX)
+        delete_expiring_by(db, at).await?
     };
     let pruned = match audit_cutoff {
         Some(cutoff) => audit::prune(db, key, cutoff, dry_run).await?,
@@ -320,12 +330,13 @@ impl AdminStore for PgStore {
     async fn import(
         &self,
         records: Vec<ConversationRecord>,
+        mode: ImportMode,
         at: Timestamp,
         audit: AuditFor<ImportReport>,
     ) -> Result<ImportReport, StoreError> {
         let records = Arc::new(records);
         let report = in_tx!(self, |w| {
-            let report = import::import(&w, &records).await?;
+            let report = import::import(&w, &records, mode).await?;
             w.audit(at, audit(&report));
             if report.messages_added > 0 {
                 w.wake("import".to_owned());

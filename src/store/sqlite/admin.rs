@@ -25,8 +25,8 @@ use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Timestamp};
 use crate::store::admin::{
     AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportReport, MessageRecord,
-    RemovedConversation,
+    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport,
+    MessageRecord, RemovedConversation,
 };
 use crate::store::sealed::{Column, Sealer, Slot};
 use crate::store::{Conversation, StoreError};
@@ -287,6 +287,44 @@ fn expired(tx: &WriteTx<'_>, now: Timestamp) -> Result<Vec<RemovedConversation>,
     Ok(out)
 }
 
+/// Deletes every conversation expiring at or before `at` (microseconds; `i64::MAX`
+/// for all of them) with its messages, participants, deliveries and rate
+/// counters, raising the message-id floor so no id is reused. Returns the rate
+/// counters deleted.
+pub(super) fn delete_expiring_by(tx: &WriteTx<'_>, at: i64) -> Result<i64, StoreError> {
+    // Rows of those conversations, and any left behind by a conversation
+    // deleted earlier (a call racing a cleanup): neither table has a foreign key.
+    const STALE: &str =
+        "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > ?1)";
+    let max_id: Option<i64> = tx
+        .prepare_cached(
+            "SELECT max(id) FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE expires_at <= ?1)",
+        )
+        .and_then(|mut s| s.query_row([at], |r| r.get(0)))
+        .map_err(sql_err)?;
+    let deleted = tx
+        .prepare_cached(&format!("DELETE FROM rate_buckets WHERE {STALE}"))
+        .and_then(|mut s| s.execute([at]))
+        .map_err(sql_err)?;
+    for sql in [
+        format!("DELETE FROM pending_deliveries WHERE {STALE}"),
+        "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE expires_at <= ?1)".to_owned(),
+        "DELETE FROM participants WHERE conversation_id IN (SELECT id FROM conversations WHERE expires_at <= ?1)".to_owned(),
+        "DELETE FROM conversations WHERE expires_at <= ?1".to_owned(),
+    ] {
+        tx.prepare_cached(&sql)
+            .and_then(|mut s| s.execute([at]))
+            .map_err(sql_err)?;
+    }
+    if let Some(max_id) = max_id {
+        // Ids of deleted messages are never handed out again.
+        tx.prepare_cached("UPDATE meta SET value = max(value, ?1) WHERE key = 'message_id_floor'")
+            .and_then(|mut s| s.execute([max_id]))
+            .map_err(sql_err)?;
+    }
+    Ok(i64::try_from(deleted).unwrap_or(i64::MAX))
+}
+
 fn cleanup(
     tx: &WriteTx<'_>,
     now: Timestamp,
@@ -295,8 +333,6 @@ fn cleanup(
     audit: &AuditFor<CleanupReport>,
 ) -> Result<CleanupReport, StoreError> {
     let removed = expired(tx, now)?;
-    // Rows of expired conversations, and any left behind by a conversation
-    // deleted earlier (a call racing a cleanup): neither table has a foreign key.
     const STALE: &str =
         "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > ?1)";
     let at = now.as_micros();
@@ -305,35 +341,7 @@ fn cleanup(
             .and_then(|mut s| s.query_row([at], |r| r.get(0)))
             .map_err(sql_err)?
     } else {
-        let max_id: Option<i64> = tx
-            .prepare_cached(
-                "SELECT max(id) FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE expires_at <= ?1)",
-            )
-            .and_then(|mut s| s.query_row([at], |r| r.get(0)))
-            .map_err(sql_err)?;
-        let deleted = tx
-            .prepare_cached(&format!("DELETE FROM rate_buckets WHERE {STALE}"))
-            .and_then(|mut s| s.execute([at]))
-            .map_err(sql_err)?;
-        for sql in [
-            format!("DELETE FROM pending_deliveries WHERE {STALE}"),
-            "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE expires_at <= ?1)".to_owned(),
-            "DELETE FROM participants WHERE conversation_id IN (SELECT id FROM conversations WHERE expires_at <= ?1)".to_owned(),
-            "DELETE FROM conversations WHERE expires_at <= ?1".to_owned(),
-        ] {
-            tx.prepare_cached(&sql)
-                .and_then(|mut s| s.execute([at]))
-                .map_err(sql_err)?;
-        }
-        if let Some(max_id) = max_id {
-            // Ids of deleted messages are never handed out again.
-            tx.prepare_cached(
-                "UPDATE meta SET value = max(value, ?1) WHERE key = 'message_id_floor'",
-            )
-            .and_then(|mut s| s.execute([max_id]))
-            .map_err(sql_err)?;
-        }
-        i64::try_from(deleted).unwrap_or(i64::MAX)
+        delete_expiring_by(tx, at)?
     };
     let pruned = match audit_cutoff {
         Some(cutoff) => super::audit::prune(tx, cutoff, dry_run)?,
@@ -394,12 +402,13 @@ impl AdminStore for SqliteStore {
     async fn import(
         &self,
         records: Vec<ConversationRecord>,
+        mode: ImportMode,
         at: Timestamp,
         audit: AuditFor<ImportReport>,
     ) -> Result<ImportReport, StoreError> {
         let records = Arc::new(records);
         let report = self
-            .write(move |tx| import::import(tx, &records, at, &audit))
+            .write(move |tx| import::import(tx, &records, mode, at, &audit))
             .await?;
         if report.messages_added > 0 {
             self.announce_message();

@@ -10,7 +10,7 @@ use super::super::db::{Write, get};
 use super::super::keys::decoded;
 use super::super::ops::{self, encode_sides};
 use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
-use crate::store::admin::{ConversationRecord, ImportReport};
+use crate::store::admin::{ConversationRecord, ImportMode, ImportReport};
 use crate::store::sealed::{Column, EMPTY_LIST, Slot, note_row};
 use crate::store::{Conversation, Participant, StoreError};
 
@@ -77,11 +77,17 @@ async fn insert_participant(
 pub(super) async fn import(
     w: &Write<'_>,
     records: &[ConversationRecord],
+    mode: ImportMode,
 ) -> Result<ImportReport, StoreError> {
     let db = w.db();
     let mut report = ImportReport::default();
     db.exec("LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE", &[])
         .await?;
+    if mode == ImportMode::Replace {
+        let n: i64 = get(&db.one("SELECT count(*) FROM conversations", &[]).await?, 0)?;
+        report.conversations_removed = u64::try_from(n).unwrap_or(0);
+        super::delete_expiring_by(db, i64::MAX).await?;
+    }
     let floor: i64 = get(
         &db.one(
             "SELECT greatest(coalesce((SELECT max(id) FROM messages), 0),
@@ -98,6 +104,13 @@ pub(super) async fn import(
         .unwrap_or(0);
     let mut next_id = floor.max(file_max) + 1;
     let mut high = floor;
+    // A replacing import (a restore) emptied the database: the file's messages
+    // are its history again and keep their ids; the sequence only moves on.
+    let keep_above = if mode == ImportMode::Replace {
+        0
+    } else {
+        floor
+    };
     for record in records {
         let file = &record.conversation;
         let existing = ops::conversation(db, w.sealer(), &file.id).await?;
@@ -183,7 +196,7 @@ pub(super) async fn import(
                 report.messages_skipped += 1;
             }
         }
-        let keep_ids = new.iter().all(|m| m.message.id > floor);
+        let keep_ids = new.iter().all(|m| m.message.id > keep_above);
         for m in &new {
             let msg = &m.message;
             let id = if keep_ids {

@@ -9,7 +9,7 @@ use rusqlite::{Connection, params};
 use super::super::tx::WriteTx;
 use super::super::{ops, rows, sql_err};
 use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
-use crate::store::admin::{AuditFor, ConversationRecord, ImportReport};
+use crate::store::admin::{AuditFor, ConversationRecord, ImportMode, ImportReport};
 use crate::store::sealed::{Column, EMPTY_LIST, Slot, note_row};
 use crate::store::{Conversation, Participant, StoreError};
 
@@ -115,13 +115,30 @@ fn insert_participant(
 pub(super) fn import(
     tx: &WriteTx<'_>,
     records: &[ConversationRecord],
+    mode: ImportMode,
     at: Timestamp,
     audit: &AuditFor<ImportReport>,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
+    if mode == ImportMode::Replace {
+        let n: i64 = tx
+            .prepare_cached("SELECT count(*) FROM conversations")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(sql_err)?;
+        report.conversations_removed = u64::try_from(n).unwrap_or(0);
+        super::delete_expiring_by(tx, i64::MAX)?;
+    }
     // Ids at or below this were used once in this database (the floor remembers
     // deleted ones); an imported message keeps its id only above it.
     let floor = high_water(tx)?;
+    // A replacing import (a restore) empties the database first: the file's
+    // messages are the database's history again and keep their ids, while the
+    // floor stays raised so new sends go above every id ever used.
+    let keep_above = if mode == ImportMode::Replace {
+        0
+    } else {
+        floor
+    };
     // Renumbered messages go above every id in the file too, so they can
     // never take an id that a later conversation of the file keeps.
     let file_max = records
@@ -195,7 +212,7 @@ pub(super) fn import(
                 report.messages_skipped += 1;
             }
         }
-        let keep_ids = new.iter().all(|m| m.message.id > floor);
+        let keep_ids = new.iter().all(|m| m.message.id > keep_above);
         let mut insert = tx
             .prepare_cached(
                 "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
