@@ -50,6 +50,7 @@ mod sweep;
 mod sweep_clients;
 mod teams;
 mod teams_cli;
+mod teams_http;
 mod teams_sessions;
 mod terminal_safety;
 mod util;

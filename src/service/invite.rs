@@ -3,7 +3,7 @@
 //! and guessing is limited per process and across processes; the store
 //! redeems a code in the same transaction that adds the participant.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use super::team::ParticipantView;
@@ -47,14 +47,18 @@ pub struct JoinedSession {
     pub participants: Vec<ParticipantView>,
 }
 
-/// Failed joins in this process in the last minute.
+/// Failed joins in this process in the last minute, per caller: over stdio
+/// the process is one client; over HTTP each bearer token counts apart (see
+/// `quota_scope`), so one client's guessing cannot lock the others out of
+/// joining through the same server. The store's window bounds them all.
 #[derive(Debug, Default)]
-pub(super) struct FailureWindow(Mutex<VecDeque<Timestamp>>);
+pub(super) struct FailureWindow(Mutex<HashMap<Option<String>, VecDeque<Timestamp>>>);
 
 impl FailureWindow {
-    /// Seconds until another attempt is allowed, if the window is full at `now`.
-    fn retry_after(&self, now: Timestamp) -> Option<u64> {
-        let mut failures = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    /// Seconds until `caller` may try again, if its window is full at `now`.
+    fn retry_after(&self, caller: Option<&String>, now: Timestamp) -> Option<u64> {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let failures = all.get_mut(&caller.cloned())?;
         let minute_ago = now.plus_micros(-60_000_000);
         while failures.front().is_some_and(|t| *t <= minute_ago) {
             failures.pop_front();
@@ -72,10 +76,13 @@ impl FailureWindow {
         )
     }
 
-    fn record(&self, at: Timestamp) {
+    /// Keyed by token name: bounded by the number of tokens.
+    fn record(&self, caller: Option<&String>, at: Timestamp) {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .entry(caller.cloned())
+            .or_default()
             .push_back(at);
     }
 }
@@ -198,18 +205,24 @@ impl<S: Store> Bridge<S> {
         const TOOL: &str = "join_conversation";
         let at = self.clock.now();
         let draft = AuditDraft::new("mcp", TOOL);
-        if let Some(retry_after_s) = self.join_failures.retry_after(at) {
+        let caller = super::quota_scope::current();
+        let caller = caller.as_ref();
+        if let Some(retry_after_s) = self.join_failures.retry_after(caller, at) {
             let e = ServiceError::RateLimited {
                 window: Window::Minute,
                 limit: JOIN_FAILURES_PER_PROCESS_PER_MINUTE as u32,
                 retry_after_s,
-                scope: super::error::UNAUTHENTICATED_SCOPE,
+                scope: if caller.is_some() {
+                    super::error::UNAUTHENTICATED_TOKEN_SCOPE
+                } else {
+                    super::error::UNAUTHENTICATED_SCOPE
+                },
             };
             self.audit(draft.failed(Outcome::Denied, e.code())).await;
             return Err(e);
         }
         let Ok(code) = InviteCode::parse(code) else {
-            self.join_failures.record(at);
+            self.join_failures.record(caller, at);
             return Err(self.refuse(draft, ServiceError::InviteInvalid).await);
         };
         let failures = self.settings.rate_limits.map(|l| Quota {
@@ -235,7 +248,7 @@ impl<S: Store> Bridge<S> {
             Ok(Some(j)) => j,
             // The store counted and audited the failure in its transaction.
             Ok(None) => {
-                self.join_failures.record(at);
+                self.join_failures.record(caller, at);
                 return Err(ServiceError::InviteInvalid);
             }
             Err(e) => return Err(self.refuse(draft, e.into()).await),
@@ -264,12 +277,24 @@ mod tests {
     fn the_per_process_guessing_window_slides() {
         let w = FailureWindow::default();
         let t0 = Timestamp::from_micros(1_000_000_000);
+        let (guesser, other) = (Some("guesser".to_owned()), Some("other".to_owned()));
         for i in 0..JOIN_FAILURES_PER_PROCESS_PER_MINUTE {
-            assert_eq!(w.retry_after(t0.plus_micros(i as i64)), None);
-            w.record(t0.plus_micros(i as i64));
+            assert_eq!(
+                w.retry_after(guesser.as_ref(), t0.plus_micros(i as i64)),
+                None
+            );
+            w.record(guesser.as_ref(), t0.plus_micros(i as i64));
         }
-        assert_eq!(w.retry_after(t0.plus_micros(1_000_000)), Some(59));
-        assert_eq!(w.retry_after(t0.plus_micros(59_999_999)), Some(1));
-        assert_eq!(w.retry_after(t0.plus_micros(60_000_000)), None);
+        let after = |us| w.retry_after(guesser.as_ref(), t0.plus_micros(us));
+        assert_eq!(after(1_000_000), Some(59));
+        assert_eq!(after(59_999_999), Some(1));
+        assert_eq!(after(60_000_000), None);
+        // Another caller of the same process (another bearer token, or the
+        // process itself) is not held back by the guesser.
+        assert_eq!(
+            w.retry_after(other.as_ref(), t0.plus_micros(1_000_000)),
+            None
+        );
+        assert_eq!(w.retry_after(None, t0.plus_micros(1_000_000)), None);
     }
 }
