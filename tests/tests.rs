@@ -34,6 +34,7 @@ mod limits_resource;
 mod longpoll;
 mod mcp_stdio;
 mod pg_cluster;
+mod pg_http;
 mod props;
 mod provision;
 mod pty;

@@ -7,9 +7,9 @@
 //! whose audit record cannot be written reveals nothing.
 
 mod chain;
+mod file_backup;
 mod transfer;
 
-use std::path::Path;
 use std::sync::Arc;
 
 pub use chain::{ChainFault, ChainReport, ChainWalk};
@@ -24,7 +24,7 @@ use crate::auth::{ServerKey, Token};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::{
     AdminStore, AuditPrune, AuditQuery, CleanupReport, Conversation, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport, StoreError,
+    ConversationSummary, ImportMode, ImportReport,
 };
 
 /// Every conversation at a moment, for `list`.
@@ -493,121 +493,5 @@ impl<S: AdminStore> Bridge<S> {
         draft.detail = Some(format!("export-based messages={}", export.messages()));
         self.record(at, draft).await?;
         Ok(export)
-    }
-
-    /// Copies the live database to `dest` from one consistent snapshot.
-    ///
-    /// # Errors
-    /// Storage or file-system failures.
-    pub async fn backup(
-        &self,
-        dest: &Path,
-        progress: CopyProgress,
-    ) -> Result<CopyReport, ServiceError> {
-        let at = self.clock.now();
-        let report = self.store.backup_to(dest, progress).await?;
-        let mut draft = cli("backup");
-        draft.bytes = Some(i64::try_from(report.bytes()).unwrap_or(i64::MAX));
-        self.record(at, draft).await?;
-        Ok(report)
-    }
-
-    /// Checks that `path` is a sound bridge database this build can use,
-    /// before it is restored.
-    ///
-    /// # Errors
-    /// [`ServiceError::BadBackup`] naming the problem, or storage failures.
-    pub fn check_backup(path: &Path) -> Result<FileCheck, ServiceError> {
-        let check = match S::check_file(path) {
-            Ok(c) => c,
-            Err(StoreError::NotFound) => {
-                return Err(ServiceError::BadBackup(format!(
-                    "no backup file at {}",
-                    path.display()
-                )));
-            }
-            Err(e) => {
-                return Err(ServiceError::BadBackup(format!(
-                    "{} is not a readable database: {e}",
-                    path.display()
-                )));
-            }
-        };
-        if let Some(problem) = check.problems.first() {
-            // SQLite may report several findings in one row, one per line;
-            // the message stays one line.
-            let problem = problem.split_whitespace().collect::<Vec<_>>().join(" ");
-            return Err(ServiceError::BadBackup(format!(
-                "{} fails the integrity check ({} problems, first: {problem})",
-                path.display(),
-                check.problems.len()
-            )));
-        }
-        if check.schema_version > check.supported_schema_version {
-            return Err(ServiceError::BadBackup(format!(
-                "{} has schema version {}, newer than the {} this mcp-bridge supports; upgrade mcp-bridge",
-                path.display(),
-                check.schema_version,
-                check.supported_schema_version
-            )));
-        }
-        if !check.is_bridge {
-            return Err(ServiceError::BadBackup(format!(
-                "{} is not an mcp-bridge database",
-                path.display()
-            )));
-        }
-        if !check.unexpected.is_empty() {
-            return Err(ServiceError::BadBackup(format!(
-                "{} holds what mcp-bridge never writes, so it is refused: {}",
-                path.display(),
-                check.unexpected.join("; ")
-            )));
-        }
-        Ok(check)
-    }
-
-    /// The id of another process using the database at `path`, if any. Call
-    /// before opening it in this process.
-    ///
-    /// # Errors
-    /// When the lock state cannot be read.
-    pub fn database_in_use(path: &Path) -> Result<Option<u32>, ServiceError> {
-        Ok(S::in_use(path)?)
-    }
-
-    /// Replaces this database's content with the backup at `src` (checked with
-    /// [`Bridge::check_backup`] first). Open the database again afterwards so
-    /// the schema is brought up to date, then call [`Bridge::record_restore`].
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn restore_from(
-        &self,
-        src: &Path,
-        progress: CopyProgress,
-    ) -> Result<CopyReport, ServiceError> {
-        match self.store.restore_from(src, progress).await {
-            Ok(report) => Ok(report),
-            Err(StoreError::Conflict(why)) => Err(ServiceError::BadBackup(why)),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Appends the audit record of a finished restore to the restored trail.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn record_restore(
-        &self,
-        report: &CopyReport,
-        forced: bool,
-    ) -> Result<(), ServiceError> {
-        let mut draft = cli("restore");
-        draft.bytes = Some(i64::try_from(report.bytes()).unwrap_or(i64::MAX));
-        if forced {
-            draft.detail = Some("forced over a database in use".to_owned());
-        }
-        self.record(self.clock.now(), draft).await
     }
 }

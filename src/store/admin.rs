@@ -278,7 +278,13 @@ pub trait AdminStore: Store {
         at: Timestamp,
         audit: AuditFor<ImportReport>,
     ) -> impl Future<Output = Result<ImportReport, StoreError>> + Send;
+}
 
+/// Copying the database as a file, for stores that have one (SQLite): what
+/// `backup` and `restore` use there. A PostgreSQL database has no file to
+/// copy; its backups are export-based (a sealed export through
+/// [`AdminStore::conversation_records`] and [`AdminStore::import`]).
+pub trait DatabaseFile: AdminStore {
     /// Copies the database to a new file at `dest` (mode 0600) through the
     /// backend's online backup, from one consistent snapshot, while other
     /// processes keep writing. `dest` is overwritten if it exists.

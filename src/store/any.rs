@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::admin::{
     AdminStore, AuditFor, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport,
+    ConversationSummary, CopyProgress, CopyReport, DatabaseFile, FileCheck, ImportMode,
+    ImportReport,
 };
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
@@ -288,19 +289,28 @@ impl AdminStore for AnyStore {
     ) -> Result<ImportReport, StoreError> {
         each!(self, s => s.import(records, mode, at, audit).await)
     }
+}
+
+impl DatabaseFile for AnyStore {
     async fn backup_to(
         &self,
         dest: &Path,
         progress: CopyProgress,
     ) -> Result<CopyReport, StoreError> {
-        each!(self, s => s.backup_to(dest, progress).await)
+        match self {
+            AnyStore::Sqlite(s) => s.backup_to(dest, progress).await,
+            AnyStore::Postgres(_) => Err(no_file()),
+        }
     }
     async fn restore_from(
         &self,
         src: &Path,
         progress: CopyProgress,
     ) -> Result<CopyReport, StoreError> {
-        each!(self, s => s.restore_from(src, progress).await)
+        match self {
+            AnyStore::Sqlite(s) => s.restore_from(src, progress).await,
+            AnyStore::Postgres(_) => Err(no_file()),
+        }
     }
     fn check_file(path: &Path) -> Result<FileCheck, StoreError> {
         // Backup files are SQLite files whichever store is live.
@@ -309,4 +319,13 @@ impl AdminStore for AnyStore {
     fn in_use(path: &Path) -> Result<Option<u32>, StoreError> {
         SqliteStore::in_use(path)
     }
+}
+
+/// A PostgreSQL database has no file to copy (its backups are export-based).
+fn no_file() -> StoreError {
+    StoreError::Backend(
+        "a PostgreSQL database has no file to copy: `mcp-bridge backup` writes an export-based \
+         backup for it (or use pg_dump)"
+            .into(),
+    )
 }

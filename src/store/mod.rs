@@ -27,8 +27,8 @@ use std::future::Future;
 
 pub use admin::{
     AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport,
-    MessageRecord, RemovedConversation, UnreadableRecord,
+    ConversationSummary, CopyProgress, CopyReport, DatabaseFile, FileCheck, ImportMode,
+    ImportReport, MessageRecord, RemovedConversation, UnreadableRecord,
 };
 pub use any::AnyStore;
 pub use console::{ConsoleRole, ConsoleStore, ConsoleToken};

@@ -6,7 +6,6 @@
 mod import;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::audit::{self, audit_query, walk_chain};
@@ -18,8 +17,7 @@ use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Sender, Side, Timestamp};
 use crate::store::admin::{
     AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport,
-    MessageRecord, RemovedConversation,
+    ConversationSummary, ImportMode, ImportReport, MessageRecord, RemovedConversation,
 };
 use crate::store::sealed::Sealer;
 use crate::store::{Conversation, StoreError};
@@ -268,14 +266,6 @@ async fn cleanup(
     })
 }
 
-fn file_backups_only() -> StoreError {
-    StoreError::Backend(
-        "backup and restore copy SQLite database files; for a PostgreSQL database use \
-         `mcp-bridge export FILE` and `mcp-bridge import FILE` (or pg_dump)"
-            .into(),
-    )
-}
-
 impl AdminStore for PgStore {
     async fn conversation_summaries(&self) -> Result<Vec<ConversationSummary>, StoreError> {
         let mut client = self.client().await?;
@@ -345,31 +335,6 @@ impl AdminStore for PgStore {
         })?;
         self.inner.hub.notify();
         Ok(report)
-    }
-
-    async fn backup_to(
-        &self,
-        _dest: &Path,
-        _progress: CopyProgress,
-    ) -> Result<CopyReport, StoreError> {
-        Err(file_backups_only())
-    }
-
-    async fn restore_from(
-        &self,
-        _src: &Path,
-        _progress: CopyProgress,
-    ) -> Result<CopyReport, StoreError> {
-        Err(file_backups_only())
-    }
-
-    fn check_file(path: &Path) -> Result<FileCheck, StoreError> {
-        // A backup file is an SQLite file whatever the live store is.
-        <crate::store::sqlite::SqliteStore as AdminStore>::check_file(path)
-    }
-
-    fn in_use(_path: &Path) -> Result<Option<u32>, StoreError> {
-        Ok(None)
     }
 }
 

@@ -25,8 +25,8 @@ use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ActionType, ConversationId, Message, Sender, Side, Timestamp};
 use crate::store::admin::{
     AdminStore, AuditFor, AuditPrune, AuditQuery, AuditWalk, CleanupReport, ConversationRecord,
-    ConversationSummary, CopyProgress, CopyReport, FileCheck, ImportMode, ImportReport,
-    MessageRecord, RemovedConversation,
+    ConversationSummary, CopyProgress, CopyReport, DatabaseFile, FileCheck, ImportMode,
+    ImportReport, MessageRecord, RemovedConversation,
 };
 use crate::store::sealed::{Column, Sealer, Slot};
 use crate::store::{Conversation, StoreError};
@@ -415,7 +415,9 @@ impl AdminStore for SqliteStore {
         }
         Ok(report)
     }
+}
 
+impl DatabaseFile for SqliteStore {
     async fn backup_to(
         &self,
         dest: &Path,
