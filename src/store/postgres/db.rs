@@ -137,6 +137,20 @@ impl<'c> Write<'c> {
         Ok(epoch)
     }
 
+    /// The next message id, with the current epoch in the same round trip
+    /// when this transaction has not read it yet.
+    pub async fn next_message_id(&self) -> Result<i64, StoreError> {
+        if lock(&self.epoch).is_some() {
+            return get(
+                &self.db().one("SELECT nextval('message_ids')", &[]).await?,
+                0,
+            );
+        }
+        let (epoch, id) = super::keys::current_epoch_and_next_id(&self.tx, &self.sealer).await?;
+        *lock(&self.epoch) = Some(epoch);
+        Ok(id)
+    }
+
     /// Seals `plain` for `slot` under the current epoch.
     pub async fn seal(&self, slot: Slot<'_>, plain: &str) -> Result<String, StoreError> {
         let epoch = self.epoch().await?;

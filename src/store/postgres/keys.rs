@@ -43,19 +43,38 @@ pub async fn current_epoch(
     tx: &tokio_postgres::Transaction<'_>,
     sealer: &Sealer,
 ) -> Result<i64, StoreError> {
+    Ok(epoch_query(tx, sealer, "").await?.0)
+}
+
+/// [`current_epoch`] and the next message id, drawn in the same round trip
+/// (a send needs both before it can seal its texts).
+pub async fn current_epoch_and_next_id(
+    tx: &tokio_postgres::Transaction<'_>,
+    sealer: &Sealer,
+) -> Result<(i64, i64), StoreError> {
+    let (epoch, id) = epoch_query(tx, sealer, "; SELECT nextval('message_ids')").await?;
+    let id = id.ok_or_else(|| StoreError::Corrupt("no message id was drawn".into()))?;
+    Ok((epoch, id))
+}
+
+async fn epoch_query(
+    tx: &tokio_postgres::Transaction<'_>,
+    sealer: &Sealer,
+    and_then: &str,
+) -> Result<(i64, Option<i64>), StoreError> {
     let replies = tx
-        .simple_query(
+        .simple_query(&format!(
             "LOCK TABLE data_keys IN ROW SHARE MODE;
-             SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1",
-        )
+             SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1{and_then}"
+        ))
         .await
         .map_err(pg_err)?;
-    let row = replies
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(row),
-            _ => None,
-        })
+    let mut rows = replies.iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    let row = rows
+        .next()
         .ok_or_else(|| StoreError::Corrupt("the database holds no data key".into()))?;
     let unreadable = || StoreError::Corrupt("unreadable data key".into());
     let number = row
@@ -64,7 +83,11 @@ pub async fn current_epoch(
         .ok_or_else(unreadable)?;
     let salt = row.get(1).ok_or_else(unreadable)?.to_owned();
     sealer.learn(&Epoch { number, salt });
-    Ok(number)
+    let next = rows
+        .next()
+        .and_then(|r| r.get(0))
+        .and_then(|v| v.parse().ok());
+    Ok((number, next))
 }
 
 /// What row decoders open sealed values with. Decoding is synchronous, so

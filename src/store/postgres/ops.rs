@@ -336,7 +336,7 @@ pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, 
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
     // The id is bound into the sealed values, so it is drawn first (under
     // the conversation's lock, so still in commit order).
-    let id: i64 = get(&w.db().one("SELECT nextval('message_ids')", &[]).await?, 0)?;
+    let id = w.next_message_id().await?;
     let key = id.to_string();
     let content = w
         .seal(Slot::new(Column::MessageContent, &key), &message.content)
