@@ -13,6 +13,7 @@
 //! pages acknowledged), then the sessions and connections close.
 
 mod access;
+mod detach;
 mod written;
 
 use std::net::SocketAddr;
