@@ -8,7 +8,7 @@
 //! cores with the server, so the figures are a floor.
 //!
 //! Run: `cargo bench --bench http` (options: `-- --clients 50 --seconds 5
-//! --rounds 40 --idle 10000`). `MCP_BRIDGE_BENCH_SERVER=path/to/mcp-bridge`
+//! --rounds 40 --idle 10000`). `HTTP_BENCH_SERVER=path/to/mcp-bridge`
 //! runs another build's server under the same client.
 
 use std::process::Stdio;
@@ -156,8 +156,9 @@ fn main() {
 
 async fn run(o: Options) {
     let dir = tempfile::tempdir().expect("temp dir");
-    // Another build's server, to compare two builds with one client.
-    let server = std::env::var_os("MCP_BRIDGE_BENCH_SERVER")
+    // Another build's server, to compare two builds with one client (not an
+    // MCP_BRIDGE_ variable: the server refuses settings it does not know).
+    let server = std::env::var_os("HTTP_BENCH_SERVER")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_mcp-bridge").into());
     let mut child = tokio::process::Command::new(server)
         .args(["serve", "--http", "127.0.0.1:0", "--db"])

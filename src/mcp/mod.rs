@@ -386,11 +386,16 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<CheckMessagesParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<CheckMessagesResult>, ToolFailure> {
-        let (creds, args) = self.arguments("check_messages", params).await?;
+        // The steps before the wait are boxed: a long-poll keeps this future
+        // for its whole wait (over HTTP, one per open request), and inline
+        // they would make it as large as the largest of them.
+        let (creds, args) = Box::pin(self.arguments("check_messages", params)).await?;
         // Without conversation_id, a session bound to several reads them all.
-        let creds = self
-            .bridge
-            .credentials(&self.session, "check_messages", creds, Scope::All)
+        let creds =
+            Box::pin(
+                self.bridge
+                    .credentials(&self.session, "check_messages", creds, Scope::All),
+            )
             .await?;
         let (wait, limit) = (args.wait(), args.page());
         let (request, session) = (context.ct.clone(), self.session_end.clone());
@@ -590,7 +595,12 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         request: rmcp::model::ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
-        self.read_inbox(&request.uri).await.map(Into::into)
+        // Boxed, like `listen`: rmcp's request dispatch holds the largest of
+        // these handlers' futures inline in every request's task (over HTTP,
+        // every open request's), whichever handler the request calls.
+        Box::pin(self.read_inbox(&request.uri))
+            .await
+            .map(Into::into)
     }
 
     async fn subscribe(
@@ -620,7 +630,7 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         &self,
         context: rmcp::service::SubscriptionContext,
     ) -> Result<(), rmcp::ErrorData> {
-        self.listen_inbox(context).await;
+        Box::pin(self.listen_inbox(context)).await;
         Ok(())
     }
 

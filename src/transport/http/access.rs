@@ -15,7 +15,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
-use super::detach;
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::domain::Timestamp;
@@ -272,7 +271,7 @@ pub(super) async fn check_site<S: HttpTokenStore>(
 /// the request runs with its identity and a [`ReplySlot`] in its extensions.
 pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
     State(access): State<Arc<Access<S>>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     if access.stopping.is_cancelled() {
@@ -345,11 +344,6 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
     if let Some(response) = access.spend(&identity.name) {
         return response;
     }
-    // rmcp keeps the head for the whole call (a long-poll: its whole wait);
-    // a copy of it does not hold hyper's read buffer that long.
-    let (mut head, body) = request.into_parts();
-    detach::detach(&mut head);
-    let mut request = Request::from_parts(head, body);
     let in_flight = (request.method() == Method::POST).then(|| access.in_flight.enter());
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());

@@ -13,7 +13,6 @@
 //! pages acknowledged), then the sessions and connections close.
 
 mod access;
-mod detach;
 mod written;
 
 use std::net::SocketAddr;
