@@ -386,16 +386,11 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<CheckMessagesParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<CheckMessagesResult>, ToolFailure> {
-        // The steps before the wait are boxed: a long-poll keeps this future
-        // for its whole wait (over HTTP, one per open request), and inline
-        // they would make it as large as the largest of them.
-        let (creds, args) = Box::pin(self.arguments("check_messages", params)).await?;
+        let (creds, args) = self.arguments("check_messages", params).await?;
         // Without conversation_id, a session bound to several reads them all.
-        let creds =
-            Box::pin(
-                self.bridge
-                    .credentials(&self.session, "check_messages", creds, Scope::All),
-            )
+        let creds = self
+            .bridge
+            .credentials(&self.session, "check_messages", creds, Scope::All)
             .await?;
         let (wait, limit) = (args.wait(), args.page());
         let (request, session) = (context.ct.clone(), self.session_end.clone());
