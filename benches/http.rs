@@ -8,7 +8,8 @@
 //! cores with the server, so the figures are a floor.
 //!
 //! Run: `cargo bench --bench http` (options: `-- --clients 50 --seconds 5
-//! --rounds 40 --idle 10000`).
+//! --rounds 40 --idle 10000`). `HTTP_BENCH_SERVER=path/to/mcp-bridge`
+//! runs another build's server under the same client.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -155,7 +156,11 @@ fn main() {
 
 async fn run(o: Options) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-bridge"))
+    // Another build's server, to compare two builds with one client (not an
+    // MCP_BRIDGE_ variable: the server refuses settings it does not know).
+    let server = std::env::var_os("HTTP_BENCH_SERVER")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_mcp-bridge").into());
+    let mut child = tokio::process::Command::new(server)
         .args(["serve", "--http", "127.0.0.1:0", "--db"])
         .arg(dir.path().join("bench.db"))
         .env("MCP_BRIDGE_RATE_LIMITS", "off")

@@ -260,7 +260,11 @@ async fn a_check_right_after_a_delivered_page_sees_the_rest() {
             assert_eq!(got, [format!("{round}.{n}")], "round {round}: {page}");
         }
     }
-    assert_eq!(rows(&env, "pending_deliveries"), 0);
+    // The last page's acknowledgement commits after its response was written.
+    wait_until("the last page to be acknowledged", || {
+        rows(&env, "pending_deliveries") == 0
+    })
+    .await;
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
 }

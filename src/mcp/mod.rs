@@ -590,7 +590,12 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         request: rmcp::model::ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
-        self.read_inbox(&request.uri).await.map(Into::into)
+        // Boxed, like `listen`: rmcp's request dispatch holds the largest of
+        // these handlers' futures inline in every request's task (over HTTP,
+        // every open request's), whichever handler the request calls.
+        Box::pin(self.read_inbox(&request.uri))
+            .await
+            .map(Into::into)
     }
 
     async fn subscribe(
@@ -620,7 +625,7 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         &self,
         context: rmcp::service::SubscriptionContext,
     ) -> Result<(), rmcp::ErrorData> {
-        self.listen_inbox(context).await;
+        Box::pin(self.listen_inbox(context)).await;
         Ok(())
     }
 

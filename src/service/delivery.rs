@@ -106,13 +106,17 @@ impl<S: Store> Bridge<S> {
         check: CheckMessages,
         cancelled: impl Future<Output = ()> + Send,
     ) -> Result<Inbox, ServiceError> {
+        // Every step but the wait is boxed (`Box::pin(..).await`): a future
+        // is as large as its largest step, and a long-poll keeps this one for
+        // its whole wait (over HTTP, one per open request), so inline steps
+        // made every waiting call ~18 KiB; boxed, each lives only while it runs.
         let at = self.clock.now();
         // Reading every bound session, one that expired or was removed is
         // left out (its refusal is audited) rather than failing the others.
         let mut callers = Vec::with_capacity(creds.len());
         let mut first_refusal = None;
         for c in creds {
-            match self.authorize(c, &session_draft(TOOL, c), at).await {
+            match Box::pin(self.authorize(c, &session_draft(TOOL, c), at)).await {
                 Ok(caller) => callers.push((c, caller)),
                 Err(e) if creds.len() > 1 => {
                     first_refusal.get_or_insert(e);
@@ -124,8 +128,7 @@ impl<S: Store> Bridge<S> {
             return Err(first_refusal.unwrap_or(ServiceError::AuthFailed));
         }
         if check.wait.is_zero() {
-            return self
-                .take_all(&callers, check, true, true)
+            return Box::pin(self.take_all(&callers, check, true, true))
                 .await
                 .map(Option::unwrap_or_default);
         }
@@ -136,17 +139,17 @@ impl<S: Store> Bridge<S> {
                 limit: self.settings.limits.max_long_polls,
                 advice: "call check_messages with wait_seconds 0, or retry in a moment (setting limits.max_long_polls)",
             };
-            return Err(self.refuse(draft_for(creds), e).await);
+            return Err(Box::pin(self.refuse(draft_for(creds), e)).await);
         };
         // A long-poll spends its quota once, up front; the final take is unmetered.
         for (c, _) in &callers {
             let draft = session_draft(TOOL, c);
-            if let Err(e) = self
-                .store
-                .spend_quota(self.guard(c, TOOL, at, draft.clone()))
-                .await
-            {
-                return Err(self.refuse(draft, e.into()).await);
+            let spent = Box::pin(
+                self.store
+                    .spend_quota(self.guard(c, TOOL, at, draft.clone())),
+            );
+            if let Err(e) = spent.await {
+                return Err(Box::pin(self.refuse(draft, e.into())).await);
             }
         }
         let deadline = tokio::time::Instant::now() + check.wait;
@@ -168,12 +171,12 @@ impl<S: Store> Bridge<S> {
             // call fails only when no session is left.
             let mut kept = Vec::with_capacity(callers.len());
             for (c, caller) in callers {
-                if self.still_member(&c.conversation, c.side).await {
+                if Box::pin(self.still_member(&c.conversation, c.side)).await {
                     kept.push((c, caller));
                 } else {
-                    let refusal = self
-                        .refuse(session_draft(TOOL, c), ServiceError::AuthFailed)
-                        .await;
+                    let refusal =
+                        Box::pin(self.refuse(session_draft(TOOL, c), ServiceError::AuthFailed))
+                            .await;
                     if kept.is_empty() && creds.len() == 1 {
                         return Err(refusal);
                     }
@@ -184,7 +187,7 @@ impl<S: Store> Bridge<S> {
                 return Err(ServiceError::AuthFailed);
             }
             for (c, _) in &callers {
-                match self.store.pending(&c.conversation, c.side, now).await {
+                match Box::pin(self.store.pending(&c.conversation, c.side, now)).await {
                     Ok(Pending::Ready) => ready = true,
                     // Behind another reader's lease, look again when it lapses
                     // (an acknowledgement wakes the feed sooner).
@@ -194,13 +197,16 @@ impl<S: Store> Bridge<S> {
                         wake_at = wake_at.min(lapse);
                     }
                     Ok(Pending::Nothing) => {}
-                    Err(e) => return Err(self.refuse(session_draft(TOOL, c), e.into()).await),
+                    Err(e) => {
+                        return Err(Box::pin(self.refuse(session_draft(TOOL, c), e.into())).await);
+                    }
                 }
             }
             if ready || last_chance {
                 // Another checker on the same session may take them first:
                 // then nothing is returned and the wait goes on.
-                if let Some(inbox) = self.take_all(&callers, check, last_chance, false).await? {
+                let taken = Box::pin(self.take_all(&callers, check, last_chance, false));
+                if let Some(inbox) = taken.await? {
                     return Ok(inbox);
                 }
             }
@@ -208,7 +214,7 @@ impl<S: Store> Bridge<S> {
                 () = feed.changed() => {}
                 () = tokio::time::sleep_until(wake_at) => {}
                 () = &mut cancelled => {
-                    return Err(self.refuse(draft_for(creds), ServiceError::Cancelled).await);
+                    return Err(Box::pin(self.refuse(draft_for(creds), ServiceError::Cancelled)).await);
                 }
             }
         }

@@ -127,7 +127,9 @@ impl<S: HttpTokenStore> Access<S> {
                 return Ok(Some(identity.clone()));
             }
         }
-        match self.bridge.http_identity(presented).await {
+        // Boxed: a store read is a large future, and inline it would make
+        // every request's middleware future (kept for the whole call) as large.
+        match Box::pin(self.bridge.http_identity(presented)).await {
             Ok(Some(identity)) => {
                 let mut cache = lock(&self.cache);
                 if cache.len() >= TOKEN_CACHE_ENTRIES {

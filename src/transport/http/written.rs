@@ -3,12 +3,15 @@
 //!
 //! `check_messages` files the receipts of a leased page in the request's
 //! [`ReplySlot`]; when the body has yielded its last frame the receipts are
-//! acknowledged before the end of the body is reported, so a client that
-//! waits for the end of the response (every SSE reader) cannot ask again
-//! before the page left its inbox. A body dropped before its end (client
-//! gone) acknowledges nothing: the lease lapses and the page is delivered again.
+//! acknowledged by a task of their own, and the end of the body is reported
+//! at once: the commit is not on the client's path (a long-poll's answer
+//! used to wait for it). A client that asks again at once is not answered
+//! before the page left its inbox all the same: the page counts in flight
+//! ([`crate::mcp::delivery::InFlightPages`]) until the acknowledgement has
+//! committed, and a new read of that inbox waits for it. A body dropped
+//! before its end (client gone) acknowledges nothing: the lease lapses and the
+//! page is delivered again.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,14 +63,11 @@ impl Drop for InFlightGuard {
     }
 }
 
-type Acking = Pin<Box<dyn Future<Output = ()> + Send>>;
-
 /// A response body that acknowledges its slot's receipts at its end.
 pub struct AckBody<S: Store> {
     inner: Body,
     slot: ReplySlot,
     bridge: Arc<Bridge<S>>,
-    acking: Option<Acking>,
     finished: bool,
     _in_flight: Option<InFlightGuard>,
 }
@@ -84,7 +84,6 @@ impl<S: Store> AckBody<S> {
             inner,
             slot,
             bridge,
-            acking: None,
             finished: false,
             _in_flight: in_flight,
         }
@@ -100,33 +99,28 @@ impl<S: Store> http_body::Body for AckBody<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = self.get_mut();
-        loop {
-            if this.finished {
-                return Poll::Ready(None);
-            }
-            if let Some(acking) = this.acking.as_mut() {
-                if acking.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                this.acking = None;
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
                 this.finished = true;
-                this._in_flight = None;
-                continue;
-            }
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Ready(None) => {
-                    let pages = this.slot.take();
+                let pages = this.slot.take();
+                // Still in flight (for a graceful shutdown) until acknowledged.
+                let in_flight = this._in_flight.take();
+                if !pages.receipts().is_empty() {
                     let bridge = Arc::clone(&this.bridge);
-                    this.acking = Some(Box::pin(async move {
+                    tokio::spawn(async move {
                         for receipt in pages.receipts() {
                             bridge.acknowledge(receipt.clone()).await;
                         }
-                        // Counted in flight until acknowledged (dropped here).
-                        drop(pages);
-                    }));
+                        // The inboxes' next reads wait until these are dropped.
+                        drop((pages, in_flight));
+                    });
                 }
-                other => return other,
+                Poll::Ready(None)
             }
+            other => other,
         }
     }
 
@@ -142,8 +136,7 @@ impl<S: Store> http_body::Body for AckBody<S> {
         } else {
             // Not exact: hyper then sends the body chunked and polls it to
             // its end (with an exact length it stops after the last byte and
-            // never sees the end, where the acknowledgement happens), and the
-            // client sees the response complete only once it is acknowledged.
+            // never sees the end, where the acknowledgement starts).
             let mut hint = SizeHint::new();
             hint.set_lower(self.inner.size_hint().lower());
             hint
