@@ -263,12 +263,9 @@ async fn a_tampered_or_moved_value_is_a_clear_error_and_the_server_keeps_serving
     let second = send(&server, &conv, "a", "second").await["message_id"]
         .as_i64()
         .unwrap();
-    let original: String = env
-        .db()
-        .query_row("SELECT content FROM messages WHERE id = ?1", [first], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let original = env
+        .value(&format!("SELECT content FROM messages WHERE id = {first}"))
+        .expect("the first message");
     // Move the second message's sealed text into the first row.
     tamper(
         &env.db,

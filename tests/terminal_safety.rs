@@ -270,16 +270,13 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
 
 /// The passphrase refusals the audit trail holds for `conv` (or for no conversation).
 fn passphrase_refusals(env: &TestEnv, action: &str) -> Vec<String> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare(
-            "SELECT detail FROM audit_log WHERE action = ?1 AND code = 'passphrase_refused' ORDER BY seq",
-        )
-        .unwrap();
-    stmt.query_map([action], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    env.query(&format!(
+        "SELECT detail FROM audit_log WHERE action = '{}' AND code = 'passphrase_refused' ORDER BY seq",
+        plain(action)
+    ))
+    .into_iter()
+    .map(|r| r[0].clone().expect("detail"))
+    .collect()
 }
 
 /// Runs `yolo confirm` or `yolo approve` on a pty and expects a refusal

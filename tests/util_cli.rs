@@ -284,8 +284,14 @@ pub fn copy_db(env: &TestEnv, dir: &str) -> PathBuf {
     target.join("bridge.db")
 }
 
-/// Runs `sql` on the database file directly, as someone with file access could.
+/// Runs `sql` on the database directly, as someone with file (or database)
+/// access could: the SQLite file, or the PostgreSQL database `db` names.
 pub fn tamper(db: &Path, sql: &str) {
+    let url = db.to_string_lossy();
+    if url.starts_with("postgres://") {
+        crate::util_pg::sql(&url, sql);
+        return;
+    }
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.execute_batch(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
