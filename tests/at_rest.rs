@@ -176,40 +176,44 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
         "mcp-bridge-export-sealed"
     );
 
-    // The database file alone, in a directory without its key.
-    let stolen_dir = env.dir.join("stolen");
-    std::fs::create_dir_all(&stolen_dir).unwrap();
-    let stolen = stolen_dir.join("bridge.db");
-    std::fs::copy(&env.db, &stolen).unwrap();
-    for args in [
-        &["show", conv.id.as_str(), "--json"][..],
-        &["export", "--plaintext"],
-        &["list"],
-    ] {
-        let run = cli_on(&env, &stolen, args).await;
-        assert_eq!(run.code, 2, "{args:?}: {run:?}");
-        assert!(run.stderr.contains("key file is needed"), "{}", run.stderr);
-        assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
-    }
-    // With some other key file the values still do not open: a clear error.
-    std::fs::write(
-        stolen_dir.join("bridge.key"),
-        format!("{}\n", random_hex(32)),
-    )
-    .unwrap();
-    set_private(&stolen_dir.join("bridge.key"));
-    for args in [
-        &["show", conv.id.as_str(), "--json"][..],
-        &["export", "--plaintext"],
-    ] {
-        let run = cli_on(&env, &stolen, args).await;
-        assert_eq!(run.code, 2, "{args:?}: {run:?}");
-        assert!(
-            run.stderr.contains("does not open") && run.stderr.contains("another key file"),
-            "{}",
-            run.stderr
-        );
-        assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
+    // The database file alone, in a directory without its key. A PostgreSQL
+    // database is no file to copy: its copy is a dump, which `secrets::`
+    // searches for the plaintext.
+    if env.pg_url().is_none() {
+        let stolen_dir = env.dir.join("stolen");
+        std::fs::create_dir_all(&stolen_dir).unwrap();
+        let stolen = stolen_dir.join("bridge.db");
+        std::fs::copy(&env.db, &stolen).unwrap();
+        for args in [
+            &["show", conv.id.as_str(), "--json"][..],
+            &["export", "--plaintext"],
+            &["list"],
+        ] {
+            let run = cli_on(&env, &stolen, args).await;
+            assert_eq!(run.code, 2, "{args:?}: {run:?}");
+            assert!(run.stderr.contains("key file is needed"), "{}", run.stderr);
+            assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
+        }
+        // With some other key file the values still do not open: a clear error.
+        std::fs::write(
+            stolen_dir.join("bridge.key"),
+            format!("{}\n", random_hex(32)),
+        )
+        .unwrap();
+        set_private(&stolen_dir.join("bridge.key"));
+        for args in [
+            &["show", conv.id.as_str(), "--json"][..],
+            &["export", "--plaintext"],
+        ] {
+            let run = cli_on(&env, &stolen, args).await;
+            assert_eq!(run.code, 2, "{args:?}: {run:?}");
+            assert!(
+                run.stderr.contains("does not open") && run.stderr.contains("another key file"),
+                "{}",
+                run.stderr
+            );
+            assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
+        }
     }
     // The sealed export does not import without its key file, and says why,
     // leaving no database behind.
@@ -232,11 +236,7 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
     // Into a fresh database that has the same key file, it imports.
     let fresh_dir = env.dir.join("fresh");
     std::fs::create_dir_all(&fresh_dir).unwrap();
-    std::fs::copy(
-        env.db.with_file_name("bridge.key"),
-        fresh_dir.join("bridge.key"),
-    )
-    .unwrap();
+    std::fs::copy(env.key_file(), fresh_dir.join("bridge.key")).unwrap();
     let fresh = fresh_dir.join("bridge.db");
     cli_on(&env, &fresh, &["import", export.to_str().unwrap()])
         .await
@@ -435,6 +435,12 @@ async fn key_rotate_under_two_busy_servers_loses_nothing_and_a_killed_rotation_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_file_apart_from_the_database_is_used_by_every_server_and_command() {
     let env = TestEnv::new("at_rest_key_file");
+    if env.sqlite_only(
+        "the default key file beside the SQLite file versus key_file; a PostgreSQL \
+         database has no beside, so every PostgreSQL test already runs on key_file",
+    ) {
+        return;
+    }
     let key: PathBuf = env.dir.join("secure").join("keys").join("bridge.key");
     let key_arg = key.to_str().unwrap();
     let by_env = [("MCP_BRIDGE_KEY_FILE", key_arg)];

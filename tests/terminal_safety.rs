@@ -221,8 +221,9 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
         .server_with(&[YOLO_ON, ("MCP_BRIDGE_YOLO__ALLOW_UNSANDBOXED", "true")])
         .await;
     let conv = Conv::create(&s).await;
+    // The bridge's own directory: the SQLite file's, or the key file's on PostgreSQL.
     let data = env
-        .db
+        .key_file()
         .parent()
         .expect("data dir")
         .canonicalize()

@@ -128,15 +128,7 @@ impl TestEnv {
 
     /// Runs `sql` (one integer result) on the database, SQLite or PostgreSQL.
     pub fn count(&self, sql: &str) -> i64 {
-        if let Some(url) = self.pg_url() {
-            let out = crate::util_pg::sql(&url, sql);
-            return out
-                .parse()
-                .unwrap_or_else(|e| panic!("{sql}: {out:?}: {e}"));
-        }
-        self.db()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        count_in(&self.db, sql)
     }
 
     /// The rows `sql` returns on the database, SQLite or PostgreSQL, each
@@ -144,28 +136,7 @@ impl TestEnv {
     /// UTF-8 text they hold, lossily). The query must be valid on both:
     /// inline the (test-made, plain) values rather than binding them.
     pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        if let Some(url) = self.pg_url() {
-            return crate::util_pg::rows(&url, sql);
-        }
-        let db = self.db();
-        let mut stmt = db.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let columns = stmt.column_count();
-        stmt.query_map([], |r| {
-            (0..columns)
-                .map(|i| {
-                    use rusqlite::types::ValueRef;
-                    Ok(match r.get_ref(i)? {
-                        ValueRef::Null => None,
-                        ValueRef::Integer(v) => Some(v.to_string()),
-                        ValueRef::Real(v) => Some(v.to_string()),
-                        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-                        ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
-                    })
-                })
-                .collect()
-        })
-        .and_then(|rows| rows.collect())
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        query_in(&self.db, sql)
     }
 
     /// The one text value `sql` returns (`None` for NULL or no row).
@@ -223,6 +194,49 @@ impl TestEnv {
         );
         files
     }
+}
+
+/// Runs `sql` (one integer result) on the database `db` names: an SQLite
+/// file (read-only) or a PostgreSQL URL.
+pub fn count_in(db: &Path, sql: &str) -> i64 {
+    let name = db.to_string_lossy();
+    if name.starts_with("postgres://") {
+        let out = crate::util_pg::sql(&name, sql);
+        return out
+            .parse()
+            .unwrap_or_else(|e| panic!("{sql}: {out:?}: {e}"));
+    }
+    open_read_only(db)
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// [`TestEnv::query`] on the database `db` names: an SQLite file (opened
+/// read-only) or a PostgreSQL URL.
+pub fn query_in(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    let name = db.to_string_lossy();
+    if name.starts_with("postgres://") {
+        return crate::util_pg::rows(&name, sql);
+    }
+    let db = open_read_only(db);
+    let mut stmt = db.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let columns = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..columns)
+            .map(|i| {
+                use rusqlite::types::ValueRef;
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(v) => Some(v.to_string()),
+                    ValueRef::Real(v) => Some(v.to_string()),
+                    ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                })
+            })
+            .collect()
+    })
+    .and_then(|rows| rows.collect())
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Opens `path` read-only.

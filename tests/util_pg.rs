@@ -152,6 +152,11 @@ fn start() -> Result<PgServer, String> {
 impl PgServer {
     /// Creates a database named after `test` (plus randomness) and returns its URL.
     pub fn create_db(&self, test: &str) -> String {
+        self.create_db_from(test, None)
+    }
+
+    /// [`PgServer::create_db`], as a copy of database `template` when given.
+    fn create_db_from(&self, test: &str, template: Option<&str>) -> String {
         let clean: String = test
             .chars()
             .map(|c| {
@@ -164,8 +169,20 @@ impl PgServer {
             .take(30)
             .collect();
         let name = format!("t_{clean}_{}", crate::util::random_hex(6));
-        self.run_sql("postgres", &format!("CREATE DATABASE {name}"))
-            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+        let create = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        // A copy needs its template free of sessions, and a server's
+        // backends end a moment after the server has exited: retry a while.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Err(e) = self.run_sql("postgres", &create) {
+            assert!(
+                e.contains("being accessed by other users") && Instant::now() < deadline,
+                "create database {name}: {e}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         format!("{}/{name}", self.base)
     }
 
@@ -182,6 +199,15 @@ impl PgServer {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
     }
+}
+
+/// A copy of the database at `url` (whose servers have stopped), as a new
+/// database named after `test`: what copying an SQLite file is.
+pub fn copy_db(url: &str, test: &str) -> String {
+    let (_, db) = url.rsplit_once('/').expect("a database URL");
+    server()
+        .expect("a PostgreSQL server")
+        .create_db_from(test, Some(db))
 }
 
 /// Runs `sql` on the database at `url` (from [`fresh_db`]).
