@@ -216,11 +216,15 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
         }
     }
     // The sealed export does not import without its key file, and says why,
-    // leaving no database behind.
+    // leaving no database behind. Each target's key file is named the way it
+    // defaults beside an SQLite file, so the same holds when every process
+    // of the test has key_file set (on PostgreSQL).
     let other_dir = env.dir.join("other");
     std::fs::create_dir_all(&other_dir).unwrap();
     let other = other_dir.join("bridge.db");
-    cli_on(&env, &other, &["import", export.to_str().unwrap()])
+    let other_key = other_dir.join("bridge.key");
+    let other_vars = [("MCP_BRIDGE_KEY_FILE", other_key.to_str().unwrap())];
+    cli_env(&env, &other, &other_vars, &["import", export.to_str().unwrap()])
         .await
         .fails(2, "it is sealed with a key file, and there is none at");
     std::fs::write(
@@ -229,7 +233,7 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
     )
     .unwrap();
     set_private(&other_dir.join("bridge.key"));
-    cli_on(&env, &other, &["import", export.to_str().unwrap()])
+    cli_env(&env, &other, &other_vars, &["import", export.to_str().unwrap()])
         .await
         .fails(2, "sealed with the key file whose fingerprint is");
     assert!(!other.exists(), "a database was left behind");
@@ -238,10 +242,12 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
     std::fs::create_dir_all(&fresh_dir).unwrap();
     std::fs::copy(env.key_file(), fresh_dir.join("bridge.key")).unwrap();
     let fresh = fresh_dir.join("bridge.db");
-    cli_on(&env, &fresh, &["import", export.to_str().unwrap()])
+    let fresh_key = fresh_dir.join("bridge.key");
+    let fresh_vars = [("MCP_BRIDGE_KEY_FILE", fresh_key.to_str().unwrap())];
+    cli_env(&env, &fresh, &fresh_vars, &["import", export.to_str().unwrap()])
         .await
         .ok();
-    let shown = cli_on(&env, &fresh, &["show", &conv.id, "--json"])
+    let shown = cli_env(&env, &fresh, &fresh_vars, &["show", &conv.id, "--json"])
         .await
         .ok();
     assert!(shown.contains(&m), "{shown}");
@@ -279,12 +285,18 @@ async fn a_tampered_or_moved_value_is_a_clear_error_and_the_server_keeps_serving
     let line = run.fails(2, "does not open");
     assert!(line.contains(&format!("row {first}")), "{line}");
     assert!(!line.contains("second"), "{line}");
-    // Put the first back and flip one character of the second's ciphertext instead.
+    // Put the first back and flip one character of the second's ciphertext
+    // instead (PostgreSQL keeps the text as BYTEA holding UTF-8).
+    let flip = if env.pg_url().is_some() {
+        "overlay(content placing CASE substring(content from 21 for 1) WHEN 'A'::bytea THEN 'B'::bytea ELSE 'A'::bytea END from 21 for 1)"
+    } else {
+        "substr(content, 1, 20) || CASE substr(content, 21, 1) WHEN 'A' THEN 'B' ELSE 'A' END || substr(content, 22)"
+    };
     tamper(
         &env.db,
         &format!(
             "UPDATE messages SET content = '{original}' WHERE id = {first};
-             UPDATE messages SET content = substr(content, 1, 20) || CASE substr(content, 21, 1) WHEN 'A' THEN 'B' ELSE 'A' END || substr(content, 22) WHERE id = {second}"
+             UPDATE messages SET content = {flip} WHERE id = {second}"
         ),
     );
     let refused = call(&server, "check_messages", conv.args("b", json!({}))).await;

@@ -81,13 +81,7 @@ async fn doctor_reports_a_group_readable_key_with_the_fix() {
     let run = h.run(&["doctor", "--db", &db_arg(&h)]).await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     let report = run.stdout;
-    // On PostgreSQL the key is checked as the database is opened with it.
-    let topic = if h.env.pg_url().is_some() {
-        "database"
-    } else {
-        "key"
-    };
-    let fail = line(&report, "fail", topic, "has mode 640");
+    let fail = line(&report, "fail", "key", "has mode 640");
     assert!(fail.contains("other users could forge tokens"), "{fail}");
     let next = report.lines().skip_while(|l| *l != fail).nth(1).unwrap();
     assert_eq!(next.trim(), format!("fix: chmod 600 {}", key.display()));

@@ -652,12 +652,12 @@ pub fn store_state(env: &TestEnv) -> StoreState {
     }
 }
 
-/// Asserts that `v` is one of the tests' own ids or names ([A-Za-z0-9_-]),
+/// Asserts that `v` is one of the tests' own ids or names ([A-Za-z0-9_ -]),
 /// so it can be inlined into SQL that runs on both stores.
 pub fn plain(v: &str) -> &str {
     assert!(
         v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ')),
         "unexpected characters in {v:?}"
     );
     v
