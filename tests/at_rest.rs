@@ -224,18 +224,28 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
     let other = other_dir.join("bridge.db");
     let other_key = other_dir.join("bridge.key");
     let other_vars = [("MCP_BRIDGE_KEY_FILE", other_key.to_str().unwrap())];
-    cli_env(&env, &other, &other_vars, &["import", export.to_str().unwrap()])
-        .await
-        .fails(2, "it is sealed with a key file, and there is none at");
+    cli_env(
+        &env,
+        &other,
+        &other_vars,
+        &["import", export.to_str().unwrap()],
+    )
+    .await
+    .fails(2, "it is sealed with a key file, and there is none at");
     std::fs::write(
         other_dir.join("bridge.key"),
         format!("{}\n", random_hex(32)),
     )
     .unwrap();
     set_private(&other_dir.join("bridge.key"));
-    cli_env(&env, &other, &other_vars, &["import", export.to_str().unwrap()])
-        .await
-        .fails(2, "sealed with the key file whose fingerprint is");
+    cli_env(
+        &env,
+        &other,
+        &other_vars,
+        &["import", export.to_str().unwrap()],
+    )
+    .await
+    .fails(2, "sealed with the key file whose fingerprint is");
     assert!(!other.exists(), "a database was left behind");
     // Into a fresh database that has the same key file, it imports.
     let fresh_dir = env.dir.join("fresh");
@@ -244,9 +254,14 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
     let fresh = fresh_dir.join("bridge.db");
     let fresh_key = fresh_dir.join("bridge.key");
     let fresh_vars = [("MCP_BRIDGE_KEY_FILE", fresh_key.to_str().unwrap())];
-    cli_env(&env, &fresh, &fresh_vars, &["import", export.to_str().unwrap()])
-        .await
-        .ok();
+    cli_env(
+        &env,
+        &fresh,
+        &fresh_vars,
+        &["import", export.to_str().unwrap()],
+    )
+    .await
+    .ok();
     let shown = cli_env(&env, &fresh, &fresh_vars, &["show", &conv.id, "--json"])
         .await
         .ok();

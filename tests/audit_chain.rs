@@ -185,7 +185,13 @@ async fn cutting_the_trail_and_rewriting_its_head_is_reported_without_the_key() 
     let line = if env.pg_url().is_some() {
         let missing = env.dir.join("missing").join("bridge.key");
         let missing = missing.to_str().unwrap();
-        cli_with(&env, &cut, &[("MCP_BRIDGE_KEY_FILE", missing)], &["audit", "--verify"]).await
+        cli_with(
+            &env,
+            &cut,
+            &[("MCP_BRIDGE_KEY_FILE", missing)],
+            &["audit", "--verify"],
+        )
+        .await
     } else {
         std::fs::remove_file(cut.with_file_name("bridge.key")).expect("remove key");
         cli_on(&env, &cut, &["audit", "--verify"]).await

@@ -194,7 +194,11 @@ async fn every_call_is_audited_once_without_content_or_tokens() {
     assert_eq!(records[0].0, 1);
     let head = env.query("SELECT count, hash FROM audit_log WHERE seq = 9223372036854775807");
     let (head_count, head_hash): (i64, String) = (
-        head[0][0].as_deref().expect("count").parse().expect("count"),
+        head[0][0]
+            .as_deref()
+            .expect("count")
+            .parse()
+            .expect("count"),
         head[0][1].clone().expect("hash"),
     );
     assert_eq!(

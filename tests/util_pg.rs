@@ -231,7 +231,14 @@ pub fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     let out = Command::new(&server.psql)
         .arg(format!("{base}/{db}"))
         .args(["-X", "-q", "-A", "-t", "-F", "\u{1f}", "-R", "\u{1e}"])
-        .args(["-v", "ON_ERROR_STOP=1", "-P", &format!("null={NULL}"), "-c", sql])
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-P",
+            &format!("null={NULL}"),
+            "-c",
+            sql,
+        ])
         .output()
         .unwrap_or_else(|e| panic!("psql: {e}"));
     assert!(
@@ -261,7 +268,10 @@ pub fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
 fn bytea_as_text(v: &str) -> String {
     v.strip_prefix("\\x")
         .and_then(|h| hex::decode(h).ok())
-        .map_or_else(|| v.to_owned(), |b| String::from_utf8_lossy(&b).into_owned())
+        .map_or_else(
+            || v.to_owned(),
+            |b| String::from_utf8_lossy(&b).into_owned(),
+        )
 }
 
 /// The data of every table of the database at `url`, as `pg_dump` prints it:
