@@ -109,6 +109,23 @@ impl Place {
         }
         // Canonical, since CLIs key per-project settings by the real path.
         let project = project.canonicalize().expect("canonical project");
+        if env.pg_url().is_some() {
+            // The CLIs start the bridge with a cleared environment, so on
+            // PostgreSQL it reads the key from its default place under HOME:
+            // a copy of the one key, as on every host serving the database.
+            use std::os::unix::fs::DirBuilderExt;
+            let key = env.pg_key_file();
+            let default = home.join(".local/share/mcp-bridge/bridge.key");
+            for dir in [key.parent(), default.parent()].into_iter().flatten() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .expect("create key directory");
+            }
+            mcp_bridge::auth::ServerKey::load_or_create(&key).expect("create the key");
+            std::fs::copy(&key, &default).expect("copy the key");
+        }
         Place { env, home, project }
     }
 

@@ -359,15 +359,11 @@ async fn sql_metacharacters_and_unicode_travel_verbatim() {
 
     // Stored sealed (never as given: encryption at rest), one row each, and
     // every table is still there.
-    let db = env.db();
-    let mut stmt = db
-        .prepare("SELECT content FROM messages ORDER BY id")
-        .unwrap();
-    let stored: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let stored: Vec<String> = env
+        .query("SELECT content FROM messages ORDER BY id")
+        .into_iter()
+        .map(|r| r[0].clone().expect("content"))
+        .collect();
     assert_eq!(stored.len(), texts.len());
     assert!(stored.iter().all(|s| s.starts_with("s1.")), "{stored:?}");
     assert_eq!(

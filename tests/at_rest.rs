@@ -176,72 +176,93 @@ async fn a_copied_database_or_export_without_its_key_reveals_nothing() {
         "mcp-bridge-export-sealed"
     );
 
-    // The database file alone, in a directory without its key.
-    let stolen_dir = env.dir.join("stolen");
-    std::fs::create_dir_all(&stolen_dir).unwrap();
-    let stolen = stolen_dir.join("bridge.db");
-    std::fs::copy(&env.db, &stolen).unwrap();
-    for args in [
-        &["show", conv.id.as_str(), "--json"][..],
-        &["export", "--plaintext"],
-        &["list"],
-    ] {
-        let run = cli_on(&env, &stolen, args).await;
-        assert_eq!(run.code, 2, "{args:?}: {run:?}");
-        assert!(run.stderr.contains("key file is needed"), "{}", run.stderr);
-        assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
-    }
-    // With some other key file the values still do not open: a clear error.
-    std::fs::write(
-        stolen_dir.join("bridge.key"),
-        format!("{}\n", random_hex(32)),
-    )
-    .unwrap();
-    set_private(&stolen_dir.join("bridge.key"));
-    for args in [
-        &["show", conv.id.as_str(), "--json"][..],
-        &["export", "--plaintext"],
-    ] {
-        let run = cli_on(&env, &stolen, args).await;
-        assert_eq!(run.code, 2, "{args:?}: {run:?}");
-        assert!(
-            run.stderr.contains("does not open") && run.stderr.contains("another key file"),
-            "{}",
-            run.stderr
-        );
-        assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
+    // The database file alone, in a directory without its key. A PostgreSQL
+    // database is no file to copy: its copy is a dump, which `secrets::`
+    // searches for the plaintext.
+    if env.pg_url().is_none() {
+        let stolen_dir = env.dir.join("stolen");
+        std::fs::create_dir_all(&stolen_dir).unwrap();
+        let stolen = stolen_dir.join("bridge.db");
+        std::fs::copy(&env.db, &stolen).unwrap();
+        for args in [
+            &["show", conv.id.as_str(), "--json"][..],
+            &["export", "--plaintext"],
+            &["list"],
+        ] {
+            let run = cli_on(&env, &stolen, args).await;
+            assert_eq!(run.code, 2, "{args:?}: {run:?}");
+            assert!(run.stderr.contains("key file is needed"), "{}", run.stderr);
+            assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
+        }
+        // With some other key file the values still do not open: a clear error.
+        std::fs::write(
+            stolen_dir.join("bridge.key"),
+            format!("{}\n", random_hex(32)),
+        )
+        .unwrap();
+        set_private(&stolen_dir.join("bridge.key"));
+        for args in [
+            &["show", conv.id.as_str(), "--json"][..],
+            &["export", "--plaintext"],
+        ] {
+            let run = cli_on(&env, &stolen, args).await;
+            assert_eq!(run.code, 2, "{args:?}: {run:?}");
+            assert!(
+                run.stderr.contains("does not open") && run.stderr.contains("another key file"),
+                "{}",
+                run.stderr
+            );
+            assert!(!run.stdout.contains(&m) && !run.stderr.contains(&m));
+        }
     }
     // The sealed export does not import without its key file, and says why,
-    // leaving no database behind.
+    // leaving no database behind. Each target's key file is named the way it
+    // defaults beside an SQLite file, so the same holds when every process
+    // of the test has key_file set (on PostgreSQL).
     let other_dir = env.dir.join("other");
     std::fs::create_dir_all(&other_dir).unwrap();
     let other = other_dir.join("bridge.db");
-    cli_on(&env, &other, &["import", export.to_str().unwrap()])
-        .await
-        .fails(2, "it is sealed with a key file, and there is none at");
+    let other_key = other_dir.join("bridge.key");
+    let other_vars = [("MCP_BRIDGE_KEY_FILE", other_key.to_str().unwrap())];
+    cli_env(
+        &env,
+        &other,
+        &other_vars,
+        &["import", export.to_str().unwrap()],
+    )
+    .await
+    .fails(2, "it is sealed with a key file, and there is none at");
     std::fs::write(
         other_dir.join("bridge.key"),
         format!("{}\n", random_hex(32)),
     )
     .unwrap();
     set_private(&other_dir.join("bridge.key"));
-    cli_on(&env, &other, &["import", export.to_str().unwrap()])
-        .await
-        .fails(2, "sealed with the key file whose fingerprint is");
+    cli_env(
+        &env,
+        &other,
+        &other_vars,
+        &["import", export.to_str().unwrap()],
+    )
+    .await
+    .fails(2, "sealed with the key file whose fingerprint is");
     assert!(!other.exists(), "a database was left behind");
     // Into a fresh database that has the same key file, it imports.
     let fresh_dir = env.dir.join("fresh");
     std::fs::create_dir_all(&fresh_dir).unwrap();
-    std::fs::copy(
-        env.db.with_file_name("bridge.key"),
-        fresh_dir.join("bridge.key"),
-    )
-    .unwrap();
+    std::fs::copy(env.key_file(), fresh_dir.join("bridge.key")).unwrap();
     let fresh = fresh_dir.join("bridge.db");
-    cli_on(&env, &fresh, &["import", export.to_str().unwrap()])
-        .await
-        .ok();
-    let shown = cli_on(&env, &fresh, &["show", &conv.id, "--json"])
+    let fresh_key = fresh_dir.join("bridge.key");
+    let fresh_vars = [("MCP_BRIDGE_KEY_FILE", fresh_key.to_str().unwrap())];
+    cli_env(
+        &env,
+        &fresh,
+        &fresh_vars,
+        &["import", export.to_str().unwrap()],
+    )
+    .await
+    .ok();
+    let shown = cli_env(&env, &fresh, &fresh_vars, &["show", &conv.id, "--json"])
         .await
         .ok();
     assert!(shown.contains(&m), "{shown}");
@@ -263,12 +284,9 @@ async fn a_tampered_or_moved_value_is_a_clear_error_and_the_server_keeps_serving
     let second = send(&server, &conv, "a", "second").await["message_id"]
         .as_i64()
         .unwrap();
-    let original: String = env
-        .db()
-        .query_row("SELECT content FROM messages WHERE id = ?1", [first], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let original = env
+        .value(&format!("SELECT content FROM messages WHERE id = {first}"))
+        .expect("the first message");
     // Move the second message's sealed text into the first row.
     tamper(
         &env.db,
@@ -282,12 +300,18 @@ async fn a_tampered_or_moved_value_is_a_clear_error_and_the_server_keeps_serving
     let line = run.fails(2, "does not open");
     assert!(line.contains(&format!("row {first}")), "{line}");
     assert!(!line.contains("second"), "{line}");
-    // Put the first back and flip one character of the second's ciphertext instead.
+    // Put the first back and flip one character of the second's ciphertext
+    // instead (PostgreSQL keeps the text as BYTEA holding UTF-8).
+    let flip = if env.pg_url().is_some() {
+        "overlay(content placing CASE substring(content from 21 for 1) WHEN 'A'::bytea THEN 'B'::bytea ELSE 'A'::bytea END from 21 for 1)"
+    } else {
+        "substr(content, 1, 20) || CASE substr(content, 21, 1) WHEN 'A' THEN 'B' ELSE 'A' END || substr(content, 22)"
+    };
     tamper(
         &env.db,
         &format!(
             "UPDATE messages SET content = '{original}' WHERE id = {first};
-             UPDATE messages SET content = substr(content, 1, 20) || CASE substr(content, 21, 1) WHEN 'A' THEN 'B' ELSE 'A' END || substr(content, 22) WHERE id = {second}"
+             UPDATE messages SET content = {flip} WHERE id = {second}"
         ),
     );
     let refused = call(&server, "check_messages", conv.args("b", json!({}))).await;
@@ -438,6 +462,12 @@ async fn key_rotate_under_two_busy_servers_loses_nothing_and_a_killed_rotation_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_file_apart_from_the_database_is_used_by_every_server_and_command() {
     let env = TestEnv::new("at_rest_key_file");
+    if env.sqlite_only(
+        "the default key file beside the SQLite file versus key_file; a PostgreSQL \
+         database has no beside, so every PostgreSQL test already runs on key_file",
+    ) {
+        return;
+    }
     let key: PathBuf = env.dir.join("secure").join("keys").join("bridge.key");
     let key_arg = key.to_str().unwrap();
     let by_env = [("MCP_BRIDGE_KEY_FILE", key_arg)];

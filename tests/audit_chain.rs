@@ -34,20 +34,15 @@ async fn fault(env: &TestEnv, db: &Path) -> (String, i64) {
 
 /// The newest record's `seq` in `db`.
 fn last_seq(db: &Path) -> i64 {
-    open_read_only(db)
-        .query_row(
-            &format!("SELECT max(seq) FROM audit_log WHERE seq < {HEAD}"),
-            [],
-            |r| r.get(0),
-        )
-        .expect("last seq")
+    count_in(
+        db,
+        &format!("SELECT max(seq) FROM audit_log WHERE seq < {HEAD}"),
+    )
 }
 
 /// Runs `sql` (one integer result) on `db`, read-only.
 fn env_count(db: &Path, sql: &str) -> i64 {
-    open_read_only(db)
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    count_in(db, sql)
 }
 
 fn micros_now() -> i64 {
@@ -185,11 +180,23 @@ async fn cutting_the_trail_and_rewriting_its_head_is_reported_without_the_key() 
     );
     assert_eq!(calls, 2);
 
-    // Checking the chain needs the key, and says so when it is missing.
-    std::fs::remove_file(cut.with_file_name("bridge.key")).expect("remove key");
-    let line = cli_on(&env, &cut, &["audit", "--verify"])
+    // Checking the chain needs the key, and says so when it is missing
+    // (on PostgreSQL the key file is the setting's, never beside it).
+    let line = if env.pg_url().is_some() {
+        let missing = env.dir.join("missing").join("bridge.key");
+        let missing = missing.to_str().unwrap();
+        cli_with(
+            &env,
+            &cut,
+            &[("MCP_BRIDGE_KEY_FILE", missing)],
+            &["audit", "--verify"],
+        )
         .await
-        .fails(2, "bridge.key");
+    } else {
+        std::fs::remove_file(cut.with_file_name("bridge.key")).expect("remove key");
+        cli_on(&env, &cut, &["audit", "--verify"]).await
+    }
+    .fails(2, "bridge.key");
     assert!(line.contains("signs the audit trail"), "{line}");
 
     // The untouched original still verifies.
@@ -323,13 +330,10 @@ async fn retention_prunes_old_records_and_verify_still_proves_the_rest() {
         refused.stdout
     );
     assert_eq!(
-        open_read_only(&untouched)
-            .query_row(
-                &format!("SELECT min(seq) FROM audit_log WHERE seq < {HEAD}"),
-                [],
-                |r| r.get::<_, i64>(0)
-            )
-            .unwrap(),
+        count_in(
+            &untouched,
+            &format!("SELECT min(seq) FROM audit_log WHERE seq < {HEAD}")
+        ),
         1
     );
     assert_eq!(fault(&env, &untouched).await, ("altered".to_owned(), 2));
@@ -343,6 +347,12 @@ async fn a_trail_written_before_the_key_keeps_verifying_after_the_upgrade() {
     // A schema-2 database as the previous release left it: records sealed
     // with plain SHA-256, the head holding only the last seq and hash.
     let env = TestEnv::new("chain_upgrade");
+    if env.sqlite_only(
+        "an SQLite file of schema 2, from before the keyed chain; the PostgreSQL \
+         store was born keyed, so there is no older PostgreSQL trail to upgrade",
+    ) {
+        return;
+    }
     std::fs::create_dir_all(env.db.parent().unwrap()).unwrap();
     let old = rusqlite::Connection::open(&env.db).unwrap();
     old.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))

@@ -2,7 +2,6 @@
 //! call (refusals included), a hash chain that holds across processes, and no
 //! token or message text in any column.
 
-use rusqlite::types::Value as Sql;
 use serde_json::json;
 
 use crate::util::*;
@@ -121,10 +120,6 @@ async fn every_call_is_audited_once_without_content_or_tokens() {
     // exit: read the trail once both servers have exited.
     s1.stop().await;
     s2.stop().await;
-    let db = env.db();
-    let mut stmt = db
-        .prepare("SELECT seq, action, outcome, code, conversation_id, side, prev_hash, hash FROM audit_log WHERE seq < 9223372036854775807 ORDER BY seq")
-        .unwrap();
     type Row = (
         i64,
         String,
@@ -135,22 +130,23 @@ async fn every_call_is_audited_once_without_content_or_tokens() {
         String,
         String,
     );
-    let records: Vec<Row> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
+    let records: Vec<Row> = env
+        .query("SELECT seq, action, outcome, code, conversation_id, side, prev_hash, hash FROM audit_log WHERE seq < 9223372036854775807 ORDER BY seq")
+        .into_iter()
+        .map(|r| {
+            let text = |i: usize| r[i].clone().unwrap_or_else(|| panic!("NULL in column {i}"));
+            (
+                text(0).parse().expect("seq"),
+                text(1),
+                text(2),
+                r[3].clone(),
+                r[4].clone(),
+                r[5].clone(),
+                text(6),
+                text(7),
+            )
         })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .collect();
 
     let mut got: Vec<(String, Option<String>)> =
         records.iter().map(|r| (r.1.clone(), r.3.clone())).collect();
@@ -196,13 +192,15 @@ async fn every_call_is_audited_once_without_content_or_tokens() {
         );
     }
     assert_eq!(records[0].0, 1);
-    let (head_count, head_hash): (i64, String) = db
-        .query_row(
-            "SELECT count, hash FROM audit_log WHERE seq = 9223372036854775807",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let head = env.query("SELECT count, hash FROM audit_log WHERE seq = 9223372036854775807");
+    let (head_count, head_hash): (i64, String) = (
+        head[0][0]
+            .as_deref()
+            .expect("count")
+            .parse()
+            .expect("count"),
+        head[0][1].clone().expect("hash"),
+    );
     assert_eq!(
         (head_count, head_hash),
         (records.len() as i64, records.last().unwrap().7.clone())
@@ -219,20 +217,12 @@ async fn every_call_is_audited_once_without_content_or_tokens() {
         "second",
         "yyyyyyyy",
     ];
-    let mut stmt = db.prepare("SELECT * FROM audit_log").unwrap();
-    let columns = stmt.column_count();
-    let mut rows = stmt.query([]).unwrap();
     let mut seen = 0;
-    while let Some(row) = rows.next().unwrap() {
+    // Every column as text (blobs as the UTF-8 they hold).
+    for row in env.query("SELECT * FROM audit_log") {
         seen += 1;
-        for i in 0..columns {
-            let text = match row.get::<_, Sql>(i).unwrap() {
-                Sql::Text(t) => t,
-                Sql::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
-                Sql::Integer(n) => n.to_string(),
-                Sql::Real(f) => f.to_string(),
-                Sql::Null => continue,
-            };
+        for (i, text) in row.into_iter().enumerate() {
+            let Some(text) = text else { continue };
             for secret in forbidden {
                 assert!(
                     !text.to_lowercase().contains(&secret.to_lowercase()),

@@ -20,14 +20,14 @@ const RECORDS_PER_WINDOW: i64 = 11;
 
 /// Audit records (not the head) with `code`, optionally of one conversation.
 fn records_with(env: &TestEnv, conv: Option<&str>, code: &str) -> i64 {
-    env.db()
-        .query_row(
-            "SELECT count(*) FROM audit_log WHERE code = ?2 AND (?1 IS NULL OR conversation_id = ?1)
-               AND seq < 9223372036854775807",
-            rusqlite::params![conv, code],
-            |r| r.get(0),
-        )
-        .expect("count records")
+    let conv_filter = conv.map_or(String::new(), |c| {
+        format!(" AND conversation_id = '{}'", plain(c))
+    });
+    env.count(&format!(
+        "SELECT count(*) FROM audit_log WHERE code = '{}'{conv_filter}
+           AND seq < 9223372036854775807",
+        plain(code)
+    ))
 }
 
 /// Windows a burst that lasted `elapsed` can touch (one more for a partial one at each end).
@@ -90,14 +90,19 @@ async fn a_flood_of_bad_token_calls_adds_a_bounded_number_of_records_with_an_exa
         all <= on_conv + 256 + RECORDS_PER_WINDOW * windows(elapsed),
         "{all} records in all"
     );
-    let summary: (i64, i64, String) = env
-        .db()
-        .query_row(
-            "SELECT count, bytes, detail FROM audit_log WHERE conversation_id = ?1 AND detail LIKE 'repeated=%' ORDER BY seq LIMIT 1",
-            [&conv.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+    let row = env
+        .query(&format!(
+            "SELECT count, bytes, detail FROM audit_log WHERE conversation_id = '{}' AND detail LIKE 'repeated=%' ORDER BY seq LIMIT 1",
+            plain(&conv.id)
+        ))
+        .pop()
         .expect("a summary record");
+    let number = |v: &Option<String>| -> i64 { v.as_deref().expect("a number").parse().unwrap() };
+    let summary: (i64, i64, String) = (
+        number(&row[0]),
+        number(&row[1]),
+        row[2].clone().expect("detail"),
+    );
     assert_eq!(
         summary.1,
         summary.0 * "let me in".len() as i64,
@@ -229,17 +234,14 @@ async fn refused_execute_command_calls_leave_no_command_text_in_the_trail() {
         !audit.contains(&marker),
         "client text in the trail:\n{audit}"
     );
-    let db = env.db();
-    let mut stmt = db
-        .prepare(
-            "SELECT bytes, detail FROM audit_log WHERE action = 'execute_command' ORDER BY seq",
-        )
-        .unwrap();
-    let rows: Vec<(i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows: Vec<(i64, String)> = env
+        .query("SELECT bytes, detail FROM audit_log WHERE action = 'execute_command' ORDER BY seq")
+        .into_iter()
+        .map(|r| {
+            let bytes = r[0].as_deref().expect("bytes").parse().expect("a number");
+            (bytes, r[1].clone().expect("detail"))
+        })
+        .collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
     let digest = regex::Regex::new(r"^command_digest=[0-9a-f]{16}$").unwrap();
     for (bytes, detail) in &rows {

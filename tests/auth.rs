@@ -40,8 +40,7 @@ async fn every_wrong_credential_gets_the_same_auth_failed_answer() {
     let unknown = format!("conv_{}", random_hex(8));
     // A correctly signed token for a conversation that does not exist (as after
     // `cleanup`): only the server key can make one, so derive it with the key.
-    let key = mcp_bridge::auth::ServerKey::load(&env.db.with_file_name("bridge.key"))
-        .expect("read the server key");
+    let key = mcp_bridge::auth::ServerKey::load(&env.key_file()).expect("read the server key");
     let derive = |id: &str, side| {
         key.derive(
             &mcp_bridge::domain::ConversationId::parse(id).unwrap(),

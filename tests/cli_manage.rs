@@ -460,13 +460,13 @@ async fn audit_verify_catches_records_altered_inserted_and_removed_in_the_file()
 
     // Inserted: a well-formed forged record put in as record 4, the later ones renumbered.
     let inserted = copy_db(&env, "inserted");
-    let (prev_hash, at): (String, i64) = open_read_only(&inserted)
-        .query_row("SELECT hash, at FROM audit_log WHERE seq = 3", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    let prev_hash = query_in(&inserted, "SELECT hash FROM audit_log WHERE seq = 3")
+        .remove(0)
+        .remove(0)
+        .expect("hash");
+    let at = count_in(&inserted, "SELECT at FROM audit_log WHERE seq = 3");
     // Sealed with the real key, as only someone holding bridge.key could.
-    let key = mcp_bridge::auth::ServerKey::load(&env.db.with_file_name("bridge.key")).unwrap();
+    let key = mcp_bridge::auth::ServerKey::load(&env.key_file()).unwrap();
     let fake = mcp_bridge::audit::AuditRecord::seal(
         4,
         mcp_bridge::domain::Timestamp::from_micros(at + 1),
@@ -496,13 +496,10 @@ async fn audit_verify_catches_records_altered_inserted_and_removed_in_the_file()
 
     // Removed from the end: the newest record gone, the head left as it was.
     let truncated = copy_db(&env, "truncated");
-    let last: i64 = open_read_only(&truncated)
-        .query_row(
-            "SELECT max(seq) FROM audit_log WHERE seq < 9223372036854775807",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let last = count_in(
+        &truncated,
+        "SELECT max(seq) FROM audit_log WHERE seq < 9223372036854775807",
+    );
     tamper(
         &truncated,
         &format!("DELETE FROM audit_log WHERE seq = {last}"),
@@ -637,7 +634,13 @@ async fn cleanup_removes_expired_conversations_and_keeps_the_audit_trail() {
             "{table}"
         );
     }
-    let floor = env.count("SELECT value FROM meta WHERE key = 'message_id_floor'");
+    // The next id stays above the removed ones: SQLite keeps a floor in
+    // `meta`, PostgreSQL draws ids from a sequence that never goes back.
+    let floor = if env.pg_url().is_some() {
+        env.count("SELECT last_value FROM message_ids")
+    } else {
+        env.count("SELECT value FROM meta WHERE key = 'message_id_floor'")
+    };
     assert!(
         floor >= last["message_id"].as_i64().unwrap(),
         "floor {floor}"
@@ -719,18 +722,19 @@ async fn errors_are_one_clear_line_and_a_closed_pipe_is_fine() {
 
     populate(&env).await;
     let newer = copy_db(&env, "newer");
-    tamper(&newer, "PRAGMA user_version = 99");
+    if env.pg_url().is_some() {
+        tamper(&newer, "UPDATE mcp_bridge_schema SET version = 99");
+    } else {
+        tamper(&newer, "PRAGMA user_version = 99");
+    }
     cli_on(&env, &newer, &["list"])
         .await
         .fails(2, "newer than the");
+    // A file that is no database: SQLite's case (a URL names no file).
     let garbage = env.dir.join("garbage").join("bridge.db");
     std::fs::create_dir_all(garbage.parent().unwrap()).unwrap();
     std::fs::write(&garbage, vec![b'x'; 4096]).unwrap();
-    std::fs::copy(
-        env.db.with_file_name("bridge.key"),
-        garbage.with_file_name("bridge.key"),
-    )
-    .unwrap();
+    std::fs::copy(env.key_file(), garbage.with_file_name("bridge.key")).unwrap();
     cli_on(&env, &garbage, &["list"]).await.fails(
         2,
         "is not an SQLite database; mcp-bridge leaves it untouched",

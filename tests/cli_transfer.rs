@@ -75,11 +75,14 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
             before
         );
     }
-    // The fresh database has its own key, so the same conversation has other tokens there.
-    let tokens = cli_on(&env, &fresh, &["tokens", &p.busy.id, "--json"])
-        .await
-        .json();
-    assert_ne!(tokens["session_a_token"], p.busy.a);
+    // The fresh database has its own key, so the same conversation has other
+    // tokens there (on PostgreSQL every process of the test uses one key_file).
+    if env.pg_url().is_none() {
+        let tokens = cli_on(&env, &fresh, &["tokens", &p.busy.id, "--json"])
+            .await
+            .json();
+        assert_ne!(tokens["session_a_token"], p.busy.a);
+    }
 
     // Twice: nothing changes (but the audit trail records the attempt).
     let export_of = |db: PathBuf| {
@@ -263,6 +266,12 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_during_a_write_burst_restores_every_acknowledged_message() {
     let env = TestEnv::new("cli_backup");
+    if env.sqlite_only(
+        "`backup` and `restore` copy the SQLite file; on PostgreSQL they refuse \
+         (export/import or pg_dump instead) until backup for PostgreSQL lands",
+    ) {
+        return;
+    }
     let p = populate(&env).await;
     let server = env.server_with(NO_LIMITS).await;
     let writer = Writer::start(&server, &p.quiet);
@@ -386,6 +395,12 @@ async fn backup_during_a_write_burst_restores_every_acknowledged_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_refuses_a_database_in_use_and_checks_the_backup_first() {
     let env = TestEnv::new("cli_restore");
+    if env.sqlite_only(
+        "`backup` and `restore` copy the SQLite file; on PostgreSQL they refuse \
+         (export/import or pg_dump instead) until backup for PostgreSQL lands",
+    ) {
+        return;
+    }
     let p = populate(&env).await;
     let file = env.dir.join("backup.db");
     cli(&env, &["backup", file.to_str().unwrap()]).await.ok();

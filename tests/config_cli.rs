@@ -133,11 +133,15 @@ async fn database_files_are_private_and_an_open_key_file_is_refused() {
     let conv = Conv::create(&server).await;
     send(&server, &conv, "a", "make the WAL exist").await;
 
-    let dir = env.db.parent().unwrap();
-    assert_eq!(mode(dir), 0o700, "database directory");
-    assert_eq!(mode(&env.db), 0o600, "database file");
-    let key = dir.join("bridge.key");
+    // The key file (beside an SQLite file, or key_file's on PostgreSQL,
+    // whose database files belong to the server) and its directory.
+    let key = env.key_file();
+    let dir = key.parent().unwrap();
+    assert_eq!(mode(dir), 0o700, "key directory");
     assert_eq!(mode(&key), 0o600, "key file");
+    if env.pg_url().is_none() {
+        assert_eq!(mode(&env.db), 0o600, "database file");
+    }
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         assert_eq!(
@@ -179,7 +183,13 @@ fn the_database_can_be_given_positionally_or_by_environment() {
     // With stdin closed at once, serve still opens (creating) the database first.
     let positional = env.dir.join("pos").join("bridge.db");
     run(env.bridge().arg("serve").arg(&positional));
-    assert!(positional.is_file() && positional.with_file_name("bridge.key").is_file());
+    // (Every process of a PostgreSQL test has key_file set: the key is there.)
+    let key = if env.pg_url().is_some() {
+        env.key_file()
+    } else {
+        positional.with_file_name("bridge.key")
+    };
+    assert!(positional.is_file() && key.is_file());
     let by_env = env.dir.join("env").join("bridge.db");
     run(env.bridge().arg("serve").env("MCP_BRIDGE_DB", &by_env));
     assert!(by_env.is_file());

@@ -340,10 +340,11 @@ async fn no_byte_the_bridge_writes_holds_a_secret_it_was_given() {
     assert_absent("the -shm file", &shm, &all(&[&tokens, &secrets, &bodies]));
     // The audit table, read through SQL too (the raw bytes above cover it).
     let audit_text: String = env
-        .db()
-        .prepare("SELECT group_concat(coalesce(conversation_id,'') || coalesce(side,'') || coalesce(code,'') || coalesce(detail,''), ' ') FROM audit_log")
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .expect("audit text");
+        .query("SELECT coalesce(conversation_id,'') || coalesce(side,'') || coalesce(code,'') || coalesce(detail,'') FROM audit_log")
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ");
     assert_absent(
         "the audit table",
         audit_text.as_bytes(),

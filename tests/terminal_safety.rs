@@ -140,6 +140,9 @@ async fn errors_that_echo_a_file_show_it_visibly() {
     assert_visible("import error", &line);
 
     // A backup whose foreign trigger has a hostile name: the refusal names it, escaped.
+    if env.sqlite_only("`backup` and `restore` copy the SQLite file") {
+        return;
+    }
     let backup = env.dir.join("trap.db");
     cli(&env, &["backup", backup.to_str().unwrap()]).await.ok();
     tamper(
@@ -221,8 +224,9 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
         .server_with(&[YOLO_ON, ("MCP_BRIDGE_YOLO__ALLOW_UNSANDBOXED", "true")])
         .await;
     let conv = Conv::create(&s).await;
+    // The bridge's own directory: the SQLite file's, or the key file's on PostgreSQL.
     let data = env
-        .db
+        .key_file()
         .parent()
         .expect("data dir")
         .canonicalize()
@@ -270,16 +274,13 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
 
 /// The passphrase refusals the audit trail holds for `conv` (or for no conversation).
 fn passphrase_refusals(env: &TestEnv, action: &str) -> Vec<String> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare(
-            "SELECT detail FROM audit_log WHERE action = ?1 AND code = 'passphrase_refused' ORDER BY seq",
-        )
-        .unwrap();
-    stmt.query_map([action], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    env.query(&format!(
+        "SELECT detail FROM audit_log WHERE action = '{}' AND code = 'passphrase_refused' ORDER BY seq",
+        plain(action)
+    ))
+    .into_iter()
+    .map(|r| r[0].clone().expect("detail"))
+    .collect()
 }
 
 /// Runs `yolo confirm` or `yolo approve` on a pty and expects a refusal

@@ -128,19 +128,58 @@ impl TestEnv {
 
     /// Runs `sql` (one integer result) on the database, SQLite or PostgreSQL.
     pub fn count(&self, sql: &str) -> i64 {
-        if let Some(url) = self.pg_url() {
-            let out = crate::util_pg::sql(&url, sql);
-            return out
-                .parse()
-                .unwrap_or_else(|e| panic!("{sql}: {out:?}: {e}"));
-        }
-        self.db()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        count_in(&self.db, sql)
     }
 
-    /// The raw bytes of the database file and its WAL (whatever exists now).
+    /// The rows `sql` returns on the database, SQLite or PostgreSQL, each
+    /// column as text (`None` for NULL; integers in decimal, blobs as the
+    /// UTF-8 text they hold, lossily). The query must be valid on both:
+    /// inline the (test-made, plain) values rather than binding them.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        query_in(&self.db, sql)
+    }
+
+    /// The one text value `sql` returns (`None` for NULL or no row).
+    pub fn value(&self, sql: &str) -> Option<String> {
+        self.query(sql)
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next().flatten())
+    }
+
+    /// True (with the reason printed) when the database is PostgreSQL, for a
+    /// test whose subject is the SQLite file itself and has no PostgreSQL
+    /// counterpart: `if env.sqlite_only("why") { return; }`.
+    pub fn sqlite_only(&self, why: &str) -> bool {
+        let pg = self.pg_url().is_some();
+        if pg {
+            eprintln!("SQLite only, skipped on PostgreSQL: {why}");
+        }
+        pg
+    }
+
+    /// Where the bridge keeps a file "beside the database" (`bridge.key`,
+    /// `operator.passphrase`): the database's directory for SQLite, the key
+    /// file's directory for PostgreSQL (which has no directory of its own).
+    pub fn beside_db(&self, name: &str) -> PathBuf {
+        if self.pg_url().is_some() {
+            return self.pg_key_file().with_file_name(name);
+        }
+        self.db.with_file_name(name)
+    }
+
+    /// The key file the servers of this environment use.
+    pub fn key_file(&self) -> PathBuf {
+        self.beside_db("bridge.key")
+    }
+
+    /// What the database holds on disk, to search for leaks: the SQLite file
+    /// and its WAL (whatever exists now), or for PostgreSQL the data of every
+    /// table as `pg_dump` prints it (its files belong to the server).
     pub fn raw_db_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        if let Some(url) = self.pg_url() {
+            return vec![(PathBuf::from("pg_dump"), crate::util_pg::dump(&url))];
+        }
         let mut files = Vec::new();
         for suffix in ["", "-wal"] {
             let path = PathBuf::from(format!("{}{suffix}", self.db.display()));
@@ -155,6 +194,49 @@ impl TestEnv {
         );
         files
     }
+}
+
+/// Runs `sql` (one integer result) on the database `db` names: an SQLite
+/// file (read-only) or a PostgreSQL URL.
+pub fn count_in(db: &Path, sql: &str) -> i64 {
+    let name = db.to_string_lossy();
+    if name.starts_with("postgres://") {
+        let out = crate::util_pg::sql(&name, sql);
+        return out
+            .parse()
+            .unwrap_or_else(|e| panic!("{sql}: {out:?}: {e}"));
+    }
+    open_read_only(db)
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// [`TestEnv::query`] on the database `db` names: an SQLite file (opened
+/// read-only) or a PostgreSQL URL.
+pub fn query_in(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
+    let name = db.to_string_lossy();
+    if name.starts_with("postgres://") {
+        return crate::util_pg::rows(&name, sql);
+    }
+    let db = open_read_only(db);
+    let mut stmt = db.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let columns = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..columns)
+            .map(|i| {
+                use rusqlite::types::ValueRef;
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(v) => Some(v.to_string()),
+                    ValueRef::Real(v) => Some(v.to_string()),
+                    ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                })
+            })
+            .collect()
+    })
+    .and_then(|rows| rows.collect())
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Opens `path` read-only.
@@ -548,52 +630,50 @@ pub fn rows(env: &TestEnv, table: &str) -> i64 {
     env.count(&format!("SELECT count(*) FROM {table}"))
 }
 
-/// One participant's heartbeat: conversation, side, status, note, time.
-type StatusRow = (String, String, Option<String>, Option<String>, Option<i64>);
-
 /// A snapshot of everything a refused call must leave unchanged.
 #[derive(Debug, PartialEq, Eq)]
 pub struct StoreState {
     conversations: i64,
     messages: i64,
     pending: i64,
-    statuses: Vec<StatusRow>,
+    /// Each participant's heartbeat: conversation, side, status, note, time.
+    statuses: Vec<Vec<Option<String>>>,
 }
 
 /// Reads the state a refused call must not change (everything but the audit log and quotas).
 pub fn store_state(env: &TestEnv) -> StoreState {
-    let db = env.db();
-    let mut stmt = db
-        .prepare(
-            "SELECT conversation_id, side, status, note, status_at FROM participants ORDER BY 1, 2",
-        )
-        .expect("query participants");
-    let statuses = stmt
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .expect("participants")
-        .collect::<Result<_, _>>()
-        .expect("participants rows");
     StoreState {
         conversations: rows(env, "conversations"),
         messages: rows(env, "messages"),
         pending: rows(env, "pending_deliveries"),
-        statuses,
+        statuses: env.query(
+            "SELECT conversation_id, side, status, note, status_at FROM participants ORDER BY 1, 2",
+        ),
     }
+}
+
+/// Asserts that `v` is one of the tests' own ids or names ([A-Za-z0-9_ -]),
+/// so it can be inlined into SQL that runs on both stores.
+pub fn plain(v: &str) -> &str {
+    assert!(
+        v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ')),
+        "unexpected characters in {v:?}"
+    );
+    v
 }
 
 /// How many long-polls (`check_messages` calls that spent quota) `side` of
 /// `conv` started in the current minute, from the rate-limit counters.
 pub fn polls_started(env: &TestEnv, conv: &Conv, side: &str) -> i64 {
-    env.db()
-        .query_row(
-            "SELECT coalesce(sum(count), 0) FROM rate_buckets
-             WHERE conversation_id = ?1 AND side = ?2 AND class = 'check_messages' AND window = 'minute'",
-            [&conv.id, side],
-            |r| r.get(0),
-        )
-        .expect("read rate buckets")
+    // `window` is a reserved word in PostgreSQL: quoted, it reads on both.
+    env.count(&format!(
+        "SELECT coalesce(sum(count), 0) FROM rate_buckets
+         WHERE conversation_id = '{}' AND side = '{}' AND class = 'check_messages'
+           AND \"window\" = 'minute'",
+        plain(&conv.id),
+        plain(side)
+    ))
 }
 
 /// Runs `mcp-bridge audit --verify --json` and fails with `context` unless the

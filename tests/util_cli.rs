@@ -256,13 +256,11 @@ pub fn find<'v>(list: &'v Value, key: &str, id: &str) -> &'v Value {
         .unwrap_or_else(|| panic!("{id} not in {list}"))
 }
 
-/// The message ids stored in a database file.
+/// The message ids stored in a database (an SQLite file or a PostgreSQL URL).
 pub fn message_ids(db: &Path) -> Vec<i64> {
-    let conn = open_read_only(db);
-    let mut stmt = conn.prepare("SELECT id FROM messages ORDER BY id").unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+    query_in(db, "SELECT id FROM messages ORDER BY id")
+        .into_iter()
+        .map(|r| r[0].as_deref().expect("id").parse().expect("an integer id"))
         .collect()
 }
 
@@ -271,21 +269,27 @@ pub fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// Copies a stopped database (and its key) into `dir`, returning the copy's path.
+/// Copies a stopped database (and its key) into `dir`, returning the copy's
+/// path; on PostgreSQL a copy of the database (the key is the environment's).
 pub fn copy_db(env: &TestEnv, dir: &str) -> PathBuf {
+    if let Some(url) = env.pg_url() {
+        return PathBuf::from(crate::util_pg::copy_db(&url, dir));
+    }
     let target = env.dir.join(dir);
     std::fs::create_dir_all(&target).unwrap();
     std::fs::copy(&env.db, target.join("bridge.db")).unwrap();
-    std::fs::copy(
-        env.db.with_file_name("bridge.key"),
-        target.join("bridge.key"),
-    )
-    .unwrap();
+    std::fs::copy(env.key_file(), target.join("bridge.key")).unwrap();
     target.join("bridge.db")
 }
 
-/// Runs `sql` on the database file directly, as someone with file access could.
+/// Runs `sql` on the database directly, as someone with file (or database)
+/// access could: the SQLite file, or the PostgreSQL database `db` names.
 pub fn tamper(db: &Path, sql: &str) {
+    let url = db.to_string_lossy();
+    if url.starts_with("postgres://") {
+        crate::util_pg::sql(&url, sql);
+        return;
+    }
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.execute_batch(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));

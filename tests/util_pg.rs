@@ -152,6 +152,11 @@ fn start() -> Result<PgServer, String> {
 impl PgServer {
     /// Creates a database named after `test` (plus randomness) and returns its URL.
     pub fn create_db(&self, test: &str) -> String {
+        self.create_db_from(test, None)
+    }
+
+    /// [`PgServer::create_db`], as a copy of database `template` when given.
+    fn create_db_from(&self, test: &str, template: Option<&str>) -> String {
         let clean: String = test
             .chars()
             .map(|c| {
@@ -164,8 +169,20 @@ impl PgServer {
             .take(30)
             .collect();
         let name = format!("t_{clean}_{}", crate::util::random_hex(6));
-        self.run_sql("postgres", &format!("CREATE DATABASE {name}"))
-            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+        let create = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        // A copy needs its template free of sessions, and a server's
+        // backends end a moment after the server has exited: retry a while.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Err(e) = self.run_sql("postgres", &create) {
+            assert!(
+                e.contains("being accessed by other users") && Instant::now() < deadline,
+                "create database {name}: {e}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         format!("{}/{name}", self.base)
     }
 
@@ -184,6 +201,15 @@ impl PgServer {
     }
 }
 
+/// A copy of the database at `url` (whose servers have stopped), as a new
+/// database named after `test`: what copying an SQLite file is.
+pub fn copy_db(url: &str, test: &str) -> String {
+    let (_, db) = url.rsplit_once('/').expect("a database URL");
+    server()
+        .expect("a PostgreSQL server")
+        .create_db_from(test, Some(db))
+}
+
 /// Runs `sql` on the database at `url` (from [`fresh_db`]).
 pub fn sql(url: &str, sql: &str) -> String {
     let (_, db) = url.rsplit_once('/').expect("a database URL");
@@ -191,6 +217,76 @@ pub fn sql(url: &str, sql: &str) -> String {
         .expect("a PostgreSQL server")
         .run_sql(db, sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The rows `sql` returns on the database at `url`, each column as text
+/// (`None` for NULL), as PostgreSQL prints them.
+pub fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    // The ASCII unit and record separators split fields and rows (no test
+    // value holds them) and a marker no test value uses stands for NULL, so
+    // an empty string stays apart from NULL.
+    const NULL: &str = "\u{1}NULL\u{1}";
+    let (base, db) = url.rsplit_once('/').expect("a database URL");
+    let server = server().expect("a PostgreSQL server");
+    let out = Command::new(&server.psql)
+        .arg(format!("{base}/{db}"))
+        .args(["-X", "-q", "-A", "-t", "-F", "\u{1f}", "-R", "\u{1e}"])
+        .args([
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-P",
+            &format!("null={NULL}"),
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("psql: {e}"));
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8 from psql");
+    // psql ends the output with a newline, not a record separator.
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.split('\u{1e}')
+        .map(|row| {
+            row.split('\u{1f}')
+                .map(|v| (v != NULL).then(|| bytea_as_text(v)))
+                .collect()
+        })
+        .collect()
+}
+
+/// A BYTEA value (printed `\\x` and hex) as the UTF-8 text it holds, the
+/// way SQLite hands back the same column; anything else as it is. psql does
+/// not say a column's type: text that looks like hex-printed bytes would be
+/// decoded too, and no test stores such text.
+fn bytea_as_text(v: &str) -> String {
+    v.strip_prefix("\\x")
+        .and_then(|h| hex::decode(h).ok())
+        .map_or_else(
+            || v.to_owned(),
+            |b| String::from_utf8_lossy(&b).into_owned(),
+        )
+}
+
+/// The data of every table of the database at `url`, as `pg_dump` prints it:
+/// what a copy of the database would hold.
+pub fn dump(url: &str) -> Vec<u8> {
+    let out = Command::new(bin_dir().join("pg_dump"))
+        .args(["--data-only", "--no-owner", url])
+        .output()
+        .unwrap_or_else(|e| panic!("pg_dump: {e}"));
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Removes the directories of throw-away servers from earlier test runs

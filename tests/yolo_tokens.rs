@@ -69,13 +69,13 @@ async fn yolo_tokens_work_once_for_one_command_in_one_conversation_until_they_ex
     let short = [("MCP_BRIDGE_YOLO__APPROVAL_MINUTES", "0.01")];
     let expiring = approve(&env, &proposal, &short).await;
     let expires_at: i64 = env
-        .db()
-        .query_row(
-            "SELECT approval_expires_at FROM yolo_proposals WHERE id = ?1",
-            [&proposal],
-            |r| r.get(0),
-        )
-        .expect("expiry");
+        .value(&format!(
+            "SELECT approval_expires_at FROM yolo_proposals WHERE id = '{}'",
+            plain(&proposal)
+        ))
+        .expect("expiry")
+        .parse()
+        .expect("expiry in µs");
     let now = jiff::Timestamp::now().as_microsecond();
     let left = u64::try_from(expires_at - now).unwrap_or(0);
     assert!(left <= 600_000, "approval lives {left} µs, not 0.6 s");

@@ -79,7 +79,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 /// The operator passphrase file of `env`'s database.
 pub fn passphrase_file(env: &TestEnv) -> PathBuf {
-    env.db.with_file_name("operator.passphrase")
+    env.beside_db("operator.passphrase")
 }
 
 /// Runs `yolo passphrase` on a pty, typing `new` twice (after `old`, when
@@ -319,24 +319,19 @@ pub async fn run(env: &TestEnv, peer: &Peer<RoleClient>, conv: &Conv, command: &
 
 /// The state of `conv`'s activation, if it has one.
 pub fn activation_state(env: &TestEnv, conv: &str) -> Option<String> {
-    env.db()
-        .query_row(
-            "SELECT state FROM yolo_activations WHERE conversation_id = ?1",
-            [conv],
-            |r| r.get(0),
-        )
-        .ok()
+    env.value(&format!(
+        "SELECT state FROM yolo_activations WHERE conversation_id = '{}'",
+        plain(conv)
+    ))
 }
 
 /// The state of proposal `id`.
 pub fn proposal_state(env: &TestEnv, id: &str) -> String {
-    env.db()
-        .query_row(
-            "SELECT state FROM yolo_proposals WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap_or_else(|e| panic!("proposal {id}: {e}"))
+    env.value(&format!(
+        "SELECT state FROM yolo_proposals WHERE id = '{}'",
+        plain(id)
+    ))
+    .unwrap_or_else(|| panic!("no proposal {id}"))
 }
 
 /// One audit record: action, outcome, code, detail.
@@ -344,32 +339,33 @@ pub type AuditRow = (String, String, Option<String>, Option<String>);
 
 /// `conv`'s audit records in order.
 pub fn audit_rows(env: &TestEnv, conv: &str) -> Vec<AuditRow> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare(
-            "SELECT action, outcome, code, detail FROM audit_log WHERE conversation_id = ?1 ORDER BY seq",
+    env.query(&format!(
+        "SELECT action, outcome, code, detail FROM audit_log WHERE conversation_id = '{}' ORDER BY seq",
+        plain(conv)
+    ))
+    .into_iter()
+    .map(|r| {
+        let [action, outcome, code, detail] = <[Option<String>; 4]>::try_from(r).expect("4 columns");
+        (
+            action.expect("action"),
+            outcome.expect("outcome"),
+            code,
+            detail,
         )
-        .expect("query audit_log");
-    stmt.query_map([conv], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .expect("audit rows")
-        .collect::<Result<_, _>>()
-        .expect("audit rows")
+    })
+    .collect()
 }
 
 /// Every text column of the audit log, concatenated (to search for leaks).
 pub fn audit_text(env: &TestEnv) -> String {
-    let db = env.db();
-    let mut stmt = db
-        .prepare(
-            "SELECT coalesce(actor,'') || ' ' || action || ' ' || coalesce(conversation_id,'') || ' ' \
-             || coalesce(code,'') || ' ' || coalesce(detail,'') FROM audit_log",
-        )
-        .expect("query audit_log");
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .expect("audit text")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("audit text")
-        .join("\n")
+    env.query(
+        "SELECT coalesce(actor,'') || ' ' || action || ' ' || coalesce(conversation_id,'') || ' ' \
+         || coalesce(code,'') || ' ' || coalesce(detail,'') FROM audit_log",
+    )
+    .into_iter()
+    .map(|r| r.into_iter().next().flatten().unwrap_or_default())
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 /// The error message of a refused `execute_command`, checking its code.

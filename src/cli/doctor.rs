@@ -160,6 +160,19 @@ fn check_postgres(url: &crate::store::postgres::PgUrl, config: Option<Config>, r
         );
         return;
     }
+    // A key others can read is the same finding, with the same fix, as for
+    // an SQLite database (opening would only fail with a generic advice).
+    if let Err(KeyError::TooOpen { mode, .. }) = ServerKey::load(&key) {
+        r.fail(
+            "key",
+            format!(
+                "{} has mode {mode:03o}: other users could forge tokens, and servers refuse to start",
+                key.display()
+            ),
+            format!("chmod 600 {}", launch::shell_quote(&key.to_string_lossy())),
+        );
+        return;
+    }
     let opened = App::open_postgres(url, &key, config, OpenMode::Existing);
     match opened {
         Ok(_) => r.ok(

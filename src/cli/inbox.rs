@@ -159,7 +159,9 @@ pub fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
 
 fn run(args: &InboxArgs, hook_input: &HookInput) -> anyhow::Result<ExitCode> {
     let path = args.common.db.db_path(None)?;
-    if !path.exists() {
+    // A PostgreSQL URL names no file: only a missing SQLite file means
+    // there is no bridge database yet.
+    if crate::app::pg_url(&path).is_none() && !path.exists() {
         // No bridge database: no conversation, so nothing waits.
         if args.common.json {
             output::write_json(&mut stdout(), &summaries_json(&[]))?;

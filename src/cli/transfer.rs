@@ -268,7 +268,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("cannot import {name}: the file is not UTF-8 text"))?;
     let db = args.common.db.db_path(None)?;
-    let created = !db.exists();
+    // Only an SQLite file can be new here: a PostgreSQL URL names no file,
+    // and its database exists already (the import checks the file whole).
+    let created = app::pg_url(&db).is_none() && !db.exists();
     if created {
         // Do not leave an empty database behind for a file that cannot be imported.
         if is_sealed(&text) {

@@ -11,6 +11,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::domain::LONG_POLL_CAP_SECONDS;
+use crate::store::postgres::is_url;
 
 /// The longest `timeout_s` `enable_yolo_mode` accepts: an `execute_command`
 /// call may legitimately run this long. (A unit test checks it against the
@@ -78,7 +79,12 @@ impl Launch {
             utf8(&exe)?.to_owned()
         };
         args.push("serve".to_owned());
-        if let Some(db) = db {
+        if let Some(url) = db.and_then(Path::to_str).filter(|d| is_url(d)) {
+            // A PostgreSQL URL is not a path: made "absolute" against the
+            // working directory it would name a file no server can open.
+            args.push("--db".to_owned());
+            args.push(url.to_owned());
+        } else if let Some(db) = db {
             let db = if db.is_absolute() {
                 db.to_owned()
             } else {
@@ -320,6 +326,17 @@ mod tests {
         let l = Launch::resolve(&exe, None, Some(Path::new("data/../x/b.db")), cwd).unwrap();
         let db = cwd.join("x/b.db");
         assert_eq!(l.args, ["serve", "--db", db.to_str().unwrap()]);
+    }
+
+    #[test]
+    fn a_postgres_url_is_written_as_given_not_as_a_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join(BINARY_NAME);
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        for url in ["postgres://u@db.example:5432/bridge", "postgresql://h/b"] {
+            let l = Launch::resolve(&exe, None, Some(Path::new(url)), dir.path()).unwrap();
+            assert_eq!(l.args, ["serve", "--db", url]);
+        }
     }
 
     #[test]
