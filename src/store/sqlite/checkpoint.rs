@@ -8,6 +8,11 @@
 //! has been announced, through a connection of its own so that requests never
 //! queue behind the checkpoint's writes and fsyncs. Every process does this
 //! for its own commits, so the WAL stays bounded as long as any process writes.
+//!
+//! A checkpoint that cannot finish (a commit landed while it copied) leaves
+//! the WAL at its size, so the next commit would find it due again: claims
+//! are spaced by [`RETRY_FRAMES`] of growth, or every commit would hand a
+//! checkpoint to the blocking pool (a thread wake-up per call).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -22,10 +27,16 @@ use crate::store::StoreError;
 /// WAL frames (1 KiB pages) after which a checkpoint is run: about 4 MiB.
 const CHECKPOINT_FRAMES: i32 = 4000;
 
+/// How much the WAL must grow after a checkpoint that left it in place
+/// before the next one is claimed (a few dozen commits).
+const RETRY_FRAMES: i32 = 256;
+
 /// Tracks the WAL size and whether a checkpoint is already under way.
 #[derive(Debug)]
 pub struct Checkpointer {
     frames: Arc<AtomicI32>,
+    /// The WAL's size when the last checkpoint was claimed.
+    claimed_at: AtomicI32,
     running: AtomicBool,
     path: PathBuf,
     /// The checkpointing connection, opened on first use.
@@ -49,6 +60,7 @@ impl Checkpointer {
         .map_err(sql_err)?;
         Ok(Self {
             frames,
+            claimed_at: AtomicI32::new(0),
             running: AtomicBool::new(false),
             path,
             conn: Mutex::new(None),
@@ -58,13 +70,23 @@ impl Checkpointer {
     /// Whether a checkpoint is due and not yet running; if so, the caller runs
     /// it and calls [`Checkpointer::release`] afterwards.
     pub fn claim(&self) -> bool {
-        self.frames.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES
-            && !self.running.swap(true, Ordering::AcqRel)
+        let frames = self.frames.load(Ordering::Relaxed);
+        let mut last = self.claimed_at.load(Ordering::Relaxed);
+        if frames < last {
+            // Smaller than at the last claim: the WAL was restarted since.
+            self.claimed_at.store(0, Ordering::Relaxed);
+            last = 0;
+        }
+        let due = frames >= CHECKPOINT_FRAMES && frames >= last + RETRY_FRAMES;
+        if !due || self.running.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.claimed_at.store(frames, Ordering::Relaxed);
+        true
     }
 
     /// Marks the checkpoint as finished.
     pub fn release(&self) {
-        self.frames.store(0, Ordering::Relaxed);
         self.running.store(false, Ordering::Release);
     }
 }
@@ -78,14 +100,90 @@ impl Checkpointer {
         let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            *slot = Some(Connection::open_with_flags(&self.path, flags).map_err(sql_err)?);
+            let conn = Connection::open_with_flags(&self.path, flags).map_err(sql_err)?;
+            // A connection that has not read the database yet does not know
+            // it is in WAL mode: its checkpoints return (-1, -1) and copy
+            // nothing, and the WAL grew without bound. Reading the journal
+            // mode opens the WAL.
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .map_err(sql_err)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Corrupt(format!(
+                    "the checkpointing connection found journal mode {mode}, not WAL"
+                )));
+            }
+            *slot = Some(conn);
         }
-        match slot.as_mut() {
-            Some(conn) => conn
-                .wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
-                .map(|_| ())
-                .map_err(sql_err),
-            None => Ok(()),
-        }
+        let Some(conn) = slot.as_mut() else {
+            return Ok(());
+        };
+        let (log, copied) = conn
+            .wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
+            .map_err(sql_err)?;
+        tracing::debug!(log, copied, "checkpoint");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal_db(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+             CREATE TABLE t (v BLOB);",
+        )
+        .unwrap();
+        conn
+    }
+
+    /// One commit of about `pages` pages of new rows.
+    fn grow(conn: &Connection, pages: usize) {
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+             INSERT INTO t (v) SELECT zeroblob(900) FROM n",
+            [i64::try_from(pages).unwrap()],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_lets_the_wal_start_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = wal_db(&path);
+        let checkpointer = Checkpointer::install(&mut conn, path.clone()).unwrap();
+        grow(&conn, 4500);
+        let before = checkpointer.frames.load(Ordering::Relaxed);
+        assert!(before >= CHECKPOINT_FRAMES, "WAL of {before} frames");
+        assert!(checkpointer.claim());
+        checkpointer.run().unwrap();
+        checkpointer.release();
+        // Everything was copied back, so the next commit restarts the WAL.
+        grow(&conn, 1);
+        let after = checkpointer.frames.load(Ordering::Relaxed);
+        assert!(after < 100, "WAL still {after} frames after a checkpoint");
+        assert!(!checkpointer.claim());
+    }
+
+    #[test]
+    fn an_unfinished_checkpoint_is_not_retried_on_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = wal_db(&path);
+        let checkpointer = Checkpointer::install(&mut conn, path).unwrap();
+        // A checkpoint that copied nothing (as when commits keep landing
+        // while it runs) leaves the WAL as it was.
+        grow(&conn, 4500);
+        assert!(checkpointer.claim());
+        checkpointer.release();
+        grow(&conn, 1);
+        assert!(!checkpointer.claim(), "claimed again after a small commit");
+        grow(&conn, usize::try_from(RETRY_FRAMES).unwrap());
+        assert!(checkpointer.claim(), "not claimed after the WAL grew on");
+        checkpointer.release();
     }
 }
