@@ -590,7 +590,11 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         request: rmcp::model::ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
-        self.read_inbox(&request.uri).await.map(Into::into)
+        // Boxed: rmcp keeps one future per request sized for its largest
+        // handler, and every tool call's task is moved around at that size.
+        Box::pin(self.read_inbox(&request.uri))
+            .await
+            .map(Into::into)
     }
 
     async fn subscribe(
@@ -620,7 +624,8 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         &self,
         context: rmcp::service::SubscriptionContext,
     ) -> Result<(), rmcp::ErrorData> {
-        self.listen_inbox(context).await;
+        // Boxed for the same reason as `read_resource`.
+        Box::pin(self.listen_inbox(context)).await;
         Ok(())
     }
 
