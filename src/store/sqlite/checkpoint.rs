@@ -9,10 +9,11 @@
 //! queue behind the checkpoint's writes and fsyncs. Every process does this
 //! for its own commits, so the WAL stays bounded as long as any process writes.
 //!
-//! A checkpoint that cannot finish (a commit landed while it copied) leaves
-//! the WAL at its size, so the next commit would find it due again: claims
-//! are spaced by [`RETRY_FRAMES`] of growth, or every commit would hand a
-//! checkpoint to the blocking pool (a thread wake-up per call).
+//! A checkpoint copies without blocking anyone (PASSIVE), then starts the WAL
+//! over (RESTART) if the write lock is free at that moment. When it is not,
+//! the WAL keeps its size and the next commit would find a checkpoint due
+//! again: claims are spaced by [`RETRY_FRAMES`] of growth, or every commit
+//! would hand a checkpoint to the blocking pool (a thread wake-up per call).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -122,6 +123,20 @@ impl Checkpointer {
             .wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
             .map_err(sql_err)?;
         tracing::debug!(log, copied, "checkpoint");
+        // Under steady writes a commit nearly always lands while the copy
+        // runs, so no write ever starts on a fully copied WAL, which is when
+        // SQLite starts it over: it grew without end. A RESTART checkpoint
+        // copies what came meanwhile and starts the WAL over itself. This
+        // connection has no busy handler, so it takes the write lock only if
+        // it is free at once (else `Busy`, and the next claim tries again);
+        // writers then wait only for those last frames.
+        match conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::RESTART) {
+            Ok((log, copied)) => tracing::debug!(log, copied, "WAL restarted"),
+            Err(e) => match sql_err(e) {
+                StoreError::Busy => tracing::debug!("WAL in use; restart left for later"),
+                other => return Err(other),
+            },
+        }
         Ok(())
     }
 }
