@@ -9,8 +9,8 @@
 //! queue behind the checkpoint's writes and fsyncs. Every process does this
 //! for its own commits, so the WAL stays bounded as long as any process writes.
 //!
-//! A checkpoint copies without blocking anyone (PASSIVE), then starts the WAL
-//! over (RESTART) if the write lock is free at that moment. When it is not,
+//! A checkpoint copies without blocking anyone (PASSIVE), then has the WAL
+//! started over (RESTART) if the write lock is free at that moment. When not,
 //! the WAL keeps its size and the next commit would find a checkpoint due
 //! again: claims are spaced by [`RETRY_FRAMES`] of growth, or every commit
 //! would hand a checkpoint to the blocking pool (a thread wake-up per call).
@@ -31,6 +31,14 @@ const CHECKPOINT_FRAMES: i32 = 4000;
 /// How much the WAL must grow after a checkpoint that left it in place
 /// before the next one is claimed (a few dozen commits).
 const RETRY_FRAMES: i32 = 256;
+
+/// At most this many frames are left for the RESTART checkpoint to copy
+/// while it holds the write lock (a handful of commits).
+const RESTART_FRAMES: i32 = 64;
+
+/// How many non-blocking copies a checkpoint makes to catch up with writers
+/// before it leaves the restart to a later claim.
+const PASSIVE_ROUNDS: usize = 3;
 
 /// Tracks the WAL size and whether a checkpoint is already under way.
 #[derive(Debug)]
@@ -119,23 +127,35 @@ impl Checkpointer {
         let Some(conn) = slot.as_mut() else {
             return Ok(());
         };
-        let (log, copied) = conn
-            .wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
-            .map_err(sql_err)?;
-        tracing::debug!(log, copied, "checkpoint");
         // Under steady writes a commit nearly always lands while the copy
-        // runs, so no write ever starts on a fully copied WAL, which is when
-        // SQLite starts it over: it grew without end. A RESTART checkpoint
-        // copies what came meanwhile and starts the WAL over itself. This
-        // connection has no busy handler, so it takes the write lock only if
-        // it is free at once (else `Busy`, and the next claim tries again);
-        // writers then wait only for those last frames.
-        match conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::RESTART) {
-            Ok((log, copied)) => tracing::debug!(log, copied, "WAL restarted"),
-            Err(e) => match sql_err(e) {
-                StoreError::Busy => tracing::debug!("WAL in use; restart left for later"),
-                other => return Err(other),
-            },
+        // runs, so no write ever begins on a fully copied WAL, which is when
+        // SQLite starts it over: it grew without end. So the copy is repeated
+        // (each round shorter) until little is left, and then a RESTART
+        // checkpoint copies the rest under the write lock, so the next write
+        // starts the WAL over. It holds that lock meanwhile, so it runs only
+        // when a few frames remain,
+        // and, with no busy handler on this connection, only if the lock is
+        // free at once (else `Busy`, and a later claim tries again).
+        for _ in 0..PASSIVE_ROUNDS {
+            let (log, copied) = conn
+                .wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
+                .map_err(sql_err)?;
+            tracing::debug!(log, copied, "checkpoint");
+            if self.frames.load(Ordering::Relaxed) - copied > RESTART_FRAMES {
+                continue;
+            }
+            match conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::RESTART) {
+                Ok((log, copied)) => {
+                    tracing::debug!(log, copied, "WAL copied; the next write starts it over")
+                }
+                Err(e) => match sql_err(e) {
+                    StoreError::Busy => {
+                        tracing::debug!("WAL in use; a later checkpoint starts it over")
+                    }
+                    other => return Err(other),
+                },
+            }
+            break;
         }
         Ok(())
     }
@@ -177,7 +197,7 @@ mod tests {
         assert!(checkpointer.claim());
         checkpointer.run().unwrap();
         checkpointer.release();
-        // Everything was copied back, so the next commit restarts the WAL.
+        // Everything was copied back, so the next commit starts the WAL over.
         grow(&conn, 1);
         let after = checkpointer.frames.load(Ordering::Relaxed);
         assert!(after < 100, "WAL still {after} frames after a checkpoint");
