@@ -58,7 +58,12 @@ pub enum KeyError {
 
 /// The server's secret key. Its `Debug` never shows the bytes.
 #[derive(Clone)]
-pub struct ServerKey([u8; KEY_BYTES]);
+pub struct ServerKey {
+    /// The HMAC state after absorbing the key (every use of the key is an
+    /// HMAC), cloned for each use: keying HMAC costs two SHA-256 blocks, as
+    /// much as a token's own MAC, and every session call verifies a token.
+    keyed: Hmac<Sha256>,
+}
 
 impl fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -101,8 +106,11 @@ impl Token {
 
 impl ServerKey {
     /// Wraps raw key bytes (tests and imports).
-    pub const fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
-        Self(bytes)
+    pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
+        Self {
+            keyed: <Hmac<Sha256> as KeyInit>::new_from_slice(&bytes)
+                .expect("HMAC accepts keys of any length"),
+        }
     }
 
     /// Loads the key at `path`, creating it (mode 0600, atomically) on first use.
@@ -140,7 +148,7 @@ impl ServerKey {
         })();
         let _ = fs::remove_file(&tmp);
         match written {
-            Ok(()) => Ok(Self(bytes)),
+            Ok(()) => Ok(Self::from_bytes(bytes)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Self::load(path),
             Err(e) => Err(io_err(e)),
         }
@@ -168,7 +176,7 @@ impl ServerKey {
         hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| KeyError::Corrupt {
             path: path.to_owned(),
         })?;
-        Ok(Self(bytes))
+        Ok(Self::from_bytes(bytes))
     }
 
     /// A 32-byte key for another purpose, derived as `HMAC-SHA256(key, label)`,
@@ -176,8 +184,7 @@ impl ServerKey {
     /// key. Labels are fixed strings such as `"mcp-bridge audit chain v1"`;
     /// none starts with the token derivation's `mcp-bridge/token/` prefix.
     pub fn derive_subkey(&self, label: &str) -> [u8; KEY_BYTES] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .expect("HMAC accepts keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(label.as_bytes());
         let mut out = [0u8; KEY_BYTES];
         out.copy_from_slice(&mac.finalize().into_bytes());
@@ -186,8 +193,7 @@ impl ServerKey {
 
     /// The token of `side` in `conversation`.
     pub fn derive(&self, conversation: &ConversationId, side: Side) -> Token {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .expect("HMAC accepts keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(b"mcp-bridge/token/v1\0");
         mac.update(conversation.as_str().as_bytes());
         mac.update(b"\0");
@@ -201,8 +207,7 @@ impl ServerKey {
     /// in hex. Keyed, so a copy of the database alone cannot test guesses
     /// offline; looked up by equality (the hash of a guess reveals nothing).
     pub fn invite_hash(&self, code: &InviteCode) -> String {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .expect("HMAC accepts keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(b"mcp-bridge/invite/v1\0");
         mac.update(code.as_bytes());
         hex::encode(mac.finalize().into_bytes())
@@ -265,7 +270,10 @@ mod tests {
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let second = ServerKey::load_or_create(&path).unwrap();
-        assert_eq!(first.0, second.0);
+        assert_eq!(
+            first.derive_subkey("same key"),
+            second.derive_subkey("same key")
+        );
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(
             ServerKey::load(&path),

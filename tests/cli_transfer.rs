@@ -267,8 +267,8 @@ async fn export_then_import_into_a_fresh_database_shows_the_same_and_twice_chang
 async fn backup_during_a_write_burst_restores_every_acknowledged_message() {
     let env = TestEnv::new("cli_backup");
     if env.sqlite_only(
-        "`backup` and `restore` copy the SQLite file; on PostgreSQL they refuse \
-         (export/import or pg_dump instead) until backup for PostgreSQL lands",
+        "the online copy of the SQLite file; PostgreSQL's export-based backups \
+         are tested in backup_export::",
     ) {
         return;
     }
@@ -396,8 +396,8 @@ async fn backup_during_a_write_burst_restores_every_acknowledged_message() {
 async fn restore_refuses_a_database_in_use_and_checks_the_backup_first() {
     let env = TestEnv::new("cli_restore");
     if env.sqlite_only(
-        "`backup` and `restore` copy the SQLite file; on PostgreSQL they refuse \
-         (export/import or pg_dump instead) until backup for PostgreSQL lands",
+        "the online copy of the SQLite file; PostgreSQL's export-based backups \
+         are tested in backup_export::",
     ) {
         return;
     }

@@ -53,6 +53,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if let Err(e) = app.bridge.unbind_process(&session).await {
             tracing::warn!(error = %e, "cannot forget this server's session bindings");
         }
+        // Spooled audit records (and a flush already under way) are appended
+        // before the runtime shuts down and cancels what is still running.
+        if let Err(e) = app.bridge.store().flush().await {
+            tracing::warn!(error = %e, "cannot append the last audit records");
+        }
         served
     });
     // Blocking reads of a non-pipe stdin cannot be cancelled; do not wait for them.

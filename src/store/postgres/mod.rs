@@ -69,6 +69,10 @@ struct Inner {
     hub: Arc<ChangeHub>,
     listening: OnceLock<()>,
     spool: Arc<AuditSpool>,
+    /// Held while a flush's transaction runs: a flush taken from the spool
+    /// is not in it any more, so a last flush before exit must wait for it
+    /// (a runtime shutting down would otherwise cancel it, records and all).
+    flushing: tokio::sync::Mutex<()>,
     audit_key: AuditKey,
     sealer: Sealer,
 }
@@ -200,6 +204,7 @@ impl PgStore {
                 hub: Arc::new(ChangeHub::new(FALLBACK_POLL)),
                 listening: OnceLock::new(),
                 spool: Arc::new(AuditSpool::default()),
+                flushing: tokio::sync::Mutex::new(()),
                 audit_key,
                 sealer,
             }),
@@ -298,6 +303,7 @@ impl PgStore {
 
     /// Appends every spooled audit record now.
     async fn flush_spool(&self) -> Result<(), StoreError> {
+        let _flushing = self.inner.flushing.lock().await;
         self.inner.spool.close_windows(Timestamp::now(), false);
         if !self.inner.spool.has_records() {
             return Ok(());

@@ -125,7 +125,7 @@ fn insert(tx: &Connection, record: &AuditRecord) -> Result<(), StoreError> {
 pub fn append(tx: &WriteTx<'_>, at: Timestamp, draft: &AuditDraft) -> Result<(), StoreError> {
     let key = tx.audit_key();
     let head = match read_head(tx)? {
-        Some(head) if head.is_signed_by(key) => head,
+        Some(head) if tx.head_is_trusted(&head) || head.is_signed_by(key) => head,
         found => {
             let head = resume_after_tampering(tx, key, at, found)?;
             return seal_and_insert(tx, key, &head, at, draft);
@@ -135,7 +135,7 @@ pub fn append(tx: &WriteTx<'_>, at: Timestamp, draft: &AuditDraft) -> Result<(),
 }
 
 fn seal_and_insert(
-    tx: &Connection,
+    tx: &WriteTx<'_>,
     key: &AuditKey,
     head: &ChainHead,
     at: Timestamp,
@@ -150,7 +150,10 @@ fn seal_and_insert(
         &rules,
     );
     insert(tx, &record)?;
-    write_head(tx, &head.advance(key, record.seq, record.hash))
+    let next = head.advance(key, record.seq, record.hash);
+    write_head(tx, &next)?;
+    tx.signed(next);
+    Ok(())
 }
 
 /// Records that the head was missing or forged and returns the head to go on from.

@@ -40,7 +40,7 @@ use super::{
     NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
     Unread,
 };
-use crate::audit::{AuditDraft, AuditKey, AuditRecord};
+use crate::audit::{AuditDraft, AuditKey, AuditRecord, ChainHead};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::ratelimit::Quota;
 
@@ -75,6 +75,8 @@ struct Inner {
     spool: Arc<AuditSpool>,
     checkpointer: Checkpointer,
     audit_key: AuditKey,
+    /// The audit chain head this process last signed (see `WriteTx::head_is_trusted`).
+    signed_head: Mutex<Option<ChainHead>>,
     sealer: Sealer,
 }
 
@@ -87,7 +89,7 @@ impl Drop for Inner {
         self.spool.close_windows(Timestamp::now(), true);
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let flushed = open::allow_waiting(|| {
-            let tx = WriteTx::begin(&conn, &self.audit_key, &self.sealer)?;
+            let tx = WriteTx::begin(&conn, &self.audit_key, &self.signed_head, &self.sealer)?;
             let n = self
                 .spool
                 .append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
@@ -157,6 +159,7 @@ impl SqliteStore {
                 spool: Arc::new(AuditSpool::default()),
                 checkpointer,
                 audit_key,
+                signed_head: Mutex::new(None),
                 sealer,
             }),
         })
@@ -211,7 +214,7 @@ impl SqliteStore {
         spool.close_windows(Timestamp::now(), false);
         let result = self
             .call(move |conn| {
-                let tx = WriteTx::begin(conn, &inner.audit_key, &inner.sealer)?;
+                let tx = WriteTx::begin(conn, &inner.audit_key, &inner.signed_head, &inner.sealer)?;
                 let spooled = spool.append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
                 let result = match op(&tx) {
                     Ok(value) => Ok(value),

@@ -23,14 +23,16 @@ pub fn conversation(
     conn: &Connection,
     id: &ConversationId,
 ) -> Result<Option<Conversation>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
+    // Every call authorizes through this read: build its SQL text once.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "SELECT c.created_at, c.expires_at, {}
              FROM conversations c JOIN participants p ON p.conversation_id = c.id
              WHERE c.id = ?1 ORDER BY length(p.side), p.side",
             rows::PARTICIPANT_COLUMNS
-        ))
-        .map_err(sql_err)?;
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL).map_err(sql_err)?;
     let mut rows = stmt.query([id.as_str()]).map_err(sql_err)?;
     let mut found: Option<Conversation> = None;
     while let Some(row) = rows.next().map_err(sql_err)? {

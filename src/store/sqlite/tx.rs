@@ -1,11 +1,12 @@
 //! The transactions store operations run in: a read snapshot, or the write lock.
 
 use std::cell::Cell;
+use std::sync::Mutex;
 
 use rusqlite::Connection;
 
 use super::{keys, sql_err};
-use crate::audit::AuditKey;
+use crate::audit::{AuditKey, ChainHead};
 use crate::store::StoreError;
 use crate::store::sealed::{Epoch, Sealer, Slot};
 
@@ -17,6 +18,8 @@ use crate::store::sealed::{Epoch, Sealer, Slot};
 pub struct WriteTx<'c> {
     conn: &'c Connection,
     audit_key: &'c AuditKey,
+    /// The chain head this process last signed (see [`WriteTx::head_is_trusted`]).
+    signed_head: &'c Mutex<Option<ChainHead>>,
     sealer: &'c Sealer,
     /// The current data-key epoch, read once under this transaction's write
     /// lock the first time a value is sealed: a rotation committed before it
@@ -30,6 +33,7 @@ impl<'c> WriteTx<'c> {
     pub fn begin(
         conn: &'c Connection,
         audit_key: &'c AuditKey,
+        signed_head: &'c Mutex<Option<ChainHead>>,
         sealer: &'c Sealer,
     ) -> Result<Self, StoreError> {
         conn.prepare_cached("BEGIN IMMEDIATE")
@@ -38,6 +42,7 @@ impl<'c> WriteTx<'c> {
         Ok(Self {
             conn,
             audit_key,
+            signed_head,
             sealer,
             epoch: Cell::new(None),
             open: true,
@@ -47,6 +52,26 @@ impl<'c> WriteTx<'c> {
     /// The key audit records are sealed with.
     pub fn audit_key(&self) -> &AuditKey {
         self.audit_key
+    }
+
+    /// Whether `head`, as read from the database, is the very head this
+    /// process last signed with the audit key. Its MAC is then known to
+    /// verify (the MAC is a function of the fields and the key), so checking
+    /// it again — one HMAC per append — can be skipped. Any other head, e.g.
+    /// one another process wrote or someone edited, is checked in full.
+    pub fn head_is_trusted(&self, head: &ChainHead) -> bool {
+        self.signed_head
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|signed| signed == head)
+    }
+
+    /// Remembers `head` as signed by this process with the audit key. Even
+    /// if this transaction rolls back, the head's MAC stays right for its
+    /// fields, which is all [`WriteTx::head_is_trusted`] relies on.
+    pub fn signed(&self, head: ChainHead) {
+        *self.signed_head.lock().unwrap_or_else(|p| p.into_inner()) = Some(head);
     }
 
     /// The current data-key epoch (read once per transaction).
