@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::app::App;
 use crate::service::{ClientProcess, Session};
+use crate::store::Store as _;
 use crate::store::sqlite::OpenMode;
 use crate::transport;
 
