@@ -55,8 +55,9 @@ async fn yolo_sandboxed_commands_reach_no_loopback_no_outside_path_and_no_server
     // The workspace holds the bridge's data directory (database and key): the
     // sandbox must hide it even though the workspace itself is writable.
     let ws = env.dir.canonicalize().expect("canonical");
+    // (For PostgreSQL: the key file's directory, the bridge's files there.)
     let data = env
-        .db
+        .key_file()
         .parent()
         .expect("data dir")
         .canonicalize()
