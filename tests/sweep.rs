@@ -297,11 +297,16 @@ fn servers() -> Value {
 
 /// The environment every server gets (XDG directories inside the test's).
 fn server_env(env: &TestEnv) -> Value {
-    json!({
+    let mut vars = json!({
         "XDG_CONFIG_HOME": env.dir.join("xdg-config"),
         "XDG_DATA_HOME": env.dir.join("xdg-data"),
         "NO_COLOR": "1",
-    })
+    });
+    if env.pg_url().is_some() {
+        // Every server of a PostgreSQL database shares one key file.
+        vars["MCP_BRIDGE_KEY_FILE"] = json!(env.pg_key_file());
+    }
+    vars
 }
 
 /// The plan as the runners read it.

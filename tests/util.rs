@@ -2,6 +2,7 @@
 //! the real `mcp-bridge` binary, MCP clients connected to real `mcp-bridge
 //! serve` processes over stdio, and read-only access to the shared database.
 
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -57,6 +58,22 @@ impl TestEnv {
         let url = crate::util_pg::fresh_db(name)?;
         let mut env = Self::sqlite(name);
         env.db = PathBuf::from(url);
+        // The deployment's shared key file exists before any process runs, so
+        // a command run first (say `yolo passphrase`) finds it as a server would.
+        let key = env.pg_key_file();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(key.parent().expect("key dir"))
+            .expect("create the key directory");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key)
+            .expect("create the key file");
+        std::io::Write::write_all(&mut file, format!("{}\n", random_hex(32)).as_bytes())
+            .expect("write the key file");
         Some(env)
     }
 
