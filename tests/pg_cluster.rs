@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
-use crate::util::{Conv, EVENT_TIMEOUT, TestEnv, call, check, contents, ok, send, try_call};
+use crate::util::{
+    Conv, EVENT_TIMEOUT, TestEnv, assert_two_writers_exactly_once, call, check, contents,
+    drain_all, ok, send, try_call,
+};
 
 const NO_LIMITS: &[(&str, &str)] = &[
     ("MCP_BRIDGE_RATE_LIMITS", "off"),
@@ -30,22 +33,6 @@ fn assert_chain_intact(env: &TestEnv, context: &str) {
         out.status.success() && report["intact"] == true,
         "{context}: {report}"
     );
-}
-
-/// Reads `side`'s whole inbox of `conv` through `peer`.
-async fn drain(
-    peer: &rmcp::service::Peer<rmcp::service::RoleClient>,
-    conv: &Conv,
-    side: &str,
-) -> Vec<String> {
-    let mut got = Vec::new();
-    loop {
-        let page = contents(&check(peer, conv, side, json!({"limit": 500})).await);
-        if page.is_empty() {
-            return got;
-        }
-        got.extend(page);
-    }
 }
 
 /// 16 writers over 4 servers, two of them sharing each conversation: every
@@ -78,23 +65,8 @@ async fn sixteen_writers_over_four_servers_lose_and_duplicate_nothing() {
         w.await.expect("writer");
     }
     for (i, conv) in convs.iter().enumerate() {
-        let got = drain(&servers[(i + 1) % 4], conv, "b").await;
-        let unique: HashSet<&String> = got.iter().collect();
-        assert_eq!(
-            (got.len(), unique.len()),
-            (2 * PER, 2 * PER),
-            "conversation {i}: {got:?}"
-        );
-        for w in [2 * i, 2 * i + 1] {
-            let mine: Vec<usize> = got
-                .iter()
-                .filter_map(|c| {
-                    c.strip_prefix(&format!("w{w} m"))
-                        .and_then(|k| k.parse().ok())
-                })
-                .collect();
-            assert_eq!(mine, (0..PER).collect::<Vec<_>>(), "writer {w}'s order");
-        }
+        let got = drain_all(&servers[(i + 1) % 4], conv, "b").await;
+        assert_two_writers_exactly_once(&got, i, PER);
     }
     for s in servers {
         s.stop().await;
@@ -174,7 +146,7 @@ async fn server_killed_mid_burst_loses_nothing_acknowledged() {
         .expect("the burst ends")
         .expect("task");
     let acked = acked.lock().expect("lock").clone();
-    let got = drain(&reader, &conv, "b").await;
+    let got = drain_all(&reader, &conv, "b").await;
     let unique: HashSet<&String> = got.iter().collect();
     assert_eq!(unique.len(), got.len(), "duplicates: {got:?}");
     assert_eq!(

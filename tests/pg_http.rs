@@ -19,22 +19,6 @@ const NO_LIMITS: &[(&str, &str)] = &[
     ("MCP_BRIDGE_LIMITS__MAX_PENDING_MESSAGES", "10000"),
 ];
 
-/// Reads `side`'s whole inbox of `conv` through `peer`.
-async fn drain(
-    peer: &rmcp::service::Peer<rmcp::service::RoleClient>,
-    conv: &Conv,
-    side: &str,
-) -> Vec<String> {
-    let mut got = Vec::new();
-    loop {
-        let page = contents(&check(peer, conv, side, json!({"limit": 500})).await);
-        if page.is_empty() {
-            return got;
-        }
-        got.extend(page);
-    }
-}
-
 /// Two servers on one database, and the bearer token both accept.
 async fn two_servers(env: &TestEnv) -> (HttpServer, HttpServer, String) {
     let token = make_token(env, "agents", "agent");
@@ -95,23 +79,8 @@ async fn two_http_servers_wake_each_other_and_share_sixteen_writers() {
     }
     for (i, conv) in convs.iter().enumerate() {
         let reader = if i % 2 == 0 { &b } else { &a };
-        let got = drain(reader.peer(), conv, "b").await;
-        let unique: HashSet<&String> = got.iter().collect();
-        assert_eq!(
-            (got.len(), unique.len()),
-            (2 * PER, 2 * PER),
-            "conversation {i}: {got:?}"
-        );
-        for w in [2 * i, 2 * i + 1] {
-            let mine: Vec<usize> = got
-                .iter()
-                .filter_map(|c| {
-                    c.strip_prefix(&format!("w{w} m"))
-                        .and_then(|k| k.parse().ok())
-                })
-                .collect();
-            assert_eq!(mine, (0..PER).collect::<Vec<_>>(), "writer {w}'s order");
-        }
+        let got = drain_all(reader.peer(), conv, "b").await;
+        assert_two_writers_exactly_once(&got, i, PER);
     }
     drop((a, b, clients));
     for server in [one, two] {
@@ -166,7 +135,7 @@ async fn an_http_server_killed_mid_burst_loses_nothing_acknowledged() {
         .expect("the burst ends")
         .expect("task");
     let acked = acked.lock().expect("lock").clone();
-    let got = drain(reader.peer(), &conv, "b").await;
+    let got = drain_all(reader.peer(), &conv, "b").await;
     let unique: HashSet<&String> = got.iter().collect();
     assert_eq!(unique.len(), got.len(), "duplicates: {got:?}");
     assert_eq!(

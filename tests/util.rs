@@ -746,3 +746,37 @@ pub fn migrations() -> i64 {
     let files = std::fs::read_dir(dir).expect("migrations directory");
     i64::try_from(files.count()).expect("few migrations")
 }
+
+/// Reads `side`'s whole inbox of `conv` through `peer`, page after page.
+pub async fn drain_all(peer: &Peer<RoleClient>, conv: &Conv, side: &str) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        let page = contents(&check(peer, conv, side, json!({"limit": 500})).await);
+        if page.is_empty() {
+            return got;
+        }
+        got.extend(page);
+    }
+}
+
+/// Asserts that conversation `i`'s inbox `got` holds the `per` messages
+/// `w{w} m{k}` of its two writers `2i` and `2i + 1` exactly once, each
+/// writer's in its order.
+pub fn assert_two_writers_exactly_once(got: &[String], i: usize, per: usize) {
+    let unique: std::collections::HashSet<&String> = got.iter().collect();
+    assert_eq!(
+        (got.len(), unique.len()),
+        (2 * per, 2 * per),
+        "conversation {i}: {got:?}"
+    );
+    for w in [2 * i, 2 * i + 1] {
+        let mine: Vec<usize> = got
+            .iter()
+            .filter_map(|c| {
+                c.strip_prefix(&format!("w{w} m"))
+                    .and_then(|k| k.parse().ok())
+            })
+            .collect();
+        assert_eq!(mine, (0..per).collect::<Vec<_>>(), "writer {w}'s order");
+    }
+}

@@ -16,10 +16,8 @@ use serde_json::json;
 
 use super::manage::{open_app, settled};
 use super::output;
-use super::transfer::{
-    BackupArgs, RestoreArgs, backup_key_path, refused, refused_on, write_private,
-};
-use crate::app;
+use super::transfer::{BackupArgs, RestoreArgs, backup_key_path, refused_on, write_private};
+use crate::app::{self, App};
 use crate::auth::ServerKey;
 use crate::service::{Layout, write_export};
 use crate::store::sqlite::OpenMode;
@@ -57,28 +55,24 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// `mcp-bridge backup FILE` on a PostgreSQL database.
+/// `mcp-bridge backup FILE` on a PostgreSQL database, once `transfer::backup`
+/// has opened it, refused to overwrite and read the key file (`key`, to be
+/// written to `key_dest`).
 ///
 /// # Errors
-/// Database, key-file or file-system failures.
-pub(super) fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
-    let key_dest = backup_key_path(&args.file);
-    let app = open_app(&args.common.db, OpenMode::Existing)?;
-    if !args.force
-        && let Some(path) = [&args.file, &key_dest].into_iter().find(|p| p.exists())
-    {
-        let text = format!("{} exists; add --force to overwrite it", path.display());
-        return refused(&app, "backup", "exists", &text);
-    }
-    // App::open has loaded (and so checked) this key file already.
-    let key = fs::read(&app.key_file)
-        .with_context(|| format!("cannot read {}", app.key_file.display()))?;
+/// Database or file-system failures.
+pub(super) fn backup(
+    args: &BackupArgs,
+    app: &App,
+    key: &[u8],
+    key_dest: &Path,
+) -> anyhow::Result<ExitCode> {
     let export = settled!(super::runtime()?.block_on(app.bridge.backup_export()));
     let mut plain = Vec::new();
     write_export(&mut plain, &export.records, export.at, Layout::Json)?;
     let sealed = app.bridge.seal_export(&plain)?;
     write_private(&args.file, |w| w.write_all(sealed.as_bytes()))?;
-    write_private(&key_dest, |w| w.write_all(&key))?;
+    write_private(key_dest, |w| w.write_all(key))?;
     let db = shown_db(&args.common.db)?;
     let (conversations, messages) = (export.records.len(), export.messages());
     let mut out = output::screen();

@@ -132,7 +132,7 @@ pub(super) fn write_private(
 }
 
 /// Records a refusal in the audit trail, says why on stderr, and exits with 1.
-pub(super) fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
+fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
     refused_on(&super::runtime()?, app, action, code, text)
 }
 
@@ -377,9 +377,6 @@ fn refuse_postgres(db: &super::DbArgs) -> anyhow::Result<()> {
 /// # Errors
 /// Database, key-file or file-system failures.
 pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    if app::pg_url(&args.common.db.db_path(None)?).is_some() {
-        return super::backup_export::backup(&args);
-    }
     let key_dest = backup_key_path(&args.file);
     let app = open_app(&args.common.db, OpenMode::Existing)?;
     if !args.force
@@ -391,6 +388,9 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let key_src = app.key_file.clone();
     // App::open has loaded (and so checked) this key file already.
     let key = fs::read(&key_src).with_context(|| format!("cannot read {}", key_src.display()))?;
+    if app::pg_url(&args.common.db.db_path(None)?).is_some() {
+        return super::backup_export::backup(&args, &app, &key, &key_dest);
+    }
     let bar = ProgressBar::for_size("backing up", database_size(&app.db_path)).map(Arc::new);
     let tmp = partial_path(&args.file);
     let result = super::runtime()?.block_on(app.bridge.backup(&tmp, progress(bar.clone())));
