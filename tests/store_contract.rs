@@ -144,6 +144,7 @@ contract!(long_poll_woken_by_another_server, long_poll_wake);
 contract!(removed_sender_is_refused_by_every_server, removed_sender);
 contract!(texts_travel_verbatim_nul_included, verbatim);
 contract!(console_tokens_across_servers, console_tokens);
+contract!(cancelled_calls_leave_nothing_half_done, cancelled_calls);
 
 /// Four senders on two servers and two readers of the one inbox on both:
 /// every message arrives exactly once, ids ascend, each sender's messages in
@@ -508,6 +509,65 @@ async fn console_tokens(db: Db) {
         .expect("audit trail");
     assert_eq!(trail.len(), 1, "one sign-in recorded");
     assert_eq!(trail[0].draft.actor, "console");
+    let report = two.bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
+}
+
+/// Sends cut off at every point of their flight (the client went away):
+/// each one either happened in full, message and audit record, or not at
+/// all, and the connections they ran on serve the calls after them cleanly.
+async fn cancelled_calls(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let created = one
+        .bridge
+        .create_conversation("writer", "reader")
+        .await
+        .expect("create");
+    let a = creds(&created, Side::A);
+    for k in 0..60u64 {
+        let send = one
+            .bridge
+            .send_message(&a, text(&format!("cut {k}")), "send_to_partner");
+        let _ = tokio::time::timeout(Duration::from_micros(k * 40), send).await;
+    }
+    for k in 0..5 {
+        one.bridge
+            .send_message(&a, text(&format!("whole {k}")), "send_to_partner")
+            .await
+            .expect("a send after the cancelled ones");
+    }
+    let b = creds(&created, Side::B);
+    let mut delivered = Vec::new();
+    loop {
+        let inbox = two
+            .bridge
+            .check_messages(std::slice::from_ref(&b), check(0), std::future::pending())
+            .await
+            .expect("check");
+        if inbox.messages.is_empty() {
+            break;
+        }
+        delivered.extend(inbox.messages.into_iter().map(|d| d.message.content));
+    }
+    let sends = two
+        .bridge
+        .audit_trail(AuditQuery {
+            conversation: Some(created.conversation.clone()),
+            since: None,
+            action: Some("send_to_partner".into()),
+            limit: 1000,
+        })
+        .await
+        .expect("audit trail");
+    assert_eq!(
+        sends.len(),
+        delivered.len(),
+        "one audit record per stored message: {delivered:?}"
+    );
+    assert!(
+        delivered.ends_with(&(0..5).map(|k| format!("whole {k}")).collect::<Vec<_>>()),
+        "the later sends arrived, last: {delivered:?}"
+    );
     let report = two.bridge.verify_audit().await.expect("verify");
     assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
 }

@@ -231,7 +231,7 @@ pub(super) async fn delete_expiring_by(db: Db<'_>, at: i64) -> Result<i64, Store
 }
 
 async fn cleanup(
-    w: &Write<'_>,
+    w: &Write,
     key: &crate::audit::AuditKey,
     now: Timestamp,
     dry_run: bool,

@@ -2,7 +2,7 @@
 //! SQLite's (`store::sqlite::audit` explains the fields), appended under a
 //! row lock on the head so writers on every host extend one chain.
 
-use tokio_postgres::Row;
+use tokio_postgres::{Row, Statement};
 
 use super::db::{Db, get};
 use crate::audit::{
@@ -74,15 +74,36 @@ async fn insert(db: Db<'_>, record: &AuditRecord) -> Result<(), StoreError> {
 }
 
 /// Appends `records` to the chain in order and signs the new head once.
-/// A missing or forged head is handled as in SQLite: recorded in the trail,
-/// and the chain goes on from the last record present.
 pub async fn append_all(
     db: Db<'_>,
     key: &AuditKey,
     records: &[(Timestamp, AuditDraft)],
 ) -> Result<(), StoreError> {
+    match seal_all(db, key, records).await? {
+        Some(sealed) => sealed.write(db).await,
+        None => Ok(()),
+    }
+}
+
+/// Records sealed under the locked chain head, and the statement that
+/// writes them: what is left to send before the commit.
+pub struct Sealed {
+    records: Vec<AuditRecord>,
+    head: ChainHead,
+    statement: Statement,
+}
+
+/// Locks the chain head, seals `records` after it and prepares the
+/// statement that stores them; `None` when there is nothing to append.
+/// A missing or forged head is handled as in SQLite: recorded in the trail,
+/// and the chain goes on from the last record present.
+pub async fn seal_all(
+    db: Db<'_>,
+    key: &AuditKey,
+    records: &[(Timestamp, AuditDraft)],
+) -> Result<Option<Sealed>, StoreError> {
     let Some((first_at, _)) = records.first() else {
-        return Ok(());
+        return Ok(None);
     };
     let mut head = match read_head(db, true).await? {
         Some(head) if head.is_signed_by(key) => head,
@@ -101,52 +122,74 @@ pub async fn append_all(
         head = head.advance(key, record.seq, record.hash.clone());
         sealed.push(record);
     }
-    let Some((last, earlier)) = sealed.split_last() else {
-        return Ok(());
-    };
-    for record in earlier {
-        insert(db, record).await?;
-    }
-    insert_with_head(db, last, &head).await
+    // Every record and the new head in one statement, so that the head's
+    // lock is released one round trip after it was taken, whatever the count.
+    let statement = db
+        .prepare(
+            "WITH r AS (
+                 INSERT INTO audit_log (seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                      $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+             )
+             UPDATE audit_log SET count = $14, hash = $15, prev_hash = $16, detail = $17
+             WHERE seq = 9223372036854775807",
+        )
+        .await?;
+    Ok(Some(Sealed {
+        records: sealed,
+        head,
+        statement,
+    }))
 }
 
-/// Inserts `record` and moves the head to `head` in one statement (one
-/// round trip less while every other writer waits for the head).
-async fn insert_with_head(
-    db: Db<'_>,
-    record: &AuditRecord,
-    head: &ChainHead,
-) -> Result<(), StoreError> {
-    let d = &record.draft;
-    db.exec(
-        "WITH r AS (
-             INSERT INTO audit_log (seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         )
-         UPDATE audit_log SET count = $14, hash = $15, prev_hash = $16, detail = $17
-         WHERE seq = 9223372036854775807",
-        &[
-            &record.seq,
-            &record.at.as_micros(),
-            &d.actor,
-            &d.action,
-            &d.conversation,
-            &d.side,
-            &d.outcome.as_str(),
-            &d.code,
-            &d.bytes,
-            &d.count,
-            &d.detail,
-            &record.prev_hash,
-            &record.hash,
-            &head.last_seq,
-            &head.last_hash,
-            &head.mac,
-            &head.anchor,
-        ],
-    )
-    .await?;
-    Ok(())
+impl Sealed {
+    /// Stores the records and moves the head. The statement is sent when
+    /// this future is first polled (nothing is prepared on the way), so it
+    /// can share a flight with the `COMMIT` (see `Write::finish_with`).
+    pub async fn write(&self, db: Db<'_>) -> Result<(), StoreError> {
+        let column = |f: fn(&AuditRecord) -> Option<String>| -> Vec<Option<String>> {
+            self.records.iter().map(f).collect()
+        };
+        let number = |f: fn(&AuditRecord) -> Option<i64>| -> Vec<Option<i64>> {
+            self.records.iter().map(f).collect()
+        };
+        let (seq, at) = (number(|r| Some(r.seq)), number(|r| Some(r.at.as_micros())));
+        let actor = column(|r| Some(r.draft.actor.to_owned()));
+        let action = column(|r| Some(r.draft.action.clone()));
+        let conversation = column(|r| r.draft.conversation.clone());
+        let side = column(|r| r.draft.side.clone());
+        let outcome = column(|r| Some(r.draft.outcome.as_str().to_owned()));
+        let code = column(|r| r.draft.code.clone());
+        let (bytes, count) = (number(|r| r.draft.bytes), number(|r| r.draft.count));
+        let detail = column(|r| r.draft.detail.clone());
+        let prev_hash = column(|r| Some(r.prev_hash.clone()));
+        let hash = column(|r| Some(r.hash.clone()));
+        let head = &self.head;
+        db.exec_prepared(
+            &self.statement,
+            &[
+                &seq,
+                &at,
+                &actor,
+                &action,
+                &conversation,
+                &side,
+                &outcome,
+                &code,
+                &bytes,
+                &count,
+                &detail,
+                &prev_hash,
+                &hash,
+                &head.last_seq,
+                &head.last_hash,
+                &head.mac,
+                &head.anchor,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 async fn resume_after_tampering(

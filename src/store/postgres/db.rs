@@ -3,8 +3,10 @@
 //! call runs in (its audit records and wake-up go out just before the commit).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
-use deadpool_postgres::{ClientWrapper, Transaction};
+use deadpool_postgres::{ClientWrapper, Object, Transaction};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Row, Statement};
@@ -50,6 +52,26 @@ pub enum Db<'a> {
 }
 
 impl Db<'_> {
+    /// `sql` prepared (once per connection: statements are cached).
+    pub async fn prepare(&self, sql: &str) -> Result<Statement, StoreError> {
+        self.stmt(sql).await
+    }
+
+    /// Runs the prepared `stmt`; the number of rows it changed. The
+    /// statement goes out when the future is first polled.
+    pub async fn exec_prepared(
+        &self,
+        stmt: &Statement,
+        params: Params<'_>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Db::Client(c) => c.execute(stmt, params).await,
+            Db::Tx(t) => t.execute(stmt, params).await,
+            Db::Raw(t) => t.execute(stmt, params).await,
+        }
+        .map_err(pg_err)
+    }
+
     async fn stmt(&self, sql: &str) -> Result<Statement, StoreError> {
         match self {
             Db::Client(c) => c.prepare_cached(sql).await,
@@ -83,22 +105,24 @@ impl Db<'_> {
     /// Runs `sql`; the number of rows it changed.
     pub async fn exec(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
         let stmt = self.stmt(sql).await?;
-        match self {
-            Db::Client(c) => c.execute(&stmt, params).await,
-            Db::Tx(t) => t.execute(&stmt, params).await,
-            Db::Raw(t) => t.execute(&stmt, params).await,
-        }
-        .map_err(pg_err)
+        self.exec_prepared(&stmt, params).await
     }
 }
 
-/// A write transaction. Audit records are collected and appended by
-/// [`super::PgStore::finish`] right before the commit, so the chain head (one
-/// row every writer locks) is held for as short a time as possible, and
-/// always last: every transaction takes its row locks in the same order
-/// (conversation or inbox, rate buckets, audit head), so none deadlock.
-pub struct Write<'c> {
-    pub(super) tx: Transaction<'c>,
+/// A write transaction on a pooled connection, begun and ended by hand (not
+/// through the driver's `Transaction`) so that its last statements and its
+/// `COMMIT` can go out in one flight (see [`Write::finish_with`]).
+///
+/// Audit records are collected and appended by [`super::PgStore::finish`]
+/// right before the commit, so the chain head (one row every writer locks)
+/// is held for as short a time as possible, and always last: every
+/// transaction takes its row locks in the same order (conversation or inbox,
+/// rate buckets, audit head), so none deadlock.
+pub struct Write {
+    /// `None` only once dropped.
+    client: Option<Object>,
+    /// Set once `COMMIT` or `ROLLBACK` has been answered.
+    ended: AtomicBool,
     audit: Mutex<Vec<(Timestamp, AuditDraft)>>,
     wake: Mutex<Vec<String>>,
     sealer: Sealer,
@@ -106,20 +130,95 @@ pub struct Write<'c> {
     epoch: Mutex<Option<i64>>,
 }
 
-impl<'c> Write<'c> {
-    pub(super) fn new(tx: Transaction<'c>, sealer: Sealer) -> Self {
-        Self {
-            tx,
+impl Drop for Write {
+    /// A transaction dropped before it ended (its call was cancelled while a
+    /// statement was in flight) leaves its connection in an unknown state:
+    /// the connection is closed rather than returned to the pool, and the
+    /// server rolls the transaction back.
+    fn drop(&mut self) {
+        if !*self.ended.get_mut()
+            && let Some(client) = self.client.take()
+        {
+            drop(Object::take(client));
+        }
+    }
+}
+
+impl Write {
+    /// Begins a transaction on `client`.
+    pub(super) async fn begin(client: Object, sealer: Sealer) -> Result<Self, StoreError> {
+        client.batch_execute("BEGIN").await.map_err(pg_err)?;
+        Ok(Self {
+            client: Some(client),
+            ended: AtomicBool::new(false),
             audit: Mutex::new(Vec::new()),
             wake: Mutex::new(Vec::new()),
             sealer,
             epoch: Mutex::new(None),
-        }
+        })
+    }
+
+    fn conn(&self) -> &ClientWrapper {
+        // Only `drop` empties it.
+        self.client
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("a Write is used after drop"))
     }
 
     /// Statements inside this transaction.
     pub fn db(&self) -> Db<'_> {
-        Db::Tx(&self.tx)
+        Db::Client(self.conn())
+    }
+
+    /// Sends `last` (whose statements must be prepared beforehand: it may
+    /// not prepare anything once polled) and then `COMMIT` without waiting
+    /// for `last`'s answer, so the two share one round trip, which matters
+    /// while the audit head's lock is held. If a statement of `last` fails
+    /// on the server, the transaction is aborted there and the `COMMIT`
+    /// rolls it back; the statement's error is returned.
+    pub async fn commit_after<F>(&self, last: F) -> Result<(), StoreError>
+    where
+        F: Future<Output = Result<(), StoreError>>,
+    {
+        let mut last = std::pin::pin!(last);
+        // Polled once on its own first: it either has sent its statement and
+        // waits, or failed before sending anything (then nothing may commit).
+        let early = std::future::poll_fn(|cx| Poll::Ready(last.as_mut().poll(cx))).await;
+        if let Poll::Ready(Err(e)) = early {
+            self.rollback().await?;
+            return Err(e);
+        }
+        let commit = self.conn().batch_execute("COMMIT");
+        let (done, committed) = match early {
+            Poll::Ready(done) => (done, commit.await),
+            Poll::Pending => tokio::join!(last, commit),
+        };
+        self.ended.store(true, Ordering::Release);
+        done?;
+        committed.map_err(pg_err)
+    }
+
+    /// Commits.
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        let committed = self.conn().batch_execute("COMMIT").await;
+        self.ended.store(true, Ordering::Release);
+        committed.map_err(pg_err)
+    }
+
+    /// Rolls back after `e`, which is returned: the caller's error matters,
+    /// not whether the rollback reached a connection that may be gone.
+    pub async fn abandon(&self, e: StoreError) -> StoreError {
+        if let Err(ended) = self.rollback().await {
+            tracing::debug!(error = %ended, "cannot roll back");
+        }
+        e
+    }
+
+    /// Ends the transaction without keeping anything.
+    pub async fn rollback(&self) -> Result<(), StoreError> {
+        let rolled_back = self.conn().batch_execute("ROLLBACK").await;
+        self.ended.store(true, Ordering::Release);
+        rolled_back.map_err(pg_err)
     }
 
     /// The sealer values written and read in this transaction go through.
@@ -132,7 +231,7 @@ impl<'c> Write<'c> {
         if let Some(epoch) = *lock(&self.epoch) {
             return Ok(epoch);
         }
-        let epoch = super::keys::current_epoch(&self.tx, &self.sealer).await?;
+        let epoch = super::keys::current_epoch(self.conn(), &self.sealer).await?;
         *lock(&self.epoch) = Some(epoch);
         Ok(epoch)
     }
@@ -146,7 +245,7 @@ impl<'c> Write<'c> {
                 0,
             );
         }
-        let (epoch, id) = super::keys::current_epoch_and_next_id(&self.tx, &self.sealer).await?;
+        let (epoch, id) = super::keys::current_epoch_and_next_id(self.conn(), &self.sealer).await?;
         *lock(&self.epoch) = Some(epoch);
         Ok(id)
     }

@@ -3,7 +3,7 @@
 
 use tokio_postgres::Row;
 
-use super::db::{Db, Write, get, pg_err};
+use super::db::{Db, Write, get};
 use super::{PgStore, in_tx};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;

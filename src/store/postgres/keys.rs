@@ -40,29 +40,29 @@ pub async fn stored_epochs(db: Db<'_>) -> Result<Vec<Epoch>, StoreError> {
 /// The current (largest) epoch, learnt by `sealer`; holds `data_keys` in
 /// ROW SHARE mode until `tx` ends (see the module's notes). One round trip.
 pub async fn current_epoch(
-    tx: &tokio_postgres::Transaction<'_>,
+    client: &tokio_postgres::Client,
     sealer: &Sealer,
 ) -> Result<i64, StoreError> {
-    Ok(epoch_query(tx, sealer, "").await?.0)
+    Ok(epoch_query(client, sealer, "").await?.0)
 }
 
 /// [`current_epoch`] and the next message id, drawn in the same round trip
 /// (a send needs both before it can seal its texts).
 pub async fn current_epoch_and_next_id(
-    tx: &tokio_postgres::Transaction<'_>,
+    client: &tokio_postgres::Client,
     sealer: &Sealer,
 ) -> Result<(i64, i64), StoreError> {
-    let (epoch, id) = epoch_query(tx, sealer, "; SELECT nextval('message_ids')").await?;
+    let (epoch, id) = epoch_query(client, sealer, "; SELECT nextval('message_ids')").await?;
     let id = id.ok_or_else(|| StoreError::Corrupt("no message id was drawn".into()))?;
     Ok((epoch, id))
 }
 
 async fn epoch_query(
-    tx: &tokio_postgres::Transaction<'_>,
+    client: &tokio_postgres::Client,
     sealer: &Sealer,
     and_then: &str,
 ) -> Result<(i64, Option<i64>), StoreError> {
-    let replies = tx
+    let replies = client
         .simple_query(&format!(
             "LOCK TABLE data_keys IN ROW SHARE MODE;
              SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1{and_then}"
@@ -149,7 +149,7 @@ pub async fn decoded<T>(
 /// Opens `stored` (learning epochs when needed) and seals it again under
 /// the transaction's epoch; `None` when it is sealed under that epoch already.
 async fn resealed(
-    w: &Write<'_>,
+    w: &Write,
     done: &mut Resealed,
     slot: Slot<'_>,
     stored: &str,
@@ -173,7 +173,7 @@ fn utf8(bytes: Vec<u8>, what: &str) -> Result<String, StoreError> {
 /// Re-seals up to `limit` rows past `cursor` under the current epoch in
 /// `w`, and moves the cursor on; same walk as SQLite's.
 async fn reseal_batch(
-    w: &Write<'_>,
+    w: &Write,
     cursor: &mut ResealCursor,
     limit: u32,
 ) -> Result<Resealed, StoreError> {
@@ -296,7 +296,7 @@ async fn reseal_batch(
 }
 
 /// Deletes the salts of older epochs no stored value uses.
-async fn retire_epochs(w: &Write<'_>) -> Result<Retired, StoreError> {
+async fn retire_epochs(w: &Write) -> Result<Retired, StoreError> {
     let current = w.epoch().await?;
     let db = w.db();
     let mut retired = Vec::new();

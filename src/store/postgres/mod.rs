@@ -43,11 +43,7 @@ use crate::store::sqlite::Durability;
 /// transaction and finishes it (see [`PgStore::finish`]).
 macro_rules! in_tx {
     ($store:expr, |$w:ident| $body:expr) => {{
-        let mut client = $store.client().await?;
-        let $w = Write::new(
-            client.transaction().await.map_err(pg_err)?,
-            $store.inner.sealer.clone(),
-        );
+        let $w = Write::begin($store.client().await?, $store.inner.sealer.clone()).await?;
         let result = async { $body }.await;
         $store.finish($w, result).await
     }};
@@ -227,28 +223,28 @@ impl PgStore {
     /// Commits `w` when `result` is a success, after appending the records
     /// spooled so far and `w`'s own, and sending its wake-ups; rolls back
     /// otherwise. Spooled records whose commit failed go back to the spool.
-    async fn finish<T>(
-        &self,
-        w: Write<'_>,
-        result: Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let value = result?;
+    async fn finish<T>(&self, w: Write, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let value = match result {
+            Ok(value) => value,
+            Err(e) => return Err(w.abandon(e).await),
+        };
         let mut records = self.inner.spool.take();
         let spooled = records.len();
         records.extend(w.take_audit());
-        let done = async {
-            audit::append_all(w.db(), &self.inner.audit_key, &records).await?;
+        let sealed = async {
+            // Before the audit head is locked: it is held until the commit.
             for payload in w.take_wake() {
                 w.db()
                     .exec("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload])
                     .await?;
             }
-            Ok::<_, StoreError>(())
+            audit::seal_all(w.db(), &self.inner.audit_key, &records).await
         }
         .await;
-        let committed = match done {
-            Ok(()) => w.tx.commit().await.map_err(pg_err),
-            Err(e) => Err(e),
+        let committed = match sealed {
+            Ok(Some(sealed)) => w.commit_after(sealed.write(w.db())).await,
+            Ok(None) => w.commit().await,
+            Err(e) => Err(w.abandon(e).await),
         };
         if let Err(e) = committed {
             records.truncate(spooled);

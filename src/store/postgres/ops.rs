@@ -325,18 +325,15 @@ pub async fn check_pending(db: Db<'_>, message: &NewMessage, limit: u32) -> Resu
     Ok(())
 }
 
-/// Inserts a message and one pending delivery per recipient that is still an
-/// active participant, and wakes their long-polls at commit, in one
-/// statement, after drawing the id and sealing the texts for it. The caller
-/// holds the conversation's lock ([`lock_conversation`]) and has checked the
-/// sender ([`lock_for_send`]).
-pub async fn insert_message(w: &Write<'_>, message: &NewMessage) -> Result<i64, StoreError> {
+/// Inserts message `id` and one pending delivery per recipient that is still
+/// an active participant, and wakes their long-polls at commit, in one
+/// statement, after sealing the texts for it. The id is bound into the sealed
+/// values, so the caller draws it first ([`Write::next_message_id`]), under
+/// the conversation's lock ([`lock_for_send`]) so ids follow commit order.
+pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<i64, StoreError> {
     let conversation = message.conversation.as_str();
     let files = serde_json::to_string(&message.files_involved)
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    // The id is bound into the sealed values, so it is drawn first (under
-    // the conversation's lock, so still in commit order).
-    let id = w.next_message_id().await?;
     let key = id.to_string();
     let content = w
         .seal(Slot::new(Column::MessageContent, &key), &message.content)
@@ -544,7 +541,7 @@ pub async fn pending(
 
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
 pub async fn set_status(
-    w: &Write<'_>,
+    w: &Write,
     conversation: &ConversationId,
     side: Side,
     status: &StatusRecord,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::db::{Db, Write, pg_err};
+use super::db::{Db, Write};
 use super::{PgStore, audit, in_tx, listen, ops, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -44,11 +44,21 @@ impl Store for PgStore {
     ) -> Result<i64, StoreError> {
         let id = in_tx!(self, |w| {
             ops::lock_for_send(w.db(), &message).await?;
-            if let Some(limit) = max_pending {
-                ops::check_pending(w.db(), &message, limit).await?;
-            }
-            ops::spend_quota(w.db(), &guard).await?;
-            let id = ops::insert_message(&w, &message).await?;
+            // Under the conversation's lock, three independent steps share
+            // one round trip; their errors are taken in this order.
+            let (pending, quota, id) = tokio::join!(
+                async {
+                    match max_pending {
+                        Some(limit) => ops::check_pending(w.db(), &message, limit).await,
+                        None => Ok(()),
+                    }
+                },
+                ops::spend_quota(w.db(), &guard),
+                w.next_message_id(),
+            );
+            pending?;
+            quota?;
+            let id = ops::insert_message(&w, &message, id?).await?;
             w.audit(guard.at, guard.audit);
             Ok(id)
         })?;

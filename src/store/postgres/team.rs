@@ -66,7 +66,7 @@ pub async fn create_invite(db: Db<'_>, invite: &NewInvite, max: u32) -> Result<(
 /// used_at IS NULL` makes a code work once; the conversation's lock makes two
 /// different codes redeemed at once take different session ids.
 pub async fn redeem_invite(
-    w: &Write<'_>,
+    w: &Write,
     code_hash: &str,
     max: u32,
     failures: Option<&Quota>,

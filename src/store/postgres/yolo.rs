@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tokio_postgres::Row;
 
-use super::db::{Db, Write, get, pg_err};
+use super::db::{Db, Write, get};
 use super::keys::{Opener, decoded};
 use super::{PgStore, in_tx, ops};
 use crate::audit::{AuditDraft, Outcome};
@@ -124,7 +124,7 @@ async fn deny_open_proposals(db: Db<'_>, conversation: &str, at: i64) -> Result<
 }
 
 async fn redeem(
-    w: &Write<'_>,
+    w: &Write,
     conversation: &ConversationId,
     command: &str,
     token_hash: &str,
@@ -418,7 +418,8 @@ impl YoloStore for PgStore {
                     )
                     .await?;
             }
-            let id = ops::insert_message(&w, &result).await?;
+            let id = w.next_message_id().await?;
+            let id = ops::insert_message(&w, &result, id).await?;
             w.audit(guard.at, guard.audit.clone());
             Ok(id)
         })?;

@@ -43,7 +43,7 @@ fn same_header(stored: &Conversation, file: &Conversation) -> bool {
 }
 
 async fn insert_participant(
-    w: &Write<'_>,
+    w: &Write,
     id: &ConversationId,
     p: &Participant,
 ) -> Result<(), StoreError> {
@@ -75,7 +75,7 @@ async fn insert_participant(
 }
 
 pub(super) async fn import(
-    w: &Write<'_>,
+    w: &Write,
     records: &[ConversationRecord],
     mode: ImportMode,
 ) -> Result<ImportReport, StoreError> {
