@@ -360,7 +360,8 @@ fn cleanup(
 impl AdminStore for SqliteStore {
     async fn conversation_summaries(&self) -> Result<Vec<ConversationSummary>, StoreError> {
         let sealer = self.inner.sealer.clone();
-        self.call(move |conn| summaries(conn, &sealer)).await
+        self.call_off_thread(move |conn| summaries(conn, &sealer))
+            .await
     }
 
     async fn conversation_records(
@@ -368,18 +369,19 @@ impl AdminStore for SqliteStore {
         ids: Option<Vec<ConversationId>>,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
         let sealer = self.inner.sealer.clone();
-        self.call(move |conn| records(conn, &sealer, ids.as_deref()))
+        self.call_off_thread(move |conn| records(conn, &sealer, ids.as_deref()))
             .await
     }
 
     async fn audit_query(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         self.flush().await?;
-        self.call(move |conn| audit_query(conn, &query)).await
+        self.call_off_thread(move |conn| audit_query(conn, &query))
+            .await
     }
 
     async fn walk_audit_chain<W: AuditWalk>(&self, walker: W) -> Result<W::Output, StoreError> {
         self.flush().await?;
-        self.call(move |conn| walk_chain(conn, walker.clone()))
+        self.call_off_thread(move |conn| walk_chain(conn, walker))
             .await
     }
 
@@ -395,7 +397,7 @@ impl AdminStore for SqliteStore {
         audit_cutoff: Option<Timestamp>,
         audit: AuditFor<CleanupReport>,
     ) -> Result<CleanupReport, StoreError> {
-        self.write(move |tx| cleanup(tx, now, dry_run, audit_cutoff, &audit))
+        self.write_large(move |tx| cleanup(tx, now, dry_run, audit_cutoff, &audit))
             .await
     }
 
@@ -408,7 +410,7 @@ impl AdminStore for SqliteStore {
     ) -> Result<ImportReport, StoreError> {
         let records = Arc::new(records);
         let report = self
-            .write(move |tx| import::import(tx, &records, mode, at, &audit))
+            .write_large(move |tx| import::import(tx, &records, mode, at, &audit))
             .await?;
         if report.messages_added > 0 {
             self.announce_message();
@@ -425,7 +427,7 @@ impl DatabaseFile for SqliteStore {
     ) -> Result<CopyReport, StoreError> {
         self.flush().await?;
         let dest = dest.to_owned();
-        self.call(move |conn| copy::backup_to(conn, &dest, &progress))
+        self.call_off_thread(move |conn| copy::backup_to(conn, &dest, &progress))
             .await
     }
 
@@ -437,7 +439,7 @@ impl DatabaseFile for SqliteStore {
         self.flush().await?;
         let src = src.to_owned();
         let report = self
-            .call(move |conn| copy::restore_from(conn, &src, &progress))
+            .call_off_thread(move |conn| copy::restore_from(conn, &src, &progress))
             .await?;
         self.announce_message();
         Ok(report)

@@ -341,6 +341,6 @@ impl DataKeyStore for SqliteStore {
     }
 
     async fn data_key_census(&self) -> Result<KeyCensus, StoreError> {
-        self.call(|conn| census(conn)).await
+        self.call_off_thread(|conn| census(conn)).await
     }
 }

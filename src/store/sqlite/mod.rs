@@ -16,6 +16,7 @@ mod keys;
 mod open;
 mod ops;
 mod rows;
+mod run;
 mod team;
 mod tx;
 mod wake;
@@ -78,6 +79,9 @@ struct Inner {
     /// The audit chain head this process last signed (see `WriteTx::head_is_trusted`).
     signed_head: Mutex<Option<ChainHead>>,
     sealer: Sealer,
+    /// Whether a write may run on the runtime thread (see `run`): not when
+    /// every commit waits for the disk.
+    inline_writes: bool,
 }
 
 impl Drop for Inner {
@@ -161,6 +165,7 @@ impl SqliteStore {
                 audit_key,
                 signed_head: Mutex::new(None),
                 sealer,
+                inline_writes: durability != Durability::Full,
             }),
         })
     }
@@ -168,67 +173,6 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
-    }
-
-    /// Runs `op` on the connection.
-    ///
-    /// The fast path runs it right here on the runtime thread: an operation
-    /// takes tens of microseconds, and handing it to the blocking pool would
-    /// cost more than the work itself. It is taken only when the connection is
-    /// free and the database is not locked by another process (the busy handler
-    /// refuses to wait on this thread). Otherwise `op` runs again from the start
-    /// on the blocking pool, where waiting for the lock is allowed.
-    async fn call<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        if let Ok(mut conn) = self.inner.conn.try_lock() {
-            match op(&mut conn) {
-                Err(StoreError::Busy) => {}
-                done => return done,
-            }
-        }
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave the connection in a
-            // half-written state (transactions roll back on drop), so a
-            // poisoned mutex is safe to keep using.
-            let mut conn = inner.conn.lock().unwrap_or_else(|p| p.into_inner());
-            open::allow_waiting(|| op(&mut conn))
-        })
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
-    }
-
-    /// Runs `op` in an immediate transaction, committing on success. Spooled
-    /// audit records are appended first, so the chain keeps call order. When
-    /// `op` fails with a quota refusal, the spooled records are committed anyway.
-    async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: Fn(&WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
-    {
-        let spool = Arc::clone(&self.inner.spool);
-        let inner = Arc::clone(&self.inner);
-        spool.close_windows(Timestamp::now(), false);
-        let result = self
-            .call(move |conn| {
-                let tx = WriteTx::begin(conn, &inner.audit_key, &inner.signed_head, &inner.sealer)?;
-                let spooled = spool.append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
-                let result = match op(&tx) {
-                    Ok(value) => Ok(value),
-                    Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
-                    Err(e) => return Err(e),
-                };
-                tx.commit()?;
-                spool.forget(spooled);
-                result
-            })
-            .await;
-        // Spawned, so it runs only after this call (and any announcement) is done.
-        self.checkpoint_if_due();
-        result
     }
 
     /// Queues the audit record of a call that wrote nothing (see `spool`).
