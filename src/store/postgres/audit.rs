@@ -20,20 +20,39 @@ const CHAIN_ACTION: &str = "audit_chain";
 
 pub const AUDIT_COLUMNS: &str = "seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash";
 
+/// Writers queue for the chain head on this transaction-scoped advisory
+/// lock before they lock its row: a row lock that many wait for costs
+/// PostgreSQL far more (each waiter follows the row's update chain when it
+/// gets its turn) than a plain lock queue. The row lock stays, so code that
+/// takes only it remains correct.
+const HEAD_QUEUE: &str = "SELECT pg_advisory_xact_lock(hashtext('mcp_bridge.audit_head'))";
+
 async fn read_head(db: Db<'_>, lock: bool) -> Result<Option<ChainHead>, StoreError> {
     let sql = if lock {
         "SELECT count, hash, prev_hash, coalesce(detail, '') FROM audit_log WHERE seq = 9223372036854775807 FOR UPDATE"
     } else {
         "SELECT count, hash, prev_hash, coalesce(detail, '') FROM audit_log WHERE seq = 9223372036854775807"
     };
-    let Some(r) = db.opt(sql, &[]).await? else {
+    let rows = if lock {
+        // Prepared first, so both go out in order in one flight.
+        let (queue, read) = (db.prepare(HEAD_QUEUE).await?, db.prepare(sql).await?);
+        let (queued, rows) = tokio::join!(
+            db.query_prepared(&queue, &[]),
+            db.query_prepared(&read, &[])
+        );
+        queued?;
+        rows?
+    } else {
+        db.query(sql, &[]).await?
+    };
+    let Some(r) = rows.first() else {
         return Ok(None);
     };
     Ok(Some(ChainHead {
-        last_seq: get::<Option<i64>>(&r, 0)?.unwrap_or(0),
-        last_hash: get(&r, 1)?,
-        mac: get(&r, 2)?,
-        anchor: get(&r, 3)?,
+        last_seq: get::<Option<i64>>(r, 0)?.unwrap_or(0),
+        last_hash: get(r, 1)?,
+        mac: get(r, 2)?,
+        anchor: get(r, 3)?,
     }))
 }
 

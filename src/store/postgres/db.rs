@@ -84,10 +84,20 @@ impl Db<'_> {
     /// Every row of `sql`.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
         let stmt = self.stmt(sql).await?;
+        self.query_prepared(&stmt, params).await
+    }
+
+    /// Every row of the prepared `stmt`, which goes out when the future is
+    /// first polled.
+    pub async fn query_prepared(
+        &self,
+        stmt: &Statement,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, StoreError> {
         match self {
-            Db::Client(c) => c.query(&stmt, params).await,
-            Db::Tx(t) => t.query(&stmt, params).await,
-            Db::Raw(t) => t.query(&stmt, params).await,
+            Db::Client(c) => c.query(stmt, params).await,
+            Db::Tx(t) => t.query(stmt, params).await,
+            Db::Raw(t) => t.query(stmt, params).await,
         }
         .map_err(pg_err)
     }
