@@ -1,5 +1,5 @@
-//! Load on `mcp-bridge serve --http` (release build, SQLite, rate limits
-//! off, a shared bearer token): 50 concurrent clients sending as fast as they
+//! Load on `mcp-bridge serve --http` (release build, SQLite or with `--db
+//! postgres://…` PostgreSQL, rate limits off, a shared bearer token): 50 concurrent clients sending as fast as they
 //! can; long-poll wake-ups with 25 waiting clients and 25 senders; the server's
 //! memory with 10 000 idle long-polls, and how long a SIGTERM takes to end them.
 //!
@@ -8,7 +8,7 @@
 //! cores with the server, so the figures are a floor.
 //!
 //! Run: `cargo bench --bench http` (options: `-- --clients 50 --seconds 5
-//! --rounds 40 --idle 10000`). `HTTP_BENCH_SERVER=path/to/mcp-bridge`
+//! --rounds 40 --idle 10000 --db postgres://…`). `HTTP_BENCH_SERVER=path/to/mcp-bridge`
 //! runs another build's server under the same client.
 
 use std::process::Stdio;
@@ -26,6 +26,8 @@ struct Options {
     seconds: u64,
     rounds: usize,
     idle: usize,
+    /// A PostgreSQL URL (a fresh database) instead of a temporary SQLite file.
+    db: Option<String>,
 }
 
 fn options() -> Options {
@@ -34,10 +36,18 @@ fn options() -> Options {
         seconds: 5,
         rounds: 40,
         idle: 10_000,
+        db: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
+        if args[i] == "--db"
+            && let Some(url) = args.get(i + 1)
+        {
+            o.db = Some(url.clone());
+            i += 2;
+            continue;
+        }
         let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
         match (args[i].as_str(), value) {
             ("--clients", Some(v)) => o.clients = v as usize,
@@ -160,9 +170,13 @@ async fn run(o: Options) {
     // MCP_BRIDGE_ variable: the server refuses settings it does not know).
     let server = std::env::var_os("HTTP_BENCH_SERVER")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_mcp-bridge").into());
+    let db =
+        o.db.clone()
+            .map_or_else(|| dir.path().join("bench.db").into_os_string(), Into::into);
     let mut child = tokio::process::Command::new(server)
         .args(["serve", "--http", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("bench.db"))
+        .arg(db)
+        .env("MCP_BRIDGE_KEY_FILE", dir.path().join("bridge.key"))
         .env("MCP_BRIDGE_RATE_LIMITS", "off")
         .env("MCP_BRIDGE_HTTP_TOKEN", TOKEN)
         .env("MCP_BRIDGE_LOG", "warn")
