@@ -164,7 +164,7 @@ pub async fn seal_all(
 impl Sealed {
     /// Stores the records and moves the head. The statement is sent when
     /// this future is first polled (nothing is prepared on the way), so it
-    /// can share a flight with the `COMMIT` (see `Write::finish_with`).
+    /// can share a flight with the `COMMIT` (see `Write::commit_after`).
     pub async fn write(&self, db: Db<'_>) -> Result<(), StoreError> {
         let column = |f: fn(&AuditRecord) -> Option<String>| -> Vec<Option<String>> {
             self.records.iter().map(f).collect()

@@ -121,13 +121,13 @@ impl Db<'_> {
 
 /// A write transaction on a pooled connection, begun and ended by hand (not
 /// through the driver's `Transaction`) so that its last statements and its
-/// `COMMIT` can go out in one flight (see [`Write::finish_with`]).
+/// `COMMIT` can go out in one flight (see [`Write::commit_after`]).
 ///
 /// Audit records are collected and appended by [`super::PgStore::finish`]
-/// right before the commit, so the chain head (one row every writer locks)
-/// is held for as short a time as possible, and always last: every
-/// transaction takes its row locks in the same order (conversation or inbox,
-/// rate buckets, audit head), so none deadlock.
+/// right before the commit, so the chain head (one row every writer locks,
+/// after queueing for it on an advisory lock) is held for as short a time as
+/// possible, and always last: every transaction takes its locks in the same
+/// order (conversation or inbox, rate buckets, audit head), so none deadlock.
 pub struct Write {
     /// `None` only once dropped.
     client: Option<Object>,
@@ -141,14 +141,48 @@ pub struct Write {
 }
 
 impl Drop for Write {
-    /// A transaction dropped before it ended (its call was cancelled while a
-    /// statement was in flight) leaves its connection in an unknown state:
-    /// the connection is closed rather than returned to the pool, and the
-    /// server rolls the transaction back.
+    /// A transaction dropped before it ended (its call was cancelled, say by
+    /// a client that went away, while a statement was in flight) must not go
+    /// back to the pool as it is. A task sends `ROLLBACK` after whatever is
+    /// in flight and returns the connection only once that has succeeded;
+    /// otherwise (no runtime, an error, the task dropped at shutdown) the
+    /// connection is closed and the server rolls the transaction back.
+    /// Reusing it keeps a client that keeps hanging up from costing a new
+    /// connection each time.
     fn drop(&mut self) {
-        if !*self.ended.get_mut()
-            && let Some(client) = self.client.take()
-        {
+        if *self.ended.get_mut() {
+            return;
+        }
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        let closing = Closing(Some(client));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            drop(runtime.spawn(closing.roll_back()));
+        }
+    }
+}
+
+/// A connection in an unknown transaction state: closed when dropped,
+/// unless [`Closing::roll_back`] made it clean first.
+struct Closing(Option<Object>);
+
+impl Closing {
+    async fn roll_back(mut self) {
+        let clean = match &self.0 {
+            Some(client) => client.batch_execute("ROLLBACK").await.is_ok(),
+            None => false,
+        };
+        if clean {
+            // Back to the pool.
+            drop(self.0.take());
+        }
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
             drop(Object::take(client));
         }
     }
