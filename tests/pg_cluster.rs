@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::util::{
     Conv, EVENT_TIMEOUT, TestEnv, assert_two_writers_exactly_once, call, check, contents,
-    drain_all, ok, send, try_call,
+    drain_all, ok, send, try_call, write_concurrently,
 };
 
 const NO_LIMITS: &[(&str, &str)] = &[
@@ -51,19 +51,12 @@ async fn sixteen_writers_over_four_servers_lose_and_duplicate_nothing() {
         convs.push(Conv::create(&servers[0]).await);
     }
     const PER: usize = 40;
-    let mut writers = Vec::new();
-    for w in 0..16 {
-        let peer = servers[w % 4].peer();
-        let conv = convs[w / 2].clone();
-        writers.push(tokio::spawn(async move {
-            for k in 0..PER {
-                send(&peer, &conv, "a", &format!("w{w} m{k}")).await;
-            }
-        }));
-    }
-    for w in writers {
-        w.await.expect("writer");
-    }
+    write_concurrently(
+        (0..16).map(|w| servers[w % 4].peer()).collect(),
+        &convs,
+        PER,
+    )
+    .await;
     for (i, conv) in convs.iter().enumerate() {
         let got = drain_all(&servers[(i + 1) % 4], conv, "b").await;
         assert_two_writers_exactly_once(&got, i, PER);

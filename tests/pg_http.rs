@@ -65,18 +65,8 @@ async fn two_http_servers_wake_each_other_and_share_sixteen_writers() {
         convs.push(Conv::create(a.peer()).await);
     }
     const PER: usize = 30;
-    let mut writers = Vec::new();
-    for (w, client) in clients.iter().enumerate() {
-        let (peer, conv) = (client.peer().clone(), convs[w / 2].clone());
-        writers.push(tokio::spawn(async move {
-            for k in 0..PER {
-                send(&peer, &conv, "a", &format!("w{w} m{k}")).await;
-            }
-        }));
-    }
-    for w in writers {
-        w.await.expect("writer");
-    }
+    let peers = clients.iter().map(|c| c.peer().clone()).collect();
+    write_concurrently(peers, &convs, PER).await;
     for (i, conv) in convs.iter().enumerate() {
         let reader = if i % 2 == 0 { &b } else { &a };
         let got = drain_all(reader.peer(), conv, "b").await;

@@ -759,6 +759,24 @@ pub async fn drain_all(peer: &Peer<RoleClient>, conv: &Conv, side: &str) -> Vec<
     }
 }
 
+/// Writer `w` of `peers.len()` sends `per` messages (`w{w} m{k}`) as side
+/// `a` of `convs[w / 2]` through `peers[w]`, all writers at once; returns
+/// when every send was answered. Two writers share each conversation.
+pub async fn write_concurrently(peers: Vec<Peer<RoleClient>>, convs: &[Conv], per: usize) {
+    let mut writers = Vec::new();
+    for (w, peer) in peers.into_iter().enumerate() {
+        let conv = convs[w / 2].clone();
+        writers.push(tokio::spawn(async move {
+            for k in 0..per {
+                send(&peer, &conv, "a", &format!("w{w} m{k}")).await;
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+}
+
 /// Asserts that conversation `i`'s inbox `got` holds the `per` messages
 /// `w{w} m{k}` of its two writers `2i` and `2i + 1` exactly once, each
 /// writer's in its order.
