@@ -58,6 +58,7 @@ mod util;
 mod util_cli;
 mod util_http;
 mod util_pg;
+mod wake_scope;
 mod webdriver;
 mod yolo_audit;
 mod yolo_e2e;

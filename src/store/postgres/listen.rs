@@ -11,12 +11,45 @@ use std::time::Duration;
 use futures_util::future::poll_fn;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use crate::domain::{ConversationId, Side};
 use crate::store::signal::ChangeHub;
 
 /// The channel every server listens on. The payload names the conversation
-/// and the recipients (`conv_…:b,c`); waiters re-check their own inbox, so
-/// the payload is for people reading `pg_stat_activity`, not for routing.
+/// and the inboxes concerned (`conv_…:b,c`), so a notification wakes only
+/// the waiters of those inboxes, in every process; a payload of any other
+/// shape (an import: `import`) wakes every waiter.
 pub const CHANNEL: &str = "mcp_bridge";
+
+/// The payload that names `conversation`'s inboxes of `sides`.
+pub fn payload(conversation: &ConversationId, sides: &[Side]) -> String {
+    let mut text = format!("{conversation}:");
+    for (i, side) in sides.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(side.as_str());
+    }
+    text
+}
+
+/// Wakes the waiters a notification's payload names (see [`CHANNEL`]).
+/// Anyone who can connect to the database can send one, so a payload is only
+/// ever a hint: waiters re-check the store, and anything unparsable wakes all.
+pub fn route(hub: &ChangeHub, payload: &str) {
+    let parsed = payload.split_once(':').and_then(|(conversation, sides)| {
+        let conversation = ConversationId::parse(conversation).ok()?;
+        let sides = sides
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| Side::parse(s).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some((conversation, sides))
+    });
+    match parsed {
+        Some((conversation, sides)) => hub.notify_inboxes(&conversation, &sides),
+        None => hub.notify(),
+    }
+}
 
 /// Starts the listener on the current runtime; it runs until the runtime stops.
 pub fn spawn(config: tokio_postgres::Config, hub: Arc<ChangeHub>) {
@@ -51,7 +84,7 @@ async fn listen(
     let drive = async move {
         loop {
             match poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(_))) => feed.notify(),
+                Some(Ok(AsyncMessage::Notification(n))) => route(&feed, n.payload()),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
                 None => return Ok(true),

@@ -63,7 +63,9 @@ impl Store for PgStore {
             Ok(id)
         })?;
         // Waiters in this process need no round trip through the server.
-        self.inner.hub.notify();
+        self.inner
+            .hub
+            .notify_inboxes(&message.conversation, &message.deliver_to);
         Ok(id)
     }
 
@@ -104,14 +106,12 @@ impl Store for PgStore {
         in_tx!(self, |w| {
             ops::acknowledge(w.db(), &receipt).await?;
             // A reader of the same inbox may be waiting behind this lease.
-            w.wake(format!(
-                "{}:{}",
-                receipt.conversation,
-                receipt.recipient.as_str()
-            ));
+            w.wake(listen::payload(&receipt.conversation, &[receipt.recipient]));
             Ok(())
         })?;
-        self.inner.hub.notify();
+        self.inner
+            .hub
+            .notify_inboxes(&receipt.conversation, &[receipt.recipient]);
         Ok(())
     }
 
@@ -197,10 +197,10 @@ impl Store for PgStore {
             team::remove_participant(w.db(), &conversation, side, guard.at).await?;
             w.audit(guard.at, guard.audit);
             // A long-poll of the removed session wakes and finds its token dead.
-            w.wake(format!("{conversation}:{}", side.as_str()));
+            w.wake(listen::payload(&conversation, &[side]));
             Ok(())
         })?;
-        self.inner.hub.notify();
+        self.inner.hub.notify_conversation(&conversation);
         Ok(())
     }
 

@@ -236,19 +236,28 @@ impl SqliteStore {
         self.write(|_| Ok(())).await
     }
 
-    /// While anyone waits, checks `PRAGMA data_version` every
-    /// [`FALLBACK_POLL`] and wakes every feed when another process committed:
-    /// one query per process instead of one per waiter, as the safety net for
-    /// wake-up file events that never came (see `wake`).
-    fn poll_other_writers(&self) {
+    /// While anyone waits, checks `PRAGMA data_version` whenever the wake
+    /// file is touched and every [`FALLBACK_POLL`], and wakes every feed when
+    /// another connection committed since the last look: one query per
+    /// process instead of one per waiter. This process's own commits (which
+    /// touch the file too) do not change this connection's `data_version`,
+    /// and have already woken just their recipients' waiters.
+    fn watch_other_writers(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let touched = Arc::new(tokio::sync::Notify::new());
+        self.inner.wake.watch(Arc::clone(&touched));
         let weak = Arc::downgrade(&self.inner);
         drop(runtime.spawn(async move {
+            // `None`: not looked since the last time nobody waited, so a
+            // commit may have slipped in unseen; the first look wakes everyone.
             let mut last: Option<i64> = None;
             loop {
-                tokio::time::sleep(FALLBACK_POLL).await;
+                tokio::select! {
+                    () = tokio::time::sleep(FALLBACK_POLL) => {}
+                    () = touched.notified() => {}
+                }
                 let Some(inner) = weak.upgrade() else { return };
                 if !inner.hub.has_feeds() {
                     last = None;
@@ -261,11 +270,17 @@ impl SqliteStore {
                             .map_err(sql_err)
                     })
                     .await;
-                if let Ok(version) = version {
-                    if last.is_some_and(|l| l != version) {
+                match version {
+                    Ok(version) if last == Some(version) => {}
+                    Ok(version) => {
                         store.inner.hub.notify();
+                        last = Some(version);
                     }
-                    last = Some(version);
+                    // Cannot tell: let the waiters look for themselves.
+                    Err(_) => {
+                        store.inner.hub.notify();
+                        last = None;
+                    }
                 }
             }
         }));
@@ -523,10 +538,9 @@ impl Store for SqliteStore {
     }
 
     fn changes(&self) -> ChangeFeed {
-        self.inner.watching.get_or_init(|| {
-            self.inner.wake.watch(Arc::clone(&self.inner.hub));
-            self.poll_other_writers();
-        });
+        self.inner
+            .watching
+            .get_or_init(|| self.watch_other_writers());
         self.inner.hub.subscribe()
     }
 }

@@ -6,6 +6,12 @@
 //! woken reader could miss the message and go back to sleep. Touching a file
 //! after `COMMIT` returns orders the event after visibility. Where inotify is
 //! unavailable the feed's fallback interval still finds the message.
+//!
+//! An event only says that *some* process touched the file, this one
+//! included, so it is not passed to the waiters as it is: the store first
+//! asks SQLite whether another connection committed (see
+//! `SqliteStore::watch_other_writers`). Otherwise every message this process
+//! stored would wake every long-poll it holds, not just its recipients'.
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -13,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::store::signal::ChangeHub;
+use tokio::sync::Notify;
 
 /// The writer's side: a file to touch after each message commit.
 #[derive(Debug)]
@@ -53,9 +59,10 @@ impl WakeFile {
         }
     }
 
-    /// Starts forwarding changes of the wake file to `hub` (needs a Tokio runtime).
-    pub fn watch(&self, hub: Arc<ChangeHub>) {
-        watch(&self.path, hub);
+    /// Starts signalling `touched` whenever any process touches the wake
+    /// file (needs a Tokio runtime). Returns whether events will come.
+    pub fn watch(&self, touched: Arc<Notify>) -> bool {
+        watch(&self.path, touched)
     }
 }
 
@@ -66,7 +73,7 @@ fn wake_path(db: &Path) -> PathBuf {
 }
 
 #[cfg(target_os = "linux")]
-fn watch(path: &Path, hub: Arc<ChangeHub>) {
+fn watch(path: &Path, touched: Arc<Notify>) -> bool {
     use futures_util::StreamExt;
     use inotify::{Inotify, WatchMask};
 
@@ -81,15 +88,19 @@ fn watch(path: &Path, hub: Arc<ChangeHub>) {
                     if event.is_err() {
                         break;
                     }
-                    hub.notify();
+                    touched.notify_one();
                 }
             });
+            true
         }
         Err(e) => {
-            tracing::warn!(error = %e, "inotify unavailable; long-polls fall back to polling")
+            tracing::warn!(error = %e, "inotify unavailable; long-polls fall back to polling");
+            false
         }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn watch(_path: &Path, _hub: Arc<ChangeHub>) {}
+fn watch(_path: &Path, _touched: Arc<Notify>) -> bool {
+    false
+}
