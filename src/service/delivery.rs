@@ -128,7 +128,7 @@ impl<S: Store> Bridge<S> {
             return Err(first_refusal.unwrap_or(ServiceError::AuthFailed));
         }
         if check.wait.is_zero() {
-            return Box::pin(self.take_all(&callers, check, true, true))
+            return Box::pin(self.take_all(&callers, check, true, None))
                 .await
                 .map(Option::unwrap_or_default);
         }
@@ -186,8 +186,13 @@ impl<S: Store> Bridge<S> {
             if callers.is_empty() {
                 return Err(ServiceError::AuthFailed);
             }
+            let mut statuses = Vec::with_capacity(callers.len());
             for (c, _) in &callers {
-                match Box::pin(self.store.pending(&c.conversation, c.side, now)).await {
+                let status = Box::pin(self.store.pending(&c.conversation, c.side, now)).await;
+                if let Ok(status) = &status {
+                    statuses.push(*status);
+                }
+                match status {
                     Ok(Pending::Ready) => ready = true,
                     // Behind another reader's lease, look again when it lapses
                     // (an acknowledgement wakes the feed sooner).
@@ -205,7 +210,12 @@ impl<S: Store> Bridge<S> {
             if ready || last_chance {
                 // Another checker on the same session may take them first:
                 // then nothing is returned and the wait goes on.
-                let taken = Box::pin(self.take_all(&callers, check, last_chance, false));
+                let taken = Box::pin(self.take_all(
+                    &callers,
+                    check,
+                    last_chance,
+                    Some(&statuses),
+                ));
                 if let Some(inbox) = taken.await? {
                     return Ok(inbox);
                 }
@@ -222,19 +232,25 @@ impl<S: Store> Bridge<S> {
 
     /// Takes one page over `callers`, session by session, within the count
     /// and reply-size limits. With `final_attempt` false an empty result is
-    /// `None` and leaves no trace; `metered` spends each session's quota (a
-    /// plain check, not a long-poll).
+    /// `None` and leaves no trace. `looked` is a long-poll's fresh reading of
+    /// each caller's inbox (one per caller, in order), which spares the take
+    /// a second look; without it (a plain check) each session's quota is
+    /// spent, since a long-poll spent its own up front.
     async fn take_all(
         &self,
         callers: &[(&SessionCredentials, Caller)],
         check: CheckMessages,
         final_attempt: bool,
-        metered: bool,
+        looked: Option<&[Pending]>,
     ) -> Result<Option<Inbox>, ServiceError> {
         let mut inbox = Inbox::default();
         let mut bytes = 0usize;
         let mut answered = false;
-        for (c, caller) in callers {
+        for (i, (c, caller)) in callers.iter().enumerate() {
+            let status = looked.and_then(|l| l.get(i).copied());
+            if !final_attempt && status.is_some_and(|s| s != Pending::Ready) {
+                continue;
+            }
             let taken = u32::try_from(inbox.messages.len()).unwrap_or(u32::MAX);
             let room = check.limit.saturating_sub(taken);
             if room == 0 || bytes >= MAX_REPLY_BYTES {
@@ -252,7 +268,7 @@ impl<S: Store> Bridge<S> {
             let draft = session_draft(TOOL, c);
             let now = self.clock.now();
             let mut guard = self.guard(c, TOOL, now, draft.clone());
-            if !metered {
+            if looked.is_some() {
                 guard.quota = None;
             }
             let lease = match self.lease(check.leased, now) {
@@ -263,7 +279,8 @@ impl<S: Store> Bridge<S> {
                 count: room,
                 bytes: MAX_REPLY_BYTES - bytes,
             };
-            let page = match self.take(c, limit, lease, final_attempt, guard).await {
+            let known_ready = status == Some(Pending::Ready);
+            let page = match self.take(c, limit, lease, final_attempt, known_ready, guard).await {
                 Ok(Some(page)) => page,
                 Ok(None) => continue,
                 Err(e) => return Err(self.refuse(draft, e.into()).await),
@@ -296,15 +313,18 @@ impl<S: Store> Bridge<S> {
     /// to take, this is a read, not a write: a long-poll that will try again
     /// leaves no trace, and a final empty answer is audited through the
     /// store's batched appends instead of a transaction of its own.
+    /// `known_ready`: the caller has just seen messages waiting.
     async fn take(
         &self,
         c: &SessionCredentials,
         limit: PageLimit,
         lease: Option<Lease>,
         final_attempt: bool,
+        known_ready: bool,
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
         if guard.quota.is_none()
+            && !known_ready
             && self
                 .store
                 .pending(&c.conversation, c.side, guard.at)
