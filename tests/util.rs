@@ -56,6 +56,11 @@ impl TestEnv {
     /// [`TestEnv::db`] and the helpers reading SQLite do not apply.
     pub fn postgres(name: &str) -> Option<Self> {
         let url = crate::util_pg::fresh_db(name)?;
+        Some(Self::postgres_at(name, &url))
+    }
+
+    /// [`TestEnv::postgres`] on the database at `url`.
+    pub fn postgres_at(name: &str, url: &str) -> Self {
         let mut env = Self::sqlite(name);
         env.db = PathBuf::from(url);
         // The deployment's shared key file exists before any process runs, so
@@ -74,7 +79,7 @@ impl TestEnv {
             .expect("create the key file");
         std::io::Write::write_all(&mut file, format!("{}\n", random_hex(32)).as_bytes())
             .expect("write the key file");
-        Some(env)
+        env
     }
 
     /// The key file of a PostgreSQL environment.

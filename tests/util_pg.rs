@@ -46,13 +46,17 @@ fn bin_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
 }
 
-fn start() -> Result<PgServer, String> {
-    let bin = bin_dir();
-    let psql = if bin.join("psql").is_file() {
-        bin.join("psql")
+fn psql_path() -> PathBuf {
+    let psql = bin_dir().join("psql");
+    if psql.is_file() {
+        psql
     } else {
         PathBuf::from("psql")
-    };
+    }
+}
+
+fn start() -> Result<PgServer, String> {
+    let psql = psql_path();
     if let Ok(url) = std::env::var("MCP_BRIDGE_TEST_PG") {
         let base = url
             .rsplit_once('/')
@@ -61,6 +65,17 @@ fn start() -> Result<PgServer, String> {
             .ok_or("MCP_BRIDGE_TEST_PG must be postgres://user@host:port/db")?;
         return Ok(PgServer { base, psql });
     }
+    spawn_own(psql, |_| Ok(Vec::new()))
+}
+
+/// Starts a throw-away server of this test process (see the module doc),
+/// with the `-c` settings `settings` returns given its directory (owned by
+/// the `postgres` user, for files the server reads).
+fn spawn_own(
+    psql: PathBuf,
+    settings: impl FnOnce(&Path) -> Result<Vec<String>, String>,
+) -> Result<PgServer, String> {
+    let bin = bin_dir();
     if !bin.join("postgres").is_file() {
         return Err(
             "no PostgreSQL binaries (set MCP_BRIDGE_TEST_PG or install postgresql-15)".into(),
@@ -78,6 +93,7 @@ fn start() -> Result<PgServer, String> {
         .map_err(|e| e.to_string())?
         .keep();
     chown(&dir, uid, gid)?;
+    let extra = settings(&dir)?;
     let data = dir.join("data");
     let init = Command::new(bin.join("initdb"))
         .args(["-A", "trust", "-U", "postgres", "-D"])
@@ -103,6 +119,7 @@ fn start() -> Result<PgServer, String> {
         .arg(&dir)
         .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
         .args(["-c", "max_connections=400", "-c", "fsync=off"])
+        .args(extra.iter().flat_map(|e| ["-c", e.as_str()]))
         .uid(uid)
         .gid(gid)
         .stdin(Stdio::null())
@@ -198,6 +215,139 @@ impl PgServer {
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
+    }
+}
+
+/// A throw-away server of its own that speaks TLS, with a certificate for
+/// `localhost` (and no other name) signed by a throw-away CA.
+pub struct TlsPg {
+    /// The server.
+    pub server: PgServer,
+    /// The CA that signed the server's certificate.
+    pub ca: PathBuf,
+    /// Another CA, which did not.
+    pub other_ca: PathBuf,
+}
+
+/// The TLS server, or why there is none (it needs what a throw-away server
+/// needs, and the `openssl` command).
+pub fn tls_server() -> Result<&'static TlsPg, &'static str> {
+    static SERVER: OnceLock<Result<TlsPg, String>> = OnceLock::new();
+    SERVER
+        .get_or_init(start_tls)
+        .as_ref()
+        .map_err(String::as_str)
+}
+
+fn start_tls() -> Result<TlsPg, String> {
+    let mut cas = None;
+    let server = spawn_own(psql_path(), |dir| {
+        let (uid, gid) = postgres_user().ok_or("no `postgres` user")?;
+        let certs = dir.join("certs");
+        std::fs::create_dir(&certs).map_err(|e| e.to_string())?;
+        let ca = [
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ];
+        for name in ["ca", "other-ca"] {
+            let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+            let mut args = vec![
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=mcp-bridge test CA",
+                "-keyout",
+                &key,
+                "-out",
+                &pem,
+            ];
+            args.extend(ca);
+            openssl(&certs, &args)?;
+        }
+        openssl(
+            &certs,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        )?;
+        std::fs::write(
+            certs.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|e| e.to_string())?;
+        openssl(
+            &certs,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.pem",
+            ],
+        )?;
+        for file in ["server.key", "server.pem"] {
+            chown(&certs.join(file), uid, gid)?;
+        }
+        chown(&certs, uid, gid)?;
+        cas = Some((certs.join("ca.pem"), certs.join("other-ca.pem")));
+        Ok(vec![
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", certs.join("server.pem").display()),
+            format!("ssl_key_file={}", certs.join("server.key").display()),
+        ])
+    })?;
+    let (ca, other_ca) = cas.ok_or("no certificates")?;
+    Ok(TlsPg {
+        server,
+        ca,
+        other_ca,
+    })
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("openssl: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "openssl {}: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 

@@ -210,12 +210,7 @@ impl<S: Store> Bridge<S> {
             if ready || last_chance {
                 // Another checker on the same session may take them first:
                 // then nothing is returned and the wait goes on.
-                let taken = Box::pin(self.take_all(
-                    &callers,
-                    check,
-                    last_chance,
-                    Some(&statuses),
-                ));
+                let taken = Box::pin(self.take_all(&callers, check, last_chance, Some(&statuses)));
                 if let Some(inbox) = taken.await? {
                     return Ok(inbox);
                 }
@@ -280,7 +275,10 @@ impl<S: Store> Bridge<S> {
                 bytes: MAX_REPLY_BYTES - bytes,
             };
             let known_ready = status == Some(Pending::Ready);
-            let page = match self.take(c, limit, lease, final_attempt, known_ready, guard).await {
+            let page = match self
+                .take(c, limit, lease, final_attempt, known_ready, guard)
+                .await
+            {
                 Ok(Some(page)) => page,
                 Ok(None) => continue,
                 Err(e) => return Err(self.refuse(draft, e.into()).await),

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::poll_fn;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::domain::{ConversationId, Side};
 use crate::store::signal::ChangeHub;
@@ -52,14 +53,14 @@ pub fn route(hub: &ChangeHub, payload: &str) {
 }
 
 /// Starts the listener on the current runtime; it runs until the runtime stops.
-pub fn spawn(config: tokio_postgres::Config, hub: Arc<ChangeHub>) {
+pub fn spawn(config: tokio_postgres::Config, tls: MakeRustlsConnect, hub: Arc<ChangeHub>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     drop(runtime.spawn(async move {
         let mut pause = Duration::from_millis(100);
         loop {
-            let listened = listen(&config, &hub).await;
+            let listened = listen(&config, &tls, &hub).await;
             // Whatever ended the connection, messages may have been committed
             // while nobody listened: let every waiter look.
             hub.notify();
@@ -77,9 +78,10 @@ pub fn spawn(config: tokio_postgres::Config, hub: Arc<ChangeHub>) {
 /// One listening connection, until it fails. `Ok(true)` when it was up.
 async fn listen(
     config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
     hub: &Arc<ChangeHub>,
 ) -> Result<bool, tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let feed = Arc::clone(hub);
     let drive = async move {
         loop {

@@ -18,6 +18,7 @@ mod migrate;
 mod ops;
 mod store;
 mod team;
+mod tls;
 mod url;
 mod yolo;
 
@@ -25,7 +26,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use migrate::SCHEMA_VERSION;
 pub use url::{PgUrl, is_url};
@@ -61,6 +62,8 @@ const POOL_SIZE: usize = 4;
 struct Inner {
     pool: Pool,
     config: tokio_postgres::Config,
+    /// TLS as the URL's `sslmode` asks (see `tls`).
+    tls: MakeRustlsConnect,
     url: PgUrl,
     hub: Arc<ChangeHub>,
     listening: OnceLock<()>,
@@ -84,9 +87,10 @@ impl Drop for Inner {
         self.spool.close_windows(Timestamp::now(), true);
         let records = self.spool.take();
         let config = self.config.clone();
+        let tls = self.tls.clone();
         let key = self.audit_key.clone();
         let done = on_own_thread(async move {
-            let (mut client, connection) = config.connect(NoTls).await.map_err(pg_err)?;
+            let (mut client, connection) = config.connect(tls).await.map_err(pg_err)?;
             drop(tokio::spawn(connection));
             let tx = client.transaction().await.map_err(pg_err)?;
             audit::append_all(Db::Raw(&tx), &key, &records).await?;
@@ -155,10 +159,7 @@ impl PgStore {
         audit_key: AuditKey,
         sealer: Sealer,
     ) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .expose()
-            .parse()
-            .map_err(|e: tokio_postgres::Error| StoreError::Backend(Box::new(e)))?;
+        let (mut config, tls) = tls::configure(url.expose())?;
         let setting = match durability {
             Durability::Normal => "-c synchronous_commit=off",
             Durability::Full => "-c synchronous_commit=on",
@@ -171,10 +172,11 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("mcp-bridge");
         }
-        let migrating = config.clone();
+        let (migrating, migrating_tls) = (config.clone(), tls.clone());
         let key = audit_key.clone();
         on_own_thread(async move {
-            let (mut client, connection) = migrating.connect(NoTls).await.map_err(pg_err)?;
+            let (mut client, connection) =
+                migrating.connect(migrating_tls).await.map_err(pg_err)?;
             let driver = tokio::spawn(connection);
             let done = migrate::migrate(&mut client, &key).await;
             drop(client);
@@ -183,7 +185,7 @@ impl PgStore {
         })?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -196,6 +198,7 @@ impl PgStore {
             inner: Arc::new(Inner {
                 pool,
                 config,
+                tls,
                 url: url.clone(),
                 hub: Arc::new(ChangeHub::new(FALLBACK_POLL)),
                 listening: OnceLock::new(),

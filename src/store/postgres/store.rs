@@ -260,7 +260,11 @@ impl Store for PgStore {
 
     fn changes(&self) -> ChangeFeed {
         self.inner.listening.get_or_init(|| {
-            listen::spawn(self.inner.config.clone(), Arc::clone(&self.inner.hub));
+            listen::spawn(
+                self.inner.config.clone(),
+                self.inner.tls.clone(),
+                Arc::clone(&self.inner.hub),
+            );
         });
         self.inner.hub.subscribe()
     }
