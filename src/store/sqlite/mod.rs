@@ -68,7 +68,9 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
 }
 
 struct Inner {
-    conn: Mutex<Connection>,
+    /// An async lock: a call that finds the connection busy waits as a
+    /// parked task, not as a thread (see `run`).
+    conn: tokio::sync::Mutex<Connection>,
     path: PathBuf,
     hub: Arc<ChangeHub>,
     wake: WakeFile,
@@ -91,9 +93,9 @@ impl Drop for Inner {
             return;
         }
         self.spool.close_windows(Timestamp::now(), true);
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self.conn.get_mut();
         let flushed = open::allow_waiting(|| {
-            let tx = WriteTx::begin(&conn, &self.audit_key, &self.signed_head, &self.sealer)?;
+            let tx = WriteTx::begin(conn, &self.audit_key, &self.signed_head, &self.sealer)?;
             let n = self
                 .spool
                 .append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
@@ -155,7 +157,7 @@ impl SqliteStore {
         let checkpointer = Checkpointer::install(&mut conn, path.to_owned())?;
         Ok(Self {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
+                conn: tokio::sync::Mutex::new(conn),
                 path: path.to_owned(),
                 hub: Arc::new(ChangeHub::new(FALLBACK_POLL)),
                 wake: WakeFile::open(path),

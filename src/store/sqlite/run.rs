@@ -4,10 +4,12 @@
 //! it serves (every client of `serve --http`). The rule:
 //! - A per-call operation ([`SqliteStore::call`]) touches a handful of rows
 //!   and takes tens of microseconds, less than handing it to another thread
-//!   would cost, so it runs right on the runtime thread when the connection
-//!   is free and no other process holds the database's lock. If either would
-//!   make it wait, it runs again from the start on the blocking pool, where
-//!   waiting is allowed (the busy handler refuses to wait on a runtime thread).
+//!   would cost, so it runs right on the runtime thread. While this process's
+//!   connection is busy it waits for it as a parked task (an async lock: no
+//!   thread is handed the work or blocked), then runs. If another process
+//!   holds the database's lock, it runs again from the start on the blocking
+//!   pool, where waiting is allowed (the busy handler refuses to wait on a
+//!   runtime thread).
 //! - A write ([`SqliteStore::write`]) is such an operation too, except with
 //!   `durability = "full"`: then its commit waits for the disk, so every
 //!   write goes to the blocking pool.
@@ -33,7 +35,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: Fn(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        if let Ok(mut conn) = self.inner.conn.try_lock() {
+        {
+            let mut conn = self.inner.conn.lock().await;
             match op(&mut conn) {
                 Err(StoreError::Busy) => {}
                 done => return done,
@@ -52,9 +55,8 @@ impl SqliteStore {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             // A panic while holding the lock cannot leave the connection in a
-            // half-written state (transactions roll back on drop), so a
-            // poisoned mutex is safe to keep using.
-            let mut conn = inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+            // half-written state (transactions roll back on drop).
+            let mut conn = inner.conn.blocking_lock();
             open::allow_waiting(|| op(&mut conn))
         })
         .await
@@ -164,10 +166,10 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn work_that_would_wait_for_the_connection_runs_off_thread() {
+    async fn work_that_waits_for_the_connection_waits_as_a_task_and_runs_inline() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(&dir, Durability::Normal);
-        let held = store.inner.conn.lock().expect("lock");
+        let held = store.inner.conn.lock().await;
         let me = here();
         let call = store.call(|_| Ok(here()));
         let release = async {
@@ -175,6 +177,6 @@ mod tests {
             drop(held);
         };
         let (ran_on, ()) = tokio::join!(call, release);
-        assert_ne!(ran_on.expect("call"), me);
+        assert_eq!(ran_on.expect("call"), me);
     }
 }
