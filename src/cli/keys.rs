@@ -47,6 +47,8 @@ struct RotateArgs {
 }
 
 /// For the crash tests only: abort (as a kill would) after this many batches.
+/// Read by debug builds only (what `cargo test` runs), so a stray variable
+/// can never break a real rotation.
 const ABORT_AFTER_VAR: &str = "MCP_BRIDGE_TEST_ROTATE_ABORT_AFTER";
 
 /// Runs `key …`.
@@ -63,9 +65,9 @@ pub fn run(args: KeyArgs) -> anyhow::Result<ExitCode> {
 fn rotate(rotate: &RotateArgs) -> anyhow::Result<ExitCode> {
     let args = &rotate.common;
     let app = open_app(&args.db, OpenMode::Existing)?;
-    let abort_after: Option<u64> = std::env::var(ABORT_AFTER_VAR)
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let abort_after: Option<u64> = cfg!(debug_assertions)
+        .then(|| std::env::var(ABORT_AFTER_VAR).ok()?.parse().ok())
+        .flatten();
     let batches = AtomicU64::new(0);
     let progress = Arc::new(move |_: &crate::store::data_keys::Resealed| {
         let done = batches.fetch_add(1, Ordering::Relaxed) + 1;
