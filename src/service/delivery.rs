@@ -266,17 +266,13 @@ impl<S: Store> Bridge<S> {
             if looked.is_some() {
                 guard.quota = None;
             }
-            let lease = match self.lease(check.leased, now) {
-                Ok(l) => l,
-                Err(e) => return Err(self.refuse(draft, e).await),
-            };
             let limit = PageLimit {
                 count: room,
                 bytes: MAX_REPLY_BYTES - bytes,
             };
             let known_ready = status == Some(Pending::Ready);
             let page = match self
-                .take(c, limit, lease, final_attempt, known_ready, guard)
+                .take(c, limit, check.leased, final_attempt, known_ready, guard)
                 .await
             {
                 Ok(Some(page)) => page,
@@ -316,7 +312,7 @@ impl<S: Store> Bridge<S> {
         &self,
         c: &SessionCredentials,
         limit: PageLimit,
-        lease: Option<Lease>,
+        leased: bool,
         final_attempt: bool,
         known_ready: bool,
         guard: Guard,
@@ -337,6 +333,8 @@ impl<S: Store> Bridge<S> {
             self.store.append_audit(guard.at, draft).await?;
             return Ok(Some(Page::default()));
         }
+        // Drawn only now: an empty inbox needs no lease (nor its random bytes).
+        let lease = Self::lease(leased, guard.at)?;
         self.store
             .take_messages(
                 c.conversation.clone(),
@@ -350,13 +348,12 @@ impl<S: Store> Bridge<S> {
     }
 
     /// A fresh lease for a take at `now`, when the caller acknowledges pages.
-    fn lease(&self, leased: bool, now: Timestamp) -> Result<Option<Lease>, ServiceError> {
+    fn lease(leased: bool, now: Timestamp) -> Result<Option<Lease>, StoreError> {
         if !leased {
             return Ok(None);
         }
         let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e))))?;
+        getrandom::fill(&mut bytes).map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Some(Lease {
             id: i64::from_le_bytes(bytes),
             until: now.plus_micros(i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX)),
