@@ -27,7 +27,9 @@ use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
-use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
+use tokio_rustls::rustls::crypto::{
+    CryptoProvider, ring, verify_tls12_signature, verify_tls13_signature,
+};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{
@@ -147,20 +149,22 @@ fn connector(mode: Mode, roots: Option<&Roots>) -> Result<MakeRustlsConnect, Sto
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let verifier: Arc<dyn ServerCertVerifier> = match (mode, roots) {
-        (Mode::VerifyCa | Mode::VerifyFull, Some(roots)) => {
-            let store = Arc::new(load_roots(roots)?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(store, Arc::clone(&provider))
-                .build()
-                .map_err(|e| StoreError::Backend(Box::new(e)))?;
-            if mode == Mode::VerifyFull {
-                webpki
-            } else {
-                Arc::new(AnyName(webpki))
-            }
-        }
-        _ => Arc::new(Unchecked(provider)),
+    let chain = match (mode, roots) {
+        (Mode::VerifyCa | Mode::VerifyFull, Some(roots)) => Some(
+            WebPkiServerVerifier::builder_with_provider(
+                Arc::new(load_roots(roots)?),
+                Arc::clone(&provider),
+            )
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?,
+        ),
+        _ => None,
     };
+    let verifier = Arc::new(Check {
+        chain,
+        name: mode == Mode::VerifyFull,
+        provider,
+    });
     let config = builder
         .dangerous()
         .with_custom_certificate_verifier(verifier)
@@ -201,63 +205,22 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, StoreError>
         .map_err(|e| refused(format!("sslrootcert {}: {e}", path.display())))
 }
 
-/// `prefer` and `require` without roots: encrypted, the certificate taken as
-/// it comes (libpq does the same). Handshake signatures are still checked,
-/// so the session is bound to the key the certificate names.
+/// The server certificate check of a mode. Handshake signatures are always
+/// checked against the certificate's key, so even an unchecked certificate
+/// binds the session to the key it names.
 #[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, TlsError> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        tokio_rustls::rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, TlsError> {
-        tokio_rustls::rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Check {
+    /// The chain check against the trusted roots; `None` (`prefer`, and
+    /// `require` without roots): the certificate is taken as it comes, as
+    /// libpq does.
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    /// Whether the certificate must name the host (`verify-full`), not only
+    /// chain to a root (`verify-ca`).
+    name: bool,
+    provider: Arc<CryptoProvider>,
 }
 
-/// `verify-ca`: the full chain check, except that the certificate need not
-/// name the host.
-#[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for AnyName {
+impl ServerCertVerifier for Check {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -266,14 +229,14 @@ impl ServerCertVerifier for AnyName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(TlsError::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
+            )) if !self.name => Ok(ServerCertVerified::assertion()),
+            checked => checked,
         }
     }
 
@@ -283,7 +246,12 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -292,11 +260,18 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, TlsError> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
