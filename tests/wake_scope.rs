@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
+use mcp_bridge::app::App;
 use mcp_bridge::domain::Side;
+use mcp_bridge::service::Created;
 use mcp_bridge::store::{ChangeFeed, Store};
 
 use crate::store_contract::{Db, NO_LIMITS, Target, contract, creds, text};
@@ -41,18 +43,47 @@ async fn settle(feeds: &mut [&mut ChangeFeed]) {
     panic!("the change feeds never went quiet");
 }
 
+/// `by` stores a message for `to`'s b; `waiting` must wake, `untouched` not.
+async fn send_and_watch(
+    by: &App,
+    to: &Created,
+    waiting: &mut ChangeFeed,
+    untouched: Option<&mut ChangeFeed>,
+    whose: &str,
+) {
+    waiting.mark_seen();
+    let mut untouched = untouched;
+    if let Some(f) = untouched.as_deref_mut() {
+        f.mark_seen();
+    }
+    by.bridge
+        .send_message(&creds(to, Side::A), text("to b"), "send_to_partner")
+        .await
+        .expect("send");
+    assert!(
+        woken(waiting, EVENT_TIMEOUT).await,
+        "{whose} message did not wake its recipient's waiter"
+    );
+    if let Some(f) = untouched {
+        assert!(
+            !woken(f, QUIET).await,
+            "{whose} message woke a waiter of another conversation"
+        );
+    }
+}
+
 async fn wake_scope(db: Db) {
     let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
-    let first = one
-        .bridge
-        .create_conversation("a", "b")
-        .await
-        .expect("create");
-    let second = one
-        .bridge
-        .create_conversation("a", "b")
-        .await
-        .expect("create");
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        created.push(
+            one.bridge
+                .create_conversation("a", "b")
+                .await
+                .expect("create"),
+        );
+    }
+    let (first, second) = (&created[0], &created[1]);
     let store = one.bridge.store();
     let mut recipient = store.changes();
     recipient.narrow([(first.conversation.clone(), Side::B)]);
@@ -61,47 +92,27 @@ async fn wake_scope(db: Db) {
     settle(&mut [&mut recipient, &mut elsewhere]).await;
 
     // This server stores a message for `first`'s b.
-    recipient.mark_seen();
-    elsewhere.mark_seen();
-    one.bridge
-        .send_message(&creds(&first, Side::A), text("to b"), "send_to_partner")
-        .await
-        .expect("send");
-    assert!(
-        woken(&mut recipient, EVENT_TIMEOUT).await,
-        "recipient not woken"
-    );
-    assert!(
-        !woken(&mut elsewhere, QUIET).await,
-        "a message of this server woke a waiter of another conversation"
-    );
-
+    send_and_watch(
+        &one,
+        first,
+        &mut recipient,
+        Some(&mut elsewhere),
+        "this server's",
+    )
+    .await;
     // Another server stores one for `second`'s b.
-    elsewhere.mark_seen();
-    two.bridge
-        .send_message(&creds(&second, Side::A), text("to b"), "send_to_partner")
-        .await
-        .expect("send");
-    assert!(
-        woken(&mut elsewhere, EVENT_TIMEOUT).await,
-        "another server's message did not wake its recipient's waiter"
-    );
-
+    send_and_watch(&two, second, &mut elsewhere, None, "another server's").await;
     // PostgreSQL's notifications name the inboxes, so another server's
     // message is scoped as well (SQLite's wake-up file cannot say which).
     if let Target::Postgres(_) = db.target {
         settle(&mut [&mut recipient, &mut elsewhere]).await;
-        two.bridge
-            .send_message(&creds(&first, Side::A), text("to b"), "send_to_partner")
-            .await
-            .expect("send");
-        assert!(
-            woken(&mut recipient, EVENT_TIMEOUT).await,
-            "recipient not woken"
-        );
-        assert!(
-            !woken(&mut elsewhere, QUIET).await,
-            "another server's message woke a waiter of another conversation"
-        );
+        send_and_watch(
+            &two,
+            first,
+            &mut recipient,
+            Some(&mut elsewhere),
+            "another server's",
+        )
+        .await;
     }
 }

@@ -60,9 +60,9 @@ impl WakeFile {
     }
 
     /// Starts signalling `touched` whenever any process touches the wake
-    /// file (needs a Tokio runtime). Returns whether events will come.
-    pub fn watch(&self, touched: Arc<Notify>) -> bool {
-        watch(&self.path, touched)
+    /// file (needs a Tokio runtime).
+    pub fn watch(&self, touched: Arc<Notify>) {
+        watch(&self.path, touched);
     }
 }
 
@@ -73,7 +73,7 @@ fn wake_path(db: &Path) -> PathBuf {
 }
 
 #[cfg(target_os = "linux")]
-fn watch(path: &Path, touched: Arc<Notify>) -> bool {
+fn watch(path: &Path, touched: Arc<Notify>) {
     use futures_util::StreamExt;
     use inotify::{Inotify, WatchMask};
 
@@ -91,16 +91,12 @@ fn watch(path: &Path, touched: Arc<Notify>) -> bool {
                     touched.notify_one();
                 }
             });
-            true
         }
         Err(e) => {
             tracing::warn!(error = %e, "inotify unavailable; long-polls fall back to polling");
-            false
         }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn watch(_path: &Path, _touched: Arc<Notify>) -> bool {
-    false
-}
+fn watch(_path: &Path, _touched: Arc<Notify>) {}
