@@ -341,3 +341,27 @@ async fn messages_and_status_survive_a_restart() {
     assert!(next["message_id"].as_i64() > sent["message_id"].as_i64());
     second.stop().await;
 }
+
+/// Servers launched together on a database that does not exist yet (a client
+/// starting several agents at once) all start: whichever creates and migrates
+/// it first, the others wait for it rather than fail with "busy".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_started_together_on_a_new_database_all_start() {
+    const SERVERS: usize = 8;
+    for round in 0..3 {
+        let env = TestEnv::new(&format!("start_together_{round}"));
+        let servers =
+            futures_util::future::join_all((0..SERVERS).map(|_| env.server_with(NO_LIMITS))).await;
+        for server in &servers {
+            Conv::create(&server.peer()).await;
+        }
+        assert_eq!(
+            env.count("SELECT count(*) FROM conversations"),
+            i64::try_from(SERVERS).expect("count"),
+            "round {round}"
+        );
+        for server in servers {
+            server.stop().await;
+        }
+    }
+}

@@ -172,6 +172,30 @@ pub fn open(
     durability: Durability,
     audit_key: &AuditKey,
 ) -> Result<Connection, StoreError> {
+    // Servers started together on a new database (a client launching two at
+    // once) race to create it, and some of SQLite's steps there (switching
+    // a fresh file to WAL, its first WAL recovery) answer SQLITE_BUSY without
+    // consulting the busy handler. Every step is idempotent, so the whole
+    // open is tried again for a while.
+    const PATIENCE: Duration = Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    loop {
+        // Opening happens once, off the hot path: waiting for other processes is fine.
+        match allow_waiting(|| open_once(path, mode, durability, audit_key)) {
+            Err(StoreError::Busy) if started.elapsed() < PATIENCE => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            done => return done,
+        }
+    }
+}
+
+fn open_once(
+    path: &Path,
+    mode: OpenMode,
+    durability: Durability,
+    audit_key: &AuditKey,
+) -> Result<Connection, StoreError> {
     match mode {
         OpenMode::Create => prepare_files(path)?,
         OpenMode::Existing if !path.exists() => return Err(StoreError::NotFound),
@@ -179,8 +203,6 @@ pub fn open(
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags).map_err(sql_err)?;
-    // Opening happens once, off the hot path: waiting for other processes is fine.
-    MAY_WAIT.with(|w| w.set(true));
     conn.busy_handler(Some(busy_wait)).map_err(sql_err)?;
     // Small pages: every commit writes each page it touched to the WAL, and a
     // typical call touches three or four, each holding a few hundred bytes of
@@ -215,9 +237,7 @@ pub fn open(
     )
     .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(64);
-    let migrated = migrate(&conn, audit_key);
-    MAY_WAIT.with(|w| w.set(false));
-    migrated?;
+    migrate(&conn, audit_key)?;
     Ok(conn)
 }
 
