@@ -222,6 +222,8 @@ async fn killed_servers_lose_no_acknowledged_message(name: &str, durability: &st
     }
 
     assert_opens_cleanly(&env);
+    // First, as it links what the last killed server staged (on PostgreSQL).
+    let _ = assert_audit_intact(&env, "audit chain broken after the kills");
     let stored = rows(&env, "messages");
     assert_eq!(
         env.count(
@@ -231,7 +233,6 @@ async fn killed_servers_lose_no_acknowledged_message(name: &str, durability: &st
         "every stored message has its audit record and no other send was recorded"
     );
     assert_eq!(stored as usize, seen.len(), "stored but never delivered");
-    let _ = assert_audit_intact(&env, "audit chain broken after the kills");
     eprintln!(
         "crash ({durability}): {rounds} SIGKILLs in {:.1} s; {total_acked} acknowledged messages all delivered, \
          {in_flight_committed} more committed while their answer was in flight, 0 lost, audit chain intact",

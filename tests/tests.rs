@@ -33,6 +33,7 @@ mod limits;
 mod limits_resource;
 mod longpoll;
 mod mcp_stdio;
+mod pg_audit_link;
 mod pg_cluster;
 mod pg_http;
 mod pg_tls;

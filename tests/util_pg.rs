@@ -360,8 +360,58 @@ pub fn copy_db(url: &str, test: &str) -> String {
         .create_db_from(test, Some(db))
 }
 
+/// `sql` as it must run to see the audit trail a reader sees. On PostgreSQL
+/// a write only stages its audit records (`src/store/postgres/linker.rs`);
+/// a linker moves them into `audit_log` right after the commit, and every
+/// reader of the trail links first. So a query (`SELECT`) of `audit_log`
+/// reads it with the staged records after the linked ones, in the order
+/// they will be linked (one statement, one snapshot: a linker moving rows
+/// meanwhile changes nothing). A statement that changes `audit_log` (a test
+/// tampering with it) waits until nothing is staged, and fails the test if
+/// that takes 10 s: a live server or a command links its own at once, so
+/// only a killed one leaves records staged.
+fn as_reader(url: &str, sql: &str) -> String {
+    if !sql.contains("audit_log") {
+        return sql.to_owned();
+    }
+    let (_, db) = url.rsplit_once('/').expect("a database URL");
+    let server = server().expect("a PostgreSQL server");
+    let staging = server
+        .run_sql(db, "SELECT to_regclass('audit_pending') IS NOT NULL")
+        .is_ok_and(|t| t == "t");
+    if !staging {
+        return sql.to_owned();
+    }
+    if sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+        return format!(
+            "WITH audit_log AS (
+                 SELECT seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash
+                 FROM public.audit_log
+                 UNION ALL
+                 SELECT 9000000000000000000 + id, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, '', ''
+                 FROM audit_pending)
+             {sql}"
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let staged = server
+            .run_sql(db, "SELECT count(*) FROM audit_pending")
+            .unwrap_or_else(|e| panic!("count staged audit records: {e}"));
+        if staged == "0" {
+            return sql.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{staged} audit records stayed staged for 10 s: no linker ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Runs `sql` on the database at `url` (from [`fresh_db`]).
 pub fn sql(url: &str, sql: &str) -> String {
+    let sql = &as_reader(url, sql);
     let (_, db) = url.rsplit_once('/').expect("a database URL");
     server()
         .expect("a PostgreSQL server")
@@ -376,6 +426,7 @@ pub fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
     // value holds them) and a marker no test value uses stands for NULL, so
     // an empty string stays apart from NULL.
     const NULL: &str = "\u{1}NULL\u{1}";
+    let sql = &as_reader(url, sql);
     let (base, db) = url.rsplit_once('/').expect("a database URL");
     let server = server().expect("a PostgreSQL server");
     let out = Command::new(&server.psql)

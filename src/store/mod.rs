@@ -471,7 +471,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
 
-    /// Appends every audit record still held back for batching.
+    /// Appends every audit record still held back for batching (PostgreSQL:
+    /// and links every staged one into the chain).
     fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A feed that wakes whenever a message may have been stored by any process.

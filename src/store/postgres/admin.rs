@@ -283,13 +283,13 @@ impl AdminStore for PgStore {
     }
 
     async fn audit_query(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        self.flush_spool().await?;
+        self.settle_audit().await?;
         let client = self.client().await?;
         audit_query(Db::Client(&client), &query).await
     }
 
     async fn walk_audit_chain<W: AuditWalk>(&self, walker: W) -> Result<W::Output, StoreError> {
-        self.flush_spool().await?;
+        self.settle_audit().await?;
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
         walk_chain(Db::Tx(&tx), walker).await
@@ -309,6 +309,10 @@ impl AdminStore for PgStore {
         audit_cutoff: Option<Timestamp>,
         audit: AuditFor<CleanupReport>,
     ) -> Result<CleanupReport, StoreError> {
+        if audit_cutoff.is_some() {
+            // The prune re-anchors the chain on what it keeps: all of it.
+            self.settle_audit().await?;
+        }
         let key = self.inner.audit_key.clone();
         in_tx!(self, |w| {
             let report = cleanup(&w, &key, now, dry_run, audit_cutoff).await?;

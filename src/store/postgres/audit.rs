@@ -1,6 +1,8 @@
 //! The audit trail in PostgreSQL: the same keyed chain and signed head row as
 //! SQLite's (`store::sqlite::audit` explains the fields), appended under a
-//! row lock on the head so writers on every host extend one chain.
+//! row lock on the head so writers on every host extend one chain. Writes
+//! do not append here themselves: they stage their records, and `linker`
+//! appends them (the module doc there says why).
 
 use tokio_postgres::{Row, Statement};
 
@@ -106,7 +108,7 @@ pub async fn append_all(
 
 /// Records sealed under the locked chain head, and the statement that
 /// writes them: what is left to send before the commit.
-pub struct Sealed {
+struct Sealed {
     records: Vec<AuditRecord>,
     head: ChainHead,
     statement: Statement,
@@ -116,7 +118,7 @@ pub struct Sealed {
 /// statement that stores them; `None` when there is nothing to append.
 /// A missing or forged head is handled as in SQLite: recorded in the trail,
 /// and the chain goes on from the last record present.
-pub async fn seal_all(
+async fn seal_all(
     db: Db<'_>,
     key: &AuditKey,
     records: &[(Timestamp, AuditDraft)],
@@ -162,10 +164,8 @@ pub async fn seal_all(
 }
 
 impl Sealed {
-    /// Stores the records and moves the head. The statement is sent when
-    /// this future is first polled (nothing is prepared on the way), so it
-    /// can share a flight with the `COMMIT` (see `Write::commit_after`).
-    pub async fn write(&self, db: Db<'_>) -> Result<(), StoreError> {
+    /// Stores the records and moves the head.
+    async fn write(&self, db: Db<'_>) -> Result<(), StoreError> {
         let column = |f: fn(&AuditRecord) -> Option<String>| -> Vec<Option<String>> {
             self.records.iter().map(f).collect()
         };
@@ -253,6 +253,17 @@ async fn resume_after_tampering(
     Ok(head)
 }
 
+/// The actor names this build writes, as the `'static` names drafts hold.
+pub fn static_actor(actor: &str) -> &'static str {
+    match actor {
+        "mcp" => "mcp",
+        "cli" => "cli",
+        "console" => "console",
+        BRIDGE_ACTOR => BRIDGE_ACTOR,
+        _ => "unknown",
+    }
+}
+
 /// Decodes a row of [`AUDIT_COLUMNS`].
 pub fn decode_audit(row: &Row) -> Result<Result<AuditRecord, UnreadableRecord>, StoreError> {
     let seq: i64 = get(row, 0)?;
@@ -265,13 +276,7 @@ pub fn decode_audit(row: &Row) -> Result<Result<AuditRecord, UnreadableRecord>, 
     };
     let actor: String = get(row, 2)?;
     let draft = AuditDraft {
-        actor: match actor.as_str() {
-            "mcp" => "mcp",
-            "cli" => "cli",
-            "console" => "console",
-            BRIDGE_ACTOR => BRIDGE_ACTOR,
-            _ => "unknown",
-        },
+        actor: static_actor(&actor),
         action: get(row, 3)?,
         conversation: get(row, 4)?,
         side: get(row, 5)?,

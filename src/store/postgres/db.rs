@@ -123,11 +123,10 @@ impl Db<'_> {
 /// through the driver's `Transaction`) so that its last statements and its
 /// `COMMIT` can go out in one flight (see [`Write::commit_after`]).
 ///
-/// Audit records are collected and appended by [`super::PgStore::finish`]
-/// right before the commit, so the chain head (one row every writer locks,
-/// after queueing for it on an advisory lock) is held for as short a time as
-/// possible, and always last: every transaction takes its locks in the same
-/// order (conversation or inbox, rate buckets, audit head), so none deadlock.
+/// Audit records are collected and staged by [`super::PgStore::finish`]
+/// right before the commit (see `linker`): a write takes no lock for them.
+/// Every transaction takes its locks in the same order (conversation or
+/// inbox, rate buckets; the audit head only when linking), so none deadlock.
 pub struct Write {
     /// `None` only once dropped.
     client: Option<Object>,
@@ -216,8 +215,7 @@ impl Write {
 
     /// Sends `last` (whose statements must be prepared beforehand: it may
     /// not prepare anything once polled) and then `COMMIT` without waiting
-    /// for `last`'s answer, so the two share one round trip, which matters
-    /// while the audit head's lock is held. If a statement of `last` fails
+    /// for `last`'s answer, so the two share one round trip. If a statement of `last` fails
     /// on the server, the transaction is aborted there and the `COMMIT`
     /// rolls it back; the statement's error is returned.
     pub async fn commit_after<F>(&self, last: F) -> Result<(), StoreError>

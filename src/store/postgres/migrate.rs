@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_console.sql"),
     include_str!("../../../migrations/postgres/0003_data_keys.sql"),
     include_str!("../../../migrations/postgres/0004_http_tokens.sql"),
+    include_str!("../../../migrations/postgres/0005_audit_pending.sql"),
 ];
 
 /// The schema version this build writes.

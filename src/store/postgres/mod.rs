@@ -13,6 +13,7 @@ mod console;
 mod db;
 mod http_token;
 mod keys;
+mod linker;
 mod listen;
 mod migrate;
 mod ops;
@@ -74,14 +75,18 @@ struct Inner {
     flushing: tokio::sync::Mutex<()>,
     audit_key: AuditKey,
     sealer: Sealer,
+    linker: linker::Linker,
 }
 
 impl Drop for Inner {
     /// Appends whatever audit records are still waiting, so a clean exit loses
     /// none. The pool's connections may belong to a runtime that is shutting
     /// down, so this uses a connection of its own on a thread of its own.
+    /// Records this process staged and no linker has linked yet are linked
+    /// too, so a one-shot command leaves nothing staged behind.
     fn drop(&mut self) {
-        if self.spool.is_empty() {
+        let owed = self.linker.owes();
+        if self.spool.is_empty() && !owed {
             return;
         }
         self.spool.close_windows(Timestamp::now(), true);
@@ -94,7 +99,11 @@ impl Drop for Inner {
             drop(tokio::spawn(connection));
             let tx = client.transaction().await.map_err(pg_err)?;
             audit::append_all(Db::Raw(&tx), &key, &records).await?;
-            tx.commit().await.map_err(pg_err)
+            tx.commit().await.map_err(pg_err)?;
+            if owed {
+                linker::link_all(&mut client, &key).await?;
+            }
+            Ok(())
         });
         if let Err(e) = done {
             tracing::error!(error = %e, "cannot append the last audit records");
@@ -178,7 +187,12 @@ impl PgStore {
             let (mut client, connection) =
                 migrating.connect(migrating_tls).await.map_err(pg_err)?;
             let driver = tokio::spawn(connection);
-            let done = migrate::migrate(&mut client, &key).await;
+            let mut done = migrate::migrate(&mut client, &key).await;
+            if done.is_ok() {
+                // Records a process staged before it died, if no one has
+                // linked them since (see `linker`).
+                done = linker::link_all(&mut client, &key).await;
+            }
             drop(client);
             let _ = driver.await;
             done
@@ -206,6 +220,7 @@ impl PgStore {
                 flushing: tokio::sync::Mutex::new(()),
                 audit_key,
                 sealer,
+                linker: linker::Linker::default(),
             }),
         })
     }
@@ -223,9 +238,10 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(Box::new(e)))
     }
 
-    /// Commits `w` when `result` is a success, after appending the records
-    /// spooled so far and `w`'s own, and sending its wake-ups; rolls back
-    /// otherwise. Spooled records whose commit failed go back to the spool.
+    /// Commits `w` when `result` is a success, after staging the audit
+    /// records spooled so far and `w`'s own (see `linker`), and sending its
+    /// wake-ups; rolls back otherwise. Spooled records whose commit failed
+    /// go back to the spool.
     async fn finish<T>(&self, w: Write, result: Result<T, StoreError>) -> Result<T, StoreError> {
         let value = match result {
             Ok(value) => value,
@@ -234,25 +250,33 @@ impl PgStore {
         let mut records = self.inner.spool.take();
         let spooled = records.len();
         records.extend(w.take_audit());
-        let sealed = async {
-            // Before the audit head is locked: it is held until the commit.
+        let staging = async {
             for payload in w.take_wake() {
                 w.db()
                     .exec("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload])
                     .await?;
             }
-            audit::seal_all(w.db(), &self.inner.audit_key, &records).await
+            if records.is_empty() {
+                return Ok(None);
+            }
+            linker::prepare(w.db()).await.map(Some)
         }
         .await;
-        let committed = match sealed {
-            Ok(Some(sealed)) => w.commit_after(sealed.write(w.db())).await,
+        let committed = match staging {
             Ok(None) => w.commit().await,
+            Ok(Some(statement)) => {
+                w.commit_after(linker::stage(w.db(), &statement, &records))
+                    .await
+            }
             Err(e) => Err(w.abandon(e).await),
         };
         if let Err(e) = committed {
             records.truncate(spooled);
             self.inner.spool.put_back(records);
             return Err(e);
+        }
+        if !records.is_empty() {
+            self.inner.linker.staged(&self.inner);
         }
         Ok(value)
     }
@@ -308,5 +332,13 @@ impl PgStore {
             return Ok(());
         }
         in_tx!(self, |_w| Ok(()))
+    }
+
+    /// Puts every record committed so far into the chain: this process's
+    /// spooled ones, and the staged ones of every process. Readers of the
+    /// trail call it first, so they see every call that has returned.
+    async fn settle_audit(&self) -> Result<(), StoreError> {
+        self.flush_spool().await?;
+        linker::link_pooled(&self.inner, true).await.map(drop)
     }
 }

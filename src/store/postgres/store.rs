@@ -249,13 +249,13 @@ impl Store for PgStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.flush_spool().await?;
+        self.settle_audit().await?;
         let client = self.client().await?;
         audit::records_after(Db::Client(&client), after_seq, limit).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.flush_spool().await
+        self.settle_audit().await
     }
 
     fn changes(&self) -> ChangeFeed {
