@@ -2,8 +2,8 @@
 //! client or an open transaction, and the write transaction every mutating
 //! call runs in (its audit records and wake-up go out just before the commit).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use deadpool_postgres::{ClientWrapper, Object, Transaction};
@@ -12,7 +12,7 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{Row, Statement};
 
 use crate::audit::AuditDraft;
-use crate::domain::Timestamp;
+use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::StoreError;
 use crate::store::sealed::{Sealer, Slot};
 
@@ -137,6 +137,8 @@ pub struct Write {
     sealer: Sealer,
     /// The current data-key epoch, read once in this transaction.
     epoch: Mutex<Option<i64>>,
+    /// The store's tag in `NOTIFY` payloads (see `listen`).
+    origin: Arc<str>,
 }
 
 impl Drop for Write {
@@ -189,7 +191,11 @@ impl Drop for Closing {
 
 impl Write {
     /// Begins a transaction on `client`.
-    pub(super) async fn begin(client: Object, sealer: Sealer) -> Result<Self, StoreError> {
+    pub(super) async fn begin(
+        client: Object,
+        sealer: Sealer,
+        origin: Arc<str>,
+    ) -> Result<Self, StoreError> {
         client.batch_execute("BEGIN").await.map_err(pg_err)?;
         Ok(Self {
             client: Some(client),
@@ -198,6 +204,7 @@ impl Write {
             wake: Mutex::new(Vec::new()),
             sealer,
             epoch: Mutex::new(None),
+            origin,
         })
     }
 
@@ -301,6 +308,11 @@ impl Write {
     /// Appends `draft` to the audit chain when this transaction commits.
     pub fn audit(&self, at: Timestamp, draft: AuditDraft) {
         lock(&self.audit).push((at, draft));
+    }
+
+    /// The wake-up payload for `conversation`'s inboxes of `sides`.
+    pub fn payload(&self, conversation: &ConversationId, sides: &[Side]) -> String {
+        super::listen::payload(conversation, sides, &self.origin)
     }
 
     /// Wakes long-polls on every server when this transaction commits

@@ -45,7 +45,12 @@ use crate::store::sqlite::Durability;
 /// transaction and finishes it (see [`PgStore::finish`]).
 macro_rules! in_tx {
     ($store:expr, |$w:ident| $body:expr) => {{
-        let $w = Write::begin($store.client().await?, $store.inner.sealer.clone()).await?;
+        let $w = Write::begin(
+            $store.client().await?,
+            $store.inner.sealer.clone(),
+            ::std::sync::Arc::clone(&$store.inner.origin),
+        )
+        .await?;
         let result = async { $body }.await;
         $store.finish($w, result).await
     }};
@@ -76,6 +81,8 @@ struct Inner {
     audit_key: AuditKey,
     sealer: Sealer,
     linker: linker::Linker,
+    /// This store's tag in `NOTIFY` payloads (see `listen`).
+    origin: Arc<str>,
 }
 
 impl Drop for Inner {
@@ -204,6 +211,7 @@ impl PgStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        let origin = listen::new_origin().map_err(|e| StoreError::Backend(Box::new(e)))?;
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()
@@ -221,6 +229,7 @@ impl PgStore {
                 audit_key,
                 sealer,
                 linker: linker::Linker::default(),
+                origin,
             }),
         })
     }

@@ -345,7 +345,7 @@ pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<
             .await?
     };
     let sides: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
-    let wake = super::listen::payload(&message.conversation, &message.deliver_to);
+    let wake = w.payload(&message.conversation, &message.deliver_to);
     let row = w
         .db()
         .one(

@@ -106,7 +106,7 @@ impl Store for PgStore {
         in_tx!(self, |w| {
             ops::acknowledge(w.db(), &receipt).await?;
             // A reader of the same inbox may be waiting behind this lease.
-            w.wake(listen::payload(&receipt.conversation, &[receipt.recipient]));
+            w.wake(w.payload(&receipt.conversation, &[receipt.recipient]));
             Ok(())
         })?;
         self.inner
@@ -197,7 +197,7 @@ impl Store for PgStore {
             team::remove_participant(w.db(), &conversation, side, guard.at).await?;
             w.audit(guard.at, guard.audit);
             // A long-poll of the removed session wakes and finds its token dead.
-            w.wake(listen::payload(&conversation, &[side]));
+            w.wake(w.payload(&conversation, &[side]));
             Ok(())
         })?;
         self.inner.hub.notify_conversation(&conversation);
@@ -264,6 +264,7 @@ impl Store for PgStore {
                 self.inner.config.clone(),
                 self.inner.tls.clone(),
                 Arc::clone(&self.inner.hub),
+                Arc::clone(&self.inner.origin),
             );
         });
         self.inner.hub.subscribe()

@@ -4,7 +4,8 @@
 //! `check_messages` files the receipts of a leased page in the request's
 //! [`ReplySlot`]; when the body has yielded its last frame the receipts are
 //! acknowledged by a task of their own, and the end of the body is reported
-//! at once: the commit is not on the client's path (a long-poll's answer
+//! at once (an event stream's body ends right after the reply's event, see
+//! [`carries_reply`]): the commit is not on the client's path (a long-poll's answer
 //! used to wait for it). A client that asks again at once is not answered
 //! before the page left its inbox all the same: the page counts in flight
 //! ([`crate::mcp::delivery::InFlightPages`]) until the acknowledgement has
@@ -68,6 +69,9 @@ pub struct AckBody<S: Store> {
     inner: Body,
     slot: ReplySlot,
     bridge: Arc<Bridge<S>>,
+    /// The frame carrying the reply has been handed to the connection: the
+    /// body ends at the next poll (see [`carries_reply`]).
+    replied: bool,
     finished: bool,
     _in_flight: Option<InFlightGuard>,
 }
@@ -84,10 +88,58 @@ impl<S: Store> AckBody<S> {
             inner,
             slot,
             bridge,
+            replied: false,
             finished: false,
             _in_flight: in_flight,
         }
     }
+
+    /// Ends the body: the receipts are acknowledged by a task of their own.
+    fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.finished = true;
+        let pages = self.slot.take();
+        // Still in flight (for a graceful shutdown) until acknowledged.
+        let in_flight = self._in_flight.take();
+        if !pages.receipts().is_empty() {
+            let bridge = Arc::clone(&self.bridge);
+            tokio::spawn(async move {
+                for receipt in pages.receipts() {
+                    bridge.acknowledge(receipt.clone()).await;
+                }
+                // The inboxes' next reads wait until these are dropped.
+                drop((pages, in_flight));
+            });
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// Whether `data`, a frame of a response, carries a JSON-RPC reply (a
+/// message with an `id` and a `result`): the whole body of a JSON response,
+/// or an event of an SSE one (its `data:` lines), not a keep-alive comment,
+/// a priming event or a notification.
+///
+/// A POST's event stream ends after its reply, but rmcp closes it a moment
+/// after sending the reply, and a client that has its reply may hang up in
+/// that moment; hyper then drops the body without polling its end, and the
+/// page, which the client did receive, would be delivered again once its
+/// lease lapsed. So the body ends itself right after the reply's frame.
+fn carries_reply(data: &[u8]) -> bool {
+    let json: Vec<u8> = if data.first() == Some(&b'{') {
+        data.to_vec()
+    } else {
+        let mut joined = Vec::new();
+        for line in data.split(|b| *b == b'\n') {
+            if let Some(value) = line.strip_prefix(b"data:") {
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                joined.extend_from_slice(value.strip_suffix(b"\r").unwrap_or(value));
+                joined.push(b'\n');
+            }
+        }
+        joined
+    };
+    serde_json::from_slice::<serde_json::Value>(&json)
+        .is_ok_and(|m| m.get("id").is_some() && m.get("result").is_some())
 }
 
 impl<S: Store> http_body::Body for AckBody<S> {
@@ -102,23 +154,16 @@ impl<S: Store> http_body::Body for AckBody<S> {
         if this.finished {
             return Poll::Ready(None);
         }
+        if this.replied {
+            return this.finish();
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(None) => {
-                this.finished = true;
-                let pages = this.slot.take();
-                // Still in flight (for a graceful shutdown) until acknowledged.
-                let in_flight = this._in_flight.take();
-                if !pages.receipts().is_empty() {
-                    let bridge = Arc::clone(&this.bridge);
-                    tokio::spawn(async move {
-                        for receipt in pages.receipts() {
-                            bridge.acknowledge(receipt.clone()).await;
-                        }
-                        // The inboxes' next reads wait until these are dropped.
-                        drop((pages, in_flight));
-                    });
+            Poll::Ready(None) => this.finish(),
+            Poll::Ready(Some(Ok(frame))) => {
+                if !this.slot.is_empty() && frame.data_ref().is_some_and(|d| carries_reply(d)) {
+                    this.replied = true;
                 }
-                Poll::Ready(None)
+                Poll::Ready(Some(Ok(frame)))
             }
             other => other,
         }
@@ -140,6 +185,32 @@ impl<S: Store> http_body::Body for AckBody<S> {
             let mut hint = SizeHint::new();
             hint.set_lower(self.inner.size_hint().lower());
             hint
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_reply;
+
+    #[test]
+    fn only_a_reply_carries_a_reply() {
+        let reply = br#"{"jsonrpc":"2.0","id":7,"result":{"content":[]}}"#;
+        assert!(carries_reply(reply), "a JSON body");
+        let event = b"id: 0/3\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n\n";
+        assert!(carries_reply(event), "an SSE event");
+        assert!(carries_reply(b"data:{\"id\":\"x\",\"result\":1}\r\n\r\n"));
+        for other in [
+            &b": keep-alive\n\n"[..],
+            b"data:\nretry: 3000\n\n",
+            b"id: 0\ndata: \n\n",
+            b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"result\":1}}\n\n",
+            b"data: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-1,\"message\":\"x\"}}\n\n",
+            b"data: {\"text\":\"\\\"result\\\":1, \\\"id\\\":2\"}\n\n",
+            b"{not json",
+            b"",
+        ] {
+            assert!(!carries_reply(other), "{:?}", String::from_utf8_lossy(other));
         }
     }
 }
