@@ -1,0 +1,87 @@
+//! `MCP_BRIDGE_*` variables onto the raw settings' keys (the module doc of
+//! `config` gives the mapping), and file errors that name their file.
+
+use std::path::Path;
+
+use super::ConfigError;
+
+pub(super) fn file_error(path: &Path, e: &toml::de::Error) -> ConfigError {
+    ConfigError::File {
+        path: path.to_owned(),
+        message: e.to_string().trim().replace('\n', " "),
+    }
+}
+
+/// Sets the key an environment variable stands for.
+pub(super) fn apply_env(
+    table: &mut toml::Table,
+    name: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    let bad = |message: &str| ConfigError::Env {
+        name: name.to_owned(),
+        message: message.to_owned(),
+    };
+    let key = &name["MCP_BRIDGE_".len()..];
+    let switch = |v: &str| match v.to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Some(true),
+        "0" | "off" | "false" | "no" => Some(false),
+        _ => None,
+    };
+    let (path, value): (Vec<String>, toml::Value) = match key {
+        "RATE_LIMITS" => {
+            let on = switch(value).ok_or_else(|| bad("expected on or off"))?;
+            (
+                vec!["rate_limits".into(), "enabled".into()],
+                toml::Value::Boolean(on),
+            )
+        }
+        "YOLO" => {
+            let on = switch(value).ok_or_else(|| bad("expected 1 or 0"))?;
+            (
+                vec!["yolo".into(), "enabled".into()],
+                toml::Value::Boolean(on),
+            )
+        }
+        "HTTP_TOKEN" => (
+            vec!["http".into(), "token".into()],
+            toml::Value::String(value.to_owned()),
+        ),
+        "LOG" => (
+            vec!["log_level".into()],
+            toml::Value::String(value.to_owned()),
+        ),
+        "KEY_FILE" => (
+            vec!["key_file".into()],
+            toml::Value::String(value.to_owned()),
+        ),
+        _ => {
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            if path.iter().any(String::is_empty) {
+                return Err(bad("is not a setting"));
+            }
+            (path, parse_env_value(value))
+        }
+    };
+    let (last, sections) = path.split_last().ok_or_else(|| bad("is not a setting"))?;
+    let mut node = table;
+    for section in sections {
+        let entry = node
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .ok_or_else(|| bad("conflicts with a non-table setting"))?;
+    }
+    node.insert(last.clone(), value);
+    Ok(())
+}
+
+/// Reads a variable's value as a TOML literal (number, boolean, array…),
+/// falling back to a plain string.
+fn parse_env_value(value: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()))
+}
