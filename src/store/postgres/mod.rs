@@ -12,6 +12,7 @@ mod audit;
 mod console;
 mod db;
 mod http_token;
+mod inbox;
 mod keys;
 mod linker;
 mod listen;

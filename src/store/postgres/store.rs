@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::db::{Db, Write};
-use super::{PgStore, audit, in_tx, listen, ops, team};
+use super::{PgStore, audit, in_tx, inbox, listen, ops, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::ratelimit::Quota;
@@ -80,9 +80,9 @@ impl Store for PgStore {
     ) -> Result<Option<Page>, StoreError> {
         let now = guard.at;
         in_tx!(self, |w| {
-            ops::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
+            inbox::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
             ops::spend_quota(w.db(), &guard).await?;
-            let page = ops::take_messages(
+            let page = inbox::take_messages(
                 w.db(),
                 w.sealer(),
                 &conversation,
@@ -104,7 +104,7 @@ impl Store for PgStore {
 
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
         in_tx!(self, |w| {
-            ops::acknowledge(w.db(), &receipt).await?;
+            inbox::acknowledge(w.db(), &receipt).await?;
             // A reader of the same inbox may be waiting behind this lease.
             w.wake(w.payload(&receipt.conversation, &[receipt.recipient]));
             Ok(())
@@ -122,7 +122,7 @@ impl Store for PgStore {
         now: Timestamp,
     ) -> Result<Pending, StoreError> {
         let client = self.client().await?;
-        ops::pending(Db::Client(&client), conversation, recipient, now).await
+        inbox::pending(Db::Client(&client), conversation, recipient, now).await
     }
 
     async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
