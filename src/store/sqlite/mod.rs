@@ -238,56 +238,6 @@ impl SqliteStore {
         self.write(|_| Ok(())).await
     }
 
-    /// While anyone waits, checks `PRAGMA data_version` whenever the wake
-    /// file is touched and every [`FALLBACK_POLL`], and wakes every feed when
-    /// another connection committed since the last look: one query per
-    /// process instead of one per waiter. This process's own commits (which
-    /// touch the file too) do not change this connection's `data_version`,
-    /// and have already woken just their recipients' waiters.
-    fn watch_other_writers(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let touched = Arc::new(tokio::sync::Notify::new());
-        self.inner.wake.watch(Arc::clone(&touched));
-        let weak = Arc::downgrade(&self.inner);
-        drop(runtime.spawn(async move {
-            // `None`: not looked since the last time nobody waited, so a
-            // commit may have slipped in unseen; the first look wakes everyone.
-            let mut last: Option<i64> = None;
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(FALLBACK_POLL) => {}
-                    () = touched.notified() => {}
-                }
-                let Some(inner) = weak.upgrade() else { return };
-                if !inner.hub.has_feeds() {
-                    last = None;
-                    continue;
-                }
-                let store = SqliteStore { inner };
-                let version = store
-                    .call(|conn| {
-                        conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
-                            .map_err(sql_err)
-                    })
-                    .await;
-                match version {
-                    Ok(version) if last == Some(version) => {}
-                    Ok(version) => {
-                        store.inner.hub.notify();
-                        last = Some(version);
-                    }
-                    // Cannot tell: let the waiters look for themselves.
-                    Err(_) => {
-                        store.inner.hub.notify();
-                        last = None;
-                    }
-                }
-            }
-        }));
-    }
-
     /// Tells every waiter in this and other processes that messages may have
     /// been stored (imports, system messages: changes of wide or unknown scope).
     fn announce_message(&self) {

@@ -10,7 +10,7 @@
 //! An event only says that *some* process touched the file, this one
 //! included, so it is not passed to the waiters as it is: the store first
 //! asks SQLite whether another connection committed (see
-//! `SqliteStore::watch_other_writers`). Otherwise every message this process
+//! [`SqliteStore::watch_other_writers`]). Otherwise every message this process
 //! stored would wake every long-poll it holds, not just its recipients'.
 
 use std::fs::File;
@@ -18,6 +18,8 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{FALLBACK_POLL, SqliteStore, sql_err};
 
 use tokio::sync::Notify;
 
@@ -100,3 +102,55 @@ fn watch(path: &Path, touched: Arc<Notify>) {
 
 #[cfg(not(target_os = "linux"))]
 fn watch(_path: &Path, _touched: Arc<Notify>) {}
+
+impl SqliteStore {
+    /// While anyone waits, checks `PRAGMA data_version` whenever the wake
+    /// file is touched and every [`FALLBACK_POLL`], and wakes every feed when
+    /// another connection committed since the last look: one query per
+    /// process instead of one per waiter. This process's own commits (which
+    /// touch the file too) do not change this connection's `data_version`,
+    /// and have already woken just their recipients' waiters.
+    pub(super) fn watch_other_writers(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let touched = Arc::new(tokio::sync::Notify::new());
+        self.inner.wake.watch(Arc::clone(&touched));
+        let weak = Arc::downgrade(&self.inner);
+        drop(runtime.spawn(async move {
+            // `None`: not looked since the last time nobody waited, so a
+            // commit may have slipped in unseen; the first look wakes everyone.
+            let mut last: Option<i64> = None;
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(FALLBACK_POLL) => {}
+                    () = touched.notified() => {}
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if !inner.hub.has_feeds() {
+                    last = None;
+                    continue;
+                }
+                let store = SqliteStore { inner };
+                let version = store
+                    .call(|conn| {
+                        conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+                            .map_err(sql_err)
+                    })
+                    .await;
+                match version {
+                    Ok(version) if last == Some(version) => {}
+                    Ok(version) => {
+                        store.inner.hub.notify();
+                        last = Some(version);
+                    }
+                    // Cannot tell: let the waiters look for themselves.
+                    Err(_) => {
+                        store.inner.hub.notify();
+                        last = None;
+                    }
+                }
+            }
+        }));
+    }
+}
