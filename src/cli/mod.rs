@@ -16,6 +16,7 @@ mod screen;
 mod serve;
 mod serve_http;
 mod setup;
+mod show;
 mod terminal;
 mod transfer;
 mod yolo;
@@ -54,7 +55,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  mcp-bridge show conv_0123456789abcdef\n  mcp-bridge show conv_0123456789abcdef --full\n  mcp-bridge show conv_0123456789abcdef --json"
     )]
-    Show(inspect::ShowArgs),
+    Show(show::ShowArgs),
     /// Re-derive a conversation's session tokens from the key file (secrets!).
     #[command(
         after_help = "Examples:\n  mcp-bridge tokens conv_0123456789abcdef\n  mcp-bridge tokens conv_0123456789abcdef --json | jq -r .session_b_token"
@@ -250,7 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
         Command::List(args) => inspect::list(args),
-        Command::Show(args) => inspect::show(args),
+        Command::Show(args) => show::show(args),
         Command::Tokens(args) => inspect::tokens(args),
         Command::Audit(args) => manage::audit(args),
         Command::Cleanup(args) => manage::cleanup(args),
