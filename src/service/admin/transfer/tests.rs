@@ -1,5 +1,7 @@
 //! Tests of the export format: round trips, validation and refusals.
 use super::*;
+use crate::domain::{ActionType, Message, ParticipantKind, Sender, Side, Status};
+use crate::store::{Participant, StatusRecord};
 
 fn sample() -> Vec<ConversationRecord> {
     let status = StatusRecord {

@@ -1,0 +1,272 @@
+//! Reading an export file back: either layout, every field checked with the
+//! domain constructors, every record or the first problem.
+
+use std::collections::HashSet;
+
+use super::{
+    ExportFileError, FileConversation, FileDocument, FileLine, FileMessage, Header,
+    MAX_IMPORTED_AGENT_BYTES, MAX_IMPORTED_ID, MAX_IMPORTED_MICROS, MAX_IMPORTED_SYSTEM_BYTES,
+    MIN_IMPORTED_MICROS, check_header, invalid,
+};
+use crate::domain::{
+    ActionType, ConversationId, MAX_SESSIONS, Message, ParticipantKind, Role, Sender, Side, Status,
+    Timestamp, check_files, check_note,
+};
+use crate::store::{Conversation, ConversationRecord, MessageRecord, Participant, StatusRecord};
+
+/// Parses and validates an export file (either layout) into records, in file
+/// order. Contents are returned as stored in the file (not yet redacted).
+///
+/// # Errors
+/// [`ExportFileError::TooNew`] for a newer version, [`ExportFileError::Invalid`]
+/// naming the first bad line, conversation, message or field.
+pub fn read_export(text: &str) -> Result<Vec<ConversationRecord>, ExportFileError> {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let jsonl = serde_json::from_str::<Header>(first)
+        .ok()
+        .filter(|h| h.layout.as_deref() == Some("jsonl"));
+    let conversations = match jsonl {
+        Some(header) => {
+            check_header(&header)?;
+            read_lines(text)?
+        }
+        None => {
+            let header: Header = serde_json::from_str(text)
+                .map_err(|e| invalid(format!("not an mcp-bridge export: {e}")))?;
+            check_header(&header)?;
+            let doc: FileDocument =
+                serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+            doc.conversations
+        }
+    };
+    validate(conversations)
+}
+
+fn read_lines(text: &str) -> Result<Vec<FileConversation>, ExportFileError> {
+    let mut out: Vec<FileConversation> = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = |e: String| invalid(format!("line {}: {e}", n + 1));
+        match serde_json::from_str::<FileLine>(line).map_err(|e| at(e.to_string()))? {
+            FileLine::Conversation(mut c) => {
+                if c.messages.is_some() {
+                    return Err(at(
+                        "a conversation line holds no messages; they follow on their own lines"
+                            .into(),
+                    ));
+                }
+                c.messages = Some(Vec::new());
+                out.push(c);
+            }
+            FileLine::Message(mut m) => {
+                let Some(current) = out.last_mut() else {
+                    return Err(at("a message before any conversation".into()));
+                };
+                if m.conversation_id.as_deref() != Some(current.id.as_str()) {
+                    return Err(at(format!(
+                        "a message of {:?} inside conversation {}",
+                        m.conversation_id.as_deref().unwrap_or(""),
+                        current.id
+                    )));
+                }
+                m.conversation_id = None;
+                current.messages.get_or_insert_with(Vec::new).push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn time(field: &'static str, text: &str) -> Result<Timestamp, String> {
+    let t = Timestamp::parse_rfc3339(text)
+        .map_err(|_| format!("`{field}` is not an RFC 3339 time: {text:?}"))?;
+    if !(MIN_IMPORTED_MICROS..MAX_IMPORTED_MICROS).contains(&t.as_micros()) {
+        return Err(format!(
+            "`{field}` {text:?} is outside the years 2000 to 2999"
+        ));
+    }
+    Ok(t)
+}
+
+fn validate(file: Vec<FileConversation>) -> Result<Vec<ConversationRecord>, ExportFileError> {
+    let mut ids = HashSet::new();
+    let mut message_ids = HashSet::new();
+    let mut out = Vec::with_capacity(file.len());
+    for (n, c) in file.into_iter().enumerate() {
+        let label = format!("conversation {} ({})", n + 1, c.id);
+        let record =
+            conversation(c, &mut message_ids).map_err(|e| invalid(format!("{label}: {e}")))?;
+        if !ids.insert(record.conversation.id.clone()) {
+            return Err(invalid(format!("{label}: appears twice")));
+        }
+        out.push(record);
+    }
+    Ok(out)
+}
+
+fn conversation(
+    c: FileConversation,
+    message_ids: &mut HashSet<i64>,
+) -> Result<ConversationRecord, String> {
+    let id = ConversationId::parse(&c.id).map_err(|e| e.to_string())?;
+    let created_at = time("created_at", &c.created_at)?;
+    let expires_at = time("expires_at", &c.expires_at)?;
+    if expires_at <= created_at {
+        return Err("`expires_at` must be after `created_at`".into());
+    }
+    let mut participants = Vec::with_capacity(c.participants.len());
+    for p in c.participants {
+        let side = Side::parse(&p.side).map_err(|_| {
+            format!(
+                "participant side {:?} must be one lowercase letter (\"a\", \"b\", …)",
+                p.side
+            )
+        })?;
+        if participants.iter().any(|q: &Participant| q.side == side) {
+            return Err(format!("side {side} appears twice"));
+        }
+        let role = Role::parse("role", &p.role).map_err(|e| format!("side {side}: {e}"))?;
+        let kind = match &p.kind {
+            None if side == Side::A => ParticipantKind::Owner,
+            None => ParticipantKind::Member,
+            Some(k) => ParticipantKind::parse(k).map_err(|e| format!("side {side}: {e}"))?,
+        };
+        if (kind == ParticipantKind::Owner) != (side == Side::A) {
+            return Err(format!("side {side}: the owner is side a, and only side a"));
+        }
+        let status = match (p.status, p.status_at) {
+            (None, None) if p.note.is_none() => None,
+            (Some(status), Some(at)) => {
+                if let Some(note) = &p.note {
+                    check_note(note).map_err(|e| format!("side {side}: {e}"))?;
+                }
+                Some(StatusRecord {
+                    status: Status::parse(&status).map_err(|e| format!("side {side}: {e}"))?,
+                    note: p.note,
+                    updated_at: time("status_at", &at).map_err(|e| format!("side {side}: {e}"))?,
+                })
+            }
+            _ => {
+                return Err(format!(
+                    "side {side}: `status` and `status_at` come together (and `note` only with them)"
+                ));
+            }
+        };
+        let optional_time = |field: &'static str, t: &Option<String>| {
+            t.as_deref()
+                .map(|t| time(field, t))
+                .transpose()
+                .map_err(|e| format!("side {side}: {e}"))
+        };
+        participants.push(Participant {
+            side,
+            role: role.as_str().to_owned(),
+            kind,
+            status,
+            joined_at: optional_time("joined_at", &p.joined_at)?,
+            removed_at: optional_time("removed_at", &p.removed_at)?,
+        });
+    }
+    participants.sort_by_key(|p| p.side);
+    let contiguous = participants
+        .iter()
+        .enumerate()
+        .all(|(i, p)| p.side.index() == i);
+    if participants.len() < 2 || !contiguous {
+        return Err(format!(
+            "must have the participants \"a\", \"b\" and any others in order without gaps (at most {MAX_SESSIONS})"
+        ));
+    }
+    let mut roles = HashSet::new();
+    for p in participants.iter().filter(|p| p.removed_at.is_none()) {
+        if !roles.insert(p.role.to_ascii_lowercase()) {
+            return Err(format!(
+                "role {} is held by two active participants",
+                p.role
+            ));
+        }
+    }
+    let conversation = Conversation {
+        id,
+        created_at,
+        expires_at,
+        participants,
+    };
+    let mut messages = Vec::new();
+    let mut last_id = 0;
+    for m in c.messages.unwrap_or_default() {
+        let label = format!("message {}", m.id);
+        let record = message(m, &conversation).map_err(|e| format!("{label}: {e}"))?;
+        if record.message.id <= last_id {
+            return Err(format!("{label}: messages must be in increasing id order"));
+        }
+        if !message_ids.insert(record.message.id) {
+            return Err(format!("{label}: the id is used twice in the file"));
+        }
+        last_id = record.message.id;
+        messages.push(record);
+    }
+    Ok(ConversationRecord {
+        conversation,
+        messages,
+    })
+}
+
+fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord, String> {
+    if !(1..=MAX_IMPORTED_ID).contains(&m.id) {
+        return Err(format!("`id` must be 1 to {MAX_IMPORTED_ID} (2^53)"));
+    }
+    let from = Sender::parse(&m.from)
+        .map_err(|_| format!("`from` {:?} must be a session id or \"system\"", m.from))?;
+    let from_role = match from {
+        Sender::System => "system".to_owned(),
+        Sender::Side(side) => conversation
+            .participant(side)
+            .map(|p| p.role.clone())
+            .ok_or_else(|| format!("`from` names a missing side {side}"))?,
+    };
+    let action_type = ActionType::parse(&m.action_type).map_err(|e| e.to_string())?;
+    let limit = match from {
+        Sender::System => MAX_IMPORTED_SYSTEM_BYTES,
+        Sender::Side(_) => MAX_IMPORTED_AGENT_BYTES,
+    };
+    if m.content.is_empty() || m.content.len() > limit {
+        return Err(format!("`content` must be 1 to {limit} bytes"));
+    }
+    check_files(&m.files_involved).map_err(|e| e.to_string())?;
+    let created_at = time("created_at", &m.created_at)?;
+    let sides = |field: &str, names: &[String]| -> Result<Vec<Side>, String> {
+        let mut out: Vec<Side> = Vec::with_capacity(names.len());
+        for s in names {
+            let side = Side::parse(s)
+                .ok()
+                .filter(|side| conversation.participant(*side).is_some())
+                .ok_or_else(|| format!("`{field}` holds {s:?}, not a participant"))?;
+            if Sender::Side(side) == from {
+                return Err(format!("`{field}` holds its own sender {side}"));
+            }
+            if out.contains(&side) {
+                return Err(format!("`{field}` holds {side} twice"));
+            }
+            out.push(side);
+        }
+        Ok(out)
+    };
+    let unread_by = sides("unread_by", &m.unread_by)?;
+    let to = m.to.as_deref().map(|to| sides("to", to)).transpose()?;
+    Ok(MessageRecord {
+        message: Message {
+            id: m.id,
+            from,
+            from_role,
+            action_type,
+            content: m.content,
+            files_involved: m.files_involved,
+            created_at,
+            to,
+        },
+        unread_by,
+    })
+}
