@@ -21,8 +21,8 @@
 //! after its commit, so a record committed before a failed try is linked by
 //! the holder's next pass. Readers wait for it instead.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use tokio::sync::Notify;
 use tokio_postgres::{Client, Statement};
@@ -179,11 +179,13 @@ async fn link_some(client: &mut Client, key: &AuditKey) -> Result<bool, StoreErr
 
 /// A process's linker: a task started on the first commit that staged
 /// records, woken after each such commit (wake-ups that come while it works
-/// fold into one more round).
+/// fold into one more round). Started again if the runtime it ran on ended
+/// (a command's short-lived runtime, say) and a later commit runs on another.
 #[derive(Default)]
 pub struct Linker {
     wake: Arc<Notify>,
-    started: OnceLock<()>,
+    /// Whether a task is running (cleared by the task's guard when it ends).
+    running: Arc<AtomicBool>,
     /// Commits of this process that staged records, counted.
     staged: AtomicU64,
     /// The count of `staged` as it was when a pass that then linked
@@ -196,12 +198,19 @@ impl Linker {
     /// Called after a commit that staged records.
     pub fn staged(&self, owner: &Arc<Inner>) {
         self.staged.fetch_add(1, Ordering::AcqRel);
-        self.started.get_or_init(|| {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let wake = Arc::clone(&self.wake);
-                drop(runtime.spawn(run(Arc::downgrade(owner), wake)));
+        if !self.running.swap(true, Ordering::AcqRel) {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let task = run(
+                        Arc::downgrade(owner),
+                        Arc::clone(&self.wake),
+                        Running(Arc::clone(&self.running)),
+                    );
+                    drop(runtime.spawn(task));
+                }
+                Err(_) => self.running.store(false, Ordering::Release),
             }
-        });
+        }
         self.wake.notify_one();
     }
 
@@ -232,7 +241,17 @@ pub async fn link_pooled(inner: &Inner, wait: bool) -> Result<bool, StoreError> 
     Ok(more)
 }
 
-async fn run(owner: Weak<Inner>, wake: Arc<Notify>) {
+/// Held by the linker task: marks it ended however it ends (its runtime
+/// dropping it included).
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+async fn run(owner: Weak<Inner>, wake: Arc<Notify>, _running: Running) {
     loop {
         wake.notified().await;
         loop {
