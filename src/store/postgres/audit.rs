@@ -254,7 +254,7 @@ async fn resume_after_tampering(
 }
 
 /// The actor names this build writes, as the `'static` names drafts hold.
-pub fn static_actor(actor: &str) -> &'static str {
+fn static_actor(actor: &str) -> &'static str {
     match actor {
         "mcp" => "mcp",
         "cli" => "cli",
@@ -262,6 +262,24 @@ pub fn static_actor(actor: &str) -> &'static str {
         BRIDGE_ACTOR => BRIDGE_ACTOR,
         _ => "unknown",
     }
+}
+
+/// The draft in columns 2 to 10 of a row laid out as [`AUDIT_COLUMNS`]
+/// (the staged records' table shares that layout), with `outcome` already
+/// read from column 6 by the caller, who decides what an unknown one means.
+pub fn decode_draft(row: &Row, outcome: Outcome) -> Result<AuditDraft, StoreError> {
+    let actor: String = get(row, 2)?;
+    Ok(AuditDraft {
+        actor: static_actor(&actor),
+        action: get(row, 3)?,
+        conversation: get(row, 4)?,
+        side: get(row, 5)?,
+        outcome,
+        code: get(row, 7)?,
+        bytes: get(row, 8)?,
+        count: get(row, 9)?,
+        detail: get(row, 10)?,
+    })
 }
 
 /// Decodes a row of [`AUDIT_COLUMNS`].
@@ -274,22 +292,10 @@ pub fn decode_audit(row: &Row) -> Result<Result<AuditRecord, UnreadableRecord>, 
             reason: format!("unknown outcome {outcome:?}"),
         }));
     };
-    let actor: String = get(row, 2)?;
-    let draft = AuditDraft {
-        actor: static_actor(&actor),
-        action: get(row, 3)?,
-        conversation: get(row, 4)?,
-        side: get(row, 5)?,
-        outcome,
-        code: get(row, 7)?,
-        bytes: get(row, 8)?,
-        count: get(row, 9)?,
-        detail: get(row, 10)?,
-    };
     Ok(Ok(AuditRecord {
         seq,
         at: Timestamp::from_micros(get(row, 1)?),
-        draft,
+        draft: decode_draft(row, outcome)?,
         prev_hash: get(row, 11)?,
         hash: get(row, 12)?,
     }))

@@ -133,19 +133,10 @@ fn decode(row: &tokio_postgres::Row) -> Result<(Timestamp, AuditDraft), StoreErr
     // Only this build's writers stage rows; an outcome it cannot read is
     // kept visible as an error rather than dropped.
     let outcome = Outcome::parse(&outcome).unwrap_or(Outcome::Error);
-    let actor: String = get(row, 2)?;
-    let draft = AuditDraft {
-        actor: audit::static_actor(&actor),
-        action: get(row, 3)?,
-        conversation: get(row, 4)?,
-        side: get(row, 5)?,
-        outcome,
-        code: get(row, 7)?,
-        bytes: get(row, 8)?,
-        count: get(row, 9)?,
-        detail: get(row, 10)?,
-    };
-    Ok((Timestamp::from_micros(get(row, 1)?), draft))
+    Ok((
+        Timestamp::from_micros(get(row, 1)?),
+        audit::decode_draft(row, outcome)?,
+    ))
 }
 
 /// Links every record staged before the call, waiting for the lock.
