@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
+use serde::de::IgnoredAny;
 use tokio::sync::Notify;
 
 use crate::mcp::delivery::ReplySlot;
@@ -125,21 +126,40 @@ impl<S: Store> AckBody<S> {
 /// page, which the client did receive, would be delivered again once its
 /// lease lapsed. So the body ends itself right after the reply's frame.
 fn carries_reply(data: &[u8]) -> bool {
-    let json: Vec<u8> = if data.first() == Some(&b'{') {
-        data.to_vec()
-    } else {
-        let mut joined = Vec::new();
-        for line in data.split(|b| *b == b'\n') {
-            if let Some(value) = line.strip_prefix(b"data:") {
-                let value = value.strip_prefix(b" ").unwrap_or(value);
-                joined.extend_from_slice(value.strip_suffix(b"\r").unwrap_or(value));
-                joined.push(b'\n');
-            }
-        }
-        joined
+    /// Only whether the two members are there: nothing is built of the
+    /// (possibly large) page, which is scanned once.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        id: Option<IgnoredAny>,
+        result: Option<IgnoredAny>,
+    }
+    let is_reply = |json: &[u8]| {
+        serde_json::from_slice::<Probe>(json).is_ok_and(|p| p.id.is_some() && p.result.is_some())
     };
-    serde_json::from_slice::<serde_json::Value>(&json)
-        .is_ok_and(|m| m.get("id").is_some() && m.get("result").is_some())
+    if data.first() == Some(&b'{') {
+        return is_reply(data);
+    }
+    let mut lines = data
+        .split(|b| *b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"data:"))
+        .map(|value| {
+            let value = value.strip_prefix(b" ").unwrap_or(value);
+            value.strip_suffix(b"\r").unwrap_or(value)
+        });
+    let Some(first) = lines.next() else {
+        return false;
+    };
+    // rmcp writes a message as one `data:` line; several are joined as SSE says.
+    let mut rest = lines.peekable();
+    if rest.peek().is_none() {
+        return is_reply(first);
+    }
+    let mut joined = first.to_vec();
+    for line in rest {
+        joined.push(b'\n');
+        joined.extend_from_slice(line);
+    }
+    is_reply(&joined)
 }
 
 impl<S: Store> http_body::Body for AckBody<S> {
