@@ -22,11 +22,13 @@ const CHAIN_ACTION: &str = "audit_chain";
 
 pub const AUDIT_COLUMNS: &str = "seq, at, actor, action, conversation_id, side, outcome, code, bytes, count, detail, prev_hash, hash";
 
-/// Writers queue for the chain head on this transaction-scoped advisory
+/// Appenders queue for the chain head on this transaction-scoped advisory
 /// lock before they lock its row: a row lock that many wait for costs
 /// PostgreSQL far more (each waiter follows the row's update chain when it
 /// gets its turn) than a plain lock queue. The row lock stays, so code that
-/// takes only it remains correct.
+/// takes only it remains correct. Since writes stage their records, the
+/// appenders are linkers (one at a time), a process exiting with spooled
+/// records, and servers of older builds during a rolling upgrade.
 const HEAD_QUEUE: &str = "SELECT pg_advisory_xact_lock(hashtext('mcp_bridge.audit_head'))";
 
 async fn read_head(db: Db<'_>, lock: bool) -> Result<Option<ChainHead>, StoreError> {

@@ -11,10 +11,11 @@
 //!
 //! Who links: each server's linker task after its own commits; every reader
 //! of the trail (`audit`, `--verify`, cleanup's prune, the console) before it
-//! reads, so a reader never misses a record committed before it asked; and a
-//! process that exits with records of its own still staged. A staged record
-//! is not yet protected by the chain, for the milliseconds until a linker
-//! runs (or, if every server died at once, until the next write or reader).
+//! reads, so a reader never misses a record committed before it asked; a
+//! process that exits with records of its own still staged; and a process
+//! opening the database, for what a killed one left. A staged record is not
+//! yet protected by the chain, for the ~100 ms until a linker runs (or, if
+//! every process died at once, until the next one starts or writes).
 //!
 //! Linkers exclude each other with a transaction-scoped advisory lock. A
 //! server's linker only *tries* it: whoever holds it checks the stage again
