@@ -35,6 +35,7 @@ mod longpoll;
 mod mcp_stdio;
 mod pg_audit_link;
 mod pg_cluster;
+mod pg_flight;
 mod pg_http;
 mod pg_tls;
 mod props;

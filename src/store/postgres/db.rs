@@ -139,6 +139,29 @@ pub struct Write {
     epoch: Mutex<Option<i64>>,
     /// The store's tag in `NOTIFY` payloads (see `listen`).
     origin: Arc<str>,
+    /// Statements left for the commit's flight (see [`Write::defer`]).
+    deferred: Mutex<Vec<Deferred>>,
+}
+
+/// An owned statement parameter, kept until the commit's flight.
+pub type Owned = Box<dyn ToSql + Sync + Send>;
+
+/// A prepared statement and its parameters, sent with the commit.
+pub(super) struct Deferred {
+    stmt: Statement,
+    params: Vec<Owned>,
+}
+
+impl Deferred {
+    /// Runs it; sent when first polled.
+    pub(super) async fn exec(&self, db: Db<'_>) -> Result<u64, StoreError> {
+        let params: Vec<&(dyn ToSql + Sync)> = self
+            .params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        db.exec_prepared(&self.stmt, &params).await
+    }
 }
 
 impl Drop for Write {
@@ -190,14 +213,10 @@ impl Drop for Closing {
 }
 
 impl Write {
-    /// Begins a transaction on `client`.
-    pub(super) async fn begin(
-        client: Object,
-        sealer: Sealer,
-        origin: Arc<str>,
-    ) -> Result<Self, StoreError> {
-        client.batch_execute("BEGIN").await.map_err(pg_err)?;
-        Ok(Self {
+    /// A transaction on `client`, not begun yet: [`Write::begin`] or
+    /// [`Write::begin_with`] begins it.
+    pub(super) fn new(client: Object, sealer: Sealer, origin: Arc<str>) -> Self {
+        Self {
             client: Some(client),
             ended: AtomicBool::new(false),
             audit: Mutex::new(Vec::new()),
@@ -205,7 +224,35 @@ impl Write {
             sealer,
             epoch: Mutex::new(None),
             origin,
-        })
+            deferred: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Begins the transaction.
+    pub(super) async fn begin(&self) -> Result<(), StoreError> {
+        self.conn().batch_execute("BEGIN").await.map_err(pg_err)
+    }
+
+    /// Begins the transaction in the same flight as `first`'s statements,
+    /// which then need no round trip of their own; what `first` returns.
+    ///
+    /// `first` may only read and lock, never change anything: should `BEGIN`
+    /// fail, its statements have run outside any transaction (and only the
+    /// `BEGIN` error is returned). Its statements must be prepared before it
+    /// sends the first of them (see [`Db::prepare`]), since a statement that
+    /// waits for its preparation would go out after the ones polled later.
+    /// The server runs them one after another, each with a fresh snapshot,
+    /// exactly as if each had waited for the one before.
+    pub(super) async fn begin_with<'a, T, Fut>(
+        &'a self,
+        first: impl FnOnce(&'a Self) -> Fut,
+    ) -> Result<T, StoreError>
+    where
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let (begun, first) = tokio::join!(biased; self.begin(), first(self));
+        begun?;
+        first
     }
 
     fn conn(&self) -> &ClientWrapper {
@@ -331,6 +378,20 @@ impl Write {
 
     pub(super) fn take_wake(&self) -> Vec<String> {
         std::mem::take(&mut *lock(&self.wake))
+    }
+
+    /// Sends the prepared `stmt` in the commit's flight rather than now (see
+    /// [`super::PgStore::finish`]), so that it costs no round trip of its
+    /// own: for a write whose answer nothing in the transaction waits for.
+    /// Deferred statements run in the order they were deferred, after every
+    /// statement sent directly; a failure rolls the transaction back and is
+    /// the call's error.
+    pub fn defer(&self, stmt: Statement, params: Vec<Owned>) {
+        lock(&self.deferred).push(Deferred { stmt, params });
+    }
+
+    pub(super) fn take_deferred(&self) -> Vec<Deferred> {
+        std::mem::take(&mut *lock(&self.deferred))
     }
 }
 

@@ -1,53 +1,70 @@
 //! The SQL of reading an inbox on PostgreSQL: leasing a page under the
 //! inbox's lock, acknowledging it, and what is waiting.
 
-use super::db::{Db, get};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::db::{Db, Write, get};
 use super::keys::decoded;
 use super::ops::{MESSAGE_COLUMNS, decode_message};
 use crate::domain::{ConversationId, Side, Timestamp};
-use crate::store::sealed::Sealer;
 use crate::store::{Lease, Page, PageFill, PageLimit, Pending, Receipt, StoreError};
 
-/// Locks `recipient`'s inbox (its participant row) until commit, so two
-/// readers of one inbox take turns and never hand out the same message.
-pub async fn lock_inbox(db: Db<'_>, conversation: &str, recipient: Side) -> Result<(), StoreError> {
-    db.opt(
-        "SELECT 1 FROM participants WHERE conversation_id = $1 AND side = $2 FOR NO KEY UPDATE",
-        &[&conversation, &recipient.as_str()],
-    )
-    .await
-    .map(drop)
+/// An inbox read's first flight: locks `recipient`'s inbox (its participant
+/// row) until commit, so two readers of one inbox take turns and never hand
+/// out the same message, then reads the head of the inbox under that lock
+/// (the server runs the read once the lock is granted, with a fresh
+/// snapshot). It only reads and locks, so the transaction's `BEGIN` goes in
+/// the same flight ([`super::db::Write::begin_with`]).
+pub async fn open_inbox(
+    db: Db<'_>,
+    conversation: &ConversationId,
+    recipient: Side,
+    limit: PageLimit,
+) -> Result<Vec<Row>, StoreError> {
+    let lock = db
+        .prepare(
+            "SELECT 1 FROM participants WHERE conversation_id = $1 AND side = $2 FOR NO KEY UPDATE",
+        )
+        .await?;
+    let head = db
+        .prepare(&format!(
+            "SELECT {MESSAGE_COLUMNS}, d.lease_until
+             FROM pending_deliveries d
+             JOIN messages m ON m.id = d.message_id
+             LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
+             WHERE d.conversation_id = $1 AND d.recipient = $2
+             ORDER BY d.message_id
+             LIMIT $3"
+        ))
+        .await?;
+    let (conversation, recipient) = (conversation.as_str(), recipient.as_str());
+    let count = i64::from(limit.count) + 1;
+    let lock_params: [&(dyn ToSql + Sync); 2] = [&conversation, &recipient];
+    let head_params: [&(dyn ToSql + Sync); 3] = [&conversation, &recipient, &count];
+    let (locked, rows) = tokio::join!(
+        biased;
+        db.query_prepared(&lock, &lock_params),
+        db.query_prepared(&head, &head_params),
+    );
+    locked?;
+    rows
 }
 
-/// Takes the next page of `recipient`'s inbox at `now`; the caller holds the
-/// inbox lock ([`lock_inbox`]). Same rules as SQLite's `take_messages`.
+/// Takes the next page of `recipient`'s inbox at `now` out of `rows`, the
+/// head of the inbox read under its lock ([`open_inbox`]). Same rules as
+/// SQLite's `take_messages`. The lease (or, without one, the removal) is
+/// sent with the commit ([`Write::defer`]).
 pub async fn take_messages(
-    db: Db<'_>,
-    sealer: &Sealer,
+    w: &Write,
+    rows: Vec<Row>,
     conversation: &ConversationId,
     recipient: Side,
     limit: PageLimit,
     lease: Option<Lease>,
     now: Timestamp,
 ) -> Result<Page, StoreError> {
-    let rows = db
-        .query(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS}, d.lease_until
-                 FROM pending_deliveries d
-                 JOIN messages m ON m.id = d.message_id
-                 LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
-                 WHERE d.conversation_id = $1 AND d.recipient = $2
-                 ORDER BY d.message_id
-                 LIMIT $3"
-            ),
-            &[
-                &conversation.as_str(),
-                &recipient.as_str(),
-                &(i64::from(limit.count) + 1),
-            ],
-        )
-        .await?;
+    let (db, sealer) = (w.db(), w.sealer());
     let fill = decoded(db, sealer, |o| {
         let mut fill = PageFill::new(limit, now);
         for row in &rows {
@@ -63,30 +80,48 @@ pub async fn take_messages(
         return Ok(Page::default());
     };
     let (first, last) = (first.id, last.id);
+    // Nothing in the transaction reads the inbox again: the change goes out with the commit.
+    let (conversation_id, side) = (
+        conversation.as_str().to_owned(),
+        recipient.as_str().to_owned(),
+    );
     let receipt = match lease {
         None => {
-            db.exec(
-                "DELETE FROM pending_deliveries
-                 WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
-                &[&conversation.as_str(), &recipient.as_str(), &first, &last],
-            )
-            .await?;
+            let stmt = db
+                .prepare(
+                    "DELETE FROM pending_deliveries
+                     WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
+                )
+                .await?;
+            w.defer(
+                stmt,
+                vec![
+                    Box::new(conversation_id),
+                    Box::new(side),
+                    Box::new(first),
+                    Box::new(last),
+                ],
+            );
             None
         }
         Some(lease) => {
-            db.exec(
-                "UPDATE pending_deliveries SET lease_id = $5, lease_until = $6
-                 WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
-                &[
-                    &conversation.as_str(),
-                    &recipient.as_str(),
-                    &first,
-                    &last,
-                    &lease.id,
-                    &lease.until.as_micros(),
+            let stmt = db
+                .prepare(
+                    "UPDATE pending_deliveries SET lease_id = $5, lease_until = $6
+                     WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
+                )
+                .await?;
+            w.defer(
+                stmt,
+                vec![
+                    Box::new(conversation_id),
+                    Box::new(side),
+                    Box::new(first),
+                    Box::new(last),
+                    Box::new(lease.id),
+                    Box::new(lease.until.as_micros()),
                 ],
-            )
-            .await?;
+            );
             Some(Receipt {
                 conversation: conversation.clone(),
                 recipient,
@@ -103,20 +138,25 @@ pub async fn take_messages(
     })
 }
 
-/// Removes the rows of an acknowledged lease.
-pub async fn acknowledge(db: Db<'_>, receipt: &Receipt) -> Result<(), StoreError> {
-    db.exec(
-        "DELETE FROM pending_deliveries
-         WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4 AND lease_id = $5",
-        &[
-            &receipt.conversation.as_str(),
-            &receipt.recipient.as_str(),
-            &receipt.first,
-            &receipt.last,
-            &receipt.lease_id,
+/// Removes the rows of an acknowledged lease, with the commit ([`Write::defer`]).
+pub async fn acknowledge(w: &Write, receipt: &Receipt) -> Result<(), StoreError> {
+    let stmt = w
+        .db()
+        .prepare(
+            "DELETE FROM pending_deliveries
+             WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4 AND lease_id = $5",
+        )
+        .await?;
+    w.defer(
+        stmt,
+        vec![
+            Box::new(receipt.conversation.as_str().to_owned()),
+            Box::new(receipt.recipient.as_str().to_owned()),
+            Box::new(receipt.first),
+            Box::new(receipt.last),
+            Box::new(receipt.lease_id),
         ],
-    )
-    .await?;
+    );
     Ok(())
 }
 

@@ -28,6 +28,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use futures_util::future::try_join_all;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use migrate::SCHEMA_VERSION;
@@ -44,15 +45,23 @@ use crate::store::sqlite::Durability;
 
 /// Runs `$body` (an expression using the [`Write`] `$w`) in a write
 /// transaction and finishes it (see [`PgStore::finish`]).
+///
+/// With `first |$f| $first` the transaction begins in the same flight as
+/// `$first`'s statements (see [`Write::begin_with`]), and `$body` gets what
+/// it returned as `$got`.
 macro_rules! in_tx {
-    ($store:expr, |$w:ident| $body:expr) => {{
-        let $w = Write::begin(
+    ($store:expr, |$w:ident| $body:expr) => {{ in_tx!($store, first | _w | async { Ok(()) }, |$w, _begun| $body) }};
+    ($store:expr, first |$f:ident| $first:expr, |$w:ident, $got:pat_param| $body:expr) => {{
+        let $w = Write::new(
             $store.client().await?,
             $store.inner.sealer.clone(),
             ::std::sync::Arc::clone(&$store.inner.origin),
-        )
-        .await?;
-        let result = async { $body }.await;
+        );
+        let result = async {
+            let $got = $w.begin_with(|$f| $first).await?;
+            $body
+        }
+        .await;
         $store.finish($w, result).await
     }};
 }
@@ -260,23 +269,48 @@ impl PgStore {
         let mut records = self.inner.spool.take();
         let spooled = records.len();
         records.extend(w.take_audit());
-        let staging = async {
-            for payload in w.take_wake() {
-                w.db()
-                    .exec("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &payload])
-                    .await?;
+        // What is left goes out with the `COMMIT`, in one flight: the
+        // deferred statements, the wake-ups and the staged records.
+        let wakes = w.take_wake();
+        let prepared = async {
+            if !wakes.is_empty() {
+                let notify = w.db().prepare("SELECT pg_notify($1, $2)").await?;
+                for payload in wakes {
+                    w.defer(
+                        notify.clone(),
+                        vec![Box::new(listen::CHANNEL), Box::new(payload)],
+                    );
+                }
             }
-            if records.is_empty() {
-                return Ok(None);
+            match records.is_empty() {
+                true => Ok(None),
+                false => linker::prepare(w.db()).await.map(Some),
             }
-            linker::prepare(w.db()).await.map(Some)
         }
         .await;
-        let committed = match staging {
-            Ok(None) => w.commit().await,
-            Ok(Some(statement)) => {
-                w.commit_after(linker::stage(w.db(), &statement, &records))
-                    .await
+        let deferred = w.take_deferred();
+        let committed = match prepared {
+            Ok(None) if deferred.is_empty() => w.commit().await,
+            Ok(stage) => {
+                let db = w.db();
+                // Biased and short-circuiting: every poll goes in sending
+                // order, so the first statement to fail is the error, and a
+                // statement that fails before it is sent ends the flight at
+                // its first poll, before the `COMMIT` can go out.
+                let flight = async {
+                    tokio::try_join!(
+                        biased;
+                        try_join_all(deferred.iter().map(|d| d.exec(db))),
+                        async {
+                            match &stage {
+                                Some(stage) => linker::stage(db, stage, &records).await,
+                                None => Ok(()),
+                            }
+                        },
+                    )
+                    .map(drop)
+                };
+                w.commit_after(flight).await
             }
             Err(e) => Err(w.abandon(e).await),
         };

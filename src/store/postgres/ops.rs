@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use tokio_postgres::Row;
+use futures_util::future::try_join_all;
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 use super::db::{Db, Write, get};
 use super::keys::{Opener, decoded};
@@ -166,14 +169,61 @@ pub async fn lock_conversation(db: Db<'_>, id: &str) -> Result<(), StoreError> {
 /// Spends one call of the guard's quota, refusing when it has no room. The
 /// buckets are bumped first, which locks them, and counted after: a second
 /// server spending the same quota waits for this one's commit and then
-/// counts it. A refusal rolls the whole transaction back.
+/// counts it. A refusal rolls the whole transaction back. The bumps, the
+/// prunes and the count go out in one flight: the server runs them in
+/// order, so the count sees the bumps.
 pub async fn spend_quota(db: Db<'_>, guard: &Guard) -> Result<(), StoreError> {
     let (Some(quota), Some((conversation, side))) = (&guard.quota, &guard.session) else {
         return Ok(());
     };
     let key = (conversation.as_str(), side.as_str());
-    bump_quota(db, key, quota, guard.at).await?;
-    check_quota(db, key, quota, guard.at, true).await
+    let (bump, prune, read) = (
+        db.prepare(BUMP_BUCKET).await?,
+        db.prepare(PRUNE_BUCKETS).await?,
+        db.prepare(READ_BUCKETS).await?,
+    );
+    let windows = metered_windows(quota, guard.at);
+    type Params<'p> = [&'p (dyn ToSql + Sync); 5];
+    let params: Vec<(Params<'_>, Params<'_>)> = windows
+        .iter()
+        .map(|(name, bucket, oldest)| {
+            let bump: Params<'_> = [&key.0, &key.1, &quota.class, name, bucket];
+            let prune: Params<'_> = [&key.0, &key.1, &quota.class, name, oldest];
+            (bump, prune)
+        })
+        .collect();
+    let changes = params.iter().flat_map(|(bumped, pruned)| {
+        [
+            db.exec_prepared(&bump, bumped),
+            db.exec_prepared(&prune, pruned),
+        ]
+    });
+    let read_params: [&(dyn ToSql + Sync); 3] = [&key.0, &key.1, &quota.class];
+    let (changed, rows) = tokio::join!(
+        biased;
+        try_join_all(changes),
+        db.query_prepared(&read, &read_params),
+    );
+    changed?;
+    decide_quota(&rows?, quota, guard.at, true)
+}
+
+const BUMP_BUCKET: &str = "INSERT INTO rate_buckets (conversation_id, side, class, \"window\", bucket, count) VALUES ($1, $2, $3, $4, $5, 1)
+     ON CONFLICT (conversation_id, side, class, \"window\", bucket) DO UPDATE SET count = rate_buckets.count + 1";
+
+const PRUNE_BUCKETS: &str = "DELETE FROM rate_buckets WHERE conversation_id = $1 AND side = $2 AND class = $3 AND \"window\" = $4 AND bucket < $5";
+
+const READ_BUCKETS: &str = "SELECT \"window\", bucket, count FROM rate_buckets
+     WHERE conversation_id = $1 AND side = $2 AND class = $3";
+
+/// Each window `quota` limits: its name, its bucket at `at`, and its oldest
+/// bucket still counted at `at`.
+fn metered_windows(quota: &Quota, at: Timestamp) -> Vec<(&'static str, i64, i64)> {
+    Window::ALL
+        .into_iter()
+        .filter(|w| quota.limits.of(*w).is_some())
+        .map(|w| (w.as_str(), w.bucket_of(at), w.oldest_bucket(at)))
+        .collect()
 }
 
 /// Refuses when `quota` under `key` has no room at `at`; `own` says whether
@@ -186,14 +236,15 @@ pub async fn check_quota(
     own: bool,
 ) -> Result<(), StoreError> {
     let rows = db
-        .query(
-            "SELECT \"window\", bucket, count FROM rate_buckets
-             WHERE conversation_id = $1 AND side = $2 AND class = $3",
-            &[&key.0, &key.1, &quota.class],
-        )
+        .query(READ_BUCKETS, &[&key.0, &key.1, &quota.class])
         .await?;
+    decide_quota(&rows, quota, at, own)
+}
+
+/// The decision on `quota` at `at` from its buckets' `rows` (see [`check_quota`]).
+fn decide_quota(rows: &[Row], quota: &Quota, at: Timestamp, own: bool) -> Result<(), StoreError> {
     let mut by_window: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    for row in &rows {
+    for row in rows {
         by_window
             .entry(get(row, 0)?)
             .or_default()
@@ -226,20 +277,12 @@ pub async fn bump_quota(
     quota: &Quota,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    for window in Window::ALL {
-        if quota.limits.of(window).is_none() {
-            continue;
-        }
-        let name = window.as_str();
+    for (name, bucket, oldest) in metered_windows(quota, at) {
+        db.exec(BUMP_BUCKET, &[&key.0, &key.1, &quota.class, &name, &bucket])
+            .await?;
         db.exec(
-            "INSERT INTO rate_buckets (conversation_id, side, class, \"window\", bucket, count) VALUES ($1, $2, $3, $4, $5, 1)
-             ON CONFLICT (conversation_id, side, class, \"window\", bucket) DO UPDATE SET count = rate_buckets.count + 1",
-            &[&key.0, &key.1, &quota.class, &name, &window.bucket_of(at)],
-        )
-        .await?;
-        db.exec(
-            "DELETE FROM rate_buckets WHERE conversation_id = $1 AND side = $2 AND class = $3 AND \"window\" = $4 AND bucket < $5",
-            &[&key.0, &key.1, &quota.class, &name, &window.oldest_bucket(at)],
+            PRUNE_BUCKETS,
+            &[&key.0, &key.1, &quota.class, &name, &oldest],
         )
         .await?;
     }
@@ -304,29 +347,69 @@ pub async fn check_recent_conversations(
     Ok(())
 }
 
-/// Refuses when a recipient of `message` already has `limit` unread messages.
-/// Runs under the conversation's lock, so concurrent sends count each other.
-pub async fn check_pending(db: Db<'_>, message: &NewMessage, limit: u32) -> Result<(), StoreError> {
-    for side in &message.deliver_to {
-        let row = db
-            .one(
-                "SELECT count(*) FROM (SELECT 1 FROM pending_deliveries WHERE conversation_id = $1 AND recipient = $2 LIMIT $3) t",
-                &[&message.conversation.as_str(), &side.as_str(), &i64::from(limit)],
-            )
-            .await?;
-        if get::<i64>(&row, 0)? >= i64::from(limit) {
-            return Err(StoreError::LimitReached {
-                what: "unread messages waiting for the recipient",
-                limit,
-            });
-        }
+/// Whether a recipient among `$2` already has `$3` unread messages: one
+/// statement however many recipients a message has.
+const ANY_INBOX_FULL: &str = "SELECT EXISTS (
+     SELECT 1 FROM unnest($2::text[]) r(side)
+     WHERE (SELECT count(*) FROM (
+         SELECT 1 FROM pending_deliveries d
+         WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3)";
+
+/// A send's first flight, in the order the server runs it: the
+/// conversation's lock with the sender check ([`lock_for_send`]), then,
+/// with `max_pending`, the refusal when a recipient already has that many
+/// unread messages (under the lock, so concurrent sends count each other),
+/// then the message id with the data-key epoch ([`Write::next_message_id`],
+/// drawn under the lock so ids follow commit order). It only reads and
+/// locks, so the transaction's `BEGIN` goes in the same flight
+/// ([`Write::begin_with`]); errors are taken in that order.
+pub async fn open_send(
+    w: &Write,
+    message: &NewMessage,
+    max_pending: Option<u32>,
+) -> Result<i64, StoreError> {
+    let lock = w.db().prepare(LOCK_FOR_SEND).await?;
+    let full = match max_pending {
+        Some(limit) => Some((w.db().prepare(ANY_INBOX_FULL).await?, limit)),
+        None => None,
+    };
+    let recipients: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
+    let (locked, full, id) = tokio::join!(
+        biased;
+        lock_for_send_with(w.db(), &lock, message),
+        async {
+            let Some((stmt, limit)) = &full else {
+                return Ok(false);
+            };
+            let rows = w
+                .db()
+                .query_prepared(
+                    stmt,
+                    &[
+                        &message.conversation.as_str(),
+                        &recipients,
+                        &i64::from(*limit),
+                    ],
+                )
+                .await?;
+            rows.first().map_or(Ok(false), |row| get::<bool>(row, 0))
+        },
+        w.next_message_id(),
+    );
+    locked?;
+    if full? {
+        return Err(StoreError::LimitReached {
+            what: "unread messages waiting for the recipient",
+            limit: max_pending.unwrap_or_default(),
+        });
     }
-    Ok(())
+    id
 }
 
 /// Inserts message `id` and one pending delivery per recipient that is still
 /// an active participant, and wakes their long-polls at commit, in one
-/// statement, after sealing the texts for it. The id is bound into the sealed
+/// statement sent with the commit ([`Write::defer`]), after sealing the
+/// texts for it. The id is bound into the sealed
 /// values, so the caller draws it first ([`Write::next_message_id`]), under
 /// the conversation's lock ([`lock_for_send`]) so ids follow commit order.
 pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<i64, StoreError> {
@@ -343,11 +426,15 @@ pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<
         w.seal(Slot::new(Column::MessageFiles, &key), &files)
             .await?
     };
-    let sides: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
+    let sides: Vec<String> = message
+        .deliver_to
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
     let wake = w.payload(&message.conversation, &message.deliver_to);
-    let row = w
+    let stmt = w
         .db()
-        .one(
+        .prepare(
             "WITH m AS (
                  INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
                  VALUES ($11, $1, $2, $3, $4, $5, $6, $7) RETURNING id
@@ -357,22 +444,26 @@ pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<
                  WHERE p.conversation_id = $1 AND p.side = ANY($8) AND p.side <> $2 AND p.removed_at IS NULL
              ), n AS (SELECT pg_notify($9, $10))
              SELECT m.id FROM m, n",
-            &[
-                &conversation,
-                &message.from.as_str(),
-                &message.action_type.as_str(),
-                &content.as_bytes(),
-                &files,
-                &message.created_at.as_micros(),
-                &encode_sides(&message.to),
-                &sides,
-                &super::listen::CHANNEL,
-                &wake,
-                &id,
-            ],
         )
         .await?;
-    get(&row, 0)
+    // Nothing in the transaction reads the message back: it goes out with the commit.
+    w.defer(
+        stmt,
+        vec![
+            Box::new(conversation.to_owned()),
+            Box::new(message.from.as_str().to_owned()),
+            Box::new(message.action_type.as_str().to_owned()),
+            Box::new(content.into_bytes()),
+            Box::new(files),
+            Box::new(message.created_at.as_micros()),
+            Box::new(encode_sides(&message.to)),
+            Box::new(sides),
+            Box::new(super::listen::CHANNEL),
+            Box::new(wake),
+            Box::new(id),
+        ],
+    );
+    Ok(id)
 }
 
 /// Locks the conversation for a send ([`lock_conversation`]) and checks, in
@@ -380,21 +471,29 @@ pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<
 /// [`StoreError::NotFound`] when the conversation is gone or the sender was
 /// removed (its token stopped working before this commit).
 pub async fn lock_for_send(db: Db<'_>, message: &NewMessage) -> Result<(), StoreError> {
-    let row = db
-        .one(
-            "SELECT $2::text IS NULL OR EXISTS (
-                 SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
-             FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c",
-            &[
-                &message.conversation.as_str(),
-                &match message.from {
-                    Sender::Side(side) => Some(side.as_str()),
-                    Sender::System => None,
-                },
-            ],
-        )
+    let stmt = db.prepare(LOCK_FOR_SEND).await?;
+    lock_for_send_with(db, &stmt, message).await
+}
+
+const LOCK_FOR_SEND: &str = "SELECT $2::text IS NULL OR EXISTS (
+         SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
+     FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c";
+
+/// [`lock_for_send`] with its statement `stmt` prepared; sent when first polled.
+async fn lock_for_send_with(
+    db: Db<'_>,
+    stmt: &Statement,
+    message: &NewMessage,
+) -> Result<(), StoreError> {
+    let from = match message.from {
+        Sender::Side(side) => Some(side.as_str()),
+        Sender::System => None,
+    };
+    let rows = db
+        .query_prepared(stmt, &[&message.conversation.as_str(), &from])
         .await?;
-    if get::<bool>(&row, 0)? {
+    let row = rows.first().ok_or(StoreError::NotFound)?;
+    if get::<bool>(row, 0)? {
         Ok(())
     } else {
         Err(StoreError::NotFound)

@@ -42,26 +42,17 @@ impl Store for PgStore {
         max_pending: Option<u32>,
         guard: Guard,
     ) -> Result<i64, StoreError> {
-        let id = in_tx!(self, |w| {
-            ops::lock_for_send(w.db(), &message).await?;
-            // Under the conversation's lock, three independent steps share
-            // one round trip; their errors are taken in this order.
-            let (pending, quota, id) = tokio::join!(
-                async {
-                    match max_pending {
-                        Some(limit) => ops::check_pending(w.db(), &message, limit).await,
-                        None => Ok(()),
-                    }
-                },
-                ops::spend_quota(w.db(), &guard),
-                w.next_message_id(),
-            );
-            pending?;
-            quota?;
-            let id = ops::insert_message(&w, &message, id?).await?;
-            w.audit(guard.at, guard.audit);
-            Ok(id)
-        })?;
+        let id = in_tx!(
+            self,
+            first | w | ops::open_send(w, &message, max_pending),
+            |w, id| {
+                // The quota writes, so it waits for the transaction to have begun.
+                ops::spend_quota(w.db(), &guard).await?;
+                let id = ops::insert_message(&w, &message, id).await?;
+                w.audit(guard.at, guard.audit);
+                Ok(id)
+            }
+        )?;
         // Waiters in this process need no round trip through the server.
         self.inner
             .hub
@@ -79,32 +70,28 @@ impl Store for PgStore {
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
         let now = guard.at;
-        in_tx!(self, |w| {
-            inbox::lock_inbox(w.db(), conversation.as_str(), recipient).await?;
-            ops::spend_quota(w.db(), &guard).await?;
-            let page = inbox::take_messages(
-                w.db(),
-                w.sealer(),
-                &conversation,
-                recipient,
-                limit,
-                lease,
-                now,
-            )
-            .await?;
-            if page.messages.is_empty() && !final_attempt {
-                return Ok(None);
+        in_tx!(
+            self,
+            first | w | inbox::open_inbox(w.db(), &conversation, recipient, limit),
+            |w, rows| {
+                ops::spend_quota(w.db(), &guard).await?;
+                let page =
+                    inbox::take_messages(&w, rows, &conversation, recipient, limit, lease, now)
+                        .await?;
+                if page.messages.is_empty() && !final_attempt {
+                    return Ok(None);
+                }
+                let mut draft = guard.audit.clone();
+                draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
+                w.audit(guard.at, draft);
+                Ok(Some(page))
             }
-            let mut draft = guard.audit.clone();
-            draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
-            w.audit(guard.at, draft);
-            Ok(Some(page))
-        })
+        )
     }
 
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
         in_tx!(self, |w| {
-            inbox::acknowledge(w.db(), &receipt).await?;
+            inbox::acknowledge(&w, &receipt).await?;
             // A reader of the same inbox may be waiting behind this lease.
             w.wake(w.payload(&receipt.conversation, &[receipt.recipient]));
             Ok(())
