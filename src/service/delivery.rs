@@ -161,6 +161,7 @@ impl<S: Store> Bridge<S> {
                 .map(|(c, _)| (c.conversation.clone(), c.side)),
         );
         tokio::pin!(cancelled);
+        let mut first_look = true;
         loop {
             feed.mark_seen();
             let now = self.clock.now();
@@ -168,11 +169,22 @@ impl<S: Store> Bridge<S> {
             let mut ready = false;
             let mut wake_at = deadline;
             // A session removed while waiting stops the wait for it; the
-            // call fails only when no session is left.
+            // call fails only when no session is left. The first look needs
+            // no membership read: `authorize` has just made one.
             let mut kept = Vec::with_capacity(callers.len());
+            let mut looks = Vec::with_capacity(callers.len());
             for (c, caller) in callers {
-                if Box::pin(self.still_member(&c.conversation, c.side)).await {
+                // Both reads at once: over a network (PostgreSQL) they cost
+                // one round trip, not two.
+                let (member, status) = tokio::join!(
+                    async {
+                        first_look || Box::pin(self.still_member(&c.conversation, c.side)).await
+                    },
+                    Box::pin(self.store.pending(&c.conversation, c.side, now)),
+                );
+                if member {
                     kept.push((c, caller));
+                    looks.push(status);
                 } else {
                     let refusal =
                         Box::pin(self.refuse(session_draft(TOOL, c), ServiceError::AuthFailed))
@@ -182,13 +194,13 @@ impl<S: Store> Bridge<S> {
                     }
                 }
             }
+            first_look = false;
             callers = kept;
             if callers.is_empty() {
                 return Err(ServiceError::AuthFailed);
             }
             let mut statuses = Vec::with_capacity(callers.len());
-            for (c, _) in &callers {
-                let status = Box::pin(self.store.pending(&c.conversation, c.side, now)).await;
+            for ((c, _), status) in callers.iter().zip(looks) {
                 if let Ok(status) = &status {
                     statuses.push(*status);
                 }
