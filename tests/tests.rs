@@ -11,6 +11,8 @@ mod audit_e2e;
 mod audit_limits;
 mod auth;
 mod backup_export;
+mod cli_audit;
+mod cli_cleanup;
 mod cli_manage;
 mod cli_transfer;
 mod client_compat;
