@@ -3,15 +3,17 @@
 //! serve` processes over stdio, and read-only access to the shared database.
 
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorCode};
-use rmcp::service::{Peer, RoleClient, RunningService, ServiceError};
+use rmcp::service::{Peer, RoleClient, RunningService};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
+
+pub use crate::util_calls::*;
+pub use crate::util_state::*;
 
 /// How long any single wait for an event may take before the test fails.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -218,60 +220,6 @@ impl TestEnv {
     }
 }
 
-/// Runs `sql` (one integer result) on the database `db` names: an SQLite
-/// file (read-only) or a PostgreSQL URL.
-pub fn count_in(db: &Path, sql: &str) -> i64 {
-    let name = db.to_string_lossy();
-    if name.starts_with("postgres://") {
-        let out = crate::util_pg::sql(&name, sql);
-        return out
-            .parse()
-            .unwrap_or_else(|e| panic!("{sql}: {out:?}: {e}"));
-    }
-    open_read_only(db)
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-/// [`TestEnv::query`] on the database `db` names: an SQLite file (opened
-/// read-only) or a PostgreSQL URL.
-pub fn query_in(db: &Path, sql: &str) -> Vec<Vec<Option<String>>> {
-    let name = db.to_string_lossy();
-    if name.starts_with("postgres://") {
-        return crate::util_pg::rows(&name, sql);
-    }
-    let db = open_read_only(db);
-    let mut stmt = db.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let columns = stmt.column_count();
-    stmt.query_map([], |r| {
-        (0..columns)
-            .map(|i| {
-                use rusqlite::types::ValueRef;
-                Ok(match r.get_ref(i)? {
-                    ValueRef::Null => None,
-                    ValueRef::Integer(v) => Some(v.to_string()),
-                    ValueRef::Real(v) => Some(v.to_string()),
-                    ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
-                })
-            })
-            .collect()
-    })
-    .and_then(|rows| rows.collect())
-    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-/// Opens `path` read-only.
-pub fn open_read_only(path: &Path) -> rusqlite::Connection {
-    let flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = rusqlite::Connection::open_with_flags(path, flags)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    conn.busy_timeout(Duration::from_secs(10))
-        .expect("busy timeout");
-    conn
-}
-
 /// The MCP client type the tests use.
 pub type Client = RunningService<RoleClient, ()>;
 
@@ -377,146 +325,6 @@ impl std::ops::Deref for Server {
     type Target = Peer<RoleClient>;
     fn deref(&self) -> &Peer<RoleClient> {
         self.client.peer()
-    }
-}
-
-/// Calls `tool`, returning rmcp's answer as is (JSON-RPC errors included).
-pub async fn try_call(
-    peer: &Peer<RoleClient>,
-    tool: &str,
-    args: Value,
-) -> Result<CallToolResult, ServiceError> {
-    let Value::Object(map) = args else {
-        panic!("tool arguments must be a JSON object: {args}")
-    };
-    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(map);
-    tokio::time::timeout(Duration::from_secs(90), peer.call_tool(params))
-        .await
-        .expect("tool call timed out")
-}
-
-/// Calls `tool`; a JSON-RPC error fails the test.
-pub async fn call(peer: &Peer<RoleClient>, tool: &str, args: Value) -> CallToolResult {
-    match try_call(peer, tool, args).await {
-        Ok(result) => result,
-        Err(e) => panic!("{tool}: JSON-RPC error {e}"),
-    }
-}
-
-/// The structured result of a successful call; checks the text copy too.
-pub fn ok(result: &CallToolResult) -> Value {
-    assert_ne!(
-        result.is_error,
-        Some(true),
-        "expected success, got {result:?}"
-    );
-    structured(result)
-}
-
-/// The text blocks of a result.
-fn texts(result: &CallToolResult) -> Vec<&str> {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text())
-        .map(|t| t.text.as_str())
-        .collect()
-}
-
-/// The `{code, message, …}` a refused call carries under `_meta`.
-fn error_meta(result: &CallToolResult) -> Option<&Value> {
-    result
-        .meta
-        .as_ref()
-        .and_then(|m| m.0.get("mcp-bridge/error"))
-}
-
-/// The structured content of a result, checked against its text copy.
-pub fn structured(result: &CallToolResult) -> Value {
-    let body = result
-        .structured_content
-        .clone()
-        .unwrap_or_else(|| panic!("no structuredContent in {result:?}"));
-    assert!(
-        body.is_object(),
-        "structuredContent is not an object: {body}"
-    );
-    let texts = texts(result);
-    assert_eq!(texts.len(), 1, "expected one text copy in {result:?}");
-    let copy: Value = serde_json::from_str(texts[0])
-        .unwrap_or_else(|e| panic!("text copy is not JSON ({e}): {}", texts[0]));
-    assert_eq!(copy, body, "the text copy differs from structuredContent");
-    body
-}
-
-/// The error of a refused call as `{code, message, …}` (from `_meta`),
-/// checking `isError`, the code, that no `structuredContent` is sent (it
-/// would break clients that validate it against the output schema) and that
-/// the one text block reads `<code>: <message>`.
-pub fn tool_error(result: &CallToolResult, code: &str) -> Value {
-    assert_eq!(
-        result.is_error,
-        Some(true),
-        "expected a tool error {code}, got {result:?}"
-    );
-    assert!(
-        result.structured_content.is_none(),
-        "a tool error must not carry structuredContent: {result:?}"
-    );
-    let body = error_meta(result)
-        .cloned()
-        .unwrap_or_else(|| panic!("no _meta error in {result:?}"));
-    assert_eq!(body["code"], code, "wrong error code in {body}");
-    let message = body["message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty(), "no message in {body}");
-    let texts = texts(result);
-    assert_eq!(
-        texts,
-        [format!("{code}: {message}").as_str()],
-        "the error text must name the code and the advice"
-    );
-    body
-}
-
-/// A result's body whatever its outcome: the structured content of a success,
-/// or the `{code, message, …}` of a refused call (see [`tool_error`]).
-pub fn body(result: &CallToolResult) -> Value {
-    if result.is_error == Some(true) {
-        let code = error_meta(result)
-            .and_then(|e| e["code"].as_str())
-            .unwrap_or_else(|| panic!("no error code in {result:?}"))
-            .to_owned();
-        tool_error(result, &code)
-    } else {
-        structured(result)
-    }
-}
-
-/// The error code of a refused call as raw JSON (a `CallToolResult` object
-/// read off the wire), if it is one: its `_meta` names the code and its text
-/// starts with it.
-pub fn raw_error_code(result: &Value) -> Option<&str> {
-    if result["isError"] != true || result.get("structuredContent").is_some() {
-        return None;
-    }
-    let code = result["_meta"]["mcp-bridge/error"]["code"].as_str()?;
-    let text = result["content"][0]["text"].as_str()?;
-    text.starts_with(&format!("{code}: ")).then_some(code)
-}
-
-/// Asserts that `answer` is a JSON-RPC `invalid params` error and returns its message.
-pub fn invalid_params(answer: Result<CallToolResult, ServiceError>, what: &str) -> String {
-    match answer {
-        Err(ServiceError::McpError(e)) => {
-            assert_eq!(
-                e.code,
-                ErrorCode::INVALID_PARAMS,
-                "{what}: wrong JSON-RPC code in {e:?}"
-            );
-            e.message.into_owned()
-        }
-        Err(e) => panic!("{what}: expected a JSON-RPC invalid-params error, got {e}"),
-        Ok(r) => panic!("{what}: expected a JSON-RPC invalid-params error, got a result {r:?}"),
     }
 }
 
@@ -646,111 +454,6 @@ pub fn random_from(alphabet: &str, n: usize) -> String {
 
 /// Upper- and lower-case letters and digits.
 pub const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// Counts the rows of `table` (a fixed table name from the schema).
-pub fn rows(env: &TestEnv, table: &str) -> i64 {
-    env.count(&format!("SELECT count(*) FROM {table}"))
-}
-
-/// A snapshot of everything a refused call must leave unchanged.
-#[derive(Debug, PartialEq, Eq)]
-pub struct StoreState {
-    conversations: i64,
-    messages: i64,
-    pending: i64,
-    /// Each participant's heartbeat: conversation, side, status, note, time.
-    statuses: Vec<Vec<Option<String>>>,
-}
-
-/// Reads the state a refused call must not change (everything but the audit log and quotas).
-pub fn store_state(env: &TestEnv) -> StoreState {
-    StoreState {
-        conversations: rows(env, "conversations"),
-        messages: rows(env, "messages"),
-        pending: rows(env, "pending_deliveries"),
-        statuses: env.query(
-            "SELECT conversation_id, side, status, note, status_at FROM participants ORDER BY 1, 2",
-        ),
-    }
-}
-
-/// Asserts that `v` is one of the tests' own ids or names ([A-Za-z0-9_ -]),
-/// so it can be inlined into SQL that runs on both stores.
-pub fn plain(v: &str) -> &str {
-    assert!(
-        v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' ')),
-        "unexpected characters in {v:?}"
-    );
-    v
-}
-
-/// How many long-polls (`check_messages` calls that spent quota) `side` of
-/// `conv` started in the current minute, from the rate-limit counters.
-pub fn polls_started(env: &TestEnv, conv: &Conv, side: &str) -> i64 {
-    // `window` is a reserved word in PostgreSQL: quoted, it reads on both.
-    env.count(&format!(
-        "SELECT coalesce(sum(count), 0) FROM rate_buckets
-         WHERE conversation_id = '{}' AND side = '{}' AND class = 'check_messages'
-           AND \"window\" = 'minute'",
-        plain(&conv.id),
-        plain(side)
-    ))
-}
-
-/// Runs `mcp-bridge audit --verify --json` and fails with `context` unless the
-/// chain is intact; returns the report.
-pub fn assert_audit_intact(env: &TestEnv, context: &str) -> Value {
-    let verify = env
-        .bridge()
-        .args(["audit", "--verify", "--json", "--db"])
-        .arg(&env.db)
-        .output()
-        .expect("run audit --verify");
-    let report: Value = serde_json::from_slice(&verify.stdout).expect("audit --verify --json");
-    assert!(
-        verify.status.success() && report["intact"] == true,
-        "{context}: {report}"
-    );
-    report
-}
-
-/// How many refused calls with `code` the audit trail holds for `conv`:
-/// one per plain record, plus the count of each summary of folded repeats
-/// (`detail` starting with `repeated=`). Read after the servers have exited,
-/// since the last summaries are appended then.
-pub fn refused_calls(env: &TestEnv, conv: Option<&str>, code: &str) -> i64 {
-    // Ids and codes are the tests' own ([a-z0-9_] only), so they are inlined
-    // and the same query runs on SQLite and on PostgreSQL.
-    let safe = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    assert!(safe(code) && conv.is_none_or(safe), "unexpected characters");
-    let conv_filter = conv.map_or(String::new(), |c| format!(" AND conversation_id = '{c}'"));
-    env.count(&format!(
-        "SELECT coalesce(sum(CASE WHEN detail LIKE 'repeated=%' THEN count ELSE 1 END), 0)
-         FROM audit_log WHERE code = '{code}'{conv_filter} AND seq < 9223372036854775807"
-    ))
-}
-
-/// Gives a database file made by a test (and its `-wal`/`-shm`, if any) the
-/// private mode the bridge insists on: rusqlite creates them with the umask.
-pub fn make_private(db: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut path = db.as_os_str().to_owned();
-        path.push(suffix);
-        if std::path::Path::new(&path).exists() {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .expect("chmod 600");
-        }
-    }
-}
-
-/// The schema version a current server migrates to: one per SQLite migration file.
-pub fn migrations() -> i64 {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-    let files = std::fs::read_dir(dir).expect("migrations directory");
-    i64::try_from(files.count()).expect("few migrations")
-}
 
 /// Reads `side`'s whole inbox of `conv` through `peer`, page after page.
 pub async fn drain_all(peer: &Peer<RoleClient>, conv: &Conv, side: &str) -> Vec<String> {
