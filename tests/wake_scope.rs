@@ -1,14 +1,15 @@
 //! Wake-ups reach only the long-polls they concern, on both stores: a message
 //! stored by this server wakes the waiters of its recipients' inboxes and no
 //! other waiter of the process; one stored by another server wakes them too
-//! (on PostgreSQL, still only them). Over HTTP a process holds thousands of
+//! (on PostgreSQL, still only them), and so does another server's
+//! acknowledgement of a leased page. Over HTTP a process holds thousands of
 //! waiting calls, and every needless wake-up costs each one a store query.
 
 use std::time::Duration;
 
 use mcp_bridge::app::App;
 use mcp_bridge::domain::Side;
-use mcp_bridge::service::Created;
+use mcp_bridge::service::{CheckMessages, Created};
 use mcp_bridge::store::{ChangeFeed, Store};
 
 use crate::store_contract::{Db, NO_LIMITS, Target, contract, creds, text};
@@ -115,4 +116,28 @@ async fn wake_scope(db: Db) {
         )
         .await;
     }
+    // Another server's acknowledgement of a page wakes the inbox's waiters
+    // too: a reader may be waiting behind the lease it ends.
+    let page = two
+        .bridge
+        .check_messages(
+            &[creds(first, Side::B)],
+            CheckMessages {
+                wait: Duration::ZERO,
+                limit: 1,
+                leased: true,
+            },
+            std::future::pending(),
+        )
+        .await
+        .expect("check");
+    assert_eq!(page.receipts.len(), 1, "a leased page: {page:?}");
+    settle(&mut [&mut recipient]).await;
+    for receipt in page.receipts {
+        two.bridge.acknowledge(receipt).await;
+    }
+    assert!(
+        woken(&mut recipient, EVENT_TIMEOUT).await,
+        "another server's acknowledgement did not wake the inbox's waiter"
+    );
 }

@@ -138,26 +138,27 @@ pub async fn take_messages(
     })
 }
 
-/// Removes the rows of an acknowledged lease, with the commit ([`Write::defer`]).
-pub async fn acknowledge(w: &Write, receipt: &Receipt) -> Result<(), StoreError> {
-    let stmt = w
-        .db()
-        .prepare(
-            "DELETE FROM pending_deliveries
-             WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4 AND lease_id = $5",
-        )
-        .await?;
-    w.defer(
-        stmt,
-        vec![
-            Box::new(receipt.conversation.as_str().to_owned()),
-            Box::new(receipt.recipient.as_str().to_owned()),
-            Box::new(receipt.first),
-            Box::new(receipt.last),
-            Box::new(receipt.lease_id),
+/// Removes the rows of an acknowledged lease and wakes the inbox's waiters
+/// on every server (`payload`, see `listen`), in one statement.
+pub async fn acknowledge(db: Db<'_>, receipt: &Receipt, payload: &str) -> Result<(), StoreError> {
+    db.exec(
+        "WITH gone AS (
+             DELETE FROM pending_deliveries
+             WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4 AND lease_id = $5
+             RETURNING 1)
+         SELECT pg_notify($6, $7)",
+        &[
+            &receipt.conversation.as_str(),
+            &receipt.recipient.as_str(),
+            &receipt.first,
+            &receipt.last,
+            &receipt.lease_id,
+            &super::listen::CHANNEL,
+            &payload,
         ],
-    );
-    Ok(())
+    )
+    .await
+    .map(drop)
 }
 
 /// What `recipient` has queued at `now`: its oldest row decides.

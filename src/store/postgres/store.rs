@@ -90,12 +90,15 @@ impl Store for PgStore {
     }
 
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
-        in_tx!(self, |w| {
-            inbox::acknowledge(&w, &receipt).await?;
-            // A reader of the same inbox may be waiting behind this lease.
-            w.wake(w.payload(&receipt.conversation, &[receipt.recipient]));
-            Ok(())
-        })?;
+        // One statement, so its own transaction: one round trip. A reader
+        // of the same inbox may be waiting behind this lease: it wakes it.
+        let payload = super::listen::payload(
+            &receipt.conversation,
+            &[receipt.recipient],
+            &self.inner.origin,
+        );
+        let client = self.client().await?;
+        inbox::acknowledge(Db::Client(&client), &receipt, &payload).await?;
         self.inner
             .hub
             .notify_inboxes(&receipt.conversation, &[receipt.recipient]);
