@@ -4,7 +4,7 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::db::{Db, Write, get};
+use super::db::{Db, Owned, Write, get};
 use super::keys::decoded;
 use super::ops::{MESSAGE_COLUMNS, decode_message};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -80,57 +80,35 @@ pub async fn take_messages(
         return Ok(Page::default());
     };
     let (first, last) = (first.id, last.id);
-    // Nothing in the transaction reads the inbox again: the change goes out with the commit.
-    let (conversation_id, side) = (
-        conversation.as_str().to_owned(),
-        recipient.as_str().to_owned(),
-    );
-    let receipt = match lease {
+    // Nothing in the transaction reads the inbox again: the change goes out
+    // with the commit. Without a lease (a transport that cannot report
+    // writes) the page leaves the inbox at once.
+    let mut params: Vec<Owned> = vec![
+        Box::new(conversation.as_str().to_owned()),
+        Box::new(recipient.as_str().to_owned()),
+        Box::new(first),
+        Box::new(last),
+    ];
+    let sql = match &lease {
         None => {
-            let stmt = db
-                .prepare(
-                    "DELETE FROM pending_deliveries
-                     WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
-                )
-                .await?;
-            w.defer(
-                stmt,
-                vec![
-                    Box::new(conversation_id),
-                    Box::new(side),
-                    Box::new(first),
-                    Box::new(last),
-                ],
-            );
-            None
+            "DELETE FROM pending_deliveries
+             WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4"
         }
         Some(lease) => {
-            let stmt = db
-                .prepare(
-                    "UPDATE pending_deliveries SET lease_id = $5, lease_until = $6
-                     WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4",
-                )
-                .await?;
-            w.defer(
-                stmt,
-                vec![
-                    Box::new(conversation_id),
-                    Box::new(side),
-                    Box::new(first),
-                    Box::new(last),
-                    Box::new(lease.id),
-                    Box::new(lease.until.as_micros()),
-                ],
-            );
-            Some(Receipt {
-                conversation: conversation.clone(),
-                recipient,
-                lease_id: lease.id,
-                first,
-                last,
-            })
+            params.push(Box::new(lease.id));
+            params.push(Box::new(lease.until.as_micros()));
+            "UPDATE pending_deliveries SET lease_id = $5, lease_until = $6
+             WHERE conversation_id = $1 AND recipient = $2 AND message_id BETWEEN $3 AND $4"
         }
     };
+    w.defer(db.prepare(sql).await?, params);
+    let receipt = lease.map(|lease| Receipt {
+        conversation: conversation.clone(),
+        recipient,
+        lease_id: lease.id,
+        first,
+        last,
+    });
     Ok(Page {
         messages,
         more,
