@@ -141,6 +141,31 @@ pub fn decide(
     worst.map_or(Ok(()), Err)
 }
 
+/// [`decide`] over every stored bucket of one quota, as `(window, bucket,
+/// count)` rows in any order; buckets older than their window are left out.
+/// With `own`, the call being decided is already counted in its current
+/// bucket and is not held against itself.
+///
+/// # Errors
+/// The [`Refusal`] when some window is full.
+pub fn decide_stored(
+    limits: &Limits,
+    at: Timestamp,
+    stored: &[(String, i64, i64)],
+    own: bool,
+) -> Result<(), Refusal> {
+    decide(limits, at, |window| {
+        let (current, oldest) = (window.bucket_of(at), window.oldest_bucket(at));
+        let mut buckets: Vec<(i64, i64)> = stored
+            .iter()
+            .filter(|(w, bucket, _)| w == window.as_str() && *bucket >= oldest)
+            .map(|&(_, bucket, n)| (bucket, if own && bucket == current { n - 1 } else { n }))
+            .collect();
+        buckets.sort_unstable();
+        buckets
+    })
+}
+
 /// Seconds until enough old buckets have left the window for one more call.
 fn retry_after(
     window: Window,
@@ -287,6 +312,26 @@ mod tests {
         // Old buckets are dropped, so memory stays bounded.
         w.spend(&limits, at(1_000 + 3_700)).unwrap();
         assert!(w.buckets.iter().all(|b| b.len() <= 2), "{:?}", w.buckets);
+    }
+
+    #[test]
+    fn stored_buckets_count_only_their_window_and_inside_it() {
+        let now = at(100_000);
+        let minute = Window::Minute.bucket_of(now);
+        let row = |w: Window, bucket: i64, n: i64| (w.as_str().to_owned(), bucket, n);
+        // Nine calls this minute, and more in an expired bucket and in
+        // another window's rows: room for one.
+        let stored = [
+            row(Window::Minute, minute, 9),
+            row(Window::Minute, Window::Minute.oldest_bucket(now) - 1, 50),
+            row(Window::Hour, Window::Hour.bucket_of(now), 9),
+        ];
+        assert!(decide_stored(&SEND, now, &stored, false).is_ok());
+        // The tenth, counted already: still allowed, not held against itself.
+        let counted = [row(Window::Minute, minute, 10)];
+        assert!(decide_stored(&SEND, now, &counted, true).is_ok());
+        let r = decide_stored(&SEND, now, &counted, false).unwrap_err();
+        assert_eq!((r.window, r.limit), (Window::Minute, 10));
     }
 
     #[test]

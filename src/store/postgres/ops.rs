@@ -2,10 +2,7 @@
 //! [`Write`] opened by the caller; the locks they take are what keep the
 //! store's promises with many writers on many hosts (see the schema's notes).
 
-use std::collections::HashMap;
-
 use futures_util::future::try_join_all;
-
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
@@ -243,31 +240,11 @@ pub async fn check_quota(
 
 /// The decision on `quota` at `at` from its buckets' `rows` (see [`check_quota`]).
 fn decide_quota(rows: &[Row], quota: &Quota, at: Timestamp, own: bool) -> Result<(), StoreError> {
-    let mut by_window: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    for row in rows {
-        by_window
-            .entry(get(row, 0)?)
-            .or_default()
-            .push((get(row, 1)?, get(row, 2)?));
-    }
-    let decision = ratelimit::decide(&quota.limits, at, |window| {
-        let current = window.bucket_of(at);
-        let oldest = window.oldest_bucket(at);
-        let mut buckets: Vec<(i64, i64)> = by_window
-            .get(window.as_str())
-            .map(|b| b.iter().copied().filter(|(b, _)| *b >= oldest).collect())
-            .unwrap_or_default();
-        buckets.sort_unstable();
-        if own {
-            for (b, n) in &mut buckets {
-                if *b == current {
-                    *n -= 1;
-                }
-            }
-        }
-        buckets
-    });
-    decision.map_err(StoreError::QuotaExceeded)
+    let stored = rows
+        .iter()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    ratelimit::decide_stored(&quota.limits, at, &stored, own).map_err(StoreError::QuotaExceeded)
 }
 
 /// Counts one call of `quota` under `key` at `at` and prunes old buckets.

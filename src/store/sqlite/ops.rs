@@ -69,42 +69,26 @@ pub fn check_quota(
     quota: &Quota,
     guard: &Guard,
 ) -> Result<(), StoreError> {
-    let mut select = tx
+    // Every window's buckets in one statement.
+    let stored = tx
         .prepare_cached(
-            "SELECT bucket, count FROM rate_buckets
-             WHERE conversation_id = ?1 AND side = ?2 AND class = ?3 AND window = ?4 AND bucket >= ?5
-             ORDER BY bucket",
+            "SELECT window, bucket, count FROM rate_buckets
+             WHERE conversation_id = ?1 AND side = ?2 AND class = ?3",
         )
-        .map_err(sql_err)?;
-    let mut failure = None;
-    let decision = ratelimit::decide(&quota.limits, guard.at, |window| {
-        let rows = select
-            .query_map(
-                params![
-                    key.0,
-                    key.1,
-                    quota.class,
-                    window.as_str(),
-                    window.oldest_bucket(guard.at)
-                ],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
-        rows.unwrap_or_else(|e| {
-            failure = Some(e);
-            Vec::new()
+        .and_then(|mut select| {
+            select
+                .query_map(params![key.0, key.1, quota.class], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()
         })
-    });
-    if let Some(e) = failure {
-        return Err(sql_err(e));
-    }
-    if let Err(refusal) = decision {
-        return Err(StoreError::QuotaExceeded(refusal));
-    }
-    Ok(())
+        .map_err(sql_err)?;
+    ratelimit::decide_stored(&quota.limits, guard.at, &stored, false)
+        .map_err(StoreError::QuotaExceeded)
 }
 
-/// Counts one call of `quota` under `key` at `at` and prunes old buckets.
+/// Counts one call of `quota` under `key` at `at`. A window's old buckets
+/// are pruned when it starts a new one (they no longer count either way).
 pub fn bump_quota(
     tx: &Connection,
     key: (&str, &str),
@@ -114,7 +98,7 @@ pub fn bump_quota(
     let mut bump = tx
         .prepare_cached(
             "INSERT INTO rate_buckets (conversation_id, side, class, window, bucket, count) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-             ON CONFLICT DO UPDATE SET count = count + 1",
+             ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count",
         )
         .map_err(sql_err)?;
     let mut prune = tx
@@ -126,23 +110,29 @@ pub fn bump_quota(
         if quota.limits.of(window).is_none() {
             continue;
         }
-        bump.execute(params![
-            key.0,
-            key.1,
-            quota.class,
-            window.as_str(),
-            window.bucket_of(at)
-        ])
-        .map_err(sql_err)?;
-        prune
-            .execute(params![
-                key.0,
-                key.1,
-                quota.class,
-                window.as_str(),
-                window.oldest_bucket(at)
-            ])
+        let count: i64 = bump
+            .query_row(
+                params![
+                    key.0,
+                    key.1,
+                    quota.class,
+                    window.as_str(),
+                    window.bucket_of(at)
+                ],
+                |r| r.get(0),
+            )
             .map_err(sql_err)?;
+        if count == 1 {
+            prune
+                .execute(params![
+                    key.0,
+                    key.1,
+                    quota.class,
+                    window.as_str(),
+                    window.oldest_bucket(at)
+                ])
+                .map_err(sql_err)?;
+        }
     }
     Ok(())
 }
