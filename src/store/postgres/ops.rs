@@ -2,7 +2,6 @@
 //! [`Write`] opened by the caller; the locks they take are what keep the
 //! store's promises with many writers on many hosts (see the schema's notes).
 
-use futures_util::future::try_join_all;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
@@ -174,53 +173,77 @@ pub async fn spend_quota(db: Db<'_>, guard: &Guard) -> Result<(), StoreError> {
         return Ok(());
     };
     let key = (conversation.as_str(), side.as_str());
-    let (bump, prune, read) = (
-        db.prepare(BUMP_BUCKET).await?,
-        db.prepare(PRUNE_BUCKETS).await?,
+    // Both prepared first, so the count goes out after the bump.
+    let (bump, read) = (
+        db.prepare(BUMP_AND_PRUNE).await?,
         db.prepare(READ_BUCKETS).await?,
     );
-    let windows = metered_windows(quota, guard.at);
-    type Params<'p> = [&'p (dyn ToSql + Sync); 5];
-    let params: Vec<(Params<'_>, Params<'_>)> = windows
-        .iter()
-        .map(|(name, bucket, oldest)| {
-            let bump: Params<'_> = [&key.0, &key.1, &quota.class, name, bucket];
-            let prune: Params<'_> = [&key.0, &key.1, &quota.class, name, oldest];
-            (bump, prune)
-        })
-        .collect();
-    let changes = params.iter().flat_map(|(bumped, pruned)| {
-        [
-            db.exec_prepared(&bump, bumped),
-            db.exec_prepared(&prune, pruned),
-        ]
-    });
+    let windows = Metered::new(quota, guard.at);
+    let bump_params = windows.params(&key, quota);
     let read_params: [&(dyn ToSql + Sync); 3] = [&key.0, &key.1, &quota.class];
-    let (changed, rows) = tokio::join!(
+    let (bumped, rows) = tokio::join!(
         biased;
-        try_join_all(changes),
+        db.exec_prepared(&bump, &bump_params),
         db.query_prepared(&read, &read_params),
     );
-    changed?;
+    bumped?;
     decide_quota(&rows?, quota, guard.at, true)
 }
 
-const BUMP_BUCKET: &str = "INSERT INTO rate_buckets (conversation_id, side, class, \"window\", bucket, count) VALUES ($1, $2, $3, $4, $5, 1)
-     ON CONFLICT (conversation_id, side, class, \"window\", bucket) DO UPDATE SET count = rate_buckets.count + 1";
-
-const PRUNE_BUCKETS: &str = "DELETE FROM rate_buckets WHERE conversation_id = $1 AND side = $2 AND class = $3 AND \"window\" = $4 AND bucket < $5";
+/// Counts one call in the current bucket of every window `$4` (at buckets
+/// `$5`) of quota class `$3` under conversation `$1` and side `$2`, and
+/// drops each window's buckets older than `$6`: one statement for all
+/// windows (the rows it inserts and those it deletes never overlap).
+const BUMP_AND_PRUNE: &str = "WITH w AS (
+         SELECT * FROM unnest($4::text[], $5::bigint[], $6::bigint[]) AS w(name, bucket, oldest)
+     ), bumped AS (
+         INSERT INTO rate_buckets (conversation_id, side, class, \"window\", bucket, count)
+         SELECT $1, $2, $3, name, bucket, 1 FROM w
+         ON CONFLICT (conversation_id, side, class, \"window\", bucket) DO UPDATE SET count = rate_buckets.count + 1
+     ), pruned AS (
+         DELETE FROM rate_buckets r USING w
+         WHERE r.conversation_id = $1 AND r.side = $2 AND r.class = $3 AND r.\"window\" = w.name AND r.bucket < w.oldest
+     )
+     SELECT 1";
 
 const READ_BUCKETS: &str = "SELECT \"window\", bucket, count FROM rate_buckets
      WHERE conversation_id = $1 AND side = $2 AND class = $3";
 
-/// Each window `quota` limits: its name, its bucket at `at`, and its oldest
-/// bucket still counted at `at`.
-fn metered_windows(quota: &Quota, at: Timestamp) -> Vec<(&'static str, i64, i64)> {
-    Window::ALL
-        .into_iter()
-        .filter(|w| quota.limits.of(*w).is_some())
-        .map(|w| (w.as_str(), w.bucket_of(at), w.oldest_bucket(at)))
-        .collect()
+/// The windows a quota limits at a moment, as [`BUMP_AND_PRUNE`]'s columns:
+/// each one's name, its current bucket and its oldest bucket still counted.
+struct Metered {
+    names: Vec<&'static str>,
+    buckets: Vec<i64>,
+    oldest: Vec<i64>,
+}
+
+impl Metered {
+    fn new(quota: &Quota, at: Timestamp) -> Self {
+        let windows = Window::ALL
+            .into_iter()
+            .filter(|w| quota.limits.of(*w).is_some());
+        Self {
+            names: windows.clone().map(Window::as_str).collect(),
+            buckets: windows.clone().map(|w| w.bucket_of(at)).collect(),
+            oldest: windows.map(|w| w.oldest_bucket(at)).collect(),
+        }
+    }
+
+    /// [`BUMP_AND_PRUNE`]'s parameters for `quota` under `key`.
+    fn params<'a>(
+        &'a self,
+        key: &'a (&'a str, &'a str),
+        quota: &'a Quota,
+    ) -> [&'a (dyn ToSql + Sync); 6] {
+        [
+            &key.0,
+            &key.1,
+            &quota.class,
+            &self.names,
+            &self.buckets,
+            &self.oldest,
+        ]
+    }
 }
 
 /// Refuses when `quota` under `key` has no room at `at`; `own` says whether
@@ -254,16 +277,10 @@ pub async fn bump_quota(
     quota: &Quota,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    for (name, bucket, oldest) in metered_windows(quota, at) {
-        db.exec(BUMP_BUCKET, &[&key.0, &key.1, &quota.class, &name, &bucket])
-            .await?;
-        db.exec(
-            PRUNE_BUCKETS,
-            &[&key.0, &key.1, &quota.class, &name, &oldest],
-        )
-        .await?;
-    }
-    Ok(())
+    let windows = Metered::new(quota, at);
+    db.exec(BUMP_AND_PRUNE, &windows.params(&key, quota))
+        .await
+        .map(drop)
 }
 
 /// Inserts a conversation and its two participants.
