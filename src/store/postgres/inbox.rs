@@ -1,6 +1,8 @@
 //! The SQL of reading an inbox on PostgreSQL: leasing a page under the
 //! inbox's lock, acknowledging it, and what is waiting.
 
+use std::sync::LazyLock;
+
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -9,6 +11,21 @@ use super::keys::decoded;
 use super::ops::{MESSAGE_COLUMNS, decode_message};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::{Lease, Page, PageFill, PageLimit, Pending, Receipt, StoreError};
+
+/// The oldest `$3` messages queued for recipient `$2` in conversation `$1`,
+/// in order: [`MESSAGE_COLUMNS`], then the delivery's `lease_until`. Built
+/// once: every take and every unread peek reads through it.
+pub static INBOX_HEAD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {MESSAGE_COLUMNS}, d.lease_until
+         FROM pending_deliveries d
+         JOIN messages m ON m.id = d.message_id
+         LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
+         WHERE d.conversation_id = $1 AND d.recipient = $2
+         ORDER BY d.message_id
+         LIMIT $3"
+    )
+});
 
 /// An inbox read's first flight: locks `recipient`'s inbox (its participant
 /// row) until commit, so two readers of one inbox take turns and never hand
@@ -27,17 +44,7 @@ pub async fn open_inbox(
             "SELECT 1 FROM participants WHERE conversation_id = $1 AND side = $2 FOR NO KEY UPDATE",
         )
         .await?;
-    let head = db
-        .prepare(&format!(
-            "SELECT {MESSAGE_COLUMNS}, d.lease_until
-             FROM pending_deliveries d
-             JOIN messages m ON m.id = d.message_id
-             LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
-             WHERE d.conversation_id = $1 AND d.recipient = $2
-             ORDER BY d.message_id
-             LIMIT $3"
-        ))
-        .await?;
+    let head = db.prepare(&INBOX_HEAD).await?;
     let (conversation, recipient) = (conversation.as_str(), recipient.as_str());
     let count = i64::from(limit.count) + 1;
     let lock_params: [&(dyn ToSql + Sync); 2] = [&conversation, &recipient];

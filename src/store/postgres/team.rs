@@ -3,7 +3,7 @@
 
 use super::db::{Db, Write, get};
 use super::keys::decoded;
-use super::ops::{self, MESSAGE_COLUMNS};
+use super::ops;
 use crate::audit::Outcome;
 use crate::domain::{ConversationId, MAX_SESSIONS, ParticipantKind, Side, Timestamp};
 use crate::ratelimit::Quota;
@@ -201,15 +201,7 @@ pub async fn peek_unread(
     }
     let rows = db
         .query(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS}
-                 FROM pending_deliveries d
-                 JOIN messages m ON m.id = d.message_id
-                 LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
-                 WHERE d.conversation_id = $1 AND d.recipient = $2
-                 ORDER BY d.message_id
-                 LIMIT $3"
-            ),
+            &super::inbox::INBOX_HEAD,
             &[&conversation.as_str(), &side.as_str(), &i64::from(limit)],
         )
         .await?;
