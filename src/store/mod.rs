@@ -212,6 +212,25 @@ pub struct Lease {
     pub until: Timestamp,
 }
 
+impl Lease {
+    /// The receipt of the page `first..=last` of `recipient`'s inbox taken under this lease.
+    pub fn receipt(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        first: i64,
+        last: i64,
+    ) -> Receipt {
+        Receipt {
+            conversation: conversation.clone(),
+            recipient,
+            lease_id: self.id,
+            first,
+            last,
+        }
+    }
+}
+
 /// Proof that a page was handed out under a lease, for [`Store::acknowledge`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {

@@ -109,13 +109,7 @@ pub async fn take_messages(
         }
     };
     w.defer(db.prepare(sql).await?, params);
-    let receipt = lease.map(|lease| Receipt {
-        conversation: conversation.clone(),
-        recipient,
-        lease_id: lease.id,
-        first,
-        last,
-    });
+    let receipt = lease.map(|lease| lease.receipt(conversation, recipient, first, last));
     Ok(Page {
         messages,
         more,

@@ -329,13 +329,7 @@ pub fn take_messages(
                 ])
             })
             .map_err(sql_err)?;
-            Some(Receipt {
-                conversation: conversation.clone(),
-                recipient,
-                lease_id: lease.id,
-                first,
-                last,
-            })
+            Some(lease.receipt(conversation, recipient, first, last))
         }
     };
     Ok(Page {
