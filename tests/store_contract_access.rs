@@ -1,0 +1,208 @@
+//! The store contract, continued (helpers and the delivery contracts are in
+//! `store_contract`): limits and permissions hold across servers on one
+//! database — a send quota, a single-use invite, a removed participant's
+//! token, and console tokens — each run against SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use mcp_bridge::domain::{ParticipantKind, Side};
+use mcp_bridge::service::{ServiceError, console_token_hash};
+use mcp_bridge::store::{AuditQuery, ConsoleRole};
+
+use crate::store_contract::{Db, NO_LIMITS, contract, creds, text};
+
+contract!(quota_holds_across_servers, quota_across_servers);
+contract!(invite_redeemed_once_across_servers, invite_once);
+contract!(removed_sender_is_refused_by_every_server, removed_sender);
+contract!(console_tokens_across_servers, console_tokens);
+
+/// A quota of 5 sends a minute, spent by 20 concurrent sends over two
+/// servers: exactly 5 go through.
+async fn quota_across_servers(db: Db) {
+    let env = [("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_MINUTE", "5")];
+    let (one, two) = (Arc::new(db.open(&env)), Arc::new(db.open(&env)));
+    let created = one
+        .bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let app = Arc::clone(if i % 2 == 0 { &one } else { &two });
+        let a = creds(&created, Side::A);
+        calls.push(tokio::spawn(async move {
+            app.bridge
+                .send_message(&a, text(&format!("m{i}")), "send_to_partner")
+                .await
+        }));
+    }
+    let (mut ok, mut limited) = (0, 0);
+    for c in calls {
+        match c.await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(ServiceError::RateLimited { .. }) => limited += 1,
+            Err(e) => panic!("unexpected refusal: {e}"),
+        }
+    }
+    assert_eq!((ok, limited), (5, 15));
+}
+
+/// One invite code redeemed by six concurrent joins on two servers: one wins.
+async fn invite_once(db: Db) {
+    let (one, two) = (Arc::new(db.open(NO_LIMITS)), Arc::new(db.open(NO_LIMITS)));
+    let created = one
+        .bridge
+        .create_conversation("owner", "member")
+        .await
+        .expect("create");
+    let invited = one
+        .bridge
+        .create_invite(
+            &creds(&created, Side::A),
+            "reviewer",
+            ParticipantKind::Member,
+            None,
+        )
+        .await
+        .expect("invite");
+    let code = invited.code.to_display();
+    let mut joins = Vec::new();
+    for i in 0..6 {
+        let app = Arc::clone(if i % 2 == 0 { &one } else { &two });
+        let code = code.clone();
+        joins.push(tokio::spawn(async move {
+            app.bridge.join_conversation(&code).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for j in joins {
+        match j.await.expect("task") {
+            Ok(joined) => winners.push(joined.creds.side),
+            Err(ServiceError::InviteInvalid | ServiceError::RateLimited { .. }) => {}
+            Err(e) => panic!("unexpected refusal: {e}"),
+        }
+    }
+    assert_eq!(winners, vec![Side::nth(2).expect("side c")]);
+}
+
+/// A participant removed through one server can no longer send through the other.
+async fn removed_sender(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let created = one
+        .bridge
+        .create_conversation("owner", "member")
+        .await
+        .expect("create");
+    one.bridge
+        .remove_participant(&creds(&created, Side::A), "b")
+        .await
+        .expect("remove");
+    let refused = two
+        .bridge
+        .send_message(
+            &creds(&created, Side::B),
+            text("still here?"),
+            "send_to_partner",
+        )
+        .await;
+    assert!(
+        refused.is_err(),
+        "a removed participant's token must stop working"
+    );
+}
+
+/// Console tokens: created through one server, listed, signed in with
+/// (found by hash, use recorded) and revoked through the other; a taken name
+/// (revoked or not) conflicts; the `console` actor's records keep the chain intact.
+async fn console_tokens(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let (admin, admin_secret) = one
+        .bridge
+        .console_token_create("ops-admin", ConsoleRole::Admin)
+        .await
+        .expect("create admin");
+    let (watcher, _) = one
+        .bridge
+        .console_token_create("watcher", ConsoleRole::Observer)
+        .await
+        .expect("create observer");
+    assert_eq!(admin.token_hash, console_token_hash(&admin_secret));
+    let taken = two
+        .bridge
+        .console_token_create("ops-admin", ConsoleRole::Observer)
+        .await;
+    assert!(
+        matches!(taken, Err(ServiceError::Conflict(_))),
+        "a taken name conflicts: {taken:?}"
+    );
+
+    let listed = two.bridge.console_token_list().await.expect("list");
+    let names: Vec<_> = listed.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["ops-admin", "watcher"], "oldest first");
+    assert_eq!(listed[0].role, ConsoleRole::Admin);
+    assert_eq!(listed[1], watcher);
+    assert!(listed[0].last_used_at.is_none() && listed[0].revoked_at.is_none());
+
+    let user = two
+        .bridge
+        .console_authenticate(&admin_secret, "sign_in")
+        .await
+        .expect("sign in by hash");
+    assert_eq!(user.name, "ops-admin");
+    assert_eq!(user.role, ConsoleRole::Admin);
+    let used = one.bridge.console_token_list().await.expect("list")[0].clone();
+    assert!(used.last_used_at.is_some(), "the sign-in touched the token");
+    assert!(
+        matches!(
+            one.bridge.console_authenticate("mcpc_0000", "api").await,
+            Err(ServiceError::AuthFailed)
+        ),
+        "an unknown token is refused"
+    );
+
+    one.bridge
+        .console_token_revoke("ops-admin")
+        .await
+        .expect("revoke");
+    assert!(
+        matches!(
+            two.bridge.console_token_revoke("ops-admin").await,
+            Err(ServiceError::NotFound(_))
+        ),
+        "revoking twice finds nothing to revoke"
+    );
+    assert!(!two.bridge.console_still_valid(&user).await.expect("valid?"));
+    assert!(
+        matches!(
+            two.bridge.console_authenticate(&admin_secret, "api").await,
+            Err(ServiceError::AuthFailed)
+        ),
+        "a revoked token signs nobody in"
+    );
+    let revoked = two.bridge.console_token_list().await.expect("list")[0].clone();
+    assert!(revoked.revoked_at.is_some(), "revoking keeps the row");
+    assert!(
+        matches!(
+            one.bridge
+                .console_token_create("ops-admin", ConsoleRole::Admin)
+                .await,
+            Err(ServiceError::Conflict(_))
+        ),
+        "a revoked name stays taken"
+    );
+
+    let trail = one
+        .bridge
+        .audit_trail(AuditQuery {
+            conversation: None,
+            since: None,
+            action: Some("console sign_in".into()),
+            limit: 10,
+        })
+        .await
+        .expect("audit trail");
+    assert_eq!(trail.len(), 1, "one sign-in recorded");
+    assert_eq!(trail[0].draft.actor, "console");
+    let report = two.bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
+}
