@@ -143,11 +143,12 @@ async fn console_tokens(db: Db) {
     assert_eq!(listed[1], watcher);
     assert!(listed[0].last_used_at.is_none() && listed[0].revoked_at.is_none());
 
-    let user = two
+    let signed = two
         .bridge
-        .console_authenticate(&admin_secret, "sign_in")
+        .console_sign_in(&admin_secret)
         .await
         .expect("sign in by hash");
+    let user = signed.user;
     assert_eq!(user.name, "ops-admin");
     assert_eq!(user.role, ConsoleRole::Admin);
     let used = one.bridge.console_token_list().await.expect("list")[0].clone();
@@ -171,7 +172,14 @@ async fn console_tokens(db: Db) {
         ),
         "revoking twice finds nothing to revoke"
     );
-    assert!(!two.bridge.console_still_valid(&user).await.expect("valid?"));
+    assert!(
+        two.bridge
+            .console_session(&signed.id)
+            .await
+            .expect("session")
+            .is_none(),
+        "a revoke ends the token's sessions"
+    );
     assert!(
         matches!(
             two.bridge.console_authenticate(&admin_secret, "api").await,

@@ -34,7 +34,7 @@ use crate::app::App;
 use crate::operator::Passphrase;
 use crate::service::{Bridge, ConsoleUser, ServiceError};
 use crate::store::{AdminStore, ConsoleStore, YoloStore};
-use session::{CookieNames, Sessions};
+use session::CookieNames;
 
 /// What a store must offer to back a console.
 pub trait Backend: ConsoleStore + AdminStore + YoloStore {}
@@ -54,13 +54,12 @@ pub struct ConsoleOptions {
     pub tls: bool,
 }
 
-/// One console: the service, the passphrase file, sessions and live updates.
+/// One console: the service, the passphrase file, cookies and live updates.
 pub struct Console<S: Backend> {
     bridge: Arc<Bridge<S>>,
     passphrase: Passphrase,
     options: ConsoleOptions,
     cookies: CookieNames,
-    sessions: Sessions,
     live: live::Live,
 }
 
@@ -90,7 +89,6 @@ pub fn router<S: Backend>(
         passphrase,
         cookies: CookieNames::new(options.tls),
         options,
-        sessions: Sessions::default(),
         live,
     });
     Router::new()
@@ -199,17 +197,14 @@ pub async fn caller<S: Backend>(
     let Some(id) = session::cookie(headers, console.cookies.session) else {
         return Ok(None);
     };
-    let Some(s) = console.sessions.get(id) else {
-        return Ok(None);
-    };
-    if !console.bridge.console_still_valid(&s.user).await? {
-        console.sessions.close_token(&s.user.token_hash);
-        return Ok(None);
-    }
-    Ok(Some(Caller::Session {
-        user: s.user,
-        csrf: s.csrf,
-    }))
+    Ok(console
+        .bridge
+        .console_session(id)
+        .await?
+        .map(|s| Caller::Session {
+            user: s.user,
+            csrf: s.csrf,
+        }))
 }
 
 /// The HTTP status for a service error.

@@ -1,94 +1,13 @@
-//! Who is asking: console sessions (random ids in an `HttpOnly`,
-//! `SameSite=Strict` cookie, `Secure` under TLS; kept in this process's
-//! memory, only as digests), their CSRF tokens, and bearer tokens for the
-//! JSON API. A session re-checks its token on every request, so revoking a
-//! token ends its sessions at once.
+//! Who is asking, as HTTP carries it: the session cookie (`HttpOnly`,
+//! `SameSite=Strict`, `Secure` under TLS; the session itself lives in the
+//! store, see `service::console`), the sign-in form's double-submit cookie,
+//! and bearer tokens for the JSON API.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use subtle::ConstantTimeEq;
-
-use crate::service::{ConsoleUser, console_token_hash};
-
-/// How long a session lasts after sign-in.
-pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-/// Sessions one console keeps at once; the oldest go first.
-const MAX_SESSIONS: usize = 1024;
-
-/// A signed-in browser.
-// No `Debug`: it holds the CSRF token.
-#[derive(Clone)]
-pub struct Session {
-    /// The token's holder.
-    pub user: ConsoleUser,
-    /// The CSRF token every form of this session carries.
-    pub csrf: String,
-    started: Instant,
-}
-
-/// The sessions of one console process, by the digest of their id (a
-/// memory dump shows no usable cookie).
-#[derive(Default)]
-pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
-}
-
-impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        // The map holds no invariant a panicking holder could break halfway.
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Opens a session with id `id` for `user`.
-    pub fn open(&self, id: &str, user: ConsoleUser, csrf: String) {
-        let mut map = self.lock();
-        map.retain(|_, s| s.started.elapsed() < SESSION_TTL);
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.started)
-                .map(|(k, _)| k.clone())
-        {
-            map.remove(&oldest);
-        }
-        map.insert(
-            console_token_hash(id),
-            Session {
-                user,
-                csrf,
-                started: Instant::now(),
-            },
-        );
-    }
-
-    /// The live session with id `id`.
-    pub fn get(&self, id: &str) -> Option<Session> {
-        let key = console_token_hash(id);
-        let mut map = self.lock();
-        match map.get(&key) {
-            Some(s) if s.started.elapsed() < SESSION_TTL => Some(s.clone()),
-            Some(_) => {
-                map.remove(&key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Ends the session with id `id`.
-    pub fn close(&self, id: &str) {
-        self.lock().remove(&console_token_hash(id));
-    }
-
-    /// Ends every session of the token whose digest is `token_hash`.
-    pub fn close_token(&self, token_hash: &str) {
-        self.lock().retain(|_, s| s.user.token_hash != token_hash);
-    }
-}
 
 /// The cookie names: `__Host-` prefixed under TLS, which browsers accept
 /// only with `Secure`, `Path=/` and no `Domain`.
@@ -182,9 +101,9 @@ mod tests {
 
     #[test]
     fn cookies_are_strict_and_secure_under_tls() {
-        let c = CookieNames::new(true).set("__Host-x", "v", SESSION_TTL);
+        let c = CookieNames::new(true).set("__Host-x", "v", crate::service::SESSION_TTL);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("Secure"));
-        let plain = CookieNames::new(false).set("x", "", SESSION_TTL);
+        let plain = CookieNames::new(false).set("x", "", crate::service::SESSION_TTL);
         assert!(plain.contains("Max-Age=0") && !plain.contains("Secure"));
     }
 }

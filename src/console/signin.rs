@@ -11,9 +11,9 @@ use maud::html;
 use serde::Deserialize;
 
 use super::pages::{Nav, error_page, layout};
-use super::session::{SESSION_TTL, cookie, same_secret};
+use super::session::{cookie, same_secret};
 use super::{Backend, Caller, Console, caller};
-use crate::service::{ServiceError, random_secret};
+use crate::service::{SESSION_TTL, ServiceError, random_secret};
 
 /// How long the sign-in form stays valid.
 const LOGIN_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -83,22 +83,13 @@ pub async fn login<S: Backend>(
             Some("The form expired or was not sent by this page; sign in again."),
         );
     }
-    match console
-        .bridge
-        .console_authenticate(form.token.trim(), "sign_in")
-        .await
-    {
-        Ok(user) => {
-            let (id, csrf) = match (random_secret(), random_secret()) {
-                (Ok(id), Ok(csrf)) => (id, csrf),
-                (Err(e), _) | (_, Err(e)) => return error_page(&console, None, &e),
-            };
-            console.sessions.open(&id, user, csrf);
+    match console.bridge.console_sign_in(form.token.trim()).await {
+        Ok(signed_in) => {
             let c = &console.cookies;
             let response = Redirect::to(&console.href("/")).into_response();
             let (mut parts, body) = response.into_parts();
             for value in [
-                c.set(c.session, &id, SESSION_TTL),
+                c.set(c.session, &signed_in.id, SESSION_TTL),
                 c.set(c.login, "", LOGIN_TTL),
             ] {
                 if let Ok(v) = value.parse() {
@@ -130,11 +121,13 @@ pub async fn logout<S: Backend>(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Ok(Some(Caller::Session { csrf, .. })) = caller(&console, &headers).await
+    if let Ok(Some(Caller::Session { user, csrf })) = caller(&console, &headers).await
         && same_secret(&form.csrf, &csrf)
         && let Some(id) = cookie(&headers, console.cookies.session)
+        && let Err(e) = console.bridge.console_sign_out(id, &user).await
     {
-        console.sessions.close(id);
+        // The cookie is cleared anyway; the session then expires on its own.
+        tracing::warn!(error = %e, "cannot end a console session");
     }
     let c = &console.cookies;
     (

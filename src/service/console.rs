@@ -11,6 +11,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 mod decide;
+mod session;
+
+pub use session::{LiveSession, SESSION_TTL, SignedIn};
 
 use super::admin::{ChainReport, ChainWalk};
 use super::oversight::Decider;
@@ -151,7 +154,8 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
     }
 
     /// Who holds `token`, if it is a valid unrevoked console token. A refusal
-    /// is audited (`how`: `sign_in` or `api`); so is a successful sign-in.
+    /// is audited (`how`: `sign_in` or `api`); a sign-in's success is
+    /// audited with its session.
     ///
     /// # Errors
     /// `auth_failed` for an unknown or revoked token.
@@ -179,11 +183,6 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             role: t.role,
             token_hash: t.token_hash,
         };
-        if how == "sign_in" {
-            self.store
-                .record_management(at, user.draft("console sign_in", None))
-                .await?;
-        }
         // A script polling the API should not cost a write per request.
         let stale = t
             .last_used_at
@@ -192,18 +191,6 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             tracing::warn!(error = %e, "cannot record a console token's use");
         }
         Ok(user)
-    }
-
-    /// Whether `user`'s token is still valid (not revoked since sign-in).
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn console_still_valid(&self, user: &ConsoleUser) -> Result<bool, ServiceError> {
-        Ok(self
-            .store
-            .console_token_by_hash(user.token_hash.clone())
-            .await?
-            .is_some_and(|t| t.revoked_at.is_none()))
     }
 
     /// Records a console action refused before it reached the service (a

@@ -30,8 +30,8 @@ pub use admin::{
     validate_sealed_export, write_export,
 };
 pub use console::{
-    CONFIRM_PHRASE, CONSOLE_TOKEN_PREFIX, ConsoleUser, console_token_hash, random_secret,
-    valid_token_name,
+    CONFIRM_PHRASE, CONSOLE_TOKEN_PREFIX, ConsoleUser, LiveSession, SESSION_TTL, SignedIn,
+    console_token_hash, random_secret, valid_token_name,
 };
 pub use conversation::{
     Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,

@@ -4,7 +4,7 @@
 use super::StoreError;
 use super::admin::AuditFor;
 use super::any::AnyStore;
-use super::console::{ConsoleStore, ConsoleToken};
+use super::console::{ConsoleSession, ConsoleStore, ConsoleToken};
 use super::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
 use super::http_token::{HttpToken, HttpTokenStore, NewHttpToken};
 use crate::audit::AuditDraft;
@@ -51,6 +51,37 @@ impl ConsoleStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.touch_console_token(name, at).await,
             AnyStore::Postgres(p) => p.touch_console_token(name, at).await,
+        }
+    }
+    async fn open_console_session(
+        &self,
+        session: ConsoleSession,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.open_console_session(session, audit).await,
+            AnyStore::Postgres(p) => p.open_console_session(session, audit).await,
+        }
+    }
+    async fn console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+    ) -> Result<Option<ConsoleToken>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.console_session(id_hash, at).await,
+            AnyStore::Postgres(p) => p.console_session(id_hash, at).await,
+        }
+    }
+    async fn close_console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.close_console_session(id_hash, at, audit).await,
+            AnyStore::Postgres(p) => p.close_console_session(id_hash, at, audit).await,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Persistence for the web console: its sign-in tokens. Only a SHA-256 of
-//! each token is stored; the rules (who may create, what a role allows,
+//! Persistence for the web console: its sign-in tokens and the sessions they
+//! open. Only a SHA-256 of each token and session id is stored; the rules (who may create, what a role allows,
 //! what is audited) live in the service layer.
 
 use std::future::Future;
@@ -53,7 +53,20 @@ pub struct ConsoleToken {
     pub last_used_at: Option<Timestamp>,
 }
 
-/// The console's tokens.
+/// A signed-in browser's session as stored: never its id, only the id's digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// The hex SHA-256 of the session id.
+    pub id_hash: String,
+    /// The token that signed in.
+    pub token_name: String,
+    /// When it was opened.
+    pub started_at: Timestamp,
+    /// When it ends unless signed out before.
+    pub expires_at: Timestamp,
+}
+
+/// The console's tokens and sessions.
 pub trait ConsoleStore: Store {
     /// Stores a new token and appends `audit`; [`StoreError::Conflict`] when
     /// the name is taken (revoked names included).
@@ -72,8 +85,8 @@ pub trait ConsoleStore: Store {
         token_hash: String,
     ) -> impl Future<Output = Result<Option<ConsoleToken>, StoreError>> + Send;
 
-    /// Marks the token `name` revoked at `at` and appends `audit`;
-    /// [`StoreError::NotFound`] when there is no such unrevoked token.
+    /// Marks the token `name` revoked at `at`, ends its sessions and appends
+    /// `audit`; [`StoreError::NotFound`] when there is no such unrevoked token.
     fn revoke_console_token(
         &self,
         name: String,
@@ -88,4 +101,35 @@ pub trait ConsoleStore: Store {
         name: String,
         at: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores `session` and appends `audit`, in one transaction that also
+    /// drops every session expired by `session.started_at` and all but the
+    /// newest [`MAX_SESSIONS_PER_TOKEN`] of the token's.
+    /// [`StoreError::NotFound`] when the token is unknown or revoked (by now).
+    fn open_console_session(
+        &self,
+        session: ConsoleSession,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The token of the session whose id digest is `id_hash`, unless that
+    /// session has expired by `at` (or never existed).
+    fn console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<ConsoleToken>, StoreError>> + Send;
+
+    /// Ends the session whose id digest is `id_hash` and appends `audit`;
+    /// [`StoreError::NotFound`] (and no record) when there is none.
+    fn close_console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Sessions one token keeps at once; signing in again drops the oldest, so
+/// a token holder cannot grow the table without bound.
+pub const MAX_SESSIONS_PER_TOKEN: i64 = 64;

@@ -31,7 +31,9 @@ pub use admin::{
     ImportReport, MessageRecord, RemovedConversation, UnreadableRecord,
 };
 pub use any::AnyStore;
-pub use console::{ConsoleRole, ConsoleStore, ConsoleToken};
+pub use console::{
+    ConsoleRole, ConsoleSession, ConsoleStore, ConsoleToken, MAX_SESSIONS_PER_TOKEN,
+};
 pub use http_token::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken};
 pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};

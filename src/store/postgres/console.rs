@@ -1,5 +1,6 @@
-//! The PostgreSQL side of [`ConsoleStore`]: the `console_tokens` table
-//! (`migrations/postgres/0002_console.sql`).
+//! The PostgreSQL side of [`ConsoleStore`]: the `console_tokens` and
+//! `console_sessions` tables (`migrations/postgres/0002_console.sql`,
+//! `0006_console_sessions.sql`).
 
 use tokio_postgres::Row;
 
@@ -7,9 +8,14 @@ use super::db::{Db, Write, get};
 use super::{PgStore, in_tx};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
-use crate::store::{ConsoleRole, ConsoleStore, ConsoleToken, StoreError};
+use crate::store::{
+    ConsoleRole, ConsoleSession, ConsoleStore, ConsoleToken, MAX_SESSIONS_PER_TOKEN, StoreError,
+};
 
 const COLUMNS: &str = "name, role, token_hash, created_at, revoked_at, last_used_at";
+/// [`COLUMNS`] of `console_tokens` aliased `t`, for joins.
+const TOKEN_COLUMNS: &str =
+    "t.name, t.role, t.token_hash, t.created_at, t.revoked_at, t.last_used_at";
 
 fn decode(row: &Row) -> Result<ConsoleToken, StoreError> {
     let role: String = get(row, 1)?;
@@ -105,6 +111,12 @@ impl ConsoleStore for PgStore {
             if changed != 1 {
                 return Err(StoreError::NotFound);
             }
+            w.db()
+                .exec(
+                    "DELETE FROM console_sessions WHERE token_name = $1",
+                    &[&name],
+                )
+                .await?;
             w.audit(at, audit);
             Ok(())
         })
@@ -120,5 +132,92 @@ impl ConsoleStore for PgStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn open_console_session(
+        &self,
+        session: ConsoleSession,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            let at = session.started_at.as_micros();
+            let db = w.db();
+            db.exec(
+                "DELETE FROM console_sessions WHERE expires_at <= $1",
+                &[&at],
+            )
+            .await?;
+            // The token row's lock (FOR SHARE) keeps a revoke from passing
+            // this insert: either the revoke's delete sees the session, or
+            // this insert sees the revocation.
+            let inserted = db
+                .exec(
+                    "INSERT INTO console_sessions (id_hash, token_name, started_at, expires_at)
+                     SELECT $1, name, $3, $4 FROM console_tokens
+                     WHERE name = $2 AND revoked_at IS NULL FOR SHARE",
+                    &[
+                        &session.id_hash,
+                        &session.token_name,
+                        &at,
+                        &session.expires_at.as_micros(),
+                    ],
+                )
+                .await?;
+            if inserted != 1 {
+                return Err(StoreError::NotFound);
+            }
+            db.exec(
+                "DELETE FROM console_sessions WHERE token_name = $1 AND id_hash NOT IN (
+                     SELECT id_hash FROM console_sessions WHERE token_name = $1
+                     ORDER BY started_at DESC, id_hash LIMIT $2)",
+                &[&session.token_name, &MAX_SESSIONS_PER_TOKEN],
+            )
+            .await?;
+            w.audit(session.started_at, audit);
+            Ok(())
+        })
+    }
+
+    async fn console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+    ) -> Result<Option<ConsoleToken>, StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .opt(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM console_sessions s
+                     JOIN console_tokens t ON t.name = s.token_name
+                     WHERE s.id_hash = $1 AND s.expires_at > $2"
+                ),
+                &[&id_hash, &at.as_micros()],
+            )
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    async fn close_console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            let gone = w
+                .db()
+                .exec(
+                    "DELETE FROM console_sessions WHERE id_hash = $1",
+                    &[&id_hash],
+                )
+                .await?;
+            if gone != 1 {
+                return Err(StoreError::NotFound);
+            }
+            w.audit(at, audit);
+            Ok(())
+        })
     }
 }

@@ -1,13 +1,19 @@
-//! The SQLite side of [`ConsoleStore`]: the `console_tokens` table.
+//! The SQLite side of [`ConsoleStore`]: the `console_tokens` and
+//! `console_sessions` tables.
 
 use rusqlite::{Connection, Row, params};
 
 use super::{SqliteStore, ops, sql_err};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
-use crate::store::{ConsoleRole, ConsoleStore, ConsoleToken, StoreError};
+use crate::store::{
+    ConsoleRole, ConsoleSession, ConsoleStore, ConsoleToken, MAX_SESSIONS_PER_TOKEN, StoreError,
+};
 
 const COLUMNS: &str = "name, role, token_hash, created_at, revoked_at, last_used_at";
+/// [`COLUMNS`] of `console_tokens` aliased `t`, for joins.
+const TOKEN_COLUMNS: &str =
+    "t.name, t.role, t.token_hash, t.created_at, t.revoked_at, t.last_used_at";
 
 fn decode(row: &Row<'_>) -> Result<ConsoleToken, StoreError> {
     let role: String = row.get(1).map_err(sql_err)?;
@@ -107,6 +113,9 @@ impl ConsoleStore for SqliteStore {
             if changed != 1 {
                 return Err(StoreError::NotFound);
             }
+            tx.prepare_cached("DELETE FROM console_sessions WHERE token_name = ?1")
+                .and_then(|mut s| s.execute([&name]))
+                .map_err(sql_err)?;
             ops::append_audit(tx, at, &audit)
         })
         .await
@@ -118,6 +127,85 @@ impl ConsoleStore for SqliteStore {
                 .and_then(|mut s| s.execute(params![name, at.as_micros()]))
                 .map_err(sql_err)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn open_console_session(
+        &self,
+        session: ConsoleSession,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let at = session.started_at.as_micros();
+            tx.prepare_cached("DELETE FROM console_sessions WHERE expires_at <= ?1")
+                .and_then(|mut s| s.execute([at]))
+                .map_err(sql_err)?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO console_sessions (id_hash, token_name, started_at, expires_at)
+                     SELECT ?1, name, ?3, ?4 FROM console_tokens
+                     WHERE name = ?2 AND revoked_at IS NULL",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        session.id_hash,
+                        session.token_name,
+                        at,
+                        session.expires_at.as_micros()
+                    ])
+                })
+                .map_err(sql_err)?;
+            if inserted != 1 {
+                return Err(StoreError::NotFound);
+            }
+            tx.prepare_cached(
+                "DELETE FROM console_sessions WHERE token_name = ?1 AND id_hash NOT IN (
+                     SELECT id_hash FROM console_sessions WHERE token_name = ?1
+                     ORDER BY started_at DESC, id_hash LIMIT ?2)",
+            )
+            .and_then(|mut s| s.execute(params![session.token_name, MAX_SESSIONS_PER_TOKEN]))
+            .map_err(sql_err)?;
+            ops::append_audit(tx, session.started_at, &audit)
+        })
+        .await
+    }
+
+    async fn console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+    ) -> Result<Option<ConsoleToken>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {} FROM console_sessions s JOIN console_tokens t ON t.name = s.token_name
+                 WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+                TOKEN_COLUMNS
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
+            let mut rows = stmt
+                .query(params![id_hash, at.as_micros()])
+                .map_err(sql_err)?;
+            rows.next().map_err(sql_err)?.map(decode).transpose()
+        })
+        .await
+    }
+
+    async fn close_console_session(
+        &self,
+        id_hash: String,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let gone = tx
+                .prepare_cached("DELETE FROM console_sessions WHERE id_hash = ?1")
+                .and_then(|mut s| s.execute([&id_hash]))
+                .map_err(sql_err)?;
+            if gone != 1 {
+                return Err(StoreError::NotFound);
+            }
+            ops::append_audit(tx, at, &audit)
         })
         .await
     }
