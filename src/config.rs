@@ -441,6 +441,22 @@ mod tests {
     }
 
     #[test]
+    fn http_read_timeout_is_bounded() {
+        let c = Config::load(None, env(&[("MCP_BRIDGE_HTTP__READ_TIMEOUT_S", "5")])).unwrap();
+        assert_eq!(c.http.read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(
+            Config::default().http.read_timeout,
+            std::time::Duration::from_secs(30)
+        );
+        for bad in ["0", "3601"] {
+            let e = load_str(&format!("[http]\nread_timeout_s = {bad}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("http.read_timeout_s"), "{e}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let e = load_str("conversation_ttl_minute = 5\n", &[])
             .unwrap_err()

@@ -36,6 +36,7 @@ mod hostile_files;
 mod http;
 mod http_clients;
 mod http_hostile;
+mod http_slow;
 mod limits;
 mod limits_resource;
 mod longpoll;

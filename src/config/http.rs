@@ -2,6 +2,8 @@
 //! Flags of `serve` override them; the token also comes from
 //! `MCP_BRIDGE_HTTP_TOKEN`.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::{ConfigError, RawLimits, invalid, limits};
@@ -20,6 +22,12 @@ pub const DEFAULT_REQUEST_LIMITS: Limits = Limits {
 /// client, so the stdio default (`limits.max_long_polls`) would be far too low.
 pub const DEFAULT_HTTP_LONG_POLLS: u32 = 20_000;
 
+/// Seconds a client has to send a request's headers (and, separately, its
+/// body), and that an idle keep-alive connection stays open: hyper's own
+/// default, which agents' HTTP clients expect (they reopen closed idle
+/// connections).
+pub const DEFAULT_READ_TIMEOUT_S: u64 = 30;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawHttp {
@@ -28,6 +36,7 @@ pub(super) struct RawHttp {
     allowed_hosts: Vec<String>,
     requests: RawLimits,
     max_long_polls: u32,
+    read_timeout_s: u64,
 }
 
 impl Default for RawHttp {
@@ -38,12 +47,13 @@ impl Default for RawHttp {
             allowed_hosts: Vec::new(),
             requests: RawLimits::default(),
             max_long_polls: DEFAULT_HTTP_LONG_POLLS,
+            read_timeout_s: DEFAULT_READ_TIMEOUT_S,
         }
     }
 }
 
 /// Validated `[http]` settings.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HttpSettings {
     /// The shared bearer token (`MCP_BRIDGE_HTTP_TOKEN`), if set.
     pub token: Option<String>,
@@ -55,6 +65,9 @@ pub struct HttpSettings {
     pub requests: Option<Limits>,
     /// Long-polls waiting at once in this process (replaces `limits.max_long_polls`).
     pub max_long_polls: u32,
+    /// How long a client may take to send a request's headers, and then its
+    /// body; also how long an idle keep-alive connection stays open.
+    pub read_timeout: Duration,
 }
 
 impl std::fmt::Debug for HttpSettings {
@@ -65,6 +78,7 @@ impl std::fmt::Debug for HttpSettings {
             .field("allowed_hosts", &self.allowed_hosts)
             .field("requests", &self.requests)
             .field("max_long_polls", &self.max_long_polls)
+            .field("read_timeout", &self.read_timeout)
             .finish()
     }
 }
@@ -90,6 +104,9 @@ pub(super) fn validate(raw: RawHttp, rate_limits_on: bool) -> Result<HttpSetting
     if raw.max_long_polls == 0 {
         return Err(invalid("http.max_long_polls", "must be at least 1"));
     }
+    if !(1..=3600).contains(&raw.read_timeout_s) {
+        return Err(invalid("http.read_timeout_s", "must be 1 to 3600 seconds"));
+    }
     let requests = if rate_limits_on {
         Some(limits(
             "http.requests",
@@ -105,5 +122,6 @@ pub(super) fn validate(raw: RawHttp, rate_limits_on: bool) -> Result<HttpSetting
         allowed_hosts: raw.allowed_hosts,
         requests,
         max_long_polls: raw.max_long_polls,
+        read_timeout: Duration::from_secs(raw.read_timeout_s),
     })
 }

@@ -13,6 +13,7 @@
 //! pages acknowledged), then the sessions and connections close.
 
 mod access;
+mod body;
 mod written;
 
 use std::net::SocketAddr;
@@ -134,6 +135,8 @@ pub struct Serving<S: HttpTokenStore + YoloStore> {
     sessions: CancellationToken,
     /// Cancelled to end waiting long-polls with an empty page.
     long_polls: CancellationToken,
+    /// How long a request's body may take to arrive.
+    read_timeout: Duration,
 }
 
 impl<S: HttpTokenStore + YoloStore> Serving<S> {
@@ -153,6 +156,7 @@ impl<S: HttpTokenStore + YoloStore> Serving<S> {
             access: Arc::new(access),
             sessions: CancellationToken::new(),
             long_polls: CancellationToken::new(),
+            read_timeout: options.settings.read_timeout,
         }
     }
 
@@ -175,13 +179,18 @@ impl<S: HttpTokenStore + YoloStore> Serving<S> {
             .with_max_request_body_bytes(MAX_BODY_BYTES);
         let mcp =
             StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);
-        let mcp =
-            Router::new()
-                .route_service(MCP_PATH, mcp)
-                .layer(axum::middleware::from_fn_with_state(
-                    Arc::clone(&self.access),
-                    access::check_caller::<S>,
-                ));
+        // The last layer added runs first: the caller is checked before
+        // the body is read.
+        let mcp = Router::new()
+            .route_service(MCP_PATH, mcp)
+            .layer(axum::middleware::from_fn_with_state(
+                self.read_timeout,
+                body::read_whole,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.access),
+                access::check_caller::<S>,
+            ));
         let metadata = Router::new()
             .route(METADATA_PATH, get(metadata::<S>))
             .route(ROOT_METADATA_PATH, get(metadata::<S>))
@@ -239,6 +248,19 @@ async fn metadata<S: HttpTokenStore + YoloStore>(
         .into_response()
 }
 
+/// Closes a connection whose request headers have not all arrived within
+/// `timeout` (a slow-headers attack holds nothing for long), including an
+/// idle keep-alive connection waiting for its next request.
+fn limit_header_reads<A: axum_server::accept::Accept<tokio::net::TcpStream, Router>>(
+    server: &mut axum_server::Server<SocketAddr, A>,
+    timeout: Duration,
+) {
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(Some(timeout));
+}
+
 /// Serves `router` (from [`Serving::router`]) on `options.addr` until
 /// `shutdown` resolves, then drains. Prints the URL it serves on to stderr.
 ///
@@ -279,17 +301,19 @@ pub async fn serve<S: HttpTokenStore + YoloStore>(
             tokio::spawn(reload_on_hangup(hangups, tls.clone(), files.clone()));
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                 .acceptor(axum_server::accept::NoDelayAcceptor::new());
-            let server = axum_server::from_tcp(listener)?
+            let mut server = axum_server::from_tcp(listener)?
                 .acceptor(acceptor)
                 .handle(handle.clone());
+            limit_header_reads(&mut server, options.settings.read_timeout);
             tokio::spawn(async move { server.serve(app).await })
         }
         None => {
             // No Nagle: a response's last small write (an SSE event, the end
             // of a chunked body) must not wait for the client's delayed ACK.
-            let server = axum_server::from_tcp(listener)?
+            let mut server = axum_server::from_tcp(listener)?
                 .acceptor(axum_server::accept::NoDelayAcceptor::new())
                 .handle(handle.clone());
+            limit_header_reads(&mut server, options.settings.read_timeout);
             tokio::spawn(async move { server.serve(app).await })
         }
     };

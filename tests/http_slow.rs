@@ -1,0 +1,166 @@
+//! Slow clients hold nothing for long (`http.read_timeout_s`): a request
+//! whose headers trickle in, or an idle keep-alive connection, is closed; a
+//! body that does not arrive in time gets `408`; a chunked body over the
+//! limit (no `Content-Length` to refuse it by) gets `413`. None of them
+//! changes the store, and the server goes on serving.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::util::*;
+use crate::util_http::*;
+
+/// Reads until the server closes the connection; what it sent.
+async fn until_closed(tcp: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    tokio::time::timeout(EVENT_TIMEOUT, tcp.read_to_end(&mut got))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn head(server: &HttpServer, token: &str, extra: &str) -> String {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Mcp-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: create_conversation\r\n{extra}\r\n",
+        server.authority
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_change_nothing() {
+    let env = TestEnv::new("http_slow");
+    let token = make_token(&env, "agent-1", "agent");
+    let server = HttpServer::start(&env, &[], &[("MCP_BRIDGE_HTTP__READ_TIMEOUT_S", "1")]).await;
+    let before = store_state(&env);
+    let call = stateless_call(
+        1,
+        "create_conversation",
+        json!({"my_role": "x", "partner_role": "y"}),
+    );
+
+    // Headers that never end: the connection is closed, nothing answered.
+    let mut tcp = TcpStream::connect(&server.authority)
+        .await
+        .expect("connect");
+    tcp.write_all(format!("POST /mcp HTTP/1.1\r\nHost: {}\r\n", server.authority).as_bytes())
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let mut sent_more = 0;
+    // Trickle a header byte every 300 ms: each byte is progress, but the
+    // headers as a whole are late.
+    let closed = loop {
+        let mut byte = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut byte)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                if tcp.write_all(b"X").await.is_err() {
+                    break true;
+                }
+                sent_more += 1;
+            }
+        }
+        if started.elapsed() > EVENT_TIMEOUT {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "slow headers are cut off (sent {sent_more} more bytes)"
+    );
+
+    // A body that stops short of its Content-Length: 408 and a clear reason.
+    let mut tcp = TcpStream::connect(&server.authority)
+        .await
+        .expect("connect");
+    let partial = &call.as_bytes()[..call.len() / 2];
+    tcp.write_all(
+        head(
+            &server,
+            &token,
+            &format!("Content-Length: {}\r\n", call.len()),
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write head");
+    tcp.write_all(partial).await.expect("write half a body");
+    let answer = until_closed(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("http.read_timeout_s"), "{answer}");
+
+    // Without a token the body is not waited for at all: 401 at once.
+    let mut tcp = TcpStream::connect(&server.authority)
+        .await
+        .expect("connect");
+    tcp.write_all(
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000\r\n\r\n",
+            server.authority
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut first = [0u8; 12];
+    tokio::time::timeout(EVENT_TIMEOUT, tcp.read_exact(&mut first))
+        .await
+        .expect("answered")
+        .expect("read");
+    assert_eq!(&first, b"HTTP/1.1 401");
+
+    // A chunked body over the limit, with no Content-Length: 413.
+    let mut tcp = TcpStream::connect(&server.authority)
+        .await
+        .expect("connect");
+    tcp.write_all(head(&server, &token, "Transfer-Encoding: chunked\r\n").as_bytes())
+        .await
+        .expect("write head");
+    let chunk = vec![b' '; 64 * 1024];
+    let mut answer = String::new();
+    for _ in 0..40 {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+        if tcp.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = tcp.write_all(b"0\r\n\r\n").await;
+    answer.push_str(&until_closed(&mut tcp).await);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // An idle keep-alive connection is closed after the timeout too.
+    let mut tcp = TcpStream::connect(&server.authority)
+        .await
+        .expect("connect");
+    tcp.write_all(
+        format!(
+            "GET /.well-known/oauth-protected-resource HTTP/1.1\r\nHost: {}\r\n\r\n",
+            server.authority
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let answer = until_closed(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    assert_eq!(store_state(&env), before, "nothing reached the store");
+    // A client that is not slow is served as ever.
+    let ok = stateless(
+        &server.url,
+        Some(&token),
+        2,
+        "create_conversation",
+        json!({"my_role": "x", "partner_role": "y"}),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    drop(server);
+}
