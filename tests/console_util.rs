@@ -26,7 +26,17 @@ impl ConsoleProc {
 
     /// As [`ConsoleProc::start`], with extra arguments.
     pub async fn start_with(env: &TestEnv, extra: &[&str]) -> ConsoleProc {
+        Self::start_with_vars(env, extra, &[]).await
+    }
+
+    /// As [`ConsoleProc::start_with`], with `vars` in its environment.
+    pub async fn start_with_vars(
+        env: &TestEnv,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> ConsoleProc {
         let mut cmd = env.bridge();
+        cmd.envs(vars.iter().copied());
         cmd.arg("console").arg("--db").arg(&env.db);
         if !extra.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);

@@ -2,7 +2,8 @@
 //! whose headers trickle in, or an idle keep-alive connection, is closed; a
 //! body that does not arrive in time gets `408`; a chunked body over the
 //! limit (no `Content-Length` to refuse it by) gets `413`. None of them
-//! changes the store, and the server goes on serving.
+//! changes the store, and the server goes on serving. The same holds for
+//! the web console served on its own.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::console_util::ConsoleProc;
 use crate::util::*;
 use crate::util_http::*;
 
@@ -21,6 +23,38 @@ async fn until_closed(tcp: &mut TcpStream) -> String {
         .expect("the server closes the connection")
         .ok();
     String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Trickles a request's headers into `authority`, a byte every 300 ms:
+/// each byte is progress, but the headers as a whole are late, so the
+/// server must close the connection.
+async fn trickled_headers_are_cut_off(authority: &str, path: &str) {
+    let mut tcp = TcpStream::connect(authority).await.expect("connect");
+    tcp.write_all(format!("POST {path} HTTP/1.1\r\nHost: {authority}\r\n").as_bytes())
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let mut sent_more = 0;
+    let closed = loop {
+        let mut byte = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut byte)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                if tcp.write_all(b"X").await.is_err() {
+                    break true;
+                }
+                sent_more += 1;
+            }
+        }
+        if started.elapsed() > EVENT_TIMEOUT {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "slow headers to {authority}{path} are cut off (sent {sent_more} more bytes)"
+    );
 }
 
 fn head(server: &HttpServer, token: &str, extra: &str) -> String {
@@ -45,36 +79,7 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
     );
 
     // Headers that never end: the connection is closed, nothing answered.
-    let mut tcp = TcpStream::connect(&server.authority)
-        .await
-        .expect("connect");
-    tcp.write_all(format!("POST /mcp HTTP/1.1\r\nHost: {}\r\n", server.authority).as_bytes())
-        .await
-        .expect("write");
-    let started = Instant::now();
-    let mut sent_more = 0;
-    // Trickle a header byte every 300 ms: each byte is progress, but the
-    // headers as a whole are late.
-    let closed = loop {
-        let mut byte = [0u8; 64];
-        match tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut byte)).await {
-            Ok(Ok(0) | Err(_)) => break true,
-            Ok(Ok(_)) => {}
-            Err(_) => {
-                if tcp.write_all(b"X").await.is_err() {
-                    break true;
-                }
-                sent_more += 1;
-            }
-        }
-        if started.elapsed() > EVENT_TIMEOUT {
-            break false;
-        }
-    };
-    assert!(
-        closed,
-        "slow headers are cut off (sent {sent_more} more bytes)"
-    );
+    trickled_headers_are_cut_off(&server.authority, "/mcp").await;
 
     // A body that stops short of its Content-Length: 408 and a clear reason.
     let mut tcp = TcpStream::connect(&server.authority)
@@ -163,4 +168,37 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
     .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_cuts_off_slow_clients_too() {
+    let env = TestEnv::new("console_slow");
+    let console =
+        ConsoleProc::start_with_vars(&env, &[], &[("MCP_BRIDGE_HTTP__READ_TIMEOUT_S", "1")]).await;
+    let authority = console.base.trim_start_matches("http://").to_owned();
+    trickled_headers_are_cut_off(&authority, "/login").await;
+
+    // A sign-in form whose body never completes: 408, no session.
+    let mut tcp = TcpStream::connect(&authority).await.expect("connect");
+    tcp.write_all(
+        format!(
+            "POST /login HTTP/1.1\r\nHost: {authority}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=mcpc_"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let answer = until_closed(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(!answer.contains("mcpb_console="), "{answer}");
+
+    // And it still serves, then stops cleanly.
+    let page = crate::console_util::http()
+        .get(format!("{}/login", console.base))
+        .send()
+        .await
+        .expect("GET /login");
+    assert_eq!(page.status(), 200);
+    assert_eq!(console.terminate().await, Some(0));
 }

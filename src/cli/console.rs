@@ -194,8 +194,7 @@ fn serve(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
             tls: tls.is_some(),
         };
         let router = app_router(&app, options);
-        let tcp = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let tcp = std::net::TcpListener::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = tcp.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -203,7 +202,15 @@ fn serve(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
         println!("Console: {scheme}://{local}/");
         std::io::stdout().flush()?;
         tracing::info!(address = %local, "console listening");
-        server::serve(tcp, tls, router, crate::transport::shutdown::signal()).await?;
+        let read_timeout = app.config.http.read_timeout;
+        server::serve(
+            tcp,
+            tls,
+            router,
+            read_timeout,
+            crate::transport::shutdown::signal(),
+        )
+        .await?;
         app.bridge.store().flush().await?;
         Ok(ExitCode::SUCCESS)
     })

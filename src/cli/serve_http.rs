@@ -129,6 +129,7 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
                     tls: options.tls.is_some(),
                 },
             );
+            let console = transport::http::bounded_bodies(console, options.settings.read_timeout);
             router = router.nest(CONSOLE_PATH, serving.protect(console)).route(
                 &format!("{CONSOLE_PATH}/"),
                 axum::routing::get(|| async { axum::response::Redirect::permanent(CONSOLE_PATH) }),

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -71,4 +72,10 @@ pub(super) async fn read_whole(
             ),
         ),
     }
+}
+
+/// `router` with every request's body read whole within `timeout` before it
+/// runs (for routers with no bearer check of their own to come first).
+pub(crate) fn bounded_bodies(router: Router, timeout: Duration) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(timeout, read_whole))
 }

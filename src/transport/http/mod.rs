@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 pub use access::SHARED_TOKEN_NAME;
 
 use self::access::Access;
+pub(crate) use self::body::bounded_bodies;
 use crate::config::HttpSettings;
 use crate::mcp::BridgeServer;
 use crate::service::Bridge;
@@ -251,7 +252,7 @@ async fn metadata<S: HttpTokenStore + YoloStore>(
 /// Closes a connection whose request headers have not all arrived within
 /// `timeout` (a slow-headers attack holds nothing for long), including an
 /// idle keep-alive connection waiting for its next request.
-fn limit_header_reads<A: axum_server::accept::Accept<tokio::net::TcpStream, Router>>(
+pub(crate) fn limit_header_reads<A: axum_server::accept::Accept<tokio::net::TcpStream, Router>>(
     server: &mut axum_server::Server<SocketAddr, A>,
     timeout: Duration,
 ) {
