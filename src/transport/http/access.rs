@@ -15,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
+use super::body::read_within;
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::domain::Timestamp;
@@ -52,6 +53,8 @@ pub struct Access<S: HttpTokenStore> {
     pub(super) requests: Option<Limits>,
     /// Whether TLS is on (for the URLs the metadata names).
     pub(super) tls: bool,
+    /// How long a request's body may take to arrive.
+    pub(super) read_timeout: Duration,
     /// Cancelled when the server begins to shut down: new requests get 503.
     pub(super) stopping: CancellationToken,
     /// MCP requests in flight, for a graceful shutdown.
@@ -73,6 +76,7 @@ impl<S: HttpTokenStore> Access<S> {
         origins: Vec<String>,
         requests: Option<Limits>,
         tls: bool,
+        read_timeout: Duration,
         stopping: CancellationToken,
     ) -> Self {
         Self {
@@ -83,6 +87,7 @@ impl<S: HttpTokenStore> Access<S> {
             origins,
             requests,
             tls,
+            read_timeout,
             stopping,
             in_flight: Arc::default(),
             pages: Arc::default(),
@@ -267,11 +272,11 @@ pub(super) async fn check_site<S: HttpTokenStore>(
     next.run(request).await
 }
 
-/// The MCP endpoint: shutdown, bearer token, role, body size and rate, then
-/// the request runs with its identity and a [`ReplySlot`] in its extensions.
+/// The MCP endpoint: shutdown, bearer token, role, body size and rate, the
+/// body read whole in time (see `body`), then the request runs with its identity and a [`ReplySlot`] in its extensions.
 pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
     State(access): State<Arc<Access<S>>>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     if access.stopping.is_cancelled() {
@@ -344,6 +349,12 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
     if let Some(response) = access.spend(&identity.name) {
         return response;
     }
+    // Boxed: a long-poll keeps this future for its whole wait, and the
+    // read's state would otherwise stay part of it.
+    let mut request = match Box::pin(read_within(request, access.read_timeout)).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
+    };
     let in_flight = (request.method() == Method::POST).then(|| access.in_flight.enter());
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());

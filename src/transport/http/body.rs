@@ -1,9 +1,9 @@
 //! A request's body arrives whole and in time before the request goes on:
 //! within [`MAX_BODY_BYTES`] (a chunked body has no `Content-Length` to
 //! refuse it by) and within the read timeout, so a client that trickles its
-//! body holds a connection and a task for seconds, not forever. Runs after
-//! the bearer check: an unauthenticated client is refused before its body is
-//! read at all.
+//! body holds a connection and a task for seconds, not forever. On `/mcp`
+//! it runs inside the bearer check (`access::check_caller`), after it: an
+//! unauthenticated client is refused before its body is read at all.
 
 use std::time::Duration;
 
@@ -44,33 +44,34 @@ async fn read(body: Body) -> Result<Bytes, Unread> {
     })
 }
 
-/// Middleware: reads the body within `timeout`, then runs the request with it.
-pub(super) async fn read_whole(
-    State(timeout): State<Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// `request` with its body read whole within `timeout`, or the refusal to
+/// answer instead.
+pub(super) async fn read_within(request: Request, timeout: Duration) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(timeout, read(body)).await {
-        Ok(Ok(bytes)) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Ok(Err(Unread::TooLarge)) => refusal(
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(Unread::TooLarge)) => Err(refusal(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
-        ),
-        Ok(Err(Unread::Broken)) => refusal(
+        )),
+        Ok(Err(Unread::Broken)) => Err(refusal(
             StatusCode::BAD_REQUEST,
             "the request body could not be read (the connection broke or the encoding is invalid); nothing was done",
-        ),
-        Err(_) => refusal(
+        )),
+        Err(_) => Err(refusal(
             StatusCode::REQUEST_TIMEOUT,
             &format!(
                 "the request body did not arrive within {} s (http.read_timeout_s); nothing was done",
                 timeout.as_secs()
             ),
-        ),
+        )),
+    }
+}
+
+async fn read_whole(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    match read_within(request, timeout).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => refused,
     }
 }
 

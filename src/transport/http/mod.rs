@@ -136,8 +136,6 @@ pub struct Serving<S: HttpTokenStore + YoloStore> {
     sessions: CancellationToken,
     /// Cancelled to end waiting long-polls with an empty page.
     long_polls: CancellationToken,
-    /// How long a request's body may take to arrive.
-    read_timeout: Duration,
 }
 
 impl<S: HttpTokenStore + YoloStore> Serving<S> {
@@ -151,13 +149,13 @@ impl<S: HttpTokenStore + YoloStore> Serving<S> {
             options.settings.allowed_origins.clone(),
             options.settings.requests,
             options.tls.is_some(),
+            options.settings.read_timeout,
             CancellationToken::new(),
         );
         Self {
             access: Arc::new(access),
             sessions: CancellationToken::new(),
             long_polls: CancellationToken::new(),
-            read_timeout: options.settings.read_timeout,
         }
     }
 
@@ -180,18 +178,13 @@ impl<S: HttpTokenStore + YoloStore> Serving<S> {
             .with_max_request_body_bytes(MAX_BODY_BYTES);
         let mcp =
             StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);
-        // The last layer added runs first: the caller is checked before
-        // the body is read.
-        let mcp = Router::new()
-            .route_service(MCP_PATH, mcp)
-            .layer(axum::middleware::from_fn_with_state(
-                self.read_timeout,
-                body::read_whole,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::clone(&self.access),
-                access::check_caller::<S>,
-            ));
+        let mcp =
+            Router::new()
+                .route_service(MCP_PATH, mcp)
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::clone(&self.access),
+                    access::check_caller::<S>,
+                ));
         let metadata = Router::new()
             .route(METADATA_PATH, get(metadata::<S>))
             .route(ROOT_METADATA_PATH, get(metadata::<S>))
