@@ -3,8 +3,9 @@
 //! each: a named bearer token made once works on both, a long-poll on one is
 //! woken by a send on the other, 16 concurrent writers across both lose and
 //! duplicate nothing, and a server killed mid-burst loses nothing it
-//! acknowledged. Skipped, with the reason printed, when no PostgreSQL is
-//! available (see `util_pg`).
+//! acknowledged; stateless calls go to either host, an older protocol's
+//! session stays on its own (`404` elsewhere). Skipped, with the reason
+//! printed, when no PostgreSQL is available (see `util_pg`).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -146,4 +147,66 @@ async fn an_http_server_killed_mid_burst_loses_nothing_acknowledged() {
     let (status, stderr) = survivor.terminate().await;
     assert!(status.success(), "{stderr}");
     assert_audit_intact(&env, "after an HTTP server was killed");
+}
+
+/// What the README's load-balancer notes promise: a stateless request is
+/// served by either host; an older protocol's session lives on the host
+/// that opened it, and another host answers `404`, so the client opens a
+/// new session there (as the MCP specification requires).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_stay_on_their_host_and_stateless_calls_go_anywhere() {
+    let Some(env) = TestEnv::postgres("pg_http_affinity") else {
+        return;
+    };
+    let (one, two, token) = two_servers(&env).await;
+    let init = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "affinity", "version": "1"}}
+    })
+    .to_string();
+    let accept = ("accept", "application/json, text/event-stream");
+    let opened = post(&one.url, Some(&token), &[accept], init.clone()).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.header("mcp-session-id").to_owned();
+    assert!(!session.is_empty());
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string();
+    let headers = [
+        accept,
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    let here = post(&one.url, Some(&token), &headers, list.clone()).await;
+    assert_eq!(here.status, 200, "{}", here.body);
+    let elsewhere = post(&two.url, Some(&token), &headers, list).await;
+    assert_eq!(elsewhere.status, 404, "{}", elsewhere.body);
+    let reopened = post(&two.url, Some(&token), &[accept], init).await;
+    assert_eq!(reopened.status, 200, "{}", reopened.body);
+
+    // Stateless: created on one host, used on the other.
+    let created = stateless(
+        &one.url,
+        Some(&token),
+        3,
+        "create_conversation",
+        json!({"my_role": "a", "partner_role": "b"}),
+    )
+    .await;
+    let result = created.message()["result"]["structuredContent"].clone();
+    let sent = stateless(
+        &two.url,
+        Some(&token),
+        4,
+        "send_to_partner",
+        json!({"conversation_id": result["conversation_id"], "session_id": "a",
+               "token": result["session_a_token"], "message": "from the other host",
+               "action_type": "info"}),
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert!(
+        sent.message()["result"]["isError"] != json!(true),
+        "{}",
+        sent.body
+    );
 }
