@@ -25,14 +25,22 @@ async fn until_closed(tcp: &mut TcpStream) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
+/// A connection to `authority` that has sent `text`.
+async fn sent(authority: &str, text: &[u8]) -> TcpStream {
+    let mut tcp = TcpStream::connect(authority).await.expect("connect");
+    tcp.write_all(text).await.expect("write");
+    tcp
+}
+
 /// Trickles a request's headers into `authority`, a byte every 300 ms:
 /// each byte is progress, but the headers as a whole are late, so the
 /// server must close the connection.
 async fn trickled_headers_are_cut_off(authority: &str, path: &str) {
-    let mut tcp = TcpStream::connect(authority).await.expect("connect");
-    tcp.write_all(format!("POST {path} HTTP/1.1\r\nHost: {authority}\r\n").as_bytes())
-        .await
-        .expect("write");
+    let mut tcp = sent(
+        authority,
+        format!("POST {path} HTTP/1.1\r\nHost: {authority}\r\n").as_bytes(),
+    )
+    .await;
     let started = Instant::now();
     let mut sent_more = 0;
     let closed = loop {
@@ -102,18 +110,15 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
     assert!(answer.contains("http.read_timeout_s"), "{answer}");
 
     // Without a token the body is not waited for at all: 401 at once.
-    let mut tcp = TcpStream::connect(&server.authority)
-        .await
-        .expect("connect");
-    tcp.write_all(
+    let mut tcp = sent(
+        &server.authority,
         format!(
             "POST /mcp HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000\r\n\r\n",
             server.authority
         )
         .as_bytes(),
     )
-    .await
-    .expect("write");
+    .await;
     let mut first = [0u8; 12];
     tokio::time::timeout(EVENT_TIMEOUT, tcp.read_exact(&mut first))
         .await
@@ -122,12 +127,11 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
     assert_eq!(&first, b"HTTP/1.1 401");
 
     // A chunked body over the limit, with no Content-Length: 413.
-    let mut tcp = TcpStream::connect(&server.authority)
-        .await
-        .expect("connect");
-    tcp.write_all(head(&server, &token, "Transfer-Encoding: chunked\r\n").as_bytes())
-        .await
-        .expect("write head");
+    let mut tcp = sent(
+        &server.authority,
+        head(&server, &token, "Transfer-Encoding: chunked\r\n").as_bytes(),
+    )
+    .await;
     let chunk = vec![b' '; 64 * 1024];
     let mut answer = String::new();
     for _ in 0..40 {
@@ -141,18 +145,15 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 
     // An idle keep-alive connection is closed after the timeout too.
-    let mut tcp = TcpStream::connect(&server.authority)
-        .await
-        .expect("connect");
-    tcp.write_all(
+    let mut tcp = sent(
+        &server.authority,
         format!(
             "GET /.well-known/oauth-protected-resource HTTP/1.1\r\nHost: {}\r\n\r\n",
             server.authority
         )
         .as_bytes(),
     )
-    .await
-    .expect("write");
+    .await;
     let answer = until_closed(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
@@ -179,16 +180,10 @@ async fn the_console_cuts_off_slow_clients_too() {
     trickled_headers_are_cut_off(&authority, "/login").await;
 
     // A sign-in form whose body never completes: 408, no session.
-    let mut tcp = TcpStream::connect(&authority).await.expect("connect");
-    tcp.write_all(
-        format!(
+    let mut tcp = sent(&authority, format!(
             "POST /login HTTP/1.1\r\nHost: {authority}\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=mcpc_"
-        )
-        .as_bytes(),
-    )
-    .await
-    .expect("write");
+        ).as_bytes()).await;
     let answer = until_closed(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(!answer.contains("mcpb_console="), "{answer}");

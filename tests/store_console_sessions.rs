@@ -36,33 +36,15 @@ async fn sessions_across_servers(db: Db) {
     assert_eq!(seen.user, signed.user);
     assert_eq!(seen.csrf, signed.csrf, "both servers derive one CSRF token");
     // The store holds the id's digest, never the id.
-    assert!(
-        two.bridge
-            .console_session(&console_token_hash(&signed.id))
-            .await
-            .expect("read")
-            .is_none()
-    );
-    assert!(
-        two.bridge
-            .console_session("not-a-session")
-            .await
-            .expect("read")
-            .is_none()
-    );
+    assert!(gone(&two, &console_token_hash(&signed.id)).await);
+    assert!(gone(&two, "not-a-session").await);
 
     // Signing out on one server ends the session on the other; twice is harmless.
     two.bridge
         .console_sign_out(&signed.id, &seen.user)
         .await
         .expect("sign out");
-    assert!(
-        one.bridge
-            .console_session(&signed.id)
-            .await
-            .expect("read")
-            .is_none()
-    );
+    assert!(gone(&one, &signed.id).await);
     two.bridge
         .console_sign_out(&signed.id, &seen.user)
         .await
@@ -78,13 +60,7 @@ async fn sessions_across_servers(db: Db) {
         .await
         .expect("revoke");
     for id in [&a.id, &b.id] {
-        assert!(
-            one.bridge
-                .console_session(id)
-                .await
-                .expect("read")
-                .is_none()
-        );
+        assert!(gone(&one, id).await);
     }
     assert!(matches!(
         one.bridge.console_sign_in(&secret).await,
@@ -125,6 +101,15 @@ async fn sessions_across_servers(db: Db) {
     );
     let report = two.bridge.verify_audit().await.expect("verify");
     assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
+}
+
+/// Whether no live session has id `id` on `app`.
+async fn gone(app: &mcp_bridge::app::App, id: &str) -> bool {
+    app.bridge
+        .console_session(id)
+        .await
+        .expect("read")
+        .is_none()
 }
 
 async fn expire_and_bounded(db: Db) {
