@@ -1,6 +1,7 @@
 //! Persistence for the web console: its sign-in tokens and the sessions they
-//! open. Only a SHA-256 of each token and session id is stored; the rules (who may create, what a role allows,
-//! what is audited) live in the service layer.
+//! open. Only a SHA-256 of each token and session id is stored; the rules
+//! (who may create, what a role allows, what is audited) live in the
+//! service layer.
 
 use std::future::Future;
 

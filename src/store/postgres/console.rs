@@ -13,9 +13,6 @@ use crate::store::{
 };
 
 const COLUMNS: &str = "name, role, token_hash, created_at, revoked_at, last_used_at";
-/// [`COLUMNS`] of `console_tokens` aliased `t`, for joins.
-const TOKEN_COLUMNS: &str =
-    "t.name, t.role, t.token_hash, t.created_at, t.revoked_at, t.last_used_at";
 
 fn decode(row: &Row) -> Result<ConsoleToken, StoreError> {
     let role: String = get(row, 1)?;
@@ -187,9 +184,9 @@ impl ConsoleStore for PgStore {
         Db::Client(&client)
             .opt(
                 &format!(
-                    "SELECT {TOKEN_COLUMNS} FROM console_sessions s
-                     JOIN console_tokens t ON t.name = s.token_name
-                     WHERE s.id_hash = $1 AND s.expires_at > $2"
+                    "SELECT {COLUMNS} FROM console_sessions
+                     JOIN console_tokens ON name = token_name
+                     WHERE id_hash = $1 AND expires_at > $2"
                 ),
                 &[&id_hash, &at.as_micros()],
             )

@@ -11,9 +11,6 @@ use crate::store::{
 };
 
 const COLUMNS: &str = "name, role, token_hash, created_at, revoked_at, last_used_at";
-/// [`COLUMNS`] of `console_tokens` aliased `t`, for joins.
-const TOKEN_COLUMNS: &str =
-    "t.name, t.role, t.token_hash, t.created_at, t.revoked_at, t.last_used_at";
 
 fn decode(row: &Row<'_>) -> Result<ConsoleToken, StoreError> {
     let role: String = row.get(1).map_err(sql_err)?;
@@ -178,9 +175,8 @@ impl ConsoleStore for SqliteStore {
     ) -> Result<Option<ConsoleToken>, StoreError> {
         self.call(move |conn| {
             let sql = format!(
-                "SELECT {} FROM console_sessions s JOIN console_tokens t ON t.name = s.token_name
-                 WHERE s.id_hash = ?1 AND s.expires_at > ?2",
-                TOKEN_COLUMNS
+                "SELECT {COLUMNS} FROM console_sessions JOIN console_tokens ON name = token_name
+                 WHERE id_hash = ?1 AND expires_at > ?2"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
             let mut rows = stmt

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
-use super::body::read_within;
+use super::body::{self, read_within};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::domain::Timestamp;
@@ -273,7 +273,8 @@ pub(super) async fn check_site<S: HttpTokenStore>(
 }
 
 /// The MCP endpoint: shutdown, bearer token, role, body size and rate, the
-/// body read whole in time (see `body`), then the request runs with its identity and a [`ReplySlot`] in its extensions.
+/// body read whole in time (see `body`), then the request runs with its
+/// identity and a [`ReplySlot`] in its extensions.
 pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
     State(access): State<Arc<Access<S>>>,
     request: Request,
@@ -341,10 +342,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES as u64);
     if too_large {
-        return refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
-        );
+        return body::too_large();
     }
     if let Some(response) = access.spend(&identity.name) {
         return response;

@@ -44,16 +44,22 @@ async fn read(body: Body) -> Result<Bytes, Unread> {
     })
 }
 
+/// `413`: a body over [`MAX_BODY_BYTES`], refused by its `Content-Length`
+/// or while it is read.
+pub(super) fn too_large() -> Response {
+    refusal(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
+    )
+}
+
 /// `request` with its body read whole within `timeout`, or the refusal to
 /// answer instead.
 pub(super) async fn read_within(request: Request, timeout: Duration) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(timeout, read(body)).await {
         Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
-        Ok(Err(Unread::TooLarge)) => Err(refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request bodies are limited to {MAX_BODY_BYTES} bytes; nothing was done"),
-        )),
+        Ok(Err(Unread::TooLarge)) => Err(too_large()),
         Ok(Err(Unread::Broken)) => Err(refusal(
             StatusCode::BAD_REQUEST,
             "the request body could not be read (the connection broke or the encoding is invalid); nothing was done",
