@@ -4,7 +4,8 @@
 //! woken by a send on the other, 16 concurrent writers across both lose and
 //! duplicate nothing, and a server killed mid-burst loses nothing it
 //! acknowledged; stateless calls go to either host, an older protocol's
-//! session stays on its own (`404` elsewhere). Skipped, with the reason
+//! session bound to nothing stays on its own (`404` elsewhere; a bound one
+//! moves, see `http_sessions_shared`). Skipped, with the reason
 //! printed, when no PostgreSQL is available (see `util_pg`).
 
 use std::collections::HashSet;
@@ -150,9 +151,9 @@ async fn an_http_server_killed_mid_burst_loses_nothing_acknowledged() {
 }
 
 /// What the README's load-balancer notes promise: a stateless request is
-/// served by either host; an older protocol's session lives on the host
-/// that opened it, and another host answers `404`, so the client opens a
-/// new session there (as the MCP specification requires).
+/// served by either host; an older protocol's session bound to nothing
+/// lives on the host that opened it, and another host answers `404`, so the
+/// client opens a new session there (as the MCP specification requires).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_stay_on_their_host_and_stateless_calls_go_anywhere() {
     let Some(env) = TestEnv::postgres("pg_http_affinity") else {

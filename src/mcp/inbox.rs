@@ -17,9 +17,10 @@ use rmcp::model::{
 use rmcp::service::{Peer, SubscriptionContext};
 use tokio_util::sync::CancellationToken;
 
+use super::Backend;
 use super::BridgeServer;
 use crate::service::{Session, summaries_json};
-use crate::store::{Store, YoloStore};
+use crate::store::Store;
 
 /// The resource's URI.
 pub const INBOX_URI: &str = "bridge://inbox";
@@ -53,7 +54,7 @@ fn sessions(session: &Session) -> Vec<(crate::domain::ConversationId, crate::dom
         .collect()
 }
 
-impl<S: YoloStore> BridgeServer<S> {
+impl<S: Backend> BridgeServer<S> {
     /// `resources/read` of the inbox.
     pub(super) async fn read_inbox(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
         if uri != INBOX_URI {

@@ -4,6 +4,7 @@
 
 pub mod delivery;
 pub mod error;
+mod http_session;
 mod inbox;
 pub mod params;
 mod progress;
@@ -35,7 +36,12 @@ use crate::service::{
     Addressing, Bridge, CheckMessages, CredentialArgs, Scope, SendToPartner, ServiceError, Session,
     SessionCredentials, UpdateStatus,
 };
-use crate::store::YoloStore;
+use crate::store::{McpSessionStore, YoloStore};
+
+/// What the tools need of a store: everything a session does, and the MCP
+/// sessions that any server on the database can take over.
+pub trait Backend: YoloStore + McpSessionStore {}
+impl<T: YoloStore + McpSessionStore> Backend for T {}
 
 pub(crate) use self::schema::{input_schema, output_schema};
 
@@ -57,7 +63,7 @@ The session then remembers its credentials: send_message (or send_to_partner) to
 check_partner_status for heartbeats. Never put a token or invite code in a message; secrets are redacted.";
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
-pub struct BridgeServer<S: YoloStore> {
+pub struct BridgeServer<S: Backend> {
     bridge: Arc<Bridge<S>>,
     /// Shared by every session of an HTTP server (see [`BridgeServer::new_session`]).
     tool_router: Arc<ToolRouter<Self>>,
@@ -75,7 +81,7 @@ pub struct BridgeServer<S: YoloStore> {
     shutdown: CancellationToken,
 }
 
-impl<S: YoloStore> Clone for BridgeServer<S> {
+impl<S: Backend> Clone for BridgeServer<S> {
     fn clone(&self) -> Self {
         Self {
             bridge: Arc::clone(&self.bridge),
@@ -89,7 +95,7 @@ impl<S: YoloStore> Clone for BridgeServer<S> {
     }
 }
 
-impl<S: YoloStore> BridgeServer<S> {
+impl<S: Backend> BridgeServer<S> {
     /// Ends waiting calls when `token` is cancelled (the transport knows when
     /// its client has gone; the server does not).
     pub fn with_session_end(mut self, token: CancellationToken) -> Self {
@@ -180,7 +186,7 @@ impl<S: YoloStore> BridgeServer<S> {
 }
 
 #[tool_router]
-impl<S: YoloStore> BridgeServer<S> {
+impl<S: Backend> BridgeServer<S> {
     /// A server over `bridge`.
     pub fn new(bridge: Arc<Bridge<S>>) -> Self {
         let mut tool_router =
@@ -231,7 +237,7 @@ partner conversation_id and session_b_token; never put a token in a message. Exp
             side: crate::domain::Side::A,
             token: created.token_a.clone(),
         };
-        self.bridge.bind(&self.session, creds).await;
+        self.bind(creds).await;
         Ok(Json(created.into()))
     }
 
@@ -394,7 +400,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
 }
 
 #[tool_handler(router = self.tool_router)]
-impl<S: YoloStore> ServerHandler for BridgeServer<S> {
+impl<S: Backend> ServerHandler for BridgeServer<S> {
     /// Runs each tool call with its unauthenticated calls counted for the
     /// HTTP bearer token it came with, if any (see `service::with_quota_scope`).
     async fn call_tool(
@@ -402,6 +408,7 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        self.admit_call(&context)?;
         let scope = context
             .extensions
             .get::<axum::http::request::Parts>()
@@ -409,6 +416,14 @@ impl<S: YoloStore> ServerHandler for BridgeServer<S> {
             .map(|identity| identity.name.clone());
         let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
+    }
+
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::InitializeResult, rmcp::ErrorData> {
+        self.initialize_session(request, context).await
     }
 
     /// Answers the transport guard's stand-in for a line that was not usable

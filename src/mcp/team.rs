@@ -4,6 +4,7 @@
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::{Json, tool, tool_router};
 
+use super::Backend;
 use super::BridgeServer;
 use super::error::ToolFailure;
 use super::params::{
@@ -15,10 +16,9 @@ use super::results::{
     SendMessageResult,
 };
 use crate::service::{Scope, SendToPartner};
-use crate::store::YoloStore;
 
 #[tool_router(router = team_router, vis = "pub(super)")]
-impl<S: YoloStore> BridgeServer<S> {
+impl<S: Backend> BridgeServer<S> {
     #[tool(
         title = "Create invite",
         description = "Owner only: make a single-use code (expires in 10 min) that lets one more agent join with `role`, \
@@ -61,7 +61,7 @@ as member or observer. Give it to the human, never in a message.",
     ) -> Result<Json<JoinConversationResult>, ToolFailure> {
         let args = self.arguments("join_conversation", params).await?;
         let joined = self.bridge.join_conversation(&args.invite_code).await?;
-        self.bridge.bind(&self.session, joined.creds.clone()).await;
+        self.bind(joined.creds.clone()).await;
         Ok(Json(joined.into()))
     }
 
@@ -149,6 +149,6 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
 }
 
 /// The team tools.
-pub(super) fn router<S: YoloStore>() -> ToolRouter<BridgeServer<S>> {
+pub(super) fn router<S: Backend>() -> ToolRouter<BridgeServer<S>> {
     BridgeServer::<S>::team_router()
 }

@@ -4,19 +4,19 @@
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::{Json, tool, tool_router};
 
+use super::Backend;
 use super::BridgeServer;
 use super::error::ToolFailure;
 use super::params::{EnableYoloModeParams, ExecuteCommandParams, Parameters};
 use super::results::{EnableYoloModeResult, ExecuteCommandResult};
 use crate::service::{EnableYolo, ExecuteCommand};
-use crate::store::YoloStore;
 
 /// Appended to both descriptions when this server does not offer execution.
 const DISABLED_NOTE: &str =
     " DISABLED on this server (it was not started with MCP_BRIDGE_YOLO=1): answers yolo_disabled.";
 
 #[tool_router(router = yolo_router, vis = "pub(super)")]
-impl<S: YoloStore> BridgeServer<S> {
+impl<S: Backend> BridgeServer<S> {
     #[tool(
         title = "Request command execution",
         description = "Ask for command execution in a workspace (mode safe, restricted or yolo). Nothing is enabled \
@@ -74,7 +74,7 @@ command and the approval_token to run it once. dry_run shows what would run.",
 }
 
 /// The YOLO tools, described as disabled unless `enabled`.
-pub(super) fn router<S: YoloStore>(enabled: bool) -> ToolRouter<BridgeServer<S>> {
+pub(super) fn router<S: Backend>(enabled: bool) -> ToolRouter<BridgeServer<S>> {
     let mut router = BridgeServer::<S>::yolo_router();
     if !enabled {
         for route in router.map.values_mut() {

@@ -15,6 +15,7 @@ mod http_token;
 mod inbox;
 mod invite;
 mod keys;
+mod mcp_session;
 mod oversight;
 mod quota_scope;
 mod redaction;
@@ -44,6 +45,7 @@ pub use http_token::{
 pub use inbox::{UnreadMessage, UnreadSummary, summaries_json};
 pub use invite::{Invited, JoinedSession};
 pub use keys::{RESEAL_BATCH, Rotation, RotationProgress};
+pub use mcp_session::{SharedSession, mcp_session_digest};
 pub use oversight::Approval;
 pub use quota_scope::with_quota_scope;
 pub use redaction::SharedRedactor;

@@ -8,7 +8,7 @@
 //! it did pass. A session bound to nothing gets `auth_failed`, exactly like a
 //! wrong token.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use super::{Bridge, ServiceError, SessionCredentials};
 use crate::audit::AuditDraft;
@@ -53,6 +53,10 @@ pub struct ClientProcess {
 pub struct Session {
     bound: Mutex<Vec<SessionCredentials>>,
     process: Option<ClientProcess>,
+    /// Over HTTP: the bearer identity the session belongs to (see `mcp_session`).
+    pub(super) owner: OnceLock<String>,
+    /// Over HTTP with an `Mcp-Session-Id`: what any server needs to take it over.
+    pub(super) shared: OnceLock<super::mcp_session::SharedSession>,
 }
 
 impl Session {
@@ -64,8 +68,8 @@ impl Session {
     /// A stdio session spawned by `process.client`.
     pub fn for_process(process: ClientProcess) -> Self {
         Self {
-            bound: Mutex::default(),
             process: Some(process),
+            ..Self::default()
         }
     }
 
@@ -80,7 +84,7 @@ impl Session {
     }
 
     /// Adds `creds` unless that session is bound already; whether it was new.
-    fn add(&self, creds: SessionCredentials) -> bool {
+    pub(super) fn add(&self, creds: SessionCredentials) -> bool {
         let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
         if bound
             .iter()

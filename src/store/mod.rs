@@ -14,6 +14,7 @@ mod any_extras;
 mod console;
 pub mod data_keys;
 mod http_token;
+pub(crate) mod mcp_session;
 pub mod postgres;
 pub mod prune;
 pub mod sealed;
@@ -35,6 +36,9 @@ pub use console::{
     ConsoleRole, ConsoleSession, ConsoleStore, ConsoleToken, MAX_SESSIONS_PER_TOKEN,
 };
 pub use http_token::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken};
+pub use mcp_session::{
+    McpSessionRecord, McpSessionStore, StoredMcpSession, UNBOUND_MCP_SESSION_TTL_US,
+};
 pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
 pub use yolo::{

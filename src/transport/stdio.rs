@@ -12,14 +12,14 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 use super::guard::LineGuard;
 use super::written::ReportWrites;
 
+use crate::mcp::Backend;
 use crate::mcp::BridgeServer;
-use crate::store::YoloStore;
 
 /// Serves `server` on stdio until the client closes stdin or `shutdown` resolves.
 ///
 /// # Errors
 /// When the MCP session cannot start (e.g. the client's `initialize` is malformed).
-pub async fn serve<S: YoloStore>(
+pub async fn serve<S: Backend>(
     server: BridgeServer<S>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {

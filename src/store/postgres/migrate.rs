@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0004_http_tokens.sql"),
     include_str!("../../../migrations/postgres/0005_audit_pending.sql"),
     include_str!("../../../migrations/postgres/0006_console_sessions.sql"),
+    include_str!("../../../migrations/postgres/0007_mcp_sessions.sql"),
 ];
 
 /// The schema version this build writes.

@@ -16,6 +16,7 @@ mod inbox;
 mod keys;
 mod linker;
 mod listen;
+mod mcp_session;
 mod migrate;
 mod ops;
 mod store;

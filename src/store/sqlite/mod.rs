@@ -13,6 +13,7 @@ mod checkpoint;
 mod console;
 mod http_token;
 mod keys;
+mod mcp_session;
 mod open;
 mod ops;
 mod rows;

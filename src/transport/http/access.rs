@@ -275,7 +275,7 @@ pub(super) async fn check_site<S: HttpTokenStore>(
 /// The MCP endpoint: shutdown, bearer token, role, body size and rate, the
 /// body read whole in time (see `body`), then the request runs with its
 /// identity and a [`ReplySlot`] in its extensions.
-pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
+pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     State(access): State<Arc<Access<S>>>,
     request: Request,
     next: Next,
@@ -356,6 +356,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
     let in_flight = (request.method() == Method::POST).then(|| access.in_flight.enter());
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
+    let caller = identity.name.clone();
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;
     let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
@@ -363,7 +364,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::store::YoloStore>(
             .to_ascii_lowercase()
             .starts_with("application/json")
     });
-    let response = next.run(request).await;
+    let response = super::sessions::as_caller(caller, next.run(request)).await;
     // rmcp answers a body that is not JSON-RPC with 415, as if the media
     // type were wrong; it is a parse error, so say that.
     if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {

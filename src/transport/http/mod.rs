@@ -14,6 +14,7 @@
 
 mod access;
 mod body;
+mod sessions;
 mod written;
 
 use std::net::SocketAddr;
@@ -36,9 +37,10 @@ pub use access::SHARED_TOKEN_NAME;
 use self::access::Access;
 pub(crate) use self::body::bounded_bodies;
 use crate::config::HttpSettings;
+use crate::mcp::Backend;
 use crate::mcp::BridgeServer;
 use crate::service::Bridge;
-use crate::store::{HttpTokenStore, YoloStore};
+use crate::store::HttpTokenStore;
 
 /// Where the MCP endpoint is mounted.
 pub const MCP_PATH: &str = "/mcp";
@@ -130,7 +132,7 @@ impl HttpOptions {
 }
 
 /// The running server's handles that a router needs.
-pub struct Serving<S: HttpTokenStore + YoloStore> {
+pub struct Serving<S: HttpTokenStore + Backend> {
     access: Arc<Access<S>>,
     /// Cancelled to end every MCP session and SSE stream.
     sessions: CancellationToken,
@@ -138,7 +140,7 @@ pub struct Serving<S: HttpTokenStore + YoloStore> {
     long_polls: CancellationToken,
 }
 
-impl<S: HttpTokenStore + YoloStore> Serving<S> {
+impl<S: HttpTokenStore + Backend> Serving<S> {
     /// State for serving `bridge` with `options`.
     pub fn new(bridge: Arc<Bridge<S>>, options: &HttpOptions) -> Self {
         let access = Access::new(
@@ -169,13 +171,17 @@ impl<S: HttpTokenStore + YoloStore> Serving<S> {
         let template = BridgeServer::new(Arc::clone(&self.access.bridge))
             .with_shutdown(self.long_polls.clone());
         let factory = move || Ok(template.new_session());
-        let config = StreamableHttpServerConfig::default()
+        let mut config = StreamableHttpServerConfig::default()
             .with_cancellation_token(self.sessions.clone())
             // Checked by `access` before anything else, for every route.
             .disable_allowed_hosts()
             .disable_allowed_origins()
             .with_json_response(true)
             .with_max_request_body_bytes(MAX_BODY_BYTES);
+        // A session this host does not hold is taken over from the database.
+        config.session_store = Some(Arc::new(sessions::SharedSessions::new(Arc::clone(
+            &self.access.bridge,
+        ))));
         let mcp =
             StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);
         let mcp =
@@ -218,7 +224,7 @@ impl<S: HttpTokenStore + YoloStore> Serving<S> {
 /// RFC 9728 protected resource metadata: the resource, that tokens go in
 /// the `Authorization` header, and the roles a token may carry. No
 /// authorization server is named: tokens come from the operator.
-async fn metadata<S: HttpTokenStore + YoloStore>(
+async fn metadata<S: HttpTokenStore + Backend>(
     State(access): State<Arc<Access<S>>>,
     headers: axum::http::HeaderMap,
 ) -> Response {
@@ -260,7 +266,7 @@ pub(crate) fn limit_header_reads<A: axum_server::accept::Accept<tokio::net::TcpS
 ///
 /// # Errors
 /// When the address cannot be bound or the TLS files cannot be read.
-pub async fn serve<S: HttpTokenStore + YoloStore>(
+pub async fn serve<S: HttpTokenStore + Backend>(
     serving: Serving<S>,
     router: Router,
     options: &HttpOptions,

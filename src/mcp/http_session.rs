@@ -1,0 +1,82 @@
+//! The tool layer's side of MCP sessions over HTTP (see
+//! `service::mcp_session`): a call is refused when its bearer identity is not
+//! the session's owner; a session's first call notes its id so its bindings
+//! can be shared; a session replayed from the store on this host takes over
+//! its owner and seats before its first request runs.
+
+use axum::http::request::Parts;
+use rmcp::model::{InitializeRequestParams, InitializeResult};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::SessionRestoreMarker;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use super::{Backend, BridgeServer};
+use crate::service::{HttpIdentity, SessionCredentials};
+
+/// The header that carries an MCP session's id.
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// The request's HTTP head and bearer identity, when it came over HTTP.
+fn http_caller(context: &RequestContext<RoleServer>) -> Option<(&Parts, &HttpIdentity)> {
+    let parts = context.extensions.get::<Parts>()?;
+    Some((parts, parts.extensions.get::<HttpIdentity>()?))
+}
+
+impl<S: Backend> BridgeServer<S> {
+    /// Binds this MCP session to `creds` (after create or join), here and,
+    /// for an HTTP session, in the store for every other host.
+    pub(super) async fn bind(&self, creds: SessionCredentials) {
+        self.bridge.share_binding(&self.session, &creds).await;
+        self.bridge.bind(&self.session, creds).await;
+    }
+
+    /// Admits a tool call: over HTTP only from the session's owner, and the
+    /// first call of a session with an id records what sharing it needs.
+    pub(super) fn admit_call(&self, context: &RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        let Some((parts, identity)) = http_caller(context) else {
+            return Ok(());
+        };
+        if !self.session.owned_by(&identity.name) {
+            return Err(ErrorData::invalid_request(
+                "this MCP session was opened with another bearer token; initialize a session of your own",
+                None,
+            ));
+        }
+        if let Some(id) = parts
+            .headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.session.note_shared(id, || {
+                serde_json::to_string(&context.peer.peer_info()?).ok()
+            });
+        }
+        Ok(())
+    }
+
+    /// `initialize`: a fresh HTTP session belongs to the caller's identity; a
+    /// session replayed from the store (another host opened it, or this one
+    /// before a restart) takes over its stored owner and seats.
+    pub(super) async fn initialize_session(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        if let Some(marker) = context.extensions.get::<SessionRestoreMarker>() {
+            self.bridge
+                .take_over_session(&self.session, marker.id.as_ref())
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "cannot take over a stored MCP session");
+                    ErrorData::internal_error(
+                        "the session could not be restored; initialize again",
+                        None,
+                    )
+                })?;
+        } else if let Some((_, identity)) = http_caller(&context) {
+            self.session.owned_by(&identity.name);
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+}

@@ -1,0 +1,164 @@
+//! MCP sessions over HTTP that any server on the database can take over: a
+//! client of the older protocols (2025-06-18, 2025-11-25) keeps its
+//! `Mcp-Session-Id` when a load balancer sends it to another host, or when
+//! its server restarts, and stays bound to the seats it created or joined.
+//!
+//! A session is stored the first time it binds a seat (a session bound to
+//! nothing has nothing to lose: a host that does not know it answers 404 and
+//! the client starts afresh). The store keeps a digest of the id, never the
+//! id, and no token: a seat's token is derived again from the key file that
+//! every server on the database shares. A session belongs to the bearer
+//! identity that opened it; no other may use it, here or on another host.
+
+use sha2::{Digest, Sha256};
+
+use super::session::Session;
+use super::{Bridge, ServiceError, SessionCredentials};
+use crate::store::{McpSessionRecord, McpSessionStore, UNBOUND_MCP_SESSION_TTL_US};
+
+/// What any server needs to take an HTTP session over, known once the
+/// session's first call arrives with its id.
+#[derive(Debug, Clone)]
+pub struct SharedSession {
+    /// The digest of the `Mcp-Session-Id`.
+    id_hash: String,
+    /// The client's `initialize` parameters, as JSON.
+    init_params: String,
+}
+
+/// The stored form of a session id: a labelled SHA-256, so the table cannot
+/// be used to present a session (and no other digest of ours matches it).
+pub fn mcp_session_digest(id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"mcp-bridge mcp session\0");
+    h.update(id.as_bytes());
+    hex::encode(h.finalize())
+}
+
+impl Session {
+    /// Whether `identity` may use this session: the first identity to use it
+    /// (the one that opened it) owns it.
+    pub fn owned_by(&self, identity: &str) -> bool {
+        self.owner.get_or_init(|| identity.to_owned()) == identity
+    }
+
+    /// Remembers the session's id and `initialize` parameters (computed only
+    /// the first time), so its bindings can be shared.
+    pub fn note_shared(&self, id: &str, init_params: impl FnOnce() -> Option<String>) {
+        if self.shared.get().is_some() {
+            return;
+        }
+        if let Some(init_params) = init_params() {
+            let _ = self.shared.set(SharedSession {
+                id_hash: mcp_session_digest(id),
+                init_params,
+            });
+        }
+    }
+}
+
+impl<S: McpSessionStore> Bridge<S> {
+    /// Stores that `session` is bound to `creds`' seat, when it is an HTTP
+    /// session with an id. A failure only costs the take-over on another
+    /// host, so it is logged, not returned.
+    pub async fn share_binding(&self, session: &Session, creds: &SessionCredentials) {
+        let (Some(shared), Some(owner)) = (session.shared.get(), session.owner.get()) else {
+            return;
+        };
+        let now = self.clock.now();
+        let record = McpSessionRecord {
+            id_hash: shared.id_hash.clone(),
+            owner: owner.clone(),
+            init_params: shared.init_params.clone(),
+            started_at: now,
+        };
+        let unbound_before = now.plus_micros(-UNBOUND_MCP_SESSION_TTL_US);
+        if let Err(e) = self
+            .store
+            .bind_mcp_session(
+                record,
+                creds.conversation.clone(),
+                creds.side,
+                unbound_before,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "cannot store the MCP session's binding; another host will not know it");
+        }
+    }
+
+    /// The `initialize` parameters (JSON) of the stored session `id`, if
+    /// there is one and `caller` owns it; to anyone else it does not exist.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn shared_session(
+        &self,
+        id: &str,
+        caller: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let stored = self.store.mcp_session(mcp_session_digest(id)).await?;
+        Ok(stored
+            .filter(|s| s.record.owner == caller)
+            .map(|s| s.record.init_params))
+    }
+
+    /// Takes over the stored session `id` in `session` (fresh on this
+    /// host): its owner, and its seats with their tokens derived again.
+    ///
+    /// # Errors
+    /// Storage failures; [`ServiceError::AuthFailed`] when it is not stored.
+    pub async fn take_over_session(&self, session: &Session, id: &str) -> Result<(), ServiceError> {
+        let Some(stored) = self.store.mcp_session(mcp_session_digest(id)).await? else {
+            return Err(ServiceError::AuthFailed);
+        };
+        if !session.owned_by(&stored.record.owner) {
+            return Err(ServiceError::AuthFailed);
+        }
+        let _ = session.shared.set(SharedSession {
+            id_hash: stored.record.id_hash,
+            init_params: stored.record.init_params,
+        });
+        for (conversation, side) in stored.seats {
+            let token = self.key.derive(&conversation, side);
+            session.add(SessionCredentials {
+                conversation,
+                side,
+                token,
+            });
+        }
+        Ok(())
+    }
+
+    /// Forgets the stored session `id` (its client ended it).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn forget_session(&self, id: &str) -> Result<(), ServiceError> {
+        Ok(self
+            .store
+            .delete_mcp_session(mcp_session_digest(id))
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Session, mcp_session_digest};
+
+    #[test]
+    fn the_first_identity_owns_a_session() {
+        let session = Session::new();
+        assert!(session.owned_by("alice"));
+        assert!(session.owned_by("alice"));
+        assert!(!session.owned_by("mallory"));
+    }
+
+    #[test]
+    fn digests_are_labelled_and_distinct() {
+        let one = mcp_session_digest("0b6f7c1e-1");
+        assert_eq!(one.len(), 64);
+        assert_ne!(one, mcp_session_digest("0b6f7c1e-2"));
+        assert_ne!(one, hex::encode(crate::service::token_hash("0b6f7c1e-1")));
+    }
+}

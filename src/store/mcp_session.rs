@@ -1,0 +1,115 @@
+//! Persistence for MCP sessions over HTTP that any server on the database can
+//! take over: the session (its id's digest, the bearer identity that opened
+//! it, the client's `initialize` parameters) and the seats it is bound to.
+//! No session id and no token is stored; who may take a session over, and
+//! how tokens come back, is the service layer's business.
+
+use std::future::Future;
+
+use super::{AnyStore, Store, StoreError};
+use crate::domain::{ConversationId, Side, Timestamp};
+
+/// A session as stored: never its id, only the id's digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpSessionRecord {
+    /// The hex digest of the `Mcp-Session-Id`.
+    pub id_hash: String,
+    /// The name of the bearer identity that opened it.
+    pub owner: String,
+    /// The client's `initialize` parameters, as JSON.
+    pub init_params: String,
+    /// When it was first stored.
+    pub started_at: Timestamp,
+}
+
+/// A stored session with the seats it acts for, oldest binding first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMcpSession {
+    /// The session.
+    pub record: McpSessionRecord,
+    /// Its bindings.
+    pub seats: Vec<(ConversationId, Side)>,
+}
+
+/// How long a session with no binding left is kept after it began.
+pub const UNBOUND_MCP_SESSION_TTL_US: i64 = 24 * 3_600 * 1_000_000;
+
+/// MCP sessions shared by every server on the database.
+pub trait McpSessionStore: Store {
+    /// Binds the session `record.id_hash` (stored first if it is not yet) to
+    /// `conversation`/`side` at `record.started_at`, in one transaction that
+    /// also drops the sessions with no binding that began before
+    /// `unbound_before`. A session stored already keeps its owner, and gets
+    /// no binding from a record that names another.
+    fn bind_mcp_session(
+        &self,
+        record: McpSessionRecord,
+        conversation: ConversationId,
+        side: Side,
+        unbound_before: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The session whose id digest is `id_hash`, with its bindings.
+    fn mcp_session(
+        &self,
+        id_hash: String,
+    ) -> impl Future<Output = Result<Option<StoredMcpSession>, StoreError>> + Send;
+
+    /// Forgets the session whose id digest is `id_hash` (none is fine).
+    fn delete_mcp_session(
+        &self,
+        id_hash: String,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl McpSessionStore for AnyStore {
+    async fn bind_mcp_session(
+        &self,
+        record: McpSessionRecord,
+        conversation: ConversationId,
+        side: Side,
+        unbound_before: Timestamp,
+    ) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => {
+                s.bind_mcp_session(record, conversation, side, unbound_before)
+                    .await
+            }
+            AnyStore::Postgres(p) => {
+                p.bind_mcp_session(record, conversation, side, unbound_before)
+                    .await
+            }
+        }
+    }
+    async fn mcp_session(&self, id_hash: String) -> Result<Option<StoredMcpSession>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.mcp_session(id_hash).await,
+            AnyStore::Postgres(p) => p.mcp_session(id_hash).await,
+        }
+    }
+    async fn delete_mcp_session(&self, id_hash: String) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.delete_mcp_session(id_hash).await,
+            AnyStore::Postgres(p) => p.delete_mcp_session(id_hash).await,
+        }
+    }
+}
+
+/// Rebuilds a stored session from its rows (both backends read the same
+/// columns): `record` and the bindings' `(conversation_id, side)` texts.
+pub(crate) fn decode_seats(
+    record: McpSessionRecord,
+    seats: Vec<(String, String)>,
+) -> Result<StoredMcpSession, StoreError> {
+    let seats = seats
+        .into_iter()
+        .map(|(c, s)| {
+            let conversation = ConversationId::parse(&c)
+                .map_err(|_| StoreError::Corrupt("unreadable MCP session binding".into()))?;
+            let side = Side::parse(&s)
+                .map_err(|_| StoreError::Corrupt("unreadable MCP session binding".into()))?;
+            Ok((conversation, side))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(StoredMcpSession { record, seats })
+}

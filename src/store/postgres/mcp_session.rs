@@ -1,0 +1,93 @@
+//! The PostgreSQL side of [`McpSessionStore`]: the `mcp_sessions` and
+//! `mcp_session_bindings` tables (`migrations/postgres/0007_mcp_sessions.sql`).
+
+use super::db::{Db, Write, get};
+use super::{PgStore, in_tx};
+use crate::domain::{ConversationId, Side, Timestamp};
+use crate::store::mcp_session::decode_seats;
+use crate::store::{McpSessionRecord, McpSessionStore, StoreError, StoredMcpSession};
+
+impl McpSessionStore for PgStore {
+    async fn bind_mcp_session(
+        &self,
+        record: McpSessionRecord,
+        conversation: ConversationId,
+        side: Side,
+        unbound_before: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |w| {
+            let db = w.db();
+            let at = record.started_at.as_micros();
+            db.exec(
+                "DELETE FROM mcp_sessions WHERE started_at < $1 AND NOT EXISTS (
+                     SELECT 1 FROM mcp_session_bindings b WHERE b.id_hash = mcp_sessions.id_hash)",
+                &[&unbound_before.as_micros()],
+            )
+            .await?;
+            db.exec(
+                "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
+                &[
+                    &record.id_hash as &(dyn tokio_postgres::types::ToSql + Sync),
+                    &record.owner,
+                    &record.init_params,
+                    &at,
+                ],
+            )
+            .await?;
+            db.exec(
+                "INSERT INTO mcp_session_bindings (id_hash, conversation_id, side, bound_at)
+                 SELECT id_hash, $2, $3, $4 FROM mcp_sessions WHERE id_hash = $1 AND owner = $5
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &record.id_hash as &(dyn tokio_postgres::types::ToSql + Sync),
+                    &conversation.as_str(),
+                    &side.as_str(),
+                    &at,
+                    &record.owner,
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn mcp_session(&self, id_hash: String) -> Result<Option<StoredMcpSession>, StoreError> {
+        let client = self.client().await?;
+        let db = Db::Client(&client);
+        let Some(row) = db
+            .opt(
+                "SELECT owner, init_params, started_at FROM mcp_sessions WHERE id_hash = $1",
+                &[&id_hash],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record = McpSessionRecord {
+            id_hash: id_hash.clone(),
+            owner: get(&row, 0)?,
+            init_params: get(&row, 1)?,
+            started_at: Timestamp::from_micros(get(&row, 2)?),
+        };
+        let seats = db
+            .query(
+                "SELECT conversation_id, side FROM mcp_session_bindings
+                 WHERE id_hash = $1 ORDER BY bound_at, conversation_id, side",
+                &[&id_hash],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        decode_seats(record, seats).map(Some)
+    }
+
+    async fn delete_mcp_session(&self, id_hash: String) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .exec("DELETE FROM mcp_sessions WHERE id_hash = $1", &[&id_hash])
+            .await?;
+        Ok(())
+    }
+}

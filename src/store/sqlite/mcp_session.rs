@@ -1,0 +1,104 @@
+//! The SQLite side of [`McpSessionStore`]: the `mcp_sessions` and
+//! `mcp_session_bindings` tables (`migrations/sqlite/0010_mcp_sessions.sql`).
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, sql_err};
+use crate::domain::{ConversationId, Side, Timestamp};
+use crate::store::mcp_session::decode_seats;
+use crate::store::{McpSessionRecord, McpSessionStore, StoreError, StoredMcpSession};
+
+impl McpSessionStore for SqliteStore {
+    async fn bind_mcp_session(
+        &self,
+        record: McpSessionRecord,
+        conversation: ConversationId,
+        side: Side,
+        unbound_before: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "DELETE FROM mcp_sessions WHERE started_at < ?1 AND NOT EXISTS (
+                     SELECT 1 FROM mcp_session_bindings b WHERE b.id_hash = mcp_sessions.id_hash)",
+            )
+            .and_then(|mut s| s.execute([unbound_before.as_micros()]))
+            .map_err(sql_err)?;
+            tx.prepare_cached(
+                "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id_hash) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    record.id_hash,
+                    record.owner,
+                    record.init_params,
+                    record.started_at.as_micros()
+                ])
+            })
+            .map_err(sql_err)?;
+            tx.prepare_cached(
+                "INSERT INTO mcp_session_bindings (id_hash, conversation_id, side, bound_at)
+                 SELECT id_hash, ?2, ?3, ?4 FROM mcp_sessions WHERE id_hash = ?1 AND owner = ?5
+                 ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    record.id_hash,
+                    conversation.as_str(),
+                    side.as_str(),
+                    record.started_at.as_micros(),
+                    record.owner
+                ])
+            })
+            .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mcp_session(&self, id_hash: String) -> Result<Option<StoredMcpSession>, StoreError> {
+        self.call(move |conn| {
+            let record = conn
+                .prepare_cached(
+                    "SELECT owner, init_params, started_at FROM mcp_sessions WHERE id_hash = ?1",
+                )
+                .and_then(|mut s| {
+                    s.query_row([&id_hash], |r| {
+                        Ok(McpSessionRecord {
+                            id_hash: id_hash.clone(),
+                            owner: r.get(0)?,
+                            init_params: r.get(1)?,
+                            started_at: Timestamp::from_micros(r.get(2)?),
+                        })
+                    })
+                    .optional()
+                })
+                .map_err(sql_err)?;
+            let Some(record) = record else {
+                return Ok(None);
+            };
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT conversation_id, side FROM mcp_session_bindings
+                     WHERE id_hash = ?1 ORDER BY bound_at, conversation_id, side",
+                )
+                .map_err(sql_err)?;
+            let seats = stmt
+                .query_map([&id_hash], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sql_err)?;
+            decode_seats(record, seats).map(Some)
+        })
+        .await
+    }
+
+    async fn delete_mcp_session(&self, id_hash: String) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.prepare_cached("DELETE FROM mcp_sessions WHERE id_hash = ?1")
+                .and_then(|mut s| s.execute([&id_hash]))
+                .map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,197 @@
+//! MCP sessions of the older protocols (2025-06-18) over HTTP outlive their
+//! host: a session that bound a seat is taken over by another server on the
+//! same database (behind a load balancer) or by a restarted one, with its
+//! seat, and only by the bearer identity that opened it. Runs on the suite's
+//! store (SQLite, or PostgreSQL in the PostgreSQL pass).
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+use crate::util_http::*;
+
+const VERSION: &str = "2025-06-18";
+
+/// Opens a session on `url` as `token`; its `Mcp-Session-Id`.
+async fn open(url: &str, token: &str) -> String {
+    let init = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": VERSION, "capabilities": {},
+                   "clientInfo": {"name": "roaming", "version": "1"}}
+    });
+    let opened = post(url, Some(token), &[], init.to_string()).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.header("mcp-session-id").to_owned();
+    let done = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let acked = post(url, Some(token), &headers(&session), done.to_string()).await;
+    assert!(acked.status < 300, "{}", acked.body);
+    session
+}
+
+fn headers(session: &str) -> [(&str, &str); 2] {
+    [
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", VERSION),
+    ]
+}
+
+/// `tools/call` of `tool` in `session` on `url` as `token`.
+async fn call(url: &str, token: &str, session: &str, tool: &str, arguments: Value) -> Answer {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments}
+    });
+    post(url, Some(token), &headers(session), body.to_string()).await
+}
+
+/// The structured result of a successful call.
+fn result(answer: &Answer) -> Value {
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let message = answer.message();
+    let result = &message["result"];
+    assert!(
+        !result.is_null() && result["isError"] != json!(true),
+        "{}",
+        answer.body
+    );
+    result["structuredContent"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
+    let env = TestEnv::new("http_sessions_shared");
+    let alice = make_token(&env, "alice", "agent");
+    let mallory = make_token(&env, "mallory", "agent");
+    let one = HttpServer::start(&env, &[], &[]).await;
+    let two = HttpServer::start(&env, &[], &[]).await;
+
+    let session = open(&one.url, &alice).await;
+    let unbound = call(
+        &two.url,
+        &alice,
+        &session,
+        "check_partner_status",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        unbound.status, 404,
+        "a session bound to nothing stays on its host"
+    );
+    let created = result(
+        &call(
+            &one.url,
+            &alice,
+            &session,
+            "create_conversation",
+            json!({"my_role": "writer", "partner_role": "reader"}),
+        )
+        .await,
+    );
+    let conversation = created["conversation_id"].as_str().unwrap().to_owned();
+    let b_token = created["session_b_token"].as_str().unwrap().to_owned();
+    assert_eq!(env.count("SELECT count(*) FROM mcp_sessions"), 1);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM mcp_sessions WHERE id_hash = '{session}' OR init_params LIKE '%{session}%'"
+        )),
+        0,
+        "the session id itself is not stored"
+    );
+
+    // The other host takes the session over, with its seat: no token passed.
+    let sent = call(
+        &two.url,
+        &alice,
+        &session,
+        "send_to_partner",
+        json!({"message": "sent through the other host", "action_type": "info"}),
+    )
+    .await;
+    assert_eq!(result(&sent)["message_id"], json!(1), "{}", sent.body);
+
+    // Another bearer identity cannot use it, on either host.
+    for url in [&one.url, &two.url] {
+        let stolen = call(url, &mallory, &session, "check_partner_status", json!({})).await;
+        assert_eq!(stolen.status, 200, "{}", stolen.body);
+        assert!(
+            stolen.message()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("another bearer token")),
+            "{}",
+            stolen.body
+        );
+    }
+
+    // A restarted host knows it too, for its owner only.
+    let (status, stderr) = two.terminate().await;
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM mcp_sessions"),
+        1,
+        "kept over a restart"
+    );
+    let three = HttpServer::start(&env, &[], &[]).await;
+    let four = HttpServer::start(&env, &[], &[]).await;
+    let stolen = call(
+        &four.url,
+        &mallory,
+        &session,
+        "check_partner_status",
+        json!({}),
+    )
+    .await;
+    assert_eq!(stolen.status, 404, "to another identity it does not exist");
+    let status = result(
+        &call(
+            &three.url,
+            &alice,
+            &session,
+            "check_partner_status",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(status["partner_role"], json!("reader"), "{status}");
+
+    // The partner reads what was sent through the other host.
+    let read = stateless(
+        &one.url,
+        Some(&alice),
+        9,
+        "check_messages",
+        json!({"conversation_id": conversation, "session_id": "b", "token": b_token}),
+    )
+    .await;
+    let read = result(&read);
+    assert_eq!(
+        read["messages"][0]["content"],
+        json!("sent through the other host"),
+        "{read}"
+    );
+
+    // Its owner ends it; no host can take it over any more.
+    let ended = reqwest::Client::new()
+        .delete(&three.url)
+        .header("authorization", format!("Bearer {alice}"))
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", VERSION)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    assert_eq!(env.count("SELECT count(*) FROM mcp_sessions"), 0);
+    let gone = call(
+        &four.url,
+        &alice,
+        &session,
+        "check_partner_status",
+        json!({}),
+    )
+    .await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    for server in [one, three, four] {
+        let (status, stderr) = server.terminate().await;
+        assert!(status.success(), "{stderr}");
+        assert!(!stderr.contains(&session), "the session id is not logged");
+    }
+}
