@@ -1,7 +1,8 @@
 //! MCP sessions of the older protocols (2025-06-18) over HTTP outlive their
 //! host: a session that bound a seat is taken over by another server on the
 //! same database (behind a load balancer) or by a restarted one, with its
-//! seat, and only by the bearer identity that opened it. Runs on the suite's
+//! seat, and only by the bearer identity that opened it: to any other the
+//! session does not exist. Runs on the suite's
 //! store (SQLite, or PostgreSQL in the PostgreSQL pass).
 
 use serde_json::{Value, json};
@@ -109,18 +110,34 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     .await;
     assert_eq!(result(&sent)["message_id"], json!(1), "{}", sent.body);
 
-    // Another bearer identity cannot use it, on either host.
+    // Another bearer identity cannot use it, read its stream or end it: to
+    // it the session does not exist, on either host.
     for url in [&one.url, &two.url] {
         let stolen = call(url, &mallory, &session, "check_partner_status", json!({})).await;
-        assert_eq!(stolen.status, 200, "{}", stolen.body);
-        assert!(
-            stolen.message()["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("another bearer token")),
-            "{}",
-            stolen.body
-        );
+        assert_eq!(stolen.status, 404, "{}", stolen.body);
+        for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+            let answer = reqwest::Client::new()
+                .request(method.clone(), url.as_str())
+                .header("authorization", format!("Bearer {mallory}"))
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", &session)
+                .header("mcp-protocol-version", VERSION)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(answer.status(), 404, "{method}");
+        }
     }
+    let still = call(
+        &one.url,
+        &alice,
+        &session,
+        "check_partner_status",
+        json!({}),
+    )
+    .await;
+    assert_eq!(result(&still)["partner_role"], json!("reader"));
+    assert_eq!(env.count("SELECT count(*) FROM mcp_sessions"), 1);
 
     // A restarted host knows it too, for its owner only.
     let (status, stderr) = two.terminate().await;

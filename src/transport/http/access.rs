@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
 
 use super::body::{self, read_within};
+use super::sessions::{Owners, as_caller};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::domain::Timestamp;
@@ -34,6 +35,9 @@ const TOKEN_CACHE_ENTRIES: usize = 4_096;
 /// Name of the identity behind the shared token from the settings.
 /// (Not a valid token name, so no named token can share its quotas.)
 pub const SHARED_TOKEN_NAME: &str = "(shared)";
+
+/// The header that names an MCP session.
+const SESSION_HEADER: header::HeaderName = header::HeaderName::from_static("mcp-session-id");
 
 /// Name of the identity of every caller under `--no-auth`.
 pub const NO_AUTH_NAME: &str = "(anonymous)";
@@ -63,6 +67,8 @@ pub struct Access<S: HttpTokenStore> {
     pages: Arc<InFlightPages>,
     windows: Mutex<HashMap<String, LocalWindows>>,
     cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
+    /// Who owns the MCP sessions held here.
+    owners: Owners,
 }
 
 impl<S: HttpTokenStore> Access<S> {
@@ -93,6 +99,7 @@ impl<S: HttpTokenStore> Access<S> {
             pages: Arc::default(),
             windows: Mutex::default(),
             cache: Mutex::default(),
+            owners: Owners::default(),
         }
     }
 
@@ -234,7 +241,7 @@ fn parse_error() -> Response {
         .into_response()
 }
 
-fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -357,6 +364,13 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
     let caller = identity.name.clone();
+    let session = header_str(request.headers(), SESSION_HEADER).map(str::to_owned);
+    if let Some(id) = &session
+        && !access.owners.admit(id, &caller)
+    {
+        // As rmcp answers an unknown session: to anyone else it does not exist.
+        return refusal(StatusCode::NOT_FOUND, "Not Found: Session not found");
+    }
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;
     let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
@@ -364,7 +378,16 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
             .to_ascii_lowercase()
             .starts_with("application/json")
     });
-    let response = super::sessions::as_caller(caller, next.run(request)).await;
+    let response = as_caller(caller.clone(), next.run(request)).await;
+    let opened = header_str(response.headers(), SESSION_HEADER);
+    match (
+        session.as_deref().or(opened),
+        response.status().is_success(),
+    ) {
+        (Some(id), true) if deleting => access.owners.ended(id),
+        (Some(id), true) => access.owners.used(id, &caller),
+        _ => {}
+    }
     // rmcp answers a body that is not JSON-RPC with 415, as if the media
     // type were wrong; it is a parse error, so say that.
     if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {

@@ -5,10 +5,14 @@
 //!
 //! rmcp asks with the session id alone, so the caller's bearer identity
 //! travels in a task-local that `access::check_caller` sets around the
-//! request: to any other identity a stored session does not exist.
+//! request: to any other identity a stored session does not exist. The
+//! sessions this host holds are guarded by [`Owners`] before rmcp sees the
+//! request, so no other identity reads a session's stream or ends it.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rmcp::model::InitializeRequestParams;
 use rmcp::transport::streamable_http_server::session::store::{
@@ -77,5 +81,64 @@ impl<S: Backend> SessionStore for SharedSessions<S> {
             self.bridge.forget_session(session_id).await?;
         }
         Ok(())
+    }
+}
+
+/// How long an owner is remembered after its session's last request: longer
+/// than rmcp's idle close (5 minutes), after which the session is gone from
+/// memory and a request takes it over again (with the store's owner check).
+const OWNER_IDLE: Duration = Duration::from_secs(15 * 60);
+
+/// The bearer identity that owns each MCP session this host holds.
+#[derive(Debug, Default)]
+pub(super) struct Owners {
+    held: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl Owners {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `caller` may send a request naming session `id`. A session
+    /// not held here is rmcp's to answer (`404`, or a take-over that checks
+    /// the stored owner).
+    pub(super) fn admit(&self, id: &str, caller: &str) -> bool {
+        self.held().get(id).is_none_or(|(owner, _)| owner == caller)
+    }
+
+    /// Records that `caller` used session `id` successfully: the identity
+    /// that opened it, or took it over, owns it.
+    pub(super) fn used(&self, id: &str, caller: &str) {
+        let now = Instant::now();
+        let mut held = self.held();
+        if held.len() >= 1024 && !held.contains_key(id) {
+            held.retain(|_, (_, seen)| now.duration_since(*seen) < OWNER_IDLE);
+        }
+        held.entry(id.to_owned())
+            .and_modify(|(_, seen)| *seen = now)
+            .or_insert_with(|| (caller.to_owned(), now));
+    }
+
+    /// Forgets session `id` (ended).
+    pub(super) fn ended(&self, id: &str) {
+        self.held().remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Owners;
+
+    #[test]
+    fn the_first_identity_to_use_a_session_owns_it() {
+        let owners = Owners::default();
+        assert!(owners.admit("s1", "mallory"), "unknown here: rmcp decides");
+        owners.used("s1", "alice");
+        owners.used("s1", "mallory");
+        assert!(owners.admit("s1", "alice"));
+        assert!(!owners.admit("s1", "mallory"));
+        owners.ended("s1");
+        assert!(owners.admit("s1", "mallory"));
     }
 }
