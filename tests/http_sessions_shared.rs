@@ -2,8 +2,9 @@
 //! host: a session that bound a seat is taken over by another server on the
 //! same database (behind a load balancer) or by a restarted one, with its
 //! seat, and only by the bearer identity that opened it: to any other the
-//! session does not exist. Runs on the suite's
-//! store (SQLite, or PostgreSQL in the PostgreSQL pass).
+//! session does not exist. The official Python SDK keeps its session across
+//! a server restart. Runs on the suite's store (SQLite, or PostgreSQL in the
+//! PostgreSQL pass).
 
 use serde_json::{Value, json};
 
@@ -211,4 +212,72 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
         assert!(status.success(), "{stderr}");
         assert!(!stderr.contains(&session), "the session id is not logged");
     }
+}
+
+/// The official Python SDK (1.x) keeps its session across a restart of the
+/// server on the same address: after the restart it sends without a token,
+/// through the seat its session had bound, and the partner gets the message.
+#[test]
+fn the_python_sdk_keeps_its_session_across_a_server_restart() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let python = crate::provision::python_env("http_py1", crate::provision::PY1_SPEC);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let env = TestEnv::new("http_sessions_py");
+    let token = make_token(&env, "python", "agent");
+    let server = runtime.block_on(HttpServer::start(&env, &[], &[]));
+    let addr = server.url["http://".len()..]
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let mut client = Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/py_roam.py"
+        ))
+        .args(["--url", &server.url, "--token", &token])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(&env.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python");
+    let mut lines = BufReader::new(client.stdout.take().expect("stdout")).lines();
+    let mut next_line = || -> Value {
+        let line = lines.next().and_then(Result::ok).unwrap_or_default();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    let created = next_line();
+    assert_eq!(created["create"]["is_error"], json!(false), "{created}");
+
+    let (status, stderr) = runtime.block_on(server.terminate());
+    assert!(status.success(), "{stderr}");
+    let server = runtime
+        .block_on(HttpServer::try_start(&env, &addr, &[], &[]))
+        .unwrap_or_else(|e| panic!("restart on {addr}: {e}"));
+    writeln!(client.stdin.as_mut().expect("stdin"), "go").expect("tell the client");
+    let sent = next_line();
+    assert_eq!(sent["send"]["is_error"], json!(false), "{sent}");
+    let output = client.wait_with_output().expect("python");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains(&token), "the token was printed");
+
+    let read = runtime.block_on(stateless(
+        &server.url,
+        Some(&token),
+        1,
+        "check_messages",
+        json!({"conversation_id": created["conversation_id"], "session_id": "b",
+               "token": created["b_token"]}),
+    ));
+    assert_eq!(
+        result(&read)["messages"][0]["content"],
+        json!("sent after the restart"),
+        "{}",
+        read.body
+    );
+    let (status, stderr) = runtime.block_on(server.terminate());
+    assert!(status.success(), "{stderr}");
 }
