@@ -26,6 +26,9 @@ pub struct SharedSession {
     init_params: String,
 }
 
+/// Largest `initialize` parameters (JSON bytes) stored for a session.
+pub const MAX_STORED_INIT_PARAMS: usize = 16 * 1024;
+
 /// The stored form of a session id: a labelled SHA-256, so the table cannot
 /// be used to present a session (and no other digest of ours matches it).
 pub fn mcp_session_digest(id: &str) -> String {
@@ -49,6 +52,15 @@ impl Session {
             return;
         }
         if let Some(init_params) = init_params() {
+            if init_params.len() > MAX_STORED_INIT_PARAMS {
+                // Real clients send well under 2 KiB; a padded `initialize`
+                // should not make every binding store a megabyte.
+                tracing::warn!(
+                    bytes = init_params.len(),
+                    "an MCP session's initialize parameters are too large to store; it will not move between hosts"
+                );
+                return;
+            }
             let _ = self.shared.set(SharedSession {
                 id_hash: mcp_session_digest(id),
                 init_params,
@@ -152,6 +164,15 @@ mod tests {
         assert!(session.owned_by("alice"));
         assert!(session.owned_by("alice"));
         assert!(!session.owned_by("mallory"));
+    }
+
+    #[test]
+    fn oversized_initialize_parameters_are_not_shared() {
+        let session = Session::new();
+        session.note_shared("s", || Some("x".repeat(super::MAX_STORED_INIT_PARAMS + 1)));
+        assert!(session.shared.get().is_none());
+        session.note_shared("s", || Some("{}".to_owned()));
+        assert!(session.shared.get().is_some());
     }
 
     #[test]
