@@ -10,31 +10,15 @@ Never prints the bearer token.
 """
 
 import argparse
-import importlib.metadata
 import json
+import os
 import sys
 
 import anyio
 from mcp import ClientSession
 
-MAJOR = int(importlib.metadata.version("mcp").split(".")[0])
-
-
-def connect(url, token):
-    headers = {"Authorization": f"Bearer {token}"}
-    if MAJOR >= 2:
-        from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
-
-        return streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
-    from mcp.client.streamable_http import streamablehttp_client
-
-    return streamablehttp_client(url, headers=headers)
-
-
-def record(result):
-    if MAJOR >= 2:
-        return {"structured": result.structured_content, "is_error": result.is_error}
-    return {"structured": result.structuredContent, "is_error": result.isError}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from py_http import connect, record  # noqa: E402  (the same SDK glue)
 
 
 def emit(value):
