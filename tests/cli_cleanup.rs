@@ -96,6 +96,11 @@ async fn cleanup_removes_expired_conversations_and_keeps_the_audit_trail() {
         (&json!(1), &json!(2))
     );
     assert!(done["removed_rate_buckets"].as_u64().unwrap() > 0, "{done}");
+    assert_eq!(
+        done["removed_mcp_sessions"],
+        json!(0),
+        "none stored over stdio"
+    );
     assert_eq!(done["conversations"][0]["id"], doomed.id);
     assert_eq!(
         done["conversations"][0]["roles"],

@@ -1,14 +1,22 @@
 //! MCP sessions over HTTP in the store: a session that bound a seat on one
 //! server is taken over on another, with a token that works, only by its
-//! owner; another owner binds nothing to it; ending it ends it everywhere —
-//! each run against SQLite and PostgreSQL.
+//! owner; another owner binds nothing to it; ending it ends it everywhere;
+//! `cleanup` drops the old ones left with no live seat — each run against
+//! SQLite and PostgreSQL.
 
-use mcp_bridge::domain::Side;
-use mcp_bridge::service::{ServiceError, Session};
+use std::sync::Arc;
+
+use mcp_bridge::audit::AuditDraft;
+use mcp_bridge::domain::{Side, Timestamp};
+use mcp_bridge::service::{ServiceError, Session, mcp_session_digest};
+use mcp_bridge::store::{
+    AdminStore, McpSessionRecord, McpSessionStore, UNBOUND_MCP_SESSION_TTL_US,
+};
 
 use crate::store_contract::{Db, NO_LIMITS, contract, creds};
 
 contract!(mcp_sessions_across_servers, across_servers);
+contract!(mcp_sessions_cleaned_up, cleaned_up);
 
 const PARAMS: &str =
     r#"{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}"#;
@@ -105,4 +113,71 @@ async fn across_servers(db: Db) {
         one.bridge.take_over_session(&Session::new(), "sid-1").await,
         Err(ServiceError::AuthFailed)
     ));
+}
+
+/// `cleanup` removes a session begun over a day ago once no live
+/// conversation holds it (its own expire in the same cleanup), and keeps a
+/// younger one; a dry run counts the same.
+async fn cleaned_up(db: Db) {
+    let app = db.open(NO_LIMITS);
+    let store = app.bridge.store();
+    let created = app
+        .bridge
+        .create_conversation("writer", "reader")
+        .await
+        .expect("create");
+    let now = Timestamp::now();
+    let day = UNBOUND_MCP_SESSION_TTL_US;
+    for (id, started_at, side) in [
+        ("sid-old", now.plus_micros(-2 * day), Side::A),
+        ("sid-young", now, Side::B),
+    ] {
+        let record = McpSessionRecord {
+            id_hash: mcp_session_digest(id),
+            owner: "alice".to_owned(),
+            init_params: PARAMS.to_owned(),
+            started_at,
+        };
+        store
+            .bind_mcp_session(
+                record,
+                created.conversation.clone(),
+                side,
+                now.plus_micros(-3 * day),
+            )
+            .await
+            .expect("bind");
+    }
+    let audit = || Arc::new(|_: &_| AuditDraft::new("cli", "cleanup"));
+    let cleanup = |at: Timestamp, dry_run: bool| {
+        store.cleanup(at, dry_run, None, at.plus_micros(-day), audit())
+    };
+
+    // While its conversation lives, even the old session stays.
+    assert_eq!(cleanup(now, false).await.expect("cleanup").mcp_sessions, 0);
+    // Once the conversation has expired, the old one goes with it.
+    let later = created.expires_at.plus_micros(1);
+    let dry = cleanup(later, true).await.expect("dry run");
+    assert_eq!((dry.removed.len(), dry.mcp_sessions), (1, 1));
+    assert!(
+        app.bridge
+            .shared_session("sid-old", "alice")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let done = cleanup(later, false).await.expect("cleanup");
+    assert_eq!((done.removed.len(), done.mcp_sessions), (1, 1));
+    assert_eq!(
+        app.bridge.shared_session("sid-old", "alice").await.unwrap(),
+        None
+    );
+    assert!(
+        app.bridge
+            .shared_session("sid-young", "alice")
+            .await
+            .unwrap()
+            .is_some(),
+        "a session younger than a day stays"
+    );
 }

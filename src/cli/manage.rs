@@ -345,6 +345,7 @@ pub fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
                 "removed_conversations": report.removed.len(),
                 "removed_messages": report.messages(),
                 "removed_rate_buckets": report.rate_buckets,
+                "removed_mcp_sessions": report.mcp_sessions,
                 "audit_pruned": match &report.audit {
                     AuditPrune::Pruned { records, first_kept } => json!({"records": records, "first_kept": first_kept}),
                     AuditPrune::Refused(why) => json!({"refused": why}),
@@ -400,6 +401,14 @@ pub fn cleanup(args: CleanupArgs) -> anyhow::Result<ExitCode> {
             "{verb} {} rate-limit counter{}.",
             report.rate_buckets,
             if report.rate_buckets == 1 { "" } else { "s" }
+        )?;
+    }
+    if report.mcp_sessions > 0 {
+        writeln!(
+            out,
+            "{verb} {} HTTP MCP session{} with no conversation left.",
+            report.mcp_sessions,
+            if report.mcp_sessions == 1 { "" } else { "s" }
         )?;
     }
     match &report.audit {

@@ -301,15 +301,20 @@ impl<S: AdminStore> Bridge<S> {
                 AuditPrune::Off | AuditPrune::Nothing => String::new(),
             };
             draft.detail = Some(format!(
-                "{}conversations={} messages={} rate_buckets={}{pruned}",
+                "{}conversations={} messages={} rate_buckets={} mcp_sessions={}{pruned}",
                 if report.dry_run { "dry-run " } else { "" },
                 report.removed.len(),
                 report.messages(),
-                report.rate_buckets
+                report.rate_buckets,
+                report.mcp_sessions
             ));
             draft
         });
-        Ok(self.store.cleanup(at, dry_run, audit_cutoff, audit).await?)
+        let sessions_cutoff = at.plus_micros(-crate::store::UNBOUND_MCP_SESSION_TTL_US);
+        Ok(self
+            .store
+            .cleanup(at, dry_run, audit_cutoff, sessions_cutoff, audit)
+            .await?)
     }
 
     /// Reads conversations for export: the named ones, or every one.

@@ -131,6 +131,8 @@ pub struct CleanupReport {
     pub removed: Vec<RemovedConversation>,
     /// Rate-limit counters removed with them (and any left by deleted conversations).
     pub rate_buckets: u64,
+    /// Stored MCP sessions removed for having no seat left.
+    pub mcp_sessions: u64,
     /// Audit records pruned for retention.
     pub audit: AuditPrune,
 }
@@ -253,12 +255,15 @@ pub trait AdminStore: Store {
     /// raising the message-id floor so no id is reused; with
     /// `audit_cutoff`, also prunes the audit records older than it (only
     /// when what goes is intact), leaving a signed checkpoint. With
-    /// `dry_run`, only reports. Either way appends `audit(&report)`.
+    /// `dry_run`, only reports. Either way appends `audit(&report)`. MCP
+    /// sessions begun before `sessions_cutoff` that are left with no seat
+    /// (counting only conversations that stay) go too.
     fn cleanup(
         &self,
         now: Timestamp,
         dry_run: bool,
         audit_cutoff: Option<Timestamp>,
+        sessions_cutoff: Timestamp,
         audit: AuditFor<CleanupReport>,
     ) -> impl Future<Output = Result<CleanupReport, StoreError>> + Send;
 

@@ -290,9 +290,10 @@ impl AdminStore for AnyStore {
         now: Timestamp,
         dry_run: bool,
         audit_cutoff: Option<Timestamp>,
+        sessions_cutoff: Timestamp,
         audit: AuditFor<CleanupReport>,
     ) -> Result<CleanupReport, StoreError> {
-        each_await!(self, s => s.cleanup(now, dry_run, audit_cutoff, audit))
+        each_await!(self, s => s.cleanup(now, dry_run, audit_cutoff, sessions_cutoff, audit))
     }
     async fn import(
         &self,

@@ -34,6 +34,13 @@ pub struct StoredMcpSession {
 /// How long a session with no binding left is kept after it began.
 pub const UNBOUND_MCP_SESSION_TTL_US: i64 = 24 * 3_600 * 1_000_000;
 
+/// The sessions `cleanup` removes (after `SELECT count(*)` or `DELETE`):
+/// begun before `?1` and bound to no conversation that is still live at
+/// `?2` (the expired ones go in the same cleanup).
+pub(crate) const UNBOUND: &str = "FROM mcp_sessions WHERE started_at < ?1 AND NOT EXISTS (
+    SELECT 1 FROM mcp_session_bindings b JOIN conversations c ON c.id = b.conversation_id
+    WHERE b.id_hash = mcp_sessions.id_hash AND c.expires_at > ?2)";
+
 /// MCP sessions shared by every server on the database.
 pub trait McpSessionStore: Store {
     /// Binds the session `record.id_hash` (stored first if it is not yet) to

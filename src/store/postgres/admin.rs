@@ -236,9 +236,19 @@ async fn cleanup(
     now: Timestamp,
     dry_run: bool,
     audit_cutoff: Option<Timestamp>,
+    sessions_cutoff: Timestamp,
 ) -> Result<CleanupReport, StoreError> {
     let db = w.db();
     let removed = expired(db, w.sealer(), now).await?;
+    let cutoffs = [sessions_cutoff.as_micros(), now.as_micros()];
+    let mcp_sessions: i64 = if dry_run {
+        let sql = super::mcp_session::pg_unbound("SELECT count(*)");
+        get(&db.one(&sql, &[&cutoffs[0], &cutoffs[1]]).await?, 0)?
+    } else {
+        let sql = super::mcp_session::pg_unbound("DELETE");
+        let n = db.exec(&sql, &[&cutoffs[0], &cutoffs[1]]).await?;
+        i64::try_from(n).unwrap_or(i64::MAX)
+    };
     const STALE: &str =
         "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > $1)";
     let at = now.as_micros();
@@ -262,6 +272,7 @@ async fn cleanup(
         dry_run,
         removed,
         rate_buckets: count(rate_buckets),
+        mcp_sessions: count(mcp_sessions),
         audit: pruned,
     })
 }
@@ -307,6 +318,7 @@ impl AdminStore for PgStore {
         now: Timestamp,
         dry_run: bool,
         audit_cutoff: Option<Timestamp>,
+        sessions_cutoff: Timestamp,
         audit: AuditFor<CleanupReport>,
     ) -> Result<CleanupReport, StoreError> {
         if audit_cutoff.is_some() {
@@ -315,7 +327,7 @@ impl AdminStore for PgStore {
         }
         let key = self.inner.audit_key.clone();
         in_tx!(self, |w| {
-            let report = cleanup(&w, &key, now, dry_run, audit_cutoff).await?;
+            let report = cleanup(&w, &key, now, dry_run, audit_cutoff, sessions_cutoff).await?;
             w.audit(now, audit(&report));
             Ok(report)
         })

@@ -4,7 +4,7 @@
 use super::db::{Db, Write, get};
 use super::{PgStore, in_tx};
 use crate::domain::{ConversationId, Side, Timestamp};
-use crate::store::mcp_session::decode_seats;
+use crate::store::mcp_session::{UNBOUND, decode_seats};
 use crate::store::{McpSessionRecord, McpSessionStore, StoreError, StoredMcpSession};
 
 impl McpSessionStore for PgStore {
@@ -18,12 +18,8 @@ impl McpSessionStore for PgStore {
         in_tx!(self, |w| {
             let db = w.db();
             let at = record.started_at.as_micros();
-            db.exec(
-                "DELETE FROM mcp_sessions WHERE started_at < $1 AND NOT EXISTS (
-                     SELECT 1 FROM mcp_session_bindings b WHERE b.id_hash = mcp_sessions.id_hash)",
-                &[&unbound_before.as_micros()],
-            )
-            .await?;
+            db.exec(&pg_unbound("DELETE"), &[&unbound_before.as_micros(), &at])
+                .await?;
             db.exec(
                 "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
@@ -90,4 +86,10 @@ impl McpSessionStore for PgStore {
             .await?;
         Ok(())
     }
+}
+
+/// [`UNBOUND`] after `verb` (`DELETE` or `SELECT count(*)`), with
+/// PostgreSQL's placeholders.
+pub(super) fn pg_unbound(verb: &str) -> String {
+    format!("{verb} {}", UNBOUND.replace("?1", "$1").replace("?2", "$2"))
 }

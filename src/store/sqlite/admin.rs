@@ -330,9 +330,26 @@ fn cleanup(
     now: Timestamp,
     dry_run: bool,
     audit_cutoff: Option<Timestamp>,
+    sessions_cutoff: Timestamp,
     audit: &AuditFor<CleanupReport>,
 ) -> Result<CleanupReport, StoreError> {
     let removed = expired(tx, now)?;
+    let sessions_verb = if dry_run { "SELECT count(*)" } else { "DELETE" };
+    let mcp_sessions = tx
+        .prepare_cached(&format!(
+            "{sessions_verb} {}",
+            crate::store::mcp_session::UNBOUND
+        ))
+        .and_then(|mut s| {
+            let params = [sessions_cutoff.as_micros(), now.as_micros()];
+            if dry_run {
+                s.query_row(params, |r| r.get::<_, i64>(0))
+            } else {
+                s.execute(params)
+                    .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+            }
+        })
+        .map_err(sql_err)?;
     const STALE: &str =
         "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > ?1)";
     let at = now.as_micros();
@@ -351,6 +368,7 @@ fn cleanup(
         dry_run,
         removed,
         rate_buckets: count(rate_buckets),
+        mcp_sessions: count(mcp_sessions),
         audit: pruned,
     };
     ops::append_audit(tx, now, &audit(&report))?;
@@ -395,9 +413,10 @@ impl AdminStore for SqliteStore {
         now: Timestamp,
         dry_run: bool,
         audit_cutoff: Option<Timestamp>,
+        sessions_cutoff: Timestamp,
         audit: AuditFor<CleanupReport>,
     ) -> Result<CleanupReport, StoreError> {
-        self.write_large(move |tx| cleanup(tx, now, dry_run, audit_cutoff, &audit))
+        self.write_large(move |tx| cleanup(tx, now, dry_run, audit_cutoff, sessions_cutoff, &audit))
             .await
     }
 

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, sql_err};
 use crate::domain::{ConversationId, Side, Timestamp};
-use crate::store::mcp_session::decode_seats;
+use crate::store::mcp_session::{UNBOUND, decode_seats};
 use crate::store::{McpSessionRecord, McpSessionStore, StoreError, StoredMcpSession};
 
 impl McpSessionStore for SqliteStore {
@@ -17,12 +17,11 @@ impl McpSessionStore for SqliteStore {
         unbound_before: Timestamp,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
-            tx.prepare_cached(
-                "DELETE FROM mcp_sessions WHERE started_at < ?1 AND NOT EXISTS (
-                     SELECT 1 FROM mcp_session_bindings b WHERE b.id_hash = mcp_sessions.id_hash)",
-            )
-            .and_then(|mut s| s.execute([unbound_before.as_micros()]))
-            .map_err(sql_err)?;
+            tx.prepare_cached(&format!("DELETE {UNBOUND}"))
+                .and_then(|mut s| {
+                    s.execute([unbound_before.as_micros(), record.started_at.as_micros()])
+                })
+                .map_err(sql_err)?;
             tx.prepare_cached(
                 "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id_hash) DO NOTHING",
