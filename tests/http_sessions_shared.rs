@@ -111,6 +111,44 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     .await;
     assert_eq!(result(&sent)["message_id"], json!(1), "{}", sent.body);
 
+    // A seat bound through one host is seen by the other, which held the
+    // session already: a call naming it, and a call reading every seat.
+    let second = result(
+        &call(
+            &two.url,
+            &alice,
+            &session,
+            "create_conversation",
+            json!({"my_role": "lead", "partner_role": "helper"}),
+        )
+        .await,
+    );
+    let named = call(
+        &one.url,
+        &alice,
+        &session,
+        "send_to_partner",
+        json!({"conversation_id": second["conversation_id"], "message": "to the helper",
+               "action_type": "info"}),
+    )
+    .await;
+    assert_eq!(result(&named)["message_id"], json!(2), "{}", named.body);
+    let mine = result(
+        &call(
+            &one.url,
+            &alice,
+            &session,
+            "list_my_conversations",
+            json!({}),
+        )
+        .await,
+    );
+    assert_eq!(
+        mine["conversations"].as_array().map(Vec::len),
+        Some(2),
+        "{mine}"
+    );
+
     // Another bearer identity cannot use it, read its stream or end it: to
     // it the session does not exist, on either host.
     for url in [&one.url, &two.url] {
@@ -134,7 +172,7 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
         &alice,
         &session,
         "check_partner_status",
-        json!({}),
+        json!({"conversation_id": conversation}),
     )
     .await;
     assert_eq!(result(&still)["partner_role"], json!("reader"));
@@ -165,7 +203,7 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
             &alice,
             &session,
             "check_partner_status",
-            json!({}),
+            json!({"conversation_id": conversation}),
         )
         .await,
     );

@@ -2,7 +2,8 @@
 //! `service::mcp_session`): a call is refused when its bearer identity is not
 //! the session's owner; a session's first call notes its id so its bindings
 //! can be shared; a session replayed from the store on this host takes over
-//! its owner and seats before its first request runs.
+//! its owner and seats before its first request runs; and a call that reads
+//! the seats picks up those another host bound meanwhile.
 
 use axum::http::request::Parts;
 use rmcp::model::{InitializeRequestParams, InitializeResult};
@@ -11,7 +12,9 @@ use rmcp::transport::streamable_http_server::SessionRestoreMarker;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use super::{Backend, BridgeServer};
-use crate::service::{HttpIdentity, SessionCredentials};
+use crate::service::{
+    CredentialArgs, HttpIdentity, Scope, ServiceError, SessionCredentials, resolve,
+};
 
 /// The header that carries an MCP session's id.
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -28,6 +31,38 @@ impl<S: Backend> BridgeServer<S> {
     pub(super) async fn bind(&self, creds: SessionCredentials) {
         self.bridge.share_binding(&self.session, &creds).await;
         self.bridge.bind(&self.session, creds).await;
+    }
+
+    /// The seats this session acts for, with those another host bound to it
+    /// (a shared session may have joined a conversation there).
+    pub(super) async fn bound_seats(&self) -> Vec<SessionCredentials> {
+        self.refresh_seats().await;
+        self.session.bound()
+    }
+
+    /// `Bridge::credentials` for this session. A shared session first learns
+    /// the seats other hosts bound to it when they could matter: when what
+    /// it knows does not resolve the call, or the call reads every seat.
+    pub(super) async fn session_credentials(
+        &self,
+        tool: &'static str,
+        args: CredentialArgs,
+        scope: Scope,
+    ) -> Result<Vec<SessionCredentials>, ServiceError> {
+        let known = self.session.bound();
+        let miss = args.token.is_none() && resolve(args.clone(), &known, scope).is_err();
+        if miss || (scope == Scope::All && !known.is_empty()) {
+            self.refresh_seats().await;
+        }
+        self.bridge
+            .credentials(&self.session, tool, args, scope)
+            .await
+    }
+
+    async fn refresh_seats(&self) {
+        if let Err(e) = self.bridge.refresh_seats(&self.session).await {
+            tracing::warn!(error = %e, "cannot read the MCP session's seats from the store");
+        }
     }
 
     /// Admits a tool call: over HTTP only from the session's owner, and the

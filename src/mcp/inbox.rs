@@ -60,9 +60,15 @@ impl<S: Backend> BridgeServer<S> {
         if uri != INBOX_URI {
             return Err(unknown(uri));
         }
+        let seats: Vec<_> = self
+            .bound_seats()
+            .await
+            .into_iter()
+            .map(|b| (b.conversation, b.side))
+            .collect();
         let summaries = self
             .bridge
-            .unread(&sessions(&self.session), PREVIEW, "mcp")
+            .unread(&seats, PREVIEW, "mcp")
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot read the inbox resource");

@@ -144,10 +144,7 @@ impl<S: Backend> BridgeServer<S> {
         tool: &'static str,
         args: CredentialArgs,
     ) -> Result<SessionCredentials, ToolFailure> {
-        let creds = self
-            .bridge
-            .credentials(&self.session, tool, args, Scope::One)
-            .await?;
+        let creds = self.session_credentials(tool, args, Scope::One).await?;
         Ok(creds.into_iter().next().ok_or(ServiceError::AuthFailed)?)
     }
 
@@ -292,8 +289,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         let (creds, args) = self.arguments("check_messages", params).await?;
         // Without conversation_id, a session bound to several reads them all.
         let creds = self
-            .bridge
-            .credentials(&self.session, "check_messages", creds, Scope::All)
+            .session_credentials("check_messages", creds, Scope::All)
             .await?;
         let (wait, limit) = (args.wait(), args.page());
         let (request, session) = (context.ct.clone(), self.session_end.clone());

@@ -137,10 +137,9 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
         let bound = if creds.conversation.is_none() && creds.side.is_none() && creds.token.is_none()
         {
             // Nothing bound is an empty list here, not a refusal.
-            self.session.bound()
+            self.bound_seats().await
         } else {
-            self.bridge
-                .credentials(&self.session, "list_my_conversations", creds, Scope::All)
+            self.session_credentials("list_my_conversations", creds, Scope::All)
                 .await?
         };
         let mine = self.bridge.my_conversations(&bound).await?;

@@ -142,6 +142,39 @@ impl<S: McpSessionStore> Bridge<S> {
         Ok(())
     }
 
+    /// Adds to `session` the seats bound to it on other hosts since this one
+    /// opened or took it over (nothing to do for a session not shared).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn refresh_seats(&self, session: &Session) -> Result<(), ServiceError> {
+        let Some(shared) = session.shared.get() else {
+            return Ok(());
+        };
+        let Some(stored) = self.store.mcp_session(shared.id_hash.clone()).await? else {
+            return Ok(());
+        };
+        if session.owner.get() != Some(&stored.record.owner) {
+            return Ok(());
+        }
+        let known = session.bound();
+        for (conversation, side) in stored.seats {
+            if known
+                .iter()
+                .any(|b| b.conversation == conversation && b.side == side)
+            {
+                continue;
+            }
+            let token = self.key.derive(&conversation, side);
+            session.add(SessionCredentials {
+                conversation,
+                side,
+                token,
+            });
+        }
+        Ok(())
+    }
+
     /// Forgets the stored session `id` (its client ended it).
     ///
     /// # Errors
