@@ -100,9 +100,23 @@ async fn across_servers(db: Db) {
     assert_eq!(again.bound().len(), 1, "no seat from another owner");
 
     // Ended on one server, it is gone on both.
-    two.bridge.forget_session("sid-1").await.expect("forget");
     two.bridge
-        .forget_session("sid-1")
+        .forget_session("sid-1", "mallory")
+        .await
+        .expect("another's forget changes nothing");
+    assert!(
+        one.bridge
+            .shared_session("sid-1", "alice")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    two.bridge
+        .forget_session("sid-1", "alice")
+        .await
+        .expect("forget");
+    two.bridge
+        .forget_session("sid-1", "alice")
         .await
         .expect("twice is fine");
     assert_eq!(

@@ -36,7 +36,9 @@ impl<S: Backend> BridgeServer<S> {
     /// The seats this session acts for, with those another host bound to it
     /// (a shared session may have joined a conversation there).
     pub(super) async fn bound_seats(&self) -> Vec<SessionCredentials> {
-        self.refresh_seats().await;
+        if self.session.is_shared() {
+            self.refresh_seats().await;
+        }
         self.session.bound()
     }
 
@@ -49,10 +51,12 @@ impl<S: Backend> BridgeServer<S> {
         args: CredentialArgs,
         scope: Scope,
     ) -> Result<Vec<SessionCredentials>, ServiceError> {
-        let known = self.session.bound();
-        let miss = args.token.is_none() && resolve(args.clone(), &known, scope).is_err();
-        if miss || (scope == Scope::All && !known.is_empty()) {
-            self.refresh_seats().await;
+        if self.session.is_shared() {
+            let known = self.session.bound();
+            let miss = args.token.is_none() && resolve(args.clone(), &known, scope).is_err();
+            if miss || (scope == Scope::All && !known.is_empty()) {
+                self.refresh_seats().await;
+            }
         }
         self.bridge
             .credentials(&self.session, tool, args, scope)

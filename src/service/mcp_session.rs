@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::session::Session;
 use super::{Bridge, ServiceError, SessionCredentials};
-use crate::store::{McpSessionRecord, McpSessionStore, UNBOUND_MCP_SESSION_TTL_US};
+use crate::store::{
+    McpSessionRecord, McpSessionStore, StoredMcpSession, UNBOUND_MCP_SESSION_TTL_US,
+};
 
 /// What any server needs to take an HTTP session over, known once the
 /// session's first call arrives with its id.
@@ -43,6 +45,12 @@ impl Session {
     /// (the one that opened it) owns it.
     pub fn owned_by(&self, identity: &str) -> bool {
         self.owner.get_or_init(|| identity.to_owned()) == identity
+    }
+
+    /// Whether the session's bindings are shared with other hosts (an HTTP
+    /// session with an id; never a stdio one).
+    pub fn is_shared(&self) -> bool {
+        self.shared.get().is_some()
     }
 
     /// Remembers the session's id and `initialize` parameters (computed only
@@ -121,11 +129,34 @@ impl<S: McpSessionStore> Bridge<S> {
     /// # Errors
     /// Storage failures; [`ServiceError::AuthFailed`] when it is not stored.
     pub async fn take_over_session(&self, session: &Session, id: &str) -> Result<(), ServiceError> {
-        let Some(stored) = self.store.mcp_session(mcp_session_digest(id)).await? else {
-            return Err(ServiceError::AuthFailed);
+        let stored = self.store.mcp_session(mcp_session_digest(id)).await?;
+        match stored.is_some_and(|s| self.adopt(session, s)) {
+            true => Ok(()),
+            false => Err(ServiceError::AuthFailed),
+        }
+    }
+
+    /// Adds to `session` the seats bound to it on other hosts since this one
+    /// opened or took it over (nothing to do for a session not shared).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn refresh_seats(&self, session: &Session) -> Result<(), ServiceError> {
+        let Some(shared) = session.shared.get() else {
+            return Ok(());
         };
+        if let Some(stored) = self.store.mcp_session(shared.id_hash.clone()).await? {
+            self.adopt(session, stored);
+        }
+        Ok(())
+    }
+
+    /// Makes `session` the stored one when its owner may use it: shared
+    /// under the stored id, bound to every stored seat (tokens derived
+    /// again; seats it has already stay). Whether it was adopted.
+    fn adopt(&self, session: &Session, stored: StoredMcpSession) -> bool {
         if !session.owned_by(&stored.record.owner) {
-            return Err(ServiceError::AuthFailed);
+            return false;
         }
         let _ = session.shared.set(SharedSession {
             id_hash: stored.record.id_hash,
@@ -139,50 +170,18 @@ impl<S: McpSessionStore> Bridge<S> {
                 token,
             });
         }
-        Ok(())
+        true
     }
 
-    /// Adds to `session` the seats bound to it on other hosts since this one
-    /// opened or took it over (nothing to do for a session not shared).
+    /// Forgets the stored session `id` when `caller` owns it (its client
+    /// ended it); anyone else's request changes nothing.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn refresh_seats(&self, session: &Session) -> Result<(), ServiceError> {
-        let Some(shared) = session.shared.get() else {
-            return Ok(());
-        };
-        let Some(stored) = self.store.mcp_session(shared.id_hash.clone()).await? else {
-            return Ok(());
-        };
-        if session.owner.get() != Some(&stored.record.owner) {
-            return Ok(());
-        }
-        let known = session.bound();
-        for (conversation, side) in stored.seats {
-            if known
-                .iter()
-                .any(|b| b.conversation == conversation && b.side == side)
-            {
-                continue;
-            }
-            let token = self.key.derive(&conversation, side);
-            session.add(SessionCredentials {
-                conversation,
-                side,
-                token,
-            });
-        }
-        Ok(())
-    }
-
-    /// Forgets the stored session `id` (its client ended it).
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn forget_session(&self, id: &str) -> Result<(), ServiceError> {
+    pub async fn forget_session(&self, id: &str, caller: &str) -> Result<(), ServiceError> {
         Ok(self
             .store
-            .delete_mcp_session(mcp_session_digest(id))
+            .delete_mcp_session(mcp_session_digest(id), caller.to_owned())
             .await?)
     }
 }

@@ -62,10 +62,12 @@ pub trait McpSessionStore: Store {
         id_hash: String,
     ) -> impl Future<Output = Result<Option<StoredMcpSession>, StoreError>> + Send;
 
-    /// Forgets the session whose id digest is `id_hash` (none is fine).
+    /// Forgets the session whose id digest is `id_hash` if `owner` owns it
+    /// (none, or another's, is fine: nothing changes).
     fn delete_mcp_session(
         &self,
         id_hash: String,
+        owner: String,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -94,10 +96,10 @@ impl McpSessionStore for AnyStore {
             AnyStore::Postgres(p) => p.mcp_session(id_hash).await,
         }
     }
-    async fn delete_mcp_session(&self, id_hash: String) -> Result<(), StoreError> {
+    async fn delete_mcp_session(&self, id_hash: String, owner: String) -> Result<(), StoreError> {
         match self {
-            AnyStore::Sqlite(s) => s.delete_mcp_session(id_hash).await,
-            AnyStore::Postgres(p) => p.delete_mcp_session(id_hash).await,
+            AnyStore::Sqlite(s) => s.delete_mcp_session(id_hash, owner).await,
+            AnyStore::Postgres(p) => p.delete_mcp_session(id_hash, owner).await,
         }
     }
 }

@@ -23,12 +23,7 @@ impl McpSessionStore for PgStore {
             db.exec(
                 "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
-                &[
-                    &record.id_hash as &(dyn tokio_postgres::types::ToSql + Sync),
-                    &record.owner,
-                    &record.init_params,
-                    &at,
-                ],
+                &[&record.id_hash, &record.owner, &record.init_params, &at],
             )
             .await?;
             db.exec(
@@ -36,7 +31,7 @@ impl McpSessionStore for PgStore {
                  SELECT id_hash, $2, $3, $4 FROM mcp_sessions WHERE id_hash = $1 AND owner = $5
                  ON CONFLICT DO NOTHING",
                 &[
-                    &record.id_hash as &(dyn tokio_postgres::types::ToSql + Sync),
+                    &record.id_hash,
                     &conversation.as_str(),
                     &side.as_str(),
                     &at,
@@ -79,10 +74,13 @@ impl McpSessionStore for PgStore {
         decode_seats(record, seats).map(Some)
     }
 
-    async fn delete_mcp_session(&self, id_hash: String) -> Result<(), StoreError> {
+    async fn delete_mcp_session(&self, id_hash: String, owner: String) -> Result<(), StoreError> {
         let client = self.client().await?;
         Db::Client(&client)
-            .exec("DELETE FROM mcp_sessions WHERE id_hash = $1", &[&id_hash])
+            .exec(
+                "DELETE FROM mcp_sessions WHERE id_hash = $1 AND owner = $2",
+                &[&id_hash, &owner],
+            )
             .await?;
         Ok(())
     }

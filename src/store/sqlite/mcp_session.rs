@@ -91,10 +91,10 @@ impl McpSessionStore for SqliteStore {
         .await
     }
 
-    async fn delete_mcp_session(&self, id_hash: String) -> Result<(), StoreError> {
+    async fn delete_mcp_session(&self, id_hash: String, owner: String) -> Result<(), StoreError> {
         self.write(move |tx| {
-            tx.prepare_cached("DELETE FROM mcp_sessions WHERE id_hash = ?1")
-                .and_then(|mut s| s.execute([&id_hash]))
+            tx.prepare_cached("DELETE FROM mcp_sessions WHERE id_hash = ?1 AND owner = ?2")
+                .and_then(|mut s| s.execute([&id_hash, &owner]))
                 .map_err(sql_err)?;
             Ok(())
         })

@@ -72,15 +72,7 @@ impl<S: Backend> SessionStore for SharedSessions<S> {
             return Ok(());
         };
         // Only its owner ends a stored session.
-        if self
-            .bridge
-            .shared_session(session_id, &caller)
-            .await?
-            .is_some()
-        {
-            self.bridge.forget_session(session_id).await?;
-        }
-        Ok(())
+        Ok(self.bridge.forget_session(session_id, &caller).await?)
     }
 }
 
