@@ -8,6 +8,7 @@
 use axum::http::request::Parts;
 use rmcp::model::{InitializeRequestParams, InitializeResult};
 use rmcp::service::RequestContext;
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use rmcp::transport::streamable_http_server::SessionRestoreMarker;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
@@ -15,9 +16,6 @@ use super::{Backend, BridgeServer};
 use crate::service::{
     CredentialArgs, HttpIdentity, Scope, ServiceError, SessionCredentials, resolve,
 };
-
-/// The header that carries an MCP session's id.
-const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The request's HTTP head and bearer identity, when it came over HTTP.
 fn http_caller(context: &RequestContext<RoleServer>) -> Option<(&Parts, &HttpIdentity)> {
@@ -71,9 +69,13 @@ impl<S: Backend> BridgeServer<S> {
 
     /// Admits a tool call: over HTTP only from the session's owner, and the
     /// first call of a session with an id records what sharing it needs.
-    pub(super) fn admit_call(&self, context: &RequestContext<RoleServer>) -> Result<(), ErrorData> {
+    /// Gives the caller's bearer identity, when the call came over HTTP.
+    pub(super) fn admit_call(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Option<String>, ErrorData> {
         let Some((parts, identity)) = http_caller(context) else {
-            return Ok(());
+            return Ok(None);
         };
         if !self.session.owned_by(&identity.name) {
             return Err(ErrorData::invalid_request(
@@ -83,14 +85,14 @@ impl<S: Backend> BridgeServer<S> {
         }
         if let Some(id) = parts
             .headers
-            .get(SESSION_HEADER)
+            .get(HEADER_SESSION_ID)
             .and_then(|v| v.to_str().ok())
         {
             self.session.note_shared(id, || {
                 serde_json::to_string(&context.peer.peer_info()?).ok()
             });
         }
-        Ok(())
+        Ok(Some(identity.name.clone()))
     }
 
     /// `initialize`: a fresh HTTP session belongs to the caller's identity; a

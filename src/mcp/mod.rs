@@ -404,12 +404,7 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
-        self.admit_call(&context)?;
-        let scope = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .and_then(|p| p.extensions.get::<crate::service::HttpIdentity>())
-            .map(|identity| identity.name.clone());
+        let scope = self.admit_call(&context)?;
         let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
     }

@@ -13,6 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{self, read_within};
@@ -35,9 +36,6 @@ const TOKEN_CACHE_ENTRIES: usize = 4_096;
 /// Name of the identity behind the shared token from the settings.
 /// (Not a valid token name, so no named token can share its quotas.)
 pub const SHARED_TOKEN_NAME: &str = "(shared)";
-
-/// The header that names an MCP session.
-const SESSION_HEADER: header::HeaderName = header::HeaderName::from_static("mcp-session-id");
 
 /// Name of the identity of every caller under `--no-auth`.
 pub const NO_AUTH_NAME: &str = "(anonymous)";
@@ -364,7 +362,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
     let caller = identity.name.clone();
-    let session = header_str(request.headers(), SESSION_HEADER).map(str::to_owned);
+    let session = header_str(request.headers(), HEADER_SESSION_ID).map(str::to_owned);
     if let Some(id) = &session
         && !access.owners.admit(id, &caller)
     {
@@ -379,7 +377,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
             .starts_with("application/json")
     });
     let response = as_caller(caller.clone(), next.run(request)).await;
-    let opened = header_str(response.headers(), SESSION_HEADER);
+    let opened = header_str(response.headers(), HEADER_SESSION_ID);
     match (
         session.as_deref().or(opened),
         response.status().is_success(),
