@@ -2,8 +2,8 @@
 //! host: a session that bound a seat is taken over by another server on the
 //! same database (behind a load balancer) or by a restarted one, with its
 //! seat, and only by the bearer identity that opened it: to any other the
-//! session does not exist. The official Python SDK keeps its session across
-//! a server restart. Runs on the suite's store (SQLite, or PostgreSQL in the
+//! session does not exist; ended on one host, it ends on all. The official
+//! Python SDK keeps its session across a server restart. Runs on the suite's store (SQLite, or PostgreSQL in the
 //! PostgreSQL pass).
 
 use serde_json::{Value, json};
@@ -245,6 +245,38 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     )
     .await;
     assert_eq!(gone.status, 404, "{}", gone.body);
+
+    // A host that still holds it refuses it once it looks again (at most a
+    // second later), seats and all: nothing it does brings it back.
+    let mut refused = None;
+    for _ in 0..100 {
+        let answer = call(
+            &one.url,
+            &alice,
+            &session,
+            "check_partner_status",
+            json!({"conversation_id": conversation}),
+        )
+        .await;
+        if answer.status != 200 || !answer.message()["error"].is_null() {
+            refused = Some(answer);
+            break;
+        }
+        assert_eq!(result(&answer)["partner_role"], json!("reader"));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let refused = refused.expect("a host kept serving a session its client had ended");
+    assert!(refused.body.contains("has ended"), "{}", refused.body);
+    let create = call(
+        &one.url,
+        &alice,
+        &session,
+        "create_conversation",
+        json!({"my_role": "again", "partner_role": "other"}),
+    )
+    .await;
+    assert!(create.body.contains("has ended"), "{}", create.body);
+    assert_eq!(env.count("SELECT count(*) FROM mcp_sessions"), 0);
     for server in [one, three, four] {
         let (status, stderr) = server.terminate().await;
         assert!(status.success(), "{stderr}");

@@ -67,10 +67,11 @@ impl<S: Backend> BridgeServer<S> {
         }
     }
 
-    /// Admits a tool call: over HTTP only from the session's owner, and the
-    /// first call of a session with an id records what sharing it needs.
-    /// Gives the caller's bearer identity, when the call came over HTTP.
-    pub(super) fn admit_call(
+    /// Admits a tool call: over HTTP only from the session's owner and only
+    /// while the session was not ended on another host; the first call of a
+    /// session with an id records what sharing it needs. Gives the caller's
+    /// bearer identity, when the call came over HTTP.
+    pub(super) async fn admit_call(
         &self,
         context: &RequestContext<RoleServer>,
     ) -> Result<Option<String>, ErrorData> {
@@ -91,6 +92,22 @@ impl<S: Backend> BridgeServer<S> {
             self.session.note_shared(id, || {
                 serde_json::to_string(&context.peer.peer_info()?).ok()
             });
+        }
+        match self.bridge.session_alive(&self.session).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(ErrorData::invalid_request(
+                    "this MCP session has ended (its client closed it, perhaps through another host); initialize a new session",
+                    None,
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the MCP session in the store");
+                return Err(ErrorData::internal_error(
+                    "cannot check this MCP session right now; try again",
+                    None,
+                ));
+            }
         }
         Ok(Some(identity.name.clone()))
     }

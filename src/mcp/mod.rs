@@ -404,7 +404,7 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
-        let scope = self.admit_call(&context)?;
+        let scope = self.admit_call(&context).await?;
         let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
         crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
     }

@@ -9,24 +9,54 @@
 //! id, and no token: a seat's token is derived again from the key file that
 //! every server on the database shares. A session belongs to the bearer
 //! identity that opened it; no other may use it, here or on another host.
+//!
+//! Ending a session (its client's `DELETE`, on whichever host) removes it from
+//! the store; every other host that holds it notices at its next call (the
+//! row is looked at, at most once a [`RECHECK_US`]) and refuses it from then on.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use sha2::{Digest, Sha256};
 
 use super::session::Session;
 use super::{Bridge, ServiceError, SessionCredentials};
+use crate::domain::Timestamp;
 use crate::store::{
     McpSessionRecord, McpSessionStore, StoredMcpSession, UNBOUND_MCP_SESSION_TTL_US,
 };
 
 /// What any server needs to take an HTTP session over, known once the
 /// session's first call arrives with its id.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SharedSession {
     /// The digest of the `Mcp-Session-Id`.
     id_hash: String,
     /// The client's `initialize` parameters, as JSON.
     init_params: String,
+    /// Whether the store has held it (this host bound a seat, or took it
+    /// over): from then on, its absence there means it was ended.
+    stored: AtomicBool,
+    /// Ended (found gone from the store): every call is refused.
+    ended: AtomicBool,
+    /// When the store last showed it alive (µs since the epoch).
+    checked_at: AtomicI64,
 }
+
+impl SharedSession {
+    fn new(id_hash: String, init_params: String) -> Self {
+        Self {
+            id_hash,
+            init_params,
+            stored: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            checked_at: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+/// How often a host holding a stored session checks that it was not ended
+/// elsewhere, in microseconds: one read a second per busy session.
+pub const RECHECK_US: i64 = 1_000_000;
 
 /// Largest `initialize` parameters (JSON bytes) stored for a session.
 pub const MAX_STORED_INIT_PARAMS: usize = 16 * 1024;
@@ -69,10 +99,9 @@ impl Session {
                 );
                 return;
             }
-            let _ = self.shared.set(SharedSession {
-                id_hash: mcp_session_digest(id),
-                init_params,
-            });
+            let _ = self
+                .shared
+                .set(SharedSession::new(mcp_session_digest(id), init_params));
         }
     }
 }
@@ -85,6 +114,10 @@ impl<S: McpSessionStore> Bridge<S> {
         let (Some(shared), Some(owner)) = (session.shared.get(), session.owner.get()) else {
             return;
         };
+        if shared.ended.load(Ordering::Acquire) {
+            // Storing it again would bring an ended session back to life.
+            return;
+        }
         let now = self.clock.now();
         let record = McpSessionRecord {
             id_hash: shared.id_hash.clone(),
@@ -104,7 +137,9 @@ impl<S: McpSessionStore> Bridge<S> {
             .await
         {
             tracing::warn!(error = %e, "cannot store the MCP session's binding; another host will not know it");
+            return;
         }
+        shared.stored.store(true, Ordering::Release);
     }
 
     /// The `initialize` parameters (JSON) of the stored session `id`, if
@@ -142,13 +177,60 @@ impl<S: McpSessionStore> Bridge<S> {
     /// # Errors
     /// Storage failures.
     pub async fn refresh_seats(&self, session: &Session) -> Result<(), ServiceError> {
-        let Some(shared) = session.shared.get() else {
-            return Ok(());
-        };
-        if let Some(stored) = self.store.mcp_session(shared.id_hash.clone()).await? {
-            self.adopt(session, stored);
+        if let Some(shared) = session.shared.get() {
+            self.look_up(session, shared).await?;
         }
         Ok(())
+    }
+
+    /// Whether `session` may still be used: `false` once it was ended on
+    /// any host. A stored session is looked up again when its last look is
+    /// older than [`RECHECK_US`] (picking up seats bound elsewhere as well).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn session_alive(&self, session: &Session) -> Result<bool, ServiceError> {
+        let Some(shared) = session.shared.get() else {
+            return Ok(true);
+        };
+        let recent = self.clock.now().micros_since(Timestamp::from_micros(
+            shared.checked_at.load(Ordering::Acquire),
+        )) < RECHECK_US;
+        if shared.ended.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        if !shared.stored.load(Ordering::Acquire) || recent {
+            return Ok(true);
+        }
+        self.look_up(session, shared).await
+    }
+
+    /// Reads the stored session: adopts its seats when it is there, marks it
+    /// ended (dropping its seats) when a session once stored is gone.
+    /// Whether it is alive.
+    async fn look_up(
+        &self,
+        session: &Session,
+        shared: &SharedSession,
+    ) -> Result<bool, ServiceError> {
+        let at = self.clock.now();
+        match self.store.mcp_session(shared.id_hash.clone()).await? {
+            Some(stored) => {
+                self.adopt(session, stored);
+                shared.checked_at.store(at.as_micros(), Ordering::Release);
+                Ok(!shared.ended.load(Ordering::Acquire))
+            }
+            None if shared.stored.load(Ordering::Acquire) => {
+                if !shared.ended.swap(true, Ordering::AcqRel) {
+                    session.forget_seats();
+                    tracing::info!(
+                        "an MCP session held here was ended on another host; its calls are refused"
+                    );
+                }
+                Ok(false)
+            }
+            None => Ok(true),
+        }
     }
 
     /// Makes `session` the stored one when its owner may use it: shared
@@ -158,10 +240,13 @@ impl<S: McpSessionStore> Bridge<S> {
         if !session.owned_by(&stored.record.owner) {
             return false;
         }
-        let _ = session.shared.set(SharedSession {
-            id_hash: stored.record.id_hash,
-            init_params: stored.record.init_params,
-        });
+        let shared = session
+            .shared
+            .get_or_init(|| SharedSession::new(stored.record.id_hash, stored.record.init_params));
+        if shared.ended.load(Ordering::Acquire) {
+            return false;
+        }
+        shared.stored.store(true, Ordering::Release);
         for (conversation, side) in stored.seats {
             let token = self.key.derive(&conversation, side);
             session.add(SessionCredentials {

@@ -83,6 +83,11 @@ impl Session {
         self.bound.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Drops every bound seat (the session was ended elsewhere).
+    pub(super) fn forget_seats(&self) {
+        self.bound.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Adds `creds` unless that session is bound already; whether it was new.
     pub(super) fn add(&self, creds: SessionCredentials) -> bool {
         let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
