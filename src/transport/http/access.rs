@@ -251,13 +251,16 @@ pub(super) async fn check_site<S: HttpTokenStore>(
     next: Next,
 ) -> Response {
     let headers = request.headers();
+    // A request in absolute form (`POST http://name/mcp`) names its host
+    // twice; both must be ours, whichever one a proxy or router believes.
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
     let Some(host) = header_str(headers, header::HOST)
         .map(str::to_owned)
-        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
+        .or_else(|| authority.clone())
     else {
         return refusal(StatusCode::BAD_REQUEST, "the request has no Host header");
     };
-    if !access.host_allowed(&host) {
+    if !access.host_allowed(&host) || authority.is_some_and(|a| !access.host_allowed(&a)) {
         return refusal(
             StatusCode::FORBIDDEN,
             "this Host is not served here; the operator can allow it with --allow-host (http.allowed_hosts)",

@@ -248,9 +248,16 @@ async fn metadata<S: HttpTokenStore + Backend>(
         .into_response()
 }
 
+/// Largest request head (request line and headers) read, in bytes: hyper's
+/// connection buffer is capped at it, so a longer head gets `431` instead of
+/// making the server buffer ~400 KiB per connection (hyper's default). Bodies
+/// stream through the buffer and are bounded on their own (see `body`).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Closes a connection whose request headers have not all arrived within
 /// `timeout` (a slow-headers attack holds nothing for long), including an
-/// idle keep-alive connection waiting for its next request.
+/// idle keep-alive connection waiting for its next request, and bounds the
+/// size of a request head.
 pub(crate) fn limit_header_reads<A: axum_server::accept::Accept<tokio::net::TcpStream, Router>>(
     server: &mut axum_server::Server<SocketAddr, A>,
     timeout: Duration,
@@ -258,7 +265,8 @@ pub(crate) fn limit_header_reads<A: axum_server::accept::Accept<tokio::net::TcpS
     server
         .http_builder()
         .http1()
-        .header_read_timeout(Some(timeout));
+        .header_read_timeout(Some(timeout))
+        .max_buf_size(MAX_HEAD_BYTES);
 }
 
 /// Serves `router` (from [`Serving::router`]) on `options.addr` until
