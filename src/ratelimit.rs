@@ -13,6 +13,10 @@
 
 use crate::domain::Timestamp;
 
+mod shared;
+
+pub use shared::{Outgoing, SharedWindows};
+
 /// One of the three sliding windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Window {

@@ -10,7 +10,8 @@ use subtle::ConstantTimeEq;
 use super::{Bridge, ServiceError};
 use crate::audit::AuditDraft;
 use crate::domain::InvalidValue;
-use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, StoreError};
+use crate::ratelimit::{Outgoing, Window};
+use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, RequestBucket, StoreError};
 
 /// Prefix of every named token, so that secret scanners (ours included)
 /// recognise one that leaks into a message or a log.
@@ -148,6 +149,28 @@ impl<S: HttpTokenStore> Bridge<S> {
                 name: t.name,
                 role: t.role,
             }))
+    }
+}
+
+impl<S: HttpTokenStore> Bridge<S> {
+    /// Adds this server's request counts to the ones every server shares and
+    /// reads back every server's counts of `out.tokens` (see
+    /// `ratelimit::SharedWindows`); buckets no window counts any more go.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn sync_http_requests(
+        &self,
+        out: Outgoing,
+    ) -> Result<Vec<RequestBucket>, ServiceError> {
+        let at = self.clock.now();
+        let prune = Window::ALL
+            .map(|w| (w.as_str().to_owned(), w.oldest_bucket(at)))
+            .to_vec();
+        Ok(self
+            .store
+            .sync_http_requests(out.spent, prune, out.tokens)
+            .await?)
     }
 }
 

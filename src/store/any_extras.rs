@@ -6,7 +6,7 @@ use super::admin::AuditFor;
 use super::any::AnyStore;
 use super::console::{ConsoleSession, ConsoleStore, ConsoleToken};
 use super::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
-use super::http_token::{HttpToken, HttpTokenStore, NewHttpToken};
+use super::http_token::{HttpToken, HttpTokenStore, NewHttpToken, RequestBucket};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
 
@@ -153,6 +153,17 @@ impl HttpTokenStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.revoke_http_token(name, at, audit).await,
             AnyStore::Postgres(p) => p.revoke_http_token(name, at, audit).await,
+        }
+    }
+    async fn sync_http_requests(
+        &self,
+        spent: Vec<RequestBucket>,
+        prune: Vec<(String, i64)>,
+        tokens: Vec<String>,
+    ) -> Result<Vec<RequestBucket>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.sync_http_requests(spent, prune, tokens).await,
+            AnyStore::Postgres(p) => p.sync_http_requests(spent, prune, tokens).await,
         }
     }
 }

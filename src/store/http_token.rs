@@ -1,4 +1,5 @@
-//! Persistence of the named bearer tokens of the HTTP transport. Only a
+//! Persistence of the named bearer tokens of the HTTP transport, and of the
+//! request counters that make their rate limit one for every server. Only a
 //! token's SHA-256 is stored; what a role may do is decided by the transport.
 
 use std::future::Future;
@@ -70,6 +71,20 @@ pub struct HttpToken {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// One bucket of a bearer identity's request counter (see
+/// `ratelimit::SharedWindows`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestBucket {
+    /// The identity's name (a token name, or the shared or anonymous caller).
+    pub token: String,
+    /// `minute`, `hour` or `day`.
+    pub window: String,
+    /// The bucket's number in its window.
+    pub bucket: i64,
+    /// Requests counted in it.
+    pub count: i64,
+}
+
 /// Named HTTP bearer tokens, beside the rest of the store.
 pub trait HttpTokenStore: Store {
     /// Stores a new token and its audit record in one transaction.
@@ -101,4 +116,14 @@ pub trait HttpTokenStore: Store {
         at: Timestamp,
         audit: AuditDraft,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Adds `spent` to the request counters every server shares, drops the
+    /// buckets older than `prune`'s `(window, oldest bucket kept)`, and gives
+    /// every counter of `tokens` (all servers' requests).
+    fn sync_http_requests(
+        &self,
+        spent: Vec<RequestBucket>,
+        prune: Vec<(String, i64)>,
+        tokens: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<RequestBucket>, StoreError>> + Send;
 }

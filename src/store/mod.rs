@@ -35,7 +35,7 @@ pub use any::AnyStore;
 pub use console::{
     ConsoleRole, ConsoleSession, ConsoleStore, ConsoleToken, MAX_SESSIONS_PER_TOKEN,
 };
-pub use http_token::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken};
+pub use http_token::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, RequestBucket};
 pub use mcp_session::{
     McpSessionRecord, McpSessionStore, StoredMcpSession, UNBOUND_MCP_SESSION_TTL_US,
 };

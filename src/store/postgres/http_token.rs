@@ -1,5 +1,6 @@
 //! The PostgreSQL side of [`HttpTokenStore`]: the `http_tokens` table
-//! (`migrations/postgres/0004_http_tokens.sql`), named bearer tokens by hash.
+//! (`migrations/postgres/0004_http_tokens.sql`), named bearer tokens by hash,
+//! and `http_request_buckets`, the request counters every server shares.
 
 use tokio_postgres::Row;
 
@@ -7,7 +8,7 @@ use super::db::{Db, Write, get};
 use super::{PgStore, in_tx};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
-use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, StoreError};
+use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, RequestBucket, StoreError};
 
 const COLUMNS: &str = "name, role, token_hash, created_at, revoked_at";
 
@@ -107,5 +108,52 @@ impl HttpTokenStore for PgStore {
             w.audit(at, audit);
             Ok(())
         })
+    }
+
+    /// Each statement on its own (no transaction): an upsert is atomic by
+    /// itself, and servers adding to the same buckets never wait on each
+    /// other's locks for longer than one row's update.
+    async fn sync_http_requests(
+        &self,
+        spent: Vec<RequestBucket>,
+        prune: Vec<(String, i64)>,
+        tokens: Vec<String>,
+    ) -> Result<Vec<RequestBucket>, StoreError> {
+        let client = self.client().await?;
+        let db = Db::Client(&client);
+        for b in &spent {
+            db.exec(
+                "INSERT INTO http_request_buckets (token_name, \"window\", bucket, count)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (token_name, \"window\", bucket)
+                 DO UPDATE SET count = http_request_buckets.count + EXCLUDED.count",
+                &[&b.token, &b.window, &b.bucket, &b.count],
+            )
+            .await?;
+        }
+        for (window, oldest) in &prune {
+            db.exec(
+                "DELETE FROM http_request_buckets WHERE \"window\" = $1 AND bucket < $2",
+                &[window, oldest],
+            )
+            .await?;
+        }
+        let rows = db
+            .query(
+                "SELECT token_name, \"window\", bucket, count FROM http_request_buckets
+                 WHERE token_name = ANY($1)",
+                &[&tokens],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RequestBucket {
+                    token: get(r, 0)?,
+                    window: get(r, 1)?,
+                    bucket: get(r, 2)?,
+                    count: get(r, 3)?,
+                })
+            })
+            .collect()
     }
 }

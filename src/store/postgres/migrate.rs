@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_audit_pending.sql"),
     include_str!("../../../migrations/postgres/0006_console_sessions.sql"),
     include_str!("../../../migrations/postgres/0007_mcp_sessions.sql"),
+    include_str!("../../../migrations/postgres/0008_http_request_buckets.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,11 +1,12 @@
-//! The SQLite side of [`HttpTokenStore`]: named bearer tokens by hash.
+//! The SQLite side of [`HttpTokenStore`]: named bearer tokens by hash, and
+//! the request counters every server on the file shares.
 
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{SqliteStore, ops, sql_err};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
-use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, StoreError};
+use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, RequestBucket, StoreError};
 
 const COLUMNS: &str = "name, role, token_hash, created_at, revoked_at";
 
@@ -103,6 +104,57 @@ impl HttpTokenStore for SqliteStore {
                 return Err(StoreError::NotFound);
             }
             ops::append_audit(tx, at, &audit)
+        })
+        .await
+    }
+
+    async fn sync_http_requests(
+        &self,
+        spent: Vec<RequestBucket>,
+        prune: Vec<(String, i64)>,
+        tokens: Vec<String>,
+    ) -> Result<Vec<RequestBucket>, StoreError> {
+        self.write(move |tx| {
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO http_request_buckets (token_name, \"window\", bucket, count)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO UPDATE SET count = count + excluded.count",
+                )
+                .map_err(sql_err)?;
+            for b in &spent {
+                add.execute(params![b.token, b.window, b.bucket, b.count])
+                    .map_err(sql_err)?;
+            }
+            let mut drop_old = tx
+                .prepare_cached(
+                    "DELETE FROM http_request_buckets WHERE \"window\" = ?1 AND bucket < ?2",
+                )
+                .map_err(sql_err)?;
+            for (window, oldest) in &prune {
+                drop_old.execute(params![window, oldest]).map_err(sql_err)?;
+            }
+            let mut read = tx
+                .prepare_cached(
+                    "SELECT \"window\", bucket, count FROM http_request_buckets WHERE token_name = ?1",
+                )
+                .map_err(sql_err)?;
+            let mut out = Vec::new();
+            for token in &tokens {
+                let rows = read
+                    .query_map([token], |r| {
+                        Ok(RequestBucket {
+                            token: token.clone(),
+                            window: r.get(0)?,
+                            bucket: r.get(1)?,
+                            count: r.get(2)?,
+                        })
+                    })
+                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                    .map_err(sql_err)?;
+                out.extend(rows);
+            }
+            Ok(out)
         })
         .await
     }

@@ -29,6 +29,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0008_http_tokens.sql"),
     include_str!("../../../migrations/sqlite/0009_console_sessions.sql"),
     include_str!("../../../migrations/sqlite/0010_mcp_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0011_http_request_buckets.sql"),
 ];
 
 /// The version whose migration makes the audit chain keyed: its head must be

@@ -17,12 +17,12 @@ use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{self, read_within};
+use super::request_limit::RequestLimit;
 use super::sessions::{Owners, as_caller};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
-use crate::domain::Timestamp;
 use crate::mcp::delivery::{InFlightPages, ReplySlot};
-use crate::ratelimit::{Limits, LocalWindows};
+use crate::ratelimit::Limits;
 use crate::service::{Bridge, HttpIdentity, token_hash, token_matches};
 use crate::store::{HttpRole, HttpTokenStore};
 
@@ -51,8 +51,8 @@ pub struct Access<S: HttpTokenStore> {
     pub(super) hosts: Vec<String>,
     /// `Origin` values accepted besides the server's own.
     pub(super) origins: Vec<String>,
-    /// Requests per token, or none.
-    pub(super) requests: Option<Limits>,
+    /// Requests per token, shared by every server, or none.
+    pub(super) requests: Option<Arc<RequestLimit>>,
     /// Whether TLS is on (for the URLs the metadata names).
     pub(super) tls: bool,
     /// How long a request's body may take to arrive.
@@ -63,7 +63,6 @@ pub struct Access<S: HttpTokenStore> {
     pub(super) in_flight: Arc<InFlight>,
     /// Inbox pages in responses not yet written (see `mcp::delivery`).
     pages: Arc<InFlightPages>,
-    windows: Mutex<HashMap<String, LocalWindows>>,
     cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
     /// Who owns the MCP sessions held here.
     owners: Owners,
@@ -89,13 +88,12 @@ impl<S: HttpTokenStore> Access<S> {
             no_auth,
             hosts: hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
             origins,
-            requests,
+            requests: requests.map(|limits| Arc::new(RequestLimit::new(limits))),
             tls,
             read_timeout,
             stopping,
             in_flight: Arc::default(),
             pages: Arc::default(),
-            windows: Mutex::default(),
             cache: Mutex::default(),
             owners: Owners::default(),
         }
@@ -157,28 +155,6 @@ impl<S: HttpTokenStore> Access<S> {
                 ))
             }
         }
-    }
-
-    /// Spends one request of `identity`'s quota; the refusal when it is used up.
-    fn spend(&self, identity: &str) -> Option<Response> {
-        let limits = self.requests.as_ref()?;
-        let mut windows = lock(&self.windows);
-        let window = windows.entry(identity.to_owned()).or_default();
-        window.spend(limits, Timestamp::now()).err().map(|r| {
-            let mut response = refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "this token made {} requests in the last {}, its limit (http.requests); retry in {} s",
-                    r.limit,
-                    r.window.as_str(),
-                    r.retry_after_s
-                ),
-            );
-            if let Ok(v) = HeaderValue::from_str(&r.retry_after_s.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            response
-        })
     }
 
     /// `WWW-Authenticate` for a 401 or 403 on `host`.
@@ -352,7 +328,9 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     if too_large {
         return body::too_large();
     }
-    if let Some(response) = access.spend(&identity.name) {
+    if let Some(limit) = &access.requests
+        && let Some(response) = limit.spend(&access.bridge, &identity.name).await
+    {
         return response;
     }
     // Boxed: a long-poll keeps this future for its whole wait, and the

@@ -14,6 +14,7 @@
 
 mod access;
 mod body;
+mod request_limit;
 mod sessions;
 mod written;
 
@@ -325,6 +326,12 @@ pub async fn serve<S: HttpTokenStore + Backend>(
             tokio::spawn(async move { server.serve(app).await })
         }
     };
+    if let Some(limit) = &serving.access.requests {
+        tokio::spawn(request_limit::sync_loop(
+            Arc::downgrade(limit),
+            Arc::clone(&serving.access.bridge),
+        ));
+    }
     // The one line scripts and tests read to learn the port (e.g. with :0).
     eprintln!("mcp-bridge: serving MCP on {scheme}://{bound}{MCP_PATH}");
     tracing::info!(address = %bound, tls = options.tls.is_some(), "serving MCP over HTTP");
@@ -335,6 +342,10 @@ pub async fn serve<S: HttpTokenStore + Backend>(
             serving.drain().await;
             handle.graceful_shutdown(Some(Duration::from_secs(5)));
             (&mut server).await.context("the HTTP server task failed")??;
+            if let Some(limit) = &serving.access.requests {
+                // The last second's requests still count on the other servers.
+                limit.sync(&serving.access.bridge).await;
+            }
         }
         ended = &mut server => {
             ended.context("the HTTP server task failed")??;

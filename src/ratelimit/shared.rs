@@ -1,0 +1,278 @@
+//! Request counters of a quota that many servers enforce together without a
+//! database write per request: each server decides from every server's
+//! counts as of the last sync plus its own requests since, and adds those to
+//! the shared counts about once a second (`transport::http::request_limit`).
+//! So all servers together exceed a limit by at most what they admit between
+//! two syncs. A server reads an identity's counts before its first request
+//! there ([`SharedWindows::knows`]), so a new server does not start from
+//! zero. Pure: the store round trips are the caller's.
+
+use std::collections::HashMap;
+
+use super::{Limits, Refusal, Window, decide};
+use crate::domain::Timestamp;
+use crate::store::RequestBucket;
+
+/// Counts of one identity.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Every server's `(window, bucket, count)`, as of the last sync.
+    synced: Vec<(Window, i64, i64)>,
+    /// This server's requests since the last sync.
+    unsynced: Vec<(Window, i64, i64)>,
+    /// The last request here, in seconds since the epoch.
+    used_at: i64,
+    /// Whether `synced` has been read at least once.
+    known: bool,
+}
+
+impl Counts {
+    /// `(bucket, count)` of `window` from its oldest bucket at `at` on,
+    /// oldest first, both sources together.
+    fn buckets(&self, window: Window, at: Timestamp) -> Vec<(i64, i64)> {
+        let oldest = window.oldest_bucket(at);
+        let mut buckets: Vec<(i64, i64)> = self
+            .synced
+            .iter()
+            .chain(&self.unsynced)
+            .filter(|&&(w, bucket, _)| w == window && bucket >= oldest)
+            .map(|&(_, bucket, n)| (bucket, n))
+            .collect();
+        buckets.sort_unstable();
+        buckets
+    }
+}
+
+/// What one sync sends: this server's requests since the last one, and the
+/// identities whose counts to read back.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Requests admitted here since the last sync.
+    pub spent: Vec<RequestBucket>,
+    /// Identities active here within the longest window.
+    pub tokens: Vec<String>,
+}
+
+/// Every identity's counters on this server.
+#[derive(Debug, Default)]
+pub struct SharedWindows {
+    counts: HashMap<String, Counts>,
+}
+
+impl SharedWindows {
+    /// Whether every server's counts of `identity` have been read here; if
+    /// not, the caller reads them ([`Self::synced`]) before spending.
+    pub fn knows(&self, identity: &str) -> bool {
+        self.counts.get(identity).is_some_and(|c| c.known)
+    }
+
+    /// Spends one request of `identity` at `at` if every window of `limits`
+    /// has room in all servers' counts.
+    ///
+    /// # Errors
+    /// The [`Refusal`] when a window is full; nothing is spent then.
+    pub fn spend(&mut self, identity: &str, limits: &Limits, at: Timestamp) -> Result<(), Refusal> {
+        let counts = self.counts.entry(identity.to_owned()).or_default();
+        decide(limits, at, |window| counts.buckets(window, at))?;
+        counts.used_at = at.as_secs();
+        for window in Window::ALL {
+            let bucket = window.bucket_of(at);
+            match counts
+                .unsynced
+                .iter_mut()
+                .find(|(w, b, _)| *w == window && *b == bucket)
+            {
+                Some((_, _, n)) => *n += 1,
+                None => counts.unsynced.push((window, bucket, 1)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes what the next sync sends; identities idle for longer than the
+    /// longest window are forgotten (nothing of theirs still counts).
+    pub fn outgoing(&mut self, at: Timestamp) -> Outgoing {
+        let longest = Window::Day.seconds();
+        self.counts.retain(|_, c| {
+            at.as_secs() - c.used_at <= longest || !c.unsynced.is_empty() || c.used_at == 0
+        });
+        let mut out = Outgoing::default();
+        for (token, counts) in &mut self.counts {
+            out.tokens.push(token.clone());
+            out.spent
+                .extend(
+                    counts
+                        .unsynced
+                        .drain(..)
+                        .map(|(window, bucket, count)| RequestBucket {
+                            token: token.clone(),
+                            window: window.as_str().to_owned(),
+                            bucket,
+                            count,
+                        }),
+                );
+        }
+        // One order for every server's upserts.
+        out.spent.sort_unstable_by(|a, b| {
+            (&a.token, &a.window, a.bucket).cmp(&(&b.token, &b.window, b.bucket))
+        });
+        out.tokens.sort_unstable();
+        out
+    }
+
+    /// Takes in a sync's answer: every server's counts of `tokens` (those
+    /// sent, now counted there).
+    pub fn synced(&mut self, tokens: &[String], stored: Vec<RequestBucket>) {
+        for token in tokens {
+            let counts = self.counts.entry(token.clone()).or_default();
+            counts.synced.clear();
+            counts.known = true;
+        }
+        for b in stored {
+            let Some(window) = Window::ALL.into_iter().find(|w| w.as_str() == b.window) else {
+                continue;
+            };
+            if let Some(counts) = self.counts.get_mut(&b.token) {
+                counts.synced.push((window, b.bucket, b.count));
+            }
+        }
+    }
+
+    /// Puts back what a failed sync took, so it is sent with the next one.
+    pub fn unsent(&mut self, spent: Vec<RequestBucket>) {
+        for b in spent {
+            let Some(window) = Window::ALL.into_iter().find(|w| w.as_str() == b.window) else {
+                continue;
+            };
+            let counts = self.counts.entry(b.token).or_default();
+            match counts
+                .unsynced
+                .iter_mut()
+                .find(|(w, bucket, _)| *w == window && *bucket == b.bucket)
+            {
+                Some((_, _, n)) => *n += b.count,
+                None => counts.unsynced.push((window, b.bucket, b.count)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIVE: Limits = Limits {
+        per_minute: Some(5),
+        per_hour: None,
+        per_day: None,
+    };
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_micros(secs * 1_000_000)
+    }
+
+    /// A stand-in for the shared table: adds what a server sends, answers
+    /// with every count of the tokens asked for.
+    #[derive(Default)]
+    struct Table(Vec<RequestBucket>);
+
+    impl Table {
+        /// What the transport does before an identity's first request.
+        fn fetch(&self, server: &mut SharedWindows, token: &str) {
+            assert!(!server.knows(token));
+            let rows = self
+                .0
+                .iter()
+                .filter(|b| b.token == token)
+                .cloned()
+                .collect();
+            server.synced(&[token.to_owned()], rows);
+            assert!(server.knows(token));
+        }
+
+        fn sync(&mut self, server: &mut SharedWindows, now: Timestamp) {
+            let out = server.outgoing(now);
+            for b in out.spent {
+                match self
+                    .0
+                    .iter_mut()
+                    .find(|s| s.token == b.token && s.window == b.window && s.bucket == b.bucket)
+                {
+                    Some(s) => s.count += b.count,
+                    None => self.0.push(b),
+                }
+            }
+            let rows = self
+                .0
+                .iter()
+                .filter(|b| out.tokens.contains(&b.token))
+                .cloned()
+                .collect();
+            server.synced(&out.tokens, rows);
+        }
+    }
+
+    #[test]
+    fn servers_share_one_limit_once_synced() {
+        let (mut one, mut two, mut table) = (
+            SharedWindows::default(),
+            SharedWindows::default(),
+            Table::default(),
+        );
+        for _ in 0..3 {
+            assert!(one.spend("alice", &FIVE, at(100)).is_ok());
+        }
+        table.sync(&mut one, at(100));
+        table.fetch(&mut two, "alice");
+        assert!(two.spend("alice", &FIVE, at(101)).is_ok());
+        assert!(two.spend("alice", &FIVE, at(101)).is_ok());
+        let refused = two.spend("alice", &FIVE, at(101)).unwrap_err();
+        assert_eq!(refused.window, Window::Minute);
+        assert!(two.spend("bob", &FIVE, at(101)).is_ok(), "per identity");
+        // Synced, the first server sees the second's requests too.
+        table.sync(&mut two, at(101));
+        table.sync(&mut one, at(101));
+        assert!(one.spend("alice", &FIVE, at(102)).is_err());
+        // A minute later the window has room again on both.
+        assert!(one.spend("alice", &FIVE, at(162)).is_ok());
+    }
+
+    #[test]
+    fn nothing_is_counted_twice_or_lost() {
+        let (mut one, mut table) = (SharedWindows::default(), Table::default());
+        one.spend("alice", &FIVE, at(100)).unwrap();
+        table.sync(&mut one, at(100));
+        table.sync(&mut one, at(100));
+        assert_eq!(
+            table.0.iter().map(|b| b.count).sum::<i64>(),
+            3,
+            "one per window"
+        );
+        // A failed sync puts its requests back for the next one.
+        one.spend("alice", &FIVE, at(100)).unwrap();
+        let out = one.outgoing(at(100));
+        one.unsent(out.spent);
+        table.sync(&mut one, at(100));
+        let minute: i64 = table
+            .0
+            .iter()
+            .filter(|b| b.window == "minute")
+            .map(|b| b.count)
+            .sum();
+        assert_eq!(minute, 2);
+        for _ in 0..3 {
+            one.spend("alice", &FIVE, at(100)).unwrap();
+        }
+        assert!(one.spend("alice", &FIVE, at(100)).is_err());
+    }
+
+    #[test]
+    fn idle_identities_are_forgotten() {
+        let mut one = SharedWindows::default();
+        one.synced(&["alice".to_owned()], Vec::new());
+        one.spend("alice", &FIVE, at(100)).unwrap();
+        assert_eq!(one.outgoing(at(100)).tokens, vec!["alice".to_owned()]);
+        assert!(one.outgoing(at(100 + 86_401)).tokens.is_empty());
+        assert!(!one.knows("alice"), "read again before its next request");
+    }
+}
