@@ -49,7 +49,7 @@ impl Counts {
 pub struct Outgoing {
     /// Requests admitted here since the last sync.
     pub spent: Vec<RequestBucket>,
-    /// Identities active here within the longest window.
+    /// Identities whose counts to read back.
     pub tokens: Vec<String>,
 }
 
@@ -89,15 +89,19 @@ impl SharedWindows {
         Ok(())
     }
 
-    /// Takes what the next sync sends; identities idle for longer than the
-    /// longest window are forgotten (nothing of theirs still counts).
-    pub fn outgoing(&mut self, at: Timestamp) -> Outgoing {
-        let longest = Window::Day.seconds();
-        self.counts.retain(|_, c| {
-            at.as_secs() - c.used_at <= longest || !c.unsynced.is_empty() || c.used_at == 0
-        });
+    /// Takes what the next sync sends: the identities with requests here
+    /// since the last sync, and those requests. The others are forgotten, so
+    /// their next request here reads their counts afresh ([`Self::knows`]):
+    /// an idle server syncs nothing.
+    pub fn outgoing(&mut self) -> Outgoing {
+        // Kept: identities just read for a request that has not spent yet.
+        self.counts
+            .retain(|_, c| !c.unsynced.is_empty() || c.used_at == 0);
         let mut out = Outgoing::default();
         for (token, counts) in &mut self.counts {
+            if counts.unsynced.is_empty() {
+                continue;
+            }
             out.tokens.push(token.clone());
             out.spent
                 .extend(
@@ -171,27 +175,30 @@ mod tests {
         Timestamp::from_micros(secs * 1_000_000)
     }
 
-    /// A stand-in for the shared table: adds what a server sends, answers
-    /// with every count of the tokens asked for.
+    /// A stand-in for the shared table and for the transport's round trips.
     #[derive(Default)]
     struct Table(Vec<RequestBucket>);
 
     impl Table {
-        /// What the transport does before an identity's first request.
-        fn fetch(&self, server: &mut SharedWindows, token: &str) {
-            assert!(!server.knows(token));
-            let rows = self
-                .0
+        fn rows(&self, tokens: &[String]) -> Vec<RequestBucket> {
+            self.0
                 .iter()
-                .filter(|b| b.token == token)
+                .filter(|b| tokens.contains(&b.token))
                 .cloned()
-                .collect();
-            server.synced(&[token.to_owned()], rows);
-            assert!(server.knows(token));
+                .collect()
         }
 
-        fn sync(&mut self, server: &mut SharedWindows, now: Timestamp) {
-            let out = server.outgoing(now);
+        /// A request, as the transport makes it: counts read first if unknown.
+        fn spend(&self, server: &mut SharedWindows, token: &str, now: i64) -> Result<(), Refusal> {
+            if !server.knows(token) {
+                let tokens = [token.to_owned()];
+                server.synced(&tokens, self.rows(&tokens));
+            }
+            server.spend(token, &FIVE, at(now))
+        }
+
+        fn sync(&mut self, server: &mut SharedWindows) {
+            let out = server.outgoing();
             for b in out.spent {
                 match self
                     .0
@@ -202,57 +209,50 @@ mod tests {
                     None => self.0.push(b),
                 }
             }
-            let rows = self
-                .0
-                .iter()
-                .filter(|b| out.tokens.contains(&b.token))
-                .cloned()
-                .collect();
+            let rows = self.rows(&out.tokens);
             server.synced(&out.tokens, rows);
         }
     }
 
     #[test]
-    fn servers_share_one_limit_once_synced() {
-        let (mut one, mut two, mut table) = (
-            SharedWindows::default(),
-            SharedWindows::default(),
-            Table::default(),
-        );
+    fn servers_share_one_limit() {
+        let mut table = Table::default();
+        let (mut one, mut two) = (SharedWindows::default(), SharedWindows::default());
         for _ in 0..3 {
-            assert!(one.spend("alice", &FIVE, at(100)).is_ok());
+            assert!(table.spend(&mut one, "alice", 100).is_ok());
         }
-        table.sync(&mut one, at(100));
-        table.fetch(&mut two, "alice");
-        assert!(two.spend("alice", &FIVE, at(101)).is_ok());
-        assert!(two.spend("alice", &FIVE, at(101)).is_ok());
-        let refused = two.spend("alice", &FIVE, at(101)).unwrap_err();
+        table.sync(&mut one);
+        // The second server reads alice's counts before her first request.
+        assert!(table.spend(&mut two, "alice", 101).is_ok());
+        assert!(table.spend(&mut two, "alice", 101).is_ok());
+        let refused = table.spend(&mut two, "alice", 101).unwrap_err();
         assert_eq!(refused.window, Window::Minute);
-        assert!(two.spend("bob", &FIVE, at(101)).is_ok(), "per identity");
+        assert!(table.spend(&mut two, "bob", 101).is_ok(), "per identity");
         // Synced, the first server sees the second's requests too.
-        table.sync(&mut two, at(101));
-        table.sync(&mut one, at(101));
-        assert!(one.spend("alice", &FIVE, at(102)).is_err());
-        // A minute later the window has room again on both.
-        assert!(one.spend("alice", &FIVE, at(162)).is_ok());
+        table.sync(&mut two);
+        table.sync(&mut one);
+        assert!(table.spend(&mut one, "alice", 102).is_err());
+        // A minute later the window has room again.
+        assert!(table.spend(&mut one, "alice", 162).is_ok());
     }
 
     #[test]
     fn nothing_is_counted_twice_or_lost() {
         let (mut one, mut table) = (SharedWindows::default(), Table::default());
-        one.spend("alice", &FIVE, at(100)).unwrap();
-        table.sync(&mut one, at(100));
-        table.sync(&mut one, at(100));
+        table.spend(&mut one, "alice", 100).unwrap();
+        table.sync(&mut one);
+        table.sync(&mut one);
         assert_eq!(
             table.0.iter().map(|b| b.count).sum::<i64>(),
             3,
             "one per window"
         );
         // A failed sync puts its requests back for the next one.
-        one.spend("alice", &FIVE, at(100)).unwrap();
-        let out = one.outgoing(at(100));
+        table.spend(&mut one, "alice", 100).unwrap();
+        let out = one.outgoing();
+        assert_eq!(out.tokens, ["alice".to_owned()]);
         one.unsent(out.spent);
-        table.sync(&mut one, at(100));
+        table.sync(&mut one);
         let minute: i64 = table
             .0
             .iter()
@@ -261,18 +261,27 @@ mod tests {
             .sum();
         assert_eq!(minute, 2);
         for _ in 0..3 {
-            one.spend("alice", &FIVE, at(100)).unwrap();
+            table.spend(&mut one, "alice", 100).unwrap();
         }
-        assert!(one.spend("alice", &FIVE, at(100)).is_err());
+        assert!(table.spend(&mut one, "alice", 100).is_err());
     }
 
     #[test]
-    fn idle_identities_are_forgotten() {
-        let mut one = SharedWindows::default();
-        one.synced(&["alice".to_owned()], Vec::new());
-        one.spend("alice", &FIVE, at(100)).unwrap();
-        assert_eq!(one.outgoing(at(100)).tokens, vec!["alice".to_owned()]);
-        assert!(one.outgoing(at(100 + 86_401)).tokens.is_empty());
-        assert!(!one.knows("alice"), "read again before its next request");
+    fn an_idle_server_syncs_nothing_and_reads_again_when_asked() {
+        let (mut one, mut table) = (SharedWindows::default(), Table::default());
+        table.spend(&mut one, "alice", 100).unwrap();
+        assert_eq!(one.outgoing().tokens, ["alice".to_owned()]);
+        assert!(one.outgoing().tokens.is_empty(), "no request since");
+        assert!(!one.knows("alice"), "read again before her next request");
+        table.0.push(RequestBucket {
+            token: "alice".to_owned(),
+            window: "minute".to_owned(),
+            bucket: 100,
+            count: 5,
+        });
+        assert!(
+            table.spend(&mut one, "alice", 100).is_err(),
+            "another server's requests count"
+        );
     }
 }

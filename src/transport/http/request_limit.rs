@@ -2,9 +2,10 @@
 //! on the database: a request is decided in memory from all servers' counts
 //! as of the last sync plus this server's since (`ratelimit::SharedWindows`),
 //! and a task adds this server's counts to the store and reads everyone's
-//! back once a [`SYNC_EVERY`]. An identity's first request here reads its
-//! counts first, so a server that just started, or a host the load balancer
-//! just picked, does not begin from zero.
+//! back once a [`SYNC_EVERY`]. A request of an identity that made none here
+//! since the last sync reads its counts first, so a server that just
+//! started, or a host the load balancer just picked, does not begin from
+//! zero, and an idle server does no database work at all.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -85,7 +86,7 @@ impl RequestLimit {
     /// One sync: this server's counts out, everyone's back. A failure keeps
     /// the counts for the next one.
     pub(super) async fn sync<S: HttpTokenStore>(&self, bridge: &Bridge<S>) {
-        let out = self.windows().outgoing(Timestamp::now());
+        let out = self.windows().outgoing();
         if out.tokens.is_empty() {
             return;
         }
