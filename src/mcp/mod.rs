@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod error;
 mod http_session;
 mod inbox;
+mod invalid_line;
 pub mod params;
 mod progress;
 mod prompts;
@@ -45,14 +46,7 @@ impl<T: YoloStore + McpSessionStore> Backend for T {}
 
 pub(crate) use self::schema::{input_schema, output_schema};
 
-/// Method name of the request a transport substitutes for a line that was
-/// not usable JSON, with `params.problem` = `parse` or `too_long`.
-pub const INVALID_LINE_METHOD: &str = "mcp-bridge/invalid-line";
-
-/// Longest request line a transport accepts, in bytes. The largest legitimate
-/// request (a 50 KiB message of escaped characters plus 100 paths of 4096
-/// characters) stays well below it.
-pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+pub use self::invalid_line::{INVALID_LINE_METHOD, MAX_LINE_BYTES};
 
 /// Instructions sent to clients at `initialize`; short, since every client
 /// pays for them in its context window.
@@ -424,44 +418,7 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         request: rmcp::model::CustomRequest,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CustomResult, rmcp::ErrorData> {
-        if request.method != INVALID_LINE_METHOD {
-            // The name is client text: echo it (and let rmcp log it) only when
-            // it looks like a method name — letters and separators, no digits —
-            // never a long or arbitrary string that could hold a secret.
-            let plain = request.method.len() <= 64
-                && request
-                    .method
-                    .bytes()
-                    .all(|b| b.is_ascii_alphabetic() || b"/_.".contains(&b));
-            let message = if plain {
-                format!("method not found: {}", request.method)
-            } else {
-                "method not found".to_owned()
-            };
-            return Err(rmcp::ErrorData::new(
-                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
-                message,
-                None,
-            ));
-        }
-        let problem = request
-            .params
-            .as_ref()
-            .and_then(|p| p.get("problem"))
-            .and_then(|p| p.as_str());
-        Err(match problem {
-            Some("too_long") => rmcp::ErrorData::invalid_request(
-                format!(
-                    "request line longer than {} bytes; nothing was done",
-                    MAX_LINE_BYTES
-                ),
-                None,
-            ),
-            _ => rmcp::ErrorData::parse_error(
-                "the request is not valid JSON (syntax, invalid UTF-8, a number out of range or nesting too deep); nothing was done",
-                None,
-            ),
-        })
+        Err(invalid_line::refusal(&request))
     }
 
     async fn list_prompts(

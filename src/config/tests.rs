@@ -1,0 +1,160 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn load_str(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(Some(&path), env(vars))
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.bridge.conversation_ttl_us, 180 * 60_000_000);
+    assert_eq!(c.bridge.rate_limits, Some(DEFAULT_LIMITS));
+    assert!(!c.bridge.yolo.enabled);
+}
+
+#[test]
+fn the_example_file_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.toml");
+    std::fs::write(&path, EXAMPLE).unwrap();
+    Config::load(Some(&path), env(&[])).unwrap();
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let c = load_str(
+        "conversation_ttl_minutes = 10\n[rate_limits.send_to_partner]\nper_minute = 3\n",
+        &[
+            ("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", "0.5"),
+            ("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_HOUR", "7"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.bridge.conversation_ttl_us, 30_000_000);
+    let send = c.bridge.rate_limits.unwrap().send_to_partner;
+    assert_eq!(
+        (send.per_minute, send.per_hour, send.per_day),
+        (Some(3), Some(7), Some(500))
+    );
+    let off = Config::load(
+        None,
+        env(&[("MCP_BRIDGE_RATE_LIMITS", "off"), ("MCP_BRIDGE_YOLO", "1")]),
+    )
+    .unwrap();
+    assert_eq!(off.bridge.rate_limits, None);
+    assert!(off.bridge.yolo.enabled);
+}
+
+#[test]
+fn http_read_timeout_is_bounded() {
+    let c = Config::load(None, env(&[("MCP_BRIDGE_HTTP__READ_TIMEOUT_S", "5")])).unwrap();
+    assert_eq!(c.http.read_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(
+        Config::default().http.read_timeout,
+        std::time::Duration::from_secs(30)
+    );
+    for bad in ["0", "3601"] {
+        let e = load_str(&format!("[http]\nread_timeout_s = {bad}\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http.read_timeout_s"), "{e}");
+    }
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_named() {
+    let e = load_str("conversation_ttl_minute = 5\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("conversation_ttl_minute"), "{e}");
+    let e = Config::load(None, env(&[("MCP_BRIDGE_BOGUS", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("MCP_BRIDGE_BOGUS"), "{e}");
+    let e = Config::load(None, env(&[("MCP_BRIDGE_RATE_LIMITS", "maybe")]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("MCP_BRIDGE_RATE_LIMITS"), "{e}");
+    let e = load_str("durability = \"sometimes\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("durability"), "{e}");
+    let e = load_str("conversation_ttl_minutes = -1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("conversation_ttl_minutes"), "{e}");
+    let e = load_str("[rate_limits.send_to_partner]\nper_minute = 0\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rate_limits.send_to_partner.per_minute"), "{e}");
+}
+
+#[test]
+fn audit_retention_and_unauthenticated_quotas_are_settings() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.bridge.audit_retention_us, None, "kept forever by default");
+    let unauth = c.bridge.rate_limits.unwrap().unauthenticated;
+    assert!(
+        unauth.per_hour.unwrap() < c.bridge.limits.conversations_per_hour,
+        "one process must not be able to use up the database-wide quota"
+    );
+    let c = load_str(
+        "[audit]\nretention_days = 30\n[rate_limits.unauthenticated]\nper_minute = 5\n",
+        &[("MCP_BRIDGE_RATE_LIMITS__UNAUTHENTICATED__PER_HOUR", "9")],
+    )
+    .unwrap();
+    assert_eq!(c.bridge.audit_retention_us, Some(30 * 86_400_000_000));
+    let unauth = c.bridge.rate_limits.unwrap().unauthenticated;
+    assert_eq!(
+        (unauth.per_minute, unauth.per_hour, unauth.per_day),
+        (Some(5), Some(9), Some(1_000))
+    );
+    let e = load_str("[audit]\nretention_days = 0\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("audit.retention_days"), "{e}");
+    let e = load_str("[audit]\nretention = 3\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("retention"), "{e}");
+}
+
+#[test]
+fn team_settings_are_bounded() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.bridge.teams.max_participants, 16);
+    assert_eq!(c.bridge.teams.invite_ttl_us, 10 * 60_000_000);
+    let c = load_str("[teams]\nmax_participants = 3\ninvite_minutes = 1.5\n", &[]).unwrap();
+    assert_eq!(c.bridge.teams.max_participants, 3);
+    assert_eq!(c.bridge.teams.invite_ttl_us, 90_000_000);
+    for bad in [
+        "max_participants = 1",
+        "max_participants = 27",
+        "invite_minutes = 0",
+    ] {
+        let e = load_str(&format!("[teams]\n{bad}\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("teams."), "{bad}: {e}");
+    }
+    let c = Config::load(None, env(&[("MCP_BRIDGE_TEAMS__MAX_PARTICIPANTS", "4")])).unwrap();
+    assert_eq!(c.bridge.teams.max_participants, 4);
+}
+
+#[test]
+fn a_bad_redaction_regex_names_the_pattern() {
+    let e = load_str("[[redaction.patterns]]\nname = \"acme_token\"\nregex = \"acme_(\"\nplaceholder = \"ACME_REDACTED\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("acme_token"), "{e}");
+}

@@ -1,0 +1,64 @@
+use super::*;
+
+#[test]
+fn conversation_ids_are_strict() {
+    assert!(ConversationId::parse("conv_0123456789abcdef").is_ok());
+    for bad in [
+        "",
+        "conv_",
+        "conv_0123456789ABCDEF",
+        "conv_0123456789abcde",
+        "xonv_0123456789abcdef",
+        "conv_0123456789abcdef0",
+        "conv_0123456789abcdeg",
+        "conv_0123456789abcdé",
+    ] {
+        assert!(ConversationId::parse(bad).is_err(), "{bad:?}");
+    }
+    let id = ConversationId::random().unwrap();
+    assert!(ConversationId::parse(id.as_str()).is_ok());
+}
+
+#[test]
+fn roles_are_bounded_and_plain() {
+    assert!(Role::parse("my_role", "backend developer-2").is_ok());
+    assert!(Role::parse("my_role", &"x".repeat(64)).is_ok());
+    assert!(Role::parse("my_role", &"x".repeat(65)).is_err());
+    assert!(Role::parse("my_role", "").is_err());
+    assert!(Role::parse("my_role", "a'; DROP TABLE x;--").is_err());
+    assert!(Role::parse("my_role", "é").is_err());
+}
+
+#[test]
+fn message_size_is_bytes_not_chars() {
+    assert!(MessageText::parse("x".repeat(MAX_MESSAGE_BYTES)).is_ok());
+    assert_eq!(
+        MessageText::parse("x".repeat(MAX_MESSAGE_BYTES + 1)).unwrap_err(),
+        MessageSizeError::TooLarge {
+            size: MAX_MESSAGE_BYTES + 1,
+            limit: MAX_MESSAGE_BYTES
+        }
+    );
+    // 'é' is two bytes: 25 601 of them are 51 202 bytes.
+    assert!(MessageText::parse("é".repeat(25_601)).is_err());
+    assert_eq!(
+        MessageText::parse(String::new()).unwrap_err(),
+        MessageSizeError::Empty
+    );
+}
+
+#[test]
+fn wire_enums_round_trip() {
+    for a in ActionType::ALL {
+        assert_eq!(ActionType::parse(a.as_str()).unwrap(), *a);
+    }
+    assert!(Status::parse("sleeping").is_err());
+    assert_eq!(Sender::parse("system").unwrap(), Sender::System);
+}
+
+#[test]
+fn timestamps_format_with_microseconds() {
+    let t = Timestamp::from_micros(1_700_000_000_123_456);
+    assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");
+    assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()).unwrap(), t);
+}

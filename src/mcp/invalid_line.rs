@@ -1,0 +1,52 @@
+//! Requests the server cannot use: the stand-in the stdio transport's line
+//! guard (`transport::guard`) puts in place of a line that was not usable
+//! JSON, and methods nobody serves. Each gets a JSON-RPC error that says
+//! what was wrong without echoing client text that could hold a secret.
+
+use rmcp::ErrorData;
+use rmcp::model::{CustomRequest, ErrorCode};
+
+/// Method name of the request a transport substitutes for a line that was
+/// not usable JSON, with `params.problem` = `parse` or `too_long`.
+pub const INVALID_LINE_METHOD: &str = "mcp-bridge/invalid-line";
+
+/// Longest request line a transport accepts, in bytes. The largest legitimate
+/// request (a 50 KiB message of escaped characters plus 100 paths of 4096
+/// characters) stays well below it.
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The error for `request`, a method the server does not serve (the line
+/// guard's stand-in included).
+pub(super) fn refusal(request: &CustomRequest) -> ErrorData {
+    if request.method != INVALID_LINE_METHOD {
+        // The name is client text: echo it (and let rmcp log it) only when
+        // it looks like a method name — letters and separators, no digits —
+        // never a long or arbitrary string that could hold a secret.
+        let plain = request.method.len() <= 64
+            && request
+                .method
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b"/_.".contains(&b));
+        let message = if plain {
+            format!("method not found: {}", request.method)
+        } else {
+            "method not found".to_owned()
+        };
+        return ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, None);
+    }
+    let problem = request
+        .params
+        .as_ref()
+        .and_then(|p| p.get("problem"))
+        .and_then(|p| p.as_str());
+    match problem {
+        Some("too_long") => ErrorData::invalid_request(
+            format!("request line longer than {MAX_LINE_BYTES} bytes; nothing was done"),
+            None,
+        ),
+        _ => ErrorData::parse_error(
+            "the request is not valid JSON (syntax, invalid UTF-8, a number out of range or nesting too deep); nothing was done",
+            None,
+        ),
+    }
+}
