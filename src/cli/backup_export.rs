@@ -14,9 +14,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
+use super::backup::{BackupArgs, RestoreArgs};
 use super::manage::{open_app, settled};
 use super::output;
-use super::transfer::{BackupArgs, RestoreArgs, backup_key_path, refused_on, write_private};
+use super::transfer::{backup_key_path, refused_on, write_private};
 use crate::app::{self, App};
 use crate::auth::ServerKey;
 use crate::service::{Layout, write_export};
@@ -55,7 +56,7 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// `mcp-bridge backup FILE` on a PostgreSQL database, once `transfer::backup`
+/// `mcp-bridge backup FILE` on a PostgreSQL database, once `backup::backup`
 /// has opened it, refused to overwrite and read the key file (`key`, to be
 /// written to `key_dest`).
 ///

@@ -1,6 +1,7 @@
 //! The `mcp-bridge` command line: argument definitions and dispatch only.
 //! Each subcommand lives in its own module and calls the service layer.
 
+mod backup;
 mod backup_export;
 mod console;
 mod demo;
@@ -81,12 +82,12 @@ enum Command {
     Import(transfer::ImportArgs),
     /// Copy the live database (online backup API) and its key to FILE and FILE.key.
     #[command(after_help = "Example:\n  mcp-bridge backup ~/backups/bridge-2026-01-31.db")]
-    Backup(transfer::BackupArgs),
+    Backup(backup::BackupArgs),
     /// Replace the database with a backup (checked first) and put its key back.
     #[command(
         after_help = "Examples:\n  mcp-bridge restore ~/backups/bridge-2026-01-31.db\n  mcp-bridge restore ~/backups/bridge-2026-01-31.db --force   # servers still running"
     )]
-    Restore(transfer::RestoreArgs),
+    Restore(backup::RestoreArgs),
     /// For client hooks: unread messages of the agent session this runs under (marks nothing read).
     #[command(
         after_help = "Examples:\n  mcp-bridge inbox                 # text; nothing when nothing is unread\n  mcp-bridge inbox --hook claude   # in a Claude Code UserPromptSubmit/PostToolUse/Stop hook\n  mcp-bridge inbox --hook gemini   # in a Gemini CLI BeforeAgent/AfterTool/AfterAgent hook"
@@ -257,8 +258,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cleanup(args) => manage::cleanup(args),
         Command::Export(args) => transfer::export(args),
         Command::Import(args) => transfer::import(args),
-        Command::Backup(args) => transfer::backup(args),
-        Command::Restore(args) => transfer::restore(args),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Inbox(args) => inbox::inbox(args),
         Command::Redact(args) => redact::run(args),
         Command::Yolo(args) => yolo::run(args),

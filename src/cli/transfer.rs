@@ -1,29 +1,28 @@
-//! The commands that move data: `export`, `import`, `backup` and `restore`.
-//! They call the service layer for everything that touches the database;
-//! this module handles the files around it (output files written privately
-//! and atomically, the key file that travels beside a backup).
+//! The commands that move conversations as JSON: `export` and `import`
+//! (`backup` and `restore` are in `cli::backup`). They call the service
+//! layer for everything that touches the database; this module handles the
+//! files around it (output files written privately and atomically) and the
+//! helpers the backup commands share.
 
 use std::fs;
 use std::io::{BufWriter, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
 use super::manage::{CommonArgs, open_app, parse_conversation, settled};
-use super::output::{self, ProgressBar};
-use crate::app::{self, App, AppStore};
+use super::output;
+use crate::app::{self, App};
 use crate::auth::ServerKey;
 use crate::domain::ConversationId;
 use crate::service::{
-    Bridge, EXPORT_FORMAT, EXPORT_VERSION, Layout, ServiceError, is_sealed, validate_export,
+    EXPORT_FORMAT, EXPORT_VERSION, Layout, ServiceError, is_sealed, validate_export,
     validate_sealed_export, write_export,
 };
-use crate::store::CopyProgress;
 use crate::store::sqlite::OpenMode;
 
 /// Arguments of `export`.
@@ -58,36 +57,6 @@ pub struct ImportArgs {
     common: CommonArgs,
 }
 
-/// Arguments of `backup`.
-#[derive(Debug, Args)]
-pub struct BackupArgs {
-    /// The backup file to write; the key is written beside it as FILE.key.
-    #[arg(value_name = "FILE")]
-    pub(super) file: PathBuf,
-    /// Overwrite FILE and FILE.key if they exist.
-    #[arg(long)]
-    pub(super) force: bool,
-    #[command(flatten)]
-    pub(super) common: CommonArgs,
-}
-
-/// Arguments of `restore`.
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    /// The backup file (with its key beside it as FILE.key).
-    #[arg(value_name = "FILE")]
-    pub(super) file: PathBuf,
-    /// Restore even while servers use the database (they see the restored data at once).
-    #[arg(long)]
-    pub(super) force: bool,
-    /// Restore the database only and keep the target's key (tokens of restored
-    /// conversations then differ from the ones handed out before).
-    #[arg(long)]
-    pub(super) no_key: bool,
-    #[command(flatten)]
-    pub(super) common: CommonArgs,
-}
-
 /// `FILE.key`: where a backup's key file goes.
 pub(super) fn backup_key_path(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
@@ -96,7 +65,7 @@ pub(super) fn backup_key_path(file: &Path) -> PathBuf {
 }
 
 /// A private temporary name beside `path`, for writing before an atomic rename.
-fn partial_path(path: &Path) -> PathBuf {
+pub(super) fn partial_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -132,7 +101,7 @@ pub(super) fn write_private(
 }
 
 /// Records a refusal in the audit trail, says why on stderr, and exits with 1.
-fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
+pub(super) fn refused(app: &App, action: &str, code: &str, text: &str) -> anyhow::Result<ExitCode> {
     refused_on(&super::runtime()?, app, action, code, text)
 }
 
@@ -148,26 +117,6 @@ pub(super) fn refused_on(
     runtime.block_on(app.bridge.record_refusal(action, code))?;
     output::error_line(text);
     Ok(ExitCode::from(1))
-}
-
-/// The size of a database with its WAL, for deciding on a progress bar.
-fn database_size(db: &Path) -> u64 {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    [db.to_owned(), PathBuf::from(wal)]
-        .iter()
-        .filter_map(|p| fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
-}
-
-/// A progress callback drawing `bar` (if any).
-fn progress(bar: Option<Arc<ProgressBar>>) -> CopyProgress {
-    Arc::new(move |done, total| {
-        if let Some(bar) = &bar {
-            bar.update(done, total);
-        }
-    })
 }
 
 /// `mcp-bridge export`.
@@ -354,192 +303,6 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 }
             )?;
         }
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A database-file backup cannot go into a PostgreSQL database: say what does.
-fn refuse_postgres(db: &super::DbArgs) -> anyhow::Result<()> {
-    if app::pg_url(&db.db_path(None)?).is_some() {
-        anyhow::bail!(
-            "cannot restore an SQLite database file into a PostgreSQL database: restore a backup \
-             made by `mcp-bridge backup` on a PostgreSQL database, or move the conversations with \
-             `mcp-bridge export --db FILE -o EXPORT` and `mcp-bridge import EXPORT`"
-        );
-    }
-    Ok(())
-}
-
-/// `mcp-bridge backup FILE`: SQLite's online backup of the file, or, for a
-/// PostgreSQL database, an export-based backup.
-///
-/// # Errors
-/// Database, key-file or file-system failures.
-pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
-    let key_dest = backup_key_path(&args.file);
-    let app = open_app(&args.common.db, OpenMode::Existing)?;
-    if !args.force
-        && let Some(path) = [&args.file, &key_dest].into_iter().find(|p| p.exists())
-    {
-        let text = format!("{} exists; add --force to overwrite it", path.display());
-        return refused(&app, "backup", "exists", &text);
-    }
-    let key_src = app.key_file.clone();
-    // App::open has loaded (and so checked) this key file already.
-    let key = fs::read(&key_src).with_context(|| format!("cannot read {}", key_src.display()))?;
-    if app::pg_url(&args.common.db.db_path(None)?).is_some() {
-        return super::backup_export::backup(&args, &app, &key, &key_dest);
-    }
-    let bar = ProgressBar::for_size("backing up", database_size(&app.db_path)).map(Arc::new);
-    let tmp = partial_path(&args.file);
-    let result = super::runtime()?.block_on(app.bridge.backup(&tmp, progress(bar.clone())));
-    if let Some(bar) = &bar {
-        bar.finish();
-    }
-    let report = match result {
-        Ok(report) => report,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(
-                anyhow::Error::new(e).context(format!("cannot back up to {}", args.file.display()))
-            );
-        }
-    };
-    fs::rename(&tmp, &args.file)
-        .with_context(|| format!("cannot write {}", args.file.display()))?;
-    write_private(&key_dest, |w| w.write_all(&key))?;
-    let mut out = output::screen();
-    if args.common.json {
-        output::write_json(
-            &mut out,
-            &json!({
-                "database": app.db_path,
-                "backup": args.file,
-                "key": key_dest,
-                "pages": report.pages,
-                "bytes": report.bytes(),
-            }),
-        )?;
-    } else {
-        writeln!(
-            out,
-            "Backed up {} ({}) to {}; the key is in {}. Keep both private: together they can re-create every session token.",
-            app.db_path.display(),
-            output::bytes(report.bytes()),
-            args.file.display(),
-            key_dest.display()
-        )?;
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Writes the database's key file at `path` (mode 0600, atomically).
-fn install_key(path: &Path, key: &[u8]) -> anyhow::Result<PathBuf> {
-    write_private(path, |w| w.write_all(key))?;
-    Ok(path.to_owned())
-}
-
-/// `mcp-bridge restore FILE`.
-///
-/// # Errors
-/// A damaged backup, a missing key, database or file-system failures.
-pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    if super::backup_export::is_export_file(&args.file)? {
-        return super::backup_export::restore(&args);
-    }
-    refuse_postgres(&args.common.db)?;
-    let fail = |e: ServiceError| {
-        anyhow::Error::new(e).context(format!("cannot restore {}", args.file.display()))
-    };
-    Bridge::<AppStore>::check_backup(&args.file).map_err(fail)?;
-    let key = if args.no_key {
-        None
-    } else {
-        let path = backup_key_path(&args.file);
-        ServerKey::load(&path).with_context(|| {
-            format!(
-                "cannot restore {}: its key file is unusable (add --no-key to restore the database alone)",
-                args.file.display()
-            )
-        })?;
-        Some(fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?)
-    };
-    let db = args.common.db.db_path(None)?;
-    let mut forced = false;
-    if db.exists() {
-        if let Some(pid) = Bridge::<AppStore>::database_in_use(&db).map_err(fail)? {
-            if !args.force {
-                let text = format!(
-                    "{} is in use by process {pid} (a running mcp-bridge serve?); stop it first, or add --force to restore under it",
-                    db.display()
-                );
-                let app = open_app(&args.common.db, OpenMode::Existing)?;
-                return refused(&app, "restore", "in_use", &text);
-            }
-            forced = true;
-        }
-    } else if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let runtime = super::runtime()?;
-    let size = fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
-    let bar = ProgressBar::for_size("restoring", size).map(Arc::new);
-    let (report, key_file) = {
-        let app = open_app(&args.common.db, OpenMode::Create)?;
-        let result = runtime.block_on(app.bridge.restore_from(&args.file, progress(bar.clone())));
-        if let Some(bar) = &bar {
-            bar.finish();
-        }
-        (result.map_err(fail)?, app.key_file.clone())
-    };
-    let key_path = key.map(|k| install_key(&key_file, &k)).transpose()?;
-    // Opening again brings an older backup's schema up to date.
-    let app = open_app(&args.common.db, OpenMode::Existing)?;
-    settled!(runtime.block_on(app.bridge.record_restore(&report, forced)));
-    if args.no_key {
-        let _ = writeln!(
-            std::io::stderr(),
-            "warning: --no-key kept this database's key file; the restored messages, notes and commands open only if the backup was made with the same key file (`mcp-bridge show` names any value that does not)"
-        );
-    }
-    if forced {
-        let _ = writeln!(
-            std::io::stderr(),
-            "warning: servers were using {}; they now serve the restored data, but keep the key they started with: restart them",
-            db.display()
-        );
-    }
-    let mut out = output::screen();
-    if args.common.json {
-        output::write_json(
-            &mut out,
-            &json!({
-                "database": db,
-                "backup": args.file,
-                "key": key_path,
-                "pages": report.pages,
-                "bytes": report.bytes(),
-                "forced": forced,
-            }),
-        )?;
-    } else {
-        writeln!(
-            out,
-            "Restored {} ({}) into {}{}.",
-            args.file.display(),
-            output::bytes(report.bytes()),
-            db.display(),
-            match &key_path {
-                Some(p) => format!(", with its key in {}", p.display()),
-                None => ", keeping this database's key".to_owned(),
-            }
-        )?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
