@@ -118,7 +118,7 @@ fn assert_descriptions(cli: Cli, declared: &Value, reference: &Reference) -> usi
 
 /// The first JSON object inside a tool result as a CLI hands it over (bare,
 /// or wrapped in the CLI's own JSON or markup).
-fn json_in(text: &str) -> Value {
+pub(crate) fn json_in(text: &str) -> Value {
     let mut from = 0;
     while let Some(start) = text[from..].find('{').map(|i| i + from) {
         let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();

@@ -3,6 +3,7 @@
 //! sharing one database) through rmcp's client over stdio.
 
 mod agent_clis;
+mod agent_http;
 mod agent_sessions;
 mod arguments;
 mod at_rest;

@@ -178,13 +178,19 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
             .disable_allowed_hosts()
             .disable_allowed_origins()
             .with_json_response(true)
+            // No SSE "priming" event (an id and an empty `data:`): there is no
+            // event store to resume from, and the TypeScript SDK in Gemini CLI
+            // 0.61 parses the empty data as JSON, fails, and drops the server.
+            .with_sse_retry(None)
             .with_max_request_body_bytes(MAX_BODY_BYTES);
         // A session this host does not hold is taken over from the database.
         config.session_store = Some(Arc::new(sessions::SharedSessions::new(Arc::clone(
             &self.access.bridge,
         ))));
-        let mcp =
-            StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config);
+        let mut sessions = LocalSessionManager::default();
+        // Nor one at the head of each response stream of a session.
+        sessions.session_config.sse_retry = None;
+        let mcp = StreamableHttpService::new(factory, Arc::new(sessions), config);
         let mcp =
             Router::new()
                 .route_service(MCP_PATH, mcp)
