@@ -351,3 +351,47 @@ fn the_python_sdk_keeps_its_session_across_a_server_restart() {
     let (status, stderr) = runtime.block_on(server.terminate());
     assert!(status.success(), "{stderr}");
 }
+
+/// A session's answers carry no SSE "priming" event (an empty `data:` that
+/// older TypeScript SDKs parse as JSON and fail on), and resuming an answer
+/// that has ended gets `204` (nothing to resume), not an empty stream that
+/// such SDKs reconnect to and keep open for the rest of the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_answers_are_not_resumed() {
+    let env = TestEnv::new("http_sessions_resume");
+    let alice = make_token(&env, "alice", "agent");
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let session = open(&server.url, &alice).await;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let listed = post(
+        &server.url,
+        Some(&alice),
+        &headers(&session),
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    for line in listed.body.lines() {
+        assert_ne!(line.trim(), "data:", "an empty event: {}", listed.body);
+    }
+    let id = listed
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no event id: {}", listed.body))
+        .to_owned();
+    let resumed = reqwest::Client::new()
+        .get(&server.url)
+        .header("authorization", format!("Bearer {alice}"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", VERSION)
+        .header("last-event-id", &id)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resumed.status(), 204, "resuming {id}");
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}

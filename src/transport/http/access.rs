@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::{self, read_within};
 use super::request_limit::RequestLimit;
+use super::resume;
 use super::sessions::{Owners, as_caller};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
@@ -352,6 +353,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     }
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;
+    let resuming = resume::resumes_a_response(request.method(), request.headers());
     let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
         t.trim_start()
             .to_ascii_lowercase()
@@ -377,6 +379,11 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     if deleting && response.status() == StatusCode::ACCEPTED {
         return StatusCode::NO_CONTENT.into_response();
     }
+    let response = if resuming {
+        resume::settle(response)
+    } else {
+        response
+    };
     let (mut parts, body) = response.into_parts();
     if !slot.is_empty() {
         // See `AckBody::size_hint`: a page's response ends only once acknowledged.

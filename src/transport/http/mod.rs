@@ -15,6 +15,7 @@
 mod access;
 mod body;
 mod request_limit;
+mod resume;
 mod sessions;
 mod written;
 
