@@ -73,8 +73,10 @@ impl SharedWindows {
     /// The [`Refusal`] when a window is full; nothing is spent then.
     pub fn spend(&mut self, identity: &str, limits: &Limits, at: Timestamp) -> Result<(), Refusal> {
         let counts = self.counts.entry(identity.to_owned()).or_default();
-        decide(limits, at, |window| counts.buckets(window, at))?;
+        // Refused or not, the counts read for this request have been used:
+        // the next sync forgets them unless a request was admitted.
         counts.used_at = at.as_secs();
+        decide(limits, at, |window| counts.buckets(window, at))?;
         for window in Window::ALL {
             let bucket = window.bucket_of(at);
             match counts
@@ -273,6 +275,16 @@ mod tests {
         assert_eq!(one.outgoing().tokens, ["alice".to_owned()]);
         assert!(one.outgoing().tokens.is_empty(), "no request since");
         assert!(!one.knows("alice"), "read again before her next request");
+        // A refused request leaves nothing behind either.
+        table.0.push(RequestBucket {
+            token: "bob".to_owned(),
+            window: "minute".to_owned(),
+            bucket: 100,
+            count: 5,
+        });
+        assert!(table.spend(&mut one, "bob", 100).is_err());
+        assert!(one.outgoing().tokens.is_empty());
+        assert!(!one.knows("bob"));
         table.0.push(RequestBucket {
             token: "alice".to_owned(),
             window: "minute".to_owned(),
