@@ -132,14 +132,11 @@ async fn refused_requests_get_clear_statuses_and_change_nothing() {
     assert_eq!(answer.status, 403, "{}", answer.body);
     assert!(answer.body.contains("Host"), "{}", answer.body);
     // The absolute form names a host of its own, checked as well.
-    let absolute = raw_request(
-        &server.authority,
-        &format!(
-            "POST http://evil.example/mcp HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            server.authority
-        ),
-    )
-    .await;
+    let request = format!(
+        "POST http://evil.example/mcp HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        server.authority
+    );
+    let absolute = until_closed(&mut sent(&server.authority, request.as_bytes()).await).await;
     assert!(absolute.starts_with("HTTP/1.1 403"), "{absolute}");
     // A request head of 100 KiB is refused, not buffered.
     let padding = "a".repeat(100 * 1024);
@@ -361,20 +358,4 @@ async fn tls_serves_and_reloads_the_certificate_on_sighup() {
     }
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
-}
-
-/// Sends `request` as bytes to `authority` and reads the answer until the
-/// server closes the connection.
-async fn raw_request(authority: &str, request: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .expect("connect");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("write the request");
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer).await;
-    String::from_utf8_lossy(&answer).into_owned()
 }

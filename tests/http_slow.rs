@@ -15,23 +15,6 @@ use crate::console_util::ConsoleProc;
 use crate::util::*;
 use crate::util_http::*;
 
-/// Reads until the server closes the connection; what it sent.
-async fn until_closed(tcp: &mut TcpStream) -> String {
-    let mut got = Vec::new();
-    tokio::time::timeout(EVENT_TIMEOUT, tcp.read_to_end(&mut got))
-        .await
-        .expect("the server closes the connection")
-        .ok();
-    String::from_utf8_lossy(&got).into_owned()
-}
-
-/// A connection to `authority` that has sent `text`.
-async fn sent(authority: &str, text: &[u8]) -> TcpStream {
-    let mut tcp = TcpStream::connect(authority).await.expect("connect");
-    tcp.write_all(text).await.expect("write");
-    tcp
-}
-
 /// Trickles a request's headers into `authority`, a byte every 300 ms:
 /// each byte is progress, but the headers as a whole are late, so the
 /// server must close the connection.

@@ -10,7 +10,8 @@ use rmcp::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 use crate::util::*;
 
@@ -282,4 +283,21 @@ pub async fn stateless(
     let mut headers = STATELESS_HEADERS.to_vec();
     headers.push(("mcp-name", tool));
     post(url, token, &headers, stateless_call(id, tool, arguments)).await
+}
+
+/// Reads until the server closes the connection; what it sent.
+pub async fn until_closed(tcp: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    tokio::time::timeout(EVENT_TIMEOUT, tcp.read_to_end(&mut got))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A connection to `authority` that has sent `text`.
+pub async fn sent(authority: &str, text: &[u8]) -> TcpStream {
+    let mut tcp = TcpStream::connect(authority).await.expect("connect");
+    tcp.write_all(text).await.expect("write");
+    tcp
 }
