@@ -59,6 +59,11 @@ impl Window {
         }
     }
 
+    /// The window named `name` (`minute`, `hour`, `day`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.as_str() == name)
+    }
+
     /// The bucket `at` falls into.
     pub const fn bucket_of(self, at: Timestamp) -> i64 {
         at.as_secs().div_euclid(self.bucket_seconds())

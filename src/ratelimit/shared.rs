@@ -3,9 +3,10 @@
 //! counts as of the last sync plus its own requests since, and adds those to
 //! the shared counts about once a second (`transport::http::request_limit`).
 //! So all servers together exceed a limit by at most what they admit between
-//! two syncs. A server reads an identity's counts before its first request
-//! there ([`SharedWindows::knows`]), so a new server does not start from
-//! zero. Pure: the store round trips are the caller's.
+//! two syncs. A server reads an identity's counts before a request when that
+//! identity made none there since the last sync ([`SharedWindows::knows`]),
+//! so a new server does not start from zero and an idle one keeps nothing.
+//! Pure: the store round trips are the caller's.
 
 use std::collections::HashMap;
 
@@ -20,8 +21,9 @@ struct Counts {
     synced: Vec<(Window, i64, i64)>,
     /// This server's requests since the last sync.
     unsynced: Vec<(Window, i64, i64)>,
-    /// The last request here, in seconds since the epoch.
-    used_at: i64,
+    /// A request here was decided with these counts (until then, they were
+    /// read for one about to be).
+    used: bool,
     /// Whether `synced` has been read at least once.
     known: bool,
 }
@@ -40,6 +42,18 @@ impl Counts {
             .collect();
         buckets.sort_unstable();
         buckets
+    }
+
+    /// Counts `n` more of this server's requests in `window`'s `bucket`.
+    fn add(&mut self, window: Window, bucket: i64, n: i64) {
+        match self
+            .unsynced
+            .iter_mut()
+            .find(|(w, b, _)| *w == window && *b == bucket)
+        {
+            Some((_, _, count)) => *count += n,
+            None => self.unsynced.push((window, bucket, n)),
+        }
     }
 }
 
@@ -75,18 +89,10 @@ impl SharedWindows {
         let counts = self.counts.entry(identity.to_owned()).or_default();
         // Refused or not, the counts read for this request have been used:
         // the next sync forgets them unless a request was admitted.
-        counts.used_at = at.as_secs();
+        counts.used = true;
         decide(limits, at, |window| counts.buckets(window, at))?;
         for window in Window::ALL {
-            let bucket = window.bucket_of(at);
-            match counts
-                .unsynced
-                .iter_mut()
-                .find(|(w, b, _)| *w == window && *b == bucket)
-            {
-                Some((_, _, n)) => *n += 1,
-                None => counts.unsynced.push((window, bucket, 1)),
-            }
+            counts.add(window, window.bucket_of(at), 1);
         }
         Ok(())
     }
@@ -97,8 +103,7 @@ impl SharedWindows {
     /// an idle server syncs nothing.
     pub fn outgoing(&mut self) -> Outgoing {
         // Kept: identities just read for a request that has not spent yet.
-        self.counts
-            .retain(|_, c| !c.unsynced.is_empty() || c.used_at == 0);
+        self.counts.retain(|_, c| !c.unsynced.is_empty() || !c.used);
         let mut out = Outgoing::default();
         for (token, counts) in &mut self.counts {
             if counts.unsynced.is_empty() {
@@ -135,10 +140,9 @@ impl SharedWindows {
             counts.known = true;
         }
         for b in stored {
-            let Some(window) = Window::ALL.into_iter().find(|w| w.as_str() == b.window) else {
-                continue;
-            };
-            if let Some(counts) = self.counts.get_mut(&b.token) {
+            if let (Some(window), Some(counts)) =
+                (Window::parse(&b.window), self.counts.get_mut(&b.token))
+            {
                 counts.synced.push((window, b.bucket, b.count));
             }
         }
@@ -147,17 +151,9 @@ impl SharedWindows {
     /// Puts back what a failed sync took, so it is sent with the next one.
     pub fn unsent(&mut self, spent: Vec<RequestBucket>) {
         for b in spent {
-            let Some(window) = Window::ALL.into_iter().find(|w| w.as_str() == b.window) else {
-                continue;
-            };
-            let counts = self.counts.entry(b.token).or_default();
-            match counts
-                .unsynced
-                .iter_mut()
-                .find(|(w, bucket, _)| *w == window && *bucket == b.bucket)
-            {
-                Some((_, _, n)) => *n += b.count,
-                None => counts.unsynced.push((window, b.bucket, b.count)),
+            if let Some(window) = Window::parse(&b.window) {
+                let counts = self.counts.entry(b.token).or_default();
+                counts.add(window, b.bucket, b.count);
             }
         }
     }
