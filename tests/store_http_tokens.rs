@@ -164,4 +164,12 @@ async fn request_counts(db: Db) {
         .await
         .expect("read");
     assert_eq!(got, [bucket("alice", Window::Minute, minute, 45)]);
+    let read = two
+        .bridge
+        .http_request_counts("alice")
+        .await
+        .expect("read only");
+    assert_eq!(read, got, "a read sees what the syncs stored");
+    let none = two.bridge.http_request_counts("dave").await.expect("read");
+    assert!(none.is_empty(), "{none:?}");
 }

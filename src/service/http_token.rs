@@ -150,9 +150,7 @@ impl<S: HttpTokenStore> Bridge<S> {
                 role: t.role,
             }))
     }
-}
 
-impl<S: HttpTokenStore> Bridge<S> {
     /// Adds this server's request counts to the ones every server shares and
     /// reads back every server's counts of `out.tokens` (see
     /// `ratelimit::SharedWindows`); buckets no window counts any more go.
@@ -170,6 +168,21 @@ impl<S: HttpTokenStore> Bridge<S> {
         Ok(self
             .store
             .sync_http_requests(out.spent, prune, out.tokens)
+            .await?)
+    }
+
+    /// Every server's request counts of `identity`, read before its first
+    /// request on this server since the last sync.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn http_request_counts(
+        &self,
+        identity: &str,
+    ) -> Result<Vec<RequestBucket>, ServiceError> {
+        Ok(self
+            .store
+            .http_request_counts(vec![identity.to_owned()])
             .await?)
     }
 }

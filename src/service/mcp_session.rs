@@ -193,12 +193,11 @@ impl<S: McpSessionStore> Bridge<S> {
         let Some(shared) = session.shared.get() else {
             return Ok(true);
         };
-        let recent = self.clock.now().micros_since(Timestamp::from_micros(
-            shared.checked_at.load(Ordering::Acquire),
-        )) < RECHECK_US;
         if shared.ended.load(Ordering::Acquire) {
             return Ok(false);
         }
+        let checked_at = Timestamp::from_micros(shared.checked_at.load(Ordering::Acquire));
+        let recent = self.clock.now().micros_since(checked_at) < RECHECK_US;
         if !shared.stored.load(Ordering::Acquire) || recent {
             return Ok(true);
         }

@@ -166,4 +166,13 @@ impl HttpTokenStore for AnyStore {
             AnyStore::Postgres(p) => p.sync_http_requests(spent, prune, tokens).await,
         }
     }
+    async fn http_request_counts(
+        &self,
+        tokens: Vec<String>,
+    ) -> Result<Vec<RequestBucket>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.http_request_counts(tokens).await,
+            AnyStore::Postgres(p) => p.http_request_counts(tokens).await,
+        }
+    }
 }

@@ -126,4 +126,10 @@ pub trait HttpTokenStore: Store {
         prune: Vec<(String, i64)>,
         tokens: Vec<String>,
     ) -> impl Future<Output = Result<Vec<RequestBucket>, StoreError>> + Send;
+
+    /// Every counter of `tokens`, read only.
+    fn http_request_counts(
+        &self,
+        tokens: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<RequestBucket>, StoreError>> + Send;
 }

@@ -138,22 +138,35 @@ impl HttpTokenStore for PgStore {
             )
             .await?;
         }
-        let rows = db
-            .query(
-                "SELECT token_name, \"window\", bucket, count FROM http_request_buckets
-                 WHERE token_name = ANY($1)",
-                &[&tokens],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RequestBucket {
-                    token: get(r, 0)?,
-                    window: get(r, 1)?,
-                    bucket: get(r, 2)?,
-                    count: get(r, 3)?,
-                })
-            })
-            .collect()
+        read_counts(db, &tokens).await
     }
+
+    async fn http_request_counts(
+        &self,
+        tokens: Vec<String>,
+    ) -> Result<Vec<RequestBucket>, StoreError> {
+        let client = self.client().await?;
+        read_counts(Db::Client(&client), &tokens).await
+    }
+}
+
+/// Every counter of `tokens`.
+async fn read_counts(db: Db<'_>, tokens: &[String]) -> Result<Vec<RequestBucket>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT token_name, \"window\", bucket, count FROM http_request_buckets
+             WHERE token_name = ANY($1)",
+            &[&tokens],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RequestBucket {
+                token: get(r, 0)?,
+                window: get(r, 1)?,
+                bucket: get(r, 2)?,
+                count: get(r, 3)?,
+            })
+        })
+        .collect()
 }

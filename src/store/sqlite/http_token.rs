@@ -1,7 +1,7 @@
 //! The SQLite side of [`HttpTokenStore`]: named bearer tokens by hash, and
 //! the request counters every server on the file shares.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, ops, sql_err};
 use crate::audit::AuditDraft;
@@ -134,28 +134,40 @@ impl HttpTokenStore for SqliteStore {
             for (window, oldest) in &prune {
                 drop_old.execute(params![window, oldest]).map_err(sql_err)?;
             }
-            let mut read = tx
-                .prepare_cached(
-                    "SELECT \"window\", bucket, count FROM http_request_buckets WHERE token_name = ?1",
-                )
-                .map_err(sql_err)?;
-            let mut out = Vec::new();
-            for token in &tokens {
-                let rows = read
-                    .query_map([token], |r| {
-                        Ok(RequestBucket {
-                            token: token.clone(),
-                            window: r.get(0)?,
-                            bucket: r.get(1)?,
-                            count: r.get(2)?,
-                        })
-                    })
-                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                    .map_err(sql_err)?;
-                out.extend(rows);
-            }
-            Ok(out)
+            read_counts(tx, &tokens)
         })
         .await
     }
+
+    async fn http_request_counts(
+        &self,
+        tokens: Vec<String>,
+    ) -> Result<Vec<RequestBucket>, StoreError> {
+        self.call(move |conn| read_counts(conn, &tokens)).await
+    }
+}
+
+/// Every counter of `tokens`.
+fn read_counts(conn: &Connection, tokens: &[String]) -> Result<Vec<RequestBucket>, StoreError> {
+    let mut read = conn
+        .prepare_cached(
+            "SELECT \"window\", bucket, count FROM http_request_buckets WHERE token_name = ?1",
+        )
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    for token in tokens {
+        let rows = read
+            .query_map([token], |r| {
+                Ok(RequestBucket {
+                    token: token.clone(),
+                    window: r.get(0)?,
+                    bucket: r.get(1)?,
+                    count: r.get(2)?,
+                })
+            })
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(sql_err)?;
+        out.extend(rows);
+    }
+    Ok(out)
 }

@@ -188,10 +188,10 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
         config.session_store = Some(Arc::new(sessions::SharedSessions::new(Arc::clone(
             &self.access.bridge,
         ))));
-        let mut sessions = LocalSessionManager::default();
+        let mut manager = LocalSessionManager::default();
         // Nor one at the head of each response stream of a session.
-        sessions.session_config.sse_retry = None;
-        let mcp = StreamableHttpService::new(factory, Arc::new(sessions), config);
+        manager.session_config.sse_retry = None;
+        let mcp = StreamableHttpService::new(factory, Arc::new(manager), config);
         let mcp =
             Router::new()
                 .route_service(MCP_PATH, mcp)

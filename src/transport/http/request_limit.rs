@@ -15,7 +15,7 @@ use axum::response::Response;
 
 use super::access::refusal;
 use crate::domain::Timestamp;
-use crate::ratelimit::{Limits, Outgoing, SharedWindows};
+use crate::ratelimit::{Limits, SharedWindows};
 use crate::service::Bridge;
 use crate::store::HttpTokenStore;
 
@@ -49,11 +49,7 @@ impl RequestLimit {
         identity: &str,
     ) -> Option<Response> {
         if !self.windows().knows(identity) {
-            let first = Outgoing {
-                spent: Vec::new(),
-                tokens: vec![identity.to_owned()],
-            };
-            match Box::pin(bridge.sync_http_requests(first)).await {
+            match Box::pin(bridge.http_request_counts(identity)).await {
                 Ok(stored) => self.windows().synced(&[identity.to_owned()], stored),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the shared request counts");
