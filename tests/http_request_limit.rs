@@ -60,7 +60,9 @@ async fn two_servers_enforce_one_request_limit() {
         refused.body
     );
     let retry: u64 = refused.header("retry-after").parse().expect("Retry-After");
-    assert!((1..=60).contains(&retry), "{retry}");
+    // The minute's oldest 1 s bucket counts whole until it has left the
+    // window entirely: up to 61 s from a request made early in it.
+    assert!((1..=61).contains(&retry), "{retry}");
     // Another token has its own minute.
     let answer = request(&two.url, &bob, 9).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
