@@ -191,6 +191,7 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
         let mut manager = LocalSessionManager::default();
         // Nor one at the head of each response stream of a session.
         manager.session_config.sse_retry = None;
+        let manager = resume::QuietResume(manager);
         let mcp = StreamableHttpService::new(factory, Arc::new(manager), config);
         let mcp =
             Router::new()

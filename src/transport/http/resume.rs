@@ -6,9 +6,21 @@
 //! reconnect: each call then left an idle SSE connection open on the server
 //! for the rest of the session. `204 No Content` ends it: nothing to resume.
 //! A stream that can still be resumed (its request is in flight) is passed on.
+//!
+//! rmcp also logs a warning for every resumption its session manager refuses
+//! (an answer already delivered and forgotten, an id it never issued); with
+//! such a client that is one warning per tool call. [`QuietResume`] answers
+//! those with the same empty stream, logged at debug level.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+
+use futures_util::{Stream, StreamExt};
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::streamable_http_server::session::{
+    RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
+};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -76,5 +88,98 @@ impl http_body::Body for Prepended {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
+    }
+}
+
+/// A session manager that answers a refused resumption with an empty stream
+/// instead of an error (which rmcp would log as a warning, then answer the
+/// same way). Everything else is `M`'s.
+pub(super) struct QuietResume<M>(pub(super) M);
+
+impl<M: SessionManager> SessionManager for QuietResume<M> {
+    type Error = M::Error;
+    type Transport = M::Transport;
+
+    fn create_session(
+        &self,
+    ) -> impl Future<Output = Result<(SessionId, Self::Transport), Self::Error>> + Send {
+        self.0.create_session()
+    }
+
+    fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<ServerJsonRpcMessage, Self::Error>> + Send {
+        self.0.initialize_session(id, message)
+    }
+
+    fn has_session(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.0.has_session(id)
+    }
+
+    fn close_session(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.0.close_session(id)
+    }
+
+    fn create_stream(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> impl Future<
+        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
+    > + Send {
+        self.0.create_stream(id, message)
+    }
+
+    fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.0.accept_message(id, message)
+    }
+
+    fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> impl Future<
+        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
+    > + Send {
+        self.0.create_standalone_stream(id)
+    }
+
+    async fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        match self.0.resume(id, last_event_id).await {
+            Ok(stream) => Ok(stream.left_stream()),
+            Err(e) => {
+                tracing::debug!(error = %e, "nothing to resume");
+                Ok(futures_util::stream::empty().right_stream())
+            }
+        }
+    }
+
+    fn restore_session(
+        &self,
+        id: SessionId,
+    ) -> impl Future<Output = Result<RestoreOutcome<Self::Transport>, Self::Error>> + Send {
+        self.0.restore_session(id)
+    }
+
+    fn event_store(
+        &self,
+    ) -> Option<std::sync::Arc<dyn rmcp::transport::streamable_http_server::session::EventStore>>
+    {
+        self.0.event_store()
     }
 }
