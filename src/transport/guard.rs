@@ -1,5 +1,5 @@
-//! A guard in front of rmcp's line reader, so every line a client sends gets
-//! an answer and no line can make the server hold unbounded memory.
+//! A guard in front of the stdio transport's decoder, so every line a client
+//! sends gets an answer and no line can make the server hold unbounded memory.
 //!
 //! rmcp silently drops a line that is not valid JSON (so does every official
 //! SDK, to avoid error storms between two confused peers), which leaves a
@@ -10,7 +10,8 @@
 //! answers it with the matching JSON-RPC error (`-32700` parse error,
 //! `-32600` for an over-long line). Lines longer than the limit are never
 //! buffered whole. When stdin closes, the guard cancels a token so waiting
-//! calls end at once.
+//! calls end at once. It hands out whole lines ([`LineGuard::poll_line`]),
+//! which `transport::lines` decodes.
 //!
 //! Before the MCP lifecycle has started, rmcp ends the whole session on a
 //! message that is not a request (a stray notification or response), so
@@ -18,6 +19,7 @@
 //! request carrying its protocol version in `_meta`), the guard drops such
 //! messages: neither expects an answer.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -53,9 +55,8 @@ pub struct LineGuard<R> {
     inner: R,
     /// Bytes read but not yet split into lines.
     pending: Vec<u8>,
-    /// Checked bytes ready for rmcp, and how many of them it has taken.
-    ready: Vec<u8>,
-    taken: usize,
+    /// Checked lines (without their newline) ready for the decoder.
+    ready: VecDeque<Vec<u8>>,
     /// While skipping an over-long line: its first bytes.
     skipping: Option<Vec<u8>>,
     eof: bool,
@@ -76,8 +77,7 @@ impl<R> LineGuard<R> {
         Self {
             inner,
             pending: Vec::new(),
-            ready: Vec::new(),
-            taken: 0,
+            ready: VecDeque::new(),
             skipping: None,
             eof: false,
             closed,
@@ -94,8 +94,7 @@ impl<R> LineGuard<R> {
             let end = start + offset;
             if let Some(head) = self.skipping.take() {
                 // The end of an over-long line.
-                self.ready
-                    .extend_from_slice(&stand_in(&head, LineProblem::TooLong));
+                self.ready.push_back(stand_in(&head, LineProblem::TooLong));
             } else {
                 let line = &self.pending[start..end];
                 match check(line) {
@@ -106,11 +105,10 @@ impl<R> LineGuard<R> {
                             keep
                         };
                         if keep {
-                            self.ready.extend_from_slice(line);
-                            self.ready.push(b'\n');
+                            self.ready.push_back(line.to_vec());
                         }
                     }
-                    Some(problem) => self.ready.extend_from_slice(&stand_in(line, problem)),
+                    Some(problem) => self.ready.push_back(stand_in(line, problem)),
                 }
             }
             start = end + 1;
@@ -236,7 +234,7 @@ fn before_start(line: &[u8]) -> (bool, bool) {
 /// near its start, else no id (answered as an invalid request).
 fn stand_in(line: &[u8], problem: LineProblem) -> Vec<u8> {
     let Some(id) = find_id(line) else {
-        return b"{}\n".to_vec();
+        return b"{}".to_vec();
     };
     let request = serde_json::json!({
         "jsonrpc": "2.0",
@@ -244,9 +242,7 @@ fn stand_in(line: &[u8], problem: LineProblem) -> Vec<u8> {
         "method": INVALID_LINE_METHOD,
         "params": { "problem": problem.as_str() },
     });
-    let mut out = request.to_string().into_bytes();
-    out.push(b'\n');
-    out
+    request.to_string().into_bytes()
 }
 
 /// A JSON-RPC id (`"id": 12` or `"id": "abc"`) in the first bytes of a broken line.
@@ -284,42 +280,37 @@ fn find_id(line: &[u8]) -> Option<serde_json::Value> {
         .map(serde_json::Value::from)
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for LineGuard<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        out: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
+impl<R: AsyncRead + Unpin> LineGuard<R> {
+    /// The next checked line (without its newline), or `None` at end of input.
+    ///
+    /// Cancel-safe: a line is handed out only whole, and what was read of
+    /// the next one stays here.
+    ///
+    /// # Errors
+    /// When reading the input fails (the guard then counts as closed).
+    pub fn poll_line(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<Option<Vec<u8>>>> {
         loop {
-            if self.taken < self.ready.len() {
-                let n = out.remaining().min(self.ready.len() - self.taken);
-                let start = self.taken;
-                out.put_slice(&self.ready[start..start + n]);
-                self.taken += n;
-                if self.taken == self.ready.len() {
-                    self.ready.clear();
-                    self.taken = 0;
-                }
-                return Poll::Ready(Ok(()));
+            if let Some(line) = self.ready.pop_front() {
+                return Poll::Ready(Ok(Some(line)));
             }
             if self.eof {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(Ok(None));
             }
-            let this = &mut *self;
-            let mut buf = ReadBuf::new(&mut this.chunk);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+            let mut buf = ReadBuf::new(&mut self.chunk);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => {
-                    this.closed.cancel();
+                    self.closed.cancel();
                     return Poll::Ready(Err(e));
                 }
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                    this.eof = true;
-                    this.closed.cancel();
+                    self.eof = true;
+                    self.closed.cancel();
                 }
                 Poll::Ready(Ok(())) => {
-                    this.pending.extend_from_slice(buf.filled());
-                    this.split_lines();
+                    let filled = buf.filled().len();
+                    self.pending.extend_from_slice(&self.chunk[..filled]);
+                    self.split_lines();
                 }
             }
         }
@@ -329,12 +320,18 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineGuard<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
 
+    /// Every line the guard hands out, each followed by a newline.
     async fn through(input: &[u8]) -> String {
         let mut guard = LineGuard::new(input, CancellationToken::new());
         let mut out = Vec::new();
-        guard.read_to_end(&mut out).await.unwrap();
+        while let Some(line) = std::future::poll_fn(|cx| guard.poll_line(cx))
+            .await
+            .unwrap()
+        {
+            out.extend_from_slice(&line);
+            out.push(b'\n');
+        }
         String::from_utf8(out).unwrap()
     }
 

@@ -3,6 +3,7 @@
 
 pub mod guard;
 pub mod http;
+pub mod lines;
 pub mod shutdown;
 pub mod stdio;
 pub mod written;

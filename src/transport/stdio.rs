@@ -7,9 +7,8 @@ use std::future::Future;
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
-use rmcp::transport::async_rw::AsyncRwTransport;
-
 use super::guard::LineGuard;
+use super::lines::LineTransport;
 use super::written::ReportWrites;
 
 use crate::mcp::Backend;
@@ -29,7 +28,7 @@ pub async fn serve<S: Backend>(
     let closed = CancellationToken::new();
     let reader = LineGuard::new(reader, closed.clone());
     let (server, replies) = server.with_session_end(closed).reporting_written_replies();
-    let transport = ReportWrites::new(AsyncRwTransport::new_server(reader, writer), replies);
+    let transport = ReportWrites::new(LineTransport::new(reader, writer), replies);
     let running = server.serve(transport).await?;
     let stop = running.cancellation_token();
     tokio::pin!(shutdown);
