@@ -28,7 +28,7 @@ pub fn conversation(
         format!(
             "SELECT c.created_at, c.expires_at, {}
              FROM conversations c JOIN participants p ON p.conversation_id = c.id
-             WHERE c.id = ?1 ORDER BY length(p.side), p.side",
+             WHERE c.id = ?1",
             rows::PARTICIPANT_COLUMNS
         )
     });
@@ -45,6 +45,13 @@ pub fn conversation(
         conversation
             .participants
             .push(rows::decode_participant(row, 2, id.as_str(), opener)?);
+    }
+    // Sides in order (`b` before `aa`); sorting these few rows here spares
+    // SQLite a temporary sorter on every call.
+    if let Some(conversation) = &mut found {
+        conversation.participants.sort_by(|x, y| {
+            (x.side.as_str().len(), x.side.as_str()).cmp(&(y.side.as_str().len(), y.side.as_str()))
+        });
     }
     Ok(found)
 }
