@@ -110,18 +110,16 @@ impl AuditSpool {
         w.records.extend(due);
     }
 
-    /// Runs `append` on every waiting record (oldest first) and returns how
+    /// Runs `append` on the waiting records (oldest first) and returns how
     /// many; call [`AuditSpool::forget`] with that number once the transaction
     /// they were appended in has committed (if it rolls back, they stay
     /// queued). For a backend whose writes are serialised by one connection.
     pub fn append_all<E>(
         &self,
-        mut append: impl FnMut(Timestamp, &AuditDraft) -> Result<(), E>,
+        append: impl FnOnce(&[(Timestamp, AuditDraft)]) -> Result<(), E>,
     ) -> Result<usize, E> {
         let records = self.lock();
-        for (at, draft) in records.records.iter() {
-            append(*at, draft)?;
-        }
+        append(&records.records)?;
         Ok(records.records.len())
     }
 

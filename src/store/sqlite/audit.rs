@@ -115,6 +115,12 @@ fn insert(tx: &Connection, record: &AuditRecord) -> Result<(), StoreError> {
 }
 
 /// Appends one record to the chain and signs the new head.
+pub fn append(tx: &WriteTx<'_>, at: Timestamp, draft: &AuditDraft) -> Result<(), StoreError> {
+    append_all(tx, [(at, draft)])
+}
+
+/// Appends `records` to the chain in order and signs the new head once: no
+/// one reads the heads in between, and each costs a MAC and an `UPSERT`.
 ///
 /// A head that is missing or whose MAC fails was tampered with (or written
 /// under another key). Appending after it as if nothing happened would sign
@@ -122,35 +128,27 @@ fn insert(tx: &Connection, record: &AuditRecord) -> Result<(), StoreError> {
 /// with write access to the file stop the bridge; instead the chain goes on
 /// from the last record present, after a record that says what was found, so
 /// `audit --verify` reports it for as long as the trail exists.
-pub fn append(tx: &WriteTx<'_>, at: Timestamp, draft: &AuditDraft) -> Result<(), StoreError> {
+pub fn append_all<'a>(
+    tx: &WriteTx<'_>,
+    records: impl IntoIterator<Item = (Timestamp, &'a AuditDraft)>,
+) -> Result<(), StoreError> {
+    let mut records = records.into_iter().peekable();
+    let Some(&(first_at, _)) = records.peek() else {
+        return Ok(());
+    };
     let key = tx.audit_key();
     let head = match read_head(tx)? {
         Some(head) if tx.head_is_trusted(&head) || head.is_signed_by(key) => head,
-        found => {
-            let head = resume_after_tampering(tx, key, at, found)?;
-            return seal_and_insert(tx, key, &head, at, draft);
-        }
+        found => resume_after_tampering(tx, key, first_at, found)?,
     };
-    seal_and_insert(tx, key, &head, at, draft)
-}
-
-fn seal_and_insert(
-    tx: &WriteTx<'_>,
-    key: &AuditKey,
-    head: &ChainHead,
-    at: Timestamp,
-    draft: &AuditDraft,
-) -> Result<(), StoreError> {
     let rules = ChainRules::keyed(key.clone());
-    let record = AuditRecord::seal(
-        head.last_seq + 1,
-        at,
-        draft.clone(),
-        head.last_hash.clone(),
-        &rules,
-    );
-    insert(tx, &record)?;
-    let next = head.advance(key, record.seq, record.hash);
+    let (mut seq, mut hash) = (head.last_seq, head.last_hash.clone());
+    for (at, draft) in records {
+        let record = AuditRecord::seal(seq + 1, at, draft.clone(), hash, &rules);
+        insert(tx, &record)?;
+        (seq, hash) = (record.seq, record.hash);
+    }
+    let next = head.advance(key, seq, hash);
     write_head(tx, &next)?;
     tx.signed(next);
     Ok(())

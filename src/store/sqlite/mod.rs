@@ -97,9 +97,9 @@ impl Drop for Inner {
         let conn = self.conn.get_mut();
         let flushed = open::allow_waiting(|| {
             let tx = WriteTx::begin(conn, &self.audit_key, &self.signed_head, &self.sealer)?;
-            let n = self
-                .spool
-                .append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
+            let n = self.spool.append_all(|records| {
+                audit::append_all(&tx, records.iter().map(|(at, d)| (*at, d)))
+            })?;
             tx.commit()?;
             self.spool.forget(n);
             Ok::<_, StoreError>(())

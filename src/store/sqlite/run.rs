@@ -23,7 +23,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::tx::WriteTx;
-use super::{SqliteStore, open, ops};
+use super::{SqliteStore, open};
 use crate::domain::Timestamp;
 use crate::store::StoreError;
 
@@ -95,7 +95,9 @@ impl SqliteStore {
         spool.close_windows(Timestamp::now(), false);
         let transaction = move |conn: &mut Connection| {
             let tx = WriteTx::begin(conn, &inner.audit_key, &inner.signed_head, &inner.sealer)?;
-            let spooled = spool.append_all(|at, draft| ops::append_audit(&tx, at, draft))?;
+            let spooled = spool.append_all(|records| {
+                super::audit::append_all(&tx, records.iter().map(|(at, d)| (*at, d)))
+            })?;
             let result = match op(&tx) {
                 Ok(value) => Ok(value),
                 Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
