@@ -412,3 +412,26 @@ async fn a_trail_written_before_the_key_keeps_verifying_after_the_upgrade() {
     );
     assert_eq!(fault(&env, &moved).await.0, "head_forged");
 }
+
+/// Calls that write nothing are audited in batches (one head read and one
+/// signed head per batch, not per record): bursts of concurrent empty checks,
+/// with a write after each, leave a trail that verifies with one record per call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_of_calls_that_write_nothing_are_appended_in_batches_that_verify() {
+    let env = TestEnv::new("chain_batches");
+    let s = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&s).await;
+    for round in 0..3 {
+        let checks = (0..100).map(|_| check(&s, &conv, "b", json!({})));
+        let pages = futures_util::future::join_all(checks).await;
+        // The previous round's message, delivered once.
+        let delivered: usize = pages.iter().map(|p| messages(p).len()).sum();
+        assert_eq!(delivered, usize::from(round > 0));
+        send(&s, &conv, "a", &format!("round {round}")).await;
+    }
+    s.stop().await;
+    let (code, report) = verify(&env, &env.db).await;
+    assert_eq!(code, 0, "{report}");
+    // The create, 300 checks and 3 sends.
+    assert_eq!(report["records"], 304, "{report}");
+}
