@@ -13,14 +13,14 @@
 //! accepts, since no other request type accepts the method `tools/call`.
 //! Writing is rmcp's codec too.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::SinkExt;
 use rmcp::RoleServer;
 use rmcp::model::{
-    CallToolRequest, ClientJsonRpcMessage, ClientRequest, ErrorData, JsonRpcMessage, JsonRpcRequest,
+    CallToolRequest, ClientJsonRpcMessage, ClientRequest, ErrorData, JsonRpcMessage,
+    JsonRpcRequest, JsonRpcVersion2_0, RequestId,
 };
 use rmcp::service::TxJsonRpcMessage;
 use rmcp::transport::Transport;
@@ -138,14 +138,24 @@ fn decode(line: &[u8]) -> Decoded {
     }
 }
 
-/// The keys that decide a message's shape.
+/// A `tools/call` request as rmcp reads one, noting the keys that would make
+/// it another kind of message (rmcp goes by which keys are present, even
+/// with a `null` value).
 #[derive(Deserialize)]
-struct Shape<'a> {
-    #[serde(borrow)]
-    method: Option<Cow<'a, str>>,
-    id: Option<IgnoredAny>,
-    result: Option<IgnoredAny>,
-    error: Option<IgnoredAny>,
+struct CallLine {
+    jsonrpc: JsonRpcVersion2_0,
+    id: RequestId,
+    #[serde(flatten)]
+    request: CallToolRequest,
+    #[serde(default, rename = "result", deserialize_with = "present")]
+    has_result: bool,
+    #[serde(default, rename = "error", deserialize_with = "present")]
+    has_error: bool,
+}
+
+/// Called only for a key that is there.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
 }
 
 /// `line` as a `tools/call` request, when it plainly is one.
@@ -153,15 +163,10 @@ fn call_tool(line: &[u8]) -> Option<ClientJsonRpcMessage> {
     // Most other lines (pings, notifications) do not even hold the name.
     memchr::memmem::find(line, b"tools/call")?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let shape: Shape<'_> = serde_json::from_slice(line).ok()?;
-    let request = shape.method.as_deref() == Some("tools/call")
-        && shape.id.is_some()
-        && shape.result.is_none()
-        && shape.error.is_none();
-    if !request {
+    let call: CallLine = serde_json::from_slice(line).ok()?;
+    if call.has_result || call.has_error {
         return None;
     }
-    let call: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(line).ok()?;
     Some(JsonRpcMessage::Request(JsonRpcRequest {
         jsonrpc: call.jsonrpc,
         id: call.id,
@@ -263,6 +268,8 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"t"}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"},"result":{}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"},"error":{"code":1,"message":"m"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"},"result":null}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t"},"error":null}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
             r#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"t"}}"#,
