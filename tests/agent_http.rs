@@ -16,6 +16,16 @@ use crate::util_http::*;
 /// What the stand-in model says last.
 const FINAL_TEXT: &str = "Done over HTTP.";
 
+/// The `mcpServers` entry Claude Code and Gemini CLI share: the bridge at
+/// `url`, its bearer token written as the CLI's own reference to `token_var`.
+fn http_servers(url: &str, token_var: &str) -> String {
+    json!({"mcpServers": {"bridge": {
+        "type": "http",
+        "url": url,
+        "headers": {"Authorization": format!("Bearer {token_var}")}}}})
+    .to_string()
+}
+
 /// Writes `cli`'s configuration for the bridge at `url`, as the README shows it.
 fn configure(place: &Place, cli: Cli, url: &str) {
     let write = |path: std::path::PathBuf, text: String| {
@@ -26,11 +36,7 @@ fn configure(place: &Place, cli: Cli, url: &str) {
         Cli::ClaudeCode => {
             write(
                 place.project.join(".mcp.json"),
-                json!({"mcpServers": {"bridge": {
-                    "type": "http",
-                    "url": url,
-                    "headers": {"Authorization": "Bearer ${MCP_BRIDGE_TOKEN}"}}}})
-                .to_string(),
+                http_servers(url, "${MCP_BRIDGE_TOKEN}"),
             );
             // What answering "use this project's servers" stores.
             let mut state = json!({"projects": {}});
@@ -48,11 +54,7 @@ fn configure(place: &Place, cli: Cli, url: &str) {
         ),
         Cli::Gemini => write(
             place.home.join(".gemini/settings.json"),
-            json!({"mcpServers": {"bridge": {
-                "type": "http",
-                "url": url,
-                "headers": {"Authorization": "Bearer $MCP_BRIDGE_TOKEN"}}}})
-            .to_string(),
+            http_servers(url, "$MCP_BRIDGE_TOKEN"),
         ),
     }
 }
