@@ -21,6 +21,7 @@ use crate::domain::{ConversationId, Timestamp};
 use crate::store::StoreError;
 use crate::store::admin::{AuditPrune, AuditQuery, AuditWalk, UnreadableRecord};
 use crate::store::prune::{self, PrunePlan, Verified, refused_at};
+use crate::store::spool::AuditSpool;
 
 /// The `seq` of the chain-head row of `audit_log` (not a record).
 pub const HEAD_SEQ: i64 = i64::MAX;
@@ -152,6 +153,12 @@ pub fn append_all<'a>(
     write_head(tx, &next)?;
     tx.signed(next);
     Ok(())
+}
+
+/// Appends the records waiting in `spool` (see [`AuditSpool::append_all`])
+/// and returns how many.
+pub fn append_spooled(tx: &WriteTx<'_>, spool: &AuditSpool) -> Result<usize, StoreError> {
+    spool.append_all(|records| append_all(tx, records.iter().map(|(at, d)| (*at, d))))
 }
 
 /// Records that the head was missing or forged and returns the head to go on from.

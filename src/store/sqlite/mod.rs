@@ -97,9 +97,7 @@ impl Drop for Inner {
         let conn = self.conn.get_mut();
         let flushed = open::allow_waiting(|| {
             let tx = WriteTx::begin(conn, &self.audit_key, &self.signed_head, &self.sealer)?;
-            let n = self.spool.append_all(|records| {
-                audit::append_all(&tx, records.iter().map(|(at, d)| (*at, d)))
-            })?;
+            let n = audit::append_spooled(&tx, &self.spool)?;
             tx.commit()?;
             self.spool.forget(n);
             Ok::<_, StoreError>(())

@@ -46,12 +46,10 @@ pub fn conversation(
             .participants
             .push(rows::decode_participant(row, 2, id.as_str(), opener)?);
     }
-    // Sides in order (`b` before `aa`); sorting these few rows here spares
-    // SQLite a temporary sorter on every call.
+    // Sides in joining order; sorting these few rows here spares SQLite a
+    // temporary sorter on every call.
     if let Some(conversation) = &mut found {
-        conversation.participants.sort_by(|x, y| {
-            (x.side.as_str().len(), x.side.as_str()).cmp(&(y.side.as_str().len(), y.side.as_str()))
-        });
+        conversation.participants.sort_by_key(|p| p.side);
     }
     Ok(found)
 }

@@ -95,9 +95,7 @@ impl SqliteStore {
         spool.close_windows(Timestamp::now(), false);
         let transaction = move |conn: &mut Connection| {
             let tx = WriteTx::begin(conn, &inner.audit_key, &inner.signed_head, &inner.sealer)?;
-            let spooled = spool.append_all(|records| {
-                super::audit::append_all(&tx, records.iter().map(|(at, d)| (*at, d)))
-            })?;
+            let spooled = super::audit::append_spooled(&tx, &spool)?;
             let result = match op(&tx) {
                 Ok(value) => Ok(value),
                 Err(refusal @ StoreError::QuotaExceeded(_)) => Err(refusal),
