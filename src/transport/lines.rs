@@ -107,13 +107,13 @@ enum Decoded {
 
 /// Decodes one line (without its newline) as rmcp's transport would.
 fn decode(line: &[u8]) -> Decoded {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
     if let Some(call) = call_tool(line) {
         return Decoded::Message(Box::new(call));
     }
     // rmcp's codec tries exactly this first; only a line it refuses needs
     // the codec's tolerance (a byte order mark, unknown notifications).
-    let trimmed = line.strip_suffix(b"\r").unwrap_or(line);
-    if let Ok(message) = serde_json::from_slice(trimmed) {
+    if let Ok(message) = serde_json::from_slice(line) {
         return Decoded::Message(Box::new(message));
     }
     let mut buf = BytesMut::with_capacity(line.len() + 1);
@@ -158,11 +158,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
 }
 
-/// `line` as a `tools/call` request, when it plainly is one.
+/// `line` (without its line end) as a `tools/call` request, when it plainly is one.
 fn call_tool(line: &[u8]) -> Option<ClientJsonRpcMessage> {
     // Most other lines (pings, notifications) do not even hold the name.
     memchr::memmem::find(line, b"tools/call")?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
     let call: CallLine = serde_json::from_slice(line).ok()?;
     if call.has_result || call.has_error {
         return None;
@@ -250,7 +249,10 @@ mod tests {
             let Decoded::Message(direct) = decode(line.as_bytes()) else {
                 panic!("{line}");
             };
-            assert!(call_tool(line.as_bytes()).is_some(), "{line}");
+            assert!(
+                call_tool(line.trim_end_matches('\r').as_bytes()).is_some(),
+                "{line}"
+            );
             assert_eq!(
                 Some(serde_json::to_value(*direct).unwrap()),
                 rmcp_decode(line),

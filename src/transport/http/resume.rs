@@ -16,16 +16,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use futures_util::{Stream, StreamExt};
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
-use rmcp::transport::streamable_http_server::session::{
-    RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
-};
-
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt};
 use http_body::{Body as _, Frame, SizeHint};
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::transport::streamable_http_server::session::{
+    EventStore, RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
+};
 
 /// The header a resuming client sends.
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -176,10 +175,7 @@ impl<M: SessionManager> SessionManager for QuietResume<M> {
         self.0.restore_session(id)
     }
 
-    fn event_store(
-        &self,
-    ) -> Option<std::sync::Arc<dyn rmcp::transport::streamable_http_server::session::EventStore>>
-    {
+    fn event_store(&self) -> Option<std::sync::Arc<dyn EventStore>> {
         self.0.event_store()
     }
 }
