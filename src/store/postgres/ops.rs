@@ -342,12 +342,23 @@ pub async fn check_recent_conversations(
 }
 
 /// Whether a recipient among `$2` already has `$3` unread messages: one
-/// statement however many recipients a message has.
+/// statement however many recipients a message has. Counting walks the
+/// inbox, so it runs only when the inbox could be that full: its rows name
+/// distinct message ids, none newer than the sequence's last value, so an
+/// inbox whose oldest row is fewer than `$3` ids back holds fewer than `$3`
+/// (SQLite's `check_pending` does the same). A `CASE` fixes that order.
 const ANY_INBOX_FULL: &str = "SELECT EXISTS (
-     SELECT 1 FROM unnest($2::text[]) r(side)
-     WHERE (SELECT count(*) FROM (
-         SELECT 1 FROM pending_deliveries d
-         WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3)";
+     SELECT 1 FROM unnest($2::text[]) r(side),
+         LATERAL (SELECT min(d.message_id) AS oldest FROM pending_deliveries d
+                  WHERE d.conversation_id = $1 AND d.recipient = r.side) o
+     WHERE CASE
+         WHEN o.oldest IS NULL THEN false
+         WHEN (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM message_ids)
+              - o.oldest + 1 < $3 THEN false
+         ELSE (SELECT count(*) FROM (
+             SELECT 1 FROM pending_deliveries d
+             WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3
+     END)";
 
 /// A send's first flight, in the order the server runs it: the
 /// conversation's lock with the sender check ([`lock_for_send`]), then,
