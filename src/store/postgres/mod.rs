@@ -19,6 +19,7 @@ mod listen;
 mod mcp_session;
 mod migrate;
 mod ops;
+mod send;
 mod store;
 mod team;
 mod tls;

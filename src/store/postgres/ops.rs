@@ -2,8 +2,8 @@
 //! [`Write`] opened by the caller; the locks they take are what keep the
 //! store's promises with many writers on many hosts (see the schema's notes).
 
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Row, Statement};
 
 use super::db::{Db, Write, get};
 use super::keys::{Opener, decoded};
@@ -12,9 +12,7 @@ use crate::domain::{
 };
 use crate::ratelimit::{self, Quota, Window};
 use crate::store::sealed::{Column, EMPTY_LIST, Sealer, Slot, note_row};
-use crate::store::{
-    Conversation, Guard, NewConversation, NewMessage, Participant, StatusRecord, StoreError,
-};
+use crate::store::{Conversation, Guard, NewConversation, Participant, StatusRecord, StoreError};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -339,170 +337,6 @@ pub async fn check_recent_conversations(
         });
     }
     Ok(())
-}
-
-/// Whether a recipient among `$2` already has `$3` unread messages: one
-/// statement however many recipients a message has. Counting walks the
-/// inbox, so it runs only when the inbox could be that full: its rows name
-/// distinct message ids, none newer than the sequence's last value, so an
-/// inbox whose oldest row is fewer than `$3` ids back holds fewer than `$3`
-/// (SQLite's `check_pending` does the same). A `CASE` fixes that order.
-const ANY_INBOX_FULL: &str = "SELECT EXISTS (
-     SELECT 1 FROM unnest($2::text[]) r(side),
-         LATERAL (SELECT min(d.message_id) AS oldest FROM pending_deliveries d
-                  WHERE d.conversation_id = $1 AND d.recipient = r.side) o
-     WHERE CASE
-         WHEN o.oldest IS NULL THEN false
-         WHEN (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM message_ids)
-              - o.oldest + 1 < $3 THEN false
-         ELSE (SELECT count(*) FROM (
-             SELECT 1 FROM pending_deliveries d
-             WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3
-     END)";
-
-/// A send's first flight, in the order the server runs it: the
-/// conversation's lock with the sender check ([`lock_for_send`]), then,
-/// with `max_pending`, the refusal when a recipient already has that many
-/// unread messages (under the lock, so concurrent sends count each other),
-/// then the message id with the data-key epoch ([`Write::next_message_id`],
-/// drawn under the lock so ids follow commit order). It only reads and
-/// locks, so the transaction's `BEGIN` goes in the same flight
-/// ([`Write::begin_with`]); errors are taken in that order.
-pub async fn open_send(
-    w: &Write,
-    message: &NewMessage,
-    max_pending: Option<u32>,
-) -> Result<i64, StoreError> {
-    let lock = w.db().prepare(LOCK_FOR_SEND).await?;
-    let full = match max_pending {
-        Some(limit) => Some((w.db().prepare(ANY_INBOX_FULL).await?, limit)),
-        None => None,
-    };
-    let recipients: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
-    let (locked, full, id) = tokio::join!(
-        biased;
-        lock_for_send_with(w.db(), &lock, message),
-        async {
-            let Some((stmt, limit)) = &full else {
-                return Ok(false);
-            };
-            let rows = w
-                .db()
-                .query_prepared(
-                    stmt,
-                    &[
-                        &message.conversation.as_str(),
-                        &recipients,
-                        &i64::from(*limit),
-                    ],
-                )
-                .await?;
-            rows.first().map_or(Ok(false), |row| get::<bool>(row, 0))
-        },
-        w.next_message_id(),
-    );
-    locked?;
-    if full? {
-        return Err(StoreError::LimitReached {
-            what: "unread messages waiting for the recipient",
-            limit: max_pending.unwrap_or_default(),
-        });
-    }
-    id
-}
-
-/// Inserts message `id` and one pending delivery per recipient that is still
-/// an active participant, and wakes their long-polls at commit, in one
-/// statement sent with the commit ([`Write::defer`]), after sealing the
-/// texts for it. The id is bound into the sealed
-/// values, so the caller draws it first ([`Write::next_message_id`]), under
-/// the conversation's lock ([`lock_for_send`]) so ids follow commit order.
-pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<i64, StoreError> {
-    let conversation = message.conversation.as_str();
-    let files = serde_json::to_string(&message.files_involved)
-        .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let key = id.to_string();
-    let content = w
-        .seal(Slot::new(Column::MessageContent, &key), &message.content)
-        .await?;
-    let files = if files == EMPTY_LIST {
-        files
-    } else {
-        w.seal(Slot::new(Column::MessageFiles, &key), &files)
-            .await?
-    };
-    let sides: Vec<String> = message
-        .deliver_to
-        .iter()
-        .map(|s| s.as_str().to_owned())
-        .collect();
-    let wake = w.payload(&message.conversation, &message.deliver_to);
-    let stmt = w
-        .db()
-        .prepare(
-            "WITH m AS (
-                 INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
-                 VALUES ($11, $1, $2, $3, $4, $5, $6, $7) RETURNING id
-             ), d AS (
-                 INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
-                 SELECT p.conversation_id, p.side, m.id FROM participants p, m
-                 WHERE p.conversation_id = $1 AND p.side = ANY($8) AND p.side <> $2 AND p.removed_at IS NULL
-             ), n AS (SELECT pg_notify($9, $10))
-             SELECT m.id FROM m, n",
-        )
-        .await?;
-    // Nothing in the transaction reads the message back: it goes out with the commit.
-    w.defer(
-        stmt,
-        vec![
-            Box::new(conversation.to_owned()),
-            Box::new(message.from.as_str().to_owned()),
-            Box::new(message.action_type.as_str().to_owned()),
-            Box::new(content.into_bytes()),
-            Box::new(files),
-            Box::new(message.created_at.as_micros()),
-            Box::new(encode_sides(&message.to)),
-            Box::new(sides),
-            Box::new(super::listen::CHANNEL),
-            Box::new(wake),
-            Box::new(id),
-        ],
-    );
-    Ok(id)
-}
-
-/// Locks the conversation for a send ([`lock_conversation`]) and checks, in
-/// the same statement, that a participant sender is still active:
-/// [`StoreError::NotFound`] when the conversation is gone or the sender was
-/// removed (its token stopped working before this commit).
-pub async fn lock_for_send(db: Db<'_>, message: &NewMessage) -> Result<(), StoreError> {
-    let stmt = db.prepare(LOCK_FOR_SEND).await?;
-    lock_for_send_with(db, &stmt, message).await
-}
-
-const LOCK_FOR_SEND: &str = "SELECT $2::text IS NULL OR EXISTS (
-         SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
-     FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c";
-
-/// [`lock_for_send`] with its statement `stmt` prepared; sent when first polled.
-async fn lock_for_send_with(
-    db: Db<'_>,
-    stmt: &Statement,
-    message: &NewMessage,
-) -> Result<(), StoreError> {
-    let from = match message.from {
-        Sender::Side(side) => Some(side.as_str()),
-        Sender::System => None,
-    };
-    let rows = db
-        .query_prepared(stmt, &[&message.conversation.as_str(), &from])
-        .await?;
-    let row = rows.first().ok_or(StoreError::NotFound)?;
-    if get::<bool>(row, 0)? {
-        Ok(())
-    } else {
-        Err(StoreError::NotFound)
-    }
 }
 
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.

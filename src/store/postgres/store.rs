@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::db::{Db, Write};
-use super::{PgStore, audit, in_tx, inbox, listen, ops, team};
+use super::{PgStore, audit, in_tx, inbox, listen, ops, send, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::ratelimit::Quota;
@@ -44,11 +44,11 @@ impl Store for PgStore {
     ) -> Result<i64, StoreError> {
         let id = in_tx!(
             self,
-            first | w | ops::open_send(w, &message, max_pending),
+            first | w | send::open_send(w, &message, max_pending),
             |w, id| {
                 // The quota writes, so it waits for the transaction to have begun.
                 ops::spend_quota(w.db(), &guard).await?;
-                let id = ops::insert_message(&w, &message, id).await?;
+                let id = send::insert_message(&w, &message, id).await?;
                 w.audit(guard.at, guard.audit);
                 Ok(id)
             }

@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::db::{Db, Write, get};
 use super::keys::{Opener, decoded};
-use super::{PgStore, in_tx, ops};
+use super::{PgStore, in_tx, ops, send};
 use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
 use crate::store::sealed::{Column, Sealer, Slot};
@@ -400,7 +400,7 @@ impl YoloStore for PgStore {
         guard: Guard,
     ) -> Result<i64, StoreError> {
         let id = in_tx!(self, |w| {
-            ops::lock_for_send(w.db(), &result).await?;
+            send::lock_for_send(w.db(), &result).await?;
             if let Some((snap, workspace)) = &snapshot {
                 w.db()
                     .exec(
@@ -419,7 +419,7 @@ impl YoloStore for PgStore {
                     .await?;
             }
             let id = w.next_message_id().await?;
-            let id = ops::insert_message(&w, &result, id).await?;
+            let id = send::insert_message(&w, &result, id).await?;
             w.audit(guard.at, guard.audit.clone());
             Ok(id)
         })?;

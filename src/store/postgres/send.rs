@@ -1,0 +1,184 @@
+//! The SQL of a send on PostgreSQL: the conversation's lock with the sender
+//! check, the bound on a recipient's unread messages, and the message with
+//! its deliveries and wake-ups.
+
+use tokio_postgres::Statement;
+
+use super::db::{Db, Write, get};
+use super::ops::encode_sides;
+use crate::domain::Sender;
+use crate::store::sealed::{Column, EMPTY_LIST, Slot};
+use crate::store::{NewMessage, StoreError};
+
+/// The oldest message queued for any recipient among `$2`, by one index
+/// lookup per recipient.
+const OLDEST_QUEUED: &str = "SELECT min(o.oldest) FROM unnest($2::text[]) r(side),
+     LATERAL (SELECT min(d.message_id) AS oldest FROM pending_deliveries d
+              WHERE d.conversation_id = $1 AND d.recipient = r.side) o";
+
+/// Whether a recipient among `$2` already has `$3` unread messages: one
+/// statement however many recipients a message has. It walks the inboxes,
+/// so [`open_send`] runs it only when one could be that full.
+const ANY_INBOX_FULL: &str = "SELECT EXISTS (
+     SELECT 1 FROM unnest($2::text[]) r(side)
+     WHERE (SELECT count(*) FROM (
+         SELECT 1 FROM pending_deliveries d
+         WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3)";
+
+/// A send's first flight, in the order the server runs it: the
+/// conversation's lock with the sender check ([`lock_for_send`]), then,
+/// with `max_pending`, the oldest message queued for a recipient, then the
+/// message id with the data-key epoch ([`Write::next_message_id`], drawn
+/// under the lock so ids follow commit order). It only reads and locks, so
+/// the transaction's `BEGIN` goes in the same flight ([`Write::begin_with`]);
+/// errors are taken in that order.
+///
+/// The unread bound is checked under the lock, so concurrent sends count
+/// each other. Every queued row names a distinct message id from the oldest
+/// queued up to this send's (sends to the conversation take turns under the
+/// lock and draw their ids there), so while fewer than `max_pending` ids
+/// separate the two no inbox can be full, and only otherwise are the rows
+/// counted, in a second round trip. Counting on every send made a send's
+/// cost grow with the depth of the inbox. SQLite's `check_pending` uses the
+/// same bound.
+pub async fn open_send(
+    w: &Write,
+    message: &NewMessage,
+    max_pending: Option<u32>,
+) -> Result<i64, StoreError> {
+    let lock = w.db().prepare(LOCK_FOR_SEND).await?;
+    let oldest = match max_pending {
+        Some(_) => Some(w.db().prepare(OLDEST_QUEUED).await?),
+        None => None,
+    };
+    let conversation = message.conversation.as_str();
+    let recipients: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
+    let (locked, oldest, id) = tokio::join!(
+        biased;
+        lock_for_send_with(w.db(), &lock, message),
+        async {
+            let Some(stmt) = &oldest else {
+                return Ok(None);
+            };
+            let rows = w.db().query_prepared(stmt, &[&conversation, &recipients]).await?;
+            rows.first().map_or(Ok(None), |row| get::<Option<i64>>(row, 0))
+        },
+        w.next_message_id(),
+    );
+    locked?;
+    let (oldest, id) = (oldest?, id?);
+    let Some(limit) = max_pending else {
+        return Ok(id);
+    };
+    let could_be_full = oldest.is_some_and(|oldest| id.saturating_sub(oldest) >= i64::from(limit));
+    if could_be_full {
+        let full = w
+            .db()
+            .one(
+                ANY_INBOX_FULL,
+                &[&conversation, &recipients, &i64::from(limit)],
+            )
+            .await?;
+        if get::<bool>(&full, 0)? {
+            return Err(StoreError::LimitReached {
+                what: "unread messages waiting for the recipient",
+                limit,
+            });
+        }
+    }
+    Ok(id)
+}
+
+/// Inserts message `id` and one pending delivery per recipient that is still
+/// an active participant, and wakes their long-polls at commit, in one
+/// statement sent with the commit ([`Write::defer`]), after sealing the
+/// texts for it. The id is bound into the sealed
+/// values, so the caller draws it first ([`Write::next_message_id`]), under
+/// the conversation's lock ([`lock_for_send`]) so ids follow commit order.
+pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<i64, StoreError> {
+    let conversation = message.conversation.as_str();
+    let files = serde_json::to_string(&message.files_involved)
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let key = id.to_string();
+    let content = w
+        .seal(Slot::new(Column::MessageContent, &key), &message.content)
+        .await?;
+    let files = if files == EMPTY_LIST {
+        files
+    } else {
+        w.seal(Slot::new(Column::MessageFiles, &key), &files)
+            .await?
+    };
+    let sides: Vec<String> = message
+        .deliver_to
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    let wake = w.payload(&message.conversation, &message.deliver_to);
+    let stmt = w
+        .db()
+        .prepare(
+            "WITH m AS (
+                 INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
+                 VALUES ($11, $1, $2, $3, $4, $5, $6, $7) RETURNING id
+             ), d AS (
+                 INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
+                 SELECT p.conversation_id, p.side, m.id FROM participants p, m
+                 WHERE p.conversation_id = $1 AND p.side = ANY($8) AND p.side <> $2 AND p.removed_at IS NULL
+             ), n AS (SELECT pg_notify($9, $10))
+             SELECT m.id FROM m, n",
+        )
+        .await?;
+    // Nothing in the transaction reads the message back: it goes out with the commit.
+    w.defer(
+        stmt,
+        vec![
+            Box::new(conversation.to_owned()),
+            Box::new(message.from.as_str().to_owned()),
+            Box::new(message.action_type.as_str().to_owned()),
+            Box::new(content.into_bytes()),
+            Box::new(files),
+            Box::new(message.created_at.as_micros()),
+            Box::new(encode_sides(&message.to)),
+            Box::new(sides),
+            Box::new(super::listen::CHANNEL),
+            Box::new(wake),
+            Box::new(id),
+        ],
+    );
+    Ok(id)
+}
+
+/// Locks the conversation for a send ([`lock_conversation`]) and checks, in
+/// the same statement, that a participant sender is still active:
+/// [`StoreError::NotFound`] when the conversation is gone or the sender was
+/// removed (its token stopped working before this commit).
+pub async fn lock_for_send(db: Db<'_>, message: &NewMessage) -> Result<(), StoreError> {
+    let stmt = db.prepare(LOCK_FOR_SEND).await?;
+    lock_for_send_with(db, &stmt, message).await
+}
+
+const LOCK_FOR_SEND: &str = "SELECT $2::text IS NULL OR EXISTS (
+         SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
+     FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c";
+
+/// [`lock_for_send`] with its statement `stmt` prepared; sent when first polled.
+async fn lock_for_send_with(
+    db: Db<'_>,
+    stmt: &Statement,
+    message: &NewMessage,
+) -> Result<(), StoreError> {
+    let from = match message.from {
+        Sender::Side(side) => Some(side.as_str()),
+        Sender::System => None,
+    };
+    let rows = db
+        .query_prepared(stmt, &[&message.conversation.as_str(), &from])
+        .await?;
+    let row = rows.first().ok_or(StoreError::NotFound)?;
+    if get::<bool>(row, 0)? {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
