@@ -236,9 +236,11 @@ impl Write {
     /// Begins the transaction in the same flight as `first`'s statements,
     /// which then need no round trip of their own; what `first` returns.
     ///
-    /// `first` may only read and lock, never change anything: should `BEGIN`
-    /// fail, its statements have run outside any transaction (and only the
-    /// `BEGIN` error is returned). Its statements must be prepared before it
+    /// `first` may only read and lock, and change nothing but what would do
+    /// no harm on its own (a rate-limit count, see
+    /// [`super::ops::PreparedQuota`]): should `BEGIN` fail, its statements
+    /// have run outside any transaction (and only the `BEGIN` error is
+    /// returned). Its statements must be prepared before it
     /// sends the first of them (see [`Db::prepare`]), since a statement that
     /// waits for its preparation would go out after the ones polled later.
     /// The server runs them one after another, each with a fresh snapshot,

@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 
 use super::db::{Db, Owned, Write, get};
 use super::keys::decoded;
-use super::ops::{MESSAGE_COLUMNS, decode_message};
+use super::ops::{MESSAGE_COLUMNS, PreparedQuota, decode_message};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::{Lease, Page, PageFill, PageLimit, Pending, Receipt, StoreError};
 
@@ -31,13 +31,15 @@ pub static INBOX_HEAD: LazyLock<String> = LazyLock::new(|| {
 /// row) until commit, so two readers of one inbox take turns and never hand
 /// out the same message, then reads the head of the inbox under that lock
 /// (the server runs the read once the lock is granted, with a fresh
-/// snapshot). It only reads and locks, so the transaction's `BEGIN` goes in
-/// the same flight ([`super::db::Write::begin_with`]).
+/// snapshot), then spends the reader's `quota` (after the inbox's lock, the
+/// order every transaction takes them in). The transaction's `BEGIN` goes
+/// in the same flight ([`super::db::Write::begin_with`]).
 pub async fn open_inbox(
     db: Db<'_>,
     conversation: &ConversationId,
     recipient: Side,
     limit: PageLimit,
+    quota: &PreparedQuota<'_>,
 ) -> Result<Vec<Row>, StoreError> {
     let lock = db
         .prepare(
@@ -49,13 +51,15 @@ pub async fn open_inbox(
     let count = i64::from(limit.count) + 1;
     let lock_params: [&(dyn ToSql + Sync); 2] = [&conversation, &recipient];
     let head_params: [&(dyn ToSql + Sync); 3] = [&conversation, &recipient, &count];
-    let (locked, rows) = tokio::join!(
+    let (locked, rows, spent) = tokio::join!(
         biased;
         db.query_prepared(&lock, &lock_params),
         db.query_prepared(&head, &head_params),
+        quota.spend(db),
     );
     locked?;
-    rows
+    let rows = rows?;
+    spent.map(|()| rows)
 }
 
 /// Takes the next page of `recipient`'s inbox at `now` out of `rows`, the

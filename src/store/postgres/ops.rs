@@ -2,8 +2,8 @@
 //! [`Write`] opened by the caller; the locks they take are what keep the
 //! store's promises with many writers on many hosts (see the schema's notes).
 
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 use super::db::{Db, Write, get};
 use super::keys::{Opener, decoded};
@@ -160,32 +160,59 @@ pub async fn lock_conversation(db: Db<'_>, id: &str) -> Result<(), StoreError> {
     .map(drop)
 }
 
-/// Spends one call of the guard's quota, refusing when it has no room. The
-/// buckets are bumped first, which locks them, and counted after: a second
-/// server spending the same quota waits for this one's commit and then
-/// counts it. A refusal rolls the whole transaction back. The bumps, the
-/// prunes and the count go out in one flight: the server runs them in
-/// order, so the count sees the bumps.
+/// Spends one call of the guard's quota, refusing when it has no room (see
+/// [`PreparedQuota`]).
 pub async fn spend_quota(db: Db<'_>, guard: &Guard) -> Result<(), StoreError> {
-    let (Some(quota), Some((conversation, side))) = (&guard.quota, &guard.session) else {
-        return Ok(());
-    };
-    let key = (conversation.as_str(), side.as_str());
-    // Both prepared first, so the count goes out after the bump.
-    let (bump, read) = (
-        db.prepare(BUMP_AND_PRUNE).await?,
-        db.prepare(READ_BUCKETS).await?,
-    );
-    let windows = Metered::new(quota, guard.at);
-    let bump_params = windows.params(&key, quota);
-    let read_params: [&(dyn ToSql + Sync); 3] = [&key.0, &key.1, &quota.class];
-    let (bumped, rows) = tokio::join!(
-        biased;
-        db.exec_prepared(&bump, &bump_params),
-        db.query_prepared(&read, &read_params),
-    );
-    bumped?;
-    decide_quota(&rows?, quota, guard.at, true)
+    PreparedQuota::new(db, guard).await?.spend(db).await
+}
+
+/// A guard's quota spend with its statements prepared, so that it can go
+/// out in a transaction's first flight after the locks that come before it
+/// (see [`Write::begin_with`]): a call refused later rolls its count back
+/// with everything else, and should the `BEGIN` itself fail, the worst
+/// outcome is one call counted too many.
+///
+/// The buckets are bumped first, which locks them, and counted after: a
+/// second server spending the same quota waits for this one's commit and
+/// then counts it. A refusal rolls the whole transaction back.
+pub struct PreparedQuota<'g> {
+    guard: &'g Guard,
+    /// The bump and the count, when the guard has a quota to spend.
+    statements: Option<(Statement, Statement)>,
+}
+
+impl<'g> PreparedQuota<'g> {
+    pub async fn new(db: Db<'_>, guard: &'g Guard) -> Result<Self, StoreError> {
+        let statements = match (&guard.quota, &guard.session) {
+            (Some(_), Some(_)) => Some((
+                db.prepare(BUMP_AND_PRUNE).await?,
+                db.prepare(READ_BUCKETS).await?,
+            )),
+            _ => None,
+        };
+        Ok(Self { guard, statements })
+    }
+
+    /// Spends it: the bumps, the prunes and the count are sent when first
+    /// polled, in that order, so the count sees the bumps.
+    pub async fn spend(&self, db: Db<'_>) -> Result<(), StoreError> {
+        let (Some(quota), Some((conversation, side)), Some((bump, read))) =
+            (&self.guard.quota, &self.guard.session, &self.statements)
+        else {
+            return Ok(());
+        };
+        let key = (conversation.as_str(), side.as_str());
+        let windows = Metered::new(quota, self.guard.at);
+        let bump_params = windows.params(&key, quota);
+        let read_params: [&(dyn ToSql + Sync); 3] = [&key.0, &key.1, &quota.class];
+        let (bumped, rows) = tokio::join!(
+            biased;
+            db.exec_prepared(bump, &bump_params),
+            db.query_prepared(read, &read_params),
+        );
+        bumped?;
+        decide_quota(&rows?, quota, self.guard.at, true)
+    }
 }
 
 /// Counts one call in the current bucket of every window `$4` (at buckets

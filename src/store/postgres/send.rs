@@ -5,7 +5,7 @@
 use tokio_postgres::Statement;
 
 use super::db::{Db, Write, get};
-use super::ops::encode_sides;
+use super::ops::{PreparedQuota, encode_sides};
 use crate::domain::Sender;
 use crate::store::sealed::{Column, EMPTY_LIST, Slot};
 use crate::store::{NewMessage, StoreError};
@@ -29,9 +29,11 @@ const ANY_INBOX_FULL: &str = "SELECT EXISTS (
 /// conversation's lock with the sender check ([`lock_for_send`]), then,
 /// with `max_pending`, the oldest message queued for a recipient, then the
 /// message id with the data-key epoch ([`Write::next_message_id`], drawn
-/// under the lock so ids follow commit order). It only reads and locks, so
-/// the transaction's `BEGIN` goes in the same flight ([`Write::begin_with`]);
-/// errors are taken in that order.
+/// under the lock so ids follow commit order), then the sender's `quota`
+/// (after the lock: every transaction locks the conversation before rate
+/// buckets). The transaction's `BEGIN` goes in the same flight
+/// ([`Write::begin_with`]); errors are taken in that order, except that a
+/// full inbox is reported before a spent quota.
 ///
 /// The unread bound is checked under the lock, so concurrent sends count
 /// each other. Every queued row names a distinct message id from the oldest
@@ -45,6 +47,7 @@ pub async fn open_send(
     w: &Write,
     message: &NewMessage,
     max_pending: Option<u32>,
+    quota: &PreparedQuota<'_>,
 ) -> Result<i64, StoreError> {
     let lock = w.db().prepare(LOCK_FOR_SEND).await?;
     let oldest = match max_pending {
@@ -53,7 +56,7 @@ pub async fn open_send(
     };
     let conversation = message.conversation.as_str();
     let recipients: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
-    let (locked, oldest, id) = tokio::join!(
+    let (locked, oldest, id, spent) = tokio::join!(
         biased;
         lock_for_send_with(w.db(), &lock, message),
         async {
@@ -64,11 +67,12 @@ pub async fn open_send(
             rows.first().map_or(Ok(None), |row| get::<Option<i64>>(row, 0))
         },
         w.next_message_id(),
+        quota.spend(w.db()),
     );
     locked?;
     let (oldest, id) = (oldest?, id?);
     let Some(limit) = max_pending else {
-        return Ok(id);
+        return spent.map(|()| id);
     };
     let could_be_full = oldest.is_some_and(|oldest| id.saturating_sub(oldest) >= i64::from(limit));
     if could_be_full {
@@ -86,7 +90,7 @@ pub async fn open_send(
             });
         }
     }
-    Ok(id)
+    spent.map(|()| id)
 }
 
 /// Inserts message `id` and one pending delivery per recipient that is still

@@ -44,10 +44,13 @@ impl Store for PgStore {
     ) -> Result<i64, StoreError> {
         let id = in_tx!(
             self,
-            first | w | send::open_send(w, &message, max_pending),
+            first
+                | w
+                | async {
+                    let quota = ops::PreparedQuota::new(w.db(), &guard).await?;
+                    send::open_send(w, &message, max_pending, &quota).await
+                },
             |w, id| {
-                // The quota writes, so it waits for the transaction to have begun.
-                ops::spend_quota(w.db(), &guard).await?;
                 let id = send::insert_message(&w, &message, id).await?;
                 w.audit(guard.at, guard.audit);
                 Ok(id)
@@ -72,9 +75,13 @@ impl Store for PgStore {
         let now = guard.at;
         in_tx!(
             self,
-            first | w | inbox::open_inbox(w.db(), &conversation, recipient, limit),
+            first
+                | w
+                | async {
+                    let quota = ops::PreparedQuota::new(w.db(), &guard).await?;
+                    inbox::open_inbox(w.db(), &conversation, recipient, limit, &quota).await
+                },
             |w, rows| {
-                ops::spend_quota(w.db(), &guard).await?;
                 let page =
                     inbox::take_messages(&w, rows, &conversation, recipient, limit, lease, now)
                         .await?;
