@@ -87,6 +87,50 @@ async fn conversations_per_hour_hold_across_processes_and_come_from_the_config_f
     }
 }
 
+/// On PostgreSQL a send's quota is spent in the same flight as the checks
+/// before it: a send refused for a full inbox must take its count back with
+/// it, or refusals would use up the sender's rate limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_refused_for_a_full_inbox_spends_no_quota() {
+    let env = TestEnv::new("limit_pending_quota");
+    let vars = [
+        ("MCP_BRIDGE_LIMITS__MAX_PENDING_MESSAGES", "2"),
+        ("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_MINUTE", "3"),
+    ];
+    let server = env.server_with(&vars).await;
+    let conv = Conv::create(&server).await;
+    send(&server, &conv, "a", "m0").await;
+    send(&server, &conv, "a", "m1").await;
+    for _ in 0..3 {
+        let result = call(
+            &server,
+            "send_to_partner",
+            conv.args("a", json!({"message": "no room"})),
+        )
+        .await;
+        refused(&result, "unread messages waiting for the recipient", 2);
+    }
+    // A plain check removes the page at once: room for one more send, the
+    // quota's third, and then the quota is spent.
+    let page = check(&server, &conv, "b", json!({"wait_seconds": 0})).await;
+    assert_eq!(contents(&page), vec!["m0", "m1"]);
+    wait_until("the page to leave the inbox", || {
+        env.count("SELECT count(*) FROM pending_deliveries WHERE recipient = 'b'") == 0
+    })
+    .await;
+    send(&server, &conv, "a", "m2").await;
+    tool_error(
+        &call(
+            &server,
+            "send_to_partner",
+            conv.args("a", json!({"message": "over the quota"})),
+        )
+        .await,
+        "rate_limited",
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_messages_are_bounded_per_recipient_until_it_reads() {
     let env = TestEnv::new("limit_pending");
