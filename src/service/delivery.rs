@@ -113,11 +113,27 @@ impl<S: Store> Bridge<S> {
         let at = self.clock.now();
         // Reading every bound session, one that expired or was removed is
         // left out (its refusal is audited) rather than failing the others.
+        // A check that waits for nothing reads each inbox's state with its
+        // authorization (one read, one round trip over a network). A
+        // long-poll looks only once its change feed is watching, so that a
+        // message stored in between is not missed.
+        let peek = check.wait.is_zero();
         let mut callers = Vec::with_capacity(creds.len());
+        let mut peeked = Vec::with_capacity(creds.len());
         let mut first_refusal = None;
         for c in creds {
-            match Box::pin(self.authorize(c, &session_draft(TOOL, c), at)).await {
-                Ok(caller) => callers.push((c, caller)),
+            let draft = session_draft(TOOL, c);
+            let admitted = match peek {
+                true => Box::pin(self.authorize_peeking(c, &draft, at)).await,
+                false => Box::pin(self.authorize(c, &draft, at))
+                    .await
+                    .map(|caller| (caller, Pending::Nothing)),
+            };
+            match admitted {
+                Ok((caller, pending)) => {
+                    callers.push((c, caller));
+                    peeked.push(pending);
+                }
                 Err(e) if creds.len() > 1 => {
                     first_refusal.get_or_insert(e);
                 }
@@ -127,8 +143,8 @@ impl<S: Store> Bridge<S> {
         if callers.is_empty() {
             return Err(first_refusal.unwrap_or(ServiceError::AuthFailed));
         }
-        if check.wait.is_zero() {
-            return Box::pin(self.take_all(&callers, check, true, None))
+        if peek {
+            return Box::pin(self.take_all(&callers, check, true, Looked::Plain(&peeked)))
                 .await
                 .map(Option::unwrap_or_default);
         }
@@ -222,7 +238,8 @@ impl<S: Store> Bridge<S> {
             if ready || last_chance {
                 // Another checker on the same session may take them first:
                 // then nothing is returned and the wait goes on.
-                let taken = Box::pin(self.take_all(&callers, check, last_chance, Some(&statuses)));
+                let looked = Looked::Waiting(&statuses);
+                let taken = Box::pin(self.take_all(&callers, check, last_chance, looked));
                 if let Some(inbox) = taken.await? {
                     return Ok(inbox);
                 }
@@ -239,22 +256,21 @@ impl<S: Store> Bridge<S> {
 
     /// Takes one page over `callers`, session by session, within the count
     /// and reply-size limits. With `final_attempt` false an empty result is
-    /// `None` and leaves no trace. `looked` is a long-poll's fresh reading of
-    /// each caller's inbox (one per caller, in order), which spares the take
-    /// a second look; without it (a plain check) each session's quota is
-    /// spent, since a long-poll spent its own up front.
+    /// `None` and leaves no trace. `looked` is a fresh reading of each
+    /// caller's inbox (one per caller, in order), which spares the take a
+    /// second look.
     async fn take_all(
         &self,
         callers: &[(&SessionCredentials, Caller)],
         check: CheckMessages,
         final_attempt: bool,
-        looked: Option<&[Pending]>,
+        looked: Looked<'_>,
     ) -> Result<Option<Inbox>, ServiceError> {
         let mut inbox = Inbox::default();
         let mut bytes = 0usize;
         let mut answered = false;
         for (i, (c, caller)) in callers.iter().enumerate() {
-            let status = looked.and_then(|l| l.get(i).copied());
+            let status = looked.statuses().get(i).copied();
             if !final_attempt && status.is_some_and(|s| s != Pending::Ready) {
                 continue;
             }
@@ -275,16 +291,15 @@ impl<S: Store> Bridge<S> {
             let draft = session_draft(TOOL, c);
             let now = self.clock.now();
             let mut guard = self.guard(c, TOOL, now, draft.clone());
-            if looked.is_some() {
+            if let Looked::Waiting(_) = looked {
                 guard.quota = None;
             }
             let limit = PageLimit {
                 count: room,
                 bytes: MAX_REPLY_BYTES - bytes,
             };
-            let known_ready = status == Some(Pending::Ready);
             let page = match self
-                .take(c, limit, check.leased, final_attempt, known_ready, guard)
+                .take(c, limit, check.leased, final_attempt, status, guard)
                 .await
             {
                 Ok(Some(page)) => page,
@@ -319,24 +334,27 @@ impl<S: Store> Bridge<S> {
     /// to take, this is a read, not a write: a long-poll that will try again
     /// leaves no trace, and a final empty answer is audited through the
     /// store's batched appends instead of a transaction of its own.
-    /// `known_ready`: the caller has just seen messages waiting.
+    /// `known`: what the caller has just seen in the inbox, if it looked.
     async fn take(
         &self,
         c: &SessionCredentials,
         limit: PageLimit,
         leased: bool,
         final_attempt: bool,
-        known_ready: bool,
+        known: Option<Pending>,
         guard: Guard,
     ) -> Result<Option<Page>, StoreError> {
-        if guard.quota.is_none()
-            && !known_ready
-            && self
-                .store
-                .pending(&c.conversation, c.side, guard.at)
-                .await?
-                != Pending::Ready
-        {
+        let nothing_ready = guard.quota.is_none()
+            && match known {
+                Some(pending) => pending != Pending::Ready,
+                None => {
+                    self.store
+                        .pending(&c.conversation, c.side, guard.at)
+                        .await?
+                        != Pending::Ready
+                }
+            };
+        if nothing_ready {
             if !final_attempt {
                 return Ok(None);
             }
@@ -390,6 +408,24 @@ impl<S: Store> Bridge<S> {
                     tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
                 }
             }
+        }
+    }
+}
+
+/// What a take already knows of each caller's inbox, and who pays for it.
+#[derive(Clone, Copy)]
+enum Looked<'a> {
+    /// A plain check's reading, made with its authorization: each
+    /// session's quota is spent by the take.
+    Plain(&'a [Pending]),
+    /// A long-poll's fresh reading: its quota was spent up front.
+    Waiting(&'a [Pending]),
+}
+
+impl<'a> Looked<'a> {
+    fn statuses(self) -> &'a [Pending] {
+        match self {
+            Self::Plain(s) | Self::Waiting(s) => s,
         }
     }
 }

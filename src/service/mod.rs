@@ -57,7 +57,7 @@ use crate::audit::{AuditDraft, AuditKey, Outcome};
 use crate::auth::ServerKey;
 use crate::domain::{ConversationId, ParticipantKind, Side, Timestamp};
 use crate::ratelimit::{Limits, LocalWindows, Quota};
-use crate::store::{Conversation, Guard, Store};
+use crate::store::{Conversation, Guard, Pending, Store};
 
 /// Where "now" comes from; tests substitute their own.
 pub trait Clock: Send + Sync + 'static {
@@ -300,15 +300,51 @@ impl<S: Store> Bridge<S> {
         draft: &AuditDraft,
         at: Timestamp,
     ) -> Result<Caller, ServiceError> {
+        let (caller, _) = self.admit(creds, draft, at, false).await?;
+        Ok(caller)
+    }
+
+    /// [`Self::authorize`], reading in the same go what the session's inbox
+    /// holds at `at` ([`Store::conversation_and_pending`]).
+    async fn authorize_peeking(
+        &self,
+        creds: &SessionCredentials,
+        draft: &AuditDraft,
+        at: Timestamp,
+    ) -> Result<(Caller, Pending), ServiceError> {
+        let (caller, pending) = self.admit(creds, draft, at, true).await?;
+        Ok((caller, pending.unwrap_or(Pending::Nothing)))
+    }
+
+    /// Checks the credentials against the stored conversation, read with its
+    /// inbox's state when `peek`.
+    async fn admit(
+        &self,
+        creds: &SessionCredentials,
+        draft: &AuditDraft,
+        at: Timestamp,
+        peek: bool,
+    ) -> Result<(Caller, Option<Pending>), ServiceError> {
         if !self
             .key
             .verify(&creds.conversation, creds.side, &creds.token)
         {
             return Err(self.refuse_credentials(draft, at).await);
         }
-        let conversation = match self.store.conversation(&creds.conversation).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return Err(self.refuse_credentials(draft, at).await),
+        let found = if peek {
+            self.store
+                .conversation_and_pending(&creds.conversation, creds.side, at)
+                .await
+                .map(|(c, p)| (c, Some(p)))
+        } else {
+            self.store
+                .conversation(&creds.conversation)
+                .await
+                .map(|c| (c, None))
+        };
+        let (conversation, pending) = match found {
+            Ok((Some(c), pending)) => (c, pending),
+            Ok((None, _)) => return Err(self.refuse_credentials(draft, at).await),
             Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
         };
         if at >= conversation.expires_at {
@@ -320,11 +356,12 @@ impl<S: Store> Bridge<S> {
         let Some(kind) = conversation.active_participant(creds.side).map(|p| p.kind) else {
             return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await);
         };
-        Ok(Caller {
+        let caller = Caller {
             conversation,
             side: creds.side,
             kind,
-        })
+        };
+        Ok((caller, pending))
     }
 
     /// Whether `side` is still an active participant right now (re-checked

@@ -97,6 +97,14 @@ impl Store for AnyStore {
     ) -> Result<Pending, StoreError> {
         each_await!(self, s => s.pending(conversation, recipient, now))
     }
+    async fn conversation_and_pending(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+    ) -> Result<(Option<Conversation>, Pending), StoreError> {
+        each_await!(self, s => s.conversation_and_pending(conversation, recipient, now))
+    }
     async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
         each_await!(self, s => s.spend_quota(guard))
     }

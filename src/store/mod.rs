@@ -395,6 +395,16 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Pending, StoreError>> + Send;
 
+    /// [`Store::conversation`] and [`Store::pending`] for `recipient`, read
+    /// together: one read transaction, one round trip over a network. A
+    /// check that waits for nothing authorizes and looks at once.
+    fn conversation_and_pending(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(Option<Conversation>, Pending), StoreError>> + Send;
+
     /// Spends one call of quota without doing anything else (start of a long-poll).
     /// The guard's audit record is appended only if the quota is refused.
     fn spend_quota(&self, guard: Guard) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -122,6 +122,22 @@ impl Store for PgStore {
         inbox::pending(Db::Client(&client), conversation, recipient, now).await
     }
 
+    async fn conversation_and_pending(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+    ) -> Result<(Option<Conversation>, Pending), StoreError> {
+        let client = self.client().await?;
+        let db = Db::Client(&client);
+        // Both in one flight: neither waits for the other's answer.
+        let (found, pending) = tokio::join!(
+            ops::conversation(db, &self.inner.sealer, conversation),
+            inbox::pending(db, conversation, recipient, now),
+        );
+        Ok((found?, pending?))
+    }
+
     async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
         if guard.quota.is_none() {
             return Ok(());

@@ -358,6 +358,32 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn conversation_and_pending(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+    ) -> Result<(Option<Conversation>, Pending), StoreError> {
+        let id = conversation.clone();
+        let sealer = self.inner.sealer.clone();
+        self.call(move |conn| {
+            // One read transaction for both: one lock cycle on the database
+            // file instead of two. It only reads, so `COMMIT` ends it
+            // whatever happened; the statements are cached, not re-parsed.
+            ops::run_cached(conn, "BEGIN")?;
+            let read =
+                ops::conversation(keys::Opener::new(conn, &sealer), conn, &id).and_then(|found| {
+                    match &found {
+                        Some(_) => Ok((found, ops::pending(conn, &id, recipient, now)?)),
+                        None => Ok((found, Pending::Nothing)),
+                    }
+                });
+            ops::run_cached(conn, "COMMIT")?;
+            read
+        })
+        .await
+    }
+
     async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
         if guard.quota.is_none() {
             return Ok(());

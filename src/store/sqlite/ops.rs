@@ -54,6 +54,14 @@ pub fn conversation(
     Ok(found)
 }
 
+/// Runs `sql`, a statement without parameters, from the connection's cache.
+pub fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(sql_err)
+}
+
 /// Checks the guard's quota and, if it has room, spends one call of it.
 /// A refusal writes nothing: the service audits it like any other refusal,
 /// so repeats of it are folded into one record.
