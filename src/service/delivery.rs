@@ -114,10 +114,13 @@ impl<S: Store> Bridge<S> {
         // Reading every bound session, one that expired or was removed is
         // left out (its refusal is audited) rather than failing the others.
         // A check that waits for nothing reads each inbox's state with its
-        // authorization (one read, one round trip over a network). A
-        // long-poll looks only once its change feed is watching, so that a
-        // message stored in between is not missed.
-        let peek = check.wait.is_zero();
+        // authorization (one read, one round trip over a network), which
+        // spares its take a look when no quota is to be spent (a quota is
+        // spent by a take's transaction, empty inbox or not). A long-poll
+        // looks only once its change feed is watching, so that a message
+        // stored in between is not missed.
+        let plain = check.wait.is_zero();
+        let peek = plain && self.settings.rate_limits.is_none();
         let mut callers = Vec::with_capacity(creds.len());
         let mut peeked = Vec::with_capacity(creds.len());
         let mut first_refusal = None;
@@ -143,8 +146,9 @@ impl<S: Store> Bridge<S> {
         if callers.is_empty() {
             return Err(first_refusal.unwrap_or(ServiceError::AuthFailed));
         }
-        if peek {
-            return Box::pin(self.take_all(&callers, check, true, Looked::Plain(&peeked)))
+        if plain {
+            let looked = Looked::Plain(if peek { &peeked } else { &[] });
+            return Box::pin(self.take_all(&callers, check, true, looked))
                 .await
                 .map(Option::unwrap_or_default);
         }
