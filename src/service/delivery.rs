@@ -126,16 +126,10 @@ impl<S: Store> Bridge<S> {
         let mut first_refusal = None;
         for c in creds {
             let draft = session_draft(TOOL, c);
-            let admitted = match peek {
-                true => Box::pin(self.authorize_peeking(c, &draft, at)).await,
-                false => Box::pin(self.authorize(c, &draft, at))
-                    .await
-                    .map(|caller| (caller, Pending::Nothing)),
-            };
-            match admitted {
+            match Box::pin(self.admit(c, &draft, at, peek)).await {
                 Ok((caller, pending)) => {
                     callers.push((c, caller));
-                    peeked.push(pending);
+                    peeked.extend(pending);
                 }
                 Err(e) if creds.len() > 1 => {
                     first_refusal.get_or_insert(e);
@@ -147,8 +141,9 @@ impl<S: Store> Bridge<S> {
             return Err(first_refusal.unwrap_or(ServiceError::AuthFailed));
         }
         if plain {
-            let looked = Looked::Plain(if peek { &peeked } else { &[] });
-            return Box::pin(self.take_all(&callers, check, true, looked))
+            // `peeked` is empty unless the inboxes were read with the
+            // authorization; a take without a reading looks for itself.
+            return Box::pin(self.take_all(&callers, check, true, Looked::Plain(&peeked)))
                 .await
                 .map(Option::unwrap_or_default);
         }

@@ -304,20 +304,8 @@ impl<S: Store> Bridge<S> {
         Ok(caller)
     }
 
-    /// [`Self::authorize`], reading in the same go what the session's inbox
-    /// holds at `at` ([`Store::conversation_and_pending`]).
-    async fn authorize_peeking(
-        &self,
-        creds: &SessionCredentials,
-        draft: &AuditDraft,
-        at: Timestamp,
-    ) -> Result<(Caller, Pending), ServiceError> {
-        let (caller, pending) = self.admit(creds, draft, at, true).await?;
-        Ok((caller, pending.unwrap_or(Pending::Nothing)))
-    }
-
-    /// Checks the credentials against the stored conversation, read with its
-    /// inbox's state when `peek`.
+    /// [`Self::authorize`], reading in the same go, when `peek`, what the
+    /// session's inbox holds at `at` ([`Store::conversation_and_pending`]).
     async fn admit(
         &self,
         creds: &SessionCredentials,
