@@ -20,6 +20,21 @@ fn refused(result: &rmcp::model::CallToolResult, what: &str, limit: u32) -> Stri
     text
 }
 
+/// `side`'s `send_to_partner` of `message` in `conv`, whatever the answer.
+async fn try_send(
+    server: &Server,
+    conv: &Conv,
+    side: &str,
+    message: &str,
+) -> rmcp::model::CallToolResult {
+    call(
+        server,
+        "send_to_partner",
+        conv.args(side, json!({"message": message})),
+    )
+    .await
+}
+
 /// Audit records of `action` refused with `resource_limit`.
 fn audited_refusals(env: &TestEnv, action: &str) -> i64 {
     env.count(&format!(
@@ -102,16 +117,11 @@ async fn a_send_refused_for_a_full_inbox_spends_no_quota() {
     send(&server, &conv, "a", "m0").await;
     send(&server, &conv, "a", "m1").await;
     for _ in 0..3 {
-        let result = call(
-            &server,
-            "send_to_partner",
-            conv.args("a", json!({"message": "no room"})),
-        )
-        .await;
+        let result = try_send(&server, &conv, "a", "no room").await;
         refused(&result, "unread messages waiting for the recipient", 2);
     }
-    // A plain check removes the page at once: room for one more send, the
-    // quota's third, and then the quota is spent.
+    // Reading the page frees the inbox once its reply is acknowledged:
+    // room for one more send, the quota's third, and then the quota is spent.
     let page = check(&server, &conv, "b", json!({"wait_seconds": 0})).await;
     assert_eq!(contents(&page), vec!["m0", "m1"]);
     wait_until("the page to leave the inbox", || {
@@ -120,12 +130,7 @@ async fn a_send_refused_for_a_full_inbox_spends_no_quota() {
     .await;
     send(&server, &conv, "a", "m2").await;
     tool_error(
-        &call(
-            &server,
-            "send_to_partner",
-            conv.args("a", json!({"message": "over the quota"})),
-        )
-        .await,
+        &try_send(&server, &conv, "a", "over the quota").await,
         "rate_limited",
     );
     server.stop().await;
@@ -152,12 +157,7 @@ async fn unread_messages_are_bounded_per_recipient_until_it_reads() {
     }
     let before = store_state(&env);
     for server in [&s1, &s2] {
-        let result = call(
-            server,
-            "send_to_partner",
-            conv.args("a", json!({"message": "one too many"})),
-        )
-        .await;
+        let result = try_send(server, &conv, "a", "one too many").await;
         let text = refused(&result, "unread messages waiting for the recipient", 5);
         assert!(text.contains("reads"), "should say what to do: {text}");
     }
@@ -180,16 +180,7 @@ async fn unread_messages_are_bounded_per_recipient_until_it_reads() {
     .await;
     send(&s1, &conv, "a", "m5").await;
     send(&s2, &conv, "a", "m6").await;
-    refused(
-        &call(
-            &s1,
-            "send_to_partner",
-            conv.args("a", json!({"message": "m7"})),
-        )
-        .await,
-        "unread messages",
-        5,
-    );
+    refused(&try_send(&s1, &conv, "a", "m7").await, "unread messages", 5);
     let rest = check(&s1, &conv, "b", json!({})).await;
     assert_eq!(contents(&rest), vec!["m2", "m3", "m4", "m5", "m6"]);
     // Delivered pages count until their acknowledgement commits, a moment
