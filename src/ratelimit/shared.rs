@@ -19,6 +19,9 @@ use crate::store::RequestBucket;
 struct Counts {
     /// Every server's `(window, bucket, count)`, as of the last sync.
     synced: Vec<(Window, i64, i64)>,
+    /// This server's requests that a sync under way is adding to the shared
+    /// counts: still counted here until its answer (which holds them) comes.
+    in_flight: Vec<(Window, i64, i64)>,
     /// This server's requests since the last sync.
     unsynced: Vec<(Window, i64, i64)>,
     /// A request here was decided with these counts (until then, they were
@@ -36,6 +39,7 @@ impl Counts {
         let mut buckets: Vec<(i64, i64)> = self
             .synced
             .iter()
+            .chain(&self.in_flight)
             .chain(&self.unsynced)
             .filter(|&&(w, bucket, _)| w == window && bucket >= oldest)
             .map(|&(_, bucket, n)| (bucket, n))
@@ -103,7 +107,8 @@ impl SharedWindows {
     /// an idle server syncs nothing.
     pub fn outgoing(&mut self) -> Outgoing {
         // Kept: identities just read for a request that has not spent yet.
-        self.counts.retain(|_, c| !c.unsynced.is_empty() || !c.used);
+        self.counts
+            .retain(|_, c| !c.unsynced.is_empty() || !c.in_flight.is_empty() || !c.used);
         let mut out = Outgoing::default();
         for (token, counts) in &mut self.counts {
             if counts.unsynced.is_empty() {
@@ -114,14 +119,18 @@ impl SharedWindows {
                 .extend(
                     counts
                         .unsynced
-                        .drain(..)
-                        .map(|(window, bucket, count)| RequestBucket {
+                        .iter()
+                        .map(|&(window, bucket, count)| RequestBucket {
                             token: token.clone(),
                             window: window.as_str().to_owned(),
                             bucket,
                             count,
                         }),
                 );
+            // A request decided while the sync is under way must still see
+            // these: moved, not dropped, until the answer holds them.
+            let sent = std::mem::take(&mut counts.unsynced);
+            counts.in_flight.extend(sent);
         }
         // One order for every server's upserts.
         out.spent.sort_unstable_by(|a, b| {
@@ -131,12 +140,29 @@ impl SharedWindows {
         out
     }
 
+    /// Takes in the counts of `identity` read before its first request here
+    /// ([`Self::knows`]). Ignored if a sync's answer came first: that one is
+    /// newer.
+    pub fn read(&mut self, identity: &str, stored: Vec<RequestBucket>) {
+        let counts = self.counts.entry(identity.to_owned()).or_default();
+        if counts.known {
+            return;
+        }
+        counts.known = true;
+        counts.synced = stored
+            .into_iter()
+            .filter(|b| b.token == identity)
+            .filter_map(|b| Some((Window::parse(&b.window)?, b.bucket, b.count)))
+            .collect();
+    }
+
     /// Takes in a sync's answer: every server's counts of `tokens` (those
     /// sent, now counted there).
     pub fn synced(&mut self, tokens: &[String], stored: Vec<RequestBucket>) {
         for token in tokens {
             let counts = self.counts.entry(token.clone()).or_default();
             counts.synced.clear();
+            counts.in_flight.clear();
             counts.known = true;
         }
         for b in stored {
@@ -150,6 +176,11 @@ impl SharedWindows {
 
     /// Puts back what a failed sync took, so it is sent with the next one.
     pub fn unsent(&mut self, spent: Vec<RequestBucket>) {
+        for b in &spent {
+            if let Some(counts) = self.counts.get_mut(&b.token) {
+                counts.in_flight.clear();
+            }
+        }
         for b in spent {
             if let Some(window) = Window::parse(&b.window) {
                 let counts = self.counts.entry(b.token).or_default();
@@ -189,8 +220,7 @@ mod tests {
         /// A request, as the transport makes it: counts read first if unknown.
         fn spend(&self, server: &mut SharedWindows, token: &str, now: i64) -> Result<(), Refusal> {
             if !server.knows(token) {
-                let tokens = [token.to_owned()];
-                server.synced(&tokens, self.rows(&tokens));
+                server.read(token, self.rows(&[token.to_owned()]));
             }
             server.spend(token, &FIVE, at(now))
         }
@@ -265,10 +295,40 @@ mod tests {
     }
 
     #[test]
+    fn requests_a_sync_is_sending_still_count_until_its_answer() {
+        let (mut one, mut table) = (SharedWindows::default(), Table::default());
+        for _ in 0..4 {
+            table.spend(&mut one, "alice", 100).unwrap();
+        }
+        // The sync has taken the four; its answer has not come yet.
+        let out = one.outgoing();
+        table.spend(&mut one, "alice", 100).unwrap();
+        assert!(
+            table.spend(&mut one, "alice", 100).is_err(),
+            "the four being sent still count"
+        );
+        // A stale read of the counts changes nothing once they are known.
+        one.read("alice", Vec::new());
+        assert!(table.spend(&mut one, "alice", 100).is_err());
+        // Failed: the four go out again with the fifth, counted all along.
+        one.unsent(out.spent);
+        assert!(table.spend(&mut one, "alice", 100).is_err());
+        table.sync(&mut one);
+        let minute: i64 = table
+            .0
+            .iter()
+            .filter(|b| b.window == "minute")
+            .map(|b| b.count)
+            .sum();
+        assert_eq!(minute, 5);
+        assert!(table.spend(&mut one, "alice", 100).is_err(), "answered");
+    }
+
+    #[test]
     fn an_idle_server_syncs_nothing_and_reads_again_when_asked() {
         let (mut one, mut table) = (SharedWindows::default(), Table::default());
         table.spend(&mut one, "alice", 100).unwrap();
-        assert_eq!(one.outgoing().tokens, ["alice".to_owned()]);
+        table.sync(&mut one);
         assert!(one.outgoing().tokens.is_empty(), "no request since");
         assert!(!one.knows("alice"), "read again before her next request");
         // A refused request leaves nothing behind either.

@@ -50,7 +50,7 @@ impl RequestLimit {
     ) -> Option<Response> {
         if !self.windows().knows(identity) {
             match Box::pin(bridge.http_request_counts(identity)).await {
-                Ok(stored) => self.windows().synced(&[identity.to_owned()], stored),
+                Ok(stored) => self.windows().read(identity, stored),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the shared request counts");
                     return Some(refusal(
