@@ -13,6 +13,7 @@ mod checkpoint;
 mod console;
 mod http_token;
 mod keys;
+mod limits;
 mod mcp_session;
 mod open;
 mod ops;
@@ -282,7 +283,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
             if let Some(limit) = max_per_hour {
-                ops::check_recent_conversations(tx, new.created_at, limit)?;
+                limits::check_recent_conversations(tx, new.created_at, limit)?;
             }
             ops::create_conversation(tx, &new)?;
             ops::append_audit(tx, guard.at, &guard.audit)
@@ -300,9 +301,9 @@ impl Store for SqliteStore {
         let id = self
             .write(move |tx| {
                 if let Some(limit) = max_pending {
-                    ops::check_pending(tx, &message, limit)?;
+                    limits::check_pending(tx, &message, limit)?;
                 }
-                ops::spend_quota(tx, &guard)?;
+                limits::spend_quota(tx, &guard)?;
                 let id = ops::insert_message(tx, &message)?;
                 ops::append_audit(tx, guard.at, &guard.audit)?;
                 Ok(id)
@@ -324,7 +325,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<Page>, StoreError> {
         let now = guard.at;
         self.write(move |tx| {
-            ops::spend_quota(tx, &guard)?;
+            limits::spend_quota(tx, &guard)?;
             let page = ops::take_messages(tx, &conversation, recipient, limit, lease, now)?;
             if page.messages.is_empty() && !final_attempt {
                 // Nothing to hand out yet and the caller will try again: leave no trace.
@@ -388,7 +389,7 @@ impl Store for SqliteStore {
         if guard.quota.is_none() {
             return Ok(());
         }
-        self.write(move |tx| ops::spend_quota(tx, &guard)).await
+        self.write(move |tx| limits::spend_quota(tx, &guard)).await
     }
 
     async fn set_status(
@@ -399,7 +400,7 @@ impl Store for SqliteStore {
         guard: Guard,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
-            ops::spend_quota(tx, &guard)?;
+            limits::spend_quota(tx, &guard)?;
             ops::set_status(tx, &conversation, side, &status)?;
             ops::append_audit(tx, guard.at, &guard.audit)
         })
@@ -412,7 +413,7 @@ impl Store for SqliteStore {
         guard: Guard,
     ) -> Result<Conversation, StoreError> {
         self.write(move |tx| {
-            ops::spend_quota(tx, &guard)?;
+            limits::spend_quota(tx, &guard)?;
             let found =
                 ops::conversation(tx.opener(), tx, &conversation)?.ok_or(StoreError::NotFound)?;
             ops::append_audit(tx, guard.at, &guard.audit)?;

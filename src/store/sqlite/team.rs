@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::keys::Opener;
 use super::tx::WriteTx;
-use super::{ops, sql_err};
+use super::{limits, ops, sql_err};
 use crate::audit::Outcome;
 use crate::domain::{ConversationId, MAX_SESSIONS, ParticipantKind, Side, Timestamp};
 use crate::ratelimit::Quota;
@@ -79,7 +79,7 @@ pub fn redeem_invite(
     guard: &Guard,
 ) -> Result<Option<Joined>, StoreError> {
     if let Some(quota) = failures {
-        ops::check_quota(tx, GUESS_KEY, quota, guard)?;
+        limits::check_quota(tx, GUESS_KEY, quota, guard)?;
     }
     let at = guard.at.as_micros();
     let invite: Option<(String, String, String)> = tx
@@ -97,7 +97,7 @@ pub fn redeem_invite(
         .map_err(sql_err)?;
     let Some((conversation, role, kind)) = invite else {
         if let Some(quota) = failures {
-            ops::bump_quota(tx, GUESS_KEY, quota, guard.at)?;
+            limits::bump_quota(tx, GUESS_KEY, quota, guard.at)?;
         }
         let draft = guard
             .audit

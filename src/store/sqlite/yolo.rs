@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::keys::Opener;
-use super::{SqliteStore, ops, sql_err};
+use super::{SqliteStore, limits, ops, sql_err};
 use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
 use crate::store::sealed::{Column, Sealer, Slot};
@@ -133,7 +133,7 @@ impl YoloStore for SqliteStore {
         guard: Guard,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
-            ops::spend_quota(tx, &guard)?;
+            limits::spend_quota(tx, &guard)?;
             let r = &request;
             tx.prepare_cached(&format!(
                 "INSERT INTO yolo_activations ({ACTIVATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', NULL, NULL)
@@ -239,7 +239,7 @@ impl YoloStore for SqliteStore {
 
     async fn create_proposal(&self, proposal: Proposal, guard: Guard) -> Result<(), StoreError> {
         self.write(move |tx| {
-            ops::spend_quota(tx, &guard)?;
+            limits::spend_quota(tx, &guard)?;
             let p = &proposal;
             let command = tx.seal(Slot::new(Column::ProposalCommand, &p.id), &p.command)?;
             tx.prepare_cached(
@@ -318,7 +318,7 @@ impl YoloStore for SqliteStore {
         guard: Guard,
     ) -> Result<Result<Proposal, Redemption>, StoreError> {
         self.write(move |tx| {
-            ops::spend_quota(tx, &guard)?;
+            limits::spend_quota(tx, &guard)?;
             let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
             let opener = tx.opener();
             let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], |r| decode_proposal(r, opener))?.pop();
