@@ -23,9 +23,70 @@ use std::time::Duration;
 use crate::audit::AuditDraft;
 use crate::audit::refusals::RefusalFolder;
 use crate::domain::Timestamp;
+use crate::store::StoreError;
 
 /// Longest time a record waits before it is appended.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
+
+/// A store that spools: how [`defer`] reaches its spool and appends it.
+pub trait Spooling: Clone + Send + Sync + 'static {
+    /// The store's spool.
+    fn spool(&self) -> &AuditSpool;
+
+    /// Appends every spooled record now (the windows that ended first).
+    fn flush_spooled(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Queues the audit record of a call that wrote nothing on `store`, and
+/// schedules what makes sure it is appended: a flush within [`FLUSH_DELAY`],
+/// and a timer for the end of a refusal window that counted it.
+pub fn defer<S: Spooling>(store: &S, at: Timestamp, draft: AuditDraft) {
+    let pushed = store.spool().push(at, draft);
+    if pushed.counted {
+        arm_window_timer(store);
+    }
+    if !pushed.schedule_flush {
+        return;
+    }
+    let owned = store.clone();
+    let flush = async move {
+        tokio::time::sleep(FLUSH_DELAY).await;
+        owned.spool().flush_started();
+        if let Err(e) = owned.flush_spooled().await {
+            tracing::error!(error = %e, "cannot append spooled audit records; will retry with the next write");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(flush)),
+        // No runtime (a synchronous caller): the records are appended by
+        // the next write or when the store is dropped.
+        Err(_) => store.spool().flush_started(),
+    }
+}
+
+/// Makes sure the summary of the earliest open refusal window is appended
+/// when the window ends, even if no other call comes.
+fn arm_window_timer<S: Spooling>(store: &S) {
+    let Some(due) = store.spool().claim_window_timer() else {
+        return;
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // No runtime (a synchronous caller): summaries go out with the
+        // next write or when the store is dropped.
+        store.spool().window_timer_fired();
+        return;
+    };
+    let store = store.clone();
+    drop(runtime.spawn(async move {
+        let wait = due.micros_since(Timestamp::now()).max(0);
+        tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
+        store.spool().window_timer_fired();
+        if let Err(e) = store.flush_spooled().await {
+            tracing::error!(error = %e, "cannot append refusal summaries; will retry with the next write");
+        }
+        arm_window_timer(&store);
+    }));
+}
 
 #[derive(Debug, Default)]
 struct Waiting {

@@ -40,7 +40,7 @@ use self::db::{Db, Write, pg_err};
 use super::StoreError;
 use super::signal::ChangeHub;
 use super::spool::{self, AuditSpool};
-use crate::audit::{AuditDraft, AuditKey};
+use crate::audit::AuditKey;
 use crate::domain::Timestamp;
 use crate::store::sealed::Sealer;
 use crate::store::sqlite::Durability;
@@ -163,6 +163,16 @@ impl std::fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("url", &self.inner.url)
             .finish_non_exhaustive()
+    }
+}
+
+impl spool::Spooling for PgStore {
+    fn spool(&self) -> &AuditSpool {
+        &self.inner.spool
+    }
+
+    async fn flush_spooled(&self) -> Result<(), StoreError> {
+        self.flush_spool().await
     }
 }
 
@@ -325,49 +335,6 @@ impl PgStore {
             self.inner.linker.staged(&self.inner);
         }
         Ok(value)
-    }
-
-    /// Queues the audit record of a call that wrote nothing (see `spool`).
-    fn defer_audit(&self, at: Timestamp, draft: AuditDraft) {
-        let pushed = self.inner.spool.push(at, draft);
-        if pushed.counted {
-            self.arm_window_timer();
-        }
-        if !pushed.schedule_flush {
-            return;
-        }
-        let store = self.clone();
-        let flush = async move {
-            tokio::time::sleep(spool::FLUSH_DELAY).await;
-            store.inner.spool.flush_started();
-            if let Err(e) = store.flush_spool().await {
-                tracing::error!(error = %e, "cannot append spooled audit records; will retry with the next write");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(flush)),
-            Err(_) => self.inner.spool.flush_started(),
-        }
-    }
-
-    fn arm_window_timer(&self) {
-        let Some(due) = self.inner.spool.claim_window_timer() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.inner.spool.window_timer_fired();
-            return;
-        };
-        let store = self.clone();
-        drop(runtime.spawn(async move {
-            let wait = due.micros_since(Timestamp::now()).max(0);
-            tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
-            store.inner.spool.window_timer_fired();
-            if let Err(e) = store.flush_spool().await {
-                tracing::error!(error = %e, "cannot append refusal summaries; will retry with the next write");
-            }
-            store.arm_window_timer();
-        }));
     }
 
     /// Appends every spooled audit record now.

@@ -8,6 +8,7 @@ use super::{PgStore, audit, in_tx, inbox, listen, ops, send, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::ratelimit::Quota;
+use crate::store::spool;
 use crate::store::{
     ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
     NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
@@ -253,7 +254,7 @@ impl Store for PgStore {
     }
 
     async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
-        self.defer_audit(at, draft);
+        spool::defer(self, at, draft);
         Ok(())
     }
 

@@ -123,6 +123,16 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+impl spool::Spooling for SqliteStore {
+    fn spool(&self) -> &AuditSpool {
+        &self.inner.spool
+    }
+
+    async fn flush_spooled(&self) -> Result<(), StoreError> {
+        self.flush().await
+    }
+}
+
 impl SqliteStore {
     /// Creates the database's directory (0700) and an empty file (0600) if
     /// they are missing, so files beside it (the key) can be made first.
@@ -175,55 +185,6 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
-    }
-
-    /// Queues the audit record of a call that wrote nothing (see `spool`).
-    fn defer_audit(&self, at: Timestamp, draft: AuditDraft) {
-        let pushed = self.inner.spool.push(at, draft);
-        if pushed.counted {
-            self.arm_window_timer();
-        }
-        if !pushed.schedule_flush {
-            return;
-        }
-        let store = self.clone();
-        let flush = async move {
-            tokio::time::sleep(spool::FLUSH_DELAY).await;
-            store.inner.spool.flush_started();
-            if let Err(e) = store.flush().await {
-                tracing::error!(error = %e, "cannot append spooled audit records; will retry with the next write");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(flush)),
-            // No runtime (a synchronous caller): the records are appended by
-            // the next write or when the store is dropped.
-            Err(_) => self.inner.spool.flush_started(),
-        }
-    }
-
-    /// Makes sure the summary of the earliest open refusal window is
-    /// appended when the window ends, even if no other call comes.
-    fn arm_window_timer(&self) {
-        let Some(due) = self.inner.spool.claim_window_timer() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // No runtime (a synchronous caller): summaries go out with the
-            // next write or when the store is dropped.
-            self.inner.spool.window_timer_fired();
-            return;
-        };
-        let store = self.clone();
-        drop(runtime.spawn(async move {
-            let wait = due.micros_since(Timestamp::now()).max(0);
-            tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
-            store.inner.spool.window_timer_fired();
-            if let Err(e) = store.flush().await {
-                tracing::error!(error = %e, "cannot append refusal summaries; will retry with the next write");
-            }
-            store.arm_window_timer();
-        }));
     }
 
     /// Appends every spooled audit record now.
@@ -497,7 +458,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
-        self.defer_audit(at, draft);
+        spool::defer(self, at, draft);
         Ok(())
     }
 
