@@ -54,6 +54,7 @@ macro_rules! each_await {
         }
     };
 }
+pub(super) use each_await;
 
 impl Store for AnyStore {
     async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {

@@ -3,7 +3,7 @@
 
 use super::StoreError;
 use super::admin::AuditFor;
-use super::any::AnyStore;
+use super::any::{AnyStore, each_await};
 use super::console::{ConsoleSession, ConsoleStore, ConsoleToken};
 use super::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
 use super::http_token::{HttpToken, HttpTokenStore, NewHttpToken, RequestBucket};
@@ -16,25 +16,16 @@ impl ConsoleStore for AnyStore {
         token: ConsoleToken,
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.create_console_token(token, audit).await,
-            AnyStore::Postgres(p) => p.create_console_token(token, audit).await,
-        }
+        each_await!(self, s => s.create_console_token(token, audit))
     }
     async fn console_tokens(&self) -> Result<Vec<ConsoleToken>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.console_tokens().await,
-            AnyStore::Postgres(p) => p.console_tokens().await,
-        }
+        each_await!(self, s => s.console_tokens())
     }
     async fn console_token_by_hash(
         &self,
         token_hash: String,
     ) -> Result<Option<ConsoleToken>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.console_token_by_hash(token_hash).await,
-            AnyStore::Postgres(p) => p.console_token_by_hash(token_hash).await,
-        }
+        each_await!(self, s => s.console_token_by_hash(token_hash))
     }
     async fn revoke_console_token(
         &self,
@@ -42,36 +33,24 @@ impl ConsoleStore for AnyStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.revoke_console_token(name, at, audit).await,
-            AnyStore::Postgres(p) => p.revoke_console_token(name, at, audit).await,
-        }
+        each_await!(self, s => s.revoke_console_token(name, at, audit))
     }
     async fn touch_console_token(&self, name: String, at: Timestamp) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.touch_console_token(name, at).await,
-            AnyStore::Postgres(p) => p.touch_console_token(name, at).await,
-        }
+        each_await!(self, s => s.touch_console_token(name, at))
     }
     async fn open_console_session(
         &self,
         session: ConsoleSession,
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.open_console_session(session, audit).await,
-            AnyStore::Postgres(p) => p.open_console_session(session, audit).await,
-        }
+        each_await!(self, s => s.open_console_session(session, audit))
     }
     async fn console_session(
         &self,
         id_hash: String,
         at: Timestamp,
     ) -> Result<Option<ConsoleToken>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.console_session(id_hash, at).await,
-            AnyStore::Postgres(p) => p.console_session(id_hash, at).await,
-        }
+        each_await!(self, s => s.console_session(id_hash, at))
     }
     async fn close_console_session(
         &self,
@@ -79,45 +58,30 @@ impl ConsoleStore for AnyStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.close_console_session(id_hash, at, audit).await,
-            AnyStore::Postgres(p) => p.close_console_session(id_hash, at, audit).await,
-        }
+        each_await!(self, s => s.close_console_session(id_hash, at, audit))
     }
 }
 
 impl DataKeyStore for AnyStore {
     async fn add_data_key(&self, at: Timestamp, audit: AuditDraft) -> Result<i64, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.add_data_key(at, audit).await,
-            AnyStore::Postgres(p) => p.add_data_key(at, audit).await,
-        }
+        each_await!(self, s => s.add_data_key(at, audit))
     }
     async fn reseal(
         &self,
         cursor: ResealCursor,
         batch: u32,
     ) -> Result<(ResealCursor, Resealed), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.reseal(cursor, batch).await,
-            AnyStore::Postgres(p) => p.reseal(cursor, batch).await,
-        }
+        each_await!(self, s => s.reseal(cursor, batch))
     }
     async fn retire_data_keys(
         &self,
         at: Timestamp,
         audit: AuditFor<Retired>,
     ) -> Result<Retired, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.retire_data_keys(at, audit).await,
-            AnyStore::Postgres(p) => p.retire_data_keys(at, audit).await,
-        }
+        each_await!(self, s => s.retire_data_keys(at, audit))
     }
     async fn data_key_census(&self) -> Result<KeyCensus, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.data_key_census().await,
-            AnyStore::Postgres(p) => p.data_key_census().await,
-        }
+        each_await!(self, s => s.data_key_census())
     }
 }
 
@@ -127,22 +91,13 @@ impl HttpTokenStore for AnyStore {
         token: NewHttpToken,
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.create_http_token(token, audit).await,
-            AnyStore::Postgres(p) => p.create_http_token(token, audit).await,
-        }
+        each_await!(self, s => s.create_http_token(token, audit))
     }
     async fn http_token_by_hash(&self, hash: [u8; 32]) -> Result<Option<HttpToken>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.http_token_by_hash(hash).await,
-            AnyStore::Postgres(p) => p.http_token_by_hash(hash).await,
-        }
+        each_await!(self, s => s.http_token_by_hash(hash))
     }
     async fn http_tokens(&self) -> Result<Vec<HttpToken>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.http_tokens().await,
-            AnyStore::Postgres(p) => p.http_tokens().await,
-        }
+        each_await!(self, s => s.http_tokens())
     }
     async fn revoke_http_token(
         &self,
@@ -150,10 +105,7 @@ impl HttpTokenStore for AnyStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.revoke_http_token(name, at, audit).await,
-            AnyStore::Postgres(p) => p.revoke_http_token(name, at, audit).await,
-        }
+        each_await!(self, s => s.revoke_http_token(name, at, audit))
     }
     async fn sync_http_requests(
         &self,
@@ -161,18 +113,12 @@ impl HttpTokenStore for AnyStore {
         prune: Vec<(String, i64)>,
         tokens: Vec<String>,
     ) -> Result<Vec<RequestBucket>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.sync_http_requests(spent, prune, tokens).await,
-            AnyStore::Postgres(p) => p.sync_http_requests(spent, prune, tokens).await,
-        }
+        each_await!(self, s => s.sync_http_requests(spent, prune, tokens))
     }
     async fn http_request_counts(
         &self,
         tokens: Vec<String>,
     ) -> Result<Vec<RequestBucket>, StoreError> {
-        match self {
-            AnyStore::Sqlite(s) => s.http_request_counts(tokens).await,
-            AnyStore::Postgres(p) => p.http_request_counts(tokens).await,
-        }
+        each_await!(self, s => s.http_request_counts(tokens))
     }
 }
