@@ -329,7 +329,7 @@ impl Write {
         if let Some(epoch) = *lock(&self.epoch) {
             return Ok(epoch);
         }
-        let epoch = super::keys::current_epoch(self.conn(), &self.sealer).await?;
+        let epoch = super::keys::current_epoch(self.db(), &self.sealer).await?;
         *lock(&self.epoch) = Some(epoch);
         Ok(epoch)
     }
@@ -343,7 +343,7 @@ impl Write {
                 0,
             );
         }
-        let (epoch, id) = super::keys::current_epoch_and_next_id(self.conn(), &self.sealer).await?;
+        let (epoch, id) = super::keys::current_epoch_and_next_id(self.db(), &self.sealer).await?;
         *lock(&self.epoch) = Some(epoch);
         Ok(id)
     }

@@ -13,8 +13,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio_postgres::SimpleQueryMessage;
-
 use super::db::{Db, Write, get, pg_err};
 use super::{PgStore, in_tx};
 use crate::audit::AuditDraft;
@@ -37,56 +35,69 @@ pub async fn stored_epochs(db: Db<'_>) -> Result<Vec<Epoch>, StoreError> {
         .collect()
 }
 
+/// Holds `data_keys` in ROW SHARE mode until the transaction ends.
+const LOCK_KEYS: &str = "LOCK TABLE data_keys IN ROW SHARE MODE";
+/// The current (largest) epoch.
+const CURRENT: &str = "SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1";
+/// [`CURRENT`] and the next message id (drawn once: the sub-select has one row).
+const CURRENT_AND_NEXT_ID: &str = "SELECT k.epoch, k.salt, nextval('message_ids')
+     FROM (SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1) k";
+
 /// The current (largest) epoch, learnt by `sealer`; holds `data_keys` in
-/// ROW SHARE mode until `tx` ends (see the module's notes). One round trip.
-pub async fn current_epoch(
-    client: &tokio_postgres::Client,
-    sealer: &Sealer,
-) -> Result<i64, StoreError> {
-    Ok(epoch_query(client, sealer, "").await?.0)
+/// ROW SHARE mode until the transaction ends (see the module's notes). One
+/// round trip.
+pub async fn current_epoch(db: Db<'_>, sealer: &Sealer) -> Result<i64, StoreError> {
+    Ok(epoch_query(db, sealer, CURRENT).await?.0)
 }
 
-/// [`current_epoch`] and the next message id, drawn in the same round trip
-/// (a send needs both before it can seal its texts).
+/// [`current_epoch`] and the next message id, in the same round trip (a
+/// send needs both before it can seal its texts).
 pub async fn current_epoch_and_next_id(
-    client: &tokio_postgres::Client,
+    db: Db<'_>,
     sealer: &Sealer,
 ) -> Result<(i64, i64), StoreError> {
-    let (epoch, id) = epoch_query(client, sealer, "; SELECT nextval('message_ids')").await?;
+    let (epoch, id) = epoch_query(db, sealer, CURRENT_AND_NEXT_ID).await?;
     let id = id.ok_or_else(|| StoreError::Corrupt("no message id was drawn".into()))?;
     Ok((epoch, id))
 }
 
+/// Prepares what [`current_epoch_and_next_id`] sends, so that it sends its
+/// statements when first polled (a send's first flight fixes the order of
+/// its statements on the wire).
+pub async fn prepare_epoch_and_next_id(db: Db<'_>) -> Result<(), StoreError> {
+    db.prepare(LOCK_KEYS).await?;
+    db.prepare(CURRENT_AND_NEXT_ID).await.map(drop)
+}
+
+/// The lock and `read` ([`CURRENT`] or [`CURRENT_AND_NEXT_ID`]): statements
+/// prepared once per connection (not parsed on every call, as a simple
+/// query's are), sent in one flight.
 async fn epoch_query(
-    client: &tokio_postgres::Client,
+    db: Db<'_>,
     sealer: &Sealer,
-    and_then: &str,
+    read: &str,
 ) -> Result<(i64, Option<i64>), StoreError> {
-    let replies = client
-        .simple_query(&format!(
-            "LOCK TABLE data_keys IN ROW SHARE MODE;
-             SELECT epoch, salt FROM data_keys ORDER BY epoch DESC LIMIT 1{and_then}"
-        ))
-        .await
-        .map_err(pg_err)?;
-    let mut rows = replies.iter().filter_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(row),
-        _ => None,
-    });
-    let row = rows
+    let (lock, read) = (db.prepare(LOCK_KEYS).await?, db.prepare(read).await?);
+    let (locked, rows) = tokio::join!(
+        biased;
+        db.exec_prepared(&lock, &[]),
+        db.query_prepared(&read, &[]),
+    );
+    locked?;
+    let row = rows?
+        .into_iter()
         .next()
         .ok_or_else(|| StoreError::Corrupt("the database holds no data key".into()))?;
-    let unreadable = || StoreError::Corrupt("unreadable data key".into());
-    let number = row
-        .get(0)
-        .and_then(|e| e.parse().ok())
-        .ok_or_else(unreadable)?;
-    let salt = row.get(1).ok_or_else(unreadable)?.to_owned();
-    sealer.learn(&Epoch { number, salt });
-    let next = rows
-        .next()
-        .and_then(|r| r.get(0))
-        .and_then(|v| v.parse().ok());
+    let number: i64 = get(&row, 0)?;
+    sealer.learn(&Epoch {
+        number,
+        salt: get(&row, 1)?,
+    });
+    let next = if row.len() > 2 {
+        Some(get(&row, 2)?)
+    } else {
+        None
+    };
     Ok((number, next))
 }
 

@@ -50,6 +50,7 @@ pub async fn open_send(
     quota: &PreparedQuota<'_>,
 ) -> Result<i64, StoreError> {
     let lock = w.db().prepare(LOCK_FOR_SEND).await?;
+    super::keys::prepare_epoch_and_next_id(w.db()).await?;
     let oldest = match max_pending {
         Some(_) => Some(w.db().prepare(OLDEST_QUEUED).await?),
         None => None,

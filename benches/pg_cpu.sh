@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# PostgreSQL's own CPU time and statements per send, for builds side by side.
+#
+#   benches/pg_cpu.sh [--writers 1] [--servers 1] [-n 2000] [--rounds 3] BIN [BIN ...]
+#
+# Starts a throw-away PostgreSQL 15 (as root, like .ci/postgres) with
+# pg_stat_statements loaded, then for each round runs benches/writers.py once
+# per binary, alternating, each on a fresh database, and prints per run: the
+# sends per second, PostgreSQL's CPU time per send (every backend's user and
+# system time, from /proc: the postmaster's reaped children and the live
+# ones, so backends that exit are counted too; the drain after the burst is
+# included) and the statements per send pg_stat_statements saw (each
+# statement of a multi-statement simple query counts). CPU time is steadier
+# than rates on a shared machine; compare builds within one invocation.
+set -euo pipefail
+writers=1 servers=1 n=2000 rounds=3 bins=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --writers) writers=$2; shift 2 ;;
+    --servers) servers=$2; shift 2 ;;
+    -n) n=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) bins+=("$1"); shift ;;
+    esac
+done
+[ ${#bins[@]} -gt 0 ] || { echo "usage: $0 [--writers W] [--servers S] [-n N] [--rounds R] BIN..." >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+pgbin=${PG_BIN:-/usr/lib/postgresql/15/bin}
+dir=$(mktemp -d /tmp/mcp-bridge-pgcpu.XXXXXX)
+chown postgres:postgres "$dir"
+trap 'su postgres -c "$pgbin/pg_ctl -D $dir/data -m fast stop" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+su postgres -c "$pgbin/initdb -D $dir/data -A trust -U postgres" >/dev/null
+su postgres -c "$pgbin/pg_ctl -D $dir/data -l $dir/log -w start -o '-k $dir -p $port \
+    -c listen_addresses=127.0.0.1 -c max_connections=300 \
+    -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all'" >/dev/null
+admin="postgresql://postgres@127.0.0.1:$port/postgres"
+psql -q "$admin" -c "CREATE EXTENSION pg_stat_statements"
+postmaster=$(head -1 "$dir/data/postmaster.pid")
+
+# Seconds of CPU every PostgreSQL process has used so far.
+pg_cpu() {
+    python3 - "$postmaster" <<'PY'
+import os, sys
+pm = sys.argv[1]
+def stat(pid):
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+s = stat(pm)
+ticks = sum(int(x) for x in s[11:15])  # its own and its reaped children's
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and pid != pm:
+        try:
+            s = stat(pid)
+        except OSError:
+            continue
+        if s[1] == pm:
+            ticks += int(s[11]) + int(s[12])
+print(ticks / os.sysconf("SC_CLK_TCK"))
+PY
+}
+
+sends=$((writers * n))
+for round in $(seq "$rounds"); do
+    for bin in "${bins[@]}"; do
+        db="b$round$RANDOM"
+        psql -q "$admin" -c "CREATE DATABASE $db"
+        psql -q "$admin" -c "SELECT pg_stat_statements_reset()" >/dev/null
+        before=$(pg_cpu)
+        rate=$(python3 "$here/writers.py" --db "postgresql://postgres@127.0.0.1:$port/$db" \
+            --writers "$writers" --servers "$servers" -n "$n" --bin "$bin" |
+            python3 -c 'import json, sys; r = json.load(sys.stdin); assert not (r["lost"] or r["duplicated"] or r["failures"]), r; print(r["sends_per_s"])')
+        sleep 1
+        after=$(pg_cpu)
+        statements=$(psql -At "$admin" -c "SELECT sum(calls) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'")
+        python3 -c "print(f'{\"$bin\"}: {$rate} sends/s, PostgreSQL CPU {($after - $before) * 1e6 / $sends:.0f} µs/send, {$statements / $sends:.2f} statements/send')"
+    done
+done
