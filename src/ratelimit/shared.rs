@@ -225,6 +225,15 @@ mod tests {
             server.spend(token, &FIVE, at(now))
         }
 
+        /// Every server's requests in the minute window.
+        fn minute(&self) -> i64 {
+            self.0
+                .iter()
+                .filter(|b| b.window == "minute")
+                .map(|b| b.count)
+                .sum()
+        }
+
         fn sync(&mut self, server: &mut SharedWindows) {
             let out = server.outgoing();
             for b in out.spent {
@@ -281,13 +290,7 @@ mod tests {
         assert_eq!(out.tokens, ["alice".to_owned()]);
         one.unsent(out.spent);
         table.sync(&mut one);
-        let minute: i64 = table
-            .0
-            .iter()
-            .filter(|b| b.window == "minute")
-            .map(|b| b.count)
-            .sum();
-        assert_eq!(minute, 2);
+        assert_eq!(table.minute(), 2);
         for _ in 0..3 {
             table.spend(&mut one, "alice", 100).unwrap();
         }
@@ -314,13 +317,7 @@ mod tests {
         one.unsent(out.spent);
         assert!(table.spend(&mut one, "alice", 100).is_err());
         table.sync(&mut one);
-        let minute: i64 = table
-            .0
-            .iter()
-            .filter(|b| b.window == "minute")
-            .map(|b| b.count)
-            .sum();
-        assert_eq!(minute, 5);
+        assert_eq!(table.minute(), 5);
         assert!(table.spend(&mut one, "alice", 100).is_err(), "answered");
     }
 
