@@ -4,10 +4,11 @@
 //! prints each as ok / warn / fail with the command that fixes it. Exits 1
 //! when anything fails. Reads only; changes nothing.
 
+mod sandbox;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -18,7 +19,6 @@ use crate::app::{self, App, AppStore, key_path};
 use crate::auth::{KeyError, ServerKey};
 use crate::config::{self, Config};
 use crate::domain::LONG_POLL_CAP_SECONDS;
-use crate::runner::{self, RunSpec, SandboxSettings};
 use crate::service::Bridge;
 use crate::store::sqlite::OpenMode;
 
@@ -88,7 +88,7 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             .map_or_else(|| key_path(&db), |c| app::key_file(&db, c));
         check_key(&db, &key, &mut report);
     }
-    check_sandbox(config.as_ref(), &mut report);
+    sandbox::check_sandbox(config.as_ref(), &mut report);
     check_clients(&db, &mut report)?;
     for c in &report.0 {
         let level = match c.level {
@@ -312,92 +312,6 @@ fn check_key(db: &Path, key: &Path, r: &mut Report) {
             e.to_string(),
             "restore the key from a backup (`mcp-bridge backup F` wrote it as F.key)".to_owned(),
         ),
-    }
-}
-
-/// Runs `true` in the sandbox exactly as `execute_command` would.
-fn check_sandbox(config: Option<&Config>, r: &mut Report) {
-    let yolo = config.map(|c| &c.bridge.yolo);
-    let needed = yolo.is_some_and(|y| y.enabled && !y.allow_unsandboxed);
-    let why = if needed {
-        "YOLO is enabled and needs it"
-    } else {
-        "needed only for YOLO command execution, which is off"
-    };
-    let mut problem = |message: String, fix: String| {
-        if needed {
-            r.fail("sandbox", message, fix);
-        } else {
-            r.warn("sandbox", message, fix);
-        }
-    };
-    let Some(bwrap) = runner::find_bwrap() else {
-        problem(
-            format!("bubblewrap (`bwrap`) is not installed ({why})"),
-            "apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap (Fedora)"
-                .to_owned(),
-        );
-        return;
-    };
-    let outcome = (|| -> anyhow::Result<runner::RunOutput> {
-        let dir = EmptyDir::new()?;
-        let spec = RunSpec {
-            argv: vec!["true".to_owned()],
-            workspace: std::fs::canonicalize(&dir.0)?,
-            sandbox: Some(SandboxSettings {
-                bwrap: bwrap.clone(),
-                writable_workspace: false,
-                hide: Vec::new(),
-                extra_ro_binds: Vec::new(),
-            }),
-            timeout: Duration::from_secs(10),
-            limits: runner::Limits::default(),
-            max_output_bytes: 4096,
-        };
-        Ok(super::runtime()?.block_on(runner::run(&spec))?)
-    })();
-    match outcome {
-        Ok(out) if out.exit_code == Some(0) => {
-            r.ok("sandbox", format!("{} works", bwrap.display()));
-        }
-        Ok(out) => {
-            let stderr = String::from_utf8_lossy(&out.stderr.bytes);
-            let first = stderr
-                .lines()
-                .next()
-                .unwrap_or("no message")
-                .trim()
-                .to_owned();
-            problem(
-                format!("{} cannot start a sandbox: {first} ({why})", bwrap.display()),
-                "allow unprivileged user namespaces: sysctl -w kernel.unprivileged_userns_clone=1 (Debian), or kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu 24.04+)".to_owned(),
-            );
-        }
-        Err(e) => problem(
-            format!("{} cannot be run: {e:#} ({why})", bwrap.display()),
-            "reinstall bubblewrap".to_owned(),
-        ),
-    }
-}
-
-/// A fresh private directory under the temporary directory, removed on drop:
-/// the probe's workspace.
-struct EmptyDir(PathBuf);
-
-impl EmptyDir {
-    fn new() -> std::io::Result<EmptyDir> {
-        use std::os::unix::fs::DirBuilderExt;
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(std::io::Error::other)?;
-        let path = std::env::temp_dir().join(format!("mcp-bridge-doctor-{}", hex::encode(random)));
-        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(EmptyDir(path))
-    }
-}
-
-impl Drop for EmptyDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
     }
 }
 
