@@ -98,6 +98,22 @@ pub enum StoreError {
 /// The code the audit trail records for a quota refusal.
 pub const RATE_LIMITED_CODE: &str = "rate_limited";
 
+/// What each bound a backend checks inside its transaction is called in a
+/// [`StoreError::LimitReached`]: one wording for both stores.
+pub mod limit {
+    /// `limits.conversations_per_hour`.
+    pub const CONVERSATIONS_PER_HOUR: &str =
+        "conversations created in the last hour in this database";
+    /// `limits.max_pending_messages`.
+    pub const UNREAD: &str = "unread messages waiting for the recipient";
+    /// Seats of a conversation: participants plus outstanding invites.
+    pub const SEATS: &str = "participants and outstanding invites of this conversation";
+    /// Active participants of a conversation.
+    pub const ACTIVE: &str = "active participants of this conversation";
+    /// Session ids, one letter each.
+    pub const SESSION_IDS: &str = "session ids of this conversation (a to z)";
+}
+
 /// A new conversation with its two participants.
 #[derive(Debug, Clone)]
 pub struct NewConversation {

@@ -12,7 +12,9 @@ use crate::domain::{
 };
 use crate::ratelimit::{self, Quota, Window};
 use crate::store::sealed::{Column, EMPTY_LIST, Sealer, Slot, note_row};
-use crate::store::{Conversation, Guard, NewConversation, Participant, StatusRecord, StoreError};
+use crate::store::{
+    Conversation, Guard, NewConversation, Participant, StatusRecord, StoreError, limit,
+};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -359,7 +361,7 @@ pub async fn check_recent_conversations(
         .await?;
     if get::<i64>(&row, 0)? >= i64::from(limit) {
         return Err(StoreError::LimitReached {
-            what: "conversations created in the last hour in this database",
+            what: limit::CONVERSATIONS_PER_HOUR,
             limit,
         });
     }

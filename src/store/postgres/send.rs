@@ -8,7 +8,7 @@ use super::db::{Db, Write, get};
 use super::ops::{PreparedQuota, encode_sides};
 use crate::domain::Sender;
 use crate::store::sealed::{Column, EMPTY_LIST, Slot};
-use crate::store::{NewMessage, StoreError};
+use crate::store::{NewMessage, StoreError, limit};
 
 /// The oldest message queued for any recipient among `$2`, by one index
 /// lookup per recipient.
@@ -86,7 +86,7 @@ pub async fn open_send(
             .await?;
         if get::<bool>(&full, 0)? {
             return Err(StoreError::LimitReached {
-                what: "unread messages waiting for the recipient",
+                what: limit::UNREAD,
                 limit,
             });
         }

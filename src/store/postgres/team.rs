@@ -10,6 +10,7 @@ use crate::ratelimit::Quota;
 use crate::store::sealed::Sealer;
 use crate::store::{
     ClientBinding, Guard, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, StoreError, Unread,
+    limit,
 };
 
 /// The rate-limit key of failed invite redemptions: one counter per database.
@@ -41,7 +42,7 @@ pub async fn create_invite(db: Db<'_>, invite: &NewInvite, max: u32) -> Result<(
     }
     if get::<i64>(&row, 1)? >= i64::from(max) {
         return Err(StoreError::LimitReached {
-            what: "participants and outstanding invites of this conversation",
+            what: limit::SEATS,
             limit: max,
         });
     }
@@ -112,7 +113,7 @@ pub async fn redeem_invite(
         (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?);
     if active >= i64::from(max) {
         return Err(StoreError::LimitReached {
-            what: "active participants of this conversation",
+            what: limit::ACTIVE,
             limit: max,
         });
     }
@@ -120,7 +121,7 @@ pub async fn redeem_invite(
         .ok()
         .and_then(Side::nth)
         .ok_or(StoreError::LimitReached {
-            what: "session ids of this conversation (a to z)",
+            what: limit::SESSION_IDS,
             limit: MAX_SESSIONS as u32,
         })?;
     if role_taken {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 use super::sql_err;
 use crate::domain::Timestamp;
 use crate::ratelimit::{self, Quota, Window};
-use crate::store::{Guard, NewMessage, StoreError};
+use crate::store::{Guard, NewMessage, StoreError, limit};
 
 /// Checks the guard's quota and, if it has room, spends one call of it.
 /// A refusal writes nothing: the service audits it like any other refusal,
@@ -112,7 +112,7 @@ pub fn check_recent_conversations(
         .map_err(sql_err)?;
     if recent >= i64::from(limit) {
         return Err(StoreError::LimitReached {
-            what: "conversations created in the last hour in this database",
+            what: limit::CONVERSATIONS_PER_HOUR,
             limit,
         });
     }
@@ -151,7 +151,7 @@ pub fn check_pending(tx: &Connection, message: &NewMessage, limit: u32) -> Resul
             .map_err(sql_err)?;
         if pending >= i64::from(limit) {
             return Err(StoreError::LimitReached {
-                what: "unread messages waiting for the recipient",
+                what: limit::UNREAD,
                 limit,
             });
         }

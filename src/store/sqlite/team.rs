@@ -13,6 +13,7 @@ use crate::ratelimit::Quota;
 use crate::store::sealed::Sealer;
 use crate::store::{
     ClientBinding, Guard, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, StoreError, Unread,
+    limit,
 };
 
 /// The rate-limit key of failed invite redemptions: one counter per database.
@@ -47,7 +48,7 @@ pub fn create_invite(tx: &Connection, invite: &NewInvite, max: u32) -> Result<()
     }
     if seats_taken(tx, conversation, at)? >= i64::from(max) {
         return Err(StoreError::LimitReached {
-            what: "participants and outstanding invites of this conversation",
+            what: limit::SEATS,
             limit: max,
         });
     }
@@ -122,7 +123,7 @@ pub fn redeem_invite(
         .map_err(sql_err)?;
     if active >= i64::from(max) {
         return Err(StoreError::LimitReached {
-            what: "active participants of this conversation",
+            what: limit::ACTIVE,
             limit: max,
         });
     }
@@ -130,7 +131,7 @@ pub fn redeem_invite(
         .ok()
         .and_then(Side::nth)
         .ok_or(StoreError::LimitReached {
-            what: "session ids of this conversation (a to z)",
+            what: limit::SESSION_IDS,
             limit: MAX_SESSIONS as u32,
         })?;
     if role_taken {
