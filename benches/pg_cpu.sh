@@ -12,6 +12,8 @@
 # included) and the statements per send pg_stat_statements saw (each
 # statement of a multi-statement simple query counts). CPU time is steadier
 # than rates on a shared machine; compare builds within one invocation.
+# With PG_CPU_TOP=N it also prints each run's N most frequent statements
+# (calls per send and mean execution time), to see which ones a change removed.
 set -euo pipefail
 writers=1 servers=1 n=2000 rounds=3 bins=()
 while [ $# -gt 0 ]; do
@@ -73,5 +75,10 @@ for round in $(seq "$rounds"); do
         after=$(pg_cpu)
         statements=$(psql -At "$admin" -c "SELECT sum(calls) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'")
         python3 -c "print(f'{\"$bin\"}: {$rate} sends/s, PostgreSQL CPU {($after - $before) * 1e6 / $sends:.0f} µs/send, {$statements / $sends:.2f} statements/send')"
+        if [ "${PG_CPU_TOP:-0}" -gt 0 ]; then
+            psql -At -F ' | ' "$admin" -c "SELECT round(calls::numeric / $sends, 2), round(mean_exec_time::numeric * 1000), regexp_replace(left(query, 110), '\s+', ' ', 'g')
+                FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
+                ORDER BY calls DESC LIMIT ${PG_CPU_TOP}" | sed 's/^/    /'
+        fi
     done
 done
