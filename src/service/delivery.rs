@@ -177,8 +177,26 @@ impl<S: Store> Bridge<S> {
         );
         tokio::pin!(cancelled);
         let mut first_look = true;
+        let mut woken = false;
         loop {
             feed.mark_seen();
+            if woken && callers.len() == 1 {
+                // Woken for this inbox: a message most likely waits, so take
+                // it at once rather than look first (a look costs a round
+                // trip on PostgreSQL). The take needs no membership read: a
+                // removal empties the inbox in its own transaction and no
+                // send queues to a removed participant, so a take that finds
+                // messages ran while the session was still a member. When it
+                // finds nothing (another reader took them, a lease holds
+                // them), the usual look follows, which also learns when a
+                // lease lapses.
+                let ready = [Pending::Ready];
+                let taken =
+                    Box::pin(self.take_all(&callers, check, false, Looked::Waiting(&ready)));
+                if let Some(inbox) = taken.await? {
+                    return Ok(inbox);
+                }
+            }
             let now = self.clock.now();
             let last_chance = tokio::time::Instant::now() >= deadline;
             let mut ready = false;
@@ -244,8 +262,8 @@ impl<S: Store> Bridge<S> {
                 }
             }
             tokio::select! {
-                () = feed.changed() => {}
-                () = tokio::time::sleep_until(wake_at) => {}
+                () = feed.changed() => woken = true,
+                () = tokio::time::sleep_until(wake_at) => woken = false,
                 () = &mut cancelled => {
                     return Err(Box::pin(self.refuse(draft_for(creds), ServiceError::Cancelled)).await);
                 }
