@@ -99,6 +99,20 @@ pub(crate) fn creds(created: &Created, side: Side) -> SessionCredentials {
     }
 }
 
+/// Everything `app` holds, as an export file (JSON layout).
+pub(crate) async fn export_text(app: &App) -> String {
+    let export = app.bridge.export(None, false).await.expect("export");
+    let mut out = Vec::new();
+    mcp_bridge::service::write_export(
+        &mut out,
+        &export.records,
+        export.at,
+        mcp_bridge::service::Layout::Json,
+    )
+    .expect("write export");
+    String::from_utf8(out).expect("utf-8")
+}
+
 pub(crate) fn text(message: &str) -> SendToPartner {
     SendToPartner {
         message: message.to_owned(),

@@ -1,7 +1,8 @@
 //! The store contract, continued (helpers and the delivery contracts are in
 //! `store_contract`): limits and permissions hold across servers on one
 //! database — a send quota, a single-use invite, a removed participant's
-//! token, and console tokens — each run against SQLite and PostgreSQL.
+//! token and inbox, and console tokens — each run against SQLite and
+//! PostgreSQL.
 
 use std::sync::Arc;
 
@@ -9,11 +10,15 @@ use mcp_bridge::domain::{ParticipantKind, Side};
 use mcp_bridge::service::{ServiceError, console_token_hash};
 use mcp_bridge::store::{AuditQuery, ConsoleRole};
 
-use crate::store_contract::{Db, NO_LIMITS, contract, creds, text};
+use crate::store_contract::{Db, NO_LIMITS, contract, creds, export_text, text};
 
 contract!(quota_holds_across_servers, quota_across_servers);
 contract!(invite_redeemed_once_across_servers, invite_once);
 contract!(removed_sender_is_refused_by_every_server, removed_sender);
+contract!(
+    a_removal_that_arrives_by_import_empties_the_inbox,
+    imported_removal
+);
 contract!(console_tokens_across_servers, console_tokens);
 
 /// A quota of 5 sends a minute, spent by 20 concurrent sends over two
@@ -108,6 +113,54 @@ async fn removed_sender(db: Db) {
     assert!(
         refused.is_err(),
         "a removed participant's token must stop working"
+    );
+}
+
+/// A removal that arrives by import (a later export of a conversation whose
+/// participant was removed meanwhile) empties that participant's inbox, as
+/// `remove_participant` does: a long-poll relies on a removed participant
+/// having nothing queued.
+async fn imported_removal(db: Db) {
+    let source = Db::sqlite("imported_removal_source");
+    let there = source.open(NO_LIMITS);
+    let created = there
+        .bridge
+        .create_conversation("owner", "member")
+        .await
+        .expect("create");
+    there
+        .bridge
+        .send_message(&creds(&created, Side::A), text("for b"), "send_to_partner")
+        .await
+        .expect("send");
+    let before = export_text(&there).await;
+    there
+        .bridge
+        .remove_participant(&creds(&created, Side::A), "b")
+        .await
+        .expect("remove");
+    let after = export_text(&there).await;
+
+    let here = db.open(NO_LIMITS);
+    let unread_by = |text: String| -> serde_json::Value {
+        let file: serde_json::Value = serde_json::from_str(&text).expect("json");
+        file["conversations"][0]["messages"][0]["unread_by"].clone()
+    };
+    here.bridge.import(&before).await.expect("import");
+    assert_eq!(
+        unread_by(export_text(&here).await),
+        serde_json::json!(["b"])
+    );
+    let merged = here
+        .bridge
+        .import(&after)
+        .await
+        .expect("import the removal");
+    assert_eq!(merged.report.conversations_updated, 1);
+    assert_eq!(
+        unread_by(export_text(&here).await),
+        serde_json::json!([]),
+        "the removed participant's inbox was emptied"
     );
 }
 

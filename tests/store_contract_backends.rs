@@ -8,10 +8,10 @@ use std::sync::Arc;
 use mcp_bridge::app::App;
 use mcp_bridge::config::Config;
 use mcp_bridge::domain::Side;
-use mcp_bridge::service::{CheckMessages, Layout, write_export};
+use mcp_bridge::service::CheckMessages;
 use mcp_bridge::store::sqlite::OpenMode;
 
-use crate::store_contract::{Db, NO_LIMITS, Target, check, creds, text};
+use crate::store_contract::{Db, NO_LIMITS, Target, check, creds, export_text, text};
 use crate::util_pg;
 
 /// Conversations move SQLite → PostgreSQL → SQLite through export/import
@@ -120,13 +120,6 @@ fn postgres_with_key(pg: &Db, sqlite: &Db) -> App {
         OpenMode::Create,
     )
     .expect("open postgres with the sqlite key")
-}
-
-async fn export_text(app: &App) -> String {
-    let export = app.bridge.export(None, false).await.expect("export");
-    let mut out = Vec::new();
-    write_export(&mut out, &export.records, export.at, Layout::Json).expect("write export");
-    String::from_utf8(out).expect("utf-8")
 }
 
 /// The records of an export as comparable JSON (without the export time).

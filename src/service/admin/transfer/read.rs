@@ -255,6 +255,17 @@ fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord,
         Ok(out)
     };
     let unread_by = sides("unread_by", &m.unread_by)?;
+    // A removal empties the participant's inbox, and long-polls rely on it
+    // (a take that finds messages ran while the session was a member).
+    if let Some(side) = unread_by.iter().find(|side| {
+        conversation
+            .participant(**side)
+            .is_some_and(|p| p.removed_at.is_some())
+    }) {
+        return Err(format!(
+            "`unread_by` holds {side}, a removed participant (a removal empties its inbox)"
+        ));
+    }
     let to = m.to.as_deref().map(|to| sides("to", to)).transpose()?;
     Ok(MessageRecord {
         message: Message {

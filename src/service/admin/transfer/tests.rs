@@ -304,6 +304,15 @@ fn teams_round_trip_and_are_checked() {
         let err = read_export(&bad).unwrap_err().to_string();
         assert!(err.contains(expected), "{expected:?} not in {err:?}");
     }
+    // A removed participant has no inbox: a file may not queue anything for it.
+    let mut queued = records.clone();
+    queued[0].messages[0].unread_by.push(Side::nth(2).unwrap());
+    let mut out = Vec::new();
+    write_export(&mut out, &queued, Timestamp::from_micros(1), Layout::Json).unwrap();
+    let err = read_export(&String::from_utf8(out).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("a removed participant"), "{err}");
     // A removed participant's role may be taken again, an active one's not.
     let c = &mut records[0].conversation;
     c.participants[2].role = "Backend".into();

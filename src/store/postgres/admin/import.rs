@@ -130,11 +130,9 @@ pub(super) async fn import(
                         continue;
                     };
                     if let (Some(removed), None) = (p.removed_at, old.removed_at) {
-                        db.exec(
-                            "UPDATE participants SET removed_at = $3 WHERE conversation_id = $1 AND side = $2",
-                            &[&file.id.as_str(), &p.side.as_str(), &removed.as_micros()],
-                        )
-                        .await?;
+                        // As `remove_participant` does: its inbox and bindings go too.
+                        super::super::team::remove_participant(db, &file.id, p.side, removed)
+                            .await?;
                         changed = true;
                     }
                     let Some(new) = &p.status else { continue };

@@ -166,11 +166,8 @@ pub(super) fn import(
                         continue;
                     };
                     if let (Some(removed), None) = (p.removed_at, old.removed_at) {
-                        tx.prepare_cached(
-                            "UPDATE participants SET removed_at = ?3 WHERE conversation_id = ?1 AND side = ?2",
-                        )
-                        .and_then(|mut s| s.execute(params![file.id.as_str(), p.side.as_str(), removed.as_micros()]))
-                        .map_err(sql_err)?;
+                        // As `remove_participant` does: its inbox and bindings go too.
+                        super::super::team::remove_participant(tx, &file.id, p.side, removed)?;
                         changed = true;
                     }
                     let Some(new) = &p.status else { continue };
