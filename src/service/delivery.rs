@@ -181,9 +181,12 @@ impl<S: Store> Bridge<S> {
         loop {
             feed.mark_seen();
             if woken && callers.len() == 1 {
-                // Woken for this inbox: a message most likely waits, so take
-                // it at once rather than look first (a look costs a round
-                // trip on PostgreSQL). The take needs no membership read: a
+                // Woken by a change that named this inbox: a message most
+                // likely waits, so take it at once rather than look first (a
+                // look costs a round trip on PostgreSQL). Wake-ups of unknown
+                // scope (another SQLite process committed, the fallback
+                // interval) still look first: a take is a write, and they
+                // reach every waiter of the process. The take needs no membership read: a
                 // removal empties the inbox in its own transaction and no
                 // send queues to a removed participant, so a take that finds
                 // messages ran while the session was still a member. When it
@@ -262,7 +265,7 @@ impl<S: Store> Bridge<S> {
                 }
             }
             tokio::select! {
-                () = feed.changed() => woken = true,
+                () = feed.changed() => woken = feed.named_since_seen(),
                 () = tokio::time::sleep_until(wake_at) => woken = false,
                 () = &mut cancelled => {
                     return Err(Box::pin(self.refuse(draft_for(creds), ServiceError::Cancelled)).await);

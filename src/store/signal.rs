@@ -30,6 +30,8 @@ const NARROWED_FALLBACK: Duration = Duration::from_secs(15);
 #[derive(Debug, Default)]
 struct FeedState {
     seq: AtomicU64,
+    /// Wake-ups that named one of the feed's inboxes (a subset of `seq`).
+    named: AtomicU64,
     notify: Notify,
 }
 
@@ -37,6 +39,11 @@ impl FeedState {
     fn wake(&self) {
         self.seq.fetch_add(1, Ordering::AcqRel);
         self.notify.notify_waiters();
+    }
+
+    fn wake_named(&self) {
+        self.named.fetch_add(1, Ordering::AcqRel);
+        self.wake();
     }
 }
 
@@ -95,7 +102,7 @@ impl ChangeHub {
         if let Some(feeds) = registry.by_conversation.get(conversation) {
             for (side, _, feed) in feeds {
                 if recipients.contains(side) {
-                    feed.wake();
+                    feed.wake_named();
                 }
             }
         }
@@ -135,6 +142,7 @@ impl ChangeHub {
             id,
             state,
             seen: 0,
+            seen_named: 0,
             keys: Vec::new(),
             fallback: self.fallback,
         }
@@ -148,6 +156,7 @@ pub struct ChangeFeed {
     id: u64,
     state: Arc<FeedState>,
     seen: u64,
+    seen_named: u64,
     /// The inboxes it is narrowed to; empty: broad.
     keys: Vec<(ConversationId, Side)>,
     fallback: Duration,
@@ -178,7 +187,18 @@ impl ChangeFeed {
     /// Marks every change so far as seen; call it before checking the store,
     /// so a change that lands during the check still wakes [`ChangeFeed::changed`].
     pub fn mark_seen(&mut self) {
+        self.seen_named = self.state.named.load(Ordering::Acquire);
         self.seen = self.state.seq.load(Ordering::Acquire);
+    }
+
+    /// Whether a change since [`ChangeFeed::mark_seen`] named one of the
+    /// inboxes this feed is narrowed to (a message for it, most likely),
+    /// rather than being of unknown scope (another process wrote, a
+    /// reconnection, the fallback interval): a waiter can then take at once
+    /// instead of looking first, without every broad wake-up turning into
+    /// a write.
+    pub fn named_since_seen(&self) -> bool {
+        self.state.named.load(Ordering::Acquire) != self.seen_named
     }
 
     /// Returns once something may have changed since [`ChangeFeed::mark_seen`],
@@ -257,6 +277,7 @@ mod tests {
         hub.notify_inboxes(&conv(1), &[Side::B]);
         let woken = |f: &ChangeFeed| f.state.seq.load(Ordering::Acquire) != f.seen;
         assert!(woken(&to_b));
+        assert!(to_b.named_since_seen(), "the message named b's inbox");
         assert!(!woken(&to_a));
         assert!(!woken(&elsewhere));
         hub.notify_conversation(&conv(1));
@@ -264,6 +285,28 @@ mod tests {
         assert!(!woken(&elsewhere));
         hub.notify();
         assert!(woken(&elsewhere));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_change_to_its_inbox_counts_as_named() {
+        let hub = ChangeHub::new(Duration::from_millis(250));
+        let mut feed = hub.subscribe();
+        feed.narrow([(conv(1), Side::B)]);
+        feed.mark_seen();
+        // Of unknown scope, the whole conversation, another inbox, the fallback.
+        hub.notify();
+        hub.notify_conversation(&conv(1));
+        hub.notify_inboxes(&conv(1), &[Side::A]);
+        feed.changed().await;
+        assert!(!feed.named_since_seen());
+        feed.mark_seen();
+        feed.changed().await;
+        assert!(!feed.named_since_seen(), "the fallback interval");
+        hub.notify_inboxes(&conv(1), &[Side::A, Side::B]);
+        feed.changed().await;
+        assert!(feed.named_since_seen());
+        feed.mark_seen();
+        assert!(!feed.named_since_seen());
     }
 
     #[test]
