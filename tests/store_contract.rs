@@ -155,6 +155,10 @@ contract!(
     exactly_once
 );
 contract!(long_poll_woken_by_another_server, long_poll_wake);
+contract!(
+    a_woken_long_poll_behind_a_lease_gets_the_page_when_it_lapses,
+    woken_behind_a_lease
+);
 contract!(texts_travel_verbatim_nul_included, verbatim);
 contract!(cancelled_calls_leave_nothing_half_done, cancelled_calls);
 
@@ -278,6 +282,70 @@ async fn long_poll_wake(db: Db) {
         .map(|d| d.message.content)
         .collect();
     assert_eq!(got, vec!["wake up".to_owned()]);
+}
+
+/// A long-poll woken by a message while an earlier page of its inbox is
+/// leased to another reader (who never acknowledges) finds nothing to take
+/// at once: the head is leased, and taking the new message past it would
+/// break the order. It goes back to waiting and, once the lease lapses (well
+/// before its deadline), gets both messages, in order.
+async fn woken_behind_a_lease(db: Db) {
+    let (one, two) = (Arc::new(db.open(NO_LIMITS)), Arc::new(db.open(NO_LIMITS)));
+    let created = one
+        .bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    let (a, b) = (creds(&created, Side::A), creds(&created, Side::B));
+    one.bridge
+        .send_message(&a, text("first"), "send_to_partner")
+        .await
+        .expect("send");
+    let leased = CheckMessages {
+        leased: true,
+        ..check(0)
+    };
+    let taken = two
+        .bridge
+        .check_messages(std::slice::from_ref(&b), leased, std::future::pending())
+        .await
+        .expect("take under a lease");
+    assert_eq!(taken.messages.len(), 1);
+    assert_eq!(taken.receipts.len(), 1, "leased, never acknowledged");
+    let lapses = std::time::Instant::now() + mcp_bridge::service::LEASE;
+
+    let wait = mcp_bridge::service::LEASE * 3;
+    let waiter = {
+        let one = Arc::clone(&one);
+        tokio::spawn(async move {
+            one.bridge
+                .check_messages(
+                    std::slice::from_ref(&b),
+                    CheckMessages { wait, ..check(0) },
+                    std::future::pending(),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wakes the waiter in its own process, naming its inbox.
+    one.bridge
+        .send_message(&a, text("second"), "send_to_partner")
+        .await
+        .expect("send");
+    // Well before the deadline, three leases away.
+    let bound = lapses.saturating_duration_since(std::time::Instant::now()) + wait / 3;
+    let inbox = tokio::time::timeout(bound, waiter)
+        .await
+        .expect("the long-poll answered once the lease lapsed, not at its deadline")
+        .expect("task")
+        .expect("check");
+    let got: Vec<String> = inbox
+        .messages
+        .into_iter()
+        .map(|d| d.message.content)
+        .collect();
+    assert_eq!(got, ["first", "second"]);
 }
 
 /// Message texts and status notes come back byte for byte, NUL and all
