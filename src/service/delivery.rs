@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::{Bridge, Caller, ServiceError, SessionCredentials, session_draft};
 use crate::audit::AuditDraft;
-use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Timestamp};
+use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Side, Timestamp};
 use crate::store::{
     Conversation, Guard, Lease, Page, PageLimit, Pending, Receipt, Store, StoreError,
 };
@@ -177,23 +177,32 @@ impl<S: Store> Bridge<S> {
         );
         tokio::pin!(cancelled);
         let mut first_look = true;
-        let mut woken = false;
+        // The inboxes the last wake-up named; empty after any other.
+        let mut named: Vec<(ConversationId, Side)> = Vec::new();
         loop {
             feed.mark_seen();
-            if woken && callers.len() == 1 {
-                // Woken by a change that named this inbox: a message most
-                // likely waits, so take it at once rather than look first (a
-                // look costs a round trip on PostgreSQL). Wake-ups of unknown
-                // scope (another SQLite process committed, the fallback
-                // interval) still look first: a take is a write, and they
-                // reach every waiter of the process. The take needs no membership read: a
-                // removal empties the inbox in its own transaction and no
-                // send queues to a removed participant, so a take that finds
-                // messages ran while the session was still a member. When it
-                // finds nothing (another reader took them, a lease holds
-                // them), the usual look follows, which also learns when a
-                // lease lapses.
-                let ready = [Pending::Ready];
+            if !named.is_empty() {
+                // Woken by changes that named some of these inboxes: a
+                // message most likely waits there, so take from them at once
+                // rather than look first (a look costs a round trip on
+                // PostgreSQL). Wake-ups of unknown scope (another SQLite
+                // process committed, the fallback interval) still look
+                // first: a take is a write, and they reach every waiter of
+                // the process. The take needs no membership read: a removal
+                // empties the inbox in its own transaction and no send queues
+                // to a removed participant, so a take that finds messages ran
+                // while the session was still a member. When it finds nothing
+                // (another reader took them, a lease holds them), the usual
+                // look follows, which also learns when a lease lapses.
+                let ready: Vec<Pending> = callers
+                    .iter()
+                    .map(
+                        |(c, _)| match named.contains(&(c.conversation.clone(), c.side)) {
+                            true => Pending::Ready,
+                            false => Pending::Nothing,
+                        },
+                    )
+                    .collect();
                 let taken =
                     Box::pin(self.take_all(&callers, check, false, Looked::Waiting(&ready)));
                 if let Some(inbox) = taken.await? {
@@ -265,8 +274,8 @@ impl<S: Store> Bridge<S> {
                 }
             }
             tokio::select! {
-                () = feed.changed() => woken = feed.named_since_seen(),
-                () = tokio::time::sleep_until(wake_at) => woken = false,
+                () = feed.changed() => named = feed.take_named().cloned().collect(),
+                () = tokio::time::sleep_until(wake_at) => named.clear(),
                 () = &mut cancelled => {
                     return Err(Box::pin(self.refuse(draft_for(creds), ServiceError::Cancelled)).await);
                 }

@@ -30,7 +30,9 @@ const NARROWED_FALLBACK: Duration = Duration::from_secs(15);
 #[derive(Debug, Default)]
 struct FeedState {
     seq: AtomicU64,
-    /// Wake-ups that named one of the feed's inboxes (a subset of `seq`).
+    /// The feed's inboxes that wake-ups named since [`ChangeFeed::take_named`]
+    /// last looked: bit `i` for its `i`th inbox (the last bit stands for all
+    /// from the 64th on).
     named: AtomicU64,
     notify: Notify,
 }
@@ -41,10 +43,25 @@ impl FeedState {
         self.notify.notify_waiters();
     }
 
-    fn wake_named(&self) {
-        self.named.fetch_add(1, Ordering::AcqRel);
+    fn wake_named(&self, inbox: usize) {
+        self.named.fetch_or(named_bit(inbox), Ordering::AcqRel);
         self.wake();
     }
+}
+
+/// The bit of a feed's `inbox`th inbox in [`FeedState::named`].
+fn named_bit(inbox: usize) -> u64 {
+    1 << inbox.min(63)
+}
+
+/// A feed's interest in one inbox of a conversation.
+#[derive(Debug)]
+struct Narrowed {
+    recipient: Side,
+    feed_id: u64,
+    /// The inbox's place among the feed's inboxes.
+    inbox: usize,
+    feed: Arc<FeedState>,
 }
 
 #[derive(Debug, Default)]
@@ -52,8 +69,8 @@ struct Registry {
     next_id: u64,
     /// Feeds that want every change.
     broad: HashMap<u64, Arc<FeedState>>,
-    /// Feeds narrowed to inboxes, by conversation: (recipient, feed id, feed).
-    by_conversation: HashMap<ConversationId, Vec<(Side, u64, Arc<FeedState>)>>,
+    /// Feeds narrowed to inboxes, by conversation.
+    by_conversation: HashMap<ConversationId, Vec<Narrowed>>,
 }
 
 /// The sending half, owned by a backend.
@@ -86,8 +103,8 @@ impl ChangeHub {
             feed.wake();
         }
         for feeds in registry.by_conversation.values() {
-            for (_, _, feed) in feeds {
-                feed.wake();
+            for n in feeds {
+                n.feed.wake();
             }
         }
     }
@@ -100,9 +117,9 @@ impl ChangeHub {
             feed.wake();
         }
         if let Some(feeds) = registry.by_conversation.get(conversation) {
-            for (side, _, feed) in feeds {
-                if recipients.contains(side) {
-                    feed.wake_named();
+            for n in feeds {
+                if recipients.contains(&n.recipient) {
+                    n.feed.wake_named(n.inbox);
                 }
             }
         }
@@ -115,8 +132,8 @@ impl ChangeHub {
             feed.wake();
         }
         if let Some(feeds) = registry.by_conversation.get(conversation) {
-            for (_, _, feed) in feeds {
-                feed.wake();
+            for n in feeds {
+                n.feed.wake();
             }
         }
     }
@@ -142,7 +159,6 @@ impl ChangeHub {
             id,
             state,
             seen: 0,
-            seen_named: 0,
             keys: Vec::new(),
             fallback: self.fallback,
         }
@@ -156,7 +172,6 @@ pub struct ChangeFeed {
     id: u64,
     state: Arc<FeedState>,
     seen: u64,
-    seen_named: u64,
     /// The inboxes it is narrowed to; empty: broad.
     keys: Vec<(ConversationId, Side)>,
     fallback: Duration,
@@ -172,12 +187,17 @@ impl ChangeFeed {
         }
         let mut registry = lock(&self.registry);
         registry.broad.remove(&self.id);
-        for (conversation, side) in &inboxes {
+        for (inbox, (conversation, side)) in inboxes.iter().enumerate() {
             registry
                 .by_conversation
                 .entry(conversation.clone())
                 .or_default()
-                .push((*side, self.id, Arc::clone(&self.state)));
+                .push(Narrowed {
+                    recipient: *side,
+                    feed_id: self.id,
+                    inbox,
+                    feed: Arc::clone(&self.state),
+                });
         }
         drop(registry);
         self.keys = inboxes;
@@ -187,18 +207,22 @@ impl ChangeFeed {
     /// Marks every change so far as seen; call it before checking the store,
     /// so a change that lands during the check still wakes [`ChangeFeed::changed`].
     pub fn mark_seen(&mut self) {
-        self.seen_named = self.state.named.load(Ordering::Acquire);
         self.seen = self.state.seq.load(Ordering::Acquire);
     }
 
-    /// Whether a change since [`ChangeFeed::mark_seen`] named one of the
-    /// inboxes this feed is narrowed to (a message for it, most likely),
-    /// rather than being of unknown scope (another process wrote, a
-    /// reconnection, the fallback interval): a waiter can then take at once
-    /// instead of looking first, without every broad wake-up turning into
-    /// a write.
-    pub fn named_since_seen(&self) -> bool {
-        self.state.named.load(Ordering::Acquire) != self.seen_named
+    /// Which of the inboxes this feed is narrowed to a change named since
+    /// the last call (a message for it, most likely), as opposed to changes
+    /// of unknown scope (another process wrote, a reconnection, the fallback
+    /// interval): a waiter can take from those at once instead of looking
+    /// first, without every broad wake-up turning into a write. Forgets
+    /// what it returns.
+    pub fn take_named(&self) -> impl Iterator<Item = &(ConversationId, Side)> {
+        let named = self.state.named.swap(0, Ordering::AcqRel);
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(move |(inbox, _)| named & named_bit(*inbox) != 0)
+            .map(|(_, key)| key)
     }
 
     /// Returns once something may have changed since [`ChangeFeed::mark_seen`],
@@ -224,7 +248,7 @@ impl Drop for ChangeFeed {
         registry.broad.remove(&self.id);
         for (conversation, _) in &self.keys {
             if let Some(feeds) = registry.by_conversation.get_mut(conversation) {
-                feeds.retain(|(_, id, _)| *id != self.id);
+                feeds.retain(|n| n.feed_id != self.id);
                 if feeds.is_empty() {
                     registry.by_conversation.remove(conversation);
                 }
@@ -277,7 +301,7 @@ mod tests {
         hub.notify_inboxes(&conv(1), &[Side::B]);
         let woken = |f: &ChangeFeed| f.state.seq.load(Ordering::Acquire) != f.seen;
         assert!(woken(&to_b));
-        assert!(to_b.named_since_seen(), "the message named b's inbox");
+        assert_eq!(to_b.take_named().count(), 1, "the message named b's inbox");
         assert!(!woken(&to_a));
         assert!(!woken(&elsewhere));
         hub.notify_conversation(&conv(1));
@@ -291,22 +315,37 @@ mod tests {
     async fn only_a_change_to_its_inbox_counts_as_named() {
         let hub = ChangeHub::new(Duration::from_millis(250));
         let mut feed = hub.subscribe();
-        feed.narrow([(conv(1), Side::B)]);
+        feed.narrow([(conv(1), Side::B), (conv(2), Side::A), (conv(1), Side::A)]);
         feed.mark_seen();
+        let named = |feed: &ChangeFeed| feed.take_named().cloned().collect::<Vec<_>>();
         // Of unknown scope, the whole conversation, another inbox, the fallback.
         hub.notify();
         hub.notify_conversation(&conv(1));
-        hub.notify_inboxes(&conv(1), &[Side::A]);
+        hub.notify_inboxes(&conv(1), &[Side::nth(2).unwrap()]);
+        hub.notify_inboxes(&conv(3), &[Side::A]);
         feed.changed().await;
-        assert!(!feed.named_since_seen());
+        assert_eq!(named(&feed), []);
         feed.mark_seen();
         feed.changed().await;
-        assert!(!feed.named_since_seen(), "the fallback interval");
-        hub.notify_inboxes(&conv(1), &[Side::A, Side::B]);
+        assert_eq!(named(&feed), [], "the fallback interval");
+        hub.notify_inboxes(&conv(1), &[Side::A, Side::nth(2).unwrap()]);
+        hub.notify_inboxes(&conv(2), &[Side::A]);
         feed.changed().await;
-        assert!(feed.named_since_seen());
-        feed.mark_seen();
-        assert!(!feed.named_since_seen());
+        assert_eq!(named(&feed), [(conv(2), Side::A), (conv(1), Side::A)]);
+        assert_eq!(named(&feed), [], "taken once");
+    }
+
+    #[test]
+    fn the_64th_inbox_on_share_the_last_bit() {
+        let hub = ChangeHub::new(Duration::from_millis(250));
+        let mut feed = hub.subscribe();
+        feed.narrow((0..70u8).map(|n| (conv(n), Side::B)));
+        hub.notify_inboxes(&conv(65), &[Side::B]);
+        let named: Vec<_> = feed.take_named().map(|(c, _)| c.clone()).collect();
+        assert_eq!(named, (63..70u8).map(conv).collect::<Vec<_>>());
+        hub.notify_inboxes(&conv(5), &[Side::B]);
+        let named: Vec<_> = feed.take_named().map(|(c, _)| c.clone()).collect();
+        assert_eq!(named, [conv(5)]);
     }
 
     #[test]
