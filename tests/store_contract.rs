@@ -20,7 +20,9 @@ use std::time::Duration;
 use mcp_bridge::app::App;
 use mcp_bridge::config::Config;
 use mcp_bridge::domain::{ActionType, Side};
-use mcp_bridge::service::{Addressing, CheckMessages, Created, SendToPartner, SessionCredentials};
+use mcp_bridge::service::{
+    Addressing, CheckMessages, Created, SendToPartner, ServiceError, SessionCredentials,
+};
 use mcp_bridge::store::AuditQuery;
 use mcp_bridge::store::postgres::PgUrl;
 use mcp_bridge::store::sqlite::OpenMode;
@@ -113,6 +115,14 @@ pub(crate) async fn export_text(app: &App) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
+/// Two "server processes" on `db`, and a conversation between `a` and `b`
+/// created through the first.
+async fn two_servers(db: &Db, a: &str, b: &str) -> (Arc<App>, Arc<App>, Created) {
+    let (one, two) = (Arc::new(db.open(NO_LIMITS)), Arc::new(db.open(NO_LIMITS)));
+    let created = one.bridge.create_conversation(a, b).await.expect("create");
+    (one, two, created)
+}
+
 pub(crate) fn text(message: &str) -> SendToPartner {
     SendToPartner {
         message: message.to_owned(),
@@ -166,12 +176,7 @@ contract!(cancelled_calls_leave_nothing_half_done, cancelled_calls);
 /// every message arrives exactly once, ids ascend, each sender's messages in
 /// its order; the audit chain is intact afterwards.
 async fn exactly_once(db: Db) {
-    let (one, two) = (Arc::new(db.open(NO_LIMITS)), Arc::new(db.open(NO_LIMITS)));
-    let created = one
-        .bridge
-        .create_conversation("writer", "reader")
-        .await
-        .expect("create");
+    let (one, two, created) = two_servers(&db, "writer", "reader").await;
     const PER: usize = 25;
     let mut senders = Vec::new();
     for s in 0..4 {
@@ -248,12 +253,7 @@ async fn exactly_once(db: Db) {
 
 /// A long-poll on one server returns the message another server stores.
 async fn long_poll_wake(db: Db) {
-    let (one, two) = (Arc::new(db.open(NO_LIMITS)), Arc::new(db.open(NO_LIMITS)));
-    let created = one
-        .bridge
-        .create_conversation("a", "b")
-        .await
-        .expect("create");
+    let (one, two, created) = two_servers(&db, "a", "b").await;
     let b = creds(&created, Side::B);
     let waiter = {
         let one = Arc::clone(&one);
@@ -271,17 +271,23 @@ async fn long_poll_wake(db: Db) {
         )
         .await
         .expect("send");
-    let inbox = tokio::time::timeout(EVENT_TIMEOUT, waiter)
+    assert_eq!(answer(waiter, EVENT_TIMEOUT).await, ["wake up"]);
+}
+
+/// The texts a spawned long-poll answers with within `bound`.
+async fn answer(
+    waiter: tokio::task::JoinHandle<Result<mcp_bridge::service::Inbox, ServiceError>>,
+    bound: Duration,
+) -> Vec<String> {
+    tokio::time::timeout(bound, waiter)
         .await
-        .expect("the long-poll returned")
+        .expect("the long-poll answered in time")
         .expect("task")
-        .expect("check");
-    let got: Vec<String> = inbox
+        .expect("check")
         .messages
         .into_iter()
         .map(|d| d.message.content)
-        .collect();
-    assert_eq!(got, vec!["wake up".to_owned()]);
+        .collect()
 }
 
 /// A long-poll woken by a message while an earlier page of its inbox is
@@ -290,12 +296,7 @@ async fn long_poll_wake(db: Db) {
 /// break the order. It goes back to waiting and, once the lease lapses (well
 /// before its deadline), gets both messages, in order.
 async fn woken_behind_a_lease(db: Db) {
-    let (one, two) = (Arc::new(db.open(NO_LIMITS)), Arc::new(db.open(NO_LIMITS)));
-    let created = one
-        .bridge
-        .create_conversation("a", "b")
-        .await
-        .expect("create");
+    let (one, two, created) = two_servers(&db, "a", "b").await;
     let (a, b) = (creds(&created, Side::A), creds(&created, Side::B));
     one.bridge
         .send_message(&a, text("first"), "send_to_partner")
@@ -335,17 +336,7 @@ async fn woken_behind_a_lease(db: Db) {
         .expect("send");
     // Well before the deadline, three leases away.
     let bound = lapses.saturating_duration_since(std::time::Instant::now()) + wait / 3;
-    let inbox = tokio::time::timeout(bound, waiter)
-        .await
-        .expect("the long-poll answered once the lease lapsed, not at its deadline")
-        .expect("task")
-        .expect("check");
-    let got: Vec<String> = inbox
-        .messages
-        .into_iter()
-        .map(|d| d.message.content)
-        .collect();
-    assert_eq!(got, ["first", "second"]);
+    assert_eq!(answer(waiter, bound).await, ["first", "second"]);
 }
 
 /// Message texts and status notes come back byte for byte, NUL and all

@@ -304,26 +304,22 @@ fn teams_round_trip_and_are_checked() {
         let err = read_export(&bad).unwrap_err().to_string();
         assert!(err.contains(expected), "{expected:?} not in {err:?}");
     }
+    // Written out and read back in.
+    let reread = |records: &[ConversationRecord]| {
+        let mut out = Vec::new();
+        write_export(&mut out, records, Timestamp::from_micros(1), Layout::Json).unwrap();
+        read_export(&String::from_utf8(out).unwrap()).map_err(|e| e.to_string())
+    };
     // A removed participant has no inbox: a file may not queue anything for it.
     let mut queued = records.clone();
     queued[0].messages[0].unread_by.push(Side::nth(2).unwrap());
-    let mut out = Vec::new();
-    write_export(&mut out, &queued, Timestamp::from_micros(1), Layout::Json).unwrap();
-    let err = read_export(&String::from_utf8(out).unwrap())
-        .unwrap_err()
-        .to_string();
+    let err = reread(&queued).unwrap_err();
     assert!(err.contains("a removed participant"), "{err}");
     // A removed participant's role may be taken again, an active one's not.
     let c = &mut records[0].conversation;
     c.participants[2].role = "Backend".into();
-    let mut out = Vec::new();
-    write_export(&mut out, &records, Timestamp::from_micros(1), Layout::Json).unwrap();
-    assert!(read_export(&String::from_utf8(out).unwrap()).is_ok());
+    assert!(reread(&records).is_ok());
     records[0].conversation.participants[2].removed_at = None;
-    let mut out = Vec::new();
-    write_export(&mut out, &records, Timestamp::from_micros(1), Layout::Json).unwrap();
-    let err = read_export(&String::from_utf8(out).unwrap())
-        .unwrap_err()
-        .to_string();
+    let err = reread(&records).unwrap_err();
     assert!(err.contains("two active"), "{err}");
 }
