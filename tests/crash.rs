@@ -25,6 +25,9 @@ use crate::util::*;
 /// Concurrent writers on the killed server, so the kill lands among commits.
 const WRITERS: usize = 4;
 
+/// How long a killed server may take to die (see where it is used).
+const KILLED_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn kills() -> usize {
     std::env::var("MCP_BRIDGE_TEST_CRASH_KILLS")
         .ok()
@@ -164,13 +167,16 @@ async fn killed_servers_lose_no_acknowledged_message(name: &str, durability: &st
         // SAFETY: kill(2) on our own child's pid; no memory is involved.
         let killed = unsafe { libc::kill(i32::try_from(pid).expect("pid"), libc::SIGKILL) };
         assert_eq!(killed, 0, "kill -9 {pid}");
+        // A process killed inside an `fsync` dies when the sync returns, and
+        // with every commit synced on a disk busy with other work (a build
+        // beside the tests) that took over 10 s once: a generous bound.
         for w in writers {
-            tokio::time::timeout(EVENT_TIMEOUT, w)
+            tokio::time::timeout(KILLED_WITHIN, w)
                 .await
                 .expect("writers notice the kill")
                 .expect("writer task");
         }
-        let status = victim.stop_within(EVENT_TIMEOUT).await.status;
+        let status = victim.stop_within(KILLED_WITHIN).await.status;
         assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
 
         let mut delivered = Vec::new();
