@@ -196,12 +196,16 @@ impl<S: Store> Bridge<S> {
                 // look follows, which also learns when a lease lapses.
                 let ready: Vec<Pending> = callers
                     .iter()
-                    .map(
-                        |(c, _)| match named.contains(&(c.conversation.clone(), c.side)) {
-                            true => Pending::Ready,
-                            false => Pending::Nothing,
-                        },
-                    )
+                    .map(|(c, _)| {
+                        let was_named = named
+                            .iter()
+                            .any(|(conv, side)| *conv == c.conversation && *side == c.side);
+                        if was_named {
+                            Pending::Ready
+                        } else {
+                            Pending::Nothing
+                        }
+                    })
                     .collect();
                 let taken =
                     Box::pin(self.take_all(&callers, check, false, Looked::Waiting(&ready)));
