@@ -224,6 +224,14 @@ async fn the_management_commands_show_and_move_teams() {
     join(&watcher, &invite(&owner, "reviewer", "observer").await).await;
     say(&owner, "for qa", json!({"to": "qa"})).await;
     say(&qa, "for everyone", json!({})).await;
+    // Exported while qa is still a member, with one message unread by it.
+    let before = env.dir.join("team-before.json");
+    cli(
+        &env,
+        &["export", "--plaintext", "-o", before.to_str().unwrap()],
+    )
+    .await
+    .ok();
     ok(&call(&owner, "remove_participant", json!({"participant": "qa"})).await);
 
     // list: one row per participant once a conversation has more than two.
@@ -320,6 +328,36 @@ async fn the_management_commands_show_and_move_teams() {
     let got = ok(&call(&there, "check_messages", d).await);
     assert_eq!(contents(&got), ["for qa", "for everyone"]);
     there.stop().await;
+
+    // The removal arriving by import (the later export merged over the
+    // earlier one) empties qa's inbox, as `remove_participant` did here.
+    let merged = env.dir.join("merged").join("bridge.db");
+    cli_on(&env, &merged, &["import", before.to_str().unwrap()])
+        .await
+        .ok();
+    let unread_of_qa = |list: Value| list["conversations"][0]["messages"]["unread"]["c"].clone();
+    assert_eq!(
+        unread_of_qa(cli_on(&env, &merged, &["list", "--json"]).await.json()),
+        json!(1)
+    );
+    cli_on(&env, &merged, &["import", file.to_str().unwrap()])
+        .await
+        .ok();
+    assert_eq!(
+        unread_of_qa(cli_on(&env, &merged, &["list", "--json"]).await.json()),
+        json!(0)
+    );
+    // A file may not queue a message for a removed participant: refused, nothing written.
+    let mut crafted: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    crafted["conversations"][0]["messages"][0]["unread_by"] = json!(["c"]);
+    let crafted_file = env.dir.join("team-crafted.json");
+    std::fs::write(&crafted_file, crafted.to_string()).unwrap();
+    let nowhere = env.dir.join("crafted").join("bridge.db");
+    cli_on(&env, &nowhere, &["import", crafted_file.to_str().unwrap()])
+        .await
+        .fails(2, "a removed participant");
+    assert!(!nowhere.exists(), "a refused import creates no database");
 
     // cleanup removes an expired team with its invites and bindings.
     let short = env
