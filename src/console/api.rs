@@ -143,7 +143,15 @@ pub async fn events<S: Backend>(
         Err(e) => return failure(&e.into()),
     };
     // Subscribe before recording, so nothing committed after this point is missed.
-    let stream = live::stream(&console.live, conversation.clone());
+    let Some(subscription) = console.live.subscribe().await else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            Json(json!({ "error": "unavailable", "message": "live updates are not available yet (the database did not answer in time); retry in a moment" })),
+        )
+            .into_response();
+    };
+    let stream = live::stream(subscription, conversation.clone());
     if let Err(e) = console
         .bridge
         .console_watch(who.user(), conversation.as_ref())

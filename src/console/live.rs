@@ -5,6 +5,13 @@
 //! and YOLO state those records touched — and broadcasts one event per
 //! committed message, status change, read change, proposal or activation
 //! change, and audit record. Server-Sent Events streams subscribe to it.
+//!
+//! Events are differences from the watcher's baseline, so a stream opens
+//! only once the baseline is taken: a change committed between a
+//! subscription and a later baseline would be folded into it and never
+//! announced. When the watcher restarts (a storage failure), changes made
+//! while it was down are folded into its new baseline the same way, so every
+//! open stream is told `lagged` and reloads.
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -14,7 +21,7 @@ use std::time::Duration;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::{Backend, json as view};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -25,12 +32,16 @@ use crate::store::{ConversationRecord, ConversationSummary, ProposalState};
 const AUDIT_BATCH: u32 = 500;
 /// Events a slow subscriber may fall behind before it misses some.
 const CHANNEL_CAPACITY: usize = 1024;
+/// How long a new stream waits for the watcher's baseline before it is
+/// refused (the database is unreachable, or very slow to answer).
+const READY_WAIT: Duration = Duration::from_secs(10);
 
 /// One change, ready to send.
 #[derive(Debug, Clone)]
 pub struct LiveEvent {
     /// `message`, `status`, `read`, `conversation` (the overview line after
-    /// any of those), `proposal`, `activation` or `audit`.
+    /// any of those), `proposal`, `activation`, `audit`, or `lagged` (to
+    /// every stream: reload, some changes were not announced).
     pub kind: &'static str,
     /// The conversation concerned, for per-conversation streams.
     pub conversation: Option<String>,
@@ -42,6 +53,8 @@ pub struct LiveEvent {
 #[derive(Debug, Clone)]
 pub struct Live {
     tx: broadcast::Sender<Arc<LiveEvent>>,
+    /// Whether the watcher holds a baseline to announce changes against.
+    ready: watch::Receiver<bool>,
 }
 
 /// What the watcher last saw of one conversation.
@@ -56,11 +69,17 @@ impl Live {
     /// Starts the watcher on the current Tokio runtime.
     pub fn start<S: Backend>(bridge: Arc<Bridge<S>>) -> Self {
         let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
-        let live = Self { tx: tx.clone() };
+        let (ready_tx, ready) = watch::channel(false);
+        let live = Self {
+            tx: tx.clone(),
+            ready,
+        };
         tokio::spawn(async move {
             let mut watcher = Watcher {
                 bridge,
                 tx,
+                ready: ready_tx,
+                restarted: false,
                 seq: 0,
                 seen: HashMap::new(),
                 proposals: HashMap::new(),
@@ -70,6 +89,8 @@ impl Live {
                 match watcher.run().await {
                     Ok(()) => return,
                     Err(e) => {
+                        watcher.ready.send_replace(false);
+                        watcher.restarted = true;
                         tracing::warn!(error = %e, "console live updates stopped; restarting");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
@@ -79,15 +100,22 @@ impl Live {
         live
     }
 
-    /// A new subscription.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
-        self.tx.subscribe()
+    /// A new subscription, once the watcher holds its baseline (so every
+    /// change committed from now on is announced to it); `None` when that
+    /// takes longer than [`READY_WAIT`].
+    pub async fn subscribe(&self) -> Option<broadcast::Receiver<Arc<LiveEvent>>> {
+        let mut ready = self.ready.clone();
+        let waited = tokio::time::timeout(READY_WAIT, ready.wait_for(|r| *r)).await;
+        matches!(waited, Ok(Ok(_))).then(|| self.tx.subscribe())
     }
 }
 
 struct Watcher<S: Backend> {
     bridge: Arc<Bridge<S>>,
     tx: broadcast::Sender<Arc<LiveEvent>>,
+    ready: watch::Sender<bool>,
+    /// Whether a baseline was lost to a failure (streams then reload).
+    restarted: bool,
     seq: i64,
     seen: HashMap<ConversationId, Seen>,
     proposals: HashMap<String, ProposalState>,
@@ -116,6 +144,12 @@ impl<S: Backend> Watcher<S> {
             self.diff(r, false);
         }
         self.diff_yolo(false).await?;
+        // Subscriptions wait for this point: they subscribe after it, so a
+        // stream sees every change the watcher finds from here on.
+        self.ready.send_replace(true);
+        if std::mem::take(&mut self.restarted) {
+            self.emit("lagged", None, json!({ "missed": null }));
+        }
         loop {
             if self.tx.receiver_count() == 0 && Arc::strong_count(&self.bridge) == 1 {
                 return Ok(());
@@ -261,18 +295,18 @@ fn summarize(r: &ConversationRecord) -> ConversationSummary {
     }
 }
 
-/// An SSE response of every live event, or only those of `conversation`.
+/// An SSE response of every live event, or only those of `conversation`,
+/// for a subscription from [`Live::subscribe`].
 pub fn stream(
-    live: &Live,
+    rx: broadcast::Receiver<Arc<LiveEvent>>,
     conversation: Option<ConversationId>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
-    let rx = live.subscribe();
     let filter = conversation.map(|c| c.as_str().to_owned());
     let events = futures_util::stream::unfold((rx, filter), |(mut rx, filter)| async move {
         loop {
             match rx.recv().await {
                 Ok(event) => {
-                    if filter.is_some() && event.conversation != filter {
+                    if filter.is_some() && event.conversation != filter && event.kind != "lagged" {
                         continue;
                     }
                     let sse = SseEvent::default()
@@ -292,4 +326,70 @@ pub fn stream(
         }
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::App;
+    use crate::domain::ActionType;
+    use crate::service::{Addressing, SendToPartner, SessionCredentials};
+    use crate::store::sqlite::OpenMode;
+
+    /// A change committed right after a stream subscribed is announced even
+    /// when the watcher had not taken its baseline yet: the subscription
+    /// waits for it. (It used to subscribe at once, and the baseline then
+    /// folded the change in silently: a console test missed a message under
+    /// load.)
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stream_opened_at_start_misses_no_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            crate::config::Config::load(None, std::iter::empty::<(String, String)>()).unwrap();
+        let app = App::open(&dir.path().join("bridge.db"), config, OpenMode::Create).unwrap();
+        let live = Live::start(Arc::clone(&app.bridge));
+        let mut rx = live.subscribe().await.expect("the watcher's baseline");
+        // Committed on another thread while this one blocks: the watcher
+        // cannot run in between, as under a heavily loaded machine.
+        let bridge = Arc::clone(&app.bridge);
+        let conversation = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let created = bridge.create_conversation("a", "b").await.unwrap();
+                let creds = SessionCredentials {
+                    conversation: created.conversation.clone(),
+                    side: Side::A,
+                    token: created.token_a,
+                };
+                let send = SendToPartner {
+                    message: "hello".into(),
+                    action_type: ActionType::Info,
+                    files_involved: Vec::new(),
+                    to: Addressing::Everyone,
+                };
+                bridge
+                    .send_message(&creds, send, "send_to_partner")
+                    .await
+                    .unwrap();
+                created.conversation
+            })
+        })
+        .join()
+        .unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let event = rx.recv().await.expect("live events");
+                if event.kind == "message" {
+                    return event;
+                }
+            }
+        })
+        .await
+        .expect("the message is announced");
+        assert_eq!(message.conversation.as_deref(), Some(conversation.as_str()));
+        assert_eq!(message.data["content"], "hello");
+    }
 }
