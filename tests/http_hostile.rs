@@ -293,10 +293,12 @@ fn self_signed(dir: &std::path::Path, name: &str) {
     );
 }
 
-/// `curl --cacert CA URL`: the subject CN the server presented, or the failure.
-fn curl_subject(ca: &std::path::Path, url: &str) -> Result<String, String> {
+/// `curl --http2 --cacert CA URL` (offering HTTP/2 through ALPN): the
+/// subject CN the server presented and the response's status line, or the
+/// failure.
+fn curl_subject(ca: &std::path::Path, url: &str) -> Result<(String, String), String> {
     let out = Command::new("curl")
-        .args(["-sS", "-v", "--max-time", "5", "--cacert"])
+        .args(["-sS", "-v", "--http2", "--max-time", "5", "--cacert"])
         .arg(ca)
         .arg(url)
         .output()
@@ -305,11 +307,14 @@ fn curl_subject(ca: &std::path::Path, url: &str) -> Result<String, String> {
     if !out.status.success() {
         return Err(err);
     }
-    Ok(err
-        .lines()
-        .find_map(|l| l.split("subject: ").nth(1))
-        .unwrap_or_default()
-        .to_owned())
+    let found = |prefix: &str| {
+        err.lines()
+            .find_map(|l| l.split(prefix).nth(1))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    Ok((found("subject: "), found("< HTTP/")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,8 +338,11 @@ async fn tls_serves_and_reloads_the_certificate_on_sighup() {
     let metadata = server
         .url
         .replace("/mcp", "/.well-known/oauth-protected-resource");
-    let subject = curl_subject(&first_ca, &metadata).expect("TLS with the first certificate");
+    let (subject, status) =
+        curl_subject(&first_ca, &metadata).expect("TLS with the first certificate");
     assert!(subject.contains("first"), "{subject}");
+    // Offered HTTP/2, the client is answered in HTTP/1.1 (see `serve_http`).
+    assert_eq!(status, "1.1 200 OK", "{subject}");
     // Plain HTTP to the TLS port gets no MCP answer.
     let plain = reqwest::Client::new()
         .get(metadata.replace("https://", "http://"))
@@ -347,7 +355,10 @@ async fn tls_serves_and_reloads_the_certificate_on_sighup() {
     let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
     loop {
         match curl_subject(&cert, &metadata) {
-            Ok(subject) if subject.contains("second") => break,
+            Ok((subject, status)) if subject.contains("second") => {
+                assert_eq!(status, "1.1 200 OK", "HTTP/1.1 after a reload too");
+                break;
+            }
             other => assert!(
                 tokio::time::Instant::now() < deadline,
                 "the new certificate was not served: {other:?}\n{}",

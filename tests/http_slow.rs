@@ -1,5 +1,7 @@
 //! Slow clients hold nothing for long (`http.read_timeout_s`): a request
-//! whose headers trickle in, or an idle keep-alive connection, is closed; a
+//! whose headers trickle in, a connection that sends nothing at all, or an
+//! idle keep-alive connection, is closed; HTTP/2 (whose connections would
+//! escape these bounds) is not spoken; a
 //! body that does not arrive in time gets `408`; a chunked body over the
 //! limit (no `Content-Length` to refuse it by) gets `413`. None of them
 //! changes the store, and the server goes on serving. The same holds for
@@ -48,6 +50,40 @@ async fn trickled_headers_are_cut_off(authority: &str, path: &str) {
     );
 }
 
+/// A connection to `authority` that sends nothing is closed once the read
+/// timeout passes (hyper's protocol detection used to wait for its first
+/// bytes forever), and one that opens with HTTP/2's preface (prior
+/// knowledge, as `curl --http2-prior-knowledge`) gets no HTTP/2 answer.
+async fn silent_and_http2_connections_are_cut_off(authority: &str) {
+    let mut silent = TcpStream::connect(authority).await.expect("connect");
+    let started = Instant::now();
+    let answer = until_closed(&mut silent).await;
+    assert_eq!(answer, "", "nothing is answered to nothing");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed by the read timeout, not at once: {:?}",
+        started.elapsed()
+    );
+
+    // The preface and an empty SETTINGS frame: an HTTP/2 server would
+    // answer with a SETTINGS frame (type 4) of its own.
+    let preface = [
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+        &[0, 0, 0, 4, 0, 0, 0, 0, 0],
+    ]
+    .concat();
+    let mut h2 = sent(authority, &preface).await;
+    let mut got = Vec::new();
+    tokio::time::timeout(EVENT_TIMEOUT, h2.read_to_end(&mut got))
+        .await
+        .expect("the server closes the connection")
+        .ok();
+    assert!(
+        got.is_empty() || got.starts_with(b"HTTP/1.1 "),
+        "HTTP/2 is not spoken: {got:?}"
+    );
+}
+
 fn head(server: &HttpServer, token: &str, extra: &str) -> String {
     format!(
         "POST /mcp HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
@@ -71,6 +107,7 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
 
     // Headers that never end: the connection is closed, nothing answered.
     trickled_headers_are_cut_off(&server.authority, "/mcp").await;
+    silent_and_http2_connections_are_cut_off(&server.authority).await;
 
     // A body that stops short of its Content-Length: 408 and a clear reason.
     let mut tcp = TcpStream::connect(&server.authority)
@@ -161,6 +198,7 @@ async fn the_console_cuts_off_slow_clients_too() {
         ConsoleProc::start_with_vars(&env, &[], &[("MCP_BRIDGE_HTTP__READ_TIMEOUT_S", "1")]).await;
     let authority = console.base.trim_start_matches("http://").to_owned();
     trickled_headers_are_cut_off(&authority, "/login").await;
+    silent_and_http2_connections_are_cut_off(&authority).await;
 
     // A sign-in form whose body never completes: 408, no session.
     let mut tcp = sent(&authority, format!(
@@ -170,6 +208,16 @@ async fn the_console_cuts_off_slow_clients_too() {
     let answer = until_closed(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(!answer.contains("mcpb_console="), "{answer}");
+
+    // A head over 64 KiB: 431, whatever the reads hyper happened to make.
+    let padding = "a".repeat(100 * 1024);
+    let big = crate::console_util::http()
+        .get(format!("{}/login", console.base))
+        .header("x-padding", padding)
+        .send()
+        .await
+        .expect("GET /login with a large head");
+    assert_eq!(big.status(), 431);
 
     // And it still serves, then stops cleanly.
     let page = crate::console_util::http()

@@ -15,7 +15,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::transport::http::{bounded_bodies, limit_header_reads};
+use crate::transport::http::{bounded_bodies, http1_alpn, http1_only};
 
 /// Loads a certificate chain and private key (PEM files) into a server config.
 ///
@@ -66,20 +66,18 @@ pub async fn serve(
     let app = bounded_bodies(router, read_timeout).into_make_service();
     let served = match tls {
         Some(config) => {
-            let config = RustlsConfig::from_config(Arc::new(config));
+            let config = RustlsConfig::from_config(http1_alpn(&config));
             let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
-            let mut server = axum_server::from_tcp(tcp)?
+            let server = axum_server::from_tcp(tcp)?
                 .acceptor(acceptor)
                 .handle(handle);
-            limit_header_reads(&mut server, read_timeout);
-            server.serve(app).await
+            http1_only(server, read_timeout).serve(app).await
         }
         None => {
-            let mut server = axum_server::from_tcp(tcp)?
+            let server = axum_server::from_tcp(tcp)?
                 .acceptor(NoDelayAcceptor::new())
                 .handle(handle);
-            limit_header_reads(&mut server, read_timeout);
-            server.serve(app).await
+            http1_only(server, read_timeout).serve(app).await
         }
     };
     served.context("the console stopped")

@@ -227,6 +227,9 @@ pub(super) async fn check_site<S: HttpTokenStore>(
     request: Request,
     next: Next,
 ) -> Response {
+    if let Some(refused) = body::head_too_large(&request) {
+        return refused;
+    }
     let headers = request.headers();
     // A request in absolute form (`POST http://name/mcp`) names its host
     // twice; both must be ours, whichever one a proxy or router believes.

@@ -4,6 +4,7 @@
 //! body holds a connection and a task for seconds, not forever. On `/mcp`
 //! it runs inside the bearer check (`access::check_caller`), after it: an
 //! unauthenticated client is refused before its body is read at all.
+//! Heads are bounded here too, exactly (see [`head_too_large`]).
 
 use std::time::Duration;
 
@@ -15,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
 
-use super::MAX_BODY_BYTES;
 use super::access::refusal;
+use super::{MAX_BODY_BYTES, MAX_HEAD_BYTES};
 
 /// Why a body was not read.
 enum Unread {
@@ -53,6 +54,25 @@ pub(super) fn too_large() -> Response {
     )
 }
 
+/// `431` for a request whose line and headers exceed [`MAX_HEAD_BYTES`]
+/// (counted as on the wire: `Name: value` and a line end each).
+pub(crate) fn head_too_large(request: &Request) -> Option<Response> {
+    let line = request.method().as_str().len() + request.uri().to_string().len() + 11;
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (line + headers > MAX_HEAD_BYTES).then(|| {
+        refusal(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!(
+                "a request's line and headers are limited to {MAX_HEAD_BYTES} bytes; nothing was done"
+            ),
+        )
+    })
+}
+
 /// `request` with its body read whole within `timeout`, or the refusal to
 /// answer instead.
 pub(super) async fn read_within(request: Request, timeout: Duration) -> Result<Request, Response> {
@@ -75,14 +95,17 @@ pub(super) async fn read_within(request: Request, timeout: Duration) -> Result<R
 }
 
 async fn read_whole(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    if let Some(refused) = head_too_large(&request) {
+        return refused;
+    }
     match read_within(request, timeout).await {
         Ok(request) => next.run(request).await,
         Err(refused) => refused,
     }
 }
 
-/// `router` with every request's body read whole within `timeout` before it
-/// runs (for routers with no bearer check of their own to come first).
+/// `router` with every request's head bounded and body read whole within
+/// `timeout` before it runs (for routers with no bearer check of their own to come first).
 pub(crate) fn bounded_bodies(router: Router, timeout: Duration) -> Router {
     router.layer(axum::middleware::from_fn_with_state(timeout, read_whole))
 }

@@ -257,25 +257,55 @@ async fn metadata<S: HttpTokenStore + Backend>(
         .into_response()
 }
 
-/// Largest request head (request line and headers) read, in bytes: hyper's
-/// connection buffer is capped at it, so a longer head gets `431` instead of
-/// making the server buffer ~400 KiB per connection (hyper's default). Bodies
-/// stream through the buffer and are bounded on their own (see `body`).
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Largest request head (request line and headers) accepted, in bytes.
+/// hyper's connection buffer is capped at it (its default would buffer ~400
+/// KiB per connection), but that cap is loose — one read may carry a head
+/// past it, up to about twice — so [`body::head_too_large`] refuses a longer
+/// head with `431` exactly.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
-/// Closes a connection whose request headers have not all arrived within
-/// `timeout` (a slow-headers attack holds nothing for long), including an
-/// idle keep-alive connection waiting for its next request, and bounds the
-/// size of a request head.
-pub(crate) fn limit_header_reads<A: axum_server::accept::Accept<tokio::net::TcpStream, Router>>(
-    server: &mut axum_server::Server<SocketAddr, A>,
+/// Speaks HTTP/1.1 only, closes a connection whose request headers have
+/// not all arrived within `timeout` (a slow-headers attack holds nothing for
+/// long) — a new connection that sends nothing at all, or an idle keep-alive
+/// connection waiting for its next request, included — and bounds the size
+/// of a request head.
+///
+/// Why not HTTP/2 too: hyper's automatic protocol detection first waits for
+/// a connection's opening bytes with no deadline (a client that connects
+/// and sends nothing was held forever), and an HTTP/2 connection has none of
+/// these bounds (no header deadline, no idle close). MCP clients speak
+/// HTTP/1.1 (the TypeScript and Python SDKs always; others fall back to it
+/// through TLS's ALPN, see [`http1_alpn`]), and one request per connection
+/// is how the streamable HTTP transport is used anyway.
+pub(crate) fn http1_only<A: axum_server::accept::Accept<tokio::net::TcpStream, Router>>(
+    server: axum_server::Server<SocketAddr, A>,
     timeout: Duration,
-) {
+) -> axum_server::Server<SocketAddr, A> {
+    let mut server = server.http1_only();
     server
         .http_builder()
         .http1()
         .header_read_timeout(Some(timeout))
         .max_buf_size(MAX_HEAD_BYTES);
+    server
+}
+
+/// `config` offering HTTP/1.1 alone through ALPN (axum-server offers `h2`
+/// too): a client that prefers HTTP/2 then speaks HTTP/1.1 to
+/// [`http1_only`] rather than failing.
+pub(crate) fn http1_alpn(
+    config: &tokio_rustls::rustls::ServerConfig,
+) -> Arc<tokio_rustls::rustls::ServerConfig> {
+    let mut config = config.clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// The certificate chain and key of `files`, for HTTP/1.1.
+async fn load_tls(files: &TlsFiles) -> std::io::Result<Arc<tokio_rustls::rustls::ServerConfig>> {
+    let loaded =
+        axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key).await?;
+    Ok(http1_alpn(&loaded.get_inner()))
 }
 
 /// Serves `router` (from [`Serving::router`]) on `options.addr` until
@@ -302,8 +332,9 @@ pub async fn serve<S: HttpTokenStore + Backend>(
     };
     let server = match &options.tls {
         Some(files) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+            let tls = load_tls(files)
                 .await
+                .map(axum_server::tls_rustls::RustlsConfig::from_config)
                 .with_context(|| {
                     format!(
                         "cannot use the TLS certificate {} with key {}",
@@ -318,19 +349,19 @@ pub async fn serve<S: HttpTokenStore + Backend>(
             tokio::spawn(reload_on_hangup(hangups, tls.clone(), files.clone()));
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                 .acceptor(axum_server::accept::NoDelayAcceptor::new());
-            let mut server = axum_server::from_tcp(listener)?
+            let server = axum_server::from_tcp(listener)?
                 .acceptor(acceptor)
                 .handle(handle.clone());
-            limit_header_reads(&mut server, options.settings.read_timeout);
+            let server = http1_only(server, options.settings.read_timeout);
             tokio::spawn(async move { server.serve(app).await })
         }
         None => {
             // No Nagle: a response's last small write (an SSE event, the end
             // of a chunked body) must not wait for the client's delayed ACK.
-            let mut server = axum_server::from_tcp(listener)?
+            let server = axum_server::from_tcp(listener)?
                 .acceptor(axum_server::accept::NoDelayAcceptor::new())
                 .handle(handle.clone());
-            limit_header_reads(&mut server, options.settings.read_timeout);
+            let server = http1_only(server, options.settings.read_timeout);
             tokio::spawn(async move { server.serve(app).await })
         }
     };
@@ -370,7 +401,7 @@ async fn reload_on_hangup(
     files: TlsFiles,
 ) {
     while hangups.recv().await.is_some() {
-        match tls.reload_from_pem_file(&files.cert, &files.key).await {
+        match load_tls(&files).await.map(|c| tls.reload_from_config(c)) {
             Ok(()) => tracing::info!(cert = %files.cert.display(), "reloaded the TLS certificate"),
             Err(e) => {
                 tracing::error!(error = %e, "cannot reload the TLS certificate; keeping the previous one")
