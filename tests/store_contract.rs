@@ -137,6 +137,7 @@ pub(crate) fn check(wait_s: u64) -> CheckMessages {
         wait: Duration::from_secs(wait_s),
         limit: 100,
         leased: false,
+        parked: None,
     }
 }
 

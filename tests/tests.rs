@@ -37,6 +37,7 @@ mod hostile_files;
 mod http;
 mod http_clients;
 mod http_hostile;
+mod http_park;
 mod http_request_limit;
 mod http_sessions_shared;
 mod http_slow;

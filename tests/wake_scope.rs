@@ -126,6 +126,7 @@ async fn wake_scope(db: Db) {
                 wait: Duration::ZERO,
                 limit: 1,
                 leased: true,
+                parked: None,
             },
             std::future::pending(),
         )

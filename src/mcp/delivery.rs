@@ -259,3 +259,35 @@ impl ReplySlot {
         self.0.receipts.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// Put into a request's extensions by a transport that parked the call
+/// before serving it (`service::park`): when its wait ends, and how the park
+/// ended.
+#[derive(Debug, Clone, Copy)]
+pub struct ParkedCall {
+    /// When the call's wait ends.
+    pub until: tokio::time::Instant,
+    /// How the park ended.
+    pub parked: crate::service::Parked,
+}
+
+impl ParkedCall {
+    /// `wait` shortened to what a park left of it, and how the park ended.
+    pub fn rest_of(
+        extensions: &rmcp::model::Extensions,
+        wait: std::time::Duration,
+    ) -> (std::time::Duration, Option<crate::service::Parked>) {
+        let parked = extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<ParkedCall>());
+        match parked {
+            Some(p) => {
+                let left = p
+                    .until
+                    .saturating_duration_since(tokio::time::Instant::now());
+                (wait.min(left), Some(p.parked))
+            }
+            None => (wait, None),
+        }
+    }
+}

@@ -23,7 +23,7 @@ use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use tokio_util::sync::CancellationToken;
 
-use self::delivery::{ReplySlot, WrittenReplies};
+use self::delivery::{ParkedCall, ReplySlot, WrittenReplies};
 use self::error::ToolFailure;
 use self::params::{
     CheckMessagesParams, CheckPartnerStatusParams, CreateConversationParams, Parameters,
@@ -285,7 +285,8 @@ reply with check_messages and wait_seconds, not by sleeping.",
         let creds = self
             .session_credentials("check_messages", creds, Scope::All)
             .await?;
-        let (wait, limit) = (args.wait(), args.page());
+        let (wait, parked) = ParkedCall::rest_of(&context.extensions, args.wait());
+        let limit = args.page();
         let (request, session) = (context.ct.clone(), self.session_end.clone());
         let shutdown = self.shutdown.clone();
         let stopping = shutdown.clone();
@@ -314,6 +315,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
             wait,
             limit,
             leased: self.replies.is_some() || http_slot.is_some(),
+            parked,
         };
         let work = self.bridge.check_messages(&creds, check, cancelled);
         let inbox = match context.meta.get_progress_token() {

@@ -20,7 +20,7 @@ use crate::domain::{
     LONG_POLL_CAP_SECONDS, MAX_FILES, MAX_NOTE_CHARS, MAX_PAGE, MAX_PATH_CHARS, MAX_ROLE_CHARS,
     MAX_WAIT_SECONDS, ROLE_PATTERN, SESSION_ID_PATTERN, Side, Status,
 };
-use crate::service::CredentialArgs;
+use crate::service::{CredentialArgs, SessionCredentials};
 
 /// Schema pattern for tokens (either case; tokens are shown in lowercase).
 const TOKEN_SCHEMA_PATTERN: &str = r"^[0-9a-fA-F]{64}$";
@@ -362,6 +362,24 @@ impl CheckMessagesParams {
             );
         }
         Ok(())
+    }
+}
+
+impl CheckMessagesParams {
+    /// The credentials and wait of a long-poll that names its session
+    /// explicitly (all three credentials, well formed) and waits: one a
+    /// transport may park before serving it (`service::park`). `None` for
+    /// any other call, valid or not: it is served at once and answers for
+    /// itself.
+    pub fn parkable(arguments: JsonObject) -> Option<(SessionCredentials, std::time::Duration)> {
+        let params: Self = serde_json::from_value(serde_json::Value::Object(arguments)).ok()?;
+        let (args, params) = params.validate().ok()?;
+        let creds = SessionCredentials {
+            conversation: args.conversation?,
+            side: args.side?,
+            token: args.token?,
+        };
+        Some((creds, params.wait())).filter(|(_, wait)| !wait.is_zero())
     }
 }
 

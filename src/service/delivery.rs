@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::{Bridge, Caller, ServiceError, SessionCredentials, session_draft};
+use super::{Bridge, Caller, Parked, ServiceError, SessionCredentials, session_draft};
 use crate::audit::AuditDraft;
 use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Side, Timestamp};
 use crate::store::{
@@ -40,6 +40,10 @@ pub struct CheckMessages {
     /// Whether the caller will acknowledge the page once its reply is
     /// written (see the module documentation).
     pub leased: bool,
+    /// How the call was parked before it was served
+    /// ([`Bridge::park_long_poll`]): its quota is spent, and `wait` is what
+    /// is left of its wait.
+    pub parked: Option<Parked>,
 }
 
 /// A delivered message with what a recipient needs to place it.
@@ -64,7 +68,7 @@ pub struct Inbox {
     pub receipts: Vec<Receipt>,
 }
 
-const TOOL: &str = "check_messages";
+pub(super) const TOOL: &str = "check_messages";
 
 /// Roles a message was addressed to: as stored, or, for a message from
 /// before teams, every participant but its sender that had joined by then.
@@ -120,7 +124,7 @@ impl<S: Store> Bridge<S> {
         // looks only once its change feed is watching, so that a message
         // stored in between is not missed.
         let plain = check.wait.is_zero();
-        let peek = plain && self.settings.rate_limits.is_none();
+        let peek = plain && (check.parked.is_some() || self.settings.rate_limits.is_none());
         let mut callers = Vec::with_capacity(creds.len());
         let mut peeked = Vec::with_capacity(creds.len());
         let mut first_refusal = None;
@@ -156,8 +160,9 @@ impl<S: Store> Bridge<S> {
             };
             return Err(Box::pin(self.refuse(draft_for(creds), e)).await);
         };
-        // A long-poll spends its quota once, up front; the final take is unmetered.
-        for (c, _) in &callers {
+        // A long-poll spends its quota once, up front (a parked one already
+        // has); the final take is unmetered.
+        for (c, _) in callers.iter().filter(|_| check.parked.is_none()) {
             let draft = session_draft(TOOL, c);
             let spent = Box::pin(
                 self.store
@@ -177,8 +182,15 @@ impl<S: Store> Bridge<S> {
         );
         tokio::pin!(cancelled);
         let mut first_look = true;
-        // The inboxes the last wake-up named; empty after any other.
-        let mut named: Vec<(ConversationId, Side)> = Vec::new();
+        // The inboxes the last wake-up named; empty after any other. A call
+        // parked until a change named its inbox starts as if woken so.
+        let mut named: Vec<(ConversationId, Side)> = match check.parked {
+            Some(Parked::Named) => creds
+                .iter()
+                .map(|c| (c.conversation.clone(), c.side))
+                .collect(),
+            _ => Vec::new(),
+        };
         loop {
             feed.mark_seen();
             if !named.is_empty() {
@@ -324,7 +336,7 @@ impl<S: Store> Bridge<S> {
             let draft = session_draft(TOOL, c);
             let now = self.clock.now();
             let mut guard = self.guard(c, TOOL, now, draft.clone());
-            if let Looked::Waiting(_) = looked {
+            if check.parked.is_some() || matches!(looked, Looked::Waiting(_)) {
                 guard.quota = None;
             }
             let limit = PageLimit {
@@ -465,10 +477,10 @@ impl<'a> Looked<'a> {
 
 /// One of the process's long-poll slots, given back when dropped (also when
 /// the waiting call is cancelled).
-struct LongPollSlot<'a>(&'a AtomicU32);
+pub(super) struct LongPollSlot<'a>(&'a AtomicU32);
 
 impl<'a> LongPollSlot<'a> {
-    fn take(count: &'a AtomicU32, limit: u32) -> Option<Self> {
+    pub(super) fn take(count: &'a AtomicU32, limit: u32) -> Option<Self> {
         count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < limit).then_some(n + 1)

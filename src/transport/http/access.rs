@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use tokio_util::sync::CancellationToken;
 
-use super::body::{self, read_within};
+use super::body::{self, read_parts_within};
+use super::park;
 use super::request_limit::RequestLimit;
 use super::resume;
 use super::sessions::{Owners, as_caller};
@@ -339,11 +340,20 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     }
     // Boxed: a long-poll keeps this future for its whole wait, and the
     // read's state would otherwise stay part of it.
-    let mut request = match Box::pin(read_within(request, access.read_timeout)).await {
+    let (mut parts, bytes) = match Box::pin(read_parts_within(request, access.read_timeout)).await {
         Ok(read) => read,
         Err(refused) => return refused,
     };
-    let in_flight = (request.method() == Method::POST).then(|| access.in_flight.enter());
+    let in_flight = (parts.method == Method::POST).then(|| access.in_flight.enter());
+    // A stateless long-poll waits here, before rmcp builds its request (see `park`).
+    Box::pin(park::park(
+        &access.bridge,
+        &mut parts,
+        &bytes,
+        &access.stopping,
+    ))
+    .await;
+    let mut request = Request::from_parts(parts, Body::from(bytes));
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
     let caller = identity.name.clone();

@@ -12,6 +12,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::StreamExt;
@@ -75,10 +76,19 @@ pub(crate) fn head_too_large(request: &Request) -> Option<Response> {
 
 /// `request` with its body read whole within `timeout`, or the refusal to
 /// answer instead.
-pub(super) async fn read_within(request: Request, timeout: Duration) -> Result<Request, Response> {
+async fn read_within(request: Request, timeout: Duration) -> Result<Request, Response> {
+    let (parts, bytes) = read_parts_within(request, timeout).await?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// [`read_within`], as the request's head and its body's bytes.
+pub(super) async fn read_parts_within(
+    request: Request,
+    timeout: Duration,
+) -> Result<(Parts, Bytes), Response> {
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(timeout, read(body)).await {
-        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Ok(bytes)) => Ok((parts, bytes)),
         Ok(Err(Unread::TooLarge)) => Err(too_large()),
         Ok(Err(Unread::Broken)) => Err(refusal(
             StatusCode::BAD_REQUEST,

@@ -14,6 +14,7 @@
 
 mod access;
 mod body;
+mod park;
 mod request_limit;
 mod resume;
 mod sessions;

@@ -1,0 +1,89 @@
+//! Parking a long-poll before it is served.
+//!
+//! A waiting `check_messages` over HTTP costs ~64 KiB, two thirds of it the
+//! MCP library's per-request machinery, built before the tool runs. The HTTP
+//! transport therefore parks a stateless long-poll here first, holding only
+//! its request, until the inbox may have something, the wait ends, or the
+//! server stops; the call then runs as usual with what is left of its wait.
+//!
+//! Parking changes no outcome. Anything that is not a plain wait — a token
+//! that does not verify, a conversation that is gone or expired, a seat that
+//! is not active, something already queued or leased, a store failure, the
+//! long-poll limit — ends the park at once, so the call itself answers it
+//! (and audits it) without delay. Nothing is taken or audited here; the
+//! only thing a park spends is the call's quota, up front as a long-poll
+//! always has, and the call is told so (its [`Parked`]) and does not spend
+//! again. A call woken for its inbox then takes at once, as a woken
+//! long-poll does.
+
+use std::future::Future;
+
+use super::delivery::{LongPollSlot, TOOL};
+use super::{Bridge, SessionCredentials, session_draft};
+use crate::store::{Pending, Store};
+
+/// How a park that waited ended; either way the call's quota is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parked {
+    /// A change named the inbox: a message most likely waits there.
+    Named,
+    /// The wait ended, the server is stopping, or a change of unknown scope
+    /// woke it.
+    Waited,
+}
+
+impl<S: Store> Bridge<S> {
+    /// Waits until `creds`' inbox may have something, until `until`, or until
+    /// `stop` resolves — only if the long-poll would otherwise just wait (see
+    /// the module documentation); `None` when it did not wait. Dropping the
+    /// future leaves no trace but a spent quota, as a long-poll given up by
+    /// its client always did.
+    pub async fn park_long_poll(
+        &self,
+        creds: &SessionCredentials,
+        until: tokio::time::Instant,
+        stop: impl Future<Output = ()>,
+    ) -> Option<Parked> {
+        if !self
+            .key
+            .verify(&creds.conversation, creds.side, &creds.token)
+        {
+            return None;
+        }
+        let _slot = LongPollSlot::take(&self.long_polls, self.settings.limits.max_long_polls)?;
+        // Watching before the look, so a message stored in between wakes us.
+        let mut feed = self.store.changes();
+        feed.narrow([(creds.conversation.clone(), creds.side)]);
+        feed.mark_seen();
+        let at = self.clock.now();
+        // In a block of its own: the conversation read is not kept while it waits.
+        let waits = {
+            let looked = Box::pin(self.store.conversation_and_pending(
+                &creds.conversation,
+                creds.side,
+                at,
+            ))
+            .await;
+            matches!(&looked, Ok((Some(c), Pending::Nothing))
+                if at < c.expires_at && c.active_participant(creds.side).is_some())
+        };
+        if !waits {
+            return None;
+        }
+        let guard = self.guard(creds, TOOL, at, session_draft(TOOL, creds));
+        if guard.quota.is_some() && Box::pin(self.store.spend_quota(guard)).await.is_err() {
+            // Refused (or failed): the call spends again, and answers that.
+            return None;
+        }
+        tokio::select! {
+            () = feed.changed() => {
+                if feed.take_named().next().is_some() {
+                    return Some(Parked::Named);
+                }
+            }
+            () = tokio::time::sleep_until(until) => {}
+            () = stop => {}
+        }
+        Some(Parked::Waited)
+    }
+}

@@ -1,0 +1,141 @@
+//! A stateless long-poll waits in the bearer check, before rmcp builds its
+//! request (`transport::http::park`), and is served as any other: woken by a
+//! send through another server, it gets the message once; its quota is spent
+//! once; what it cannot wait for (a wrong token, a spent rate limit) is
+//! answered at once; SIGTERM ends its wait with an empty page. (What parking
+//! saves, memory, is measured by `benches/http.rs`.)
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+use crate::util_http::*;
+
+const TOKEN: &str = "shared-token-0123456789abcdef";
+
+/// `check_messages` for `side` with `extra` arguments, stateless, through `server`.
+async fn check_on(server: &HttpServer, conv: &Value, side: &str, extra: Value) -> Value {
+    let mut args = json!({
+        "conversation_id": conv["conversation_id"],
+        "session_id": side,
+        "token": conv[format!("session_{side}_token")],
+    });
+    merge(&mut args, extra);
+    stateless(&server.url, Some(TOKEN), 7, "check_messages", args)
+        .await
+        .message()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_long_poll_is_served_as_any_other() {
+    let env = TestEnv::new("http_park");
+    let vars = [
+        ("MCP_BRIDGE_HTTP_TOKEN", TOKEN),
+        ("MCP_BRIDGE_RATE_LIMITS__CHECK_MESSAGES__PER_MINUTE", "4"),
+    ];
+    let one = HttpServer::start(&env, &[], &vars).await;
+    let two = HttpServer::start(&env, &[], &vars).await;
+    let created = stateless(
+        &one.url,
+        Some(TOKEN),
+        1,
+        "create_conversation",
+        json!({"my_role": "a", "partner_role": "b"}),
+    )
+    .await
+    .message();
+    let conv = created["result"]["structuredContent"].clone();
+
+    // 1. Parked on one server, woken by a send through the other.
+    let waiter = tokio::spawn({
+        let (url, conv) = (one.url.clone(), conv.clone());
+        async move {
+            let args = json!({
+                "conversation_id": conv["conversation_id"],
+                "session_id": "b",
+                "token": conv["session_b_token"],
+                "wait_seconds": 30,
+            });
+            stateless(&url, Some(TOKEN), 2, "check_messages", args)
+                .await
+                .message()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let args = json!({
+        "conversation_id": conv["conversation_id"],
+        "session_id": "a",
+        "token": conv["session_a_token"],
+        "message": "hello",
+    });
+    let sent = stateless(&two.url, Some(TOKEN), 3, "send_to_partner", args).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let page = tokio::time::timeout(EVENT_TIMEOUT, waiter)
+        .await
+        .expect("woken well before its wait ends")
+        .expect("waiter");
+    assert_eq!(
+        contents(&page["result"]["structuredContent"]),
+        ["hello"],
+        "{page}"
+    );
+
+    // 2. A wait that lapses answers empty (the message was delivered once).
+    let started = Instant::now();
+    let page = check_on(&two, &conv, "b", json!({"wait_seconds": 1})).await;
+    assert!(started.elapsed() >= Duration::from_millis(900), "it waited");
+    assert_eq!(
+        page["result"]["structuredContent"]["messages"],
+        json!([]),
+        "{page}"
+    );
+
+    // 3. Each call spent its quota once: two more of the four a minute pass,
+    //    the fifth is refused at once, long-poll or not.
+    for _ in 0..2 {
+        let page = check_on(&one, &conv, "b", json!({"wait_seconds": 0.2})).await;
+        assert_ne!(page["result"]["isError"], true, "{page}");
+    }
+    let started = Instant::now();
+    let refused = check_on(&one, &conv, "b", json!({"wait_seconds": 30})).await;
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(refused.to_string().contains("rate_limited"), "{refused}");
+    assert!(started.elapsed() < EVENT_TIMEOUT, "refused at once");
+
+    // 4. A wrong token is refused at once too, not after the wait.
+    let started = Instant::now();
+    let mut wrong = conv.clone();
+    wrong["session_a_token"] = json!("ab".repeat(32));
+    let refused = check_on(&two, &wrong, "a", json!({"wait_seconds": 30})).await;
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(refused.to_string().contains("auth_failed"), "{refused}");
+    assert!(started.elapsed() < EVENT_TIMEOUT, "refused at once");
+
+    // 5. SIGTERM ends a parked wait with an empty page.
+    let waiter = tokio::spawn({
+        let (url, conv) = (two.url.clone(), conv.clone());
+        async move {
+            let args = json!({
+                "conversation_id": conv["conversation_id"],
+                "session_id": "a",
+                "token": conv["session_a_token"],
+                "wait_seconds": 30,
+            });
+            stateless(&url, Some(TOKEN), 9, "check_messages", args)
+                .await
+                .message()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, stderr) = two.terminate().await;
+    assert!(status.success(), "{stderr}");
+    let page = waiter.await.expect("waiter");
+    assert_eq!(
+        page["result"]["structuredContent"]["messages"],
+        json!([]),
+        "{page}"
+    );
+    let (status, stderr) = one.terminate().await;
+    assert!(status.success(), "{stderr}");
+}
