@@ -70,6 +70,29 @@ pub struct Inbox {
 
 pub(super) const TOOL: &str = "check_messages";
 
+impl Inbox {
+    /// Adds `page`, taken from `caller`'s inbox; the bytes it added.
+    pub(super) fn add(&mut self, caller: &Caller, page: Page) -> usize {
+        let mut bytes = 0;
+        self.more |= page.more;
+        self.receipts.extend(page.receipt);
+        for message in page.messages {
+            bytes += message.content.len()
+                + message
+                    .files_involved
+                    .iter()
+                    .map(String::len)
+                    .sum::<usize>();
+            self.messages.push(Delivered {
+                to: addressed_roles(&caller.conversation, &message),
+                conversation: caller.conversation.id.clone(),
+                message,
+            });
+        }
+        bytes
+    }
+}
+
 /// Roles a message was addressed to: as stored, or, for a message from
 /// before teams, every participant but its sender that had joined by then.
 fn addressed_roles(conversation: &Conversation, message: &Message) -> Vec<String> {
@@ -114,6 +137,11 @@ impl<S: Store> Bridge<S> {
         // is as large as its largest step, and a long-poll keeps this one for
         // its whole wait (over HTTP, one per open request), so inline steps
         // made every waiting call ~18 KiB; boxed, each lives only while it runs.
+        if let (Some(Parked::Named), [c]) = (check.parked, creds)
+            && let Some(inbox) = Box::pin(self.take_woken(c, check)).await?
+        {
+            return Ok(inbox);
+        }
         let at = self.clock.now();
         // Reading every bound session, one that expired or was removed is
         // left out (its refusal is audited) rather than failing the others.
@@ -182,15 +210,8 @@ impl<S: Store> Bridge<S> {
         );
         tokio::pin!(cancelled);
         let mut first_look = true;
-        // The inboxes the last wake-up named; empty after any other. A call
-        // parked until a change named its inbox starts as if woken so.
-        let mut named: Vec<(ConversationId, Side)> = match check.parked {
-            Some(Parked::Named) => creds
-                .iter()
-                .map(|c| (c.conversation.clone(), c.side))
-                .collect(),
-            _ => Vec::new(),
-        };
+        // The inboxes the last wake-up named; empty after any other.
+        let mut named: Vec<(ConversationId, Side)> = Vec::new();
         loop {
             feed.mark_seen();
             if !named.is_empty() {
@@ -352,21 +373,7 @@ impl<S: Store> Bridge<S> {
                 Err(e) => return Err(self.refuse(draft, e.into()).await),
             };
             answered = true;
-            inbox.more |= page.more;
-            inbox.receipts.extend(page.receipt);
-            for message in page.messages {
-                bytes += message.content.len()
-                    + message
-                        .files_involved
-                        .iter()
-                        .map(String::len)
-                        .sum::<usize>();
-                inbox.messages.push(Delivered {
-                    to: addressed_roles(&caller.conversation, &message),
-                    conversation: c.conversation.clone(),
-                    message,
-                });
-            }
+            bytes += inbox.add(caller, page);
         }
         if !answered && !final_attempt {
             return Ok(None);
@@ -380,7 +387,7 @@ impl<S: Store> Bridge<S> {
     /// leaves no trace, and a final empty answer is audited through the
     /// store's batched appends instead of a transaction of its own.
     /// `known`: what the caller has just seen in the inbox, if it looked.
-    async fn take(
+    pub(super) async fn take(
         &self,
         c: &SessionCredentials,
         limit: PageLimit,

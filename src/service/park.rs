@@ -14,13 +14,14 @@
 //! only thing a park spends is the call's quota, up front as a long-poll
 //! always has, and the call is told so (its [`Parked`]) and does not spend
 //! again. A call woken for its inbox then takes at once, as a woken
-//! long-poll does.
+//! long-poll does, while its conversation is read ([`Bridge::take_woken`]).
 
 use std::future::Future;
 
-use super::delivery::{LongPollSlot, TOOL};
-use super::{Bridge, SessionCredentials, session_draft};
-use crate::store::{Pending, Store};
+use super::delivery::{CheckMessages, Inbox, LongPollSlot, TOOL};
+use super::{Bridge, ServiceError, SessionCredentials, session_draft};
+use crate::domain::MAX_REPLY_BYTES;
+use crate::store::{PageLimit, Pending, Store};
 
 /// How a park that waited ended; either way the call's quota is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,5 +86,48 @@ impl<S: Store> Bridge<S> {
             () = stop => {}
         }
         Some(Parked::Waited)
+    }
+
+    /// The take of a parked call woken for its inbox `c`: at once, and in
+    /// the same round trip as the read of its conversation that authorizes
+    /// it (a woken long-poll's take needed no look first; a parked one
+    /// would otherwise need its authorization first). `None` when nothing
+    /// was there to take (the call then waits as usual).
+    ///
+    /// Only for pages under a lease (parked calls come over HTTP, whose pages
+    /// are leased): when the read refuses the call (the conversation expired
+    /// or the seat was removed while it waited), a page already taken is
+    /// never acknowledged, so its lease lapses and nothing is lost. The token
+    /// is verified first, in memory, so nobody else's inbox is ever touched.
+    pub(super) async fn take_woken(
+        &self,
+        c: &SessionCredentials,
+        check: CheckMessages,
+    ) -> Result<Option<Inbox>, ServiceError> {
+        if !check.leased || !self.key.verify(&c.conversation, c.side, &c.token) {
+            return Ok(None);
+        }
+        let draft = session_draft(TOOL, c);
+        let at = self.clock.now();
+        let mut guard = self.guard(c, TOOL, at, draft.clone());
+        // Spent by the park.
+        guard.quota = None;
+        let limit = PageLimit {
+            count: check.limit,
+            bytes: MAX_REPLY_BYTES,
+        };
+        let (admitted, taken) = tokio::join!(
+            Box::pin(self.admit(c, &draft, at, false)),
+            Box::pin(self.take(c, limit, true, false, Some(Pending::Ready), guard)),
+        );
+        let (caller, _) = admitted?;
+        let page = match taken {
+            Ok(Some(page)) => page,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(self.refuse(draft, e.into()).await),
+        };
+        let mut inbox = Inbox::default();
+        inbox.add(&caller, page);
+        Ok(Some(inbox))
     }
 }
