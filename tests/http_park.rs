@@ -27,6 +27,50 @@ async fn check_on(server: &HttpServer, conv: &Value, side: &str, extra: Value) -
         .message()
 }
 
+/// A long-poll of `side` through `url`, waiting up to 30 s, in a task of its own.
+fn waiting(url: &str, conv: &Value, side: &str) -> tokio::task::JoinHandle<Value> {
+    let args = json!({
+        "conversation_id": conv["conversation_id"],
+        "session_id": side,
+        "token": conv[format!("session_{side}_token")],
+        "wait_seconds": 30,
+    });
+    let url = url.to_owned();
+    tokio::spawn(async move {
+        stateless(&url, Some(TOKEN), 2, "check_messages", args)
+            .await
+            .message()
+    })
+}
+
+/// `a` sends `text` through `url`.
+async fn send_via(url: &str, conv: &Value, text: &str) {
+    let args = json!({
+        "conversation_id": conv["conversation_id"],
+        "session_id": "a",
+        "token": conv["session_a_token"],
+        "message": text,
+    });
+    let sent = stateless(url, Some(TOKEN), 3, "send_to_partner", args).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+}
+
+/// What `waiter` answers once `text` is sent through `url` (its result).
+async fn woken_by(
+    waiter: tokio::task::JoinHandle<Value>,
+    url: &str,
+    conv: &Value,
+    text: &str,
+) -> Value {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send_via(url, conv, text).await;
+    let page = tokio::time::timeout(EVENT_TIMEOUT, waiter)
+        .await
+        .expect("woken well before its wait ends")
+        .expect("waiter");
+    page["result"]["structuredContent"].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parked_long_poll_is_served_as_any_other() {
     let env = TestEnv::new("http_park");
@@ -48,71 +92,14 @@ async fn a_parked_long_poll_is_served_as_any_other() {
     let conv = created["result"]["structuredContent"].clone();
 
     // 1. Parked on one server, woken by a send through the other.
-    let waiter = tokio::spawn({
-        let (url, conv) = (one.url.clone(), conv.clone());
-        async move {
-            let args = json!({
-                "conversation_id": conv["conversation_id"],
-                "session_id": "b",
-                "token": conv["session_b_token"],
-                "wait_seconds": 30,
-            });
-            stateless(&url, Some(TOKEN), 2, "check_messages", args)
-                .await
-                .message()
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let args = json!({
-        "conversation_id": conv["conversation_id"],
-        "session_id": "a",
-        "token": conv["session_a_token"],
-        "message": "hello",
-    });
-    let sent = stateless(&two.url, Some(TOKEN), 3, "send_to_partner", args).await;
-    assert_eq!(sent.status, 200, "{}", sent.body);
-    let page = tokio::time::timeout(EVENT_TIMEOUT, waiter)
-        .await
-        .expect("woken well before its wait ends")
-        .expect("waiter");
-    assert_eq!(
-        contents(&page["result"]["structuredContent"]),
-        ["hello"],
-        "{page}"
-    );
+    let page = woken_by(waiting(&one.url, &conv, "b"), &two.url, &conv, "hello").await;
+    assert_eq!(contents(&page), ["hello"], "{page}");
 
     // 1b. Woken by a send through its own server: a wake-up that names the
     //     inbox (on PostgreSQL, a send through any server names it), so the
     //     call takes at once, while its authorization is read.
-    let waiter = tokio::spawn({
-        let (url, conv) = (one.url.clone(), conv.clone());
-        async move {
-            let args = json!({
-                "conversation_id": conv["conversation_id"],
-                "session_id": "b",
-                "token": conv["session_b_token"],
-                "wait_seconds": 30,
-            });
-            stateless(&url, Some(TOKEN), 4, "check_messages", args)
-                .await
-                .message()
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let args = json!({
-        "conversation_id": conv["conversation_id"],
-        "session_id": "a",
-        "token": conv["session_a_token"],
-        "message": "again",
-    });
-    let sent = stateless(&one.url, Some(TOKEN), 5, "send_to_partner", args).await;
-    assert_eq!(sent.status, 200, "{}", sent.body);
-    let page = tokio::time::timeout(EVENT_TIMEOUT, waiter)
-        .await
-        .expect("woken well before its wait ends")
-        .expect("waiter");
-    let page = &page["result"]["structuredContent"];
-    assert_eq!(contents(page), ["again"], "{page}");
+    let page = woken_by(waiting(&one.url, &conv, "b"), &one.url, &conv, "again").await;
+    assert_eq!(contents(&page), ["again"], "{page}");
     assert_eq!(page["messages"][0]["to"], json!(["b"]), "{page}");
 
     // 2. A wait that lapses answers empty (each message was delivered once).
@@ -145,20 +132,7 @@ async fn a_parked_long_poll_is_served_as_any_other() {
     assert!(started.elapsed() < EVENT_TIMEOUT, "refused at once");
 
     // 5. SIGTERM ends a parked wait with an empty page.
-    let waiter = tokio::spawn({
-        let (url, conv) = (two.url.clone(), conv.clone());
-        async move {
-            let args = json!({
-                "conversation_id": conv["conversation_id"],
-                "session_id": "a",
-                "token": conv["session_a_token"],
-                "wait_seconds": 30,
-            });
-            stateless(&url, Some(TOKEN), 9, "check_messages", args)
-                .await
-                .message()
-        }
-    });
+    let waiter = waiting(&two.url, &conv, "a");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, stderr) = two.terminate().await;
     assert!(status.success(), "{stderr}");
