@@ -3,7 +3,9 @@
 //! other waiter of the process; one stored by another server wakes them too
 //! (on PostgreSQL, still only them), and so does another server's
 //! acknowledgement of a leased page. Over HTTP a process holds thousands of
-//! waiting calls, and every needless wake-up costs each one a store query.
+//! waiting calls, and every needless wake-up costs each one a store query;
+//! a call parked before it is served goes on waiting through wake-ups that
+//! were not for its inbox.
 
 use std::time::Duration;
 
@@ -141,4 +143,76 @@ async fn wake_scope(db: Db) {
         woken(&mut recipient, EVENT_TIMEOUT).await,
         "another server's acknowledgement did not wake the inbox's waiter"
     );
+}
+
+contract!(
+    a_parked_long_poll_sleeps_through_other_inboxes_wake_ups,
+    parked_wake_scope
+);
+
+/// A long-poll parked before it is served (`service::park`, over HTTP) is
+/// not ended by a wake-up of unknown scope (on SQLite, any commit by another
+/// server wakes every waiter of the process): it looks again and goes on
+/// waiting, rather than every parked call going on to rmcp at once. A
+/// message for its own inbox still ends it.
+async fn parked_wake_scope(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let first = one
+        .bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    let second = one
+        .bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    // A waiter of the other conversation's inbox, in the same process: it
+    // shows when the message below has reached this process. (The store's
+    // first look at other servers' changes wakes every waiter once.)
+    let mut feed = one.bridge.store().changes();
+    feed.narrow([(second.conversation.clone(), Side::B)]);
+    settle(&mut [&mut feed]).await;
+    let parked = tokio::spawn({
+        let (bridge, creds) = (std::sync::Arc::clone(&one.bridge), creds(&first, Side::B));
+        async move {
+            let until = tokio::time::Instant::now() + Duration::from_secs(60);
+            bridge
+                .park_long_poll(&creds, until, std::future::pending())
+                .await
+        }
+    });
+    tokio::time::sleep(QUIET).await;
+    // Another server's message to another conversation: a wake-up for
+    // every waiter of `one` on SQLite, none on PostgreSQL.
+    feed.mark_seen();
+    two.bridge
+        .send_message(
+            &creds(&second, Side::A),
+            text("elsewhere"),
+            "send_to_partner",
+        )
+        .await
+        .expect("send");
+    if let Target::Sqlite(_) = db.target {
+        assert!(
+            woken(&mut feed, EVENT_TIMEOUT).await,
+            "the process was woken"
+        );
+    }
+    tokio::time::sleep(QUIET).await;
+    assert!(
+        !parked.is_finished(),
+        "a wake-up for another inbox ended the park"
+    );
+    // Another server's message to its own inbox ends it.
+    two.bridge
+        .send_message(&creds(&first, Side::A), text("to b"), "send_to_partner")
+        .await
+        .expect("send");
+    let ended = tokio::time::timeout(EVENT_TIMEOUT, parked)
+        .await
+        .expect("a message for its inbox ends the park")
+        .expect("park");
+    assert!(ended.is_some(), "it waited: {ended:?}");
 }

@@ -28,8 +28,8 @@ use crate::store::{PageLimit, Pending, Store};
 pub enum Parked {
     /// A change named the inbox: a message most likely waits there.
     Named,
-    /// The wait ended, the server is stopping, or a change of unknown scope
-    /// woke it.
+    /// The wait ended, the server is stopping, or a look after a change of
+    /// unknown scope found something to answer.
     Waited,
 }
 
@@ -57,18 +57,7 @@ impl<S: Store> Bridge<S> {
         feed.narrow([(creds.conversation.clone(), creds.side)]);
         feed.mark_seen();
         let at = self.clock.now();
-        // In a block of its own: the conversation read is not kept while it waits.
-        let waits = {
-            let looked = Box::pin(self.store.conversation_and_pending(
-                &creds.conversation,
-                creds.side,
-                at,
-            ))
-            .await;
-            matches!(&looked, Ok((Some(c), Pending::Nothing))
-                if at < c.expires_at && c.active_participant(creds.side).is_some())
-        };
-        if !waits {
+        if !self.only_waits(creds).await {
             return None;
         }
         let guard = self.guard(creds, TOOL, at, session_draft(TOOL, creds));
@@ -76,16 +65,43 @@ impl<S: Store> Bridge<S> {
             // Refused (or failed): the call spends again, and answers that.
             return None;
         }
-        tokio::select! {
-            () = feed.changed() => {
-                if feed.take_named().next().is_some() {
-                    return Some(Parked::Named);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = feed.changed() => {
+                    if feed.take_named().next().is_some() {
+                        return Some(Parked::Named);
+                    }
+                    // A wake-up of unknown scope reaches every waiter of the
+                    // process (another SQLite process committed, a `LISTEN`
+                    // reconnection, the fallback interval, a removal): look
+                    // again, and go on waiting here when nothing changed for
+                    // this inbox, rather than hand every parked call to rmcp.
+                    feed.mark_seen();
+                    if !self.only_waits(creds).await {
+                        return Some(Parked::Waited);
+                    }
                 }
+                () = tokio::time::sleep_until(until) => return Some(Parked::Waited),
+                () = &mut stop => return Some(Parked::Waited),
             }
-            () = tokio::time::sleep_until(until) => {}
-            () = stop => {}
         }
-        Some(Parked::Waited)
+    }
+
+    /// Whether a long-poll on `creds` would only wait now: its conversation
+    /// exists and has not expired, its seat is active, and nothing is queued
+    /// or leased in its inbox. (Boxed, and in a function of its own: the read
+    /// is not kept while the park waits.)
+    async fn only_waits(&self, creds: &SessionCredentials) -> bool {
+        let at = self.clock.now();
+        let looked = Box::pin(self.store.conversation_and_pending(
+            &creds.conversation,
+            creds.side,
+            at,
+        ))
+        .await;
+        matches!(&looked, Ok((Some(c), Pending::Nothing))
+            if at < c.expires_at && c.active_participant(creds.side).is_some())
     }
 
     /// The take of a parked call woken for its inbox `c`: at once, and in
