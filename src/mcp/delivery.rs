@@ -7,6 +7,10 @@
 //! response with that id, acknowledges the page. A reply that is never
 //! written (the process died, the client went away) leaves the lease to
 //! lapse, and the messages go to the next reader (see `service::delivery`).
+//!
+//! Also what an HTTP request tells its `check_messages` from outside rmcp:
+//! its [`ReplySlot`] for the page's receipts, and, for a call parked before it
+//! was served, its [`ParkedCall`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -363,9 +363,7 @@ impl CheckMessagesParams {
         }
         Ok(())
     }
-}
 
-impl CheckMessagesParams {
     /// The credentials and wait of a long-poll that names its session
     /// explicitly (all three credentials, well formed) and waits: one a
     /// transport may park before serving it (`service::park`). `None` for

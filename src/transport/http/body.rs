@@ -58,7 +58,12 @@ pub(super) fn too_large() -> Response {
 /// `431` for a request whose line and headers exceed [`MAX_HEAD_BYTES`]
 /// (counted as on the wire: `Name: value` and a line end each).
 pub(crate) fn head_too_large(request: &Request) -> Option<Response> {
-    let line = request.method().as_str().len() + request.uri().to_string().len() + 11;
+    let uri = request.uri();
+    // The target as sent: origin form, or absolute form with scheme and host.
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let line = request.method().as_str().len() + target + 11;
     let headers: usize = request
         .headers()
         .iter()
