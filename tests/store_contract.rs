@@ -33,6 +33,7 @@ use crate::util_pg;
 /// One database of either kind, with its key file.
 pub(crate) struct Db {
     _tmp: tempfile::TempDir,
+    _pg: Option<util_pg::Database>,
     pub(crate) target: Target,
     pub(crate) key: PathBuf,
 }
@@ -52,13 +53,14 @@ impl Db {
         let key = tmp.path().join("data").join("bridge.key");
         Db {
             _tmp: tmp,
+            _pg: None,
             target: Target::Sqlite(path),
             key,
         }
     }
 
     pub(crate) fn postgres(test: &str) -> Option<Db> {
-        let url = util_pg::fresh_db(test)?;
+        let database = util_pg::fresh_db(test)?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!("mcp-bridge-contract-{test}-"))
             .tempdir()
@@ -66,7 +68,8 @@ impl Db {
         let key = tmp.path().join("keys").join("bridge.key");
         Some(Db {
             _tmp: tmp,
-            target: Target::Postgres(PgUrl::parse(&url).expect("a postgres URL")),
+            target: Target::Postgres(PgUrl::parse(&database.url).expect("a postgres URL")),
+            _pg: Some(database),
             key,
         })
     }

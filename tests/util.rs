@@ -25,6 +25,8 @@ pub struct TestEnv {
     /// The database file, in a subdirectory the server must create.
     pub db: PathBuf,
     _tmp: tempfile::TempDir,
+    /// The PostgreSQL database `db` names, dropped with the env.
+    _pg: Option<crate::util_pg::Database>,
 }
 
 impl TestEnv {
@@ -48,7 +50,12 @@ impl TestEnv {
             .expect("create temp dir");
         let dir = tmp.path().to_owned();
         let db = dir.join("data").join("bridge.db");
-        Self { dir, db, _tmp: tmp }
+        Self {
+            dir,
+            db,
+            _tmp: tmp,
+            _pg: None,
+        }
     }
 
     /// A fresh environment on a fresh PostgreSQL database (see `util_pg`):
@@ -57,8 +64,10 @@ impl TestEnv {
     /// printed) when no PostgreSQL is available: the test returns early.
     /// [`TestEnv::db`] and the helpers reading SQLite do not apply.
     pub fn postgres(name: &str) -> Option<Self> {
-        let url = crate::util_pg::fresh_db(name)?;
-        Some(Self::postgres_at(name, &url))
+        let database = crate::util_pg::fresh_db(name)?;
+        let mut env = Self::postgres_at(name, &database.url);
+        env._pg = Some(database);
+        Some(env)
     }
 
     /// [`TestEnv::postgres`] on the database at `url`.
