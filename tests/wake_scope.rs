@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mcp_bridge::app::App;
 use mcp_bridge::domain::Side;
-use mcp_bridge::service::{CheckMessages, Created};
+use mcp_bridge::service::{CheckMessages, Created, Parked, ServiceError};
 use mcp_bridge::store::{ChangeFeed, Store};
 
 use crate::store_contract::{Db, NO_LIMITS, Target, contract, creds, text};
@@ -215,4 +215,75 @@ async fn parked_wake_scope(db: Db) {
         .expect("a message for its inbox ends the park")
         .expect("park");
     assert!(ended.is_some(), "it waited: {ended:?}");
+}
+
+contract!(
+    a_parked_call_is_not_refused_the_long_poll_slot_it_gave_back,
+    parked_keeps_its_slot
+);
+
+/// A parked call gives its long-poll slot back when it goes on to be served,
+/// and the call takes one again. Its quota is already spent and it was
+/// admitted against the limit when it parked, so it is not refused when
+/// other calls took every slot in between (`limits.max_long_polls`).
+async fn parked_keeps_its_slot(db: Db) {
+    let app = db.open(&[
+        ("MCP_BRIDGE_RATE_LIMITS", "off"),
+        ("MCP_BRIDGE_LIMITS__MAX_LONG_POLLS", "1"),
+    ]);
+    let (first, second) = (conversation(&app).await, conversation(&app).await);
+    let waiting = |wait: u64, parked: Option<Parked>| CheckMessages {
+        wait: Duration::from_secs(wait),
+        limit: 10,
+        leased: false,
+        parked,
+    };
+    // Another call holds the process's only slot.
+    let holder = tokio::spawn({
+        let (bridge, creds) = (std::sync::Arc::clone(&app.bridge), creds(&first, Side::B));
+        async move {
+            let creds = [creds];
+            bridge
+                .check_messages(&creds, waiting(30, None), std::future::pending())
+                .await
+        }
+    });
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let refused = app
+            .bridge
+            .check_messages(
+                &[creds(&second, Side::B)],
+                waiting(1, None),
+                std::future::ready(()),
+            )
+            .await;
+        match refused {
+            Err(ServiceError::ResourceLimit { .. }) => break,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the holder never took the slot: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A call that was parked waits out the rest of its wait all the same.
+    let served = app
+        .bridge
+        .check_messages(
+            &[creds(&second, Side::B)],
+            waiting(1, Some(Parked::Waited)),
+            std::future::pending(),
+        )
+        .await
+        .expect("a parked call is served");
+    assert!(served.messages.is_empty(), "{served:?}");
+    holder.abort();
+}
+
+async fn conversation(app: &App) -> Created {
+    app.bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create")
 }

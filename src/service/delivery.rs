@@ -179,8 +179,14 @@ impl<S: Store> Bridge<S> {
                 .await
                 .map(Option::unwrap_or_default);
         }
-        let Some(_slot) = LongPollSlot::take(&self.long_polls, self.settings.limits.max_long_polls)
-        else {
+        // A parked call was admitted against the limit when it parked, and
+        // gave its slot back only to come here: it is not refused now (its
+        // quota is spent), whatever other calls took meanwhile.
+        let limit = match check.parked {
+            Some(_) => u32::MAX,
+            None => self.settings.limits.max_long_polls,
+        };
+        let Some(_slot) = LongPollSlot::take(&self.long_polls, limit) else {
             let e = ServiceError::ResourceLimit {
                 what: "long-polls waiting in this server process",
                 limit: self.settings.limits.max_long_polls,
