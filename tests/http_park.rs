@@ -2,7 +2,8 @@
 //! request (`transport::http::park`), and is served as any other: woken by a
 //! send through another server, it gets the message once; its quota is spent
 //! once; what it cannot wait for (a wrong token, a spent rate limit) is
-//! answered at once; SIGTERM ends its wait with an empty page. (What parking
+//! answered at once; a client that gives up leaves a `cancelled` record;
+//! SIGTERM ends its wait with an empty page. (What parking
 //! saves, memory, is measured by `benches/http.rs`.)
 
 use std::time::{Duration, Instant};
@@ -131,7 +132,24 @@ async fn a_parked_long_poll_is_served_as_any_other() {
     assert!(refused.to_string().contains("auth_failed"), "{refused}");
     assert!(started.elapsed() < EVENT_TIMEOUT, "refused at once");
 
-    // 5. SIGTERM ends a parked wait with an empty page.
+    // 5. A client that gives up while its call is parked leaves one
+    //    `cancelled` record, as one given up while it is served does.
+    let id = conv["conversation_id"].as_str().expect("id").to_owned();
+    let count = |sql: &str| env.count(&sql.replace("{id}", &id));
+    let waiter = waiting(&two.url, &conv, "a");
+    wait_until("the long-poll to spend its quota", || {
+        count(
+            "SELECT coalesce(sum(count), 0) FROM rate_buckets WHERE conversation_id = '{id}'
+               AND side = 'a' AND class = 'check_messages' AND \"window\" = 'minute'",
+        ) == 1
+    })
+    .await;
+    waiter.abort();
+    let cancelled = "SELECT count(*) FROM audit_log WHERE conversation_id = '{id}'
+        AND side = 'a' AND action = 'check_messages' AND code = 'cancelled'";
+    wait_until("the given-up call to be audited", || count(cancelled) == 1).await;
+
+    // 6. SIGTERM ends a parked wait with an empty page.
     let waiter = waiting(&two.url, &conv, "a");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, stderr) = two.terminate().await;

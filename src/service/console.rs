@@ -175,7 +175,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
         let Some(t) = valid else {
             let draft = AuditDraft::new("console", format!("console {how}"))
                 .failed(Outcome::Denied, ServiceError::AuthFailed.code());
-            self.audit(draft).await;
+            self.audit(draft);
             return Err(ServiceError::AuthFailed);
         };
         let user = ConsoleUser {
@@ -207,7 +207,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             None => AuditDraft::new("console", action)
                 .on(conversation.map(ConversationId::as_str), None),
         };
-        self.audit(draft.failed(Outcome::Denied, code)).await;
+        self.audit(draft.failed(Outcome::Denied, code));
     }
 
     /// Every conversation with counts and heartbeats (audited `console list`).

@@ -350,11 +350,10 @@ impl<S: Store> Bridge<S> {
         // goes through the store's batched appends.
         let observed = if guard.quota.is_none() {
             match self.store.conversation(&creds.conversation).await {
-                Ok(Some(found)) => self
-                    .store
-                    .append_audit(guard.at, guard.audit)
-                    .await
-                    .map(|()| found),
+                Ok(Some(found)) => {
+                    self.store.append_audit(guard.at, guard.audit);
+                    Ok(found)
+                }
                 Ok(None) => Err(crate::store::StoreError::NotFound),
                 Err(e) => Err(e),
             }

@@ -418,7 +418,7 @@ impl<S: Store> Bridge<S> {
             }
             let mut draft = guard.audit;
             draft.count = Some(0);
-            self.store.append_audit(guard.at, draft).await?;
+            self.store.append_audit(guard.at, draft);
             return Ok(Some(Page::default()));
         }
         // Drawn only now: an empty inbox needs no lease (nor its random bytes).

@@ -132,7 +132,7 @@ impl<S: Store> Bridge<S> {
                 draft = draft.on(Some(only.conversation.as_str()), Some(only.side.as_str()));
             }
             draft.count = Some(i64::try_from(total).unwrap_or(i64::MAX));
-            self.store.append_audit(at, draft).await?;
+            self.store.append_audit(at, draft);
         }
         Ok(out)
     }

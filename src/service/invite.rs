@@ -218,7 +218,7 @@ impl<S: Store> Bridge<S> {
                     super::error::UNAUTHENTICATED_SCOPE
                 },
             };
-            self.audit(draft.failed(Outcome::Denied, e.code())).await;
+            self.audit(draft.failed(Outcome::Denied, e.code()));
             return Err(e);
         }
         let Ok(code) = InviteCode::parse(code) else {

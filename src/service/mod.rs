@@ -225,15 +225,14 @@ impl<S: Store> Bridge<S> {
                 side.map(Side::as_str),
             )
             .failed(Outcome::Error, code);
-        self.audit(draft).await;
+        self.audit(draft);
     }
 
-    /// Appends an audit record on its own. Failing to audit a refusal must not
-    /// turn the refusal into a different answer, so the failure is only logged.
-    async fn audit(&self, draft: AuditDraft) {
-        if let Err(e) = self.store.append_audit(self.clock.now(), draft).await {
-            tracing::error!(error = %e, "cannot append to the audit trail");
-        }
+    /// Appends an audit record on its own, through the store's batch (a
+    /// failure to write it is logged there, and never turns a refusal into
+    /// a different answer).
+    fn audit(&self, draft: AuditDraft) {
+        self.store.append_audit(self.clock.now(), draft);
     }
 
     /// Audits `err` for `draft`'s call and hands it back. The record goes
@@ -243,7 +242,7 @@ impl<S: Store> Bridge<S> {
         if let ServiceError::Internal(cause) = &err {
             tracing::error!(error = %cause, action = %draft.action, "internal error");
         }
-        self.audit(draft.failed(err.outcome(), err.code())).await;
+        self.audit(draft.failed(err.outcome(), err.code()));
         err
     }
 

@@ -148,7 +148,7 @@ impl<S: YoloStore> Bridge<S> {
             .draft("yolo confirm", Some(conversation))
             .failed(Outcome::Denied, "confirmation_failed");
         by.detail(&mut draft, reason.to_owned());
-        self.audit(draft).await;
+        self.audit(draft);
     }
 
     /// Records a human stage refused because of the operator passphrase
@@ -175,14 +175,14 @@ impl<S: YoloStore> Bridge<S> {
             .draft(action, conversation)
             .failed(Outcome::Denied, "passphrase_refused");
         by.detail(&mut draft, reason.to_owned());
-        self.audit(draft).await;
+        self.audit(draft);
     }
 
     /// Records that the operator passphrase was set (or changed).
     pub async fn yolo_passphrase_set(&self, changed: bool) {
         let mut draft = cli_draft("yolo passphrase", None);
         draft.detail = Some(if changed { "changed" } else { "set" }.to_owned());
-        self.audit(draft).await;
+        self.audit(draft);
     }
 
     /// Ends YOLO mode for `conversation` at once; pending and approved proposals are denied.
@@ -388,7 +388,7 @@ impl<S: YoloStore> Bridge<S> {
         });
         match snapshot::restore(&snap.workspace, &snap.snapshot.commit_id, sandbox.as_ref()).await {
             Ok(()) => {
-                self.audit(draft).await;
+                self.audit(draft);
                 self.store.flush().await?;
                 Ok(snap)
             }

@@ -10,10 +10,11 @@
 //! that does not verify, a conversation that is gone or expired, a seat that
 //! is not active, something already queued or leased, a store failure, the
 //! long-poll limit — ends the park at once, so the call itself answers it
-//! (and audits it) without delay. Nothing is taken or audited here; the
-//! only thing a park spends is the call's quota, up front as a long-poll
-//! always has, and the call is told so (its [`Parked`]) and does not spend
-//! again. A call woken for its inbox then takes at once, as a woken
+//! (and audits it) without delay. Nothing is taken here, and nothing is
+//! audited but a call whose client gives up while it is parked (`cancelled`,
+//! as one given up while it is served); the only thing a park spends is the
+//! call's quota, up front as a long-poll always has, and the call is told so
+//! (its [`Parked`]) and does not spend again. A call woken for its inbox then takes at once, as a woken
 //! long-poll does, while its conversation is read ([`Bridge::take_woken`]).
 
 use std::future::Future;
@@ -37,8 +38,9 @@ impl<S: Store> Bridge<S> {
     /// Waits until `creds`' inbox may have something, until `until`, or until
     /// `stop` resolves — only if the long-poll would otherwise just wait (see
     /// the module documentation); `None` when it did not wait. Dropping the
-    /// future leaves no trace but a spent quota, as a long-poll given up by
-    /// its client always did.
+    /// future once it waits (its client gave up) records the call as
+    /// `cancelled`, its quota spent, as a long-poll given up while it is
+    /// served is.
     pub async fn park_long_poll(
         &self,
         creds: &SessionCredentials,
@@ -65,12 +67,19 @@ impl<S: Store> Bridge<S> {
             // Refused (or failed): the call spends again, and answers that.
             return None;
         }
+        // The quota is spent: from here a client that gives up (the future
+        // is dropped) leaves a `cancelled` record, as it does once served.
+        let mut waiting = Waiting {
+            bridge: self,
+            creds,
+            done: false,
+        };
         tokio::pin!(stop);
-        loop {
+        let parked = loop {
             tokio::select! {
                 () = feed.changed() => {
                     if feed.take_named().next().is_some() {
-                        return Some(Parked::Named);
+                        break Parked::Named;
                     }
                     // A wake-up of unknown scope reaches every waiter of the
                     // process (another SQLite process committed, a `LISTEN`
@@ -79,13 +88,15 @@ impl<S: Store> Bridge<S> {
                     // this inbox, rather than hand every parked call to rmcp.
                     feed.mark_seen();
                     if !self.only_waits(creds).await {
-                        return Some(Parked::Waited);
+                        break Parked::Waited;
                     }
                 }
-                () = tokio::time::sleep_until(until) => return Some(Parked::Waited),
-                () = &mut stop => return Some(Parked::Waited),
+                () = tokio::time::sleep_until(until) => break Parked::Waited,
+                () = &mut stop => break Parked::Waited,
             }
-        }
+        };
+        waiting.done = true;
+        Some(parked)
     }
 
     /// Whether a long-poll on `creds` would only wait now: its conversation
@@ -145,5 +156,24 @@ impl<S: Store> Bridge<S> {
         let mut inbox = Inbox::default();
         inbox.add(&caller, page);
         Ok(Some(inbox))
+    }
+}
+
+/// A parked call that has spent its quota and waits: dropped before it is
+/// `done`, its client gave up, and the call is audited as `cancelled`.
+struct Waiting<'a, S: Store> {
+    bridge: &'a Bridge<S>,
+    creds: &'a SessionCredentials,
+    done: bool,
+}
+
+impl<S: Store> Drop for Waiting<'_, S> {
+    fn drop(&mut self) {
+        if !self.done {
+            let cancelled = ServiceError::Cancelled;
+            let draft = session_draft(TOOL, self.creds);
+            self.bridge
+                .audit(draft.failed(cancelled.outcome(), cancelled.code()));
+        }
     }
 }

@@ -356,7 +356,7 @@ impl<S: Store> Bridge<S> {
                 participants: self.views(&c, at),
             });
         }
-        self.audit(draft).await;
+        self.audit(draft);
         Ok(out)
     }
 

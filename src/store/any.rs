@@ -170,8 +170,8 @@ impl Store for AnyStore {
     ) -> Result<Vec<ClientBinding>, StoreError> {
         each_await!(self, s => s.client_bindings(client))
     }
-    async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
-        each_await!(self, s => s.append_audit(at, draft))
+    fn append_audit(&self, at: Timestamp, draft: AuditDraft) {
+        each!(self, s => s.append_audit(at, draft));
     }
     async fn audit_records(
         &self,

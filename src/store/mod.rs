@@ -367,13 +367,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ClientBinding>, StoreError>> + Send;
 
     /// Appends an audit record on its own (refusals decided before any store
-    /// work). It may be batched with other records and land a moment later;
-    /// [`Store::flush`] forces it out.
-    fn append_audit(
-        &self,
-        at: Timestamp,
-        draft: AuditDraft,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// work). It is batched with other records and lands a moment later
+    /// ([`Store::flush`] forces it out); it never waits, so a call given up
+    /// by its client can still be recorded as its future is dropped.
+    fn append_audit(&self, at: Timestamp, draft: AuditDraft);
 
     /// Audit records, oldest first, from `after_seq` on, at most `limit`.
     fn audit_records(

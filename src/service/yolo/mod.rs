@@ -231,7 +231,7 @@ impl<S: YoloStore> Bridge<S> {
         if exec.dry_run {
             let mut d = draft;
             d.detail = d.detail.map(|c| format!("dry_run {c}"));
-            self.audit(d).await;
+            self.audit(d);
             return Ok(Execution::DryRun(plan));
         }
         let Some(token) = exec.approval_token else {

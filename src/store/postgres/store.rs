@@ -253,9 +253,8 @@ impl Store for PgStore {
         team::client_bindings(Db::Client(&conn), client).await
     }
 
-    async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
+    fn append_audit(&self, at: Timestamp, draft: AuditDraft) {
         spool::defer(self, at, draft);
-        Ok(())
     }
 
     async fn audit_records(

@@ -457,9 +457,8 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn append_audit(&self, at: Timestamp, draft: AuditDraft) -> Result<(), StoreError> {
+    fn append_audit(&self, at: Timestamp, draft: AuditDraft) {
         spool::defer(self, at, draft);
-        Ok(())
     }
 
     async fn audit_records(
