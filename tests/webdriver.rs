@@ -37,6 +37,9 @@ pub struct Browser {
     url: String,
     http: reqwest::Client,
     driver: tokio::process::Child,
+    /// The driver's and the browser's temporary files (profile, scoped
+    /// directories), removed with the browser even when it was killed.
+    _tmp: tempfile::TempDir,
 }
 
 impl Drop for Browser {
@@ -58,8 +61,13 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        let tmp = tempfile::Builder::new()
+            .prefix("mcp-bridge-browser-")
+            .tempdir()
+            .expect("a temporary directory for the browser");
         let child = tokio::process::Command::new(driver)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", tmp.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             // Its own process group, which the browser it starts inherits,
@@ -88,7 +96,9 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": binary,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860", "--hide-scrollbars"]
+                // The last five keep it off the network it may not reach.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860", "--hide-scrollbars",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
             }
         }}});
         let resp: Value = http
@@ -108,6 +118,7 @@ impl Browser {
             url: format!("{base}/session/{id}"),
             http,
             driver: child,
+            _tmp: tmp,
         }
     }
 
