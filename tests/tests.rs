@@ -49,6 +49,7 @@ mod pg_audit_link;
 mod pg_cluster;
 mod pg_flight;
 mod pg_http;
+mod pg_socket;
 mod pg_tls;
 mod props;
 mod props_config;

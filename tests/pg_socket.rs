@@ -1,0 +1,67 @@
+//! Servers on the database's own host reach PostgreSQL through its Unix
+//! socket, named as libpq names it: the socket's directory, percent-encoded,
+//! as the URL's host. Every connection (the pool's and the `LISTEN` one)
+//! goes through the socket, and a long-poll is woken across servers as over
+//! TCP. (Measured in the README: more sends per second than loopback TCP.)
+
+use serde_json::json;
+
+use crate::util::{Conv, EVENT_TIMEOUT, TestEnv, call, contents, ok, send};
+use crate::util_pg;
+
+const APP: &str = "pg_socket_test";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_reach_postgres_through_its_unix_socket() {
+    let Some(database) = util_pg::fresh_db("pg_socket") else {
+        return;
+    };
+    let (base, db) = database.url.rsplit_once('/').expect("a database URL");
+    let (_, port) = base.rsplit_once(':').expect("a port");
+    let dirs = util_pg::sql(&database.url, "SHOW unix_socket_directories");
+    let dir = dirs.split(',').next().expect("a socket directory").trim();
+    let host: String = dir
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let url = format!("postgres://postgres@{host}:{port}/{db}?application_name={APP}");
+    let env = TestEnv::postgres_at("pg_socket", &url);
+    let (one, two) = (env.server().await, env.server().await);
+    let conv = Conv::create(&one).await;
+    let waiting = {
+        let peer = one.peer();
+        let conv = conv.clone();
+        tokio::spawn(async move {
+            ok(&call(
+                &peer,
+                "check_messages",
+                conv.args("b", json!({"wait_seconds": 60})),
+            )
+            .await)
+        })
+    };
+    send(&two, &conv, "a", "through the socket").await;
+    let body = tokio::time::timeout(EVENT_TIMEOUT, waiting)
+        .await
+        .expect("the long-poll returned once the message was stored")
+        .expect("task");
+    assert_eq!(contents(&body), ["through the socket"]);
+    // Both servers' connections, and none of them over TCP.
+    let seen = util_pg::sql(
+        &database.url,
+        &format!(
+            "SELECT count(*) FILTER (WHERE client_addr IS NULL), count(*) FILTER (WHERE client_addr IS NOT NULL)
+             FROM pg_stat_activity WHERE application_name = '{APP}'"
+        ),
+    );
+    let (socket, tcp) = seen.split_once('|').expect("two counts");
+    assert!(socket.parse::<i64>().expect("count") >= 4, "{seen}");
+    assert_eq!(tcp, "0", "{seen}");
+    one.stop().await;
+    two.stop().await;
+}
