@@ -14,8 +14,9 @@
 //! audited but a call whose client gives up while it is parked (`cancelled`,
 //! as one given up while it is served); the only thing a park spends is the
 //! call's quota, up front as a long-poll always has, and the call is told so
-//! (its [`Parked`]) and does not spend again. A call woken for its inbox then takes at once, as a woken
-//! long-poll does, while its conversation is read ([`Bridge::take_woken`]).
+//! (its [`Parked`]) and does not spend again. A call woken for its inbox
+//! then takes at once, as a woken long-poll does, while its conversation is
+//! read ([`Bridge::take_woken`]).
 
 use std::future::Future;
 
