@@ -153,7 +153,7 @@ impl<S: Backend> BridgeServer<S> {
     }
 
     /// A tool's validated arguments; a schema mismatch is audited and refused.
-    async fn arguments<T: ToolArgs>(
+    fn arguments<T: ToolArgs>(
         &self,
         tool: &'static str,
         params: Parameters<T>,
@@ -162,14 +162,12 @@ impl<S: Backend> BridgeServer<S> {
             Ok(args) => Ok(args),
             Err(error) => {
                 let (conversation, side) = &params.raw_ids;
-                self.bridge
-                    .record_rejected_call(
-                        tool,
-                        conversation.as_deref(),
-                        side.as_deref(),
-                        "invalid_params",
-                    )
-                    .await;
+                self.bridge.record_rejected_call(
+                    tool,
+                    conversation.as_deref(),
+                    side.as_deref(),
+                    "invalid_params",
+                );
                 Err(ToolFailure::Arguments { tool, error })
             }
         }
@@ -218,7 +216,7 @@ partner conversation_id and session_b_token; never put a token in a message. Exp
         &self,
         params: Parameters<CreateConversationParams>,
     ) -> Result<Json<CreateConversationResult>, ToolFailure> {
-        let args = self.arguments("create_conversation", params).await?;
+        let args = self.arguments("create_conversation", params)?;
         let created = self
             .bridge
             .create_conversation(&args.my_role, &args.partner_role)
@@ -248,7 +246,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         &self,
         params: Parameters<SendToPartnerParams>,
     ) -> Result<Json<SendToPartnerResult>, ToolFailure> {
-        let (creds, args) = self.arguments("send_to_partner", params).await?;
+        let (creds, args) = self.arguments("send_to_partner", params)?;
         let creds = self.credentials("send_to_partner", creds).await?;
         let send = SendToPartner {
             message: args.message,
@@ -280,7 +278,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<CheckMessagesParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<Json<CheckMessagesResult>, ToolFailure> {
-        let (creds, args) = self.arguments("check_messages", params).await?;
+        let (creds, args) = self.arguments("check_messages", params)?;
         // Without conversation_id, a session bound to several reads them all.
         let creds = self
             .session_credentials("check_messages", creds, Scope::All)
@@ -356,7 +354,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         &self,
         params: Parameters<UpdateMyStatusParams>,
     ) -> Result<Json<UpdateMyStatusResult>, ToolFailure> {
-        let (creds, args) = self.arguments("update_my_status", params).await?;
+        let (creds, args) = self.arguments("update_my_status", params)?;
         let creds = self.credentials("update_my_status", creds).await?;
         let updated = self
             .bridge
@@ -384,7 +382,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         &self,
         params: Parameters<CheckPartnerStatusParams>,
     ) -> Result<Json<CheckPartnerStatusResult>, ToolFailure> {
-        let (creds, _) = self.arguments("check_partner_status", params).await?;
+        let (creds, _) = self.arguments("check_partner_status", params)?;
         let creds = self.credentials("check_partner_status", creds).await?;
         let status = self.bridge.check_partner_status(&creds).await?;
         Ok(Json(status.into()))

@@ -35,7 +35,7 @@ as member or observer. Give it to the human, never in a message.",
         &self,
         params: Parameters<CreateInviteParams>,
     ) -> Result<Json<CreateInviteResult>, ToolFailure> {
-        let (creds, args) = self.arguments("create_invite", params).await?;
+        let (creds, args) = self.arguments("create_invite", params)?;
         let creds = self.credentials("create_invite", creds).await?;
         let invited = self
             .bridge
@@ -59,7 +59,7 @@ as member or observer. Give it to the human, never in a message.",
         &self,
         params: Parameters<JoinConversationParams>,
     ) -> Result<Json<JoinConversationResult>, ToolFailure> {
-        let args = self.arguments("join_conversation", params).await?;
+        let args = self.arguments("join_conversation", params)?;
         let joined = self.bridge.join_conversation(&args.invite_code).await?;
         self.bind(joined.creds.clone()).await;
         Ok(Json(joined.into()))
@@ -81,7 +81,7 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
         &self,
         params: Parameters<SendMessageParams>,
     ) -> Result<Json<SendMessageResult>, ToolFailure> {
-        let (creds, args) = self.arguments("send_message", params).await?;
+        let (creds, args) = self.arguments("send_message", params)?;
         let creds = self.credentials("send_message", creds).await?;
         let send = SendToPartner {
             to: args.addressing(),
@@ -111,7 +111,7 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
         &self,
         params: Parameters<RemoveParticipantParams>,
     ) -> Result<Json<RemoveParticipantResult>, ToolFailure> {
-        let (creds, args) = self.arguments("remove_participant", params).await?;
+        let (creds, args) = self.arguments("remove_participant", params)?;
         let creds = self.credentials("remove_participant", creds).await?;
         let removed = self
             .bridge
@@ -133,7 +133,7 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
         &self,
         params: Parameters<ListMyConversationsParams>,
     ) -> Result<Json<ListMyConversationsResult>, ToolFailure> {
-        let (creds, _) = self.arguments("list_my_conversations", params).await?;
+        let (creds, _) = self.arguments("list_my_conversations", params)?;
         let bound = if creds.conversation.is_none() && creds.side.is_none() && creds.token.is_none()
         {
             // Nothing bound is an empty list here, not a refusal.

@@ -33,7 +33,7 @@ until a human confirms it in a terminal.",
         &self,
         params: Parameters<EnableYoloModeParams>,
     ) -> Result<Json<EnableYoloModeResult>, ToolFailure> {
-        let (creds, args) = self.arguments("enable_yolo_mode", params).await?;
+        let (creds, args) = self.arguments("enable_yolo_mode", params)?;
         let creds = self.credentials("enable_yolo_mode", creds).await?;
         let enable = EnableYolo {
             mode: args.mode.into(),
@@ -61,7 +61,7 @@ command and the approval_token to run it once. dry_run shows what would run.",
         &self,
         params: Parameters<ExecuteCommandParams>,
     ) -> Result<Json<ExecuteCommandResult>, ToolFailure> {
-        let (creds, args) = self.arguments("execute_command", params).await?;
+        let (creds, args) = self.arguments("execute_command", params)?;
         let creds = self.credentials("execute_command", creds).await?;
         let exec = ExecuteCommand {
             command: args.command,

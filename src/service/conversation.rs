@@ -117,7 +117,7 @@ impl<S: Store> Bridge<S> {
             .and_then(|a| Ok((a, Role::parse("partner_role", partner_role)?)));
         let (role_a, role_b) = match roles {
             Ok(r) => r,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         let mut draft = draft;
         let mut redactions = BTreeMap::new();
@@ -131,13 +131,13 @@ impl<S: Store> Bridge<S> {
                 "partner_role",
                 "must differ from my_role (roles name participants)",
             );
-            return Err(self.refuse(draft, e.into()).await);
+            return Err(self.refuse(draft, e.into()));
         }
         let created_at = self.clock.now();
         // Nobody is authenticated yet: this process's quota of such calls
         // keeps one client from spending the database-wide one alone.
         if let Err(e) = self.spend_unauthenticated(created_at) {
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let expires_at = created_at.plus_micros(self.settings.conversation_ttl_us);
         // 64 random bits make a collision unlikely; retry the rare one.
@@ -147,12 +147,10 @@ impl<S: Store> Bridge<S> {
             let id = match ConversationId::random() {
                 Ok(id) => id,
                 Err(e) => {
-                    return Err(self
-                        .refuse(
-                            draft,
-                            ServiceError::Internal(StoreError::Backend(Box::new(e))),
-                        )
-                        .await);
+                    return Err(self.refuse(
+                        draft,
+                        ServiceError::Internal(StoreError::Backend(Box::new(e))),
+                    ));
                 }
             };
             let new = NewConversation {
@@ -186,7 +184,7 @@ impl<S: Store> Bridge<S> {
                     });
                 }
                 Err(StoreError::Conflict(_)) if attempts < 5 => continue,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
+                Err(e) => return Err(self.refuse(draft, e.into())),
             }
         }
     }
@@ -211,25 +209,25 @@ impl<S: Store> Bridge<S> {
             let e = ServiceError::Forbidden(
                 "observers receive every message but cannot send; ask the owner to invite you as a member".into(),
             );
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let (to, deliver_to) = match recipients(&caller.conversation, caller.side, &send.to) {
             Ok(r) => r,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         let text = match MessageText::parse(send.message) {
             Ok(t) => t,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         if let Err(e) = check_files(&send.files_involved) {
-            return Err(self.refuse(draft, e.into()).await);
+            return Err(self.refuse(draft, e.into()));
         }
         if send.action_type == ActionType::System {
             let e = crate::domain::InvalidValue::new(
                 "action_type",
                 "`system` is reserved for the bridge",
             );
-            return Err(self.refuse(draft, e.into()).await);
+            return Err(self.refuse(draft, e.into()));
         }
 
         let redactor = self.redactor.get();
@@ -286,7 +284,7 @@ impl<S: Store> Bridge<S> {
                 redactions,
                 to: to_roles,
             }),
-            Err(e) => Err(self.refuse(draft, e.into()).await),
+            Err(e) => Err(self.refuse(draft, e.into())),
         }
     }
 
@@ -306,7 +304,7 @@ impl<S: Store> Bridge<S> {
         if let Some(note) = &update.note
             && let Err(e) = check_note(note)
         {
-            return Err(self.refuse(draft, e.into()).await);
+            return Err(self.refuse(draft, e.into()));
         }
         let note = update.note.map(|n| {
             let r = self.redactor.get().redact(&n);
@@ -329,7 +327,7 @@ impl<S: Store> Bridge<S> {
                 status: update.status,
                 updated_at: at,
             }),
-            Err(e) => Err(self.refuse(draft, e.into()).await),
+            Err(e) => Err(self.refuse(draft, e.into())),
         }
     }
 
@@ -364,7 +362,7 @@ impl<S: Store> Bridge<S> {
         };
         let conversation = match observed {
             Ok(c) => c,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         let participants: Vec<ParticipantView> = conversation
             .active()

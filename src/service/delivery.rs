@@ -192,7 +192,7 @@ impl<S: Store> Bridge<S> {
                 limit: self.settings.limits.max_long_polls,
                 advice: "call check_messages with wait_seconds 0, or retry in a moment (setting limits.max_long_polls)",
             };
-            return Err(Box::pin(self.refuse(draft_for(creds), e)).await);
+            return Err(self.refuse(draft_for(creds), e));
         };
         // A long-poll spends its quota once, up front (a parked one already
         // has); the final take is unmetered.
@@ -203,7 +203,7 @@ impl<S: Store> Bridge<S> {
                     .spend_quota(self.guard(c, TOOL, at, draft.clone())),
             );
             if let Err(e) = spent.await {
-                return Err(Box::pin(self.refuse(draft, e.into())).await);
+                return Err(self.refuse(draft, e.into()));
             }
         }
         let deadline = tokio::time::Instant::now() + check.wait;
@@ -274,9 +274,7 @@ impl<S: Store> Bridge<S> {
                     kept.push((c, caller));
                     looks.push(status);
                 } else {
-                    let refusal =
-                        Box::pin(self.refuse(session_draft(TOOL, c), ServiceError::AuthFailed))
-                            .await;
+                    let refusal = self.refuse(session_draft(TOOL, c), ServiceError::AuthFailed);
                     if kept.is_empty() && creds.len() == 1 {
                         return Err(refusal);
                     }
@@ -303,7 +301,7 @@ impl<S: Store> Bridge<S> {
                     }
                     Ok(Pending::Nothing) => {}
                     Err(e) => {
-                        return Err(Box::pin(self.refuse(session_draft(TOOL, c), e.into())).await);
+                        return Err(self.refuse(session_draft(TOOL, c), e.into()));
                     }
                 }
             }
@@ -320,7 +318,7 @@ impl<S: Store> Bridge<S> {
                 () = feed.changed() => named = feed.take_named().cloned().collect(),
                 () = tokio::time::sleep_until(wake_at) => named.clear(),
                 () = &mut cancelled => {
-                    return Err(Box::pin(self.refuse(draft_for(creds), ServiceError::Cancelled)).await);
+                    return Err(self.refuse(draft_for(creds), ServiceError::Cancelled));
                 }
             }
         }
@@ -356,7 +354,7 @@ impl<S: Store> Bridge<S> {
                     .await
                 {
                     Ok(p) => inbox.more |= p != Pending::Nothing,
-                    Err(e) => return Err(self.refuse(session_draft(TOOL, c), e.into()).await),
+                    Err(e) => return Err(self.refuse(session_draft(TOOL, c), e.into())),
                 }
                 continue;
             }
@@ -376,7 +374,7 @@ impl<S: Store> Bridge<S> {
             {
                 Ok(Some(page)) => page,
                 Ok(None) => continue,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
+                Err(e) => return Err(self.refuse(draft, e.into())),
             };
             answered = true;
             bytes += inbox.add(caller, page);

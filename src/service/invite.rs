@@ -110,7 +110,7 @@ impl<S: Store> Bridge<S> {
             let e = ServiceError::Forbidden(
                 "only the conversation's owner (session a) may invite; ask it to call create_invite".into(),
             );
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let checked = Role::parse("role", role).and_then(|role| {
             if kind == ParticipantKind::Owner {
@@ -132,7 +132,7 @@ impl<S: Store> Bridge<S> {
         });
         let (role, ttl_us) = match checked {
             Ok(v) => v,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         // A role is free text every participant and the CLI see.
         let mut redactions = std::collections::BTreeMap::new();
@@ -148,7 +148,7 @@ impl<S: Store> Bridge<S> {
                 Ok(c) => c,
                 Err(e) => {
                     let e = ServiceError::Internal(StoreError::Backend(Box::new(e)));
-                    return Err(self.refuse(draft, e).await);
+                    return Err(self.refuse(draft, e));
                 }
             };
             let invite = NewInvite {
@@ -186,10 +186,10 @@ impl<S: Store> Bridge<S> {
                             "{role} is already taken in this conversation (by a participant or an outstanding invite); pick another"
                         ),
                     );
-                    return Err(self.refuse(draft, e.into()).await);
+                    return Err(self.refuse(draft, e.into()));
                 }
                 Err(StoreError::Conflict(_)) if attempts < 3 => continue,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
+                Err(e) => return Err(self.refuse(draft, e.into())),
             }
         }
     }
@@ -223,7 +223,7 @@ impl<S: Store> Bridge<S> {
         }
         let Ok(code) = InviteCode::parse(code) else {
             self.join_failures.record(caller, at);
-            return Err(self.refuse(draft, ServiceError::InviteInvalid).await);
+            return Err(self.refuse(draft, ServiceError::InviteInvalid));
         };
         let failures = self.settings.rate_limits.map(|l| Quota {
             class: TOOL,
@@ -251,7 +251,7 @@ impl<S: Store> Bridge<S> {
                 self.join_failures.record(caller, at);
                 return Err(ServiceError::InviteInvalid);
             }
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         let c = &joined.conversation;
         let me = c.participant(joined.side);

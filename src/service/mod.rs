@@ -210,7 +210,7 @@ impl<S: Store> Bridge<S> {
     /// Records a call that was refused before it reached the service, e.g. for
     /// arguments that do not fit the schema. Ids are recorded only when they are
     /// well-formed, so the audit trail never stores arbitrary client text.
-    pub async fn record_rejected_call(
+    pub fn record_rejected_call(
         &self,
         action: &str,
         conversation: Option<&str>,
@@ -238,7 +238,7 @@ impl<S: Store> Bridge<S> {
     /// Audits `err` for `draft`'s call and hands it back. The record goes
     /// through the store's batching, where repeats of a refusal are folded
     /// into one record with a count.
-    async fn refuse(&self, draft: AuditDraft, err: ServiceError) -> ServiceError {
+    fn refuse(&self, draft: AuditDraft, err: ServiceError) -> ServiceError {
         if let ServiceError::Internal(cause) = &err {
             tracing::error!(error = %cause, action = %draft.action, "internal error");
         }
@@ -283,12 +283,12 @@ impl<S: Store> Bridge<S> {
 
     /// Refuses a call whose credentials failed: `auth_failed`, or
     /// `rate_limited` once this process has used up its unauthenticated quota.
-    async fn refuse_credentials(&self, draft: &AuditDraft, at: Timestamp) -> ServiceError {
+    fn refuse_credentials(&self, draft: &AuditDraft, at: Timestamp) -> ServiceError {
         let err = match self.spend_unauthenticated(at) {
             Ok(()) => ServiceError::AuthFailed,
             Err(limited) => limited,
         };
-        self.refuse(draft.clone(), err).await
+        self.refuse(draft.clone(), err)
     }
 
     /// Checks a session's credentials: the token first (no store access), then
@@ -318,7 +318,7 @@ impl<S: Store> Bridge<S> {
             .key
             .verify(&creds.conversation, creds.side, &creds.token)
         {
-            return Err(self.refuse_credentials(draft, at).await);
+            return Err(self.refuse_credentials(draft, at));
         }
         let found = if peek {
             self.store
@@ -333,17 +333,17 @@ impl<S: Store> Bridge<S> {
         };
         let (conversation, pending) = match found {
             Ok((Some(c), pending)) => (c, pending),
-            Ok((None, _)) => return Err(self.refuse_credentials(draft, at).await),
-            Err(e) => return Err(self.refuse(draft.clone(), e.into()).await),
+            Ok((None, _)) => return Err(self.refuse_credentials(draft, at)),
+            Err(e) => return Err(self.refuse(draft.clone(), e.into())),
         };
         if at >= conversation.expires_at {
             let err = ServiceError::ConversationExpired {
                 expired_at: conversation.expires_at,
             };
-            return Err(self.refuse(draft.clone(), err).await);
+            return Err(self.refuse(draft.clone(), err));
         }
         let Some(kind) = conversation.active_participant(creds.side).map(|p| p.kind) else {
-            return Err(self.refuse(draft.clone(), ServiceError::AuthFailed).await);
+            return Err(self.refuse(draft.clone(), ServiceError::AuthFailed));
         };
         let caller = Caller {
             conversation,

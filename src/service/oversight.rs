@@ -56,8 +56,8 @@ impl Decider<'_> {
 }
 
 impl<S: YoloStore> Bridge<S> {
-    async fn cli_failure(&self, draft: AuditDraft, e: ServiceError) -> ServiceError {
-        self.refuse(draft, e).await
+    fn cli_failure(&self, draft: AuditDraft, e: ServiceError) -> ServiceError {
+        self.refuse(draft, e)
     }
 
     /// The pending activation of `conversation` with its conversation, for a human to review.
@@ -125,20 +125,19 @@ impl<S: YoloStore> Bridge<S> {
                 ..activation.clone()
             }),
             Err(crate::store::StoreError::Conflict(m)) => {
-                Err(self.cli_failure(draft, ServiceError::Conflict(m)).await)
+                Err(self.cli_failure(draft, ServiceError::Conflict(m)))
             }
-            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+            Err(e) => Err(self.cli_failure(draft, e.into())),
         }
     }
 
     /// Records a confirmation the human did not complete (wrong phrase or code).
     pub async fn yolo_confirmation_failed(&self, conversation: &ConversationId, reason: &str) {
-        self.yolo_confirmation_failed_by(&Decider::CLI, conversation, reason)
-            .await;
+        self.yolo_confirmation_failed_by(&Decider::CLI, conversation, reason);
     }
 
     /// [`Bridge::yolo_confirmation_failed`] on behalf of `by`.
-    pub(super) async fn yolo_confirmation_failed_by(
+    pub(super) fn yolo_confirmation_failed_by(
         &self,
         by: &Decider<'_>,
         conversation: &ConversationId,
@@ -159,12 +158,11 @@ impl<S: YoloStore> Bridge<S> {
         conversation: Option<&ConversationId>,
         reason: &str,
     ) {
-        self.yolo_passphrase_refused_by(&Decider::CLI, action, conversation, reason)
-            .await;
+        self.yolo_passphrase_refused_by(&Decider::CLI, action, conversation, reason);
     }
 
     /// [`Bridge::yolo_passphrase_refused`] on behalf of `by`.
-    pub(super) async fn yolo_passphrase_refused_by(
+    pub(super) fn yolo_passphrase_refused_by(
         &self,
         by: &Decider<'_>,
         action: &str,
@@ -212,9 +210,9 @@ impl<S: YoloStore> Bridge<S> {
             Err(crate::store::StoreError::NotFound) => {
                 let e =
                     ServiceError::NotFound(format!("{conversation} has no activation to revoke"));
-                Err(self.cli_failure(draft, e).await)
+                Err(self.cli_failure(draft, e))
             }
-            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+            Err(e) => Err(self.cli_failure(draft, e.into())),
         }
     }
 
@@ -322,9 +320,9 @@ impl<S: YoloStore> Bridge<S> {
         {
             Ok(()) => Ok(Approval { token, expires_at }),
             Err(crate::store::StoreError::Conflict(m)) => {
-                Err(self.cli_failure(draft, ServiceError::Conflict(m)).await)
+                Err(self.cli_failure(draft, ServiceError::Conflict(m)))
             }
-            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+            Err(e) => Err(self.cli_failure(draft, e.into())),
         }
     }
 
@@ -360,9 +358,9 @@ impl<S: YoloStore> Bridge<S> {
                 Ok(proposal)
             }
             Err(crate::store::StoreError::Conflict(m)) => {
-                Err(self.cli_failure(draft, ServiceError::Conflict(m)).await)
+                Err(self.cli_failure(draft, ServiceError::Conflict(m)))
             }
-            Err(e) => Err(self.cli_failure(draft, e.into()).await),
+            Err(e) => Err(self.cli_failure(draft, e.into())),
         }
     }
 
@@ -392,9 +390,7 @@ impl<S: YoloStore> Bridge<S> {
                 self.store.flush().await?;
                 Ok(snap)
             }
-            Err(e) => Err(self
-                .cli_failure(draft, ServiceError::SnapshotFailed(e.to_string()))
-                .await),
+            Err(e) => Err(self.cli_failure(draft, ServiceError::SnapshotFailed(e.to_string()))),
         }
     }
 

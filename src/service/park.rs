@@ -152,7 +152,7 @@ impl<S: Store> Bridge<S> {
         let page = match taken {
             Ok(Some(page)) => page,
             Ok(None) => return Ok(None),
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         let mut inbox = Inbox::default();
         inbox.add(&caller, page);

@@ -211,7 +211,7 @@ impl<S: Store> Bridge<S> {
                     given.0.as_ref().map(ConversationId::as_str),
                     given.1.map(Side::as_str),
                 );
-                Err(self.refuse(draft, e).await)
+                Err(self.refuse(draft, e))
             }
         }
     }

@@ -241,7 +241,7 @@ impl<S: Store> Bridge<S> {
             let e = ServiceError::Forbidden(
                 "only the conversation's owner (session a) may remove participants".into(),
             );
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let target = match find(&caller.conversation, who) {
             Some(side) if side == caller.side => Err(InvalidValue::new(
@@ -259,7 +259,7 @@ impl<S: Store> Bridge<S> {
         };
         let side = match target {
             Ok(s) => s,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         draft.detail = Some(format!("removed={side}"));
         let guard = Guard {
@@ -273,7 +273,7 @@ impl<S: Store> Bridge<S> {
             .remove_participant(creds.conversation.clone(), side, guard)
             .await
         {
-            return Err(self.refuse(draft, e.into()).await);
+            return Err(self.refuse(draft, e.into()));
         }
         let role = caller
             .conversation
@@ -308,13 +308,13 @@ impl<S: Store> Bridge<S> {
             .find(|b| !self.key.verify(&b.conversation, b.side, &b.token))
         {
             let draft = draft.on(Some(b.conversation.as_str()), Some(b.side.as_str()));
-            return Err(self.refuse(draft, ServiceError::AuthFailed).await);
+            return Err(self.refuse(draft, ServiceError::AuthFailed));
         }
         let mut out = Vec::with_capacity(bound.len());
         for b in bound {
             let found = match self.store.conversation(&b.conversation).await {
                 Ok(c) => c,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
+                Err(e) => return Err(self.refuse(draft, e.into())),
             };
             let Some(c) = found else {
                 out.push(MyConversation {
@@ -340,7 +340,7 @@ impl<S: Store> Bridge<S> {
             let unread = if state == SessionState::Active {
                 match self.store.peek_unread(&c.id, b.side, 0).await {
                     Ok(u) => u.count,
-                    Err(e) => return Err(self.refuse(draft, e.into()).await),
+                    Err(e) => return Err(self.refuse(draft, e.into())),
                 }
             } else {
                 0

@@ -52,8 +52,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             PassphraseError::NotSet { .. } => "not set",
             _ => "unusable file",
         };
-        self.yolo_passphrase_refused_by(&user.decider(), action, conversation, reason)
-            .await;
+        self.yolo_passphrase_refused_by(&user.decider(), action, conversation, reason);
         Err(ServiceError::Conflict(e.to_string()))
     }
 
@@ -82,8 +81,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             ));
         }
         if phrase.trim() != CONFIRM_PHRASE {
-            self.yolo_confirmation_failed_by(&user.decider(), conversation, "wrong phrase")
-                .await;
+            self.yolo_confirmation_failed_by(&user.decider(), conversation, "wrong phrase");
             return Err(ServiceError::Conflict(format!(
                 "the phrase did not match (type `{CONFIRM_PHRASE}`); nothing was enabled"
             )));

@@ -125,22 +125,22 @@ impl<S: YoloStore> Bridge<S> {
         ));
         let caller = self.authorize(creds, &draft, at).await?;
         if !self.settings.yolo.enabled {
-            return Err(self.refuse(draft, ServiceError::YoloDisabled).await);
+            return Err(self.refuse(draft, ServiceError::YoloDisabled));
         }
         if !caller.kind.may_send() {
             let e = ServiceError::Forbidden("observers cannot ask for or run commands".into());
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let workspace =
             match workspace::check(&enable.workspace, &self.settings.yolo.hide, enable.sandbox) {
                 Ok(p) => p,
-                Err(e) => return Err(self.refuse(draft, e.into()).await),
+                Err(e) => return Err(self.refuse(draft, e.into())),
             };
         if !enable.sandbox && !self.settings.yolo.allow_unsandboxed {
             let e = ServiceError::SandboxUnavailable(
                 "sandbox: false is not allowed by this server's configuration (yolo.allow_unsandboxed)".into(),
             );
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let request = ActivationRequest {
             conversation: creds.conversation.clone(),
@@ -158,7 +158,7 @@ impl<S: YoloStore> Bridge<S> {
             audit: draft.clone(),
         };
         if let Err(e) = self.store.request_activation(request.clone(), guard).await {
-            return Err(self.refuse(draft, e.into()).await);
+            return Err(self.refuse(draft, e.into()));
         }
         Ok(Activation {
             request,
@@ -183,11 +183,11 @@ impl<S: YoloStore> Bridge<S> {
         let draft = self.yolo_draft(TOOL, creds, Some(&exec.command));
         let caller = self.authorize(creds, &draft, at).await?;
         if !self.settings.yolo.enabled {
-            return Err(self.refuse(draft, ServiceError::YoloDisabled).await);
+            return Err(self.refuse(draft, ServiceError::YoloDisabled));
         }
         if !caller.kind.may_send() {
             let e = ServiceError::Forbidden("observers cannot ask for or run commands".into());
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let activation = match self.store.activation(&creds.conversation).await {
             Ok(Some(a)) if a.is_active(at) => a,
@@ -195,12 +195,12 @@ impl<S: YoloStore> Bridge<S> {
                 let e = ServiceError::YoloNotActive {
                     conversation: creds.conversation.to_string(),
                 };
-                return Err(self.refuse(draft, e).await);
+                return Err(self.refuse(draft, e));
             }
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         if let Err(e) = self.refuse_secrets(&exec.command) {
-            return Err(self.refuse(draft, e).await);
+            return Err(self.refuse(draft, e));
         }
         let mode = activation.request.mode;
         let checked = policy::evaluate(&exec.command, mode, &activation.request.workspace);
@@ -211,12 +211,12 @@ impl<S: YoloStore> Bridge<S> {
                     rule: refusal.rule,
                     detail: refusal.detail,
                 };
-                return Err(self.refuse(draft, e).await);
+                return Err(self.refuse(draft, e));
             }
         };
         let sandbox = match self.sandbox_for(&activation) {
             Ok(s) => s,
-            Err(e) => return Err(self.refuse(draft, e).await),
+            Err(e) => return Err(self.refuse(draft, e)),
         };
         let plan = RunPlan {
             argv: plan.argv,
@@ -258,7 +258,7 @@ impl<S: YoloStore> Bridge<S> {
             Ok(Ok(p)) => p,
             // The store audited the refusal in the same transaction.
             Ok(Err(refusal)) => return Err(ServiceError::ApprovalRefused(refusal)),
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         self.run_approved(creds, proposal, plan, sandbox, draft)
             .await
@@ -299,7 +299,7 @@ impl<S: YoloStore> Bridge<S> {
                 proposal_id: id,
                 plan,
             }),
-            Err(e) => Err(self.refuse(draft, e.into()).await),
+            Err(e) => Err(self.refuse(draft, e.into())),
         }
     }
 
@@ -322,9 +322,7 @@ impl<S: YoloStore> Bridge<S> {
             }),
             Err(e) => {
                 let message = self.redactor.get().redact(&e.to_string()).text.into_owned();
-                return Err(self
-                    .refuse(draft, ServiceError::SnapshotFailed(message))
-                    .await);
+                return Err(self.refuse(draft, ServiceError::SnapshotFailed(message)));
             }
         };
         let spec = runner::RunSpec {
@@ -339,7 +337,7 @@ impl<S: YoloStore> Bridge<S> {
             Ok(o) => o,
             Err(e) => {
                 let e = ServiceError::SandboxUnavailable(e.to_string());
-                return Err(self.refuse(draft, e).await);
+                return Err(self.refuse(draft, e));
             }
         };
         self.report_run(creds, proposal, plan, output, snapshot, draft)
@@ -415,7 +413,7 @@ impl<S: YoloStore> Bridge<S> {
         let snapshot_row = snapshot.clone().map(|s| (s, plan.workspace.clone()));
         let message_id = match self.store.record_run(message, snapshot_row, guard).await {
             Ok(id) => id,
-            Err(e) => return Err(self.refuse(draft, e.into()).await),
+            Err(e) => return Err(self.refuse(draft, e.into())),
         };
         Ok(Execution::Ran(CommandRun {
             proposal_id: proposal.id,
