@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use crate::util::{
-    Conv, EVENT_TIMEOUT, TestEnv, assert_audit_intact, assert_two_writers_exactly_once, call,
-    check, contents, drain_all, ok, send, try_call, write_concurrently,
+    Conv, EVENT_TIMEOUT, Server, TestEnv, assert_audit_intact, assert_two_writers_exactly_once,
+    call, check, contents, drain_all, ok, send, try_call, write_concurrently,
 };
 
 const NO_LIMITS: &[(&str, &str)] = &[
@@ -51,14 +51,9 @@ async fn sixteen_writers_over_four_servers_lose_and_duplicate_nothing() {
     let _ = assert_audit_intact(&env, "after 640 concurrent sends");
 }
 
-/// A long-poll on one server returns the message a second server stores.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn long_poll_woken_by_a_commit_on_another_server() {
-    let Some(env) = TestEnv::postgres("pg_long_poll") else {
-        return;
-    };
-    let (one, two) = (env.server().await, env.server().await);
-    let conv = Conv::create(&one).await;
+/// A long-poll on `one` returns `text` once `two` stores it.
+pub(crate) async fn assert_long_poll_woken_across(one: &Server, two: &Server, text: &str) {
+    let conv = Conv::create(one).await;
     let waiting = {
         let peer = one.peer();
         let conv = conv.clone();
@@ -71,12 +66,22 @@ async fn long_poll_woken_by_a_commit_on_another_server() {
             .await)
         })
     };
-    send(&two, &conv, "a", "across servers").await;
+    send(two, &conv, "a", text).await;
     let body = tokio::time::timeout(EVENT_TIMEOUT, waiting)
         .await
         .expect("the long-poll returned once the message was stored")
         .expect("task");
-    assert_eq!(contents(&body), vec!["across servers"]);
+    assert_eq!(contents(&body), [text]);
+}
+
+/// A long-poll on one server returns the message a second server stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_woken_by_a_commit_on_another_server() {
+    let Some(env) = TestEnv::postgres("pg_long_poll") else {
+        return;
+    };
+    let (one, two) = (env.server().await, env.server().await);
+    assert_long_poll_woken_across(&one, &two, "across servers").await;
     one.stop().await;
     two.stop().await;
 }

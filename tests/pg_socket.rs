@@ -4,9 +4,8 @@
 //! goes through the socket, and a long-poll is woken across servers as over
 //! TCP. (Measured in the README: more sends per second than loopback TCP.)
 
-use serde_json::json;
-
-use crate::util::{Conv, EVENT_TIMEOUT, TestEnv, call, contents, ok, send};
+use crate::pg_cluster::assert_long_poll_woken_across;
+use crate::util::TestEnv;
 use crate::util_pg;
 
 const APP: &str = "pg_socket_test";
@@ -32,25 +31,7 @@ async fn servers_reach_postgres_through_its_unix_socket() {
     let url = format!("postgres://postgres@{host}:{port}/{db}?application_name={APP}");
     let env = TestEnv::postgres_at("pg_socket", &url);
     let (one, two) = (env.server().await, env.server().await);
-    let conv = Conv::create(&one).await;
-    let waiting = {
-        let peer = one.peer();
-        let conv = conv.clone();
-        tokio::spawn(async move {
-            ok(&call(
-                &peer,
-                "check_messages",
-                conv.args("b", json!({"wait_seconds": 60})),
-            )
-            .await)
-        })
-    };
-    send(&two, &conv, "a", "through the socket").await;
-    let body = tokio::time::timeout(EVENT_TIMEOUT, waiting)
-        .await
-        .expect("the long-poll returned once the message was stored")
-        .expect("task");
-    assert_eq!(contents(&body), ["through the socket"]);
+    assert_long_poll_woken_across(&one, &two, "through the socket").await;
     // Both servers' connections, and none of them over TCP.
     let seen = util_pg::sql(
         &database.url,
