@@ -77,16 +77,7 @@ async fn send_and_watch(
 
 async fn wake_scope(db: Db) {
     let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
-    let mut created = Vec::new();
-    for _ in 0..2 {
-        created.push(
-            one.bridge
-                .create_conversation("a", "b")
-                .await
-                .expect("create"),
-        );
-    }
-    let (first, second) = (&created[0], &created[1]);
+    let (first, second) = (&conversation(&one).await, &conversation(&one).await);
     let store = one.bridge.store();
     let mut recipient = store.changes();
     recipient.narrow([(first.conversation.clone(), Side::B)]);
@@ -157,16 +148,7 @@ contract!(
 /// message for its own inbox still ends it.
 async fn parked_wake_scope(db: Db) {
     let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
-    let first = one
-        .bridge
-        .create_conversation("a", "b")
-        .await
-        .expect("create");
-    let second = one
-        .bridge
-        .create_conversation("a", "b")
-        .await
-        .expect("create");
+    let (first, second) = (conversation(&one).await, conversation(&one).await);
     // A waiter of the other conversation's inbox, in the same process: it
     // shows when the message below has reached this process. (The store's
     // first look at other servers' changes wakes every waiter once.)
