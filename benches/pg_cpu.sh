@@ -13,7 +13,9 @@
 # statement of a multi-statement simple query counts). CPU time is steadier
 # than rates on a shared machine; compare builds within one invocation.
 # With PG_CPU_TOP=N it also prints each run's N most frequent statements
-# (calls per send and mean execution time), to see which ones a change removed.
+# (calls per send, mean execution µs, plans per call and mean planning µs), to
+# see which ones a change removed and which are planned on every call; it
+# turns on pg_stat_statements.track_planning, which costs a little itself.
 set -euo pipefail
 writers=1 servers=1 n=2000 rounds=3 bins=()
 while [ $# -gt 0 ]; do
@@ -33,9 +35,12 @@ chown postgres:postgres "$dir"
 trap 'su postgres -c "$pgbin/pg_ctl -D $dir/data -m fast stop" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 su postgres -c "$pgbin/initdb -D $dir/data -A trust -U postgres" >/dev/null
+planning=off
+[ "${PG_CPU_TOP:-0}" -gt 0 ] && planning=on
 su postgres -c "$pgbin/pg_ctl -D $dir/data -l $dir/log -w start -o '-k $dir -p $port \
     -c listen_addresses=127.0.0.1 -c max_connections=300 \
-    -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all'" >/dev/null
+    -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+    -c pg_stat_statements.track_planning=$planning'" >/dev/null
 admin="postgresql://postgres@127.0.0.1:$port/postgres"
 psql -q "$admin" -c "CREATE EXTENSION pg_stat_statements"
 postmaster=$(head -1 "$dir/data/postmaster.pid")
@@ -76,7 +81,8 @@ for round in $(seq "$rounds"); do
         statements=$(psql -At "$admin" -c "SELECT sum(calls) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'")
         python3 -c "print(f'{\"$bin\"}: {$rate} sends/s, PostgreSQL CPU {($after - $before) * 1e6 / $sends:.0f} µs/send, {$statements / $sends:.2f} statements/send')"
         if [ "${PG_CPU_TOP:-0}" -gt 0 ]; then
-            psql -At -F ' | ' "$admin" -c "SELECT round(calls::numeric / $sends, 2), round(mean_exec_time::numeric * 1000), regexp_replace(left(query, 110), '\s+', ' ', 'g')
+            psql -At -F ' | ' "$admin" -c "SELECT round(calls::numeric / $sends, 2), round(mean_exec_time::numeric * 1000),
+                round(plans::numeric / greatest(calls, 1), 2), round(mean_plan_time::numeric * 1000), regexp_replace(left(query, 110), '\s+', ' ', 'g')
                 FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'
                 ORDER BY calls DESC LIMIT ${PG_CPU_TOP}" | sed 's/^/    /'
         fi

@@ -76,6 +76,7 @@ mod teams_delivery;
 mod teams_http;
 mod teams_sessions;
 mod terminal_safety;
+mod unread_bound;
 mod util;
 mod util_calls;
 mod util_cli;

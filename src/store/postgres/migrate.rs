@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0006_console_sessions.sql"),
     include_str!("../../../migrations/postgres/0007_mcp_sessions.sql"),
     include_str!("../../../migrations/postgres/0008_http_request_buckets.sql"),
+    include_str!("../../../migrations/postgres/0009_message_seq.sql"),
 ];
 
 /// The schema version this build writes.

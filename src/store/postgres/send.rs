@@ -1,6 +1,8 @@
 //! The SQL of a send on PostgreSQL: the conversation's lock with the sender
 //! check, the bound on a recipient's unread messages, and the message with
-//! its deliveries and wake-ups.
+//! its position, deliveries and wake-ups.
+
+use std::sync::LazyLock;
 
 use tokio_postgres::Statement;
 
@@ -10,24 +12,50 @@ use crate::domain::Sender;
 use crate::store::sealed::{Column, EMPTY_LIST, Slot};
 use crate::store::{NewMessage, StoreError, limit};
 
-/// The oldest message queued for any recipient among `$2`, by one index
-/// lookup per recipient.
-const OLDEST_QUEUED: &str = "SELECT min(o.oldest) FROM unnest($2::text[]) r(side),
-     LATERAL (SELECT min(d.message_id) AS oldest FROM pending_deliveries d
-              WHERE d.conversation_id = $1 AND d.recipient = r.side) o";
+/// The position (schema 9) the next message of conversation `$1` takes: the
+/// last message's plus one, or, after a message an older server wrote
+/// without one, the number of messages plus one. Exact only under the
+/// conversation's lock, in a statement that starts after the lock is taken
+/// (a statement's snapshot precedes its own lock waits).
+pub const NEXT_SEQ: &str = "(coalesce(
+     (SELECT m.seq FROM messages m WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 1),
+     (SELECT count(*) FROM messages m WHERE m.conversation_id = $1)) + 1)";
+
+/// The next message's position ([`NEXT_SEQ`]), the position of the oldest
+/// message queued for any recipient among `$2` (one index lookup per
+/// recipient), and whether such a message has no position.
+///
+/// The recipients are walked as participant rows, not `unnest($2)`: the
+/// planner cannot size a parameter's array, so a generic plan over `unnest`
+/// looked dearer than a custom one for every call, and the statement was
+/// planned again on every send (~90 µs of the database's CPU, more than its
+/// execution). Over the table it plans once per connection.
+static OLDEST_QUEUED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {NEXT_SEQ}, min(o.seq), coalesce(bool_or(o.seq IS NULL), false)
+         FROM participants r,
+         LATERAL (SELECT m.seq FROM pending_deliveries d JOIN messages m ON m.id = d.message_id
+                  WHERE d.conversation_id = $1 AND d.recipient = r.side
+                  ORDER BY d.message_id LIMIT 1) o
+         WHERE r.conversation_id = $1 AND r.side = ANY($2)"
+    )
+});
 
 /// Whether a recipient among `$2` already has `$3` unread messages: one
 /// statement however many recipients a message has. It walks the inboxes,
-/// so [`open_send`] runs it only when one could be that full.
+/// so [`open_send`] runs it only when one could be that full. Recipients
+/// are participant rows, as in [`OLDEST_QUEUED`].
 const ANY_INBOX_FULL: &str = "SELECT EXISTS (
-     SELECT 1 FROM unnest($2::text[]) r(side)
-     WHERE (SELECT count(*) FROM (
+     SELECT 1 FROM participants r
+     WHERE r.conversation_id = $1 AND r.side = ANY($2)
+       AND (SELECT count(*) FROM (
          SELECT 1 FROM pending_deliveries d
          WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3)";
 
 /// A send's first flight, in the order the server runs it: the
 /// conversation's lock with the sender check ([`lock_for_send`]), then,
-/// with `max_pending`, the oldest message queued for a recipient, then the
+/// with `max_pending`, the message's position and the oldest queued for a
+/// recipient, then the
 /// message id with the data-key epoch ([`Write::next_message_id`], drawn
 /// under the lock so ids follow commit order), then the sender's `quota`
 /// (after the lock: every transaction locks the conversation before rate
@@ -36,13 +64,15 @@ const ANY_INBOX_FULL: &str = "SELECT EXISTS (
 /// full inbox is reported before a spent quota.
 ///
 /// The unread bound is checked under the lock, so concurrent sends count
-/// each other. Every queued row names a distinct message id from the oldest
-/// queued up to this send's (sends to the conversation take turns under the
-/// lock and draw their ids there), so while fewer than `max_pending` ids
-/// separate the two no inbox can be full, and only otherwise are the rows
-/// counted, in a second round trip. Counting on every send made a send's
-/// cost grow with the depth of the inbox. SQLite's `check_pending` uses the
-/// same bound.
+/// each other. Every queued row holds a distinct position from the oldest
+/// queued up to this send's (positions count the conversation's messages),
+/// so while fewer than `max_pending` positions separate the two no inbox
+/// can be full, and only otherwise (or when the oldest queued message has
+/// no position) are the rows counted, in a second round trip. Counting on
+/// every send made a send's cost grow with the depth of the inbox; bounding
+/// by ids, which every conversation draws from one sequence, counted on most
+/// sends of a busy database. SQLite's `check_pending` bounds by ids: one
+/// writer draws them, and counting there is a local read.
 pub async fn open_send(
     w: &Write,
     message: &NewMessage,
@@ -52,7 +82,7 @@ pub async fn open_send(
     let lock = w.db().prepare(LOCK_FOR_SEND).await?;
     super::keys::prepare_epoch_and_next_id(w.db()).await?;
     let oldest = match max_pending {
-        Some(_) => Some(w.db().prepare(OLDEST_QUEUED).await?),
+        Some(_) => Some(w.db().prepare(&OLDEST_QUEUED).await?),
         None => None,
     };
     let conversation = message.conversation.as_str();
@@ -65,17 +95,20 @@ pub async fn open_send(
                 return Ok(None);
             };
             let rows = w.db().query_prepared(stmt, &[&conversation, &recipients]).await?;
-            rows.first().map_or(Ok(None), |row| get::<Option<i64>>(row, 0))
+            let row = rows.first().ok_or(StoreError::NotFound)?;
+            let oldest = (get::<Option<i64>>(row, 1)?, get::<bool>(row, 2)?);
+            Ok(Some((get::<i64>(row, 0)?, oldest)))
         },
         w.next_message_id(),
         quota.spend(w.db()),
     );
     locked?;
-    let (oldest, id) = (oldest?, id?);
-    let Some(limit) = max_pending else {
+    let (read, id) = (oldest?, id?);
+    let (Some(limit), Some((seq, (oldest, unpositioned)))) = (max_pending, read) else {
         return spent.map(|()| id);
     };
-    let could_be_full = oldest.is_some_and(|oldest| id.saturating_sub(oldest) >= i64::from(limit));
+    let could_be_full =
+        unpositioned || oldest.is_some_and(|oldest| seq.saturating_sub(oldest) >= i64::from(limit));
     if could_be_full {
         let full = w
             .db()
@@ -94,12 +127,31 @@ pub async fn open_send(
     spent.map(|()| id)
 }
 
+/// The message with its position, its deliveries to active participants, and
+/// their wake-up, in one statement.
+static INSERT_MESSAGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH m AS (
+             INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients, seq)
+             VALUES ($11, $1, $2, $3, $4, $5, $6, $7, {NEXT_SEQ}) RETURNING id
+         ), d AS (
+             INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
+             SELECT p.conversation_id, p.side, m.id FROM participants p, m
+             WHERE p.conversation_id = $1 AND p.side = ANY($8) AND p.side <> $2 AND p.removed_at IS NULL
+         ), n AS (SELECT pg_notify($9, $10))
+         SELECT m.id FROM m, n"
+    )
+});
+
 /// Inserts message `id` and one pending delivery per recipient that is still
 /// an active participant, and wakes their long-polls at commit, in one
 /// statement sent with the commit ([`Write::defer`]), after sealing the
 /// texts for it. The id is bound into the sealed
 /// values, so the caller draws it first ([`Write::next_message_id`]), under
 /// the conversation's lock ([`lock_for_send`]) so ids follow commit order.
+/// The message's position is read in the insert, not taken from the unread
+/// bound's read: an import may add messages to the conversation in between
+/// (it locks `messages`, not the conversation).
 pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<i64, StoreError> {
     let conversation = message.conversation.as_str();
     let files = serde_json::to_string(&message.files_involved)
@@ -120,20 +172,7 @@ pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<
         .map(|s| s.as_str().to_owned())
         .collect();
     let wake = w.payload(&message.conversation, &message.deliver_to);
-    let stmt = w
-        .db()
-        .prepare(
-            "WITH m AS (
-                 INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
-                 VALUES ($11, $1, $2, $3, $4, $5, $6, $7) RETURNING id
-             ), d AS (
-                 INSERT INTO pending_deliveries (conversation_id, recipient, message_id)
-                 SELECT p.conversation_id, p.side, m.id FROM participants p, m
-                 WHERE p.conversation_id = $1 AND p.side = ANY($8) AND p.side <> $2 AND p.removed_at IS NULL
-             ), n AS (SELECT pg_notify($9, $10))
-             SELECT m.id FROM m, n",
-        )
-        .await?;
+    let stmt = w.db().prepare(&INSERT_MESSAGE).await?;
     // Nothing in the transaction reads the message back: it goes out with the commit.
     w.defer(
         stmt,

@@ -42,6 +42,13 @@ fn same_header(stored: &Conversation, file: &Conversation) -> bool {
             .all(|(a, b)| seat(a) == seat(b))
 }
 
+/// The position (schema 9) the first message imported into conversation `id`
+/// takes: after every message it holds (the import holds `messages` locked).
+async fn first_position(w: &Write, id: &ConversationId) -> Result<i64, StoreError> {
+    let sql = format!("SELECT {}", super::super::send::NEXT_SEQ);
+    get(&w.db().one(&sql, &[&id.as_str()]).await?, 0)
+}
+
 async fn insert_participant(
     w: &Write,
     id: &ConversationId,
@@ -195,14 +202,27 @@ pub(super) async fn import(
             }
         }
         let keep_ids = new.iter().all(|m| m.message.id > keep_above);
-        for m in &new {
+        let ids: Vec<i64> = new
+            .iter()
+            .map(|m| {
+                if keep_ids {
+                    m.message.id
+                } else {
+                    next_id += 1;
+                    next_id - 1
+                }
+            })
+            .collect();
+        let first_seq = match ids.len() {
+            0 => 0,
+            _ => first_position(w, &file.id).await?,
+        };
+        let mut in_order = ids.clone();
+        in_order.sort_unstable();
+        for (m, &id) in new.iter().zip(&ids) {
             let msg = &m.message;
-            let id = if keep_ids {
-                msg.id
-            } else {
-                next_id += 1;
-                next_id - 1
-            };
+            // Positions follow ids, whatever order the file lists them in.
+            let seq = first_seq + in_order.partition_point(|&other| other < id) as i64;
             high = high.max(id);
             let row = id.to_string();
             let content = w
@@ -216,8 +236,8 @@ pub(super) async fn import(
                     .await?
             };
             db.exec(
-                "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients, seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
                     &id,
                     &file.id.as_str(),
@@ -227,6 +247,7 @@ pub(super) async fn import(
                     &files,
                     &msg.created_at.as_micros(),
                     &msg.to.as_deref().map(encode_sides),
+                    &seq,
                 ],
             )
             .await?;
