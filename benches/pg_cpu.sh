@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL's own CPU time and statements per send, for builds side by side.
 #
-#   benches/pg_cpu.sh [--writers 1] [--servers 1] [-n 2000] [--rounds 3] BIN [BIN ...]
+#   benches/pg_cpu.sh [--writers 1] [--servers 1] [-n 2000] [--rounds 3] [--env K=V]... BIN [BIN ...]
 #
 # Starts a throw-away PostgreSQL 15 (as root, like .ci/postgres) with
 # pg_stat_statements loaded, then for each round runs benches/writers.py once
@@ -17,13 +17,14 @@
 # see which ones a change removed and which are planned on every call; it
 # turns on pg_stat_statements.track_planning, which costs a little itself.
 set -euo pipefail
-writers=1 servers=1 n=2000 rounds=3 bins=()
+writers=1 servers=1 n=2000 rounds=3 bins=() envs=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --writers) writers=$2; shift 2 ;;
     --servers) servers=$2; shift 2 ;;
     -n) n=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --env) envs+=(--env "$2"); shift 2 ;;
     *) bins+=("$1"); shift ;;
     esac
 done
@@ -74,7 +75,7 @@ for round in $(seq "$rounds"); do
         psql -q "$admin" -c "SELECT pg_stat_statements_reset()" >/dev/null
         before=$(pg_cpu)
         rate=$(python3 "$here/writers.py" --db "postgresql://postgres@127.0.0.1:$port/$db" \
-            --writers "$writers" --servers "$servers" -n "$n" --bin "$bin" |
+            --writers "$writers" --servers "$servers" -n "$n" --bin "$bin" ${envs[@]+"${envs[@]}"} |
             python3 -c 'import json, sys; r = json.load(sys.stdin); assert not (r["lost"] or r["duplicated"] or r["failures"]), r; print(r["sends_per_s"])')
         sleep 1
         after=$(pg_cpu)
