@@ -202,27 +202,21 @@ pub(super) async fn import(
             }
         }
         let keep_ids = new.iter().all(|m| m.message.id > keep_above);
-        let ids: Vec<i64> = new
-            .iter()
-            .map(|m| {
-                if keep_ids {
-                    m.message.id
-                } else {
-                    next_id += 1;
-                    next_id - 1
-                }
-            })
-            .collect();
-        let first_seq = match ids.len() {
-            0 => 0,
-            _ => first_position(w, &file.id).await?,
+        // A file lists messages in increasing id order (checked when it is
+        // read), and kept or renumbered ids keep that order: so do positions.
+        let mut seq = if new.is_empty() {
+            0
+        } else {
+            first_position(w, &file.id).await?
         };
-        let mut in_order = ids.clone();
-        in_order.sort_unstable();
-        for (m, &id) in new.iter().zip(&ids) {
+        for m in &new {
             let msg = &m.message;
-            // Positions follow ids, whatever order the file lists them in.
-            let seq = first_seq + in_order.partition_point(|&other| other < id) as i64;
+            let id = if keep_ids {
+                msg.id
+            } else {
+                next_id += 1;
+                next_id - 1
+            };
             high = high.max(id);
             let row = id.to_string();
             let content = w
@@ -251,6 +245,7 @@ pub(super) async fn import(
                 ],
             )
             .await?;
+            seq += 1;
             for side in &m.unread_by {
                 db.exec(
                     "INSERT INTO pending_deliveries (conversation_id, recipient, message_id) VALUES ($1, $2, $3)",
