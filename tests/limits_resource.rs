@@ -136,6 +136,49 @@ async fn a_send_refused_for_a_full_inbox_spends_no_quota() {
     server.stop().await;
 }
 
+/// A send reads its conversation in its own transaction, after the quota was
+/// spent in the same flight (PostgreSQL): a send its conversation refuses
+/// (here: addressed to nobody there) must take its count back with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_its_conversation_refuses_spends_no_quota() {
+    let env = TestEnv::new("limit_rule_quota");
+    let vars = [("MCP_BRIDGE_RATE_LIMITS__SEND_TO_PARTNER__PER_MINUTE", "3")];
+    let server = env.server_with(&vars).await;
+    let conv = Conv::create(&server).await;
+    let before = store_state(&env);
+    for _ in 0..4 {
+        let result = call(
+            &server,
+            "send_message",
+            conv.args("a", json!({"message": "to nobody", "to": "nobody"})),
+        )
+        .await;
+        let body = tool_error(&result, "invalid_argument");
+        assert!(
+            body["message"]
+                .as_str()
+                .expect("message")
+                .contains("nobody"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        store_state(&env),
+        before,
+        "a refused send changed the store"
+    );
+    for m in ["m0", "m1", "m2"] {
+        send(&server, &conv, "a", m).await;
+    }
+    tool_error(
+        &try_send(&server, &conv, "a", "over the quota").await,
+        "rate_limited",
+    );
+    let page = check(&server, &conv, "b", json!({"wait_seconds": 0})).await;
+    assert_eq!(contents(&page), vec!["m0", "m1", "m2"]);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_messages_are_bounded_per_recipient_until_it_reads() {
     let env = TestEnv::new("limit_pending");

@@ -29,7 +29,8 @@ pub async fn read(peer: &Peer<RoleClient>) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn texts(got: &[(String, Vec<String>)]) -> Vec<&str> {
+/// The texts of what [`read`] got.
+pub fn texts(got: &[(String, Vec<String>)]) -> Vec<&str> {
     got.iter().map(|(t, _)| t.as_str()).collect()
 }
 

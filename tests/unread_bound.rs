@@ -9,6 +9,8 @@
 
 use serde_json::json;
 
+use crate::teams::{Team, say};
+use crate::teams_delivery::{read, texts};
 use crate::util::*;
 use crate::util_cli::{cli, tamper};
 use crate::util_pg;
@@ -119,4 +121,56 @@ async fn positions_are_given_to_old_messages_and_follow_messages_without_one() {
     // b has m1, m2 and m3 unread: full.
     assert_inbox_full(&server, &conv, "m4", "3").await;
     server.stop().await;
+}
+
+/// In a team, the bound is per recipient: a full inbox refuses the sends
+/// that would queue to it and no others. On PostgreSQL a send reads every
+/// inbox's oldest position before it knows its recipients (the conversation
+/// comes in the same flight), so an inbox it does not write to must not
+/// count, and one it does must.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_inbox_in_a_team_refuses_only_the_sends_that_would_queue_to_it() {
+    let t = Team::start("unread_team", &vars("3")).await;
+    for m in ["q0", "q1", "q2"] {
+        say(&t.a, m, json!({"to": "qa"})).await;
+    }
+    // The observer got copies of all three: it reads them, so only qa is full.
+    assert_eq!(
+        texts(&read(&t.e).await),
+        ["q0", "q1", "q2"],
+        "the observer's copies"
+    );
+    say(&t.a, "for frontend", json!({"to": "frontend"})).await;
+    for to in [
+        json!({"to": "qa"}),
+        json!({"to": ["docs", "qa"]}),
+        json!({}),
+    ] {
+        let mut args = json!({"message": "no room"});
+        args.as_object_mut()
+            .expect("object")
+            .extend(to.as_object().expect("object").clone());
+        let result = call(&t.a, "send_message", args).await;
+        let body = tool_error(&result, "resource_limit");
+        assert!(
+            body["message"]
+                .as_str()
+                .expect("message")
+                .contains("limit of 3"),
+            "{to}: {body}"
+        );
+    }
+    // qa reads: its inbox has room again once the page is acknowledged.
+    assert_eq!(texts(&read(&t.c).await), ["q0", "q1", "q2"]);
+    wait_until("qa's page to be acknowledged", || {
+        t.env
+            .count("SELECT count(*) FROM pending_deliveries WHERE recipient = 'c'")
+            == 0
+    })
+    .await;
+    say(&t.a, "q3", json!({"to": "qa"})).await;
+    assert_eq!(texts(&read(&t.c).await), ["q3"]);
+    let b_got = ok(&call(&t.b, "check_messages", t.b_args(json!({}))).await);
+    assert_eq!(contents(&b_got), ["for frontend"]);
+    t.stop().await;
 }

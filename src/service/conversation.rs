@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 
 use super::redaction::{clean_role, note_redactions};
 use super::team::{Addressing, ParticipantView, recipients};
-use super::{Bridge, ServiceError, session_draft};
+use super::{Bridge, Denied, ServiceError, admitted, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
 use crate::domain::{
     ActionType, ConversationId, MessageText, Role, Sender, Side, Status, Timestamp, check_files,
     check_note,
 };
-use crate::store::{Guard, NewConversation, NewMessage, StatusRecord, Store, StoreError};
+use crate::store::{
+    Addressed, Conversation, Guard, NewConversation, NewMessage, StatusRecord, Store, StoreError,
+};
 
 /// Proof of identity presented with every session call.
 #[derive(Debug, Clone)]
@@ -204,17 +206,12 @@ impl<S: Store> Bridge<S> {
         let at = self.clock.now();
         let mut draft = session_draft(tool, creds);
         draft.bytes = Some(i64::try_from(send.message.len()).unwrap_or(i64::MAX));
-        let caller = self.authorize(creds, &draft, at).await?;
-        if !caller.kind.may_send() {
-            let e = ServiceError::Forbidden(
-                "observers receive every message but cannot send; ask the owner to invite you as a member".into(),
-            );
-            return Err(self.refuse(draft, e));
+        if !self
+            .key
+            .verify(&creds.conversation, creds.side, &creds.token)
+        {
+            return Err(self.refuse_credentials(&draft, at));
         }
-        let (to, deliver_to) = match recipients(&caller.conversation, caller.side, &send.to) {
-            Ok(r) => r,
-            Err(e) => return Err(self.refuse(draft, e.into())),
-        };
         let text = match MessageText::parse(send.message) {
             Ok(t) => t,
             Err(e) => return Err(self.refuse(draft, e.into())),
@@ -256,7 +253,6 @@ impl<S: Store> Bridge<S> {
             let kinds: Vec<String> = redactions.iter().map(|(k, n)| format!("{k}:{n}")).collect();
             draft.detail = Some(format!("redactions={}", kinds.join(",")));
         }
-        let to_roles = caller.conversation.roles_of(&to);
         let message = NewMessage {
             conversation: creds.conversation.clone(),
             from: Sender::Side(creds.side),
@@ -264,26 +260,39 @@ impl<S: Store> Bridge<S> {
             content,
             files_involved,
             created_at: at,
-            to,
-            deliver_to,
+            to: Vec::new(),
+            deliver_to: Vec::new(),
+        };
+        // Who may send, and to whom, is decided on the conversation as the
+        // send's own transaction reads it, under its lock.
+        let (side, to) = (creds.side, send.to);
+        let address = move |found: Option<&Conversation>| {
+            let conversation = found.ok_or(Denied::Credentials)?;
+            let kind = admitted(conversation, side, at).map_err(Denied::Refused)?;
+            if !kind.may_send() {
+                return Err(Denied::Refused(ServiceError::Forbidden(
+                    "observers receive every message but cannot send; ask the owner to invite you as a member".into(),
+                )));
+            }
+            let (to, deliver_to) =
+                recipients(conversation, side, &to).map_err(|e| Denied::Refused(e.into()))?;
+            Ok(Addressed { to, deliver_to })
         };
         // Both sending tools spend the same quota.
         let guard = self.guard(creds, "send_to_partner", at, draft.clone());
+        let max_pending = Some(self.settings.limits.max_pending_messages);
         match self
             .store
-            .send_message(
-                message,
-                Some(self.settings.limits.max_pending_messages),
-                guard,
-            )
+            .send_message(message, max_pending, guard, address)
             .await
         {
-            Ok(message_id) => Ok(Sent {
-                message_id,
+            Ok(Ok(stored)) => Ok(Sent {
+                message_id: stored.id,
                 created_at: at,
                 redactions,
-                to: to_roles,
+                to: stored.conversation.roles_of(&stored.addressed.to),
             }),
+            Ok(Err(denied)) => Err(self.deny(&draft, at, denied)),
             Err(e) => Err(self.refuse(draft, e.into())),
         }
     }

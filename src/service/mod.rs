@@ -291,6 +291,14 @@ impl<S: Store> Bridge<S> {
         self.refuse(draft.clone(), err)
     }
 
+    /// Refuses a call its conversation does not admit ([`admitted`]).
+    fn deny(&self, draft: &AuditDraft, at: Timestamp, denied: Denied) -> ServiceError {
+        match denied {
+            Denied::Credentials => self.refuse_credentials(draft, at),
+            Denied::Refused(err) => self.refuse(draft.clone(), err),
+        }
+    }
+
     /// Checks a session's credentials: the token first (no store access), then
     /// that the conversation exists and has not expired, and that the caller
     /// is still one of its participants (a removed participant's token stops
@@ -336,14 +344,9 @@ impl<S: Store> Bridge<S> {
             Ok((None, _)) => return Err(self.refuse_credentials(draft, at)),
             Err(e) => return Err(self.refuse(draft.clone(), e.into())),
         };
-        if at >= conversation.expires_at {
-            let err = ServiceError::ConversationExpired {
-                expired_at: conversation.expires_at,
-            };
-            return Err(self.refuse(draft.clone(), err));
-        }
-        let Some(kind) = conversation.active_participant(creds.side).map(|p| p.kind) else {
-            return Err(self.refuse(draft.clone(), ServiceError::AuthFailed));
+        let kind = match admitted(&conversation, creds.side, at) {
+            Ok(kind) => kind,
+            Err(e) => return Err(self.refuse(draft.clone(), e)),
         };
         let caller = Caller {
             conversation,
@@ -389,6 +392,36 @@ impl<S: Store> Bridge<S> {
             audit,
         }
     }
+}
+
+/// Why a conversation, as a send's transaction read it, refuses the send.
+enum Denied {
+    /// No such conversation: refused like a wrong token.
+    Credentials,
+    /// Any other rule: expired, not an active participant, an observer, a
+    /// recipient that is nobody.
+    Refused(ServiceError),
+}
+
+/// The kind of participant `side` is in `conversation` if it may act there
+/// at `at`: the conversation has not expired and `side` is an active
+/// participant (a removed participant's token stops working at once, in
+/// every process). Pure, so a send can run it on the conversation its own
+/// transaction reads ([`Store::send_message`]).
+fn admitted(
+    conversation: &Conversation,
+    side: Side,
+    at: Timestamp,
+) -> Result<ParticipantKind, ServiceError> {
+    if at >= conversation.expires_at {
+        return Err(ServiceError::ConversationExpired {
+            expired_at: conversation.expires_at,
+        });
+    }
+    conversation
+        .active_participant(side)
+        .map(|p| p.kind)
+        .ok_or(ServiceError::AuthFailed)
 }
 
 /// A session's audit draft for `tool`.

@@ -15,9 +15,9 @@ use super::yolo::{
     Activation, ActivationRequest, NewSnapshot, Proposal, Redemption, Snapshot, YoloStore,
 };
 use super::{
-    ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
-    NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
-    Unread,
+    Addressed, ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation,
+    NewInvite, NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store,
+    StoreError, Stored, Unread,
 };
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -68,13 +68,18 @@ impl Store for AnyStore {
     ) -> Result<(), StoreError> {
         each_await!(self, s => s.create_conversation(new, max_per_hour, guard))
     }
-    async fn send_message(
+    async fn send_message<R, F>(
         &self,
         message: NewMessage,
         max_pending: Option<u32>,
         guard: Guard,
-    ) -> Result<i64, StoreError> {
-        each_await!(self, s => s.send_message(message, max_pending, guard))
+        address: F,
+    ) -> Result<Result<Stored, R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<Addressed, R> + Send + Sync + 'static,
+    {
+        each_await!(self, s => s.send_message(message, max_pending, guard, address))
     }
     async fn take_messages(
         &self,

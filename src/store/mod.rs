@@ -199,6 +199,27 @@ pub struct NewMessage {
     pub deliver_to: Vec<Side>,
 }
 
+/// Whom a message goes to: what a send's rule decides from its conversation
+/// (see [`Store::send_message`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressed {
+    /// The participants it is addressed to ([`NewMessage::to`]).
+    pub to: Vec<Side>,
+    /// Every participant that gets a copy ([`NewMessage::deliver_to`]).
+    pub deliver_to: Vec<Side>,
+}
+
+/// A message [`Store::send_message`] stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Its id.
+    pub id: i64,
+    /// Its conversation, as the send read it.
+    pub conversation: Conversation,
+    /// Whom it went to.
+    pub addressed: Addressed,
+}
+
 /// What every mutating call carries: the time, the session it acts for, an
 /// optional quota to check and spend, and the audit record to append.
 #[derive(Debug, Clone)]
@@ -231,15 +252,27 @@ pub trait Store: Send + Sync + 'static {
         guard: Guard,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Stores a message and queues it for every other participant; returns its
-    /// id. Refused with [`StoreError::LimitReached`] when a recipient already
-    /// has `max_pending` unread messages.
-    fn send_message(
+    /// Stores a message and queues it for its recipients. `address` decides,
+    /// from the conversation as read in the send's own transaction, under its
+    /// lock (`None`: there is no such conversation), whether the sender may
+    /// send and to whom: the message's `to` and `deliver_to` are what it
+    /// returns (whatever the caller put there is replaced). Its refusal comes
+    /// back as `Ok(Err(_))`, with nothing written and no quota spent. Reading
+    /// the conversation in the transaction, rather than before it, saves a
+    /// read (a round trip on PostgreSQL) per send, and no membership change
+    /// can fall between the check and the message. Refused with
+    /// [`StoreError::LimitReached`] when a recipient already has
+    /// `max_pending` unread messages.
+    fn send_message<R, F>(
         &self,
         message: NewMessage,
         max_pending: Option<u32>,
         guard: Guard,
-    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+        address: F,
+    ) -> impl Future<Output = Result<Result<Stored, R>, StoreError>> + Send
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<Addressed, R> + Send + Sync + 'static;
 
     /// Takes up to `limit` undelivered messages of `recipient`, oldest first,
     /// stopping before the first one leased to another reader. Without a

@@ -2,6 +2,8 @@
 //! [`Write`] opened by the caller; the locks they take are what keep the
 //! store's promises with many writers on many hosts (see the schema's notes).
 
+use std::sync::LazyLock;
+
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
@@ -113,25 +115,37 @@ pub fn decode_message(o: &Opener<'_>, row: &Row) -> Result<Message, StoreError> 
     })
 }
 
+/// A conversation with its participants, one row per participant (see
+/// [`decode_conversation`]).
+pub static CONVERSATION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT c.created_at, c.expires_at, {PARTICIPANT_COLUMNS}
+         FROM conversations c JOIN participants p ON p.conversation_id = c.id
+         WHERE c.id = $1 ORDER BY length(p.side), p.side"
+    )
+});
+
 /// Reads a conversation with its participants.
 pub async fn conversation(
     db: Db<'_>,
     sealer: &Sealer,
     id: &ConversationId,
 ) -> Result<Option<Conversation>, StoreError> {
-    let rows = db
-        .query(
-            &format!(
-                "SELECT c.created_at, c.expires_at, {PARTICIPANT_COLUMNS}
-                 FROM conversations c JOIN participants p ON p.conversation_id = c.id
-                 WHERE c.id = $1 ORDER BY length(p.side), p.side"
-            ),
-            &[&id.as_str()],
-        )
-        .await?;
+    let rows = db.query(&CONVERSATION, &[&id.as_str()]).await?;
+    decode_conversation(db, sealer, id, &rows).await
+}
+
+/// The conversation `id` from the rows of [`CONVERSATION`]; `None` when
+/// there are none.
+pub async fn decode_conversation(
+    db: Db<'_>,
+    sealer: &Sealer,
+    id: &ConversationId,
+    rows: &[Row],
+) -> Result<Option<Conversation>, StoreError> {
     decoded(db, sealer, |o| {
         let mut found: Option<Conversation> = None;
-        for row in &rows {
+        for row in rows {
             if found.is_none() {
                 found = Some(Conversation {
                     id: id.clone(),

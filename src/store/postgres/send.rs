@@ -1,16 +1,14 @@
-//! The SQL of a send on PostgreSQL: the conversation's lock with the sender
-//! check, the bound on a recipient's unread messages, and the message with
-//! its position, deliveries and wake-ups.
+//! The SQL of a send on PostgreSQL: the conversation's lock and read, the
+//! bound on a recipient's unread messages, and the message with its
+//! position, deliveries and wake-ups.
 
 use std::sync::LazyLock;
 
-use tokio_postgres::Statement;
-
-use super::db::{Db, Write, get};
-use super::ops::{PreparedQuota, encode_sides};
-use crate::domain::Sender;
+use super::db::{Db, Params, Write, get};
+use super::ops::{self, PreparedQuota, encode_sides};
+use crate::domain::{ConversationId, Sender};
 use crate::store::sealed::{Column, EMPTY_LIST, Slot};
-use crate::store::{NewMessage, StoreError, limit};
+use crate::store::{Conversation, NewMessage, StoreError, limit};
 
 /// The position (schema 9) the next message of conversation `$1` takes: the
 /// last message's plus one, or, after a message an older server wrote
@@ -21,29 +19,31 @@ pub const NEXT_SEQ: &str = "(coalesce(
      (SELECT m.seq FROM messages m WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 1),
      (SELECT count(*) FROM messages m WHERE m.conversation_id = $1)) + 1)";
 
-/// The next message's position ([`NEXT_SEQ`]), the position of the oldest
-/// message queued for any recipient among `$2` (one index lookup per
-/// recipient), and whether such a message has no position.
+/// The next message's position ([`NEXT_SEQ`]) and, for every inbox of
+/// conversation `$1` that holds a queued message, its side and the oldest
+/// queued message's position (`NULL` when it has none): one index lookup per
+/// participant. Whom a message goes to is decided after this read (from
+/// the conversation read in the same flight), so it covers every inbox.
 ///
-/// The recipients are walked as participant rows, not `unnest($2)`: the
-/// planner cannot size a parameter's array, so a generic plan over `unnest`
-/// looked dearer than a custom one for every call, and the statement was
-/// planned again on every send (~90 µs of the database's CPU, more than its
-/// execution). Over the table it plans once per connection.
+/// The inboxes are walked as participant rows, not `unnest` over a
+/// parameter: the planner cannot size a parameter's array, so a generic plan
+/// over `unnest` looked dearer than a custom one for every call, and the
+/// statement was planned again on every send (~90 µs of the database's CPU,
+/// more than its execution). Over the table it plans once per connection.
 static OLDEST_QUEUED: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {NEXT_SEQ}, min(o.seq), coalesce(bool_or(o.seq IS NULL), false)
+        "SELECT {NEXT_SEQ}, array_agg(r.side), array_agg(o.seq)
          FROM participants r,
          LATERAL (SELECT m.seq FROM pending_deliveries d JOIN messages m ON m.id = d.message_id
                   WHERE d.conversation_id = $1 AND d.recipient = r.side
                   ORDER BY d.message_id LIMIT 1) o
-         WHERE r.conversation_id = $1 AND r.side = ANY($2)"
+         WHERE r.conversation_id = $1"
     )
 });
 
 /// Whether a recipient among `$2` already has `$3` unread messages: one
 /// statement however many recipients a message has. It walks the inboxes,
-/// so [`open_send`] runs it only when one could be that full. Recipients
+/// so [`check_bound`] runs it only when one could be that full. Recipients
 /// are participant rows, as in [`OLDEST_QUEUED`].
 const ANY_INBOX_FULL: &str = "SELECT EXISTS (
      SELECT 1 FROM participants r
@@ -52,79 +52,141 @@ const ANY_INBOX_FULL: &str = "SELECT EXISTS (
          SELECT 1 FROM pending_deliveries d
          WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3)";
 
+/// Locks a conversation's row until commit (sends queue here, so message ids
+/// follow commit order); no row when it is gone.
+const LOCK: &str = "SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE";
+
+/// What a send's first flight read ([`open_send`]).
+pub struct Opened {
+    /// The conversation, read after its lock was taken.
+    pub conversation: Option<Conversation>,
+    /// The message's id.
+    pub id: i64,
+    /// With an unread bound: the next message's position and, per inbox
+    /// holding queued messages, the oldest one's position.
+    queued: Option<Queued>,
+    /// The quota's spending, reported after the unread bound.
+    spent: Result<(), StoreError>,
+}
+
+struct Queued {
+    next: i64,
+    oldest: Vec<(String, Option<i64>)>,
+}
+
+impl Opened {
+    /// The quota's spending: `Err` when it had no room.
+    pub fn spent(&mut self) -> Result<(), StoreError> {
+        std::mem::replace(&mut self.spent, Ok(()))
+    }
+}
+
 /// A send's first flight, in the order the server runs it: the
-/// conversation's lock with the sender check ([`lock_for_send`]), then,
-/// with `max_pending`, the message's position and the oldest queued for a
-/// recipient, then the
+/// conversation's lock, then (a statement's snapshot precedes its own lock
+/// waits, so in statements of their own) the conversation with its
+/// participants, for the send's rule to decide who may send and to whom,
+/// and, with `max_pending`, the positions [`check_bound`] needs; then the
 /// message id with the data-key epoch ([`Write::next_message_id`], drawn
 /// under the lock so ids follow commit order), then the sender's `quota`
 /// (after the lock: every transaction locks the conversation before rate
 /// buckets). The transaction's `BEGIN` goes in the same flight
-/// ([`Write::begin_with`]); errors are taken in that order, except that a
-/// full inbox is reported before a spent quota.
-///
-/// The unread bound is checked under the lock, so concurrent sends count
-/// each other. Every queued row holds a distinct position from the oldest
-/// queued up to this send's (positions count the conversation's messages),
-/// so while fewer than `max_pending` positions separate the two no inbox
-/// can be full, and only otherwise (or when the oldest queued message has
-/// no position) are the rows counted, in a second round trip. Counting on
-/// every send made a send's cost grow with the depth of the inbox; bounding
-/// by ids, which every conversation draws from one sequence, counted on most
-/// sends of a busy database. SQLite's `check_pending` bounds by ids: one
-/// writer draws them, and counting there is a local read.
+/// ([`Write::begin_with`]), so a send costs two round trips: this one and
+/// the commit's.
 pub async fn open_send(
     w: &Write,
-    message: &NewMessage,
+    conversation: &ConversationId,
     max_pending: Option<u32>,
     quota: &PreparedQuota<'_>,
-) -> Result<i64, StoreError> {
-    let lock = w.db().prepare(LOCK_FOR_SEND).await?;
+) -> Result<Opened, StoreError> {
+    let lock = w.db().prepare(LOCK).await?;
+    let read = w.db().prepare(&ops::CONVERSATION).await?;
     super::keys::prepare_epoch_and_next_id(w.db()).await?;
     let oldest = match max_pending {
         Some(_) => Some(w.db().prepare(&OLDEST_QUEUED).await?),
         None => None,
     };
-    let conversation = message.conversation.as_str();
-    let recipients: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
-    let (locked, oldest, id, spent) = tokio::join!(
+    let id = conversation.as_str();
+    let (db, params): (Db<'_>, Params<'_>) = (w.db(), &[&id]);
+    let (locked, rows, queued, next_id, spent) = tokio::join!(
         biased;
-        lock_for_send_with(w.db(), &lock, message),
+        db.exec_prepared(&lock, params),
+        db.query_prepared(&read, params),
         async {
             let Some(stmt) = &oldest else {
                 return Ok(None);
             };
-            let rows = w.db().query_prepared(stmt, &[&conversation, &recipients]).await?;
+            let rows = db.query_prepared(stmt, params).await?;
             let row = rows.first().ok_or(StoreError::NotFound)?;
-            let oldest = (get::<Option<i64>>(row, 1)?, get::<bool>(row, 2)?);
-            Ok(Some((get::<i64>(row, 0)?, oldest)))
+            let sides = get::<Option<Vec<String>>>(row, 1)?.unwrap_or_default();
+            let seqs = get::<Option<Vec<Option<i64>>>>(row, 2)?.unwrap_or_default();
+            Ok(Some(Queued {
+                next: get::<i64>(row, 0)?,
+                oldest: sides.into_iter().zip(seqs).collect(),
+            }))
         },
         w.next_message_id(),
         quota.spend(w.db()),
     );
     locked?;
-    let (read, id) = (oldest?, id?);
-    let (Some(limit), Some((seq, (oldest, unpositioned)))) = (max_pending, read) else {
-        return spent.map(|()| id);
+    let rows = rows?;
+    let (queued, id) = (queued?, next_id?);
+    let conversation = ops::decode_conversation(w.db(), w.sealer(), conversation, &rows).await?;
+    Ok(Opened {
+        conversation,
+        id,
+        queued,
+        spent,
+    })
+}
+
+/// Refuses `message` with [`StoreError::LimitReached`] when one of its
+/// recipients already has `limit` unread messages.
+///
+/// The bound is checked under the conversation's lock, so concurrent sends
+/// count each other. Every queued row holds a distinct position from the
+/// oldest queued up to this send's (positions count the conversation's
+/// messages), so while fewer than `limit` positions separate the two no
+/// inbox can be full, and only otherwise (or when the oldest queued message
+/// has no position) are the rows counted, in a second round trip. Counting
+/// on every send made a send's cost grow with the depth of the inbox;
+/// bounding by ids, which every conversation draws from one sequence,
+/// counted on most sends of a busy database. SQLite's `check_pending` bounds
+/// by ids: one writer draws them, and counting there is a local read.
+pub async fn check_bound(
+    w: &Write,
+    opened: &Opened,
+    message: &NewMessage,
+    limit: u32,
+) -> Result<(), StoreError> {
+    let Some(queued) = &opened.queued else {
+        return Ok(());
     };
-    let could_be_full =
-        unpositioned || oldest.is_some_and(|oldest| seq.saturating_sub(oldest) >= i64::from(limit));
-    if could_be_full {
-        let full = w
-            .db()
-            .one(
-                ANY_INBOX_FULL,
-                &[&conversation, &recipients, &i64::from(limit)],
-            )
-            .await?;
-        if get::<bool>(&full, 0)? {
-            return Err(StoreError::LimitReached {
-                what: limit::UNREAD,
-                limit,
-            });
-        }
+    let could_be_full = queued.oldest.iter().any(|(side, oldest)| {
+        message.deliver_to.iter().any(|r| r.as_str() == side)
+            && oldest.is_none_or(|oldest| queued.next.saturating_sub(oldest) >= i64::from(limit))
+    });
+    if !could_be_full {
+        return Ok(());
     }
-    spent.map(|()| id)
+    let recipients: Vec<&str> = message.deliver_to.iter().map(|s| s.as_str()).collect();
+    let full = w
+        .db()
+        .one(
+            ANY_INBOX_FULL,
+            &[
+                &message.conversation.as_str(),
+                &recipients,
+                &i64::from(limit),
+            ],
+        )
+        .await?;
+    if get::<bool>(&full, 0)? {
+        return Err(StoreError::LimitReached {
+            what: limit::UNREAD,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// The message with its position, its deliveries to active participants, and
@@ -148,7 +210,7 @@ static INSERT_MESSAGE: LazyLock<String> = LazyLock::new(|| {
 /// statement sent with the commit ([`Write::defer`]), after sealing the
 /// texts for it. The id is bound into the sealed
 /// values, so the caller draws it first ([`Write::next_message_id`]), under
-/// the conversation's lock ([`lock_for_send`]) so ids follow commit order.
+/// the conversation's lock ([`open_send`]) so ids follow commit order.
 /// The message's position is read in the insert, not taken from the unread
 /// bound's read: an import may add messages to the conversation in between
 /// (it locks `messages`, not the conversation).
@@ -193,36 +255,26 @@ pub async fn insert_message(w: &Write, message: &NewMessage, id: i64) -> Result<
     Ok(id)
 }
 
-/// Locks the conversation for a send ([`lock_conversation`]) and checks, in
-/// the same statement, that a participant sender is still active:
+/// Locks the conversation for a message the bridge writes (a YOLO run's
+/// result) and checks, in the same statement, that a participant sender is
+/// still active:
 /// [`StoreError::NotFound`] when the conversation is gone or the sender was
 /// removed (its token stopped working before this commit).
 pub async fn lock_for_send(db: Db<'_>, message: &NewMessage) -> Result<(), StoreError> {
-    let stmt = db.prepare(LOCK_FOR_SEND).await?;
-    lock_for_send_with(db, &stmt, message).await
-}
-
-const LOCK_FOR_SEND: &str = "SELECT $2::text IS NULL OR EXISTS (
-         SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
-     FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c";
-
-/// [`lock_for_send`] with its statement `stmt` prepared; sent when first polled.
-async fn lock_for_send_with(
-    db: Db<'_>,
-    stmt: &Statement,
-    message: &NewMessage,
-) -> Result<(), StoreError> {
     let from = match message.from {
         Sender::Side(side) => Some(side.as_str()),
         Sender::System => None,
     };
-    let rows = db
-        .query_prepared(stmt, &[&message.conversation.as_str(), &from])
+    let row = db
+        .one(LOCK_FOR_SEND, &[&message.conversation.as_str(), &from])
         .await?;
-    let row = rows.first().ok_or(StoreError::NotFound)?;
-    if get::<bool>(row, 0)? {
+    if get::<bool>(&row, 0)? {
         Ok(())
     } else {
         Err(StoreError::NotFound)
     }
 }
+
+const LOCK_FOR_SEND: &str = "SELECT $2::text IS NULL OR EXISTS (
+         SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.side = $2 AND p.removed_at IS NULL)
+     FROM conversations c WHERE c.id = $1 FOR NO KEY UPDATE OF c";

@@ -10,9 +10,9 @@ use crate::domain::{ConversationId, Side, Timestamp};
 use crate::ratelimit::Quota;
 use crate::store::spool;
 use crate::store::{
-    ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
-    NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
-    Unread,
+    Addressed, ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation,
+    NewInvite, NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store,
+    StoreError, Stored, Unread,
 };
 
 impl Store for PgStore {
@@ -37,31 +37,66 @@ impl Store for PgStore {
         })
     }
 
-    async fn send_message(
+    async fn send_message<R, F>(
         &self,
         message: NewMessage,
         max_pending: Option<u32>,
         guard: Guard,
-    ) -> Result<i64, StoreError> {
-        let id = in_tx!(
+        address: F,
+    ) -> Result<Result<Stored, R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<Addressed, R> + Send + Sync + 'static,
+    {
+        // A refusal by `address` must roll the transaction back (the quota
+        // was spent in the first flight), so it leaves as an error and is
+        // told apart here.
+        let refused = std::sync::Mutex::new(None);
+        let sent = in_tx!(
             self,
             first
                 | w
                 | async {
                     let quota = ops::PreparedQuota::new(w.db(), &guard).await?;
-                    send::open_send(w, &message, max_pending, &quota).await
+                    send::open_send(w, &message.conversation, max_pending, &quota).await
                 },
-            |w, id| {
-                let id = send::insert_message(&w, &message, id).await?;
+            |w, opened| {
+                let mut opened = opened;
+                let addressed = match address(opened.conversation.as_ref()) {
+                    Ok(addressed) => addressed,
+                    Err(r) => {
+                        *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                        return Err(StoreError::NotFound);
+                    }
+                };
+                let conversation = opened.conversation.take().ok_or(StoreError::NotFound)?;
+                let message = NewMessage {
+                    to: addressed.to.clone(),
+                    deliver_to: addressed.deliver_to.clone(),
+                    ..message
+                };
+                if let Some(limit) = max_pending {
+                    send::check_bound(&w, &opened, &message, limit).await?;
+                }
+                opened.spent()?;
+                let id = send::insert_message(&w, &message, opened.id).await?;
                 w.audit(guard.at, guard.audit);
-                Ok(id)
+                Ok(Stored {
+                    id,
+                    conversation,
+                    addressed,
+                })
             }
-        )?;
+        );
+        if let Some(r) = refused.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(Err(r));
+        }
+        let stored = sent?;
         // Waiters in this process need no round trip through the server.
         self.inner
             .hub
-            .notify_inboxes(&message.conversation, &message.deliver_to);
-        Ok(id)
+            .notify_inboxes(&stored.conversation.id, &stored.addressed.deliver_to);
+        Ok(Ok(stored))
     }
 
     async fn take_messages(

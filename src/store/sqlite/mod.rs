@@ -39,9 +39,9 @@ use super::sealed::Sealer;
 use super::signal::ChangeHub;
 use super::spool::{self, AuditSpool};
 use super::{
-    ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation, NewInvite,
-    NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store, StoreError,
-    Unread,
+    Addressed, ChangeFeed, ClientBinding, Conversation, Guard, Joined, Lease, NewConversation,
+    NewInvite, NewMessage, Page, PageLimit, Pending, ProcessStamp, Receipt, StatusRecord, Store,
+    StoreError, Stored, Unread,
 };
 use crate::audit::{AuditDraft, AuditKey, AuditRecord, ChainHead};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -252,27 +252,52 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn send_message(
+    async fn send_message<R, F>(
         &self,
         message: NewMessage,
         max_pending: Option<u32>,
         guard: Guard,
-    ) -> Result<i64, StoreError> {
-        let (conversation, recipients) = (message.conversation.clone(), message.deliver_to.clone());
-        let id = self
+        address: F,
+    ) -> Result<Result<Stored, R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<Addressed, R> + Send + Sync + 'static,
+    {
+        let sent = self
             .write(move |tx| {
+                let found = ops::conversation(tx.opener(), tx, &message.conversation)?;
+                let addressed = match address(found.as_ref()) {
+                    Ok(addressed) => addressed,
+                    // Nothing written yet: the commit only ends the read.
+                    Err(refused) => return Ok(Err(refused)),
+                };
+                let conversation = found.ok_or(StoreError::NotFound)?;
+                let message = NewMessage {
+                    to: addressed.to.clone(),
+                    deliver_to: addressed.deliver_to.clone(),
+                    ..message.clone()
+                };
                 if let Some(limit) = max_pending {
                     limits::check_pending(tx, &message, limit)?;
                 }
                 limits::spend_quota(tx, &guard)?;
                 let id = ops::insert_message(tx, &message)?;
                 ops::append_audit(tx, guard.at, &guard.audit)?;
-                Ok(id)
+                Ok(Ok(Stored {
+                    id,
+                    conversation,
+                    addressed,
+                }))
             })
             .await?;
-        self.inner.hub.notify_inboxes(&conversation, &recipients);
-        self.inner.wake.touch();
-        Ok(id)
+        if let Ok(stored) = &sent {
+            let conversation = &stored.conversation.id;
+            self.inner
+                .hub
+                .notify_inboxes(conversation, &stored.addressed.deliver_to);
+            self.inner.wake.touch();
+        }
+        Ok(sent)
     }
 
     async fn take_messages(

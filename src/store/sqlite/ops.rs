@@ -99,10 +99,10 @@ pub fn create_conversation(tx: &Connection, new: &NewConversation) -> Result<(),
     Ok(())
 }
 
-/// Inserts a message and one pending delivery per recipient that is still an
-/// active participant. [`StoreError::NotFound`] when the sender was removed
-/// meanwhile (its token stopped working before this commit).
-pub fn insert_message(tx: &WriteTx<'_>, message: &NewMessage) -> Result<i64, StoreError> {
+/// [`StoreError::NotFound`] unless the sender of `message` is an active
+/// participant (or the bridge itself). A send checks this through its rule,
+/// on the conversation it reads in its transaction.
+pub fn check_sender(tx: &WriteTx<'_>, message: &NewMessage) -> Result<(), StoreError> {
     if let Sender::Side(side) = message.from {
         let active: bool = tx
             .prepare_cached(
@@ -114,6 +114,12 @@ pub fn insert_message(tx: &WriteTx<'_>, message: &NewMessage) -> Result<i64, Sto
             return Err(StoreError::NotFound);
         }
     }
+    Ok(())
+}
+
+/// Inserts a message and one pending delivery per recipient that is still an
+/// active participant; whether its sender may send was checked before.
+pub fn insert_message(tx: &WriteTx<'_>, message: &NewMessage) -> Result<i64, StoreError> {
     let files = serde_json::to_string(&message.files_involved)
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
     // The id is bound into the sealed values, so it is chosen first (under

@@ -356,6 +356,7 @@ impl YoloStore for SqliteStore {
     ) -> Result<i64, StoreError> {
         let id = self
             .write(move |tx| {
+                ops::check_sender(tx, &result)?;
                 if let Some((snap, workspace)) = &snapshot {
                     tx.prepare_cached(
                         "INSERT INTO yolo_snapshots (id, conversation_id, proposal_id, workspace, git_ref, commit_id, created_at)
