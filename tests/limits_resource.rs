@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use crate::teams::{Team, creds_of, say};
 use crate::util::*;
 
 /// Asserts a `resource_limit` refusal naming `what` and `limit`; returns its text.
@@ -360,4 +361,33 @@ async fn a_zero_or_unknown_limit_stops_start_up_naming_it() {
             "{var}={value} should name {named}: {stderr}"
         );
     }
+}
+
+/// A plain check reads its conversation in its take's own transaction,
+/// after the quota was spent in the same flight (PostgreSQL): a check its
+/// conversation refuses (here: from a participant who was removed) must
+/// leave the quota's counts as they were, and take nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_its_conversation_refuses_spends_no_quota() {
+    let t = Team::start("limit_check_rule_quota", &[]).await;
+    say(&t.a, "for qa", json!({"to": "qa"})).await;
+    let counts = || {
+        t.env.count(
+            "SELECT coalesce(sum(count), 0) FROM rate_buckets
+             WHERE side = 'c' AND class = 'check_messages'",
+        )
+    };
+    let creds = creds_of(&t.joined["c"]);
+    ok(&call(&t.a, "remove_participant", json!({"participant": "qa"})).await);
+    let before = (counts(), store_state(&t.env));
+    for _ in 0..3 {
+        let refused = call(&t.b, "check_messages", creds.clone()).await;
+        tool_error(&refused, "auth_failed");
+    }
+    assert_eq!(
+        (counts(), store_state(&t.env)),
+        before,
+        "a refused check spent or took something"
+    );
+    t.stop().await;
 }

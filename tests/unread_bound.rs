@@ -140,6 +140,12 @@ async fn a_full_inbox_in_a_team_refuses_only_the_sends_that_would_queue_to_it() 
         ["q0", "q1", "q2"],
         "the observer's copies"
     );
+    wait_until("the observer's page to be acknowledged", || {
+        t.env
+            .count("SELECT count(*) FROM pending_deliveries WHERE recipient = 'e'")
+            == 0
+    })
+    .await;
     say(&t.a, "for frontend", json!({"to": "frontend"})).await;
     for to in [
         json!({"to": "qa"}),

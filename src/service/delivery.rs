@@ -142,6 +142,12 @@ impl<S: Store> Bridge<S> {
         {
             return Ok(inbox);
         }
+        let plain = check.wait.is_zero();
+        if let ([c], true, None, Some(_)) = (creds, plain, check.parked, self.settings.rate_limits)
+            && check.limit > 0
+        {
+            return Box::pin(self.plain_check(c, check)).await;
+        }
         let at = self.clock.now();
         // Reading every bound session, one that expired or was removed is
         // left out (its refusal is audited) rather than failing the others.
@@ -151,7 +157,6 @@ impl<S: Store> Bridge<S> {
         // spent by a take's transaction, empty inbox or not). A long-poll
         // looks only once its change feed is watching, so that a message
         // stored in between is not missed.
-        let plain = check.wait.is_zero();
         let peek = plain && (check.parked.is_some() || self.settings.rate_limits.is_none());
         let mut callers = Vec::with_capacity(creds.len());
         let mut peeked = Vec::with_capacity(creds.len());
@@ -434,7 +439,7 @@ impl<S: Store> Bridge<S> {
     }
 
     /// A fresh lease for a take at `now`, when the caller acknowledges pages.
-    fn lease(leased: bool, now: Timestamp) -> Result<Option<Lease>, StoreError> {
+    pub(super) fn lease(leased: bool, now: Timestamp) -> Result<Option<Lease>, StoreError> {
         if !leased {
             return Ok(None);
         }

@@ -18,6 +18,7 @@ mod keys;
 mod mcp_session;
 mod oversight;
 mod park;
+mod plain_check;
 mod quota_scope;
 mod redaction;
 mod session;

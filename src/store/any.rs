@@ -92,6 +92,21 @@ impl Store for AnyStore {
     ) -> Result<Option<Page>, StoreError> {
         each_await!(self, s => s.take_messages(conversation, recipient, limit, lease, final_attempt, guard))
     }
+    async fn take_admitted<R, F>(
+        &self,
+        conversation: ConversationId,
+        recipient: Side,
+        limit: PageLimit,
+        lease: Option<Lease>,
+        guard: Guard,
+        admit: F,
+    ) -> Result<Result<(Conversation, Page), R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
+        each_await!(self, s => s.take_admitted(conversation, recipient, limit, lease, guard, admit))
+    }
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
         each_await!(self, s => s.acknowledge(receipt))
     }

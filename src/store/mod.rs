@@ -291,6 +291,25 @@ pub trait Store: Send + Sync + 'static {
         guard: Guard,
     ) -> impl Future<Output = Result<Option<Page>, StoreError>> + Send;
 
+    /// [`Store::take_messages`] (a final attempt) for a caller not admitted
+    /// yet: `admit` decides, from the conversation as read in the take's own
+    /// transaction (`None`: there is no such conversation), whether
+    /// `recipient` may read. Its refusal comes back as `Ok(Err(_))`, with
+    /// nothing taken, written or spent. Saves the separate authorisation
+    /// read (a round trip on PostgreSQL) of a check that spends a quota.
+    fn take_admitted<R, F>(
+        &self,
+        conversation: ConversationId,
+        recipient: Side,
+        limit: PageLimit,
+        lease: Option<Lease>,
+        guard: Guard,
+        admit: F,
+    ) -> impl Future<Output = Result<Result<(Conversation, Page), R>, StoreError>> + Send
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static;
+
     /// Removes the messages of a leased page from the inbox: its reply has
     /// been written. Rows whose lease has since passed to another reader are
     /// left alone. Wakes waiting readers of the same inbox.

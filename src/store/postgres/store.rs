@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::db::{Db, Write};
+use super::db::{Db, Params, Write};
 use super::{PgStore, audit, in_tx, inbox, listen, ops, send, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -130,6 +130,63 @@ impl Store for PgStore {
                 Ok(Some(page))
             }
         )
+    }
+
+    async fn take_admitted<R, F>(
+        &self,
+        conversation: ConversationId,
+        recipient: Side,
+        limit: PageLimit,
+        lease: Option<Lease>,
+        guard: Guard,
+        admit: F,
+    ) -> Result<Result<(Conversation, Page), R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
+        let now = guard.at;
+        // As in `send_message`: a refusal rolls back the quota spent in the
+        // first flight, so it leaves as an error and is told apart here.
+        let refused = std::sync::Mutex::new(None);
+        let taken = in_tx!(
+            self,
+            first
+                | w
+                | async {
+                    let quota = ops::PreparedQuota::new(w.db(), &guard).await?;
+                    let read = w.db().prepare(&ops::CONVERSATION).await?;
+                    let (db, id) = (w.db(), conversation.as_str());
+                    let params: Params<'_> = &[&id];
+                    // The conversation first, then the inbox's lock and head.
+                    let (rows, opened) = tokio::join!(
+                        biased;
+                        db.query_prepared(&read, params),
+                        inbox::open_inbox(db, &conversation, recipient, limit, &quota),
+                    );
+                    let found =
+                        ops::decode_conversation(w.db(), w.sealer(), &conversation, &rows?).await?;
+                    Ok((found, opened))
+                },
+            |w, (found, opened)| {
+                if let Err(r) = admit(found.as_ref()) {
+                    *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    return Err(StoreError::NotFound);
+                }
+                let found = found.ok_or(StoreError::NotFound)?;
+                let page =
+                    inbox::take_messages(&w, opened?, &conversation, recipient, limit, lease, now)
+                        .await?;
+                let mut draft = guard.audit.clone();
+                draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
+                w.audit(guard.at, draft);
+                Ok((found, page))
+            }
+        );
+        match refused.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(r) => Ok(Err(r)),
+            None => taken.map(Ok),
+        }
     }
 
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {

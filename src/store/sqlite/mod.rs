@@ -325,6 +325,37 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn take_admitted<R, F>(
+        &self,
+        conversation: ConversationId,
+        recipient: Side,
+        limit: PageLimit,
+        lease: Option<Lease>,
+        guard: Guard,
+        admit: F,
+    ) -> Result<Result<(Conversation, Page), R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
+        let now = guard.at;
+        self.write(move |tx| {
+            let found = ops::conversation(tx.opener(), tx, &conversation)?;
+            if let Err(refused) = admit(found.as_ref()) {
+                // Nothing written yet: the commit only ends the read.
+                return Ok(Err(refused));
+            }
+            let found = found.ok_or(StoreError::NotFound)?;
+            limits::spend_quota(tx, &guard)?;
+            let page = ops::take_messages(tx, &conversation, recipient, limit, lease, now)?;
+            let mut draft = guard.audit.clone();
+            draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
+            ops::append_audit(tx, guard.at, &draft)?;
+            Ok(Ok((found, page)))
+        })
+        .await
+    }
+
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
         let (conversation, recipient) = (receipt.conversation.clone(), receipt.recipient);
         self.write(move |tx| ops::acknowledge(tx, &receipt)).await?;
