@@ -363,10 +363,10 @@ async fn a_zero_or_unknown_limit_stops_start_up_naming_it() {
     }
 }
 
-/// A plain check reads its conversation in its take's own transaction,
-/// after the quota was spent in the same flight (PostgreSQL): a check its
-/// conversation refuses (here: from a participant who was removed) must
-/// leave the quota's counts as they were, and take nothing.
+/// A plain check and a status check read their conversation in their own
+/// transaction, after the quota was spent in the same flight (PostgreSQL):
+/// a call its conversation refuses (here: from a participant who was
+/// removed) must leave the quota's counts as they were, and take nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_its_conversation_refuses_spends_no_quota() {
     let t = Team::start("limit_check_rule_quota", &[]).await;
@@ -374,15 +374,20 @@ async fn a_check_its_conversation_refuses_spends_no_quota() {
     let counts = || {
         t.env.count(
             "SELECT coalesce(sum(count), 0) FROM rate_buckets
-             WHERE side = 'c' AND class = 'check_messages'",
+             WHERE side = 'c' AND class IN ('check_messages', 'check_partner_status')",
         )
     };
     let creds = creds_of(&t.joined["c"]);
+    // While qa is a member, both calls spend.
+    ok(&call(&t.b, "check_partner_status", creds.clone()).await);
+    assert!(counts() > 0, "a status check spends its quota");
     ok(&call(&t.a, "remove_participant", json!({"participant": "qa"})).await);
     let before = (counts(), store_state(&t.env));
     for _ in 0..3 {
-        let refused = call(&t.b, "check_messages", creds.clone()).await;
-        tool_error(&refused, "auth_failed");
+        for tool in ["check_messages", "check_partner_status"] {
+            let refused = call(&t.b, tool, creds.clone()).await;
+            tool_error(&refused, "auth_failed");
+        }
     }
     assert_eq!(
         (counts(), store_state(&t.env)),

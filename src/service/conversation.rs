@@ -351,27 +351,37 @@ impl<S: Store> Bridge<S> {
         const TOOL: &str = "check_partner_status";
         let at = self.clock.now();
         let draft = session_draft(TOOL, creds);
-        self.authorize(creds, &draft, at).await?;
         let guard = self.guard(creds, TOOL, at, draft.clone());
-        // With no quota to spend, a status check is a read: its audit record
-        // goes through the store's batched appends.
-        let observed = if guard.quota.is_none() {
-            match self.store.conversation(&creds.conversation).await {
-                Ok(Some(found)) => {
-                    self.store.append_audit(guard.at, guard.audit);
-                    Ok(found)
-                }
-                Ok(None) => Err(crate::store::StoreError::NotFound),
-                Err(e) => Err(e),
-            }
+        // With no quota to spend, a status check is its authorisation's read:
+        // its audit record goes through the store's batched appends. With
+        // one, the read is the quota's transaction's, admitted there.
+        let conversation = if guard.quota.is_none() {
+            let caller = self.authorize(creds, &draft, at).await?;
+            self.store.append_audit(guard.at, guard.audit);
+            caller.conversation
         } else {
-            self.store
-                .observe_conversation(creds.conversation.clone(), guard)
-                .await
-        };
-        let conversation = match observed {
-            Ok(c) => c,
-            Err(e) => return Err(self.refuse(draft, e.into())),
+            if !self
+                .key
+                .verify(&creds.conversation, creds.side, &creds.token)
+            {
+                return Err(self.refuse_credentials(&draft, at));
+            }
+            let side = creds.side;
+            let admit = move |found: Option<&Conversation>| {
+                let conversation = found.ok_or(Denied::Credentials)?;
+                admitted(conversation, side, at)
+                    .map(drop)
+                    .map_err(Denied::Refused)
+            };
+            let observed = self
+                .store
+                .observe_conversation(creds.conversation.clone(), guard, admit)
+                .await;
+            match observed {
+                Ok(Ok(c)) => c,
+                Ok(Err(denied)) => return Err(self.deny(&draft, at, denied)),
+                Err(e) => return Err(self.refuse(draft, e.into())),
+            }
         };
         let participants: Vec<ParticipantView> = conversation
             .active()

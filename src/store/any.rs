@@ -138,12 +138,17 @@ impl Store for AnyStore {
     ) -> Result<(), StoreError> {
         each_await!(self, s => s.set_status(conversation, side, status, guard))
     }
-    async fn observe_conversation(
+    async fn observe_conversation<R, F>(
         &self,
         conversation: ConversationId,
         guard: Guard,
-    ) -> Result<Conversation, StoreError> {
-        each_await!(self, s => s.observe_conversation(conversation, guard))
+        admit: F,
+    ) -> Result<Result<Conversation, R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
+        each_await!(self, s => s.observe_conversation(conversation, guard, admit))
     }
     async fn create_invite(
         &self,

@@ -346,12 +346,19 @@ pub trait Store: Send + Sync + 'static {
         guard: Guard,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Reads a conversation for a status check and records the call.
-    fn observe_conversation(
+    /// Reads a conversation for a status check, spends the guard's quota and
+    /// records the call. `admit` decides on the conversation as read (`None`:
+    /// there is no such conversation) whether the caller may see it; its
+    /// refusal comes back as `Ok(Err(_))`, with nothing spent or recorded.
+    fn observe_conversation<R, F>(
         &self,
         conversation: ConversationId,
         guard: Guard,
-    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+        admit: F,
+    ) -> impl Future<Output = Result<Result<Conversation, R>, StoreError>> + Send
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static;
 
     /// Stores an invite, unless its role is taken case-insensitively by an
     /// active participant or an outstanding invite ([`StoreError::Conflict`]),

@@ -253,19 +253,52 @@ impl Store for PgStore {
         })
     }
 
-    async fn observe_conversation(
+    async fn observe_conversation<R, F>(
         &self,
         conversation: ConversationId,
         guard: Guard,
-    ) -> Result<Conversation, StoreError> {
-        in_tx!(self, |w| {
-            ops::spend_quota(w.db(), &guard).await?;
-            let found = ops::conversation(w.db(), w.sealer(), &conversation)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            w.audit(guard.at, guard.audit);
-            Ok(found)
-        })
+        admit: F,
+    ) -> Result<Result<Conversation, R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
+        // As in `send_message`: a refusal rolls back the quota spent in the
+        // first flight, so it leaves as an error and is told apart here.
+        let refused = std::sync::Mutex::new(None);
+        let observed = in_tx!(
+            self,
+            first
+                | w
+                | async {
+                    let quota = ops::PreparedQuota::new(w.db(), &guard).await?;
+                    let read = w.db().prepare(&ops::CONVERSATION).await?;
+                    let (db, id) = (w.db(), conversation.as_str());
+                    let params: Params<'_> = &[&id];
+                    let (rows, spent) = tokio::join!(
+                        biased;
+                        db.query_prepared(&read, params),
+                        quota.spend(db),
+                    );
+                    let found =
+                        ops::decode_conversation(db, w.sealer(), &conversation, &rows?).await?;
+                    Ok((found, spent))
+                },
+            |w, (found, spent)| {
+                if let Err(r) = admit(found.as_ref()) {
+                    *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    return Err(StoreError::NotFound);
+                }
+                let found = found.ok_or(StoreError::NotFound)?;
+                spent?;
+                w.audit(guard.at, guard.audit);
+                Ok(found)
+            }
+        );
+        match refused.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(r) => Ok(Err(r)),
+            None => observed.map(Ok),
+        }
     }
 
     async fn create_invite(

@@ -424,17 +424,26 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn observe_conversation(
+    async fn observe_conversation<R, F>(
         &self,
         conversation: ConversationId,
         guard: Guard,
-    ) -> Result<Conversation, StoreError> {
+        admit: F,
+    ) -> Result<Result<Conversation, R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
         self.write(move |tx| {
+            let found = ops::conversation(tx.opener(), tx, &conversation)?;
+            if let Err(refused) = admit(found.as_ref()) {
+                // Nothing written yet: the commit only ends the read.
+                return Ok(Err(refused));
+            }
+            let found = found.ok_or(StoreError::NotFound)?;
             limits::spend_quota(tx, &guard)?;
-            let found =
-                ops::conversation(tx.opener(), tx, &conversation)?.ok_or(StoreError::NotFound)?;
             ops::append_audit(tx, guard.at, &guard.audit)?;
-            Ok(found)
+            Ok(Ok(found))
         })
         .await
     }
