@@ -363,10 +363,11 @@ async fn a_zero_or_unknown_limit_stops_start_up_naming_it() {
     }
 }
 
-/// A plain check and a status check read their conversation in their own
-/// transaction, after the quota was spent in the same flight (PostgreSQL):
-/// a call its conversation refuses (here: from a participant who was
-/// removed) must leave the quota's counts as they were, and take nothing.
+/// A plain check, a status check and a heartbeat read their conversation in
+/// their own transaction, after the quota was spent in the same flight
+/// (PostgreSQL): a call its conversation refuses (here: from a participant
+/// who was removed) must leave the quota's counts as they were, and take or
+/// write nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_its_conversation_refuses_spends_no_quota() {
     let t = Team::start("limit_check_rule_quota", &[]).await;
@@ -374,18 +375,26 @@ async fn a_check_its_conversation_refuses_spends_no_quota() {
     let counts = || {
         t.env.count(
             "SELECT coalesce(sum(count), 0) FROM rate_buckets
-             WHERE side = 'c' AND class IN ('check_messages', 'check_partner_status')",
+             WHERE side = 'c'
+               AND class IN ('check_messages', 'check_partner_status', 'update_my_status')",
         )
     };
     let creds = creds_of(&t.joined["c"]);
-    // While qa is a member, both calls spend.
+    // While qa is a member, the calls spend.
     ok(&call(&t.b, "check_partner_status", creds.clone()).await);
     assert!(counts() > 0, "a status check spends its quota");
+    let mut heartbeat = creds.clone();
+    merge(&mut heartbeat, json!({"status": "working"}));
+    ok(&call(&t.b, "update_my_status", heartbeat.clone()).await);
     ok(&call(&t.a, "remove_participant", json!({"participant": "qa"})).await);
     let before = (counts(), store_state(&t.env));
     for _ in 0..3 {
-        for tool in ["check_messages", "check_partner_status"] {
-            let refused = call(&t.b, tool, creds.clone()).await;
+        for (tool, args) in [
+            ("check_messages", &creds),
+            ("check_partner_status", &creds),
+            ("update_my_status", &heartbeat),
+        ] {
+            let refused = call(&t.b, tool, args.clone()).await;
             tool_error(&refused, "auth_failed");
         }
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::redaction::{clean_role, note_redactions};
 use super::team::{Addressing, ParticipantView, recipients};
-use super::{Bridge, Denied, ServiceError, admitted, session_draft};
+use super::{Bridge, Denied, ServiceError, admission, admitted, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
 use crate::domain::{
@@ -206,12 +206,7 @@ impl<S: Store> Bridge<S> {
         let at = self.clock.now();
         let mut draft = session_draft(tool, creds);
         draft.bytes = Some(i64::try_from(send.message.len()).unwrap_or(i64::MAX));
-        if !self
-            .key
-            .verify(&creds.conversation, creds.side, &creds.token)
-        {
-            return Err(self.refuse_credentials(&draft, at));
-        }
+        self.verify_token(creds, &draft, at)?;
         let text = match MessageText::parse(send.message) {
             Ok(t) => t,
             Err(e) => return Err(self.refuse(draft, e.into())),
@@ -309,7 +304,7 @@ impl<S: Store> Bridge<S> {
         const TOOL: &str = "update_my_status";
         let at = self.clock.now();
         let mut draft = session_draft(TOOL, creds);
-        self.authorize(creds, &draft, at).await?;
+        self.verify_token(creds, &draft, at)?;
         if let Some(note) = &update.note
             && let Err(e) = check_note(note)
         {
@@ -327,15 +322,18 @@ impl<S: Store> Bridge<S> {
         };
         draft.detail = Some(format!("status={}", update.status));
         let guard = self.guard(creds, TOOL, at, draft.clone());
+        // Admitted on the conversation the store's transaction reads.
+        let admit = admission(creds.side, at);
         match self
             .store
-            .set_status(creds.conversation.clone(), creds.side, record, guard)
+            .set_status(creds.conversation.clone(), creds.side, record, guard, admit)
             .await
         {
-            Ok(()) => Ok(StatusUpdated {
+            Ok(Ok(())) => Ok(StatusUpdated {
                 status: update.status,
                 updated_at: at,
             }),
+            Ok(Err(denied)) => Err(self.deny(&draft, at, denied)),
             Err(e) => Err(self.refuse(draft, e.into())),
         }
     }
@@ -360,19 +358,8 @@ impl<S: Store> Bridge<S> {
             self.store.append_audit(guard.at, guard.audit);
             caller.conversation
         } else {
-            if !self
-                .key
-                .verify(&creds.conversation, creds.side, &creds.token)
-            {
-                return Err(self.refuse_credentials(&draft, at));
-            }
-            let side = creds.side;
-            let admit = move |found: Option<&Conversation>| {
-                let conversation = found.ok_or(Denied::Credentials)?;
-                admitted(conversation, side, at)
-                    .map(drop)
-                    .map_err(Denied::Refused)
-            };
+            self.verify_token(creds, &draft, at)?;
+            let admit = admission(creds.side, at);
             let observed = self
                 .store
                 .observe_conversation(creds.conversation.clone(), guard, admit)

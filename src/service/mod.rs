@@ -292,6 +292,23 @@ impl<S: Store> Bridge<S> {
         self.refuse(draft.clone(), err)
     }
 
+    /// Refuses a call whose token is not `creds`' session's (no store access).
+    fn verify_token(
+        &self,
+        creds: &SessionCredentials,
+        draft: &AuditDraft,
+        at: Timestamp,
+    ) -> Result<(), ServiceError> {
+        if self
+            .key
+            .verify(&creds.conversation, creds.side, &creds.token)
+        {
+            Ok(())
+        } else {
+            Err(self.refuse_credentials(draft, at))
+        }
+    }
+
     /// Refuses a call its conversation does not admit ([`admitted`]).
     fn deny(&self, draft: &AuditDraft, at: Timestamp, denied: Denied) -> ServiceError {
         match denied {
@@ -323,12 +340,7 @@ impl<S: Store> Bridge<S> {
         at: Timestamp,
         peek: bool,
     ) -> Result<(Caller, Option<Pending>), ServiceError> {
-        if !self
-            .key
-            .verify(&creds.conversation, creds.side, &creds.token)
-        {
-            return Err(self.refuse_credentials(draft, at));
-        }
+        self.verify_token(creds, draft, at)?;
         let found = if peek {
             self.store
                 .conversation_and_pending(&creds.conversation, creds.side, at)
@@ -402,6 +414,20 @@ enum Denied {
     /// Any other rule: expired, not an active participant, an observer, a
     /// recipient that is nobody.
     Refused(ServiceError),
+}
+
+/// The rule a store runs on the conversation its transaction reads, for a
+/// call by `side` at `at` that needs only to be admitted ([`admitted`]).
+fn admission(
+    side: Side,
+    at: Timestamp,
+) -> impl Fn(Option<&Conversation>) -> Result<(), Denied> + Send + Sync + 'static {
+    move |found| {
+        let conversation = found.ok_or(Denied::Credentials)?;
+        admitted(conversation, side, at)
+            .map(drop)
+            .map_err(Denied::Refused)
+    }
 }
 
 /// The kind of participant `side` is in `conversation` if it may act there

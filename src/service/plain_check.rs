@@ -7,9 +7,9 @@
 
 use super::delivery::{Inbox, TOOL};
 use super::session_draft;
-use super::{Bridge, Caller, CheckMessages, Denied, ServiceError, SessionCredentials, admitted};
+use super::{Bridge, Caller, CheckMessages, ServiceError, SessionCredentials, admission, admitted};
 use crate::domain::MAX_REPLY_BYTES;
-use crate::store::{Conversation, PageLimit, Store};
+use crate::store::{PageLimit, Store};
 
 impl<S: Store> Bridge<S> {
     /// Reads one page of `c`'s inbox, admitting the caller on the
@@ -22,9 +22,7 @@ impl<S: Store> Bridge<S> {
     ) -> Result<Inbox, ServiceError> {
         let at = self.clock.now();
         let draft = session_draft(TOOL, c);
-        if !self.key.verify(&c.conversation, c.side, &c.token) {
-            return Err(self.refuse_credentials(&draft, at));
-        }
+        self.verify_token(c, &draft, at)?;
         let lease = match Self::lease(check.leased, at) {
             Ok(lease) => lease,
             Err(e) => return Err(self.refuse(draft, e.into())),
@@ -33,13 +31,7 @@ impl<S: Store> Bridge<S> {
             count: check.limit,
             bytes: MAX_REPLY_BYTES,
         };
-        let side = c.side;
-        let admit = move |found: Option<&Conversation>| {
-            let conversation = found.ok_or(Denied::Credentials)?;
-            admitted(conversation, side, at)
-                .map(drop)
-                .map_err(Denied::Refused)
-        };
+        let (side, admit) = (c.side, admission(c.side, at));
         let guard = self.guard(c, TOOL, at, draft.clone());
         let taken = self
             .store

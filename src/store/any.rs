@@ -129,14 +129,19 @@ impl Store for AnyStore {
     async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
         each_await!(self, s => s.spend_quota(guard))
     }
-    async fn set_status(
+    async fn set_status<R, F>(
         &self,
         conversation: ConversationId,
         side: Side,
         status: StatusRecord,
         guard: Guard,
-    ) -> Result<(), StoreError> {
-        each_await!(self, s => s.set_status(conversation, side, status, guard))
+        admit: F,
+    ) -> Result<Result<(), R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
+        each_await!(self, s => s.set_status(conversation, side, status, guard, admit))
     }
     async fn observe_conversation<R, F>(
         &self,

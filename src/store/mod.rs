@@ -337,14 +337,21 @@ pub trait Store: Send + Sync + 'static {
     /// The guard's audit record is appended only if the quota is refused.
     fn spend_quota(&self, guard: Guard) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Sets `side`'s heartbeat.
-    fn set_status(
+    /// Sets `side`'s heartbeat. `admit` decides on the conversation as
+    /// read in the same transaction (`None`: there is no such conversation)
+    /// whether `side` may; its refusal comes back as `Ok(Err(_))`, with
+    /// nothing written or spent.
+    fn set_status<R, F>(
         &self,
         conversation: ConversationId,
         side: Side,
         status: StatusRecord,
         guard: Guard,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        admit: F,
+    ) -> impl Future<Output = Result<Result<(), R>, StoreError>> + Send
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static;
 
     /// Reads a conversation for a status check, spends the guard's quota and
     /// records the call. `admit` decides on the conversation as read (`None`:

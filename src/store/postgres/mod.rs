@@ -8,6 +8,7 @@
 //! tokio-postgres is async, so nothing here blocks a runtime thread.
 
 mod admin;
+mod admit;
 mod audit;
 mod console;
 mod db;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::admit::{self, Refusal};
 use super::db::{Db, Params, Write};
 use super::{PgStore, audit, in_tx, inbox, listen, ops, send, team};
 use crate::audit::{AuditDraft, AuditRecord};
@@ -48,10 +49,9 @@ impl Store for PgStore {
         R: Send + 'static,
         F: Fn(Option<&Conversation>) -> Result<Addressed, R> + Send + Sync + 'static,
     {
-        // A refusal by `address` must roll the transaction back (the quota
-        // was spent in the first flight), so it leaves as an error and is
-        // told apart here.
-        let refused = std::sync::Mutex::new(None);
+        // A refusal by `address` rolls the transaction back (the quota was
+        // spent in the first flight).
+        let refusal = Refusal::new();
         let sent = in_tx!(
             self,
             first
@@ -62,13 +62,7 @@ impl Store for PgStore {
                 },
             |w, opened| {
                 let mut opened = opened;
-                let addressed = match address(opened.conversation.as_ref()) {
-                    Ok(addressed) => addressed,
-                    Err(r) => {
-                        *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-                        return Err(StoreError::NotFound);
-                    }
-                };
+                let addressed = refusal.check(address(opened.conversation.as_ref()))?;
                 let conversation = opened.conversation.take().ok_or(StoreError::NotFound)?;
                 let message = NewMessage {
                     to: addressed.to.clone(),
@@ -88,10 +82,10 @@ impl Store for PgStore {
                 })
             }
         );
-        if let Some(r) = refused.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Ok(Err(r));
-        }
-        let stored = sent?;
+        let stored = match refusal.outcome(sent)? {
+            Ok(stored) => stored,
+            Err(r) => return Ok(Err(r)),
+        };
         // Waiters in this process need no round trip through the server.
         self.inner
             .hub
@@ -146,9 +140,7 @@ impl Store for PgStore {
         F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
     {
         let now = guard.at;
-        // As in `send_message`: a refusal rolls back the quota spent in the
-        // first flight, so it leaves as an error and is told apart here.
-        let refused = std::sync::Mutex::new(None);
+        let refusal = Refusal::new();
         let taken = in_tx!(
             self,
             first
@@ -169,10 +161,7 @@ impl Store for PgStore {
                     Ok((found, opened))
                 },
             |w, (found, opened)| {
-                if let Err(r) = admit(found.as_ref()) {
-                    *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-                    return Err(StoreError::NotFound);
-                }
+                refusal.check(admit(found.as_ref()))?;
                 let found = found.ok_or(StoreError::NotFound)?;
                 let page =
                     inbox::take_messages(&w, opened?, &conversation, recipient, limit, lease, now)
@@ -183,10 +172,7 @@ impl Store for PgStore {
                 Ok((found, page))
             }
         );
-        match refused.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            Some(r) => Ok(Err(r)),
-            None => taken.map(Ok),
-        }
+        refusal.outcome(taken)
     }
 
     async fn acknowledge(&self, receipt: Receipt) -> Result<(), StoreError> {
@@ -238,19 +224,31 @@ impl Store for PgStore {
         in_tx!(self, |w| ops::spend_quota(w.db(), &guard).await)
     }
 
-    async fn set_status(
+    async fn set_status<R, F>(
         &self,
         conversation: ConversationId,
         side: Side,
         status: StatusRecord,
         guard: Guard,
-    ) -> Result<(), StoreError> {
-        in_tx!(self, |w| {
-            ops::spend_quota(w.db(), &guard).await?;
-            ops::set_status(&w, &conversation, side, &status).await?;
-            w.audit(guard.at, guard.audit);
-            Ok(())
-        })
+        admit: F,
+    ) -> Result<Result<(), R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
+        let refusal = Refusal::new();
+        let set = in_tx!(
+            self,
+            first | w | admit::read_and_spend(w, &conversation, &guard),
+            |w, (found, spent)| {
+                refusal.check(admit(found.as_ref()))?;
+                spent?;
+                ops::set_status(&w, &conversation, side, &status).await?;
+                w.audit(guard.at, guard.audit);
+                Ok(())
+            }
+        );
+        refusal.outcome(set)
     }
 
     async fn observe_conversation<R, F>(
@@ -263,42 +261,19 @@ impl Store for PgStore {
         R: Send + 'static,
         F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
     {
-        // As in `send_message`: a refusal rolls back the quota spent in the
-        // first flight, so it leaves as an error and is told apart here.
-        let refused = std::sync::Mutex::new(None);
+        let refusal = Refusal::new();
         let observed = in_tx!(
             self,
-            first
-                | w
-                | async {
-                    let quota = ops::PreparedQuota::new(w.db(), &guard).await?;
-                    let read = w.db().prepare(&ops::CONVERSATION).await?;
-                    let (db, id) = (w.db(), conversation.as_str());
-                    let params: Params<'_> = &[&id];
-                    let (rows, spent) = tokio::join!(
-                        biased;
-                        db.query_prepared(&read, params),
-                        quota.spend(db),
-                    );
-                    let found =
-                        ops::decode_conversation(db, w.sealer(), &conversation, &rows?).await?;
-                    Ok((found, spent))
-                },
+            first | w | admit::read_and_spend(w, &conversation, &guard),
             |w, (found, spent)| {
-                if let Err(r) = admit(found.as_ref()) {
-                    *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-                    return Err(StoreError::NotFound);
-                }
+                refusal.check(admit(found.as_ref()))?;
                 let found = found.ok_or(StoreError::NotFound)?;
                 spent?;
                 w.audit(guard.at, guard.audit);
                 Ok(found)
             }
         );
-        match refused.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            Some(r) => Ok(Err(r)),
-            None => observed.map(Ok),
-        }
+        refusal.outcome(observed)
     }
 
     async fn create_invite(

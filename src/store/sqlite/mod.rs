@@ -409,17 +409,28 @@ impl Store for SqliteStore {
         self.write(move |tx| limits::spend_quota(tx, &guard)).await
     }
 
-    async fn set_status(
+    async fn set_status<R, F>(
         &self,
         conversation: ConversationId,
         side: Side,
         status: StatusRecord,
         guard: Guard,
-    ) -> Result<(), StoreError> {
+        admit: F,
+    ) -> Result<Result<(), R>, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
+    {
         self.write(move |tx| {
+            let found = ops::conversation(tx.opener(), tx, &conversation)?;
+            if let Err(refused) = admit(found.as_ref()) {
+                // Nothing written yet: the commit only ends the read.
+                return Ok(Err(refused));
+            }
             limits::spend_quota(tx, &guard)?;
             ops::set_status(tx, &conversation, side, &status)?;
-            ops::append_audit(tx, guard.at, &guard.audit)
+            ops::append_audit(tx, guard.at, &guard.audit)?;
+            Ok(Ok(()))
         })
         .await
     }
