@@ -19,6 +19,7 @@ mod open;
 mod ops;
 mod rows;
 mod run;
+mod spooled;
 mod team;
 mod tx;
 mod wake;
@@ -33,7 +34,6 @@ use rusqlite::{Connection, ErrorCode};
 pub use open::{Durability, OpenMode, Refused, SCHEMA_VERSION};
 
 use self::checkpoint::Checkpointer;
-use self::tx::WriteTx;
 use self::wake::WakeFile;
 use super::sealed::Sealer;
 use super::signal::ChangeHub;
@@ -88,27 +88,6 @@ struct Inner {
     inline_writes: bool,
 }
 
-impl Drop for Inner {
-    /// Appends whatever audit records are still waiting, so a clean exit loses none.
-    fn drop(&mut self) {
-        if self.spool.is_empty() {
-            return;
-        }
-        self.spool.close_windows(Timestamp::now(), true);
-        let conn = self.conn.get_mut();
-        let flushed = open::allow_waiting(|| {
-            let tx = WriteTx::begin(conn, &self.audit_key, &self.signed_head, &self.sealer)?;
-            let n = audit::append_spooled(&tx, &self.spool)?;
-            tx.commit()?;
-            self.spool.forget(n);
-            Ok::<_, StoreError>(())
-        });
-        if let Err(e) = flushed {
-            tracing::error!(error = %e, "cannot append the last audit records");
-        }
-    }
-}
-
 /// A [`Store`] on one SQLite file shared by any number of processes.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -120,16 +99,6 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("path", &self.inner.path)
             .finish_non_exhaustive()
-    }
-}
-
-impl spool::Spooling for SqliteStore {
-    fn spool(&self) -> &AuditSpool {
-        &self.inner.spool
-    }
-
-    async fn flush_spooled(&self) -> Result<(), StoreError> {
-        self.flush().await
     }
 }
 
@@ -263,15 +232,9 @@ impl Store for SqliteStore {
         R: Send + 'static,
         F: Fn(Option<&Conversation>) -> Result<Addressed, R> + Send + Sync + 'static,
     {
+        let conversation = message.conversation.clone();
         let sent = self
-            .write(move |tx| {
-                let found = ops::conversation(tx.opener(), tx, &message.conversation)?;
-                let addressed = match address(found.as_ref()) {
-                    Ok(addressed) => addressed,
-                    // Nothing written yet: the commit only ends the read.
-                    Err(refused) => return Ok(Err(refused)),
-                };
-                let conversation = found.ok_or(StoreError::NotFound)?;
+            .write_admitted(conversation, address, move |tx, conversation, addressed| {
                 let message = NewMessage {
                     to: addressed.to.clone(),
                     deliver_to: addressed.deliver_to.clone(),
@@ -283,11 +246,11 @@ impl Store for SqliteStore {
                 limits::spend_quota(tx, &guard)?;
                 let id = ops::insert_message(tx, &message)?;
                 ops::append_audit(tx, guard.at, &guard.audit)?;
-                Ok(Ok(Stored {
+                Ok(Stored {
                     id,
                     conversation,
                     addressed,
-                }))
+                })
             })
             .await?;
         if let Ok(stored) = &sent {
@@ -339,19 +302,14 @@ impl Store for SqliteStore {
         F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
     {
         let now = guard.at;
-        self.write(move |tx| {
-            let found = ops::conversation(tx.opener(), tx, &conversation)?;
-            if let Err(refused) = admit(found.as_ref()) {
-                // Nothing written yet: the commit only ends the read.
-                return Ok(Err(refused));
-            }
-            let found = found.ok_or(StoreError::NotFound)?;
+        let read = conversation.clone();
+        self.write_admitted(read, admit, move |tx, found, ()| {
             limits::spend_quota(tx, &guard)?;
             let page = ops::take_messages(tx, &conversation, recipient, limit, lease, now)?;
             let mut draft = guard.audit.clone();
             draft.count = Some(i64::try_from(page.messages.len()).unwrap_or(i64::MAX));
             ops::append_audit(tx, guard.at, &draft)?;
-            Ok(Ok((found, page)))
+            Ok((found, page))
         })
         .await
     }
@@ -421,16 +379,11 @@ impl Store for SqliteStore {
         R: Send + 'static,
         F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
     {
-        self.write(move |tx| {
-            let found = ops::conversation(tx.opener(), tx, &conversation)?;
-            if let Err(refused) = admit(found.as_ref()) {
-                // Nothing written yet: the commit only ends the read.
-                return Ok(Err(refused));
-            }
+        let read = conversation.clone();
+        self.write_admitted(read, admit, move |tx, _, ()| {
             limits::spend_quota(tx, &guard)?;
             ops::set_status(tx, &conversation, side, &status)?;
-            ops::append_audit(tx, guard.at, &guard.audit)?;
-            Ok(Ok(()))
+            ops::append_audit(tx, guard.at, &guard.audit)
         })
         .await
     }
@@ -445,16 +398,10 @@ impl Store for SqliteStore {
         R: Send + 'static,
         F: Fn(Option<&Conversation>) -> Result<(), R> + Send + Sync + 'static,
     {
-        self.write(move |tx| {
-            let found = ops::conversation(tx.opener(), tx, &conversation)?;
-            if let Err(refused) = admit(found.as_ref()) {
-                // Nothing written yet: the commit only ends the read.
-                return Ok(Err(refused));
-            }
-            let found = found.ok_or(StoreError::NotFound)?;
+        self.write_admitted(conversation, admit, move |tx, found, ()| {
             limits::spend_quota(tx, &guard)?;
             ops::append_audit(tx, guard.at, &guard.audit)?;
-            Ok(Ok(found))
+            Ok(found)
         })
         .await
     }

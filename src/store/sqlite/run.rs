@@ -24,8 +24,8 @@ use rusqlite::Connection;
 
 use super::tx::WriteTx;
 use super::{SqliteStore, open};
-use crate::domain::Timestamp;
-use crate::store::StoreError;
+use crate::domain::{ConversationId, Timestamp};
+use crate::store::{Conversation, StoreError};
 
 impl SqliteStore {
     /// Runs the per-call operation `op` on the connection: inline when that
@@ -73,6 +73,35 @@ impl SqliteStore {
         F: Fn(&WriteTx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         self.write_on(op, !self.inner.inline_writes).await
+    }
+
+    /// [`Self::write`] of `op` for a call whose rule `admit` runs on
+    /// `conversation` as the transaction reads it (`None`: it is gone):
+    /// `op` gets the conversation and the rule's decision; a refusal comes
+    /// back as `Ok(Err(_))` before anything is written.
+    pub(super) async fn write_admitted<T, R, A, F, Op>(
+        &self,
+        conversation: ConversationId,
+        admit: F,
+        op: Op,
+    ) -> Result<Result<T, R>, StoreError>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: Fn(Option<&Conversation>) -> Result<A, R> + Send + Sync + 'static,
+        Op: Fn(&WriteTx<'_>, Conversation, A) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write(move |tx| {
+            let found = super::ops::conversation(tx.opener(), tx, &conversation)?;
+            let decided = match admit(found.as_ref()) {
+                Ok(decided) => decided,
+                // Nothing written yet: the commit only ends the read.
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let found = found.ok_or(StoreError::NotFound)?;
+            op(tx, found, decided).map(Ok)
+        })
+        .await
     }
 
     /// [`Self::write`] for a transaction whose size grows with the data (a
