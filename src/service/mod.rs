@@ -407,12 +407,13 @@ impl<S: Store> Bridge<S> {
     }
 }
 
-/// Why a conversation, as a send's transaction read it, refuses the send.
+/// Why a conversation, as a call's own transaction read it, refuses the call
+/// (a send, a plain check, a status check, a heartbeat).
 enum Denied {
     /// No such conversation: refused like a wrong token.
     Credentials,
-    /// Any other rule: expired, not an active participant, an observer, a
-    /// recipient that is nobody.
+    /// Any other rule: expired, not an active participant, or, for a send, an
+    /// observer or a recipient that is nobody.
     Refused(ServiceError),
 }
 
