@@ -71,8 +71,8 @@ pub struct Inbox {
 pub(super) const TOOL: &str = "check_messages";
 
 impl Inbox {
-    /// Adds `page`, taken from `caller`'s inbox; the bytes it added.
-    pub(super) fn add(&mut self, caller: &Caller, page: Page) -> usize {
+    /// Adds `page`, taken from an inbox of `conversation`; the bytes it added.
+    pub(super) fn add(&mut self, conversation: &Conversation, page: Page) -> usize {
         let mut bytes = 0;
         self.more |= page.more;
         self.receipts.extend(page.receipt);
@@ -84,8 +84,8 @@ impl Inbox {
                     .map(String::len)
                     .sum::<usize>();
             self.messages.push(Delivered {
-                to: addressed_roles(&caller.conversation, &message),
-                conversation: caller.conversation.id.clone(),
+                to: addressed_roles(conversation, &message),
+                conversation: conversation.id.clone(),
                 message,
             });
         }
@@ -382,7 +382,7 @@ impl<S: Store> Bridge<S> {
                 Err(e) => return Err(self.refuse(draft, e.into())),
             };
             answered = true;
-            bytes += inbox.add(caller, page);
+            bytes += inbox.add(&caller.conversation, page);
         }
         if !answered && !final_attempt {
             return Ok(None);

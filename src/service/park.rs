@@ -155,7 +155,7 @@ impl<S: Store> Bridge<S> {
             Err(e) => return Err(self.refuse(draft, e.into())),
         };
         let mut inbox = Inbox::default();
-        inbox.add(&caller, page);
+        inbox.add(&caller.conversation, page);
         Ok(Some(inbox))
     }
 }

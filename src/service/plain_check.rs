@@ -7,7 +7,7 @@
 
 use super::delivery::{Inbox, TOOL};
 use super::session_draft;
-use super::{Bridge, Caller, CheckMessages, ServiceError, SessionCredentials, admission, admitted};
+use super::{Bridge, CheckMessages, ServiceError, SessionCredentials, admission};
 use crate::domain::MAX_REPLY_BYTES;
 use crate::store::{PageLimit, Store};
 
@@ -31,28 +31,19 @@ impl<S: Store> Bridge<S> {
             count: check.limit,
             bytes: MAX_REPLY_BYTES,
         };
-        let (side, admit) = (c.side, admission(c.side, at));
+        let admit = admission(c.side, at);
         let guard = self.guard(c, TOOL, at, draft.clone());
         let taken = self
             .store
-            .take_admitted(c.conversation.clone(), side, limit, lease, guard, admit)
+            .take_admitted(c.conversation.clone(), c.side, limit, lease, guard, admit)
             .await;
         let (conversation, page) = match taken {
             Ok(Ok(taken)) => taken,
             Ok(Err(denied)) => return Err(self.deny(&draft, at, denied)),
             Err(e) => return Err(self.refuse(draft, e.into())),
         };
-        let kind = match admitted(&conversation, side, at) {
-            Ok(kind) => kind,
-            Err(e) => return Err(self.refuse(draft, e)),
-        };
-        let caller = Caller {
-            conversation,
-            side,
-            kind,
-        };
         let mut inbox = Inbox::default();
-        inbox.add(&caller, page);
+        inbox.add(&conversation, page);
         Ok(inbox)
     }
 }

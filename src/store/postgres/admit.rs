@@ -47,14 +47,21 @@ pub async fn read_and_spend(
     guard: &Guard,
 ) -> Result<(Option<Conversation>, Result<(), StoreError>), StoreError> {
     let quota = PreparedQuota::new(w.db(), guard).await?;
+    read_with(w, conversation, quota.spend(w.db())).await
+}
+
+/// A first flight that reads `conversation` and then sends `rest` (not
+/// polled before the read has gone out): the conversation (`None` when it
+/// is gone) and what `rest` gave, whatever it was.
+pub async fn read_with<T>(
+    w: &Write,
+    conversation: &ConversationId,
+    rest: impl Future<Output = T>,
+) -> Result<(Option<Conversation>, T), StoreError> {
     let read = w.db().prepare(&ops::CONVERSATION).await?;
     let (db, id) = (w.db(), conversation.as_str());
     let params: Params<'_> = &[&id];
-    let (rows, spent) = tokio::join!(
-        biased;
-        db.query_prepared(&read, params),
-        quota.spend(db),
-    );
+    let (rows, rest) = tokio::join!(biased; db.query_prepared(&read, params), rest);
     let found = ops::decode_conversation(db, w.sealer(), conversation, &rows?).await?;
-    Ok((found, spent))
+    Ok((found, rest))
 }

@@ -164,16 +164,13 @@ pub async fn decode_conversation(
     .await
 }
 
-/// Locks a conversation's row until commit: sends to it, and joins, queue
-/// here, so message ids are drawn in commit order. [`StoreError::NotFound`]
-/// when it is gone.
+/// Locks conversation `$1`'s row until commit: sends to it, and joins, queue
+/// here, so message ids are drawn in commit order. No row when it is gone.
+pub const LOCK_CONVERSATION: &str = "SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE";
+
+/// [`LOCK_CONVERSATION`]; [`StoreError::NotFound`] when it is gone.
 pub async fn lock_conversation(db: Db<'_>, id: &str) -> Result<(), StoreError> {
-    db.one(
-        "SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE",
-        &[&id],
-    )
-    .await
-    .map(drop)
+    db.one(LOCK_CONVERSATION, &[&id]).await.map(drop)
 }
 
 /// Spends one call of the guard's quota, refusing when it has no room (see

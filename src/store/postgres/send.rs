@@ -52,10 +52,6 @@ const ANY_INBOX_FULL: &str = "SELECT EXISTS (
          SELECT 1 FROM pending_deliveries d
          WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3)";
 
-/// Locks a conversation's row until commit (sends queue here, so message ids
-/// follow commit order); no row when it is gone.
-const LOCK: &str = "SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE";
-
 /// What a send's first flight read ([`open_send`]).
 pub struct Opened {
     /// The conversation, read after its lock was taken.
@@ -98,7 +94,7 @@ pub async fn open_send(
     max_pending: Option<u32>,
     quota: &PreparedQuota<'_>,
 ) -> Result<Opened, StoreError> {
-    let lock = w.db().prepare(LOCK).await?;
+    let lock = w.db().prepare(ops::LOCK_CONVERSATION).await?;
     let read = w.db().prepare(&ops::CONVERSATION).await?;
     super::keys::prepare_epoch_and_next_id(w.db()).await?;
     let oldest = match max_pending {

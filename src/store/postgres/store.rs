@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::admit::{self, Refusal};
-use super::db::{Db, Params, Write};
+use super::db::{Db, Write};
 use super::{PgStore, audit, in_tx, inbox, listen, ops, send, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -147,18 +147,9 @@ impl Store for PgStore {
                 | w
                 | async {
                     let quota = ops::PreparedQuota::new(w.db(), &guard).await?;
-                    let read = w.db().prepare(&ops::CONVERSATION).await?;
-                    let (db, id) = (w.db(), conversation.as_str());
-                    let params: Params<'_> = &[&id];
                     // The conversation first, then the inbox's lock and head.
-                    let (rows, opened) = tokio::join!(
-                        biased;
-                        db.query_prepared(&read, params),
-                        inbox::open_inbox(db, &conversation, recipient, limit, &quota),
-                    );
-                    let found =
-                        ops::decode_conversation(w.db(), w.sealer(), &conversation, &rows?).await?;
-                    Ok((found, opened))
+                    let open = inbox::open_inbox(w.db(), &conversation, recipient, limit, &quota);
+                    admit::read_with(w, &conversation, open).await
                 },
             |w, (found, opened)| {
                 refusal.check(admit(found.as_ref()))?;
