@@ -80,7 +80,10 @@ fn random_tail(rest: &[u8]) -> bool {
                 // base64 strings has no digit).
                 && (seg[..seg.len() - 1].iter().any(u8::is_ascii_digit)
                     || (seg.len() >= 24 && entropy(seg) >= 3.8))
-                && seg.iter().filter(|b| b.is_ascii_digit()).count() < seg.len() / 2
+                // At most half digits: a random run over three classes
+                // can be half digits (`H7eV990E6Qy1470v9owI`); more is a
+                // number with letters in it.
+                && seg.iter().filter(|b| b.is_ascii_digit()).count() * 2 <= seg.len()
         })
 }
 

@@ -441,6 +441,8 @@ mod tests {
         ));
         assert!(!is_secret_value(b"Pass1234", Strictness::Password, true));
         assert!(ok("changeme-U1euB8uJ72ExlMaQx2y5", Strictness::Password));
+        // Found by the end-to-end sampler: a random tail that is half digits.
+        assert!(ok("changeme-H7eV990E6Qy1470v9owI", Strictness::Password));
         assert!(!ok("example_password_value_12", Strictness::Random));
         assert!(ok(
             "YOUR_API_KEY_dL53w8GYAjuAsNOYLG91CwkdW5pGkKPL",
