@@ -1,7 +1,7 @@
 //! Passwords on the command lines of common tools, each the way that tool
 //! takes it: `mysql -pSECRET`, `sshpass -p SECRET`, `redis-cli -a SECRET`,
 //! `openssl … -passin pass:SECRET`, `ldapsearch -w SECRET`, `sqlcmd -P
-//! SECRET`, `zip -P`, `7z -pSECRET`, `smbclient -U user%SECRET`,
+//! SECRET`, `zip -P`, `7z -pSECRET`, `vault login TOKEN`, `smbclient -U user%SECRET`,
 //! `xfreerdp /p:SECRET`, `sqlplus user/SECRET@db`, `htpasswd -b file user
 //! SECRET`, `rabbitmqctl add_user user SECRET`, `echo SECRET | sudo -S`, …
 //!
@@ -46,11 +46,22 @@ enum Style {
     AfterWord(&'static str),
     /// The n-th word (`wpa_passphrase SSID SECRET`).
     Nth(usize),
+    /// The word after the program's first word (`vault login TOKEN`).
+    Subcommand(&'static str),
+    /// Under a subcommand path, the word after a flag or glued to it with
+    /// `=` (`gh secret set NAME --body SECRET`).
+    Under(&'static [&'static str], &'static [&'static str]),
+    /// The word after `--value` when `--name` names a secret (`aws ssm
+    /// put-parameter --name /prod/db/password --value SECRET`).
+    NamedValue,
+    /// `net use Z: \\host\share SECRET /user:DOMAIN\user`: the positional
+    /// word that is neither a drive nor a share.
+    NetUse,
 }
 
 use Style::{
-    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, Nth,
-    OracleLogin, Prefixed,
+    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, NamedValue,
+    NetUse, Nth, OracleLogin, Prefixed, Subcommand, Under,
 };
 
 /// Programs (exact command names) and their password arguments.
@@ -89,6 +100,10 @@ const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["twine"], &[Apart("-p"), Apart("--password")]),
     (&["nmcli"], &[AfterWord("password"), AfterWord("wifi-sec.psk"), AfterWord("802-11-wireless-security.psk")]),
     (&["wpa_passphrase"], &[Nth(1)]),
+    (&["vault"], &[Subcommand("login")]),
+    (&["gh"], &[Under(&["secret", "set"], &["--body", "-b"])]),
+    (&["aws"], &[NamedValue, Under(&["secretsmanager"], &["--secret-string"])]),
+    (&["net"], &[NetUse]),
 ];
 
 /// Bytes that start a new command or a redirection.
@@ -232,13 +247,43 @@ pub(crate) fn on_program(scan: &mut Scan<'_>, start: usize, end: usize) {
     }
     let args = words(bytes, we);
     scan.cli_done = (args.last().map_or(we, |w| w.end), program);
+    // `vault login TOKEN` takes a token, which must look generated (the
+    // word also occurs in prose); every other program a password.
+    let (kind, strictness) = if name == b"vault" {
+        (Kind::VaultToken, Strictness::Random)
+    } else {
+        (Kind::PasswordAssignment, Strictness::Password)
+    };
     for style in *styles {
         for (vs, ve) in find(bytes, &args, *style) {
-            if is_secret_value(&bytes[vs..ve], Strictness::Password, true) {
-                scan.push(vs, ve, Kind::PasswordAssignment, priority::HTTP);
+            if is_secret_value(&bytes[vs..ve], strictness, true) {
+                scan.push(vs, ve, kind, priority::HTTP);
             }
         }
     }
+}
+
+/// Whether the command's `--name` value (a parameter path) names a secret
+/// by its last segment (`/prod/db/password`, `app/API_TOKEN`).
+fn names_secret(bytes: &[u8], args: &[Word]) -> bool {
+    let Some(k) = args
+        .iter()
+        .position(|a| &bytes[a.start..a.end] == b"--name")
+    else {
+        return false;
+    };
+    let Some(n) = args.get(k + 1) else {
+        return false;
+    };
+    let (s, e) = unquoted(bytes, *n, 0);
+    let last = bytes[s..e]
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or_default();
+    let mut words = Vec::new();
+    super::names::split_words(last, &mut words);
+    let own = words.len();
+    super::names::classify(&words, own).is_some()
 }
 
 /// The password spans `style` picks from `args`.
@@ -299,6 +344,45 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
                 }
             }
             Nth(n) if k == n && !t.starts_with(b"-") => out.push(unquoted(bytes, *w, 0)),
+            Under(path, flags)
+                if k >= path.len()
+                    && path.iter().zip(args).all(|(p, a)| text(a) == p.as_bytes()) =>
+            {
+                for f in flags {
+                    if t == f.as_bytes() {
+                        if let Some(n) = next(k) {
+                            out.push(unquoted(bytes, n, 0));
+                        }
+                    } else if t.len() > f.len() + 1
+                        && t.starts_with(f.as_bytes())
+                        && t[f.len()] == b'='
+                    {
+                        out.push(unquoted(bytes, *w, f.len() + 1));
+                    }
+                }
+            }
+            NamedValue if t == b"--value" && names_secret(bytes, args) => {
+                if let Some(n) = next(k) {
+                    out.push(unquoted(bytes, n, 0));
+                }
+            }
+            NetUse if k == 0 && t == b"use" => {
+                let secret = args[1..].iter().find(|a| {
+                    let t = text(a);
+                    !(t.starts_with(b"/")
+                        || t.ends_with(b":")
+                        || t == b"*"
+                        || t.starts_with(b"\\\\"))
+                });
+                if let Some(a) = secret {
+                    out.push(unquoted(bytes, *a, 0));
+                }
+            }
+            Subcommand(sub) if k == 0 && t == sub.as_bytes() => {
+                if let Some(n) = next(k).filter(|n| !text(n).starts_with(b"-")) {
+                    out.push(unquoted(bytes, n, 0));
+                }
+            }
             HereString if t == b"<<<" => {
                 if let Some(n) = next(k) {
                     out.push(unquoted(bytes, n, 0));

@@ -53,6 +53,7 @@ mod placeholder;
 mod ppk;
 mod scan;
 mod signed;
+mod sql;
 mod text;
 mod token_rules;
 mod tokens;

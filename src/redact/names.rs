@@ -7,7 +7,9 @@
 use super::kinds::Kind;
 use super::scan::priority;
 use super::value::Strictness;
-use super::words::{ANY_STOP, KEY_QUALIFIERS, PASS_FALSE, PASSWORD_STOP, SUFFIX_STOP};
+use super::words::{
+    ANY_STOP, KEY_CONTEXT_STOP, KEY_QUALIFIERS, PASS_FALSE, PASSWORD_STOP, SUFFIX_STOP,
+};
 
 /// What a secret-bearing name says about its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,9 +126,19 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
         .enumerate()
         .any(|(i, w)| is_password_word(w) && (w != "pw" || i + 1 == words.len()));
     // A service or store named before a password word (`REDIS_PASSWORD`,
-    // `keystore_password`, `ssh_password`) still names a password.
+    // `keystore_password`, `ssh_password`) still names a password, and
+    // before a secret, token or API key word a secret (`S3_SECRET_KEY`).
+    let strong = words
+        .iter()
+        .any(|w| w.ends_with("secret") || w.ends_with("token"))
+        || words.concat().contains("apikey");
     let stop = |w: &&String| {
-        ANY_STOP.contains(&w.as_str()) && (!password || PASSWORD_STOP.contains(&w.as_str()))
+        let w = w.as_str();
+        if password {
+            PASSWORD_STOP.contains(&w)
+        } else {
+            ANY_STOP.contains(&w) || (!strong && KEY_CONTEXT_STOP.contains(&w))
+        }
     };
     if words.iter().any(|w| stop(&w)) {
         return None;
@@ -237,9 +249,12 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
     None
 }
 
-/// `secret_id` (Vault AppRole) holds a secret; `key_id`, `token_id` do not.
+/// `secret_id` (Vault AppRole) and `VAULT_DEV_ROOT_TOKEN_ID` (the token
+/// itself) hold a secret; `key_id`, `token_id` do not.
 fn secret_id(words: &[String]) -> bool {
-    words.len() >= 2 && words[words.len() - 2] == "secret"
+    let has = |w: &str| words.iter().any(|x| x == w);
+    (words.len() >= 2 && words[words.len() - 2] == "secret")
+        || (has("vault") && has("root") && has("token"))
 }
 
 #[cfg(test)]
@@ -292,5 +307,20 @@ mod tests {
         assert_eq!(class("redis_key"), None);
         assert_eq!(class("show_password"), None);
         assert_eq!(class("example_password"), None);
+        // Context words name an identifier only without a secret word.
+        assert_eq!(class("cache_key"), None);
+        assert_eq!(class("s3_key"), None);
+        assert_eq!(class("recaptcha_site_key"), None);
+        assert_eq!(class("S3_SECRET_KEY"), Some(Kind::SecretAssignment));
+        assert_eq!(class("CACHE_SECRET"), Some(Kind::SecretAssignment));
+        assert_eq!(class("REDIS_AUTH_TOKEN"), Some(Kind::TokenAssignment));
+        assert_eq!(class("REACT_APP_API_KEY"), Some(Kind::ApiKeyAssignment));
+        assert_eq!(class("RECAPTCHA_SECRET_KEY"), Some(Kind::SecretAssignment));
+        assert_eq!(class("OAUTH2_CLIENT_SECRET"), Some(Kind::SecretAssignment));
+        assert_eq!(class("HOST_API_KEY"), Some(Kind::ApiKeyAssignment));
+        assert_eq!(class("max_tokens"), None);
+        assert_eq!(class("next_page_token"), None);
+        assert_eq!(class("VAULT_DEV_ROOT_TOKEN_ID"), Some(Kind::VaultToken));
+        assert_eq!(class("ALGOLIA_KEY"), Some(Kind::ApiKeyAssignment));
     }
 }

@@ -157,6 +157,15 @@ pub(crate) fn parse_op(
         extra.clear();
         i = skip_blank(bytes, i);
     }
+    // A label in bold: `**Token**: x` (`<b>Token</b>: x`) closes the
+    // emphasis before its colon; `**Password:** x` after it.
+    let emphasis = emphasis_close(bytes, raw_s);
+    if let Some(close) = emphasis
+        && bytes[i..].starts_with(close)
+        && bytes.get(i + close.len()) == Some(&b':')
+    {
+        i += close.len();
+    }
     if i >= n {
         return None;
     }
@@ -200,7 +209,11 @@ pub(crate) fn parse_op(
     }
     if rest.starts_with(b"=") {
         let v = after(1);
-        if next_line_follows(bytes, v)
+        // `NAME=#x`: in a shell or `.env` line a `#` glued to the `=` is
+        // part of the value, not a comment.
+        let glued_hash = v == i + 1 && bytes.get(v) == Some(&b'#');
+        if !glued_hash
+            && next_line_follows(bytes, v)
             && !matches!(bytes.get(v), Some(b'|' | b'>'))
             && key_starts_line(bytes, raw_s)
         {
@@ -213,9 +226,17 @@ pub(crate) fn parse_op(
         return None;
     }
     if rest.starts_with(b":") {
+        // The colon of `**Password:** x` is followed by the emphasis's close.
+        let colon_end = match emphasis {
+            Some(close) if bytes[i + 1..].starts_with(close) => i + 1 + close.len(),
+            _ => i + 1,
+        };
         // `secret:prod/db` (ARNs, image tags, `host:port`) is not an assignment;
         // a colon glued to its value counts only in JSON, headers and quotes.
-        let glued = !matches!(bytes.get(i + 1), Some(b' ' | b'\t' | b'\n' | b'\r') | None);
+        let glued = !matches!(
+            bytes.get(colon_end),
+            Some(b' ' | b'\t' | b'\n' | b'\r') | None
+        );
         let header_like = bytes[raw_s..e].contains(&b'-');
         if glued
             && !quoted_name
@@ -224,7 +245,7 @@ pub(crate) fn parse_op(
         {
             return None;
         }
-        let v = after(1);
+        let v = skip_blank(bytes, colon_end);
         // Only a key that starts its line (YAML, pretty JSON) takes its value
         // from the next lines; `if password:` in Python opens a block.
         if next_line_follows(bytes, v) {
@@ -245,7 +266,13 @@ pub(crate) fn parse_op(
     if (rest.starts_with(b"(") && !quoted_name) || (rest.starts_with(b",") && quoted_name) {
         return Some((Op::Literal, after(1), extra));
     }
-    if rest.starts_with(b">") && raw_s > 0 && bytes[raw_s - 1] == b'<' {
+    // XML `<password>value</password>`; a `<password>` placeholder in a URL
+    // or a template (`postgres://app:<password>@db`) has no closing tag.
+    if rest.starts_with(b">")
+        && raw_s > 0
+        && bytes[raw_s - 1] == b'<'
+        && closed_tag(bytes, raw_s, e, i + 1)
+    {
         return Some((Op::Assign, i + 1, extra));
     }
     if i > e && bytes[i].is_ascii_alphabetic() {
@@ -286,7 +313,7 @@ pub(crate) fn parse_op(
     }
     if i > e
         && (flag || space_keyword_line(bytes, raw_s, e))
-        && matches!(bytes[i], b'"' | b'\'' | b'0'..=b'9')
+        && (matches!(bytes[i], b'"' | b'\'' | b'0'..=b'9' | b'_') || base64_start(bytes, i))
     {
         return Some((Op::Space, i, extra));
     }
@@ -300,6 +327,52 @@ pub(crate) fn parse_op(
         }
     }
     None
+}
+
+/// Whether `</name` closes the element named `bytes[raw_s..e]` after `from`.
+fn closed_tag(bytes: &[u8], raw_s: usize, e: usize, from: usize) -> bool {
+    let name = &bytes[raw_s..e];
+    let hi = (from + 1024).min(bytes.len());
+    bytes[from..hi]
+        .windows(name.len() + 2)
+        .any(|w| w.starts_with(b"</") && w[2..].eq_ignore_ascii_case(name))
+}
+
+/// Markdown and HTML emphasis that may wrap a label, opening and closing.
+const EMPHASIS: &[(&[u8], &[u8])] = &[
+    (b"**", b"**"),
+    (b"*", b"*"),
+    (b"<b>", b"</b>"),
+    (b"<strong>", b"</strong>"),
+    (b"<em>", b"</em>"),
+];
+
+/// The closing mark of the emphasis opened before the label whose last
+/// word starts at `raw_s` (`**API key:**`: a few words may come first).
+fn emphasis_close(bytes: &[u8], raw_s: usize) -> Option<&'static [u8]> {
+    let mut s = raw_s;
+    while s > 0
+        && raw_s - s < 32
+        && (bytes[s - 1].is_ascii_alphanumeric() || matches!(bytes[s - 1], b' ' | b'_' | b'-'))
+    {
+        s -= 1;
+    }
+    let head = &bytes[..s];
+    EMPHASIS
+        .iter()
+        .find(|(open, _)| {
+            head.len() >= open.len() && head[head.len() - open.len()..].eq_ignore_ascii_case(open)
+        })
+        .map(|&(_, close)| close)
+}
+
+/// A base64 value that happens to start with `+` or `/` (`--account-key
+/// +olN…==`), not a path: no other `/` or `.` in its first 20 bytes.
+fn base64_start(bytes: &[u8], i: usize) -> bool {
+    let head = &bytes[i + 1..(i + 21).min(bytes.len())];
+    matches!(bytes[i], b'+' | b'/')
+        && head.len() == 20
+        && head.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'+')
 }
 
 /// Whether only indentation, a YAML list dash or an opening quote stands

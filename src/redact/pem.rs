@@ -38,15 +38,26 @@ pub(crate) fn finish(scan: &mut Scan<'_>) {
             } else {
                 kind
             };
-        let end = match matching_end(scan.bytes, &ends, &begins, b, label) {
-            Some(e) => e,
-            None => truncated_end(scan.bytes, body_start),
+        let (end, end_label) = match matching_end(scan.bytes, &ends, &begins, b, label) {
+            Some(e) => (e, Some(label)),
+            None => (truncated_end(scan.bytes, body_start), None),
         };
-        if end > body_start || end > b + 11 {
+        if (end > body_start || end > b + 11)
+            && !elided_body(scan.bytes, body_start, end, end_label)
+        {
             scan.push(b, end, kind, priority::PEM);
             done = end;
         }
     }
+}
+
+/// A body with almost nothing in it (`...`, `<your key>`): documentation
+/// of the format, not a key; even a key cut short keeps a line of base64.
+fn elided_body(bytes: &[u8], body_start: usize, end: usize, end_label: Option<&[u8]>) -> bool {
+    let alnum = |s: &[u8]| s.iter().filter(|b| b.is_ascii_alphanumeric()).count();
+    let body = bytes.get(body_start..end).map_or(0, alnum);
+    let end_line = end_label.map_or(0, |label| alnum(b"END") + alnum(label));
+    body.saturating_sub(end_line) < 16
 }
 
 /// Returns the armour label after `-----BEGIN ` and where the body starts.

@@ -16,7 +16,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
-use super::{assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, signed, tokens, url};
+use super::{assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, signed, sql, tokens, url};
 
 /// A span of the input to replace with a kind's placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +102,12 @@ pub(crate) enum Trigger {
     PgpassName,
     /// `:5432:`, `:*:`: the port field of a `.pgpass` line.
     PgpassPort,
+    /// SQL `IDENTIFIED [WITH plugin] BY 'x'`.
+    SqlIdentified,
+    /// SQL `SET PASSWORD [FOR user] = 'x'`.
+    SqlSetPassword,
+    /// `base64 -d` ending a `kubectl … secret` line: its output follows.
+    Base64Decode,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -198,6 +204,10 @@ impl Anchors {
             ("session-token=", Trigger::CookieName),
             ("_sess=", Trigger::CookieName),
             ("asp.net_sessionid=", Trigger::CookieName),
+            ("identified ", Trigger::SqlIdentified),
+            ("set password", Trigger::SqlSetPassword),
+            ("base64 -d", Trigger::Base64Decode),
+            ("base64 --decode", Trigger::Base64Decode),
         ];
         for (a, t) in fixed {
             pairs.push(((*a).to_string(), *t));
@@ -334,6 +344,9 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Program => cli::on_program(scan, start, end),
         Trigger::PgpassName => pgpass::on_name(scan, start),
         Trigger::PgpassPort => pgpass::on_port(scan, start),
+        Trigger::SqlIdentified => sql::on_identified(scan, start, end),
+        Trigger::SqlSetPassword => sql::on_set_password(scan, start, end),
+        Trigger::Base64Decode => k8s::on_base64_decode(scan, start, end),
     }
 }
 

@@ -59,7 +59,7 @@ const fn skip(r: TokenRule, n: usize) -> TokenRule {
 /// The first two bytes at the anchor must be exactly `SK` / `AC` (the
 /// automaton matched them case-insensitively) and be followed by hex.
 fn quick_twilio(bytes: &[u8], at: usize) -> bool {
-    bytes.len() > at + 34
+    bytes.len() >= at + 34
         && bytes[at].is_ascii_uppercase()
         && bytes[at + 1].is_ascii_uppercase()
         && bytes[at + 2].is_ascii_hexdigit()

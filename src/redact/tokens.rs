@@ -106,7 +106,11 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
     {
         return;
     }
-    if rule.back == 0 && start > 0 && left_blocked(rule, bytes[start - 1]) {
+    if rule.back == 0
+        && start > 0
+        && left_blocked(rule, bytes[start - 1])
+        && !after_percent_escape(bytes, start)
+    {
         return;
     }
     let lo = start.saturating_sub(rule.back);
@@ -138,10 +142,16 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
         };
         (lo + m.start(), lo + m.end(), None)
     };
-    if ms > 0 && left_blocked(rule, bytes[ms - 1]) && !telegram_bot_prefix(rule, bytes, ms) {
+    if ms > 0
+        && left_blocked(rule, bytes[ms - 1])
+        && !telegram_bot_prefix(rule, bytes, ms)
+        && !after_percent_escape(bytes, ms)
+    {
         return;
     }
-    if me < bytes.len() && (is_alnum(bytes[me]) || (rule.edge)(bytes[me])) {
+    if me < bytes.len()
+        && (is_alnum(bytes[me]) || ((rule.edge)(bytes[me]) && !sentence_stop(bytes, me)))
+    {
         return;
     }
     let token = &bytes[ms..me];
@@ -191,6 +201,24 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
 /// (`=`, `:`, `/`, quotes and spaces always may: `KEY=<token>`.)
 fn left_blocked(rule: &TokenRule, b: u8) -> bool {
     is_alnum(b) || b == b'_' || (rule.back > 0 && matches!(b, b'-' | b'.' | b'~'))
+}
+
+/// A percent escape just before `ms` (`%3Dghp_…` in an encoded URL): its
+/// last hex digit touches the token but is not part of it.
+fn after_percent_escape(bytes: &[u8], ms: usize) -> bool {
+    ms >= 3
+        && bytes[ms - 3] == b'%'
+        && bytes[ms - 2].is_ascii_hexdigit()
+        && bytes[ms - 1].is_ascii_hexdigit()
+}
+
+/// A full stop that ends a sentence, not a token (`… is wpg3Q~…1D3e.`):
+/// nothing of a token follows it.
+fn sentence_stop(bytes: &[u8], at: usize) -> bool {
+    bytes[at] == b'.'
+        && bytes.get(at + 1).is_none_or(|&b| {
+            !(is_alnum(b) || matches!(b, b'_' | b'-' | b'~' | b'.' | b'+' | b'/' | b'='))
+        })
 }
 
 /// `api.telegram.org/bot<token>`: the token follows the letters `bot`.

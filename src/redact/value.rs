@@ -340,7 +340,8 @@ fn names_a_password(v: &[u8]) -> bool {
         return true;
     }
     // The word inside a longer run of letters is part of an identifier
-    // (`ResourceOwnerPasswordCredentialsGrant(…)`).
+    // (`ResourceOwnerPasswordCredentialsGrant(…)`). Not so `pass` in an
+    // English word: `Compass!Harbor2719*` is a password of words.
     let mut rs = at;
     while rs > 0 && v[rs - 1].is_ascii_alphanumeric() {
         rs -= 1;
@@ -349,7 +350,7 @@ fn names_a_password(v: &[u8]) -> bool {
     while re < v.len() && v[re].is_ascii_alphanumeric() {
         re += 1;
     }
-    if re - rs > len && v[rs..re].iter().all(u8::is_ascii_alphabetic) {
+    if len >= 6 && re - rs > len && v[rs..re].iter().all(u8::is_ascii_alphabetic) {
         return true;
     }
     // What is left besides the word: a few characters, one class, or a

@@ -80,22 +80,31 @@ pub(crate) const SUFFIX_STOP: &[&str] = &[
 #[rustfmt::skip]
 /// Words anywhere in a name that make it something other than a secret slot.
 pub(crate) const ANY_STOP: &[&str] = &[
-    "public", "publishable", "primary", "foreign", "sort", "partition", "idempotency", "hotkey", "keyboard",
-    "keyword", "keywords", "keystroke", "keychain", "keyring", "keystore", "keypair", "tokenizer", "tokenize",
-    "tokenized", "tokens", "keys", "secrets", "passwords", "monkey", "turkey", "donkey", "jockey", "hockey",
-    "whiskey", "pagination", "next", "continuation", "cursor", "sync", "passwordless", "passkey", "passkeys",
-    "secretary", "example", "sample", "dummy", "fake", "mock", "placeholder", "fixture", "lookup", "composite",
-    "unique", "is", "has", "should", "enable", "show", "hide", "validate", "verify", "forgot", "require",
-    "requires", "allow", "min", "max", "num", "total", "sitekey", "recaptcha", "captcha", "author", "authored",
-    "authors", "oauth2", "spoken", "cache", "redis", "s3", "object", "lock", "routing", "dedup", "dedupe", "row",
-    "hash", "range", "map", "dict", "bucket", "blob", "gpg", "pgp", "fingerprint", "ssh", "known", "host",
-    "hotkeys", "shortcut", "your", "i18n", "translation", "label", "css", "react", "jsx", "prop", "props", "enum",
+    "public", "publishable", "idempotency", "hotkey", "keyboard", "keyword", "keywords", "keystroke", "keychain",
+    "keyring", "keystore", "keypair", "tokenizer", "tokenize", "tokenized", "tokens", "keys", "secrets",
+    "passwords", "monkey", "turkey", "donkey", "jockey", "hockey", "whiskey", "pagination", "next", "continuation",
+    "cursor", "sync", "passwordless", "passkey", "passkeys", "secretary", "example", "sample", "dummy", "fake",
+    "mock", "placeholder", "fixture", "is", "has", "should", "enable", "show", "hide", "validate", "verify",
+    "forgot", "require", "requires", "allow", "min", "max", "num", "total", "sitekey", "author", "authored",
+    "authors", "spoken", "hotkeys", "shortcut", "your",
 ];
 
 #[rustfmt::skip]
-/// The subset of [`ANY_STOP`] that also keeps a password word from naming a
-/// password slot (`show_password`, `example_password`); the rest of
-/// `ANY_STOP` names a service or store (`redis_password`).
+/// Words that make `…_key` name an identifier (`cache_key`, `s3_key`,
+/// `react key prop`, `recaptcha_site_key`) unless the name also says
+/// secret, token or API key (`S3_SECRET_KEY`, `REDIS_AUTH_TOKEN`,
+/// `REACT_APP_API_KEY`, `RECAPTCHA_SECRET_KEY`).
+pub(crate) const KEY_CONTEXT_STOP: &[&str] = &[
+    "primary", "foreign", "sort", "partition", "lookup", "composite", "unique", "recaptcha", "captcha", "oauth2",
+    "cache", "redis", "s3", "object", "lock", "routing", "dedup", "dedupe", "row", "hash", "range", "map", "dict",
+    "bucket", "blob", "gpg", "pgp", "fingerprint", "ssh", "known", "host", "i18n", "translation", "label", "css",
+    "react", "jsx", "prop", "props", "enum",
+];
+
+#[rustfmt::skip]
+/// The stop words that also keep a password word from naming a password
+/// slot (`show_password`, `example_password`); the rest name a service or
+/// store (`redis_password`).
 pub(crate) const PASSWORD_STOP: &[&str] = &[
     "public", "publishable", "passwordless", "passkey", "passkeys", "passwords", "example", "sample", "dummy",
     "fake", "mock", "placeholder", "fixture", "is", "has", "should", "enable", "show", "hide", "validate",
@@ -119,4 +128,11 @@ pub(crate) const KEY_QUALIFIERS: &[&str] = &[
     "admin", "write", "read", "ingest", "dev", "developer", "partner", "merchant", "bot", "personal", "org",
     "organization", "private", "signing", "encryption", "master", "secret", "sdk", "integration", "rest", "live",
     "prod", "production", "webhook", "hmac", "session", "cookie", "jwt", "auth", "x",
+    // Services whose `<SERVICE>_KEY` is their API key.
+    "algolia", "mailchimp", "sendgrid", "mailgun", "postmark", "resend", "brevo", "stripe", "paypal", "braintree",
+    "plaid", "openai", "anthropic", "cohere", "mistral", "groq", "gemini", "deepseek", "perplexity", "replicate",
+    "pinecone", "weaviate", "qdrant", "mapbox", "pusher", "segment", "mixpanel", "amplitude", "contentful",
+    "airtable", "notion", "shopify", "twitch", "okta", "auth0", "clerk", "firebase", "supabase", "elastic",
+    "elasticsearch", "infura", "alchemy", "etherscan", "pagerduty", "opsgenie", "bugsnag", "rollbar", "snyk",
+    "netlify", "vercel", "doppler", "upstash", "openweather", "openweathermap", "tmdb", "giphy", "unsplash",
 ];

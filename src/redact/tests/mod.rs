@@ -1,7 +1,7 @@
 //! Tests of the redaction engine: one positive and one near-miss negative per
 //! kind ([`kinds_table`]), many of each per class of issue 11 ([`classes`]),
-//! behaviour of the public API ([`behaviour`]) and properties over generated
-//! inputs ([`props`]).
+//! shapes a generated corpus found ([`labels`]), behaviour of the public API
+//! ([`behaviour`]) and properties over generated inputs ([`props`]).
 
 mod behaviour;
 mod classes;
@@ -9,6 +9,7 @@ mod classes_a;
 mod classes_b;
 mod classes_c;
 mod kinds_table;
+mod labels;
 mod props;
 
 use super::Redactor;

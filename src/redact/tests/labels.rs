@@ -1,0 +1,72 @@
+//! Shapes found by a generated corpus of the 65 kinds in realistic contexts
+//! (labels in bold, service-named variables, words that contain `pass`, a
+//! token at a sentence's end or inside an encoded URL, tool command lines,
+//! SQL), each with the near misses that must stay as they are.
+
+use super::redactor;
+
+/// Texts with one secret each, which must be gone after redaction.
+#[rustfmt::skip]
+const POSITIVES: &[(&str, &str)] = &[
+    ("**Password:** Xk9fPq2LmZ7wRt4v", "Xk9fPq2LmZ7wRt4v"),
+    ("- **API key:** Zq8mWn3Lp7RtYb2Kx9VcXk9f", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("**Token**: Zq8mWn3Lp7RtYb2Kx9VcXk9f", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("<b>Password:</b> Xk9fPq2LmZ7wRt4v", "Xk9fPq2LmZ7wRt4v"),
+    ("DB_PASSWORD=Compass!Harbor2719*", "Compass!Harbor2719*"),
+    ("password: \"Passage@Pine8914!\"", "Passage@Pine8914!"),
+    ("Rotated, the new one is wpg3Q~4cNyHYJYQKtwO0KCq9d0tR8w5JEFIb1D3e.", "wpg3Q~4cNyHYJYQKtwO0KCq9d0tR8w5JEFIb1D3e"),
+    ("$ vault login s.4vPsE8kqaOVYNFRpcJ3xfS0Q", "s.4vPsE8kqaOVYNFRpcJ3xfS0Q"),
+    ("VAULT_DEV_ROOT_TOKEN_ID=s.4vPsE8kqaOVYNFRpcJ3xfS0Q", "s.4vPsE8kqaOVYNFRpcJ3xfS0Q"),
+    ("REACT_APP_API_KEY=Zq8mWn3Lp7RtYb2Kx9VcXk9f", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("S3_SECRET_KEY=wJ7rXUtnFEMI/K7MDENG/bPxRfiCYz8x2kP9Qm1T", "wJ7rXUtnFEMI/K7MDENG/bPxRfiCYz8x2kP9Qm1T"),
+    ("CACHE_SECRET=Zq8mWn3Lp7RtYb2Kx9VcXk9f", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("REDIS_AUTH_TOKEN=Zq8mWn3Lp7RtYb2Kx9VcXk9f", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("RECAPTCHA_SECRET_KEY=6LcXk9fPq2LmZ7wRt4vHu8sKe3JAbCq7x2Yz", "6LcXk9fPq2LmZ7wRt4vHu8sKe3JAbCq7x2Yz"),
+    ("ALGOLIA_KEY=6be0576ff61c053d5f9a3225e2a90f76", "6be0576ff61c053d5f9a3225e2a90f76"),
+    ("DB_PASSWORD=#4r+uGb2.eV1ZKcl", "#4r+uGb2.eV1ZKcl"),
+    ("Use SK3ade074b7c8204d5f02646593a6cdac1", "SK3ade074b7c8204d5f02646593a6cdac1"),
+    ("az storage blob list --account-key +olNgO8XtDhV24v4LjDUe4sqowPzoGI2MgMGnl8Z+H8xMoM63J3ZIkLQ1eWf4DC/e23yU++OPV5yN3RWl9mwLw==", "olNgO8XtDhV24v4LjDUe4sqowPzoGI2MgMGnl8Z"),
+    ("next=%2Fcb%3Ftoken%3D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", "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"),
+    ("machine api.acme.io\n  login ci-bot\n  password _J%-yIM7MSvR", "_J%-yIM7MSvR"),
+    ("$ aws ssm put-parameter --name /prod/relay/db/password --type SecureString --value 'N!5wyLp1EgOZK3HzkO+vc@T97'", "N!5wyLp1EgOZK3HzkO+vc@T97"),
+    ("gh secret set API_KEY --body \"Zq8mWn3Lp7RtYb2Kx9VcXk9f\"", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("C:\\> net use Z: \\\\fs01\\share /user:ACME\\jo Tundra!Raven8499#", "Tundra!Raven8499#"),
+    ("mysql> CREATE USER 'relay'@'%' IDENTIFIED BY 'Cedar_Orbit5740!';", "Cedar_Orbit5740!"),
+];
+
+/// Texts without a secret, which must come through unchanged.
+#[rustfmt::skip]
+const NEGATIVES: &[&str] = &[
+    "DATABASE_URL=postgres://app:<password>@localhost/relay",
+    "mongodb+srv://<username>:<password>@cluster0.example.mongodb.net/test",
+    "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+    "cache_key = \"user:1234:profile\"",
+    "s3_key: uploads/2024/10/report-final.pdf",
+    "recaptcha_site_key: 6LcXk9fPq2LmZ7wRt4vHu8sKe3JAbCq7x2Yz",
+    "next_page_token = nextPageTokenValue1",
+    "vault rotate schema login audit",
+    "The **key** point: keep it short.",
+    "Use the compass to find north.",
+    "The network is slow; net use of time is low.",
+    "The user is identified by their email address.",
+    "aws ssm put-parameter --name /prod/relay/db/host --value 'db.internal.acme.io'",
+    "Our price is $20.",
+];
+
+#[test]
+fn corpus_shapes_are_redacted() {
+    let r = redactor();
+    for (text, secret) in POSITIVES {
+        let out = r.redact(text).text;
+        assert!(!out.contains(secret), "{text:?} -> {out:?}");
+        assert_eq!(r.redact(&out).text, out, "not idempotent: {text:?}");
+    }
+}
+
+#[test]
+fn corpus_near_misses_are_left_alone() {
+    let r = redactor();
+    for text in NEGATIVES {
+        assert_eq!(r.redact(text).text, *text);
+    }
+}
