@@ -12,7 +12,7 @@ use aho_corasick::AhoCorasick;
 use super::kinds::is_placeholder_like;
 use super::text::{Profile, contains_ci, entropy, find_ci};
 use super::value::{contains_word_ci, is_low_diversity};
-use super::words::{PLACEHOLDER_PARTS, PLACEHOLDER_WORDS};
+use super::words::{JWT_IO_EXAMPLE_SIG, PLACEHOLDER_PARTS, PLACEHOLDER_WORDS};
 
 /// True when `v` is a placeholder, a masked value or one of our own placeholders.
 ///
@@ -21,7 +21,11 @@ use super::words::{PLACEHOLDER_PARTS, PLACEHOLDER_WORDS};
 /// that is how a real secret gets past a scanner that stops at the first
 /// placeholder word.
 pub(crate) fn is_placeholder(v: &[u8]) -> bool {
-    if is_placeholder_like(v) || contains_ci(v, b"_REDACTED") {
+    if is_placeholder_like(v)
+        || contains_ci(v, b"_REDACTED")
+        || v.windows(JWT_IO_EXAMPLE_SIG.len())
+            .any(|w| w == JWT_IO_EXAMPLE_SIG)
+    {
         return true;
     }
     match placeholder_end(v) {

@@ -13,6 +13,7 @@ use super::kinds::Kind;
 use super::scan::{Scan, priority};
 use super::text::{is_alnum, is_b64, is_word_dash};
 pub(crate) use super::token_rules::RULES;
+use super::words::JWT_IO_EXAMPLE_SIG;
 
 /// What a matched token must satisfy beyond its regex.
 #[derive(Clone, Copy)]
@@ -382,9 +383,6 @@ fn discord_ok(token: &[u8]) -> bool {
         None => false,
     }
 }
-
-/// The jwt.io documentation example, left alone like other documented examples.
-const JWT_IO_EXAMPLE_SIG: &[u8] = b"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
 
 fn jwt_ok(token: &[u8]) -> bool {
     let mut parts = token.split(|&b| b == b'.');

@@ -56,10 +56,13 @@ pub(crate) fn on_scheme_sep(scan: &mut Scan<'_>, sep: usize) {
             }
         }
         // `https://<token>@github.com`: a bare user part that is a generated token.
+        // Not a Sentry DSN's key, which is public by design (it ships in every
+        // browser bundle that reports errors).
         None => {
             if userinfo.len() >= 20
                 && is_secret_value(userinfo, Strictness::Random, false)
                 && !userinfo.contains(&b'.')
+                && !super::text::contains_ci(host, b"sentry")
             {
                 scan.push(auth_start, at, kind, priority::URL);
             }

@@ -15,6 +15,11 @@ pub(crate) const PLACEHOLDER_PARTS: &[&str] = &[
     "super_secret",
 ];
 
+/// The signature of jwt.io's documentation example, left alone like other
+/// documented examples wherever it appears (a bare JWT, a `Bearer` header,
+/// an assignment).
+pub(crate) const JWT_IO_EXAMPLE_SIG: &[u8] = b"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+
 #[rustfmt::skip]
 /// Short placeholder words, only counted as whole words (`YOUR_API_KEY`,
 /// `xoxb-your-token`, `TODO`), since as substrings they occur in random text.

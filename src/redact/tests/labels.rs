@@ -51,6 +51,8 @@ const NEGATIVES: &[&str] = &[
     "The user is identified by their email address.",
     "aws ssm put-parameter --name /prod/relay/db/host --value 'db.internal.acme.io'",
     "Our price is $20.",
+    "SENTRY_DSN=https://e3d2c1b0a9f84c6ba5f4e3d2c1b0a9f8@o450000.ingest.us.sentry.io/4507",
+    "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
 ];
 
 #[test]
