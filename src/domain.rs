@@ -206,7 +206,8 @@ impl Sender {
 pub struct Role(String);
 
 impl Role {
-    /// Validates a role: 1–64 letters, digits, `_`, `-` or spaces.
+    /// Validates a role: 1–64 letters, digits, `_`, `-` or single spaces
+    /// between words.
     ///
     /// # Errors
     /// When empty, too long, or holding other characters.
@@ -225,6 +226,14 @@ impl Role {
             return Err(InvalidValue::new(
                 field,
                 "may hold only letters, digits, `_`, `-` and spaces",
+            ));
+        }
+        // Roles name participants in every display: `alice` and `alice `
+        // would look the same, so spaces only ever separate words.
+        if text.starts_with(' ') || text.ends_with(' ') || text.contains("  ") {
+            return Err(InvalidValue::new(
+                field,
+                "must not start or end with a space or hold two spaces in a row",
             ));
         }
         Ok(Self(text.to_owned()))

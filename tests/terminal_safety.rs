@@ -438,3 +438,47 @@ async fn wrong_passphrases_in_a_row_make_attempts_wait() {
     assert_eq!(refusals.len(), 6, "{refusals:?}");
     assert_eq!(refusals[5], "locked after wrong passphrases");
 }
+
+/// The server's log (stderr, often a terminal) shows what a client chose
+/// (rmcp logs a refused request's id as it came) only made safe: escapes
+/// visible, secrets redacted.
+#[test]
+fn the_server_log_shows_client_text_visibly_and_redacted() {
+    use std::io::{Read, Write};
+    let env = TestEnv::new("log_escapes");
+    let mut server = env
+        .serve_command(&[])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let token = "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";
+    let id = format!("{HOSTILE} {token}");
+    let mut stdin = server.stdin.take().expect("stdin");
+    for line in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "hostile", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": id, "method": "no/such/method"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": format!("bridge://x/{token}")}}),
+    ] {
+        writeln!(stdin, "{line}").expect("write");
+    }
+    drop(stdin);
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("read stderr");
+    server.wait().expect("exit");
+    assert!(
+        log.contains("response error"),
+        "the refusal is logged: {log}"
+    );
+    assert_visible("the server log", &log);
+    assert!(!log.contains(token), "a token in the log: {log}");
+}

@@ -56,6 +56,7 @@ mod props_config;
 mod provision;
 mod pty;
 mod redaction_e2e;
+mod request_ids;
 mod schemas;
 mod secrets;
 mod setup;

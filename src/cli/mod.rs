@@ -10,6 +10,7 @@ mod http_token;
 mod inbox;
 mod inspect;
 mod keys;
+mod logging;
 mod manage;
 mod output;
 mod redact;
@@ -22,7 +23,6 @@ mod terminal;
 mod transfer;
 mod yolo;
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -198,17 +198,9 @@ impl DbArgs {
     }
 }
 
-/// Starts logging to stderr at `level` for this crate. rmcp's own logs stay at
-/// `warn` whatever the level: at debug it prints whole requests, tokens and
-/// message text included.
+/// Starts logging to stderr at `level` (see [`logging`]).
 pub fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,mcp_bridge={level},rmcp=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+    logging::init(level);
 }
 
 /// Reports a panic by its location only: a panic's message could carry a

@@ -24,6 +24,10 @@ fn roles_are_bounded_and_plain() {
     assert!(Role::parse("my_role", "backend developer-2").is_ok());
     assert!(Role::parse("my_role", &"x".repeat(64)).is_ok());
     assert!(Role::parse("my_role", &"x".repeat(65)).is_err());
+    // Roles that would look like another in a display.
+    for spoof in ["alice ", " alice", "alice  bob", "   "] {
+        assert!(Role::parse("my_role", spoof).is_err(), "{spoof:?}");
+    }
     assert!(Role::parse("my_role", "").is_err());
     assert!(Role::parse("my_role", "a'; DROP TABLE x;--").is_err());
     assert!(Role::parse("my_role", "é").is_err());

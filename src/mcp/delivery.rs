@@ -54,6 +54,13 @@ impl<S: Store> WrittenReplies<S> {
         self.lock().insert(request, receipts);
     }
 
+    /// Drops the receipts filed for `request` (its lease lapses and the page
+    /// is delivered again): a new call is reusing the id of one that was
+    /// cancelled after it took a page, and whose reply never went out.
+    pub fn forget(&self, request: &RequestId) {
+        self.lock().remove(request);
+    }
+
     /// The receipt of the reply to `request`, about to be written. Counted as
     /// in flight from this moment, so [`WrittenReplies::settle`] waits for it.
     pub fn writing(self: &Arc<Self>, request: &RequestId) -> Option<Writing<S>> {

@@ -38,10 +38,11 @@ pub(super) fn list() -> ListResourcesResult {
     ])
 }
 
-fn unknown(uri: &str) -> ErrorData {
-    let shown: String = uri.chars().take(80).filter(|c| !c.is_control()).collect();
+/// The URI asked for is not echoed: a client may have put a token or a
+/// credential-bearing URL in it, and errors are also logged.
+fn unknown(_uri: &str) -> ErrorData {
     ErrorData::resource_not_found(
-        format!("no resource {shown}; the bridge offers {INBOX_URI}"),
+        format!("no such resource; the bridge offers {INBOX_URI}"),
         None,
     )
 }

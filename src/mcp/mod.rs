@@ -328,7 +328,9 @@ reply with check_messages and wait_seconds, not by sleeping.",
             Err(ServiceError::Cancelled) if shutdown.is_cancelled() => Default::default(),
             other => other?,
         };
-        if !inbox.receipts.is_empty() {
+        // A call cancelled meanwhile gets no reply (rmcp drops it), so its
+        // page must not wait for one: the lease lapses and it comes again.
+        if !inbox.receipts.is_empty() && !context.ct.is_cancelled() {
             let receipts = std::mem::take(&mut inbox.receipts);
             match (&http_slot, &self.replies) {
                 (Some(slot), _) => slot.file(receipts),

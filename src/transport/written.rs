@@ -1,13 +1,21 @@
 //! A transport wrapper that reports each written reply to the server's
 //! [`WrittenReplies`], so a leased inbox page is acknowledged only once its
 //! response has really been handed to the client (see `mcp::delivery`).
+//!
+//! Replies are matched to requests by id, and so is everything inside rmcp
+//! (a second request with the id of one still running replaces it, and the
+//! first's reply is lost, page and all). So a request whose id is already in
+//! use by a call in progress is refused here (`-32600`) and never reaches
+//! rmcp; an id becomes free again when its reply or error is sent, or when
+//! the client cancels the call.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rmcp::RoleServer;
-use rmcp::model::JsonRpcMessage;
+use rmcp::model::{ClientNotification, ErrorData, JsonRpcMessage, RequestId};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 
@@ -18,12 +26,23 @@ use crate::store::Store;
 pub struct ReportWrites<T, S: Store> {
     inner: T,
     replies: Arc<WrittenReplies<S>>,
+    /// Ids of the client's requests not yet answered.
+    running: Arc<Mutex<HashSet<RequestId>>>,
 }
 
 impl<T, S: Store> ReportWrites<T, S> {
     /// Wraps `inner`.
     pub fn new(inner: T, replies: Arc<WrittenReplies<S>>) -> Self {
-        Self { inner, replies }
+        Self {
+            inner,
+            replies,
+            running: Arc::default(),
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashSet<RequestId>> {
+        // Single inserts and removes: a poisoned set is still consistent.
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -43,7 +62,16 @@ where
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let writing = match &item {
-            JsonRpcMessage::Response(response) => self.replies.writing(&response.id),
+            JsonRpcMessage::Response(response) => {
+                self.running().remove(&response.id);
+                self.replies.writing(&response.id)
+            }
+            JsonRpcMessage::Error(error) => {
+                if let Some(id) = &error.id {
+                    self.running().remove(id);
+                }
+                None
+            }
             _ => None,
         };
         let sent = self.inner.send(item);
@@ -60,8 +88,39 @@ where
         }
     }
 
-    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
-        self.inner.receive()
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            let message = self.inner.receive().await?;
+            match &message {
+                JsonRpcMessage::Request(request) => {
+                    if !self.running().insert(request.id.clone()) {
+                        let refusal = JsonRpcMessage::error(
+                            ErrorData::invalid_request(
+                                "request id already in use by a call in progress",
+                                None,
+                            ),
+                            Some(request.id.clone()),
+                        );
+                        if self.inner.send(refusal).await.is_err() {
+                            return None;
+                        }
+                        continue;
+                    }
+                    // Receipts left under this id by an earlier call that was
+                    // cancelled after it took a page: its reply never went out.
+                    self.replies.forget(&request.id);
+                }
+                JsonRpcMessage::Notification(note) => {
+                    if let ClientNotification::CancelledNotification(cancel) = &note.notification
+                        && let Some(id) = &cancel.params.request_id
+                    {
+                        self.running().remove(id);
+                    }
+                }
+                _ => {}
+            }
+            return Some(message);
+        }
     }
 
     fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {

@@ -48,6 +48,7 @@ pub(super) async fn park<S: Backend>(
 fn parkable(parts: &Parts, body: &Bytes) -> Option<(SessionCredentials, Duration)> {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let parkable = parts.method == Method::POST
+        && rmcp_takes_its_media_types(parts)
         && header("mcp-session-id").is_none()
         && header("mcp-method") == Some("tools/call")
         && header("mcp-name") == Some("check_messages")
@@ -73,4 +74,35 @@ fn parkable(parts: &Parts, body: &Bytes) -> Option<(SessionCredentials, Duration
         return None;
     }
     CheckMessagesParams::parkable(params.arguments?)
+}
+
+/// Whether rmcp will accept the request's media types (its `406` and `415`
+/// checks): `Accept` names both JSON and event streams, `Content-Type` is
+/// JSON. Checked conservatively (any weight at all in `Accept` and the
+/// request goes to rmcp at once), so a request rmcp refuses is refused
+/// before it waits, not after.
+fn rmcp_takes_its_media_types(parts: &Parts) -> bool {
+    let accept: Vec<&str> = parts
+        .headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let essences = || {
+        accept
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|entry| entry.split(';').next().unwrap_or("").trim())
+    };
+    let unweighted = accept.iter().all(|v| !v.contains(';'));
+    let json = |e: &str| e.eq_ignore_ascii_case("application/json");
+    let content_json = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| json(v.split(';').next().unwrap_or("").trim()));
+    unweighted
+        && essences().any(json)
+        && essences().any(|e| e.eq_ignore_ascii_case("text/event-stream"))
+        && content_json
 }

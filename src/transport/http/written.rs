@@ -10,8 +10,9 @@
 //! before the page left its inbox all the same: the page counts in flight
 //! ([`crate::mcp::delivery::InFlightPages`]) until the acknowledgement has
 //! committed, and a new read of that inbox waits for it. A body dropped
-//! before its end (client gone) acknowledges nothing: the lease lapses and the
-//! page is delivered again.
+//! before its end (client gone), or one that ends without the reply (the
+//! call was cancelled), acknowledges nothing: the lease lapses and the page
+//! is delivered again.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -95,13 +96,17 @@ impl<S: Store> AckBody<S> {
         }
     }
 
-    /// Ends the body: the receipts are acknowledged by a task of their own.
+    /// Ends the body: the receipts are acknowledged by a task of their own,
+    /// if the reply that carries them went out. A stream that ends without
+    /// it (the client cancelled the call after its page was taken: rmcp then
+    /// drops the reply and closes the stream normally) acknowledges nothing,
+    /// and the page is delivered again once its lease lapses.
     fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         self.finished = true;
         let pages = self.slot.take();
         // Still in flight (for a graceful shutdown) until acknowledged.
         let in_flight = self._in_flight.take();
-        if !pages.receipts().is_empty() {
+        if self.replied && !pages.receipts().is_empty() {
             let bridge = Arc::clone(&self.bridge);
             tokio::spawn(async move {
                 for receipt in pages.receipts() {

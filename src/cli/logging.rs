@@ -1,0 +1,79 @@
+//! Where the server's log lines go: stderr, which is often a human's
+//! terminal, through a writer that makes each line safe first.
+//!
+//! A log line can hold text a client chose: rmcp logs a refused request's
+//! JSON-RPC id as it came (`response error id=…`), and an id may carry
+//! escape sequences meant for the operator's terminal or a token. So every
+//! line passes through the redaction engine and then has its control,
+//! bidirectional and invisible characters shown as visible escapes
+//! (`crate::display`), whoever wrote it. Colours are off for the same reason:
+//! the escapes that make them would be escaped too.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use crate::display::{Lines, visible};
+use crate::redact::Redactor;
+
+/// Starts logging to stderr at `level` for this crate. rmcp's own logs stay at
+/// `warn` whatever the level: at debug it prints whole requests, tokens and
+/// message text included.
+pub fn init(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,mcp_bridge={level},rmcp=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| SafeLine(Vec::new()))
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+}
+
+/// One log line, buffered until it is complete, then written made safe.
+struct SafeLine(Vec<u8>);
+
+impl Write for SafeLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SafeLine {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let line = safe(&String::from_utf8_lossy(&self.0));
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+/// `text` redacted, with whatever could act on a terminal escaped (line
+/// ends kept).
+fn safe(text: &str) -> String {
+    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+    let redacted = REDACTOR.get_or_init(Redactor::builtin).redact(text).text;
+    visible(&redacted, Lines::Many).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    #[test]
+    fn log_lines_are_made_safe() {
+        let line = "WARN response error id=\u{1b}]0;PWNED\u{7}\u{1b}[2J 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\n";
+        let out = safe(line);
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(
+            !out.contains("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"),
+            "{out:?}"
+        );
+        assert!(out.ends_with('\n'));
+        assert_eq!(safe("plain line\n"), "plain line\n");
+    }
+}
