@@ -2,17 +2,12 @@
 //! `kubectl get secret -o json`): every value under `data:` (base64) and
 //! `stringData:` (plain) is replaced, keys stay.
 //!
-//! Also a secret's value decoded on screen: `kubectl get secret … | base64
-//! -d` (or `--decode`) followed by one line holding a single word, as an
-//! agent's transcript shows it.
-//!
 //! The document around the `kind: Secret` line is scanned once; later anchors
 //! inside an already scanned document are skipped, which keeps the pass linear.
 
 use super::kinds::Kind;
 use super::scan::{Scan, priority};
-use super::text::{contains_ci, line_end, line_start};
-use super::value::{Strictness, is_secret_value};
+use super::text::line_end;
 use super::value::{is_placeholder, is_reference};
 
 /// How far around `kind: Secret` a document may extend.
@@ -213,66 +208,5 @@ fn json_pairs(scan: &mut Scan<'_>, from: usize, to: usize, plain: bool) {
         {
             scan.push(*vs, *ve, Kind::KubernetesSecret, priority::K8S);
         }
-    }
-}
-
-/// Handles `base64 -d` / `base64 --decode` found at `start..end`: on a
-/// `kubectl … secret …` line, the next line, if it is one word, is the
-/// decoded secret.
-pub(crate) fn on_base64_decode(scan: &mut Scan<'_>, start: usize, end: usize) {
-    let bytes = scan.bytes;
-    let ls = line_start(bytes, start);
-    let le = line_end(bytes, end);
-    let line = &bytes[ls..le];
-    if !contains_ci(line, b"kubectl") || !contains_ci(line, b"secret") {
-        return;
-    }
-    // Only the end of the command: what follows `-d` on its line is nothing
-    // or a redirection of errors.
-    let rest = &bytes[end..le];
-    if rest.iter().any(|&b| b.is_ascii_alphanumeric()) {
-        return;
-    }
-    let vs = le + usize::from(bytes.get(le) == Some(&b'\r')) + 1;
-    if vs >= bytes.len() {
-        return;
-    }
-    let ve = line_end(bytes, vs);
-    let out = &bytes[vs..ve];
-    let trimmed_end = out
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(vs, |p| vs + p + 1);
-    let word = &bytes[vs..trimmed_end];
-    if !word.is_empty()
-        && !word.iter().any(u8::is_ascii_whitespace)
-        && is_secret_value(word, Strictness::Password, true)
-    {
-        scan.push(vs, trimmed_end, Kind::KubernetesSecret, priority::K8S);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    fn redact(s: &str) -> String {
-        crate::redact::Redactor::builtin()
-            .redact(s)
-            .text
-            .into_owned()
-    }
-
-    #[test]
-    fn decoded_kubernetes_secret() {
-        let pw = "@BgvRro.lX+Zh6n+";
-        let t = format!(
-            "$ kubectl get secret relay-db -o jsonpath='{{.data.password}}' | base64 -d\n{pw}\n$ echo done"
-        );
-        let out = redact(&t);
-        assert!(!out.contains(pw), "{out}");
-        assert!(out.contains("$ echo done"));
-        let t = "$ echo aGVsbG8= | base64 -d\nhello-World-1234\n";
-        assert_eq!(redact(t), t);
-        let t = "$ kubectl get secret x -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout\nnotAfter=May  1 2027\n";
-        assert_eq!(redact(t), t);
     }
 }

@@ -52,6 +52,7 @@ mod phrase;
 mod placeholder;
 mod ppk;
 mod scan;
+mod shown;
 mod signed;
 mod sql;
 mod text;

@@ -45,11 +45,30 @@ pub(crate) fn finish(scan: &mut Scan<'_>) {
         if (end > body_start || end > b + 11)
             && !elided_body(scan.bytes, body_start, end, end_label)
         {
-            scan.push(b, end, kind, priority::PEM);
+            scan.push(deep_indent(scan.bytes, b), end, kind, priority::PEM);
             done = end;
         }
     }
 }
+
+/// Where the replacement of a block whose BEGIN is at `begin` starts: at
+/// BEGIN, or, under an indentation deeper than [`KEPT_INDENT`] (a key
+/// nested in YAML), that many spaces into it. The block's own lines all
+/// carry that indentation, so a deep one kept before the placeholder would
+/// repeat a run of the key's text (its line breaks and indentation) that
+/// nothing else in the input has.
+fn deep_indent(bytes: &[u8], begin: usize) -> usize {
+    let ls = super::text::line_start(bytes, begin);
+    let indent = &bytes[ls..begin];
+    if indent.len() > KEPT_INDENT && indent.iter().all(|&b| b == b' ') {
+        ls + KEPT_INDENT
+    } else {
+        begin
+    }
+}
+
+/// The indentation kept before a replaced block.
+const KEPT_INDENT: usize = 4;
 
 /// A body with almost nothing in it (`...`, `<your key>`): documentation
 /// of the format, not a key; even a key cut short keeps a line of base64.

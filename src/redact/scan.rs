@@ -16,7 +16,9 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
-use super::{assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, signed, sql, tokens, url};
+use super::{
+    assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, shown, signed, sql, tokens, url,
+};
 
 /// A span of the input to replace with a kind's placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,8 +108,8 @@ pub(crate) enum Trigger {
     SqlIdentified,
     /// SQL `SET PASSWORD [FOR user] = 'x'`.
     SqlSetPassword,
-    /// `base64 -d` ending a `kubectl … secret` line: its output follows.
-    Base64Decode,
+    /// A command that prints a secret on the next line (`shown::ANCHORS[n]`).
+    Shown(u8),
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -206,11 +208,15 @@ impl Anchors {
             ("asp.net_sessionid=", Trigger::CookieName),
             ("identified ", Trigger::SqlIdentified),
             ("set password", Trigger::SqlSetPassword),
-            ("base64 -d", Trigger::Base64Decode),
-            ("base64 --decode", Trigger::Base64Decode),
         ];
         for (a, t) in fixed {
             pairs.push(((*a).to_string(), *t));
+        }
+        for (i, (a, _)) in shown::ANCHORS.iter().enumerate() {
+            pairs.push((
+                (*a).to_string(),
+                Trigger::Shown(u8::try_from(i).unwrap_or(u8::MAX)),
+            ));
         }
         for a in cli::anchors() {
             pairs.push((a.to_ascii_lowercase(), Trigger::Program));
@@ -346,7 +352,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::PgpassPort => pgpass::on_port(scan, start),
         Trigger::SqlIdentified => sql::on_identified(scan, start, end),
         Trigger::SqlSetPassword => sql::on_set_password(scan, start, end),
-        Trigger::Base64Decode => k8s::on_base64_decode(scan, start, end),
+        Trigger::Shown(i) => shown::on_command(scan, usize::from(i), start, end),
     }
 }
 

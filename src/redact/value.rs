@@ -277,7 +277,16 @@ pub(crate) fn is_secret_value(v: &[u8], strictness: Strictness, quoted: bool) ->
     let shape_ok = match strictness {
         Strictness::Password => password_ok(v, &p, quoted),
         Strictness::Random => random_ok(v, &p, 8),
-        Strictness::Bare => random_ok(v, &p, 16) && !is_hex_or_uuid(v),
+        // A bare `key` names map keys, i18n labels, object keys and config
+        // entries (`<add key="ConnectionTimeoutSeconds" …>`) far more often
+        // than API keys: only a value with digits and no path or dots counts.
+        Strictness::Bare => {
+            random_ok(v, &p, 16)
+                && !is_hex_or_uuid(v)
+                && p.digit > 0
+                && !v.contains(&b'/')
+                && !v.contains(&b'.')
+        }
     };
     if !shape_ok {
         return false;

@@ -1,0 +1,163 @@
+//! Secrets a command prints, on the line after it, as an agent's transcript
+//! shows them: `$ printenv DB_PASSWORD` (or `echo $API_KEY`, `terraform
+//! output -raw db_password`, `heroku config:get STRIPE_KEY`), whose name
+//! says what the value is; and commands that print nothing but a secret
+//! (`kubectl get secret … | base64 -d`, `gcloud secrets versions access`,
+//! `op read`, `heroku auth:token`, `cat ~/.vault-token`).
+//!
+//! Only a next line that is one word counts: a command's other output (a
+//! table, a message) is left to the other detectors.
+
+use super::kinds::Kind;
+use super::names::{classify, split_words};
+use super::scan::{Scan, priority};
+use super::text::{contains_ci, line_end, line_start};
+use super::value::{Strictness, is_secret_value};
+
+/// The anchors of commands whose output names itself, each with the kind
+/// of what it prints (`None`: the name that follows says).
+pub(crate) const ANCHORS: &[(&str, Option<Kind>)] = &[
+    ("printenv ", None),
+    ("echo $", None),
+    ("echo \"$", None),
+    ("terraform output ", None),
+    ("config:get ", None),
+    ("base64 -d", Some(Kind::KubernetesSecret)),
+    ("base64 --decode", Some(Kind::KubernetesSecret)),
+    ("secrets versions access", Some(Kind::SecretAssignment)),
+    ("op read ", Some(Kind::SecretAssignment)),
+    ("auth:token", Some(Kind::HerokuApiKey)),
+    (".vault-token", Some(Kind::VaultToken)),
+];
+
+/// Handles the anchor `ANCHORS[index]` found at `start..end`.
+pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: usize) {
+    let bytes = scan.bytes;
+    let Some(&(_, fixed)) = ANCHORS.get(index) else {
+        return;
+    };
+    let ls = line_start(bytes, start);
+    let le = line_end(bytes, end);
+    let line = &bytes[ls..le];
+    let (kind, strictness) = match fixed {
+        // Decoding base64 prints a secret only when the input was one.
+        Some(Kind::KubernetesSecret) => {
+            if !contains_ci(line, b"kubectl")
+                || !contains_ci(line, b"secret")
+                || ends_late(bytes, end, le)
+            {
+                return;
+            }
+            (Kind::KubernetesSecret, Strictness::Password)
+        }
+        Some(kind) => (kind, Strictness::Password),
+        None => {
+            // The command's first word that is not a flag names the value.
+            let name = name_word(&bytes[end..le]);
+            let mut words = Vec::new();
+            split_words(name, &mut words);
+            let Some(class) = classify(&words, words.len()) else {
+                return;
+            };
+            (class.kind, class.strictness)
+        }
+    };
+    let vs = le + usize::from(bytes.get(le) == Some(&b'\r')) + 1;
+    if vs >= bytes.len() {
+        return;
+    }
+    let ve = line_end(bytes, vs);
+    let word_end = bytes[vs..ve]
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(vs, |p| vs + p + 1);
+    let word = &bytes[vs..word_end];
+    if !word.is_empty()
+        && !word.iter().any(u8::is_ascii_whitespace)
+        && is_secret_value(word, strictness, true)
+    {
+        scan.push(vs, word_end, kind, priority::NAMED);
+    }
+}
+
+/// Whether more of a command follows the anchor on its line than a
+/// redirection of errors (`| base64 -d | openssl x509 …` prints no secret).
+fn ends_late(bytes: &[u8], end: usize, le: usize) -> bool {
+    bytes[end..le].iter().any(|&b| b.is_ascii_alphanumeric())
+}
+
+/// The first word of `rest` that is not a flag (quotes and `${ }`
+/// stripped): the name a command prints the value of.
+fn name_word(rest: &[u8]) -> &[u8] {
+    let word = rest
+        .split(|b| b.is_ascii_whitespace())
+        .find(|w| !w.is_empty() && !w.starts_with(b"-"))
+        .unwrap_or_default();
+    let trim = |b: &u8| matches!(b, b'"' | b'\'' | b'$' | b'{' | b'}' | b'`');
+    let s = word.iter().position(|b| !trim(b)).unwrap_or(word.len());
+    let e = word.iter().rposition(|b| !trim(b)).map_or(s, |p| p + 1);
+    &word[s..e.max(s)]
+}
+
+#[cfg(test)]
+mod tests {
+    fn redact(s: &str) -> String {
+        crate::redact::Redactor::builtin()
+            .redact(s)
+            .text
+            .into_owned()
+    }
+
+    #[test]
+    fn a_printed_secret_is_redacted() {
+        for (command, secret) in [
+            ("$ printenv DB_PASSWORD", "Xk9fPq2LmZ7wRt4v"),
+            (
+                "$ echo $AWS_SECRET_ACCESS_KEY",
+                "wJ7rXUtnFEMI/K7MDENG/bPxRfiCYz8x2kP9Qm1T",
+            ),
+            ("$ echo \"${STRIPE_API_KEY}\"", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+            (
+                "$ terraform output -raw vault_token",
+                "s.4vPsE8kqaOVYNFRpcJ3xfS0Q",
+            ),
+            (
+                "$ heroku config:get SECRET_KEY_BASE -a relay",
+                "Zq8mWn3Lp7RtYb2Kx9VcXk9f",
+            ),
+            (
+                "$ gcloud secrets versions access latest --secret=db-pass",
+                "Xk9f@Pq2LmZ7wRt4v",
+            ),
+            (
+                "$ heroku auth:token",
+                "9f8232f4-f6f6-4357-8b67-05ad16c05ce2",
+            ),
+            ("$ cat ~/.vault-token", "s.4vPsE8kqaOVYNFRpcJ3xfS0Q"),
+            (
+                "$ kubectl get secret relay-db -o jsonpath='{.data.password}' | base64 -d",
+                "@BgvRro.lX+Zh6n+",
+            ),
+        ] {
+            let text = format!("{command}\n{secret}\n$ echo done\n");
+            let out = redact(&text);
+            assert!(!out.contains(secret), "{text:?} -> {out:?}");
+            assert!(out.contains("$ echo done"), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn other_output_is_left_alone() {
+        for text in [
+            "$ printenv HOME\n/home/relay\n",
+            "$ echo $PATH\n/usr/local/bin:/usr/bin\n",
+            "$ printenv DB_PASSWORD\n\n",
+            "$ terraform output -raw instance_ip\n10.0.3.17\n",
+            "$ echo aGVsbG8= | base64 -d\nhello-World-1234\n",
+            "$ kubectl get secret x -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout\nnotAfter=May\n",
+            "$ printenv DB_PASSWORD\nthe variable is not set in this shell\n",
+        ] {
+            assert_eq!(redact(text), text);
+        }
+    }
+}
