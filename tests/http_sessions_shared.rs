@@ -398,3 +398,46 @@ async fn finished_answers_are_not_resumed() {
     // something to warn the operator about.
     assert!(!stderr.contains("WARN"), "{stderr}");
 }
+
+/// A token may hold `http.max_sessions_per_token` sessions open at once in
+/// a server; one more `initialize` is refused (429) and changes nothing,
+/// another token is not affected, and ending a session frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_holds_a_bounded_number_of_sessions() {
+    let env = TestEnv::new("session_cap");
+    let alice = make_token(&env, "alice", "agent");
+    let bob = make_token(&env, "bob", "agent");
+    let server = HttpServer::start(
+        &env,
+        &[],
+        &[("MCP_BRIDGE_HTTP__MAX_SESSIONS_PER_TOKEN", "2")],
+    )
+    .await;
+    let first = open(&server.url, &alice).await;
+    open(&server.url, &alice).await;
+    let init = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": VERSION, "capabilities": {},
+                   "clientInfo": {"name": "looping", "version": "1"}}
+    });
+    let refused = post(&server.url, Some(&alice), &[], init.to_string()).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("max_sessions_per_token"), "{}", refused.body);
+    assert!(refused.headers.get("mcp-session-id").is_none());
+    // The limit is per token, and the open sessions still work.
+    open(&server.url, &bob).await;
+    let listed = call(&server.url, &alice, &first, "list_my_conversations", json!({})).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    // Ending one frees its place.
+    let ended = reqwest::Client::new()
+        .delete(&server.url)
+        .bearer_auth(&alice)
+        .header("mcp-session-id", &first)
+        .header("mcp-protocol-version", VERSION)
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(ended.status().is_success(), "{}", ended.status());
+    open(&server.url, &alice).await;
+    server.terminate().await;
+}

@@ -22,6 +22,12 @@ pub const DEFAULT_REQUEST_LIMITS: Limits = Limits {
 /// client, so the stdio default (`limits.max_long_polls`) would be far too low.
 pub const DEFAULT_HTTP_LONG_POLLS: u32 = 20_000;
 
+/// MCP sessions one bearer token may hold open in one server: far more than
+/// the agents sharing a token open (one each, plus reconnections), while a
+/// runaway client that opens sessions in a loop holds at most ~20 MiB
+/// (~22 KiB each) until they idle out.
+pub const DEFAULT_SESSIONS_PER_TOKEN: u32 = 1_000;
+
 /// Seconds a client has to send a request's headers (and, separately, its
 /// body), and that an idle keep-alive connection stays open: hyper's own
 /// default, which agents' HTTP clients expect (they reopen closed idle
@@ -36,6 +42,7 @@ pub(super) struct RawHttp {
     allowed_hosts: Vec<String>,
     requests: RawLimits,
     max_long_polls: u32,
+    max_sessions_per_token: u32,
     read_timeout_s: u64,
 }
 
@@ -47,6 +54,7 @@ impl Default for RawHttp {
             allowed_hosts: Vec::new(),
             requests: RawLimits::default(),
             max_long_polls: DEFAULT_HTTP_LONG_POLLS,
+            max_sessions_per_token: DEFAULT_SESSIONS_PER_TOKEN,
             read_timeout_s: DEFAULT_READ_TIMEOUT_S,
         }
     }
@@ -65,6 +73,8 @@ pub struct HttpSettings {
     pub requests: Option<Limits>,
     /// Long-polls waiting at once in this process (replaces `limits.max_long_polls`).
     pub max_long_polls: u32,
+    /// MCP sessions one bearer token may hold open in this process.
+    pub max_sessions_per_token: u32,
     /// How long a client may take to send a request's headers, and then its
     /// body; also how long an idle keep-alive connection stays open.
     pub read_timeout: Duration,
@@ -78,6 +88,7 @@ impl std::fmt::Debug for HttpSettings {
             .field("allowed_hosts", &self.allowed_hosts)
             .field("requests", &self.requests)
             .field("max_long_polls", &self.max_long_polls)
+            .field("max_sessions_per_token", &self.max_sessions_per_token)
             .field("read_timeout", &self.read_timeout)
             .finish()
     }
@@ -104,6 +115,9 @@ pub(super) fn validate(raw: RawHttp, rate_limits_on: bool) -> Result<HttpSetting
     if raw.max_long_polls == 0 {
         return Err(invalid("http.max_long_polls", "must be at least 1"));
     }
+    if raw.max_sessions_per_token == 0 {
+        return Err(invalid("http.max_sessions_per_token", "must be at least 1"));
+    }
     if !(1..=3600).contains(&raw.read_timeout_s) {
         return Err(invalid("http.read_timeout_s", "must be 1 to 3600 seconds"));
     }
@@ -122,6 +136,7 @@ pub(super) fn validate(raw: RawHttp, rate_limits_on: bool) -> Result<HttpSetting
         allowed_hosts: raw.allowed_hosts,
         requests,
         max_long_polls: raw.max_long_polls,
+        max_sessions_per_token: raw.max_sessions_per_token,
         read_timeout: Duration::from_secs(raw.read_timeout_s),
     })
 }

@@ -68,6 +68,8 @@ pub struct Access<S: HttpTokenStore> {
     cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
     /// Who owns the MCP sessions held here.
     owners: Owners,
+    /// Sessions one identity may hold open here.
+    max_sessions: usize,
 }
 
 impl<S: HttpTokenStore> Access<S> {
@@ -82,6 +84,7 @@ impl<S: HttpTokenStore> Access<S> {
         requests: Option<Limits>,
         tls: bool,
         read_timeout: Duration,
+        max_sessions: u32,
         stopping: CancellationToken,
     ) -> Self {
         Self {
@@ -98,6 +101,7 @@ impl<S: HttpTokenStore> Access<S> {
             pages: Arc::default(),
             cache: Mutex::default(),
             owners: Owners::default(),
+            max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
         }
     }
 
@@ -353,6 +357,9 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         &access.stopping,
     ))
     .await;
+    let opens = parts.method == Method::POST
+        && header_str(&parts.headers, HEADER_SESSION_ID).is_none()
+        && opens_a_session(&bytes);
     let mut request = Request::from_parts(parts, Body::from(bytes));
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
@@ -363,6 +370,14 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     {
         // As rmcp answers an unknown session: to anyone else it does not exist.
         return refusal(StatusCode::NOT_FOUND, "Not Found: Session not found");
+    }
+    // Each session holds ~22 KiB until it ends or idles out: a client that
+    // opens them in a loop is stopped at its share.
+    if opens && access.owners.open(&caller) >= access.max_sessions {
+        return refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests: this token holds as many MCP sessions as it may (http.max_sessions_per_token); end one (DELETE) or let an idle one close",
+        );
     }
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;
@@ -417,4 +432,17 @@ mod tests {
         assert_eq!(strip_port("[::1]:8765"), "[::1]");
         assert_eq!(strip_port("[::1]"), "[::1]");
     }
+}
+
+/// Whether a request body is an `initialize`, which opens an MCP session
+/// when it carries no session id (the name is looked for first, so other
+/// bodies are not parsed again).
+fn opens_a_session(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<&'a str>,
+    }
+    memchr::memmem::find(body, b"\"initialize\"").is_some()
+        && serde_json::from_slice::<Method>(body).is_ok_and(|m| m.method == Some("initialize"))
 }

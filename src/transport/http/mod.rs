@@ -155,6 +155,7 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
             options.settings.requests,
             options.tls.is_some(),
             options.settings.read_timeout,
+            options.settings.max_sessions_per_token,
             CancellationToken::new(),
         );
         Self {

@@ -81,6 +81,9 @@ impl<S: Backend> SessionStore for SharedSessions<S> {
 /// memory and a request takes it over again (with the store's owner check).
 const OWNER_IDLE: Duration = Duration::from_secs(15 * 60);
 
+/// rmcp's idle close of a session: one unused this long is gone.
+const SESSION_IDLE: Duration = Duration::from_secs(5 * 60);
+
 /// The bearer identity that owns each MCP session this host holds.
 #[derive(Debug, Default)]
 pub(super) struct Owners {
@@ -110,6 +113,16 @@ impl Owners {
         held.entry(id.to_owned())
             .and_modify(|(_, seen)| *seen = now)
             .or_insert_with(|| (caller.to_owned(), now));
+    }
+
+    /// How many sessions `caller` holds here that may still be open: used
+    /// within rmcp's idle close, and not ended.
+    pub(super) fn open(&self, caller: &str) -> usize {
+        let now = Instant::now();
+        self.held()
+            .values()
+            .filter(|(owner, seen)| owner == caller && now.duration_since(*seen) < SESSION_IDLE)
+            .count()
     }
 
     /// Forgets session `id` (ended).
