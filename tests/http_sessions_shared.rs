@@ -422,11 +422,22 @@ async fn a_token_holds_a_bounded_number_of_sessions() {
     });
     let refused = post(&server.url, Some(&alice), &[], init.to_string()).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
-    assert!(refused.body.contains("max_sessions_per_token"), "{}", refused.body);
+    assert!(
+        refused.body.contains("max_sessions_per_token"),
+        "{}",
+        refused.body
+    );
     assert!(refused.headers.get("mcp-session-id").is_none());
     // The limit is per token, and the open sessions still work.
     open(&server.url, &bob).await;
-    let listed = call(&server.url, &alice, &first, "list_my_conversations", json!({})).await;
+    let listed = call(
+        &server.url,
+        &alice,
+        &first,
+        "list_my_conversations",
+        json!({}),
+    )
+    .await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     // Ending one frees its place.
     let ended = reqwest::Client::new()

@@ -421,19 +421,6 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     Response::from_parts(parts, Body::new(body))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::strip_port;
-
-    #[test]
-    fn ports_are_stripped_from_hosts() {
-        assert_eq!(strip_port("localhost:8765"), "localhost");
-        assert_eq!(strip_port("example.com"), "example.com");
-        assert_eq!(strip_port("[::1]:8765"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
-    }
-}
-
 /// Whether a request body is an `initialize`, which opens an MCP session
 /// when it carries no session id (the name is looked for first, so other
 /// bodies are not parsed again).
@@ -445,4 +432,17 @@ fn opens_a_session(body: &[u8]) -> bool {
     }
     memchr::memmem::find(body, b"\"initialize\"").is_some()
         && serde_json::from_slice::<Method>(body).is_ok_and(|m| m.method == Some("initialize"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_port;
+
+    #[test]
+    fn ports_are_stripped_from_hosts() {
+        assert_eq!(strip_port("localhost:8765"), "localhost");
+        assert_eq!(strip_port("example.com"), "example.com");
+        assert_eq!(strip_port("[::1]:8765"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+    }
 }
