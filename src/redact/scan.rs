@@ -104,6 +104,8 @@ pub(crate) enum Trigger {
     PgpassName,
     /// `:5432:`, `:*:`: the port field of a `.pgpass` line.
     PgpassPort,
+    /// `@tcp(` / `@unix(`: Go's MySQL DSN.
+    GoDsn,
     /// SQL `IDENTIFIED [WITH plugin] BY 'x'`.
     SqlIdentified,
     /// SQL `SET PASSWORD [FOR user] = 'x'`.
@@ -206,6 +208,8 @@ impl Anchors {
             ("session-token=", Trigger::CookieName),
             ("_sess=", Trigger::CookieName),
             ("asp.net_sessionid=", Trigger::CookieName),
+            ("@tcp(", Trigger::GoDsn),
+            ("@unix(", Trigger::GoDsn),
             ("identified ", Trigger::SqlIdentified),
             ("set password", Trigger::SqlSetPassword),
         ];
@@ -350,6 +354,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Program => cli::on_program(scan, start, end),
         Trigger::PgpassName => pgpass::on_name(scan, start),
         Trigger::PgpassPort => pgpass::on_port(scan, start),
+        Trigger::GoDsn => url::on_go_dsn(scan, start),
         Trigger::SqlIdentified => sql::on_identified(scan, start, end),
         Trigger::SqlSetPassword => sql::on_set_password(scan, start, end),
         Trigger::Shown(i) => shown::on_command(scan, usize::from(i), start, end),

@@ -111,6 +111,7 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
         && start > 0
         && left_blocked(rule, bytes[start - 1])
         && !after_percent_escape(bytes, start)
+        && !after_colour_code(bytes, start)
     {
         return;
     }
@@ -147,6 +148,7 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
         && left_blocked(rule, bytes[ms - 1])
         && !telegram_bot_prefix(rule, bytes, ms)
         && !after_percent_escape(bytes, ms)
+        && !after_colour_code(bytes, ms)
     {
         return;
     }
@@ -211,6 +213,19 @@ fn after_percent_escape(bytes: &[u8], ms: usize) -> bool {
         && bytes[ms - 3] == b'%'
         && bytes[ms - 2].is_ascii_hexdigit()
         && bytes[ms - 1].is_ascii_hexdigit()
+}
+
+/// A terminal colour code just before `ms` (`\x1b[32mghp_…` in a coloured
+/// transcript): its final `m` touches the token but is not part of it.
+fn after_colour_code(bytes: &[u8], ms: usize) -> bool {
+    if ms < 3 || bytes[ms - 1] != b'm' {
+        return false;
+    }
+    let mut i = ms - 1;
+    while i > 0 && (bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b';') && ms - i < 16 {
+        i -= 1;
+    }
+    i >= 2 && bytes[i - 1] == b'[' && bytes[i - 2] == 0x1b
 }
 
 /// A full stop that ends a sentence, not a token (`… is wpg3Q~…1D3e.`):

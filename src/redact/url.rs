@@ -1,4 +1,5 @@
-//! Credentials inside URLs: `scheme://user:PASSWORD@host`. Only the password
+//! Credentials inside URLs: `scheme://user:PASSWORD@host` (and Go's MySQL
+//! DSN, `user:PASSWORD@tcp(host)/db`, which has no scheme). Only the password
 //! is replaced, so the URL stays readable (user, host, port, path survive).
 //! Database schemes get their own kinds; everything else (git remotes, pip
 //! index URLs, proxies, AMQP, FTP, …) is `url_credentials`.
@@ -110,6 +111,30 @@ pub(crate) fn on_encoded_sep(scan: &mut Scan<'_>, sep: usize) {
         && password_ok(&bytes[auth_start..c], &bytes[c + 3..a])
     {
         scan.push(c + 3, a, kind, priority::URL);
+    }
+}
+
+/// Handles `@tcp(` or `@unix(` at `at`: Go's MySQL driver DSN,
+/// `user:password@tcp(host:3306)/db`, which has no scheme.
+pub(crate) fn on_go_dsn(scan: &mut Scan<'_>, at: usize) {
+    let bytes = scan.bytes;
+    let mut s = at;
+    while s > 0
+        && at - s <= MAX_USERINFO
+        && !matches!(
+            bytes[s - 1],
+            b'"' | b'\'' | b'`' | b' ' | b'\t' | b'\n' | b'\r' | b'=' | b'(' | b','
+        )
+    {
+        s -= 1;
+    }
+    let userinfo = &bytes[s..at];
+    let Some(c) = userinfo.iter().position(|&b| b == b':') else {
+        return;
+    };
+    let (user, pass) = (&userinfo[..c], &userinfo[c + 1..]);
+    if !user.is_empty() && password_ok(user, pass) {
+        scan.push(s + c + 1, at, Kind::DatabaseUrlMysql, priority::URL);
     }
 }
 

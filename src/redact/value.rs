@@ -125,10 +125,11 @@ fn is_public_key_blob(v: &[u8]) -> bool {
 
 /// `form.data["password"`, `get_secret(`: an unquoted code expression.
 fn is_code_expression(v: &[u8]) -> bool {
-    let head = v
-        .iter()
-        .position(|&b| matches!(b, b'[' | b'(' | b'{'))
-        .map(|p| &v[..p]);
+    let open = v.iter().position(|&b| matches!(b, b'[' | b'(' | b'{'));
+    if open.is_some_and(|p| v[p] == b'(') {
+        return looks_like_call(v);
+    }
+    let head = open.map(|p| &v[..p]);
     head.is_some_and(|h| {
         !h.is_empty()
             && (h[0].is_ascii_alphabetic() || h[0] == b'_')
@@ -210,6 +211,8 @@ fn is_path_like(v: &[u8]) -> bool {
                 .rev()
                 .take_while(|&&b| b != b'.')
                 .all(|b| b.is_ascii_lowercase())
+            // A top-level domain has letters: `Word@Word1234.` is a password.
+            && host.iter().rev().take_while(|&&b| b != b'.').count() >= 2
         {
             return true;
         }
@@ -308,7 +311,25 @@ pub(crate) fn is_secret_value(v: &[u8], strictness: Strictness, quoted: bool) ->
     if p.non_ascii > 0 && strictness != Strictness::Password {
         return false;
     }
-    quoted || !v.contains(&b'(')
+    quoted || !looks_like_call(v)
+}
+
+/// `getpass(`, `os.getenv(…)`, `make_password(raw)`: an unquoted value that
+/// calls something is code. A `(` inside a generated string (`O9Yy(LPt6…`,
+/// Django's `k2(9x!wq3^z=r8m)u#p7`) is not: what comes before it is not a
+/// plain word or dotted name, and the value does not end at the `)`.
+fn looks_like_call(v: &[u8]) -> bool {
+    let Some(open) = v.iter().position(|&b| b == b'(') else {
+        return false;
+    };
+    let callee = &v[..open];
+    let word = !callee.is_empty()
+        && (callee.iter().all(u8::is_ascii_alphabetic)
+            || (callee
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':'))
+                && callee.iter().any(|&b| matches!(b, b'_' | b'.' | b':'))));
+    callee.is_empty() || word || v.ends_with(b")")
 }
 
 fn password_ok(v: &[u8], p: &Profile, quoted: bool) -> bool {

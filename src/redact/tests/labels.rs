@@ -31,6 +31,10 @@ const POSITIVES: &[(&str, &str)] = &[
     ("$ aws ssm put-parameter --name /prod/relay/db/password --type SecureString --value 'N!5wyLp1EgOZK3HzkO+vc@T97'", "N!5wyLp1EgOZK3HzkO+vc@T97"),
     ("gh secret set API_KEY --body \"Zq8mWn3Lp7RtYb2Kx9VcXk9f\"", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
     ("C:\\> net use Z: \\\\fs01\\share /user:ACME\\jo Tundra!Raven8499#", "Tundra!Raven8499#"),
+    ("db, err := sql.Open(\"mysql\", \"relay:Xk9fPq2LmZ7wRt4v@tcp(db:3306)/shop?parseTime=true\")", "Xk9fPq2LmZ7wRt4v"),
+    ("password: 'Summit@Compass6108.'", "Summit@Compass6108."),
+    ("\x1b[32m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\x1b[0m", "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"),
+    ("level=debug password=O9Yy(LPt65WvsDZtDOt7OpRqc8EzGtS retries=3", "O9Yy(LPt65WvsDZtDOt7OpRqc8EzGtS"),
     ("mysql> CREATE USER 'relay'@'%' IDENTIFIED BY 'Cedar_Orbit5740!';", "Cedar_Orbit5740!"),
 ];
 
@@ -51,6 +55,11 @@ const NEGATIVES: &[&str] = &[
     "The user is identified by their email address.",
     "aws ssm put-parameter --name /prod/relay/db/host --value 'db.internal.acme.io'",
     "Our price is $20.",
+    "password=bcrypt.hashpw(pw, salt)",
+    "password=getPassword(user, realm)",
+    "password=make_password(raw)",
+    "dsn := \"root@tcp(127.0.0.1:3306)/test\"",
+    "contact: ops@example.com",
     "SENTRY_DSN=https://e3d2c1b0a9f84c6ba5f4e3d2c1b0a9f8@o450000.ingest.us.sentry.io/4507",
     "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
 ];
