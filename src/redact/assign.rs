@@ -358,8 +358,15 @@ fn prev_word(bytes: &[u8], raw_s: usize) -> Option<&[u8]> {
 /// `name: DB_PASSWORD` … `value: x` (Kubernetes env, ECS, GitHub API JSON):
 /// returns where the value starts.
 fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
-    let ls = raw_s.saturating_sub(16);
+    let ls = raw_s.saturating_sub(80);
     let mut p = raw_s;
+    // A parameter path before the name: `"Name": "/prod/db/password"`.
+    while p > ls
+        && (bytes[p - 1].is_ascii_alphanumeric()
+            || matches!(bytes[p - 1], b'/' | b'.' | b'_' | b'-'))
+    {
+        p -= 1;
+    }
     if p > ls && matches!(bytes[p - 1], b'"' | b'\'') {
         p -= 1;
     }
@@ -374,6 +381,8 @@ fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
         b"name':",
         b"Name\":",
         b" key=",
+        // Postman and Insomnia variables: `{"key": "apiKey", "value": "…"}`.
+        b"\"key\":",
     ]
     .iter()
     .any(|k| head.len() >= k.len() && head[head.len() - k.len()..].eq_ignore_ascii_case(k));

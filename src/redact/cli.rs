@@ -18,6 +18,8 @@ use super::value::{Strictness, is_secret_value};
 
 /// Longest command we read.
 const MAX_COMMAND: usize = 1024;
+/// Longest program name we look for around an anchor.
+const MAX_PROGRAM: usize = 32;
 /// Most words of one command we look at (a password flag comes early).
 const MAX_WORDS: usize = 24;
 
@@ -200,15 +202,21 @@ fn unquoted(bytes: &[u8], w: Word, skip: usize) -> (usize, usize) {
 pub(crate) fn on_program(scan: &mut Scan<'_>, start: usize, end: usize) {
     let bytes = scan.bytes;
     // The whole command word, which may continue past the anchor (`mysqldump`).
+    // Bounded: no program name is longer, and a long run of word bytes
+    // holding many anchors (`ghp_ghp_…`) must not be walked once per anchor.
+    let word = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
     let mut ws = start;
-    while ws > 0 && (bytes[ws - 1].is_ascii_alphanumeric() || matches!(bytes[ws - 1], b'-' | b'_'))
-    {
+    while ws > 0 && word(bytes[ws - 1]) {
+        if start - ws >= MAX_PROGRAM {
+            return;
+        }
         ws -= 1;
     }
     let mut we = end;
-    while we < bytes.len()
-        && (bytes[we].is_ascii_alphanumeric() || matches!(bytes[we], b'-' | b'_'))
-    {
+    while we < bytes.len() && word(bytes[we]) {
+        if we - end >= MAX_PROGRAM {
+            return;
+        }
         we += 1;
     }
     if ws > 0

@@ -242,6 +242,7 @@ pub(crate) fn parse_op(
             && !quoted_name
             && !header_like
             && !matches!(bytes.get(i + 1), Some(b'"' | b'\'' | b'`'))
+            && !properties_line(bytes, raw_s, colon_end)
         {
             return None;
         }
@@ -337,6 +338,32 @@ fn closed_tag(bytes: &[u8], raw_s: usize, e: usize, from: usize) -> bool {
         .windows(name.len() + 2)
         .any(|w| w.starts_with(b"</") && w[2..].eq_ignore_ascii_case(name))
 }
+
+/// `DB_PASSWORD:Xk9f…`, `relay.api.key:Zq8m…` (Java properties, `heroku
+/// config` pasted without spaces): a key that starts its line, glued to a
+/// value that runs to the line's end without a space, a `/` or another `:`
+/// (so `secret:prod/db`, `host:port` and image tags stay what they are).
+fn properties_line(bytes: &[u8], raw_s: usize, v: usize) -> bool {
+    // Bounded reads both ways: a long line of glued colons stays linear.
+    let hi = (v + MAX_PROPERTY).min(bytes.len());
+    let Some(value) = bytes[v..hi]
+        .split(|&b| b == b'\n')
+        .next()
+        .filter(|value| v + value.len() < hi || hi == bytes.len())
+    else {
+        return false;
+    };
+    let value = value.strip_suffix(b"\r").unwrap_or(value);
+    value.len() >= 8
+        && !value
+            .iter()
+            .any(|&b| matches!(b, b' ' | b'\t' | b'/' | b':'))
+        && near_line_start(bytes, raw_s, 64).is_some()
+        && key_starts_line(bytes, raw_s)
+}
+
+/// Longest glued `key:value` value read.
+const MAX_PROPERTY: usize = 256;
 
 /// Markdown and HTML emphasis that may wrap a label, opening and closing.
 const EMPHASIS: &[(&[u8], &[u8])] = &[

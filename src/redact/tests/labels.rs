@@ -35,6 +35,10 @@ const POSITIVES: &[(&str, &str)] = &[
     ("password: 'Summit@Compass6108.'", "Summit@Compass6108."),
     ("\x1b[32m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\x1b[0m", "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"),
     ("level=debug password=O9Yy(LPt65WvsDZtDOt7OpRqc8EzGtS retries=3", "O9Yy(LPt65WvsDZtDOt7OpRqc8EzGtS"),
+    ("DB_PASSWORD:Xk9fPq2LmZ7wRt4v", "Xk9fPq2LmZ7wRt4v"),
+    ("relay.api.key:Zq8mWn3Lp7RtYb2Kx9VcXk9f", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("{\"key\": \"apiKey\", \"value\": \"Zq8mWn3Lp7RtYb2Kx9VcXk9f\", \"type\": \"string\"}", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    ("{\"Parameter\": {\"Name\": \"/prod/relay/db/password\", \"Type\": \"SecureString\", \"Value\": \"Xk9fPq2LmZ7wRt4v\"}}", "Xk9fPq2LmZ7wRt4v"),
     ("mysql> CREATE USER 'relay'@'%' IDENTIFIED BY 'Cedar_Orbit5740!';", "Cedar_Orbit5740!"),
 ];
 
@@ -55,6 +59,9 @@ const NEGATIVES: &[&str] = &[
     "The user is identified by their email address.",
     "aws ssm put-parameter --name /prod/relay/db/host --value 'db.internal.acme.io'",
     "Our price is $20.",
+    "secret:prod/db-credentials",
+    "image: ghcr.io/acme/secret:1.4.2",
+    "token:refresh",
     "password=bcrypt.hashpw(pw, salt)",
     "password=getPassword(user, realm)",
     "password=make_password(raw)",
