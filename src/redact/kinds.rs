@@ -85,6 +85,7 @@ pub(crate) enum Kind {
     AzureSasToken,
     SignedUrl,
     SessionCookie,
+    BridgeHttpToken,
 }
 
 /// Name, placeholder and description of one built-in kind.
@@ -182,6 +183,7 @@ pub(crate) const SPECS: &[KindSpec] = &[
     spec("azure_sas_token", "AZURE_SAS_REDACTED", "signature (sig=) of an Azure shared access signature, in URLs, connection strings and SharedAccessSignature headers"),
     spec("signed_url", "URL_SIGNATURE_REDACTED", "signature or session token of a pre-signed URL: X-Amz-Signature, X-Amz-Security-Token, X-Goog-Signature"),
     spec("session_cookie", "SESSION_COOKIE_REDACTED", "session cookie value: Cookie / Set-Cookie / curl -b with sessionid, PHPSESSID, JSESSIONID, connect.sid, *session*, …"),
+    spec("bridge_http_token", "BRIDGE_TOKEN_REDACTED", "this bridge's own HTTP bearer token: mcpb_ + 64 hex"),
 ];
 
 impl Kind {
@@ -206,7 +208,7 @@ mod tests {
 
     #[test]
     fn specs_follow_the_enum() {
-        assert_eq!(SPECS.len(), Kind::SessionCookie as usize + 1);
+        assert_eq!(SPECS.len(), Kind::BridgeHttpToken as usize + 1);
         assert_eq!(
             SPECS[Kind::AwsAccessKeyId as usize].name,
             "aws_access_key_id"

@@ -140,5 +140,6 @@ pub(crate) static RULES: &[TokenRule] = &[
     cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["1//0"], 1024, r"^1//0[A-Za-z0-9_-]{16,}"), 4), edge_word_dash), 4, 60),
     cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["4/0A"], 1024, r"^4/0A[A-Za-z0-9_-]{16,}"), 4), edge_word_dash), 4, 60),
     TokenRule { quick: Some(quick_sts), ..with_edge(skip(with_back(rule(Kind::AwsSessionToken, &["oJb3JpZ2luX2Vj", "oGZXIvYXdz"], 8192, r"[A-Za-z0-9+/]{2}(?:oJb3JpZ2luX2Vj|oGZXIvYXdz)(?:[A-Za-z0-9+/=]|%2[BbFf]|%3[Dd]){8,}"), 2), 16), |b| b == b'+' || b == b'/' || b == b'=' || b == b'%') },
+    skip(rule(Kind::BridgeHttpToken, &["mcpb_"], 69, r"^mcpb_[0-9a-f]{64}"), 5),
     with_edge(with_check(rule(Kind::Jwt, &["eyJ"], 16 * 1024, r"^eyJ[A-Za-z0-9_-]{8,2048}\.(?:eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+)?|[A-Za-z0-9_-]{0,2048}\.[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), Check::Jwt), edge_word_dash),
 ];

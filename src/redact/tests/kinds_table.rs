@@ -442,4 +442,10 @@ pub(super) const KIND_CASES: &[(&str, &str, &str, &str)] = &[
         "ewctx9r5qsvla49qur3s6wwrw0",
         "Set-Cookie: theme=dark; path=/; Max-Age=31536000",
     ),
+    (
+        "bridge_http_token",
+        "export BRIDGE=mcpb_6d1f0c9a4b7e2d8f3a5c1e9b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f",
+        "mcpb_6d1f0c9a4b7e2d8f3a5c1e9b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f",
+        "the console's cookie is named mcpb_console; tokens start with mcpb_",
+    ),
 ];

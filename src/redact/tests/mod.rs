@@ -149,7 +149,8 @@ per_kind!(
     private_key_putty,
     azure_sas_token,
     signed_url,
-    session_cookie
+    session_cookie,
+    bridge_http_token
 );
 
 #[test]
