@@ -6,7 +6,6 @@
 //! paths together) and each reply are bounded in bytes.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
@@ -27,13 +26,7 @@ async fn a_reader_killed_before_its_reply_is_written_loses_nothing() {
     // A reader whose client never reads its replies: the server takes the
     // page, then blocks writing it into a full pipe, as a process killed at
     // that moment would have left it.
-    let mut reader = env
-        .serve_command(&[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn reader");
+    let mut reader = env.raw_server();
     let mut stdin = reader.stdin.take().expect("stdin");
     let mut stdout = BufReader::new(reader.stdout.take().expect("stdout"));
     let lines = [

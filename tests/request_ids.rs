@@ -5,7 +5,6 @@
 //! now, and the first call is answered as if nothing happened.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -19,13 +18,7 @@ async fn a_reused_id_is_refused_and_the_first_call_keeps_its_page() {
     let writer = env.server().await;
     let conv = Conv::create(&writer.peer()).await;
 
-    let mut reader = env
-        .serve_command(&[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn reader");
+    let mut reader = env.raw_server();
     let mut stdin = reader.stdin.take().expect("stdin");
     let stdout = BufReader::new(reader.stdout.take().expect("stdout"));
     // Lines are read on a thread of their own, so waiting has a deadline.

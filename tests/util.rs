@@ -134,6 +134,17 @@ impl TestEnv {
         cmd
     }
 
+    /// A server this test speaks raw JSON lines to (its stdin and stdout
+    /// piped, stderr dropped), for what an SDK client would never send.
+    pub fn raw_server(&self) -> std::process::Child {
+        self.serve_command(&[])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn a raw server")
+    }
+
     /// A server on the shared database with default settings.
     pub async fn server(&self) -> Server {
         self.server_with(&[]).await

@@ -101,12 +101,7 @@ fn name_word(rest: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    fn redact(s: &str) -> String {
-        crate::redact::Redactor::builtin()
-            .redact(s)
-            .text
-            .into_owned()
-    }
+    use crate::redact::tests::redacted as redact;
 
     #[test]
     fn a_printed_secret_is_redacted() {

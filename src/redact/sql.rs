@@ -87,12 +87,7 @@ fn push_literal(scan: &mut Scan<'_>, v: usize) {
 
 #[cfg(test)]
 mod tests {
-    fn redact(s: &str) -> String {
-        crate::redact::Redactor::builtin()
-            .redact(s)
-            .text
-            .into_owned()
-    }
+    use crate::redact::tests::redacted as redact;
 
     #[test]
     fn sql_statements() {

@@ -22,6 +22,11 @@ pub(super) fn redactor() -> &'static Redactor {
     R.get_or_init(Redactor::builtin)
 }
 
+/// `text` redacted by [`redactor`].
+pub(super) fn redacted(text: &str) -> String {
+    redactor().redact(text).text.into_owned()
+}
+
 /// Checks the positive and the near-miss negative of `kind`.
 fn check_kind(kind: &str) {
     let r = redactor();
