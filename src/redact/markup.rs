@@ -1,0 +1,70 @@
+//! How a name is marked up around its operator, where that decides whether
+//! `name: value` assigns: bold labels (`**Password:** x`, `<b>Token</b>: x`),
+//! XML elements (`<password>x</password>`, not a `<password>` placeholder),
+//! and Java-properties lines glued without spaces (`db.password:x`).
+
+use super::operator::key_starts_line;
+use super::text::near_line_start;
+
+/// Whether `</name` closes the element named `bytes[raw_s..e]` after `from`.
+pub(crate) fn closed_tag(bytes: &[u8], raw_s: usize, e: usize, from: usize) -> bool {
+    let name = &bytes[raw_s..e];
+    let hi = (from + 1024).min(bytes.len());
+    bytes[from..hi]
+        .windows(name.len() + 2)
+        .any(|w| w.starts_with(b"</") && w[2..].eq_ignore_ascii_case(name))
+}
+
+/// `DB_PASSWORD:Xk9f…`, `relay.api.key:Zq8m…` (Java properties, `heroku
+/// config` pasted without spaces): a key that starts its line, glued to a
+/// value that runs to the line's end without a space, a `/` or another `:`
+/// (so `secret:prod/db`, `host:port` and image tags stay what they are).
+pub(crate) fn properties_line(bytes: &[u8], raw_s: usize, v: usize) -> bool {
+    // Bounded reads both ways: a long line of glued colons stays linear.
+    let hi = (v + MAX_PROPERTY).min(bytes.len());
+    let Some(value) = bytes[v..hi]
+        .split(|&b| b == b'\n')
+        .next()
+        .filter(|value| v + value.len() < hi || hi == bytes.len())
+    else {
+        return false;
+    };
+    let value = value.strip_suffix(b"\r").unwrap_or(value);
+    value.len() >= 8
+        && !value
+            .iter()
+            .any(|&b| matches!(b, b' ' | b'\t' | b'/' | b':'))
+        && near_line_start(bytes, raw_s, 64).is_some()
+        && key_starts_line(bytes, raw_s)
+}
+
+/// Longest glued `key:value` value read.
+const MAX_PROPERTY: usize = 256;
+
+/// Markdown and HTML emphasis that may wrap a label, opening and closing.
+const EMPHASIS: &[(&[u8], &[u8])] = &[
+    (b"**", b"**"),
+    (b"*", b"*"),
+    (b"<b>", b"</b>"),
+    (b"<strong>", b"</strong>"),
+    (b"<em>", b"</em>"),
+];
+
+/// The closing mark of the emphasis opened before the label whose last
+/// word starts at `raw_s` (`**API key:**`: a few words may come first).
+pub(crate) fn emphasis_close(bytes: &[u8], raw_s: usize) -> Option<&'static [u8]> {
+    let mut s = raw_s;
+    while s > 0
+        && raw_s - s < 32
+        && (bytes[s - 1].is_ascii_alphanumeric() || matches!(bytes[s - 1], b' ' | b'_' | b'-'))
+    {
+        s -= 1;
+    }
+    let head = &bytes[..s];
+    EMPHASIS
+        .iter()
+        .find(|(open, _)| {
+            head.len() >= open.len() && head[head.len() - open.len()..].eq_ignore_ascii_case(open)
+        })
+        .map(|&(_, close)| close)
+}
