@@ -4,13 +4,16 @@
 //! A log line can hold text a client chose: rmcp logs a refused request's
 //! JSON-RPC id as it came (`response error id=…`), and an id may carry
 //! escape sequences meant for the operator's terminal or a token. So every
-//! line passes through the redaction engine and then has its control,
-//! bidirectional and invisible characters shown as visible escapes
-//! (`crate::display`), whoever wrote it. Colours are off for the same reason:
+//! line of another crate passes through the redaction engine, and every line
+//! then has its control, bidirectional and invisible characters shown as
+//! visible escapes (`crate::display`), whoever wrote it. Colours are off for the same reason:
 //! the escapes that make them would be escaped too.
 
 use std::io::Write;
 use std::sync::OnceLock;
+
+use tracing::Metadata;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::display::{Lines, visible};
 use crate::redact::Redactor;
@@ -22,18 +25,46 @@ pub fn init(level: &str) {
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,mcp_bridge={level},rmcp=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| SafeLine(Vec::new()))
+        .with_writer(SafeLines)
         .with_ansi(false)
         .with_target(false)
         .try_init();
 }
 
+/// Makes a [`SafeLine`] per event. Only lines of other crates (rmcp's,
+/// which may quote a request) go through the redaction engine: the
+/// bridge's own log statements never hold a token or message text (tested
+/// at `trace`), and building a second engine for the start-up line doubled
+/// a stdio server's time to its first answer.
+struct SafeLines;
+
+impl<'a> MakeWriter<'a> for SafeLines {
+    type Writer = SafeLine;
+
+    fn make_writer(&'a self) -> SafeLine {
+        SafeLine {
+            line: Vec::new(),
+            redact: true,
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> SafeLine {
+        SafeLine {
+            line: Vec::new(),
+            redact: !meta.target().starts_with("mcp_bridge"),
+        }
+    }
+}
+
 /// One log line, buffered until it is complete, then written made safe.
-struct SafeLine(Vec<u8>);
+struct SafeLine {
+    line: Vec<u8>,
+    redact: bool,
+}
 
 impl Write for SafeLine {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        self.line.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -44,10 +75,15 @@ impl Write for SafeLine {
 
 impl Drop for SafeLine {
     fn drop(&mut self) {
-        if self.0.is_empty() {
+        if self.line.is_empty() {
             return;
         }
-        let line = safe(&String::from_utf8_lossy(&self.0));
+        let text = String::from_utf8_lossy(&self.line);
+        let line = if self.redact {
+            safe(&text)
+        } else {
+            visible(&text, Lines::Many).into_owned()
+        };
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 }
