@@ -107,12 +107,7 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
     {
         return;
     }
-    if rule.back == 0
-        && start > 0
-        && left_blocked(rule, bytes[start - 1])
-        && !after_percent_escape(bytes, start)
-        && !after_colour_code(bytes, start)
-    {
+    if rule.back == 0 && left_blocked(rule, bytes, start) {
         return;
     }
     let lo = start.saturating_sub(rule.back);
@@ -144,12 +139,7 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
         };
         (lo + m.start(), lo + m.end(), None)
     };
-    if ms > 0
-        && left_blocked(rule, bytes[ms - 1])
-        && !telegram_bot_prefix(rule, bytes, ms)
-        && !after_percent_escape(bytes, ms)
-        && !after_colour_code(bytes, ms)
-    {
+    if left_blocked(rule, bytes, ms) && !telegram_bot_prefix(rule, bytes, ms) {
         return;
     }
     if me < bytes.len()
@@ -202,8 +192,16 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
 /// tokens found by looking back from a marker (`Q~`, `.atlasv1.`), also the
 /// separators their bodies use, so we never start inside a longer run.
 /// (`=`, `:`, `/`, quotes and spaces always may: `KEY=<token>`.)
-fn left_blocked(rule: &TokenRule, b: u8) -> bool {
-    is_alnum(b) || b == b'_' || (rule.back > 0 && matches!(b, b'-' | b'.' | b'~'))
+///
+/// A percent escape or a terminal colour code ending right before the
+/// token touches it without being part of it.
+fn left_blocked(rule: &TokenRule, bytes: &[u8], at: usize) -> bool {
+    let Some(&b) = at.checked_sub(1).and_then(|i| bytes.get(i)) else {
+        return false;
+    };
+    (is_alnum(b) || b == b'_' || (rule.back > 0 && matches!(b, b'-' | b'.' | b'~')))
+        && !after_percent_escape(bytes, at)
+        && !after_colour_code(bytes, at)
 }
 
 /// A percent escape just before `ms` (`%3Dghp_…` in an encoded URL): its
