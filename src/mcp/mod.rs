@@ -400,9 +400,15 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
-        let scope = self.admit_call(&context).await?;
-        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
+        // Boxed, like `initialize`: rmcp's request future holds the largest
+        // of its handlers' futures inline and moves it on every spawn, so a
+        // few KiB here were copied for every request, pings included.
+        Box::pin(async move {
+            let scope = self.admit_call(&context).await?;
+            let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+            crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
+        })
+        .await
     }
 
     async fn initialize(
@@ -410,7 +416,8 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         request: rmcp::model::InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::InitializeResult, rmcp::ErrorData> {
-        self.initialize_session(request, context).await
+        // Boxed: this future is the largest of rmcp's handlers (see `call_tool`).
+        Box::pin(self.initialize_session(request, context)).await
     }
 
     /// Answers the transport guard's stand-in for a line that was not usable
