@@ -13,7 +13,7 @@
 
 use super::kinds::Kind;
 use super::scan::{Scan, priority};
-use super::text::{line_end, near_line_start};
+use super::text::{line_end, line_start, near_line_start};
 use super::value::{Strictness, is_secret_value};
 
 /// Longest command we read.
@@ -59,11 +59,17 @@ enum Style {
     /// `net use Z: \\host\share SECRET /user:DOMAIN\user`: the positional
     /// word that is neither a drive nor a share.
     NetUse,
+    /// Under a subcommand path, the n-th word that is not a flag (`mc alias
+    /// set NAME URL ACCESS SECRET`).
+    NthUnder(&'static [&'static str], usize),
+    /// `pulumi config set NAME VALUE --secret`: the value, when the command
+    /// has `--secret`.
+    SecretSet,
 }
 
 use Style::{
     After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, NamedValue,
-    NetUse, Nth, OracleLogin, Prefixed, Subcommand, Under,
+    NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
 };
 
 /// Programs (exact command names) and their password arguments.
@@ -106,6 +112,14 @@ const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["gh"], &[Under(&["secret", "set"], &["--body", "-b"])]),
     (&["aws"], &[NamedValue, Under(&["secretsmanager"], &["--secret-string"])]),
     (&["net"], &[NetUse]),
+    (&["pulumi"], &[SecretSet]),
+    // Registry credentials as `user:password` (containers/image tools).
+    (&["skopeo", "podman", "buildah"], &[After("--creds", b':'), After("--src-creds", b':'),
+       After("--dest-creds", b':'), After("--screds", b':'), After("--dcreds", b':')]),
+    (&["mc", "mcli"], &[NthUnder(&["alias", "set"], 3), NthUnder(&["config", "host", "add"], 3)]),
+    // (A name is read up to a `.`: `PsExec.exe`, `psexec.py` are found too.)
+    (&["ncftp", "ncftpget", "ncftpput", "hydra", "psexec", "PsExec", "PsExec64", "wmiexec", "smbexec"],
+       &[Apart("-p")]),
 ];
 
 /// Bytes that start a new command or a redirection.
@@ -256,9 +270,12 @@ pub(crate) fn on_program(scan: &mut Scan<'_>, start: usize, end: usize) {
     let args = words(bytes, we);
     scan.cli_done = (args.last().map_or(we, |w| w.end), program);
     // `vault login TOKEN` takes a token, which must look generated (the
-    // word also occurs in prose); every other program a password.
+    // word also occurs in prose), and `mc` a secret key after three other
+    // words (as prose has them); every other program a password.
     let (kind, strictness) = if name == b"vault" {
         (Kind::VaultToken, Strictness::Random)
+    } else if name == b"mc" || name == b"mcli" {
+        (Kind::PasswordAssignment, Strictness::Random)
     } else {
         (Kind::PasswordAssignment, Strictness::Password)
     };
@@ -269,6 +286,29 @@ pub(crate) fn on_program(scan: &mut Scan<'_>, start: usize, end: usize) {
             }
         }
     }
+}
+
+/// Flags that name a secret yet take no value in one program, so the word
+/// after them is not one: `pulumi config set --secret NAME` (the value comes
+/// after the name, and is read as a `pulumi` password below).
+const SWITCHES: &[(&[&str], &str)] = &[(&["pulumi", "config", "set"], "secret")];
+
+/// Whether the flag `name` starting at `at` is a switch of the command it
+/// is in (see [`SWITCHES`]).
+pub(crate) fn is_switch(bytes: &[u8], at: usize, name: &[u8]) -> bool {
+    // Bounded, as a line of many such flags must not be walked once each.
+    let head = &bytes[line_start(bytes, at).max(at.saturating_sub(MAX_COMMAND))..at];
+    SWITCHES.iter().any(|(path, flag)| {
+        flag.as_bytes() == name && {
+            let words: Vec<&[u8]> = head
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect();
+            words
+                .windows(path.len())
+                .any(|w| w.iter().zip(*path).all(|(a, b)| *a == b.as_bytes()))
+        }
+    })
 }
 
 /// Whether the command's `--name` value (a parameter path) names a secret
@@ -389,6 +429,33 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
             Subcommand(sub) if k == 0 && t == sub.as_bytes() => {
                 if let Some(n) = next(k).filter(|n| !text(n).starts_with(b"-")) {
                     out.push(unquoted(bytes, n, 0));
+                }
+            }
+            NthUnder(path, n)
+                if k == path.len()
+                    && path.iter().zip(args).all(|(p, a)| text(a) == p.as_bytes()) =>
+            {
+                let nth = args[k..]
+                    .iter()
+                    .filter(|a| !text(a).starts_with(b"-"))
+                    .nth(n);
+                if let Some(a) = nth {
+                    out.push(unquoted(bytes, *a, 0));
+                }
+            }
+            SecretSet
+                if k == 0
+                    && args.len() > 2
+                    && t == b"config"
+                    && text(&args[1]) == b"set"
+                    && args.iter().any(|a| text(a) == b"--secret") =>
+            {
+                let nth = args[2..]
+                    .iter()
+                    .filter(|a| !text(a).starts_with(b"-"))
+                    .nth(1);
+                if let Some(a) = nth {
+                    out.push(unquoted(bytes, *a, 0));
                 }
             }
             HereString if t == b"<<<" => {

@@ -103,7 +103,7 @@ pub(crate) const KEY_CONTEXT_STOP: &[&str] = &[
     "primary", "foreign", "sort", "partition", "lookup", "composite", "unique", "recaptcha", "captcha", "oauth2",
     "cache", "redis", "s3", "object", "lock", "routing", "dedup", "dedupe", "row", "hash", "range", "map", "dict",
     "bucket", "blob", "gpg", "pgp", "fingerprint", "ssh", "known", "host", "i18n", "translation", "label", "css",
-    "react", "jsx", "prop", "props", "enum",
+    "react", "jsx", "prop", "props", "enum", "websocket", "socket",
 ];
 
 #[rustfmt::skip]

@@ -243,6 +243,10 @@ fn pathological_inputs_stay_fast() {
         "identified ".repeat(10_000),
         "password:\n".repeat(20_000),
         "pgpass\n".repeat(20_000),
+        "pulumi config set --secret ".repeat(10_000),
+        "--secret ".repeat(30_000),
+        "mc alias set ".repeat(20_000),
+        "--creds a:".repeat(20_000),
         "\u{200B}".repeat(50_000),
         "а".repeat(100_000),
     ];
