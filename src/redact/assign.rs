@@ -250,6 +250,9 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
         return;
     };
     let Value { vs, ve, quoted, .. } = value;
+    if super::k8s::is_sealed_ciphertext(bytes, vs, ve) {
+        return;
+    }
     // A block scalar is judged by its first line; a very long value by its
     // start (the whole of it is replaced).
     let first_line = bytes[vs..ve]

@@ -324,12 +324,18 @@ fn names_secret(bytes: &[u8], args: &[Word]) -> bool {
         return false;
     };
     let (s, e) = unquoted(bytes, *n, 0);
-    let last = bytes[s..e]
-        .rsplit(|&b| b == b'/')
-        .next()
-        .unwrap_or_default();
+    word_names_secret(
+        bytes[s..e]
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or_default(),
+    )
+}
+
+/// Whether a name (`mailchimpApiKey`, `db_password`) names a secret.
+fn word_names_secret(name: &[u8]) -> bool {
     let mut words = Vec::new();
-    super::names::split_words(last, &mut words);
+    super::names::split_words(name, &mut words);
     let own = words.len();
     super::names::classify(&words, own).is_some()
 }
@@ -443,19 +449,15 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
                     out.push(unquoted(bytes, *a, 0));
                 }
             }
-            SecretSet
-                if k == 0
-                    && args.len() > 2
-                    && t == b"config"
-                    && text(&args[1]) == b"set"
-                    && args.iter().any(|a| text(a) == b"--secret") =>
-            {
-                let nth = args[2..]
-                    .iter()
-                    .filter(|a| !text(a).starts_with(b"-"))
-                    .nth(1);
-                if let Some(a) = nth {
-                    out.push(unquoted(bytes, *a, 0));
+            SecretSet if k == 0 && args.len() > 2 && t == b"config" && text(&args[1]) == b"set" => {
+                let mut positional = args[2..].iter().filter(|a| !text(a).starts_with(b"-"));
+                if let (Some(name), Some(value)) = (positional.next(), positional.next())
+                    && (args.iter().any(|a| text(a) == b"--secret") || {
+                        let (s, e) = unquoted(bytes, *name, 0);
+                        word_names_secret(&bytes[s..e])
+                    })
+                {
+                    out.push(unquoted(bytes, *value, 0));
                 }
             }
             HereString if t == b"<<<" => {

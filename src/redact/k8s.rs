@@ -32,6 +32,25 @@ pub(crate) fn on_kind_secret(scan: &mut Scan<'_>, start: usize, end: usize) {
     }
 }
 
+/// Whether the value at `vs..ve` is a Bitnami SealedSecret ciphertext: a
+/// long base64 value starting `Ag` (the format's version byte) under an
+/// `encryptedData:` key. Such values are encrypted for the cluster's
+/// controller and are made to be committed; they are not secrets.
+pub(crate) fn is_sealed_ciphertext(bytes: &[u8], vs: usize, ve: usize) -> bool {
+    let v = &bytes[vs..ve];
+    v.len() >= 100
+        && v.starts_with(b"Ag")
+        && v.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        && {
+            // Bounded: every such value looks back, and many keys may share
+            // one `encryptedData:`.
+            let lo = vs.saturating_sub(MAX_DOC / 2);
+            memchr::memmem::rfind(&bytes[lo..vs], b"encryptedData:")
+                .is_some_and(|at| memchr::memmem::find(&bytes[lo + at..vs], b"\n---").is_none())
+        }
+}
+
 /// The YAML document (between `---` lines) containing `at`, bounded.
 fn document(bytes: &[u8], at: usize) -> (usize, usize) {
     let lo = at.saturating_sub(MAX_DOC);

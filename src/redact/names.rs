@@ -127,11 +127,13 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
         .any(|(i, w)| is_password_word(w) && (w != "pw" || i + 1 == words.len()));
     // A service or store named before a password word (`REDIS_PASSWORD`,
     // `keystore_password`, `ssh_password`) still names a password, and
-    // before a secret, token or API key word a secret (`S3_SECRET_KEY`).
+    // before a secret, token, API key or access key word a secret
+    // (`S3_SECRET_KEY`, `primary_access_key` of an Azure storage account).
     let strong = words
         .iter()
         .any(|w| w.ends_with("secret") || w.ends_with("token"))
-        || words.concat().contains("apikey");
+        || words.concat().contains("apikey")
+        || words.concat().contains("accesskey");
     let stop = |w: &&String| {
         let w = w.as_str();
         if password {

@@ -27,6 +27,8 @@ pub(crate) const ANCHORS: &[(&str, Option<Kind>)] = &[
     ("secrets versions access", Some(Kind::SecretAssignment)),
     ("op read ", Some(Kind::SecretAssignment)),
     ("auth:token", Some(Kind::HerokuApiKey)),
+    ("secrets get ", None),
+    ("keyvault secret show", Some(Kind::SecretAssignment)),
     (".vault-token", Some(Kind::VaultToken)),
 ];
 
@@ -62,7 +64,21 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
             (class.kind, class.strictness)
         }
     };
-    let vs = le + usize::from(bytes.get(le) == Some(&b'\r')) + 1;
+    let mut vs = next_line(bytes, le);
+    // A CLI's warnings come first (`heroku auth:token`: `› Warning: token
+    // will expire …`).
+    for _ in 0..MAX_WARNINGS {
+        let line = &bytes[vs.min(bytes.len())..line_end(bytes, vs.min(bytes.len()))];
+        let text = line.trim_ascii_start();
+        if !(text.starts_with("›".as_bytes())
+            || text.starts_with("▸".as_bytes())
+            || text.starts_with(b"Warning:")
+            || text.starts_with(b"WARNING:"))
+        {
+            break;
+        }
+        vs = next_line(bytes, vs + line.len());
+    }
     if vs >= bytes.len() {
         return;
     }
@@ -78,6 +94,14 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
     {
         scan.push(vs, word_end, kind, priority::NAMED);
     }
+}
+
+/// Most warning lines skipped between a command and the secret it prints.
+const MAX_WARNINGS: usize = 3;
+
+/// Where the line after the one ending at `le` starts.
+fn next_line(bytes: &[u8], le: usize) -> usize {
+    le + usize::from(bytes.get(le) == Some(&b'\r')) + 1
 }
 
 /// Whether more of a command follows the anchor on its line than a
@@ -130,6 +154,22 @@ mod tests {
             ),
             ("$ cat ~/.vault-token", "s.4vPsE8kqaOVYNFRpcJ3xfS0Q"),
             (
+                "$ heroku auth:token\n ›   Warning: token will expire 05/02/2025",
+                "d4d04676-a455-4aa4-9151-5e61dd8dc25e",
+            ),
+            (
+                "$ terraform output -raw primary_access_key",
+                "bZGZZJABAlWXYb0JqxUoOPMOZDi7cnJ0ElAfOr8BFLJR/ocnDB2mRof9yzGAdeo47FdSnERE6bieIGVDn1a+Pg==",
+            ),
+            (
+                "$ doppler secrets get DD_APPLICATION_KEY --plain",
+                "4f1066b34210aae3ca0b9de45499ee7d3d0a6433",
+            ),
+            (
+                "$ az keyvault secret show --vault-name relay-kv --name session-secret --query value -o tsv",
+                "Y4-QZWw2Sv#l3v^ZhmIf.QmqM^F4iipd",
+            ),
+            (
                 "$ kubectl get secret relay-db -o jsonpath='{.data.password}' | base64 -d",
                 "@BgvRro.lX+Zh6n+",
             ),
@@ -151,6 +191,9 @@ mod tests {
             "$ echo aGVsbG8= | base64 -d\nhello-World-1234\n",
             "$ kubectl get secret x -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout\nnotAfter=May\n",
             "$ printenv DB_PASSWORD\nthe variable is not set in this shell\n",
+            "$ doppler secrets get DB_HOST --plain\ndb.internal.acme.io\n",
+            "$ heroku auth:token\n ›   Warning: not logged in\n",
+            "$ az keyvault secret show --vault-name kv --name api\n{\n",
         ] {
             assert_eq!(redact(text), text);
         }

@@ -247,6 +247,10 @@ fn pathological_inputs_stay_fast() {
         "--secret ".repeat(30_000),
         "mc alias set ".repeat(20_000),
         "--creds a:".repeat(20_000),
+        format!(
+            "encryptedData:\n{}",
+            format!("  password: Ag{}\n", "A".repeat(100)).repeat(8_000)
+        ),
         "\u{200B}".repeat(50_000),
         "а".repeat(100_000),
     ];
