@@ -16,111 +16,20 @@ use super::scan::{Scan, priority};
 use super::text::{line_end, line_start, near_line_start};
 use super::value::{Strictness, is_secret_value};
 
+mod programs;
+
+use Style::{
+    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, NamedValue,
+    NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
+};
+use programs::{PROGRAMS, Style};
+
 /// Longest command we read.
 const MAX_COMMAND: usize = 1024;
 /// Longest program name we look for around an anchor.
 const MAX_PROGRAM: usize = 32;
 /// Most words of one command we look at (a password flag comes early).
 const MAX_WORDS: usize = 24;
-
-/// How a program takes its password.
-#[derive(Clone, Copy)]
-enum Style {
-    /// `-pSECRET` (glued only: `-p` alone prompts).
-    Glued(&'static str),
-    /// `-p SECRET`.
-    Apart(&'static str),
-    /// `-p SECRET` or `-pSECRET`.
-    Either(&'static str),
-    /// `-passin pass:SECRET`: the next word, after a prefix.
-    Prefixed(&'static str, &'static str),
-    /// `-U user%SECRET`: the next word, after a separator.
-    After(&'static str, u8),
-    /// `user/SECRET@db` as the first word (Oracle tools).
-    OracleLogin,
-    /// The last word, when a batch flag is present (`htpasswd -b`).
-    LastWithBatch,
-    /// The word after `<subcommand> <user>` (`rabbitmqctl add_user u SECRET`).
-    AfterSubcommand(&'static [&'static str]),
-    /// The word after a here-string `<<<` (`sudo -S <<< SECRET`).
-    HereString,
-    /// The word after a literal keyword word (`nmcli … password SECRET`).
-    AfterWord(&'static str),
-    /// The n-th word (`wpa_passphrase SSID SECRET`).
-    Nth(usize),
-    /// The word after the program's first word (`vault login TOKEN`).
-    Subcommand(&'static str),
-    /// Under a subcommand path, the word after a flag or glued to it with
-    /// `=` (`gh secret set NAME --body SECRET`).
-    Under(&'static [&'static str], &'static [&'static str]),
-    /// The word after `--value` when `--name` names a secret (`aws ssm
-    /// put-parameter --name /prod/db/password --value SECRET`).
-    NamedValue,
-    /// `net use Z: \\host\share SECRET /user:DOMAIN\user`: the positional
-    /// word that is neither a drive nor a share.
-    NetUse,
-    /// Under a subcommand path, the n-th word that is not a flag (`mc alias
-    /// set NAME URL ACCESS SECRET`).
-    NthUnder(&'static [&'static str], usize),
-    /// `pulumi config set NAME VALUE --secret`: the value, when the command
-    /// has `--secret`.
-    SecretSet,
-}
-
-use Style::{
-    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, NamedValue,
-    NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
-};
-
-/// Programs (exact command names) and their password arguments.
-#[rustfmt::skip]
-const PROGRAMS: &[(&[&str], &[Style])] = &[
-    (&["mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlcheck", "mysqlpump", "mysqlsh", "mariadb",
-       "mariadb-dump", "mariadb-admin", "mariadb-import", "mariadb-check"], &[Glued("-p")]),
-    (&["sshpass"], &[Either("-p")]),
-    (&["redis-cli", "valkey-cli", "keydb-cli"], &[Apart("-a"), Apart("--pass")]),
-    (&["openssl"], &[Prefixed("-passin", "pass:"), Prefixed("-passout", "pass:"), Prefixed("-pass", "pass:"),
-       Prefixed("-password", "pass:"), Apart("-k")]),
-    (&["ldapsearch", "ldapadd", "ldapmodify", "ldapdelete", "ldapwhoami", "ldappasswd", "ldapcompare",
-       "ldapmodrdn", "ldapexop"], &[Apart("-w")]),
-    (&["sqlcmd", "bcp", "osql", "isql"], &[Either("-P")]),
-    (&["zip", "unzip", "zipcloak"], &[Apart("-P"), Apart("--password")]),
-    (&["7z", "7za", "7zr", "rar", "unrar"], &[Glued("-p"), Glued("-hp")]),
-    (&["htpasswd"], &[LastWithBatch]),
-    (&["smbclient", "rpcclient", "smbmap"], &[After("-U", b'%'), After("--user", b'%')]),
-    (&["xfreerdp", "wlfreerdp", "sdl-freerdp", "xfreerdp3"], &[Glued("/p:"), Glued("/password:")]),
-    (&["rdesktop"], &[Apart("-p")]),
-    (&["sqlplus", "expdp", "impdp", "rman", "sqlldr"], &[OracleLogin]),
-    (&["mongo", "mongosh", "mongodump", "mongorestore", "mongoexport", "mongoimport", "mongostat", "mongotop",
-       "mongofiles"], &[Apart("-p"), Apart("--password")]),
-    (&["cqlsh"], &[Apart("-p"), Apart("--password")]),
-    (&["rabbitmqctl"], &[AfterSubcommand(&["add_user", "change_password", "authenticate_user"])]),
-    (&["rabbitmqadmin"], &[Apart("-p"), Apart("--password")]),
-    (&["mosquitto_pub", "mosquitto_sub", "mosquitto_rr"], &[Apart("-P"), Apart("--pw")]),
-    (&["ssh-keygen"], &[Apart("-N"), Apart("-P")]),
-    (&["az"], &[Apart("-p"), Apart("--password")]),
-    (&["curl"], &[Apart("--oauth2-bearer")]),
-    (&["sudo", "passwd", "chpasswd"], &[HereString]),
-    (&["lftp"], &[After("-u", b',')]),
-    (&["ipmitool"], &[Apart("-P")]),
-    (&["snmpwalk", "snmpget", "snmpset", "snmpbulkwalk", "snmpbulkget", "snmptable", "snmpgetnext",
-       "snmptrap"], &[Apart("-A"), Apart("-X")]),
-    (&["twine"], &[Apart("-p"), Apart("--password")]),
-    (&["nmcli"], &[AfterWord("password"), AfterWord("wifi-sec.psk"), AfterWord("802-11-wireless-security.psk")]),
-    (&["wpa_passphrase"], &[Nth(1)]),
-    (&["vault"], &[Subcommand("login")]),
-    (&["gh"], &[Under(&["secret", "set"], &["--body", "-b"])]),
-    (&["aws"], &[NamedValue, Under(&["secretsmanager"], &["--secret-string"])]),
-    (&["net"], &[NetUse]),
-    (&["pulumi"], &[SecretSet]),
-    // Registry credentials as `user:password` (containers/image tools).
-    (&["skopeo", "podman", "buildah"], &[After("--creds", b':'), After("--src-creds", b':'),
-       After("--dest-creds", b':'), After("--screds", b':'), After("--dcreds", b':')]),
-    (&["mc", "mcli"], &[NthUnder(&["alias", "set"], 3), NthUnder(&["config", "host", "add"], 3)]),
-    // (A name is read up to a `.`: `PsExec.exe`, `psexec.py` are found too.)
-    (&["ncftp", "ncftpget", "ncftpput", "hydra", "psexec", "PsExec", "PsExec64", "wmiexec", "smbexec"],
-       &[Apart("-p")]),
-];
 
 /// Bytes that start a new command or a redirection.
 fn ends_command(b: u8) -> bool {
