@@ -60,6 +60,7 @@ mod text;
 mod token_rules;
 mod tokens;
 mod url;
+mod use_as;
 mod value;
 mod view;
 mod words;

@@ -287,7 +287,17 @@ pub(crate) fn parse_op(
             .any(|x| w.eq_ignore_ascii_case(x))
         {
             let mut v = skip_blank(bytes, w_end);
-            for filler in [&b"now "[..], b"still ", b"currently ", b"set to ", b"just "] {
+            for filler in [
+                &b"now "[..],
+                b"still ",
+                b"currently ",
+                b"set to ",
+                b"just ",
+                b"changed to ",
+                b"rotated to ",
+                b"updated to ",
+                b"reset to ",
+            ] {
                 if bytes.len() >= v + filler.len()
                     && bytes[v..v + filler.len()].eq_ignore_ascii_case(filler)
                 {
@@ -301,6 +311,15 @@ pub(crate) fn parse_op(
         }
         if w == b"or" {
             return Some((Op::Literal, skip_blank(bytes, w_end), extra));
+        }
+        // `the API key changed to X`, `token rotated to X`.
+        if [&b"changed"[..], b"rotated", b"updated", b"reset"]
+            .iter()
+            .any(|x| w.eq_ignore_ascii_case(x))
+            && bytes.len() >= w_end + 4
+            && bytes[w_end..w_end + 4].eq_ignore_ascii_case(b" to ")
+        {
+            return Some((Op::Prose, skip_blank(bytes, w_end + 4), extra));
         }
         // Go: `var apiKey string = "…"`.
         if TYPES.iter().any(|t| w == t.as_bytes()) {
@@ -318,6 +337,14 @@ pub(crate) fn parse_op(
         && (matches!(bytes[i], b'"' | b'\'' | b'0'..=b'9' | b'_') || base64_start(bytes, i))
     {
         return Some((Op::Space, i, extra));
+    }
+    // `API key -> X`, `API key → X` (spaced: `$token->id` is code).
+    if i > e && bytes[i - 1] == b' ' {
+        for arrow in [&b"-> "[..], "→ ".as_bytes()] {
+            if bytes[i..].starts_with(arrow) {
+                return Some((Op::Prose, skip_blank(bytes, i + arrow.len()), extra));
+            }
+        }
     }
     if i > e {
         if let Some(v) = spoken_is(bytes, i) {

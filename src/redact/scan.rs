@@ -18,6 +18,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use super::kinds::Kind;
 use super::{
     assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, shown, signed, sql, tokens, url,
+    use_as,
 };
 
 /// A span of the input to replace with a kind's placeholder.
@@ -112,6 +113,8 @@ pub(crate) enum Trigger {
     SqlSetPassword,
     /// A command that prints a secret on the next line (`shown::ANCHORS[n]`).
     Shown(u8),
+    /// ` as the ` after a value: `use X as the API key`.
+    UseAs,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -224,6 +227,9 @@ impl Anchors {
         }
         for a in cli::anchors() {
             pairs.push((a.to_ascii_lowercase(), Trigger::Program));
+        }
+        for a in use_as::ANCHORS {
+            pairs.push(((*a).to_string(), Trigger::UseAs));
         }
         let mut patterns: Vec<String> = Vec::new();
         let mut triggers: Vec<Vec<Trigger>> = Vec::new();
@@ -358,6 +364,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::SqlIdentified => sql::on_identified(scan, start, end),
         Trigger::SqlSetPassword => sql::on_set_password(scan, start, end),
         Trigger::Shown(i) => shown::on_command(scan, usize::from(i), start, end),
+        Trigger::UseAs => use_as::on_as(scan, start, end),
     }
 }
 

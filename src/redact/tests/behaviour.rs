@@ -247,6 +247,8 @@ fn pathological_inputs_stay_fast() {
         "--secret ".repeat(30_000),
         "mc alias set ".repeat(20_000),
         "--creds a:".repeat(20_000),
+        "use x as the ".repeat(20_000),
+        "x".repeat(100_000) + " as the api key",
         format!(
             "encryptedData:\n{}",
             format!("  password: Ag{}\n", "A".repeat(100)).repeat(8_000)
