@@ -38,6 +38,7 @@ mod http;
 mod http_clients;
 mod http_hostile;
 mod http_park;
+mod http_request_ids;
 mod http_request_limit;
 mod http_sessions_shared;
 mod http_slow;

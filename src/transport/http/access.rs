@@ -17,6 +17,7 @@ use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{self, read_parts_within};
+use super::call_ids::{self, CallIds};
 use super::park;
 use super::request_limit::RequestLimit;
 use super::resume;
@@ -68,6 +69,8 @@ pub struct Access<S: HttpTokenStore> {
     cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
     /// Who owns the MCP sessions held here.
     owners: Owners,
+    /// Request ids of the calls in progress in each session.
+    call_ids: Arc<CallIds>,
     /// Sessions one identity may hold open here.
     max_sessions: usize,
 }
@@ -101,6 +104,7 @@ impl<S: HttpTokenStore> Access<S> {
             pages: Arc::default(),
             cache: Mutex::default(),
             owners: Owners::default(),
+            call_ids: Arc::default(),
             max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
         }
     }
@@ -360,6 +364,9 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     let opens = parts.method == Method::POST
         && header_str(&parts.headers, HEADER_SESSION_ID).is_none()
         && opens_a_session(&bytes);
+    let call_id = (parts.method == Method::POST)
+        .then(|| call_ids::request_id(&bytes))
+        .flatten();
     let mut request = Request::from_parts(parts, Body::from(bytes));
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
@@ -371,6 +378,14 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         // As rmcp answers an unknown session: to anyone else it does not exist.
         return refusal(StatusCode::NOT_FOUND, "Not Found: Session not found");
     }
+    // Held until the response's body is gone (see `call_ids`).
+    let call_id = match &session {
+        Some(id) => match access.call_ids.claim(id, call_id) {
+            Ok(claim) => claim,
+            Err(reused) => return call_ids::reused(&reused),
+        },
+        None => None,
+    };
     // Each session holds ~22 KiB until it ends or idles out: a client that
     // opens them in a loop is stopped at its share.
     if opens && access.owners.open(&caller) >= access.max_sessions {
@@ -417,7 +432,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         // See `AckBody::size_hint`: a page's response ends only once acknowledged.
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    let body = AckBody::new(body, slot, Arc::clone(&access.bridge), in_flight);
+    let body = AckBody::new(body, slot, Arc::clone(&access.bridge), in_flight, call_id);
     Response::from_parts(parts, Body::new(body))
 }
 

@@ -14,6 +14,7 @@
 
 mod access;
 mod body;
+mod call_ids;
 mod park;
 mod request_limit;
 mod resume;

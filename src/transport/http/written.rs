@@ -24,6 +24,7 @@ use http_body::{Frame, SizeHint};
 use serde::de::IgnoredAny;
 use tokio::sync::Notify;
 
+use super::call_ids::CallId;
 use crate::mcp::delivery::ReplySlot;
 use crate::service::Bridge;
 use crate::store::Store;
@@ -76,6 +77,8 @@ pub struct AckBody<S: Store> {
     replied: bool,
     finished: bool,
     _in_flight: Option<InFlightGuard>,
+    /// The request's id, held in its session until the body is gone.
+    _call_id: Option<CallId>,
 }
 
 impl<S: Store> AckBody<S> {
@@ -85,6 +88,7 @@ impl<S: Store> AckBody<S> {
         slot: ReplySlot,
         bridge: Arc<Bridge<S>>,
         in_flight: Option<InFlightGuard>,
+        call_id: Option<CallId>,
     ) -> Self {
         Self {
             inner,
@@ -93,6 +97,7 @@ impl<S: Store> AckBody<S> {
             replied: false,
             finished: false,
             _in_flight: in_flight,
+            _call_id: call_id,
         }
     }
 

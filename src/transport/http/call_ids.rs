@@ -1,0 +1,133 @@
+//! The request ids of calls in progress in each MCP session, so that a
+//! client reusing one is refused, as on stdio (`transport::written`): rmcp's
+//! session worker keys calls by id, and a second call with the id of one in
+//! progress replaced it; the first call's client never got its answer.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
+
+/// Ids in progress, per session.
+#[derive(Debug, Default)]
+pub struct CallIds {
+    live: Mutex<HashSet<(String, String)>>,
+}
+
+/// One id in progress; released when dropped (with the response's body).
+#[derive(Debug)]
+pub struct CallId {
+    ids: Arc<CallIds>,
+    key: (String, String),
+}
+
+impl Drop for CallId {
+    fn drop(&mut self) {
+        self.ids.lock().remove(&self.key);
+    }
+}
+
+impl CallIds {
+    /// Claims the id of the request `body` in `session`: `Ok(None)` when the
+    /// body is not a request (a notification, a response), `Err` with the id
+    /// when a call with it is still in progress there.
+    pub fn claim(
+        self: &Arc<Self>,
+        session: &str,
+        id: Option<String>,
+    ) -> Result<Option<CallId>, String> {
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let key = (session.to_owned(), id);
+        if !self.lock().insert(key.clone()) {
+            return Err(key.1);
+        }
+        Ok(Some(CallId {
+            ids: Arc::clone(self),
+            key,
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The id of a JSON-RPC request (a message with a method and an id), as
+/// written (`7` and `"7"` are different ids).
+pub fn request_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+        #[serde(borrow)]
+        method: Option<&'a str>,
+    }
+    let message: Message<'_> = serde_json::from_slice(body).ok()?;
+    message.method?;
+    message.id.map(|id| id.get().to_owned())
+}
+
+/// The answer to a request reusing the id of a call in progress.
+pub fn reused(id: &str) -> Response {
+    let id: serde_json::Value = serde_json::from_str(id).unwrap_or(serde_json::Value::Null);
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": -32600,
+            "message": "a call with this request id is still in progress in this session; use a new id (nothing was done)",
+        },
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_requests_have_ids_and_an_id_is_held_once_per_session() {
+        assert_eq!(
+            request_id(br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#).as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            request_id(br#"{"jsonrpc":"2.0","id":"7","method":"ping"}"#).as_deref(),
+            Some("\"7\"")
+        );
+        assert_eq!(
+            request_id(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            None
+        );
+        assert_eq!(request_id(br#"{"jsonrpc":"2.0","id":7,"result":{}}"#), None);
+        assert_eq!(request_id(b"not json"), None);
+        let ids = Arc::new(CallIds::default());
+        let first = ids.claim("s", Some("7".into())).expect("free");
+        assert_eq!(ids.claim("s", Some("7".into())).err().as_deref(), Some("7"));
+        assert!(
+            ids.claim("other", Some("7".into()))
+                .expect("another session")
+                .is_some()
+        );
+        assert!(
+            ids.claim("s", Some("\"7\"".into()))
+                .expect("a string id")
+                .is_some()
+        );
+        drop(first);
+        assert!(
+            ids.claim("s", Some("7".into()))
+                .expect("released")
+                .is_some()
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! Over HTTP, as on stdio (`request_ids`): a request that reuses the id of a
+//! call still in progress in its MCP session is refused (rmcp's session
+//! worker keys calls by id, and the second replaced the first, whose client
+//! never got an answer), and the first call is answered as if nothing
+//! happened. The same id in another session, or once the first call is
+//! answered, is fine.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+use crate::util_http::*;
+
+const VERSION: &str = "2025-06-18";
+
+fn headers(session: &str) -> [(&str, &str); 2] {
+    [
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", VERSION),
+    ]
+}
+
+async fn open(url: &str, token: &str) -> String {
+    let init = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": VERSION, "capabilities": {},
+                   "clientInfo": {"name": "reuser", "version": "1"}}
+    });
+    let opened = post(url, Some(token), &[], init.to_string()).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.header("mcp-session-id").to_owned();
+    let done = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let acked = post(url, Some(token), &headers(&session), done.to_string()).await;
+    assert!(acked.status < 300, "{}", acked.body);
+    session
+}
+
+async fn ask(
+    url: &str,
+    token: &str,
+    session: &str,
+    id: u64,
+    method: &str,
+    params: Value,
+) -> Answer {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    post(url, Some(token), &headers(session), body.to_string()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_id_in_a_session_is_refused_and_the_first_call_is_answered() {
+    let env = TestEnv::new("http_reused_id");
+    let alice = make_token(&env, "alice", "agent");
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let writer = env.server().await;
+    let conv = Conv::create(&writer.peer()).await;
+    let session = open(&server.url, &alice).await;
+
+    let waiting = {
+        let (url, token, session) = (server.url.clone(), alice.clone(), session.clone());
+        let args = conv.args("b", json!({"wait_seconds": 60}));
+        tokio::spawn(async move {
+            ask(
+                &url,
+                &token,
+                &session,
+                7,
+                "tools/call",
+                json!({"name": "check_messages", "arguments": args}),
+            )
+            .await
+        })
+    };
+    // The same id again while the long-poll waits. Until the long-poll has
+    // reached the server a ping with id 7 is simply answered; once it has,
+    // the ping is refused.
+    let refused = {
+        let mut tries = 0;
+        loop {
+            let answer = ask(&server.url, &alice, &session, 7, "ping", json!({})).await;
+            if answer.status == 400 {
+                break answer;
+            }
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            tries += 1;
+            assert!(tries < 200, "the reused id was never refused");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let error: Value = serde_json::from_str(&refused.body).expect("JSON");
+    assert_eq!(error["id"], 7, "{error}");
+    assert_eq!(error["error"]["code"], -32600, "{error}");
+    // Another session may use the id.
+    let other = open(&server.url, &alice).await;
+    assert_eq!(
+        ask(&server.url, &alice, &other, 7, "ping", json!({}))
+            .await
+            .status,
+        200
+    );
+
+    send(&writer.peer(), &conv, "a", "kept").await;
+    let answer = waiting.await.expect("the long-poll task");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let message = answer.message();
+    assert_eq!(message["id"], 7, "{message}");
+    assert!(
+        message.to_string().contains("kept"),
+        "the first call is answered: {message}"
+    );
+
+    // The id is free once answered, and the page was delivered once.
+    assert_eq!(
+        ask(&server.url, &alice, &session, 7, "ping", json!({}))
+            .await
+            .status,
+        200
+    );
+    wait_until("the acknowledgement", || {
+        env.count("SELECT count(*) FROM pending_deliveries") == 0
+    })
+    .await;
+    let again = check(&writer.peer(), &conv, "b", json!({})).await;
+    assert!(messages(&again).is_empty(), "delivered twice: {again}");
+    server.terminate().await;
+}
