@@ -348,6 +348,11 @@ pub(crate) fn parse_op(
     }
     if i > e {
         if let Some(v) = spoken_is(bytes, i) {
+            // `The API token for staging is:` and the value alone on an
+            // indented line below (as chat messages set it apart).
+            if next_line_follows(bytes, v) {
+                return one_word_below(bytes, v).then_some((Op::NextLine, v, extra));
+            }
             return Some((Op::Prose, v, extra));
         }
         // `with password X`, `using token X`: only a value that is clearly generated counts.
@@ -390,6 +395,26 @@ pub(crate) fn next_line_follows(bytes: &[u8], v: usize) -> bool {
         i = line_end(bytes, i);
     }
     i >= bytes.len() || matches!(bytes[i], b'\n' | b'\r')
+}
+
+/// Whether the first non-blank line after the one holding `v` is a single
+/// indented word.
+fn one_word_below(bytes: &[u8], v: usize) -> bool {
+    let mut ls = line_end(bytes, v) + 1;
+    for _ in 0..3 {
+        if ls >= bytes.len() {
+            return false;
+        }
+        let le = line_end(bytes, ls);
+        let line = bytes[ls..le].trim_ascii_end();
+        if line.is_empty() {
+            ls = le + 1;
+            continue;
+        }
+        return matches!(line[0], b' ' | b'\t')
+            && !line.trim_ascii_start().iter().any(u8::is_ascii_whitespace);
+    }
+    false
 }
 
 /// `password for the admin account is X`, `token for staging: X`: a few plain
