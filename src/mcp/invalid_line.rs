@@ -15,9 +15,36 @@ pub const INVALID_LINE_METHOD: &str = "mcp-bridge/invalid-line";
 /// characters) stays well below it.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Methods of the protocol that rmcp parses into typed requests: one that
+/// arrives here had params it could not use (`tools/call` without
+/// `params.name`), which is invalid params, not an unknown method.
+const TYPED_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/call",
+    "tools/list",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/get",
+    "prompts/list",
+    "logging/setLevel",
+];
+
 /// The error for `request`, a method the server does not serve (the line
 /// guard's stand-in included).
 pub(super) fn refusal(request: &CustomRequest) -> ErrorData {
+    if TYPED_METHODS.contains(&request.method.as_str()) {
+        return ErrorData::invalid_params(
+            format!(
+                "invalid params for {}: missing, or not of the shape the method takes (see the schema in tools/list); nothing was done",
+                request.method
+            ),
+            None,
+        );
+    }
     if request.method != INVALID_LINE_METHOD {
         // The name is client text: echo it (and let rmcp log it) only when
         // it looks like a method name — letters and separators, no digits —
