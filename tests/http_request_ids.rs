@@ -12,29 +12,8 @@ use serde_json::{Value, json};
 use crate::util::*;
 use crate::util_http::*;
 
-const VERSION: &str = "2025-06-18";
-
-fn headers(session: &str) -> [(&str, &str); 2] {
-    [
-        ("mcp-session-id", session),
-        ("mcp-protocol-version", VERSION),
-    ]
-}
-
-async fn open(url: &str, token: &str) -> String {
-    let init = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": VERSION, "capabilities": {},
-                   "clientInfo": {"name": "reuser", "version": "1"}}
-    });
-    let opened = post(url, Some(token), &[], init.to_string()).await;
-    assert_eq!(opened.status, 200, "{}", opened.body);
-    let session = opened.header("mcp-session-id").to_owned();
-    let done = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let acked = post(url, Some(token), &headers(&session), done.to_string()).await;
-    assert!(acked.status < 300, "{}", acked.body);
-    session
-}
+use open_session as open;
+use session_headers as headers;
 
 async fn ask(
     url: &str,

@@ -11,30 +11,10 @@ use serde_json::{Value, json};
 use crate::util::*;
 use crate::util_http::*;
 
-const VERSION: &str = "2025-06-18";
+const VERSION: &str = SESSION_VERSION;
 
-/// Opens a session on `url` as `token`; its `Mcp-Session-Id`.
-async fn open(url: &str, token: &str) -> String {
-    let init = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": VERSION, "capabilities": {},
-                   "clientInfo": {"name": "roaming", "version": "1"}}
-    });
-    let opened = post(url, Some(token), &[], init.to_string()).await;
-    assert_eq!(opened.status, 200, "{}", opened.body);
-    let session = opened.header("mcp-session-id").to_owned();
-    let done = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let acked = post(url, Some(token), &headers(&session), done.to_string()).await;
-    assert!(acked.status < 300, "{}", acked.body);
-    session
-}
-
-fn headers(session: &str) -> [(&str, &str); 2] {
-    [
-        ("mcp-session-id", session),
-        ("mcp-protocol-version", VERSION),
-    ]
-}
+use open_session as open;
+use session_headers as headers;
 
 /// `tools/call` of `tool` in `session` on `url` as `token`.
 async fn call(url: &str, token: &str, session: &str, tool: &str, arguments: Value) -> Answer {

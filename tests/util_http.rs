@@ -301,3 +301,36 @@ pub async fn sent(authority: &str, text: &[u8]) -> TcpStream {
     tcp.write_all(text).await.expect("write");
     tcp
 }
+
+/// The protocol version of MCP sessions over HTTP in these tests.
+pub const SESSION_VERSION: &str = "2025-06-18";
+
+/// The headers of a request in MCP session `session`.
+pub fn session_headers(session: &str) -> [(&str, &str); 2] {
+    [
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", SESSION_VERSION),
+    ]
+}
+
+/// Opens an MCP session on `url` as `token`; its `Mcp-Session-Id`.
+pub async fn open_session(url: &str, token: &str) -> String {
+    let init = serde_json::json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": SESSION_VERSION, "capabilities": {},
+                   "clientInfo": {"name": "session-test", "version": "1"}}
+    });
+    let opened = post(url, Some(token), &[], init.to_string()).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    let session = opened.header("mcp-session-id").to_owned();
+    let done = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let acked = post(
+        url,
+        Some(token),
+        &session_headers(&session),
+        done.to_string(),
+    )
+    .await;
+    assert!(acked.status < 300, "{}", acked.body);
+    session
+}
