@@ -5,6 +5,7 @@
 //! whitespace after CLI flags, Dockerfile `ENV` and `.netrc` keywords.
 
 use super::markup::{closed_tag, emphasis_close, properties_line};
+use super::phrase::{one_word_below, spoken_is};
 use super::text::{contains_ci, line_end, line_start, near_line_start};
 
 /// How the value was introduced; decides what the value may look like.
@@ -395,60 +396,6 @@ pub(crate) fn next_line_follows(bytes: &[u8], v: usize) -> bool {
         i = line_end(bytes, i);
     }
     i >= bytes.len() || matches!(bytes[i], b'\n' | b'\r')
-}
-
-/// Whether the first non-blank line after the one holding `v` is a single
-/// indented word.
-fn one_word_below(bytes: &[u8], v: usize) -> bool {
-    let mut ls = line_end(bytes, v) + 1;
-    for _ in 0..3 {
-        if ls >= bytes.len() {
-            return false;
-        }
-        let le = line_end(bytes, ls);
-        let line = bytes[ls..le].trim_ascii_end();
-        if line.is_empty() {
-            ls = le + 1;
-            continue;
-        }
-        return matches!(line[0], b' ' | b'\t')
-            && !line.trim_ascii_start().iter().any(u8::is_ascii_whitespace);
-    }
-    false
-}
-
-/// `password for the admin account is X`, `token for staging: X`: a few plain
-/// words, then `is` / `was` / `:`, on the same line. Returns where X starts.
-fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
-    let hi = line_end(bytes, from).min(from + 48);
-    let mut i = from;
-    let mut words = 0;
-    while i < hi && words <= 5 {
-        let ws = i;
-        while i < hi && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-') {
-            i += 1;
-        }
-        let w = &bytes[ws..i];
-        if w.is_empty() {
-            return None;
-        }
-        words += 1;
-        if i < hi && bytes[i] == b':' && bytes.get(i + 1) == Some(&b' ') {
-            return Some(skip_blank(bytes, i + 1));
-        }
-        if w.eq_ignore_ascii_case(b"is") || w.eq_ignore_ascii_case(b"was") {
-            let mut v = skip_blank(bytes, i);
-            if v < bytes.len() && bytes[v] == b':' {
-                v = skip_blank(bytes, v + 1);
-            }
-            return (words > 1).then_some(v);
-        }
-        if i >= hi || bytes[i] != b' ' {
-            return None;
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Is an unquoted value a literal rather than a variable? True for `.env`
