@@ -36,7 +36,7 @@ async fn a_reused_id_in_a_session_is_refused_and_the_first_call_is_answered() {
     let conv = Conv::create(&writer.peer()).await;
     let session = open(&server.url, &alice).await;
 
-    let waiting = {
+    let long_poll = || {
         let (url, token, session) = (server.url.clone(), alice.clone(), session.clone());
         let args = conv.args("b", json!({"wait_seconds": 60}));
         tokio::spawn(async move {
@@ -51,9 +51,11 @@ async fn a_reused_id_in_a_session_is_refused_and_the_first_call_is_answered() {
             .await
         })
     };
+    let mut waiting = long_poll();
     // The same id again while the long-poll waits. Until the long-poll has
     // reached the server a ping with id 7 is simply answered; once it has,
-    // the ping is refused.
+    // the ping is refused. (If the long-poll arrives while a ping holds the
+    // id, the long-poll is the one refused: it is sent again.)
     let refused = {
         let mut tries = 0;
         loop {
@@ -62,6 +64,15 @@ async fn a_reused_id_in_a_session_is_refused_and_the_first_call_is_answered() {
                 break answer;
             }
             assert_eq!(answer.status, 200, "{}", answer.body);
+            if waiting.is_finished() {
+                let first = waiting.await.expect("the long-poll task");
+                assert_eq!(
+                    first.status, 400,
+                    "the long-poll ended early: {}",
+                    first.body
+                );
+                waiting = long_poll();
+            }
             tries += 1;
             assert!(tries < 200, "the reused id was never refused");
             tokio::time::sleep(Duration::from_millis(50)).await;
