@@ -364,9 +364,11 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     let opens = parts.method == Method::POST
         && header_str(&parts.headers, HEADER_SESSION_ID).is_none()
         && opens_a_session(&bytes);
-    let call_id = (parts.method == Method::POST)
-        .then(|| call_ids::request_id(&bytes))
-        .flatten();
+    // Parsed only for a request inside a session: stateless ones share no ids.
+    let call_id = (parts.method == Method::POST
+        && header_str(&parts.headers, HEADER_SESSION_ID).is_some())
+    .then(|| call_ids::request_id(&bytes))
+    .flatten();
     let mut request = Request::from_parts(parts, Body::from(bytes));
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
