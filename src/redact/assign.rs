@@ -14,7 +14,7 @@ use super::names::{NameClass, classify, split_words};
 use super::nextline;
 use super::operator::{Op, literal_context, parse_op, skip_blank};
 use super::phrase::{phrase_end, phrase_head_ok, phrase_name, phrase_ok};
-use super::scan::{Scan, priority};
+use super::scan::Scan;
 use super::text::{find_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
 
@@ -415,7 +415,7 @@ fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
 
 /// Reads the value starting at `i`: a string literal (`"…"`, `'…'`, `` `…` ``,
 /// escaped `\"…\"`, Python/Rust prefixed `r"…"`), or a bare word.
-fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize, bool)> {
+pub(super) fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize, bool)> {
     let n = bytes.len();
     if i >= n {
         return None;
@@ -486,28 +486,4 @@ fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
         e -= 1;
     }
     (e > i).then_some((i, e))
-}
-
-/// `az storage account keys list` output: `{"keyName": "key1", …, "value": "<base64>"}`.
-pub(crate) fn on_azure_key_list(scan: &mut Scan<'_>, end: usize) {
-    let bytes = scan.bytes;
-    let hi = (end + 200).min(bytes.len());
-    let Some(at) = find_ci(&bytes[end..hi], b"\"value\"") else {
-        return;
-    };
-    let mut i = skip_blank(bytes, end + at + 7);
-    if i >= bytes.len() || bytes[i] != b':' {
-        return;
-    }
-    i = skip_blank(bytes, i + 1);
-    let Some((vs, ve, true)) = read_value(bytes, i, false) else {
-        return;
-    };
-    let v = &bytes[vs..ve];
-    if v.len() >= 40
-        && v.iter().all(|&b| super::text::is_b64(b))
-        && is_secret_value(v, Strictness::Random, true)
-    {
-        scan.push(vs, ve, Kind::AzureStorageKey, priority::NAMED);
-    }
 }

@@ -43,6 +43,7 @@ mod fold;
 mod http;
 mod k8s;
 mod kinds;
+mod listing;
 mod markup;
 mod names;
 mod nextline;

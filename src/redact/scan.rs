@@ -17,8 +17,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
 use super::{
-    assign, cli, cookie, fallback, http, k8s, pem, pgpass, ppk, shown, signed, sql, tokens, url,
-    use_as,
+    assign, cli, cookie, fallback, http, k8s, listing, pem, pgpass, ppk, shown, signed, sql,
+    tokens, url, use_as,
 };
 
 /// A span of the input to replace with a kind's placeholder.
@@ -83,6 +83,8 @@ pub(crate) enum Trigger {
     AuthTuple,
     /// `keyName` in `az storage account keys list` output.
     AzureKeyList,
+    /// `"sensitive": true` in `terraform output -json`.
+    Sensitive,
     /// Base64 of `-----BEGIN ` or of a PuTTY header.
     B64Armour,
     /// `---- BEGIN SSH2 `.
@@ -190,6 +192,8 @@ impl Anchors {
             ("btoa(", Trigger::AuthTuple),
             ("b64encode(", Trigger::AuthTuple),
             ("keyname", Trigger::AzureKeyList),
+            ("\"sensitive\": true", Trigger::Sensitive),
+            ("\"sensitive\":true", Trigger::Sensitive),
             ("ls0tls1crudjti", Trigger::B64Armour),
             ("uhvuvfktvxnlci1lzxktrmlszs", Trigger::B64Armour),
             ("---- begin ssh2 ", Trigger::Ssh2Begin),
@@ -279,7 +283,8 @@ pub(crate) struct Scan<'t> {
     pub pem_begins: Vec<usize>,
     pub pem_ends: Vec<usize>,
     pub service_accounts: Vec<usize>,
-    /// End of the last query parameter, cookie header and PuTTY file read:
+    /// End of the last query parameter, table header, cookie header and
+    /// PuTTY file read:
     /// anchors inside a region already read are skipped, which keeps a text
     /// of repeated anchors linear.
     pub param_done: usize,
@@ -348,7 +353,8 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::CliFlag => http::on_cli_flag(scan, start, end),
         Trigger::PasswordStdin => http::on_password_stdin(scan, start),
         Trigger::AuthTuple => http::on_auth_tuple(scan, end),
-        Trigger::AzureKeyList => assign::on_azure_key_list(scan, end),
+        Trigger::AzureKeyList => listing::on_azure_key_list(scan, start, end),
+        Trigger::Sensitive => listing::on_sensitive(scan, start, end),
         Trigger::B64Armour => pem::on_b64_armour(scan, start),
         Trigger::Ssh2Begin => pem::on_ssh2_begin(scan, start),
         Trigger::Putty => ppk::on_header(scan, start),

@@ -249,6 +249,9 @@ fn pathological_inputs_stay_fast() {
         "--creds a:".repeat(20_000),
         "use x as the ".repeat(20_000),
         "x".repeat(100_000) + " as the api key",
+        "KeyName ".repeat(30_000) + "Value",
+        "KeyName Value\n".repeat(20_000),
+        "\"sensitive\": true, ".repeat(20_000),
         format!(
             "encryptedData:\n{}",
             format!("  password: Ag{}\n", "A".repeat(100)).repeat(8_000)

@@ -1,0 +1,138 @@
+//! Secrets that tools print under generic names: the rows of `az storage
+//! account keys list -o table` and the sensitive outputs of `terraform output
+//! -json`, each with the near misses that must stay as they are.
+
+use super::redactor;
+
+const KEY1: &str =
+    "q3VhZ8kL0pXb2yN7mR4tW9sE1cF6gJ5uA0iO3lK8jH2dS7aP4zX1vB6nM9qW2eR5tY8uI0oP3aS6dF9gH2jK5lZ==";
+const KEY2: &str =
+    "Zx8cV7bN6mQ5wE4rT3yU2iO1pA0sD9fG8hJ7kL6zX5cV4bN3mQ2wE1rT0yU9iO8pA7sD6fG5hJ4kL3zX2cV1b==";
+
+fn az_table(header: &str, rows: &[(&str, &str)]) -> String {
+    let col = header.find("Value").unwrap();
+    let mut out = format!("{header}\n{}\n", "-".repeat(col + 10));
+    for (left, value) in rows {
+        out.push_str(&format!("{left:<col$}{value}\n"));
+    }
+    out
+}
+
+#[test]
+fn storage_keys_in_a_cli_table_are_redacted() {
+    let r = redactor();
+    let tables = [
+        az_table(
+            "KeyName    Permissions    Value",
+            &[("key1       FULL", KEY1), ("key2       FULL", KEY2)],
+        ),
+        az_table(
+            "CreationTime                      KeyName    Permissions    Value",
+            &[
+                ("2026-11-30T09:12:44.123456+00:00  key1       FULL", KEY1),
+                ("2026-11-30T09:12:44.123456+00:00  key2       FULL", KEY2),
+            ],
+        ),
+    ];
+    for table in tables {
+        let out = r.redact(&table).text;
+        assert!(!out.contains(KEY1) && !out.contains(KEY2), "{out}");
+        assert!(out.contains("key1       FULL"), "{out}");
+        assert_eq!(r.redact(&out).text, out);
+    }
+}
+
+#[test]
+fn cli_tables_without_a_key_are_left_alone() {
+    let r = redactor();
+    let texts = [
+        // Not a storage key under `Value`: a short word, a path.
+        az_table(
+            "KeyName    Permissions    Value",
+            &[("key1       FULL", "disabled")],
+        ),
+        az_table(
+            "KeyName    Value",
+            &[(
+                "kv1        ",
+                "https://acme.vault.azure.net/keys/relay/0123456789abcdef",
+            )],
+        ),
+        // `KeyName` inside a word, or a header without a `Value` column.
+        "MyKeyName  Permissions  Value\nkey1       FULL         short\n".to_string(),
+        format!("KeyName    Permissions    Scope\nkey1       FULL           {KEY1}\n"),
+    ];
+    for text in &texts {
+        let out = r.redact(text).text;
+        let expected = if text.contains("Scope") {
+            // The base64 value is still a high-entropy blob without a name:
+            // whatever the other detectors do with it, this one adds nothing.
+            continue;
+        } else {
+            text
+        };
+        assert_eq!(&out, expected);
+    }
+}
+
+const OUTPUT: &str = r#"{
+  "admin_token": {
+    "sensitive": true,
+    "type": "string",
+    "value": "a9f3k2m8q7w1e6r5t4y3u2i1o0p9l8k7"
+  },
+  "db_password": {
+    "sensitive": true,
+    "type": "string",
+    "value": "Tq8#mZ2vLp9!xR4w"
+  },
+  "endpoint": {
+    "sensitive": false,
+    "type": "string",
+    "value": "db.internal.acme.io"
+  },
+  "signing": {
+    "sensitive": true,
+    "type": "string",
+    "value": "Zr8Qm2Lx7Vp4Nw9K"
+  }
+}"#;
+
+#[test]
+fn sensitive_terraform_outputs_are_redacted() {
+    let r = redactor();
+    let out = r.redact(OUTPUT).text;
+    for secret in [
+        "a9f3k2m8q7w1e6r5t4y3u2i1o0p9l8k7",
+        "Tq8#mZ2vLp9!xR4w",
+        "Zr8Qm2Lx7Vp4Nw9K",
+    ] {
+        assert!(!out.contains(secret), "{out}");
+    }
+    assert!(out.contains("\"value\": \"PASSWORD_REDACTED\""), "{out}");
+    assert!(out.contains("\"value\": \"TOKEN_REDACTED\""), "{out}");
+    assert!(out.contains("db.internal.acme.io"), "{out}");
+    assert_eq!(r.redact(&out).text, out);
+    // Compact, on one line.
+    let compact = r#"{"signing":{"sensitive":true,"type":"string","value":"Zr8Qm2Lx7Vp4Nw9K"}}"#;
+    assert!(!r.redact(compact).text.contains("Zr8Qm2Lx7Vp4Nw9K"));
+}
+
+#[test]
+fn values_outside_a_sensitive_object_are_left_alone() {
+    let r = redactor();
+    let texts = [
+        // The value belongs to the next object.
+        r#"{"a": {"sensitive": true, "type": "string"}, "b": {"value": "Zr8Qm2Lx7Vp4Nw9K"}}"#,
+        // A nested object's value, and a value that is not a string.
+        r#"{"a": {"sensitive": true, "meta": {"value": "Zr8Qm2Lx7Vp4Nw9K"}}}"#,
+        r#"{"a": {"sensitive": true, "type": "number", "value": 3}}"#,
+        // Placeholders and empty values.
+        r#"{"a": {"sensitive": true, "type": "string", "value": ""}}"#,
+        r#"{"a": {"sensitive": true, "type": "string", "value": "<sensitive>"}}"#,
+        r#"{"a": {"sensitive": false, "type": "string", "value": "Zr8Qm2Lx7Vp4Nw9K"}}"#,
+    ];
+    for text in texts {
+        assert_eq!(r.redact(text).text, text);
+    }
+}
