@@ -246,7 +246,7 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
     split_words(&bytes[s..e], &mut words);
     split_words(extra, &mut words);
     let own = words.len() - before;
-    let Some(class) = classify(&words, own) else {
+    let Some(class) = classify(&words, own).or_else(|| rails_encryption_key(bytes, s, e)) else {
         return;
     };
     let Value { vs, ve, quoted, .. } = value;
@@ -486,4 +486,18 @@ fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
         e -= 1;
     }
     (e > i).then_some((i, e))
+}
+
+/// `primary_key` and `deterministic_key` under Rails'
+/// `active_record_encryption:` (`rails credentials:show`): keys, although
+/// `primary_key` elsewhere names a column.
+fn rails_encryption_key(bytes: &[u8], s: usize, e: usize) -> Option<NameClass> {
+    let name = &bytes[s..e];
+    let keyed = name == b"primary_key" || name == b"deterministic_key";
+    let above = &bytes[s.saturating_sub(200)..s];
+    (keyed && find_ci(above, b"active_record_encryption").is_some()).then_some(NameClass {
+        kind: Kind::SecretAssignment,
+        strictness: Strictness::Random,
+        priority: super::scan::priority::ASSIGN,
+    })
 }

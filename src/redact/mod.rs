@@ -53,6 +53,7 @@ mod pgpass;
 mod phrase;
 mod placeholder;
 mod ppk;
+mod repeat;
 mod scan;
 mod shown;
 mod signed;
@@ -273,6 +274,7 @@ impl Redactor {
                 priority: priority::CUSTOM,
             });
         });
+        repeat::extend(vt, &mut cands);
         cands.retain_mut(|c| {
             c.start = text::floor_char(vt, c.start);
             c.end = text::ceil_char(vt, c.end);

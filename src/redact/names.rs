@@ -238,6 +238,12 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
     if words.iter().any(|w| w.ends_with("token")) {
         return generic(Kind::TokenAssignment, Strictness::Random);
     }
+    // WordPress's `AUTH_SALT`, `NONCE_SALT`, Rails' `key_derivation_salt`:
+    // secret inputs of a key derivation (a bare `salt` is often stored in
+    // the clear beside its hash).
+    if last == "salt" && words.iter().any(|w| SALT_QUALIFIERS.contains(&w.as_str())) {
+        return generic(Kind::SecretAssignment, Strictness::Random);
+    }
     if last == "key" {
         let own = &words[words.len().saturating_sub(ident_words)..];
         if own.len() >= 2 && own.iter().any(|w| KEY_QUALIFIERS.contains(&w.as_str())) {
@@ -250,6 +256,19 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
     }
     None
 }
+
+/// Words that make `…_salt` name a secret.
+const SALT_QUALIFIERS: &[&str] = &[
+    "auth",
+    "nonce",
+    "logged",
+    "secure",
+    "derivation",
+    "secret",
+    "signing",
+    "cookie",
+    "session",
+];
 
 /// `secret_id` (Vault AppRole) and `VAULT_DEV_ROOT_TOKEN_ID` (the token
 /// itself) hold a secret; `key_id`, `token_id` do not.

@@ -109,6 +109,8 @@ pub(crate) enum Trigger {
     PgpassPort,
     /// `@tcp(` / `@unix(`: Go's MySQL DSN.
     GoDsn,
+    /// `:thin:`: Oracle's JDBC URL, `user/password@host`.
+    OracleThin,
     /// SQL `IDENTIFIED [WITH plugin] BY 'x'`.
     SqlIdentified,
     /// SQL `SET PASSWORD [FOR user] = 'x'`.
@@ -141,6 +143,7 @@ const KEYWORDS: &[&str] = &[
     "token",
     "credential",
     "auth",
+    "salt",
 ];
 
 /// The compiled anchor automaton and what each pattern triggers.
@@ -216,6 +219,7 @@ impl Anchors {
             ("_sess=", Trigger::CookieName),
             ("asp.net_sessionid=", Trigger::CookieName),
             ("@tcp(", Trigger::GoDsn),
+            (":thin:", Trigger::OracleThin),
             ("@unix(", Trigger::GoDsn),
             ("identified ", Trigger::SqlIdentified),
             ("set password", Trigger::SqlSetPassword),
@@ -367,6 +371,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::PgpassName => pgpass::on_name(scan, start),
         Trigger::PgpassPort => pgpass::on_port(scan, start),
         Trigger::GoDsn => url::on_go_dsn(scan, start),
+        Trigger::OracleThin => url::on_oracle_thin(scan, end),
         Trigger::SqlIdentified => sql::on_identified(scan, start, end),
         Trigger::SqlSetPassword => sql::on_set_password(scan, start, end),
         Trigger::Shown(i) => shown::on_command(scan, usize::from(i), start, end),

@@ -30,6 +30,11 @@ pub(crate) const ANCHORS: &[(&str, Option<Kind>)] = &[
     ("secrets get ", None),
     ("keyvault secret show", Some(Kind::SecretAssignment)),
     (".vault-token", Some(Kind::VaultToken)),
+    ("configure get ", None),
+    ("--fields label=", None),
+    ("--fields ", None),
+    // `cat config/master.key` (Rails).
+    ("master.key", Some(Kind::SecretAssignment)),
 ];
 
 /// Handles the anchor `ANCHORS[index]` found at `start..end`.
@@ -51,6 +56,13 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
                 return;
             }
             (Kind::KubernetesSecret, Strictness::Password)
+        }
+        // A file name is said in prose too: only its `cat` prints it.
+        Some(kind) if ANCHORS[index].0 == "master.key" => {
+            if !contains_ci(line, b"cat ") || ends_late(bytes, end, le) {
+                return;
+            }
+            (kind, Strictness::Random)
         }
         Some(kind) => (kind, Strictness::Password),
         None => {

@@ -196,3 +196,32 @@ fn password_ok(user: &[u8], pass: &[u8]) -> bool {
     // a purely numeric "password" is far more often a port.
     !pass.iter().all(u8::is_ascii_digit) || pass.len() >= 6
 }
+
+/// Handles `:thin:` at `end`: Oracle's JDBC URL, `jdbc:oracle:thin:user/
+/// password@//host:1521/service` (or `@host:1521:SID`), user and password
+/// apart by a slash rather than a colon.
+pub(crate) fn on_oracle_thin(scan: &mut Scan<'_>, end: usize) {
+    let bytes = scan.bytes;
+    let hi = (end + MAX_USERINFO).min(bytes.len());
+    let Some(slash) = bytes[end..hi].iter().position(|&b| !is_oracle_user(b)) else {
+        return;
+    };
+    let slash = end + slash;
+    if slash == end || bytes[slash] != b'/' || bytes.get(slash + 1) == Some(&b'/') {
+        return;
+    }
+    let Some(at) = bytes[slash + 1..hi]
+        .iter()
+        .position(|&b| b == b'@' || b.is_ascii_whitespace() || matches!(b, b'"' | b'\''))
+    else {
+        return;
+    };
+    let at = slash + 1 + at;
+    if bytes[at] == b'@' && password_ok(&bytes[end..slash], &bytes[slash + 1..at]) {
+        scan.push(slash + 1, at, Kind::PasswordAssignment, priority::URL);
+    }
+}
+
+fn is_oracle_user(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'#')
+}

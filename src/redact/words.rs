@@ -132,7 +132,7 @@ pub(crate) const KEY_QUALIFIERS: &[&str] = &[
     "api", "access", "app", "application", "license", "licence", "client", "consumer", "subscription", "service",
     "admin", "write", "read", "ingest", "dev", "developer", "partner", "merchant", "bot", "personal", "org",
     "organization", "private", "signing", "encryption", "master", "secret", "sdk", "integration", "rest", "live",
-    "prod", "production", "webhook", "hmac", "session", "cookie", "jwt", "auth", "x",
+    "prod", "production", "webhook", "hmac", "session", "cookie", "jwt", "auth", "x", "logged", "nonce",
     // Services whose `<SERVICE>_KEY` is their API key.
     "algolia", "mailchimp", "sendgrid", "mailgun", "postmark", "resend", "brevo", "stripe", "paypal", "braintree",
     "plaid", "openai", "anthropic", "cohere", "mistral", "groq", "gemini", "deepseek", "perplexity", "replicate",

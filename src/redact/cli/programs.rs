@@ -94,6 +94,8 @@ pub(super) const PROGRAMS: &[(&[&str], &[Style])] = &[
     // Registry credentials as `user:password` (containers/image tools).
     (&["skopeo", "podman", "buildah"], &[After("--creds", b':'), After("--src-creds", b':'),
        After("--dest-creds", b':'), After("--screds", b':'), After("--dcreds", b':')]),
+    // PowerShell: `ConvertTo-SecureString "SECRET" -AsPlainText -Force`.
+    (&["ConvertTo-SecureString", "convertto-securestring"], &[Nth(0), Apart("-String")]),
     (&["mc", "mcli"], &[NthUnder(&["alias", "set"], 3), NthUnder(&["config", "host", "add"], 3)]),
     // (A name is read up to a `.`: `PsExec.exe`, `psexec.py` are found too.)
     (&["ncftp", "ncftpget", "ncftpput", "hydra", "psexec", "PsExec", "PsExec64", "wmiexec", "smbexec"],

@@ -57,6 +57,19 @@ const POSITIVES: &[(&str, &str)] = &[
     ("{\"key\": \"apiKey\", \"value\": \"Zq8mWn3Lp7RtYb2Kx9VcXk9f\", \"type\": \"string\"}", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
     ("{\"Parameter\": {\"Name\": \"/prod/relay/db/password\", \"Type\": \"SecureString\", \"Value\": \"Xk9fPq2LmZ7wRt4v\"}}", "Xk9fPq2LmZ7wRt4v"),
     ("mysql> CREATE USER 'relay'@'%' IDENTIFIED BY 'Cedar_Orbit5740!';", "Cedar_Orbit5740!"),
+    ("spring.datasource.url=jdbc:oracle:thin:scott/HVP6Gnm4hnd9E65bE2qT0Y@//ora-prod:1521/ORCLPDB1", "HVP6Gnm4hnd9E65bE2qT0Y"),
+    ("jdbc:oracle:thin:relay/Tundra!Raven8499@db01:1521:ORCL", "Tundra!Raven8499"),
+    ("define( 'NONCE_SALT', 'Xnvgn3QCQCsE5~6G^V74DHLH.bT_jX^rcS}!r_D~|(yb}nK|E0f19bPmw6h{LPt_' );", "Xnvgn3QCQCsE5~6G^V74DHLH"),
+    ("define('LOGGED_IN_KEY', 'abcXnvgn3QCQCsE5~6G^V74DHLH.bT_jX');", "abcXnvgn3QCQCsE5~6G^V74DHLH"),
+    ("$c = (ConvertTo-SecureString \"Echo@Nova1730*\" -AsPlainText -Force)", "Echo@Nova1730*"),
+    ("active_record_encryption:\n  primary_key: IweMU8XsLdH6MgJUE4xdX7fw4Yk2GPh0", "IweMU8XsLdH6MgJUE4xdX7fw4Yk2GPh0"),
+    ("active_record_encryption:\n  key_derivation_salt: xEY0dt6TZcAMg52K7O84wYzkjvbA62Hz", "xEY0dt6TZcAMg52K7O84wYzkjvbA62Hz"),
+    ("$ cat config/master.key\neb9a936302374633efcb9219ebe25b14", "eb9a936302374633efcb9219ebe25b14"),
+    ("$ aws configure get aws_secret_access_key --profile prod\nguKI+mgvZmD+KYuwiGw57dDTRhlvaPDi8Kr9Koex", "guKI+mgvZmD+KYuwiGw57dDTRhlvaPDi8Kr9Koex"),
+    ("$ op item get stripe --fields label=twilio_auth_token --reveal\n6763bb94be31b7c8cae3badc88fff4dc", "6763bb94be31b7c8cae3badc88fff4dc"),
+    // Said again where nothing around it says so, and its base64 decoded.
+    ("requirepass Lantern#Delta1814!\nmasterauth Lantern#Delta1814!", "Lantern#Delta1814!"),
+    ("data:\n  password: U2xhdGVfUXVpbGw2MjU1IQ==\n$ echo U2xhdGVfUXVpbGw2MjU1IQ== | base64 -d\nSlate_Quill6255!", "Slate_Quill6255!"),
 ];
 
 /// Texts without a secret, which must come through unchanged.
@@ -101,6 +114,16 @@ const NEGATIVES: &[&str] = &[
     "password=make_password(raw)",
     "dsn := \"root@tcp(127.0.0.1:3306)/test\"",
     "contact: ops@example.com",
+    "jdbc:oracle:thin:@//ora-prod:1521/ORCLPDB1",
+    "jdbc:oracle:thin:@db01:1521:ORCL",
+    "salt = bcrypt.gensalt()",
+    "password_salt_rounds: 12",
+    "primary_key: id",
+    "add_index :users, :email, unique: true # primary_key: Zq8mWn3Lp7RtYb2K",
+    "config/master.key is ignored by git\nentirely",
+    "$ aws configure get region\neu-west-1",
+    "$ ConvertTo-SecureString $plain -AsPlainText -Force",
+    "data:\n  database: cG9zdGdyZXM=\nthe database is postgres",
     "SENTRY_DSN=https://e3d2c1b0a9f84c6ba5f4e3d2c1b0a9f8@o450000.ingest.us.sentry.io/4507",
     "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
 ];
@@ -121,4 +144,14 @@ fn corpus_near_misses_are_left_alone() {
     for text in NEGATIVES {
         assert_eq!(r.redact(text).text, *text);
     }
+}
+
+#[test]
+fn a_secret_said_again_is_redacted_and_only_it() {
+    let r = redactor();
+    let text = "requirepass Harbor!Lantern2719\nmasterauth Harbor!Lantern2719\nHarbor is the host; Harbor!Lantern27190 is another";
+    assert_eq!(
+        r.redact(text).text,
+        "requirepass PASSWORD_REDACTED\nmasterauth PASSWORD_REDACTED\nHarbor is the host; Harbor!Lantern27190 is another"
+    );
 }
