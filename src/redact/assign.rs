@@ -482,8 +482,18 @@ fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
         }
         e += 1;
     }
-    while e > i && matches!(bytes[e - 1], b'.' | b':' | b')' | b']' | b'}' | b'>') {
-        e -= 1;
+    loop {
+        if e > i && matches!(bytes[e - 1], b'.' | b':' | b')' | b']' | b'}' | b'>') {
+            e -= 1;
+        } else if let Some(p) = ["。", "、", "，", "！"]
+            .iter()
+            .find(|p| bytes[i..e].ends_with(p.as_bytes()))
+        {
+            // A sentence's end in CJK text (`的值是 X。`).
+            e -= p.len();
+        } else {
+            break;
+        }
     }
     (e > i).then_some((i, e))
 }

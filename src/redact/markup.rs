@@ -15,6 +15,18 @@ pub(crate) fn closed_tag(bytes: &[u8], raw_s: usize, e: usize, from: usize) -> b
         .any(|w| w.starts_with(b"</") && w[2..].eq_ignore_ascii_case(name))
 }
 
+/// `<property name="connection.password">x</property>` (Hibernate),
+/// `<string name="api_token">x</string>` (Android): the name in a `name`
+/// attribute, the value the element's text, closed on the same line.
+pub(crate) fn named_element(bytes: &[u8], raw_s: usize, from: usize) -> bool {
+    let head = &bytes[raw_s.saturating_sub(6)..raw_s];
+    let attr = head.len() == 6
+        && head[..5].eq_ignore_ascii_case(b"name=")
+        && matches!(head[5], b'"' | b'\'');
+    let line = &bytes[from..super::text::line_end(bytes, from)];
+    attr && line.windows(2).any(|w| w == b"</")
+}
+
 /// `DB_PASSWORD:Xk9f…`, `relay.api.key:Zq8m…` (Java properties, `heroku
 /// config` pasted without spaces): a key that starts its line, glued to a
 /// value that runs to the line's end without a space, a `/` or another `:`

@@ -224,6 +224,9 @@ pub(crate) fn parse_op(
         }
         return Some((Op::Assign, v, extra));
     }
+    if let Some(len) = super::phrase::copula(&bytes[i..(i + 24).min(n)]) {
+        return Some((Op::Prose, skip_blank(bytes, i + len), extra));
+    }
     if rest.starts_with(b"::") || rest.starts_with(b":/") {
         return None;
     }
@@ -278,14 +281,26 @@ pub(crate) fn parse_op(
     {
         return Some((Op::Assign, i + 1, extra));
     }
+    if rest.starts_with(b">") && super::markup::named_element(bytes, raw_s, i + 1) {
+        return Some((Op::Assign, i + 1, extra));
+    }
     if i > e && bytes[i].is_ascii_alphabetic() {
         let w_end = (i..n)
             .find(|&x| !bytes[x].is_ascii_alphabetic())
             .unwrap_or(n);
         let w = &bytes[i..w_end];
-        if [&b"is"[..], b"was", b"to"]
-            .iter()
-            .any(|x| w.eq_ignore_ascii_case(x))
+        if [
+            &b"is"[..],
+            b"was",
+            b"to",
+            b"ist",
+            b"es",
+            b"est",
+            b"vale",
+            b"lautet",
+        ]
+        .iter()
+        .any(|x| w.eq_ignore_ascii_case(x))
         {
             let mut v = skip_blank(bytes, w_end);
             for filler in [
@@ -475,6 +490,14 @@ fn space_keyword_line(bytes: &[u8], raw_s: usize, e: usize) -> bool {
                 .any(|k| name.eq_ignore_ascii_case(k.as_bytes())))
         || head.ends_with(b" login")
         || contains_ci(head, b"machine ")
-        || head == b"set -x"
-        || head == b"set -gx"
+        || ["set -x", "set -gx", "setx"]
+            .iter()
+            .any(|c| command_ends(head, c.as_bytes()))
+}
+
+/// Whether `head` (a line up to a name) ends with the command `cmd`, alone
+/// or after a prompt (`~/src (main)> set -gx`, `C:\> setx`).
+fn command_ends(head: &[u8], cmd: &[u8]) -> bool {
+    head.ends_with(cmd)
+        && (head.len() == cmd.len() || matches!(head[head.len() - cmd.len() - 1], b' ' | b'>'))
 }

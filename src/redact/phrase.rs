@@ -261,3 +261,25 @@ mod tests {
         assert!(!phrase_head_ok(b"  * passwd.master", 4));
     }
 }
+
+/// Other languages' `is` between a name and its value, where a word test
+/// cannot find it (`的值是`, `の値は`, `é`) or it takes several words
+/// (`, la valeur est`): the length of the one `rest` starts with.
+pub(crate) fn copula(rest: &[u8]) -> Option<usize> {
+    const COPULAS: &[&str] = &[
+        ", la valeur est ",
+        ", el valor es ",
+        ", o valor é ",
+        ", der Wert ist ",
+        "的值是",
+        "の値は",
+        "是",
+        "は",
+        "é ",
+        "è ",
+    ];
+    COPULAS
+        .iter()
+        .find(|c| rest.starts_with(c.as_bytes()))
+        .map(|c| c.len())
+}

@@ -53,7 +53,7 @@ pub(crate) const TRIVIAL_CORES: &[&str] = &[
 #[rustfmt::skip]
 /// Prefixes of expressions that reference a secret kept elsewhere.
 pub(crate) const REFERENCE_PREFIXES: &[&str] = &[
-    "${", "$(", "{{", "#{", "@{", "process.env", "os.environ", "os.getenv", "getenv(", "env(", "env.", "env:",
+    "${", "$(", "{{", "#{", "@{", "%env(", "process.env", "os.environ", "os.getenv", "getenv(", "env(", "env.", "env:",
     "env[", "ENV[", "ENV.", "secrets.", "secret.", "vars.", "var.", "local.", "locals.", "data.", "module.",
     "settings.", "config.", "conf.", "cfg.", "self.", "this.", "props.", "args.", "opts.", "options.", "params.",
     "request.", "req.", "input.", "inputs.", "context.", "ctx.", ".Values", "Values.", "vault:", "op://", "ref+",
