@@ -87,6 +87,9 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     if flag && super::cli::is_switch(bytes, raw_s, &bytes[s..e]) {
         return;
     }
+    if super::listing::on_column_header(scan, s, e) {
+        return;
+    }
     if let Some(vstart) = name_value_form(bytes, raw_s, e) {
         let found = if super::operator::next_line_follows(bytes, vstart) {
             nextline::value(bytes, line_start(bytes, vstart), vstart)

@@ -7,7 +7,7 @@ use super::assign::read_value;
 use super::kinds::Kind;
 use super::names::{classify, split_words};
 use super::operator::skip_blank;
-use super::scan::{Scan, priority};
+use super::scan::{HeaderLine, Scan, priority};
 use super::text::{find_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
 
@@ -15,6 +15,8 @@ use super::value::{Strictness, is_secret_value};
 const OBJECT_REACH: usize = 300;
 /// Rows of a table read under one header.
 const MAX_ROWS: usize = 8;
+/// Columns of one table header read.
+const MAX_COLUMNS: u8 = 16;
 
 /// A storage account key: 64 random bytes in base64 (shorter keys of other
 /// clouds in the same listing still pass the length).
@@ -54,15 +56,15 @@ pub(crate) fn on_azure_key_list(scan: &mut Scan<'_>, start: usize, end: usize) {
 fn table_header(scan: &mut Scan<'_>, start: usize, end: usize) -> bool {
     let bytes = scan.bytes;
     // Table headers are capitalised words apart (`CreationTime  KeyName …`).
-    let ls = line_start(bytes, start);
-    if &bytes[start..end] != b"KeyName" || (start > ls && bytes[start - 1] != b' ') {
+    if &bytes[start..end] != b"KeyName" || (start > 0 && !matches!(bytes[start - 1], b' ' | b'\n'))
+    {
         return false;
     }
-    let le = line_end(bytes, end);
     // One header is read once, however often its line says `KeyName`.
     if start < scan.param_done {
         return true;
     }
+    let (ls, le) = (line_start(bytes, start), line_end(bytes, end));
     scan.param_done = le;
     let Some(col) = column_of(&bytes[ls..le], b"Value") else {
         return false;
@@ -170,4 +172,100 @@ fn output_name(bytes: &[u8], at: usize) -> Option<&[u8]> {
         .strip_suffix(b"\"")?;
     let q = head.iter().rposition(|&b| b == b'"')?;
     Some(&head[q + 1..])
+}
+
+/// A column of a `psql` or `mysql` result whose header at `s..e` names a
+/// secret (` id | provider | api_key `, then `----+----------+---------`):
+/// the cells below it. False when the name is not such a header.
+pub(crate) fn on_column_header(scan: &mut Scan<'_>, s: usize, e: usize) -> bool {
+    let bytes = scan.bytes;
+    // What is known of a line is kept for the other names on it, so that a
+    // long line of names is read once, not once per name.
+    let known = scan.header_line;
+    let line = if known.le > 0 && known.ls <= s && e <= known.le {
+        known
+    } else {
+        let (ls, le) = (line_start(bytes, s), line_end(bytes, e));
+        HeaderLine {
+            ls,
+            le,
+            rule_end: rule_below(bytes, ls, le),
+            columns: 0,
+        }
+    };
+    scan.header_line = line;
+    let HeaderLine { ls, le, .. } = line;
+    let Some(rule_end) = line.rule_end else {
+        return false;
+    };
+    if rule_end - (le + 1) < e - ls {
+        return false;
+    }
+    // Bounded work per header, however many names it holds.
+    if line.columns >= MAX_COLUMNS {
+        return true;
+    }
+    scan.header_line.columns += 1;
+    let header = &bytes[ls..le];
+    let ruled = |b: &u8| matches!(b, b'-' | b'+' | b'|' | b' ' | b'\r');
+    // The column runs between the bars around the name.
+    let col_s = header[..s - ls]
+        .iter()
+        .rposition(|&b| b == b'|')
+        .map_or(0, |p| p + 1);
+    let col_e = header[e - ls..]
+        .iter()
+        .position(|&b| b == b'|')
+        .map_or(usize::MAX, |p| e - ls + p);
+    let mut words = Vec::new();
+    split_words(&bytes[s..e], &mut words);
+    let Some(class) = classify(&words, words.len()) else {
+        return true;
+    };
+    let mut next = rule_end + 1;
+    for _ in 0..MAX_ROWS {
+        if next >= bytes.len() {
+            break;
+        }
+        // A row is as wide as its header; a longer line ends the table.
+        let hi = (next + header.len() + 64).min(bytes.len());
+        let Some(row_end) = bytes[next..hi]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| next + p)
+            .or((hi == bytes.len()).then_some(hi))
+        else {
+            break;
+        };
+        let row = &bytes[next..row_end];
+        if row.iter().all(ruled) {
+            // mysql closes its table with a rule; psql says `(1 row)`.
+            break;
+        }
+        if row.len() > col_s {
+            let cell = &row[col_s..col_e.min(row.len())];
+            let lead = cell.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let v = cell.trim_ascii();
+            if !v.is_empty() && !v.contains(&b' ') && is_secret_value(v, class.strictness, true) {
+                let vs = next + col_s + lead;
+                scan.push(vs, vs + v.len(), class.kind, class.priority);
+            }
+        }
+        next = row_end + 1;
+    }
+    true
+}
+
+/// Where the rule under a result table's header line `ls..le` ends (`----+----`
+/// under psql's header, `+----+` under mysql's), if there is one.
+fn rule_below(bytes: &[u8], ls: usize, le: usize) -> Option<usize> {
+    let sep_s = le + 1;
+    if bytes.get(le) != Some(&b'\n') || !matches!(bytes.get(sep_s), Some(b'-' | b'+')) {
+        return None;
+    }
+    let sep_e = line_end(bytes, sep_s);
+    let ruled = bytes[sep_s..sep_e]
+        .iter()
+        .all(|b| matches!(b, b'-' | b'+' | b'|' | b' ' | b'\r'));
+    (ruled && bytes[ls..le].contains(&b'|')).then_some(sep_e)
 }

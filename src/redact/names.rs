@@ -142,7 +142,19 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
             ANY_STOP.contains(&w) || (!strong && KEY_CONTEXT_STOP.contains(&w))
         }
     };
-    if words.iter().any(|w| stop(&w)) {
+    // A plural that names a group before the slot (`secrets.cloudflareApiToken`
+    // in Helm values, `keys.stripe_secret`) stops nothing.
+    let namespace = |i: usize, w: &String| {
+        ["secrets", "keys", "tokens", "passwords"].contains(&w.as_str())
+            && words[i + 1..].iter().any(|l| {
+                is_password_word(l) || l.ends_with("secret") || l.ends_with("token") || l == "key"
+            })
+    };
+    if words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| stop(&w) && !namespace(i, w))
+    {
         return None;
     }
     let has = |w: &str| words.iter().any(|x| x == w);

@@ -259,11 +259,17 @@ pub(crate) fn parse_op(
         }
         return Some((Op::Assign, skip_type(bytes, v).unwrap_or(v), extra));
     }
-    // Markdown table row: `| db_password | value |`.
-    if rest.starts_with(b"| ") && bytes[line_start(bytes, raw_s)] == b'|' {
-        let v = skip_blank(bytes, i + 1);
-        if v < n && bytes[v] != b'|' {
-            return Some((Op::Assign, v, extra));
+    // Table row: `| db_password | value |` (Markdown), `║ PWD ║ value ║`
+    // (box-drawing CLI output).
+    let row = line_start(bytes, raw_s);
+    let row = skip_blank(bytes, row);
+    for bar in ["|", "║", "│", "┃"] {
+        let bar = bar.as_bytes();
+        if bytes[i..].starts_with(bar) && bytes[row..].starts_with(bar) {
+            let v = skip_blank(bytes, i + bar.len());
+            if v > i + bar.len() && v < n && !bytes[v..].starts_with(bar) {
+                return Some((Op::Assign, v, extra));
+            }
         }
     }
     if rest.starts_with(b"??") || rest.starts_with(b"||") {

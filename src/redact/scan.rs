@@ -297,6 +297,20 @@ pub(crate) struct Scan<'t> {
     /// The last command read by [`cli`] (its program word and where its words
     /// end): the same program named again inside it is an argument.
     pub cli_done: (usize, &'static str),
+    /// The line of the last name looked at as a result table's header.
+    pub header_line: HeaderLine,
+}
+
+/// A line looked at as the header of a query result (see
+/// [`listing::on_column_header`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct HeaderLine {
+    pub ls: usize,
+    pub le: usize,
+    /// Where the rule under it ends, if it is a header.
+    pub rule_end: Option<usize>,
+    /// Columns read so far.
+    pub columns: u8,
 }
 
 impl<'t> Scan<'t> {
@@ -331,6 +345,7 @@ pub(crate) fn scan_builtin(
         cookie_done: 0,
         ppk_done: 0,
         cli_done: (0, ""),
+        header_line: HeaderLine::default(),
     };
     for m in anchors.automaton.find_overlapping_iter(text.as_bytes()) {
         for &t in &anchors.triggers[m.pattern().as_usize()] {

@@ -252,6 +252,13 @@ fn pathological_inputs_stay_fast() {
         "KeyName ".repeat(30_000) + "Value",
         "KeyName Value\n".repeat(20_000),
         "\"sensitive\": true, ".repeat(20_000),
+        format!("{}\n{}\n", "api_key|".repeat(250), "-".repeat(2000)).repeat(100),
+        format!(
+            "{}\n{}\n{}",
+            "api_key|".repeat(25_000),
+            "-+".repeat(100_000),
+            "x".repeat(100)
+        ),
         format!(
             "encryptedData:\n{}",
             format!("  password: Ag{}\n", "A".repeat(100)).repeat(8_000)
