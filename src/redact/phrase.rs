@@ -271,6 +271,8 @@ pub(crate) fn copula(rest: &[u8]) -> Option<usize> {
         ", el valor es ",
         ", o valor é ",
         ", der Wert ist ",
+        // Spring's `Failed to bind properties under 'app.api-key' with value 'X'`.
+        "with value ",
         "的值是",
         "の値は",
         "是",

@@ -20,6 +20,9 @@ pub(crate) const ANCHORS: &[(&str, Option<Kind>)] = &[
     ("printenv ", None),
     ("echo $", None),
     ("echo \"$", None),
+    // `echo -n "$TOKEN" | base64` prints the secret, encoded.
+    ("echo -n $", None),
+    ("echo -n \"$", None),
     ("terraform output ", None),
     ("config:get ", None),
     ("base64 -d", Some(Kind::KubernetesSecret)),

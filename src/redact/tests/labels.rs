@@ -76,6 +76,8 @@ const POSITIVES: &[(&str, &str)] = &[
     ("~/src (main)> set -gx MAILGUN_SIGNING_KEY cbc6f6056ae98d0bcb98d69609367362-55bc1601-fdf71eb6", "cbc6f6056ae98d0bcb98d69609367362"),
     ("  <property name=\"connection.password\">1Kvkm@W7kK2*e</property>", "1Kvkm@W7kK2*e"),
     ("<string name=\"api_token\">rz56YxOFicZI54luCzmNy7FdG1GBVMbmmhkMM3MY</string>", "rz56YxOFicZI54luCzmNy7FdG1GBVMbmmhkMM3MY"),
+    ("$ echo -n \"$TOKEN\" | base64\nT1RjNU16a3pOalF4T1RnNE1UUTBNakkxTWcubnhrMkJZ", "T1RjNU16a3pOalF4T1RnNE1UUTBNakkxTWcubnhrMkJZ"),
+    ("Failed to bind properties under 'app.vite.maps-api-key' with value 'uAvNcTkbiZoliwd0H04yb6v5vb4SVHVv'", "uAvNcTkbiZoliwd0H04yb6v5vb4SVHVv"),
     // Said again where nothing around it says so, and its base64 decoded.
     ("requirepass Lantern#Delta1814!\nmasterauth Lantern#Delta1814!", "Lantern#Delta1814!"),
     ("data:\n  password: U2xhdGVfUXVpbGw2MjU1IQ==\n$ echo U2xhdGVfUXVpbGw2MjU1IQ== | base64 -d\nSlate_Quill6255!", "Slate_Quill6255!"),
@@ -125,6 +127,8 @@ const NEGATIVES: &[&str] = &[
     "contact: ops@example.com",
     "jdbc:oracle:thin:@//ora-prod:1521/ORCLPDB1",
     "GITHUB_TOKEN=%env(GITHUB_TOKEN)%",
+    "$ echo -n \"$TOKEN_COUNT\" | wc -c\n42",
+    "Failed to bind properties under 'app.api-key' with value '${API_KEY}'",
     "The token es muy importante",
     "der Token ist abgelaufen",
     "<string name=\"password_hint\">Enter your password</string>",
