@@ -10,6 +10,7 @@
 //! remembered so other keywords inside it are skipped.
 
 use super::kinds::Kind;
+use super::literal::{MAX_BARE, MAX_VALUE, read_value, run_end};
 use super::names::{NameClass, classify, split_words};
 use super::nextline;
 use super::operator::{Op, literal_context, parse_op, skip_blank};
@@ -20,13 +21,6 @@ use super::value::{Strictness, is_secret_value};
 
 /// Longest identifier part we grow on either side of a keyword.
 const MAX_IDENT: usize = 64;
-/// Longest quoted value we read.
-const MAX_VALUE: usize = 1024;
-/// Longest bare (unquoted) value we read and judge.
-const MAX_BARE: usize = 256;
-/// Longest run an accepted bare value is extended to: session tokens run to
-/// a few KB, and a value cut at [`MAX_BARE`] would leave its tail behind.
-const MAX_RUN: usize = 16 * 1024;
 /// Longest part of a value that is judged (the whole value is replaced).
 const MAX_JUDGED: usize = 1024;
 
@@ -414,91 +408,6 @@ fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
     } else {
         None
     }
-}
-
-/// Reads the value starting at `i`: a string literal (`"…"`, `'…'`, `` `…` ``,
-/// escaped `\"…\"`, Python/Rust prefixed `r"…"`), or a bare word.
-pub(super) fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize, bool)> {
-    let n = bytes.len();
-    if i >= n {
-        return None;
-    }
-    let mut i = i;
-    if i + 1 < n
-        && matches!(bytes[i], b'r' | b'b' | b'f' | b'u' | b'R')
-        && matches!(bytes[i + 1], b'"' | b'\'')
-    {
-        i += 1;
-    }
-    // Escaped quotes inside a JSON string: `\"value\"`.
-    if bytes[i] == b'\\' && matches!(bytes.get(i + 1), Some(b'"' | b'\'')) {
-        let q = [b'\\', bytes[i + 1]];
-        let vs = i + 2;
-        let hi = line_end(bytes, vs).min(vs + MAX_VALUE);
-        let rel = bytes[vs..hi].windows(2).position(|w| w == q)?;
-        return Some((vs, vs + rel, true));
-    }
-    if matches!(bytes[i], b'"' | b'\'' | b'`') {
-        let q = bytes[i];
-        let triple = bytes.len() >= i + 3 && bytes[i + 1] == q && bytes[i + 2] == q;
-        let vs = if triple { i + 3 } else { i + 1 };
-        let hi = line_end(bytes, vs).min(vs + MAX_VALUE);
-        let mut k = vs;
-        while k < hi {
-            if bytes[k] == b'\\' {
-                k += 2;
-                continue;
-            }
-            if bytes[k] == q {
-                return Some((vs, k, true));
-            }
-            k += 1;
-        }
-        // Unterminated: fall through to a bare read after the quote.
-        return bare(bytes, vs, query).map(|(s, e)| (s, e, false));
-    }
-    bare(bytes, i, query).map(|(s, e)| (s, e, false))
-}
-
-/// Where the run of value bytes that reached [`MAX_BARE`] at `from` ends.
-fn run_end(bytes: &[u8], from: usize) -> usize {
-    let hi = (from + MAX_RUN).min(bytes.len());
-    bytes[from..hi]
-        .iter()
-        .position(|&b| bare_stop(b, false))
-        .map_or(hi, |p| from + p)
-}
-
-fn bare_stop(b: u8, query: bool) -> bool {
-    matches!(
-        b,
-        b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'`' | b',' | b';' | b'<' | b'\\'
-    ) || (query && matches!(b, b'&' | b'#'))
-}
-
-fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
-    let n = bytes.len();
-    let mut e = i;
-    while e < n && e - i < MAX_BARE {
-        if bare_stop(bytes[e], query) {
-            break;
-        }
-        e += 1;
-    }
-    loop {
-        if e > i && matches!(bytes[e - 1], b'.' | b':' | b')' | b']' | b'}' | b'>') {
-            e -= 1;
-        } else if let Some(p) = ["。", "、", "，", "！"]
-            .iter()
-            .find(|p| bytes[i..e].ends_with(p.as_bytes()))
-        {
-            // A sentence's end in CJK text (`的值是 X。`).
-            e -= p.len();
-        } else {
-            break;
-        }
-    }
-    (e > i).then_some((i, e))
 }
 
 /// `primary_key` and `deterministic_key` under Rails'

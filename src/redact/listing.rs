@@ -3,8 +3,8 @@
 //! it says everything: `az storage account keys list` (JSON and `-o table`)
 //! and `terraform output -json` (`"sensitive": true` beside `"value"`).
 
-use super::assign::read_value;
 use super::kinds::Kind;
+use super::literal::read_value;
 use super::names::{classify, split_words};
 use super::operator::skip_blank;
 use super::scan::{HeaderLine, Scan, priority};

@@ -44,6 +44,7 @@ mod http;
 mod k8s;
 mod kinds;
 mod listing;
+mod literal;
 mod markup;
 mod names;
 mod nextline;

@@ -7,6 +7,7 @@
 use super::markup::{closed_tag, emphasis_close, properties_line};
 use super::phrase::{one_word_below, spoken_is};
 use super::text::{contains_ci, line_end, line_start, near_line_start};
+use super::words::{CONTINUATION, TYPES};
 
 /// How the value was introduced; decides what the value may look like.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -73,32 +74,6 @@ pub(crate) fn skip_blank(bytes: &[u8], mut i: usize) -> usize {
     }
     i
 }
-
-/// Type annotations that may sit between `name:` and `=`.
-const TYPES: &[&str] = &[
-    "&str",
-    "&'static str",
-    "str",
-    "String",
-    "string",
-    "Option<&str>",
-    "Option<String>",
-    "&[u8]",
-    "SecretString",
-    "Secret<String>",
-    "char*",
-    "const char*",
-    "[]byte",
-    "&'static [u8]",
-    "any",
-    "text",
-    "Str",
-];
-
-/// Words that may continue a spoken name (`Secret Access Key [None]:`).
-const CONTINUATION: &[&str] = &[
-    "access", "key", "id", "token", "secret", "api", "auth", "code",
-];
 
 /// Parses what follows the identifier; returns the operator, where the value
 /// starts and any continuation words that belong to the name.

@@ -223,6 +223,30 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// Other languages' `is` between a name and its value, where a word test
+/// cannot find it (`的值是`, `の値は`, `é`) or it takes several words
+/// (`, la valeur est`): the length of the one `rest` starts with.
+pub(crate) fn copula(rest: &[u8]) -> Option<usize> {
+    const COPULAS: &[&str] = &[
+        ", la valeur est ",
+        ", el valor es ",
+        ", o valor é ",
+        ", der Wert ist ",
+        // Spring's `Failed to bind properties under 'app.api-key' with value 'X'`.
+        "with value ",
+        "的值是",
+        "の値は",
+        "是",
+        "は",
+        "é ",
+        "è ",
+    ];
+    COPULAS
+        .iter()
+        .find(|c| rest.starts_with(c.as_bytes()))
+        .map(|c| c.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,28 +284,4 @@ mod tests {
         assert!(phrase_head_ok(b"wifi password", 5));
         assert!(!phrase_head_ok(b"  * passwd.master", 4));
     }
-}
-
-/// Other languages' `is` between a name and its value, where a word test
-/// cannot find it (`的值是`, `の値は`, `é`) or it takes several words
-/// (`, la valeur est`): the length of the one `rest` starts with.
-pub(crate) fn copula(rest: &[u8]) -> Option<usize> {
-    const COPULAS: &[&str] = &[
-        ", la valeur est ",
-        ", el valor es ",
-        ", o valor é ",
-        ", der Wert ist ",
-        // Spring's `Failed to bind properties under 'app.api-key' with value 'X'`.
-        "with value ",
-        "的值是",
-        "の値は",
-        "是",
-        "は",
-        "é ",
-        "è ",
-    ];
-    COPULAS
-        .iter()
-        .find(|c| rest.starts_with(c.as_bytes()))
-        .map(|c| c.len())
 }

@@ -67,7 +67,7 @@ pub(crate) fn extend(text: &str, cands: &mut Vec<Candidate>) {
 /// Kubernetes value decodes to `Slate_Quill6255!`; one that decodes to
 /// `postgres` or to binary does not count).
 fn decoded(v: &str) -> Option<String> {
-    if v.len() % 4 != 0 || !v.bytes().all(super::text::is_b64) {
+    if !v.len().is_multiple_of(4) || !v.bytes().all(super::text::is_b64) {
         return None;
     }
     let raw = base64::engine::general_purpose::STANDARD.decode(v).ok()?;

@@ -141,3 +141,29 @@ pub(crate) const KEY_QUALIFIERS: &[&str] = &[
     "elasticsearch", "infura", "alchemy", "etherscan", "pagerduty", "opsgenie", "bugsnag", "rollbar", "snyk",
     "netlify", "vercel", "doppler", "upstash", "openweather", "openweathermap", "tmdb", "giphy", "unsplash",
 ];
+
+/// Type annotations that may sit between `name:` and `=`.
+pub(crate) const TYPES: &[&str] = &[
+    "&str",
+    "&'static str",
+    "str",
+    "String",
+    "string",
+    "Option<&str>",
+    "Option<String>",
+    "&[u8]",
+    "SecretString",
+    "Secret<String>",
+    "char*",
+    "const char*",
+    "[]byte",
+    "&'static [u8]",
+    "any",
+    "text",
+    "Str",
+];
+
+/// Words that may continue a spoken name (`Secret Access Key [None]:`).
+pub(crate) const CONTINUATION: &[&str] = &[
+    "access", "key", "id", "token", "secret", "api", "auth", "code",
+];
