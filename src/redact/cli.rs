@@ -297,7 +297,10 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
                 }
             }
             AfterSubcommand(subs) if subs.iter().any(|s| s.as_bytes() == t) => {
-                if let Some(n) = args.get(k + 2) {
+                // `net user bob /delete`: a Windows switch, not a password.
+                if let Some(n) = args.get(k + 2)
+                    && !text(n).starts_with(b"/")
+                {
                     out.push(unquoted(bytes, *n, 0));
                 }
             }

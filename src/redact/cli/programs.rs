@@ -89,7 +89,7 @@ pub(super) const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["vault"], &[Subcommand("login")]),
     (&["gh"], &[Under(&["secret", "set"], &["--body", "-b"])]),
     (&["aws"], &[NamedValue, Under(&["secretsmanager"], &["--secret-string"])]),
-    (&["net"], &[NetUse]),
+    (&["net"], &[NetUse, AfterSubcommand(&["user"])]),
     (&["pulumi"], &[SecretSet]),
     // Registry credentials as `user:password` (containers/image tools).
     (&["skopeo", "podman", "buildah"], &[After("--creds", b':'), After("--src-creds", b':'),

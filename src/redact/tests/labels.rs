@@ -78,6 +78,7 @@ const POSITIVES: &[(&str, &str)] = &[
     ("<string name=\"api_token\">rz56YxOFicZI54luCzmNy7FdG1GBVMbmmhkMM3MY</string>", "rz56YxOFicZI54luCzmNy7FdG1GBVMbmmhkMM3MY"),
     ("$ echo -n \"$TOKEN\" | base64\nT1RjNU16a3pOalF4T1RnNE1UUTBNakkxTWcubnhrMkJZ", "T1RjNU16a3pOalF4T1RnNE1UUTBNakkxTWcubnhrMkJZ"),
     ("Failed to bind properties under 'app.vite.maps-api-key' with value 'uAvNcTkbiZoliwd0H04yb6v5vb4SVHVv'", "uAvNcTkbiZoliwd0H04yb6v5vb4SVHVv"),
+    ("C:\\> net user svc_backup svdpLmCoSOQa6RRwLmV35OK /add", "svdpLmCoSOQa6RRwLmV35OK"),
     // Said again where nothing around it says so, and its base64 decoded.
     ("requirepass Lantern#Delta1814!\nmasterauth Lantern#Delta1814!", "Lantern#Delta1814!"),
     ("data:\n  password: U2xhdGVfUXVpbGw2MjU1IQ==\n$ echo U2xhdGVfUXVpbGw2MjU1IQ== | base64 -d\nSlate_Quill6255!", "Slate_Quill6255!"),
@@ -127,6 +128,9 @@ const NEGATIVES: &[&str] = &[
     "contact: ops@example.com",
     "jdbc:oracle:thin:@//ora-prod:1521/ORCLPDB1",
     "GITHUB_TOKEN=%env(GITHUB_TOKEN)%",
+    "C:\\> net user svc_backup /delete",
+    "C:\\> net user svc_backup * /add",
+    "C:\\> net user",
     "$ echo -n \"$TOKEN_COUNT\" | wc -c\n42",
     "Failed to bind properties under 'app.api-key' with value '${API_KEY}'",
     "The token es muy importante",
