@@ -238,6 +238,12 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
     let mut words = Vec::new();
     if let Some(prev) = prev_word(bytes, raw_s) {
         split_words(prev, &mut words);
+    } else if op == Op::Assign
+        && matches!(&bytes[s..e], b"key" | b"token")
+        && let Some(parent) = nextline::parent_key(bytes, line_start(bytes, raw_s))
+    {
+        // `secret:` / `  key: x` (Spring's `app.secret.key`, `stripe:` / `  key:`).
+        split_words(parent, &mut words);
     }
     let before = words.len();
     split_words(&bytes[s..e], &mut words);

@@ -37,6 +37,38 @@ fn key_indent(bytes: &[u8], ls: usize) -> usize {
     }
 }
 
+/// The YAML key a mapping at the line starting at `ls` is nested under
+/// (`secret:` above `  key: x`), when the nearest shallower line above is a
+/// key alone; looked for a few lines up.
+pub(crate) fn parent_key(bytes: &[u8], ls: usize) -> Option<&[u8]> {
+    let own = key_indent(bytes, ls);
+    if own == 0 {
+        return None;
+    }
+    let mut end = ls.checked_sub(1)?;
+    for _ in 0..MAX_PARENT_LINES {
+        let lo = end.saturating_sub(MAX_PARENT_LINE);
+        let start = bytes[lo..end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(lo, |p| lo + p + 1);
+        let line = bytes[start..end].trim_ascii();
+        if !line.is_empty() && !line.starts_with(b"#") && key_indent(bytes, start) < own {
+            let name = line.strip_suffix(b":")?;
+            let plain = name
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+            return (plain && !name.is_empty()).then_some(name);
+        }
+        end = start.checked_sub(1)?;
+    }
+    None
+}
+
+/// Lines looked up for a parent key, and the longest of them read.
+const MAX_PARENT_LINES: usize = 6;
+const MAX_PARENT_LINE: usize = 256;
+
 /// The value of the name whose line starts at `name_line` and whose colon
 /// is followed (at `after`) by nothing or a block indicator. Returns the
 /// value's span and whether it was quoted.
