@@ -36,6 +36,7 @@
 mod assign;
 mod block;
 mod cli;
+mod concat;
 mod cookie;
 mod custom;
 mod fallback;
@@ -275,6 +276,7 @@ impl Redactor {
                 priority: priority::CUSTOM,
             });
         });
+        concat::extend(vt, &mut cands);
         repeat::extend(vt, &mut cands);
         cands.retain_mut(|c| {
             c.start = text::floor_char(vt, c.start);

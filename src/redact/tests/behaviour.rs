@@ -252,6 +252,11 @@ fn pathological_inputs_stay_fast() {
         "KeyName ".repeat(30_000) + "Value",
         "KeyName Value\n".repeat(20_000),
         "\"sensitive\": true, ".repeat(20_000),
+        format!(
+            "\"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\"{}",
+            " + \"ab\"".repeat(20_000)
+        ),
+        "\"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\" + ".repeat(5_000),
         format!("{}\n{}\n", "api_key|".repeat(250), "-".repeat(2000)).repeat(100),
         format!(
             "{}\n{}\n{}",

@@ -81,6 +81,11 @@ const POSITIVES: &[(&str, &str)] = &[
     ("C:\\> net user svc_backup svdpLmCoSOQa6RRwLmV35OK /add", "svdpLmCoSOQa6RRwLmV35OK"),
     ("app:\n  secret:\n    key: \"bef4e0f2bf0e6abd9d108a8bafe05a38\"", "bef4e0f2bf0e6abd9d108a8bafe05a38"),
     ("stripe:\n  # live\n  token: Zq8mWn3Lp7RtYb2Kx9VcXk9f", "Zq8mWn3Lp7RtYb2Kx9VcXk9f"),
+    // Split into joined literals after a first piece that is found.
+    ("const token = \"69l2Q~cSA9bRsh\" +\n  \"nWXryYNDnszqht8QHg2BNMrewk\";", "nWXryYNDnszqht8QHg2BNMrewk"),
+    ("token := \"shpat_b23f7e2f4a859d9\" + `f1f40e8fab54bf97d`", "f1f40e8fab54bf97d"),
+    ("$t = 'ghp_zuHfozCNfa80RzFhBxMO' . 'Dn2r6iqUk40NKed';", "Dn2r6iqUk40NKed"),
+    ("token = (\n    \"ghp_zuHfozCNfa80RzFhBxMO4D\"\n    \"n2r6iqUk40NKed\"\n)", "n2r6iqUk40NKed"),
     // Said again where nothing around it says so, and its base64 decoded.
     ("requirepass Lantern#Delta1814!\nmasterauth Lantern#Delta1814!", "Lantern#Delta1814!"),
     ("data:\n  password: U2xhdGVfUXVpbGw2MjU1IQ==\n$ echo U2xhdGVfUXVpbGw2MjU1IQ== | base64 -d\nSlate_Quill6255!", "Slate_Quill6255!"),
@@ -130,6 +135,8 @@ const NEGATIVES: &[&str] = &[
     "contact: ops@example.com",
     "jdbc:oracle:thin:@//ora-prod:1521/ORCLPDB1",
     "GITHUB_TOKEN=%env(GITHUB_TOKEN)%",
+    "url = \"https://api.acme.io/\" + \"v2/users\"",
+    "echo \"$API_KEY\" \"second-arg\"",
     "cache:\n  key: \"user-profile-1234\"",
     "public:\n  key: Zq8mWn3Lp7RtYb2Kx9VcXk9fZq8mWn3Lp7",
     "sort:\n  key: created_at_desc_2024",
@@ -183,4 +190,16 @@ fn a_secret_said_again_is_redacted_and_only_it() {
         r.redact(text).text,
         "requirepass PASSWORD_REDACTED\nmasterauth PASSWORD_REDACTED\nHarbor is the host; Harbor!Lantern27190 is another"
     );
+}
+
+#[test]
+fn only_what_joins_a_found_piece_goes_with_it() {
+    let r = redactor();
+    let text = "k = \"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\" + \"\\n\"\nlabel = \"a\" + \"b\"";
+    assert_eq!(
+        r.redact(text).text,
+        "k = \"GITHUB_TOKEN_REDACTED\" + \"\\n\"\nlabel = \"a\" + \"b\""
+    );
+    let text = "t = \"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\", \"not-joined-1234\"";
+    assert!(r.redact(text).text.contains("not-joined-1234"));
 }
