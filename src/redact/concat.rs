@@ -62,6 +62,12 @@ fn next_piece(bytes: &[u8], end: usize) -> Option<(usize, usize)> {
     let s = open + 1;
     let lim = (s + MAX_PIECE).min(bytes.len());
     let e = s + bytes[s..lim].iter().position(|&b| b == bytes[open])?;
+    // A quoted key on the next line (`"next-key": x` in YAML) starts
+    // something else.
+    let after = (e + 1..(e + 1 + MAX_GAP).min(bytes.len())).find(|&j| bytes[j] != b' ');
+    if after.is_some_and(|j| bytes[j] == b':') {
+        return None;
+    }
     let piece = &bytes[s..e];
     let token = piece.len() >= 2
         && piece.iter().all(|&b| {

@@ -202,4 +202,11 @@ fn only_what_joins_a_found_piece_goes_with_it() {
     );
     let text = "t = \"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\", \"not-joined-1234\"";
     assert!(r.redact(text).text.contains("not-joined-1234"));
+    let text =
+        "token: \"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\"\n\"app.kubernetes.io/name\": relay";
+    assert!(
+        r.redact(text)
+            .text
+            .contains("\"app.kubernetes.io/name\": relay")
+    );
 }
