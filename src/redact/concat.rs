@@ -43,8 +43,10 @@ fn next_piece(bytes: &[u8], end: usize) -> Option<(usize, usize)> {
     let gap_end = (end + 1..hi).find(|&i| !bytes[i].is_ascii_whitespace())?;
     let mut i = gap_end;
     let mut joined = false;
+    // A `+` that starts its line is a diff's marker, not an operator.
+    let diff_marker = bytes[gap_end - 1] == b'\n';
     for op in [&b"+"[..], b"..", b".", b"||"] {
-        if bytes[i..].starts_with(op) {
+        if !diff_marker && bytes[i..].starts_with(op) {
             i += op.len();
             joined = true;
             break;

@@ -209,4 +209,10 @@ fn only_what_joins_a_found_piece_goes_with_it() {
             .text
             .contains("\"app.kubernetes.io/name\": relay")
     );
+    // A diff's `+` line is not joined to the `-` line above it.
+    let text = "-  \"key\": \"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\"\n+  \"relay-build-id\"";
+    assert!(r.redact(text).text.ends_with("+  \"relay-build-id\""));
+    // An operator that starts an indented line still joins.
+    let text = "t = \"ghp_zuHfozCNfa80RzFhBxMO\"\n    + \"4Dn2r6iqUk40NKed\";";
+    assert!(!r.redact(text).text.contains("4Dn2r6iqUk40NKed"));
 }
