@@ -32,7 +32,9 @@ async fn servers_reach_postgres_through_its_unix_socket() {
     let env = TestEnv::postgres_at("pg_socket", &url);
     let (one, two) = (env.server().await, env.server().await);
     assert_long_poll_woken_across(&one, &two, "through the socket").await;
-    // Both servers' connections, and none of them over TCP.
+    // The servers' connections, and none of them over TCP. (At least one
+    // each: a pool may hold fewer connections than it has used, and a
+    // busy machine once showed 2 where 4 were expected.)
     let seen = util_pg::sql(
         &database.url,
         &format!(
@@ -41,7 +43,7 @@ async fn servers_reach_postgres_through_its_unix_socket() {
         ),
     );
     let (socket, tcp) = seen.split_once('|').expect("two counts");
-    assert!(socket.parse::<i64>().expect("count") >= 4, "{seen}");
+    assert!(socket.parse::<i64>().expect("count") >= 2, "{seen}");
     assert_eq!(tcp, "0", "{seen}");
     one.stop().await;
     two.stop().await;
