@@ -14,44 +14,59 @@ use super::scan::{Scan, priority};
 use super::text::{contains_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
 
-/// The anchors of commands whose output names itself, each with the kind
-/// of what it prints (`None`: the name that follows says).
-pub(crate) const ANCHORS: &[(&str, Option<Kind>)] = &[
-    ("printenv ", None),
-    ("echo $", None),
-    ("echo \"$", None),
+/// What the command of an anchor prints, and so what its next line is.
+#[derive(Clone, Copy)]
+pub(crate) enum Prints {
+    /// The value of the name that follows (`printenv DB_PASSWORD`).
+    Named,
+    /// A secret of this kind.
+    Fixed(Kind),
+    /// A decoded Kubernetes value, when the line reads a `kubectl` secret.
+    Decoded,
+    /// A key file's content, when the line `cat`s it (the file's name is
+    /// said in prose too).
+    File(Kind),
+}
+
+use Prints::{Decoded, File, Fixed, Named};
+
+/// The anchors of commands whose output names itself, with what each prints.
+pub(crate) const ANCHORS: &[(&str, Prints)] = &[
+    ("printenv ", Named),
+    ("echo $", Named),
+    ("echo \"$", Named),
     // `echo -n "$TOKEN" | base64` prints the secret, encoded.
-    ("echo -n $", None),
-    ("echo -n \"$", None),
-    ("terraform output ", None),
-    ("config:get ", None),
-    ("base64 -d", Some(Kind::KubernetesSecret)),
-    ("base64 --decode", Some(Kind::KubernetesSecret)),
-    ("secrets versions access", Some(Kind::SecretAssignment)),
-    ("op read ", Some(Kind::SecretAssignment)),
-    ("auth:token", Some(Kind::HerokuApiKey)),
-    ("secrets get ", None),
-    ("keyvault secret show", Some(Kind::SecretAssignment)),
-    (".vault-token", Some(Kind::VaultToken)),
-    ("configure get ", None),
-    ("--fields label=", None),
-    ("--fields ", None),
+    ("echo -n $", Named),
+    ("echo -n \"$", Named),
+    ("terraform output ", Named),
+    ("config:get ", Named),
+    ("base64 -d", Decoded),
+    ("base64 --decode", Decoded),
+    ("secrets versions access", Fixed(Kind::SecretAssignment)),
+    ("op read ", Fixed(Kind::SecretAssignment)),
+    ("auth:token", Fixed(Kind::HerokuApiKey)),
+    ("secrets get ", Named),
+    ("keyvault secret show", Fixed(Kind::SecretAssignment)),
+    (".vault-token", Fixed(Kind::VaultToken)),
+    ("configure get ", Named),
+    ("--fields label=", Named),
+    ("--fields ", Named),
     // `cat config/master.key` (Rails).
-    ("master.key", Some(Kind::SecretAssignment)),
+    ("master.key", File(Kind::SecretAssignment)),
 ];
 
 /// Handles the anchor `ANCHORS[index]` found at `start..end`.
 pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: usize) {
     let bytes = scan.bytes;
-    let Some(&(_, fixed)) = ANCHORS.get(index) else {
+    let Some(&(_, prints)) = ANCHORS.get(index) else {
         return;
     };
     let ls = line_start(bytes, start);
     let le = line_end(bytes, end);
     let line = &bytes[ls..le];
-    let (kind, strictness) = match fixed {
+    let (kind, strictness) = match prints {
         // Decoding base64 prints a secret only when the input was one.
-        Some(Kind::KubernetesSecret) => {
+        Decoded => {
             if !contains_ci(line, b"kubectl")
                 || !contains_ci(line, b"secret")
                 || ends_late(bytes, end, le)
@@ -60,15 +75,14 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
             }
             (Kind::KubernetesSecret, Strictness::Password)
         }
-        // A file name is said in prose too: only its `cat` prints it.
-        Some(kind) if ANCHORS[index].0 == "master.key" => {
+        File(kind) => {
             if !contains_ci(line, b"cat ") || ends_late(bytes, end, le) {
                 return;
             }
             (kind, Strictness::Random)
         }
-        Some(kind) => (kind, Strictness::Password),
-        None => {
+        Fixed(kind) => (kind, Strictness::Password),
+        Named => {
             // The command's first word that is not a flag names the value.
             let name = name_word(&bytes[end..le]);
             let mut words = Vec::new();
