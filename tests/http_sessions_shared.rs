@@ -225,6 +225,19 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     )
     .await;
     assert_eq!(gone.status, 404, "{}", gone.body);
+    // Ending it again, or ending an id never issued, finds nothing (rmcp
+    // alone would answer 202 to both).
+    for (url, id) in [(&three.url, session.as_str()), (&four.url, "never-issued")] {
+        let again = reqwest::Client::new()
+            .delete(url.as_str())
+            .header("authorization", format!("Bearer {alice}"))
+            .header("mcp-session-id", id)
+            .header("mcp-protocol-version", VERSION)
+            .send()
+            .await
+            .expect("DELETE");
+        assert_eq!(again.status(), 404, "DELETE {id}");
+    }
 
     // A host that still holds it refuses it once it looks again (at most a
     // second later), seats and all: nothing it does brings it back.

@@ -4,6 +4,7 @@
 
 pub mod delivery;
 pub mod error;
+mod handler;
 mod http_session;
 mod inbox;
 mod invalid_line;
@@ -18,9 +19,8 @@ mod yolo;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
-use rmcp::{Json, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{Json, RoleServer, tool, tool_router};
 use tokio_util::sync::CancellationToken;
 
 use self::delivery::{ParkedCall, ReplySlot, WrittenReplies};
@@ -47,14 +47,6 @@ impl<T: YoloStore + McpSessionStore> Backend for T {}
 pub(crate) use self::schema::{input_schema, output_schema};
 
 pub use self::invalid_line::{INVALID_LINE_METHOD, MAX_LINE_BYTES};
-
-/// Instructions sent to clients at `initialize`; short, since every client
-/// pays for them in its context window.
-const INSTRUCTIONS: &str = "Coordinate with other agents. One calls create_conversation (its partner gets \
-session_b_token) and create_invite for more; the others call join_conversation with the code a human gives them. \
-The session then remembers its credentials: send_message (or send_to_partner) to write, check_messages to read \
-(pass wait_seconds, up to 45 s, to wait for a reply instead of sleeping), update_my_status and \
-check_partner_status for heartbeats. Never put a token or invite code in a message; secrets are redacted.";
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: Backend> {
@@ -388,126 +380,5 @@ reply with check_messages and wait_seconds, not by sleeping.",
         let creds = self.credentials("check_partner_status", creds).await?;
         let status = self.bridge.check_partner_status(&creds).await?;
         Ok(Json(status.into()))
-    }
-}
-
-#[tool_handler(router = self.tool_router)]
-impl<S: Backend> ServerHandler for BridgeServer<S> {
-    /// Runs each tool call with its unauthenticated calls counted for the
-    /// HTTP bearer token it came with, if any (see `service::with_quota_scope`).
-    async fn call_tool(
-        &self,
-        request: rmcp::model::CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
-        // Boxed, like `initialize`: rmcp's request future holds the largest
-        // of its handlers' futures inline and moves it on every spawn, so a
-        // few KiB here were copied for every request, pings included.
-        Box::pin(async move {
-            let scope = self.admit_call(&context).await?;
-            let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-            crate::service::with_quota_scope(scope, self.tool_router.call(call)).await
-        })
-        .await
-    }
-
-    async fn initialize(
-        &self,
-        request: rmcp::model::InitializeRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::InitializeResult, rmcp::ErrorData> {
-        // Boxed: this future is the largest of rmcp's handlers (see `call_tool`).
-        Box::pin(self.initialize_session(request, context)).await
-    }
-
-    /// Answers the transport guard's stand-in for a line that was not usable
-    /// JSON (see `transport::guard`); any other unknown method is not found.
-    async fn on_custom_request(
-        &self,
-        request: rmcp::model::CustomRequest,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::CustomResult, rmcp::ErrorData> {
-        Err(invalid_line::refusal(&request))
-    }
-
-    async fn list_prompts(
-        &self,
-        _request: Option<rmcp::model::PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::ListPromptsResult, rmcp::ErrorData> {
-        Ok(prompts::list())
-    }
-
-    async fn get_prompt(
-        &self,
-        request: rmcp::model::GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::GetPromptResponse, rmcp::ErrorData> {
-        prompts::get(&request).map(Into::into)
-    }
-
-    async fn list_resources(
-        &self,
-        _request: Option<rmcp::model::PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::ListResourcesResult, rmcp::ErrorData> {
-        Ok(inbox::list())
-    }
-
-    async fn read_resource(
-        &self,
-        request: rmcp::model::ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
-        // Boxed, like `listen`: rmcp's request dispatch holds the largest of
-        // these handlers' futures inline in every request's task (over HTTP,
-        // every open request's), whichever handler the request calls.
-        Box::pin(self.read_inbox(&request.uri))
-            .await
-            .map(Into::into)
-    }
-
-    async fn subscribe(
-        &self,
-        request: rmcp::model::SubscribeRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<(), rmcp::ErrorData> {
-        self.subscribe_inbox(&request.uri, context.peer)
-    }
-
-    async fn unsubscribe(
-        &self,
-        request: rmcp::model::UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<(), rmcp::ErrorData> {
-        self.unsubscribe_inbox(&request.uri)
-    }
-
-    fn accepted_subscription_filter(
-        &self,
-        requested: &rmcp::model::SubscriptionFilter,
-    ) -> Option<rmcp::model::SubscriptionFilter> {
-        self.inbox_filter(requested)
-    }
-
-    async fn listen(
-        &self,
-        context: rmcp::service::SubscriptionContext,
-    ) -> Result<(), rmcp::ErrorData> {
-        Box::pin(self.listen_inbox(context)).await;
-        Ok(())
-    }
-
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .enable_resources_subscribe()
-                .build(),
-        )
-        .with_server_info(Implementation::new("mcp-bridge", env!("CARGO_PKG_VERSION")))
-        .with_instructions(INSTRUCTIONS)
     }
 }

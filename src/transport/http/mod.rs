@@ -194,15 +194,18 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
         let mut manager = LocalSessionManager::default();
         // Nor one at the head of each response stream of a session.
         manager.session_config.sse_retry = None;
-        let manager = resume::QuietResume(manager);
-        let mcp = StreamableHttpService::new(factory, Arc::new(manager), config);
-        let mcp =
-            Router::new()
-                .route_service(MCP_PATH, mcp)
-                .layer(axum::middleware::from_fn_with_state(
-                    Arc::clone(&self.access),
-                    access::check_caller::<S>,
-                ));
+        let manager = Arc::new(resume::QuietResume(manager));
+        let mcp = StreamableHttpService::new(factory, Arc::clone(&manager), config);
+        let mcp = Router::new()
+            .route_service(MCP_PATH, mcp)
+            .layer(axum::middleware::from_fn_with_state(
+                (manager, Arc::clone(&self.access.bridge)),
+                sessions::end_only_known::<S>,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.access),
+                access::check_caller::<S>,
+            ));
         let metadata = Router::new()
             .route(METADATA_PATH, get(metadata::<S>))
             .route(ROOT_METADATA_PATH, get(metadata::<S>))

@@ -14,11 +14,20 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use rmcp::model::InitializeRequestParams;
+use rmcp::transport::common::http_header::HEADER_SESSION_ID;
+use rmcp::transport::streamable_http_server::session::SessionManager;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::store::{
     SessionState, SessionStore, SessionStoreError,
 };
 
+use super::access::refusal;
+use super::resume::QuietResume;
 use crate::mcp::Backend;
 use crate::service::Bridge;
 
@@ -73,6 +82,40 @@ impl<S: Backend> SessionStore for SharedSessions<S> {
         };
         // Only its owner ends a stored session.
         Ok(self.bridge.forget_session(session_id, &caller).await?)
+    }
+}
+
+/// The session manager of this host's MCP route.
+pub(super) type Manager = QuietResume<LocalSessionManager>;
+
+/// `404` for a `DELETE` naming a session that neither this host holds nor
+/// the database keeps for the caller, as for any other request naming a
+/// session that is gone (rmcp would answer `202` whatever the id). Runs
+/// inside `access::check_caller`, which has set the caller.
+pub(super) async fn end_only_known<S: Backend>(
+    State((manager, bridge)): State<(Arc<Manager>, Arc<Bridge<S>>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let id = match request.method() == Method::DELETE {
+        true => request
+            .headers()
+            .get(HEADER_SESSION_ID)
+            .and_then(|v| v.to_str().ok()),
+        false => None,
+    };
+    let Some(id) = id else {
+        return next.run(request).await;
+    };
+    let held = manager.has_session(&id.into()).await.unwrap_or(false);
+    let known = held
+        || match CALLER.try_with(Clone::clone) {
+            Ok(caller) => matches!(bridge.shared_session(id, &caller).await, Ok(Some(_))),
+            Err(_) => false,
+        };
+    match known {
+        true => next.run(request).await,
+        false => refusal(StatusCode::NOT_FOUND, "Not Found: Session not found"),
     }
 }
 
