@@ -8,6 +8,7 @@ use super::literal::read_value;
 use super::names::{classify, split_words};
 use super::operator::skip_blank;
 use super::scan::{HeaderLine, Scan, priority};
+use super::table;
 use super::text::{find_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
 
@@ -184,19 +185,36 @@ pub(crate) fn on_column_header(scan: &mut Scan<'_>, s: usize, e: usize) -> bool 
     let known = scan.header_line;
     let line = if known.le > 0 && known.ls <= s && e <= known.le {
         known
+    } else if s < known.rows_end {
+        // A row of a table already read: not a header of its own.
+        return false;
     } else {
         let (ls, le) = (line_start(bytes, s), line_end(bytes, e));
+        let rule_end = rule_below(bytes, ls, le);
         HeaderLine {
             ls,
             le,
-            rule_end: rule_below(bytes, ls, le),
+            rule_end,
             columns: 0,
+            delimited: match rule_end {
+                Some(_) => Default::default(),
+                None => table::header(bytes, ls, le),
+            },
+            rows_end: 0,
         }
     };
     scan.header_line = line;
     let HeaderLine { ls, le, .. } = line;
     let Some(rule_end) = line.rule_end else {
-        return false;
+        if line.delimited.delimiter.is_none() {
+            return false;
+        }
+        if line.columns < MAX_COLUMNS {
+            scan.header_line.columns += 1;
+            let end = table::on_column(scan, ls, le, line.delimited, s, e);
+            scan.header_line.rows_end = scan.header_line.rows_end.max(end);
+        }
+        return true;
     };
     if rule_end - (le + 1) < e - ls {
         return false;

@@ -60,6 +60,7 @@ mod scan;
 mod shown;
 mod signed;
 mod sql;
+mod table;
 mod text;
 mod token_rules;
 mod tokens;

@@ -311,6 +311,10 @@ pub(crate) struct HeaderLine {
     pub rule_end: Option<usize>,
     /// Columns read so far.
     pub columns: u8,
+    /// The line read as a delimited header (CSV, Markdown).
+    pub delimited: super::table::Delimited,
+    /// Where the rows read under it end: a line before is a row.
+    pub rows_end: usize,
 }
 
 impl<'t> Scan<'t> {

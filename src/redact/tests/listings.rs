@@ -186,3 +186,54 @@ fn box_drawn_rows_and_namespaced_names_are_redacted() {
         assert_eq!(r.redact(text).text, text);
     }
 }
+
+#[test]
+fn columns_named_only_by_a_delimited_header_are_redacted() {
+    let r = redactor();
+    let cases = [
+        (
+            "name,url,username,password,note\npgAdmin,https://pgadmin.internal/login,ops,l95-0u^7eLxjDuK1I,\ngit,https://x.io,me,\"Qw9#zLm2!pR7vT\",hi\n",
+            &["l95-0u^7eLxjDuK1I", "Qw9#zLm2!pR7vT"][..],
+        ),
+        (
+            "id\tservice\tenvironment\tapi_key\tcreated_at\n100\tmailer\tstaging\t314d15d38699859f8a0af592af0edfe0\t2024-09-16\n",
+            &["314d15d38699859f8a0af592af0edfe0"],
+        ),
+        (
+            "Title;Username;Password\nJira;ops;Vx7!kPq2zR9mWt\n",
+            &["Vx7!kPq2zR9mWt"],
+        ),
+        (
+            "| Env | User | Client secret |\n|-----|------|:------|\n| staging | jenkins | `05448fb583361187311f52d4761af2ff` |\n",
+            &["05448fb583361187311f52d4761af2ff"],
+        ),
+    ];
+    for (text, secrets) in cases {
+        let out = r.redact(text).text;
+        for s in secrets {
+            assert!(!out.contains(s), "{out}");
+        }
+        assert_eq!(
+            out.lines().next(),
+            text.lines().next(),
+            "header kept: {out}"
+        );
+    }
+}
+
+#[test]
+fn delimited_tables_without_secret_values_stay() {
+    let r = redactor();
+    let kept = [
+        // Column named like a secret, cells that are not secrets.
+        "name,password_set,updated\nalice,true,2026-01-02\nbob,false,2026-01-03\n",
+        "| Setting | Token |\n|---|---|\n| timeout | `GITHUB_TOKEN` |\n| retries | 3 |\n",
+        // Prose with commas is not a header.
+        "Set the password, then restart the service.\nfoo,Xk9mP2vL8qR4tWz\n",
+        // A hash column is not a secret column.
+        "file,sha256\napp.tar.gz,9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n",
+    ];
+    for text in kept {
+        assert_eq!(r.redact(text).text, text);
+    }
+}
