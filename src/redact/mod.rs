@@ -41,6 +41,7 @@ mod cookie;
 mod custom;
 mod fallback;
 mod fold;
+mod foreign;
 mod http;
 mod k8s;
 mod kinds;

@@ -197,6 +197,12 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
     let mut words = 0;
     while i < hi && words <= 5 {
         let ws = i;
+        // Italian's and Portuguese's `is` (`la password del database è X`).
+        for accented in ["è ", "é "] {
+            if words > 1 && bytes[ws..].starts_with(accented.as_bytes()) {
+                return Some(skip_blank(bytes, ws + accented.len()));
+            }
+        }
         while i < hi && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-') {
             i += 1;
         }

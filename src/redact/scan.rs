@@ -17,8 +17,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
 use super::{
-    assign, cli, cookie, fallback, http, k8s, listing, pem, pgpass, ppk, shown, signed, sql,
-    tokens, url, use_as,
+    assign, cli, cookie, fallback, foreign, http, k8s, listing, pem, pgpass, ppk, shown, signed,
+    sql, tokens, url, use_as,
 };
 
 /// A span of the input to replace with a kind's placeholder.
@@ -119,6 +119,8 @@ pub(crate) enum Trigger {
     Shown(u8),
     /// ` as the ` after a value: `use X as the API key`.
     UseAs,
+    /// A secret word in another language (`foreign::WORDS[n]`).
+    Foreign(u8),
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -235,6 +237,12 @@ impl Anchors {
         }
         for a in cli::anchors() {
             pairs.push((a.to_ascii_lowercase(), Trigger::Program));
+        }
+        for (i, a) in foreign::anchors().enumerate() {
+            pairs.push((
+                a.to_string(),
+                Trigger::Foreign(u8::try_from(i).unwrap_or(u8::MAX)),
+            ));
         }
         for a in use_as::ANCHORS {
             pairs.push(((*a).to_string(), Trigger::UseAs));
@@ -395,6 +403,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::SqlSetPassword => sql::on_set_password(scan, start, end),
         Trigger::Shown(i) => shown::on_command(scan, usize::from(i), start, end),
         Trigger::UseAs => use_as::on_as(scan, start, end),
+        Trigger::Foreign(i) => foreign::on_word(scan, usize::from(i), start, end),
     }
 }
 

@@ -268,6 +268,13 @@ fn pathological_inputs_stay_fast() {
             "encryptedData:\n{}",
             format!("  password: Ag{}\n", "A".repeat(100)).repeat(8_000)
         ),
+        // Delimited headers and foreign secret words, repeated.
+        "password,api_key,token\n".repeat(20_000),
+        "password,api_key,token,".repeat(20_000),
+        "| Password | Token |\n|---|---|\n".repeat(20_000),
+        "Пароль от от от от ".repeat(20_000),
+        "비밀번호는 ".repeat(20_000),
+        "kata sandi ".repeat(20_000),
         "\u{200B}".repeat(50_000),
         "а".repeat(100_000),
     ];

@@ -10,6 +10,7 @@ mod classes_b;
 mod classes_c;
 mod kinds_table;
 mod labels;
+mod languages;
 mod listings;
 mod props;
 
