@@ -387,6 +387,23 @@ async fn a_removed_participant_is_shut_out_at_once_in_every_process() {
     );
     let listed = ok(&call(&t.c, "list_my_conversations", json!({})).await);
     assert_eq!(listed["conversations"][0]["state"], "removed");
+    // It learns that it was removed, and nothing of who is still there:
+    // no roles, notes or heartbeats, bound or with its old token.
+    assert_eq!(
+        listed["conversations"][0]["participants"],
+        json!([]),
+        "{listed}"
+    );
+    let explicit = ok(&call(&other, "list_my_conversations", qa_creds.clone()).await);
+    assert_eq!(
+        explicit["conversations"][0]["state"], "removed",
+        "{explicit}"
+    );
+    assert_eq!(
+        explicit["conversations"][0]["participants"],
+        json!([]),
+        "{explicit}"
+    );
 
     // Messages to everyone skip a removed participant; addressing it is refused.
     let sent = say(&t.a, "after the removal", json!({})).await;

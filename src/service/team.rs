@@ -353,7 +353,13 @@ impl<S: Store> Bridge<S> {
                 state,
                 expires_at: Some(c.expires_at),
                 unread,
-                participants: self.views(&c, at),
+                // Who is in it, their notes and heartbeats, are for its
+                // active participants only: a removed seat, or anyone once
+                // it has expired, learns only its own state.
+                participants: match state {
+                    SessionState::Active => self.views(&c, at),
+                    _ => Vec::new(),
+                },
             });
         }
         self.audit(draft);
