@@ -157,6 +157,41 @@ async fn errors_that_echo_a_file_show_it_visibly() {
     assert_visible("restore error", &line);
 }
 
+/// Arguments the command line refuses are quoted in clap's error: a
+/// conversation id pasted from an agent's message, an unknown flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_arguments_are_quoted_visibly() {
+    let env = TestEnv::new("terminal-usage");
+    let hostile = format!("conv_{HOSTILE}\r\nFAKE LINE");
+    let flag = format!("--x{HOSTILE}");
+    for args in [
+        vec!["show", hostile.as_str()],
+        vec!["tokens", hostile.as_str()],
+        vec!["export", hostile.as_str()],
+        vec!["audit", "--since", hostile.as_str()],
+        vec!["list", flag.as_str()],
+    ] {
+        let out = cli(&env, &args).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_visible(&format!("{args:?}"), &out.stderr);
+        // The injected line break is shown, not obeyed.
+        assert!(
+            !out.stderr.lines().any(|l| l.starts_with("FAKE LINE")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.starts_with("error:"), "{}", out.stderr);
+    }
+    // Help is still clap's own text.
+    let help = cli(&env, &["show", "--help"]).await;
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    assert!(
+        help.stdout.contains("Usage: mcp-bridge show"),
+        "{}",
+        help.stdout
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_hostile_workspace_cannot_redraw_the_confirmation() {
     let env = TestEnv::new("terminal-confirm");

@@ -2,12 +2,14 @@
 //! Each subcommand lives in its own module and calls the service layer.
 
 mod backup;
+mod backup_check;
 mod backup_export;
 mod console;
 mod demo;
 mod doctor;
 mod http_token;
 mod inbox;
+mod input;
 mod inspect;
 mod keys;
 mod logging;
@@ -219,7 +221,10 @@ fn install_panic_hook() {
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     install_panic_hook();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -230,6 +235,34 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints clap's answer to a command line it refused (or `--help`,
+/// `--version`) and returns its exit code. A refusal quotes the argument,
+/// which may be text an agent wrote (a conversation id pasted from a
+/// message): it is rendered from the arguments with every unsafe character
+/// escaped, so no escape sequence, bidi override or line break reaches the
+/// terminal, and printed without clap's colours.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        // Our own text: no argument is quoted in it.
+        let _ = e.print();
+        return ExitCode::from(code);
+    }
+    let escaped = std::env::args_os().map(|a| {
+        crate::display::visible(&a.to_string_lossy(), crate::display::Lines::One).into_owned()
+    });
+    let text = match Cli::try_parse_from(escaped) {
+        // The same refusal, quoting the escaped arguments.
+        Err(again) => again.render().to_string(),
+        // Escaping made it valid: show the first refusal on one line.
+        Ok(_) => e.render().to_string(),
+    };
+    let text = crate::display::visible(&text, crate::display::Lines::Many);
+    eprint!("{text}");
+    ExitCode::from(code)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
