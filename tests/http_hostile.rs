@@ -5,6 +5,7 @@
 //! the `openssl` CLI and reloaded on SIGHUP.
 
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -279,8 +280,20 @@ async fn plain_http_and_no_auth_are_refused_off_loopback() {
     )
     .await;
     assert_eq!(answer.status, 401);
-    let (status, _) = server.terminate().await;
-    assert!(status.success());
+    // SIGHUP has no certificate to reload here: the server says so and
+    // keeps serving (its default action would end it without a drain).
+    server.signal(libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = post(
+        &format!("http://127.0.0.1:{port}/mcp"),
+        None,
+        &[],
+        initialize(),
+    )
+    .await;
+    assert_eq!(again.status, 401, "still serving after SIGHUP");
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
 }
 
 /// A self-signed certificate for 127.0.0.1 in `dir` as `cert.pem`/`key.pem`.

@@ -421,6 +421,13 @@ async fn a_token_holds_a_bounded_number_of_sessions() {
         refused.body
     );
     assert!(refused.headers.get("mcp-session-id").is_none());
+    // Nor does an `initialize` spelled with escapes get past the count.
+    let escaped = init
+        .to_string()
+        .replace("\"initialize\"", "\"\\u0069nitialize\"");
+    assert!(escaped.contains("u0069nitialize"), "{escaped}");
+    let refused = post(&server.url, Some(&alice), &[], escaped).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
     // The limit is per token, and the open sessions still work.
     open(&server.url, &bob).await;
     let listed = call(

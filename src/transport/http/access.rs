@@ -439,21 +439,38 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
 }
 
 /// Whether a request body is an `initialize`, which opens an MCP session
-/// when it carries no session id (the name is looked for first, so other
-/// bodies are not parsed again).
+/// when it carries no session id. The name (or an escape, which may spell
+/// it: `"\u0069nitialize"`) is looked for first, so other bodies are not
+/// parsed again.
 fn opens_a_session(body: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Method<'a> {
         #[serde(borrow)]
-        method: Option<&'a str>,
+        method: Option<std::borrow::Cow<'a, str>>,
     }
-    memchr::memmem::find(body, b"\"initialize\"").is_some()
-        && serde_json::from_slice::<Method>(body).is_ok_and(|m| m.method == Some("initialize"))
+    (memchr::memmem::find(body, b"initialize").is_some()
+        || memchr::memmem::find(body, b"\\u").is_some())
+        && serde_json::from_slice::<Method>(body)
+            .is_ok_and(|m| m.method.as_deref() == Some("initialize"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::strip_port;
+
+    #[test]
+    fn an_initialize_is_known_however_its_name_is_written() {
+        use super::opens_a_session;
+        assert!(opens_a_session(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
+        ));
+        assert!(opens_a_session(
+            br#"{"jsonrpc":"2.0","id":1,"method":"\u0069nitialize","params":{}}"#
+        ));
+        assert!(!opens_a_session(
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"initialize"}}"#
+        ));
+    }
 
     #[test]
     fn ports_are_stripped_from_hosts() {

@@ -57,18 +57,22 @@ impl CallIds {
 }
 
 /// The id of a JSON-RPC request (a message with a method and an id), as
-/// written (`7` and `"7"` are different ids).
+/// decoded and written again (`7` and `"7"` are different ids; `"\u0037"`
+/// and `"7"` are the same one, as rmcp reads them).
 pub fn request_id(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Message<'a> {
         #[serde(borrow)]
         id: Option<&'a RawValue>,
+        // Borrowed when it can be: a name written with escapes is a method too.
         #[serde(borrow)]
-        method: Option<&'a str>,
+        method: Option<std::borrow::Cow<'a, str>>,
     }
     let message: Message<'_> = serde_json::from_slice(body).ok()?;
     message.method?;
-    message.id.map(|id| id.get().to_owned())
+    let id = message.id?;
+    let decoded: serde_json::Value = serde_json::from_str(id.get()).ok()?;
+    Some(decoded.to_string())
 }
 
 /// The answer to a request reusing the id of a call in progress.
@@ -93,6 +97,18 @@ pub fn reused(id: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_and_methods_written_with_escapes_are_the_same_ones() {
+        assert_eq!(
+            request_id(br#"{"jsonrpc":"2.0","id":"\u0037","method":"p\u0069ng"}"#),
+            request_id(br#"{"jsonrpc":"2.0","id":"7","method":"ping"}"#)
+        );
+        assert_ne!(
+            request_id(br#"{"jsonrpc":"2.0","id":"7","method":"ping"}"#),
+            request_id(br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#)
+        );
+    }
 
     #[test]
     fn only_requests_have_ids_and_an_id_is_held_once_per_session() {

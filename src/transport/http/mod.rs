@@ -362,6 +362,16 @@ pub async fn serve<S: HttpTokenStore + Backend>(
             tokio::spawn(async move { server.serve(app).await })
         }
         None => {
+            // SIGHUP reloads TLS files; without TLS there is nothing to reload,
+            // and its default action would end the server without a drain.
+            let mut hangups =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    .context("cannot watch SIGHUP")?;
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    tracing::info!("SIGHUP: no TLS certificate to reload; still serving");
+                }
+            });
             // No Nagle: a response's last small write (an SSE event, the end
             // of a chunked body) must not wait for the client's delayed ACK.
             let server = axum_server::from_tcp(listener)?
