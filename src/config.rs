@@ -161,6 +161,7 @@ struct RawRateLimits {
     check_partner_status: RawLimits,
     unauthenticated: RawLimits,
     join_conversation: RawLimits,
+    execute_command: RawLimits,
 }
 
 impl Default for RawRateLimits {
@@ -173,6 +174,7 @@ impl Default for RawRateLimits {
             check_partner_status: RawLimits::default(),
             unauthenticated: RawLimits::default(),
             join_conversation: RawLimits::default(),
+            execute_command: RawLimits::default(),
         }
     }
 }
@@ -281,6 +283,13 @@ pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
         per_minute: Some(30),
         per_hour: Some(300),
         per_day: Some(1_000),
+    },
+    // Each proposal waits for a human's decision: a few a minute is already
+    // more than one person can review.
+    execute_command: Limits {
+        per_minute: Some(10),
+        per_hour: Some(60),
+        per_day: Some(300),
     },
 };
 

@@ -89,6 +89,7 @@ mod wake_scope;
 mod webdriver;
 mod yolo_audit;
 mod yolo_e2e;
+mod yolo_hostile;
 mod yolo_sandbox;
 mod yolo_table;
 mod yolo_tokens;

@@ -401,6 +401,7 @@ async fn approve(app: &App, out: &mut Out, id: &str) -> Result<(), ServiceError>
     describe_activation(out, &activation);
     say(out, format_args!("  command (exactly what will run):"));
     say(out, format_args!("    {}", line(&proposal.command)));
+    say(out, format_args!("{}", size_notice(&proposal.command)));
     if ask("Approve this exact command? Type `yes`: ") != "yes" {
         return Err(ServiceError::Conflict(
             "not approved; the proposal is still pending (deny it with `mcp-bridge yolo deny`)"
@@ -426,6 +427,20 @@ async fn approve(app: &App, out: &mut Out, id: &str) -> Result<(), ServiceError>
         ),
     );
     Ok(())
+}
+
+/// The lines right above the approval prompt: the command's size, and its
+/// head again when it is long enough to have wrapped off the top of the screen.
+fn size_notice(command: &str) -> String {
+    let size = crate::runner::policy::describe_size(command);
+    let mut notice = format!("  size:       {size} (newlines shown as \\x0a)");
+    if command.chars().count() > 100 || command.contains('\n') {
+        let head = output::truncate(&line(command).to_string(), 60);
+        notice.push_str(&format!(
+            "\n  it begins:  {head}\n  (scroll up to read all of it before you answer)"
+        ));
+    }
+    notice
 }
 
 fn print_status(
@@ -498,4 +513,27 @@ fn print_status(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_notice;
+
+    #[test]
+    fn a_long_command_shows_its_size_and_head_above_the_prompt() {
+        let short = size_notice("ls -l");
+        assert_eq!(
+            short,
+            "  size:       5 characters on 1 line (newlines shown as \\x0a)"
+        );
+        let long = size_notice(&format!("rm -rf src;{}echo ok", "x".repeat(200)));
+        assert!(long.contains("218 characters on 1 line"), "{long}");
+        assert!(long.contains("it begins:  rm -rf src;"), "{long}");
+        let lines = size_notice("echo a\nrm -rf src");
+        assert!(lines.contains("on 2 lines"), "{lines}");
+        assert!(
+            lines.contains("it begins:  echo a\\x0arm -rf src"),
+            "{lines}"
+        );
+    }
 }

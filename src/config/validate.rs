@@ -71,6 +71,11 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 &r.join_conversation,
                 DEFAULT_LIMITS.join_conversation,
             )?,
+            execute_command: limits(
+                "execute_command",
+                &r.execute_command,
+                DEFAULT_LIMITS.execute_command,
+            )?,
         })
     } else {
         None

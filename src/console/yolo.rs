@@ -99,6 +99,7 @@ pub async fn page<S: Backend>(
                             dt { "sandbox" } dd { @if a.request.sandbox { "on" } @else { strong { "OFF" } } }
                         }
                         dt { "command (exactly what will run)" } dd { pre.command { (p.command) } }
+                        dt { "size" } dd.size { (crate::runner::policy::describe_size(&p.command)) }
                     }
                     @if admin && p.state == ProposalState::Pending {
                         form.decide method="post" action=(c2.href(&format!("/yolo/approve/{}", p.id))) {

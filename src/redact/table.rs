@@ -130,8 +130,8 @@ fn split(line: &[u8], delimiter: u8) -> Vec<(usize, usize)> {
     }
     let mut cells = Vec::new();
     let (mut start, mut quoted) = (lo, false);
-    for i in lo..hi {
-        match line[i] {
+    for (i, &b) in line.iter().enumerate().take(hi).skip(lo) {
+        match b {
             b'"' if delimiter != b'|' => quoted = !quoted,
             b if b == delimiter && !quoted => {
                 cells.push((start, i));

@@ -1,12 +1,16 @@
 //! The command policy: decides whether an agent's proposed command may run in a YOLO
-//! mode, and how. Calls nothing outside this module; never starts a shell.
+//! mode, and how. Calls nothing outside this module but the pure character classification in
+//! `display`; never starts a shell.
 //!
 //! # How a command is judged
 //!
 //! 1. **Pre-checks (every mode).** At most [`MAX_COMMAND_BYTES`]; no control characters
 //!    other than tab and newline, and no Unicode bidirectional or invisible formatting
 //!    characters, which could make the command a human approves look different from the
-//!    one that runs (`control-character`, `too-long`).
+//!    one that runs (`control-character`, `too-long`); nothing that could hide part of the
+//!    command on the approving human's screen: Unicode spaces and blanks, combining marks,
+//!    runs of more than 8 spaces or tabs, deep indentation, many blank lines
+//!    (`disguised-text`, [`layout`]).
 //! 2. **`yolo`**: a POSIX-sh tokenizer (`lex`) splits the command into words and
 //!    operators, tokenizing `$(…)`, backticks and `<(…)` recursively (unbalanced quotes,
 //!    a here-document without its end line, nesting past 12 levels: `unparseable`). The
@@ -44,6 +48,7 @@
 mod args;
 mod audit;
 mod blocklist;
+mod layout;
 mod lex;
 mod paths;
 mod readonly;
@@ -58,6 +63,8 @@ use std::path::Path;
 
 use crate::domain::YoloMode;
 
+pub use layout::describe_size;
+
 /// Longest command accepted, in bytes; a real command line is far shorter, and the bound
 /// keeps tokenizing cheap.
 pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
@@ -70,6 +77,9 @@ pub mod rule {
     pub const TOO_LONG: &str = "too-long";
     /// A control, bidirectional or invisible formatting character.
     pub const CONTROL_CHARACTER: &str = "control-character";
+    /// Unicode spaces or blanks, combining marks, or long runs of blanks that could hide
+    /// part of the command from the human who approves it.
+    pub const DISGUISED_TEXT: &str = "disguised-text";
     /// Nothing to run.
     pub const EMPTY_COMMAND: &str = "empty-command";
     /// `;`, `&&`, `|`, `&`, `(`, `{`, newline, `#`, brace expansion (safe/restricted).
@@ -213,21 +223,11 @@ fn precheck(command: &str) -> Result<(), Refusal> {
             ),
         ));
     }
-    Ok(())
+    layout::check(command)
 }
 
-/// Control characters (but tab and newline) and Unicode format characters that can hide
-/// or reorder text on a terminal.
+/// Control characters (but tab and newline) and the Unicode format characters that can
+/// hide or reorder text on a terminal: the same classification the CLI escapes on output.
 fn is_hidden_char(c: char) -> bool {
-    (c.is_control() && c != '\t' && c != '\n')
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
+    c != '\t' && c != '\n' && crate::display::is_unsafe(c)
 }

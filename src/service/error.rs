@@ -203,6 +203,9 @@ impl ServiceError {
 /// The scope of a session's own rate limits.
 pub const SESSION_SCOPE: &str = "for this session";
 
+/// The scope of the database-wide quota of failed joins.
+pub const JOIN_SCOPE: &str = "for wrong invite codes across every server on this database (rate_limits.join_conversation); a genuine code still works";
+
 /// The scope of the per-bearer-token quota of unauthenticated calls (HTTP).
 pub const UNAUTHENTICATED_TOKEN_SCOPE: &str = "for calls without a valid session token (new conversations and failed authentications) made with this HTTP bearer token (rate_limits.unauthenticated)";
 
@@ -230,6 +233,8 @@ impl From<StoreError> for ServiceError {
                     "remove a participant first, or start another conversation (setting teams.max_participants)"
                 } else if what.starts_with("session ids") {
                     "start another conversation"
+                } else if what.starts_with("undecided command proposals") {
+                    "wait until the human approves or denies the pending proposals (`mcp-bridge yolo approve|deny`)"
                 } else {
                     "wait until the partner reads its messages (setting limits.max_pending_messages)"
                 },
@@ -266,6 +271,9 @@ fn approval_text(r: crate::store::Redemption) -> &'static str {
         Redemption::Expired => "approval token has expired; propose the command again",
         Redemption::AlreadyUsed => {
             "approval token was already used; each approval runs its command once"
+        }
+        Redemption::OtherSide => {
+            "approval token is for a command another session proposed; only the session that proposed a command may run it"
         }
     }
 }

@@ -251,7 +251,23 @@ impl<S: Store> Bridge<S> {
                 self.join_failures.record(caller, at);
                 return Err(ServiceError::InviteInvalid);
             }
-            Err(e) => return Err(self.refuse(draft, e.into())),
+            Err(e) => {
+                let e = match ServiceError::from(e) {
+                    ServiceError::RateLimited {
+                        window,
+                        limit,
+                        retry_after_s,
+                        ..
+                    } => ServiceError::RateLimited {
+                        window,
+                        limit,
+                        retry_after_s,
+                        scope: super::error::JOIN_SCOPE,
+                    },
+                    other => other,
+                };
+                return Err(self.refuse(draft, e));
+            }
         };
         let c = &joined.conversation;
         let me = c.participant(joined.side);

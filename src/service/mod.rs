@@ -96,6 +96,9 @@ pub struct ToolLimits {
     pub unauthenticated: Limits,
     /// Failed `join_conversation` calls, counted across all processes.
     pub join_conversation: Limits,
+    /// Commands proposed with `execute_command` (stored for a human to
+    /// decide; dry runs and approved runs do not count).
+    pub execute_command: Limits,
 }
 
 /// Bounds that keep one database and one process from being overwhelmed.
@@ -395,6 +398,7 @@ impl<S: Store> Bridge<S> {
                 "check_messages" => l.check_messages,
                 "update_my_status" => l.update_my_status,
                 "join_conversation" => l.join_conversation,
+                "execute_command" => l.execute_command,
                 _ => l.check_partner_status,
             },
         });

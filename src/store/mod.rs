@@ -44,8 +44,8 @@ pub use page::{Lease, Page, PageFill, PageLimit, Pending, Receipt};
 pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
 pub use yolo::{
-    Activation, ActivationRequest, ActivationState, NewSnapshot, Proposal, ProposalState,
-    Redemption, Snapshot, YoloStore,
+    Activation, ActivationRequest, ActivationState, MAX_PENDING_PROPOSALS, NewSnapshot, Proposal,
+    ProposalState, Redemption, Snapshot, YoloStore,
 };
 
 use crate::audit::{AuditDraft, AuditRecord};
@@ -112,6 +112,9 @@ pub mod limit {
     pub const ACTIVE: &str = "active participants of this conversation";
     /// Session ids, one letter each.
     pub const SESSION_IDS: &str = "session ids of this conversation (a to z)";
+    /// Proposed commands no human has approved or denied yet.
+    pub const PENDING_PROPOSALS: &str =
+        "undecided command proposals of this conversation (yolo status lists them)";
 }
 
 /// A new conversation with its two participants.
@@ -382,8 +385,9 @@ pub trait Store: Send + Sync + 'static {
     /// unexpired at `guard.at`: marks it used and adds its participant with the
     /// next session id, in one transaction, so a code works once however many
     /// processes race for it. `Ok(None)` when there is no such invite; that
-    /// failure is counted in `failures` (a global quota, checked first:
-    /// [`StoreError::QuotaExceeded`] when full) and audited as
+    /// failure is counted in `failures` (a global quota of failures only: a
+    /// genuine code is redeemed however many guesses failed, and a failure
+    /// over the quota is [`StoreError::QuotaExceeded`]) and audited as
     /// [`INVITE_INVALID_CODE`]. [`StoreError::LimitReached`] when the
     /// conversation already has `max_participants` active participants or has
     /// used every session id; [`StoreError::Conflict`] when the role was taken

@@ -10,6 +10,10 @@ use super::{Guard, NewMessage, Store, StoreError};
 use crate::audit::AuditDraft;
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
 
+/// Most proposals of one conversation that wait for a human's decision at
+/// once; a longer queue only hides a bad command among harmless ones.
+pub const MAX_PENDING_PROPOSALS: u32 = 16;
+
 /// Where an activation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActivationState {
@@ -115,6 +119,16 @@ impl ProposalState {
             _ => None,
         }
     }
+
+    /// The SQL condition on `state` of the proposals a human may move to
+    /// `to`: only a pending one may be approved; a denial also withdraws an
+    /// approval not yet used, so its token stops working.
+    pub const fn decidable_from(to: Self) -> &'static str {
+        match to {
+            ProposalState::Denied => "state IN ('pending', 'approved')",
+            _ => "state = 'pending'",
+        }
+    }
 }
 
 /// A command waiting for (or past) a human's decision.
@@ -155,6 +169,8 @@ pub enum Redemption {
     Expired,
     /// The approval was redeemed already.
     AlreadyUsed,
+    /// The approval is for a command another session proposed.
+    OtherSide,
 }
 
 impl Redemption {
@@ -162,9 +178,13 @@ impl Redemption {
     /// about to run, in the order the refusals are reported: every backend
     /// applies this inside its redeeming transaction, then marks the
     /// proposal used only if it is still approved at that moment.
+    ///
+    /// `side` is the redeeming session's (the guard's): a human approved a
+    /// command that side proposed, so only that side may run it.
     pub fn judge(
         found: Option<&Proposal>,
         conversation: &ConversationId,
+        side: Option<Side>,
         command: &str,
         at: Timestamp,
     ) -> Result<(), Redemption> {
@@ -173,6 +193,7 @@ impl Redemption {
             Some(p) if p.conversation != *conversation => Err(Redemption::OtherConversation),
             Some(p) if p.state == ProposalState::Used => Err(Redemption::AlreadyUsed),
             Some(p) if p.state != ProposalState::Approved => Err(Redemption::Unknown),
+            Some(p) if side.is_some_and(|s| s != p.side) => Err(Redemption::OtherSide),
             Some(p) if p.command != command => Err(Redemption::OtherCommand),
             Some(p) if p.approval_expires_at.is_none_or(|e| at >= e) => Err(Redemption::Expired),
             Some(_) => Ok(()),
@@ -254,7 +275,9 @@ pub trait YoloStore: Store {
         audit: AuditDraft,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Stores a new pending proposal.
+    /// Stores a new pending proposal, spending the guard's quota; refused
+    /// with [`StoreError::LimitReached`] when its conversation already has
+    /// [`MAX_PENDING_PROPOSALS`] undecided ones.
     fn create_proposal(
         &self,
         proposal: Proposal,

@@ -69,18 +69,56 @@ impl<S: YoloStore> Bridge<S> {
     /// human saw; so a command with a secret can neither be stored as it is
     /// nor run from a redacted copy.
     fn refuse_secrets(&self, command: &str) -> Result<(), ServiceError> {
-        let found = self.redactor.get().redact(command).counts;
-        if found.is_empty() {
+        let Some(kinds) = self.secret_kinds(command) else {
             return Ok(());
-        }
-        let kinds: Vec<&str> = found.keys().map(String::as_str).collect();
+        };
         Err(ServiceError::CommandRefused {
             rule: "secret_in_command",
             detail: format!(
-                "it holds what looks like a secret ({}); commands are stored and shown to the human who approves them, so none may carry one: put the secret in a file in the workspace and have the command read it",
-                kinds.join(", ")
+                "it holds what looks like a secret ({kinds}); commands are stored and shown to the human who approves them, so none may carry one: put the secret in a file in the workspace and have the command read it"
             ),
         })
+    }
+
+    /// The kinds of secret the redaction engine finds in `text`, if any.
+    fn secret_kinds(&self, text: &str) -> Option<String> {
+        let found = self.redactor.get().redact(text).counts;
+        let kinds: Vec<&str> = found.keys().map(String::as_str).collect();
+        (!kinds.is_empty()).then(|| kinds.join(", "))
+    }
+
+    /// Refuses a workspace whose path, as given or resolved, holds a secret:
+    /// workspaces are stored in the clear (and in every backup) and shown to
+    /// the humans who confirm and approve, so, like a command, none may carry
+    /// one, and a redacted copy would name another directory. Directory
+    /// names glue words with `_`, `-` or `.` (`ws_AKIA…`), which hides a key
+    /// from patterns that want it to stand alone, so the words are checked
+    /// apart as well as together.
+    fn refuse_secret_workspace(
+        &self,
+        raw: &str,
+        resolved: &std::path::Path,
+    ) -> Result<(), ServiceError> {
+        let resolved = resolved.to_string_lossy();
+        let apart = |text: &str| text.replace(['_', '-', '.', '+', '=', ',', '@', ':'], " ");
+        let Some(kinds) = [
+            raw.to_owned(),
+            resolved.to_string(),
+            apart(raw),
+            apart(&resolved),
+        ]
+        .iter()
+        .find_map(|text| self.secret_kinds(text)) else {
+            return Ok(());
+        };
+        Err(ServiceError::InvalidArgument(
+            crate::domain::InvalidValue::new(
+                "workspace",
+                format!(
+                    "holds what looks like a secret ({kinds}) (rule secret_in_workspace); workspaces are stored and shown to the human who confirms them, so none may carry one: use a directory whose path holds no secret"
+                ),
+            ),
+        ))
     }
 
     /// The sandbox for an activation, or why commands cannot run.
@@ -136,6 +174,9 @@ impl<S: YoloStore> Bridge<S> {
                 Ok(p) => p,
                 Err(e) => return Err(self.refuse(draft, e.into())),
             };
+        if let Err(e) = self.refuse_secret_workspace(&enable.workspace, &workspace) {
+            return Err(self.refuse(draft, e));
+        }
         if !enable.sandbox && !self.settings.yolo.allow_unsandboxed {
             let e = ServiceError::SandboxUnavailable(
                 "sandbox: false is not allowed by this server's configuration (yolo.allow_unsandboxed)".into(),
@@ -239,9 +280,11 @@ impl<S: YoloStore> Bridge<S> {
                 .propose(creds, exec.command, mode, plan, draft, at)
                 .await;
         };
+        // The session, without a quota, tells the store who redeems: only
+        // the side that proposed the command may run it.
         let guard = Guard {
             at,
-            session: None,
+            session: Some((creds.conversation.clone(), creds.side)),
             quota: None,
             audit: draft.clone(),
         };
@@ -273,6 +316,7 @@ impl<S: YoloStore> Bridge<S> {
         draft: AuditDraft,
         at: Timestamp,
     ) -> Result<Execution, ServiceError> {
+        const TOOL: &str = "execute_command";
         let id = random_id("prop_")?;
         let proposal = Proposal {
             id: id.clone(),
@@ -288,12 +332,10 @@ impl<S: YoloStore> Bridge<S> {
         };
         let mut audit = draft.clone();
         audit.detail = audit.detail.map(|c| format!("proposal={id} {c}"));
-        let guard = Guard {
-            at,
-            session: None,
-            quota: None,
-            audit,
-        };
+        // Every proposal waits for a human: the session's rate quota and the
+        // store's cap on undecided proposals keep one agent from burying a
+        // bad command among thousands, or filling the disk.
+        let guard = self.guard(creds, TOOL, at, audit);
         match self.store.create_proposal(proposal, guard).await {
             Ok(()) => Ok(Execution::Proposed {
                 proposal_id: id,

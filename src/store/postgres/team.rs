@@ -74,9 +74,6 @@ pub async fn redeem_invite(
     guard: &Guard,
 ) -> Result<Option<Joined>, StoreError> {
     let db = w.db();
-    if let Some(quota) = failures {
-        ops::check_quota(db, GUESS_KEY, quota, guard.at, false).await?;
-    }
     let at = guard.at.as_micros();
     let invite = db
         .opt(
@@ -87,7 +84,9 @@ pub async fn redeem_invite(
         )
         .await?;
     let Some(invite) = invite else {
+        // Only failures are limited (see `Store::redeem_invite`).
         if let Some(quota) = failures {
+            ops::check_quota(db, GUESS_KEY, quota, guard.at, false).await?;
             ops::bump_quota(db, GUESS_KEY, quota, guard.at).await?;
         }
         let draft = guard

@@ -14,8 +14,8 @@ use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
 use crate::store::sealed::{Column, Sealer, Slot};
 use crate::store::{
-    Activation, ActivationRequest, ActivationState, Guard, NewMessage, NewSnapshot, Proposal,
-    ProposalState, Redemption, Snapshot, StoreError, YoloStore,
+    Activation, ActivationRequest, ActivationState, Guard, MAX_PENDING_PROPOSALS, NewMessage,
+    NewSnapshot, Proposal, ProposalState, Redemption, Snapshot, StoreError, YoloStore, limit,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -94,8 +94,11 @@ async fn decide(
 ) -> Result<(), StoreError> {
     let changed = db
         .exec(
-            "UPDATE yolo_proposals SET state = $2, decided_at = $3, approval_hash = $4, approval_expires_at = $5
-             WHERE id = $1 AND state = 'pending'",
+            &format!(
+                "UPDATE yolo_proposals SET state = $2, decided_at = $3, approval_hash = $4, approval_expires_at = $5
+                 WHERE id = $1 AND {}",
+                ProposalState::decidable_from(state)
+            ),
             &[&id, &state.as_str(), &at.as_micros(), &hash, &expires.map(Timestamp::as_micros)],
         )
         .await?;
@@ -109,7 +112,12 @@ async fn decide(
             Err(StoreError::NotFound)
         }
         _ => Err(StoreError::Conflict(format!(
-            "proposal {id} is no longer pending"
+            "proposal {id} is no longer {}",
+            if state == ProposalState::Denied {
+                "pending or approved"
+            } else {
+                "pending"
+            }
         ))),
     }
 }
@@ -142,7 +150,13 @@ async fn redeem(
         found.as_ref().map(|r| decode_proposal(o, r)).transpose()
     })
     .await?;
-    let verdict = match Redemption::judge(found.as_ref(), conversation, command, guard.at) {
+    let verdict = match Redemption::judge(
+        found.as_ref(),
+        conversation,
+        guard.session.as_ref().map(|s| s.1),
+        command,
+        guard.at,
+    ) {
         Ok(()) => found.ok_or(Redemption::Unknown),
         Err(refusal) => Err(refusal),
     };
@@ -298,6 +312,22 @@ impl YoloStore for PgStore {
         in_tx!(self, |w| {
             ops::spend_quota(w.db(), &guard).await?;
             let p = &proposal;
+            // Serialises proposals of one conversation, so two processes
+            // cannot both take the last place under the cap.
+            ops::lock_conversation(w.db(), p.conversation.as_str()).await?;
+            let row = w
+                .db()
+                .one(
+                    "SELECT count(*) FROM yolo_proposals WHERE conversation_id = $1 AND state = 'pending'",
+                    &[&p.conversation.as_str()],
+                )
+                .await?;
+            if get::<i64>(&row, 0)? >= i64::from(MAX_PENDING_PROPOSALS) {
+                return Err(StoreError::LimitReached {
+                    what: limit::PENDING_PROPOSALS,
+                    limit: MAX_PENDING_PROPOSALS,
+                });
+            }
             let command = w
                 .seal(Slot::new(Column::ProposalCommand, &p.id), &p.command)
                 .await?;

@@ -79,9 +79,6 @@ pub fn redeem_invite(
     failures: Option<&Quota>,
     guard: &Guard,
 ) -> Result<Option<Joined>, StoreError> {
-    if let Some(quota) = failures {
-        limits::check_quota(tx, GUESS_KEY, quota, guard)?;
-    }
     let at = guard.at.as_micros();
     let invite: Option<(String, String, String)> = tx
         .prepare_cached(
@@ -97,7 +94,10 @@ pub fn redeem_invite(
         })
         .map_err(sql_err)?;
     let Some((conversation, role, kind)) = invite else {
+        // Only failures are limited: a genuine code is never locked out by
+        // someone else's guessing (see `Store::redeem_invite`).
         if let Some(quota) = failures {
+            limits::check_quota(tx, GUESS_KEY, quota, guard)?;
             limits::bump_quota(tx, GUESS_KEY, quota, guard.at)?;
         }
         let draft = guard

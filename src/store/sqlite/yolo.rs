@@ -12,8 +12,8 @@ use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Side, Timestamp, YoloMode};
 use crate::store::sealed::{Column, Sealer, Slot};
 use crate::store::{
-    Activation, ActivationRequest, ActivationState, Guard, NewMessage, NewSnapshot, Proposal,
-    ProposalState, Redemption, Snapshot, StoreError, YoloStore,
+    Activation, ActivationRequest, ActivationState, Guard, MAX_PENDING_PROPOSALS, NewMessage,
+    NewSnapshot, Proposal, ProposalState, Redemption, Snapshot, StoreError, YoloStore, limit,
 };
 
 fn corrupt(what: &str) -> StoreError {
@@ -105,10 +105,11 @@ fn decide(
     at: Timestamp,
 ) -> Result<(), StoreError> {
     let changed = tx
-        .prepare_cached(
+        .prepare_cached(&format!(
             "UPDATE yolo_proposals SET state = ?2, decided_at = ?3, approval_hash = ?4, approval_expires_at = ?5
-             WHERE id = ?1 AND state = 'pending'",
-        )
+             WHERE id = ?1 AND {}",
+            ProposalState::decidable_from(state)
+        ))
         .and_then(|mut s| s.execute(params![id, state.as_str(), at.as_micros(), hash, expires.map(Timestamp::as_micros)]))
         .map_err(sql_err)?;
     match changed {
@@ -121,7 +122,12 @@ fn decide(
             Err(StoreError::NotFound)
         }
         _ => Err(StoreError::Conflict(format!(
-            "proposal {id} is no longer pending"
+            "proposal {id} is no longer {}",
+            if state == ProposalState::Denied {
+                "pending or approved"
+            } else {
+                "pending"
+            }
         ))),
     }
 }
@@ -241,6 +247,13 @@ impl YoloStore for SqliteStore {
         self.write(move |tx| {
             limits::spend_quota(tx, &guard)?;
             let p = &proposal;
+            let pending: i64 = tx
+                .prepare_cached("SELECT count(*) FROM yolo_proposals WHERE conversation_id = ?1 AND state = 'pending'")
+                .and_then(|mut s| s.query_row([p.conversation.as_str()], |r| r.get(0)))
+                .map_err(sql_err)?;
+            if pending >= i64::from(MAX_PENDING_PROPOSALS) {
+                return Err(StoreError::LimitReached { what: limit::PENDING_PROPOSALS, limit: MAX_PENDING_PROPOSALS });
+            }
             let command = tx.seal(Slot::new(Column::ProposalCommand, &p.id), &p.command)?;
             tx.prepare_cached(
                 "INSERT INTO yolo_proposals (id, conversation_id, side, command, mode, created_at, state)
@@ -322,7 +335,7 @@ impl YoloStore for SqliteStore {
             let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
             let opener = tx.opener();
             let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], |r| decode_proposal(r, opener))?.pop();
-            let verdict = match Redemption::judge(found.as_ref(), &conversation, &command, guard.at) {
+            let verdict = match Redemption::judge(found.as_ref(), &conversation, guard.session.as_ref().map(|s| s.1), &command, guard.at) {
                 Ok(()) => found.ok_or(Redemption::Unknown),
                 Err(refusal) => Err(refusal),
             };

@@ -1,0 +1,228 @@
+//! YOLO mode against an agent that tries to wear down or fool the approving
+//! human, end to end with real `serve` processes and `yolo` commands on a pty:
+//! commands padded or disguised to hide their dangerous part, proposal
+//! floods, a secret in the workspace path, and approval tokens redeemed by
+//! the other side or after a denial.
+
+use serde_json::json;
+
+use crate::util::*;
+use crate::yolo_util::*;
+
+/// How many proposals `conv` has stored.
+fn stored_proposals(env: &TestEnv, conv: &str) -> usize {
+    env.value(&format!(
+        "SELECT count(*) FROM yolo_proposals WHERE conversation_id = '{}'",
+        plain(conv)
+    ))
+    .and_then(|n| n.parse().ok())
+    .expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn padded_or_disguised_commands_are_refused_and_approve_shows_the_size() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-padding");
+    let server = env.server_with(&[YOLO_ON]).await;
+    let ws = workspace(&env, "ws");
+    std::fs::create_dir_all(ws.join("src")).expect("mkdir");
+    let conv = Conv::create(&server).await;
+    activate(&env, &server, &conv, "yolo", &ws, json!({})).await;
+
+    let pad = |fill: &str, n: usize| format!("rm -rf src;{}echo tests passed", fill.repeat(n));
+    for hostile in [
+        pad(" ", 6000),
+        pad("\t", 200),
+        pad(" ", 9),
+        pad("\u{a0}", 2000),
+        pad("\u{2800}", 2000),
+        pad("\u{3000}", 2000),
+        pad("\u{2003}", 1),
+        pad("\n", 500),
+        "echo ok; r\u{336}m\u{336} -rf src".to_owned(),
+    ] {
+        let m = refusal(
+            &execute(&server, &conv, "a", &hostile, json!({})).await,
+            "command_refused",
+        );
+        assert!(m.contains("disguised-text"), "{:?}: {m}", &hostile[..20]);
+        // A dry run is refused the same way.
+        let m = refusal(
+            &execute(&server, &conv, "a", &hostile, json!({"dry_run": true})).await,
+            "command_refused",
+        );
+        assert!(m.contains("disguised-text"), "{m}");
+    }
+    assert_eq!(
+        stored_proposals(&env, &conv.id),
+        0,
+        "a refusal stored nothing"
+    );
+    assert!(ws.join("src").is_dir());
+
+    // Ordinary layout still passes: aligned columns, a here-document script.
+    let script = "python3 - <<'EOF'\nfor x in range(2):\n    if x:\n        print(x)\nEOF";
+    propose(&server, &conv, "a", "printf '%-8s|\\n'  a  b").await;
+    let long = format!("echo {}; ls", "word ".repeat(60).trim_end());
+    let long_size = format!("{} characters on 1 line", long.chars().count());
+    for (command, size) in [(long.as_str(), long_size.as_str()), (script, "on 5 lines")] {
+        let id = propose(&server, &conv, "a", command).await;
+        let (status, transcript, token) = approve_typing(&env, &id, &[]).await;
+        assert!(status.success(), "{transcript}");
+        assert!(token.is_some(), "{transcript}");
+        // The size, and the head again, sit right above the question.
+        let before = &transcript[..transcript.find("Type `yes`").expect("prompt")];
+        let tail: String = before.lines().rev().take(4).collect::<Vec<_>>().join("\n");
+        assert!(tail.contains(size), "{tail}");
+        assert!(
+            tail.contains(&format!("it begins:  {}", &command[..15])),
+            "{tail}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_are_rate_limited_per_session_and_capped_per_conversation() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-flood");
+    let limited = env.server_with(&[YOLO_ON]).await;
+    let roomy = env
+        .server_with(&[
+            YOLO_ON,
+            (
+                "MCP_BRIDGE_RATE_LIMITS__EXECUTE_COMMAND__PER_MINUTE",
+                "1000",
+            ),
+            ("MCP_BRIDGE_RATE_LIMITS__EXECUTE_COMMAND__PER_HOUR", "1000"),
+        ])
+        .await;
+    let ws = workspace(&env, "ws");
+    std::fs::write(ws.join("a.txt"), "a\n").expect("write");
+
+    // The default class: 10 proposals a minute per session.
+    let conv = Conv::create(&limited).await;
+    activate(&env, &limited, &conv, "safe", &ws, json!({})).await;
+    for n in 0..10 {
+        propose(&limited, &conv, "a", &format!("head -n {n} a.txt")).await;
+    }
+    let m = refusal(
+        &execute(&limited, &conv, "a", "cat a.txt", json!({})).await,
+        "rate_limited",
+    );
+    assert!(m.contains("10 calls per minute"), "{m}");
+    assert_eq!(stored_proposals(&env, &conv.id), 10);
+    // Dry runs store nothing and do not count; the other session has its own quota.
+    let body = ok(&execute(&limited, &conv, "a", "cat a.txt", json!({"dry_run": true})).await);
+    assert_eq!(body["status"], "dry_run", "{body}");
+    propose(&limited, &conv, "b", "cat a.txt").await;
+
+    // The cap: 16 undecided proposals per conversation, whichever side.
+    let conv = Conv::create(&roomy).await;
+    activate(&env, &roomy, &conv, "safe", &ws, json!({})).await;
+    let mut ids = Vec::new();
+    for n in 0..16 {
+        let side = if n % 2 == 0 { "a" } else { "b" };
+        ids.push(propose(&roomy, &conv, side, &format!("head -n {n} a.txt")).await);
+    }
+    for side in ["a", "b"] {
+        let m = refusal(
+            &execute(&roomy, &conv, side, "cat a.txt", json!({})).await,
+            "resource_limit",
+        );
+        assert!(m.contains("undecided command proposals"), "{m}");
+        assert!(m.contains("16"), "{m}");
+    }
+    assert_eq!(
+        stored_proposals(&env, &conv.id),
+        16,
+        "a refusal stored nothing"
+    );
+    // A human's decision makes room again.
+    let denied = yolo_plain(&env, &["deny", &ids[0]]);
+    assert!(denied.status.success(), "{denied:?}");
+    propose(&roomy, &conv, "a", "cat a.txt").await;
+    refusal(
+        &execute(&roomy, &conv, "a", "wc a.txt", json!({})).await,
+        "resource_limit",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_path_holding_a_secret_is_refused_and_never_stored() {
+    let env = TestEnv::new("yolo-ws-secret");
+    let server = env.server_with(&[YOLO_ON]).await;
+    let secret = workspace(&env, "ws_AKIAZ7QW3ER5TY7UI9OP");
+    // Through a clean-looking link too: what is stored is the resolved path.
+    let link = env.dir.join("plain_ws");
+    std::os::unix::fs::symlink(&secret, &link).expect("symlink");
+    let conv = Conv::create(&server).await;
+    for path in [&secret, &link] {
+        let body = tool_error(
+            &enable(&server, &conv, "safe", path, json!({})).await,
+            "invalid_argument",
+        );
+        let m = body["message"].as_str().expect("message");
+        assert!(m.contains("secret_in_workspace"), "{m}");
+        assert!(
+            !m.contains("AKIAZ7QW3ER5TY7UI9OP"),
+            "the error echoes it: {m}"
+        );
+    }
+    assert_eq!(activation_state(&env, &conv.id), None, "nothing stored");
+    assert!(!audit_text(&env).contains("AKIAZ7QW3ER5TY7UI9OP"));
+    // A clean workspace is accepted as before.
+    let clean = workspace(&env, "ws_clean");
+    let body = ok(&enable(&server, &conv, "safe", &clean, json!({})).await);
+    assert_eq!(body["status"], "pending_confirmation", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_works_only_for_the_proposing_side_and_a_denial_withdraws_it() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-token-side");
+    let server = env.server_with(&[YOLO_ON]).await;
+    let ws = workspace(&env, "ws");
+    std::fs::write(ws.join("a.txt"), "hello\n").expect("write");
+    let conv = Conv::create(&server).await;
+    activate(&env, &server, &conv, "safe", &ws, json!({})).await;
+    let command = "cat a.txt";
+    let with = |t: &str| json!({"approval_token": t});
+
+    // Side a proposed it; side b holding the token cannot run it, and trying
+    // does not spend it.
+    let token = approved(&env, &server, &conv, command).await;
+    let m = refusal(
+        &execute(&server, &conv, "b", command, with(&token)).await,
+        "approval_invalid",
+    );
+    assert!(m.contains("another session proposed"), "{m}");
+    let body = ok(&execute(&server, &conv, "a", command, with(&token)).await);
+    assert_eq!(body["status"], "completed", "{body}");
+
+    // Denying an approved, unused proposal withdraws the approval.
+    let id = propose(&server, &conv, "a", command).await;
+    let token = approve(&env, &id, &[]).await;
+    let denied = yolo_plain(&env, &["deny", &id]);
+    assert!(
+        denied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    assert_eq!(proposal_state(&env, &id), "denied");
+    let m = refusal(
+        &execute(&server, &conv, "a", command, with(&token)).await,
+        "approval_invalid",
+    );
+    assert!(m.contains("not valid"), "{m}");
+    // A used one can no longer be denied.
+    let used = body["proposal_id"]
+        .as_str()
+        .expect("proposal_id")
+        .to_owned();
+    let again = yolo_plain(&env, &["deny", &used]);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no longer pending or approved"),
+        "{again:?}"
+    );
+}
