@@ -36,6 +36,7 @@ mod hostile_cases;
 mod hostile_files;
 mod http;
 mod http_clients;
+mod http_gone;
 mod http_hostile;
 mod http_park;
 mod http_request_ids;

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::RequestId;
 use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::service::Bridge;
 use crate::store::{Receipt, Store};
@@ -204,6 +205,8 @@ impl Drop for PendingPages {
 struct SlotInner {
     receipts: Mutex<Vec<Receipt>>,
     pages: Arc<InFlightPages>,
+    /// Cancelled when the request's client has gone before its answer.
+    gone: CancellationToken,
 }
 
 impl Drop for SlotInner {
@@ -229,7 +232,22 @@ impl ReplySlot {
         Self(Arc::new(SlotInner {
             receipts: Mutex::default(),
             pages,
+            gone: CancellationToken::new(),
         }))
+    }
+
+    /// Cancelled once the request's client has gone without its answer (see
+    /// [`ReplySlot::gone_unless_answered`]): a call that still waits (a
+    /// long-poll in an MCP session, which runs in the session's task, not in
+    /// the request's) ends instead of taking a page no one will read.
+    pub fn gone(&self) -> CancellationToken {
+        self.0.gone.clone()
+    }
+
+    /// Marks the client gone when the returned guard is dropped, unless it is
+    /// disarmed first (the transport holds it while the request is served).
+    pub fn gone_unless_answered(&self) -> DropGuard {
+        self.0.gone.clone().drop_guard()
     }
 
     /// Files `receipts` for acknowledgement after the response is written.

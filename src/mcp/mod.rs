@@ -280,15 +280,17 @@ reply with check_messages and wait_seconds, not by sleeping.",
         let (request, session) = (context.ct.clone(), self.session_end.clone());
         let shutdown = self.shutdown.clone();
         let stopping = shutdown.clone();
+        // Over HTTP the request carries its own slot for the page's receipts.
+        let http_slot = ReplySlot::of(&context.extensions);
+        let client_gone = http_slot.as_ref().map(ReplySlot::gone).unwrap_or_default();
         let cancelled = async move {
             tokio::select! {
                 () = request.cancelled() => {}
                 () = session.cancelled() => {}
                 () = stopping.cancelled() => {}
+                () = client_gone.cancelled() => {}
             }
         };
-        // Over HTTP the request carries its own slot for the page's receipts.
-        let http_slot = ReplySlot::of(&context.extensions);
         if let Some(replies) = &self.replies {
             // Our own last page must be acknowledged before we look again.
             replies.settle().await;
@@ -322,7 +324,8 @@ reply with check_messages and wait_seconds, not by sleeping.",
         };
         // A call cancelled meanwhile gets no reply (rmcp drops it), so its
         // page must not wait for one: the lease lapses and it comes again.
-        if !inbox.receipts.is_empty() && !context.ct.is_cancelled() {
+        let gone = http_slot.as_ref().is_some_and(|s| s.gone().is_cancelled());
+        if !inbox.receipts.is_empty() && !context.ct.is_cancelled() && !gone {
             let receipts = std::mem::take(&mut inbox.receipts);
             match (&http_slot, &self.replies) {
                 (Some(slot), _) => slot.file(receipts),

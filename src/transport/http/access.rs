@@ -404,7 +404,14 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
             .to_ascii_lowercase()
             .starts_with("application/json")
     });
+    // A client that goes before its answer ends the call it left waiting:
+    // the connection closes and this future is dropped, or (in an MCP
+    // session, whose calls run in the session's task) the response body is
+    // dropped before its end; so does an error answer instead of the call's
+    // (its session ended under it).
+    let gone = slot.gone_unless_answered();
     let response = as_caller(caller.clone(), next.run(request)).await;
+    let gone = response.status().is_success().then_some(gone);
     let opened = header_str(response.headers(), HEADER_SESSION_ID);
     match (
         session.as_deref().or(opened),
@@ -434,7 +441,14 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         // See `AckBody::size_hint`: a page's response ends only once acknowledged.
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    let body = AckBody::new(body, slot, Arc::clone(&access.bridge), in_flight, call_id);
+    let body = AckBody::new(
+        body,
+        slot,
+        Arc::clone(&access.bridge),
+        in_flight,
+        call_id,
+        gone,
+    );
     Response::from_parts(parts, Body::new(body))
 }
 

@@ -23,6 +23,7 @@ use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 use serde::de::IgnoredAny;
 use tokio::sync::Notify;
+use tokio_util::sync::DropGuard;
 
 use super::call_ids::CallId;
 use crate::mcp::delivery::ReplySlot;
@@ -79,6 +80,9 @@ pub struct AckBody<S: Store> {
     _in_flight: Option<InFlightGuard>,
     /// The request's id, held in its session until the body is gone.
     _call_id: Option<CallId>,
+    /// Marks the client gone if the body is dropped before its end (see
+    /// `ReplySlot::gone`).
+    gone: Option<DropGuard>,
 }
 
 impl<S: Store> AckBody<S> {
@@ -89,6 +93,7 @@ impl<S: Store> AckBody<S> {
         bridge: Arc<Bridge<S>>,
         in_flight: Option<InFlightGuard>,
         call_id: Option<CallId>,
+        gone: Option<DropGuard>,
     ) -> Self {
         Self {
             inner,
@@ -98,6 +103,7 @@ impl<S: Store> AckBody<S> {
             finished: false,
             _in_flight: in_flight,
             _call_id: call_id,
+            gone,
         }
     }
 
@@ -108,6 +114,9 @@ impl<S: Store> AckBody<S> {
     /// and the page is delivered again once its lease lapses.
     fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         self.finished = true;
+        if let Some(gone) = self.gone.take() {
+            gone.disarm();
+        }
         let pages = self.slot.take();
         // Still in flight (for a graceful shutdown) until acknowledged.
         let in_flight = self._in_flight.take();

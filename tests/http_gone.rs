@@ -1,0 +1,102 @@
+//! A long-poll inside an MCP session runs in the session's task, not in its
+//! HTTP request's: when the client goes away mid-wait, the call must end
+//! (audited `cancelled`) instead of taking the next message for a reader
+//! that is gone, which the partner would then see only once its lease
+//! lapsed. Runs on the suite's store.
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+use crate::util_http::*;
+
+/// `tools/call` of `tool` in `session` on `url` as `token`.
+async fn call(url: &str, token: &str, session: &str, tool: &str, arguments: Value) -> Answer {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments}
+    });
+    post(
+        url,
+        Some(token),
+        &session_headers(session),
+        body.to_string(),
+    )
+    .await
+}
+
+fn structured(answer: &Answer) -> Value {
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let message = answer.message();
+    assert_ne!(message["result"]["isError"], json!(true), "{}", answer.body);
+    message["result"]["structuredContent"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_long_poll_ends_when_its_client_goes() {
+    let env = TestEnv::new("http_gone");
+    let alice = make_token(&env, "alice", "agent");
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let session = open_session(&server.url, &alice).await;
+    let created = structured(
+        &call(
+            &server.url,
+            &alice,
+            &session,
+            "create_conversation",
+            json!({"my_role": "writer", "partner_role": "reader"}),
+        )
+        .await,
+    );
+    let id = created["conversation_id"].as_str().unwrap().to_owned();
+    let b_token = created["session_b_token"].as_str().unwrap().to_owned();
+    let count = |sql: &str| env.count(&sql.replace("{id}", &id));
+
+    // Side a waits inside its session; its client gives up mid-wait.
+    let (url, token, s) = (server.url.clone(), alice.clone(), session.clone());
+    let waiter = tokio::spawn(async move {
+        call(
+            &url,
+            &token,
+            &s,
+            "check_messages",
+            json!({"wait_seconds": 30}),
+        )
+        .await
+    });
+    wait_until("the long-poll to spend its quota", || {
+        count(
+            "SELECT coalesce(sum(count), 0) FROM rate_buckets WHERE conversation_id = '{id}'
+               AND side = 'a' AND class = 'check_messages' AND \"window\" = 'minute'",
+        ) == 1
+    })
+    .await;
+    waiter.abort();
+    wait_until("the abandoned call to end, audited as cancelled", || {
+        count(
+            "SELECT count(*) FROM audit_log WHERE conversation_id = '{id}'
+               AND side = 'a' AND action = 'check_messages' AND code = 'cancelled'",
+        ) == 1
+    })
+    .await;
+
+    // What the partner sends now is not taken by the call that was given up:
+    // the session's next check gets it at once.
+    let sent = stateless(
+        &server.url,
+        Some(&alice),
+        5,
+        "send_to_partner",
+        json!({"conversation_id": id, "session_id": "b", "token": b_token,
+               "message": "after the client left"}),
+    )
+    .await;
+    structured(&sent);
+    let read = structured(&call(&server.url, &alice, &session, "check_messages", json!({})).await);
+    assert_eq!(
+        read["messages"][0]["content"],
+        json!("after the client left"),
+        "{read}"
+    );
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}
