@@ -140,6 +140,18 @@ async fn refused_requests_get_clear_statuses_and_change_nothing() {
     );
     let absolute = until_closed(&mut sent(&server.authority, request.as_bytes()).await).await;
     assert!(absolute.starts_with("HTTP/1.1 403"), "{absolute}");
+    // A Host that merely starts with an allowed name is not that name, and
+    // two Host headers are one too many.
+    for host in ["localhost:1@evil.example", "[::1]evil.example"] {
+        let answer = post(&server.url, None, &[("host", host)], create.clone()).await;
+        assert_eq!(answer.status, 403, "{host}: {}", answer.body);
+    }
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {0}\r\nHost: {0}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        server.authority
+    );
+    let twice = until_closed(&mut sent(&server.authority, request.as_bytes()).await).await;
+    assert!(twice.starts_with("HTTP/1.1 400"), "{twice}");
     // A request head of 100 KiB is refused, not buffered.
     let padding = "a".repeat(100 * 1024);
     let answer = post(

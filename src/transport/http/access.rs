@@ -116,6 +116,9 @@ impl<S: HttpTokenStore> Access<S> {
     /// Whether `host` (a `Host` header value) is one this server answers to.
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
+        if !well_formed_host(&host) {
+            return false;
+        }
         let name = strip_port(&host);
         self.hosts.iter().any(|h| *h == host || *h == name)
     }
@@ -187,6 +190,34 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Whether `host` (lower case) is a `Host` value as RFC 9110 writes one: a
+/// name of letters, digits, dots and dashes, or a bracketed IPv6 literal,
+/// then at most a `:port` of digits. Anything else (`localhost:1@evil.com`,
+/// `[::1]evil.com`) is refused rather than read as a name it merely starts
+/// with.
+fn well_formed_host(host: &str) -> bool {
+    let port_ok = |p: &str| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(literal) = host.strip_prefix('[') {
+        let Some((addr, rest)) = literal.split_once(']') else {
+            return false;
+        };
+        let addr_ok = !addr.is_empty()
+            && addr
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+        return addr_ok && (rest.is_empty() || rest.strip_prefix(':').is_some_and(port_ok));
+    }
+    let (name, port) = match host.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        && port.is_none_or(port_ok)
+}
+
 /// `host` without a `:port` suffix (IPv6 literals keep their brackets).
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
@@ -240,6 +271,13 @@ pub(super) async fn check_site<S: HttpTokenStore>(
         return refused;
     }
     let headers = request.headers();
+    if headers.get_all(header::HOST).iter().nth(1).is_some() {
+        // RFC 9112: a request with more than one Host is answered 400.
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "the request has more than one Host header",
+        );
+    }
     // A request in absolute form (`POST http://name/mcp`) names its host
     // twice; both must be ours, whichever one a proxy or router believes.
     let authority = request.uri().authority().map(|a| a.as_str().to_owned());
@@ -484,6 +522,35 @@ mod tests {
         assert!(!opens_a_session(
             br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"initialize"}}"#
         ));
+    }
+
+    #[test]
+    fn only_well_formed_hosts_are_read() {
+        use super::well_formed_host;
+        for ok in [
+            "localhost",
+            "localhost:8765",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8765",
+            "a-b.example.com",
+        ] {
+            assert!(well_formed_host(ok), "{ok}");
+        }
+        for bad in [
+            "localhost:1@evil.com",
+            "[::1]evil.com",
+            "127.0.0.1:18765@evil.com",
+            "localhost:",
+            "localhost:123456",
+            "local host",
+            "",
+            "[]",
+            "[::1",
+            "evil.com/x",
+        ] {
+            assert!(!well_formed_host(bad), "{bad}");
+        }
     }
 
     #[test]
