@@ -79,6 +79,7 @@ mod teams_delivery;
 mod teams_http;
 mod teams_sessions;
 mod terminal_safety;
+mod transfer_hostile;
 mod unread_bound;
 mod util;
 mod util_calls;

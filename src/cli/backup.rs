@@ -171,9 +171,10 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         None
     } else {
         let path = backup_key_path(&args.file);
-        ServerKey::load(&path).with_context(|| {
-            format!(
-                "cannot restore {}: its key file is unusable (add --no-key to restore the database alone)",
+        ServerKey::load(&path).map_err(|e| {
+            // The key error names its cause already: not as context, or it shows twice.
+            anyhow::anyhow!(
+                "cannot restore {}: its key file is unusable (add --no-key to restore the database alone): {e}",
                 args.file.display()
             )
         })?;
@@ -201,11 +202,31 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let runtime = super::runtime()?;
-    let size = fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    // With --no-key the backup's values open only if it shares the target's
+    // key, which the operator chose to accept; there is no key to check it with.
+    let staged = match &key {
+        None => None,
+        Some(key) => {
+            match super::backup_check::stage(&args.common.db, &db, &args.file, key, &runtime)? {
+                Ok(staged) => Some(staged),
+                Err(why) => {
+                    output::error_line(&format!(
+                        "cannot restore {}: {why}; nothing was changed",
+                        args.file.display()
+                    ));
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+    };
+    let source = staged
+        .as_ref()
+        .map_or(args.file.as_path(), |s| s.db.as_path());
+    let size = fs::metadata(source).map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::for_size("restoring", size).map(Arc::new);
     let (report, key_file) = {
         let app = open_app(&args.common.db, OpenMode::Create)?;
-        let result = runtime.block_on(app.bridge.restore_from(&args.file, progress(bar.clone())));
+        let result = runtime.block_on(app.bridge.restore_from(source, progress(bar.clone())));
         if let Some(bar) = &bar {
             bar.finish();
         }

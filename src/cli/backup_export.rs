@@ -30,8 +30,7 @@ use crate::store::sqlite::OpenMode;
 /// # Errors
 /// When the file cannot be read.
 pub(super) fn is_export_file(path: &Path) -> anyhow::Result<bool> {
-    let mut file = fs::File::open(path)
-        .with_context(|| format!("cannot restore {}: cannot open it", path.display()))?;
+    let mut file = super::input::open_regular(path, &format!("cannot restore {}", path.display()))?;
     let mut head = [0u8; 64];
     let mut read = 0;
     while read < head.len() {
@@ -140,7 +139,7 @@ fn adopt_key(db: &super::DbArgs, backup_key: &Path) -> anyhow::Result<Option<Pat
 /// An unreadable, altered or foreign file, a missing key, database failures.
 pub(super) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
-    let bytes = fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
+    let bytes = super::input::read_file(&args.file, &format!("cannot restore {name}"))?;
     let text = String::from_utf8(bytes).map_err(|_| {
         anyhow::anyhow!(
             "cannot restore {name}: it is neither a database file nor an export-based backup"
@@ -150,9 +149,10 @@ pub(super) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         None
     } else {
         let path = backup_key_path(&args.file);
-        let key = ServerKey::load(&path).with_context(|| {
-            format!(
-                "cannot restore {name}: its key file {} is unusable (add --no-key to open it with this database's key file)",
+        let key = ServerKey::load(&path).map_err(|e| {
+            // The key error names its cause already: not as context, or it shows twice.
+            anyhow::anyhow!(
+                "cannot restore {name}: its key file {} is unusable (add --no-key to open it with this database's key file): {e}",
                 path.display()
             )
         })?;

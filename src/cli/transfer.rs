@@ -5,7 +5,7 @@
 //! helpers the backup commands share.
 
 use std::fs;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -205,15 +205,12 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.file.display().to_string()
     };
-    let mut bytes = Vec::new();
-    if from_stdin {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .context("cannot read stdin")?;
+    let what = format!("cannot import {name}");
+    let bytes = if from_stdin {
+        super::input::read_stdin(&what)?
     } else {
-        bytes = fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
-    }
+        super::input::read_file(&args.file, &what)?
+    };
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("cannot import {name}: the file is not UTF-8 text"))?;
     let db = args.common.db.db_path(None)?;
@@ -222,18 +219,20 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let created = app::pg_url(&db).is_none() && !db.exists();
     if created {
         // Do not leave an empty database behind for a file that cannot be imported.
+        let config = args.common.db.config.load()?;
+        let max_pending = config.bridge.limits.max_pending_messages;
         if is_sealed(&text) {
-            let config = args.common.db.config.load()?;
             let key_file = app::key_file(&db, &config);
-            let key = ServerKey::load(&key_file).with_context(|| {
-                format!(
-                    "cannot import {name}: it is sealed with a key file, and there is none at {} yet; put the key file of the bridge it came from there first",
+            let key = ServerKey::load(&key_file).map_err(|e| {
+                // The key error names its cause already: not as context, or it shows twice.
+                anyhow::anyhow!(
+                    "cannot import {name}: it is sealed with a key file, and there is none at {} yet; put the key file of the bridge it came from there first: {e}",
                     key_file.display()
                 )
             })?;
-            validate_sealed_export(&key, &text)
+            validate_sealed_export(&key, &text, max_pending)
         } else {
-            validate_export(&text)
+            validate_export(&text, max_pending)
         }
         .with_context(|| format!("cannot import {name}"))?;
     }

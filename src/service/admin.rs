@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use chain::{ChainFault, ChainReport, ChainWalk};
 pub use transfer::{
     EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, SEALED_FORMAT, is_sealed, seal_export,
-    write_export,
+    validate_export, validate_sealed_export, write_export,
 };
 
 use super::{Bridge, ServiceError};
@@ -87,23 +87,6 @@ pub struct Imported {
     pub redactions: usize,
     /// What changed in the database.
     pub report: ImportReport,
-}
-
-/// Checks an export file completely without storing anything.
-///
-/// # Errors
-/// As [`Bridge::import`] for the file itself.
-pub fn validate_export(text: &str) -> Result<(), ExportFileError> {
-    transfer::read_export(text).map(drop)
-}
-
-/// Opens a sealed export with `key` and checks the export inside it
-/// completely, without storing anything.
-///
-/// # Errors
-/// As [`Bridge::import`] for the file itself.
-pub fn validate_sealed_export(key: &ServerKey, text: &str) -> Result<(), ExportFileError> {
-    validate_export(&transfer::open_sealed(key, text)?)
 }
 
 fn cli(action: &str) -> AuditDraft {
@@ -410,7 +393,14 @@ impl<S: AdminStore> Bridge<S> {
         } else {
             text
         };
-        let mut records = match transfer::read_export(text) {
+        let checked = transfer::read_export_at(text, at).and_then(|records| {
+            // A backup is put back as it was; an import adds to live inboxes.
+            if mode == ImportMode::Merge {
+                transfer::check_pending(&records, self.settings.limits.max_pending_messages)?;
+            }
+            Ok(records)
+        });
+        let mut records = match checked {
             Ok(r) => r,
             Err(e) => return Err(self.refused(at, cli(action), e.into()).await),
         };

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::cli;
+use super::transfer::{ExportFileError, Layout, read_export_at, write_export};
 use crate::service::{Bridge, ServiceError};
 use crate::store::{CopyProgress, CopyReport, DatabaseFile, FileCheck, StoreError};
 
@@ -80,6 +81,48 @@ impl<S: DatabaseFile> Bridge<S> {
             )));
         }
         Ok(check)
+    }
+
+    /// Checks a backup opened as a database of its own, with the key file
+    /// that is to come with it, before it replaces anything: the signed audit
+    /// chain verifies as `audit --verify` does (a key file of another
+    /// database fails here, at the chain head's MAC), every sealed message
+    /// and note opens, and the conversations pass the domain rules an import
+    /// applies. Records nothing: the copy checked is the one restored.
+    ///
+    /// # Errors
+    /// [`ServiceError::BadBackup`] naming the first problem, or storage failures.
+    pub async fn check_restorable(&self) -> Result<(), ServiceError> {
+        let bad = |why: String| ServiceError::BadBackup(why);
+        let chain = self
+            .store
+            .walk_audit_chain(super::ChainWalk::new(self.audit_key.clone()))
+            .await?;
+        if let Some(fault) = chain.fault {
+            return Err(bad(format!(
+                "its audit trail does not verify with its key file ({fault}): the key file belongs to another database, or the backup was altered"
+            )));
+        }
+        let records = match self.store.conversation_records(None).await {
+            Ok(records) => records,
+            Err(StoreError::Corrupt(why)) => {
+                return Err(bad(format!(
+                    "it holds data that does not open or decode with its key file ({why})"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = self.clock.now();
+        let mut text = Vec::new();
+        write_export(&mut text, &records, now, Layout::Json)
+            .map_err(|e| ServiceError::from(StoreError::Backend(Box::new(e))))?;
+        let text = String::from_utf8(text)
+            .map_err(|e| ServiceError::from(StoreError::Backend(Box::new(e))))?;
+        read_export_at(&text, now).map_err(|e| match e {
+            ExportFileError::Invalid(why) => bad(format!("it breaks the bridge's rules: {why}")),
+            other => bad(other.to_string()),
+        })?;
+        Ok(())
     }
 
     /// The id of another process using the database at `path`, if any. Call

@@ -27,12 +27,13 @@ mod envelope;
 mod read;
 
 pub use envelope::{SEALED_FORMAT, is_sealed, open as open_sealed, seal as seal_export};
-pub use read::read_export;
+pub use read::{check_pending, read_export, read_export_at};
 
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::ServerKey;
 use crate::display::json_safe;
 use crate::domain::{ConversationId, MAX_MESSAGE_BYTES, Timestamp};
 use crate::store::{Conversation, ConversationRecord, MessageRecord};
@@ -93,6 +94,28 @@ pub enum ExportFileError {
         /// This bridge's key fingerprint.
         ours: String,
     },
+}
+
+/// Checks an export file completely without storing anything, as an import
+/// under `limits.max_pending_messages` = `max_pending` would.
+///
+/// # Errors
+/// As `Bridge::import` for the file itself.
+pub fn validate_export(text: &str, max_pending: u32) -> Result<(), ExportFileError> {
+    check_pending(&read_export(text)?, max_pending)
+}
+
+/// Opens a sealed export with `key` and checks the export inside it
+/// completely, without storing anything.
+///
+/// # Errors
+/// As `Bridge::import` for the file itself.
+pub fn validate_sealed_export(
+    key: &ServerKey,
+    text: &str,
+    max_pending: u32,
+) -> Result<(), ExportFileError> {
+    validate_export(&open_sealed(key, text)?, max_pending)
 }
 
 fn invalid(text: impl Into<String>) -> ExportFileError {

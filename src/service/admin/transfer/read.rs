@@ -14,13 +14,29 @@ use crate::domain::{
 };
 use crate::store::{Conversation, ConversationRecord, MessageRecord, Participant, StatusRecord};
 
+/// How far in the future a removal may lie: the clock of the bridge that
+/// wrote the file may run a little ahead of this one.
+const CLOCK_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
+
+/// [`read_export_at`] at the current time.
+///
+/// # Errors
+/// As [`read_export_at`].
+pub fn read_export(text: &str) -> Result<Vec<ConversationRecord>, ExportFileError> {
+    read_export_at(text, Timestamp::now())
+}
+
 /// Parses and validates an export file (either layout) into records, in file
-/// order. Contents are returned as stored in the file (not yet redacted).
+/// order, as of `now` (a removal may not lie in the future). Contents are
+/// returned as stored in the file (not yet redacted).
 ///
 /// # Errors
 /// [`ExportFileError::TooNew`] for a newer version, [`ExportFileError::Invalid`]
 /// naming the first bad line, conversation, message or field.
-pub fn read_export(text: &str) -> Result<Vec<ConversationRecord>, ExportFileError> {
+pub fn read_export_at(
+    text: &str,
+    now: Timestamp,
+) -> Result<Vec<ConversationRecord>, ExportFileError> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let jsonl = serde_json::from_str::<Header>(first)
         .ok()
@@ -39,7 +55,30 @@ pub fn read_export(text: &str) -> Result<Vec<ConversationRecord>, ExportFileErro
             doc.conversations
         }
     };
-    validate(conversations)
+    validate(conversations, now)
+}
+
+/// Refuses records that leave a session more than `limit` unread messages
+/// (`limits.max_pending_messages`), which sending could never do.
+///
+/// # Errors
+/// [`ExportFileError::Invalid`] naming the first conversation and side over it.
+pub fn check_pending(records: &[ConversationRecord], limit: u32) -> Result<(), ExportFileError> {
+    for r in records {
+        let mut unread = std::collections::BTreeMap::<Side, u64>::new();
+        for m in &r.messages {
+            for side in &m.unread_by {
+                *unread.entry(*side).or_default() += 1;
+            }
+        }
+        if let Some((side, n)) = unread.into_iter().find(|(_, n)| *n > u64::from(limit)) {
+            return Err(invalid(format!(
+                "conversation {}: side {side} has {n} unread messages, more than limits.max_pending_messages ({limit}) allows",
+                r.conversation.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_lines(text: &str) -> Result<Vec<FileConversation>, ExportFileError> {
@@ -90,14 +129,17 @@ fn time(field: &'static str, text: &str) -> Result<Timestamp, String> {
     Ok(t)
 }
 
-fn validate(file: Vec<FileConversation>) -> Result<Vec<ConversationRecord>, ExportFileError> {
+fn validate(
+    file: Vec<FileConversation>,
+    now: Timestamp,
+) -> Result<Vec<ConversationRecord>, ExportFileError> {
     let mut ids = HashSet::new();
     let mut message_ids = HashSet::new();
     let mut out = Vec::with_capacity(file.len());
     for (n, c) in file.into_iter().enumerate() {
         let label = format!("conversation {} ({})", n + 1, c.id);
         let record =
-            conversation(c, &mut message_ids).map_err(|e| invalid(format!("{label}: {e}")))?;
+            conversation(c, &mut message_ids, now).map_err(|e| invalid(format!("{label}: {e}")))?;
         if !ids.insert(record.conversation.id.clone()) {
             return Err(invalid(format!("{label}: appears twice")));
         }
@@ -109,6 +151,7 @@ fn validate(file: Vec<FileConversation>) -> Result<Vec<ConversationRecord>, Expo
 fn conversation(
     c: FileConversation,
     message_ids: &mut HashSet<i64>,
+    now: Timestamp,
 ) -> Result<ConversationRecord, String> {
     let id = ConversationId::parse(&c.id).map_err(|e| e.to_string())?;
     let created_at = time("created_at", &c.created_at)?;
@@ -160,13 +203,18 @@ fn conversation(
                 .transpose()
                 .map_err(|e| format!("side {side}: {e}"))
         };
+        let joined_at = optional_time("joined_at", &p.joined_at)?;
+        let removed_at = optional_time("removed_at", &p.removed_at)?;
+        if let Some(removed_at) = removed_at {
+            check_removal(side, kind, joined_at.unwrap_or(created_at), removed_at, now)?;
+        }
         participants.push(Participant {
             side,
             role: role.as_str().to_owned(),
             kind,
             status,
-            joined_at: optional_time("joined_at", &p.joined_at)?,
-            removed_at: optional_time("removed_at", &p.removed_at)?,
+            joined_at,
+            removed_at,
         });
     }
     participants.sort_by_key(|p| p.side);
@@ -214,6 +262,33 @@ fn conversation(
     })
 }
 
+/// A removal the tools could have made: never the owner (a conversation
+/// keeps someone who can invite and remove), after joining, and not ahead of
+/// `now` by more than clock skew (a future removal would lock the session
+/// out at once while it still looked like a member).
+fn check_removal(
+    side: Side,
+    kind: ParticipantKind,
+    joined_at: Timestamp,
+    removed_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), String> {
+    if kind == ParticipantKind::Owner {
+        return Err(format!(
+            "side {side}: the owner cannot be removed (`removed_at` is set)"
+        ));
+    }
+    if removed_at < joined_at {
+        return Err(format!(
+            "side {side}: `removed_at` is before the participant joined (or the conversation was created)"
+        ));
+    }
+    if removed_at > now.plus_micros(CLOCK_SKEW_MICROS) {
+        return Err(format!("side {side}: `removed_at` is in the future"));
+    }
+    Ok(())
+}
+
 fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord, String> {
     if !(1..=MAX_IMPORTED_ID).contains(&m.id) {
         return Err(format!("`id` must be 1 to {MAX_IMPORTED_ID} (2^53)"));
@@ -222,10 +297,17 @@ fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord,
         .map_err(|_| format!("`from` {:?} must be a session id or \"system\"", m.from))?;
     let from_role = match from {
         Sender::System => "system".to_owned(),
-        Sender::Side(side) => conversation
-            .participant(side)
-            .map(|p| p.role.clone())
-            .ok_or_else(|| format!("`from` names a missing side {side}"))?,
+        Sender::Side(side) => {
+            let sender = conversation
+                .participant(side)
+                .ok_or_else(|| format!("`from` names a missing side {side}"))?;
+            if sender.kind == ParticipantKind::Observer {
+                return Err(format!(
+                    "`from` is side {side}, an observer (observers cannot send)"
+                ));
+            }
+            sender.role.clone()
+        }
     };
     let action_type = ActionType::parse(&m.action_type).map_err(|e| e.to_string())?;
     let limit = match from {
@@ -267,6 +349,18 @@ fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord,
         ));
     }
     let to = m.to.as_deref().map(|to| sides("to", to)).transpose()?;
+    // Only addressees get a copy to read, and observers, who see everything.
+    let delivered = |side: &Side| {
+        to.as_ref().is_none_or(|to| to.contains(side))
+            || conversation
+                .participant(*side)
+                .is_some_and(|p| p.kind.sees_everything())
+    };
+    if let Some(side) = unread_by.iter().find(|side| !delivered(side)) {
+        return Err(format!(
+            "`unread_by` holds {side}, which is not in `to` (only addressees and observers get the message)"
+        ));
+    }
     Ok(MessageRecord {
         message: Message {
             id: m.id,

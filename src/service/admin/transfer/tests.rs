@@ -323,3 +323,92 @@ fn teams_round_trip_and_are_checked() {
     let err = reread(&records).unwrap_err();
     assert!(err.contains("two active"), "{err}");
 }
+
+/// `records` written out and read back as of `now`.
+fn reread_at(records: &[ConversationRecord], now: Timestamp) -> Result<(), String> {
+    let mut out = Vec::new();
+    write_export(&mut out, records, Timestamp::from_micros(1), Layout::Json).unwrap();
+    read_export_at(&String::from_utf8(out).unwrap(), now)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn removals_the_tools_could_not_make_are_refused() {
+    let now = Timestamp::from_micros(1_700_000_100_000_000);
+    let removed = |side: usize, at: i64| {
+        let mut records = sample();
+        records[0].messages.retain(|m| m.unread_by.is_empty());
+        records[0].conversation.participants[side].removed_at = Some(Timestamp::from_micros(at));
+        records
+    };
+    assert_eq!(reread_at(&removed(1, 1_700_000_050_000_000), now), Ok(()));
+    let cases = [
+        (
+            removed(0, 1_700_000_050_000_000),
+            "the owner cannot be removed",
+        ),
+        (
+            removed(1, 1_600_000_000_000_000),
+            "before the participant joined",
+        ),
+        (
+            removed(1, 1_700_003_700_000_000),
+            "`removed_at` is in the future",
+        ),
+    ];
+    for (records, expected) in cases {
+        let err = reread_at(&records, now).unwrap_err();
+        assert!(err.contains(expected), "{expected:?} not in {err:?}");
+    }
+    // A little ahead is the writer's clock, not a future removal.
+    assert_eq!(reread_at(&removed(1, 1_700_000_160_000_000), now), Ok(()));
+    let mut joined = removed(1, 1_700_000_050_000_000);
+    joined[0].conversation.participants[1].joined_at =
+        Some(Timestamp::from_micros(1_700_000_060_000_000));
+    let err = reread_at(&joined, now).unwrap_err();
+    assert!(err.contains("before the participant joined"), "{err}");
+}
+
+#[test]
+fn messages_observers_could_not_send_or_get_are_refused() {
+    let now = Timestamp::from_micros(1_700_000_100_000_000);
+    let mut records = sample();
+    records[0].conversation.participants.push(Participant {
+        side: Side::nth(2).unwrap(),
+        role: "watcher".into(),
+        kind: ParticipantKind::Observer,
+        status: None,
+        joined_at: None,
+        removed_at: None,
+    });
+    // Observers get every message, addressed or not.
+    records[0].messages[0].unread_by = vec![Side::nth(2).unwrap()];
+    assert_eq!(reread_at(&records, now), Ok(()));
+    let mut sent = records.clone();
+    sent[0].messages[1].message.from = Sender::Side(Side::nth(2).unwrap());
+    sent[0].messages[1].message.from_role = "watcher".into();
+    let err = reread_at(&sent, now).unwrap_err();
+    assert!(err.contains("`from` is side c, an observer"), "{err}");
+    // Message 3, from a, now goes to c alone: member b, not addressed, gets no copy.
+    let mut unaddressed = records;
+    unaddressed[0].messages[0].message.to = Some(vec![Side::nth(2).unwrap()]);
+    unaddressed[0].messages[0].unread_by = vec![Side::B];
+    let err = reread_at(&unaddressed, now).unwrap_err();
+    assert!(
+        err.contains("`unread_by` holds b, which is not in `to`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn more_unread_than_the_pending_limit_is_refused() {
+    let records = sample();
+    // Side a has two unread messages (9 and 10), side b one.
+    assert_eq!(check_pending(&records, 2), Ok(()));
+    let err = check_pending(&records, 1).unwrap_err().to_string();
+    assert!(
+        err.contains("side a has 2 unread messages, more than limits.max_pending_messages (1)"),
+        "{err}"
+    );
+}

@@ -214,6 +214,7 @@ fn inspect(conn: &Connection) -> Result<FileCheck, StoreError> {
         unexpected = schema::foreign_objects(conn, schema_version)?;
         if unexpected.is_empty() && is_bridge && problems.is_empty() {
             unexpected = schema::counters_out_of_range(conn)?;
+            unexpected.extend(schema::impossible_rows(conn)?);
         }
     }
     Ok(FileCheck {

@@ -2,8 +2,9 @@
 //! the schema objects this build's migrations create for its schema version
 //! (same type, name, table and SQL) and nothing else — a trigger, view,
 //! index or table of anyone else's could divert or leak messages once it is
-//! restored — and counters small enough that the next message id or audit
-//! sequence number cannot run out.
+//! restored — counters small enough that the next message id or audit
+//! sequence number cannot run out, and no rows the bridge could not have
+//! written (orphans, impossible sides), which would break reads once restored.
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -88,6 +89,69 @@ pub(super) fn counters_out_of_range(conn: &Connection) -> Result<Vec<String>, St
         let value: Option<i64> = conn.query_row(sql, [], |r| r.get(0)).map_err(sql_err)?;
         if let Some(v) = value.filter(|v| !(0..=MAX_COUNTER).contains(v)) {
             out.push(format!("holds a {what} of {v}, outside 0 to 2^53"));
+        }
+    }
+    Ok(out)
+}
+
+/// Rows that no bridge writes and that break reads or deliveries once
+/// restored: rows of a conversation that does not exist, deliveries of a
+/// message that does not exist or to a side that is not a participant,
+/// sides that are not one lowercase letter, an owner other than side `a`.
+/// Domain rules that need the key (sealed values) are checked by the service
+/// on a staged copy.
+pub(super) fn impossible_rows(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let has_kind: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('participants') WHERE name = 'kind'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
+    let mut checks = vec![
+        (
+            "participants of a conversation that does not exist",
+            "SELECT count(*) FROM participants p
+             WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.id = p.conversation_id)",
+        ),
+        (
+            "messages of a conversation that does not exist",
+            "SELECT count(*) FROM messages m
+             WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id)",
+        ),
+        (
+            "messages from a side that is not a participant",
+            "SELECT count(*) FROM messages m WHERE m.from_side <> 'system' AND NOT EXISTS
+             (SELECT 1 FROM participants p
+              WHERE p.conversation_id = m.conversation_id AND p.side = m.from_side)",
+        ),
+        (
+            "pending deliveries of a message that does not exist in their conversation",
+            "SELECT count(*) FROM pending_deliveries d WHERE NOT EXISTS
+             (SELECT 1 FROM messages m WHERE m.id = d.message_id AND m.conversation_id = d.conversation_id)",
+        ),
+        (
+            "pending deliveries to a side that is not a participant",
+            "SELECT count(*) FROM pending_deliveries d WHERE NOT EXISTS
+             (SELECT 1 FROM participants p
+              WHERE p.conversation_id = d.conversation_id AND p.side = d.recipient)",
+        ),
+        (
+            "participants whose side is not one lowercase letter",
+            "SELECT count(*) FROM participants WHERE side NOT GLOB '[a-z]'",
+        ),
+    ];
+    if has_kind > 0 {
+        checks.push((
+            "participants whose kind does not fit their side (the owner is side a, and only side a)",
+            "SELECT count(*) FROM participants WHERE (kind = 'owner') <> (side = 'a')",
+        ));
+    }
+    let mut out = Vec::new();
+    for (what, sql) in checks {
+        let n: i64 = conn.query_row(sql, [], |r| r.get(0)).map_err(sql_err)?;
+        if n > 0 {
+            out.push(format!("{n} {what}"));
         }
     }
     Ok(out)
