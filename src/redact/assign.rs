@@ -33,6 +33,16 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.'
 }
 
+/// Whether the function named by `ident` (its last part: `db.changeUser
+/// Password`, not `user.setPassword`) names a user too.
+fn call_names_a_user(ident: &[u8]) -> bool {
+    let last = ident
+        .iter()
+        .rposition(|&b| matches!(b, b'.' | b':'))
+        .map_or(ident, |p| &ident[p + 1..]);
+    super::text::find_ci(last, b"user").is_some()
+}
+
 /// Handles a keyword anchor found at `start..end`.
 pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     let bytes = scan.bytes;
@@ -100,6 +110,15 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     let Some((op, vstart, extra)) = parse_op(bytes, raw_s, e, flag) else {
         return;
     };
+    // `changeUserPassword("reporting", pw)`, `UsernamePasswordCredentials(
+    // "elastic", pw)`: a call named for a user and a password takes the user
+    // first (the password, by position, is `calls`' to find).
+    if op == Op::Literal
+        && bytes[..vstart].trim_ascii_end().last() == Some(&b'(')
+        && call_names_a_user(&bytes[raw_s..e])
+    {
+        return;
+    }
     let value = match op {
         Op::Default => {
             let Some((vs, ve)) = expansion_default(bytes, vstart) else {

@@ -27,6 +27,23 @@ pub(crate) fn named_element(bytes: &[u8], raw_s: usize, from: usize) -> bool {
     attr && line.windows(2).any(|w| w == b"</")
 }
 
+/// A property list's `<key>NAME</key>` (the name at `raw_s`, its close at
+/// `from`): where the text of the `<string>` element after it starts.
+pub(crate) fn plist_value(bytes: &[u8], raw_s: usize, from: usize) -> Option<usize> {
+    if !bytes[..raw_s].ends_with(b"<key>") || !bytes[from..].starts_with(b"</key>") {
+        return None;
+    }
+    let mut i = from + b"</key>".len();
+    // The pair is written on two lines, indented, or on one.
+    let hi = (i + 64).min(bytes.len());
+    while i < hi && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    bytes[i..]
+        .starts_with(b"<string>")
+        .then_some(i + b"<string>".len())
+}
+
 /// `DB_PASSWORD:Xk9f…`, `relay.api.key:Zq8m…` (Java properties, `heroku
 /// config` pasted without spaces): a key that starts its line, glued to a
 /// value that runs to the line's end without a space, a `/` or another `:`

@@ -35,6 +35,7 @@
 
 mod assign;
 mod block;
+mod calls;
 mod cli;
 mod concat;
 mod cookie;

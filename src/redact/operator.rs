@@ -253,6 +253,10 @@ pub(crate) fn parse_op(
     if (rest.starts_with(b"(") && !quoted_name) || (rest.starts_with(b",") && quoted_name) {
         return Some((Op::Literal, after(1), extra));
     }
+    // A property list (iOS, macOS): `<key>APISecret</key>` `<string>X</string>`.
+    if let Some(v) = super::markup::plist_value(bytes, raw_s, i) {
+        return Some((Op::Assign, v, extra));
+    }
     // XML `<password>value</password>`; a `<password>` placeholder in a URL
     // or a template (`postgres://app:<password>@db`) has no closing tag.
     if rest.starts_with(b">")

@@ -17,8 +17,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
 use super::{
-    assign, cli, cookie, fallback, foreign, http, k8s, listing, pem, pgpass, ppk, shown, signed,
-    sql, tokens, url, use_as,
+    assign, calls, cli, cookie, fallback, foreign, http, k8s, listing, pem, pgpass, ppk, shown,
+    signed, sql, tokens, url, use_as,
 };
 
 /// A span of the input to replace with a kind's placeholder.
@@ -121,6 +121,10 @@ pub(crate) enum Trigger {
     UseAs,
     /// A secret word in another language (`foreign::WORDS[n]`).
     Foreign(u8),
+    /// A call whose positional argument is a password (`calls::CALLS[n]`).
+    Call(u8),
+    /// ` on >`: a Redis ACL rule adding a password.
+    AclRule,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -244,6 +248,13 @@ impl Anchors {
                 Trigger::Foreign(u8::try_from(i).unwrap_or(u8::MAX)),
             ));
         }
+        for (i, (a, _)) in calls::CALLS.iter().enumerate() {
+            pairs.push((
+                (*a).to_string(),
+                Trigger::Call(u8::try_from(i).unwrap_or(u8::MAX)),
+            ));
+        }
+        pairs.push((" on >".to_string(), Trigger::AclRule));
         for a in use_as::ANCHORS {
             pairs.push(((*a).to_string(), Trigger::UseAs));
         }
@@ -404,6 +415,8 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Shown(i) => shown::on_command(scan, usize::from(i), start, end),
         Trigger::UseAs => use_as::on_as(scan, start, end),
         Trigger::Foreign(i) => foreign::on_word(scan, usize::from(i), start, end),
+        Trigger::Call(i) => calls::on_call(scan, usize::from(i), end),
+        Trigger::AclRule => calls::on_acl_rule(scan, start),
     }
 }
 

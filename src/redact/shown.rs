@@ -53,6 +53,10 @@ pub(crate) const ANCHORS: &[(&str, Prints)] = &[
     ("--fields ", Named),
     // `cat config/master.key` (Rails).
     ("master.key", File(Kind::SecretAssignment)),
+    // A debugger printing an expression: `(Pdb) p client.client_secret`.
+    ("(pdb) p ", Named),
+    ("(pdb) pp ", Named),
+    ("ipdb> p ", Named),
 ];
 
 /// Handles the anchor `ANCHORS[index]` found at `start..end`.
@@ -116,6 +120,11 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(vs, |p| vs + p + 1);
+    // A debugger shows a string with its quotes (`'Rs9…'`).
+    let (vs, word_end) = match &bytes[vs..word_end] {
+        [q @ (b'\'' | b'"'), .., last] if last == q && word_end - vs > 2 => (vs + 1, word_end - 1),
+        _ => (vs, word_end),
+    };
     let word = &bytes[vs..word_end];
     if !word.is_empty()
         && !word.iter().any(u8::is_ascii_whitespace)

@@ -60,6 +60,8 @@ pub(crate) const REFERENCE_PREFIXES: &[&str] = &[
     "arn:", "sm://", "file:", "keyring", "@Microsoft.KeyVault", "System.getenv", "std::env", "import.meta",
     "Deno.env", "System.Environment", "Environment.Get", "Secret(", "SecretStr(", "getpass", "input(", "prompt(",
     "None", "nil", "null", "undefined", "get_secret", "get_password", "read_secret", "fetch_secret",
+    // Elixir's environment; Spring Cloud Config's ciphertext, meant to be committed.
+    "System.fetch_env", "System.get_env", "Application.get_env", "Application.fetch_env", "{cipher}",
 ];
 
 #[rustfmt::skip]

@@ -275,6 +275,11 @@ fn pathological_inputs_stay_fast() {
         "Пароль от от от от ".repeat(20_000),
         "비밀번호는 ".repeat(20_000),
         "kata sandi ".repeat(20_000),
+        format!("s.login({}", "\"a\", ".repeat(20_000)),
+        ".login(".repeat(30_000),
+        "ACL SETUSER a on >".repeat(20_000),
+        "<key>password</key>".repeat(20_000),
+        "(Pdb) p password\n".repeat(20_000),
         "\u{200B}".repeat(50_000),
         "а".repeat(100_000),
     ];

@@ -12,6 +12,7 @@ mod kinds_table;
 mod labels;
 mod languages;
 mod listings;
+mod positional;
 mod props;
 
 use super::Redactor;
