@@ -73,6 +73,11 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         e = s + d;
         scan.ident_done = e;
     }
+    // Gradle's `systemProp.https.proxyPassword=`: the prefix says where the
+    // property goes, not what it is (its `prop` would read as React's).
+    if bytes[s..e].starts_with(b"systemProp.") {
+        s += b"systemProp.".len();
+    }
     let raw_s = s;
     while s < e && matches!(bytes[s], b'-' | b'.') {
         s += 1;

@@ -4,8 +4,9 @@
 //! `new NetworkCredential(user, pw)`, `DriverManager.getConnection(url, user,
 //! pw)`, Go's `smtp.PlainAuth("", user, pw, host)`, lettre's
 //! `Credentials::new(user.to_owned(), pw.to_owned())`, `new PDO(dsn, user,
-//! pw)`, mongosh's `db.changeUserPassword(user, pw)`; and Redis ACL rules,
-//! where `>pw` adds a password (`ACL SETUSER app on >pw ~keys:*`).
+//! pw)`, mongosh's `db.changeUserPassword(user, pw)`; Redis ACL rules,
+//! where `>pw` adds a password (`ACL SETUSER app on >pw ~keys:*`); and
+//! strongSwan's `user : EAP "pw"` lines.
 
 use super::kinds::Kind;
 use super::names::classify;
@@ -152,5 +153,24 @@ pub(crate) fn on_acl_rule(scan: &mut Scan<'_>, start: usize) {
         while i < le && bytes[i].is_ascii_whitespace() {
             i += 1;
         }
+    }
+}
+
+/// The quoted string opened at `end - 1` (`jdoe : EAP "…"` in
+/// `ipsec.secrets`): a password.
+pub(crate) fn on_quoted(scan: &mut Scan<'_>, end: usize) {
+    let bytes = scan.bytes;
+    let le = line_end(bytes, end);
+    let Some(close) = bytes[end..le].iter().position(|&b| b == b'"') else {
+        return;
+    };
+    let v = &bytes[end..end + close];
+    if is_secret_value(v, super::value::Strictness::Password, true) {
+        scan.push(
+            end,
+            end + close,
+            Kind::PasswordAssignment,
+            super::scan::priority::NAMED,
+        );
     }
 }

@@ -456,7 +456,7 @@ pub(crate) fn trim(s: &[u8]) -> &[u8] {
 }
 
 /// Lines where `NAME value` (no operator) assigns: Dockerfile `ENV`, `.netrc`,
-/// `redis.conf`'s `requirepass`, `set -x` in fish.
+/// `redis.conf`'s `requirepass`, keepalived's `auth_pass`, `set -x` in fish.
 fn space_keyword_line(bytes: &[u8], raw_s: usize, e: usize) -> bool {
     let ls = near_line_start(bytes, raw_s, 160).unwrap_or(raw_s.saturating_sub(160));
     let head = trim(&bytes[ls..raw_s]);
@@ -466,6 +466,7 @@ fn space_keyword_line(bytes: &[u8], raw_s: usize, e: usize) -> bool {
         "requirepass",
         "masterauth",
         "masterpass",
+        "auth_pass",
     ];
     let name = &bytes[raw_s..e];
     head.eq_ignore_ascii_case(b"ENV")

@@ -125,6 +125,8 @@ pub(crate) enum Trigger {
     Call(u8),
     /// ` on >`: a Redis ACL rule adding a password.
     AclRule,
+    /// `: EAP "`: a strongSwan `ipsec.secrets` line whose quoted string is one.
+    QuotedSecret,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -196,6 +198,11 @@ impl Anchors {
             ("--user", Trigger::CliFlag),
             ("--auth", Trigger::CliFlag),
             ("--password-stdin", Trigger::PasswordStdin),
+            // The value piped in is the secret created or set.
+            ("docker secret create ", Trigger::PasswordStdin),
+            ("passwd --stdin", Trigger::PasswordStdin),
+            (": eap \"", Trigger::QuotedSecret),
+            (": xauth \"", Trigger::QuotedSecret),
             ("auth=(", Trigger::AuthTuple),
             ("basicauth(", Trigger::AuthTuple),
             ("btoa(", Trigger::AuthTuple),
@@ -417,6 +424,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Foreign(i) => foreign::on_word(scan, usize::from(i), start, end),
         Trigger::Call(i) => calls::on_call(scan, usize::from(i), end),
         Trigger::AclRule => calls::on_acl_rule(scan, start),
+        Trigger::QuotedSecret => calls::on_quoted(scan, end),
     }
 }
 

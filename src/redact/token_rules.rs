@@ -114,6 +114,10 @@ pub(crate) static RULES: &[TokenRule] = &[
     with_edge(skip(rule(Kind::SlackBotToken, &["xoxb-", "xapp-"], 200, r"^(?:xoxb-[0-9]{6,}-[A-Za-z0-9-]{20,}|xapp-[0-9]-[A-Z0-9]{8,}-[0-9]{8,}-[A-Za-z0-9]{20,})"), 5), edge_word_dash),
     with_edge(skip(rule(Kind::SlackUserToken, &[ "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe.", "xoxe-", ], 300, r"^xox(?:[paors]-[0-9]{4,}-[A-Za-z0-9-]{20,}|e\.xox[bp]-[0-9]-[A-Za-z0-9-]{40,}|e-[0-9]-[A-Za-z0-9-]{40,})"), 5), edge_word_dash),
     with_edge(with_check(with_back(rule(Kind::SlackWebhookUrl, &["hooks.slack.com/"], 200, r"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,}"), 8), Check::WebhookSecret), |b| b == b'/' || b == b'_' || b == b'-'),
+    // The same webhooks as notification URLs (Apprise, Shoutrrr, Watchtower):
+    // `slack://T…/B…/<token>`, `discord://<id>/<token>`.
+    with_check(rule(Kind::SlackWebhookUrl, &["slack://"], 120, r"^slack://[A-Za-z0-9]{8,12}/[A-Za-z0-9]{8,12}/[A-Za-z0-9]{20,32}"), Check::WebhookSecret),
+    with_edge(with_check(rule(Kind::DiscordWebhookUrl, &["discord://"], 120, r"^discord://[0-9]{17,20}/[A-Za-z0-9_-]{50,90}"), Check::WebhookSecret), edge_word_dash),
     with_edge(with_check(with_back(rule(Kind::DiscordWebhookUrl, &["/api/webhooks/"], 200, r"(?:https?://)?(?:(?:canary\.|ptb\.)?discord(?:app)?\.com)/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{50,90}"), 40), Check::WebhookSecret), edge_word_dash),
     TokenRule { quick: Some(quick_discord), ..with_edge(with_check(with_back(rule(Kind::DiscordBotToken, &["."], 72, r"[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"), 28), Check::DiscordId), edge_word_dash) },
     with_edge(with_back(skip(rule(Kind::TelegramBotToken, &[":AA"], 50, r"[0-9]{8,10}:AA[A-Za-z0-9_-]{33}"), 12), 10), edge_word_dash),

@@ -60,6 +60,28 @@ fn passwords_passed_by_position_are_redacted() {
             "(Pdb) p client.client_secret\n'RsF9mhkIG6tkuwxgLjakW1Gk2WrZbqtZSgfVr4Yq'",
             "RsF9mhkIG6tkuwxgLjakW1Gk2WrZbqtZSgfVr4Yq",
         ),
+        // Service configs and tools.
+        (
+            "systemProp.https.proxyPassword=OJmLng.~HoC~W87e",
+            "OJmLng.~HoC~W87e",
+        ),
+        (
+            "    authentication {\n        auth_type PASS\n        auth_pass Gl5RAKxd\n    }",
+            "Gl5RAKxd",
+        ),
+        ("jdoe : EAP \"cTsM%uQ!uTIJ*1\"", "cTsM%uQ!uTIJ*1"),
+        (
+            "$ printf '+m8c-RH~0mQ2HyG' | docker secret create postgres_password -",
+            "+m8c-RH~0mQ2HyG",
+        ),
+        (
+            "apprise -b \"done\" \"slack://TJTC5FIKFRA/BDDGGP1DJ39/4kalBs7ZYu9OtQWzpa1ResI1/#deploys\"",
+            "4kalBs7ZYu9OtQWzpa1ResI1",
+        ),
+        (
+            "apprise \"discord://8961469187839878209/jSyD4FSusP9WlJR8GWt-DhnA_UX6AxZx7L82BLKoyubRQbXYu3I2HjIaiFnQ1P4zOkVB\"",
+            "jSyD4FSusP9WlJR8GWt-DhnA_UX6AxZx7L82BLKoyubRQbXYu3I2HjIaiFnQ1P4zOkVB",
+        ),
     ];
     for (text, secret) in cases {
         let out = redacted(text);
@@ -95,6 +117,10 @@ fn references_placeholders_and_ciphertexts_stay() {
         "(Pdb) p client.name\n'billing-service'",
         "    password: '{cipher}a0e4a65b9f3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5'",
         "  password: System.fetch_env!(\"DB_PASSWORD\"),",
+        "apprise \"slack://TokenA/TokenB/TokenC/#channel\"",
+        "systemProp.https.proxyHost=proxy.corp.local",
+        "    auth_type PASS",
+        "$ docker secret create postgres_password ./password.txt",
     ] {
         assert_eq!(redacted(text), text);
     }
