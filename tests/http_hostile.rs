@@ -228,6 +228,17 @@ async fn refused_requests_get_clear_statuses_and_change_nothing() {
     .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(answer.message()["error"]["code"], -32700, "{}", answer.body);
+    // A media type that only starts like JSON is not JSON: 415, not a parse error.
+    let body = initialize();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {0}\r\nAuthorization: Bearer {agent}\r\n\
+         Content-Type: application/jsonx\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {1}\r\nConnection: close\r\n\r\n{body}",
+        server.authority,
+        body.len()
+    );
+    let jsonx = until_closed(&mut sent(&server.authority, request.as_bytes()).await).await;
+    assert!(jsonx.starts_with("HTTP/1.1 415"), "{jsonx}");
 
     assert_eq!(
         store_state(&env),

@@ -438,9 +438,10 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     let deleting = request.method() == Method::DELETE;
     let resuming = resume::resumes_a_response(request.method(), request.headers());
     let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
-        t.trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/json")
+        // `application/json`, with parameters or not; not `application/jsonx`.
+        let t = t.trim_start().to_ascii_lowercase();
+        t.strip_prefix("application/json")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([';', ' ', '\t']))
     });
     // A client that goes before its answer ends the call it left waiting:
     // the connection closes and this future is dropped, or (in an MCP
