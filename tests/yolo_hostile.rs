@@ -226,3 +226,27 @@ async fn a_token_works_only_for_the_proposing_side_and_a_denial_withdraws_it() {
         "{again:?}"
     );
 }
+
+/// A confirmed activation is the human's decision for the session that asked:
+/// another member cannot replace it (which would void its approvals and its
+/// queue), while the session that asked still can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_requester_or_owner_replaces_a_confirmed_activation() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-replace");
+    let server = env.server_with(&[YOLO_ON]).await;
+    let ws = workspace(&env, "ws");
+    let conv = Conv::create(&server).await;
+    activate(&env, &server, &conv, "safe", &ws, json!({})).await;
+    let id = propose(&server, &conv, "a", "ls").await;
+
+    let mut args = json!({"mode": "safe", "workspace": ws});
+    let by_b = call(&server, "enable_yolo_mode", conv.args("b", args.take())).await;
+    let m = refusal(&by_b, "forbidden");
+    assert!(m.contains("only that session or the owner"), "{m}");
+    assert_eq!(proposal_state(&env, &id), "pending", "a's queue survives");
+
+    // The session that asked may ask again (the new request replaces it).
+    let again = ok(&enable(&server, &conv, "safe", &ws, json!({})).await);
+    assert_eq!(again["status"], "pending_confirmation", "{again}");
+}

@@ -183,6 +183,25 @@ impl<S: YoloStore> Bridge<S> {
             );
             return Err(self.refuse(draft, e));
         }
+        // A confirmed activation is the human's decision for whoever asked:
+        // another member replacing it would void its approvals and queue
+        // (a teammate's denial of service), so only its requester or the
+        // owner may.
+        match self.store.activation(&creds.conversation).await {
+            Ok(Some(current))
+                if current.is_active(at)
+                    && current.request.requested_by != creds.side
+                    && !caller.kind.may_manage() =>
+            {
+                let e = ServiceError::Forbidden(format!(
+                    "YOLO mode is active for this conversation, as session {} asked and a human confirmed; only that session or the owner may replace it",
+                    current.request.requested_by.as_str()
+                ));
+                return Err(self.refuse(draft, e));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(self.refuse(draft, e.into())),
+        }
         let request = ActivationRequest {
             conversation: creds.conversation.clone(),
             requested_by: creds.side,
