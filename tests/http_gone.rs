@@ -4,32 +4,12 @@
 //! that is gone, which the partner would then see only once its lease
 //! lapsed. Runs on the suite's store.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::util::*;
 use crate::util_http::*;
 
-/// `tools/call` of `tool` in `session` on `url` as `token`.
-async fn call(url: &str, token: &str, session: &str, tool: &str, arguments: Value) -> Answer {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments}
-    });
-    post(
-        url,
-        Some(token),
-        &session_headers(session),
-        body.to_string(),
-    )
-    .await
-}
-
-fn structured(answer: &Answer) -> Value {
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let message = answer.message();
-    assert_ne!(message["result"]["isError"], json!(true), "{}", answer.body);
-    message["result"]["structuredContent"].clone()
-}
+use session_call as call;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_long_poll_ends_when_its_client_goes() {
@@ -37,7 +17,7 @@ async fn a_session_long_poll_ends_when_its_client_goes() {
     let alice = make_token(&env, "alice", "agent");
     let server = HttpServer::start(&env, &[], &[]).await;
     let session = open_session(&server.url, &alice).await;
-    let created = structured(
+    let created = answer_result(
         &call(
             &server.url,
             &alice,
@@ -90,8 +70,9 @@ async fn a_session_long_poll_ends_when_its_client_goes() {
                "message": "after the client left"}),
     )
     .await;
-    structured(&sent);
-    let read = structured(&call(&server.url, &alice, &session, "check_messages", json!({})).await);
+    answer_result(&sent);
+    let read =
+        answer_result(&call(&server.url, &alice, &session, "check_messages", json!({})).await);
     assert_eq!(
         read["messages"][0]["content"],
         json!("after the client left"),

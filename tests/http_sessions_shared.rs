@@ -16,27 +16,8 @@ const VERSION: &str = SESSION_VERSION;
 use open_session as open;
 use session_headers as headers;
 
-/// `tools/call` of `tool` in `session` on `url` as `token`.
-async fn call(url: &str, token: &str, session: &str, tool: &str, arguments: Value) -> Answer {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments}
-    });
-    post(url, Some(token), &headers(session), body.to_string()).await
-}
-
-/// The structured result of a successful call.
-fn result(answer: &Answer) -> Value {
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let message = answer.message();
-    let result = &message["result"];
-    assert!(
-        !result.is_null() && result["isError"] != json!(true),
-        "{}",
-        answer.body
-    );
-    result["structuredContent"].clone()
-}
+use answer_result as result;
+use session_call as call;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {

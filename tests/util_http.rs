@@ -334,3 +334,37 @@ pub async fn open_session(url: &str, token: &str) -> String {
     assert!(acked.status < 300, "{}", acked.body);
     session
 }
+
+/// `tools/call` of `tool` in MCP session `session` on `url` as `token`.
+pub async fn session_call(
+    url: &str,
+    token: &str,
+    session: &str,
+    tool: &str,
+    arguments: Value,
+) -> Answer {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments}
+    });
+    post(
+        url,
+        Some(token),
+        &session_headers(session),
+        body.to_string(),
+    )
+    .await
+}
+
+/// The structured result of a successful call.
+pub fn answer_result(answer: &Answer) -> Value {
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let message = answer.message();
+    let result = &message["result"];
+    assert!(
+        !result.is_null() && result["isError"] != serde_json::json!(true),
+        "{}",
+        answer.body
+    );
+    result["structuredContent"].clone()
+}
