@@ -6,7 +6,7 @@
 //! `Credentials::new(user.to_owned(), pw.to_owned())`, `new PDO(dsn, user,
 //! pw)`, mongosh's `db.changeUserPassword(user, pw)`; Redis ACL rules,
 //! where `>pw` adds a password (`ACL SETUSER app on >pw ~keys:*`); and
-//! strongSwan's `user : EAP "pw"` lines.
+//! strongSwan's `user : EAP "pw"` lines; Vault's `Unseal Key 1: …`.
 
 use super::kinds::Kind;
 use super::names::classify;
@@ -172,5 +172,27 @@ pub(crate) fn on_quoted(scan: &mut Scan<'_>, end: usize) {
             Kind::PasswordAssignment,
             super::scan::priority::NAMED,
         );
+    }
+}
+
+/// `Unseal Key 1: <base64>` printed by `vault operator init`: a key share.
+pub(crate) fn on_unseal_key(scan: &mut Scan<'_>, end: usize) {
+    let bytes = scan.bytes;
+    let le = line_end(bytes, end);
+    let digits = bytes[end..le]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let colon = end + digits;
+    if digits == 0 || !bytes[colon..le].starts_with(b": ") {
+        return;
+    }
+    let vs = colon + 2;
+    let ve = bytes[vs..le]
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .map_or(le, |p| vs + p);
+    if is_secret_value(&bytes[vs..ve], super::value::Strictness::Random, true) {
+        scan.push(vs, ve, Kind::VaultToken, super::scan::priority::NAMED);
     }
 }

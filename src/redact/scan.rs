@@ -127,6 +127,8 @@ pub(crate) enum Trigger {
     AclRule,
     /// `: EAP "`: a strongSwan `ipsec.secrets` line whose quoted string is one.
     QuotedSecret,
+    /// `Unseal Key 1: …` of `vault operator init`.
+    UnsealKey,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -202,6 +204,7 @@ impl Anchors {
             ("docker secret create ", Trigger::PasswordStdin),
             ("passwd --stdin", Trigger::PasswordStdin),
             (": eap \"", Trigger::QuotedSecret),
+            ("unseal key ", Trigger::UnsealKey),
             (": xauth \"", Trigger::QuotedSecret),
             ("auth=(", Trigger::AuthTuple),
             ("basicauth(", Trigger::AuthTuple),
@@ -425,6 +428,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::Call(i) => calls::on_call(scan, usize::from(i), end),
         Trigger::AclRule => calls::on_acl_rule(scan, start),
         Trigger::QuotedSecret => calls::on_quoted(scan, end),
+        Trigger::UnsealKey => calls::on_unseal_key(scan, end),
     }
 }
 

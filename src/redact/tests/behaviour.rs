@@ -280,6 +280,8 @@ fn pathological_inputs_stay_fast() {
         "ACL SETUSER a on >".repeat(20_000),
         "<key>password</key>".repeat(20_000),
         "(Pdb) p password\n".repeat(20_000),
+        "[\"password\"]=>\n".repeat(20_000),
+        "Unseal Key 1: ".repeat(20_000),
         "\u{200B}".repeat(50_000),
         "а".repeat(100_000),
     ];

@@ -62,6 +62,14 @@ fn passwords_passed_by_position_are_redacted() {
         ),
         // Service configs and tools.
         (
+            "  [\"password\"]=>\n  string(26) \"*Uz3UeT^KOq!B0QWWxINGqOevG\"",
+            "*Uz3UeT^KOq!B0QWWxINGqOevG",
+        ),
+        (
+            "Unseal Key 1: 4QJ/iMynYDrTEL9GgM02OlXVHnrWDp3cnV3YHu9C29PJ",
+            "4QJ/iMynYDrTEL9GgM02OlXVHnrWDp3cnV3YHu9C29PJ",
+        ),
+        (
             "systemProp.https.proxyPassword=OJmLng.~HoC~W87e",
             "OJmLng.~HoC~W87e",
         ),
@@ -120,6 +128,8 @@ fn references_placeholders_and_ciphertexts_stay() {
         "apprise \"slack://TokenA/TokenB/TokenC/#channel\"",
         "systemProp.https.proxyHost=proxy.corp.local",
         "    auth_type PASS",
+        "  [\"dbname\"]=>\n  string(4) \"shop\"",
+        "Unseal Key Shares: 5",
         "$ docker secret create postgres_password ./password.txt",
     ] {
         assert_eq!(redacted(text), text);
