@@ -24,6 +24,7 @@ mod show;
 mod terminal;
 mod transfer;
 mod yolo;
+mod yolo_status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

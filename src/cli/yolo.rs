@@ -9,17 +9,17 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::DbArgs;
 use super::output::{self, line};
 use super::terminal::{ask, ask_secret, stdin_is_terminal};
+use super::yolo_status::{self, Out};
 use crate::app::App;
-use crate::domain::{ConversationId, Timestamp, YoloMode};
+use crate::domain::{ConversationId, YoloMode};
 use crate::operator::{Passphrase, PassphraseError};
 use crate::service::ServiceError;
 use crate::store::sqlite::OpenMode;
-use crate::store::{Activation, Proposal, Store};
+use crate::store::{Activation, Store};
 
 /// The phrase a human types to confirm an activation.
 pub const CONFIRM_PHRASE: &str = "I UNDERSTAND THE RISKS";
@@ -118,7 +118,7 @@ pub fn run(args: YoloArgs) -> anyhow::Result<ExitCode> {
             YoloCommand::Status { conversation, json } => {
                 let conversation = conversation.as_deref().map(parse_conversation).transpose()?;
                 let (activations, proposals) = app.bridge.yolo_status(conversation).await?;
-                print_status(&mut out, &activations, &proposals, json)?;
+                yolo_status::print_status(&mut out, &activations, &proposals, json)?;
                 Ok(())
             }
             YoloCommand::Restore { snapshot } => {
@@ -161,9 +161,6 @@ fn require_terminal(what: &str) -> Result<(), ServiceError> {
         )))
     }
 }
-
-/// The screen the human stages write to.
-type Out = std::io::BufWriter<output::Screen<std::io::StdoutLock<'static>>>;
 
 /// Writes `text` and flushes it before a prompt (output errors only lose
 /// text on a terminal that is gone; the answer that follows fails then).
@@ -441,78 +438,6 @@ fn size_notice(command: &str) -> String {
         ));
     }
     notice
-}
-
-fn print_status(
-    out: &mut Out,
-    activations: &[Activation],
-    proposals: &[Proposal],
-    as_json: bool,
-) -> std::io::Result<()> {
-    let now = Timestamp::now();
-    if as_json {
-        let a: Vec<_> = activations
-            .iter()
-            .map(|a| {
-                json!({
-                    "conversation_id": a.request.conversation.as_str(),
-                    "state": if a.state == crate::store::ActivationState::Active && !a.is_active(now) { "expired" } else { a.state.as_str() },
-                    "mode": a.request.mode.as_str(),
-                    "workspace": a.request.workspace.display().to_string(),
-                    "sandbox": a.request.sandbox,
-                    "timeout_s": a.request.timeout_s,
-                    "requested_by": a.request.requested_by.as_str(),
-                    "requested_at": a.request.requested_at.to_rfc3339(),
-                    "expires_at": a.expires_at.map(Timestamp::to_rfc3339),
-                })
-            })
-            .collect();
-        let p: Vec<_> = proposals
-            .iter()
-            .map(|p| {
-                json!({
-                    "id": p.id, "conversation_id": p.conversation.as_str(), "side": p.side.as_str(), "command": p.command,
-                    "mode": p.mode.as_str(), "state": p.state.as_str(), "created_at": p.created_at.to_rfc3339(),
-                })
-            })
-            .collect();
-        let text = json!({ "activations": a, "proposals": p }).to_string();
-        return writeln!(out, "{}", crate::display::json_safe(&text));
-    }
-    if activations.is_empty() {
-        writeln!(out, "No YOLO activations.")?;
-    }
-    for a in activations {
-        let state = match (a.state, a.is_active(now)) {
-            (crate::store::ActivationState::Active, false) => "expired",
-            (s, _) => s.as_str(),
-        };
-        let until = a
-            .expires_at
-            .map(|t| format!(" until {t}"))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "{}  {state}{until}  mode {}  sandbox {}  workspace {}",
-            a.request.conversation,
-            a.request.mode,
-            if a.request.sandbox { "on" } else { "OFF" },
-            line(&a.request.workspace.to_string_lossy())
-        )?;
-    }
-    for p in proposals {
-        let command = output::truncate(&line(&p.command).to_string(), 60);
-        writeln!(
-            out,
-            "  {}  {:<8}  side {}  {}  {}",
-            line(&p.id),
-            p.state.as_str(),
-            p.side,
-            p.created_at,
-            command
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -142,6 +142,25 @@ pub(crate) fn value(bytes: &[u8], name_line: usize, after: usize) -> Option<(usi
     (!structure).then_some((vs, ve, false))
 }
 
+/// PHP's `var_dump`: `["password"]=>` then, on the next line, `string(26)
+/// "value"`; where the quoted value starts.
+pub(crate) fn var_dump_value(bytes: &[u8], from: usize) -> Option<usize> {
+    let nl = from
+        + bytes
+            .get(from..)?
+            .iter()
+            .take(3)
+            .position(|&b| b == b'\n')?;
+    let j = super::operator::skip_blank(bytes, nl + 1);
+    let digits = bytes.get(j..)?.strip_prefix(b"string(")?;
+    let close = digits.iter().take(8).position(|&b| b == b')')?;
+    if close == 0 || !digits[..close].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = j + b"string(".len() + close + 1;
+    (bytes.get(v) == Some(&b' ') && bytes.get(v + 1) == Some(&b'"')).then_some(v + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

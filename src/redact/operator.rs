@@ -63,25 +63,6 @@ fn skip_closure_head(bytes: &[u8], i: usize) -> usize {
     i
 }
 
-/// PHP's `var_dump`: `["password"]=>` then, on the next line, `string(26)
-/// "value"`; where the quoted value starts.
-fn var_dump_value(bytes: &[u8], from: usize) -> Option<usize> {
-    let nl = from
-        + bytes
-            .get(from..)?
-            .iter()
-            .take(3)
-            .position(|&b| b == b'\n')?;
-    let j = skip_blank(bytes, nl + 1);
-    let digits = bytes.get(j..)?.strip_prefix(b"string(")?;
-    let close = digits.iter().take(8).position(|&b| b == b')')?;
-    if close == 0 || !digits[..close].iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v = j + b"string(".len() + close + 1;
-    (bytes.get(v) == Some(&b' ') && bytes.get(v + 1) == Some(&b'"')).then_some(v + 1)
-}
-
 /// `${NAME` just before `raw_s`: the name of a shell or Spring expansion.
 fn in_expansion(bytes: &[u8], raw_s: usize) -> bool {
     raw_s >= 2 && &bytes[raw_s - 2..raw_s] == b"${"
@@ -178,7 +159,7 @@ pub(crate) fn parse_op(
     }
     if rest.starts_with(b"=>")
         && bytes[e..i].contains(&b']')
-        && let Some(v) = var_dump_value(bytes, i + 2)
+        && let Some(v) = super::nextline::var_dump_value(bytes, i + 2)
     {
         return Some((Op::Assign, v, extra));
     }

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::{self, read_parts_within};
 use super::call_ids::{self, CallIds};
+use super::host::{strip_port, well_formed_host};
 use super::park;
 use super::request_limit::RequestLimit;
 use super::resume;
@@ -188,44 +189,6 @@ impl<S: HttpTokenStore> Access<S> {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Each critical section is a single map operation: a poisoned lock is intact.
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Whether `host` (lower case) is a `Host` value as RFC 9110 writes one: a
-/// name of letters, digits, dots and dashes, or a bracketed IPv6 literal,
-/// then at most a `:port` of digits. Anything else (`localhost:1@evil.com`,
-/// `[::1]evil.com`) is refused rather than read as a name it merely starts
-/// with.
-fn well_formed_host(host: &str) -> bool {
-    let port_ok = |p: &str| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
-    if let Some(literal) = host.strip_prefix('[') {
-        let Some((addr, rest)) = literal.split_once(']') else {
-            return false;
-        };
-        let addr_ok = !addr.is_empty()
-            && addr
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
-        return addr_ok && (rest.is_empty() || rest.strip_prefix(':').is_some_and(port_ok));
-    }
-    let (name, port) = match host.split_once(':') {
-        Some((name, port)) => (name, Some(port)),
-        None => (host, None),
-    };
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
-        && port.is_none_or(port_ok)
-}
-
-/// `host` without a `:port` suffix (IPv6 literals keep their brackets).
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map_or(host, |(h, _)| &host[..=h.len()]);
-    }
-    host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
 /// A refusal with `text` as its body.
@@ -509,8 +472,6 @@ fn opens_a_session(body: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_port;
-
     #[test]
     fn an_initialize_is_known_however_its_name_is_written() {
         use super::opens_a_session;
@@ -523,42 +484,5 @@ mod tests {
         assert!(!opens_a_session(
             br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"initialize"}}"#
         ));
-    }
-
-    #[test]
-    fn only_well_formed_hosts_are_read() {
-        use super::well_formed_host;
-        for ok in [
-            "localhost",
-            "localhost:8765",
-            "127.0.0.1:80",
-            "[::1]",
-            "[::1]:8765",
-            "a-b.example.com",
-        ] {
-            assert!(well_formed_host(ok), "{ok}");
-        }
-        for bad in [
-            "localhost:1@evil.com",
-            "[::1]evil.com",
-            "127.0.0.1:18765@evil.com",
-            "localhost:",
-            "localhost:123456",
-            "local host",
-            "",
-            "[]",
-            "[::1",
-            "evil.com/x",
-        ] {
-            assert!(!well_formed_host(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn ports_are_stripped_from_hosts() {
-        assert_eq!(strip_port("localhost:8765"), "localhost");
-        assert_eq!(strip_port("example.com"), "example.com");
-        assert_eq!(strip_port("[::1]:8765"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
     }
 }

@@ -15,6 +15,7 @@
 mod access;
 mod body;
 mod call_ids;
+mod host;
 mod park;
 mod request_limit;
 mod resume;
