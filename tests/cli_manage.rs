@@ -154,20 +154,20 @@ async fn list_show_and_tokens_describe_what_the_servers_stored() {
         "  messages  4 (unread: a 1, b 0)".to_owned(),
         String::new(),
         message_head(0, "a (backend) → b (frontend dev)", "proposal", "read"),
-        "    POST /todos returns 201".to_owned(),
+        "  │ POST /todos returns 201".to_owned(),
         "    files: api/routes.rs, docs/api.md".to_owned(),
         String::new(),
         message_head(1, "b (frontend dev) → a (backend)", "question", "read"),
-        "    deploy key AWS_KEY_REDACTED is in the env".to_owned(),
+        "  │ deploy key AWS_KEY_REDACTED is in the env".to_owned(),
         String::new(),
         message_head(2, "a (backend) → b (frontend dev)", "answer", "read"),
-        "    line one".to_owned(),
-        "    line two".to_owned(),
-        "    line three".to_owned(),
+        "  │ line one".to_owned(),
+        "  │ line two".to_owned(),
+        "  │ line three".to_owned(),
         "    … 2 more lines (--full shows all)".to_owned(),
         String::new(),
         message_head(3, "b (frontend dev) → a (backend)", "info", "unread"),
-        "    thanks, building the list view".to_owned(),
+        "  │ thanks, building the list view".to_owned(),
     ]
     .join("\n")
         + "\n";
@@ -175,7 +175,7 @@ async fn list_show_and_tokens_describe_what_the_servers_stored() {
     assert_eq!(text, expected);
     let full = cli(&env, &["show", &p.busy.id, "--full"]).await.ok();
     assert!(
-        full.contains("    line three\n    line four\n    line five\n")
+        full.contains("  │ line three\n  │ line four\n  │ line five\n")
             && !full.contains("more lines"),
         "{full}"
     );
@@ -419,8 +419,8 @@ async fn show_defuses_escape_sequences_and_labels_the_bridges_own_messages() {
         ),
         "{shown}"
     );
-    assert!(shown.contains("#7  2026-01-31 12:01:00 UTC (…)  a (ops) → b (dev)  request  read\n    clear \\x1b[2J the screen\n"), "{shown}");
-    assert!(shown.contains("#8  2026-01-31 12:02:00 UTC (…)  bridge (system)  system  unread by b\n    exit 0 after 12 ms\n"), "{shown}");
+    assert!(shown.contains("#7  2026-01-31 12:01:00 UTC (…)  a (ops) → b (dev)  request  read\n  │ clear \\x1b[2J the screen\n"), "{shown}");
+    assert!(shown.contains("#8  2026-01-31 12:02:00 UTC (…)  bridge (system)  system  unread by b\n  │ exit 0 after 12 ms\n"), "{shown}");
     let json = cli(&env, &["show", "conv_00000000000000c1", "--json"])
         .await
         .json();

@@ -59,7 +59,10 @@ async fn every_human_output_shows_agent_text_visibly() {
         "send_to_partner",
         conv.args(
             "a",
-            json!({"message": format!("line one\n{HOSTILE}"), "files_involved": [HOSTILE]}),
+            json!({
+                "message": format!("line one\n{HOSTILE}\nfiles: notes.txt"),
+                "files_involved": [HOSTILE]
+            }),
         ),
     )
     .await);
@@ -78,7 +81,12 @@ async fn every_human_output_shows_agent_text_visibly() {
 
     let shown = cli(&env, &["show", &conv.id, "--full"]).await.ok();
     assert_visible("show", &shown);
-    assert!(shown.contains("    line one\n    pay "), "{shown}");
+    assert!(shown.contains("  │ line one\n  │ pay "), "{shown}");
+    // A line of the text cannot pass for the bridge's own `files:` line.
+    assert!(
+        shown.contains("  │ files: notes.txt") && !shown.contains("    files: notes.txt"),
+        "{shown}"
+    );
     let audit = cli(&env, &["audit", &conv.id]).await.ok();
     for c in RAW {
         assert!(
@@ -107,7 +115,7 @@ async fn every_human_output_shows_agent_text_visibly() {
         if args[0] == "show" {
             assert_eq!(
                 value["messages"][0]["content"],
-                format!("line one\n{HOSTILE}")
+                format!("line one\n{HOSTILE}\nfiles: notes.txt")
             );
             assert_eq!(value["conversation"]["participants"][1]["note"], HOSTILE);
         }
@@ -273,6 +281,11 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
         "ws\u{202e}",
         "ws\u{200b}",
         "ws\u{9b}",
+        // Look-alike blanks, a combining mark and a long blank run (disguised-text).
+        "ws\u{3000}x",
+        "ws\u{2800}",
+        "w\u{336}s",
+        "ws                    x",
     ] {
         let dir = env.dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();

@@ -19,6 +19,8 @@ use crate::store::{Conversation, MessageRecord, Participant};
 const PREVIEW_LINES: usize = 3;
 /// Characters of a line `show` prints without `--full`.
 const PREVIEW_CHARS: usize = 200;
+/// What each line of a message's text starts with.
+const BODY_GUTTER: &str = "  │ ";
 
 /// Arguments of `show`.
 #[derive(Debug, Args)]
@@ -229,11 +231,17 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         } else {
             PREVIEW_LINES
         };
+        // The agent's text sits behind a gutter so no line of it can pass
+        // for the bridge's own `files:` or `… more lines` lines below it.
         for line in lines.iter().take(limit) {
             if args.full {
-                writeln!(out, "    {line}")?;
+                writeln!(out, "{BODY_GUTTER}{line}")?;
             } else {
-                writeln!(out, "    {}", output::truncate(line, PREVIEW_CHARS))?;
+                writeln!(
+                    out,
+                    "{BODY_GUTTER}{}",
+                    output::truncate(line, PREVIEW_CHARS)
+                )?;
             }
         }
         if lines.len() > limit {

@@ -63,7 +63,7 @@ use std::path::Path;
 
 use crate::domain::YoloMode;
 
-pub use layout::describe_size;
+pub use layout::{describe_size, disguise_in_line};
 
 /// Longest command accepted, in bytes; a real command line is far shorter, and the bound
 /// keeps tokenizing cheap.

@@ -39,15 +39,9 @@ fn disguises(c: char) -> bool {
 /// # Errors
 /// A `disguised-text` [`Refusal`] naming the first problem and its byte offset.
 pub fn check(command: &str) -> Result<(), Refusal> {
-    if let Some((at, c)) = command.char_indices().find(|&(_, c)| disguises(c)) {
-        let what = if is_combining_mark(c) {
-            "the combining mark"
-        } else {
-            "the blank-looking character"
-        };
+    if let Some(what) = disguising_character(command) {
         return Err(refuse(format!(
-            "the command contains {what} U+{:04X} at byte {at}, which could make it look different from what runs on the approving human's screen; use plain ASCII spaces and precomposed letters",
-            u32::from(c)
+            "the command contains {what}, which could make it look different from what runs on the approving human's screen; use plain ASCII spaces and precomposed letters"
         )));
     }
     let mut at = 0;
@@ -81,6 +75,28 @@ pub fn check(command: &str) -> Result<(), Refusal> {
         at += text.len() + 1;
     }
     Ok(())
+}
+
+/// The first character of `text` that does not look like what it is, described with
+/// its byte offset (`the combining mark U+0336 at byte 3`).
+fn disguising_character(text: &str) -> Option<String> {
+    let (at, c) = text.char_indices().find(|&(_, c)| disguises(c))?;
+    let what = if is_combining_mark(c) {
+        "the combining mark"
+    } else {
+        "the blank-looking character"
+    };
+    Some(format!("{what} U+{:04X} at byte {at}", u32::from(c)))
+}
+
+/// What in a one-line `text` (a workspace path, say) could hide part of it from the
+/// human who reads it: a disguising character or a run of more than
+/// [`MAX_BLANK_RUN`] blanks, described; `None` when it reads as it is.
+pub fn disguise_in_line(text: &str) -> Option<String> {
+    disguising_character(text).or_else(|| {
+        long_run(text)
+            .map(|at| format!("more than {MAX_BLANK_RUN} spaces or tabs in a row at byte {at}"))
+    })
 }
 
 /// The byte offset of the first run of more than [`MAX_BLANK_RUN`] spaces and tabs.

@@ -1,6 +1,7 @@
 //! Which directories may be a YOLO workspace. An agent names the workspace,
 //! so it is refused when it could disguise itself on the human's screen
-//! (control, bidi or invisible characters) or when commands there could
+//! (control, bidi or invisible characters, look-alike blanks, combining
+//! marks, long runs of spaces) or when commands there could
 //! reach far more than a project: `/`, a home directory, a top-level system
 //! directory or anything inside the operating system's own trees, and the
 //! directories hidden from commands (the bridge's data directory, with its
@@ -12,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::display;
 use crate::domain::InvalidValue;
+use crate::runner::policy;
 
 /// Top-level directories that are never a workspace themselves.
 const SYSTEM_TOP: &[&str] = &[
@@ -86,14 +88,25 @@ pub fn check(raw: &str, hidden: &[PathBuf], sandboxed: bool) -> Result<PathBuf, 
             "must not contain control, bidi or invisible characters",
         ));
     }
+    if let Some(what) = policy::disguise_in_line(raw) {
+        return Err(refuse(format!(
+            "holds {what}, which could make it read as another directory on the human's screen (rule disguised-text)"
+        )));
+    }
     let path = match std::fs::canonicalize(raw) {
         Ok(p) if p.is_dir() => p,
         _ => return Err(refuse("must be an existing directory")),
     };
-    if display::has_unsafe(&path.to_string_lossy()) {
+    let resolved = path.to_string_lossy();
+    if display::has_unsafe(&resolved) {
         return Err(refuse(
             "resolves to a path with control, bidi or invisible characters",
         ));
+    }
+    if let Some(what) = policy::disguise_in_line(&resolved) {
+        return Err(refuse(format!(
+            "resolves to a path that holds {what}, which could make it read as another directory on the human's screen (rule disguised-text)"
+        )));
     }
     check_resolved(&path, hidden, sandboxed, &home_directories())?;
     Ok(path)
@@ -208,5 +221,19 @@ mod tests {
             let e = check(raw, &[], true).unwrap_err().to_string();
             assert!(e.contains("control, bidi or invisible"), "{raw:?}: {e}");
         }
+    }
+
+    #[test]
+    fn look_alike_blanks_and_blank_runs_are_refused_before_the_directory_is_read() {
+        for raw in [
+            "/tmp/x\u{3000}y",
+            "/tmp/x\u{00a0}y",
+            "/tmp/r\u{336}m",
+            "/tmp/a                 b",
+        ] {
+            let e = check(raw, &[], true).unwrap_err().to_string();
+            assert!(e.contains("disguised-text"), "{raw:?}: {e}");
+        }
+        assert!(check("/tmp/a b", &[], true).is_err_and(|e| !e.to_string().contains("disguised")));
     }
 }
