@@ -29,7 +29,6 @@ async fn a_session_long_poll_ends_when_its_client_goes() {
     );
     let id = created["conversation_id"].as_str().unwrap().to_owned();
     let b_token = created["session_b_token"].as_str().unwrap().to_owned();
-    let count = |sql: &str| env.count(&sql.replace("{id}", &id));
 
     // Side a waits inside its session; its client gives up mid-wait.
     let (url, token, s) = (server.url.clone(), alice.clone(), session.clone());
@@ -43,21 +42,9 @@ async fn a_session_long_poll_ends_when_its_client_goes() {
         )
         .await
     });
-    wait_until("the long-poll to spend its quota", || {
-        count(
-            "SELECT coalesce(sum(count), 0) FROM rate_buckets WHERE conversation_id = '{id}'
-               AND side = 'a' AND class = 'check_messages' AND \"window\" = 'minute'",
-        ) == 1
-    })
-    .await;
+    wait_check_started(&env, &id, "a").await;
     waiter.abort();
-    wait_until("the abandoned call to end, audited as cancelled", || {
-        count(
-            "SELECT count(*) FROM audit_log WHERE conversation_id = '{id}'
-               AND side = 'a' AND action = 'check_messages' AND code = 'cancelled'",
-        ) == 1
-    })
-    .await;
+    wait_check_cancelled(&env, &id, "a").await;
 
     // What the partner sends now is not taken by the call that was given up:
     // the session's next check gets it at once.

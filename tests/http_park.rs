@@ -135,19 +135,10 @@ async fn a_parked_long_poll_is_served_as_any_other() {
     // 5. A client that gives up while its call is parked leaves one
     //    `cancelled` record, as one given up while it is served does.
     let id = conv["conversation_id"].as_str().expect("id").to_owned();
-    let count = |sql: &str| env.count(&sql.replace("{id}", &id));
     let waiter = waiting(&two.url, &conv, "a");
-    wait_until("the long-poll to spend its quota", || {
-        count(
-            "SELECT coalesce(sum(count), 0) FROM rate_buckets WHERE conversation_id = '{id}'
-               AND side = 'a' AND class = 'check_messages' AND \"window\" = 'minute'",
-        ) == 1
-    })
-    .await;
+    wait_check_started(&env, &id, "a").await;
     waiter.abort();
-    let cancelled = "SELECT count(*) FROM audit_log WHERE conversation_id = '{id}'
-        AND side = 'a' AND action = 'check_messages' AND code = 'cancelled'";
-    wait_until("the given-up call to be audited", || count(cancelled) == 1).await;
+    wait_check_cancelled(&env, &id, "a").await;
 
     // 6. SIGTERM ends a parked wait with an empty page.
     let waiter = waiting(&two.url, &conv, "a");

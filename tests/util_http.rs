@@ -368,3 +368,28 @@ pub fn answer_result(answer: &Answer) -> Value {
     );
     result["structuredContent"].clone()
 }
+
+/// Waits until side `side`'s `check_messages` in conversation `id` has spent
+/// one request of its minute quota: the call has reached the tool, so a
+/// client that gives up now gives up mid-wait.
+pub async fn wait_check_started(env: &TestEnv, id: &str, side: &str) {
+    wait_until("the long-poll to spend its quota", || {
+        env.count(&format!(
+            "SELECT coalesce(sum(count), 0) FROM rate_buckets WHERE conversation_id = '{id}'
+               AND side = '{side}' AND class = 'check_messages' AND \"window\" = 'minute'"
+        )) == 1
+    })
+    .await;
+}
+
+/// Waits until side `side`'s given-up `check_messages` in conversation `id`
+/// is audited, once, as cancelled.
+pub async fn wait_check_cancelled(env: &TestEnv, id: &str, side: &str) {
+    wait_until("the given-up call to be audited as cancelled", || {
+        env.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE conversation_id = '{id}'
+               AND side = '{side}' AND action = 'check_messages' AND code = 'cancelled'"
+        )) == 1
+    })
+    .await;
+}
