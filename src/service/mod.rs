@@ -15,6 +15,7 @@ mod http_token;
 mod inbox;
 mod invite;
 mod keys;
+mod lease;
 mod mcp_session;
 mod oversight;
 mod park;
@@ -39,7 +40,7 @@ pub use console::{
 pub use conversation::{
     Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,
 };
-pub use delivery::{CheckMessages, Delivered, Inbox, LEASE};
+pub use delivery::{CheckMessages, Delivered, Inbox};
 pub use error::ServiceError;
 pub use http_token::{
     HTTP_TOKEN_PREFIX, HttpIdentity, parse_token_name, token_hash, token_matches,
@@ -47,6 +48,7 @@ pub use http_token::{
 pub use inbox::{UnreadMessage, UnreadSummary, summaries_json};
 pub use invite::{Invited, JoinedSession};
 pub use keys::{RESEAL_BATCH, Rotation, RotationProgress};
+pub use lease::LEASE;
 pub use mcp_session::{SharedSession, mcp_session_digest};
 pub use oversight::Approval;
 pub use park::Parked;
