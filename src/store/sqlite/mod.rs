@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod checkpoint;
 mod console;
+mod error;
 mod http_token;
 mod keys;
 mod limits;
@@ -29,8 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::Connection;
 
+pub(crate) use error::sql_err;
 pub use open::{Durability, OpenMode, Refused, SCHEMA_VERSION};
 
 use self::checkpoint::Checkpointer;
@@ -49,25 +51,6 @@ use crate::ratelimit::Quota;
 
 /// How often a long-poll re-checks the database even without a wake-up.
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
-
-/// Translates rusqlite errors into meanings; nothing rusqlite leaves this module.
-pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
-    match &e {
-        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
-        rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy,
-            ErrorCode::ConstraintViolation => match f.extended_code {
-                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound,
-                _ => StoreError::Conflict(e.to_string()),
-            },
-            ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
-                StoreError::Corrupt(e.to_string())
-            }
-            _ => StoreError::Backend(Box::new(e)),
-        },
-        _ => StoreError::Backend(Box::new(e)),
-    }
-}
 
 struct Inner {
     /// An async lock: a call that finds the connection busy waits as a
