@@ -41,6 +41,7 @@ mod http_hostile;
 mod http_park;
 mod http_request_ids;
 mod http_request_limit;
+mod http_revoke;
 mod http_sessions_shared;
 mod http_slow;
 mod limits;

@@ -4,6 +4,8 @@
 //! A token is 256 random bits, so a plain SHA-256 is enough to store it: no
 //! dictionary can reach it, and the database alone holds no usable token.
 
+use std::collections::HashSet;
+
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -16,6 +18,10 @@ use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, RequestBuc
 /// Prefix of every named token, so that secret scanners (ours included)
 /// recognise one that leaks into a message or a log.
 pub const HTTP_TOKEN_PREFIX: &str = "mcpb_";
+
+/// Up to this many tokens are re-checked one by one; more, in one listing
+/// (see [`Bridge::live_http_tokens`]).
+const FEW_TOKENS: usize = 8;
 
 /// Longest token name, in characters.
 pub const MAX_TOKEN_NAME_CHARS: usize = 64;
@@ -149,6 +155,37 @@ impl<S: HttpTokenStore> Bridge<S> {
                 name: t.name,
                 role: t.role,
             }))
+    }
+
+    /// Which of `hashes` are named tokens still in force (the HTTP transport
+    /// re-checks the tokens of its waiting calls with this, once a second):
+    /// a few are looked up one by one, by index; many at once are read in one
+    /// listing, so the cost stays one round trip however many tokens wait.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub async fn live_http_tokens(
+        &self,
+        hashes: &[[u8; 32]],
+    ) -> Result<HashSet<[u8; 32]>, ServiceError> {
+        if hashes.len() > FEW_TOKENS {
+            let asked: HashSet<&[u8; 32]> = hashes.iter().collect();
+            return Ok(self
+                .store
+                .http_tokens()
+                .await?
+                .into_iter()
+                .filter(|t| t.revoked_at.is_none() && asked.contains(&t.hash))
+                .map(|t| t.hash)
+                .collect());
+        }
+        let mut live = HashSet::with_capacity(hashes.len());
+        for hash in hashes {
+            if self.store.http_token_by_hash(*hash).await?.is_some() {
+                live.insert(*hash);
+            }
+        }
+        Ok(live)
     }
 
     /// Adds this server's request counts to the ones every server shares and

@@ -20,8 +20,10 @@ use super::body::{self, read_parts_within};
 use super::call_ids::{self, CallIds};
 use super::host::{strip_port, well_formed_host};
 use super::park;
+use super::peek::{may_wait, opens_a_session, parse_error};
 use super::request_limit::RequestLimit;
 use super::resume;
+use super::revoke::{self, Cut, REVOKED_TEXT, Revocations};
 use super::sessions::{Owners, as_caller};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
@@ -69,7 +71,9 @@ pub struct Access<S: HttpTokenStore> {
     pages: Arc<InFlightPages>,
     cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
     /// Who owns the MCP sessions held here.
-    owners: Owners,
+    pub(super) owners: Owners,
+    /// The named tokens of the requests that may wait here (see `revoke`).
+    pub(super) revocations: Arc<Revocations>,
     /// Request ids of the calls in progress in each session.
     call_ids: Arc<CallIds>,
     /// Sessions one identity may hold open here.
@@ -105,6 +109,7 @@ impl<S: HttpTokenStore> Access<S> {
             pages: Arc::default(),
             cache: Mutex::default(),
             owners: Owners::default(),
+            revocations: Arc::default(),
             call_ids: Arc::default(),
             max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
         }
@@ -130,15 +135,20 @@ impl<S: HttpTokenStore> Access<S> {
         origin.eq_ignore_ascii_case(&own) || self.origins.iter().any(|o| o == origin)
     }
 
-    /// The identity behind a presented token, if it is valid.
-    async fn identify(&self, presented: &str) -> Result<Option<HttpIdentity>, Response> {
+    /// The identity behind a presented token, if it is valid, and the hash
+    /// of a named one (which can be revoked).
+    async fn identify(
+        &self,
+        presented: &str,
+    ) -> Result<Option<(HttpIdentity, Option<[u8; 32]>)>, Response> {
         if let Some(shared) = &self.shared_token
             && token_matches(presented, shared)
         {
-            return Ok(Some(HttpIdentity {
+            let shared = HttpIdentity {
                 name: SHARED_TOKEN_NAME.to_owned(),
                 role: HttpRole::Agent,
-            }));
+            };
+            return Ok(Some((shared, None)));
         }
         let hash = token_hash(presented);
         {
@@ -146,7 +156,7 @@ impl<S: HttpTokenStore> Access<S> {
             if let Some((identity, at)) = cache.get(&hash)
                 && at.elapsed() < TOKEN_CACHE_TTL
             {
-                return Ok(Some(identity.clone()));
+                return Ok(Some((identity.clone(), Some(hash))));
             }
         }
         // Boxed: a store read is a large future, and inline it would make
@@ -158,7 +168,7 @@ impl<S: HttpTokenStore> Access<S> {
                     cache.clear();
                 }
                 cache.insert(hash, (identity.clone(), Instant::now()));
-                Ok(Some(identity))
+                Ok(Some((identity, Some(hash))))
             }
             Ok(None) => Ok(None),
             Err(e) => {
@@ -169,6 +179,22 @@ impl<S: HttpTokenStore> Access<S> {
                 ))
             }
         }
+    }
+
+    /// Drops the cached lookup of the token `hash` (found revoked).
+    pub(super) fn forget_identity(&self, hash: &[u8; 32]) {
+        lock(&self.cache).remove(hash);
+    }
+
+    /// `401` for a call cut off by its token's revocation, as a new request
+    /// with the token gets.
+    fn revoked(&self, host: &str) -> Response {
+        let mut response = refusal(StatusCode::UNAUTHORIZED, REVOKED_TEXT);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            self.challenge(host, Some("invalid_token")),
+        );
+        response
     }
 
     /// `WWW-Authenticate` for a 401 or 403 on `host`.
@@ -197,24 +223,6 @@ pub(super) fn refusal(status: StatusCode, text: &str) -> Response {
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         format!("{text}\n"),
-    )
-        .into_response()
-}
-
-/// 400 with a JSON-RPC parse error: the body was not a JSON-RPC message.
-fn parse_error() -> Response {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {
-            "code": -32700,
-            "message": "the request body is not a JSON-RPC message (invalid JSON, or not a request, notification or response); nothing was done",
-        },
-    });
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
     )
         .into_response()
 }
@@ -291,11 +299,13 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     let host = header_str(request.headers(), header::HOST)
         .unwrap_or("localhost")
         .to_owned();
-    let identity = if access.no_auth {
-        HttpIdentity {
+    // With the hash of a named token, which a revocation may cut off.
+    let (identity, named) = if access.no_auth {
+        let anonymous = HttpIdentity {
             name: NO_AUTH_NAME.to_owned(),
             role: HttpRole::Agent,
-        }
+        };
+        (anonymous, None)
     } else {
         let presented = header_str(request.headers(), header::AUTHORIZATION)
             .and_then(|v| {
@@ -310,7 +320,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
             },
             None => None,
         };
-        let Some(identity) = found else {
+        let Some(found) = found else {
             let text = if presented.is_some() {
                 "the bearer token is not valid (revoked, mistyped, or for another server)"
             } else {
@@ -323,7 +333,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
                 .insert(header::WWW_AUTHENTICATE, access.challenge(&host, error));
             return response;
         };
-        identity
+        found
     };
     if !identity.role.may_call_tools() {
         let mut response = refusal(
@@ -354,22 +364,31 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         Err(refused) => return refused,
     };
     let in_flight = (parts.method == Method::POST).then(|| access.in_flight.enter());
-    // A stateless long-poll waits here, before rmcp builds its request (see `park`).
-    Box::pin(park::park(
+    // A request that may wait is cut off if its token is revoked meanwhile.
+    let watch = named
+        .filter(|_| may_wait(&parts.method, &bytes))
+        .map(|hash| access.revocations.watch(hash, &identity.name));
+    // A stateless long-poll waits here, before rmcp builds its request (see
+    // `park`); cut off, the park is dropped (audited `cancelled`).
+    let parking = Box::pin(park::park(
         &access.bridge,
         &mut parts,
         &bytes,
         &access.stopping,
-    ))
-    .await;
+    ));
+    if revoke::unless_cut(watch.as_ref(), parking).await.is_none() {
+        return access.revoked(&host);
+    }
     let opens = parts.method == Method::POST
         && header_str(&parts.headers, HEADER_SESSION_ID).is_none()
         && opens_a_session(&bytes);
-    // Parsed only for a request inside a session: stateless ones share no ids.
-    let call_id = (parts.method == Method::POST
-        && header_str(&parts.headers, HEADER_SESSION_ID).is_some())
-    .then(|| call_ids::request_id(&bytes))
-    .flatten();
+    // Parsed only for a request inside a session (stateless ones share no
+    // ids), or one whose stream a revocation may have to answer.
+    let in_session = header_str(&parts.headers, HEADER_SESSION_ID).is_some();
+    let request_id = (parts.method == Method::POST && (in_session || watch.is_some()))
+        .then(|| call_ids::request_id(&bytes))
+        .flatten();
+    let call_id = request_id.clone().filter(|_| in_session);
     let mut request = Request::from_parts(parts, Body::from(bytes));
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
@@ -412,7 +431,15 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     // dropped before its end; so does an error answer instead of the call's
     // (its session ended under it).
     let gone = slot.gone_unless_answered();
-    let response = as_caller(caller.clone(), next.run(request)).await;
+    // Cut off before its answer began, the call ends as if its client had
+    // gone (`gone` is dropped): it files nothing and nothing is acknowledged.
+    let running = as_caller(caller.clone(), next.run(request));
+    let Some(response) = revoke::unless_cut(watch.as_ref(), running).await else {
+        return access.revoked(&host);
+    };
+    if watch.as_ref().is_some_and(revoke::Watch::is_cut) {
+        return access.revoked(&host);
+    }
     let gone = response.status().is_success().then_some(gone);
     let opened = header_str(response.headers(), HEADER_SESSION_ID);
     match (
@@ -420,7 +447,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         response.status().is_success(),
     ) {
         (Some(id), true) if deleting => access.owners.ended(id),
-        (Some(id), true) => access.owners.used(id, &caller),
+        (Some(id), true) => access.owners.used(id, &caller, named),
         _ => {}
     }
     // rmcp answers a body that is not JSON-RPC with 415, as if the media
@@ -439,6 +466,13 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         response
     };
     let (mut parts, body) = response.into_parts();
+    // A response stream that has begun is cut off in its body (see `revoke`);
+    // a JSON answer is complete already, and goes out whole.
+    let streams = header_str(&parts.headers, header::CONTENT_TYPE)
+        .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+    let cut = watch
+        .filter(|_| streams)
+        .map(|watch| Cut::new(watch, request_id));
     if !slot.is_empty() {
         // See `AckBody::size_hint`: a page's response ends only once acknowledged.
         parts.headers.remove(header::CONTENT_LENGTH);
@@ -450,39 +484,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         in_flight,
         call_id,
         gone,
+        cut,
     );
     Response::from_parts(parts, Body::new(body))
-}
-
-/// Whether a request body is an `initialize`, which opens an MCP session
-/// when it carries no session id. The name (or an escape, which may spell
-/// it: `"\u0069nitialize"`) is looked for first, so other bodies are not
-/// parsed again.
-fn opens_a_session(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Method<'a> {
-        #[serde(borrow)]
-        method: Option<std::borrow::Cow<'a, str>>,
-    }
-    (memchr::memmem::find(body, b"initialize").is_some()
-        || memchr::memmem::find(body, b"\\u").is_some())
-        && serde_json::from_slice::<Method>(body)
-            .is_ok_and(|m| m.method.as_deref() == Some("initialize"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn an_initialize_is_known_however_its_name_is_written() {
-        use super::opens_a_session;
-        assert!(opens_a_session(
-            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
-        ));
-        assert!(opens_a_session(
-            br#"{"jsonrpc":"2.0","id":1,"method":"\u0069nitialize","params":{}}"#
-        ));
-        assert!(!opens_a_session(
-            br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"initialize"}}"#
-        ));
-    }
 }

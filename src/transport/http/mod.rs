@@ -8,6 +8,10 @@
 //! access rules of [`access`]. [`router`] builds the whole `axum::Router`, so
 //! another router (the web console) can be nested into it before serving.
 //!
+//! Revoking a named token cuts off its holder's waiting calls, SSE streams
+//! and MCP sessions on every server of the database within about a second
+//! (see [`revoke`]).
+//!
 //! Shutdown: new requests get 503, waiting long-polls return an empty page,
 //! calls in flight finish and their responses are written (and their inbox
 //! pages acknowledged), then the sessions and connections close.
@@ -17,8 +21,10 @@ mod body;
 mod call_ids;
 mod host;
 mod park;
+mod peek;
 mod request_limit;
 mod resume;
+mod revoke;
 mod sessions;
 mod written;
 
@@ -143,6 +149,8 @@ pub struct Serving<S: HttpTokenStore + Backend> {
     sessions: CancellationToken,
     /// Cancelled to end waiting long-polls with an empty page.
     long_polls: CancellationToken,
+    /// The MCP sessions held here (closed when their token is revoked).
+    manager: Arc<sessions::Manager>,
 }
 
 impl<S: HttpTokenStore + Backend> Serving<S> {
@@ -160,10 +168,15 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
             options.settings.max_sessions_per_token,
             CancellationToken::new(),
         );
+        let mut manager = LocalSessionManager::default();
+        // No SSE "priming" event at the head of each response stream of a
+        // session (see `router`).
+        manager.session_config.sse_retry = None;
         Self {
             access: Arc::new(access),
             sessions: CancellationToken::new(),
             long_polls: CancellationToken::new(),
+            manager: Arc::new(resume::QuietResume(manager)),
         }
     }
 
@@ -192,10 +205,7 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
         config.session_store = Some(Arc::new(sessions::SharedSessions::new(Arc::clone(
             &self.access.bridge,
         ))));
-        let mut manager = LocalSessionManager::default();
-        // Nor one at the head of each response stream of a session.
-        manager.session_config.sse_retry = None;
-        let manager = Arc::new(resume::QuietResume(manager));
+        let manager = Arc::clone(&self.manager);
         let mcp = StreamableHttpService::new(factory, Arc::clone(&manager), config);
         let mcp = Router::new()
             .route_service(MCP_PATH, mcp)
@@ -382,6 +392,12 @@ pub async fn serve<S: HttpTokenStore + Backend>(
             tokio::spawn(async move { server.serve(app).await })
         }
     };
+    if !options.no_auth {
+        tokio::spawn(revoke::sweep_loop(
+            Arc::downgrade(&serving.access),
+            Arc::downgrade(&serving.manager),
+        ));
+    }
     if let Some(limit) = &serving.access.requests {
         tokio::spawn(request_limit::sync_loop(
             Arc::downgrade(limit),

@@ -130,11 +130,22 @@ const SESSION_IDLE: Duration = Duration::from_secs(5 * 60);
 /// The bearer identity that owns each MCP session this host holds.
 #[derive(Debug, Default)]
 pub(super) struct Owners {
-    held: Mutex<HashMap<String, (String, Instant)>>,
+    held: Mutex<HashMap<String, Owner>>,
+}
+
+#[derive(Debug)]
+struct Owner {
+    /// The identity's name.
+    name: String,
+    /// Its named token's hash, re-checked while the session may be open
+    /// (see `revoke`); none for the shared token and `--no-auth`.
+    token: Option<[u8; 32]>,
+    /// The session's last successful request.
+    seen: Instant,
 }
 
 impl Owners {
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owner>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -142,20 +153,25 @@ impl Owners {
     /// not held here is rmcp's to answer (`404`, or a take-over that checks
     /// the stored owner).
     pub(super) fn admit(&self, id: &str, caller: &str) -> bool {
-        self.held().get(id).is_none_or(|(owner, _)| owner == caller)
+        self.held().get(id).is_none_or(|owner| owner.name == caller)
     }
 
-    /// Records that `caller` used session `id` successfully: the identity
-    /// that opened it, or took it over, owns it.
-    pub(super) fn used(&self, id: &str, caller: &str) {
+    /// Records that `caller` (with its named token's hash `token`) used
+    /// session `id` successfully: the identity that opened it, or took it
+    /// over, owns it.
+    pub(super) fn used(&self, id: &str, caller: &str, token: Option<[u8; 32]>) {
         let now = Instant::now();
         let mut held = self.held();
         if held.len() >= 1024 && !held.contains_key(id) {
-            held.retain(|_, (_, seen)| now.duration_since(*seen) < OWNER_IDLE);
+            held.retain(|_, owner| now.duration_since(owner.seen) < OWNER_IDLE);
         }
         held.entry(id.to_owned())
-            .and_modify(|(_, seen)| *seen = now)
-            .or_insert_with(|| (caller.to_owned(), now));
+            .and_modify(|owner| owner.seen = now)
+            .or_insert_with(|| Owner {
+                name: caller.to_owned(),
+                token,
+                seen: now,
+            });
     }
 
     /// How many sessions `caller` holds here that may still be open: used
@@ -164,13 +180,37 @@ impl Owners {
         let now = Instant::now();
         self.held()
             .values()
-            .filter(|(owner, seen)| owner == caller && now.duration_since(*seen) < SESSION_IDLE)
+            .filter(|owner| owner.name == caller && now.duration_since(owner.seen) < SESSION_IDLE)
             .count()
     }
 
     /// Forgets session `id` (ended).
     pub(super) fn ended(&self, id: &str) {
         self.held().remove(id);
+    }
+
+    /// The named tokens owning sessions that may still be open here.
+    pub(super) fn hashes(&self) -> Vec<[u8; 32]> {
+        let now = Instant::now();
+        self.held()
+            .values()
+            .filter(|owner| now.duration_since(owner.seen) < SESSION_IDLE)
+            .filter_map(|owner| owner.token)
+            .collect()
+    }
+
+    /// Forgets every session owned through the token `hash` (revoked): their
+    /// ids and owners' names, to end them.
+    pub(super) fn revoked(&self, hash: &[u8; 32]) -> Vec<(String, String)> {
+        let mut ended = Vec::new();
+        self.held().retain(|id, owner| {
+            let keep = owner.token.as_ref() != Some(hash);
+            if !keep {
+                ended.push((id.clone(), owner.name.clone()));
+            }
+            keep
+        });
+        ended
     }
 }
 
@@ -182,11 +222,35 @@ mod tests {
     fn the_first_identity_to_use_a_session_owns_it() {
         let owners = Owners::default();
         assert!(owners.admit("s1", "mallory"), "unknown here: rmcp decides");
-        owners.used("s1", "alice");
-        owners.used("s1", "mallory");
+        owners.used("s1", "alice", Some([1; 32]));
+        owners.used("s1", "mallory", Some([2; 32]));
         assert!(owners.admit("s1", "alice"));
         assert!(!owners.admit("s1", "mallory"));
         owners.ended("s1");
         assert!(owners.admit("s1", "mallory"));
+    }
+
+    #[test]
+    fn a_revoked_token_loses_its_sessions_and_only_its_own() {
+        let owners = Owners::default();
+        owners.used("s1", "alice", Some([1; 32]));
+        owners.used("s2", "alice", Some([1; 32]));
+        owners.used("s3", "bob", Some([2; 32]));
+        owners.used("s4", "(shared)", None);
+        let mut hashes = owners.hashes();
+        hashes.sort_unstable();
+        assert_eq!(hashes, [[1; 32], [1; 32], [2; 32]]);
+        let mut ended = owners.revoked(&[1; 32]);
+        ended.sort();
+        assert_eq!(
+            ended,
+            [
+                ("s1".to_owned(), "alice".to_owned()),
+                ("s2".to_owned(), "alice".to_owned())
+            ]
+        );
+        assert_eq!(owners.open("alice"), 0);
+        assert_eq!(owners.open("bob"), 1);
+        assert_eq!(owners.open("(shared)"), 1);
     }
 }

@@ -12,7 +12,8 @@
 //! committed, and a new read of that inbox waits for it. A body dropped
 //! before its end (client gone), or one that ends without the reply (the
 //! call was cancelled), acknowledges nothing: the lease lapses and the page
-//! is delivered again.
+//! is delivered again. So does a stream cut off because its bearer token was
+//! revoked (see `revoke`) before its reply went out.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::DropGuard;
 
 use super::call_ids::CallId;
+use super::revoke::Cut;
 use crate::mcp::delivery::ReplySlot;
 use crate::service::Bridge;
 use crate::store::Store;
@@ -83,6 +85,8 @@ pub struct AckBody<S: Store> {
     /// Marks the client gone if the body is dropped before its end (see
     /// `ReplySlot::gone`).
     gone: Option<DropGuard>,
+    /// Ends the stream if its bearer token is revoked before its reply.
+    cut: Option<Cut>,
 }
 
 impl<S: Store> AckBody<S> {
@@ -94,6 +98,7 @@ impl<S: Store> AckBody<S> {
         in_flight: Option<InFlightGuard>,
         call_id: Option<CallId>,
         gone: Option<DropGuard>,
+        cut: Option<Cut>,
     ) -> Self {
         Self {
             inner,
@@ -104,7 +109,22 @@ impl<S: Store> AckBody<S> {
             _in_flight: in_flight,
             _call_id: call_id,
             gone,
+            cut,
         }
+    }
+
+    /// Ends the body because its bearer token was revoked, with the error
+    /// answering its request if it has one. The call still waiting ends as
+    /// if its client had gone (it files nothing), and a page filed already
+    /// is never acknowledged: its lease lapses and it goes to the next reader.
+    fn cut_off(&mut self) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.finished = true;
+        self.slot.gone().cancel();
+        self.gone = None;
+        drop(self.slot.take());
+        self._in_flight = None;
+        let last = self.cut.take().and_then(|cut| cut.last_event());
+        Poll::Ready(last.map(|event| Ok(Frame::data(event))))
     }
 
     /// Ends the body: the receipts are acknowledged by a task of their own,
@@ -195,6 +215,9 @@ impl<S: Store> http_body::Body for AckBody<S> {
         }
         if this.replied {
             return this.finish();
+        }
+        if this.cut.as_mut().is_some_and(|cut| cut.poll(cx)) {
+            return this.cut_off();
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(None) => this.finish(),
