@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, LOCATION};
 use serde_json::{Value, json};
 
+use crate::console_requests::try_sign_in;
 use crate::console_util::{http, make_token};
 use crate::util::*;
 use crate::util_http::*;
@@ -76,6 +77,24 @@ async fn serve_http_mounts_the_console_beside_mcp() {
     // And /mcp still wants its bearer token.
     let anonymous = get(&server.url, &[]).await;
     assert_eq!(anonymous.status, 401);
+
+    // Failed sign-ins are throttled per client here too (the server passes
+    // the peer's address on), without touching the open sessions.
+    let guess = format!("mcpc_{}", "0".repeat(64));
+    for _ in 0..10 {
+        let refused = try_sign_in(&base, &guess).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    let throttled = try_sign_in(&base, &admin).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(throttled.headers().contains_key("retry-after"));
+    let still = client
+        .get(&api)
+        .header(AUTHORIZATION, format!("Bearer {admin}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), StatusCode::OK);
     let (status, _) = server.terminate().await;
     assert!(status.success());
 }

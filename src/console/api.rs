@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::pages::AuditFilter;
-use super::{Backend, Caller, Console, caller, json as view, live, message_of, status_of};
+use super::session::cookie;
+use super::{Backend, Caller, Console, caller, guard, json as view, live, message_of, status_of};
 use crate::domain::ConversationId;
 use crate::service::ServiceError;
 
@@ -114,6 +115,37 @@ pub async fn audit<S: Backend>(
     }
 }
 
+/// Whether `who`, as it authenticated this request, may still read.
+fn still_allowed<S: Backend>(
+    console: &Arc<Console<S>>,
+    who: &Caller,
+    headers: &HeaderMap,
+) -> live::StillAllowed {
+    let console = Arc::clone(console);
+    match who {
+        Caller::Bearer(user) => {
+            let user = user.clone();
+            Arc::new(move || {
+                let (console, user) = (Arc::clone(&console), user.clone());
+                Box::pin(async move {
+                    matches!(console.bridge.console_token_live(&user).await, Ok(true))
+                })
+            })
+        }
+        Caller::Session { .. } => {
+            let id = cookie(headers, console.cookies.session)
+                .unwrap_or_default()
+                .to_owned();
+            Arc::new(move || {
+                let (console, id) = (Arc::clone(&console), id.clone());
+                Box::pin(
+                    async move { matches!(console.bridge.console_session(&id).await, Ok(Some(_))) },
+                )
+            })
+        }
+    }
+}
+
 /// Which events a stream wants.
 #[derive(Debug, Deserialize)]
 pub struct EventFilter {
@@ -122,7 +154,9 @@ pub struct EventFilter {
 }
 
 /// `GET /api/events` (and `/events` for pages): Server-Sent Events, one per
-/// committed message, status or read change, proposal, activation and audit record.
+/// committed message, status or read change, proposal, activation and audit
+/// record; at most [`guard::MAX_STREAMS_PER_TOKEN`] open per console token,
+/// each ended once its session or token is (see [`live::stream`]).
 pub async fn events<S: Backend>(
     State(console): State<Arc<Console<S>>>,
     Query(filter): Query<EventFilter>,
@@ -142,6 +176,14 @@ pub async fn events<S: Backend>(
         Ok(c) => c,
         Err(e) => return failure(&e.into()),
     };
+    let Some(slot) = console.streams.open(&who.user().name) else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, "30")],
+            Json(json!({ "error": "too_many_streams", "message": format!("this console token holds {} event streams open already; close some (tabs, scripts) first", guard::MAX_STREAMS_PER_TOKEN) })),
+        )
+            .into_response();
+    };
     // Subscribe before recording, so nothing committed after this point is missed.
     let Some(subscription) = console.live.subscribe().await else {
         return (
@@ -151,7 +193,12 @@ pub async fn events<S: Backend>(
         )
             .into_response();
     };
-    let stream = live::stream(subscription, conversation.clone());
+    let stream = live::stream(
+        subscription,
+        conversation.clone(),
+        still_allowed(&console, &who, &headers),
+        slot,
+    );
     if let Err(e) = console
         .bridge
         .console_watch(who.user(), conversation.as_ref())

@@ -295,31 +295,104 @@ fn summarize(r: &ConversationRecord) -> ConversationSummary {
     }
 }
 
+/// Asks whether the stream's caller may still read: its session is open,
+/// its token unrevoked. `false` on a storage failure too (the browser
+/// reconnects, and is let in again if it still may).
+pub type StillAllowed =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// How often a stream asks [`StillAllowed`] when nothing announced a
+/// sign-out or a revocation (a session also ends when it expires).
+const RECHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// Audit actions after which some stream may no longer be allowed: a
+/// stream asks again before it passes on anything committed after them.
+const ENDS_ACCESS: [&str; 2] = ["console token revoke", "console sign_out"];
+
 /// An SSE response of every live event, or only those of `conversation`,
-/// for a subscription from [`Live::subscribe`].
+/// for a subscription from [`Live::subscribe`]. The caller was allowed when
+/// it opened; `allowed` is asked again after every sign-out or token
+/// revocation and every [`RECHECK_EVERY`], and the stream ends with an
+/// `ended` event once it says no, so a revoked token or a signed-out
+/// session stops receiving agent text at once.
 pub fn stream(
     rx: broadcast::Receiver<Arc<LiveEvent>>,
     conversation: Option<ConversationId>,
+    allowed: StillAllowed,
+    slot: super::guard::StreamSlot,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
-    let filter = conversation.map(|c| c.as_str().to_owned());
-    let events = futures_util::stream::unfold((rx, filter), |(mut rx, filter)| async move {
+    struct State {
+        rx: broadcast::Receiver<Arc<LiveEvent>>,
+        filter: Option<String>,
+        allowed: StillAllowed,
+        recheck_at: tokio::time::Instant,
+        ended: bool,
+        /// Counts this stream against its token's cap until it is dropped.
+        _slot: super::guard::StreamSlot,
+    }
+    let state = State {
+        rx,
+        filter: conversation.map(|c| c.as_str().to_owned()),
+        allowed,
+        recheck_at: tokio::time::Instant::now() + RECHECK_EVERY,
+        ended: false,
+        _slot: slot,
+    };
+    let ended = || {
+        SseEvent::default()
+            .event("ended")
+            .data(json!({ "reason": "signed out, session expired or token revoked" }).to_string())
+    };
+    let events = futures_util::stream::unfold(state, move |mut st| async move {
+        if st.ended {
+            return None;
+        }
         loop {
-            match rx.recv().await {
+            let received = tokio::select! {
+                r = st.rx.recv() => r,
+                () = tokio::time::sleep_until(st.recheck_at) => {
+                    st.recheck_at = tokio::time::Instant::now() + RECHECK_EVERY;
+                    if (st.allowed)().await {
+                        continue;
+                    }
+                    st.ended = true;
+                    return Some((Ok(ended()), st));
+                }
+            };
+            match received {
                 Ok(event) => {
-                    if filter.is_some() && event.conversation != filter && event.kind != "lagged" {
+                    // Before the filter: a revocation concerns no conversation.
+                    if event.kind == "audit"
+                        && event.data["action"]
+                            .as_str()
+                            .is_some_and(|a| ENDS_ACCESS.contains(&a))
+                        && !(st.allowed)().await
+                    {
+                        st.ended = true;
+                        return Some((Ok(ended()), st));
+                    }
+                    if st.filter.is_some()
+                        && event.conversation != st.filter
+                        && event.kind != "lagged"
+                    {
                         continue;
                     }
                     let sse = SseEvent::default()
                         .event(event.kind)
                         .data(event.data.to_string());
-                    return Some((Ok(sse), (rx, filter)));
+                    return Some((Ok(sse), st));
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
+                    // What was missed may have been a revocation.
+                    if !(st.allowed)().await {
+                        st.ended = true;
+                        return Some((Ok(ended()), st));
+                    }
                     // Tell the client it missed some, so it reloads.
                     let sse = SseEvent::default()
                         .event("lagged")
                         .data(json!({ "missed": n }).to_string());
-                    return Some((Ok(sse), (rx, filter)));
+                    return Some((Ok(sse), st));
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }

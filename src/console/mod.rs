@@ -5,22 +5,27 @@
 //! Calls the service layer only ([`Bridge`]'s `console_*` methods, the same
 //! rules as the CLI); never the store. Nothing an agent wrote is rendered as
 //! HTML: maud escapes every interpolation and the script only sets
-//! `textContent`. One function, [`router`], builds the whole thing, so it can
+//! `textContent`; neither shows an agent's control, bidi or invisible
+//! characters raw ([`text`]). One function, [`router`], builds the whole thing, so it can
 //! be served on its own (`mcp-bridge console`) or nested under `/console`.
 //!
 //! - [`session`]: sessions, cookies, CSRF, bearer tokens.
 //! - [`pages`]: the reading pages; [`yolo`]: the YOLO page and decisions; [`signin`]: sign-in/out.
 //! - [`api`]: `/api/*` JSON; [`live`]: the change watcher and SSE streams.
 //! - [`json`]: JSON shapes; [`assets`]: CSS and JS; [`server`]: listening, TLS.
+//! - [`text`]: agent text on a page (hidden characters shown as codes).
+//! - [`guard`]: cross-site posts, sign-in throttling, stream caps, loopback hosts.
 
 pub mod api;
 pub mod assets;
+pub mod guard;
 pub mod json;
 pub mod live;
 pub mod pages;
 pub mod server;
 pub mod session;
 pub mod signin;
+pub mod text;
 pub mod yolo;
 
 use std::sync::Arc;
@@ -61,6 +66,8 @@ pub struct Console<S: Backend> {
     options: ConsoleOptions,
     cookies: CookieNames,
     live: live::Live,
+    throttle: guard::SignInThrottle,
+    streams: guard::StreamCounts,
 }
 
 impl<S: Backend> Console<S> {
@@ -90,6 +97,8 @@ pub fn router<S: Backend>(
         cookies: CookieNames::new(options.tls),
         options,
         live,
+        throttle: guard::SignInThrottle::default(),
+        streams: guard::StreamCounts::default(),
     });
     Router::new()
         .route("/", get(pages::conversations::<S>))
@@ -113,6 +122,10 @@ pub fn router<S: Backend>(
         .route("/assets/console.css", get(assets::css))
         .route("/assets/console.js", get(assets::js))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&console),
+            guard::own_pages_only::<S>,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(console)
 }

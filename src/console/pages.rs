@@ -1,7 +1,8 @@
 //! The console's HTML pages, rendered on the server with maud, which
 //! escapes every interpolated value: agent text (roles, messages, paths,
-//! commands, notes) can never become markup. Redaction placeholders are
-//! wrapped in `<mark>` by splitting the escaped text, not by parsing it.
+//! commands, notes) can never become markup. Agent text goes through
+//! [`super::text`], which also shows hidden characters as visible codes and
+//! marks redaction placeholders.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
+use super::text::{block, line};
 use super::{Backend, Caller, Console, caller, message_of, status_of};
 use crate::domain::{ConversationId, Timestamp};
 use crate::service::ServiceError;
@@ -73,40 +75,6 @@ pub fn layout<S: Backend>(
     }
 }
 
-/// Text with every redaction placeholder (`AWS_KEY_REDACTED`, …) marked.
-pub fn highlighted(text: &str) -> Markup {
-    html! {
-        @for (plain, placeholder) in split_placeholders(text) {
-            (plain)
-            @if let Some(p) = placeholder { mark.redacted title="a secret was removed here" { (p) } }
-        }
-    }
-}
-
-/// Splits `text` into (plain, placeholder) pairs; placeholders are runs of
-/// `A-Z`, `0-9` and `_` that start with a letter and end in `_REDACTED`.
-pub fn split_placeholders(text: &str) -> Vec<(&str, Option<&str>)> {
-    const SUFFIX: &str = "_REDACTED";
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(SUFFIX) {
-        let end = at + SUFFIX.len();
-        let start = rest[..at]
-            .rfind(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-            .map_or(0, |i| i + 1);
-        let word_ends = !rest[end..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-        let starts_with_letter = rest[start..].starts_with(|c: char| c.is_ascii_uppercase());
-        if start < at && word_ends && starts_with_letter {
-            out.push((&rest[..start], Some(&rest[start..end])));
-        } else {
-            out.push((&rest[..end], None));
-        }
-        rest = &rest[end..];
-    }
-    out.push((rest, None));
-    out
-}
-
 fn age(now: Timestamp, then: Timestamp) -> String {
     let s = now.micros_since(then).max(0) / 1_000_000;
     match s {
@@ -133,7 +101,7 @@ fn participant_cell(p: &Participant, now: Timestamp, timeout_s: u64) -> Markup {
                         (age(now, t)) " ago"
                     }
                 }
-                @if let Some(note) = &view.note { " — " span.note { (note) } }
+                @if let Some(note) = &view.note { " — " span.note { (line(note)) } }
             }
         }
     }
@@ -257,9 +225,9 @@ fn message_item(m: &crate::store::MessageRecord) -> Markup {
                 " "
                 time datetime=(msg.created_at.to_rfc3339()) { (msg.created_at) }
             }
-            pre.content { (highlighted(&msg.content)) }
+            pre.content { (block(&msg.content)) }
             @if !msg.files_involved.is_empty() {
-                ul.files { @for f in &msg.files_involved { li { code { (highlighted(f)) } } } }
+                ul.files { @for f in &msg.files_involved { li { code { (line(f)) } } } }
             }
             div.readstate {
                 @if m.unread_by.is_empty() { "read by every recipient" }
@@ -374,13 +342,13 @@ pub async fn audit<S: Backend>(
                         tr.(r.draft.outcome.as_str()) {
                             td.num { (r.seq) }
                             td { (r.at) }
-                            td { (r.draft.actor) }
-                            td { (r.draft.action) }
-                            td { @if let Some(c) = &r.draft.conversation { code { (c) } } }
-                            td { (r.draft.side.as_deref().unwrap_or("")) }
-                            td { (r.draft.outcome.as_str()) @if let Some(code) = &r.draft.code { " (" (code) ")" } }
+                            td { (line(r.draft.actor)) }
+                            td { (line(&r.draft.action)) }
+                            td { @if let Some(c) = &r.draft.conversation { code { (line(c)) } } }
+                            td { (line(r.draft.side.as_deref().unwrap_or(""))) }
+                            td { (r.draft.outcome.as_str()) @if let Some(code) = &r.draft.code { " (" (line(code)) ")" } }
                             td.num { (r.draft.count.map(|n| n.to_string()).unwrap_or_default()) }
-                            td { (r.draft.detail.as_deref().unwrap_or("")) }
+                            td { (line(r.draft.detail.as_deref().unwrap_or(""))) }
                         }
                     }
                 }
@@ -389,33 +357,4 @@ pub async fn audit<S: Backend>(
         Ok(layout(&c2, Some(&who), "Audit", Nav::Audit, "audit", None, body).into_response())
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_found_and_text_is_kept() {
-        let parts = split_placeholders(
-            "key AWS_KEY_REDACTED and NOT_REDACTEDX, _REDACTED, x PASSWORD_REDACTED",
-        );
-        let marked: Vec<_> = parts.iter().filter_map(|(_, p)| *p).collect();
-        assert_eq!(marked, ["AWS_KEY_REDACTED", "PASSWORD_REDACTED"]);
-        let joined: String = parts
-            .iter()
-            .map(|(a, p)| format!("{a}{}", p.unwrap_or("")))
-            .collect();
-        assert_eq!(
-            joined,
-            "key AWS_KEY_REDACTED and NOT_REDACTEDX, _REDACTED, x PASSWORD_REDACTED"
-        );
-    }
-
-    #[test]
-    fn agent_markup_is_escaped() {
-        let html = highlighted("<script>alert(1)</script> TOKEN_REDACTED").into_string();
-        assert!(html.starts_with("&lt;script&gt;"), "{html}");
-        assert!(html.contains("<mark class=\"redacted\""), "{html}");
-    }
 }

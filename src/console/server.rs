@@ -1,7 +1,7 @@
 //! Serving the console: plain HTTP on loopback, or HTTPS with rustls, on
 //! the same server as `serve --http` (axum-server: each connection, its TLS
 //! handshake included, in a task of its own, so a slow client does not hold
-//! up the others).
+//! up the others). Handlers learn each client's address.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,7 +45,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Serves `router` on `tcp` (with TLS when `tls` is given) until `shutdown`,
 /// then gives requests in flight [`SHUTDOWN_GRACE`] to finish. Slow clients
 /// are cut off as on `/mcp`: headers and then bodies must arrive within
-/// `read_timeout`, a TLS handshake within 10 s.
+/// `read_timeout`, a TLS handshake within 10 s. On a loopback address only
+/// loopback host names are answered (no DNS rebinding).
 ///
 /// # Errors
 /// When serving fails.
@@ -57,13 +58,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tcp.set_nonblocking(true)?;
+    let router = if tcp.local_addr()?.ip().is_loopback() {
+        router.layer(axum::middleware::from_fn(super::guard::loopback_hosts_only))
+    } else {
+        router
+    };
     let handle = axum_server::Handle::new();
     let stopping = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
         stopping.graceful_shutdown(Some(SHUTDOWN_GRACE));
     });
-    let app = bounded_bodies(router, read_timeout).into_make_service();
+    // The client's address reaches the handlers (sign-in throttling).
+    let app = bounded_bodies(router, read_timeout)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = match tls {
         Some(config) => {
             let config = RustlsConfig::from_config(http1_alpn(&config));

@@ -1,15 +1,19 @@
 //! Signing in and out: a console token opens a session (a double-submit
-//! cookie stands in for the CSRF token a session does not have yet);
-//! signing out needs the session's CSRF token.
+//! cookie stands in for the CSRF token a session does not have yet;
+//! failed sign-ins are throttled per client address); signing out needs the
+//! session's CSRF token.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Form, State};
+use axum::Extension;
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
 
+use super::guard::SignInThrottle;
 use super::pages::{Nav, error_page, layout};
 use super::session::{cookie, same_secret};
 use super::{Backend, Caller, Console, caller};
@@ -65,12 +69,34 @@ pub struct LoginForm {
     csrf: String,
 }
 
-/// `POST /login`: a valid token opens a session.
+/// `POST /login`: a valid token opens a session. A client address that
+/// failed [`super::guard::MAX_FAILED_SIGN_INS`] times within a minute is
+/// answered 429 without its token being looked at.
 pub async fn login<S: Backend>(
     State(console): State<Arc<Console<S>>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let client = SignInThrottle::client(connect.as_ref().map(|c| &c.0));
+    if let Some(wait) = console.throttle.wait(client) {
+        console
+            .bridge
+            .console_refused(None, "console sign_in", None, "throttled")
+            .await;
+        let mut page = login_form(
+            &console,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&format!(
+                "Too many failed sign-ins from this address; try again in {} s.",
+                wait.as_secs().max(1)
+            )),
+        );
+        if let Ok(v) = (wait.as_secs().max(1)).to_string().parse() {
+            page.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return page;
+    }
     let expected = cookie(&headers, console.cookies.login).unwrap_or("");
     if !same_secret(&form.csrf, expected) {
         console
@@ -98,11 +124,14 @@ pub async fn login<S: Backend>(
             }
             Response::from_parts(parts, body)
         }
-        Err(ServiceError::AuthFailed) => login_form(
-            &console,
-            StatusCode::UNAUTHORIZED,
-            Some("That is not a valid console token."),
-        ),
+        Err(ServiceError::AuthFailed) => {
+            console.throttle.failed(client);
+            login_form(
+                &console,
+                StatusCode::UNAUTHORIZED,
+                Some("That is not a valid console token."),
+            )
+        }
         Err(e) => error_page(&console, None, &e),
     }
 }
@@ -115,19 +144,44 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-/// `POST /logout`.
+/// `POST /logout`: ends the session on every host and clears its cookie.
+/// A live session's sign-out needs its CSRF token; without it nothing is
+/// done and the cookie is kept, so a forged post cannot sign anyone out.
+/// A request without the cookie changes nothing either (a cross-site post
+/// arrives without it, as the cookie is `SameSite=Strict`).
 pub async fn logout<S: Backend>(
     State(console): State<Arc<Console<S>>>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Ok(Some(Caller::Session { user, csrf })) = caller(&console, &headers).await
-        && same_secret(&form.csrf, &csrf)
-        && let Some(id) = cookie(&headers, console.cookies.session)
-        && let Err(e) = console.bridge.console_sign_out(id, &user).await
-    {
-        // The cookie is cleared anyway; the session then expires on its own.
-        tracing::warn!(error = %e, "cannot end a console session");
+    let Some(id) = cookie(&headers, console.cookies.session) else {
+        return Redirect::to(&console.href("/login")).into_response();
+    };
+    match caller(&console, &headers).await {
+        Ok(Some(Caller::Session { user, csrf })) => {
+            if !same_secret(&form.csrf, &csrf) {
+                console
+                    .bridge
+                    .console_refused(Some(&user), "console sign_out", None, "csrf")
+                    .await;
+                let who = Caller::Session { user, csrf };
+                return error_page(
+                    &console,
+                    Some(&who),
+                    &ServiceError::Forbidden(
+                        "this form did not carry the page's CSRF token; you are still signed in"
+                            .into(),
+                    ),
+                );
+            }
+            if let Err(e) = console.bridge.console_sign_out(id, &user).await {
+                // The cookie is cleared anyway; the session then expires on its own.
+                tracing::warn!(error = %e, "cannot end a console session");
+            }
+        }
+        // A bearer token has no session to end; an expired session's cookie goes.
+        Ok(_) => {}
+        Err(e) => return error_page(&console, None, &e),
     }
     let c = &console.cookies;
     (

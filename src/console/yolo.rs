@@ -1,7 +1,8 @@
 //! The YOLO page and its decisions: pending activations and proposals with
 //! the exact command, mode, workspace and sandbox; an admin confirms an
 //! activation (the phrase and the operator passphrase), approves a proposal
-//! (the passphrase; the single-use token is shown once) or denies it. Every
+//! (the passphrase; the single-use token is shown once) or denies it, and
+//! withdraws an approval whose token has not been used yet. Every
 //! post needs the session's CSRF token; a post without it is refused and
 //! audited before anything else. Observers get no forms, and the service
 //! refuses them anyway.
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use super::pages::{Nav, error_page, layout, signed_in};
 use super::session::same_secret;
 use super::signin::CsrfForm;
+use super::text::{block, line};
 use super::{Backend, Caller, Console, caller, json::activation_state, message_of, status_of};
 use crate::domain::ConversationId;
 use crate::service::{CONFIRM_PHRASE, ServiceError};
@@ -59,7 +61,7 @@ pub async fn page<S: Backend>(
                     dl {
                         dt { "asked by" } dd { "side " (r.requested_by.as_str()) " at " (r.requested_at) }
                         dt { "mode" } dd.mode { (mode_text(r.mode)) }
-                        dt { "workspace" } dd { code.workspace { (r.workspace.to_string_lossy()) } }
+                        dt { "workspace" } dd { code.workspace { (line(&r.workspace.to_string_lossy())) } }
                         dt { "sandbox" } dd.sandbox {
                             @if r.sandbox { "on (bubblewrap: no network, read-only system, private /tmp, clean environment)" }
                             @else { strong { "OFF — commands run directly on this machine with the server's user rights" } }
@@ -95,10 +97,10 @@ pub async fn page<S: Backend>(
                         dt { "from" } dd { "side " (p.side.as_str()) " at " (p.created_at) }
                         dt { "mode" } dd { (p.mode.as_str()) }
                         @if let Some(a) = activations.iter().find(|a| a.request.conversation == p.conversation) {
-                            dt { "workspace" } dd { code { (a.request.workspace.to_string_lossy()) } }
+                            dt { "workspace" } dd { code { (line(&a.request.workspace.to_string_lossy())) } }
                             dt { "sandbox" } dd { @if a.request.sandbox { "on" } @else { strong { "OFF" } } }
                         }
-                        dt { "command (exactly what will run)" } dd { pre.command { (p.command) } }
+                        dt { "command (exactly what will run)" } dd { pre.command { (block(&p.command)) } }
                         dt { "size" } dd.size { (crate::runner::policy::describe_size(&p.command)) }
                     }
                     @if admin && p.state == ProposalState::Pending {
@@ -110,6 +112,14 @@ pub async fn page<S: Backend>(
                         form.decide method="post" action=(c2.href(&format!("/yolo/deny/{}", p.id))) {
                             input type="hidden" name="csrf" value=(csrf);
                             button.deny type="submit" { "Deny" }
+                        }
+                    }
+                    // Approved but not run yet: the human can still change their mind.
+                    @if admin && p.state == ProposalState::Approved {
+                        form.decide.withdraw method="post" action=(c2.href(&format!("/yolo/deny/{}", p.id))) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.deny type="submit" { "Withdraw approval" }
+                            span.hint { "denies it: its approval token can no longer run the command" }
                         }
                     }
                 }
@@ -270,7 +280,7 @@ pub async fn approve<S: Backend>(
         Ok((p, approval)) => {
             let body = html! {
                 h1 { "Approved" }
-                p { "Command " pre.command { (p.command) } " in " code { (p.conversation.as_str()) } }
+                p { "Command " pre.command { (block(&p.command)) } " in " code { (p.conversation.as_str()) } }
                 p { "Approval token (single use, this command only, valid until " (approval.expires_at) "; shown only now):" }
                 p { code id="approval-token" { (approval.token) } }
                 p { "Give it to the agent: it calls execute_command with the same command and approval_token." }
@@ -282,7 +292,8 @@ pub async fn approve<S: Backend>(
     }
 }
 
-/// `POST /yolo/deny/{proposal}`.
+/// `POST /yolo/deny/{proposal}`: denies a pending proposal, or withdraws an
+/// approved one whose token has not been used (the CLI's `yolo deny`).
 pub async fn deny<S: Backend>(
     State(console): State<Arc<Console<S>>>,
     Path(proposal): Path<String>,
@@ -295,9 +306,15 @@ pub async fn deny<S: Backend>(
     };
     match console.bridge.console_deny(who.user(), &proposal).await {
         Ok(p) => {
+            // `p` is the proposal as it was before: approved means withdrawn.
+            let withdrawn = p.state == ProposalState::Approved;
             let body = html! {
-                h1 { "Denied" }
-                p id="outcome" { "Denied " code { (p.id) } ": " pre.command { (p.command) } }
+                h1 { @if withdrawn { "Approval withdrawn" } @else { "Denied" } }
+                p id="outcome" {
+                    @if withdrawn { "Withdrew the approval of " } @else { "Denied " }
+                    code { (p.id) } ": " pre.command { (block(&p.command)) }
+                }
+                @if withdrawn { p { "Its approval token is refused from now on; the agent must propose again." } }
                 p { a href=(console.href("/yolo")) { "Back to YOLO" } }
             };
             outcome_page(&console, &who, StatusCode::OK, "Denied", body)

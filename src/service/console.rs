@@ -193,6 +193,19 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
         Ok(user)
     }
 
+    /// Whether `user`'s token is still unrevoked. Not audited: a long-lived
+    /// event stream asks again whenever access may have ended.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn console_token_live(&self, user: &ConsoleUser) -> Result<bool, ServiceError> {
+        let found = self
+            .store
+            .console_token_by_hash(user.token_hash.clone())
+            .await?;
+        Ok(found.is_some_and(|t| t.revoked_at.is_none()))
+    }
+
     /// Records a console action refused before it reached the service (a
     /// missing CSRF token, an observer trying to act).
     pub async fn console_refused(

@@ -1,6 +1,7 @@
 // mcp-bridge console: live updates over Server-Sent Events.
 // Agent text is only ever placed with textContent / createTextNode: never
-// innerHTML, so nothing an agent wrote can become markup or script.
+// innerHTML, so nothing an agent wrote can become markup or script; its
+// hidden characters are shown as codes, as the server does.
 "use strict";
 (function () {
   const body = document.body;
@@ -15,18 +16,47 @@
     return e;
   }
 
+  // The characters the server shows as codes (src/display.rs, is_unsafe):
+  // controls, bidi overrides and isolates, zero-width and other invisible
+  // format characters, variation selectors, tag characters, line separators.
+  const HIDDEN = /[\u0000-\u001F\u007F-\u009F\u00AD\u034F\u061C\u0600-\u0605\u06DD\u070F\u0890\u0891\u08E2\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u206F\u3164\uFFA0\uFE00-\uFE0F\uFEFF\uFFF9-\uFFFB\u{110BD}\u{110CD}\u{13430}-\u{1343F}\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]/u;
+
+  function codeOf(c) {
+    const n = c.codePointAt(0);
+    return n < 0x80 ? "\\x" + n.toString(16).padStart(2, "0") : "\\u{" + n.toString(16) + "}";
+  }
+
+  // Agent text as the server renders it (src/console/text.rs): every hidden
+  // character as a visible code in <mark class="hidden-char">, line breaks
+  // and tabs kept only in a block (`many`).
+  function visible(parent, text, many) {
+    let run = "";
+    for (const c of text) {
+      if (HIDDEN.test(c) && !(many && (c === "\n" || c === "\t"))) {
+        if (run) parent.appendChild(document.createTextNode(run));
+        run = "";
+        const m = el("mark", "hidden-char", codeOf(c));
+        m.title = "an invisible, control or text-direction character, shown as its code";
+        parent.appendChild(m);
+      } else {
+        run += c;
+      }
+    }
+    if (run) parent.appendChild(document.createTextNode(run));
+  }
+
   // Text with redaction placeholders wrapped in <mark>, built node by node.
-  function highlighted(parent, text) {
+  function highlighted(parent, text, many) {
     const re = /[A-Z][A-Z0-9_]*_REDACTED(?![A-Za-z0-9_])/g;
     let last = 0, m;
     while ((m = re.exec(text)) !== null) {
-      parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      visible(parent, text.slice(last, m.index), many);
       const mark = el("mark", "redacted", m[0]);
       mark.title = "a secret was removed here";
       parent.appendChild(mark);
       last = m.index + m[0].length;
     }
-    parent.appendChild(document.createTextNode(text.slice(last)));
+    visible(parent, text.slice(last), many);
   }
 
   function ageText(seconds) {
@@ -71,14 +101,14 @@
     meta.appendChild(time);
     li.appendChild(meta);
     const pre = el("pre", "content");
-    highlighted(pre, m.content);
+    highlighted(pre, m.content, true);
     li.appendChild(pre);
     if (m.files_involved && m.files_involved.length) {
       const ul = el("ul", "files");
       m.files_involved.forEach(function (f) {
         const li2 = el("li");
         const code = el("code");
-        highlighted(code, f);
+        highlighted(code, f, false);
         li2.appendChild(code);
         ul.appendChild(li2);
       });
@@ -104,7 +134,8 @@
       let note = div.querySelector(".note");
       if (p.note) {
         if (!note) { div.appendChild(document.createTextNode(" — ")); note = el("span", "note"); div.appendChild(note); }
-        note.textContent = p.note;
+        note.textContent = "";
+        visible(note, p.note, false);
       } else if (note) { note.textContent = ""; }
     });
     tickAges();
@@ -194,5 +225,7 @@
   source.addEventListener("proposal", yoloChanged);
   source.addEventListener("activation", yoloChanged);
   source.addEventListener("lagged", function () { location.reload(); });
+  // Signed out elsewhere, expired or revoked: the reload asks to sign in.
+  source.addEventListener("ended", function () { source.close(); location.reload(); });
   tickAges();
 })();

@@ -341,7 +341,9 @@ pub async fn serve<S: HttpTokenStore + Backend>(
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
     let handle = axum_server::Handle::new();
-    let app = router.into_make_service();
+    // With the peer address, so the mounted console can throttle failed
+    // sign-ins per client as the standalone one does.
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let scheme = if options.tls.is_some() {
         "https"
     } else {

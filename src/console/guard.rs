@@ -1,0 +1,290 @@
+//! What a hostile HTTP client meets before (or besides) the console's
+//! handlers: posts only from the console's own pages, failed sign-ins
+//! throttled per client address, a cap on each token's open event streams,
+//! and, on a loopback address, only loopback host names (no DNS rebinding).
+//! Refusals are plain text, and audited where a person should see them.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{Backend, Console};
+
+/// Refuses a post a browser says came from another site (`Sec-Fetch-Site`:
+/// anything but `same-origin`, or `none` for one the user started; a
+/// sandboxed frame or a data URL counts as another site). Not `Origin`:
+/// under `Referrer-Policy: no-referrer` browsers send `Origin: null` with
+/// the console's own forms. The CSRF token already stops forged forms; this stops them even if a
+/// token leaked, and keeps a cross-site post from signing anyone out.
+/// Scripts without those headers (curl) are judged by the CSRF token alone.
+pub async fn own_pages_only<S: Backend>(
+    State(console): State<Arc<Console<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::POST && cross_site(request.headers()) {
+        console
+            .bridge
+            .console_refused(None, "console post", None, "cross_site")
+            .await;
+        return (
+            StatusCode::FORBIDDEN,
+            "this form was not sent by one of this console's pages; nothing was done",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+fn cross_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| !matches!(v.to_str(), Ok("same-origin" | "none")))
+}
+
+/// Whether `host` (a `Host` header) names this machine's loopback interface:
+/// `localhost` (or a name under `.localhost`), `127.x.y.z` or `[::1]`, any port.
+pub fn loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split_once(']').map_or(rest, |(inside, _)| inside)
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// On a loopback address, refuses a `Host` that is not a loopback name: a
+/// page of another site whose name was re-pointed at 127.0.0.1 (DNS
+/// rebinding) must not reach the console as if it were the same origin.
+pub async fn loopback_hosts_only(request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
+    if host.as_deref().is_some_and(loopback_host) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            "this console listens on a loopback address and answers only to localhost, 127.0.0.1 or [::1]",
+        )
+            .into_response()
+    }
+}
+
+/// Failed sign-ins a client address may make per [`THROTTLE_WINDOW`].
+pub const MAX_FAILED_SIGN_INS: usize = 10;
+/// The window [`MAX_FAILED_SIGN_INS`] is counted over.
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(60);
+/// Addresses remembered at most; past that the oldest counts are dropped.
+const MAX_ADDRESSES: usize = 4096;
+
+/// Failed sign-ins per client address (an IPv6 address by its /64, which
+/// one client holds whole). Console tokens are 256-bit random, so guessing
+/// cannot succeed anyway: this keeps a flood of guesses from costing the
+/// console and its audit trail. A client whose address the server did not
+/// record (a console nested in `serve --http`) is not throttled: one count
+/// for every client would let anyone lock the operator out of signing in.
+#[derive(Debug, Default)]
+pub struct SignInThrottle {
+    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+}
+
+impl SignInThrottle {
+    /// The client address of `request`'s connection, if the server recorded it.
+    pub fn client(connect: Option<&ConnectInfo<SocketAddr>>) -> Option<IpAddr> {
+        connect.map(|c| match c.0.ip() {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::from(s)
+            }
+            IpAddr::V6(v6) => IpAddr::V4(
+                v6.to_ipv4_mapped()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            ),
+            ip @ IpAddr::V4(_) => ip,
+        })
+    }
+
+    /// How long `client` must wait before its next attempt, if it has
+    /// failed too often.
+    pub fn wait(&self, client: Option<IpAddr>) -> Option<Duration> {
+        let client = client?;
+        let now = Instant::now();
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let times = map.get_mut(&client)?;
+        times.retain(|t| now.duration_since(*t) < THROTTLE_WINDOW);
+        (times.len() >= MAX_FAILED_SIGN_INS)
+            .then(|| {
+                times
+                    .first()
+                    .map(|t| THROTTLE_WINDOW.saturating_sub(now.duration_since(*t)))
+            })
+            .flatten()
+    }
+
+    /// Counts a failed sign-in of `client`.
+    pub fn failed(&self, client: Option<IpAddr>) {
+        let Some(client) = client else { return };
+        let now = Instant::now();
+        let mut map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_ADDRESSES && !map.contains_key(&client) {
+            map.retain(|_, times| {
+                times
+                    .last()
+                    .is_some_and(|t| now.duration_since(*t) < THROTTLE_WINDOW)
+            });
+            if map.len() >= MAX_ADDRESSES {
+                // Still full of live counts: forget the least recent address.
+                if let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, times)| times.last().copied())
+                    .map(|(k, _)| *k)
+                {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        let times = map.entry(client).or_default();
+        times.push(now);
+        if times.len() > MAX_FAILED_SIGN_INS {
+            times.remove(0);
+        }
+    }
+}
+
+/// Event streams one console token may hold open at once (every tab of
+/// every browser signed in with it, and its scripts).
+pub const MAX_STREAMS_PER_TOKEN: usize = 32;
+
+/// Open event streams per console token.
+#[derive(Debug, Default, Clone)]
+pub struct StreamCounts {
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One open stream; counted until dropped (the stream ends or the client goes).
+#[derive(Debug)]
+pub struct StreamSlot {
+    counts: StreamCounts,
+    token: String,
+}
+
+impl StreamCounts {
+    /// A slot for another stream of `token` (by its name), or `None` when it
+    /// holds [`MAX_STREAMS_PER_TOKEN`] already.
+    pub fn open(&self, token: &str) -> Option<StreamSlot> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = open.entry(token.to_owned()).or_default();
+        if *n >= MAX_STREAMS_PER_TOKEN {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            counts: self.clone(),
+            token: token.to_owned(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .counts
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.token) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.token);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names_only() {
+        for ok in [
+            "localhost:8766",
+            "127.0.0.1:1",
+            "127.1.2.3",
+            "[::1]:8766",
+            "LOCALHOST.",
+            "app.localhost:80",
+        ] {
+            assert!(loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8766",
+            "localhost.evil.example",
+            "10.0.0.1:8766",
+            "[::2]:1",
+            "",
+        ] {
+            assert!(!loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cross_site_posts_are_recognised() {
+        let mut h = HeaderMap::new();
+        assert!(!cross_site(&h), "a script without the headers");
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(!cross_site(&h));
+        h.insert("sec-fetch-site", "same-site".parse().unwrap());
+        assert!(cross_site(&h), "a sibling subdomain is another site's page");
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!cross_site(&h), "the console's own form under no-referrer");
+    }
+
+    #[test]
+    fn failures_are_counted_per_address_and_streams_per_token() {
+        let t = SignInThrottle::default();
+        let a = Some(IpAddr::from([10, 0, 0, 1]));
+        for _ in 0..MAX_FAILED_SIGN_INS {
+            assert_eq!(t.wait(a), None);
+            t.failed(a);
+        }
+        assert!(t.wait(a).is_some());
+        assert_eq!(t.wait(Some(IpAddr::from([10, 0, 0, 2]))), None);
+        for _ in 0..=MAX_FAILED_SIGN_INS {
+            t.failed(None);
+        }
+        assert_eq!(t.wait(None), None, "an unknown address locks nobody out");
+        let c = StreamCounts::default();
+        let slots: Vec<_> = (0..MAX_STREAMS_PER_TOKEN)
+            .map(|_| c.open("x").unwrap())
+            .collect();
+        assert!(c.open("x").is_none());
+        assert!(c.open("y").is_some());
+        drop(slots);
+        assert!(c.open("x").is_some());
+    }
+}
