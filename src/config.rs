@@ -162,6 +162,7 @@ struct RawRateLimits {
     unauthenticated: RawLimits,
     join_conversation: RawLimits,
     execute_command: RawLimits,
+    overview: RawLimits,
 }
 
 impl Default for RawRateLimits {
@@ -175,6 +176,7 @@ impl Default for RawRateLimits {
             unauthenticated: RawLimits::default(),
             join_conversation: RawLimits::default(),
             execute_command: RawLimits::default(),
+            overview: RawLimits::default(),
         }
     }
 }
@@ -290,6 +292,13 @@ pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
         per_minute: Some(10),
         per_hour: Some(60),
         per_day: Some(300),
+    },
+    // Per client, as `unauthenticated`: a client refreshing its overview
+    // every second stays under it; a flood, each call an audit record, not.
+    overview: Limits {
+        per_minute: Some(120),
+        per_hour: Some(3_600),
+        per_day: Some(50_000),
     },
 };
 

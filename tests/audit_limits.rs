@@ -308,3 +308,65 @@ async fn a_secret_in_a_command_is_refused_and_never_stored_or_shown() {
     s.stop().await;
     assert!(!audit_text(&env).contains(&key));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_reads_are_limited_per_client_so_a_flood_adds_few_records() {
+    let env = TestEnv::new("overview_quota");
+    let vars = [("MCP_BRIDGE_RATE_LIMITS__OVERVIEW__PER_MINUTE", "5")];
+    let greedy = env.server_with(&vars).await;
+    let other = env.server_with(&vars).await;
+    // Not even a conversation is needed to read the (empty) overview.
+    for _ in 0..5 {
+        ok(&call(&greedy, "list_my_conversations", json!({})).await);
+    }
+    let body = tool_error(
+        &call(&greedy, "list_my_conversations", json!({})).await,
+        "rate_limited",
+    );
+    assert_eq!(
+        (&body["window"], &body["limit"]),
+        (&json!("minute"), &json!(5))
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("from this client process") && message.contains("rate_limits.overview"),
+        "{message}"
+    );
+    // The inbox resource is the same kind of read, on the same quota.
+    let refused = greedy
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "bridge://inbox",
+        ))
+        .await
+        .expect_err("refused");
+    assert!(refused.to_string().contains("rate_limited"), "{refused}");
+    // A flood adds a bounded number of records; another client is not held back.
+    let flood: Vec<_> = stream::iter(0..300)
+        .map(|_| call(&greedy, "list_my_conversations", json!({})))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(flood.iter().all(|r| r.is_error == Some(true)));
+    ok(&call(&other, "list_my_conversations", json!({})).await);
+    greedy.stop().await;
+    other.stop().await;
+    let listed = env.count(
+        "SELECT count(*) FROM audit_log WHERE action = 'list_my_conversations'
+           AND outcome = 'ok'",
+    );
+    assert_eq!(listed, 6, "five of one client and one of the other");
+    let refusals = env.count(
+        "SELECT count(*) FROM audit_log WHERE action IN ('list_my_conversations', 'inbox')
+           AND code = 'rate_limited'",
+    );
+    assert!(
+        refusals <= 2 * 2 * RECORDS_PER_WINDOW,
+        "{refusals} records for 302 refusals"
+    );
+    let counted = env.count(
+        "SELECT coalesce(sum(CASE WHEN detail LIKE 'repeated=%' THEN count ELSE 1 END), 0)
+           FROM audit_log WHERE action IN ('list_my_conversations', 'inbox')
+           AND code = 'rate_limited'",
+    );
+    assert_eq!(counted, 302, "every refusal counted once");
+}

@@ -76,6 +76,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 &r.execute_command,
                 DEFAULT_LIMITS.execute_command,
             )?,
+            overview: limits("overview", &r.overview, DEFAULT_LIMITS.overview)?,
         })
     } else {
         None

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Backend;
 use super::BridgeServer;
-use crate::service::{Session, summaries_json};
+use crate::service::{ServiceError, Session, summaries_json};
 use crate::store::Store;
 
 /// The resource's URI.
@@ -69,11 +69,19 @@ impl<S: Backend> BridgeServer<S> {
             .collect();
         let summaries = self
             .bridge
-            .unread(&seats, PREVIEW, "mcp")
+            .agent_inbox(&seats, PREVIEW)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot read the inbox resource");
-                ErrorData::internal_error("cannot read the inbox; the server log has details", None)
+            .map_err(|e| match e {
+                ServiceError::RateLimited { .. } => {
+                    ErrorData::invalid_request(format!("{}: {e}", e.code()), None)
+                }
+                e => {
+                    tracing::error!(error = %e, "cannot read the inbox resource");
+                    ErrorData::internal_error(
+                        "cannot read the inbox; the server log has details",
+                        None,
+                    )
+                }
             })?;
         let text = summaries_json(&summaries).to_string();
         Ok(ReadResourceResult::new(vec![

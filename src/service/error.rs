@@ -212,18 +212,31 @@ pub const UNAUTHENTICATED_TOKEN_SCOPE: &str = "for calls without a valid session
 /// The scope of the per-process quota of unauthenticated calls.
 pub const UNAUTHENTICATED_SCOPE: &str = "for calls without a valid token (new conversations and failed authentications) from this client process (rate_limits.unauthenticated)";
 
+/// The scope of the per-bearer-token quota of overview reads (HTTP).
+pub const OVERVIEW_TOKEN_SCOPE: &str = "for list_my_conversations and reads of bridge://inbox made with this HTTP bearer token (rate_limits.overview)";
+
+/// The scope of the per-process quota of overview reads.
+pub const OVERVIEW_SCOPE: &str = "for list_my_conversations and reads of bridge://inbox from this client process (rate_limits.overview)";
+
+impl ServiceError {
+    /// `rate_limited` for `refusal`, whose quota counts the calls of `scope`.
+    pub(crate) fn rate_limited(refusal: crate::ratelimit::Refusal, scope: &'static str) -> Self {
+        ServiceError::RateLimited {
+            window: refusal.window,
+            limit: refusal.limit,
+            retry_after_s: refusal.retry_after_s,
+            scope,
+        }
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             // A conversation deleted under us looks exactly like an unknown one.
             StoreError::NotFound => ServiceError::AuthFailed,
             StoreError::Busy => ServiceError::Busy,
-            StoreError::QuotaExceeded(r) => ServiceError::RateLimited {
-                window: r.window,
-                limit: r.limit,
-                retry_after_s: r.retry_after_s,
-                scope: SESSION_SCOPE,
-            },
+            StoreError::QuotaExceeded(r) => ServiceError::rate_limited(r, SESSION_SCOPE),
             StoreError::LimitReached { what, limit } => ServiceError::ResourceLimit {
                 what,
                 limit,

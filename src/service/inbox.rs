@@ -137,6 +137,25 @@ impl<S: Store> Bridge<S> {
         Ok(out)
     }
 
+    /// What [`Self::unread`] previews for an agent reading its inbox
+    /// resource: one overview read of the client's quota
+    /// (`rate_limits.overview`), since a read that reveals anything is an
+    /// audit record and needs no valid session.
+    ///
+    /// # Errors
+    /// [`ServiceError::RateLimited`] (audited, folded like every refusal);
+    /// storage failures.
+    pub async fn agent_inbox(
+        &self,
+        sessions: &[(ConversationId, Side)],
+        per_session: u32,
+    ) -> Result<Vec<UnreadSummary>, ServiceError> {
+        if let Err(e) = self.spend_overview(self.clock.now()) {
+            return Err(self.refuse(AuditDraft::new("mcp", "inbox"), e));
+        }
+        self.unread(sessions, per_session, "mcp").await
+    }
+
     /// The id of the newest message waiting for any of `sessions`: it grows
     /// exactly when a message arrives for them. No audit (an id reveals no
     /// content); the inbox resource's watch calls this on every wake-up.

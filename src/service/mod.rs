@@ -16,6 +16,7 @@ mod inbox;
 mod invite;
 mod keys;
 mod lease;
+mod local_quota;
 mod mcp_session;
 mod oversight;
 mod park;
@@ -61,7 +62,7 @@ pub use yolo::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloS
 use crate::audit::{AuditDraft, AuditKey, Outcome};
 use crate::auth::ServerKey;
 use crate::domain::{ConversationId, ParticipantKind, Side, Timestamp};
-use crate::ratelimit::{Limits, LocalWindows, Quota};
+use crate::ratelimit::{Limits, Quota};
 use crate::store::{Conversation, Guard, Pending, Store};
 
 /// Where "now" comes from; tests substitute their own.
@@ -101,6 +102,10 @@ pub struct ToolLimits {
     /// Commands proposed with `execute_command` (stored for a human to
     /// decide; dry runs and approved runs do not count).
     pub execute_command: Limits,
+    /// `list_my_conversations` and reads of the `bridge://inbox` resource,
+    /// which need no valid session, counted per client like
+    /// [`Self::unauthenticated`]: each is an audit record.
+    pub overview: Limits,
 }
 
 /// Bounds that keep one database and one process from being overwhelmed.
@@ -162,10 +167,10 @@ pub struct Bridge<S: Store> {
     join_failures: invite::FailureWindow,
     /// Long-polls waiting in this process right now.
     long_polls: std::sync::atomic::AtomicU32,
-    /// Unauthenticated calls made through this process (see [`ToolLimits::unauthenticated`]).
-    unauthenticated: std::sync::Mutex<LocalWindows>,
-    /// The same, per bearer token, for calls that came over HTTP (see `quota_scope`).
-    unauthenticated_by_token: std::sync::Mutex<std::collections::HashMap<String, LocalWindows>>,
+    /// Unauthenticated calls per client (see [`ToolLimits::unauthenticated`]).
+    unauthenticated: local_quota::LocalQuota,
+    /// Overview reads per client (see [`ToolLimits::overview`]).
+    overview: local_quota::LocalQuota,
     store: S,
     key: ServerKey,
     /// The audit chain's key, for verifying it and for digests of client text.
@@ -187,8 +192,8 @@ impl<S: Store> Bridge<S> {
         Self {
             join_failures: invite::FailureWindow::default(),
             long_polls: std::sync::atomic::AtomicU32::new(0),
-            unauthenticated: std::sync::Mutex::new(LocalWindows::default()),
-            unauthenticated_by_token: std::sync::Mutex::default(),
+            unauthenticated: local_quota::LocalQuota::default(),
+            overview: local_quota::LocalQuota::default(),
             store,
             audit_key: AuditKey::derive(&key),
             key,
@@ -260,31 +265,34 @@ impl<S: Store> Bridge<S> {
         let Some(limits) = self.settings.rate_limits.map(|l| l.unauthenticated) else {
             return Ok(());
         };
-        let refused = |r: crate::ratelimit::Refusal, scope| ServiceError::RateLimited {
-            window: r.window,
-            limit: r.limit,
-            retry_after_s: r.retry_after_s,
-            scope,
-        };
-        if let Some(token) = quota_scope::current() {
-            // Keyed by token name: bounded by the number of tokens.
-            let mut by_token = self
-                .unauthenticated_by_token
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            return by_token
-                .entry(token)
-                .or_default()
-                .spend(&limits, at)
-                .map_err(|r| refused(r, error::UNAUTHENTICATED_TOKEN_SCOPE));
-        }
-        let mut windows = self
-            .unauthenticated
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        windows
+        self.unauthenticated
             .spend(&limits, at)
-            .map_err(|r| refused(r, error::UNAUTHENTICATED_SCOPE))
+            .map_err(|(r, counted)| {
+                let scope = match counted {
+                    local_quota::Counted::Process => error::UNAUTHENTICATED_SCOPE,
+                    local_quota::Counted::Token => error::UNAUTHENTICATED_TOKEN_SCOPE,
+                };
+                ServiceError::rate_limited(r, scope)
+            })
+    }
+
+    /// Spends one overview read (`list_my_conversations`, the inbox
+    /// resource) of the current client's quota at `at`: these need no valid
+    /// session, so no quota in the database can count them.
+    ///
+    /// # Errors
+    /// [`ServiceError::RateLimited`] when a window is full.
+    fn spend_overview(&self, at: Timestamp) -> Result<(), ServiceError> {
+        let Some(limits) = self.settings.rate_limits.map(|l| l.overview) else {
+            return Ok(());
+        };
+        self.overview.spend(&limits, at).map_err(|(r, counted)| {
+            let scope = match counted {
+                local_quota::Counted::Process => error::OVERVIEW_SCOPE,
+                local_quota::Counted::Token => error::OVERVIEW_TOKEN_SCOPE,
+            };
+            ServiceError::rate_limited(r, scope)
+        })
     }
 
     /// Refuses a call whose credentials failed: `auth_failed`, or

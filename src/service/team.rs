@@ -290,7 +290,8 @@ impl<S: Store> Bridge<S> {
     }
 
     /// The conversations `bound` names, with this session's role, state and
-    /// unread count. Reads only; one audit record for the call.
+    /// unread count. Reads only; one audit record for the call, and one
+    /// overview read of the client's quota (`rate_limits.overview`).
     ///
     /// # Errors
     /// [`ServiceError::AuthFailed`] for a token that is not the session's;
@@ -302,6 +303,9 @@ impl<S: Store> Bridge<S> {
         let at = self.clock.now();
         let mut draft = AuditDraft::new("mcp", "list_my_conversations");
         draft.count = Some(i64::try_from(bound.len()).unwrap_or(i64::MAX));
+        if let Err(e) = self.spend_overview(at) {
+            return Err(self.refuse(draft, e));
+        }
         // Explicit credentials may narrow the list: they must be genuine.
         if let Some(b) = bound
             .iter()
