@@ -68,6 +68,9 @@ fn in_expansion(bytes: &[u8], raw_s: usize) -> bool {
     raw_s >= 2 && &bytes[raw_s - 2..raw_s] == b"${"
 }
 
+/// Most continuation words a name takes (see [`parse_op`]).
+const MAX_CONTINUATION_WORDS: usize = 4;
+
 pub(crate) fn skip_blank(bytes: &[u8], mut i: usize) -> usize {
     while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
         i += 1;
@@ -98,7 +101,10 @@ pub(crate) fn parse_op(
     let mut extra = Vec::new();
     let mut j = i;
     // Spoken continuation words, then an optional `[None]` prompt default.
-    loop {
+    // A name takes a few (`secret access key id`); reading on through a run
+    // of them would make every name inside the run read to its end, and a
+    // message of `key key key …` cost time quadratic in its length.
+    for _ in 0..MAX_CONTINUATION_WORDS {
         let k = skip_blank(bytes, j);
         if k == j || k >= n {
             break;

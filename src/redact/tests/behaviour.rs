@@ -222,6 +222,14 @@ fn pathological_inputs_stay_fast() {
         "a".repeat(200_000),
         ".".repeat(200_000),
         "eyJ".repeat(50_000),
+        // Runs of the words a name may continue with (`api key id`): each
+        // name in the run once read on to the run's end.
+        "key   ".repeat(20_000) + "ke",
+        "auth  ".repeat(20_000) + "au",
+        "key  auth  ".repeat(10_000) + "k",
+        "key\t\t\t".repeat(20_000) + "k",
+        " secret ".repeat(20_000) + "s",
+        " api key ".repeat(20_000) + "a",
         // Anchors of the detectors added for issue 11, repeated.
         "default=\"".repeat(10_000),
         "sig=".repeat(20_000),
