@@ -16,6 +16,7 @@ use super::nextline;
 use super::operator::{Op, literal_context, parse_op, skip_blank};
 use super::phrase::{phrase_end, phrase_head_ok, phrase_name, phrase_ok};
 use super::scan::Scan;
+use super::sibling;
 use super::text::{find_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
 
@@ -157,8 +158,11 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
             if op == Op::Literal && !quoted {
                 return;
             }
-            let literal =
-                quoted || (op == Op::Assign && literal_context(bytes, raw_s, e, vstart, ve));
+            // A field of a printed struct holds a value, never an expression.
+            let literal = quoted
+                || (op == Op::Assign
+                    && (literal_context(bytes, raw_s, e, vstart, ve)
+                        || super::markup::struct_field(bytes, raw_s)));
             // Several words may be one password after `=`, `:` or `is`,
             // not after a verb (`pass to the linker`) or in a shell line.
             let phrase = (!quoted
@@ -273,13 +277,7 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
     split_words(&bytes[s..e], &mut words);
     split_words(extra, &mut words);
     let own = words.len() - before;
-    let Some(class) = classify(&words, own).or_else(|| rails_encryption_key(bytes, s, e)) else {
-        return;
-    };
     let Value { vs, ve, quoted, .. } = value;
-    if super::k8s::is_sealed_ciphertext(bytes, vs, ve) {
-        return;
-    }
     // A block scalar is judged by its first line; a very long value by its
     // start (the whole of it is replaced).
     let first_line = bytes[vs..ve]
@@ -287,7 +285,16 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
         .position(|&b| b == b'\n')
         .map_or(ve, |p| vs + p);
     let v = &bytes[vs..first_line.min(vs + MAX_JUDGED)];
-    let class = refine(class, v, quoted);
+    let Some(class) = classify(&words, own)
+        .or_else(|| rails_encryption_key(bytes, s, e))
+        .or_else(|| sibling::gossip_key(&words, v))
+    else {
+        return;
+    };
+    if super::k8s::is_sealed_ciphertext(bytes, vs, ve) {
+        return;
+    }
+    let class = refine(sibling::keyed_user(class, bytes, s, e), v, quoted);
     // An unquoted value that stopped at a space may be a passphrase; where the
     // words read as one, they are the value (not just the first word).
     if let Some(pe) = value.phrase

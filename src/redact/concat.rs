@@ -70,6 +70,11 @@ fn next_piece(bytes: &[u8], end: usize) -> Option<(usize, usize)> {
     if after.is_some_and(|j| bytes[j] == b':') {
         return None;
     }
+    // Nor does one followed by another on its line: a `"user" "password"`
+    // row (pgbouncer's userlist) or a command's arguments.
+    if after.is_some_and(|j| matches!(bytes[j], b'"' | b'\'')) {
+        return None;
+    }
     let piece = &bytes[s..e];
     let token = piece.len() >= 2
         && piece.iter().all(|&b| {

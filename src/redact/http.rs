@@ -139,6 +139,8 @@ pub(crate) fn credential_pair_ok(user: &[u8], pass: &[u8]) -> bool {
         && !contains_ci(pass, b"password")
         && !(pass.iter().all(u8::is_ascii_digit) && pass.len() < 6)
         && !pass.starts_with(b"$(")
+        // Only punctuation (`git add -u :/`, a pathspec) is no password.
+        && pass.iter().any(u8::is_ascii_alphanumeric)
 }
 
 /// `-u user:pass`, `--user user:pass`, `-a user:pass` (httpie), `--auth`,

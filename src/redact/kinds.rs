@@ -86,6 +86,8 @@ pub(crate) enum Kind {
     SignedUrl,
     SessionCookie,
     BridgeHttpToken,
+    BridgeApprovalToken,
+    BridgeInviteCode,
 }
 
 /// Name, placeholder and description of one built-in kind.
@@ -184,6 +186,8 @@ pub(crate) const SPECS: &[KindSpec] = &[
     spec("signed_url", "URL_SIGNATURE_REDACTED", "signature or session token of a pre-signed URL: X-Amz-Signature, X-Amz-Security-Token, X-Goog-Signature"),
     spec("session_cookie", "SESSION_COOKIE_REDACTED", "session cookie value: Cookie / Set-Cookie / curl -b with sessionid, PHPSESSID, JSESSIONID, connect.sid, *session*, …"),
     spec("bridge_http_token", "BRIDGE_TOKEN_REDACTED", "this bridge's own HTTP bearer token: mcpb_ + 64 hex"),
+    spec("bridge_approval_token", "BRIDGE_APPROVAL_REDACTED", "this bridge's YOLO approval token: apv_ + 32 hex"),
+    spec("bridge_invite_code", "INVITE_CODE_REDACTED", "this bridge's invite code: 4 dash-separated groups of 4 Crockford base-32 symbols"),
 ];
 
 impl Kind {
@@ -208,7 +212,7 @@ mod tests {
 
     #[test]
     fn specs_follow_the_enum() {
-        assert_eq!(SPECS.len(), Kind::BridgeHttpToken as usize + 1);
+        assert_eq!(SPECS.len(), Kind::BridgeInviteCode as usize + 1);
         assert_eq!(
             SPECS[Kind::AwsAccessKeyId as usize].name,
             "aws_access_key_id"

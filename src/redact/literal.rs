@@ -26,12 +26,19 @@ pub(crate) fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, 
     {
         i += 1;
     }
-    // Escaped quotes inside a JSON string: `\"value\"`.
-    if bytes[i] == b'\\' && matches!(bytes.get(i + 1), Some(b'"' | b'\'')) {
-        let q = [b'\\', bytes[i + 1]];
-        let vs = i + 2;
+    // Escaped quotes inside a JSON string: `\"value\"`, and the same string
+    // escaped again once or twice more (`\\\"value\\\"`): the value ends
+    // where the same escaped quote comes again.
+    let slashes = bytes[i..]
+        .iter()
+        .take(8)
+        .take_while(|&&b| b == b'\\')
+        .count();
+    if slashes > 0 && matches!(bytes.get(i + slashes), Some(b'"' | b'\'')) {
+        let q = &bytes[i..=i + slashes];
+        let vs = i + slashes + 1;
         let hi = line_end(bytes, vs).min(vs + MAX_VALUE);
-        let rel = bytes[vs..hi].windows(2).position(|w| w == q)?;
+        let rel = bytes[vs..hi].windows(q.len()).position(|w| w == q)?;
         return Some((vs, vs + rel, true));
     }
     if matches!(bytes[i], b'"' | b'\'' | b'`') {

@@ -1,7 +1,8 @@
 //! How a name is marked up around its operator, where that decides whether
 //! `name: value` assigns: bold labels (`**Password:** x`, `<b>Token</b>: x`),
 //! XML elements (`<password>x</password>`, not a `<password>` placeholder),
-//! and Java-properties lines glued without spaces (`db.password:x`).
+//! Java-properties lines glued without spaces (`db.password:x`) and fields of
+//! a struct printed by Go (`{User:app Password:x}`).
 
 use super::operator::key_starts_line;
 use super::text::near_line_start;
@@ -97,3 +98,36 @@ pub(crate) fn emphasis_close(bytes: &[u8], raw_s: usize) -> Option<&'static [u8]
         })
         .map(|&(_, close)| close)
 }
+
+/// A field of a struct printed by Go's `%+v` (`&Config{Host:db
+/// User:app Password:Xk9f… SSLMode:require}`): the name right after the
+/// opening brace, or after a space that follows another glued `Field:value`
+/// pair, inside a brace opened earlier on the line.
+pub(crate) fn struct_field(bytes: &[u8], raw_s: usize) -> bool {
+    let lo = raw_s.saturating_sub(MAX_STRUCT_HEAD);
+    let head = &bytes[lo..raw_s];
+    let Some(open) = head.iter().rposition(|&b| b == b'{') else {
+        return false;
+    };
+    let inside = &head[open + 1..];
+    if inside
+        .iter()
+        .any(|&b| matches!(b, b'}' | b'\n' | b'"' | b'='))
+    {
+        return false;
+    }
+    // Every space-separated piece before the name is itself `Field:value`.
+    inside.is_empty()
+        || (inside.ends_with(b" ")
+            && inside
+                .split(|&b| b == b' ')
+                .filter(|p| !p.is_empty())
+                .all(|p| {
+                    p.iter().position(|&b| b == b':').is_some_and(|c| {
+                        c > 0 && c + 1 < p.len() && p[..c].iter().all(u8::is_ascii_alphanumeric)
+                    })
+                }))
+}
+
+/// How far back the opening brace of a printed struct is looked for.
+const MAX_STRUCT_HEAD: usize = 256;

@@ -7,7 +7,7 @@
 //!
 //! How it works, and why it stays fast on any input:
 //! - [`view`] normalises the text into a matching view (NFKC, invisible
-//!   characters dropped, look-alike letters folded, JSON URL escapes decoded)
+//!   characters dropped, look-alike letters folded, escapes decoded)
 //!   with a map back to the original; ASCII text without escapes is its own
 //!   view.
 //! - [`scan`] runs one Aho-Corasick automaton over the view, looking for the
@@ -36,14 +36,18 @@
 mod assign;
 mod block;
 mod calls;
+mod chpasswd;
 mod cli;
 mod concat;
 mod cookie;
 mod custom;
+mod escape;
 mod fallback;
 mod fold;
 mod foreign;
+mod formats;
 mod http;
+mod invite;
 mod k8s;
 mod kinds;
 mod listing;
@@ -52,6 +56,7 @@ mod markup;
 mod names;
 mod nextline;
 mod operator;
+mod pair;
 mod pem;
 mod pgpass;
 mod phrase;
@@ -60,6 +65,7 @@ mod ppk;
 mod repeat;
 mod scan;
 mod shown;
+mod sibling;
 mod signed;
 mod sql;
 mod table;
@@ -68,6 +74,7 @@ mod token_rules;
 mod tokens;
 mod url;
 mod use_as;
+mod userlist;
 mod value;
 mod view;
 mod words;
@@ -165,6 +172,8 @@ const DOC_EXAMPLES: &[&str] = &[
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
     "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    // This bridge's own documented invite code (README, `domain::invite`'s errors).
+    "7KQ2-M9XD-4HTP-0R3C",
 ];
 
 /// Extra passes over an already redacted text before giving up on a fixpoint.

@@ -95,6 +95,9 @@ pub(crate) fn value(bytes: &[u8], name_line: usize, after: usize) -> Option<(usi
         }
         break;
     }
+    if let Some(found) = after_rule(bytes, ls) {
+        return Some(found);
+    }
     let ind = indent_at(bytes, ls);
     if ind <= parent {
         return None;
@@ -142,6 +145,30 @@ pub(crate) fn value(bytes: &[u8], name_line: usize, after: usize) -> Option<(usi
     (!structure).then_some((vs, ve, false))
 }
 
+/// `kubectl describe configmap` prints each entry as `NAME:`, a `----`
+/// rule, then the value from the line after the rule up to a blank line;
+/// `ls` starts the line after the name.
+fn after_rule(bytes: &[u8], ls: usize) -> Option<(usize, usize, bool)> {
+    let le = line_end(bytes, ls);
+    let rule = bytes[ls..le].trim_ascii_end();
+    if rule != b"----" {
+        return None;
+    }
+    let vs = le + 1;
+    let mut end = vs;
+    let mut next = vs;
+    while next < bytes.len() && next - vs < MAX_BLOCK {
+        let nle = line_end(bytes, next);
+        let line = bytes[next..nle].trim_ascii_end();
+        if line.is_empty() {
+            break;
+        }
+        end = next + line.len();
+        next = nle + 1;
+    }
+    (end > vs).then_some((vs, end, false))
+}
+
 /// PHP's `var_dump`: `["password"]=>` then, on the next line, `string(26)
 /// "value"`; where the quoted value starts.
 pub(crate) fn var_dump_value(bytes: &[u8], from: usize) -> Option<usize> {
@@ -180,5 +207,9 @@ mod tests {
         assert_eq!(v("password:\n- a\n"), None);
         assert_eq!(v("password:\nhost: x"), None);
         assert_eq!(v("  - password:\n      pw2\n"), Some("pw2"));
+        assert_eq!(
+            v("DB_PASSWORD:\n----\nv62h-rkfu18\n\nX:\n----\n1"),
+            Some("v62h-rkfu18")
+        );
     }
 }

@@ -89,9 +89,9 @@ pub(crate) fn parse_op(
     let n = bytes.len();
     let mut i = e;
     let mut quoted_name = raw_s > 0 && matches!(bytes[raw_s - 1], b'"' | b'\'' | b'`');
-    // Closing quote / bracket of the name: `"password"`, `\"password\"`, `["KEY"]`, `getenv("KEY")`.
+    // Closing quotes / brackets of the name: `"pw"`, `\"pw\"`, `\\\"pw\\\"`, `["KEY"]`, `getenv("KEY")`.
     let mut closers = 0;
-    while i < n && closers < 4 && matches!(bytes[i], b'"' | b'\'' | b'`' | b'\\' | b']' | b')') {
+    while i < n && closers < 8 && matches!(bytes[i], b'"' | b'\'' | b'`' | b'\\' | b']' | b')') {
         if matches!(bytes[i], b'"' | b'\'' | b'`') {
             quoted_name = true;
         }
@@ -235,6 +235,7 @@ pub(crate) fn parse_op(
             && !header_like
             && !matches!(bytes.get(i + 1), Some(b'"' | b'\'' | b'`'))
             && !properties_line(bytes, raw_s, colon_end)
+            && !super::markup::struct_field(bytes, raw_s)
         {
             return None;
         }

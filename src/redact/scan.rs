@@ -17,8 +17,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
 use super::{
-    assign, calls, cli, cookie, fallback, foreign, http, k8s, listing, pem, pgpass, ppk, shown,
-    signed, sql, tokens, url, use_as,
+    assign, calls, cli, cookie, fallback, foreign, formats, http, invite, k8s, listing, pem,
+    pgpass, ppk, shown, signed, sql, tokens, url, use_as,
 };
 
 /// A span of the input to replace with a kind's placeholder.
@@ -129,6 +129,8 @@ pub(crate) enum Trigger {
     QuotedSecret,
     /// `Unseal Key 1: …` of `vault operator init`.
     UnsealKey,
+    /// An anchor of a file format that places a secret (`formats::ANCHORS[n]`).
+    Format(u8),
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -154,6 +156,8 @@ const KEYWORDS: &[&str] = &[
     "credential",
     "auth",
     "salt",
+    // Consul's gossip key (`encrypt = "…"`), judged by its shape.
+    "encrypt",
 ];
 
 /// The compiled anchor automaton and what each pattern triggers.
@@ -265,6 +269,12 @@ impl Anchors {
             ));
         }
         pairs.push((" on >".to_string(), Trigger::AclRule));
+        for (i, (a, _)) in formats::ANCHORS.iter().enumerate() {
+            pairs.push((
+                (*a).to_string(),
+                Trigger::Format(u8::try_from(i).unwrap_or(u8::MAX)),
+            ));
+        }
         for a in use_as::ANCHORS {
             pairs.push(((*a).to_string(), Trigger::UseAs));
         }
@@ -323,6 +333,8 @@ pub(crate) struct Scan<'t> {
     pub param_done: usize,
     pub cookie_done: usize,
     pub ppk_done: usize,
+    /// End of the last block a [`formats`] detector walked.
+    pub format_done: usize,
     /// The last command read by [`cli`] (its program word and where its words
     /// end): the same program named again inside it is an argument.
     pub cli_done: (usize, &'static str),
@@ -377,6 +389,7 @@ pub(crate) fn scan_builtin(
         param_done: 0,
         cookie_done: 0,
         ppk_done: 0,
+        format_done: 0,
         cli_done: (0, ""),
         header_line: HeaderLine::default(),
     };
@@ -386,6 +399,7 @@ pub(crate) fn scan_builtin(
         }
     }
     pem::finish(&mut scan);
+    invite::scan_codes(&mut scan);
     scan.out
 }
 
@@ -429,6 +443,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::AclRule => calls::on_acl_rule(scan, start),
         Trigger::QuotedSecret => calls::on_quoted(scan, end),
         Trigger::UnsealKey => calls::on_unseal_key(scan, end),
+        Trigger::Format(i) => formats::on_anchor(scan, usize::from(i), start, end),
     }
 }
 

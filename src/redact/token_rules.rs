@@ -86,6 +86,45 @@ fn quick_sts(bytes: &[u8], at: usize) -> bool {
         && super::text::is_b64(bytes[at - 2])
 }
 
+/// A token glued to a word by `_` (`ws_AKIA…`, `token_ghp_…`): a word
+/// byte and `_` before the anchor, for kinds whose prefix is distinctive
+/// enough that a word ending in it is not a plausible identifier.
+pub(crate) fn glued_by_underscore(rule: &TokenRule, bytes: &[u8], at: usize) -> bool {
+    let glue_kind = matches!(
+        rule.kind,
+        Kind::AwsAccessKeyId
+            | Kind::GcpApiKey
+            | Kind::NpmToken
+            | Kind::GithubPatClassic
+            | Kind::GithubOauthToken
+            | Kind::GithubAppToken
+            | Kind::GithubFineGrainedPat
+            | Kind::GitlabPat
+            | Kind::StripeSecretKey
+            | Kind::StripeRestrictedKey
+            | Kind::SlackBotToken
+            | Kind::SlackUserToken
+            | Kind::DigitaloceanToken
+            | Kind::OpenaiProjectKey
+            | Kind::AnthropicApiKey
+    );
+    glue_kind && at >= 2 && bytes[at - 1] == b'_' && bytes[at - 2].is_ascii_alphanumeric()
+}
+
+/// A glued token must be whole, and an AWS key id's body real base32 with a
+/// digit (`REGION_ASIAPACIFIC…` is a name, not a key).
+pub(crate) fn glued_token_ok(rule: &TokenRule, token: &[u8]) -> bool {
+    if rule.kind == Kind::AwsAccessKeyId {
+        let body = &token[4.min(token.len())..];
+        return token.len() == 20
+            && body
+                .iter()
+                .all(|&b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+            && body.iter().any(u8::is_ascii_digit);
+    }
+    rule.short.is_none_or(|(_, full)| token.len() >= full)
+}
+
 /// Every self-identifying token format.
 #[rustfmt::skip]
 pub(crate) static RULES: &[TokenRule] = &[
@@ -145,5 +184,8 @@ pub(crate) static RULES: &[TokenRule] = &[
     cut(with_edge(skip(rule(Kind::GoogleOauthToken, &["4/0A"], 1024, r"^4/0A[A-Za-z0-9_-]{16,}"), 4), edge_word_dash), 4, 60),
     TokenRule { quick: Some(quick_sts), ..with_edge(skip(with_back(rule(Kind::AwsSessionToken, &["oJb3JpZ2luX2Vj", "oGZXIvYXdz"], 8192, r"[A-Za-z0-9+/]{2}(?:oJb3JpZ2luX2Vj|oGZXIvYXdz)(?:[A-Za-z0-9+/=]|%2[BbFf]|%3[Dd]){8,}"), 2), 16), |b| b == b'+' || b == b'/' || b == b'=' || b == b'%') },
     skip(rule(Kind::BridgeHttpToken, &["mcpb_"], 69, r"^mcpb_[0-9a-f]{64}"), 5),
+    // SonarQube user, project and global analysis tokens (gitleaks sonar-api-token).
+    skip(rule(Kind::TokenAssignment, &["squ_", "sqp_", "sqa_"], 44, r"^sq[upa]_[0-9a-f]{40}"), 4),
+    skip(rule(Kind::BridgeApprovalToken, &["apv_"], 36, r"^apv_[0-9a-f]{32}"), 4),
     with_edge(with_check(rule(Kind::Jwt, &["eyJ"], 16 * 1024, r"^eyJ[A-Za-z0-9_-]{8,2048}\.(?:eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+)?|[A-Za-z0-9_-]{0,2048}\.[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), Check::Jwt), edge_word_dash),
 ];

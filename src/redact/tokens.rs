@@ -13,6 +13,7 @@ use super::kinds::Kind;
 use super::scan::{Scan, priority};
 use super::text::{is_alnum, is_b64, is_word_dash};
 pub(crate) use super::token_rules::RULES;
+use super::token_rules::{glued_by_underscore, glued_token_ok};
 use super::words::JWT_IO_EXAMPLE_SIG;
 
 /// What a matched token must satisfy beyond its regex.
@@ -107,7 +108,8 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
     {
         return;
     }
-    if rule.back == 0 && left_blocked(rule, bytes, start) {
+    let glued = rule.back == 0 && glued_by_underscore(rule, bytes, start);
+    if rule.back == 0 && !glued && left_blocked(rule, bytes, start) {
         return;
     }
     let lo = start.saturating_sub(rule.back);
@@ -139,7 +141,7 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
         };
         (lo + m.start(), lo + m.end(), None)
     };
-    if left_blocked(rule, bytes, ms) && !telegram_bot_prefix(rule, bytes, ms) {
+    if left_blocked(rule, bytes, ms) && !telegram_bot_prefix(rule, bytes, ms) && !glued {
         return;
     }
     if me < bytes.len()
@@ -148,7 +150,7 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
         return;
     }
     let token = &bytes[ms..me];
-    if !passes(rule.check, token) {
+    if !passes(rule.check, token) || (glued && !glued_token_ok(rule, token)) {
         return;
     }
     if let Some((prefix, full)) = rule.short

@@ -11,13 +11,14 @@
 //! - look-alike letters are folded to the ASCII letter they imitate, inside
 //!   words that hold no letter of real non-Latin writing (so Russian or Greek
 //!   prose stays as it is, while `АКІА…` or `pаssword` do not);
-//! - JSON escapes that hide URL structure (`\/`, `\u0026`, `\u003d`, `\u0040`, …)
-//!   are decoded.
+//! - escapes that hide URL structure or a token's characters (`\/`,
+//!   `\u0026`, `\u0067`, `%5F`, a shell line continuation inside a word)
+//!   are decoded ([`escape`]).
 //!
 //! Detectors find spans in the view; [`View::to_original`] turns each into
 //! the span of the original text it came from, so the replacement covers
 //! the hidden characters too, and text outside every span is kept byte for
-//! byte. ASCII text without backslash escapes (nearly all input) is its own
+//! byte. ASCII text without such escapes (nearly all input) is its own
 //! view: no copy, no map.
 
 use std::borrow::Cow;
@@ -25,6 +26,7 @@ use std::borrow::Cow;
 use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
+use super::escape;
 use super::fold::{confusable, is_foreign_letter, is_invisible};
 
 /// One place where the view differs from the original: `view_len` view
@@ -52,7 +54,7 @@ impl<'a> View<'a> {
     /// Builds the view of `text`.
     pub(crate) fn build(text: &'a str) -> View<'a> {
         let bytes = text.as_bytes();
-        if text.is_ascii() && !has_escape(bytes) {
+        if text.is_ascii() && !escape::has_escape(bytes) {
             return View {
                 text: Cow::Borrowed(text),
                 units: Vec::new(),
@@ -131,35 +133,6 @@ impl<'a> View<'a> {
     }
 }
 
-/// A backslash escape the view decodes: `\/` or `\u00XX`.
-fn has_escape(bytes: &[u8]) -> bool {
-    memchr::memchr_iter(b'\\', bytes).any(|i| escape_at(bytes, i).is_some())
-}
-
-/// At a backslash: the length of the escape (with any extra backslashes of a
-/// doubly escaped string) and the character it stands for.
-fn escape_at(bytes: &[u8], i: usize) -> Option<(usize, u8)> {
-    let mut j = i;
-    while j < bytes.len() && bytes[j] == b'\\' && j - i < 4 {
-        j += 1;
-    }
-    match bytes.get(j) {
-        Some(b'/') => Some((j + 1 - i, b'/')),
-        Some(b'u') if bytes.len() >= j + 5 && &bytes[j + 1..j + 3] == b"00" => {
-            let hex = std::str::from_utf8(&bytes[j + 3..j + 5]).ok()?;
-            let v = u8::from_str_radix(hex, 16).ok()?;
-            // Only punctuation that carries URL and query structure; quotes,
-            // backslashes and controls stay escaped so string parsing still works.
-            matches!(
-                v,
-                b'/' | b'&' | b'=' | b'@' | b':' | b'+' | b'<' | b'>' | b'?' | b'#'
-            )
-            .then_some((j + 5 - i, v))
-        }
-        _ => None,
-    }
-}
-
 struct Builder<'a> {
     text: &'a str,
     /// The view so far; `None` while it is still identical to the original.
@@ -220,9 +193,9 @@ impl Builder<'_> {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
-            if b == b'\\' {
-                if let Some((len, ch)) = escape_at(bytes, i) {
-                    self.replace(i, i + len, &[ch]);
+            if matches!(b, b'\\' | b'%' | b'&') {
+                if let Some((len, ch)) = escape::at(bytes, i) {
+                    self.replace(i, i + len, ch.as_slice());
                     i += len;
                 } else {
                     i += 1;

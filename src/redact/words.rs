@@ -142,6 +142,7 @@ pub(crate) const KEY_QUALIFIERS: &[&str] = &[
     "airtable", "notion", "shopify", "twitch", "okta", "auth0", "clerk", "firebase", "supabase", "elastic",
     "elasticsearch", "infura", "alchemy", "etherscan", "pagerduty", "opsgenie", "bugsnag", "rollbar", "snyk",
     "netlify", "vercel", "doppler", "upstash", "openweather", "openweathermap", "tmdb", "giphy", "unsplash",
+    "kaggle", "wandb",
 ];
 
 /// Type annotations that may sit between `name:` and `=`.

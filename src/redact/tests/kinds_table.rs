@@ -448,4 +448,16 @@ pub(super) const KIND_CASES: &[(&str, &str, &str, &str)] = &[
         "mcpb_6d1f0c9a4b7e2d8f3a5c1e9b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f",
         "the console's cookie is named mcpb_console; tokens start with mcpb_",
     ),
+    (
+        "bridge_approval_token",
+        "approve it: mcp-bridge yolo approve apv_3f9a1c2b7e8d4f6a0b5c9e2d1a7f3b8c",
+        "apv_3f9a1c2b7e8d4f6a0b5c9e2d1a7f3b8c",
+        "approval tokens look like apv_<32 hex>; see apv_tokens.rs",
+    ),
+    (
+        "bridge_invite_code",
+        "Your invite code is 9WQ4-M7XD-4HTP-0R3K (valid 24 h).",
+        "9WQ4-M7XD-4HTP-0R3K",
+        "Enter the product code ABCD-1234-EFGH-5678 from the box.",
+    ),
 ];

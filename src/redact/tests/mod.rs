@@ -14,6 +14,7 @@ mod languages;
 mod listings;
 mod positional;
 mod props;
+mod round5;
 
 use super::Redactor;
 use kinds_table::KIND_CASES;
@@ -158,7 +159,9 @@ per_kind!(
     azure_sas_token,
     signed_url,
     session_cookie,
-    bridge_http_token
+    bridge_http_token,
+    bridge_approval_token,
+    bridge_invite_code
 );
 
 #[test]
