@@ -146,6 +146,19 @@ async fn rate_limits_hold_across_processes_and_per_side() {
             "the refusal should name the window and the wait: {text}"
         );
     }
+    // A process that found the quota full refuses the session's next sends
+    // before reading their message (no parsing, no redaction of 50 KiB):
+    // even one over the size limit is answered `rate_limited`.
+    let huge = "key   ".repeat(10_000);
+    tool_error(
+        &call(
+            &s1,
+            "send_to_partner",
+            conv.args("a", json!({"message": huge})),
+        )
+        .await,
+        "rate_limited",
+    );
     assert_eq!(
         store_state(&env),
         before,

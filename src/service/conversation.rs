@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::error::SESSION_SCOPE;
 use super::redaction::{clean_role, note_redactions};
 use super::team::{Addressing, ParticipantView, recipients};
 use super::{Bridge, Denied, ServiceError, admission, admitted, session_draft};
@@ -207,6 +208,10 @@ impl<S: Store> Bridge<S> {
         let mut draft = session_draft(tool, creds);
         draft.bytes = Some(i64::try_from(send.message.len()).unwrap_or(i64::MAX));
         self.verify_token(creds, &draft, at)?;
+        let session = (creds.conversation.clone(), creds.side);
+        if let Some(full) = self.full_sends.still_full(&session, at) {
+            return Err(self.refuse(draft, ServiceError::rate_limited(full, SESSION_SCOPE)));
+        }
         let text = match MessageText::parse(send.message) {
             Ok(t) => t,
             Err(e) => return Err(self.refuse(draft, e.into())),
@@ -288,7 +293,12 @@ impl<S: Store> Bridge<S> {
                 to: stored.conversation.roles_of(&stored.addressed.to),
             }),
             Ok(Err(denied)) => Err(self.deny(&draft, at, denied)),
-            Err(e) => Err(self.refuse(draft, e.into())),
+            Err(e) => {
+                if let StoreError::QuotaExceeded(refusal) = &e {
+                    self.full_sends.remember(session, at, *refusal);
+                }
+                Err(self.refuse(draft, e.into()))
+            }
         }
     }
 

@@ -11,6 +11,7 @@ mod console;
 mod conversation;
 mod delivery;
 mod error;
+mod full_quota;
 mod http_token;
 mod inbox;
 mod invite;
@@ -171,6 +172,8 @@ pub struct Bridge<S: Store> {
     unauthenticated: local_quota::LocalQuota,
     /// Overview reads per client (see [`ToolLimits::overview`]).
     overview: local_quota::LocalQuota,
+    /// Sessions whose send quota was found full here, until it reopens.
+    full_sends: full_quota::FullQuotas,
     store: S,
     key: ServerKey,
     /// The audit chain's key, for verifying it and for digests of client text.
@@ -194,6 +197,7 @@ impl<S: Store> Bridge<S> {
             long_polls: std::sync::atomic::AtomicU32::new(0),
             unauthenticated: local_quota::LocalQuota::default(),
             overview: local_quota::LocalQuota::default(),
+            full_sends: full_quota::FullQuotas::default(),
             store,
             audit_key: AuditKey::derive(&key),
             key,
