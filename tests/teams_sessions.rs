@@ -437,7 +437,7 @@ async fn the_inbox_resource_is_pushed_to_a_subscriber() {
 
 /// One JSON-RPC line to a raw `serve` process, in the stateless 2026-07-28
 /// style (the protocol version in each request's `_meta`, no `initialize`).
-fn stateless(id: i64, method: &str, mut params: Value) -> Vec<u8> {
+pub fn stateless(id: i64, method: &str, mut params: Value) -> Vec<u8> {
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {},

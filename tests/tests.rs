@@ -75,6 +75,7 @@ mod store_http_tokens;
 mod store_mcp_sessions;
 mod store_sealed;
 mod stress;
+mod subscriptions;
 mod sweep;
 mod sweep_clients;
 mod teams;

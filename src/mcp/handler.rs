@@ -119,8 +119,7 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         &self,
         context: rmcp::service::SubscriptionContext,
     ) -> Result<(), rmcp::ErrorData> {
-        Box::pin(self.listen_inbox(context)).await;
-        Ok(())
+        Box::pin(self.listen_inbox(context)).await
     }
 
     fn get_info(&self) -> ServerConfig {

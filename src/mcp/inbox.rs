@@ -6,6 +6,7 @@
 //! `subscriptions/listen` (2026-07-28).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rmcp::ErrorData;
 use rmcp::RoleServer;
@@ -55,6 +56,27 @@ fn sessions(session: &Session) -> Vec<(crate::domain::ConversationId, crate::dom
         .collect()
 }
 
+/// Most `subscriptions/listen` subscriptions one connection holds at once.
+pub(super) const MAX_LISTENS: usize = 16;
+
+/// The inbox watches of one connection.
+#[derive(Debug, Default)]
+pub(super) struct InboxWatch {
+    /// The watch behind a `resources/subscribe`, if any.
+    subscription: std::sync::Mutex<Option<CancellationToken>>,
+    /// `subscriptions/listen` subscriptions running.
+    listens: AtomicUsize,
+}
+
+/// Gives a listen's slot back when it ends, however it ends.
+struct ListenSlot<'a>(&'a AtomicUsize);
+
+impl Drop for ListenSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl<S: Backend> BridgeServer<S> {
     /// `resources/read` of the inbox.
     pub(super) async fn read_inbox(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
@@ -99,7 +121,11 @@ impl<S: Backend> BridgeServer<S> {
         if uri != INBOX_URI {
             return Err(unknown(uri));
         }
-        let mut watch = self.inbox_watch.lock().unwrap_or_else(|p| p.into_inner());
+        let mut watch = self
+            .inbox_watch
+            .subscription
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if watch.as_ref().is_some_and(|w| !w.is_cancelled()) {
             return Ok(());
         }
@@ -138,7 +164,26 @@ impl<S: Backend> BridgeServer<S> {
 
     /// Runs a `subscriptions/listen` subscription to the inbox until the
     /// client cancels it or the session ends.
-    pub(super) async fn listen_inbox(&self, context: SubscriptionContext) {
+    ///
+    /// # Errors
+    /// When the connection already holds [`MAX_LISTENS`] of them: each is a
+    /// watch of its own, woken by every commit on the database.
+    pub(super) async fn listen_inbox(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let listens = &self.inbox_watch.listens;
+        if listens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_LISTENS).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return Err(ErrorData::invalid_request(
+                format!(
+                    "this connection already listens {MAX_LISTENS} times; one listen hears every inbox notice, so cancel one first"
+                ),
+                None,
+            ));
+        }
+        let _slot = ListenSlot(listens);
         let stop = self.session_end.child_token();
         let sink = context.sink().clone();
         let notify = || {
@@ -149,6 +194,7 @@ impl<S: Backend> BridgeServer<S> {
             () = watch_inbox(Arc::clone(&self.bridge), Arc::clone(&self.session), notify, stop.clone()) => {}
             () = context.cancelled() => stop.cancel(),
         }
+        Ok(())
     }
 
     /// `resources/unsubscribe`: ends the watch.
@@ -158,6 +204,7 @@ impl<S: Backend> BridgeServer<S> {
         }
         if let Some(w) = self
             .inbox_watch
+            .subscription
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()

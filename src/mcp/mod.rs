@@ -57,8 +57,8 @@ pub struct BridgeServer<S: Backend> {
     session_end: CancellationToken,
     /// The credentials this MCP session created or joined with.
     session: Arc<Session>,
-    /// The watch behind a `bridge://inbox` subscription, if any.
-    inbox_watch: Arc<std::sync::Mutex<Option<CancellationToken>>>,
+    /// The watches behind `bridge://inbox` subscriptions and listens.
+    inbox_watch: Arc<inbox::InboxWatch>,
     /// Set when the transport reports written replies: inbox pages are then
     /// leased and acknowledged once written (see [`delivery`]).
     replies: Option<Arc<WrittenReplies<S>>>,
