@@ -297,3 +297,56 @@ async fn every_seed_kind_is_redacted_in_messages_notes_and_paths() {
     s2.stop().await;
     assert_not_in_files(&env, &all_secrets);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversations_own_session_tokens_never_reach_the_partner_or_the_human() {
+    let env = TestEnv::new("own_tokens");
+    let s = env.server().await;
+    let conv = Conv::create(&s).await;
+    // The shape of every SHA-256 digest: only this conversation's tokens go.
+    let digest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let message = format!(
+        "here is b's token {}, mine is ({}); the tarball's sha256 is {digest}",
+        conv.b, conv.a
+    );
+    let sent = ok(&call(
+        &s,
+        "send_to_partner",
+        conv.args(
+            "a",
+            json!({"message": message, "files_involved": [format!("tokens/{}.txt", conv.b)]}),
+        ),
+    )
+    .await);
+    assert_eq!(sent["redactions"]["bridge_session_token"], 3, "{sent}");
+    ok(&call(
+        &s,
+        "update_my_status",
+        conv.args(
+            "a",
+            json!({"status": "waiting", "note": format!("b: use {}", conv.b)}),
+        ),
+    )
+    .await);
+    let got = check(&s, &conv, "b", json!({})).await;
+    let m = &got["messages"][0];
+    assert_eq!(
+        m["content"],
+        format!(
+            "here is b's token SESSION_TOKEN_REDACTED, mine is (SESSION_TOKEN_REDACTED); the tarball's sha256 is {digest}"
+        )
+    );
+    assert_eq!(
+        m["files_involved"],
+        json!(["tokens/SESSION_TOKEN_REDACTED.txt"])
+    );
+    let status = ok(&call(&s, "check_partner_status", conv.args("b", json!({}))).await);
+    assert_eq!(status["note"], "b: use SESSION_TOKEN_REDACTED", "{status}");
+    let secrets = [conv.a.clone(), conv.b.clone()];
+    let shown = crate::util_cli::cli(&env, &["show", &conv.id, "--full"])
+        .await
+        .ok();
+    assert_clean("show", &shown, &secrets);
+    s.stop().await;
+    assert_not_in_files(&env, &secrets);
+}

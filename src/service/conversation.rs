@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::error::SESSION_SCOPE;
+use super::own_tokens::redact_session_tokens;
 use super::redaction::{clean_role, note_redactions};
 use super::team::{Addressing, ParticipantView, recipients};
 use super::{Bridge, Denied, ServiceError, admission, admitted, session_draft};
@@ -235,9 +236,9 @@ impl<S: Store> Bridge<S> {
             }
         };
         let redacted = redactor.redact(text.as_str());
-        let content = redacted.text.into_owned();
+        let mut content = redacted.text.into_owned();
         tally(redacted.counts);
-        let files_involved = send
+        let mut files_involved: Vec<String> = send
             .files_involved
             .iter()
             .map(|path| {
@@ -247,6 +248,14 @@ impl<S: Store> Bridge<S> {
                 out
             })
             .collect();
+        // The conversation's own session tokens, which look like any digest.
+        for text in std::iter::once(&mut content).chain(files_involved.iter_mut()) {
+            if let Some(clean) =
+                redact_session_tokens(&self.key, &creds.conversation, text, &mut redactions)
+            {
+                *text = clean;
+            }
+        }
 
         draft.count = Some(i64::try_from(redactions.values().sum::<usize>()).unwrap_or(i64::MAX));
         if !redactions.is_empty() {
@@ -322,8 +331,15 @@ impl<S: Store> Bridge<S> {
         }
         let note = update.note.map(|n| {
             let r = self.redactor.get().redact(&n);
-            draft.count = Some(i64::try_from(r.counts.values().sum::<usize>()).unwrap_or(i64::MAX));
-            r.text.into_owned()
+            let mut counts = r.counts;
+            let mut text = r.text.into_owned();
+            if let Some(clean) =
+                redact_session_tokens(&self.key, &creds.conversation, &text, &mut counts)
+            {
+                text = clean;
+            }
+            draft.count = Some(i64::try_from(counts.values().sum::<usize>()).unwrap_or(i64::MAX));
+            text
         });
         let record = StatusRecord {
             status: update.status,

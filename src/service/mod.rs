@@ -20,6 +20,7 @@ mod lease;
 mod local_quota;
 mod mcp_session;
 mod oversight;
+mod own_tokens;
 mod park;
 mod plain_check;
 mod quota_scope;
