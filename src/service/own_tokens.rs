@@ -42,7 +42,7 @@ pub(super) fn redact_session_tokens(
     let mut found = 0;
     for (start, end) in runs {
         let run = text[start..end].to_ascii_lowercase();
-        if tokens.iter().any(|t| *t == run) {
+        if tokens.contains(&run) {
             out.push_str(&text[last..start]);
             out.push_str(SESSION_TOKEN_PLACEHOLDER);
             last = end;
