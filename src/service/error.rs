@@ -249,7 +249,7 @@ impl From<StoreError> for ServiceError {
                 } else if what.starts_with("undecided command proposals") {
                     "wait until the human approves or denies the pending proposals (`mcp-bridge yolo approve|deny`)"
                 } else {
-                    "wait until the partner reads its messages (setting limits.max_pending_messages)"
+                    "wait until the recipients read their messages; in a team every recipient counts, observers too, so the owner can remove one that never reads (setting limits.max_pending_messages)"
                 },
             },
             StoreError::Conflict(text) => ServiceError::Conflict(text),
