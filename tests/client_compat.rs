@@ -4,7 +4,6 @@
 //! readable tool error, and progress notifications while a long-poll waits.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -157,12 +156,7 @@ impl ClientHandler for ProgressLog {
 #[tokio::test]
 async fn a_waiting_long_poll_reports_progress_to_a_client_that_asks() {
     let env = TestEnv::new("progress");
-    let mut cmd = tokio::process::Command::from(env.serve_command(&[]));
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("spawn serve");
+    let mut child = crate::util_raw::piped_serve(&env);
     let io = (
         child.stdout.take().expect("stdout"),
         child.stdin.take().expect("stdin"),

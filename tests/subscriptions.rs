@@ -2,13 +2,11 @@
 //! bounded number of listens (each is a watch woken by every commit on the
 //! database), and a cancelled one gives its place back.
 
-use std::process::Stdio;
-
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde_json::json;
 
 use crate::teams_sessions::stateless;
 use crate::util::*;
+use crate::util_raw::RawServe;
 
 /// Listens one connection may hold (the bridge's `MAX_LISTENS`).
 const MAX_LISTENS: i64 = 16;
@@ -24,26 +22,11 @@ fn listen(id: i64) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_connection_holds_a_bounded_number_of_listens() {
     let env = TestEnv::new("listen_cap");
-    let mut cmd = tokio::process::Command::from(env.serve_command(&[]));
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("spawn serve");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || -> Value {
-        let line = tokio::time::timeout(EVENT_TIMEOUT, lines.next_line())
-            .await
-            .expect("a line in time")
-            .expect("read")
-            .expect("the server is still there");
-        serde_json::from_str(&line).expect("JSON")
-    };
+    let mut serve = RawServe::spawn(&env);
 
     for id in 1..=MAX_LISTENS {
-        stdin.write_all(&listen(id)).await.unwrap();
-        let ack = next().await;
+        serve.send(&listen(id)).await;
+        let ack = serve.next().await;
         assert_eq!(
             ack["method"], "notifications/subscriptions/acknowledged",
             "{ack}"
@@ -51,13 +34,8 @@ async fn one_connection_holds_a_bounded_number_of_listens() {
     }
     // rmcp acknowledges a listen before the server runs it; the refusal
     // is the answer to the request.
-    stdin.write_all(&listen(100)).await.unwrap();
-    let refused = loop {
-        let v = next().await;
-        if v["id"] == 100 {
-            break v;
-        }
-    };
+    serve.send(&listen(100)).await;
+    let refused = serve.answer(100).await;
     let message = refused["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("already listens 16"), "{refused}");
 
@@ -66,19 +44,18 @@ async fn one_connection_holds_a_bounded_number_of_listens() {
                         "params": {"requestId": 1}});
     let mut line = cancel.to_string().into_bytes();
     line.push(b'\n');
-    stdin.write_all(&line).await.unwrap();
+    serve.send(&line).await;
     let mut accepted = false;
     for attempt in 0..50 {
-        stdin.write_all(&listen(200 + attempt)).await.unwrap();
+        serve.send(&listen(200 + attempt)).await;
         // Accepted: an acknowledgement and no answer (the listen runs on);
         // refused: an answer with an error. A ping after it tells which.
-        stdin
-            .write_all(&stateless(300 + attempt, "ping", json!({})))
-            .await
-            .unwrap();
+        serve
+            .send(&stateless(300 + attempt, "ping", json!({})))
+            .await;
         let mut refused = false;
         loop {
-            let v = next().await;
+            let v = serve.next().await;
             if v["id"] == 200 + attempt && v.get("error").is_some() {
                 refused = true;
             }
@@ -94,14 +71,8 @@ async fn one_connection_holds_a_bounded_number_of_listens() {
     }
     assert!(accepted, "a listen is accepted again once one is cancelled");
     // And that one took the freed place: the connection is full again.
-    stdin.write_all(&listen(400)).await.unwrap();
-    let full = loop {
-        let v = next().await;
-        if v["id"] == 400 {
-            break v;
-        }
-    };
+    serve.send(&listen(400)).await;
+    let full = serve.answer(400).await;
     assert!(full.get("error").is_some(), "{full}");
-    drop(stdin);
-    let _ = tokio::time::timeout(EVENT_TIMEOUT, child.wait()).await;
+    serve.close().await;
 }

@@ -4,7 +4,6 @@
 //! joined is refused, prompts guide an agent, and the `bridge://inbox`
 //! resource pushes `notifications/resources/updated` to a subscriber.
 
-use std::process::Stdio;
 
 use rmcp::model::{
     GetPromptRequestParams, ReadResourceRequestParams, ResourceUpdatedNotificationParam,
@@ -17,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::teams::{join, say};
 use crate::util::*;
+use crate::util_raw::{RawServe, piped_serve};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
@@ -351,12 +351,7 @@ async fn watched(
     mpsc::UnboundedReceiver<String>,
     tokio::process::Child,
 ) {
-    let mut cmd = tokio::process::Command::from(env.serve_command(&[]));
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("spawn serve");
+    let mut child = piped_serve(env);
     let (stdout, stdin) = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
     let (tx, rx) = mpsc::unbounded_channel();
     let client = tokio::time::timeout(EVENT_TIMEOUT, Watcher(tx).serve((stdout, stdin)))
@@ -451,46 +446,27 @@ pub fn stateless(id: i64, method: &str, mut params: Value) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_resource_is_pushed_through_subscriptions_listen() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
     let env = TestEnv::new("teams_listen");
-    let mut cmd = tokio::process::Command::from(env.serve_command(&[]));
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("spawn serve");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || -> Value {
-        let line = tokio::time::timeout(EVENT_TIMEOUT, lines.next_line())
-            .await
-            .expect("a line in time")
-            .expect("read")
-            .expect("the server is still there");
-        serde_json::from_str(&line).expect("JSON")
-    };
+    let mut serve = RawServe::spawn(&env);
 
-    stdin
-        .write_all(&stateless(1, "tools/call", json!({"name": "create_conversation", "arguments": {"my_role": "lead", "partner_role": "dev"}})))
-        .await
-        .unwrap();
-    let created = next().await;
+    serve
+        .send(&stateless(1, "tools/call", json!({"name": "create_conversation", "arguments": {"my_role": "lead", "partner_role": "dev"}})))
+        .await;
+    let created = serve.next().await;
     let created = &created["result"]["structuredContent"];
     let conv = Conv {
         id: created["conversation_id"].as_str().unwrap().to_owned(),
         a: created["session_a_token"].as_str().unwrap().to_owned(),
         b: created["session_b_token"].as_str().unwrap().to_owned(),
     };
-    stdin
-        .write_all(&stateless(
+    serve
+        .send(&stateless(
             2,
             "subscriptions/listen",
             json!({"notifications": {"resourceSubscriptions": ["bridge://inbox"]}}),
         ))
-        .await
-        .unwrap();
-    let ack = next().await;
+        .await;
+    let ack = serve.next().await;
     assert_eq!(
         ack["method"], "notifications/subscriptions/acknowledged",
         "{ack}"
@@ -503,10 +479,9 @@ async fn the_inbox_resource_is_pushed_through_subscriptions_listen() {
 
     let other = env.server().await;
     send(&other, &conv, "b", "pushed").await;
-    let note = next().await;
+    let note = serve.next().await;
     assert_eq!(note["method"], "notifications/resources/updated", "{note}");
     assert_eq!(note["params"]["uri"], "bridge://inbox", "{note}");
     other.stop().await;
-    drop(stdin);
-    let _ = tokio::time::timeout(EVENT_TIMEOUT, child.wait()).await;
+    serve.close().await;
 }
