@@ -4,7 +4,6 @@
 //! joined is refused, prompts guide an agent, and the `bridge://inbox`
 //! resource pushes `notifications/resources/updated` to a subscriber.
 
-
 use rmcp::model::{
     GetPromptRequestParams, ReadResourceRequestParams, ResourceUpdatedNotificationParam,
     SubscribeRequestParams,
