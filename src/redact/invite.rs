@@ -98,7 +98,13 @@ fn random_draw(code: &[u8]) -> bool {
         .filter(|g| g.iter().any(u8::is_ascii_digit) && g.iter().any(u8::is_ascii_uppercase))
         .count();
     let beyond_hex = code.iter().any(|&b| b.is_ascii_uppercase() && b > b'F');
-    mixed >= 2 && beyond_hex && distinct(code) >= 10
+    // Typed serials count up (`AB12-CD34-…`); a drawn group holds a
+    // successor pair about one time in eleven, so two such groups are rare.
+    let counting = code
+        .split(|&b| b == b'-')
+        .filter(|g| g.windows(2).any(|w| w[1] == w[0] + 1))
+        .count();
+    mixed >= 2 && beyond_hex && distinct(code) >= 10 && counting < 2
 }
 
 #[cfg(test)]
@@ -117,5 +123,6 @@ mod tests {
         assert!(!at("XXXX-XXXX-XXXX-0000"), "a mask");
         assert!(!at("AB12-0000-CD34-0000"), "a typed group");
         assert!(!at("7KQ2-M9XD-4HTP-0R3U"), "U is not in the alphabet");
+        assert!(!at("AB12-CD34-EF56-GH78"), "a serial that counts up");
     }
 }
