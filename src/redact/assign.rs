@@ -10,10 +10,11 @@
 //! remembered so other keywords inside it are skipped.
 
 use super::kinds::Kind;
+use super::line_context::literal_context;
 use super::literal::{MAX_BARE, MAX_VALUE, read_value, run_end};
 use super::names::{NameClass, classify, split_words};
 use super::nextline;
-use super::operator::{Op, literal_context, parse_op, skip_blank};
+use super::operator::{Op, parse_op, skip_blank};
 use super::phrase::{phrase_end, phrase_head_ok, phrase_name, phrase_ok};
 use super::scan::Scan;
 use super::sibling;
@@ -101,7 +102,7 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         return;
     }
     if let Some(vstart) = name_value_form(bytes, raw_s, e) {
-        let found = if super::operator::next_line_follows(bytes, vstart) {
+        let found = if super::line_context::next_line_follows(bytes, vstart) {
             nextline::value(bytes, line_start(bytes, vstart), vstart)
         } else {
             read_value(bytes, vstart, false)

@@ -4,7 +4,7 @@
 //! Java-properties lines glued without spaces (`db.password:x`) and fields of
 //! a struct printed by Go (`{User:app Password:x}`).
 
-use super::operator::key_starts_line;
+use super::line_context::key_starts_line;
 use super::text::near_line_start;
 
 /// Whether `</name` closes the element named `bytes[raw_s..e]` after `from`.

@@ -50,6 +50,7 @@ mod http;
 mod invite;
 mod k8s;
 mod kinds;
+mod line_context;
 mod listing;
 mod literal;
 mod markup;

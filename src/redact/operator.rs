@@ -4,6 +4,7 @@
 //! table cells, prose (`is`, `was`, `for the admin account is`), and plain
 //! whitespace after CLI flags, Dockerfile `ENV` and `.netrc` keywords.
 
+use super::line_context::{key_starts_line, next_line_follows};
 use super::markup::{closed_tag, emphasis_close, properties_line};
 use super::phrase::{one_word_below, spoken_is};
 use super::text::{contains_ci, line_end, line_start, near_line_start};
@@ -384,68 +385,6 @@ fn base64_start(bytes: &[u8], i: usize) -> bool {
     matches!(bytes[i], b'+' | b'/')
         && head.len() == 20
         && head.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'+')
-}
-
-/// Whether only indentation, a YAML list dash or an opening quote stands
-/// before the name at `raw_s` on its line.
-pub(crate) fn key_starts_line(bytes: &[u8], raw_s: usize) -> bool {
-    let ls = line_start(bytes, raw_s);
-    let head = trim(&bytes[ls..raw_s]);
-    matches!(head, b"" | b"-" | b"\"" | b"'" | b"- \"" | b"- '")
-}
-
-/// After `name:`, nothing but a block indicator (`|`, `>-`, …) or a comment
-/// before the line ends: the value, if any, is on the next lines.
-pub(crate) fn next_line_follows(bytes: &[u8], v: usize) -> bool {
-    let mut i = v;
-    if i < bytes.len() && matches!(bytes[i], b'|' | b'>') {
-        i += 1;
-        while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'0'..=b'9') {
-            i += 1;
-        }
-        i = skip_blank(bytes, i);
-    }
-    if i < bytes.len() && bytes[i] == b'#' && (i == v || bytes[i - 1] == b' ') {
-        i = line_end(bytes, i);
-    }
-    i >= bytes.len() || matches!(bytes[i], b'\n' | b'\r')
-}
-
-/// Is an unquoted value a literal rather than a variable? True for `.env`
-/// style `UPPER_NAME=value` (no spaces around `=`) and for YAML / INI lines
-/// `name: value` / `name = value` that start the line and end with the value.
-pub(crate) fn literal_context(
-    bytes: &[u8],
-    raw_s: usize,
-    e: usize,
-    vstart: usize,
-    ve: usize,
-) -> bool {
-    let name = &bytes[raw_s..e];
-    let glued = vstart == e + 1 && bytes.get(e) == Some(&b'=');
-    let upper = name
-        .iter()
-        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"_-.".contains(b));
-    if glued && upper {
-        return true;
-    }
-    let Some(ls) = near_line_start(bytes, raw_s, 24) else {
-        return false;
-    };
-    let head = trim(&bytes[ls..raw_s]);
-    let head_ok = head.is_empty()
-        || head == b"-"
-        || head.eq_ignore_ascii_case(b"export")
-        || head.eq_ignore_ascii_case(b"ENV");
-    let rest_end = bytes[ve..(ve + 64).min(bytes.len())]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| ve + p);
-    let Some(rest_end) = rest_end.or((ve + 64 >= bytes.len()).then_some(bytes.len())) else {
-        return false;
-    };
-    let rest = trim(&bytes[ve..rest_end]);
-    head_ok && (rest.is_empty() || rest.starts_with(b"#")) && bytes.get(e) != Some(&b'(')
 }
 
 /// `name: &str = "…"`: returns where the value starts after a known type.
