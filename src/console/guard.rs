@@ -93,9 +93,11 @@ const MAX_ADDRESSES: usize = 4096;
 /// Failed sign-ins per client address (an IPv6 address by its /64, which
 /// one client holds whole). Console tokens are 256-bit random, so guessing
 /// cannot succeed anyway: this keeps a flood of guesses from costing the
-/// console and its audit trail. A client whose address the server did not
-/// record (a console nested in `serve --http`) is not throttled: one count
-/// for every client would let anyone lock the operator out of signing in.
+/// console and its audit trail. Both servers record the address (the
+/// standalone console and `serve --http`); a client whose address was not
+/// recorded (the router embedded by a server that does not pass it on) is
+/// not throttled: one count for every client would let anyone lock the
+/// operator out of signing in.
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
