@@ -133,17 +133,7 @@ async fn sign_in_sessions_csrf_and_revocation() {
     assert_eq!(hash.len(), 64);
 
     // Revoking the token ends the session at its next request.
-    let out = env
-        .bridge()
-        .args(["console", "token", "revoke", "alice", "--db"])
-        .arg(&env.db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    revoke_token(&env, "alice");
     let after = browser.get("/").await;
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
     assert_eq!(

@@ -131,13 +131,7 @@ async fn hidden_characters_show_as_codes_live_and_revoked_pages_stop() {
 
     // The token is revoked: the open page stops and asks to sign in, and
     // what the agent sends next never reaches it.
-    let out = env
-        .bridge()
-        .args(["console", "token", "revoke", "alice", "--db"])
-        .arg(&env.db)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    revoke_token(&env, "alice");
     send(&server, &conv, "a", "written after the revocation").await;
     b.find("form#login").await;
     let page: Value = b.script("return document.body.textContent;").await;

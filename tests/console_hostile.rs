@@ -165,17 +165,7 @@ async fn event_streams_end_when_their_session_or_token_does() {
     let other = Browser::sign_in(&console, &person).await;
     let mut other_session = open_stream(&console, ("cookie", &other.cookie)).await;
 
-    let out = env
-        .bridge()
-        .args(["console", "token", "revoke", "script", "--db"])
-        .arg(&env.db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    revoke_token(&env, "script");
     let signed_out = b.post("/logout", &[("csrf", &b.csrf)]).await;
     assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
     // Committed after both: neither ended stream may carry it.

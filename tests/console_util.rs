@@ -96,6 +96,21 @@ pub fn make_token(env: &TestEnv, name: &str, role: &str) -> String {
     v["token"].as_str().expect("token").to_owned()
 }
 
+/// Revokes console token `name` with the CLI.
+pub fn revoke_token(env: &TestEnv, name: &str) {
+    let out = env
+        .bridge()
+        .args(["console", "token", "revoke", name, "--db"])
+        .arg(&env.db)
+        .output()
+        .expect("run console token revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// An HTTP client that does not follow redirects.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
