@@ -6,8 +6,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::value::RawValue;
 
 /// Ids in progress, per session.
@@ -78,20 +77,11 @@ pub fn request_id(body: &[u8]) -> Option<String> {
 /// The answer to a request reusing the id of a call in progress.
 pub fn reused(id: &str) -> Response {
     let id: serde_json::Value = serde_json::from_str(id).unwrap_or(serde_json::Value::Null);
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": {
-            "code": -32600,
-            "message": "a call with this request id is still in progress in this session; use a new id (nothing was done)",
-        },
-    });
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+    super::peek::json_rpc_error(
+        id,
+        -32600,
+        "a call with this request id is still in progress in this session; use a new id (nothing was done)",
     )
-        .into_response()
 }
 
 #[cfg(test)]

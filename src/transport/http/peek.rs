@@ -58,13 +58,19 @@ pub(super) fn may_wait(method: &Method, body: &[u8]) -> bool {
 
 /// 400 with a JSON-RPC parse error: the body was not a JSON-RPC message.
 pub(super) fn parse_error() -> Response {
+    json_rpc_error(
+        serde_json::Value::Null,
+        -32700,
+        "the request body is not a JSON-RPC message (invalid JSON, or not a request, notification or response); nothing was done",
+    )
+}
+
+/// A `400` whose body is the JSON-RPC error `code` answering request `id`.
+pub(super) fn json_rpc_error(id: serde_json::Value, code: i64, message: &str) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
-        "id": null,
-        "error": {
-            "code": -32700,
-            "message": "the request body is not a JSON-RPC message (invalid JSON, or not a request, notification or response); nothing was done",
-        },
+        "id": id,
+        "error": {"code": code, "message": message},
     });
     (
         StatusCode::BAD_REQUEST,
