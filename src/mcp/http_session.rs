@@ -50,9 +50,11 @@ impl<S: Backend> BridgeServer<S> {
         scope: Scope,
     ) -> Result<Vec<SessionCredentials>, ServiceError> {
         if self.session.is_shared() {
-            let known = self.session.bound();
-            let miss = args.token.is_none() && resolve(args.clone(), &known, scope).is_err();
-            if miss || (scope == Scope::All && !known.is_empty()) {
+            let (miss, any) = self.session.with_bound(|known| {
+                let miss = args.token.is_none() && resolve(args.clone(), known, scope).is_err();
+                (miss, !known.is_empty())
+            });
+            if miss || (scope == Scope::All && any) {
                 self.refresh_seats().await;
             }
         }

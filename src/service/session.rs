@@ -80,7 +80,14 @@ impl Session {
 
     /// The bound credentials, oldest first.
     pub fn bound(&self) -> Vec<SessionCredentials> {
-        self.bound.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.with_bound(<[SessionCredentials]>::to_vec)
+    }
+
+    /// Runs `f` on the bound credentials without copying them: an agent in
+    /// hundreds of conversations would otherwise pay for a copy of every
+    /// seat on each call.
+    pub fn with_bound<T>(&self, f: impl FnOnce(&[SessionCredentials]) -> T) -> T {
+        f(&self.bound.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Drops every bound seat (the session was ended elsewhere).
@@ -204,7 +211,7 @@ impl<S: Store> Bridge<S> {
         scope: Scope,
     ) -> Result<Vec<SessionCredentials>, ServiceError> {
         let given = (args.conversation.clone(), args.side);
-        match resolve(args, &session.bound(), scope) {
+        match session.with_bound(|bound| resolve(args, bound, scope)) {
             Ok(creds) => Ok(creds),
             Err(e) => {
                 let draft = AuditDraft::new("mcp", tool).on(
