@@ -119,6 +119,7 @@ struct RawResourceLimits {
     conversations_per_hour: u32,
     max_pending_messages: u32,
     max_long_polls: u32,
+    max_database_mb: u32,
 }
 
 impl Default for RawResourceLimits {
@@ -128,6 +129,7 @@ impl Default for RawResourceLimits {
             conversations_per_hour: d.conversations_per_hour,
             max_pending_messages: d.max_pending_messages,
             max_long_polls: d.max_long_polls,
+            max_database_mb: d.max_database_mb,
         }
     }
 }

@@ -49,6 +49,7 @@ fn toml_line() -> impl Strategy<Value = String> {
         "conversations_per_hour",
         "max_pending_messages",
         "max_long_polls",
+        "max_database_mb",
         "bogus",
     ]);
     let value = prop_oneof![

@@ -158,3 +158,17 @@ fn a_bad_redaction_regex_names_the_pattern() {
         .to_string();
     assert!(e.contains("acme_token"), "{e}");
 }
+
+#[test]
+fn the_storage_budget_is_a_setting_and_zero_is_refused() {
+    let c = Config::load(None, env(&[])).unwrap();
+    assert_eq!(c.bridge.limits.max_database_mb, 1_024);
+    let c = load_str("[limits]\nmax_database_mb = 200\n", &[]).unwrap();
+    assert_eq!(c.bridge.limits.max_database_mb, 200);
+    let c = Config::load(None, env(&[("MCP_BRIDGE_LIMITS__MAX_DATABASE_MB", "1")])).unwrap();
+    assert_eq!(c.bridge.limits.max_database_mb, 1);
+    let e = load_str("[limits]\nmax_database_mb = 0\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("limits.max_database_mb"), "{e}");
+}

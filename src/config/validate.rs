@@ -151,6 +151,7 @@ fn resource_limits(raw: &RawResourceLimits) -> Result<ResourceLimits, ConfigErro
         ("conversations_per_hour", raw.conversations_per_hour),
         ("max_pending_messages", raw.max_pending_messages),
         ("max_long_polls", raw.max_long_polls),
+        ("max_database_mb", raw.max_database_mb),
     ] {
         if value == 0 {
             return Err(invalid(&format!("limits.{key}"), "must be at least 1"));
@@ -160,6 +161,7 @@ fn resource_limits(raw: &RawResourceLimits) -> Result<ResourceLimits, ConfigErro
         conversations_per_hour: raw.conversations_per_hour,
         max_pending_messages: raw.max_pending_messages,
         max_long_polls: raw.max_long_polls,
+        max_database_mb: raw.max_database_mb,
     })
 }
 

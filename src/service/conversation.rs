@@ -143,6 +143,7 @@ impl<S: Store> Bridge<S> {
         if let Err(e) = self.spend_unauthenticated(created_at) {
             return Err(self.refuse(draft, e));
         }
+        self.within_storage_budget(&draft, created_at).await?;
         let expires_at = created_at.plus_micros(self.settings.conversation_ttl_us);
         // 64 random bits make a collision unlikely; retry the rare one.
         let mut attempts = 0;
@@ -213,6 +214,7 @@ impl<S: Store> Bridge<S> {
         if let Some(full) = self.full_sends.still_full(&session, at) {
             return Err(self.refuse(draft, ServiceError::rate_limited(full, SESSION_SCOPE)));
         }
+        self.within_storage_budget(&draft, at).await?;
         let text = match MessageText::parse(send.message) {
             Ok(t) => t,
             Err(e) => return Err(self.refuse(draft, e.into())),
@@ -328,6 +330,10 @@ impl<S: Store> Bridge<S> {
             && let Err(e) = check_note(note)
         {
             return Err(self.refuse(draft, e.into()));
+        }
+        if update.note.is_some() {
+            // A note is stored content; a bare heartbeat is not refused.
+            self.within_storage_budget(&draft, at).await?;
         }
         let note = update.note.map(|n| {
             let r = self.redactor.get().redact(&n);

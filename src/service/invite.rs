@@ -138,6 +138,9 @@ impl<S: Store> Bridge<S> {
         let mut redactions = std::collections::BTreeMap::new();
         let role = super::redaction::clean_role(self.redactor.get(), "role", role, &mut redactions);
         super::redaction::note_redactions(&mut draft, &redactions);
+        // Each invite is a row that stays after it expires (until its
+        // conversation is cleaned up), and the tool has no rate limit.
+        self.within_storage_budget(&draft, at).await?;
         let expires_at = at.plus_micros(ttl_us).min(caller.conversation.expires_at);
         // 80 random bits: a collision with a stored code is practically
         // impossible, but costs only a retry.

@@ -26,6 +26,7 @@ mod plain_check;
 mod quota_scope;
 mod redaction;
 mod session;
+mod storage_budget;
 mod team;
 mod yolo;
 
@@ -119,6 +120,9 @@ pub struct ResourceLimits {
     pub max_pending_messages: u32,
     /// Long-polls one server process keeps waiting at once.
     pub max_long_polls: u32,
+    /// MiB the database may hold before calls that store agent content are
+    /// refused (see `storage_budget`).
+    pub max_database_mb: u32,
 }
 
 impl Default for ResourceLimits {
@@ -127,6 +131,7 @@ impl Default for ResourceLimits {
             conversations_per_hour: 1_000,
             max_pending_messages: 10_000,
             max_long_polls: 64,
+            max_database_mb: 1_024,
         }
     }
 }
@@ -175,6 +180,8 @@ pub struct Bridge<S: Store> {
     overview: local_quota::LocalQuota,
     /// Sessions whose send quota was found full here, until it reopens.
     full_sends: full_quota::FullQuotas,
+    /// `limits.max_database_mb` and this process's last reading of the size.
+    storage: storage_budget::StorageBudget,
     store: S,
     key: ServerKey,
     /// The audit chain's key, for verifying it and for digests of client text.
@@ -199,6 +206,7 @@ impl<S: Store> Bridge<S> {
             unauthenticated: local_quota::LocalQuota::default(),
             overview: local_quota::LocalQuota::default(),
             full_sends: full_quota::FullQuotas::default(),
+            storage: storage_budget::StorageBudget::new(settings.limits.max_database_mb),
             store,
             audit_key: AuditKey::derive(&key),
             key,

@@ -216,6 +216,9 @@ impl Store for AnyStore {
     fn changes(&self) -> ChangeFeed {
         each!(self, s => s.changes())
     }
+    async fn database_size(&self) -> Result<u64, StoreError> {
+        each_await!(self, s => s.database_size())
+    }
 }
 
 impl YoloStore for AnyStore {

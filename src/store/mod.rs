@@ -455,4 +455,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// A feed that wakes whenever a message may have been stored by any process.
     fn changes(&self) -> ChangeFeed;
+
+    /// The bytes the database holds, for `limits.max_database_mb`: on
+    /// SQLite its pages in use (`page_count − freelist_count`, so what a
+    /// delete frees counts at once though the file keeps its length; the
+    /// WAL's frames are copies of those pages, not counted again), on
+    /// PostgreSQL `pg_database_size` (its files: space a delete frees is
+    /// reused for new rows but counts until a VACUUM cuts empty pages off a
+    /// table's end, or `VACUUM FULL` rewrites it). Read-only and cheap (no
+    /// table scan); the service reads it about once a second, never per call.
+    fn database_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

@@ -294,6 +294,9 @@ impl<S: YoloStore> Bridge<S> {
             self.audit(d);
             return Ok(Execution::DryRun(plan));
         }
+        // A proposal stores the command and a run its output (up to
+        // yolo.max_output_bytes): refused before either, and before the run.
+        self.within_storage_budget(&draft, at).await?;
         let Some(token) = exec.approval_token else {
             return self
                 .propose(creds, exec.command, mode, plan, draft, at)

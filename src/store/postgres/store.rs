@@ -373,4 +373,15 @@ impl Store for PgStore {
         });
         self.inner.hub.subscribe()
     }
+
+    async fn database_size(&self) -> Result<u64, StoreError> {
+        // The size of the database's files: one catalog read and a stat of
+        // each file, no table scan.
+        let client = self.client().await?;
+        let row = Db::Client(&client)
+            .one("SELECT pg_database_size(current_database())", &[])
+            .await?;
+        let bytes: i64 = super::db::get(&row, 0)?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
 }

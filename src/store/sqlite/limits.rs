@@ -1,6 +1,7 @@
 //! The SQL of the limits a write checks inside its transaction: a caller's
 //! rate quota, conversations created per hour, and a recipient's unread
-//! messages. Every function runs inside the caller's immediate transaction.
+//! messages. Every function runs inside the caller's immediate transaction,
+//! but for [`database_size`], which the service reads on its own.
 
 use rusqlite::{Connection, params};
 
@@ -157,4 +158,19 @@ pub fn check_pending(tx: &Connection, message: &NewMessage, limit: u32) -> Resul
         }
     }
     Ok(())
+}
+
+/// The bytes of the database's pages in use: `page_count − freelist_count`
+/// pages of `page_size`. Pages a delete freed are on the free list, reused
+/// before the file grows, so they do not count although SQLite never
+/// shrinks the file. Three header reads, no table scan.
+pub fn database_size(conn: &mut Connection) -> Result<u64, StoreError> {
+    let pragma = |name: &str| {
+        conn.prepare_cached(&format!("PRAGMA {name}"))
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+            .map_err(sql_err)
+    };
+    let used = pragma("page_count")?.saturating_sub(pragma("freelist_count")?);
+    let bytes = used.saturating_mul(pragma("page_size")?);
+    Ok(u64::try_from(bytes).unwrap_or(0))
 }

@@ -487,4 +487,8 @@ impl Store for SqliteStore {
             .get_or_init(|| self.watch_other_writers());
         self.inner.hub.subscribe()
     }
+
+    async fn database_size(&self) -> Result<u64, StoreError> {
+        self.call(limits::database_size).await
+    }
 }
