@@ -142,7 +142,10 @@ async fn inbox_finds_the_session_through_the_client_process_and_marks_nothing_re
     assert_eq!(stop["decision"], "block");
     assert!(
         reason.starts_with("mcp-bridge: 2 unread messages from your team. Call check_messages")
-            && reason.contains(&format!("- {} (you are backend, session a): 2 unread", conv.id)),
+            && reason.contains(&format!(
+                "- {} (you are backend, session a): 2 unread",
+                conv.id
+            )),
         "{reason}"
     );
     assert!(

@@ -14,6 +14,7 @@ mod auth;
 mod backup_export;
 mod cli_audit;
 mod cli_cleanup;
+mod cli_end;
 mod cli_manage;
 mod cli_transfer;
 mod cli_transfer_backup;

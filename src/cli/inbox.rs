@@ -166,9 +166,9 @@ fn hook_use(client: HookClient, event: Option<&str>) -> HookUse {
 fn hook_answer(how: HookUse, event: Option<&str>, text: &str) -> Option<Value> {
     match (how, event) {
         (HookUse::Block, _) => Some(json!({"decision": "block", "reason": text})),
-        (HookUse::Context, Some(event)) => Some(
-            json!({"hookSpecificOutput": {"hookEventName": event, "additionalContext": text}}),
-        ),
+        (HookUse::Context, Some(event)) => {
+            Some(json!({"hookSpecificOutput": {"hookEventName": event, "additionalContext": text}}))
+        }
         _ => None,
     }
 }
@@ -272,10 +272,16 @@ mod tests {
             (a["decision"].as_str(), a["reason"].as_str()),
             (Some("block"), Some("x"))
         );
-        assert_eq!(answer(HookClient::Gemini, Some("AfterAgent")).0, HookUse::Block);
+        assert_eq!(
+            answer(HookClient::Gemini, Some("AfterAgent")).0,
+            HookUse::Block
+        );
         let a = answer(HookClient::Gemini, Some("AfterTool")).1.unwrap();
         assert_eq!(a["hookSpecificOutput"]["additionalContext"], "x");
-        assert_eq!(answer(HookClient::Gemini, Some("Stop")), (HookUse::Plain, None));
+        assert_eq!(
+            answer(HookClient::Gemini, Some("Stop")),
+            (HookUse::Plain, None)
+        );
         assert_eq!(answer(HookClient::Claude, None), (HookUse::Plain, None));
     }
 }

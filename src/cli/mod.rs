@@ -7,6 +7,7 @@ mod backup_export;
 mod console;
 mod demo;
 mod doctor;
+mod end;
 mod http_token;
 mod inbox;
 mod input;
@@ -70,6 +71,11 @@ enum Command {
         after_help = "Examples:\n  mcp-bridge audit\n  mcp-bridge audit conv_0123456789abcdef 100\n  mcp-bridge audit --since 2h --action send_to_partner\n  mcp-bridge audit --verify"
     )]
     Audit(manage::AuditArgs),
+    /// End a live conversation now: its tokens and invites stop working; cleanup then removes it.
+    #[command(
+        after_help = "Examples:\n  mcp-bridge end conv_0123456789abcdef\n  mcp-bridge end conv_0123456789abcdef && mcp-bridge cleanup"
+    )]
+    End(end::EndArgs),
     /// Delete expired conversations with their messages; the audit trail stays.
     #[command(after_help = "Examples:\n  mcp-bridge cleanup --dry-run\n  mcp-bridge cleanup")]
     Cleanup(manage::CleanupArgs),
@@ -281,6 +287,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => show::show(args),
         Command::Tokens(args) => inspect::tokens(args),
         Command::Audit(args) => manage::audit(args),
+        Command::End(args) => end::end(args),
         Command::Cleanup(args) => manage::cleanup(args),
         Command::Export(args) => transfer::export(args),
         Command::Import(args) => transfer::import(args),

@@ -7,12 +7,14 @@
 //! whose audit record cannot be written reveals nothing.
 
 mod chain;
+mod end;
 mod file_backup;
 mod transfer;
 
 use std::sync::Arc;
 
 pub use chain::{ChainFault, ChainReport, ChainWalk};
+pub use end::Ended;
 pub use transfer::{
     EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, SEALED_FORMAT, is_sealed, seal_export,
     validate_export, validate_sealed_export, write_export,

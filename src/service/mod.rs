@@ -33,8 +33,8 @@ mod yolo;
 use std::sync::Arc;
 
 pub use admin::{
-    ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Export, ExportFileError, Imported,
-    Layout, Listing, RevealedTokens, SEALED_FORMAT, Shown, is_sealed, validate_export,
+    ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Ended, Export, ExportFileError,
+    Imported, Layout, Listing, RevealedTokens, SEALED_FORMAT, Shown, is_sealed, validate_export,
     validate_sealed_export, write_export,
 };
 pub use console::{

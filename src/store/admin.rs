@@ -267,6 +267,18 @@ pub trait AdminStore: Store {
         audit: AuditFor<CleanupReport>,
     ) -> impl Future<Output = Result<CleanupReport, StoreError>> + Send;
 
+    /// Ends conversation `id` at `at` if it is live then: its expiry (and its
+    /// open invites') becomes `at`, so its tokens and invite codes stop
+    /// working at once and `cleanup` removes it. Appends `audit` in the same
+    /// transaction when it ends it; whether it did (`false`: unknown, or
+    /// already over).
+    fn end_conversation(
+        &self,
+        id: ConversationId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Stores already validated conversations in one transaction. A
     /// conversation already present must match in creation time, expiry and
     /// roles ([`StoreError::Conflict`] otherwise); its messages are merged, a

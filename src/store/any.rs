@@ -337,6 +337,14 @@ impl AdminStore for AnyStore {
     ) -> Result<CleanupReport, StoreError> {
         each_await!(self, s => s.cleanup(now, dry_run, audit_cutoff, sessions_cutoff, audit))
     }
+    async fn end_conversation(
+        &self,
+        id: ConversationId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        each_await!(self, s => s.end_conversation(id, at, audit))
+    }
     async fn import(
         &self,
         records: Vec<ConversationRecord>,

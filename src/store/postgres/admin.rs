@@ -333,6 +333,34 @@ impl AdminStore for PgStore {
         })
     }
 
+    async fn end_conversation(
+        &self,
+        id: ConversationId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        let at_us = at.as_micros();
+        in_tx!(self, |w| {
+            let db = w.db();
+            let ended = db
+                .exec(
+                    "UPDATE conversations SET expires_at = $2 WHERE id = $1 AND expires_at > $2",
+                    &[&id.as_str(), &at_us],
+                )
+                .await?
+                == 1;
+            if ended {
+                db.exec(
+                    "UPDATE invites SET expires_at = $2 WHERE conversation_id = $1 AND expires_at > $2",
+                    &[&id.as_str(), &at_us],
+                )
+                .await?;
+                w.audit(at, audit.clone());
+            }
+            Ok(ended)
+        })
+    }
+
     async fn import(
         &self,
         records: Vec<ConversationRecord>,

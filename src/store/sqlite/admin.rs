@@ -325,6 +325,31 @@ pub(super) fn delete_expiring_by(tx: &WriteTx<'_>, at: i64) -> Result<i64, Store
     Ok(i64::try_from(deleted).unwrap_or(i64::MAX))
 }
 
+fn end_conversation(
+    tx: &WriteTx<'_>,
+    id: &ConversationId,
+    at: Timestamp,
+    audit: &AuditDraft,
+) -> Result<bool, StoreError> {
+    let at_us = at.as_micros();
+    let ended = tx
+        .prepare_cached(
+            "UPDATE conversations SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?2",
+        )
+        .and_then(|mut s| s.execute(rusqlite::params![id.as_str(), at_us]))
+        .map_err(sql_err)?
+        == 1;
+    if ended {
+        tx.prepare_cached(
+            "UPDATE invites SET expires_at = ?2 WHERE conversation_id = ?1 AND expires_at > ?2",
+        )
+        .and_then(|mut s| s.execute(rusqlite::params![id.as_str(), at_us]))
+        .map_err(sql_err)?;
+        ops::append_audit(tx, at, audit)?;
+    }
+    Ok(ended)
+}
+
 fn cleanup(
     tx: &WriteTx<'_>,
     now: Timestamp,
@@ -417,6 +442,16 @@ impl AdminStore for SqliteStore {
         audit: AuditFor<CleanupReport>,
     ) -> Result<CleanupReport, StoreError> {
         self.write_large(move |tx| cleanup(tx, now, dry_run, audit_cutoff, sessions_cutoff, &audit))
+            .await
+    }
+
+    async fn end_conversation(
+        &self,
+        id: ConversationId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| end_conversation(tx, &id, at, &audit))
             .await
     }
 
