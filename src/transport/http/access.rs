@@ -5,11 +5,12 @@
 //! HTTP statuses with a sentence saying what to do; nothing behind them runs.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,11 +21,12 @@ use super::body::{self, read_parts_within};
 use super::call_ids::{self, CallIds};
 use super::host::{strip_port, well_formed_host};
 use super::park;
-use super::peek::{may_wait, opens_a_session, parse_error};
+use super::peek::{self, may_wait, opens_a_session};
 use super::request_limit::RequestLimit;
 use super::resume;
 use super::revoke::{self, Cut, REVOKED_TEXT, Revocations};
 use super::sessions::{Owners, as_caller};
+use super::throttle::{MAX_FAILED_TOKENS, Throttle, WINDOW};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::mcp::delivery::{InFlightPages, ReplySlot};
@@ -78,6 +80,8 @@ pub struct Access<S: HttpTokenStore> {
     call_ids: Arc<CallIds>,
     /// Sessions one identity may hold open here.
     max_sessions: usize,
+    /// Wrong bearer tokens per client address (see `throttle`).
+    failures: Throttle,
 }
 
 impl<S: HttpTokenStore> Access<S> {
@@ -112,6 +116,7 @@ impl<S: HttpTokenStore> Access<S> {
             revocations: Arc::default(),
             call_ids: Arc::default(),
             max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
+            failures: Throttle::default(),
         }
     }
 
@@ -120,7 +125,7 @@ impl<S: HttpTokenStore> Access<S> {
     }
 
     /// Whether `host` (a `Host` header value) is one this server answers to.
-    fn host_allowed(&self, host: &str) -> bool {
+    pub(super) fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         if !well_formed_host(&host) {
             return false;
@@ -130,9 +135,30 @@ impl<S: HttpTokenStore> Access<S> {
     }
 
     /// Whether a browser at `origin` may call: the server's own origin or a listed one.
-    fn origin_allowed(&self, origin: &str, host: &str) -> bool {
+    pub(super) fn origin_allowed(&self, origin: &str, host: &str) -> bool {
         let own = format!("{}://{}", self.scheme(), host.to_ascii_lowercase());
         origin.eq_ignore_ascii_case(&own) || self.origins.iter().any(|o| o == origin)
+    }
+
+    /// [`Self::identify`] without the store: the shared token, or a named
+    /// one this server looked up lately. What a throttled address may still
+    /// use, so agents already working behind it keep working.
+    fn known_identity(&self, presented: &str) -> Option<(HttpIdentity, Option<[u8; 32]>)> {
+        if let Some(shared) = &self.shared_token
+            && token_matches(presented, shared)
+        {
+            let shared = HttpIdentity {
+                name: SHARED_TOKEN_NAME.to_owned(),
+                role: HttpRole::Agent,
+            };
+            return Some((shared, None));
+        }
+        let hash = token_hash(presented);
+        let cache = lock(&self.cache);
+        cache
+            .get(&hash)
+            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(identity, _)| (identity.clone(), Some(hash)))
     }
 
     /// The identity behind a presented token, if it is valid, and the hash
@@ -141,24 +167,10 @@ impl<S: HttpTokenStore> Access<S> {
         &self,
         presented: &str,
     ) -> Result<Option<(HttpIdentity, Option<[u8; 32]>)>, Response> {
-        if let Some(shared) = &self.shared_token
-            && token_matches(presented, shared)
-        {
-            let shared = HttpIdentity {
-                name: SHARED_TOKEN_NAME.to_owned(),
-                role: HttpRole::Agent,
-            };
-            return Ok(Some((shared, None)));
+        if let Some(known) = self.known_identity(presented) {
+            return Ok(Some(known));
         }
         let hash = token_hash(presented);
-        {
-            let cache = lock(&self.cache);
-            if let Some((identity, at)) = cache.get(&hash)
-                && at.elapsed() < TOKEN_CACHE_TTL
-            {
-                return Ok(Some((identity.clone(), Some(hash))));
-            }
-        }
         // Boxed: a store read is a large future, and inline it would make
         // every request's middleware future (kept for the whole call) as large.
         match Box::pin(self.bridge.http_identity(presented)).await {
@@ -212,6 +224,22 @@ impl<S: HttpTokenStore> Access<S> {
     }
 }
 
+/// `429` for an address that presented too many wrong tokens: its token is
+/// not looked at until `wait` is over.
+fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut response = refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "Too Many Requests: too many wrong bearer tokens from this address; retry in {secs} s"
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Each critical section is a single map operation: a poisoned lock is intact.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -229,53 +257,6 @@ pub(super) fn refusal(status: StatusCode, text: &str) -> Response {
 
 fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Every route: `Host` and `Origin` first, so a rebinding or cross-site
-/// request learns nothing, not even whether a token is needed.
-pub(super) async fn check_site<S: HttpTokenStore>(
-    State(access): State<Arc<Access<S>>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(refused) = body::head_too_large(&request) {
-        return refused;
-    }
-    let headers = request.headers();
-    if headers.get_all(header::HOST).iter().nth(1).is_some() {
-        // RFC 9112: a request with more than one Host is answered 400.
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "the request has more than one Host header",
-        );
-    }
-    // A request in absolute form (`POST http://name/mcp`) names its host
-    // twice; both must be ours, whichever one a proxy or router believes.
-    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
-    let Some(host) = header_str(headers, header::HOST)
-        .map(str::to_owned)
-        .or_else(|| authority.clone())
-    else {
-        return refusal(StatusCode::BAD_REQUEST, "the request has no Host header");
-    };
-    if !access.host_allowed(&host) || authority.is_some_and(|a| !access.host_allowed(&a)) {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "this Host is not served here; the operator can allow it with --allow-host (http.allowed_hosts)",
-        );
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|o| access.origin_allowed(o, &host));
-        if !allowed {
-            return refusal(
-                StatusCode::FORBIDDEN,
-                "requests from this Origin are not allowed; the operator can allow it with --allow-origin (http.allowed_origins)",
-            );
-        }
-    }
-    next.run(request).await
 }
 
 /// The MCP endpoint: shutdown, bearer token, role, body size and rate, the
@@ -307,20 +288,38 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         };
         (anonymous, None)
     } else {
+        let client = Throttle::client(request.extensions().get::<ConnectInfo<SocketAddr>>());
         let presented = header_str(request.headers(), header::AUTHORIZATION)
             .and_then(|v| {
                 let (scheme, token) = v.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .filter(|t| !t.is_empty());
-        let found = match presented {
-            Some(token) => match access.identify(token).await {
+        // A throttled address gets no store lookups, but a token this server
+        // knows is good still works from it: one agent looping on a wrong
+        // token must not lock out the others on its host (loopback, NAT).
+        let known = presented.and_then(|token| access.known_identity(token));
+        if known.is_none()
+            && let Some(wait) = access.failures.wait(client)
+        {
+            return throttled(wait);
+        }
+        let found = match (known, presented) {
+            (Some(known), _) => Some(known),
+            (None, Some(token)) => match access.identify(token).await {
                 Ok(found) => found,
                 Err(response) => return response,
             },
-            None => None,
+            (None, None) => None,
         };
         let Some(found) = found else {
+            if presented.is_some()
+                && access.failures.failed(client)
+                && let Some(ip) = client
+            {
+                // Once per throttling, with the address and never the token.
+                tracing::warn!(client = %ip, "{MAX_FAILED_TOKENS} wrong bearer tokens from one address within {} s: its requests are refused for a while", WINDOW.as_secs());
+            }
             let text = if presented.is_some() {
                 "the bearer token is not valid (revoked, mistyped, or for another server)"
             } else {
@@ -363,6 +362,14 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         Ok(read) => read,
         Err(refused) => return refused,
     };
+    // The stateless protocol has no MCP sessions: an `Mcp-Session-Id` on
+    // one of its requests is ignored, as the 2026-07-28 transport asks (not
+    // passed on, so it neither binds nor stores a session of that id).
+    if parts.headers.contains_key(HEADER_SESSION_ID)
+        && peek::stateless(&parts.method, &parts.headers, &bytes)
+    {
+        parts.headers.remove(HEADER_SESSION_ID);
+    }
     let in_flight = (parts.method == Method::POST).then(|| access.in_flight.enter());
     // A request that may wait is cut off if its token is revoked meanwhile.
     let watch = named
@@ -389,6 +396,8 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         .then(|| call_ids::request_id(&bytes))
         .flatten();
     let call_id = request_id.clone().filter(|_| in_session);
+    // Kept to tell rmcp's one answer to an unreadable body apart (below).
+    let sent = bytes.clone();
     let mut request = Request::from_parts(parts, Body::from(bytes));
     let slot = ReplySlot::new(Arc::clone(&access.pages));
     request.extensions_mut().insert(slot.clone());
@@ -451,10 +460,11 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         _ => {}
     }
     // rmcp answers a body that is not JSON-RPC with 415, as if the media
-    // type were wrong; it is a parse error, so say that.
+    // type were wrong; it is a parse error or an invalid request, so say that.
     if sent_json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        return parse_error();
+        return peek::unreadable(&sent);
     }
+    drop(sent);
     // rmcp answers a session's DELETE with 202; the Python SDK (and RFC
     // 9110 for a completed deletion) expects 200 or 204 and warns otherwise.
     if deleting && response.status() == StatusCode::ACCEPTED {

@@ -4,7 +4,8 @@
 //! body holds a connection and a task for seconds, not forever. On `/mcp`
 //! it runs inside the bearer check (`access::check_caller`), after it: an
 //! unauthenticated client is refused before its body is read at all.
-//! Heads are bounded here too, exactly (see [`head_too_large`]).
+//! Heads are bounded here too, exactly (see [`head_too_large`]), and bodies
+//! in a coding this server does not decode refused (`site::framing`).
 
 use std::time::Duration;
 
@@ -110,7 +111,9 @@ pub(super) async fn read_parts_within(
 }
 
 async fn read_whole(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
-    if let Some(refused) = head_too_large(&request) {
+    if let Some(refused) =
+        head_too_large(&request).or_else(|| super::site::framing(request.headers()))
+    {
         return refused;
     }
     match read_within(request, timeout).await {

@@ -26,6 +26,8 @@ mod request_limit;
 mod resume;
 mod revoke;
 mod sessions;
+mod site;
+mod throttle;
 mod written;
 
 use std::net::SocketAddr;
@@ -228,7 +230,7 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
     pub fn protect(&self, router: Router) -> Router {
         router.layer(axum::middleware::from_fn_with_state(
             Arc::clone(&self.access),
-            access::check_site::<S>,
+            site::check_site::<S>,
         ))
     }
 

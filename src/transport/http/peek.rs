@@ -1,14 +1,19 @@
 //! What the bearer check reads of a request before rmcp does: whether its
 //! body opens an MCP session (counted against the token's share), whether
 //! the request may keep its caller waiting (watched for the token's
-//! revocation, see `revoke`), and the parse error answered for a body that
-//! is not JSON-RPC. Each look is cheap: the name it looks for is searched for
-//! first, so other bodies are not parsed again.
+//! revocation, see `revoke`), whether it is of the stateless protocol (whose
+//! requests have no MCP session, whatever `Mcp-Session-Id` they carry), and
+//! the error answered for a body that is not JSON-RPC. Each look is cheap:
+//! the name it looks for is searched for first, so other bodies are not
+//! parsed again.
 
 use std::borrow::Cow;
 
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, GetMeta, ProtocolVersion};
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 
 /// Whether a request body is an `initialize`, which opens an MCP session
 /// when it carries no session id. The name (or an escape, which may spell
@@ -56,13 +61,85 @@ pub(super) fn may_wait(method: &Method, body: &[u8]) -> bool {
     })
 }
 
-/// 400 with a JSON-RPC parse error: the body was not a JSON-RPC message.
-pub(super) fn parse_error() -> Response {
-    json_rpc_error(
-        serde_json::Value::Null,
-        -32700,
-        "the request body is not a JSON-RPC message (invalid JSON, or not a request, notification or response); nothing was done",
-    )
+/// 400 with the JSON-RPC error for a body rmcp could not read as one
+/// JSON-RPC message: `-32700` (parse error) when it is not JSON at all,
+/// `-32600` (invalid request) when it is JSON but no JSON-RPC message: a
+/// batch (MCP has none since 2025-06-18), a bare value, an object without
+/// `"jsonrpc": "2.0"` or a method. The error names the request's `id` when
+/// it has a usable one (a string or a number), else `null`.
+pub(super) fn unreadable(body: &[u8]) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+    }
+    // Not into a `Value`: `IgnoredAny` walks nesting without recursing.
+    if serde_json::from_slice::<IgnoredAny>(body).is_err() {
+        return json_rpc_error(
+            serde_json::Value::Null,
+            -32700,
+            "Parse error: the request body is not JSON; nothing was done",
+        );
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let id = match first {
+        // (A struct may be read from an array too: objects only.)
+        Some(b'{') => serde_json::from_slice::<Message<'_>>(body)
+            .ok()
+            .and_then(|m| m.id)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .filter(|id: &serde_json::Value| id.is_string() || id.is_number()),
+        _ => None,
+    };
+    let text = match first {
+        Some(b'[') => {
+            "Invalid Request: JSON-RPC batches are not supported (MCP sends one message per request); nothing was done"
+        }
+        _ => {
+            "Invalid Request: the body is JSON but not a JSON-RPC 2.0 request, notification or response; nothing was done"
+        }
+    };
+    json_rpc_error(id.unwrap_or(serde_json::Value::Null), -32600, text)
+}
+
+/// Whether a request is of the stateless protocol (2026-07-28 on), which
+/// has no MCP sessions, as rmcp tells one apart: not an `initialize`, and
+/// either its `_meta` carries the whole per-request envelope or the version
+/// it names (in `_meta`, else in `MCP-Protocol-Version`) has no
+/// `initialize`. The body is parsed only when it or the header may say so.
+pub(super) fn stateless(method: &Method, headers: &HeaderMap, body: &[u8]) -> bool {
+    let newer = |v: &str| v >= ProtocolVersion::NO_INITIALIZE.as_str();
+    let header = headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok());
+    if method != Method::POST {
+        return header.is_some_and(newer);
+    }
+    let may = header.is_some_and(newer)
+        || memchr::memmem::find(body, b"io.modelcontextprotocol/").is_some()
+        || memchr::memmem::find(body, b"\\u").is_some();
+    if !may {
+        return false;
+    }
+    match serde_json::from_slice::<ClientJsonRpcMessage>(body) {
+        Ok(ClientJsonRpcMessage::Request(request)) => {
+            if matches!(request.request, ClientRequest::InitializeRequest(_)) {
+                return false;
+            }
+            let meta = request.request.get_meta();
+            let envelope = meta
+                .missing_required_keys(&ProtocolVersion::NO_INITIALIZE)
+                .is_empty();
+            envelope
+                || meta
+                    .protocol_version()
+                    .map(|v| newer(v.as_str()))
+                    .or(header.map(newer))
+                    .unwrap_or(false)
+        }
+        Ok(_) => header.is_some_and(newer),
+        Err(_) => false,
+    }
 }
 
 /// A `400` whose body is the JSON-RPC error `code` answering request `id`.
