@@ -164,6 +164,7 @@ struct RawRateLimits {
     unauthenticated: RawLimits,
     join_conversation: RawLimits,
     execute_command: RawLimits,
+    create_invite: RawLimits,
     overview: RawLimits,
 }
 
@@ -178,6 +179,7 @@ impl Default for RawRateLimits {
             unauthenticated: RawLimits::default(),
             join_conversation: RawLimits::default(),
             execute_command: RawLimits::default(),
+            create_invite: RawLimits::default(),
             overview: RawLimits::default(),
         }
     }
@@ -294,6 +296,13 @@ pub const DEFAULT_LIMITS: ToolLimits = ToolLimits {
         per_minute: Some(10),
         per_hour: Some(60),
         per_day: Some(300),
+    },
+    // An invite is a row that stays until its conversation is cleaned up,
+    // and a team seldom needs more than a few: as many as sends.
+    create_invite: Limits {
+        per_minute: Some(10),
+        per_hour: Some(100),
+        per_day: Some(500),
     },
     // Per client, as `unauthenticated`: a client refreshing its overview
     // every second stays under it; a flood, each call an audit record, not.

@@ -243,3 +243,33 @@ async fn the_default_send_limit_is_ten_per_minute() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_are_rate_limited_per_session_across_processes() {
+    // Each invite is a row kept until its conversation is cleaned up, so an
+    // owner minting codes in a loop is held to the quota.
+    let env = TestEnv::new("invite_rate_limit");
+    let vars = [("MCP_BRIDGE_RATE_LIMITS__CREATE_INVITE__PER_MINUTE", "2")];
+    let s1 = env.server_with(&vars).await;
+    let s2 = env.server_with(&vars).await;
+    let conv = Conv::create(&s1).await;
+    let mint = |role: &str| conv.args("a", json!({"role": role, "as": "member"}));
+    ok(&call(&s1, "create_invite", mint("qa1")).await);
+    ok(&call(&s2, "create_invite", mint("qa2")).await);
+    for server in [&s1, &s2] {
+        let body = tool_error(
+            &call(server, "create_invite", mint("qa3")).await,
+            "rate_limited",
+        );
+        assert_eq!(
+            (body["window"].as_str(), body["limit"].as_u64()),
+            (Some("minute"), Some(2)),
+            "{body}"
+        );
+    }
+    assert_eq!(rows(&env, "invites"), 2, "a refused invite stored nothing");
+    // Another seat's sends are not held up by the owner's invite quota.
+    send(&s2, &conv, "b", "still talking").await;
+    s1.stop().await;
+    s2.stop().await;
+}

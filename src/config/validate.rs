@@ -76,6 +76,11 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 &r.execute_command,
                 DEFAULT_LIMITS.execute_command,
             )?,
+            create_invite: limits(
+                "create_invite",
+                &r.create_invite,
+                DEFAULT_LIMITS.create_invite,
+            )?,
             overview: limits("overview", &r.overview, DEFAULT_LIMITS.overview)?,
         })
     } else {

@@ -138,8 +138,8 @@ impl<S: Store> Bridge<S> {
         let mut redactions = std::collections::BTreeMap::new();
         let role = super::redaction::clean_role(self.redactor.get(), "role", role, &mut redactions);
         super::redaction::note_redactions(&mut draft, &redactions);
-        // Each invite is a row that stays after it expires (until its
-        // conversation is cleaned up), and the tool has no rate limit.
+        // Each invite is a row that stays after it expires, until its
+        // conversation is cleaned up (its rate limit bounds one session).
         self.within_storage_budget(&draft, at).await?;
         let expires_at = at.plus_micros(ttl_us).min(caller.conversation.expires_at);
         // 80 random bits: a collision with a stored code is practically
@@ -163,12 +163,7 @@ impl<S: Store> Bridge<S> {
                 created_at: at,
                 expires_at,
             };
-            let guard = Guard {
-                at,
-                session: None,
-                quota: None,
-                audit: draft.clone(),
-            };
+            let guard = self.guard(creds, TOOL, at, draft.clone());
             match self
                 .store
                 .create_invite(invite, self.settings.teams.max_participants, guard)

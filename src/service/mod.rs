@@ -105,6 +105,9 @@ pub struct ToolLimits {
     /// Commands proposed with `execute_command` (stored for a human to
     /// decide; dry runs and approved runs do not count).
     pub execute_command: Limits,
+    /// Invites created by one session (each stays stored until its
+    /// conversation is cleaned up).
+    pub create_invite: Limits,
     /// `list_my_conversations` and reads of the `bridge://inbox` resource,
     /// which need no valid session, counted per client like
     /// [`Self::unauthenticated`]: each is an audit record.
@@ -422,6 +425,7 @@ impl<S: Store> Bridge<S> {
                 "update_my_status" => l.update_my_status,
                 "join_conversation" => l.join_conversation,
                 "execute_command" => l.execute_command,
+                "create_invite" => l.create_invite,
                 _ => l.check_partner_status,
             },
         });

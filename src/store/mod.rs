@@ -373,7 +373,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an invite, unless its role is taken case-insensitively by an
     /// active participant or an outstanding invite ([`StoreError::Conflict`]),
     /// or active participants and outstanding invites already number
-    /// `max_participants` ([`StoreError::LimitReached`]).
+    /// `max_participants` ([`StoreError::LimitReached`]), or the guard's
+    /// quota is spent ([`StoreError::QuotaExceeded`]).
     fn create_invite(
         &self,
         invite: NewInvite,

@@ -274,6 +274,7 @@ impl Store for PgStore {
         guard: Guard,
     ) -> Result<(), StoreError> {
         in_tx!(self, |w| {
+            ops::spend_quota(w.db(), &guard).await?;
             team::create_invite(w.db(), &invite, max_participants).await?;
             w.audit(guard.at, guard.audit);
             Ok(())

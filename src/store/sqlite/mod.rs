@@ -396,6 +396,7 @@ impl Store for SqliteStore {
         guard: Guard,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
+            limits::spend_quota(tx, &guard)?;
             team::create_invite(tx, &invite, max_participants)?;
             ops::append_audit(tx, guard.at, &guard.audit)
         })
