@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod end;
 pub mod guard;
 pub mod json;
 pub mod live;
@@ -108,6 +109,7 @@ pub fn router<S: Backend>(
         )
         .route("/logout", post(signin::logout::<S>))
         .route("/conversations/{id}", get(pages::conversation::<S>))
+        .route("/conversations/{id}/end", post(end::end::<S>))
         .route("/audit", get(pages::audit::<S>))
         .route("/yolo", get(yolo::page::<S>))
         .route("/yolo/confirm/{conversation}", post(yolo::confirm::<S>))

@@ -251,6 +251,7 @@ pub async fn conversation<S: Backend>(
         let body = html! {
             h1 { "Conversation " code { (id.as_str()) } }
             (header_block(&r.conversation, shown.at, shown.heartbeat_timeout_s))
+            (super::end::form(&c2, &who, &r.conversation, shown.at))
             section {
                 h2 { "Messages" span id="live".live { "connecting…" } }
                 ol id="messages" { @for m in &r.messages { (message_item(m)) } }

@@ -147,7 +147,7 @@ pub fn outcome_page<S: Backend>(
 
 /// The session caller of a post whose CSRF token is right; otherwise the
 /// response refusing it (audited).
-async fn checked<S: Backend>(
+pub(super) async fn checked<S: Backend>(
     console: &Console<S>,
     headers: &HeaderMap,
     csrf_given: &str,

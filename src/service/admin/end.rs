@@ -5,6 +5,7 @@
 //! `cleanup` removes it with everything it holds.
 
 use super::{Bridge, ServiceError, cli};
+use crate::audit::AuditDraft;
 use crate::domain::{ConversationId, Timestamp};
 use crate::store::{AdminStore, Conversation};
 
@@ -23,14 +24,25 @@ pub enum Ended {
 }
 
 impl<S: AdminStore> Bridge<S> {
-    /// Ends conversation `id` now. Ending one that is over already changes
-    /// nothing and is no error, so a script can end a list twice.
+    /// Ends conversation `id` now, for `mcp-bridge end`. Ending one that is
+    /// over already changes nothing and is no error, so a script can end a
+    /// list twice.
     ///
     /// # Errors
     /// [`ServiceError::UnknownConversation`] (audited as denied), or storage failures.
     pub async fn end_conversation(&self, id: &ConversationId) -> Result<Ended, ServiceError> {
+        self.end_as(cli("end").on(Some(id.as_str()), None), id)
+            .await
+    }
+
+    /// [`Self::end_conversation`] audited as `draft` (whose actor and detail
+    /// say who asked: the CLI, or a console user).
+    pub(in crate::service) async fn end_as(
+        &self,
+        draft: AuditDraft,
+        id: &ConversationId,
+    ) -> Result<Ended, ServiceError> {
         let at = self.clock.now();
-        let draft = cli("end").on(Some(id.as_str()), None);
         let conversation = match self.store.conversation(id).await? {
             Some(c) => c,
             None => {
@@ -38,12 +50,14 @@ impl<S: AdminStore> Bridge<S> {
                 return Err(self.refused(at, draft, err).await);
             }
         };
-        let mut done = draft.clone();
         if at < conversation.expires_at {
-            done.detail = Some(format!(
-                "ended; it was to expire at {}",
-                conversation.expires_at.to_rfc3339()
-            ));
+            let done = noted(
+                draft.clone(),
+                &format!(
+                    "ended; it was to expire at {}",
+                    conversation.expires_at.to_rfc3339()
+                ),
+            );
             if self.store.end_conversation(id.clone(), at, done).await? {
                 return Ok(Ended::Now { conversation, at });
             }
@@ -62,14 +76,23 @@ impl<S: AdminStore> Bridge<S> {
     async fn already(
         &self,
         at: Timestamp,
-        mut draft: crate::audit::AuditDraft,
+        draft: AuditDraft,
         conversation: Conversation,
     ) -> Result<Ended, ServiceError> {
-        draft.detail = Some(format!(
+        let text = format!(
             "already expired at {}; nothing changed",
             conversation.expires_at.to_rfc3339()
-        ));
-        self.record(at, draft).await?;
+        );
+        self.record(at, noted(draft, &text)).await?;
         Ok(Ended::Already(conversation))
     }
+}
+
+/// `draft` with `text` after whatever detail it has (a console user's name).
+fn noted(mut draft: AuditDraft, text: &str) -> AuditDraft {
+    draft.detail = Some(match draft.detail.take() {
+        Some(by) => format!("{by} {text}"),
+        None => text.to_owned(),
+    });
+    draft
 }

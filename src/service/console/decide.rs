@@ -136,6 +136,21 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
         self.yolo_deny_by(&user.decider(), id).await
     }
 
+    /// Ends `conversation` now (see `mcp-bridge end`), for an admin (no
+    /// passphrase: ending only takes power away from agents).
+    ///
+    /// # Errors
+    /// `forbidden` for an observer; `unknown_conversation`.
+    pub async fn console_end(
+        &self,
+        user: &ConsoleUser,
+        conversation: &ConversationId,
+    ) -> Result<super::super::Ended, ServiceError> {
+        self.console_admin(user, "end", Some(conversation)).await?;
+        self.end_as(user.draft("end", Some(conversation)), conversation)
+            .await
+    }
+
     /// Ends command execution for `conversation` at once, for an admin (no
     /// passphrase: revoking only makes things safer).
     ///

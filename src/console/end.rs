@@ -1,0 +1,115 @@
+//! Ending a conversation from the console: the form on a conversation's
+//! page (admins only, a ticked box against misclicks) and
+//! `POST /conversations/{id}/end`, which does what `mcp-bridge end` does.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+
+use super::pages::{Nav, layout};
+use super::signin::CsrfForm;
+use super::{Backend, Caller, Console, message_of, status_of};
+use crate::domain::{ConversationId, Timestamp};
+use crate::service::{Ended, ServiceError};
+use crate::store::{ConsoleRole, Conversation};
+
+/// The form on a live conversation's page, for an admin in a browser session.
+pub fn form<S: Backend>(
+    console: &Console<S>,
+    who: &Caller,
+    c: &Conversation,
+    now: Timestamp,
+) -> Markup {
+    let csrf = match who {
+        Caller::Session { csrf, .. } if who.user().role == ConsoleRole::Admin => csrf,
+        _ => return html! {},
+    };
+    if now >= c.expires_at {
+        return html! {};
+    }
+    html! {
+        form.end method="post" action=(console.href(&format!("/conversations/{}/end", c.id.as_str()))) {
+            input type="hidden" name="csrf" value=(csrf);
+            label { input type="checkbox" name="sure" required; " End it for every participant" }
+            button.deny type="submit" { "End this conversation now" }
+            span.hint { "its tokens and invite codes stop working at once; `mcp-bridge cleanup` then removes it" }
+        }
+    }
+}
+
+/// `POST /conversations/{id}/end`: an admin ends the conversation now.
+pub async fn end<S: Backend>(
+    State(console): State<Arc<Console<S>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let who = match super::yolo::checked(&console, &headers, &form.csrf, "end").await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Ok(id) = ConversationId::parse(&id) else {
+        return page(
+            &console,
+            &who,
+            Err(ServiceError::NotFound("no such conversation".into())),
+            &id,
+        );
+    };
+    let ended = console.bridge.console_end(who.user(), &id).await;
+    page(&console, &who, ended, id.as_str())
+}
+
+fn page<S: Backend>(
+    console: &Console<S>,
+    who: &Caller,
+    ended: Result<Ended, ServiceError>,
+    id: &str,
+) -> Response {
+    let back = html! { p { a href=(console.href(&format!("/conversations/{id}"))) { "Back to the conversation" } } };
+    let (status, title, body) = match ended {
+        Ok(Ended::Now { conversation, .. }) => (
+            StatusCode::OK,
+            "Ended",
+            html! {
+                h1 { "Ended" }
+                p id="outcome" { "Ended " code { (conversation.id.as_str()) } " for every participant: its tokens and invite codes no longer work. " code { "mcp-bridge cleanup" } " removes it with its messages." }
+                (back)
+            },
+        ),
+        Ok(Ended::Already(conversation)) => (
+            StatusCode::OK,
+            "Ended",
+            html! {
+                h1 { "Ended" }
+                p id="outcome" { code { (conversation.id.as_str()) } " had already expired; nothing changed." }
+                (back)
+            },
+        ),
+        Err(e) => (
+            status_of(&e),
+            "Not done",
+            html! {
+                h1 { "Not done" }
+                p.error { (message_of(&e)) }
+                (back)
+            },
+        ),
+    };
+    (
+        status,
+        layout(
+            console,
+            Some(who),
+            title,
+            Nav::Conversations,
+            "outcome",
+            None,
+            body,
+        ),
+    )
+        .into_response()
+}
