@@ -34,12 +34,30 @@ async fn end_stops_a_live_conversation_on_every_server_and_cleanup_removes_it() 
     );
     assert_eq!((store_state(&env), expiries()), before);
 
+    // A long-poll already waiting in it (on another server, with nothing
+    // unread) ends with it.
+    let waiter = env.server().await;
+    let poll = {
+        let (peer, args) = (waiter.peer(), doomed.args("a", json!({"wait_seconds": 60})));
+        tokio::spawn(async move { call(&peer, "check_messages", args).await })
+    };
+    wait_until("the long-poll to start", || {
+        polls_started(&env, &doomed, "a") == 1
+    })
+    .await;
+
     let ended = cli(&env, &["end", &doomed.id]).await.ok();
     assert!(
         ended.starts_with(&format!("Ended {} (backend ↔ frontend)", doomed.id))
             && ended.contains("`mcp-bridge cleanup` removes it"),
         "{ended}"
     );
+
+    let waited = tokio::time::timeout(EVENT_TIMEOUT, poll)
+        .await
+        .expect("the waiting long-poll ends when the conversation does")
+        .expect("the call task");
+    tool_error(&waited, "conversation_expired");
 
     // Every call of either seat on either server now answers conversation_expired,
     // and the invite made before the end no longer admits anyone.

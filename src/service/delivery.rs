@@ -254,28 +254,33 @@ impl<S: Store> Bridge<S> {
             let last_chance = tokio::time::Instant::now() >= deadline;
             let mut ready = false;
             let mut wake_at = deadline;
-            // A session removed while waiting stops the wait for it; the
-            // call fails only when no session is left. The first look needs
-            // no membership read: `authorize` has just made one.
+            // A session removed (or a conversation ended) while waiting
+            // stops the wait for it; the call fails only when no session is
+            // left. The first look needs no membership read: `authorize` has
+            // just made one.
             let mut kept = Vec::with_capacity(callers.len());
             let mut looks = Vec::with_capacity(callers.len());
             for (c, caller) in callers {
                 // Both reads at once: over a network (PostgreSQL) they cost
                 // one round trip, not two.
-                let (member, status) = tokio::join!(
+                let (gone, status) = tokio::join!(
                     async {
-                        first_look || Box::pin(self.still_member(&c.conversation, c.side)).await
+                        if first_look {
+                            None
+                        } else {
+                            Box::pin(self.no_longer_admitted(&c.conversation, c.side, now)).await
+                        }
                     },
                     Box::pin(self.store.pending(&c.conversation, c.side, now)),
                 );
-                if member {
-                    kept.push((c, caller));
-                    looks.push(status);
-                } else {
-                    let refusal = self.refuse(session_draft(TOOL, c), ServiceError::AuthFailed);
+                if let Some(why) = gone {
+                    let refusal = self.refuse(session_draft(TOOL, c), why);
                     if kept.is_empty() && creds.len() == 1 {
                         return Err(refusal);
                     }
+                } else {
+                    kept.push((c, caller));
+                    looks.push(status);
                 }
             }
             first_look = false;

@@ -398,14 +398,20 @@ impl<S: Store> Bridge<S> {
         Ok((caller, pending))
     }
 
-    /// Whether `side` is still an active participant right now (re-checked
-    /// while a long-poll waits, so a removal ends it). A storage failure
-    /// counts as yes: the next call checks again.
-    async fn still_member(&self, conversation: &ConversationId, side: Side) -> bool {
+    /// Why `side` may no longer wait in `conversation` at `at`: removed, or
+    /// the conversation expired or was ended (`mcp-bridge end`), as
+    /// [`admitted`] rules; `None` while it may, or when the store cannot
+    /// say (the wait goes on and looks again).
+    async fn no_longer_admitted(
+        &self,
+        conversation: &ConversationId,
+        side: Side,
+        at: Timestamp,
+    ) -> Option<ServiceError> {
         match self.store.conversation(conversation).await {
-            Ok(Some(c)) => c.active_participant(side).is_some(),
-            Ok(None) => false,
-            Err(_) => true,
+            Ok(Some(c)) => admitted(&c, side, at).err(),
+            Ok(None) => Some(ServiceError::AuthFailed),
+            Err(_) => None,
         }
     }
 

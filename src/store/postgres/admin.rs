@@ -340,7 +340,7 @@ impl AdminStore for PgStore {
         audit: AuditDraft,
     ) -> Result<bool, StoreError> {
         let at_us = at.as_micros();
-        in_tx!(self, |w| {
+        let ended = in_tx!(self, |w| {
             let db = w.db();
             let ended = db
                 .exec(
@@ -356,9 +356,25 @@ impl AdminStore for PgStore {
                 )
                 .await?;
                 w.audit(at, audit.clone());
+                // Its long-polls on every server wake and find it over.
+                let sides: Vec<Side> = db
+                    .query(
+                        "SELECT side FROM participants WHERE conversation_id = $1",
+                        &[&id.as_str()],
+                    )
+                    .await?
+                    .iter()
+                    .filter_map(|row| get::<String>(row, 0).ok())
+                    .filter_map(|side| Side::parse(&side).ok())
+                    .collect();
+                w.wake(w.payload(&id, &sides));
             }
             Ok(ended)
-        })
+        })?;
+        if ended {
+            self.inner.hub.notify_conversation(&id);
+        }
+        Ok(ended)
     }
 
     async fn import(

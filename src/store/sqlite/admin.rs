@@ -451,8 +451,16 @@ impl AdminStore for SqliteStore {
         at: Timestamp,
         audit: AuditDraft,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| end_conversation(tx, &id, at, &audit))
-            .await
+        let woken = id.clone();
+        let ended = self
+            .write(move |tx| end_conversation(tx, &id, at, &audit))
+            .await?;
+        if ended {
+            // Its long-polls, here and in other processes, wake and find it over.
+            self.inner.hub.notify_conversation(&woken);
+            self.inner.wake.touch();
+        }
+        Ok(ended)
     }
 
     async fn import(
