@@ -102,35 +102,23 @@ async fn end_stops_a_live_conversation_on_every_server_and_cleanup_removes_it() 
     assert_eq!(find(&list, "conversations", &kept.id)["id"], json!(kept.id));
 
     // Audited: the refusal, the end (with the expiry it had), the repeat.
-    let trail = cli(&env, &["audit", "--action", "end", "--json"])
-        .await
-        .json();
-    let records: Vec<(&Value, &Value, &Value)> = trail["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (&r["conversation_id"], &r["outcome"], &r["detail"]))
-        .collect();
+    let (records, trail) =
+        audited_fields(&env, "end", &["conversation_id", "outcome", "detail"]).await;
     assert_eq!(records.len(), 3, "{trail}");
     assert_eq!(
-        (records[0].0, records[0].1),
-        (&json!("conv_00000000000000ff"), &json!("denied"))
+        records[0][..2],
+        [json!("conv_00000000000000ff"), json!("denied")]
     );
-    assert_eq!(
-        (records[1].0, records[1].1),
-        (&json!(doomed.id), &json!("ok"))
-    );
+    assert_eq!(records[1][..2], [json!(doomed.id), json!("ok")]);
     assert!(
-        records[1]
-            .2
+        records[1][2]
             .as_str()
             .unwrap()
             .starts_with("ended; it was to expire at "),
         "{trail}"
     );
     assert!(
-        records[2]
-            .2
+        records[2][2]
             .as_str()
             .unwrap()
             .starts_with("already expired at "),

@@ -5,7 +5,7 @@
 //! Then the same in headless Chromium: tick the box, press the button.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::console_util::{Browser as Session, *};
 use crate::util::*;
@@ -79,32 +79,23 @@ async fn an_admin_ends_a_conversation_from_its_page_and_an_observer_cannot() {
     let again = alice.post(&end, &[("csrf", &alice.csrf)]).await;
     assert!(again.text().await.unwrap().contains("had already expired"));
 
-    let trail = cli(&env, &["audit", "--action", "end", "--json"])
-        .await
-        .json();
-    let records: Vec<(&Value, &Value, &Value)> = trail["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (&r["code"], &r["outcome"], &r["detail"]))
-        .collect();
+    let (records, trail) = audited_fields(&env, "end", &["code", "outcome", "detail"]).await;
     let denied = json!("denied");
     assert_eq!(records.len(), 4, "{trail}");
     assert_eq!(
         records[0],
-        (&json!("forbidden"), &denied, &json!("by=olivia"))
+        [json!("forbidden"), denied.clone(), json!("by=olivia")]
     );
-    assert_eq!(records[1], (&json!("csrf"), &denied, &json!("by=alice")));
+    assert_eq!(records[1], [json!("csrf"), denied, json!("by=alice")]);
     assert!(
-        records[2]
-            .2
+        records[2][2]
             .as_str()
             .unwrap()
             .starts_with("by=alice ended; it was to expire at "),
         "{trail}"
     );
     assert!(
-        records[3].2.as_str().unwrap().contains("already expired"),
+        records[3][2].as_str().unwrap().contains("already expired"),
         "{trail}"
     );
     server.stop().await;

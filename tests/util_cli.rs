@@ -300,3 +300,22 @@ pub fn tamper(db: &Path, sql: &str) {
     conn.execute_batch(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
+
+/// The `fields` of every audit record of `action` (`mcp-bridge audit
+/// --action ACTION --json`), oldest first, with the whole trail for messages.
+pub async fn audited_fields(
+    env: &TestEnv,
+    action: &str,
+    fields: &[&str],
+) -> (Vec<Vec<Value>>, Value) {
+    let trail = cli(env, &["audit", "--action", action, "--json"])
+        .await
+        .json();
+    let records = trail["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| fields.iter().map(|f| r[*f].clone()).collect())
+        .collect();
+    (records, trail)
+}
