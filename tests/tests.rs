@@ -98,6 +98,7 @@ mod util_calls;
 mod util_cli;
 mod util_http;
 mod util_pg;
+mod util_random;
 mod util_raw;
 mod util_state;
 mod wake_scope;
