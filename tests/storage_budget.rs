@@ -213,9 +213,18 @@ async fn a_database_over_its_budget_refuses_new_content_until_cleanup_frees_spac
         ["after cleanup"]
     );
     assert_audit_intact(&env, "after refusals and a cleanup");
-    for s in [server, filler] {
-        s.stop().await;
-    }
+    // The operator hears of it from the server: once over, once under again.
+    let log = server.stop().await.stderr;
+    let said = |text: &str| log.matches(text).count();
+    assert_eq!(
+        (
+            said("the database holds limits.max_database_mb or more"),
+            said("under limits.max_database_mb again")
+        ),
+        (1, 1),
+        "{log}"
+    );
+    filler.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,7 +162,7 @@ fn a_bad_redaction_regex_names_the_pattern() {
 #[test]
 fn the_storage_budget_is_a_setting_and_zero_is_refused() {
     let c = Config::load(None, env(&[])).unwrap();
-    assert_eq!(c.bridge.limits.max_database_mb, 1_024);
+    assert_eq!(c.bridge.limits.max_database_mb, 10_240);
     let c = load_str("[limits]\nmax_database_mb = 200\n", &[]).unwrap();
     assert_eq!(c.bridge.limits.max_database_mb, 200);
     let c = Config::load(None, env(&[("MCP_BRIDGE_LIMITS__MAX_DATABASE_MB", "1")])).unwrap();

@@ -134,7 +134,9 @@ impl Default for ResourceLimits {
             conversations_per_hour: 1_000,
             max_pending_messages: 10_000,
             max_long_polls: 64,
-            max_database_mb: 1_024,
+            // Generous: the audit trail counts too and, kept forever by
+            // default, grows with every call (see `storage_budget`).
+            max_database_mb: 10_240,
         }
     }
 }

@@ -71,7 +71,9 @@ impl StorageBudget {
     }
 
     /// Takes a reading: at or over the budget refuses growing calls until
-    /// the next one; a failed reading lets them through (logged).
+    /// the next one; a failed reading lets them through (logged). Crossing
+    /// the budget either way is logged once, for the operator: the agents'
+    /// refusals say little about a full database to whoever runs it.
     fn record(&self, size: Result<u64, StoreError>) {
         let over = match size {
             Ok(bytes) => bytes >= self.limit_bytes,
@@ -80,7 +82,17 @@ impl StorageBudget {
                 false
             }
         };
-        self.over.store(over, Ordering::Relaxed);
+        let was = self.over.swap(over, Ordering::Relaxed);
+        if over && !was {
+            tracing::warn!(
+                limit_mb = self.limit_mb,
+                "the database holds limits.max_database_mb or more: messages, new conversations, notes, invites and commands are refused until space is freed (mcp-bridge end / cleanup, audit.retention_days for an old audit trail) or the limit is raised"
+            );
+        } else if was && !over {
+            tracing::info!(
+                "the database is under limits.max_database_mb again: new content is accepted"
+            );
+        }
     }
 
     /// The refusal for a call at `at`, if the database is at or over the
