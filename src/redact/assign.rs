@@ -67,6 +67,14 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         e += 1;
     }
     scan.ident_done = e;
+    let (rvs, rve) = scan.rejected_value;
+    if s >= rvs
+        && e < rve
+        && matches!(bytes[e], b'=' | b':')
+        && (s == rvs || matches!(bytes[s - 1], b'=' | b':'))
+    {
+        return;
+    }
     // `${NAME-default}`: the `-` starts the default, not more name.
     if s >= 2
         && &bytes[s - 2..s] == b"${"
@@ -320,6 +328,8 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
         scan.push(vs, ve, class.kind, class.priority);
         // Keywords inside an accepted value are part of the secret: skip them.
         scan.ident_done = scan.ident_done.max(ve);
+    } else if !quoted && !bytes[vs..ve].iter().any(u8::is_ascii_whitespace) {
+        scan.rejected_value = (vs, ve);
     }
 }
 

@@ -31,6 +31,11 @@ pub(crate) const CALLS: &[(&str, u8)] = &[
     ("mysqli_connect(", 2),
     ("simple_bind_s(", 1),
     ("setbasicauth(", 1),
+    // API clients built from an application id and a key, or a key alone.
+    ("algoliasearch(", 1),
+    ("searchclient.create(", 1),
+    ("cohere.client(", 0),
+    ("cohere.clientv2(", 0),
 ];
 
 /// How far an argument list is read.

@@ -30,6 +30,9 @@ pub(crate) fn next_line_follows(bytes: &[u8], v: usize) -> bool {
     i >= bytes.len() || matches!(bytes[i], b'\n' | b'\r')
 }
 
+/// Most indentation looked past before a name (YAML nested a few dozen levels).
+const MAX_INDENT: usize = 160;
+
 /// Is an unquoted value a literal rather than a variable? True for `.env`
 /// style `UPPER_NAME=value` (no spaces around `=`) and for YAML / INI lines
 /// `name: value` / `name = value` that start the line and end with the value.
@@ -48,7 +51,13 @@ pub(crate) fn literal_context(
     if glued && upper {
         return true;
     }
-    let Some(ls) = near_line_start(bytes, raw_s, 24) else {
+    // Deeply nested YAML indents a key far from its line's start: blanks
+    // before the name (up to [`MAX_INDENT`]) do not count against the reach.
+    let mut lead = raw_s;
+    while lead > 0 && raw_s - lead < MAX_INDENT && matches!(bytes[lead - 1], b' ' | b'\t') {
+        lead -= 1;
+    }
+    let Some(ls) = near_line_start(bytes, lead, 24) else {
         return false;
     };
     let head = trim(&bytes[ls..raw_s]);

@@ -24,6 +24,9 @@
 //!   (key files, walked by [`block`]), [`pgpass`], [`k8s`]. Work per hit is
 //!   bounded, so the whole pass is linear in the input, and `regex` never
 //!   backtracks.
+//! - After the pass, [`joined`] rescans literals joined from a short first
+//!   piece (`"ghp_" + "…"`) and [`encoded`] the decoding of base64 runs, each
+//!   keeping only self-identifying secrets found there.
 //! - Candidate spans are mapped back to the original, overlapping ones are
 //!   merged, the allow-list is applied, and the text is rebuilt. Where only
 //!   part of a match is secret (the password in a URL, the value of an
@@ -41,6 +44,7 @@ mod cli;
 mod concat;
 mod cookie;
 mod custom;
+mod encoded;
 mod escape;
 mod fallback;
 mod fold;
@@ -48,6 +52,7 @@ mod foreign;
 mod formats;
 mod http;
 mod invite;
+mod joined;
 mod k8s;
 mod kinds;
 mod line_context;
@@ -289,6 +294,8 @@ impl Redactor {
                 priority: priority::CUSTOM,
             });
         });
+        joined::extend(&self.anchors, &self.rules, vt, &mut cands);
+        encoded::extend(&self.anchors, &self.rules, vt, &mut cands);
         concat::extend(vt, &mut cands);
         repeat::extend(vt, &mut cands);
         cands.retain_mut(|c| {

@@ -321,6 +321,10 @@ pub(crate) struct Scan<'t> {
     pub out: Vec<Candidate>,
     /// End of the last identifier parsed, so anchors inside it are skipped.
     pub ident_done: usize,
+    /// The last bare one-word value judged and rejected: a name that starts
+    /// inside it after `=` or `:` (`pw=pw=pw=…`) is part of that value, not a
+    /// new assignment, and is not judged again.
+    pub rejected_value: (usize, usize),
     /// End of the last Kubernetes document scanned.
     pub k8s_done: usize,
     pub pem_begins: Vec<usize>,
@@ -382,6 +386,7 @@ pub(crate) fn scan_builtin(
         bytes: text.as_bytes(),
         out: Vec::new(),
         ident_done: 0,
+        rejected_value: (0, 0),
         k8s_done: 0,
         pem_begins: Vec::new(),
         pem_ends: Vec::new(),

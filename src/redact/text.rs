@@ -140,14 +140,29 @@ pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
         return None;
     }
     // Candidates are found by their first byte in either case (memchr), so a
-    // value without it costs one fast pass.
+    // value without it costs one fast pass. Where that byte is dense (`pw=pw=…`
+    // searched for `password`), each memchr call costs more than the bytes it
+    // skips: after a few misses close together the rest is read byte by byte.
     let last = hay.len() - needle.len();
     let (lo, up) = (
         needle[0].to_ascii_lowercase(),
         needle[0].to_ascii_uppercase(),
     );
-    memchr::memchr2_iter(lo, up, &hay[..=last])
-        .find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
+    let matches_at = |i: usize| hay[i..i + needle.len()].eq_ignore_ascii_case(needle);
+    let mut from = 0;
+    let mut close_misses = 0u8;
+    while from <= last {
+        if close_misses >= 4 {
+            return (from..=last).find(|&i| (hay[i] == lo || hay[i] == up) && matches_at(i));
+        }
+        let i = from + memchr::memchr2(lo, up, &hay[from..=last])?;
+        if matches_at(i) {
+            return Some(i);
+        }
+        close_misses = if i - from < 32 { close_misses + 1 } else { 0 };
+        from = i + 1;
+    }
+    None
 }
 
 /// Decodes standard or URL-safe base64, padded or not; `None` on any other byte.

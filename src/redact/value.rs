@@ -10,7 +10,7 @@
 //! URL passwords, bearer tokens, Kubernetes values). Pure functions only.
 
 pub(crate) use super::placeholder::{is_placeholder, is_token_body_fake};
-use super::text::{Profile, contains_ci, distinct, entropy, find_ci};
+use super::text::{Profile, contains_ci, distinct, entropy};
 use super::words::{REFERENCE_PREFIXES, TRIVIAL, TRIVIAL_CORES};
 
 /// How much evidence a value needs before it is treated as a secret.
@@ -118,6 +118,9 @@ fn is_public_key_blob(v: &[u8]) -> bool {
         "MFkwEwYH",
         "MCowBQYDK2Vw",
         "age1",
+        // Key fingerprints (`ssh-keygen -l`, `The key fingerprint is …`).
+        "SHA256:",
+        "MD5:",
     ];
     PREFIXES.iter().any(|p| v.starts_with(p.as_bytes()))
         || (v.starts_with(b"MII") && contains_ci(v, b"gAwIBAgI"))
@@ -360,10 +363,7 @@ fn password_ok(v: &[u8], p: &Profile, quoted: bool) -> bool {
 /// the word password names one (or is a weak fixture). `S3cure!Pass` is a
 /// password that merely contains the word.
 fn names_a_password(v: &[u8]) -> bool {
-    let Some((at, len)) = ["password", "passwd", "pass", "pwd"]
-        .iter()
-        .find_map(|w| find_ci(v, w.as_bytes()).map(|p| (p, w.len())))
-    else {
+    let Some((at, len)) = super::words::first_password_word(v) else {
         return false;
     };
     if is_identifier_word(v) {

@@ -170,3 +170,28 @@ pub(crate) const TYPES: &[&str] = &[
 pub(crate) const CONTINUATION: &[&str] = &[
     "access", "key", "id", "token", "secret", "api", "auth", "code",
 ];
+
+/// The first `password` in `v`, else the first `passwd`, `pass` or `pwd`
+/// (position and length), found in one pass: a value full of `p`s
+/// (`pw=pw=…`) must not be searched once per word.
+pub(crate) fn first_password_word(v: &[u8]) -> Option<(usize, usize)> {
+    const WORDS: [&[u8]; 4] = [b"password", b"passwd", b"pass", b"pwd"];
+    let mut first = [None; 4];
+    for i in 0..v.len() {
+        if !matches!(v[i], b'p' | b'P') {
+            continue;
+        }
+        for (k, w) in WORDS.iter().enumerate() {
+            if first[k].is_none()
+                && v.len() - i >= w.len()
+                && v[i..i + w.len()].eq_ignore_ascii_case(w)
+            {
+                first[k] = Some((i, w.len()));
+            }
+        }
+        if first[0].is_some() {
+            break;
+        }
+    }
+    first.into_iter().flatten().next()
+}

@@ -87,6 +87,10 @@ pub(super) const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["nmcli"], &[AfterWord("password"), AfterWord("wifi-sec.psk"), AfterWord("802-11-wireless-security.psk")]),
     (&["wpa_passphrase"], &[Nth(1)]),
     (&["vault"], &[Subcommand("login")]),
+    // CLIs that take an API token as a positional word or a short flag.
+    (&["snyk"], &[Subcommand("auth")]),
+    (&["ngrok"], &[Subcommand("authtoken")]),
+    (&["codecov"], &[Apart("-t"), Apart("--token")]),
     (&["gh"], &[Under(&["secret", "set"], &["--body", "-b"])]),
     (&["aws"], &[NamedValue, Under(&["secretsmanager"], &["--secret-string"])]),
     (&["net"], &[NetUse, AfterSubcommand(&["user"])]),

@@ -318,6 +318,12 @@ fn pathological_inputs_stay_fast() {
         "apv_".repeat(30_000),
         "squ_".repeat(30_000),
         "login: a / ".repeat(20_000),
+        // Values full of a secret word's first letter (`find_ci` in the
+        // value checks), and this round's joined literals and base64 runs.
+        "=pw".repeat(17_066),
+        "pw=".repeat(17_066),
+        "\"ab\" + ".repeat(10_000),
+        "Z2hwX".repeat(20_000),
         format!("creds{}", " for".repeat(40_000)),
     ];
     for t in &inputs {

@@ -15,6 +15,7 @@ mod listings;
 mod positional;
 mod props;
 mod round5;
+mod round6;
 
 use super::Redactor;
 use kinds_table::KIND_CASES;
