@@ -318,7 +318,9 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
             return;
         }
     }
-    let accepted = value_accepted(class, v, value, op);
+    // `token: &ProgressToken`, `password: ClientExtensions,`: a type in code.
+    let typed = !quoted && op == Op::Assign && super::code_type::annotates(bytes, vs, ve);
+    let accepted = !typed && value_accepted(class, v, value, op);
     if accepted {
         let ve = if !quoted && ve - vs >= MAX_BARE {
             run_end(bytes, ve)

@@ -41,6 +41,7 @@ mod block;
 mod calls;
 mod chpasswd;
 mod cli;
+mod code_type;
 mod concat;
 mod cookie;
 mod custom;

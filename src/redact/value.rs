@@ -304,6 +304,7 @@ pub(crate) fn is_secret_value(v: &[u8], strictness: Strictness, quoted: bool) ->
         || is_path_like(v)
         || is_env_name(v)
         || is_attribute_path(v)
+        || super::code_type::is_rust_path(v)
         || is_public_key_blob(v)
     {
         return false;
