@@ -32,6 +32,21 @@ struct Wire {
 }
 
 impl Wire {
+    /// A `serve --http` with one agent token, and a wire to it.
+    async fn start(env: &TestEnv) -> (String, HttpServer, Wire) {
+        let token = make_token(env, "agent-1", "agent");
+        let server = HttpServer::start(env, &[], &[]).await;
+        let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": stateless_meta()}});
+        let wire = Wire {
+            authority: server.authority.clone(),
+            token: token.clone(),
+            ping: ping.to_string(),
+        };
+        (token, server, wire)
+    }
+}
+
+impl Wire {
     /// A stateless `ping`'s head, `extra` header lines included, without
     /// its framing headers and blank line.
     fn head(&self, extra: &str) -> String {
@@ -72,14 +87,7 @@ impl Wire {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codings_the_server_does_not_decode_are_refused() {
     let env = TestEnv::new("http_wire_codings");
-    let token = make_token(&env, "agent-1", "agent");
-    let server = HttpServer::start(&env, &[], &[]).await;
-    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": stateless_meta()}});
-    let wire = Wire {
-        authority: server.authority.clone(),
-        token: token.clone(),
-        ping: ping.to_string(),
-    };
+    let (token, server, wire) = Wire::start(&env).await;
 
     // Plain chunked is fine.
     let (status, answer) = wire.status_of(wire.chunked("chunked").as_bytes()).await;
@@ -139,14 +147,7 @@ async fn codings_the_server_does_not_decode_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_heads_get_clear_statuses_and_the_server_serves_on() {
     let env = TestEnv::new("http_wire_heads");
-    let token = make_token(&env, "agent-1", "agent");
-    let server = HttpServer::start(&env, &[], &[]).await;
-    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": stateless_meta()}});
-    let wire = Wire {
-        authority: server.authority.clone(),
-        token: token.clone(),
-        ping: ping.to_string(),
-    };
+    let (token, server, wire) = Wire::start(&env).await;
     let a = server.authority.clone();
     let mut answers = Vec::new();
 

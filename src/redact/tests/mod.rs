@@ -175,3 +175,20 @@ fn every_builtin_kind_has_a_case() {
         );
     }
 }
+
+/// Each `(text, secret)`: the secret must not survive, and the output must
+/// be a fixpoint.
+pub(super) fn all_redacted(cases: &[(&str, &str)]) {
+    for (text, secret) in cases {
+        let out = redacted(text);
+        assert!(!out.contains(secret), "{secret:?} survived in {out:?}");
+        assert_eq!(redacted(&out), out, "not idempotent: {out:?}");
+    }
+}
+
+/// Each text comes out unchanged.
+pub(super) fn all_kept(texts: &[&str]) {
+    for t in texts {
+        assert_eq!(redacted(t), *t, "changed: {t:?}");
+    }
+}

@@ -5,23 +5,7 @@
 //! three levels deep, and this bridge's own approval tokens and invite codes
 //! — with the ordinary text around them that must stay.
 
-use super::redacted;
-
-/// Each `(text, secret)`: the secret must not survive, and the output must
-/// be a fixpoint.
-fn all_redacted(cases: &[(&str, &str)]) {
-    for (text, secret) in cases {
-        let out = redacted(text);
-        assert!(!out.contains(secret), "{secret:?} survived in {out:?}");
-        assert_eq!(redacted(&out), out, "not idempotent: {out:?}");
-    }
-}
-
-fn all_kept(texts: &[&str]) {
-    for t in texts {
-        assert_eq!(redacted(t), *t, "changed: {t:?}");
-    }
-}
+use super::{all_kept, all_redacted, redacted};
 
 const GHP: &str = "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";
 

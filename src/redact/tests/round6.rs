@@ -4,23 +4,7 @@
 //! prefixed tokens and positional API keys — with the look-alikes that must
 //! stay, and the cost of inputs built from repeated anchors.
 
-use super::{redacted, redactor};
-
-/// Each `(text, secret)`: the secret must not survive, and the output must
-/// be a fixpoint.
-fn all_redacted(cases: &[(&str, &str)]) {
-    for (text, secret) in cases {
-        let out = redacted(text);
-        assert!(!out.contains(secret), "{secret:?} survived in {out:?}");
-        assert_eq!(redacted(&out), out, "not idempotent: {out:?}");
-    }
-}
-
-fn all_kept(texts: &[&str]) {
-    for t in texts {
-        assert_eq!(redacted(t), *t, "changed: {t:?}");
-    }
-}
+use super::{all_kept, all_redacted, redacted, redactor};
 
 fn b64(s: &str) -> String {
     use base64::Engine as _;
