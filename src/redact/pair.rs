@@ -73,18 +73,7 @@ pub(crate) fn on_word(scan: &mut Scan<'_>, start: usize, end: usize) {
         return;
     };
     let ps = slash;
-    let mut pe = ps;
-    while pe < le && pe - ps < MAX_PASS && !bytes[pe].is_ascii_whitespace() {
-        pe += 1;
-    }
-    while pe > ps
-        && matches!(
-            bytes[pe - 1],
-            b'.' | b',' | b';' | b')' | b'`' | b'"' | b'\''
-        )
-    {
-        pe -= 1;
-    }
+    let pe = value_end(bytes, ps, le);
     // `admin / password: hunter`: the slash's half is labelled, and the
     // label's value is the password, whatever its shape.
     if spaced && let Some((vs, ve)) = labelled(bytes, ps, pe, le) {
@@ -157,17 +146,7 @@ fn labelled(bytes: &[u8], ps: usize, pe: usize, le: usize) -> Option<(usize, usi
         i += 1;
     }
     let vs = i;
-    while i < le && i - vs < MAX_PASS && !bytes[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    while i > vs
-        && matches!(
-            bytes[i - 1],
-            b'.' | b',' | b';' | b')' | b'`' | b'"' | b'\''
-        )
-    {
-        i -= 1;
-    }
+    i = value_end(bytes, vs, le);
     let vs = if matches!(bytes.get(vs), Some(b'"' | b'\'' | b'`')) {
         vs + 1
     } else {
@@ -295,6 +274,24 @@ fn is_choice(w: &[u8]) -> bool {
 
 fn is_user_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@' | b'+')
+}
+
+/// Where the value from `start` ends: at a blank, the line end `le` or
+/// `MAX_PASS` bytes, less the punctuation that closes a sentence or quote.
+fn value_end(bytes: &[u8], start: usize, le: usize) -> usize {
+    let mut end = start;
+    while end < le && end - start < MAX_PASS && !bytes[end].is_ascii_whitespace() {
+        end += 1;
+    }
+    while end > start
+        && matches!(
+            bytes[end - 1],
+            b'.' | b',' | b';' | b')' | b'`' | b'"' | b'\''
+        )
+    {
+        end -= 1;
+    }
+    end
 }
 
 #[cfg(test)]
