@@ -185,6 +185,13 @@ mod tests {
 
     const MIB: i64 = 1 << 20;
 
+    /// Asserts that a growing call at the clock's time is let through.
+    async fn passes(budget: &StorageBudget, clock: &ManualClock, sizes: &Sizes, why: &str) {
+        if let Err(e) = budget.check(clock.now(), || sizes.read()).await {
+            panic!("{why}: refused with {e:?}");
+        }
+    }
+
     #[tokio::test]
     async fn under_passes_and_at_or_over_refuses_with_the_limit_in_mib() {
         for (bytes, refused) in [(0, false), (MIB - 1, false), (MIB, true), (5 * MIB, true)] {
@@ -210,19 +217,13 @@ mod tests {
     #[tokio::test]
     async fn the_size_is_read_at_most_once_a_second_and_its_verdict_kept_until_then() {
         let (budget, clock, sizes) = setup(0);
-        budget
-            .check(clock.now(), || sizes.read())
-            .await
-            .expect("under");
+        passes(&budget, &clock, &sizes, "under").await;
         // The database fills up within the second: calls still pass on the
         // first reading, and nobody reads again.
         sizes.bytes.store(2 * MIB, Ordering::Relaxed);
         for _ in 0..10 {
             clock.advance(99_000);
-            budget
-                .check(clock.now(), || sizes.read())
-                .await
-                .expect("cached");
+            passes(&budget, &clock, &sizes, "cached").await;
         }
         assert_eq!(sizes.reads.load(Ordering::Relaxed), 1);
         clock.advance(10_000);
@@ -233,20 +234,14 @@ mod tests {
         clock.advance(999_999);
         assert!(budget.check(clock.now(), || sizes.read()).await.is_err());
         clock.advance(1);
-        budget
-            .check(clock.now(), || sizes.read())
-            .await
-            .expect("freed");
+        passes(&budget, &clock, &sizes, "freed").await;
         assert_eq!(sizes.reads.load(Ordering::Relaxed), 3);
     }
 
     #[tokio::test]
     async fn a_clock_that_goes_back_reads_again_at_once() {
         let (budget, clock, sizes) = setup(0);
-        budget
-            .check(clock.now(), || sizes.read())
-            .await
-            .expect("under");
+        passes(&budget, &clock, &sizes, "under").await;
         sizes.bytes.store(2 * MIB, Ordering::Relaxed);
         clock.advance(-3_600_000_000);
         assert!(budget.check(clock.now(), || sizes.read()).await.is_err());
@@ -259,15 +254,9 @@ mod tests {
         assert!(budget.check(clock.now(), || sizes.read()).await.is_err());
         sizes.bytes.store(-1, Ordering::Relaxed);
         clock.advance(READ_EVERY_US);
-        budget
-            .check(clock.now(), || sizes.read())
-            .await
-            .expect("unknown");
+        passes(&budget, &clock, &sizes, "unknown").await;
         clock.advance(READ_EVERY_US / 2);
-        budget
-            .check(clock.now(), || sizes.read())
-            .await
-            .expect("unknown");
+        passes(&budget, &clock, &sizes, "unknown").await;
         sizes.bytes.store(2 * MIB, Ordering::Relaxed);
         clock.advance(READ_EVERY_US / 2);
         assert!(budget.check(clock.now(), || sizes.read()).await.is_err());
