@@ -140,7 +140,7 @@ impl<S: HttpTokenStore> Access<S> {
         origin.eq_ignore_ascii_case(&own) || self.origins.iter().any(|o| o == origin)
     }
 
-    /// [`Self::identify`] without the store: the shared token, or a named
+    /// A token's identity without the store: the shared token, or a named
     /// one this server looked up lately. What a throttled address may still
     /// use, so agents already working behind it keep working.
     fn known_identity(&self, presented: &str) -> Option<(HttpIdentity, Option<[u8; 32]>)> {
@@ -161,15 +161,13 @@ impl<S: HttpTokenStore> Access<S> {
             .map(|(identity, _)| (identity.clone(), Some(hash)))
     }
 
-    /// The identity behind a presented token, if it is valid, and the hash
-    /// of a named one (which can be revoked).
-    async fn identify(
+    /// The identity behind a presented token that [`Self::known_identity`]
+    /// did not know, looked up in the store (and cached), with the hash of
+    /// the named token (which can be revoked).
+    async fn identify_stored(
         &self,
         presented: &str,
     ) -> Result<Option<(HttpIdentity, Option<[u8; 32]>)>, Response> {
-        if let Some(known) = self.known_identity(presented) {
-            return Ok(Some(known));
-        }
         let hash = token_hash(presented);
         // Boxed: a store read is a large future, and inline it would make
         // every request's middleware future (kept for the whole call) as large.
@@ -306,7 +304,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         }
         let found = match (known, presented) {
             (Some(known), _) => Some(known),
-            (None, Some(token)) => match access.identify(token).await {
+            (None, Some(token)) => match access.identify_stored(token).await {
                 Ok(found) => found,
                 Err(response) => return response,
             },
