@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 
-use super::pages::{Nav, layout};
+use super::pages::Nav;
 use super::signin::CsrfForm;
-use super::{Backend, Caller, Console, message_of, status_of};
+use super::yolo::{not_done, outcome_under};
+use super::{Backend, Caller, Console};
 use crate::domain::{ConversationId, Timestamp};
 use crate::service::{Ended, ServiceError};
 use crate::store::{ConsoleRole, Conversation};
@@ -70,46 +71,25 @@ fn page<S: Backend>(
     id: &str,
 ) -> Response {
     let back = html! { p { a href=(console.href(&format!("/conversations/{id}"))) { "Back to the conversation" } } };
-    let (status, title, body) = match ended {
-        Ok(Ended::Now { conversation, .. }) => (
-            StatusCode::OK,
-            "Ended",
-            html! {
-                h1 { "Ended" }
-                p id="outcome" { "Ended " code { (conversation.id.as_str()) } " for every participant: its tokens and invite codes no longer work. " code { "mcp-bridge cleanup" } " removes it with its messages." }
-                (back)
-            },
-        ),
-        Ok(Ended::Already(conversation)) => (
-            StatusCode::OK,
-            "Ended",
-            html! {
-                h1 { "Ended" }
-                p id="outcome" { code { (conversation.id.as_str()) } " had already expired; nothing changed." }
-                (back)
-            },
-        ),
-        Err(e) => (
-            status_of(&e),
-            "Not done",
-            html! {
-                h1 { "Not done" }
-                p.error { (message_of(&e)) }
-                (back)
-            },
-        ),
+    let body = match ended {
+        Ok(Ended::Now { conversation, .. }) => html! {
+            h1 { "Ended" }
+            p id="outcome" { "Ended " code { (conversation.id.as_str()) } " for every participant: its tokens and invite codes no longer work. " code { "mcp-bridge cleanup" } " removes it with its messages." }
+            (back)
+        },
+        Ok(Ended::Already(conversation)) => html! {
+            h1 { "Ended" }
+            p id="outcome" { code { (conversation.id.as_str()) } " had already expired; nothing changed." }
+            (back)
+        },
+        Err(e) => return not_done(console, who, Nav::Conversations, &e, back),
     };
-    (
-        status,
-        layout(
-            console,
-            Some(who),
-            title,
-            Nav::Conversations,
-            "outcome",
-            None,
-            body,
-        ),
+    outcome_under(
+        console,
+        who,
+        Nav::Conversations,
+        StatusCode::OK,
+        "Ended",
+        body,
     )
-        .into_response()
 }

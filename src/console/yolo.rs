@@ -138,11 +138,39 @@ pub fn outcome_page<S: Backend>(
     title: &str,
     body: Markup,
 ) -> Response {
+    outcome_under(console, who, Nav::Yolo, status, title, body)
+}
+
+/// [`outcome_page`] under another nav entry (a decision taken elsewhere).
+pub(super) fn outcome_under<S: Backend>(
+    console: &Console<S>,
+    who: &Caller,
+    nav: Nav,
+    status: StatusCode,
+    title: &str,
+    body: Markup,
+) -> Response {
     (
         status,
-        layout(console, Some(who), title, Nav::Yolo, "outcome", None, body),
+        layout(console, Some(who), title, nav, "outcome", None, body),
     )
         .into_response()
+}
+
+/// The page of a refused decision: why, and `back` (a link onwards).
+pub(super) fn not_done<S: Backend>(
+    console: &Console<S>,
+    who: &Caller,
+    nav: Nav,
+    e: &ServiceError,
+    back: Markup,
+) -> Response {
+    let body = html! {
+        h1 { "Not done" }
+        p.error { (message_of(e)) }
+        (back)
+    };
+    outcome_under(console, who, nav, status_of(e), "Not done", body)
 }
 
 /// The session caller of a post whose CSRF token is right; otherwise the
@@ -199,12 +227,8 @@ pub struct ConfirmForm {
 }
 
 fn refused<S: Backend>(console: &Console<S>, who: &Caller, e: &ServiceError) -> Response {
-    let body = html! {
-        h1 { "Not done" }
-        p.error { (message_of(e)) }
-        p { a href=(console.href("/yolo")) { "Back to YOLO" } }
-    };
-    outcome_page(console, who, status_of(e), "Not done", body)
+    let back = html! { p { a href=(console.href("/yolo")) { "Back to YOLO" } } };
+    not_done(console, who, Nav::Yolo, e, back)
 }
 
 /// `POST /yolo/confirm/{conversation}`: an admin enables command execution.
