@@ -148,6 +148,7 @@ per_class!(
     evasion_invisible,
     evasion_lookalike,
     evasion_placeholder,
+    split_and_encoded,
 );
 
 /// Role names are free text an agent picks, shown to its partner, in

@@ -306,6 +306,21 @@ pub fn of(class: &str) -> Vec<ClassSample> {
                 sample(format!("api_key: \"YOUR-KEY-{b}\""), &[&b]),
             ]
         }
+        "split_and_encoded" => {
+            // Round 6: a token split after a short first piece, a token as
+            // base64 with nothing naming it, a letters-only login password.
+            let (a, b) = (random_from(ALNUM, 36), random_from(ALNUM, 36));
+            let encoded = b64(format!("ghp_{b}").as_bytes());
+            let word = random_from(LOWER, 12);
+            vec![
+                sample(format!("const t = \"ghp_\" + \"{a}\";"), &[&a]),
+                sample(
+                    format!("echo {encoded} | base64 -d > ~/.token"),
+                    &[&encoded],
+                ),
+                sample(format!("login: admin / password: {word}"), &[&word]),
+            ]
+        }
         other => panic!("no samples for class {other}"),
     }
 }
