@@ -17,11 +17,7 @@ const TOKEN: &str = "shared-token-0123456789abcdef";
 
 /// `check_messages` for `side` with `extra` arguments, stateless, through `server`.
 async fn check_on(server: &HttpServer, conv: &Value, side: &str, extra: Value) -> Value {
-    let mut args = json!({
-        "conversation_id": conv["conversation_id"],
-        "session_id": side,
-        "token": conv[format!("session_{side}_token")],
-    });
+    let mut args = seat(conv, side);
     merge(&mut args, extra);
     stateless(&server.url, Some(TOKEN), 7, "check_messages", args)
         .await
@@ -30,12 +26,8 @@ async fn check_on(server: &HttpServer, conv: &Value, side: &str, extra: Value) -
 
 /// A long-poll of `side` through `url`, waiting up to 30 s, in a task of its own.
 fn waiting(url: &str, conv: &Value, side: &str) -> tokio::task::JoinHandle<Value> {
-    let args = json!({
-        "conversation_id": conv["conversation_id"],
-        "session_id": side,
-        "token": conv[format!("session_{side}_token")],
-        "wait_seconds": 30,
-    });
+    let mut args = seat(conv, side);
+    args["wait_seconds"] = json!(30);
     let url = url.to_owned();
     tokio::spawn(async move {
         stateless(&url, Some(TOKEN), 2, "check_messages", args)
@@ -153,4 +145,66 @@ async fn a_parked_long_poll_is_served_as_any_other() {
     );
     let (status, stderr) = one.terminate().await;
     assert!(status.success(), "{stderr}");
+}
+
+/// An operator's `mcp-bridge end` ends the long-polls waiting in the
+/// conversation over HTTP at once — one parked before rmcp (stateless) and
+/// one inside an MCP session (not parked) — with `conversation_expired`,
+/// well before their 45 s waits would lapse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_conversation_ends_its_http_long_polls() {
+    let env = TestEnv::new("http_park_end");
+    let server = HttpServer::start(&env, &[], &[("MCP_BRIDGE_HTTP_TOKEN", TOKEN)]).await;
+    let created = stateless(
+        &server.url,
+        Some(TOKEN),
+        1,
+        "create_conversation",
+        json!({"my_role": "a", "partner_role": "b"}),
+    )
+    .await
+    .message();
+    let conv = created["result"]["structuredContent"].clone();
+    let id = conv["conversation_id"].as_str().expect("id").to_owned();
+
+    let parked = {
+        let (url, mut args) = (server.url.clone(), seat(&conv, "b"));
+        args["wait_seconds"] = json!(45);
+        tokio::spawn(async move { stateless(&url, Some(TOKEN), 2, "check_messages", args).await })
+    };
+    let session = open_session(&server.url, TOKEN).await;
+    let in_session = {
+        let (url, mut args) = (server.url.clone(), seat(&conv, "a"));
+        args["wait_seconds"] = json!(45);
+        tokio::spawn(
+            async move { session_call(&url, TOKEN, &session, "check_messages", args).await },
+        )
+    };
+    wait_check_started(&env, &id, "b").await;
+    wait_check_started(&env, &id, "a").await;
+
+    crate::util_cli::cli(&env, &["end", &id]).await.ok();
+    for (how, waiter) in [("parked", parked), ("in a session", in_session)] {
+        let answer = tokio::time::timeout(EVENT_TIMEOUT, waiter)
+            .await
+            .unwrap_or_else(|_| panic!("the long-poll {how} ends with its conversation"))
+            .expect("waiter");
+        let message = answer.message();
+        assert_eq!(message["result"]["isError"], true, "{how}: {message}");
+        assert!(
+            message.to_string().contains("conversation_expired"),
+            "{how}: {message}"
+        );
+    }
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}
+
+/// The credentials of `side` in `conv`, as tool arguments.
+fn seat(conv: &Value, side: &str) -> Value {
+    json!({
+        "conversation_id": conv["conversation_id"],
+        "session_id": side,
+        "token": conv[format!("session_{side}_token")],
+    })
 }
