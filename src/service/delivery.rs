@@ -18,6 +18,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::merge::{self, Share};
 use super::{Bridge, Caller, Parked, ServiceError, SessionCredentials, session_draft};
 use crate::audit::AuditDraft;
 use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Side};
@@ -327,8 +328,8 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// Takes one page over `callers`, session by session, within the count
-    /// and reply-size limits. With `final_attempt` false an empty result is
+    /// Takes one page over `callers`, session by session in the order and
+    /// shares [`merge::plan`] gives, within the count and reply-size limits. With `final_attempt` false an empty result is
     /// `None` and leaves no trace. `looked` is a fresh reading of each
     /// caller's inbox (one per caller, in order), which spares the take a
     /// second look.
@@ -342,14 +343,40 @@ impl<S: Store> Bridge<S> {
         let mut inbox = Inbox::default();
         let mut bytes = 0usize;
         let mut answered = false;
-        for (i, (c, caller)) in callers.iter().enumerate() {
+        let passed_over = |i: usize| {
             let status = looked.statuses().get(i).copied();
-            if !final_attempt && status.is_some_and(|s| s != Pending::Ready) {
+            !final_attempt && status.is_some_and(|s| s != Pending::Ready)
+        };
+        let creds: Vec<&SessionCredentials> = callers.iter().map(|(c, _)| *c).collect();
+        let order = merge::plan(
+            &self.store,
+            &creds,
+            check.limit,
+            self.clock.now(),
+            passed_over,
+        )
+        .await
+        .map_err(|(i, e)| self.refuse(session_draft(TOOL, creds[i]), e.into()))?;
+        // Set once a take stopped short for the reply's size: a later inbox
+        // must not put newer messages in the page before the older ones left.
+        let mut full = false;
+        for (i, share) in order {
+            let (c, caller) = &callers[i];
+            let status = looked.statuses().get(i).copied();
+            if passed_over(i) {
                 continue;
             }
             let taken = u32::try_from(inbox.messages.len()).unwrap_or(u32::MAX);
-            let room = check.limit.saturating_sub(taken);
-            if room == 0 || bytes >= MAX_REPLY_BYTES {
+            let mut room = check.limit.saturating_sub(taken);
+            if let Share::Upto(n) = share {
+                if n == 0 {
+                    // Older messages elsewhere fill the page; these wait.
+                    inbox.more = true;
+                    continue;
+                }
+                room = room.min(n);
+            }
+            if room == 0 || full || bytes >= MAX_REPLY_BYTES {
                 // The page is full; say whether this session has anything left.
                 match self
                     .store
@@ -380,6 +407,8 @@ impl<S: Store> Bridge<S> {
                 Err(e) => return Err(self.refuse(draft, e.into())),
             };
             answered = true;
+            let count = u32::try_from(page.messages.len()).unwrap_or(u32::MAX);
+            full |= page.more && count < room;
             bytes += inbox.add(&caller.conversation, page);
         }
         if !answered && !final_attempt {

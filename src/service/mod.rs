@@ -19,6 +19,7 @@ mod keys;
 mod lease;
 mod local_quota;
 mod mcp_session;
+mod merge;
 mod oversight;
 mod own_tokens;
 mod park;

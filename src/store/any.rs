@@ -118,6 +118,15 @@ impl Store for AnyStore {
     ) -> Result<Pending, StoreError> {
         each_await!(self, s => s.pending(conversation, recipient, now))
     }
+    async fn ready_ids(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        each_await!(self, s => s.ready_ids(conversation, recipient, now, limit))
+    }
     async fn conversation_and_pending(
         &self,
         conversation: &ConversationId,

@@ -326,6 +326,18 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Pending, StoreError>> + Send;
 
+    /// The ids of the first `limit` messages `recipient` could take at `now`,
+    /// in order: up to the first one still leased to another reader, as a
+    /// take stops there. Read-only; lets a page over several inboxes be
+    /// merged in send order before anything is taken.
+    fn ready_ids(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+
     /// [`Store::conversation`] and [`Store::pending`] for `recipient`, read
     /// together: one read transaction, one round trip over a network. A
     /// check that waits for nothing authorizes and looks at once.

@@ -144,6 +144,35 @@ pub async fn acknowledge(db: Db<'_>, receipt: &Receipt, payload: &str) -> Result
     .map(drop)
 }
 
+/// See [`crate::store::Store::ready_ids`].
+pub async fn ready_ids(
+    db: Db<'_>,
+    conversation: &ConversationId,
+    recipient: Side,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<i64>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT message_id, lease_until FROM pending_deliveries
+             WHERE conversation_id = $1 AND recipient = $2 ORDER BY message_id LIMIT $3",
+            &[
+                &conversation.as_str(),
+                &recipient.as_str(),
+                &i64::from(limit),
+            ],
+        )
+        .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if get::<Option<i64>>(row, 1)?.is_some_and(|until| until > now.as_micros()) {
+            break;
+        }
+        ids.push(get::<i64>(row, 0)?);
+    }
+    Ok(ids)
+}
+
 /// What `recipient` has queued at `now`: its oldest row decides.
 pub async fn pending(
     db: Db<'_>,

@@ -192,6 +192,17 @@ impl Store for PgStore {
         inbox::pending(Db::Client(&client), conversation, recipient, now).await
     }
 
+    async fn ready_ids(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        let client = self.client().await?;
+        inbox::ready_ids(Db::Client(&client), conversation, recipient, now, limit).await
+    }
+
     async fn conversation_and_pending(
         &self,
         conversation: &ConversationId,

@@ -317,6 +317,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn ready_ids(
+        &self,
+        conversation: &ConversationId,
+        recipient: Side,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        let conversation = conversation.clone();
+        self.call(move |conn| ops::ready_ids(conn, &conversation, recipient, now, limit))
+            .await
+    }
+
     async fn conversation_and_pending(
         &self,
         conversation: &ConversationId,

@@ -345,6 +345,37 @@ pub fn pending(
     })
 }
 
+/// See [`crate::store::Store::ready_ids`].
+pub fn ready_ids(
+    conn: &Connection,
+    conversation: &ConversationId,
+    recipient: Side,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT message_id, lease_until FROM pending_deliveries
+             WHERE conversation_id = ?1 AND recipient = ?2 ORDER BY message_id LIMIT ?3",
+        )
+        .map_err(sql_err)?;
+    let rows = stmt
+        .query_map(
+            params![conversation.as_str(), recipient.as_str(), i64::from(limit)],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)),
+        )
+        .map_err(sql_err)?;
+    let mut ids = Vec::new();
+    for row in rows {
+        let (id, lease_until) = row.map_err(sql_err)?;
+        if lease_until.is_some_and(|until| until > now.as_micros()) {
+            break;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 /// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
 pub fn set_status(
     tx: &WriteTx<'_>,
