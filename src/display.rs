@@ -2,7 +2,9 @@
 //! classification of the characters that can act on a terminal or hide or
 //! reorder what it shows — C0 and C1 controls, DEL, bidirectional overrides
 //! and isolates, zero-width and other invisible format characters, variation
-//! selectors, tag characters, line and paragraph separators — and two ways to
+//! selectors, tag characters, line and paragraph separators; also overlay
+//! marks, and in single-line fields blanks other than the ASCII space
+//! ([`kept`]) — and two ways to
 //! neutralise them: visible escapes for text (`\x1b`, `\u{202e}`), and JSON
 //! `\uXXXX` escapes for JSON output, which leave the JSON's value unchanged.
 //!
@@ -65,9 +67,28 @@ pub fn has_unsafe(text: &str) -> bool {
     text.chars().any(is_unsafe)
 }
 
-/// Whether `c` is kept as is in `lines` mode.
-fn kept(c: char, lines: Lines) -> bool {
-    !is_unsafe(c) || (lines == Lines::Many && (c == '\n' || c == '\t'))
+/// Whether `c` is kept as is in `lines` mode. Besides [`is_unsafe`], marks
+/// drawn over their neighbour (`a\u{336}pproved` reads as struck out) are
+/// escaped everywhere, and in a single-line field so are blanks that are not
+/// the ASCII space (NBSP, U+3000, the braille blank): a status note of such
+/// blanks pushes the rest of a line out of sight, while in a message body
+/// they are ordinary typography (French, CJK) and stay.
+pub fn kept(c: char, lines: Lines) -> bool {
+    if c.is_ascii() {
+        return !c.is_control() || (lines == Lines::Many && (c == '\n' || c == '\t'));
+    }
+    !is_unsafe(c) && !is_overlay(c) && (lines == Lines::Many || !is_blank_lookalike(c))
+}
+
+/// A combining mark of the overlay class (canonical combining class 1):
+/// strokes, slashes and rings drawn across the character before it.
+fn is_overlay(c: char) -> bool {
+    unicode_normalization::char::canonical_combining_class(c) == 1
+}
+
+/// A character other than the ASCII space that draws as blank.
+fn is_blank_lookalike(c: char) -> bool {
+    !c.is_ascii() && (c.is_whitespace() || c == '\u{2800}')
 }
 
 /// `text` with every unsafe character replaced by a visible escape: `\x1b`
@@ -107,7 +128,9 @@ pub fn push_escape(out: &mut String, c: char) {
 /// layout and stays; the other characters can only occur inside JSON
 /// strings, so replacing them wherever they occur is exact.
 pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
-    let escaped = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\t' | '\r');
+    let escaped = |c: char| {
+        (is_unsafe(c) && !matches!(c, '\n' | '\t' | '\r')) || is_overlay(c) || is_blank_lookalike(c)
+    };
     if !json.chars().any(escaped) {
         return std::borrow::Cow::Borrowed(json);
     }
@@ -161,6 +184,39 @@ mod tests {
             assert_eq!(visible(input, Lines::One), want, "{input:?}");
             assert!(has_unsafe(input), "{input:?}");
         }
+    }
+
+    #[test]
+    fn overlays_everywhere_and_odd_blanks_in_one_line_fields_are_escaped() {
+        let struck = "a\u{336}pproved \u{338}x";
+        assert_eq!(visible(struck, Lines::One), "a\\u{336}pproved \\u{338}x");
+        assert_eq!(visible(struck, Lines::Many), "a\\u{336}pproved \\u{338}x");
+        let pushed = "ok\u{2800}\u{2800}\u{3000}\u{a0}done";
+        assert_eq!(
+            visible(pushed, Lines::One),
+            "ok\\u{2800}\\u{2800}\\u{3000}\\u{a0}done"
+        );
+        // In a message body they are typography: French, CJK, braille charts.
+        for text in ["prix\u{a0}: 5\u{a0}€", "東京\u{3000}大阪", "⠁\u{2800}⠃"] {
+            assert!(matches!(
+                visible(text, Lines::Many),
+                std::borrow::Cow::Borrowed(_)
+            ));
+        }
+        // Combining marks that are not overlays (accents, Devanagari vowel
+        // signs) stay in both.
+        for text in [
+            "cafe\u{301}",
+            "ति",
+            "Tie\u{302}\u{301}ng Vie\u{323}\u{302}t",
+        ] {
+            assert!(matches!(
+                visible(text, Lines::One),
+                std::borrow::Cow::Borrowed(_)
+            ));
+        }
+        let json = json_safe("{\"note\":\"a\u{336}b\u{2800}\"}");
+        assert_eq!(json, "{\"note\":\"a\\u0336b\\u2800\"}");
     }
 
     #[test]

@@ -92,6 +92,7 @@ mod teams_cli;
 mod teams_delivery;
 mod teams_http;
 mod teams_sessions;
+mod terminal_overlays;
 mod terminal_safety;
 mod transfer_hostile;
 mod unread_bound;

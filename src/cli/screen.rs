@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use super::output::Color;
-use crate::display;
+use crate::display::{self, Lines};
 
 /// A human-facing output stream. Whatever is written to it reaches the
 /// terminal with every control character escaped except newline, tab and
@@ -49,7 +49,7 @@ impl<W: Write> Screen<W> {
                 rest = &rest[code.len()..];
                 continue;
             }
-            if display::is_unsafe(c) && c != '\n' && c != '\t' {
+            if !display::kept(c, Lines::Many) {
                 display::push_escape(&mut out, c);
             } else {
                 out.push(c);

@@ -36,8 +36,7 @@ fn marked(text: &str, lines: Lines) -> Markup {
 
 /// `text` with its unsafe characters as marked escapes.
 fn escaped(text: &str, lines: Lines) -> Markup {
-    let kept =
-        |c: char| !display::is_unsafe(c) || (lines == Lines::Many && matches!(c, '\n' | '\t'));
+    let kept = |c: char| display::kept(c, lines);
     let mut parts: Vec<(&str, Option<String>)> = Vec::new();
     let mut start = 0;
     for (at, c) in text.char_indices() {
