@@ -73,16 +73,7 @@ async fn a_parked_long_poll_is_served_as_any_other() {
     ];
     let one = HttpServer::start(&env, &[], &vars).await;
     let two = HttpServer::start(&env, &[], &vars).await;
-    let created = stateless(
-        &one.url,
-        Some(TOKEN),
-        1,
-        "create_conversation",
-        json!({"my_role": "a", "partner_role": "b"}),
-    )
-    .await
-    .message();
-    let conv = created["result"]["structuredContent"].clone();
+    let conv = created(&one).await;
 
     // 1. Parked on one server, woken by a send through the other.
     let page = woken_by(waiting(&one.url, &conv, "b"), &two.url, &conv, "hello").await;
@@ -155,16 +146,7 @@ async fn a_parked_long_poll_is_served_as_any_other() {
 async fn ending_a_conversation_ends_its_http_long_polls() {
     let env = TestEnv::new("http_park_end");
     let server = HttpServer::start(&env, &[], &[("MCP_BRIDGE_HTTP_TOKEN", TOKEN)]).await;
-    let created = stateless(
-        &server.url,
-        Some(TOKEN),
-        1,
-        "create_conversation",
-        json!({"my_role": "a", "partner_role": "b"}),
-    )
-    .await
-    .message();
-    let conv = created["result"]["structuredContent"].clone();
+    let conv = created(&server).await;
     let id = conv["conversation_id"].as_str().expect("id").to_owned();
 
     let parked = {
@@ -198,6 +180,15 @@ async fn ending_a_conversation_ends_its_http_long_polls() {
     }
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
+}
+
+/// A conversation between `a` and `b` created through `server` (its result).
+async fn created(server: &HttpServer) -> Value {
+    let args = json!({"my_role": "a", "partner_role": "b"});
+    let created = stateless(&server.url, Some(TOKEN), 1, "create_conversation", args)
+        .await
+        .message();
+    created["result"]["structuredContent"].clone()
 }
 
 /// The credentials of `side` in `conv`, as tool arguments.
