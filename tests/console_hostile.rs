@@ -35,7 +35,9 @@ async fn hidden_characters_from_agents_are_shown_as_codes() {
         conv.args(
             "a",
             json!({
-                "message": "open invoice_\u{202e}fdp.exe\u{202c} now\u{200b}\u{2066}\x1b[2J\0\u{2028}done",
+                // A placeholder right after a letter that is not ASCII
+                // once made the page's renderer panic.
+                "message": "open invoice_\u{202e}fdp.exe\u{202c} now\u{200b}\u{2066}\x1b[2J\0\u{2028}done café_REDACTED 東京KEY_REDACTED",
                 "files_involved": ["src/\u{202e}gnp.exe", "two\nlines"],
             }),
         ),
@@ -46,7 +48,7 @@ async fn hidden_characters_from_agents_are_shown_as_codes() {
         "update_my_status",
         conv.args(
             "b",
-            json!({"status": "working", "note": "all \u{202e}doog\u{202c} here"}),
+            json!({"status": "working", "note": "all \u{202e}doog\u{202c} here é_REDACTED"}),
         ),
     )
     .await);
@@ -68,6 +70,7 @@ async fn hidden_characters_from_agents_are_shown_as_codes() {
             "{path}: {html}"
         );
         assert!(html.contains(">\\u{202e}</mark>doog"), "{path}: {html}");
+        assert!(html.contains("here é_REDACTED"), "{path}: {html}");
     }
     let html = b
         .get(&format!("/conversations/{}", conv.id))
@@ -81,7 +84,7 @@ async fn hidden_characters_from_agents_are_shown_as_codes() {
         ">\\u{200b}</mark><mark",
         ">\\x1b</mark>[2J<mark",
         ">\\x00</mark><mark",
-        ">\\u{2028}</mark>done",
+        ">\\u{2028}</mark>done café_REDACTED 東京<mark class=\"redacted\"",
         "src/<mark",
         ">\\u{202e}</mark>gnp.exe",
         // A file name cannot draw a second line.

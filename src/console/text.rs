@@ -64,8 +64,12 @@ pub fn split_placeholders(text: &str) -> Vec<(&str, Option<&str>)> {
     let mut rest = text;
     while let Some(at) = rest.find(SUFFIX) {
         let end = at + SUFFIX.len();
-        let start = rest[..at]
-            .rfind(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+        // The placeholder's bytes are all ASCII, so walking back over them
+        // byte by byte stops on a character boundary whatever came before
+        // (`é_REDACTED`): a character index + 1 would land inside `é`.
+        let start = rest.as_bytes()[..at]
+            .iter()
+            .rposition(|&b| !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
             .map_or(0, |i| i + 1);
         let word_ends = !rest[end..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
         let starts_with_letter = rest[start..].starts_with(|c: char| c.is_ascii_uppercase());
@@ -99,6 +103,32 @@ mod tests {
             joined,
             "key AWS_KEY_REDACTED and NOT_REDACTEDX, _REDACTED, x PASSWORD_REDACTED"
         );
+    }
+
+    #[test]
+    fn a_placeholder_after_any_character_splits_on_a_boundary() {
+        for text in [
+            "é_REDACTED",
+            "café_REDACTED x",
+            "東京KEY_REDACTED",
+            "ü TOKEN_REDACTED",
+        ] {
+            let parts = split_placeholders(text);
+            let joined: String = parts
+                .iter()
+                .map(|(a, p)| format!("{a}{}", p.unwrap_or("")))
+                .collect();
+            assert_eq!(joined, text);
+        }
+        let marked = |t| {
+            split_placeholders(t)
+                .into_iter()
+                .filter_map(|(_, p)| p)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(marked("東京KEY_REDACTED"), ["KEY_REDACTED"]);
+        assert_eq!(marked("ü TOKEN_REDACTED"), ["TOKEN_REDACTED"]);
+        assert!(marked("é_REDACTED").is_empty());
     }
 
     #[test]
