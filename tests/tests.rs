@@ -26,6 +26,7 @@ mod config_cli;
 mod console;
 mod console_browser;
 mod console_browser_hostile;
+mod console_browser_mounted;
 mod console_end;
 mod console_hostile;
 mod console_mounted;

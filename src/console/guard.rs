@@ -18,9 +18,10 @@ use super::{Backend, Console};
 
 /// Refuses a post a browser says came from another site (`Sec-Fetch-Site`:
 /// anything but `same-origin`, or `none` for one the user started; a
-/// sandboxed frame or a data URL counts as another site). Not `Origin`:
-/// under `Referrer-Policy: no-referrer` browsers send `Origin: null` with
-/// the console's own forms. The CSRF token already stops forged forms; this stops them even if a
+/// sandboxed frame or a data URL counts as another site). Not `Origin`
+/// here: the standalone console has no allow-list to compare it with, and a
+/// browser may send `Origin: null` (a privacy setting); mounted in
+/// `serve --http --console`, `/mcp`'s Origin check applies too. The CSRF token already stops forged forms; this stops them even if a
 /// token leaked, and keeps a cross-site post from signing anyone out.
 /// Scripts without those headers (curl) are judged by the CSRF token alone.
 pub async fn own_pages_only<S: Backend>(
@@ -263,7 +264,7 @@ mod tests {
         assert!(cross_site(&h), "a sibling subdomain is another site's page");
         h.insert("sec-fetch-site", "same-origin".parse().unwrap());
         h.insert(header::ORIGIN, "null".parse().unwrap());
-        assert!(!cross_site(&h), "the console's own form under no-referrer");
+        assert!(!cross_site(&h), "a browser that hides the origin");
     }
 
     #[test]

@@ -157,7 +157,11 @@ async fn security_headers(mut response: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: under it browsers send `Origin: null` with the
+        // console's own form posts, which the Origin allow-list of
+        // `serve --http --console` refuses. `same-origin` sends the real
+        // origin to the console itself and nothing to any other site.
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
