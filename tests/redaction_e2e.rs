@@ -2,7 +2,8 @@
 //! placeholder in messages, notes and file paths, counted per kind, and no
 //! byte of any secret reaches the database files. [`classes`] does the same
 //! for each class of issue 11 (and for role names), with samples from
-//! [`samples`].
+//! [`samples`]; [`invites`] for this bridge's invite codes in every spelling
+//! `join_conversation` accepts.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 use crate::util::*;
 
 mod classes;
+mod invites;
 mod samples;
 
 /// One planted secret: the text around it, the parts that must vanish, the

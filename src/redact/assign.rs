@@ -318,8 +318,12 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
             return;
         }
     }
-    // `token: &ProgressToken`, `password: ClientExtensions,`: a type in code.
-    let typed = !quoted && op == Op::Assign && super::code_type::annotates(bytes, vs, ve);
+    // `token: &ProgressToken`, `password: ClientExtensions,`: a type in code,
+    // as are `credential: Credential` and `type TokenKey = CFStringRef`.
+    let typed = (!quoted && op == Op::Assign && super::code_type::annotates(bytes, vs, ve))
+        || super::code_type::names_itself(&bytes[s..e], v)
+        || super::code_type::type_alias(bytes, raw_s)
+        || (!quoted && super::code_type::path_goes_on(bytes, ve));
     let accepted = !typed && value_accepted(class, v, value, op);
     if accepted {
         let ve = if !quoted && ve - vs >= MAX_BARE {

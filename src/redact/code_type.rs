@@ -41,6 +41,60 @@ pub(crate) fn annotates(bytes: &[u8], vs: usize, ve: usize) -> bool {
     upper_camel_path(v) && code_follows(bytes, ve)
 }
 
+/// `credential: Credential,`, `token = Token`: a value that spells its own
+/// name (a type named for its field, an enum variant) is never the secret.
+pub(crate) fn names_itself(name: &[u8], v: &[u8]) -> bool {
+    let letters = |s: &[u8]| {
+        s.iter()
+            .filter(|b| b.is_ascii_alphanumeric())
+            .map(u8::to_ascii_lowercase)
+            .collect::<Vec<u8>>()
+    };
+    let v = letters(v);
+    !v.is_empty() && v == letters(name)
+}
+
+/// `type CFStreamPropertyKey = CFStringRef;`, `pub(crate) type Iter = …`: a
+/// type alias (Rust, TypeScript) names a type, never a secret.
+pub(crate) fn type_alias(bytes: &[u8], raw_s: usize) -> bool {
+    raw_s >= 5
+        && &bytes[raw_s - 5..raw_s] == b"type "
+        && (raw_s == 5 || !(bytes[raw_s - 6].is_ascii_alphanumeric() || bytes[raw_s - 6] == b'_'))
+}
+
+/// `TcpStream`, `CFStringRef`, `OAuthTokenResponse`, Apple's
+/// `kCMSAttrSmimeEncryptionKeyPrefs`: a camel-case name of two words or
+/// more, each after the first a capital and two lower-case letters or more
+/// (after an acronym of up to four capitals). That is how types and
+/// constants are named, not how a generated key or token looks
+/// (`XmQvLzPwRtYk`, `kXmQvLzP`).
+pub(crate) fn is_camel_name(v: &[u8]) -> bool {
+    if !v.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let head = v.iter().take_while(|b| b.is_ascii_lowercase()).count();
+    let (mut i, mut words) = (head, usize::from(head > 0));
+    while i < v.len() {
+        let caps = v[i..].iter().take_while(|b| b.is_ascii_uppercase()).count();
+        let lower = v[i + caps..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase())
+            .count();
+        // Capitals alone (an acronym ending the name) or an acronym before a word.
+        let fits = if lower == 0 {
+            caps <= 4
+        } else {
+            caps <= 5 && lower >= 2
+        };
+        if !fits {
+            return false;
+        }
+        i += caps + lower;
+        words += 1;
+    }
+    words >= 2
+}
+
 /// `::alloc::string::String`, `std::ops::RangeFrom`: a Rust path of two
 /// identifiers or more, never a literal.
 pub(crate) fn is_rust_path(v: &[u8]) -> bool {
@@ -105,7 +159,18 @@ fn code_follows(bytes: &[u8], ve: usize) -> bool {
     while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
         i += 1;
     }
-    i < bytes.len() && matches!(bytes[i], b',' | b')' | b';' | b'<' | b'>' | b'=')
+    // `+` and `{` end a trait's bounds: `trait Secret: ZeroizeOnDrop + Zeroize {}`.
+    i < bytes.len()
+        && matches!(
+            bytes[i],
+            b',' | b')' | b';' | b'<' | b'>' | b'=' | b'+' | b'{'
+        )
+}
+
+/// `buf.read_i32::<BigEndian>()`, `Curve25519SeedBin<'_>`: a value cut where
+/// a Rust path or a lifetime parameter goes on is code.
+pub(crate) fn path_goes_on(bytes: &[u8], ve: usize) -> bool {
+    bytes[ve..].starts_with(b"::") || bytes[ve..].starts_with(b"<'")
 }
 
 #[cfg(test)]

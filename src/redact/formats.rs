@@ -1,12 +1,14 @@
 //! Secrets placed by a known layout rather than named by a secret word:
 //! the anchors of [`chpasswd`], [`userlist`] and [`pair`] (logins given as
-//! `user / password`), and the dispatch from the shared automaton to them.
+//! `user / password`) and the words that introduce an invite code
+//! ([`invite`]), and the dispatch from the shared automaton to them.
 //!
 //! Bundler's per-host credentials live here: `BUNDLE_<HOST>=user:password`
 //! (the host with `.` written `__`), in the environment, `.bundle/config` or
 //! a CI file, and `bundle config set --global <host> user:password`.
 
 use super::chpasswd;
+use super::invite;
 use super::kinds::Kind;
 use super::literal::read_value;
 use super::operator::skip_blank;
@@ -30,6 +32,11 @@ pub(crate) const ANCHORS: &[(&str, Detector)] = &[
     ("user/pass", Detector::Pair),
     ("user/password", Detector::Pair),
     ("username/password", Detector::Pair),
+    ("invite", Detector::Invite),
+    ("invitation", Detector::Invite),
+    ("code", Detector::Invite),
+    ("join", Detector::Invite),
+    ("redeem", Detector::Invite),
 ];
 
 /// The detector an anchor starts.
@@ -40,6 +47,7 @@ pub(crate) enum Detector {
     Chpasswd,
     Userlist,
     Pair,
+    Invite,
 }
 
 /// Runs the detector of anchor `i` found at `start..end`.
@@ -50,6 +58,7 @@ pub(crate) fn on_anchor(scan: &mut Scan<'_>, i: usize, start: usize, end: usize)
         Some(Detector::Chpasswd) => chpasswd::on_key(scan, start, end),
         Some(Detector::Userlist) => userlist::on_anchor(scan, start),
         Some(Detector::Pair) => pair::on_word(scan, start, end),
+        Some(Detector::Invite) => invite::on_word(scan, start, end),
         None => {}
     }
 }

@@ -1,15 +1,34 @@
 //! This bridge's invite codes as they appear in messages: 16 symbols of
 //! Crockford's base-32 alphabet shown as four dash-separated groups of four
 //! (`7KQ2-M9XD-4HTP-0R3C`, see `domain::invite`; that documented example
-//! itself is left alone, see `DOC_EXAMPLES`).
+//! itself is left alone, see `DOC_EXAMPLES`), and typed back in the other
+//! spellings `InviteCode::parse` accepts.
 //!
-//! The shape alone also fits product codes, serial numbers and hex chunks
-//! in documentation, so a code needs upper-case letters and digits, no
-//! letter outside the alphabet and nothing word-like touching it; then
-//! either a word that introduces a code (`invite`, `code`, `join`, …) shortly
-//! before it, or the look of a random draw: letters and digits mixed inside
-//! at least two groups, letters beyond hex, and many distinct symbols.
-//! There is no literal anchor: every `-` is a candidate, checked in O(1).
+//! [`scan_codes`] reads the shown shape anywhere. The shape alone also fits
+//! product codes, serial numbers and hex chunks in documentation, so a code
+//! needs upper-case letters and digits, no letter outside the alphabet and
+//! nothing word-like touching it; then either a word that introduces a code
+//! (`invite`, `code`, `join`, …) shortly before it, or the look of a random
+//! draw: letters and digits mixed inside at least two groups, letters beyond
+//! hex, and many distinct symbols. There is no literal anchor: every `-` is a
+//! candidate, checked in O(1).
+//!
+//! [`on_word`] reads, after such a word (an anchor of the shared automaton,
+//! starting a word: `invite_code`, `joinCode`, not `decode` or `rejoin`), the
+//! spellings an agent turns a code into: lower case, groups split by spaces
+//! or by nothing (`7kq2-m9xd-4htp-0r3c`, `7KQ2M9XD4HTP0R3C`, `7KQ2 M9XD 4HTP
+//! 0R3C`), also glued to `=` or `:` (`--invite-code=…`). Without the word
+//! these spellings are left alone: sixteen letters and digits are also
+//! hashes, ids and base-32 strings in pasted code and logs. A spelled code
+//! needs a digit, a letter beyond hex (a 16-digit hex span id is not one), no
+//! typed group and one case (mixed case is how random ids and GitHub
+//! advisories look: `GHSA-3rjw-m598-pq24`); lower-case groups split by
+//! spaces need digits in two groups (`join team 2025 next week` is prose).
+//! That misses about 0.3% of codes (no digit, or a typed group), 3.7% in
+//! spaced lower case. The alphabet stays strict (`parse` also reads `O`,
+//! `I`, `L` as digits): a code is pasted rather than retyped, and without
+//! those vowels and `U` few words fit. Each byte after a word is read once,
+//! however many words stand before it (`Scan::invite_done`).
 
 use super::kinds::Kind;
 use super::scan::{Scan, priority};
@@ -17,10 +36,12 @@ use super::text::{distinct, find_ci};
 
 /// Length of a dashed code.
 const CODE_LEN: usize = 19;
+/// Symbols in a code.
+const SYMBOLS: usize = 16;
 /// How far before a code its introducing word may stand.
 const WORD_REACH: usize = 80;
-/// Words that introduce a code.
-const WORDS: &[&[u8]] = &[b"invite", b"invitation", b"code", b"join", b"redeem"];
+/// Words that introduce a code (also anchors of the shared automaton).
+pub(crate) const WORDS: &[&str] = &["invite", "invitation", "code", "join", "redeem"];
 
 fn crockford(b: u8) -> bool {
     b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U'))
@@ -66,7 +87,7 @@ fn code_at(bytes: &[u8], s: usize) -> Option<usize> {
     }
     let letters = code.iter().filter(|b| b.is_ascii_uppercase()).count();
     let digits = code.iter().filter(|b| b.is_ascii_digit()).count();
-    if letters == 0 || digits == 0 || code.split(|&b| b == b'-').any(typed) {
+    if letters == 0 || digits == 0 || code.split(|&b| b == b'-').any(typed) || advisory(code) {
         return None;
     }
     (introduced(bytes, s) || random_draw(code)).then_some(e)
@@ -78,6 +99,12 @@ fn typed(group: &[u8]) -> bool {
     group.windows(2).all(|w| w[1] == w[0] + 1) || group.iter().all(|&b| b == group[0])
 }
 
+/// `GHSA-3rjw-m598-pq24`: a GitHub security advisory id, the same shape
+/// behind a fixed first group.
+fn advisory(code: &[u8]) -> bool {
+    code.len() >= 4 && code[..4].eq_ignore_ascii_case(b"GHSA")
+}
+
 /// A full stop after the code ends a sentence (`join with 7KQ2-….`).
 fn sentence_end(bytes: &[u8], e: usize) -> bool {
     bytes[e] == b'.' && bytes.get(e + 1).is_none_or(|b| !b.is_ascii_alphanumeric())
@@ -86,7 +113,103 @@ fn sentence_end(bytes: &[u8], e: usize) -> bool {
 /// A word that introduces a code within [`WORD_REACH`] bytes before it.
 fn introduced(bytes: &[u8], s: usize) -> bool {
     let before = &bytes[s.saturating_sub(WORD_REACH)..s];
-    WORDS.iter().any(|w| find_ci(before, w).is_some())
+    WORDS
+        .iter()
+        .any(|w| find_ci(before, w.as_bytes()).is_some())
+}
+
+/// Handles an introducing word found at `start..end`: the spelled codes
+/// that start within [`WORD_REACH`] of the word's start.
+pub(crate) fn on_word(scan: &mut Scan<'_>, start: usize, end: usize) {
+    let bytes = scan.bytes;
+    if start > 0
+        && bytes[start - 1].is_ascii_alphabetic()
+        && !(bytes[start].is_ascii_uppercase() && bytes[start - 1].is_ascii_lowercase())
+    {
+        return;
+    }
+    // Whether a spelling is a code does not depend on which word introduced
+    // it, so bytes already read after an earlier word are not read again.
+    let hi = (start + WORD_REACH + 1).min(bytes.len());
+    let mut s = end.max(scan.invite_done);
+    while s < hi {
+        if bytes[s].is_ascii_alphanumeric()
+            && !bytes[s - 1].is_ascii_alphanumeric()
+            && let Some(e) = spelled_at(bytes, s)
+        {
+            scan.push(s, e, Kind::BridgeInviteCode, priority::TOKEN);
+            s = e;
+            continue;
+        }
+        s += 1;
+    }
+    scan.invite_done = scan.invite_done.max(s);
+}
+
+/// The end of a code spelled at `s` (the start of a word) as `parse` would
+/// read it: four groups of four split by one `-`, one space or nothing.
+fn spelled_at(bytes: &[u8], s: usize) -> Option<usize> {
+    if matches!(bytes[s - 1], b'-' | b'_' | b'.' | b'/' | b'+') {
+        return None;
+    }
+    let mut code = [0u8; SYMBOLS];
+    let mut sep = None;
+    let mut i = s;
+    for g in 0..SYMBOLS / 4 {
+        if g > 0 {
+            let here = bytes.get(i).copied().filter(|&b| b == b'-' || b == b' ');
+            if g > 1 && here != sep {
+                return None;
+            }
+            sep = here;
+            i += usize::from(here.is_some());
+        }
+        for k in 0..4 {
+            let b = bytes.get(i)?.to_ascii_uppercase();
+            if !crockford(b) {
+                return None;
+            }
+            code[g * 4 + k] = b;
+            i += 1;
+        }
+    }
+    let glued = bytes
+        .get(i)
+        .is_some_and(|&b| touches(b) && !sentence_end(bytes, i));
+    let chained = sep == Some(b' ')
+        && ((bytes.get(i) == Some(&b' ') && digit_group_at(bytes, i + 1))
+            || (s >= 5 && bytes[s - 1] == b' ' && digit_group_at(bytes, s - 5)));
+    if glued || chained {
+        return None;
+    }
+    let typed_text = &bytes[s..i];
+    let mixed_case = typed_text.iter().any(u8::is_ascii_lowercase)
+        && typed_text.iter().any(u8::is_ascii_uppercase);
+    let groups = code.chunks(4);
+    let digit_groups = groups
+        .clone()
+        .filter(|g| g.iter().any(u8::is_ascii_digit))
+        .count();
+    // Lower-case words spaced in fours are prose far more often than a code.
+    let lower_spaced = sep == Some(b' ') && typed_text.iter().any(u8::is_ascii_lowercase);
+    let plausible = digit_groups >= if lower_spaced { 2 } else { 1 }
+        && code.iter().any(|&b| b.is_ascii_uppercase() && b > b'F')
+        && !groups.clone().any(typed)
+        && !mixed_case
+        && !advisory(&code);
+    plausible.then_some(i)
+}
+
+/// A group of four symbols holding a digit at `g`, standing alone: the
+/// neighbour that makes spaced groups a longer chain (serials, card numbers).
+fn digit_group_at(bytes: &[u8], g: usize) -> bool {
+    let Some(group) = bytes.get(g..g + 4) else {
+        return false;
+    };
+    (g == 0 || !bytes[g - 1].is_ascii_alphanumeric())
+        && bytes.get(g + 4).is_none_or(|b| !b.is_ascii_alphanumeric())
+        && group.iter().all(|b| crockford(b.to_ascii_uppercase()))
+        && group.iter().any(u8::is_ascii_digit)
 }
 
 /// Mixed groups, letters beyond `A-F`, many distinct symbols: how a random
@@ -124,5 +247,73 @@ mod tests {
         assert!(!at("AB12-0000-CD34-0000"), "a typed group");
         assert!(!at("7KQ2-M9XD-4HTP-0R3U"), "U is not in the alphabet");
         assert!(!at("AB12-CD34-EF56-GH78"), "a serial that counts up");
+        assert!(!at("GHSA-3RJW-M598-PQ24"), "a GitHub advisory id");
+    }
+
+    /// `spelled_at` on the code that starts after `intro`.
+    fn spelled(intro: &str, code: &str) -> bool {
+        let t = format!("{intro}{code}");
+        spelled_at(t.as_bytes(), intro.len()) == Some(t.len())
+    }
+
+    #[test]
+    fn spellings_parse_would_accept() {
+        for code in [
+            "9wq4-m7xd-4htp-0r3k",
+            "9WQ4M7XD4HTP0R3K",
+            "9wq4m7xd4htp0r3k",
+            "9WQ4 M7XD 4HTP 0R3K",
+            "9wq4 m7xd 4htp 0r3k",
+            "9WQ4 MKXD HTPZ RBCK",
+        ] {
+            assert!(spelled("code ", code), "{code}");
+            assert!(crate::domain::InviteCode::parse(code).is_ok(), "{code}");
+        }
+        assert!(spelled("--invite-code=", "9wq4m7xd4htp0r3k"));
+        assert!(spelled("\"invite\":\"", "9wq4m7xd4htp0r3k"));
+    }
+
+    #[test]
+    fn near_misses_are_not_spelled_codes() {
+        for (code, why) in [
+            ("9fceb02d0ae598e9", "hex: a span id, a short digest"),
+            ("1234-5678-9012-3456", "digits only"),
+            ("abcdefghjkmnpqrs", "letters only, and a typed run"),
+            ("qwertyzxcvbnmasd", "no digit"),
+            ("9wQ4m7Xd4hTp0r3K", "mixed case"),
+            ("GHSA-3rjw-m598-pq24", "a GitHub advisory id"),
+            ("ghsa-3rjw-m598-pq24", "a GitHub advisory id"),
+            ("9wq4m7xd4htp0r3u", "U is not in the alphabet"),
+            ("9wq4-m7xd 4htp-0r3k", "mixed separators"),
+            (
+                "team 2025 next week",
+                "spaced lower-case words, one digit group",
+            ),
+            ("9wq4-m7xd-4htp-0000", "a typed group"),
+            ("9wq4m7xd4htp0r3k9", "a longer run"),
+        ] {
+            assert!(!spelled("code ", code), "{code}: {why}");
+        }
+        assert!(
+            !spelled("code 12AB ", "9WQ4 M7XD 4HTP 0R3K"),
+            "a longer chain"
+        );
+        assert!(
+            !spelled("code ", "9WQ4 M7XD 4HTP 0R3K 7X2Q"),
+            "a longer chain"
+        );
+        assert!(!spelled("code x_", "9wq4m7xd4htp0r3k"), "glued to a word");
+    }
+
+    #[test]
+    fn every_word_is_an_anchor() {
+        for w in WORDS {
+            assert!(
+                super::super::formats::ANCHORS
+                    .iter()
+                    .any(|(a, d)| a == w && matches!(d, super::super::formats::Detector::Invite)),
+                "{w}"
+            );
+        }
     }
 }

@@ -187,7 +187,7 @@ pub(crate) const SPECS: &[KindSpec] = &[
     spec("session_cookie", "SESSION_COOKIE_REDACTED", "session cookie value: Cookie / Set-Cookie / curl -b with sessionid, PHPSESSID, JSESSIONID, connect.sid, *session*, …"),
     spec("bridge_http_token", "BRIDGE_TOKEN_REDACTED", "this bridge's own HTTP bearer token: mcpb_ + 64 hex"),
     spec("bridge_approval_token", "BRIDGE_APPROVAL_REDACTED", "this bridge's YOLO approval token: apv_ + 32 hex"),
-    spec("bridge_invite_code", "INVITE_CODE_REDACTED", "this bridge's invite code: 4 dash-separated groups of 4 Crockford base-32 symbols"),
+    spec("bridge_invite_code", "INVITE_CODE_REDACTED", "this bridge's invite code: 4 dash-separated groups of 4 Crockford base-32 symbols; after a word such as invite, code or join also in lower case, undashed or spaced"),
 ];
 
 impl Kind {

@@ -83,7 +83,10 @@ fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
     let n = bytes.len();
     let mut e = i;
     while e < n && e - i < MAX_BARE {
-        if bare_stop(bytes[e], query) {
+        let hash_kept = query
+            && bytes[e] == b'#'
+            && super::fragment::in_value(bytes, i, e, |b| bare_stop(b, true));
+        if bare_stop(bytes[e], query) && !hash_kept {
             break;
         }
         e += 1;

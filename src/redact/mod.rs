@@ -51,6 +51,7 @@ mod fallback;
 mod fold;
 mod foreign;
 mod formats;
+mod fragment;
 mod http;
 mod invite;
 mod joined;

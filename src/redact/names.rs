@@ -8,7 +8,8 @@ use super::kinds::Kind;
 use super::scan::priority;
 use super::value::Strictness;
 use super::words::{
-    ANY_STOP, KEY_CONTEXT_STOP, KEY_QUALIFIERS, PASS_FALSE, PASSWORD_STOP, SUFFIX_STOP,
+    ANY_STOP, KEY_CONTEXT_STOP, KEY_QUALIFIERS, PASS_AFTER, PASS_FALSE, PASS_STAGE, PASSWORD_STOP,
+    SUFFIX_STOP,
 };
 
 /// What a secret-bearing name says about its value.
@@ -19,6 +20,7 @@ pub(crate) struct NameClass {
     pub priority: u8,
 }
 
+/// A word that names a password wherever it stands in a name.
 fn is_password_word(w: &str) -> bool {
     w.ends_with("password")
         || w.ends_with("passwd")
@@ -27,7 +29,26 @@ fn is_password_word(w: &str) -> bool {
         || w == "pw"
         || w == "psk"
         || w == "passwort"
-        || (w.ends_with("pass") && !PASS_FALSE.contains(&w))
+}
+
+/// Whether `words[i]`, `pass` or a word ending in it (`dbpass`), names a
+/// password. Code is full of other passes: of a render pipeline
+/// (`GpuComputePassEncoder`, `render_pass`), a compiler, a test run
+/// (`pass_count`, `passEncoder`). So `pass` counts as the name's last word
+/// (`DB_PASS`, `smtpPass`) or before words that keep it a password
+/// (`pass_phrase`, `PASS_PROD`, `PASS_2`), and not after a word that makes
+/// it something else (`render_pass`, `fds_to_pass`, `boarding_pass`).
+fn pass_names_password(words: &[String], i: usize) -> bool {
+    let w = words[i].as_str();
+    if !w.ends_with("pass") || PASS_FALSE.contains(&w) {
+        return false;
+    }
+    if w == "pass" && i > 0 && PASS_STAGE.contains(&words[i - 1].as_str()) {
+        return false;
+    }
+    words[i + 1..]
+        .iter()
+        .all(|x| PASS_AFTER.contains(&x.as_str()) || x.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Splits `name` into lowercase words at non-alphanumerics and camelCase humps.
@@ -121,10 +142,10 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
     }
     // `pw` names a password only as the name's last word (`DB_PW`), not as
     // a prefix (`pw_uid`, `pw_name` of struct passwd).
-    let password = words
-        .iter()
-        .enumerate()
-        .any(|(i, w)| is_password_word(w) && (w != "pw" || i + 1 == words.len()));
+    let password = words.iter().enumerate().any(|(i, w)| {
+        (is_password_word(w) && (w != "pw" || i + 1 == words.len()))
+            || pass_names_password(words, i)
+    });
     // A service or store named before a password word (`REDIS_PASSWORD`,
     // `keystore_password`, `ssh_password`) still names a password, and
     // before a secret, token, API key or access key word a secret
@@ -146,8 +167,12 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
     // in Helm values, `keys.stripe_secret`) stops nothing.
     let namespace = |i: usize, w: &String| {
         ["secrets", "keys", "tokens", "passwords"].contains(&w.as_str())
-            && words[i + 1..].iter().any(|l| {
-                is_password_word(l) || l.ends_with("secret") || l.ends_with("token") || l == "key"
+            && words[i + 1..].iter().enumerate().any(|(k, l)| {
+                is_password_word(l)
+                    || pass_names_password(words, i + 1 + k)
+                    || l.ends_with("secret")
+                    || l.ends_with("token")
+                    || l == "key"
             })
     };
     if words
@@ -355,5 +380,47 @@ mod tests {
         assert_eq!(class("next_page_token"), None);
         assert_eq!(class("VAULT_DEV_ROOT_TOKEN_ID"), Some(Kind::VaultToken));
         assert_eq!(class("ALGOLIA_KEY"), Some(Kind::ApiKeyAssignment));
+    }
+
+    #[test]
+    fn pass_names_a_password_only_where_it_ends_the_name() {
+        for name in [
+            "pass",
+            "PASS",
+            "db_pass",
+            "DB_PASS",
+            "smtpPass",
+            "mysql_pass",
+            "MYSQL_PASS",
+            "dbpass",
+            "pass_phrase",
+            "passWord",
+            "SMTP_PASS_PROD",
+            "PASS_2",
+            "DB_PA55",
+            "secrets.dbPass",
+        ] {
+            assert_eq!(class(name), Some(Kind::PasswordAssignment), "{name}");
+        }
+        for name in [
+            "GpuComputePassEncoder",
+            "RenderPassDescriptor",
+            "passEncoder",
+            "render_pass",
+            "renderPass",
+            "shadow_pass",
+            "compute_pass",
+            "pass_count",
+            "pass_through",
+            "passThrough",
+            "bypassCache",
+            "compassHeading",
+            "pass_fail",
+            "first_pass_result",
+            "boarding_pass",
+            "fds_to_pass",
+        ] {
+            assert_eq!(class(name), None, "{name}");
+        }
     }
 }

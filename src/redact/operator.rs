@@ -264,7 +264,15 @@ pub(crate) fn parse_op(
     if rest.starts_with(b"??") || rest.starts_with(b"||") {
         return Some((Op::Literal, after(2), extra));
     }
-    if (rest.starts_with(b"(") && !quoted_name) || (rest.starts_with(b",") && quoted_name) {
+    // `getenv("KEY", "fallback")`; in Markdown "`RequestCredentials`,
+    // `RequestInit`" is a list of code spans, not a name and its default.
+    let code_span = bytes.get(e) == Some(&b'`');
+    if (rest.starts_with(b"(") && !quoted_name)
+        || (rest.starts_with(b",")
+            && quoted_name
+            && !code_span
+            && !listed_after_string(bytes, raw_s))
+    {
         return Some((Op::Literal, after(1), extra));
     }
     // A property list (iOS, macOS): `<key>APISecret</key>` `<string>X</string>`.
@@ -353,8 +361,9 @@ pub(crate) fn parse_op(
     {
         return Some((Op::Space, i, extra));
     }
-    // `API key -> X`, `API key → X` (spaced: `$token->id` is code).
-    if i > e && bytes[i - 1] == b' ' {
+    // `API key -> X`, `API key → X` (spaced: `$token->id` is code; after a
+    // closing parenthesis it is a return type: `fn f(t: TokenStream) -> Lifetime`).
+    if i > e && bytes[i - 1] == b' ' && !bytes[e..i].contains(&b')') {
         for arrow in [&b"-> "[..], "→ ".as_bytes()] {
             if bytes[i..].starts_with(arrow) {
                 return Some((Op::Prose, skip_blank(bytes, i + arrow.len()), extra));
@@ -376,6 +385,31 @@ pub(crate) fn parse_op(
         }
     }
     None
+}
+
+/// The quoted name at `raw_s` follows another string literal in a list
+/// (`"cache_mgr", "cachemgr_passwd", "cache_peer"`): an item among words,
+/// not a name with its value (`getenv("KEY", "…")`, Go's
+/// `flag.StringVar(&pw, "password", "…", …)`).
+fn listed_after_string(bytes: &[u8], raw_s: usize) -> bool {
+    let mut k = raw_s;
+    while k > 0 && matches!(bytes[k - 1], b'"' | b'\'' | b'\\') {
+        k -= 1;
+    }
+    // The list may wrap: the item before can end the line above.
+    let blank = |k: &mut usize| {
+        let from = *k;
+        while *k > 0 && from - *k < 256 && matches!(bytes[*k - 1], b' ' | b'\t' | b'\n' | b'\r') {
+            *k -= 1;
+        }
+    };
+    blank(&mut k);
+    if k == 0 || bytes[k - 1] != b',' {
+        return false;
+    }
+    k -= 1;
+    blank(&mut k);
+    k > 0 && matches!(bytes[k - 1], b'"' | b'\'')
 }
 
 /// A base64 value that happens to start with `+` or `/` (`--account-key

@@ -339,6 +339,8 @@ pub(crate) struct Scan<'t> {
     pub ppk_done: usize,
     /// End of the last block a [`formats`] detector walked.
     pub format_done: usize,
+    /// How far spelled invite codes were looked for after a word ([`invite`]).
+    pub invite_done: usize,
     /// The last command read by [`cli`] (its program word and where its words
     /// end): the same program named again inside it is an argument.
     pub cli_done: (usize, &'static str),
@@ -395,6 +397,7 @@ pub(crate) fn scan_builtin(
         cookie_done: 0,
         ppk_done: 0,
         format_done: 0,
+        invite_done: 0,
         cli_done: (0, ""),
         header_line: HeaderLine::default(),
     };

@@ -37,6 +37,12 @@ pub(crate) fn header(bytes: &[u8], ls: usize, le: usize) -> Delimited {
     let Some(delimiter) = DELIMITERS.into_iter().find(|d| line.contains(d)) else {
         return Delimited::default();
     };
+    // Code continuing a list (`use auth::{Guard, CredentialStore,` over
+    // `  OAuthHttpClient, OAuthHttpRequest,`): a CSV header names its last
+    // column rather than ending with the delimiter.
+    if delimiter == b',' && line.trim_ascii_end().ends_with(b",") {
+        return Delimited::default();
+    }
     let cells = split(line, delimiter);
     let named = cells
         .iter()

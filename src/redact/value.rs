@@ -404,7 +404,7 @@ fn random_ok(v: &[u8], p: &Profile, min_len: usize) -> bool {
     if v.len() < min_len || p.space > 0 {
         return false;
     }
-    if p.alnum_classes() < 2 {
+    if p.alnum_classes() < 2 || super::code_type::is_camel_name(v) {
         return false;
     }
     // `short-value`, `AIza-docs-sample`: words joined by separators, no digit.

@@ -94,6 +94,8 @@ pub(crate) const ANY_STOP: &[&str] = &[
     "mock", "placeholder", "fixture", "is", "has", "should", "enable", "show", "hide", "validate", "verify",
     "forgot", "require", "requires", "allow", "min", "max", "num", "total", "sitekey", "author", "authored",
     "authors", "spoken", "hotkeys", "shortcut", "your",
+    // MCP's and LSP's `progressToken`: an id for progress notifications.
+    "progress",
 ];
 
 #[rustfmt::skip]
@@ -126,6 +128,31 @@ pub(crate) const PASS_FALSE: &[&str] = &[
     "bypass", "compass", "surpass", "overpass", "underpass", "trespass", "encompass", "multipass", "firstpass",
     "onepass", "buypass", "keepass", "lastpass", "ezpass", "skipass", "subpass", "renderpass", "mainpass",
     "shadowpass", "depthpass", "secondpass", "prepass", "postpass", "singlepass", "twopass", "boardingpass",
+];
+
+#[rustfmt::skip]
+/// Words before `pass` that make it something other than a password: a
+/// stage of work (a render or compute pass of a GPU pipeline, a compiler
+/// pass, a pass over data), a ticket (`boarding_pass`) or the verb
+/// (`fds_to_pass`).
+pub(crate) const PASS_STAGE: &[&str] = &[
+    "render", "compute", "shadow", "depth", "blit", "draw", "geometry", "gbuffer", "lighting", "light", "opaque",
+    "transparent", "transparency", "post", "pre", "main", "first", "second", "third", "final", "last", "next",
+    "prev", "previous", "current", "cur", "copy", "clear", "blur", "bloom", "composite", "ui", "overlay", "raster",
+    "resolve", "deferred", "forward", "sub", "mesh", "particle", "sky", "outline", "mip", "downsample", "upsample",
+    "compile", "compiler", "optimization", "optimize", "lowering", "analysis", "lint", "llvm", "mir", "hir", "ir",
+    "codegen", "transform", "inline", "begin", "end", "tonemap", "occlusion", "cull", "culling", "denoise", "hdr",
+    "ray", "single", "multi", "double", "full", "partial", "dry", "boarding", "free", "each", "one", "two", "to",
+];
+
+#[rustfmt::skip]
+/// Words after `pass` that keep it a password (`pass_phrase`, `PASS_PROD`,
+/// `pass_b64`); any other (`encoder`, `descriptor`, `through`) makes it a
+/// pass of something.
+pub(crate) const PASS_AFTER: &[&str] = &[
+    "word", "wd", "phrase", "code", "prod", "production", "dev", "development", "staging", "stage", "test", "qa",
+    "uat", "local", "live", "sandbox", "old", "new", "b64", "base64", "enc", "encrypted", "plain", "plaintext",
+    "clear", "raw", "value", "val", "str",
 ];
 
 #[rustfmt::skip]

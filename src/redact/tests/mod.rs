@@ -16,6 +16,7 @@ mod positional;
 mod props;
 mod round5;
 mod round6;
+mod round7;
 
 use super::Redactor;
 use kinds_table::KIND_CASES;
