@@ -91,6 +91,9 @@ async fn failed_sign_ins_are_throttled() {
     let env = TestEnv::new("console_throttle");
     let token = make_token(&env, "root", "admin");
     let console = ConsoleProc::start(&env).await;
+    // An operator's script already at work with its token, from this address.
+    let script = api(&console, Some(&token), "/api/conversations").await;
+    assert_eq!(script.status(), StatusCode::OK);
     let guess = format!("mcpc_{}", "0".repeat(64));
     for _ in 0..10 {
         assert_eq!(
@@ -122,9 +125,47 @@ async fn failed_sign_ins_are_throttled() {
         env.count("SELECT COUNT(*) FROM audit_log WHERE action = 'console sign_in' AND code = 'throttled'") >= 1
     })
     .await;
-    // Sessions already open are not affected.
+    // Nor is guessing through the API (below); the script's token, accepted
+    // before, still works from here.
+    let guessed = api(&console, Some(&guess), "/api/conversations").await;
+    assert_eq!(guessed.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(guessed.headers().contains_key(RETRY_AFTER));
     let api = api(&console, Some(&token), "/api/conversations").await;
     assert_eq!(api.status(), StatusCode::OK);
+}
+
+/// Wrong bearer tokens on the API and on pages count as failed sign-ins of
+/// their address: the form's throttle is not sidestepped through them.
+#[tokio::test]
+async fn bearer_guesses_through_the_api_are_throttled_too() {
+    let env = TestEnv::new("console_api_throttle");
+    let token = make_token(&env, "root", "admin");
+    let console = ConsoleProc::start(&env).await;
+    let guess = format!("mcpc_{}", "1".repeat(64));
+    for n in 0..10 {
+        let path = if n % 2 == 0 { "/api/audit" } else { "/" };
+        let refused = api(&console, Some(&guess), path).await;
+        assert!(
+            [StatusCode::UNAUTHORIZED, StatusCode::SEE_OTHER].contains(&refused.status()),
+            "{path}: {:?}",
+            refused.status()
+        );
+    }
+    for path in ["/api/conversations", "/api/events", "/"] {
+        let throttled = api(&console, Some(&guess), path).await;
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    // The sign-in form counts them as its own failures.
+    assert_eq!(
+        try_sign_in(&console.base, &token).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    wait_until("throttled API guesses are audited", || {
+        env.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'console api' AND code = 'throttled'",
+        ) >= 1
+    })
+    .await;
 }
 
 #[tokio::test]

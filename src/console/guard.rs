@@ -1,6 +1,6 @@
 //! What a hostile HTTP client meets before (or besides) the console's
-//! handlers: posts only from the console's own pages, failed sign-ins
-//! throttled per client address, a cap on each token's open event streams,
+//! handlers: posts only from the console's own pages, failed sign-ins and
+//! wrong bearer tokens throttled per client address, a cap on each token's open event streams,
 //! and, on a loopback address, only loopback host names (no DNS rebinding).
 //! Refusals are plain text, and audited where a person should see them.
 
@@ -41,6 +41,53 @@ pub async fn own_pages_only<S: Backend>(
             .into_response();
     }
     next.run(request).await
+}
+
+/// Counts a wrong bearer token on any console route (`/api/…`, a page) as
+/// a failed sign-in of its client address, and answers an address that
+/// failed too often `429` before its token is looked up: the sign-in form's
+/// throttle would mean little if the same guesses went on through the API.
+/// A token accepted lately still works from there (see
+/// [`SignInThrottle::known`]), so a script of the operator's is not locked
+/// out by an agent guessing on the same host.
+pub async fn bearer_guesses<S: Backend>(
+    State(console): State<Arc<Console<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = super::session::bearer(request.headers()).map(str::to_owned) else {
+        return next.run(request).await;
+    };
+    let client = SignInThrottle::client(request.extensions().get::<ConnectInfo<SocketAddr>>());
+    if let Some(wait) = console
+        .throttle
+        .wait(client)
+        .filter(|_| !console.throttle.known(&token))
+    {
+        console
+            .bridge
+            .console_refused(None, "console api", None, "throttled")
+            .await;
+        let secs = wait.as_secs().max(1);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            format!("too many failed sign-ins from this address; try again in {secs} s"),
+        )
+            .into_response();
+    }
+    let response = next.run(request).await;
+    // A wrong token is answered 401 by the API, and sent to sign in by a page.
+    let to_login = response
+        .headers()
+        .get(header::LOCATION)
+        .is_some_and(|l| l.as_bytes() == console.href("/login").as_bytes());
+    if response.status() == StatusCode::UNAUTHORIZED || to_login {
+        console.throttle.failed(client);
+    } else if response.status().is_success() {
+        console.throttle.accepted(&token);
+    }
+    response
 }
 
 fn cross_site(headers: &HeaderMap) -> bool {
@@ -102,6 +149,20 @@ const MAX_ADDRESSES: usize = 4096;
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    /// Digests of bearer tokens that were accepted lately, with when: from
+    /// a throttled address these still work (an operator's script beside a
+    /// guessing agent on one host), without a store read.
+    known: Mutex<HashMap<[u8; 32], Instant>>,
+}
+
+/// How long an accepted bearer token stays known to [`SignInThrottle`].
+const KNOWN_FOR: Duration = Duration::from_secs(300);
+/// Accepted bearer tokens remembered at most.
+const MAX_KNOWN: usize = 1024;
+
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 impl SignInThrottle {
@@ -139,6 +200,32 @@ impl SignInThrottle {
                     .map(|t| THROTTLE_WINDOW.saturating_sub(now.duration_since(*t)))
             })
             .flatten()
+    }
+
+    /// Whether bearer token `token` was accepted within [`KNOWN_FOR`].
+    pub fn known(&self, token: &str) -> bool {
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known
+            .get(&digest(token))
+            .is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    /// Remembers that bearer token `token` was accepted.
+    pub fn accepted(&self, token: &str) {
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= MAX_KNOWN {
+            known.retain(|_, at| at.elapsed() < KNOWN_FOR);
+            if known.len() >= MAX_KNOWN {
+                known.clear();
+            }
+        }
+        known.insert(digest(token), Instant::now());
     }
 
     /// Counts a failed sign-in of `client`.

@@ -128,6 +128,10 @@ pub fn router<S: Backend>(
             Arc::clone(&console),
             guard::own_pages_only::<S>,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&console),
+            guard::bearer_guesses::<S>,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(console)
 }
