@@ -375,7 +375,8 @@ async fn finished_answers_are_not_resumed() {
 
 /// A token may hold `http.max_sessions_per_token` sessions open at once in
 /// a server; one more `initialize` is refused (429) and changes nothing,
-/// another token is not affected, and ending a session frees its place.
+/// so is a burst past the share, another token is not affected, and ending
+/// a session frees its place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_holds_a_bounded_number_of_sessions() {
     let env = TestEnv::new("session_cap");
@@ -409,6 +410,21 @@ async fn a_token_holds_a_bounded_number_of_sessions() {
     assert!(escaped.contains("u0069nitialize"), "{escaped}");
     let refused = post(&server.url, Some(&alice), &[], escaped).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
+    // A burst of initializes sent together gets no more: those not yet
+    // answered count too (before, 28 of 40 opened with a cap of 5).
+    let carol = make_token(&env, "carol", "agent");
+    let burst: Vec<_> = (0..24)
+        .map(|_| {
+            let (url, carol, init) = (server.url.clone(), carol.clone(), init.to_string());
+            tokio::spawn(async move { post(&url, Some(&carol), &[], init).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for answer in burst {
+        statuses.push(answer.await.expect("initialize"));
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [[200; 2].as_slice(), &[429; 22]].concat());
     // The limit is per token, and the open sessions still work.
     open(&server.url, &bob).await;
     let listed = call(

@@ -25,7 +25,7 @@ use super::peek::{self, may_wait, opens_a_session};
 use super::request_limit::RequestLimit;
 use super::resume;
 use super::revoke::{self, Cut, REVOKED_TEXT, Revocations};
-use super::sessions::{Owners, as_caller};
+use super::sessions::{self, Owners, as_caller};
 use super::throttle::{MAX_FAILED_TOKENS, Throttle, WINDOW};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
@@ -416,13 +416,12 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         None => None,
     };
     // Each session holds ~22 KiB until it ends or idles out: a client that
-    // opens them in a loop is stopped at its share.
-    if opens && access.owners.open(&caller) >= access.max_sessions {
-        return refusal(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too Many Requests: this token holds as many MCP sessions as it may (http.max_sessions_per_token); end one (DELETE) or let an idle one close",
-        );
-    }
+    // opens them in a loop, or in a burst, is stopped at its share. The
+    // place is held until the answer is in and the session recorded.
+    let _opening = match opens.then(|| access.owners.reserve(&caller, access.max_sessions)) {
+        Some(None) => return refusal(StatusCode::TOO_MANY_REQUESTS, sessions::TOO_MANY),
+        place => place.flatten(),
+    };
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;
     let resuming = resume::resumes_a_response(request.method(), request.headers());

@@ -131,6 +131,33 @@ const SESSION_IDLE: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, Default)]
 pub(super) struct Owners {
     held: Mutex<HashMap<String, Owner>>,
+    /// Sessions being opened (an `initialize` not answered yet), per
+    /// identity: they count against its share, or a burst of initializes
+    /// sent together would all pass the check before any was answered.
+    opening: Mutex<HashMap<String, usize>>,
+}
+
+/// The refusal of an `initialize` past an identity's share.
+pub(super) const TOO_MANY: &str = "Too Many Requests: this token holds as many MCP sessions as it may (http.max_sessions_per_token); end one (DELETE) or let an idle one close";
+
+/// A place for a session being opened, counted against its identity's
+/// share until dropped (the session is then held, or failed to open).
+#[derive(Debug)]
+pub(super) struct Opening<'a> {
+    owners: &'a Owners,
+    caller: String,
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        let mut opening = self.owners.opening();
+        if let Some(n) = opening.get_mut(&self.caller) {
+            *n -= 1;
+            if *n == 0 {
+                opening.remove(&self.caller);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -147,6 +174,29 @@ struct Owner {
 impl Owners {
     fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Owner>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn opening(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.opening.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place for one more session of `caller`, if the sessions it holds
+    /// (see [`Owners::open`]) and those it is opening come to fewer than `max`.
+    pub(super) fn reserve(&self, caller: &str, max: usize) -> Option<Opening<'_>> {
+        let open = self.open(caller);
+        let mut opening = self.opening();
+        let n = opening.entry(caller.to_owned()).or_default();
+        if open + *n >= max {
+            if *n == 0 {
+                opening.remove(caller);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(Opening {
+            owners: self,
+            caller: caller.to_owned(),
+        })
     }
 
     /// Whether `caller` may send a request naming session `id`. A session
@@ -228,6 +278,28 @@ mod tests {
         assert!(!owners.admit("s1", "mallory"));
         owners.ended("s1");
         assert!(owners.admit("s1", "mallory"));
+    }
+
+    #[test]
+    fn sessions_being_opened_count_against_the_share() {
+        let owners = Owners::default();
+        owners.used("s1", "alice", None);
+        let two = owners.reserve("alice", 3).expect("a second place");
+        let three = owners.reserve("alice", 3).expect("a third place");
+        assert!(
+            owners.reserve("alice", 3).is_none(),
+            "a burst stops at the share"
+        );
+        assert!(
+            owners.reserve("bob", 3).is_some(),
+            "another identity is not held up"
+        );
+        drop(three);
+        let again = owners
+            .reserve("alice", 3)
+            .expect("a failed opening gives its place back");
+        drop((two, again));
+        assert!(owners.opening().is_empty());
     }
 
     #[test]
