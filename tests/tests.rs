@@ -114,3 +114,4 @@ mod yolo_sandbox;
 mod yolo_table;
 mod yolo_tokens;
 mod yolo_util;
+mod yolo_workspace_swap;

@@ -52,9 +52,10 @@ async fn yolo_sandboxed_commands_reach_no_loopback_no_outside_path_and_no_server
     let marker = format!("marker-{}", random_hex(12));
     let vars = [YOLO_ON, (MARKER_VAR, marker.as_str())];
     let s = env.server_with(&vars).await;
-    // The workspace holds the bridge's data directory (database and key): the
-    // sandbox must hide it even though the workspace itself is writable.
-    let ws = env.dir.canonicalize().expect("canonical");
+    // A workspace beside the bridge's data directory (database and key); one
+    // holding it is refused, sandbox or not: a command could rename a
+    // directory above it out from under the sandbox's mask.
+    let ws = workspace(&env, "ws");
     // (For PostgreSQL: the key file's directory, the bridge's files there.)
     let data = env
         .key_file()
@@ -68,6 +69,14 @@ async fn yolo_sandboxed_commands_reach_no_loopback_no_outside_path_and_no_server
         .expect("outside dir");
     let outside = outside.path().canonicalize().expect("canonical");
     let conv = Conv::create(&s).await;
+    let around = env.dir.canonicalize().expect("canonical");
+    assert!(data.starts_with(&around));
+    let refused = enable(&s, &conv, "yolo", &around, json!({})).await;
+    let why = tool_error(&refused, "invalid_argument")["message"].to_string();
+    assert!(
+        why.contains("must not contain the bridge's data directory"),
+        "{why}"
+    );
     activate(&env, &s, &conv, "yolo", &ws, json!({})).await;
 
     // Writing inside the workspace works: yolo mode, and the control for what follows.
@@ -100,7 +109,13 @@ async fn yolo_sandboxed_commands_reach_no_loopback_no_outside_path_and_no_server
             path.display()
         );
     }
-    let body = run(&env, &s, &conv, "ls -A data; cat data/bridge.db").await;
+    let body = run(
+        &env,
+        &s,
+        &conv,
+        &format!("ls -A {0}; cat {0}/bridge.key", data.display()),
+    )
+    .await;
     assert_eq!(body["stdout"], "", "the data directory is visible: {body}");
     assert_ne!(exit_code(&body), 0, "{body}");
     assert_dir_has_no(&data, "planted");

@@ -6,6 +6,7 @@
 pub mod policy;
 pub mod sandbox;
 pub mod snapshot;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -91,6 +92,19 @@ pub enum RunError {
     /// The OS refused to start it.
     #[error("cannot start the command: {0}")]
     Spawn(#[source] std::io::Error),
+    /// The workspace is not the directory that was confirmed any more.
+    #[error("{0}; the command was not run")]
+    Workspace(String),
+}
+
+/// Checks that `workspace` (canonical, as confirmed) is still that directory
+/// and clear of every `hide` directory, as [`run`] does before it starts
+/// anything (see `workspace`).
+///
+/// # Errors
+/// [`RunError::Workspace`] saying what changed.
+pub fn check_workspace(workspace: &Path, hide: &[PathBuf]) -> Result<(), RunError> {
+    workspace::pin(workspace, hide).map(drop)
 }
 
 /// The `bwrap` executable on `PATH`, if any.
@@ -114,6 +128,11 @@ fn is_executable(path: &Path) -> bool {
 /// normal [`RunOutput`] with its exit code.
 pub async fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
     let (program, args) = spec.argv.split_first().ok_or(RunError::Empty)?;
+    let hide = spec.sandbox.as_ref().map_or(&[][..], |s| &s.hide[..]);
+    // Held open until the command has started: bwrap binds this very
+    // directory, whatever its path has become since.
+    let pinned = workspace::pin(&spec.workspace, hide)?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&pinned);
     let mut cmd = match &spec.sandbox {
         Some(sb) => {
             let mut c = tokio::process::Command::new(&sb.bwrap);
@@ -122,6 +141,8 @@ pub async fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
                 writable_workspace: sb.writable_workspace,
                 hide: &sb.hide,
                 extra_ro_binds: &sb.extra_ro_binds,
+                workspace_fd: Some(fd),
+                tmp_bytes: spec.limits.memory_bytes,
             }));
             c.arg("--").arg(program).args(args);
             c
@@ -142,13 +163,20 @@ pub async fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
         // Its own process group, so the timeout can kill every descendant at once.
         .process_group(0);
     let limits = spec.limits;
+    let inherit = spec.sandbox.is_some();
     // SAFETY: the closure runs in the forked child before exec and only calls
-    // setrlimit, which is async-signal-safe; it allocates nothing.
+    // fcntl and setrlimit, which are async-signal-safe; it allocates nothing.
     unsafe {
-        cmd.pre_exec(move || apply_limits(&limits));
+        cmd.pre_exec(move || {
+            if inherit && libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            apply_limits(&limits)
+        });
     }
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(RunError::Spawn)?;
+    drop(pinned);
     let pgid = child.id().and_then(|id| i32::try_from(id).ok());
     let cap = spec.max_output_bytes;
     let stdout = child.stdout.take().map(|s| reader(s, cap));

@@ -9,10 +9,13 @@
 //! * a short list of harmless `/etc` files (dynamic loader, users/groups, name service,
 //!   time zone, TLS roots, git/magic/mime defaults, alternatives), read-only. Never
 //!   `/etc/shadow`, `/etc/sudoers`, `/etc/ssh` or anything else not listed;
-//! * the workspace, at its own path, read-only unless `writable_workspace` (yolo mode);
+//! * the workspace, at its own path, read-only unless `writable_workspace` (yolo mode),
+//!   bound from a directory the runner opened and checked (`--bind-fd`), so a symlink
+//!   swapped into its path after it was confirmed cannot point the bind elsewhere;
 //! * `extra_ro_binds` (e.g. a toolchain under `/opt` or `~/.rustup`), read-only;
-//! * a fresh `/proc`, a minimal `/dev` (null, zero, random, tty …, no disks), a private
-//!   writable `/tmp` that is also `$HOME`.
+//! * a fresh `/proc`, a minimal read-only `/dev` (null, zero, random, tty …, no disks),
+//!   a private writable `/tmp` that is also `$HOME` and a `/dev/shm`, each a tmpfs of at
+//!   most `tmp_bytes` (files there are memory the address-space limit does not count).
 //!
 //! `/root`, `/home`, `/var`, `/run`, `/srv`, `/mnt`, `/media` and the host's `/tmp` are
 //! simply not there. Each `hide` path that lies under something bound (the workspace, an
@@ -76,6 +79,11 @@ pub struct SandboxSpec<'a> {
     /// More host paths to bind read-only at the same place (a toolchain, a cache).
     /// Missing ones are skipped.
     pub extra_ro_binds: &'a [PathBuf],
+    /// An open descriptor of the workspace directory, inherited by `bwrap`, to bind
+    /// instead of its path; `None` binds the path.
+    pub workspace_fd: Option<i32>,
+    /// Largest size of the private `/tmp` and of `/dev/shm`, each.
+    pub tmp_bytes: u64,
 }
 
 /// The arguments that go between `bwrap` and `--` + the command's argv.
@@ -100,17 +108,33 @@ pub fn bwrap_args(spec: &SandboxSpec) -> Vec<OsString> {
         push(&[&"--ro-bind-try", dir, dir]);
         bound.push(Path::new(dir));
     }
-    push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &"/tmp"]);
+    let size = spec.tmp_bytes.to_string();
+    push(&[&"--proc", &"/proc", &"--dev", &"/dev"]);
+    push(&[
+        &"--size",
+        &size,
+        &"--tmpfs",
+        &"/dev/shm",
+        &"--remount-ro",
+        &"/dev",
+    ]);
+    push(&[&"--size", &size, &"--tmpfs", &"/tmp"]);
     for extra in spec.extra_ro_binds {
         push(&[&"--ro-bind-try", extra, extra]);
         bound.push(extra);
     }
-    let bind = if spec.writable_workspace {
-        "--bind"
-    } else {
-        "--ro-bind"
-    };
-    push(&[&bind, &spec.workspace, &spec.workspace]);
+    match (spec.workspace_fd, spec.writable_workspace) {
+        (Some(fd), writable) => {
+            let bind = if writable {
+                "--bind-fd"
+            } else {
+                "--ro-bind-fd"
+            };
+            push(&[&bind, &fd.to_string(), &spec.workspace]);
+        }
+        (None, true) => push(&[&"--bind", &spec.workspace, &spec.workspace]),
+        (None, false) => push(&[&"--ro-bind", &spec.workspace, &spec.workspace]),
+    }
     bound.push(spec.workspace);
     for hidden in spec.hide {
         if bound.iter().any(|b| hidden.starts_with(b)) {
@@ -208,6 +232,8 @@ mod tests {
             writable_workspace: false,
             hide: &hide,
             extra_ro_binds: &[],
+            workspace_fd: None,
+            tmp_bytes: 1 << 20,
         };
         let args = args_text(&spec);
         for flag in [
@@ -221,7 +247,12 @@ mod tests {
         assert!(has_seq(&args, &["--cap-drop", "ALL"]));
         assert!(has_seq(&args, &["--ro-bind", "/srv/ws", "/srv/ws"]));
         assert!(!args.iter().any(|a| a == "--bind"));
-        assert!(has_seq(&args, &["--tmpfs", "/tmp"]));
+        assert!(has_seq(&args, &["--size", "1048576", "--tmpfs", "/tmp"]));
+        assert!(has_seq(
+            &args,
+            &["--size", "1048576", "--tmpfs", "/dev/shm"]
+        ));
+        assert!(has_seq(&args, &["--remount-ro", "/dev"]));
         assert!(has_seq(&args, &["--dev", "/dev"]));
         assert!(has_seq(&args, &["--proc", "/proc"]));
         assert!(has_seq(&args, &["--chdir", "/srv/ws"]));
@@ -270,6 +301,8 @@ mod tests {
             writable_workspace: false,
             hide: &[],
             extra_ro_binds: &[],
+            workspace_fd: None,
+            tmp_bytes: 1 << 20,
         });
         assert!(has_seq(&args, &["--setenv", "HOME", SANDBOX_HOME]));
     }
@@ -326,6 +359,8 @@ mod tests {
             writable_workspace: false,
             hide: &hide,
             extra_ro_binds: &[],
+            workspace_fd: None,
+            tmp_bytes: 1 << 20,
         };
         let run = |argv: &[&str]| sandboxed(&spec, argv);
 
@@ -347,6 +382,18 @@ mod tests {
         assert!(!run(&["touch", "new.txt"]).status.success());
         assert!(!run(&["touch", "/usr/x"]).status.success());
         assert!(run(&["touch", "/tmp/x"]).status.success());
+        // Files in /tmp and /dev/shm are memory: each is capped (1 MiB here).
+        for dir in ["/tmp", "/dev/shm"] {
+            let fill = format!("head -c 2097152 /dev/zero > {dir}/big");
+            assert!(
+                !run(&["sh", "-c", &fill]).status.success(),
+                "{dir} is not capped"
+            );
+        }
+        assert!(
+            !run(&["touch", "/dev/new"]).status.success(),
+            "/dev is writable"
+        );
 
         // Nothing of the host's private places.
         for path in [

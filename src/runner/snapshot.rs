@@ -75,7 +75,24 @@ pub enum SnapshotError {
     Git(String),
 }
 
-fn spec(workspace: &Path, script: &str, arg: &str, sandbox: Option<&SandboxSettings>) -> RunSpec {
+/// What git may use: the limits configured for commands, and at most
+/// [`GIT_TIMEOUT`] or the command's own timeout, whichever is shorter (git
+/// runs the repository's filters and hooks, which an agent may have written).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Resource limits, as for the command.
+    pub limits: Limits,
+    /// The command's timeout.
+    pub timeout: Duration,
+}
+
+fn spec(
+    workspace: &Path,
+    script: &str,
+    arg: &str,
+    sandbox: Option<&SandboxSettings>,
+    budget: Budget,
+) -> RunSpec {
     RunSpec {
         argv: vec![
             "sh".into(),
@@ -90,8 +107,8 @@ fn spec(workspace: &Path, script: &str, arg: &str, sandbox: Option<&SandboxSetti
             writable_workspace: true,
             ..s.clone()
         }),
-        timeout: GIT_TIMEOUT,
-        limits: Limits::default(),
+        timeout: budget.timeout.min(GIT_TIMEOUT),
+        limits: budget.limits,
         max_output_bytes: 4096,
     }
 }
@@ -105,8 +122,9 @@ pub async fn take(
     workspace: &Path,
     id: &str,
     sandbox: Option<&SandboxSettings>,
+    budget: Budget,
 ) -> Result<Taken, SnapshotError> {
-    let out = run(&spec(workspace, TAKE, id, sandbox)).await?;
+    let out = run(&spec(workspace, TAKE, id, sandbox, budget)).await?;
     match out.exit_code {
         Some(0) => {
             let commit = String::from_utf8_lossy(&out.stdout.bytes).trim().to_owned();
@@ -133,8 +151,9 @@ pub async fn restore(
     workspace: &Path,
     commit: &str,
     sandbox: Option<&SandboxSettings>,
+    budget: Budget,
 ) -> Result<(), SnapshotError> {
-    let out = run(&spec(workspace, RESTORE, commit, sandbox)).await?;
+    let out = run(&spec(workspace, RESTORE, commit, sandbox, budget)).await?;
     match out.exit_code {
         Some(0) => Ok(()),
         Some(3) => Err(SnapshotError::Git(

@@ -384,7 +384,17 @@ impl<S: YoloStore> Bridge<S> {
             hide: self.settings.yolo.hide.clone(),
             extra_ro_binds: self.settings.yolo.extra_ro_binds.clone(),
         });
-        match snapshot::restore(&snap.workspace, &snap.snapshot.commit_id, sandbox.as_ref()).await {
+        let budget = snapshot::Budget {
+            limits: self.settings.yolo.limits,
+            timeout: std::time::Duration::MAX,
+        };
+        let restored = snapshot::restore(
+            &snap.workspace,
+            &snap.snapshot.commit_id,
+            sandbox.as_ref(),
+            budget,
+        );
+        match restored.await {
             Ok(()) => {
                 self.audit(draft);
                 self.store.flush().await?;

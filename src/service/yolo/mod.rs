@@ -375,8 +375,22 @@ impl<S: YoloStore> Bridge<S> {
         sandbox: Option<SandboxSettings>,
         draft: AuditDraft,
     ) -> Result<Execution, ServiceError> {
+        // Before anything runs, git's snapshot included: a command since the
+        // human confirmed may have swapped a directory on the path.
+        if let Err(e) = runner::check_workspace(&plan.workspace, &self.settings.yolo.hide) {
+            let e = ServiceError::CommandRefused {
+                rule: "workspace-changed",
+                detail: e.to_string(),
+            };
+            return Err(self.refuse(draft, e));
+        }
         let snapshot_id = random_id("snap_")?;
-        let snapshot = match snapshot::take(&plan.workspace, &snapshot_id, sandbox.as_ref()).await {
+        let budget = snapshot::Budget {
+            limits: plan.limits,
+            timeout: Duration::from_secs(u64::from(plan.timeout_s)),
+        };
+        let taken = snapshot::take(&plan.workspace, &snapshot_id, sandbox.as_ref(), budget);
+        let snapshot = match taken.await {
             Ok(snapshot::Taken::NotARepository) => None,
             Ok(snapshot::Taken::Snapshot { git_ref, commit }) => Some(NewSnapshot {
                 id: snapshot_id,

@@ -6,8 +6,8 @@
 //! directory or anything inside the operating system's own trees, and the
 //! directories hidden from commands (the bridge's data directory, with its
 //! database, key and passphrase hash, is always one): the workspace may not
-//! be one or lie inside one, and without the sandbox (which hides them) it
-//! may not contain one either.
+//! be one, lie inside one or contain one (the runner checks all of it again
+//! before every run, `runner::workspace`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -150,10 +150,18 @@ fn check_resolved(
             "must not be or lie inside the bridge's data directory (its database, key and passphrase) or another directory hidden from commands",
         ));
     }
-    if !sandboxed && hidden.iter().any(|h| h.starts_with(path)) {
-        return Err(refuse(
-            "must not contain the bridge's data directory (its database, key and passphrase) when commands run without the sandbox, which would hide it",
-        ));
+    // Not even sandboxed, where the data directory would be masked: the mask
+    // covers a path, and a command in a writable workspace can rename a
+    // directory above the data directory out from under it.
+    if hidden.iter().any(|h| h.starts_with(path)) {
+        let how = if sandboxed {
+            "a command there could move it out from under the sandbox's mask"
+        } else {
+            "commands run without the sandbox, which would hide it"
+        };
+        return Err(refuse(format!(
+            "must not contain the bridge's data directory (its database, key and passphrase): {how}; use a project directory beside it"
+        )));
     }
     Ok(())
 }
@@ -168,8 +176,9 @@ mod tests {
         let data = [PathBuf::from("/home/ann/.local/share/mcp-bridge")];
         let check =
             |p: &str| check_resolved(Path::new(p), &data, false, &homes).map_err(|e| e.to_string());
-        // The sandbox hides the data directory, so a workspace around it is fine there.
-        assert!(check_resolved(Path::new("/home/ann/.local"), &data, true, &homes).is_ok());
+        // Not even sandboxed: a command could rename `share` and take the
+        // data directory out from under the sandbox's mask.
+        assert!(check_resolved(Path::new("/home/ann/.local"), &data, true, &homes).is_err());
         assert!(
             check_resolved(
                 Path::new("/home/ann/.local/share/mcp-bridge"),
