@@ -9,6 +9,9 @@ use std::str::FromStr;
 
 /// Largest accepted message, in bytes of UTF-8 (50 KiB), checked before redaction.
 pub const MAX_MESSAGE_BYTES: usize = 51_200;
+/// Largest message text stored: redaction placeholders may make a text
+/// longer than it was sent, up to this (and an import accepts this much).
+pub const MAX_STORED_MESSAGE_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
 /// Longest role name, in characters.
 pub const MAX_ROLE_CHARS: usize = 64;
 /// Characters a role may contain (letters, digits, `_`, `-`, space).

@@ -68,6 +68,7 @@ mod props_config;
 mod provision;
 mod pty;
 mod redaction_e2e;
+mod redaction_growth;
 mod request_ids;
 mod schemas;
 mod secrets;

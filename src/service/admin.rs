@@ -443,6 +443,9 @@ impl<S: AdminStore> Bridge<S> {
                 m.message.files_involved.iter_mut().for_each(&mut clean);
             }
         }
+        if let Err(e) = transfer::check_redacted(&records) {
+            return Err(self.refused(at, cli(action), e.into()).await);
+        }
         let conversations_in_file = records.len();
         let messages_in_file = records.iter().map(|r| r.messages.len()).sum();
         let audit = Arc::new(move |report: &ImportReport| {

@@ -12,8 +12,8 @@ use super::{Bridge, Denied, ServiceError, admission, admitted, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
 use crate::domain::{
-    ActionType, ConversationId, MessageText, Role, Sender, Side, Status, Timestamp, check_files,
-    check_note,
+    ActionType, ConversationId, InvalidValue, MAX_STORED_MESSAGE_BYTES, MessageText, Role, Sender,
+    Side, Status, Timestamp, check_files, check_note,
 };
 use crate::store::{
     Addressed, Conversation, Guard, NewConversation, NewMessage, StatusRecord, Store, StoreError,
@@ -259,6 +259,11 @@ impl<S: Store> Bridge<S> {
             }
         }
 
+        // What is stored must pass what `import` and `restore` check, or one
+        // message makes every later backup of the database unrestorable.
+        if let Err(e) = stored_within_limits(&content, &files_involved) {
+            return Err(self.refuse(draft, e.into()));
+        }
         draft.count = Some(i64::try_from(redactions.values().sum::<usize>()).unwrap_or(i64::MAX));
         if !redactions.is_empty() {
             let kinds: Vec<String> = redactions.iter().map(|(k, n)| format!("{k}:{n}")).collect();
@@ -347,6 +352,16 @@ impl<S: Store> Bridge<S> {
             draft.count = Some(i64::try_from(counts.values().sum::<usize>()).unwrap_or(i64::MAX));
             text
         });
+        if let Some(Err(e)) = note.as_deref().map(check_note) {
+            let e = InvalidValue::new(
+                "note",
+                format!(
+                    "{}, counting the placeholders of the secrets redacted from it",
+                    e.reason
+                ),
+            );
+            return Err(self.refuse(draft, e.into()));
+        }
         let record = StatusRecord {
             status: update.status,
             note,
@@ -433,4 +448,27 @@ impl<S: Store> Bridge<S> {
             },
         })
     }
+}
+
+/// A message's text and paths as they will be stored (redacted) are within
+/// the limits `import` and `restore` apply to them.
+fn stored_within_limits(content: &str, files: &[String]) -> Result<(), InvalidValue> {
+    if content.len() > MAX_STORED_MESSAGE_BYTES {
+        return Err(InvalidValue::new(
+            "message",
+            format!(
+                "takes {} bytes once its secrets are replaced by placeholders, more than the {MAX_STORED_MESSAGE_BYTES} a message may be stored with; send fewer secrets or split it",
+                content.len()
+            ),
+        ));
+    }
+    check_files(files).map_err(|e| {
+        InvalidValue::new(
+            "files_involved",
+            format!(
+                "{}, counting the placeholders of the secrets redacted from them",
+                e.reason
+            ),
+        )
+    })
 }

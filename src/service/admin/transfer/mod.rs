@@ -25,9 +25,11 @@
 
 mod envelope;
 mod read;
+mod stored;
 
 pub use envelope::{SEALED_FORMAT, is_sealed, open as open_sealed, seal as seal_export};
 pub use read::{check_pending, read_export, read_export_at};
+pub use stored::check_redacted;
 
 use std::io::Write;
 
@@ -35,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::ServerKey;
 use crate::display::json_safe;
-use crate::domain::{ConversationId, MAX_MESSAGE_BYTES, Timestamp};
+use crate::domain::{ConversationId, MAX_STORED_MESSAGE_BYTES, Timestamp};
 use crate::store::{Conversation, ConversationRecord, MessageRecord};
 
 /// The `format` field of every export.
@@ -44,7 +46,7 @@ pub const EXPORT_FORMAT: &str = "mcp-bridge-export";
 pub const EXPORT_VERSION: u64 = 2;
 /// Largest agent message accepted on import, in bytes: redaction placeholders
 /// may make a stored text somewhat longer than the send limit.
-const MAX_IMPORTED_AGENT_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
+const MAX_IMPORTED_AGENT_BYTES: usize = MAX_STORED_MESSAGE_BYTES;
 /// Largest bridge (`system`) message accepted on import, in bytes: a command's
 /// capped output.
 const MAX_IMPORTED_SYSTEM_BYTES: usize = 4 << 20;
