@@ -244,6 +244,16 @@ async fn guessing_codes_is_limited_per_process_and_across_processes() {
         refused_calls(&env, None, "rate_limited") == 3
     })
     .await;
+    // `cleanup` (from cron, say) does not reset the count across servers:
+    // it is kept under no conversation, and only dead conversations' go.
+    crate::util_cli::cli(&env, &["cleanup"]).await.ok();
+    let still = call(
+        &p2,
+        "join_conversation",
+        json!({"invite_code": "2222-2222-2222-2222"}),
+    )
+    .await;
+    tool_error(&still, "rate_limited");
     for s in [owner, guesser, honest, p1, p2, p3] {
         s.stop().await;
     }

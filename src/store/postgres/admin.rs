@@ -217,7 +217,10 @@ pub(super) async fn delete_expiring_by(db: Db<'_>, at: i64) -> Result<i64, Store
     const STALE: &str =
         "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > $1)";
     let deleted = db
-        .exec(&format!("DELETE FROM rate_buckets WHERE {STALE}"), &[&at])
+        .exec(
+            &format!("DELETE FROM rate_buckets WHERE {STALE} AND conversation_id <> ''"),
+            &[&at],
+        )
         .await?;
     db.exec(
         &format!("DELETE FROM pending_deliveries WHERE {STALE}"),
@@ -255,7 +258,9 @@ async fn cleanup(
     let rate_buckets: i64 = if dry_run {
         get(
             &db.one(
-                &format!("SELECT count(*) FROM rate_buckets WHERE {STALE}"),
+                &format!(
+                    "SELECT count(*) FROM rate_buckets WHERE {STALE} AND conversation_id <> ''"
+                ),
                 &[&at],
             )
             .await?,

@@ -303,7 +303,9 @@ pub(super) fn delete_expiring_by(tx: &WriteTx<'_>, at: i64) -> Result<i64, Store
         .and_then(|mut s| s.query_row([at], |r| r.get(0)))
         .map_err(sql_err)?;
     let deleted = tx
-        .prepare_cached(&format!("DELETE FROM rate_buckets WHERE {STALE}"))
+        .prepare_cached(&format!(
+            "DELETE FROM rate_buckets WHERE {STALE} AND conversation_id <> ''"
+        ))
         .and_then(|mut s| s.execute([at]))
         .map_err(sql_err)?;
     for sql in [
@@ -379,9 +381,11 @@ fn cleanup(
         "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > ?1)";
     let at = now.as_micros();
     let rate_buckets = if dry_run {
-        tx.prepare_cached(&format!("SELECT count(*) FROM rate_buckets WHERE {STALE}"))
-            .and_then(|mut s| s.query_row([at], |r| r.get(0)))
-            .map_err(sql_err)?
+        tx.prepare_cached(&format!(
+            "SELECT count(*) FROM rate_buckets WHERE {STALE} AND conversation_id <> ''"
+        ))
+        .and_then(|mut s| s.query_row([at], |r| r.get(0)))
+        .map_err(sql_err)?
     } else {
         delete_expiring_by(tx, at)?
     };
