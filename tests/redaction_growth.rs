@@ -49,9 +49,12 @@ async fn what_redaction_grows_past_the_limits_is_not_stored() {
 
     // The database's own export imports, and its backup restores.
     let export = env.dir.join("own.json");
-    cli(&env, &["export", "--plaintext", "-o", export.to_str().unwrap()])
-        .await
-        .ok();
+    cli(
+        &env,
+        &["export", "--plaintext", "-o", export.to_str().unwrap()],
+    )
+    .await
+    .ok();
     let fresh = env.dir.join("fresh.db");
     cli_on(&env, &fresh, &["import", export.to_str().unwrap()])
         .await
@@ -87,4 +90,32 @@ async fn what_redaction_grows_past_the_limits_is_not_stored() {
         "{refused:?}"
     );
     assert_eq!(cli(&env, &["list", "--json"]).await.ok(), before);
+}
+
+/// An import redacts the conversation's own session tokens, as a live send
+/// does: a file carrying one (same key file) does not deliver it readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_redacts_the_conversations_own_tokens() {
+    let env = TestEnv::new("import_own_tokens");
+    let s = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&s).await;
+    send(&s, &conv, "a", "first").await;
+    let out = cli(&env, &["export", "--plaintext", &conv.id]).await.ok();
+    let mut file: serde_json::Value = serde_json::from_str(&out).expect("export JSON");
+    let messages = file["conversations"][0]["messages"]
+        .as_array_mut()
+        .expect("messages");
+    let mut planted = messages[0].clone();
+    planted["id"] = json!(50);
+    planted["content"] = json!(format!("b's token is {}", conv.b));
+    planted["created_at"] = json!("2026-01-02T00:00:00Z");
+    messages.push(planted);
+    let path = env.dir.join("planted.json");
+    std::fs::write(&path, file.to_string()).unwrap();
+    cli(&env, &["import", path.to_str().unwrap()]).await.ok();
+    let shown = cli(&env, &["show", &conv.id, "--full"]).await.ok();
+    assert!(!shown.contains(&conv.b), "{shown}");
+    let got = check(&s, &conv, "b", json!({})).await;
+    assert!(!got.to_string().contains(&conv.b), "{got}");
+    assert!(got.to_string().contains("SESSION_TOKEN_REDACTED"), "{got}");
 }

@@ -9,6 +9,7 @@
 mod chain;
 mod end;
 mod file_backup;
+mod import_redaction;
 mod transfer;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::store::{
     AdminStore, AuditPrune, AuditQuery, CleanupReport, Conversation, ConversationRecord,
     ConversationSummary, ImportMode, ImportReport,
 };
+use import_redaction::redact_records;
 
 /// Every conversation at a moment, for `list`.
 #[derive(Debug, Clone)]
@@ -406,43 +408,7 @@ impl<S: AdminStore> Bridge<S> {
             Ok(r) => r,
             Err(e) => return Err(self.refused(at, cli(action), e.into()).await),
         };
-        let redactor = self.redactor.get();
-        // Roles are redacted as at creation (a file may come from an older
-        // bridge); a message's role is its sender's, so both get the same text.
-        let mut role_counts = std::collections::BTreeMap::new();
-        let mut clean_role = |role: &mut String| {
-            if let Some(text) = super::redaction::redact_role(redactor, role, &mut role_counts) {
-                *role = text;
-            }
-        };
-        for record in &mut records {
-            for p in &mut record.conversation.participants {
-                clean_role(&mut p.role);
-            }
-            for m in &mut record.messages {
-                if m.message.from != crate::domain::Sender::System {
-                    clean_role(&mut m.message.from_role);
-                }
-            }
-        }
-        let mut redactions = role_counts.values().sum::<usize>();
-        let mut clean = |text: &mut String| {
-            let r = redactor.redact(text);
-            redactions += r.counts.values().sum::<usize>();
-            let out = r.text.into_owned();
-            *text = out;
-        };
-        for record in &mut records {
-            for p in &mut record.conversation.participants {
-                if let Some(note) = p.status.as_mut().and_then(|s| s.note.as_mut()) {
-                    clean(note);
-                }
-            }
-            for m in &mut record.messages {
-                clean(&mut m.message.content);
-                m.message.files_involved.iter_mut().for_each(&mut clean);
-            }
-        }
+        let redactions = redact_records(self.redactor.get(), &self.key, &mut records);
         if let Err(e) = transfer::check_redacted(&records) {
             return Err(self.refused(at, cli(action), e.into()).await);
         }
