@@ -163,15 +163,41 @@ impl ServerKey {
             path: path.to_owned(),
             source,
         };
-        let meta = fs::metadata(path).map_err(io_err)?;
+        // Non-blocking, and judged by what was opened: a FIFO or device put
+        // in its place would otherwise block or feed the read forever.
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if !meta.is_file() {
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
+            // A symlink to a readable file (`/etc/passwd`, say) is no key file
+            // to `chmod`: the advice would change the file it points to.
+            if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+                let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+                return Err(io_err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "a symlink to {}, which other users can read (mode {mode:o}); point it at a key file only its owner can read",
+                        target.display()
+                    ),
+                )));
+            }
             return Err(KeyError::TooOpen {
                 path: path.to_owned(),
                 mode,
             });
         }
-        let text = fs::read_to_string(path).map_err(io_err)?;
+        let mut text = String::new();
+        io::Read::read_to_string(&mut io::Read::take(file, 1024), &mut text).map_err(io_err)?;
         let mut bytes = [0u8; KEY_BYTES];
         hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| KeyError::Corrupt {
             path: path.to_owned(),
@@ -285,5 +311,25 @@ mod tests {
             ServerKey::load(&path),
             Err(KeyError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_fifo_or_a_symlink_to_a_readable_file_is_no_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.key");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // Refused at once, not blocked waiting for a writer.
+        let e = ServerKey::load(&fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+
+        let open = dir.path().join("open");
+        fs::write(&open, "00").unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link.key");
+        std::os::unix::fs::symlink(&open, &link).unwrap();
+        let e = ServerKey::load(&link).unwrap_err().to_string();
+        assert!(e.contains("a symlink to") && !e.contains("chmod"), "{e}");
     }
 }
