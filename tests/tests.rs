@@ -97,6 +97,7 @@ mod teams_sessions;
 mod terminal_overlays;
 mod terminal_safety;
 mod transfer_hostile;
+mod transfer_removed;
 mod unread_bound;
 mod util;
 mod util_calls;

@@ -121,6 +121,16 @@ pub(super) async fn import(
     for record in records {
         let file = &record.conversation;
         let existing = ops::conversation(db, w.sealer(), &file.id).await?;
+        // A participant removed in the database or in the file has an empty
+        // inbox, as `remove_participant` leaves it: an older export that
+        // still lists it as unread does not refill it.
+        let removed: HashSet<Side> = existing
+            .iter()
+            .flat_map(|c| c.participants.iter())
+            .chain(file.participants.iter())
+            .filter(|p| p.removed_at.is_some())
+            .map(|p| p.side)
+            .collect();
         let mut changed = false;
         let known: HashSet<MessageKey> = match &existing {
             Some(stored) => {
@@ -246,7 +256,7 @@ pub(super) async fn import(
             )
             .await?;
             seq += 1;
-            for side in &m.unread_by {
+            for side in m.unread_by.iter().filter(|s| !removed.contains(s)) {
                 db.exec(
                     "INSERT INTO pending_deliveries (conversation_id, recipient, message_id) VALUES ($1, $2, $3)",
                     &[&file.id.as_str(), &side.as_str(), &id],

@@ -200,6 +200,16 @@ pub(super) fn import(
                 HashSet::new()
             }
         };
+        // A participant removed in the database or in the file has an empty
+        // inbox, as `remove_participant` leaves it: an older export that
+        // still lists it as unread does not refill it.
+        let removed: HashSet<Side> = existing
+            .iter()
+            .flat_map(|c| c.participants.iter())
+            .chain(file.participants.iter())
+            .filter(|p| p.removed_at.is_some())
+            .map(|p| p.side)
+            .collect();
         let mut seen = known;
         let mut new = Vec::new();
         for m in &record.messages {
@@ -250,7 +260,7 @@ pub(super) fn import(
                     msg.to.as_deref().map(rows::encode_sides)
                 ])
                 .map_err(sql_err)?;
-            for side in &m.unread_by {
+            for side in m.unread_by.iter().filter(|s| !removed.contains(s)) {
                 deliver
                     .execute(params![file.id.as_str(), side.as_str(), id])
                     .map_err(sql_err)?;
