@@ -48,17 +48,7 @@ async fn what_redaction_grows_past_the_limits_is_not_stored() {
     .await;
 
     // The database's own export imports, and its backup restores.
-    let export = env.dir.join("own.json");
-    cli(
-        &env,
-        &["export", "--plaintext", "-o", export.to_str().unwrap()],
-    )
-    .await
-    .ok();
-    let fresh = env.dir.join("fresh.db");
-    cli_on(&env, &fresh, &["import", export.to_str().unwrap()])
-        .await
-        .ok();
+    own_export_imports(&env).await;
     let backup = env.dir.join("own.backup");
     cli(&env, &["backup", backup.to_str().unwrap()]).await.ok();
     let restored = env.dir.join("restored.db");

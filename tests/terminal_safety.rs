@@ -268,12 +268,7 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
         .await;
     let conv = Conv::create(&s).await;
     // The bridge's own directory: the SQLite file's, or the key file's on PostgreSQL.
-    let data = env
-        .key_file()
-        .parent()
-        .expect("data dir")
-        .canonicalize()
-        .expect("data");
+    let data = data_dir(&env);
     let mut refused: Vec<(PathBuf, Value)> = Vec::new();
     for name in [
         "ws\x1b[2J",

@@ -47,15 +47,5 @@ async fn an_older_export_does_not_refill_a_removed_participants_inbox() {
     let unread = &find(&list, "conversations", &conv.id)["messages"]["unread"];
     assert!(unread.get("c").is_none_or(|n| n == 0), "{list}");
     // The database's own export imports again.
-    let export = env.dir.join("own.json");
-    cli(
-        &env,
-        &["export", "--plaintext", "-o", export.to_str().unwrap()],
-    )
-    .await
-    .ok();
-    let fresh = env.dir.join("fresh.db");
-    cli_on(&env, &fresh, &["import", export.to_str().unwrap()])
-        .await
-        .ok();
+    own_export_imports(&env).await;
 }

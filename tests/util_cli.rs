@@ -319,3 +319,14 @@ pub async fn audited_fields(
         .collect();
     (records, trail)
 }
+
+/// Exports `env`'s database in plain text and imports the file into a fresh
+/// database: what the bridge stored must pass what `import` checks.
+pub async fn own_export_imports(env: &TestEnv) {
+    let export = env.dir.join("own.json");
+    let file = export.to_str().expect("path");
+    cli(env, &["export", "--plaintext", "-o", file]).await.ok();
+    cli_on(env, &env.dir.join("fresh.db"), &["import", file])
+        .await
+        .ok();
+}

@@ -57,12 +57,7 @@ async fn yolo_sandboxed_commands_reach_no_loopback_no_outside_path_and_no_server
     // directory above it out from under the sandbox's mask.
     let ws = workspace(&env, "ws");
     // (For PostgreSQL: the key file's directory, the bridge's files there.)
-    let data = env
-        .key_file()
-        .parent()
-        .expect("data dir")
-        .canonicalize()
-        .expect("data");
+    let data = data_dir(&env);
     let outside = tempfile::Builder::new()
         .prefix("mcp-bridge-e2e-outside-")
         .tempdir()

@@ -47,6 +47,16 @@ pub fn require_bwrap() {
     );
 }
 
+/// The bridge's own directory, canonical: the SQLite file's, or the key
+/// file's on PostgreSQL.
+pub fn data_dir(env: &TestEnv) -> PathBuf {
+    env.key_file()
+        .parent()
+        .expect("data dir")
+        .canonicalize()
+        .expect("data")
+}
+
 /// A fresh directory `name` inside the test's directory, canonical.
 pub fn workspace(env: &TestEnv, name: &str) -> PathBuf {
     let dir = env.dir.join(name);

@@ -15,12 +15,7 @@ async fn a_workspace_swapped_for_a_symlink_runs_nothing() {
     require_bwrap();
     let env = TestEnv::new("yolo-swap");
     let s = env.server_with(&[YOLO_ON]).await;
-    let data = env
-        .key_file()
-        .parent()
-        .expect("data dir")
-        .canonicalize()
-        .expect("data");
+    let data = data_dir(&env);
     let proj = workspace(&env, "proj");
     let sub = workspace(&env, "proj/sub");
     let (outer, inner) = (Conv::create(&s).await, Conv::create(&s).await);

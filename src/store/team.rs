@@ -83,6 +83,14 @@ impl Conversation {
         self.participants.iter().filter(|p| p.removed_at.is_none())
     }
 
+    /// The sides removed from it.
+    pub fn removed(&self) -> impl Iterator<Item = Side> + '_ {
+        self.participants
+            .iter()
+            .filter(|p| p.removed_at.is_some())
+            .map(|p| p.side)
+    }
+
     /// The participant with `side`, if it is still taking part.
     pub fn active_participant(&self, side: Side) -> Option<&super::Participant> {
         self.active().find(|p| p.side == side)

@@ -205,10 +205,8 @@ pub(super) fn import(
         // still lists it as unread does not refill it.
         let removed: HashSet<Side> = existing
             .iter()
-            .flat_map(|c| c.participants.iter())
-            .chain(file.participants.iter())
-            .filter(|p| p.removed_at.is_some())
-            .map(|p| p.side)
+            .flat_map(Conversation::removed)
+            .chain(file.removed())
             .collect();
         let mut seen = known;
         let mut new = Vec::new();
