@@ -83,7 +83,9 @@ pub fn check_pending(records: &[ConversationRecord], limit: u32) -> Result<(), E
 
 fn read_lines(text: &str) -> Result<Vec<FileConversation>, ExportFileError> {
     let mut out: Vec<FileConversation> = Vec::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
+    // The header is the first line with anything on it, as it was found.
+    let header = text.lines().position(|l| !l.trim().is_empty()).unwrap_or(0);
+    for (n, line) in text.lines().enumerate().skip(header + 1) {
         if line.trim().is_empty() {
             continue;
         }

@@ -96,6 +96,14 @@ fn both_layouts_round_trip() {
 }
 
 #[test]
+fn blank_lines_before_the_header_are_ignored() {
+    for layout in [Layout::Json, Layout::JsonLines] {
+        let padded = format!("\n  \n{}", export(layout));
+        assert_eq!(read_export(&padded).unwrap(), sample(), "{layout:?}");
+    }
+}
+
+#[test]
 fn newer_versions_are_refused() {
     for layout in [Layout::Json, Layout::JsonLines] {
         let text = export(layout)
