@@ -187,6 +187,24 @@ pub(super) fn all_redacted(cases: &[(&str, &str)]) {
     }
 }
 
+/// Each input is redacted to valid UTF-8 within `seconds`. Only
+/// catastrophic (super-linear) behaviour fails this: a linear pass over such
+/// inputs takes milliseconds even in a debug build on a loaded machine, a
+/// quadratic one minutes.
+pub(super) fn all_within(inputs: &[String], seconds: f64) {
+    for t in inputs {
+        let start = std::time::Instant::now();
+        let out = redactor().redact(t);
+        assert!(std::str::from_utf8(out.text.as_bytes()).is_ok());
+        let took = start.elapsed().as_secs_f64();
+        assert!(
+            took < seconds,
+            "{took:.2}s on input starting {:?}",
+            &t[..20]
+        );
+    }
+}
+
 /// Each text comes out unchanged.
 pub(super) fn all_kept(texts: &[&str]) {
     for t in texts {

@@ -6,7 +6,7 @@
 //! a `use` list read as a CSV header, `credential: Credential`); and a `#`
 //! inside a password in a query string kept as part of it.
 
-use super::{all_kept, all_redacted, redacted, redactor};
+use super::{all_kept, all_redacted, all_within, redacted};
 
 #[test]
 fn invite_codes_in_other_spellings_after_an_introducing_word() {
@@ -193,7 +193,6 @@ fn a_comment_or_a_fragment_after_a_value_stays() {
 
 #[test]
 fn round7_adversarial_inputs_stay_fast() {
-    let r = redactor();
     let inputs = [
         "code ".repeat(20_000),
         "code 9wq4 ".repeat(20_000),
@@ -206,14 +205,5 @@ fn round7_adversarial_inputs_stay_fast() {
         format!("?password={}", "#aB3".repeat(50_000)),
         "pass_pass_".repeat(20_000),
     ];
-    for t in &inputs {
-        let start = std::time::Instant::now();
-        let out = r.redact(t);
-        assert!(std::str::from_utf8(out.text.as_bytes()).is_ok());
-        assert!(
-            start.elapsed().as_secs_f64() < 30.0,
-            "slow on input starting {:?}",
-            &t[..20]
-        );
-    }
+    all_within(&inputs, 30.0);
 }
