@@ -350,16 +350,27 @@ async fn key_rotate_under_two_busy_servers_loses_nothing_and_a_killed_rotation_f
         conv.args("a", json!({"status": "working", "note": "rotating"})),
     )
     .await);
-    // A value from before encryption at rest: plaintext, read as it is.
+    // A value from before encryption at rest: plaintext, read as it is once
+    // the upgrade has found it (servers restarted on the upgraded database).
+    s1.stop().await;
+    s2.stop().await;
     let legacy = sent_before[0]["message_id"].as_i64().unwrap();
+    let content = if env.db.to_string_lossy().starts_with("postgres://") {
+        "convert_to('legacy plaintext', 'UTF8')"
+    } else {
+        "'legacy plaintext'"
+    };
     tamper(
         &env.db,
-        &format!(
-            "UPDATE messages SET content = 'legacy plaintext', files = '[]' WHERE id = {legacy}"
-        ),
+        &format!("UPDATE messages SET content = {content}, files = '[]' WHERE id = {legacy}"),
     );
+    as_if_not_yet_upgraded(&env.db);
     // (An empty file list is stored as `[]` either way: not counted.)
-    assert_eq!(key_status(&env).await["plaintext"], 1);
+    let status = key_status(&env).await;
+    assert_eq!(status["plaintext"], 1, "{status}");
+    assert_eq!(status["plaintext_opens"], true, "{status}");
+    let s1 = env.server_with(NO_LIMITS).await;
+    let s2 = env.server_with(NO_LIMITS).await;
 
     // Rotate three times while one server writes and the other reads.
     let writer = Writer::start(&s1, &conv);
@@ -414,6 +425,7 @@ async fn key_rotate_under_two_busy_servers_loses_nothing_and_a_killed_rotation_f
     let status = key_status(&env).await;
     assert_eq!(status["epochs"], json!([4]), "{status}");
     assert_eq!(status["plaintext"], 0, "{status}");
+    assert_eq!(status["plaintext_opens"], false, "{status}");
     assert_eq!(status["sealed"].as_array().unwrap().len(), 1, "{status}");
     assert_eq!(status["sealed"][0]["epoch"], 4, "{status}");
 

@@ -17,6 +17,7 @@ use crate::util_pg;
 
 contract!(texts_are_sealed_in_the_database, sealed_at_rest);
 contract!(key_rotation_reseals_every_value, rotation);
+contract!(planted_plaintext_does_not_open, planted_plaintext);
 
 /// Rows of `pg` (PostgreSQL, texts as BYTEA shown as UTF-8) or `lite` (SQLite) on `db`.
 fn raw(db: &Db, pg: &str, lite: &str) -> Vec<String> {
@@ -45,6 +46,28 @@ fn exec(db: &Db, sql: &str) {
             conn.execute_batch(sql).expect("exec");
         }
     }
+}
+
+/// The next open of `db` runs the migration that looks for plaintext from
+/// before encryption at rest (see `util_cli::as_if_not_yet_upgraded`).
+fn as_if_not_yet_upgraded(db: &Db) {
+    match &db.target {
+        Target::Postgres(url) => {
+            crate::util_cli::as_if_not_yet_upgraded(std::path::Path::new(url.expose()))
+        }
+        Target::Sqlite(path) => crate::util_cli::as_if_not_yet_upgraded(path),
+    }
+}
+
+/// A statement that stores `text` as it is (no seal) in the note of side b.
+fn plant_note(db: &Db, text: &str) -> String {
+    let value = match db.target {
+        Target::Postgres(_) => format!("convert_to('{text}', 'UTF8')"),
+        Target::Sqlite(_) => format!("'{text}'"),
+    };
+    format!(
+        "UPDATE participants SET note = {value}, status = 'waiting', status_at = 1 WHERE side = 'b'"
+    )
 }
 
 /// Every sealed-column value stored: message contents and file lists,
@@ -179,24 +202,18 @@ async fn sealed_at_rest(db: Db) {
 /// note included) under epoch 2 and retires epoch 1; the other server,
 /// which never saw epoch 2, reads everything back.
 async fn rotation(db: Db) {
-    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
     let marker = "ROTATE-51d0";
-    let created = conversation_with_texts(&one, marker).await;
-    // A note as an older build stored it: plaintext.
-    let legacy = match db.target {
-        Target::Postgres(_) => "convert_to('legacy note', 'UTF8')",
-        Target::Sqlite(_) => "'legacy note'",
-    };
-    exec(
-        &db,
-        &format!(
-            "UPDATE participants SET note = {legacy}, status = 'waiting', status_at = 1 WHERE side = 'b'"
-        ),
-    );
+    let created = conversation_with_texts(&db.open(NO_LIMITS), marker).await;
+    // A note as an older build stored it: plaintext, and the upgrade that
+    // finds it marks it as legitimate.
+    exec(&db, &plant_note(&db, "legacy note"));
+    as_if_not_yet_upgraded(&db);
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
     let before = one.bridge.data_key_census().await.expect("census");
     assert_eq!(before.epochs, [1]);
     assert_eq!(before.sealed, [(1, 8)]);
     assert_eq!(before.plaintext, 1);
+    assert!(before.legacy_allowed);
 
     let batches = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counted = Arc::clone(&batches);
@@ -227,6 +244,10 @@ async fn rotation(db: Db) {
     assert_eq!(after.epochs, [2]);
     assert_eq!(after.sealed, [(2, 9)]);
     assert_eq!(after.plaintext, 0);
+    assert!(
+        !after.legacy_allowed,
+        "every value is sealed: the mark is gone"
+    );
     for v in stored_values(&db) {
         assert!(v.starts_with("s1.2."), "sealed under epoch 2: {v}");
     }
@@ -247,4 +268,45 @@ async fn rotation(db: Db) {
     assert_eq!(census.sealed, [(2, 10)]);
     let report = one.bridge.verify_audit().await.expect("verify");
     assert!(report.fault.is_none(), "audit chain: {:?}", report.fault);
+}
+
+/// Plaintext written into a database the upgrade found fully sealed (or
+/// after `key rotate` sealed the last of it) was planted: it does not open,
+/// the error names its row, and a rotation stops there instead of sealing it.
+async fn planted_plaintext(db: Db) {
+    let created = conversation_with_texts(&db.open(NO_LIMITS), "PLANT-2e81").await;
+    // Even through the upgrade: it finds nothing but sealed values.
+    as_if_not_yet_upgraded(&db);
+    let app = db.open(NO_LIMITS);
+    exec(&db, &plant_note(&db, "planted note"));
+    let census = app.bridge.data_key_census().await.expect("census");
+    assert_eq!(census.plaintext, 1);
+    assert!(!census.legacy_allowed);
+    let err = app
+        .bridge
+        .check_partner_status(&creds(&created, Side::A))
+        .await
+        .expect_err("a planted note does not open");
+    let text = std::error::Error::source(&err).map(ToString::to_string);
+    let text = text.unwrap_or_default();
+    assert!(text.contains("participants.note"), "{text}");
+    assert!(text.contains("is not sealed"), "{text}");
+    let err = app
+        .bridge
+        .rotate_data_key(50, Arc::new(|_| {}))
+        .await
+        .expect_err("the rotation stops at the planted value");
+    let text = std::error::Error::source(&err).map(ToString::to_string);
+    assert!(text.unwrap_or_default().contains("is not sealed"), "{err:?}");
+    // A server opened now refuses it too; the sealed values still open.
+    let other = db.open(NO_LIMITS);
+    assert!(
+        other
+            .bridge
+            .check_partner_status(&creds(&created, Side::A))
+            .await
+            .is_err()
+    );
+    exec(&db, "UPDATE participants SET note = NULL WHERE side = 'b'");
+    read_back(&other, &created, "PLANT-2e81").await;
 }

@@ -7,6 +7,7 @@ mod agent_http;
 mod agent_sessions;
 mod arguments;
 mod at_rest;
+mod at_rest_planted;
 mod audit_chain;
 mod audit_e2e;
 mod audit_limits;

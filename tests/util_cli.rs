@@ -301,6 +301,21 @@ pub fn tamper(db: &Path, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Makes the database at `db` (a path or a PostgreSQL URL) look as if a
+/// build from before the legacy-plaintext mark had written it (SQLite schema
+/// 11, PostgreSQL 9): the next open runs the migration that looks for
+/// plaintext from before encryption at rest, and marks it as legitimate.
+pub fn as_if_not_yet_upgraded(db: &Path) {
+    if db.to_string_lossy().starts_with("postgres://") {
+        tamper(
+            db,
+            "DROP TABLE legacy_plaintext; UPDATE mcp_bridge_schema SET version = 9",
+        );
+    } else {
+        tamper(db, "DROP TABLE legacy_plaintext; PRAGMA user_version = 11");
+    }
+}
+
 /// The `fields` of every audit record of `action` (`mcp-bridge audit
 /// --action ACTION --json`), oldest first, with the whole trail for messages.
 pub async fn audited_fields(

@@ -160,6 +160,7 @@ fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
                 "epochs": census.epochs,
                 "sealed": census.sealed.iter().map(|(e, n)| json!({"epoch": e, "values": n})).collect::<Vec<_>>(),
                 "plaintext": census.plaintext,
+                "plaintext_opens": census.legacy_allowed,
             }),
         )?;
     } else {
@@ -177,12 +178,18 @@ fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
                 if *n == 1 { "" } else { "s" }
             )?;
         }
-        if census.plaintext > 0 {
+        let values = |n: u64| format!("{n} value{}", if n == 1 { "" } else { "s" });
+        if census.plaintext > 0 && census.legacy_allowed {
             writeln!(
                 out,
-                "  plaintext: {} value{} from before encryption at rest; `mcp-bridge key rotate` seals them",
-                census.plaintext,
-                if census.plaintext == 1 { "" } else { "s" }
+                "  plaintext: {} from before encryption at rest; `mcp-bridge key rotate` seals them",
+                values(census.plaintext)
+            )?;
+        } else if census.plaintext > 0 {
+            writeln!(
+                out,
+                "  not sealed: {} written into the database by something other than the bridge; they do not open (reading one names its row)",
+                values(census.plaintext)
             )?;
         }
     }

@@ -10,8 +10,24 @@ use std::future::Future;
 
 use super::admin::AuditFor;
 use super::{Store, StoreError};
-use crate::audit::AuditDraft;
+use crate::audit::{AuditDraft, AuditKey};
 use crate::domain::Timestamp;
+
+/// The keyed mark an upgrade leaves in a database it found holding plaintext
+/// from before encryption at rest (table `legacy_plaintext`): while it is
+/// there, unsealed values open as they are. Keyed, so that writing the
+/// database without the key file cannot make planted plaintext readable;
+/// `key rotate` deletes it once no plaintext is left.
+pub fn legacy_mark(key: &AuditKey) -> String {
+    key.mac(&[b"mcp-bridge legacy plaintext v1"])
+}
+
+/// Whether one of the stored `marks` is the keyed mark of [`legacy_mark`].
+pub fn legacy_marked(key: &AuditKey, marks: &[String]) -> bool {
+    marks
+        .iter()
+        .any(|m| key.check(&[b"mcp-bridge legacy plaintext v1"], m))
+}
 
 /// Where a rotation's walk over the sealed columns has got to: the table,
 /// and the last key done in it. Start with [`ResealCursor::default`].
@@ -75,6 +91,10 @@ pub struct KeyCensus {
     pub sealed: Vec<(i64, u64)>,
     /// Values stored as plaintext (from before encryption at rest).
     pub plaintext: u64,
+    /// Whether plaintext values open: the upgrade found some from before
+    /// encryption at rest, and `key rotate` has not sealed them all yet.
+    /// Without it a plaintext value was planted, and does not open.
+    pub legacy_allowed: bool,
 }
 
 /// The data-key operations a backend provides.

@@ -14,10 +14,15 @@
 //! The associated data names the column and row a value belongs to, so a
 //! sealed value copied into another row or column does not open.
 //!
-//! Values written before encryption existed have no `s1.` prefix; they are
-//! read as they are, and `key rotate` seals them.
+//! Values written before encryption existed have no `s1.` prefix. They are
+//! read as they are only in a database the upgrade found holding some (it
+//! leaves a keyed mark, see [`Sealer::allow_legacy_plaintext`]), until `key
+//! rotate` has sealed them all; anywhere else an unsealed value is refused,
+//! so whoever can write the database but lacks the key file cannot slip an
+//! agent a message of their own making.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use base64::Engine;
@@ -123,6 +128,9 @@ pub struct Sealer {
     subkey: Arc<[u8; 32]>,
     /// Ciphers by epoch, with the salt each was derived from, derived on first use.
     ciphers: Arc<RwLock<HashMap<i64, Derived>>>,
+    /// Whether values without the prefix open (as themselves): only in a
+    /// database that held plaintext from before encryption at rest.
+    legacy: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -145,7 +153,15 @@ impl Sealer {
         Self {
             subkey: Arc::new(key.derive_subkey(SUBKEY_LABEL)),
             ciphers: Arc::new(RwLock::new(HashMap::new())),
+            legacy: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Lets values without the prefix open as they are, for a database whose
+    /// upgrade found plaintext from before encryption at rest (the backend
+    /// checks the keyed mark it left). Off, an unsealed value is corrupt.
+    pub fn allow_legacy_plaintext(&self, allowed: bool) {
+        self.legacy.store(allowed, Ordering::Relaxed);
     }
 
     /// Registers `epoch`, so values sealed under it can be opened and sealed.
@@ -226,7 +242,8 @@ impl Sealer {
     }
 
     /// Opens a stored value of `slot`. A value without the prefix is legacy
-    /// plaintext and comes back as it is. When the value's epoch is not known
+    /// plaintext: it comes back as it is if [`Self::allow_legacy_plaintext`]
+    /// said so (an empty file list always does). When the value's epoch is not known
     /// yet (another process rotated), `stored_epochs` is asked for the epochs
     /// the backend holds, and they are learnt.
     ///
@@ -241,7 +258,14 @@ impl Sealer {
         stored_epochs: impl FnOnce() -> Result<Vec<Epoch>, StoreError>,
     ) -> Result<String, StoreError> {
         let Some(rest) = stored.strip_prefix(PREFIX) else {
-            return Ok(stored);
+            let empty_list = slot.column == Column::MessageFiles && stored == EMPTY_LIST;
+            if empty_list || self.legacy.load(Ordering::Relaxed) {
+                return Ok(stored);
+            }
+            return Err(corrupt(
+                slot,
+                "is not sealed: it was written into the database by something other than the bridge",
+            ));
         };
         let (epoch, body) = rest
             .split_once('.')
@@ -412,9 +436,17 @@ mod tests {
     }
 
     #[test]
-    fn legacy_plaintext_reads_as_it_is_and_epochs_are_told_apart() {
+    fn legacy_plaintext_reads_as_it_is_only_where_allowed_and_epochs_are_told_apart() {
         let s = sealer(1);
+        let err = s.open(SLOT, "plain".into(), none).unwrap_err();
+        assert!(err.to_string().contains("is not sealed"), "{err}");
+        let files = Slot::new(Column::MessageFiles, "42");
+        assert_eq!(s.open(files, EMPTY_LIST.into(), none).unwrap(), "[]");
+        assert!(s.open(files, "[\"a\"]".into(), none).is_err());
+        s.clone().allow_legacy_plaintext(true);
         assert_eq!(s.open(SLOT, "plain".into(), none).unwrap(), "plain");
+        s.allow_legacy_plaintext(false);
+        assert!(s.open(SLOT, "plain".into(), none).is_err());
         assert_eq!(Sealer::epoch_of("plain"), None);
         let sealed = s.seal(1, SLOT, "x").unwrap();
         assert_eq!(Sealer::epoch_of(&sealed), Some(1));

@@ -15,9 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::db::{Db, Write, get, pg_err};
 use super::{PgStore, in_tx};
-use crate::audit::AuditDraft;
+use crate::audit::{AuditDraft, AuditKey};
 use crate::domain::Timestamp;
-use crate::store::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
+use crate::store::data_keys::{
+    DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired, legacy_mark, legacy_marked,
+};
 use crate::store::sealed::{Column, EMPTY_LIST, Epoch, PREFIX, Sealer, Slot, note_row};
 use crate::store::{AuditFor, StoreError};
 
@@ -334,6 +336,10 @@ async fn retire_epochs(w: &Write) -> Result<Retired, StoreError> {
             .await?;
         retired.push(epoch.number);
     }
+    if count_values(db).await?.plaintext == 0 {
+        // Every value is sealed now: from here on plaintext is refused.
+        db.exec("DELETE FROM legacy_plaintext", &[]).await?;
+    }
     Ok(Retired {
         current,
         retired,
@@ -404,16 +410,46 @@ impl DataKeyStore for PgStore {
         let tx = super::admin::snapshot(&mut client).await?;
         let db = Db::Tx(&tx);
         let epochs: Vec<i64> = stored_epochs(db).await?.iter().map(|e| e.number).collect();
-        let mut census = KeyCensus {
+        Ok(KeyCensus {
             current: epochs.last().copied().unwrap_or_default(),
             epochs,
-            ..KeyCensus::default()
-        };
-        let rows = db
-            .query(
-                // Bytes, not text: a legacy plaintext may hold a NUL, which
-                // no PostgreSQL text can; a sealed value's head is ASCII.
-                r"WITH v(x) AS (
+            legacy_allowed: legacy_plaintext_allowed(db, &self.inner.audit_key).await?,
+            ..count_values(db).await?
+        })
+    }
+}
+
+/// Leaves the keyed mark that lets plaintext open, if the database holds any
+/// (from before encryption at rest); run by the migration that adds the mark.
+pub async fn mark_legacy_plaintext(db: Db<'_>, key: &AuditKey) -> Result<(), StoreError> {
+    if count_values(db).await?.plaintext > 0 {
+        db.exec(
+            "INSERT INTO legacy_plaintext (mark) VALUES ($1)",
+            &[&legacy_mark(key)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether the database holds the keyed mark that lets plaintext open.
+pub async fn legacy_plaintext_allowed(db: Db<'_>, key: &AuditKey) -> Result<bool, StoreError> {
+    let rows = db.query("SELECT mark FROM legacy_plaintext", &[]).await?;
+    let marks = rows
+        .iter()
+        .map(|r| get::<String>(r, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(legacy_marked(key, &marks))
+}
+
+/// The values of every sealed column, counted per epoch and as plaintext.
+async fn count_values(db: Db<'_>) -> Result<KeyCensus, StoreError> {
+    let mut census = KeyCensus::default();
+    let rows = db
+        .query(
+            // Bytes, not text: a legacy plaintext may hold a NUL, which
+            // no PostgreSQL text can; a sealed value's head is ASCII.
+            r"WITH v(x) AS (
                      SELECT content FROM messages
                      UNION ALL SELECT convert_to(files, 'UTF8') FROM messages WHERE files <> '[]'
                      UNION ALL SELECT note FROM participants WHERE note IS NOT NULL
@@ -423,16 +459,15 @@ impl DataKeyStore for PgStore {
                              THEN split_part(y, '.', 2)::bigint END AS e,
                         count(*)
                  FROM h GROUP BY e ORDER BY e NULLS FIRST",
-                &[],
-            )
-            .await?;
-        for r in &rows {
-            let (epoch, n): (Option<i64>, i64) = (get(r, 0)?, get(r, 1)?);
-            match epoch {
-                Some(epoch) => census.sealed.push((epoch, n.unsigned_abs())),
-                None => census.plaintext += n.unsigned_abs(),
-            }
+            &[],
+        )
+        .await?;
+    for r in &rows {
+        let (epoch, n): (Option<i64>, i64) = (get(r, 0)?, get(r, 1)?);
+        match epoch {
+            Some(epoch) => census.sealed.push((epoch, n.unsigned_abs())),
+            None => census.plaintext += n.unsigned_abs(),
         }
-        Ok(census)
     }
+    Ok(census)
 }

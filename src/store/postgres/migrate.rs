@@ -4,7 +4,7 @@
 
 use tokio_postgres::Client;
 
-use super::db::{get, pg_err};
+use super::db::{Db, get, pg_err};
 use crate::audit::AuditKey;
 use crate::store::StoreError;
 
@@ -19,7 +19,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0007_mcp_sessions.sql"),
     include_str!("../../../migrations/postgres/0008_http_request_buckets.sql"),
     include_str!("../../../migrations/postgres/0009_message_seq.sql"),
+    include_str!("../../../migrations/postgres/0010_legacy_plaintext.sql"),
 ];
+
+/// The version whose migration marks plaintext from before encryption at
+/// rest as legitimate, if it finds any (see `store::data_keys::legacy_mark`).
+const LEGACY_PLAINTEXT_VERSION: i64 = 10;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -68,6 +73,9 @@ async fn run(client: &mut Client, key: &AuditKey) -> Result<(), StoreError> {
         if i == 0 {
             // The first script creates the keyed chain's head; it needs the key.
             sign(&tx, key).await?;
+        }
+        if to == LEGACY_PLAINTEXT_VERSION {
+            super::keys::mark_legacy_plaintext(Db::Raw(&tx), key).await?;
         }
         tx.execute("DELETE FROM mcp_bridge_schema", &[])
             .await

@@ -213,7 +213,7 @@ impl PgStore {
         }
         let (migrating, migrating_tls) = (config.clone(), tls.clone());
         let key = audit_key.clone();
-        on_own_thread(async move {
+        let legacy = on_own_thread(async move {
             let (mut client, connection) =
                 migrating.connect(migrating_tls).await.map_err(pg_err)?;
             let driver = tokio::spawn(connection);
@@ -223,10 +223,18 @@ impl PgStore {
                 // linked them since (see `linker`).
                 done = linker::link_all(&mut client, &key).await;
             }
+            let legacy = match done {
+                Ok(()) => match client.transaction().await.map_err(pg_err) {
+                    Ok(tx) => keys::legacy_plaintext_allowed(Db::Raw(&tx), &key).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
             drop(client);
             let _ = driver.await;
-            done
+            legacy
         })?;
+        sealer.allow_legacy_plaintext(legacy);
         let manager = Manager::from_config(
             config.clone(),
             tls.clone(),

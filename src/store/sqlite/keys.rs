@@ -6,9 +6,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::tx::{ReadTx, WriteTx};
 use super::{SqliteStore, ops, sql_err};
-use crate::audit::AuditDraft;
+use crate::audit::{AuditDraft, AuditKey};
 use crate::domain::Timestamp;
-use crate::store::data_keys::{DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired};
+use crate::store::data_keys::{
+    DataKeyStore, KeyCensus, ResealCursor, Resealed, Retired, legacy_mark, legacy_marked,
+};
 use crate::store::sealed::{Column, EMPTY_LIST, Epoch, PREFIX, Sealer, Slot, note_row};
 use crate::store::{AuditFor, StoreError};
 
@@ -257,6 +259,11 @@ pub fn retire_epochs(tx: &WriteTx<'_>) -> Result<Retired, StoreError> {
             .map_err(sql_err)?;
         retired.push(epoch.number);
     }
+    if count_values(tx)?.plaintext == 0 {
+        // Every value is sealed now: from here on plaintext is refused.
+        tx.execute("DELETE FROM legacy_plaintext", [])
+            .map_err(sql_err)?;
+    }
     Ok(Retired {
         current,
         retired,
@@ -264,17 +271,48 @@ pub fn retire_epochs(tx: &WriteTx<'_>) -> Result<Retired, StoreError> {
     })
 }
 
+/// Leaves the keyed mark that lets plaintext open, if the database holds any
+/// (from before encryption at rest); run by the migration that adds the mark.
+pub fn mark_legacy_plaintext(conn: &Connection, key: &AuditKey) -> Result<(), StoreError> {
+    if count_values(conn)?.plaintext > 0 {
+        conn.execute(
+            "INSERT INTO legacy_plaintext (mark) VALUES (?1)",
+            [legacy_mark(key)],
+        )
+        .map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+/// Whether the database holds the keyed mark that lets plaintext open.
+pub fn legacy_plaintext_allowed(conn: &Connection, key: &AuditKey) -> Result<bool, StoreError> {
+    let marks = conn
+        .prepare_cached("SELECT mark FROM legacy_plaintext")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(sql_err)?;
+    Ok(legacy_marked(key, &marks))
+}
+
 /// How many values are sealed under each epoch, and how many are plaintext,
 /// over every sealed column, from one snapshot.
-pub fn census(conn: &Connection) -> Result<KeyCensus, StoreError> {
+pub fn census(conn: &Connection, key: &AuditKey) -> Result<KeyCensus, StoreError> {
     let tx = ReadTx::begin(conn)?;
     let epochs: Vec<i64> = stored_epochs(&tx)?.iter().map(|e| e.number).collect();
-    let mut census = KeyCensus {
+    Ok(KeyCensus {
         current: epochs.last().copied().unwrap_or_default(),
         epochs,
-        ..KeyCensus::default()
-    };
-    let mut stmt = tx
+        legacy_allowed: legacy_plaintext_allowed(&tx, key)?,
+        ..count_values(&tx)?
+    })
+}
+
+/// The values of every sealed column, counted per epoch and as plaintext.
+fn count_values(conn: &Connection) -> Result<KeyCensus, StoreError> {
+    let mut census = KeyCensus::default();
+    let mut stmt = conn
         .prepare_cached(
             "WITH v(x) AS (
                  SELECT content FROM messages
@@ -341,6 +379,7 @@ impl DataKeyStore for SqliteStore {
     }
 
     async fn data_key_census(&self) -> Result<KeyCensus, StoreError> {
-        self.call_off_thread(|conn| census(conn)).await
+        let key = self.inner.audit_key.clone();
+        self.call_off_thread(move |conn| census(conn, &key)).await
     }
 }

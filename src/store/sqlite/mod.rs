@@ -116,6 +116,7 @@ impl SqliteStore {
         sealer: Sealer,
     ) -> Result<Self, StoreError> {
         let mut conn = open::open(path, mode, durability, &audit_key)?;
+        sealer.allow_legacy_plaintext(keys::legacy_plaintext_allowed(&conn, &audit_key)?);
         let checkpointer = Checkpointer::install(&mut conn, path.to_owned())?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -30,11 +30,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_console_sessions.sql"),
     include_str!("../../../migrations/sqlite/0010_mcp_sessions.sql"),
     include_str!("../../../migrations/sqlite/0011_http_request_buckets.sql"),
+    include_str!("../../../migrations/sqlite/0012_legacy_plaintext.sql"),
 ];
 
 /// The version whose migration makes the audit chain keyed: its head must be
 /// signed with the key in the migrating transaction.
 const KEYED_AUDIT_VERSION: usize = 4;
+
+/// The version whose migration marks plaintext from before encryption at
+/// rest as legitimate, if it finds any (see `store::data_keys::legacy_mark`).
+const LEGACY_PLAINTEXT_VERSION: usize = 12;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -271,6 +276,9 @@ fn migrate(conn: &Connection, audit_key: &AuditKey) -> Result<(), StoreError> {
         conn_tx.execute_batch(script).map_err(sql_err)?;
         if i + 1 == KEYED_AUDIT_VERSION {
             super::audit::sign_migrated_head(&conn_tx, audit_key)?;
+        }
+        if i + 1 == LEGACY_PLAINTEXT_VERSION {
+            super::keys::mark_legacy_plaintext(&conn_tx, audit_key)?;
         }
         tracing::info!(version = i + 1, "database schema migrated");
     }
