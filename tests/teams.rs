@@ -38,6 +38,21 @@ pub async fn invite(owner: &Peer<RoleClient>, role: &str, kind: &str) -> String 
     code
 }
 
+/// Creates a member invite for `role` in `conv` with the owner's (side a)
+/// explicit credentials, so that `owner` may have created several conversations.
+pub async fn invite_for(owner: &Peer<RoleClient>, conv: &Conv, role: &str) -> String {
+    let body = ok(&call(
+        owner,
+        "create_invite",
+        conv.args("a", json!({"role": role})),
+    )
+    .await);
+    body["invite_code"]
+        .as_str()
+        .expect("invite_code")
+        .to_owned()
+}
+
 /// Joins with `code` through `peer` and returns the result.
 pub async fn join(peer: &Peer<RoleClient>, code: &str) -> Value {
     ok(&call(peer, "join_conversation", json!({"invite_code": code})).await)

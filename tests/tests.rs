@@ -94,6 +94,7 @@ mod teams;
 mod teams_cli;
 mod teams_delivery;
 mod teams_http;
+mod teams_races;
 mod teams_sessions;
 mod terminal_overlays;
 mod terminal_safety;

@@ -59,6 +59,17 @@ fn error_meta(result: &CallToolResult) -> Option<&Value> {
         .and_then(|m| m.0.get("mcp-bridge/error"))
 }
 
+/// The code of a refused call (`None` for a success), for races whose
+/// outcome is one of several.
+pub fn refusal_code(result: &CallToolResult) -> Option<String> {
+    (result.is_error == Some(true)).then(|| {
+        error_meta(result)
+            .and_then(|e| e["code"].as_str())
+            .unwrap_or("(no code)")
+            .to_owned()
+    })
+}
+
 /// The structured content of a result, checked against its text copy.
 pub fn structured(result: &CallToolResult) -> Value {
     let body = result

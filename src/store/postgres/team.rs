@@ -75,14 +75,29 @@ pub async fn redeem_invite(
 ) -> Result<Option<Joined>, StoreError> {
     let db = w.db();
     let at = guard.at.as_micros();
-    let invite = db
+    // Locks in the order every other writer takes them (`end`, sends,
+    // removals): the conversation first, then its invite. Taking the invite's
+    // row first deadlocked against an operator's `end`.
+    let target = db
         .opt(
-            "UPDATE invites SET used_at = $2
-             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
-             RETURNING conversation_id, role, kind",
-            &[&code_hash, &at],
+            "SELECT conversation_id FROM invites WHERE code_hash = $1",
+            &[&code_hash],
         )
         .await?;
+    let mut invite = None;
+    if let Some(target) = target {
+        let target: String = get(&target, 0)?;
+        if db.opt(ops::LOCK_CONVERSATION, &[&target]).await?.is_some() {
+            invite = db
+                .opt(
+                    "UPDATE invites SET used_at = $2
+                     WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
+                     RETURNING conversation_id, role, kind",
+                    &[&code_hash, &at],
+                )
+                .await?;
+        }
+    }
     let Some(invite) = invite else {
         // Only failures are limited (see `Store::redeem_invite`).
         if let Some(quota) = failures {
@@ -99,7 +114,6 @@ pub async fn redeem_invite(
     let (conversation, role, kind): (String, String, String) =
         (get(&invite, 0)?, get(&invite, 1)?, get(&invite, 2)?);
     let id = ConversationId::parse(&conversation).map_err(corrupt)?;
-    ops::lock_conversation(db, &conversation).await?;
     let row = db
         .one(
             "SELECT count(*), count(*) FILTER (WHERE removed_at IS NULL),
@@ -157,6 +171,11 @@ pub async fn remove_participant(
     side: Side,
     at: Timestamp,
 ) -> Result<(), StoreError> {
+    // Under the lock every send holds until it commits: a send that has
+    // queued a message for `side` commits first (and its delivery is deleted
+    // below), or finds `side` removed. Without it a delivery inserted but
+    // not yet committed outlived the removal.
+    ops::lock_conversation(db, conversation.as_str()).await?;
     let changed = db
         .exec(
             "UPDATE participants SET removed_at = $3 WHERE conversation_id = $1 AND side = $2 AND removed_at IS NULL",
