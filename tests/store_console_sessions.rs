@@ -5,7 +5,7 @@
 
 use mcp_bridge::audit::AuditDraft;
 use mcp_bridge::domain::Timestamp;
-use mcp_bridge::service::{ServiceError, console_token_hash};
+use mcp_bridge::service::ServiceError;
 use mcp_bridge::store::{
     AuditQuery, ConsoleRole, ConsoleSession, ConsoleStore, MAX_SESSIONS_PER_TOKEN, StoreError,
 };
@@ -36,7 +36,7 @@ async fn sessions_across_servers(db: Db) {
     assert_eq!(seen.user, signed.user);
     assert_eq!(seen.csrf, signed.csrf, "both servers derive one CSRF token");
     // The store holds the id's digest, never the id.
-    assert!(gone(&two, &console_token_hash(&signed.id)).await);
+    assert!(gone(&two, &two.bridge.credential_digest(&signed.id)).await);
     assert!(gone(&two, "not-a-session").await);
 
     // Signing out on one server ends the session on the other; twice is harmless.

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use mcp_bridge::domain::{ParticipantKind, Side};
-use mcp_bridge::service::{ServiceError, console_token_hash};
+use mcp_bridge::service::ServiceError;
 use mcp_bridge::store::{AuditQuery, ConsoleRole};
 
 use crate::store_contract::{Db, NO_LIMITS, contract, creds, export_text, text};
@@ -179,7 +179,14 @@ async fn console_tokens(db: Db) {
         .console_token_create("watcher", ConsoleRole::Observer)
         .await
         .expect("create observer");
-    assert_eq!(admin.token_hash, console_token_hash(&admin_secret));
+    assert_eq!(
+        admin.token_hash,
+        one.bridge.credential_digest(&admin_secret)
+    );
+    // Keyed: a plain SHA-256 of the token (what a database writer without
+    // the key file could plant) is not what is stored.
+    let plain = <sha2::Sha256 as sha2::Digest>::digest(admin_secret.as_bytes());
+    assert_ne!(admin.token_hash, hex::encode(plain));
     let taken = two
         .bridge
         .console_token_create("ops-admin", ConsoleRole::Observer)

@@ -54,6 +54,7 @@ mod http_sessions_shared;
 mod http_slow;
 mod http_throttle;
 mod http_wire;
+mod keyed_credentials;
 mod limits;
 mod limits_resource;
 mod longpoll;

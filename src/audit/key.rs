@@ -6,9 +6,13 @@
 //! therefore not recompute the chain after editing it, nor re-sign a head
 //! after cutting records off its end. The key is derived with its own label,
 //! so it reveals nothing about the session tokens and they nothing about it.
+//!
+//! The same key hashes the credentials the bridge stores (see
+//! [`AuditKey::credential_hash`]), for the same reason: a database writer
+//! without `bridge.key` cannot plant one.
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::auth::ServerKey;
@@ -64,6 +68,26 @@ impl AuditKey {
         self.mac(parts).as_bytes().ct_eq(claimed.as_bytes()).into()
     }
 
+    /// How a credential the bridge hands out is stored (an HTTP or console
+    /// token, a console session id, a YOLO approval token): a keyed hash of
+    /// its SHA-256. Keyed, so that writing the database (or a backup) without
+    /// the key file cannot plant a credential; of the SHA-256, so that the
+    /// upgrade could turn the plain digests older builds stored into these
+    /// (see [`Self::rekey_digest`]). A credential is 128 or more random
+    /// bits, so no slow hash is needed, and equal inputs give equal hashes,
+    /// so the store finds one by index.
+    pub fn credential_hash(&self, secret: &str) -> [u8; 32] {
+        self.rekey_digest(&Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// [`Self::credential_hash`] of the credential whose plain SHA-256 is `digest`.
+    pub fn rekey_digest(&self, digest: &[u8; 32]) -> [u8; 32] {
+        let mut mac = self.keyed.clone();
+        mac.update(b"mcp-bridge credential v1\n");
+        mac.update(digest);
+        mac.finalize().into_bytes().into()
+    }
+
     /// A short keyed digest of client text, for audit records that must say
     /// which text a call carried without holding it: equal texts give equal
     /// digests, and nobody without the key can test guesses against one.
@@ -89,6 +113,19 @@ mod tests {
         assert_eq!(format!("{a:?}"), "AuditKey(<secret>)");
         // Part boundaries matter.
         assert_ne!(a.mac(&[b"ab", b"c"]), a.mac(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn credential_hashes_are_keyed_and_rekey_plain_digests() {
+        let a = AuditKey::from_bytes(&[1; 32]);
+        let b = AuditKey::from_bytes(&[2; 32]);
+        let h = a.credential_hash("mcpb_0123");
+        assert_eq!(h, a.credential_hash("mcpb_0123"));
+        assert_ne!(h, b.credential_hash("mcpb_0123"));
+        assert_ne!(h, a.credential_hash("mcpb_0124"));
+        let plain: [u8; 32] = Sha256::digest(b"mcpb_0123").into();
+        assert_ne!(h, plain);
+        assert_eq!(a.rekey_digest(&plain), h);
     }
 
     #[test]

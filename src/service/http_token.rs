@@ -1,8 +1,6 @@
 //! Named bearer tokens of the HTTP transport: made (printed once, stored as a
-//! SHA-256), listed, revoked, and matched against a presented bearer token.
-//!
-//! A token is 256 random bits, so a plain SHA-256 is enough to store it: no
-//! dictionary can reach it, and the database alone holds no usable token.
+//! keyed hash, see `AuditKey::credential_hash`), listed, revoked, and matched
+//! against a presented bearer token.
 
 use std::collections::HashSet;
 
@@ -35,15 +33,11 @@ pub struct HttpIdentity {
     pub role: HttpRole,
 }
 
-/// SHA-256 of a presented token's text.
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 /// Whether `presented` is `expected`, in time independent of where they differ
 /// (both are hashed first, so the length does not show either).
 pub fn token_matches(presented: &str, expected: &str) -> bool {
-    token_hash(presented).ct_eq(&token_hash(expected)).into()
+    let digest = |t: &str| -> [u8; 32] { Sha256::digest(t.as_bytes()).into() };
+    digest(presented).ct_eq(&digest(expected)).into()
 }
 
 /// Checks an operator-chosen token name: 1–64 letters, digits, `_`, `-`, `.`.
@@ -76,6 +70,11 @@ fn management_draft(action: &str, name: &str, role: Option<HttpRole>) -> AuditDr
 }
 
 impl<S: HttpTokenStore> Bridge<S> {
+    /// How a named token is stored and looked up (see `AuditKey::credential_hash`).
+    pub fn http_token_hash(&self, token: &str) -> [u8; 32] {
+        self.audit_key.credential_hash(token)
+    }
+
     /// Makes a token named `name` with `role` and returns its text, which is
     /// never stored and cannot be shown again.
     ///
@@ -94,7 +93,7 @@ impl<S: HttpTokenStore> Bridge<S> {
         let new = NewHttpToken {
             name: name.to_owned(),
             role,
-            hash: token_hash(&token),
+            hash: self.http_token_hash(&token),
             created_at: self.clock.now(),
         };
         self.store
@@ -145,7 +144,7 @@ impl<S: HttpTokenStore> Bridge<S> {
         if !presented.starts_with(HTTP_TOKEN_PREFIX) {
             return Ok(None);
         }
-        let hash = token_hash(presented);
+        let hash = self.http_token_hash(presented);
         let found = self.store.http_token_by_hash(hash).await?;
         // The lookup was by hash; compare again in constant time so that no
         // backend's index comparison is what decides.

@@ -296,6 +296,7 @@ mod tests {
         let one = mcp_session_digest("0b6f7c1e-1");
         assert_eq!(one.len(), 64);
         assert_ne!(one, mcp_session_digest("0b6f7c1e-2"));
-        assert_ne!(one, hex::encode(crate::service::token_hash("0b6f7c1e-1")));
+        let plain = <sha2::Sha256 as sha2::Digest>::digest(b"0b6f7c1e-1");
+        assert_ne!(one, hex::encode(plain));
     }
 }

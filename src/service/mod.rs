@@ -40,16 +40,14 @@ pub use admin::{
 };
 pub use console::{
     CONFIRM_PHRASE, CONSOLE_TOKEN_PREFIX, ConsoleUser, LiveSession, SESSION_TTL, SignedIn,
-    console_token_hash, random_secret, valid_token_name,
+    random_secret, valid_token_name,
 };
 pub use conversation::{
     Created, PartnerStatus, SendToPartner, Sent, SessionCredentials, StatusUpdated, UpdateStatus,
 };
 pub use delivery::{CheckMessages, Delivered, Inbox};
 pub use error::ServiceError;
-pub use http_token::{
-    HTTP_TOKEN_PREFIX, HttpIdentity, parse_token_name, token_hash, token_matches,
-};
+pub use http_token::{HTTP_TOKEN_PREFIX, HttpIdentity, parse_token_name, token_matches};
 pub use inbox::{UnreadMessage, UnreadSummary, summaries_json};
 pub use invite::{Invited, JoinedSession};
 pub use keys::{RESEAL_BATCH, Rotation, RotationProgress};
@@ -220,6 +218,12 @@ impl<S: Store> Bridge<S> {
             settings,
             clock,
         }
+    }
+
+    /// How a console token, console session id or YOLO approval token is
+    /// stored and looked up: hex of `AuditKey::credential_hash`.
+    pub fn credential_digest(&self, secret: &str) -> String {
+        hex::encode(self.audit_key.credential_hash(secret))
     }
 
     /// The store (for management commands built on the same layer).

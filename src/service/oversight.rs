@@ -3,7 +3,7 @@
 //! snapshot). The terminal interaction itself lives in the CLI; the rules and
 //! the audit records live here.
 
-use super::yolo::{random_id, token_hash};
+use super::yolo::random_id;
 use super::{Bridge, ServiceError};
 use crate::audit::{AuditDraft, Outcome};
 use crate::domain::{ConversationId, Timestamp};
@@ -311,7 +311,7 @@ impl<S: YoloStore> Bridge<S> {
             .store
             .approve_proposal(
                 proposal.id.clone(),
-                token_hash(&token),
+                self.credential_digest(&token),
                 expires_at,
                 at,
                 draft.clone(),

@@ -18,6 +18,7 @@ pub(crate) mod mcp_session;
 mod page;
 pub mod postgres;
 pub mod prune;
+pub mod rekey;
 pub mod sealed;
 mod signal;
 mod spool;

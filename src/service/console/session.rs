@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{ConsoleUser, console_token_hash, random_secret};
+use super::{ConsoleUser, random_secret};
 use crate::service::{Bridge, ServiceError};
 use crate::store::{AdminStore, ConsoleSession, ConsoleStore, ConsoleToken, StoreError, YoloStore};
 
@@ -68,7 +68,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
         let id = random_secret()?;
         let at = self.clock.now();
         let session = ConsoleSession {
-            id_hash: console_token_hash(&id),
+            id_hash: self.credential_digest(&id),
             token_name: user.name.clone(),
             started_at: at,
             expires_at: at.plus_micros(i64::try_from(SESSION_TTL.as_micros()).unwrap_or(i64::MAX)),
@@ -96,7 +96,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
     pub async fn console_session(&self, id: &str) -> Result<Option<LiveSession>, ServiceError> {
         let found = self
             .store
-            .console_session(console_token_hash(id), self.clock.now())
+            .console_session(self.credential_digest(id), self.clock.now())
             .await?;
         Ok(found
             .filter(|t| t.revoked_at.is_none())
@@ -115,7 +115,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
         match self
             .store
             .close_console_session(
-                console_token_hash(id),
+                self.credential_digest(id),
                 self.clock.now(),
                 user.draft("console sign_out", None),
             )
@@ -137,7 +137,8 @@ mod tests {
         let csrf = csrf_of(&id);
         assert_eq!(csrf.len(), 64);
         assert_ne!(csrf, id);
-        assert_ne!(csrf, console_token_hash(&id));
+        let key = crate::audit::AuditKey::from_bytes(&[1; 32]);
+        assert_ne!(csrf, hex::encode(key.credential_hash(&id)));
         assert_eq!(csrf, csrf_of(&id));
         assert_ne!(csrf, csrf_of(&"cd".repeat(32)));
     }

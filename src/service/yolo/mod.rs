@@ -9,8 +9,6 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
 use crate::domain::{Timestamp, YoloMode};
@@ -36,11 +34,6 @@ pub(super) fn random_id(prefix: &str) -> Result<String, ServiceError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e))))?;
     Ok(format!("{prefix}{}", hex::encode(bytes)))
-}
-
-/// SHA-256 of an approval token, as stored.
-pub(super) fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
 impl<S: YoloStore> Bridge<S> {
@@ -315,7 +308,7 @@ impl<S: YoloStore> Bridge<S> {
             .redeem_approval(
                 creds.conversation.clone(),
                 exec.command,
-                token_hash(&token),
+                self.credential_digest(token.trim()),
                 guard,
             )
             .await

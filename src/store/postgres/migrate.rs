@@ -6,7 +6,7 @@ use tokio_postgres::Client;
 
 use super::db::{Db, get, pg_err};
 use crate::audit::AuditKey;
-use crate::store::StoreError;
+use crate::store::{StoreError, rekey};
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -20,7 +20,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0008_http_request_buckets.sql"),
     include_str!("../../../migrations/postgres/0009_message_seq.sql"),
     include_str!("../../../migrations/postgres/0010_legacy_plaintext.sql"),
+    include_str!("../../../migrations/postgres/0011_keyed_credentials.sql"),
 ];
+
+/// The version whose migration keys the stored credential hashes (see
+/// `store::rekey`).
+const KEYED_CREDENTIALS_VERSION: i64 = 11;
 
 /// The version whose migration marks plaintext from before encryption at
 /// rest as legitimate, if it finds any (see `store::data_keys::legacy_mark`).
@@ -77,6 +82,9 @@ async fn run(client: &mut Client, key: &AuditKey) -> Result<(), StoreError> {
         if to == LEGACY_PLAINTEXT_VERSION {
             super::keys::mark_legacy_plaintext(Db::Raw(&tx), key).await?;
         }
+        if to == KEYED_CREDENTIALS_VERSION {
+            rekey_credentials(&tx, key).await?;
+        }
         tx.execute("DELETE FROM mcp_bridge_schema", &[])
             .await
             .map_err(pg_err)?;
@@ -87,6 +95,40 @@ async fn run(client: &mut Client, key: &AuditKey) -> Result<(), StoreError> {
         .await
         .map_err(pg_err)?;
         tx.commit().await.map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+/// Replaces every stored credential hash with its keyed form.
+async fn rekey_credentials(
+    tx: &tokio_postgres::Transaction<'_>,
+    key: &AuditKey,
+) -> Result<(), StoreError> {
+    for c in rekey::HASH_COLUMNS {
+        let (table, column) = (c.table, c.column);
+        let rows = tx
+            .query(
+                &format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL"),
+                &[],
+            )
+            .await
+            .map_err(pg_err)?;
+        let update = format!("UPDATE {table} SET {column} = $1 WHERE {column} = $2");
+        for row in rows {
+            if c.hex {
+                let old: String = get(&row, 0)?;
+                if let Some(new) = rekey::rekey_hex(key, &old) {
+                    tx.execute(&update, &[&new, &old]).await.map_err(pg_err)?;
+                }
+            } else {
+                let old: Vec<u8> = get(&row, 0)?;
+                if let Some(new) = rekey::rekey_bytes(key, &old) {
+                    tx.execute(&update, &[&new.as_slice(), &old])
+                        .await
+                        .map_err(pg_err)?;
+                }
+            }
+        }
     }
     Ok(())
 }

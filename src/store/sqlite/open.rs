@@ -15,7 +15,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::sql_err;
 use crate::audit::AuditKey;
-use crate::store::StoreError;
+use crate::store::{StoreError, rekey};
+use rusqlite::types::Value;
 
 /// Forward migrations; entry `i` takes the schema from version `i` to `i + 1`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -31,6 +32,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0010_mcp_sessions.sql"),
     include_str!("../../../migrations/sqlite/0011_http_request_buckets.sql"),
     include_str!("../../../migrations/sqlite/0012_legacy_plaintext.sql"),
+    include_str!("../../../migrations/sqlite/0013_keyed_credentials.sql"),
 ];
 
 /// The version whose migration makes the audit chain keyed: its head must be
@@ -40,6 +42,10 @@ const KEYED_AUDIT_VERSION: usize = 4;
 /// The version whose migration marks plaintext from before encryption at
 /// rest as legitimate, if it finds any (see `store::data_keys::legacy_mark`).
 const LEGACY_PLAINTEXT_VERSION: usize = 12;
+
+/// The version whose migration keys the stored credential hashes (see
+/// `store::rekey`).
+const KEYED_CREDENTIALS_VERSION: usize = 13;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -280,6 +286,9 @@ fn migrate(conn: &Connection, audit_key: &AuditKey) -> Result<(), StoreError> {
         if i + 1 == LEGACY_PLAINTEXT_VERSION {
             super::keys::mark_legacy_plaintext(&conn_tx, audit_key)?;
         }
+        if i + 1 == KEYED_CREDENTIALS_VERSION {
+            rekey_credentials(&conn_tx, audit_key)?;
+        }
         tracing::info!(version = i + 1, "database schema migrated");
     }
     conn_tx
@@ -287,6 +296,37 @@ fn migrate(conn: &Connection, audit_key: &AuditKey) -> Result<(), StoreError> {
         .map_err(sql_err)?;
     conn_tx.set_drop_behavior(rusqlite::DropBehavior::Commit);
     conn_tx.commit().map_err(sql_err)
+}
+
+/// Replaces every stored credential hash with its keyed form.
+fn rekey_credentials(conn: &Connection, key: &AuditKey) -> Result<(), StoreError> {
+    for c in rekey::HASH_COLUMNS {
+        let (table, column) = (c.table, c.column);
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {column} FROM {table} WHERE {column} IS NOT NULL"
+            ))
+            .map_err(sql_err)?;
+        let stored = stmt
+            .query_map([], |r| r.get::<_, rusqlite::types::Value>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql_err)?;
+        let update = format!("UPDATE {table} SET {column} = ?1 WHERE {column} = ?2");
+        for old in stored {
+            let new = match &old {
+                Value::Text(hex) if c.hex => rekey::rekey_hex(key, hex).map(Value::Text),
+                Value::Blob(bytes) if !c.hex => {
+                    rekey::rekey_bytes(key, bytes).map(|b| Value::Blob(b.to_vec()))
+                }
+                _ => None,
+            };
+            if let Some(new) = new {
+                conn.execute(&update, rusqlite::params![new, old])
+                    .map_err(sql_err)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn user_version(conn: &Connection) -> Result<i64, StoreError> {

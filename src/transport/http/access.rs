@@ -31,7 +31,7 @@ use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::mcp::delivery::{InFlightPages, ReplySlot};
 use crate::ratelimit::Limits;
-use crate::service::{Bridge, HttpIdentity, token_hash, token_matches};
+use crate::service::{Bridge, HttpIdentity, token_matches};
 use crate::store::{HttpRole, HttpTokenStore};
 
 /// How long a named token's lookup is reused: a revoked token stops working
@@ -153,7 +153,7 @@ impl<S: HttpTokenStore> Access<S> {
             };
             return Some((shared, None));
         }
-        let hash = token_hash(presented);
+        let hash = self.bridge.http_token_hash(presented);
         let cache = lock(&self.cache);
         cache
             .get(&hash)
@@ -168,7 +168,7 @@ impl<S: HttpTokenStore> Access<S> {
         &self,
         presented: &str,
     ) -> Result<Option<(HttpIdentity, Option<[u8; 32]>)>, Response> {
-        let hash = token_hash(presented);
+        let hash = self.bridge.http_token_hash(presented);
         // Boxed: a store read is a large future, and inline it would make
         // every request's middleware future (kept for the whole call) as large.
         match Box::pin(self.bridge.http_identity(presented)).await {

@@ -1,0 +1,109 @@
+//! Credential hashes are keyed with the key file. Tokens made by an older
+//! build (stored as a plain SHA-256) keep working after the upgrade rewrites
+//! them, while a plain SHA-256 row written into the database afterwards —
+//! what someone with write access but without `bridge.key` could plant —
+//! authenticates nothing, on the HTTP transport or the console.
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::console_util::{self, ConsoleProc, api};
+use crate::util::*;
+use crate::util_cli::tamper;
+use crate::util_http::{self, HttpServer, stateless};
+
+fn roles() -> serde_json::Value {
+    json!({"my_role": "a", "partner_role": "b"})
+}
+
+/// The hex SHA-256 an older build stored for `token`.
+fn plain(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// An SQL literal for the 32 bytes whose hex is `hex`.
+fn bytes(env: &TestEnv, hex: &str) -> String {
+    if env.pg_url().is_some() {
+        format!("decode('{hex}', 'hex')")
+    } else {
+        format!("X'{hex}'")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_from_before_the_upgrade_work_and_planted_ones_do_not() {
+    let env = TestEnv::new("keyed_credentials");
+    let agent = util_http::make_token(&env, "old-agent", "agent");
+    let admin = console_util::make_token(&env, "old-admin", "admin");
+    // As an older build left them: plain digests, and the schema before the upgrade.
+    let (old_version, pg) = match env.pg_url() {
+        Some(_) => ("UPDATE mcp_bridge_schema SET version = 10", true),
+        None => ("PRAGMA user_version = 12", false),
+    };
+    tamper(
+        &env.db,
+        &format!(
+            "UPDATE http_tokens SET token_hash = {} WHERE name = 'old-agent';
+             UPDATE console_tokens SET token_hash = '{}' WHERE name = 'old-admin';
+             {old_version}",
+            bytes(&env, &plain(&agent)),
+            plain(&admin)
+        ),
+    );
+    assert_eq!(
+        env.value("SELECT token_hash FROM console_tokens WHERE name = 'old-admin'"),
+        Some(plain(&admin)),
+        "pg={pg}"
+    );
+    // The first server upgrades the database; both old tokens still work.
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let listed = stateless(&server.url, Some(&agent), 1, "create_conversation", roles()).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let console = ConsoleProc::start(&env).await;
+    let seen = api(&console, Some(&admin), "/api/conversations").await;
+    assert_eq!(seen.status(), 200);
+    assert_ne!(
+        env.value("SELECT token_hash FROM console_tokens WHERE name = 'old-admin'"),
+        Some(plain(&admin)),
+        "rewritten in keyed form"
+    );
+
+    // Planted rows: plain digests of tokens nobody issued.
+    let http_planted = format!("mcpb_{}", "ab".repeat(32));
+    let console_planted = format!("mcpc_{}", "cd".repeat(32));
+    tamper(
+        &env.db,
+        &format!(
+            "INSERT INTO http_tokens (name, role, token_hash, created_at) VALUES ('planted', 'operator', {}, 1);
+             INSERT INTO console_tokens (name, role, token_hash, created_at) VALUES ('planted', 'admin', '{}', 1)",
+            bytes(&env, &plain(&http_planted)),
+            plain(&console_planted)
+        ),
+    );
+    let refused = stateless(
+        &server.url,
+        Some(&http_planted),
+        2,
+        "create_conversation",
+        roles(),
+    )
+    .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let refused = api(&console, Some(&console_planted), "/api/conversations").await;
+    assert_eq!(refused.status(), 401);
+    // A restart upgrades nothing again: the planted rows stay useless.
+    drop(server.terminate().await);
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let refused = stateless(
+        &server.url,
+        Some(&http_planted),
+        3,
+        "create_conversation",
+        roles(),
+    )
+    .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let listed = stateless(&server.url, Some(&agent), 4, "create_conversation", roles()).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    console.terminate().await;
+}
