@@ -297,7 +297,10 @@ async fn planted_plaintext(db: Db) {
         .await
         .expect_err("the rotation stops at the planted value");
     let text = std::error::Error::source(&err).map(ToString::to_string);
-    assert!(text.unwrap_or_default().contains("is not sealed"), "{err:?}");
+    assert!(
+        text.unwrap_or_default().contains("is not sealed"),
+        "{err:?}"
+    );
     // A server opened now refuses it too; the sealed values still open.
     let other = db.open(NO_LIMITS);
     assert!(
