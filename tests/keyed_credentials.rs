@@ -37,8 +37,14 @@ async fn tokens_from_before_the_upgrade_work_and_planted_ones_do_not() {
     let admin = console_util::make_token(&env, "old-admin", "admin");
     // As an older build left them: plain digests, and the schema before the upgrade.
     let (old_version, pg) = match env.pg_url() {
-        Some(_) => ("UPDATE mcp_bridge_schema SET version = 10", true),
-        None => ("PRAGMA user_version = 12", false),
+        Some(_) => (
+            "DROP TABLE keyed_credentials; UPDATE mcp_bridge_schema SET version = 10",
+            true,
+        ),
+        None => (
+            "DROP TABLE keyed_credentials; PRAGMA user_version = 12",
+            false,
+        ),
     };
     tamper(
         &env.db,

@@ -3,4 +3,4 @@
 -- file here, and `key rotate` deletes it once every value is sealed. Without
 -- the mark an unsealed value was planted by whoever could write the
 -- database, and it does not open.
-CREATE TABLE legacy_plaintext (mark TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS legacy_plaintext (mark TEXT NOT NULL);

@@ -5,7 +5,9 @@
 //! The upgrade replaces each digest with `AuditKey::rekey_digest` of it:
 //! every credential handed out before still works, and no new one can be
 //! made without the key file. Backend-neutral; each backend runs the
-//! rewrite in its migrating transaction.
+//! rewrite in its migrating transaction, once: it leaves a row in
+//! `keyed_credentials`, so a migration run again (a schema version set back)
+//! does not key the keyed hashes a second time.
 
 use crate::audit::AuditKey;
 

@@ -104,6 +104,21 @@ async fn rekey_credentials(
     tx: &tokio_postgres::Transaction<'_>,
     key: &AuditKey,
 ) -> Result<(), StoreError> {
+    let done: i64 = get(
+        &tx.query_one("SELECT count(*) FROM keyed_credentials", &[])
+            .await
+            .map_err(pg_err)?,
+        0,
+    )?;
+    if done > 0 {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO keyed_credentials (since) VALUES ($1)",
+        &[&KEYED_CREDENTIALS_VERSION],
+    )
+    .await
+    .map_err(pg_err)?;
     for c in rekey::HASH_COLUMNS {
         let (table, column) = (c.table, c.column);
         let rows = tx

@@ -300,6 +300,17 @@ fn migrate(conn: &Connection, audit_key: &AuditKey) -> Result<(), StoreError> {
 
 /// Replaces every stored credential hash with its keyed form.
 fn rekey_credentials(conn: &Connection, key: &AuditKey) -> Result<(), StoreError> {
+    let done: i64 = conn
+        .query_row("SELECT count(*) FROM keyed_credentials", [], |r| r.get(0))
+        .map_err(sql_err)?;
+    if done > 0 {
+        return Ok(());
+    }
+    conn.execute(
+        "INSERT INTO keyed_credentials (since) VALUES (?1)",
+        [SCHEMA_VERSION],
+    )
+    .map_err(sql_err)?;
     for c in rekey::HASH_COLUMNS {
         let (table, column) = (c.table, c.column);
         let mut stmt = conn
