@@ -318,12 +318,9 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
             return;
         }
     }
-    // `token: &ProgressToken`, `password: ClientExtensions,`: a type in code,
-    // as are `credential: Credential` and `type TokenKey = CFStringRef`.
-    let typed = (!quoted && op == Op::Assign && super::code_type::annotates(bytes, vs, ve))
-        || super::code_type::names_itself(&bytes[s..e], v)
-        || super::code_type::type_alias(bytes, raw_s)
-        || (!quoted && super::code_type::path_goes_on(bytes, ve));
+    // `token: &ProgressToken`, `colon2_token: node.colon2_token`: code.
+    let slot = super::code_value::Slot::new(raw_s, (s, e), (vs, ve));
+    let typed = super::code_value::is_code(bytes, &slot, v, quoted, op, class.strictness);
     let accepted = !typed && value_accepted(class, v, value, op);
     if accepted {
         let ve = if !quoted && ve - vs >= MAX_BARE {

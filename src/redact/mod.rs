@@ -42,6 +42,7 @@ mod calls;
 mod chpasswd;
 mod cli;
 mod code_type;
+mod code_value;
 mod concat;
 mod cookie;
 mod custom;
@@ -180,6 +181,9 @@ const DOC_EXAMPLES: &[&str] = &[
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
     "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    // RFC 7617's and RFC 2617's `Aladdin` with `open sesame`.
+    "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+    "QWxhZGRpbjpvcGVuc2VzYW1l",
     // This bridge's own documented invite code (README, `domain::invite`'s errors).
     "7KQ2-M9XD-4HTP-0R3C",
 ];

@@ -81,7 +81,7 @@ pub(crate) const SUFFIX_STOP: &[&str] = &[
     "owner", "policy", "question", "confirmed", "authority", "mechanism", "method", "strategy", "config",
     "settings", "dialog", "form", "page", "screen", "button", "link", "fingerprint", "bits", "algo", "store",
     "server", "host", "port", "user", "username", "login", "email", "account", "region", "project", "vault",
-    "stdin", "stdout", "hex", "bytes", "encoded", "urlsafe",
+    "stdin", "stdout", "hex", "bytes", "encoded", "urlsafe", "encryption", "hashing", "encoding",
 ];
 
 #[rustfmt::skip]
@@ -128,6 +128,7 @@ pub(crate) const PASS_FALSE: &[&str] = &[
     "bypass", "compass", "surpass", "overpass", "underpass", "trespass", "encompass", "multipass", "firstpass",
     "onepass", "buypass", "keepass", "lastpass", "ezpass", "skipass", "subpass", "renderpass", "mainpass",
     "shadowpass", "depthpass", "secondpass", "prepass", "postpass", "singlepass", "twopass", "boardingpass",
+    "minipass", "getpass",
 ];
 
 #[rustfmt::skip]

@@ -17,6 +17,7 @@ mod props;
 mod round5;
 mod round6;
 mod round7;
+mod round8;
 
 use super::Redactor;
 use kinds_table::KIND_CASES;
