@@ -216,6 +216,14 @@ async fn expired(
 pub(super) async fn delete_expiring_by(db: Db<'_>, at: i64) -> Result<i64, StoreError> {
     const STALE: &str =
         "conversation_id NOT IN (SELECT id FROM conversations WHERE expires_at > $1)";
+    // The conversations first, in id order, then their rate buckets: the
+    // order every call takes them in (its conversation or participant, then
+    // its quota). Buckets first deadlocked with any call still arriving for
+    // an ended conversation. Participants, messages, invites, bindings and
+    // YOLO rows go by cascade.
+    lock_conversations(db, Doomed::ExpiringBy(at)).await?;
+    db.exec("DELETE FROM conversations WHERE expires_at <= $1", &[&at])
+        .await?;
     let deleted = db
         .exec(
             &format!("DELETE FROM rate_buckets WHERE {STALE} AND conversation_id <> ''"),
@@ -227,10 +235,39 @@ pub(super) async fn delete_expiring_by(db: Db<'_>, at: i64) -> Result<i64, Store
         &[&at],
     )
     .await?;
-    // Participants, messages, invites, bindings and YOLO rows go by cascade.
-    db.exec("DELETE FROM conversations WHERE expires_at <= $1", &[&at])
-        .await?;
     Ok(i64::try_from(deleted).unwrap_or(i64::MAX))
+}
+
+/// Which conversations a management command is about to change together.
+pub(super) enum Doomed<'a> {
+    /// Those expiring by this time (cleanup; `i64::MAX` for a restore).
+    ExpiringBy(i64),
+    /// These (an import merging into them).
+    Ids(&'a [&'a str]),
+}
+
+/// Locks several conversations at once, in id order, so that two commands
+/// that each change several never wait for each other in a cycle, and a
+/// call on one of them (which locks its conversation first) waits, or is
+/// waited for, as a whole.
+pub(super) async fn lock_conversations(db: Db<'_>, which: Doomed<'_>) -> Result<(), StoreError> {
+    match which {
+        Doomed::ExpiringBy(at) => {
+            db.query(
+                "SELECT id FROM conversations WHERE expires_at <= $1 ORDER BY id FOR UPDATE",
+                &[&at],
+            )
+            .await?
+        }
+        Doomed::Ids(ids) => {
+            db.query(
+                "SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[&ids],
+            )
+            .await?
+        }
+    };
+    Ok(())
 }
 
 async fn cleanup(

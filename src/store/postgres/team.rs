@@ -90,8 +90,12 @@ pub async fn redeem_invite(
         if db.opt(ops::LOCK_CONVERSATION, &[&target]).await?.is_some() {
             invite = db
                 .opt(
+                    // The conversation's own end counts too: a code created
+                    // while `end` ran is younger than the expiry `end` gave
+                    // the others (read under the conversation's lock).
                     "UPDATE invites SET used_at = $2
                      WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
+                       AND conversation_id IN (SELECT id FROM conversations WHERE expires_at > $2)
                      RETURNING conversation_id, role, kind",
                     &[&code_hash, &at],
                 )

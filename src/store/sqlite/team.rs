@@ -82,8 +82,11 @@ pub fn redeem_invite(
     let at = guard.at.as_micros();
     let invite: Option<(String, String, String)> = tx
         .prepare_cached(
+            // The conversation's own end counts too: a code created while
+            // `end` ran is younger than the expiry `end` gave the others.
             "UPDATE invites SET used_at = ?2
              WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+               AND conversation_id IN (SELECT id FROM conversations WHERE expires_at > ?2)
              RETURNING conversation_id, role, kind",
         )
         .and_then(|mut s| {

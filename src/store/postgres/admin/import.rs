@@ -88,6 +88,16 @@ pub(super) async fn import(
 ) -> Result<ImportReport, StoreError> {
     let db = w.db();
     let mut report = ImportReport::default();
+    // The conversations first, then the table: a send holds its
+    // conversation's lock when it needs the table. And a removal committed
+    // while the file's conversations were being read would be missed (its
+    // member's inbox refilled), so they are read under their locks.
+    let ids: Vec<&str> = records.iter().map(|r| r.conversation.id.as_str()).collect();
+    let which = match mode {
+        ImportMode::Replace => super::Doomed::ExpiringBy(i64::MAX),
+        ImportMode::Merge => super::Doomed::Ids(&ids),
+    };
+    super::lock_conversations(db, which).await?;
     db.exec("LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE", &[])
         .await?;
     if mode == ImportMode::Replace {
