@@ -15,9 +15,9 @@
 //! removes the messages at once, as before.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::local_quota::LongPollSlot;
 use super::merge::{self, Share};
 use super::{Bridge, Caller, Parked, ServiceError, SessionCredentials, session_draft};
 use crate::audit::AuditDraft;
@@ -481,26 +481,5 @@ impl<'a> Looked<'a> {
         match self {
             Self::Plain(s) | Self::Waiting(s) => s,
         }
-    }
-}
-
-/// One of the process's long-poll slots, given back when dropped (also when
-/// the waiting call is cancelled).
-pub(super) struct LongPollSlot<'a>(&'a AtomicU32);
-
-impl<'a> LongPollSlot<'a> {
-    pub(super) fn take(count: &'a AtomicU32, limit: u32) -> Option<Self> {
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Self(count))
-    }
-}
-
-impl Drop for LongPollSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -280,44 +280,6 @@ impl<S: Store> Bridge<S> {
         err
     }
 
-    /// Spends one unauthenticated call of this process's quota at `at`.
-    ///
-    /// # Errors
-    /// [`ServiceError::RateLimited`] when a window is full.
-    fn spend_unauthenticated(&self, at: Timestamp) -> Result<(), ServiceError> {
-        let Some(limits) = self.settings.rate_limits.map(|l| l.unauthenticated) else {
-            return Ok(());
-        };
-        self.unauthenticated
-            .spend(&limits, at)
-            .map_err(|(r, counted)| {
-                let scope = match counted {
-                    local_quota::Counted::Process => error::UNAUTHENTICATED_SCOPE,
-                    local_quota::Counted::Token => error::UNAUTHENTICATED_TOKEN_SCOPE,
-                };
-                ServiceError::rate_limited(r, scope)
-            })
-    }
-
-    /// Spends one overview read (`list_my_conversations`, the inbox
-    /// resource) of the current client's quota at `at`: these need no valid
-    /// session, so no quota in the database can count them.
-    ///
-    /// # Errors
-    /// [`ServiceError::RateLimited`] when a window is full.
-    fn spend_overview(&self, at: Timestamp) -> Result<(), ServiceError> {
-        let Some(limits) = self.settings.rate_limits.map(|l| l.overview) else {
-            return Ok(());
-        };
-        self.overview.spend(&limits, at).map_err(|(r, counted)| {
-            let scope = match counted {
-                local_quota::Counted::Process => error::OVERVIEW_SCOPE,
-                local_quota::Counted::Token => error::OVERVIEW_TOKEN_SCOPE,
-            };
-            ServiceError::rate_limited(r, scope)
-        })
-    }
-
     /// Refuses a call whose credentials failed: `auth_failed`, or
     /// `rate_limited` once this process has used up its unauthenticated quota.
     fn refuse_credentials(&self, draft: &AuditDraft, at: Timestamp) -> ServiceError {

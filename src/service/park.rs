@@ -20,7 +20,8 @@
 
 use std::future::Future;
 
-use super::delivery::{CheckMessages, Inbox, LongPollSlot, TOOL};
+use super::delivery::{CheckMessages, Inbox, TOOL};
+use super::local_quota::LongPollSlot;
 use super::{Bridge, ServiceError, SessionCredentials, session_draft};
 use crate::domain::MAX_REPLY_BYTES;
 use crate::store::{PageLimit, Pending, Store};

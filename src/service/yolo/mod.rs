@@ -21,6 +21,7 @@ use crate::store::{
 use super::SessionCredentials;
 
 mod report;
+mod secrets;
 mod types;
 mod workspace;
 
@@ -55,63 +56,6 @@ impl<S: YoloStore> Bridge<S> {
             ));
         }
         draft
-    }
-
-    /// Refuses a command that holds a secret. Proposals are stored and shown
-    /// to the human who approves them, and what runs must be exactly what the
-    /// human saw; so a command with a secret can neither be stored as it is
-    /// nor run from a redacted copy.
-    fn refuse_secrets(&self, command: &str) -> Result<(), ServiceError> {
-        let Some(kinds) = self.secret_kinds(command) else {
-            return Ok(());
-        };
-        Err(ServiceError::CommandRefused {
-            rule: "secret_in_command",
-            detail: format!(
-                "it holds what looks like a secret ({kinds}); commands are stored and shown to the human who approves them, so none may carry one: put the secret in a file in the workspace and have the command read it"
-            ),
-        })
-    }
-
-    /// The kinds of secret the redaction engine finds in `text`, if any.
-    fn secret_kinds(&self, text: &str) -> Option<String> {
-        let found = self.redactor.get().redact(text).counts;
-        let kinds: Vec<&str> = found.keys().map(String::as_str).collect();
-        (!kinds.is_empty()).then(|| kinds.join(", "))
-    }
-
-    /// Refuses a workspace whose path, as given or resolved, holds a secret:
-    /// workspaces are stored in the clear (and in every backup) and shown to
-    /// the humans who confirm and approve, so, like a command, none may carry
-    /// one, and a redacted copy would name another directory. Directory
-    /// names glue words with `_`, `-` or `.` (`ws_AKIA…`), which hides a key
-    /// from patterns that want it to stand alone, so the words are checked
-    /// apart as well as together.
-    fn refuse_secret_workspace(
-        &self,
-        raw: &str,
-        resolved: &std::path::Path,
-    ) -> Result<(), ServiceError> {
-        let resolved = resolved.to_string_lossy();
-        let apart = |text: &str| text.replace(['_', '-', '.', '+', '=', ',', '@', ':'], " ");
-        let Some(kinds) = [
-            raw.to_owned(),
-            resolved.to_string(),
-            apart(raw),
-            apart(&resolved),
-        ]
-        .iter()
-        .find_map(|text| self.secret_kinds(text)) else {
-            return Ok(());
-        };
-        Err(ServiceError::InvalidArgument(
-            crate::domain::InvalidValue::new(
-                "workspace",
-                format!(
-                    "holds what looks like a secret ({kinds}) (rule secret_in_workspace); workspaces are stored and shown to the human who confirms them, so none may carry one: use a directory whose path holds no secret"
-                ),
-            ),
-        ))
     }
 
     /// The sandbox for an activation, or why commands cannot run.

@@ -158,27 +158,6 @@ impl SqliteStore {
         self.inner.hub.notify();
         self.inner.wake.touch();
     }
-
-    /// Checkpoints the WAL in the background once it has grown past the
-    /// threshold — after the commit has been announced and answered, so no
-    /// reader or writer waits for the fsyncs a checkpoint does.
-    fn checkpoint_if_due(&self) {
-        if !self.inner.checkpointer.claim() {
-            return;
-        }
-        let inner = Arc::clone(&self.inner);
-        let work = move || {
-            let done = inner.checkpointer.run();
-            inner.checkpointer.release();
-            if let Err(e) = done {
-                tracing::debug!(error = %e, "checkpoint skipped");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(work)),
-            Err(_) => self.inner.checkpointer.release(),
-        }
-    }
 }
 
 impl Store for SqliteStore {
