@@ -114,6 +114,7 @@ mod wake_scope;
 mod webdriver;
 mod yolo_audit;
 mod yolo_e2e;
+mod yolo_end;
 mod yolo_hostile;
 mod yolo_sandbox;
 mod yolo_table;

@@ -69,7 +69,7 @@ pub(crate) fn type_alias(bytes: &[u8], raw_s: usize) -> bool {
 /// constants are named, not how a generated key or token looks
 /// (`XmQvLzPwRtYk`, `kXmQvLzP`).
 pub(crate) fn is_camel_name(v: &[u8]) -> bool {
-    if !v.iter().all(u8::is_ascii_alphabetic) {
+    if !v.iter().all(u8::is_ascii_alphabetic) || case_noise(v) {
         return false;
     }
     let head = v.iter().take_while(|b| b.is_ascii_lowercase()).count();
@@ -150,6 +150,34 @@ fn upper_camel_path(v: &[u8]) -> bool {
     last.first().is_some_and(u8::is_ascii_uppercase)
         && humps >= 2
         && last.iter().any(u8::is_ascii_lowercase)
+        && !case_noise(last)
+}
+
+/// `XqcEdmPGvmWEvZEw`, `XqOseoWkIvCZypHS`: a generated key flips case every
+/// one to three letters, and leaves lone lower-case letters between
+/// capitals. Type names are words and acronyms (`HTTPClientConfig`,
+/// `CancellationToken`): few case runs for their length, and a lower-case
+/// run is a word's tail of two letters or more.
+pub(crate) fn case_noise(v: &[u8]) -> bool {
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic());
+    let (mut runs, mut lone, mut n) = (0usize, 0usize, 0usize);
+    let (mut prev_upper, mut run_len) = (None, 0usize);
+    for &b in letters {
+        let up = b.is_ascii_uppercase();
+        if prev_upper == Some(up) {
+            run_len += 1;
+        } else {
+            // A lone lower-case letter inside the name (`Wk`+`I`): not a word.
+            if prev_upper == Some(false) && run_len == 1 {
+                lone += 1;
+            }
+            runs += 1;
+            run_len = 1;
+        }
+        prev_upper = Some(up);
+        n += 1;
+    }
+    runs >= 6 && (n * 10 < runs * 28 || lone >= 2)
 }
 
 /// Code punctuation right after the value (spaces skipped): a field list,

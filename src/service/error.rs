@@ -288,5 +288,8 @@ fn approval_text(r: crate::store::Redemption) -> &'static str {
         Redemption::OtherSide => {
             "approval token is for a command another session proposed; only the session that proposed a command may run it"
         }
+        Redemption::Withdrawn => {
+            "approval was withdrawn before it was used: the human denied it or revoked YOLO mode, or the conversation ended; nothing ran"
+        }
     }
 }

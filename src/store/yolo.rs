@@ -171,6 +171,9 @@ pub enum Redemption {
     AlreadyUsed,
     /// The approval is for a command another session proposed.
     OtherSide,
+    /// The approval was withdrawn before it was redeemed: the human denied
+    /// it, revoked YOLO mode, or the conversation ended.
+    Withdrawn,
 }
 
 impl Redemption {
@@ -192,6 +195,9 @@ impl Redemption {
             None => Err(Redemption::Unknown),
             Some(p) if p.conversation != *conversation => Err(Redemption::OtherConversation),
             Some(p) if p.state == ProposalState::Used => Err(Redemption::AlreadyUsed),
+            Some(p) if p.state == ProposalState::Denied && p.approval_expires_at.is_some() => {
+                Err(Redemption::Withdrawn)
+            }
             Some(p) if p.state != ProposalState::Approved => Err(Redemption::Unknown),
             Some(p) if side.is_some_and(|s| s != p.side) => Err(Redemption::OtherSide),
             Some(p) if p.command != command => Err(Redemption::OtherCommand),

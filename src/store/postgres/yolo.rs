@@ -139,6 +139,10 @@ async fn redeem(
     guard: &Guard,
 ) -> Result<Result<Proposal, Redemption>, StoreError> {
     let db = w.db();
+    // The conversation's lock first, as every writer takes it (then the
+    // quota): an `end` that denies this approval commits wholly before or
+    // after the redemption, never in between.
+    ops::lock_conversation(db, conversation.as_str()).await?;
     ops::spend_quota(db, guard).await?;
     let found = db
         .opt(
@@ -162,18 +166,32 @@ async fn redeem(
     };
     let verdict = match verdict {
         Ok(mut proposal) => {
-            let changed = db
-                .exec(
-                    "UPDATE yolo_proposals SET state = 'used', used_at = $2 WHERE id = $1 AND state = 'approved'",
+            // Only while still approved (another server may have redeemed it)
+            // and while the conversation is live.
+            let used = db
+                .opt(
+                    "UPDATE yolo_proposals SET state = 'used', used_at = $2
+                     WHERE id = $1 AND state = 'approved'
+                       AND conversation_id IN (SELECT id FROM conversations WHERE expires_at > $2)
+                     RETURNING 1",
                     &[&proposal.id, &guard.at.as_micros()],
                 )
                 .await?;
-            if changed == 1 {
+            if used.is_some() {
                 proposal.state = ProposalState::Used;
                 proposal.used_at = Some(guard.at);
                 return Ok(Ok(proposal));
             }
-            Redemption::AlreadyUsed
+            let state = db
+                .opt(
+                    "SELECT state FROM yolo_proposals WHERE id = $1",
+                    &[&proposal.id],
+                )
+                .await?;
+            match state.map(|r| get::<String>(&r, 0)).transpose()?.as_deref() {
+                Some("used") => Redemption::AlreadyUsed,
+                _ => Redemption::Withdrawn,
+            }
         }
         Err(refusal) => refusal,
     };

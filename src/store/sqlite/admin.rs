@@ -154,11 +154,18 @@ fn end_conversation(
         .map_err(sql_err)?
         == 1;
     if ended {
-        tx.prepare_cached(
+        // Its invites, its YOLO activation and every approval not yet
+        // redeemed end with it, in the same transaction: nothing joins or
+        // runs once `end` has committed.
+        for sql in [
             "UPDATE invites SET expires_at = ?2 WHERE conversation_id = ?1 AND expires_at > ?2",
-        )
-        .and_then(|mut s| s.execute(rusqlite::params![id.as_str(), at_us]))
-        .map_err(sql_err)?;
+            "UPDATE yolo_activations SET state = 'revoked', expires_at = ?2 WHERE conversation_id = ?1 AND state <> 'revoked'",
+            "UPDATE yolo_proposals SET state = 'denied', decided_at = ?2 WHERE conversation_id = ?1 AND state IN ('pending', 'approved')",
+        ] {
+            tx.prepare_cached(sql)
+                .and_then(|mut s| s.execute(rusqlite::params![id.as_str(), at_us]))
+                .map_err(sql_err)?;
+        }
         ops::append_audit(tx, at, audit)?;
     }
     Ok(ended)

@@ -45,6 +45,11 @@ fn decode_activation(row: &Row<'_>) -> Result<Activation, StoreError> {
     })
 }
 
+/// Marks an approved proposal used, if its conversation is still live.
+const REDEEM: &str = "UPDATE yolo_proposals SET state = 'used', used_at = ?2
+     WHERE id = ?1 AND state = 'approved'
+       AND conversation_id IN (SELECT id FROM conversations WHERE expires_at > ?2)";
+
 const PROPOSAL_COLUMNS: &str = "id, conversation_id, side, command, mode, created_at, state, decided_at, approval_expires_at, used_at";
 
 fn decode_proposal(row: &Row<'_>, opener: Opener<'_>) -> Result<Proposal, StoreError> {
@@ -332,28 +337,48 @@ impl YoloStore for SqliteStore {
     ) -> Result<Result<Proposal, Redemption>, StoreError> {
         self.write(move |tx| {
             limits::spend_quota(tx, &guard)?;
-            let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
+            let sql =
+                format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
             let opener = tx.opener();
-            let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], |r| decode_proposal(r, opener))?.pop();
-            let verdict = match Redemption::judge(found.as_ref(), &conversation, guard.session.as_ref().map(|s| s.1), &command, guard.at) {
+            let found: Option<Proposal> =
+                query_all(tx, &sql, [&token_hash], |r| decode_proposal(r, opener))?.pop();
+            let verdict = match Redemption::judge(
+                found.as_ref(),
+                &conversation,
+                guard.session.as_ref().map(|s| s.1),
+                &command,
+                guard.at,
+            ) {
                 Ok(()) => found.ok_or(Redemption::Unknown),
                 Err(refusal) => Err(refusal),
             };
             match verdict {
                 Ok(mut proposal) => {
+                    // Only in a live conversation (it may have expired since
+                    // the call was authorized); this transaction is the only writer.
                     let changed = tx
-                        .prepare_cached("UPDATE yolo_proposals SET state = 'used', used_at = ?2 WHERE id = ?1 AND state = 'approved'")
+                        .prepare_cached(REDEEM)
                         .and_then(|mut s| s.execute(params![proposal.id, guard.at.as_micros()]))
                         .map_err(sql_err)?;
                     if changed != 1 {
-                        return Ok(Err(Redemption::AlreadyUsed));
+                        let refusal = Redemption::Withdrawn;
+                        ops::append_audit(
+                            tx,
+                            guard.at,
+                            &guard.audit.clone().failed(Outcome::Denied, refusal.code()),
+                        )?;
+                        return Ok(Err(refusal));
                     }
                     proposal.state = ProposalState::Used;
                     proposal.used_at = Some(guard.at);
                     Ok(Ok(proposal))
                 }
                 Err(refusal) => {
-                    ops::append_audit(tx, guard.at, &guard.audit.clone().failed(Outcome::Denied, refusal.code()))?;
+                    ops::append_audit(
+                        tx,
+                        guard.at,
+                        &guard.audit.clone().failed(Outcome::Denied, refusal.code()),
+                    )?;
                     Ok(Err(refusal))
                 }
             }
