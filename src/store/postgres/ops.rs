@@ -379,12 +379,14 @@ pub async fn check_recent_conversations(
     Ok(())
 }
 
-/// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone.
+/// Sets a participant's heartbeat; [`StoreError::NotFound`] if the conversation is gone
+/// (or, when `live`, the participant was removed).
 pub async fn set_status(
     w: &Write,
     conversation: &ConversationId,
     side: Side,
     status: &StatusRecord,
+    live: bool,
 ) -> Result<(), StoreError> {
     let note = match &status.note {
         Some(note) => {
@@ -396,13 +398,19 @@ pub async fn set_status(
     let changed = w
         .db()
         .exec(
-            "UPDATE participants SET status = $3, note = $4, status_at = $5 WHERE conversation_id = $1 AND side = $2",
+            // `live`: a call's update, which a removal committed since its
+            // check must stop (the row lock waits for the removal, and this
+            // condition then sees it); an import may record a removed
+            // participant's last status.
+            "UPDATE participants SET status = $3, note = $4, status_at = $5
+             WHERE conversation_id = $1 AND side = $2 AND (NOT $6 OR removed_at IS NULL)",
             &[
                 &conversation.as_str(),
                 &side.as_str(),
                 &status.status.as_str(),
                 &note.as_deref().map(str::as_bytes),
                 &status.updated_at.as_micros(),
+                &live,
             ],
         )
         .await?;

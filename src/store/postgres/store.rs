@@ -245,7 +245,7 @@ impl Store for PgStore {
             |w, (found, spent)| {
                 refusal.check(admit(found.as_ref()))?;
                 spent?;
-                ops::set_status(&w, &conversation, side, &status).await?;
+                ops::set_status(&w, &conversation, side, &status, true).await?;
                 w.audit(guard.at, guard.audit);
                 Ok(())
             }

@@ -166,7 +166,7 @@ pub(super) async fn import(
                         .as_ref()
                         .is_none_or(|s| s.updated_at < new.updated_at)
                     {
-                        ops::set_status(w, &file.id, p.side, new).await?;
+                        ops::set_status(w, &file.id, p.side, new, false).await?;
                         changed = true;
                     }
                 }
