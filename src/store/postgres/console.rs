@@ -139,30 +139,36 @@ impl ConsoleStore for PgStore {
         in_tx!(self, |w| {
             let at = session.started_at.as_micros();
             let db = w.db();
-            db.exec(
-                "DELETE FROM console_sessions WHERE expires_at <= $1",
-                &[&at],
-            )
-            .await?;
-            // The token row's lock (FOR SHARE) keeps a revoke from passing
-            // this insert: either the revoke's delete sees the session, or
-            // this insert sees the revocation.
-            let inserted = db
-                .exec(
-                    "INSERT INTO console_sessions (id_hash, token_name, started_at, expires_at)
-                     SELECT $1, name, $3, $4 FROM console_tokens
-                     WHERE name = $2 AND revoked_at IS NULL FOR SHARE",
-                    &[
-                        &session.id_hash,
-                        &session.token_name,
-                        &at,
-                        &session.expires_at.as_micros(),
-                    ],
+            // The token's row first, for update, as a revoke takes it: the
+            // two never wait for each other in a cycle, a revoke's delete
+            // sees this session or this sign-in sees the revocation, and
+            // sign-ins with one token take turns, so the cap below counts
+            // every session. Only this token's expired sessions go here.
+            let live = db
+                .opt(
+                    "SELECT 1 FROM console_tokens WHERE name = $1 AND revoked_at IS NULL FOR UPDATE",
+                    &[&session.token_name],
                 )
                 .await?;
-            if inserted != 1 {
+            if live.is_none() {
                 return Err(StoreError::NotFound);
             }
+            db.exec(
+                "DELETE FROM console_sessions WHERE token_name = $1 AND expires_at <= $2",
+                &[&session.token_name, &at],
+            )
+            .await?;
+            db.exec(
+                "INSERT INTO console_sessions (id_hash, token_name, started_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &session.id_hash,
+                    &session.token_name,
+                    &at,
+                    &session.expires_at.as_micros(),
+                ],
+            )
+            .await?;
             db.exec(
                 "DELETE FROM console_sessions WHERE token_name = $1 AND id_hash NOT IN (
                      SELECT id_hash FROM console_sessions WHERE token_name = $1
