@@ -10,7 +10,7 @@ use mcp_bridge::app::App;
 use mcp_bridge::audit::AuditDraft;
 use mcp_bridge::domain::{Side, Status, Timestamp, YoloMode};
 use mcp_bridge::service::{Created, SendToPartner, UpdateStatus};
-use mcp_bridge::store::{Guard, Proposal, ProposalState, YoloStore};
+use mcp_bridge::store::{ActivationRequest, Guard, Proposal, ProposalState, YoloStore};
 
 use crate::store_contract::{Db, NO_LIMITS, Target, check, contract, creds, text};
 use crate::util_pg;
@@ -114,6 +114,7 @@ async fn conversation_with_texts(one: &App, marker: &str) -> Created {
         .await
         .expect("status");
     let at = Timestamp::now();
+    activate(one, &created, at).await;
     let proposal = Proposal {
         id: PROPOSAL.to_owned(),
         conversation: created.conversation.clone(),
@@ -138,6 +139,36 @@ async fn conversation_with_texts(one: &App, marker: &str) -> Created {
         .await
         .expect("propose");
     created
+}
+
+/// Makes YOLO mode active in `created`'s conversation, as a human's confirmation does.
+pub(crate) async fn activate(app: &App, created: &Created, at: Timestamp) {
+    let store = app.bridge.store();
+    let request = ActivationRequest {
+        conversation: created.conversation.clone(),
+        requested_by: Side::A,
+        mode: YoloMode::Safe,
+        workspace: std::env::temp_dir(),
+        timeout_s: 30,
+        sandbox: true,
+        requested_at: at,
+    };
+    let guard = Guard {
+        at,
+        session: None,
+        quota: None,
+        audit: AuditDraft::new("mcp", "enable_yolo_mode"),
+    };
+    store
+        .request_activation(request, guard)
+        .await
+        .expect("request");
+    let until = Timestamp::from_micros(at.as_micros() + 3_600_000_000);
+    let audit = AuditDraft::new("cli", "yolo_confirm");
+    store
+        .confirm_activation(created.conversation.clone(), at, until, at, audit)
+        .await
+        .expect("confirm");
 }
 
 /// Reads everything `conversation_with_texts` wrote through `app`.

@@ -87,6 +87,7 @@ mod store_contract_size;
 mod store_http_tokens;
 mod store_mcp_sessions;
 mod store_sealed;
+mod store_yolo;
 mod stress;
 mod subscriptions;
 mod sweep;

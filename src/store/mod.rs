@@ -46,7 +46,7 @@ pub use signal::ChangeFeed;
 pub use team::{ClientBinding, INVITE_INVALID_CODE, Joined, NewInvite, ProcessStamp, Unread};
 pub use yolo::{
     Activation, ActivationRequest, ActivationState, MAX_PENDING_PROPOSALS, NewSnapshot, Proposal,
-    ProposalState, Redemption, Snapshot, YoloStore,
+    ProposalState, REVOKED_MEANWHILE, Redemption, Snapshot, YoloStore,
 };
 
 use crate::audit::{AuditDraft, AuditRecord};

@@ -216,6 +216,10 @@ impl Redemption {
     }
 }
 
+/// Why a proposal was not stored: its conversation's YOLO mode ended
+/// between the call's check and the proposal's transaction.
+pub const REVOKED_MEANWHILE: &str = "YOLO mode was revoked or expired meanwhile; nothing was proposed: ask for it again with enable_yolo_mode";
+
 /// A snapshot to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSnapshot {
@@ -283,7 +287,9 @@ pub trait YoloStore: Store {
 
     /// Stores a new pending proposal, spending the guard's quota; refused
     /// with [`StoreError::LimitReached`] when its conversation already has
-    /// [`MAX_PENDING_PROPOSALS`] undecided ones.
+    /// [`MAX_PENDING_PROPOSALS`] undecided ones, and with
+    /// [`StoreError::Conflict`] ([`REVOKED_MEANWHILE`]) when the
+    /// conversation's activation is not active any more.
     fn create_proposal(
         &self,
         proposal: Proposal,

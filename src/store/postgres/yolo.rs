@@ -328,11 +328,27 @@ impl YoloStore for PgStore {
 
     async fn create_proposal(&self, proposal: Proposal, guard: Guard) -> Result<(), StoreError> {
         in_tx!(self, |w| {
-            ops::spend_quota(w.db(), &guard).await?;
             let p = &proposal;
             // Serialises proposals of one conversation, so two processes
-            // cannot both take the last place under the cap.
+            // cannot both take the last place under the cap; taken before
+            // the quota, in the order every writer takes them.
             ops::lock_conversation(w.db(), p.conversation.as_str()).await?;
+            ops::spend_quota(w.db(), &guard).await?;
+            // The activation must still be on: a revoke committed since the
+            // call's check would otherwise leave this proposal pending. Its
+            // row stays locked (shared) until the commit, so a revoke that
+            // follows denies this proposal too.
+            let active = w
+                .db()
+                .opt(
+                    "SELECT 1 FROM yolo_activations
+                     WHERE conversation_id = $1 AND state = 'active' AND expires_at > $2 FOR SHARE",
+                    &[&p.conversation.as_str(), &p.created_at.as_micros()],
+                )
+                .await?;
+            if active.is_none() {
+                return Err(StoreError::Conflict(crate::store::REVOKED_MEANWHILE.into()));
+            }
             let row = w
                 .db()
                 .one(

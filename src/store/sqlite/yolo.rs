@@ -252,6 +252,15 @@ impl YoloStore for SqliteStore {
         self.write(move |tx| {
             limits::spend_quota(tx, &guard)?;
             let p = &proposal;
+            // The activation must still be on (a revoke may have committed
+            // since the call's check): else this proposal would stay pending.
+            let active: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM yolo_activations WHERE conversation_id = ?1 AND state = 'active' AND expires_at > ?2)")
+                .and_then(|mut s| s.query_row(params![p.conversation.as_str(), p.created_at.as_micros()], |r| r.get(0)))
+                .map_err(sql_err)?;
+            if !active {
+                return Err(StoreError::Conflict(crate::store::REVOKED_MEANWHILE.into()));
+            }
             let pending: i64 = tx
                 .prepare_cached("SELECT count(*) FROM yolo_proposals WHERE conversation_id = ?1 AND state = 'pending'")
                 .and_then(|mut s| s.query_row([p.conversation.as_str()], |r| r.get(0)))

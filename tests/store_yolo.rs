@@ -1,0 +1,87 @@
+//! The YOLO store contract on both stores: a proposal is stored only while
+//! its conversation's activation is on, so one made while a human revokes
+//! YOLO mode (its call checked the activation a moment before) is refused
+//! instead of staying pending for good.
+
+use mcp_bridge::audit::AuditDraft;
+use mcp_bridge::domain::{Side, Timestamp, YoloMode};
+use mcp_bridge::store::{Guard, Proposal, ProposalState, REVOKED_MEANWHILE, StoreError, YoloStore};
+
+use crate::store_contract::{Db, NO_LIMITS, contract};
+use crate::store_sealed::activate;
+
+contract!(
+    a_proposal_needs_an_active_activation,
+    proposal_needs_activation
+);
+
+fn proposal(
+    id: &str,
+    conversation: &mcp_bridge::domain::ConversationId,
+    at: Timestamp,
+) -> Proposal {
+    Proposal {
+        id: id.to_owned(),
+        conversation: conversation.clone(),
+        side: Side::A,
+        command: "ls".to_owned(),
+        mode: YoloMode::Safe,
+        created_at: at,
+        state: ProposalState::Pending,
+        decided_at: None,
+        approval_expires_at: None,
+        used_at: None,
+    }
+}
+
+fn guard(at: Timestamp) -> Guard {
+    Guard {
+        at,
+        session: None,
+        quota: None,
+        audit: AuditDraft::new("mcp", "propose_command"),
+    }
+}
+
+async fn proposal_needs_activation(db: Db) {
+    let app = db.open(NO_LIMITS);
+    let store = app.bridge.store();
+    let created = app
+        .bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    let conv = &created.conversation;
+    let at = Timestamp::now();
+    let refused = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Conflict(m)) if m == REVOKED_MEANWHILE);
+    assert!(refused(
+        store
+            .create_proposal(proposal("proposal-0001", conv, at), guard(at))
+            .await
+    ));
+    activate(&app, &created, at).await;
+    store
+        .create_proposal(proposal("proposal-0002", conv, at), guard(at))
+        .await
+        .expect("stored while active");
+    store
+        .revoke_activation(conv.clone(), at, AuditDraft::new("cli", "yolo_revoke"))
+        .await
+        .expect("revoke");
+    assert!(refused(
+        store
+            .create_proposal(proposal("proposal-0003", conv, at), guard(at))
+            .await
+    ));
+    let states: Vec<(String, ProposalState)> = store
+        .proposals(Some(conv.clone()))
+        .await
+        .expect("proposals")
+        .into_iter()
+        .map(|p| (p.id, p.state))
+        .collect();
+    assert_eq!(
+        states,
+        [("proposal-0002".to_owned(), ProposalState::Denied)]
+    );
+}
