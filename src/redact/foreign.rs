@@ -33,6 +33,7 @@ const WORDS: &[(&str, Names)] = &[
     ("wachtwoord", Names::Password), ("kata sandi", Names::Password), ("heslo", Names::Password),
     ("jelszó", Names::Password), ("lösenord", Names::Password), ("passord", Names::Password),
     ("adgangskode", Names::Password), ("salasana", Names::Password), ("kennwort", Names::Password),
+    ("passwort", Names::Password),
     ("mot de passe", Names::Password), ("contrasenya", Names::Password), ("лозинка", Names::Password),
     ("κωδικός", Names::Password), ("סיסמה", Names::Password), ("كلمة المرور", Names::Password),
     ("पासवर्ड", Names::Password), ("비밀번호", Names::Password), ("密码", Names::Password),
@@ -58,7 +59,7 @@ pub(crate) fn anchors() -> impl Iterator<Item = &'static str> {
 const COPULAS: &[&str] = &[
     "to", "jest", "é", "e", "è", "es", "est", "ist", "is", "là", "adalah", "ialah", "är", "er", "on",
     "je", "—", "–", "-", "=", "это", "равен", "είναι", "הוא", "هي", "है", "是", "为", "為", "は", "이",
-    "olan", "ni",
+    "olan", "ni", "lautet", "sind", "será", "sera",
 ];
 
 /// Particles glued to a CJK word that make it the topic (`비밀번호는 X`).
@@ -135,6 +136,10 @@ fn link(rest: &str, cjk: bool) -> Option<usize> {
     if cjk && PARTICLES.contains(&tail) || tail.ends_with(':') || tail.ends_with('：') {
         return value_start(rest, glued);
     }
+    // `密码：X`, `パスワード:X`: the value glued to the CJK word's colon.
+    if cjk && let Some(p) = ["：", ":"].iter().find(|p| tail.starts_with(**p)) {
+        return value_start(rest, p.len());
+    }
     if !tail.chars().all(char::is_alphabetic) {
         return None;
     }
@@ -178,10 +183,19 @@ fn is_word(token: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == '-' || c == '\'')
 }
 
-/// The first non-blank byte at or after `at`, if the line holds one.
+/// The first non-blank byte at or after `at`, if the line holds one; a
+/// colon standing after a copula (`Le mot de passe est : X`) is skipped.
 fn value_start(rest: &str, at: usize) -> Option<usize> {
     let skipped = rest[at..].len() - rest[at..].trim_start().len();
-    (at + skipped < rest.len()).then_some(at + skipped)
+    let mut at = at + skipped;
+    for colon in [":", "："] {
+        if let Some(after) = rest[at..].strip_prefix(colon)
+            && after.starts_with(char::is_whitespace)
+        {
+            at = rest.len() - after.trim_start().len();
+        }
+    }
+    (at < rest.len()).then_some(at)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

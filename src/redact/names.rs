@@ -29,7 +29,27 @@ fn is_password_word(w: &str) -> bool {
         || w == "pw"
         || w == "psk"
         || w == "passwort"
+        || TYPOS.iter().any(|t| w.ends_with(t))
+        || ROOT_PW.contains(&w)
 }
+
+/// Misspelt password words, as typed in a hurry (`passwrod`, `DB_PASWORD`):
+/// no other word ends in them.
+const TYPOS: &[&str] = &[
+    "pasword",
+    "passwrod",
+    "passowrd",
+    "passwrd",
+    "pssword",
+    "passsword",
+    "paswword",
+    "passwod",
+    "paswd",
+    "paasword",
+];
+
+/// `rootpw` of slapd.conf and its kin: a `pw` glued to who it belongs to.
+const ROOT_PW: &[&str] = &["rootpw", "adminpw", "dbpw", "userpw", "bindpw", "sapw"];
 
 /// Whether `words[i]`, `pass` or a word ending in it (`dbpass`), names a
 /// password. Code is full of other passes: of a render pipeline

@@ -150,6 +150,10 @@ const KEYWORDS: &[&str] = &[
     "k3y",
     "ap1",
     "pwd",
+    // Misspelt `password`s without a `pass` (`pasword`, `pssword`).
+    "pasw",
+    "pssw",
+    "paas",
     "secret",
     "key",
     "token",

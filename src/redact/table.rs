@@ -89,6 +89,18 @@ pub(crate) fn on_column(
     let Some(class) = classify(&words, words.len()) else {
         return le;
     };
+    // A Markdown row of a name and its value (`| DB_PASSWORD | `x` |`) reads
+    // as a header too: every cell is short. The cell after the name is
+    // judged as its value.
+    if delimiter == b'|'
+        && let Some(&(vs, ve)) = cells.get(column + 1)
+    {
+        let (vs, ve) = trim(line, vs, ve);
+        let v = &line[vs..ve];
+        if !v.is_empty() && !v.contains(&b' ') && is_secret_value(v, class.strictness, true) {
+            scan.push(ls + vs, ls + ve, class.kind, class.priority);
+        }
+    }
     let mut next = le + 1;
     let mut end = le;
     for row in 0..MAX_ROWS {
