@@ -368,7 +368,11 @@ fn value_accepted(class: NameClass, v: &[u8], value: Value, op: Op) -> bool {
 fn clearly_generated(v: &[u8]) -> bool {
     let p = super::text::Profile::of(v);
     let hex = v.len() >= 32 && v.iter().all(u8::is_ascii_hexdigit) && p.digit > 0;
-    (v.len() >= 12 && p.lower > 0 && p.upper > 0 && p.digit > 0 && p.space == 0) || hex
+    // Letters alone flipping case every letter or two (`lCWpvFJdZfFTxTSS`)
+    // are as generated as with digits.
+    let noise =
+        v.len() >= 12 && v.iter().all(u8::is_ascii_alphabetic) && super::code_type::case_noise(v);
+    (v.len() >= 12 && p.lower > 0 && p.upper > 0 && p.digit > 0 && p.space == 0) || hex || noise
 }
 
 /// Adjusts a class from the value's own shape: a base64 `user:password` under

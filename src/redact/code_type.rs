@@ -153,31 +153,29 @@ fn upper_camel_path(v: &[u8]) -> bool {
         && !case_noise(last)
 }
 
-/// `XqcEdmPGvmWEvZEw`, `XqOseoWkIvCZypHS`: a generated key flips case every
-/// one to three letters, and leaves lone lower-case letters between
-/// capitals. Type names are words and acronyms (`HTTPClientConfig`,
-/// `CancellationToken`): few case runs for their length, and a lower-case
-/// run is a word's tail of two letters or more.
+/// `XqcEdmPGvmWEvZEw`, `XqOseoWkIvCZypHS`: a generated key leaves lone
+/// lower-case letters between capitals (`WkIv`) and capitals in pairs before
+/// one or two lower-case letters (`PGvm`, `WEv`). Type names are words and
+/// acronyms (`SecKeyRef`, `HTTPClientConfig`, `kCFStringTokenizer`): an
+/// acronym runs into a word, a lower-case run is a word's tail. A plural
+/// acronym (`IDs`) is one such slip; a name has fewer than three.
 pub(crate) fn case_noise(v: &[u8]) -> bool {
-    let letters = v.iter().filter(|b| b.is_ascii_alphabetic());
-    let (mut runs, mut lone, mut n) = (0usize, 0usize, 0usize);
-    let (mut prev_upper, mut run_len) = (None, 0usize);
-    for &b in letters {
+    let mut runs: Vec<(bool, usize)> = Vec::new();
+    for &b in v.iter().filter(|b| b.is_ascii_alphabetic()) {
         let up = b.is_ascii_uppercase();
-        if prev_upper == Some(up) {
-            run_len += 1;
-        } else {
-            // A lone lower-case letter inside the name (`Wk`+`I`): not a word.
-            if prev_upper == Some(false) && run_len == 1 {
-                lone += 1;
-            }
-            runs += 1;
-            run_len = 1;
+        match runs.last_mut() {
+            Some((u, n)) if *u == up => *n += 1,
+            _ => runs.push((up, 1)),
         }
-        prev_upper = Some(up);
-        n += 1;
     }
-    runs >= 6 && (n * 10 < runs * 28 || lone >= 2)
+    let mut slips = 0;
+    for (i, &(up, n)) in runs.iter().enumerate() {
+        let next = runs.get(i + 1).map_or(0, |r| r.1);
+        let pair_before_tail = up && n >= 2 && next > 0 && next <= 2;
+        let lone = !up && n == 1 && i > 0 && i + 1 < runs.len() && runs[i - 1].1 == 1;
+        slips += usize::from(pair_before_tail || lone);
+    }
+    slips >= 3
 }
 
 /// Code punctuation right after the value (spaces skipped): a field list,

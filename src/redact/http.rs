@@ -91,7 +91,11 @@ fn bearer_credential(scan: &mut Scan<'_>, cs: usize, ce: usize) {
     // A long token (an Azure AD access token runs to a few KB) is judged by
     // its start and replaced whole.
     let judged = &tok[..tok.len().min(1024)];
-    if tok.len() >= 16 && is_secret_value(judged, Strictness::Random, false) {
+    // Shorter tokens of an API's own (`Bearer 4yL6VzUTpKav4`) pass with all
+    // three character classes.
+    let p = super::text::Profile::of(judged);
+    let mixed = tok.len() >= 12 && p.lower > 0 && p.upper > 0 && p.digit > 0;
+    if (tok.len() >= 16 || mixed) && is_secret_value(judged, Strictness::Random, false) {
         scan.push(cs, ce, Kind::HttpBearerToken, priority::HTTP);
     }
 }

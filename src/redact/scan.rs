@@ -150,10 +150,9 @@ const KEYWORDS: &[&str] = &[
     "k3y",
     "ap1",
     "pwd",
-    // Misspelt `password`s without a `pass` (`pasword`, `pssword`).
     "pasw",
     "pssw",
-    "paas",
+    "paas", // misspelt: `pasword`, `pssword`, `paasword`
     "secret",
     "key",
     "token",

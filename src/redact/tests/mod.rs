@@ -18,6 +18,7 @@ mod round5;
 mod round6;
 mod round7;
 mod round8;
+mod round9;
 
 use super::Redactor;
 use kinds_table::KIND_CASES;
