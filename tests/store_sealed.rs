@@ -10,7 +10,7 @@ use mcp_bridge::app::App;
 use mcp_bridge::audit::AuditDraft;
 use mcp_bridge::domain::{Side, Status, Timestamp, YoloMode};
 use mcp_bridge::service::{Created, SendToPartner, UpdateStatus};
-use mcp_bridge::store::{ActivationRequest, Guard, Proposal, ProposalState, YoloStore};
+use mcp_bridge::store::{ActivationRequest, Guard, Proposal, YoloStore};
 
 use crate::store_contract::{Db, NO_LIMITS, Target, check, contract, creds, text};
 use crate::util_pg;
@@ -116,23 +116,10 @@ async fn conversation_with_texts(one: &App, marker: &str) -> Created {
     let at = Timestamp::now();
     activate(one, &created, at).await;
     let proposal = Proposal {
-        id: PROPOSAL.to_owned(),
-        conversation: created.conversation.clone(),
-        side: Side::A,
         command: format!("echo {marker}"),
-        mode: YoloMode::Safe,
-        created_at: at,
-        state: ProposalState::Pending,
-        decided_at: None,
-        approval_expires_at: None,
-        used_at: None,
+        ..crate::store_yolo::proposal(PROPOSAL, &created.conversation, at)
     };
-    let guard = Guard {
-        at,
-        session: None,
-        quota: None,
-        audit: AuditDraft::new("mcp", "propose_command"),
-    };
+    let guard = crate::store_yolo::guard(at);
     one.bridge
         .store()
         .create_proposal(proposal, guard)

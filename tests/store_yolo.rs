@@ -15,7 +15,8 @@ contract!(
     proposal_needs_activation
 );
 
-fn proposal(
+/// A pending proposal of `ls` by side a.
+pub(crate) fn proposal(
     id: &str,
     conversation: &mcp_bridge::domain::ConversationId,
     at: Timestamp,
@@ -34,7 +35,8 @@ fn proposal(
     }
 }
 
-fn guard(at: Timestamp) -> Guard {
+/// A guard without a session or quota.
+pub(crate) fn guard(at: Timestamp) -> Guard {
     Guard {
         at,
         session: None,
