@@ -259,8 +259,14 @@ pub fn retire_epochs(tx: &WriteTx<'_>) -> Result<Retired, StoreError> {
             .map_err(sql_err)?;
         retired.push(epoch.number);
     }
-    if count_values(tx)?.plaintext == 0 {
-        // Every value is sealed now: from here on plaintext is refused.
+    // Every value sealed now: from here on plaintext is refused. Counted
+    // only where a mark is left to delete (a whole scan under the write lock).
+    let marked: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM legacy_plaintext)", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql_err)?;
+    if marked && count_values(tx)?.plaintext == 0 {
         tx.execute("DELETE FROM legacy_plaintext", [])
             .map_err(sql_err)?;
     }
