@@ -355,11 +355,7 @@ async fn key_rotate_under_two_busy_servers_loses_nothing_and_a_killed_rotation_f
     s1.stop().await;
     s2.stop().await;
     let legacy = sent_before[0]["message_id"].as_i64().unwrap();
-    let content = if env.db.to_string_lossy().starts_with("postgres://") {
-        "convert_to('legacy plaintext', 'UTF8')"
-    } else {
-        "'legacy plaintext'"
-    };
+    let content = unsealed(&env.db, "legacy plaintext");
     tamper(
         &env.db,
         &format!("UPDATE messages SET content = {content}, files = '[]' WHERE id = {legacy}"),

@@ -301,6 +301,16 @@ pub fn tamper(db: &Path, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// An SQL literal storing `text` as it is, unsealed, in a sealed column of
+/// the database at `db` (BYTEA on PostgreSQL, TEXT on SQLite).
+pub fn unsealed(db: &Path, text: &str) -> String {
+    if db.to_string_lossy().starts_with("postgres://") {
+        format!("convert_to('{text}', 'UTF8')")
+    } else {
+        format!("'{text}'")
+    }
+}
+
 /// Makes the database at `db` (a path or a PostgreSQL URL) look as if a
 /// build from before the legacy-plaintext mark had written it (SQLite schema
 /// 11, PostgreSQL 9): the next open runs the migration that looks for
