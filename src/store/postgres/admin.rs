@@ -395,13 +395,12 @@ impl AdminStore for PgStore {
                 // Its invites, its YOLO activation and every approval not
                 // yet redeemed end with it, in the same transaction: nothing
                 // joins or runs once `end` has committed.
-                for sql in [
+                db.exec(
                     "UPDATE invites SET expires_at = $2 WHERE conversation_id = $1 AND expires_at > $2",
-                    "UPDATE yolo_activations SET state = 'revoked', expires_at = $2 WHERE conversation_id = $1 AND state <> 'revoked'",
-                    "UPDATE yolo_proposals SET state = 'denied', decided_at = $2 WHERE conversation_id = $1 AND state IN ('pending', 'approved')",
-                ] {
-                    db.exec(sql, &[&id.as_str(), &at_us]).await?;
-                }
+                    &[&id.as_str(), &at_us],
+                )
+                .await?;
+                super::yolo::revoke(db, id.as_str(), at_us).await?;
                 w.audit(at, audit.clone());
                 // Its long-polls on every server wake and find it over.
                 let sides: Vec<Side> = db

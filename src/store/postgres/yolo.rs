@@ -133,6 +133,19 @@ async fn deny_open_proposals(db: Db<'_>, conversation: &str, at: i64) -> Result<
     .map(drop)
 }
 
+/// Revokes the conversation's activation and denies its open proposals
+/// (`yolo revoke`, `end`); whether there was an activation to revoke.
+pub(super) async fn revoke(db: Db<'_>, conversation: &str, at: i64) -> Result<bool, StoreError> {
+    let changed = db
+        .exec(
+            "UPDATE yolo_activations SET state = 'revoked', expires_at = $2 WHERE conversation_id = $1 AND state <> 'revoked'",
+            &[&conversation, &at],
+        )
+        .await?;
+    deny_open_proposals(db, conversation, at).await?;
+    Ok(changed > 0)
+}
+
 impl YoloStore for PgStore {
     async fn request_activation(
         &self,
@@ -241,17 +254,9 @@ impl YoloStore for PgStore {
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
         in_tx!(self, |w| {
-            let changed = w
-                .db()
-                .exec(
-                    "UPDATE yolo_activations SET state = 'revoked', expires_at = $2 WHERE conversation_id = $1 AND state <> 'revoked'",
-                    &[&conversation.as_str(), &at.as_micros()],
-                )
-                .await?;
-            if changed == 0 {
+            if !revoke(w.db(), conversation.as_str(), at.as_micros()).await? {
                 return Err(StoreError::NotFound);
             }
-            deny_open_proposals(w.db(), conversation.as_str(), at.as_micros()).await?;
             w.audit(at, audit.clone());
             Ok(())
         })

@@ -157,15 +157,12 @@ fn end_conversation(
         // Its invites, its YOLO activation and every approval not yet
         // redeemed end with it, in the same transaction: nothing joins or
         // runs once `end` has committed.
-        for sql in [
+        tx.prepare_cached(
             "UPDATE invites SET expires_at = ?2 WHERE conversation_id = ?1 AND expires_at > ?2",
-            "UPDATE yolo_activations SET state = 'revoked', expires_at = ?2 WHERE conversation_id = ?1 AND state <> 'revoked'",
-            "UPDATE yolo_proposals SET state = 'denied', decided_at = ?2 WHERE conversation_id = ?1 AND state IN ('pending', 'approved')",
-        ] {
-            tx.prepare_cached(sql)
-                .and_then(|mut s| s.execute(rusqlite::params![id.as_str(), at_us]))
-                .map_err(sql_err)?;
-        }
+        )
+        .and_then(|mut s| s.execute(rusqlite::params![id.as_str(), at_us]))
+        .map_err(sql_err)?;
+        super::yolo::revoke(tx, id.as_str(), at_us)?;
         ops::append_audit(tx, at, audit)?;
     }
     Ok(ended)

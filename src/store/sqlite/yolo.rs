@@ -45,6 +45,27 @@ fn decode_activation(row: &Row<'_>) -> Result<Activation, StoreError> {
     })
 }
 
+/// Denies the conversation's pending and approved proposals.
+fn deny_open_proposals(tx: &Connection, conversation: &str, at: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE yolo_proposals SET state = 'denied', decided_at = ?2 WHERE conversation_id = ?1 AND state IN ('pending', 'approved')",
+    )
+    .and_then(|mut s| s.execute(params![conversation, at]))
+    .map(drop)
+    .map_err(sql_err)
+}
+
+/// Revokes the conversation's activation and denies its open proposals
+/// (`yolo revoke`, `end`); whether there was an activation to revoke.
+pub(super) fn revoke(tx: &Connection, conversation: &str, at: i64) -> Result<bool, StoreError> {
+    let changed = tx
+        .prepare_cached("UPDATE yolo_activations SET state = 'revoked', expires_at = ?2 WHERE conversation_id = ?1 AND state <> 'revoked'")
+        .and_then(|mut s| s.execute(params![conversation, at]))
+        .map_err(sql_err)?;
+    deny_open_proposals(tx, conversation, at)?;
+    Ok(changed > 0)
+}
+
 /// Marks an approved proposal used, if its conversation is still live.
 const REDEEM: &str = "UPDATE yolo_proposals SET state = 'used', used_at = ?2
      WHERE id = ?1 AND state = 'approved'
@@ -166,11 +187,7 @@ impl YoloStore for SqliteStore {
             // The request replaces the previous activation, so what was proposed or
             // approved under it dies with it: an approval given for one mode and
             // workspace must not run in another once the new request is confirmed.
-            tx.prepare_cached(
-                "UPDATE yolo_proposals SET state = 'denied', decided_at = ?2 WHERE conversation_id = ?1 AND state IN ('pending', 'approved')",
-            )
-            .and_then(|mut s| s.execute(params![r.conversation.as_str(), r.requested_at.as_micros()]))
-            .map_err(sql_err)?;
+            deny_open_proposals(tx, r.conversation.as_str(), r.requested_at.as_micros())?;
             ops::append_audit(tx, guard.at, &guard.audit)
         })
         .await
@@ -231,18 +248,9 @@ impl YoloStore for SqliteStore {
         audit: AuditDraft,
     ) -> Result<(), StoreError> {
         self.write(move |tx| {
-            let changed = tx
-                .prepare_cached("UPDATE yolo_activations SET state = 'revoked', expires_at = ?2 WHERE conversation_id = ?1 AND state <> 'revoked'")
-                .and_then(|mut s| s.execute(params![conversation.as_str(), at.as_micros()]))
-                .map_err(sql_err)?;
-            if changed == 0 {
+            if !revoke(tx, conversation.as_str(), at.as_micros())? {
                 return Err(StoreError::NotFound);
             }
-            tx.prepare_cached(
-                "UPDATE yolo_proposals SET state = 'denied', decided_at = ?2 WHERE conversation_id = ?1 AND state IN ('pending', 'approved')",
-            )
-            .and_then(|mut s| s.execute(params![conversation.as_str(), at.as_micros()]))
-            .map_err(sql_err)?;
             ops::append_audit(tx, at, &audit)
         })
         .await
