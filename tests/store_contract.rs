@@ -74,6 +74,11 @@ impl Db {
         })
     }
 
+    /// The database's URL, when it is a PostgreSQL one.
+    pub(crate) fn pg_url(&self) -> Option<&str> {
+        self._pg.as_ref().map(|d| d.url.as_str())
+    }
+
     /// A "server process" on this database with `env` as its MCP_BRIDGE_* settings.
     pub(crate) fn open(&self, env: &[(&str, &str)]) -> App {
         let config = Config::load(

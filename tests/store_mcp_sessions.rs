@@ -14,9 +14,14 @@ use mcp_bridge::store::{
 };
 
 use crate::store_contract::{Db, NO_LIMITS, contract, creds};
+use crate::util_pg;
 
 contract!(mcp_sessions_across_servers, across_servers);
 contract!(mcp_sessions_cleaned_up, cleaned_up);
+contract!(
+    a_session_binding_a_seat_survives_a_cleanup_meanwhile,
+    rebound_while_cleaned_up
+);
 
 const PARAMS: &str =
     r#"{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}"#;
@@ -193,5 +198,85 @@ async fn cleaned_up(db: Db) {
             .unwrap()
             .is_some(),
         "a session younger than a day stays"
+    );
+}
+
+/// A session stored two days ago whose only seat expires binds a new one
+/// while `cleanup` runs: the binding's transaction still saw its old seat
+/// live, the cleanup (a moment later) sees it expired and the new seat not
+/// yet committed. On PostgreSQL a trigger holds the binding's insert open
+/// so the cleanup runs inside it; the cleanup used to delete the session
+/// under the binding (it had only been left alone, not locked), so the
+/// agent lost it on every host. SQLite runs the two one after the other.
+async fn rebound_while_cleaned_up(db: Db) {
+    let app = db.open(NO_LIMITS);
+    let store = app.bridge.store();
+    let old = app
+        .bridge
+        .create_conversation("w", "r")
+        .await
+        .expect("create");
+    let new = app
+        .bridge
+        .create_conversation("w", "r")
+        .await
+        .expect("create");
+    let day = UNBOUND_MCP_SESSION_TTL_US;
+    let record = |started_at: Timestamp| McpSessionRecord {
+        id_hash: mcp_session_digest("sid-rebound"),
+        owner: "alice".to_owned(),
+        init_params: PARAMS.to_owned(),
+        started_at,
+    };
+    let expiry = old.expires_at;
+    store
+        .bind_mcp_session(
+            record(expiry.plus_micros(-2 * day)),
+            old.conversation.clone(),
+            Side::A,
+            expiry.plus_micros(-3 * day),
+        )
+        .await
+        .expect("bind");
+    if let Some(url) = db.pg_url() {
+        util_pg::sql(
+            url,
+            "CREATE FUNCTION slow_bind() RETURNS trigger LANGUAGE plpgsql
+                 AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;
+             CREATE TRIGGER slow_bind BEFORE INSERT ON mcp_session_bindings
+                 FOR EACH ROW EXECUTE FUNCTION slow_bind()",
+        );
+    }
+
+    // Just before the old seat expires, the session binds the new one.
+    let binding = {
+        let app = db.open(NO_LIMITS);
+        let (now, conversation) = (expiry.plus_micros(-1), new.conversation.clone());
+        tokio::spawn(async move {
+            app.bridge
+                .store()
+                .bind_mcp_session(record(now), conversation, Side::B, now.plus_micros(-day))
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let later = expiry.plus_micros(1);
+    let audit = Arc::new(|_: &_| AuditDraft::new("cli", "cleanup"));
+    store
+        .cleanup(later, false, None, later.plus_micros(-day), audit)
+        .await
+        .expect("cleanup");
+    binding.await.expect("join").expect("bind");
+
+    let stored = store
+        .mcp_session(mcp_session_digest("sid-rebound"))
+        .await
+        .expect("read");
+    let seats = stored.map(|s| s.seats);
+    assert!(
+        seats
+            .as_ref()
+            .is_some_and(|s| s.contains(&(new.conversation.clone(), Side::B))),
+        "the session lost the seat it bound while cleanup ran: {seats:?}"
     );
 }

@@ -18,7 +18,8 @@ pub struct McpSessionRecord {
     pub owner: String,
     /// The client's `initialize` parameters, as JSON.
     pub init_params: String,
-    /// When it was first stored.
+    /// When it was stored or last bound a seat (the later of the two): what
+    /// `cleanup` ages it by.
     pub started_at: Timestamp,
 }
 
@@ -31,7 +32,7 @@ pub struct StoredMcpSession {
     pub seats: Vec<(ConversationId, Side)>,
 }
 
-/// How long a session with no binding left is kept after it began.
+/// How long a session with no binding left is kept after it last bound one.
 pub const UNBOUND_MCP_SESSION_TTL_US: i64 = 24 * 3_600 * 1_000_000;
 
 /// The sessions `cleanup` removes (after `SELECT count(*)` or `DELETE`):
@@ -47,7 +48,8 @@ pub trait McpSessionStore: Store {
     /// `conversation`/`side` at `record.started_at`, in one transaction that
     /// also drops the sessions with no binding that began before
     /// `unbound_before`. A session stored already keeps its owner, and gets
-    /// no binding from a record that names another.
+    /// no binding from a record that names another; its owner's binding
+    /// dates it `record.started_at` (never earlier than it was).
     fn bind_mcp_session(
         &self,
         record: McpSessionRecord,

@@ -15,6 +15,11 @@ impl McpSessionStore for PgStore {
         side: Side,
         unbound_before: Timestamp,
     ) -> Result<(), StoreError> {
+        // The session's row is refreshed, not left alone, when it is stored
+        // already: the update locks it and dates it now, so a `cleanup` (or
+        // another host's bind) that judged it stale from an older snapshot
+        // waits for this binding and then, re-reading the row, leaves it.
+        // Left alone, it was deleted under the binding being added.
         in_tx!(self, |w| {
             let db = w.db();
             let at = record.started_at.as_micros();
@@ -22,7 +27,9 @@ impl McpSessionStore for PgStore {
                 .await?;
             db.exec(
                 "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO UPDATE
+                 SET started_at = greatest(mcp_sessions.started_at, excluded.started_at)
+                 WHERE mcp_sessions.owner = excluded.owner",
                 &[&record.id_hash, &record.owner, &record.init_params, &at],
             )
             .await?;

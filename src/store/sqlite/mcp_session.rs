@@ -24,7 +24,9 @@ impl McpSessionStore for SqliteStore {
                 .map_err(sql_err)?;
             tx.prepare_cached(
                 "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id_hash) DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id_hash) DO UPDATE
+                 SET started_at = max(mcp_sessions.started_at, excluded.started_at)
+                 WHERE mcp_sessions.owner = excluded.owner",
             )
             .and_then(|mut s| {
                 s.execute(params![
