@@ -117,6 +117,7 @@ mod yolo_audit;
 mod yolo_e2e;
 mod yolo_end;
 mod yolo_hostile;
+mod yolo_interrupt;
 mod yolo_sandbox;
 mod yolo_table;
 mod yolo_tokens;

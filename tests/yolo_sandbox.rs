@@ -139,38 +139,6 @@ fn assert_dir_has_no(dir: &Path, name: &str) {
     assert!(!names.iter().any(|n| n == name), "{names:?}");
 }
 
-/// The command lines (arguments joined by spaces) of every process.
-fn command_lines() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| {
-            String::from_utf8_lossy(&c)
-                .trim_end_matches('\0')
-                .replace('\0', " ")
-        })
-        .collect()
-}
-
-/// Processes (pid, command line) whose command line contains `marker`.
-fn survivors(marker: &str) -> Vec<(i32, String)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| {
-            let pid = e.file_name().to_str()?.parse().ok()?;
-            let line = std::fs::read(e.path().join("cmdline")).ok()?;
-            let line = String::from_utf8_lossy(&line).replace('\0', " ");
-            line.contains(marker).then_some((pid, line))
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_the_timeout_kills_sleeping_grandchildren() {
     require_bwrap();
@@ -212,19 +180,7 @@ async fn yolo_the_timeout_kills_sleeping_grandchildren() {
         (2000..10_000).contains(&ms),
         "ran {ms} ms with a 2 s timeout"
     );
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    while !survivors(&digits).is_empty() {
-        if tokio::time::Instant::now() >= deadline {
-            // Do not leave them sleeping for five minutes after a failure.
-            let pids = survivors(&digits);
-            for (pid, _) in &pids {
-                // SAFETY: plain kill(2) on processes this test started.
-                unsafe { libc::kill(*pid, libc::SIGKILL) };
-            }
-            panic!("processes of the command outlived its timeout: {pids:?}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    all_gone(&digits, "its timeout").await;
     let report = messages(&check(&s, &conv, "b", json!({})).await);
     assert!(
         report[0]["content"]

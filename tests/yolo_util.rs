@@ -403,3 +403,53 @@ pub async fn wait_audit(
     .await;
     found
 }
+
+/// The command lines (arguments joined by spaces) of every process.
+pub fn command_lines() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| {
+            String::from_utf8_lossy(&c)
+                .trim_end_matches('\0')
+                .replace('\0', " ")
+        })
+        .collect()
+}
+
+/// Processes (pid, command line) whose command line contains `marker`.
+pub fn survivors(marker: &str) -> Vec<(i32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse().ok()?;
+            let line = std::fs::read(e.path().join("cmdline")).ok()?;
+            let line = String::from_utf8_lossy(&line).replace('\0', " ");
+            line.contains(marker).then_some((pid, line))
+        })
+        .collect()
+}
+
+/// Waits until no process whose command line holds `marker` is left; kills
+/// the survivors (so none sleeps on after a failure) and fails if any
+/// outlives `what`.
+pub async fn all_gone(marker: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    while !survivors(marker).is_empty() {
+        if tokio::time::Instant::now() >= deadline {
+            let pids = survivors(marker);
+            for (pid, _) in &pids {
+                // SAFETY: plain kill(2) on processes this test started.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            panic!("processes of the command outlived {what}: {pids:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -262,6 +262,9 @@ pub struct ExecuteCommandResult {
     pub signal: Option<i32>,
     /// Whether the timeout killed it.
     pub timed_out: Option<bool>,
+    /// Whether it was killed because YOLO mode was withdrawn while it ran
+    /// (revoked, replaced, or the conversation ended).
+    pub interrupted: Option<bool>,
     /// Wall-clock duration in milliseconds.
     pub duration_ms: Option<u64>,
     /// Standard output (redacted, capped).
@@ -294,6 +297,7 @@ impl From<Execution> for ExecuteCommandResult {
             exit_code: None,
             signal: None,
             timed_out: None,
+            interrupted: None,
             duration_ms: None,
             stdout: None,
             stderr: None,
@@ -316,6 +320,7 @@ impl From<Execution> for ExecuteCommandResult {
                 exit_code: run.exit_code,
                 signal: run.signal,
                 timed_out: Some(run.timed_out),
+                interrupted: Some(run.interrupted),
                 duration_ms: Some(u64::try_from(run.duration.as_millis()).unwrap_or(u64::MAX)),
                 stdout: Some(run.stdout),
                 stderr: Some(run.stderr),

@@ -70,6 +70,8 @@ pub struct RunOutput {
     pub signal: Option<i32>,
     /// Whether the timeout ended it.
     pub timed_out: bool,
+    /// Whether it was stopped from outside before it ended (see [`run`]).
+    pub interrupted: bool,
     /// Wall-clock duration.
     pub duration: Duration,
     /// Standard output.
@@ -121,12 +123,17 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Runs `spec` to completion (or its timeout).
+/// Runs `spec` to completion, its timeout, or until `stop` resolves — then
+/// its whole process group is killed and the output says it was
+/// interrupted.
 ///
 /// # Errors
 /// [`RunError`] when the command cannot be started; a failing command is a
 /// normal [`RunOutput`] with its exit code.
-pub async fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
+pub async fn run(
+    spec: &RunSpec,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<RunOutput, RunError> {
     let (program, args) = spec.argv.split_first().ok_or(RunError::Empty)?;
     let hide = spec.sandbox.as_ref().map_or(&[][..], |s| &s.hide[..]);
     // Held open until the command has started: bwrap binds this very
@@ -182,11 +189,17 @@ pub async fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
     let stdout = child.stdout.take().map(|s| reader(s, cap));
     let stderr = child.stderr.take().map(|s| reader(s, cap));
 
-    let (status, timed_out) = match tokio::time::timeout(spec.timeout, child.wait()).await {
-        Ok(status) => (status.ok(), false),
-        Err(_) => {
+    let (status, timed_out, interrupted) = tokio::select! {
+        waited = tokio::time::timeout(spec.timeout, child.wait()) => match waited {
+            Ok(status) => (status.ok(), false, false),
+            Err(_) => {
+                kill_group(pgid);
+                (child.wait().await.ok(), true, false)
+            }
+        },
+        () = stop => {
             kill_group(pgid);
-            (child.wait().await.ok(), true)
+            (child.wait().await.ok(), false, true)
         }
     };
     // Whatever the command left running in its group goes too.
@@ -199,6 +212,7 @@ pub async fn run(spec: &RunSpec) -> Result<RunOutput, RunError> {
         exit_code: status.and_then(|s| s.code()),
         signal: status.and_then(|s| s.signal()),
         timed_out,
+        interrupted,
         duration,
         stdout,
         stderr,

@@ -124,7 +124,11 @@ pub async fn take(
     sandbox: Option<&SandboxSettings>,
     budget: Budget,
 ) -> Result<Taken, SnapshotError> {
-    let out = run(&spec(workspace, TAKE, id, sandbox, budget)).await?;
+    let out = run(
+        &spec(workspace, TAKE, id, sandbox, budget),
+        std::future::pending(),
+    )
+    .await?;
     match out.exit_code {
         Some(0) => {
             let commit = String::from_utf8_lossy(&out.stdout.bytes).trim().to_owned();
@@ -153,7 +157,11 @@ pub async fn restore(
     sandbox: Option<&SandboxSettings>,
     budget: Budget,
 ) -> Result<(), SnapshotError> {
-    let out = run(&spec(workspace, RESTORE, commit, sandbox, budget)).await?;
+    let out = run(
+        &spec(workspace, RESTORE, commit, sandbox, budget),
+        std::future::pending(),
+    )
+    .await?;
     match out.exit_code {
         Some(0) => Ok(()),
         Some(3) => Err(SnapshotError::Git(

@@ -47,7 +47,7 @@ pub(super) fn check_sandbox(config: Option<&Config>, r: &mut Report) {
             limits: runner::Limits::default(),
             max_output_bytes: 4096,
         };
-        Ok(crate::cli::runtime()?.block_on(runner::run(&spec))?)
+        Ok(crate::cli::runtime()?.block_on(runner::run(&spec, std::future::pending()))?)
     })();
     match outcome {
         Ok(out) if out.exit_code == Some(0) => {

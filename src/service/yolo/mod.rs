@@ -23,6 +23,7 @@ use super::SessionCredentials;
 mod report;
 mod secrets;
 mod types;
+mod watch;
 mod workspace;
 
 pub use types::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
@@ -262,7 +263,8 @@ impl<S: YoloStore> Bridge<S> {
             Ok(Err(refusal)) => return Err(ServiceError::ApprovalRefused(refusal)),
             Err(e) => return Err(self.refuse(draft, e.into())),
         };
-        self.run_approved(creds, proposal, plan, sandbox, draft)
+        let under = activation.request.requested_at;
+        self.run_approved(creds, proposal, plan, (sandbox, under), draft)
             .await
     }
 
@@ -309,7 +311,7 @@ impl<S: YoloStore> Bridge<S> {
         creds: &SessionCredentials,
         proposal: Proposal,
         plan: RunPlan,
-        sandbox: Option<SandboxSettings>,
+        (sandbox, under): (Option<SandboxSettings>, Timestamp),
         draft: AuditDraft,
     ) -> Result<Execution, ServiceError> {
         // Before anything runs, git's snapshot included: a command since the
@@ -348,7 +350,8 @@ impl<S: YoloStore> Bridge<S> {
             limits: plan.limits,
             max_output_bytes: self.settings.yolo.max_output_bytes,
         };
-        let output = match runner::run(&spec).await {
+        let stop = self.withdrawn(&creds.conversation, under);
+        let output = match runner::run(&spec, stop).await {
             Ok(o) => o,
             Err(e) => {
                 let e = ServiceError::SandboxUnavailable(e.to_string());
@@ -436,6 +439,7 @@ impl<S: YoloStore> Bridge<S> {
             exit_code: output.exit_code,
             signal: output.signal,
             timed_out: output.timed_out,
+            interrupted: output.interrupted,
             duration: output.duration,
             stdout,
             stderr,

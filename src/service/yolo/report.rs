@@ -7,6 +7,10 @@ use crate::store::{NewSnapshot, Proposal};
 
 /// One line on how the command ended.
 pub(super) fn describe_outcome(output: &RunOutput) -> String {
+    if output.interrupted {
+        return "interrupted: YOLO mode was revoked, replaced or its conversation ended (killed)"
+            .to_owned();
+    }
     match (output.timed_out, output.exit_code, output.signal) {
         (true, _, _) => "timed out (killed)".to_owned(),
         (false, Some(code), _) => format!("exit {code}"),

@@ -118,6 +118,9 @@ pub struct CommandRun {
     pub signal: Option<i32>,
     /// Whether the timeout ended it.
     pub timed_out: bool,
+    /// Whether it was killed because its YOLO mode was withdrawn meanwhile
+    /// (`yolo revoke`, `end`, or a new request).
+    pub interrupted: bool,
     /// How long it took.
     pub duration: Duration,
     /// Redacted standard output (capped).
