@@ -24,6 +24,11 @@ pub enum Lines {
     /// A block of text (a message body): newline and tab are kept, every
     /// other control is escaped.
     Many,
+    /// A command a human approves: a newline is kept (it starts a line of
+    /// the command, as the shell reads it); everything else as in `One`, so
+    /// a tab or a blank that is not the ASCII space, which the shell reads
+    /// differently from a space, shows as an escape.
+    Command,
 }
 
 /// Whether `c` can act on a terminal, or hides, reorders or disguises text:
@@ -75,7 +80,12 @@ pub fn has_unsafe(text: &str) -> bool {
 /// they are ordinary typography (French, CJK) and stay.
 pub fn kept(c: char, lines: Lines) -> bool {
     if c.is_ascii() {
-        return !c.is_control() || (lines == Lines::Many && (c == '\n' || c == '\t'));
+        return !c.is_control()
+            || match lines {
+                Lines::One => false,
+                Lines::Many => c == '\n' || c == '\t',
+                Lines::Command => c == '\n',
+            };
     }
     !is_unsafe(c) && !is_overlay(c) && (lines == Lines::Many || !is_blank_lookalike(c))
 }
@@ -107,6 +117,30 @@ pub fn visible(text: &str, lines: Lines) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// `command` as the human approving it must read it, one to one: line
+/// breaks kept, every other character [`Lines::Command`] does not keep
+/// escaped and — only then, and then every one — each backslash doubled, so
+/// an escape cannot pass for the same characters typed (`\x0a` typed
+/// shows as `\\x0a`, a newline escaped would show as `\x0a`). The flag says
+/// the backslashes were doubled: the reader must be told. Without any
+/// escape the command is shown exactly as it is.
+pub fn exact_command(command: &str) -> (std::borrow::Cow<'_, str>, bool) {
+    if command.chars().all(|c| kept(c, Lines::Command)) {
+        return (std::borrow::Cow::Borrowed(command), false);
+    }
+    let mut out = String::with_capacity(command.len() + 16);
+    for c in command.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if kept(c, Lines::Command) {
+            out.push(c);
+        } else {
+            push_escape(&mut out, c);
+        }
+    }
+    (std::borrow::Cow::Owned(out), true)
 }
 
 /// Appends the visible escape of `c`.
@@ -151,6 +185,38 @@ pub fn json_safe(json: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_approved_command_reads_one_to_one() {
+        // Plain commands, line breaks included, show as they are.
+        assert_eq!(exact_command("ls -l\nrm x").0, "ls -l\nrm x");
+        assert!(!exact_command(r"grep 'a\.b'").1);
+        // The twins of the red team: an escaped newline and a typed `\x0a`
+        // used to look the same.
+        let typed = "printf 'a\\x0a' # rm -rf src\nrm -rf src";
+        let real = "printf 'a\n' # rm -rf src\\x0arm -rf src";
+        let (shown_typed, shown_real) = (exact_command(typed), exact_command(real));
+        assert_ne!(shown_typed.0, shown_real.0);
+        assert_eq!(shown_typed.0, typed, "only newlines: nothing to escape");
+        // A tab, a non-breaking space or an escape sequence is escaped, and
+        // then every backslash is doubled.
+        let (shown, doubled) = exact_command("echo\ta\u{a0}b \\x09\x1b");
+        assert!(doubled);
+        assert_eq!(shown, "echo\\x09a\\u{a0}b \\\\x09\\x1b");
+        // One to one over a few hundred mixtures.
+        let alphabet = ['a', '\\', 'x', '0', '9', '\n', '\t', '\u{a0}', '\x1b', ' '];
+        let mut seen = std::collections::HashMap::new();
+        for n in 0..100_000u32 {
+            let text: String = (0..5)
+                .map(|i| alphabet[(n / 10u32.pow(i) % 10) as usize])
+                .collect();
+            let shown = exact_command(&text);
+            let key = (shown.0.into_owned(), shown.1);
+            if let Some(other) = seen.insert(key, text.clone()) {
+                panic!("{other:?} and {text:?} show alike");
+            }
+        }
+    }
 
     #[test]
     fn every_class_is_escaped_visibly() {

@@ -81,6 +81,54 @@ async fn padded_or_disguised_commands_are_refused_and_approve_shows_the_size() {
     }
 }
 
+/// What `yolo approve` showed of the command: from its heading to the size line.
+fn shown_command(transcript: &str) -> String {
+    let from = transcript
+        .find("  command (exactly")
+        .expect("the command's heading");
+    let to = from + transcript[from..].find("  size:").expect("the size line");
+    transcript[from..to].replace("\r\n", "\n")
+}
+
+/// Two commands an agent built to look alike: the red team's twins, one
+/// deleting `src` and one only printing, each with one newline and one `\x0a`
+/// typed. The approval screen showed both as the same line (a newline
+/// escaped as `\x0a`, a typed one left alone); now each line of a command is
+/// a line on the screen, and once anything is escaped every backslash is
+/// doubled, and said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_commands_read_differently_on_the_approval_screen() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-twins");
+    let server = env.server_with(&[YOLO_ON]).await;
+    let ws = workspace(&env, "ws");
+    let conv = Conv::create(&server).await;
+    activate(&env, &server, &conv, "yolo", &ws, json!({})).await;
+    let deletes = "printf 'plan: cleanup later\\x0a' # TODO: rm -rf src\nrm -rf src";
+    let prints = "printf 'plan: cleanup later\n' # TODO: rm -rf src\\x0arm -rf src";
+    let escaped = "printf 'a\tb' \\x09";
+    let mut shown = Vec::new();
+    for command in [deletes, prints, escaped] {
+        let id = propose(&server, &conv, "a", command).await;
+        let (status, transcript, _) = approve_typing(&env, &id, &[]).await;
+        assert!(status.success(), "{transcript}");
+        shown.push(shown_command(&transcript));
+    }
+    assert_ne!(shown[0], shown[1], "the twins look alike");
+    assert!(shown[0].contains("\n    | rm -rf src\n"), "{}", shown[0]);
+    assert!(
+        shown[1].contains("\n    | ' # TODO: rm -rf src\\x0arm -rf src\n"),
+        "{}",
+        shown[1]
+    );
+    assert!(
+        shown[2].contains("    | printf 'a\\x09b' \\\\x09\n")
+            && shown[2].contains("every backslash it holds is shown doubled"),
+        "{}",
+        shown[2]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proposals_are_rate_limited_per_session_and_capped_per_conversation() {
     require_bwrap();

@@ -396,9 +396,26 @@ async fn approve(app: &App, out: &mut Out, id: &str) -> Result<(), ServiceError>
         ),
     );
     describe_activation(out, &activation);
-    say(out, format_args!("  command (exactly what will run):"));
-    say(out, format_args!("    {}", line(&proposal.command)));
-    say(out, format_args!("{}", size_notice(&proposal.command)));
+    say(
+        out,
+        format_args!("  command (exactly what will run, each of its lines after a bar):"),
+    );
+    let (shown, escaped) = crate::display::exact_command(&proposal.command);
+    for command_line in shown.split('\n') {
+        say(out, format_args!("    | {command_line}"));
+    }
+    if escaped {
+        say(
+            out,
+            format_args!(
+                "  (it holds characters a terminal cannot show, written as \\xNN or \\u{{N}}; so every backslash it holds is shown doubled)"
+            ),
+        );
+    }
+    say(
+        out,
+        format_args!("{}", size_notice(&shown, &proposal.command)),
+    );
     if ask("Approve this exact command? Type `yes`: ") != "yes" {
         return Err(ServiceError::Conflict(
             "not approved; the proposal is still pending (deny it with `mcp-bridge yolo deny`)"
@@ -427,12 +444,14 @@ async fn approve(app: &App, out: &mut Out, id: &str) -> Result<(), ServiceError>
 }
 
 /// The lines right above the approval prompt: the command's size, and its
-/// head again when it is long enough to have wrapped off the top of the screen.
-fn size_notice(command: &str) -> String {
+/// head (as `shown`) again when it is long enough to have wrapped off the
+/// top of the screen.
+fn size_notice(shown: &str, command: &str) -> String {
     let size = crate::runner::policy::describe_size(command);
-    let mut notice = format!("  size:       {size} (newlines shown as \\x0a)");
+    let mut notice = format!("  size:       {size}");
     if command.chars().count() > 100 || command.contains('\n') {
-        let head = output::truncate(&line(command).to_string(), 60);
+        let first = shown.split('\n').next().unwrap_or_default();
+        let head = output::truncate(first, 60);
         notice.push_str(&format!(
             "\n  it begins:  {head}\n  (scroll up to read all of it before you answer)"
         ));
@@ -446,19 +465,13 @@ mod tests {
 
     #[test]
     fn a_long_command_shows_its_size_and_head_above_the_prompt() {
-        let short = size_notice("ls -l");
-        assert_eq!(
-            short,
-            "  size:       5 characters on 1 line (newlines shown as \\x0a)"
-        );
-        let long = size_notice(&format!("rm -rf src;{}echo ok", "x".repeat(200)));
+        let notice = |c: &str| size_notice(&crate::display::exact_command(c).0, c);
+        assert_eq!(notice("ls -l"), "  size:       5 characters on 1 line");
+        let long = notice(&format!("rm -rf src;{}echo ok", "x".repeat(200)));
         assert!(long.contains("218 characters on 1 line"), "{long}");
         assert!(long.contains("it begins:  rm -rf src;"), "{long}");
-        let lines = size_notice("echo a\nrm -rf src");
+        let lines = notice("echo a\nrm -rf src");
         assert!(lines.contains("on 2 lines"), "{lines}");
-        assert!(
-            lines.contains("it begins:  echo a\\x0arm -rf src"),
-            "{lines}"
-        );
+        assert!(lines.contains("it begins:  echo a\n"), "{lines}");
     }
 }

@@ -19,6 +19,12 @@ pub fn block(text: &str) -> Markup {
     marked(text, Lines::Many)
 }
 
+/// A command a human approves: its line breaks kept, a tab or an odd blank
+/// (which the shell reads differently from a space) marked like a control.
+pub fn command(text: &str) -> Markup {
+    marked(text, Lines::Command)
+}
+
 /// A one-line field of agent text (a note, a path, an audit detail): a
 /// line break is escaped too, so it cannot draw a line of its own.
 pub fn line(text: &str) -> Markup {

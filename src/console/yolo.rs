@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::pages::{Nav, error_page, layout, signed_in};
 use super::session::same_secret;
 use super::signin::CsrfForm;
-use super::text::{block, line};
+use super::text::{command, line};
 use super::{Backend, Caller, Console, caller, json::activation_state, message_of, status_of};
 use crate::domain::ConversationId;
 use crate::service::{CONFIRM_PHRASE, ServiceError};
@@ -100,7 +100,7 @@ pub async fn page<S: Backend>(
                             dt { "workspace" } dd { code { (line(&a.request.workspace.to_string_lossy())) } }
                             dt { "sandbox" } dd { @if a.request.sandbox { "on" } @else { strong { "OFF" } } }
                         }
-                        dt { "command (exactly what will run)" } dd { pre.command { (block(&p.command)) } }
+                        dt { "command (exactly what will run)" } dd { pre.command { (command(&p.command)) } }
                         dt { "size" } dd.size { (crate::runner::policy::describe_size(&p.command)) }
                     }
                     @if admin && p.state == ProposalState::Pending {
@@ -304,7 +304,7 @@ pub async fn approve<S: Backend>(
         Ok((p, approval)) => {
             let body = html! {
                 h1 { "Approved" }
-                p { "Command " pre.command { (block(&p.command)) } " in " code { (p.conversation.as_str()) } }
+                p { "Command " pre.command { (command(&p.command)) } " in " code { (p.conversation.as_str()) } }
                 p { "Approval token (single use, this command only, valid until " (approval.expires_at) "; shown only now):" }
                 p { code id="approval-token" { (approval.token) } }
                 p { "Give it to the agent: it calls execute_command with the same command and approval_token." }
@@ -336,7 +336,7 @@ pub async fn deny<S: Backend>(
                 h1 { @if withdrawn { "Approval withdrawn" } @else { "Denied" } }
                 p id="outcome" {
                     @if withdrawn { "Withdrew the approval of " } @else { "Denied " }
-                    code { (p.id) } ": " pre.command { (block(&p.command)) }
+                    code { (p.id) } ": " pre.command { (command(&p.command)) }
                 }
                 @if withdrawn { p { "Its approval token is refused from now on; the agent must propose again." } }
                 p { a href=(console.href("/yolo")) { "Back to YOLO" } }
