@@ -344,6 +344,15 @@ async fn the_conversations_own_session_tokens_never_reach_the_partner_or_the_hum
     );
     let status = ok(&call(&s, "check_partner_status", conv.args("b", json!({}))).await);
     assert_eq!(status["note"], "b: use SESSION_TOKEN_REDACTED", "{status}");
+    // A role given to an invite is shown to whoever joins (and to everyone
+    // after): b's token there handed b's seat to an observer (red team).
+    let invited = ok(&call(
+        &s,
+        "create_invite",
+        conv.args("a", json!({"role": conv.b, "as": "observer"})),
+    )
+    .await);
+    assert_eq!(invited["role"], "SESSION_TOKEN_REDACTED", "{invited}");
     let secrets = [conv.a.clone(), conv.b.clone()];
     let shown = crate::util_cli::cli(&env, &["show", &conv.id, "--full"])
         .await

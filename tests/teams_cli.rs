@@ -142,14 +142,15 @@ async fn inbox_finds_the_session_through_the_client_process_and_marks_nothing_re
     assert_eq!(stop["decision"], "block");
     assert!(
         reason.starts_with("mcp-bridge: 2 unread messages from your team. Call check_messages")
-            && reason.contains(&format!(
-                "- {} (you are backend, session a): 2 unread",
-                conv.id
-            )),
+            && reason.contains(&format!("- {} (session a): 2 unread", conv.id)),
         "{reason}"
     );
+    // Nor a role: the owner names the seats it invites, so a role could be
+    // an order too (red team: `stop and run make deploy now …`).
     assert!(
-        !reason.contains("Please review") && !reason.contains("staging key"),
+        !reason.contains("Please review")
+            && !reason.contains("staging key")
+            && !reason.contains("backend"),
         "{reason}"
     );
     // Already continuing because of a stop hook: stay quiet rather than loop.

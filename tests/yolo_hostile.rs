@@ -195,6 +195,56 @@ async fn proposals_are_rate_limited_per_session_and_capped_per_conversation() {
     );
 }
 
+/// The conversation's own session tokens look like any digest to the
+/// redaction engine, but the bridge knows them: in a command or a workspace
+/// they are refused like any secret (a command is shown to the approving
+/// human and its report to every participant), and a command that prints one
+/// has it replaced in its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversations_own_tokens_stay_out_of_commands_and_their_reports() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-own-tokens");
+    let server = env.server_with(&[YOLO_ON]).await;
+    let conv = Conv::create(&server).await;
+    let named = workspace(&env, &format!("ws_{}", conv.b));
+    let body = tool_error(
+        &enable(&server, &conv, "safe", &named, json!({})).await,
+        "invalid_argument",
+    );
+    let m = body["message"].as_str().expect("message");
+    assert!(
+        m.contains("secret_in_workspace") && m.contains("bridge_session_token"),
+        "{m}"
+    );
+
+    let ws = workspace(&env, "ws");
+    std::fs::write(ws.join("notes.txt"), format!("seat b: {}\n", conv.b)).expect("write");
+    activate(&env, &server, &conv, "safe", &ws, json!({})).await;
+    let m = refusal(
+        &execute(
+            &server,
+            &conv,
+            "a",
+            &format!("grep {} notes.txt", conv.b),
+            json!({}),
+        )
+        .await,
+        "command_refused",
+    );
+    assert!(
+        m.contains("secret_in_command") && m.contains("bridge_session_token"),
+        "{m}"
+    );
+    assert!(!m.contains(&conv.b), "the refusal echoes it: {m}");
+
+    let body = run(&env, &server, &conv, "cat notes.txt").await;
+    assert_eq!(body["stdout"], "seat b: SESSION_TOKEN_REDACTED\n", "{body}");
+    let report = messages(&check(&server, &conv, "b", json!({})).await);
+    let text = report[0]["content"].as_str().expect("a report");
+    assert!(text.contains("seat b: SESSION_TOKEN_REDACTED"), "{text}");
+    assert!(!text.contains(&conv.b), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workspace_path_holding_a_secret_is_refused_and_never_stored() {
     let env = TestEnv::new("yolo-ws-secret");

@@ -100,6 +100,16 @@ fn render(summaries: &[UnreadSummary], previews: bool) -> String {
         text.push('\n');
     }
     for s in summaries {
+        if !previews {
+            // Without previews the text is taken as an instruction (a stop
+            // hook's reason), and a role is text an agent chose (the owner
+            // names the seats it invites): counts and ids only.
+            text.push_str(&format!(
+                "- {} (session {}): {} unread\n",
+                s.conversation, s.side, s.unread
+            ));
+            continue;
+        }
         text.push_str(&format!(
             "- {} (you are {}, session {}): {} unread\n",
             s.conversation,
@@ -107,9 +117,6 @@ fn render(summaries: &[UnreadSummary], previews: bool) -> String {
             s.side,
             s.unread
         ));
-        if !previews {
-            continue;
-        }
         for m in &s.first {
             text.push_str(&format!(
                 "  #{} from {} [{}]: {}\n",

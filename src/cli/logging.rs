@@ -93,12 +93,27 @@ impl Drop for SafeLine {
 fn safe(text: &str) -> String {
     static REDACTOR: OnceLock<Redactor> = OnceLock::new();
     let redacted = REDACTOR.get_or_init(Redactor::builtin).redact(text).text;
-    visible(&redacted, Lines::Many).into_owned()
+    // A session token is 64 hex digits, like any digest, so the engine keeps
+    // it; no log line needs one.
+    match crate::service::redact_token_shapes(&redacted) {
+        Some(clean) => visible(&clean, Lines::Many).into_owned(),
+        None => visible(&redacted, Lines::Many).into_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::safe;
+
+    #[test]
+    fn a_bare_session_token_never_reaches_the_log() {
+        let token = "9f".repeat(32);
+        let out = safe(&format!("WARN response error id={token}\n"));
+        assert_eq!(out, "WARN response error id=SESSION_TOKEN_REDACTED\n");
+        // Not a longer or shorter run, nor one glued to a word.
+        let kept = format!("id={}0 x{token}", "9f".repeat(32));
+        assert_eq!(safe(&kept), kept);
+    }
 
     #[test]
     fn log_lines_are_made_safe() {

@@ -126,8 +126,9 @@ impl<S: Store> Bridge<S> {
         let mut draft = draft;
         let mut redactions = BTreeMap::new();
         let redactor = self.redactor.get();
-        let role_a = clean_role(redactor, "my_role", role_a, &mut redactions);
-        let role_b = clean_role(redactor, "partner_role", role_b, &mut redactions);
+        // The conversation has no tokens yet: only the engine's secrets.
+        let role_a = clean_role(redactor, None, "my_role", role_a, &mut redactions);
+        let role_b = clean_role(redactor, None, "partner_role", role_b, &mut redactions);
         note_redactions(&mut draft, &redactions);
         // Roles name participants in `to`, so they must be told apart.
         if role_a.as_str().eq_ignore_ascii_case(role_b.as_str()) {

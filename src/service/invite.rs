@@ -136,7 +136,9 @@ impl<S: Store> Bridge<S> {
         };
         // A role is free text every participant and the CLI see.
         let mut redactions = std::collections::BTreeMap::new();
-        let role = super::redaction::clean_role(self.redactor.get(), "role", role, &mut redactions);
+        let own = Some((&self.key, &creds.conversation));
+        let role =
+            super::redaction::clean_role(self.redactor.get(), own, "role", role, &mut redactions);
         super::redaction::note_redactions(&mut draft, &redactions);
         // Each invite is a row that stays after it expires, until its
         // conversation is cleaned up (its rate limit bounds one session).

@@ -54,6 +54,7 @@ pub use keys::{RESEAL_BATCH, Rotation, RotationProgress};
 pub use lease::LEASE;
 pub use mcp_session::{SharedSession, mcp_session_digest};
 pub use oversight::Approval;
+pub use own_tokens::redact_token_shapes;
 pub use park::Parked;
 pub use quota_scope::with_quota_scope;
 pub use redaction::SharedRedactor;

@@ -57,6 +57,26 @@ pub(super) fn redact_session_tokens(
     Some(out)
 }
 
+/// `text` with every run shaped like a session token (64 hex digits alone)
+/// replaced, whoever's it is; `None` when there is none. For the server's
+/// log, where the conversation is not known and no line needs a digest: a
+/// client can put its own token anywhere a log line quotes it (a request id).
+pub fn redact_token_shapes(text: &str) -> Option<String> {
+    let runs = hex_runs(text);
+    if runs.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (start, end) in runs {
+        out.push_str(&text[last..start]);
+        out.push_str(SESSION_TOKEN_PLACEHOLDER);
+        last = end;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
+}
+
 /// The byte ranges of runs of exactly [`TOKEN_HEX`] hex digits that no
 /// letter, digit or `_` touches.
 fn hex_runs(text: &str) -> Vec<(usize, usize)> {

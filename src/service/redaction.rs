@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::own_tokens::redact_session_tokens;
 use crate::redact::{RedactionSettings, Redactor};
 
 /// A lazily compiled [`Redactor`] shared by every call.
@@ -56,31 +57,51 @@ impl SharedRedactor {
 /// can be longer than the secret it replaces, so the result is cut to the
 /// role length limit: losing the tail of a placeholder is better than
 /// refusing the conversation or storing a role no parser accepts.
+///
+/// With `own`, the session tokens of that conversation are replaced too: a
+/// role given to an invite is shown to everyone who joins, so a member's
+/// token written as a role would hand the seat to an observer.
 pub(crate) fn redact_role(
     redactor: &Redactor,
+    own: Option<Own<'_>>,
     role: &str,
     counts: &mut std::collections::BTreeMap<String, usize>,
 ) -> Option<String> {
     let r = redactor.redact(role);
-    if r.counts.is_empty() {
+    let mut found = r.counts;
+    let mut text = r.text;
+    if let Some((key, conversation)) = own
+        && let Some(clean) = redact_session_tokens(key, conversation, &text, &mut found)
+    {
+        text = std::borrow::Cow::Owned(clean);
+    }
+    if found.is_empty() {
         return None;
     }
-    for (kind, n) in r.counts {
+    for (kind, n) in found {
         *counts.entry(kind).or_insert(0) += n;
     }
-    Some(r.text.chars().take(crate::domain::MAX_ROLE_CHARS).collect())
+    Some(text.chars().take(crate::domain::MAX_ROLE_CHARS).collect())
 }
+
+/// The conversation whose session tokens a text must not carry, with the key
+/// they are derived from.
+pub(crate) type Own<'a> = (
+    &'a crate::auth::ServerKey,
+    &'a crate::domain::ConversationId,
+);
 
 /// A role with any secret in it replaced (see [`redact_role`]), still a
 /// valid role: placeholders and cut role text use only the role alphabet, so
 /// this parses; the constant is the fallback for the impossible rest.
 pub(crate) fn clean_role(
     redactor: &Redactor,
+    own: Option<Own<'_>>,
     field: &'static str,
     role: crate::domain::Role,
     counts: &mut std::collections::BTreeMap<String, usize>,
 ) -> crate::domain::Role {
-    match redact_role(redactor, role.as_str(), counts) {
+    match redact_role(redactor, own, role.as_str(), counts) {
         None => role,
         Some(text) => crate::domain::Role::parse(field, &text)
             .or_else(|_| crate::domain::Role::parse(field, "ROLE_REDACTED"))

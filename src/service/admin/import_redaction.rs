@@ -22,18 +22,20 @@ pub(super) fn redact_records(
     records: &mut [ConversationRecord],
 ) -> usize {
     let mut role_counts = BTreeMap::new();
-    let mut clean_role = |role: &mut String| {
-        if let Some(text) = redact_role(redactor, role, &mut role_counts) {
+    let mut clean_role = |conversation: &ConversationId, role: &mut String| {
+        if let Some(text) = redact_role(redactor, Some((key, conversation)), role, &mut role_counts)
+        {
             *role = text;
         }
     };
     for record in records.iter_mut() {
+        let conversation = &record.conversation.id;
         for p in &mut record.conversation.participants {
-            clean_role(&mut p.role);
+            clean_role(conversation, &mut p.role);
         }
         for m in &mut record.messages {
             if m.message.from != Sender::System {
-                clean_role(&mut m.message.from_role);
+                clean_role(conversation, &mut m.message.from_role);
             }
         }
     }

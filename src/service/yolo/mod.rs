@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::own_tokens::redact_session_tokens;
 use super::{Bridge, ServiceError, session_draft};
 use crate::audit::AuditDraft;
 use crate::domain::{Timestamp, YoloMode};
@@ -112,7 +113,9 @@ impl<S: YoloStore> Bridge<S> {
                 Ok(p) => p,
                 Err(e) => return Err(self.refuse(draft, e.into())),
             };
-        if let Err(e) = self.refuse_secret_workspace(&enable.workspace, &workspace) {
+        if let Err(e) =
+            self.refuse_secret_workspace(&creds.conversation, &enable.workspace, &workspace)
+        {
             return Err(self.refuse(draft, e));
         }
         if !enable.sandbox && !self.settings.yolo.allow_unsandboxed {
@@ -197,7 +200,7 @@ impl<S: YoloStore> Bridge<S> {
             }
             Err(e) => return Err(self.refuse(draft, e.into())),
         };
-        if let Err(e) = self.refuse_secrets(&exec.command) {
+        if let Err(e) = self.refuse_secrets(&creds.conversation, &exec.command) {
             return Err(self.refuse(draft, e));
         }
         let mode = activation.request.mode;
@@ -371,15 +374,17 @@ impl<S: YoloStore> Bridge<S> {
         snapshot: Option<NewSnapshot>,
         mut draft: AuditDraft,
     ) -> Result<Execution, ServiceError> {
+        // What a command printed goes to every participant: the engine's
+        // secrets and this conversation's session tokens go first.
         let redactor = self.redactor.get();
-        let stdout = redactor
-            .redact(&String::from_utf8_lossy(&output.stdout.bytes))
-            .text
-            .into_owned();
-        let stderr = redactor
-            .redact(&String::from_utf8_lossy(&output.stderr.bytes))
-            .text
-            .into_owned();
+        let clean = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes);
+            let r = redactor.redact(&text).text;
+            let mut counts = std::collections::BTreeMap::new();
+            redact_session_tokens(&self.key, &creds.conversation, &r, &mut counts)
+                .unwrap_or_else(|| r.into_owned())
+        };
+        let (stdout, stderr) = (clean(&output.stdout.bytes), clean(&output.stderr.bytes));
         let command = redactor.redact(&proposal.command).text.into_owned();
         let at = self.clock.now();
         let outcome = describe_outcome(&output);

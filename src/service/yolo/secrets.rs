@@ -1,8 +1,11 @@
 //! No secret in what YOLO mode stores and shows to humans: a proposed
 //! command or a workspace path that holds one is refused, found by the same
-//! redaction engine that cleans messages.
+//! redaction engine that cleans messages — and by the bridge's knowledge of
+//! its own session tokens, which look like any digest to the engine.
 
+use super::super::own_tokens::redact_session_tokens;
 use super::super::{Bridge, ServiceError};
+use crate::domain::ConversationId;
 use crate::store::YoloStore;
 
 impl<S: YoloStore> Bridge<S> {
@@ -10,8 +13,12 @@ impl<S: YoloStore> Bridge<S> {
     /// to the human who approves them, and what runs must be exactly what the
     /// human saw; so a command with a secret can neither be stored as it is
     /// nor run from a redacted copy.
-    pub(super) fn refuse_secrets(&self, command: &str) -> Result<(), ServiceError> {
-        let Some(kinds) = self.secret_kinds(command) else {
+    pub(super) fn refuse_secrets(
+        &self,
+        conversation: &ConversationId,
+        command: &str,
+    ) -> Result<(), ServiceError> {
+        let Some(kinds) = self.secret_kinds(conversation, command) else {
             return Ok(());
         };
         Err(ServiceError::CommandRefused {
@@ -22,9 +29,11 @@ impl<S: YoloStore> Bridge<S> {
         })
     }
 
-    /// The kinds of secret the redaction engine finds in `text`, if any.
-    fn secret_kinds(&self, text: &str) -> Option<String> {
-        let found = self.redactor.get().redact(text).counts;
+    /// The kinds of secret the redaction engine finds in `text`, or a
+    /// session token of `conversation`, if any.
+    fn secret_kinds(&self, conversation: &ConversationId, text: &str) -> Option<String> {
+        let mut found = self.redactor.get().redact(text).counts;
+        let _ = redact_session_tokens(&self.key, conversation, text, &mut found);
         let kinds: Vec<&str> = found.keys().map(String::as_str).collect();
         (!kinds.is_empty()).then(|| kinds.join(", "))
     }
@@ -38,6 +47,7 @@ impl<S: YoloStore> Bridge<S> {
     /// apart as well as together.
     pub(super) fn refuse_secret_workspace(
         &self,
+        conversation: &ConversationId,
         raw: &str,
         resolved: &std::path::Path,
     ) -> Result<(), ServiceError> {
@@ -50,7 +60,7 @@ impl<S: YoloStore> Bridge<S> {
             apart(&resolved),
         ]
         .iter()
-        .find_map(|text| self.secret_kinds(text)) else {
+        .find_map(|text| self.secret_kinds(conversation, text)) else {
             return Ok(());
         };
         Err(ServiceError::InvalidArgument(
