@@ -98,3 +98,49 @@ async fn tokens_from_before_the_upgrade_work_and_planted_ones_do_not() {
     assert_eq!(status_with(&server, &agent).await, 200);
     console.terminate().await;
 }
+
+/// A backup file is what anyone may have written. One rolled back to the
+/// schema before keyed credentials, with a plain digest of a token nobody
+/// issued, used to be restored: bringing it up to date keyed the planted
+/// digest with the real key, and the token then passed as an operator's
+/// (red team). A backup older than the schemas whose migrations vouch with
+/// the key for what they find is refused, and nothing is restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_rolled_back_to_an_older_schema_is_not_restored() {
+    let env = TestEnv::new("keyed_credentials_backup");
+    if env.pg_url().is_some() {
+        // PostgreSQL's backups are exports: no schema, no credentials.
+        return;
+    }
+    util_http::make_token(&env, "agent", "agent");
+    let file = env.dir.join("bk.db");
+    crate::util_cli::cli(&env, &["backup", file.to_str().unwrap()])
+        .await
+        .ok();
+    let planted = format!("mcpb_{}", "ab".repeat(32));
+    tamper(
+        &file,
+        &format!(
+            "DROP TABLE keyed_credentials;
+             INSERT INTO http_tokens (name, role, token_hash, created_at) VALUES ('evil', 'operator', {}, 1);
+             PRAGMA user_version = 12",
+            bytes(&env, &plain(&planted))
+        ),
+    );
+    let target = env.dir.join("restored").join("bridge.db");
+    crate::util_cli::cli_on(&env, &target, &["restore", file.to_str().unwrap()])
+        .await
+        .fails(
+            2,
+            "has schema version 12, older than the 13 this mcp-bridge restores",
+        );
+    assert!(!target.exists(), "nothing restored");
+    // Nor over the live database.
+    crate::util_cli::cli(&env, &["restore", file.to_str().unwrap(), "--force"])
+        .await
+        .fails(2, "older than");
+    assert_eq!(
+        env.value("SELECT count(*) FROM http_tokens WHERE name = 'evil'"),
+        Some("0".to_owned())
+    );
+}

@@ -203,6 +203,11 @@ pub struct FileCheck {
     pub schema_version: i64,
     /// The newest schema version this build can use.
     pub supported_schema_version: i64,
+    /// The oldest schema version a backup may have: bringing an older one up
+    /// to date would have this build vouch, with the key, for what it finds
+    /// (sign its audit chain's head, mark its plaintext legitimate, key its
+    /// credential digests), and a backup file is what anyone may have written.
+    pub oldest_restorable_schema_version: i64,
     /// Whether it has the bridge's tables.
     pub is_bridge: bool,
     /// What it holds that the bridge never writes: schema objects other than

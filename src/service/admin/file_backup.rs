@@ -67,6 +67,14 @@ impl<S: DatabaseFile> Bridge<S> {
                 check.supported_schema_version
             )));
         }
+        if check.is_bridge && check.schema_version < check.oldest_restorable_schema_version {
+            return Err(ServiceError::BadBackup(format!(
+                "{} has schema version {}, older than the {} this mcp-bridge restores: bringing it up to date would vouch with the key for credentials and values no one can check in a file; restore it with the mcp-bridge that made it and upgrade that database, or move its conversations with `export` and `import`",
+                path.display(),
+                check.schema_version,
+                check.oldest_restorable_schema_version
+            )));
+        }
         if !check.is_bridge {
             return Err(ServiceError::BadBackup(format!(
                 "{} is not an mcp-bridge database",

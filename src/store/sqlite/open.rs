@@ -47,6 +47,10 @@ const LEGACY_PLAINTEXT_VERSION: usize = 12;
 /// `store::rekey`).
 const KEYED_CREDENTIALS_VERSION: usize = 13;
 
+/// The oldest schema a backup may have to be restored: the migrations up to
+/// it vouch for what they find (see `FileCheck`).
+pub const OLDEST_RESTORABLE_SCHEMA: i64 = KEYED_CREDENTIALS_VERSION as i64;
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -221,6 +221,7 @@ fn inspect(conn: &Connection) -> Result<FileCheck, StoreError> {
         problems,
         schema_version,
         supported_schema_version,
+        oldest_restorable_schema_version: super::super::OLDEST_RESTORABLE_SCHEMA,
         is_bridge,
         unexpected,
     })
