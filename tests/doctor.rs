@@ -253,3 +253,50 @@ async fn doctor_finds_claude_project_files_and_local_entries() {
         "other projects' entries are not this project's:\n{report}"
     );
 }
+
+/// A repository can hold anything in place of a client's file: a FIFO hung
+/// `doctor` (and `setup`) for good, `/dev/zero` was read until memory ran
+/// out, and a server name with escape sequences reached the terminal raw
+/// (red team). Now such a file is reported and skipped, and what a file
+/// holds is shown with its controls escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_survives_hostile_client_files_in_a_repository() {
+    let h = Homes::new("doctor-hostile-files");
+    create_database(&h).await;
+    let db = db_arg(&h);
+    std::fs::create_dir(h.project.join(".git")).unwrap();
+    let fifo = h.project.join(".mcp.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let gemini = h.project.join(".gemini");
+    std::fs::create_dir(&gemini).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", gemini.join("settings.json")).unwrap();
+    let run = run_cmd(h.command_in(&h.project, &["doctor", "--db", &db]), None).await;
+    assert!(run.stdout.contains("not a regular file"), "{}", run.stdout);
+    let dry = [
+        "setup",
+        "claude-code",
+        "--scope",
+        "project",
+        "--dry-run",
+        "--db",
+        &db,
+    ];
+    let out = run_cmd(h.command_in(&h.project, &dry), None).await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+
+    std::fs::remove_file(&fifo).unwrap();
+    let hostile = json!({"mcpServers": {"\u{1b}]0;owned\u{7}\u{1b}[2J": {"command": "mcp-bridge", "args": ["serve", "--db", "/x\u{1b}[1A"]}}});
+    std::fs::write(&fifo, hostile.to_string()).unwrap();
+    let run = run_cmd(h.command_in(&h.project, &["doctor", "--db", &db]), None).await;
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\\x1b]0;owned"), "{}", run.stdout);
+}

@@ -96,9 +96,15 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             Level::Warn => "warn",
             Level::Fail => "fail",
         };
-        println!("{level:<5} {:<9} {}", c.topic, c.message);
+        // Messages quote client files (server names, paths, parse errors),
+        // which anyone who can write a repository may have crafted.
+        println!(
+            "{level:<5} {:<9} {}",
+            c.topic,
+            super::output::line(&c.message)
+        );
         if let Some(fix) = &c.fix {
-            println!("{:16}fix: {fix}", "");
+            println!("{:16}fix: {}", "", super::output::line(fix));
         }
     }
     let (fails, warns) = (report.count(Level::Fail), report.count(Level::Warn));

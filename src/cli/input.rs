@@ -107,6 +107,41 @@ pub(super) fn read_stdin(what: &str) -> anyhow::Result<Vec<u8>> {
     read_bounded(std::io::stdin().lock(), MAX_INPUT_BYTES, what)
 }
 
+/// The most bytes read from a client's configuration file (`setup`,
+/// `doctor`): Claude Code's `~/.claude.json`, which keeps project history,
+/// reaches a few MiB; a longer file is refused, not read into memory.
+pub(crate) const MAX_CLIENT_CONFIG_BYTES: u64 = 64 << 20;
+
+/// The text of a client's configuration file at `path` (symlinks followed):
+/// a missing file is `NotFound` as for `fs::read_to_string`, and anything
+/// but a regular file of at most [`MAX_CLIENT_CONFIG_BYTES`] of UTF-8 is an
+/// error — a FIFO planted there (or in a directory `doctor` walks up through)
+/// would block the read, `/dev/zero` would be read until memory runs out.
+///
+/// # Errors
+/// Missing, unreadable, not a regular file, too long or not UTF-8.
+pub(crate) fn read_client_config(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind};
+    let refuse = |why: &str| Error::new(ErrorKind::InvalidData, why.to_owned());
+    if !fs::metadata(path)?.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CLIENT_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CLIENT_CONFIG_BYTES {
+        return Err(refuse("larger than 64 MiB"));
+    }
+    String::from_utf8(bytes).map_err(|_| refuse("not UTF-8 text"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

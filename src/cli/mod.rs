@@ -10,7 +10,7 @@ mod doctor;
 mod end;
 mod http_token;
 mod inbox;
-mod input;
+pub(crate) mod input;
 mod inspect;
 mod keys;
 mod logging;

@@ -92,7 +92,8 @@ fn timeout_s(entry: &Value) -> u64 {
 
 /// Whether the user file marks `project` (or the git root above it) as trusted.
 pub fn project_trusted(places: &Places) -> bool {
-    let Ok(text) = std::fs::read_to_string(codex_home(places).join("config.toml")) else {
+    let Ok(text) = crate::cli::input::read_client_config(&codex_home(places).join("config.toml"))
+    else {
         return false;
     };
     places.project_roots().iter().any(|root| {

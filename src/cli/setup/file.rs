@@ -37,15 +37,13 @@ pub fn read(path: &Path) -> anyhow::Result<Current> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    match fs::read(&real) {
-        Ok(bytes) => {
+    match crate::cli::input::read_client_config(&real) {
+        Ok(text) => {
             let mode = fs::metadata(&real)
                 .with_context(|| format!("cannot read {}", real.display()))?
                 .permissions()
                 .mode()
                 & 0o7777;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", real.display()))?;
             Ok(Current {
                 real,
                 text: Some(text),

@@ -265,7 +265,9 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     }
     if args.dry_run {
         let diff = file::diff(&path, current.text.as_deref(), &new);
-        print!("{}", without_secrets(&diff));
+        // The diff shows the client's file, which a repository may have
+        // crafted (a JSONC comment can hold anything).
+        print!("{}", crate::cli::output::block(&without_secrets(&diff)));
         println!("Dry run: {} was not written.", path.display());
         return Ok(ExitCode::SUCCESS);
     }
@@ -380,7 +382,7 @@ pub fn find_configured(places: &Places) -> Vec<Found> {
             }
         }
         for source in sources {
-            let text = match std::fs::read_to_string(&source.path) {
+            let text = match crate::cli::input::read_client_config(&source.path) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 // Reported once, for the user scope.
