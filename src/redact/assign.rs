@@ -18,6 +18,7 @@ use super::operator::{Op, parse_op, skip_blank};
 use super::phrase::{phrase_end, phrase_head_ok, phrase_name, phrase_ok};
 use super::scan::Scan;
 use super::sibling;
+use super::spoken_name::{prev_word, service_before};
 use super::text::{find_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
 
@@ -294,7 +295,8 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
         .position(|&b| b == b'\n')
         .map_or(ve, |p| vs + p);
     let v = &bytes[vs..first_line.min(vs + MAX_JUDGED)];
-    let Some(class) = classify(&words, own)
+    let Some(class) = service_before(bytes, raw_s, &words, own)
+        .or_else(|| classify(&words, own))
         .or_else(|| rails_encryption_key(bytes, s, e))
         .or_else(|| sibling::gossip_key(&words, v))
     else {
@@ -321,7 +323,7 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
     // `token: &ProgressToken`, `colon2_token: node.colon2_token`: code.
     let slot = super::code_value::Slot::new(raw_s, (s, e), (vs, ve));
     let typed = super::code_value::is_code(bytes, &slot, v, quoted, op, class.strictness);
-    let accepted = !typed && value_accepted(class, v, value, op);
+    let accepted = !typed && value_accepted(class, v, value, op, env_name(&bytes[s..e]));
     if accepted {
         let ve = if !quoted && ve - vs >= MAX_BARE {
             run_end(bytes, ve)
@@ -337,7 +339,7 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
 }
 
 /// Whether the first word (or line) `v` of a value is a secret for `class`.
-fn value_accepted(class: NameClass, v: &[u8], value: Value, op: Op) -> bool {
+fn value_accepted(class: NameClass, v: &[u8], value: Value, op: Op, env_named: bool) -> bool {
     let quoted = value.quoted;
     if op == Op::Prose && class.strictness == Strictness::Password && !quoted && v.len() < 6 {
         return false;
@@ -352,15 +354,29 @@ fn value_accepted(class: NameClass, v: &[u8], value: Value, op: Op) -> bool {
         return false;
     }
     // In prose a bare 40/64-hex word after "is" is far more often a commit or
-    // digest than a key (`the token fix is cfd1387…`).
+    // digest than a key (`the token fix is cfd1387…`); not after a variable's
+    // own name (`DD_APP_KEY の値は …`) or a service's whose keys are hex
+    // (`the datadog app key for staging → …`).
     if matches!(op, Op::Weak | Op::Prose)
         && !quoted
+        && !env_named
+        && class.priority != super::scan::priority::NAMED
         && matches!(v.len(), 40 | 64)
         && v.iter().all(u8::is_ascii_hexdigit)
     {
         return false;
     }
     class.kind == Kind::HttpBasicAuth || is_secret_value(v, class.strictness, value.literal)
+}
+
+/// `DD_APP_KEY`, `TWILIO_AUTH_TOKEN`: a name spelt as an environment variable
+/// (capitals and digits, words joined by `_`), not a word of prose.
+fn env_name(name: &[u8]) -> bool {
+    name.contains(&b'_')
+        && name.first().is_some_and(u8::is_ascii_uppercase)
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// For a value introduced by nothing but a space: at least 12 bytes with
@@ -370,8 +386,9 @@ fn clearly_generated(v: &[u8]) -> bool {
     let hex = v.len() >= 32 && v.iter().all(u8::is_ascii_hexdigit) && p.digit > 0;
     // Letters alone flipping case every letter or two (`lCWpvFJdZfFTxTSS`)
     // are as generated as with digits.
-    let noise =
-        v.len() >= 12 && v.iter().all(u8::is_ascii_alphabetic) && super::code_type::case_noise(v);
+    let noise = v.len() >= 12
+        && v.iter().all(u8::is_ascii_alphabetic)
+        && (super::code_type::case_noise(v) || super::gibberish::random_letters(v));
     (v.len() >= 12 && p.lower > 0 && p.upper > 0 && p.digit > 0 && p.space == 0) || hex || noise
 }
 
@@ -395,22 +412,6 @@ fn refine(class: NameClass, v: &[u8], _quoted: bool) -> NameClass {
         };
     }
     class
-}
-
-/// The alphabetic word right before the identifier (`new password`, `AWS Secret`).
-fn prev_word(bytes: &[u8], raw_s: usize) -> Option<&[u8]> {
-    if raw_s < 2 || bytes[raw_s - 1] != b' ' {
-        return None;
-    }
-    let end = raw_s - 1;
-    let mut s = end;
-    while s > 0 && bytes[s - 1].is_ascii_alphabetic() && end - s < 16 {
-        s -= 1;
-    }
-    if s == end || (s > 0 && bytes[s - 1].is_ascii_alphanumeric()) {
-        return None;
-    }
-    Some(&bytes[s..end])
 }
 
 /// `name: DB_PASSWORD` … `value: x` (Kubernetes env, ECS, GitHub API JSON):

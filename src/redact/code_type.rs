@@ -69,7 +69,12 @@ pub(crate) fn type_alias(bytes: &[u8], raw_s: usize) -> bool {
 /// constants are named, not how a generated key or token looks
 /// (`XmQvLzPwRtYk`, `kXmQvLzP`).
 pub(crate) fn is_camel_name(v: &[u8]) -> bool {
-    if !v.iter().all(u8::is_ascii_alphabetic) || case_noise(v) {
+    // Letter pairs no name is made of (`awSAKymyjluljkdemwkkribw`): humps
+    // of random letters, not words.
+    if !v.iter().all(u8::is_ascii_alphabetic)
+        || case_noise(v)
+        || super::gibberish::random_letters(v)
+    {
         return false;
     }
     let head = v.iter().take_while(|b| b.is_ascii_lowercase()).count();

@@ -66,7 +66,10 @@ pub(crate) fn is_code(
     if format_hole(v, bytes.get(ve)) || after_badge(bytes, raw_s) || contains(v, b"${") {
         return true;
     }
-    if strictness != Strictness::Password && is_word_slug(v) {
+    if strictness != Strictness::Password
+        && is_word_slug(v)
+        && !super::phrase::word_slug_passphrase(name, v)
+    {
         return true;
     }
     if match_arm(bytes, raw_s, e, vs) {
@@ -83,12 +86,23 @@ pub(crate) fn is_code(
         || refers_to_name(name, v)
         || declared_type(bytes, raw_s, vs, ve, v)
         || (is_ident_path(v) && (chained(bytes, ve) || declaration_head(bytes, raw_s)))
-        || (is_ident_path(v) && operand(bytes, ve))
+        || (is_ident_path(v) && operand(bytes, ve) && !shell_assignment(bytes, s, e, vs))
         || (name.eq_ignore_ascii_case(b"pass") && contains(&bytes[e..vs], b" to "))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `PASSWORD=x9 && make`, `export API_KEY=k2 || exit`: a shell assignment
+/// (an upper-case name glued to `=` and its value), where `&&` and `||`
+/// join commands rather than operands.
+fn shell_assignment(bytes: &[u8], s: usize, e: usize, vs: usize) -> bool {
+    vs == e + 1
+        && bytes.get(e) == Some(&b'=')
+        && bytes[s..e]
+            .iter()
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// `parsedURL.username || …`, `base64.decodebytes(x)`: the value is an

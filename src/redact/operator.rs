@@ -170,6 +170,11 @@ pub(crate) fn parse_op(
     {
         return Some((Op::Assign, v, extra));
     }
+    // Ruby's and JavaScript's assign-if-unset (`ENV["X"] ||= "…"`, `x ??= "…"`)
+    // before the `||` / `??` fallbacks below, which take only a literal.
+    if rest.starts_with(b"||=") || rest.starts_with(b"??=") {
+        return Some((Op::Assign, after(3), extra));
+    }
     if rest.starts_with(b"?=") {
         return Some((Op::Assign, after(2), extra));
     }
@@ -442,7 +447,8 @@ pub(crate) fn trim(s: &[u8]) -> &[u8] {
 }
 
 /// Lines where `NAME value` (no operator) assigns: Dockerfile `ENV`, `.netrc`,
-/// `redis.conf`'s `requirepass`, keepalived's `auth_pass`, `set -x` in fish.
+/// `redis.conf`'s `requirepass`, keepalived's `auth_pass`, `set -x` in fish,
+/// `netlify env:set`.
 fn space_keyword_line(bytes: &[u8], raw_s: usize, e: usize) -> bool {
     let ls = near_line_start(bytes, raw_s, 160).unwrap_or(raw_s.saturating_sub(160));
     let head = trim(&bytes[ls..raw_s]);
@@ -462,7 +468,9 @@ fn space_keyword_line(bytes: &[u8], raw_s: usize, e: usize) -> bool {
                 .any(|k| name.eq_ignore_ascii_case(k.as_bytes())))
         || head.ends_with(b" login")
         || contains_ci(head, b"machine ")
-        || ["set -x", "set -gx", "setx"]
+        // Deploy tools that set a variable as `NAME value`: Netlify's
+        // `env:set`, Doppler's and Dokku's `secrets set` / `config:set`.
+        || ["set -x", "set -gx", "setx", "env:set", "secrets set"]
             .iter()
             .any(|c| command_ends(head, c.as_bytes()))
 }

@@ -192,6 +192,11 @@ pub(crate) fn one_word_below(bytes: &[u8], v: usize) -> bool {
 /// `password for the admin account is X`, `token for staging: X`: a few plain
 /// words, then `is` / `was` / `:`, on the same line. Returns where X starts.
 pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
+    // `is` after a few words, in the languages whose prose names a value
+    // that way (`Der X für Staging lautet …`, `El X de producción es …`).
+    const SPOKEN_IS: &[&str] = &[
+        "is", "was", "ist", "lautet", "war", "es", "est", "era", "är",
+    ];
     let hi = line_end(bytes, from).min(from + 48);
     let mut i = from;
     let mut words = 0;
@@ -203,7 +208,12 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
                 return Some(skip_blank(bytes, ws + accented.len()));
             }
         }
-        while i < hi && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-') {
+        // Words of other languages hold non-ASCII letters (`de produção é`).
+        while i < hi
+            && (bytes[i].is_ascii_alphanumeric()
+                || matches!(bytes[i], b'_' | b'-')
+                || bytes[i] >= 0x80)
+        {
             i += 1;
         }
         let w = &bytes[ws..i];
@@ -214,7 +224,16 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
         if i < hi && bytes[i] == b':' && bytes.get(i + 1) == Some(&b' ') {
             return Some(skip_blank(bytes, i + 1));
         }
-        if w.eq_ignore_ascii_case(b"is") || w.eq_ignore_ascii_case(b"was") {
+        // `the API key for staging → X` (chat), `… -> X`.
+        for arrow in [" → ", " -> "] {
+            if bytes[i..].starts_with(arrow.as_bytes()) {
+                return Some(skip_blank(bytes, i + arrow.len()));
+            }
+        }
+        if SPOKEN_IS
+            .iter()
+            .any(|c| w.eq_ignore_ascii_case(c.as_bytes()))
+        {
             let mut v = skip_blank(bytes, i);
             if v < bytes.len() && bytes[v] == b':' {
                 v = skip_blank(bytes, v + 1);
@@ -227,6 +246,86 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// `orchid-granite-copper-49` under `JWT_SECRET`: words joined by dashes
+/// that have nothing to do with the slot they fill, as password managers
+/// make memorable passphrases. A slug that speaks of what it names or of
+/// being an example (`m2m-access-token-12345`, `x-hello-world-64`,
+/// `project-cache-v5`) stays a name or a fixture.
+pub(crate) fn word_slug_passphrase(name: &[u8], v: &[u8]) -> bool {
+    const ABOUT: &[&str] = &[
+        "secret",
+        "secrets",
+        "key",
+        "keys",
+        "token",
+        "tokens",
+        "api",
+        "access",
+        "auth",
+        "pass",
+        "password",
+        "test",
+        "testing",
+        "example",
+        "sample",
+        "demo",
+        "hello",
+        "world",
+        "dev",
+        "prod",
+        "production",
+        "staging",
+        "local",
+        "default",
+        "cache",
+        "project",
+        "app",
+        "your",
+        "change",
+        "replace",
+        "dummy",
+        "fake",
+        "placeholder",
+        "value",
+        "here",
+        "foo",
+        "bar",
+        "baz",
+        "not",
+        "super",
+        "very",
+        "real",
+        "insecure",
+        "unsafe",
+        "some",
+        "this",
+        "that",
+        "the",
+        "with",
+        "for",
+        "from",
+        "user",
+        "admin",
+        "service",
+        "client",
+        "session",
+    ];
+    let mut name_words = Vec::new();
+    super::names::split_words(name, &mut name_words);
+    let words: Vec<&[u8]> = v
+        .split(|&b| b == b'-')
+        .filter(|w| w.iter().all(u8::is_ascii_alphabetic) && !w.is_empty())
+        .collect();
+    words.len() >= 3
+        && words.iter().all(|w| {
+            w.len() >= 4
+                && !ABOUT.iter().any(|a| w.eq_ignore_ascii_case(a.as_bytes()))
+                && !name_words
+                    .iter()
+                    .any(|n| w.eq_ignore_ascii_case(n.as_bytes()))
+        })
 }
 
 /// Other languages' `is` between a name and its value, where a word test
@@ -242,6 +341,9 @@ pub(crate) fn copula(rest: &[u8]) -> Option<usize> {
         "with value ",
         "的值是",
         "の値は",
+        // Korean `값은` (value is) and Turkish `değeri:` (its value).
+        "값은",
+        "değeri:",
         "是",
         "は",
         "é ",

@@ -128,6 +128,8 @@ fn is_public_key_blob(v: &[u8]) -> bool {
 
 /// `form.data["password"`, `get_secret(`: an unquoted code expression.
 fn is_code_expression(v: &[u8]) -> bool {
+    // PHP's and Perl's variables: `$_POST['password']`, `$row["pw"]`.
+    let v = v.strip_prefix(b"$").unwrap_or(v);
     let open = v.iter().position(|&b| matches!(b, b'[' | b'(' | b'{'));
     if open.is_some_and(|p| v[p] == b'(') {
         return looks_like_call(v);
@@ -355,7 +357,8 @@ fn password_ok(v: &[u8], p: &Profile, quoted: bool) -> bool {
     if is_identifier_word(v) && p.digit == 0 {
         // An unquoted bare word is a variable or an English word ("required"),
         // unless it is long enough to be a generated string.
-        return v.len() >= 12 && p.upper >= 2 && p.lower >= 2 && !v.contains(&b'_');
+        return (v.len() >= 12 && p.upper >= 2 && p.lower >= 2 && !v.contains(&b'_'))
+            || super::gibberish::random_letters(v);
     }
     p.digit > 0 || p.symbol > 0 || p.upper > 0
 }
@@ -404,7 +407,11 @@ fn random_ok(v: &[u8], p: &Profile, min_len: usize) -> bool {
     if v.len() < min_len || p.space > 0 {
         return false;
     }
-    if p.alnum_classes() < 2 || super::code_type::is_camel_name(v) {
+    // One class of characters is a word or a number, unless the letters
+    // pair up as no word does (`ocayocmmzajxkpixzt`).
+    if (p.alnum_classes() < 2 && !super::gibberish::random_letters(v))
+        || super::code_type::is_camel_name(v)
+    {
         return false;
     }
     // `short-value`, `AIza-docs-sample`: words joined by separators, no digit.

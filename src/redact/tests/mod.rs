@@ -14,6 +14,7 @@ mod languages;
 mod listings;
 mod positional;
 mod props;
+mod round10;
 mod round5;
 mod round6;
 mod round7;
