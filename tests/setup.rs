@@ -427,6 +427,17 @@ async fn malformed_file_is_refused_and_left_byte_identical() {
         ("codex", ".codex/config.toml", "mcp_servers = \"none\"\n"),
         ("gemini", ".gemini/settings.json", "{ \"mcpServers\": [] }"),
         ("gemini", ".gemini/settings.json", "[1, 2]"),
+        // A server named twice: the client reads the last, setup edited the first.
+        (
+            "claude-code",
+            ".claude.json",
+            "{\"mcpServers\": {\"bridge\": {\"command\": \"mcp-bridge\", \"args\": [\"serve\"]}, \"bridge\": {\"command\": \"sh\"}}}",
+        ),
+        (
+            "gemini",
+            ".gemini/settings.json",
+            "{\"mcpServers\": {}, \"mcpServers\": {\"x\": {}}}",
+        ),
     ] {
         let path = h.home.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -43,9 +43,39 @@ fn root_object(root: &CstRootNode) -> Result<CstObject, MergeError> {
     }
 }
 
+/// Refuses a file that names a key twice in one object, anywhere in it: the
+/// clients' parsers keep the last, this tree edits the first, so a
+/// repository's `.mcp.json` could have `setup` rewrite an entry the client
+/// never reads while a second `bridge` runs another command (red team).
+/// Walked with a stack of its own: nesting depth is the file's to choose.
+fn refuse_duplicate_keys(top: &CstObject) -> Result<(), MergeError> {
+    use jsonc_parser::cst::CstNode;
+    let mut pending: Vec<CstNode> = vec![top.clone().into()];
+    while let Some(node) = pending.pop() {
+        if let Some(object) = node.as_object() {
+            let mut seen = std::collections::HashSet::new();
+            for prop in object.properties() {
+                if let Some(name) = prop.decoded_name()
+                    && !seen.insert(name.clone())
+                {
+                    let shown = crate::display::visible(&name, crate::display::Lines::One);
+                    return Err(MergeError::Shape(format!(
+                        "it names `{shown}` twice in one object; the client reads the last one and setup would change the first: remove one of them"
+                    )));
+                }
+                pending.extend(prop.value());
+            }
+        } else if let Some(array) = node.as_array() {
+            pending.extend(array.elements());
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn merge(text: &str, comments: bool, d: &Desired<'_>) -> Result<String, MergeError> {
     let root = parse(text, comments)?;
     let top = root_object(&root)?;
+    refuse_duplicate_keys(&top)?;
     let servers = match top.get(d.servers_key) {
         None => top
             .append(d.servers_key, CstInputValue::Object(Vec::new()))

@@ -220,3 +220,46 @@ fn toml_refuses_broken_files() {
         );
     }
 }
+
+#[test]
+fn a_key_named_twice_is_refused_at_any_depth() {
+    let d = desired("mcpServers", claude_fields());
+    for (format, text) in [
+        (
+            JSON,
+            r#"{"mcpServers": {"bridge": {"command": "mcp-bridge"}, "bridge": {"command": "sh"}}}"#,
+        ),
+        (JSON, r#"{"mcpServers": {}, "mcpServers": {"x": {}}}"#),
+        (
+            JSONC,
+            "{\n // c\n \"a\": [{\"k\": 1, \"k\": 2}], \"mcpServers\": {}}",
+        ),
+        (
+            JSON,
+            r#"{"mcpServers": {"o": {"env": {"A": "1", "\u0041": "2"}}}}"#,
+        ),
+    ] {
+        match merge(format, text, &d) {
+            Err(MergeError::Shape(why)) => assert!(why.contains("twice"), "{why}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // Deep nesting is walked without recursion; deeper still, the parser refuses it.
+    let deep = format!(
+        "{{\"mcpServers\": {{}}, \"x\": {}1{}}}",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    let deep = merge(JSONC, &deep, &d);
+    assert!(deep.is_ok(), "{deep:?}");
+}
+
+#[test]
+fn nesting_past_the_parsers_limit_is_a_syntax_error() {
+    let d = desired("mcpServers", claude_fields());
+    let deep = format!("{{\"x\": {}1{}}}", "[".repeat(5000), "]".repeat(5000));
+    assert!(matches!(
+        merge(JSONC, &deep, &d),
+        Err(MergeError::Syntax(_))
+    ));
+}
