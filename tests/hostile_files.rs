@@ -65,7 +65,10 @@ async fn no_import_can_make_later_sends_fail() {
     }
 
     // At the bound itself the import works, and every conversation, the
-    // imported one included, can still send: the next ids simply follow.
+    // imported one included, can still send. Ids that high are numbered anew
+    // (in order) rather than kept: kept, they left every later send an id
+    // past 2^53, and the database's own export and backup could never be
+    // imported or restored again (red team).
     let bound = 1_i64 << 53;
     let file = export_file(
         &env,
@@ -77,8 +80,9 @@ async fn no_import_can_make_later_sends_fail() {
         .await
         .json();
     assert_eq!(said["messages_added"], 2, "{said}");
+    assert_eq!(said["messages_renumbered"], 2, "{said}");
     let imported = tokens(&env, "conv_00000000000000e2").await;
-    let mut last = bound;
+    let mut last = 0;
     for conv in [&first, &second, &imported] {
         for side in ["a", "b"] {
             let sent = send(&s, conv, side, "after the import").await;
@@ -87,9 +91,22 @@ async fn no_import_can_make_later_sends_fail() {
             last = id;
         }
     }
+    assert!(last < 1 << 52, "an id near the bound was kept: {last}");
     // And the messages arrive.
     let inbox = contents(&check(&s, &imported, "b", json!({})).await);
     assert_eq!(inbox, ["imported 0", "imported 1", "after the import"]);
+    // The database's own export imports again, into a fresh database.
+    let out = env.dir.join("all.json");
+    cli(
+        &env,
+        &["export", "--plaintext", "-o", out.to_str().unwrap()],
+    )
+    .await
+    .ok();
+    let fresh = env.dir.join("fresh").join("bridge.db");
+    crate::util_cli::cli_on(&env, &fresh, &["import", out.to_str().unwrap()])
+        .await
+        .ok();
 }
 
 /// Runs `sql` on a copy-able database file with a plain connection.

@@ -194,6 +194,31 @@ impl CopyReport {
 /// Progress of a copy: pages done so far and pages in all.
 pub type CopyProgress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
+/// The highest message id an import (or a restore) keeps: a conversation of
+/// the file with an id above it is numbered anew, in order, above every id
+/// kept. A file may hold ids up to 2^53 (what JSON carries exactly), but one
+/// stored near that bound left the sends after it ids past 2^53, which no
+/// later export or backup could bring back: 2^52 leaves room for 2^52 sends.
+pub const MAX_KEPT_IMPORT_ID: i64 = 1 << 52;
+
+/// Whether an import keeps the ids of a conversation's `new` messages: all
+/// above `keep_above` (never used here) and none past [`MAX_KEPT_IMPORT_ID`].
+pub fn keeps_ids(mut ids: impl Iterator<Item = i64>, keep_above: i64) -> bool {
+    ids.all(|id| id > keep_above && id <= MAX_KEPT_IMPORT_ID)
+}
+
+/// The highest id of `records` an import may keep (0 for none): renumbered
+/// messages go above it, so they never take an id a later conversation of
+/// the file keeps.
+pub fn highest_kept_id(records: &[ConversationRecord]) -> i64 {
+    records
+        .iter()
+        .flat_map(|r| r.messages.iter().map(|m| m.message.id))
+        .filter(|id| *id <= MAX_KEPT_IMPORT_ID)
+        .max()
+        .unwrap_or(0)
+}
+
 /// What a database file holds, checked without modifying it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileCheck {

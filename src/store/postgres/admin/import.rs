@@ -114,11 +114,7 @@ pub(super) async fn import(
         .await?,
         0,
     )?;
-    let file_max = records
-        .iter()
-        .flat_map(|r| r.messages.iter().map(|m| m.message.id))
-        .max()
-        .unwrap_or(0);
+    let file_max = crate::store::admin::highest_kept_id(records);
     let mut next_id = floor.max(file_max) + 1;
     let mut high = floor;
     // A replacing import (a restore) emptied the database: the file's messages
@@ -219,7 +215,7 @@ pub(super) async fn import(
                 report.messages_skipped += 1;
             }
         }
-        let keep_ids = new.iter().all(|m| m.message.id > keep_above);
+        let keep_ids = crate::store::admin::keeps_ids(new.iter().map(|m| m.message.id), keep_above);
         // A file lists messages in increasing id order (checked when it is
         // read), and kept or renumbered ids keep that order: so do positions.
         let mut seq = if new.is_empty() {

@@ -141,11 +141,7 @@ pub(super) fn import(
     };
     // Renumbered messages go above every id in the file too, so they can
     // never take an id that a later conversation of the file keeps.
-    let file_max = records
-        .iter()
-        .flat_map(|r| r.messages.iter().map(|m| m.message.id))
-        .max()
-        .unwrap_or(0);
+    let file_max = crate::store::admin::highest_kept_id(records);
     let mut next_id = floor.max(file_max) + 1;
     for record in records {
         let file = &record.conversation;
@@ -217,7 +213,7 @@ pub(super) fn import(
                 report.messages_skipped += 1;
             }
         }
-        let keep_ids = new.iter().all(|m| m.message.id > keep_above);
+        let keep_ids = crate::store::admin::keeps_ids(new.iter().map(|m| m.message.id), keep_above);
         let mut insert = tx
             .prepare_cached(
                 "INSERT INTO messages (id, conversation_id, from_side, action_type, content, files, created_at, recipients)
