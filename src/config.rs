@@ -16,6 +16,11 @@ use crate::redact::RedactionSettings;
 use crate::service::{BridgeSettings, ResourceLimits, TeamSettings, ToolLimits};
 use crate::store::sqlite::Durability;
 
+/// The most bytes read from a configuration file: far above any real one,
+/// and a FIFO or `/dev/zero` named by `--config` cannot hang or exhaust a
+/// command (see [`crate::regular_file`]).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 mod env;
 mod http;
 mod validate;
@@ -367,10 +372,13 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
+                let text =
+                    crate::regular_file::read_text(path, MAX_CONFIG_BYTES).map_err(|source| {
+                        ConfigError::Read {
+                            path: path.to_owned(),
+                            source,
+                        }
+                    })?;
                 let table: toml::Table = toml::from_str(&text).map_err(|e| file_error(path, &e))?;
                 // Check the file alone first, so its errors name the file.
                 table

@@ -36,6 +36,7 @@ pub mod operator;
 pub mod process;
 pub mod ratelimit;
 pub mod redact;
+pub mod regular_file;
 pub mod runner;
 pub mod service;
 pub mod store;

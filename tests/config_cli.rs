@@ -44,6 +44,25 @@ fn assert_refused(out: &Output, words: &[&str]) {
     }
 }
 
+/// A FIFO named as the config hung every command, and `/dev/zero` was read
+/// until memory ran out (red team): only a regular file is read.
+#[test]
+fn a_config_that_is_no_regular_file_is_refused_at_once() {
+    let env = TestEnv::new("config_not_regular");
+    let fifo = env.dir.join("config.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    for file in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        assert_refused(
+            &run(env.serve_command(&[]).arg("--config").arg(file)),
+            &["not a regular file"],
+        );
+    }
+}
+
 #[test]
 fn unknown_settings_are_start_up_errors_that_name_them() {
     let env = TestEnv::new("unknown_settings");

@@ -14,6 +14,10 @@ use clap::Args;
 use serde_json::json;
 
 use super::manage::{CommonArgs, open_app, settled};
+
+/// The most bytes `restore` copies from a backup's key file (one holds a
+/// line of 64 hex digits).
+const MAX_KEY_FILE_BYTES: u64 = 4096;
 use super::output::{self, ProgressBar};
 use super::transfer::{backup_key_path, partial_path, refused, write_private};
 use crate::app::{self, AppStore};
@@ -178,7 +182,11 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
                 args.file.display()
             )
         })?;
-        Some(fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?)
+        // What was just loaded, bounded: a key file holds 64 hex digits, but
+        // one with a valid head and a long tail (a sparse 64 GiB) loaded too.
+        let text = crate::regular_file::read_text(&path, MAX_KEY_FILE_BYTES)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Some(text.into_bytes())
     };
     let db = args.common.db.db_path(None)?;
     let mut forced = false;

@@ -3,9 +3,8 @@
 //! writer would block `open` forever, and `/dev/zero` or an endless pipe
 //! would be read until memory runs out.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -31,29 +30,17 @@ fn too_large(what: &str, limit: u64) -> anyhow::Error {
     )
 }
 
-/// Opens `path` for reading if it is a regular file (symlinks followed).
-/// Anything else (a FIFO, a device, a directory, a socket) is refused before
-/// it is opened; `O_NONBLOCK` keeps a FIFO swapped in afterwards from
-/// blocking the open, and the opened file is checked again.
+/// Opens `path` for reading if it is a regular file (see
+/// [`crate::regular_file::open`]).
 ///
 /// # Errors
 /// `what` (e.g. "cannot import FILE") with why: missing, unreadable, or not
 /// a regular file.
 pub(super) fn open_regular(path: &Path, what: &str) -> anyhow::Result<File> {
-    let not_regular = || anyhow::anyhow!("{what}: it is not a regular file");
-    let meta = fs::metadata(path).with_context(|| what.to_owned())?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .with_context(|| what.to_owned())?;
-    if !file.metadata().with_context(|| what.to_owned())?.is_file() {
-        return Err(not_regular());
-    }
-    Ok(file)
+    crate::regular_file::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => anyhow::anyhow!("{what}: it is not a regular file"),
+        _ => anyhow::Error::new(e).context(what.to_owned()),
+    })
 }
 
 /// Reads `from` to its end, failing once it holds more than `limit` bytes.
@@ -112,38 +99,19 @@ pub(super) fn read_stdin(what: &str) -> anyhow::Result<Vec<u8>> {
 /// reaches a few MiB; a longer file is refused, not read into memory.
 pub(crate) const MAX_CLIENT_CONFIG_BYTES: u64 = 64 << 20;
 
-/// The text of a client's configuration file at `path` (symlinks followed):
-/// a missing file is `NotFound` as for `fs::read_to_string`, and anything
-/// but a regular file of at most [`MAX_CLIENT_CONFIG_BYTES`] of UTF-8 is an
-/// error — a FIFO planted there (or in a directory `doctor` walks up through)
-/// would block the read, `/dev/zero` would be read until memory runs out.
+/// The text of a client's configuration file at `path`: a regular file of
+/// at most [`MAX_CLIENT_CONFIG_BYTES`] (see [`crate::regular_file`]).
 ///
 /// # Errors
-/// Missing, unreadable, not a regular file, too long or not UTF-8.
+/// Missing (`NotFound`), unreadable, not a regular file, too long or not UTF-8.
 pub(crate) fn read_client_config(path: &Path) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind};
-    let refuse = |why: &str| Error::new(ErrorKind::InvalidData, why.to_owned());
-    if !fs::metadata(path)?.is_file() {
-        return Err(refuse("not a regular file"));
-    }
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(refuse("not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_CLIENT_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_CLIENT_CONFIG_BYTES {
-        return Err(refuse("larger than 64 MiB"));
-    }
-    String::from_utf8(bytes).map_err(|_| refuse("not UTF-8 text"))
+    crate::regular_file::read_text(path, MAX_CLIENT_CONFIG_BYTES)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
