@@ -129,13 +129,22 @@ impl<S: Store> AckBody<S> {
 
     /// Ends the body: the receipts are acknowledged by a task of their own,
     /// if the reply that carries them went out. A stream that ends without
-    /// it (the client cancelled the call after its page was taken: rmcp then
-    /// drops the reply and closes the stream normally) acknowledges nothing,
-    /// and the page is delivered again once its lease lapses.
+    /// it acknowledges nothing, and a page taken is delivered again once its
+    /// lease lapses; a long-poll still waiting ends as if its client had gone
+    /// (it files nothing). rmcp ends a request's stream without its reply
+    /// when the client cancelled the call, when the session is deleted, and
+    /// when the client resumes the stream elsewhere (`GET` with
+    /// `Last-Event-ID`): the call used to wait on, take the next message and
+    /// send it down that `GET`, which acknowledges nothing — delivered twice,
+    /// or, after a `DELETE`, to no one until its lease lapsed (red team).
     fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         self.finished = true;
         if let Some(gone) = self.gone.take() {
-            gone.disarm();
+            if self.replied {
+                gone.disarm();
+            } else {
+                self.slot.gone().cancel();
+            }
         }
         let pages = self.slot.take();
         // Still in flight (for a graceful shutdown) until acknowledged.
