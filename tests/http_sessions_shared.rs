@@ -427,6 +427,19 @@ async fn a_token_holds_a_bounded_number_of_sessions() {
     assert_eq!(statuses, [[200; 2].as_slice(), &[429; 22]].concat());
     // The limit is per token, and the open sessions still work.
     open(&server.url, &bob).await;
+    // An `initialize` padded past 16 KiB is refused, not held for the
+    // session's life (~1 MB each, a thousand sessions a token: red team).
+    let padded = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": VERSION,
+                   "capabilities": {"experimental": {"pad": "x".repeat(100_000)}},
+                   "clientInfo": {"name": "padded", "version": "1"}}
+    });
+    let dave = make_token(&env, "dave", "agent");
+    let refused = post(&server.url, Some(&dave), &[], padded.to_string()).await;
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert!(refused.headers.get("mcp-session-id").is_none());
+    open(&server.url, &dave).await;
     let listed = call(
         &server.url,
         &alice,

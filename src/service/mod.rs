@@ -52,7 +52,7 @@ pub use inbox::{UnreadMessage, UnreadSummary, summaries_json};
 pub use invite::{Invited, JoinedSession};
 pub use keys::{RESEAL_BATCH, Rotation, RotationProgress};
 pub use lease::LEASE;
-pub use mcp_session::{SharedSession, mcp_session_digest};
+pub use mcp_session::{MAX_STORED_INIT_PARAMS, SharedSession, mcp_session_digest};
 pub use oversight::Approval;
 pub use own_tokens::redact_token_shapes;
 pub use park::Parked;

@@ -387,6 +387,12 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     let opens = parts.method == Method::POST
         && header_str(&parts.headers, HEADER_SESSION_ID).is_none()
         && opens_a_session(&bytes);
+    if opens && bytes.len() > sessions::MAX_INITIALIZE_BYTES {
+        return refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            sessions::INITIALIZE_TOO_LARGE,
+        );
+    }
     // Parsed only for a request inside a session (stateless ones share no
     // ids), or one whose stream a revocation may have to answer.
     let in_session = header_str(&parts.headers, HEADER_SESSION_ID).is_some();

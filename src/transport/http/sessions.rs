@@ -138,6 +138,16 @@ pub(super) struct Owners {
 }
 
 /// The refusal of an `initialize` past an identity's share.
+/// The largest `initialize` request that opens a session: its parameters
+/// are held for the session's life (and stored with it), real clients send
+/// under 2 KiB, and a padded one held ~1 MB a session, a thousand sessions
+/// a token (red team).
+pub(super) const MAX_INITIALIZE_BYTES: usize = crate::service::MAX_STORED_INIT_PARAMS;
+
+/// The answer to a larger one.
+pub(super) const INITIALIZE_TOO_LARGE: &str =
+    "Payload Too Large: an initialize request may take at most 16 KiB";
+
 pub(super) const TOO_MANY: &str = "Too Many Requests: this token holds as many MCP sessions as it may (http.max_sessions_per_token); end one (DELETE) or let an idle one close";
 
 /// A place for a session being opened, counted against its identity's
