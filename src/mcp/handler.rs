@@ -79,17 +79,23 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         Ok(inbox::list())
     }
 
+    // The inbox resource is admitted as a tool call is: over HTTP only from
+    // the session's owner (another token that learnt a session's id read its
+    // inbox through it: red team), and only while it was not ended elsewhere.
     async fn read_resource(
         &self,
         request: rmcp::model::ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::ReadResourceResponse, rmcp::ErrorData> {
         // Boxed, like `listen`: rmcp's request dispatch holds the largest of
         // these handlers' futures inline in every request's task (over HTTP,
         // every open request's), whichever handler the request calls.
-        Box::pin(self.read_inbox(&request.uri))
-            .await
-            .map(Into::into)
+        Box::pin(async {
+            self.admit_call(&context).await?;
+            self.read_inbox(&request.uri).await
+        })
+        .await
+        .map(Into::into)
     }
 
     async fn subscribe(
@@ -97,14 +103,16 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         request: rmcp::model::SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), rmcp::ErrorData> {
+        Box::pin(self.admit_call(&context)).await?;
         self.subscribe_inbox(&request.uri, context.peer)
     }
 
     async fn unsubscribe(
         &self,
         request: rmcp::model::UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), rmcp::ErrorData> {
+        Box::pin(self.admit_call(&context)).await?;
         self.unsubscribe_inbox(&request.uri)
     }
 
