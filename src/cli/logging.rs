@@ -88,22 +88,78 @@ impl Drop for SafeLine {
     }
 }
 
-/// `text` redacted, with whatever could act on a terminal escaped (line
-/// ends kept).
+/// The most of one log line that is written: a client's id of a megabyte
+/// made every request refused write a megabyte and redact it (~0.2 s of
+/// CPU each: red team).
+const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// `text` cut to [`MAX_LINE_BYTES`], redacted, and one line with whatever
+/// could act on a terminal escaped: a newline inside it (a client's id)
+/// would draw a fake log line of its own.
 fn safe(text: &str) -> String {
     static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+    let (text, left_out) = shorten(text);
     let redacted = REDACTOR.get_or_init(Redactor::builtin).redact(text).text;
     // A session token is 64 hex digits, like any digest, so the engine keeps
     // it; no log line needs one.
-    match crate::service::redact_token_shapes(&redacted) {
-        Some(clean) => visible(&clean, Lines::Many).into_owned(),
-        None => visible(&redacted, Lines::Many).into_owned(),
+    let clean = match crate::service::redact_token_shapes(&redacted) {
+        Some(clean) => std::borrow::Cow::Owned(clean),
+        None => redacted,
+    };
+    let body = clean.strip_suffix('\n');
+    let mut line = visible(body.unwrap_or(&clean), Lines::One).into_owned();
+    if left_out > 0 {
+        line.push_str(&format!(" … ({left_out} bytes left out)"));
     }
+    if body.is_some() || left_out > 0 {
+        line.push('\n');
+    }
+    line
+}
+
+/// `text` cut to at most [`MAX_LINE_BYTES`], back to a blank or a JSON
+/// delimiter so that no secret is cut in two (its head alone would not be
+/// recognised), and how many bytes were left out.
+fn shorten(text: &str) -> (&str, usize) {
+    if text.len() <= MAX_LINE_BYTES {
+        return (text, 0);
+    }
+    let mut end = MAX_LINE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let end = text[..end]
+        .rfind(|c: char| c.is_whitespace() || matches!(c, ',' | '"' | '{' | '}' | '[' | ']'))
+        .unwrap_or(0);
+    (&text[..end], text.len() - end)
 }
 
 #[cfg(test)]
 mod tests {
     use super::safe;
+
+    #[test]
+    fn a_line_stays_one_line_of_bounded_length() {
+        let forged = safe("WARN response error id=\"x\nINFO all is well\"\n");
+        assert_eq!(
+            forged,
+            "WARN response error id=\"x\\x0aINFO all is well\"\n"
+        );
+        let secret = "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";
+        let long = format!(
+            "id=\"{}{secret}{}\"\n",
+            "a".repeat(16 * 1024 - 20),
+            "b".repeat(1 << 20)
+        );
+        let out = safe(&long);
+        assert!(out.len() < 17 * 1024, "{}", out.len());
+        assert!(
+            out.ends_with("bytes left out)\n"),
+            "{}",
+            &out[out.len() - 40..]
+        );
+        assert!(!out.contains("ghp_"), "a secret cut in two leaked its head");
+    }
 
     #[test]
     fn a_bare_session_token_never_reaches_the_log() {

@@ -180,14 +180,11 @@ If you joined as an observer, read and report to me but do not send.\n{WORK_LOOP
 This session remembers its conversation: leave out conversation_id, session_id and token."
             )
         }
-        other => {
-            let shown: String = other
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .take(64)
-                .collect();
+        _ => {
+            // The name is not echoed: a client's text cut or filtered could
+            // carry the head of a secret past the log's redaction.
             return Err(ErrorData::invalid_params(
-                format!("unknown prompt {shown}; prompts/list names them"),
+                "unknown prompt; prompts/list names them",
                 None,
             ));
         }
