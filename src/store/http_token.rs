@@ -13,9 +13,10 @@ use crate::domain::Timestamp;
 pub enum HttpRole {
     /// An agent: calls the MCP tools.
     Agent,
-    /// A human operator: everything an agent may, and the oversight console.
+    /// A human operator's own MCP client: everything an agent may (the web
+    /// console has tokens of its own).
     Operator,
-    /// Read-only oversight (the console); refused on the MCP endpoint.
+    /// Refused on the MCP endpoint: a token issued ahead of its use.
     Observer,
 }
 
