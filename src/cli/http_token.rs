@@ -25,7 +25,7 @@ enum HttpTokenCommand {
     Create {
         /// A name for it, e.g. the agent or host that will use it.
         name: String,
-        /// What it may do: agent (MCP tools), operator (tools and console), observer (console, read-only).
+        /// What it may do: agent or operator (the MCP tools; operator names a human's own client), observer (nothing on /mcp yet). The web console has tokens of its own.
         #[arg(long, value_enum, default_value = "agent")]
         role: RoleArg,
         #[command(flatten)]
