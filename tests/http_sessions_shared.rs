@@ -462,3 +462,59 @@ async fn a_token_holds_a_bounded_number_of_sessions() {
     open(&server.url, &alice).await;
     server.terminate().await;
 }
+
+/// A session holds at most a few SSE streams (`GET`) open at once: rmcp kept
+/// up to 33 per session and the read timeout never cuts an answered stream,
+/// so one token's sessions starved the server of descriptors (red team).
+/// One more is refused (`429`); closing one frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_holds_a_bounded_number_of_streams() {
+    let env = TestEnv::new("session_streams");
+    let alice = make_token(&env, "alice", "agent");
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let session = open(&server.url, &alice).await;
+    let client = reqwest::Client::new();
+    let stream = || {
+        client
+            .get(&server.url)
+            .header("authorization", format!("Bearer {alice}"))
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", VERSION)
+            .send()
+    };
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let open = stream().await.expect("GET");
+        assert_eq!(open.status(), 200);
+        held.push(open);
+    }
+    let refused = stream().await.expect("GET");
+    assert_eq!(refused.status(), 429);
+    assert!(refused.text().await.unwrap().contains("open streams"));
+    // Other requests of the session are not affected.
+    let listed = call(
+        &server.url,
+        &alice,
+        &session,
+        "list_my_conversations",
+        json!({}),
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    drop(held.pop());
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let again = stream().await.expect("GET");
+        if again.status() == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a closed stream never freed its place"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}

@@ -26,6 +26,7 @@ use super::request_limit::RequestLimit;
 use super::resume;
 use super::revoke::{self, Cut, REVOKED_TEXT, Revocations};
 use super::sessions::{self, Owners, as_caller};
+use super::streams::{self, Streams};
 use super::throttle::{MAX_FAILED_TOKENS, Throttle, WINDOW};
 use super::written::{AckBody, InFlight};
 use super::{MAX_BODY_BYTES, METADATA_PATH};
@@ -74,6 +75,8 @@ pub struct Access<S: HttpTokenStore> {
     cache: Mutex<HashMap<[u8; 32], (HttpIdentity, Instant)>>,
     /// Who owns the MCP sessions held here.
     pub(super) owners: Owners,
+    /// The `GET` streams each MCP session holds open.
+    streams: Arc<Streams>,
     /// The named tokens of the requests that may wait here (see `revoke`).
     pub(super) revocations: Arc<Revocations>,
     /// Request ids of the calls in progress in each session.
@@ -113,6 +116,7 @@ impl<S: HttpTokenStore> Access<S> {
             pages: Arc::default(),
             cache: Mutex::default(),
             owners: Owners::default(),
+            streams: Arc::default(),
             revocations: Arc::default(),
             call_ids: Arc::default(),
             max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
@@ -428,6 +432,10 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         Some(None) => return refusal(StatusCode::TOO_MANY_REQUESTS, sessions::TOO_MANY),
         place => place.flatten(),
     };
+    let stream = match streams::admit(&access.streams, request.method(), session.as_deref()) {
+        Ok(place) => place,
+        Err(refused) => return refused,
+    };
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;
     let resuming = resume::resumes_a_response(request.method(), request.headers());
@@ -499,5 +507,5 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         gone,
         cut,
     );
-    Response::from_parts(parts, Body::new(body))
+    Response::from_parts(parts, streams::counted(Body::new(body), stream))
 }

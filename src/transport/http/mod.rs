@@ -27,6 +27,7 @@ mod resume;
 mod revoke;
 mod sessions;
 mod site;
+mod streams;
 mod throttle;
 mod written;
 
