@@ -434,7 +434,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     };
     let stream = match streams::admit(&access.streams, request.method(), session.as_deref()) {
         Ok(place) => place,
-        Err(refused) => return refused,
+        Err(full) => return full.refusal(),
     };
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;

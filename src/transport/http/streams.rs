@@ -49,18 +49,25 @@ impl Streams {
     }
 }
 
+/// A session holds [`MAX_PER_SESSION`] streams already.
+pub(super) struct Full;
+
+impl Full {
+    /// The `429` refusing one more.
+    pub(super) fn refusal(self) -> Response {
+        super::access::refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY)
+    }
+}
+
 /// A place for a `GET` of MCP session `session` (none needed for another
-/// request), or the `429` refusing it.
+/// request).
 pub(super) fn admit(
     streams: &Arc<Streams>,
     method: &Method,
     session: Option<&str>,
-) -> Result<Option<StreamGuard>, Response> {
+) -> Result<Option<StreamGuard>, Full> {
     match (method == Method::GET, session) {
-        (true, Some(id)) => streams
-            .enter(id)
-            .map(Some)
-            .ok_or_else(|| super::access::refusal(StatusCode::TOO_MANY_REQUESTS, TOO_MANY)),
+        (true, Some(id)) => streams.enter(id).map(Some).ok_or(Full),
         _ => Ok(None),
     }
 }
