@@ -226,22 +226,6 @@ impl<S: HttpTokenStore> Access<S> {
     }
 }
 
-/// `429` for an address that presented too many wrong tokens: its token is
-/// not looked at until `wait` is over.
-fn throttled(wait: Duration) -> Response {
-    let secs = wait.as_secs().max(1);
-    let mut response = refusal(
-        StatusCode::TOO_MANY_REQUESTS,
-        &format!(
-            "Too Many Requests: too many wrong bearer tokens from this address; retry in {secs} s"
-        ),
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    response
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Each critical section is a single map operation: a poisoned lock is intact.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -257,7 +241,7 @@ pub(super) fn refusal(status: StatusCode, text: &str) -> Response {
         .into_response()
 }
 
-fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+pub(super) fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -304,7 +288,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         if known.is_none()
             && let Some(wait) = access.failures.wait(client)
         {
-            return throttled(wait);
+            return super::throttle::throttled(wait);
         }
         let found = match (known, presented) {
             (Some(known), _) => Some(known),

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::access::{Access, refusal};
+use super::access::{Access, header_str, refusal};
 use super::body;
 use crate::store::HttpTokenStore;
 
@@ -65,10 +65,6 @@ pub(super) async fn check_site<S: HttpTokenStore>(
         }
     }
     next.run(request).await
-}
-
-fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The refusal of a head this server will not read: a body framed or coded

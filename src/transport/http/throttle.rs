@@ -21,6 +21,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 
 /// Wrong bearer tokens one client address may present per [`WINDOW`].
 /// Agents present the same token every time: a client that gets this many
@@ -154,6 +156,22 @@ impl Throttle {
     fn remembered(&self) -> usize {
         self.lock().len()
     }
+}
+
+/// `429` for an address that presented too many wrong tokens: its token is
+/// not looked at until `wait` is over.
+pub(super) fn throttled(wait: Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let mut response = super::access::refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "Too Many Requests: too many wrong bearer tokens from this address; retry in {secs} s"
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
 }
 
 #[cfg(test)]
