@@ -18,6 +18,24 @@ use tracing_subscriber::fmt::MakeWriter;
 use crate::display::{Lines, visible};
 use crate::redact::Redactor;
 
+/// Secrets this process knows and no log line may show: the shared HTTP
+/// bearer token (any text the operator chose, so no pattern finds it; a
+/// client can put it in a request id, which rmcp logs).
+static NEVER_LOGGED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// What replaces one of them.
+const NEVER_LOGGED_PLACEHOLDER: &str = "HTTP_TOKEN_REDACTED";
+
+/// Keeps `secret` out of every later log line.
+pub fn never_log(secret: &str) {
+    if !secret.is_empty() {
+        let mut known = NEVER_LOGGED
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.push(secret.to_owned());
+    }
+}
+
 /// Starts logging to stderr at `level` for this crate. rmcp's own logs stay at
 /// `warn` whatever the level: at debug it prints whole requests, tokens and
 /// message text included.
@@ -99,7 +117,20 @@ const MAX_LINE_BYTES: usize = 16 * 1024;
 fn safe(text: &str) -> String {
     static REDACTOR: OnceLock<Redactor> = OnceLock::new();
     let (text, left_out) = shorten(text);
-    let redacted = REDACTOR.get_or_init(Redactor::builtin).redact(text).text;
+    let known = NEVER_LOGGED
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let scrubbed = known
+        .iter()
+        .filter(|secret| text.contains(secret.as_str()))
+        .fold(std::borrow::Cow::Borrowed(text), |t, secret| {
+            std::borrow::Cow::Owned(t.replace(secret.as_str(), NEVER_LOGGED_PLACEHOLDER))
+        });
+    drop(known);
+    let redacted = REDACTOR
+        .get_or_init(Redactor::builtin)
+        .redact(&scrubbed)
+        .text;
     // A session token is 64 hex digits, like any digest, so the engine keeps
     // it; no log line needs one.
     let clean = match crate::service::redact_token_shapes(&redacted) {
@@ -159,6 +190,13 @@ mod tests {
             &out[out.len() - 40..]
         );
         assert!(!out.contains("ghp_"), "a secret cut in two leaked its head");
+    }
+
+    #[test]
+    fn the_shared_token_never_reaches_the_log() {
+        super::never_log("team-secret-42");
+        let out = safe("WARN response error id=\"team-secret-42\"\n");
+        assert_eq!(out, "WARN response error id=\"HTTP_TOKEN_REDACTED\"\n");
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
             .filter(|t| t.revoked_at.is_none())
             .count();
         options.check(named)?;
+        if let Some(token) = &options.settings.token {
+            super::logging::never_log(token);
+        }
         tracing::info!(db = %app.db_path.display(), "serving MCP over HTTP");
         let serving = Serving::new(std::sync::Arc::clone(&app.bridge), &options);
         let mut router = serving.router();
