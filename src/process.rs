@@ -45,12 +45,45 @@ pub fn alive(p: ProcessStamp) -> bool {
     stamp(p.pid).is_some_and(|now| now.start == p.start)
 }
 
+/// Processes that are everyone's ancestor rather than anyone's MCP client:
+/// terminal multiplexers, service managers, remote logins. An agent with a
+/// shell could start a `serve` as a child of the tmux server it runs in, and
+/// the hook of every other agent there whose own client had no session then
+/// walked up to it and read that agent's words as its team's (red team).
+const SHARED_PARENTS: &[&str] = &[
+    "tmux: server",
+    "tmux",
+    "screen",
+    "SCREEN",
+    "zellij",
+    "dtach",
+    "abduco",
+    "systemd",
+    "sshd",
+    "login",
+    "init",
+    "supervisord",
+    "runsv",
+    "runsvdir",
+    "s6-supervise",
+];
+
+/// The command name (`comm`) of `pid`.
+fn name(pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(text.trim_end_matches('\n').to_owned())
+}
+
 /// `from` and its ancestors, nearest first, up to [`MAX_ANCESTORS`], stopping
-/// before pid 1 (init adopts orphans; it is nobody's client).
+/// before pid 1 (init adopts orphans; it is nobody's client) and before any
+/// of [`SHARED_PARENTS`].
 pub fn ancestors(from: u32) -> Vec<ProcessStamp> {
     let mut out = Vec::new();
     let mut pid = from;
     while pid > 1 && out.len() < MAX_ANCESTORS {
+        if !out.is_empty() && name(pid).is_some_and(|n| SHARED_PARENTS.contains(&n.as_str())) {
+            break;
+        }
         let Some((ppid, start)) = stat(pid) else {
             break;
         };
@@ -63,6 +96,40 @@ pub fn ancestors(from: u32) -> Vec<ProcessStamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_walk_stops_below_a_terminal_multiplexer() {
+        // A shell renamed `tmux` stands for the tmux server; its child is
+        // where an agent's `serve` would be.
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = dir.path().join("tmux");
+        std::fs::copy("/bin/sh", &tmux).unwrap();
+        let mut parent = std::process::Command::new(&tmux)
+            .args(["-c", "sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let child = (0..500)
+            .find_map(|_| {
+                let found = std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+                    let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                    (stat(pid)?.0 == parent.id()).then_some(pid)
+                });
+                if found.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                found
+            })
+            .expect("the child started");
+        let chain = ancestors(child);
+        let _ = parent.kill();
+        let _ = parent.wait();
+        if let Ok(pid) = i32::try_from(child) {
+            // SAFETY: plain kill(2) of the sleep this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert_eq!(chain.len(), 1, "walked past the multiplexer: {chain:?}");
+        assert_eq!(chain[0].pid, child);
+    }
 
     #[test]
     fn this_process_and_its_parent_are_found() {
