@@ -518,3 +518,61 @@ async fn a_session_holds_a_bounded_number_of_streams() {
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
 }
+
+/// Sessions taken over from the store count against the token's share as
+/// sessions opened here do: a host at its cap used to refuse a fresh
+/// `initialize` yet take over any number of sessions opened elsewhere
+/// (red team).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_taken_over_count_against_the_tokens_share() {
+    let env = TestEnv::new("session_cap_takeover");
+    let alice = make_token(&env, "alice", "agent");
+    let cap = [("MCP_BRIDGE_HTTP__MAX_SESSIONS_PER_TOKEN", "2")];
+    let one = HttpServer::start(&env, &[], &cap).await;
+    let two = HttpServer::start(&env, &[], &cap).await;
+    // Two sessions bound on the first host, so the store knows them.
+    let mut elsewhere = Vec::new();
+    for _ in 0..2 {
+        let session = open(&one.url, &alice).await;
+        let created = call(
+            &one.url,
+            &alice,
+            &session,
+            "create_conversation",
+            json!({"my_role": "w", "partner_role": "r"}),
+        )
+        .await;
+        assert_eq!(created.status, 200, "{}", created.body);
+        elsewhere.push(session);
+    }
+    // The second host takes one over, opens one of its own, and is full.
+    let listed = call(
+        &two.url,
+        &alice,
+        &elsewhere[0],
+        "list_my_conversations",
+        json!({}),
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    open(&two.url, &alice).await;
+    let refused = call(
+        &two.url,
+        &alice,
+        &elsewhere[1],
+        "list_my_conversations",
+        json!({}),
+    )
+    .await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    // The session taken over goes on working there.
+    let again = call(
+        &two.url,
+        &alice,
+        &elsewhere[0],
+        "list_my_conversations",
+        json!({}),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+}

@@ -411,8 +411,15 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     };
     // Each session holds ~22 KiB until it ends or idles out: a client that
     // opens them in a loop, or in a burst, is stopped at its share. The
-    // place is held until the answer is in and the session recorded.
-    let _opening = match opens.then(|| access.owners.reserve(&caller, access.max_sessions)) {
+    // place is held until the answer is in and the session recorded. A
+    // session taken over from the store (opened on another host, or before a
+    // restart) counts as one opened here.
+    let takes_over = request.method() != Method::DELETE
+        && session
+            .as_deref()
+            .is_some_and(|id| !access.owners.holds(id));
+    let reserve = || access.owners.reserve(&caller, access.max_sessions);
+    let _opening = match (opens || takes_over).then(reserve) {
         Some(None) => return refusal(StatusCode::TOO_MANY_REQUESTS, sessions::TOO_MANY),
         place => place.flatten(),
     };

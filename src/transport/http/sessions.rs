@@ -209,6 +209,12 @@ impl Owners {
         })
     }
 
+    /// Whether session `id` is held here (opened or taken over, and used
+    /// within the last quarter of an hour).
+    pub(super) fn holds(&self, id: &str) -> bool {
+        self.held().contains_key(id)
+    }
+
     /// Whether `caller` may send a request naming session `id`. A session
     /// not held here is rmcp's to answer (`404`, or a take-over that checks
     /// the stored owner).
