@@ -1,8 +1,8 @@
 //! A long-poll inside an MCP session runs in the session's task, not in its
-//! HTTP request's: when the client goes away mid-wait, the call must end
-//! (audited `cancelled`) instead of taking the next message for a reader
-//! that is gone, which the partner would then see only once its lease
-//! lapsed. Runs on the suite's store.
+//! HTTP request's: when the client goes away mid-wait, or its session is
+//! deleted under it, the call must end (audited `cancelled`) instead of
+//! taking the next message for a reader that is gone, which the partner
+//! would then see only once its lease lapsed. Runs on the suite's store.
 
 use serde_json::json;
 
@@ -11,9 +11,21 @@ use crate::util_http::*;
 
 use session_call as call;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_long_poll_ends_when_its_client_goes() {
-    let env = TestEnv::new("http_gone");
+/// Alice's MCP session on a server, with a conversation she created, and her
+/// long-poll (side a) waiting in it.
+struct Waiting {
+    env: TestEnv,
+    server: HttpServer,
+    alice: String,
+    session: String,
+    id: String,
+    a_token: String,
+    b_token: String,
+    waiter: tokio::task::JoinHandle<Answer>,
+}
+
+async fn waiting(name: &str) -> Waiting {
+    let env = TestEnv::new(name);
     let alice = make_token(&env, "alice", "agent");
     let server = HttpServer::start(&env, &[], &[]).await;
     let session = open_session(&server.url, &alice).await;
@@ -27,10 +39,12 @@ async fn a_session_long_poll_ends_when_its_client_goes() {
         )
         .await,
     );
-    let id = created["conversation_id"].as_str().unwrap().to_owned();
-    let b_token = created["session_b_token"].as_str().unwrap().to_owned();
-
-    // Side a waits inside its session; its client gives up mid-wait.
+    let field = |name: &str| created[name].as_str().unwrap().to_owned();
+    let (id, a_token, b_token) = (
+        field("conversation_id"),
+        field("session_a_token"),
+        field("session_b_token"),
+    );
     let (url, token, s) = (server.url.clone(), alice.clone(), session.clone());
     let waiter = tokio::spawn(async move {
         call(
@@ -43,29 +57,60 @@ async fn a_session_long_poll_ends_when_its_client_goes() {
         .await
     });
     wait_check_started(&env, &id, "a").await;
-    waiter.abort();
-    wait_check_cancelled(&env, &id, "a").await;
+    Waiting {
+        env,
+        server,
+        alice,
+        session,
+        id,
+        a_token,
+        b_token,
+        waiter,
+    }
+}
+
+impl Waiting {
+    /// Side b sends `text` to side a.
+    async fn partner_sends(&self, text: &str) {
+        let sent = stateless(
+            &self.server.url,
+            Some(&self.alice),
+            5,
+            "send_to_partner",
+            json!({"conversation_id": self.id, "session_id": "b", "token": self.b_token,
+                   "message": text}),
+        )
+        .await;
+        answer_result(&sent);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_long_poll_ends_when_its_client_goes() {
+    let w = waiting("http_gone").await;
+    // Its client gives up mid-wait.
+    w.waiter.abort();
+    wait_check_cancelled(&w.env, &w.id, "a").await;
 
     // What the partner sends now is not taken by the call that was given up:
     // the session's next check gets it at once.
-    let sent = stateless(
-        &server.url,
-        Some(&alice),
-        5,
-        "send_to_partner",
-        json!({"conversation_id": id, "session_id": "b", "token": b_token,
-               "message": "after the client left"}),
-    )
-    .await;
-    answer_result(&sent);
-    let read =
-        answer_result(&call(&server.url, &alice, &session, "check_messages", json!({})).await);
+    w.partner_sends("after the client left").await;
+    let read = answer_result(
+        &call(
+            &w.server.url,
+            &w.alice,
+            &w.session,
+            "check_messages",
+            json!({}),
+        )
+        .await,
+    );
     assert_eq!(
         read["messages"][0]["content"],
         json!("after the client left"),
         "{read}"
     );
-    let (status, stderr) = server.terminate().await;
+    let (status, stderr) = w.server.terminate().await;
     assert!(status.success(), "{stderr}");
 }
 
@@ -76,40 +121,11 @@ async fn a_session_long_poll_ends_when_its_client_goes() {
 /// stream, and the message goes to the next reader at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_long_poll_ends_when_its_session_is_deleted() {
-    let env = TestEnv::new("http_gone_deleted");
-    let alice = make_token(&env, "alice", "agent");
-    let server = HttpServer::start(&env, &[], &[]).await;
-    let session = open_session(&server.url, &alice).await;
-    let created = answer_result(
-        &call(
-            &server.url,
-            &alice,
-            &session,
-            "create_conversation",
-            json!({"my_role": "writer", "partner_role": "reader"}),
-        )
-        .await,
-    );
-    let id = created["conversation_id"].as_str().unwrap().to_owned();
-    let a_token = created["session_a_token"].as_str().unwrap().to_owned();
-    let b_token = created["session_b_token"].as_str().unwrap().to_owned();
-
-    let (url, token, s) = (server.url.clone(), alice.clone(), session.clone());
-    let waiter = tokio::spawn(async move {
-        call(
-            &url,
-            &token,
-            &s,
-            "check_messages",
-            json!({"wait_seconds": 30}),
-        )
-        .await
-    });
-    wait_check_started(&env, &id, "a").await;
+    let mut w = waiting("http_gone_deleted").await;
     let ended = reqwest::Client::new()
-        .delete(&server.url)
-        .header("authorization", format!("Bearer {alice}"))
-        .header("mcp-session-id", &session)
+        .delete(&w.server.url)
+        .header("authorization", format!("Bearer {}", w.alice))
+        .header("mcp-session-id", &w.session)
         .header("mcp-protocol-version", SESSION_VERSION)
         .send()
         .await
@@ -117,24 +133,15 @@ async fn a_session_long_poll_ends_when_its_session_is_deleted() {
     assert!(ended.status().is_success(), "{}", ended.status());
     // Its stream has ended; the partner sends at once (not after the call
     // was seen cancelled: the old call went on waiting for a few seconds).
-    drop(waiter.await);
-    let sent = stateless(
-        &server.url,
-        Some(&alice),
-        5,
-        "send_to_partner",
-        json!({"conversation_id": id, "session_id": "b", "token": b_token,
-               "message": "after the session ended"}),
-    )
-    .await;
-    answer_result(&sent);
+    drop((&mut w.waiter).await);
+    w.partner_sends("after the session ended").await;
     let read = answer_result(
         &stateless(
-            &server.url,
-            Some(&alice),
+            &w.server.url,
+            Some(&w.alice),
             6,
             "check_messages",
-            json!({"conversation_id": id, "session_id": "a", "token": a_token}),
+            json!({"conversation_id": w.id, "session_id": "a", "token": w.a_token}),
         )
         .await,
     );
@@ -143,7 +150,7 @@ async fn a_session_long_poll_ends_when_its_session_is_deleted() {
         json!("after the session ended"),
         "{read}"
     );
-    wait_check_cancelled(&env, &id, "a").await;
-    let (status, stderr) = server.terminate().await;
+    wait_check_cancelled(&w.env, &w.id, "a").await;
+    let (status, stderr) = w.server.terminate().await;
     assert!(status.success(), "{stderr}");
 }
