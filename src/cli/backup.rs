@@ -170,7 +170,7 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let fail = |e: ServiceError| {
         anyhow::Error::new(e).context(format!("cannot restore {}", args.file.display()))
     };
-    Bridge::<AppStore>::check_backup(&args.file).map_err(fail)?;
+    Bridge::<AppStore>::check_backup_to_restore(&args.file).map_err(fail)?;
     let key = if args.no_key {
         None
     } else {

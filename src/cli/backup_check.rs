@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::DbArgs;
-use crate::app::App;
-use crate::service::ServiceError;
+use crate::app::{App, AppStore};
+use crate::service::{Bridge, ServiceError};
 use crate::store::sqlite::OpenMode;
 
 /// A checked copy of a backup, in a private directory removed on drop.
@@ -80,6 +80,11 @@ pub(super) fn stage(
         dir,
     };
     copy_private(backup, &staged.db)?;
+    // The copy is what is opened and restored: checked again, or a file
+    // swapped after the first check would be migrated with the key.
+    if let Err(e) = Bridge::<AppStore>::check_backup_to_restore(&staged.db) {
+        return Ok(Err(e.to_string()));
+    }
     let key_file = staged.dir.join("bridge.key");
     super::transfer::write_private(&key_file, |w| w.write_all(key))?;
     let mut config = db.config.load()?;

@@ -67,14 +67,6 @@ impl<S: DatabaseFile> Bridge<S> {
                 check.supported_schema_version
             )));
         }
-        if check.is_bridge && check.schema_version < check.oldest_restorable_schema_version {
-            return Err(ServiceError::BadBackup(format!(
-                "{} has schema version {}, older than the {} this mcp-bridge restores: bringing it up to date would vouch with the key for credentials and values no one can check in a file; restore it with the mcp-bridge that made it and upgrade that database, or move its conversations with `export` and `import`",
-                path.display(),
-                check.schema_version,
-                check.oldest_restorable_schema_version
-            )));
-        }
         if !check.is_bridge {
             return Err(ServiceError::BadBackup(format!(
                 "{} is not an mcp-bridge database",
@@ -86,6 +78,27 @@ impl<S: DatabaseFile> Bridge<S> {
                 "{} holds what mcp-bridge never writes, so it is refused: {}",
                 path.display(),
                 check.unexpected.join("; ")
+            )));
+        }
+        Ok(check)
+    }
+
+    /// [`Bridge::check_backup`], and a schema new enough to restore: a live
+    /// database of an older schema is brought up to date by its own servers,
+    /// but a backup file is what anyone may have written, and the migrations
+    /// vouch with the key for what they find.
+    ///
+    /// # Errors
+    /// As [`Bridge::check_backup`], and [`ServiceError::BadBackup`] for an
+    /// older schema.
+    pub fn check_backup_to_restore(path: &Path) -> Result<FileCheck, ServiceError> {
+        let check = Self::check_backup(path)?;
+        if check.schema_version < check.oldest_restorable_schema_version {
+            return Err(ServiceError::BadBackup(format!(
+                "{} has schema version {}, older than the {} this mcp-bridge restores: bringing it up to date would vouch with the key for credentials and values no one can check in a file; restore it with the mcp-bridge that made it and upgrade that database, or move its conversations with `export` and `import`",
+                path.display(),
+                check.schema_version,
+                check.oldest_restorable_schema_version
             )));
         }
         Ok(check)
