@@ -142,6 +142,23 @@ async fn bearer_guesses_through_the_api_are_throttled_too() {
     let token = make_token(&env, "root", "admin");
     let console = ConsoleProc::start(&env).await;
     let guess = format!("mcpc_{}", "1".repeat(64));
+    // Guesses shown first to routes that answer anyone (an asset, the
+    // sign-in page) are not thereby "accepted": they are throttled below too.
+    let shown: Vec<String> = (0..3)
+        .map(|n| format!("mcpc_{n}{}", "2".repeat(63)))
+        .collect();
+    for (n, g) in shown.iter().enumerate() {
+        let path = if n % 2 == 0 {
+            "/assets/console.js"
+        } else {
+            "/login"
+        };
+        assert_eq!(
+            api(&console, Some(g), path).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
     for n in 0..10 {
         let path = if n % 2 == 0 { "/api/audit" } else { "/" };
         let refused = api(&console, Some(&guess), path).await;
@@ -154,6 +171,10 @@ async fn bearer_guesses_through_the_api_are_throttled_too() {
     for path in ["/api/conversations", "/api/events", "/"] {
         let throttled = api(&console, Some(&guess), path).await;
         assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    for g in &shown {
+        let throttled = api(&console, Some(g), "/api/conversations").await;
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     }
     // The sign-in form counts them as its own failures.
     assert_eq!(

@@ -47,9 +47,9 @@ pub async fn own_pages_only<S: Backend>(
 /// a failed sign-in of its client address, and answers an address that
 /// failed too often `429` before its token is looked up: the sign-in form's
 /// throttle would mean little if the same guesses went on through the API.
-/// A token accepted lately still works from there (see
-/// [`SignInThrottle::known`]), so a script of the operator's is not locked
-/// out by an agent guessing on the same host.
+/// A token a handler accepted lately (see [`caller`](super::caller)) still
+/// works from there (see [`SignInThrottle::known`]), so a script of the
+/// operator's is not locked out by an agent guessing on the same host.
 pub async fn bearer_guesses<S: Backend>(
     State(console): State<Arc<Console<S>>>,
     request: Request,
@@ -84,8 +84,6 @@ pub async fn bearer_guesses<S: Backend>(
         .is_some_and(|l| l.as_bytes() == console.href("/login").as_bytes());
     if response.status() == StatusCode::UNAUTHORIZED || to_login {
         console.throttle.failed(client);
-    } else if response.status().is_success() {
-        console.throttle.accepted(&token);
     }
     response
 }
@@ -222,7 +220,11 @@ impl SignInThrottle {
         if known.len() >= MAX_KNOWN {
             known.retain(|_, at| at.elapsed() < KNOWN_FOR);
             if known.len() >= MAX_KNOWN {
-                known.clear();
+                // Forget the least recently accepted, not all: clearing
+                // would drop the operator's token along with the rest.
+                if let Some(oldest) = known.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k) {
+                    known.remove(&oldest);
+                }
             }
         }
         known.insert(digest(token), Instant::now());
@@ -339,6 +341,17 @@ mod tests {
         ] {
             assert!(!loopback_host(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_full_cache_of_known_tokens_forgets_only_the_oldest() {
+        let t = SignInThrottle::default();
+        for n in 0..MAX_KNOWN + 1 {
+            t.accepted(&format!("token-{n}"));
+        }
+        assert!(!t.known("token-0"));
+        assert!(t.known("token-1"));
+        assert!(t.known(&format!("token-{MAX_KNOWN}")));
     }
 
     #[test]

@@ -212,7 +212,13 @@ pub async fn caller<S: Backend>(
 ) -> Result<Option<Caller>, ServiceError> {
     if let Some(token) = session::bearer(headers) {
         return match console.bridge.console_authenticate(token, "api").await {
-            Ok(user) => Ok(Some(Caller::Bearer(user))),
+            Ok(user) => {
+                // Only here, where the token was checked: a route that
+                // answers anyone (an asset, the sign-in page) must not make
+                // a guess "known" and so exempt from the throttle.
+                console.throttle.accepted(token);
+                Ok(Some(Caller::Bearer(user)))
+            }
             Err(ServiceError::AuthFailed) => Ok(None),
             Err(e) => Err(e),
         };
