@@ -5,16 +5,18 @@
 //! rendered it or the script added it live; a live status note too; and a
 //! page whose token is revoked stops showing agent text and asks to sign in.
 
+use mcp_bridge::display::{Lines, kept};
 use serde_json::{Value, json};
 
 use crate::console_util::*;
 use crate::util::*;
 use crate::webdriver::{self, Browser};
 
-/// Every character `display::is_unsafe` names, and the safe characters
-/// around each run of them (where a hand-copied list would go wrong).
+/// Every character the server escapes in a message body (`display::kept`),
+/// and the safe characters around each run of them (where a hand-copied list
+/// would go wrong).
 fn every_hidden_character() -> String {
-    let unsafe_at = |n: u32| char::from_u32(n).is_some_and(mcp_bridge::display::is_unsafe);
+    let unsafe_at = |n: u32| char::from_u32(n).is_some_and(|c| !kept(c, Lines::Many));
     let mut text = String::new();
     for n in 0..=0x10FFFF_u32 {
         let Some(c) = char::from_u32(n) else { continue };
@@ -41,10 +43,10 @@ async fn content(b: &Browser, css: &str) -> (String, u64) {
     )
 }
 
-fn assert_nothing_hidden(what: &str, text: &str, keep_lines: bool) {
+fn assert_nothing_hidden(what: &str, text: &str, lines: Lines) {
     let raw: Vec<String> = text
         .chars()
-        .filter(|&c| mcp_bridge::display::is_unsafe(c) && !(keep_lines && matches!(c, '\n' | '\t')))
+        .filter(|&c| !kept(c, lines))
         .map(|c| format!("U+{:04X}", u32::from(c)))
         .collect();
     assert!(raw.is_empty(), "{what} shows {raw:?} raw");
@@ -80,7 +82,7 @@ async fn hidden_characters_show_as_codes_live_and_revoked_pages_stop() {
         "send_to_partner",
         conv.args(
             "a",
-            json!({"message": format!("start {hostile} end"), "files_involved": ["a\u{202e}gnp.exe\nb"]}),
+            json!({"message": format!("start {hostile} end"), "files_involved": ["a\u{202e}gnp.exe\nb\u{a0}c"]}),
         ),
     )
     .await);
@@ -89,7 +91,7 @@ async fn hidden_characters_show_as_codes_live_and_revoked_pages_stop() {
         "update_my_status",
         conv.args(
             "b",
-            json!({"status": "working", "note": "note \u{202e}desrever\u{200b}"}),
+            json!({"status": "working", "note": "note \u{202e}desrever\u{200b}\u{a0}\u{3000}\u{2800}o\u{336}k"}),
         ),
     )
     .await);
@@ -101,13 +103,16 @@ async fn hidden_characters_show_as_codes_live_and_revoked_pages_stop() {
         live.starts_with("start ") && live.ends_with(" end"),
         "{live}"
     );
-    assert_nothing_hidden("the live message", &live, true);
+    assert_nothing_hidden("the live message", &live, Lines::Many);
     assert!(live.contains("\\u{202e}") && live.contains("\\x1b") && live.contains("\\u{e007f}"));
     let (live_file, _) = content(&b, &format!("#m{id} ul.files code")).await;
-    assert_eq!(live_file, "a\\u{202e}gnp.exe\\x0ab");
+    assert_eq!(live_file, "a\\u{202e}gnp.exe\\x0ab\\u{a0}c");
     b.wait_text("span.note", |t| t.contains("desrever")).await;
     let (note, _) = content(&b, "span.note").await;
-    assert_eq!(note, "note \\u{202e}desrever\\u{200b}");
+    assert_eq!(
+        note,
+        "note \\u{202e}desrever\\u{200b}\\u{a0}\\u{3000}\\u{2800}o\\u{336}k"
+    );
     let newlines = live.matches('\n').count();
 
     // Rendered by the server: the very same text and marks.

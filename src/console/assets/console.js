@@ -16,10 +16,13 @@
     return e;
   }
 
-  // The characters the server shows as codes (src/display.rs, is_unsafe):
-  // controls, bidi overrides and isolates, zero-width and other invisible
-  // format characters, variation selectors, tag characters, line separators.
-  const HIDDEN = /[\u0000-\u001F\u007F-\u009F\u00AD\u034F\u061C\u0600-\u0605\u06DD\u070F\u0890\u0891\u08E2\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028\u2029\u202A-\u202E\u2060-\u206F\u3164\uFFA0\uFE00-\uFE0F\uFEFF\uFFF9-\uFFFB\u{110BD}\u{110CD}\u{13430}-\u{1343F}\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}]/u;
+  // The characters the server shows as codes, filled in by the server from
+  // src/display.rs (`kept`), so the two cannot drift apart: those escaped in a
+  // block of text (controls, bidi overrides, invisible format characters,
+  // marks drawn over their neighbour, ...), and the further ones escaped in a
+  // one-line field (line breaks, tabs, blanks that are not the ASCII space).
+  const HIDDEN = /[@HIDDEN_IN_BLOCKS@]/u;
+  const HIDDEN_IN_LINES = /[@HIDDEN_IN_LINES@]/u;
 
   function codeOf(c) {
     const n = c.codePointAt(0);
@@ -32,7 +35,7 @@
   function visible(parent, text, many) {
     let run = "";
     for (const c of text) {
-      if (HIDDEN.test(c) && !(many && (c === "\n" || c === "\t"))) {
+      if (HIDDEN.test(c) || (!many && HIDDEN_IN_LINES.test(c))) {
         if (run) parent.appendChild(document.createTextNode(run));
         run = "";
         const m = el("mark", "hidden-char", codeOf(c));
