@@ -1,8 +1,15 @@
+//! Request ids and the pages their replies carry, with a raw stdio client.
+//!
 //! A client that reuses the id of a call still in progress (found by a
 //! hostile-client probe): rmcp keys calls by id, so the second call used to
 //! replace the first, whose reply — a long-poll's page — was lost, and a
 //! later reply with that id acknowledged the page. The reused id is refused
 //! now, and the first call is answered as if nothing happened.
+//!
+//! A client that cancels a long-poll as its page is written (the cancel
+//! crossing the reply) ignores that reply, as the MCP specification asks:
+//! the page used to be acknowledged on write and was lost; now it is given
+//! up and delivered again.
 
 use std::io::{BufRead, BufReader, Write};
 use std::sync::mpsc;
@@ -12,73 +19,146 @@ use serde_json::{Value, json};
 
 use crate::util::*;
 
+/// A stdio server driven line by line, its answers read on a thread of
+/// their own so that waiting has a deadline.
+struct Raw {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Raw {
+    /// A server on `env`'s database, initialized.
+    fn start(env: &TestEnv) -> Self {
+        let mut child = env.raw_server();
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (lines_tx, lines) = mpsc::channel::<Value>();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str(&line)
+                    && lines_tx.send(value).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let mut raw = Self {
+            child,
+            stdin,
+            lines,
+        };
+        raw.say(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+        );
+        raw.next("the initialize answer");
+        raw.say(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        raw
+    }
+
+    fn say(&mut self, line: Value) {
+        writeln!(self.stdin, "{line}").expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn next(&self, what: &str) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no line for {what}"))
+    }
+
+    fn long_poll(&mut self, id: u64, conv: &Conv) {
+        self.say(
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "check_messages", "arguments": conv.args("b", json!({"wait_seconds": 30}))}}),
+        );
+    }
+
+    fn stop(self) {
+        let Self {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let _ = child.wait();
+    }
+}
+
+fn text_of(answer: &Value) -> &str {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_id_is_refused_and_the_first_call_keeps_its_page() {
     let env = TestEnv::new("reused_id");
     let writer = env.server().await;
     let conv = Conv::create(&writer.peer()).await;
-
-    let mut reader = env.raw_server();
-    let mut stdin = reader.stdin.take().expect("stdin");
-    let stdout = BufReader::new(reader.stdout.take().expect("stdout"));
-    // Lines are read on a thread of their own, so waiting has a deadline.
-    let (lines_tx, lines) = mpsc::channel::<Value>();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if let Ok(value) = serde_json::from_str(&line)
-                && lines_tx.send(value).is_err()
-            {
-                return;
-            }
-        }
-    });
-    let next = |what: &str| {
-        lines
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no line for {what}"))
-    };
-    let mut say = |line: Value| {
-        writeln!(stdin, "{line}").expect("write");
-        stdin.flush().expect("flush");
-    };
-    say(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "reuser", "version": "1"}}}),
-    );
-    next("the initialize answer");
-    say(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    say(
-        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
-        "name": "check_messages", "arguments": conv.args("b", json!({"wait_seconds": 30}))}}),
-    );
+    let mut reader = Raw::start(&env);
+    reader.long_poll(7, &conv);
     // The same id again while the long-poll waits.
-    say(json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}));
-    let refused = next("the reused id's answer");
+    reader.say(json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}));
+    let refused = reader.next("the reused id's answer");
     assert_eq!(refused["id"], 7, "{refused}");
     assert_eq!(refused["error"]["code"], -32600, "{refused}");
 
     send(&writer.peer(), &conv, "a", "kept").await;
-    let answer = next("the long-poll's answer");
+    let answer = reader.next("the long-poll's answer");
     assert_eq!(answer["id"], 7, "{answer}");
-    let text = answer["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default();
     assert!(
-        text.contains("kept"),
+        text_of(&answer).contains("kept"),
         "the first call keeps its page: {answer}"
     );
 
     // The id is free once answered, and the page was acknowledged once.
-    say(json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}));
-    assert_eq!(next("a ping with the freed id")["result"], json!({}));
+    reader.say(json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}));
+    assert_eq!(reader.next("a ping with the freed id")["result"], json!({}));
     wait_until("the acknowledgement", || {
         env.count("SELECT count(*) FROM pending_deliveries") == 0
     })
     .await;
     let again = check(&writer.peer(), &conv, "b", json!({})).await;
     assert!(messages(&again).is_empty(), "delivered twice: {again}");
-    drop(stdin);
-    let _ = reader.wait();
+    reader.stop();
+    writer.stop().await;
+}
+
+/// The cancel is sent after the reply was written and before the client
+/// read it (here: read first, then cancelled, which the server cannot tell
+/// apart): the client drops the reply, so the page must come again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
+    let env = TestEnv::new("cancel_crossing");
+    let writer = env.server().await;
+    let conv = Conv::create(&writer.peer()).await;
+    let mut reader = Raw::start(&env);
+    reader.long_poll(3, &conv);
+    send(&writer.peer(), &conv, "a", "crossed").await;
+    let answer = reader.next("the long-poll's answer");
+    assert!(text_of(&answer).contains("crossed"), "{answer}");
+    reader.say(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 3, "reason": "the user pressed Esc"}}),
+    );
+    // Well past the moment it would have been acknowledged (mcp::held::GRACE),
+    // the page is still leased, not gone.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM pending_deliveries"),
+        1,
+        "the page was acknowledged although its client dropped the reply"
+    );
+    // Once the lease lapses, the next read gets it, with the same id.
+    let again = check(&writer.peer(), &conv, "b", json!({"wait_seconds": 30})).await;
+    let again = messages(&again);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["content"], "crossed");
+    assert_eq!(
+        again[0]["id"],
+        answer["result"]["structuredContent"]["messages"][0]["id"]
+    );
+    reader.stop();
     writer.stop().await;
 }

@@ -4,7 +4,8 @@
 //! the write to stdout finished) gives its server a [`WrittenReplies`]. The
 //! server then takes `check_messages` pages under a lease and files each
 //! page's receipt under its request id; the transport, after writing the
-//! response with that id, acknowledges the page. A reply that is never
+//! response with that id, acknowledges the page (a moment later: a cancel
+//! crossing the reply gives it up, see `mcp::held`). A reply that is never
 //! written (the process died, the client went away) leaves the lease to
 //! lapse, and the messages go to the next reader (see `service::delivery`).
 //!
@@ -20,34 +21,63 @@ use rmcp::model::RequestId;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use super::held::{HeldAcks, WrittenPage};
 use crate::service::Bridge;
 use crate::store::{Receipt, Store};
 
-/// The receipts of one connection's replies not yet written.
+/// The receipts of one connection's replies not yet written, and of those
+/// written and not yet acknowledged.
 pub struct WrittenReplies<S: Store> {
-    bridge: Arc<Bridge<S>>,
     waiting: Mutex<HashMap<RequestId, Vec<Receipt>>>,
-    /// Acknowledgements started and not yet committed.
+    /// Written pages held back for a crossing cancel.
+    held: Arc<HeldAcks<S, RequestId>>,
+    /// Pages being written or held, not yet acknowledged or given up.
     in_flight: AtomicUsize,
     settled: Notify,
 }
 
 /// The receipts (one per inbox the page came from) of a reply being
-/// written; acknowledge or drop them.
+/// written; hold them for acknowledgement once it is, or drop them.
 pub struct Writing<S: Store> {
-    replies: Arc<WrittenReplies<S>>,
     receipts: Vec<Receipt>,
+    counted: Counted<S>,
+}
+
+/// A page counted in flight until this is dropped.
+struct Counted<S: Store>(Arc<WrittenReplies<S>>);
+
+impl<S: Store> Drop for Counted<S> {
+    fn drop(&mut self) {
+        self.0.finished();
+    }
 }
 
 impl<S: Store> WrittenReplies<S> {
     /// Receipts acknowledged through `bridge`.
     pub fn new(bridge: Arc<Bridge<S>>) -> Arc<Self> {
         Arc::new(Self {
-            bridge,
             waiting: Mutex::new(HashMap::new()),
+            held: HeldAcks::new(bridge),
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
         })
+    }
+
+    /// The client cancelled `request`: a page its reply carried, if still
+    /// held, was dropped by the client and is given up (see `mcp::held`).
+    pub fn cancelled(&self, request: &RequestId) {
+        self.held.cancelled(request);
+    }
+
+    /// The client reads an inbox again: the pages it was sent before are
+    /// acknowledged now (its read waits for them, see [`Self::settle`]).
+    pub fn reading(&self) {
+        self.held.acknowledge_now(|_| true);
+    }
+
+    /// Acknowledges every held page (the connection is over).
+    pub async fn acknowledge_held(&self) {
+        self.held.acknowledge_all().await;
     }
 
     /// Files `receipts` until the reply to `request` is written.
@@ -68,8 +98,8 @@ impl<S: Store> WrittenReplies<S> {
         let receipts = self.lock().remove(request)?;
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         Some(Writing {
-            replies: Arc::clone(self),
             receipts,
+            counted: Counted(Arc::clone(self)),
         })
     }
 
@@ -99,18 +129,22 @@ impl<S: Store> WrittenReplies<S> {
 }
 
 impl<S: Store> Writing<S> {
-    /// The reply was written: remove its messages from the inbox.
-    pub async fn written(self) {
-        for receipt in &self.receipts {
-            self.replies.bridge.acknowledge(receipt.clone()).await;
-        }
-        self.replies.finished();
+    /// The reply to `request` was written: its messages leave the inbox
+    /// unless the client turns out to have cancelled the call.
+    pub fn written(self, request: RequestId) {
+        let held = Arc::clone(&self.counted.0.held);
+        held.hold(
+            request,
+            WrittenPage {
+                receipts: self.receipts,
+                counted: Box::new(self.counted),
+            },
+        );
     }
 
-    /// The reply could not be written: leave the lease to lapse.
-    pub fn failed(self) {
-        self.replies.finished();
-    }
+    /// The reply could not be written, or its client had cancelled the
+    /// call: leave the lease to lapse.
+    pub fn failed(self) {}
 }
 
 /// Longest a `check_messages` over HTTP waits for an earlier response of the

@@ -5,6 +5,7 @@
 pub mod delivery;
 pub mod error;
 mod handler;
+pub mod held;
 mod http_session;
 mod inbox;
 mod invalid_line;

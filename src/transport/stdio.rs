@@ -3,6 +3,7 @@
 //! stdout carries only protocol messages; logs go to stderr.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +29,7 @@ pub async fn serve<S: Backend>(
     let closed = CancellationToken::new();
     let reader = LineGuard::new(reader, closed.clone());
     let (server, replies) = server.with_session_end(closed).reporting_written_replies();
-    let transport = ReportWrites::new(LineTransport::new(reader, writer), replies);
+    let transport = ReportWrites::new(LineTransport::new(reader, writer), Arc::clone(&replies));
     let running = server.serve(transport).await?;
     let stop = running.cancellation_token();
     tokio::pin!(shutdown);
@@ -44,5 +45,7 @@ pub async fn serve<S: Backend>(
             let _ = waiting.await;
         }
     }
+    // Pages written in the last moment: no cancel can come for them now.
+    replies.acknowledge_held().await;
     Ok(())
 }

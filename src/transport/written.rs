@@ -1,6 +1,9 @@
 //! A transport wrapper that reports each written reply to the server's
 //! [`WrittenReplies`], so a leased inbox page is acknowledged only once its
-//! response has really been handed to the client (see `mcp::delivery`).
+//! response has really been handed to the client (see `mcp::delivery`), and
+//! not when the client had cancelled the call: a reply written after the
+//! cancel came in, or one the cancel crossed (see `mcp::held`), is ignored by
+//! the client, so its page is given up and delivered again.
 //!
 //! Replies are matched to requests by id, and so is everything inside rmcp
 //! (a second request with the id of one still running replaces it, and the
@@ -15,7 +18,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use rmcp::RoleServer;
-use rmcp::model::{ClientNotification, ErrorData, JsonRpcMessage, RequestId};
+use rmcp::model::{ClientNotification, ClientRequest, ErrorData, JsonRpcMessage, RequestId};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 
@@ -63,8 +66,12 @@ where
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let writing = match &item {
             JsonRpcMessage::Response(response) => {
-                self.running().remove(&response.id);
-                self.replies.writing(&response.id)
+                // Not running any more: the client cancelled it, and will
+                // ignore this reply.
+                let answered = self.running().remove(&response.id);
+                self.replies
+                    .writing(&response.id)
+                    .map(|w| (w, answered.then(|| response.id.clone())))
             }
             JsonRpcMessage::Error(error) => {
                 if let Some(id) = &error.id {
@@ -77,12 +84,10 @@ where
         let sent = self.inner.send(item);
         async move {
             let result = sent.await;
-            if let Some(writing) = writing {
-                if result.is_ok() {
-                    writing.written().await;
-                } else {
-                    writing.failed();
-                }
+            match writing {
+                Some((writing, Some(id))) if result.is_ok() => writing.written(id),
+                Some((writing, _)) => writing.failed(),
+                None => {}
             }
             result
         }
@@ -109,12 +114,16 @@ where
                     // Receipts left under this id by an earlier call that was
                     // cancelled after it took a page: its reply never went out.
                     self.replies.forget(&request.id);
+                    if reads_an_inbox(request) {
+                        self.replies.reading();
+                    }
                 }
                 JsonRpcMessage::Notification(note) => {
                     if let ClientNotification::CancelledNotification(cancel) = &note.notification
                         && let Some(id) = &cancel.params.request_id
                     {
                         self.running().remove(id);
+                        self.replies.cancelled(id);
                     }
                 }
                 _ => {}
@@ -126,4 +135,10 @@ where
     fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.close()
     }
+}
+
+/// Whether `request` is a `check_messages` call: its client has moved on
+/// from the pages it was sent before (see `WrittenReplies::reading`).
+fn reads_an_inbox(request: &rmcp::model::JsonRpcRequest<rmcp::model::ClientRequest>) -> bool {
+    matches!(&request.request, ClientRequest::CallToolRequest(call) if call.params.name == "check_messages")
 }

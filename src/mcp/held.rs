@@ -1,0 +1,125 @@
+//! Acknowledgements held back for a moment after the reply carrying an inbox
+//! page has been written, so that a cancellation crossing the reply on the
+//! wire puts the page back instead of losing it.
+//!
+//! A client ignores the reply to a call it has cancelled (the MCP
+//! specification tells it to), and a cancel can cross the reply: the server
+//! writes the page while the client's `notifications/cancelled` is on its
+//! way. Acknowledged on write, that page was gone from the inbox and dropped
+//! by the client (a red team lost 5 to 17 of 30 long-polls cancelled just as
+//! their message came, with the official TypeScript SDK on stdio and over
+//! HTTP sessions). So a written page is acknowledged only after
+//! [`GRACE`], or at once when the same client reads an inbox again (it has
+//! then moved on, and its read must not find its own last page still
+//! leased); a cancel for the call before that gives the page up: its lease
+//! lapses and the page is delivered again, with the same ids.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::service::Bridge;
+use crate::store::{Receipt, Store};
+
+/// How long a written page waits for a crossing cancel before it is
+/// acknowledged. A cancel sent before its client read the reply arrives
+/// within milliseconds; the page stays leased (unseen by other readers of
+/// its inbox) meanwhile.
+pub const GRACE: Duration = Duration::from_secs(2);
+
+/// A written page awaiting its acknowledgement: its receipts, and whatever
+/// counts it in flight until it is acknowledged or given up (dropped then).
+pub struct WrittenPage {
+    /// One receipt per inbox the page came from.
+    pub receipts: Vec<Receipt>,
+    /// Dropped once the page is acknowledged or given up.
+    pub counted: Box<dyn Send + Sync>,
+}
+
+/// Written pages held back, by the call whose reply carried each.
+pub struct HeldAcks<S: Store, K> {
+    bridge: Arc<Bridge<S>>,
+    held: Mutex<HashMap<K, WrittenPage>>,
+}
+
+impl<S: Store, K: Eq + Hash + Clone + Send + Sync + 'static> HeldAcks<S, K> {
+    /// Pages acknowledged through `bridge`.
+    pub fn new(bridge: Arc<Bridge<S>>) -> Arc<Self> {
+        Arc::new(Self {
+            bridge,
+            held: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Holds `page`, written as the reply to call `key`, for [`GRACE`], then
+    /// acknowledges it unless the call was [cancelled](Self::cancelled) or
+    /// the page acknowledged meanwhile.
+    pub fn hold(self: &Arc<Self>, key: K, page: WrittenPage) {
+        // A call id is reused only after its reply: an older page under it
+        // was taken by its client, who has moved on.
+        let older = self.lock().insert(key.clone(), page);
+        if let Some(older) = older {
+            self.acknowledge_in_task(vec![older]);
+        }
+        let held = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(GRACE).await;
+            let page = held.lock().remove(&key);
+            if let Some(page) = page {
+                held.acknowledge(page).await;
+            }
+        });
+    }
+
+    /// The client cancelled call `key`: if its page is still held, the
+    /// client dropped the reply, and the page is given up (delivered again
+    /// once its lease lapses). Whether a page was given up.
+    pub fn cancelled(&self, key: &K) -> bool {
+        self.lock().remove(key).is_some()
+    }
+
+    /// Acknowledges, in a task of its own, every held page `which` selects;
+    /// each stays counted in flight until its acknowledgement has committed.
+    pub fn acknowledge_now(self: &Arc<Self>, which: impl Fn(&K) -> bool) {
+        let pages: Vec<WrittenPage> = {
+            let mut held = self.lock();
+            let keys: Vec<K> = held.keys().filter(|k| which(k)).cloned().collect();
+            keys.iter().filter_map(|k| held.remove(k)).collect()
+        };
+        self.acknowledge_in_task(pages);
+    }
+
+    /// Acknowledges every held page before returning (the server is
+    /// stopping: a cancel can no longer come).
+    pub async fn acknowledge_all(&self) {
+        let pages: Vec<WrittenPage> = self.lock().drain().map(|(_, page)| page).collect();
+        for page in pages {
+            self.acknowledge(page).await;
+        }
+    }
+
+    fn acknowledge_in_task(self: &Arc<Self>, pages: Vec<WrittenPage>) {
+        if pages.is_empty() {
+            return;
+        }
+        let held = Arc::clone(self);
+        tokio::spawn(async move {
+            for page in pages {
+                held.acknowledge(page).await;
+            }
+        });
+    }
+
+    async fn acknowledge(&self, page: WrittenPage) {
+        for receipt in &page.receipts {
+            self.bridge.acknowledge(receipt.clone()).await;
+        }
+        drop(page.counted);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, WrittenPage>> {
+        // Single inserts and removes under the lock: a poisoned map is intact.
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
