@@ -115,3 +115,52 @@ async fn a_reused_id_in_a_session_is_refused_and_the_first_call_is_answered() {
     assert!(messages(&again).is_empty(), "delivered twice: {again}");
     server.terminate().await;
 }
+
+/// A long-poll cancelled as its page is written (the cancel crossing the
+/// reply, as `request_ids` on stdio): the client ignores that reply, so the
+/// page must come again, not be acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
+    let env = TestEnv::new("http_cancel_crossing");
+    let alice = make_token(&env, "alice", "agent");
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let writer = env.server().await;
+    let conv = Conv::create(&writer.peer()).await;
+    let session = open(&server.url, &alice).await;
+    let waiting = {
+        let (url, token, session) = (server.url.clone(), alice.clone(), session.clone());
+        let args = conv.args("b", json!({"wait_seconds": 60}));
+        tokio::spawn(async move {
+            let params = json!({"name": "check_messages", "arguments": args});
+            ask(&url, &token, &session, 3, "tools/call", params).await
+        })
+    };
+    // Whether the long-poll waits by then or takes at once, its reply
+    // carries the page.
+    send(&writer.peer(), &conv, "a", "crossed").await;
+    let answer = waiting.await.expect("the long-poll task");
+    assert!(answer.body.contains("crossed"), "{}", answer.body);
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 3, "reason": "the user pressed Esc"}});
+    let noted = post(
+        &server.url,
+        Some(&alice),
+        &headers(&session),
+        cancel.to_string(),
+    )
+    .await;
+    assert_eq!(noted.status, 202, "{}", noted.body);
+    // Well past the moment it would have been acknowledged (mcp::held::GRACE).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM pending_deliveries"),
+        1,
+        "the page was acknowledged although its client dropped the reply"
+    );
+    // Once the lease lapses, the next read gets it, with the same id.
+    let again = check(&writer.peer(), &conv, "b", json!({"wait_seconds": 30})).await;
+    let again = messages(&again);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["content"], "crossed");
+    server.terminate().await;
+}

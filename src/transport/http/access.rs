@@ -18,7 +18,7 @@ use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{self, read_parts_within};
-use super::call_ids::{self, CallIds};
+use super::call_ids::{self, SessionCalls};
 use super::host::{strip_port, well_formed_host};
 use super::park;
 use super::peek::{self, may_wait, opens_a_session};
@@ -79,8 +79,8 @@ pub struct Access<S: HttpTokenStore> {
     streams: Arc<Streams>,
     /// The named tokens of the requests that may wait here (see `revoke`).
     pub(super) revocations: Arc<Revocations>,
-    /// Request ids of the calls in progress in each session.
-    call_ids: Arc<CallIds>,
+    /// The calls in progress in each session, and their pages held back.
+    pub(super) calls: SessionCalls<S>,
     /// Sessions one identity may hold open here.
     max_sessions: usize,
     /// Wrong bearer tokens per client address (see `throttle`).
@@ -103,6 +103,7 @@ impl<S: HttpTokenStore> Access<S> {
         stopping: CancellationToken,
     ) -> Self {
         Self {
+            calls: SessionCalls::new(Arc::clone(&bridge)),
             bridge,
             shared_token,
             no_auth,
@@ -118,7 +119,6 @@ impl<S: HttpTokenStore> Access<S> {
             owners: Owners::default(),
             streams: Arc::default(),
             revocations: Arc::default(),
-            call_ids: Arc::default(),
             max_sessions: usize::try_from(max_sessions).unwrap_or(usize::MAX),
             failures: Throttle::default(),
         }
@@ -401,12 +401,16 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         // As rmcp answers an unknown session: to anyone else it does not exist.
         return refusal(StatusCode::NOT_FOUND, "Not Found: Session not found");
     }
-    // Held until the response's body is gone (see `call_ids`).
+    // Held until the response's body is gone; a cancel or a new read tells
+    // the session's earlier calls (see `call_ids`).
     let call_id = match &session {
-        Some(id) => match access.call_ids.claim(id, call_id) {
-            Ok(claim) => claim,
-            Err(reused) => return call_ids::reused(&reused),
-        },
+        Some(id) => {
+            access.calls.note(id, &sent);
+            match access.calls.claim(id, call_id) {
+                Ok(claim) => claim,
+                Err(reused) => return call_ids::reused(&reused),
+            }
+        }
         None => None,
     };
     // Each session holds ~22 KiB until it ends or idles out: a client that
@@ -430,12 +434,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     request.extensions_mut().insert(identity);
     let deleting = request.method() == Method::DELETE;
     let resuming = resume::resumes_a_response(request.method(), request.headers());
-    let sent_json = header_str(request.headers(), header::CONTENT_TYPE).is_some_and(|t| {
-        // `application/json`, with parameters or not; not `application/jsonx`.
-        let t = t.trim_start().to_ascii_lowercase();
-        t.strip_prefix("application/json")
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([';', ' ', '\t']))
-    });
+    let sent_json = peek::says_json(request.headers());
     // A client that goes before its answer ends the call it left waiting:
     // the connection closes and this future is dropped, or (in an MCP
     // session, whose calls run in the session's task) the response body is

@@ -2,57 +2,170 @@
 //! client reusing one is refused, as on stdio (`transport::written`): rmcp's
 //! session worker keys calls by id, and a second call with the id of one in
 //! progress replaced it; the first call's client never got its answer.
+//!
+//! Also what a session's later messages tell the pages its calls' replies
+//! carry (see `mcp::held`): a cancel gives up the page of the call it names,
+//! whether the reply is still being written or already out (the client
+//! ignores it), and a new read of an inbox acknowledges the pages written to
+//! the session before.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::http::Method;
 use axum::response::Response;
 use serde_json::value::RawValue;
 
-/// Ids in progress, per session.
+use crate::mcp::held::HeldAcks;
+use crate::service::Bridge;
+use crate::store::Store;
+
+/// A call of a session: the session id and the request id, as
+/// [`request_id`] writes it.
+pub type CallKey = (String, String);
+
+/// Ids in progress, per session, each with whether its client cancelled it.
 #[derive(Debug, Default)]
-pub struct CallIds {
-    live: Mutex<HashSet<(String, String)>>,
+struct CallIds {
+    live: Mutex<HashMap<CallKey, Arc<AtomicBool>>>,
+}
+
+impl CallIds {
+    /// Claims `key`: its cancel flag, or `None` while a call holds it.
+    fn claim(&self, key: &CallKey) -> Option<Arc<AtomicBool>> {
+        let mut live = self.lock();
+        if live.contains_key(key) {
+            return None;
+        }
+        let cancelled = Arc::new(AtomicBool::new(false));
+        live.insert(key.clone(), Arc::clone(&cancelled));
+        Some(cancelled)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallKey, Arc<AtomicBool>>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The calls of every MCP session here, and the pages their replies carried
+/// that wait for a crossing cancel.
+pub struct SessionCalls<S: Store> {
+    ids: Arc<CallIds>,
+    held: Arc<HeldAcks<S, CallKey>>,
 }
 
 /// One id in progress; released when dropped (with the response's body).
-#[derive(Debug)]
-pub struct CallId {
+pub struct SessionCall<S: Store> {
     ids: Arc<CallIds>,
-    key: (String, String),
+    key: CallKey,
+    cancelled: Arc<AtomicBool>,
+    held: Arc<HeldAcks<S, CallKey>>,
 }
 
-impl Drop for CallId {
+impl<S: Store> Drop for SessionCall<S> {
     fn drop(&mut self) {
         self.ids.lock().remove(&self.key);
     }
 }
 
-impl CallIds {
+impl<S: Store> SessionCall<S> {
+    /// Holds `page`, written as this call's reply, for a crossing cancel
+    /// (see `mcp::held`); gives it up at once if the client cancelled the
+    /// call before.
+    pub fn written(&self, page: crate::mcp::held::WrittenPage) {
+        self.held.hold(self.key.clone(), page);
+        // After the hold: a cancel noted meanwhile either set the flag
+        // before this load or found the page held (see `SessionCalls::note`).
+        if self.cancelled.load(Ordering::SeqCst) {
+            self.held.cancelled(&self.key);
+        }
+    }
+}
+
+impl<S: Store> SessionCalls<S> {
+    /// Pages acknowledged through `bridge`.
+    pub fn new(bridge: Arc<Bridge<S>>) -> Self {
+        Self {
+            ids: Arc::default(),
+            held: HeldAcks::new(bridge),
+        }
+    }
+
     /// Claims the id of the request `body` in `session`: `Ok(None)` when the
     /// body is not a request (a notification, a response), `Err` with the id
     /// when a call with it is still in progress there.
     pub fn claim(
-        self: &Arc<Self>,
+        &self,
         session: &str,
         id: Option<String>,
-    ) -> Result<Option<CallId>, String> {
+    ) -> Result<Option<SessionCall<S>>, String> {
         let Some(id) = id else {
             return Ok(None);
         };
         let key = (session.to_owned(), id);
-        if !self.lock().insert(key.clone()) {
+        let Some(cancelled) = self.ids.claim(&key) else {
             return Err(key.1);
-        }
-        Ok(Some(CallId {
-            ids: Arc::clone(self),
+        };
+        Ok(Some(SessionCall {
+            ids: Arc::clone(&self.ids),
             key,
+            cancelled,
+            held: Arc::clone(&self.held),
         }))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    /// What the POST `body` in `session` tells its earlier calls: a cancel
+    /// gives up the named call's page (being written, or held); a read of
+    /// an inbox acknowledges the session's held pages now, as its client has
+    /// moved on (and its read must not find its own last page leased).
+    pub fn note(&self, session: &str, body: &[u8]) {
+        if let Some(id) = cancelled_id(body) {
+            let key = (session.to_owned(), id);
+            if let Some(flag) = self.ids.lock().get(&key) {
+                flag.store(true, Ordering::SeqCst);
+            }
+            self.held.cancelled(&key);
+        } else if super::peek::may_wait(&Method::POST, body) {
+            self.held.acknowledge_now(|(s, _)| s == session);
+        }
     }
+
+    /// Acknowledges every held page (the server is stopping).
+    pub async fn acknowledge_held(&self) {
+        self.held.acknowledge_all().await;
+    }
+}
+
+/// The id a `notifications/cancelled` body names, as [`request_id`] writes
+/// ids. The method's name (or an escape) is looked for first.
+fn cancelled_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Params<'a> {
+        #[serde(borrow, rename = "requestId")]
+        request_id: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        method: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+        #[serde(borrow)]
+        params: Option<Params<'a>>,
+    }
+    if memchr::memmem::find(body, b"cancelled").is_none()
+        && memchr::memmem::find(body, b"\\u").is_none()
+    {
+        return None;
+    }
+    let message: Message<'_> = serde_json::from_slice(body).ok()?;
+    if message.method.as_deref() != Some("notifications/cancelled") || message.id.is_some() {
+        return None;
+    }
+    let id: serde_json::Value = serde_json::from_str(message.params?.request_id?.get()).ok()?;
+    Some(id.to_string())
 }
 
 /// The id of a JSON-RPC request (a message with a method and an id), as
@@ -101,6 +214,36 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_names_the_id_as_requests_do() {
+        let cancel = |params: &str| {
+            cancelled_id(
+                format!(
+                    r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{params}}}"#
+                )
+                .as_bytes(),
+            )
+        };
+        assert_eq!(
+            cancel(r#"{"requestId":7}"#),
+            request_id(br#"{"id":7,"method":"p"}"#)
+        );
+        assert_eq!(
+            cancel(r#"{"requestId":"\u0037"}"#).as_deref(),
+            Some("\"7\"")
+        );
+        assert_eq!(cancel(r#"{"reason":"no id"}"#), None);
+        assert_eq!(
+            cancelled_id(br#"{"jsonrpc":"2.0","id":1,"method":"notifications/cancelled","params":{"requestId":7}}"#),
+            None,
+            "a request, not the notification"
+        );
+        assert_eq!(
+            cancelled_id(br#"{"method":"tools/call","params":{"requestId":7}}"#),
+            None
+        );
+    }
+
+    #[test]
     fn only_requests_have_ids_and_an_id_is_held_once_per_session() {
         assert_eq!(
             request_id(br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#).as_deref(),
@@ -116,24 +259,13 @@ mod tests {
         );
         assert_eq!(request_id(br#"{"jsonrpc":"2.0","id":7,"result":{}}"#), None);
         assert_eq!(request_id(b"not json"), None);
-        let ids = Arc::new(CallIds::default());
-        let first = ids.claim("s", Some("7".into())).expect("free");
-        assert_eq!(ids.claim("s", Some("7".into())).err().as_deref(), Some("7"));
-        assert!(
-            ids.claim("other", Some("7".into()))
-                .expect("another session")
-                .is_some()
-        );
-        assert!(
-            ids.claim("s", Some("\"7\"".into()))
-                .expect("a string id")
-                .is_some()
-        );
-        drop(first);
-        assert!(
-            ids.claim("s", Some("7".into()))
-                .expect("released")
-                .is_some()
-        );
+        let ids = CallIds::default();
+        let key = |s: &str, id: &str| (s.to_owned(), id.to_owned());
+        assert!(ids.claim(&key("s", "7")).is_some(), "free");
+        assert!(ids.claim(&key("s", "7")).is_none(), "held");
+        assert!(ids.claim(&key("other", "7")).is_some(), "another session");
+        assert!(ids.claim(&key("s", "\"7\"")).is_some(), "a string id");
+        ids.lock().remove(&key("s", "7"));
+        assert!(ids.claim(&key("s", "7")).is_some(), "released");
     }
 }

@@ -240,6 +240,8 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
     pub async fn drain(&self) {
         self.access.stopping.cancel();
         self.long_polls.cancel();
+        // Pages written a moment ago: no cancel will be read for them now.
+        self.access.calls.acknowledge_held().await;
         if tokio::time::timeout(DRAIN_TIMEOUT, self.access.in_flight.idle())
             .await
             .is_err()

@@ -30,6 +30,16 @@ pub(super) fn opens_a_session(body: &[u8]) -> bool {
             .is_ok_and(|m| m.method.as_deref() == Some("initialize"))
 }
 
+/// Whether a request says its body is JSON: `application/json`, with
+/// parameters or not (not `application/jsonx`).
+pub(super) fn says_json(headers: &HeaderMap) -> bool {
+    super::access::header_str(headers, header::CONTENT_TYPE).is_some_and(|t| {
+        let t = t.trim_start().to_ascii_lowercase();
+        t.strip_prefix("application/json")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([';', ' ', '\t']))
+    })
+}
+
 /// Whether a request may hold its caller for long: a `GET` (an MCP
 /// session's SSE stream, or a response stream resumed) or a call of
 /// `check_messages` (a long-poll). Every other call answers at once.

@@ -13,7 +13,9 @@
 //! before its end (client gone), or one that ends without the reply (the
 //! call was cancelled), acknowledges nothing: the lease lapses and the page
 //! is delivered again. So does a stream cut off because its bearer token was
-//! revoked (see `revoke`) before its reply went out.
+//! revoked (see `revoke`) before its reply went out. In an MCP session, where
+//! the client can cancel a call, a page is held a moment for a cancel that
+//! crossed its reply (see `call_ids` and `mcp::held`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,9 +28,10 @@ use serde::de::IgnoredAny;
 use tokio::sync::Notify;
 use tokio_util::sync::DropGuard;
 
-use super::call_ids::CallId;
+use super::call_ids::SessionCall;
 use super::revoke::Cut;
 use crate::mcp::delivery::ReplySlot;
+use crate::mcp::held::WrittenPage;
 use crate::service::Bridge;
 use crate::store::Store;
 
@@ -81,7 +84,7 @@ pub struct AckBody<S: Store> {
     finished: bool,
     _in_flight: Option<InFlightGuard>,
     /// The request's id, held in its session until the body is gone.
-    _call_id: Option<CallId>,
+    call: Option<SessionCall<S>>,
     /// Marks the client gone if the body is dropped before its end (see
     /// `ReplySlot::gone`).
     gone: Option<DropGuard>,
@@ -96,7 +99,7 @@ impl<S: Store> AckBody<S> {
         slot: ReplySlot,
         bridge: Arc<Bridge<S>>,
         in_flight: Option<InFlightGuard>,
-        call_id: Option<CallId>,
+        call: Option<SessionCall<S>>,
         gone: Option<DropGuard>,
         cut: Option<Cut>,
     ) -> Self {
@@ -107,7 +110,7 @@ impl<S: Store> AckBody<S> {
             replied: false,
             finished: false,
             _in_flight: in_flight,
-            _call_id: call_id,
+            call,
             gone,
             cut,
         }
@@ -150,6 +153,15 @@ impl<S: Store> AckBody<S> {
         // Still in flight (for a graceful shutdown) until acknowledged.
         let in_flight = self._in_flight.take();
         if self.replied && !pages.receipts().is_empty() {
+            if let Some(call) = &self.call {
+                // In a session, where the client can cancel the call: held
+                // for a cancel that crossed the reply (see `mcp::held`).
+                call.written(WrittenPage {
+                    receipts: pages.receipts().to_vec(),
+                    counted: Box::new((pages, in_flight)),
+                });
+                return Poll::Ready(None);
+            }
             let bridge = Arc::clone(&self.bridge);
             tokio::spawn(async move {
                 for receipt in pages.receipts() {
