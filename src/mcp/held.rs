@@ -9,10 +9,18 @@
 //! by the client (a red team lost 5 to 17 of 30 long-polls cancelled just as
 //! their message came, with the official TypeScript SDK on stdio and over
 //! HTTP sessions). So a written page is acknowledged only after
-//! [`GRACE`], or at once when the same client reads an inbox again (it has
+//! [`GRACE`], or sooner when the same client reads an inbox again (it has
 //! then moved on, and its read must not find its own last page still
-//! leased); a cancel for the call before that gives the page up: its lease
+//! leased): at once on stdio, where a cancel sent before the read is read
+//! before it, and [`SETTLE_FOR_CANCEL`] later over HTTP, where the client's
+//! cancel and its next read are separate requests that may arrive in either
+//! order. A cancel for the call before that gives the page up: its lease
 //! lapses and the page is delivered again, with the same ids.
+//!
+//! The other side of the same bargain: a client that cancels a call it has
+//! already read (the MCP specification says not to, but the TypeScript SDK
+//! does when an `AbortSignal` shared with finished calls fires) within that
+//! moment gets the page a second time once the lease lapses.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -24,9 +32,15 @@ use crate::store::{Receipt, Store};
 
 /// How long a written page waits for a crossing cancel before it is
 /// acknowledged. A cancel sent before its client read the reply arrives
-/// within milliseconds; the page stays leased (unseen by other readers of
-/// its inbox) meanwhile.
-pub const GRACE: Duration = Duration::from_secs(2);
+/// within a round trip (milliseconds here, up to a few hundred over a long
+/// network path); the page stays leased (unseen by other readers of its
+/// inbox) meanwhile. Short, since a cancel sent after the reply was read
+/// (see the module documentation) within it costs a duplicate.
+pub const GRACE: Duration = Duration::from_millis(500);
+
+/// Over HTTP, how long after a client's next read its earlier pages wait for
+/// a cancel sent together with that read (see the module documentation).
+pub const SETTLE_FOR_CANCEL: Duration = Duration::from_millis(25);
 
 /// A written page awaiting its acknowledgement: its receipts, and whatever
 /// counts it in flight until it is acknowledged or given up (dropped then).
@@ -88,6 +102,19 @@ impl<S: Store, K: Eq + Hash + Clone + Send + Sync + 'static> HeldAcks<S, K> {
             keys.iter().filter_map(|k| held.remove(k)).collect()
         };
         self.acknowledge_in_task(pages);
+    }
+
+    /// As [`Self::acknowledge_now`], `after` from now.
+    pub fn acknowledge_after(
+        self: &Arc<Self>,
+        after: Duration,
+        which: impl Fn(&K) -> bool + Send + 'static,
+    ) {
+        let held = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            held.acknowledge_now(which);
+        });
     }
 
     /// Acknowledges every held page before returning (the server is

@@ -18,7 +18,7 @@ use axum::http::Method;
 use axum::response::Response;
 use serde_json::value::RawValue;
 
-use crate::mcp::held::HeldAcks;
+use crate::mcp::held::{HeldAcks, SETTLE_FOR_CANCEL};
 use crate::service::Bridge;
 use crate::store::Store;
 
@@ -118,8 +118,9 @@ impl<S: Store> SessionCalls<S> {
 
     /// What the POST `body` in `session` tells its earlier calls: a cancel
     /// gives up the named call's page (being written, or held); a read of
-    /// an inbox acknowledges the session's held pages now, as its client has
-    /// moved on (and its read must not find its own last page leased).
+    /// an inbox acknowledges the session's held pages a moment later, as its
+    /// client has moved on (and its read must not find its own last page
+    /// leased; it waits for them, see `InFlightPages::settle`).
     pub fn note(&self, session: &str, body: &[u8]) {
         if let Some(id) = cancelled_id(body) {
             let key = (session.to_owned(), id);
@@ -128,7 +129,10 @@ impl<S: Store> SessionCalls<S> {
             }
             self.held.cancelled(&key);
         } else if super::peek::may_wait(&Method::POST, body) {
-            self.held.acknowledge_now(|(s, _)| s == session);
+            // A cancel sent with this read may come a moment after it.
+            let session = session.to_owned();
+            self.held
+                .acknowledge_after(SETTLE_FOR_CANCEL, move |(s, _)| *s == session);
         }
     }
 
