@@ -190,6 +190,12 @@ async fn inbox_finds_the_session_through_the_client_process_and_marks_nothing_re
     // Nothing was marked read: the agent still gets both messages, and then the inbox is quiet.
     let got = ok(&call(&mine, "check_messages", json!({})).await);
     assert_eq!(messages(&got).len(), 2);
+    // Read once the page is acknowledged, a moment after its reply was
+    // written (a cancel crossing the reply would have put it back).
+    wait_until("the page to be acknowledged", || {
+        env.count("SELECT count(*) FROM pending_deliveries WHERE recipient = 'a'") == 0
+    })
+    .await;
     assert_eq!(run_cmd(inbox(&env, &[]), None).await.ok(), "");
 
     // From the other client's process, the other session's inbox.

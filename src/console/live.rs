@@ -82,6 +82,7 @@ impl Live {
                 restarted: false,
                 seq: 0,
                 seen: HashMap::new(),
+                settling: HashMap::new(),
                 proposals: HashMap::new(),
                 activations: HashMap::new(),
             };
@@ -118,9 +119,17 @@ struct Watcher<S: Backend> {
     restarted: bool,
     seq: i64,
     seen: HashMap<ConversationId, Seen>,
+    /// Conversations read again on every wake until then: a page is
+    /// acknowledged (read) a moment after its reader's audit record (see
+    /// `mcp::held`), and an acknowledgement writes no record of its own.
+    settling: HashMap<ConversationId, tokio::time::Instant>,
     proposals: HashMap<String, ProposalState>,
     activations: HashMap<String, (String, i64)>,
 }
+
+/// How long a conversation touched by an audit record is read again on
+/// every wake of the change feed (which wakes at least once a second).
+const SETTLING: Duration = Duration::from_secs(3);
 
 impl<S: Backend> Watcher<S> {
     fn emit(&self, kind: &'static str, conversation: Option<&str>, data: Value) {
@@ -175,6 +184,12 @@ impl<S: Backend> Watcher<S> {
                 yolo |= action.contains("yolo") || action == "execute_command";
                 self.emit("audit", r.draft.conversation.as_deref(), view::audit(r));
             }
+            let now = tokio::time::Instant::now();
+            self.settling.retain(|_, until| *until > now);
+            for id in &dirty {
+                self.settling.insert(id.clone(), now + SETTLING);
+            }
+            dirty.extend(self.settling.keys().cloned());
             if !dirty.is_empty() {
                 let fresh = self
                     .bridge
