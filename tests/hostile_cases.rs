@@ -61,7 +61,7 @@ pub(crate) fn wire_cases() -> Vec<(&'static str, Vec<u8>, Vec<Expect>)> {
         ("a tool name that is a number", request(116, "tools/call", json!({"name": 5, "arguments": {}})), vec![Expect::Error(json!(116), BAD_CALL)]),
         ("arguments as an array", request(117, "tools/call", json!({"name": "send_to_partner", "arguments": []})), vec![Expect::Error(json!(117), BAD_CALL)]),
         ("arguments as a string", request(118, "tools/call", json!({"name": "send_to_partner", "arguments": "x"})), vec![Expect::Error(json!(118), BAD_CALL)]),
-        ("no arguments from an unbound session", request(119, "tools/call", json!({"name": "check_messages"})), vec![Expect::ToolError(json!(119), "auth_failed")]),
+        ("no arguments from an unbound session", request(119, "tools/call", json!({"name": "check_messages"})), vec![Expect::ToolError(json!(119), "invalid_argument")]),
         ("invalid UTF-8 in a string", b"{\"jsonrpc\":\"2.0\",\"id\":120,\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}".to_vec(), vec![Expect::Error(json!(120), PARSE)]),
         ("an overlong UTF-8 encoding", b"{\"jsonrpc\":\"2.0\",\"id\":121,\"method\":\"ping\",\"params\":{\"x\":\"\xc0\xaf\"}}".to_vec(), vec![Expect::Error(json!(121), PARSE)]),
         ("a UTF-16 surrogate in UTF-8", b"{\"jsonrpc\":\"2.0\",\"id\":122,\"method\":\"ping\",\"params\":{\"x\":\"\xed\xa0\x80\"}}".to_vec(), vec![Expect::Error(json!(122), PARSE)]),

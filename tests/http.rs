@@ -68,11 +68,19 @@ async fn every_tool_over_http_with_long_poll_and_acknowledgement() {
     assert_eq!(partner["alive"], true);
 
     // Session a created the conversation, so it is bound to it; b's MCP
-    // session never created or joined anything and is bound to nothing.
+    // session never created or joined anything and is bound to nothing: it
+    // is told what to pass.
     ok(&call(a.peer(), "send_to_partner", json!({"message": "bound"})).await);
-    tool_error(
+    let unbound = tool_error(
         &call(b.peer(), "send_to_partner", json!({"message": "not bound"})).await,
-        "auth_failed",
+        "invalid_argument",
+    );
+    assert!(
+        unbound["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("session_id \"b\""),
+        "{unbound}"
     );
     let last = check(b.peer(), &conv, "b", json!({})).await;
     assert_eq!(contents(&last), ["bound"]);
@@ -119,7 +127,7 @@ async fn stateless_requests_carry_their_own_credentials() {
     let unbound = unbound.message();
     assert_eq!(unbound["result"]["isError"], true, "{unbound}");
     assert_eq!(
-        unbound["result"]["_meta"]["mcp-bridge/error"]["code"], "auth_failed",
+        unbound["result"]["_meta"]["mcp-bridge/error"]["code"], "invalid_argument",
         "{unbound}"
     );
 

@@ -273,3 +273,35 @@ async fn tools_list_publishes_strict_schemas() {
     }
     s.stop().await;
 }
+
+/// The descriptions a model reads name this server's lifetimes, not the
+/// defaults, and the conversation's partner learns which session id it has.
+#[tokio::test]
+async fn descriptions_name_the_configured_lifetimes() {
+    let env = TestEnv::new("tools_lifetimes");
+    let s = env
+        .server_with(&[
+            ("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", "30"),
+            ("MCP_BRIDGE_TEAMS__INVITE_MINUTES", "90"),
+        ])
+        .await;
+    let tools = s.client.list_all_tools().await.expect("tools/list");
+    let described = |name: &str| {
+        let tool = tools.iter().find(|t| t.name == name).expect(name);
+        (
+            tool.description.as_deref().unwrap_or_default().to_owned(),
+            serde_json::to_string(&tool.input_schema).unwrap(),
+        )
+    };
+    let (create, _) = described("create_conversation");
+    assert!(
+        create.contains("Expires after 30 min on this server."),
+        "{create}"
+    );
+    assert!(create.contains("session_id \"b\""), "{create}");
+    let (invite, schema) = described("create_invite");
+    assert!(invite.contains("(expires in 90 min unless"), "{invite}");
+    assert!(schema.contains("default 90 min on this server"), "{schema}");
+    assert!(!invite.contains("10 min") && !schema.contains("default 10,"));
+    s.stop().await;
+}

@@ -42,7 +42,10 @@ async fn one_tokens_guessing_does_not_lock_other_tokens_out_of_joining() {
     .await;
     let limited = tool_error(&limited, "rate_limited");
     let text = limited.to_string();
-    assert!(text.contains("this HTTP bearer token"), "{limited}");
+    assert!(
+        text.contains("wrong invite codes from this client"),
+        "{limited}"
+    );
     // Another token through the same process is not, and the code still works.
     assert_eq!(join(honest.peer(), &code).await["session_id"], "c");
     // The refused guess never reached the invites.

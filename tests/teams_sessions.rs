@@ -183,8 +183,12 @@ async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
         (Some("removed"), Some("active"))
     );
 
-    // A process that never created or joined is refused without credentials …
-    let before = env.count("SELECT count(*) FROM audit_log WHERE code = 'auth_failed'");
+    // A process that never created or joined is refused without credentials,
+    // and told what to pass; naming a conversation it holds no seat in is an
+    // authentication failure …
+    let refusals =
+        "SELECT count(*) FROM audit_log WHERE code IN ('auth_failed', 'invalid_argument')";
+    let before = env.count(refusals);
     for (tool, args) in [
         ("check_messages", json!({})),
         ("send_message", json!({"message": "x"})),
@@ -192,10 +196,24 @@ async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
         ("update_my_status", json!({"status": "working"})),
         ("check_partner_status", json!({})),
         ("create_invite", json!({"role": "x"})),
-        ("check_messages", json!({"conversation_id": one.id})),
     ] {
-        tool_error(&call(&stranger, tool, args).await, "auth_failed");
+        let refused = tool_error(&call(&stranger, tool, args).await, "invalid_argument");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("join_conversation")
+        );
     }
+    tool_error(
+        &call(
+            &stranger,
+            "check_messages",
+            json!({"conversation_id": one.id}),
+        )
+        .await,
+        "auth_failed",
+    );
     assert_eq!(
         ok(&call(&stranger, "list_my_conversations", json!({})).await),
         json!({"conversations": []})
@@ -221,7 +239,7 @@ async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
     .await);
     // Refusals are audited (read-only ones a moment later: they are batched).
     wait_until("the refusals to be audited", || {
-        env.count("SELECT count(*) FROM audit_log WHERE code = 'auth_failed'") >= before + 8
+        env.count(refusals) >= before + 8
     })
     .await;
     for s in [owner, member, stranger, helper] {

@@ -3,6 +3,7 @@
 //! of its own and knows nothing of the transport that carries it.
 
 pub mod delivery;
+mod described;
 pub mod error;
 mod handler;
 pub mod held;
@@ -182,6 +183,8 @@ impl<S: Backend> BridgeServer<S> {
                 Arc::make_mut(out).remove("$schema");
             }
         }
+        let (conversation_us, invite_us) = bridge.lifetimes_us();
+        described::name_lifetimes(&mut tool_router, conversation_us, invite_us);
         Self {
             bridge,
             tool_router: Arc::new(tool_router),
@@ -196,7 +199,8 @@ impl<S: Backend> BridgeServer<S> {
     #[tool(
         title = "Create conversation",
         description = "Open a conversation with a partner agent; you are session \"a\". Have the human give your \
-partner conversation_id and session_b_token; never put a token in a message. Expires after 3 h by default.",
+partner conversation_id and session_b_token (it passes them with session_id \"b\"); never put a token in a message. \
+Expires after 3 h by default.",
         annotations(
             title = "Create conversation",
             read_only_hint = false,

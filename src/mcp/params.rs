@@ -318,7 +318,7 @@ pub struct SendToPartnerParams {
 session_params! {
 /// Arguments of `check_messages`.
 pub struct CheckMessagesParams {
-    /// Seconds to wait for a first message when none is waiting (default 0; waits at most 45).
+    /// Seconds to wait for a first message when none is waiting (0–60, default 0; a longer wait than 45 waits 45).
     #[schemars(range(min = 0, max = MAX_WAIT_SECONDS))]
     pub wait_seconds: Option<f64>,
     /// Most messages to return (1–500, default 100); `more` says if any are left.

@@ -31,7 +31,7 @@ pub enum ServiceError {
         limit: usize,
     },
     /// A rate-limit window is full.
-    #[error("rate limit reached: at most {limit} calls per {} {scope}; retry in {retry_after_s} s", window.as_str())]
+    #[error("rate limit reached: at most {limit} call{} per {} {scope}; retry in {retry_after_s} s", if *limit == 1 { "" } else { "s" }, window.as_str())]
     RateLimited {
         /// The full window.
         window: Window,
@@ -52,7 +52,8 @@ pub enum ServiceError {
     #[error("{0}")]
     Forbidden(String),
     /// An argument is well-formed but not acceptable.
-    #[error("invalid argument: {0}")]
+    // Not "invalid argument: …": the code (`invalid_argument`) says so already.
+    #[error("{0}")]
     InvalidArgument(#[from] InvalidValue),
     /// YOLO mode is not enabled on this server.
     #[error(
@@ -205,6 +206,11 @@ pub const SESSION_SCOPE: &str = "for this session";
 
 /// The scope of the database-wide quota of failed joins.
 pub const JOIN_SCOPE: &str = "for wrong invite codes across every server on this database (rate_limits.join_conversation); a genuine code still works";
+
+/// The scope of the fixed per-client limit on wrong invite codes, from one
+/// client process or with one HTTP bearer token (no setting: see
+/// `JOIN_FAILURES_PER_PROCESS_PER_MINUTE`).
+pub const JOIN_CLIENT_SCOPE: &str = "for wrong invite codes from this client (fixed, not a setting); a genuine code still works once the minute is over";
 
 /// The scope of the per-bearer-token quota of unauthenticated calls (HTTP).
 pub const UNAUTHENTICATED_TOKEN_SCOPE: &str = "for calls without a valid session token (new conversations and failed authentications) made with this HTTP bearer token (rate_limits.unauthenticated)";

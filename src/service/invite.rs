@@ -212,11 +212,7 @@ impl<S: Store> Bridge<S> {
                 window: Window::Minute,
                 limit: JOIN_FAILURES_PER_PROCESS_PER_MINUTE as u32,
                 retry_after_s,
-                scope: if caller.is_some() {
-                    super::error::UNAUTHENTICATED_TOKEN_SCOPE
-                } else {
-                    super::error::UNAUTHENTICATED_SCOPE
-                },
+                scope: super::error::JOIN_CLIENT_SCOPE,
             };
             self.audit(draft.failed(Outcome::Denied, e.code()));
             return Err(e);

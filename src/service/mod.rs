@@ -232,6 +232,15 @@ impl<S: Store> Bridge<S> {
         &self.store
     }
 
+    /// How long a new conversation and a new invite code live, in
+    /// microseconds (the tools' descriptions name them).
+    pub fn lifetimes_us(&self) -> (i64, i64) {
+        (
+            self.settings.conversation_ttl_us,
+            self.settings.teams.invite_ttl_us,
+        )
+    }
+
     /// Whether this server offers command execution.
     pub fn yolo_enabled(&self) -> bool {
         self.settings.yolo.enabled

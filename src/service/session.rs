@@ -145,6 +145,15 @@ pub fn resolve(
         .cloned()
         .collect();
     match (matching.len(), scope) {
+        // Nothing to pick from: say what to pass instead of a bare
+        // "authentication failed" for credentials the caller never gave.
+        (0, _) if bound.is_empty() && args.conversation.is_none() && args.side.is_none() => {
+            Err(InvalidValue::new(
+                "token",
+                "is needed, with conversation_id and session_id: nothing this client created or joined is remembered here (a stateless HTTP request remembers nothing); a partner given session_b_token passes session_id \"b\", and an invite code goes to join_conversation",
+            )
+            .into())
+        }
         (0, _) => Err(ServiceError::AuthFailed),
         (1, _) | (_, Scope::All) => Ok(matching),
         (_, Scope::One) => {
@@ -274,8 +283,15 @@ mod tests {
     }
 
     #[test]
-    fn nothing_bound_is_an_authentication_failure() {
+    fn nothing_bound_says_what_to_pass_and_a_wrong_pick_is_an_authentication_failure() {
         let err = resolve(CredentialArgs::default(), &[], Scope::All).unwrap_err();
+        assert_eq!(err.code(), "invalid_argument");
+        assert!(err.to_string().contains("join_conversation"), "{err}");
+        let named = CredentialArgs {
+            conversation: Some(conv(2)),
+            ..CredentialArgs::default()
+        };
+        let err = resolve(named, &[], Scope::One).unwrap_err();
         assert_eq!(err.code(), "auth_failed");
         let other = CredentialArgs {
             conversation: Some(conv(2)),
