@@ -3,9 +3,11 @@
 //! `NOTIFY` (delivered by PostgreSQL at commit, to every listening server), so
 //! a long-poll anywhere wakes at once. A lost connection wakes every waiter
 //! (they re-check the store, so nothing committed meanwhile is missed) and is
-//! re-established with a growing pause.
+//! re-established with a pause that grows while connecting fails and starts
+//! over once a connection listened; until then waiters re-check every second.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::poll_fn;
@@ -88,30 +90,46 @@ pub fn spawn(
         return;
     };
     drop(runtime.spawn(async move {
-        let mut pause = Duration::from_millis(100);
+        const FIRST_PAUSE: Duration = Duration::from_millis(100);
+        let mut pause = FIRST_PAUSE;
         loop {
-            let listened = listen(&config, &tls, &hub, &origin).await;
+            let up = AtomicBool::new(false);
+            let listened = listen(&config, &tls, &hub, &origin, &up).await;
             // Whatever ended the connection, messages may have been committed
             // while nobody listened: let every waiter look.
             hub.notify();
-            match listened {
-                Ok(true) => pause = Duration::from_millis(100),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "lost the PostgreSQL LISTEN connection; reconnecting"),
+            if let Err(e) = listened {
+                tracing::warn!(error = %e, "lost the PostgreSQL LISTEN connection; reconnecting");
             }
-            tokio::time::sleep(pause).await;
+            // A connection that was listening starts the pauses over, however
+            // it ended (a lost one ends in an error): otherwise each loss in
+            // a process's life waited longer, up to the cap (red team).
+            if up.load(Ordering::Relaxed) {
+                pause = FIRST_PAUSE;
+            }
+            // Nobody listens meanwhile: waiters look every second, since a
+            // long-poll's own feed falls back only after 15 s.
+            let reconnect = tokio::time::Instant::now() + pause;
+            while tokio::time::Instant::now() < reconnect {
+                tokio::time::sleep_until(
+                    reconnect.min(tokio::time::Instant::now() + Duration::from_secs(1)),
+                )
+                .await;
+                hub.notify();
+            }
             pause = (pause * 2).min(Duration::from_secs(5));
         }
     }));
 }
 
-/// One listening connection, until it fails. `Ok(true)` when it was up.
+/// One listening connection, until it ends; `up` is set once it listens.
 async fn listen(
     config: &tokio_postgres::Config,
     tls: &MakeRustlsConnect,
     hub: &Arc<ChangeHub>,
     origin: &str,
-) -> Result<bool, tokio_postgres::Error> {
+    up: &AtomicBool,
+) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(tls.clone()).await?;
     let feed = Arc::clone(hub);
     let drive = async move {
@@ -120,15 +138,16 @@ async fn listen(
                 Some(Ok(AsyncMessage::Notification(n))) => route(&feed, n.payload(), origin),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
-                None => return Ok(true),
+                None => return Ok(()),
             }
         }
     };
     let subscribe = async {
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        up.store(true, Ordering::Relaxed);
         // Subscribed from here on: anything committed before is found by the re-check.
         hub.notify();
-        std::future::pending::<Result<bool, tokio_postgres::Error>>().await
+        std::future::pending::<Result<(), tokio_postgres::Error>>().await
     };
     tokio::select! {
         r = drive => r,
