@@ -87,7 +87,7 @@ impl<S, T: ToolArgs> FromContextPart<ToolCallContext<'_, S>> for Parameters<T> {
         let raw = |k: &str| arguments.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let raw_ids = (raw("conversation_id"), raw("session_id"));
         let args = serde_json::from_value::<T>(serde_json::Value::Object(arguments))
-            .map_err(|e| ArgumentError(sanitize(&e.to_string())))
+            .map_err(|e| ArgumentError(plain_types(&sanitize(&e.to_string()))))
             .and_then(T::validate);
         Ok(Self { args, raw_ids })
     }
@@ -102,31 +102,6 @@ impl From<InvalidValue> for ArgumentError {
     fn from(e: InvalidValue) -> Self {
         Self(e.to_string())
     }
-}
-
-/// Replaces quoted client values in a serde message with `…`, keeping quoted
-/// identifiers (field and variant names), so a secret sent in the wrong field
-/// never travels into an error text or a log line.
-fn sanitize(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(start) = rest.find(['"', '`']) {
-        let quote = rest[start..].chars().next().unwrap_or('"');
-        let after = &rest[start + 1..];
-        let Some(len) = after.find(quote) else { break };
-        let inner = &after[..len];
-        out.push_str(&rest[..start]);
-        out.push(quote);
-        let identifier = !inner.is_empty()
-            && inner.len() <= 32
-            && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-        out.push_str(if identifier { inner } else { "…" });
-        out.push(quote);
-        rest = &after[len + 1..];
-    }
-    out.push_str(rest);
-    // serde names the position of the error; it says nothing about the value.
-    out
 }
 
 /// The kinds of message an agent may send.
@@ -291,7 +266,10 @@ fn credential_args(
 
 // After `session_params!`, which they use.
 mod team;
+mod wording;
 mod yolo;
+
+use wording::{plain_types, sanitize};
 
 pub use team::{
     CreateInviteParams, InviteAs, JoinConversationParams, ListMyConversationsParams, Recipients,
@@ -437,24 +415,6 @@ pub struct CheckPartnerStatusParams {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitize_keeps_names_and_hides_values() {
-        let e = serde_json::from_str::<CheckMessagesParams>(
-            r#"{"conversation_id":"conv_0000000000000001","session_id":"a","token":"x","wait_seconds":"AKIAIOSFODNN7SECRET1"}"#,
-        )
-        .unwrap_err();
-        let text = sanitize(&e.to_string());
-        assert!(!text.contains("AKIA"), "{text}");
-        assert_eq!(
-            sanitize("unknown field `extra`, expected `token`"),
-            "unknown field `extra`, expected `token`"
-        );
-        assert_eq!(
-            sanitize("invalid value: string \"Hunter2!\""),
-            "invalid value: string \"…\""
-        );
-    }
 
     #[test]
     fn long_polls_are_capped_below_client_timeouts() {
