@@ -22,7 +22,8 @@ fn http_servers(url: &str, token_var: &str) -> String {
     json!({"mcpServers": {"bridge": {
         "type": "http",
         "url": url,
-        "headers": {"Authorization": format!("Bearer {token_var}")}}}})
+        "headers": {"Authorization": format!("Bearer {token_var}")},
+        "timeout": 630_000}}})
     .to_string()
 }
 
@@ -48,7 +49,7 @@ fn configure(place: &Place, cli: Cli, url: &str) {
         Cli::Codex => write(
             place.home.join(".codex/config.toml"),
             format!(
-                "[mcp_servers.bridge]\nurl = {}\nbearer_token_env_var = \"MCP_BRIDGE_TOKEN\"\n",
+                "[mcp_servers.bridge]\nurl = {}\nbearer_token_env_var = \"MCP_BRIDGE_TOKEN\"\ntool_timeout_sec = 630\n",
                 serde_json::to_string(url).expect("string")
             ),
         ),
