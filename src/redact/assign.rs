@@ -100,7 +100,8 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     // on a second pass), nor is a word a placeholder was glued into
     // (`keyTOKEN_REDACTED hp_1…`): the first pass did not read it as a name,
     // so the second must not either, or redaction would not be idempotent.
-    if s >= e || contains_placeholder(&bytes[raw_s..e]) {
+    if s >= e || contains_placeholder(&bytes[raw_s..e]) || super::names::is_file_name(&bytes[s..e])
+    {
         return;
     }
     let flag = bytes[raw_s] == b'-' && s - raw_s <= 2;
@@ -159,7 +160,7 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
             let vstart = if op == Op::Literal {
                 skip_default_word(bytes, vstart)
             } else {
-                vstart
+                super::wrapped::literal_inside(bytes, vstart).unwrap_or(vstart)
             };
             let query = raw_s > 0 && matches!(bytes[raw_s - 1], b'?' | b'&');
             let Some((vs, ve, quoted)) = read_value(bytes, vstart, query) else {
@@ -295,7 +296,8 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
         .position(|&b| b == b'\n')
         .map_or(ve, |p| vs + p);
     let v = &bytes[vs..first_line.min(vs + MAX_JUDGED)];
-    let Some(class) = service_before(bytes, raw_s, &words, own)
+    let Some(class) = super::query::param_class(bytes, raw_s, &bytes[raw_s..e], v)
+        .or_else(|| service_before(bytes, raw_s, &words, own))
         .or_else(|| classify(&words, own))
         .or_else(|| rails_encryption_key(bytes, s, e))
         .or_else(|| sibling::gossip_key(&words, v))
@@ -341,6 +343,12 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
 /// Whether the first word (or line) `v` of a value is a secret for `class`.
 fn value_accepted(class: NameClass, v: &[u8], value: Value, op: Op, env_named: bool) -> bool {
     let quoted = value.quoted;
+    // A bare read that stopped at a literal's quote took a call's head
+    // (`[]byte(`, `Wrap(`): the secret, if any, is inside.
+    // …nor is a command-line option (`pass =--check-cxx-compiler=clang++=`).
+    if !quoted && (v.last() == Some(&b'(') || v.starts_with(b"--")) {
+        return false;
+    }
     if op == Op::Prose && class.strictness == Strictness::Password && !quoted && v.len() < 6 {
         return false;
     }

@@ -1,7 +1,8 @@
 //! Secrets placed by a known layout rather than named by a secret word:
 //! the anchors of [`chpasswd`], [`userlist`] and [`pair`] (logins given as
-//! `user / password`) and the words that introduce an invite code
-//! ([`invite`]), and the dispatch from the shared automaton to them.
+//! `user / password`), of protocol and prompt transcripts ([`transcript`])
+//! and the words that introduce an invite code ([`invite`]), and the
+//! dispatch from the shared automaton to them.
 //!
 //! Bundler's per-host credentials live here: `BUNDLE_<HOST>=user:password`
 //! (the host with `.` written `__`), in the environment, `.bundle/config` or
@@ -15,6 +16,7 @@ use super::operator::skip_blank;
 use super::pair;
 use super::scan::{Scan, priority};
 use super::text::line_end;
+use super::transcript;
 use super::userlist;
 use super::value::{Strictness, is_secret_value};
 
@@ -37,6 +39,11 @@ pub(crate) const ANCHORS: &[(&str, Detector)] = &[
     ("code", Detector::Invite),
     ("join", Detector::Invite),
     ("redeem", Detector::Invite),
+    ("auth plain ", Detector::AuthPlain),
+    (" login ", Detector::ImapLogin),
+    (": » ", Detector::PromptAnswer),
+    (": › ", Detector::PromptAnswer),
+    ("auth-user-pass", Detector::AuthUserPass),
 ];
 
 /// The detector an anchor starts.
@@ -48,6 +55,10 @@ pub(crate) enum Detector {
     Userlist,
     Pair,
     Invite,
+    AuthPlain,
+    ImapLogin,
+    PromptAnswer,
+    AuthUserPass,
 }
 
 /// Runs the detector of anchor `i` found at `start..end`.
@@ -59,6 +70,10 @@ pub(crate) fn on_anchor(scan: &mut Scan<'_>, i: usize, start: usize, end: usize)
         Some(Detector::Userlist) => userlist::on_anchor(scan, start),
         Some(Detector::Pair) => pair::on_word(scan, start, end),
         Some(Detector::Invite) => invite::on_word(scan, start, end),
+        Some(Detector::AuthPlain) => transcript::on_auth_plain(scan, end),
+        Some(Detector::ImapLogin) => transcript::on_login(scan, start, end),
+        Some(Detector::PromptAnswer) => transcript::on_prompt_answer(scan, start, end),
+        Some(Detector::AuthUserPass) => transcript::on_auth_user_pass(scan, start),
         None => {}
     }
 }

@@ -72,23 +72,28 @@ mod pgpass;
 mod phrase;
 mod placeholder;
 mod ppk;
+mod query;
 mod repeat;
+mod repl;
 mod scan;
 mod shown;
 mod sibling;
 mod signed;
+mod spaced;
 mod spoken_name;
 mod sql;
 mod table;
 mod text;
 mod token_rules;
 mod tokens;
+mod transcript;
 mod url;
 mod use_as;
 mod userlist;
 mod value;
 mod view;
 mod words;
+mod wrapped;
 
 #[cfg(test)]
 mod tests;

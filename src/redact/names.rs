@@ -71,6 +71,25 @@ fn pass_names_password(words: &[String], i: usize) -> bool {
         .all(|x| PASS_AFTER.contains(&x.as_str()) || x.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// File extensions: a name ending in one (`signing-key.asc:` in a
+/// changelog, `api_token.txt`) is a file's, not a setting's.
+const FILE_EXTS: &[&str] = &[
+    "asc", "gpg", "pgp", "pem", "pub", "crt", "cer", "der", "p12", "pfx", "jks", "txt", "json",
+    "yaml", "yml", "toml", "ini", "cfg", "conf", "md", "rst", "html", "xml", "csv", "log", "sh",
+    "py", "rs", "js", "ts", "go", "rb", "gz", "zip",
+];
+
+/// Whether `name` (as written, dots kept) is a file name.
+pub(crate) fn is_file_name(name: &[u8]) -> bool {
+    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
+        return false;
+    };
+    dot > 0
+        && FILE_EXTS
+            .iter()
+            .any(|x| name[dot + 1..].eq_ignore_ascii_case(x.as_bytes()))
+}
+
 /// Splits `name` into lowercase words at non-alphanumerics and camelCase humps.
 pub(crate) fn split_words(name: &[u8], out: &mut Vec<String>) {
     let mut cur = String::new();
@@ -338,6 +357,22 @@ fn secret_id(words: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_not_setting_names() {
+        assert!(is_file_name(b"signing-key.asc"));
+        assert!(is_file_name(b"api_token.txt"));
+        assert!(!is_file_name(b"app.secret.key"));
+        assert!(!is_file_name(b"spring.datasource.password"));
+        let redact = crate::redact::tests::redacted;
+        for text in [
+            "    - d/upstream/signing-key.asc: Upstream public key.",
+            "Zutty. To use clang instead, pass =--check-cxx-compiler=clang++= to",
+        ] {
+            assert_eq!(redact(text), text);
+        }
+        assert!(!redact("app.secret.key: Zq8mWn3Lp7RtYb2Kx9VcXk9f").contains("Zq8mWn3L"));
+    }
 
     fn class(name: &str) -> Option<Kind> {
         let mut w = Vec::new();

@@ -315,6 +315,11 @@ pub(crate) fn parse_op(
         .any(|x| w.eq_ignore_ascii_case(x))
         {
             let mut v = skip_blank(bytes, w_end);
+            // `Set the webhook signing secret to X`: an instruction that
+            // assigns, not a sentence about a value.
+            if w.eq_ignore_ascii_case(b"to") && super::spaced::set_sentence(bytes, raw_s) {
+                return Some((Op::Assign, v, extra));
+            }
             for filler in [
                 &b"now "[..],
                 b"still ",
@@ -360,9 +365,18 @@ pub(crate) fn parse_op(
             return Some((Op::Space, i, extra));
         }
     }
-    if i > e
-        && (flag || space_keyword_line(bytes, raw_s, e))
-        && (matches!(bytes[i], b'"' | b'\'' | b'0'..=b'9' | b'_') || base64_start(bytes, i))
+    let spaced = i > e
+        && (flag
+            || space_keyword_line(bytes, raw_s, e)
+            || super::spaced::scoped_config_set(bytes, raw_s));
+    if spaced
+        && (matches!(bytes[i], b'"' | b'\'' | b'0'..=b'9' | b'_')
+            || base64_start(bytes, i)
+            || super::spaced::symbol_start(bytes, i, flag))
+    {
+        return Some((Op::Space, i, extra));
+    }
+    if super::spaced::aligned_row(bytes, raw_s, e, i) || (spaced && bytes[i].is_ascii_alphabetic())
     {
         return Some((Op::Space, i, extra));
     }
@@ -383,6 +397,9 @@ pub(crate) fn parse_op(
                 return one_word_below(bytes, v).then_some((Op::NextLine, v, extra));
             }
             return Some((Op::Prose, v, extra));
+        }
+        if super::spaced::quoted_password(bytes, raw_s, e, i) {
+            return Some((Op::Space, i, extra));
         }
         // `with password X`, `using token X`: only a value that is clearly generated counts.
         if bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'`' | b'"' | b'\'') {

@@ -149,6 +149,11 @@ fn matching_end(
     }
 }
 
+/// Most armour header lines read before a truncated body: an encrypted
+/// PEM key has two (`Proc-Type`, `DEK-Info`), a PGP export a few
+/// (`Version`, `Comment`, `Hash`, `Charset`).
+const MAX_HEADERS: usize = 6;
+
 /// A block pasted without its END line: the body runs while its lines
 /// (however they are broken, see [`Lines`]) are base64, PEM headers or one
 /// blank line.
@@ -156,6 +161,11 @@ fn truncated_end(bytes: &[u8], body_start: usize) -> usize {
     let limit = (body_start + MAX_BLOCK).min(bytes.len());
     let mut end = body_start;
     let mut blank_seen = false;
+    // Headers come only before the base64 body; counting them bounds a run
+    // of `Name: value` prose after a BEGIN line quoted in documentation.
+    let mut headers = 0usize;
+    let mut in_body = false;
+    let mut first_header = None;
     for (k, (s, e)) in Lines::new(bytes, body_start, limit).enumerate() {
         let seg = &bytes[s..e];
         if seg.is_empty() {
@@ -171,14 +181,29 @@ fn truncated_end(bytes: &[u8], body_start: usize) -> usize {
             continue;
         }
         let crc = seg[0] == b'=' && seg.len() <= 5;
-        let header = end == body_start && seg.contains(&b':') && seg.len() < 80;
-        if (is_base64_line(seg) && (seg.len() >= 16 || crc)) || header {
+        let header = !in_body
+            && !blank_seen
+            && headers < MAX_HEADERS
+            && seg.contains(&b':')
+            && seg.len() < 80;
+        if is_base64_line(seg) && (seg.len() >= 16 || crc) {
+            in_body = true;
             end = e;
+        } else if header {
+            headers += 1;
+            end = e;
+            first_header.get_or_insert(e);
         } else {
             break;
         }
     }
-    end
+    // Headers with no body after them are a format described, not a key:
+    // judged as before, by the first one alone.
+    if in_body {
+        end
+    } else {
+        first_header.unwrap_or(end)
+    }
 }
 
 /// Base64 of `-----BEGIN ` and of `PuTTY-User-Key-File`: a key file encoded
@@ -298,5 +323,25 @@ mod tests {
         let (_, body) = label_at(&e, 0).unwrap();
         let end = truncated_end(&e, body);
         assert_eq!(e[end], b'"');
+    }
+
+    #[test]
+    fn truncated_blocks_read_every_armour_header() {
+        for t in [
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,975B64FB6C67CDC5E89A3DDC2C5C16EB\n\nMIIEpAIBAAKCAQEAlgVeE/Q4BQ8MtC5DIOPrGBmVmswRZHRwXCaQVBiM9tdnlKtM\nJHUrr+vFcGXrFqtO4HDMNlz5ILlM3Oj0waCbE2VicBPcTRAn4zTVHfU+qgBSH6Um\n... (truncated)",
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\nComment: exported by ops\n\nlQVYBGMxNs82LCF8xkkMsOqWENNw5E/++5nWXT2g3dWSR8zE+tKvXXWdhZcm+uFD\nJHUrr+vFcGXrFqtO4HDMNlz5ILlM3Oj0waCbE2VicBPcTRAn4zTVHfU+qgBSH6Um\n```",
+        ] {
+            let (_, body) = label_at(t.as_bytes(), 0).unwrap();
+            let end = truncated_end(t.as_bytes(), body);
+            assert!(
+                t[end..].starts_with("\n..") || t[end..].starts_with("\n```"),
+                "{:?}",
+                &t[end..]
+            );
+        }
+        // Headers with no body: only the first counts, as a described format.
+        let d = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\nComment: your exported key goes here\n\nThen run gpg --import.";
+        let (_, body) = label_at(d.as_bytes(), 0).unwrap();
+        assert!(d[truncated_end(d.as_bytes(), body)..].starts_with("\nComment"));
     }
 }

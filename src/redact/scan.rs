@@ -159,8 +159,9 @@ const KEYWORDS: &[&str] = &[
     "credential",
     "auth",
     "salt",
-    // Consul's gossip key (`encrypt = "…"`), judged by its shape.
+    // Consul's gossip key (`encrypt = "…"`) by its shape; `appid=` in a query.
     "encrypt",
+    "appid",
 ];
 
 /// The compiled anchor automaton and what each pattern triggers.

@@ -10,6 +10,7 @@
 
 use super::kinds::Kind;
 use super::names::{classify, split_words};
+use super::repl;
 use super::scan::{Scan, priority};
 use super::text::{contains_ci, line_end, line_start};
 use super::value::{Strictness, is_secret_value};
@@ -19,6 +20,19 @@ use super::value::{Strictness, is_secret_value};
 pub(crate) enum Prints {
     /// The value of the name that follows (`printenv DB_PASSWORD`).
     Named,
+    /// The same, when nothing else follows the name (`PS C:\\> $env:API_KEY`,
+    /// `C:\\>echo %API_KEY%`; `$env:X = …` sets it).
+    NamedAlone,
+    /// The value of the expression after a REPL's or debugger's prompt,
+    /// named by the last name it reads ([`repl::last_name`]).
+    Expr,
+    /// The value of the name given to this flag (`--name /prod/api_key`,
+    /// `-field=password`): the last segment of its path.
+    Flag(&'static str),
+    /// A secret of this kind, when the line also holds this text (`security
+    /// find-generic-password … -w` prints the password, without `-w` its
+    /// attributes; `cat /run/secrets/…`).
+    FixedWith(Kind, &'static str),
     /// A secret of this kind.
     Fixed(Kind),
     /// A decoded Kubernetes value, when the line reads a `kubectl` secret.
@@ -28,7 +42,7 @@ pub(crate) enum Prints {
     File(Kind),
 }
 
-use Prints::{Decoded, File, Fixed, Named};
+use Prints::{Decoded, Expr, File, Fixed, FixedWith, Flag, Named, NamedAlone};
 
 /// The anchors of commands whose output names itself, with what each prints.
 pub(crate) const ANCHORS: &[(&str, Prints)] = &[
@@ -53,10 +67,42 @@ pub(crate) const ANCHORS: &[(&str, Prints)] = &[
     ("--fields ", Named),
     // `cat config/master.key` (Rails).
     ("master.key", File(Kind::SecretAssignment)),
-    // A debugger printing an expression: `(Pdb) p client.client_secret`.
-    ("(pdb) p ", Named),
-    ("(pdb) pp ", Named),
-    ("ipdb> p ", Named),
+    // A REPL or debugger printing an expression: `>>> settings.SECRET_KEY`,
+    // `(Pdb) p client.client_secret`, `(gdb) p cfg->api_key`.
+    (">>> ", Expr),
+    ("process.env", Expr),
+    ("irb(", Expr),
+    ("pry(", Expr),
+    ("jshell> ", Expr),
+    ("(gdb) ", Expr),
+    ("(lldb) ", Expr),
+    ("(dlv) ", Expr),
+    ("(pdb) ", Expr),
+    ("ipdb> ", Expr),
+    ("in [", Expr),
+    // Shells printing a variable: PowerShell, cmd, `printf '%s\n' "$X"`.
+    ("$env:", NamedAlone),
+    ("echo %", NamedAlone),
+    ("printf ", Named),
+    // Secret stores printing one value.
+    ("-field=", Flag("-field=")),
+    ("ssm get-parameter ", Flag("--name")),
+    (
+        "secretsmanager get-secret-value",
+        Fixed(Kind::SecretAssignment),
+    ),
+    ("pass show ", Fixed(Kind::PasswordAssignment)),
+    (
+        "find-generic-password",
+        FixedWith(Kind::PasswordAssignment, " -w"),
+    ),
+    (
+        "find-internet-password",
+        FixedWith(Kind::PasswordAssignment, " -w"),
+    ),
+    ("/run/secrets/", FixedWith(Kind::SecretAssignment, "cat ")),
+    // `sops -d --extract '["db_password"]' secrets.yaml`.
+    ("--extract ", Named),
 ];
 
 /// Handles the anchor `ANCHORS[index]` found at `start..end`.
@@ -86,14 +132,41 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
             (kind, Strictness::Random)
         }
         Fixed(kind) => (kind, Strictness::Password),
-        Named => {
-            // The command's first word that is not a flag names the value.
-            let name = name_word(&bytes[end..le]);
-            let mut words = Vec::new();
-            split_words(name, &mut words);
-            let Some(class) = classify(&words, words.len()) else {
+        FixedWith(kind, with) => {
+            let Some(at) = find_ci(line, with.as_bytes()) else {
                 return;
             };
+            // `cat` must be the command typed, not `$(cat …)` inside a value.
+            if with == "cat " && !typed_at(line, at) {
+                return;
+            }
+            (kind, Strictness::Password)
+        }
+        Named | NamedAlone => {
+            // The command's first word that is not a flag names the value.
+            let (name, rest) = name_word(&bytes[end..le]);
+            if matches!(prints, NamedAlone) && !rest.trim_ascii().is_empty() {
+                return;
+            }
+            let Some(class) = class_of(name) else { return };
+            (class.kind, class.strictness)
+        }
+        Expr => {
+            let Some(es) = repl::expression_start(line) else {
+                return;
+            };
+            let Some(class) = class_of(repl::last_name(&line[es..])) else {
+                return;
+            };
+            (class.kind, class.strictness)
+        }
+        Flag(flag) => {
+            let Some(at) = memchr::memmem::find(line, flag.as_bytes()) else {
+                return;
+            };
+            let (name, _) = name_word(&line[at + flag.len()..]);
+            let leaf = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+            let Some(class) = class_of(leaf) else { return };
             (class.kind, class.strictness)
         }
     };
@@ -116,17 +189,14 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
         return;
     }
     let ve = line_end(bytes, vs);
-    let word_end = bytes[vs..ve]
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(vs, |p| vs + p + 1);
-    // A debugger shows a string with its quotes (`'Rs9…'`).
-    let (vs, word_end) = match &bytes[vs..word_end] {
-        [q @ (b'\'' | b'"'), .., last] if last == q && word_end - vs > 2 => (vs + 1, word_end - 1),
-        _ => (vs, word_end),
-    };
+    // A REPL or debugger shows a string with its quotes (`'Rs9…'`), after
+    // its own decoration (`=> `, `$1 = 0x55d0 `).
+    let (s, e, _) = repl::printed_value(&bytes[vs..ve]);
+    let (vs, word_end) = (vs + s, vs + e);
     let word = &bytes[vs..word_end];
+    // `production:` is the next key of a file, not a printed value.
     if !word.is_empty()
+        && !word.ends_with(b":")
         && !word.iter().any(u8::is_ascii_whitespace)
         && is_secret_value(word, strictness, true)
     {
@@ -148,17 +218,50 @@ fn ends_late(bytes: &[u8], end: usize, le: usize) -> bool {
     bytes[end..le].iter().any(|&b| b.is_ascii_alphanumeric())
 }
 
-/// The first word of `rest` that is not a flag (quotes and `${ }`
-/// stripped): the name a command prints the value of.
-fn name_word(rest: &[u8]) -> &[u8] {
-    let word = rest
-        .split(|b| b.is_ascii_whitespace())
-        .find(|w| !w.is_empty() && !w.starts_with(b"-"))
-        .unwrap_or_default();
-    let trim = |b: &u8| matches!(b, b'"' | b'\'' | b'$' | b'{' | b'}' | b'`');
+/// The first word of `rest` that is not a flag or a format (`'%s\n'`),
+/// with quotes, `${ }`, cmd's `%…%` and sops' `["…"]` stripped: the name a
+/// command prints the value of; and what follows it.
+fn name_word(rest: &[u8]) -> (&[u8], &[u8]) {
+    let mut at = 0;
+    let mut word: &[u8] = &[];
+    for w in rest.split(|b| b.is_ascii_whitespace()) {
+        let from = at;
+        at += w.len() + 1;
+        if !w.is_empty() && !w.starts_with(b"-") && !w.contains(&b'%') || w.ends_with(b"%") {
+            word = &rest[from..from + w.len()];
+            break;
+        }
+    }
+    let after = &rest[at.min(rest.len())..];
+    let trim = |b: &u8| {
+        matches!(
+            b,
+            b'"' | b'\'' | b'$' | b'{' | b'}' | b'`' | b'%' | b'[' | b']'
+        )
+    };
     let s = word.iter().position(|b| !trim(b)).unwrap_or(word.len());
     let e = word.iter().rposition(|b| !trim(b)).map_or(s, |p| p + 1);
-    &word[s..e.max(s)]
+    (&word[s..e.max(s)], after)
+}
+
+/// Where `needle` starts in `hay`, ASCII case-insensitively.
+fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Whether the command at `at` starts the line, alone or after a shell
+/// prompt (`$ `, `# `, `% `, `C:\\app>`).
+fn typed_at(line: &[u8], at: usize) -> bool {
+    let head = line[..at].trim_ascii();
+    head.is_empty() || matches!(head.last(), Some(b'$' | b'#' | b'%' | b'>'))
+}
+
+/// How a name printed by a command classifies, if it names a secret.
+fn class_of(name: &[u8]) -> Option<super::names::NameClass> {
+    let mut words = Vec::new();
+    split_words(name, &mut words);
+    classify(&words, words.len())
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ pub(crate) static RULES: &[TokenRule] = &[
     cut(with_check(rule(Kind::GithubOauthToken, &["gho_"], 40, r"^gho_[A-Za-z0-9]{16,36}"), Check::GithubChecksum), 4, 40),
     cut(with_check(rule(Kind::GithubAppToken, &["ghu_", "ghs_", "ghr_"], 260, r"^gh[usr]_[A-Za-z0-9]{16,255}"), Check::GithubChecksum), 4, 40),
     cut(skip(rule(Kind::GithubFineGrainedPat, &["github_pat_"], 255, r"^github_pat_[A-Za-z0-9_]{16,240}"), 11), 11, 93),
-    with_edge(skip(rule(Kind::GitlabPat, &[ "glpat-", "glrt-", "gldt-", "glptt-", "gloas-", "glcbt-", "glimt-", "glft-", "glsoat-", "glagent-", "glffct-", "GR1348941", ], 310, r"^(?:(?:glpat|glrt|gldt|glptt|gloas|glcbt|glimt|glft|glsoat|glagent|glffct)-[A-Za-z0-9_-]{12,300}(?:\.[0-9a-z]{2}[0-9a-z]{7,})?|GR1348941[A-Za-z0-9_-]{20,})"), 5), edge_word_dash),
+    with_edge(skip(rule(Kind::GitlabPat, &[ "glpat-", "glrt-", "gldt-", "glptt-", "gloas-", "glcbt-", "glimt-", "glft-", "glsoat-", "glagent-", "glffct-", "GR1348941", ], 310, r"^(?:(?:glpat|glrt|gldt|glptt|gloas|glcbt|glimt|glft|glsoat|glagent|glffct)-[A-Za-z0-9_-]{12,300}(?:\.[0-9a-z]{2}\.?[0-9a-z]{7,})?|GR1348941[A-Za-z0-9_-]{20,})"), 5), edge_word_dash),
     cut(with_check(rule(Kind::NpmToken, &["npm_"], 40, r"^npm_[A-Za-z0-9]{16,36}"), Check::GithubChecksum), 4, 40),
     with_edge(skip(rule(Kind::PypiToken, &["pypi-AgE"], 1100, r"^pypi-AgE[A-Za-z0-9_-]{50,}"), 8), edge_word_dash),
     with_edge(skip(rule(Kind::DockerhubPat, &["dckr_pat_", "dckr_oat_"], 100, r"^dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}"), 9), edge_word_dash),

@@ -231,10 +231,14 @@ fn after_colour_code(bytes: &[u8], ms: usize) -> bool {
 /// A full stop that ends a sentence, not a token (`… is wpg3Q~…1D3e.`):
 /// nothing of a token follows it.
 fn sentence_stop(bytes: &[u8], at: usize) -> bool {
+    // An ellipsis after a token (`…h8AJoPmogh...`) ends it as a full stop does.
+    let ellipsis =
+        bytes[at..].starts_with(b"...") && bytes.get(at + 3).is_none_or(|&b| !is_alnum(b));
     bytes[at] == b'.'
-        && bytes.get(at + 1).is_none_or(|&b| {
-            !(is_alnum(b) || matches!(b, b'_' | b'-' | b'~' | b'.' | b'+' | b'/' | b'='))
-        })
+        && (ellipsis
+            || bytes.get(at + 1).is_none_or(|&b| {
+                !(is_alnum(b) || matches!(b, b'_' | b'-' | b'~' | b'.' | b'+' | b'/' | b'='))
+            }))
 }
 
 /// `api.telegram.org/bot<token>`: the token follows the letters `bot`.
@@ -430,6 +434,16 @@ pub(crate) fn edge_b64(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_token_before_an_ellipsis_is_whole() {
+        let redact = crate::redact::tests::redacted;
+        let out = redact("using key Nen1Q~OxG0VJ.Wj1.b5rLYcxy~IdY~h8AJoPmogh...");
+        assert_eq!(out, "using key AZURE_CLIENT_SECRET_REDACTED...");
+        // A token that runs on past the dots is not cut at them.
+        let t = "see Nen1Q~OxG0VJ.Wj1.b5rLYcxy~IdY~h8AJoPmogh...abc for details";
+        assert_eq!(redact(t), t);
+    }
+
     use super::*;
 
     #[test]
