@@ -384,3 +384,46 @@ async fn yolo_snapshot_and_restore_bring_back_an_uncommitted_edit() {
     let out = yolo_plain(&env, &["restore", "snap_0000000000000000"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+/// An approved command gets a session keyring of its own: bubblewrap's
+/// `--new-session` is only `setsid`, and the command could read and overwrite
+/// the keys of the server's session keyring (red team). The server inherits
+/// this test's session keyring, so a command still holding it would name the
+/// same one.
+#[cfg(target_arch = "x86_64")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yolo_commands_get_a_session_keyring_of_their_own() {
+    require_bwrap();
+    // KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3), not creating one.
+    // SAFETY: plain syscall, no pointers.
+    let ours = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3_i64, 0) };
+    if ours < 0 {
+        println!(
+            "SKIPPED yolo_commands_get_a_session_keyring_of_their_own: keyctl is not allowed here"
+        );
+        return;
+    }
+    let env = TestEnv::new("yolo-keyring");
+    let s = env.server_with(&[YOLO_ON]).await;
+    let ws = workspace(&env, "ws");
+    let conv = Conv::create(&s).await;
+    activate(&env, &s, &conv, "yolo", &ws, json!({})).await;
+    let body = run(
+        &env,
+        &s,
+        &conv,
+        "python3 -c 'import ctypes; print(ctypes.CDLL(None).syscall(250, 0, -3, 0))'",
+    )
+    .await;
+    assert_eq!(exit_code(&body), 0, "{body}");
+    let theirs: i64 = body["stdout"]
+        .as_str()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no keyring id in {body}"));
+    assert!(theirs > 0, "{body}");
+    assert_ne!(
+        theirs, ours,
+        "the command holds the server's session keyring"
+    );
+    s.stop().await;
+}

@@ -171,13 +171,14 @@ pub async fn run(
         .process_group(0);
     let limits = spec.limits;
     let inherit = spec.sandbox.is_some();
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // fcntl and setrlimit, which are async-signal-safe; it allocates nothing.
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // plain syscalls (fcntl, keyctl, setrlimit); it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             if inherit && libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            own_session_keyring()?;
             apply_limits(&limits)
         });
     }
@@ -217,6 +218,32 @@ pub async fn run(
         stdout,
         stderr,
     })
+}
+
+/// Gives the command a new, empty session keyring. bubblewrap's
+/// `--new-session` only calls `setsid`: the command held the server's session
+/// keyring and could read and overwrite its keys (Kerberos caches, kAFS
+/// tokens, ecryptfs keys; red team). Where the kernel refuses `keyctl`
+/// altogether (a seccomp profile, a kernel without keys), the command cannot
+/// reach a keyring either, so that is not an error.
+fn own_session_keyring() -> std::io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with a null name joins a new anonymous keyring; no pointer is read.
+    let joined = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if joined >= 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOSYS | libc::EPERM) => Ok(()),
+        _ => Err(e),
+    }
 }
 
 fn apply_limits(limits: &Limits) -> std::io::Result<()> {
