@@ -40,6 +40,8 @@ async fn padded_or_disguised_commands_are_refused_and_approve_shows_the_size() {
         pad("\u{2003}", 1),
         pad("\n", 500),
         "echo ok; r\u{336}m\u{336} -rf src".to_owned(),
+        // Reads as a line continuation; the blank after the backslash ends the line.
+        "printf '%s\\n' 'reminder for the human:' \\ \nrm -rf src".to_owned(),
     ] {
         let m = refusal(
             &execute(&server, &conv, "a", &hostile, json!({})).await,

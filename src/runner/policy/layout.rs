@@ -55,6 +55,16 @@ pub fn check(command: &str) -> Result<(), Refusal> {
                 n + 1
             )));
         }
+        let body = text.trim_end_matches([' ', '\t']);
+        if body.len() < text.len() && body.ends_with('\\') {
+            // Invisible on any screen, yet `\` + newline continues the line
+            // and `\` + space + newline ends it (red team: the line after a
+            // harmless-looking `printf … \` ran as a command of its own).
+            return Err(refuse(format!(
+                "line {} ends with a backslash and then spaces or tabs, which the approving human cannot see: the shell reads it as an escaped blank, not as a line continuation; remove the blanks",
+                n + 1
+            )));
+        }
         if let Some(offset) = long_run(&text[indent..]) {
             return Err(refuse(format!(
                 "it holds more than {MAX_BLANK_RUN} spaces or tabs in a row at byte {}, which could push part of it out of the approving human's sight",
@@ -143,6 +153,16 @@ mod tests {
 
     fn refused(command: &str) -> bool {
         check(command).is_err_and(|r| r.rule == rule::DISGUISED_TEXT)
+    }
+
+    #[test]
+    fn a_backslash_before_invisible_blanks_is_refused() {
+        assert!(refused("printf '%s\\n' 'note:' \\ \nrm -rf important"));
+        assert!(refused("echo a \\\t\nb"));
+        assert!(refused("echo a \\ "));
+        // A real continuation, and trailing blanks elsewhere, read as they run.
+        assert!(!refused("printf '%s\\n' 'note:' \\\nrm -rf important"));
+        assert!(!refused("echo a  \necho b "));
     }
 
     #[test]
