@@ -91,3 +91,53 @@ async fn interrupted_by(name: &str, stop: Stop) -> (TestEnv, Server, Conv, serde
     let body = ok(&result);
     (env, s, conv, body)
 }
+
+/// The git snapshot before a command runs the repository's filters, the
+/// agent's code too: `yolo revoke` while it runs stops it, and the approved
+/// command never starts (before, it started seconds after the revoke had
+/// returned, red team).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mode_revoked_during_the_snapshot_runs_nothing() {
+    require_bwrap();
+    let env = TestEnv::new("yolo_interrupt_snapshot");
+    let s = env.server_with(&[YOLO_ON]).await;
+    let ws = workspace(&env, "ws");
+    let marker = format!("304.{}", random_from("123456789", 8));
+    git(&ws, &["init", "-q"]);
+    git(
+        &ws,
+        &[
+            "config",
+            "filter.slow.clean",
+            &format!("sleep {marker}; cat"),
+        ],
+    );
+    std::fs::write(ws.join(".gitattributes"), "*.txt filter=slow\n").expect("write");
+    std::fs::write(ws.join("a.txt"), "a\n").expect("write");
+    let conv = Conv::create(&s).await;
+    activate(&env, &s, &conv, "yolo", &ws, json!({"timeout_s": 300})).await;
+    let command = "touch ran.txt";
+    let token = approved(&env, &s, &conv, command).await;
+    let running = {
+        let peer = s.peer();
+        let args = conv.args("a", json!({"command": command, "approval_token": token}));
+        tokio::spawn(async move { call(&peer, "execute_command", args).await })
+    };
+    let sleeping = format!("sleep {marker}");
+    wait_until("the snapshot's filter to run", || {
+        command_lines().contains(&sleeping)
+    })
+    .await;
+    let out = yolo_plain(&env, &["revoke", &conv.id]);
+    assert!(out.status.success(), "{out:?}");
+    let result = tokio::time::timeout(EVENT_TIMEOUT, running)
+        .await
+        .expect("the snapshot was not stopped")
+        .expect("the call's task");
+    tool_error(&result, "yolo_not_active");
+    all_gone(&marker, "the revocation").await;
+    assert!(
+        !ws.join("ran.txt").exists(),
+        "the command ran after the revoke"
+    );
+}

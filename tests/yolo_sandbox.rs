@@ -294,20 +294,6 @@ async fn yolo_failures_and_long_output_are_normal_results() {
     assert!(!second.contains("line 0499"), "{second}");
 }
 
-/// Runs git in `dir` on the host and returns its trimmed stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_snapshot_and_restore_bring_back_an_uncommitted_edit() {
     require_bwrap();

@@ -123,12 +123,14 @@ pub async fn take(
     id: &str,
     sandbox: Option<&SandboxSettings>,
     budget: Budget,
+    stop: impl Future<Output = ()>,
 ) -> Result<Taken, SnapshotError> {
-    let out = run(
-        &spec(workspace, TAKE, id, sandbox, budget),
-        std::future::pending(),
-    )
-    .await?;
+    let out = run(&spec(workspace, TAKE, id, sandbox, budget), stop).await?;
+    if out.interrupted {
+        return Err(SnapshotError::Git(
+            "stopped: the YOLO mode was withdrawn while the snapshot was taken".into(),
+        ));
+    }
     match out.exit_code {
         Some(0) => {
             let commit = String::from_utf8_lossy(&out.stdout.bytes).trim().to_owned();

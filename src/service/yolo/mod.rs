@@ -331,8 +331,24 @@ impl<S: YoloStore> Bridge<S> {
             limits: plan.limits,
             timeout: Duration::from_secs(u64::from(plan.timeout_s)),
         };
-        let taken = snapshot::take(&plan.workspace, &snapshot_id, sandbox.as_ref(), budget);
-        let snapshot = match taken.await {
+        // git runs the repository's filters and hooks, the agent's code too:
+        // a mode withdrawn meanwhile stops it, and then nothing else runs.
+        let stop = self.withdrawn(&creds.conversation, under);
+        let taken = snapshot::take(
+            &plan.workspace,
+            &snapshot_id,
+            sandbox.as_ref(),
+            budget,
+            stop,
+        );
+        let taken = taken.await;
+        if !self.standing(&creds.conversation, under).await {
+            let e = ServiceError::YoloNotActive {
+                conversation: creds.conversation.to_string(),
+            };
+            return Err(self.refuse(draft, e));
+        }
+        let snapshot = match taken {
             Ok(snapshot::Taken::NotARepository) => None,
             Ok(snapshot::Taken::Snapshot { git_ref, commit }) => Some(NewSnapshot {
                 id: snapshot_id,

@@ -22,14 +22,28 @@ impl<S: YoloStore> Bridge<S> {
     pub(super) async fn withdrawn(&self, conversation: &ConversationId, requested_at: Timestamp) {
         loop {
             tokio::time::sleep(WATCH_INTERVAL).await;
-            match self.store.activation(conversation).await {
-                Ok(Some(a))
-                    if a.state == ActivationState::Active
-                        && a.request.requested_at == requested_at => {}
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the YOLO mode of a running command; it runs on");
-                }
+            if !self.standing(conversation, requested_at).await {
+                return;
+            }
+        }
+    }
+
+    /// Whether the activation of `conversation` requested at `requested_at`
+    /// still stands (see [`Bridge::withdrawn`]); read once, right before a
+    /// command starts, so a mode revoked during the git snapshot runs nothing.
+    pub(super) async fn standing(
+        &self,
+        conversation: &ConversationId,
+        requested_at: Timestamp,
+    ) -> bool {
+        match self.store.activation(conversation).await {
+            Ok(Some(a)) => {
+                a.state == ActivationState::Active && a.request.requested_at == requested_at
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the YOLO mode of a running command; it runs on");
+                true
             }
         }
     }
