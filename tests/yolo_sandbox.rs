@@ -347,6 +347,23 @@ async fn yolo_snapshot_and_restore_bring_back_an_uncommitted_edit() {
         "{report}"
     );
 
+    // Without bubblewrap a restore is refused: it would run the repository's
+    // filters (an agent's code, perhaps) on the host.
+    let empty = tempfile::tempdir().expect("an empty PATH");
+    let path = empty.path().to_str().expect("utf-8").to_owned();
+    let out = yolo_cli(&env, &["restore", id], &[("PATH", &path)])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run mcp-bridge yolo restore");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bubblewrap"),
+        "{out:?}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(ws.join("notes.txt")).unwrap(),
+        "edited, not committed\n"
+    );
     let out = yolo_plain(&env, &["restore", id]);
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("Restored {id}")));
@@ -360,10 +377,15 @@ async fn yolo_snapshot_and_restore_bring_back_an_uncommitted_edit() {
     );
     assert_eq!(git(&ws, &["rev-parse", "HEAD"]), head);
     assert_eq!(git(&ws, &["status", "--porcelain"]), status_before);
-    let restored = wait_audit(&env, &conv.id, 1, |r| r.0 == "yolo restore").await;
-    assert_eq!(restored[0].1, "ok");
+    let restored = wait_audit(&env, &conv.id, 2, |r| r.0 == "yolo restore").await;
+    let outcomes: Vec<&str> = restored.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(
-        restored[0].3.as_deref(),
+        outcomes,
+        ["denied", "ok"],
+        "the refusal without bubblewrap, then the restore"
+    );
+    assert_eq!(
+        restored[1].3.as_deref(),
         Some(format!("snapshot={id}").as_str())
     );
     // An unknown snapshot is refused.

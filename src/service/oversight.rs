@@ -376,14 +376,22 @@ impl<S: YoloStore> Bridge<S> {
             .ok_or_else(|| ServiceError::NotFound(format!("no snapshot {id}")))?;
         let mut draft = cli_draft("yolo restore", Some(&snap.conversation));
         draft.detail = Some(format!("snapshot={id}"));
-        // Restore in the sandbox when it is available; a human asked for this
-        // exact restore, so the host is an acceptable fallback.
+        // Restoring runs git in the workspace, and so the repository's
+        // filters, which an approved command may have set: in the sandbox, or
+        // on the host only where the operator allows unsandboxed commands
+        // anyway (it used to fall back to the host silently; red team).
         let sandbox = runner::find_bwrap().map(|bwrap| SandboxSettings {
             bwrap,
             writable_workspace: true,
             hide: self.settings.yolo.hide.clone(),
             extra_ro_binds: self.settings.yolo.extra_ro_binds.clone(),
         });
+        if sandbox.is_none() && !self.settings.yolo.allow_unsandboxed {
+            let e = ServiceError::SandboxUnavailable(
+                "bubblewrap (bwrap) is not on PATH, and a restore runs git with the repository's own configuration, which an agent's command may have written; install bubblewrap (apt-get install bubblewrap) and restore again, or check .git/config and run `git restore --source=<commit> .` yourself".into(),
+            );
+            return Err(self.cli_failure(draft, e));
+        }
         let budget = snapshot::Budget {
             limits: self.settings.yolo.limits,
             timeout: std::time::Duration::MAX,
