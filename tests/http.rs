@@ -276,3 +276,35 @@ async fn a_check_right_after_a_delivered_page_sees_the_rest() {
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
 }
+
+/// A stateless `subscriptions/listen` is served by a fresh instance bound to
+/// no conversation: it could never hear anything, and it held its connection
+/// open past every limit (one token used up a server's descriptors, red
+/// team). It is refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateless_listen_that_can_hear_nothing_is_refused_at_once() {
+    let env = TestEnv::new("http_stateless_listen");
+    let token = make_token(&env, "agents", "agent");
+    let server = HttpServer::start(&env, &[], &[]).await;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen",
+        "params": {"notifications": {"resourceSubscriptions": ["bridge://inbox"]},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "subscriptions/listen"),
+    ];
+    let answer = tokio::time::timeout(
+        EVENT_TIMEOUT,
+        post(&server.url, Some(&token), &headers, body.to_string()),
+    )
+    .await
+    .expect("the listen was held open");
+    assert!(
+        answer.body.contains("holds no conversation"),
+        "{}: {}",
+        answer.status,
+        answer.body
+    );
+    server.terminate().await;
+}

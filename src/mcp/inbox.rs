@@ -169,6 +169,24 @@ impl<S: Backend> BridgeServer<S> {
     /// When the connection already holds [`MAX_LISTENS`] of them: each is a
     /// watch of its own, woken by every commit on the database.
     pub(super) async fn listen_inbox(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        // A stateless HTTP request is served by a fresh, unbound instance: its
+        // listen could never hear anything, and it held a connection open
+        // (and escaped the per-connection cap) for as long as the client
+        // liked; one token used up a server's descriptors (red team).
+        let stateless = context
+            .request_context()
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .is_some_and(|p| {
+                !p.headers
+                    .contains_key(rmcp::transport::common::http_header::HEADER_SESSION_ID)
+            });
+        if stateless && self.session.with_bound(|bound| bound.is_empty()) {
+            return Err(ErrorData::invalid_request(
+                "a stateless request holds no conversation, so this listen would never hear anything; open an MCP session (initialize with 2025-11-25), create or join a conversation in it, then subscribe there, or long-poll check_messages",
+                None,
+            ));
+        }
         let listens = &self.inbox_watch.listens;
         if listens
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
