@@ -338,6 +338,16 @@ impl<S: Store> Bridge<S> {
             return Err(self.refuse(draft, e.into()));
         }
         if update.note.is_some() {
+            // A note is text every participant reads, as a message is: an
+            // observer, which sends nothing, publishes a bare status (red
+            // team: an observer's note told the members to force-push).
+            let caller = self.authorize(creds, &draft, at).await?;
+            if !caller.kind.may_send() {
+                let e = ServiceError::Forbidden(
+                    "observers publish a status without a note: a note is read by every participant, and observers send nothing".into(),
+                );
+                return Err(self.refuse(draft, e));
+            }
             // A note is stored content; a bare heartbeat is not refused.
             self.within_storage_budget(&draft, at).await?;
         }
