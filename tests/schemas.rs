@@ -303,5 +303,13 @@ async fn descriptions_name_the_configured_lifetimes() {
     assert!(invite.contains("(expires in 90 min unless"), "{invite}");
     assert!(schema.contains("default 90 min on this server"), "{schema}");
     assert!(!invite.contains("10 min") && !schema.contains("default 10,"));
+    // So does the start_team prompt.
+    let mut request = rmcp::model::GetPromptRequestParams::new("start_team");
+    request.arguments = json!({"my_role": "backend", "teammates": "frontend, qa"})
+        .as_object()
+        .cloned();
+    let prompt = s.client.get_prompt(request).await.expect("start_team");
+    let text = serde_json::to_string(&prompt).expect("JSON");
+    assert!(text.contains("expire in 90 min"), "{text}");
     s.stop().await;
 }

@@ -53,7 +53,7 @@ fn replace(description: &mut Option<std::borrow::Cow<'static, str>>, from: &str,
 
 /// `us` as a person would say it: whole hours as `3 h`, whole minutes as
 /// `30 min`, else seconds.
-fn span(us: i64) -> String {
+pub(super) fn span(us: i64) -> String {
     let s = us / 1_000_000;
     if s > 0 && s % 3600 == 0 {
         format!("{} h", s / 3600)

@@ -68,7 +68,7 @@ impl<S: Backend> ServerHandler for BridgeServer<S> {
         request: rmcp::model::GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::GetPromptResponse, rmcp::ErrorData> {
-        prompts::get(&request).map(Into::into)
+        prompts::get(&request, self.bridge.lifetimes_us().1).map(Into::into)
     }
 
     async fn list_resources(

@@ -106,7 +106,10 @@ fn teammates(text: &str) -> Vec<(String, bool)> {
 ///
 /// # Errors
 /// An unknown prompt or a missing argument (JSON-RPC invalid params).
-pub(super) fn get(request: &GetPromptRequestParams) -> Result<GetPromptResult, ErrorData> {
+pub(super) fn get(
+    request: &GetPromptRequestParams,
+    invite_us: i64,
+) -> Result<GetPromptResult, ErrorData> {
     let empty = serde_json::Map::new();
     let args = request.arguments.as_ref().unwrap_or(&empty);
     let name = request.name.as_str();
@@ -145,8 +148,9 @@ pub(super) fn get(request: &GetPromptRequestParams) -> Result<GetPromptResult, E
             ));
             if !invites.is_empty() {
                 steps.push_str(&format!(
-                    "3. Call create_invite once for each of: {}. Show me each invite_code with its role; I give each to its agent, who calls join_conversation. Codes work once and expire in 10 minutes.\n",
-                    invites.join("; ")
+                    "3. Call create_invite once for each of: {}. Show me each invite_code with its role; I give each to its agent, who calls join_conversation. Codes work once and expire in {}.\n",
+                    invites.join("; "),
+                    super::described::span(invite_us)
                 ));
             }
             let goal = plain(args, "goal")
@@ -203,7 +207,7 @@ mod tests {
     fn render(name: &str, args: serde_json::Value) -> Result<String, ErrorData> {
         let mut request = GetPromptRequestParams::new(name);
         request.arguments = args.as_object().cloned();
-        get(&request).map(|r| {
+        get(&request, 10 * 60_000_000).map(|r| {
             serde_json::to_value(&r.messages[0]).unwrap()["content"]["text"]
                 .as_str()
                 .unwrap()
