@@ -111,7 +111,14 @@ async fn messages_go_where_they_are_addressed_and_observers_see_everything() {
         "forbidden",
     );
     ok(&call(&t.e, "update_my_status", json!({"status": "working"})).await);
-    // Addressing nobody, yourself or a stranger is refused and stores nothing.
+    // Addressing nobody, yourself or a stranger is refused and stores nothing
+    // (once the pages read above are acknowledged, a moment after their replies).
+    wait_until("the pages read to be acknowledged", || {
+        t.env
+            .count("SELECT count(*) FROM pending_deliveries WHERE lease_id IS NOT NULL")
+            == 0
+    })
+    .await;
     let before = store_state(&t.env);
     for bad in [json!("nobody"), json!("qa"), json!(["c", "z"])] {
         let r = call(&t.c, "send_message", json!({"message": "x", "to": bad})).await;
@@ -283,5 +290,57 @@ async fn a_burst_from_several_senders_reaches_each_recipient_once_in_order() {
     for s in rivals {
         s.stop().await;
     }
+    t.stop().await;
+}
+
+/// Sends the conversation refuses spend no quota, yet each was parsed and
+/// redacted: ten a minute from one session, and its next sends are refused
+/// unread (`rate_limited`) until the first of them is a minute old (red team:
+/// an observer's or a removed participant's refused sends slowed everyone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sends_are_limited_like_spent_ones() {
+    let t = Team::start("teams_refused_sends", &[]).await;
+    let big = "x".repeat(30_000);
+    for _ in 0..10 {
+        tool_error(
+            &call(&t.e, "send_message", json!({"message": big})).await,
+            "forbidden",
+        );
+    }
+    let limited = tool_error(
+        &call(&t.e, "send_message", json!({"message": big})).await,
+        "rate_limited",
+    );
+    assert!(
+        limited["retry_after_s"].as_u64().is_some_and(|s| s <= 60),
+        "{limited}"
+    );
+    // A member addressing nobody is counted the same way; others are not.
+    for _ in 0..10 {
+        tool_error(
+            &call(
+                &t.c,
+                "send_message",
+                json!({"message": "x", "to": "nobody"}),
+            )
+            .await,
+            "invalid_argument",
+        );
+    }
+    tool_error(
+        &call(
+            &t.c,
+            "send_message",
+            json!({"message": "x", "to": "backend"}),
+        )
+        .await,
+        "rate_limited",
+    );
+    ok(&call(
+        &t.b,
+        "send_message",
+        t.b_args(json!({"message": "still fine", "to": "backend"})),
+    )
+    .await);
     t.stop().await;
 }

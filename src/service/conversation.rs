@@ -309,7 +309,12 @@ impl<S: Store> Bridge<S> {
                 redactions,
                 to: stored.conversation.roles_of(&stored.addressed.to),
             }),
-            Ok(Err(denied)) => Err(self.deny(&draft, at, denied)),
+            Ok(Err(denied)) => {
+                if self.settings.rate_limits.is_some() {
+                    self.full_sends.refused(session, at);
+                }
+                Err(self.deny(&draft, at, denied))
+            }
             Err(e) => {
                 if let StoreError::QuotaExceeded(refusal) = &e {
                     self.full_sends.remember(session, at, *refusal);

@@ -5,8 +5,14 @@
 //! until time passes, so a window found full stays full at least until the
 //! `retry_after_s` the refusal named: remembering it never refuses a call
 //! the database would have let through earlier than the client was told.
+//!
+//! Sends the conversation refuses (an observer's, a removed participant's,
+//! one addressed to nobody) spend no quota, yet each was parsed and
+//! redacted first: [`REFUSED_SENDS_PER_MINUTE`] of them in a minute mark the
+//! session full here the same way (red team: a removed participant's
+//! token slowed the owner's calls from 5 ms to half a second).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -16,13 +22,53 @@ use crate::ratelimit::Refusal;
 /// first, and past this stops remembering (the database still decides).
 const MAX_REMEMBERED: usize = 4_096;
 
+/// Sends of one session the conversation may refuse per minute in this
+/// process before the next are refused unread.
+pub(super) const REFUSED_SENDS_PER_MINUTE: usize = 10;
+
 /// Full send quotas by session, with when each reopens.
 #[derive(Debug, Default)]
 pub(super) struct FullQuotas {
     full: Mutex<HashMap<(ConversationId, Side), (Timestamp, Refusal)>>,
+    refused: Mutex<HashMap<(ConversationId, Side), VecDeque<Timestamp>>>,
 }
 
 impl FullQuotas {
+    /// Counts a send of `session` the conversation refused at `at`; the
+    /// [`REFUSED_SENDS_PER_MINUTE`]th within a minute marks the session full
+    /// until the oldest of them is a minute old.
+    pub(super) fn refused(&self, session: (ConversationId, Side), at: Timestamp) {
+        let minute_ago = at.plus_micros(-60_000_000);
+        let oldest = {
+            let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+            if refused.len() >= MAX_REMEMBERED && !refused.contains_key(&session) {
+                refused.retain(|_, times| times.back().is_some_and(|t| *t > minute_ago));
+                if refused.len() >= MAX_REMEMBERED {
+                    return;
+                }
+            }
+            let times = refused.entry(session.clone()).or_default();
+            times.push_back(at);
+            while times.front().is_some_and(|t| *t <= minute_ago) {
+                times.pop_front();
+            }
+            if times.len() < REFUSED_SENDS_PER_MINUTE {
+                return;
+            }
+            times.front().copied().unwrap_or(at)
+        };
+        let wait_us = oldest.plus_micros(60_000_000).micros_since(at).max(1);
+        let refusal = Refusal {
+            window: crate::ratelimit::Window::Minute,
+            limit: REFUSED_SENDS_PER_MINUTE as u32,
+            retry_after_s: u64::try_from(wait_us)
+                .unwrap_or(1)
+                .div_ceil(1_000_000)
+                .max(1),
+        };
+        self.remember(session, at, refusal);
+    }
+
     /// Remembers that `session`'s quota was found full at `at`.
     pub(super) fn remember(
         &self,
@@ -98,5 +144,28 @@ mod tests {
         );
         let other = (session.0.clone(), Side::B);
         assert!(quotas.still_full(&other, at).is_none());
+    }
+
+    #[test]
+    fn refused_sends_fill_the_session_after_ten_a_minute() {
+        let quotas = FullQuotas::default();
+        let session = (
+            ConversationId::parse("conv_0123456789abcdef").unwrap(),
+            Side::B,
+        );
+        let at = Timestamp::from_micros(1_000_000_000);
+        for n in 0..REFUSED_SENDS_PER_MINUTE - 1 {
+            quotas.refused(session.clone(), at.plus_micros(n as i64 * 1_000_000));
+            assert!(quotas.still_full(&session, at).is_none());
+        }
+        let tenth = at.plus_micros(30_000_000);
+        quotas.refused(session.clone(), tenth);
+        let full = quotas.still_full(&session, tenth).expect("full");
+        assert_eq!(full.retry_after_s, 30, "until the first is a minute old");
+        assert!(
+            quotas
+                .still_full(&session, at.plus_micros(60_000_001))
+                .is_none()
+        );
     }
 }
