@@ -150,17 +150,6 @@ async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
     )
     .await;
     assert_eq!(noted.status, 202, "{}", noted.body);
-    // Well past the moment it would have been acknowledged (mcp::held::GRACE).
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(
-        env.count("SELECT count(*) FROM pending_deliveries"),
-        1,
-        "the page was acknowledged although its client dropped the reply"
-    );
-    // Once the lease lapses, the next read gets it, with the same id.
-    let again = check(&writer.peer(), &conv, "b", json!({"wait_seconds": 30})).await;
-    let again = messages(&again);
-    assert_eq!(again.len(), 1, "{again:?}");
-    assert_eq!(again[0]["content"], "crossed");
+    crate::request_ids::given_up_and_delivered_again(&env, &writer, &conv).await;
     server.terminate().await;
 }

@@ -85,6 +85,24 @@ impl Raw {
     }
 }
 
+/// After a cancel crossed the reply carrying `conv`'s page to b: well past
+/// the moment it would have been acknowledged (`mcp::held::GRACE`) the page
+/// is still leased, not gone, and once the lease lapses the next read gets
+/// it (the one message, "crossed"), which is returned.
+pub async fn given_up_and_delivered_again(env: &TestEnv, writer: &Server, conv: &Conv) -> Value {
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM pending_deliveries"),
+        1,
+        "the page was acknowledged although its client dropped the reply"
+    );
+    let again = check(&writer.peer(), conv, "b", json!({"wait_seconds": 30})).await;
+    let again = messages(&again);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["content"], "crossed");
+    again[0].clone()
+}
+
 fn text_of(answer: &Value) -> &str {
     answer["result"]["content"][0]["text"]
         .as_str()
@@ -142,21 +160,9 @@ async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
         json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
         "params": {"requestId": 3, "reason": "the user pressed Esc"}}),
     );
-    // Well past the moment it would have been acknowledged (mcp::held::GRACE),
-    // the page is still leased, not gone.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let again = given_up_and_delivered_again(&env, &writer, &conv).await;
     assert_eq!(
-        env.count("SELECT count(*) FROM pending_deliveries"),
-        1,
-        "the page was acknowledged although its client dropped the reply"
-    );
-    // Once the lease lapses, the next read gets it, with the same id.
-    let again = check(&writer.peer(), &conv, "b", json!({"wait_seconds": 30})).await;
-    let again = messages(&again);
-    assert_eq!(again.len(), 1, "{again:?}");
-    assert_eq!(again[0]["content"], "crossed");
-    assert_eq!(
-        again[0]["id"],
+        again["id"],
         answer["result"]["structuredContent"]["messages"][0]["id"]
     );
     reader.stop();
