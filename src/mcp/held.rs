@@ -96,12 +96,7 @@ impl<S: Store, K: Eq + Hash + Clone + Send + Sync + 'static> HeldAcks<S, K> {
     /// Acknowledges, in a task of its own, every held page `which` selects;
     /// each stays counted in flight until its acknowledgement has committed.
     pub fn acknowledge_now(self: &Arc<Self>, which: impl Fn(&K) -> bool) {
-        let pages: Vec<WrittenPage> = {
-            let mut held = self.lock();
-            let keys: Vec<K> = held.keys().filter(|k| which(k)).cloned().collect();
-            keys.iter().filter_map(|k| held.remove(k)).collect()
-        };
-        self.acknowledge_in_task(pages);
+        self.acknowledge_in_task(self.take(which));
     }
 
     /// As [`Self::acknowledge_now`], `after` from now.
@@ -113,17 +108,25 @@ impl<S: Store, K: Eq + Hash + Clone + Send + Sync + 'static> HeldAcks<S, K> {
         let held = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            held.acknowledge_now(which);
+            for page in held.take(which) {
+                held.acknowledge(page).await;
+            }
         });
     }
 
     /// Acknowledges every held page before returning (the server is
     /// stopping: a cancel can no longer come).
     pub async fn acknowledge_all(&self) {
-        let pages: Vec<WrittenPage> = self.lock().drain().map(|(_, page)| page).collect();
-        for page in pages {
+        for page in self.take(|_| true) {
             self.acknowledge(page).await;
         }
+    }
+
+    /// Removes and returns the held pages `which` selects.
+    fn take(&self, which: impl Fn(&K) -> bool) -> Vec<WrittenPage> {
+        let mut held = self.lock();
+        let keys: Vec<K> = held.keys().filter(|k| which(k)).cloned().collect();
+        keys.iter().filter_map(|k| held.remove(k)).collect()
     }
 
     fn acknowledge_in_task(self: &Arc<Self>, pages: Vec<WrittenPage>) {

@@ -23,6 +23,15 @@ fn http_caller(context: &RequestContext<RoleServer>) -> Option<(&Parts, &HttpIde
     Some((parts, parts.extensions.get::<HttpIdentity>()?))
 }
 
+/// Whether the request came over HTTP without an MCP session (the stateless
+/// protocol): it is served by a fresh instance that remembers nothing.
+pub(super) fn stateless_http(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<Parts>()
+        .is_some_and(|p| !p.headers.contains_key(HEADER_SESSION_ID))
+}
+
 impl<S: Backend> BridgeServer<S> {
     /// Binds this MCP session to `creds` (after create or join), here and,
     /// for an HTTP session, in the store for every other host.

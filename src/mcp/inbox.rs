@@ -173,15 +173,9 @@ impl<S: Backend> BridgeServer<S> {
         // listen could never hear anything, and it held a connection open
         // (and escaped the per-connection cap) for as long as the client
         // liked; one token used up a server's descriptors (red team).
-        let stateless = context
-            .request_context()
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .is_some_and(|p| {
-                !p.headers
-                    .contains_key(rmcp::transport::common::http_header::HEADER_SESSION_ID)
-            });
-        if stateless && self.session.with_bound(|bound| bound.is_empty()) {
+        if super::http_session::stateless_http(context.request_context())
+            && self.session.with_bound(|bound| bound.is_empty())
+        {
             return Err(ErrorData::invalid_request(
                 "a stateless request holds no conversation, so this listen would never hear anything; open an MCP session (initialize with 2025-11-25), create or join a conversation in it, then subscribe there, or long-poll check_messages",
                 None,
