@@ -21,6 +21,9 @@ pub const MAX_INVITE_CODE_CHARS: usize = 40;
 /// Schema pattern for an invite code as typed: symbols, dashes and spaces.
 pub const INVITE_CODE_PATTERN: &str = "^[0-9A-Za-z -]{16,40}$";
 
+/// Draws [`InviteCode::random_where`] makes before it settles.
+const MAX_DRAWS: usize = 64;
+
 /// Crockford's base-32 alphabet: no `I`, `L`, `O` or `U`, so no symbol looks
 /// like another.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -47,6 +50,23 @@ impl InviteCode {
         // 256 is a multiple of 32, so taking the low five bits keeps every
         // symbol uniform.
         Ok(Self(bytes.map(|b| ALPHABET[usize::from(b & 31)])))
+    }
+
+    /// A fresh code for which `wanted` holds (drawn again until it does, at
+    /// most [`MAX_DRAWS`] times; the last draw is kept after that, so a
+    /// predicate that rarely holds costs time, never a code).
+    ///
+    /// # Errors
+    /// When the operating system cannot supply random bytes.
+    pub fn random_where(wanted: impl Fn(&[u8]) -> bool) -> Result<Self, getrandom::Error> {
+        let mut code = Self::random()?;
+        for _ in 1..MAX_DRAWS {
+            if wanted(&code.0) {
+                break;
+            }
+            code = Self::random()?;
+        }
+        Ok(code)
     }
 
     /// Reads a code as a human typed it: any case, dashes and spaces anywhere,

@@ -102,6 +102,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use invite::recognised as recognises_invite_code;
 use kinds::{SPECS, is_placeholder_like};
 use scan::{Candidate, priority};
 

@@ -145,11 +145,13 @@ impl<S: Store> Bridge<S> {
         self.within_storage_budget(&draft, at).await?;
         let expires_at = at.plus_micros(ttl_us).min(caller.conversation.expires_at);
         // 80 random bits: a collision with a stored code is practically
-        // impossible, but costs only a retry.
+        // impossible, but costs only a retry. Only codes the redactor
+        // recognises in every spelling are issued, so an agent that pastes
+        // one never shows it to an observer by the luck of the draw.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let code = match InviteCode::random() {
+            let code = match InviteCode::random_where(crate::redact::recognises_invite_code) {
                 Ok(c) => c,
                 Err(e) => {
                     let e = ServiceError::Internal(StoreError::Backend(Box::new(e)));

@@ -207,3 +207,41 @@ fn round7_adversarial_inputs_stay_fast() {
     ];
     all_within(&inputs, 30.0);
 }
+
+/// Every code the bridge issues is redacted in every spelling an agent
+/// pastes it in, whatever the draw: a code with no digit or a typed group
+/// (about 6% of draws) is never issued. CI once drew one and an observer
+/// read it.
+#[test]
+fn every_issued_code_is_redacted_in_every_spelling() {
+    use crate::domain::InviteCode;
+    let mut passed_over = 0;
+    for _ in 0..2_000 {
+        let drawn = InviteCode::random().unwrap();
+        if !super::super::recognises_invite_code(drawn.as_bytes()) {
+            passed_over += 1;
+        }
+        let code = InviteCode::random_where(super::super::recognises_invite_code).unwrap();
+        let shown = code.to_display();
+        let undashed = shown.replace('-', "");
+        for text in [
+            format!("Your code: {shown}"),
+            format!("paste {shown} into the dialog"),
+            format!("invite code: {}", shown.to_lowercase()),
+            format!("join with {undashed}"),
+            format!("redeem {} for docs", undashed.to_lowercase()),
+            format!("code {} (valid 24 h)", shown.replace('-', " ")),
+            format!(
+                "code {} (valid 24 h)",
+                shown.replace('-', " ").to_lowercase()
+            ),
+            format!("--invite-code={shown}"),
+        ] {
+            let out = redacted(&text);
+            assert!(out.contains("INVITE_CODE_REDACTED"), "{text:?} -> {out:?}");
+            assert!(!out.contains(&shown[5..14]), "{text:?} -> {out:?}");
+        }
+    }
+    // Passing over draws must stay rare: each one costs entropy.
+    assert!(passed_over < 250, "{passed_over} of 2000 draws passed over");
+}
