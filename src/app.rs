@@ -253,16 +253,12 @@ impl App {
     ) -> App {
         // Commands must never see the database or the key: hide their directories.
         for file in [&db, &key_file] {
-            if let Some(dir) = file.parent().and_then(|d| {
-                std::fs::canonicalize(if d.as_os_str().is_empty() {
+            if let Some(dir) = file.parent() {
+                config.keep_from_commands(if dir.as_os_str().is_empty() {
                     Path::new(".")
                 } else {
-                    d
-                })
-                .ok()
-            }) && !config.bridge.yolo.hide.contains(&dir)
-            {
-                config.bridge.yolo.hide.push(dir);
+                    dir
+                });
             }
         }
         let redactor = SharedRedactor::new(config.redaction.clone());

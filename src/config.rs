@@ -414,7 +414,24 @@ impl Config {
                     key: String::new(),
                     message: e.to_string(),
                 })?;
-        validate(raw)
+        let mut config = validate(raw)?;
+        // It may hold the HTTP token or a database password.
+        if let Some(path) = file {
+            config.keep_from_commands(path);
+        }
+        Ok(config)
+    }
+
+    /// Keeps `path` (a file or directory holding a secret of the server:
+    /// its configuration, its TLS key) out of every approved command's reach,
+    /// like the database and key directories: a workspace holding it is
+    /// refused, and the sandbox masks it wherever a bind would show it.
+    pub fn keep_from_commands(&mut self, path: &Path) {
+        if let Ok(path) = std::fs::canonicalize(path)
+            && !self.bridge.yolo.hide.contains(&path)
+        {
+            self.bridge.yolo.hide.push(path);
+        }
     }
 }
 

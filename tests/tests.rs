@@ -114,6 +114,7 @@ mod util_state;
 mod wake_scope;
 mod webdriver;
 mod yolo_audit;
+mod yolo_config_hidden;
 mod yolo_e2e;
 mod yolo_end;
 mod yolo_hostile;

@@ -183,7 +183,10 @@ fn serve(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
             args.listen
         );
     }
-    let config = args.db.config.load()?;
+    let mut config = args.db.config.load()?;
+    if let Some(key) = &args.tls_key {
+        config.keep_from_commands(key);
+    }
     super::init_logging(&config.log_level);
     let db_path = args.db.db_path(None)?;
     let runtime = super::runtime()?;

@@ -100,6 +100,9 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
     // One process serves every client here: the per-process long-poll bound
     // of stdio would cap the whole fleet.
     config.bridge.limits.max_long_polls = options.settings.max_long_polls;
+    if let Some(tls) = &options.tls {
+        config.keep_from_commands(&tls.key);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -44,7 +44,7 @@ pub struct SandboxSettings {
     pub bwrap: PathBuf,
     /// Mount the workspace read-write.
     pub writable_workspace: bool,
-    /// Directories made invisible inside (the bridge's data directory).
+    /// Paths made invisible inside (the bridge's data directory, configuration file).
     pub hide: Vec<PathBuf>,
     /// Extra host paths bound read-only (toolchains).
     pub extra_ro_binds: Vec<PathBuf>,

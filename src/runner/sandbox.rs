@@ -1,5 +1,6 @@
 //! Bubblewrap (`bwrap`) arguments, the fixed environment and the resource limits for
-//! running an approved command. Pure: builds values only; the runner spawns
+//! running an approved command. Builds values only (it reads no more than
+//! whether a hidden path is a file); the runner spawns
 //! `bwrap ARGS -- ARGV`, applies [`Limits`] with `setrlimit` before exec, caps output
 //! and enforces the timeout.
 //!
@@ -18,10 +19,10 @@
 //!   most `tmp_bytes` (files there are memory the address-space limit does not count).
 //!
 //! `/root`, `/home`, `/var`, `/run`, `/srv`, `/mnt`, `/media` and the host's `/tmp` are
-//! simply not there. Each `hide` path that lies under something bound (the workspace, an
-//! extra bind, `/usr`, a bound `/etc` entry) gets an empty read-only tmpfs over it, so the
-//! bridge's data directory (database, key) is invisible even when it sits inside the
-//! workspace. Then the root itself is remounted read-only.
+//! simply not there. Each `hide` path that lies under something bound (an extra bind,
+//! `/usr`, a bound `/etc` entry) gets an empty read-only tmpfs over it, or `/dev/null`
+//! when it is a file, so the bridge's data directory (database, key), its configuration
+//! file and TLS key are invisible there too (a workspace may not hold any of them). Then the root itself is remounted read-only.
 //!
 //! All namespaces are unshared (`--unshare-all`): no network (only a down `lo`), own
 //! PIDs, IPC, UTS and, where the kernel allows, user and cgroup namespaces; all
@@ -72,9 +73,8 @@ pub struct SandboxSpec<'a> {
     pub workspace: &'a Path,
     /// Bind the workspace read-write (yolo mode) instead of read-only.
     pub writable_workspace: bool,
-    /// Directories that must be invisible inside (e.g. the bridge's data directory with
-    /// its database and key). Give canonical paths of existing directories; to hide a
-    /// single file, hide its directory.
+    /// Directories and files that must be invisible inside (the bridge's data directory
+    /// with its database and key, its configuration file). Give canonical paths.
     pub hide: &'a [PathBuf],
     /// More host paths to bind read-only at the same place (a toolchain, a cache).
     /// Missing ones are skipped.
@@ -138,7 +138,12 @@ pub fn bwrap_args(spec: &SandboxSpec) -> Vec<OsString> {
     bound.push(spec.workspace);
     for hidden in spec.hide {
         if bound.iter().any(|b| hidden.starts_with(b)) {
-            push(&[&"--tmpfs", hidden, &"--remount-ro", hidden]);
+            // A file (the configuration, a TLS key) cannot take a tmpfs.
+            if hidden.is_file() {
+                push(&[&"--ro-bind", &"/dev/null", hidden]);
+            } else {
+                push(&[&"--tmpfs", hidden, &"--remount-ro", hidden]);
+            }
         }
     }
     push(&[&"--chdir", &spec.workspace, &"--remount-ro", &"/"]);
@@ -218,6 +223,27 @@ mod tests {
     fn has_seq(args: &[String], seq: &[&str]) -> bool {
         args.windows(seq.len())
             .any(|w| w.iter().zip(seq).all(|(a, b)| a == b))
+    }
+
+    #[test]
+    fn a_hidden_file_under_a_bind_is_masked_by_dev_null() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().to_path_buf();
+        let config = tools.join("config.toml");
+        std::fs::write(&config, "token = 1").expect("write");
+        let (hide, binds) = ([config.clone()], [tools]);
+        let spec = SandboxSpec {
+            workspace: Path::new("/srv/ws"),
+            writable_workspace: true,
+            hide: &hide,
+            extra_ro_binds: &binds,
+            workspace_fd: None,
+            tmp_bytes: 1 << 20,
+        };
+        let args = args_text(&spec);
+        let config = config.to_string_lossy();
+        assert!(has_seq(&args, &["--ro-bind", "/dev/null", &config]));
+        assert!(!has_seq(&args, &["--tmpfs", &config]));
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(super) fn pin(workspace: &Path, hide: &[PathBuf]) -> Result<File, RunError> 
         .any(|h| h.starts_with(&opened) || opened.starts_with(h))
     {
         return Err(changed(format!(
-            "the workspace {} holds or lies in the bridge's data directory, which commands must not reach",
+            "the workspace {} holds or lies in the bridge's data directory or another path it keeps from commands (its configuration, its TLS key)",
             workspace.display()
         )));
     }

@@ -25,7 +25,8 @@ pub struct YoloSettings {
     pub limits: Limits,
     /// Host paths bound read-only into the sandbox (toolchains).
     pub extra_ro_binds: Vec<PathBuf>,
-    /// Directories hidden inside the sandbox (the bridge's data directory).
+    /// Paths hidden from commands: the bridge's data directory, its key's,
+    /// its configuration file and TLS key.
     pub hide: Vec<PathBuf>,
 }
 

@@ -4,9 +4,9 @@
 //! marks, long runs of spaces) or when commands there could
 //! reach far more than a project: `/`, a home directory, a top-level system
 //! directory or anything inside the operating system's own trees, and the
-//! directories hidden from commands (the bridge's data directory, with its
-//! database, key and passphrase hash, is always one): the workspace may not
-//! be one, lie inside one or contain one (the runner checks all of it again
+//! paths hidden from commands (always the bridge's data directory, with its
+//! database, key and passphrase hash, and its configuration file and TLS
+//! key): the workspace may not be one, lie inside one or contain one (the runner checks all of it again
 //! before every run, `runner::workspace`).
 
 use std::path::{Component, Path, PathBuf};
@@ -160,7 +160,7 @@ fn check_resolved(
             "commands run without the sandbox, which would hide it"
         };
         return Err(refuse(format!(
-            "must not contain the bridge's data directory (its database, key and passphrase): {how}; use a project directory beside it"
+            "must not contain the bridge's data directory (its database, key and passphrase) or another path it keeps from commands (its configuration file, its TLS key): {how}; use a project directory beside it"
         )));
     }
     Ok(())

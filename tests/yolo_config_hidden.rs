@@ -1,0 +1,42 @@
+//! The server's configuration file (which may hold the HTTP token or a
+//! PostgreSQL password) is kept from approved commands like its data
+//! directory: a workspace holding it is refused, and where a bind of the
+//! sandbox would show it (an `extra_ro_binds` toolchain directory, `/usr`)
+//! commands find `/dev/null` in its place. Before, `cat` printed it.
+
+use serde_json::json;
+
+use crate::util::*;
+use crate::yolo_util::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configuration_file_is_out_of_every_commands_reach() {
+    require_bwrap();
+    let env = TestEnv::new("yolo-config");
+    let tools = workspace(&env, "tools");
+    std::fs::write(tools.join("visible.txt"), "a tool\n").expect("write");
+    let marker = format!("marker-{}", random_hex(12));
+    let config = tools.join("bridge.toml");
+    let text = format!(
+        "# {marker}\n[yolo]\nextra_ro_binds = [{:?}]\n",
+        tools.display().to_string()
+    );
+    std::fs::write(&config, text).expect("write config");
+    let file = ("MCP_BRIDGE_CONFIG", config.to_str().expect("utf-8 path"));
+    let s = env.server_with(&[YOLO_ON, file]).await;
+    let conv = Conv::create(&s).await;
+
+    let refused = enable(&s, &conv, "yolo", &tools, json!({})).await;
+    let why = tool_error(&refused, "invalid_argument")["message"].to_string();
+    assert!(why.contains("configuration file"), "{why}");
+
+    let ws = workspace(&env, "ws");
+    activate(&env, &s, &conv, "yolo", &ws, json!({})).await;
+    let command = format!("cat {0}/visible.txt {0}/bridge.toml", tools.display());
+    let body = run(&env, &s, &conv, &command).await;
+    // The bind works (the control); the configuration is masked by
+    // `/dev/null`, which reads empty, or cannot be opened where the
+    // sandbox's mounts refuse device nodes.
+    assert_eq!(body["stdout"], "a tool\n", "{body}");
+    assert!(!body.to_string().contains(&marker), "{body}");
+}
