@@ -290,7 +290,7 @@ async fn yolo_failures_and_long_output_are_normal_results() {
         "{first}"
     );
     let second = reports[1]["content"].as_str().unwrap();
-    assert!(second.contains("--- stdout (truncated) ---"), "{second}");
+    assert!(second.contains("--- stdout (truncated) [out-"), "{second}");
     assert!(!second.contains("line 0499"), "{second}");
 }
 

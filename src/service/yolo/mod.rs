@@ -29,7 +29,7 @@ mod workspace;
 
 pub use types::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
-use report::{describe_outcome, partner_report};
+use report::{describe_outcome, partner_report, section_tag};
 
 /// A random id `prefix` + 16 hex digits.
 pub(super) fn random_id(prefix: &str) -> Result<String, ServiceError> {
@@ -404,7 +404,12 @@ impl<S: YoloStore> Bridge<S> {
         let command = redactor.redact(&proposal.command).text.into_owned();
         let at = self.clock.now();
         let outcome = describe_outcome(&output);
+        let tag = match section_tag(&stdout, &stderr) {
+            Ok(t) => t,
+            Err(e) => return Err(self.refuse(draft, e)),
+        };
         let content = partner_report(
+            &tag,
             creds.side,
             &proposal,
             &command,

@@ -1,8 +1,14 @@
 //! The report of a finished command that goes to the partner.
+//!
+//! Its output sections are framed by a tag drawn after the command ended and
+//! found in neither output: a command that prints `--- stderr ---` or a
+//! fake "exit 0" cannot end its own section early, because it could not know
+//! the tag.
 
 use super::RunPlan;
 use crate::domain::Side;
 use crate::runner::RunOutput;
+use crate::service::ServiceError;
 use crate::store::{NewSnapshot, Proposal};
 
 /// One line on how the command ended.
@@ -19,9 +25,24 @@ pub(super) fn describe_outcome(output: &RunOutput) -> String {
     }
 }
 
-/// The whole report: what ran, where, how it ended, and its (redacted) output.
+/// A tag for the output sections that `stdout` and `stderr` do not contain.
+///
+/// # Errors
+/// When the operating system cannot supply random bytes.
+pub(super) fn section_tag(stdout: &str, stderr: &str) -> Result<String, ServiceError> {
+    loop {
+        let tag = super::random_id("out-")?;
+        if !stdout.contains(&tag) && !stderr.contains(&tag) {
+            return Ok(tag);
+        }
+    }
+}
+
+/// The whole report: what ran, where, how it ended, and its (redacted) output
+/// framed by `tag` (see [`section_tag`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn partner_report(
+    tag: &str,
     side: Side,
     proposal: &Proposal,
     command: &str,
@@ -52,10 +73,14 @@ pub(super) fn partner_report(
             s.id, s.git_ref, s.id
         ));
     }
-    text.push_str(&format!(
-        "--- stdout{} ---\n{stdout}\n--- stderr{} ---\n{stderr}\n",
-        cut(output.stdout.truncated),
-        cut(output.stderr.truncated)
-    ));
+    for (name, shown, truncated) in [
+        ("stdout", stdout, output.stdout.truncated),
+        ("stderr", stderr, output.stderr.truncated),
+    ] {
+        text.push_str(&format!(
+            "--- {name}{} [{tag}] ---\n{shown}\n--- end of {name} [{tag}] ---\n",
+            cut(truncated)
+        ));
+    }
     text
 }
