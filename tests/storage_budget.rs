@@ -20,11 +20,6 @@ const FILL: usize = 48;
 /// How long a server uses its reading of the size, plus a margin.
 const READING_LAPSES: Duration = Duration::from_millis(1_200);
 
-/// The filler's conversations expire this many minutes after creation
-/// (9 s: filling takes about 2 s here, in a debug build), so that `cleanup`
-/// can delete them within the test.
-const FILLER_TTL_MINUTES: &str = "0.15";
-
 /// The database's size as the bridge measures it.
 fn database_size(env: &TestEnv) -> i64 {
     env.count(if env.pg_url().is_some() {
@@ -74,13 +69,8 @@ fn audited_refusals(env: &TestEnv, action: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_over_its_budget_refuses_new_content_until_cleanup_frees_space() {
     let env = TestEnv::new("storage_budget");
-    // The filler: no rate limits, short-lived conversations, the default budget.
-    let filler = env
-        .server_with(&[
-            ("MCP_BRIDGE_RATE_LIMITS", "off"),
-            ("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", FILLER_TTL_MINUTES),
-        ])
-        .await;
+    // The filler: no rate limits, the default budget.
+    let filler = env.server_with(&[("MCP_BRIDGE_RATE_LIMITS", "off")]).await;
     let budget = budget_mb(&env);
     let limit = budget.to_string();
     let server = env
@@ -90,17 +80,11 @@ async fn a_database_over_its_budget_refuses_new_content_until_cleanup_frees_spac
     // This send takes the server's first reading of the size: under.
     send(&server, &kept, "a", "before").await;
 
-    let started = std::time::Instant::now();
     let doomed = Conv::create(&filler).await;
     for i in 0..FILL {
         let text = format!("{i:03} {}", random_from("abcdefghij ", 49_990));
         send(&filler, &doomed, "a", &text).await;
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(7),
-        "filling took {:?}; the filler's conversation may expire before it is full",
-        started.elapsed()
-    );
     let full = database_size(&env);
     assert!(
         full >= i64::from(budget) << 20,
@@ -183,13 +167,12 @@ async fn a_database_over_its_budget_refuses_new_content_until_cleanup_frees_spac
     .await);
     ok(&call(&server, "check_partner_status", kept.args("a", json!({}))).await);
 
-    // The operator frees space: the filler's conversation expires and
+    // The operator frees space: ends the filler's conversation, and
     // `cleanup` deletes it. SQLite keeps the file's length but its pages go
     // to the free list, which the size leaves out; PostgreSQL gives the
     // pages of a table that is now empty back with a VACUUM (autovacuum's
     // or, here, the operator's).
-    let expired = started + Duration::from_millis(9_500);
-    tokio::time::sleep(expired.saturating_duration_since(std::time::Instant::now())).await;
+    cli(&env, &["end", &doomed.id]).await.ok();
     let cleaned = cli(&env, &["cleanup"]).await.ok();
     assert!(cleaned.contains(&doomed.id), "{cleaned}");
     if let Some(url) = env.pg_url() {

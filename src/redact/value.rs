@@ -407,6 +407,9 @@ fn random_ok(v: &[u8], p: &Profile, min_len: usize) -> bool {
     if v.len() < min_len || p.space > 0 {
         return false;
     }
+    if bootstrap_token(v) {
+        return true;
+    }
     // One class of characters is a word or a number, unless the letters
     // pair up as no word does (`ocayocmmzajxkpixzt`).
     if (p.alnum_classes() < 2 && !super::gibberish::random_letters(v))
@@ -425,6 +428,19 @@ fn random_ok(v: &[u8], p: &Profile, min_len: usize) -> bool {
     let e = entropy(v);
     let need = if v.len() >= 20 { 3.0 } else { 2.5 };
     e >= need
+}
+
+/// A Kubernetes bootstrap token, `[a-z0-9]{6}.[a-z0-9]{16}` with letters and
+/// digits: a shape nothing else has, so a draw that happens to repeat symbols
+/// (a hex-only one falls under the entropy bar about one time in 370) is
+/// still the secret it names.
+fn bootstrap_token(v: &[u8]) -> bool {
+    let id_and_secret = v.len() == 23
+        && v[6] == b'.'
+        && v.iter()
+            .enumerate()
+            .all(|(i, &b)| i == 6 || b.is_ascii_lowercase() || b.is_ascii_digit());
+    id_and_secret && v.iter().any(u8::is_ascii_digit) && v.iter().any(u8::is_ascii_lowercase)
 }
 
 /// Pure hex of a digest length, or a UUID.

@@ -18,15 +18,18 @@ const B64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 /// Letters and digits without `p`/`P`/`x`: random passwords that can never
 /// spell `pass`, `pwd` or `xxxx` by chance.
 const PW: &str = "ABCDEFGHJKLMNQRSTUVWYZabcdefghijkmnoqrstuvwyz23456789";
+/// The lower-case letters of [`PW`].
+const PW_LOWER: &str = "abcdefghijkmnoqrstuvwyz";
 
-/// `n` random alphanumerics holding an upper, a lower and a digit.
+/// `n` random alphanumerics holding an upper, a lower and a digit; the rest
+/// from [`PW`], so no draw reads as a placeholder (`xxxx`, mostly digits).
 fn tok(n: usize) -> String {
     format!(
         "{}{}{}{}",
         random_from(UPPER, 1),
         random_from(DIGITS, 1),
         random_from(LOWER, 1),
-        random_from(ALNUM, n - 3)
+        random_from(PW, n - 3)
     )
 }
 
@@ -311,7 +314,7 @@ pub fn of(class: &str) -> Vec<ClassSample> {
             // base64 with nothing naming it, a letters-only login password.
             let (a, b) = (random_from(ALNUM, 36), random_from(ALNUM, 36));
             let encoded = b64(format!("ghp_{b}").as_bytes());
-            let word = random_from(LOWER, 12);
+            let word = random_from(PW_LOWER, 12);
             vec![
                 sample(format!("const t = \"ghp_\" + \"{a}\";"), &[&a]),
                 sample(
