@@ -207,11 +207,13 @@ mod tests {
 
     #[test]
     fn failures_expire_with_their_window() {
-        let t = Throttle::new(2, Duration::from_millis(50), 16);
+        // A window long enough that a descheduled test thread cannot
+        // outlast it between the failures and the first `wait`.
+        let t = Throttle::new(2, Duration::from_millis(1_000), 16);
         t.failed(v4(1));
         t.failed(v4(1));
         assert!(t.wait(v4(1)).is_some());
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(1_100));
         assert_eq!(t.wait(v4(1)), None);
         assert_eq!(
             t.remembered(),
