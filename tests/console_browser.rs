@@ -57,10 +57,7 @@ fn forged_post(action: &str, with_csrf: bool, fields: &[(&str, &str)]) -> String
 
 #[tokio::test]
 async fn the_console_in_a_real_browser() {
-    let Some((chromium, driver)) = webdriver::installed() else {
-        println!(
-            "SKIPPED console_browser: chromium and chromedriver are not installed (apt-get install chromium chromium-driver); .ci/run installs them"
-        );
+    let Some((chromium, driver)) = webdriver::installed_or_skip() else {
         return;
     };
     let env = TestEnv::new("console_browser");

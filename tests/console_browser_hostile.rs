@@ -54,10 +54,7 @@ fn assert_nothing_hidden(what: &str, text: &str, lines: Lines) {
 
 #[tokio::test]
 async fn hidden_characters_show_as_codes_live_and_revoked_pages_stop() {
-    let Some((chromium, driver)) = webdriver::installed() else {
-        println!(
-            "SKIPPED console_browser_hostile: chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
-        );
+    let Some((chromium, driver)) = webdriver::installed_or_skip() else {
         return;
     };
     let env = TestEnv::new("console_browser_hostile");

@@ -13,10 +13,7 @@ const SHARED: &str = "mounted-browser-shared-token-0123";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mounted_console_takes_its_own_forms_in_a_real_browser() {
-    let Some((chromium, driver)) = webdriver::installed() else {
-        println!(
-            "SKIPPED console_browser_mounted: chromium and chromedriver are not installed; .ci/run installs them"
-        );
+    let Some((chromium, driver)) = webdriver::installed_or_skip() else {
         return;
     };
     let env = TestEnv::new("console_browser_mounted");

@@ -103,10 +103,7 @@ async fn an_admin_ends_a_conversation_from_its_page_and_an_observer_cannot() {
 
 #[tokio::test]
 async fn ending_a_conversation_in_a_real_browser() {
-    let Some((chromium, driver)) = webdriver::installed() else {
-        println!(
-            "SKIPPED console_end browser: chromium and chromedriver are not installed; .ci/run installs them"
-        );
+    let Some((chromium, driver)) = webdriver::installed_or_skip() else {
         return;
     };
     let env = TestEnv::new("console_end_browser");

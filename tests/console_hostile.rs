@@ -215,6 +215,9 @@ fn approval_token(html: &str) -> String {
 
 #[tokio::test]
 async fn an_approved_command_can_be_withdrawn_before_it_runs() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("console_withdraw");
     let server = env.server_with(&[YOLO_ON]).await;
     ensure_passphrase(&env).await;

@@ -12,6 +12,9 @@ use crate::yolo_util::{PASSPHRASE, YOLO_ON, enable, ensure_passphrase, propose, 
 
 #[tokio::test]
 async fn admins_decide_yolo_with_the_passphrase_and_observers_cannot() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("console_yolo");
     let server = env.server_with(&[YOLO_ON]).await;
     ensure_passphrase(&env).await;

@@ -339,6 +339,9 @@ async fn refused_on_pty(env: &TestEnv, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confirm_and_approve_need_the_operator_passphrase() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("terminal-passphrase");
     let s = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");

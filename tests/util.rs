@@ -506,3 +506,17 @@ pub fn assert_two_writers_exactly_once(got: &[String], i: usize, per: usize) {
         assert_eq!(mine, (0..per).collect::<Vec<_>>(), "writer {w}'s order");
     }
 }
+
+/// Says why the running test skips (something it needs is not on this
+/// machine) and returns true; under `MCP_BRIDGE_TEST_STRICT`, which `.ci/run`
+/// sets after installing everything, it fails instead.
+pub fn skip_or_fail(why: &str) -> bool {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
+    assert!(
+        std::env::var_os("MCP_BRIDGE_TEST_STRICT").is_none(),
+        "{test}: {why} (MCP_BRIDGE_TEST_STRICT is set, so it fails rather than skips)"
+    );
+    eprintln!("SKIPPED {test}: {why}; MCP_BRIDGE_TEST_STRICT=1 makes this a failure");
+    true
+}

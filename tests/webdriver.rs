@@ -14,8 +14,20 @@ const PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// Where Chromium and its driver are; when they are not installed, the
+/// running test skips saying so (fails under `MCP_BRIDGE_TEST_STRICT`).
+pub fn installed_or_skip() -> Option<(String, String)> {
+    let found = installed();
+    if found.is_none() {
+        crate::util::skip_or_fail(
+            "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+        );
+    }
+    found
+}
+
 /// Where Chromium and its driver are, if installed.
-pub fn installed() -> Option<(String, String)> {
+fn installed() -> Option<(String, String)> {
     let find = |names: &[&str]| {
         names.iter().find_map(|n| {
             std::env::var_os("PATH").and_then(|path| {

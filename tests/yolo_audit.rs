@@ -101,6 +101,9 @@ impl Setup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restricted_make_runs_no_make_code_from_the_command_line() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let s = setup("audit-make", "restricted").await;
     let says = "runs another program (GNU make manual";
     s.refused(
@@ -127,6 +130,9 @@ async fn restricted_make_runs_no_make_code_from_the_command_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn safe_ripgrep_runs_no_program_it_is_given() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let s = setup("audit-rg", "safe").await;
     let says = "runs another program";
     let reason = s
@@ -150,6 +156,9 @@ async fn safe_ripgrep_runs_no_program_it_is_given() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_that_run_another_program_are_refused() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let s = setup("audit-runs", "restricted").await;
     let says = "runs another program";
     s.refused("file -z README.md", "option-not-allowed", says)
@@ -180,6 +189,9 @@ async fn options_that_run_another_program_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_that_load_code_are_refused() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let s = setup("audit-loads", "restricted").await;
     let says = "loads code named on the command line";
     s.refused("pytest -p build tests", "option-not-allowed", says)
@@ -218,6 +230,9 @@ async fn options_that_load_code_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_that_write_files_are_refused() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let s = setup("audit-writes", "restricted").await;
     s.refused(
         "git diff --output=out.patch",
@@ -241,6 +256,9 @@ async fn options_that_write_files_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_that_read_outside_the_workspace_are_refused() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let s = setup("audit-reads", "safe").await;
     let says = "reads files the policy cannot check";
     s.refused("strings @/etc/passwd", "outside-workspace", says)

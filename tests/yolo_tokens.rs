@@ -11,7 +11,9 @@ use crate::yolo_util::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_tokens_work_once_for_one_command_in_one_conversation_until_they_expire() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-tokens");
     let s1 = env.server_with(&[YOLO_ON]).await;
     let s2 = env.server_with(&[YOLO_ON]).await;
@@ -119,7 +121,9 @@ async fn yolo_tokens_work_once_for_one_command_in_one_conversation_until_they_ex
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn yolo_two_processes_racing_with_one_token_run_the_command_once() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-race");
     let s1 = env.server_with(&[YOLO_ON]).await;
     let s2 = env.server_with(&[YOLO_ON]).await;
@@ -157,7 +161,9 @@ async fn yolo_two_processes_racing_with_one_token_run_the_command_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yolo_a_new_activation_request_voids_earlier_approvals() {
-    require_bwrap();
+    if bwrap_missing() {
+        return;
+    }
     let env = TestEnv::new("yolo-rerequest");
     let s = env.server_with(&[YOLO_ON]).await;
     let ws = workspace(&env, "ws");
