@@ -33,17 +33,17 @@ pub fn bwrap_missing() -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("bwrap").is_file()));
     let why = if found {
-        let probe = std::process::Command::new("bwrap")
+        match std::process::Command::new("bwrap")
             .args(["--ro-bind", "/", "/", "--unshare-all", "--", "true"])
             .output()
-            .expect("run bwrap");
-        if probe.status.success() {
-            return false;
+        {
+            Ok(probe) if probe.status.success() => return false,
+            Ok(probe) => format!(
+                "bubblewrap is installed but cannot create a sandbox here (user namespaces disabled?): {}",
+                String::from_utf8_lossy(&probe.stderr).trim()
+            ),
+            Err(e) => format!("bubblewrap is on PATH but does not run: {e}"),
         }
-        format!(
-            "bubblewrap is installed but cannot create a sandbox here (user namespaces disabled?): {}",
-            String::from_utf8_lossy(&probe.stderr).trim()
-        )
     } else {
         "bubblewrap (`bwrap`) is not on PATH (Debian/Ubuntu: apt-get install bubblewrap)".to_owned()
     };

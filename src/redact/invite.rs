@@ -25,7 +25,7 @@
 //! advisories look: `GHSA-3rjw-m598-pq24`); lower-case groups split by
 //! spaces need digits in two groups (`join team 2025 next week` is prose).
 //! Random text would miss about 0.3% of codes (no digit, or a typed group),
-//! 3.7% in spaced lower case, and the shape test about 6%: the bridge
+//! 3.7% in spaced lower case, and the shape test about 7%: the bridge
 //! issues only codes that pass every test ([`recognised`]). The alphabet stays strict (`parse` also reads `O`,
 //! `I`, `L` as digits): a code is pasted rather than retyped, and without
 //! those vowels and `U` few words fit. Each byte after a word is read once,
@@ -205,8 +205,8 @@ fn spelled_at(bytes: &[u8], s: usize) -> Option<usize> {
 /// spelling it is shown or typed in: dashed with no word before it, and
 /// after an introducing word in lower case, undashed and spaced. The bridge
 /// issues only such codes (`service::invite`), so redaction never depends
-/// on the luck of the draw; about 6% of draws are passed over, which costs
-/// less than a tenth of a bit of the code's 80.
+/// on the luck of the draw; about 7% of draws are passed over, which costs
+/// about a tenth of a bit of the code's 80.
 pub fn recognised(code: &[u8]) -> bool {
     if code.len() != SYMBOLS || !code.iter().all(|&b| crockford(b)) {
         return false;

@@ -1,6 +1,6 @@
 //! Bubblewrap (`bwrap`) arguments, the fixed environment and the resource limits for
 //! running an approved command. Builds values only (it reads no more than
-//! whether a hidden path is a file); the runner spawns
+//! whether a hidden path is a file and where bound paths' symlinks lead); the runner spawns
 //! `bwrap ARGS -- ARGV`, applies [`Limits`] with `setrlimit` before exec, caps output
 //! and enforces the timeout.
 //!
@@ -137,17 +137,38 @@ pub fn bwrap_args(spec: &SandboxSpec) -> Vec<OsString> {
     }
     bound.push(spec.workspace);
     for hidden in spec.hide {
-        if bound.iter().any(|b| hidden.starts_with(b)) {
-            // A file (the configuration, a TLS key) cannot take a tmpfs.
-            if hidden.is_file() {
-                push(&[&"--ro-bind", &"/dev/null", hidden]);
+        // A file (the configuration, a TLS key) cannot take a tmpfs.
+        let file = hidden.is_file();
+        for point in mask_points(&bound, hidden) {
+            if file {
+                push(&[&"--ro-bind", &"/dev/null", &point]);
             } else {
-                push(&[&"--tmpfs", hidden, &"--remount-ro", hidden]);
+                push(&[&"--tmpfs", &point, &"--remount-ro", &point]);
             }
         }
     }
     push(&[&"--chdir", &spec.workspace, &"--remount-ro", &"/"]);
     args
+}
+
+/// Where `hidden` (a canonical path) shows inside the sandbox: below every
+/// bind whose source holds it, also once the source's symlinks are resolved,
+/// since bwrap follows them (a symlinked `~/.config` among `extra_ro_binds`;
+/// `/lib` is `/usr/lib` on merged-`/usr` systems).
+fn mask_points(bound: &[&Path], hidden: &Path) -> Vec<PathBuf> {
+    let mut points: Vec<PathBuf> = Vec::new();
+    for &bind in bound {
+        let resolved = std::fs::canonicalize(bind).unwrap_or_else(|_| bind.to_path_buf());
+        for source in [bind, resolved.as_path()] {
+            if let Ok(inside) = hidden.strip_prefix(source) {
+                let point = bind.join(inside);
+                if !points.contains(&point) {
+                    points.push(point);
+                }
+            }
+        }
+    }
+    points
 }
 
 /// The fixed environment of every command, sandboxed or not: never the server's.
@@ -244,6 +265,32 @@ mod tests {
         let config = config.to_string_lossy();
         assert!(has_seq(&args, &["--ro-bind", "/dev/null", &config]));
         assert!(!has_seq(&args, &["--tmpfs", &config]));
+    }
+
+    #[test]
+    fn a_hidden_path_is_masked_where_a_symlinked_bind_shows_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let (real, link) = (root.join("dotfiles"), root.join("config"));
+        std::fs::create_dir_all(real.join("mcp-bridge")).expect("mkdir");
+        let config = real.join("mcp-bridge/config.toml");
+        std::fs::write(&config, "token = 1").expect("write");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let (hide, binds) = ([config], [link.clone()]);
+        let spec = SandboxSpec {
+            workspace: Path::new("/srv/ws"),
+            writable_workspace: true,
+            hide: &hide,
+            extra_ro_binds: &binds,
+            workspace_fd: None,
+            tmp_bytes: 1 << 20,
+        };
+        let args = args_text(&spec);
+        let shown = link.join("mcp-bridge/config.toml");
+        assert!(
+            has_seq(&args, &["--ro-bind", "/dev/null", &shown.to_string_lossy()]),
+            "{args:?}"
+        );
     }
 
     #[test]

@@ -209,9 +209,9 @@ fn round7_adversarial_inputs_stay_fast() {
 }
 
 /// Every code the bridge issues is redacted in every spelling an agent
-/// pastes it in, whatever the draw: a code with no digit or a typed group
-/// (about 6% of draws) is never issued. CI once drew one and an observer
-/// read it.
+/// pastes it in, whatever the draw: a code the checks would pass over (no
+/// digit, a typed group, too few mixed groups: about 7% of draws) is never
+/// issued. CI once drew one with no digit, and an observer read it.
 #[test]
 fn every_issued_code_is_redacted_in_every_spelling() {
     use crate::domain::InviteCode;

@@ -404,7 +404,7 @@ impl<S: YoloStore> Bridge<S> {
         let command = redactor.redact(&proposal.command).text.into_owned();
         let at = self.clock.now();
         let outcome = describe_outcome(&output);
-        let tag = match section_tag(&stdout, &stderr) {
+        let tag = match section_tag(&[&command, &stdout, &stderr]) {
             Ok(t) => t,
             Err(e) => return Err(self.refuse(draft, e)),
         };

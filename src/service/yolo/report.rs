@@ -1,9 +1,10 @@
 //! The report of a finished command that goes to the partner.
 //!
-//! Its output sections are framed by a tag drawn after the command ended and
-//! found in neither output: a command that prints `--- stderr ---` or a
-//! fake "exit 0" cannot end its own section early, because it could not know
-//! the tag.
+//! The command and its outputs are framed by a tag drawn after the command
+//! ended and found in none of them, which also opens the report's first
+//! line: a command (several lines in yolo mode) or its output that writes
+//! `--- stderr ---`, a fake "exit 0" or a whole fake report cannot end its
+//! own section early, because it could not know the tag.
 
 use super::RunPlan;
 use crate::domain::Side;
@@ -25,21 +26,23 @@ pub(super) fn describe_outcome(output: &RunOutput) -> String {
     }
 }
 
-/// A tag for the output sections that `stdout` and `stderr` do not contain.
+/// A tag that none of `texts` (the command, its stdout and stderr) contains.
 ///
 /// # Errors
 /// When the operating system cannot supply random bytes.
-pub(super) fn section_tag(stdout: &str, stderr: &str) -> Result<String, ServiceError> {
+pub(super) fn section_tag(texts: &[&str]) -> Result<String, ServiceError> {
     loop {
         let tag = super::random_id("out-")?;
-        if !stdout.contains(&tag) && !stderr.contains(&tag) {
+        if !texts.iter().any(|t| t.contains(&tag)) {
             return Ok(tag);
         }
     }
 }
 
-/// The whole report: what ran, where, how it ended, and its (redacted) output
-/// framed by `tag` (see [`section_tag`]).
+/// The whole report: what ran, where, how it ended, and its (redacted)
+/// command and output framed by `tag` (see [`section_tag`]). The tag opens
+/// the first line, which the bridge alone writes, so a reader learns it
+/// before any text a command chose.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn partner_report(
     tag: &str,
@@ -56,7 +59,7 @@ pub(super) fn partner_report(
     let cut = |truncated: bool| if truncated { " (truncated)" } else { "" };
     let shown: String = command.chars().take(2000).collect();
     let mut text = format!(
-        "Command run for session {side} (proposal {}), {} mode, {} in {}:\n$ {shown}\n{outcome} after {:.2} s\n",
+        "[{tag}] Command run for session {side} (proposal {}), {} mode, {} in {} (the bridge's own lines carry this tag):\n--- command [{tag}] ---\n$ {shown}\n--- end of command [{tag}] ---\n{outcome} after {:.2} s\n",
         proposal.id,
         plan.mode,
         if plan.sandboxed {
