@@ -166,6 +166,12 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
             let Some((vs, ve, quoted)) = read_value(bytes, vstart, query) else {
                 return;
             };
+            let ve = match (quoted, op) {
+                (false, Op::Assign) => {
+                    super::line_context::runs_to_line_end(bytes, raw_s, e, vstart, ve).unwrap_or(ve)
+                }
+                _ => ve,
+            };
             if op == Op::Literal && !quoted {
                 return;
             }

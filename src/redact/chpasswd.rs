@@ -20,14 +20,19 @@ pub(crate) fn on_key(scan: &mut Scan<'_>, start: usize, end: usize) {
     let indent = indent_of(&bytes[ls..start]);
     let mut region_end = line_end(bytes, end);
     let mut lines = 0;
+    let quotes = |s: &[u8]| s.iter().filter(|&&b| b == b'"').count();
+    let mut open = quotes(&bytes[end..region_end]) % 2 == 1;
     while region_end < bytes.len() && lines < MAX_LINES && region_end - end < MAX_REGION {
         let next = region_end + 1;
         let ne = line_end(bytes, next);
         let line = &bytes[next..ne];
         let ind = indent_of(line);
-        if ind < line.len() && ind <= indent {
+        // A quoted list whose `\n` escapes the view decoded into line
+        // breaks goes on to its closing quote, whatever the indentation.
+        if !open && ind < line.len() && ind <= indent {
             break;
         }
+        open ^= quotes(line) % 2 == 1;
         region_end = ne;
         lines += 1;
     }

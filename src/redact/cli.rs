@@ -80,7 +80,10 @@ fn words(bytes: &[u8], from: usize) -> Vec<Word> {
             if matches!(b, b'"' | b'\'') || escaped_quote {
                 let skip = usize::from(escaped_quote);
                 let q = bytes[i + skip];
-                let close = bytes[i + 1 + skip..line_end(bytes, i + 1 + skip).min(limit)]
+                // An escaped quote as the window's last bytes leaves nothing
+                // to search (and an empty range, not a reversed one).
+                let open_end = i + 1 + skip;
+                let close = bytes[open_end.min(limit)..line_end(bytes, open_end).min(limit)]
                     .iter()
                     .position(|&c| c == q);
                 match close {

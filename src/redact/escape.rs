@@ -12,10 +12,17 @@
 //!   them never changes what a URL means;
 //! - `&#95;` / `&#x5F;` HTML character references of the same characters;
 //! - a shell line continuation inside a word (`ghp_abc\` + newline +
-//!   `def…`): the shell joins the two halves into one word.
+//!   `def…`): the shell joins the two halves into one word;
+//! - the `\n`, `\r` and `\t` of a JSON-escaped text (a tool result, a file
+//!   written by `write_file`): without them the lines of the escaped text run
+//!   together, so `\ngho_…` has no word boundary before the token and
+//!   `password\nnext` reads as `password` = `\` … A decoded escape is one
+//!   unit of the view, so a replacement never splits it.
 //!
-//! Quotes, backslashes and controls stay escaped, so string parsing still
-//! works on the view. Every escape is decided from a few bytes.
+//! Quotes and backslashes stay escaped, so string parsing still works on the
+//! view (decoding `\"` would end the enclosing JSON string early for every
+//! detector that reads quoted values). Every escape is decided from a few
+//! bytes.
 
 /// At a byte that may start an escape (`\` or `%`): the escape's length
 /// and what the view holds for it (`None`: nothing, for a line continuation).
@@ -76,6 +83,9 @@ fn percent(bytes: &[u8], i: usize) -> Option<u8> {
 /// At a backslash: a JSON escape (with any extra backslashes of a doubly
 /// escaped string) or a line continuation inside a word.
 fn backslash(bytes: &[u8], i: usize) -> Option<(usize, Option<u8>)> {
+    if let Some(c) = line_escape(bytes, i) {
+        return Some((2, Some(c)));
+    }
     let mut j = i;
     while j < bytes.len() && bytes[j] == b'\\' && j - i < 4 {
         j += 1;
@@ -95,6 +105,73 @@ fn backslash(bytes: &[u8], i: usize) -> Option<(usize, Option<u8>)> {
         Some(b'\n' | b'\r') if j == i + 1 => continuation(bytes, i).map(|len| (len, None)),
         _ => None,
     }
+}
+
+/// Widens the original span `start..end` so that it neither begins nor ends
+/// inside a backslash escape (`\"`, `\\`, `\n`, …): replacing half of one
+/// would leave a lone backslash that escapes the placeholder's first letter,
+/// or the character after the placeholder, and the enclosing JSON or string
+/// literal would no longer parse.
+pub(crate) fn whole_escapes(bytes: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let escapes = |p: usize| {
+        escaped_by_backslash(bytes, p)
+            && matches!(
+                bytes.get(p),
+                Some(b'"' | b'\'' | b'\\' | b'/' | b'n' | b'r' | b't' | b'u' | b'b' | b'f')
+            )
+    };
+    let start = if start > 0 && escapes(start) {
+        start - 1
+    } else {
+        start
+    };
+    let end = if end < bytes.len() && escapes(end) && end > start {
+        // The span ends on the backslash: take the escaped character too
+        // (ASCII, so `end + 1` is a character boundary).
+        end + 1
+    } else {
+        end
+    };
+    (start, end)
+}
+
+/// Whether the byte at `p` follows an odd run of backslashes (is escaped).
+fn escaped_by_backslash(bytes: &[u8], p: usize) -> bool {
+    let run = bytes[..p.min(bytes.len())]
+        .iter()
+        .rev()
+        .take(MAX_BACKSLASHES)
+        .take_while(|&&b| b == b'\\')
+        .count();
+    run % 2 == 1
+}
+
+/// Longest run of backslashes looked at before a `\n`: a longer run is
+/// not a JSON escape anyone writes.
+const MAX_BACKSLASHES: usize = 8;
+
+/// `\n`, `\r`, `\t` written with a single backslash: the backslash must not
+/// itself be escaped (`\\n` is a backslash and a letter, as in a Windows
+/// path `C:\\new`), so the run of backslashes before it must be even.
+fn line_escape(bytes: &[u8], i: usize) -> Option<u8> {
+    let c = match bytes.get(i + 1)? {
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        _ => return None,
+    };
+    // `"…\n"` ends a literal piece (a PEM split over concatenated strings):
+    // the detectors that join such pieces read the escape as it is.
+    if matches!(bytes.get(i + 2), Some(b'"' | b'\'')) {
+        return None;
+    }
+    let before = bytes[..i]
+        .iter()
+        .rev()
+        .take(MAX_BACKSLASHES)
+        .take_while(|&&b| b == b'\\')
+        .count();
+    (before % 2 == 0 && before < MAX_BACKSLASHES).then_some(c)
 }
 
 /// Longest indentation skipped after a continued line.
@@ -144,6 +221,8 @@ mod tests {
         assert_eq!(at(b"&#x67;hp", 0), Some((6, Some(b'g'))));
         assert_eq!(at(b"ab\\\ncd", 2), Some((2, None)));
         assert_eq!(at(b"ab\\\r\n  cd", 2), Some((5, None)));
+        assert_eq!(at(b"a\\ngho_", 1), Some((2, Some(b'\n'))));
+        assert_eq!(at(b"a\\\\\\tb", 3), Some((2, Some(b'\t'))));
     }
 
     #[test]
@@ -158,6 +237,19 @@ mod tests {
         assert_eq!(at(b"100%", 3), None);
         assert_eq!(at(b"run \\\n  --flag", 4), None, "between arguments");
         assert_eq!(at(b"abc\\\n\n", 3), None);
-        assert!(!has_escape(b"plain 50% text \\n"));
+        assert!(!has_escape(b"plain 50% text \\\\n"));
+    }
+
+    #[test]
+    fn a_span_never_splits_an_escape() {
+        // `x\"pw\"` with the span on `"pw\"`: the backslash before it joins.
+        assert_eq!(whole_escapes(b"x\\\"pw\\\"", 2, 7), (1, 7));
+        // A span ending on a backslash takes the quote it escapes.
+        assert_eq!(whole_escapes(b"\\\"pw\\\"", 2, 5), (2, 6));
+        // `\\` then a quote: the quote is not escaped.
+        assert_eq!(whole_escapes(b"a\\\\\"pw", 3, 6), (3, 6));
+        // A path separator before a token is no escape.
+        assert_eq!(whole_escapes(b"C:\\ghp_x", 3, 8), (3, 8));
+        assert_eq!(at(b"a\\\\n", 2), None, "an escaped backslash and a letter");
     }
 }

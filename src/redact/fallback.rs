@@ -54,8 +54,14 @@ fn name_in(hay: &[u8], backward: bool) -> Option<NameClass> {
     })
 }
 
-/// A quoted literal at `i`: its content span.
+/// A quoted literal at `i`: its content span. Also `\"…\"`, the literal
+/// inside a JSON-escaped text (a Terraform file in a tool result).
 fn literal_at(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
+    if bytes.get(i) == Some(&b'\\') && bytes.get(i + 1) == Some(&b'"') {
+        let le = line_end(bytes, i + 2);
+        let close = bytes[i + 2..le].windows(2).position(|w| w == b"\\\"")?;
+        return Some((i + 2, i + 2 + close));
+    }
     let q = *bytes.get(i)?;
     if !matches!(q, b'"' | b'\'' | b'`') {
         return None;
@@ -85,6 +91,11 @@ fn enclosing(bytes: &[u8], ls: usize) -> Option<NameClass> {
         }
         if let Some(rest) = body.strip_prefix(b"variable ") {
             return name_in(rest, false);
+        }
+        // The file's first line inside a JSON string: `{"content": "variable \"NAME\" {`.
+        const ESCAPED: &[u8] = b"\"variable \\\"";
+        if let Some(p) = super::text::find_ci(body, ESCAPED) {
+            return name_in(&body[p + ESCAPED.len()..], false);
         }
         let key_end = body.iter().position(|&b| b == b':' || b == b'{')?;
         return class_of(&body[..key_end]);
@@ -136,7 +147,7 @@ pub(crate) fn on_default(scan: &mut Scan<'_>, start: usize, end: usize) {
             Some(b'=' | b':') => {
                 skip_blank(bytes, j + 1 + usize::from(bytes.get(j + 1) == Some(&b'>')))
             }
-            Some(b'"' | b'\'') if j > i => j,
+            Some(b'"' | b'\'' | b'\\') if j > i => j,
             _ => return,
         };
         let Some((vs, ve)) = literal_at(bytes, i) else {

@@ -44,6 +44,7 @@ pub(crate) const ANCHORS: &[(&str, Detector)] = &[
     (": » ", Detector::PromptAnswer),
     (": › ", Detector::PromptAnswer),
     ("auth-user-pass", Detector::AuthUserPass),
+    ("> auth ", Detector::RedisAuth),
 ];
 
 /// The detector an anchor starts.
@@ -59,6 +60,7 @@ pub(crate) enum Detector {
     ImapLogin,
     PromptAnswer,
     AuthUserPass,
+    RedisAuth,
 }
 
 /// Runs the detector of anchor `i` found at `start..end`.
@@ -74,6 +76,7 @@ pub(crate) fn on_anchor(scan: &mut Scan<'_>, i: usize, start: usize, end: usize)
         Some(Detector::ImapLogin) => transcript::on_login(scan, start, end),
         Some(Detector::PromptAnswer) => transcript::on_prompt_answer(scan, start, end),
         Some(Detector::AuthUserPass) => transcript::on_auth_user_pass(scan, start),
+        Some(Detector::RedisAuth) => transcript::on_redis_auth(scan, start, end),
         None => {}
     }
 }

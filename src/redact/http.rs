@@ -176,8 +176,24 @@ pub(crate) fn on_cli_flag(scan: &mut Scan<'_>, start: usize, end: usize) {
             let (vs, ve, _) = read_arg(bytes, end + 1, le);
             let v = &bytes[vs..ve];
             if let Some(c) = v.iter().position(|&b| b == b':') {
-                if credential_pair_ok(&v[..c], &v[c + 1..]) {
-                    scan.push(vs + c + 1, ve, Kind::HttpBasicAuth, priority::HTTP);
+                // `user:'pw'` / `user:"pw"`: the shell joins a quoted
+                // password to the user in front of it.
+                let escaped = bytes.get(ve) == Some(&b'\\');
+                let q = ve + usize::from(escaped);
+                let (ps, pe) = if c + 1 == v.len() && matches!(bytes.get(q), Some(b'"' | b'\'')) {
+                    // The same inside a JSON string: `user:\"pw\"`.
+                    let (s, e, _) = read_arg(bytes, q, le);
+                    let e = if escaped && e > s && bytes[e - 1] == b'\\' {
+                        e - 1
+                    } else {
+                        e
+                    };
+                    (s, e)
+                } else {
+                    (vs + c + 1, ve)
+                };
+                if credential_pair_ok(&v[..c], &bytes[ps..pe]) {
+                    scan.push(ps, pe, Kind::HttpBasicAuth, priority::HTTP);
                 }
             } else if flag == b"-a"
                 && contains_ci(line, b"redis-cli")

@@ -75,3 +75,38 @@ pub(crate) fn literal_context(
     let rest = trim(&bytes[ve..rest_end]);
     head_ok && (rest.is_empty() || rest.starts_with(b"#")) && bytes.get(e) != Some(&b'(')
 }
+
+/// An unquoted value that stopped at a `,` or `;` on a `.env` / YAML / INI
+/// line (`DB_PASSWORD=x*+](+0[R,qR1xvzev`, `password: Qm8;vL3pRt7`): there
+/// the line's rest is the value, and both characters are common in
+/// generated passwords. Where the value ends if it runs on to the line's
+/// end. In code (`f(password=pw, user=u)`, `{password: pw,}`) and CSV a
+/// `,` or `;` does end a value: a space or the line's end follows it, or
+/// the name does not start its line, and then nothing changes.
+pub(crate) fn runs_to_line_end(
+    bytes: &[u8],
+    raw_s: usize,
+    e: usize,
+    vstart: usize,
+    ve: usize,
+) -> Option<usize> {
+    if !matches!(bytes.get(ve), Some(b',' | b';')) || !key_starts_line(bytes, raw_s) {
+        return None;
+    }
+    let hi = (vstart + super::literal::MAX_BARE).min(bytes.len());
+    let end = match bytes[ve..hi]
+        .iter()
+        .position(|&b| matches!(b, b'\n' | b'\r'))
+    {
+        Some(p) => ve + p,
+        None if hi == bytes.len() => hi,
+        // Longer than any bare value read: not one value.
+        None => return None,
+    };
+    let tail = &bytes[ve + 1..end];
+    let glued = !tail.is_empty()
+        && !tail
+            .iter()
+            .any(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'`' | b'\\' | b',' | b';'));
+    (glued && literal_context(bytes, raw_s, e, vstart, end)).then_some(end)
+}

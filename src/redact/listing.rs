@@ -36,10 +36,14 @@ pub(crate) fn on_azure_key_list(scan: &mut Scan<'_>, start: usize, end: usize) {
         return;
     }
     let hi = (end + 200).min(bytes.len());
-    let Some(at) = find_ci(&bytes[end..hi], b"\"value\"") else {
+    // Also inside a JSON-escaped text: `\"value\": \"…\"`.
+    let Some((at, len)) = find_ci(&bytes[end..hi], b"\"value\"")
+        .map(|p| (p, 7))
+        .or_else(|| find_ci(&bytes[end..hi], b"\\\"value\\\"").map(|p| (p, 9)))
+    else {
         return;
     };
-    let mut i = skip_blank(bytes, end + at + 7);
+    let mut i = skip_blank(bytes, end + at + len);
     if i >= bytes.len() || bytes[i] != b':' {
         return;
     }

@@ -7,6 +7,29 @@
 use super::line_context::key_starts_line;
 use super::text::near_line_start;
 
+/// Longest parenthesised qualifier read between a name and its colon.
+const MAX_QUALIFIER: usize = 32;
+
+/// At `k`, after a name and a blank: a qualifier in parentheses that a colon
+/// follows (`password (prod): X`, `**Password (staging DB):** X`); where the
+/// colon is. Only words inside and only with the colon right after, so a
+/// call (`password(x)`) or Python's `def password(self):` (no blank) is
+/// never read so.
+pub(crate) fn qualifier_end(bytes: &[u8], k: usize) -> Option<usize> {
+    if bytes.get(k) != Some(&b'(') {
+        return None;
+    }
+    let window = &bytes[k + 1..(k + 1 + MAX_QUALIFIER).min(bytes.len())];
+    let close = window.iter().position(|&b| b == b')')?;
+    let inner = &window[..close];
+    let words = inner
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b'_' | b'.' | b'/'));
+    let colon = k + 2 + close;
+    (words && inner.iter().any(u8::is_ascii_alphabetic) && bytes.get(colon) == Some(&b':'))
+        .then_some(colon)
+}
+
 /// Whether `</name` closes the element named `bytes[raw_s..e]` after `from`.
 pub(crate) fn closed_tag(bytes: &[u8], raw_s: usize, e: usize, from: usize) -> bool {
     let name = &bytes[raw_s..e];

@@ -322,6 +322,7 @@ impl Redactor {
                 && !DOC_EXAMPLES.contains(&v)
                 && !self.allow.allows(v);
             (c.start, c.end) = view.to_original(c.start, c.end);
+            (c.start, c.end) = escape::whole_escapes(text.as_bytes(), c.start, c.end);
             c.start = text::floor_char(text, c.start);
             c.end = text::ceil_char(text, c.end);
             keep && c.start < c.end

@@ -25,6 +25,7 @@ fn is_password_word(w: &str) -> bool {
     w.ends_with("password")
         || w.ends_with("passwd")
         || w.ends_with("passphrase")
+        || w.ends_with("passcode")
         || w.ends_with("pwd")
         || w == "pw"
         || w == "psk"

@@ -135,6 +135,11 @@ pub(crate) fn parse_op(
             k = skip_blank(bytes, k + close + 1);
         }
     }
+    if k > j
+        && let Some(q) = super::markup::qualifier_end(bytes, k)
+    {
+        k = q;
+    }
     if !extra.is_empty() || k > j {
         i = k;
     } else {

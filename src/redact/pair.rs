@@ -284,11 +284,13 @@ fn value_end(bytes: &[u8], start: usize, le: usize) -> usize {
         end += 1;
     }
     while end > start
-        && matches!(
+        && (matches!(
             bytes[end - 1],
             b'.' | b',' | b';' | b')' | b'`' | b'"' | b'\''
-        )
+        ) || (bytes[end - 1] == b'\\' && matches!(bytes.get(end), Some(b'"' | b'\''))))
     {
+        // (A backslash before a quote escapes it: the close of a string in
+        // JSON-escaped text, `password: {word}\"`.)
         end -= 1;
     }
     end

@@ -27,10 +27,50 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
     {
         return true;
     }
-    match placeholder_end(v) {
+    if angle_syntax(v) {
+        return true;
+    }
+    match placeholder_end(v).max(angle_name_end(v)) {
         None => false,
         Some(end) => !random_tail(&v[end..]),
     }
+}
+
+/// `<` or `>` as the syntax of code or a command, not a character of a
+/// generated password: with a space in the value (`on >pw ~keys:*`, a
+/// redirection), or an arrow after a name (`cfg->api_key`, `k => v`).
+fn angle_syntax(v: &[u8]) -> bool {
+    let angle = memchr::memchr2(b'<', b'>', v).is_some();
+    angle
+        && (v.contains(&b' ')
+            || v.windows(3).any(|w| {
+                (w[0].is_ascii_alphanumeric() || w[0] == b'_') && matches!(&w[1..], b"->" | b"=>")
+            }))
+}
+
+/// Longest name read between angle brackets.
+const MAX_ANGLE_NAME: usize = 48;
+
+/// Where the last `<name>` in `v` ends: angle brackets around a name a
+/// person wrote (`<your-password>`, `<db password>`, `<TOKEN>`). A lone `<`
+/// or `>` is no placeholder: generated passwords and WordPress salts use
+/// both (`3}FOP!@RslYG<!4j`, `li^JPvW34>DqD`).
+fn angle_name_end(v: &[u8]) -> Option<usize> {
+    let mut last = None;
+    for open in memchr::memchr_iter(b'<', v) {
+        let rest = &v[open + 1..(open + 1 + MAX_ANGLE_NAME).min(v.len())];
+        let Some(close) = rest.iter().position(|&b| b == b'>') else {
+            continue;
+        };
+        let name = &rest[..close];
+        let word_like = name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b' '));
+        if word_like && name.iter().filter(|b| b.is_ascii_alphabetic()).count() >= 2 {
+            last = Some(open + close + 2);
+        }
+    }
+    last
 }
 
 /// One automaton over every placeholder part and word (ASCII case

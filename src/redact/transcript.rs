@@ -2,7 +2,8 @@
 //! what a word is: SMTP's `AUTH PLAIN <base64 of \0user\0password>`, IMAP's
 //! `a001 LOGIN user password`, an interactive prompt echoing what was typed
 //! (`? Enter a secret value: » …`), and OpenVPN's `auth-user-pass` file
-//! (user, then password) shown by `cat`.
+//! (user, then password) shown by `cat`; Redis 6's `AUTH <user> <password>`
+//! at a `redis-cli` prompt.
 
 use super::kinds::Kind;
 use super::scan::{Scan, priority};
@@ -71,6 +72,13 @@ pub(crate) fn on_login(scan: &mut Scan<'_>, start: usize, end: usize) {
     if !tag {
         return;
     }
+    user_then_password(scan, end);
+}
+
+/// After a login command ending at `end`: a user word, then a password word
+/// that ends the line.
+fn user_then_password(scan: &mut Scan<'_>, end: usize) {
+    let bytes = scan.bytes;
     let le = line_end(bytes, end);
     let Some((_, ue, uq)) = word_at(bytes, skip_spaces(bytes, end, le), le) else {
         return;
@@ -84,6 +92,19 @@ pub(crate) fn on_login(scan: &mut Scan<'_>, start: usize, end: usize) {
     {
         scan.push(ps, pe, Kind::PasswordAssignment, priority::HTTP);
     }
+}
+
+/// `127.0.0.1:6379> AUTH default <password>` (the anchor is `> auth `):
+/// Redis 6 ACL login, user then password. (The one-argument `AUTH pw` is an
+/// `auth` keyword with its value, read by [`super::assign`].)
+pub(crate) fn on_redis_auth(scan: &mut Scan<'_>, start: usize, end: usize) {
+    let bytes = scan.bytes;
+    let ls = line_start(bytes, start);
+    // The prompt is `host:port>`: a port's digit right before the `>`.
+    if start <= ls || !bytes[start - 1].is_ascii_digit() {
+        return;
+    }
+    user_then_password(scan, end);
 }
 
 /// `? Enter a secret value: » …` (inquirer-style prompts, as wrangler's and

@@ -13,7 +13,8 @@
 //!   prose stays as it is, while `АКІА…` or `pаssword` do not);
 //! - escapes that hide URL structure or a token's characters (`\/`,
 //!   `\u0026`, `\u0067`, `%5F`, a shell line continuation inside a word)
-//!   are decoded ([`escape`]).
+//!   are decoded, and so are the `\n` / `\t` of JSON-escaped text, so its
+//!   lines read as lines ([`escape`]).
 //!
 //! Detectors find spans in the view; [`View::to_original`] turns each into
 //! the span of the original text it came from, so the replacement covers
@@ -387,7 +388,7 @@ mod tests {
 
     #[test]
     fn plain_ascii_is_its_own_view() {
-        let v = View::build("password=hunter2 \\n and \\\" stay");
+        let v = View::build("password=hunter2 \\d and \\\" stay");
         assert!(v.is_identity());
         assert_eq!(v.to_original(3, 7), (3, 7));
         let v = View::build("Schlüssel → 日本語 é");
@@ -406,7 +407,9 @@ mod tests {
         check("caf\u{00E9}", "café");
         check("https:\\/\\/u:p@h", "https://u:p@h");
         check("a\\u0026sig=x\\\\u003d", "a&sig=x=");
-        check("\\\"q\\\" \\n \\u0022", "\\\"q\\\" \\n \\u0022");
+        check("\\\"q\\\" \\\\n \\u0022", "\\\"q\\\" \\\\n \\u0022");
+        // A JSON text's line breaks and tabs are decoded, one unit each.
+        check("a\\nb\\tc", "a\nb\tc");
         check("x\u{FE0F}\u{202E}y", "xy");
     }
 

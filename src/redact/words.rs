@@ -10,7 +10,7 @@
 pub(crate) const PLACEHOLDER_PARTS: &[&str] = &[
     "example", "changeme", "change_me", "change-me", "changeit", "placeholder", "replace", "redacted", "dummy",
     "xxxx", "****", "...", "\u{2026}", "\u{2022}\u{2022}", "goes_here", "goes-here", "goeshere", "notreal",
-    "not-a-real", "not_a_real", "fake-", "fake_", "<", ">", "0000000", "1234567890", "abcdef", "secretvalue",
+    "not-a-real", "not_a_real", "fake-", "fake_", "0000000", "1234567890", "abcdef", "secretvalue",
     "secret-value", "secret_value", "my-secret", "my_secret", "mysecret", "supersecret", "super-secret",
     "super_secret",
 ];

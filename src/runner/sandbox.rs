@@ -246,22 +246,26 @@ mod tests {
             .any(|w| w.iter().zip(seq).all(|(a, b)| a == b))
     }
 
-    #[test]
-    fn a_hidden_file_under_a_bind_is_masked_by_dev_null() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let tools = dir.path().to_path_buf();
-        let config = tools.join("config.toml");
-        std::fs::write(&config, "token = 1").expect("write");
-        let (hide, binds) = ([config.clone()], [tools]);
-        let spec = SandboxSpec {
+    /// The arguments of a writable sandbox that binds `bind` and hides `hidden`.
+    fn masking_args(hidden: PathBuf, bind: PathBuf) -> Vec<String> {
+        let (hide, binds) = ([hidden], [bind]);
+        args_text(&SandboxSpec {
             workspace: Path::new("/srv/ws"),
             writable_workspace: true,
             hide: &hide,
             extra_ro_binds: &binds,
             workspace_fd: None,
             tmp_bytes: 1 << 20,
-        };
-        let args = args_text(&spec);
+        })
+    }
+
+    #[test]
+    fn a_hidden_file_under_a_bind_is_masked_by_dev_null() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().to_path_buf();
+        let config = tools.join("config.toml");
+        std::fs::write(&config, "token = 1").expect("write");
+        let args = masking_args(config.clone(), tools);
         let config = config.to_string_lossy();
         assert!(has_seq(&args, &["--ro-bind", "/dev/null", &config]));
         assert!(!has_seq(&args, &["--tmpfs", &config]));
@@ -276,16 +280,7 @@ mod tests {
         let config = real.join("mcp-bridge/config.toml");
         std::fs::write(&config, "token = 1").expect("write");
         std::os::unix::fs::symlink(&real, &link).expect("symlink");
-        let (hide, binds) = ([config], [link.clone()]);
-        let spec = SandboxSpec {
-            workspace: Path::new("/srv/ws"),
-            writable_workspace: true,
-            hide: &hide,
-            extra_ro_binds: &binds,
-            workspace_fd: None,
-            tmp_bytes: 1 << 20,
-        };
-        let args = args_text(&spec);
+        let args = masking_args(config, link.clone());
         let shown = link.join("mcp-bridge/config.toml");
         assert!(
             has_seq(&args, &["--ro-bind", "/dev/null", &shown.to_string_lossy()]),

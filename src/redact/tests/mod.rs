@@ -15,6 +15,7 @@ mod listings;
 mod positional;
 mod props;
 mod round10;
+mod round12;
 mod round5;
 mod round6;
 mod round7;
