@@ -59,7 +59,7 @@ pub(super) fn partner_report(
     let cut = |truncated: bool| if truncated { " (truncated)" } else { "" };
     let shown: String = command.chars().take(2000).collect();
     let mut text = format!(
-        "[{tag}] Command run for session {side} (proposal {}), {} mode, {} in {} (the bridge's own lines carry this tag):\n--- command [{tag}] ---\n$ {shown}\n--- end of command [{tag}] ---\n{outcome} after {:.2} s\n",
+        "[{tag}] Command run for session {side} (proposal {}), {} mode, {} in {} (only lines carrying this tag frame what the command and its output say):\n--- command [{tag}] ---\n$ {shown}\n--- end of command [{tag}] ---\n{outcome} after {:.2} s\n",
         proposal.id,
         plan.mode,
         if plan.sandboxed {
