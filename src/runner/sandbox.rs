@@ -136,10 +136,20 @@ pub fn bwrap_args(spec: &SandboxSpec) -> Vec<OsString> {
         (None, false) => push(&[&"--ro-bind", &spec.workspace, &spec.workspace]),
     }
     bound.push(spec.workspace);
+    // Each bind's source as bwrap reads it, resolved once for every hidden path.
+    let sources: Vec<(&Path, PathBuf)> = bound
+        .iter()
+        .map(|&b| {
+            (
+                b,
+                std::fs::canonicalize(b).unwrap_or_else(|_| b.to_path_buf()),
+            )
+        })
+        .collect();
     for hidden in spec.hide {
         // A file (the configuration, a TLS key) cannot take a tmpfs.
         let file = hidden.is_file();
-        for point in mask_points(&bound, hidden) {
+        for point in mask_points(&sources, hidden) {
             if file {
                 push(&[&"--ro-bind", &"/dev/null", &point]);
             } else {
@@ -152,14 +162,13 @@ pub fn bwrap_args(spec: &SandboxSpec) -> Vec<OsString> {
 }
 
 /// Where `hidden` (a canonical path) shows inside the sandbox: below every
-/// bind whose source holds it, also once the source's symlinks are resolved,
-/// since bwrap follows them (a symlinked `~/.config` among `extra_ro_binds`;
-/// `/lib` is `/usr/lib` on merged-`/usr` systems).
-fn mask_points(bound: &[&Path], hidden: &Path) -> Vec<PathBuf> {
+/// bind (its path, and its source with symlinks resolved) whose source holds
+/// it, since bwrap follows symlinks (a symlinked `~/.config` among
+/// `extra_ro_binds`; `/lib` is `/usr/lib` on merged-`/usr` systems).
+fn mask_points(binds: &[(&Path, PathBuf)], hidden: &Path) -> Vec<PathBuf> {
     let mut points: Vec<PathBuf> = Vec::new();
-    for &bind in bound {
-        let resolved = std::fs::canonicalize(bind).unwrap_or_else(|_| bind.to_path_buf());
-        for source in [bind, resolved.as_path()] {
+    for (bind, resolved) in binds {
+        for source in [*bind, resolved.as_path()] {
             if let Ok(inside) = hidden.strip_prefix(source) {
                 let point = bind.join(inside);
                 if !points.contains(&point) {
