@@ -426,11 +426,17 @@ impl Config {
     /// its configuration, its TLS key) out of every approved command's reach,
     /// like the database and key directories: a workspace holding it is
     /// refused, and the sandbox masks it wherever a bind would show it.
+    ///
+    /// The path as given is kept beside its target and resolved again at each
+    /// run, so a TLS key behind a symlink that renewal re-points (certbot's
+    /// `live/`) stays hidden at its new target.
     pub fn keep_from_commands(&mut self, path: &Path) {
-        if let Ok(path) = std::fs::canonicalize(path)
-            && !self.bridge.yolo.hide.contains(&path)
-        {
-            self.bridge.yolo.hide.push(path);
+        let target = std::fs::canonicalize(path).ok();
+        let given = std::path::absolute(path).ok();
+        for path in [target, given].into_iter().flatten() {
+            if !self.bridge.yolo.hide.contains(&path) {
+                self.bridge.yolo.hide.push(path);
+            }
         }
     }
 }

@@ -172,3 +172,17 @@ fn the_storage_budget_is_a_setting_and_zero_is_refused() {
         .to_string();
     assert!(e.contains("limits.max_database_mb"), "{e}");
 }
+
+#[test]
+fn a_symlinked_secret_is_kept_from_commands_as_given_and_as_resolved() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let (key, live) = (root.join("privkey1.pem"), root.join("privkey.pem"));
+    std::fs::write(&key, "key").expect("write");
+    std::os::unix::fs::symlink(&key, &live).expect("symlink");
+    let mut config = load_str("", &[]).expect("defaults");
+    let before = config.bridge.yolo.hide.len();
+    config.keep_from_commands(&live);
+    config.keep_from_commands(&live);
+    assert_eq!(config.bridge.yolo.hide[before..], [key, live]);
+}

@@ -109,6 +109,21 @@ pub fn check_workspace(workspace: &Path, hide: &[PathBuf]) -> Result<(), RunErro
     workspace::pin(workspace, hide).map(drop)
 }
 
+/// Every path of `hide` as given and as it resolves now: what a workspace
+/// must neither hold nor lie in (a symlinked TLS key re-pointed since the
+/// server started is kept away at its new target too).
+pub fn hidden_now(hide: &[PathBuf]) -> Vec<PathBuf> {
+    let mut all = hide.to_vec();
+    for path in hide {
+        if let Ok(target) = std::fs::canonicalize(path)
+            && !all.contains(&target)
+        {
+            all.push(target);
+        }
+    }
+    all
+}
+
 /// The `bwrap` executable on `PATH`, if any.
 pub fn find_bwrap() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -74,7 +74,8 @@ pub struct SandboxSpec<'a> {
     /// Bind the workspace read-write (yolo mode) instead of read-only.
     pub writable_workspace: bool,
     /// Directories and files that must be invisible inside (the bridge's data directory
-    /// with its database and key, its configuration file). Give canonical paths.
+    /// with its database and key, its configuration file), each resolved again
+    /// here; one that no longer exists is skipped.
     pub hide: &'a [PathBuf],
     /// More host paths to bind read-only at the same place (a toolchain, a cache).
     /// Missing ones are skipped.
@@ -146,16 +147,27 @@ pub fn bwrap_args(spec: &SandboxSpec) -> Vec<OsString> {
             )
         })
         .collect();
+    let mut masked: Vec<PathBuf> = Vec::new();
     for hidden in spec.hide {
+        // Resolved now, not when the server started: renewal re-points a TLS
+        // key's symlink (certbot's `live/`), and a path gone since shows
+        // nothing, while a mask on it would make bwrap fail every run.
+        let Ok(hidden) = std::fs::canonicalize(hidden) else {
+            continue;
+        };
+        if masked.contains(&hidden) {
+            continue;
+        }
         // A file (the configuration, a TLS key) cannot take a tmpfs.
         let file = hidden.is_file();
-        for point in mask_points(&sources, hidden) {
+        for point in mask_points(&sources, &hidden) {
             if file {
                 push(&[&"--ro-bind", &"/dev/null", &point]);
             } else {
                 push(&[&"--tmpfs", &point, &"--remount-ro", &point]);
             }
         }
+        masked.push(hidden);
     }
     push(&[&"--chdir", &spec.workspace, &"--remount-ro", &"/"]);
     args
@@ -281,6 +293,44 @@ mod tests {
     }
 
     #[test]
+    fn a_hidden_symlink_is_masked_at_the_target_it_has_at_each_run() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().canonicalize().expect("canonical");
+        let (old, new, live) = (
+            tools.join("privkey1.pem"),
+            tools.join("privkey2.pem"),
+            tools.join("privkey.pem"),
+        );
+        for key in [&old, &new] {
+            std::fs::write(key, "key").expect("write");
+        }
+        std::os::unix::fs::symlink(&old, &live).expect("symlink");
+        let masks = |args: &[String], key: &Path| {
+            has_seq(args, &["--ro-bind", "/dev/null", &key.to_string_lossy()])
+        };
+        let before = masking_args(live.clone(), tools.clone());
+        assert!(masks(&before, &old) && !masks(&before, &new), "{before:?}");
+        // Renewal re-points the link; the next run hides the new key.
+        std::fs::remove_file(&live).expect("rm");
+        std::os::unix::fs::symlink(&new, &live).expect("symlink");
+        let after = masking_args(live, tools);
+        assert!(masks(&after, &new), "{after:?}");
+    }
+
+    #[test]
+    fn a_hidden_path_gone_since_start_up_is_not_masked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tools = dir.path().canonicalize().expect("canonical");
+        let config = tools.join("config.toml");
+        let args = masking_args(config.clone(), tools);
+        // A mask on a missing path would make bwrap fail every run.
+        assert!(
+            !args.iter().any(|a| a == &*config.to_string_lossy()),
+            "{args:?}"
+        );
+    }
+
+    #[test]
     fn a_hidden_path_is_masked_where_a_symlinked_bind_shows_it() {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().canonicalize().expect("canonical");
@@ -299,11 +349,15 @@ mod tests {
 
     #[test]
     fn arguments_isolate_and_bind_the_workspace() {
-        let ws = Path::new("/srv/ws");
-        let hide = [
-            PathBuf::from("/srv/ws/.bridge"),
-            PathBuf::from("/var/lib/bridge"),
-        ];
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let (ws, data, elsewhere) = (root.join("ws"), root.join("ws/.bridge"), root.join("lib"));
+        for d in [&data, &elsewhere] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let ws_text = ws.to_string_lossy().into_owned();
+        let ws = ws.as_path();
+        let hide = [data.clone(), elsewhere.clone()];
         let spec = SandboxSpec {
             workspace: ws,
             writable_workspace: false,
@@ -322,7 +376,7 @@ mod tests {
             assert!(args.iter().any(|a| a == flag), "{flag} missing");
         }
         assert!(has_seq(&args, &["--cap-drop", "ALL"]));
-        assert!(has_seq(&args, &["--ro-bind", "/srv/ws", "/srv/ws"]));
+        assert!(has_seq(&args, &["--ro-bind", &ws_text, &ws_text]));
         assert!(!args.iter().any(|a| a == "--bind"));
         assert!(has_seq(&args, &["--size", "1048576", "--tmpfs", "/tmp"]));
         assert!(has_seq(
@@ -332,10 +386,10 @@ mod tests {
         assert!(has_seq(&args, &["--remount-ro", "/dev"]));
         assert!(has_seq(&args, &["--dev", "/dev"]));
         assert!(has_seq(&args, &["--proc", "/proc"]));
-        assert!(has_seq(&args, &["--chdir", "/srv/ws"]));
-        assert!(has_seq(&args, &["--tmpfs", "/srv/ws/.bridge"]));
+        assert!(has_seq(&args, &["--chdir", &ws_text]));
+        assert!(has_seq(&args, &["--tmpfs", &data.to_string_lossy()]));
         // Not under anything bound, so it is invisible without a mask.
-        assert!(!args.iter().any(|a| a == "/var/lib/bridge"));
+        assert!(!args.iter().any(|a| a == &*elsewhere.to_string_lossy()));
         assert!(
             !has_seq(&args, &["--ro-bind", "/", "/"]) && !has_seq(&args, &["--bind", "/", "/"])
         );
@@ -360,7 +414,7 @@ mod tests {
         };
         assert!(has_seq(
             &args_text(&writable),
-            &["--bind", "/srv/ws", "/srv/ws"]
+            &["--bind", &ws_text, &ws_text]
         ));
     }
 
@@ -418,6 +472,39 @@ mod tests {
 
     fn stdout(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    #[test]
+    fn commands_still_run_after_a_hidden_file_is_removed() {
+        if !bwrap_works() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let (ws, tools) = (root.join("ws"), root.join("tools"));
+        std::fs::create_dir(&ws).expect("mkdir");
+        std::fs::create_dir(&tools).expect("mkdir");
+        let config = tools.join("config.toml");
+        std::fs::write(&config, "token = 1").expect("write");
+        let (hide, binds) = ([config.clone()], [tools]);
+        let spec = SandboxSpec {
+            workspace: &ws,
+            writable_workspace: false,
+            hide: &hide,
+            extra_ro_binds: &binds,
+            workspace_fd: None,
+            tmp_bytes: 1 << 20,
+        };
+        let path = config.to_string_lossy().into_owned();
+        let shown = sandboxed(&spec, &["cat", &path]);
+        assert!(!stdout(&shown).contains("token"), "{shown:?}");
+        std::fs::remove_file(&config).expect("rm");
+        let out = sandboxed(&spec, &["/bin/true"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]

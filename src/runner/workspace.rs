@@ -43,7 +43,7 @@ pub(super) fn pin(workspace: &Path, hide: &[PathBuf]) -> Result<File, RunError> 
             opened.display()
         )));
     }
-    if hide
+    if super::hidden_now(hide)
         .iter()
         .any(|h| h.starts_with(&opened) || opened.starts_with(h))
     {

@@ -108,7 +108,8 @@ pub fn check(raw: &str, hidden: &[PathBuf], sandboxed: bool) -> Result<PathBuf, 
             "resolves to a path that holds {what}, which could make it read as another directory on the human's screen (rule disguised-text)"
         )));
     }
-    check_resolved(&path, hidden, sandboxed, &home_directories())?;
+    let hidden = crate::runner::hidden_now(hidden);
+    check_resolved(&path, &hidden, sandboxed, &home_directories())?;
     Ok(path)
 }
 
