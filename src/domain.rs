@@ -204,6 +204,10 @@ impl Sender {
     }
 }
 
+/// Role names, compared in lower case without separators, that would pass a
+/// participant off as the bridge itself.
+const RESERVED_ROLES: &[&str] = &["system", "bridge", "mcpbridge", "bridgesystem"];
+
 /// A participant's role name, e.g. `backend_developer`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role(String);
@@ -237,6 +241,20 @@ impl Role {
             return Err(InvalidValue::new(
                 field,
                 "must not start or end with a space or hold two spaces in a row",
+            ));
+        }
+        // The bridge's own messages (a command's result) come from role
+        // `system`; a participant named so could pass its text off as the
+        // bridge's to the agents that read it.
+        let plain: String = text
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+        if RESERVED_ROLES.contains(&plain.as_str()) {
+            return Err(InvalidValue::new(
+                field,
+                "is reserved for the bridge's own messages; choose another name",
             ));
         }
         Ok(Self(text.to_owned()))

@@ -51,6 +51,11 @@ fn bad_calls(conv: &Conv) -> Vec<(&'static str, &'static str, Value)> {
             "role outside the pattern",
             json!({"my_role": "a; DROP TABLE x", "partner_role": "b"}),
         ),
+        (
+            "create_conversation",
+            "a role that passes for the bridge",
+            json!({"my_role": "a", "partner_role": "System"}),
+        ),
         // send_to_partner
         (
             "send_to_partner",

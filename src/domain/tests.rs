@@ -31,6 +31,20 @@ fn roles_are_bounded_and_plain() {
     assert!(Role::parse("my_role", "").is_err());
     assert!(Role::parse("my_role", "a'; DROP TABLE x;--").is_err());
     assert!(Role::parse("my_role", "é").is_err());
+    for bridge in [
+        "system",
+        "System",
+        "SYSTEM",
+        "bridge",
+        "mcp-bridge",
+        "MCP Bridge",
+        "bridge_system",
+    ] {
+        let err = Role::parse("my_role", bridge).expect_err(bridge);
+        assert!(err.to_string().contains("reserved"), "{err}");
+    }
+    assert!(Role::parse("my_role", "systems engineer").is_ok());
+    assert!(Role::parse("my_role", "bridge builder").is_ok());
 }
 
 #[test]
