@@ -42,3 +42,35 @@ async fn the_configuration_file_is_out_of_every_commands_reach() {
     assert_eq!(body["stdout"], "a tool\n", "{body}");
     assert!(!body.to_string().contains(&marker), "{body}");
 }
+
+/// The configuration given as a symlink (as a TLS key under certbot's `live/`
+/// is): the hidden paths are resolved again at each run, so once the link is
+/// re-pointed into a confirmed workspace, commands there are refused under a
+/// rule of their own, not as a swapped workspace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlinked_configuration_is_followed_to_its_new_target() {
+    if bwrap_missing() {
+        return;
+    }
+    let env = TestEnv::new("yolo-config-link");
+    let (conf, ws) = (workspace(&env, "conf"), workspace(&env, "ws"));
+    let (first, link) = (conf.join("bridge-1.toml"), conf.join("bridge.toml"));
+    std::fs::write(&first, "[yolo]\n").expect("write config");
+    std::os::unix::fs::symlink(&first, &link).expect("symlink");
+    let file = ("MCP_BRIDGE_CONFIG", link.to_str().expect("utf-8 path"));
+    let s = env.server_with(&[YOLO_ON, file]).await;
+    let conv = Conv::create(&s).await;
+    activate(&env, &s, &conv, "yolo", &ws, json!({})).await;
+    assert_eq!(run(&env, &s, &conv, "echo ok").await["stdout"], "ok\n");
+
+    let second = ws.join("bridge-2.toml");
+    std::fs::write(&second, "[yolo]\n").expect("write config");
+    std::fs::remove_file(&link).expect("rm link");
+    std::os::unix::fs::symlink(&second, &link).expect("re-point");
+    let token = approved(&env, &s, &conv, "cat bridge-2.toml").await;
+    let args = json!({"approval_token": token});
+    let result = execute(&s, &conv, "a", "cat bridge-2.toml", args).await;
+    let why = refusal(&result, "command_refused");
+    assert!(why.contains("workspace-holds-hidden"), "{why}");
+    assert!(why.contains("keeps from commands"), "{why}");
+}

@@ -97,6 +97,10 @@ pub enum RunError {
     /// The workspace is not the directory that was confirmed any more.
     #[error("{0}; the command was not run")]
     Workspace(String),
+    /// The workspace holds or lies in a path kept from commands (one added
+    /// since it was confirmed, e.g. a configuration file a newer server hides).
+    #[error("{0}; the command was not run")]
+    HoldsHidden(String),
 }
 
 /// Checks that `workspace` (canonical, as confirmed) is still that directory
@@ -104,7 +108,8 @@ pub enum RunError {
 /// anything (see `workspace`).
 ///
 /// # Errors
-/// [`RunError::Workspace`] saying what changed.
+/// [`RunError::Workspace`] saying what changed, or
+/// [`RunError::HoldsHidden`].
 pub fn check_workspace(workspace: &Path, hide: &[PathBuf]) -> Result<(), RunError> {
     workspace::pin(workspace, hide).map(drop)
 }

@@ -20,7 +20,7 @@ use super::RunError;
 /// directory and clear of every `hide` directory.
 ///
 /// # Errors
-/// [`RunError::Workspace`] saying what changed.
+/// [`RunError::Workspace`] saying what changed, or [`RunError::HoldsHidden`].
 pub(super) fn pin(workspace: &Path, hide: &[PathBuf]) -> Result<File, RunError> {
     let changed = |what: String| RunError::Workspace(what);
     let dir = std::fs::OpenOptions::new()
@@ -47,7 +47,7 @@ pub(super) fn pin(workspace: &Path, hide: &[PathBuf]) -> Result<File, RunError> 
         .iter()
         .any(|h| h.starts_with(&opened) || opened.starts_with(h))
     {
-        return Err(changed(format!(
+        return Err(RunError::HoldsHidden(format!(
             "the workspace {} holds or lies in the bridge's data directory or another path it keeps from commands (its configuration, its TLS key)",
             workspace.display()
         )));

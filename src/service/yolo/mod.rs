@@ -320,8 +320,12 @@ impl<S: YoloStore> Bridge<S> {
         // Before anything runs, git's snapshot included: a command since the
         // human confirmed may have swapped a directory on the path.
         if let Err(e) = runner::check_workspace(&plan.workspace, &self.settings.yolo.hide) {
+            let rule = match e {
+                runner::RunError::HoldsHidden(_) => "workspace-holds-hidden",
+                _ => "workspace-changed",
+            };
             let e = ServiceError::CommandRefused {
-                rule: "workspace-changed",
+                rule,
                 detail: e.to_string(),
             };
             return Err(self.refuse(draft, e));
