@@ -4,7 +4,7 @@
 //! shows in the console's API at once.
 
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, LOCATION};
+use reqwest::header::{AUTHORIZATION, HOST, LOCATION};
 use serde_json::{Value, json};
 
 use crate::console_requests::try_sign_in;
@@ -44,6 +44,16 @@ async fn serve_http_mounts_the_console_beside_mcp() {
     let slash = client.get(format!("{base}/")).send().await.unwrap();
     assert!(slash.status().is_redirection(), "{:?}", slash.status());
     assert_eq!(slash.headers()[LOCATION], "/console");
+    // A name this server does not answer to gets its 403, not the redirect.
+    let port = base.rsplit(':').next().and_then(|p| p.split('/').next());
+    let rebound = client
+        .get(format!("{base}/"))
+        .header(HOST, format!("evil.example:{}", port.expect("port")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+    assert!(rebound.headers().get(LOCATION).is_none());
 
     let api = format!("{base}/api/conversations");
     let refused = client

@@ -136,10 +136,15 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
                 },
             );
             let console = transport::http::bounded_bodies(console, options.settings.read_timeout);
-            router = router.nest(CONSOLE_PATH, serving.protect(console)).route(
+            // The redirect answers only requests that pass the same Host and
+            // Origin checks: a hostile Host gets its 403, not a 308.
+            let slash = axum::Router::new().route(
                 &format!("{CONSOLE_PATH}/"),
                 axum::routing::get(|| async { axum::response::Redirect::permanent(CONSOLE_PATH) }),
             );
+            router = router
+                .nest(CONSOLE_PATH, serving.protect(console))
+                .merge(serving.protect(slash));
         }
         let shutdown = transport::shutdown::armed();
         transport::http::serve(serving, router, &options, shutdown).await?;
