@@ -65,22 +65,41 @@ impl Drop for Browser {
     }
 }
 
+/// The port chromedriver says it listens on; what it prints afterwards is
+/// read and dropped, so it never blocks on a full pipe.
+async fn driver_port(child: &mut tokio::process::Child) -> u16 {
+    use tokio::io::AsyncBufReadExt;
+    const STARTED: &str = "started successfully on port ";
+    let stdout = child.stdout.take().expect("chromedriver's stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let port = tokio::time::timeout(PAGE_TIMEOUT, async {
+        while let Some(line) = lines.next_line().await.expect("chromedriver's output") {
+            if let Some((_, rest)) = line.split_once(STARTED) {
+                return rest.trim_end_matches('.').parse::<u16>().ok();
+            }
+        }
+        None
+    })
+    .await
+    .expect("chromedriver named its port in time")
+    .expect("chromedriver named its port");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    port
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium (`binary`).
     pub async fn start(binary: &str, driver: &str) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let tmp = tempfile::Builder::new()
             .prefix("mcp-bridge-browser-")
             .tempdir()
             .expect("a temporary directory for the browser");
-        let child = tokio::process::Command::new(driver)
-            .arg(format!("--port={port}"))
+        // Port 0: the driver binds a free port itself and names it, so no
+        // other process can take it between our choice and its bind.
+        let mut child = tokio::process::Command::new(driver)
+            .arg("--port=0")
             .env("TMPDIR", tmp.path())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             // Its own process group, which the browser it starts inherits,
             // so a failing test can kill both (see `Drop`).
@@ -88,6 +107,7 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn chromedriver");
+        let port = driver_port(&mut child).await;
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         // Wait for the driver to answer its status endpoint.
