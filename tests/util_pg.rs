@@ -134,13 +134,36 @@ fn spawn_own(
             String::from_utf8_lossy(&init.stderr)
         ));
     }
+    // The port is chosen before the server binds it, and a parallel test
+    // may take it in between: then the server exits at once, and another
+    // port is tried.
+    let mut last = String::new();
+    for _ in 0..3 {
+        match launch(&bin, &data, &dir, &extra, (uid, gid), psql.clone())? {
+            Ok(server) => return Ok(server),
+            Err(log) => last = log,
+        }
+    }
+    Err(format!("postgres found no free port: {last}"))
+}
+
+/// Starts the server on a free port: `Ok(Ok(server))` once it answers,
+/// `Ok(Err(log))` when the port was taken first.
+fn launch(
+    bin: &Path,
+    data: &Path,
+    dir: &Path,
+    extra: &[String],
+    (uid, gid): (u32, u32),
+    psql: PathBuf,
+) -> Result<Result<PgServer, String>, String> {
     let port = free_port()?;
     let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(bin.join("postgres"));
     cmd.arg("-D")
-        .arg(&data)
+        .arg(data)
         .args(["-k"])
-        .arg(&dir)
+        .arg(dir)
         .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
         .args(["-c", "max_connections=400", "-c", "fsync=off"])
         // Every CREATE DATABASE writes its template (~7.5 MB) to the
@@ -184,13 +207,16 @@ fn spawn_own(
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while server.run_sql("postgres", "SELECT 1").is_err() {
+        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        if log.contains("Address already in use") {
+            return Ok(Err(log));
+        }
         if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
             return Err(format!("postgres did not come up within a minute: {log}"));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(server)
+    Ok(Ok(server))
 }
 
 impl PgServer {
