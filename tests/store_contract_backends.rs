@@ -183,3 +183,55 @@ async fn servers_starting_together_migrate_once() {
     assert!(report.fault.is_none(), "{:?}", report.fault);
     assert_eq!(report.records, 12, "two records per server, one chain");
 }
+
+/// Dropping a store does not wait for another linker of the audit chain.
+/// The drop blocks its thread (often a runtime's) until it is done, and a
+/// linker holding the lock may be a task of the same process that only
+/// that thread can run: the end of `servers_starting_together_migrate_once`
+/// hung that way. Here another connection holds the linkers' lock while a
+/// store with records not yet linked is dropped; nothing is lost after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_store_never_waits_for_another_linker() {
+    let Some(db) = Db::postgres("drop_no_wait") else {
+        return;
+    };
+    let Target::Postgres(url) = &db.target else {
+        unreachable!("a postgres db")
+    };
+    let (mut holder, connection) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let held = holder.transaction().await.expect("begin");
+    held.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('mcp_bridge.audit_link'))",
+        &[],
+    )
+    .await
+    .expect("lock");
+
+    let app = db.open(NO_LIMITS);
+    // Committed and staged; the store's own linker would run 100 ms later.
+    app.bridge
+        .create_conversation("a", "b")
+        .await
+        .expect("create");
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(app);
+        let _ = done.send(());
+    });
+    let returned = dropped.recv_timeout(std::time::Duration::from_secs(30));
+    held.rollback().await.expect("unlock");
+    assert!(returned.is_ok(), "the drop waited for the linkers' lock");
+
+    let again = db.open(NO_LIMITS);
+    let report = again.bridge.verify_audit().await.expect("verify");
+    assert!(report.fault.is_none(), "{:?}", report.fault);
+    let linked = util_pg::sql(
+        url.expose(),
+        "SELECT (SELECT count(*) FROM audit_log WHERE action = 'create_conversation'),
+                (SELECT count(*) FROM audit_pending WHERE action = 'create_conversation')",
+    );
+    assert_eq!(linked, "1|0", "the conversation's record was linked, once");
+}

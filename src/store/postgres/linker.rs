@@ -13,7 +13,9 @@
 //! of the trail (`audit`, `--verify`, cleanup's prune, the console) before it
 //! reads, so a reader never misses a record committed before it asked; a
 //! process that exits with records of its own still staged; and a process
-//! opening the database, for what a killed one left. A staged record is not
+//! opening the database, for what a killed one left. The last two only try
+//! the lock: they block a thread, which must never wait for a linker that
+//! may be a task needing that thread. A staged record is not
 //! yet protected by the chain, for the ~100 ms until a linker runs (or, if
 //! every process died at once, until the next one starts or writes).
 //!
@@ -147,6 +149,15 @@ pub async fn link_all(client: &mut Client, key: &AuditKey) -> Result<(), StoreEr
             break;
         }
     }
+    Ok(())
+}
+
+/// Links everything staged while the lock is free; returns at once when
+/// another linker holds it (that one checks the stage again after its
+/// commit). For callers that block a thread: they must never wait for a
+/// linker that may need that very thread to finish.
+pub async fn link_if_free(client: &mut Client, key: &AuditKey) -> Result<(), StoreError> {
+    while link_some(client, key).await? {}
     Ok(())
 }
 

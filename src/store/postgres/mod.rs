@@ -99,11 +99,12 @@ struct Inner {
 }
 
 impl Drop for Inner {
-    /// Appends whatever audit records are still waiting, so a clean exit loses
+    /// Stages whatever audit records are still waiting, so a clean exit loses
     /// none. The pool's connections may belong to a runtime that is shutting
     /// down, so this uses a connection of its own on a thread of its own.
-    /// Records this process staged and no linker has linked yet are linked
-    /// too, so a one-shot command leaves nothing staged behind.
+    /// Staged records are then linked unless another linker is at work (it
+    /// links them after its own pass), so a one-shot command normally leaves
+    /// nothing staged behind.
     fn drop(&mut self) {
         let owed = self.linker.owes();
         if self.spool.is_empty() && !owed {
@@ -117,13 +118,17 @@ impl Drop for Inner {
         let done = on_own_thread(async move {
             let (mut client, connection) = config.connect(tls).await.map_err(pg_err)?;
             drop(tokio::spawn(connection));
-            let tx = client.transaction().await.map_err(pg_err)?;
-            audit::append_all(Db::Raw(&tx), &key, &records).await?;
-            tx.commit().await.map_err(pg_err)?;
-            if owed {
-                linker::link_all(&mut client, &key).await?;
+            // Staged, and linked only if no linker is at work: this thread
+            // may be a runtime's, blocked until this ends, and the linker
+            // holding the chain head may be a task of this very process
+            // that only that thread can run. Waiting for it deadlocked.
+            if !records.is_empty() {
+                let tx = client.transaction().await.map_err(pg_err)?;
+                let statement = linker::prepare(Db::Raw(&tx)).await?;
+                linker::stage(Db::Raw(&tx), &statement, &records).await?;
+                tx.commit().await.map_err(pg_err)?;
             }
-            Ok(())
+            linker::link_if_free(&mut client, &key).await
         });
         if let Err(e) = done {
             tracing::error!(error = %e, "cannot append the last audit records");
@@ -220,8 +225,9 @@ impl PgStore {
             let mut done = migrate::migrate(&mut client, &key).await;
             if done.is_ok() {
                 // Records a process staged before it died, if no one has
-                // linked them since (see `linker`).
-                done = linker::link_all(&mut client, &key).await;
+                // linked them since (see `linker`); a linker at work links
+                // them itself, and the caller's thread must not wait for it.
+                done = linker::link_if_free(&mut client, &key).await;
             }
             let legacy = match done {
                 Ok(()) => match client.transaction().await.map_err(pg_err) {
