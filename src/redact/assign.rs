@@ -124,6 +124,14 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         emit(scan, s, e, raw_s, &[], value, Op::Assign);
         return;
     }
+    if let Some((vs, ve)) = super::label_below::value(bytes, raw_s, e) {
+        let value = Value {
+            literal: true,
+            ..Value::new(vs, ve, false)
+        };
+        emit(scan, s, e, raw_s, &[], value, Op::Assign);
+        return;
+    }
     let Some((op, vstart, extra)) = parse_op(bytes, raw_s, e, flag) else {
         return;
     };
@@ -281,7 +289,11 @@ fn expansion_default(bytes: &[u8], vs: usize) -> Option<(usize, usize)> {
 fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], value: Value, op: Op) {
     let bytes = scan.bytes;
     let mut words = Vec::new();
-    if let Some(prev) = prev_word(bytes, raw_s) {
+    // The word before a flag (`relay-cli sync --token X`) or a glued
+    // `NAME=` (`tool sync TOKEN=X`) is the command's, not a qualifier of
+    // the name: `sync` there must not read as a pagination `sync token`.
+    let command_word = bytes[raw_s] == b'-' || bytes.get(e) == Some(&b'=');
+    if let Some(prev) = prev_word(bytes, raw_s).filter(|_| !command_word) {
         split_words(prev, &mut words);
     } else if op == Op::Assign
         && matches!(&bytes[s..e], b"key" | b"token")

@@ -33,6 +33,13 @@ pub(crate) const CALLS: &[(&str, u8)] = &[
     ("setbasicauth(", 1),
     // API clients built from an application id and a key, or a key alone.
     ("algoliasearch(", 1),
+    ("algoliasearch.client(", 1),
+    // A JWT signed or verified with a literal key: `jwt.sign(payload,
+    // 'secret', …)`, PyJWT's `jwt.encode(payload, "secret", …)`.
+    ("jwt.sign(", 1),
+    ("jwt.verify(", 1),
+    ("jwt.encode(", 1),
+    ("jwt.decode(", 1),
     ("searchclient.create(", 1),
     ("cohere.client(", 0),
     ("cohere.clientv2(", 0),

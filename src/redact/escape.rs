@@ -10,19 +10,26 @@
 //! - `%XX` escapes of the same unreserved characters (`ghp%5F…`): RFC 3986
 //!   §6.2.2.2 makes them equivalent to the character itself, so decoding
 //!   them never changes what a URL means;
-//! - `&#95;` / `&#x5F;` HTML character references of the same characters;
+//! - `&#95;` / `&#x5F;` HTML character references of the same characters,
+//!   and the entities HTML writes quotes, `<`, `>` and `&` with (`&quot;`,
+//!   `&#39;`, `&lt;`, …), so `{&quot;password&quot;: …}` reads as JSON;
+//! - percent-encoded JSON in a query or form body
+//!   (`%7B%22password%22%3A%22…%22%7D`): its quotes and punctuation, only
+//!   in runs of escapes that hold both (see `percent`);
 //! - a shell line continuation inside a word (`ghp_abc\` + newline +
 //!   `def…`): the shell joins the two halves into one word;
 //! - the `\n`, `\r` and `\t` of a JSON-escaped text (a tool result, a file
 //!   written by `write_file`): without them the lines of the escaped text run
 //!   together, so `\ngho_…` has no word boundary before the token and
-//!   `password\nnext` reads as `password` = `\` … A decoded escape is one
-//!   unit of the view, so a replacement never splits it.
+//!   `password\nnext` reads as `password` = `\` …; and their `\\n` in JSON
+//!   carried inside a JSON string. A decoded escape is one unit of the
+//!   view, so a replacement never splits it, and the output keeps the
+//!   input's encoding.
 //!
-//! Quotes and backslashes stay escaped, so string parsing still works on the
-//! view (decoding `\"` would end the enclosing JSON string early for every
-//! detector that reads quoted values). Every escape is decided from a few
-//! bytes.
+//! Backslash-escaped quotes and backslashes stay escaped, so string parsing
+//! still works on the view (decoding `\"` would end the enclosing JSON
+//! string early for every detector that reads quoted values). Every escape
+//! is decided from a few bytes.
 
 /// At a byte that may start an escape (`\` or `%`): the escape's length
 /// and what the view holds for it (`None`: nothing, for a line continuation).
@@ -40,8 +47,26 @@ pub(crate) fn has_escape(bytes: &[u8]) -> bool {
     memchr::memchr3_iter(b'\\', b'%', b'&', bytes).any(|i| at(bytes, i).is_some())
 }
 
-/// `&#95;` / `&#x5F;` (HTML-escaped output) of an unreserved character.
+/// `&#95;` / `&#x5F;` (HTML-escaped output) of an unreserved character,
+/// and the entities HTML escapes JSON, code and passwords with (`&quot;`,
+/// `&#39;`, `&lt;`, `&gt;`, `&amp;`, …): a page or HAR export showing
+/// `{&quot;password&quot;: &quot;…&quot;}` holds the same JSON.
 fn entity(bytes: &[u8], i: usize) -> Option<(usize, u8)> {
+    for (name, v) in [
+        (&b"&quot;"[..], b'"'),
+        (b"&lt;", b'<'),
+        (b"&gt;", b'>'),
+        (b"&amp;", b'&'),
+        (b"&#34;", b'"'),
+        (b"&#x22;", b'"'),
+        (b"&#39;", b'\''),
+        (b"&#x27;", b'\''),
+        (b"&apos;", b'\''),
+    ] {
+        if bytes.get(i..i + name.len()) == Some(name) {
+            return Some((name.len(), v));
+        }
+    }
     let rest = bytes.get(i + 2..(i + 8).min(bytes.len()))?;
     if bytes.get(i + 1) != Some(&b'#') {
         return None;
@@ -74,10 +99,91 @@ fn hex_byte(h: &[u8]) -> Option<u8> {
     u8::from_str_radix(hex, 16).ok()
 }
 
-/// `%XX` of an unreserved character.
+/// `%XX` of an unreserved character, or of JSON's structure inside
+/// percent-encoded JSON (`%7B%22password%22%3A%22…%22%7D` in a query or a
+/// form body): `:` `,` `{` `}` `[` `]` and a space count only in a run of
+/// escapes that holds a quote, so an encoded URL (`https%3A%2F%2F…`) keeps
+/// its own escapes, and a quote only beside them or where a parameter
+/// ends, so a password with a quote in it (`p%22ss`) stays one value.
 fn percent(bytes: &[u8], i: usize) -> Option<u8> {
     let v = hex_byte(bytes.get(i + 1..i + 3)?)?;
-    unreserved(v).then_some(v)
+    if unreserved(v) {
+        return Some(v);
+    }
+    let decoded = match v {
+        // The closing quote of an encoded document that ends a parameter.
+        b'"' => {
+            json_in_run(bytes, i) || matches!(bytes.get(i + 3), None | Some(b'&' | b' ' | b'\n'))
+        }
+        b':' | b',' | b'{' | b'}' | b'[' | b']' | b' ' => quote_in_run(bytes, i),
+        _ => false,
+    };
+    decoded.then_some(v)
+}
+
+/// JSON's structure, percent-encoded.
+fn json_escape(h: &[u8]) -> bool {
+    matches!(
+        h,
+        b"3A"
+            | b"3a"
+            | b"2C"
+            | b"2c"
+            | b"7B"
+            | b"7b"
+            | b"7D"
+            | b"7d"
+            | b"5B"
+            | b"5b"
+            | b"5D"
+            | b"5d"
+            | b"20"
+    )
+}
+
+/// Longest run of adjacent `%XX` escapes looked along, each way.
+const MAX_RUN: usize = 6;
+
+/// Whether the run of `%XX` escapes around the one at `i` holds a `%22`.
+fn quote_in_run(bytes: &[u8], i: usize) -> bool {
+    in_run(bytes, i, |h| h == b"22")
+}
+
+/// Whether the run of `%XX` escapes around the quote at `i` holds JSON's
+/// structure (`%22%3A%22`, `%7B%22`): a quote of an encoded document, not
+/// one character of an encoded password (`p%22ss`).
+fn json_in_run(bytes: &[u8], i: usize) -> bool {
+    in_run(bytes, i, json_escape)
+}
+
+/// Whether an escape of the run of `%XX` escapes around the one at `i`
+/// (not counting it) has hex digits `want`.
+fn in_run(bytes: &[u8], i: usize, want: impl Fn(&[u8]) -> bool) -> bool {
+    let quote = |j: usize| bytes.get(j + 1..j + 3).is_some_and(&want);
+    let escape = |j: usize| {
+        bytes.get(j) == Some(&b'%') && bytes.get(j + 1..j + 3).and_then(hex_byte).is_some()
+    };
+    let mut j = i;
+    for _ in 0..MAX_RUN {
+        j += 3;
+        if !escape(j) {
+            break;
+        }
+        if quote(j) {
+            return true;
+        }
+    }
+    let mut j = i;
+    for _ in 0..MAX_RUN {
+        let Some(k) = j.checked_sub(3).filter(|&k| escape(k)) else {
+            break;
+        };
+        if quote(k) {
+            return true;
+        }
+        j = k;
+    }
+    false
 }
 
 /// At a backslash: a JSON escape (with any extra backslashes of a doubly
@@ -85,6 +191,9 @@ fn percent(bytes: &[u8], i: usize) -> Option<u8> {
 fn backslash(bytes: &[u8], i: usize) -> Option<(usize, Option<u8>)> {
     if let Some(c) = line_escape(bytes, i) {
         return Some((2, Some(c)));
+    }
+    if let Some(c) = double_line_escape(bytes, i) {
+        return Some((3, Some(c)));
     }
     let mut j = i;
     while j < bytes.len() && bytes[j] == b'\\' && j - i < 4 {
@@ -174,6 +283,32 @@ fn line_escape(bytes: &[u8], i: usize) -> Option<u8> {
     (before % 2 == 0 && before < MAX_BACKSLASHES).then_some(c)
 }
 
+/// `\\n` (also `\\r`, `\\t`) in doubly escaped text: a JSON document
+/// carried in a JSON string (a tool result quoting another), whose strings
+/// are delimited by `\"` and whose line breaks are `\\n`. Alone, `\\n` is
+/// as often a backslash and a letter (`C:\\new`), so only exactly two
+/// backslashes, with such a `\"` near, read as a line break.
+fn double_line_escape(bytes: &[u8], i: usize) -> Option<u8> {
+    if bytes.get(i + 1) != Some(&b'\\') || (i > 0 && bytes[i - 1] == b'\\') {
+        return None;
+    }
+    let c = match bytes.get(i + 2)? {
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        _ => return None,
+    };
+    let lo = i.saturating_sub(DOUBLE_REACH);
+    let hi = (i + DOUBLE_REACH).min(bytes.len());
+    memchr::memmem::find_iter(&bytes[lo..hi], b"\\\"")
+        .any(|p| lo + p == 0 || bytes[lo + p - 1] != b'\\')
+        .then_some(c)
+}
+
+/// How far a string delimiter of the inner document is looked for around
+/// a `\\n`.
+const DOUBLE_REACH: usize = 512;
+
 /// Longest indentation skipped after a continued line.
 const MAX_INDENT: usize = 16;
 
@@ -219,6 +354,12 @@ mod tests {
         assert_eq!(at(b"\\x67hp_", 0), Some((4, Some(b'g'))));
         assert_eq!(at(b"ghp&#95;ab", 3), Some((5, Some(b'_'))));
         assert_eq!(at(b"&#x67;hp", 0), Some((6, Some(b'g'))));
+        assert_eq!(at(b"%22%3A%22", 3), Some((3, Some(b':'))));
+        assert_eq!(at(b"%7B%22", 0), Some((3, Some(b'{'))));
+        assert_eq!(at(b"x%22", 1), Some((3, Some(b'"'))));
+        assert_eq!(at(b"%22%3A", 0), Some((3, Some(b'"'))));
+        assert_eq!(at(b"p%22ss", 1), None, "a quote inside a value");
+        assert_eq!(at(b"&quot;pw", 0), Some((6, Some(b'"'))));
         assert_eq!(at(b"ab\\\ncd", 2), Some((2, None)));
         assert_eq!(at(b"ab\\\r\n  cd", 2), Some((5, None)));
         assert_eq!(at(b"a\\ngho_", 1), Some((2, Some(b'\n'))));
@@ -232,8 +373,13 @@ mod tests {
         assert_eq!(at(b"%20", 0), None, "a space is reserved");
         assert_eq!(at(b"%2F", 0), None, "a slash is structure");
         assert_eq!(at(b"\\x0a", 0), None, "a control stays escaped");
-        assert_eq!(at(b"&#39;", 0), None, "a quote stays escaped");
-        assert_eq!(at(b"&amp;", 0), None);
+        assert_eq!(
+            at(b"&#39;", 0),
+            Some((5, Some(b'\''))),
+            "HTML's quote is a quote"
+        );
+        assert_eq!(at(b"%3A%2F%2F", 0), None, "an encoded URL keeps its colon");
+        assert_eq!(at(b"%3Ax", 0), None, "a colon alone stays encoded");
         assert_eq!(at(b"100%", 3), None);
         assert_eq!(at(b"run \\\n  --flag", 4), None, "between arguments");
         assert_eq!(at(b"abc\\\n\n", 3), None);
@@ -251,5 +397,12 @@ mod tests {
         // A path separator before a token is no escape.
         assert_eq!(whole_escapes(b"C:\\ghp_x", 3, 8), (3, 8));
         assert_eq!(at(b"a\\\\n", 2), None, "an escaped backslash and a letter");
+        assert_eq!(at(b"a\\\\n", 1), None, "no doubly escaped quote near");
+        assert_eq!(at(br#"{\"k\": \"x\\ny"#, 11), Some((3, Some(b'\n'))));
+        assert_eq!(
+            at(br#"{\"k\": \"C:\\\\new"#, 14),
+            None,
+            "a path, escaped twice"
+        );
     }
 }

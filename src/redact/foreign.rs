@@ -74,9 +74,11 @@ pub(crate) fn on_word(scan: &mut Scan<'_>, i: usize, start: usize, end: usize) {
     let Some(&(word, names)) = WORDS.get(i) else {
         return;
     };
-    // A word of its own: nothing of a longer word before it.
+    // A word of its own: nothing of a longer word before it. CJK words are
+    // written glued to a Latin one (`API令牌：`, `APIキーは`).
+    let cjk_word = super::text::cjk_at(word.as_bytes(), 0);
     if start > 0
-        && (bytes[start - 1].is_ascii_alphanumeric()
+        && ((bytes[start - 1].is_ascii_alphanumeric() && !cjk_word)
             || (word.is_ascii() && bytes[start - 1] >= 0x80))
     {
         return;
@@ -92,9 +94,11 @@ pub(crate) fn on_word(scan: &mut Scan<'_>, i: usize, start: usize, end: usize) {
     };
     let vs = end + value_at;
     let v = &bytes[vs..le];
+    // The value ends at a space or where CJK prose resumes (`Xk9…です`,
+    // `X，请勿外传`): a value is ASCII, and the prose after it is not.
     let mut ve = v
         .iter()
-        .position(|b| b.is_ascii_whitespace())
+        .position(|&b| b.is_ascii_whitespace() || !b.is_ascii())
         .map_or(le, |p| vs + p);
     // A sentence's punctuation after the value.
     while ve > vs && matches!(bytes[ve - 1], b'.' | b',' | b';' | b')' | b'!' | b'?') {
@@ -136,9 +140,21 @@ fn link(rest: &str, cjk: bool) -> Option<usize> {
     if cjk && PARTICLES.contains(&tail) || tail.ends_with(':') || tail.ends_with('：') {
         return value_start(rest, glued);
     }
+    // `密码是Xk9…`, `token为…`: the particle glued to the value as well.
+    if cjk
+        && let Some(p) = PARTICLES
+            .iter()
+            .find(|p| tail.starts_with(**p) && tail.len() > p.len())
+    {
+        return value_start(rest, p.len());
+    }
     // `密码：X`, `パスワード:X`: the value glued to the CJK word's colon.
     if cjk && let Some(p) = ["：", ":"].iter().find(|p| tail.starts_with(**p)) {
         return value_start(rest, p.len());
+    }
+    // `访问令牌 X 已生成`: CJK needs no link word before a generated value.
+    if cjk && tail.is_empty() && generated_word(rest) {
+        return value_start(rest, 0);
     }
     if !tail.chars().all(char::is_alphabetic) {
         return None;
@@ -173,6 +189,15 @@ fn link(rest: &str, cjk: bool) -> Option<usize> {
         i = we;
     }
     None
+}
+
+/// The first word of `rest` is ASCII with lower and upper case letters and
+/// digits, 16 or more of them: a value even with no link word before it.
+fn generated_word(rest: &str) -> bool {
+    let w = rest.split_whitespace().next().unwrap_or("");
+    let w = w.split(|c: char| !c.is_ascii()).next().unwrap_or("");
+    let p = super::text::Profile::of(w.as_bytes());
+    w.len() >= 16 && p.lower > 0 && p.upper > 0 && p.digit > 0
 }
 
 /// A qualifying word: letters of any script, `-`, `'`, digits inside.

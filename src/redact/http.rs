@@ -27,7 +27,16 @@ fn skip_spaces(bytes: &[u8], mut i: usize) -> usize {
 /// Reads a run of token bytes from `i`, trimming a sentence's final dot.
 fn read_token(bytes: &[u8], i: usize) -> (usize, usize) {
     let mut e = i;
-    while e < bytes.len() && e - i < MAX_CREDENTIAL && is_token_byte(bytes[e]) {
+    while e < bytes.len() && e - i < MAX_CREDENTIAL {
+        // X/Twitter app tokens carry `%2B` / `%3D` (URL-encoded `+`, `=`).
+        let escaped = bytes[e] == b'%'
+            && e > i
+            && bytes
+                .get(e + 1..e + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        if !is_token_byte(bytes[e]) && !escaped {
+            break;
+        }
         e += 1;
     }
     while e > i && bytes[e - 1] == b'.' {
@@ -82,8 +91,32 @@ pub(crate) fn on_bearer(scan: &mut Scan<'_>, start: usize, end: usize) {
     {
         return;
     }
-    let (cs, ce) = read_token(bytes, skip_spaces(bytes, end));
+    let at = skip_spaces(bytes, end);
+    let at = joined_literal(bytes, at).unwrap_or(at);
+    let (cs, ce) = read_token(bytes, at);
     bearer_credential(scan, cs, ce);
+}
+
+/// Code that builds the header from two literals: `"Bearer " + "tok"`,
+/// `format!("Bearer {}", "tok")`, `fmt.Sprintf("Bearer %s", "tok")`.
+/// Where the second literal's text starts, when `at` closes the first.
+fn joined_literal(bytes: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    for slot in [&b"{}"[..], b"%s", b"{0}"] {
+        if bytes.get(i..i + slot.len()) == Some(slot) {
+            i += slot.len();
+            break;
+        }
+    }
+    let q = *bytes.get(i).filter(|&&b| matches!(b, b'"' | b'\''))?;
+    let j = skip_spaces(bytes, i + 1);
+    let joiner = *bytes.get(j)?;
+    let formatted = i > at;
+    if !((joiner == b'+' && !formatted) || (joiner == b',' && formatted)) {
+        return None;
+    }
+    let k = skip_spaces(bytes, j + 1);
+    (bytes.get(k) == Some(&q)).then_some(k + 1)
 }
 
 fn bearer_credential(scan: &mut Scan<'_>, cs: usize, ce: usize) {

@@ -104,9 +104,15 @@ pub(crate) fn runs_to_line_end(
         None => return None,
     };
     let tail = &bytes[ve + 1..end];
+    // More `,` or `;` may follow (`OB*2O5lm;j;oExiAok`), but not another
+    // setting (`a=1;b=2`; padding `=` at the end is the value's), nor CJK
+    // prose after a full-width comma (`X，谢谢`, a `,` in the view).
+    let unpadded = &tail[..tail.len() - tail.iter().rev().take_while(|&&b| b == b'=').count()];
     let glued = !tail.is_empty()
         && !tail
             .iter()
-            .any(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'`' | b'\\' | b',' | b';'));
+            .any(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'`' | b'\\'))
+        && !unpadded.contains(&b'=')
+        && !super::text::cjk_at(tail, 0);
     (glued && literal_context(bytes, raw_s, e, vstart, end)).then_some(end)
 }

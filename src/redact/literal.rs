@@ -86,7 +86,8 @@ fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
         let hash_kept = query
             && bytes[e] == b'#'
             && super::fragment::in_value(bytes, i, e, |b| bare_stop(b, true));
-        if bare_stop(bytes[e], query) && !hash_kept {
+        let cjk_after_ascii = e > i && bytes[e - 1].is_ascii() && super::text::cjk_at(bytes, e);
+        if (bare_stop(bytes[e], query) && !hash_kept) || cjk_after_ascii {
             break;
         }
         e += 1;

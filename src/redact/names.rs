@@ -296,6 +296,8 @@ fn classify_words(words: &[String], ident_words: usize) -> Option<NameClass> {
             "signingkey",
             "encryptionkey",
             "privatekey",
+            // WireGuard's `PresharedKey` (its `PublicKey` is public).
+            "presharedkey",
             "masterkey",
             "hmackey",
             "sessionkey",

@@ -252,9 +252,15 @@ pub(crate) fn parse_op(
         }
         let v = skip_blank(bytes, colon_end);
         // Only a key that starts its line (YAML, pretty JSON) takes its value
-        // from the next lines; `if password:` in Python opens a block.
+        // from the next lines; `if password:` in Python opens a block. In
+        // prose (`The admin password is:`) one word alone on an indented
+        // line below is the value.
         if next_line_follows(bytes, v) {
-            return key_starts_line(bytes, raw_s).then_some((Op::NextLine, v, extra));
+            return (key_starts_line(bytes, raw_s) || one_word_below(bytes, v)).then_some((
+                Op::NextLine,
+                v,
+                extra,
+            ));
         }
         return Some((Op::Assign, skip_type(bytes, v).unwrap_or(v), extra));
     }
@@ -344,6 +350,11 @@ pub(crate) fn parse_op(
             }
             if v < n && bytes[v] == b':' {
                 v = skip_blank(bytes, v + 1);
+            }
+            // `The admin password is:` and the value alone on an indented
+            // line below.
+            if next_line_follows(bytes, v) {
+                return one_word_below(bytes, v).then_some((Op::NextLine, v, extra));
             }
             return Some((Op::Prose, v, extra));
         }

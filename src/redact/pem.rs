@@ -76,8 +76,29 @@ fn elided_body(bytes: &[u8], body_start: usize, end: usize, end_label: Option<&[
     let alnum = |s: &[u8]| s.iter().filter(|b| b.is_ascii_alphanumeric()).count();
     let body = bytes.get(body_start..end).map_or(0, alnum);
     let end_line = end_label.map_or(0, |label| alnum(b"END") + alnum(label));
-    body.saturating_sub(end_line) < 16
+    if body.saturating_sub(end_line) < 16 {
+        return true;
+    }
+    // `<paste your key here>`, `your key goes here`: words, where even a key
+    // cut short has a run of base64 longer than any word.
+    let text = bytes.get(body_start..end).unwrap_or_default();
+    let text = match text.windows(8).rposition(|w| w == b"-----END") {
+        Some(p) if end_label.is_some() => &text[..p],
+        _ => text,
+    };
+    let longest_b64 = text
+        .split(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    longest_b64 < MIN_B64_RUN
+        && text
+            .windows(3)
+            .any(|w| w[0].is_ascii_alphabetic() && w[1] == b' ' && w[2].is_ascii_alphabetic())
 }
+
+/// Shortest run of base64 that makes a block's body key material.
+const MIN_B64_RUN: usize = 24;
 
 /// Returns the armour label after `-----BEGIN ` and where the body starts.
 fn label_at(bytes: &[u8], begin: usize) -> Option<(&[u8], usize)> {

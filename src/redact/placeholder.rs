@@ -48,6 +48,18 @@ fn angle_syntax(v: &[u8]) -> bool {
             }))
 }
 
+/// A digit with letters after it in one word of `name` (`<p8dd>` in a
+/// generated `n<p8dd>XQ`): no word a person puts in a placeholder
+/// (`<token>`, `<api_key_v2>`, `<db password 2>`) is spelt that way.
+fn digit_inside_word(name: &[u8]) -> bool {
+    name.split(|&b| matches!(b, b'_' | b'-' | b'.' | b' '))
+        .any(|w| {
+            w.iter()
+                .position(u8::is_ascii_digit)
+                .is_some_and(|d| w[d..].iter().any(u8::is_ascii_alphabetic))
+        })
+}
+
 /// Longest name read between angle brackets.
 const MAX_ANGLE_NAME: usize = 48;
 
@@ -66,7 +78,10 @@ fn angle_name_end(v: &[u8]) -> Option<usize> {
         let word_like = name
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b' '));
-        if word_like && name.iter().filter(|b| b.is_ascii_alphabetic()).count() >= 2 {
+        if word_like
+            && name.iter().filter(|b| b.is_ascii_alphabetic()).count() >= 2
+            && !digit_inside_word(name)
+        {
             last = Some(open + close + 2);
         }
     }

@@ -17,7 +17,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::kinds::Kind;
 use super::{
-    assign, calls, cli, cookie, fallback, foreign, formats, http, invite, k8s, listing, pem,
+    assign, calls, cli, cookie, fallback, foreign, formats, http, invite, jwk, k8s, listing, pem,
     pgpass, ppk, shown, signed, sql, tokens, url, use_as,
 };
 
@@ -131,6 +131,8 @@ pub(crate) enum Trigger {
     UnsealKey,
     /// An anchor of a file format that places a secret (`formats::ANCHORS[n]`).
     Format(u8),
+    /// `"kty"`: a JSON Web Key, whose private members are secret.
+    Kty,
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -279,6 +281,9 @@ impl Anchors {
                 Trigger::Format(u8::try_from(i).unwrap_or(u8::MAX)),
             ));
         }
+        for a in jwk::ANCHORS {
+            pairs.push(((*a).to_string(), Trigger::Kty));
+        }
         for a in use_as::ANCHORS {
             pairs.push(((*a).to_string(), Trigger::UseAs));
         }
@@ -343,6 +348,9 @@ pub(crate) struct Scan<'t> {
     pub ppk_done: usize,
     /// End of the last block a [`formats`] detector walked.
     pub format_done: usize,
+    /// End of the last JSON Web Key object walked, or of text looked back
+    /// over for one in vain ([`jwk`]).
+    pub jwk_done: usize,
     /// How far spelled invite codes were looked for after a word ([`invite`]).
     pub invite_done: usize,
     /// The last command read by [`cli`] (its program word and where its words
@@ -401,6 +409,7 @@ pub(crate) fn scan_builtin(
         cookie_done: 0,
         ppk_done: 0,
         format_done: 0,
+        jwk_done: 0,
         invite_done: 0,
         cli_done: (0, ""),
         header_line: HeaderLine::default(),
@@ -456,6 +465,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::QuotedSecret => calls::on_quoted(scan, end),
         Trigger::UnsealKey => calls::on_unseal_key(scan, end),
         Trigger::Format(i) => formats::on_anchor(scan, usize::from(i), start, end),
+        Trigger::Kty => jwk::on_kty(scan, start),
     }
 }
 

@@ -110,11 +110,18 @@ pub(crate) fn on_column(
         let row_end = line_end(bytes, next);
         let text = &bytes[next..row_end];
         let text = text.strip_suffix(b"\r").unwrap_or(text);
-        // Markdown's rule under the header.
-        if row == 0 && delimiter == b'|' && is_rule(text) {
-            end = row_end;
-            next = row_end + 1;
-            continue;
+        // Markdown's rule under the header. A bar-framed line without one
+        // is a row of a table (`| password | string |` over `| token_ttl |
+        // int |`), whose first cells below are other rows' names.
+        if row == 0 && delimiter == b'|' {
+            if is_rule(text) {
+                end = row_end;
+                next = row_end + 1;
+                continue;
+            }
+            if line.trim_ascii_start().starts_with(b"|") {
+                break;
+            }
         }
         let cells = split(text, delimiter);
         if cells.len() != head.cells {

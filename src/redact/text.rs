@@ -96,6 +96,18 @@ impl Profile {
 /// the whole line (which would make the pass quadratic).
 pub(crate) const LINE_REACH: usize = 2048;
 
+/// Whether a CJK ideograph, kana, Hangul syllable or fullwidth form starts
+/// at `i` (UTF-8 lead bytes of U+3000..U+DFFF, U+FF00..U+FFEF). Chinese,
+/// Japanese and Korean put no space between a value and the prose after
+/// it (`Xk9#pQ2!mZです`), so where such a character follows ASCII a value ends.
+pub(crate) fn cjk_at(bytes: &[u8], i: usize) -> bool {
+    match bytes.get(i) {
+        Some(0xE3..=0xED) => true,
+        Some(0xEF) => matches!(bytes.get(i + 1), Some(0xBC..=0xBF)),
+        _ => false,
+    }
+}
+
 /// Start of the line containing `pos`, or `pos - LINE_REACH` if that is nearer.
 pub(crate) fn line_start(bytes: &[u8], pos: usize) -> usize {
     let pos = pos.min(bytes.len());

@@ -153,6 +153,9 @@ pub(crate) static RULES: &[TokenRule] = &[
     with_edge(skip(rule(Kind::SlackBotToken, &["xoxb-", "xapp-"], 200, r"^(?:xoxb-[0-9]{6,}-[A-Za-z0-9-]{20,}|xapp-[0-9]-[A-Z0-9]{8,}-[0-9]{8,}-[A-Za-z0-9]{20,})"), 5), edge_word_dash),
     with_edge(skip(rule(Kind::SlackUserToken, &[ "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe.", "xoxe-", ], 300, r"^xox(?:[paors]-[0-9]{4,}-[A-Za-z0-9-]{20,}|e\.xox[bp]-[0-9]-[A-Za-z0-9-]{40,}|e-[0-9]-[A-Za-z0-9-]{40,})"), 5), edge_word_dash),
     with_edge(with_check(with_back(rule(Kind::SlackWebhookUrl, &["hooks.slack.com/"], 200, r"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,}"), 8), Check::WebhookSecret), |b| b == b'/' || b == b'_' || b == b'-'),
+    // Teams connectors: the 32-hex id and the GUIDs after `IncomingWebhook/`
+    // are the credential; the tenant host and path before it may be cut off.
+    with_edge(with_check(with_back(rule(Kind::TeamsWebhookUrl, &["/incomingwebhook/"], 200, r"(?:https?://[A-Za-z0-9.-]{1,80}/webhookb?2?/)?[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/[0-9a-fA-F]{32}/[0-9a-fA-F-]{36}(?:/[A-Za-z0-9_-]{8,80})?"), 200), Check::WebhookSecret), edge_word_dash),
     // The same webhooks as notification URLs (Apprise, Shoutrrr, Watchtower):
     // `slack://T…/B…/<token>`, `discord://<id>/<token>`.
     with_check(rule(Kind::SlackWebhookUrl, &["slack://"], 120, r"^slack://[A-Za-z0-9]{8,12}/[A-Za-z0-9]{8,12}/[A-Za-z0-9]{20,32}"), Check::WebhookSecret),

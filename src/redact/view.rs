@@ -407,7 +407,11 @@ mod tests {
         check("caf\u{00E9}", "café");
         check("https:\\/\\/u:p@h", "https://u:p@h");
         check("a\\u0026sig=x\\\\u003d", "a&sig=x=");
-        check("\\\"q\\\" \\\\n \\u0022", "\\\"q\\\" \\\\n \\u0022");
+        check("\\\"q\\\" \\u0022", "\\\"q\\\" \\u0022");
+        check("C:\\\\new \\u0022", "C:\\\\new \\u0022");
+        // Near a `\"`, the text is JSON inside a JSON string: its `\\n` is a
+        // line break.
+        check("{\\\"k\\\": \\\"a\\\\nb", "{\\\"k\\\": \\\"a\nb");
         // A JSON text's line breaks and tabs are decoded, one unit each.
         check("a\\nb\\tc", "a\nb\tc");
         check("x\u{FE0F}\u{202E}y", "xy");

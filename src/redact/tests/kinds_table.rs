@@ -443,6 +443,18 @@ pub(super) const KIND_CASES: &[(&str, &str, &str, &str)] = &[
         "Set-Cookie: theme=dark; path=/; Max-Age=31536000",
     ),
     (
+        "teams_webhook_url",
+        "TEAMS_WEBHOOK_URL=https://contoso.webhook.office.com/webhookb2/7f3c2a91-4b8e-4d6a-9c1f-2e5b8a7d4c30@5a1e9c7b-2d4f-4e8a-b6c3-9f0d1e2a3b4c/IncomingWebhook/9e4b7c2a1f8d3e6b5a0c9d8e7f6a5b4c/3c8e1a7f-6b2d-4f9e-a5c4-1d7b9e3f2a60",
+        "9e4b7c2a1f8d3e6b5a0c9d8e7f6a5b4c",
+        "Teams webhooks look like https://<tenant>.webhook.office.com/webhookb2/<guid>@<guid>/IncomingWebhook/<id>/<guid>",
+    ),
+    (
+        "jwk_private_key",
+        r#"{"kty":"oct","kid":"hmac-1","k":"GawgguFyGrWKav7AX4VKUgq9LmTz3Rw"}"#,
+        "GawgguFyGrWKav7AX4VKUgq9LmTz3Rw",
+        r#"{"kty":"EC","crv":"P-256","x":"CUq2Zbeh6lKOILYUpNjdtBcSu0NVHXqWLFfP0Gkyqpk","y":"FSQ1MYDduADxSnT9ciFWWMijVDHVcapA4HjfzJtEB7e"}"#,
+    ),
+    (
         "bridge_http_token",
         "export BRIDGE=mcpb_6d1f0c9a4b7e2d8f3a5c1e9b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f",
         "mcpb_6d1f0c9a4b7e2d8f3a5c1e9b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f",

@@ -16,6 +16,7 @@ mod positional;
 mod props;
 mod round10;
 mod round12;
+mod round13;
 mod round5;
 mod round6;
 mod round7;
@@ -165,6 +166,8 @@ per_kind!(
     azure_sas_token,
     signed_url,
     session_cookie,
+    teams_webhook_url,
+    jwk_private_key,
     bridge_http_token,
     bridge_approval_token,
     bridge_invite_code
