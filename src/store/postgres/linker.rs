@@ -20,9 +20,10 @@
 //! every process died at once, until the next one starts or writes).
 //!
 //! Linkers exclude each other with a transaction-scoped advisory lock. A
-//! server's linker only *tries* it: whoever holds it checks the stage again
-//! after its commit, so a record committed before a failed try is linked by
-//! the holder's next pass. Readers wait for it instead.
+//! server's linker only *tries* it: whoever holds it, reader or linker,
+//! checks the stage again after its commit (and tries again), so a record
+//! committed before a failed try is linked by the holder's next pass, or by
+//! the one that holder in turn found at work. Readers wait for it instead.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -142,14 +143,16 @@ fn decode(row: &tokio_postgres::Row) -> Result<(Timestamp, AuditDraft), StoreErr
     ))
 }
 
-/// Links every record staged before the call, waiting for the lock.
+/// Links every record staged before the call, waiting for the lock; then,
+/// like every holder, looks again after its commit for records whose
+/// writers found the lock busy meanwhile and left them to it.
 pub async fn link_all(client: &mut Client, key: &AuditKey) -> Result<(), StoreError> {
     while let Pass::Linked(n) = pass(client, key, true).await? {
         if i64::try_from(n).unwrap_or(i64::MAX) < BATCH {
             break;
         }
     }
-    Ok(())
+    link_if_free(client, key).await
 }
 
 /// Links everything staged while the lock is free; returns at once when
