@@ -206,7 +206,14 @@ impl Sender {
 
 /// Role names, compared in lower case without separators, that would pass a
 /// participant off as the bridge itself.
-const RESERVED_ROLES: &[&str] = &["system", "bridge", "mcpbridge", "bridgesystem"];
+const RESERVED_ROLES: &[&str] = &[
+    "system",
+    "bridge",
+    "mcpbridge",
+    "bridgesystem",
+    "systembridge",
+    "mcpbridgesystem",
+];
 
 /// A participant's role name, e.g. `backend_developer`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,8 +224,33 @@ impl Role {
     /// between words.
     ///
     /// # Errors
-    /// When empty, too long, or holding other characters.
+    /// When empty, too long, holding other characters, or a name reserved
+    /// for the bridge.
     pub fn parse(field: &'static str, text: &str) -> Result<Self, InvalidValue> {
+        let role = Self::parse_existing(field, text)?;
+        // The bridge's own messages (a command's result) come from role
+        // `system`; a participant named so could pass its text off as the
+        // bridge's to the agents that read it.
+        let plain: String = text
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+        if RESERVED_ROLES.contains(&plain.as_str()) {
+            return Err(InvalidValue::new(
+                field,
+                "is reserved for the bridge's own messages; choose another name",
+            ));
+        }
+        Ok(role)
+    }
+
+    /// As [`Role::parse`], without the reserved names: for roles that were
+    /// given before they were reserved (an import of an older export).
+    ///
+    /// # Errors
+    /// When empty, too long, or holding other characters.
+    pub fn parse_existing(field: &'static str, text: &str) -> Result<Self, InvalidValue> {
         let chars = text.chars().count();
         if chars == 0 || chars > MAX_ROLE_CHARS {
             return Err(InvalidValue::new(
@@ -241,20 +273,6 @@ impl Role {
             return Err(InvalidValue::new(
                 field,
                 "must not start or end with a space or hold two spaces in a row",
-            ));
-        }
-        // The bridge's own messages (a command's result) come from role
-        // `system`; a participant named so could pass its text off as the
-        // bridge's to the agents that read it.
-        let plain: String = text
-            .bytes()
-            .filter(u8::is_ascii_alphanumeric)
-            .map(|b| char::from(b.to_ascii_lowercase()))
-            .collect();
-        if RESERVED_ROLES.contains(&plain.as_str()) {
-            return Err(InvalidValue::new(
-                field,
-                "is reserved for the bridge's own messages; choose another name",
             ));
         }
         Ok(Self(text.to_owned()))

@@ -39,12 +39,16 @@ fn roles_are_bounded_and_plain() {
         "mcp-bridge",
         "MCP Bridge",
         "bridge_system",
+        "System Bridge",
     ] {
         let err = Role::parse("my_role", bridge).expect_err(bridge);
         assert!(err.to_string().contains("reserved"), "{err}");
     }
     assert!(Role::parse("my_role", "systems engineer").is_ok());
     assert!(Role::parse("my_role", "bridge builder").is_ok());
+    // Given before the names were reserved: an old export still imports.
+    assert!(Role::parse_existing("role", "System").is_ok());
+    assert!(Role::parse_existing("role", "a'; DROP").is_err());
 }
 
 #[test]

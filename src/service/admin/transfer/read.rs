@@ -172,7 +172,9 @@ fn conversation(
         if participants.iter().any(|q: &Participant| q.side == side) {
             return Err(format!("side {side} appears twice"));
         }
-        let role = Role::parse("role", &p.role).map_err(|e| format!("side {side}: {e}"))?;
+        // Exported before some names were reserved, perhaps.
+        let role =
+            Role::parse_existing("role", &p.role).map_err(|e| format!("side {side}: {e}"))?;
         let kind = match &p.kind {
             None if side == Side::A => ParticipantKind::Owner,
             None => ParticipantKind::Member,
