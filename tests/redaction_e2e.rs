@@ -27,7 +27,8 @@ pub struct Sample {
 /// Fresh random secrets of the seed's seven kinds (random, so no engine's
 /// list of documented example keys lets them through).
 pub fn samples() -> Vec<Sample> {
-    let base32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    // No `X`: `AKIA…XXXX…` reads as a documentation placeholder.
+    let base32 = "ABCDEFGHIJKLMNOPQRSTUVWYZ234567";
     let base64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let aws = format!("AKIA{}", random_from(base32, 16));
     let pem_lines: Vec<String> = (0..4).map(|_| random_from(base64, 64)).collect();
