@@ -1,6 +1,22 @@
 use super::*;
 use std::process::{Command, Output};
 
+/// A read-only sandbox of `workspace` with 1 MiB of `/tmp`, binding its path.
+fn read_only<'a>(
+    workspace: &'a Path,
+    hide: &'a [PathBuf],
+    binds: &'a [PathBuf],
+) -> SandboxSpec<'a> {
+    SandboxSpec {
+        workspace,
+        writable_workspace: false,
+        hide,
+        extra_ro_binds: binds,
+        workspace_fd: None,
+        tmp_bytes: 1 << 20,
+    }
+}
+
 fn args_text(spec: &SandboxSpec) -> Vec<String> {
     bwrap_args(spec)
         .into_iter()
@@ -17,12 +33,8 @@ fn has_seq(args: &[String], seq: &[&str]) -> bool {
 fn masking_args(hidden: PathBuf, bind: PathBuf) -> Vec<String> {
     let (hide, binds) = ([hidden], [bind]);
     args_text(&SandboxSpec {
-        workspace: Path::new("/srv/ws"),
         writable_workspace: true,
-        hide: &hide,
-        extra_ro_binds: &binds,
-        workspace_fd: None,
-        tmp_bytes: 1 << 20,
+        ..read_only(Path::new("/srv/ws"), &hide, &binds)
     })
 }
 
@@ -104,14 +116,7 @@ fn arguments_isolate_and_bind_the_workspace() {
     let ws_text = ws.to_string_lossy().into_owned();
     let ws = ws.as_path();
     let hide = [data.clone(), elsewhere.clone()];
-    let spec = SandboxSpec {
-        workspace: ws,
-        writable_workspace: false,
-        hide: &hide,
-        extra_ro_binds: &[],
-        workspace_fd: None,
-        tmp_bytes: 1 << 20,
-    };
+    let spec = read_only(ws, &hide, &[]);
     let args = args_text(&spec);
     for flag in [
         "--die-with-parent",
@@ -171,14 +176,7 @@ fn environment_is_fixed() {
     }
     assert!(env.contains(&("TERM".into(), "dumb".into())));
     assert!(!keys.iter().any(|k| k.starts_with("MCP_BRIDGE")));
-    let args = args_text(&SandboxSpec {
-        workspace: Path::new("/w"),
-        writable_workspace: false,
-        hide: &[],
-        extra_ro_binds: &[],
-        workspace_fd: None,
-        tmp_bytes: 1 << 20,
-    });
+    let args = args_text(&read_only(Path::new("/w"), &[], &[]));
     assert!(has_seq(&args, &["--setenv", "HOME", SANDBOX_HOME]));
 }
 
@@ -239,14 +237,7 @@ fn commands_still_run_after_a_hidden_file_is_removed() {
     let config = tools.join("config.toml");
     std::fs::write(&config, "token = 1").expect("write");
     let (hide, binds) = ([config.clone()], [tools]);
-    let spec = SandboxSpec {
-        workspace: &ws,
-        writable_workspace: false,
-        hide: &hide,
-        extra_ro_binds: &binds,
-        workspace_fd: None,
-        tmp_bytes: 1 << 20,
-    };
+    let spec = read_only(&ws, &hide, &binds);
     let path = config.to_string_lossy().into_owned();
     let shown = sandboxed(&spec, &["cat", &path]);
     assert!(!stdout(&shown).contains("token"), "{shown:?}");
@@ -270,14 +261,7 @@ fn bwrap_runs_commands_in_the_sandbox() {
     std::fs::write(ws.join(".bridge/key"), "secret").expect("write");
     std::fs::write(ws.join("hello.txt"), "hello").expect("write");
     let hide = [ws.join(".bridge")];
-    let spec = SandboxSpec {
-        workspace: &ws,
-        writable_workspace: false,
-        hide: &hide,
-        extra_ro_binds: &[],
-        workspace_fd: None,
-        tmp_bytes: 1 << 20,
-    };
+    let spec = read_only(&ws, &hide, &[]);
     let run = |argv: &[&str]| sandboxed(&spec, argv);
 
     let out = run(&["/bin/true"]);
