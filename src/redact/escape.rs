@@ -123,22 +123,7 @@ fn percent(bytes: &[u8], i: usize) -> Option<u8> {
 
 /// JSON's structure, percent-encoded.
 fn json_escape(h: &[u8]) -> bool {
-    matches!(
-        h,
-        b"3A"
-            | b"3a"
-            | b"2C"
-            | b"2c"
-            | b"7B"
-            | b"7b"
-            | b"7D"
-            | b"7d"
-            | b"5B"
-            | b"5b"
-            | b"5D"
-            | b"5d"
-            | b"20"
-    )
+    hex_byte(h).is_some_and(|b| matches!(b, b':' | b',' | b'{' | b'}' | b'[' | b']' | b' '))
 }
 
 /// Longest run of adjacent `%XX` escapes looked along, each way.
