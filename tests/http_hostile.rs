@@ -320,7 +320,7 @@ async fn plain_http_and_no_auth_are_refused_off_loopback() {
 }
 
 /// A self-signed certificate for 127.0.0.1 in `dir` as `cert.pem`/`key.pem`.
-fn self_signed(dir: &std::path::Path, name: &str) {
+pub(crate) fn self_signed(dir: &std::path::Path, name: &str) {
     let out = Command::new("openssl")
         .args([
             "req",

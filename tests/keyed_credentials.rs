@@ -41,11 +41,11 @@ async fn tokens_from_before_the_upgrade_work_and_planted_ones_do_not() {
     // As an older build left them: plain digests, and the schema before the upgrade.
     let (old_version, pg) = match env.pg_url() {
         Some(_) => (
-            "DROP TABLE keyed_credentials; UPDATE mcp_bridge_schema SET version = 10",
+            "DROP TABLE keyed_credentials; DROP TABLE hidden_paths; UPDATE mcp_bridge_schema SET version = 10",
             true,
         ),
         None => (
-            "DROP TABLE keyed_credentials; PRAGMA user_version = 12",
+            "DROP TABLE keyed_credentials; DROP TABLE hidden_paths; PRAGMA user_version = 12",
             false,
         ),
     };
@@ -132,7 +132,7 @@ async fn a_backup_rolled_back_to_an_older_schema_is_not_restored() {
     tamper(
         &file,
         &format!(
-            "DROP TABLE keyed_credentials;
+            "DROP TABLE keyed_credentials; DROP TABLE hidden_paths;
              INSERT INTO http_tokens (name, role, token_hash, created_at) VALUES ('evil', 'operator', {}, 1);
              PRAGMA user_version = 12",
             bytes(&env, &plain(&planted))

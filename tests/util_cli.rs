@@ -319,10 +319,13 @@ pub fn as_if_not_yet_upgraded(db: &Path) {
     if db.to_string_lossy().starts_with("postgres://") {
         tamper(
             db,
-            "DROP TABLE legacy_plaintext; UPDATE mcp_bridge_schema SET version = 9",
+            "DROP TABLE legacy_plaintext; DROP TABLE hidden_paths; UPDATE mcp_bridge_schema SET version = 9",
         );
     } else {
-        tamper(db, "DROP TABLE legacy_plaintext; PRAGMA user_version = 11");
+        tamper(
+            db,
+            "DROP TABLE legacy_plaintext; DROP TABLE hidden_paths; PRAGMA user_version = 11",
+        );
     }
 }
 

@@ -74,3 +74,53 @@ async fn a_symlinked_configuration_is_followed_to_its_new_target() {
     assert!(why.contains("workspace-holds-hidden"), "{why}");
     assert!(why.contains("keeps from commands"), "{why}");
 }
+
+/// A server's hidden paths hold for every server of its host: an HTTP
+/// server's TLS key, which a stdio server on the same database was never
+/// told of, is masked in that server's commands once the HTTP server has
+/// started (before, a command could read it). The run before it is the control.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_servers_tls_key_is_masked_too() {
+    if bwrap_missing() {
+        return;
+    }
+    let env = TestEnv::new("yolo-other-key");
+    let tools = workspace(&env, "tools");
+    crate::http_hostile::self_signed(&tools, "other");
+    let key = std::fs::read_to_string(tools.join("key.pem")).expect("key");
+    let config = env.dir.join("bridge.toml");
+    let text = format!(
+        "[yolo]\nextra_ro_binds = [{:?}]\n",
+        tools.display().to_string()
+    );
+    std::fs::write(&config, text).expect("write config");
+    let file = ("MCP_BRIDGE_CONFIG", config.to_str().expect("utf-8 path"));
+    let s = env.server_with(&[YOLO_ON, file]).await;
+    let conv = Conv::create(&s).await;
+    let ws = workspace(&env, "ws");
+    activate(&env, &s, &conv, "yolo", &ws, json!({})).await;
+    // Its size, not its text, which redaction would hide from the agent
+    // (not from an encoding command).
+    let command = format!("wc -c < {}/key.pem", tools.display());
+    let size = format!("{}\n", key.len());
+    let before = run(&env, &s, &conv, &command).await;
+    assert_eq!(before["stdout"], size.as_str(), "the control: {before}");
+
+    let (cert, key_file) = (tools.join("cert.pem"), tools.join("key.pem"));
+    let args = [
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key_file.to_str().expect("utf-8"),
+    ];
+    let token = [("MCP_BRIDGE_HTTP_TOKEN", "shared-token-0123456789abcdef")];
+    let http = crate::util_http::HttpServer::start(&env, &args, &token).await;
+    let after = run(&env, &s, &conv, &command).await;
+    assert_ne!(after["stdout"], size.as_str(), "{after}");
+    // A workspace holding it is refused as well.
+    let refused = enable(&s, &conv, "yolo", &tools, json!({})).await;
+    let why = tool_error(&refused, "invalid_argument")["message"].to_string();
+    assert!(why.contains("keeps from commands"), "{why}");
+    let (status, stderr) = http.terminate().await;
+    assert!(status.success(), "{stderr}");
+}

@@ -380,10 +380,14 @@ impl<S: YoloStore> Bridge<S> {
         // filters, which an approved command may have set: in the sandbox, or
         // on the host only where the operator allows unsandboxed commands
         // anyway (it used to fall back to the host silently; red team).
+        let hide = match self.hidden_paths().await {
+            Ok(h) => h,
+            Err(e) => return Err(self.cli_failure(draft, e)),
+        };
         let sandbox = runner::find_bwrap().map(|bwrap| SandboxSettings {
             bwrap,
             writable_workspace: true,
-            hide: self.settings.yolo.hide.clone(),
+            hide,
             extra_ro_binds: self.settings.yolo.extra_ro_binds.clone(),
         });
         if sandbox.is_none() && !self.settings.yolo.allow_unsandboxed {

@@ -315,6 +315,17 @@ impl YoloStore for AnyStore {
     async fn snapshot(&self, id: &str) -> Result<Option<Snapshot>, StoreError> {
         each_await!(self, s => s.snapshot(id))
     }
+    async fn keep_hidden(
+        &self,
+        host: String,
+        paths: Vec<Vec<u8>>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        each_await!(self, s => s.keep_hidden(host, paths, at))
+    }
+    async fn hidden_paths(&self, host: String) -> Result<Vec<Vec<u8>>, StoreError> {
+        each_await!(self, s => s.hidden_paths(host))
+    }
 }
 
 impl AdminStore for AnyStore {

@@ -352,4 +352,20 @@ pub trait YoloStore: Store {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send;
+
+    /// Records `paths` (raw bytes of absolute paths) as kept from commands
+    /// by a server of `host`, so that every server of that host keeps them
+    /// too; a path already recorded has its time refreshed.
+    fn keep_hidden(
+        &self,
+        host: String,
+        paths: Vec<Vec<u8>>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every path some server of `host` keeps from commands.
+    fn hidden_paths(
+        &self,
+        host: String,
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, StoreError>> + Send;
 }

@@ -21,6 +21,7 @@ use crate::store::{
 
 use super::SessionCredentials;
 
+mod hidden;
 mod report;
 mod secrets;
 mod types;
@@ -64,6 +65,7 @@ impl<S: YoloStore> Bridge<S> {
     fn sandbox_for(
         &self,
         activation: &Activation,
+        hide: Vec<std::path::PathBuf>,
     ) -> Result<Option<SandboxSettings>, ServiceError> {
         if !activation.request.sandbox {
             if !self.settings.yolo.allow_unsandboxed {
@@ -79,7 +81,7 @@ impl<S: YoloStore> Bridge<S> {
         Ok(Some(SandboxSettings {
             bwrap,
             writable_workspace: activation.request.mode == YoloMode::Yolo,
-            hide: self.settings.yolo.hide.clone(),
+            hide,
             extra_ro_binds: self.settings.yolo.extra_ro_binds.clone(),
         }))
     }
@@ -108,11 +110,14 @@ impl<S: YoloStore> Bridge<S> {
             let e = ServiceError::Forbidden("observers cannot ask for or run commands".into());
             return Err(self.refuse(draft, e));
         }
-        let workspace =
-            match workspace::check(&enable.workspace, &self.settings.yolo.hide, enable.sandbox) {
-                Ok(p) => p,
-                Err(e) => return Err(self.refuse(draft, e.into())),
-            };
+        let hide = match self.hidden_paths().await {
+            Ok(h) => h,
+            Err(e) => return Err(self.refuse(draft, e)),
+        };
+        let workspace = match workspace::check(&enable.workspace, &hide, enable.sandbox) {
+            Ok(p) => p,
+            Err(e) => return Err(self.refuse(draft, e.into())),
+        };
         if let Err(e) =
             self.refuse_secret_workspace(&creds.conversation, &enable.workspace, &workspace)
         {
@@ -215,7 +220,11 @@ impl<S: YoloStore> Bridge<S> {
                 return Err(self.refuse(draft, e));
             }
         };
-        let sandbox = match self.sandbox_for(&activation) {
+        let hide = match self.hidden_paths().await {
+            Ok(h) => h,
+            Err(e) => return Err(self.refuse(draft, e)),
+        };
+        let sandbox = match self.sandbox_for(&activation, hide.clone()) {
             Ok(s) => s,
             Err(e) => return Err(self.refuse(draft, e)),
         };
@@ -267,7 +276,7 @@ impl<S: YoloStore> Bridge<S> {
             Err(e) => return Err(self.refuse(draft, e.into())),
         };
         let under = activation.request.requested_at;
-        self.run_approved(creds, proposal, plan, (sandbox, under), draft)
+        self.run_approved(creds, proposal, plan, (sandbox, hide, under), draft)
             .await
     }
 
@@ -314,12 +323,12 @@ impl<S: YoloStore> Bridge<S> {
         creds: &SessionCredentials,
         proposal: Proposal,
         plan: RunPlan,
-        (sandbox, under): (Option<SandboxSettings>, Timestamp),
+        (sandbox, hide, under): (Option<SandboxSettings>, Vec<std::path::PathBuf>, Timestamp),
         draft: AuditDraft,
     ) -> Result<Execution, ServiceError> {
         // Before anything runs, git's snapshot included: a command since the
         // human confirmed may have swapped a directory on the path.
-        if let Err(e) = runner::check_workspace(&plan.workspace, &self.settings.yolo.hide) {
+        if let Err(e) = runner::check_workspace(&plan.workspace, &hide) {
             let rule = match e {
                 runner::RunError::HoldsHidden(_) => "workspace-holds-hidden",
                 _ => "workspace-changed",

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0009_message_seq.sql"),
     include_str!("../../../migrations/postgres/0010_legacy_plaintext.sql"),
     include_str!("../../../migrations/postgres/0011_keyed_credentials.sql"),
+    include_str!("../../../migrations/postgres/0012_hidden_paths.sql"),
 ];
 
 /// The version whose migration keys the stored credential hashes (see

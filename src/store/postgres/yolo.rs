@@ -449,4 +449,36 @@ impl YoloStore for PgStore {
             created_at: Timestamp::from_micros(get(&r, 6)?),
         }))
     }
+
+    async fn keep_hidden(
+        &self,
+        host: String,
+        paths: Vec<Vec<u8>>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let db = Db::Client(&client);
+        for path in &paths {
+            db.exec(
+                "INSERT INTO hidden_paths (host, path, recorded_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (host, path) DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
+                &[&host, path, &at.as_micros()],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn hidden_paths(&self, host: String) -> Result<Vec<Vec<u8>>, StoreError> {
+        let client = self.client().await?;
+        Db::Client(&client)
+            .query(
+                "SELECT path FROM hidden_paths WHERE host = $1 ORDER BY path",
+                &[&host],
+            )
+            .await?
+            .iter()
+            .map(|r| get(r, 0))
+            .collect()
+    }
 }

@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0011_http_request_buckets.sql"),
     include_str!("../../../migrations/sqlite/0012_legacy_plaintext.sql"),
     include_str!("../../../migrations/sqlite/0013_keyed_credentials.sql"),
+    include_str!("../../../migrations/sqlite/0014_hidden_paths.sql"),
 ];
 
 /// The version whose migration makes the audit chain keyed: its head must be

@@ -469,4 +469,35 @@ impl YoloStore for SqliteStore {
         })
         .await
     }
+
+    async fn keep_hidden(
+        &self,
+        host: String,
+        paths: Vec<Vec<u8>>,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let mut keep = tx
+                .prepare_cached(
+                    "INSERT INTO hidden_paths (host, path, recorded_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO UPDATE SET recorded_at = excluded.recorded_at",
+                )
+                .map_err(sql_err)?;
+            for path in &paths {
+                keep.execute(params![host, path, at.as_micros()])
+                    .map_err(sql_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn hidden_paths(&self, host: String) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.call(move |conn| {
+            conn.prepare_cached("SELECT path FROM hidden_paths WHERE host = ?1 ORDER BY path")
+                .and_then(|mut s| s.query_map([&host], |r| r.get(0))?.collect())
+                .map_err(sql_err)
+        })
+        .await
+    }
 }
