@@ -17,6 +17,7 @@ mod cli_audit;
 mod cli_cleanup;
 mod cli_end;
 mod cli_manage;
+mod cli_own_files;
 mod cli_transfer;
 mod cli_transfer_backup;
 mod client_compat;

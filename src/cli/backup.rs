@@ -19,7 +19,7 @@ use super::manage::{CommonArgs, open_app, settled};
 /// line of 64 hex digits).
 const MAX_KEY_FILE_BYTES: u64 = 4096;
 use super::output::{self, ProgressBar};
-use super::transfer::{backup_key_path, partial_path, refused, write_private};
+use super::transfer::{backup_key_path, own_file, partial_path, refused, write_private};
 use crate::app::{self, AppStore};
 use crate::auth::ServerKey;
 use crate::service::{Bridge, ServiceError};
@@ -96,6 +96,12 @@ fn refuse_postgres(db: &super::DbArgs) -> anyhow::Result<()> {
 pub fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let key_dest = backup_key_path(&args.file);
     let app = open_app(&args.common.db, OpenMode::Existing)?;
+    if let Some(text) = [&args.file, &key_dest]
+        .into_iter()
+        .find_map(|p| own_file(&app, p))
+    {
+        return refused(&app, "backup", "own_file", &text);
+    }
     if !args.force
         && let Some(path) = [&args.file, &key_dest].into_iter().find(|p| p.exists())
     {

@@ -64,6 +64,46 @@ pub(super) fn backup_key_path(file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// What `path` would replace of the bridge's own files — the database, its
+/// journal files, the key file or the operator passphrase — if anything: an
+/// export or backup written there with `--force` destroyed the key (and so
+/// every sealed message and the export itself) or the live database.
+/// Compared by directory entry, which is what the write renames over.
+pub(super) fn own_file(app: &App, path: &Path) -> Option<String> {
+    let entry = |p: &Path| -> Option<PathBuf> {
+        let p = std::path::absolute(p).ok()?;
+        let dir = p
+            .parent()
+            .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+        Some(fs::canonicalize(&dir).unwrap_or(dir).join(p.file_name()?))
+    };
+    let target = entry(path)?;
+    let mut own = vec![
+        ("the key file", app.key_file.clone()),
+        (
+            "the operator passphrase",
+            app.db_path.with_file_name(crate::operator::FILE_NAME),
+        ),
+    ];
+    if app::pg_url(&app.db_path).is_none() {
+        own.push(("the database", app.db_path.clone()));
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = app.db_path.as_os_str().to_owned();
+            name.push(suffix);
+            own.push(("the database's journal", PathBuf::from(name)));
+        }
+    }
+    own.into_iter()
+        .find(|(_, p)| entry(p).is_some_and(|p| p == target))
+        .map(|(what, p)| {
+            format!(
+                "{} is {what} ({}); write it elsewhere",
+                path.display(),
+                p.display()
+            )
+        })
+}
+
 /// A private temporary name beside `path`, for writing before an atomic rename.
 pub(super) fn partial_path(path: &Path) -> PathBuf {
     let name = path
@@ -125,6 +165,9 @@ pub(super) fn refused_on(
 /// Database, file or output failures.
 pub fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let app = open_app(&args.common.db, OpenMode::Existing)?;
+    if let Some(text) = args.output.as_deref().and_then(|p| own_file(&app, p)) {
+        return refused(&app, "export", "own_file", &text);
+    }
     if let Some(path) = &args.output
         && path.exists()
         && !args.force
