@@ -196,7 +196,12 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
         .await
         .expect("DELETE");
     assert!(ended.status().is_success(), "{}", ended.status());
-    assert_eq!(env.count("SELECT count(*) FROM mcp_sessions"), 0);
+    // Only its tombstone stays (a binding in flight cannot store it again).
+    assert_eq!(
+        env.count("SELECT count(*) FROM mcp_sessions WHERE owner <> '(ended)'"),
+        0
+    );
+    assert_eq!(env.count("SELECT count(*) FROM mcp_session_bindings"), 0);
     let gone = call(
         &four.url,
         &alice,
@@ -250,7 +255,11 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     )
     .await;
     assert!(create.body.contains("has ended"), "{}", create.body);
-    assert_eq!(env.count("SELECT count(*) FROM mcp_sessions"), 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM mcp_sessions WHERE owner <> '(ended)'"),
+        0
+    );
+    assert_eq!(env.count("SELECT count(*) FROM mcp_session_bindings"), 0);
     for server in [one, three, four] {
         let (status, stderr) = server.terminate().await;
         assert!(status.success(), "{stderr}");

@@ -1,7 +1,8 @@
 //! MCP sessions over HTTP in the store: a session that bound a seat on one
 //! server is taken over on another, with a token that works, only by its
 //! owner; another owner binds nothing to it; ending it ends it everywhere;
-//! `cleanup` drops the old ones left with no live seat — each run against
+//! `cleanup` drops the old ones left with no live seat; an ended one is not
+//! stored again by a bind in flight — each run against
 //! SQLite and PostgreSQL.
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ contract!(
     a_session_binding_a_seat_survives_a_cleanup_meanwhile,
     rebound_while_cleaned_up
 );
+contract!(an_ended_session_is_never_stored_again, ended_stays_ended);
 
 const PARAMS: &str =
     r#"{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}"#;
@@ -279,4 +281,72 @@ async fn rebound_while_cleaned_up(db: Db) {
             .is_some_and(|s| s.contains(&(new.conversation.clone(), Side::B))),
         "the session lost the seat it bound while cleanup ran: {seats:?}"
     );
+}
+
+/// A session ended while a call of it was still running (on its own host,
+/// or on another before that host's recheck) is not stored again by that
+/// call's binding, nor is one ended before its first binding; the ended
+/// row is gone a day later. Before, the binding's upsert wrote the session
+/// back, bound to its new seat, and every host accepted it again.
+async fn ended_stays_ended(db: Db) {
+    let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
+    let created = one
+        .bridge
+        .create_conversation("writer", "reader")
+        .await
+        .expect("create");
+    let (a, b) = (creds(&created, Side::A), creds(&created, Side::B));
+    let shared = |id: &str| {
+        let session = Session::new();
+        assert!(session.owned_by("alice"));
+        session.note_shared(id, || Some(PARAMS.to_owned()));
+        session
+    };
+    let gone = async |id: &str| {
+        assert_eq!(one.bridge.shared_session(id, "alice").await.unwrap(), None);
+        assert!(matches!(
+            two.bridge.take_over_session(&Session::new(), id).await,
+            Err(ServiceError::AuthFailed)
+        ));
+    };
+
+    // Stored, then ended on one host while the other still binds a seat.
+    let here = shared("sid-ended");
+    one.bridge.share_binding(&here, &a).await;
+    let there = Session::new();
+    two.bridge
+        .take_over_session(&there, "sid-ended")
+        .await
+        .expect("take over");
+    one.bridge
+        .forget_session("sid-ended", "alice")
+        .await
+        .expect("end");
+    two.bridge.share_binding(&there, &b).await;
+    one.bridge.share_binding(&here, &b).await;
+    gone("sid-ended").await;
+    assert!(
+        !two.bridge.session_alive(&there).await.unwrap(),
+        "the host that held it finds it ended"
+    );
+
+    // Ended before its first binding (the call that binds still running).
+    let early = shared("sid-early");
+    one.bridge
+        .forget_session("sid-early", "alice")
+        .await
+        .expect("end");
+    one.bridge.share_binding(&early, &a).await;
+    gone("sid-early").await;
+
+    // A day after the end, cleanup drops what is left of it.
+    let day = UNBOUND_MCP_SESSION_TTL_US;
+    let later = Timestamp::now().plus_micros(day + 1_000_000);
+    let audit = Arc::new(|_: &_| AuditDraft::new("cli", "cleanup"));
+    let store = one.bridge.store();
+    let done = store
+        .cleanup(later, false, None, later.plus_micros(-day), audit)
+        .await
+        .expect("cleanup");
+    assert_eq!(done.mcp_sessions, 2, "both ended rows");
 }

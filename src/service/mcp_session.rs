@@ -10,9 +10,11 @@
 //! every server on the database shares. A session belongs to the bearer
 //! identity that opened it; no other may use it, here or on another host.
 //!
-//! Ending a session (its client's `DELETE`, on whichever host) removes it from
-//! the store; every other host that holds it notices at its next call (the
-//! row is looked at, at most once a [`RECHECK_US`]) and refuses it from then on.
+//! Ending a session (its client's `DELETE`, on whichever host) leaves only a
+//! tombstone in the store (see `store::ENDED_OWNER`), so a binding still in
+//! flight cannot store it again; every other host that holds it notices at
+//! its next call (the row is looked at, at most once a [`RECHECK_US`]) and
+//! refuses it from then on.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
@@ -265,7 +267,7 @@ impl<S: McpSessionStore> Bridge<S> {
     pub async fn forget_session(&self, id: &str, caller: &str) -> Result<(), ServiceError> {
         Ok(self
             .store
-            .delete_mcp_session(mcp_session_digest(id), caller.to_owned())
+            .delete_mcp_session(mcp_session_digest(id), caller.to_owned(), self.clock.now())
             .await?)
     }
 }

@@ -35,6 +35,13 @@ pub struct StoredMcpSession {
 /// How long a session with no binding left is kept after it last bound one.
 pub const UNBOUND_MCP_SESSION_TTL_US: i64 = 24 * 3_600 * 1_000_000;
 
+/// The owner of an ended session's row (no bearer identity is spelt so): a
+/// tombstone that no bind of its real owner updates, so a call still in
+/// flight when the session was ended, or another host's before its recheck,
+/// does not store the session again. Read as no session; `cleanup` drops it
+/// a day after the end, like a session bound to nothing.
+pub const ENDED_OWNER: &str = "(ended)";
+
 /// The sessions `cleanup` removes (after `SELECT count(*)` or `DELETE`):
 /// begun before `?1` and bound to no conversation that is still live at
 /// `?2` (the expired ones go in the same cleanup).
@@ -64,12 +71,14 @@ pub trait McpSessionStore: Store {
         id_hash: String,
     ) -> impl Future<Output = Result<Option<StoredMcpSession>, StoreError>> + Send;
 
-    /// Forgets the session whose id digest is `id_hash` if `owner` owns it
-    /// (none, or another's, is fine: nothing changes).
+    /// Ends the session whose id digest is `id_hash` at `at`, if `owner`
+    /// owns it or it is not stored yet (another's changes nothing): its
+    /// bindings go and its row stays as a tombstone (see [`ENDED_OWNER`]).
     fn delete_mcp_session(
         &self,
         id_hash: String,
         owner: String,
+        at: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -98,10 +107,15 @@ impl McpSessionStore for AnyStore {
             AnyStore::Postgres(p) => p.mcp_session(id_hash).await,
         }
     }
-    async fn delete_mcp_session(&self, id_hash: String, owner: String) -> Result<(), StoreError> {
+    async fn delete_mcp_session(
+        &self,
+        id_hash: String,
+        owner: String,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         match self {
-            AnyStore::Sqlite(s) => s.delete_mcp_session(id_hash, owner).await,
-            AnyStore::Postgres(p) => p.delete_mcp_session(id_hash, owner).await,
+            AnyStore::Sqlite(s) => s.delete_mcp_session(id_hash, owner, at).await,
+            AnyStore::Postgres(p) => p.delete_mcp_session(id_hash, owner, at).await,
         }
     }
 }

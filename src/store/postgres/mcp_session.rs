@@ -4,7 +4,7 @@
 use super::db::{Db, Write, get};
 use super::{PgStore, in_tx};
 use crate::domain::{ConversationId, Side, Timestamp};
-use crate::store::mcp_session::{UNBOUND, decode_seats};
+use crate::store::mcp_session::{ENDED_OWNER, UNBOUND, decode_seats};
 use crate::store::{McpSessionRecord, McpSessionStore, StoreError, StoredMcpSession};
 
 impl McpSessionStore for PgStore {
@@ -55,8 +55,9 @@ impl McpSessionStore for PgStore {
         let db = Db::Client(&client);
         let Some(row) = db
             .opt(
-                "SELECT owner, init_params, started_at FROM mcp_sessions WHERE id_hash = $1",
-                &[&id_hash],
+                "SELECT owner, init_params, started_at FROM mcp_sessions
+                 WHERE id_hash = $1 AND owner <> $2",
+                &[&id_hash, &ENDED_OWNER],
             )
             .await?
         else {
@@ -81,15 +82,35 @@ impl McpSessionStore for PgStore {
         decode_seats(record, seats).map(Some)
     }
 
-    async fn delete_mcp_session(&self, id_hash: String, owner: String) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        Db::Client(&client)
-            .exec(
-                "DELETE FROM mcp_sessions WHERE id_hash = $1 AND owner = $2",
+    async fn delete_mcp_session(
+        &self,
+        id_hash: String,
+        owner: String,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let at = at.as_micros();
+        in_tx!(self, |w| {
+            let db = w.db();
+            db.exec(
+                "DELETE FROM mcp_session_bindings WHERE id_hash = $1
+                 AND EXISTS (SELECT 1 FROM mcp_sessions WHERE id_hash = $1 AND owner = $2)",
                 &[&id_hash, &owner],
             )
             .await?;
-        Ok(())
+            db.exec(
+                "UPDATE mcp_sessions SET owner = $3, init_params = '', started_at = $4
+                 WHERE id_hash = $1 AND owner = $2",
+                &[&id_hash, &owner, &ENDED_OWNER, &at],
+            )
+            .await?;
+            db.exec(
+                "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
+                 VALUES ($1, $2, '', $3) ON CONFLICT DO NOTHING",
+                &[&id_hash, &ENDED_OWNER, &at],
+            )
+            .await?;
+            Ok(())
+        })
     }
 }
 

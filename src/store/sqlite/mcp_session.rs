@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, sql_err};
 use crate::domain::{ConversationId, Side, Timestamp};
-use crate::store::mcp_session::{UNBOUND, decode_seats};
+use crate::store::mcp_session::{ENDED_OWNER, UNBOUND, decode_seats};
 use crate::store::{McpSessionRecord, McpSessionStore, StoreError, StoredMcpSession};
 
 impl McpSessionStore for SqliteStore {
@@ -61,10 +61,11 @@ impl McpSessionStore for SqliteStore {
         self.call(move |conn| {
             let record = conn
                 .prepare_cached(
-                    "SELECT owner, init_params, started_at FROM mcp_sessions WHERE id_hash = ?1",
+                    "SELECT owner, init_params, started_at FROM mcp_sessions
+                     WHERE id_hash = ?1 AND owner <> ?2",
                 )
                 .and_then(|mut s| {
-                    s.query_row([&id_hash], |r| {
+                    s.query_row([id_hash.as_str(), ENDED_OWNER], |r| {
                         Ok(McpSessionRecord {
                             id_hash: id_hash.clone(),
                             owner: r.get(0)?,
@@ -93,11 +94,34 @@ impl McpSessionStore for SqliteStore {
         .await
     }
 
-    async fn delete_mcp_session(&self, id_hash: String, owner: String) -> Result<(), StoreError> {
+    async fn delete_mcp_session(
+        &self,
+        id_hash: String,
+        owner: String,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
-            tx.prepare_cached("DELETE FROM mcp_sessions WHERE id_hash = ?1 AND owner = ?2")
-                .and_then(|mut s| s.execute([&id_hash, &owner]))
-                .map_err(sql_err)?;
+            let run = |sql: &str, values: &[&dyn rusqlite::ToSql]| {
+                tx.prepare_cached(sql)
+                    .and_then(|mut s| s.execute(values))
+                    .map_err(sql_err)
+            };
+            let at = at.as_micros();
+            run(
+                "DELETE FROM mcp_session_bindings WHERE id_hash = ?1
+                 AND EXISTS (SELECT 1 FROM mcp_sessions WHERE id_hash = ?1 AND owner = ?2)",
+                params![id_hash, owner],
+            )?;
+            run(
+                "UPDATE mcp_sessions SET owner = ?3, init_params = '', started_at = ?4
+                 WHERE id_hash = ?1 AND owner = ?2",
+                params![id_hash, owner, ENDED_OWNER, at],
+            )?;
+            run(
+                "INSERT INTO mcp_sessions (id_hash, owner, init_params, started_at)
+                 VALUES (?1, ?2, '', ?3) ON CONFLICT DO NOTHING",
+                params![id_hash, ENDED_OWNER, at],
+            )?;
             Ok(())
         })
         .await
