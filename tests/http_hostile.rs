@@ -140,6 +140,22 @@ async fn refused_requests_get_clear_statuses_and_change_nothing() {
     );
     let absolute = until_closed(&mut sent(&server.authority, request.as_bytes()).await).await;
     assert!(absolute.starts_with("HTTP/1.1 403"), "{absolute}");
+    // Found by an acceptance run, each served before: the absolute form
+    // with no Host at all, or with a scheme other than http(s), and a
+    // second Origin after an allowed one (only the first was checked).
+    let a = &server.authority;
+    for request in [
+        format!("POST http://{a}/mcp HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        format!(
+            "POST ftp://{a}/mcp HTTP/1.1\r\nHost: {a}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {a}\r\nOrigin: http://{a}\r\nOrigin: https://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+    ] {
+        let answer = until_closed(&mut sent(a, request.as_bytes()).await).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{request}: {answer}");
+    }
     // A Host that merely starts with an allowed name is not that name, and
     // two Host headers are one too many.
     for host in ["localhost:1@evil.example", "[::1]evil.example"] {

@@ -38,13 +38,30 @@ pub(super) async fn check_site<S: HttpTokenStore>(
             "the request has more than one Host header",
         );
     }
+    if headers.get_all(header::ORIGIN).iter().nth(1).is_some() {
+        // Browsers send one; of two, which would be checked is a guess
+        // another hop may make differently (only the first one was).
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "the request has more than one Origin header",
+        );
+    }
     // A request in absolute form (`POST http://name/mcp`) names its host
     // twice; both must be ours, whichever one a proxy or router believes.
     let authority = request.uri().authority().map(|a| a.as_str().to_owned());
-    let Some(host) = header_str(headers, header::HOST)
-        .map(str::to_owned)
-        .or_else(|| authority.clone())
-    else {
+    if request
+        .uri()
+        .scheme_str()
+        .is_some_and(|s| !s.eq_ignore_ascii_case("http") && !s.eq_ignore_ascii_case("https"))
+    {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "the request target names a scheme other than http or https",
+        );
+    }
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400, in
+    // absolute form too (it used to be served under the target's authority).
+    let Some(host) = header_str(headers, header::HOST).map(str::to_owned) else {
         return refusal(StatusCode::BAD_REQUEST, "the request has no Host header");
     };
     if !access.host_allowed(&host) || authority.is_some_and(|a| !access.host_allowed(&a)) {
