@@ -11,7 +11,7 @@ use crate::util::*;
 use crate::util_http::*;
 
 /// POSTs `body` as a stateless call would be sent; the answer.
-async fn send(url: &str, token: &str, body: String) -> Answer {
+async fn send(url: &str, token: &str, body: impl Into<reqwest::Body>) -> Answer {
     let mut headers = STATELESS_HEADERS.to_vec();
     headers.push(("mcp-name", "create_conversation"));
     post(url, Some(token), &headers, body).await
@@ -45,6 +45,22 @@ async fn bodies_that_are_not_json_rpc_get_the_error_they_are() {
     ] {
         let answer = send(&server.url, &agent, text.to_owned()).await;
         assert_eq!(error_of(&answer), (-32700, Value::Null), "{text}");
+    }
+    // Nor is invalid UTF-8 in a string, a number out of range or a lone
+    // surrogate (each read as JSON but no JSON-RPC request before, -32600;
+    // stdio says -32700 for them).
+    let call_text = call.to_string();
+    let mut bad_utf8 = call_text.replacen("\"x\"", "\"\u{1}\"", 1).into_bytes();
+    let at = bad_utf8.iter().position(|&b| b == 1).expect("marker");
+    bad_utf8[at] = 0xff;
+    for body in [
+        bad_utf8,
+        call_text.replacen("\"x\"", "1e999", 1).into_bytes(),
+        call_text.replacen("\"x\"", "\"\\ud800\"", 1).into_bytes(),
+    ] {
+        let answer = send(&server.url, &agent, body.clone()).await;
+        let shown = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(error_of(&answer), (-32700, Value::Null), "{shown}");
     }
     // JSON, but no JSON-RPC message: an invalid request, with the id when
     // there is a usable one.

@@ -151,7 +151,7 @@ fn check(line: &[u8]) -> Option<LineProblem> {
 /// Whether `line` holds an exponent, a surrogate escape, a run of digits too
 /// long for an `f64` or nesting deeper than serde_json's limit of 128: what
 /// skipping a value does not check (it skips nesting without recursing).
-fn needs_full_parse(line: &[u8]) -> bool {
+pub(crate) fn needs_full_parse(line: &[u8]) -> bool {
     let (mut digits, mut depth) = (0usize, 0usize);
     let (mut in_string, mut escaped) = (false, false);
     for (i, &b) in line.iter().enumerate() {

@@ -83,8 +83,7 @@ pub(super) fn unreadable(body: &[u8]) -> Response {
         #[serde(borrow)]
         id: Option<&'a RawValue>,
     }
-    // Not into a `Value`: `IgnoredAny` walks nesting without recursing.
-    if serde_json::from_slice::<IgnoredAny>(body).is_err() {
+    if not_json(body) {
         return json_rpc_error(
             serde_json::Value::Null,
             -32700,
@@ -110,6 +109,20 @@ pub(super) fn unreadable(body: &[u8]) -> Response {
         }
     };
     json_rpc_error(id.unwrap_or(serde_json::Value::Null), -32600, text)
+}
+
+/// Whether `body` is not JSON, as on stdio (`transport::guard`): a syntax
+/// error, invalid UTF-8 (which skipping a string does not check), a number
+/// out of range or a lone surrogate escape (which skipping a value does not
+/// convert). Nesting deeper than a full parse reads is still JSON.
+fn not_json(body: &[u8]) -> bool {
+    // Not into a `Value` first: `IgnoredAny` walks nesting without recursing.
+    if std::str::from_utf8(body).is_err() || serde_json::from_slice::<IgnoredAny>(body).is_err() {
+        return true;
+    }
+    crate::transport::guard::needs_full_parse(body)
+        && serde_json::from_slice::<serde_json::Value>(body)
+            .is_err_and(|e| !e.to_string().starts_with("recursion limit exceeded"))
 }
 
 /// Whether a request is of the stateless protocol (2026-07-28 on), which
