@@ -156,6 +156,19 @@ pub fn resolve(
         }
         (0, _) => Err(ServiceError::AuthFailed),
         (1, _) | (_, Scope::All) => Ok(matching),
+        // The conversation given holds several of this session's seats:
+        // it is the seat that is missing, not the conversation.
+        (_, Scope::One) if args.conversation.is_some() => {
+            let sides: Vec<&str> = matching.iter().map(|b| b.side.as_str()).collect();
+            Err(InvalidValue::new(
+                "session_id",
+                format!(
+                    "is needed: this session holds seats {} in that conversation; pass one of them",
+                    sides.join(", ")
+                ),
+            )
+            .into())
+        }
         (_, Scope::One) => {
             let choices: Vec<String> = matching
                 .iter()
@@ -323,9 +336,13 @@ mod tests {
             conversation: Some(conv(2)),
             ..CredentialArgs::default()
         };
-        assert_eq!(
-            resolve(two.clone(), &b, Scope::One).unwrap_err().code(),
-            "invalid_argument"
+        let err = resolve(two.clone(), &b, Scope::One).unwrap_err();
+        assert_eq!(err.code(), "invalid_argument");
+        // The conversation was given: the seat is what is missing.
+        let text = err.to_string();
+        assert!(
+            text.contains("session_id") && text.contains("c, b"),
+            "{text}"
         );
         let two_b = CredentialArgs {
             side: Some(Side::B),
