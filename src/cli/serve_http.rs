@@ -126,7 +126,7 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
         if let Some(token) = &options.settings.token {
             super::logging::never_log(token);
         }
-        tracing::info!(db = %app.db_path.display(), "serving MCP over HTTP");
+        tracing::info!(db = %app.db_name, "serving MCP over HTTP");
         let serving = Serving::new(std::sync::Arc::clone(&app.bridge), &options);
         let mut router = serving.router();
         if options.console {
