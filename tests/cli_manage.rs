@@ -386,7 +386,7 @@ async fn show_defuses_escape_sequences_and_labels_the_bridges_own_messages() {
     let file = env.dir.join("handmade.jsonl");
     let lines = [
         json!({"format": "mcp-bridge-export", "version": 1, "layout": "jsonl"}),
-        json!({"conversation": {"id": "conv_00000000000000c1", "created_at": "2026-01-31T12:00:00Z", "expires_at": "2999-01-01T00:00:00Z",
+        json!({"conversation": {"id": "conv_00000000000000c1", "created_at": "2026-01-31T12:00:00Z", "expires_at": live_until(),
             "participants": [{"side": "a", "role": "ops", "status": null, "note": null, "status_at": null},
                              {"side": "b", "role": "dev", "status": "blocked", "note": "see \u{1b}]0;pwned\u{7}", "status_at": "2026-01-31T12:05:00Z"}]}}),
         json!({"message": {"conversation_id": "conv_00000000000000c1", "id": 7, "from": "a", "action_type": "request",

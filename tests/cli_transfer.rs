@@ -268,7 +268,7 @@ async fn import_never_reuses_an_id_even_when_kept_and_renumbered_ids_mix() {
     let env = TestEnv::new("cli_import_ids");
     populate(&env).await; // message ids 1 to 5
     let conversation = |id: &str| {
-        json!({"conversation": {"id": id, "created_at": "2026-01-31T12:00:00Z", "expires_at": "2999-01-01T00:00:00Z",
+        json!({"conversation": {"id": id, "created_at": "2026-01-31T12:00:00Z", "expires_at": live_until(),
             "participants": [{"side": "a", "role": "x", "status": null, "note": null, "status_at": null},
                              {"side": "b", "role": "y", "status": null, "note": null, "status_at": null}]}})
     };

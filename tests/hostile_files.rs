@@ -15,7 +15,7 @@ use crate::util_cli::*;
 fn export_file(env: &TestEnv, name: &str, id: &str, ids: &[i64]) -> std::path::PathBuf {
     let mut lines = vec![
         json!({"format": "mcp-bridge-export", "version": 1, "layout": "jsonl"}),
-        json!({"conversation": {"id": id, "created_at": "2026-01-31T12:00:00Z", "expires_at": "2999-01-01T00:00:00Z",
+        json!({"conversation": {"id": id, "created_at": "2026-01-31T12:00:00Z", "expires_at": live_until(),
             "participants": [{"side": "a", "role": "x", "status": null, "note": null, "status_at": null},
                              {"side": "b", "role": "y", "status": null, "note": null, "status_at": null}]}}),
     ];
@@ -177,6 +177,69 @@ async fn restore_refuses_any_schema_object_the_bridge_did_not_create() {
     cli(&env, &["restore", clean.to_str().unwrap()]).await.ok();
     let s = env.server_with(NO_LIMITS).await;
     send(&s, &populated.quiet, "a", "after the restore").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refuses_a_delivery_lease_that_would_hide_an_inbox() {
+    let env = TestEnv::new("hostile-restore-lease");
+    if env.sqlite_only(
+        "a delivery lease in an SQLite backup file; an export-based backup \
+         (PostgreSQL's) holds no leases: `import` and `restore` store none",
+    ) {
+        return;
+    }
+    let populated = populate(&env).await;
+    let before = message_ids(&env.db);
+    let now = mcp_bridge::domain::Timestamp::now().as_micros();
+    let day = 24 * 3600 * 1_000_000_i64;
+    let target = env.dir.join("restored").join("bridge.db");
+    // Leased for good (the red team's) or for two days: restored, either hid
+    // the recipient's inbox, new messages too, until it ended.
+    for (what, until) in [
+        ("for good", 9_000_000_000_000_000_000),
+        ("two days", now + 2 * day),
+    ] {
+        let backup = env.dir.join(format!("lease-{}.db", what.replace(' ', "-")));
+        cli(&env, &["backup", backup.to_str().unwrap()]).await.ok();
+        sql(
+            &backup,
+            &format!("UPDATE pending_deliveries SET lease_id = 1, lease_until = {until}"),
+        );
+        for db in [&env.db, &target] {
+            let line = cli_on(&env, db, &["restore", backup.to_str().unwrap()])
+                .await
+                .fails(2, "cannot restore");
+            assert!(
+                line.contains("pending deliveries leased until after"),
+                "{what}: {line}"
+            );
+        }
+        assert_eq!(message_ids(&env.db), before, "{what}");
+        assert!(!target.exists(), "{what}: the target was created");
+    }
+    // The lease of a take under way when the backup was made restores, and
+    // its message comes again once the lease lapses.
+    let backup = env.dir.join("lease-taken.db");
+    cli(&env, &["backup", backup.to_str().unwrap()]).await.ok();
+    sql(
+        &backup,
+        &format!(
+            "UPDATE pending_deliveries SET lease_id = 1, lease_until = {}",
+            now + 2_000_000
+        ),
+    );
+    cli_on(&env, &target, &["restore", backup.to_str().unwrap()])
+        .await
+        .ok();
+    let server = Server::spawn({
+        let mut cmd = env.bridge();
+        cmd.arg("serve").arg("--db").arg(&target);
+        cmd
+    })
+    .await;
+    let inbox = check(&server, &populated.busy, "a", json!({"wait_seconds": 10})).await;
+    assert_eq!(contents(&inbox), ["thanks, building the list view"]);
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

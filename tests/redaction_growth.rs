@@ -61,7 +61,7 @@ async fn what_redaction_grows_past_the_limits_is_not_stored() {
     let file = json!({"format": "mcp-bridge-export", "version": 2,
         "exported_at": "2026-01-01T00:00:00Z",
         "conversations": [{"id": "conv_00000000000000aa", "created_at": "2026-01-01T00:00:00Z",
-            "expires_at": "2099-01-01T00:00:00Z",
+            "expires_at": live_until(),
             "participants": [
                 {"side": "a", "role": role("A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"), "kind": "owner",
                  "status": null, "note": null, "status_at": null},
@@ -98,7 +98,6 @@ async fn an_import_redacts_the_conversations_own_tokens() {
     let mut planted = messages[0].clone();
     planted["id"] = json!(50);
     planted["content"] = json!(format!("b's token is {}", conv.b));
-    planted["created_at"] = json!("2026-01-02T00:00:00Z");
     messages.push(planted);
     let path = env.dir.join("planted.json");
     std::fs::write(&path, file.to_string()).unwrap();

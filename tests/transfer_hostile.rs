@@ -284,7 +284,7 @@ async fn import_refuses_more_unread_messages_than_the_pending_limit() {
     };
     let file = |count: i64| {
         json!({"format": "mcp-bridge-export", "version": 1, "conversations": [{
-            "id": id, "created_at": "2026-01-31T12:00:00Z", "expires_at": "2999-01-01T00:00:00Z",
+            "id": id, "created_at": "2026-01-31T12:00:00Z", "expires_at": live_until(),
             "participants": [{"side": "a", "role": "x", "status": null, "note": null, "status_at": null},
                              {"side": "b", "role": "y", "status": null, "note": null, "status_at": null}],
             "messages": (1..=count).map(message).collect::<Vec<_>>()}]})

@@ -37,7 +37,6 @@ async fn an_older_export_does_not_refill_a_removed_participants_inbox() {
     planted["content"] = json!("for qa only");
     planted["to"] = json!(["c"]);
     planted["unread_by"] = json!(["c"]);
-    planted["created_at"] = json!("2026-01-02T00:00:00Z");
     messages.push(planted);
     let path = env.dir.join("older.json");
     std::fs::write(&path, older.to_string()).unwrap();

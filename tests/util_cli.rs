@@ -117,6 +117,15 @@ pub fn mask_relative(text: &str) -> String {
     re.replace_all(text, "(…)").into_owned()
 }
 
+/// An expiry for a conversation written into an import file: an hour from
+/// now, as `import` refuses one later than `conversation_ttl_minutes` (3 h
+/// by default) from now.
+pub fn live_until() -> String {
+    mcp_bridge::domain::Timestamp::now()
+        .plus_micros(3_600_000_000)
+        .to_rfc3339()
+}
+
 /// Rate limits off, so tests can send quickly.
 pub const NO_LIMITS: &[(&str, &str)] = &[("MCP_BRIDGE_RATE_LIMITS", "off")];
 

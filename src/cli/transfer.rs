@@ -264,6 +264,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         // Do not leave an empty database behind for a file that cannot be imported.
         let config = args.common.db.config.load()?;
         let max_pending = config.bridge.limits.max_pending_messages;
+        let ttl_us = config.bridge.conversation_ttl_us;
         if is_sealed(&text) {
             let key_file = app::key_file(&db, &config);
             let key = ServerKey::load(&key_file).map_err(|e| {
@@ -273,9 +274,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                     key_file.display()
                 )
             })?;
-            validate_sealed_export(&key, &text, max_pending)
+            validate_sealed_export(&key, &text, max_pending, ttl_us)
         } else {
-            validate_export(&text, max_pending)
+            validate_export(&text, max_pending, ttl_us)
         }
         .with_context(|| format!("cannot import {name}"))?;
     }

@@ -397,7 +397,11 @@ impl<S: AdminStore> Bridge<S> {
         } else {
             text
         };
-        let checked = transfer::read_export_at(text, at).and_then(|records| {
+        let clock = transfer::ImportClock {
+            now: at,
+            ttl_us: self.settings.conversation_ttl_us,
+        };
+        let checked = transfer::read_export_at(text, clock).and_then(|records| {
             // A backup is put back as it was; an import adds to live inboxes.
             if mode == ImportMode::Merge {
                 transfer::check_pending(&records, self.settings.limits.max_pending_messages)?;

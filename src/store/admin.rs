@@ -155,7 +155,9 @@ pub struct ImportReport {
     pub conversations_unchanged: u64,
     /// Messages stored.
     pub messages_added: u64,
-    /// Messages already present (same conversation, sender, time and content).
+    /// Messages already present: as many as the conversation held before the
+    /// import with the same sender, time, action type, text, files and
+    /// recipients (see `import_merge`).
     pub messages_skipped: u64,
     /// Messages stored under a new id because theirs was taken or below the id floor.
     pub messages_renumbered: u64,
@@ -311,9 +313,12 @@ pub trait AdminStore: Store {
 
     /// Stores already validated conversations in one transaction. A
     /// conversation already present must match in creation time, expiry and
-    /// roles ([`StoreError::Conflict`] otherwise); its messages are merged, a
-    /// message being present when one with the same sender, time, action type,
-    /// content and files is. Messages keep their ids when every new one of a
+    /// roles ([`StoreError::Conflict`] otherwise); its messages are merged: a
+    /// message of `records` is present when it is one of the copies stored
+    /// before the import with the same sender, time, action type, content,
+    /// files and recipients, each stored copy standing for one message of
+    /// `records` (identical messages of a file are distinct sends, and all are
+    /// stored into an empty conversation). Messages keep their ids when every new one of a
     /// conversation is above every id the database has used, and are
     /// renumbered (in order, above every id in the database and in `records`)
     /// otherwise. With [`ImportMode::Replace`], every conversation is deleted

@@ -14,6 +14,7 @@ mod any_extras;
 mod console;
 pub mod data_keys;
 mod http_token;
+mod import_merge;
 pub(crate) mod mcp_session;
 mod page;
 pub mod postgres;

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::cli;
-use super::transfer::{ExportFileError, Layout, read_export_at, write_export};
+use super::transfer::{ExportFileError, ImportClock, Layout, read_export_at, write_export};
 use crate::service::{Bridge, ServiceError};
 use crate::store::{CopyProgress, CopyReport, DatabaseFile, FileCheck, StoreError};
 
@@ -139,7 +139,11 @@ impl<S: DatabaseFile> Bridge<S> {
             .map_err(|e| ServiceError::from(StoreError::Backend(Box::new(e))))?;
         let text = String::from_utf8(text)
             .map_err(|e| ServiceError::from(StoreError::Backend(Box::new(e))))?;
-        read_export_at(&text, now).map_err(|e| match e {
+        let clock = ImportClock {
+            now,
+            ttl_us: self.settings.conversation_ttl_us,
+        };
+        read_export_at(&text, clock).map_err(|e| match e {
             ExportFileError::Invalid(why) => bad(format!("it breaks the bridge's rules: {why}")),
             other => bad(other.to_string()),
         })?;

@@ -76,7 +76,8 @@ pub fn encode_sides(sides: &[Side]) -> String {
         .join(",")
 }
 
-fn decode_sides(text: Option<String>) -> Result<Option<Vec<Side>>, StoreError> {
+/// Decodes the `recipients` column (`NULL` for messages from before teams).
+pub fn decode_sides(text: Option<String>) -> Result<Option<Vec<Side>>, StoreError> {
     let Some(text) = text else { return Ok(None) };
     if text.is_empty() {
         return Ok(Some(Vec::new()));

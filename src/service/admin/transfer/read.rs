@@ -3,10 +3,10 @@
 
 use std::collections::HashSet;
 
+use super::times::{self, ImportClock};
 use super::{
     ExportFileError, FileConversation, FileDocument, FileLine, FileMessage, Header,
-    MAX_IMPORTED_AGENT_BYTES, MAX_IMPORTED_ID, MAX_IMPORTED_MICROS, MAX_IMPORTED_SYSTEM_BYTES,
-    MIN_IMPORTED_MICROS, check_header, invalid,
+    MAX_IMPORTED_AGENT_BYTES, MAX_IMPORTED_ID, MAX_IMPORTED_SYSTEM_BYTES, check_header, invalid,
 };
 use crate::domain::{
     ActionType, ConversationId, MAX_SESSIONS, Message, ParticipantKind, Role, Sender, Side, Status,
@@ -14,28 +14,30 @@ use crate::domain::{
 };
 use crate::store::{Conversation, ConversationRecord, MessageRecord, Participant, StatusRecord};
 
-/// How far in the future a removal may lie: the clock of the bridge that
-/// wrote the file may run a little ahead of this one.
-const CLOCK_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
+/// What a participant's own times follow: a version 1 file names no joining,
+/// and the conversation's creation stands for it.
+const SINCE_JOINED: &str = "the participant joined (or the conversation was created)";
 
-/// [`read_export_at`] at the current time.
+/// [`read_export_at`] at the current time, for a bridge whose conversations
+/// live `ttl_us` (`conversation_ttl_minutes`).
 ///
 /// # Errors
 /// As [`read_export_at`].
-pub fn read_export(text: &str) -> Result<Vec<ConversationRecord>, ExportFileError> {
-    read_export_at(text, Timestamp::now())
+pub fn read_export(text: &str, ttl_us: i64) -> Result<Vec<ConversationRecord>, ExportFileError> {
+    read_export_at(text, ImportClock::now(ttl_us))
 }
 
 /// Parses and validates an export file (either layout) into records, in file
-/// order, as of `now` (a removal may not lie in the future). Contents are
-/// returned as stored in the file (not yet redacted).
+/// order, as of `clock` (no time may lie in the future, no expiry further
+/// than its TTL from now). Contents are returned as stored in the file (not
+/// yet redacted).
 ///
 /// # Errors
 /// [`ExportFileError::TooNew`] for a newer version, [`ExportFileError::Invalid`]
 /// naming the first bad line, conversation, message or field.
 pub fn read_export_at(
     text: &str,
-    now: Timestamp,
+    clock: ImportClock,
 ) -> Result<Vec<ConversationRecord>, ExportFileError> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let jsonl = serde_json::from_str::<Header>(first)
@@ -55,7 +57,7 @@ pub fn read_export_at(
             doc.conversations
         }
     };
-    validate(conversations, now)
+    validate(conversations, clock)
 }
 
 /// Refuses records that leave a session more than `limit` unread messages
@@ -120,28 +122,17 @@ fn read_lines(text: &str) -> Result<Vec<FileConversation>, ExportFileError> {
     Ok(out)
 }
 
-fn time(field: &'static str, text: &str) -> Result<Timestamp, String> {
-    let t = Timestamp::parse_rfc3339(text)
-        .map_err(|_| format!("`{field}` is not an RFC 3339 time: {text:?}"))?;
-    if !(MIN_IMPORTED_MICROS..MAX_IMPORTED_MICROS).contains(&t.as_micros()) {
-        return Err(format!(
-            "`{field}` {text:?} is outside the years 2000 to 2999"
-        ));
-    }
-    Ok(t)
-}
-
 fn validate(
     file: Vec<FileConversation>,
-    now: Timestamp,
+    clock: ImportClock,
 ) -> Result<Vec<ConversationRecord>, ExportFileError> {
     let mut ids = HashSet::new();
     let mut message_ids = HashSet::new();
     let mut out = Vec::with_capacity(file.len());
     for (n, c) in file.into_iter().enumerate() {
         let label = format!("conversation {} ({})", n + 1, c.id);
-        let record =
-            conversation(c, &mut message_ids, now).map_err(|e| invalid(format!("{label}: {e}")))?;
+        let record = conversation(c, &mut message_ids, clock)
+            .map_err(|e| invalid(format!("{label}: {e}")))?;
         if !ids.insert(record.conversation.id.clone()) {
             return Err(invalid(format!("{label}: appears twice")));
         }
@@ -153,14 +144,16 @@ fn validate(
 fn conversation(
     c: FileConversation,
     message_ids: &mut HashSet<i64>,
-    now: Timestamp,
+    clock: ImportClock,
 ) -> Result<ConversationRecord, String> {
     let id = ConversationId::parse(&c.id).map_err(|e| e.to_string())?;
-    let created_at = time("created_at", &c.created_at)?;
-    let expires_at = time("expires_at", &c.expires_at)?;
+    let created_at = times::parse("created_at", &c.created_at)?;
+    let expires_at = times::parse("expires_at", &c.expires_at)?;
     if expires_at <= created_at {
         return Err("`expires_at` must be after `created_at`".into());
     }
+    clock.not_future("created_at", created_at)?;
+    clock.check_expiry(expires_at)?;
     let mut participants = Vec::with_capacity(c.participants.len());
     for p in c.participants {
         let side = Side::parse(&p.side).map_err(|_| {
@@ -183,16 +176,42 @@ fn conversation(
         if (kind == ParticipantKind::Owner) != (side == Side::A) {
             return Err(format!("side {side}: the owner is side a, and only side a"));
         }
+        let optional_time = |field: &'static str, t: &Option<String>| {
+            t.as_deref()
+                .map(|t| times::parse(field, t))
+                .transpose()
+                .map_err(|e| format!("side {side}: {e}"))
+        };
+        let joined_at = optional_time("joined_at", &p.joined_at)?;
+        if let Some(joined_at) = joined_at {
+            clock
+                .check(
+                    "joined_at",
+                    joined_at,
+                    created_at,
+                    "the conversation was created",
+                )
+                .map_err(|e| format!("side {side}: {e}"))?;
+        }
+        // What a participant does comes after it joined.
+        let joined = joined_at.unwrap_or(created_at);
         let status = match (p.status, p.status_at) {
             (None, None) if p.note.is_none() => None,
             (Some(status), Some(at)) => {
                 if let Some(note) = &p.note {
                     check_note(note).map_err(|e| format!("side {side}: {e}"))?;
                 }
+                let updated_at = times::parse("status_at", &at)
+                    .and_then(|t| {
+                        clock
+                            .check("status_at", t, joined, SINCE_JOINED)
+                            .map(|()| t)
+                    })
+                    .map_err(|e| format!("side {side}: {e}"))?;
                 Some(StatusRecord {
                     status: Status::parse(&status).map_err(|e| format!("side {side}: {e}"))?,
                     note: p.note,
-                    updated_at: time("status_at", &at).map_err(|e| format!("side {side}: {e}"))?,
+                    updated_at,
                 })
             }
             _ => {
@@ -201,16 +220,9 @@ fn conversation(
                 ));
             }
         };
-        let optional_time = |field: &'static str, t: &Option<String>| {
-            t.as_deref()
-                .map(|t| time(field, t))
-                .transpose()
-                .map_err(|e| format!("side {side}: {e}"))
-        };
-        let joined_at = optional_time("joined_at", &p.joined_at)?;
         let removed_at = optional_time("removed_at", &p.removed_at)?;
         if let Some(removed_at) = removed_at {
-            check_removal(side, kind, joined_at.unwrap_or(created_at), removed_at, now)?;
+            check_removal(side, kind, joined, removed_at, clock)?;
         }
         participants.push(Participant {
             side,
@@ -250,7 +262,7 @@ fn conversation(
     let mut last_id = 0;
     for m in c.messages.unwrap_or_default() {
         let label = format!("message {}", m.id);
-        let record = message(m, &conversation).map_err(|e| format!("{label}: {e}"))?;
+        let record = message(m, &conversation, clock).map_err(|e| format!("{label}: {e}"))?;
         if record.message.id <= last_id {
             return Err(format!("{label}: messages must be in increasing id order"));
         }
@@ -268,32 +280,30 @@ fn conversation(
 
 /// A removal the tools could have made: never the owner (a conversation
 /// keeps someone who can invite and remove), after joining, and not ahead of
-/// `now` by more than clock skew (a future removal would lock the session
+/// now by more than clock skew (a future removal would lock the session
 /// out at once while it still looked like a member).
 fn check_removal(
     side: Side,
     kind: ParticipantKind,
     joined_at: Timestamp,
     removed_at: Timestamp,
-    now: Timestamp,
+    clock: ImportClock,
 ) -> Result<(), String> {
     if kind == ParticipantKind::Owner {
         return Err(format!(
             "side {side}: the owner cannot be removed (`removed_at` is set)"
         ));
     }
-    if removed_at < joined_at {
-        return Err(format!(
-            "side {side}: `removed_at` is before the participant joined (or the conversation was created)"
-        ));
-    }
-    if removed_at > now.plus_micros(CLOCK_SKEW_MICROS) {
-        return Err(format!("side {side}: `removed_at` is in the future"));
-    }
-    Ok(())
+    clock
+        .check("removed_at", removed_at, joined_at, SINCE_JOINED)
+        .map_err(|e| format!("side {side}: {e}"))
 }
 
-fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord, String> {
+fn message(
+    m: FileMessage,
+    conversation: &Conversation,
+    clock: ImportClock,
+) -> Result<MessageRecord, String> {
     if !(1..=MAX_IMPORTED_ID).contains(&m.id) {
         return Err(format!("`id` must be 1 to {MAX_IMPORTED_ID} (2^53)"));
     }
@@ -322,7 +332,13 @@ fn message(m: FileMessage, conversation: &Conversation) -> Result<MessageRecord,
         return Err(format!("`content` must be 1 to {limit} bytes"));
     }
     check_files(&m.files_involved).map_err(|e| e.to_string())?;
-    let created_at = time("created_at", &m.created_at)?;
+    let created_at = times::parse("created_at", &m.created_at)?;
+    clock.check(
+        "created_at",
+        created_at,
+        conversation.created_at,
+        "the conversation was created",
+    )?;
     let sides = |field: &str, names: &[String]| -> Result<Vec<Side>, String> {
         let mut out: Vec<Side> = Vec::with_capacity(names.len());
         for s in names {

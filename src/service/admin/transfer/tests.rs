@@ -3,6 +3,9 @@ use super::*;
 use crate::domain::{ActionType, Message, ParticipantKind, Sender, Side, Status};
 use crate::store::{Participant, StatusRecord};
 
+/// The default `conversation_ttl_minutes` (180), in microseconds.
+const TTL: i64 = 180 * 60_000_000;
+
 fn sample() -> Vec<ConversationRecord> {
     let status = StatusRecord {
         status: Status::Working,
@@ -79,7 +82,7 @@ fn export(layout: Layout) -> String {
 fn both_layouts_round_trip() {
     for layout in [Layout::Json, Layout::JsonLines] {
         assert_eq!(
-            read_export(&export(layout)).unwrap(),
+            read_export(&export(layout), TTL).unwrap(),
             sample(),
             "{layout:?}"
         );
@@ -99,7 +102,7 @@ fn both_layouts_round_trip() {
 fn blank_lines_before_the_header_are_ignored() {
     for layout in [Layout::Json, Layout::JsonLines] {
         let padded = format!("\n  \n{}", export(layout));
-        assert_eq!(read_export(&padded).unwrap(), sample(), "{layout:?}");
+        assert_eq!(read_export(&padded, TTL).unwrap(), sample(), "{layout:?}");
     }
 }
 
@@ -110,7 +113,7 @@ fn newer_versions_are_refused() {
             .replacen("\"version\": 2", "\"version\": 3", 1)
             .replacen("\"version\":2", "\"version\":3", 1);
         assert_eq!(
-            read_export(&text),
+            read_export(&text, TTL),
             Err(ExportFileError::TooNew {
                 found: 3,
                 supported: 2
@@ -169,14 +172,14 @@ fn bad_files_name_the_problem() {
         ("garbage".into(), "not an mcp-bridge export"),
     ];
     for (text, expected) in cases {
-        let err = read_export(&text).unwrap_err().to_string();
+        let err = read_export(&text, TTL).unwrap_err().to_string();
         assert!(err.contains(expected), "{expected:?} not in {err:?}");
     }
     let lines = export(Layout::JsonLines);
     let moved: Vec<&str> = lines.lines().collect();
     let reordered = [moved[0], moved[2], moved[1]].join("\n");
     assert!(
-        read_export(&reordered)
+        read_export(&reordered, TTL)
             .unwrap_err()
             .to_string()
             .contains("line 2: a message before any conversation")
@@ -207,7 +210,7 @@ fn ids_and_times_out_of_range_are_refused() {
     ] {
         assert!(json.contains(from), "{from} not in the sample");
         let text = json.replacen(from, to, 1);
-        let e = read_export(&text).unwrap_err().to_string();
+        let e = read_export(&text, TTL).unwrap_err().to_string();
         assert!(e.contains(problem), "{to}: {e}");
     }
     // The bound itself is accepted: 2^53 (with the following ids above it).
@@ -215,7 +218,7 @@ fn ids_and_times_out_of_range_are_refused() {
         .replacen("\"id\": 3,", "\"id\": 9007199254740990,", 1)
         .replacen("\"id\": 9,", "\"id\": 9007199254740991,", 1)
         .replacen("\"id\": 10,", "\"id\": 9007199254740992,", 1);
-    let records = read_export(&at_bound).unwrap();
+    let records = read_export(&at_bound, TTL).unwrap();
     assert_eq!(records[0].messages[2].message.id, MAX_IMPORTED_ID);
 }
 
@@ -242,7 +245,7 @@ fn exports_escape_what_could_act_on_a_terminal_and_read_back_the_same() {
             text.contains("\\u202e") && text.contains("\\u009b"),
             "{text}"
         );
-        assert_eq!(read_export(&text).unwrap(), records, "{layout:?}");
+        assert_eq!(read_export(&text, TTL).unwrap(), records, "{layout:?}");
     }
 }
 
@@ -262,7 +265,7 @@ const VERSION_1: &str = r#"{
 
 #[test]
 fn version_1_files_still_import() {
-    let records = read_export(VERSION_1).unwrap();
+    let records = read_export(VERSION_1, TTL).unwrap();
     let c = &records[0].conversation;
     assert_eq!(
         c.participants.iter().map(|p| p.kind).collect::<Vec<_>>(),
@@ -291,7 +294,7 @@ fn teams_round_trip_and_are_checked() {
     let mut out = Vec::new();
     write_export(&mut out, &records, Timestamp::from_micros(1), Layout::Json).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(read_export(&text).unwrap(), records);
+    assert_eq!(read_export(&text, TTL).unwrap(), records);
     let cases = [
         (
             text.replacen("\"owner\"", "\"member\"", 1),
@@ -309,14 +312,14 @@ fn teams_round_trip_and_are_checked() {
     ];
     for (bad, expected) in cases {
         assert_ne!(bad, text, "{expected}: the replacement did not apply");
-        let err = read_export(&bad).unwrap_err().to_string();
+        let err = read_export(&bad, TTL).unwrap_err().to_string();
         assert!(err.contains(expected), "{expected:?} not in {err:?}");
     }
     // Written out and read back in.
     let reread = |records: &[ConversationRecord]| {
         let mut out = Vec::new();
         write_export(&mut out, records, Timestamp::from_micros(1), Layout::Json).unwrap();
-        read_export(&String::from_utf8(out).unwrap()).map_err(|e| e.to_string())
+        read_export(&String::from_utf8(out).unwrap(), TTL).map_err(|e| e.to_string())
     };
     // A removed participant has no inbox: a file may not queue anything for it.
     let mut queued = records.clone();
@@ -336,7 +339,8 @@ fn teams_round_trip_and_are_checked() {
 fn reread_at(records: &[ConversationRecord], now: Timestamp) -> Result<(), String> {
     let mut out = Vec::new();
     write_export(&mut out, records, Timestamp::from_micros(1), Layout::Json).unwrap();
-    read_export_at(&String::from_utf8(out).unwrap(), now)
+    let clock = ImportClock { now, ttl_us: TTL };
+    read_export_at(&String::from_utf8(out).unwrap(), clock)
         .map(drop)
         .map_err(|e| e.to_string())
 }
@@ -371,11 +375,90 @@ fn removals_the_tools_could_not_make_are_refused() {
     }
     // A little ahead is the writer's clock, not a future removal.
     assert_eq!(reread_at(&removed(1, 1_700_000_160_000_000), now), Ok(()));
+    // Before the joining by more than clock skew (5 minutes).
     let mut joined = removed(1, 1_700_000_050_000_000);
     joined[0].conversation.participants[1].joined_at =
-        Some(Timestamp::from_micros(1_700_000_060_000_000));
+        Some(Timestamp::from_micros(1_700_000_360_000_000));
     let err = reread_at(&joined, now).unwrap_err();
     assert!(err.contains("before the participant joined"), "{err}");
+}
+
+#[test]
+fn times_the_tools_could_not_write_are_refused() {
+    // The sample: created at …000 s, expiring 3 h later, heartbeat and messages 1 s in.
+    let now = Timestamp::from_micros(1_700_000_100_000_000);
+    let at = Timestamp::from_micros;
+    let changed = |change: &dyn Fn(&mut ConversationRecord)| {
+        let mut records = sample();
+        change(&mut records[0]);
+        records
+    };
+    assert_eq!(reread_at(&sample(), now), Ok(()));
+    let future = 1_800_000_000_000_000;
+    let cases = [
+        (
+            changed(&|r| {
+                r.conversation.participants[0]
+                    .status
+                    .as_mut()
+                    .unwrap()
+                    .updated_at = at(future)
+            }),
+            "side a: `status_at` is in the future",
+        ),
+        (
+            changed(&|r| {
+                r.conversation.participants[0]
+                    .status
+                    .as_mut()
+                    .unwrap()
+                    .updated_at = at(1_600_000_000_000_000)
+            }),
+            "side a: `status_at` is before the participant joined",
+        ),
+        (
+            changed(&|r| r.conversation.participants[1].joined_at = Some(at(future))),
+            "side b: `joined_at` is in the future",
+        ),
+        (
+            changed(&|r| {
+                r.conversation.participants[1].joined_at = Some(at(1_600_000_000_000_000))
+            }),
+            "side b: `joined_at` is before the conversation was created",
+        ),
+        (
+            changed(&|r| r.messages[0].message.created_at = at(1_600_000_000_000_000)),
+            "message 3: `created_at` is before the conversation was created",
+        ),
+        (
+            changed(&|r| r.messages[2].message.created_at = at(future)),
+            "message 10: `created_at` is in the future",
+        ),
+        (
+            changed(&|r| r.conversation.expires_at = at(future)),
+            "`expires_at` is more than conversation_ttl_minutes (180) from now",
+        ),
+    ];
+    for (records, expected) in cases {
+        let err = reread_at(&records, now).unwrap_err();
+        assert!(err.contains(expected), "{expected:?} not in {err:?}");
+    }
+    // A status set before a later joining is refused, by more than clock
+    // skew (5 minutes; within it, two hosts' clocks may disagree).
+    let late =
+        changed(&|r| r.conversation.participants[0].joined_at = Some(at(1_700_000_360_000_000)));
+    let err = reread_at(&late, now).unwrap_err();
+    assert!(
+        err.contains("`status_at` is before the participant joined"),
+        "{err}"
+    );
+    // Joined on a host whose clock is a little behind the creator's.
+    let behind =
+        changed(&|r| r.conversation.participants[1].joined_at = Some(at(1_699_999_990_000_000)));
+    assert_eq!(reread_at(&behind, now), Ok(()));
+    // An expiry a TTL (plus clock skew) from now is what a conversation made now gets.
+    let full = changed(&|r| r.conversation.expires_at = now.plus_micros(TTL + 60_000_000));
+    assert_eq!(reread_at(&full, now), Ok(()));
 }
 
 #[test]

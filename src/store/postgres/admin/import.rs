@@ -1,34 +1,19 @@
 //! The import transaction on PostgreSQL: the same rules as SQLite's (merge by
-//! a message's natural identity, keep ids above every id ever used, else
-//! renumber), with the table locked against concurrent sends so no id drawn
-//! from the sequence meanwhile can collide, and the sequence moved past the
-//! ids imported.
+//! a message's natural identity, counted as [`crate::store::import_merge`]
+//! says; keep ids above every id ever used, else renumber), with the table
+//! locked against concurrent sends so no id drawn from the sequence
+//! meanwhile can collide, and the sequence moved past the ids imported.
 
 use std::collections::HashSet;
 
 use super::super::db::{Write, get};
 use super::super::keys::decoded;
-use super::super::ops::{self, encode_sides};
-use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
+use super::super::ops::{self, decode_sides, encode_sides};
+use crate::domain::{ConversationId, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{ConversationRecord, ImportMode, ImportReport};
+use crate::store::import_merge::{MessageKey, StoredCopies, files_json};
 use crate::store::sealed::{Column, EMPTY_LIST, Slot, note_row};
 use crate::store::{Conversation, Participant, StoreError};
-
-type MessageKey = (String, i64, String, String, String);
-
-fn files_text(m: &Message) -> Result<String, StoreError> {
-    serde_json::to_string(&m.files_involved).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn message_key(m: &Message) -> Result<MessageKey, StoreError> {
-    Ok((
-        m.from.as_str().to_owned(),
-        m.created_at.as_micros(),
-        m.action_type.as_str().to_owned(),
-        m.content.clone(),
-        files_text(m)?,
-    ))
-}
 
 fn same_header(stored: &Conversation, file: &Conversation) -> bool {
     let seat =
@@ -136,7 +121,7 @@ pub(super) async fn import(
             .chain(file.removed())
             .collect();
         let mut changed = false;
-        let known: HashSet<MessageKey> = match &existing {
+        let mut copies = match &existing {
             Some(stored) => {
                 if !same_header(stored, file) {
                     return Err(StoreError::Conflict(format!(
@@ -168,12 +153,13 @@ pub(super) async fn import(
                 }
                 let rows = db
                     .query(
-                        "SELECT from_side, created_at, action_type, content, files, id FROM messages WHERE conversation_id = $1",
+                        "SELECT from_side, created_at, action_type, content, files, id, recipients
+                         FROM messages WHERE conversation_id = $1",
                         &[&file.id.as_str()],
                     )
                     .await?;
                 decoded(db, w.sealer(), |o| {
-                    let mut keys = HashSet::new();
+                    let mut copies = StoredCopies::default();
                     for r in &rows {
                         let row = get::<i64>(r, 5)?.to_string();
                         let files: String = get(r, 4)?;
@@ -184,9 +170,17 @@ pub(super) async fn import(
                         };
                         let content =
                             o.open_bytes(Slot::new(Column::MessageContent, &row), get(r, 3)?)?;
-                        keys.insert((get(r, 0)?, get(r, 1)?, get(r, 2)?, content, files));
+                        let to = decode_sides(get(r, 6)?)?;
+                        copies.add(MessageKey::stored(
+                            get(r, 0)?,
+                            get(r, 1)?,
+                            get(r, 2)?,
+                            content,
+                            files,
+                            to,
+                        ));
                     }
-                    Ok(keys)
+                    Ok(copies)
                 })
                 .await?
             }
@@ -203,16 +197,17 @@ pub(super) async fn import(
                 for p in &file.participants {
                     insert_participant(w, &file.id, p).await?;
                 }
-                HashSet::new()
+                StoredCopies::default()
             }
         };
-        let mut seen = known;
+        // Compared with what was stored before this import only, never
+        // within the file: its identical messages are distinct sends.
         let mut new = Vec::new();
         for m in &record.messages {
-            if seen.insert(message_key(&m.message)?) {
-                new.push(m);
-            } else {
+            if copies.take(&MessageKey::of(&m.message)?) {
                 report.messages_skipped += 1;
+            } else {
+                new.push(m);
             }
         }
         let keep_ids = crate::store::admin::keeps_ids(new.iter().map(|m| m.message.id), keep_above);
@@ -236,7 +231,7 @@ pub(super) async fn import(
             let content = w
                 .seal(Slot::new(Column::MessageContent, &row), &msg.content)
                 .await?;
-            let files = files_text(msg)?;
+            let files = files_json(msg)?;
             let files = if files == EMPTY_LIST {
                 files
             } else {

@@ -17,6 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::super::sql_err;
 use super::{ReadTx, corrupt, count, io_err, schema};
+use crate::domain::Timestamp;
 use crate::store::StoreError;
 use crate::store::admin::{CopyProgress, CopyReport, FileCheck};
 
@@ -215,6 +216,9 @@ fn inspect(conn: &Connection) -> Result<FileCheck, StoreError> {
         if unexpected.is_empty() && is_bridge && problems.is_empty() {
             unexpected = schema::counters_out_of_range(conn)?;
             unexpected.extend(schema::impossible_rows(conn)?);
+            // The time of the check, not of a service clock: a file is
+            // checked for what it would do once restored now.
+            unexpected.extend(schema::leases_out_of_range(conn, Timestamp::now())?);
         }
     }
     Ok(FileCheck {

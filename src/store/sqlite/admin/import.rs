@@ -1,6 +1,7 @@
 //! The import transaction: conversations added or checked against what is
-//! stored, messages merged by their natural identity, ids kept or renumbered
-//! so that none is ever reused.
+//! stored, messages merged by their natural identity (counted, see
+//! [`crate::store::import_merge`]), ids kept or renumbered so that none is
+//! ever reused.
 
 use std::collections::HashSet;
 
@@ -8,30 +9,18 @@ use rusqlite::{Connection, params};
 
 use super::super::tx::WriteTx;
 use super::super::{ops, rows, sql_err};
-use crate::domain::{ConversationId, Message, ParticipantKind, Side, Timestamp};
+use crate::domain::{ConversationId, ParticipantKind, Side, Timestamp};
 use crate::store::admin::{AuditFor, ConversationRecord, ImportMode, ImportReport};
+use crate::store::import_merge::{MessageKey, StoredCopies, files_json};
 use crate::store::sealed::{Column, EMPTY_LIST, Slot, note_row};
 use crate::store::{Conversation, Participant, StoreError};
 
-/// The natural identity of a message within its conversation: an imported
-/// message is already present when one with the same key is.
-type MessageKey = (String, i64, String, String, String);
-
-fn message_key(m: &Message) -> Result<MessageKey, StoreError> {
-    Ok((
-        m.from.as_str().to_owned(),
-        m.created_at.as_micros(),
-        m.action_type.as_str().to_owned(),
-        m.content.clone(),
-        serde_json::to_string(&m.files_involved).map_err(|e| StoreError::Backend(Box::new(e)))?,
-    ))
-}
-
-/// The keys of the messages stored in conversation `id`, with their texts opened.
-fn stored_keys(tx: &WriteTx<'_>, id: &ConversationId) -> Result<HashSet<MessageKey>, StoreError> {
+/// The messages stored in conversation `id`, with their texts opened, counted by key.
+fn stored_copies(tx: &WriteTx<'_>, id: &ConversationId) -> Result<StoredCopies, StoreError> {
     let mut stmt = tx
         .prepare_cached(
-            "SELECT from_side, created_at, action_type, content, files, id FROM messages WHERE conversation_id = ?1",
+            "SELECT from_side, created_at, action_type, content, files, id, recipients
+             FROM messages WHERE conversation_id = ?1",
         )
         .map_err(sql_err)?;
     let rows = stmt
@@ -39,19 +28,24 @@ fn stored_keys(tx: &WriteTx<'_>, id: &ConversationId) -> Result<HashSet<MessageK
             Ok((
                 (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
                 r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })
         .map_err(sql_err)?;
-    let mut keys = HashSet::new();
+    let mut copies = StoredCopies::default();
     for row in rows {
-        let ((from, at, action, content, files), message): (MessageKey, i64) =
-            row.map_err(sql_err)?;
+        let ((from, at, action, content, files), message, to): (
+            (String, i64, String, String, String),
+            i64,
+            _,
+        ) = row.map_err(sql_err)?;
         let message = message.to_string();
         let content = tx.open_value(Slot::new(Column::MessageContent, &message), content)?;
         let files = tx.open_value(Slot::new(Column::MessageFiles, &message), files)?;
-        keys.insert((from, at, action, content, files));
+        let to = rows::decode_sides(to)?;
+        copies.add(MessageKey::stored(from, at, action, content, files, to));
     }
-    Ok(keys)
+    Ok(copies)
 }
 
 fn high_water(tx: &Connection) -> Result<i64, StoreError> {
@@ -147,7 +141,7 @@ pub(super) fn import(
         let file = &record.conversation;
         let existing = ops::conversation(tx.opener(), tx, &file.id)?;
         let mut changed = false;
-        let known = match &existing {
+        let mut copies = match &existing {
             Some(stored) => {
                 if !same_header(stored, file) {
                     return Err(StoreError::Conflict(format!(
@@ -176,7 +170,7 @@ pub(super) fn import(
                         changed = true;
                     }
                 }
-                stored_keys(tx, &file.id)?
+                stored_copies(tx, &file.id)?
             }
             None => {
                 tx.prepare_cached(
@@ -193,7 +187,7 @@ pub(super) fn import(
                 for p in &file.participants {
                     insert_participant(tx, &file.id, p)?;
                 }
-                HashSet::new()
+                StoredCopies::default()
             }
         };
         // A participant removed in the database or in the file has an empty
@@ -204,13 +198,14 @@ pub(super) fn import(
             .flat_map(Conversation::removed)
             .chain(file.removed())
             .collect();
-        let mut seen = known;
+        // Compared with what was stored before this import only, never
+        // within the file: its identical messages are distinct sends.
         let mut new = Vec::new();
         for m in &record.messages {
-            if seen.insert(message_key(&m.message)?) {
-                new.push(m);
-            } else {
+            if copies.take(&MessageKey::of(&m.message)?) {
                 report.messages_skipped += 1;
+            } else {
+                new.push(m);
             }
         }
         let keep_ids = crate::store::admin::keeps_ids(new.iter().map(|m| m.message.id), keep_above);
@@ -227,8 +222,7 @@ pub(super) fn import(
             .map_err(sql_err)?;
         for m in &new {
             let msg = &m.message;
-            let files = serde_json::to_string(&msg.files_involved)
-                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let files = files_json(msg)?;
             let id = if keep_ids {
                 msg.id
             } else {

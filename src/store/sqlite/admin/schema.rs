@@ -4,17 +4,28 @@
 //! index or table of anyone else's could divert or leak messages once it is
 //! restored — counters small enough that the next message id or audit
 //! sequence number cannot run out, and no rows the bridge could not have
-//! written (orphans, impossible sides), which would break reads once restored.
+//! written (orphans, impossible sides, delivery leases that would hide an
+//! inbox for longer than any reader holds one), which would break reads or
+//! deliveries once restored.
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::super::open::MIGRATIONS;
 use super::super::sql_err;
+use crate::domain::Timestamp;
 use crate::store::StoreError;
 
 /// Largest message id, id floor or audit sequence number a backup may hold
 /// (2^53, as on import): new ones are one more than the largest used.
 const MAX_COUNTER: i64 = 1 << 53;
+
+/// How far past the time of the check a delivery lease in a backup may end.
+/// A reader's lease lasts 20 seconds (`service::LEASE`), so one taken just
+/// before the backup has lapsed by the time it is restored; a day leaves room
+/// for clocks that disagree. A later one hid the recipient's inbox (every
+/// message after a leased one waits for it) until it ended: for good, at
+/// 9·10^18 µs.
+const MAX_LEASE_AHEAD_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
 
 /// One row of `sqlite_master`: type, name, table, SQL.
 type Object = (String, String, String, Option<String>);
@@ -155,4 +166,28 @@ pub(super) fn impossible_rows(conn: &Connection) -> Result<Vec<String>, StoreErr
         }
     }
     Ok(out)
+}
+
+/// Deliveries leased until more than [`MAX_LEASE_AHEAD_MICROS`] after `now`;
+/// call only on a schema without foreign objects (its tables are STRICT, so
+/// a lease is an integer or none).
+pub(super) fn leases_out_of_range(
+    conn: &Connection,
+    now: Timestamp,
+) -> Result<Vec<String>, StoreError> {
+    let bound = now.plus_micros(MAX_LEASE_AHEAD_MICROS);
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pending_deliveries WHERE lease_until > ?1",
+            [bound.as_micros()],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
+    Ok(if n > 0 {
+        vec![format!(
+            "{n} pending deliveries leased until after {bound}, more than a day from now (a reader's lease lasts 20 seconds; restored, such a lease hides the recipient's inbox, new messages too, until it ends)"
+        )]
+    } else {
+        Vec::new()
+    })
 }
