@@ -14,7 +14,9 @@ use super::kinds::Kind;
 use super::literal::read_value;
 use super::operator::skip_blank;
 use super::pair;
+use super::procsub;
 use super::scan::{Scan, priority};
+use super::sql_insert;
 use super::text::line_end;
 use super::transcript;
 use super::userlist;
@@ -45,6 +47,9 @@ pub(crate) const ANCHORS: &[(&str, Detector)] = &[
     (": › ", Detector::PromptAnswer),
     ("auth-user-pass", Detector::AuthUserPass),
     ("> auth ", Detector::RedisAuth),
+    ("<(echo ", Detector::ProcSub),
+    ("<(printf ", Detector::ProcSub),
+    ("insert into ", Detector::SqlInsert),
 ];
 
 /// The detector an anchor starts.
@@ -61,6 +66,8 @@ pub(crate) enum Detector {
     PromptAnswer,
     AuthUserPass,
     RedisAuth,
+    ProcSub,
+    SqlInsert,
 }
 
 /// Runs the detector of anchor `i` found at `start..end`.
@@ -77,6 +84,8 @@ pub(crate) fn on_anchor(scan: &mut Scan<'_>, i: usize, start: usize, end: usize)
         Some(Detector::PromptAnswer) => transcript::on_prompt_answer(scan, start, end),
         Some(Detector::AuthUserPass) => transcript::on_auth_user_pass(scan, start),
         Some(Detector::RedisAuth) => transcript::on_redis_auth(scan, start, end),
+        Some(Detector::ProcSub) => procsub::on_anchor(scan, start, end),
+        Some(Detector::SqlInsert) => sql_insert::on_insert(scan, start, end),
         None => {}
     }
 }

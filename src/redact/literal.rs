@@ -28,18 +28,32 @@ pub(crate) fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, 
     }
     // Escaped quotes inside a JSON string: `\"value\"`, and the same string
     // escaped again once or twice more (`\\\"value\\\"`): the value ends
-    // where the same escaped quote comes again.
+    // where the same escaped quote comes again, behind exactly as many
+    // backslashes (`\\\"` inside `\"…\"` is a quote within the value).
     let slashes = bytes[i..]
         .iter()
         .take(8)
         .take_while(|&&b| b == b'\\')
         .count();
     if slashes > 0 && matches!(bytes.get(i + slashes), Some(b'"' | b'\'')) {
-        let q = &bytes[i..=i + slashes];
+        let q = bytes[i + slashes];
         let vs = i + slashes + 1;
         let hi = line_end(bytes, vs).min(vs + MAX_VALUE);
-        let rel = bytes[vs..hi].windows(q.len()).position(|w| w == q)?;
-        return Some((vs, vs + rel, true));
+        let mut k = vs;
+        while let Some(p) = bytes[k..hi].iter().position(|&b| b == q) {
+            let at = k + p;
+            let run = bytes[vs..at]
+                .iter()
+                .rev()
+                .take(slashes + 1)
+                .take_while(|&&b| b == b'\\')
+                .count();
+            if run == slashes {
+                return Some((vs, at - slashes, true));
+            }
+            k = at + 1;
+        }
+        return None;
     }
     if matches!(bytes[i], b'"' | b'\'' | b'`') {
         let q = bytes[i];
@@ -88,6 +102,11 @@ fn bare(bytes: &[u8], i: usize, query: bool) -> Option<(usize, usize)> {
             && super::fragment::in_value(bytes, i, e, |b| bare_stop(b, true));
         let cjk_after_ascii = e > i && bytes[e - 1].is_ascii() && super::text::cjk_at(bytes, e);
         if (bare_stop(bytes[e], query) && !hash_kept) || cjk_after_ascii {
+            // A `.properties` value escapes `:` and `=` (`pw=Kx9\:Z8r`).
+            if e > i && bytes[e] == b'\\' && matches!(bytes.get(e + 1), Some(b':' | b'=')) {
+                e += 2;
+                continue;
+            }
             break;
         }
         e += 1;

@@ -307,6 +307,9 @@ pub(crate) fn parse_op(
     if rest.starts_with(b">") && super::markup::named_element(bytes, raw_s, i + 1) {
         return Some((Op::Assign, i + 1, extra));
     }
+    if let Some(v) = super::phrase::new_value_after(bytes, e) {
+        return Some((Op::Prose, v, extra));
+    }
     if i > e && bytes[i].is_ascii_alphabetic() {
         let w_end = (i..n)
             .find(|&x| !bytes[x].is_ascii_alphabetic())

@@ -196,6 +196,8 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
     // that way (`Der X für Staging lautet …`, `El X de producción es …`).
     const SPOKEN_IS: &[&str] = &[
         "is", "was", "ist", "lautet", "war", "es", "est", "era", "är",
+        // Indonesian and Malay, Polish, Danish and Norwegian.
+        "adalah", "ialah", "jest", "er",
     ];
     let hi = line_end(bytes, from).min(from + 48);
     let mut i = from;
@@ -244,6 +246,30 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
             return None;
         }
         i += 1;
+    }
+    None
+}
+
+/// `rotated app secret, new value: X`, `API key — new value is X`: after a
+/// secret's name, a clause that gives its new value. Returns where the
+/// value starts.
+pub(crate) fn new_value_after(bytes: &[u8], e: usize) -> Option<usize> {
+    let mut i = e;
+    let lead = i;
+    while i < bytes.len() && i - lead < 8 && matches!(bytes[i], b',' | b';' | b' ' | b'-') {
+        i += 1;
+    }
+    if bytes[i..].starts_with("— ".as_bytes()) {
+        i = skip_blank(bytes, i + "—".len());
+    }
+    if i == lead || bytes.len() < i + 9 || !bytes[i..i + 9].eq_ignore_ascii_case(b"new value") {
+        return None;
+    }
+    i += 9;
+    for sep in [&b":"[..], b" is ", b" =", b" ->"] {
+        if bytes[i..].starts_with(sep) {
+            return Some(skip_blank(bytes, i + sep.len()));
+        }
     }
     None
 }
@@ -341,9 +367,11 @@ pub(crate) fn copula(rest: &[u8]) -> Option<usize> {
         "with value ",
         "的值是",
         "の値は",
-        // Korean `값은` (value is) and Turkish `değeri:` (its value).
+        // Korean `값은` (value is) and Turkish `değeri:` (its value), also
+        // without the colon (`AWS_SECRET_KEY değeri X, prod için ayrı`).
         "값은",
         "değeri:",
+        "değeri ",
         "是",
         "は",
         "é ",

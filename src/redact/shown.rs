@@ -144,8 +144,17 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
         }
         Named | NamedAlone => {
             // The command's first word that is not a flag names the value.
-            let (name, rest) = name_word(&bytes[end..le]);
-            if matches!(prints, NamedAlone) && !rest.trim_ascii().is_empty() {
+            // A command line that reads a name is short; bounding it keeps
+            // a long line of anchors (`$env:X=$env:X=…`) linear.
+            let cap = le.min(end + MAX_COMMAND);
+            if matches!(prints, NamedAlone) && cap < le {
+                return;
+            }
+            let (name, rest) = name_word(&bytes[end..cap]);
+            // `$env:GITHUB_TOKEN="…"` sets the name; it prints nothing.
+            if matches!(prints, NamedAlone)
+                && (!rest.trim_ascii().is_empty() || name.contains(&b'='))
+            {
                 return;
             }
             let Some(class) = class_of(name) else { return };
@@ -203,6 +212,9 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
         scan.push(vs, word_end, kind, priority::NAMED);
     }
 }
+
+/// Bytes of a command line read after an anchor that names a value.
+const MAX_COMMAND: usize = 512;
 
 /// Most warning lines skipped between a command and the secret it prints.
 const MAX_WARNINGS: usize = 3;

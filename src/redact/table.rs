@@ -110,6 +110,11 @@ pub(crate) fn on_column(
         let row_end = line_end(bytes, next);
         let text = &bytes[next..row_end];
         let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let text = if delimiter == b'|' {
+            string_close(text)
+        } else {
+            text
+        };
         // Markdown's rule under the header. A bar-framed line without one
         // is a row of a table (`| password | string |` over `| token_ttl |
         // int |`), whose first cells below are other rows' names.
@@ -201,6 +206,23 @@ fn is_name(cell: &[u8]) -> bool {
         && cell.iter().all(|&b| {
             b.is_ascii_alphanumeric() || matches!(b, b' ' | b'_' | b'-' | b'.' | b'(' | b')' | b'/')
         })
+}
+
+/// A Markdown row without what closes the string around the table when it
+/// travels inside JSON (`| jenkins | admin | x |"}`): the row ends at its
+/// last bar when only quotes, brackets and commas follow it.
+fn string_close(row: &[u8]) -> &[u8] {
+    match row.iter().rposition(|&b| b == b'|') {
+        Some(p)
+            if p + 1 < row.len()
+                && row[p + 1..]
+                    .iter()
+                    .all(|b| matches!(b, b'"' | b'\'' | b'}' | b']' | b',' | b' ' | b'\\')) =>
+        {
+            &row[..=p]
+        }
+        _ => row,
+    }
 }
 
 /// Markdown's rule: bars, dashes, colons.

@@ -289,8 +289,13 @@ fn pair_after(
 /// folded in a log, `\n`-escaped or indented): while the token reaches the
 /// end of its line and the next line is nothing but more of its alphabet,
 /// random-looking and within the token's length, the next line is part of it.
+/// The last piece of a wrapped token may be short and of one character class
+/// (`kx_enjsnnaxaw`): after a full continuation line, a shorter piece of six
+/// or more characters with some entropy, holding `_` or `-` or reading as
+/// random letters (not `finished`), ends the token.
 fn wrapped_end(rule: &TokenRule, bytes: &[u8], mut end: usize, mut len: usize) -> usize {
     let body = |b: u8| is_alnum(b) || (rule.edge)(b) || (rule.kind == Kind::Jwt && b == b'.');
+    let mut prev_run = None;
     loop {
         let j = super::block::junction(&bytes[end..(end + 64).min(bytes.len())]);
         if j == 0 {
@@ -305,15 +310,21 @@ fn wrapped_end(rule: &TokenRule, bytes: &[u8], mut end: usize, mut len: usize) -
                 b'\n' | b'\r' | b'\\' | b'"' | b'\'' | b'`' | b',' | b';' | b')'
             );
         let piece = &bytes[ls..after];
-        if run < 4
-            || !line_ends
-            || len + run > rule.max_len
-            || super::text::Profile::of(piece).alnum_classes() < 2
-        {
+        let one_class = super::text::Profile::of(piece).alnum_classes() < 2;
+        let tail = prev_run.is_some_and(|p| run < p)
+            && run >= 6
+            && super::text::entropy(piece) >= 2.5
+            && (piece.iter().any(|&b| matches!(b, b'_' | b'-'))
+                || super::gibberish::random_letters(piece));
+        if run < 4 || !line_ends || len + run > rule.max_len || (one_class && !tail) {
             return end;
         }
         len += run;
         end = after;
+        if one_class {
+            return end;
+        }
+        prev_run = Some(run);
     }
 }
 

@@ -104,7 +104,8 @@ pub(crate) fn is_trivial(v: &[u8]) -> bool {
     others <= 5 && TRIVIAL_CORES.iter().any(|t| letters == t.as_bytes())
 }
 
-/// Public key material written as a value (SSH wire format, SPKI, certificates).
+/// Public key material written as a value (SSH wire format, SPKI, certificates,
+/// Mapbox public tokens).
 fn is_public_key_blob(v: &[u8]) -> bool {
     const PREFIXES: &[&str] = &[
         "AAAAB3NzaC1",
@@ -121,6 +122,7 @@ fn is_public_key_blob(v: &[u8]) -> bool {
         // Key fingerprints (`ssh-keygen -l`, `The key fingerprint is …`).
         "SHA256:",
         "MD5:",
+        "pk.eyJ1Ijoi", // Mapbox public (browser) tokens; `sk.` ones are secret.
     ];
     PREFIXES.iter().any(|p| v.starts_with(p.as_bytes()))
         || (v.starts_with(b"MII") && contains_ci(v, b"gAwIBAgI"))

@@ -90,7 +90,7 @@ pub(crate) const ANY_STOP: &[&str] = &[
     "public", "publishable", "idempotency", "hotkey", "keyboard", "keyword", "keywords", "keystroke", "keychain",
     "keyring", "keystore", "keypair", "tokenizer", "tokenize", "tokenized", "tokens", "keys", "secrets",
     "passwords", "monkey", "turkey", "donkey", "jockey", "hockey", "whiskey", "pagination", "next", "continuation",
-    "cursor", "sync", "passwordless", "passkey", "passkeys", "secretary", "example", "sample", "dummy", "fake",
+    "cursor", "passwordless", "passkey", "passkeys", "secretary", "example", "sample", "dummy", "fake",
     "mock", "placeholder", "fixture", "is", "has", "should", "enable", "show", "hide", "validate", "verify",
     "forgot", "require", "requires", "allow", "min", "max", "num", "total", "sitekey", "author", "authored",
     "authors", "spoken", "hotkeys", "shortcut", "your",

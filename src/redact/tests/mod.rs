@@ -17,6 +17,7 @@ mod props;
 mod round10;
 mod round12;
 mod round13;
+mod round14;
 mod round5;
 mod round6;
 mod round7;
