@@ -57,13 +57,15 @@ fn is_invisible(c: char) -> bool {
         | 0x3164 | 0xFFA0           // Hangul fillers
         | 0xFE00..=0xFE0F           // variation selectors
         | 0xFEFF                    // zero-width no-break space (BOM)
+        | 0xFFF0..=0xFFF8           // unassigned, default ignorable: drawn as nothing
         | 0xFFF9..=0xFFFB           // interlinear annotation
         | 0x110BD | 0x110CD
         | 0x13430..=0x1343F         // Egyptian hieroglyph format controls
         | 0x1BCA0..=0x1BCA3         // shorthand format controls
         | 0x1D173..=0x1D17A         // musical symbol format controls
-        | 0xE0000..=0xE007F         // tag characters
-        | 0xE0100..=0xE01EF // variation selectors supplement
+        // Tags, variation selectors supplement and the unassigned rest of
+        // the plane's default-ignorable block: all drawn as nothing.
+        | 0xE0000..=0xE0FFF
     )
 }
 

@@ -44,18 +44,35 @@ async fn padded_or_disguised_commands_are_refused_and_approve_shows_the_size() {
         "echo ok; r\u{336}m\u{336} -rf src".to_owned(),
         // Reads as a line continuation; the blank after the backslash ends the line.
         "printf '%s\\n' 'reminder for the human:' \\ \nrm -rf src".to_owned(),
+        // Look-alikes (acceptance run): `ˈ` draws as a quote the shell does not
+        // see, so this "echo" deleted src; a Cyrillic letter in a name; a
+        // default-ignorable character drawn as nothing; right-to-left letters
+        // drawn with the arguments swapped.
+        "echo \u{2c8}backup done; rm -rf src \u{2c8}".to_owned(),
+        "echo ok \u{37e} rm -rf src".to_owned(),
+        "sh ./d\u{435}ploy.sh".to_owned(),
+        // (An invisible character has a rule of its own: control-character.)
+        "sh ./deploy\u{fff0}.sh".to_owned(),
+        "mv \u{5d0} \u{5d1}".to_owned(),
     ] {
         let m = refusal(
             &execute(&server, &conv, "a", &hostile, json!({})).await,
             "command_refused",
         );
-        assert!(m.contains("disguised-text"), "{:?}: {m}", &hostile[..20]);
+        assert!(
+            (m.contains("disguised-text") || m.contains("control-character")),
+            "{:?}: {m}",
+            hostile.chars().take(20).collect::<String>()
+        );
         // A dry run is refused the same way.
         let m = refusal(
             &execute(&server, &conv, "a", &hostile, json!({"dry_run": true})).await,
             "command_refused",
         );
-        assert!(m.contains("disguised-text"), "{m}");
+        assert!(
+            (m.contains("disguised-text") || m.contains("control-character")),
+            "{m}"
+        );
     }
     assert_eq!(
         stored_proposals(&env, &conv.id),
@@ -64,7 +81,22 @@ async fn padded_or_disguised_commands_are_refused_and_approve_shows_the_size() {
     );
     assert!(ws.join("src").is_dir());
 
-    // Ordinary layout still passes: aligned columns, a here-document script.
+    // Ordinary layout still passes: aligned columns, a here-document script,
+    // text other than ASCII inside quotes and in a here-document's body.
+    propose(
+        &server,
+        &conv,
+        "a",
+        "git commit -m \"caf\u{e9} \u{2014} fix\"",
+    )
+    .await;
+    propose(
+        &server,
+        &conv,
+        "a",
+        "cat > n.md <<'EOF'\n\u{dc}berblick \u{2014}\nEOF",
+    )
+    .await;
     let script = "python3 - <<'EOF'\nfor x in range(2):\n    if x:\n        print(x)\nEOF";
     propose(&server, &conv, "a", "printf '%-8s|\\n'  a  b").await;
     let long = format!("echo {}; ls", "word ".repeat(60).trim_end());

@@ -50,6 +50,7 @@ mod audit;
 mod blocklist;
 mod layout;
 mod lex;
+mod lookalike;
 mod paths;
 mod readonly;
 mod restricted;

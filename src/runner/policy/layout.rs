@@ -44,6 +44,16 @@ pub fn check(command: &str) -> Result<(), Refusal> {
             "the command contains {what}, which could make it look different from what runs on the approving human's screen; use plain ASCII spaces and precomposed letters"
         )));
     }
+    if let Some(what) = super::lookalike::unquoted_non_ascii(command) {
+        return Err(refuse(format!(
+            "the command holds {what} outside quotes, where the shell reads characters as code: a look-alike of a quote, semicolon, slash or letter runs otherwise than it reads on the approving human's screen; write shell syntax and names in ASCII, and other text inside quotes"
+        )));
+    }
+    if let Some(what) = super::lookalike::mixed_script_word(command) {
+        return Err(refuse(format!(
+            "the command holds {what}: it reads as another name than it is on the approving human's screen; write each name in one script"
+        )));
+    }
     let mut at = 0;
     let mut blank_lines = 0;
     for (n, text) in command.split('\n').enumerate() {
@@ -103,10 +113,12 @@ fn disguising_character(text: &str) -> Option<String> {
 /// human who reads it: a disguising character or a run of more than
 /// [`MAX_BLANK_RUN`] blanks, described; `None` when it reads as it is.
 pub fn disguise_in_line(text: &str) -> Option<String> {
-    disguising_character(text).or_else(|| {
-        long_run(text)
-            .map(|at| format!("more than {MAX_BLANK_RUN} spaces or tabs in a row at byte {at}"))
-    })
+    disguising_character(text)
+        .or_else(|| {
+            long_run(text)
+                .map(|at| format!("more than {MAX_BLANK_RUN} spaces or tabs in a row at byte {at}"))
+        })
+        .or_else(|| super::lookalike::mixed_script_word(text))
 }
 
 /// The byte offset of the first run of more than [`MAX_BLANK_RUN`] spaces and tabs.
