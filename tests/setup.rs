@@ -537,3 +537,31 @@ async fn secrets_in_client_files_never_reach_the_terminal() {
     line(&report, "fail", "clients", "cannot be read");
     assert!(!report.contains(&token), "{report}");
 }
+
+/// Found by an acceptance run: `setup` run as root on a user's file (as with
+/// `sudo -E`) gave the file to root, so the client, running as the user,
+/// could no longer read it; and a file the user had made read-only was
+/// replaced all the same (a rename ignores the file's own write bit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_file_keeps_its_owner_and_a_read_only_one_is_left_alone() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let h = Homes::new("setup-owner");
+    let path = h.home.join(".claude.json");
+    std::fs::write(&path, "{}").unwrap();
+    // Only root may give a file away: elsewhere the first half has nothing to show.
+    if std::os::unix::fs::chown(&path, Some(4242), Some(4343)).is_ok() {
+        h.run(&["setup", "claude-code"]).await.ok();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4242, 4343), "owner kept");
+        assert!(read_json(&path)["mcpServers"]["bridge"].is_object());
+    }
+    let gemini = h.home.join(".gemini/settings.json");
+    std::fs::create_dir_all(gemini.parent().unwrap()).unwrap();
+    std::fs::write(&gemini, "{}").unwrap();
+    std::fs::set_permissions(&gemini, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = h.snapshot();
+    let run = h.run(&["setup", "gemini"]).await;
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("read-only"), "{}", run.stderr);
+    assert_eq!(h.snapshot(), before, "nothing written, no temp file");
+}

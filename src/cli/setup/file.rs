@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -19,6 +19,9 @@ pub struct Current {
     pub text: Option<String>,
     /// Its permission bits, when it exists.
     pub mode: Option<u32>,
+    /// Its owner and group, when it exists: kept, so that `setup` run as
+    /// root on a user's file (`sudo -E`) leaves it the user's.
+    pub owner: Option<(u32, u32)>,
 }
 
 /// Reads `path` (following symlinks).
@@ -39,21 +42,20 @@ pub fn read(path: &Path) -> anyhow::Result<Current> {
     };
     match crate::cli::input::read_client_config(&real) {
         Ok(text) => {
-            let mode = fs::metadata(&real)
-                .with_context(|| format!("cannot read {}", real.display()))?
-                .permissions()
-                .mode()
-                & 0o7777;
+            let meta =
+                fs::metadata(&real).with_context(|| format!("cannot read {}", real.display()))?;
             Ok(Current {
                 real,
                 text: Some(text),
-                mode: Some(mode),
+                mode: Some(meta.permissions().mode() & 0o7777),
+                owner: Some((meta.uid(), meta.gid())),
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Current {
             real,
             text: None,
             mode: None,
+            owner: None,
         }),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", real.display())),
     }
@@ -79,6 +81,14 @@ pub fn write(current: &Current, text: &str, new_mode: u32, dir_mode: u32) -> any
             .with_context(|| format!("cannot create directory {}", dir.display()))?;
     }
     let mode = current.mode.unwrap_or(new_mode);
+    if mode & 0o200 == 0 {
+        // A rename replaces a file whatever its own write bit says; the user
+        // made this one read-only, so it is left alone.
+        anyhow::bail!(
+            "{} is read-only (mode {mode:o}); make it writable (chmod u+w) and run setup again, or add the entry yourself (--dry-run shows it)",
+            path.display()
+        );
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -92,6 +102,14 @@ pub fn write(current: &Current, text: &str, new_mode: u32, dir_mode: u32) -> any
             .open(&tmp)?;
         // The umask may have narrowed the mode given to open().
         file.set_permissions(fs::Permissions::from_mode(mode))?;
+        if let Some((uid, gid)) = current.owner {
+            let meta = file.metadata()?;
+            if (meta.uid(), meta.gid()) != (uid, gid) {
+                // Only root may give a file away; anyone else gets an error
+                // here rather than leave the client a file it cannot read.
+                std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+            }
+        }
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
