@@ -565,3 +565,21 @@ async fn a_users_file_keeps_its_owner_and_a_read_only_one_is_left_alone() {
     assert!(run.stderr.contains("read-only"), "{}", run.stderr);
     assert_eq!(h.snapshot(), before, "nothing written, no temp file");
 }
+
+/// Found by an acceptance run: the success lines printed the client file's
+/// path and the binary's as they were, so a project directory named with an
+/// escape sequence wrote it to the terminal (`--dry-run` escaped it already).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_prints_hostile_paths_escaped() {
+    let h = Homes::new("setup-escapes");
+    let dir = h.project.join("repo\u{1b}]0;PWNED\u{7}\u{1b}[2J");
+    std::fs::create_dir_all(&dir).unwrap();
+    for _ in 0..2 {
+        // Configured, then already configured: both lines name the file.
+        let args = ["setup", "claude-code", "--scope", "project"];
+        let run = run_cmd(h.command_in(&dir, &args), None).await;
+        let out = run.ok();
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(out.contains("\\x1b]0;PWNED"), "{out}");
+    }
+}

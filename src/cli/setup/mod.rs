@@ -255,11 +255,15 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let scope = args.scope.as_str();
+    // Paths come from the working directory, HOME and the binary's place,
+    // any of which may hold escape sequences meant for the terminal.
+    let shown = crate::cli::output::line;
+    let path_shown = path.display().to_string();
     if current.text.as_deref() == Some(new.as_str()) {
         println!(
             "{} ({scope} scope) is already configured for this bridge in {}; nothing changed.",
             spec.label,
-            path.display()
+            shown(&path_shown)
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -268,7 +272,7 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         // The diff shows the client's file, which a repository may have
         // crafted (a JSONC comment can hold anything).
         print!("{}", crate::cli::output::block(&without_secrets(&diff)));
-        println!("Dry run: {} was not written.", path.display());
+        println!("Dry run: {} was not written.", shown(&path_shown));
         return Ok(ExitCode::SUCCESS);
     }
     let (file_mode, dir_mode) = match args.scope {
@@ -280,14 +284,14 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     println!(
         "Configured {} ({scope} scope) in {}:\n  {}: {}\n  tool timeout: {TOOL_TIMEOUT_S} s\nCheck it with `{}`; restart {} sessions that are already running.",
         spec.label,
-        path.display(),
+        shown(&path_shown),
         args.name,
-        launch.display(),
+        shown(&launch.display().to_string()),
         spec.check,
         spec.label,
     );
     for note in (spec.notes)(args.scope, &places) {
-        println!("Note: {note}");
+        println!("Note: {}", shown(&note));
     }
     Ok(ExitCode::SUCCESS)
 }
