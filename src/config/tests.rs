@@ -97,6 +97,18 @@ fn unknown_keys_and_bad_values_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("rate_limits.send_to_partner.per_minute"), "{e}");
+    // A level, not a filter: `bogus` read as a target passed, and an empty
+    // value turned on every level (acceptance run).
+    for bad in ["bogus", "", "mcp_bridge=debug", "info,rmcp=trace"] {
+        let text = format!("log_level = {bad:?}\n");
+        let e = load_str(&text, &[]).unwrap_err().to_string();
+        assert!(e.contains("log_level"), "{bad}: {e}");
+        let e = Config::load(None, env(&[("MCP_BRIDGE_LOG", bad)])).unwrap_err();
+        assert!(e.to_string().contains("log_level"), "{bad}: {e}");
+    }
+    for ok in ["debug", "WARN", "off"] {
+        assert!(load_str(&format!("log_level = {ok:?}\n"), &[]).is_ok(), "{ok}");
+    }
 }
 
 #[test]

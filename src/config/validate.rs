@@ -35,8 +35,18 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         "full" => Durability::Full,
         _ => return Err(invalid("durability", "must be \"normal\" or \"full\"")),
     };
-    tracing_subscriber::EnvFilter::try_new(&raw.log_level)
-        .map_err(|e| invalid("log_level", e.to_string()))?;
+    // The value becomes `mcp_bridge=LEVEL` (see `cli::logging`): it must be a
+    // level. Read as a whole filter, `bogus` passed as a target name and an
+    // empty value turned on everything.
+    if !["off", "error", "warn", "info", "debug", "trace"]
+        .iter()
+        .any(|l| raw.log_level.eq_ignore_ascii_case(l))
+    {
+        return Err(invalid(
+            "log_level",
+            "must be one of off, error, warn, info, debug, trace",
+        ));
+    }
     let http = http::validate(raw.http.clone(), raw.rate_limits.enabled)?;
     let rate_limits = if raw.rate_limits.enabled {
         let r = &raw.rate_limits;
