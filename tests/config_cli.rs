@@ -254,3 +254,20 @@ fn the_demo_shows_a_message_crossing_and_a_redaction() {
         .collect();
     assert!(left.is_empty(), "the demo left {left:?} behind");
 }
+
+/// Output to a full disk (or a reader that is gone) is an error of the
+/// command, not an internal error: `println!` panicked and the report said
+/// "internal error …; please report it" with exit 101 (acceptance run).
+#[test]
+fn a_full_disk_on_stdout_is_an_error_not_an_internal_one() {
+    let env = TestEnv::new("config-full");
+    let full = std::fs::File::create("/dev/full").expect("/dev/full");
+    let out = run(env
+        .bridge()
+        .args(["config", "example"])
+        .stdout(Stdio::from(full)));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+}

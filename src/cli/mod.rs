@@ -217,6 +217,22 @@ pub fn init_logging(level: &str) {
 /// stderr. No backtrace either; the location is enough to file a bug.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        // `println!` panics when stdout is gone: a reader that stopped
+        // (`| head`) or a full disk. Not a bug, and what the command did is
+        // done; the message holds only the OS error.
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        if let Some(m) = message.filter(|m| m.starts_with("failed printing to std")) {
+            if m.contains("Broken pipe") {
+                // Quietly, as the management commands end on a closed pipe.
+                std::process::exit(0);
+            }
+            eprintln!("mcp-bridge: {m}");
+            std::process::exit(1);
+        }
         let location = info.location().map_or_else(
             || "unknown location".to_owned(),
             |l| format!("{}:{}", l.file(), l.line()),

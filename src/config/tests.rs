@@ -107,7 +107,10 @@ fn unknown_keys_and_bad_values_are_named() {
         assert!(e.to_string().contains("log_level"), "{bad}: {e}");
     }
     for ok in ["debug", "WARN", "off"] {
-        assert!(load_str(&format!("log_level = {ok:?}\n"), &[]).is_ok(), "{ok}");
+        assert!(
+            load_str(&format!("log_level = {ok:?}\n"), &[]).is_ok(),
+            "{ok}"
+        );
     }
 }
 
