@@ -55,6 +55,20 @@ pub fn resolve_db_path(path: &Path) -> anyhow::Result<PathBuf> {
     if pg_url(path).is_some() {
         return Ok(path.to_owned());
     }
+    // `--db=~/team/bridge.db` reaches us unexpanded (no shell expands `~`
+    // after `=`, nor inside quotes): it means the home directory, as it does
+    // for `key_file`, not a directory named `~` in the current one.
+    let home_relative = path.to_str().and_then(|t| t.strip_prefix("~/"));
+    let expanded;
+    let path = match home_relative {
+        Some(rest) => {
+            let home = dirs::home_dir()
+                .context("the database path uses ~ but the home directory is unknown")?;
+            expanded = home.join(rest);
+            expanded.as_path()
+        }
+        None => path,
+    };
     let absolute = if path.is_absolute() {
         path.to_owned()
     } else {

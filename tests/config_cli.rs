@@ -271,3 +271,24 @@ fn a_full_disk_on_stdout_is_an_error_not_an_internal_one() {
     assert!(err.contains("No space left on device"), "{err}");
     assert!(!err.contains("internal error"), "{err}");
 }
+
+/// `--db=~/…` (which no shell expands) names the home directory, as
+/// `key_file = "~/…"` does: before, `serve` made a directory named `~` in
+/// the current one (acceptance run), a trap for a later `rm -rf ~`.
+#[test]
+fn a_database_path_under_tilde_is_in_the_home_directory() {
+    let env = TestEnv::new("config-tilde");
+    let (home, cwd) = (env.dir.join("home"), env.dir.join("cwd"));
+    std::fs::create_dir_all(&home).expect("home");
+    std::fs::create_dir_all(&cwd).expect("cwd");
+    let out = run(env
+        .bridge()
+        .env("HOME", &home)
+        .current_dir(&cwd)
+        .args(["list", "--db=~/team/bridge.db"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let meant = home.join("team").join("bridge.db");
+    assert!(err.contains(&meant.display().to_string()), "{err}");
+    assert!(!cwd.join("~").exists(), "no directory named ~");
+}
