@@ -93,8 +93,17 @@ pub(super) fn own_file(app: &App, path: &Path) -> Option<String> {
             own.push(("the database's journal", PathBuf::from(name)));
         }
     }
+    // A protected file may itself be a symlink (`bridge.key -> /secrets/…`):
+    // writing over its target destroys it as surely.
+    let target_real = fs::canonicalize(path).ok();
     own.into_iter()
-        .find(|(_, p)| entry(p).is_some_and(|p| p == target))
+        .find(|(_, p)| {
+            let real = fs::canonicalize(p).ok();
+            entry(p).is_some_and(|p| p == target)
+                || real
+                    .as_ref()
+                    .is_some_and(|r| *r == target || target_real.as_ref() == Some(r))
+        })
         .map(|(what, p)| {
             format!(
                 "{} is {what} ({}); write it elsewhere",

@@ -105,9 +105,10 @@ pub fn write(current: &Current, text: &str, new_mode: u32, dir_mode: u32) -> any
         if let Some((uid, gid)) = current.owner {
             let meta = file.metadata()?;
             if (meta.uid(), meta.gid()) != (uid, gid) {
-                // Only root may give a file away; anyone else gets an error
-                // here rather than leave the client a file it cannot read.
-                std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+                // Only root may give a file away (the case that matters: a
+                // user's file written by root). Anyone else writes as before,
+                // e.g. a user fixing a file an older `sudo -E setup` left root's.
+                let _ = std::os::unix::fs::fchown(&file, Some(uid), Some(gid));
             }
         }
         file.write_all(text.as_bytes())?;

@@ -9,162 +9,52 @@
 //! the one the human reviewed, and is refused everywhere. A here-document's body is
 //! data and is left alone. Pure.
 
-/// Where a character of the command is read.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ctx {
-    /// Shell code: top level, `$(…)` (with its open parentheses), or backticks.
-    Code {
-        paren: bool,
-        depth: u32,
-    },
-    Backtick,
-    Double,
-}
+use super::lex::{self, Piece, Script, Token};
 
-/// The first character outside quotes that is not ASCII, described with its byte
-/// offset, if any.
+/// The first character the shell reads as code that is not ASCII, described with
+/// the byte offset of its word, if any. The command is read by the policy's own
+/// tokenizer (`lex`), which knows comments, here-strings, `$'…'`, arithmetic and
+/// nested substitutions: unquoted literal text, `~user` and parameter names are
+/// code; quoted text and a here-document's literal text are data, while the
+/// substitutions inside either run and are read again. A command it cannot
+/// tokenize is held to ASCII throughout.
 pub(super) fn unquoted_non_ascii(command: &str) -> Option<String> {
-    let bytes = command.as_bytes();
-    let mut stack = vec![Ctx::Code {
-        paren: false,
-        depth: 0,
-    }];
-    let mut heredocs: Vec<(String, bool)> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let top = *stack.last().unwrap_or(&Ctx::Double);
-        let code = !matches!(top, Ctx::Double);
-        if b >= 0x80 {
-            if code {
-                // (A skipped escape may have left `i` inside the character.)
-                let at = (0..=i).rev().find(|&j| command.is_char_boundary(j));
-                let c = at
-                    .and_then(|at| command[at..].chars().next())
-                    .unwrap_or('\u{fffd}');
-                let at = at.unwrap_or(i);
-                return Some(format!("U+{:04X} ({c}) at byte {at}", u32::from(c)));
-            }
-            i += 1;
-            continue;
-        }
-        match (top, b) {
-            (_, b'\\') => i += 1,
-            (Ctx::Double, b'"') => {
-                stack.pop();
-            }
-            (_, b'$') if bytes.get(i + 1) == Some(&b'(') => {
-                stack.push(Ctx::Code {
-                    paren: true,
-                    depth: 0,
-                });
-                i += 1;
-            }
-            (Ctx::Backtick, b'`') => {
-                stack.pop();
-            }
-            (_, b'`') => stack.push(Ctx::Backtick),
-            (Ctx::Double, _) => {}
-            (_, b'"') => stack.push(Ctx::Double),
-            (_, b'\'') => {
-                // `$'…'` lets a backslash escape the quote; plain `'…'` does not.
-                let ansi = i > 0 && bytes[i - 1] == b'$';
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'\'' {
-                    i += if ansi && bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            (Ctx::Code { paren: true, depth }, b'(') => {
-                stack.pop();
-                stack.push(Ctx::Code {
-                    paren: true,
-                    depth: depth + 1,
-                });
-            }
-            (Ctx::Code { paren: true, depth }, b')') => {
-                stack.pop();
-                if depth > 0 {
-                    stack.push(Ctx::Code {
-                        paren: true,
-                        depth: depth - 1,
-                    });
-                }
-            }
-            (_, b'<') if bytes.get(i + 1) == Some(&b'<') && bytes.get(i + 2) != Some(&b'<') => {
-                let (word, dash, end) = heredoc_word(command, i + 2);
-                if !word.is_empty() {
-                    heredocs.push((word, dash));
-                }
-                i = end;
-                continue;
-            }
-            (_, b'\n') if !heredocs.is_empty() => {
-                i = skip_bodies(command, i + 1, &mut heredocs);
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
+    match lex::lex(command) {
+        Ok(script) => in_script(&script),
+        Err(_) => command
+            .char_indices()
+            .find(|(_, c)| !c.is_ascii())
+            .map(|(at, c)| format!("U+{:04X} ({c}) at byte {at}", u32::from(c))),
     }
-    None
 }
 
-/// The delimiter after `<<` at `at` (`-` for tab-stripping, quotes removed), and
-/// where its word ends.
-fn heredoc_word(command: &str, at: usize) -> (String, bool, usize) {
-    let bytes = command.as_bytes();
-    let mut i = at;
-    let dash = bytes.get(i) == Some(&b'-');
-    if dash {
-        i += 1;
-    }
-    while matches!(bytes.get(i), Some(b' ' | b'\t')) {
-        i += 1;
-    }
-    // The word as the shell reads it: quotes removed, blanks kept inside them.
-    // It stops at a non-ASCII byte, which the caller then refuses as code (a
-    // delimiter it could not match would leave the rest of the command unread).
-    let mut word = String::new();
-    let mut quote = None;
-    while let Some(&b) = bytes.get(i) {
-        if b >= 0x80 {
-            break;
-        }
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => word.push(char::from(b)),
-            None if b.is_ascii_whitespace()
-                || matches!(b, b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')') =>
-            {
-                break;
-            }
-            None if matches!(b, b'\'' | b'"') => quote = Some(b),
-            None if b == b'\\' => {}
-            None => word.push(char::from(b)),
-        }
-        i += 1;
-    }
-    (word, dash, i)
+fn in_script(script: &Script) -> Option<String> {
+    script.tokens.iter().find_map(|token| match token {
+        Token::Word(word) => in_pieces(&word.pieces, true, word.span.start),
+        Token::Op(op) => op
+            .heredoc
+            .as_ref()
+            .and_then(|doc| in_pieces(&doc.pieces, false, op.span.start)),
+    })
 }
 
-/// Past the bodies of `heredocs` (in order), starting at the line at `at`.
-fn skip_bodies(command: &str, mut at: usize, heredocs: &mut Vec<(String, bool)>) -> usize {
-    for (word, dash) in heredocs.drain(..) {
-        loop {
-            let end = command[at..].find('\n').map_or(command.len(), |n| at + n);
-            let line = &command[at..end];
-            let line = if dash {
-                line.trim_start_matches('\t')
-            } else {
-                line
-            };
-            at = (end + 1).min(command.len());
-            if line == word || end == command.len() {
-                break;
-            }
-        }
-    }
-    at
+/// `pieces` of a word (`code`: its unquoted literals are code) or of a
+/// here-document body (only its substitutions are), starting at byte `at`.
+fn in_pieces(pieces: &[Piece], code: bool, at: usize) -> Option<String> {
+    let describe = |text: &str| {
+        text.chars()
+            .find(|c| !c.is_ascii())
+            .map(|c| format!("U+{:04X} ({c}) in the word at byte {at}", u32::from(c)))
+    };
+    pieces.iter().find_map(|piece| match piece {
+        Piece::Lit {
+            text,
+            quoted: false,
+        } if code => describe(text),
+        Piece::Lit { .. } => None,
+        Piece::Tilde(text) | Piece::Param { name: text } => describe(text),
+        Piece::Dynamic(d) => d.scripts.iter().find_map(in_script),
+    })
 }
 
 /// Whether `c` belongs to a script whose letters look like Latin ones, or is a
@@ -187,7 +77,9 @@ fn looks_latin(c: char) -> bool {
         | 0xA4D0..=0xA4FF       // Lisu
         | 0xA640..=0xA69F       // Cyrillic extended B
         | 0xAB70..=0xABBF       // Cherokee supplement
-        | 0xFF01..=0xFF5E       // fullwidth ASCII
+        | 0xFF10..=0xFF19       // fullwidth digits
+        | 0xFF21..=0xFF3A       // fullwidth capitals
+        | 0xFF41..=0xFF5A       // fullwidth small letters
         | 0x1D400..=0x1D7FF     // mathematical alphanumerics
     )
 }
@@ -198,9 +90,10 @@ pub fn mixed_script_word(text: &str) -> Option<String> {
     let mut start = None;
     let (mut ascii, mut alike) = (false, None);
     for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-        if c.is_alphanumeric() || (looks_latin(c) && !c.is_whitespace()) {
+        if c.is_alphanumeric() {
             start.get_or_insert(i);
             ascii |= c.is_ascii_alphabetic();
+            // Only letters and digits look like them (not ™ or fullwidth `（`).
             if alike.is_none() && looks_latin(c) {
                 alike = Some(c);
             }
@@ -234,6 +127,16 @@ mod tests {
             "cat <<EOF\nd\u{e9}j\u{e0}\nEOF\nrm \u{2c8}x\u{2c8}",
             "cat <<\u{2c8}X\u{2c8}\nbody\n\u{2c8}X\u{2c8}\nrm \u{2c8}x\u{2c8}",
             "cat <<\"E O\"\nbody\nE O\nrm \u{2c8}x\u{2c8}",
+            // The reviewer's ways past a hand-written scanner: a here-string, an
+            // arithmetic shift, comments, an escaped `$'`, a case pattern's `)`
+            // inside `$( )`, a substitution in an unquoted here-document.
+            "cat <<< hi\nrm -rf \u{2c8}important\u{2c8}",
+            "echo $((1<<2))\nrm \u{2c8}x\u{2c8}",
+            "ls # don't\nrm \u{2c8}x\u{2c8} #'",
+            "ls # see <<true\nrm \u{2c8}x\u{2c8}\ntrue",
+            "echo \\$'\\' \u{2c8}done; rm -rf x\u{2c8} #'",
+            "echo \"$(case y in y) echo \u{2c8}a; rm x\u{2c8};; esac)\"",
+            "cat <<EOF\n$(echo \u{2c8}a; rm x\u{2c8})\nEOF",
         ] {
             assert!(unquoted_non_ascii(bad).is_some(), "{bad}");
         }
@@ -249,6 +152,8 @@ mod tests {
             "cat <<-END\n\t\u{e9}t\u{e9}\n\tEND",
             "echo \"$(date) \u{e9}t\u{e9}\"",
             "ls -la && echo ok",
+            "wc -w <<< \"na\u{ef}ve\"",
+            "git commit -m \"\u{4fee}\u{590d}\u{ff1a}API\u{ff08}v2\u{ff09} Acme\u{2122}\"",
         ] {
             assert_eq!(unquoted_non_ascii(ok), None, "{ok}");
         }
@@ -269,6 +174,7 @@ mod tests {
             "\u{440}\u{430}\u{441}\u{441}\u{43a}\u{430}\u{437} done",
             "\u{3b1}\u{3b2}\u{3b3} 42",
             "plain ascii_words-and.dots",
+            "\u{4fee}\u{590d}\u{ff1a}API\u{ff08}v2\u{ff09} Acme\u{2122} \u{2116}5",
         ] {
             assert_eq!(mixed_script_word(ok), None, "{ok}");
         }
