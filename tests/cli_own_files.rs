@@ -49,9 +49,12 @@ async fn exports_and_backups_refuse_the_bridges_own_files() {
     let real_key = vault.join("real.key");
     std::fs::rename(&key, &real_key).unwrap();
     std::os::unix::fs::symlink(&real_key, &key).unwrap();
-    let why = cli(&env, &["export", "-o", real_key.to_str().unwrap(), "--force"])
-        .await
-        .fails(1, "write it elsewhere");
+    let why = cli(
+        &env,
+        &["export", "-o", real_key.to_str().unwrap(), "--force"],
+    )
+    .await
+    .fails(1, "write it elsewhere");
     assert!(why.contains("the key file"), "{why}");
     // `backup X` writes `X.key` too: X beside the database as `bridge`
     // would put the backup's key over the live one.
@@ -62,7 +65,11 @@ async fn exports_and_backups_refuse_the_bridges_own_files() {
     assert!(why.contains("the key file"), "{why}");
     assert!(!beside.exists(), "nothing written");
 
-    assert_eq!(std::fs::read(&real_key).expect("key"), key_bytes, "key intact");
+    assert_eq!(
+        std::fs::read(&real_key).expect("key"),
+        key_bytes,
+        "key intact"
+    );
     let listed = cli(&env, &["list"]).await.ok();
     assert!(listed.contains(&conv.id), "{listed}");
     // The control: elsewhere, the same commands write.
