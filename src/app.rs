@@ -143,6 +143,19 @@ pub fn pg_key_path(config: &Config) -> PathBuf {
 }
 
 impl App {
+    /// What every server does once its database is open: records the paths
+    /// it keeps from approved commands for the other servers of its host
+    /// (see `service::yolo::hidden`).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn start_serving(&self) -> anyhow::Result<()> {
+        self.bridge
+            .record_hidden_paths()
+            .await
+            .context("cannot record this server's hidden paths")
+    }
+
     /// Opens the database at `db` (creating it and its key in `OpenMode::Create`).
     ///
     /// # Errors

@@ -192,10 +192,7 @@ fn serve(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     runtime.block_on(async move {
         let app = crate::app::App::open(&db_path, config, OpenMode::Create)?;
-        app.bridge
-            .record_hidden_paths()
-            .await
-            .context("cannot record this server's hidden paths")?;
+        app.start_serving().await?;
         let options = ConsoleOptions {
             base: String::new(),
             tls: tls.is_some(),

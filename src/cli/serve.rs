@@ -41,10 +41,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let result = runtime.block_on(async {
         let app = App::open(&db_path, config, OpenMode::Create)?;
-        app.bridge
-            .record_hidden_paths()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot record this server's hidden paths: {e}"))?;
+        app.start_serving().await?;
         tracing::info!(db = %app.db_name, "serving MCP on stdio");
         // On stdio the client is the parent process; `mcp-bridge inbox`, run
         // by the same client's hooks, finds this session's conversations through it.

@@ -109,10 +109,7 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         let app = App::open(db_path, config, OpenMode::Create)?;
-        app.bridge
-            .record_hidden_paths()
-            .await
-            .context("cannot record this server's hidden paths")?;
+        app.start_serving().await?;
         let named = app
             .bridge
             .store()
