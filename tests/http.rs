@@ -68,11 +68,12 @@ async fn every_tool_over_http_with_long_poll_and_acknowledgement() {
     assert_eq!(partner["alive"], true);
 
     // Session a created the conversation, so it is bound to it; b's MCP
-    // session never created or joined anything and is bound to nothing: it
-    // is told what to pass.
+    // session named seat b with its token, so it is bound to that; a third
+    // session that did neither is bound to nothing: it is told what to pass.
     ok(&call(a.peer(), "send_to_partner", json!({"message": "bound"})).await);
+    let c = server.client(Some(&token)).await;
     let unbound = tool_error(
-        &call(b.peer(), "send_to_partner", json!({"message": "not bound"})).await,
+        &call(c.peer(), "send_to_partner", json!({"message": "not bound"})).await,
         "invalid_argument",
     );
     assert!(
@@ -82,10 +83,10 @@ async fn every_tool_over_http_with_long_poll_and_acknowledgement() {
             .contains("session_id \"b\""),
         "{unbound}"
     );
-    let last = check(b.peer(), &conv, "b", json!({})).await;
+    let last = ok(&call(b.peer(), "check_messages", json!({})).await);
     assert_eq!(contents(&last), ["bound"]);
 
-    drop((a, b));
+    drop((a, b, c));
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "exit {status:?}\n{stderr}");
     assert!(!stderr.contains(&token), "the token leaked to stderr");

@@ -11,7 +11,7 @@ use crate::util_cli::*;
 
 /// `cmd` run by `sh -c`, which stays its parent (it has work left after it),
 /// with the same arguments, environment and directory.
-fn under_shell(cmd: &std::process::Command) -> std::process::Command {
+pub(crate) fn under_shell(cmd: &std::process::Command) -> std::process::Command {
     let mut sh = std::process::Command::new("sh");
     sh.arg("-c")
         .arg(r#""$0" "$@"; exit $?"#)
@@ -29,7 +29,7 @@ fn under_shell(cmd: &std::process::Command) -> std::process::Command {
     sh
 }
 
-fn inbox(env: &TestEnv, extra: &[&str]) -> std::process::Command {
+pub(crate) fn inbox(env: &TestEnv, extra: &[&str]) -> std::process::Command {
     let mut cmd = env.bridge();
     cmd.arg("inbox").arg("--db").arg(&env.db).args(extra);
     cmd

@@ -348,7 +348,7 @@ async fn prompts_tell_an_agent_how_to_work_in_a_team() {
 
 /// A client that forwards `notifications/resources/updated` to a channel.
 #[derive(Clone)]
-struct Watcher(mpsc::UnboundedSender<String>);
+pub(crate) struct Watcher(mpsc::UnboundedSender<String>);
 
 impl ClientHandler for Watcher {
     async fn on_resource_updated(
@@ -361,7 +361,7 @@ impl ClientHandler for Watcher {
 }
 
 /// Spawns `mcp-bridge serve` with a [`Watcher`] client.
-async fn watched(
+pub(crate) async fn watched(
     env: &TestEnv,
 ) -> (
     RunningService<RoleClient, Watcher>,

@@ -75,6 +75,7 @@ mod redaction_growth;
 mod request_ids;
 mod schemas;
 mod secrets;
+mod sessions_explicit;
 mod sessions_merge;
 mod setup;
 mod stand_in;

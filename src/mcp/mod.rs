@@ -15,6 +15,7 @@ mod progress;
 mod prompts;
 pub mod results;
 mod schema;
+mod seat;
 mod team;
 mod yolo;
 
@@ -36,7 +37,7 @@ use self::results::{
     UpdateMyStatusResult,
 };
 use crate::service::{
-    Addressing, Bridge, CheckMessages, CredentialArgs, Scope, SendToPartner, ServiceError, Session,
+    Addressing, Bridge, CheckMessages, Scope, SendToPartner, ServiceError, Session,
     SessionCredentials, UpdateStatus,
 };
 use crate::store::{McpSessionStore, YoloStore};
@@ -123,17 +124,6 @@ impl<S: Backend> BridgeServer<S> {
     /// The MCP session's bound credentials.
     pub fn session(&self) -> &Arc<Session> {
         &self.session
-    }
-
-    /// The one session a call acts for: its explicit credentials, or this
-    /// MCP session's own (see `service::session`).
-    async fn credentials(
-        &self,
-        tool: &'static str,
-        args: CredentialArgs,
-    ) -> Result<SessionCredentials, ToolFailure> {
-        let creds = self.session_credentials(tool, args, Scope::One).await?;
-        Ok(creds.into_iter().next().ok_or(ServiceError::AuthFailed)?)
     }
 
     /// For a transport that can tell when a reply has been written: inbox
@@ -244,7 +234,6 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<SendToPartnerParams>,
     ) -> Result<Json<SendToPartnerResult>, ToolFailure> {
         let (creds, args) = self.arguments("send_to_partner", params)?;
-        let creds = self.credentials("send_to_partner", creds).await?;
         let send = SendToPartner {
             message: args.message,
             action_type: args.action_type.into(),
@@ -252,8 +241,9 @@ reply with check_messages and wait_seconds, not by sleeping.",
             to: Addressing::Everyone,
         };
         let sent = self
-            .bridge
-            .send_message(&creds, send, "send_to_partner")
+            .act("send_to_partner", creds, async |c| {
+                self.bridge.send_message(c, send, "send_to_partner").await
+            })
             .await?;
         Ok(Json(sent.into()))
     }
@@ -276,6 +266,7 @@ reply with check_messages and wait_seconds, not by sleeping.",
         context: RequestContext<RoleServer>,
     ) -> Result<Json<CheckMessagesResult>, ToolFailure> {
         let (creds, args) = self.arguments("check_messages", params)?;
+        let explicit = creds.token.is_some();
         // Without conversation_id, a session bound to several reads them all.
         let creds = self
             .session_credentials("check_messages", creds, Scope::All)
@@ -314,6 +305,9 @@ reply with check_messages and wait_seconds, not by sleeping.",
             leased: self.replies.is_some() || http_slot.is_some(),
             parked,
         };
+        // Named with its token, the seat is remembered once the call
+        // succeeds (see `seat`); an explicit call names exactly one.
+        let named = explicit.then(|| creds.first().cloned()).flatten();
         let work = self.bridge.check_messages(&creds, check, cancelled);
         let inbox = match context.meta.get_progress_token() {
             Some(token) if !wait.is_zero() => {
@@ -338,6 +332,9 @@ reply with check_messages and wait_seconds, not by sleeping.",
                 (None, None) => {}
             }
         }
+        if let Some(seat) = named {
+            self.remember(seat).await;
+        }
         Ok(Json(inbox.into()))
     }
 
@@ -357,16 +354,14 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<UpdateMyStatusParams>,
     ) -> Result<Json<UpdateMyStatusResult>, ToolFailure> {
         let (creds, args) = self.arguments("update_my_status", params)?;
-        let creds = self.credentials("update_my_status", creds).await?;
+        let update = UpdateStatus {
+            status: args.status.into(),
+            note: args.note,
+        };
         let updated = self
-            .bridge
-            .update_my_status(
-                &creds,
-                UpdateStatus {
-                    status: args.status.into(),
-                    note: args.note,
-                },
-            )
+            .act("update_my_status", creds, async |c| {
+                self.bridge.update_my_status(c, update).await
+            })
             .await?;
         Ok(Json(updated.into()))
     }
@@ -385,8 +380,11 @@ reply with check_messages and wait_seconds, not by sleeping.",
         params: Parameters<CheckPartnerStatusParams>,
     ) -> Result<Json<CheckPartnerStatusResult>, ToolFailure> {
         let (creds, _) = self.arguments("check_partner_status", params)?;
-        let creds = self.credentials("check_partner_status", creds).await?;
-        let status = self.bridge.check_partner_status(&creds).await?;
+        let status = self
+            .act("check_partner_status", creds, async |c| {
+                self.bridge.check_partner_status(c).await
+            })
+            .await?;
         Ok(Json(status.into()))
     }
 }

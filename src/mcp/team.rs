@@ -15,7 +15,7 @@ use super::results::{
     CreateInviteResult, JoinConversationResult, ListMyConversationsResult, RemoveParticipantResult,
     SendMessageResult,
 };
-use crate::service::{Scope, SendToPartner};
+use crate::service::{Scope, SendToPartner, SessionState};
 
 #[tool_router(router = team_router, vis = "pub(super)")]
 impl<S: Backend> BridgeServer<S> {
@@ -36,10 +36,13 @@ as member or observer. Give it to the human, never in a message.",
         params: Parameters<CreateInviteParams>,
     ) -> Result<Json<CreateInviteResult>, ToolFailure> {
         let (creds, args) = self.arguments("create_invite", params)?;
-        let creds = self.credentials("create_invite", creds).await?;
         let invited = self
-            .bridge
-            .create_invite(&creds, &args.role, args.kind.into(), args.expires_minutes)
+            .act("create_invite", creds, async |c| {
+                let kind = args.kind.into();
+                (self.bridge)
+                    .create_invite(c, &args.role, kind, args.expires_minutes)
+                    .await
+            })
             .await?;
         Ok(Json(invited.into()))
     }
@@ -82,7 +85,6 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
         params: Parameters<SendMessageParams>,
     ) -> Result<Json<SendMessageResult>, ToolFailure> {
         let (creds, args) = self.arguments("send_message", params)?;
-        let creds = self.credentials("send_message", creds).await?;
         let send = SendToPartner {
             to: args.addressing(),
             message: args.message,
@@ -90,8 +92,9 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
             files_involved: args.files_involved,
         };
         let sent = self
-            .bridge
-            .send_message(&creds, send, "send_message")
+            .act("send_message", creds, async |c| {
+                self.bridge.send_message(c, send, "send_message").await
+            })
             .await?;
         Ok(Json(sent.into()))
     }
@@ -112,10 +115,10 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
         params: Parameters<RemoveParticipantParams>,
     ) -> Result<Json<RemoveParticipantResult>, ToolFailure> {
         let (creds, args) = self.arguments("remove_participant", params)?;
-        let creds = self.credentials("remove_participant", creds).await?;
         let removed = self
-            .bridge
-            .remove_participant(&creds, &args.participant)
+            .act("remove_participant", creds, async |c| {
+                self.bridge.remove_participant(c, &args.participant).await
+            })
             .await?;
         Ok(Json(removed.into()))
     }
@@ -134,8 +137,8 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
         params: Parameters<ListMyConversationsParams>,
     ) -> Result<Json<ListMyConversationsResult>, ToolFailure> {
         let (creds, _) = self.arguments("list_my_conversations", params)?;
-        let bound = if creds.conversation.is_none() && creds.side.is_none() && creds.token.is_none()
-        {
+        let explicit = creds.token.is_some();
+        let bound = if creds.conversation.is_none() && creds.side.is_none() && !explicit {
             // Nothing bound is an empty list here, not a refusal.
             self.bound_seats().await
         } else {
@@ -143,6 +146,15 @@ Secrets are redacted; at most 51200 bytes. Wait for replies with check_messages 
                 .await?
         };
         let mine = self.bridge.my_conversations(&bound).await?;
+        if explicit {
+            // A token still verifies after its seat was removed or its
+            // conversation expired: only a working seat is remembered.
+            for (seat, listed) in bound.into_iter().zip(&mine) {
+                if listed.state == SessionState::Active {
+                    self.remember(seat).await;
+                }
+            }
+        }
         Ok(Json(mine.into()))
     }
 }

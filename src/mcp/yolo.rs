@@ -34,14 +34,17 @@ until a human confirms it in a terminal.",
         params: Parameters<EnableYoloModeParams>,
     ) -> Result<Json<EnableYoloModeResult>, ToolFailure> {
         let (creds, args) = self.arguments("enable_yolo_mode", params)?;
-        let creds = self.credentials("enable_yolo_mode", creds).await?;
         let enable = EnableYolo {
             mode: args.mode.into(),
             workspace: args.workspace,
             timeout_s: args.timeout_s,
             sandbox: args.sandbox,
         };
-        let activation = self.bridge.enable_yolo_mode(&creds, enable).await?;
+        let activation = self
+            .act("enable_yolo_mode", creds, async |c| {
+                self.bridge.enable_yolo_mode(c, enable).await
+            })
+            .await?;
         Ok(Json(activation.into()))
     }
 
@@ -62,13 +65,16 @@ command and the approval_token to run it once. dry_run shows what would run.",
         params: Parameters<ExecuteCommandParams>,
     ) -> Result<Json<ExecuteCommandResult>, ToolFailure> {
         let (creds, args) = self.arguments("execute_command", params)?;
-        let creds = self.credentials("execute_command", creds).await?;
         let exec = ExecuteCommand {
             command: args.command,
             dry_run: args.dry_run,
             approval_token: args.approval_token,
         };
-        let execution = self.bridge.execute_command(&creds, exec).await?;
+        let execution = self
+            .act("execute_command", creds, async |c| {
+                self.bridge.execute_command(c, exec).await
+            })
+            .await?;
         Ok(Json(execution.into()))
     }
 }
