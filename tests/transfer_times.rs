@@ -1,7 +1,8 @@
 //! Times in an import file (or an export-based backup) that the tools could
 //! never have written: a heartbeat or a joining in the future, a joining or
 //! a message before the conversation was created, an expiry further away
-//! than `conversation_ttl_minutes`. A heartbeat dated 2999 showed its
+//! than `conversation_ttl_minutes`, a status after the participant's removal.
+//! A heartbeat dated 2999 showed its
 //! participant alive forever, and no later real status could replace it.
 //! Each is refused naming the field, and nothing changes.
 
@@ -46,7 +47,24 @@ async fn import_and_restore_refuse_times_the_tools_could_never_write() {
         change(&mut f["conversations"][0]);
         f
     };
+    // A status 8 minutes after the removal (each within the clock skew of
+    // now and of the creation): the tools refuse a removed seat's status.
+    let minutes = |m: i64| {
+        mcp_bridge::domain::Timestamp::now()
+            .plus_micros(m * 60 * 1_000_000)
+            .to_rfc3339()
+    };
+    let (removed, status_after) = (minutes(-4), minutes(4));
     let cases = [
+        (
+            edit(&|c| {
+                let b = &mut c["participants"][1];
+                b["removed_at"] = json!(removed);
+                b["status"] = json!("working");
+                b["status_at"] = json!(status_after);
+            }),
+            "side b: `removed_at` is before its last status (`status_at`)",
+        ),
         (
             edit(&|c| c["participants"][0]["status_at"] = json!(future)),
             "side a: `status_at` is in the future",

@@ -223,6 +223,19 @@ fn conversation(
         let removed_at = optional_time("removed_at", &p.removed_at)?;
         if let Some(removed_at) = removed_at {
             check_removal(side, kind, joined, removed_at, clock)?;
+            // The tools refuse a removed participant's status, so a status
+            // dated after the removal was made up (it would show a removed
+            // seat as working on).
+            if let Some(status) = &status {
+                clock
+                    .check(
+                        "removed_at",
+                        removed_at,
+                        status.updated_at,
+                        "its last status (`status_at`)",
+                    )
+                    .map_err(|e| format!("side {side}: {e}"))?;
+            }
         }
         participants.push(Participant {
             side,
