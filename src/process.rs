@@ -1,8 +1,9 @@
 //! Processes as Linux's `/proc` describes them: a process's parent and its
 //! start time, so that a pid reused by another program never passes for the
-//! original. `serve` records its client (its parent) this way, and
-//! `mcp-bridge inbox`, started by the same client's hooks, walks up its own
-//! ancestors to find it. Elsewhere than Linux nothing is found and the inbox
+//! original, and which processes run a bridge server. `serve` records its
+//! client (its parent) this way, and `mcp-bridge inbox`, started by the same
+//! client's hooks, walks up its own ancestors to the first one with a bridge
+//! server as a child. Elsewhere than Linux nothing is found and the inbox
 //! stays silent.
 
 use crate::store::ProcessStamp;
@@ -93,9 +94,152 @@ pub fn ancestors(from: u32) -> Vec<ProcessStamp> {
     out
 }
 
+/// The names the bridge's executable goes by: the binary itself, and the
+/// launcher the Python wheel puts beside it (named after the package, a
+/// script that `exec`s the binary, so for a moment the process is a shell
+/// running it).
+const BRIDGE_NAMES: &[&str] = &["mcp-bridge", "mcp-multiagent-bridge"];
+
+/// Options of the bridge that come before a subcommand and take a value
+/// (clap's global ones), so the value is not taken for the subcommand.
+const VALUE_OPTIONS: &[&str] = &["--db", "--config"];
+
+/// Whether the command line `argv` runs a bridge server (`serve`, on stdio
+/// or HTTP). `ours` says the process runs this very executable, whatever
+/// its name.
+fn runs_bridge_server(argv: &[String], ours: bool) -> bool {
+    let named = |word: &String| {
+        std::path::Path::new(word)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| BRIDGE_NAMES.contains(&n))
+    };
+    // The program is argv[0], or argv[1] when argv[0] is the interpreter
+    // of the wheel's launcher script.
+    let Some(program) = argv.iter().take(2).position(named).or(ours.then_some(0)) else {
+        return false;
+    };
+    let mut words = argv.iter().skip(program + 1);
+    while let Some(word) = words.next() {
+        if VALUE_OPTIONS.contains(&word.as_str()) {
+            words.next();
+        } else if !word.starts_with('-') {
+            return word == "serve";
+        }
+    }
+    false
+}
+
+/// The command line of `pid` (empty for a zombie: it is not running).
+fn cmdline(pid: u32) -> Vec<String> {
+    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    bytes
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect()
+}
+
+/// The file a process runs, as (device, inode): equal for every name and
+/// link of one executable, and still readable after it was replaced on disk.
+fn executable(pid: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// Those of `among` that have a running bridge server (`mcp-bridge serve`)
+/// as a child, bound to a conversation or not. Such a process is an MCP
+/// client of the bridge: the hooks it runs are about its own sessions,
+/// never those of a process further up (an agent that started this one).
+///
+/// Children are found by scanning `/proc` once for processes whose parent is
+/// one of `among` (`/proc/<pid>/task/*/children` needs a kernel option); a
+/// process in `among` that has since ended, or whose pid now belongs to
+/// another program, has none.
+pub fn with_bridge_server_child(among: &[ProcessStamp]) -> Vec<ProcessStamp> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let ours = executable("self");
+    let mut serving: Vec<u32> = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Some((ppid, _)) = stat(pid) else {
+            continue;
+        };
+        if serving.contains(&ppid) || !among.iter().any(|p| p.pid == ppid) {
+            continue;
+        }
+        let same_file = ours.is_some() && executable(&pid.to_string()) == ours;
+        if runs_bridge_server(&cmdline(pid), same_file) {
+            serving.push(ppid);
+        }
+    }
+    // The stamps were taken before the scan: a process that ended since,
+    // its pid reused, is not the one asked about.
+    among
+        .iter()
+        .filter(|p| serving.contains(&p.pid) && alive(**p))
+        .copied()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bridge_servers_are_told_by_their_command_line() {
+        let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        let cases: &[(&[&str], bool, bool)] = &[
+            (&["mcp-bridge", "serve"], false, true),
+            (
+                &["/usr/local/bin/mcp-bridge", "serve", "--db", "x.db"],
+                false,
+                true,
+            ),
+            (&["mcp-bridge", "--db", "serve", "inbox"], false, false),
+            (
+                &["mcp-bridge", "--db=x.db", "--config", "c.toml", "serve"],
+                false,
+                true,
+            ),
+            (
+                &["/venv/bin/mcp-multiagent-bridge", "serve", "--http"],
+                false,
+                true,
+            ),
+            // The wheel's launcher script, before it `exec`s the binary.
+            (
+                &["/bin/sh", "/venv/bin/mcp-multiagent-bridge", "serve"],
+                false,
+                true,
+            ),
+            (&["mcp-bridge", "inbox", "--hook", "claude"], false, false),
+            (&["mcp-bridge"], false, false),
+            (&["mcp-bridge", "--version"], false, false),
+            (&["node", "serve"], false, false),
+            (&["sh", "-c", "mcp-bridge serve"], false, false),
+            // A copy of this executable under another name.
+            (&["./bridge-copy", "serve"], true, true),
+            (&["./bridge-copy", "list"], true, false),
+            (&[], true, false),
+        ];
+        for (words, ours, expected) in cases {
+            assert_eq!(
+                runs_bridge_server(&argv(words), *ours),
+                *expected,
+                "{words:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_walk_stops_below_a_terminal_multiplexer() {
@@ -129,6 +273,32 @@ mod tests {
         }
         assert_eq!(chain.len(), 1, "walked past the multiplexer: {chain:?}");
         assert_eq!(chain[0].pid, child);
+    }
+
+    #[test]
+    fn the_parent_of_a_bridge_server_is_found_and_a_reused_pid_is_not() {
+        // A shell named `mcp-bridge` running a script named `serve` has the
+        // command line of a bridge server; the script waits on its stdin
+        // with a builtin, so killing the shell leaves nothing behind.
+        let dir = tempfile::tempdir().unwrap();
+        let bridge = dir.path().join("mcp-bridge");
+        std::fs::copy("/bin/sh", &bridge).unwrap();
+        std::fs::write(dir.path().join("serve"), "read line\n").unwrap();
+        let me = current().expect("/proc is mounted");
+        let stranger = ProcessStamp {
+            pid: me.pid,
+            start: me.start + 1,
+        };
+        let mut server = std::process::Command::new(&bridge)
+            .arg("serve")
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let found = with_bridge_server_child(&[stranger, me]);
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(found, [me]);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub(crate) fn under_shell(cmd: &std::process::Command) -> std::process::Command 
     sh
 }
 
+/// `mcp-bridge inbox --db <the test's database> EXTRA`.
 pub(crate) fn inbox(env: &TestEnv, extra: &[&str]) -> std::process::Command {
     let mut cmd = env.bridge();
     cmd.arg("inbox").arg("--db").arg(&env.db).args(extra);

@@ -55,6 +55,7 @@ mod http_sessions_shared;
 mod http_slow;
 mod http_throttle;
 mod http_wire;
+mod inbox_hook;
 mod keyed_credentials;
 mod limits;
 mod limits_resource;

@@ -5,22 +5,25 @@
 //!
 //! No token is needed: a client spawns both its MCP server and its hooks, so
 //! the command walks up from its own parent to the first process that has a
-//! running `serve` child bound to a conversation. It prints unread counts and
-//! the first line of each unread message, marks nothing read, and prints
-//! nothing at all when nothing waits. Agent text is printed with control
+//! running `serve` child, and shows the sessions its servers are bound to. It
+//! prints unread counts and the first line of each unread message, marks
+//! nothing read, and prints nothing at all when nothing waits — nor when the
+//! reminder cannot be audited first. Agent text is printed with control
 //! characters made visible, as stored (redacted).
 
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::manage::{CommonArgs, stdout};
 use super::output;
 use crate::app::App;
+use crate::domain::{ConversationId, Side};
 use crate::service::{UnreadSummary, summaries_json};
-use crate::store::sqlite::OpenMode;
+use crate::store::sqlite::{LockPatience, OpenMode, set_lock_patience};
 
 /// Largest hook input read from stdin, in bytes (hooks send a small JSON object).
 const MAX_HOOK_INPUT: u64 = 1 << 20;
@@ -216,19 +219,17 @@ fn run(args: &InboxArgs, hook_input: &HookInput) -> anyhow::Result<ExitCode> {
     }
     let config = args.common.db.config.load()?;
     super::init_logging("warn");
+    // A hook runs on every prompt and tool call: a database another process
+    // keeps locked must cost it half a second, not a server's ten.
+    set_lock_patience(LockPatience::Brief);
     let app = App::open(&path, config, OpenMode::Existing)?;
     let start = args.pid.unwrap_or_else(std::os::unix::process::parent_id);
     let summaries = super::runtime()?.block_on(async {
-        for ancestor in crate::process::ancestors(start) {
-            let sessions = app
-                .bridge
-                .client_sessions(ancestor, crate::process::alive)
-                .await?;
-            if !sessions.is_empty() {
-                return app.bridge.unread(&sessions, args.limit, "cli").await;
-            }
-        }
-        Ok(Vec::new())
+        let sessions = client_sessions(&app, start).await?;
+        app.bridge
+            .hook_inbox(&sessions, args.limit)
+            .await
+            .context("unread messages not shown")
     })?;
     let mut out = stdout();
     if args.common.json {
@@ -255,6 +256,31 @@ fn run(args: &InboxArgs, hook_input: &HookInput) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sessions of the agent this command runs under, walking up from
+/// `start`: those of the first process that has a live bridge server as a
+/// child, bound to a conversation or not — the MCP client the hook belongs
+/// to. None when no process up the tree has one.
+///
+/// An agent started by another agent has both as ancestors; stopping only
+/// at bound servers showed the inner one the outer one's messages until
+/// its own server was bound (acceptance run). Bindings are checked first
+/// for each process, so a server whose command line is not recognised
+/// (see `process::with_bridge_server_child`) still counts once it is bound.
+async fn client_sessions(app: &App, start: u32) -> anyhow::Result<Vec<(ConversationId, Side)>> {
+    let ancestors = crate::process::ancestors(start);
+    let serving = crate::process::with_bridge_server_child(&ancestors);
+    for ancestor in ancestors {
+        let sessions = app
+            .bridge
+            .client_sessions(ancestor, crate::process::alive)
+            .await?;
+        if !sessions.is_empty() || serving.contains(&ancestor) {
+            return Ok(sessions);
+        }
+    }
+    Ok(Vec::new())
 }
 
 #[cfg(test)]

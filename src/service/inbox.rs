@@ -6,7 +6,7 @@
 use super::Bridge;
 use crate::audit::AuditDraft;
 use crate::domain::{ActionType, ConversationId, Side, Timestamp};
-use crate::store::{ProcessStamp, Store};
+use crate::store::{AdminStore, ProcessStamp, Store};
 
 use super::ServiceError;
 
@@ -74,21 +74,32 @@ fn first_line(text: &str) -> String {
     out
 }
 
+/// The audit record of a reminder by `actor` that shows `summaries`, or
+/// `None` when it shows nothing (hooks run on every prompt; empty checks
+/// leave no trace).
+fn reminder_record(actor: &'static str, summaries: &[UnreadSummary]) -> Option<AuditDraft> {
+    let total: u64 = summaries.iter().map(|s| s.unread).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut draft = AuditDraft::new(actor, "inbox");
+    if let [only] = summaries {
+        draft = draft.on(Some(only.conversation.as_str()), Some(only.side.as_str()));
+    }
+    draft.count = Some(i64::try_from(total).unwrap_or(i64::MAX));
+    Some(draft)
+}
+
 impl<S: Store> Bridge<S> {
-    /// Previews what waits for each of `sessions` (at most `per_session`
-    /// messages each), skipping sessions that expired, were removed or whose
-    /// conversation is gone. Audited as `inbox` by `actor` when it reveals
-    /// anything (hooks run it on every prompt; empty checks leave no trace).
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn unread(
+    /// Previews what waits for each of `sessions` at `at` (at most
+    /// `per_session` messages each), skipping sessions that expired, were
+    /// removed or whose conversation is gone. Audits nothing.
+    async fn previews(
         &self,
         sessions: &[(ConversationId, Side)],
         per_session: u32,
-        actor: &'static str,
+        at: Timestamp,
     ) -> Result<Vec<UnreadSummary>, ServiceError> {
-        let at = self.clock.now();
         let mut out = Vec::new();
         for (conversation, side) in sessions {
             let Some(c) = self.store.conversation(conversation).await? else {
@@ -125,19 +136,10 @@ impl<S: Store> Bridge<S> {
                     .collect(),
             });
         }
-        let total: u64 = out.iter().map(|s| s.unread).sum();
-        if total > 0 {
-            let mut draft = AuditDraft::new(actor, "inbox");
-            if let [only] = out.as_slice() {
-                draft = draft.on(Some(only.conversation.as_str()), Some(only.side.as_str()));
-            }
-            draft.count = Some(i64::try_from(total).unwrap_or(i64::MAX));
-            self.store.append_audit(at, draft);
-        }
         Ok(out)
     }
 
-    /// What [`Self::unread`] previews for an agent reading its inbox
+    /// What waits for `sessions`, previewed for an agent reading its inbox
     /// resource: one overview read of the client's quota
     /// (`rate_limits.overview`), since a read that reveals anything is an
     /// audit record and needs no valid session.
@@ -150,10 +152,17 @@ impl<S: Store> Bridge<S> {
         sessions: &[(ConversationId, Side)],
         per_session: u32,
     ) -> Result<Vec<UnreadSummary>, ServiceError> {
-        if let Err(e) = self.spend_overview(self.clock.now()) {
+        let at = self.clock.now();
+        if let Err(e) = self.spend_overview(at) {
             return Err(self.refuse(AuditDraft::new("mcp", "inbox"), e));
         }
-        self.unread(sessions, per_session, "mcp").await
+        let out = self.previews(sessions, per_session, at).await?;
+        // Batched: the server lives on, so the record lands a moment later
+        // (and is retried with the next write if the database is busy).
+        if let Some(draft) = reminder_record("mcp", &out) {
+            self.store.append_audit(at, draft);
+        }
+        Ok(out)
     }
 
     /// The id of the newest message waiting for any of `sessions`: it grows
@@ -190,6 +199,30 @@ impl<S: Store> Bridge<S> {
             if alive(b.server) && !out.contains(&key) {
                 out.push(key);
             }
+        }
+        Ok(out)
+    }
+}
+
+impl<S: Store + AdminStore> Bridge<S> {
+    /// What waits for `sessions`, previewed for a client's hook
+    /// (`mcp-bridge inbox`), at most `per_session` messages each. A reminder
+    /// that shows anything is audited (actor `cli`) before it is returned:
+    /// the command exits right after printing, so a record left for later
+    /// would be lost, and what could not be recorded must not be shown.
+    ///
+    /// # Errors
+    /// Storage failures, among them the audit record's (the database stayed
+    /// locked past this process's busy timeout).
+    pub async fn hook_inbox(
+        &self,
+        sessions: &[(ConversationId, Side)],
+        per_session: u32,
+    ) -> Result<Vec<UnreadSummary>, ServiceError> {
+        let at = self.clock.now();
+        let out = self.previews(sessions, per_session, at).await?;
+        if let Some(draft) = reminder_record("cli", &out) {
+            self.store.record_management(at, draft).await?;
         }
         Ok(out)
     }

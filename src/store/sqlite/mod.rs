@@ -33,7 +33,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub(crate) use error::sql_err;
-pub use open::{Durability, OLDEST_RESTORABLE_SCHEMA, OpenMode, Refused, SCHEMA_VERSION};
+pub use open::{
+    Durability, LockPatience, OLDEST_RESTORABLE_SCHEMA, OpenMode, Refused, SCHEMA_VERSION,
+    set_lock_patience,
+};
 
 use self::checkpoint::Checkpointer;
 use self::wake::WakeFile;

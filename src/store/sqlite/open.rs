@@ -9,6 +9,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -165,18 +166,73 @@ pub fn allow_waiting<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// How long this process waits for a lock another process holds on the
+/// database, for every connection it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockPatience {
+    /// About ten seconds (the default): a server's call outlasts any other
+    /// writer's transaction rather than fail.
+    Patient,
+    /// About half a second: a client's hook (`mcp-bridge inbox`), run on
+    /// every prompt, gives up rather than hold its agent up.
+    Brief,
+}
+
+impl LockPatience {
+    /// Tries of [`busy_wait`]: its sleeps grow to 2 ms after 40 tries
+    /// (about 40 ms in all), so each try after that adds 2 ms.
+    const fn attempts(self) -> i32 {
+        match self {
+            Self::Patient => 5_100,
+            Self::Brief => 270,
+        }
+    }
+
+    /// How long opening the database is tried again while it answers busy.
+    const fn opening(self) -> Duration {
+        match self {
+            Self::Patient => Duration::from_secs(10),
+            Self::Brief => Duration::from_millis(500),
+        }
+    }
+}
+
+/// Whether this process is [`LockPatience::Brief`]. Process-wide rather than
+/// per connection: rusqlite's busy handler is a plain `fn`, and a command
+/// that needs a brief patience needs it for everything it opens.
+static BRIEF: AtomicBool = AtomicBool::new(false);
+
+/// Sets how long this process waits for other processes' locks; call it
+/// before opening a database. Only a short-lived command that must not stall
+/// its caller shortens it; servers keep the default.
+pub fn set_lock_patience(patience: LockPatience) {
+    BRIEF.store(patience == LockPatience::Brief, Ordering::Relaxed);
+}
+
+fn lock_patience() -> LockPatience {
+    if BRIEF.load(Ordering::Relaxed) {
+        LockPatience::Brief
+    } else {
+        LockPatience::Patient
+    }
+}
+
 /// Waits on a locked database: short sleeps first (a commit takes tens of
-/// microseconds), growing to 2 ms, for about ten seconds in all. SQLite's own
-/// busy timeout sleeps in steps of up to 100 ms, which would make a waiting
-/// writer miss the lock many times over under contention.
+/// microseconds), growing to 2 ms, for as long as this process's
+/// [`LockPatience`] allows. SQLite's own busy timeout sleeps in steps of up
+/// to 100 ms, which would make a waiting writer miss the lock many times
+/// over under contention.
 fn busy_wait(attempt: i32) -> bool {
-    const MAX_ATTEMPTS: i32 = 5_100;
-    if attempt >= MAX_ATTEMPTS || !MAY_WAIT.with(std::cell::Cell::get) {
+    if attempt >= lock_patience().attempts() || !MAY_WAIT.with(std::cell::Cell::get) {
         return false;
     }
-    let micros = (50 * (u64::try_from(attempt).unwrap_or(0) + 1)).min(2_000);
-    std::thread::sleep(Duration::from_micros(micros));
+    std::thread::sleep(pause(attempt));
     true
+}
+
+/// How long [`busy_wait`] sleeps before its try number `attempt`.
+fn pause(attempt: i32) -> Duration {
+    Duration::from_micros((50 * (u64::try_from(attempt).unwrap_or(0) + 1)).min(2_000))
 }
 
 /// Opens `path`, configures the connection and brings the schema up to date.
@@ -196,12 +252,12 @@ pub fn open(
     // a fresh file to WAL, its first WAL recovery) answer SQLITE_BUSY without
     // consulting the busy handler. Every step is idempotent, so the whole
     // open is tried again for a while.
-    const PATIENCE: Duration = Duration::from_secs(10);
+    let patience = lock_patience().opening();
     let started = std::time::Instant::now();
     loop {
         // Opening happens once, off the hot path: waiting for other processes is fine.
         match allow_waiting(|| open_once(path, mode, durability, audit_key)) {
-            Err(StoreError::Busy) if started.elapsed() < PATIENCE => {
+            Err(StoreError::Busy) if started.elapsed() < patience => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             done => return done,
@@ -348,4 +404,24 @@ fn rekey_credentials(conn: &Connection, key: &AuditKey) -> Result<(), StoreError
 fn user_version(conn: &Connection) -> Result<i64, StoreError> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(sql_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_brief_patience_waits_half_a_second_and_a_server_ten() {
+        let waited = |p: LockPatience| (0..p.attempts()).map(pause).sum::<Duration>();
+        let brief = waited(LockPatience::Brief);
+        assert!(
+            brief >= Duration::from_millis(450) && brief <= Duration::from_millis(550),
+            "{brief:?}"
+        );
+        let patient = waited(LockPatience::Patient);
+        assert!(
+            patient >= Duration::from_secs(10) && patient <= Duration::from_millis(10_500),
+            "{patient:?}"
+        );
+    }
 }

@@ -1,0 +1,148 @@
+//! `mcp-bridge inbox` as a client's hook runs it, in the situations an
+//! acceptance run found it wrong: an agent started by another agent (the
+//! walk up the process tree must stop at the inner agent, whose own server
+//! is bound to nothing yet), and a database another process keeps locked
+//! (a reminder it cannot audit is not shown, and the hook does not stall).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::teams::{invite, join, say};
+use crate::teams_cli::{inbox, under_shell};
+use crate::util::*;
+use crate::util_cli::*;
+
+/// What Claude Code sends a `UserPromptSubmit` hook.
+const PROMPT: &[u8] = br#"{"hook_event_name":"UserPromptSubmit","session_id":"x"}"#;
+
+/// Audit records of reminders that revealed messages.
+fn reminders(env: &TestEnv) -> i64 {
+    env.count("SELECT count(*) FROM audit_log WHERE actor = 'cli' AND action = 'inbox'")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_agent_sees_its_own_seats_never_those_of_the_agent_that_started_it() {
+    let env = TestEnv::new("inbox_nested");
+    // The test process plays the outer agent: its server holds the owner's
+    // seat, and a partner elsewhere (under a shell of its own) writes to it.
+    let outer = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&outer).await;
+    let partner = Server::spawn(under_shell(&env.serve_command(NO_LIMITS))).await;
+    join(&partner, &invite(&outer, "qa", "member").await).await;
+    say(
+        &partner,
+        "outer eyes only: the plan",
+        json!({"to": "backend"}),
+    )
+    .await;
+    let outer_text = run_cmd(inbox(&env, &[]), None).await.ok();
+    assert!(
+        outer_text.contains(&format!(
+            "- {} (you are backend, session a): 1 unread",
+            conv.id
+        )) && outer_text.contains("outer eyes only"),
+        "{outer_text}"
+    );
+
+    // The inner agent: a process the outer one started (a shell here), with
+    // its own bridge server, connected but bound to no conversation yet. Its
+    // hooks start the walk at it (`--pid`, as a hook it ran would from its
+    // parent): that is the client they belong to, so there is nothing to say.
+    let inner = Server::spawn(under_shell(&env.serve_command(NO_LIMITS))).await;
+    let inner_agent = inner.pid().to_string();
+    let quiet = |extra: &'static [&'static str]| {
+        let mut args = vec!["--pid", inner_agent.as_str()];
+        args.extend_from_slice(extra);
+        inbox(&env, &args)
+    };
+    assert_eq!(
+        run_cmd(quiet(&[]), None).await.ok(),
+        "",
+        "the inner agent was shown the outer agent's inbox"
+    );
+    assert_eq!(
+        run_cmd(quiet(&["--hook", "claude"]), Some(PROMPT))
+            .await
+            .ok(),
+        ""
+    );
+    assert_eq!(
+        run_cmd(quiet(&["--json"]), None).await.json(),
+        json!({"unread": 0, "conversations": []})
+    );
+
+    // Once bound, the inner agent sees its own seat, and only that.
+    join(&inner, &invite(&outer, "reviewer", "member").await).await;
+    say(&partner, "for the reviewer", json!({"to": "reviewer"})).await;
+    let inner_text = run_cmd(quiet(&[]), None).await.ok();
+    assert!(
+        inner_text.contains(&format!(
+            "- {} (you are reviewer, session d): 1 unread",
+            conv.id
+        )) && inner_text.contains("for the reviewer"),
+        "{inner_text}"
+    );
+    assert!(
+        !inner_text.contains("outer eyes only") && !inner_text.contains("backend"),
+        "{inner_text}"
+    );
+    // The outer agent's own hooks are unchanged.
+    assert_eq!(run_cmd(inbox(&env, &[]), None).await.ok(), outer_text);
+
+    inner.stop().await;
+    partner.stop().await;
+    outer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_that_cannot_be_audited_is_not_shown_and_does_not_stall_the_hook() {
+    let env = TestEnv::new("inbox_locked");
+    if env.sqlite_only("it holds the SQLite file's write lock") {
+        return;
+    }
+    let mine = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&mine).await;
+    let partner = Server::spawn(under_shell(&env.serve_command(NO_LIMITS))).await;
+    join(&partner, &invite(&mine, "qa", "member").await).await;
+    say(&partner, "a line worth auditing", json!({"to": "backend"})).await;
+
+    // Another process takes the database's write lock and keeps it (a long
+    // import, a stuck writer): the reminder's audit record cannot be written.
+    let lock = rusqlite::Connection::open(&env.db).expect("open the database");
+    lock.busy_timeout(EVENT_TIMEOUT).expect("busy timeout");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let started = Instant::now();
+    let hook = run_cmd(inbox(&env, &["--hook", "claude"]), Some(PROMPT)).await;
+    let took = started.elapsed();
+    assert_eq!(hook.stdout, "", "shown without an audit record");
+    let note = hook.fails(1, "unread messages not shown: the bridge database is busy");
+    assert!(!note.contains("a line worth"), "{note}");
+    // The old hook waited out the full busy timeout (10 s) before exiting;
+    // the bound is loose because these machines can be slow.
+    assert!(
+        took < Duration::from_secs(8),
+        "the hook held its agent up for {took:?}"
+    );
+    let plain = run_cmd(inbox(&env, &[]), None).await;
+    assert_eq!(plain.stdout, "", "shown without an audit record");
+    plain.fails(2, "unread messages not shown");
+    lock.execute_batch("ROLLBACK").expect("release the lock");
+    drop(lock);
+    assert_eq!(reminders(&env), 0, "an unshown reminder was audited");
+
+    // With the lock gone the reminder is shown, and audited.
+    let text = run_cmd(inbox(&env, &[]), None).await.ok();
+    assert!(
+        text.contains(&format!(
+            "- {} (you are backend, session a): 1 unread",
+            conv.id
+        )) && text.contains("a line worth auditing"),
+        "{text}"
+    );
+    assert_eq!(reminders(&env), 1);
+
+    partner.stop().await;
+    mine.stop().await;
+}
