@@ -1,9 +1,9 @@
 //! The web console in a real browser: headless Chromium through WebDriver.
 //! Signs in, watches a message sent by a real `serve` process appear
-//! without a reload, confirms an activation and approves a proposal with
-//! the operator passphrase, sees the command's result arrive, shows agent
-//! `<script>` as text, and checks that a form without the CSRF token and an
-//! observer's approval are refused. Saves the README's screenshots to
+//! without a reload, confirms an activation, sees a proposal announced and
+//! approves it with the operator passphrase, sees the command's result
+//! arrive, shows agent `<script>` as text, and checks that a form without
+//! the CSRF token and an observer's approval are refused. Saves the README's screenshots to
 //! `docs/console/` when `MCP_BRIDGE_SCREENSHOTS=1`.
 
 use std::path::{Path, PathBuf};
@@ -180,10 +180,14 @@ async fn the_console_in_a_real_browser() {
     b.click("section.activation button[type=submit]").await;
     b.wait_text("#outcome", |t| t.contains("ACTIVE")).await;
 
-    // A proposal appears on the open YOLO page by itself.
+    // A proposal is announced on the open YOLO page by itself, and shown
+    // when the human asks (the page never rearranges itself: see
+    // `console_browser_yolo`).
     b.goto(&format!("{base}/yolo")).await;
     b.wait_text("#live", |t| t == "live").await;
     let proposal = propose(&server, &conv, "a", "cat README.md").await;
+    b.wait_text("#news", |t| t.contains("1 new proposal")).await;
+    b.click("#show-news").await;
     let section = format!("section[data-proposal=\"{proposal}\"]");
     b.wait_text(&section, |t| {
         t.contains("cat README.md") && t.contains("pending")

@@ -1,7 +1,8 @@
 //! Ending a conversation from the web console: an admin's form on the
 //! conversation page ends it for every participant at once (as `mcp-bridge
 //! end`), audited with the admin's name; an observer gets no form and a
-//! forged post is refused; a post without the CSRF token changes nothing.
+//! forged post is refused; a post without the CSRF token, or without the
+//! ticked box, changes nothing.
 //! Then the same in headless Chromium: tick the box, press the button.
 
 use reqwest::StatusCode;
@@ -76,7 +77,9 @@ async fn an_admin_ends_a_conversation_from_its_page_and_an_observer_cannot() {
         !page.contains("form class=\"end\""),
         "an ended conversation has no form"
     );
-    let again = alice.post(&end, &[("csrf", &alice.csrf)]).await;
+    let again = alice
+        .post(&end, &[("csrf", &alice.csrf), ("sure", "on")])
+        .await;
     assert!(again.text().await.unwrap().contains("had already expired"));
 
     let (records, trail) = audited_fields(&env, "end", &["code", "outcome", "detail"]).await;
@@ -97,6 +100,57 @@ async fn an_admin_ends_a_conversation_from_its_page_and_an_observer_cannot() {
     assert!(
         records[3][2].as_str().unwrap().contains("already expired"),
         "{trail}"
+    );
+    server.stop().await;
+}
+
+/// The box "End it for every participant" is required by the server, not
+/// only by the browser: a hand-made post without it, or with anything but
+/// the value the box sends, is refused with a reason and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_the_ticked_box_ends_nothing() {
+    let env = TestEnv::new("console_end_unconfirmed");
+    let server = env.server_with(NO_LIMITS).await;
+    let admin = make_token(&env, "alice", "admin");
+    let console = ConsoleProc::start(&env).await;
+    let conv = Conv::create(&server).await;
+    let end = format!("/conversations/{}/end", conv.id);
+    let alice = Session::sign_in(&console, &admin).await;
+    let before = expiry(&env, &conv);
+    let csrf = alice.csrf.clone();
+    let unticked: [&[(&str, &str)]; 4] = [
+        &[("csrf", &csrf)],
+        &[("csrf", &csrf), ("sure", "")],
+        &[("csrf", &csrf), ("sure", "off")],
+        &[("csrf", &csrf), ("sure", "yes please")],
+    ];
+    for form in unticked {
+        let refused = alice.post(&end, form).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{form:?}");
+        let page = refused.text().await.unwrap();
+        assert!(
+            page.contains("Not done") && page.contains("End it for every participant"),
+            "{page}"
+        );
+        assert!(page.contains("nothing was changed"), "{page}");
+    }
+    assert_eq!(expiry(&env, &conv), before, "nothing was ended");
+    send(&server, &conv, "a", "still live").await;
+    let (records, trail) = audited_fields(&env, "end", &["code", "outcome"]).await;
+    assert_eq!(records.len(), 4, "{trail}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r == &[json!("not_confirmed"), json!("denied")]),
+        "{trail}"
+    );
+    let ended = alice.post(&end, &[("csrf", &csrf), ("sure", "on")]).await;
+    assert!(
+        ended
+            .text()
+            .await
+            .unwrap()
+            .contains("for every participant")
     );
     server.stop().await;
 }

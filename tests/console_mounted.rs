@@ -8,7 +8,7 @@ use reqwest::header::{AUTHORIZATION, HOST, LOCATION};
 use serde_json::{Value, json};
 
 use crate::console_requests::try_sign_in;
-use crate::console_util::{http, make_token};
+use crate::console_util::{assert_secured, http, make_token};
 use crate::util::*;
 use crate::util_http::*;
 
@@ -41,9 +41,11 @@ async fn serve_http_mounts_the_console_beside_mcp() {
         .unwrap()
         .to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert_secured("the sign-in page", page.headers());
     let slash = client.get(format!("{base}/")).send().await.unwrap();
     assert!(slash.status().is_redirection(), "{:?}", slash.status());
     assert_eq!(slash.headers()[LOCATION], "/console");
+    assert_secured("the /console/ redirect", slash.headers());
     // A name this server does not answer to gets its 403, not the redirect.
     let port = base.rsplit(':').next().and_then(|p| p.split('/').next());
     let rebound = client
@@ -54,6 +56,15 @@ async fn serve_http_mounts_the_console_beside_mcp() {
         .unwrap();
     assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
     assert!(rebound.headers().get(LOCATION).is_none());
+    assert_secured("a refused Host on /console/", rebound.headers());
+    let foreign = client
+        .post(format!("{base}/login"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert_secured("a refused Origin", foreign.headers());
 
     let api = format!("{base}/api/conversations");
     let refused = client
@@ -96,9 +107,13 @@ async fn serve_http_mounts_the_console_beside_mcp() {
         let refused = try_sign_in(&base, &guess).await;
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     }
-    let throttled = try_sign_in(&base, &admin).await;
+    let throttled = try_sign_in(&base, &guess).await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(throttled.headers().contains_key("retry-after"));
+    assert_secured("a throttled sign-in", throttled.headers());
+    // The operator on the same address still signs in with the right token.
+    let operator = try_sign_in(&base, &admin).await;
+    assert_eq!(operator.status(), StatusCode::SEE_OTHER);
     let still = client
         .get(&api)
         .header(AUTHORIZATION, format!("Bearer {admin}"))

@@ -225,3 +225,26 @@ pub async fn api(console: &ConsoleProc, token: Option<&str>, path: &str) -> reqw
     }
     req.send().await.unwrap()
 }
+
+/// The headers every console response carries, redirects and refusals
+/// included, with their values.
+pub const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("content-security-policy", mcp_bridge::console::CSP),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cache-control", "no-store"),
+];
+
+/// Asserts that `headers`, of the response to `what`, carry every one of
+/// [`SECURITY_HEADERS`].
+pub fn assert_secured(what: &str, headers: &reqwest::header::HeaderMap) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(
+            headers.get(name).and_then(|v| v.to_str().ok()),
+            Some(value),
+            "{what}: {name} missing or wrong in {headers:?}"
+        );
+    }
+}

@@ -29,6 +29,7 @@ mod console;
 mod console_browser;
 mod console_browser_hostile;
 mod console_browser_mounted;
+mod console_browser_yolo;
 mod console_end;
 mod console_hostile;
 mod console_mounted;

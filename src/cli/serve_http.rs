@@ -143,9 +143,14 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
                 &format!("{CONSOLE_PATH}/"),
                 axum::routing::get(|| async { axum::response::Redirect::permanent(CONSOLE_PATH) }),
             );
+            // Whatever answers under /console (the redirect, a Host or
+            // Origin refusal, a body limit) carries the console's headers.
             router = router
-                .nest(CONSOLE_PATH, serving.protect(console))
-                .merge(serving.protect(slash));
+                .nest(
+                    CONSOLE_PATH,
+                    crate::console::secured(serving.protect(console)),
+                )
+                .merge(crate::console::secured(serving.protect(slash)));
         }
         let shutdown = transport::shutdown::armed();
         transport::http::serve(serving, router, &options, shutdown).await?;

@@ -1,10 +1,11 @@
 //! What a hostile HTTP client meets before (or besides) the console's
 //! handlers: posts only from the console's own pages, failed sign-ins and
-//! wrong bearer tokens throttled per client address, a cap on each token's open event streams,
+//! wrong bearer tokens throttled per client address (a valid token still
+//! gets in), a cap on each token's open event streams,
 //! and, on a loopback address, only loopback host names (no DNS rebinding).
 //! Refusals are plain text, and audited where a person should see them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{Backend, Console};
+use crate::service::Bridge;
 
 /// Refuses a post a browser says came from another site (`Sec-Fetch-Site`:
 /// anything but `same-origin`, or `none` for one the user started; a
@@ -45,11 +47,11 @@ pub async fn own_pages_only<S: Backend>(
 
 /// Counts a wrong bearer token on any console route (`/api/…`, a page) as
 /// a failed sign-in of its client address, and answers an address that
-/// failed too often `429` before its token is looked up: the sign-in form's
-/// throttle would mean little if the same guesses went on through the API.
-/// A token a handler accepted lately (see [`caller`](super::caller)) still
-/// works from there (see [`SignInThrottle::known`]), so a script of the
-/// operator's is not locked out by an agent guessing on the same host.
+/// failed too often `429` before its token is looked up in the store: the
+/// sign-in form's throttle would mean little if the same guesses went on
+/// through the API. A valid token still works from there (see
+/// [`SignInThrottle::genuine`]), so a script of the operator's is not locked
+/// out by an agent guessing on the same host.
 pub async fn bearer_guesses<S: Backend>(
     State(console): State<Arc<Console<S>>>,
     request: Request,
@@ -59,10 +61,8 @@ pub async fn bearer_guesses<S: Backend>(
         return next.run(request).await;
     };
     let client = SignInThrottle::client(request.extensions().get::<ConnectInfo<SocketAddr>>());
-    if let Some(wait) = console
-        .throttle
-        .wait(client)
-        .filter(|_| !console.throttle.known(&token))
+    if let Some(wait) = console.throttle.wait(client)
+        && !console.throttle.genuine(&console.bridge, &token).await
     {
         console
             .bridge
@@ -144,6 +144,12 @@ const MAX_ADDRESSES: usize = 4096;
 /// recorded (the router embedded by a server that does not pass it on) is
 /// not throttled: one count for every client would let anyone lock the
 /// operator out of signing in.
+///
+/// A throttled address still gets in with a valid token
+/// ([`SignInThrottle::genuine`]): on one host every local process shares
+/// 127.0.0.1, so an agent's failures must not lock out the operator beside
+/// it. Counting per browser (the sign-in cookie) instead would not do: a
+/// guesser mints a fresh cookie per request, so only the address bounds it.
 #[derive(Debug, Default)]
 pub struct SignInThrottle {
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
@@ -151,7 +157,16 @@ pub struct SignInThrottle {
     /// a throttled address these still work (an operator's script beside a
     /// guessing agent on one host), without a store read.
     known: Mutex<HashMap<[u8; 32], Instant>>,
+    /// The keyed digests of the unrevoked console tokens as last read, and
+    /// when. A tokio mutex, held across the read: guesses arriving while it
+    /// runs wait for it instead of each reading again.
+    valid: tokio::sync::Mutex<Option<(Instant, HashSet<String>)>>,
 }
+
+/// How long the list of valid token digests serves throttled guesses before
+/// one of them reads it again: the most a flood costs the store, and the
+/// longest a token created meanwhile waits to get past the throttle.
+const VALID_LIST_FOR: Duration = Duration::from_secs(10);
 
 /// How long an accepted bearer token stays known to [`SignInThrottle`].
 const KNOWN_FOR: Duration = Duration::from_secs(300);
@@ -209,6 +224,40 @@ impl SignInThrottle {
         known
             .get(&digest(token))
             .is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    /// Whether `token` is worth checking although its address is throttled:
+    /// it was accepted lately ([`Self::known`]) or its digest is one of a
+    /// valid token's. Decided in memory, reading the token list at most once
+    /// per [`VALID_LIST_FOR`], so a flood of guesses costs one keyed hash
+    /// each and never a store read of its own. Not a sign-in: the caller
+    /// still checks the token as usual (a token revoked since the last read
+    /// is refused there).
+    pub async fn genuine<S: Backend>(&self, bridge: &Bridge<S>, token: &str) -> bool {
+        if self.known(token) {
+            return true;
+        }
+        let digest = bridge.credential_digest(token);
+        let mut valid = self.valid.lock().await;
+        if let Some((at, digests)) = &*valid {
+            if digests.contains(&digest) {
+                return true;
+            }
+            if at.elapsed() < VALID_LIST_FOR {
+                return false;
+            }
+        }
+        let digests = match bridge.console_token_digests().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the console tokens for the sign-in throttle");
+                // Keep what was known, and do not read again per guess.
+                valid.take().map(|(_, d)| d).unwrap_or_default()
+            }
+        };
+        let hit = digests.contains(&digest);
+        *valid = Some((Instant::now(), digests));
+        hit
     }
 
     /// Remembers that bearer token `token` was accepted.
@@ -352,6 +401,42 @@ mod tests {
         assert!(!t.known("token-0"));
         assert!(t.known("token-1"));
         assert!(t.known(&format!("token-{MAX_KNOWN}")));
+    }
+
+    /// A throttled address's valid token gets past the throttle, a guess
+    /// does not, and guesses do not read the token list each: a token
+    /// created after the last read is not seen until the list is due again.
+    #[tokio::test]
+    async fn only_valid_tokens_get_past_the_throttle_and_guesses_cost_no_reads() {
+        use crate::store::ConsoleRole;
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            crate::config::Config::load(None, std::iter::empty::<(String, String)>()).unwrap();
+        let app = crate::app::App::open(
+            &dir.path().join("bridge.db"),
+            config,
+            crate::store::sqlite::OpenMode::Create,
+        )
+        .unwrap();
+        let bridge = &app.bridge;
+        let (_, token) = bridge
+            .console_token_create("operator", ConsoleRole::Admin)
+            .await
+            .unwrap();
+        let t = SignInThrottle::default();
+        assert!(t.genuine(bridge, &token).await);
+        for n in 0..100 {
+            assert!(!t.genuine(bridge, &format!("mcpc_{n:064}")).await);
+        }
+        let (_, late) = bridge
+            .console_token_create("late", ConsoleRole::Observer)
+            .await
+            .unwrap();
+        assert!(
+            !t.genuine(bridge, &late).await,
+            "the list was read again before it was due"
+        );
+        assert!(t.genuine(bridge, &token).await);
     }
 
     #[test]

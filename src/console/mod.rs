@@ -101,7 +101,7 @@ pub fn router<S: Backend>(
         throttle: guard::SignInThrottle::default(),
         streams: guard::StreamCounts::default(),
     });
-    Router::new()
+    let router = Router::new()
         .route("/", get(pages::conversations::<S>))
         .route(
             "/login",
@@ -132,8 +132,18 @@ pub fn router<S: Backend>(
             Arc::clone(&console),
             guard::bearer_guesses::<S>,
         ))
-        .layer(axum::middleware::map_response(security_headers))
-        .with_state(console)
+        .with_state(console);
+    secured(router)
+}
+
+/// `router` with the console's security headers ([`CSP`] and the rest) on
+/// every response, redirects and refusals included. [`router`] has them
+/// already; a server that puts its own layers in front of the console (Host
+/// and Origin checks, body limits, the `/console/` redirect) wraps those in
+/// this too, so what they answer carries the same headers: a refusal or a
+/// redirect is a console response as much as a page is.
+pub fn secured(router: Router) -> Router {
+    router.layer(axum::middleware::map_response(security_headers))
 }
 
 /// [`router`] over an opened [`App`] (its passphrase file sits beside the database).

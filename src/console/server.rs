@@ -69,8 +69,10 @@ pub async fn serve(
         shutdown.await;
         stopping.graceful_shutdown(Some(SHUTDOWN_GRACE));
     });
-    // The client's address reaches the handlers (sign-in throttling).
-    let app = bounded_bodies(router, read_timeout)
+    // The client's address reaches the handlers (sign-in throttling). The
+    // security headers go on last, so the loopback guard's and the body
+    // limit's refusals carry them too.
+    let app = super::secured(bounded_bodies(router, read_timeout))
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = match tls {
         Some(config) => {

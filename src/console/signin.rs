@@ -1,7 +1,7 @@
 //! Signing in and out: a console token opens a session (a double-submit
 //! cookie stands in for the CSRF token a session does not have yet;
-//! failed sign-ins are throttled per client address); signing out needs the
-//! session's CSRF token.
+//! failed sign-ins are throttled per client address, without locking out a
+//! valid token); signing out needs the session's CSRF token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,7 +71,9 @@ pub struct LoginForm {
 
 /// `POST /login`: a valid token opens a session. A client address that
 /// failed [`super::guard::MAX_FAILED_SIGN_INS`] times within a minute is
-/// answered 429 without its token being looked at.
+/// answered 429 without its token being looked up in the store, unless the
+/// token is a valid one ([`SignInThrottle::genuine`]): the operator signs in
+/// even while another process on the same address keeps failing.
 pub async fn login<S: Backend>(
     State(console): State<Arc<Console<S>>>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -79,7 +81,12 @@ pub async fn login<S: Backend>(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let client = SignInThrottle::client(connect.as_ref().map(|c| &c.0));
-    if let Some(wait) = console.throttle.wait(client) {
+    if let Some(wait) = console.throttle.wait(client)
+        && !console
+            .throttle
+            .genuine(&console.bridge, form.token.trim())
+            .await
+    {
         console
             .bridge
             .console_refused(None, "console sign_in", None, "throttled")

@@ -5,7 +5,9 @@
 //! withdraws an approval whose token has not been used yet. Every
 //! post needs the session's CSRF token; a post without it is refused and
 //! audited before anything else. Observers get no forms, and the service
-//! refuses them anyway.
+//! refuses them anyway. The page never rearranges itself: a proposal that
+//! arrives while it is open is announced in a bar whose place is kept, and
+//! shown when the human asks, so "Approve" stays on the command they read.
 
 use std::sync::Arc;
 
@@ -50,6 +52,13 @@ pub async fn page<S: Backend>(
         let csrf = match &who { Caller::Session { csrf, .. } => csrf.clone(), Caller::Bearer(_) => String::new() };
         let body = html! {
             h1 { "YOLO: command execution" span id="live".live { "connecting…" } }
+            // Its place is kept from the start: what arrives live is only
+            // announced here, so nothing under the pointer moves (see console.js).
+            div id="news".news role="status" {
+                span id="news-text" { "Nothing new since this page was loaded." }
+                " "
+                button id="show-news" type="button" { "show them" }
+            }
             @if !admin { p.notice { "You are signed in as an observer: you see every request, and decide none." } }
             h2 { "Activations" }
             @if activations.is_empty() { p.empty { "No agent has asked to run commands." } }

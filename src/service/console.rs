@@ -146,6 +146,26 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
         Ok(self.store.console_tokens().await?)
     }
 
+    /// The keyed digests of every unrevoked console token (unaudited), so
+    /// the console's sign-in throttle can tell the operator's token from a
+    /// guess in memory: one read per refresh however many guesses arrive.
+    /// A match is no sign-in; [`Self::console_authenticate`] still decides.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn console_token_digests(
+        &self,
+    ) -> Result<std::collections::HashSet<String>, ServiceError> {
+        Ok(self
+            .store
+            .console_tokens()
+            .await?
+            .into_iter()
+            .filter(|t| t.revoked_at.is_none())
+            .map(|t| t.token_hash)
+            .collect())
+    }
+
     /// Who holds `token`, if it is a valid unrevoked console token. A refusal
     /// is audited (`how`: `sign_in` or `api`); a sign-in's success is
     /// audited with its session.

@@ -216,18 +216,62 @@
         s.dataset.requested === String(d.requested_at_us);
     });
   }
+  // The YOLO page never rearranges itself under the human's pointer. It
+  // used to reload when a proposal arrived (unless a field held text), and
+  // the newest proposal could then take the place of the one whose
+  // "Approve" the human was about to click. Now what arrives is announced in
+  // the bar at the top, whose place the server keeps from the start, and a
+  // changed section only gets an outline (no size change); the page shows
+  // the news when the human presses "show them". Approving names the
+  // proposal by id, so it acts on the command the human read.
+  const news = { proposals: new Set(), activations: new Set(), changes: new Set(), stale: false };
+  const title = document.title;
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+  function announce() {
+    const bar = document.getElementById("news");
+    const text = document.getElementById("news-text");
+    if (!bar || !text) return;
+    const parts = [];
+    if (news.proposals.size) parts.push(plural(news.proposals.size, "new proposal", "new proposals"));
+    if (news.activations.size) parts.push(plural(news.activations.size, "new activation request", "new activation requests"));
+    if (news.changes.size) parts.push(plural(news.changes.size, "change", "changes"));
+    if (news.stale) parts.push("this page may be out of date");
+    text.textContent = parts.join(", ") + " —";
+    bar.classList.add("has-news");
+    const n = news.proposals.size + news.activations.size + news.changes.size;
+    document.title = "(" + (n || "!") + ") " + title;
+  }
+  const showNews = document.getElementById("show-news");
+  if (showNews) showNews.addEventListener("click", function () { location.reload(); });
   function yoloChanged(e) {
     if (page !== "yolo") return;
     let d = null;
     try { d = JSON.parse(e.data); } catch (_) { d = null; }
-    if (d && alreadyShown(e.type, d)) return;
-    // Never throw away what a human is typing; otherwise show the new state.
-    const typing = Array.from(document.querySelectorAll("form.decide input:not([type=hidden])")).some(function (i) { return i.value !== ""; });
-    if (!typing) location.reload();
+    if (!d) { news.stale = true; announce(); return; }
+    if (alreadyShown(e.type, d)) return;
+    const key = e.type === "proposal" ? String(d.id) : String(d.conversation_id);
+    const selector = e.type === "proposal"
+      ? 'section.proposal[data-proposal="' + CSS.escape(key) + '"]'
+      : 'section.activation[data-conversation="' + CSS.escape(key) + '"]';
+    const shown = document.querySelector(selector);
+    if (shown) {
+      news.changes.add(e.type + ":" + key);
+      shown.classList.add("stale");
+      shown.title = "This changed since the page was drawn (now " + d.state + "); press \u201cshow them\u201d at the top to see it.";
+    } else if (e.type === "proposal") {
+      news.proposals.add(key);
+    } else {
+      news.activations.add(key);
+    }
+    announce();
   }
   source.addEventListener("proposal", yoloChanged);
   source.addEventListener("activation", yoloChanged);
-  source.addEventListener("lagged", function () { location.reload(); });
+  source.addEventListener("lagged", function () {
+    // Missed events: on the YOLO page say so rather than redraw it.
+    if (page === "yolo") { news.stale = true; announce(); return; }
+    location.reload();
+  });
   // Signed out elsewhere, expired or revoked: the reload asks to sign in.
   source.addEventListener("ended", function () { source.close(); location.reload(); });
   tickAges();

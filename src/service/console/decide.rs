@@ -5,7 +5,7 @@
 //! counted and slowed down exactly as at the terminal.
 
 use super::{CONFIRM_PHRASE, ConsoleUser};
-use crate::domain::ConversationId;
+use crate::domain::{ConversationId, InvalidValue};
 use crate::operator::{Passphrase, PassphraseError};
 use crate::service::{Approval, Bridge, ServiceError};
 use crate::store::{
@@ -136,17 +136,31 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
         self.yolo_deny_by(&user.decider(), id).await
     }
 
-    /// Ends `conversation` now (see `mcp-bridge end`), for an admin (no
-    /// passphrase: ending only takes power away from agents).
+    /// Ends `conversation` now (see `mcp-bridge end`), for an admin who
+    /// confirmed that it ends for every participant (`confirmed`: the page's
+    /// ticked box). No passphrase: ending only takes power away from agents.
     ///
     /// # Errors
-    /// `forbidden` for an observer; `unknown_conversation`.
+    /// `forbidden` for an observer; `invalid_argument` (audited, nothing
+    /// changed) without the confirmation; `unknown_conversation`.
     pub async fn console_end(
         &self,
         user: &ConsoleUser,
         conversation: &ConversationId,
+        confirmed: bool,
     ) -> Result<super::super::Ended, ServiceError> {
         self.console_admin(user, "end", Some(conversation)).await?;
+        // The box is `required` in the page, but a browser is not the only
+        // client: a hand-made or scripted post must confirm just the same,
+        // as ending cannot be undone.
+        if !confirmed {
+            self.console_refused(Some(user), "end", Some(conversation), "not_confirmed")
+                .await;
+            return Err(ServiceError::InvalidArgument(InvalidValue::new(
+                "sure",
+                "must be ticked (\"End it for every participant\"): ending cannot be undone; nothing was changed",
+            )));
+        }
         self.end_as(user.draft("end", Some(conversation)), conversation)
             .await
     }
