@@ -4,6 +4,7 @@
 //! prints each as ok / warn / fail with the command that fixes it. Exits 1
 //! when anything fails. Reads only; changes nothing.
 
+mod clients;
 mod sandbox;
 
 use std::os::unix::fs::PermissionsExt;
@@ -13,12 +14,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::DbArgs;
-use super::setup::launch::{self, TOOL_TIMEOUT_S};
-use super::setup::{self, Client, Places, Scope};
+use super::setup::launch;
 use crate::app::{self, App, AppStore, key_path};
 use crate::auth::{KeyError, ServerKey};
-use crate::config::{self, Config};
-use crate::domain::LONG_POLL_CAP_SECONDS;
+use crate::config::Config;
 use crate::service::Bridge;
 use crate::store::sqlite::OpenMode;
 
@@ -77,19 +76,19 @@ impl Report {
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     let config = check_config(&args.db, &mut report);
+    let loaded = config.as_ref().ok();
     let db = args.db.db_path(None)?;
     if let Some(url) = crate::app::pg_url(&db) {
-        check_postgres(&url, config.clone(), &mut report);
+        check_postgres(&url, loaded.cloned(), &mut report);
     } else {
         check_files(&db, &mut report);
         check_database(&db, &mut report);
-        let key = config
-            .as_ref()
-            .map_or_else(|| key_path(&db), |c| app::key_file(&db, c));
+        let key = loaded.map_or_else(|| key_path(&db), |c| app::key_file(&db, c));
         check_key(&db, &key, &mut report);
     }
-    sandbox::check_sandbox(config.as_ref(), &mut report);
-    check_clients(&db, &mut report)?;
+    sandbox::check_sandbox(loaded, &mut report);
+    let own_error = config.as_ref().err().map(String::as_str);
+    clients::check_clients(&db, own_error, &mut report)?;
     for c in &report.0 {
         let level = match c.level {
             Level::Ok => "ok",
@@ -124,7 +123,8 @@ fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
 }
 
-fn check_config(args: &DbArgs, r: &mut Report) -> Option<Config> {
+/// The configuration, or what is wrong with it (as reported).
+fn check_config(args: &DbArgs, r: &mut Report) -> Result<Config, String> {
     let file = args.config.file();
     let vars = std::env::vars()
         .filter(|(k, _)| {
@@ -139,7 +139,7 @@ fn check_config(args: &DbArgs, r: &mut Report) -> Option<Config> {
                 None => "no config file, defaults".to_owned(),
             };
             r.ok("config", format!("{source}; {vars} MCP_BRIDGE_* variables"));
-            Some(config)
+            Ok(config)
         }
         Err(e) => {
             r.fail(
@@ -148,7 +148,7 @@ fn check_config(args: &DbArgs, r: &mut Report) -> Option<Config> {
                 "correct the setting named above (`mcp-bridge config example` lists every key)"
                     .to_owned(),
             );
-            None
+            Err(format!("{e:#}"))
         }
     }
 }
@@ -319,126 +319,4 @@ fn check_key(db: &Path, key: &Path, r: &mut Report) {
             "restore the key from a backup (`mcp-bridge backup F` wrote it as F.key)".to_owned(),
         ),
     }
-}
-
-fn check_clients(db: &Path, r: &mut Report) -> anyhow::Result<()> {
-    let places = Places::from_env()?;
-    let this = std::env::current_exe().and_then(std::fs::canonicalize).ok();
-    let found = setup::find_configured(&places);
-    let same_db = |other: &Path| {
-        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-        canon(other) == canon(db)
-    };
-    for client in Client::ALL {
-        let spec = client.spec();
-        let mut any = false;
-        for f in found.iter().filter(|f| f.client == client) {
-            let (scope, flag) = match (f.scope, f.local) {
-                (_, true) => ("local", String::new()),
-                (Scope::User, false) => ("user", String::new()),
-                (Scope::Project, false) => ("project", " --scope project".to_owned()),
-            };
-            let mut rerun = format!("mcp-bridge setup {}{flag}", spec.arg);
-            let place = format!("{} ({scope} scope, {})", spec.label, f.path.display());
-            let entries = match &f.entries {
-                Ok(e) => e,
-                Err(e) => {
-                    r.fail(
-                        "clients",
-                        format!("{place} cannot be read: {}", setup::without_secrets(e)),
-                        format!("fix the file: {} cannot read it either", spec.label),
-                    );
-                    continue;
-                }
-            };
-            for e in entries {
-                any = true;
-                if f.local {
-                    // Local entries shadow the user-scope one setup writes.
-                    rerun = format!(
-                        "claude mcp remove {} -s local && mcp-bridge setup {}",
-                        e.name, spec.arg
-                    );
-                }
-                let inv = &e.invocation;
-                let line = std::iter::once(&inv.command)
-                    .chain(&inv.args)
-                    .map(|w| launch::shell_quote(w))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let head = format!("{place}: `{}` runs {line}", e.name);
-                let Some(cmd) = launch::find_command(&inv.command, places.path_var.as_deref())
-                else {
-                    r.fail(
-                        "clients",
-                        format!("{head}, which does not exist"),
-                        rerun.clone(),
-                    );
-                    continue;
-                };
-                let entry_db = inv.db.clone().unwrap_or_else(config::default_db_path);
-                if e.disabled {
-                    r.warn(
-                        "clients",
-                        format!("{head}, but the entry is disabled"),
-                        format!(
-                            "remove `enabled = false` from [mcp_servers.{}] in {}",
-                            e.name,
-                            f.path.display()
-                        ),
-                    );
-                } else if !same_db(&entry_db) {
-                    r.warn(
-                        "clients",
-                        format!("{head}, on database {} (this check is of {})", entry_db.display(), db.display()),
-                        format!("agents must share one database: {rerun} --db {}, or run doctor with --db {}", launch::shell_quote(&db.to_string_lossy()), launch::shell_quote(&entry_db.to_string_lossy())),
-                    );
-                } else if e.timeout_s <= LONG_POLL_CAP_SECONDS {
-                    r.warn(
-                        "clients",
-                        format!("{head}, with a {} s tool timeout: a long-poll ({LONG_POLL_CAP_SECONDS} s) times out", e.timeout_s),
-                        rerun.clone(),
-                    );
-                } else if e.timeout_s < TOOL_TIMEOUT_S {
-                    r.warn(
-                        "clients",
-                        format!("{head}, with a {} s tool timeout: a YOLO command near its limit would be cut off ({TOOL_TIMEOUT_S} s recommended)", e.timeout_s),
-                        rerun.clone(),
-                    );
-                } else if !inv.via_launcher
-                    && this
-                        .as_ref()
-                        .is_some_and(|t| std::fs::canonicalize(&cmd).ok().as_ref() != Some(t))
-                {
-                    r.warn(
-                        "clients",
-                        format!("{head}, another mcp-bridge than this one ({})", cmd.display()),
-                        format!("{rerun} (to use this one), or ignore if that one is the version you want"),
-                    );
-                } else if client == Client::Codex
-                    && f.scope == Scope::Project
-                    && !setup::codex_project_trusted(&places)
-                {
-                    r.warn(
-                        "clients",
-                        format!("{head}, but Codex ignores project files until the project is trusted"),
-                        format!("trust the project when Codex asks, or add [projects.\"{}\"] trust_level = \"trusted\" to the user config.toml", places.project.display()),
-                    );
-                } else {
-                    r.ok(
-                        "clients",
-                        format!("{head} (tool timeout {} s)", e.timeout_s),
-                    );
-                }
-            }
-        }
-        if !any {
-            r.warn(
-                "clients",
-                format!("{} is not configured for this bridge", spec.label),
-                format!("mcp-bridge setup {} (if you use it)", spec.arg),
-            );
-        }
-    }
-    Ok(())
 }

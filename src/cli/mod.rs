@@ -27,6 +27,7 @@ mod transfer;
 mod yolo;
 mod yolo_status;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -160,14 +161,36 @@ impl ConfigArgs {
         Ok(Config::load(self.file().as_deref(), std::env::vars())?)
     }
 
+    /// [`ConfigArgs::load`] in the environment `env` rather than this
+    /// process's: what a client's server entry, with its own `env`, would load.
+    ///
+    /// # Errors
+    /// As [`ConfigArgs::load`].
+    pub fn load_in(&self, env: &[(String, String)]) -> anyhow::Result<Config> {
+        let file = self.file_with(|name| lookup(env, name));
+        Ok(Config::load(file.as_deref(), env.iter().cloned())?)
+    }
+
     /// The file [`ConfigArgs::load`] reads: `--config`, else `$MCP_BRIDGE_CONFIG`,
     /// else the default file if it exists.
     pub fn file(&self) -> Option<PathBuf> {
+        self.file_with(|name| std::env::var_os(name))
+    }
+
+    fn file_with(&self, var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
         self.config
             .clone()
-            .or_else(|| std::env::var_os("MCP_BRIDGE_CONFIG").map(PathBuf::from))
+            .or_else(|| var("MCP_BRIDGE_CONFIG").map(PathBuf::from))
             .or_else(config::default_path)
     }
+}
+
+/// The value of `name` in `env`, as `std::env::var_os` would give it.
+fn lookup(env: &[(String, String)], name: &str) -> Option<OsString> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| OsString::from(v))
 }
 
 /// Where the database is.
@@ -187,6 +210,26 @@ impl DbArgs {
     /// # Errors
     /// When `--db` and a positional path are both given, or the path cannot be resolved.
     pub fn db_path(&self, positional: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+        self.db_path_with(positional, |name| std::env::var_os(name))
+    }
+
+    /// [`DbArgs::db_path`] in the environment `env` rather than this process's.
+    ///
+    /// # Errors
+    /// As [`DbArgs::db_path`].
+    pub fn db_path_in(
+        &self,
+        positional: Option<PathBuf>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<PathBuf> {
+        self.db_path_with(positional, |name| lookup(env, name))
+    }
+
+    fn db_path_with(
+        &self,
+        positional: Option<PathBuf>,
+        var: impl Fn(&str) -> Option<OsString>,
+    ) -> anyhow::Result<PathBuf> {
         if self.db.is_some() && positional.is_some() {
             anyhow::bail!(
                 "give the database either as --db PATH or as a positional PATH, not both"
@@ -198,7 +241,7 @@ impl DbArgs {
                 .clone()
                 .or(positional)
                 .or_else(|| {
-                    std::env::var_os("MCP_BRIDGE_DB")
+                    var("MCP_BRIDGE_DB")
                         .filter(|v| !v.is_empty())
                         .map(PathBuf::from)
                 })
@@ -286,6 +329,22 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     let text = crate::display::visible(&text, crate::display::Lines::Many);
     eprint!("{text}");
     ExitCode::from(code)
+}
+
+/// Parses `mcp-bridge serve ARGS` exactly as the binary would, for `doctor`
+/// to tell whether a client's entry starts at all.
+///
+/// # Errors
+/// clap's refusal (an unknown flag, a missing value, `--help`).
+pub(crate) fn parse_serve(args: &[String]) -> Result<serve::ServeArgs, clap::Error> {
+    let argv = ["mcp-bridge", "serve"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(args.iter().cloned());
+    match Cli::try_parse_from(argv)?.command {
+        Command::Serve(args) => Ok(args),
+        _ => Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand)),
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -27,6 +27,22 @@ pub struct ServeArgs {
     http: super::serve_http::HttpArgs,
 }
 
+impl ServeArgs {
+    /// Checks what `serve` checks before it opens anything (the settings, the
+    /// database path, the HTTP flags), in the environment `env`: whether a
+    /// client's entry with these arguments and its own `env` would start.
+    /// [`run`] does the same steps in this process's environment.
+    ///
+    /// # Errors
+    /// The error `serve` would stop with.
+    pub(crate) fn check_start(self, env: &[(String, String)]) -> anyhow::Result<()> {
+        let config = self.db.config.load_in(env)?;
+        self.db.db_path_in(self.path, env)?;
+        self.http.options(&config)?;
+        Ok(())
+    }
+}
+
 /// Runs the server until the client disconnects or the process is signalled.
 ///
 /// # Errors

@@ -1,7 +1,9 @@
 //! Reading and replacing a client's configuration file: follow a symlink to
 //! the real file, write a temporary file beside it with the same permissions,
 //! fsync, rename over it. A reader never sees half a file, and a failure
-//! leaves the old file as it was. Also the unified diff `--dry-run` prints.
+//! leaves the old file as it was; a file changed since it was read is not
+//! replaced. A project's file is never reached through a symlink that
+//! dangles or leaves the project. Also the unified diff `--dry-run` prints.
 
 use std::fs;
 use std::io::Write;
@@ -24,22 +26,77 @@ pub struct Current {
     pub owner: Option<(u32, u32)>,
 }
 
-/// Reads `path` (following symlinks).
+/// The file `path` names, symlinks followed: the one [`read`] reads and
+/// [`write`] replaces. With `project` (a project's file) the path must stay
+/// inside that directory: a repository decides what its `.mcp.json` is, and
+/// a link out of it, or one that dangles (which `write` would create at the
+/// target), would have setup write a file outside the project.
+///
+/// # Errors
+/// When the path cannot be resolved, or leaves the project.
+pub fn resolve(path: &Path, project: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(root) = project {
+        stays_inside(path, root)?;
+    }
+    match fs::canonicalize(path) {
+        Ok(p) => Ok(p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A dangling symlink (user scope only, see above): write where it
+            // points, so the link stays a link.
+            Ok(match fs::read_link(path) {
+                Ok(target) => path.parent().unwrap_or(Path::new("/")).join(target),
+                Err(_) => path.to_owned(),
+            })
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Refuses `path` when a symlink on its way down from `root` dangles or
+/// leads out of `root`.
+fn stays_inside(path: &Path, root: &Path) -> anyhow::Result<()> {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return Ok(());
+    };
+    let root_real = fs::canonicalize(root)
+        .with_context(|| format!("cannot read the project directory {}", root.display()))?;
+    let mut at = root.to_owned();
+    for part in rel.components() {
+        at.push(part);
+        let meta = match fs::symlink_metadata(&at) {
+            Ok(m) => m,
+            // Nothing below exists: setup creates it, inside the project.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", at.display())),
+        };
+        if !meta.file_type().is_symlink() {
+            continue;
+        }
+        let target = fs::read_link(&at)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        match fs::canonicalize(&at) {
+            Ok(real) if real.starts_with(&root_real) => {}
+            Ok(real) => anyhow::bail!(
+                "{} is a symlink to {}, outside the project {}; setup writes a project's files only inside it: replace the link with a file, or use --scope user",
+                at.display(),
+                real.display(),
+                root.display()
+            ),
+            Err(_) => anyhow::bail!(
+                "{} is a symlink to {target}, which does not exist; setup would create a file wherever the link points, so it leaves it alone: remove the link (or create its target inside the project) and run setup again",
+                at.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the file [`resolve`] found.
 ///
 /// # Errors
 /// When it exists but cannot be read, or is not UTF-8 text.
-pub fn read(path: &Path) -> anyhow::Result<Current> {
-    let real = match fs::canonicalize(path) {
-        Ok(p) => p,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // A dangling symlink: write where it points, so the link stays a link.
-            match fs::read_link(path) {
-                Ok(target) => path.parent().unwrap_or(Path::new("/")).join(target),
-                Err(_) => path.to_owned(),
-            }
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+pub fn read(real: PathBuf) -> anyhow::Result<Current> {
     match crate::cli::input::read_client_config(&real) {
         Ok(text) => {
             let meta =
@@ -113,6 +170,14 @@ pub fn write(current: &Current, text: &str, new_mode: u32, dir_mode: u32) -> any
         }
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
+        // Other setups wait on the lock, but a running client (Claude Code
+        // saves ~/.claude.json often) does not: what it wrote since the read
+        // would be lost.
+        if !unchanged(current) {
+            return Err(std::io::Error::other(
+                "it changed while setup was editing it (a running client saved it?); nothing was written, run setup again",
+            ));
+        }
         fs::rename(&tmp, path)?;
         // The rename itself reaches the disk with the directory.
         fs::File::open(dir)?.sync_all()
@@ -122,6 +187,14 @@ pub fn write(current: &Current, text: &str, new_mode: u32, dir_mode: u32) -> any
         return Err(e).with_context(|| format!("cannot write {}", path.display()));
     }
     Ok(())
+}
+
+/// Whether the file still holds what [`read`] found.
+fn unchanged(current: &Current) -> bool {
+    match crate::cli::input::read_client_config(&current.real) {
+        Ok(text) => current.text.as_deref() == Some(text.as_str()),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound && current.text.is_none(),
+    }
 }
 
 /// A unified diff from `old` (absent: a new file) to `new`, labelled with `path`.
@@ -150,7 +223,7 @@ mod tests {
         fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
         let link = dir.path().join("link.json");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let cur = read(&link).unwrap();
+        let cur = read(resolve(&link, None).unwrap()).unwrap();
         assert_eq!(cur.text.as_deref(), Some("{}"));
         write(&cur, "{\"a\": 1}\n", 0o600, 0o700).unwrap();
         assert!(
@@ -168,7 +241,7 @@ mod tests {
         assert_eq!(leftovers.len(), 2, "no temporary file is left behind");
 
         let fresh = dir.path().join("new/sub/config.toml");
-        let cur = read(&fresh).unwrap();
+        let cur = read(resolve(&fresh, None).unwrap()).unwrap();
         assert!(cur.text.is_none());
         write(&cur, "x = 1\n", 0o600, 0o700).unwrap();
         assert_eq!(

@@ -196,6 +196,8 @@ pub struct Invocation {
     /// The database it names (`--db`, a positional path or `MCP_BRIDGE_DB` in
     /// the entry's environment), if any.
     pub db: Option<PathBuf>,
+    /// The arguments after `serve`.
+    pub serve_args: Vec<String>,
 }
 
 impl Invocation {
@@ -229,6 +231,7 @@ impl Invocation {
                 .map(PathBuf::from)
         });
         Some(Invocation {
+            serve_args: rest.to_vec(),
             command,
             args,
             via_launcher,

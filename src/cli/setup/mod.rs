@@ -5,14 +5,18 @@
 //!
 //! Each client module says where its files are and which keys its entry has
 //! (verified against the clients' own sources); [`merge`] edits the text,
-//! [`file`] reads and replaces the file, [`launch`] builds the command line.
+//! [`file`] reads and replaces the file under a [`lock`], [`launch`] builds
+//! the command line; [`found`] and [`switches`] read what `doctor` reports.
 
 mod claude;
 mod codex;
 mod file;
+mod found;
 mod gemini;
 pub mod launch;
+mod lock;
 mod merge;
+mod switches;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
+pub use found::{FoundEntry, find_configured};
 use launch::{Invocation, Launch, TOOL_TIMEOUT_S};
 use merge::{Desired, Format};
 
@@ -240,7 +245,21 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let path = (spec.path)(args.scope, &places)?;
-    let current = file::read(&path)?;
+    let project = (args.scope == Scope::Project).then_some(places.project.as_path());
+    let real = file::resolve(&path, project)?;
+    let (file_mode, dir_mode) = match args.scope {
+        // User files may hold credentials; project files are meant to be shared.
+        Scope::User => (0o600, 0o700),
+        Scope::Project => (0o644, 0o755),
+    };
+    // Held from the read to the rename, so that two setups on one file (two
+    // names, or a script configuring every client) both land.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        lock::acquire_creating(&real, dir_mode)?
+    };
+    let current = file::read(real)?;
     let new = merge::merge(
         spec.format,
         current.text.as_deref().unwrap_or(""),
@@ -254,6 +273,7 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
             spec.arg
         )
     })?;
+    refuse_foreign_entry(spec, &current, &args.name)?;
     let scope = args.scope.as_str();
     // Paths come from the working directory, HOME and the binary's place,
     // any of which may hold escape sequences meant for the terminal.
@@ -275,11 +295,6 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         println!("Dry run: {} was not written.", shown(&path_shown));
         return Ok(ExitCode::SUCCESS);
     }
-    let (file_mode, dir_mode) = match args.scope {
-        // User files may hold credentials; project files are meant to be shared.
-        Scope::User => (0o600, 0o700),
-        Scope::Project => (0o644, 0o755),
-    };
     file::write(&current, &new, file_mode, dir_mode)?;
     println!(
         "Configured {} ({scope} scope) in {}:\n  {}: {}\n  tool timeout: {TOOL_TIMEOUT_S} s\nCheck it with `{}`; restart {} sessions that are already running.",
@@ -296,6 +311,36 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses to touch an entry under `name` that does not start this bridge:
+/// setup would replace its command, and the user's server (with the secrets
+/// in its `env`) would be gone, just because it is also called `bridge`.
+fn refuse_foreign_entry(
+    spec: &ClientSpec,
+    current: &file::Current,
+    name: &str,
+) -> anyhow::Result<()> {
+    let Some(text) = current.text.as_deref() else {
+        return Ok(());
+    };
+    let Ok(Some(entry)) = merge::lookup(spec.format, text, &[spec.servers_key, name]) else {
+        return Ok(());
+    };
+    if Invocation::recognise(&entry).is_some() {
+        return Ok(());
+    }
+    let what = match entry.get("command").and_then(Value::as_str) {
+        Some(command) => format!("it runs {}", launch::shell_quote(command)),
+        None if entry.is_object() => "it is not a command setup wrote".to_owned(),
+        None => "it is not a server entry".to_owned(),
+    };
+    anyhow::bail!(
+        "{} already has a server named `{name}` that is not this bridge ({}); setup leaves it alone: choose another name for the bridge with --name (e.g. `mcp-bridge setup {} --name mcp-bridge`), or rename or remove that entry yourself and run setup again",
+        current.real.display(),
+        without_secrets(&what),
+        spec.arg
+    )
+}
+
 /// `text` with secrets replaced by placeholders. A diff's context lines and a
 /// parser's error excerpt come from the client's file, and a user file can
 /// hold an API key (`primaryApiKey` in `~/.claude.json`, tokens in `env`);
@@ -305,133 +350,6 @@ pub fn without_secrets(text: &str) -> String {
         .redact(text)
         .text
         .into_owned()
-}
-
-/// A client file that exists, and the bridge servers in it.
-#[derive(Debug)]
-pub struct Found {
-    /// The client.
-    pub client: Client,
-    /// The scope of the file.
-    pub scope: Scope,
-    /// Whether the entries are Claude Code's "local" ones: this project's
-    /// table inside the user file (what `claude mcp add` writes by default).
-    pub local: bool,
-    /// The file.
-    pub path: PathBuf,
-    /// The entries that start `mcp-bridge serve`, or why the file could not be read.
-    pub entries: Result<Vec<FoundEntry>, String>,
-}
-
-/// One server entry that starts `mcp-bridge serve`.
-#[derive(Debug)]
-pub struct FoundEntry {
-    /// Its name in the client.
-    pub name: String,
-    /// What it runs.
-    pub invocation: Invocation,
-    /// The tool-call timeout the client gives it, in seconds.
-    pub timeout_s: u64,
-    /// Whether the entry is switched off (`enabled = false`).
-    pub disabled: bool,
-}
-
-/// Where a client keeps a table of servers: a file, and the keys leading to the table.
-struct Source {
-    scope: Scope,
-    local: bool,
-    path: PathBuf,
-    table: Vec<String>,
-}
-
-/// Reads every client's user and project files that exist (and Claude
-/// Code's per-project "local" tables in its user file).
-pub fn find_configured(places: &Places) -> Vec<Found> {
-    let mut found = Vec::new();
-    for client in Client::ALL {
-        let spec = client.spec();
-        let mut sources = Vec::new();
-        let mut add = |scope, local, path, table: Vec<String>| {
-            sources.push(Source {
-                scope,
-                local,
-                path,
-                table,
-            });
-        };
-        let servers = vec![spec.servers_key.to_owned()];
-        for scope in [Scope::User, Scope::Project] {
-            if let Ok(path) = (spec.path)(scope, places) {
-                add(scope, false, path, servers.clone());
-            }
-        }
-        for dir in places.project_dirs() {
-            let moved = Places {
-                project: dir.clone(),
-                ..places.clone()
-            };
-            if spec.reads_parent_projects
-                && dir != places.project
-                && let Ok(path) = (spec.path)(Scope::Project, &moved)
-            {
-                add(Scope::Project, false, path, servers.clone());
-            }
-            if let (Some(key), Ok(path)) = (spec.local_table, (spec.path)(Scope::User, places)) {
-                let table = vec![
-                    key.to_owned(),
-                    dir.to_string_lossy().into_owned(),
-                    spec.servers_key.to_owned(),
-                ];
-                add(Scope::User, true, path, table);
-            }
-        }
-        for source in sources {
-            let text = match crate::cli::input::read_client_config(&source.path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                // Reported once, for the user scope.
-                Err(_) if source.local => continue,
-                Err(e) => {
-                    found.push(Found {
-                        client,
-                        scope: source.scope,
-                        local: false,
-                        path: source.path,
-                        entries: Err(e.to_string()),
-                    });
-                    continue;
-                }
-            };
-            let table: Vec<&str> = source.table.iter().map(String::as_str).collect();
-            let entries = match merge::servers(spec.format, &text, &table) {
-                Ok(servers) => Ok(servers
-                    .into_iter()
-                    .filter_map(|(name, entry)| {
-                        Some(FoundEntry {
-                            invocation: Invocation::recognise(&entry)?,
-                            timeout_s: (spec.timeout_s)(&entry),
-                            disabled: entry.get("enabled") == Some(&Value::Bool(false)),
-                            name,
-                        })
-                    })
-                    .collect::<Vec<_>>()),
-                // A broken user file is reported once, for the user scope.
-                Err(_) if source.local => continue,
-                Err(e) => Err(e.to_string()),
-            };
-            if source.local && entries.as_ref().is_ok_and(Vec::is_empty) {
-                continue;
-            }
-            found.push(Found {
-                client,
-                scope: source.scope,
-                local: source.local,
-                path: source.path,
-                entries,
-            });
-        }
-    }
-    found
 }
 
 /// Whether Codex will read the project file here (the project is trusted).

@@ -54,10 +54,33 @@ pub enum MergeError {
 /// # Errors
 /// [`MergeError`] when the text does not parse or the servers key is not a table.
 pub fn merge(format: Format, text: &str, desired: &Desired<'_>) -> Result<String, MergeError> {
-    match format {
-        Format::Json { comments } => json::merge(text, comments, desired),
-        Format::Toml => toml::merge(text, desired),
+    let merged = match format {
+        Format::Json { comments } => json::merge(text, comments, desired)?,
+        Format::Toml => toml::merge(text, desired)?,
+    };
+    Ok(keep_line_endings(text, merged))
+}
+
+/// `merged` with the line breaks the edit added written as `text` writes
+/// its own. Both printers end what they insert with LF, so a file saved by a
+/// Windows editor came back with mixed endings (and, through `toml_edit`,
+/// all LF). Only a file whose every break is CRLF is converted: in a mixed
+/// one, a lone LF may be part of a value (a TOML multi-line string).
+fn keep_line_endings(text: &str, merged: String) -> String {
+    let crlf = text.matches("\r\n").count();
+    if crlf == 0 || crlf != text.matches('\n').count() {
+        return merged;
     }
+    let mut out = String::with_capacity(merged.len() + merged.len() / 16);
+    let mut after_cr = false;
+    for c in merged.chars() {
+        if c == '\n' && !after_cr {
+            out.push('\r');
+        }
+        out.push(c);
+        after_cr = c == '\r';
+    }
+    out
 }
 
 /// Every server entry in the table at the keys `table` (`["mcpServers"]`)

@@ -263,3 +263,45 @@ fn nesting_past_the_parsers_limit_is_a_syntax_error() {
         Err(MergeError::Syntax(_))
     ));
 }
+
+/// Found by an acceptance run: a Codex config.toml saved with CRLF came back
+/// with LF, and a JSON file with CRLF got LF lines in the middle.
+#[test]
+fn crlf_files_keep_crlf_and_mixed_ones_are_left_as_they_are() {
+    let toml_fields = vec![
+        ("command", json!("/opt/mcp-bridge")),
+        ("args", json!(["serve"])),
+    ];
+    for (format, text, d) in [
+        (
+            Format::Toml,
+            "# mine\r\n[mcp_servers.docs]\r\ncommand = \"docs\"\r\n",
+            desired("mcp_servers", toml_fields.clone()),
+        ),
+        (
+            JSON,
+            "{\r\n  \"mcpServers\": {\r\n    \"docs\": {\"command\": \"docs\"}\r\n  }\r\n}\r\n",
+            desired("mcpServers", claude_fields()),
+        ),
+        (
+            JSONC,
+            "{\r\n  // mine\r\n  \"a\": 1\r\n}",
+            desired("mcpServers", claude_fields()),
+        ),
+    ] {
+        let out = merge(format, text, &d).unwrap();
+        assert!(out.contains("/opt/mcp-bridge"), "{out:?}");
+        assert_eq!(
+            out.matches('\n').count(),
+            out.matches("\r\n").count(),
+            "{out:?}"
+        );
+        let again = merge(format, &out, &d).unwrap();
+        assert_eq!(again, out, "a second run changes nothing");
+    }
+    // A lone LF in a file with CRLF may be a value's own: it is not converted.
+    let mixed = "a = \"\"\"x\ny\"\"\"\r\n";
+    let out = merge(Format::Toml, mixed, &desired("mcp_servers", toml_fields)).unwrap();
+    assert!(out.starts_with("a = \"\"\"x\ny\"\"\""), "{out:?}");
+    assert!(!out.contains("x\r\ny"), "{out:?}");
+}

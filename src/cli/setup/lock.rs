@@ -1,0 +1,104 @@
+//! An advisory lock around `setup`'s read-modify-write of one client file, on
+//! a hidden sidecar file beside it. Two `setup`s run at once (a script
+//! configuring several clients, or several names) used to read the same old
+//! text and each rename its own version over it, losing the other's entry.
+//!
+//! The lock cannot live on the client file itself: the atomic rename
+//! replaces that inode, so a second process could lock the old one. The
+//! sidecar is removed when the holder is done, so none is left beside the
+//! user's files; a waiter that then gets the lock on the removed inode sees
+//! that the path no longer names it, and opens the new one.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// A held lock; released (and its file removed) when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    path: PathBuf,
+    file: fs::File,
+}
+
+/// Waits for the lock of the client file `target` (the real file, after
+/// symlinks), in `target`'s directory, which must exist. `None` when that
+/// directory cannot hold the sidecar (read-only, or not the user's, as a
+/// file linked into a system-managed store): setup could not replace the
+/// file there either, and still has to say "already configured".
+///
+/// # Errors
+/// When the sidecar cannot be opened or locked for another reason.
+pub fn acquire(target: &Path) -> anyhow::Result<Option<Lock>> {
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = dir.join(format!(".{name}.mcp-bridge.lock"));
+    let fail = |e: std::io::Error| {
+        anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))
+    };
+    loop {
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path);
+        let file = match opened {
+            Ok(file) => file,
+            Err(e) if unwritable(&e) => return Ok(None),
+            Err(e) => return Err(fail(e)),
+        };
+        file.lock().map_err(fail)?;
+        let held = file.metadata().map_err(fail)?;
+        // The previous holder removes the file before it unlocks; a lock on
+        // that unlinked inode excludes nobody.
+        let current = fs::symlink_metadata(&path).ok();
+        if current.is_some_and(|c| (c.dev(), c.ino()) == (held.dev(), held.ino())) {
+            return Ok(Some(Lock { path, file }));
+        }
+    }
+}
+
+fn unwritable(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Removed while still locked, so no one can lock this inode and
+        // believe it current (see `acquire`).
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// Opens the lock of `target` for a caller that needs `target`'s directory
+/// created first.
+///
+/// # Errors
+/// As [`acquire`], or when the directory cannot be created.
+pub fn acquire_creating(target: &Path, dir_mode: u32) -> anyhow::Result<Option<Lock>> {
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(dir_mode)
+            .create(dir)
+            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    }
+    acquire(target)
+}
