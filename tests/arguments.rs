@@ -8,6 +8,8 @@ use crate::util::*;
 
 /// A value that must never be echoed back in an error text.
 const SECRET_VALUE: &str = "AKIAZ7QWERTY2XCVB5NM-hunter2";
+/// A secret that looks like a name (lowercase letters only).
+const PASSPHRASE: &str = "correcthorsebatterystaple";
 
 /// Every schema-breaking variant of every tool's arguments.
 fn bad_calls(conv: &Conv) -> Vec<(&'static str, &'static str, Value)> {
@@ -76,6 +78,21 @@ fn bad_calls(conv: &Conv) -> Vec<(&'static str, &'static str, Value)> {
             "send_to_partner",
             "wrong type (secret in session_id)",
             creds(json!({"message": "hi", "session_id": SECRET_VALUE})),
+        ),
+        (
+            "send_to_partner",
+            "secret in backticks as action_type",
+            creds(json!({"message": "hi", "action_type": format!("`{SECRET_VALUE}`")})),
+        ),
+        (
+            "send_to_partner",
+            "passphrase as action_type",
+            creds(json!({"message": "hi", "action_type": PASSPHRASE})),
+        ),
+        (
+            "send_to_partner",
+            "secret in quotes as a field name",
+            creds(json!({"message": "hi", format!("\"{SECRET_VALUE}`"): 1})),
         ),
         (
             "send_to_partner",
@@ -227,7 +244,7 @@ async fn schema_violations_are_json_rpc_errors_and_store_nothing() {
                 if e.code == rmcp::model::ErrorCode::INVALID_PARAMS =>
             {
                 assert!(
-                    !e.message.contains(SECRET_VALUE),
+                    !e.message.contains(SECRET_VALUE) && !e.message.contains(PASSPHRASE),
                     "{tool} / {what}: the error echoes the value: {}",
                     e.message
                 );
