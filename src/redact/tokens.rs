@@ -316,7 +316,12 @@ fn wrapped_end(rule: &TokenRule, bytes: &[u8], mut end: usize, mut len: usize) -
             && super::text::entropy(piece) >= 2.5
             && (piece.iter().any(|&b| matches!(b, b'_' | b'-'))
                 || super::gibberish::random_letters(piece));
-        if run < 4 || !line_ends || len + run > rule.max_len || (one_class && !tail) {
+        if run < 4
+            || !line_ends
+            || len + run > rule.max_len
+            || (one_class && !tail)
+            || starts_a_token(piece)
+        {
             return end;
         }
         len += run;
@@ -326,6 +331,18 @@ fn wrapped_end(rule: &TokenRule, bytes: &[u8], mut end: usize, mut len: usize) -
         }
         prev_run = Some(run);
     }
+}
+
+/// Whether `piece` begins with the prefix of a self-identifying token
+/// (`AIza`, `xoxb-`, `glpat-`…): a list of keys one per line is several
+/// tokens, not one wrapped token, and each is found (and counted) on its
+/// own line. Before, three keys on three lines came out as one placeholder.
+fn starts_a_token(piece: &[u8]) -> bool {
+    RULES
+        .iter()
+        .filter(|r| r.back == 0)
+        .flat_map(|r| r.anchors)
+        .any(|a| a.len() >= 4 && piece.starts_with(a.as_bytes()))
 }
 
 /// The visible part of a token cut short: long enough, letters and digits,

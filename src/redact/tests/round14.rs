@@ -185,3 +185,27 @@ fn round14_checks_stay_linear() {
     .collect();
     all_within(&inputs, 10.0);
 }
+
+/// A list of keys one per line (an acceptance run): each is its own token,
+/// found and counted on its own line, and the lines between stay. Before,
+/// the first token took the next lines for its hard-wrapped continuation,
+/// and three keys came out as one `GITLAB_TOKEN_REDACTED`.
+#[test]
+fn keys_on_consecutive_lines_are_separate_tokens() {
+    let text = "Keys to rotate:\nglpat-2FDEEtfjgVvVqE1SkHbn\nAIza88HxjSI6bWHtP3fS2qHx6kwXoIIXGvOoNZY\nxoxb-846563212233-0792440268599-u8iS2G8NPRVdD53X83RZJzzz\nDone: 3 keys above.";
+    let r = super::redactor().redact(text);
+    assert_eq!(r.text.lines().count(), 5, "{}", r.text);
+    assert_eq!(r.counts.values().sum::<usize>(), 3, "{:?}", r.counts);
+    for secret in [
+        "2FDEEtfjgVvVqE1SkHbn",
+        "AIza88HxjSI6",
+        "u8iS2G8NPRVdD53X83RZJzzz",
+    ] {
+        assert!(!r.text.contains(secret), "{}", r.text);
+    }
+    // A hard-wrapped token still takes its continuation lines.
+    all_redacted(&[(
+        "GITHUB_TOKEN=ghp_c3j27xdcg2lMLzgeonyL\nGcTJFiz4so1yqbeZ\nNEXT_VAR=1",
+        "GcTJFiz4so1yqbeZ",
+    )]);
+}
