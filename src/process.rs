@@ -36,9 +36,45 @@ pub fn current() -> Option<ProcessStamp> {
     stamp(std::process::id())
 }
 
-/// This process's parent (for `serve` on stdio: the MCP client).
+/// This process's parent.
 pub fn parent() -> Option<ProcessStamp> {
     stamp(std::os::unix::process::parent_id())
+}
+
+/// Launchers a client may run the server through, at most, between it and
+/// the server (`uvx` → its Python shim, `sh -c` → `pipx run`…).
+const MAX_LAUNCHERS: usize = 4;
+
+/// The MCP client of this `serve` on stdio: its parent, or, when the client
+/// started it through a launcher that stays as its parent (`uvx
+/// mcp-multiagent-bridge serve`, `uv tool run …`, `pipx run …`, `sh -c
+/// "… serve"`), the first ancestor above the launchers. The hooks the client
+/// runs are its children, never the launcher's: recording the launcher left
+/// the hook of every client that starts the bridge through `uvx` silent.
+pub fn client() -> Option<ProcessStamp> {
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..MAX_LAUNCHERS {
+        if pid <= 1 || !launches_bridge_server(&cmdline(pid)) {
+            break;
+        }
+        let (ppid, _) = stat(pid)?;
+        pid = ppid;
+    }
+    stamp(pid)
+}
+
+/// Whether `argv` is a command that runs a bridge server through something
+/// else: a word named like the bridge followed, later, by `serve` (words of
+/// a `sh -c` string count one by one). An MCP client's own command line
+/// (`claude`, `node …/gemini`, `codex`) holds neither.
+fn launches_bridge_server(argv: &[String]) -> bool {
+    let mut words = argv.iter().flat_map(|a| a.split_whitespace());
+    words.any(|w| {
+        std::path::Path::new(w.trim_matches(['"', '\'']))
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| BRIDGE_NAMES.contains(&n))
+    }) && words.any(|w| w.trim_matches(['"', '\'']) == "serve")
 }
 
 /// Whether the process `p` still runs (same pid, same start time).
@@ -238,6 +274,52 @@ mod tests {
                 *expected,
                 "{words:?}"
             );
+        }
+    }
+
+    #[test]
+    fn launchers_of_the_bridge_are_told_from_clients() {
+        let argv = |words: &[&str]| words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        for launcher in [
+            &["uvx", "mcp-multiagent-bridge", "serve"][..],
+            &[
+                "/home/u/.local/bin/uv",
+                "tool",
+                "run",
+                "mcp-multiagent-bridge",
+                "serve",
+                "--db",
+                "x",
+            ],
+            &["pipx", "run", "mcp-multiagent-bridge", "serve"],
+            &[
+                "uvx",
+                "--from",
+                "mcp-multiagent-bridge",
+                "mcp-bridge",
+                "serve",
+            ],
+            &[
+                "/bin/sh",
+                "-c",
+                "exec uvx mcp-multiagent-bridge serve --db ~/b.db",
+            ],
+            &["python3", "/venv/bin/mcp-multiagent-bridge", "serve"],
+        ] {
+            assert!(launches_bridge_server(&argv(launcher)), "{launcher:?}");
+        }
+        for client in [
+            &["claude"][..],
+            &[
+                "node",
+                "/usr/lib/node_modules/@google/gemini-cli/dist/index.js",
+            ],
+            &["codex", "exec", "review the diff"],
+            &["uvx", "mcp-multiagent-bridge", "inbox"],
+            &["serve", "mcp-bridge"],
+            &[],
+        ] {
+            assert!(!launches_bridge_server(&argv(client)), "{client:?}");
         }
     }
 

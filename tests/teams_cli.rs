@@ -9,14 +9,24 @@ use crate::teams::{invite, join, say};
 use crate::util::*;
 use crate::util_cli::*;
 
-/// `cmd` run by `sh -c`, which stays its parent (it has work left after it),
-/// with the same arguments, environment and directory.
+/// `cmd` run by a shell that stays its parent (it has work left after it),
+/// with the same arguments, environment and directory: an MCP client of its
+/// own. The command reaches the shell through its environment, not its
+/// command line, which holds only `sh -c SCRIPT`: like a real client's, it
+/// must not read as a launcher of the bridge (`uvx … serve`), which the
+/// server looks past to find its client.
 pub(crate) fn under_shell(cmd: &std::process::Command) -> std::process::Command {
     let mut sh = std::process::Command::new("sh");
+    let args: Vec<_> = cmd.get_args().collect();
     sh.arg("-c")
-        .arg(r#""$0" "$@"; exit $?"#)
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
+        .arg(
+            r#"set --; i=0; while [ "$i" -lt "$CLIENT_ARGC" ]; do eval "set -- \"\$@\" \"\$CLIENT_ARG_$i\""; i=$((i+1)); done; "$CLIENT_PROGRAM" "$@"; exit $?"#,
+        )
+        .env("CLIENT_PROGRAM", cmd.get_program())
+        .env("CLIENT_ARGC", args.len().to_string());
+    for (i, arg) in args.iter().enumerate() {
+        sh.env(format!("CLIENT_ARG_{i}"), arg);
+    }
     for (key, value) in cmd.get_envs() {
         match value {
             Some(v) => sh.env(key, v),

@@ -59,9 +59,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let app = App::open(&db_path, config, OpenMode::Create)?;
         app.start_serving().await?;
         tracing::info!(db = %app.db_name, "serving MCP on stdio");
-        // On stdio the client is the parent process; `mcp-bridge inbox`, run
-        // by the same client's hooks, finds this session's conversations through it.
-        let session = match (crate::process::parent(), crate::process::current()) {
+        // On stdio the client is the parent process (above any launcher such
+        // as `uvx`); `mcp-bridge inbox`, run by the same client's hooks,
+        // finds this session's conversations through it.
+        let session = match (crate::process::client(), crate::process::current()) {
             (Some(client), Some(server)) => Session::for_process(ClientProcess { client, server }),
             _ => Session::new(),
         };
