@@ -60,15 +60,7 @@ pub(super) fn stage(
     key: &[u8],
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Result<Staged, String>> {
-    let parent = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = parent.join(format!(".{name}.restore-{}", std::process::id()));
+    let dir = super::beside(target, &format!("restore-{}", std::process::id()));
     // A leftover from a killed restore of this same process id is ours to clear.
     let _ = fs::remove_dir_all(&dir);
     fs::DirBuilder::new()

@@ -393,3 +393,18 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()
         .context("cannot start the async runtime")
 }
+
+/// A hidden name beside `path` for the bridge's own scratch files (a
+/// temporary file renamed into place, a lock, a staging directory):
+/// `.NAME.TAG`, in `path`'s directory (`.` for a bare name).
+pub(crate) fn beside(path: &std::path::Path, tag: &str) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.{tag}"))
+}

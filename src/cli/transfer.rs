@@ -115,11 +115,7 @@ pub(super) fn own_file(app: &App, path: &Path) -> Option<String> {
 
 /// A private temporary name beside `path`, for writing before an atomic rename.
 pub(super) fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+    super::beside(path, &format!("partial-{}", std::process::id()))
 }
 
 /// Writes `path` (mode 0600) through a temporary file renamed into place, so

@@ -146,11 +146,7 @@ pub fn write(current: &Current, text: &str, new_mode: u32, dir_mode: u32) -> any
             path.display()
         );
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.mcp-bridge-{}.tmp", std::process::id()));
+    let tmp = crate::cli::beside(path, &format!("mcp-bridge-{}.tmp", std::process::id()));
     let written = (|| -> std::io::Result<()> {
         let mut file = fs::OpenOptions::new()
             .write(true)

@@ -31,15 +31,7 @@ pub struct Lock {
 /// # Errors
 /// When the sidecar cannot be opened or locked for another reason.
 pub fn acquire(target: &Path) -> anyhow::Result<Option<Lock>> {
-    let dir = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let path = dir.join(format!(".{name}.mcp-bridge.lock"));
+    let path = crate::cli::beside(target, "mcp-bridge.lock");
     let fail = |e: std::io::Error| {
         anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))
     };
