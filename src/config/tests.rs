@@ -149,6 +149,8 @@ fn team_settings_are_bounded() {
     let c = Config::load(None, env(&[])).unwrap();
     assert_eq!(c.bridge.teams.max_participants, 16);
     assert_eq!(c.bridge.teams.invite_ttl_us, 10 * 60_000_000);
+    let c = load_str("[teams]\ninvite_minutes = 1440\n", &[]).unwrap();
+    assert_eq!(c.bridge.teams.invite_ttl_us, 1440 * 60_000_000);
     let c = load_str("[teams]\nmax_participants = 3\ninvite_minutes = 1.5\n", &[]).unwrap();
     assert_eq!(c.bridge.teams.max_participants, 3);
     assert_eq!(c.bridge.teams.invite_ttl_us, 90_000_000);
@@ -156,6 +158,7 @@ fn team_settings_are_bounded() {
         "max_participants = 1",
         "max_participants = 27",
         "invite_minutes = 0",
+        "invite_minutes = 1441",
     ] {
         let e = load_str(&format!("[teams]\n{bad}\n"), &[])
             .unwrap_err()

@@ -180,12 +180,25 @@ fn resource_limits(raw: &RawResourceLimits) -> Result<ResourceLimits, ConfigErro
     })
 }
 
+/// The longest an invite code may live, in minutes.
+const MAX_INVITE_MINUTES: f64 = 1440.0;
+
 fn teams(raw: &RawTeams) -> Result<TeamSettings, ConfigError> {
     let most = crate::domain::MAX_SESSIONS as u32;
     if !(2..=most).contains(&raw.max_participants) {
         return Err(invalid(
             "teams.max_participants",
             format!("must be between 2 and {most} (one session id per letter a to z)"),
+        ));
+    }
+    // An agent may ask for at most a day (`create_invite`'s
+    // `expires_minutes`); the default it gets without asking is no longer.
+    if raw.invite_minutes > MAX_INVITE_MINUTES {
+        return Err(invalid(
+            "teams.invite_minutes",
+            format!(
+                "must be at most {MAX_INVITE_MINUTES} (a day, the longest create_invite allows)"
+            ),
         ));
     }
     Ok(TeamSettings {
