@@ -182,6 +182,54 @@ async fn ending_a_conversation_ends_its_http_long_polls() {
     assert!(status.success(), "{stderr}");
 }
 
+/// A conversation that expires on its own (a 3 s lifetime here) ends the
+/// long-polls waiting in it at its expiry, parked or in a session, with
+/// `conversation_expired`. An expiry commits nothing, so no change woke
+/// them: they ended at the next wake-up of unknown scope, about 15 s in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_expiring_ends_its_http_long_polls() {
+    let env = TestEnv::new("http_park_expiry");
+    let vars = [
+        ("MCP_BRIDGE_HTTP_TOKEN", TOKEN),
+        ("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", "0.05"),
+    ];
+    let server = HttpServer::start(&env, &[], &vars).await;
+    let conv = created(&server).await;
+    let started = Instant::now();
+    let parked = {
+        let (url, mut args) = (server.url.clone(), seat(&conv, "b"));
+        args["wait_seconds"] = json!(45);
+        tokio::spawn(async move { stateless(&url, Some(TOKEN), 2, "check_messages", args).await })
+    };
+    let session = open_session(&server.url, TOKEN).await;
+    let in_session = {
+        let (url, mut args) = (server.url.clone(), seat(&conv, "a"));
+        args["wait_seconds"] = json!(45);
+        tokio::spawn(
+            async move { session_call(&url, TOKEN, &session, "check_messages", args).await },
+        )
+    };
+    for (how, waiter) in [("parked", parked), ("in a session", in_session)] {
+        let answer = tokio::time::timeout(Duration::from_secs(60), waiter)
+            .await
+            .unwrap_or_else(|_| panic!("the long-poll {how} ends"))
+            .expect("waiter");
+        let message = answer.message();
+        assert!(
+            message.to_string().contains("conversation_expired"),
+            "{how}: {message}"
+        );
+    }
+    // Loose: the expiry is 3 s away, the old waits ended after about 15 s.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "the long-polls outlived their conversation by {took:?}"
+    );
+    let (status, stderr) = server.terminate().await;
+    assert!(status.success(), "{stderr}");
+}
+
 /// A conversation between `a` and `b` created through `server` (its result).
 async fn created(server: &HttpServer) -> Value {
     let args = json!({"my_role": "a", "partner_role": "b"});

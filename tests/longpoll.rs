@@ -180,3 +180,31 @@ async fn a_server_exits_promptly_when_its_client_goes_away_mid_poll() {
     s1.stop().await;
     next.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_ends_when_its_conversation_expires() {
+    let env = TestEnv::new("longpoll_expiry");
+    // A 3 s lifetime. An expiry commits nothing, so no change wakes a wait
+    // for it: the long-poll used to notice only at the next wake-up of
+    // unknown scope, about 15 s into its wait.
+    let server = env
+        .server_with(&[("MCP_BRIDGE_CONVERSATION_TTL_MINUTES", "0.05")])
+        .await;
+    let conv = Conv::create(&server).await;
+    let started = Instant::now();
+    let args = conv.args("b", json!({"wait_seconds": 45}));
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        call(&server, "check_messages", args),
+    )
+    .await
+    .expect("the long-poll ended");
+    tool_error(&result, "conversation_expired");
+    let took = started.elapsed();
+    // Loose: the expiry is 3 s away, the old wait ended after about 15 s.
+    assert!(
+        took < Duration::from_secs(10),
+        "the long-poll outlived its conversation by {took:?}"
+    );
+    server.stop().await;
+}

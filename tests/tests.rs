@@ -57,6 +57,7 @@ mod http_sessions_shared;
 mod http_slow;
 mod http_throttle;
 mod http_wire;
+mod in_flight;
 mod inbox_hook;
 mod keyed_credentials;
 mod limits;

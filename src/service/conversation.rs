@@ -297,6 +297,13 @@ impl<S: Store> Bridge<S> {
         };
         // Both sending tools spend the same quota.
         let guard = self.guard(creds, "send_to_partner", at, draft.clone());
+        // The bound leaves out messages in flight (leased to their reader,
+        // awaiting the acknowledgement of a written reply): counted, they
+        // refused sends for half a second after the recipient had read
+        // everything. They come back if the lease lapses, but one live lease
+        // holds at most one page and no other take passes it, so an inbox
+        // then exceeds the bound by at most that page (≤ 500 messages) and
+        // refuses sends until it is read; storage stays bounded.
         let max_pending = Some(self.settings.limits.max_pending_messages);
         match self
             .store

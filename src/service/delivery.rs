@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::local_quota::LongPollSlot;
 use super::merge::{self, Share};
-use super::{Bridge, Caller, Parked, ServiceError, SessionCredentials, session_draft};
+use super::{Bridge, Caller, Parked, ServiceError, SessionCredentials, park, session_draft};
 use crate::audit::AuditDraft;
 use crate::domain::{ConversationId, MAX_REPLY_BYTES, Message, Sender, Side};
 use crate::store::{Conversation, Guard, Page, PageLimit, Pending, Receipt, Store, StoreError};
@@ -284,15 +284,26 @@ impl<S: Store> Bridge<S> {
                     looks.push(status);
                 }
             }
+            // The first look relies on the admission's read of each conversation.
+            let fresh = !first_look;
             first_look = false;
             callers = kept;
             if callers.is_empty() {
                 return Err(ServiceError::AuthFailed);
             }
             let mut statuses = Vec::with_capacity(callers.len());
-            for ((c, _), status) in callers.iter().zip(looks) {
+            for ((c, caller), status) in callers.iter().zip(looks) {
                 if let Ok(status) = &status {
                     statuses.push(*status);
+                }
+                // An expiry commits nothing to wake the wait: look again at
+                // it (not up to 15 s later, at a wake-up of unknown scope).
+                // One a fresh read found passed but still admitted would
+                // spin; one passed since the admission's read is looked at now.
+                match park::wake_for(caller.conversation.expires_at, now) {
+                    Some(expiry) => wake_at = wake_at.min(expiry),
+                    None if !fresh => wake_at = tokio::time::Instant::now(),
+                    None => {}
                 }
                 match status {
                     Ok(Pending::Ready) => ready = true,

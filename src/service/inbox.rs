@@ -6,7 +6,7 @@
 use super::Bridge;
 use crate::audit::AuditDraft;
 use crate::domain::{ActionType, ConversationId, Side, Timestamp};
-use crate::store::{AdminStore, ProcessStamp, Store};
+use crate::store::{AdminStore, ProcessStamp, Store, Unread};
 
 use super::ServiceError;
 
@@ -64,6 +64,20 @@ pub fn summaries_json(summaries: &[UnreadSummary]) -> serde_json::Value {
     })
 }
 
+/// How many of `unread` wait for their reader: those not in flight.
+///
+/// A message handed to its reader in a reply stays queued under a lease
+/// until its acknowledgement commits, half a second after the reply was
+/// written (`mcp::held`), or 20 s later if the reply never got out. It is
+/// no longer waiting meanwhile: counted, it made a hook run right after the
+/// read (a `PostToolUse` on `check_messages`, a `Stop`) remind the agent of
+/// the message it had just read, and a `Stop` hook keep it from stopping
+/// for nothing. One whose lease lapses is queued again and counts again, so
+/// nothing is hidden for longer than a lease.
+pub(super) fn waiting(unread: &Unread) -> u64 {
+    unread.count.saturating_sub(unread.in_flight)
+}
+
 /// The first non-empty line of `text`, cut at [`PREVIEW_CHARS`] characters.
 fn first_line(text: &str) -> String {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -113,16 +127,17 @@ impl<S: Store> Bridge<S> {
             }
             let unread = self
                 .store
-                .peek_unread(conversation, *side, per_session)
+                .peek_unread(conversation, *side, per_session, at)
                 .await?;
-            if unread.count == 0 {
+            let waiting = waiting(&unread);
+            if waiting == 0 {
                 continue;
             }
             out.push(UnreadSummary {
                 conversation: conversation.clone(),
                 side: *side,
                 role: me.role.clone(),
-                unread: unread.count,
+                unread: waiting,
                 first: unread
                     .first
                     .into_iter()
@@ -175,9 +190,10 @@ impl<S: Store> Bridge<S> {
         &self,
         sessions: &[(ConversationId, Side)],
     ) -> Result<Option<i64>, ServiceError> {
-        let mut newest = None;
+        let (mut newest, now) = (None, self.clock.now());
         for (conversation, side) in sessions {
-            newest = newest.max(self.store.peek_unread(conversation, *side, 0).await?.newest);
+            let unread = self.store.peek_unread(conversation, *side, 0, now).await?;
+            newest = newest.max(unread.newest);
         }
         Ok(newest)
     }

@@ -10,7 +10,8 @@
 //! that does not verify, a conversation that is gone or expired, a seat that
 //! is not active, something already queued or leased, a store failure, the
 //! long-poll limit — ends the park at once, so the call itself answers it
-//! (and audits it) without delay. Nothing is taken here, and nothing is
+//! (and audits it) without delay; so does the conversation's expiry when it
+//! comes during the park. Nothing is taken here, and nothing is
 //! audited but a call whose client gives up while it is parked (`cancelled`,
 //! as one given up while it is served); the only thing a park spends is the
 //! call's quota, up front as a long-poll always has, and the call is told so
@@ -23,7 +24,7 @@ use std::future::Future;
 use super::delivery::{CheckMessages, Inbox, TOOL};
 use super::local_quota::LongPollSlot;
 use super::{Bridge, ServiceError, SessionCredentials, session_draft};
-use crate::domain::MAX_REPLY_BYTES;
+use crate::domain::{MAX_REPLY_BYTES, Timestamp};
 use crate::store::{PageLimit, Pending, Store};
 
 /// How a park that waited ended; either way the call's quota is spent.
@@ -61,9 +62,7 @@ impl<S: Store> Bridge<S> {
         feed.narrow([(creds.conversation.clone(), creds.side)]);
         feed.mark_seen();
         let at = self.clock.now();
-        if !self.only_waits(creds).await {
-            return None;
-        }
+        let mut expiry = self.only_waits(creds).await?;
         let guard = self.guard(creds, TOOL, at, session_draft(TOOL, creds));
         if guard.quota.is_some() && Box::pin(self.store.spend_quota(guard)).await.is_err() {
             // Refused (or failed): the call spends again, and answers that.
@@ -89,11 +88,15 @@ impl<S: Store> Bridge<S> {
                     // again, and go on waiting here when nothing changed for
                     // this inbox, rather than hand every parked call to rmcp.
                     feed.mark_seen();
-                    if !self.only_waits(creds).await {
-                        break Parked::Waited;
+                    match self.only_waits(creds).await {
+                        Some(e) => expiry = e,
+                        None => break Parked::Waited,
                     }
                 }
-                () = tokio::time::sleep_until(until) => break Parked::Waited,
+                // An expiry commits nothing, so no change would end the park
+                // for it: the call answers `conversation_expired` when it
+                // comes, not at the next wake-up of unknown scope.
+                () = tokio::time::sleep_until(until.min(expiry)) => break Parked::Waited,
                 () = &mut stop => break Parked::Waited,
             }
         };
@@ -103,9 +106,10 @@ impl<S: Store> Bridge<S> {
 
     /// Whether a long-poll on `creds` would only wait now: its conversation
     /// exists and has not expired, its seat is active, and nothing is queued
-    /// or leased in its inbox. (Boxed, and in a function of its own: the read
+    /// or leased in its inbox. If so, when the wait should end for the
+    /// conversation's expiry. (Boxed, and in a function of its own: the read
     /// is not kept while the park waits.)
-    async fn only_waits(&self, creds: &SessionCredentials) -> bool {
+    async fn only_waits(&self, creds: &SessionCredentials) -> Option<tokio::time::Instant> {
         let at = self.clock.now();
         let looked = Box::pin(self.store.conversation_and_pending(
             &creds.conversation,
@@ -113,8 +117,12 @@ impl<S: Store> Bridge<S> {
             at,
         ))
         .await;
-        matches!(&looked, Ok((Some(c), Pending::Nothing))
-            if at < c.expires_at && c.active_participant(creds.side).is_some())
+        match &looked {
+            Ok((Some(c), Pending::Nothing)) if c.active_participant(creds.side).is_some() => {
+                wake_for(c.expires_at, at)
+            }
+            _ => None,
+        }
     }
 
     /// The take of a parked call woken for its inbox `c`: at once, and in
@@ -159,6 +167,16 @@ impl<S: Store> Bridge<S> {
         inbox.add(&caller.conversation, page);
         Ok(Some(inbox))
     }
+}
+
+/// When a long-poll, parked or served, should look again for its
+/// conversation's expiry at `expires_at` (judged at `now`), or `None` when it
+/// has already passed. A millisecond late, so the look finds it passed on the
+/// bridge's clock.
+pub(super) fn wake_for(expires_at: Timestamp, now: Timestamp) -> Option<tokio::time::Instant> {
+    let micros = u64::try_from(expires_at.micros_since(now)).ok()?;
+    let after = std::time::Duration::from_micros(micros) + std::time::Duration::from_millis(1);
+    Some(tokio::time::Instant::now() + after)
 }
 
 /// A parked call that has spent its quota and waits: dropped before it is

@@ -342,8 +342,9 @@ impl<S: Store> Bridge<S> {
                 SessionState::Active
             };
             let unread = if state == SessionState::Active {
-                match self.store.peek_unread(&c.id, b.side, 0).await {
-                    Ok(u) => u.count,
+                match self.store.peek_unread(&c.id, b.side, 0, at).await {
+                    // As the inbox hook counts: not what is in flight.
+                    Ok(u) => super::inbox::waiting(&u),
                     Err(e) => return Err(self.refuse(draft, e.into())),
                 }
             } else {

@@ -194,8 +194,9 @@ impl Store for AnyStore {
         conversation: &ConversationId,
         side: Side,
         limit: u32,
+        now: Timestamp,
     ) -> Result<Unread, StoreError> {
-        each_await!(self, s => s.peek_unread(conversation, side, limit))
+        each_await!(self, s => s.peek_unread(conversation, side, limit, now))
     }
     async fn record_binding(&self, binding: ClientBinding) -> Result<(), StoreError> {
         each_await!(self, s => s.record_binding(binding))

@@ -267,7 +267,8 @@ pub trait Store: Send + Sync + 'static {
     /// read (a round trip on PostgreSQL) per send, and no membership change
     /// can fall between the check and the message. Refused with
     /// [`StoreError::LimitReached`] when a recipient already has
-    /// `max_pending` unread messages.
+    /// `max_pending` unread messages, not counting those leased at
+    /// `guard.at` (in flight to their reader: see the service's send).
     fn send_message<R, F>(
         &self,
         message: NewMessage,
@@ -424,13 +425,15 @@ pub trait Store: Send + Sync + 'static {
         guard: Guard,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// How many messages wait for `side` and the oldest `limit` of them, without
-    /// marking anything read. Read-only.
+    /// How many messages wait for `side`, how many of them are leased at
+    /// `now` (in flight), and the oldest `limit` of those that are not,
+    /// without marking anything read. Read-only.
     fn peek_unread(
         &self,
         conversation: &ConversationId,
         side: Side,
         limit: u32,
+        now: Timestamp,
     ) -> impl Future<Output = Result<Unread, StoreError>> + Send;
 
     /// Records that a server process is bound to a session (idempotent).

@@ -69,11 +69,14 @@ pub struct ClientBinding {
 /// What waits for one session, read without marking anything read.
 #[derive(Debug, Clone, Default)]
 pub struct Unread {
-    /// Undelivered messages in all.
+    /// Undelivered messages in all, those in flight included.
     pub count: u64,
-    /// The id of the newest of them.
+    /// Of those, the ones under a lease that is still live at the time of
+    /// the read: handed to a reader, their acknowledgement not committed yet.
+    pub in_flight: u64,
+    /// The id of the newest of them (in flight or not).
     pub newest: Option<i64>,
-    /// The oldest of them, up to the limit asked for, in send order.
+    /// The oldest of them not in flight, up to the limit asked for, in send order.
     pub first: Vec<Message>,
 }
 

@@ -27,6 +27,21 @@ pub static INBOX_HEAD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// [`INBOX_HEAD`] without the messages leased at `$4`: the oldest `$3` an
+/// unread preview shows (those in flight to a reader are not waiting).
+pub static UNREAD_HEAD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {MESSAGE_COLUMNS}, d.lease_until
+         FROM pending_deliveries d
+         JOIN messages m ON m.id = d.message_id
+         LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
+         WHERE d.conversation_id = $1 AND d.recipient = $2
+           AND (d.lease_until IS NULL OR d.lease_until <= $4)
+         ORDER BY d.message_id
+         LIMIT $3"
+    )
+});
+
 /// An inbox read's first flight: locks `recipient`'s inbox (its participant
 /// row) until commit, so two readers of one inbox take turns and never hand
 /// out the same message, then reads the head of the inbox under that lock

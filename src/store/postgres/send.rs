@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::db::{Db, Params, Write, get};
 use super::ops::{self, PreparedQuota, encode_sides};
-use crate::domain::{ConversationId, Sender};
+use crate::domain::{ConversationId, Sender, Timestamp};
 use crate::store::sealed::{Column, EMPTY_LIST, Slot};
 use crate::store::{Conversation, NewMessage, StoreError, limit};
 
@@ -41,16 +41,17 @@ static OLDEST_QUEUED: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Whether a recipient among `$2` already has `$3` unread messages: one
-/// statement however many recipients a message has. It walks the inboxes,
-/// so [`check_bound`] runs it only when one could be that full. Recipients
-/// are participant rows, as in [`OLDEST_QUEUED`].
+/// Whether a recipient among `$2` already has `$3` unread messages not
+/// leased at `$4`: one statement however many recipients a message has. It
+/// walks the inboxes, so [`check_bound`] runs it only when one could be that
+/// full. Recipients are participant rows, as in [`OLDEST_QUEUED`].
 const ANY_INBOX_FULL: &str = "SELECT EXISTS (
      SELECT 1 FROM participants r
      WHERE r.conversation_id = $1 AND r.side = ANY($2)
        AND (SELECT count(*) FROM (
          SELECT 1 FROM pending_deliveries d
-         WHERE d.conversation_id = $1 AND d.recipient = r.side LIMIT $3) t) >= $3)";
+         WHERE d.conversation_id = $1 AND d.recipient = r.side
+           AND (d.lease_until IS NULL OR d.lease_until <= $4) LIMIT $3) t) >= $3)";
 
 /// What a send's first flight read ([`open_send`]).
 pub struct Opened {
@@ -136,7 +137,8 @@ pub async fn open_send(
 }
 
 /// Refuses `message` with [`StoreError::LimitReached`] when one of its
-/// recipients already has `limit` unread messages.
+/// recipients already has `limit` unread messages not leased at `now` (see
+/// [`Store::send_message`](crate::store::Store::send_message)).
 ///
 /// The bound is checked under the conversation's lock, so concurrent sends
 /// count each other. Every queued row holds a distinct position from the
@@ -153,6 +155,7 @@ pub async fn check_bound(
     opened: &Opened,
     message: &NewMessage,
     limit: u32,
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     let Some(queued) = &opened.queued else {
         return Ok(());
@@ -173,6 +176,7 @@ pub async fn check_bound(
                 &message.conversation.as_str(),
                 &recipients,
                 &i64::from(limit),
+                &now.as_micros(),
             ],
         )
         .await?;

@@ -70,7 +70,7 @@ impl Store for PgStore {
                     ..message
                 };
                 if let Some(limit) = max_pending {
-                    send::check_bound(&w, &opened, &message, limit).await?;
+                    send::check_bound(&w, &opened, &message, limit, guard.at).await?;
                 }
                 opened.spent()?;
                 let id = send::insert_message(&w, &message, opened.id).await?;
@@ -326,6 +326,7 @@ impl Store for PgStore {
         conversation: &ConversationId,
         side: Side,
         limit: u32,
+        now: Timestamp,
     ) -> Result<Unread, StoreError> {
         let client = self.client().await?;
         team::peek_unread(
@@ -334,6 +335,7 @@ impl Store for PgStore {
             conversation,
             side,
             limit,
+            now,
         )
         .await
     }

@@ -199,33 +199,47 @@ pub async fn remove_participant(
     Ok(())
 }
 
-/// Counts `side`'s undelivered messages and reads the oldest `limit`.
+/// Counts `side`'s undelivered messages, and those leased at `now`, and
+/// reads the oldest `limit` not leased.
 pub async fn peek_unread(
     db: Db<'_>,
     sealer: &Sealer,
     conversation: &ConversationId,
     side: Side,
     limit: u32,
+    now: Timestamp,
 ) -> Result<Unread, StoreError> {
+    let now = now.as_micros();
     let row = db
         .one(
-            "SELECT count(*), max(message_id) FROM pending_deliveries WHERE conversation_id = $1 AND recipient = $2",
-            &[&conversation.as_str(), &side.as_str()],
+            "SELECT count(*), count(*) FILTER (WHERE lease_until > $3), max(message_id)
+             FROM pending_deliveries WHERE conversation_id = $1 AND recipient = $2",
+            &[&conversation.as_str(), &side.as_str(), &now],
         )
         .await?;
-    let (count, newest): (i64, Option<i64>) = (get(&row, 0)?, get(&row, 1)?);
-    let count = u64::try_from(count).unwrap_or(0);
-    if count == 0 || limit == 0 {
+    let (count, in_flight, newest): (i64, i64, Option<i64>) =
+        (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?);
+    let (count, in_flight) = (
+        u64::try_from(count).unwrap_or(0),
+        u64::try_from(in_flight).unwrap_or(0),
+    );
+    if count == in_flight || limit == 0 {
         return Ok(Unread {
             count,
+            in_flight,
             newest,
             first: Vec::new(),
         });
     }
     let rows = db
         .query(
-            &super::inbox::INBOX_HEAD,
-            &[&conversation.as_str(), &side.as_str(), &i64::from(limit)],
+            &super::inbox::UNREAD_HEAD,
+            &[
+                &conversation.as_str(),
+                &side.as_str(),
+                &i64::from(limit),
+                &now,
+            ],
         )
         .await?;
     let first = decoded(db, sealer, |o| {
@@ -236,6 +250,7 @@ pub async fn peek_unread(
     .await?;
     Ok(Unread {
         count,
+        in_flight,
         newest,
         first,
     })

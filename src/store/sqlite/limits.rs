@@ -120,12 +120,19 @@ pub fn check_recent_conversations(
     Ok(())
 }
 
-/// Refuses when a recipient of `message` already has `limit` unread messages.
+/// Refuses when a recipient of `message` already has `limit` unread messages
+/// not leased at `now` (see [`Store::send_message`](crate::store::Store::send_message)).
 ///
 /// Ids only grow, so a recipient's unread messages all lie between its oldest
 /// unread id and the newest id: when that span is below the limit (the usual
-/// case) no counting is needed; otherwise at most `limit` rows are counted.
-pub fn check_pending(tx: &Connection, message: &NewMessage, limit: u32) -> Result<(), StoreError> {
+/// case) no counting is needed; otherwise at most `limit` rows are counted
+/// (past the one page a live lease can hold).
+pub fn check_pending(
+    tx: &Connection,
+    message: &NewMessage,
+    limit: u32,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let newest: i64 = tx
         .prepare_cached("SELECT coalesce(max(id), 0) FROM messages")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
@@ -146,9 +153,15 @@ pub fn check_pending(tx: &Connection, message: &NewMessage, limit: u32) -> Resul
         }
         let pending: i64 = tx
             .prepare_cached(
-                "SELECT count(*) FROM (SELECT 1 FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2 LIMIT ?3)",
+                "SELECT count(*) FROM (SELECT 1 FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2
+                   AND (lease_until IS NULL OR lease_until <= ?4) LIMIT ?3)",
             )
-            .and_then(|mut s| s.query_row(params![message.conversation.as_str(), side, limit], |r| r.get(0)))
+            .and_then(|mut s| {
+                s.query_row(
+                    params![message.conversation.as_str(), side, limit, now.as_micros()],
+                    |r| r.get(0),
+                )
+            })
             .map_err(sql_err)?;
         if pending >= i64::from(limit) {
             return Err(StoreError::LimitReached {

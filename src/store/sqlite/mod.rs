@@ -207,7 +207,7 @@ impl Store for SqliteStore {
                     ..message.clone()
                 };
                 if let Some(limit) = max_pending {
-                    limits::check_pending(tx, &message, limit)?;
+                    limits::check_pending(tx, &message, limit, guard.at)?;
                 }
                 limits::spend_quota(tx, &guard)?;
                 let id = ops::insert_message(tx, &message)?;
@@ -434,10 +434,11 @@ impl Store for SqliteStore {
         conversation: &ConversationId,
         side: Side,
         limit: u32,
+        now: Timestamp,
     ) -> Result<Unread, StoreError> {
         let conversation = conversation.clone();
         let sealer = self.inner.sealer.clone();
-        self.call(move |conn| team::peek_unread(conn, &sealer, &conversation, side, limit))
+        self.call(move |conn| team::peek_unread(conn, &sealer, &conversation, side, limit, now))
             .await
     }
 

@@ -187,27 +187,36 @@ pub fn remove_participant(
     Ok(())
 }
 
-/// Counts `side`'s undelivered messages and reads the oldest `limit`.
+/// Counts `side`'s undelivered messages, and those leased at `now`, and
+/// reads the oldest `limit` not leased.
 pub fn peek_unread(
     conn: &Connection,
     sealer: &Sealer,
     conversation: &ConversationId,
     side: Side,
     limit: u32,
+    now: Timestamp,
 ) -> Result<Unread, StoreError> {
-    let (count, newest): (i64, Option<i64>) = conn
+    let (count, in_flight, newest): (i64, i64, Option<i64>) = conn
         .prepare_cached(
-            "SELECT count(*), max(message_id) FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2",
+            "SELECT count(*), count(CASE WHEN lease_until > ?3 THEN 1 END), max(message_id)
+             FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2",
         )
         .and_then(|mut s| {
-            s.query_row(params![conversation.as_str(), side.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            s.query_row(
+                params![conversation.as_str(), side.as_str(), now.as_micros()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
         })
         .map_err(sql_err)?;
-    if count == 0 || limit == 0 {
+    let (count, in_flight) = (
+        u64::try_from(count).unwrap_or(0),
+        u64::try_from(in_flight).unwrap_or(0),
+    );
+    if count == in_flight || limit == 0 {
         return Ok(Unread {
-            count: u64::try_from(count).unwrap_or(0),
+            count,
+            in_flight,
             newest,
             first: Vec::new(),
         });
@@ -219,19 +228,26 @@ pub fn peek_unread(
              JOIN messages m ON m.id = d.message_id
              LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
              WHERE d.conversation_id = ?1 AND d.recipient = ?2
+               AND (d.lease_until IS NULL OR d.lease_until <= ?4)
              ORDER BY d.message_id
              LIMIT ?3",
         )
         .map_err(sql_err)?;
     let mut rows = stmt
-        .query(params![conversation.as_str(), side.as_str(), limit])
+        .query(params![
+            conversation.as_str(),
+            side.as_str(),
+            limit,
+            now.as_micros()
+        ])
         .map_err(sql_err)?;
     let mut first = Vec::new();
     while let Some(row) = rows.next().map_err(sql_err)? {
         first.push(ops::decode_message(row, Opener::new(conn, sealer))?);
     }
     Ok(Unread {
-        count: u64::try_from(count).unwrap_or(0),
+        count,
+        in_flight,
         newest,
         first,
     })
