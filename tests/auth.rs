@@ -174,7 +174,7 @@ async fn an_expired_conversation_answers_conversation_expired() {
     let created = ok(&call(
         &s1,
         "create_conversation",
-        json!({"my_role": "a", "partner_role": "b"}),
+        json!({"my_role": "writer", "partner_role": "reader"}),
     )
     .await);
     let conv = Conv {

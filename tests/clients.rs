@@ -337,7 +337,7 @@ fn python_sdk(name: &str, spec: &str, major: u64) {
         let unknown = py_result("stateless status", &auto["partner_status"], false);
         assert_eq!(
             (&unknown["partner_role"], &unknown["status"]),
-            (&json!("b"), &json!("unknown")),
+            (&json!("reader"), &json!("unknown")),
             "{name}: {unknown}"
         );
     } else {

@@ -121,9 +121,9 @@ fn inspector_cli() {
             "--tool-name",
             "create_conversation",
             "--tool-arg",
-            "my_role=a",
+            "my_role=writer",
             "--tool-arg",
-            "partner_role=b",
+            "partner_role=reader",
         ],
     );
     assert_no_schema_warnings(&stderr);

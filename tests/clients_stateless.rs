@@ -167,7 +167,7 @@ fn stateless_2026_07_28_without_initialize() {
     let created = stateless_call(
         &mut server,
         "create_conversation",
-        json!({"my_role": "a", "partner_role": "b"}),
+        json!({"my_role": "writer", "partner_role": "reader"}),
     );
     assert_ne!(created["isError"], json!(true), "{created}");
     let conv = &created["structuredContent"];

@@ -271,7 +271,7 @@ async fn before_initialize(raw: &mut Raw) {
         &tool_call(
             2,
             "create_conversation",
-            json!({"my_role": "x", "partner_role": "y"}),
+            json!({"my_role": "left", "partner_role": "right"}),
         ),
         &[Expect::Error(json!(2), INVALID_PARAMS)],
     )

@@ -103,7 +103,7 @@ async fn stateless_requests_carry_their_own_credentials() {
         Some(token),
         1,
         "create_conversation",
-        json!({"my_role": "a", "partner_role": "b"}),
+        json!({"my_role": "writer", "partner_role": "reader"}),
     )
     .await;
     assert_eq!(created.status, 200, "{}", created.body);
@@ -201,7 +201,7 @@ async fn each_bearer_token_has_its_own_quota_of_unauthenticated_calls() {
     let refused = call(
         a.peer(),
         "create_conversation",
-        json!({"my_role": "x", "partner_role": "y"}),
+        json!({"my_role": "left", "partner_role": "right"}),
     )
     .await;
     let refused = tool_error(&refused, "rate_limited");
@@ -236,7 +236,7 @@ async fn a_check_right_after_a_delivered_page_sees_the_rest() {
         Some(token),
         1,
         "create_conversation",
-        json!({"my_role": "a", "partner_role": "b"}),
+        json!({"my_role": "writer", "partner_role": "reader"}),
     )
     .await
     .message();

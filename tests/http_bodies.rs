@@ -32,7 +32,7 @@ async fn bodies_that_are_not_json_rpc_get_the_error_they_are() {
     let server = HttpServer::start(&env, &[], &[]).await;
     let call = json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "create_conversation", "arguments": {"my_role": "x", "partner_role": "y"},
+        "params": {"name": "create_conversation", "arguments": {"my_role": "left", "partner_role": "right"},
                    "_meta": stateless_meta()}
     });
 
@@ -50,13 +50,15 @@ async fn bodies_that_are_not_json_rpc_get_the_error_they_are() {
     // surrogate (each read as JSON but no JSON-RPC request before, -32600;
     // stdio says -32700 for them).
     let call_text = call.to_string();
-    let mut bad_utf8 = call_text.replacen("\"x\"", "\"\u{1}\"", 1).into_bytes();
+    let mut bad_utf8 = call_text.replacen("\"left\"", "\"\u{1}\"", 1).into_bytes();
     let at = bad_utf8.iter().position(|&b| b == 1).expect("marker");
     bad_utf8[at] = 0xff;
     for body in [
         bad_utf8,
-        call_text.replacen("\"x\"", "1e999", 1).into_bytes(),
-        call_text.replacen("\"x\"", "\"\\ud800\"", 1).into_bytes(),
+        call_text.replacen("\"left\"", "1e999", 1).into_bytes(),
+        call_text
+            .replacen("\"left\"", "\"\\ud800\"", 1)
+            .into_bytes(),
     ] {
         let answer = send(&server.url, &agent, body.clone()).await;
         let shown = String::from_utf8_lossy(&body).into_owned();
@@ -67,11 +69,11 @@ async fn bodies_that_are_not_json_rpc_get_the_error_they_are() {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let deep_in_a_call = json!({
         "jsonrpc": "2.0", "id": 9, "method": "tools/call",
-        "params": {"name": "create_conversation", "arguments": {"my_role": "x", "partner_role": "y"},
+        "params": {"name": "create_conversation", "arguments": {"my_role": "left", "partner_role": "right"},
                    "_meta": stateless_meta()}
     })
     .to_string()
-    .replacen("\"x\"", &format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)), 1);
+    .replacen("\"left\"", &format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)), 1);
     for (text, id) in [
         ("{\"foo\": 1}".to_owned(), Value::Null),
         ("42".to_owned(), Value::Null),
@@ -113,7 +115,7 @@ async fn a_session_id_on_a_stateless_request_is_ignored() {
     let alice = make_token(&env, "alice", "agent");
     let mallory = make_token(&env, "mallory", "agent");
     let server = HttpServer::start(&env, &[], &[]).await;
-    let create = json!({"my_role": "x", "partner_role": "y"});
+    let create = json!({"my_role": "left", "partner_role": "right"});
 
     // A made-up id: served statelessly, no id echoed, no session stored
     // under it (a stateless call used to store one as it bound a seat).

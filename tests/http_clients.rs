@@ -151,9 +151,9 @@ fn inspector_cli_calls_every_tool_over_http() {
             "--tool-name",
             "create_conversation",
             "--tool-arg",
-            "my_role=a",
+            "my_role=writer",
             "--tool-arg",
-            "partner_role=b",
+            "partner_role=reader",
         ],
     );
     let conv = &created["structuredContent"];

@@ -33,7 +33,7 @@ async fn refused_requests_get_clear_statuses_and_change_nothing() {
     let create = stateless_call(
         1,
         "create_conversation",
-        json!({"my_role": "x", "partner_role": "y"}),
+        json!({"my_role": "left", "partner_role": "right"}),
     );
 
     // No token: 401 with a challenge naming the resource metadata.

@@ -84,7 +84,7 @@ async fn a_parked_long_poll_is_served_as_any_other() {
     //     call takes at once, while its authorization is read.
     let page = woken_by(waiting(&one.url, &conv, "b"), &one.url, &conv, "again").await;
     assert_eq!(contents(&page), ["again"], "{page}");
-    assert_eq!(page["messages"][0]["to"], json!(["b"]), "{page}");
+    assert_eq!(page["messages"][0]["to"], json!(["reader"]), "{page}");
 
     // 2. A wait that lapses answers empty (each message was delivered once).
     let started = Instant::now();
@@ -232,7 +232,7 @@ async fn a_conversation_expiring_ends_its_http_long_polls() {
 
 /// A conversation between `a` and `b` created through `server` (its result).
 async fn created(server: &HttpServer) -> Value {
-    let args = json!({"my_role": "a", "partner_role": "b"});
+    let args = json!({"my_role": "writer", "partner_role": "reader"});
     let created = stateless(&server.url, Some(TOKEN), 1, "create_conversation", args)
         .await
         .message();

@@ -548,7 +548,7 @@ async fn sessions_taken_over_count_against_the_tokens_share() {
             &alice,
             &session,
             "create_conversation",
-            json!({"my_role": "w", "partner_role": "r"}),
+            json!({"my_role": "writer", "partner_role": "reader"}),
         )
         .await;
         assert_eq!(created.status, 200, "{}", created.body);

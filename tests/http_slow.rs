@@ -102,7 +102,7 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
     let call = stateless_call(
         1,
         "create_conversation",
-        json!({"my_role": "x", "partner_role": "y"}),
+        json!({"my_role": "left", "partner_role": "right"}),
     );
 
     // Headers that never end: the connection is closed, nothing answered.
@@ -184,7 +184,7 @@ async fn slow_clients_are_cut_off_and_change_nothing() {
         Some(&token),
         2,
         "create_conversation",
-        json!({"my_role": "x", "partner_role": "y"}),
+        json!({"my_role": "left", "partner_role": "right"}),
     )
     .await;
     assert_eq!(ok.status, 200, "{}", ok.body);

@@ -51,7 +51,7 @@ async fn wrong_tokens_from_one_address_are_throttled_and_others_are_not() {
     let create = stateless_call(
         1,
         "create_conversation",
-        json!({"my_role": "x", "partner_role": "y"}),
+        json!({"my_role": "left", "partner_role": "right"}),
     );
     let guesses: Vec<String> = (0..=LIMIT)
         .map(|i| format!("mcpb_{i:02}{}", random_hex(30)))

@@ -14,7 +14,7 @@ use crate::util_http::{self, HttpServer, stateless};
 
 /// The HTTP status a `create_conversation` call with `token` gets from `server`.
 async fn status_with(server: &HttpServer, token: &str) -> u16 {
-    let roles = json!({"my_role": "a", "partner_role": "b"});
+    let roles = json!({"my_role": "writer", "partner_role": "reader"});
     let answer = stateless(&server.url, Some(token), 1, "create_conversation", roles).await;
     answer.status
 }

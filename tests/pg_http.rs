@@ -190,7 +190,7 @@ async fn sessions_stay_on_their_host_and_stateless_calls_go_anywhere() {
         Some(&token),
         3,
         "create_conversation",
-        json!({"my_role": "a", "partner_role": "b"}),
+        json!({"my_role": "writer", "partner_role": "reader"}),
     )
     .await;
     let result = created.message()["result"]["structuredContent"].clone();

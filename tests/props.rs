@@ -113,7 +113,7 @@ impl Fixture {
             let created = call(
                 client.peer(),
                 "create_conversation",
-                json!({"my_role": "a", "partner_role": "b"}),
+                json!({"my_role": "backend", "partner_role": "frontend"}),
             )
             .await
             .expect("create_conversation");

@@ -262,7 +262,7 @@ async fn exactly_once(db: Db) {
 
 /// A long-poll on one server returns the message another server stores.
 async fn long_poll_wake(db: Db) {
-    let (one, two, created) = two_servers(&db, "a", "b").await;
+    let (one, two, created) = two_servers(&db, "writer", "reader").await;
     let b = creds(&created, Side::B);
     let waiter = {
         let one = Arc::clone(&one);
@@ -305,7 +305,7 @@ async fn answer(
 /// break the order. It goes back to waiting and, once the lease lapses (well
 /// before its deadline), gets both messages, in order.
 async fn woken_behind_a_lease(db: Db) {
-    let (one, two, created) = two_servers(&db, "a", "b").await;
+    let (one, two, created) = two_servers(&db, "writer", "reader").await;
     let (a, b) = (creds(&created, Side::A), creds(&created, Side::B));
     one.bridge
         .send_message(&a, text("first"), "send_to_partner")
@@ -354,7 +354,7 @@ async fn verbatim(db: Db) {
     let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
     let created = one
         .bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let texts = [

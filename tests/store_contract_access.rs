@@ -28,7 +28,7 @@ async fn quota_across_servers(db: Db) {
     let (one, two) = (Arc::new(db.open(&env)), Arc::new(db.open(&env)));
     let created = one
         .bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let mut calls = Vec::new();

@@ -167,7 +167,7 @@ async fn servers_starting_together_migrate_once() {
     for (i, app) in apps.iter().enumerate() {
         let created = app
             .bridge
-            .create_conversation("a", "b")
+            .create_conversation("writer", "reader")
             .await
             .expect("create");
         app.bridge
@@ -213,7 +213,7 @@ async fn dropping_a_store_never_waits_for_another_linker() {
     let app = db.open(NO_LIMITS);
     // Committed and staged; the store's own linker would run 100 ms later.
     app.bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let (done, dropped) = std::sync::mpsc::channel();

@@ -39,12 +39,12 @@ async fn merged(db: Db) {
     let (one, two) = (db.open(NO_LIMITS), db.open(NO_LIMITS));
     let busy = one
         .bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let quiet = one
         .bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let inboxes = [creds(&busy, Side::B), creds(&quiet, Side::B)];

@@ -215,12 +215,12 @@ async fn rebound_while_cleaned_up(db: Db) {
     let store = app.bridge.store();
     let old = app
         .bridge
-        .create_conversation("w", "r")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let new = app
         .bridge
-        .create_conversation("w", "r")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let day = UNBOUND_MCP_SESSION_TTL_US;

@@ -90,7 +90,7 @@ const PROPOSAL: &str = "proposal-0001";
 async fn conversation_with_texts(one: &App, marker: &str) -> Created {
     let created = one
         .bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     for i in 0..3 {

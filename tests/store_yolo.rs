@@ -55,7 +55,7 @@ async fn proposal_needs_activation(db: Db) {
     let store = app.bridge.store();
     let created = app
         .bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create");
     let conv = &created.conversation;

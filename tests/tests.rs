@@ -102,6 +102,7 @@ mod sweep_clients;
 mod teams;
 mod teams_cli;
 mod teams_delivery;
+mod teams_edges;
 mod teams_http;
 mod teams_races;
 mod teams_sessions;

@@ -271,7 +271,7 @@ async fn parked_keeps_its_slot(db: Db) {
 
 async fn conversation(app: &App) -> Created {
     app.bridge
-        .create_conversation("a", "b")
+        .create_conversation("writer", "reader")
         .await
         .expect("create")
 }

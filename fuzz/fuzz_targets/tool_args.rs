@@ -94,7 +94,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         let created = call(
             client.peer(),
             "create_conversation",
-            json!({"my_role": "a", "partner_role": "b"}),
+            json!({"my_role": "writer", "partner_role": "reader"}),
         )
         .await
         .expect("create_conversation");

@@ -259,11 +259,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
         if !msg.files_involved.is_empty() {
-            let files: Vec<String> = msg
-                .files_involved
-                .iter()
-                .map(|f| output::line(f).to_string())
-                .collect();
+            let files: Vec<String> = msg.files_involved.iter().map(|f| shown_path(f)).collect();
             writeln!(
                 out,
                 "    {} {}",
@@ -274,4 +270,51 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A path in the `files:` line, which separates paths with `, `: as it is
+/// when it cannot be misread, else in double quotes. Quoted, `"` and `\`
+/// are written `\"` and `\\`, and control, bidi and invisible characters
+/// as their escapes, so one path `a.rs, b.rs` never reads as two, and a
+/// typed `\x1b` never as an escaped control character.
+fn shown_path(path: &str) -> String {
+    let plain = |c: char| {
+        crate::display::kept(c, crate::display::Lines::One) && !matches!(c, ',' | ' ' | '"' | '\\')
+    };
+    if !path.is_empty() && path.chars().all(plain) {
+        return path.to_owned();
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    out.push('"');
+    for c in path.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if crate::display::kept(c, crate::display::Lines::One) => out.push(c),
+            c => crate::display::push_escape(&mut out, c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_path;
+
+    #[test]
+    fn paths_that_could_be_misread_are_quoted() {
+        assert_eq!(shown_path("src/api.rs"), "src/api.rs");
+        assert_eq!(
+            shown_path("src/api.rs, /home/u/.ssh/id_rsa"),
+            r#""src/api.rs, /home/u/.ssh/id_rsa""#
+        );
+        assert_eq!(shown_path("my notes.txt"), r#""my notes.txt""#);
+        assert_eq!(shown_path(r#"a"b"#), r#""a\"b""#);
+        assert_eq!(shown_path(r"C:\x1b"), r#""C:\\x1b""#);
+        assert_eq!(shown_path("a\u{1b}[2Jb"), r#""a\x1b[2Jb""#);
+        assert_eq!(shown_path("a\u{202e}b"), r#""a\u{202e}b""#);
+    }
 }

@@ -446,7 +446,10 @@ mod tests {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let created = bridge.create_conversation("a", "b").await.unwrap();
+                let created = bridge
+                    .create_conversation("writer", "reader")
+                    .await
+                    .unwrap();
                 let creds = SessionCredentials {
                     conversation: created.conversation.clone(),
                     side: Side::A,

@@ -253,7 +253,7 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
         ServiceError::UnknownConversation(_) | ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        ServiceError::InvalidArgument(_) | ServiceError::NoRecipient => StatusCode::BAD_REQUEST,
         ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -148,9 +148,9 @@ impl From<StatusUpdated> for UpdateMyStatusResult {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(transform = crate::mcp::output_schema)]
 pub struct CheckPartnerStatusResult {
-    /// Your partner's role.
-    pub partner_role: String,
-    /// working, waiting, blocked, complete, or unknown before its first update.
+    /// Your partner's role; null when nobody else is left (everyone else was removed).
+    pub partner_role: Option<String>,
+    /// working, waiting, blocked, complete; unknown before its first update; none when there is no partner.
     pub status: String,
     /// Its last note, if any.
     pub note: Option<String>,
@@ -172,8 +172,13 @@ impl From<PartnerStatus> for CheckPartnerStatusResult {
                 .into_iter()
                 .map(ParticipantInfo::from)
                 .collect(),
+            status: match (&p.partner_role, p.status) {
+                (None, _) => "none",
+                (Some(_), None) => "unknown",
+                (Some(_), Some(s)) => s.as_str(),
+            }
+            .to_owned(),
             partner_role: p.partner_role,
-            status: p.status.map_or("unknown", |s| s.as_str()).to_owned(),
             note: p.note,
             last_heartbeat: p.last_heartbeat.map(|t| t.to_rfc3339()),
             seconds_since_heartbeat: p.seconds_since_heartbeat,

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use super::addressing::{Addressing, recipients};
 use super::error::SESSION_SCOPE;
 use super::own_tokens::redact_session_tokens;
 use super::redaction::{clean_role, note_redactions};
-use super::team::{Addressing, ParticipantView, recipients};
+use super::team::ParticipantView;
 use super::{Bridge, Denied, ServiceError, admission, admitted, session_draft};
 use crate::audit::AuditDraft;
 use crate::auth::Token;
@@ -92,8 +93,9 @@ pub struct StatusUpdated {
 pub struct PartnerStatus {
     /// Every active participant (the caller included), in session order.
     pub participants: Vec<ParticipantView>,
-    /// The partner's role.
-    pub partner_role: String,
+    /// The partner's role; `None` when the caller is alone (the owner, after
+    /// removing everyone else), and then every other field says nothing.
+    pub partner_role: Option<String>,
     /// Its status, or `None` before its first heartbeat.
     pub status: Option<Status>,
     /// Its note.
@@ -291,8 +293,7 @@ impl<S: Store> Bridge<S> {
                     "observers receive every message but cannot send; ask the owner to invite you as a member".into(),
                 )));
             }
-            let (to, deliver_to) =
-                recipients(conversation, side, &to).map_err(|e| Denied::Refused(e.into()))?;
+            let (to, deliver_to) = recipients(conversation, side, &to).map_err(Denied::Refused)?;
             Ok(Addressed { to, deliver_to })
         };
         // Both sending tools spend the same quota.
@@ -452,7 +453,7 @@ impl<S: Store> Bridge<S> {
             .or_else(|| others().next());
         Ok(match partner {
             Some(p) => PartnerStatus {
-                partner_role: p.role.clone(),
+                partner_role: Some(p.role.clone()),
                 status: p.status,
                 note: p.note.clone(),
                 last_heartbeat: p.last_heartbeat,
@@ -461,7 +462,7 @@ impl<S: Store> Bridge<S> {
                 participants,
             },
             None => PartnerStatus {
-                partner_role: String::new(),
+                partner_role: None,
                 status: None,
                 note: None,
                 last_heartbeat: None,

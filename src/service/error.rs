@@ -55,6 +55,12 @@ pub enum ServiceError {
     // Not "invalid argument: …": the code (`invalid_argument`) says so already.
     #[error("{0}")]
     InvalidArgument(#[from] InvalidValue),
+    /// Everyone else has left: the owner, alone after removing the others,
+    /// sent to everyone (`send_to_partner`, or `send_message` without `to`).
+    #[error(
+        "nobody is left to receive the message: every other participant has been removed; invite someone with create_invite, or start a new conversation"
+    )]
+    NoRecipient,
     /// YOLO mode is not enabled on this server.
     #[error(
         "command execution is disabled on this server (start it with MCP_BRIDGE_YOLO=1 to offer it)"
@@ -139,7 +145,7 @@ impl ServiceError {
             ServiceError::ConversationExpired { .. } => "conversation_expired",
             ServiceError::MessageTooLarge { .. } => "message_too_large",
             ServiceError::RateLimited { .. } => crate::store::RATE_LIMITED_CODE,
-            ServiceError::InvalidArgument(_) => "invalid_argument",
+            ServiceError::InvalidArgument(_) | ServiceError::NoRecipient => "invalid_argument",
             ServiceError::InviteInvalid => crate::store::INVITE_INVALID_CODE,
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::YoloDisabled => "yolo_disabled",
@@ -248,10 +254,12 @@ impl From<StoreError> for ServiceError {
                 limit,
                 advice: if what.starts_with("conversations") {
                     "reuse an existing conversation or retry later (setting limits.conversations_per_hour)"
+                } else if what.starts_with("session ids") {
+                    // Before "participants", which its text names too:
+                    // removing one frees no id.
+                    "start another conversation (an outstanding invite holds its id until it is used or expires)"
                 } else if what.contains("participants") {
                     "remove a participant first, or start another conversation (setting teams.max_participants)"
-                } else if what.starts_with("session ids") {
-                    "start another conversation"
                 } else if what.starts_with("undecided command proposals") {
                     "wait until the human approves or denies the pending proposals (`mcp-bridge yolo approve|deny`)"
                 } else {

@@ -6,6 +6,7 @@
 //! here (bad token, expired, too large) are audited here. The MCP layer and the
 //! management CLI both call this layer; neither touches the store directly.
 
+mod addressing;
 mod admin;
 mod console;
 mod conversation;
@@ -33,6 +34,7 @@ mod yolo;
 
 use std::sync::Arc;
 
+pub use addressing::Addressing;
 pub use admin::{
     ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Ended, Export, ExportFileError,
     Imported, Layout, Listing, RevealedTokens, SEALED_FORMAT, Shown, is_sealed, validate_export,
@@ -59,7 +61,7 @@ pub use park::Parked;
 pub use quota_scope::with_quota_scope;
 pub use redaction::SharedRedactor;
 pub use session::{ClientProcess, CredentialArgs, Scope, Session, resolve};
-pub use team::{Addressing, MyConversation, ParticipantView, Removed, SessionState, TeamSettings};
+pub use team::{MyConversation, ParticipantView, Removed, SessionState, TeamSettings};
 pub use yolo::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
 
 use crate::audit::{AuditDraft, AuditKey, Outcome};

@@ -1,8 +1,10 @@
-//! Teams: addressing, removal and the conversations a session is bound to.
+//! Teams: removal and the conversations a session is bound to (addressing
+//! is in `addressing`).
 //! The rules live here — only the owner removes, roles are unique, observers
 //! see everything and send nothing — and the store applies them atomically.
 //! Invites and joining are in `invite`.
 
+use super::addressing::{find, printable};
 use super::{Bridge, ServiceError, SessionCredentials, session_draft};
 use crate::audit::AuditDraft;
 use crate::domain::{ConversationId, InvalidValue, ParticipantKind, Side, Status, Timestamp};
@@ -24,104 +26,6 @@ impl Default for TeamSettings {
             invite_ttl_us: 10 * 60_000_000,
         }
     }
-}
-
-/// Who a message is for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Addressing {
-    /// Every other participant.
-    #[default]
-    Everyone,
-    /// The named participants: roles (case-insensitive) or session ids.
-    To(Vec<String>),
-}
-
-/// Resolves `to` for a message from `from`: the addressees (shown as `to`)
-/// and everyone who gets a copy (the addressees plus every observer), both in
-/// session order. A name is a role first (case-insensitive), then a session id.
-///
-/// # Errors
-/// When a name matches no active participant, names the sender, or nobody
-/// would receive the message.
-pub fn recipients(
-    conversation: &Conversation,
-    from: Side,
-    to: &Addressing,
-) -> Result<(Vec<Side>, Vec<Side>), InvalidValue> {
-    let others: Vec<&Participant> = conversation.active().filter(|p| p.side != from).collect();
-    let mut addressed: Vec<Side> = match to {
-        Addressing::Everyone => others
-            .iter()
-            .filter(|p| !p.kind.sees_everything())
-            .map(|p| p.side)
-            .collect(),
-        Addressing::To(names) => {
-            if names.is_empty() {
-                return Err(InvalidValue::new(
-                    "to",
-                    "names nobody; leave it out to write to everyone",
-                ));
-            }
-            let mut sides = Vec::with_capacity(names.len());
-            for name in names {
-                let side = find(conversation, name).ok_or_else(|| {
-                    InvalidValue::new(
-                        "to",
-                        format!(
-                            "names {:?}, which is no participant's role or session id here (check_partner_status lists them)",
-                            printable(name)
-                        ),
-                    )
-                })?;
-                if side == from {
-                    return Err(InvalidValue::new("to", "names yourself"));
-                }
-                sides.push(side);
-            }
-            sides
-        }
-    };
-    addressed.sort();
-    addressed.dedup();
-    let mut deliver: Vec<Side> = addressed.clone();
-    deliver.extend(
-        others
-            .iter()
-            .filter(|p| p.kind.sees_everything())
-            .map(|p| p.side),
-    );
-    deliver.sort();
-    deliver.dedup();
-    if deliver.is_empty() {
-        return Err(InvalidValue::new(
-            "to",
-            "leaves nobody to receive the message: you are alone in this conversation",
-        ));
-    }
-    Ok((addressed, deliver))
-}
-
-/// The active participant `name` designates: a role (case-insensitive), else a session id.
-fn find(conversation: &Conversation, name: &str) -> Option<Side> {
-    let name = name.trim();
-    conversation
-        .active()
-        .find(|p| p.role.eq_ignore_ascii_case(name))
-        .or_else(|| {
-            Side::parse(name)
-                .ok()
-                .and_then(|s| conversation.active_participant(s))
-        })
-        .map(|p| p.side)
-}
-
-/// A client-supplied name as it may appear in an error text: short, and only
-/// the characters a role may hold.
-fn printable(name: &str) -> String {
-    name.chars()
-        .take(64)
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ' '))
-        .collect()
 }
 
 /// A participant as the tools show it.
@@ -243,13 +147,14 @@ impl<S: Store> Bridge<S> {
             );
             return Err(self.refuse(draft, e));
         }
-        let target = match find(&caller.conversation, who) {
-            Some(side) if side == caller.side => Err(InvalidValue::new(
+        let target = match find(&caller.conversation, "participant", who) {
+            Err(e) => Err(e),
+            Ok(Some(side)) if side == caller.side => Err(InvalidValue::new(
                 "participant",
                 "is yourself; the owner cannot leave its own conversation",
             )),
-            Some(side) => Ok(side),
-            None => Err(InvalidValue::new(
+            Ok(Some(side)) => Ok(side),
+            Ok(None) => Err(InvalidValue::new(
                 "participant",
                 format!(
                     "names {:?}, which is no active participant's role or session id here",
@@ -376,101 +281,5 @@ impl<S: Store> Bridge<S> {
         c.active()
             .map(|p| ParticipantView::of(p, at, self.settings.heartbeat_timeout_s))
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Participant;
-
-    fn conversation(kinds: &[(&str, ParticipantKind, bool)]) -> Conversation {
-        Conversation {
-            id: ConversationId::parse("conv_0000000000000001").unwrap(),
-            created_at: Timestamp::from_micros(0),
-            expires_at: Timestamp::from_micros(1),
-            participants: kinds
-                .iter()
-                .enumerate()
-                .map(|(i, (role, kind, removed))| Participant {
-                    side: Side::nth(i).unwrap(),
-                    role: (*role).to_owned(),
-                    kind: *kind,
-                    status: None,
-                    joined_at: None,
-                    removed_at: removed.then(|| Timestamp::from_micros(1)),
-                })
-                .collect(),
-        }
-    }
-
-    fn sides(names: &[&str]) -> Vec<Side> {
-        names.iter().map(|n| Side::parse(n).unwrap()).collect()
-    }
-
-    fn to(names: &[&str]) -> Addressing {
-        Addressing::To(names.iter().map(|n| (*n).to_owned()).collect())
-    }
-
-    use ParticipantKind::{Member, Observer, Owner};
-
-    #[test]
-    fn everyone_means_every_other_member_and_the_observers_get_copies() {
-        let c = conversation(&[
-            ("lead", Owner, false),
-            ("backend", Member, false),
-            ("watcher", Observer, false),
-            ("frontend", Member, false),
-            ("gone", Member, true),
-        ]);
-        let (to_, deliver) = recipients(&c, Side::A, &Addressing::Everyone).unwrap();
-        assert_eq!(to_, sides(&["b", "d"]));
-        assert_eq!(deliver, sides(&["b", "c", "d"]));
-        let (to_, deliver) = recipients(&c, Side::B, &Addressing::Everyone).unwrap();
-        assert_eq!(to_, sides(&["a", "d"]));
-        assert_eq!(deliver, sides(&["a", "c", "d"]));
-    }
-
-    #[test]
-    fn names_are_roles_first_then_session_ids() {
-        let c = conversation(&[
-            ("lead", Owner, false),
-            ("Backend", Member, false),
-            ("watcher", Observer, false),
-            ("d", Member, false),
-        ]);
-        let (to_, deliver) = recipients(&c, Side::A, &to(&["backend"])).unwrap();
-        assert_eq!((to_, deliver), (sides(&["b"]), sides(&["b", "c"])));
-        let (to_, _) = recipients(&c, Side::A, &to(&["d", "b", "BACKEND"])).unwrap();
-        assert_eq!(to_, sides(&["b", "d"]));
-        // "d" is a role here, and it is session d's own.
-        let (to_, _) = recipients(&c, Side::B, &to(&["d"])).unwrap();
-        assert_eq!(to_, sides(&["d"]));
-        let (to_, deliver) = recipients(&c, Side::B, &to(&["watcher"])).unwrap();
-        assert_eq!((to_, deliver), (sides(&["c"]), sides(&["c"])));
-    }
-
-    #[test]
-    fn bad_addresses_are_refused() {
-        let c = conversation(&[
-            ("lead", Owner, false),
-            ("backend", Member, false),
-            ("gone", Member, true),
-        ]);
-        for (from, names, needle) in [
-            (Side::A, vec!["lead"], "yourself"),
-            (Side::A, vec!["a"], "yourself"),
-            (Side::A, vec!["nobody"], "no participant"),
-            (Side::A, vec!["gone"], "no participant"),
-            (Side::A, vec!["c"], "no participant"),
-            (Side::A, vec![], "nobody"),
-            (Side::A, vec!["\u{1b}[31mx"], "no participant"),
-        ] {
-            let e = recipients(&c, from, &to(&names)).unwrap_err().to_string();
-            assert!(e.contains(needle), "{names:?}: {e}");
-            assert!(!e.contains('\u{1b}'), "{e}");
-        }
-        let alone = conversation(&[("lead", Owner, false), ("backend", Member, true)]);
-        assert!(recipients(&alone, Side::A, &Addressing::Everyone).is_err());
     }
 }

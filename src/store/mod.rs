@@ -112,8 +112,9 @@ pub mod limit {
     pub const SEATS: &str = "participants and outstanding invites of this conversation";
     /// Active participants of a conversation.
     pub const ACTIVE: &str = "active participants of this conversation";
-    /// Session ids, one letter each.
-    pub const SESSION_IDS: &str = "session ids of this conversation (a to z)";
+    /// Session ids, one letter each, never reused: removed participants
+    /// and outstanding invites hold theirs.
+    pub const SESSION_IDS: &str = "session ids of this conversation (a to z, never reused; removed participants and outstanding invites hold one each)";
     /// Proposed commands no human has approved or denied yet.
     pub const PENDING_PROPOSALS: &str =
         "undecided command proposals of this conversation (yolo status lists them)";
@@ -388,8 +389,10 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an invite, unless its role is taken case-insensitively by an
     /// active participant or an outstanding invite ([`StoreError::Conflict`]),
     /// or active participants and outstanding invites already number
-    /// `max_participants` ([`StoreError::LimitReached`]), or the guard's
-    /// quota is spent ([`StoreError::QuotaExceeded`]).
+    /// `max_participants`, or participants ever (removed ones too) and
+    /// outstanding invites already hold every session id
+    /// ([`StoreError::LimitReached`]), or the guard's quota is spent
+    /// ([`StoreError::QuotaExceeded`]).
     fn create_invite(
         &self,
         invite: NewInvite,

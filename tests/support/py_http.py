@@ -88,7 +88,7 @@ async def auto_client(args, out):
     from mcp import Client
 
     async with Client(connect(args.url, args.token)) as client:
-        created = await client.call_tool("create_conversation", {"my_role": "a", "partner_role": "b"})
+        created = await client.call_tool("create_conversation", {"my_role": "writer", "partner_role": "reader"})
         out["auto_client"] = {
             "protocol_version": str(client.protocol_version),
             "create": record(created),

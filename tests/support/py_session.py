@@ -154,7 +154,7 @@ async def auto_client(args, out):
         record = {"protocol_version": client.protocol_version}
         listed = await client.list_tools()
         record["tool_names"] = sorted(t.name for t in listed.tools)
-        created = await client.call_tool("create_conversation", {"my_role": "a", "partner_role": "b"})
+        created = await client.call_tool("create_conversation", {"my_role": "writer", "partner_role": "reader"})
         record["create"] = result_record(created)
         conv = created.structured_content
         record["partner_status"] = result_record(

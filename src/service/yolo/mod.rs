@@ -435,7 +435,7 @@ impl<S: YoloStore> Bridge<S> {
         );
         // Everyone else learns what ran: the members addressed, observers copied.
         let (to, deliver_to) = match self.store.conversation(&creds.conversation).await {
-            Ok(Some(c)) => crate::service::team::recipients(
+            Ok(Some(c)) => crate::service::addressing::recipients(
                 &c,
                 creds.side,
                 &crate::service::Addressing::Everyone,

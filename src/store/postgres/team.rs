@@ -30,6 +30,8 @@ pub async fn create_invite(db: Db<'_>, invite: &NewInvite, max: u32) -> Result<(
             "SELECT EXISTS (SELECT 1 FROM participants WHERE conversation_id = $1 AND removed_at IS NULL AND lower(role) = lower($2))
                  OR EXISTS (SELECT 1 FROM invites WHERE conversation_id = $1 AND used_at IS NULL AND expires_at > $3 AND lower(role) = lower($2)),
                     (SELECT count(*) FROM participants WHERE conversation_id = $1 AND removed_at IS NULL)
+                  + (SELECT count(*) FROM invites WHERE conversation_id = $1 AND used_at IS NULL AND expires_at > $3),
+                    (SELECT count(*) FROM participants WHERE conversation_id = $1)
                   + (SELECT count(*) FROM invites WHERE conversation_id = $1 AND used_at IS NULL AND expires_at > $3)",
             &[&conversation, &invite.role.as_str(), &at],
         )
@@ -44,6 +46,14 @@ pub async fn create_invite(db: Db<'_>, invite: &NewInvite, max: u32) -> Result<(
         return Err(StoreError::LimitReached {
             what: limit::SEATS,
             limit: max,
+        });
+    }
+    // Session ids are never reused: removed participants keep theirs, and
+    // an invite no id is left for would only fail at its join.
+    if get::<i64>(&row, 2)? >= MAX_SESSIONS as i64 {
+        return Err(StoreError::LimitReached {
+            what: limit::SESSION_IDS,
+            limit: MAX_SESSIONS as u32,
         });
     }
     db.exec(

@@ -19,13 +19,16 @@ use crate::store::{
 /// The rate-limit key of failed invite redemptions: one counter per database.
 const GUESS_KEY: (&str, &str) = ("", "");
 
-/// Active participants plus outstanding invites of `conversation` at `at`.
-fn seats_taken(tx: &Connection, conversation: &str, at: i64) -> Result<i64, StoreError> {
+/// Of `conversation` at `at`: active participants plus outstanding invites
+/// (seats), and every participant ever, removed ones too, plus outstanding
+/// invites (session ids spoken for, since ids are never reused).
+fn seats_taken(tx: &Connection, conversation: &str, at: i64) -> Result<(i64, i64), StoreError> {
     tx.prepare_cached(
-        "SELECT (SELECT count(*) FROM participants WHERE conversation_id = ?1 AND removed_at IS NULL)
-              + (SELECT count(*) FROM invites WHERE conversation_id = ?1 AND used_at IS NULL AND expires_at > ?2)",
+        "SELECT (SELECT count(*) FROM participants WHERE conversation_id = ?1 AND removed_at IS NULL) + o.n,
+                (SELECT count(*) FROM participants WHERE conversation_id = ?1) + o.n
+         FROM (SELECT count(*) AS n FROM invites WHERE conversation_id = ?1 AND used_at IS NULL AND expires_at > ?2) AS o",
     )
-    .and_then(|mut s| s.query_row(params![conversation, at], |r| r.get(0)))
+    .and_then(|mut s| s.query_row(params![conversation, at], |r| Ok((r.get(0)?, r.get(1)?))))
     .map_err(sql_err)
 }
 
@@ -46,10 +49,19 @@ pub fn create_invite(tx: &Connection, invite: &NewInvite, max: u32) -> Result<()
             invite.role
         )));
     }
-    if seats_taken(tx, conversation, at)? >= i64::from(max) {
+    let (seats, ids) = seats_taken(tx, conversation, at)?;
+    if seats >= i64::from(max) {
         return Err(StoreError::LimitReached {
             what: limit::SEATS,
             limit: max,
+        });
+    }
+    // An invite no session id is left for would only fail at its join,
+    // having held its role meanwhile.
+    if ids >= MAX_SESSIONS as i64 {
+        return Err(StoreError::LimitReached {
+            what: limit::SESSION_IDS,
+            limit: MAX_SESSIONS as u32,
         });
     }
     tx.prepare_cached(
