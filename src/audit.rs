@@ -18,7 +18,7 @@ pub mod refusals;
 
 use sha2::{Digest, Sha256};
 
-pub use head::{Anchor, ChainHead, Checkpoint};
+pub use head::{Anchor, ChainHead, Checkpoint, Tampering};
 pub use key::AuditKey;
 
 use crate::domain::Timestamp;

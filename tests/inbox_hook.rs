@@ -189,3 +189,42 @@ async fn a_server_started_through_uvx_is_found_through_its_client() {
     partner.stop().await;
     mine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hook_input_that_is_not_a_json_object_is_an_error_with_nothing_on_stdout() {
+    let env = TestEnv::new("inbox_malformed");
+    let mine = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&mine).await;
+    let partner = Server::spawn(under_shell(&env.serve_command(NO_LIMITS))).await;
+    join(&partner, &invite(&mine, "qa", "member").await).await;
+    say(&partner, "a message waits", json!({"to": "backend"})).await;
+
+    // Plain text on stdout would be taken as the hook's answer; an error
+    // exits 1 (non-blocking) with one line on stderr, and reveals nothing.
+    let inputs: [(&[u8], &str); 4] = [
+        (b"not json at all", "the hook input on stdin is not JSON"),
+        (b"", "the hook input on stdin is not JSON"),
+        (b"[\"UserPromptSubmit\"]", "is not a JSON object"),
+        (b"\"UserPromptSubmit\"", "is not a JSON object"),
+    ];
+    for client in ["claude", "gemini"] {
+        for (input, why) in inputs {
+            let run = run_cmd(inbox(&env, &["--hook", client]), Some(input)).await;
+            assert_eq!(run.stdout, "", "{client} {input:?}: {run:?}");
+            let line = run.fails(1, why);
+            assert!(line.starts_with("mcp-bridge inbox: "), "{line}");
+        }
+    }
+    assert_eq!(reminders(&env), 0, "a reminder was revealed");
+
+    // Well-formed input still gets the reminder, in the client's format.
+    let answer = run_cmd(inbox(&env, &["--hook", "claude"]), Some(PROMPT))
+        .await
+        .json();
+    let context = answer["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(context.contains(&conv.id), "{answer}");
+    partner.stop().await;
+    mine.stop().await;
+}

@@ -119,7 +119,11 @@ async fn a_send_refused_for_a_full_inbox_spends_no_quota() {
     send(&server, &conv, "a", "m1").await;
     for _ in 0..3 {
         let result = try_send(&server, &conv, "a", "no room").await;
-        refused(&result, "unread messages waiting for the recipient", 2);
+        refused(
+            &result,
+            "unread messages waiting for frontend (session b)",
+            2,
+        );
     }
     // Reading the page frees the inbox once its reply is acknowledged:
     // room for one more send, the quota's third, and then the quota is spent.
@@ -202,7 +206,11 @@ async fn unread_messages_are_bounded_per_recipient_until_it_reads() {
     let before = store_state(&env);
     for server in [&s1, &s2] {
         let result = try_send(server, &conv, "a", "one too many").await;
-        let text = refused(&result, "unread messages waiting for the recipient", 5);
+        let text = refused(
+            &result,
+            "unread messages waiting for frontend (session b)",
+            5,
+        );
         assert!(text.contains("reads"), "should say what to do: {text}");
     }
     assert_eq!(store_state(&env), before, "a refused message was stored");
@@ -403,5 +411,51 @@ async fn a_check_its_conversation_refuses_spends_no_quota() {
         before,
         "a refused check spent or took something"
     );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_that_never_reads_is_named_when_it_blocks_members() {
+    let vars = [
+        ("MCP_BRIDGE_LIMITS__MAX_PENDING_MESSAGES", "2"),
+        ("MCP_BRIDGE_RATE_LIMITS", "off"),
+    ];
+    let t = Team::start("limit_observer", &vars).await;
+    // qa writes to docs; the observer gets a copy of each.
+    for text in ["one", "two"] {
+        say(&t.c, text, json!({"to": "docs"})).await;
+    }
+    let to_docs = json!({"message": "three", "to": "docs"});
+    let result = call(&t.c, "send_message", to_docs.clone()).await;
+    let text = refused(
+        &result,
+        "unread messages waiting for docs (session d) and reviewer (session e) reached their limit",
+        2,
+    );
+    let token = t.joined["e"]["token"].as_str().expect("token");
+    assert!(!text.contains(token), "{text}");
+    // Docs reads; the observer, which never does, still blocks the members,
+    // and the refusal says whom the owner should remove.
+    ok(&call(&t.d, "check_messages", json!({})).await);
+    wait_until("docs' page to be acknowledged", || {
+        t.env
+            .count("SELECT count(*) FROM pending_deliveries WHERE recipient = 'd'")
+            == 0
+    })
+    .await;
+    let result = call(&t.c, "send_message", to_docs.clone()).await;
+    let text = refused(
+        &result,
+        "unread messages waiting for reviewer (session e) reached its limit",
+        2,
+    );
+    assert!(!text.contains("docs"), "docs reads its messages: {text}");
+    ok(&call(
+        &t.a,
+        "remove_participant",
+        json!({"participant": "reviewer"}),
+    )
+    .await);
+    say(&t.c, "three", json!({"to": "docs"})).await;
     t.stop().await;
 }

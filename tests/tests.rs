@@ -10,6 +10,7 @@ mod at_rest;
 mod at_rest_planted;
 mod audit_chain;
 mod audit_e2e;
+mod audit_inserted;
 mod audit_limits;
 mod auth;
 mod backup_export;

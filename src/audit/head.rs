@@ -132,6 +132,65 @@ impl ChainHead {
     }
 }
 
+/// Why an appender cannot simply go on after the stored head: the trail was
+/// tampered with. Appending after it as if nothing happened would sign the
+/// tampering into the trail, and refusing every write would let anyone with
+/// write access to the database stop the bridge; so the appender records
+/// which of these it found ([`Tampering::code`]) and goes on after the last
+/// record present, which `audit --verify` then keeps reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tampering {
+    /// There is no head.
+    HeadMissing,
+    /// The head's MAC does not match it.
+    HeadForged,
+    /// The head is signed, but records lie after the last one it records: one
+    /// was inserted there, and its `seq` is the next append's.
+    RecordsAfterHead,
+}
+
+impl Tampering {
+    /// What the appender found at the end of the trail: the stored `head`,
+    /// whether its MAC holds (asked only of a head that exists), and the
+    /// `seq` of the last record present. `None` when appending may go on
+    /// after the head.
+    pub fn judge(
+        head: Option<&ChainHead>,
+        signed: impl FnOnce(&ChainHead) -> bool,
+        last_present: Option<i64>,
+    ) -> Option<Self> {
+        let Some(head) = head else {
+            return Some(Tampering::HeadMissing);
+        };
+        if !signed(head) {
+            return Some(Tampering::HeadForged);
+        }
+        // Records missing before the head's end are left to `audit --verify`:
+        // the next append's `seq` is free either way.
+        (last_present.unwrap_or(0) > head.last_seq).then_some(Tampering::RecordsAfterHead)
+    }
+
+    /// The code of the bridge's own record of it (`audit_chain`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Tampering::HeadMissing => "head_missing",
+            Tampering::HeadForged => "head_forged",
+            Tampering::RecordsAfterHead => "records_after_head",
+        }
+    }
+
+    /// Reads a [`Tampering::code`] back.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Tampering::HeadMissing,
+            Tampering::HeadForged,
+            Tampering::RecordsAfterHead,
+        ]
+        .into_iter()
+        .find(|t| t.code() == code)
+    }
+}
+
 fn head_mac(key: &AuditKey, last_seq: i64, last_hash: &str, anchor: &str) -> String {
     key.mac(&[
         b"head",
@@ -167,6 +226,37 @@ mod tests {
         let next = head.advance(&key, 6, "ef".repeat(32));
         assert!(next.is_signed_by(&key));
         assert_eq!(next.anchor, head.anchor);
+    }
+
+    #[test]
+    fn appenders_go_on_after_a_signed_head_only_when_nothing_lies_past_it() {
+        let key = AuditKey::from_bytes(&[3; 32]);
+        let head = ChainHead::sign(&key, 5, "ab".repeat(32), Anchor::new().to_text());
+        let signed = |h: &ChainHead| h.is_signed_by(&key);
+        let cases = [
+            (Some(&head), Some(5), None),
+            // Records removed from the end: the next seq is free; verify reports it.
+            (Some(&head), Some(3), None),
+            (Some(&head), None, None),
+            (Some(&head), Some(6), Some(Tampering::RecordsAfterHead)),
+            (None, Some(5), Some(Tampering::HeadMissing)),
+        ];
+        for (found, last, expected) in cases {
+            assert_eq!(Tampering::judge(found, signed, last), expected, "{last:?}");
+        }
+        let mut forged = head.clone();
+        forged.last_seq = 6;
+        assert_eq!(
+            Tampering::judge(Some(&forged), signed, Some(6)),
+            Some(Tampering::HeadForged)
+        );
+        for t in [
+            Tampering::HeadMissing,
+            Tampering::HeadForged,
+            Tampering::RecordsAfterHead,
+        ] {
+            assert_eq!(Tampering::from_code(t.code()), Some(t));
+        }
     }
 
     #[test]

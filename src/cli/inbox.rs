@@ -62,25 +62,37 @@ struct HookInput {
     stop_hook_active: bool,
 }
 
-fn read_hook_input() -> HookInput {
+/// Reads the hook's JSON input. Input that is not a JSON object (or none,
+/// from a terminal) is an error: the answer's format depends on the event it
+/// names, and a guess printed on stdout would be taken as the answer.
+fn read_hook_input() -> anyhow::Result<HookInput> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return HookInput::default();
-    }
+    anyhow::ensure!(
+        !stdin.is_terminal(),
+        "--hook reads the hook's JSON input on stdin, which is a terminal"
+    );
     let mut text = String::new();
-    if stdin
+    stdin
         .lock()
-        .take(MAX_HOOK_INPUT)
+        .take(MAX_HOOK_INPUT + 1)
         .read_to_string(&mut text)
-        .is_err()
-    {
-        return HookInput::default();
-    }
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    HookInput {
+        .context("cannot read the hook input on stdin")?;
+    anyhow::ensure!(
+        text.len() as u64 <= MAX_HOOK_INPUT,
+        "the hook input on stdin is larger than {} bytes",
+        MAX_HOOK_INPUT
+    );
+    // serde_json's message names a line and column, never the input.
+    let value: Value =
+        serde_json::from_str(&text).context("the hook input on stdin is not JSON")?;
+    anyhow::ensure!(
+        value.is_object(),
+        "the hook input on stdin is not a JSON object"
+    );
+    Ok(HookInput {
         event: value["hook_event_name"].as_str().map(str::to_owned),
         stop_hook_active: value["stop_hook_active"].as_bool().unwrap_or(false),
-    }
+    })
 }
 
 /// Said wherever other agents' words reach an agent through a hook: a
@@ -189,21 +201,19 @@ fn hook_answer(how: HookUse, event: Option<&str>, text: &str) -> Option<Value> {
 /// Database or output failures. (With `--hook`, failures exit 1 instead, a
 /// code hook runners treat as a non-blocking problem.)
 pub fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
-    let hook_input = match args.hook {
-        Some(_) => read_hook_input(),
-        None => HookInput::default(),
-    };
-    if hook_input.stop_hook_active {
-        return Ok(ExitCode::SUCCESS);
+    if args.hook.is_none() {
+        return run(&args, &HookInput::default());
     }
-    match (run(&args, &hook_input), args.hook) {
-        (Ok(code), _) => Ok(code),
-        (Err(e), Some(_)) => {
-            let _ = writeln!(std::io::stderr(), "mcp-bridge inbox: {e:#}");
-            Ok(ExitCode::from(1))
+    let answered = read_hook_input().and_then(|input| {
+        if input.stop_hook_active {
+            return Ok(ExitCode::SUCCESS);
         }
-        (Err(e), None) => Err(e),
-    }
+        run(&args, &input)
+    });
+    answered.or_else(|e| {
+        let _ = writeln!(std::io::stderr(), "mcp-bridge inbox: {e:#}");
+        Ok(ExitCode::from(1))
+    })
 }
 
 fn run(args: &InboxArgs, hook_input: &HookInput) -> anyhow::Result<ExitCode> {

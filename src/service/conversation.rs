@@ -191,7 +191,7 @@ impl<S: Store> Bridge<S> {
                         expires_at,
                     });
                 }
-                Err(StoreError::Conflict(_)) if attempts < 5 => continue,
+                Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) if attempts < 5 => continue,
                 Err(e) => return Err(self.refuse(draft, e.into())),
             }
         }

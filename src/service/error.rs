@@ -101,6 +101,22 @@ pub enum ServiceError {
         /// What to do.
         advice: &'static str,
     },
+    /// Recipients' inboxes hold `limits.max_pending_messages` unread
+    /// messages; named, so a member blocked by an observer that never reads
+    /// knows whom the owner should remove.
+    #[error(
+        "{} reached {} limit of {limit}; wait until {} {}; in a team every recipient counts, observers too, so the owner can remove one that never reads (setting limits.max_pending_messages)",
+        unread_waiting_for(full),
+        if full.len() == 1 { "its" } else { "their" },
+        if full.len() == 1 { "it reads" } else { "they read" },
+        if full.len() == 1 { "its messages" } else { "their messages" }
+    )]
+    InboxFull {
+        /// Each full inbox: its session id and role.
+        full: Vec<(crate::domain::Side, String)>,
+        /// The bound.
+        limit: u32,
+    },
     /// A management command named a conversation that does not exist.
     #[error("unknown conversation {0} (`mcp-bridge list` shows the conversations)")]
     UnknownConversation(crate::domain::ConversationId),
@@ -158,7 +174,7 @@ impl ServiceError {
             },
             ServiceError::SandboxUnavailable(_) => "sandbox_unavailable",
             ServiceError::SnapshotFailed(_) => "snapshot_failed",
-            ServiceError::ResourceLimit { .. } => "resource_limit",
+            ServiceError::ResourceLimit { .. } | ServiceError::InboxFull { .. } => "resource_limit",
             ServiceError::UnknownConversation(_) => "unknown_conversation",
             ServiceError::TokensExpired { .. } => "conversation_expired",
             ServiceError::ExportFile(super::admin::ExportFileError::TooNew { .. }) => {
@@ -200,6 +216,7 @@ impl ServiceError {
             | ServiceError::ApprovalRefused(_)
             | ServiceError::SandboxUnavailable(_)
             | ServiceError::ResourceLimit { .. }
+            | ServiceError::InboxFull { .. }
             | ServiceError::UnknownConversation(_)
             | ServiceError::TokensExpired { .. } => Outcome::Denied,
             _ => Outcome::Error,
@@ -266,6 +283,7 @@ impl From<StoreError> for ServiceError {
                     "wait until the recipients read their messages; in a team every recipient counts, observers too, so the owner can remove one that never reads (setting limits.max_pending_messages)"
                 },
             },
+            StoreError::InboxFull { full, limit } => ServiceError::InboxFull { full, limit },
             StoreError::Conflict(text) => ServiceError::Conflict(text),
             other => ServiceError::Internal(other),
         }
@@ -283,6 +301,20 @@ impl From<MessageSizeError> for ServiceError {
             }
         }
     }
+}
+
+/// "unread messages waiting for qa (session c) and watcher (session d)".
+fn unread_waiting_for(full: &[(crate::domain::Side, String)]) -> String {
+    let names: Vec<String> = full
+        .iter()
+        .map(|(side, role)| format!("{role} (session {side})"))
+        .collect();
+    let names = match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "the recipient".to_owned(),
+    };
+    format!("unread messages waiting for {names}")
 }
 
 fn approval_text(r: crate::store::Redemption) -> &'static str {
@@ -305,5 +337,46 @@ fn approval_text(r: crate::store::Redemption) -> &'static str {
         Redemption::Withdrawn => {
             "approval was withdrawn before it was used: the human denied it or revoked YOLO mode, or the conversation ended; nothing ran"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Side;
+
+    #[test]
+    fn a_duplicate_key_reaches_no_caller_with_the_drivers_text() {
+        let driver = std::io::Error::other("UNIQUE constraint failed: audit_log.seq");
+        let e = ServiceError::from(StoreError::Duplicate(Box::new(driver)));
+        assert_eq!(e.code(), "internal_error");
+        assert!(!e.to_string().contains("audit_log"), "{e}");
+    }
+
+    #[test]
+    fn a_full_inbox_is_named_by_role_and_session() {
+        let one = ServiceError::from(StoreError::InboxFull {
+            full: vec![(Side::B, "dev".to_owned())],
+            limit: 3,
+        });
+        assert_eq!(
+            (one.code(), one.outcome()),
+            ("resource_limit", Outcome::Denied)
+        );
+        assert!(
+            one.to_string()
+                .starts_with("unread messages waiting for dev (session b) reached its limit of 3; wait until it reads its messages;"),
+            "{one}"
+        );
+        let c = Side::parse("c").expect("a session id");
+        let two = ServiceError::InboxFull {
+            full: vec![(Side::B, "dev".to_owned()), (c, "qa".to_owned())],
+            limit: 3,
+        };
+        assert!(
+            two.to_string()
+                .starts_with("unread messages waiting for dev (session b) and qa (session c) reached their limit of 3; wait until they read their messages;"),
+            "{two}"
+        );
     }
 }

@@ -190,7 +190,7 @@ impl<S: Store> Bridge<S> {
                     );
                     return Err(self.refuse(draft, e.into()));
                 }
-                Err(StoreError::Conflict(_)) if attempts < 3 => continue,
+                Err(StoreError::Conflict(_) | StoreError::Duplicate(_)) if attempts < 3 => continue,
                 Err(e) => return Err(self.refuse(draft, e.into())),
             }
         }

@@ -62,9 +62,16 @@ pub enum StoreError {
     /// The conversation (or other row) does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was violated (e.g. the same id twice).
+    /// An action that cannot go ahead as things stand, in words for its
+    /// caller (e.g. a proposal no longer pending, a name already taken).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database refused a row whose key another row holds (e.g. a drawn
+    /// id taken meanwhile). The driver's text names tables and columns: it
+    /// is for the log and the operator, and the service answers agents
+    /// `internal_error` instead.
+    #[error("a stored row already holds this key: {0}")]
+    Duplicate(Box<dyn std::error::Error + Send + Sync>),
     /// The database stayed locked by other processes past the busy timeout.
     #[error("the database is busy; try again")]
     Busy,
@@ -77,6 +84,15 @@ pub enum StoreError {
         /// Which bound, in words.
         what: &'static str,
         /// Its value.
+        limit: u32,
+    },
+    /// Recipients of a message already hold `limit` unread messages
+    /// (`limits.max_pending_messages`); nothing was done.
+    #[error("limit reached: {} (limit {limit})", limit::UNREAD)]
+    InboxFull {
+        /// Each full inbox: its session id and role.
+        full: Vec<(Side, String)>,
+        /// The bound.
         limit: u32,
     },
     /// The database was written by a newer mcp-bridge.

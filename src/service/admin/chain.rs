@@ -8,9 +8,12 @@
 //! the head records); this walk also tells the kinds of tampering apart, e.g.
 //! a record whose seal fits its contents only under the next lower `seq` was
 //! renumbered to make room for an inserted one, and it reports records in
-//! which a server noted that it found the head missing or forged.
+//! which a server noted that it found the trail's end tampered with (the head
+//! missing or forged, or records past it).
 
-use crate::audit::{AuditKey, AuditRecord, ChainHead, ChainRules, Checkpoint, GENESIS_HASH};
+use crate::audit::{
+    AuditKey, AuditRecord, ChainHead, ChainRules, Checkpoint, GENESIS_HASH, Tampering,
+};
 use crate::store::{AuditWalk, UnreadableRecord};
 
 /// The actor and action of a record a server wrote on finding the chain head
@@ -68,12 +71,12 @@ pub enum ChainFault {
     HeadForged,
     /// A server found the head missing or forged before appending record `seq`.
     #[error(
-        "record {seq}: a server found the chain head {what} before appending it, so the trail had been tampered with before then"
+        "record {seq}: a server found {what} before appending it, so the trail had been tampered with before then"
     )]
     Tampered {
         /// The record that says so.
         seq: i64,
-        /// `missing` or `forged`.
+        /// What it found, e.g. `the chain head forged`.
         what: &'static str,
     },
 }
@@ -165,6 +168,14 @@ impl ChainWalk {
     fn judge(&self, r: &AuditRecord) -> Option<ChainFault> {
         let expected_seq = self.last_seq + 1;
         if !r.is_sealed(&self.rules) {
+            if r.seq == expected_seq && r.hash == self.last_hash {
+                // The previous record again under the next `seq` (a copied
+                // row), which would otherwise read as a renumbering below.
+                return Some(ChainFault::Inserted {
+                    seq: r.seq,
+                    how: "it is a copy of the record before it",
+                });
+            }
             let as_seq = |seq: i64| AuditRecord { seq, ..r.clone() }.is_sealed(&self.rules);
             if r.seq == expected_seq && as_seq(r.seq - 1) {
                 // It was sealed one place lower: something was put before it.
@@ -207,9 +218,12 @@ impl ChainWalk {
             return Some(ChainFault::Broken { seq: r.seq });
         }
         if (r.draft.actor, r.draft.action.as_str()) == EVIDENCE {
-            let what = match r.draft.code.as_deref() {
-                Some("head_missing") => "missing",
-                _ => "forged",
+            let what = match r.draft.code.as_deref().and_then(Tampering::from_code) {
+                Some(Tampering::HeadMissing) => "the chain head missing",
+                Some(Tampering::RecordsAfterHead) => {
+                    "records after the last one the chain head records"
+                }
+                Some(Tampering::HeadForged) | None => "the chain head forged",
             };
             return Some(ChainFault::Tampered { seq: r.seq, what });
         }

@@ -9,6 +9,7 @@ use tokio_postgres::{Row, Statement};
 use super::db::{Db, get};
 use crate::audit::{
     AuditDraft, AuditKey, AuditRecord, ChainHead, ChainRules, ChainVerifier, GENESIS_HASH, Outcome,
+    Tampering,
 };
 use crate::domain::Timestamp;
 use crate::store::StoreError;
@@ -32,10 +33,20 @@ pub const AUDIT_COLUMNS: &str = "seq, at, actor, action, conversation_id, side, 
 const HEAD_QUEUE: &str = "SELECT pg_advisory_xact_lock(hashtext('mcp_bridge.audit_head'))";
 
 async fn read_head(db: Db<'_>, lock: bool) -> Result<Option<ChainHead>, StoreError> {
+    Ok(read_end(db, lock).await?.map(|(head, _)| head))
+}
+
+/// The chain head, with the `seq` of the last record present (read in the
+/// same statement, under the lock when `lock`): an appender must not take a
+/// `seq` that a record inserted past the head already holds. A failed
+/// insert would abort the whole transaction, the records it links with it.
+async fn read_end(db: Db<'_>, lock: bool) -> Result<Option<(ChainHead, Option<i64>)>, StoreError> {
     let sql = if lock {
-        "SELECT count, hash, prev_hash, coalesce(detail, '') FROM audit_log WHERE seq = 9223372036854775807 FOR UPDATE"
+        "SELECT count, hash, prev_hash, coalesce(detail, ''),
+                (SELECT seq FROM audit_log WHERE seq < 9223372036854775807 ORDER BY seq DESC LIMIT 1)
+         FROM audit_log WHERE seq = 9223372036854775807 FOR UPDATE"
     } else {
-        "SELECT count, hash, prev_hash, coalesce(detail, '') FROM audit_log WHERE seq = 9223372036854775807"
+        "SELECT count, hash, prev_hash, coalesce(detail, ''), NULL::bigint FROM audit_log WHERE seq = 9223372036854775807"
     };
     let rows = if lock {
         // Prepared first, so both go out in order in one flight.
@@ -52,12 +63,13 @@ async fn read_head(db: Db<'_>, lock: bool) -> Result<Option<ChainHead>, StoreErr
     let Some(r) = rows.first() else {
         return Ok(None);
     };
-    Ok(Some(ChainHead {
+    let head = ChainHead {
         last_seq: get::<Option<i64>>(r, 0)?.unwrap_or(0),
         last_hash: get(r, 1)?,
         mac: get(r, 2)?,
         anchor: get(r, 3)?,
-    }))
+    };
+    Ok(Some((head, get(r, 4)?)))
 }
 
 async fn write_head(db: Db<'_>, head: &ChainHead) -> Result<(), StoreError> {
@@ -118,8 +130,9 @@ struct Sealed {
 
 /// Locks the chain head, seals `records` after it and prepares the
 /// statement that stores them; `None` when there is nothing to append.
-/// A missing or forged head is handled as in SQLite: recorded in the trail,
-/// and the chain goes on from the last record present.
+/// A missing or forged head, or records inserted after it, are handled as in
+/// SQLite ([`Tampering`]): recorded in the trail, and the chain goes on from
+/// the last record present.
 async fn seal_all(
     db: Db<'_>,
     key: &AuditKey,
@@ -128,9 +141,18 @@ async fn seal_all(
     let Some((first_at, _)) = records.first() else {
         return Ok(None);
     };
-    let mut head = match read_head(db, true).await? {
-        Some(head) if head.is_signed_by(key) => head,
-        found => resume_after_tampering(db, key, *first_at, found).await?,
+    let (found, last_present) = read_end(db, true).await?.unzip();
+    let signed = |h: &ChainHead| h.is_signed_by(key);
+    let mut head = match (
+        Tampering::judge(found.as_ref(), signed, last_present.flatten()),
+        found,
+    ) {
+        (None, Some(head)) => head,
+        // `judge` finds no tampering only in a head that exists.
+        (tampering, found) => {
+            let tampering = tampering.unwrap_or(Tampering::HeadMissing);
+            resume_after_tampering(db, key, *first_at, found, tampering).await?
+        }
     };
     let rules = ChainRules::keyed(key.clone());
     let mut sealed = Vec::with_capacity(records.len());
@@ -218,6 +240,7 @@ async fn resume_after_tampering(
     key: &AuditKey,
     at: Timestamp,
     found: Option<ChainHead>,
+    tampering: Tampering,
 ) -> Result<ChainHead, StoreError> {
     let last = db
         .opt(
@@ -229,15 +252,11 @@ async fn resume_after_tampering(
         Some(r) => (get::<i64>(&r, 0)?, get::<String>(&r, 1)?),
         None => (0, GENESIS_HASH.to_owned()),
     };
-    let code = if found.is_some() {
-        "head_forged"
-    } else {
-        "head_missing"
-    };
+    let code = tampering.code();
     tracing::error!(
         code,
         last_record = last_seq,
-        "the audit trail's chain head was tampered with; recording it in the trail (run `mcp-bridge audit --verify`)"
+        "the audit trail's chain head was tampered with, or records were inserted after it; recording it in the trail (run `mcp-bridge audit --verify`)"
     );
     let mut anchor = found
         .as_ref()

@@ -22,7 +22,7 @@ pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 /// Translates driver errors into meanings; nothing tokio-postgres leaves this backend.
 pub fn pg_err(e: tokio_postgres::Error) -> StoreError {
     match e.code() {
-        Some(c) if *c == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(e.to_string()),
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => StoreError::Duplicate(Box::new(e)),
         Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => StoreError::NotFound,
         Some(c)
             if *c == SqlState::T_R_DEADLOCK_DETECTED

@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 
 use super::db::{Db, Params, Write, get};
 use super::ops::{self, PreparedQuota, encode_sides};
-use crate::domain::{ConversationId, Sender, Timestamp};
+use crate::domain::{ConversationId, Sender, Side, Timestamp};
 use crate::store::sealed::{Column, EMPTY_LIST, Slot};
-use crate::store::{Conversation, NewMessage, StoreError, limit};
+use crate::store::{Conversation, NewMessage, StoreError};
 
 /// The position (schema 9) the next message of conversation `$1` takes: the
 /// last message's plus one, or, after a message an older server wrote
@@ -41,17 +41,17 @@ static OLDEST_QUEUED: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Whether a recipient among `$2` already has `$3` unread messages not
+/// The recipients among `$2` that already have `$3` unread messages not
 /// leased at `$4`: one statement however many recipients a message has. It
 /// walks the inboxes, so [`check_bound`] runs it only when one could be that
 /// full. Recipients are participant rows, as in [`OLDEST_QUEUED`].
-const ANY_INBOX_FULL: &str = "SELECT EXISTS (
-     SELECT 1 FROM participants r
+const FULL_INBOXES: &str =
+    "SELECT coalesce(array_agg(r.side ORDER BY r.side), '{}') FROM participants r
      WHERE r.conversation_id = $1 AND r.side = ANY($2)
        AND (SELECT count(*) FROM (
          SELECT 1 FROM pending_deliveries d
          WHERE d.conversation_id = $1 AND d.recipient = r.side
-           AND (d.lease_until IS NULL OR d.lease_until <= $4) LIMIT $3) t) >= $3)";
+           AND (d.lease_until IS NULL OR d.lease_until <= $4) LIMIT $3) t) >= $3";
 
 /// What a send's first flight read ([`open_send`]).
 pub struct Opened {
@@ -136,8 +136,9 @@ pub async fn open_send(
     })
 }
 
-/// Refuses `message` with [`StoreError::LimitReached`] when one of its
-/// recipients already has `limit` unread messages not leased at `now` (see
+/// Refuses `message` with [`StoreError::InboxFull`], naming each full inbox
+/// by its session and its role in `conversation`, when recipients already
+/// have `limit` unread messages not leased at `now` (see
 /// [`Store::send_message`](crate::store::Store::send_message)).
 ///
 /// The bound is checked under the conversation's lock, so concurrent sends
@@ -153,6 +154,7 @@ pub async fn open_send(
 pub async fn check_bound(
     w: &Write,
     opened: &Opened,
+    conversation: &Conversation,
     message: &NewMessage,
     limit: u32,
     now: Timestamp,
@@ -171,7 +173,7 @@ pub async fn check_bound(
     let full = w
         .db()
         .one(
-            ANY_INBOX_FULL,
+            FULL_INBOXES,
             &[
                 &message.conversation.as_str(),
                 &recipients,
@@ -180,13 +182,18 @@ pub async fn check_bound(
             ],
         )
         .await?;
-    if get::<bool>(&full, 0)? {
-        return Err(StoreError::LimitReached {
-            what: limit::UNREAD,
-            limit,
-        });
+    let full: Vec<Side> = get::<Vec<String>>(&full, 0)?
+        .iter()
+        .filter_map(|side| Side::parse(side).ok())
+        .collect();
+    if full.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let roles = conversation.roles_of(&full);
+    Err(StoreError::InboxFull {
+        full: full.into_iter().zip(roles).collect(),
+        limit,
+    })
 }
 
 /// The message with its position, its deliveries to active participants, and

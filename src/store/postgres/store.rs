@@ -70,7 +70,8 @@ impl Store for PgStore {
                     ..message
                 };
                 if let Some(limit) = max_pending {
-                    send::check_bound(&w, &opened, &message, limit, guard.at).await?;
+                    send::check_bound(&w, &opened, &conversation, &message, limit, guard.at)
+                        .await?;
                 }
                 opened.spent()?;
                 let id = send::insert_message(&w, &message, opened.id).await?;

@@ -16,6 +16,7 @@ use super::sql_err;
 use super::tx::{ReadTx, WriteTx};
 use crate::audit::{
     AuditDraft, AuditKey, AuditRecord, ChainHead, ChainRules, ChainVerifier, GENESIS_HASH, Outcome,
+    Tampering,
 };
 use crate::domain::{ConversationId, Timestamp};
 use crate::store::StoreError;
@@ -49,6 +50,35 @@ pub fn read_head(conn: &Connection) -> Result<Option<ChainHead>, StoreError> {
         .optional()
     })
     .map_err(sql_err)
+}
+
+/// Reads the chain head with the `seq` of the last record present, in one
+/// statement: an appender must not take a `seq` a record inserted past the
+/// head already holds. The second lookup lands on the head's own leaf page.
+fn read_end(conn: &Connection) -> Result<(Option<ChainHead>, Option<i64>), StoreError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT count, hash, prev_hash, coalesce(detail, ''),
+                    (SELECT seq FROM audit_log WHERE seq < 9223372036854775807 ORDER BY seq DESC LIMIT 1)
+             FROM audit_log WHERE seq = 9223372036854775807",
+        )
+        .and_then(|mut s| {
+            s.query_row([], |r| {
+                let head = ChainHead {
+                    last_seq: r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                    last_hash: r.get(1)?,
+                    mac: r.get(2)?,
+                    anchor: r.get(3)?,
+                };
+                Ok((head, r.get::<_, Option<i64>>(4)?))
+            })
+            .optional()
+        })
+        .map_err(sql_err)?;
+    Ok(match found {
+        Some((head, last)) => (Some(head), last),
+        None => (None, None),
+    })
 }
 
 fn write_head(tx: &Connection, head: &ChainHead) -> Result<(), StoreError> {
@@ -123,12 +153,11 @@ pub fn append(tx: &WriteTx<'_>, at: Timestamp, draft: &AuditDraft) -> Result<(),
 /// Appends `records` to the chain in order and signs the new head once: no
 /// one reads the heads in between, and each costs a MAC and an `UPSERT`.
 ///
-/// A head that is missing or whose MAC fails was tampered with (or written
-/// under another key). Appending after it as if nothing happened would sign
-/// the tampering into the trail, and refusing every write would let anyone
-/// with write access to the file stop the bridge; instead the chain goes on
-/// from the last record present, after a record that says what was found, so
-/// `audit --verify` reports it for as long as the trail exists.
+/// A head that is missing, whose MAC fails (tampered with, or written under
+/// another key), or after which records were inserted is [`Tampering`]: the
+/// chain goes on from the last record present, after a record that says
+/// what was found, so `audit --verify` reports it for as long as the trail
+/// exists.
 pub fn append_all<'a>(
     tx: &WriteTx<'_>,
     records: impl IntoIterator<Item = (Timestamp, &'a AuditDraft)>,
@@ -138,9 +167,18 @@ pub fn append_all<'a>(
         return Ok(());
     };
     let key = tx.audit_key();
-    let head = match read_head(tx)? {
-        Some(head) if tx.head_is_trusted(&head) || head.is_signed_by(key) => head,
-        found => resume_after_tampering(tx, key, first_at, found)?,
+    let (found, last_present) = read_end(tx)?;
+    let signed = |h: &ChainHead| tx.head_is_trusted(h) || h.is_signed_by(key);
+    let head = match (
+        Tampering::judge(found.as_ref(), signed, last_present),
+        found,
+    ) {
+        (None, Some(head)) => head,
+        // `judge` finds no tampering only in a head that exists.
+        (tampering, found) => {
+            let tampering = tampering.unwrap_or(Tampering::HeadMissing);
+            resume_after_tampering(tx, key, first_at, found, tampering)?
+        }
     };
     let rules = ChainRules::keyed(key.clone());
     let (mut seq, mut hash) = (head.last_seq, head.last_hash.clone());
@@ -161,25 +199,23 @@ pub fn append_spooled(tx: &WriteTx<'_>, spool: &AuditSpool) -> Result<usize, Sto
     spool.append_all(|records| append_all(tx, records.iter().map(|(at, d)| (*at, d))))
 }
 
-/// Records that the head was missing or forged and returns the head to go on from.
+/// Records the [`Tampering`] found at the end of the trail and returns the
+/// head to go on from.
 fn resume_after_tampering(
     tx: &Connection,
     key: &AuditKey,
     at: Timestamp,
     found: Option<ChainHead>,
+    tampering: Tampering,
 ) -> Result<ChainHead, StoreError> {
     let (last_seq, last_hash) = last_record(tx)?.unwrap_or((0, GENESIS_HASH.to_owned()));
-    let code = if found.is_some() {
-        "head_forged"
-    } else {
-        "head_missing"
-    };
+    let code = tampering.code();
     tracing::error!(
         code,
         last_record = last_seq,
-        "the audit trail's chain head was tampered with; recording it in the trail (run `mcp-bridge audit --verify`)"
+        "the audit trail's chain head was tampered with, or records were inserted after it; recording it in the trail (run `mcp-bridge audit --verify`)"
     );
-    // The forged head's anchor is not to be trusted, but the record below is
+    // A forged head's anchor is not to be trusted, but the record below is
     // reported whatever the anchor says; keep its switch-over no later than here.
     let mut anchor = found
         .as_ref()

@@ -13,7 +13,7 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy,
             ErrorCode::ConstraintViolation => match f.extended_code {
                 rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound,
-                _ => StoreError::Conflict(e.to_string()),
+                _ => StoreError::Duplicate(Box::new(e)),
             },
             ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
                 StoreError::Corrupt(e.to_string())

@@ -8,7 +8,7 @@ use rusqlite::{Connection, params};
 use super::sql_err;
 use crate::domain::Timestamp;
 use crate::ratelimit::{self, Quota, Window};
-use crate::store::{Guard, NewMessage, StoreError, limit};
+use crate::store::{Conversation, Guard, NewMessage, StoreError, limit};
 
 /// Checks the guard's quota and, if it has room, spends one call of it.
 /// A refusal writes nothing: the service audits it like any other refusal,
@@ -120,8 +120,10 @@ pub fn check_recent_conversations(
     Ok(())
 }
 
-/// Refuses when a recipient of `message` already has `limit` unread messages
-/// not leased at `now` (see [`Store::send_message`](crate::store::Store::send_message)).
+/// Refuses, naming each full inbox by its session and its role in
+/// `conversation`, when recipients of `message` already have `limit` unread
+/// messages not leased at `now` (see
+/// [`Store::send_message`](crate::store::Store::send_message)).
 ///
 /// Ids only grow, so a recipient's unread messages all lie between its oldest
 /// unread id and the newest id: when that span is below the limit (the usual
@@ -129,6 +131,7 @@ pub fn check_recent_conversations(
 /// (past the one page a live lease can hold).
 pub fn check_pending(
     tx: &Connection,
+    conversation: &Conversation,
     message: &NewMessage,
     limit: u32,
     now: Timestamp,
@@ -142,8 +145,9 @@ pub fn check_pending(
             "SELECT min(message_id) FROM pending_deliveries WHERE conversation_id = ?1 AND recipient = ?2",
         )
         .map_err(sql_err)?;
-    for side in &message.deliver_to {
-        let side = side.as_str();
+    let mut full = Vec::new();
+    for &recipient in &message.deliver_to {
+        let side = recipient.as_str();
         let oldest: Option<i64> = oldest_pending
             .query_row(params![message.conversation.as_str(), side], |r| r.get(0))
             .map_err(sql_err)?;
@@ -164,13 +168,17 @@ pub fn check_pending(
             })
             .map_err(sql_err)?;
         if pending >= i64::from(limit) {
-            return Err(StoreError::LimitReached {
-                what: limit::UNREAD,
-                limit,
-            });
+            full.push(recipient);
         }
     }
-    Ok(())
+    if full.is_empty() {
+        return Ok(());
+    }
+    let roles = conversation.roles_of(&full);
+    Err(StoreError::InboxFull {
+        full: full.into_iter().zip(roles).collect(),
+        limit,
+    })
 }
 
 /// The bytes of the database's pages in use: `page_count − freelist_count`

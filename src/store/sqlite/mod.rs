@@ -207,7 +207,7 @@ impl Store for SqliteStore {
                     ..message.clone()
                 };
                 if let Some(limit) = max_pending {
-                    limits::check_pending(tx, &message, limit, guard.at)?;
+                    limits::check_pending(tx, &conversation, &message, limit, guard.at)?;
                 }
                 limits::spend_quota(tx, &guard)?;
                 let id = ops::insert_message(tx, &message)?;

@@ -212,7 +212,44 @@ fn a_servers_note_of_a_forged_head_is_reported() {
         walk(&records, Some(&head)).fault,
         Some(ChainFault::Tampered {
             seq: 4,
-            what: "forged"
+            what: "the chain head forged"
         })
     );
+}
+
+#[test]
+fn a_copied_record_past_the_head_is_the_one_named_inserted() {
+    // The last record copied, with the next `seq`, after the head's end; then
+    // a server went on after it, noting what it found.
+    let (c, head) = test_chain(4);
+    let mut records = c.clone();
+    records.push(AuditRecord {
+        seq: 5,
+        ..c[3].clone()
+    });
+    let fault = walk(&records, Some(&head)).fault.unwrap();
+    assert_eq!(
+        fault,
+        ChainFault::Inserted {
+            seq: 5,
+            how: "it is a copy of the record before it"
+        }
+    );
+    let note =
+        AuditDraft::new("bridge", "audit_chain").failed(Outcome::Error, "records_after_head");
+    let evidence = AuditRecord::seal(
+        6,
+        Timestamp::from_micros(60),
+        note,
+        c[3].hash.clone(),
+        &keyed(),
+    );
+    records.push(evidence.clone());
+    let head = head.advance(&test_key(), 6, evidence.hash);
+    assert_eq!(walk(&records, Some(&head)).fault, Some(fault));
+    assert!(verifier_agrees(&records, &head));
+    // Once the copy is deleted, the gap it leaves is reported instead.
+    records.remove(4);
+    let fault = walk(&records, Some(&head)).fault.unwrap();
+    assert_eq!((fault.kind(), fault.seq()), ("removed", 5));
 }
