@@ -85,6 +85,13 @@ async fn every_tool_over_http_with_long_poll_and_acknowledgement() {
     );
     let last = ok(&call(b.peer(), "check_messages", json!({})).await);
     assert_eq!(contents(&last), ["bound"]);
+    // A seat learned from a call's own credentials is this host's only: it
+    // is not stored (a write per session a client opens, outside the
+    // storage budget); only a's session, which created, is.
+    assert_eq!(
+        env.count("SELECT count(*) FROM mcp_sessions WHERE owner <> '(ended)'"),
+        1
+    );
 
     drop((a, b, c));
     let (status, stderr) = server.terminate().await;

@@ -126,3 +126,30 @@ async fn a_removed_seat_named_with_its_token_is_not_remembered() {
         s.stop().await;
     }
 }
+
+/// One connection may carry several agents (Claude Code's subagents share
+/// their parent's server): a helper's explicit call must not add its seat
+/// to the lead's, whose credential-less reads would then take the helper's
+/// messages and whose sends would become ambiguous (review).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_holds_a_seat_learns_no_second_one() {
+    let env = TestEnv::new("explicit_second");
+    let shared = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&shared).await; // the lead: bound to seat a
+    let other = env.server_with(NO_LIMITS).await;
+    send(&other, &conv, "b", "for the lead").await;
+    send(&other, &conv, "a", "for the helper only").await;
+    // The helper, on the same connection, names its own seat.
+    ok(&call(&shared, "list_my_conversations", conv.args("b", json!({}))).await);
+    // The lead still acts for seat a alone.
+    let lead = ok(&call(&shared, "check_messages", json!({})).await);
+    assert_eq!(contents(&lead), ["for the lead"]);
+    ok(&call(&shared, "send_to_partner", json!({"message": "lead here"})).await);
+    let listed = ok(&call(&shared, "list_my_conversations", json!({})).await);
+    assert_eq!(listed["conversations"].as_array().map(Vec::len), Some(1));
+    // The helper's message waits for the helper.
+    let helper = check(&shared, &conv, "b", json!({})).await;
+    assert_eq!(contents(&helper), ["for the helper only", "lead here"]);
+    other.stop().await;
+    shared.stop().await;
+}

@@ -1,10 +1,18 @@
 //! Which seat a tool call acts for, and what its MCP session learns from it.
-//! A call that names its seat with a token that works binds the session to
-//! that seat, exactly as `create_conversation` and `join_conversation` do:
-//! the partner handed `session_b_token` (or an agent whose server restarted)
-//! then gets `mcp-bridge inbox` reminders and `bridge://inbox` notifications
-//! like the agent that created the conversation, and may leave its
-//! credentials out from then on.
+//! A call that names its seat with a token that works binds a session bound
+//! to nothing yet to that seat, as `create_conversation` and
+//! `join_conversation` do: the partner handed `session_b_token` (or an agent
+//! whose server restarted) then gets `mcp-bridge inbox` reminders and
+//! `bridge://inbox` notifications like the agent that created the
+//! conversation, and may leave its credentials out from then on.
+//!
+//! Only a session bound to nothing learns a seat this way, and only in this
+//! process: one connection may carry several agents (Claude Code's subagents
+//! share their parent's server), and a helper's one explicit call must not
+//! make the lead's credential-less reads take the helper's messages, nor its
+//! sends ambiguous. Nor is such a seat stored for other HTTP hosts: that
+//! would be a database write per session a client opens, outside the storage
+//! budget, for a client that passes its credentials anyway.
 
 use super::error::ToolFailure;
 use super::{Backend, BridgeServer};
@@ -42,16 +50,12 @@ impl<S: Backend> BridgeServer<S> {
     }
 
     /// Binds this session to `creds`, which a call just used successfully
-    /// with its token, unless it holds that seat already (the common case:
-    /// one lock and a scan, no store write).
+    /// with its token, when it is bound to nothing yet (the common case is a
+    /// session that holds a seat: one lock, no store write). See the module
+    /// doc for why no second seat, and why not shared with other hosts.
     pub(super) async fn remember(&self, creds: SessionCredentials) {
-        let known = self.session.with_bound(|bound| {
-            bound
-                .iter()
-                .any(|b| b.conversation == creds.conversation && b.side == creds.side)
-        });
-        if !known {
-            self.bind(creds).await;
+        if self.session.with_bound(<[SessionCredentials]>::is_empty) {
+            self.bridge.bind_if_unbound(&self.session, creds).await;
         }
     }
 }

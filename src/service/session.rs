@@ -107,6 +107,17 @@ impl Session {
         bound.push(creds);
         true
     }
+
+    /// Adds `creds` only when bound to nothing (checked and added under one
+    /// lock, so two calls at once cannot both add); whether it was added.
+    fn add_first(&self, creds: SessionCredentials) -> bool {
+        let mut bound = self.bound.lock().unwrap_or_else(|p| p.into_inner());
+        if !bound.is_empty() {
+            return false;
+        }
+        bound.push(creds);
+        true
+    }
 }
 
 /// Picks the credentials a call acts with. Pure, so the rules are testable.
@@ -192,9 +203,23 @@ impl<S: Store> Bridge<S> {
     /// failure to record only costs the inbox hook, so it is logged, not returned.
     pub async fn bind(&self, session: &Session, creds: SessionCredentials) {
         let (conversation, side) = (creds.conversation.clone(), creds.side);
-        if !session.add(creds) {
-            return;
+        if session.add(creds) {
+            self.record_binding(session, conversation, side).await;
         }
+    }
+
+    /// Binds `session` to `creds` only when it is bound to nothing yet: a
+    /// seat a call named with its token (see `mcp::seat`).
+    pub async fn bind_if_unbound(&self, session: &Session, creds: SessionCredentials) {
+        let (conversation, side) = (creds.conversation.clone(), creds.side);
+        if session.add_first(creds) {
+            self.record_binding(session, conversation, side).await;
+        }
+    }
+
+    /// Records a new binding of `session` for `mcp-bridge inbox` when its
+    /// client process is known.
+    async fn record_binding(&self, session: &Session, conversation: ConversationId, side: Side) {
         let Some(process) = session.process() else {
             return;
         };
