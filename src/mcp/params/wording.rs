@@ -29,6 +29,13 @@ pub(super) fn sanitize(message: &str) -> String {
         ("duplicate field `", "`", true),
         ("invalid type: string \"", "\"", false),
         ("invalid value: string \"", "\"", false),
+        // A number may be a secret too (a PIN, a numeric key).
+        ("invalid type: integer `", "`", false),
+        ("invalid value: integer `", "`", false),
+        ("invalid type: floating point `", "`", false),
+        ("invalid value: floating point `", "`", false),
+        ("invalid type: character `", "`", false),
+        ("invalid value: character `", "`", false),
     ] {
         let Some(rest) = message.strip_prefix(prefix) else {
             continue;
@@ -55,13 +62,13 @@ pub(super) fn sanitize(message: &str) -> String {
     hide_quoted(message)
 }
 
-/// Whether `text` looks like a field name rather than a value.
+/// Whether `text` looks like a field name rather than a value: lowercase
+/// letters and `_` (the tools' own names have no digits; a lowercase hex
+/// key does).
 fn is_name(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= MAX_NAME
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// `text` with whatever follows an opening quote up to its closing one
@@ -212,6 +219,20 @@ mod tests {
                 !text.contains(secret) && !text.contains(passphrase),
                 "{value:?} → {text}"
             );
+        }
+        // Numbers and lowercase hex names are values too (review).
+        for args in [
+            serde_json::json!({"limit": 4_829_130_007_u64}),
+            serde_json::json!({"limit": -314_159_265_358_i64}),
+            serde_json::json!({"limit": 31_415.926}),
+            serde_json::json!({"9f86d081884c7d659a2feaa0c55ad015": 1}),
+        ] {
+            let e = serde_json::from_value::<super::super::CheckMessagesParams>(args.clone())
+                .unwrap_err();
+            let text = sanitize(&e.to_string());
+            for planted in ["4829130007", "314159265358", "31415", "9f86d081"] {
+                assert!(!text.contains(planted), "{args} → {text}");
+            }
         }
         // A short field name is still named, so the agent sees its mistake.
         let e = serde_json::from_value::<super::super::UpdateMyStatusParams>(
