@@ -63,12 +63,35 @@ pub fn client() -> Option<ProcessStamp> {
     stamp(pid)
 }
 
+/// Programs that start another program and stay its parent: package
+/// runners, shells, `env`, an interpreter running a launcher script.
+const LAUNCHERS: &[&str] = &[
+    "uv", "uvx", "pipx", "npx", "bunx", "pnpx", "pnpm", "npm", "sh", "bash", "dash", "zsh", "env",
+    "python", "python3",
+];
+
 /// Whether `argv` is a command that runs a bridge server through something
-/// else: a word named like the bridge followed, later, by `serve` (words of
-/// a `sh -c` string count one by one). An MCP client's own command line
-/// (`claude`, `node …/gemini`, `codex`) holds neither.
+/// else: a launcher program ([`LAUNCHERS`], `python3.12` too) whose
+/// arguments name the bridge and, later, `serve` (words of a `sh -c` string
+/// count one by one). Only launchers: a client started with a prompt that
+/// mentions `mcp-bridge serve` (`codex exec "why does mcp-bridge serve
+/// fail"`) is still the client (review).
 fn launches_bridge_server(argv: &[String]) -> bool {
-    let mut words = argv.iter().flat_map(|a| a.split_whitespace());
+    let program = argv.first().map(|p| {
+        std::path::Path::new(p)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    });
+    let launcher = program.is_some_and(|p| {
+        LAUNCHERS.contains(&p)
+            || p.strip_prefix("python3.")
+                .is_some_and(|v| v.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if !launcher {
+        return false;
+    }
+    let mut words = argv[1..].iter().flat_map(|a| a.split_whitespace());
     words.any(|w| {
         std::path::Path::new(w.trim_matches(['"', '\'']))
             .file_name()
@@ -214,7 +237,11 @@ pub fn with_bridge_server_child(among: &[ProcessStamp]) -> Vec<ProcessStamp> {
             continue;
         }
         let same_file = ours.is_some() && executable(&pid.to_string()) == ours;
-        if runs_bridge_server(&cmdline(pid), same_file) {
+        let argv = cmdline(pid);
+        // A launcher between the client and its server (`uvx … serve`)
+        // counts as the server: `serve` takes the launcher's parent for its
+        // client (see [`client`]).
+        if runs_bridge_server(&argv, same_file) || launches_bridge_server(&argv) {
             serving.push(ppid);
         }
     }
@@ -305,6 +332,12 @@ mod tests {
                 "exec uvx mcp-multiagent-bridge serve --db ~/b.db",
             ],
             &["python3", "/venv/bin/mcp-multiagent-bridge", "serve"],
+            &[
+                "/usr/bin/python3.12",
+                "/venv/bin/mcp-multiagent-bridge",
+                "serve",
+            ],
+            &["npx", "-y", "mcp-bridge", "serve"],
         ] {
             assert!(launches_bridge_server(&argv(launcher)), "{launcher:?}");
         }
@@ -315,6 +348,8 @@ mod tests {
                 "/usr/lib/node_modules/@google/gemini-cli/dist/index.js",
             ],
             &["codex", "exec", "review the diff"],
+            &["codex", "exec", "why does mcp-bridge serve fail here?"],
+            &["claude", "-p", "run mcp-bridge serve"],
             &["uvx", "mcp-multiagent-bridge", "inbox"],
             &["serve", "mcp-bridge"],
             &[],

@@ -186,6 +186,19 @@ async fn a_server_started_through_uvx_is_found_through_its_client() {
         )) && text.contains("through the launcher"),
         "the hook of a client that starts the bridge through uvx found nothing: {text:?}"
     );
+    // An inner agent started by this one, its own server behind `uvx` and
+    // bound to nothing yet: the launcher marks it as a client of the
+    // bridge, so its hooks never reach the outer agent's messages.
+    let inner = Server::spawn(under_shell(&via_uvx(&env, &env.serve_command(NO_LIMITS)))).await;
+    let inner_agent = inner.pid().to_string();
+    assert_eq!(
+        run_cmd(inbox(&env, &["--pid", &inner_agent]), None)
+            .await
+            .ok(),
+        "",
+        "the inner agent was shown the outer agent's inbox"
+    );
+    inner.stop().await;
     partner.stop().await;
     mine.stop().await;
 }
