@@ -379,12 +379,13 @@ impl Config {
                             source,
                         }
                     })?;
-                let table: toml::Table = toml::from_str(&text).map_err(|e| file_error(path, &e))?;
+                let table: toml::Table =
+                    toml::from_str(&text).map_err(|e| file_error(path, Some(&text), &e))?;
                 // Check the file alone first, so its errors name the file.
                 table
                     .clone()
                     .try_into::<RawConfig>()
-                    .map_err(|e| file_error(path, &e))?;
+                    .map_err(|e| file_error(path, None, &e))?;
                 table
             }
             None => toml::Table::new(),

@@ -115,3 +115,36 @@ async fn doctor_fails_entries_the_clients_own_lists_skip() {
     line(&report, "ok", "clients", "Gemini CLI (user scope");
     line(&report, "ok", "clients", "Gemini CLI (project scope");
 }
+
+/// A project's `.mcp.json` can point an entry's server at any file, by
+/// `--config` or `MCP_BRIDGE_CONFIG` in its `env`; doctor loads it to check
+/// the entry, and printed toml's error, which quotes the offending line: a
+/// file holding a bare secret was printed whole. Now only the place is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_where_a_config_file_is_wrong_without_quoting_it() {
+    let h = Homes::new("doctor-entry-config-secret");
+    let db = db_of(&h);
+    let secret = "xq7Kd92mZLpw0Rtv";
+    let planted = h.env.dir.join("elsewhere/token");
+    write(&planted, &format!("{secret}\n"));
+    let planted = planted.to_str().unwrap();
+    let mcp = json!({"mcpServers": {
+        "by-flag": {"type": "stdio", "command": exe(),
+                    "args": ["serve", "--db", db, "--config", planted]},
+        "by-env": {"type": "stdio", "command": exe(), "args": ["serve", "--db", db],
+                   "env": {"MCP_BRIDGE_CONFIG": planted}}
+    }});
+    write(&h.project.join(".mcp.json"), &mcp.to_string());
+    let run = h.run(&["doctor", "--db", &db]).await;
+    let report = run.stdout;
+    assert!(!report.contains(secret), "{report}");
+    assert!(!run.stderr.contains(secret), "{}", run.stderr);
+    for name in ["by-flag", "by-env"] {
+        let fail = line(&report, "fail", "clients", &format!("`{name}` runs"));
+        assert!(fail.contains("which will not start"), "{fail}");
+        assert!(
+            fail.contains("not valid TOML (line 1, column 17)"),
+            "{fail}"
+        );
+    }
+}

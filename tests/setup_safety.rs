@@ -236,3 +236,46 @@ async fn project_files_never_reach_outside_the_project_through_a_symlink() {
     );
     assert_eq!(read_json(&inside)["mcpServers"]["bridge"]["command"], exe());
 }
+
+/// A lock sidecar (`..mcp.json.mcp-bridge.lock`) that a cloned repository
+/// ships as a symlink was followed: setup created a file wherever the link
+/// led, and then spun forever at full CPU, its lock never on the file the
+/// path names. Now it is refused at once, naming it, and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlinked_lock_file_is_refused_promptly() {
+    let h = Homes::new("setup-lock-symlink");
+    let outside = h.env.dir.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let target = outside.join("planted");
+    let lock = h.project.join("..mcp.json.mcp-bridge.lock");
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+
+    let mut cmd =
+        tokio::process::Command::from(h.command(&["setup", "claude-code", "--scope", "project"]));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().unwrap();
+    // Dropped (and so killed) on a timeout: a hang fails the test, not the run.
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("setup did not finish within 20 s (spinning on the lock?)")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("is a symlink"), "{stderr}");
+    assert!(
+        stderr.contains(&lock.display().to_string()),
+        "names the lock file: {stderr}"
+    );
+    assert!(!target.exists(), "nothing created at the link's target");
+    assert!(
+        std::fs::symlink_metadata(&lock)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is left for the user to remove"
+    );
+    assert!(!h.project.join(".mcp.json").exists(), "nothing written");
+}

@@ -5,11 +5,52 @@ use std::path::Path;
 
 use super::ConfigError;
 
-pub(super) fn file_error(path: &Path, e: &toml::de::Error) -> ConfigError {
+/// The error for a config file that does not parse (`text` is what was
+/// parsed) or does not fit the settings (`text` is `None`). It names the
+/// place, never quotes the file: toml's own message shows the offending
+/// line, and the file may be anything a client entry points `--config` at
+/// (`doctor` loads it to check the entry), a bare secret included.
+pub(super) fn file_error(path: &Path, text: Option<&str>, e: &toml::de::Error) -> ConfigError {
+    // Without its input the error renders only its message (and the key).
+    let mut bare = e.clone();
+    bare.set_input(None);
+    let what = bare.to_string().trim().replace('\n', " ");
+    let message = match (text, e.span()) {
+        (Some(text), Some(span)) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("not valid TOML (line {line}, column {column}): {what}")
+        }
+        (Some(_), None) => format!("not valid TOML: {what}"),
+        (None, _) => without_values(&what),
+    };
     ConfigError::File {
         path: path.to_owned(),
-        message: e.to_string().trim().replace('\n', " "),
+        message,
     }
+}
+
+/// `what` without the values serde quotes in a type error (`invalid type:
+/// string "…", expected …`): the key named is enough to find it.
+fn without_values(what: &str) -> String {
+    let mut out = String::with_capacity(what.len());
+    let mut rest = what;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..start]);
+        match rest[start + 1..].find('"') {
+            Some(len) => {
+                out.push_str("(value not shown)");
+                rest = &rest[start + 1 + len + 1..];
+            }
+            None => {
+                out.push_str("(value not shown)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Sets the key an environment variable stands for.

@@ -204,3 +204,33 @@ fn a_symlinked_secret_is_kept_from_commands_as_given_and_as_resolved() {
     config.keep_from_commands(&live);
     assert_eq!(config.bridge.yolo.hide[before..], [key, live]);
 }
+
+/// A config file's error names the place, never quotes the file: `doctor`
+/// loads whatever file a client entry points `--config` at, and toml's own
+/// message shows the offending line (a file holding a bare secret was
+/// printed whole).
+#[test]
+fn file_errors_never_quote_the_file() {
+    let secret = "xq7Kd92mZLpw0Rtv";
+    for (text, place) in [
+        (format!("{secret}\n"), "not valid TOML (line 1, column 17)"),
+        (
+            format!("# a\n\nkey = {secret}\n"),
+            "not valid TOML (line 3, column 7)",
+        ),
+        (
+            format!("[http]\nbind = \"{secret}"),
+            "not valid TOML (line 2",
+        ),
+        (
+            format!("conversation_ttl_minutes = \"{secret}\"\n"),
+            "conversation_ttl_minutes",
+        ),
+        (format!("token = \"{secret}\"\n"), "unknown field `token`"),
+    ] {
+        let err = load_str(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains(place), "{place:?} not in {err:?}");
+        assert!(!err.contains(secret), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}

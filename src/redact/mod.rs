@@ -54,6 +54,7 @@ mod foreign;
 mod formats;
 mod fragment;
 mod gibberish;
+mod hard_wrap;
 mod http;
 mod invite;
 mod joined;

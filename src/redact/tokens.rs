@@ -75,7 +75,7 @@ pub(crate) struct TokenRule {
 
 /// The compiled regexes, one per rule, in rule order.
 pub(crate) struct Compiled {
-    regexes: Vec<Regex>,
+    pub(super) regexes: Vec<Regex>,
 }
 
 impl Compiled {
@@ -103,65 +103,12 @@ impl Compiled {
 pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: usize, _end: usize) {
     let Some(rule) = RULES.get(idx) else { return };
     let bytes = scan.bytes;
-    if let Some(q) = rule.quick
-        && !q(bytes, start)
-    {
+    let Some((ms, me, group)) = accept(rule, &rules.regexes[idx], bytes, start) else {
         return;
-    }
-    let glued = rule.back == 0 && glued_by_underscore(rule, bytes, start);
-    if rule.back == 0 && !glued && left_blocked(rule, bytes, start) {
-        return;
-    }
-    let lo = start.saturating_sub(rule.back);
-    let hi = (start + rule.max_len + 1).min(bytes.len());
-    let window = &bytes[lo..hi];
-    let re = &rules.regexes[idx];
-    // The first match that covers the anchor; earlier matches in the window
-    // belong to other anchors. Plain `find` is cheaper than captures, so
-    // captures are only taken for rules with a secret group.
-    let covers = |s: usize, e: usize| lo + s <= start && start < lo + e;
-    let (ms, me, group) = if rule.secret_group {
-        let Some(caps) = re
-            .captures_iter(window)
-            .find(|c| c.get(0).is_some_and(|m| covers(m.start(), m.end())))
-        else {
-            return;
-        };
-        let (Some(m), g) = (caps.get(0), caps.get(1)) else {
-            return;
-        };
-        (
-            lo + m.start(),
-            lo + m.end(),
-            g.map(|g| (lo + g.start(), lo + g.end())),
-        )
-    } else {
-        let Some(m) = re.find_iter(window).find(|m| covers(m.start(), m.end())) else {
-            return;
-        };
-        (lo + m.start(), lo + m.end(), None)
     };
-    if left_blocked(rule, bytes, ms) && !telegram_bot_prefix(rule, bytes, ms) && !glued {
-        return;
-    }
-    if me < bytes.len()
-        && (is_alnum(bytes[me]) || ((rule.edge)(bytes[me]) && !sentence_stop(bytes, me)))
-    {
-        return;
-    }
-    let token = &bytes[ms..me];
-    if !passes(rule.check, token) || (glued && !glued_token_ok(rule, token)) {
-        return;
-    }
-    if let Some((prefix, full)) = rule.short
-        && token.len() < full
-        && !cut_short_ok(&token[prefix.min(token.len())..])
-    {
-        return;
-    }
     let (ss, mut se) = group.unwrap_or((ms, me));
     if se == me {
-        se = wrapped_end(rule, bytes, me, me - ms);
+        se = super::hard_wrap::wrapped_end(rules, rule, bytes, ms, me);
     }
     if rule.report {
         scan.push(ss, se, rule.kind, priority::TOKEN);
@@ -188,6 +135,69 @@ pub(crate) fn verify(scan: &mut Scan<'_>, rules: &Compiled, idx: usize, start: u
         ),
         After::TwilioKey => pair_after(scan, me, 80, 32, 32, is_alnum, Kind::TwilioApiKey),
     }
+}
+
+/// A byte range `(start, end)`.
+pub(super) type Span = (usize, usize);
+
+/// The token rule `rule` (verifying regex `re`) accepts around the anchor at
+/// `start`, as `(start, end, secret group)`, or `None`: the regex, the edges,
+/// the rule's check and the cut-short check all hold.
+pub(super) fn accept(
+    rule: &TokenRule,
+    re: &Regex,
+    bytes: &[u8],
+    start: usize,
+) -> Option<(usize, usize, Option<Span>)> {
+    if let Some(q) = rule.quick
+        && !q(bytes, start)
+    {
+        return None;
+    }
+    let glued = rule.back == 0 && glued_by_underscore(rule, bytes, start);
+    if rule.back == 0 && !glued && left_blocked(rule, bytes, start) {
+        return None;
+    }
+    let lo = start.saturating_sub(rule.back);
+    let hi = (start + rule.max_len + 1).min(bytes.len());
+    let window = &bytes[lo..hi];
+    // The first match that covers the anchor; earlier matches in the window
+    // belong to other anchors. Plain `find` is cheaper than captures, so
+    // captures are only taken for rules with a secret group.
+    let covers = |s: usize, e: usize| lo + s <= start && start < lo + e;
+    let (ms, me, group) = if rule.secret_group {
+        let caps = re
+            .captures_iter(window)
+            .find(|c| c.get(0).is_some_and(|m| covers(m.start(), m.end())))?;
+        let (m, g) = (caps.get(0)?, caps.get(1));
+        (
+            lo + m.start(),
+            lo + m.end(),
+            g.map(|g| (lo + g.start(), lo + g.end())),
+        )
+    } else {
+        let m = re.find_iter(window).find(|m| covers(m.start(), m.end()))?;
+        (lo + m.start(), lo + m.end(), None)
+    };
+    if left_blocked(rule, bytes, ms) && !telegram_bot_prefix(rule, bytes, ms) && !glued {
+        return None;
+    }
+    if me < bytes.len()
+        && (is_alnum(bytes[me]) || ((rule.edge)(bytes[me]) && !sentence_stop(bytes, me)))
+    {
+        return None;
+    }
+    let token = &bytes[ms..me];
+    if !passes(rule.check, token) || (glued && !glued_token_ok(rule, token)) {
+        return None;
+    }
+    if let Some((prefix, full)) = rule.short
+        && token.len() < full
+        && !cut_short_ok(&token[prefix.min(token.len())..])
+    {
+        return None;
+    }
+    Some((ms, me, group))
 }
 
 /// A byte that may not stand right before a token: a word byte always; for
@@ -283,66 +293,6 @@ fn pair_after(
             return;
         }
     }
-}
-
-/// A token hard-wrapped across lines (a terminal at 76 columns, a JWT
-/// folded in a log, `\n`-escaped or indented): while the token reaches the
-/// end of its line and the next line is nothing but more of its alphabet,
-/// random-looking and within the token's length, the next line is part of it.
-/// The last piece of a wrapped token may be short and of one character class
-/// (`kx_enjsnnaxaw`): after a full continuation line, a shorter piece of six
-/// or more characters with some entropy, holding `_` or `-` or reading as
-/// random letters (not `finished`), ends the token.
-fn wrapped_end(rule: &TokenRule, bytes: &[u8], mut end: usize, mut len: usize) -> usize {
-    let body = |b: u8| is_alnum(b) || (rule.edge)(b) || (rule.kind == Kind::Jwt && b == b'.');
-    let mut prev_run = None;
-    loop {
-        let j = super::block::junction(&bytes[end..(end + 64).min(bytes.len())]);
-        if j == 0 {
-            return end;
-        }
-        let ls = end + j;
-        let run = bytes[ls..].iter().take_while(|&&b| body(b)).count();
-        let after = ls + run;
-        let line_ends = after == bytes.len()
-            || matches!(
-                bytes[after],
-                b'\n' | b'\r' | b'\\' | b'"' | b'\'' | b'`' | b',' | b';' | b')'
-            );
-        let piece = &bytes[ls..after];
-        let one_class = super::text::Profile::of(piece).alnum_classes() < 2;
-        let tail = prev_run.is_some_and(|p| run < p)
-            && run >= 6
-            && super::text::entropy(piece) >= 2.5
-            && (piece.iter().any(|&b| matches!(b, b'_' | b'-'))
-                || super::gibberish::random_letters(piece));
-        if run < 4
-            || !line_ends
-            || len + run > rule.max_len
-            || (one_class && !tail)
-            || starts_a_token(piece)
-        {
-            return end;
-        }
-        len += run;
-        end = after;
-        if one_class {
-            return end;
-        }
-        prev_run = Some(run);
-    }
-}
-
-/// Whether `piece` begins with the prefix of a self-identifying token
-/// (`AIza`, `xoxb-`, `glpat-`…): a list of keys one per line is several
-/// tokens, not one wrapped token, and each is found (and counted) on its
-/// own line. Before, three keys on three lines came out as one placeholder.
-fn starts_a_token(piece: &[u8]) -> bool {
-    RULES
-        .iter()
-        .filter(|r| r.back == 0)
-        .flat_map(|r| r.anchors)
-        .any(|a| a.len() >= 4 && piece.starts_with(a.as_bytes()))
 }
 
 /// The visible part of a token cut short: long enough, letters and digits,

@@ -22,34 +22,59 @@ pub struct Lock {
     file: fs::File,
 }
 
+/// How many times [`acquire`] opens the sidecar afresh after finding that
+/// the file it locked is no longer the one at the path. Each retry means
+/// another holder finished (and removed its file) meanwhile, so this bounds
+/// only a pathological case instead of spinning forever.
+const TRIES: usize = 64;
+
 /// Waits for the lock of the client file `target` (the real file, after
 /// symlinks), in `target`'s directory, which must exist. `None` when that
 /// directory cannot hold the sidecar (read-only, or not the user's, as a
 /// file linked into a system-managed store): setup could not replace the
 /// file there either, and still has to say "already configured".
 ///
+/// The sidecar is opened without following a symlink: a cloned repository
+/// can ship one at the sidecar's name, and following it created a file
+/// wherever it led (and the lock, on that other file, never matched the
+/// path, so setup spun forever). A symlink or anything else that is not a
+/// regular file there is refused, naming it.
+///
 /// # Errors
-/// When the sidecar cannot be opened or locked for another reason.
+/// When the sidecar is a symlink or not a regular file, cannot be opened or
+/// locked for another reason, or keeps being replaced while waited for.
 pub fn acquire(target: &Path) -> anyhow::Result<Option<Lock>> {
     let path = crate::cli::beside(target, "mcp-bridge.lock");
     let fail = |e: std::io::Error| {
         anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))
     };
-    loop {
+    for _ in 0..TRIES {
         let opened = fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
+            // Not through a symlink; and never blocking on a FIFO planted there.
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path);
         let file = match opened {
             Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
+                "cannot lock {}: it is a symlink; remove it and run setup again",
+                path.display()
+            ),
             Err(e) if unwritable(&e) => return Ok(None),
             Err(e) => return Err(fail(e)),
         };
-        file.lock().map_err(fail)?;
         let held = file.metadata().map_err(fail)?;
+        if !held.file_type().is_file() {
+            anyhow::bail!(
+                "cannot lock {}: it is not a regular file; remove it and run setup again",
+                path.display()
+            );
+        }
+        file.lock().map_err(fail)?;
         // The previous holder removes the file before it unlocks; a lock on
         // that unlinked inode excludes nobody.
         let current = fs::symlink_metadata(&path).ok();
@@ -57,6 +82,11 @@ pub fn acquire(target: &Path) -> anyhow::Result<Option<Lock>> {
             return Ok(Some(Lock { path, file }));
         }
     }
+    anyhow::bail!(
+        "cannot lock {}: it was replaced {TRIES} times while waiting for it; \
+         check what else is writing there and run setup again",
+        path.display()
+    )
 }
 
 fn unwritable(e: &std::io::Error) -> bool {

@@ -208,4 +208,78 @@ fn keys_on_consecutive_lines_are_separate_tokens() {
         "GITHUB_TOKEN=ghp_c3j27xdcg2lMLzgeonyL\nGcTJFiz4so1yqbeZ\nNEXT_VAR=1",
         "GcTJFiz4so1yqbeZ",
     )]);
+    // Keys of decreasing length may be the lines of one wrap: one
+    // placeholder or several, nothing of any key survives.
+    let keys = "AIza88HxjSI6bWHtP3fS2qHx6kwXoIIXGvOoNZY\nglpat-2FDEEtfjgVvVqE1SkHbn\nAKIAJ7Q2MZLX4WPN6RTB\nend";
+    let out = redacted(keys);
+    no_run_survives(&out, keys.trim_end_matches("\nend"), 8);
+    assert!(out.ends_with("\nend"), "{out}");
+}
+
+/// No run of `len` bytes of any line of `secret` survives in `out`.
+fn no_run_survives(out: &str, secret: &str, len: usize) {
+    for line in secret.lines() {
+        for w in line.as_bytes().windows(len) {
+            let w = std::str::from_utf8(w).unwrap_or("");
+            assert!(!out.contains(w), "{w:?} of the secret survived in {out:?}");
+        }
+    }
+}
+
+/// An AWS session token as a reviewer pasted it: wrapped at 76 columns, a
+/// line beginning `EAAA` (Square's prefix), `KEY=` put in front afterwards.
+const SESSION_LINES: [&str; 11] = [
+    "IQoJb3JpZ2luX2VjEJrUvImZaYMEtKJGF2VDuiBNgkWb2sRPReNbA/TkB/yOaGglfIPk5VlDPk4C",
+    "47bIkprJIoekk6P0K4uGpSSozBfGIy2EJAPnjR/rohtxlB3lex0XEw/yy6yxz4Uk0yGfuBXunJJm",
+    "EAAAoNrKsFXJu59awr2qxPDjpLK4NFQV7FZmH+UzHQR1xfxRXmyqhAPu7NPpZP+rtJySLdi46tYB",
+    "fB2WiucHX4PN8RJIb0/ZWTq338UKnJmjEfiI9Fu3YxHtGr8W67iYfU7JhUtJjuoOwN81JYuQ0gBJ",
+    "WuIXpyQUfMgsNuD856nrb0NdObex/PfrsyPZGVmZBp7omYPMBH8NXApHFeZDRoAkSaJGfJdnQYS3",
+    "zWdYCaiQPRYml15Hx3ZfP76d3p7TxUkGr9XvUN61LEphAU08/OHXCWwi+oGwodM+qTdF7LYQoRd6",
+    "CpbxTmIiseAVKI5nM/J/MLaMc490Wa9zTozhH5buwf9B8pHeEIxsZr0WHLO77n8WfT5XRQ4Gjp4M",
+    "lY0e5/85pzXAHrop1jMpBXVqR7oY8i2wDN64y1vyqJVFs3y+Lhldma+8hW5KCv+IAcml+d3zqcln",
+    "NOY+nmo71knjIwhBQPM+LmmGoa/7yNv/N8x0982B0A2SoA9w5ZTQotr1SEP6L1a5XWpldDnhGvT6",
+    "uCAIYgmhoIE33DGLpsBxswmLCR5nrkejg9TroSHjnvIxhvijw4/MEYKxRmBc48HwuTpEHFTnPmBm",
+    "4MzsUZzgojOeoHxP7KF4ODx7ULsj+TxM9dyI2ofZHFQEqs9bRI2q03IH+XG",
+];
+
+/// The redacted `AWS_SESSION_TOKEN=<lines joined by \n>\ndone`: nothing of
+/// the token survives and the line after it stays.
+fn session_token_redacted(lines: &[&str]) {
+    let secret = lines.join("\n");
+    let out = redacted(&format!("AWS_SESSION_TOKEN={secret}\ndone"));
+    no_run_survives(&out, &secret, 8);
+    assert!(out.ends_with("\ndone"), "{out}");
+}
+
+/// A reviewer's repros of 18259d6: a wrapped token's continuation line that
+/// only begins like another token (`AKIA…` in lower case, `EAAA…` with `+`)
+/// was cut there and the rest of the token leaked.
+#[test]
+fn a_continuation_that_only_begins_like_a_token_stays_in_the_token() {
+    let out = redacted("GITHUB_TOKEN=ghp_c3j27xdcg2lMLzgeonyL\nAKIAiz4so1yqbeZa\nNEXT_VAR=1\n");
+    no_run_survives(&out, "ghp_c3j27xdcg2lMLzgeonyL\nAKIAiz4so1yqbeZa", 8);
+    assert!(out.ends_with("\nNEXT_VAR=1\n"), "{out}");
+    session_token_redacted(&SESSION_LINES);
+}
+
+/// A wrapped session token whose full line is, by itself, a whole valid
+/// Square (`EAAA` + 72 letters and digits) or Artifactory (`AKCp…`) token:
+/// as wide as the lines around it, so it is more of the wrapped token, and
+/// the lines after it are replaced too — on any line, the first
+/// continuation included (there the first line is wider by `KEY=`).
+#[test]
+fn a_wrapped_line_that_is_a_whole_token_of_the_same_width_stays_in_the_token() {
+    let square = "EAAAoNrKsFXJu59awr2qxPDjpLK4NFQV7FZmH0UzHQR1xfxRXmyqhAPu7NPpZP1rtJySLdi46tYB";
+    let artifactory =
+        "AKCpoNrKsFXJu59awr2qxPDjpLK4NFQV7FZmH0UzHQR1xfxRXmyqhAPu7NPpZP1rtJySLdi46tYB";
+    for line in [square, artifactory] {
+        assert_eq!(line.len(), 76);
+        // By itself, it is a token of its own.
+        assert_ne!(redacted(line), line);
+        for at in [1, 2, 5, 9] {
+            let mut lines = SESSION_LINES;
+            lines[at] = line;
+            session_token_redacted(&lines);
+        }
+    }
 }
