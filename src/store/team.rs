@@ -6,7 +6,7 @@
 
 use crate::domain::{ConversationId, Message, ParticipantKind, Role, Side, Timestamp};
 
-use super::Conversation;
+use super::{Conversation, StoreError};
 
 /// The code the audit trail records for a join with an unknown, used or
 /// expired invite code (all three are the same answer).
@@ -121,5 +121,22 @@ impl Conversation {
                     .map_or_else(|| s.as_str().to_owned(), |p| p.role.clone())
             })
             .collect()
+    }
+
+    /// Refuses a send when `full` names any inbox already holding `limit`
+    /// unread messages: [`StoreError::InboxFull`], each by session id and
+    /// role. One place for both backends.
+    ///
+    /// # Errors
+    /// As said, when `full` is not empty.
+    pub fn refuse_full_inboxes(&self, full: Vec<Side>, limit: u32) -> Result<(), StoreError> {
+        if full.is_empty() {
+            return Ok(());
+        }
+        let roles = self.roles_of(&full);
+        Err(StoreError::InboxFull {
+            full: full.into_iter().zip(roles).collect(),
+            limit,
+        })
     }
 }

@@ -30,15 +30,10 @@ pub static INBOX_HEAD: LazyLock<String> = LazyLock::new(|| {
 /// [`INBOX_HEAD`] without the messages leased at `$4`: the oldest `$3` an
 /// unread preview shows (those in flight to a reader are not waiting).
 pub static UNREAD_HEAD: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {MESSAGE_COLUMNS}, d.lease_until
-         FROM pending_deliveries d
-         JOIN messages m ON m.id = d.message_id
-         LEFT JOIN participants p ON p.conversation_id = m.conversation_id AND p.side = m.from_side
-         WHERE d.conversation_id = $1 AND d.recipient = $2
-           AND (d.lease_until IS NULL OR d.lease_until <= $4)
-         ORDER BY d.message_id
-         LIMIT $3"
+    INBOX_HEAD.replace(
+        "WHERE d.conversation_id = $1 AND d.recipient = $2",
+        "WHERE d.conversation_id = $1 AND d.recipient = $2
+           AND (d.lease_until IS NULL OR d.lease_until <= $4)",
     )
 });
 
@@ -211,4 +206,21 @@ pub async fn pending(
         }
         _ => Pending::Ready,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unread head is the inbox head narrowed by the lease: built by
+    /// replacing its `WHERE`, which must therefore still be there.
+    #[test]
+    fn the_unread_head_leaves_out_leased_messages() {
+        assert_ne!(*UNREAD_HEAD, *INBOX_HEAD);
+        assert!(
+            UNREAD_HEAD.contains("d.lease_until <= $4"),
+            "{}",
+            *UNREAD_HEAD
+        );
+    }
 }

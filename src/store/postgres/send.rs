@@ -186,14 +186,7 @@ pub async fn check_bound(
         .iter()
         .filter_map(|side| Side::parse(side).ok())
         .collect();
-    if full.is_empty() {
-        return Ok(());
-    }
-    let roles = conversation.roles_of(&full);
-    Err(StoreError::InboxFull {
-        full: full.into_iter().zip(roles).collect(),
-        limit,
-    })
+    conversation.refuse_full_inboxes(full, limit)
 }
 
 /// The message with its position, its deliveries to active participants, and

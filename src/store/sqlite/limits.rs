@@ -171,14 +171,7 @@ pub fn check_pending(
             full.push(recipient);
         }
     }
-    if full.is_empty() {
-        return Ok(());
-    }
-    let roles = conversation.roles_of(&full);
-    Err(StoreError::InboxFull {
-        full: full.into_iter().zip(roles).collect(),
-        limit,
-    })
+    conversation.refuse_full_inboxes(full, limit)
 }
 
 /// The bytes of the database's pages in use: `page_count − freelist_count`
