@@ -13,10 +13,10 @@ use crate::util::*;
 use crate::util_cli::*;
 
 /// The row of the chain head in `audit_log`.
-const HEAD: &str = "9223372036854775807";
+pub(crate) const HEAD: &str = "9223372036854775807";
 
 /// `mcp-bridge audit --verify --json` on `db`: the exit code and the report.
-async fn verify(env: &TestEnv, db: &Path) -> (i32, Value) {
+pub(crate) async fn verify(env: &TestEnv, db: &Path) -> (i32, Value) {
     let run = cli_on(env, db, &["audit", "--verify", "--json"]).await;
     let report =
         serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run:?}"));
@@ -32,8 +32,18 @@ async fn fault(env: &TestEnv, db: &Path) -> (String, i64) {
     (kind, report["fault"]["seq"].as_i64().expect("seq"))
 }
 
+/// The newest record the bridge wrote about its own chain (`audit_chain`)
+/// in `db`: its `seq`, `actor`, `code` and `count`.
+pub(crate) async fn chain_note(env: &TestEnv, db: &Path) -> [Value; 4] {
+    let listed = cli_on(env, db, &["audit", "--action", "audit_chain", "--json"])
+        .await
+        .json();
+    let noted = &listed["records"][0];
+    ["seq", "actor", "code", "count"].map(|k| noted[k].clone())
+}
+
 /// The newest record's `seq` in `db`.
-fn last_seq(db: &Path) -> i64 {
+pub(crate) fn last_seq(db: &Path) -> i64 {
     count_in(
         db,
         &format!("SELECT max(seq) FROM audit_log WHERE seq < {HEAD}"),
@@ -149,27 +159,14 @@ async fn cutting_the_trail_and_rewriting_its_head_is_reported_without_the_key() 
         stopped.stderr
     );
     assert_eq!(fault(&env, &served).await, ("tampered".to_owned(), last));
-    let noted = cli_on(
-        &env,
-        &served,
-        &["audit", "--action", "audit_chain", "--json"],
-    )
-    .await
-    .json();
-    let noted = &noted["records"][0];
     assert_eq!(
-        (
-            &noted["seq"],
-            &noted["actor"],
-            &noted["code"],
-            &noted["count"]
-        ),
-        (
-            &json!(last),
-            &json!("bridge"),
-            &json!("head_forged"),
-            &json!(last - 1)
-        )
+        chain_note(&env, &served).await,
+        [
+            json!(last),
+            json!("bridge"),
+            json!("head_forged"),
+            json!(last - 1)
+        ]
     );
     // Its calls were served and recorded after the note.
     let calls = env_count(

@@ -8,18 +8,15 @@
 
 use serde_json::json;
 
+use crate::audit_chain::{HEAD, chain_note, last_seq, verify};
 use crate::util::*;
 use crate::util_cli::*;
-
-/// The row of the chain head in `audit_log`.
-const HEAD: &str = "9223372036854775807";
 
 /// `audit --verify --json` on `db`, which must find the trail broken: the
 /// first fault's kind, `seq` and message.
 async fn fault(env: &TestEnv, db: &std::path::Path) -> (String, i64, String) {
-    let run = cli_on(env, db, &["audit", "--verify", "--json"]).await;
-    assert_eq!(run.code, 1, "{run:?}");
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let (code, report) = verify(env, db).await;
+    assert_eq!(code, 1, "expected a broken trail: {report}");
     let fault = &report["fault"];
     let text = |k: &str| fault[k].as_str().unwrap_or_default().to_owned();
     (
@@ -34,10 +31,7 @@ async fn a_record_inserted_after_the_head_is_reported_and_serving_goes_on() {
     let env = TestEnv::new("chain_inserted");
     populate(&env).await;
     let db = copy_db(&env, "inserted");
-    let last = count_in(
-        &db,
-        &format!("SELECT max(seq) FROM audit_log WHERE seq < {HEAD}"),
-    );
+    let last = last_seq(&db);
     // The newest record copied into the next `seq`, as one SQL statement
     // with write access to the database could.
     tamper(
@@ -71,24 +65,14 @@ async fn a_record_inserted_after_the_head_is_reported_and_serving_goes_on() {
     );
 
     // The first append after it wrote down what it found, then went on.
-    let noted = cli_on(&env, &db, &["audit", "--action", "audit_chain", "--json"])
-        .await
-        .json();
-    let noted = &noted["records"][0];
     assert_eq!(
-        (
-            &noted["seq"],
-            &noted["actor"],
-            &noted["code"],
-            &noted["count"]
-        ),
-        (
-            &json!(last + 2),
-            &json!("bridge"),
-            &json!("records_after_head"),
-            &json!(last)
-        ),
-        "{noted}"
+        chain_note(&env, &db).await,
+        [
+            json!(last + 2),
+            json!("bridge"),
+            json!("records_after_head"),
+            json!(last)
+        ]
     );
     let served = count_in(
         &db,

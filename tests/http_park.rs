@@ -149,35 +149,12 @@ async fn ending_a_conversation_ends_its_http_long_polls() {
     let conv = created(&server).await;
     let id = conv["conversation_id"].as_str().expect("id").to_owned();
 
-    let parked = {
-        let (url, mut args) = (server.url.clone(), seat(&conv, "b"));
-        args["wait_seconds"] = json!(45);
-        tokio::spawn(async move { stateless(&url, Some(TOKEN), 2, "check_messages", args).await })
-    };
-    let session = open_session(&server.url, TOKEN).await;
-    let in_session = {
-        let (url, mut args) = (server.url.clone(), seat(&conv, "a"));
-        args["wait_seconds"] = json!(45);
-        tokio::spawn(
-            async move { session_call(&url, TOKEN, &session, "check_messages", args).await },
-        )
-    };
+    let [parked, in_session] = long_polls(&server, &conv).await;
     wait_check_started(&env, &id, "b").await;
     wait_check_started(&env, &id, "a").await;
 
     crate::util_cli::cli(&env, &["end", &id]).await.ok();
-    for (how, waiter) in [("parked", parked), ("in a session", in_session)] {
-        let answer = tokio::time::timeout(EVENT_TIMEOUT, waiter)
-            .await
-            .unwrap_or_else(|_| panic!("the long-poll {how} ends with its conversation"))
-            .expect("waiter");
-        let message = answer.message();
-        assert_eq!(message["result"]["isError"], true, "{how}: {message}");
-        assert!(
-            message.to_string().contains("conversation_expired"),
-            "{how}: {message}"
-        );
-    }
+    ended_expired(parked, in_session, EVENT_TIMEOUT).await;
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
 }
@@ -196,30 +173,8 @@ async fn a_conversation_expiring_ends_its_http_long_polls() {
     let server = HttpServer::start(&env, &[], &vars).await;
     let conv = created(&server).await;
     let started = Instant::now();
-    let parked = {
-        let (url, mut args) = (server.url.clone(), seat(&conv, "b"));
-        args["wait_seconds"] = json!(45);
-        tokio::spawn(async move { stateless(&url, Some(TOKEN), 2, "check_messages", args).await })
-    };
-    let session = open_session(&server.url, TOKEN).await;
-    let in_session = {
-        let (url, mut args) = (server.url.clone(), seat(&conv, "a"));
-        args["wait_seconds"] = json!(45);
-        tokio::spawn(
-            async move { session_call(&url, TOKEN, &session, "check_messages", args).await },
-        )
-    };
-    for (how, waiter) in [("parked", parked), ("in a session", in_session)] {
-        let answer = tokio::time::timeout(Duration::from_secs(60), waiter)
-            .await
-            .unwrap_or_else(|_| panic!("the long-poll {how} ends"))
-            .expect("waiter");
-        let message = answer.message();
-        assert!(
-            message.to_string().contains("conversation_expired"),
-            "{how}: {message}"
-        );
-    }
+    let [parked, in_session] = long_polls(&server, &conv).await;
+    ended_expired(parked, in_session, Duration::from_secs(60)).await;
     // Loose: the expiry is 3 s away, the old waits ended after about 15 s.
     let took = started.elapsed();
     assert!(
@@ -228,6 +183,45 @@ async fn a_conversation_expiring_ends_its_http_long_polls() {
     );
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
+}
+
+/// Two 45 s long-polls in `conv`: side b's parked (stateless), side a's in
+/// an MCP session.
+async fn long_polls(server: &HttpServer, conv: &Value) -> [tokio::task::JoinHandle<Answer>; 2] {
+    let parked = {
+        let (url, mut args) = (server.url.clone(), seat(conv, "b"));
+        args["wait_seconds"] = json!(45);
+        tokio::spawn(async move { stateless(&url, Some(TOKEN), 2, "check_messages", args).await })
+    };
+    let session = open_session(&server.url, TOKEN).await;
+    let in_session = {
+        let (url, mut args) = (server.url.clone(), seat(conv, "a"));
+        args["wait_seconds"] = json!(45);
+        tokio::spawn(
+            async move { session_call(&url, TOKEN, &session, "check_messages", args).await },
+        )
+    };
+    [parked, in_session]
+}
+
+/// Both [`long_polls`] end, within `within`, with a `conversation_expired` error.
+async fn ended_expired(
+    parked: tokio::task::JoinHandle<Answer>,
+    in_session: tokio::task::JoinHandle<Answer>,
+    within: Duration,
+) {
+    for (how, waiter) in [("parked", parked), ("in a session", in_session)] {
+        let answer = tokio::time::timeout(within, waiter)
+            .await
+            .unwrap_or_else(|_| panic!("the long-poll {how} ends with its conversation"))
+            .expect("waiter");
+        let message = answer.message();
+        assert_eq!(message["result"]["isError"], true, "{how}: {message}");
+        assert!(
+            message.to_string().contains("conversation_expired"),
+            "{how}: {message}"
+        );
+    }
 }
 
 /// A conversation between `a` and `b` created through `server` (its result).
