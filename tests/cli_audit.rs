@@ -137,6 +137,9 @@ async fn audit_lists_filters_and_keeps_the_seed_positional_form() {
     cli(&env, &["audit", "5", "--limit", "3"])
         .await
         .fails(2, "not both");
+    for zero in [&["audit", "--limit", "0"][..], &["audit", "0"]] {
+        cli(&env, zero).await.fails(2, "at least 1 record");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

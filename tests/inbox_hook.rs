@@ -18,7 +18,14 @@ const PROMPT: &[u8] = br#"{"hook_event_name":"UserPromptSubmit","session_id":"x"
 
 /// Audit records of reminders that revealed messages.
 fn reminders(env: &TestEnv) -> i64 {
-    env.count("SELECT count(*) FROM audit_log WHERE actor = 'cli' AND action = 'inbox'")
+    let of =
+        |table: &str| format!("SELECT 1 FROM {table} WHERE actor = 'cli' AND action = 'inbox'");
+    // PostgreSQL stages records before linking them into the chain.
+    let rows = match env.pg_url() {
+        None => of("audit_log"),
+        Some(_) => format!("{} UNION ALL {}", of("audit_log"), of("audit_pending")),
+    };
+    env.count(&format!("SELECT count(*) FROM ({rows}) AS r"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,24 +102,53 @@ async fn a_nested_agent_sees_its_own_seats_never_those_of_the_agent_that_started
     outer.stop().await;
 }
 
+/// Another connection holding what a reminder's audit record needs: SQLite's
+/// write lock, or PostgreSQL's staging table (a long import, a stuck writer).
+enum Held {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl Held {
+    async fn take(env: &TestEnv) -> Self {
+        let Some(url) = env.pg_url() else {
+            let lock = rusqlite::Connection::open(&env.db).expect("open the database");
+            lock.busy_timeout(EVENT_TIMEOUT).expect("busy timeout");
+            lock.execute_batch("BEGIN IMMEDIATE")
+                .expect("take the write lock");
+            return Self::Sqlite(lock);
+        };
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        client
+            .batch_execute("BEGIN; LOCK TABLE audit_pending, audit_log IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock the audit tables");
+        Self::Postgres(client)
+    }
+
+    async fn release(self) {
+        match self {
+            Self::Sqlite(lock) => lock.execute_batch("ROLLBACK").expect("release the lock"),
+            Self::Postgres(client) => client.batch_execute("ROLLBACK").await.expect("release"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reminder_that_cannot_be_audited_is_not_shown_and_does_not_stall_the_hook() {
     let env = TestEnv::new("inbox_locked");
-    if env.sqlite_only("it holds the SQLite file's write lock") {
-        return;
-    }
     let mine = env.server_with(NO_LIMITS).await;
     let conv = Conv::create(&mine).await;
     let partner = Server::spawn(under_shell(&env.serve_command(NO_LIMITS))).await;
     join(&partner, &invite(&mine, "qa", "member").await).await;
     say(&partner, "a line worth auditing", json!({"to": "backend"})).await;
 
-    // Another process takes the database's write lock and keeps it (a long
-    // import, a stuck writer): the reminder's audit record cannot be written.
-    let lock = rusqlite::Connection::open(&env.db).expect("open the database");
-    lock.busy_timeout(EVENT_TIMEOUT).expect("busy timeout");
-    lock.execute_batch("BEGIN IMMEDIATE")
-        .expect("take the write lock");
+    // The reminder's audit record cannot be written. On PostgreSQL the hook
+    // used to wait for the lock for as long as it was held.
+    let lock = Held::take(&env).await;
     let started = Instant::now();
     let hook = run_cmd(inbox(&env, &["--hook", "claude"]), Some(PROMPT)).await;
     let took = started.elapsed();
@@ -121,13 +157,12 @@ async fn a_reminder_that_cannot_be_audited_is_not_shown_and_does_not_stall_the_h
     assert!(!note.contains("a line worth"), "{note}");
     // How long it waits is the unit test `a_brief_patience_waits_half_a_second_and_a_server_ten`
     // (no timing assertion here: these machines are slow at random); it took
-    // ~0.7 s here against the old ~12 s.
+    // ~0.7 s here against the old ~12 s (SQLite) and forever (PostgreSQL).
     eprintln!("the hook gave up after {took:?}");
     let plain = run_cmd(inbox(&env, &[]), None).await;
     assert_eq!(plain.stdout, "", "shown without an audit record");
     plain.fails(2, "unread messages not shown");
-    lock.execute_batch("ROLLBACK").expect("release the lock");
-    drop(lock);
+    lock.release().await;
     assert_eq!(reminders(&env), 0, "an unshown reminder was audited");
 
     // With the lock gone the reminder is shown, and audited.

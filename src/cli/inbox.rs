@@ -23,7 +23,8 @@ use super::output;
 use crate::app::App;
 use crate::domain::{ConversationId, Side};
 use crate::service::{UnreadSummary, summaries_json};
-use crate::store::sqlite::{LockPatience, OpenMode, set_lock_patience};
+use crate::store::patience::{LockPatience, set_lock_patience};
+use crate::store::sqlite::OpenMode;
 
 /// Largest hook input read from stdin, in bytes (hooks send a small JSON object).
 const MAX_HOOK_INPUT: u64 = 1 << 20;

@@ -172,10 +172,10 @@ fn positional_filters(
         positional_limit.is_none() || limit.is_none(),
         "give the limit either as --limit N or positionally, not both"
     );
-    Ok((
-        conversation,
-        limit.or(positional_limit).unwrap_or(DEFAULT_AUDIT_LIMIT),
-    ))
+    let limit = limit.or(positional_limit).unwrap_or(DEFAULT_AUDIT_LIMIT);
+    // Zero would print "no records match" about records that do exist.
+    anyhow::ensure!(limit > 0, "the limit must be at least 1 record");
+    Ok((conversation, limit))
 }
 
 /// `mcp-bridge audit`.

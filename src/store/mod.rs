@@ -17,6 +17,7 @@ mod http_token;
 mod import_merge;
 pub(crate) mod mcp_session;
 mod page;
+pub mod patience;
 pub mod postgres;
 pub mod prune;
 pub mod rekey;

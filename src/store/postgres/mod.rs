@@ -43,6 +43,7 @@ use super::signal::ChangeHub;
 use super::spool::{self, AuditSpool};
 use crate::audit::AuditKey;
 use crate::domain::Timestamp;
+use crate::store::patience::{LockPatience, lock_patience};
 use crate::store::sealed::Sealer;
 use crate::store::sqlite::Durability;
 
@@ -77,6 +78,12 @@ const FALLBACK_POLL: Duration = Duration::from_secs(1);
 /// Connections per process: a server's calls are short, and many servers
 /// (one per agent) share one database's connection limit.
 const POOL_SIZE: usize = 4;
+
+/// With [`LockPatience::Brief`]: how long a statement waits for a row or
+/// table lock (PostgreSQL's `lock_timeout`, in milliseconds), and how long
+/// connecting may take when the URL sets no `connect_timeout`.
+const BRIEF_LOCK_MS: u32 = 500;
+const BRIEF_CONNECT: Duration = Duration::from_secs(2);
 
 struct Inner {
     pool: Pool,
@@ -208,9 +215,20 @@ impl PgStore {
             Durability::Normal => "-c synchronous_commit=off",
             Durability::Full => "-c synchronous_commit=on",
         };
+        // A hook gives up on a lock or an unreachable server as soon as it
+        // would on SQLite, rather than hold its agent up.
+        let brief = lock_patience() == LockPatience::Brief;
+        let setting = if brief {
+            format!("{setting} -c lock_timeout={BRIEF_LOCK_MS}")
+        } else {
+            setting.to_owned()
+        };
+        if brief && config.get_connect_timeout().is_none() {
+            config.connect_timeout(BRIEF_CONNECT);
+        }
         let options = match config.get_options() {
             Some(given) if !given.is_empty() => format!("{given} {setting}"),
-            _ => setting.to_owned(),
+            _ => setting,
         };
         config.options(&options);
         if config.get_application_name().is_none() {

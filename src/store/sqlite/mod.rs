@@ -33,10 +33,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub(crate) use error::sql_err;
-pub use open::{
-    Durability, LockPatience, OLDEST_RESTORABLE_SCHEMA, OpenMode, Refused, SCHEMA_VERSION,
-    set_lock_patience,
-};
+pub use open::{Durability, OLDEST_RESTORABLE_SCHEMA, OpenMode, Refused, SCHEMA_VERSION};
 
 use self::checkpoint::Checkpointer;
 use self::wake::WakeFile;

@@ -9,13 +9,13 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::sql_err;
 use crate::audit::AuditKey;
+use crate::store::patience::{LockPatience, lock_patience};
 use crate::store::{StoreError, rekey};
 use rusqlite::types::Value;
 
@@ -166,54 +166,20 @@ pub fn allow_waiting<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// How long this process waits for a lock another process holds on the
-/// database, for every connection it opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockPatience {
-    /// About ten seconds (the default): a server's call outlasts any other
-    /// writer's transaction rather than fail.
-    Patient,
-    /// About half a second: a client's hook (`mcp-bridge inbox`), run on
-    /// every prompt, gives up rather than hold its agent up.
-    Brief,
-}
-
-impl LockPatience {
-    /// Tries of [`busy_wait`]: its sleeps grow to 2 ms after 40 tries
-    /// (about 40 ms in all), so each try after that adds 2 ms.
-    const fn attempts(self) -> i32 {
-        match self {
-            Self::Patient => 5_100,
-            Self::Brief => 270,
-        }
-    }
-
-    /// How long opening the database is tried again while it answers busy.
-    const fn opening(self) -> Duration {
-        match self {
-            Self::Patient => Duration::from_secs(10),
-            Self::Brief => Duration::from_millis(500),
-        }
+/// Tries of [`busy_wait`] a patience allows: its sleeps grow to 2 ms after
+/// 40 tries (about 40 ms in all), so each try after that adds 2 ms.
+const fn attempts(patience: LockPatience) -> i32 {
+    match patience {
+        LockPatience::Patient => 5_100,
+        LockPatience::Brief => 270,
     }
 }
 
-/// Whether this process is [`LockPatience::Brief`]. Process-wide rather than
-/// per connection: rusqlite's busy handler is a plain `fn`, and a command
-/// that needs a brief patience needs it for everything it opens.
-static BRIEF: AtomicBool = AtomicBool::new(false);
-
-/// Sets how long this process waits for other processes' locks; call it
-/// before opening a database. Only a short-lived command that must not stall
-/// its caller shortens it; servers keep the default.
-pub fn set_lock_patience(patience: LockPatience) {
-    BRIEF.store(patience == LockPatience::Brief, Ordering::Relaxed);
-}
-
-fn lock_patience() -> LockPatience {
-    if BRIEF.load(Ordering::Relaxed) {
-        LockPatience::Brief
-    } else {
-        LockPatience::Patient
+/// How long opening the database is tried again while it answers busy.
+const fn opening(patience: LockPatience) -> Duration {
+    match patience {
+        LockPatience::Patient => Duration::from_secs(10),
+        LockPatience::Brief => Duration::from_millis(500),
     }
 }
 
@@ -223,7 +189,7 @@ fn lock_patience() -> LockPatience {
 /// to 100 ms, which would make a waiting writer miss the lock many times
 /// over under contention.
 fn busy_wait(attempt: i32) -> bool {
-    if attempt >= lock_patience().attempts() || !MAY_WAIT.with(std::cell::Cell::get) {
+    if attempt >= attempts(lock_patience()) || !MAY_WAIT.with(std::cell::Cell::get) {
         return false;
     }
     std::thread::sleep(pause(attempt));
@@ -252,7 +218,7 @@ pub fn open(
     // a fresh file to WAL, its first WAL recovery) answer SQLITE_BUSY without
     // consulting the busy handler. Every step is idempotent, so the whole
     // open is tried again for a while.
-    let patience = lock_patience().opening();
+    let patience = opening(lock_patience());
     let started = std::time::Instant::now();
     loop {
         // Opening happens once, off the hot path: waiting for other processes is fine.
@@ -412,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_brief_patience_waits_half_a_second_and_a_server_ten() {
-        let waited = |p: LockPatience| (0..p.attempts()).map(pause).sum::<Duration>();
+        let waited = |p: LockPatience| (0..attempts(p)).map(pause).sum::<Duration>();
         let brief = waited(LockPatience::Brief);
         assert!(
             brief >= Duration::from_millis(450) && brief <= Duration::from_millis(550),
