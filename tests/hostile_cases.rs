@@ -57,7 +57,13 @@ pub(crate) fn wire_cases() -> Vec<(&'static str, Vec<u8>, Vec<Expect>)> {
         ("a method name holding a secret", request(112, "sk-proj-0123456789abcdefghijklmnopqrstuvwxyz", json!({})), vec![Expect::Error(json!(112), NOT_FOUND)]),
         ("an unknown tool", tool_call(113, "drop_database", json!({})), vec![Expect::Error(json!(113), INVALID_PARAMS)]),
         ("tools/call without params", br#"{"jsonrpc":"2.0","id":114,"method":"tools/call"}"#.to_vec(), vec![Expect::Error(json!(114), BAD_CALL)]),
-        ("tools/call with params as a string", br#"{"jsonrpc":"2.0","id":115,"method":"tools/call","params":"x"}"#.to_vec(), vec![Expect::Error(Value::Null, INVALID_REQUEST)]),
+        // Params that are not an object: answered with the id (its client
+        // waits for it), which used to be left out.
+        ("tools/call with params as a string", br#"{"jsonrpc":"2.0","id":115,"method":"tools/call","params":"x"}"#.to_vec(), vec![Expect::Error(json!(115), INVALID_PARAMS)]),
+        ("tools/call with params as an array", br#"{"jsonrpc":"2.0","id":"p-115","method":"tools/call","params":["check_messages"]}"#.to_vec(), vec![Expect::Error(json!("p-115"), INVALID_PARAMS)]),
+        ("ping with params as a number", br#"{"jsonrpc":"2.0","id":1115,"method":"ping","params":5}"#.to_vec(), vec![Expect::Error(json!(1115), INVALID_PARAMS)]),
+        ("resources/read with params as an array", br#"{"jsonrpc":"2.0","id":2115,"method":"resources/read","params":[1]}"#.to_vec(), vec![Expect::Error(json!(2115), INVALID_PARAMS)]),
+        ("an unknown method with params as an array", br#"{"jsonrpc":"2.0","id":3115,"method":"x/y","params":[1]}"#.to_vec(), vec![Expect::Error(Value::Null, INVALID_REQUEST)]),
         ("a tool name that is a number", request(116, "tools/call", json!({"name": 5, "arguments": {}})), vec![Expect::Error(json!(116), BAD_CALL)]),
         ("arguments as an array", request(117, "tools/call", json!({"name": "send_to_partner", "arguments": []})), vec![Expect::Error(json!(117), BAD_CALL)]),
         ("arguments as a string", request(118, "tools/call", json!({"name": "send_to_partner", "arguments": "x"})), vec![Expect::Error(json!(118), BAD_CALL)]),

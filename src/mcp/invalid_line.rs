@@ -18,7 +18,7 @@ pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 /// Methods of the protocol that rmcp parses into typed requests: one that
 /// arrives here had params it could not use (`tools/call` without
 /// `params.name`), which is invalid params, not an unknown method.
-const TYPED_METHODS: &[&str] = &[
+pub const TYPED_METHODS: &[&str] = &[
     "initialize",
     "ping",
     "tools/call",

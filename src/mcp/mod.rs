@@ -49,7 +49,7 @@ impl<T: YoloStore + McpSessionStore> Backend for T {}
 
 pub(crate) use self::schema::{input_schema, output_schema};
 
-pub use self::invalid_line::{INVALID_LINE_METHOD, MAX_LINE_BYTES};
+pub use self::invalid_line::{INVALID_LINE_METHOD, MAX_LINE_BYTES, TYPED_METHODS};
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: Backend> {

@@ -40,14 +40,14 @@ type Writer<W> = FramedWrite<W, JsonRpcMessageCodec<TxJsonRpcMessage<RoleServer>
 pub struct LineTransport<R, W> {
     lines: LineGuard<R>,
     write: Arc<Mutex<Option<Writer<W>>>>,
-    /// An "invalid request" error owed for a line of the wrong shape, as rmcp
-    /// answers one; kept here so a cancelled `receive` still sends it.
+    /// The error owed for a line of the wrong shape; kept here so a
+    /// cancelled `receive` still sends it.
     owed: Option<Owed>,
 }
 
 /// How far the owed error has gone.
 enum Owed {
-    Queue,
+    Queue(Box<Refused>),
     Flush,
 }
 
@@ -77,11 +77,9 @@ where
         let Some(framed) = write.as_mut() else {
             return false;
         };
-        if matches!(state, Owed::Queue) {
-            let error = TxJsonRpcMessage::<RoleServer>::error(
-                ErrorData::invalid_request("Invalid request", None),
-                None,
-            );
+        if let Owed::Queue(refused) = state {
+            let Refused { error, id } = (**refused).clone();
+            let error = TxJsonRpcMessage::<RoleServer>::error(error, id);
             if framed.feed(error).await.is_err() {
                 return false;
             }
@@ -101,8 +99,51 @@ enum Decoded {
     Message(Box<ClientJsonRpcMessage>),
     /// Nothing to answer: blank, not JSON, or a notification rmcp ignores.
     Skip,
-    /// JSON of the wrong shape: answered "invalid request".
-    Invalid,
+    /// JSON of the wrong shape.
+    Invalid(Box<Refused>),
+}
+
+/// The answer to a line of the wrong shape: rmcp's "invalid request" with
+/// no id, except for a request to a method the server serves whose params
+/// are not an object. That request is fine and its id plain, so it gets
+/// invalid params (SPEC §3: -32602) with its id, which its client waits for.
+#[derive(Debug, Clone)]
+struct Refused {
+    error: ErrorData,
+    id: Option<RequestId>,
+}
+
+impl Refused {
+    /// `line` is JSON that rmcp could not read as a message.
+    fn of(line: &[u8]) -> Self {
+        let value: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
+        let method = value
+            .get("method")
+            .and_then(serde_json::Value::as_str)
+            .filter(|m| crate::mcp::TYPED_METHODS.contains(m));
+        let id = match value.get("id") {
+            Some(serde_json::Value::Number(n)) => n.as_i64().map(RequestId::Number),
+            Some(serde_json::Value::String(s)) => Some(RequestId::String(s.as_str().into())),
+            _ => None,
+        };
+        let unusable_params = value.get("params").is_some_and(|p| !p.is_object());
+        match (method, id) {
+            (Some(method), Some(id)) if unusable_params && value["jsonrpc"] == "2.0" => Self {
+                // `method` is one of ours: naming it echoes no client text.
+                error: ErrorData::invalid_params(
+                    format!(
+                        "invalid params for {method}: `params` must be an object; nothing was done"
+                    ),
+                    None,
+                ),
+                id: Some(id),
+            },
+            _ => Self {
+                error: ErrorData::invalid_request("Invalid request", None),
+                id: None,
+            },
+        }
+    }
 }
 
 /// Decodes one line (without its newline) as rmcp's transport would.
@@ -129,7 +170,7 @@ fn decode(line: &[u8]) -> Decoded {
             ) =>
         {
             tracing::debug!(error = %e, "a line of the wrong shape");
-            Decoded::Invalid
+            Decoded::Invalid(Box::new(Refused::of(line)))
         }
         Err(e) => {
             tracing::debug!(error = %e, "ignoring a line that is not JSON");
@@ -212,7 +253,7 @@ where
             match decode(&line) {
                 Decoded::Message(message) => return Some(*message),
                 Decoded::Skip => {}
-                Decoded::Invalid => self.owed = Some(Owed::Queue),
+                Decoded::Invalid(refused) => self.owed = Some(Owed::Queue(refused)),
             }
         }
     }
