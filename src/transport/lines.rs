@@ -337,10 +337,14 @@ mod tests {
             decode(br#"{"jsonrpc":"2.0","method":"notifications/whatever","params":5}"#),
             Decoded::Skip
         ));
-        assert!(matches!(decode(b"{}"), Decoded::Invalid));
+        assert!(matches!(decode(b"{}"), Decoded::Invalid(_)));
         assert!(matches!(
             decode(br#"{"jsonrpc":"2.0","id":1}"#),
-            Decoded::Invalid
+            Decoded::Invalid(r) if r.id.is_none()
+        ));
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[]}"#),
+            Decoded::Invalid(r) if r.id == Some(RequestId::Number(1))
         ));
     }
 }
