@@ -256,6 +256,24 @@ async fn import_refuses_what_the_tools_could_never_do() {
             }),
             "`unread_by` holds b, which is not in `to`",
         ),
+        (
+            edit(&|c| {
+                c["messages"][0]["to"] = json!([]);
+                c["messages"][0]["unread_by"] = json!([]);
+            }),
+            "`to` names nobody",
+        ),
+        (
+            // More active members than `teams.max_participants` (16) admits.
+            edit(&|c| {
+                let people = c["participants"].as_array_mut().unwrap();
+                for side in 'c'..='q' {
+                    people.push(json!({"side": side.to_string(), "role": format!("r{side}"),
+                        "kind": "member", "status": null, "note": null, "status_at": null}));
+                }
+            }),
+            "17 active participants, more than teams.max_participants (16) allows",
+        ),
     ];
     for (n, (content, text)) in cases.into_iter().enumerate() {
         let path = env.dir.join(format!("bad-{n}.json"));

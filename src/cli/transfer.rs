@@ -20,7 +20,7 @@ use crate::app::{self, App};
 use crate::auth::ServerKey;
 use crate::domain::ConversationId;
 use crate::service::{
-    EXPORT_FORMAT, EXPORT_VERSION, Layout, ServiceError, is_sealed, validate_export,
+    EXPORT_FORMAT, EXPORT_VERSION, Layout, MergeLimits, ServiceError, is_sealed, validate_export,
     validate_sealed_export, write_export,
 };
 use crate::store::sqlite::OpenMode;
@@ -268,7 +268,10 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if created {
         // Do not leave an empty database behind for a file that cannot be imported.
         let config = args.common.db.config.load()?;
-        let max_pending = config.bridge.limits.max_pending_messages;
+        let limits = MergeLimits {
+            max_pending: config.bridge.limits.max_pending_messages,
+            max_participants: config.bridge.teams.max_participants,
+        };
         let ttl_us = config.bridge.conversation_ttl_us;
         if is_sealed(&text) {
             let key_file = app::key_file(&db, &config);
@@ -279,9 +282,9 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                     key_file.display()
                 )
             })?;
-            validate_sealed_export(&key, &text, max_pending, ttl_us)
+            validate_sealed_export(&key, &text, limits, ttl_us)
         } else {
-            validate_export(&text, max_pending, ttl_us)
+            validate_export(&text, limits, ttl_us)
         }
         .with_context(|| format!("cannot import {name}"))?;
     }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 pub use chain::{ChainFault, ChainReport, ChainWalk};
 pub use end::Ended;
 pub use transfer::{
-    EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, SEALED_FORMAT, is_sealed, seal_export,
-    validate_export, validate_sealed_export, write_export,
+    EXPORT_FORMAT, EXPORT_VERSION, ExportFileError, Layout, MergeLimits, SEALED_FORMAT, is_sealed,
+    seal_export, validate_export, validate_sealed_export, write_export,
 };
 
 use super::{Bridge, ServiceError};
@@ -339,6 +339,14 @@ impl<S: AdminStore> Bridge<S> {
         Ok(export)
     }
 
+    /// The bounds an import that adds to live conversations must keep.
+    fn merge_limits(&self) -> MergeLimits {
+        MergeLimits {
+            max_pending: self.settings.limits.max_pending_messages,
+            max_participants: self.settings.teams.max_participants,
+        }
+    }
+
     /// Validates an export file (sealed with this bridge's key file, or
     /// plaintext) completely, redacts its texts with this
     /// bridge's engine, and stores it in one transaction. Importing the same
@@ -404,7 +412,7 @@ impl<S: AdminStore> Bridge<S> {
         let checked = transfer::read_export_at(text, clock).and_then(|records| {
             // A backup is put back as it was; an import adds to live inboxes.
             if mode == ImportMode::Merge {
-                transfer::check_pending(&records, self.settings.limits.max_pending_messages)?;
+                transfer::check_merge(&records, self.merge_limits())?;
             }
             Ok(records)
         });

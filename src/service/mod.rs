@@ -37,8 +37,8 @@ use std::sync::Arc;
 pub use addressing::Addressing;
 pub use admin::{
     ChainFault, ChainReport, EXPORT_FORMAT, EXPORT_VERSION, Ended, Export, ExportFileError,
-    Imported, Layout, Listing, RevealedTokens, SEALED_FORMAT, Shown, is_sealed, validate_export,
-    validate_sealed_export, write_export,
+    Imported, Layout, Listing, MergeLimits, RevealedTokens, SEALED_FORMAT, Shown, is_sealed,
+    validate_export, validate_sealed_export, write_export,
 };
 pub use console::{
     CONFIRM_PHRASE, CONSOLE_TOKEN_PREFIX, ConsoleUser, LiveSession, SESSION_TTL, SignedIn,

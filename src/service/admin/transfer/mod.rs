@@ -29,7 +29,7 @@ mod stored;
 mod times;
 
 pub use envelope::{SEALED_FORMAT, is_sealed, open as open_sealed, seal as seal_export};
-pub use read::{check_pending, read_export, read_export_at};
+pub use read::{MergeLimits, check_merge, read_export, read_export_at};
 pub use stored::check_redacted;
 pub use times::ImportClock;
 
@@ -101,13 +101,16 @@ pub enum ExportFileError {
 }
 
 /// Checks an export file completely without storing anything, as an import
-/// under `limits.max_pending_messages` = `max_pending` and
-/// `conversation_ttl_minutes` = `ttl_us` would.
+/// under `limits` and `conversation_ttl_minutes` = `ttl_us` would.
 ///
 /// # Errors
 /// As `Bridge::import` for the file itself.
-pub fn validate_export(text: &str, max_pending: u32, ttl_us: i64) -> Result<(), ExportFileError> {
-    check_pending(&read_export(text, ttl_us)?, max_pending)
+pub fn validate_export(
+    text: &str,
+    limits: MergeLimits,
+    ttl_us: i64,
+) -> Result<(), ExportFileError> {
+    check_merge(&read_export(text, ttl_us)?, limits)
 }
 
 /// Opens a sealed export with `key` and checks the export inside it
@@ -118,10 +121,10 @@ pub fn validate_export(text: &str, max_pending: u32, ttl_us: i64) -> Result<(), 
 pub fn validate_sealed_export(
     key: &ServerKey,
     text: &str,
-    max_pending: u32,
+    limits: MergeLimits,
     ttl_us: i64,
 ) -> Result<(), ExportFileError> {
-    validate_export(&open_sealed(key, text)?, max_pending, ttl_us)
+    validate_export(&open_sealed(key, text)?, limits, ttl_us)
 }
 
 fn invalid(text: impl Into<String>) -> ExportFileError {

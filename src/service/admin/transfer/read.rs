@@ -60,19 +60,46 @@ pub fn read_export_at(
     validate(conversations, clock)
 }
 
-/// Refuses records that leave a session more than `limit` unread messages
-/// (`limits.max_pending_messages`), which sending could never do.
+/// The configured bounds an import that adds to live conversations must
+/// keep, since the tools could never pass them.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeLimits {
+    /// `limits.max_pending_messages`.
+    pub max_pending: u32,
+    /// `teams.max_participants`.
+    pub max_participants: u32,
+}
+
+/// Refuses records that leave a session more unread messages than
+/// `limits.max_pending` allows, or a conversation more active participants
+/// than `limits.max_participants`.
 ///
 /// # Errors
-/// [`ExportFileError::Invalid`] naming the first conversation and side over it.
-pub fn check_pending(records: &[ConversationRecord], limit: u32) -> Result<(), ExportFileError> {
+/// [`ExportFileError::Invalid`] naming the first conversation over a bound.
+pub fn check_merge(
+    records: &[ConversationRecord],
+    limits: MergeLimits,
+) -> Result<(), ExportFileError> {
     for r in records {
+        let active = r
+            .conversation
+            .participants
+            .iter()
+            .filter(|p| p.removed_at.is_none())
+            .count();
+        if active > limits.max_participants as usize {
+            return Err(invalid(format!(
+                "conversation {}: {active} active participants, more than teams.max_participants ({}) allows",
+                r.conversation.id, limits.max_participants
+            )));
+        }
         let mut unread = std::collections::BTreeMap::<Side, u64>::new();
         for m in &r.messages {
             for side in &m.unread_by {
                 *unread.entry(*side).or_default() += 1;
             }
         }
+        let limit = limits.max_pending;
         if let Some((side, n)) = unread.into_iter().find(|(_, n)| *n > u64::from(limit)) {
             return Err(invalid(format!(
                 "conversation {}: side {side} has {n} unread messages, more than limits.max_pending_messages ({limit}) allows",
@@ -380,6 +407,10 @@ fn message(
         return Err(format!(
             "`unread_by` holds {side}, a removed participant (a removal empties its inbox)"
         ));
+    }
+    if m.to.as_ref().is_some_and(Vec::is_empty) {
+        // A send with `to` names at least one participant.
+        return Err("`to` names nobody; leave it out for a message to everyone".into());
     }
     let to = m.to.as_deref().map(|to| sides("to", to)).transpose()?;
     // Only addressees get a copy to read, and observers, who see everything.

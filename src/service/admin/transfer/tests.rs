@@ -496,8 +496,12 @@ fn messages_observers_could_not_send_or_get_are_refused() {
 fn more_unread_than_the_pending_limit_is_refused() {
     let records = sample();
     // Side a has two unread messages (9 and 10), side b one.
-    assert_eq!(check_pending(&records, 2), Ok(()));
-    let err = check_pending(&records, 1).unwrap_err().to_string();
+    let limits = |max_pending| MergeLimits {
+        max_pending,
+        max_participants: 16,
+    };
+    assert_eq!(check_merge(&records, limits(2)), Ok(()));
+    let err = check_merge(&records, limits(1)).unwrap_err().to_string();
     assert!(
         err.contains("side a has 2 unread messages, more than limits.max_pending_messages (1)"),
         "{err}"
