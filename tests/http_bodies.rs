@@ -100,6 +100,21 @@ async fn bodies_that_are_not_json_rpc_get_the_error_they_are() {
             assert!(answer.body.contains("batch"), "{}", answer.body);
         }
     }
+    // A served method whose params are not an object: invalid params, as on
+    // stdio (it used to be -32600).
+    for (text, id) in [
+        (
+            json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": ["create_conversation"]}),
+            json!(11),
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": "p", "method": "ping", "params": 5}),
+            json!("p"),
+        ),
+    ] {
+        let answer = send(&server.url, &agent, text.to_string()).await;
+        assert_eq!(error_of(&answer), (-32602, id), "{text}");
+    }
     assert_eq!(rows(&env, "conversations"), 0, "nothing ran");
 
     // The server lives on (no stack overflow on the deep ones) and serves.

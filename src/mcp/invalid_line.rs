@@ -33,6 +33,25 @@ pub const TYPED_METHODS: &[&str] = &[
     "logging/setLevel",
 ];
 
+/// For a request that rmcp could not read (`value`): the method, one of
+/// [`TYPED_METHODS`], when the request is well formed except that its
+/// `params` is not an object. Such a request is answered `-32602` (invalid
+/// params) with its id, on stdio and over HTTP alike.
+pub fn params_not_object(value: &serde_json::Value) -> Option<&'static str> {
+    if value.get("jsonrpc")? != "2.0"
+        || value.get("params").is_none_or(serde_json::Value::is_object)
+    {
+        return None;
+    }
+    let method = value.get("method")?.as_str()?;
+    TYPED_METHODS.iter().copied().find(|m| *m == method)
+}
+
+/// The message of the error [`params_not_object`] calls for.
+pub fn params_not_object_message(method: &str) -> String {
+    format!("invalid params for {method}: `params` must be an object; nothing was done")
+}
+
 /// The error for `request`, a method the server does not serve (the line
 /// guard's stand-in included).
 pub(super) fn refusal(request: &CustomRequest) -> ErrorData {

@@ -49,7 +49,9 @@ impl<T: YoloStore + McpSessionStore> Backend for T {}
 
 pub(crate) use self::schema::{input_schema, output_schema};
 
-pub use self::invalid_line::{INVALID_LINE_METHOD, MAX_LINE_BYTES, TYPED_METHODS};
+pub use self::invalid_line::{
+    INVALID_LINE_METHOD, MAX_LINE_BYTES, params_not_object, params_not_object_message,
+};
 
 /// The MCP server: one per connection, sharing one [`Bridge`].
 pub struct BridgeServer<S: Backend> {

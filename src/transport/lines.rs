@@ -117,23 +117,15 @@ impl Refused {
     /// `line` is JSON that rmcp could not read as a message.
     fn of(line: &[u8]) -> Self {
         let value: serde_json::Value = serde_json::from_slice(line).unwrap_or_default();
-        let method = value
-            .get("method")
-            .and_then(serde_json::Value::as_str)
-            .filter(|m| crate::mcp::TYPED_METHODS.contains(m));
         let id = match value.get("id") {
             Some(serde_json::Value::Number(n)) => n.as_i64().map(RequestId::Number),
             Some(serde_json::Value::String(s)) => Some(RequestId::String(s.as_str().into())),
             _ => None,
         };
-        let unusable_params = value.get("params").is_some_and(|p| !p.is_object());
-        match (method, id) {
-            (Some(method), Some(id)) if unusable_params && value["jsonrpc"] == "2.0" => Self {
-                // `method` is one of ours: naming it echoes no client text.
+        match (crate::mcp::params_not_object(&value), id) {
+            (Some(method), Some(id)) => Self {
                 error: ErrorData::invalid_params(
-                    format!(
-                        "invalid params for {method}: `params` must be an object; nothing was done"
-                    ),
+                    crate::mcp::params_not_object_message(method),
                     None,
                 ),
                 id: Some(id),

@@ -75,8 +75,9 @@ pub(super) fn may_wait(method: &Method, body: &[u8]) -> bool {
 /// JSON-RPC message: `-32700` (parse error) when it is not JSON at all,
 /// `-32600` (invalid request) when it is JSON but no JSON-RPC message: a
 /// batch (MCP has none since 2025-06-18), a bare value, an object without
-/// `"jsonrpc": "2.0"` or a method. The error names the request's `id` when
-/// it has a usable one (a string or a number), else `null`.
+/// `"jsonrpc": "2.0"` or a method; `-32602` (invalid params) for a request
+/// to a served method whose `params` is not an object. The error names the
+/// request's `id` when it has a usable one (a string or a number), else `null`.
 pub(super) fn unreadable(body: &[u8]) -> Response {
     #[derive(serde::Deserialize)]
     struct Message<'a> {
@@ -100,6 +101,13 @@ pub(super) fn unreadable(body: &[u8]) -> Response {
             .filter(|id: &serde_json::Value| id.is_string() || id.is_number()),
         _ => None,
     };
+    if let Some(id) = &id {
+        let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        if let Some(method) = crate::mcp::params_not_object(&value) {
+            let text = crate::mcp::params_not_object_message(method);
+            return json_rpc_error(id.clone(), -32602, &text);
+        }
+    }
     let text = match first {
         Some(b'[') => {
             "Invalid Request: JSON-RPC batches are not supported (MCP sends one message per request); nothing was done"
