@@ -18,7 +18,7 @@ use crate::util_http::*;
 const CUT_OFF: Duration = Duration::from_secs(15);
 
 /// Revokes the named token through the CLI, as an operator would.
-fn revoke(env: &TestEnv, name: &str) {
+pub(crate) fn revoke(env: &TestEnv, name: &str) {
     let out = env
         .bridge()
         .args(["http-token", "revoke", name, "--db"])

@@ -103,6 +103,31 @@ async fn wrong_tokens_from_one_address_are_throttled_and_others_are_not() {
     assert_eq!(answer.status, 429, "{}", answer.body);
     assert_eq!(rows(&env, "conversations"), 6);
 
+    // Past the lookup cache's second, a named token the store confirmed
+    // lately is looked up again rather than refused: an agent working behind
+    // the throttled address used to be locked out a second after its
+    // token's last lookup. A second named token, revoked meanwhile, is
+    // refused by that lookup, and one never seen stays throttled.
+    let other = make_token(&env, "agent-2", "agent");
+    let answer = post_from(&server.url, "127.0.0.2", &other, &create).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    crate::http_revoke::revoke(&env, "agent-2");
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let answer = post_from(&server.url, "127.0.0.1", &agent, &create).await;
+    assert_eq!(
+        answer.status, 200,
+        "a working agent locked out: {}",
+        answer.body
+    );
+    let answer = post_from(&server.url, "127.0.0.1", &other, &create).await;
+    assert_eq!(answer.status, 401, "a revoked token: {}", answer.body);
+    let answer = post_from(&server.url, "127.0.0.1", &other, &create).await;
+    assert_eq!(answer.status, 429, "no longer vouched for: {}", answer.body);
+    let unseen = make_token(&env, "agent-3", "agent");
+    let answer = post_from(&server.url, "127.0.0.1", &unseen, &create).await;
+    assert_eq!(answer.status, 429, "{}", answer.body);
+    assert_eq!(rows(&env, "conversations"), 8);
+
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
     let warned: Vec<&str> = stderr

@@ -39,6 +39,15 @@ use crate::store::{HttpRole, HttpTokenStore};
 /// at most this long after `mcp-bridge http-token revoke`.
 const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
 
+/// How long after the store last confirmed a named token that token may
+/// still be looked up from a throttled address. Within it the token is
+/// looked up again (a revocation still takes effect within
+/// [`TOKEN_CACHE_TTL`]); it is not a guess, so the throttle, which bounds
+/// the cost of guessing, need not hold it up. An agent working behind an
+/// address that another agent's wrong token throttled used to be locked out
+/// a second after its token's last lookup.
+const VOUCHED_FOR: Duration = Duration::from_secs(600);
+
 /// Most named-token lookups remembered at once.
 const TOKEN_CACHE_ENTRIES: usize = 4_096;
 
@@ -165,6 +174,15 @@ impl<S: HttpTokenStore> Access<S> {
             .map(|(identity, _)| (identity.clone(), Some(hash)))
     }
 
+    /// Whether the store confirmed `presented`, a named token, within
+    /// [`VOUCHED_FOR`] (and it was not found revoked since).
+    fn vouched(&self, presented: &str) -> bool {
+        let hash = self.bridge.http_token_hash(presented);
+        lock(&self.cache)
+            .get(&hash)
+            .is_some_and(|(_, at)| at.elapsed() < VOUCHED_FOR)
+    }
+
     /// The identity behind a presented token that [`Self::known_identity`]
     /// did not know, looked up in the store (and cached), with the hash of
     /// the named token (which can be revoked).
@@ -184,7 +202,11 @@ impl<S: HttpTokenStore> Access<S> {
                 cache.insert(hash, (identity.clone(), Instant::now()));
                 Ok(Some((identity, Some(hash))))
             }
-            Ok(None) => Ok(None),
+            Ok(None) => {
+                // Revoked since: no longer vouched for.
+                lock(&self.cache).remove(&hash);
+                Ok(None)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot look up an HTTP token");
                 Err(refusal(
@@ -282,10 +304,12 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
             })
             .filter(|t| !t.is_empty());
         // A throttled address gets no store lookups, but a token this server
-        // knows is good still works from it: one agent looping on a wrong
-        // token must not lock out the others on its host (loopback, NAT).
+        // knows is good still works from it, and one it confirmed lately is
+        // looked up again: one agent looping on a wrong token must not lock
+        // out the others on its host (loopback, NAT).
         let known = presented.and_then(|token| access.known_identity(token));
         if known.is_none()
+            && !presented.is_some_and(|token| access.vouched(token))
             && let Some(wait) = access.failures.wait(client)
         {
             return super::throttle::throttled(wait);
