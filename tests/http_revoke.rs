@@ -369,3 +369,39 @@ async fn a_revoke_reaches_every_server_on_the_database() {
         assert!(status.success(), "{stderr}");
     }
 }
+
+/// `http-token` refusals exit 1 and are audited as denied, like other
+/// commands' (they exited 2 and left no record); a bad name is a usage
+/// error, said once (it was said twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_token_refusals_exit_1_and_are_audited() {
+    use crate::util_cli::cli;
+    let env = TestEnv::new("http_token_refusals");
+    make_token(&env, "alice", "agent");
+    cli(&env, &["http-token", "create", "alice"])
+        .await
+        .fails(1, "an HTTP token named \"alice\" exists");
+    revoke(&env, "alice");
+    for args in [
+        &["http-token", "revoke", "alice"][..],
+        &["http-token", "revoke", "nobody"],
+    ] {
+        cli(&env, args).await.fails(1, "no active HTTP token named");
+    }
+    cli(&env, &["http-token", "create", "alice"])
+        .await
+        .fails(1, "names are never reused, even once revoked");
+    let line = cli(&env, &["http-token", "create", "bad name!"])
+        .await
+        .fails(2, "`name` must be");
+    assert_eq!(line.matches("`name` must be").count(), 1, "{line}");
+    // (Verifying links PostgreSQL's staged records into the chain first.)
+    cli(&env, &["audit", "--verify"]).await.ok();
+    let denied = |action: &str, code: &str| {
+        env.count(&format!(
+            "SELECT count(*) FROM audit_log WHERE action = '{action}' AND outcome = 'denied' AND code = '{code}'"
+        ))
+    };
+    assert_eq!(denied("http_token_create", "conflict"), 2);
+    assert_eq!(denied("http_token_revoke", "not_found"), 2);
+}

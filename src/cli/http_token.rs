@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::manage::{CommonArgs, open_app, settled};
 use super::output;
+use crate::service::ServiceError;
 use crate::store::HttpRole;
 use crate::store::sqlite::OpenMode;
 
@@ -73,7 +74,11 @@ pub fn run(args: HttpTokenArgs) -> anyhow::Result<ExitCode> {
         HttpTokenCommand::Create { name, role, common } => {
             let app = open_app(&common.db, OpenMode::Create)?;
             let role = HttpRole::from(role);
-            let token = settled!(runtime.block_on(app.bridge.create_http_token(&name, role)));
+            let created = refusal(runtime.block_on(app.bridge.create_http_token(&name, role)))?;
+            let token = match created {
+                Ok(token) => token,
+                Err(code) => return Ok(code),
+            };
             if common.json {
                 output::write_json(
                     &mut out,
@@ -126,7 +131,9 @@ pub fn run(args: HttpTokenArgs) -> anyhow::Result<ExitCode> {
         }
         HttpTokenCommand::Revoke { name, common } => {
             let app = open_app(&common.db, OpenMode::Existing)?;
-            settled!(runtime.block_on(app.bridge.revoke_http_token(&name)));
+            if let Err(code) = refusal(runtime.block_on(app.bridge.revoke_http_token(&name)))? {
+                return Ok(code);
+            }
             if common.json {
                 output::write_json(&mut out, &json!({"revoked": name}))?;
             } else {
@@ -135,4 +142,16 @@ pub fn run(args: HttpTokenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A name already in use and a token that is not there are refusals
+/// (exit 1, audited as denied), as other commands' are; other errors exit 2.
+fn refusal<T>(result: Result<T, ServiceError>) -> anyhow::Result<Result<T, ExitCode>> {
+    match result {
+        Err(e @ (ServiceError::Conflict(_) | ServiceError::NotFound(_))) => {
+            output::error_line(&e.to_string());
+            Ok(Err(ExitCode::from(1)))
+        }
+        other => super::manage::settle(other),
+    }
 }

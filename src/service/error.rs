@@ -52,8 +52,10 @@ pub enum ServiceError {
     #[error("{0}")]
     Forbidden(String),
     /// An argument is well-formed but not acceptable.
-    // Not "invalid argument: …": the code (`invalid_argument`) says so already.
-    #[error("{0}")]
+    // Not "invalid argument: …": the code (`invalid_argument`) says so
+    // already. Transparent, not "{0}" with a source: a printed error chain
+    // said the reason twice.
+    #[error(transparent)]
     InvalidArgument(#[from] InvalidValue),
     /// Everyone else has left: the owner, alone after removing the others,
     /// sent to everyone (`send_to_partner`, or `send_message` without `to`).

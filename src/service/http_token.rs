@@ -8,10 +8,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Bridge, ServiceError};
-use crate::audit::AuditDraft;
+use crate::audit::{AuditDraft, Outcome};
 use crate::domain::InvalidValue;
 use crate::ratelimit::{Outgoing, Window};
-use crate::store::{HttpRole, HttpToken, HttpTokenStore, NewHttpToken, RequestBucket, StoreError};
+use crate::store::{
+    AdminStore, HttpRole, HttpToken, HttpTokenStore, NewHttpToken, RequestBucket, StoreError,
+};
 
 /// Prefix of every named token, so that secret scanners (ours included)
 /// recognise one that leaks into a message or a log.
@@ -73,56 +75,6 @@ impl<S: HttpTokenStore> Bridge<S> {
     /// How a named token is stored and looked up (see `AuditKey::credential_hash`).
     pub fn http_token_hash(&self, token: &str) -> [u8; 32] {
         self.audit_key.credential_hash(token)
-    }
-
-    /// Makes a token named `name` with `role` and returns its text, which is
-    /// never stored and cannot be shown again.
-    ///
-    /// # Errors
-    /// A bad name, a name already used, or a storage failure.
-    pub async fn create_http_token(
-        &self,
-        name: &str,
-        role: HttpRole,
-    ) -> Result<String, ServiceError> {
-        let name = parse_token_name(name)?;
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)
-            .map_err(|e| ServiceError::Internal(StoreError::Backend(Box::new(e))))?;
-        let token = format!("{HTTP_TOKEN_PREFIX}{}", hex::encode(secret));
-        let new = NewHttpToken {
-            name: name.to_owned(),
-            role,
-            hash: self.http_token_hash(&token),
-            created_at: self.clock.now(),
-        };
-        self.store
-            .create_http_token(new, management_draft("http_token_create", name, Some(role)))
-            .await?;
-        Ok(token)
-    }
-
-    /// Revokes the token `name`; requests carrying it fail from the next
-    /// check on (see the HTTP transport's cache).
-    ///
-    /// # Errors
-    /// [`ServiceError::NotFound`] when no unrevoked token has that name.
-    pub async fn revoke_http_token(&self, name: &str) -> Result<(), ServiceError> {
-        let name = parse_token_name(name)?;
-        match self
-            .store
-            .revoke_http_token(
-                name.to_owned(),
-                self.clock.now(),
-                management_draft("http_token_revoke", name, None),
-            )
-            .await
-        {
-            Err(StoreError::NotFound) => Err(ServiceError::NotFound(format!(
-                "no active HTTP token named {name:?}; `mcp-bridge http-token list` shows them"
-            ))),
-            other => Ok(other?),
-        }
     }
 
     /// Every named token (hashes only), revoked ones included.
@@ -220,6 +172,73 @@ impl<S: HttpTokenStore> Bridge<S> {
             .store
             .http_request_counts(vec![identity.to_owned()])
             .await?)
+    }
+}
+
+/// Making and revoking named tokens: management commands, whose refusals
+/// are audited as any other command's are.
+impl<S: HttpTokenStore + AdminStore> Bridge<S> {
+    /// Makes a token named `name` with `role` and returns its text, which is
+    /// never stored and cannot be shown again.
+    ///
+    /// # Errors
+    /// A bad name, a name already used, or a storage failure.
+    pub async fn create_http_token(
+        &self,
+        name: &str,
+        role: HttpRole,
+    ) -> Result<String, ServiceError> {
+        let name = parse_token_name(name)?;
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| ServiceError::Internal(StoreError::Backend(Box::new(e))))?;
+        let token = format!("{HTTP_TOKEN_PREFIX}{}", hex::encode(secret));
+        let new = NewHttpToken {
+            name: name.to_owned(),
+            role,
+            hash: self.http_token_hash(&token),
+            created_at: self.clock.now(),
+        };
+        let draft = management_draft("http_token_create", name, Some(role));
+        match self.store.create_http_token(new, draft.clone()).await {
+            Ok(()) => Ok(token),
+            Err(e) => Err(self.token_refused(draft, e.into()).await),
+        }
+    }
+
+    /// Revokes the token `name`; requests carrying it fail from the next
+    /// check on (see the HTTP transport's cache).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when no unrevoked token has that name.
+    pub async fn revoke_http_token(&self, name: &str) -> Result<(), ServiceError> {
+        let name = parse_token_name(name)?;
+        let draft = management_draft("http_token_revoke", name, None);
+        let err = match self
+            .store
+            .revoke_http_token(name.to_owned(), self.clock.now(), draft.clone())
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(StoreError::NotFound) => ServiceError::NotFound(format!(
+                "no active HTTP token named {name:?}; `mcp-bridge http-token list` shows them"
+            )),
+            Err(e) => e.into(),
+        };
+        Err(self.token_refused(draft, err).await)
+    }
+
+    /// Audits a refused `http-token` command (a name in use, no such token)
+    /// as denied, like other commands' refusals, and hands `err` back.
+    async fn token_refused(&self, draft: AuditDraft, err: ServiceError) -> ServiceError {
+        if !matches!(err, ServiceError::Conflict(_) | ServiceError::NotFound(_)) {
+            return err;
+        }
+        let denied = draft.failed(Outcome::Denied, err.code());
+        if let Err(e) = self.store.record_management(self.clock.now(), denied).await {
+            tracing::error!(error = %e, "cannot append to the audit trail");
+        }
+        err
     }
 }
 
