@@ -2,8 +2,10 @@
 //! approves the exact text, so text that pushes the dangerous part out of sight — long
 //! runs of blanks that wrap it off the top of the terminal, spaces that do not look like
 //! spaces, marks drawn over other characters (`r\u{336}m\u{336}` reads as struck out) —
-//! is refused before it is stored (`disguised-text`). Pure.
+//! is refused before it is stored (`disguised-text`), and so is right-to-left text,
+//! which a terminal may lay out in another order than it runs. Pure.
 
+use unicode_bidi::{BidiClass, bidi_class};
 use unicode_normalization::char::is_combining_mark;
 
 use super::{Refusal, rule};
@@ -42,6 +44,11 @@ pub fn check(command: &str) -> Result<(), Refusal> {
     if let Some(what) = disguising_character(command) {
         return Err(refuse(format!(
             "the command contains {what}, which could make it look different from what runs on the approving human's screen; use plain ASCII spaces and precomposed letters"
+        )));
+    }
+    if let Some(what) = right_to_left(command) {
+        return Err(refuse(format!(
+            "the command holds {what}: the approving human's terminal may lay it out right to left and reorder the words around it (`mv` of two Hebrew names shows them swapped), quoted or not; name files and write text in a left-to-right script"
         )));
     }
     if let Some(what) = super::lookalike::unquoted_non_ascii(command) {
@@ -109,14 +116,36 @@ fn disguising_character(text: &str) -> Option<String> {
     Some(format!("{what} U+{:04X} at byte {at}", u32::from(c)))
 }
 
+/// The first strongly right-to-left character of `text` (bidi class R or AL: Hebrew,
+/// Arabic, Syriac, Thaana, NKo, their presentation forms …), described with its byte
+/// offset. A terminal that applies the Unicode bidirectional algorithm draws a run of
+/// them, with the quotes, spaces and digits between them, right to left: `mv "א" "ב"`
+/// reads as `mv "ב" "א"`, the arguments swapped. Quotes isolate nothing on screen, so
+/// there is no place in a command or a path where such text reads as it runs.
+fn right_to_left(text: &str) -> Option<String> {
+    let (at, c) = text
+        .char_indices()
+        .find(|&(_, c)| !c.is_ascii() && matches!(bidi_class(c), BidiClass::R | BidiClass::AL))?;
+    Some(format!(
+        "the right-to-left letter U+{:04X} at byte {at}",
+        u32::from(c)
+    ))
+}
+
 /// What in a one-line `text` (a workspace path, say) could hide part of it from the
-/// human who reads it: a disguising character or a run of more than
-/// [`MAX_BLANK_RUN`] blanks, described; `None` when it reads as it is.
+/// human who reads it or reorder it on their screen: a disguising character, a run of
+/// more than [`MAX_BLANK_RUN`] blanks or right-to-left text, described; `None` when it
+/// reads as it is.
 pub fn disguise_in_line(text: &str) -> Option<String> {
     disguising_character(text)
         .or_else(|| {
             long_run(text)
                 .map(|at| format!("more than {MAX_BLANK_RUN} spaces or tabs in a row at byte {at}"))
+        })
+        .or_else(|| {
+            right_to_left(text).map(|what| {
+                format!("{what}, which the terminal may lay out right to left, reordering the path around it")
+            })
         })
         .or_else(|| super::lookalike::mixed_script_word(text))
 }
@@ -209,6 +238,31 @@ mod tests {
         assert!(refused("rm -rf src\n\n\n\necho ok"));
         assert!(refused(&format!("rm -rf src\n{}echo ok", " ".repeat(33))));
         assert!(refused(&format!("{}rm -rf src", " ".repeat(9))));
+    }
+
+    #[test]
+    fn right_to_left_text_is_refused_quoted_or_not() {
+        for bad in [
+            "mv \"\u{5d0}\" \"\u{5d1}\"",
+            "mv '\u{5e9}\u{5dc}\u{5d5}\u{5dd}' '\u{5e2}\u{5d5}\u{5dc}\u{5dd}'",
+            "printf \"%s\" \"\u{627}\u{644}\" 1 2",
+            "cat <<'EOF'\n\u{710}\nEOF",
+            "echo \u{780}",
+            "echo '\u{7ca}'",
+            "echo '\u{fb1d}'",
+            "echo '\u{fe70}'",
+            "echo '\u{10800}'",
+        ] {
+            let r = check(bad).expect_err(bad);
+            assert!(r.detail.contains("right-to-left letter"), "{bad}: {r:?}");
+        }
+        assert!(
+            disguise_in_line("/srv/ws/\u{5d0}/\u{5d1}")
+                .is_some_and(|w| w.contains("right-to-left"))
+        );
+        // Arabic-Indic digits are weak (AN), not letters; they reorder nothing
+        // on their own, and other scripts stay allowed.
+        assert!(check("echo '\u{660}' 'caf\u{e9}' '\u{65e5}'").is_ok());
     }
 
     #[test]
