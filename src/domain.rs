@@ -42,6 +42,12 @@ pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
 pub const MAX_PAGE: u32 = 500;
 /// Page size when the caller gives none.
 pub const DEFAULT_PAGE: u32 = 100;
+/// Largest value any `*_minutes` setting accepts (ten years): no conversation,
+/// activation or approval the tools write lasts longer, which is what lets
+/// `restore` refuse times no configuration could have produced.
+pub const MAX_TTL_MINUTES: f64 = 5_256_000.0;
+/// [`MAX_TTL_MINUTES`] in microseconds.
+pub const MAX_TTL_MICROS: i64 = 5_256_000 * 60_000_000;
 
 /// Why a value was rejected; names the field so the caller can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

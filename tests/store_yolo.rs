@@ -37,6 +37,7 @@ pub(crate) fn proposal(
         decided_at: None,
         approval_expires_at: None,
         used_at: None,
+        unreadable: None,
     }
 }
 

@@ -297,10 +297,25 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            output::error_line(&format!("{e:#}"));
+            output::error_line(&describe(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, as `{e:#}` writes them, except
+/// that a service's internal error does not point to "the server log": a
+/// CLI command has none, and the cause that follows it is the detail.
+fn describe(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(
+            |cause| match cause.downcast_ref::<crate::service::ServiceError>() {
+                Some(crate::service::ServiceError::Internal(_)) => "internal error".to_owned(),
+                _ => cause.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Prints clap's answer to a command line it refused (or `--help`,

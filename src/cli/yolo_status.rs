@@ -39,10 +39,17 @@ pub(super) fn print_status(
         let p: Vec<_> = proposals
             .iter()
             .map(|p| {
-                json!({
+                let mut v = json!({
                     "id": p.id, "conversation_id": p.conversation.as_str(), "side": p.side.as_str(), "command": p.command,
                     "mode": p.mode.as_str(), "state": p.state.as_str(), "created_at": p.created_at.to_rfc3339(),
-                })
+                });
+                // A command that does not open is null, never an empty
+                // string a script could take for the text, and says why.
+                if let Some(why) = &p.unreadable {
+                    v["command"] = serde_json::Value::Null;
+                    v["unreadable"] = json!(why);
+                }
+                v
             })
             .collect();
         let text = json!({ "activations": a, "proposals": p }).to_string();
@@ -70,7 +77,10 @@ pub(super) fn print_status(
         )?;
     }
     for p in proposals {
-        let command = output::truncate(&line(&p.command).to_string(), 60);
+        let command = match &p.unreadable {
+            Some(why) => format!("[{why}]"),
+            None => output::truncate(&line(&p.command).to_string(), 60),
+        };
         writeln!(
             out,
             "  {}  {:<8}  side {}  {}  {}",

@@ -21,7 +21,7 @@ pub(super) fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
 
 pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let ttl = raw.conversation_ttl_minutes;
-    if !ttl.is_finite() || ttl <= 0.0 || ttl > 5_256_000.0 {
+    if !ttl.is_finite() || ttl <= 0.0 || ttl > crate::domain::MAX_TTL_MINUTES {
         return Err(invalid(
             "conversation_ttl_minutes",
             "must be a positive number of minutes (at most ten years)",
@@ -208,7 +208,7 @@ fn teams(raw: &RawTeams) -> Result<TeamSettings, ConfigError> {
 }
 
 fn minutes_to_us(key: &str, minutes: f64) -> Result<i64, ConfigError> {
-    if !minutes.is_finite() || minutes <= 0.0 || minutes > 5_256_000.0 {
+    if !minutes.is_finite() || minutes <= 0.0 || minutes > crate::domain::MAX_TTL_MINUTES {
         return Err(invalid(key, "must be a positive number of minutes"));
     }
     Ok((minutes * 60_000_000.0) as i64)

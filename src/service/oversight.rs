@@ -71,7 +71,11 @@ impl<S: YoloStore> Bridge<S> {
         let conv = self.store.conversation(conversation).await?;
         let activation = self.store.activation(conversation).await?;
         match (conv, activation) {
-            (Some(c), Some(a)) if a.state == ActivationState::Pending => Ok((c, a)),
+            // Refused before the human reviews it, not after they typed everything.
+            (Some(c), Some(a)) if a.state == ActivationState::Pending => {
+                super::yolo::stored_workspace_allowed(&a)?;
+                Ok((c, a))
+            }
             (Some(_), Some(a)) => Err(ServiceError::NotFound(format!(
                 "{conversation} has no pending activation request (its activation is {}); the agent must call enable_yolo_mode first",
                 a.state.as_str()
@@ -100,6 +104,9 @@ impl<S: YoloStore> Bridge<S> {
         let at = self.clock.now();
         let expires_at = at.plus_micros(self.settings.yolo.activation_ttl_us);
         let mut draft = by.draft("yolo confirm", Some(conv));
+        if let Err(e) = super::yolo::stored_workspace_allowed(activation) {
+            return Err(self.cli_failure(draft, e));
+        }
         by.detail(
             &mut draft,
             format!(

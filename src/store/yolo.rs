@@ -154,6 +154,11 @@ pub struct Proposal {
     pub approval_expires_at: Option<Timestamp>,
     /// When the approval was redeemed.
     pub used_at: Option<Timestamp>,
+    /// Why the stored command text does not open (sealed under another key
+    /// file, altered), in a listing only: `command` is then empty. Listings
+    /// go on past such a row as `show` does; every other read of it fails,
+    /// so it can be neither approved nor run.
+    pub unreadable: Option<String>,
 }
 
 /// Why an approval token could not be redeemed (nothing was changed).

@@ -40,6 +40,27 @@ pub(super) fn random_id(prefix: &str) -> Result<String, ServiceError> {
     Ok(format!("{prefix}{}", hex::encode(bytes)))
 }
 
+/// Whether the workspace an activation holds passes the rules
+/// `enable_yolo_mode` applies, checked again before anything is proposed or
+/// run there: a row from a restored backup or an older build must not run a
+/// command in a workspace those rules refuse (`/etc`), whatever it says.
+///
+/// # Errors
+/// `command_refused` (rule `workspace-not-allowed`) naming the rule.
+pub(in crate::service) fn stored_workspace_allowed(
+    activation: &Activation,
+) -> Result<(), ServiceError> {
+    let request = &activation.request;
+    workspace::recheck(&request.workspace, request.sandbox).map_err(|e| {
+        ServiceError::CommandRefused {
+            rule: "workspace-not-allowed",
+            detail: format!(
+                "the activation's {e}; nothing runs there: ask for a new activation with a project directory"
+            ),
+        }
+    })
+}
+
 impl<S: YoloStore> Bridge<S> {
     fn yolo_draft(
         &self,
@@ -205,6 +226,9 @@ impl<S: YoloStore> Bridge<S> {
             }
             Err(e) => return Err(self.refuse(draft, e.into())),
         };
+        if let Err(e) = stored_workspace_allowed(&activation) {
+            return Err(self.refuse(draft, e));
+        }
         if let Err(e) = self.refuse_secrets(&creds.conversation, &exec.command) {
             return Err(self.refuse(draft, e));
         }
@@ -302,6 +326,7 @@ impl<S: YoloStore> Bridge<S> {
             decided_at: None,
             approval_expires_at: None,
             used_at: None,
+            unreadable: None,
         };
         let mut audit = draft.clone();
         audit.detail = audit.detail.map(|c| format!("proposal={id} {c}"));

@@ -3,7 +3,8 @@
 //! (control, bidi or invisible characters, look-alike blanks, combining
 //! marks, long runs of spaces) or when commands there could
 //! reach far more than a project: `/`, a home directory, a top-level system
-//! directory or anything inside the operating system's own trees, and the
+//! directory or anything inside the operating system's own trees (its state
+//! under `/var` included), and the
 //! paths hidden from commands (always the bridge's data directory, with its
 //! database, key and passphrase hash, and its configuration file and TLS
 //! key): the workspace may not be one, lie inside one or contain one (the runner checks all of it again
@@ -50,6 +51,15 @@ const SYSTEM_TREES: &[&str] = &[
     "usr",
 ];
 
+/// Directories under `/var` that hold the operating system's own state —
+/// package databases, caches, logs, mail and print queues, backups of its
+/// account files — which nothing inside may be a workspace either. Projects
+/// do live under `/var` (`/var/www`, `/var/tmp`), so `/var` is not a tree of
+/// its own.
+const VAR_STATE: &[&str] = &[
+    "backups", "cache", "lib", "lock", "log", "mail", "run", "spool",
+];
+
 fn refuse(reason: impl Into<String>) -> InvalidValue {
     InvalidValue::new("workspace", reason)
 }
@@ -83,16 +93,7 @@ fn home_directories() -> Vec<PathBuf> {
 /// (in the text given or in the directory it resolves to), not an existing
 /// directory, or a directory that is never a workspace.
 pub fn check(raw: &str, hidden: &[PathBuf], sandboxed: bool) -> Result<PathBuf, InvalidValue> {
-    if display::has_unsafe(raw) {
-        return Err(refuse(
-            "must not contain control, bidi or invisible characters",
-        ));
-    }
-    if let Some(what) = policy::disguise_in_line(raw) {
-        return Err(refuse(format!(
-            "holds {what}, which could make it read as another directory on the human's screen (rule disguised-text)"
-        )));
-    }
+    text_rules(raw)?;
     let path = match std::fs::canonicalize(raw) {
         Ok(p) if p.is_dir() => p,
         _ => return Err(refuse("must be an existing directory")),
@@ -111,6 +112,39 @@ pub fn check(raw: &str, hidden: &[PathBuf], sandboxed: bool) -> Result<PathBuf, 
     let hidden = crate::runner::hidden_now(hidden);
     check_resolved(&path, &hidden, sandboxed, &home_directories())?;
     Ok(path)
+}
+
+/// Checks a stored workspace, resolved when it was asked for, against the
+/// same rules again before anything runs in it: the database is only as
+/// trustworthy as whoever could write it (a restored backup, an older
+/// build's rules), and a workspace these rules refuse must never run a
+/// command whatever it says. Paths hidden from commands, and a directory
+/// swapped since, are the runner's to check on the directory itself
+/// (`runner::check_workspace`).
+///
+/// # Errors
+/// The refusal [`check`] would give.
+pub fn recheck(stored: &Path, sandboxed: bool) -> Result<(), InvalidValue> {
+    let Some(text) = stored.to_str() else {
+        return Err(refuse("is not valid UTF-8"));
+    };
+    text_rules(text)?;
+    check_resolved(stored, &[], sandboxed, &home_directories())
+}
+
+/// The rules on the text of a path, as given or as resolved.
+fn text_rules(text: &str) -> Result<(), InvalidValue> {
+    if display::has_unsafe(text) {
+        return Err(refuse(
+            "must not contain control, bidi or invisible characters",
+        ));
+    }
+    if let Some(what) = policy::disguise_in_line(text) {
+        return Err(refuse(format!(
+            "holds {what}, which could make it read as another directory on the human's screen (rule disguised-text)"
+        )));
+    }
+    Ok(())
 }
 
 /// The rules on an already resolved directory.
@@ -137,6 +171,11 @@ fn check_resolved(
         [top, ..] if SYSTEM_TREES.contains(top) => {
             return Err(refuse(format!(
                 "must not be inside the system directory /{top}; use a project directory"
+            )));
+        }
+        ["var", state, ..] if VAR_STATE.contains(state) => {
+            return Err(refuse(format!(
+                "must not be or lie inside /var/{state}, where the operating system keeps its own state; use a project directory"
             )));
         }
         _ => {}
@@ -206,6 +245,16 @@ mod tests {
             "/home/ann/.local/share/mcp-bridge",
             "/home/ann/.local/share/mcp-bridge/sub",
             "/home/ann/.local",
+            "/var/lib",
+            "/var/lib/dpkg",
+            "/var/lib/apt/lists",
+            "/var/cache",
+            "/var/log",
+            "/var/spool/cron",
+            "/var/mail",
+            "/var/backups",
+            "/var/run",
+            "/var/lock",
         ] {
             assert!(check(refused).is_err(), "{refused} was accepted");
         }
@@ -215,9 +264,25 @@ mod tests {
             "/srv/app/src",
             "/tmp/build-1",
             "/var/tmp/x",
+            "/var/www/site",
+            "/var/library",
         ] {
             assert!(check(allowed).is_ok(), "{allowed}: {:?}", check(allowed));
         }
+    }
+
+    #[test]
+    fn a_stored_workspace_is_held_to_the_same_rules() {
+        for refused in [
+            "/etc",
+            "/var/lib/dpkg",
+            "/srv/\u{5d0}/\u{5d1}",
+            "/tmp/x\u{202e}",
+        ] {
+            assert!(recheck(Path::new(refused), true).is_err(), "{refused}");
+        }
+        // Not read from the disk: the runner checks the directory itself.
+        assert!(recheck(Path::new("/srv/no-such-project"), true).is_ok());
     }
 
     #[test]

@@ -50,10 +50,17 @@ fn decode_activation(row: &Row) -> Result<Activation, StoreError> {
 
 const PROPOSAL_COLUMNS: &str = "id, conversation_id, side, command, mode, created_at, state, decided_at, approval_expires_at, used_at";
 
-fn decode_proposal(o: &Opener<'_>, row: &Row) -> Result<Proposal, StoreError> {
+/// A proposal row; when `listing`, a command that does not open is marked
+/// (`Proposal::unreadable`) instead of failing the whole list.
+fn decode_proposal(o: &Opener<'_>, row: &Row, listing: bool) -> Result<Proposal, StoreError> {
     let text = |i| get::<String>(row, i);
     let id = text(0)?;
-    let command = o.open_bytes(Slot::new(Column::ProposalCommand, &id), get(row, 3)?)?;
+    let (command, unreadable) =
+        match o.open_bytes(Slot::new(Column::ProposalCommand, &id), get(row, 3)?) {
+            Ok(command) => (command, None),
+            Err(StoreError::Corrupt(why)) if listing => (String::new(), Some(why)),
+            Err(e) => return Err(e),
+        };
     Ok(Proposal {
         id,
         conversation: ConversationId::parse(&text(1)?).map_err(|_| corrupt("proposal"))?,
@@ -65,6 +72,7 @@ fn decode_proposal(o: &Opener<'_>, row: &Row) -> Result<Proposal, StoreError> {
         decided_at: time(get(row, 7)?),
         approval_expires_at: time(get(row, 8)?),
         used_at: time(get(row, 9)?),
+        unreadable,
     })
 }
 
@@ -80,7 +88,9 @@ async fn find_proposal(
         )
         .await?;
     decoded(db, sealer, |o| {
-        row.as_ref().map(|r| decode_proposal(o, r)).transpose()
+        row.as_ref()
+            .map(|r| decode_proposal(o, r, false))
+            .transpose()
     })
     .await
 }
@@ -340,7 +350,7 @@ impl YoloStore for PgStore {
             )
             .await?;
         decoded(db, &self.inner.sealer, |o| {
-            rows.iter().map(|r| decode_proposal(o, r)).collect()
+            rows.iter().map(|r| decode_proposal(o, r, true)).collect()
         })
         .await
     }

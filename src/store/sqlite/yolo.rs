@@ -73,10 +73,21 @@ const REDEEM: &str = "UPDATE yolo_proposals SET state = 'used', used_at = ?2
 
 const PROPOSAL_COLUMNS: &str = "id, conversation_id, side, command, mode, created_at, state, decided_at, approval_expires_at, used_at";
 
-fn decode_proposal(row: &Row<'_>, opener: Opener<'_>) -> Result<Proposal, StoreError> {
+/// A proposal row; when `listing`, a command that does not open is marked
+/// (`Proposal::unreadable`) instead of failing the whole list.
+fn decode_proposal(
+    row: &Row<'_>,
+    opener: Opener<'_>,
+    listing: bool,
+) -> Result<Proposal, StoreError> {
     let get = |i| row.get::<_, String>(i).map_err(sql_err);
     let id = get(0)?;
-    let command = opener.open(Slot::new(Column::ProposalCommand, &id), get(3)?)?;
+    let (command, unreadable) = match opener.open(Slot::new(Column::ProposalCommand, &id), get(3)?)
+    {
+        Ok(command) => (command, None),
+        Err(StoreError::Corrupt(why)) if listing => (String::new(), Some(why)),
+        Err(e) => return Err(e),
+    };
     Ok(Proposal {
         id,
         conversation: ConversationId::parse(&get(1)?).map_err(|_| corrupt("proposal"))?,
@@ -88,6 +99,7 @@ fn decode_proposal(row: &Row<'_>, opener: Opener<'_>) -> Result<Proposal, StoreE
         decided_at: time(row.get(7).map_err(sql_err)?),
         approval_expires_at: time(row.get(8).map_err(sql_err)?),
         used_at: time(row.get(9).map_err(sql_err)?),
+        unreadable,
     })
 }
 
@@ -116,7 +128,7 @@ fn find_proposal(
         conn,
         &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE id = ?1"),
         [id],
-        |r| decode_proposal(r, opener),
+        |r| decode_proposal(r, opener, false),
     )?
     .pop())
 }
@@ -305,7 +317,7 @@ impl YoloStore for SqliteStore {
                 "SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE ?1 IS NULL OR conversation_id = ?1 ORDER BY created_at DESC"
             );
             let opener = Opener::new(conn, &sealer);
-            query_all(conn, &sql, [conversation.as_ref().map(ConversationId::as_str)], |r| decode_proposal(r, opener))
+            query_all(conn, &sql, [conversation.as_ref().map(ConversationId::as_str)], |r| decode_proposal(r, opener, true))
         })
         .await
     }
@@ -357,8 +369,10 @@ impl YoloStore for SqliteStore {
             let sql =
                 format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE approval_hash = ?1");
             let opener = tx.opener();
-            let found: Option<Proposal> =
-                query_all(tx, &sql, [&token_hash], |r| decode_proposal(r, opener))?.pop();
+            let found: Option<Proposal> = query_all(tx, &sql, [&token_hash], |r| {
+                decode_proposal(r, opener, false)
+            })?
+            .pop();
             let verdict = match Redemption::judge(
                 found.as_ref(),
                 &conversation,

@@ -30,7 +30,10 @@ pub(super) async fn redeem(
         )
         .await?;
     let found = decoded(db, w.sealer(), |o| {
-        found.as_ref().map(|r| decode_proposal(o, r)).transpose()
+        found
+            .as_ref()
+            .map(|r| decode_proposal(o, r, false))
+            .transpose()
     })
     .await?;
     let verdict = match Redemption::judge(

@@ -218,7 +218,9 @@ fn inspect(conn: &Connection) -> Result<FileCheck, StoreError> {
             unexpected.extend(schema::impossible_rows(conn)?);
             // The time of the check, not of a service clock: a file is
             // checked for what it would do once restored now.
-            unexpected.extend(schema::leases_out_of_range(conn, Timestamp::now())?);
+            let now = Timestamp::now();
+            unexpected.extend(schema::leases_out_of_range(conn, now)?);
+            unexpected.extend(schema::yolo_times_out_of_range(conn, now)?);
         }
     }
     Ok(FileCheck {

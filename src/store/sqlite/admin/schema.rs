@@ -5,14 +5,15 @@
 //! restored — counters small enough that the next message id or audit
 //! sequence number cannot run out, and no rows the bridge could not have
 //! written (orphans, impossible sides, delivery leases that would hide an
-//! inbox for longer than any reader holds one), which would break reads or
-//! deliveries once restored.
+//! inbox for longer than any reader holds one, YOLO activations and
+//! approvals lasting longer than any setting allows), which would break reads
+//! or deliveries, or keep a command runnable, once restored.
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::super::open::MIGRATIONS;
 use super::super::sql_err;
-use crate::domain::Timestamp;
+use crate::domain::{MAX_TTL_MICROS, Timestamp};
 use crate::store::StoreError;
 
 /// Largest message id, id floor or audit sequence number a backup may hold
@@ -190,4 +191,71 @@ pub(super) fn leases_out_of_range(
     } else {
         Vec::new()
     })
+}
+
+/// YOLO rows whose times no configuration could have written: a start
+/// (request, confirmation, proposal, decision, use, snapshot) more than a day
+/// after `now`, or an activation or approval ending more than the largest
+/// `*_minutes` setting ([`MAX_TTL_MICROS`], ten years) after it began. Such a
+/// row kept a mode active, or an approval redeemable, for as long as the file
+/// said: a backup edited to end both in the year 3000 ran an approved command
+/// long after its approval had lapsed. Call only on a schema without foreign
+/// objects (STRICT tables: every time is an integer or none).
+pub(super) fn yolo_times_out_of_range(
+    conn: &Connection,
+    now: Timestamp,
+) -> Result<Vec<String>, StoreError> {
+    let has_yolo: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'yolo_activations'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
+    if has_yolo == 0 {
+        return Ok(Vec::new());
+    }
+    let latest_start = now.plus_micros(MAX_LEASE_AHEAD_MICROS).as_micros();
+    let checks = [
+        (
+            "YOLO activations requested or confirmed more than a day from now",
+            "SELECT count(*) FROM yolo_activations WHERE requested_at > ?1 OR confirmed_at > ?1",
+        ),
+        (
+            "YOLO activations ending more than ten years (the longest yolo.activation_minutes) after they began: restored, the mode would stay active that long",
+            "SELECT count(*) FROM yolo_activations
+             WHERE expires_at > max(requested_at, coalesce(confirmed_at, requested_at)) + ?2",
+        ),
+        (
+            "YOLO proposals created, decided or used more than a day from now",
+            "SELECT count(*) FROM yolo_proposals
+             WHERE created_at > ?1 OR decided_at > ?1 OR used_at > ?1",
+        ),
+        (
+            "YOLO approvals ending more than ten years (the longest yolo.approval_minutes) after they were given, or never given: restored, the command could run that long",
+            "SELECT count(*) FROM yolo_proposals WHERE approval_expires_at IS NOT NULL
+             AND (decided_at IS NULL OR approval_expires_at > decided_at + ?2)",
+        ),
+        (
+            "YOLO snapshots taken more than a day from now",
+            "SELECT count(*) FROM yolo_snapshots WHERE created_at > ?1",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (what, sql) in checks {
+        // ?1 is the latest start, ?2 the longest duration; a statement
+        // counts parameters up to the highest number it uses.
+        let mut stmt = conn.prepare(sql).map_err(sql_err)?;
+        let mut args: Vec<i64> = Vec::new();
+        for i in 1..=stmt.parameter_count() {
+            args.push(if i == 1 { latest_start } else { MAX_TTL_MICROS });
+        }
+        let n: i64 = stmt
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))
+            .map_err(sql_err)?;
+        if n > 0 {
+            out.push(format!("{n} {what}"));
+        }
+    }
+    Ok(out)
 }
