@@ -222,41 +222,33 @@ async fn a_stored_hostile_workspace_cannot_redraw_the_confirmation() {
             conv.id
         ),
     );
+    // `confirm` holds the stored workspace to enable_yolo_mode's rules
+    // again and refuses it before drawing anything of it.
     let cmd = yolo_cli(&env, &["confirm", &conv.id], &[]);
-    let (status, transcript) = tokio::task::spawn_blocking(move || {
-        let mut pty = Pty::spawn(cmd);
-        pty.expect("to continue: ");
-        pty.send_line("no");
-        pty.finish()
-    })
-    .await
-    .expect("pty task");
+    let (status, transcript) = tokio::task::spawn_blocking(move || Pty::spawn(cmd).finish())
+        .await
+        .expect("pty task");
     assert_eq!(status.code(), Some(1), "{transcript}");
+    assert!(transcript.contains("workspace-not-allowed"), "{transcript}");
+    assert!(!transcript.contains("to continue"), "{transcript}");
     assert!(
         !transcript.contains('\x1b') && !transcript.contains('\u{202e}'),
         "{transcript:?}"
     );
+    // `yolo status` still lists it, escaped on its one line: no fake
+    // `mode:` or `sandbox:` line.
+    let status = yolo_plain(&env, &["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
     assert!(
-        transcript.contains("\\x1b[2J\\x1b[H\\x0a  mode:"),
-        "{transcript}"
+        !text.contains('\x1b') && !text.contains('\u{202e}'),
+        "{text:?}"
     );
-    // The real mode is the only `mode:` line, and no line claims the sandbox is on.
-    let modes: Vec<&str> = transcript
-        .lines()
-        .filter(|l| l.starts_with("  mode:"))
-        .collect();
-    assert_eq!(modes.len(), 1, "{transcript}");
+    assert!(text.contains("\\x1b[2J\\x1b[H\\x0a  mode:"), "{text}");
     assert!(
-        modes[0].contains("yolo — ANY shell command"),
-        "{transcript}"
-    );
-    assert_eq!(
-        transcript
+        !text
             .lines()
-            .filter(|l| l.starts_with("  sandbox:"))
-            .count(),
-        1,
-        "{transcript}"
+            .any(|l| l.starts_with("  mode:") || l.starts_with("  sandbox:")),
+        "{text}"
     );
 }
 
@@ -281,6 +273,8 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
         "ws\u{2800}",
         "w\u{336}s",
         "ws                    x",
+        // Right-to-left names: `yolo confirm` showed the path reordered.
+        "ws/\u{5d0}/\u{5d1}",
     ] {
         let dir = env.dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
@@ -294,6 +288,10 @@ async fn enable_refuses_a_disguised_or_dangerous_workspace() {
         PathBuf::from("/usr/bin"),
         PathBuf::from("/tmp"),
         PathBuf::from("/proc/self"),
+        // The operating system's state, not a project.
+        PathBuf::from("/var/lib"),
+        PathBuf::from("/var/cache"),
+        PathBuf::from("/var/log"),
         home,
         data.clone(),
     ] {

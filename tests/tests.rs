@@ -130,6 +130,7 @@ mod yolo_e2e;
 mod yolo_end;
 mod yolo_hostile;
 mod yolo_interrupt;
+mod yolo_restore;
 mod yolo_sandbox;
 mod yolo_table;
 mod yolo_tokens;

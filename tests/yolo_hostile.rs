@@ -54,6 +54,10 @@ async fn padded_or_disguised_commands_are_refused_and_approve_shows_the_size() {
         // (An invisible character has a rule of its own: control-character.)
         "sh ./deploy\u{fff0}.sh".to_owned(),
         "mv \u{5d0} \u{5d1}".to_owned(),
+        // Quoted too: a bidi terminal showed these with the arguments swapped.
+        "mv \"\u{5d0}\" \"\u{5d1}\"".to_owned(),
+        "mv '\u{5e9}\u{5dc}\u{5d5}\u{5dd}' '\u{5e2}\u{5d5}\u{5dc}\u{5dd}'".to_owned(),
+        "printf \"%s\" \"\u{627}\u{644}\" 1 2".to_owned(),
     ] {
         let m = refusal(
             &execute(&server, &conv, "a", &hostile, json!({})).await,

@@ -137,7 +137,11 @@ pub fn run(args: YoloArgs) -> anyhow::Result<ExitCode> {
         match outcome {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(
-                e @ (ServiceError::NotFound(_) | ServiceError::Conflict(_) | ServiceError::Cancelled),
+                e @ (ServiceError::NotFound(_)
+                | ServiceError::Conflict(_)
+                | ServiceError::Cancelled
+                // A stored workspace the rules refuse, at `confirm`.
+                | ServiceError::CommandRefused { .. }),
             ) => {
                 output::error_line(&e.to_string());
                 Ok(ExitCode::from(1))
