@@ -29,6 +29,7 @@ mod watch;
 mod workspace;
 
 pub use types::{CommandRun, EnableYolo, ExecuteCommand, Execution, RunPlan, YoloSettings};
+pub(in crate::service) use workspace::stored_workspace_allowed;
 
 use report::{describe_outcome, partner_report, section_tag};
 
@@ -38,27 +39,6 @@ pub(super) fn random_id(prefix: &str) -> Result<String, ServiceError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| ServiceError::Internal(crate::store::StoreError::Backend(Box::new(e))))?;
     Ok(format!("{prefix}{}", hex::encode(bytes)))
-}
-
-/// Whether the workspace an activation holds passes the rules
-/// `enable_yolo_mode` applies, checked again before anything is proposed or
-/// run there: a row from a restored backup or an older build must not run a
-/// command in a workspace those rules refuse (`/etc`), whatever it says.
-///
-/// # Errors
-/// `command_refused` (rule `workspace-not-allowed`) naming the rule.
-pub(in crate::service) fn stored_workspace_allowed(
-    activation: &Activation,
-) -> Result<(), ServiceError> {
-    let request = &activation.request;
-    workspace::recheck(&request.workspace, request.sandbox).map_err(|e| {
-        ServiceError::CommandRefused {
-            rule: "workspace-not-allowed",
-            detail: format!(
-                "the activation's {e}; nothing runs there: ask for a new activation with a project directory"
-            ),
-        }
-    })
 }
 
 impl<S: YoloStore> Bridge<S> {
@@ -226,7 +206,7 @@ impl<S: YoloStore> Bridge<S> {
             }
             Err(e) => return Err(self.refuse(draft, e.into())),
         };
-        if let Err(e) = stored_workspace_allowed(&activation) {
+        if let Err(e) = workspace::stored_workspace_allowed(&activation) {
             return Err(self.refuse(draft, e));
         }
         if let Err(e) = self.refuse_secrets(&creds.conversation, &exec.command) {

@@ -15,6 +15,8 @@ use std::path::{Component, Path, PathBuf};
 use crate::display;
 use crate::domain::InvalidValue;
 use crate::runner::policy;
+use crate::service::ServiceError;
+use crate::store::Activation;
 
 /// Top-level directories that are never a workspace themselves.
 const SYSTEM_TOP: &[&str] = &[
@@ -130,6 +132,27 @@ pub fn recheck(stored: &Path, sandboxed: bool) -> Result<(), InvalidValue> {
     };
     text_rules(text)?;
     check_resolved(stored, &[], sandboxed, &home_directories())
+}
+
+/// Whether the workspace an activation holds passes the rules
+/// `enable_yolo_mode` applies, checked again before anything is proposed or
+/// run there: a row from a restored backup or an older build must not run a
+/// command in a workspace those rules refuse (`/etc`), whatever it says.
+///
+/// # Errors
+/// `command_refused` (rule `workspace-not-allowed`) naming the rule.
+pub(in crate::service) fn stored_workspace_allowed(
+    activation: &Activation,
+) -> Result<(), ServiceError> {
+    let request = &activation.request;
+    recheck(&request.workspace, request.sandbox).map_err(|e| {
+        ServiceError::CommandRefused {
+            rule: "workspace-not-allowed",
+            detail: format!(
+                "the activation's {e}; nothing runs there: ask for a new activation with a project directory"
+            ),
+        }
+    })
 }
 
 /// The rules on the text of a path, as given or as resolved.
