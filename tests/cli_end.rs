@@ -126,3 +126,31 @@ async fn end_stops_a_live_conversation_on_every_server_and_cleanup_removes_it() 
     );
     cli(&env, &["audit", "--verify"]).await.ok();
 }
+
+/// A removed participant's role is not listed beside the one who holds it
+/// now: `end` and `cleanup` printed `backend ↔ frontend ↔ qa ↔ qa`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_and_cleanup_name_only_the_participants_still_there() {
+    let env = TestEnv::new("cli_end_removed");
+    let owner = env.server_with(NO_LIMITS).await;
+    let conv = Conv::create(&owner).await;
+    let first = env.server_with(NO_LIMITS).await;
+    crate::teams::join(&first, &invite(&owner, "qa", "member").await).await;
+    crate::util_calls::ok(&call(&owner, "remove_participant", json!({"participant": "qa"})).await);
+    let second = env.server_with(NO_LIMITS).await;
+    crate::teams::join(&second, &invite(&owner, "qa", "member").await).await;
+
+    let ended = cli(&env, &["end", &conv.id]).await.ok();
+    assert!(
+        ended.starts_with(&format!("Ended {} (backend ↔ frontend ↔ qa)", conv.id)),
+        "{ended}"
+    );
+    let dry = cli(&env, &["cleanup", "--dry-run"]).await.ok();
+    assert!(
+        dry.contains("backend ↔ frontend ↔ qa") && !dry.contains("qa ↔ qa"),
+        "{dry}"
+    );
+    for server in [owner, first, second] {
+        server.stop().await;
+    }
+}

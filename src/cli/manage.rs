@@ -120,10 +120,12 @@ pub(super) fn stdout() -> BufWriter<output::Screen<std::io::StdoutLock<'static>>
     output::screen()
 }
 
-/// The roles of a conversation, `a ↔ b`.
+/// The roles of a conversation's participants, `a ↔ b`; a removed one's
+/// role is left out (it may have been given to someone else since).
 pub(super) fn roles(c: &Conversation) -> String {
     c.participants
         .iter()
+        .filter(|p| p.removed_at.is_none())
         .map(|p| output::line(&p.role).to_string())
         .collect::<Vec<_>>()
         .join(" ↔ ")
