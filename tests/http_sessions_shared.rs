@@ -255,6 +255,16 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     )
     .await;
     assert!(create.body.contains("has ended"), "{}", create.body);
+    // Nor does ending it on that host, which still held it (204 there).
+    let again = reqwest::Client::new()
+        .delete(&one.url)
+        .header("authorization", format!("Bearer {alice}"))
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", VERSION)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(again.status(), 404, "DELETE on the host that held it");
     assert_eq!(
         env.count("SELECT count(*) FROM mcp_sessions WHERE owner <> '(ended)'"),
         0

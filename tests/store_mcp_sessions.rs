@@ -111,6 +111,8 @@ async fn across_servers(db: Db) {
         .forget_session("sid-1", "mallory")
         .await
         .expect("another's forget changes nothing");
+    assert!(!one.bridge.session_ended("sid-1").await.unwrap());
+    assert!(!one.bridge.session_ended("never-stored").await.unwrap());
     assert!(
         one.bridge
             .shared_session("sid-1", "alice")
@@ -130,6 +132,7 @@ async fn across_servers(db: Db) {
         one.bridge.shared_session("sid-1", "alice").await.unwrap(),
         None
     );
+    assert!(one.bridge.session_ended("sid-1").await.unwrap());
     assert!(matches!(
         one.bridge.take_over_session(&Session::new(), "sid-1").await,
         Err(ServiceError::AuthFailed)

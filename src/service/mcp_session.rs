@@ -160,6 +160,16 @@ impl<S: McpSessionStore> Bridge<S> {
             .map(|s| s.record.init_params))
     }
 
+    /// Whether the stored session `id` was ended (by its client, through
+    /// any host): its row is then a tombstone. A session never stored is
+    /// not ended.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn session_ended(&self, id: &str) -> Result<bool, ServiceError> {
+        Ok(self.store.mcp_session_ended(mcp_session_digest(id)).await?)
+    }
+
     /// Takes over the stored session `id` in `session` (fresh on this
     /// host): its owner, and its seats with their tokens derived again.
     ///

@@ -71,6 +71,13 @@ pub trait McpSessionStore: Store {
         id_hash: String,
     ) -> impl Future<Output = Result<Option<StoredMcpSession>, StoreError>> + Send;
 
+    /// Whether the session whose id digest is `id_hash` was ended (its row
+    /// is a tombstone). One never stored was not.
+    fn mcp_session_ended(
+        &self,
+        id_hash: String,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Ends the session whose id digest is `id_hash` at `at`, if `owner`
     /// owns it or it is not stored yet (another's changes nothing): its
     /// bindings go and its row stays as a tombstone (see [`ENDED_OWNER`]).
@@ -105,6 +112,12 @@ impl McpSessionStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.mcp_session(id_hash).await,
             AnyStore::Postgres(p) => p.mcp_session(id_hash).await,
+        }
+    }
+    async fn mcp_session_ended(&self, id_hash: String) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.mcp_session_ended(id_hash).await,
+            AnyStore::Postgres(p) => p.mcp_session_ended(id_hash).await,
         }
     }
     async fn delete_mcp_session(

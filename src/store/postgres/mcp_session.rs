@@ -82,6 +82,17 @@ impl McpSessionStore for PgStore {
         decode_seats(record, seats).map(Some)
     }
 
+    async fn mcp_session_ended(&self, id_hash: String) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = Db::Client(&client)
+            .opt(
+                "SELECT 1 FROM mcp_sessions WHERE id_hash = $1 AND owner = $2",
+                &[&id_hash, &ENDED_OWNER],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn delete_mcp_session(
         &self,
         id_hash: String,

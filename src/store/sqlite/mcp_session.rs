@@ -94,6 +94,17 @@ impl McpSessionStore for SqliteStore {
         .await
     }
 
+    async fn mcp_session_ended(&self, id_hash: String) -> Result<bool, StoreError> {
+        self.call(move |conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM mcp_sessions WHERE id_hash = ?1 AND owner = ?2)",
+            )
+            .and_then(|mut s| s.query_row([id_hash.as_str(), ENDED_OWNER], |r| r.get(0)))
+            .map_err(sql_err)
+        })
+        .await
+    }
+
     async fn delete_mcp_session(
         &self,
         id_hash: String,

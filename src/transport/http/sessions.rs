@@ -89,8 +89,9 @@ impl<S: Backend> SessionStore for SharedSessions<S> {
 pub(super) type Manager = QuietResume<LocalSessionManager>;
 
 /// `404` for a `DELETE` naming a session that neither this host holds nor
-/// the database keeps for the caller, as for any other request naming a
-/// session that is gone (rmcp would answer `202` whatever the id). Runs
+/// the database keeps for the caller, or that was ended through another
+/// host, as for any other request naming a session that is gone (rmcp
+/// would answer `202` whatever the id). Runs
 /// inside `access::check_caller`, which has set the caller.
 pub(super) async fn end_only_known<S: Backend>(
     State((manager, bridge)): State<(Arc<Manager>, Arc<Bridge<S>>)>,
@@ -108,6 +109,12 @@ pub(super) async fn end_only_known<S: Backend>(
         return next.run(request).await;
     };
     let held = manager.has_session(&id.into()).await.unwrap_or(false);
+    // Held here but ended through another host (before this host's recheck
+    // noticed): gone, as it is everywhere else. It is closed here too.
+    if held && matches!(bridge.session_ended(id).await, Ok(true)) {
+        let _ = manager.close_session(&id.into()).await;
+        return refusal(StatusCode::NOT_FOUND, "Not Found: Session not found");
+    }
     let known = held
         || match CALLER.try_with(Clone::clone) {
             Ok(caller) => matches!(bridge.shared_session(id, &caller).await, Ok(Some(_))),
