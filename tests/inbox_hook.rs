@@ -153,7 +153,15 @@ async fn a_reminder_that_cannot_be_audited_is_not_shown_and_does_not_stall_the_h
     let hook = run_cmd(inbox(&env, &["--hook", "claude"]), Some(PROMPT)).await;
     let took = started.elapsed();
     assert_eq!(hook.stdout, "", "shown without an audit record");
-    let note = hook.fails(1, "unread messages not shown: the bridge database is busy");
+    // On PostgreSQL opening the database may be what gives up (it links the
+    // audit records other processes staged): "cannot open database …: the
+    // database is busy".
+    let note = hook.fails(1, "busy");
+    assert!(
+        note.contains("unread messages not shown: the bridge database is busy")
+            || (env.pg_url().is_some() && note.contains("cannot open database")),
+        "{note}"
+    );
     assert!(!note.contains("a line worth"), "{note}");
     // How long it waits is the unit test `a_brief_patience_waits_half_a_second_and_a_server_ten`
     // (no timing assertion here: these machines are slow at random); it took
@@ -161,7 +169,7 @@ async fn a_reminder_that_cannot_be_audited_is_not_shown_and_does_not_stall_the_h
     eprintln!("the hook gave up after {took:?}");
     let plain = run_cmd(inbox(&env, &[]), None).await;
     assert_eq!(plain.stdout, "", "shown without an audit record");
-    plain.fails(2, "unread messages not shown");
+    plain.fails(2, "busy");
     lock.release().await;
     assert_eq!(reminders(&env), 0, "an unshown reminder was audited");
 
