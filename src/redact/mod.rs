@@ -25,8 +25,9 @@
 //!   bounded, so the whole pass is linear in the input, and `regex` never
 //!   backtracks.
 //! - After the pass, [`joined`] rescans literals joined from a short first
-//!   piece (`"ghp_" + "…"`) and [`encoded`] the decoding of base64 runs, each
-//!   keeping only self-identifying secrets found there.
+//!   piece (`"ghp_" + "…"`), [`unfold`] lines a hard wrap cut a token across,
+//!   and [`encoded`] the decoding of base64 runs, each keeping only
+//!   self-identifying secrets found there.
 //! - Candidate spans are mapped back to the original, overlapping ones are
 //!   merged, the allow-list is applied, and the text is rebuilt. Where only
 //!   part of a match is secret (the password in a URL, the value of an
@@ -92,6 +93,7 @@ mod text;
 mod token_rules;
 mod tokens;
 mod transcript;
+mod unfold;
 mod url;
 mod use_as;
 mod userlist;
@@ -314,6 +316,7 @@ impl Redactor {
             });
         });
         joined::extend(&self.anchors, &self.rules, vt, &mut cands);
+        unfold::extend(&self.anchors, &self.rules, vt, &mut cands);
         encoded::extend(&self.anchors, &self.rules, vt, &mut cands);
         concat::extend(vt, &mut cands);
         repeat::extend(vt, &mut cands);

@@ -8,6 +8,7 @@ mod classes;
 mod classes_a;
 mod classes_b;
 mod classes_c;
+mod folded;
 mod kinds_table;
 mod labels;
 mod languages;

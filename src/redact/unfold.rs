@@ -1,0 +1,289 @@
+//! Text hard-wrapped at a fixed width (`fold -w 60`, `fmt` of a long word, a
+//! terminal's screen copied out, a log viewer): a token the wrap cut in two
+//! is read whole again, whatever comes before or after it on its lines.
+//!
+//! [`super::hard_wrap`] follows a token that the main pass recognised over
+//! the lines after it, but only when it reaches the end of its line, every
+//! continuation line is nothing but token, and its first piece is long enough
+//! to be recognised alone. In prose folded at a width none of that holds:
+//! `fold` cuts anywhere, so `… deploy key ghp_4fK9` ends one line and
+//! `sLm2…uGi and then restarted …` starts the next, and the anchor itself may
+//! be cut (`gh` / `p_…`).
+//!
+//! Here every line break that looks like such a cut is removed, the lines on
+//! either side are joined, and the joined text is scanned again by the same
+//! detectors. A break is a cut when a word runs through it (a token byte ends
+//! the line and another starts the next, with 16 or more of them around the
+//! break), and the line before it is at least [`MIN_WIDTH`] wide with no
+//! neighbouring line wider (in a hard wrap, full lines have the wrap's width
+//! and none is wider). Only self-identifying secrets (prefixed tokens, and
+//! passwords in URLs) that run through a removed break count, so a join that
+//! was not a cut (two lines that only happen to touch) finds nothing: a
+//! token joined to a word is rejected by its own edges and length checks.
+//! The span replaced covers every piece and the line breaks between them.
+//!
+//! Only the lines around such breaks are scanned, each once, so the pass
+//! stays linear; prose, code and tables rarely have a 16-byte word through a
+//! break and cost one look at each line end.
+
+use super::scan::{self, Anchors, Candidate, priority};
+use super::tokens;
+
+/// Narrowest line a hard wrap is recognised at: terminals and `fold` wrap at
+/// 60-200 columns; narrower, two ordinary lines touch too often.
+const MIN_WIDTH: usize = 40;
+/// Fewest token bytes around a break for it to be read as a cut through a
+/// token: the shortest self-identifying token (an AWS key id) is 20 bytes,
+/// while a word of prose a wrap cuts through is shorter.
+const MIN_WORD: usize = 16;
+
+/// A line of the text: where its content starts and ends (before `\r\n` or
+/// `\n`), and its width in characters.
+#[derive(Clone, Copy)]
+struct Line {
+    start: usize,
+    end: usize,
+    chars: usize,
+}
+
+/// Adds candidates for self-identifying secrets cut by a hard wrap.
+pub(crate) fn extend(
+    anchors: &Anchors,
+    rules: &tokens::Compiled,
+    text: &str,
+    cands: &mut Vec<Candidate>,
+) {
+    let bytes = text.as_bytes();
+    if memchr::memchr(b'\n', bytes).is_none() {
+        return;
+    }
+    let lines = lines(text);
+    // `cut[i]`: what the break after line `i` is.
+    let cut: Vec<Cut> = (0..lines.len().saturating_sub(1))
+        .map(|i| is_cut(bytes, &lines, i))
+        .collect();
+    if cut.iter().all(|&c| c == Cut::No) {
+        return;
+    }
+    // Where the main pass found a whole token ending (not one cut short):
+    // one that ends at a cut may just end there.
+    let mut ends: Vec<usize> = cands
+        .iter()
+        .filter(|c| c.priority == priority::TOKEN && !cut_short(c))
+        .map(|c| c.end)
+        .collect();
+    ends.sort_unstable();
+    let mut i = 0;
+    while i < cut.len() {
+        if cut[i] == Cut::No {
+            i += 1;
+            continue;
+        }
+        // A run of cuts joins lines `i..=j`: a long token may span several.
+        let mut j = i + 1;
+        while j < cut.len() && cut[j] != Cut::No {
+            j += 1;
+        }
+        scan_joined(
+            anchors,
+            rules,
+            text,
+            (&lines[i..=j], &cut[i..j]),
+            &ends,
+            cands,
+        );
+        i = j + 1;
+    }
+}
+
+/// The lines of `text`, `\r` before a `\n` not counted as content.
+fn lines(text: &str) -> Vec<Line> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for nl in ends {
+        let end = if nl > start && bytes[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        let content = &text[start..end];
+        let chars = if content.is_ascii() {
+            content.len()
+        } else {
+            content.chars().count()
+        };
+        out.push(Line { start, end, chars });
+        start = nl + 1;
+    }
+    out
+}
+
+/// Bytes a token (or a URL with a password) is made of, as far as a wrap
+/// through it is concerned.
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'_' | b'-' | b'.' | b'+' | b'/' | b'=' | b'~' | b':' | b'@' | b'%'
+        )
+}
+
+/// Whether the break after line `i` reads as a hard wrap cutting a word:
+/// [`Cut::Proven`] when a line next to it is exactly as wide (two full
+/// lines of one wrap), [`Cut::Likely`] when it is only the widest.
+fn is_cut(bytes: &[u8], lines: &[Line], i: usize) -> Cut {
+    let (cur, next) = (lines[i], lines[i + 1]);
+    // Cheap tests first: almost every line break fails one of them.
+    if cur.end - cur.start < MIN_WIDTH
+        || cur.end == cur.start
+        || next.end == next.start
+        || !token_byte(bytes[cur.end - 1])
+        || !token_byte(bytes[next.start])
+    {
+        return Cut::No;
+    }
+    // A wrap's full lines are its widest: the line before the cut is at
+    // least as wide as its neighbours (counted in characters, as a
+    // terminal's columns, or in bytes, as `fold` counts).
+    let not_wider =
+        |other: Line| other.chars <= cur.chars || other.end - other.start <= cur.end - cur.start;
+    let prev = i.checked_sub(1).map(|p| lines[p]);
+    if cur.chars < MIN_WIDTH || !not_wider(next) || prev.is_some_and(|p| !not_wider(p)) {
+        return Cut::No;
+    }
+    let left = bytes[cur.start..cur.end]
+        .iter()
+        .rev()
+        .take_while(|&&b| token_byte(b))
+        .count();
+    let right = bytes[next.start..next.end]
+        .iter()
+        .take_while(|&&b| token_byte(b))
+        .count();
+    let same =
+        |other: Line| other.chars == cur.chars || other.end - other.start == cur.end - cur.start;
+    if left + right < MIN_WORD {
+        Cut::No
+    } else if same(next) || prev.is_some_and(same) {
+        Cut::Proven
+    } else {
+        Cut::Likely
+    }
+}
+
+/// What a line break is, for [`is_cut`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    No,
+    Likely,
+    Proven,
+}
+
+/// Scans `lines` joined at the breaks between them and adds what runs
+/// through a break, mapped back to the text.
+fn scan_joined(
+    anchors: &Anchors,
+    rules: &tokens::Compiled,
+    text: &str,
+    (lines, cuts): (&[Line], &[Cut]),
+    ends: &[usize],
+    cands: &mut Vec<Candidate>,
+) {
+    let mut joined = String::new();
+    // Where each line starts in the joined text.
+    let mut at: Vec<usize> = Vec::with_capacity(lines.len());
+    for l in lines {
+        at.push(joined.len());
+        joined.push_str(&text[l.start..l.end]);
+    }
+    // The offset in `text` of joined offset `p`: a start at a line's first
+    // byte is on that line, an end at a line's last byte on the line before.
+    let back = |p: usize, is_end: bool| {
+        let k = if is_end {
+            at.partition_point(|&s| s < p).saturating_sub(1)
+        } else {
+            at.partition_point(|&s| s <= p).saturating_sub(1)
+        };
+        lines[k].start + (p - at[k])
+    };
+    let crosses = |c: &Candidate| at[1..].iter().any(|&s| c.start < s && s < c.end);
+    // Where a line next to the cut is as wide, the text is wrapped there,
+    // and a wrap puts the blank after a token at the start of the next line:
+    // a word glued to the token is more of it. Elsewhere, a token the main
+    // pass found whole (full length) up to the end of its line may just end
+    // there, and the next line start with prose (`sk_live_…` then `Let me
+    // know`): it runs on only over what cannot be a plain word.
+    let runs_on = |c: &Candidate| {
+        (1..lines.len()).all(|k| {
+            let s = at[k];
+            let whole_before =
+                cuts[k - 1] == Cut::Likely && ends.binary_search(&lines[k - 1].end).is_ok();
+            let piece_end = at.get(k + 1).map_or(c.end, |&e| e.min(c.end));
+            !(c.start < s
+                && s < c.end
+                && whole_before
+                && plain_word(&joined.as_bytes()[s..piece_end]))
+        })
+    };
+    for c in scan::scan_builtin(anchors, rules, &joined) {
+        if matches!(c.priority, priority::TOKEN | priority::URL) && crosses(&c) && runs_on(&c) {
+            cands.push(Candidate {
+                start: back(c.start, false),
+                end: back(c.end, true),
+                ..c
+            });
+        }
+    }
+}
+
+/// Whether candidate `c` is a token shorter than its format's full length
+/// (the main pass accepts such a token as one cut short): at a cut, the
+/// rest of it is on the next line, whatever that looks like.
+fn cut_short(c: &Candidate) -> bool {
+    tokens::RULES
+        .iter()
+        .any(|r| r.kind.id() == c.kind && r.short.is_some_and(|(_, full)| c.end - c.start < full))
+}
+
+/// A word as prose writes it: lower case, capitalised or all capitals,
+/// letters only, and from six letters on, a vowel (or `y`) in every four
+/// letters at least. The tail of a generated token (mixed case, digits, or
+/// a run of consonants such as `lyxdhb`) is rarely one once it is six
+/// letters long; a prose word hardly ever fails it (`strength`).
+fn plain_word(w: &[u8]) -> bool {
+    let lower = |b: &u8| b.is_ascii_lowercase();
+    let cased = match w {
+        [] => false,
+        [first, rest @ ..] => {
+            (first.is_ascii_alphabetic() && rest.iter().all(lower))
+                || w.iter().all(u8::is_ascii_uppercase)
+        }
+    };
+    let vowels = w
+        .iter()
+        .filter(|b| {
+            matches!(
+                b.to_ascii_lowercase(),
+                b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+            )
+        })
+        .count();
+    cased && (w.len() < 6 || 4 * vowels >= w.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::redact::tests::redacted as redact;
+
+    #[test]
+    fn a_cut_through_an_anchor_is_joined() {
+        let s = "ghp_4fK9sLm2QxT7vB1nR8wY3zC6dH0jP5aE2uGi";
+        let line = format!("{} I pushed it wi", "lorem ipsum ".repeat(3));
+        let text = format!("{line}th gh\n{} then restarted", &s[2..]);
+        let out = redact(&text);
+        assert!(!out.contains(&s[2..10]), "{out}");
+        assert!(out.contains("then restarted"), "{out}");
+    }
+}
