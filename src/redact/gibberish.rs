@@ -62,6 +62,29 @@ pub(crate) fn random_letters(v: &[u8]) -> bool {
 }
 
 fn pairs_random(v: &[u8]) -> bool {
+    let (score, n) = pair_score(v);
+    // A longer draw averages out closer to its mean, and names that long
+    // are made of more words: the bar rises from 4.5 to 4.75 at 20 letters.
+    if v.len() >= 20 {
+        4 * score < 19 * n
+    } else {
+        2 * score < 9 * n
+    }
+}
+
+/// Whether the letters `v` (six or more) are made of pairs words almost
+/// never use, averaging below 2 on the [`PAIRS`] scale (`lyxdhb` 1.2,
+/// `Thanks` 5): too short for [`random_letters`] to judge, but not a word.
+pub(crate) fn unlike_words(v: &[u8]) -> bool {
+    if v.len() < 6 || !v.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let (score, n) = pair_score(v);
+    score < 2 * n
+}
+
+/// The sum of `v`'s letter-pair scores, and how many pairs there are.
+fn pair_score(v: &[u8]) -> (usize, usize) {
     let score: usize = v
         .windows(2)
         .map(|w| {
@@ -70,14 +93,7 @@ fn pairs_random(v: &[u8]) -> bool {
             usize::from(PAIRS[a][b] - b'0')
         })
         .sum();
-    let n = v.len().saturating_sub(1).max(1);
-    // A longer draw averages out closer to its mean, and names that long
-    // are made of more words: the bar rises from 4.5 to 4.75 at 20 letters.
-    if v.len() >= 20 {
-        4 * score < 19 * n
-    } else {
-        2 * score < 9 * n
-    }
+    (score, v.len().saturating_sub(1).max(1))
 }
 
 /// `abcdefghijkl`, `qwertyuiopas`: letters typed along the alphabet or a

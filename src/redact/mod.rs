@@ -62,6 +62,7 @@ mod joined;
 mod jwk;
 mod k8s;
 mod kinds;
+mod known_hex;
 mod label_below;
 mod line_context;
 mod listing;
@@ -111,6 +112,7 @@ use std::fmt;
 
 pub use invite::recognised as recognises_invite_code;
 use kinds::{SPECS, is_placeholder_like};
+pub use known_hex::find_known_hex;
 use scan::{Candidate, priority};
 
 /// A user-defined pattern from `[[redaction.patterns]]`.

@@ -58,21 +58,33 @@ pub(crate) fn extend(
         return;
     }
     let lines = lines(text);
+    // Where the main pass found a token ending, whole or cut short (shorter
+    // than its format): a whole one that ends at a cut may just end there;
+    // one cut short at the end of its line goes on at the next, however
+    // narrow the wrap (`see ghp_…` / `…uGi thanks` at 24 columns).
+    let (mut whole, mut short): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+    for c in cands.iter().filter(|c| c.priority == priority::TOKEN) {
+        if cut_short(c) { &mut short } else { &mut whole }.push(c.end);
+    }
+    whole.sort_unstable();
+    short.sort_unstable();
     // `cut[i]`: what the break after line `i` is.
     let cut: Vec<Cut> = (0..lines.len().saturating_sub(1))
-        .map(|i| is_cut(bytes, &lines, i))
+        .map(|i| match is_cut(bytes, &lines, i) {
+            Cut::No
+                if short.binary_search(&lines[i].end).is_ok()
+                    && bytes
+                        .get(lines[i + 1].start)
+                        .is_some_and(|&b| token_byte(b)) =>
+            {
+                Cut::Short
+            }
+            c => c,
+        })
         .collect();
     if cut.iter().all(|&c| c == Cut::No) {
         return;
     }
-    // Where the main pass found a whole token ending (not one cut short):
-    // one that ends at a cut may just end there.
-    let mut ends: Vec<usize> = cands
-        .iter()
-        .filter(|c| c.priority == priority::TOKEN && !cut_short(c))
-        .map(|c| c.end)
-        .collect();
-    ends.sort_unstable();
     let mut i = 0;
     while i < cut.len() {
         if cut[i] == Cut::No {
@@ -89,7 +101,7 @@ pub(crate) fn extend(
             rules,
             text,
             (&lines[i..=j], &cut[i..j]),
-            &ends,
+            &whole,
             cands,
         );
         i = j + 1;
@@ -177,8 +189,12 @@ fn is_cut(bytes: &[u8], lines: &[Line], i: usize) -> Cut {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cut {
     No,
+    /// A line no narrower than its neighbours, at a wrap's width or more.
     Likely,
+    /// As [`Cut::Likely`], and a neighbour exactly as wide.
     Proven,
+    /// Too narrow to tell, but a token cut short ends the line.
+    Short,
 }
 
 /// Scans `lines` joined at the breaks between them and adds what runs
@@ -214,12 +230,13 @@ fn scan_joined(
     // a word glued to the token is more of it. Elsewhere, a token the main
     // pass found whole (full length) up to the end of its line may just end
     // there, and the next line start with prose (`sk_live_…` then `Let me
-    // know`): it runs on only over what cannot be a plain word.
+    // know`), and so may one cut short at a narrow line: it runs on only
+    // over what cannot be a plain word.
     let runs_on = |c: &Candidate| {
         (1..lines.len()).all(|k| {
             let s = at[k];
-            let whole_before =
-                cuts[k - 1] == Cut::Likely && ends.binary_search(&lines[k - 1].end).is_ok();
+            let whole_before = cuts[k - 1] == Cut::Short
+                || (cuts[k - 1] == Cut::Likely && ends.binary_search(&lines[k - 1].end).is_ok());
             let piece_end = at.get(k + 1).map_or(c.end, |&e| e.min(c.end));
             !(c.start < s
                 && s < c.end
@@ -248,10 +265,9 @@ fn cut_short(c: &Candidate) -> bool {
 }
 
 /// A word as prose writes it: lower case, capitalised or all capitals,
-/// letters only, and from six letters on, a vowel (or `y`) in every four
-/// letters at least. The tail of a generated token (mixed case, digits, or
-/// a run of consonants such as `lyxdhb`) is rarely one once it is six
-/// letters long; a prose word hardly ever fails it (`strength`).
+/// letters only, and from six letters on with a vowel (or `y`) and letter
+/// pairs that words use. The tail of a generated token (mixed case, digits,
+/// `RDKBLDGG`, `lyxdhb`) rarely is one once it is six letters long.
 fn plain_word(w: &[u8]) -> bool {
     let lower = |b: &u8| b.is_ascii_lowercase();
     let cased = match w {
@@ -261,16 +277,13 @@ fn plain_word(w: &[u8]) -> bool {
                 || w.iter().all(u8::is_ascii_uppercase)
         }
     };
-    let vowels = w
-        .iter()
-        .filter(|b| {
-            matches!(
-                b.to_ascii_lowercase(),
-                b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
-            )
-        })
-        .count();
-    cased && (w.len() < 6 || 4 * vowels >= w.len())
+    let vowel = |b: &u8| {
+        matches!(
+            b.to_ascii_lowercase(),
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+        )
+    };
+    cased && (w.len() < 6 || (w.iter().any(vowel) && !super::gibberish::unlike_words(w)))
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! carries one of its conversation's tokens (an agent pasting its own, or
 //! its partner's, into the chat) has it replaced before it is stored, so it
 //! never reaches the store, `show`, the console or another agent's context.
-//! Costs nothing unless the text holds a 64-hex run.
+//! The text is read in the redaction engine's normalised view, so a token
+//! with a zero-width space inside, in fullwidth digits or wrapped over lines
+//! is found too. Costs nothing unless the text holds 64 hex digits.
 
 use std::collections::BTreeMap;
 
@@ -29,31 +31,35 @@ pub(super) fn redact_session_tokens(
     text: &str,
     counts: &mut BTreeMap<String, usize>,
 ) -> Option<String> {
-    let runs = hex_runs(text);
-    if runs.is_empty() {
+    // Derived only when the text has enough hex digits to hold a token.
+    let tokens = std::cell::OnceCell::new();
+    let is_token = |digits: &str| {
+        tokens
+            .get_or_init(|| {
+                (0..MAX_SESSIONS)
+                    .filter_map(Side::nth)
+                    .map(|side| key.derive(conversation, side).to_hex())
+                    .collect::<Vec<String>>()
+            })
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(digits))
+    };
+    // Read as the redaction engine reads text (invisible characters dropped,
+    // fullwidth digits folded, a token wrapped over lines joined), so a token
+    // written in a form a person or a model still reads is replaced too.
+    let spans = crate::redact::find_known_hex(text, TOKEN_HEX, &is_token);
+    if spans.is_empty() {
         return None;
     }
-    let tokens: Vec<String> = (0..MAX_SESSIONS)
-        .filter_map(Side::nth)
-        .map(|side| key.derive(conversation, side).to_hex())
-        .collect();
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
-    let mut found = 0;
-    for (start, end) in runs {
-        let run = text[start..end].to_ascii_lowercase();
-        if tokens.contains(&run) {
-            out.push_str(&text[last..start]);
-            out.push_str(SESSION_TOKEN_PLACEHOLDER);
-            last = end;
-            found += 1;
-        }
-    }
-    if found == 0 {
-        return None;
+    for &(start, end) in &spans {
+        out.push_str(&text[last..start]);
+        out.push_str(SESSION_TOKEN_PLACEHOLDER);
+        last = end;
     }
     out.push_str(&text[last..]);
-    *counts.entry(SESSION_TOKEN_KIND.to_owned()).or_insert(0) += found;
+    *counts.entry(SESSION_TOKEN_KIND.to_owned()).or_insert(0) += spans.len();
     Some(out)
 }
 
@@ -128,5 +134,27 @@ mod tests {
         let mut none = BTreeMap::new();
         assert!(redact_session_tokens(&key, &conv, digest, &mut none).is_none());
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn tokens_hidden_or_wrapped_are_replaced() {
+        let key = ServerKey::from_bytes([7; 32]);
+        let conv = ConversationId::parse("conv_0123456789abcdef").unwrap();
+        let t = key.derive(&conv, Side::B).to_hex();
+        let wide: String = t
+            .chars()
+            .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap_or(c))
+            .collect();
+        for text in [
+            format!("fyi {}\u{200B}{} thanks", &t[..30], &t[30..]),
+            format!("fyi {}\u{00AD}{} thanks", &t[..30], &t[30..]),
+            format!("fyi {wide} thanks"),
+            format!("fyi {}\n{} thanks", &t[..32], &t[32..]),
+        ] {
+            let mut counts = BTreeMap::new();
+            let out = redact_session_tokens(&key, &conv, &text, &mut counts).expect("replaced");
+            assert_eq!(out, "fyi SESSION_TOKEN_REDACTED thanks", "{text:?}");
+            assert_eq!(counts.get(SESSION_TOKEN_KIND), Some(&1));
+        }
     }
 }

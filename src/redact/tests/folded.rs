@@ -119,6 +119,22 @@ fn a_token_cut_inside_its_prefix_or_after_one_byte() {
 }
 
 #[test]
+fn a_narrow_wrap_after_a_token_cut_short() {
+    // 24 columns: too narrow to call a wrap, but the first piece is a token
+    // cut short, and its rest (prose after it) is on the next line.
+    let s = "ghp_4fK9sLm2QxT7vB1nR8wY3zC6dH0jP5aE2uGi";
+    let out = redacted(&format!("fyi {}\n{} thanks", &s[..20], &s[20..]));
+    assert_eq!(out, "fyi GITHUB_TOKEN_REDACTED thanks");
+    // A plain word on the next line is not taken for its rest.
+    let t = "see ghp_4fK9sLm2QxT7vB1nR8wY3z\nThanks for the review";
+    assert!(
+        redacted(t).ends_with("\nThanks for the review"),
+        "{}",
+        redacted(t)
+    );
+}
+
+#[test]
 fn folded_prose_and_separate_lines_are_kept() {
     let prose = "The deployment finished without errors and the workers were restarted \
                  afterwards; the dashboards show normal latency across every region again, \
