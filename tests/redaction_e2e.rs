@@ -3,7 +3,8 @@
 //! byte of any secret reaches the database files. [`classes`] does the same
 //! for each class of issue 11 (and for role names), with samples from
 //! [`samples`]; [`invites`] for this bridge's invite codes in every spelling
-//! `join_conversation` accepts.
+//! `join_conversation` accepts; [`folded`] for tokens a fixed-width wrap cut
+//! and session tokens written to hide them.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use crate::util::*;
 
 mod classes;
+mod folded;
 mod invites;
 mod samples;
 
