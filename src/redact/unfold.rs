@@ -22,9 +22,11 @@
 //! token joined to a word is rejected by its own edges and length checks.
 //! The span replaced covers every piece and the line breaks between them.
 //!
-//! Only the lines around such breaks are scanned, each once, so the pass
+//! Only the word through each such break is rescanned (a token that runs
+//! through the break lies inside it), each byte at most once, so the pass
 //! stays linear; prose, code and tables rarely have a 16-byte word through a
-//! break and cost one look at each line end.
+//! break and cost one look at each line end, and a whole token found by the
+//! main pass followed by a line of prose is not rescanned at all.
 
 use super::scan::{self, Anchors, Candidate, priority};
 use super::tokens;
@@ -79,32 +81,58 @@ pub(crate) fn extend(
             {
                 Cut::Short
             }
+            // What the rescan would find and [`scan_joined`] then drop (a
+            // whole token, then prose): not rescanned at all, which keeps
+            // text dense with `NAME=token` lines above prose cheap.
+            Cut::Likely
+                if whole.binary_search(&lines[i].end).is_ok()
+                    && plain_word(leading_word(&bytes[lines[i + 1].start..lines[i + 1].end])) =>
+            {
+                Cut::No
+            }
             c => c,
         })
         .collect();
     if cut.iter().all(|&c| c == Cut::No) {
         return;
     }
+    let run = |b: &[u8]| b.iter().take_while(|&&b| token_byte(b)).count();
     let mut i = 0;
     while i < cut.len() {
         if cut[i] == Cut::No {
             i += 1;
             continue;
         }
-        // A run of cuts joins lines `i..=j`: a long token may span several.
+        // Only the word through the cut can hold a token that runs through
+        // it: its pieces are rescanned, not the whole lines. It goes on over
+        // every next line it fills up to another cut (a long token wrapped
+        // over several lines).
+        let l = lines[i];
+        let left = bytes[l.start..l.end]
+            .iter()
+            .rev()
+            .take_while(|&&b| token_byte(b))
+            .count();
+        let mut pieces = vec![Line {
+            start: l.end - left,
+            ..l
+        }];
         let mut j = i + 1;
-        while j < cut.len() && cut[j] != Cut::No {
+        loop {
+            let n = lines[j];
+            let right = run(&bytes[n.start..n.end]);
+            if right < n.end - n.start || j == cut.len() || cut[j] == Cut::No {
+                pieces.push(Line {
+                    end: n.start + right,
+                    ..n
+                });
+                break;
+            }
+            pieces.push(n);
             j += 1;
         }
-        scan_joined(
-            anchors,
-            rules,
-            text,
-            (&lines[i..=j], &cut[i..j]),
-            &whole,
-            cands,
-        );
-        i = j + 1;
+        scan_joined(anchors, rules, text, (&pieces, &cut[i..j]), &whole, cands);
+        i = j;
     }
 }
 
@@ -262,6 +290,13 @@ fn cut_short(c: &Candidate) -> bool {
     tokens::RULES
         .iter()
         .any(|r| r.kind.id() == c.kind && r.short.is_some_and(|(_, full)| c.end - c.start < full))
+}
+
+/// The token bytes `line` starts with: all a token cut there could take
+/// from it (`yr_UMjTU-Px…` of a JWT, not just `yr`).
+fn leading_word(line: &[u8]) -> &[u8] {
+    let n = line.iter().take_while(|&&b| token_byte(b)).count();
+    &line[..n]
 }
 
 /// A word as prose writes it: lower case, capitalised or all capitals,
