@@ -60,16 +60,20 @@ pub(crate) fn extend(
         return;
     }
     let lines = lines(text);
-    // Where the main pass found a token ending, whole or cut short (shorter
-    // than its format): a whole one that ends at a cut may just end there;
-    // one cut short at the end of its line goes on at the next, however
-    // narrow the wrap (`see ghp_…` / `…uGi thanks` at 24 columns).
+    // Where the main pass found a secret ending, whole or a token cut short
+    // (shorter than its format): a whole one (a token, or a value after its
+    // name) that ends at a cut may just end there; a token cut short at the
+    // end of its line goes on at the next, however narrow the wrap (`see
+    // ghp_…` / `…uGi thanks` at 24 columns).
     let (mut whole, mut short): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
-    for c in cands.iter().filter(|c| c.priority == priority::TOKEN) {
-        if cut_short(c) { &mut short } else { &mut whole }.push(c.end);
+    for c in cands.iter() {
+        let cut_short = c.priority == priority::TOKEN && cut_short(c);
+        if cut_short { &mut short } else { &mut whole }.push(c.end);
     }
-    whole.sort_unstable();
     short.sort_unstable();
+    // A value the token cut short is in (`key ghp_…`) ends where it does.
+    whole.retain(|e| short.binary_search(e).is_err());
+    whole.sort_unstable();
     // `cut[i]`: what the break after line `i` is.
     let cut: Vec<Cut> = (0..lines.len().saturating_sub(1))
         .map(|i| match is_cut(bytes, &lines, i) {
@@ -255,8 +259,9 @@ fn scan_joined(
     let crosses = |c: &Candidate| at[1..].iter().any(|&s| c.start < s && s < c.end);
     // Where a line next to the cut is as wide, the text is wrapped there,
     // and a wrap puts the blank after a token at the start of the next line:
-    // a word glued to the token is more of it. Elsewhere, a token the main
-    // pass found whole (full length) up to the end of its line may just end
+    // a word glued to the token is more of it. Elsewhere, a secret the main
+    // pass found whole (a token of full length, a value) up to the end of
+    // its line may just end
     // there, and the next line start with prose (`sk_live_…` then `Let me
     // know`), and so may one cut short at a narrow line: it runs on only
     // over what cannot be a plain word.
