@@ -187,14 +187,7 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     );
 
     // Its owner ends it; no host can take it over any more.
-    let ended = reqwest::Client::new()
-        .delete(&three.url)
-        .header("authorization", format!("Bearer {alice}"))
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", VERSION)
-        .send()
-        .await
-        .expect("DELETE");
+    let ended = delete_session(&three.url, &alice, &session).await;
     assert!(ended.status().is_success(), "{}", ended.status());
     // Only its tombstone stays (a binding in flight cannot store it again).
     assert_eq!(
@@ -214,14 +207,7 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     // Ending it again, or ending an id never issued, finds nothing (rmcp
     // alone would answer 202 to both).
     for (url, id) in [(&three.url, session.as_str()), (&four.url, "never-issued")] {
-        let again = reqwest::Client::new()
-            .delete(url.as_str())
-            .header("authorization", format!("Bearer {alice}"))
-            .header("mcp-session-id", id)
-            .header("mcp-protocol-version", VERSION)
-            .send()
-            .await
-            .expect("DELETE");
+        let again = delete_session(url, &alice, id).await;
         assert_eq!(again.status(), 404, "DELETE {id}");
     }
 
@@ -256,14 +242,7 @@ async fn a_bound_session_moves_between_hosts_and_survives_a_restart() {
     .await;
     assert!(create.body.contains("has ended"), "{}", create.body);
     // Nor does ending it on that host, which still held it (204 there).
-    let again = reqwest::Client::new()
-        .delete(&one.url)
-        .header("authorization", format!("Bearer {alice}"))
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", VERSION)
-        .send()
-        .await
-        .expect("DELETE");
+    let again = delete_session(&one.url, &alice, &session).await;
     assert_eq!(again.status(), 404, "DELETE on the host that held it");
     assert_eq!(
         env.count("SELECT count(*) FROM mcp_sessions WHERE owner <> '(ended)'"),
@@ -594,4 +573,16 @@ async fn sessions_taken_over_count_against_the_tokens_share() {
     )
     .await;
     assert_eq!(again.status, 200, "{}", again.body);
+}
+
+/// `DELETE` of the MCP session `id` at `url`, as `token`'s holder.
+async fn delete_session(url: &str, token: &str, id: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .delete(url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", VERSION)
+        .send()
+        .await
+        .expect("DELETE")
 }
