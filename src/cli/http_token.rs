@@ -147,11 +147,7 @@ pub fn run(args: HttpTokenArgs) -> anyhow::Result<ExitCode> {
 /// A name already in use and a token that is not there are refusals
 /// (exit 1, audited as denied), as other commands' are; other errors exit 2.
 fn refusal<T>(result: Result<T, ServiceError>) -> anyhow::Result<Result<T, ExitCode>> {
-    match result {
-        Err(e @ (ServiceError::Conflict(_) | ServiceError::NotFound(_))) => {
-            output::error_line(&e.to_string());
-            Ok(Err(ExitCode::from(1)))
-        }
-        other => super::manage::settle(other),
-    }
+    super::manage::settle_refusing(result, |e| {
+        matches!(e, ServiceError::Conflict(_) | ServiceError::NotFound(_))
+    })
 }

@@ -94,9 +94,18 @@ pub(super) fn open_app(db: &DbArgs, mode: OpenMode) -> anyhow::Result<App> {
 /// Splits a management outcome into its value, or a refusal (printed, exit 1),
 /// or an error (exit 2).
 pub(super) fn settle<T>(result: Result<T, ServiceError>) -> anyhow::Result<Result<T, ExitCode>> {
+    settle_refusing(result, |_| false)
+}
+
+/// [`settle`], where the errors `refused` picks are refusals too: a command
+/// for which "not there" or "in use" is an answer, not a failure.
+pub(super) fn settle_refusing<T>(
+    result: Result<T, ServiceError>,
+    refused: impl Fn(&ServiceError) -> bool,
+) -> anyhow::Result<Result<T, ExitCode>> {
     match result {
         Ok(v) => Ok(Ok(v)),
-        Err(e) if e.is_refusal() => {
+        Err(e) if e.is_refusal() || refused(&e) => {
             output::error_line(&e.to_string());
             Ok(Err(ExitCode::from(1)))
         }

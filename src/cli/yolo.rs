@@ -134,20 +134,17 @@ pub fn run(args: YoloArgs) -> anyhow::Result<ExitCode> {
         };
         out.flush()?;
         app.bridge.store().flush().await?;
-        match outcome {
-            Ok(()) => Ok(ExitCode::SUCCESS),
-            Err(
-                e @ (ServiceError::NotFound(_)
-                | ServiceError::Conflict(_)
-                | ServiceError::Cancelled
-                // A stored workspace the rules refuse, at `confirm`.
-                | ServiceError::CommandRefused { .. }),
-            ) => {
-                output::error_line(&e.to_string());
-                Ok(ExitCode::from(1))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let settled = super::manage::settle_refusing(outcome, |e| {
+            matches!(
+                e,
+                ServiceError::NotFound(_)
+                    | ServiceError::Conflict(_)
+                    | ServiceError::Cancelled
+                    // A stored workspace the rules refuse, at `confirm`.
+                    | ServiceError::CommandRefused { .. }
+            )
+        })?;
+        Ok(settled.err().unwrap_or(ExitCode::SUCCESS))
     })
 }
 
