@@ -309,8 +309,8 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         // out the others on its host (loopback, NAT).
         let known = presented.and_then(|token| access.known_identity(token));
         if known.is_none()
-            && !presented.is_some_and(|token| access.vouched(token))
             && let Some(wait) = access.failures.wait(client)
+            && !presented.is_some_and(|token| access.vouched(token))
         {
             return super::throttle::throttled(wait);
         }
