@@ -89,9 +89,18 @@ impl Pty {
         let (tx, chunks) = channel();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    // EIO: every copy of the slave is closed and all it
+                    // wrote has been read.
+                    Err(_) => break,
                 }
             }
         });
@@ -174,8 +183,12 @@ impl Pty {
             self.receive(Duration::from_millis(20));
         };
         // Collect the rest of the output: the reader stops at EIO once every
-        // copy of the slave is closed, which is right after the exit.
-        let drain_until = Instant::now() + Duration::from_secs(2);
+        // copy of the slave is closed, which is right after the exit. The
+        // bound is as long as any other wait: with 2 s, a loaded CI run once
+        // lost the last lines of an approval (its token) though the command
+        // exited 0 — a reader thread left unscheduled that long is the one
+        // explanation the kernel's pty code leaves.
+        let drain_until = Instant::now() + PTY_TIMEOUT;
         while Instant::now() < drain_until && self.receive(Duration::from_millis(50)) {}
         (status, std::mem::take(&mut self.transcript))
     }

@@ -426,22 +426,23 @@ async fn approve(app: &App, out: &mut Out, id: &str) -> Result<(), ServiceError>
     check_passphrase(app, &passphrase, ACTION, Some(&proposal.conversation)).await?;
     let approval = bridge.yolo_approve(&proposal).await?;
     // The token goes to this terminal only: never to a log, the audit trail
-    // or stderr (only its hash is stored).
-    say(
+    // or stderr (only its hash is stored). Unlike the lines before, a failed
+    // write here must not end in success: the human would hold an approval
+    // no one can use, with nothing saying so.
+    writeln!(
         out,
-        format_args!(
-            "Approval token (single use, this command only, valid until {}):",
-            approval.expires_at
-        ),
-    );
-    say(out, format_args!("{}", approval.token));
-    say(
-        out,
-        format_args!(
-            "Give it to the agent: it calls execute_command with the same command and approval_token."
-        ),
-    );
-    Ok(())
+        "Approval token (single use, this command only, valid until {}):\n{}\n\
+         Give it to the agent: it calls execute_command with the same command and approval_token.",
+        approval.expires_at, approval.token
+    )
+    .and_then(|()| out.flush())
+    .map_err(|e| {
+        ServiceError::Conflict(format!(
+            "the approval was recorded but its token could not be shown ({e}); \
+             deny {} and have the agent propose the command again",
+            line(&proposal.id)
+        ))
+    })
 }
 
 /// The lines right above the approval prompt: the command's size, and its
