@@ -150,8 +150,18 @@ async fn yolo_status_lists_commands_that_do_not_open() {
         p["unreadable"].as_str().unwrap().contains("does not open"),
         "{p}"
     );
-    // Reading the one proposal still fails; the error says what, not where
-    // a log would be.
-    let deny = cli_on(&env, &other.db, &["yolo", "deny", &id]).await;
-    assert!(!deny.stderr.contains("server log"), "{}", deny.stderr);
+    // It cannot be approved (the human could not see what would run), but it
+    // can be denied: a human cleaning up after the restore is not stuck
+    // with it. Both used to exit 2.
+    let refused = approve_refused(&other, &id).await;
+    assert!(refused.contains("does not open"), "{refused}");
+    let denied = cli_on(&env, &other.db, &["yolo", "deny", &id]).await.ok();
+    assert!(
+        denied.contains(&format!("Denied {id}")) && denied.contains("does not open"),
+        "{denied}"
+    );
+    let listed = cli_on(&env, &other.db, &["yolo", "status", "--json"])
+        .await
+        .json();
+    assert_eq!(listed["proposals"][0]["state"], "denied", "{listed}");
 }

@@ -98,13 +98,11 @@ pub fn run(args: YoloArgs) -> anyhow::Result<ExitCode> {
             YoloCommand::Passphrase => set_passphrase(&app, &mut out).await,
             YoloCommand::Approve { proposal } => approve(&app, &mut out, &proposal).await,
             YoloCommand::Deny { proposal } => app.bridge.yolo_deny(&proposal).await.map(|p| {
-                let _ = writeln!(
-                    out,
-                    "Denied {} ({}): {}",
-                    line(&p.id),
-                    p.conversation,
-                    line(&p.command)
-                );
+                let command = match &p.unreadable {
+                    Some(_) => "(a command that does not open with this database's key)".to_owned(),
+                    None => line(&p.command).to_string(),
+                };
+                let _ = writeln!(out, "Denied {} ({}): {command}", line(&p.id), p.conversation);
             }),
             YoloCommand::Revoke { conversation } => {
                 let conversation = parse_conversation(&conversation)?;

@@ -109,15 +109,21 @@ pub async fn page<S: Backend>(
                             dt { "workspace" } dd { code { (line(&a.request.workspace.to_string_lossy())) } }
                             dt { "sandbox" } dd { @if a.request.sandbox { "on" } @else { strong { "OFF" } } }
                         }
-                        dt { "command (exactly what will run)" } dd { pre.command { (command(&p.command)) } }
-                        dt { "size" } dd.size { (crate::runner::policy::describe_size(&p.command)) }
+                        @if let Some(why) = &p.unreadable {
+                            dt { "command" } dd.unreadable { "does not open with this database's key (" (line(why)) "): it can be denied, never approved" }
+                        } @else {
+                            dt { "command (exactly what will run)" } dd { pre.command { (command(&p.command)) } }
+                            dt { "size" } dd.size { (crate::runner::policy::describe_size(&p.command)) }
+                        }
                     }
-                    @if admin && p.state == ProposalState::Pending {
+                    @if admin && p.state == ProposalState::Pending && p.unreadable.is_none() {
                         form.decide method="post" action=(c2.href(&format!("/yolo/approve/{}", p.id))) {
                             input type="hidden" name="csrf" value=(csrf);
                             label { "Operator passphrase " input name="passphrase" type="password" autocomplete="off" required; }
                             button type="submit" { "Approve this exact command" }
                         }
+                    }
+                    @if admin && p.state == ProposalState::Pending {
                         form.decide method="post" action=(c2.href(&format!("/yolo/deny/{}", p.id))) {
                             input type="hidden" name="csrf" value=(csrf);
                             button.deny type="submit" { "Deny" }

@@ -271,6 +271,11 @@ impl<S: YoloStore> Bridge<S> {
                 proposal.state.as_str()
             )));
         }
+        if let Some(why) = &proposal.unreadable {
+            return Err(ServiceError::Conflict(format!(
+                "proposal {id}'s command does not open ({why}), so it cannot be shown for approval; deny it (`mcp-bridge yolo deny {id}`) and have the agent propose the command again"
+            )));
+        }
         // What the human approves must be exactly what runs, shown whole.
         if !self
             .redactor

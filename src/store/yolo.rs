@@ -155,9 +155,10 @@ pub struct Proposal {
     /// When the approval was redeemed.
     pub used_at: Option<Timestamp>,
     /// Why the stored command text does not open (sealed under another key
-    /// file, altered), in a listing only: `command` is then empty. Listings
-    /// go on past such a row as `show` does; every other read of it fails,
-    /// so it can be neither approved nor run.
+    /// file, altered): `command` is then empty. Listings and the lookup by
+    /// id go on past such a row, so a human can still see and deny it; the
+    /// service refuses to approve it, and redeeming a token reads the row
+    /// strictly, so it never runs.
     pub unreadable: Option<String>,
 }
 
@@ -301,7 +302,8 @@ pub trait YoloStore: Store {
         guard: Guard,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// A proposal by id.
+    /// A proposal by id; a command that does not open is marked
+    /// ([`Proposal::unreadable`]), not an error.
     fn proposal(
         &self,
         id: &str,

@@ -89,7 +89,7 @@ async fn find_proposal(
         .await?;
     decoded(db, sealer, |o| {
         row.as_ref()
-            .map(|r| decode_proposal(o, r, false))
+            .map(|r| decode_proposal(o, r, true))
             .transpose()
     })
     .await

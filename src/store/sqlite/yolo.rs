@@ -128,7 +128,7 @@ fn find_proposal(
         conn,
         &format!("SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE id = ?1"),
         [id],
-        |r| decode_proposal(r, opener, false),
+        |r| decode_proposal(r, opener, true),
     )?
     .pop())
 }
