@@ -34,6 +34,9 @@ const MAX_LOCK_S: i64 = 3600;
 const M_COST_KIB: u32 = 64 * 1024;
 const T_COST: u32 = 3;
 const P_COST: u32 = 1;
+/// How long a check or a change waits for another one on the same file
+/// before giving up.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 /// Hashes with a larger cost are refused rather than computed: the file may
 /// have been edited to make every check hang.
 const MAX_M_COST_KIB: u32 = 1024 * 1024;
@@ -95,6 +98,9 @@ pub enum PassphraseError {
         /// What is wrong.
         why: String,
     },
+    /// Another check or change of the passphrase held the file too long.
+    #[error("another operator passphrase check is still running; nothing was changed, try again")]
+    Busy,
     /// Reading or writing the file failed.
     #[error("{path}: {source}")]
     Io {
@@ -211,7 +217,58 @@ impl Passphrase {
         Ok(Some(stored))
     }
 
-    /// Writes `stored` through a private temporary file renamed into place.
+    /// Holds the passphrase's lock file (`.operator.passphrase.lock` beside
+    /// it) exclusively until the guard is dropped.
+    ///
+    /// A check reads the count of wrong answers, spends a quarter of a
+    /// second and 64 MiB on Argon2id, and writes the count back: without
+    /// this, concurrent checks (a burst of console posts, parallel
+    /// `yolo approve` processes on fake terminals) each counted from the
+    /// same stale value, so a burst of any size cost one step of the
+    /// count, and they all hashed at once. An `flock` serialises threads
+    /// and processes alike (each opens the file anew, so each has its own
+    /// open file description), and it dies with its holder.
+    fn exclusive(&self) -> Result<fs::File, PassphraseError> {
+        let path = self.path.with_file_name(format!(".{FILE_NAME}.lock"));
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|source| PassphraseError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        let meta = file.metadata().map_err(|source| PassphraseError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(PassphraseError::Corrupt {
+                path,
+                why: "not a regular file".into(),
+            });
+        }
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(PassphraseError::Busy),
+                Err(fs::TryLockError::Error(source)) => {
+                    return Err(PassphraseError::Io { path, source });
+                }
+            }
+        }
+    }
+
+    /// Writes `stored` through a private temporary file renamed into place
+    /// (the caller holds [`Passphrase::exclusive`], so the name is free).
     fn save(&self, stored: &Stored) -> Result<(), PassphraseError> {
         let tmp = self
             .path
@@ -243,6 +300,12 @@ impl Passphrase {
     /// [`PassphraseError::NotSet`], [`PassphraseError::Wrong`],
     /// [`PassphraseError::Locked`], or a file problem.
     pub fn check(&self, answer: &str) -> Result<(), PassphraseError> {
+        if !self.is_set()? {
+            return Err(PassphraseError::NotSet {
+                path: self.path.clone(),
+            });
+        }
+        let _held = self.exclusive()?;
         let Some(mut stored) = self.load()? else {
             return Err(PassphraseError::NotSet {
                 path: self.path.clone(),
@@ -293,6 +356,7 @@ impl Passphrase {
         let hash = hasher()
             .hash_password_with_salt(new.as_bytes(), &salt)
             .map_err(|e| self.corrupt(e.to_string()))?;
+        let _held = self.exclusive()?;
         self.save(&Stored {
             hash: hash.to_string(),
             failures: 0,
@@ -351,6 +415,41 @@ mod tests {
         ));
         fs::set_permissions(p.path(), fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(p.is_set(), Err(PassphraseError::TooOpen { .. })));
+    }
+
+    /// Concurrent wrong answers are each counted: they used to read the
+    /// same count and write it back one higher, so a burst of any size cost
+    /// one step (and hashed all at once).
+    #[test]
+    fn concurrent_wrong_answers_are_each_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Passphrase::beside(&dir.path().join("bridge.db"));
+        p.set("correct horse battery", "correct horse battery")
+            .unwrap();
+        let results: Vec<PassphraseError> = std::thread::scope(|s| {
+            let tries: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| p.check("wrong guess!!").unwrap_err()))
+                .collect();
+            tries.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let mut left: Vec<u32> = results
+            .iter()
+            .filter_map(|e| match e {
+                PassphraseError::Wrong { left } => Some(*left),
+                _ => None,
+            })
+            .collect();
+        left.sort_unstable();
+        assert_eq!(left, vec![0, 1, 2, 3, 4], "{results:?}");
+        assert!(
+            results
+                .iter()
+                .filter(|e| !matches!(e, PassphraseError::Wrong { .. }))
+                .all(|e| matches!(e, PassphraseError::Locked { .. })),
+            "{results:?}"
+        );
+        let stored: Stored = serde_json::from_str(&fs::read_to_string(p.path()).unwrap()).unwrap();
+        assert_eq!(stored.failures, FREE_ATTEMPTS);
     }
 
     #[test]

@@ -219,6 +219,7 @@ async fn check_passphrase(
             let reason = match &e {
                 PassphraseError::Wrong { .. } => "wrong passphrase",
                 PassphraseError::Locked { .. } => "locked after wrong passphrases",
+                PassphraseError::Busy => "another check running",
                 _ => "unusable file",
             };
             Err(passphrase_refused(app, action, conversation, reason, e).await)

@@ -50,6 +50,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             PassphraseError::Wrong { .. } => "wrong passphrase",
             PassphraseError::Locked { .. } => "locked after wrong passphrases",
             PassphraseError::NotSet { .. } => "not set",
+            PassphraseError::Busy => "another check running",
             _ => "unusable file",
         };
         self.yolo_passphrase_refused_by(&user.decider(), action, conversation, reason);
