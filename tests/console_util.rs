@@ -151,6 +151,11 @@ pub struct Browser {
 impl Browser {
     /// Signs in through the form with `token`.
     pub async fn sign_in(console: &ConsoleProc, token: &str) -> Browser {
+        Self::sign_in_via(console, token, "/").await
+    }
+
+    /// As [`Browser::sign_in`], reading the page's CSRF token from `csrf_page`.
+    pub async fn sign_in_via(console: &ConsoleProc, token: &str, csrf_page: &str) -> Browser {
         let client = http();
         let page = client
             .get(format!("{}/login", console.base))
@@ -180,7 +185,7 @@ impl Browser {
         );
         let cookie = session.split(';').next().unwrap().to_owned();
         let home = client
-            .get(format!("{}/", console.base))
+            .get(format!("{}{csrf_page}", console.base))
             .header(COOKIE, &cookie)
             .send()
             .await

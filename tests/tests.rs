@@ -34,6 +34,7 @@ mod console_browser_yolo;
 mod console_end;
 mod console_hostile;
 mod console_mounted;
+mod console_nokey;
 mod console_requests;
 mod console_shared;
 mod console_util;

@@ -35,6 +35,8 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// How long a new stream waits for the watcher's baseline before it is
 /// refused (the database is unreachable, or very slow to answer).
 const READY_WAIT: Duration = Duration::from_secs(10);
+/// The longest pause before the watcher tries again after a failure.
+const MAX_RESTART_PAUSE: Duration = Duration::from_secs(60);
 
 /// One change, ready to send.
 #[derive(Debug, Clone)]
@@ -86,14 +88,22 @@ impl Live {
                 proposals: HashMap::new(),
                 activations: HashMap::new(),
             };
+            // A failure that comes back at once (a stored value that does
+            // not open) is retried ever more slowly, not logged every second.
+            let mut pause = Duration::from_secs(1);
             loop {
+                let started = tokio::time::Instant::now();
                 match watcher.run().await {
                     Ok(()) => return,
                     Err(e) => {
                         watcher.ready.send_replace(false);
                         watcher.restarted = true;
-                        tracing::warn!(error = %e, "console live updates stopped; restarting");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        if started.elapsed() > MAX_RESTART_PAUSE {
+                            pause = Duration::from_secs(1);
+                        }
+                        tracing::warn!(error = %e.logged(), retry_in_s = pause.as_secs(), "console live updates stopped; restarting");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(MAX_RESTART_PAUSE);
                     }
                 }
             }

@@ -260,13 +260,19 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
 }
 
 /// What a client may read of a service error: internal failures are logged
-/// and answered generically.
+/// with their cause and answered generically, except a stored value that
+/// does not open, which is named (column and row, never content) as the
+/// CLI names it: after a `restore --no-key` the human needs to know why.
 pub fn message_of(e: &ServiceError) -> String {
-    if status_of(e) == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error = %e, code = e.code(), "console request failed");
-        "internal error; see the console's log".to_owned()
-    } else {
-        e.to_string()
+    if status_of(e) != StatusCode::INTERNAL_SERVER_ERROR {
+        return e.to_string();
+    }
+    tracing::error!(error = %e.logged(), code = e.code(), "console request failed");
+    match e {
+        ServiceError::Internal(corrupt @ crate::store::StoreError::Corrupt(_)) => {
+            corrupt.to_string()
+        }
+        _ => "internal error; see the console's log".to_owned(),
     }
 }
 

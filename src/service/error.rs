@@ -156,6 +156,15 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// What a log line says of this error: an internal one's cause, which
+    /// its message keeps from clients ("the server log has details").
+    pub fn logged(&self) -> String {
+        match self {
+            ServiceError::Internal(cause) => cause.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// The stable wire code.
     pub const fn code(&self) -> &'static str {
         match self {
