@@ -95,8 +95,14 @@ fn cross_site(headers: &HeaderMap) -> bool {
 }
 
 /// Whether `host` (a `Host` header) names this machine's loopback interface:
-/// `localhost` (or a name under `.localhost`), `127.x.y.z` or `[::1]`, any port.
+/// `localhost` (or a name under `.localhost`), `127.x.y.z` or `[::1]`, any
+/// numeric port. A value that is not a well-formed `Host` at all
+/// (`localhost:1@evil.example`, `[::1]evil.example`) is refused as `/mcp`
+/// refuses it, not read as the name it starts with.
 pub fn loopback_host(host: &str) -> bool {
+    if !crate::transport::http::host::well_formed_host(&host.to_ascii_lowercase()) {
+        return false;
+    }
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split_once(']').map_or(rest, |(inside, _)| inside)
     } else {
@@ -387,6 +393,11 @@ mod tests {
             "10.0.0.1:8766",
             "[::2]:1",
             "",
+            "localhost:1@evil.com",
+            "[::1]evil.com",
+            "127.0.0.1:80@evil.com",
+            "localhost:abc",
+            "a.b.localhost:1@x",
         ] {
             assert!(!loopback_host(bad), "{bad}");
         }

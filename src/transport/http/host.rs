@@ -7,7 +7,7 @@
 /// then at most a `:port` of digits. Anything else (`localhost:1@evil.com`,
 /// `[::1]evil.com`) is refused rather than read as a name it merely starts
 /// with.
-pub(super) fn well_formed_host(host: &str) -> bool {
+pub(crate) fn well_formed_host(host: &str) -> bool {
     let port_ok = |p: &str| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
     if let Some(literal) = host.strip_prefix('[') {
         let Some((addr, rest)) = literal.split_once(']') else {

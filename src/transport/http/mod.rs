@@ -19,7 +19,7 @@
 mod access;
 mod body;
 mod call_ids;
-mod host;
+pub(crate) mod host;
 mod park;
 mod peek;
 mod request_limit;
