@@ -160,6 +160,18 @@ async fn the_console_in_a_real_browser() {
         ))
         .await;
     assert_eq!(marks, 1, "the placeholder is highlighted");
+    // A participant's first heartbeat, arriving live, shows it alive (green):
+    // the age it creates used to lack the timeout until a reload.
+    ok(&call(
+        &server,
+        "update_my_status",
+        conv.args("b", json!({"status": "blocked"})),
+    )
+    .await);
+    b.wait_text(".participant[data-side=\"b\"] .age.alive", |t| {
+        t.ends_with("ago")
+    })
+    .await;
     b.screenshot(&shot("conversation")).await;
 
     // The audit trail with the chain check.

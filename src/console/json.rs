@@ -24,6 +24,7 @@ pub fn participant(p: &Participant, now: Timestamp, timeout_s: u64) -> Value {
         "last_heartbeat": v.last_heartbeat.map(Timestamp::to_rfc3339),
         "seconds_since_heartbeat": v.seconds_since_heartbeat,
         "alive": v.alive,
+        "heartbeat_timeout_s": timeout_s,
         "removed_at": p.removed_at.map(Timestamp::to_rfc3339),
     })
 }

@@ -133,6 +133,8 @@
       if (p.last_heartbeat) {
         if (!age) { div.appendChild(document.createTextNode(" ")); age = el("span", "age"); div.appendChild(age); }
         age.dataset.since = p.last_heartbeat;
+        // A first heartbeat creates the age: it needs the timeout to turn green.
+        if (p.heartbeat_timeout_s) age.dataset.timeout = p.heartbeat_timeout_s;
       }
       let note = div.querySelector(".note");
       if (p.note) {
