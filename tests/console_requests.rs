@@ -376,3 +376,31 @@ async fn a_loopback_console_answers_only_loopback_names() {
         }
     }
 }
+
+/// A query string the console cannot read is its own refusal, after the
+/// caller is known: `401` without credentials (not axum's plain-text `400`
+/// before authentication), the "Refused" page for a signed-in human, and the
+/// JSON error for a script.
+#[tokio::test]
+async fn unreadable_query_strings_are_refused_after_authentication() {
+    let env = TestEnv::new("console_bad_query");
+    let token = make_token(&env, "root", "admin");
+    let console = ConsoleProc::start(&env).await;
+    for path in [
+        "/api/audit?limit=x",
+        "/api/events?conversation=a&conversation=b",
+    ] {
+        let anonymous = api(&console, None, path).await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let scripted = api(&console, Some(&token), path).await;
+        assert_eq!(scripted.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: serde_json::Value = scripted.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_argument", "{path}: {body}");
+    }
+    let b = Browser::sign_in(&console, &token).await;
+    let page = b.get("/audit?limit=-1").await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert_secured("/audit?limit=-1", page.headers());
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Refused") && html.contains("limit"), "{html}");
+}

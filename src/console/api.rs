@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -90,7 +91,7 @@ pub async fn conversation<S: Backend>(
 /// `GET /api/audit?conversation=&action=&since=&limit=&verify=1`.
 pub async fn audit<S: Backend>(
     State(console): State<Arc<Console<S>>>,
-    Query(filter): Query<AuditFilter>,
+    filter: Result<Query<AuditFilter>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
     let who = match authorized(&console, &headers).await {
@@ -98,6 +99,7 @@ pub async fn audit<S: Backend>(
         Err(r) => return r,
     };
     let run = async {
+        let filter = super::query_of(filter)?;
         let query = filter.query()?;
         let verify = match filter.verify.as_deref() {
             Some("1") => Some(console.bridge.console_verify(who.user()).await?),
@@ -159,12 +161,16 @@ pub struct EventFilter {
 /// each ended once its session or token is (see [`live::stream`]).
 pub async fn events<S: Backend>(
     State(console): State<Arc<Console<S>>>,
-    Query(filter): Query<EventFilter>,
+    filter: Result<Query<EventFilter>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
     let who = match authorized(&console, &headers).await {
         Ok(c) => c,
         Err(r) => return r,
+    };
+    let filter = match super::query_of(filter) {
+        Ok(f) => f,
+        Err(e) => return failure(&e),
     };
     let conversation = match filter
         .conversation

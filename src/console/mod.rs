@@ -276,6 +276,18 @@ pub fn message_of(e: &ServiceError) -> String {
     }
 }
 
+/// A query string the handler could not read, as the console's own refusal
+/// once the caller is known: axum's rejection answered plain text, and
+/// before authentication, where every other request gets `401` or the
+/// sign-in page.
+pub fn query_of<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ServiceError> {
+    query
+        .map(|axum::extract::Query(t)| t)
+        .map_err(|e| crate::domain::InvalidValue::new("query string", e.body_text()).into())
+}
+
 /// A redirect to the sign-in page.
 pub fn to_login<S: Backend>(console: &Console<S>) -> Response {
     Redirect::to(&console.href("/login")).into_response()

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -309,11 +310,12 @@ impl AuditFilter {
 /// `GET /audit`: the audit trail with filters and, on request, the chain check.
 pub async fn audit<S: Backend>(
     State(console): State<Arc<Console<S>>>,
-    Query(filter): Query<AuditFilter>,
+    filter: Result<Query<AuditFilter>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
     let c2 = Arc::clone(&console);
     signed_in(&console, &headers, |who| async move {
+        let filter = super::query_of(filter)?;
         let query = filter.query()?;
         let verify = match filter.verify.as_deref() {
             Some("1") => Some(c2.bridge.console_verify(who.user()).await?),
