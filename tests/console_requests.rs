@@ -404,3 +404,24 @@ async fn unreadable_query_strings_are_refused_after_authentication() {
     let html = page.text().await.unwrap();
     assert!(html.contains("Refused") && html.contains("limit"), "{html}");
 }
+
+/// SIGHUP (what a certificate renewal hook sends every process) reloads
+/// the console's certificate when it has one and is otherwise only logged:
+/// the console used to die of it (exit 129), silently.
+#[tokio::test]
+async fn sighup_does_not_end_the_console() {
+    let env = TestEnv::new("console_sighup");
+    let mut console = ConsoleProc::start(&env).await;
+    for _ in 0..3 {
+        console.signal(libc::SIGHUP);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!console.exited(), "the console died of SIGHUP");
+    let login = http()
+        .get(format!("{}/login", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(console.terminate().await, Some(0));
+}

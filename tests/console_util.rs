@@ -64,6 +64,21 @@ impl ConsoleProc {
 }
 
 impl ConsoleProc {
+    /// Sends `signal` to the console.
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.id().expect("console still running");
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe { libc::kill(i32::try_from(pid).unwrap(), signal) };
+    }
+
+    /// Whether the console process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("wait for the console")
+            .is_some()
+    }
+
     /// Sends SIGTERM and waits for the console to exit; returns its exit code.
     pub async fn terminate(mut self) -> Option<i32> {
         let pid = self.child.id().expect("console still running");

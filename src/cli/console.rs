@@ -174,7 +174,13 @@ fn refusal(message: &str) -> ExitCode {
 
 fn serve(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(server::tls_config(cert, key)?),
+        (Some(cert), Some(key)) => Some((
+            server::tls_config(cert, key)?,
+            crate::transport::http::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+        )),
         _ => None,
     };
     if !args.listen.ip().is_loopback() && tls.is_none() && !args.insecure_http {

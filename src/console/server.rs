@@ -15,7 +15,7 @@ use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::transport::http::{bounded_bodies, http1_alpn, http1_only};
+use crate::transport::http::{TlsFiles, bounded_bodies, http1_alpn, http1_only, watch_hangups};
 
 /// Loads a certificate chain and private key (PEM files) into a server config.
 ///
@@ -42,8 +42,9 @@ pub fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<ServerConfig> {
 /// even with a browser still watching.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// Serves `router` on `tcp` (with TLS when `tls` is given) until `shutdown`,
-/// then gives requests in flight [`SHUTDOWN_GRACE`] to finish. Slow clients
+/// Serves `router` on `tcp` (with TLS when `tls` is given, reloaded from its
+/// files on SIGHUP) until `shutdown`, then gives requests in flight
+/// [`SHUTDOWN_GRACE`] to finish. Slow clients
 /// are cut off as on `/mcp`: headers and then bodies must arrive within
 /// `read_timeout`, a TLS handshake within 10 s. On a loopback address only
 /// loopback host names are answered (no DNS rebinding).
@@ -52,7 +53,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// When serving fails.
 pub async fn serve(
     tcp: std::net::TcpListener,
-    tls: Option<ServerConfig>,
+    tls: Option<(ServerConfig, TlsFiles)>,
     router: Router,
     read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -75,8 +76,9 @@ pub async fn serve(
     let app = super::secured(bounded_bodies(router, read_timeout))
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = match tls {
-        Some(config) => {
+        Some((config, files)) => {
             let config = RustlsConfig::from_config(http1_alpn(&config));
+            watch_hangups(Some((config.clone(), files)))?;
             let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
             let server = axum_server::from_tcp(tcp)?
                 .acceptor(acceptor)
@@ -84,6 +86,7 @@ pub async fn serve(
             http1_only(server, read_timeout).serve(app).await
         }
         None => {
+            watch_hangups(None)?;
             let server = axum_server::from_tcp(tcp)?
                 .acceptor(NoDelayAcceptor::new())
                 .handle(handle);

@@ -366,11 +366,7 @@ pub async fn serve<S: HttpTokenStore + Backend>(
                         files.key.display()
                     )
                 })?;
-            // Installed before the server says it is ready: SIGHUP's default
-            // action would end the process.
-            let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                .context("cannot watch SIGHUP for certificate reloads")?;
-            tokio::spawn(reload_on_hangup(hangups, tls.clone(), files.clone()));
+            watch_hangups(Some((tls.clone(), files.clone())))?;
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
                 .acceptor(axum_server::accept::NoDelayAcceptor::new());
             let server = axum_server::from_tcp(listener)?
@@ -380,16 +376,7 @@ pub async fn serve<S: HttpTokenStore + Backend>(
             tokio::spawn(async move { server.serve(app).await })
         }
         None => {
-            // SIGHUP reloads TLS files; without TLS there is nothing to reload,
-            // and its default action would end the server without a drain.
-            let mut hangups =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                    .context("cannot watch SIGHUP")?;
-            tokio::spawn(async move {
-                while hangups.recv().await.is_some() {
-                    tracing::info!("SIGHUP: no TLS certificate to reload; still serving");
-                }
-            });
+            watch_hangups(None)?;
             // No Nagle: a response's last small write (an SSE event, the end
             // of a chunked body) must not wait for the client's delayed ACK.
             let server = axum_server::from_tcp(listener)?
@@ -433,19 +420,36 @@ pub async fn serve<S: HttpTokenStore + Backend>(
     Ok(())
 }
 
-/// Reloads the certificate and key on every SIGHUP; a failed reload keeps
-/// the previous pair and says why.
-async fn reload_on_hangup(
-    mut hangups: tokio::signal::unix::Signal,
-    tls: axum_server::tls_rustls::RustlsConfig,
-    files: TlsFiles,
-) {
-    while hangups.recv().await.is_some() {
-        match load_tls(&files).await.map(|c| tls.reload_from_config(c)) {
-            Ok(()) => tracing::info!(cert = %files.cert.display(), "reloaded the TLS certificate"),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot reload the TLS certificate; keeping the previous one")
+/// Watches SIGHUP for the life of the process (call it before the server
+/// says it is ready: SIGHUP's default action would end the process, without
+/// a drain). Each one reloads `tls`'s certificate and key from their files;
+/// a failed reload keeps the previous pair and says why. Without TLS there
+/// is nothing to reload, and the server says so and goes on. Used by
+/// `serve --http` and by the standalone console alike (a certificate
+/// renewal hook signals every process).
+///
+/// # Errors
+/// When the signal cannot be watched.
+pub fn watch_hangups(
+    tls: Option<(axum_server::tls_rustls::RustlsConfig, TlsFiles)>,
+) -> anyhow::Result<()> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot watch SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some((tls, files)) = &tls else {
+                tracing::info!("SIGHUP: no TLS certificate to reload; still serving");
+                continue;
+            };
+            match load_tls(files).await.map(|c| tls.reload_from_config(c)) {
+                Ok(()) => {
+                    tracing::info!(cert = %files.cert.display(), "reloaded the TLS certificate");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reload the TLS certificate; keeping the previous one");
+                }
             }
         }
-    }
+    });
+    Ok(())
 }
