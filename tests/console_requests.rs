@@ -425,3 +425,28 @@ async fn sighup_does_not_end_the_console() {
     assert_eq!(login.status(), StatusCode::OK);
     assert_eq!(console.terminate().await, Some(0));
 }
+
+/// A body declared over the limit is refused by its `Content-Length`, at
+/// once, as on `/mcp`: the console used to answer `Expect: 100-continue`
+/// with `100 Continue` (inviting the body), or hold a connection that never
+/// sent it for the read timeout before its `408`.
+#[tokio::test]
+async fn a_body_declared_too_large_is_refused_before_it_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::new("console_big_body");
+    let console = ConsoleProc::start(&env).await;
+    let authority = console.base.trim_start_matches("http://").to_owned();
+    for expect in ["Expect: 100-continue\r\n", ""] {
+        let mut tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        let head = format!(
+            "POST /login HTTP/1.1\r\nHost: {authority}\r\n{expect}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000000\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut first = [0u8; 12];
+        tokio::time::timeout(EVENT_TIMEOUT, tcp.read_exact(&mut first))
+            .await
+            .expect("answered without waiting for the body")
+            .unwrap();
+        assert_eq!(&first, b"HTTP/1.1 413", "{expect:?}");
+    }
+}

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::common::http_header::HEADER_SESSION_ID;
 use tokio_util::sync::CancellationToken;
 
+use super::METADATA_PATH;
 use super::body::{self, read_parts_within};
 use super::call_ids::{self, SessionCalls};
 use super::host::{strip_port, well_formed_host};
@@ -29,7 +30,6 @@ use super::sessions::{self, Owners, as_caller};
 use super::streams::{self, Streams};
 use super::throttle::{MAX_FAILED_TOKENS, Throttle, WINDOW};
 use super::written::{AckBody, InFlight};
-use super::{MAX_BODY_BYTES, METADATA_PATH};
 use crate::mcp::delivery::{InFlightPages, ReplySlot};
 use crate::ratelimit::Limits;
 use crate::service::{Bridge, HttpIdentity, token_matches};
@@ -355,10 +355,7 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         );
         return response;
     }
-    let too_large = header_str(request.headers(), header::CONTENT_LENGTH)
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
-    if too_large {
+    if body::declared_too_large(request.headers()) {
         return body::too_large();
     }
     if let Some(limit) = &access.requests

@@ -47,6 +47,17 @@ async fn read(body: Body) -> Result<Bytes, Unread> {
     })
 }
 
+/// Whether a request declares a body over [`MAX_BODY_BYTES`]: refused
+/// before a byte of it is read, so a client sending `Expect: 100-continue`
+/// is not invited to send it and one that never sends it holds nothing.
+pub(super) fn declared_too_large(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+}
+
 /// `413`: a body over [`MAX_BODY_BYTES`], refused by its `Content-Length`
 /// or while it is read.
 pub(super) fn too_large() -> Response {
@@ -115,6 +126,9 @@ async fn read_whole(State(timeout): State<Duration>, request: Request, next: Nex
         head_too_large(&request).or_else(|| super::site::framing(request.headers()))
     {
         return refused;
+    }
+    if declared_too_large(request.headers()) {
+        return too_large();
     }
     match read_within(request, timeout).await {
         Ok(request) => next.run(request).await,
