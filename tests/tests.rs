@@ -47,6 +47,7 @@ mod hostile;
 mod hostile_cases;
 mod hostile_files;
 mod http;
+mod http_allow_lists;
 mod http_bodies;
 mod http_clients;
 mod http_gone;

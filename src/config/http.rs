@@ -104,14 +104,6 @@ pub(super) fn validate(raw: RawHttp, rate_limits_on: bool) -> Result<HttpSetting
             "must be at least 16 printable characters without spaces (e.g. `openssl rand -hex 32`)",
         ));
     }
-    for origin in &raw.allowed_origins {
-        if origin != "null" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
-            return Err(invalid(
-                "http.allowed_origins",
-                format!("{origin:?} must start with http:// or https://"),
-            ));
-        }
-    }
     if raw.max_long_polls == 0 {
         return Err(invalid("http.max_long_polls", "must be at least 1"));
     }

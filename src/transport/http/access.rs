@@ -150,7 +150,8 @@ impl<S: HttpTokenStore> Access<S> {
     /// Whether a browser at `origin` may call: the server's own origin or a listed one.
     pub(super) fn origin_allowed(&self, origin: &str, host: &str) -> bool {
         let own = format!("{}://{}", self.scheme(), host.to_ascii_lowercase());
-        origin.eq_ignore_ascii_case(&own) || self.origins.iter().any(|o| o == origin)
+        origin.eq_ignore_ascii_case(&own)
+            || self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
     }
 
     /// A token's identity without the store: the shared token, or a named

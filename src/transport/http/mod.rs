@@ -119,6 +119,7 @@ impl HttpOptions {
         if self.no_auth && !loopback {
             anyhow::bail!("--no-auth is allowed only on a loopback address");
         }
+        host::check_allow_lists(&self.settings.allowed_hosts, &self.settings.allowed_origins)?;
         if !self.no_auth && self.settings.token.is_none() && named_tokens == 0 {
             anyhow::bail!(
                 "no bearer token is configured: set MCP_BRIDGE_HTTP_TOKEN (or http.token), create one with `mcp-bridge http-token create NAME`, or pass --no-auth on a loopback address"
