@@ -131,9 +131,14 @@ async fn yolo_status_lists_commands_that_do_not_open() {
     let other = TestEnv::new("yolo-status-nokey-target");
     other.server().await.stop().await;
     let file = backup.to_str().unwrap();
-    cli_on(&env, &other.db, &["restore", file, "--no-key", "--force"])
-        .await
-        .ok();
+    let restored = cli_on(&env, &other.db, &["restore", file, "--no-key", "--force"]).await;
+    // The warning names what no longer opens, the tokens that sign in included.
+    assert!(
+        restored.stderr.contains("console and HTTP tokens"),
+        "{}",
+        restored.stderr
+    );
+    restored.ok();
 
     let text = cli_on(&env, &other.db, &["yolo", "status"]).await.ok();
     let row = text.lines().find(|l| l.contains(&id)).expect("listed");

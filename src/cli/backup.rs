@@ -253,7 +253,7 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     if args.no_key {
         let _ = writeln!(
             std::io::stderr(),
-            "warning: --no-key kept this database's key file; the restored messages, notes and commands open only if the backup was made with the same key file (`mcp-bridge show` names any value that does not)"
+            "warning: --no-key kept this database's key file; the restored messages, notes and commands open only if the backup was made with the same key file (`mcp-bridge show` names any value that does not), and only then do the backup's console and HTTP tokens sign in (`console token list` and `http-token list` still show them; create new ones with `mcp-bridge console token create` and `mcp-bridge http-token create`)"
         );
     }
     if forced {
