@@ -230,18 +230,10 @@ impl Passphrase {
     /// open file description), and it dies with its holder.
     fn exclusive(&self) -> Result<fs::File, PassphraseError> {
         let path = self.path.with_file_name(format!(".{FILE_NAME}.lock"));
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|source| PassphraseError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        let file = crate::regular_file::open_lock(&path).map_err(|source| PassphraseError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let meta = file.metadata().map_err(|source| PassphraseError::Io {
             path: path.clone(),
             source,

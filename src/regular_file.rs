@@ -30,6 +30,23 @@ pub fn open(path: &Path) -> std::io::Result<fs::File> {
     Ok(file)
 }
 
+/// Opens (creating it, mode 0600) a lock file beside the bridge's own
+/// files, read-write: never through a symlink planted there (`ELOOP`), and
+/// never blocking on a FIFO. The caller checks that it got a regular file.
+///
+/// # Errors
+/// As `open(2)`.
+pub fn open_lock(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
 /// The text of the regular file at `path`, at most `limit` bytes of UTF-8.
 /// A missing file is `NotFound`, as for `fs::read_to_string`.
 ///

@@ -10,7 +10,7 @@
 //! that the path no longer names it, and opens the new one.
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -49,15 +49,7 @@ pub fn acquire(target: &Path) -> anyhow::Result<Option<Lock>> {
         anyhow::Error::new(e).context(format!("cannot lock {}", path.display()))
     };
     for _ in 0..TRIES {
-        let opened = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            // Not through a symlink; and never blocking on a FIFO planted there.
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path);
+        let opened = crate::regular_file::open_lock(&path);
         let file = match opened {
             Ok(file) => file,
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
