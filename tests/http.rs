@@ -314,5 +314,14 @@ async fn a_stateless_listen_that_can_hear_nothing_is_refused_at_once() {
         answer.status,
         answer.body
     );
+    // Only the refusal: rmcp used to acknowledge the subscription first, so
+    // a client took it for a live one (acceptance run).
+    let refusal: serde_json::Value = serde_json::from_str(&answer.body)
+        .unwrap_or_else(|e| panic!("one JSON-RPC error expected ({e}): {}", answer.body));
+    assert_eq!(
+        (refusal["id"].clone(), refusal["error"]["code"].clone()),
+        (json!(1), json!(-32600)),
+        "{refusal}"
+    );
     server.terminate().await;
 }

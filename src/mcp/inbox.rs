@@ -56,6 +56,9 @@ fn sessions(session: &Session) -> Vec<(crate::domain::ConversationId, crate::dom
         .collect()
 }
 
+/// Why a `subscriptions/listen` of the stateless protocol is refused.
+pub const STATELESS_LISTEN: &str = "a stateless request holds no conversation, so this listen would never hear anything; open an MCP session (initialize with 2025-11-25), create or join a conversation in it, then subscribe there, or long-poll check_messages";
+
 /// Most `subscriptions/listen` subscriptions one connection holds at once.
 pub(super) const MAX_LISTENS: usize = 16;
 
@@ -176,10 +179,7 @@ impl<S: Backend> BridgeServer<S> {
         if super::http_session::stateless_http(context.request_context())
             && self.session.with_bound(|bound| bound.is_empty())
         {
-            return Err(ErrorData::invalid_request(
-                "a stateless request holds no conversation, so this listen would never hear anything; open an MCP session (initialize with 2025-11-25), create or join a conversation in it, then subscribe there, or long-poll check_messages",
-                None,
-            ));
+            return Err(ErrorData::invalid_request(STATELESS_LISTEN, None));
         }
         let listens = &self.inbox_watch.listens;
         if listens

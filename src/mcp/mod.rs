@@ -47,6 +47,7 @@ use crate::store::{McpSessionStore, YoloStore};
 pub trait Backend: YoloStore + McpSessionStore {}
 impl<T: YoloStore + McpSessionStore> Backend for T {}
 
+pub(crate) use self::inbox::STATELESS_LISTEN;
 pub(crate) use self::schema::{input_schema, output_schema};
 
 pub use self::invalid_line::{

@@ -378,6 +378,9 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     {
         parts.headers.remove(HEADER_SESSION_ID);
     }
+    if let Some(id) = peek::stateless_listen(&parts.method, &parts.headers, &bytes) {
+        return peek::json_rpc_refusal(id, -32600, crate::mcp::STATELESS_LISTEN);
+    }
     let in_flight = (parts.method == Method::POST).then(|| access.in_flight.enter());
     // A request that may wait is cut off if its token is revoked meanwhile.
     let watch = named

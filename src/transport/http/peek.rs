@@ -173,6 +173,51 @@ pub(super) fn stateless(method: &Method, headers: &HeaderMap, body: &[u8]) -> bo
     }
 }
 
+/// The id of a stateless `subscriptions/listen` request (see [`stateless`]):
+/// it could never hear anything (a stateless request is bound to no
+/// conversation), and rmcp acknowledges a listen before the handler can
+/// refuse it, so a client took the acknowledgement for a live subscription.
+pub(super) fn stateless_listen(
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<serde_json::Value> {
+    if method != Method::POST
+        || (memchr::memmem::find(body, b"subscriptions/listen").is_none()
+            && memchr::memmem::find(body, b"\\u").is_none())
+        || !stateless(method, headers, body)
+    {
+        return None;
+    }
+    match serde_json::from_slice::<ClientJsonRpcMessage>(body) {
+        Ok(ClientJsonRpcMessage::Request(request))
+            if matches!(
+                request.request,
+                ClientRequest::SubscriptionsListenRequest(_)
+            ) =>
+        {
+            serde_json::to_value(&request.id).ok()
+        }
+        _ => None,
+    }
+}
+
+/// A `200` whose body is the JSON-RPC error `code` answering request `id`
+/// (a well-formed request the server refuses, as rmcp answers one).
+pub(super) fn json_rpc_refusal(id: serde_json::Value, code: i64, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {"code": code, "message": message},
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// A `400` whose body is the JSON-RPC error `code` answering request `id`.
 pub(super) fn json_rpc_error(id: serde_json::Value, code: i64, message: &str) -> Response {
     let body = serde_json::json!({
