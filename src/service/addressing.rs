@@ -108,13 +108,25 @@ pub(super) fn find(
         .ok()
         .filter(|s| conversation.participant(*s).is_some());
     match (by_role, by_id) {
-        (Some(role_of), Some(id_of)) if role_of != id_of => Err(InvalidValue::new(
-            field,
-            format!(
-                "names {:?}, which is session {role_of}'s role and also session {id_of}'s id; name the one you mean by its other name (check_partner_status lists roles and session ids)",
-                printable(name)
-            ),
-        )),
+        (Some(role_of), Some(id_of)) if role_of != id_of => {
+            let removed = conversation.active_participant(id_of).is_none();
+            Err(InvalidValue::new(
+                field,
+                if removed {
+                    // Still refused: a message meant for the removed session
+                    // must not reach the role that shares its name.
+                    format!(
+                        "names {:?}, which is session {role_of}'s role and was also the id of session {id_of}, since removed; to reach {role_of}, name it by its session id \"{role_of}\"",
+                        printable(name)
+                    )
+                } else {
+                    format!(
+                        "names {:?}, which is session {role_of}'s role and also session {id_of}'s id; name the one you mean by its other name (check_partner_status lists roles and session ids)",
+                        printable(name)
+                    )
+                },
+            ))
+        }
         (Some(side), _) => Ok(Some(side)),
         (None, _) => Ok(Side::parse(name)
             .ok()
@@ -228,7 +240,12 @@ mod tests {
             ("qa", Member, true),
             ("c", Member, false),
         ]);
-        assert!(find(&c, "participant", "c").is_err());
+        let e = find(&c, "participant", "c").unwrap_err().to_string();
+        // The refusal says the session is gone, and how to reach the role.
+        assert!(
+            e.contains("since removed") && e.contains("session id \"d\""),
+            "{e}"
+        );
     }
 
     #[test]
