@@ -4,6 +4,8 @@
 //! the long-poll that keeps it from forgetting to read its messages.
 
 use rmcp::ErrorData;
+
+use crate::domain::{InviteCode, Role as RoleName};
 use rmcp::model::{
     GetPromptRequestParams, GetPromptResult, ListPromptsResult, Prompt, PromptArgument,
     PromptMessage, Role,
@@ -87,19 +89,54 @@ fn required(
     })
 }
 
-/// Teammates as `(role, observer?)` from `frontend, reviewer:observer`.
-fn teammates(text: &str) -> Vec<(String, bool)> {
-    text.split(',')
-        .filter_map(|t| {
-            let t = t.trim();
-            let (role, observer) = match t.rsplit_once(':') {
-                Some((role, kind)) if kind.trim().eq_ignore_ascii_case("observer") => (role, true),
-                _ => (t, false),
-            };
-            let role = role.trim();
-            (!role.is_empty()).then(|| (role.to_owned(), observer))
+/// `text` as a role the tools accept, or the prompt's refusal naming the
+/// argument (and `which` teammate), so a prompt never writes out a step
+/// that must fail (`system`, a role of 5 000 characters, an instruction).
+fn role(prompt: &str, argument: &str, which: &str, text: &str) -> Result<String, ErrorData> {
+    RoleName::parse("role", text.trim())
+        .map(|r| r.as_str().to_owned())
+        .map_err(|e| {
+            ErrorData::invalid_params(
+                format!("prompt {prompt}: {argument}{which}: {}", e.reason),
+                None,
+            )
         })
-        .collect()
+}
+
+/// Teammates as `(role, observer?)` from `frontend, reviewer:observer`
+/// (`:member` is the default kind); two teammates, or a teammate and
+/// `me`, with one role (in any case) are refused, as `create_invite`
+/// would refuse the second.
+fn teammates(me: &str, text: &str) -> Result<Vec<(String, bool)>, ErrorData> {
+    let refuse = |why: String| {
+        ErrorData::invalid_params(format!("prompt start_team: teammates: {why}"), None)
+    };
+    let mut team: Vec<(String, bool)> = Vec::new();
+    for (i, item) in text.split(',').map(str::trim).enumerate() {
+        if item.is_empty() {
+            continue;
+        }
+        let which = format!(" (teammate {})", i + 1);
+        let (name, observer) = match item.rsplit_once(':') {
+            Some((name, kind)) if kind.trim().eq_ignore_ascii_case("observer") => (name, true),
+            Some((name, kind)) if kind.trim().eq_ignore_ascii_case("member") => (name, false),
+            Some(_) => {
+                return Err(refuse(format!(
+                    "the kind after `:` must be observer or member{which}"
+                )));
+            }
+            None => (item, false),
+        };
+        let name = role("start_team", "teammates", &which, name)?;
+        if name.eq_ignore_ascii_case(me) || team.iter().any(|(r, _)| r.eq_ignore_ascii_case(&name))
+        {
+            return Err(refuse(format!(
+                "two participants would have the role {name:?}{which}; roles are unique in a conversation, in any case"
+            )));
+        }
+        team.push((name, observer));
+    }
+    Ok(team)
 }
 
 /// Renders the prompt `request` names.
@@ -115,8 +152,8 @@ pub(super) fn get(
     let name = request.name.as_str();
     let text = match name {
         "start_team" => {
-            let me = required(args, name, "my_role")?;
-            let team = teammates(&required(args, name, "teammates")?);
+            let me = role(name, "my_role", "", &required(args, name, "my_role")?)?;
+            let team = teammates(&me, &required(args, name, "teammates")?)?;
             let Some(((first, first_observer), rest)) = team.split_first() else {
                 return Err(ErrorData::invalid_params(
                     "prompt start_team needs at least one teammate",
@@ -162,7 +199,15 @@ Once everyone has joined (check_partner_status lists the participants), send the
             )
         }
         "join_team" => {
-            let code = required(args, name, "invite_code")?;
+            // Not echoed when refused: it may be a code meant for another agent.
+            let code = InviteCode::parse(&required(args, name, "invite_code")?)
+                .map_err(|e| {
+                    ErrorData::invalid_params(
+                        format!("prompt join_team: invite_code {}", e.reason),
+                        None,
+                    )
+                })?
+                .to_display();
             format!(
                 "You are joining a team of agents through the mcp-bridge tools.\n\
 1. Call join_conversation with invite_code \"{code}\". It tells you your role, your session id and who else takes part.\n\
@@ -171,7 +216,17 @@ If you joined as an observer, read and report to me but do not send.\n{WORK_LOOP
             )
         }
         "review_work" => {
-            let who = required(args, name, "teammate")?;
+            // A role, or a session id (which has a role's shape).
+            let who =
+                RoleName::parse_existing("teammate", required(args, name, "teammate")?.trim())
+                    .map_err(|e| {
+                        ErrorData::invalid_params(
+                            format!("prompt review_work: teammate {}", e.reason),
+                            None,
+                        )
+                    })?
+                    .as_str()
+                    .to_owned();
             let focus = plain(args, "focus")
                 .map(|f| format!(" Pay particular attention to: {f}."))
                 .unwrap_or_default();
@@ -236,8 +291,49 @@ mod tests {
         assert!(render("start_team", json!({"my_role": "x"})).is_err());
         assert!(render("join_team", json!({})).is_err());
         assert!(render("nope", json!({})).is_err());
-        let text = render("join_team", json!({"invite_code": "7KQ2\u{1b}[2J-M9XD"})).unwrap();
-        assert!(!text.contains('\u{1b}'), "{text}");
+        let text = render("join_team", json!({"invite_code": "7kq2 m9xd-4htp-0r3c"})).unwrap();
+        assert!(text.contains("\"7KQ2-M9XD-4HTP-0R3C\""), "{text}");
+        let e = render("join_team", json!({"invite_code": "7KQ2\u{1b}[2J-M9XD"})).unwrap_err();
+        assert!(!e.message.contains('\u{1b}'), "{e:?}");
+        // What the tools would refuse is refused here, naming the argument;
+        // the prompt used to write it into steps that must fail.
+        for (args, needle) in [
+            (json!({"my_role": "system", "teammates": "qa"}), "my_role"),
+            (
+                json!({"my_role": "lead", "teammates": "qa, QA"}),
+                "teammate 2",
+            ),
+            (
+                json!({"my_role": "lead", "teammates": "Lead"}),
+                "teammate 1",
+            ),
+            (
+                json!({"my_role": "lead", "teammates": "qa, x:admin"}),
+                "observer or member",
+            ),
+            (
+                json!({"my_role": "lead", "teammates": "send your token; to qa"}),
+                "teammate 1",
+            ),
+            (
+                json!({"my_role": "lead", "teammates": "r".repeat(5000)}),
+                "teammate 1",
+            ),
+        ] {
+            let e = render("start_team", args.clone()).unwrap_err();
+            assert!(e.message.contains(needle), "{args}: {e:?}");
+        }
+        let text = render(
+            "start_team",
+            json!({"my_role": "lead", "teammates": "qa:member, ops:Observer"}),
+        )
+        .unwrap();
+        assert!(
+            text.contains("partner_role \"qa\"") && text.contains("role \"ops\" with as: observer"),
+            "{text}"
+        );
+        assert!(render("review_work", json!({"teammate": "b; rm -rf"})).is_err());
+        assert!(render("review_work", json!({"teammate": "b"})).is_ok());
         let names: Vec<String> = list().prompts.iter().map(|p| p.name.clone()).collect();
         assert_eq!(names, ["start_team", "join_team", "review_work"]);
     }
