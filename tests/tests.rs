@@ -65,6 +65,7 @@ mod inbox_hook;
 mod keyed_credentials;
 mod limits;
 mod limits_resource;
+mod log_lines;
 mod longpoll;
 mod mcp_stdio;
 mod pg_audit_link;

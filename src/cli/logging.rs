@@ -40,13 +40,82 @@ pub fn never_log(secret: &str) {
 /// `warn` whatever the level: at debug it prints whole requests, tokens and
 /// message text included.
 pub fn init(level: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt};
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,mcp_bridge={level},rmcp=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = fmt::layer()
         .with_writer(SafeLines)
         .with_ansi(false)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        .with_filter(GoneClients);
+    let _ = tracing_subscriber::registry().with(lines).try_init();
+}
+
+/// What rmcp logs at ERROR when a reply cannot be written because its
+/// client went away: a killed agent, a dropped HTTP request, a revoked
+/// token's cut stream. The bridge handles all of them (a page handed out is
+/// leased and comes again), so they are no error an operator should be
+/// paged for; acceptance runs counted dozens per run of normal clients.
+const GONE_CLIENT_LINES: [&str; 2] = [
+    "failed to send pending response during drain",
+    "fail to response message",
+];
+
+/// The transport errors that mean the client is gone.
+const GONE_CLIENT_ERRORS: [&str; 4] = [
+    "closed",
+    "Broken pipe",
+    "Connection reset",
+    "connection reset",
+];
+
+/// Leaves out rmcp's [`GONE_CLIENT_LINES`] when their error is one of
+/// [`GONE_CLIENT_ERRORS`]; every other line passes.
+struct GoneClients;
+
+impl<S> tracing_subscriber::layer::Filter<S> for GoneClients {
+    fn enabled(&self, _: &Metadata<'_>, _: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        true
+    }
+
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::ERROR || !meta.target().starts_with("rmcp") {
+            return true;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        !gone_client(&fields.message, &fields.error)
+    }
+}
+
+/// Whether an rmcp ERROR line with `message` and `error` says only that
+/// the client went away.
+fn gone_client(message: &str, error: &str) -> bool {
+    GONE_CLIENT_LINES.contains(&message) && GONE_CLIENT_ERRORS.iter().any(|e| error.contains(e))
+}
+
+/// The `message` and `error` fields of an event.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    error: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "error" => self.error = format!("{value:?}"),
+            _ => {}
+        }
+    }
 }
 
 /// Makes a [`SafeLine`] per event. Only lines of other crates (rmcp's,
@@ -167,7 +236,25 @@ fn shorten(text: &str) -> (&str, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::safe;
+    use super::{gone_client, safe};
+
+    #[test]
+    fn only_a_gone_clients_reply_errors_are_left_out() {
+        assert!(gone_client(
+            "failed to send pending response during drain",
+            "Broken pipe (os error 32)"
+        ));
+        assert!(gone_client("fail to response message", "channel closed"));
+        assert!(gone_client(
+            "failed to send pending response during drain",
+            "Transport closed"
+        ));
+        assert!(!gone_client(
+            "fail to response message",
+            "serialization failed"
+        ));
+        assert!(!gone_client("some other failure", "channel closed"));
+    }
 
     #[test]
     fn a_line_stays_one_line_of_bounded_length() {
