@@ -77,6 +77,11 @@ pub(crate) fn extend(
     // `cut[i]`: what the break after line `i` is.
     let cut: Vec<Cut> = (0..lines.len().saturating_sub(1))
         .map(|i| match is_cut(bytes, &lines, i) {
+            // The next line is a setting of its own (`OPENAI_ORG_ID=…`,
+            // `anthropic-version: …` after a long key in a `.env` file or a
+            // header block), not the rest of a token: a token holds no `=`
+            // or `:` inside, and its pieces are not named like settings.
+            _ if starts_setting(&bytes[lines[i + 1].start..lines[i + 1].end]) => Cut::No,
             Cut::No
                 if short.binary_search(&lines[i].end).is_ok()
                     && bytes
@@ -297,6 +302,44 @@ fn cut_short(c: &Candidate) -> bool {
         .any(|r| r.kind.id() == c.kind && r.short.is_some_and(|(_, full)| c.end - c.start < full))
 }
 
+/// Whether `line` starts with a setting: a name such as settings have
+/// ([`setting_name`]), then `=` or `:` (not `://`) and a value.
+fn starts_setting(line: &[u8]) -> bool {
+    let n = line
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .count();
+    let rest = &line[n..];
+    let separated = match rest {
+        [b':', b'/', b'/', ..] => false,
+        [b'=' | b':', value @ ..] => !value.is_empty(),
+        _ => false,
+    };
+    n >= 2 && separated && setting_name(&line[..n])
+}
+
+/// A name as settings and headers are written (`OPENAI_ORG_ID`,
+/// `anthropic-version`, `Content-Type`, `db.pool_size2`): words joined by
+/// `_`, `-` or `.`, each letters in one case (or capitalised) and then
+/// perhaps digits. A generated token's tail mixes case and digits inside
+/// its pieces (`Ab3dEf_6hIj`), so it is not one.
+fn setting_name(name: &[u8]) -> bool {
+    name.split(|&b| matches!(b, b'_' | b'-' | b'.'))
+        .all(|part| {
+            let letters = part.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let (word, digits) = part.split_at(letters);
+            let cased = match word {
+                [] => false,
+                [first, rest @ ..] => {
+                    word.iter().all(u8::is_ascii_lowercase)
+                        || word.iter().all(u8::is_ascii_uppercase)
+                        || (first.is_ascii_uppercase() && rest.iter().all(u8::is_ascii_lowercase))
+                }
+            };
+            cased && digits.iter().all(u8::is_ascii_digit)
+        })
+}
+
 /// The token bytes `line` starts with: all a token cut there could take
 /// from it (`yr_UMjTU-Px…` of a JWT, not just `yr`).
 fn leading_word(line: &[u8]) -> &[u8] {
@@ -329,6 +372,31 @@ fn plain_word(w: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::redact::tests::redacted as redact;
+
+    /// A long key ending its line, then another setting: the setting is no
+    /// rest of the key (it used to be taken along, `OPENAI_KEY_REDACTED=org-…`).
+    #[test]
+    fn a_setting_after_a_long_key_is_no_rest_of_it() {
+        let key = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn9oPq2rSt5uVw8xYz";
+        for (next, after) in [
+            ("OPENAI_ORG_ID=org-acme-research", "DEBUG=1"),
+            (
+                "anthropic-version: 2023-06-01",
+                "content-type: application/json",
+            ),
+            ("refresh_interval_seconds: 3600", "x: 1"),
+            ("JIRA_BASE_URL=https://acme.atlassian.net", "y=2"),
+        ] {
+            let text = format!("OPENAI_API_KEY={key}\n{next}\n{after}\n");
+            let out = redact(&text);
+            assert!(!out.contains(&key[8..20]), "{out}");
+            assert!(out.contains(&format!("\n{next}\n")), "{out}");
+        }
+        // A token's own tail is not named like a setting.
+        for tail in ["Ab3dEf_6hIj=x", "xK9mQ2vL8nR4tY6wZ1bC3==", "uGi and then"] {
+            assert!(!super::starts_setting(tail.as_bytes()), "{tail}");
+        }
+    }
 
     #[test]
     fn a_cut_through_an_anchor_is_joined() {
