@@ -63,6 +63,9 @@ pub(crate) fn is_code(
     if is_date(v) || is_size(v) || is_registry_path(v) || is_version_range(v) || is_prompt(v) {
         return true;
     }
+    if !quoted && is_type_name(v) {
+        return true;
+    }
     if format_hole(v, bytes.get(ve)) || after_badge(bytes, raw_s) || contains(v, b"${") {
         return true;
     }
@@ -113,6 +116,58 @@ fn operand(bytes: &[u8], ve: usize) -> bool {
         || [&b" || "[..], b" && ", b" ?? ", b" ? ", b" + "]
             .iter()
             .any(|op| rest.starts_with(op))
+}
+
+/// Types a secret-named field is declared with, in schemas and models: the
+/// value of `password: String!` (GraphQL), `db_password: SecretStr`
+/// (pydantic), `Type: SecureString` (AWS SSM). No one's password is one of
+/// these words.
+const TYPE_NAMES: &[&str] = &[
+    "String",
+    "Boolean",
+    "Bool",
+    "Int",
+    "Integer",
+    "Float",
+    "Double",
+    "Str",
+    "Bytes",
+    "SecretStr",
+    "SecretBytes",
+    "EmailStr",
+    "PostgresDsn",
+    "MySQLDsn",
+    "RedisDsn",
+    "MongoDsn",
+    "AmqpDsn",
+    "KafkaDsn",
+    "AnyUrl",
+    "HttpUrl",
+    "AnyHttpUrl",
+    "SecureString",
+    "StringList",
+    "Password",
+    "PasswordStr",
+];
+
+/// `String!`, `[String!]!`, `SecretStr`, `Optional[SecretStr]`: a declared
+/// type ([`TYPE_NAMES`], or any capitalised name GraphQL marks non-null
+/// with `!`), not a value.
+fn is_type_name(v: &[u8]) -> bool {
+    let mut t = v.trim_ascii();
+    t = t.strip_suffix(b"!").unwrap_or(t);
+    let non_null = t.len() < v.trim_ascii().len();
+    if let Some(inner) = t.strip_prefix(b"[").and_then(|x| x.strip_suffix(b"]")) {
+        t = inner.strip_suffix(b"!").unwrap_or(inner);
+    } else if let Some(inner) = t
+        .strip_prefix(b"Optional[")
+        .and_then(|x| x.strip_suffix(b"]"))
+    {
+        t = inner;
+    }
+    let capitalised = t.first().is_some_and(u8::is_ascii_uppercase)
+        && t.iter().all(|&b| b.is_ascii_alphanumeric());
+    capitalised && (non_null || TYPE_NAMES.iter().any(|n| n.as_bytes() == t))
 }
 
 /// `^7.0.4`, `~3.1`, `>=1.2.0`: a dependency's version range.
@@ -318,6 +373,20 @@ fn code_shaped(v: &[u8]) -> bool {
     }
     if let Some(head) = v.strip_suffix(b"(") {
         return is_ident_path(head);
+    }
+    // `z.string().min(12`, `Joi.string().required(`: a method called on a
+    // dotted path (a schema validator, a builder) — the value a form's
+    // `password` field gets in code. A method name starts lower case;
+    // `My.Secret(2024)` does not read as one.
+    if let Some(open) = v.iter().position(|&b| b == b'(') {
+        let callee = &v[..open];
+        let method = callee.rsplit(|&b| b == b'.').next().unwrap_or(callee);
+        if callee.contains(&b'.')
+            && is_ident_path(callee)
+            && method.first().is_some_and(u8::is_ascii_lowercase)
+        {
+            return true;
+        }
     }
     if v.starts_with(b"&[") || v.starts_with(b"&::") {
         return true;

@@ -108,7 +108,8 @@ fn label_at(bytes: &[u8], begin: usize) -> Option<(&[u8], usize)> {
     let label = &rest[..close];
     if !label
         .iter()
-        .all(|&b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit())
+        // Letters in either case: `OpenVPN Static key V1` (see `kind_of`).
+        .all(|&b| b.is_ascii_alphabetic() || b == b' ' || b.is_ascii_digit())
     {
         return None;
     }
@@ -117,6 +118,11 @@ fn label_at(bytes: &[u8], begin: usize) -> Option<(&[u8], usize)> {
 
 fn kind_of(label: &[u8]) -> Option<Kind> {
     let l = std::str::from_utf8(label).ok()?;
+    // OpenVPN's `tls-auth`/`tls-crypt` key (`ta.key`): a shared secret in
+    // armour of its own, 16 lines of hex.
+    if l.starts_with("OpenVPN Static key") {
+        return Some(Kind::PrivateKeyPkcs8);
+    }
     if !l.contains("PRIVATE KEY") {
         return None;
     }

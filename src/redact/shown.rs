@@ -37,12 +37,15 @@ pub(crate) enum Prints {
     Fixed(Kind),
     /// A decoded Kubernetes value, when the line reads a `kubectl` secret.
     Decoded,
+    /// A Kubernetes secret's value as stored (base64), when the line reads
+    /// one field of its `.data` with `-o jsonpath=` and pipes it nowhere.
+    Encoded,
     /// A key file's content, when the line `cat`s it (the file's name is
     /// said in prose too).
     File(Kind),
 }
 
-use Prints::{Decoded, Expr, File, Fixed, FixedWith, Flag, Named, NamedAlone};
+use Prints::{Decoded, Encoded, Expr, File, Fixed, FixedWith, Flag, Named, NamedAlone};
 
 /// The anchors of commands whose output names itself, with what each prints.
 pub(crate) const ANCHORS: &[(&str, Prints)] = &[
@@ -56,6 +59,7 @@ pub(crate) const ANCHORS: &[(&str, Prints)] = &[
     ("config:get ", Named),
     ("base64 -d", Decoded),
     ("base64 --decode", Decoded),
+    ("jsonpath=", Encoded),
     ("secrets versions access", Fixed(Kind::SecretAssignment)),
     ("op read ", Fixed(Kind::SecretAssignment)),
     ("auth:token", Fixed(Kind::HerokuApiKey)),
@@ -124,6 +128,19 @@ pub(crate) fn on_command(scan: &mut Scan<'_>, index: usize, start: usize, end: u
                 return;
             }
             (Kind::KubernetesSecret, Strictness::Password)
+        }
+        Encoded => {
+            // Base64 of the secret is the secret: anyone decodes it. Piped on
+            // (`| base64 -d` is the anchor above), it is not printed here.
+            let rest = &bytes[end..le];
+            if !contains_ci(line, b"kubectl")
+                || !contains_ci(line, b"secret")
+                || !contains_ci(rest, b".data.")
+                || rest.contains(&b'|')
+            {
+                return;
+            }
+            (Kind::KubernetesSecret, Strictness::Random)
         }
         File(kind) => {
             if !contains_ci(line, b"cat ") || ends_late(bytes, end, le) {

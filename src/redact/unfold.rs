@@ -74,6 +74,7 @@ pub(crate) fn extend(
     // A value the token cut short is in (`key ghp_…`) ends where it does.
     whole.retain(|e| short.binary_search(e).is_err());
     whole.sort_unstable();
+    let run = |b: &[u8]| b.iter().take_while(|&&b| token_byte(b)).count();
     // `cut[i]`: what the break after line `i` is.
     let cut: Vec<Cut> = (0..lines.len().saturating_sub(1))
         .map(|i| match is_cut(bytes, &lines, i) {
@@ -82,6 +83,14 @@ pub(crate) fn extend(
             // header block), not the rest of a token: a token holds no `=`
             // or `:` inside, and its pieces are not named like settings.
             _ if starts_setting(&bytes[lines[i + 1].start..lines[i + 1].end]) => Cut::No,
+            // A JWT broken at its dots, one part per line (`eyJ….` /
+            // `eyJ….` / signature): whatever the width, the part and its
+            // dot end the line, and the next part starts the next one.
+            _ if ends_with_jwt_part(&bytes[lines[i].start..lines[i].end])
+                && run(&bytes[lines[i + 1].start..lines[i + 1].end]) >= MIN_JWT_PART =>
+            {
+                Cut::Proven
+            }
             Cut::No
                 if short.binary_search(&lines[i].end).is_ok()
                     && bytes
@@ -105,7 +114,6 @@ pub(crate) fn extend(
     if cut.iter().all(|&c| c == Cut::No) {
         return;
     }
-    let run = |b: &[u8]| b.iter().take_while(|&&b| token_byte(b)).count();
     let mut i = 0;
     while i < cut.len() {
         if cut[i] == Cut::No {
@@ -302,6 +310,23 @@ fn cut_short(c: &Candidate) -> bool {
         .any(|r| r.kind.id() == c.kind && r.short.is_some_and(|(_, full)| c.end - c.start < full))
 }
 
+/// Fewest characters of a JWT part (base64url of at least `{"a":1}`).
+const MIN_JWT_PART: usize = 10;
+
+/// Whether `line` ends with a JWT's header or payload and its dot: a run of
+/// base64url starting `eyJ` (a JSON object), at least [`MIN_JWT_PART`] long.
+fn ends_with_jwt_part(line: &[u8]) -> bool {
+    let Some(body) = line.strip_suffix(b".") else {
+        return false;
+    };
+    let n = body
+        .iter()
+        .rev()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        .count();
+    n >= MIN_JWT_PART && body[body.len() - n..].starts_with(b"eyJ")
+}
+
 /// Whether `line` starts with a setting: a name such as settings have
 /// ([`setting_name`]), then `=` or `:` (not `://`) and a value.
 fn starts_setting(line: &[u8]) -> bool {
@@ -396,6 +421,25 @@ mod tests {
         for tail in ["Ab3dEf_6hIj=x", "xK9mQ2vL8nR4tY6wZ1bC3==", "uGi and then"] {
             assert!(!super::starts_setting(tail.as_bytes()), "{tail}");
         }
+    }
+
+    /// A JWT broken at its dots, one part per line, after `token:`: only
+    /// the header used to be replaced.
+    #[test]
+    fn a_jwt_one_part_per_line_is_replaced_whole() {
+        let (h, p, s) = (
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+            "eyJzdWIiOiAiY2IyOWQ1ZjIiLCAicm9sZSI6ICJhZG1pbiJ9",
+            "iDF0uBjrJnp7komZ5OJ5Uaart_xEvGXP1y2AGevVXRs",
+        );
+        for lead in ["token:\n", "Authorization: Bearer ", ""] {
+            let out = redact(&format!("{lead}{h}.\n{p}.\n{s}\nthanks"));
+            assert!(!out.contains(&p[3..20]) && !out.contains(&s[..20]), "{out}");
+            assert!(out.ends_with("\nthanks"), "{out}");
+        }
+        // A sentence that ends in a word and a dot is no JWT part.
+        let text = "We decoded the header eyJhbGciOi.\nThen the next step follows here.";
+        assert_eq!(redact(text), text);
     }
 
     #[test]

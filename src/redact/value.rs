@@ -51,9 +51,21 @@ fn is_sigil_reference(v: &[u8]) -> bool {
     };
     match first {
         b'$' => {
+            // `$CI_JOB_TOKEN@gitlab.com/acme/repo.git`: an environment
+            // variable (capitals) as the password of a URL, GitLab CI's own
+            // idiom. Only capitals: `$ecretP@ss` is a password.
+            let env_var = |s: &[u8]| {
+                s.len() >= 3
+                    && s.iter()
+                        .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            };
             rest.first()
                 .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
-                && ident(rest)
+                && (ident(rest)
+                    || rest
+                        .iter()
+                        .position(|&b| b == b'@')
+                        .is_some_and(|at| env_var(&rest[..at])))
         }
         b'%' => {
             // `%s`, `%(db_password)s`, `%DB_PASSWORD%`: the whole value is the template.

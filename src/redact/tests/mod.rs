@@ -19,6 +19,7 @@ mod round10;
 mod round12;
 mod round13;
 mod round14;
+mod round15;
 mod round5;
 mod round6;
 mod round7;

@@ -1,0 +1,114 @@
+//! Round 15: a red team's corpus (`redteam7_corpus.jsonl`, 467 cases of
+//! what coding agents send each other, values random in each kind's real
+//! format) and what it found: a setting on the line after a long key taken
+//! as the rest of it (`OPENAI_KEY_REDACTED=org-…`), a JWT one part per
+//! line, OpenVPN's static key, `kubectl … -o jsonpath='{.data.x}'`
+//! printing a stored value, GitLab CI's `gitlab-ci-token:$CI_JOB_TOKEN@`,
+//! schema code (`z.string().min(12)`, `String!`, `SecretStr`) and
+//! `uuid.uuid4().hex` read as values.
+
+use super::{all_kept, all_redacted, redacted};
+
+#[test]
+fn openvpn_static_keys_are_key_material() {
+    let body: String = (0..16)
+        .map(|i| {
+            format!(
+                "{:032x}\n",
+                0x9f3a_c2e1_u128.wrapping_mul(i + 7919) ^ 0x5bd1e995
+            )
+        })
+        .collect();
+    let text = format!(
+        "<tls-auth>\n-----BEGIN OpenVPN Static key V1-----\n{body}-----END OpenVPN Static key V1-----\n</tls-auth>"
+    );
+    let out = redacted(&text);
+    assert!(!out.contains(&body[..32]), "{out}");
+    assert!(
+        out.starts_with("<tls-auth>\n") && out.ends_with("\n</tls-auth>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_secret_kubectl_prints_as_stored_is_redacted() {
+    all_redacted(&[
+        (
+            "$ kubectl get secret api-keys -o jsonpath='{.data.token}'\nNTVWSVJfZjU9WEtwb2pRbmE=\n",
+            "NTVWSVJfZjU9WEtwb2pRbmE=",
+        ),
+        (
+            "$ kubectl -n prod get secret db -o jsonpath=\"{.data.password}\"\nS0luQU4lcTFlU3MtaisrSiNtPQ==\n",
+            "S0luQU4lcTFlU3MtaisrSiNtPQ==",
+        ),
+    ]);
+    all_kept(&[
+        "$ kubectl get secret x -o jsonpath='{.metadata.name}'\nmy-secret-name-abc\n",
+        "$ kubectl get secret x -o jsonpath='{.data.tls\\.crt}' | base64 -d | openssl x509 -noout\nnotAfter=May\n",
+    ]);
+}
+
+#[test]
+fn references_types_and_schema_code_are_not_values() {
+    all_kept(&[
+        "git clone https://gitlab-ci-token:$CI_JOB_TOKEN@gitlab.com/acme/repo.git",
+        "git clone https://ci-token:$TOKEN@gitlab.com/acme/repo.git",
+        "const schema = z.object({ password: z.string().min(12), token: z.string().uuid() });",
+        "schema = Joi.object({ password: Joi.string().required() })",
+        "api_key = uuid.uuid4().hex",
+        "type Mutation {\n  login(email: String!, password: String!): AuthPayload\n}",
+        "input Creds { password: [String!]! }",
+        "class Settings(BaseSettings):\n    db_password: SecretStr\n    jwt_secret: SecretStr = Field(..., env=\"JWT_SECRET\")",
+        "password: PostgresDsn",
+        "  Type: SecureString",
+    ]);
+    // A capitalised word is still a password where it is one.
+    all_redacted(&[
+        ("password: Sunshine", "Sunshine"),
+        ("password: $ecretP@ss/1", "$ecretP@ss/1"),
+    ]);
+}
+
+/// Cases of the red team's corpus this engine does not handle yet (see the
+/// README's Redaction section): passwords handed to secret-store and
+/// package-manager CLIs, UI-test scripts, rarer quoting forms, two
+/// languages, and a few code shapes read as values.
+const KNOWN_MISSES: &[&str] = &[
+    "r7-p0174", "r7-p0222", "r7-p0223", "r7-p0224", "r7-p0225", "r7-p0234", "r7-p0258", "r7-p0259",
+    "r7-p0266", "r7-p0267", "r7-p0268", "r7-p0269", "r7-p0270", "r7-p0271", "r7-p0272", "r7-p0273",
+    "r7-p0274", "r7-n0165", "r7-n0166", "r7-n0167", "r7-n0171", "r7-p0284", "r7-p0285", "r7-p0286",
+];
+
+/// The whole corpus: every other secret is gone and every other look-alike
+/// comes through unchanged, so a change that loses one fails here.
+#[test]
+fn redteam7_corpus_holds_except_its_known_misses() {
+    let corpus = include_str!("redteam7_corpus.jsonl");
+    let (mut secrets, mut negatives, mut known) = (0, 0, 0);
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+        let case: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
+        let id = case["id"].as_str().expect("id");
+        if KNOWN_MISSES.contains(&id) {
+            known += 1;
+            continue;
+        }
+        let text = case["text"].as_str().expect("text");
+        let out = redacted(text);
+        let listed = case["secrets"].as_array().expect("secrets");
+        if listed.is_empty() {
+            negatives += 1;
+            assert_eq!(out, text, "{id} changed");
+            continue;
+        }
+        for s in listed {
+            let s = s.as_str().expect("secret");
+            secrets += 1;
+            assert!(!out.contains(s), "{id}: {s:?} survived in {out:?}");
+        }
+    }
+    assert_eq!(known, KNOWN_MISSES.len(), "a known miss left the corpus");
+    assert!(
+        secrets >= 300 && negatives >= 160,
+        "{secrets} secrets, {negatives} negatives"
+    );
+}
