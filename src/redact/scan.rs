@@ -213,6 +213,13 @@ impl Anchors {
             // The value piped in is the secret created or set.
             ("docker secret create ", Trigger::PasswordStdin),
             ("passwd --stdin", Trigger::PasswordStdin),
+            // Secret stores fed on stdin: `echo X | npx wrangler secret put
+            // API_KEY`, `| vercel env add NAME`, `| gcloud secrets create
+            // NAME --data-file=-` (and `secrets versions add`).
+            ("secret put ", Trigger::PasswordStdin),
+            ("env add ", Trigger::PasswordStdin),
+            ("secrets create ", Trigger::PasswordStdin),
+            ("secrets versions add ", Trigger::PasswordStdin),
             (": eap \"", Trigger::QuotedSecret),
             ("unseal key ", Trigger::UnsealKey),
             (": xauth \"", Trigger::QuotedSecret),
