@@ -20,6 +20,17 @@ pub(crate) fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, 
         return None;
     }
     let mut i = i;
+    // YAML's explicit string tag (`api_key: !!str 5f3a…`, `!!str "…"`):
+    // the value follows it.
+    if bytes[i..].starts_with(b"!!str ") {
+        i += b"!!str ".len();
+        while i < n && bytes[i] == b' ' {
+            i += 1;
+        }
+        if i >= n {
+            return None;
+        }
+    }
     if i + 1 < n
         && matches!(bytes[i], b'r' | b'b' | b'f' | b'u' | b'R')
         && matches!(bytes[i + 1], b'"' | b'\'')
