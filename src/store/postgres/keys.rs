@@ -148,15 +148,17 @@ pub async fn decoded<T>(
     decode: impl Fn(&Opener<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let opener = Opener::new(sealer);
-    match decode(&opener) {
-        Err(_) if opener.missed.load(Ordering::Relaxed) => {
-            for epoch in stored_epochs(db).await? {
-                sealer.learn(&epoch);
-            }
-            decode(&Opener::new(sealer))
+    let done = decode(&opener);
+    // Also after a decode that went on past a value it could not open (a
+    // listing, the lookup of a proposal, which mark such a value instead
+    // of failing): the key may only be new to this process.
+    if opener.missed.load(Ordering::Relaxed) {
+        for epoch in stored_epochs(db).await? {
+            sealer.learn(&epoch);
         }
-        done => done,
+        return decode(&Opener::new(sealer));
     }
+    done
 }
 
 /// Opens `stored` (learning epochs when needed) and seals it again under
