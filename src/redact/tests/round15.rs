@@ -86,6 +86,9 @@ fn references_types_and_schema_code_are_not_values() {
         "input Creds { password: [String!]! }",
         "class Settings(BaseSettings):\n    db_password: SecretStr\n    jwt_secret: SecretStr = Field(..., env=\"JWT_SECRET\")",
         "password: PostgresDsn",
+        "password: random",
+        "password: prompt",
+        "Secret Manager: projects/353049882507/secrets/db-password/versions/6",
         "  Type: SecureString",
     ]);
     // A capitalised word is still a password where it is one.
@@ -101,8 +104,8 @@ fn references_types_and_schema_code_are_not_values() {
 /// languages, and a few code shapes read as values.
 const KNOWN_MISSES: &[&str] = &[
     "r7-p0222", "r7-p0225", "r7-p0234", "r7-p0258", "r7-p0259", "r7-p0267", "r7-p0268", "r7-p0269",
-    "r7-p0270", "r7-p0271", "r7-p0272", "r7-p0273", "r7-p0274", "r7-n0165", "r7-n0166", "r7-n0167",
-    "r7-n0171", "r7-p0284", "r7-p0285", "r7-p0286",
+    "r7-p0270", "r7-p0271", "r7-p0272", "r7-p0273", "r7-p0274", "r7-n0167", "r7-n0171", "r7-p0284",
+    "r7-p0285", "r7-p0286",
 ];
 
 /// The whole corpus: every other secret is gone and every other look-alike
