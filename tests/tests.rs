@@ -69,6 +69,7 @@ mod log_lines;
 mod longpoll;
 mod mcp_stdio;
 mod pg_audit_link;
+mod pg_bounded;
 mod pg_cluster;
 mod pg_flight;
 mod pg_http;

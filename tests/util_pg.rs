@@ -220,6 +220,19 @@ fn launch(
 }
 
 impl PgServer {
+    /// A `psql` on database `db` running `sql` in the background (a
+    /// session that holds a lock, say), killed when the child is dropped.
+    pub fn spawn_sql(&self, db: &str, sql: &str) -> tokio::process::Child {
+        let mut cmd = tokio::process::Command::new(&self.psql);
+        cmd.arg(format!("{}/{db}", self.base))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        cmd.spawn().expect("spawn psql")
+    }
+
     /// Creates a database named after `test` (plus randomness) and returns its URL.
     pub fn create_db(&self, test: &str) -> String {
         self.create_db_from(test, None)

@@ -85,6 +85,21 @@ const POOL_SIZE: usize = 4;
 const BRIEF_LOCK_MS: u32 = 500;
 const BRIEF_CONNECT: Duration = Duration::from_secs(2);
 
+/// Otherwise (servers, the CLI): how long a statement waits for a lock, as
+/// long as a SQLite server waits for a busy database before answering
+/// `busy`. A send held behind another session's lock (a long import, a
+/// `LOCK TABLE` in psql) used to wait for as long as it was held, past
+/// every client's tool timeout, whose retry then sent the message twice.
+const LOCK_MS: u32 = 10_000;
+/// How long opening a connection may take in all (TCP, TLS, start-up and
+/// authentication) when the URL sets no `connect_timeout`. The driver's own
+/// `connect_timeout` bounds the TCP connect only: a server that accepts and
+/// never answers (a stopped PostgreSQL, a stuck proxy) held every command,
+/// and `serve` before its first answer, forever.
+const CONNECT: Duration = Duration::from_secs(10);
+/// How long a call waits for one of the pool's connections.
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
 struct Inner {
     pool: Pool,
     config: tokio_postgres::Config,
@@ -141,6 +156,17 @@ impl Drop for Inner {
             tracing::error!(error = %e, "cannot append the last audit records");
         }
     }
+}
+
+/// Opening a connection took longer than `within`.
+fn connect_timed_out(within: Duration) -> StoreError {
+    StoreError::Backend(Box::new(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!(
+            "the database did not complete the connection within {} s (set connect_timeout in the URL to wait longer)",
+            within.as_secs()
+        ),
+    )))
 }
 
 /// Runs `work` to completion on a new thread with its own runtime: usable
@@ -218,14 +244,12 @@ impl PgStore {
         // A hook gives up on a lock or an unreachable server as soon as it
         // would on SQLite, rather than hold its agent up.
         let brief = lock_patience() == LockPatience::Brief;
-        let setting = if brief {
-            format!("{setting} -c lock_timeout={BRIEF_LOCK_MS}")
-        } else {
-            setting.to_owned()
-        };
-        if brief && config.get_connect_timeout().is_none() {
-            config.connect_timeout(BRIEF_CONNECT);
+        let lock_ms = if brief { BRIEF_LOCK_MS } else { LOCK_MS };
+        let setting = format!("{setting} -c lock_timeout={lock_ms}");
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(if brief { BRIEF_CONNECT } else { CONNECT });
         }
+        let connect_within = config.get_connect_timeout().copied().unwrap_or(CONNECT);
         let options = match config.get_options() {
             Some(given) if !given.is_empty() => format!("{given} {setting}"),
             _ => setting,
@@ -238,7 +262,10 @@ impl PgStore {
         let key = audit_key.clone();
         let legacy = on_own_thread(async move {
             let (mut client, connection) =
-                migrating.connect(migrating_tls).await.map_err(pg_err)?;
+                tokio::time::timeout(connect_within, migrating.connect(migrating_tls))
+                    .await
+                    .map_err(|_| connect_timed_out(connect_within))?
+                    .map_err(pg_err)?;
             let driver = tokio::spawn(connection);
             let mut done = migrate::migrate(&mut client, &key).await;
             if done.is_ok() {
@@ -269,6 +296,9 @@ impl PgStore {
         let origin = listen::new_origin().map_err(|e| StoreError::Backend(Box::new(e)))?;
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .create_timeout(Some(connect_within))
+            .wait_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         Ok(Self {
@@ -295,11 +325,12 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
-        self.inner
-            .pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))
+        self.inner.pool.get().await.map_err(|e| match e {
+            // Every connection busy for `POOL_WAIT`, or the database not
+            // answering a new one: the caller may retry.
+            deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy,
+            e => StoreError::Backend(Box::new(e)),
+        })
     }
 
     /// Commits `w` when `result` is a success, after staging the audit

@@ -205,28 +205,27 @@ pub(super) fn stateless_listen(
 /// A `200` whose body is the JSON-RPC error `code` answering request `id`
 /// (a well-formed request the server refuses, as rmcp answers one).
 pub(super) fn json_rpc_refusal(id: serde_json::Value, code: i64, message: &str) -> Response {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": {"code": code, "message": message},
-    });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    json_rpc_answer(StatusCode::OK, id, code, message)
 }
 
 /// A `400` whose body is the JSON-RPC error `code` answering request `id`.
 pub(super) fn json_rpc_error(id: serde_json::Value, code: i64, message: &str) -> Response {
+    json_rpc_answer(StatusCode::BAD_REQUEST, id, code, message)
+}
+
+fn json_rpc_answer(
+    status: StatusCode,
+    id: serde_json::Value,
+    code: i64,
+    message: &str,
+) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": id,
         "error": {"code": code, "message": message},
     });
     (
-        StatusCode::BAD_REQUEST,
+        status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
