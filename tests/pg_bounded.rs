@@ -6,7 +6,11 @@
 //! another session's lock answers `busy` after `lock_timeout` instead of
 //! waiting for as long as the lock is held.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::util::*;
 use crate::util_calls::refusal_code;
@@ -93,4 +97,83 @@ async fn a_send_behind_another_sessions_lock_answers_busy() {
     .await;
     send(&s, &conv, "a", "after the lock").await;
     s.stop().await;
+}
+
+/// A TCP proxy to `target` that stops passing bytes, either way, once
+/// `frozen` is set (a database frozen mid-conversation: a stopped server,
+/// a paused VM); its port.
+async fn freezable_proxy(target: String, frozen: Arc<AtomicBool>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::spawn(pass(cr, sw, Arc::clone(&frozen)));
+            tokio::spawn(pass(sr, cw, Arc::clone(&frozen)));
+        }
+    });
+    port
+}
+
+/// Copies `from` to `to`, holding every byte back while `frozen` is set.
+async fn pass(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    frozen: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while frozen.load(Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A server told to stop (its client gone) while the database has stopped
+/// answering exits anyway, without its last audit records: it used to wait
+/// for the database for ever, so a supervisor had to kill it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_exits_when_told_to_though_its_database_froze() {
+    let Some(database) = util_pg::fresh_db("pg_frozen_exit") else {
+        return;
+    };
+    let (base, db) = database.url.rsplit_once('/').expect("a database URL");
+    let (head, port) = base.rsplit_once(':').expect("a port");
+    let host = head.rsplit_once('@').map_or(head, |(_, h)| h);
+    let frozen = Arc::new(AtomicBool::new(false));
+    let proxy = freezable_proxy(format!("{host}:{port}"), Arc::clone(&frozen)).await;
+    let url = format!("{}:{proxy}/{db}", head);
+    let env = TestEnv::postgres_at("pg-frozen-exit", &url);
+    let s = env.server().await;
+    let conv = Conv::create(&s).await;
+    send(&s, &conv, "a", "before the freeze").await;
+    frozen.store(true, Ordering::Relaxed);
+    // A call the database cannot answer, so a record waits to be written.
+    let stuck = {
+        let (peer, args) = (
+            s.peer(),
+            conv.args("a", json!({"message": "into the freeze"})),
+        );
+        tokio::spawn(async move { try_call(&peer, "send_to_partner", args).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stopped = s.stop_within(std::time::Duration::from_secs(45)).await;
+    stuck.abort();
+    assert!(
+        stopped.stderr.contains("did not answer within"),
+        "{}",
+        stopped.stderr
+    );
+    frozen.store(false, Ordering::Relaxed);
 }

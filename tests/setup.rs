@@ -583,3 +583,38 @@ async fn setup_prints_hostile_paths_escaped() {
         assert!(out.contains("\\x1b]0;PWNED"), "{out}");
     }
 }
+
+/// A database password in `--db` is written where the client reads it (a
+/// user's file, mode 0600) but never printed, and never into a project's
+/// file, which is meant to be committed: it used to be printed by every
+/// form and written into world-readable project files (acceptance run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_password_is_never_printed_nor_written_into_a_project() {
+    let h = Homes::new("setup-db-password");
+    let url = "postgres://bridge:Pw7-SuperSecretZq@db.internal:5432/bridge";
+    let before = h.snapshot();
+    let refused = h
+        .run(&["setup", "codex", "--scope", "project", "--db", url])
+        .await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--scope user"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(h.snapshot(), before, "nothing was written");
+    for args in [
+        vec!["setup", "codex", "--db", url, "--dry-run"],
+        vec!["setup", "gemini", "--db", url, "--print"],
+        vec!["setup", "codex", "--db", url],
+    ] {
+        let run = h.run(&args).await;
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let said = format!("{}{}", run.stdout, run.stderr);
+        assert!(!said.contains("SuperSecret"), "{args:?}: {said}");
+        assert!(said.contains("bridge:***@db.internal"), "{args:?}: {said}");
+    }
+    // The user's file holds the URL whole: the client must connect.
+    let written = std::fs::read_to_string(h.home.join(".codex/config.toml")).unwrap();
+    assert!(written.contains(url), "{written}");
+}

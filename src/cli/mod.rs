@@ -409,6 +409,20 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Runs a server's last writes at exit (session bindings, spooled audit
+/// records) for at most [`crate::store::postgres::LAST_WRITES`]: a database
+/// that stopped answering (a frozen PostgreSQL) kept a server told to stop
+/// from ever exiting.
+pub(crate) async fn bounded_last_writes(last: impl Future<Output = ()>) {
+    let within = crate::store::postgres::LAST_WRITES;
+    if tokio::time::timeout(within, last).await.is_err() {
+        tracing::error!(
+            "the database did not answer within {} s; exiting without the last audit records",
+            within.as_secs()
+        );
+    }
+}
+
 /// A hidden name beside `path` for the bridge's own scratch files (a
 /// temporary file renamed into place, a lock, a staging directory):
 /// `.NAME.TAG`, in `path`'s directory (`.` for a bare name).

@@ -69,14 +69,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let session = Arc::new(session);
         let server = app.mcp_server().with_session(Arc::clone(&session));
         let served = transport::stdio::serve(server, transport::shutdown::signal()).await;
-        if let Err(e) = app.bridge.unbind_process(&session).await {
-            tracing::warn!(error = %e, "cannot forget this server's session bindings");
-        }
-        // Spooled audit records (and a flush already under way) are appended
-        // before the runtime shuts down and cancels what is still running.
-        if let Err(e) = app.bridge.store().flush().await {
-            tracing::warn!(error = %e, "cannot append the last audit records");
-        }
+        let last = async {
+            if let Err(e) = app.bridge.unbind_process(&session).await {
+                tracing::warn!(error = %e, "cannot forget this server's session bindings");
+            }
+            // Spooled audit records (and a flush already under way) are appended
+            // before the runtime shuts down and cancels what is still running.
+            if let Err(e) = app.bridge.store().flush().await {
+                tracing::warn!(error = %e, "cannot append the last audit records");
+            }
+        };
+        super::bounded_last_writes(last).await;
         served
     });
     // Blocking reads of a non-pipe stdin cannot be cancelled; do not wait for them.

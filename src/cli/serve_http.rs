@@ -154,9 +154,12 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
         }
         let shutdown = transport::shutdown::armed();
         transport::http::serve(serving, router, &options, shutdown).await?;
-        if let Err(e) = app.bridge.store().flush().await {
-            tracing::warn!(error = %e, "cannot append the last audit records");
-        }
+        super::bounded_last_writes(async {
+            if let Err(e) = app.bridge.store().flush().await {
+                tracing::warn!(error = %e, "cannot append the last audit records");
+            }
+        })
+        .await;
         anyhow::Ok(())
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -160,7 +160,7 @@ impl ServiceError {
     /// its message keeps from clients ("the server log has details").
     pub fn logged(&self) -> String {
         match self {
-            ServiceError::Internal(cause) => cause.to_string(),
+            ServiceError::Internal(cause) => crate::store::error_chain(cause),
             other => other.to_string(),
         }
     }

@@ -286,7 +286,7 @@ impl<S: Store> Bridge<S> {
     /// into one record with a count.
     fn refuse(&self, draft: AuditDraft, err: ServiceError) -> ServiceError {
         if let ServiceError::Internal(cause) = &err {
-            tracing::error!(error = %cause, action = %draft.action, "internal error");
+            tracing::error!(error = %crate::store::error_chain(cause), action = %draft.action, "internal error");
         }
         self.audit(draft.failed(err.outcome(), err.code()));
         err

@@ -504,3 +504,60 @@ pub trait Store: Send + Sync + 'static {
     /// table scan); the service reads it about once a second, never per call.
     fn database_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
+
+/// `e` and every cause under it, each said once: what a log line needs of a
+/// storage failure. The driver's error says only `db error`; PostgreSQL's
+/// own reason (`FATAL: remaining connection slots are reserved`, `could not
+/// extend file … No space left on device`) is its source, and operators
+/// could not tell a full disk from a restart.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod error_chain_tests {
+    use std::fmt;
+
+    use super::{StoreError, error_chain};
+
+    #[derive(Debug)]
+    struct Server;
+    impl fmt::Display for Server {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("FATAL: could not extend file: No space left on device")
+        }
+    }
+    impl std::error::Error for Server {}
+
+    #[derive(Debug)]
+    struct Driver(Server);
+    impl fmt::Display for Driver {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("db error")
+        }
+    }
+    impl std::error::Error for Driver {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once_and_the_databases_reason_is_kept() {
+        let e = StoreError::Backend(Box::new(Driver(Server)));
+        assert_eq!(
+            error_chain(&e),
+            "storage failure: db error: FATAL: could not extend file: No space left on device"
+        );
+    }
+}

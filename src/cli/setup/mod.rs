@@ -239,10 +239,35 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         fields: (spec.fields)(&launch),
         conflicting: spec.conflicting,
     };
+    // A database password in `--db` is written where the client reads it,
+    // but never printed (`postgres://bridge:***@…`), and never into a
+    // project's file, which is meant to be committed.
+    let url = args
+        .db
+        .as_deref()
+        .and_then(Path::to_str)
+        .and_then(crate::store::postgres::PgUrl::parse)
+        .filter(|u| u.to_string() != u.expose());
+    let masked = |text: &str| match &url {
+        Some(u) => text.replace(u.expose(), &u.to_string()),
+        None => text.to_owned(),
+    };
     if args.print {
         let snippet = merge::merge(spec.format, "", &desired)?;
-        print!("{snippet}");
+        print!("{}", masked(&snippet));
+        if url.is_some() {
+            eprintln!(
+                "mcp-bridge: the database password is shown as ***; put it back in the URL where you paste this, or set MCP_BRIDGE_DB in the environment the client starts servers with"
+            );
+        }
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.scope == Scope::Project && url.is_some() {
+        crate::cli::output::error_line(&format!(
+            "refusing to write a database password into {}'s project file, which is meant to be committed: use --scope user (a file only you can read), or give --db without the password and set MCP_BRIDGE_DB, password included, in the environment the client starts servers with; nothing was written",
+            spec.label
+        ));
+        return Ok(ExitCode::from(1));
     }
     let path = (spec.path)(args.scope, &places)?;
     let project = (args.scope == Scope::Project).then_some(places.project.as_path());
@@ -291,7 +316,10 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         let diff = file::diff(&path, current.text.as_deref(), &new);
         // The diff shows the client's file, which a repository may have
         // crafted (a JSONC comment can hold anything).
-        print!("{}", crate::cli::output::block(&without_secrets(&diff)));
+        print!(
+            "{}",
+            crate::cli::output::block(&without_secrets(&masked(&diff)))
+        );
         println!("Dry run: {} was not written.", shown(&path_shown));
         return Ok(ExitCode::SUCCESS);
     }
@@ -301,7 +329,7 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         spec.label,
         shown(&path_shown),
         args.name,
-        shown(&launch.display().to_string()),
+        shown(&masked(&launch.display().to_string())),
         spec.check,
         spec.label,
     );

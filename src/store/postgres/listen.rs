@@ -99,7 +99,7 @@ pub fn spawn(
             // while nobody listened: let every waiter look.
             hub.notify();
             if let Err(e) = listened {
-                tracing::warn!(error = %e, "lost the PostgreSQL LISTEN connection; reconnecting");
+                tracing::warn!(error = %crate::store::error_chain(&e), "lost the PostgreSQL LISTEN connection; reconnecting");
             }
             // A connection that was listening starts the pauses over, however
             // it ended (a lost one ends in an error): otherwise each loss in

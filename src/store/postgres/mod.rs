@@ -99,6 +99,8 @@ const LOCK_MS: u32 = 10_000;
 const CONNECT: Duration = Duration::from_secs(10);
 /// How long a call waits for one of the pool's connections.
 const POOL_WAIT: Duration = Duration::from_secs(30);
+/// How long the last writes at exit (spooled audit records) may take.
+pub const LAST_WRITES: Duration = Duration::from_secs(10);
 
 struct Inner {
     pool: Pool,
@@ -137,7 +139,7 @@ impl Drop for Inner {
         let config = self.config.clone();
         let tls = self.tls.clone();
         let key = self.audit_key.clone();
-        let done = on_own_thread(async move {
+        let last = async move {
             let (mut client, connection) = config.connect(tls).await.map_err(pg_err)?;
             drop(tokio::spawn(connection));
             // Staged, and linked only if no linker is at work: this thread
@@ -151,14 +153,22 @@ impl Drop for Inner {
                 tx.commit().await.map_err(pg_err)?;
             }
             linker::link_if_free(&mut client, &key).await
+        };
+        // A database that stopped answering (a frozen server) must not keep
+        // the process from exiting.
+        let done = on_own_thread(async move {
+            tokio::time::timeout(LAST_WRITES, last)
+                .await
+                .unwrap_or_else(|_| Err(connect_timed_out(LAST_WRITES)))
         });
         if let Err(e) = done {
-            tracing::error!(error = %e, "cannot append the last audit records");
+            tracing::error!(error = %super::error_chain(&e), "cannot append the last audit records");
         }
     }
 }
 
-/// Opening a connection took longer than `within`.
+/// The database did not answer within `within` (opening a connection, or
+/// the last writes at exit).
 fn connect_timed_out(within: Duration) -> StoreError {
     StoreError::Backend(Box::new(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
