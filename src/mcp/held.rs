@@ -118,7 +118,10 @@ impl<S: Store, K: Eq + Hash + Clone + Send + Sync + 'static> HeldAcks<S, K> {
     /// stopping: a cancel can no longer come).
     pub async fn acknowledge_all(&self) {
         for page in self.take(|_| true) {
-            self.acknowledge(page).await;
+            for receipt in &page.receipts {
+                self.bridge.acknowledge_at_exit(receipt.clone()).await;
+            }
+            drop(page.counted);
         }
     }
 

@@ -14,6 +14,10 @@ use crate::store::{Lease, Receipt, Store, StoreError};
 /// bounds how long the messages of a reader that died stay out of reach.
 pub const LEASE: Duration = Duration::from_secs(20);
 
+/// How long a failed acknowledgement is retried: well inside the lease, so
+/// one that finally commits still finds its page leased to it.
+const ACK_PATIENCE: Duration = Duration::from_secs(15);
+
 impl<S: Store> Bridge<S> {
     /// A fresh lease for a take at `now`, when the caller acknowledges pages.
     pub(super) fn lease(leased: bool, now: Timestamp) -> Result<Option<Lease>, StoreError> {
@@ -29,21 +33,38 @@ impl<S: Store> Bridge<S> {
     }
 
     /// Removes a leased page from its inbox once its reply has been written.
-    /// A passing failure (a busy database) is retried, since a page whose
-    /// acknowledgement is lost is delivered a second time when its lease
-    /// lapses; a lasting one is logged, not returned: redelivery is the safe
-    /// direction.
+    /// A failure is retried, ever more slowly, for as long as the lease
+    /// leaves time ([`ACK_PATIENCE`]): a page whose acknowledgement is lost
+    /// is delivered a second time when its lease lapses. That used to
+    /// happen after a database outage of a second or two (a PostgreSQL
+    /// restart) that the first attempts fell into. A lasting failure is
+    /// logged, not returned: redelivery is the safe direction.
     pub async fn acknowledge(&self, receipt: Receipt) {
-        const ATTEMPTS: u32 = 4;
-        for attempt in 1..=ATTEMPTS {
+        self.acknowledge_within(receipt, ACK_PATIENCE).await;
+    }
+
+    /// [`Bridge::acknowledge`] as a server stops: retried for a second at
+    /// most, so a database that is down does not hold up the exit (the
+    /// page is then delivered again, the safe direction).
+    pub async fn acknowledge_at_exit(&self, receipt: Receipt) {
+        self.acknowledge_within(receipt, Duration::from_secs(1))
+            .await;
+    }
+
+    async fn acknowledge_within(&self, receipt: Receipt, patience: Duration) {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
             match self.store.acknowledge(receipt.clone()).await {
                 Ok(()) => return,
-                Err(e) if attempt == ATTEMPTS => {
+                Err(e) if started.elapsed() + pause > patience => {
                     tracing::warn!(error = %e, "cannot acknowledge a delivered page; it will be delivered again");
+                    return;
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, attempt, "acknowledging a delivered page again");
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                    tracing::debug!(error = %e, "acknowledging a delivered page again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
                 }
             }
         }
