@@ -208,18 +208,16 @@ fn serve(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = tcp.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        // Tests and humans read this line to find the console.
-        println!("Console: {scheme}://{local}/");
-        std::io::stdout().flush()?;
-        tracing::info!(address = %local, "console listening");
         let read_timeout = app.config.http.read_timeout;
-        server::serve(
-            tcp,
-            tls,
-            router,
-            read_timeout,
-            crate::transport::shutdown::signal(),
-        )
+        // Armed before the console says it is listening, as SIGHUP is.
+        let shutdown = crate::transport::shutdown::armed();
+        server::serve(tcp, tls, router, read_timeout, shutdown, || {
+            // Tests and humans read this line to find the console.
+            println!("Console: {scheme}://{local}/");
+            std::io::stdout().flush()?;
+            tracing::info!(address = %local, "console listening");
+            Ok(())
+        })
         .await?;
         app.bridge.store().flush().await?;
         Ok(ExitCode::SUCCESS)

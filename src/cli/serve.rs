@@ -68,7 +68,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         let session = Arc::new(session);
         let server = app.mcp_server().with_session(Arc::clone(&session));
-        let served = transport::stdio::serve(server, transport::shutdown::signal()).await;
+        let served = transport::stdio::serve(server, transport::shutdown::armed()).await;
         let last = async {
             if let Err(e) = app.bridge.unbind_process(&session).await {
                 tracing::warn!(error = %e, "cannot forget this server's session bindings");

@@ -47,16 +47,19 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// [`SHUTDOWN_GRACE`] to finish. Slow clients
 /// are cut off as on `/mcp`: headers and then bodies must arrive within
 /// `read_timeout`, a TLS handshake within 10 s. On a loopback address only
-/// loopback host names are answered (no DNS rebinding).
+/// loopback host names are answered (no DNS rebinding). `ready` runs once
+/// SIGHUP is handled, so a hangup right after the console says it is
+/// listening cannot end it.
 ///
 /// # Errors
-/// When serving fails.
+/// When serving fails, or `ready` does.
 pub async fn serve(
     tcp: std::net::TcpListener,
     tls: Option<(ServerConfig, TlsFiles)>,
     router: Router,
     read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce() -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     tcp.set_nonblocking(true)?;
     let router = if tcp.local_addr()?.ip().is_loopback() {
@@ -79,6 +82,7 @@ pub async fn serve(
         Some((config, files)) => {
             let config = RustlsConfig::from_config(http1_alpn(&config));
             watch_hangups(Some((config.clone(), files)))?;
+            ready()?;
             let acceptor = RustlsAcceptor::new(config).acceptor(NoDelayAcceptor::new());
             let server = axum_server::from_tcp(tcp)?
                 .acceptor(acceptor)
@@ -87,6 +91,7 @@ pub async fn serve(
         }
         None => {
             watch_hangups(None)?;
+            ready()?;
             let server = axum_server::from_tcp(tcp)?
                 .acceptor(NoDelayAcceptor::new())
                 .handle(handle);
