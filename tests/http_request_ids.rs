@@ -123,7 +123,7 @@ async fn a_reused_id_in_a_session_is_refused_and_the_first_call_is_answered() {
 async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
     let env = TestEnv::new("http_cancel_crossing");
     let alice = make_token(&env, "alice", "agent");
-    let server = HttpServer::start(&env, &[], &[]).await;
+    let server = HttpServer::start(&env, &[], &[crate::request_ids::CROSSING_GRACE]).await;
     let writer = env.server().await;
     let conv = Conv::create(&writer.peer()).await;
     let session = open(&server.url, &alice).await;

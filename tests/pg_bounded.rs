@@ -225,3 +225,52 @@ async fn a_server_exits_when_told_to_though_its_database_froze() {
     );
     mode.store(UP, Ordering::Relaxed);
 }
+
+/// While the database refuses connections (a server restarting), a call
+/// answers `unavailable`, saying nothing was done and to retry, instead of
+/// `internal_error`; it did nothing, and once the database is back the same
+/// call goes through (acceptance run: agents could not tell an outage from
+/// a bug, so did not know a retry was safe).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_while_the_database_is_down_answers_unavailable_and_does_nothing() {
+    let Some(database) = util_pg::fresh_db("pg_unavailable") else {
+        return;
+    };
+    let (env, mode) = behind_proxy(&database, "pg-unavailable").await;
+    let s = env.server().await;
+    let conv = Conv::create(&s).await;
+    send(&s, &conv, "a", "before the outage").await;
+    mode.store(DOWN, Ordering::Relaxed);
+    // The pooled connections see their end before the call.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let args = conv.args("a", json!({"message": "during the outage"}));
+    let refused = try_call(&s, "send_to_partner", args)
+        .await
+        .expect("a tool result");
+    assert_eq!(
+        refusal_code(&refused).as_deref(),
+        Some("unavailable"),
+        "{refused:?}"
+    );
+    let text = format!("{refused:?}");
+    assert!(text.contains("retry"), "{text}");
+    assert!(
+        !text.contains("127.0.0.1"),
+        "the refusal names the database: {text}"
+    );
+    mode.store(UP, Ordering::Relaxed);
+    send(&s, &conv, "a", "after the outage").await;
+    let page = check(&s, &conv, "b", json!({})).await;
+    assert_eq!(
+        contents(&page),
+        ["before the outage", "after the outage"],
+        "{page}"
+    );
+    let stopped = s.stop().await;
+    assert!(
+        stopped.stderr.contains("database unreachable"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(!stopped.stderr.contains(":pw@"), "{}", stopped.stderr);
+}

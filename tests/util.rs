@@ -138,7 +138,12 @@ impl TestEnv {
     /// A server this test speaks raw JSON lines to (its stdin and stdout
     /// piped, stderr dropped), for what an SDK client would never send.
     pub fn raw_server(&self) -> std::process::Child {
-        self.serve_command(&[])
+        self.raw_server_with(&[])
+    }
+
+    /// [`Self::raw_server`] with `vars` set.
+    pub fn raw_server_with(&self, vars: &[(&str, &str)]) -> std::process::Child {
+        self.serve_command(vars)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -305,17 +305,25 @@ pub fn main() -> ExitCode {
 
 /// The error and its causes on one line, as `{e:#}` writes them, except
 /// that a service's internal error does not point to "the server log": a
-/// CLI command has none, and the cause that follows it is the detail.
+/// CLI command has none, and the cause that follows it is the detail. A
+/// cause whose words are already there is left out: a storage error quotes
+/// its driver's error, which is also its source ("db error: db error").
 fn describe(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(
-            |cause| match cause.downcast_ref::<crate::service::ServiceError>() {
-                Some(crate::service::ServiceError::Internal(_)) => "internal error".to_owned(),
-                _ => cause.to_string(),
-            },
-        )
-        .collect::<Vec<_>>()
-        .join(": ")
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = match cause.downcast_ref::<crate::service::ServiceError>() {
+            Some(crate::service::ServiceError::Internal(_)) => "internal error".to_owned(),
+            _ => cause.to_string(),
+        };
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }
 
 /// Prints clap's answer to a command line it refused (or `--help`,
@@ -436,4 +444,38 @@ pub(crate) fn beside(path: &std::path::Path, tag: &str) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     dir.join(format!(".{name}.{tag}"))
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use crate::store::StoreError;
+
+    #[derive(Debug)]
+    struct Driver;
+    impl std::fmt::Display for Driver {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("db error")
+        }
+    }
+    impl std::error::Error for Driver {}
+
+    #[test]
+    fn a_cause_already_quoted_is_not_said_again() {
+        let e = anyhow::Error::new(StoreError::Backend(Box::new(Driver))).context("cannot list");
+        assert_eq!(
+            super::describe(&e),
+            "cannot list: storage failure: db error"
+        );
+    }
+
+    #[test]
+    fn an_internal_error_names_its_cause_not_the_log() {
+        let e = anyhow::Error::new(crate::service::ServiceError::Internal(StoreError::Corrupt(
+            "bad row".into(),
+        )));
+        let text = super::describe(&e);
+        assert!(text.starts_with("internal error: "), "{text}");
+        assert!(text.contains("bad row"), "{text}");
+        assert!(!text.contains("log"), "{text}");
+    }
 }

@@ -71,12 +71,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let served = transport::stdio::serve(server, transport::shutdown::armed()).await;
         let last = async {
             if let Err(e) = app.bridge.unbind_process(&session).await {
-                tracing::warn!(error = %e, "cannot forget this server's session bindings");
+                tracing::warn!(error = %crate::store::error_chain(&e), "cannot forget this server's session bindings");
             }
             // Spooled audit records (and a flush already under way) are appended
             // before the runtime shuts down and cancels what is still running.
             if let Err(e) = app.bridge.store().flush().await {
-                tracing::warn!(error = %e, "cannot append the last audit records");
+                tracing::warn!(error = %crate::store::error_chain(&e), "cannot append the last audit records");
             }
         };
         super::bounded_last_writes(last).await;

@@ -156,7 +156,7 @@ pub fn run(db_path: &Path, mut config: Config, options: HttpOptions) -> anyhow::
         transport::http::serve(serving, router, &options, shutdown).await?;
         super::bounded_last_writes(async {
             if let Err(e) = app.bridge.store().flush().await {
-                tracing::warn!(error = %e, "cannot append the last audit records");
+                tracing::warn!(error = %crate::store::error_chain(&e), "cannot append the last audit records");
             }
         })
         .await;

@@ -254,7 +254,7 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::UnknownConversation(_) | ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::InvalidArgument(_) | ServiceError::NoRecipient => StatusCode::BAD_REQUEST,
-        ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Busy | ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -264,6 +264,9 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
 /// does not open, which is named (column and row, never content) as the
 /// CLI names it: after a `restore --no-key` the human needs to know why.
 pub fn message_of(e: &ServiceError) -> String {
+    if let ServiceError::Unavailable(_) = e {
+        tracing::warn!(error = %e.logged(), "console request failed: database unreachable");
+    }
     if status_of(e) != StatusCode::INTERNAL_SERVER_ERROR {
         return e.to_string();
     }

@@ -118,7 +118,7 @@ impl<S: AdminStore> Bridge<S> {
             .record_management(at, draft.failed(outcome, err.code()))
             .await
         {
-            tracing::error!(error = %e, "cannot append to the audit trail");
+            tracing::error!(error = %crate::store::error_chain(&e), "cannot append to the audit trail");
         }
         err
     }
@@ -261,7 +261,7 @@ impl<S: AdminStore> Bridge<S> {
                 // A tampered trail may not take another record (e.g. a forged
                 // one holds the next seq); the report matters more than its record.
                 if let Err(e) = self.record(at, draft).await {
-                    tracing::warn!(error = %e, "cannot record the verification in the broken audit trail");
+                    tracing::warn!(error = %crate::store::error_chain(&e), "cannot record the verification in the broken audit trail");
                 }
             }
         }

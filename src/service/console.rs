@@ -201,7 +201,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             .last_used_at
             .is_none_or(|used| at.micros_since(used) >= TOUCH_INTERVAL_US);
         if stale && let Err(e) = self.store.touch_console_token(t.name, at).await {
-            tracing::warn!(error = %e, "cannot record a console token's use");
+            tracing::warn!(error = %crate::store::error_chain(&e), "cannot record a console token's use");
         }
         Ok(user)
     }
@@ -323,7 +323,7 @@ impl<S: ConsoleStore + AdminStore + YoloStore> Bridge<S> {
             draft = draft.failed(Outcome::Error, "chain_broken");
         }
         if let Err(e) = self.store.record_management(at, draft).await {
-            tracing::warn!(error = %e, "cannot record the console's chain verification");
+            tracing::warn!(error = %crate::store::error_chain(&e), "cannot record the console's chain verification");
         }
         Ok(report)
     }

@@ -147,6 +147,12 @@ pub enum ServiceError {
     /// The database stayed locked too long.
     #[error("the bridge database is busy; retry in a moment")]
     Busy,
+    /// The database cannot be reached; nothing was done. The cause is
+    /// logged, not returned (it names hosts and ports).
+    #[error(
+        "the bridge's database cannot be reached right now; nothing was done; retry in a few seconds"
+    )]
+    Unavailable(#[source] StoreError),
     /// The client cancelled the call (or went away) before it finished.
     #[error("the call was cancelled")]
     Cancelled,
@@ -160,7 +166,9 @@ impl ServiceError {
     /// its message keeps from clients ("the server log has details").
     pub fn logged(&self) -> String {
         match self {
-            ServiceError::Internal(cause) => crate::store::error_chain(cause),
+            ServiceError::Internal(cause) | ServiceError::Unavailable(cause) => {
+                crate::store::error_chain(cause)
+            }
             other => other.to_string(),
         }
     }
@@ -199,6 +207,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::Busy => "busy",
+            ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Cancelled => "cancelled",
             ServiceError::Internal(_) => "internal_error",
         }
@@ -276,6 +285,7 @@ impl From<StoreError> for ServiceError {
             // A conversation deleted under us looks exactly like an unknown one.
             StoreError::NotFound => ServiceError::AuthFailed,
             StoreError::Busy => ServiceError::Busy,
+            e @ StoreError::Unavailable(_) => ServiceError::Unavailable(e),
             StoreError::QuotaExceeded(r) => ServiceError::rate_limited(r, SESSION_SCOPE),
             StoreError::LimitReached { what, limit } => ServiceError::ResourceLimit {
                 what,

@@ -236,7 +236,7 @@ impl<S: HttpTokenStore + AdminStore> Bridge<S> {
         }
         let denied = draft.failed(Outcome::Denied, err.code());
         if let Err(e) = self.store.record_management(self.clock.now(), denied).await {
-            tracing::error!(error = %e, "cannot append to the audit trail");
+            tracing::error!(error = %crate::store::error_chain(&e), "cannot append to the audit trail");
         }
         err
     }

@@ -91,7 +91,7 @@ impl<S: AdminStore + DataKeyStore> Bridge<S> {
         let err = ServiceError::from(err);
         let draft = draft.failed(Outcome::Error, err.code());
         if let Err(e) = self.store.record_management(self.clock.now(), draft).await {
-            tracing::error!(error = %e, "cannot append to the audit trail");
+            tracing::error!(error = %crate::store::error_chain(&e), "cannot append to the audit trail");
         }
         err
     }

@@ -58,11 +58,11 @@ impl<S: Store> Bridge<S> {
             match self.store.acknowledge(receipt.clone()).await {
                 Ok(()) => return,
                 Err(e) if started.elapsed() + pause > patience => {
-                    tracing::warn!(error = %e, "cannot acknowledge a delivered page; it will be delivered again");
+                    tracing::warn!(error = %crate::store::error_chain(&e), "cannot acknowledge a delivered page; it will be delivered again");
                     return;
                 }
                 Err(e) => {
-                    tracing::debug!(error = %e, "acknowledging a delivered page again");
+                    tracing::debug!(error = %crate::store::error_chain(&e), "acknowledging a delivered page again");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }

@@ -138,7 +138,7 @@ impl<S: McpSessionStore> Bridge<S> {
             )
             .await
         {
-            tracing::warn!(error = %e, "cannot store the MCP session's binding; another host will not know it");
+            tracing::warn!(error = %crate::store::error_chain(&e), "cannot store the MCP session's binding; another host will not know it");
             return;
         }
         shared.stored.store(true, Ordering::Release);

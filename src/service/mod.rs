@@ -285,8 +285,14 @@ impl<S: Store> Bridge<S> {
     /// through the store's batching, where repeats of a refusal are folded
     /// into one record with a count.
     fn refuse(&self, draft: AuditDraft, err: ServiceError) -> ServiceError {
-        if let ServiceError::Internal(cause) = &err {
-            tracing::error!(error = %crate::store::error_chain(cause), action = %draft.action, "internal error");
+        match &err {
+            ServiceError::Internal(cause) => {
+                tracing::error!(error = %crate::store::error_chain(cause), action = %draft.action, "internal error");
+            }
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(error = %crate::store::error_chain(cause), action = %draft.action, "database unreachable");
+            }
+            _ => {}
         }
         self.audit(draft.failed(err.outcome(), err.code()));
         err

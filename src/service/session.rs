@@ -231,7 +231,7 @@ impl<S: Store> Bridge<S> {
             bound_at: self.clock.now(),
         };
         if let Err(e) = self.store.record_binding(binding).await {
-            tracing::warn!(error = %e, "cannot record the session binding for `mcp-bridge inbox`");
+            tracing::warn!(error = %crate::store::error_chain(&e), "cannot record the session binding for `mcp-bridge inbox`");
         }
     }
 

@@ -78,7 +78,7 @@ impl StorageBudget {
         let over = match size {
             Ok(bytes) => bytes >= self.limit_bytes,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the database's size; limits.max_database_mb is not enforced until it can be read");
+                tracing::warn!(error = %crate::store::error_chain(&e), "cannot read the database's size; limits.max_database_mb is not enforced until it can be read");
                 false
             }
         };

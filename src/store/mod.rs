@@ -109,6 +109,11 @@ pub enum StoreError {
     /// Stored data does not decode (hand-edited or corrupt database).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// No connection to the database could be made (refused, or no answer
+    /// within the connect timeout). Nothing was sent, so nothing was done:
+    /// the caller may retry as it is.
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything else from the backend.
     #[error("storage failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

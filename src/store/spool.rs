@@ -53,7 +53,7 @@ pub fn defer<S: Spooling>(store: &S, at: Timestamp, draft: AuditDraft) {
         tokio::time::sleep(FLUSH_DELAY).await;
         owned.spool().flush_started();
         if let Err(e) = owned.flush_spooled().await {
-            tracing::error!(error = %e, "cannot append spooled audit records; will retry with the next write");
+            tracing::error!(error = %crate::store::error_chain(&e), "cannot append spooled audit records; will retry with the next write");
         }
     };
     match tokio::runtime::Handle::try_current() {
@@ -82,7 +82,7 @@ fn arm_window_timer<S: Spooling>(store: &S) {
         tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
         store.spool().window_timer_fired();
         if let Err(e) = store.flush_spooled().await {
-            tracing::error!(error = %e, "cannot append refusal summaries; will retry with the next write");
+            tracing::error!(error = %crate::store::error_chain(&e), "cannot append refusal summaries; will retry with the next write");
         }
         arm_window_timer(&store);
     }));

@@ -42,7 +42,7 @@ impl<S: YoloStore> Bridge<S> {
             }
             Ok(None) => false,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the YOLO mode of a running command; it runs on");
+                tracing::warn!(error = %crate::store::error_chain(&e), "cannot read the YOLO mode of a running command; it runs on");
                 true
             }
         }

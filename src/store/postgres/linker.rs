@@ -270,7 +270,7 @@ async fn run(owner: Weak<Inner>, wake: Arc<Notify>, _running: Running) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot link staged audit records into the chain; will retry with the next write");
+                    tracing::error!(error = %crate::store::error_chain(&e), "cannot link staged audit records into the chain; will retry with the next write");
                     break;
                 }
             }

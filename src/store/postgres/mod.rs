@@ -335,10 +335,13 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
+        use deadpool_postgres::{PoolError, TimeoutType};
         self.inner.pool.get().await.map_err(|e| match e {
-            // Every connection busy for `POOL_WAIT`, or the database not
-            // answering a new one: the caller may retry.
-            deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy,
+            // Every connection busy for `POOL_WAIT`: the caller may retry.
+            PoolError::Timeout(TimeoutType::Wait) => StoreError::Busy,
+            // No new connection (refused, or no answer within the connect
+            // timeout): nothing was sent, so the caller may retry as it is.
+            PoolError::Timeout(_) | PoolError::Backend(_) => StoreError::Unavailable(Box::new(e)),
             e => StoreError::Backend(Box::new(e)),
         })
     }

@@ -209,7 +209,7 @@ impl<S: HttpTokenStore> Access<S> {
                 Ok(None)
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot look up an HTTP token");
+                tracing::error!(error = %e.logged(), "cannot look up an HTTP token");
                 Err(refusal(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the token store cannot be read right now; retry in a moment",
