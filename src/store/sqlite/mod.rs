@@ -25,6 +25,7 @@ mod team;
 mod tx;
 mod wake;
 mod yolo;
+mod yolo_rows;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

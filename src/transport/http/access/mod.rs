@@ -3,6 +3,9 @@
 //! from the settings, or a named one from `mcp-bridge http-token`), the
 //! request-body bound and the per-token request rate. Refusals are plain
 //! HTTP statuses with a sentence saying what to do; nothing behind them runs.
+//! [`identity`] resolves bearer tokens.
+
+mod identity;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,24 +35,8 @@ use super::throttle::{MAX_FAILED_TOKENS, Throttle, WINDOW};
 use super::written::{AckBody, InFlight};
 use crate::mcp::delivery::{InFlightPages, ReplySlot};
 use crate::ratelimit::Limits;
-use crate::service::{Bridge, HttpIdentity, token_matches};
+use crate::service::{Bridge, HttpIdentity};
 use crate::store::{HttpRole, HttpTokenStore};
-
-/// How long a named token's lookup is reused: a revoked token stops working
-/// at most this long after `mcp-bridge http-token revoke`.
-const TOKEN_CACHE_TTL: Duration = Duration::from_secs(1);
-
-/// How long after the store last confirmed a named token that token may
-/// still be looked up from a throttled address. Within it the token is
-/// looked up again (a revocation still takes effect within
-/// [`TOKEN_CACHE_TTL`]); it is not a guess, so the throttle, which bounds
-/// the cost of guessing, need not hold it up. An agent working behind an
-/// address that another agent's wrong token throttled used to be locked out
-/// a second after its token's last lookup.
-const VOUCHED_FOR: Duration = Duration::from_secs(600);
-
-/// Most named-token lookups remembered at once.
-const TOKEN_CACHE_ENTRIES: usize = 4_096;
 
 /// Name of the identity behind the shared token from the settings.
 /// (Not a valid token name, so no named token can share its quotas.)
@@ -152,75 +139,6 @@ impl<S: HttpTokenStore> Access<S> {
         let own = format!("{}://{}", self.scheme(), host.to_ascii_lowercase());
         origin.eq_ignore_ascii_case(&own)
             || self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
-    }
-
-    /// A token's identity without the store: the shared token, or a named
-    /// one this server looked up lately. What a throttled address may still
-    /// use, so agents already working behind it keep working.
-    fn known_identity(&self, presented: &str) -> Option<(HttpIdentity, Option<[u8; 32]>)> {
-        if let Some(shared) = &self.shared_token
-            && token_matches(presented, shared)
-        {
-            let shared = HttpIdentity {
-                name: SHARED_TOKEN_NAME.to_owned(),
-                role: HttpRole::Agent,
-            };
-            return Some((shared, None));
-        }
-        let hash = self.bridge.http_token_hash(presented);
-        let cache = lock(&self.cache);
-        cache
-            .get(&hash)
-            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
-            .map(|(identity, _)| (identity.clone(), Some(hash)))
-    }
-
-    /// Whether the store confirmed `presented`, a named token, within
-    /// [`VOUCHED_FOR`] (and it was not found revoked since).
-    fn vouched(&self, presented: &str) -> bool {
-        let hash = self.bridge.http_token_hash(presented);
-        lock(&self.cache)
-            .get(&hash)
-            .is_some_and(|(_, at)| at.elapsed() < VOUCHED_FOR)
-    }
-
-    /// The identity behind a presented token that [`Self::known_identity`]
-    /// did not know, looked up in the store (and cached), with the hash of
-    /// the named token (which can be revoked).
-    async fn identify_stored(
-        &self,
-        presented: &str,
-    ) -> Result<Option<(HttpIdentity, Option<[u8; 32]>)>, Response> {
-        let hash = self.bridge.http_token_hash(presented);
-        // Boxed: a store read is a large future, and inline it would make
-        // every request's middleware future (kept for the whole call) as large.
-        match Box::pin(self.bridge.http_identity(presented)).await {
-            Ok(Some(identity)) => {
-                let mut cache = lock(&self.cache);
-                if cache.len() >= TOKEN_CACHE_ENTRIES {
-                    cache.clear();
-                }
-                cache.insert(hash, (identity.clone(), Instant::now()));
-                Ok(Some((identity, Some(hash))))
-            }
-            Ok(None) => {
-                // Revoked since: no longer vouched for.
-                lock(&self.cache).remove(&hash);
-                Ok(None)
-            }
-            Err(e) => {
-                tracing::error!(error = %e.logged(), "cannot look up an HTTP token");
-                Err(refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the token store cannot be read right now; retry in a moment",
-                ))
-            }
-        }
-    }
-
-    /// Drops the cached lookup of the token `hash` (found revoked).
-    pub(super) fn forget_identity(&self, hash: &[u8; 32]) {
-        lock(&self.cache).remove(hash);
     }
 
     /// `401` for a call cut off by its token's revocation, as a new request
