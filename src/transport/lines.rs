@@ -103,10 +103,12 @@ enum Decoded {
     Invalid(Box<Refused>),
 }
 
-/// The answer to a line of the wrong shape: rmcp's "invalid request" with
-/// no id, except for a request to a method the server serves whose params
-/// are not an object. That request is fine and its id plain, so it gets
-/// invalid params (SPEC §3: -32602) with its id, which its client waits for.
+/// The answer to a line of the wrong shape: rmcp's "invalid request", with
+/// the line's id when it is a 2.0 request (a `method` and a plain id: a key given
+/// twice, say), whose client waits for that id; with none for anything else
+/// (a response is never answered by id). A request to a method the server
+/// serves whose params are not an object is fine but for them, so it gets
+/// invalid params (SPEC §3: -32602).
 #[derive(Debug, Clone)]
 struct Refused {
     error: ErrorData,
@@ -130,12 +132,27 @@ impl Refused {
                 ),
                 id: Some(id),
             },
-            _ => Self {
+            (None, id) => Self {
+                error: ErrorData::invalid_request("Invalid request", None),
+                id: id.filter(|_| is_request(&value)),
+            },
+            (Some(_), None) => Self {
                 error: ErrorData::invalid_request("Invalid request", None),
                 id: None,
             },
         }
     }
+}
+
+/// Whether `value` reads as a JSON-RPC 2.0 request: a string `method`, and
+/// neither `result` nor `error`.
+fn is_request(value: &serde_json::Value) -> bool {
+    value.get("jsonrpc").and_then(serde_json::Value::as_str) == Some("2.0")
+        && value
+            .get("method")
+            .is_some_and(serde_json::Value::is_string)
+        && value.get("result").is_none()
+        && value.get("error").is_none()
 }
 
 /// Decodes one line (without its newline) as rmcp's transport would.
@@ -337,6 +354,20 @@ mod tests {
         assert!(matches!(
             decode(br#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[]}"#),
             Decoded::Invalid(r) if r.id == Some(RequestId::Number(1))
+        ));
+        // A key given twice: refused, but answered to its id.
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list","method":"prompts/list"}"#),
+            Decoded::Invalid(r) if r.id == Some(RequestId::Number(5))
+        ));
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","id":"x","method":"ping","jsonrpc":"2.0"}"#),
+            Decoded::Invalid(r) if r.id == Some(RequestId::String("x".into()))
+        ));
+        // A response of the wrong shape is never answered by its id.
+        assert!(matches!(
+            decode(br#"{"jsonrpc":"2.0","id":2,"result":{},"result":{}}"#),
+            Decoded::Invalid(r) if r.id.is_none()
         ));
     }
 }
