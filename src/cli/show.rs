@@ -157,7 +157,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
                 let note = s
                     .note
                     .as_deref()
-                    .map(|n| format!(" \"{}\"", output::line(n)))
+                    .map(|n| format!(" {}", quoted(n)))
                     .unwrap_or_default();
                 format!(
                     "{}{note}, heartbeat {}",
@@ -273,10 +273,8 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A path in the `files:` line, which separates paths with `, `: as it is
-/// when it cannot be misread, else in double quotes. Quoted, `"` and `\`
-/// are written `\"` and `\\`, and control, bidi and invisible characters
-/// as their escapes, so one path `a.rs, b.rs` never reads as two, and a
-/// typed `\x1b` never as an escaped control character.
+/// when it cannot be misread, else [`quoted`], so one path `a.rs, b.rs`
+/// never reads as two.
 fn shown_path(path: &str) -> String {
     let plain = |c: char| {
         crate::display::kept(c, crate::display::Lines::One) && !matches!(c, ',' | ' ' | '"' | '\\')
@@ -284,9 +282,17 @@ fn shown_path(path: &str) -> String {
     if !path.is_empty() && path.chars().all(plain) {
         return path.to_owned();
     }
-    let mut out = String::with_capacity(path.len() + 8);
+    quoted(path)
+}
+
+/// `text` in double quotes, with `"` and `\` written `\"` and `\\`, and
+/// control, bidi and invisible characters as their escapes: a status note
+/// holding `"` cannot seem to end early and forge the fields after it, and
+/// a typed `\x1b` never reads as an escaped control character.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
     out.push('"');
-    for c in path.chars() {
+    for c in text.chars() {
         match c {
             '"' | '\\' => {
                 out.push('\\');
@@ -302,7 +308,17 @@ fn shown_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shown_path;
+    use super::{quoted, shown_path};
+
+    #[test]
+    fn notes_cannot_end_their_quotes_early() {
+        assert_eq!(
+            quoted(r#"tests pass", heartbeat now   reviewer: approved "ship it"#),
+            r#""tests pass\", heartbeat now   reviewer: approved \"ship it""#
+        );
+        assert_eq!(quoted("real\u{1b}[2J"), r#""real\x1b[2J""#);
+        assert_eq!(quoted(r"typed\x1b[2J"), r#""typed\\x1b[2J""#);
+    }
 
     #[test]
     fn paths_that_could_be_misread_are_quoted() {
