@@ -46,7 +46,7 @@ pub fn recipients(
             }
             let mut sides = Vec::with_capacity(names.len());
             for name in names {
-                let side = find(conversation, "to", name)?.ok_or_else(|| {
+                let side = find(conversation, from, "to", name)?.ok_or_else(|| {
                     InvalidValue::new(
                         "to",
                         format!(
@@ -91,9 +91,11 @@ pub fn recipients(
 /// owner to the participant named `A` is the worse mistake.
 ///
 /// # Errors
-/// When `name` is one participant's role and another's session id.
+/// When `name` is one participant's role and another's session id (the
+/// refusal's advice depends on whether the role is `caller`'s own).
 pub(super) fn find(
     conversation: &Conversation,
+    caller: Side,
     field: &'static str,
     name: &str,
 ) -> Result<Option<Side>, InvalidValue> {
@@ -112,7 +114,13 @@ pub(super) fn find(
             let removed = conversation.active_participant(id_of).is_none();
             Err(InvalidValue::new(
                 field,
-                if removed {
+                if removed && role_of == caller {
+                    // Naming it by its session id would name the caller.
+                    format!(
+                        "names {:?}, which is your own role (session {role_of}) and was also the id of session {id_of}, since removed; leave it out",
+                        printable(name)
+                    )
+                } else if removed {
                     // Still refused: a message meant for the removed session
                     // must not reach the role that shares its name.
                     format!(
@@ -232,7 +240,10 @@ mod tests {
         // No session x exists: the role is the only reading.
         let (to_, _) = recipients(&c, Side::B, &to(&["x"])).unwrap();
         assert_eq!(to_, sides(&["e"]));
-        assert_eq!(find(&c, "participant", "lead").unwrap(), Some(Side::A));
+        assert_eq!(
+            find(&c, Side::A, "participant", "lead").unwrap(),
+            Some(Side::A)
+        );
         // A removed session's id still counts.
         let c = conversation(&[
             ("lead", Owner, false),
@@ -240,10 +251,23 @@ mod tests {
             ("qa", Member, true),
             ("c", Member, false),
         ]);
-        let e = find(&c, "participant", "c").unwrap_err().to_string();
+        let e = find(&c, Side::A, "participant", "c")
+            .unwrap_err()
+            .to_string();
         // The refusal says the session is gone, and how to reach the role.
         assert!(
             e.contains("since removed") && e.contains("session id \"d\""),
+            "{e}"
+        );
+        // Named by the holder of that role itself: its session id would
+        // name the caller, so the advice is to leave it out.
+        let e = find(&c, sides(&["d"])[0], "to", "c")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("your own role")
+                && e.contains("leave it out")
+                && !e.contains("session id \"d\""),
             "{e}"
         );
     }

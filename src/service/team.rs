@@ -147,7 +147,7 @@ impl<S: Store> Bridge<S> {
             );
             return Err(self.refuse(draft, e));
         }
-        let target = match find(&caller.conversation, "participant", who) {
+        let target = match find(&caller.conversation, caller.side, "participant", who) {
             Err(e) => Err(e),
             Ok(Some(side)) if side == caller.side => Err(InvalidValue::new(
                 "participant",
