@@ -182,6 +182,11 @@ async fn bound_sessions_leave_out_credentials_and_read_every_conversation() {
         ),
         (Some("removed"), Some("active"))
     );
+    // Nor is the seat it was removed from a choice to make: a send without
+    // credentials goes to the one conversation it still takes part in (it
+    // was refused, naming both, and the one named the other way failed).
+    let sent = say(&member, "to the live one", json!({})).await;
+    assert_eq!(sent["to"], json!(["lead", "helper"]), "{sent}");
 
     // A process that never created or joined is refused without credentials,
     // and told what to pass; naming a conversation it holds no seat in is an

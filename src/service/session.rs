@@ -258,7 +258,35 @@ impl<S: Store> Bridge<S> {
         scope: Scope,
     ) -> Result<Vec<SessionCredentials>, ServiceError> {
         let given = (args.conversation.clone(), args.side);
-        match session.with_bound(|bound| resolve(args, bound, scope)) {
+        let first = session.with_bound(|bound| resolve(args.clone(), bound, scope));
+        let picked = match first {
+            // Several seats to choose from: those this session was removed
+            // from, or whose conversation expired, are no choice (its
+            // credential-less checks leave them out too). Read only on this
+            // path, where the call would otherwise be refused.
+            Err(ServiceError::InvalidArgument(_))
+                if scope == Scope::One && args.token.is_none() =>
+            {
+                let bound = session.with_bound(<[SessionCredentials]>::to_vec);
+                let mut live = Vec::with_capacity(bound.len());
+                let now = self.clock.now();
+                for seat in bound {
+                    if let Ok(Some(c)) = self.store.conversation(&seat.conversation).await
+                        && super::admitted(&c, seat.side, now).is_ok()
+                    {
+                        live.push(seat);
+                    }
+                }
+                match resolve(args, &live, scope) {
+                    Ok(creds) if !creds.is_empty() => Ok(creds),
+                    // Still several: name only those.
+                    Err(e @ ServiceError::InvalidArgument(_)) => Err(e),
+                    _ => first,
+                }
+            }
+            other => other,
+        };
+        match picked {
             Ok(creds) => Ok(creds),
             Err(e) => {
                 let draft = AuditDraft::new("mcp", tool).on(
