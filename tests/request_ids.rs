@@ -68,6 +68,13 @@ impl Raw {
         self.stdin.flush().expect("flush");
     }
 
+    /// Writes `lines` in one write, so the server reads them together.
+    fn say_together(&mut self, lines: &[Value]) {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        self.stdin.write_all(text.as_bytes()).expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
     fn next(&self, what: &str) -> Value {
         self.lines
             .recv_timeout(Duration::from_secs(20))
@@ -176,6 +183,48 @@ async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
     assert_eq!(
         again["id"],
         answer["result"]["structuredContent"]["messages"][0]["id"]
+    );
+    reader.stop();
+    writer.stop().await;
+}
+
+/// An id is free again once its call is cancelled, even while the cancelled
+/// call is still finishing: a new call under that id gets its own answer.
+/// It used to get the cancelled call's ("cancelled"), or the long-poll's
+/// page, and its own answer was dropped, so a send that was stored read as
+/// cancelled and its client sent it again (acceptance run, 20 of 20 rounds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_reused_right_after_its_cancel_gets_the_new_calls_answer() {
+    let env = TestEnv::new("cancel_reuse");
+    let writer = env.server().await;
+    let conv = Conv::create(&writer.peer()).await;
+    let mut reader = Raw::start(&env);
+    for round in 0..5 {
+        let id = 9100 + round;
+        reader.long_poll(id, &conv);
+        // The long-poll is waiting once the server has seen it.
+        reader.say(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+        assert_eq!(reader.next("the ping")["id"], 1);
+        reader.say_together(&[
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": id, "reason": "the user pressed Esc"}}),
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                "name": "send_to_partner",
+                "arguments": conv.args("b", json!({"message": format!("round {round}")}))}}),
+        ]);
+        let answer = reader.next("the send's answer");
+        assert_eq!(answer["id"], id, "{answer}");
+        let sent = &answer["result"]["structuredContent"];
+        assert!(sent["message_id"].is_i64(), "round {round}: {answer}");
+        // Nothing else comes under that id (a stray page or "cancelled").
+        reader.say(json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}));
+        let after = reader.next("the second ping");
+        assert_eq!(after["id"], 2, "round {round}: a second answer {after}");
+    }
+    let read = check(&writer.peer(), &conv, "a", json!({})).await;
+    assert_eq!(
+        contents(&read),
+        (0..5).map(|r| format!("round {r}")).collect::<Vec<_>>()
     );
     reader.stop();
     writer.stop().await;

@@ -10,10 +10,15 @@
 //! first's reply is lost, page and all). So a request whose id is already in
 //! use by a call in progress is refused here (`-32600`) and never reaches
 //! rmcp; an id becomes free again when its reply or error is sent, or when
-//! the client cancels the call.
+//! the client cancels the call. A cancelled call may still be finishing
+//! inside rmcp, under its id, when the client reuses that id; rmcp would
+//! then send the cancelled call's reply for the new call and drop the new
+//! call's own. So a request reusing a cancelled id reaches rmcp under an id
+//! of the bridge's own ([`Reissued`]), and its reply goes out under the
+//! client's.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +36,74 @@ pub struct ReportWrites<T, S: Store> {
     replies: Arc<WrittenReplies<S>>,
     /// Ids of the client's requests not yet answered.
     running: Arc<Mutex<HashSet<RequestId>>>,
+    /// Requests that reached rmcp under another id.
+    reissued: Arc<Mutex<Reissued>>,
+}
+
+/// Most cancelled ids remembered as possibly still finishing inside rmcp:
+/// a cancelled call ends within moments, and clients cancel rarely.
+const CANCELLED_REMEMBERED: usize = 1024;
+
+/// Ids cancelled lately, and the calls that reused one, by the id rmcp
+/// knows them under.
+#[derive(Default)]
+struct Reissued {
+    cancelled: HashSet<RequestId>,
+    cancelled_order: VecDeque<RequestId>,
+    /// rmcp's id → the client's.
+    to_client: HashMap<RequestId, RequestId>,
+    /// The client's id → rmcp's, for the calls in `to_client`.
+    to_rmcp: HashMap<RequestId, RequestId>,
+    next: u64,
+}
+
+impl Reissued {
+    /// Notes that `id`'s call was cancelled: it may still be finishing.
+    fn cancelled(&mut self, id: &RequestId) {
+        if self.cancelled.insert(id.clone()) {
+            self.cancelled_order.push_back(id.clone());
+            if self.cancelled_order.len() > CANCELLED_REMEMBERED
+                && let Some(oldest) = self.cancelled_order.pop_front()
+            {
+                self.cancelled.remove(&oldest);
+            }
+        }
+    }
+
+    /// The id rmcp gets for a new request under the client's `id`: the same,
+    /// unless a cancelled call may still be finishing under it. `in_use` are
+    /// the client's ids in progress, which an id of ours must not be.
+    fn for_rmcp(&mut self, id: &RequestId, in_use: &HashSet<RequestId>) -> RequestId {
+        if !self.cancelled.contains(id) {
+            return id.clone();
+        }
+        let ours = loop {
+            self.next += 1;
+            let candidate = RequestId::String(format!("mcp-bridge-reissued-{}", self.next).into());
+            if !in_use.contains(&candidate) && !self.to_client.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        self.to_client.insert(ours.clone(), id.clone());
+        self.to_rmcp.insert(id.clone(), ours.clone());
+        ours
+    }
+
+    /// The id rmcp knows the client's `id` under, while its call runs.
+    fn rmcp_id(&self, id: &RequestId) -> RequestId {
+        self.to_rmcp.get(id).cloned().unwrap_or_else(|| id.clone())
+    }
+
+    /// The client's id for rmcp's `id`; the call is over.
+    fn finished(&mut self, id: &RequestId) -> RequestId {
+        match self.to_client.remove(id) {
+            Some(client) => {
+                self.to_rmcp.remove(&client);
+                client
+            }
+            None => id.clone(),
+        }
+    }
 }
 
 impl<T, S: Store> ReportWrites<T, S> {
@@ -40,7 +113,12 @@ impl<T, S: Store> ReportWrites<T, S> {
             inner,
             replies,
             running: Arc::default(),
+            reissued: Arc::default(),
         }
+    }
+
+    fn reissued(&self) -> std::sync::MutexGuard<'_, Reissued> {
+        self.reissued.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashSet<RequestId>> {
@@ -62,19 +140,22 @@ where
 
     fn send(
         &mut self,
-        item: TxJsonRpcMessage<RoleServer>,
+        mut item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        let writing = match &item {
+        let writing = match &mut item {
             JsonRpcMessage::Response(response) => {
+                let ours = response.id.clone();
+                response.id = self.reissued().finished(&ours);
                 // Not running any more: the client cancelled it, and will
                 // ignore this reply.
                 let answered = self.running().remove(&response.id);
                 self.replies
-                    .writing(&response.id)
-                    .map(|w| (w, answered.then(|| response.id.clone())))
+                    .writing(&ours)
+                    .map(|w| (w, answered.then_some(ours)))
             }
             JsonRpcMessage::Error(error) => {
-                if let Some(id) = &error.id {
+                if let Some(id) = &mut error.id {
+                    *id = self.reissued().finished(id);
                     self.running().remove(id);
                 }
                 None
@@ -95,10 +176,18 @@ where
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
-            let message = self.inner.receive().await?;
-            match &message {
+            let mut message = self.inner.receive().await?;
+            match &mut message {
                 JsonRpcMessage::Request(request) => {
-                    if !self.running().insert(request.id.clone()) {
+                    let fresh = {
+                        let mut running = self.running();
+                        let fresh = running.insert(request.id.clone());
+                        if fresh {
+                            request.id = self.reissued().for_rmcp(&request.id, &running);
+                        }
+                        fresh
+                    };
+                    if !fresh {
                         let refusal = JsonRpcMessage::error(
                             ErrorData::invalid_request(
                                 "request id already in use by a call in progress",
@@ -119,11 +208,20 @@ where
                     }
                 }
                 JsonRpcMessage::Notification(note) => {
-                    if let ClientNotification::CancelledNotification(cancel) = &note.notification
-                        && let Some(id) = &cancel.params.request_id
+                    if let ClientNotification::CancelledNotification(cancel) =
+                        &mut note.notification
+                        && let Some(id) = &mut cancel.params.request_id
                     {
                         self.running().remove(id);
-                        self.replies.cancelled(id);
+                        let ours = {
+                            let mut reissued = self.reissued();
+                            let ours = reissued.rmcp_id(id);
+                            reissued.finished(&ours);
+                            reissued.cancelled(id);
+                            ours
+                        };
+                        self.replies.cancelled(&ours);
+                        *id = ours;
                     }
                 }
                 _ => {}
