@@ -441,5 +441,31 @@ pub struct Message {
     pub to: Option<Vec<Side>>,
 }
 
+impl Message {
+    /// What it counts against a reply's [`MAX_REPLY_BYTES`]: its text and
+    /// paths as JSON writes them. A control character is six bytes there
+    /// (`\u0001`): counted as one, a page of them went out 13 times the
+    /// bound (twice, as text and as structured content).
+    pub fn reply_bytes(&self) -> usize {
+        json_len(&self.content)
+            + self
+                .files_involved
+                .iter()
+                .map(|p| json_len(p))
+                .sum::<usize>()
+    }
+}
+
+/// The length of `text` as a JSON string's contents.
+fn json_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests;

@@ -85,3 +85,31 @@ fn timestamps_format_with_microseconds() {
     assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");
     assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()).unwrap(), t);
 }
+
+#[test]
+fn a_messages_reply_bytes_are_its_texts_as_json_writes_them() {
+    let texts = [
+        "plain text, ünïcödé and 😀",
+        "quotes \" and backslashes \\ and\nnew\tlines\r",
+        "\u{1}\u{2}\u{1b}[2J\u{7f}\u{8}\u{c}",
+        "",
+    ];
+    for text in texts {
+        let message = Message {
+            id: 1,
+            from: Sender::System,
+            from_role: "system".into(),
+            action_type: ActionType::System,
+            content: text.to_owned(),
+            files_involved: vec![text.to_owned(), "a\u{1}b".to_owned()],
+            created_at: Timestamp::from_micros(0),
+            to: None,
+        };
+        let written = |t: &str| serde_json::to_string(t).unwrap().len() - 2;
+        assert_eq!(
+            message.reply_bytes(),
+            2 * written(text) + written("a\u{1}b"),
+            "{text:?}"
+        );
+    }
+}

@@ -71,12 +71,7 @@ impl Inbox {
         self.more |= page.more;
         self.receipts.extend(page.receipt);
         for message in page.messages {
-            bytes += message.content.len()
-                + message
-                    .files_involved
-                    .iter()
-                    .map(String::len)
-                    .sum::<usize>();
+            bytes += message.reply_bytes();
             self.messages.push(Delivered {
                 to: addressed_roles(conversation, &message),
                 conversation: conversation.id.clone(),

@@ -131,12 +131,7 @@ impl PageFill {
             return Ok(false);
         }
         let message = decode()?;
-        let size = message.content.len()
-            + message
-                .files_involved
-                .iter()
-                .map(String::len)
-                .sum::<usize>();
+        let size = message.reply_bytes();
         if !self.messages.is_empty() && self.bytes + size > self.limit.bytes {
             self.more = true;
             return Ok(false);
