@@ -156,7 +156,13 @@ async fn paths_count_towards_a_message_and_replies_are_paged_by_size() {
     // messages of 50 000 of them fill a page at three, where counted as one
     // byte each they all went out in one reply many times the bound.
     for n in 0..5 {
-        send(&peer, &conv, "a", &format!("{n:02}{}", "\u{1}".repeat(49_998))).await;
+        send(
+            &peer,
+            &conv,
+            "a",
+            &format!("{n:02}{}", "\u{1}".repeat(49_998)),
+        )
+        .await;
     }
     let escaped = check(&peer, &conv, "b", json!({"limit": 500})).await;
     assert_eq!(messages(&escaped).len(), 3, "1 MiB holds three as JSON");

@@ -105,16 +105,24 @@ const UP: u8 = 0;
 const FROZEN: u8 = 1;
 /// Drops every connection and refuses new ones (a server restarting).
 const DOWN: u8 = 2;
+/// Serves the connections it has; new ones are accepted and never answered.
+const STALL: u8 = 3;
 
 /// A TCP proxy to `target` whose state `mode` sets ([`UP`], [`FROZEN`],
-/// [`DOWN`]); its port.
+/// [`DOWN`], [`STALL`]); its port.
 async fn proxy(target: String, mode: Arc<AtomicU8>) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
+        let mut stalled = Vec::new();
         while let Ok((client, _)) = listener.accept().await {
-            if mode.load(Ordering::Relaxed) == DOWN {
-                continue;
+            match mode.load(Ordering::Relaxed) {
+                DOWN => continue,
+                STALL => {
+                    stalled.push(client);
+                    continue;
+                }
+                _ => {}
             }
             let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
                 continue;
@@ -157,12 +165,21 @@ async fn pass(
 
 /// A bridge on `database` through a [`proxy`]: the test environment and the proxy's mode.
 async fn behind_proxy(database: &util_pg::Database, name: &str) -> (TestEnv, Arc<AtomicU8>) {
+    behind_proxy_with(database, name, "").await
+}
+
+/// [`behind_proxy`] with `query` (`?…` or empty) after the database's URL.
+async fn behind_proxy_with(
+    database: &util_pg::Database,
+    name: &str,
+    query: &str,
+) -> (TestEnv, Arc<AtomicU8>) {
     let (base, db) = database.url.rsplit_once('/').expect("a database URL");
     let (head, port) = base.rsplit_once(':').expect("a port");
     let host = head.rsplit_once('@').map_or(head, |(_, h)| h);
     let mode = Arc::new(AtomicU8::new(UP));
     let proxy = proxy(format!("{host}:{port}"), Arc::clone(&mode)).await;
-    let env = TestEnv::postgres_at(name, &format!("{head}:{proxy}/{db}"));
+    let env = TestEnv::postgres_at(name, &format!("{head}:{proxy}/{db}{query}"));
     (env, mode)
 }
 
@@ -273,4 +290,71 @@ async fn a_call_while_the_database_is_down_answers_unavailable_and_does_nothing(
         stopped.stderr
     );
     assert!(!stopped.stderr.contains(":pw@"), "{}", stopped.stderr);
+}
+
+/// The `LISTEN` connections on `database`, by backend pid.
+fn listeners(database: &util_pg::Database) -> Vec<String> {
+    util_pg::sql(
+        &database.url,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN mcp_bridge' ORDER BY pid",
+    )
+    .lines()
+    .map(str::to_owned)
+    .filter(|l| !l.is_empty())
+    .collect()
+}
+
+/// A lost `LISTEN` connection whose reconnect is accepted and never answered
+/// gives up at the connect timeout and tries again: it used to wait for
+/// ever, so cross-server wake-ups fell back to polling for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listen_reconnect_that_never_completes_is_given_up_and_retried() {
+    let Some(database) = util_pg::fresh_db("pg_listen_stall") else {
+        return;
+    };
+    let (env, mode) = behind_proxy_with(&database, "pg-listen-stall", "?connect_timeout=1").await;
+    let s = env.server().await;
+    let conv = Conv::create(&s).await;
+    // The server listens once a long-poll waits.
+    check(&s, &conv, "b", json!({"wait_seconds": 1})).await;
+    let mut first = Vec::new();
+    wait_until("the server to listen", || {
+        first = listeners(&database);
+        first.len() == 1
+    })
+    .await;
+    mode.store(STALL, Ordering::Relaxed);
+    util_pg::sql(
+        &database.url,
+        &format!("SELECT pg_terminate_backend({})", first[0]),
+    );
+    // Longer than the connect timeout: the stalled reconnect must give up.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    mode.store(UP, Ordering::Relaxed);
+    wait_until("a new listener", || {
+        let now = listeners(&database);
+        now.len() == 1 && now != first
+    })
+    .await;
+    // And it wakes long-polls again.
+    let waiting = {
+        let (peer, args) = (s.peer(), conv.args("b", json!({"wait_seconds": 30})));
+        tokio::spawn(async move { call(&peer, "check_messages", args).await })
+    };
+    let other = env.server().await;
+    send(&other, &conv, "a", "still served").await;
+    let woke = tokio::time::timeout(EVENT_TIMEOUT, waiting)
+        .await
+        .expect("the long-poll returned")
+        .expect("task");
+    assert_eq!(contents(&ok(&woke)), ["still served"]);
+    other.stop().await;
+    let stopped = s.stop().await;
+    assert!(
+        stopped
+            .stderr
+            .contains("did not complete the connection within 1 s"),
+        "{}",
+        stopped.stderr
+    );
 }

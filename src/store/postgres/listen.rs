@@ -14,7 +14,9 @@ use futures_util::future::poll_fn;
 use tokio_postgres::AsyncMessage;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::db::pg_err;
 use crate::domain::{ConversationId, Side};
+use crate::store::StoreError;
 use crate::store::signal::ChangeHub;
 
 /// The channel every server listens on. The payload names the conversation
@@ -123,31 +125,44 @@ pub fn spawn(
 }
 
 /// One listening connection, until it ends; `up` is set once it listens.
+/// Its connect is bounded as the pool's are: a server that accepts and never
+/// answers used to hold the listener (and the one-second looks of the
+/// waiters meanwhile) for ever.
 async fn listen(
     config: &tokio_postgres::Config,
     tls: &MakeRustlsConnect,
     hub: &Arc<ChangeHub>,
     origin: &str,
     up: &AtomicBool,
-) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(tls.clone()).await?;
+) -> Result<(), StoreError> {
+    let within = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(super::CONNECT);
+    let (client, mut connection) = tokio::time::timeout(within, config.connect(tls.clone()))
+        .await
+        .map_err(|_| super::connect_timed_out(within))?
+        .map_err(pg_err)?;
     let feed = Arc::clone(hub);
     let drive = async move {
         loop {
             match poll_fn(|cx| connection.poll_message(cx)).await {
                 Some(Ok(AsyncMessage::Notification(n))) => route(&feed, n.payload(), origin),
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e),
+                Some(Err(e)) => return Err(pg_err(e)),
                 None => return Ok(()),
             }
         }
     };
     let subscribe = async {
-        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(pg_err)?;
         up.store(true, Ordering::Relaxed);
         // Subscribed from here on: anything committed before is found by the re-check.
         hub.notify();
-        std::future::pending::<Result<(), tokio_postgres::Error>>().await
+        std::future::pending::<Result<(), StoreError>>().await
     };
     tokio::select! {
         r = drive => r,
