@@ -292,18 +292,6 @@ async fn a_call_while_the_database_is_down_answers_unavailable_and_does_nothing(
     assert!(!stopped.stderr.contains(":pw@"), "{}", stopped.stderr);
 }
 
-/// The `LISTEN` connections on `database`, by backend pid.
-fn listeners(database: &util_pg::Database) -> Vec<String> {
-    util_pg::sql(
-        &database.url,
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN mcp_bridge' ORDER BY pid",
-    )
-    .lines()
-    .map(str::to_owned)
-    .filter(|l| !l.is_empty())
-    .collect()
-}
-
 /// A lost `LISTEN` connection whose reconnect is accepted and never answered
 /// gives up at the connect timeout and tries again: it used to wait for
 /// ever, so cross-server wake-ups fell back to polling for good.
@@ -319,7 +307,7 @@ async fn a_listen_reconnect_that_never_completes_is_given_up_and_retried() {
     check(&s, &conv, "b", json!({"wait_seconds": 1})).await;
     let mut first = Vec::new();
     wait_until("the server to listen", || {
-        first = listeners(&database);
+        first = util_pg::listeners(&database.url);
         first.len() == 1
     })
     .await;
@@ -332,7 +320,7 @@ async fn a_listen_reconnect_that_never_completes_is_given_up_and_retried() {
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     mode.store(UP, Ordering::Relaxed);
     wait_until("a new listener", || {
-        let now = listeners(&database);
+        let now = util_pg::listeners(&database.url);
         now.len() == 1 && now != first
     })
     .await;

@@ -245,15 +245,7 @@ async fn management_commands_work_on_postgres_and_move_data_to_sqlite() {
 
 /// The `LISTEN` connections of servers on this test's database, by backend pid.
 fn listeners(env: &TestEnv) -> Vec<String> {
-    let url = env.db.to_string_lossy().into_owned();
-    let out = crate::util_pg::sql(
-        &url,
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN mcp_bridge' AND pid <> pg_backend_pid() ORDER BY pid",
-    );
-    out.lines()
-        .map(str::to_owned)
-        .filter(|l| !l.is_empty())
-        .collect()
+    crate::util_pg::listeners(&env.db.to_string_lossy())
 }
 
 /// When a server's `LISTEN` connection is cut, it connects again (and its

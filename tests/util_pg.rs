@@ -485,6 +485,18 @@ pub fn sql(url: &str, sql: &str) -> String {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
+/// The `LISTEN` connections of servers on the database at `url`, by backend pid.
+pub fn listeners(url: &str) -> Vec<String> {
+    sql(
+        url,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN mcp_bridge' AND pid <> pg_backend_pid() ORDER BY pid",
+    )
+    .lines()
+    .map(str::to_owned)
+    .filter(|l| !l.is_empty())
+    .collect()
+}
+
 /// The rows `sql` returns on the database at `url`, each column as text
 /// (`None` for NULL), as PostgreSQL prints them.
 pub fn rows(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
