@@ -124,12 +124,17 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         emit(scan, s, e, raw_s, &[], value, Op::Assign);
         return;
     }
-    if let Some((vs, ve)) = super::label_below::value(bytes, raw_s, e) {
+    // A label alone above its value, or a Hadoop `<name>`/`<value>` pair
+    // (whose name may end in the account it is for).
+    if let Some((ne, vs, ve)) = super::label_below::value(bytes, raw_s, e)
+        .map(|(vs, ve)| (e, vs, ve))
+        .or_else(|| super::markup::xml_property(bytes, raw_s, e))
+    {
         let value = Value {
             literal: true,
             ..Value::new(vs, ve, false)
         };
-        emit(scan, s, e, raw_s, &[], value, Op::Assign);
+        emit(scan, s, ne, raw_s, &[], value, Op::Assign);
         return;
     }
     let Some((op, vstart, extra)) = parse_op(bytes, raw_s, e, flag) else {

@@ -68,6 +68,43 @@ pub(crate) fn plist_value(bytes: &[u8], raw_s: usize, from: usize) -> Option<usi
         .then_some(i + b"<string>".len())
 }
 
+/// Hadoop's and Hive's configuration XML: `<name>NAME</name>` and the
+/// `<value>` element after it (on the same line or the next). Returns where
+/// the name ends for reading it, without the storage account an Azure key
+/// is for (`fs.azure.account.key.ACCOUNT.blob.core.windows.net`), and the
+/// value's text.
+pub(crate) fn xml_property(bytes: &[u8], raw_s: usize, e: usize) -> Option<(usize, usize, usize)> {
+    if !bytes[..raw_s].ends_with(b"<name>") || !bytes[e..].starts_with(b"</name>") {
+        return None;
+    }
+    let mut i = e + b"</name>".len();
+    let hi = (i + 64).min(bytes.len());
+    while i < hi && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let vs = i + b"<value>".len();
+    if !bytes[i..].starts_with(b"<value>") {
+        return None;
+    }
+    let close = bytes[vs..(vs + 1024).min(bytes.len())]
+        .windows(8)
+        .position(|w| w == b"</value>")?;
+    let ve = vs + close;
+    let value = &bytes[vs..ve];
+    if value.is_empty() || value.iter().any(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let name = &bytes[raw_s..e];
+    let mut ne = e;
+    if let Some(host) = super::text::find_ci(name, b".core.windows.net") {
+        // `.ACCOUNT.SERVICE` before the endpoint's suffix.
+        let head = &name[..host];
+        let service = head.iter().rposition(|&b| b == b'.')?;
+        ne = raw_s + head[..service].iter().rposition(|&b| b == b'.')?;
+    }
+    Some((ne, vs, ve))
+}
+
 /// `DB_PASSWORD:Xk9f…`, `relay.api.key:Zq8m…` (Java properties, `heroku
 /// config` pasted without spaces): a key that starts its line, glued to a
 /// value that runs to the line's end without a space, a `/` or another `:`

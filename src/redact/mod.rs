@@ -330,6 +330,8 @@ impl Redactor {
                 && usize::from(c.kind) < self.kinds.len()
                 && !is_placeholder_like(v.as_bytes())
                 && !DOC_EXAMPLES.contains(&v)
+                // A self-identifying token is whole whatever note follows it.
+                && (c.priority >= priority::TOKEN || !placeholder::elided(vt.as_bytes(), c.end))
                 && !self.allow.allows(v);
             (c.start, c.end) = view.to_original(c.start, c.end);
             (c.start, c.end) = escape::whole_escapes(text.as_bytes(), c.start, c.end);
