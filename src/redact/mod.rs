@@ -26,7 +26,8 @@
 //!   backtracks.
 //! - After the pass, [`joined`] rescans literals joined from a short first
 //!   piece (`"ghp_" + "…"`), [`unfold`] lines a hard wrap cut a token across,
-//!   and [`encoded`] the decoding of base64 runs, each keeping only
+//!   [`encoded`] the decoding of base64 runs and [`percent`] of
+//!   percent-encoded URLs, each keeping only
 //!   self-identifying secrets found there.
 //! - Candidate spans are mapped back to the original, overlapping ones are
 //!   merged, the allow-list is applied, and the text is rebuilt. Where only
@@ -73,6 +74,7 @@ mod nextline;
 mod operator;
 mod pair;
 mod pem;
+mod percent;
 mod pgpass;
 mod phrase;
 mod placeholder;
@@ -94,6 +96,7 @@ mod text;
 mod token_rules;
 mod tokens;
 mod transcript;
+mod ui_input;
 mod unfold;
 mod url;
 mod use_as;
@@ -320,6 +323,7 @@ impl Redactor {
         joined::extend(&self.anchors, &self.rules, vt, &mut cands);
         unfold::extend(&self.anchors, &self.rules, vt, &mut cands);
         encoded::extend(&self.anchors, &self.rules, vt, &mut cands);
+        percent::extend(&self.anchors, &self.rules, vt, &mut cands);
         concat::extend(vt, &mut cands);
         repeat::extend(vt, &mut cands);
         cands.retain_mut(|c| {
