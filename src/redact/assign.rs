@@ -149,6 +149,18 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     {
         return;
     }
+    if matches!(op, Op::Assign | Op::NextLine)
+        && let Some(items) = super::seq::items(bytes, raw_s, e, vstart)
+    {
+        for (vs, ve, quoted) in items {
+            let item = Value {
+                literal: true,
+                ..Value::new(vs, ve, quoted)
+            };
+            emit(scan, s, e, raw_s, &extra, item, Op::Assign);
+        }
+        return;
+    }
     let value = match op {
         Op::Default => {
             let Some((vs, ve)) = expansion_default(bytes, vstart) else {

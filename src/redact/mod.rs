@@ -84,6 +84,7 @@ mod query;
 mod repeat;
 mod repl;
 mod scan;
+mod seq;
 mod shown;
 mod sibling;
 mod signed;
