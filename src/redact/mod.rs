@@ -207,6 +207,20 @@ const DOC_EXAMPLES: &[&str] = &[
     "QWxhZGRpbjpvcGVuc2VzYW1l",
     // This bridge's own documented invite code (README, `domain::invite`'s errors).
     "7KQ2-M9XD-4HTP-0R3C",
+    // Stripe's and Mailgun's older documentation keys.
+    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+    "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+    // The Azure Cosmos DB emulator's published key.
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
+    // RFC 6749's (OAuth 2.0) example tokens, code and client credentials
+    // (`s6BhdRkqt3:gX1fBat3bV`), RFC 6750's bearer token, RFC 7519's JWT.
+    "2YotnFZFEjr1zCsicMWpAA",
+    "tGzv3JOkF0XG5Qx2TlKWIA",
+    "SplxlOBeZQQYbYS6WxSbIA",
+    "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+    "gX1fBat3bV",
+    "mF_9.B5f-4.1JqM",
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
 ];
 
 /// Extra passes over an already redacted text before giving up on a fixpoint.

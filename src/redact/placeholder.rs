@@ -30,6 +30,12 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
     if angle_syntax(v) {
         return true;
     }
+    // AWS's documentation writes `EXAMPLE` into its sample session tokens
+    // more than once (`AQoEXAMPLEH4ao…CEXAMPLE/IvU1…`); a prefix or a
+    // suffix alone could be glued to a real secret, two apart are a sample.
+    if memchr::memmem::find_iter(v, b"EXAMPLE").count() >= 2 {
+        return true;
+    }
     match placeholder_end(v).max(angle_name_end(v)) {
         None => false,
         Some(end) => !random_tail(&v[end..]),
