@@ -34,7 +34,9 @@ pub(crate) fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, 
     if let Some(found) = delimited(bytes, i) {
         return Some(found);
     }
-    if let Some((s, e)) = piped_literal(&bytes[i..line_end(bytes, i)]) {
+    if bytes[i..].starts_with(b"{{")
+        && let Some((s, e)) = piped_literal(&bytes[i..line_end(bytes, i)])
+    {
         return Some((i + s, i + e, true));
     }
     // String prefixes: `r"…"`, Python's `rb'…'` / `br"…"` / `fr"…"`.

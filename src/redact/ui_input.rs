@@ -228,6 +228,21 @@ fn expect(bytes: &[u8], start: usize, end: usize) -> Option<(usize, usize, Stric
         }
     }
     let region = &bytes[lo.max(start.saturating_sub(LOOK_BACK))..start];
-    let prompt = find_ci(region, b"expect")?;
-    Some((vs, ve, names_secret(&region[prompt..])?))
+    // The nearest `expect` before this `send`, with no other `send` between
+    // (the answer to a password prompt, not the commands typed after it).
+    let mut prompt = None;
+    let mut from = 0;
+    while let Some(p) = find_ci(&region[from..], b"expect") {
+        // A word of its own (`child.expect(`), not `pexpect.EOF`.
+        let at = from + p;
+        if at == 0 || !region[at - 1].is_ascii_alphanumeric() {
+            prompt = Some(at);
+        }
+        from = at + 6;
+    }
+    let asked = &region[prompt?..];
+    if find_ci(asked, b"send").is_some() {
+        return None;
+    }
+    Some((vs, ve, names_secret(asked)?))
 }

@@ -79,6 +79,8 @@ s1, s2 = pw(), pw(); pos("yaml_list", f"redis:\n  passwords:\n    - {s1}\n    - 
 s1, s2 = rnd(32), rnd(32); pos("flow_list", f"api_keys: [{s1}, {s2}]", s1, s2)
 s = hexs(37); pos("python_kw", f"cf = cloudflare.Cloudflare(api_email=\"ops@acme.io\", api_key=\"{s}\")", s)
 s = hexs(37); pos("json_sibling", f"{{\"email\": \"ops@acme.io\", \"key\": \"{s}\"}}", s)
+s = pw(); pos("ui_test", f"child.expect(['Password:', pexpect.EOF])\nchild.sendline('{s}')", s)
+s = pw(); pos("ui_test", f"cy.get('input[type=password]').clear().type('{s}')", s)
 
 # --- look-alikes
 for t in [
@@ -142,6 +144,9 @@ for t in [
     "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
     "{\"email\": \"ops@acme.io\", \"key\": \"profile-settings\"}",
     "the token was truncated... (see logs)",
+    "expect \"password:\"\nsend \"$pw\\r\"\nsend \"uptime\\r\"",
+    "{ email: \"qa@acme.io\", key: \"row-17\" }",
+    "cy.get('#password').clear().should('have.value', '')",
 ]:
     neg("lookalike", t)
 
