@@ -100,6 +100,11 @@ pub(super) const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["p4"], &[Apart("-P")]),
     (&["mosquitto_passwd"], &[LastWithBatch]),
     (&["bw"], &[Subcommand("unlock"), AfterSubcommand(&["login"])]),
+    // Password stores fed on stdin: `pass insert -m NAME <<< SECRET`.
+    (&["pass", "gopass", "secret-tool", "keyring"], &[HereString]),
+    // Code signing: `signtool sign /f cert.pfx /p SECRET`, `certutil -p SECRET -importpfx`.
+    (&["signtool"], &[Apart("/p")]),
+    (&["certutil"], &[Apart("-p")]),
     (&["curl"], &[Apart("--oauth2-bearer")]),
     (&["sudo", "passwd", "chpasswd"], &[HereString]),
     (&["lftp"], &[After("-u", b',')]),

@@ -81,6 +81,9 @@ s = hexs(37); pos("python_kw", f"cf = cloudflare.Cloudflare(api_email=\"ops@acme
 s = hexs(37); pos("json_sibling", f"{{\"email\": \"ops@acme.io\", \"key\": \"{s}\"}}", s)
 s = pw(); pos("ui_test", f"child.expect(['Password:', pexpect.EOF])\nchild.sendline('{s}')", s)
 s = pw(); pos("ui_test", f"cy.get('input[type=password]').clear().type('{s}')", s)
+s = pw(); pos("cli_flag", f"signtool sign /fd SHA256 /f release.pfx /p {s} /tr http://timestamp.digicert.com Setup.exe", s)
+s = pw(); pos("cli_secret_store", f"pass insert -m infra/prod/db <<< '{s}'", s)
+s = pw(); pos("cli_secret_store", f"secret-tool store --label='CI registry' service registry.acme.io user ci <<< {s}", s)
 
 # --- look-alikes
 for t in [
@@ -147,6 +150,9 @@ for t in [
     "expect \"password:\"\nsend \"$pw\\r\"\nsend \"uptime\\r\"",
     "{ email: \"qa@acme.io\", key: \"row-17\" }",
     "cy.get('#password').clear().should('have.value', '')",
+    "signtool verify /pa /v Setup.exe",
+    "pass show infra/prod/db | head -1",
+    "certutil -hashfile Setup.exe SHA256",
 ]:
     neg("lookalike", t)
 
