@@ -39,13 +39,45 @@ pub(crate) fn closed_tag(bytes: &[u8], raw_s: usize, e: usize, from: usize) -> b
         .any(|w| w.starts_with(b"</") && w[2..].eq_ignore_ascii_case(name))
 }
 
+/// `<password>X</password>`, also with attributes (`<password
+/// encrypted="false">`) or pretty-printed with the text on a line of its
+/// own: where the element's text starts, if the element is closed.
+pub(crate) fn element_text(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
+    if raw_s == 0 || bytes[raw_s - 1] != b'<' {
+        return None;
+    }
+    let le = super::text::line_end(bytes, e).min(e + 256);
+    let gt = e + bytes[e..le].iter().position(|&b| b == b'>')?;
+    let attrs = &bytes[e..gt];
+    let quotes = attrs.iter().filter(|&&b| b == b'"').count();
+    let attributes_ok = attrs.first() == Some(&b' ')
+        && attrs.contains(&b'=')
+        && !attrs.ends_with(b"/")
+        && quotes % 2 == 0;
+    if !attrs.is_empty() && !attributes_ok {
+        return None;
+    }
+    if !closed_tag(bytes, raw_s, e, gt + 1) {
+        return None;
+    }
+    let mut v = gt + 1;
+    if matches!(bytes.get(v), Some(b'\n' | b'\r')) {
+        let hi = (v + 64).min(bytes.len());
+        while v < hi && bytes[v].is_ascii_whitespace() {
+            v += 1;
+        }
+    }
+    Some(v)
+}
+
 /// `<property name="connection.password">x</property>` (Hibernate),
 /// `<string name="api_token">x</string>` (Android): the name in a `name`
 /// attribute, the value the element's text, closed on the same line.
 pub(crate) fn named_element(bytes: &[u8], raw_s: usize, from: usize) -> bool {
+    // Java's XML properties name an entry with `key` (`<entry key="db.password">`).
     let head = &bytes[raw_s.saturating_sub(6)..raw_s];
     let attr = head.len() == 6
-        && head[..5].eq_ignore_ascii_case(b"name=")
+        && (head[..5].eq_ignore_ascii_case(b"name=") || head[1..5].eq_ignore_ascii_case(b"key="))
         && matches!(head[5], b'"' | b'\'');
     let line = &bytes[from..super::text::line_end(bytes, from)];
     attr && line.windows(2).any(|w| w == b"</")
@@ -89,8 +121,12 @@ pub(crate) fn xml_property(bytes: &[u8], raw_s: usize, e: usize) -> Option<(usiz
     let close = bytes[vs..(vs + 1024).min(bytes.len())]
         .windows(8)
         .position(|w| w == b"</value>")?;
-    let ve = vs + close;
-    let value = &bytes[vs..ve];
+    let (mut vs, mut ve) = (vs, vs + close);
+    // `<value><![CDATA[…]]></value>`.
+    if bytes[vs..ve].starts_with(b"<![CDATA[") && bytes[vs..ve].ends_with(b"]]>") {
+        (vs, ve) = (vs + 9, ve - 3);
+    }
+    let value = &bytes[vs..ve.max(vs)];
     if value.is_empty() || value.iter().any(u8::is_ascii_whitespace) {
         return None;
     }

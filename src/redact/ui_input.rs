@@ -40,6 +40,9 @@ pub(crate) const ANCHORS: &[(&str, Form)] = &[
     (".setvalue(", Form::Method),
     (".addvalue(", Form::Method),
     (".presssequentially(", Form::Method),
+    // TestCafe, Detox, XCUITest, Espresso (`perform(typeText("X"))`).
+    ("typetext(", Form::Method),
+    ("replacetext(", Form::Method),
     ("fill_in ", Form::FillIn),
     ("fill_in(", Form::FillIn),
     ("input password", Form::Robot),

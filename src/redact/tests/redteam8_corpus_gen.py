@@ -81,6 +81,12 @@ s = hexs(37); pos("python_kw", f"cf = cloudflare.Cloudflare(api_email=\"ops@acme
 s = hexs(37); pos("json_sibling", f"{{\"email\": \"ops@acme.io\", \"key\": \"{s}\"}}", s)
 s = pw(); pos("ui_test", f"child.expect(['Password:', pexpect.EOF])\nchild.sendline('{s}')", s)
 s = pw(); pos("ui_test", f"cy.get('input[type=password]').clear().type('{s}')", s)
+s = pw(); pos("xml_attr", f"<credentials>\n  <password encrypted=\"false\">{s}</password>\n</credentials>", s)
+s = pw(); pos("xml_pretty", f"<server>\n  <id>nexus</id>\n  <password>\n    {s}\n  </password>\n</server>", s)
+s = pw(); pos("java_xml_props", f"<properties>\n  <entry key=\"db.password\">{s}</entry>\n</properties>", s)
+s = rnd(40); pos("hadoop_xml", f"<property><name>fs.s3a.secret.key</name><value><![CDATA[{s}]]></value></property>", s)
+s = pw(); pos("ui_test", f"onView(withId(R.id.password)).perform(typeText(\"{s}\"), closeSoftKeyboard())", s)
+s = pw(); pos("ui_test", f"await t.typeText('#password', '{s}')", s)
 s = pw(); pos("cli_flag", f"signtool sign /fd SHA256 /f release.pfx /p {s} /tr http://timestamp.digicert.com Setup.exe", s)
 s = pw(); pos("cli_secret_store", f"pass insert -m infra/prod/db <<< '{s}'", s)
 s = pw(); pos("cli_secret_store", f"secret-tool store --label='CI registry' service registry.acme.io user ci <<< {s}", s)
@@ -153,6 +159,11 @@ for t in [
     "signtool verify /pa /v Setup.exe",
     "pass show infra/prod/db | head -1",
     "certutil -hashfile Setup.exe SHA256",
+    "<password type=\"text\"/>",
+    "<entry key=\"db.url\">jdbc:postgresql://db01:5432/app</entry>",
+    "<password>\n</password>",
+    "await t.typeText('#username', 'qa-admin')",
+    "onView(withId(R.id.email)).perform(typeText(\"qa@acme.io\"))",
 ]:
     neg("lookalike", t)
 
