@@ -20,10 +20,13 @@ pub(crate) fn read_value(bytes: &[u8], i: usize, query: bool) -> Option<(usize, 
         return None;
     }
     let mut i = i;
-    // YAML's explicit string tag (`api_key: !!str 5f3a…`, `!!str "…"`):
-    // the value follows it.
-    if bytes[i..].starts_with(b"!!str ") {
-        i += b"!!str ".len();
+    // YAML's explicit string tag (`api_key: !!str 5f3a…`, `!!str "…"`),
+    // `!!binary` and Ansible's `!unsafe` (not templated): the value follows.
+    if let Some(tag) = [&b"!!str "[..], b"!!binary ", b"!unsafe "]
+        .iter()
+        .find(|t| bytes[i..].starts_with(t))
+    {
+        i += tag.len();
         while i < n && bytes[i] == b' ' {
             i += 1;
         }

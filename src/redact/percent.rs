@@ -27,24 +27,48 @@ pub(crate) fn extend(
     cands: &mut Vec<Candidate>,
 ) {
     let bytes = text.as_bytes();
+    // Once or twice encoded (a redirect inside a redirect: `%253A%252F%252F`).
+    for needle in [&b"%3A%2F%2F"[..], b"%253A%252F%252F"] {
+        runs(anchors, rules, bytes, needle, cands);
+    }
+}
+
+/// The runs that start with `needle` (an encoded `://`).
+fn runs(
+    anchors: &Anchors,
+    rules: &tokens::Compiled,
+    bytes: &[u8],
+    needle: &[u8],
+    cands: &mut Vec<Candidate>,
+) {
     let mut from = 0;
-    while let Some(p) = find_ci(&bytes[from..], b"%3A%2F%2F") {
+    while let Some(p) = find_ci(&bytes[from..], needle) {
         let sep = from + p;
         let mut s = sep;
         while s > 0 && sep - s < MAX_SCHEME && bytes[s - 1].is_ascii_alphanumeric() {
             s -= 1;
         }
+        // The walk ran into an escape's hex digits (`%3Dhttps%253A…`).
+        if let Some(p) = (s..sep).rev().find(|&j| j > 0 && bytes[j - 1] == b'%') {
+            s = (p + 2).min(sep);
+        }
         let mut e = sep;
         while e < bytes.len() && e - s < MAX_RUN && in_component(bytes[e]) {
             e += 1;
         }
-        from = e.max(sep + 9);
+        from = e.max(sep + needle.len());
         if s == sep {
             continue;
         }
-        let Some(plain) = decode(&bytes[s..e]) else {
+        let Some(mut plain) = decode(&bytes[s..e]) else {
             continue;
         };
+        if needle.len() > 9 {
+            let Some(twice) = decode(plain.as_bytes()) else {
+                continue;
+            };
+            plain = twice;
+        }
         let found = scan::scan_builtin(anchors, rules, &plain)
             .into_iter()
             .filter(|c| c.priority >= priority::URL)

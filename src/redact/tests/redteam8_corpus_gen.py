@@ -71,6 +71,11 @@ pos("urlencoded_in_query", f"https://proxy.acme.io/fetch?src={quote(url, safe=''
 t1, t2, t3 = "T" + rnd(10, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), "B" + rnd(10, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), rnd(24)
 hook = f"https://hooks.slack.com/services/{t1}/{t2}/{t3}"
 pos("urlencoded_in_query", f"curl 'https://relay.acme.io/v1/forward?dest={quote(hook, safe='')}'", t3)
+inner = f"https://relay.acme.io/x?to={quote(hook, safe='')}"
+t3b = rnd(24); hook2 = hook.replace(t3, t3b)
+inner = f"https://relay.acme.io/x?to={quote(hook2, safe='')}"
+pos("urlencoded_twice", f"https://sso.acme.io/login?next={quote(inner, safe='')}", t3b)
+s = pw(); pos("yaml_tag", f"ansible_password: !unsafe '{s}'", s)
 s = pw(); auth = base64.b64encode(f"ci-bot:{s}".encode()).decode()
 cfg = base64.b64encode(json.dumps({"auths": {"registry.acme.io": {"auth": auth}}}).encode()).decode()
 cases.append(("p", "docker_config_b64", f"variables:\n  DOCKER_AUTH_CONFIG: {cfg}", [cfg]))
@@ -164,6 +169,8 @@ for t in [
     "<password>\n</password>",
     "await t.typeText('#username', 'qa-admin')",
     "onView(withId(R.id.email)).perform(typeText(\"qa@acme.io\"))",
+    "https://sso.acme.io/login?next=https%3A%2F%2Fapp.acme.io%2Fcb%3Fx%3Dhttps%253A%252F%252Fdocs.acme.io%252Fa",
+    "db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  62316638323135363438613035",
 ]:
     neg("lookalike", t)
 
