@@ -1,8 +1,9 @@
 //! How a name is marked up around its operator, where that decides whether
 //! `name: value` assigns: bold labels (`**Password:** x`, `<b>Token</b>: x`),
 //! XML elements (`<password>x</password>`, not a `<password>` placeholder),
-//! Java-properties lines glued without spaces (`db.password:x`) and fields of
-//! a struct printed by Go (`{User:app Password:x}`).
+//! Java-properties lines glued without spaces (`db.password:x`), fields of
+//! a struct printed by Go (`{User:app Password:x}`), and a name and its value
+//! in sibling fields (`name: X` / `value: …`, Hadoop's `<name>`/`<value>`).
 
 use super::line_context::key_starts_line;
 use super::text::near_line_start;
@@ -227,3 +228,55 @@ pub(crate) fn struct_field(bytes: &[u8], raw_s: usize) -> bool {
 
 /// How far back the opening brace of a printed struct is looked for.
 const MAX_STRUCT_HEAD: usize = 256;
+
+/// `name: DB_PASSWORD` … `value: x` (Kubernetes env, ECS, GitHub API JSON):
+/// returns where the value starts.
+pub(crate) fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
+    let ls = raw_s.saturating_sub(80);
+    let mut p = raw_s;
+    // A parameter path before the name: `"Name": "/prod/db/password"`.
+    while p > ls
+        && (bytes[p - 1].is_ascii_alphanumeric()
+            || matches!(bytes[p - 1], b'/' | b'.' | b'_' | b'-'))
+    {
+        p -= 1;
+    }
+    if p > ls && matches!(bytes[p - 1], b'"' | b'\'') {
+        p -= 1;
+    }
+    while p > ls && bytes[p - 1] == b' ' {
+        p -= 1;
+    }
+    let head = &bytes[ls..p];
+    let key_ok = [
+        &b"name:"[..],
+        b"name\":",
+        b"name=",
+        b"name':",
+        b"Name\":",
+        b" key=",
+        // Postman and Insomnia variables: `{"key": "apiKey", "value": "…"}`.
+        b"\"key\":",
+    ]
+    .iter()
+    .any(|k| head.len() >= k.len() && head[head.len() - k.len()..].eq_ignore_ascii_case(k));
+    if !key_ok {
+        return None;
+    }
+    let hi = (e + 200).min(bytes.len());
+    let win = &bytes[e..hi];
+    let at = super::text::find_ci(win, b"value")?;
+    let mut i = e + at + 5;
+    if e + at > 0 && bytes[e + at - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
+        i += 1;
+    }
+    i = super::operator::skip_blank(bytes, i);
+    if i < bytes.len() && matches!(bytes[i], b':' | b'=') {
+        Some(super::operator::skip_blank(bytes, i + 1))
+    } else {
+        None
+    }
+}

@@ -121,19 +121,14 @@ pub(crate) fn split_words(name: &[u8], out: &mut Vec<String>) {
 /// them (at the end) come from the identifier itself rather than the
 /// preceding prose word.
 pub(crate) fn classify(words: &[String], ident_words: usize) -> Option<NameClass> {
-    classify_words(words, ident_words)
-        .or_else(|| {
-            // Digits written for look-alike letters (`passw0rd`, `s3cret`,
-            // `t0ken`, `ap1_k3y`): the name read with letters.
-            let folded: Vec<String> = words.iter().map(|w| unleet(w)).collect();
-            (folded != words)
-                .then(|| classify_words(&folded, ident_words))
-                .flatten()
-        })
-        .or_else(|| {
-            // A list of them (`passwords:`): each item is one.
-            classify_words(&super::seq::singular(words)?, ident_words)
-        })
+    classify_words(words, ident_words).or_else(|| {
+        // Digits written for look-alike letters (`passw0rd`, `s3cret`,
+        // `t0ken`, `ap1_k3y`): the name read with letters.
+        let folded: Vec<String> = words.iter().map(|w| unleet(w)).collect();
+        (folded != words)
+            .then(|| classify_words(&folded, ident_words))
+            .flatten()
+    })
 }
 
 /// Secret words as they read once look-alike digits are letters again.

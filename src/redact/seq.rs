@@ -1,8 +1,9 @@
 //! A secret-named key holding a list, one secret per item: a YAML block
 //! sequence (`passwords:` with `- X` lines under it), a flow sequence or
 //! JSON array (`api_keys: [X, Y]`, `"tokens": ["X", "Y"]`). Each item is
-//! read as the key's value would be; which names hold lists of secrets is
-//! [`super::names::classify`]'s to say (plurals such as `passwords`).
+//! read as the key's value would be. A plural secret word names such a
+//! list only where it is assigned ([`singular`]; in prose `parsing from
+//! tokens to X` names nothing).
 
 use super::literal::read_value;
 use super::operator::skip_blank;

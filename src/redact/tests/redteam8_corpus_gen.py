@@ -170,6 +170,8 @@ for t in [
     "await t.typeText('#username', 'qa-admin')",
     "onView(withId(R.id.email)).perform(typeText(\"qa@acme.io\"))",
     "https://sso.acme.io/login?next=https%3A%2F%2Fapp.acme.io%2Fcb%3Fx%3Dhttps%253A%252F%252Fdocs.acme.io%252Fa",
+    "/// # Parsing from tokens to Attribute",
+    "Passwords are rotated every 90 days by the vault job.",
     "db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  62316638323135363438613035",
 ]:
     neg("lookalike", t)
