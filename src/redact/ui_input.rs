@@ -130,7 +130,9 @@ fn statement_before(bytes: &[u8], at: usize) -> &[u8] {
 
 /// `locator.type('X')`, `page.fill('#password', 'X')`.
 fn method(bytes: &[u8], start: usize, end: usize) -> Option<(usize, usize, Strictness)> {
-    let (fs, fe) = literal(bytes, end)?;
+    let Some((fs, fe)) = literal(bytes, end) else {
+        return element_arg(bytes, end);
+    };
     let after = skip_blank(bytes, fe + 1);
     match bytes.get(after) {
         Some(b',') => {
@@ -142,6 +144,31 @@ fn method(bytes: &[u8], start: usize, end: usize) -> Option<(usize, usize, Stric
         Some(b')') => Some((fs, fe, names_secret(statement_before(bytes, start))?)),
         _ => None,
     }
+}
+
+/// Testing Library's `user.type(passwordInput, 'X')`,
+/// `userEvent.type(screen.getByLabelText(/password/i), 'X')`: the element
+/// as an expression, then the literal typed.
+fn element_arg(bytes: &[u8], open: usize) -> Option<(usize, usize, Strictness)> {
+    let le = line_end(bytes, open);
+    let mut depth = 0usize;
+    let comma = (open..le).find(|&k| {
+        match bytes[k] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth > 0 => depth -= 1,
+            b')' => return true,
+            b',' if depth == 0 => return true,
+            _ => {}
+        }
+        false
+    })?;
+    if bytes[comma] != b',' {
+        return None;
+    }
+    let strictness = names_secret(&bytes[open..comma])?;
+    let (vs, ve) = literal(bytes, comma + 1)?;
+    let close = skip_blank(bytes, ve + 1);
+    matches!(bytes.get(close), Some(b')' | b',')).then_some((vs, ve, strictness))
 }
 
 /// `fill_in 'Password', with: 'X'`.

@@ -92,6 +92,7 @@ s = pw(); pos("java_xml_props", f"<properties>\n  <entry key=\"db.password\">{s}
 s = rnd(40); pos("hadoop_xml", f"<property><name>fs.s3a.secret.key</name><value><![CDATA[{s}]]></value></property>", s)
 s = pw(); pos("ui_test", f"onView(withId(R.id.password)).perform(typeText(\"{s}\"), closeSoftKeyboard())", s)
 s = pw(); pos("ui_test", f"await t.typeText('#password', '{s}')", s)
+s = pw(); pos("ui_test", f"const passwordInput = screen.getByLabelText(/password/i);\nawait user.type(passwordInput, '{s}');", s)
 s = pw(); pos("cli_flag", f"signtool sign /fd SHA256 /f release.pfx /p {s} /tr http://timestamp.digicert.com Setup.exe", s)
 s = pw(); pos("cli_secret_store", f"pass insert -m infra/prod/db <<< '{s}'", s)
 s = pw(); pos("cli_secret_store", f"secret-tool store --label='CI registry' service registry.acme.io user ci <<< {s}", s)
@@ -171,6 +172,8 @@ for t in [
     "onView(withId(R.id.email)).perform(typeText(\"qa@acme.io\"))",
     "https://sso.acme.io/login?next=https%3A%2F%2Fapp.acme.io%2Fcb%3Fx%3Dhttps%253A%252F%252Fdocs.acme.io%252Fa",
     "/// # Parsing from tokens to Attribute",
+    "await userEvent.type(screen.getByLabelText(/email/i), 'qa@acme.io');",
+    "await user.type(passwordInput, process.env.E2E_PASSWORD);",
     "Passwords are rotated every 90 days by the vault job.",
     "db_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  62316638323135363438613035",
 ]:
