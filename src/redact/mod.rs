@@ -221,6 +221,13 @@ const DOC_EXAMPLES: &[&str] = &[
     "gX1fBat3bV",
     "mF_9.B5f-4.1JqM",
     "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    // The Kubernetes documentation's `mysecret` (`admin` / `1f2d1e2e67df`).
+    "YWRtaW4=",
+    "MWYyZDFlMmU2N2Rm",
+    "1f2d1e2e67df",
+    // MongoDB's connection-string documentation.
+    "D1fficultP%40ssw0rd",
+    "D1fficultP@ssw0rd",
 ];
 
 /// Extra passes over an already redacted text before giving up on a fixpoint.

@@ -172,6 +172,8 @@ for t in [
     "onView(withId(R.id.email)).perform(typeText(\"qa@acme.io\"))",
     "https://sso.acme.io/login?next=https%3A%2F%2Fapp.acme.io%2Fcb%3Fx%3Dhttps%253A%252F%252Fdocs.acme.io%252Fa",
     "/// # Parsing from tokens to Attribute",
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\ntype: Opaque\ndata:\n  username: YWRtaW4=\n  password: MWYyZDFlMmU2N2Rm",
+    "mongosh \"mongodb://myDBReader:D1fficultP%40ssw0rd@mongodb0.example.com:27017/?authSource=admin\"",
     "await userEvent.type(screen.getByLabelText(/email/i), 'qa@acme.io');",
     "await user.type(passwordInput, process.env.E2E_PASSWORD);",
     "Passwords are rotated every 90 days by the vault job.",
