@@ -111,7 +111,7 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     if super::listing::on_column_header(scan, s, e) {
         return;
     }
-    if let Some(vstart) = name_value_form(bytes, raw_s, e) {
+    if let Some(vstart) = super::markup::name_value_form(bytes, raw_s, e) {
         let found = if super::line_context::next_line_follows(bytes, vstart) {
             nextline::value(bytes, line_start(bytes, vstart), vstart)
         } else {
@@ -124,12 +124,17 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         emit(scan, s, e, raw_s, &[], value, Op::Assign);
         return;
     }
-    if let Some((vs, ve)) = super::label_below::value(bytes, raw_s, e) {
+    // A label alone above its value, or a Hadoop `<name>`/`<value>` pair
+    // (whose name may end in the account it is for).
+    if let Some((ne, vs, ve)) = super::label_below::value(bytes, raw_s, e)
+        .map(|(vs, ve)| (e, vs, ve))
+        .or_else(|| super::markup::xml_property(bytes, raw_s, e))
+    {
         let value = Value {
             literal: true,
             ..Value::new(vs, ve, false)
         };
-        emit(scan, s, e, raw_s, &[], value, Op::Assign);
+        emit(scan, s, ne, raw_s, &[], value, Op::Assign);
         return;
     }
     let Some((op, vstart, extra)) = parse_op(bytes, raw_s, e, flag) else {
@@ -142,6 +147,18 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
         && bytes[..vstart].trim_ascii_end().last() == Some(&b'(')
         && call_names_a_user(&bytes[raw_s..e])
     {
+        return;
+    }
+    if matches!(op, Op::Assign | Op::NextLine)
+        && let Some(items) = super::seq::items(bytes, raw_s, e, vstart)
+    {
+        for (vs, ve, quoted) in items {
+            let item = Value {
+                literal: true,
+                ..Value::new(vs, ve, quoted)
+            };
+            emit(scan, s, e, raw_s, &extra, item, Op::Assign);
+        }
         return;
     }
     let value = match op {
@@ -317,6 +334,13 @@ fn emit(scan: &mut Scan<'_>, s: usize, e: usize, raw_s: usize, extra: &[u8], val
     let Some(class) = super::query::param_class(bytes, raw_s, &bytes[raw_s..e], v)
         .or_else(|| service_before(bytes, raw_s, &words, own))
         .or_else(|| classify(&words, own))
+        // A list of them (`passwords:`, `api_keys = [...]`), not prose
+        // (`parsing from tokens to X`).
+        .or_else(|| {
+            matches!(op, Op::Assign | Op::NextLine)
+                .then(|| classify(&super::seq::singular(&words)?, own))
+                .flatten()
+        })
         .or_else(|| rails_encryption_key(bytes, s, e))
         .or_else(|| sibling::gossip_key(&words, v))
     else {
@@ -438,58 +462,6 @@ fn refine(class: NameClass, v: &[u8], _quoted: bool) -> NameClass {
         };
     }
     class
-}
-
-/// `name: DB_PASSWORD` … `value: x` (Kubernetes env, ECS, GitHub API JSON):
-/// returns where the value starts.
-fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
-    let ls = raw_s.saturating_sub(80);
-    let mut p = raw_s;
-    // A parameter path before the name: `"Name": "/prod/db/password"`.
-    while p > ls
-        && (bytes[p - 1].is_ascii_alphanumeric()
-            || matches!(bytes[p - 1], b'/' | b'.' | b'_' | b'-'))
-    {
-        p -= 1;
-    }
-    if p > ls && matches!(bytes[p - 1], b'"' | b'\'') {
-        p -= 1;
-    }
-    while p > ls && bytes[p - 1] == b' ' {
-        p -= 1;
-    }
-    let head = &bytes[ls..p];
-    let key_ok = [
-        &b"name:"[..],
-        b"name\":",
-        b"name=",
-        b"name':",
-        b"Name\":",
-        b" key=",
-        // Postman and Insomnia variables: `{"key": "apiKey", "value": "…"}`.
-        b"\"key\":",
-    ]
-    .iter()
-    .any(|k| head.len() >= k.len() && head[head.len() - k.len()..].eq_ignore_ascii_case(k));
-    if !key_ok {
-        return None;
-    }
-    let hi = (e + 200).min(bytes.len());
-    let win = &bytes[e..hi];
-    let at = find_ci(win, b"value")?;
-    let mut i = e + at + 5;
-    if e + at > 0 && bytes[e + at - 1].is_ascii_alphanumeric() {
-        return None;
-    }
-    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
-        i += 1;
-    }
-    i = skip_blank(bytes, i);
-    if i < bytes.len() && matches!(bytes[i], b':' | b'=') {
-        Some(skip_blank(bytes, i + 1))
-    } else {
-        None
-    }
 }
 
 /// `primary_key` and `deterministic_key` under Rails'

@@ -19,8 +19,8 @@ use super::value::{Strictness, is_secret_value};
 mod programs;
 
 use Style::{
-    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, NamedValue,
-    NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
+    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, KeyThen, LastWithBatch,
+    Login, NamedValue, NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
 };
 use programs::{PROGRAMS, Style};
 
@@ -181,10 +181,13 @@ pub(crate) fn on_program(scan: &mut Scan<'_>, start: usize, end: usize) {
     }
     let args = words(bytes, we);
     scan.cli_done = (args.last().map_or(we, |w| w.end), program);
-    // `vault login TOKEN` takes a token, which must look generated (the
-    // word also occurs in prose), and `mc` a secret key after three other
-    // words (as prose has them); every other program a password.
-    let (kind, strictness) = if name == b"vault" {
+    // `vault login TOKEN` (and `cargo login`, `wandb login`) takes a token,
+    // which must look generated (the word also occurs in prose), and `mc` a
+    // secret key after three other words (as prose has them); every other
+    // program a password.
+    let (kind, strictness) = if name == b"cargo" || name == b"wandb" {
+        (Kind::ApiKeyAssignment, Strictness::Random)
+    } else if name == b"vault" {
         (Kind::VaultToken, Strictness::Random)
     } else if name == b"mc" || name == b"mcli" {
         (Kind::PasswordAssignment, Strictness::Random)
@@ -373,6 +376,27 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
                     })
                 {
                     out.push(unquoted(bytes, *value, 0));
+                }
+            }
+            KeyThen(prefix, n) if t.len() > prefix.len() && t.starts_with(prefix.as_bytes()) => {
+                let nth = args[k + 1..]
+                    .iter()
+                    .filter(|a| !text(a).starts_with(b"-"))
+                    .nth(n - 1);
+                if let Some(a) = nth {
+                    out.push(unquoted(bytes, *a, 0));
+                }
+            }
+            Login(sub, value_flags) if k == 0 && t == sub.as_bytes() => {
+                let mut rest = args[1..].iter();
+                while let Some(a) = rest.next() {
+                    let t = text(a);
+                    if value_flags.iter().any(|f| t == f.as_bytes()) {
+                        rest.next();
+                    } else if !t.starts_with(b"-") {
+                        out.push(unquoted(bytes, *a, 0));
+                        break;
+                    }
                 }
             }
             HereString if t == b"<<<" => {

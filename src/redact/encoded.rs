@@ -1,6 +1,7 @@
 //! A self-identifying secret printed as base64 with nothing naming it:
 //! `echo Z2hwX3…| base64 -d`, a blob that decodes to `AKIA…`, to a JSON
-//! document holding `ghp_…`, or to `-----BEGIN … PRIVATE KEY-----`.
+//! document holding `ghp_…` (or a Docker config's `"auth"`), or to
+//! `-----BEGIN … PRIVATE KEY-----`.
 //!
 //! Every run of base64 characters long enough to hold a token is decoded
 //! (cheaply: a run whose first bytes do not decode to text is dropped
@@ -10,6 +11,7 @@
 //! whole run is replaced. Each byte of the text is in at most two runs, and a
 //! decoded text is scanned once, so the pass stays linear.
 
+use super::kinds::Kind;
 use super::scan::{self, Anchors, Candidate, priority};
 use super::text::b64_decode;
 use super::tokens;
@@ -177,9 +179,11 @@ fn decoded_secret(
         return None;
     }
     let plain = std::str::from_utf8(&plain).ok()?;
+    // A Docker config's `"auth"` (base64 of `user:password`) names itself
+    // too, so `DOCKER_AUTH_CONFIG=<base64 of config.json>` counts.
     scan::scan_builtin(anchors, rules, plain)
         .into_iter()
-        .filter(|c| c.priority >= priority::URL)
+        .filter(|c| c.priority >= priority::URL || c.kind == Kind::HttpBasicAuth.id())
         .max_by_key(|c| c.priority)
 }
 

@@ -26,6 +26,11 @@ enum Names {
 #[rustfmt::skip]
 const WORDS: &[(&str, Names)] = &[
     ("пароль", Names::Password), ("Пароль", Names::Password), ("ПАРОЛЬ", Names::Password),
+    ("парола", Names::Password), ("Парола", Names::Password), ("Лозинка", Names::Password),
+    ("lozinka", Names::Password), ("geslo", Names::Password), ("parool", Names::Password),
+    ("slaptažodis", Names::Password), ("lykilorð", Names::Password), ("kata laluan", Names::Password),
+    ("nenosiri", Names::Password), ("رمز عبور", Names::Password), ("كلمة السر", Names::Password),
+    ("পাসওয়ার্ড", Names::Password), ("รหัสผ่าน", Names::Password),
     ("hasło", Names::Password), ("haslo", Names::Password), ("senha", Names::Password),
     ("contraseña", Names::Password), ("Contraseña", Names::Password), ("contrasena", Names::Password),
     ("şifre", Names::Password), ("Şifre", Names::Password), ("sifre", Names::Password),
@@ -59,11 +64,15 @@ pub(crate) fn anchors() -> impl Iterator<Item = &'static str> {
 const COPULAS: &[&str] = &[
     "to", "jest", "é", "e", "è", "es", "est", "ist", "is", "là", "adalah", "ialah", "är", "er", "on",
     "je", "—", "–", "-", "=", "это", "равен", "είναι", "הוא", "هي", "है", "是", "为", "為", "は", "이",
-    "olan", "ni", "lautet", "sind", "será", "sera",
+    "olan", "ni", "lautet", "sind", "será", "sera", "este", "ir", "yra", "је", "е", "є", "คือ",
 ];
 
 /// Particles glued to a CJK word that make it the topic (`비밀번호는 X`).
-const PARTICLES: &[&str] = &["는", "은", "は", "是", "为", "為", "：", ":"];
+const PARTICLES: &[&str] = &["는", "은", "は", "是", "为", "為", "：", ":", "คือ"];
+
+/// Thai writes `is` glued to the words before it, qualifiers and all
+/// (`รหัสผ่านของฐานข้อมูลคือ X`, the database's password is X).
+const GLUED_COPULAS: &[&str] = &["คือ"];
 
 /// Words that qualify the name before its link (`do bazy na stagingu`).
 const MAX_QUALIFIERS: usize = 7;
@@ -87,8 +96,10 @@ pub(crate) fn on_word(scan: &mut Scan<'_>, i: usize, start: usize, end: usize) {
     let Ok(rest) = std::str::from_utf8(&bytes[end..le]) else {
         return;
     };
+    // Scripts written without spaces between words: Thai and its
+    // neighbours (from U+0E00) as well as CJK.
     let cjk =
-        !word.as_bytes()[0].is_ascii() && word.chars().next().is_some_and(|c| c as u32 >= 0x1100);
+        !word.as_bytes()[0].is_ascii() && word.chars().next().is_some_and(|c| c as u32 >= 0x0E00);
     let Some(value_at) = link(rest, cjk) else {
         return;
     };
@@ -137,7 +148,11 @@ fn link(rest: &str, cjk: bool) -> Option<usize> {
     // The rest of the word itself (`anahtarı`, `hasła`) or its particle.
     let glued = rest.find(char::is_whitespace).unwrap_or(rest.len());
     let tail = &rest[..glued];
-    if cjk && PARTICLES.contains(&tail) || tail.ends_with(':') || tail.ends_with('：') {
+    if cjk && PARTICLES.contains(&tail)
+        || tail.ends_with(':')
+        || tail.ends_with('：')
+        || (cjk && GLUED_COPULAS.iter().any(|c| tail.ends_with(c)))
+    {
         return value_start(rest, glued);
     }
     // `密码是Xk9…`, `token为…`: the particle glued to the value as well.

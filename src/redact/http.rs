@@ -225,7 +225,9 @@ pub(crate) fn on_cli_flag(scan: &mut Scan<'_>, start: usize, end: usize) {
                 } else {
                     (vs + c + 1, ve)
                 };
-                if credential_pair_ok(&v[..c], &bytes[ps..pe]) {
+                // `-a https://api.example.com` (a URL, as `cf login` takes).
+                if credential_pair_ok(&v[..c], &bytes[ps..pe]) && !bytes[ps..pe].starts_with(b"//")
+                {
                     scan.push(ps, pe, Kind::HttpBasicAuth, priority::HTTP);
                 }
             } else if flag == b"-a"

@@ -138,6 +138,15 @@ fn yaml_children(
                 vs += 1;
                 ve -= 1;
             }
+            // A Helm chart's literal: `{{ "X" | b64enc | quote }}`.
+            if let Some((s, e)) = super::literal::piped_literal(&bytes[vs..ve]) {
+                (vs, ve) = (vs + s, vs + e);
+                if !is_reference(&bytes[vs..ve]) && !is_placeholder(&bytes[vs..ve]) {
+                    scan.push(vs, ve, Kind::KubernetesSecret, priority::K8S);
+                }
+                i = le + 1;
+                continue;
+            }
             let v = &bytes[vs..ve];
             if value_ok(v, plain) {
                 scan.push(vs, ve, Kind::KubernetesSecret, priority::K8S);

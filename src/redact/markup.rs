@@ -1,8 +1,9 @@
 //! How a name is marked up around its operator, where that decides whether
 //! `name: value` assigns: bold labels (`**Password:** x`, `<b>Token</b>: x`),
 //! XML elements (`<password>x</password>`, not a `<password>` placeholder),
-//! Java-properties lines glued without spaces (`db.password:x`) and fields of
-//! a struct printed by Go (`{User:app Password:x}`).
+//! Java-properties lines glued without spaces (`db.password:x`), fields of
+//! a struct printed by Go (`{User:app Password:x}`), and a name and its value
+//! in sibling fields (`name: X` / `value: …`, Hadoop's `<name>`/`<value>`).
 
 use super::line_context::key_starts_line;
 use super::text::near_line_start;
@@ -39,13 +40,45 @@ pub(crate) fn closed_tag(bytes: &[u8], raw_s: usize, e: usize, from: usize) -> b
         .any(|w| w.starts_with(b"</") && w[2..].eq_ignore_ascii_case(name))
 }
 
+/// `<password>X</password>`, also with attributes (`<password
+/// encrypted="false">`) or pretty-printed with the text on a line of its
+/// own: where the element's text starts, if the element is closed.
+pub(crate) fn element_text(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
+    if raw_s == 0 || bytes[raw_s - 1] != b'<' {
+        return None;
+    }
+    let le = super::text::line_end(bytes, e).min(e + 256);
+    let gt = e + bytes[e..le].iter().position(|&b| b == b'>')?;
+    let attrs = &bytes[e..gt];
+    let quotes = attrs.iter().filter(|&&b| b == b'"').count();
+    let attributes_ok = attrs.first() == Some(&b' ')
+        && attrs.contains(&b'=')
+        && !attrs.ends_with(b"/")
+        && quotes % 2 == 0;
+    if !attrs.is_empty() && !attributes_ok {
+        return None;
+    }
+    if !closed_tag(bytes, raw_s, e, gt + 1) {
+        return None;
+    }
+    let mut v = gt + 1;
+    if matches!(bytes.get(v), Some(b'\n' | b'\r')) {
+        let hi = (v + 64).min(bytes.len());
+        while v < hi && bytes[v].is_ascii_whitespace() {
+            v += 1;
+        }
+    }
+    Some(v)
+}
+
 /// `<property name="connection.password">x</property>` (Hibernate),
 /// `<string name="api_token">x</string>` (Android): the name in a `name`
 /// attribute, the value the element's text, closed on the same line.
 pub(crate) fn named_element(bytes: &[u8], raw_s: usize, from: usize) -> bool {
+    // Java's XML properties name an entry with `key` (`<entry key="db.password">`).
     let head = &bytes[raw_s.saturating_sub(6)..raw_s];
     let attr = head.len() == 6
-        && head[..5].eq_ignore_ascii_case(b"name=")
+        && (head[..5].eq_ignore_ascii_case(b"name=") || head[1..5].eq_ignore_ascii_case(b"key="))
         && matches!(head[5], b'"' | b'\'');
     let line = &bytes[from..super::text::line_end(bytes, from)];
     attr && line.windows(2).any(|w| w == b"</")
@@ -66,6 +99,47 @@ pub(crate) fn plist_value(bytes: &[u8], raw_s: usize, from: usize) -> Option<usi
     bytes[i..]
         .starts_with(b"<string>")
         .then_some(i + b"<string>".len())
+}
+
+/// Hadoop's and Hive's configuration XML: `<name>NAME</name>` and the
+/// `<value>` element after it (on the same line or the next). Returns where
+/// the name ends for reading it, without the storage account an Azure key
+/// is for (`fs.azure.account.key.ACCOUNT.blob.core.windows.net`), and the
+/// value's text.
+pub(crate) fn xml_property(bytes: &[u8], raw_s: usize, e: usize) -> Option<(usize, usize, usize)> {
+    if !bytes[..raw_s].ends_with(b"<name>") || !bytes[e..].starts_with(b"</name>") {
+        return None;
+    }
+    let mut i = e + b"</name>".len();
+    let hi = (i + 64).min(bytes.len());
+    while i < hi && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    let vs = i + b"<value>".len();
+    if !bytes[i..].starts_with(b"<value>") {
+        return None;
+    }
+    let close = bytes[vs..(vs + 1024).min(bytes.len())]
+        .windows(8)
+        .position(|w| w == b"</value>")?;
+    let (mut vs, mut ve) = (vs, vs + close);
+    // `<value><![CDATA[…]]></value>`.
+    if bytes[vs..ve].starts_with(b"<![CDATA[") && bytes[vs..ve].ends_with(b"]]>") {
+        (vs, ve) = (vs + 9, ve - 3);
+    }
+    let value = &bytes[vs..ve.max(vs)];
+    if value.is_empty() || value.iter().any(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let name = &bytes[raw_s..e];
+    let mut ne = e;
+    if let Some(host) = super::text::find_ci(name, b".core.windows.net") {
+        // `.ACCOUNT.SERVICE` before the endpoint's suffix.
+        let head = &name[..host];
+        let service = head.iter().rposition(|&b| b == b'.')?;
+        ne = raw_s + head[..service].iter().rposition(|&b| b == b'.')?;
+    }
+    Some((ne, vs, ve))
 }
 
 /// `DB_PASSWORD:Xk9f…`, `relay.api.key:Zq8m…` (Java properties, `heroku
@@ -154,3 +228,55 @@ pub(crate) fn struct_field(bytes: &[u8], raw_s: usize) -> bool {
 
 /// How far back the opening brace of a printed struct is looked for.
 const MAX_STRUCT_HEAD: usize = 256;
+
+/// `name: DB_PASSWORD` … `value: x` (Kubernetes env, ECS, GitHub API JSON):
+/// returns where the value starts.
+pub(crate) fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
+    let ls = raw_s.saturating_sub(80);
+    let mut p = raw_s;
+    // A parameter path before the name: `"Name": "/prod/db/password"`.
+    while p > ls
+        && (bytes[p - 1].is_ascii_alphanumeric()
+            || matches!(bytes[p - 1], b'/' | b'.' | b'_' | b'-'))
+    {
+        p -= 1;
+    }
+    if p > ls && matches!(bytes[p - 1], b'"' | b'\'') {
+        p -= 1;
+    }
+    while p > ls && bytes[p - 1] == b' ' {
+        p -= 1;
+    }
+    let head = &bytes[ls..p];
+    let key_ok = [
+        &b"name:"[..],
+        b"name\":",
+        b"name=",
+        b"name':",
+        b"Name\":",
+        b" key=",
+        // Postman and Insomnia variables: `{"key": "apiKey", "value": "…"}`.
+        b"\"key\":",
+    ]
+    .iter()
+    .any(|k| head.len() >= k.len() && head[head.len() - k.len()..].eq_ignore_ascii_case(k));
+    if !key_ok {
+        return None;
+    }
+    let hi = (e + 200).min(bytes.len());
+    let win = &bytes[e..hi];
+    let at = super::text::find_ci(win, b"value")?;
+    let mut i = e + at + 5;
+    if e + at > 0 && bytes[e + at - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
+        i += 1;
+    }
+    i = super::operator::skip_blank(bytes, i);
+    if i < bytes.len() && matches!(bytes[i], b':' | b'=') {
+        Some(super::operator::skip_blank(bytes, i + 1))
+    } else {
+        None
+    }
+}

@@ -26,7 +26,8 @@
 //!   backtracks.
 //! - After the pass, [`joined`] rescans literals joined from a short first
 //!   piece (`"ghp_" + "…"`), [`unfold`] lines a hard wrap cut a token across,
-//!   and [`encoded`] the decoding of base64 runs, each keeping only
+//!   [`encoded`] the decoding of base64 runs and [`percent`] of
+//!   percent-encoded URLs, each keeping only
 //!   self-identifying secrets found there.
 //! - Candidate spans are mapped back to the original, overlapping ones are
 //!   merged, the allow-list is applied, and the text is rebuilt. Where only
@@ -73,6 +74,7 @@ mod nextline;
 mod operator;
 mod pair;
 mod pem;
+mod percent;
 mod pgpass;
 mod phrase;
 mod placeholder;
@@ -82,6 +84,7 @@ mod query;
 mod repeat;
 mod repl;
 mod scan;
+mod seq;
 mod shown;
 mod sibling;
 mod signed;
@@ -94,6 +97,7 @@ mod text;
 mod token_rules;
 mod tokens;
 mod transcript;
+mod ui_input;
 mod unfold;
 mod url;
 mod use_as;
@@ -203,6 +207,27 @@ const DOC_EXAMPLES: &[&str] = &[
     "QWxhZGRpbjpvcGVuc2VzYW1l",
     // This bridge's own documented invite code (README, `domain::invite`'s errors).
     "7KQ2-M9XD-4HTP-0R3C",
+    // Stripe's and Mailgun's older documentation keys.
+    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+    "key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
+    // The Azure Cosmos DB emulator's published key.
+    "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==",
+    // RFC 6749's (OAuth 2.0) example tokens, code and client credentials
+    // (`s6BhdRkqt3:gX1fBat3bV`), RFC 6750's bearer token, RFC 7519's JWT.
+    "2YotnFZFEjr1zCsicMWpAA",
+    "tGzv3JOkF0XG5Qx2TlKWIA",
+    "SplxlOBeZQQYbYS6WxSbIA",
+    "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+    "gX1fBat3bV",
+    "mF_9.B5f-4.1JqM",
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+    // The Kubernetes documentation's `mysecret` (`admin` / `1f2d1e2e67df`).
+    "YWRtaW4=",
+    "MWYyZDFlMmU2N2Rm",
+    "1f2d1e2e67df",
+    // MongoDB's connection-string documentation.
+    "D1fficultP%40ssw0rd",
+    "D1fficultP@ssw0rd",
 ];
 
 /// Extra passes over an already redacted text before giving up on a fixpoint.
@@ -320,6 +345,7 @@ impl Redactor {
         joined::extend(&self.anchors, &self.rules, vt, &mut cands);
         unfold::extend(&self.anchors, &self.rules, vt, &mut cands);
         encoded::extend(&self.anchors, &self.rules, vt, &mut cands);
+        percent::extend(&self.anchors, &self.rules, vt, &mut cands);
         concat::extend(vt, &mut cands);
         repeat::extend(vt, &mut cands);
         cands.retain_mut(|c| {
@@ -330,6 +356,8 @@ impl Redactor {
                 && usize::from(c.kind) < self.kinds.len()
                 && !is_placeholder_like(v.as_bytes())
                 && !DOC_EXAMPLES.contains(&v)
+                // A self-identifying token is whole whatever note follows it.
+                && (c.priority >= priority::TOKEN || !placeholder::elided(vt.as_bytes(), c.end))
                 && !self.allow.allows(v);
             (c.start, c.end) = view.to_original(c.start, c.end);
             (c.start, c.end) = escape::whole_escapes(text.as_bytes(), c.start, c.end);

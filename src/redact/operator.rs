@@ -5,7 +5,7 @@
 //! whitespace after CLI flags, Dockerfile `ENV` and `.netrc` keywords.
 
 use super::line_context::{key_starts_line, next_line_follows};
-use super::markup::{closed_tag, emphasis_close, properties_line};
+use super::markup::{emphasis_close, properties_line};
 use super::phrase::{one_word_below, spoken_is};
 use super::text::{contains_ci, line_end, line_start, near_line_start};
 use super::words::{CONTINUATION, TYPES};
@@ -297,12 +297,8 @@ pub(crate) fn parse_op(
     }
     // XML `<password>value</password>`; a `<password>` placeholder in a URL
     // or a template (`postgres://app:<password>@db`) has no closing tag.
-    if rest.starts_with(b">")
-        && raw_s > 0
-        && bytes[raw_s - 1] == b'<'
-        && closed_tag(bytes, raw_s, e, i + 1)
-    {
-        return Some((Op::Assign, i + 1, extra));
+    if let Some(v) = super::markup::element_text(bytes, raw_s, e) {
+        return Some((Op::Assign, v, extra));
     }
     if rest.starts_with(b">") && super::markup::named_element(bytes, raw_s, i + 1) {
         return Some((Op::Assign, i + 1, extra));

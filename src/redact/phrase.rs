@@ -189,6 +189,15 @@ pub(crate) fn one_word_below(bytes: &[u8], v: usize) -> bool {
     false
 }
 
+/// Nouns that, right after a secret's name, name something about the secret
+/// (`API key name: ci-deploy`, `Token label: …`); verbs (`used`, `set`) do not.
+#[rustfmt::skip]
+const ABOUT_THE_SECRET: &[&str] = &[
+    "name", "names", "label", "alias", "title", "description", "type", "hint", "length", "hash", "policy",
+    "prefix", "suffix", "format", "path", "file", "url", "field", "ref", "arn", "version", "expiry", "owner",
+    "scope", "scopes", "header", "env", "variable", "fingerprint", "rotation",
+];
+
 /// `password for the admin account is X`, `token for staging: X`: a few plain
 /// words, then `is` / `was` / `:`, on the same line. Returns where X starts.
 pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
@@ -220,6 +229,15 @@ pub(crate) fn spoken_is(bytes: &[u8], from: usize) -> Option<usize> {
         }
         let w = &bytes[ws..i];
         if w.is_empty() {
+            return None;
+        }
+        // `API key name: ci-deploy`, `Token label: …`: a word right after the
+        // name that makes it name something else about the secret.
+        if words == 0
+            && ABOUT_THE_SECRET
+                .iter()
+                .any(|s| w.eq_ignore_ascii_case(s.as_bytes()))
+        {
             return None;
         }
         words += 1;

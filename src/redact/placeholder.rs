@@ -30,10 +30,49 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
     if angle_syntax(v) {
         return true;
     }
+    // AWS's documentation writes `EXAMPLE` into its sample session tokens
+    // more than once (`AQoEXAMPLEH4ao…CEXAMPLE/IvU1…`); a prefix or a
+    // suffix alone could be glued to a real secret, two apart are a sample.
+    if memchr::memmem::find_iter(v, b"EXAMPLE").count() >= 2 {
+        return true;
+    }
     match placeholder_end(v).max(angle_name_end(v)) {
         None => false,
         Some(end) => !random_tail(&v[end..]),
     }
+}
+
+/// Whether the value ending at `end` is cut short on purpose, with a note
+/// where the rest would be: `AQoDYXdzEJr...<remainder of security token>`
+/// (AWS's documented session token), `ghp_x4Kf…[truncated]`. What is shown
+/// is a reference to a secret, like a mask; an ellipsis alone (the end of a
+/// sentence) proves nothing.
+pub(crate) fn elided(bytes: &[u8], end: usize) -> bool {
+    let rest = &bytes[end.min(bytes.len())..];
+    let Some(rest) = rest
+        .strip_prefix(b"...")
+        .or_else(|| rest.strip_prefix("…".as_bytes()))
+    else {
+        return false;
+    };
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    let Some(&open) = rest.first() else {
+        return false;
+    };
+    let close = match open {
+        b'<' => b'>',
+        b'[' => b']',
+        b'(' => b')',
+        _ => return false,
+    };
+    // The note is words (`remainder of security token`, `truncated`).
+    let inner = &rest[1..rest.len().min(64)];
+    inner.iter().position(|&b| b == close).is_some_and(|p| {
+        p >= 4
+            && inner[..p]
+                .iter()
+                .all(|&b| b.is_ascii_alphabetic() || matches!(b, b' ' | b'-' | b'_'))
+    })
 }
 
 /// `<` or `>` as the syntax of code or a command, not a character of a

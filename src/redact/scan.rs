@@ -18,7 +18,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use super::kinds::Kind;
 use super::{
     assign, calls, cli, cookie, fallback, foreign, formats, http, invite, jwk, k8s, listing, pem,
-    pgpass, ppk, shown, signed, sql, tokens, url, use_as,
+    pgpass, ppk, shown, signed, sql, tokens, ui_input, url, use_as,
 };
 
 /// A span of the input to replace with a kind's placeholder.
@@ -133,6 +133,8 @@ pub(crate) enum Trigger {
     Format(u8),
     /// `"kty"`: a JSON Web Key, whose private members are secret.
     Kty,
+    /// Text typed into a form field (`ui_input::ANCHORS[n]`).
+    UiInput(u8),
 }
 
 /// Keyword anchors: a hit starts identifier parsing in [`assign`].
@@ -293,6 +295,10 @@ impl Anchors {
         }
         for a in use_as::ANCHORS {
             pairs.push(((*a).to_string(), Trigger::UseAs));
+        }
+        for (i, (a, _)) in ui_input::ANCHORS.iter().enumerate() {
+            let i = u8::try_from(i).unwrap_or(u8::MAX);
+            pairs.push(((*a).to_string(), Trigger::UiInput(i)));
         }
         let mut patterns: Vec<String> = Vec::new();
         let mut triggers: Vec<Vec<Trigger>> = Vec::new();
@@ -473,6 +479,7 @@ fn dispatch(scan: &mut Scan<'_>, rules: &tokens::Compiled, t: Trigger, start: us
         Trigger::UnsealKey => calls::on_unseal_key(scan, end),
         Trigger::Format(i) => formats::on_anchor(scan, usize::from(i), start, end),
         Trigger::Kty => jwk::on_kty(scan, start),
+        Trigger::UiInput(i) => ui_input::on_anchor(scan, usize::from(i), start, end),
     }
 }
 

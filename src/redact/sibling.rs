@@ -2,7 +2,8 @@
 //! shape or by a sibling field: Consul's `encrypt` (the gossip key, base64
 //! of 16 or 32 bytes) and a bare `key` beside a user name (kaggle.json's
 //! `{"username": …, "key": "<32 hex>"}`, `{"user": …, "key": …}` API
-//! configs), where a bare `key` alone names map keys far more often.
+//! configs, Cloudflare's `email=…, key=…`), where a bare `key` alone names
+//! map keys far more often.
 
 use super::kinds::Kind;
 use super::names::NameClass;
@@ -69,10 +70,10 @@ pub(crate) fn keyed_user(class: NameClass, bytes: &[u8], s: usize, e: usize) -> 
     }
 }
 
-/// A `username` / `user` / `login` field name (quoted or not) followed by
-/// `:` or `=`.
+/// A `username` / `user` / `login` / `email` field name (quoted or not)
+/// followed by `:` or `=` (Cloudflare's legacy API key goes with an email).
 fn user_field(region: &[u8]) -> bool {
-    ["username", "user", "login"].iter().any(|w| {
+    ["username", "user", "login", "email"].iter().any(|w| {
         let mut from = 0;
         while let Some(p) = find_ci(&region[from..], w.as_bytes()) {
             let at = from + p;
@@ -110,6 +111,7 @@ mod tests {
     fn user_fields() {
         assert!(user_field(br#"{"username":"jdoe","#));
         assert!(user_field(b"user = jdoe\n"));
+        assert!(user_field(b"CloudFlare(email='ops@acme.io', "));
         assert!(!user_field(br#"{"username_hint_shown_once": true"#));
         assert!(!user_field(b"the user's cache"));
     }

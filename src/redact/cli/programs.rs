@@ -43,11 +43,17 @@ pub(super) enum Style {
     /// `pulumi config set NAME VALUE --secret`: the value, when the command
     /// has `--secret`.
     SecretSet,
+    /// A word starting with a setting's prefix, and the n-th plain word after
+    /// it (`poetry config http-basic.repo USER SECRET`).
+    KeyThen(&'static str, usize),
+    /// The first plain word after a subcommand, past the values of the
+    /// flags listed (`cargo login --registry acme TOKEN`).
+    Login(&'static str, &'static [&'static str]),
 }
 
 use Style::{
-    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, LastWithBatch, NamedValue,
-    NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
+    After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, KeyThen, LastWithBatch,
+    Login, NamedValue, NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
 };
 
 /// Programs (exact command names) and their password arguments.
@@ -76,7 +82,29 @@ pub(super) const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["rabbitmqadmin"], &[Apart("-p"), Apart("--password")]),
     (&["mosquitto_pub", "mosquitto_sub", "mosquitto_rr"], &[Apart("-P"), Apart("--pw")]),
     (&["ssh-keygen"], &[Apart("-N"), Apart("-P")]),
-    (&["az"], &[Apart("-p"), Apart("--password")]),
+    (&["az"], &[Apart("-p"), Apart("--password"), Under(&["keyvault", "secret", "set"], &["--value"])]),
+    // macOS keychains: `-w` stores an item's password, `-p` a keychain's, `-P` a `.p12`'s.
+    (&["security"], &[Under(&["add-generic-password"], &["-w"]), Under(&["add-internet-password"], &["-w"]),
+       Under(&["unlock-keychain"], &["-p"]), Under(&["create-keychain"], &["-p"]),
+       Under(&["set-keychain-password"], &["-o", "-p"]), Under(&["import"], &["-P"])]),
+    // Package managers' repository credentials.
+    (&["poetry"], &[KeyThen("http-basic.", 2), KeyThen("pypi-token.", 1)]),
+    (&["composer"], &[KeyThen("http-basic.", 2), KeyThen("github-oauth.", 1), KeyThen("gitlab-token.", 1),
+       KeyThen("gitlab-oauth.", 1), KeyThen("bearer.", 1), KeyThen("bitbucket-oauth.", 2)]),
+    (&["cargo"], &[Login("login", &["--registry", "-Z", "--config"])]),
+    (&["wandb"], &[Login("login", &["--host"])]),
+    (&["dotnet"], &[Under(&["nuget", "push"], &["-k", "--api-key"]),
+       Under(&["nuget", "add", "source"], &["-p", "--password"]),
+       Under(&["nuget", "update", "source"], &["-p", "--password"])]),
+    (&["influx"], &[Apart("-p"), Apart("-t"), Apart("-password")]),
+    (&["p4"], &[Apart("-P")]),
+    (&["mosquitto_passwd"], &[LastWithBatch]),
+    (&["bw"], &[Subcommand("unlock"), AfterSubcommand(&["login"])]),
+    // Password stores fed on stdin: `pass insert -m NAME <<< SECRET`.
+    (&["pass", "gopass", "secret-tool", "keyring"], &[HereString]),
+    // Code signing: `signtool sign /f cert.pfx /p SECRET`, `certutil -p SECRET -importpfx`.
+    (&["signtool"], &[Apart("/p")]),
+    (&["certutil"], &[Apart("-p")]),
     (&["curl"], &[Apart("--oauth2-bearer")]),
     (&["sudo", "passwd", "chpasswd"], &[HereString]),
     (&["lftp"], &[After("-u", b',')]),
@@ -104,4 +132,5 @@ pub(super) const PROGRAMS: &[(&[&str], &[Style])] = &[
     // (A name is read up to a `.`: `PsExec.exe`, `psexec.py` are found too.)
     (&["ncftp", "ncftpget", "ncftpput", "hydra", "psexec", "PsExec", "PsExec64", "wmiexec", "smbexec"],
        &[Apart("-p")]),
+    (&["evil-winrm", "crackmapexec", "netexec", "nxc", "cypher-shell"], &[Apart("-p"), Apart("--password")]),
 ];

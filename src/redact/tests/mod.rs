@@ -20,6 +20,7 @@ mod round12;
 mod round13;
 mod round14;
 mod round15;
+mod round16;
 mod round5;
 mod round6;
 mod round7;
