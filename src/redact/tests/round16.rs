@@ -7,7 +7,7 @@
 //! percent-encoded and base64 wrappings, lists under plural names, prose in
 //! more languages, and documented example credentials that must stay.
 
-use super::{all_kept, all_redacted, redacted};
+use super::{all_kept, all_redacted, corpus_holds, redacted};
 
 #[test]
 fn tools_take_secrets_by_their_own_flags_and_positions() {
@@ -87,30 +87,7 @@ const KNOWN_MISSES: &[&str] = &[];
 /// through unchanged.
 #[test]
 fn redteam8_corpus_holds_except_its_known_misses() {
-    let corpus = include_str!("redteam8_corpus.jsonl");
-    let (mut secrets, mut negatives, mut known) = (0, 0, 0);
-    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
-        let case: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
-        let id = case["id"].as_str().expect("id");
-        if KNOWN_MISSES.contains(&id) {
-            known += 1;
-            continue;
-        }
-        let text = case["text"].as_str().expect("text");
-        let out = redacted(text);
-        let listed = case["secrets"].as_array().expect("secrets");
-        if listed.is_empty() {
-            negatives += 1;
-            assert_eq!(out, text, "{id} changed");
-            continue;
-        }
-        for s in listed {
-            let s = s.as_str().expect("secret");
-            secrets += 1;
-            assert!(!out.contains(s), "{id}: {s:?} survived in {out:?}");
-        }
-    }
-    assert_eq!(known, KNOWN_MISSES.len(), "a known miss left the corpus");
+    let (secrets, negatives) = corpus_holds(include_str!("redteam8_corpus.jsonl"), KNOWN_MISSES);
     assert!(
         secrets >= 50 && negatives >= secrets,
         "{secrets} secrets, {negatives} negatives"

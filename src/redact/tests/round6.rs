@@ -4,7 +4,7 @@
 //! prefixed tokens and positional API keys — with the look-alikes that must
 //! stay, and the cost of inputs built from repeated anchors.
 
-use super::{all_kept, all_redacted, all_within, redacted};
+use super::{all_kept, all_redacted, all_within, corpus_holds, redacted};
 
 fn b64(s: &str) -> String {
     use base64::Engine as _;
@@ -247,28 +247,7 @@ fn round6_adversarial_inputs_stay_fast() {
 /// unchanged.
 #[test]
 fn round6_corpus_is_redacted_and_its_look_alikes_kept() {
-    let corpus = include_str!("round6_corpus.jsonl");
-    let (mut secrets, mut negatives) = (0, 0);
-    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
-        let case: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
-        let text = case["text"].as_str().expect("text");
-        let out = redacted(text);
-        let listed = case["secrets"].as_array().expect("secrets");
-        if listed.is_empty() {
-            negatives += 1;
-            assert_eq!(out, text, "{} changed", case["id"]);
-            continue;
-        }
-        for s in listed {
-            let s = s.as_str().expect("secret");
-            secrets += 1;
-            assert!(
-                !out.contains(s),
-                "{}: {s:?} survived in {out:?}",
-                case["id"]
-            );
-        }
-    }
+    let (secrets, negatives) = corpus_holds(include_str!("round6_corpus.jsonl"), &[]);
     assert!(
         secrets >= 150 && negatives >= 140,
         "{secrets} secrets, {negatives} negatives"
