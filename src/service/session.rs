@@ -258,15 +258,19 @@ impl<S: Store> Bridge<S> {
         scope: Scope,
     ) -> Result<Vec<SessionCredentials>, ServiceError> {
         let given = (args.conversation.clone(), args.side);
-        let first = session.with_bound(|bound| resolve(args.clone(), bound, scope));
+        let without_token = args.token.is_none();
+        let first = session.with_bound(|bound| resolve(args, bound, scope));
         let picked = match first {
             // Several seats to choose from: those this session was removed
             // from, or whose conversation expired, are no choice (its
             // credential-less checks leave them out too). Read only on this
             // path, where the call would otherwise be refused.
-            Err(ServiceError::InvalidArgument(_))
-                if scope == Scope::One && args.token.is_none() =>
-            {
+            Err(ServiceError::InvalidArgument(_)) if scope == Scope::One && without_token => {
+                let args = CredentialArgs {
+                    conversation: given.0.clone(),
+                    side: given.1,
+                    token: None,
+                };
                 let bound = session.with_bound(<[SessionCredentials]>::to_vec);
                 let mut live = Vec::with_capacity(bound.len());
                 let now = self.clock.now();
