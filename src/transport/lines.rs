@@ -132,13 +132,9 @@ impl Refused {
                 ),
                 id: Some(id),
             },
-            (None, id) => Self {
+            (_, id) => Self {
                 error: ErrorData::invalid_request("Invalid request", None),
                 id: id.filter(|_| is_request(&value)),
-            },
-            (Some(_), None) => Self {
-                error: ErrorData::invalid_request("Invalid request", None),
-                id: None,
             },
         }
     }

@@ -37,7 +37,7 @@ pub struct ReportWrites<T, S: Store> {
     /// Ids of the client's requests not yet answered.
     running: Arc<Mutex<HashSet<RequestId>>>,
     /// Requests that reached rmcp under another id.
-    reissued: Arc<Mutex<Reissued>>,
+    reissued: Mutex<Reissued>,
 }
 
 /// Most cancelled ids remembered as possibly still finishing inside rmcp:
@@ -71,10 +71,11 @@ impl Reissued {
     }
 
     /// The id rmcp gets for a new request under the client's `id`: the same,
-    /// unless a cancelled call may still be finishing under it. `in_use` are
-    /// the client's ids in progress, which an id of ours must not be.
+    /// unless a cancelled call may still be finishing under it, or a call of
+    /// ours runs under it. `in_use` are the client's ids in progress, which an
+    /// id of ours must not be.
     fn for_rmcp(&mut self, id: &RequestId, in_use: &HashSet<RequestId>) -> RequestId {
-        if !self.cancelled.contains(id) {
+        if !self.cancelled.contains(id) && !self.to_client.contains_key(id) {
             return id.clone();
         }
         let ours = loop {
@@ -113,7 +114,7 @@ impl<T, S: Store> ReportWrites<T, S> {
             inner,
             replies,
             running: Arc::default(),
-            reissued: Arc::default(),
+            reissued: Mutex::default(),
         }
     }
 
@@ -239,4 +240,43 @@ where
 /// from the pages it was sent before (see `WrittenReplies::reading`).
 fn reads_an_inbox(request: &rmcp::model::JsonRpcRequest<rmcp::model::ClientRequest>) -> bool {
     matches!(&request.request, ClientRequest::CallToolRequest(call) if call.params.name == "check_messages")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ids_that_could_meet_a_call_still_in_rmcp_are_reissued() {
+        let mut r = Reissued::default();
+        let (seven, eight) = (RequestId::Number(7), RequestId::Number(8));
+        let in_use = HashSet::from([seven.clone()]);
+        assert_eq!(r.for_rmcp(&seven, &in_use), seven);
+        r.cancelled(&seven);
+        let ours = r.for_rmcp(&seven, &in_use);
+        assert_ne!(ours, seven);
+        assert_eq!(r.rmcp_id(&seven), ours);
+        // A client id that happens to be ours while our call runs is moved too.
+        let clash = r.for_rmcp(&ours, &HashSet::new());
+        assert_ne!(clash, ours);
+        assert_eq!(r.finished(&clash), ours);
+        // The reply goes out under the client's id, and the mapping is gone.
+        assert_eq!(r.finished(&ours), seven);
+        assert_eq!(r.rmcp_id(&seven), seven);
+        assert_eq!(r.for_rmcp(&eight, &in_use), eight);
+    }
+
+    #[test]
+    fn cancelled_ids_are_remembered_within_a_bound() {
+        let mut r = Reissued::default();
+        for n in 0..(CANCELLED_REMEMBERED as i64 + 10) {
+            r.cancelled(&RequestId::Number(n));
+        }
+        assert_eq!(r.cancelled.len(), CANCELLED_REMEMBERED);
+        assert!(!r.cancelled.contains(&RequestId::Number(0)));
+        assert!(
+            r.cancelled
+                .contains(&RequestId::Number(CANCELLED_REMEMBERED as i64 + 9))
+        );
+    }
 }
