@@ -199,6 +199,10 @@ impl<S: YoloStore> Bridge<S> {
         let activation = match self.store.activation(&creds.conversation).await {
             Ok(Some(a)) if a.is_active(at) => a,
             Ok(_) => {
+                // `mcp-bridge end` revokes the mode with the conversation, in
+                // one commit, maybe just after the authorisation above: then
+                // the conversation's end is the answer, not the mode's.
+                self.authorize(creds, &draft, self.clock.now()).await?;
                 let e = ServiceError::YoloNotActive {
                     conversation: creds.conversation.to_string(),
                 };
