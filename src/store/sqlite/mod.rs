@@ -12,6 +12,7 @@ mod audit;
 mod checkpoint;
 mod console;
 mod error;
+mod frames;
 mod http_token;
 mod keys;
 mod limits;

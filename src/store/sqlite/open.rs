@@ -243,7 +243,8 @@ fn open_once(
         OpenMode::Existing => check_existing(path)?,
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut conn = Connection::open_with_flags(path, flags).map_err(sql_err)?;
+    let mut conn =
+        Connection::open_with_flags_and_vfs(path, flags, super::frames::vfs()?).map_err(sql_err)?;
     conn.busy_handler(Some(busy_wait)).map_err(sql_err)?;
     // Small pages: every commit writes each page it touched to the WAL, and a
     // typical call touches three or four, each holding a few hundred bytes of
