@@ -4,7 +4,8 @@
 //! `connect_timeout` is up, where it used to hang forever (the driver's
 //! own timeout covers the TCP connect only); and a send held behind
 //! another session's lock answers `busy` after `lock_timeout` instead of
-//! waiting for as long as the lock is held.
+//! waiting for as long as the lock is held; a transaction the database
+//! stops answering mid-call is given up at its deadline.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -241,6 +242,57 @@ async fn a_server_exits_when_told_to_though_its_database_froze() {
         stopped.stderr
     );
     mode.store(UP, Ordering::Relaxed);
+}
+
+/// A database that froze mid-call (a stopped process, a paused VM) is given
+/// up after the transaction deadline: the send answers `unavailable` (it
+/// did nothing, so its retry is safe), and once the database answers again
+/// the send goes through, once (acceptance run: every call waited for as
+/// long as the database stayed frozen, 70 s, past every client's tool
+/// timeout, whose retry could then send the message twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_frozen_database_never_answers_is_given_up_and_did_nothing() {
+    let Some(database) = util_pg::fresh_db("pg_frozen_call") else {
+        return;
+    };
+    let (env, mode) = behind_proxy(&database, "pg-frozen-call").await;
+    let s = env
+        .server_with(&[("MCP_BRIDGE_TEST_PG_DEADLINE_MS", "1500")])
+        .await;
+    let conv = Conv::create(&s).await;
+    send(&s, &conv, "a", "before the freeze").await;
+    assert_eq!(
+        contents(&check(&s, &conv, "b", json!({})).await),
+        ["before the freeze"]
+    );
+    wait_until("the page to be acknowledged", || {
+        util_pg::sql(&database.url, "SELECT count(*) FROM pending_deliveries") == "0"
+    })
+    .await;
+    mode.store(FROZEN, Ordering::Relaxed);
+    let args = conv.args("a", json!({"message": "into the freeze"}));
+    let refused = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        try_call(&s, "send_to_partner", args),
+    )
+    .await
+    .expect("the send answers while the database stays frozen")
+    .expect("a tool result");
+    assert_eq!(
+        refusal_code(&refused).as_deref(),
+        Some("unavailable"),
+        "{refused:?}"
+    );
+    mode.store(UP, Ordering::Relaxed);
+    send(&s, &conv, "a", "after the freeze").await;
+    let page = check(&s, &conv, "b", json!({})).await;
+    assert_eq!(contents(&page), ["after the freeze"], "{page}");
+    let stopped = s.stop().await;
+    assert!(
+        stopped.stderr.contains("did not answer within 1500 ms"),
+        "{}",
+        stopped.stderr
+    );
 }
 
 /// While the database refuses connections (a server restarting), a call

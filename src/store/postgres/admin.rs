@@ -431,7 +431,7 @@ impl AdminStore for PgStore {
         audit: AuditFor<ImportReport>,
     ) -> Result<ImportReport, StoreError> {
         let records = Arc::new(records);
-        let report = in_tx!(self, |w| {
+        let report = in_tx!(unbounded self, |w| {
             let report = import::import(&w, &records, mode).await?;
             w.audit(at, audit(&report));
             if report.messages_added > 0 {

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
+use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Object, Transaction};
 use tokio_postgres::error::SqlState;
@@ -132,6 +133,9 @@ pub struct Write {
     client: Option<Object>,
     /// Set once `COMMIT` or `ROLLBACK` has been answered.
     ended: AtomicBool,
+    /// Set when the database stopped answering this transaction (see
+    /// `deadline`): its connection is closed, never rolled back and reused.
+    broken: AtomicBool,
     audit: Mutex<Vec<(Timestamp, AuditDraft)>>,
     wake: Mutex<Vec<String>>,
     sealer: Sealer,
@@ -181,11 +185,18 @@ impl Drop for Write {
             return;
         };
         let closing = Closing(Some(client));
+        if *self.broken.get_mut() {
+            return;
+        }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             drop(runtime.spawn(closing.roll_back()));
         }
     }
 }
+
+/// How long a `ROLLBACK` is waited for before its connection is closed
+/// instead (which rolls back as well, once the server notices).
+const ROLLBACK_WAIT: Duration = Duration::from_secs(2);
 
 /// A connection in an unknown transaction state: closed when dropped,
 /// unless [`Closing::roll_back`] made it clean first.
@@ -194,7 +205,10 @@ struct Closing(Option<Object>);
 impl Closing {
     async fn roll_back(mut self) {
         let clean = match &self.0 {
-            Some(client) => client.batch_execute("ROLLBACK").await.is_ok(),
+            Some(client) => matches!(
+                tokio::time::timeout(ROLLBACK_WAIT, client.batch_execute("ROLLBACK")).await,
+                Ok(Ok(()))
+            ),
             None => false,
         };
         if clean {
@@ -219,6 +233,7 @@ impl Write {
         Self {
             client: Some(client),
             ended: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
             audit: Mutex::new(Vec::new()),
             wake: Mutex::new(Vec::new()),
             sealer,
@@ -306,10 +321,21 @@ impl Write {
     /// Rolls back after `e`, which is returned: the caller's error matters,
     /// not whether the rollback reached a connection that may be gone.
     pub async fn abandon(&self, e: StoreError) -> StoreError {
-        if let Err(ended) = self.rollback().await {
-            tracing::debug!(error = %ended, "cannot roll back");
+        if self.broken.load(Ordering::Acquire) {
+            return e;
+        }
+        match tokio::time::timeout(ROLLBACK_WAIT, self.rollback()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(ended)) => tracing::debug!(error = %ended, "cannot roll back"),
+            Err(_) => self.break_off(),
         }
         e
+    }
+
+    /// Gives the transaction up as one the database stopped answering: its
+    /// connection is closed when this is dropped.
+    pub fn break_off(&self) {
+        self.broken.store(true, Ordering::Release);
     }
 
     /// Ends the transaction without keeping anything.

@@ -12,6 +12,7 @@ mod admit;
 mod audit;
 mod console;
 mod db;
+mod deadline;
 mod http_token;
 mod inbox;
 mod keys;
@@ -37,6 +38,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub use migrate::SCHEMA_VERSION;
 pub use url::{PgUrl, is_url};
 
+pub(crate) use self::deadline::{before_commit, deadline};
+
 use self::db::{Db, Write, pg_err};
 use super::StoreError;
 use super::signal::ChangeHub;
@@ -48,25 +51,34 @@ use crate::store::sealed::Sealer;
 use crate::store::sqlite::Durability;
 
 /// Runs `$body` (an expression using the [`Write`] `$w`) in a write
-/// transaction and finishes it (see [`PgStore::finish`]).
+/// transaction and finishes it (see [`PgStore::finish`]), giving it up if the
+/// database stops answering (see `deadline`); `unbounded` (bulk operations of
+/// the CLI) never gives up.
 ///
 /// With `first |$f| $first` the transaction begins in the same flight as
 /// `$first`'s statements (see [`Write::begin_with`]), and `$body` gets what
 /// it returned as `$got`.
 macro_rules! in_tx {
-    ($store:expr, |$w:ident| $body:expr) => {{ in_tx!($store, first | _w | async { Ok(()) }, |$w, _begun| $body) }};
-    ($store:expr, first |$f:ident| $first:expr, |$w:ident, $got:pat_param| $body:expr) => {{
+    (@ $store:expr, $deadline:expr, first |$f:ident| $first:expr, |$w:ident, $got:pat_param| $body:expr) => {{
         let $w = Write::new(
             $store.client().await?,
             $store.inner.sealer.clone(),
             ::std::sync::Arc::clone(&$store.inner.origin),
         );
-        let result = async {
+        let deadline: Option<::std::time::Duration> = $deadline;
+        let result = $crate::store::postgres::before_commit(&$w, deadline, async {
             let $got = $w.begin_with(|$f| $first).await?;
             $body
-        }
+        })
         .await;
-        $store.finish($w, result).await
+        $store.finish($w, result, deadline).await
+    }};
+    (unbounded $store:expr, |$w:ident| $body:expr) => {{
+        in_tx!(@ $store, None, first | _w | async { Ok(()) }, |$w, _begun| $body)
+    }};
+    ($store:expr, |$w:ident| $body:expr) => {{ in_tx!($store, first | _w | async { Ok(()) }, |$w, _begun| $body) }};
+    ($store:expr, first |$f:ident| $first:expr, |$w:ident, $got:pat_param| $body:expr) => {{
+        in_tx!(@ $store, Some($crate::store::postgres::deadline()), first |$f| $first, |$w, $got| $body)
     }};
 }
 pub(crate) use in_tx;
@@ -350,7 +362,12 @@ impl PgStore {
     /// records spooled so far and `w`'s own (see `linker`), and sending its
     /// wake-ups; rolls back otherwise. Spooled records whose commit failed
     /// go back to the spool.
-    async fn finish<T>(&self, w: Write, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    async fn finish<T>(
+        &self,
+        w: Write,
+        result: Result<T, StoreError>,
+        deadline: Option<Duration>,
+    ) -> Result<T, StoreError> {
         let value = match result {
             Ok(value) => value,
             Err(e) => return Err(w.abandon(e).await),
@@ -361,7 +378,7 @@ impl PgStore {
         // What is left goes out with the `COMMIT`, in one flight: the
         // deferred statements, the wake-ups and the staged records.
         let wakes = w.take_wake();
-        let prepared = async {
+        let prepared = deadline::before_commit(&w, deadline, async {
             if !wakes.is_empty() {
                 let notify = w.db().prepare("SELECT pg_notify($1, $2)").await?;
                 for payload in wakes {
@@ -375,11 +392,11 @@ impl PgStore {
                 true => Ok(None),
                 false => linker::prepare(w.db()).await.map(Some),
             }
-        }
+        })
         .await;
         let deferred = w.take_deferred();
         let committed = match prepared {
-            Ok(None) if deferred.is_empty() => w.commit().await,
+            Ok(None) if deferred.is_empty() => deadline::commit(&w, deadline, w.commit()).await,
             Ok(stage) => {
                 let db = w.db();
                 // Biased and short-circuiting: every poll goes in sending
@@ -399,7 +416,7 @@ impl PgStore {
                     )
                     .map(drop)
                 };
-                w.commit_after(flight).await
+                deadline::commit(&w, deadline, w.commit_after(flight)).await
             }
             Err(e) => Err(w.abandon(e).await),
         };

@@ -1,0 +1,87 @@
+//! How long a transaction may wait for the database before it is given up.
+//!
+//! A database that froze (a stopped process, a paused VM, stalled storage)
+//! keeps its connections open and answers nothing; every call used to wait
+//! for as long as it stayed frozen, long-polls included, past every client's
+//! tool timeout. A transaction now has [`DEADLINE`] up to its `COMMIT` and as
+//! long again for the `COMMIT`'s answer. Given up before its `COMMIT` went
+//! out, it did nothing: its connection is closed rather than reused, and the
+//! server rolls the transaction back when it next reads from it; the call
+//! answers `unavailable`, which says so. Given up waiting for the `COMMIT`'s
+//! answer, whether it took effect is unknown, and the call answers
+//! `internal_error` as for a connection lost at that moment.
+
+use std::io;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::db::Write;
+use crate::store::StoreError;
+
+/// Twice the `lock_timeout` of a server's statements, so a transaction that
+/// only waits for locks answers `busy` first.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// [`DEADLINE`], or `MCP_BRIDGE_TEST_PG_DEADLINE_MS` for tests (read once).
+pub fn deadline() -> Duration {
+    static SET: OnceLock<Duration> = OnceLock::new();
+    *SET.get_or_init(|| {
+        std::env::var("MCP_BRIDGE_TEST_PG_DEADLINE_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(DEADLINE, Duration::from_millis)
+    })
+}
+
+/// `work`, run on `w` before its `COMMIT`: given up after `deadline` (if
+/// any), which closes `w`'s connection when it is dropped.
+pub async fn before_commit<T>(
+    w: &Write,
+    deadline: Option<Duration>,
+    work: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let Some(deadline) = deadline else {
+        return work.await;
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(done) => done,
+        Err(_) => {
+            w.break_off();
+            Err(StoreError::Unavailable(Box::new(no_answer(
+                deadline,
+                "nothing was committed",
+            ))))
+        }
+    }
+}
+
+/// The `COMMIT` (and what goes out with it), given up after `deadline`.
+pub async fn commit(
+    w: &Write,
+    deadline: Option<Duration>,
+    commit: impl Future<Output = Result<(), StoreError>>,
+) -> Result<(), StoreError> {
+    let Some(deadline) = deadline else {
+        return commit.await;
+    };
+    match tokio::time::timeout(deadline, commit).await {
+        Ok(done) => done,
+        Err(_) => {
+            w.break_off();
+            Err(StoreError::Backend(Box::new(no_answer(
+                deadline,
+                "whether the COMMIT took effect is unknown",
+            ))))
+        }
+    }
+}
+
+fn no_answer(deadline: Duration, outcome: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "the database did not answer within {} ms; {outcome}",
+            deadline.as_millis()
+        ),
+    )
+}
