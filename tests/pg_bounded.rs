@@ -246,7 +246,8 @@ async fn a_server_exits_when_told_to_though_its_database_froze() {
 
 /// A database that froze mid-call (a stopped process, a paused VM) is given
 /// up after the transaction deadline: the send answers `unavailable` (it
-/// did nothing, so its retry is safe), and once the database answers again
+/// did nothing, so its retry is safe), a long-poll answers in the same bound
+/// instead of outliving its own wait, and once the database answers again
 /// the send goes through, once (acceptance run: every call waited for as
 /// long as the database stayed frozen, 70 s, past every client's tool
 /// timeout, whose retry could then send the message twice).
@@ -282,6 +283,19 @@ async fn a_call_the_frozen_database_never_answers_is_given_up_and_did_nothing() 
         refusal_code(&refused).as_deref(),
         Some("unavailable"),
         "{refused:?}"
+    );
+    let args = conv.args("b", json!({"wait_seconds": 20}));
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        try_call(&s, "check_messages", args),
+    )
+    .await
+    .expect("the long-poll answers while the database stays frozen")
+    .expect("a tool result");
+    assert_eq!(
+        refusal_code(&waited).as_deref(),
+        Some("unavailable"),
+        "{waited:?}"
     );
     mode.store(UP, Ordering::Relaxed);
     send(&s, &conv, "a", "after the freeze").await;

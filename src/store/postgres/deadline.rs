@@ -9,13 +9,16 @@
 //! server rolls the transaction back when it next reads from it; the call
 //! answers `unavailable`, which says so. Given up waiting for the `COMMIT`'s
 //! answer, whether it took effect is unknown, and the call answers
-//! `internal_error` as for a connection lost at that moment.
+//! `internal_error` as for a connection lost at that moment. A read outside
+//! a transaction has [`DEADLINE`] too (see [`read`]).
 
 use std::io;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::db::Write;
+use deadpool_postgres::Object;
+
+use super::db::{Db, Write};
 use crate::store::StoreError;
 
 /// Twice the `lock_timeout` of a server's statements, so a transaction that
@@ -71,6 +74,28 @@ pub async fn commit(
             Err(StoreError::Backend(Box::new(no_answer(
                 deadline,
                 "whether the COMMIT took effect is unknown",
+            ))))
+        }
+    }
+}
+
+/// `work`, statements outside a transaction on the pooled `client`: given
+/// up after the deadline, when its connection is closed instead of going
+/// back to the pool with a statement still waiting on it. A read changed
+/// nothing, so the call answers `unavailable`.
+pub async fn read<T>(
+    client: Object,
+    work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let deadline = deadline();
+    let done = tokio::time::timeout(deadline, work(Db::Client(&client))).await;
+    match done {
+        Ok(done) => done,
+        Err(_) => {
+            drop(Object::take(client));
+            Err(StoreError::Unavailable(Box::new(no_answer(
+                deadline,
+                "nothing was changed",
             ))))
         }
     }

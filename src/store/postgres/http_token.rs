@@ -5,6 +5,7 @@
 use tokio_postgres::Row;
 
 use super::db::{Db, Write, get};
+use super::deadline::read;
 use super::{PgStore, in_tx};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
@@ -61,9 +62,8 @@ impl HttpTokenStore for PgStore {
     }
 
     async fn http_token_by_hash(&self, hash: [u8; 32]) -> Result<Option<HttpToken>, StoreError> {
-        let client = self.client().await?;
-        Db::Client(&client)
-            .opt(
+        read(self.client().await?, async |db| {
+            db.opt(
                 &format!(
                     "SELECT {COLUMNS} FROM http_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
                 ),
@@ -73,6 +73,8 @@ impl HttpTokenStore for PgStore {
             .as_ref()
             .map(decode)
             .transpose()
+        })
+        .await
     }
 
     async fn http_tokens(&self) -> Result<Vec<HttpToken>, StoreError> {
@@ -145,8 +147,10 @@ impl HttpTokenStore for PgStore {
         &self,
         tokens: Vec<String>,
     ) -> Result<Vec<RequestBucket>, StoreError> {
-        let client = self.client().await?;
-        read_counts(Db::Client(&client), &tokens).await
+        read(self.client().await?, async |db| {
+            read_counts(db, &tokens).await
+        })
+        .await
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::admit::{self, Refusal};
 use super::db::{Db, Write};
+use super::deadline::read;
 use super::{PgStore, audit, in_tx, inbox, listen, ops, send, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -18,8 +19,10 @@ use crate::store::{
 
 impl Store for PgStore {
     async fn conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
-        let client = self.client().await?;
-        ops::conversation(Db::Client(&client), &self.inner.sealer, id).await
+        read(self.client().await?, async |db| {
+            ops::conversation(db, &self.inner.sealer, id).await
+        })
+        .await
     }
 
     async fn create_conversation(
@@ -189,8 +192,10 @@ impl Store for PgStore {
         recipient: Side,
         now: Timestamp,
     ) -> Result<Pending, StoreError> {
-        let client = self.client().await?;
-        inbox::pending(Db::Client(&client), conversation, recipient, now).await
+        read(self.client().await?, async |db| {
+            inbox::pending(db, conversation, recipient, now).await
+        })
+        .await
     }
 
     async fn ready_ids(
@@ -200,8 +205,10 @@ impl Store for PgStore {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<i64>, StoreError> {
-        let client = self.client().await?;
-        inbox::ready_ids(Db::Client(&client), conversation, recipient, now, limit).await
+        read(self.client().await?, async |db| {
+            inbox::ready_ids(db, conversation, recipient, now, limit).await
+        })
+        .await
     }
 
     async fn conversation_and_pending(
@@ -210,14 +217,15 @@ impl Store for PgStore {
         recipient: Side,
         now: Timestamp,
     ) -> Result<(Option<Conversation>, Pending), StoreError> {
-        let client = self.client().await?;
-        let db = Db::Client(&client);
-        // Both in one flight: neither waits for the other's answer.
-        let (found, pending) = tokio::join!(
-            ops::conversation(db, &self.inner.sealer, conversation),
-            inbox::pending(db, conversation, recipient, now),
-        );
-        Ok((found?, pending?))
+        read(self.client().await?, async |db| {
+            // Both in one flight: neither waits for the other's answer.
+            let (found, pending) = tokio::join!(
+                ops::conversation(db, &self.inner.sealer, conversation),
+                inbox::pending(db, conversation, recipient, now),
+            );
+            Ok((found?, pending?))
+        })
+        .await
     }
 
     async fn spend_quota(&self, guard: Guard) -> Result<(), StoreError> {
@@ -329,15 +337,9 @@ impl Store for PgStore {
         limit: u32,
         now: Timestamp,
     ) -> Result<Unread, StoreError> {
-        let client = self.client().await?;
-        team::peek_unread(
-            Db::Client(&client),
-            &self.inner.sealer,
-            conversation,
-            side,
-            limit,
-            now,
-        )
+        read(self.client().await?, async |db| {
+            team::peek_unread(db, &self.inner.sealer, conversation, side, limit, now).await
+        })
         .await
     }
 
@@ -355,8 +357,10 @@ impl Store for PgStore {
         &self,
         client: ProcessStamp,
     ) -> Result<Vec<ClientBinding>, StoreError> {
-        let conn = self.client().await?;
-        team::client_bindings(Db::Client(&conn), client).await
+        read(self.client().await?, async |db| {
+            team::client_bindings(db, client).await
+        })
+        .await
     }
 
     fn append_audit(&self, at: Timestamp, draft: AuditDraft) {
