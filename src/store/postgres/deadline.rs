@@ -87,16 +87,38 @@ pub async fn read<T>(
     client: Object,
     work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
+    outside(client, work, false).await
+}
+
+/// [`read`] for one statement that writes (its own transaction): given up,
+/// whether it took effect is unknown, so the error is not `unavailable`.
+pub async fn single<T>(
+    client: Object,
+    work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    outside(client, work, true).await
+}
+
+async fn outside<T>(
+    client: Object,
+    work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
+    writes: bool,
+) -> Result<T, StoreError> {
     let deadline = deadline();
     let done = tokio::time::timeout(deadline, work(Db::Client(&client))).await;
     match done {
         Ok(done) => done,
         Err(_) => {
             drop(Object::take(client));
-            Err(StoreError::Unavailable(Box::new(no_answer(
-                deadline,
-                "nothing was changed",
-            ))))
+            Err(match writes {
+                false => {
+                    StoreError::Unavailable(Box::new(no_answer(deadline, "nothing was changed")))
+                }
+                true => StoreError::Backend(Box::new(no_answer(
+                    deadline,
+                    "whether the statement took effect is unknown",
+                ))),
+            })
         }
     }
 }

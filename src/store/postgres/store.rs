@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::admit::{self, Refusal};
 use super::db::{Db, Write};
-use super::deadline::read;
+use super::deadline::{read, single};
 use super::{PgStore, audit, in_tx, inbox, listen, ops, send, team};
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::{ConversationId, Side, Timestamp};
@@ -178,6 +178,10 @@ impl Store for PgStore {
             &[receipt.recipient],
             &self.inner.origin,
         );
+        // Not given up at the deadline (see `deadline`): an acknowledgement
+        // that waits out a frozen database commits when it resumes, before
+        // anything else on its connection; given up, its page would come
+        // again once the database is back.
         let client = self.client().await?;
         inbox::acknowledge(Db::Client(&client), &receipt, &payload).await?;
         self.inner
@@ -344,13 +348,17 @@ impl Store for PgStore {
     }
 
     async fn record_binding(&self, binding: ClientBinding) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        team::record_binding(Db::Client(&client), &binding).await
+        single(self.client().await?, async |db| {
+            team::record_binding(db, &binding).await
+        })
+        .await
     }
 
     async fn forget_bindings(&self, server: ProcessStamp) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        team::forget_bindings(Db::Client(&client), server).await
+        single(self.client().await?, async |db| {
+            team::forget_bindings(db, server).await
+        })
+        .await
     }
 
     async fn client_bindings(

@@ -10,6 +10,7 @@ use tokio_postgres::Row;
 mod redeem;
 
 use super::db::{Db, Write, get};
+use super::deadline::read;
 use super::keys::{Opener, decoded};
 use super::{PgStore, in_tx, ops, send};
 use crate::audit::AuditDraft;
@@ -196,9 +197,8 @@ impl YoloStore for PgStore {
         &self,
         conversation: &ConversationId,
     ) -> Result<Option<Activation>, StoreError> {
-        let client = self.client().await?;
-        Db::Client(&client)
-            .opt(
+        read(self.client().await?, async |db| {
+            db.opt(
                 &format!(
                     "SELECT {ACTIVATION_COLUMNS} FROM yolo_activations WHERE conversation_id = $1"
                 ),
@@ -208,6 +208,8 @@ impl YoloStore for PgStore {
             .as_ref()
             .map(decode_activation)
             .transpose()
+        })
+        .await
     }
 
     async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
@@ -331,8 +333,10 @@ impl YoloStore for PgStore {
     }
 
     async fn proposal(&self, id: &str) -> Result<Option<Proposal>, StoreError> {
-        let client = self.client().await?;
-        find_proposal(Db::Client(&client), &self.inner.sealer, id).await
+        read(self.client().await?, async |db| {
+            find_proposal(db, &self.inner.sealer, id).await
+        })
+        .await
     }
 
     async fn proposals(
