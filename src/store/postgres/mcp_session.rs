@@ -1,7 +1,8 @@
 //! The PostgreSQL side of [`McpSessionStore`]: the `mcp_sessions` and
 //! `mcp_session_bindings` tables (`migrations/postgres/0007_mcp_sessions.sql`).
 
-use super::db::{Db, Write, get};
+use super::db::{Write, get};
+use super::deadline::read;
 use super::{PgStore, in_tx};
 use crate::domain::{ConversationId, Side, Timestamp};
 use crate::store::mcp_session::{ENDED_OWNER, UNBOUND, decode_seats};
@@ -51,46 +52,49 @@ impl McpSessionStore for PgStore {
     }
 
     async fn mcp_session(&self, id_hash: String) -> Result<Option<StoredMcpSession>, StoreError> {
-        let client = self.client().await?;
-        let db = Db::Client(&client);
-        let Some(row) = db
-            .opt(
-                "SELECT owner, init_params, started_at FROM mcp_sessions
-                 WHERE id_hash = $1 AND owner <> $2",
-                &[&id_hash, &ENDED_OWNER],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let record = McpSessionRecord {
-            id_hash: id_hash.clone(),
-            owner: get(&row, 0)?,
-            init_params: get(&row, 1)?,
-            started_at: Timestamp::from_micros(get(&row, 2)?),
-        };
-        let seats = db
-            .query(
-                "SELECT conversation_id, side FROM mcp_session_bindings
-                 WHERE id_hash = $1 ORDER BY bound_at, conversation_id, side",
-                &[&id_hash],
-            )
-            .await?
-            .iter()
-            .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        decode_seats(record, seats).map(Some)
+        read(self.client().await?, async |db| {
+            let Some(row) = db
+                .opt(
+                    "SELECT owner, init_params, started_at FROM mcp_sessions
+                     WHERE id_hash = $1 AND owner <> $2",
+                    &[&id_hash, &ENDED_OWNER],
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            let record = McpSessionRecord {
+                id_hash: id_hash.clone(),
+                owner: get(&row, 0)?,
+                init_params: get(&row, 1)?,
+                started_at: Timestamp::from_micros(get(&row, 2)?),
+            };
+            let seats = db
+                .query(
+                    "SELECT conversation_id, side FROM mcp_session_bindings
+                     WHERE id_hash = $1 ORDER BY bound_at, conversation_id, side",
+                    &[&id_hash],
+                )
+                .await?
+                .iter()
+                .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            decode_seats(record, seats).map(Some)
+        })
+        .await
     }
 
     async fn mcp_session_ended(&self, id_hash: String) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        let row = Db::Client(&client)
-            .opt(
-                "SELECT 1 FROM mcp_sessions WHERE id_hash = $1 AND owner = $2",
-                &[&id_hash, &ENDED_OWNER],
-            )
-            .await?;
-        Ok(row.is_some())
+        read(self.client().await?, async |db| {
+            let row = db
+                .opt(
+                    "SELECT 1 FROM mcp_sessions WHERE id_hash = $1 AND owner = $2",
+                    &[&id_hash, &ENDED_OWNER],
+                )
+                .await?;
+            Ok(row.is_some())
+        })
+        .await
     }
 
     async fn delete_mcp_session(
