@@ -43,19 +43,14 @@ pub async fn before_commit<T>(
     deadline: Option<Duration>,
     work: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    let Some(deadline) = deadline else {
-        return work.await;
-    };
-    match tokio::time::timeout(deadline, work).await {
-        Ok(done) => done,
-        Err(_) => {
-            w.break_off();
-            Err(StoreError::Unavailable(Box::new(no_answer(
-                deadline,
-                "nothing was committed",
-            ))))
-        }
-    }
+    on(
+        w,
+        deadline,
+        work,
+        |e| StoreError::Unavailable(Box::new(e)),
+        "nothing was committed",
+    )
+    .await
 }
 
 /// The `COMMIT` (and what goes out with it), given up after `deadline`.
@@ -64,17 +59,32 @@ pub async fn commit(
     deadline: Option<Duration>,
     commit: impl Future<Output = Result<(), StoreError>>,
 ) -> Result<(), StoreError> {
+    let unknown = "whether the COMMIT took effect is unknown";
+    on(
+        w,
+        deadline,
+        commit,
+        |e| StoreError::Backend(Box::new(e)),
+        unknown,
+    )
+    .await
+}
+
+async fn on<T>(
+    w: &Write,
+    deadline: Option<Duration>,
+    work: impl Future<Output = Result<T, StoreError>>,
+    error: fn(io::Error) -> StoreError,
+    outcome: &str,
+) -> Result<T, StoreError> {
     let Some(deadline) = deadline else {
-        return commit.await;
+        return work.await;
     };
-    match tokio::time::timeout(deadline, commit).await {
+    match tokio::time::timeout(deadline, work).await {
         Ok(done) => done,
         Err(_) => {
             w.break_off();
-            Err(StoreError::Backend(Box::new(no_answer(
-                deadline,
-                "whether the COMMIT took effect is unknown",
-            ))))
+            Err(error(no_answer(deadline, outcome)))
         }
     }
 }
