@@ -258,7 +258,7 @@ async fn a_call_the_frozen_database_never_answers_is_given_up_and_did_nothing() 
     };
     let (env, mode) = behind_proxy(&database, "pg-frozen-call").await;
     let s = env
-        .server_with(&[("MCP_BRIDGE_TEST_PG_DEADLINE_MS", "1500")])
+        .server_with(&[("MCP_BRIDGE_TEST_PG_DEADLINE_MS", "4000")])
         .await;
     let conv = Conv::create(&s).await;
     send(&s, &conv, "a", "before the freeze").await;
@@ -298,7 +298,7 @@ async fn a_call_the_frozen_database_never_answers_is_given_up_and_did_nothing() 
     assert_eq!(contents(&page), ["after the freeze"], "{page}");
     let stopped = s.stop().await;
     assert!(
-        stopped.stderr.contains("did not answer within 1500 ms"),
+        stopped.stderr.contains("did not answer within 4000 ms"),
         "{}",
         stopped.stderr
     );
