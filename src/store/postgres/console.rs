@@ -5,6 +5,7 @@
 use tokio_postgres::Row;
 
 use super::db::{Db, Write, get};
+use super::deadline::{read, single};
 use super::{PgStore, in_tx};
 use crate::audit::AuditDraft;
 use crate::domain::Timestamp;
@@ -79,9 +80,8 @@ impl ConsoleStore for PgStore {
         &self,
         token_hash: String,
     ) -> Result<Option<ConsoleToken>, StoreError> {
-        let client = self.client().await?;
-        Db::Client(&client)
-            .opt(
+        read(self.client().await?, async |db| {
+            db.opt(
                 &format!("SELECT {COLUMNS} FROM console_tokens WHERE token_hash = $1"),
                 &[&token_hash],
             )
@@ -89,6 +89,8 @@ impl ConsoleStore for PgStore {
             .as_ref()
             .map(decode)
             .transpose()
+        })
+        .await
     }
 
     async fn revoke_console_token(
@@ -121,14 +123,15 @@ impl ConsoleStore for PgStore {
 
     async fn touch_console_token(&self, name: String, at: Timestamp) -> Result<(), StoreError> {
         // One autocommit statement: no audit record, so no transaction needed.
-        let client = self.client().await?;
-        Db::Client(&client)
-            .exec(
+        single(self.client().await?, async |db| {
+            db.exec(
                 "UPDATE console_tokens SET last_used_at = $2 WHERE name = $1",
                 &[&name, &at.as_micros()],
             )
-            .await?;
-        Ok(())
+            .await
+            .map(drop)
+        })
+        .await
     }
 
     async fn open_console_session(
@@ -186,9 +189,8 @@ impl ConsoleStore for PgStore {
         id_hash: String,
         at: Timestamp,
     ) -> Result<Option<ConsoleToken>, StoreError> {
-        let client = self.client().await?;
-        Db::Client(&client)
-            .opt(
+        read(self.client().await?, async |db| {
+            db.opt(
                 &format!(
                     "SELECT {COLUMNS} FROM console_sessions
                      JOIN console_tokens ON name = token_name
@@ -200,6 +202,8 @@ impl ConsoleStore for PgStore {
             .as_ref()
             .map(decode)
             .transpose()
+        })
+        .await
     }
 
     async fn close_console_session(
