@@ -10,6 +10,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use mcp_bridge::app::App;
+use mcp_bridge::config::Config;
+use mcp_bridge::service::ServiceError;
+use mcp_bridge::store::postgres::PgUrl;
+use mcp_bridge::store::sqlite::OpenMode;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -175,13 +180,18 @@ async fn behind_proxy_with(
     name: &str,
     query: &str,
 ) -> (TestEnv, Arc<AtomicU8>) {
+    let (url, mode) = proxied_url(database).await;
+    (TestEnv::postgres_at(name, &format!("{url}{query}")), mode)
+}
+
+/// `database`'s URL through a new [`proxy`], and the proxy's mode.
+async fn proxied_url(database: &util_pg::Database) -> (String, Arc<AtomicU8>) {
     let (base, db) = database.url.rsplit_once('/').expect("a database URL");
     let (head, port) = base.rsplit_once(':').expect("a port");
     let host = head.rsplit_once('@').map_or(head, |(_, h)| h);
     let mode = Arc::new(AtomicU8::new(UP));
     let proxy = proxy(format!("{host}:{port}"), Arc::clone(&mode)).await;
-    let env = TestEnv::postgres_at(name, &format!("{head}:{proxy}/{db}{query}"));
-    (env, mode)
+    (format!("{head}:{proxy}/{db}"), mode)
 }
 
 /// A database outage of two seconds right after a page was read (a
@@ -302,6 +312,56 @@ async fn a_call_the_frozen_database_never_answers_is_given_up_and_did_nothing() 
         "{}",
         stopped.stderr
     );
+}
+
+/// The operator's reads (`mcp-bridge list` and `show`, the console's pages)
+/// the frozen database never answers are given up at the deadline (the
+/// default 20 s here), saying nothing changed, instead of holding the page
+/// for as long as the database stays frozen; once it answers again they
+/// work on the same pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_listing_the_frozen_database_never_answers_is_given_up() {
+    let Some(database) = util_pg::fresh_db("pg_frozen_listing") else {
+        return;
+    };
+    let (url, mode) = proxied_url(&database).await;
+    let keys = tempfile::tempdir().expect("temp dir");
+    let config = Config::load(None, std::iter::empty()).expect("config");
+    let app = App::open_postgres(
+        &PgUrl::parse(&url).expect("a postgres URL"),
+        &keys.path().join("bridge.key"),
+        config,
+        OpenMode::Create,
+    )
+    .expect("open postgres through the proxy");
+    let created = app
+        .bridge
+        .create_conversation("alice", "bob")
+        .await
+        .expect("create");
+    let id = created.conversation;
+    let listed = app.bridge.list_conversations().await.expect("list");
+    assert_eq!(listed.conversations.len(), 1);
+    app.bridge.show_conversation(&id).await.expect("show");
+    mode.store(FROZEN, Ordering::Relaxed);
+    let wait = std::time::Duration::from_secs(45);
+    let list = tokio::time::timeout(wait, app.bridge.list_conversations())
+        .await
+        .expect("list still waits for the frozen database");
+    assert!(
+        matches!(list, Err(ServiceError::Unavailable(_))),
+        "{list:?}"
+    );
+    let show = tokio::time::timeout(wait, app.bridge.show_conversation(&id))
+        .await
+        .expect("show still waits for the frozen database");
+    assert!(
+        matches!(show, Err(ServiceError::Unavailable(_))),
+        "{show:?}"
+    );
+    mode.store(UP, Ordering::Relaxed);
+    let listed = app.bridge.list_conversations().await.expect("list after");
+    assert_eq!(listed.conversations.len(), 1);
 }
 
 /// While the database refuses connections (a server restarting), a call

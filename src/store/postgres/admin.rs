@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::audit::{self, audit_query, walk_chain};
 use super::db::{Db, Write, get, pg_err};
+use super::deadline;
 use super::keys::decoded;
 use super::ops::{self, PARTICIPANT_COLUMNS, decode_message, decode_participant};
 use super::{PgStore, in_tx};
@@ -321,24 +322,38 @@ async fn cleanup(
 
 impl AdminStore for PgStore {
     async fn conversation_summaries(&self) -> Result<Vec<ConversationSummary>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = snapshot(&mut client).await?;
-        summaries(Db::Tx(&tx), &self.inner.sealer).await
+        let sealer = &self.inner.sealer;
+        deadline::read_snapshot(self.client().await?, async |db| summaries(db, sealer).await).await
     }
 
     async fn conversation_records(
         &self,
         ids: Option<Vec<ConversationId>>,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
+        let sealer = &self.inner.sealer;
         let mut client = self.client().await?;
-        let tx = snapshot(&mut client).await?;
-        records(Db::Tx(&tx), &self.inner.sealer, ids.as_deref()).await
+        match ids {
+            // Chosen conversations (`show`, the console): as long as a read.
+            Some(ids) => {
+                deadline::read_snapshot(client, async |db| {
+                    records(db, sealer, Some(ids.as_slice())).await
+                })
+                .await
+            }
+            // Every conversation (export, backup): as long as it takes.
+            None => {
+                let tx = snapshot(&mut client).await?;
+                records(Db::Tx(&tx), sealer, None).await
+            }
+        }
     }
 
     async fn audit_query(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         self.settle_audit().await?;
-        let client = self.client().await?;
-        audit_query(Db::Client(&client), &query).await
+        deadline::read(self.client().await?, async |db| {
+            audit_query(db, &query).await
+        })
+        .await
     }
 
     async fn walk_audit_chain<W: AuditWalk>(&self, walker: W) -> Result<W::Output, StoreError> {

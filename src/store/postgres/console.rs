@@ -4,7 +4,7 @@
 
 use tokio_postgres::Row;
 
-use super::db::{Db, Write, get};
+use super::db::{Write, get};
 use super::deadline::{read, single};
 use super::{PgStore, in_tx};
 use crate::audit::AuditDraft;
@@ -64,9 +64,8 @@ impl ConsoleStore for PgStore {
     }
 
     async fn console_tokens(&self) -> Result<Vec<ConsoleToken>, StoreError> {
-        let client = self.client().await?;
-        Db::Client(&client)
-            .query(
+        read(self.client().await?, async |db| {
+            db.query(
                 &format!("SELECT {COLUMNS} FROM console_tokens ORDER BY created_at, name"),
                 &[],
             )
@@ -74,6 +73,8 @@ impl ConsoleStore for PgStore {
             .iter()
             .map(decode)
             .collect()
+        })
+        .await
     }
 
     async fn console_token_by_hash(

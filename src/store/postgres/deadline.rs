@@ -109,13 +109,43 @@ pub async fn single<T>(
     outside(client, work, true).await
 }
 
+/// [`read`] in one read-only repeatable-read transaction, so a listing
+/// that takes several statements sees one state of the database.
+pub async fn read_snapshot<T>(
+    client: Object,
+    work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    on_client(
+        client,
+        async |client| {
+            let tx = super::admin::snapshot(client).await?;
+            work(Db::Tx(&tx)).await
+        },
+        false,
+    )
+    .await
+}
+
 async fn outside<T>(
     client: Object,
     work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
     writes: bool,
 ) -> Result<T, StoreError> {
+    on_client(
+        client,
+        async |client| work(Db::Client(client)).await,
+        writes,
+    )
+    .await
+}
+
+async fn on_client<T>(
+    mut client: Object,
+    work: impl for<'c> AsyncFnOnce(&'c mut Object) -> Result<T, StoreError>,
+    writes: bool,
+) -> Result<T, StoreError> {
     let deadline = deadline();
-    let done = tokio::time::timeout(deadline, work(Db::Client(&client))).await;
+    let done = tokio::time::timeout(deadline, work(&mut client)).await;
     match done {
         Ok(done) => done,
         Err(_) => {

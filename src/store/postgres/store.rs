@@ -381,8 +381,10 @@ impl Store for PgStore {
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         self.settle_audit().await?;
-        let client = self.client().await?;
-        audit::records_after(Db::Client(&client), after_seq, limit).await
+        read(self.client().await?, async |db| {
+            audit::records_after(db, after_seq, limit).await
+        })
+        .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -213,9 +213,8 @@ impl YoloStore for PgStore {
     }
 
     async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
-        let client = self.client().await?;
-        Db::Client(&client)
-            .query(
+        read(self.client().await?, async |db| {
+            db.query(
                 &format!(
                     "SELECT {ACTIVATION_COLUMNS} FROM yolo_activations ORDER BY requested_at DESC"
                 ),
@@ -225,6 +224,8 @@ impl YoloStore for PgStore {
             .iter()
             .map(decode_activation)
             .collect()
+        })
+        .await
     }
 
     async fn confirm_activation(
@@ -343,18 +344,20 @@ impl YoloStore for PgStore {
         &self,
         conversation: Option<ConversationId>,
     ) -> Result<Vec<Proposal>, StoreError> {
-        let client = self.client().await?;
-        let db = Db::Client(&client);
-        let rows = db
-            .query(
-                &format!(
-                    "SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE $1::text IS NULL OR conversation_id = $1 ORDER BY created_at DESC"
-                ),
-                &[&conversation.as_ref().map(ConversationId::as_str)],
-            )
-            .await?;
-        decoded(db, &self.inner.sealer, |o| {
-            rows.iter().map(|r| decode_proposal(o, r, true)).collect()
+        let sealer = &self.inner.sealer;
+        read(self.client().await?, async |db| {
+            let rows = db
+                .query(
+                    &format!(
+                        "SELECT {PROPOSAL_COLUMNS} FROM yolo_proposals WHERE $1::text IS NULL OR conversation_id = $1 ORDER BY created_at DESC"
+                    ),
+                    &[&conversation.as_ref().map(ConversationId::as_str)],
+                )
+                .await?;
+            decoded(db, sealer, |o| {
+                rows.iter().map(|r| decode_proposal(o, r, true)).collect()
+            })
+            .await
         })
         .await
     }
