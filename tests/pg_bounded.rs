@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use mcp_bridge::app::App;
 use mcp_bridge::config::Config;
 use mcp_bridge::service::ServiceError;
+use mcp_bridge::store::AuditQuery;
 use mcp_bridge::store::postgres::PgUrl;
 use mcp_bridge::store::sqlite::OpenMode;
 use serde_json::json;
@@ -314,11 +315,11 @@ async fn a_call_the_frozen_database_never_answers_is_given_up_and_did_nothing() 
     );
 }
 
-/// The operator's reads (`mcp-bridge list` and `show`, the console's pages)
-/// the frozen database never answers are given up at the deadline (the
-/// default 20 s here), saying nothing changed, instead of holding the page
-/// for as long as the database stays frozen; once it answers again they
-/// work on the same pool.
+/// The operator's reads (`mcp-bridge list`, `show` and `audit`, the
+/// console's pages) the frozen database never answers are given up at the
+/// deadline (the default 20 s here), saying nothing changed, instead of
+/// holding the page for as long as the database stays frozen; once it
+/// answers again they work on the same pool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operators_listing_the_frozen_database_never_answers_is_given_up() {
     let Some(database) = util_pg::fresh_db("pg_frozen_listing") else {
@@ -339,12 +340,26 @@ async fn an_operators_listing_the_frozen_database_never_answers_is_given_up() {
         .create_conversation("alice", "bob")
         .await
         .expect("create");
-    let id = created.conversation;
     let listed = app.bridge.list_conversations().await.expect("list");
     assert_eq!(listed.conversations.len(), 1);
-    app.bridge.show_conversation(&id).await.expect("show");
+    app.bridge
+        .show_conversation(&created.conversation)
+        .await
+        .expect("show");
+    app.bridge.audit_trail(trail()).await.expect("audit");
+    // The linker task links the audit read's own record, then the pool
+    // holds idle connections on which the freeze catches the next calls.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     mode.store(FROZEN, Ordering::Relaxed);
     let wait = std::time::Duration::from_secs(45);
+    // The trail is linked before it is read: the linker is bounded too.
+    let audit = tokio::time::timeout(wait, app.bridge.audit_trail(trail()))
+        .await
+        .expect("the audit trail still waits for the frozen database");
+    assert!(
+        matches!(audit, Err(ServiceError::Unavailable(_))),
+        "{audit:?}"
+    );
     let list = tokio::time::timeout(wait, app.bridge.list_conversations())
         .await
         .expect("list still waits for the frozen database");
@@ -352,16 +367,21 @@ async fn an_operators_listing_the_frozen_database_never_answers_is_given_up() {
         matches!(list, Err(ServiceError::Unavailable(_))),
         "{list:?}"
     );
-    let show = tokio::time::timeout(wait, app.bridge.show_conversation(&id))
-        .await
-        .expect("show still waits for the frozen database");
-    assert!(
-        matches!(show, Err(ServiceError::Unavailable(_))),
-        "{show:?}"
-    );
     mode.store(UP, Ordering::Relaxed);
     let listed = app.bridge.list_conversations().await.expect("list after");
     assert_eq!(listed.conversations.len(), 1);
+    let trail = app.bridge.audit_trail(trail()).await.expect("audit after");
+    assert!(trail.iter().any(|r| r.draft.action == "list"), "{trail:?}");
+}
+
+/// The whole audit trail, newest 100.
+fn trail() -> AuditQuery {
+    AuditQuery {
+        conversation: None,
+        since: None,
+        action: None,
+        limit: 100,
+    }
 }
 
 /// While the database refuses connections (a server restarting), a call

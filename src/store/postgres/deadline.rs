@@ -43,14 +43,7 @@ pub async fn before_commit<T>(
     deadline: Option<Duration>,
     work: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    on(
-        w,
-        deadline,
-        work,
-        |e| StoreError::Unavailable(Box::new(e)),
-        "nothing was committed",
-    )
-    .await
+    on(w, deadline, work, unavailable, "nothing was committed").await
 }
 
 /// The `COMMIT` (and what goes out with it), given up after `deadline`.
@@ -97,7 +90,8 @@ pub async fn read<T>(
     client: Object,
     work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    outside(client, work, false).await
+    let work = async |client: &mut Object| work(Db::Client(client)).await;
+    on_client(client, work, unavailable, "nothing was changed").await
 }
 
 /// [`read`] for one statement that writes (its own transaction): given up,
@@ -106,7 +100,14 @@ pub async fn single<T>(
     client: Object,
     work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    outside(client, work, true).await
+    let unknown = "whether the statement took effect is unknown";
+    on_client(
+        client,
+        async |client| work(Db::Client(client)).await,
+        |e| StoreError::Backend(Box::new(e)),
+        unknown,
+    )
+    .await
 }
 
 /// [`read`] in one read-only repeatable-read transaction, so a listing
@@ -115,50 +116,41 @@ pub async fn read_snapshot<T>(
     client: Object,
     work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    on_client(
-        client,
-        async |client| {
-            let tx = super::admin::snapshot(client).await?;
-            work(Db::Tx(&tx)).await
-        },
-        false,
-    )
-    .await
+    let work = async |client: &mut Object| {
+        let tx = super::admin::snapshot(client).await?;
+        work(Db::Tx(&tx)).await
+    };
+    on_client(client, work, unavailable, "nothing was changed").await
 }
 
-async fn outside<T>(
+/// The audit linker's passes on `client`, each its own transaction: given
+/// up after the deadline, the pass under way is rolled back with its closed
+/// connection, what earlier passes linked stays linked and the rest stays
+/// staged for the next linker, so the caller answers `unavailable`.
+pub async fn linking<T>(
     client: Object,
-    work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
-    writes: bool,
+    work: impl for<'c> AsyncFnOnce(&'c mut Object) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    on_client(
-        client,
-        async |client| work(Db::Client(client)).await,
-        writes,
-    )
-    .await
+    let outcome = "the audit records it had not linked stay staged";
+    on_client(client, work, unavailable, outcome).await
+}
+
+fn unavailable(e: io::Error) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
 }
 
 async fn on_client<T>(
     mut client: Object,
     work: impl for<'c> AsyncFnOnce(&'c mut Object) -> Result<T, StoreError>,
-    writes: bool,
+    error: fn(io::Error) -> StoreError,
+    outcome: &str,
 ) -> Result<T, StoreError> {
     let deadline = deadline();
-    let done = tokio::time::timeout(deadline, work(&mut client)).await;
-    match done {
+    match tokio::time::timeout(deadline, work(&mut client)).await {
         Ok(done) => done,
         Err(_) => {
             drop(Object::take(client));
-            Err(match writes {
-                false => {
-                    StoreError::Unavailable(Box::new(no_answer(deadline, "nothing was changed")))
-                }
-                true => StoreError::Backend(Box::new(no_answer(
-                    deadline,
-                    "whether the statement took effect is unknown",
-                ))),
-            })
+            Err(error(no_answer(deadline, outcome)))
         }
     }
 }

@@ -24,6 +24,10 @@
 //! checks the stage again after its commit (and tries again), so a record
 //! committed before a failed try is linked by the holder's next pass, or by
 //! the one that holder in turn found at work. Readers wait for it instead.
+//!
+//! Linking on a database that stopped answering is given up at the
+//! transactions' deadline ([`deadline::linking`]): the pass under way rolls
+//! back with its closed connection, and its records stay staged.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -32,6 +36,7 @@ use tokio::sync::Notify;
 use tokio_postgres::{Client, Statement};
 
 use super::db::{Db, get, pg_err};
+use super::deadline;
 use super::{Inner, audit};
 use crate::audit::{AuditDraft, AuditKey, Outcome};
 use crate::domain::Timestamp;
@@ -230,17 +235,17 @@ impl Linker {
 /// `wait`, else one pass if the lock is free. Whether more may be staged.
 pub async fn link_pooled(inner: &Inner, wait: bool) -> Result<bool, StoreError> {
     let from = inner.linker.staged.load(Ordering::Acquire);
-    let mut client = inner
+    let client = inner
         .pool
         .get()
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let more = if wait {
-        link_all(&mut client, &inner.audit_key).await?;
-        false
-    } else {
-        link_some(&mut client, &inner.audit_key).await?
-    };
+    let key = &inner.audit_key;
+    let more = deadline::linking(client, async |client| match wait {
+        true => link_all(client, key).await.map(|()| false),
+        false => link_some(client, key).await,
+    })
+    .await?;
     // Everything this process staged before the pass is linked (after a
     // busy try, the lock's holder links it).
     inner.linker.linked.fetch_max(from, Ordering::AcqRel);
