@@ -235,13 +235,8 @@ impl Linker {
 /// `wait`, else one pass if the lock is free. Whether more may be staged.
 pub async fn link_pooled(inner: &Inner, wait: bool) -> Result<bool, StoreError> {
     let from = inner.linker.staged.load(Ordering::Acquire);
-    let client = inner
-        .pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?;
     let key = &inner.audit_key;
-    let more = deadline::linking(client, async |client| match wait {
+    let more = deadline::linking(inner.client().await?, async |client| match wait {
         true => link_all(client, key).await.map(|()| false),
         false => link_some(client, key).await,
     })

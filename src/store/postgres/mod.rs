@@ -237,6 +237,21 @@ impl spool::Spooling for PgStore {
     }
 }
 
+impl Inner {
+    /// A pooled connection; the pool's failures said as the store's errors.
+    async fn client(&self) -> Result<Object, StoreError> {
+        use deadpool_postgres::{PoolError, TimeoutType};
+        self.pool.get().await.map_err(|e| match e {
+            // Every connection busy for `POOL_WAIT`: the caller may retry.
+            PoolError::Timeout(TimeoutType::Wait) => StoreError::Busy,
+            // No new connection (refused, or no answer within the connect
+            // timeout): nothing was sent, so the caller may retry as it is.
+            PoolError::Timeout(_) | PoolError::Backend(_) => StoreError::Unavailable(Box::new(e)),
+            e => StoreError::Backend(Box::new(e)),
+        })
+    }
+}
+
 impl PgStore {
     /// Connects to the database at `url`, migrates its schema (under an
     /// advisory lock) and builds the pool. Blocks until done; callable from
@@ -347,15 +362,7 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
-        use deadpool_postgres::{PoolError, TimeoutType};
-        self.inner.pool.get().await.map_err(|e| match e {
-            // Every connection busy for `POOL_WAIT`: the caller may retry.
-            PoolError::Timeout(TimeoutType::Wait) => StoreError::Busy,
-            // No new connection (refused, or no answer within the connect
-            // timeout): nothing was sent, so the caller may retry as it is.
-            PoolError::Timeout(_) | PoolError::Backend(_) => StoreError::Unavailable(Box::new(e)),
-            e => StoreError::Backend(Box::new(e)),
-        })
+        self.inner.client().await
     }
 
     /// Commits `w` when `result` is a success, after staging the audit
