@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::audit::{self, audit_query, walk_chain};
-use super::db::{Db, Write, get, pg_err};
+use super::db::{Db, Write, get, snapshot};
 use super::deadline;
 use super::keys::decoded;
 use super::ops::{self, PARTICIPANT_COLUMNS, decode_message, decode_participant};
@@ -457,17 +457,4 @@ impl AdminStore for PgStore {
         self.inner.hub.notify();
         Ok(report)
     }
-}
-
-/// A read-only repeatable-read transaction: one snapshot for a whole listing.
-pub(super) async fn snapshot(
-    client: &mut deadpool_postgres::Object,
-) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
-    client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(pg_err)
 }

@@ -36,6 +36,17 @@ pub fn pg_err(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// A read-only repeatable-read transaction: one snapshot for a whole listing.
+pub async fn snapshot(client: &mut Object) -> Result<Transaction<'_>, StoreError> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg_err)
+}
+
 /// Reads column `i` of `row`.
 pub fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
     row.try_get(i).map_err(pg_err)

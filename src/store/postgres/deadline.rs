@@ -117,7 +117,7 @@ pub async fn read_snapshot<T>(
     work: impl for<'c> AsyncFnOnce(Db<'c>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let work = async |client: &mut Object| {
-        let tx = super::admin::snapshot(client).await?;
+        let tx = super::db::snapshot(client).await?;
         work(Db::Tx(&tx)).await
     };
     on_client(client, work, unavailable, "nothing was changed").await

@@ -413,7 +413,7 @@ impl DataKeyStore for PgStore {
 
     async fn data_key_census(&self) -> Result<KeyCensus, StoreError> {
         let mut client = self.client().await?;
-        let tx = super::admin::snapshot(&mut client).await?;
+        let tx = super::db::snapshot(&mut client).await?;
         let db = Db::Tx(&tx);
         let epochs: Vec<i64> = stored_epochs(db).await?.iter().map(|e| e.number).collect();
         Ok(KeyCensus {
