@@ -270,3 +270,72 @@ async fn restore_refuses_a_database_in_use_and_checks_the_backup_first() {
     .json();
     assert_eq!(kept["key"], Value::Null);
 }
+
+/// A key file serves every database in its directory (or under one
+/// `key_file`): a restore never overwrites another key there for a database
+/// that does not exist yet, and keeps the one it replaces over an existing
+/// database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_never_destroys_a_key_another_database_uses() {
+    let env = TestEnv::new("cli_restore_key");
+    if env.sqlite_only(
+        "the SQLite file's key beside it; PostgreSQL's export-based restores adopt \
+         a key only where none is (backup_export::)",
+    ) {
+        return;
+    }
+    populate(&env).await;
+    let file = env.dir.join("backup.db");
+    cli(&env, &["backup", file.to_str().unwrap()]).await.ok();
+
+    let live = TestEnv::new("cli_restore_key_live");
+    let server = live.server_with(NO_LIMITS).await;
+    let theirs = Conv::create(&server).await;
+    server.stop().await;
+    let key = live.db.with_file_name("bridge.key");
+    let live_key = std::fs::read(&key).unwrap();
+
+    // Beside the live database, into a new one: refused, nothing written.
+    let scratch = live.db.with_file_name("scratch.db");
+    let line = cli_on(&env, &scratch, &["restore", file.to_str().unwrap()])
+        .await
+        .fails(1, "already holds another key");
+    assert!(line.contains("nothing was changed"), "{line}");
+    assert_eq!(std::fs::read(&key).unwrap(), live_key);
+    assert!(!scratch.exists(), "a refused restore created {scratch:?}");
+    cli_on(&env, &live.db, &["show", &theirs.id]).await.ok();
+    cli_on(&env, &live.db, &["audit", "--verify"]).await.ok();
+
+    // Over the live database itself: its key is replaced, the old one kept.
+    let run = cli_on(&env, &live.db, &["restore", file.to_str().unwrap()]).await;
+    assert!(run.stderr.contains("held another key"), "{}", run.stderr);
+    run.ok();
+    let kept: Vec<PathBuf> = std::fs::read_dir(key.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("bridge.key.replaced-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), live_key);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kept[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_ne!(std::fs::read(&key).unwrap(), live_key);
+    cli_on(&env, &live.db, &["audit", "--verify"]).await.ok();
+
+    // The same key again: nothing more to keep.
+    cli_on(&env, &live.db, &["restore", file.to_str().unwrap()])
+        .await
+        .ok();
+    let kept_now = std::fs::read_dir(key.parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .to_string_lossy()
+                .contains(".replaced-")
+        })
+        .count();
+    assert_eq!(kept_now, 1);
+}

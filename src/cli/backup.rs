@@ -164,6 +164,63 @@ fn install_key(path: &Path, key: &[u8]) -> anyhow::Result<PathBuf> {
     Ok(path.to_owned())
 }
 
+/// What restoring a backup's key does to the key file already in its place.
+enum KeyFate {
+    /// None there yet, the same key, or `--no-key`: nothing is lost.
+    Kept,
+    /// The target database's own, different key (its text), replaced.
+    Replaced(Vec<u8>),
+}
+
+/// Decides, before anything changes, what the backup's `key` may do to the
+/// key file at `target`. That file can be what other databases open their
+/// data with (`bridge.key` serves every database in its directory, and
+/// `key_file` can name one for many), so a different key there is not
+/// overwritten for a database that does not exist yet (`Err`: why not);
+/// restoring over an existing database replaces its key, as it must, and the
+/// old one is kept (`Replaced`).
+fn key_fate(db: &Path, target: &Path, key: &[u8]) -> anyhow::Result<Result<KeyFate, String>> {
+    let present = match fs::symlink_metadata(target) {
+        Ok(_) => crate::regular_file::read_text(target, MAX_KEY_FILE_BYTES)
+            .with_context(|| format!("cannot read the key file {}", target.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(KeyFate::Kept)),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read the key file {}", target.display()));
+        }
+    };
+    let trimmed = |b: &[u8]| b.trim_ascii().to_vec();
+    if trimmed(present.as_bytes()) == trimmed(key) {
+        return Ok(Ok(KeyFate::Kept));
+    }
+    if db.exists() {
+        return Ok(Ok(KeyFate::Replaced(present.into_bytes())));
+    }
+    Ok(Err(format!(
+        "the key file {} already holds another key, which other databases may need (every database in its directory, or under the same key_file, shares it), and a restore into a new database would replace it; restore into a directory of its own, or set key_file (MCP_BRIDGE_KEY_FILE) to a new path, or remove that key file first if nothing uses it",
+        target.display()
+    )))
+}
+
+/// Keeps a key a restore replaces, beside it as `KEY.replaced-TIMESTAMP`
+/// (mode 0600, never over an earlier one). Returns where.
+fn keep_replaced_key(key_file: &Path, old: &[u8]) -> anyhow::Result<PathBuf> {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(format!(".replaced-{stamp}"));
+    let mut kept = PathBuf::from(&name);
+    for n in 2.. {
+        if fs::symlink_metadata(&kept).is_err() {
+            break;
+        }
+        kept = PathBuf::from(format!("{}-{n}", name.to_string_lossy()));
+    }
+    write_private(&kept, |w| w.write_all(old))?;
+    Ok(kept)
+}
+
 /// `mcp-bridge restore FILE`.
 ///
 /// # Errors
@@ -195,6 +252,21 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         Some(text.into_bytes())
     };
     let db = args.common.db.db_path(None)?;
+    let key_target = app::key_file(&db, &args.common.db.config.load()?);
+    let replaced = match &key {
+        None => KeyFate::Kept,
+        Some(key) => match key_fate(&db, &key_target, key)? {
+            Ok(fate) => fate,
+            Err(why) => {
+                output::error_line(&format!(
+                    "cannot restore {} into {}: {why}; nothing was changed",
+                    args.file.display(),
+                    db.display()
+                ));
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
     let mut forced = false;
     if db.exists() {
         if let Some(pid) = Bridge::<AppStore>::database_in_use(&db).map_err(fail)? {
@@ -246,6 +318,15 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         }
         (result.map_err(fail)?, app.key_file.clone())
     };
+    if let KeyFate::Replaced(old) = &replaced {
+        let kept = keep_replaced_key(&key_file, old)?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: {} held another key, which this restore replaced; it is kept in {} for any other database that used it",
+            key_file.display(),
+            kept.display()
+        );
+    }
     let key_path = key.map(|k| install_key(&key_file, &k)).transpose()?;
     // Opening again brings an older backup's schema up to date.
     let app = open_app(&args.common.db, OpenMode::Existing)?;
