@@ -55,6 +55,10 @@ pub fn resolve_db_path(path: &Path) -> anyhow::Result<PathBuf> {
     if pg_url(path).is_some() {
         return Ok(path.to_owned());
     }
+    if let Some(why) = path.to_str().and_then(not_a_path) {
+        // Not echoed: such a value can carry a password.
+        anyhow::bail!("the database (--db or MCP_BRIDGE_DB) {why}");
+    }
     // `--db=~/team/bridge.db` reaches us unexpanded (no shell expands `~`
     // after `=`, nor inside quotes): it means the home directory, as it does
     // for `key_file`, not a directory named `~` in the current one.
@@ -101,6 +105,41 @@ pub fn resolve_db_path(path: &Path) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(resolved)
+}
+
+/// Why `db`, which is no PostgreSQL URL, is no file path either: a URL of
+/// another kind, or a libpq keyword/value string. Taken as paths, both made
+/// a file whose name held their password, and printed it on stderr.
+fn not_a_path(db: &str) -> Option<&'static str> {
+    /// libpq's connection keywords; a keyword/value string starts with one.
+    const KEYWORDS: &[&str] = &[
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "service",
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "connect_timeout",
+        "application_name",
+        "options",
+        "target_session_attrs",
+    ];
+    if db.contains("://") {
+        return Some(
+            "is a URL of a kind the bridge does not serve: give a postgres:// (or postgresql://) URL, or a file path",
+        );
+    }
+    let first = db.split_whitespace().next()?;
+    let (keyword, _) = first.split_once('=')?;
+    KEYWORDS.contains(&keyword.trim()).then_some(
+        "looks like a PostgreSQL keyword/value connection string (host=… dbname=…), which the bridge does not read: give it as a URL, postgres://USER:PASSWORD@HOST:PORT/DBNAME",
+    )
 }
 
 /// The key file beside a database: `bridge.key` in the same directory.
@@ -309,5 +348,33 @@ impl App {
     /// The MCP server over this bridge.
     pub fn mcp_server(&self) -> BridgeServer<AppStore> {
         BridgeServer::new(Arc::clone(&self.bridge))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_a_path;
+
+    #[test]
+    fn urls_of_other_kinds_and_keyword_strings_are_no_paths() {
+        for db in [
+            "host=127.0.0.1 port=1 password=KwSecret9 user=u",
+            "  dbname=bridge",
+            "password=x",
+            "mysql://u:p@h/db",
+            "sqlite:///srv/bridge.db",
+        ] {
+            assert!(not_a_path(db).is_some(), "{db}");
+        }
+        for db in [
+            "/srv/bridge/bridge.db",
+            "bridge.db",
+            "~/team/bridge.db",
+            "/srv/a=b/bridge.db",
+            "notes=1.db",
+            "",
+        ] {
+            assert!(not_a_path(db).is_none(), "{db}");
+        }
     }
 }

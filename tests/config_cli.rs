@@ -292,3 +292,34 @@ fn a_database_path_under_tilde_is_in_the_home_directory() {
     assert!(err.contains(&meant.display().to_string()), "{err}");
     assert!(!cwd.join("~").exists(), "no directory named ~");
 }
+
+/// A libpq keyword/value string or a URL of another kind given as `--db`
+/// was taken for a file path: a file named after it (its password
+/// included) was created and the value printed on stderr (red team).
+#[test]
+fn a_database_that_is_no_path_nor_postgres_url_is_refused_unechoed() {
+    let env = TestEnv::new("db_not_a_path");
+    for db in [
+        "host=127.0.0.1 port=1 password=KwSecret9 user=u",
+        "mysql://u:KwSecret9@127.0.0.1/db",
+    ] {
+        for how in ["--db", "env"] {
+            let mut cmd = env.bridge();
+            cmd.current_dir(&env.dir).arg("serve");
+            if how == "env" {
+                cmd.env("MCP_BRIDGE_DB", db);
+            } else {
+                cmd.arg("--db").arg(db);
+            }
+            let out = run(&mut cmd);
+            assert_refused(&out, &["the database", "postgres://"]);
+            assert!(!stderr(&out).contains("KwSecret9"), "{}", stderr(&out));
+            let made: Vec<_> = std::fs::read_dir(&env.dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .filter(|n| n.to_string_lossy().contains("KwSecret9") || n == "bridge.key")
+                .collect();
+            assert!(made.is_empty(), "{made:?}");
+        }
+    }
+}
