@@ -83,6 +83,11 @@ pub(crate) fn wire_cases() -> Vec<(&'static str, Vec<u8>, Vec<Expect>)> {
         ("wait_seconds 1e308", tool_call(130, "check_messages", json!({"conversation_id": "conv_0123456789abcdef", "session_id": "a", "token": "0".repeat(64), "wait_seconds": 1e308})), vec![Expect::Error(json!(130), INVALID_PARAMS)]),
         ("wait_seconds -1e308", tool_call(131, "check_messages", json!({"conversation_id": "conv_0123456789abcdef", "session_id": "a", "token": "0".repeat(64), "wait_seconds": -1e308})), vec![Expect::Error(json!(131), INVALID_PARAMS)]),
         ("wait_seconds 5e-324", tool_call(132, "check_messages", json!({"conversation_id": "conv_0123456789abcdef", "session_id": "a", "token": "0".repeat(64), "wait_seconds": 5e-324})), vec![Expect::ToolError(json!(132), "auth_failed")]),
+        // A map's last value wins in serde: a proxy reading the first one
+        // would see another call than the one run (red team). Refused whole.
+        ("a key given twice in a tool's arguments", br#"{"jsonrpc":"2.0","id":170,"method":"tools/call","params":{"name":"create_conversation","arguments":{"my_role":"shown","partner_role":"p","my_role":"run"}}}"#.to_vec(), vec![Expect::Error(json!(170), INVALID_REQUEST)]),
+        ("a key given twice, once escaped", br#"{"jsonrpc":"2.0","id":"d-171","method":"tools/call","params":{"name":"create_conversation","arguments":{"my_role":"shown","partner_role":"p","my_r\u006fle":"run"}}}"#.to_vec(), vec![Expect::Error(json!("d-171"), INVALID_REQUEST)]),
+        ("a key given twice deeper in a request", br#"{"jsonrpc":"2.0","id":172,"method":"ping","params":{"_meta":{"x":{"k":1,"k":2}}}}"#.to_vec(), vec![Expect::Error(json!(172), INVALID_REQUEST)]),
         ("timeout_s of 2^32", tool_call(133, "enable_yolo_mode", json!({"conversation_id": "conv_0123456789abcdef", "session_id": "a", "token": "0".repeat(64), "mode": "safe", "workspace": "/tmp", "timeout_s": 4_294_967_296_u64})), vec![Expect::Error(json!(133), INVALID_PARAMS)]),
     ];
     cases.push((

@@ -92,6 +92,16 @@ async fn bodies_that_are_not_json_rpc_get_the_error_they_are() {
         ),
         (deep, Value::Null),
         (deep_in_a_call, json!(9)),
+        // A key given twice (here in a tool's arguments, where serde keeps
+        // the last): refused whole, as on stdio.
+        (
+            call.to_string().replacen(
+                "\"partner_role\"",
+                "\"my_role\":\"run\",\"partner_role\"",
+                1,
+            ),
+            json!(1),
+        ),
     ] {
         let answer = send(&server.url, &agent, text.clone()).await;
         let shown: String = text.chars().take(60).collect();

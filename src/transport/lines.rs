@@ -33,6 +33,7 @@ use tokio_util::bytes::BytesMut;
 use tokio_util::codec::{Decoder, FramedWrite};
 
 use super::guard::LineGuard;
+use super::unique_keys;
 
 type Writer<W> = FramedWrite<W, JsonRpcMessageCodec<TxJsonRpcMessage<RoleServer>>>;
 
@@ -140,6 +141,17 @@ impl Refused {
     }
 }
 
+impl Refused {
+    /// `line` gives a key twice in one object ([`unique_keys`]): refused
+    /// whole, answered to its id when it is a request.
+    fn duplicate(line: &[u8]) -> Self {
+        Self {
+            error: ErrorData::invalid_request(unique_keys::DUPLICATE_KEY, None),
+            ..Self::of(line)
+        }
+    }
+}
+
 /// Whether `value` reads as a JSON-RPC 2.0 request: a string `method`, and
 /// neither `result` nor `error`.
 fn is_request(value: &serde_json::Value) -> bool {
@@ -154,6 +166,16 @@ fn is_request(value: &serde_json::Value) -> bool {
 /// Decodes one line (without its newline) as rmcp's transport would.
 fn decode(line: &[u8]) -> Decoded {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match read(line) {
+        Decoded::Message(_) if unique_keys::duplicated(line) => {
+            Decoded::Invalid(Box::new(Refused::duplicate(line)))
+        }
+        decoded => decoded,
+    }
+}
+
+/// `line` as rmcp reads it.
+fn read(line: &[u8]) -> Decoded {
     if let Some(call) = call_tool(line) {
         return Decoded::Message(Box::new(call));
     }

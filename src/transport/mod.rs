@@ -6,4 +6,5 @@ pub mod http;
 pub mod lines;
 pub mod shutdown;
 pub mod stdio;
+pub mod unique_keys;
 pub mod written;

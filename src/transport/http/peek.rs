@@ -79,11 +79,6 @@ pub(super) fn may_wait(method: &Method, body: &[u8]) -> bool {
 /// to a served method whose `params` is not an object. The error names the
 /// request's `id` when it has a usable one (a string or a number), else `null`.
 pub(super) fn unreadable(body: &[u8]) -> Response {
-    #[derive(serde::Deserialize)]
-    struct Message<'a> {
-        #[serde(borrow)]
-        id: Option<&'a RawValue>,
-    }
     if not_json(body) {
         return json_rpc_error(
             serde_json::Value::Null,
@@ -92,15 +87,7 @@ pub(super) fn unreadable(body: &[u8]) -> Response {
         );
     }
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let id = match first {
-        // (A struct may be read from an array too: objects only.)
-        Some(b'{') => serde_json::from_slice::<Message<'_>>(body)
-            .ok()
-            .and_then(|m| m.id)
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            .filter(|id: &serde_json::Value| id.is_string() || id.is_number()),
-        _ => None,
-    };
+    let id = usable_id(body);
     if let Some(id) = &id {
         let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         if let Some(method) = crate::mcp::params_not_object(&value) {
@@ -117,6 +104,38 @@ pub(super) fn unreadable(body: &[u8]) -> Response {
         }
     };
     json_rpc_error(id.unwrap_or(serde_json::Value::Null), -32600, text)
+}
+
+/// The `id` of a JSON object `body` when it is one an answer can carry (a
+/// string or a number).
+fn usable_id(body: &[u8]) -> Option<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+    }
+    // (A struct may be read from an array too: objects only.)
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice::<Message<'_>>(body)
+        .ok()
+        .and_then(|m| m.id)
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .filter(|id: &serde_json::Value| id.is_string() || id.is_number())
+}
+
+/// 400 with `-32600` for a body that gives a key twice in one object, as
+/// on stdio ([`unique_keys`](crate::transport::unique_keys)); none otherwise.
+pub(super) fn duplicate_key(method: &Method, body: &[u8]) -> Option<Response> {
+    use crate::transport::unique_keys;
+    (method == Method::POST && unique_keys::duplicated(body)).then(|| {
+        json_rpc_error(
+            usable_id(body).unwrap_or(serde_json::Value::Null),
+            -32600,
+            unique_keys::DUPLICATE_KEY,
+        )
+    })
 }
 
 /// Whether `body` is not JSON, as on stdio (`transport::guard`): a syntax

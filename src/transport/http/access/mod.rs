@@ -296,6 +296,9 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
     {
         parts.headers.remove(HEADER_SESSION_ID);
     }
+    if let Some(refused) = peek::duplicate_key(&parts.method, &bytes) {
+        return refused;
+    }
     if let Some(id) = peek::stateless_listen(&parts.method, &parts.headers, &bytes) {
         return peek::json_rpc_refusal(id, -32600, crate::mcp::STATELESS_LISTEN);
     }
