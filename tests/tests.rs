@@ -57,6 +57,7 @@ mod http_request_ids;
 mod http_request_limit;
 mod http_revoke;
 mod http_sessions_shared;
+mod http_shared_tokens;
 mod http_slow;
 mod http_throttle;
 mod http_wire;

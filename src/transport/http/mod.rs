@@ -46,8 +46,6 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-pub use access::SHARED_TOKEN_NAME;
-
 use self::access::Access;
 pub(crate) use self::body::bounded_bodies;
 use crate::config::HttpSettings;

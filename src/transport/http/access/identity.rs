@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{Access, SHARED_TOKEN_NAME, lock, refusal};
+use super::{Access, lock, refusal};
 use crate::service::{HttpIdentity, token_matches};
 use crate::store::{HttpRole, HttpTokenStore};
 
@@ -36,11 +36,11 @@ impl<S: HttpTokenStore> Access<S> {
         &self,
         presented: &str,
     ) -> Option<(HttpIdentity, Option<[u8; 32]>)> {
-        if let Some(shared) = &self.shared_token
+        if let Some((shared, name)) = &self.shared_token
             && token_matches(presented, shared)
         {
             let shared = HttpIdentity {
-                name: SHARED_TOKEN_NAME.to_owned(),
+                name: name.clone(),
                 role: HttpRole::Agent,
             };
             return Some((shared, None));

@@ -38,9 +38,19 @@ use crate::ratelimit::Limits;
 use crate::service::{Bridge, HttpIdentity};
 use crate::store::{HttpRole, HttpTokenStore};
 
-/// Name of the identity behind the shared token from the settings.
-/// (Not a valid token name, so no named token can share its quotas.)
-pub const SHARED_TOKEN_NAME: &str = "(shared)";
+/// How the name of the identity behind the shared token from the settings
+/// begins. (Not a valid token name, so no named token can share its quotas.)
+const SHARED_TOKEN_NAME: &str = "(shared";
+
+/// The identity name of the shared token `hash` (its keyed hash): servers on
+/// one database with different shared tokens must not be one identity, or a
+/// client holding either could take over the other's MCP sessions and
+/// share its request counts (red team). A fingerprint of a keyed hash says
+/// nothing of the token.
+fn shared_name(hash: &[u8; 32]) -> String {
+    let print: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{SHARED_TOKEN_NAME} {print})")
+}
 
 /// Name of the identity of every caller under `--no-auth`.
 pub const NO_AUTH_NAME: &str = "(anonymous)";
@@ -48,8 +58,8 @@ pub const NO_AUTH_NAME: &str = "(anonymous)";
 /// The access rules of one server.
 pub struct Access<S: HttpTokenStore> {
     pub(super) bridge: Arc<Bridge<S>>,
-    /// The shared token, if one is set.
-    pub(super) shared_token: Option<String>,
+    /// The shared token, if one is set, and the name of its identity.
+    pub(super) shared_token: Option<(String, String)>,
     /// Whether the bearer check is off (loopback only; checked at start-up).
     pub(super) no_auth: bool,
     /// `Host` values accepted (host, or host:port), lower case.
@@ -98,6 +108,10 @@ impl<S: HttpTokenStore> Access<S> {
         max_sessions: u32,
         stopping: CancellationToken,
     ) -> Self {
+        let shared_token = shared_token.map(|token| {
+            let name = shared_name(&bridge.http_token_hash(&token));
+            (token, name)
+        });
         Self {
             calls: SessionCalls::new(Arc::clone(&bridge)),
             bridge,
