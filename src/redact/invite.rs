@@ -35,8 +35,6 @@ use super::kinds::Kind;
 use super::scan::{Scan, priority};
 use super::text::{distinct, find_ci};
 
-/// Length of a dashed code.
-const CODE_LEN: usize = 19;
 /// Symbols in a code.
 const SYMBOLS: usize = 16;
 /// How far before a code its introducing word may stand.
@@ -59,39 +57,86 @@ pub(crate) fn scan_codes(scan: &mut Scan<'_>) {
     let bytes = scan.bytes;
     let mut next = 0;
     for d in memchr::memchr_iter(b'-', bytes) {
-        if d < 4 || d - 4 < next {
-            continue;
-        }
-        let s = d - 4;
-        if let Some(e) = code_at(bytes, s) {
-            scan.push(s, e, Kind::BridgeInviteCode, priority::TOKEN);
-            next = e;
+        // The dash in the first gap, or (after a space or a doubled gap) in the second.
+        for back in [4, 9, 10, 11] {
+            if d < back || d - back < next {
+                continue;
+            }
+            let s = d - back;
+            if let Some(e) = code_at(bytes, s) {
+                scan.push(s, e, Kind::BridgeInviteCode, priority::TOKEN);
+                next = e;
+                break;
+            }
         }
     }
 }
 
-/// The end of an accepted code starting at `s`.
+/// The code's four groups at `s`, upper case, split by one or two of `-`
+/// and space: the symbols, the end, and whether every gap is one `-` (the
+/// shape shown).
+fn groups_at(bytes: &[u8], s: usize) -> Option<([u8; SYMBOLS], usize, bool)> {
+    let mut code = [0u8; SYMBOLS];
+    let mut shown = true;
+    let mut i = s;
+    for g in 0..SYMBOLS / 4 {
+        if g > 0 {
+            let run = bytes[i..]
+                .iter()
+                .take(3)
+                .take_while(|&&b| b == b'-' || b == b' ')
+                .count();
+            if run == 0 || run > 2 {
+                return None;
+            }
+            shown &= run == 1 && bytes[i] == b'-';
+            i += run;
+        }
+        for k in 0..4 {
+            let b = *bytes.get(i)?;
+            if !crockford(b) {
+                return None;
+            }
+            code[g * 4 + k] = b;
+            i += 1;
+        }
+    }
+    Some((code, i, shown))
+}
+
+/// The end of an accepted code starting at `s`. The shape shown needs a
+/// word that introduces it or the look of a random draw; a code whose gaps
+/// were doubled or spaced (`7KQ2--M9XD--…`, `7KQ2-M9XD 4HTP-0R3C`: a reader
+/// mends them, red team) needs the look of a draw.
 fn code_at(bytes: &[u8], s: usize) -> Option<usize> {
-    let e = s + CODE_LEN;
-    let code = bytes.get(s..e)?;
-    let shaped = code
-        .iter()
-        .enumerate()
-        .all(|(i, &b)| if i % 5 == 4 { b == b'-' } else { crockford(b) });
-    if !shaped
-        || (s > 0 && touches(bytes[s - 1]))
+    let (code, e, shown) = groups_at(bytes, s)?;
+    // A fifth group beside one split by spaces makes a longer chain (a serial).
+    let gap = |b: &u8| *b == b'-' || *b == b' ';
+    let group = |g: usize| {
+        bytes
+            .get(g..g + 4)
+            .is_some_and(|w| w.iter().all(|&b| crockford(b)))
+            && (g == 0 || !bytes[g - 1].is_ascii_alphanumeric())
+            && bytes.get(g + 4).is_none_or(|b| !b.is_ascii_alphanumeric())
+    };
+    let chained = !shown
+        && ((bytes.get(e).is_some_and(gap) && group(e + 1))
+            || (s >= 5 && gap(&bytes[s - 1]) && group(s - 5)));
+    if chained
+        || (s > 0 && touches(bytes[s - 1]) && bytes[s - 1] != b'/')
         || bytes
             .get(e)
-            .is_some_and(|&b| touches(b) && !sentence_end(bytes, e))
+            .is_some_and(|&b| touches(b) && !sentence_end(bytes, e) && !path_end(b))
     {
         return None;
     }
     let letters = code.iter().filter(|b| b.is_ascii_uppercase()).count();
     let digits = code.iter().filter(|b| b.is_ascii_digit()).count();
-    if letters == 0 || digits == 0 || code.split(|&b| b == b'-').any(typed) || advisory(code) {
+    if letters == 0 || digits == 0 || code.chunks(4).any(typed) || advisory(&code) {
         return None;
     }
-    (introduced(bytes, s) || random_draw(code)).then_some(e)
+    let dashed = code.chunks(4).collect::<Vec<_>>().join(&b'-');
+    (random_draw(&dashed) || (shown && introduced(bytes, s))).then_some(e)
 }
 
 /// A group typed rather than drawn: a run (`ABCD`, `1234`) or one symbol
@@ -104,6 +149,15 @@ fn typed(group: &[u8]) -> bool {
 /// behind a fixed first group.
 fn advisory(code: &[u8]) -> bool {
     code.len() >= 4 && code[..4].eq_ignore_ascii_case(b"GHSA")
+}
+
+/// What may follow a shown code that is still the whole of it: a path's
+/// or link's next segment (`…/join/7KQ2-M9XD-4HTP-0R3C/accept`), or the
+/// `_` or `+` a template glues on. A reader takes the code out of either
+/// (red team: `https://…/join/CODE`, `/tmp/CODE/x` and `CODE_` were
+/// passed over, and an observer joined with what it read).
+fn path_end(b: u8) -> bool {
+    matches!(b, b'/' | b'_' | b'+')
 }
 
 /// A full stop after the code ends a sentence (`join with 7KQ2-….`).
@@ -148,22 +202,32 @@ pub(crate) fn on_word(scan: &mut Scan<'_>, start: usize, end: usize) {
 }
 
 /// The end of a code spelled at `s` (the start of a word) as `parse` would
-/// read it: four groups of four split by one `-`, one space or nothing.
+/// read it: four groups of four split by `-` or a space (one or two each,
+/// mixed or not: a reader mends `7KQ2--M9XD` or `7KQ2-M9XD 4HTP-0R3C`
+/// before joining with it, red team), or by nothing.
 fn spelled_at(bytes: &[u8], s: usize) -> Option<usize> {
     if matches!(bytes[s - 1], b'-' | b'_' | b'.' | b'/' | b'+') {
         return None;
     }
+    let is_sep = |b: &u8| *b == b'-' || *b == b' ';
     let mut code = [0u8; SYMBOLS];
     let mut sep = None;
     let mut i = s;
     for g in 0..SYMBOLS / 4 {
         if g > 0 {
-            let here = bytes.get(i).copied().filter(|&b| b == b'-' || b == b' ');
-            if g > 1 && here != sep {
+            let run = bytes[i..].iter().take(3).take_while(|b| is_sep(b)).count();
+            if run > 2 || (g > 1 && (run > 0) != sep.is_some()) {
                 return None;
             }
-            sep = here;
-            i += usize::from(here.is_some());
+            if run > 0 && sep != Some(b' ') {
+                // Spaced when any gap holds a space (the stricter rules below).
+                sep = Some(if bytes[i..i + run].contains(&b' ') {
+                    b' '
+                } else {
+                    b'-'
+                });
+            }
+            i += run;
         }
         for k in 0..4 {
             let b = bytes.get(i)?.to_ascii_uppercase();
@@ -292,12 +356,40 @@ mod tests {
             "9WQ4 M7XD 4HTP 0R3K",
             "9wq4 m7xd 4htp 0r3k",
             "9WQ4 MKXD HTPZ RBCK",
+            "9WQ4-M7XD 4HTP-0R3K",
+            "9wq4-m7xd 4htp-0r3k",
+            "9WQ4--M7XD--4HTP--0R3K",
         ] {
             assert!(spelled("code ", code), "{code}");
             assert!(crate::domain::InviteCode::parse(code).is_ok(), "{code}");
         }
         assert!(spelled("--invite-code=", "9wq4m7xd4htp0r3k"));
         assert!(spelled("\"invite\":\"", "9wq4m7xd4htp0r3k"));
+    }
+
+    #[test]
+    fn a_shown_code_in_a_path_or_link_or_glued_to_a_template() {
+        let found = |t: &str| {
+            let s = t.find("9WQ4").expect("a code");
+            code_at(t.as_bytes(), s) == t.find("0R3K").map(|e| e + 4)
+        };
+        for t in [
+            "https://example.com/join/9WQ4-M7XD-4HTP-0R3K",
+            "saved to /tmp/9WQ4-M7XD-4HTP-0R3K/x",
+            "9WQ4-M7XD-4HTP-0R3K_",
+            "9WQ4-M7XD-4HTP-0R3K+",
+            "9WQ4--M7XD--4HTP--0R3K",
+            "9WQ4-M7XD 4HTP-0R3K",
+            "9WQ4 M7XD-4HTP 0R3K",
+        ] {
+            assert!(found(t), "{t}");
+        }
+        let ends = |t: &str| code_at(t.as_bytes(), t.find("9WQ4").unwrap());
+        assert_eq!(ends("9WQ4--M7XD--4HTP--0R3K ok"), Some(22));
+        assert!(ends("9WQ4-M7XD 4HTP-0R3K 7X2Q").is_none(), "a longer chain");
+        assert!(ends("AB12 9WQ4-M7XD 4HTP-0R3K").is_none(), "a longer chain");
+        assert!(!found("x9WQ4-M7XD-4HTP-0R3K"), "part of a word");
+        assert!(!found("9WQ4-M7XD-4HTP-0R3K-7X2Q"), "a longer chain");
     }
 
     #[test]
@@ -311,7 +403,6 @@ mod tests {
             ("GHSA-3rjw-m598-pq24", "a GitHub advisory id"),
             ("ghsa-3rjw-m598-pq24", "a GitHub advisory id"),
             ("9wq4m7xd4htp0r3u", "U is not in the alphabet"),
-            ("9wq4-m7xd 4htp-0r3k", "mixed separators"),
             (
                 "team 2025 next week",
                 "spaced lower-case words, one digit group",
