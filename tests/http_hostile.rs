@@ -168,6 +168,13 @@ async fn refused_requests_get_clear_statuses_and_change_nothing() {
     );
     let twice = until_closed(&mut sent(&server.authority, request.as_bytes()).await).await;
     assert!(twice.starts_with("HTTP/1.1 400"), "{twice}");
+    // A Host of bytes beyond ASCII is there but no host name: said so (it
+    // was "no Host header", red team).
+    let mut request = b"POST /mcp HTTP/1.1\r\nHost: \xc2\x9bevil\r\n".to_vec();
+    request.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let odd = until_closed(&mut sent(&server.authority, &request).await).await;
+    assert!(odd.starts_with("HTTP/1.1 400"), "{odd}");
+    assert!(odd.contains("not a host name"), "{odd}");
     // A request head of 100 KiB is refused, not buffered.
     let padding = "a".repeat(100 * 1024);
     let answer = post(

@@ -62,7 +62,12 @@ pub(super) async fn check_site<S: HttpTokenStore>(
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400, in
     // absolute form too (it used to be served under the target's authority).
     let Some(host) = header_str(headers, header::HOST).map(str::to_owned) else {
-        return refusal(StatusCode::BAD_REQUEST, "the request has no Host header");
+        let why = if headers.contains_key(header::HOST) {
+            "the request's Host header is not a host name (only visible ASCII is)"
+        } else {
+            "the request has no Host header"
+        };
+        return refusal(StatusCode::BAD_REQUEST, why);
     };
     if !access.host_allowed(&host) || authority.is_some_and(|a| !access.host_allowed(&a)) {
         return refusal(
