@@ -396,6 +396,14 @@ async fn yolo_snapshot_and_restore_bring_back_an_uncommitted_edit() {
         restored[1].3.as_deref(),
         Some(format!("snapshot={id}").as_str())
     );
+    // A restore that fails says so, not that a command was not run (red team).
+    std::fs::rename(ws.join(".git"), ws.join("git-moved")).unwrap();
+    let out = yolo_plain(&env, &["restore", id]);
+    std::fs::rename(ws.join("git-moved"), ws.join(".git")).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(err.contains("could not restore the git workspace"), "{err}");
+    assert!(!err.contains("command was not run"), "{err}");
     // An unknown snapshot is refused.
     let out = yolo_plain(&env, &["restore", "snap_0000000000000000"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");

@@ -93,6 +93,9 @@ pub enum ServiceError {
     /// Snapshotting the git workspace failed, so the command was not run.
     #[error("could not snapshot the git workspace, so the command was not run: {0}")]
     SnapshotFailed(String),
+    /// Putting a snapshot back into the git workspace failed (`yolo restore`).
+    #[error("could not restore the git workspace from its snapshot: {0}")]
+    RestoreFailed(String),
     /// A resource bound of this bridge was reached.
     #[error("{what} reached its limit of {limit}; {advice}")]
     ResourceLimit {
@@ -193,6 +196,7 @@ impl ServiceError {
             },
             ServiceError::SandboxUnavailable(_) => "sandbox_unavailable",
             ServiceError::SnapshotFailed(_) => "snapshot_failed",
+            ServiceError::RestoreFailed(_) => "restore_failed",
             ServiceError::ResourceLimit { .. } | ServiceError::InboxFull { .. } => "resource_limit",
             ServiceError::UnknownConversation(_) => "unknown_conversation",
             ServiceError::TokensExpired { .. } => "conversation_expired",

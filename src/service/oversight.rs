@@ -424,7 +424,7 @@ impl<S: YoloStore> Bridge<S> {
                 self.store.flush().await?;
                 Ok(snap)
             }
-            Err(e) => Err(self.cli_failure(draft, ServiceError::SnapshotFailed(e.to_string()))),
+            Err(e) => Err(self.cli_failure(draft, ServiceError::RestoreFailed(e.to_string()))),
         }
     }
 
