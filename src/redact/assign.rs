@@ -111,7 +111,9 @@ pub(crate) fn on_keyword(scan: &mut Scan<'_>, start: usize, end: usize) {
     if super::listing::on_column_header(scan, s, e) {
         return;
     }
-    if let Some(vstart) = super::markup::name_value_form(bytes, raw_s, e) {
+    if let Some(vstart) = super::markup::name_value_form(bytes, raw_s, e)
+        .or_else(|| super::markup::child_value_form(bytes, raw_s, e))
+    {
         let found = if super::line_context::next_line_follows(bytes, vstart) {
             nextline::value(bytes, line_start(bytes, vstart), vstart)
         } else {

@@ -16,11 +16,13 @@ use super::scan::{Scan, priority};
 use super::text::{line_end, line_start, near_line_start};
 use super::value::{Strictness, is_secret_value};
 
+mod named;
 mod programs;
 
 use Style::{
     After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, KeyThen, LastWithBatch,
-    Login, NamedValue, NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
+    Login, NamedUnder, NamedValue, NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet,
+    Subcommand, Under,
 };
 use programs::{PROGRAMS, Style};
 
@@ -320,23 +322,22 @@ fn find(bytes: &[u8], args: &[Word], style: Style) -> Vec<(usize, usize)> {
                 if k >= path.len()
                     && path.iter().zip(args).all(|(p, a)| text(a) == p.as_bytes()) =>
             {
-                for f in flags {
-                    if t == f.as_bytes() {
-                        if let Some(n) = next(k) {
-                            out.push(unquoted(bytes, n, 0));
-                        }
-                    } else if t.len() > f.len() + 1
-                        && t.starts_with(f.as_bytes())
-                        && t[f.len()] == b'='
-                    {
-                        out.push(unquoted(bytes, *w, f.len() + 1));
-                    }
-                }
+                out.extend(
+                    flags
+                        .iter()
+                        .filter_map(|f| named::flag_value(bytes, args, k, f)),
+                );
             }
             NamedValue if t == b"--value" && names_secret(bytes, args) => {
                 if let Some(n) = next(k) {
                     out.push(unquoted(bytes, n, 0));
                 }
+            }
+            NamedUnder(path, flags)
+                if k == path.len()
+                    && path.iter().zip(args).all(|(p, a)| text(a) == p.as_bytes()) =>
+            {
+                out.extend(named::values(bytes, &args[k..], flags));
             }
             NetUse if k == 0 && t == b"use" => {
                 let secret = args[1..].iter().find(|a| {

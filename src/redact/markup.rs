@@ -3,7 +3,9 @@
 //! XML elements (`<password>x</password>`, not a `<password>` placeholder),
 //! Java-properties lines glued without spaces (`db.password:x`), fields of
 //! a struct printed by Go (`{User:app Password:x}`), and a name and its value
-//! in sibling fields (`name: X` / `value: …`, Hadoop's `<name>`/`<value>`).
+//! in sibling fields (`name: X` / `value: …`, Hadoop's `<name>`/`<value>`),
+//! or in a child field (`DB_PASSWORD:` / `  value: …`, ARM parameter files'
+//! `"adminPassword": { "value": "…" }`).
 
 use super::line_context::key_starts_line;
 use super::text::near_line_start;
@@ -279,4 +281,66 @@ pub(crate) fn name_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<us
     } else {
         None
     }
+}
+
+/// Most blank bytes between a key's `{` or line end and its child `value`.
+const MAX_CHILD_GAP: usize = 24;
+
+/// A secret-named key whose only child is its `value` (YAML `DB_PASSWORD:`
+/// then `  value: |-` on the next, deeper line; Azure ARM parameter files'
+/// `"adminPassword": { "value": "…" }`): returns where the value starts.
+/// The key must start its line and its `:` end it (or open an object), and
+/// `value` must be the first thing inside, so a mapping with other fields
+/// first (`password: {type: string, value: …}`) is left to its own rules.
+pub(crate) fn child_value_form(bytes: &[u8], raw_s: usize, e: usize) -> Option<usize> {
+    if !key_starts_line(bytes, raw_s) {
+        return None;
+    }
+    let mut i = e;
+    if matches!(bytes.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b':') {
+        return None;
+    }
+    i = super::operator::skip_blank(bytes, i + 1);
+    let brace = bytes.get(i) == Some(&b'{');
+    i += usize::from(brace);
+    let gap_end = (i + MAX_CHILD_GAP).min(bytes.len());
+    let gap = bytes[i..gap_end]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    let newlines = bytes[i..i + gap].iter().filter(|&&b| b == b'\n').count();
+    // YAML nests the child on the next line, deeper than the key; JSON may
+    // keep it on the brace's line.
+    if newlines > 1 || (!brace && newlines == 0) {
+        return None;
+    }
+    if !brace {
+        let key_indent = raw_s - super::text::line_start(bytes, raw_s);
+        let child_indent = bytes[i..i + gap]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        if child_indent <= key_indent {
+            return None;
+        }
+    }
+    i += gap;
+    let quote = matches!(bytes.get(i), Some(b'"' | b'\''));
+    i += usize::from(quote);
+    if !bytes.get(i..i + 5)?.eq_ignore_ascii_case(b"value") {
+        return None;
+    }
+    i += 5;
+    if quote {
+        if !matches!(bytes.get(i), Some(b'"' | b'\'')) {
+            return None;
+        }
+        i += 1;
+    }
+    i = super::operator::skip_blank(bytes, i);
+    (bytes.get(i) == Some(&b':')).then(|| super::operator::skip_blank(bytes, i + 1))
 }

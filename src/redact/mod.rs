@@ -64,6 +64,7 @@ mod jwk;
 mod k8s;
 mod kinds;
 mod known_hex;
+mod kv_table;
 mod label_below;
 mod line_context;
 mod listing;

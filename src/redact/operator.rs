@@ -283,10 +283,14 @@ pub(crate) fn parse_op(
     // `getenv("KEY", "fallback")`; in Markdown "`RequestCredentials`,
     // `RequestInit`" is a list of code spans, not a name and its default.
     let code_span = bytes.get(e) == Some(&b'`');
+    // `"$DB_PASSWORD", "region"`: the variable's value expanded in a list or
+    // a command's arguments, not its name handed to a setter.
+    let expanded = raw_s > 0 && bytes[raw_s - 1] == b'$';
     if (rest.starts_with(b"(") && !quoted_name)
         || (rest.starts_with(b",")
             && quoted_name
             && !code_span
+            && !expanded
             && !listed_after_string(bytes, raw_s))
     {
         return Some((Op::Literal, after(1), extra));

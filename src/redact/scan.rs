@@ -220,6 +220,8 @@ impl Anchors {
             // NAME --data-file=-` (and `secrets versions add`).
             ("secret put ", Trigger::PasswordStdin),
             ("env add ", Trigger::PasswordStdin),
+            // `echo -n X | gh secret set NAME` (gh reads the body from stdin).
+            ("secret set ", Trigger::PasswordStdin),
             ("secrets create ", Trigger::PasswordStdin),
             ("secrets versions add ", Trigger::PasswordStdin),
             (": eap \"", Trigger::QuotedSecret),

@@ -1,7 +1,8 @@
 //! Credentials in protocol and terminal transcripts, where the position says
 //! what a word is: SMTP's `AUTH PLAIN <base64 of \0user\0password>`, IMAP's
 //! `a001 LOGIN user password`, an interactive prompt echoing what was typed
-//! (`? Enter a secret value: » …`), and OpenVPN's `auth-user-pass` file
+//! (`? Enter a secret value: » …`, vercel's `? What's the value of NAME?
+//! …`), and OpenVPN's `auth-user-pass` file
 //! (user, then password) shown by `cat`; Redis 6's `AUTH <user> <password>`
 //! at a `redis-cli` prompt.
 
@@ -132,6 +133,39 @@ pub(crate) fn on_prompt_answer(scan: &mut Scan<'_>, start: usize, end: usize) {
     };
     if bytes[e..le].trim_ascii().is_empty() && is_secret_value(&bytes[s..e], strictness, true) {
         scan.push(s, e, Kind::SecretAssignment, priority::ASSIGN);
+    }
+}
+
+/// `? What's the value of STRIPE_SECRET_KEY? sk_…` (`vercel env add`): the
+/// answer typed at a question naming the variable, a secret when the name
+/// is one.
+pub(crate) fn on_value_of(scan: &mut Scan<'_>, start: usize, end: usize) {
+    let bytes = scan.bytes;
+    let ls = line_start(bytes, start);
+    if bytes[ls..start].trim_ascii_start().first() != Some(&b'?') {
+        return;
+    }
+    let le = line_end(bytes, end);
+    let Some(q) = bytes[end..le.min(end + MAX_WORD)]
+        .iter()
+        .position(|&b| b == b'?')
+    else {
+        return;
+    };
+    let name = &bytes[end..end + q];
+    let mut words = Vec::new();
+    super::names::split_words(name, &mut words);
+    let own = words.len();
+    let Some(class) = super::names::classify(&words, own) else {
+        return;
+    };
+    let Some((s, e, quoted)) = word_at(bytes, skip_spaces(bytes, end + q + 1, le), le) else {
+        return;
+    };
+    if bytes[e + usize::from(quoted)..le].trim_ascii().is_empty()
+        && is_secret_value(&bytes[s..e], class.strictness, true)
+    {
+        scan.push(s, e, class.kind, class.priority);
     }
 }
 

@@ -1,11 +1,13 @@
 //! A value named after it, in a sentence: `use X as the mailchimp key`,
-//! `set X as our DB password`. The verb before the value and the secret name
-//! after `as` both have to be there; the value must then look like what the
-//! name says (generated for a key or token, password-like for a password).
+//! `set X as our DB password`, `use X for SESSION_SECRET until Monday`. The
+//! verb before the value and the secret name after `as` (or `for`) both have
+//! to be there; the value must then look like what the name says (generated
+//! for a key or token, password-like for a password; after `for`, which
+//! sentences use far more loosely, generated whatever the name).
 
 use super::names::{classify, split_words};
 use super::scan::Scan;
-use super::value::is_secret_value;
+use super::value::{Strictness, is_secret_value};
 
 /// Verbs that hand a value over (`use X as …`).
 const VERBS: &[&str] = &["use", "set", "try", "put", "using", "with"];
@@ -22,7 +24,11 @@ pub(crate) const ANCHORS: &[&str] = &[
     " as your ",
     " as a ",
     " as an ",
+    " for ",
 ];
+
+/// Determiners skipped after `for` (`for the DB password`).
+const DETERMINERS: &[&str] = &["the ", "our ", "my ", "your ", "a ", "an "];
 
 /// Handles an anchor found at `start..end` (`start` is the space before `as`).
 pub(crate) fn on_as(scan: &mut Scan<'_>, start: usize, end: usize) {
@@ -40,7 +46,20 @@ pub(crate) fn on_as(scan: &mut Scan<'_>, start: usize, end: usize) {
     {
         return;
     }
-    let names = name_words(bytes, end);
+    let via_for = bytes[start..end].eq_ignore_ascii_case(b" for ");
+    let mut from = end;
+    if via_for {
+        match DETERMINERS.iter().find(|d| {
+            bytes[end..].len() >= d.len()
+                && bytes[end..end + d.len()].eq_ignore_ascii_case(d.as_bytes())
+        }) {
+            Some(d) => from += d.len(),
+            // Without a determiner only a variable's name (`DB_PASSWORD`).
+            None if !env_name(bytes, end) => return,
+            None => {}
+        }
+    }
+    let names = name_words(bytes, from);
     // The longest run of words that names a secret (`mailchimp key for
     // staging` is read as `mailchimp key`).
     for n in (1..=names.len()).rev() {
@@ -51,12 +70,28 @@ pub(crate) fn on_as(scan: &mut Scan<'_>, start: usize, end: usize) {
         let own = words.len();
         if let Some(class) = classify(&words, own) {
             let (vs, ve) = unquote(bytes, vs, ve);
-            if vs < ve && is_secret_value(&bytes[vs..ve], class.strictness, true) {
+            let strictness = if via_for {
+                Strictness::Random
+            } else {
+                class.strictness
+            };
+            if vs < ve && is_secret_value(&bytes[vs..ve], strictness, true) {
                 scan.push(vs, ve, class.kind, class.priority);
             }
             return;
         }
     }
+}
+
+/// An environment variable's name at `at`: capitals, digits and `_`, with
+/// a `_` (`DB_PASSWORD`, `LDAP_BIND_PASSWORD`).
+fn env_name(bytes: &[u8], at: usize) -> bool {
+    let n = bytes[at..]
+        .iter()
+        .take(64)
+        .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
+        .count();
+    n >= 3 && bytes[at..at + n].contains(&b'_') && bytes[at].is_ascii_uppercase()
 }
 
 /// The word (a run of non-blank bytes) ending just before `at` (after one

@@ -440,7 +440,17 @@ fn random_ok(v: &[u8], p: &Profile, min_len: usize) -> bool {
         return false;
     }
     let e = entropy(v);
-    let need = if v.len() >= 20 { 3.0 } else { 2.5 };
+    // Hex has 16 symbols, so a random key of 32 or more of them falls under
+    // the bar meant for wider alphabets about one draw in a few hundred
+    // (`4fff8f8685569a5366ef0ffeff69fa53`: 2.95 bits); it needs less.
+    let hex = v.len() >= 32 && v.iter().all(u8::is_ascii_hexdigit);
+    let need = if hex {
+        2.7
+    } else if v.len() >= 20 {
+        3.0
+    } else {
+        2.5
+    };
     e >= need
 }
 

@@ -40,6 +40,9 @@ pub(super) enum Style {
     /// Under a subcommand path, the n-th word that is not a flag (`mc alias
     /// set NAME URL ACCESS SECRET`).
     NthUnder(&'static [&'static str], usize),
+    /// Under a subcommand path, the value set for a secret's name (`gh
+    /// variable set DB_PASSWORD --body SECRET`; see `named`).
+    NamedUnder(&'static [&'static str], &'static [&'static str]),
     /// `pulumi config set NAME VALUE --secret`: the value, when the command
     /// has `--secret`.
     SecretSet,
@@ -53,7 +56,8 @@ pub(super) enum Style {
 
 use Style::{
     After, AfterSubcommand, AfterWord, Apart, Either, Glued, HereString, KeyThen, LastWithBatch,
-    Login, NamedValue, NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet, Subcommand, Under,
+    Login, NamedUnder, NamedValue, NetUse, Nth, NthUnder, OracleLogin, Prefixed, SecretSet,
+    Subcommand, Under,
 };
 
 /// Programs (exact command names) and their password arguments.
@@ -119,7 +123,10 @@ pub(super) const PROGRAMS: &[(&[&str], &[Style])] = &[
     (&["snyk"], &[Subcommand("auth")]),
     (&["ngrok"], &[Subcommand("authtoken")]),
     (&["codecov"], &[Apart("-t"), Apart("--token")]),
-    (&["gh"], &[Under(&["secret", "set"], &["--body", "-b"])]),
+    (&["gh"], &[Under(&["secret", "set"], &["--body", "-b"]),
+       NamedUnder(&["variable", "set"], &["--body", "-b"])]),
+    (&["glab"], &[NamedUnder(&["variable", "set"], &["--value", "-v"]),
+       NamedUnder(&["variable", "update"], &["--value", "-v"])]),
     (&["aws"], &[NamedValue, Under(&["secretsmanager"], &["--secret-string"])]),
     (&["net"], &[NetUse, AfterSubcommand(&["user"])]),
     (&["pulumi"], &[SecretSet]),

@@ -324,6 +324,19 @@ fn pathological_inputs_stay_fast() {
         "\"ab\" + ".repeat(10_000),
         "Z2hwX".repeat(20_000),
         format!("creds{}", " for".repeat(40_000)),
+        // Round 17's anchors: `use X for NAME`, vercel's prompt, stdin into
+        // `gh secret set`, variable setters, a key's child `value`, Vault's
+        // `Key  Value` table (also with many rows).
+        "use Zq8vN3mK1pL0xTr5wYe2s for DB_PASSWORD ".repeat(5_000),
+        "? What's the value of DB_PASSWORD? ".repeat(5_000),
+        "echo x | gh secret set ".repeat(10_000),
+        "gh variable set DB_PASSWORD -b ".repeat(5_000),
+        "\"DB_PASSWORD\": { ".repeat(10_000),
+        "Key  value\n---".repeat(10_000),
+        format!(
+            "Key  Value\n---  -----\n{}",
+            "db_password  Xk9#mq2Lp0zT\n".repeat(8_000)
+        ),
     ];
     all_within(&inputs, 30.0);
 }

@@ -21,6 +21,7 @@ mod round13;
 mod round14;
 mod round15;
 mod round16;
+mod round17;
 mod round5;
 mod round6;
 mod round7;
