@@ -312,3 +312,27 @@ async fn doctor_survives_hostile_client_files_in_a_repository() {
     );
     assert!(run.stdout.contains("\\x1b]0;owned"), "{}", run.stdout);
 }
+
+/// The report quotes databases, from `--db` and from clients' entries: a
+/// PostgreSQL password in either is shown as `***` (red team: doctor printed
+/// it in clear, where setup and every error masked it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_never_prints_a_database_password() {
+    let h = Homes::new("doctor-password");
+    create_database(&h).await;
+    let db = db_arg(&h);
+    let claude_json = h.home.join(".claude.json");
+    let entry = json!({"mcpServers": {"bridge": {
+        "type": "stdio", "command": exe(), "args": ["serve"],
+        "env": {"MCP_BRIDGE_DB": "postgres://u:EnvPw4512@127.0.0.1:1/d"}
+    }}});
+    std::fs::write(&claude_json, entry.to_string()).unwrap();
+    let run = run_cmd(h.command_in(&h.project, &["doctor", "--db", &db]), None).await;
+    assert!(
+        run.stdout.contains("postgres://u:***@127.0.0.1:1/d"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("EnvPw4512"), "{}", run.stdout);
+    assert!(!run.stderr.contains("EnvPw4512"), "{}", run.stderr);
+}

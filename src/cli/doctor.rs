@@ -46,12 +46,16 @@ struct Check {
 struct Report(Vec<Check>);
 
 impl Report {
+    /// Adds a line; any PostgreSQL URL in it (the one checked, or one found
+    /// in a client's configuration) is shown without its password, since a
+    /// report is what people paste into bug reports.
     fn add(&mut self, level: Level, topic: &'static str, message: String, fix: Option<String>) {
+        let masked = |t: String| crate::store::postgres::mask_urls(&t).into_owned();
         self.0.push(Check {
             level,
             topic,
-            message,
-            fix,
+            message: masked(message),
+            fix: fix.map(masked),
         });
     }
     fn ok(&mut self, topic: &'static str, message: String) {

@@ -36,7 +36,7 @@ use futures_util::future::try_join_all;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use migrate::SCHEMA_VERSION;
-pub use url::{PgUrl, is_url};
+pub use url::{PgUrl, is_url, mask_urls};
 
 pub(crate) use self::deadline::{before_commit, deadline};
 

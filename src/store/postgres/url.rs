@@ -53,6 +53,35 @@ impl std::fmt::Debug for PgUrl {
     }
 }
 
+/// `text` with every PostgreSQL URL in it shown without its password (as
+/// [`PgUrl`]'s `Display`): for reports that quote URLs from anywhere, such
+/// as a client's configuration. A URL ends at whitespace or a quote.
+pub fn mask_urls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("postgres") {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("postgres") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`'))
+            .unwrap_or(tail.len());
+        match PgUrl::parse(&tail[..end]) {
+            Some(url) => out.push_str(&url.to_string()),
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+        if end == 0 {
+            // (Unreachable: "postgres" is not a stop character.)
+            break;
+        }
+    }
+    out.push_str(rest);
+    out.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +110,17 @@ mod tests {
     fn only_postgres_schemes_select_postgres() {
         assert!(is_url("postgres://x") && is_url("postgresql://x"));
         assert!(!is_url("/var/lib/bridge.db") && !is_url("postgres.db") && !is_url("mysql://x"));
+    }
+
+    #[test]
+    fn urls_inside_text_lose_their_passwords() {
+        let text = "runs serve --db 'postgres://u:S3cret@h/d' (this check is of postgresql://a:Pw2@x:5432/b?sslmode=require), postgres in prose, postgres://u@h/d?password=Q9";
+        let masked = super::mask_urls(text);
+        for secret in ["S3cret", "Pw2", "Q9"] {
+            assert!(!masked.contains(secret), "{masked}");
+        }
+        assert!(masked.contains("'postgres://u:***@h/d'"), "{masked}");
+        assert!(masked.contains("postgres in prose"), "{masked}");
+        assert_eq!(super::mask_urls("no url here"), "no url here");
     }
 }
