@@ -50,6 +50,7 @@ mod http;
 mod http_allow_lists;
 mod http_bodies;
 mod http_clients;
+mod http_descriptors;
 mod http_gone;
 mod http_hostile;
 mod http_park;

@@ -60,8 +60,20 @@ impl HttpServer {
         args: &[&str],
         vars: &[(&str, &str)],
     ) -> Result<HttpServer, String> {
+        Self::try_start_with(env, addr, args, vars, |_| {}).await
+    }
+
+    /// Like [`HttpServer::try_start`], the command adjusted by `adjust` first.
+    pub async fn try_start_with(
+        env: &TestEnv,
+        addr: &str,
+        args: &[&str],
+        vars: &[(&str, &str)],
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Result<HttpServer, String> {
         let mut cmd = env.serve_command(vars);
         cmd.args(["--http", addr]).args(args);
+        adjust(&mut cmd);
         let mut cmd = tokio::process::Command::from(cmd);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -67,6 +67,8 @@ pub async fn serve(
     } else {
         router
     };
+    let files = crate::transport::http::descriptors::raise_open_file_limit();
+    tracing::debug!(?files, "open files allowed");
     let handle = axum_server::Handle::new();
     let stopping = handle.clone();
     tokio::spawn(async move {

@@ -19,6 +19,7 @@
 mod access;
 mod body;
 mod call_ids;
+pub(crate) mod descriptors;
 pub(crate) mod host;
 mod park;
 mod peek;
@@ -302,7 +303,9 @@ pub(crate) fn http1_only<A: axum_server::accept::Accept<tokio::net::TcpStream, R
     server: axum_server::Server<SocketAddr, A>,
     timeout: Duration,
 ) -> axum_server::Server<SocketAddr, A> {
-    let mut server = server.http1_only();
+    let mut server = server
+        .http1_only()
+        .accept_error_handler(descriptors::accept_failed());
     server
         .http_builder()
         .http1()
@@ -340,6 +343,8 @@ pub async fn serve<S: HttpTokenStore + Backend>(
     options: &HttpOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let files = descriptors::raise_open_file_limit();
+    tracing::debug!(?files, "open files allowed");
     let listener = std::net::TcpListener::bind(options.addr)
         .with_context(|| format!("cannot listen on {}", options.addr))?;
     listener.set_nonblocking(true)?;
