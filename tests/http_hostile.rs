@@ -57,6 +57,11 @@ async fn refused_requests_get_clear_statuses_and_change_nothing() {
     let metadata: serde_json::Value = serde_json::from_str(&metadata.body).expect("JSON");
     assert_eq!(metadata["resource"], server.url);
     assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+    // No authorization server: left out, never an empty list (which MCP forbids).
+    assert!(
+        metadata.get("authorization_servers").is_none(),
+        "{metadata}"
+    );
 
     // A wrong token, one of the right length and prefix, and a non-bearer scheme.
     let forged = format!("mcpb_{}", "0".repeat(64));

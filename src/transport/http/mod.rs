@@ -254,7 +254,9 @@ impl<S: HttpTokenStore + Backend> Serving<S> {
 
 /// RFC 9728 protected resource metadata: the resource, that tokens go in
 /// the `Authorization` header, and the roles a token may carry. No
-/// authorization server is named: tokens come from the operator.
+/// authorization server is named: tokens come from the operator. The field
+/// is left out rather than empty (RFC 9728 makes it optional; MCP asks that
+/// a list given name at least one, red team).
 async fn metadata<S: HttpTokenStore + Backend>(
     State(access): State<Arc<Access<S>>>,
     headers: axum::http::HeaderMap,
@@ -267,7 +269,6 @@ async fn metadata<S: HttpTokenStore + Backend>(
     let body = serde_json::json!({
         "resource": format!("{scheme}://{host}{MCP_PATH}"),
         "resource_name": "mcp-bridge",
-        "authorization_servers": [],
         "bearer_methods_supported": ["header"],
         "scopes_supported": ["agent", "operator", "observer"],
     });
