@@ -323,3 +323,17 @@ fn a_database_that_is_no_path_nor_postgres_url_is_refused_unechoed() {
         }
     }
 }
+
+/// A setting of the wrong type is named, its value not shown: an unquoted
+/// numeric token came back on stderr in serde's type error (red team).
+#[test]
+fn a_wrongly_typed_token_is_not_echoed() {
+    let env = TestEnv::new("config_typed_token");
+    let config = env.dir.join("config.toml");
+    for value in ["1234567890123456789", "31415.9265358979"] {
+        std::fs::write(&config, format!("[http]\ntoken = {value}\n")).unwrap();
+        let out = run(env.serve_command(&[]).arg("--config").arg(&config));
+        assert_refused(&out, &["http.token", "value not shown"]);
+        assert!(!stderr(&out).contains(value), "{}", stderr(&out));
+    }
+}

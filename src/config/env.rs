@@ -32,8 +32,20 @@ pub(super) fn file_error(path: &Path, text: Option<&str>, e: &toml::de::Error) -
 }
 
 /// `what` without the values serde quotes in a type error (`invalid type:
-/// string "…", expected …`): the key named is enough to find it.
+/// string "…", expected …`, or ``integer `…` `` for a number, which is how
+/// an unquoted numeric token came back on stderr, red team): the key named
+/// is enough to find it.
 fn without_values(what: &str) -> String {
+    let mut what = what.to_owned();
+    for kind in ["integer `", "floating point `", "character `"] {
+        let mut from = 0;
+        while let Some(at) = what[from..].find(kind).map(|i| from + i + kind.len()) {
+            let end = what[at..].find('`').map_or(what.len(), |i| at + i);
+            what.replace_range(at - 1..(end + 1).min(what.len()), "(value not shown)");
+            from = at;
+        }
+    }
+    let what = what.as_str();
     let mut out = String::with_capacity(what.len());
     let mut rest = what;
     while let Some(start) = rest.find('"') {
@@ -125,4 +137,37 @@ fn parse_env_value(value: &str) -> toml::Value {
         .ok()
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn type_errors_lose_their_values() {
+        for (what, secret) in [
+            (
+                "invalid type: integer `1234567890123456789`, expected a string in `http.token`",
+                "1234567890123456789",
+            ),
+            (
+                "invalid type: floating point `3.14159`, expected a string in `http.token`",
+                "3.14159",
+            ),
+            (
+                "invalid type: string \"s3cret\", expected a boolean in `x`",
+                "s3cret",
+            ),
+            ("invalid type: character `z`, expected u8", "`z`"),
+        ] {
+            let shown = super::without_values(what);
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(shown.contains("(value not shown)"), "{shown}");
+        }
+        assert_eq!(
+            super::without_values("missing field in `http.token`"),
+            "missing field in `http.token`"
+        );
+        let kept =
+            super::without_values("invalid type: integer `12`, expected a string in `http.token`");
+        assert!(kept.ends_with("in `http.token`"), "{kept}");
+    }
 }
