@@ -130,6 +130,8 @@ async fn bodies_that_are_not_json_rpc_get_the_error_they_are() {
     // The server lives on (no stack overflow on the deep ones) and serves.
     let answer = send(&server.url, &agent, call.to_string()).await;
     answer_result(&answer);
+    // The answer holds session tokens: no cache may store it (rmcp said `no-cache`).
+    assert_eq!(answer.header("cache-control"), "no-store");
     let (status, stderr) = server.terminate().await;
     assert!(status.success(), "{stderr}");
 }

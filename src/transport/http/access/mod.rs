@@ -437,6 +437,12 @@ pub(super) async fn check_caller<S: HttpTokenStore + crate::mcp::Backend>(
         response
     };
     let (mut parts, body) = response.into_parts();
+    // Answers carry session tokens and messages: no cache may keep them
+    // (rmcp says `no-cache`, which lets a cache store and revalidate).
+    parts.headers.insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     // A response stream that has begun is cut off in its body (see `revoke`);
     // a JSON answer is complete already, and goes out whole.
     let streams = header_str(&parts.headers, header::CONTENT_TYPE)
