@@ -389,6 +389,11 @@ async fn unreadable_query_strings_are_refused_after_authentication() {
     for path in [
         "/api/audit?limit=x",
         "/api/events?conversation=a&conversation=b",
+        // Read strictly, not clamped, ignored or taken for "no" (red team).
+        "/api/audit?limit=0",
+        "/api/audit?limit=5001",
+        "/api/audit?verify=2",
+        "/api/audit?until=2026-01-01T00:00:00Z",
     ] {
         let anonymous = api(&console, None, path).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");

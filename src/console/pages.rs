@@ -265,8 +265,12 @@ pub async fn conversation<S: Backend>(
     .await
 }
 
-/// Filters of the audit page (the CLI's `audit` options).
+/// Filters of the audit page (the CLI's `audit` options). Read strictly: a
+/// script filtering with a key the console does not know (`until=`), a limit
+/// out of range or a `verify` other than `1`/`0` is refused, not served
+/// something else (red team: they were ignored, clamped or read as "no").
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditFilter {
     /// A conversation id.
     pub conversation: Option<String>,
@@ -298,11 +302,18 @@ impl AuditFilter {
                     .map_err(|reason| crate::domain::InvalidValue::new("since", reason))
             })
             .transpose()?;
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=5000).contains(&limit) {
+            return Err(crate::domain::InvalidValue::new("limit", "must be from 1 to 5000").into());
+        }
+        if self.verify.as_deref().is_some_and(|v| v != "1" && v != "0") {
+            return Err(crate::domain::InvalidValue::new("verify", "must be 1 or 0").into());
+        }
         Ok(AuditQuery {
             conversation,
             since,
             action: nonempty(&self.action),
-            limit: self.limit.unwrap_or(100).clamp(1, 5000),
+            limit,
         })
     }
 }
