@@ -51,7 +51,9 @@ async fn what_redaction_grows_past_the_limits_is_not_stored() {
     own_export_imports(&env).await;
     let backup = env.dir.join("own.backup");
     cli(&env, &["backup", backup.to_str().unwrap()]).await.ok();
-    let restored = env.dir.join("restored.db");
+    // In a directory of its own: beside `fresh.db` (which the import made,
+    // with its own key) a restore would have to replace that key.
+    let restored = env.dir.join("restored").join("bridge.db");
     cli_on(&env, &restored, &["restore", backup.to_str().unwrap()])
         .await
         .ok();
