@@ -153,3 +153,37 @@ async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
     crate::request_ids::given_up_and_delivered_again(&env, &writer, &conv).await;
     server.terminate().await;
 }
+
+/// The same when the page is there before the read: the read's reply is
+/// written at once, and the settling of the session's earlier pages (25 ms
+/// after a read arrives) took that very page too, acknowledging it before
+/// the client's cancel came (CI, a loaded PostgreSQL pass). Only pages held
+/// when the read arrived are settled by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_taken_at_once_then_cancelled_comes_again() {
+    let env = TestEnv::new("http_cancel_at_once");
+    let alice = make_token(&env, "alice", "agent");
+    let server = HttpServer::start(&env, &[], &[crate::request_ids::CROSSING_GRACE]).await;
+    let writer = env.server().await;
+    let conv = Conv::create(&writer.peer()).await;
+    let session = open(&server.url, &alice).await;
+    send(&writer.peer(), &conv, "a", "crossed").await;
+    let params = json!({"name": "check_messages",
+        "arguments": conv.args("b", json!({"wait_seconds": 60}))});
+    let answer = ask(&server.url, &alice, &session, 4, "tools/call", params).await;
+    assert!(answer.body.contains("crossed"), "{}", answer.body);
+    // Well past the read's settling moment.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 4, "reason": "the user pressed Esc"}});
+    let noted = post(
+        &server.url,
+        Some(&alice),
+        &headers(&session),
+        cancel.to_string(),
+    )
+    .await;
+    assert_eq!(noted.status, 202, "{}", noted.body);
+    crate::request_ids::given_up_and_delivered_again(&env, &writer, &conv).await;
+    server.terminate().await;
+}
