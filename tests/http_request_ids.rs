@@ -140,16 +140,7 @@ async fn a_page_whose_call_was_cancelled_as_it_was_written_comes_again() {
     send(&writer.peer(), &conv, "a", "crossed").await;
     let answer = waiting.await.expect("the long-poll task");
     assert!(answer.body.contains("crossed"), "{}", answer.body);
-    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
-        "params": {"requestId": 3, "reason": "the user pressed Esc"}});
-    let noted = post(
-        &server.url,
-        Some(&alice),
-        &headers(&session),
-        cancel.to_string(),
-    )
-    .await;
-    assert_eq!(noted.status, 202, "{}", noted.body);
+    cancel(&server.url, &alice, &session, 3).await;
     crate::request_ids::given_up_and_delivered_again(&env, &writer, &conv).await;
     server.terminate().await;
 }
@@ -174,16 +165,16 @@ async fn a_page_taken_at_once_then_cancelled_comes_again() {
     assert!(answer.body.contains("crossed"), "{}", answer.body);
     // Well past the read's settling moment.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
-        "params": {"requestId": 4, "reason": "the user pressed Esc"}});
-    let noted = post(
-        &server.url,
-        Some(&alice),
-        &headers(&session),
-        cancel.to_string(),
-    )
-    .await;
-    assert_eq!(noted.status, 202, "{}", noted.body);
+    cancel(&server.url, &alice, &session, 4).await;
     crate::request_ids::given_up_and_delivered_again(&env, &writer, &conv).await;
     server.terminate().await;
+}
+
+/// Cancels call `id` of `session`, as the client's `notifications/cancelled`
+/// `POST`, which the server takes (`202`).
+async fn cancel(url: &str, token: &str, session: &str, id: u64) {
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": id, "reason": "the user pressed Esc"}});
+    let noted = post(url, Some(token), &headers(session), cancel.to_string()).await;
+    assert_eq!(noted.status, 202, "{}", noted.body);
 }
